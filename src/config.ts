@@ -1,0 +1,42 @@
+/**
+ * Server configuration: the type, its defaults and validation. Pure: src/runtime/env.ts fills it
+ * from flags and environment variables; nothing here reads either.
+ */
+
+export interface ServerConfig {
+  /** Data directory: drives, metadata file, TLS material, credentials. */
+  dataDir: string
+  host: string
+  /** 0 asks the OS for a free port; the adapter prints the real one. */
+  port: number
+  region: string
+  /** Enables virtual-hosted-style addressing: `bucket.<domain>`. */
+  domain?: string
+  /** Operator certificate and key (PEM files); when absent a local CA is generated. */
+  certFile?: string
+  keyFile?: string
+  /** libSQL URL: `file:<data>/meta.db` by default, or a sqld URL. */
+  metaUrl: string
+  metaAuthToken?: string
+  /** Number of local drives under <data>/drives/. */
+  drives: number
+}
+
+export const DEFAULTS = {
+  dataDir: './data',
+  host: '127.0.0.1',
+  port: 9000,
+  region: 'us-east-1',
+  drives: 6,
+} as const
+
+/** Returns a list of problems, each saying what to change; empty when the config is usable. */
+export function validateConfig(c: ServerConfig): string[] {
+  const problems: string[] = []
+  if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) problems.push(`--port must be 0..65535, got ${c.port}`)
+  if (!/^[a-z0-9-]{1,64}$/.test(c.region)) problems.push(`--region must look like us-east-1, got "${c.region}"`)
+  if (c.domain !== undefined && !/^[a-z0-9.-]+$/i.test(c.domain)) problems.push(`--domain must be a DNS name, got "${c.domain}"`)
+  if ((c.certFile === undefined) !== (c.keyFile === undefined)) problems.push('--cert and --key go together: give both or neither')
+  if (!Number.isInteger(c.drives) || c.drives < 1 || c.drives > 64) problems.push(`--drives must be 1..64, got ${c.drives}`)
+  return problems
+}

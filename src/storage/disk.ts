@@ -1,0 +1,37 @@
+/**
+ * The Disk port: what the storage engine needs from a filesystem. Implemented once over
+ * node:fs/promises in src/runtime/fs-disk.ts (Node, Deno and Bun all provide that module).
+ * Paths are relative to the disk's root directory and use '/' separators.
+ */
+
+export interface FileWriter {
+  write(chunk: Uint8Array): Promise<void>
+  /** fsync then close; the file is durable when this resolves. */
+  commit(): Promise<void>
+  /** Close and delete the partial file; never throws. */
+  abort(): Promise<void>
+}
+
+export interface FileReader {
+  readonly size: number
+  /** Reads up to `length` bytes at `offset` into a fresh buffer (shorter only at end of file). */
+  read(offset: number, length: number): Promise<Uint8Array>
+  close(): Promise<void>
+}
+
+export interface Disk {
+  /** Absolute root, for messages and health only. */
+  readonly root: string
+  /** Creates (truncating) a file, making parent directories as needed. */
+  create(path: string): Promise<FileWriter>
+  /** Opens for reading; resolves undefined when the file does not exist. */
+  open(path: string): Promise<FileReader | undefined>
+  /** Atomic rename within the disk (temp file → final name); then fsyncs the directory. */
+  rename(from: string, to: string): Promise<void>
+  /** Removes a file; a missing file is not an error. */
+  remove(path: string): Promise<void>
+  /** Names directly inside a directory; [] when it does not exist. */
+  list(dir: string): Promise<string[]>
+  /** Ensures the root exists and is writable; throws with a clear message otherwise. */
+  check(): Promise<void>
+}

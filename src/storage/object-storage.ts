@@ -1,0 +1,37 @@
+/**
+ * The storage engine as the service sees it: write a stream, get back a layout (a plain JSON
+ * value stored in metadata), later read any byte range of it or remove it. How the bytes are
+ * spread (one drive now, Reed–Solomon stripes later) is the layout's business alone.
+ */
+
+/** FORMAT: persisted in metadata as JSON; bump `v` when the shape changes. */
+export type DataLayout = PlainLayout
+
+/** The whole payload as one shard file on one store (no parity yet). */
+export interface PlainLayout {
+  v: 1
+  scheme: 'plain'
+  /** ShardStore id holding the file. */
+  store: string
+  /** Shard file name on that store. */
+  shard: string
+  size: number
+}
+
+export interface WriteResult {
+  layout: DataLayout
+  size: number
+}
+
+export interface ObjectStorage {
+  /**
+   * Streams `body` to the stores. Resolves only once the data is durable. If `body` errors
+   * (a digest mismatch, a cut connection) the error is re-thrown unchanged and nothing remains.
+   * `id` is unique per write (object version or part) and seeds placement.
+   */
+  write(id: string, body: ReadableStream<Uint8Array>): Promise<WriteResult>
+  /** Streams bytes [start, end) of the payload. */
+  read(layout: DataLayout, start: number, end: number): ReadableStream<Uint8Array>
+  /** Deletes the payload's shards; missing shards are fine. */
+  remove(layout: DataLayout): Promise<void>
+}

@@ -1,0 +1,30 @@
+/**
+ * ShardStore: one place that keeps shard files — a local drive in the embedded mode, a storage
+ * node over HTTPS in the distributed one. The writer and reader only ever talk to this interface,
+ * so the data path is the same code in both modes.
+ */
+
+export interface ShardStore {
+  /** Stable id (drive index or node URL); placement hashes over these. */
+  readonly id: string
+  /**
+   * Stores a shard atomically: bytes go to a temp file, are fsynced, then renamed to `name`.
+   * If `body` errors or is cancelled, nothing named `name` appears.
+   */
+  put(name: string, body: ReadableStream<Uint8Array>): Promise<void>
+  /** Streams `length` bytes from `offset`; rejects with ShardNotFound when absent. */
+  get(name: string, offset: number, length: number): ReadableStream<Uint8Array>
+  /** Size of a stored shard, or undefined when absent. */
+  stat(name: string): Promise<number | undefined>
+  delete(name: string): Promise<void>
+  /** Every shard name held (for GC and healing). */
+  list(): AsyncIterable<string>
+  /** True when the store can currently serve reads and writes. */
+  healthy(): Promise<boolean>
+}
+
+export class ShardNotFound extends Error {
+  constructor(readonly store: string, readonly shard: string) {
+    super(`shard ${shard} not found on ${store}`)
+  }
+}
