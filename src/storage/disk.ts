@@ -5,6 +5,7 @@
  */
 
 export interface FileWriter {
+  /** The caller may reuse `chunk` once this resolves: the bytes have been handed to the OS. */
   write(chunk: Uint8Array): Promise<void>
   /** fsync then close; the file is durable when this resolves. */
   commit(): Promise<void>
@@ -26,7 +27,10 @@ export interface Disk {
   create(path: string): Promise<FileWriter>
   /** Opens for reading; resolves undefined when the file does not exist. */
   open(path: string): Promise<FileReader | undefined>
-  /** Atomic rename within the disk (temp file → final name); then fsyncs the directory. */
+  /**
+   * Atomic rename within the disk (temp file → final name), creating the target's parent
+   * directories as needed; then fsyncs the directory.
+   */
   rename(from: string, to: string): Promise<void>
   /** Removes a file; a missing file is not an error. */
   remove(path: string): Promise<void>

@@ -1,0 +1,233 @@
+/**
+ * DiskStore: a ShardStore over one Disk (a local drive). Owns the on-drive file layout, atomic
+ * temp-fsync-rename writes, lazy ranged reads and the temp sweep. Uses only the Disk port.
+ */
+import { toHex } from '../util/bytes.ts'
+import type { Disk, FileReader, FileWriter } from './disk.ts'
+import { hash64 } from './placement.ts'
+import { ShardNotFound, type ShardStore } from './shard-store.ts'
+
+/** ShardStore plus the start-up chore only a local drive has. */
+export interface DiskStore extends ShardStore {
+  /**
+   * Removes temp files left by a crash; returns how many. Call at start-up, before serving:
+   * writes in flight in this process are spared, but another process's would not be.
+   */
+  sweepTemp(): Promise<number>
+}
+
+// FORMAT: the on-drive layout. Shards live at `shards/<2 hex>/<name>` where the two hex digits are
+// the top byte of hash64(name); partial writes live at `tmp/<random>`. DO NOT CHANGE.
+const SHARD_DIR = 'shards'
+const TEMP_DIR = 'tmp'
+/** Marks a fan-out directory created for a Disk whose rename does not make parents (never listed). */
+const DIR_MARKER = '.dir'
+
+/** Network bodies arrive in 16–64 KiB pieces; a write syscall per piece costs more than a copy. */
+const WRITE_CHUNK = 1024 * 1024
+/** Largest read per pull: big enough for throughput, small enough to bound memory per stream. */
+const READ_CHUNK = 1024 * 1024
+
+const SHARD_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/
+
+/** Shard names become file names: no separators, no dot-files, bounded length. */
+export function isShardName(name: string): boolean {
+  return SHARD_NAME.test(name)
+}
+
+function checkName(name: string): void {
+  if (!isShardName(name)) throw new TypeError(`invalid shard name ${JSON.stringify(name)}: use [A-Za-z0-9._-], not starting with '.'`)
+}
+
+/** The fan-out directory of a shard name: keeps any one directory to ~1/256 of the drive's files. */
+export function fanOut(name: string): string {
+  return (hash64(name).hi >>> 24).toString(16).padStart(2, '0')
+}
+
+const shardPath = (name: string) => `${SHARD_DIR}/${fanOut(name)}/${name}`
+
+function randomName(): string {
+  return toHex(crypto.getRandomValues(new Uint8Array(16)))
+}
+
+export function createDiskStore(id: string, disk: Disk): DiskStore {
+  /** Temp files of puts in progress, so a sweep never deletes them. */
+  const active = new Set<string>()
+
+  /** Copies small chunks into one buffer so each disk write is ~WRITE_CHUNK bytes. */
+  async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, out: FileWriter): Promise<void> {
+    // Reused across flushes: FileWriter.write has consumed the bytes once its promise resolves.
+    let buf: Uint8Array | undefined
+    let fill = 0
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      if (fill === 0 && value.length >= WRITE_CHUNK) {
+        await out.write(value) // already large: no copy
+        continue
+      }
+      let chunk = value
+      while (chunk.length > 0) {
+        buf ??= new Uint8Array(WRITE_CHUNK)
+        const n = Math.min(WRITE_CHUNK - fill, chunk.length)
+        buf.set(chunk.subarray(0, n), fill)
+        fill += n
+        chunk = chunk.subarray(n)
+        if (fill === WRITE_CHUNK) {
+          await out.write(buf)
+          fill = 0
+        }
+      }
+    }
+    if (fill > 0) await out.write(buf!.subarray(0, fill))
+  }
+
+  /** Renames into place; creates the fan-out directory if the Disk's rename would not. */
+  async function publish(tmp: string, name: string): Promise<void> {
+    const target = shardPath(name)
+    try {
+      await disk.rename(tmp, target)
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ENOENT') throw err
+      const marker = await disk.create(`${SHARD_DIR}/${fanOut(name)}/${DIR_MARKER}`)
+      await marker.commit()
+      await disk.rename(tmp, target)
+    }
+  }
+
+  async function put(name: string, body: ReadableStream<Uint8Array>): Promise<void> {
+    checkName(name)
+    const tmp = `${TEMP_DIR}/${randomName()}`
+    active.add(tmp)
+    const reader = body.getReader()
+    let out: FileWriter | undefined
+    try {
+      out = await disk.create(tmp)
+      await drain(reader, out)
+      await out.commit()
+      out = undefined // durable; from here a failure leaves only a temp file to remove
+      await publish(tmp, name)
+    } catch (err) {
+      // Stop the producer if the failure was ours; a body that errored itself ignores this.
+      reader.cancel(err).catch(() => {})
+      if (out) await out.abort()
+      else await disk.remove(tmp).catch(() => {})
+      throw err // unchanged: callers tell a body's own error (bad digest, cut connection) by identity
+    } finally {
+      active.delete(tmp)
+    }
+  }
+
+  function get(name: string, offset: number, length: number): ReadableStream<Uint8Array> {
+    checkName(name)
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+      throw new RangeError(`invalid shard range offset=${offset} length=${length}`)
+    }
+    const end = offset + length
+    let file: FileReader | undefined
+    let pos = offset
+    let next: Promise<Uint8Array> | undefined // one read ahead, so disk and consumer overlap
+    let done = false
+
+    const readNext = (f: FileReader): Promise<Uint8Array> | undefined => {
+      if (pos >= end) return undefined
+      const at = pos
+      const n = Math.min(READ_CHUNK, end - at)
+      pos += n
+      return f.read(at, n).then((b) => {
+        if (b.length !== n) throw new Error(`shard ${name} on ${id} is shorter than expected (truncated at ${at + b.length})`)
+        return b
+      })
+    }
+    // Idempotent; waits for the read in flight so the handle is not closed under it.
+    const finish = async () => {
+      if (done) return
+      done = true
+      const f = file
+      file = undefined
+      await next?.catch(() => {})
+      next = undefined
+      await f?.close().catch(() => {})
+    }
+
+    return new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          try {
+            if (!file) {
+              const f = await disk.open(shardPath(name))
+              if (!f) throw new ShardNotFound(id, name)
+              if (done) return void (await f.close()) // cancelled while opening
+              file = f
+              // A range past the end is an error, not a short read: a short shard means damage.
+              if (end > f.size) throw new RangeError(`range [${offset}, ${end}) is beyond shard ${name} (${f.size} bytes) on ${id}`)
+              next = readNext(f)
+            }
+            if (!next) {
+              await finish()
+              return controller.close()
+            }
+            const chunk = await next
+            if (done) return
+            next = readNext(file!)
+            controller.enqueue(chunk)
+            if (!next) {
+              await finish()
+              controller.close()
+            }
+          } catch (err) {
+            await finish()
+            throw err
+          }
+        },
+        cancel: finish,
+      },
+      // Nothing is opened or read until the consumer asks.
+      { highWaterMark: 0 },
+    )
+  }
+
+  return {
+    id,
+    put,
+    get,
+    async stat(name) {
+      checkName(name)
+      const f = await disk.open(shardPath(name))
+      if (!f) return undefined
+      await f.close()
+      return f.size
+    },
+    async delete(name) {
+      checkName(name)
+      await disk.remove(shardPath(name))
+    },
+    async *list() {
+      const dirs = (await disk.list(SHARD_DIR)).filter((d) => /^[0-9a-f]{2}$/.test(d)).sort()
+      for (const dir of dirs) {
+        for (const name of await disk.list(`${SHARD_DIR}/${dir}`)) {
+          // Skip markers and anything misfiled: get/delete could never reach it by name.
+          if (isShardName(name) && fanOut(name) === dir) yield name
+        }
+      }
+    },
+    async healthy() {
+      try {
+        await disk.check()
+        return true
+      } catch {
+        return false
+      }
+    },
+    async sweepTemp() {
+      let removed = 0
+      for (const name of await disk.list(TEMP_DIR)) {
+        const path = `${TEMP_DIR}/${name}`
+        if (active.has(path)) continue
+        await disk.remove(path)
+        removed++
+      }
+      return removed
+    },
+  }
+}

@@ -1,0 +1,10 @@
+/**
+ * The storage engine's public face: what the service layer imports. Re-exports only; no logic.
+ * (test-disk.ts is deliberately absent: it is a node:fs test helper.)
+ */
+export type { Disk, FileReader, FileWriter } from './disk.ts'
+export { ShardNotFound, type ShardStore } from './shard-store.ts'
+export type { DataLayout, ObjectStorage, PlainLayout, WriteResult } from './object-storage.ts'
+export { createDiskStore, fanOut, isShardName, type DiskStore } from './disk-store.ts'
+export { rank, hash64, hash64Hex, type Hash64 } from './placement.ts'
+export { createPlainStorage, NoHealthyStore } from './plain-storage.ts'

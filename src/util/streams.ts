@@ -1,0 +1,157 @@
+/**
+ * Small Web Streams helpers shared by every layer: build, concatenate, observe, re-cut and drain
+ * byte streams. Web APIs only. Wrappers pull on demand and re-throw a source's error unchanged.
+ */
+
+export type ByteStream = ReadableStream<Uint8Array>
+
+/** Thrown by readAll when a body exceeds the caller's limit. */
+export class BodyTooLarge extends Error {
+  constructor(readonly limit: number) {
+    super(`body exceeds the ${limit}-byte limit for this request`)
+  }
+}
+
+/** A stream of `bytes`, in pieces of at most `chunkSize` (views, not copies). */
+export function streamFromBytes(bytes: Uint8Array, chunkSize = bytes.length || 1): ByteStream {
+  let pos = 0
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (pos >= bytes.length) return controller.close()
+        const end = Math.min(bytes.length, pos + chunkSize)
+        controller.enqueue(bytes.subarray(pos, end))
+        pos = end
+        if (pos >= bytes.length) controller.close()
+      },
+    },
+    { highWaterMark: 0 },
+  )
+}
+
+/** Reads a small body whole; cancels the stream and throws BodyTooLarge once over `limit`. */
+export async function readAll(stream: ByteStream, limit: number): Promise<Uint8Array> {
+  const reader = stream.getReader()
+  const parts: Uint8Array[] = []
+  let total = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    total += value.length
+    if (total > limit) {
+      const err = new BodyTooLarge(limit)
+      await reader.cancel(err).catch(() => {})
+      throw err
+    }
+    parts.push(value)
+  }
+  if (parts.length === 1) return parts[0]!
+  const out = new Uint8Array(total)
+  let off = 0
+  for (const p of parts) {
+    out.set(p, off)
+    off += p.length
+  }
+  return out
+}
+
+/**
+ * The sources one after another, each opened only when the previous one ends (so a range over
+ * many shards holds one file at a time). Cancelling cancels the current source.
+ */
+export function concatStreams(sources: readonly (() => ByteStream)[]): ByteStream {
+  let index = 0
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        for (;;) {
+          if (!reader) {
+            if (index >= sources.length) return controller.close()
+            reader = sources[index++]!().getReader()
+          }
+          const { done, value } = await reader.read()
+          if (!done) return controller.enqueue(value)
+          reader = undefined
+        }
+      },
+      async cancel(reason) {
+        await reader?.cancel(reason)
+      },
+    },
+    { highWaterMark: 0 },
+  )
+}
+
+/**
+ * Passes `source` through unchanged, showing each chunk to `onChunk` first (count bytes, feed a
+ * hash). If `onChunk` throws, the source is cancelled with that error and the stream errors.
+ */
+export function tap(source: ByteStream, onChunk: (chunk: Uint8Array) => void): ByteStream {
+  const reader = source.getReader()
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { done, value } = await reader.read()
+        if (done) return controller.close()
+        try {
+          onChunk(value)
+        } catch (err) {
+          await reader.cancel(err).catch(() => {})
+          throw err
+        }
+        controller.enqueue(value)
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  )
+}
+
+/**
+ * Re-cuts a stream into chunks of exactly `size` bytes (the last may be shorter). An input
+ * chunk that lines up is passed as a view; only pieces that straddle a boundary are copied.
+ */
+export function rechunk(source: ByteStream, size: number): ByteStream {
+  if (!Number.isInteger(size) || size <= 0) throw new RangeError(`rechunk size must be a positive integer, got ${size}`)
+  const reader = source.getReader()
+  let pending: Uint8Array | undefined // unread tail of the last input chunk
+  let buf: Uint8Array | undefined // partial output being filled
+  let fill = 0
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        for (;;) {
+          if (!pending || pending.length === 0) {
+            const { done, value } = await reader.read()
+            if (done) {
+              if (buf && fill > 0) controller.enqueue(buf.subarray(0, fill))
+              buf = undefined
+              return controller.close()
+            }
+            pending = value
+            continue
+          }
+          if (!buf && pending.length >= size) {
+            controller.enqueue(pending.subarray(0, size))
+            pending = pending.subarray(size)
+            return
+          }
+          buf ??= new Uint8Array(size)
+          const n = Math.min(size - fill, pending.length)
+          buf.set(pending.subarray(0, n), fill)
+          fill += n
+          pending = pending.subarray(n)
+          if (fill === size) {
+            controller.enqueue(buf)
+            buf = undefined
+            fill = 0
+            return
+          }
+        }
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  )
+}
