@@ -1,0 +1,287 @@
+/**
+ * S3's XML response documents, one function each: plain typed values in, exact body text out.
+ * Built with write.ts only; request parsers live in read.ts (re-exported here).
+ */
+import { S3_XMLNS, el, elWithAttrs, emptyEl, isXmlName, isoTimestamp, optEl, xmlDocument } from './write.ts'
+import type { Content, Markup } from './write.ts'
+
+export * from './read.ts'
+
+export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256'
+export type ChecksumType = 'COMPOSITE' | 'FULL_OBJECT'
+export interface Checksum { algorithm: ChecksumAlgorithm; value: string }
+export interface Owner { id: string; displayName?: string }
+
+const root = (name: string, ...content: Content[]): string =>
+  xmlDocument(elWithAttrs(name, { xmlns: S3_XMLNS }, ...content))
+
+const owner = (name: 'Owner' | 'Initiator', o: Owner): Markup => el(name, el('ID', o.id), optEl('DisplayName', o.displayName))
+
+// ChecksumCRC32 etc.: the element name carries the algorithm.
+const checksumEl = (c: Checksum | undefined): Markup | null => (c ? el(`Checksum${c.algorithm}`, c.value) : null)
+
+const commonPrefixes = (prefixes: readonly string[]): Markup[] => prefixes.map((p) => el('CommonPrefixes', el('Prefix', p)))
+
+/**
+ * encoding-type=url as S3 applies it to keys, prefixes, markers and delimiters in listings:
+ * every UTF-8 byte outside A-Z a-z 0-9 - . _ ~ and "/" becomes %XX (a space is %20, a plus %2B;
+ * ceph s3-tests pin `quux ab/` → `quux%20ab/` and `foo+1/` → `foo%2B1/` against AWS).
+ * The documents below write values as given: the caller encodes when the client asked.
+ */
+export function urlEncodeListing(value: string): string {
+  return encodeURIComponent(value).replace(/%2F/g, '/').replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+}
+
+// ---- errors ----
+
+export interface ErrorDocument {
+  code: string
+  message: string
+  resource?: string
+  requestId: string
+  hostId?: string
+  /** Extra elements S3 adds for some codes (BucketName, Key, ArgumentName, …), in this order. */
+  details?: Record<string, string>
+}
+
+/** `<Error>`: S3 writes it without a namespace. Detail names that are not XML names are dropped. */
+export function errorXml(e: ErrorDocument): string {
+  const details = Object.entries(e.details ?? {})
+    .filter(([k]) => isXmlName(k) && !['Code', 'Message', 'Resource', 'RequestId', 'HostId'].includes(k))
+    .map(([k, v]) => el(k, v))
+  return xmlDocument(
+    el('Error', el('Code', e.code), el('Message', e.message), details, optEl('Resource', e.resource),
+      el('RequestId', e.requestId), optEl('HostId', e.hostId)),
+  )
+}
+
+// ---- buckets ----
+
+export interface ListAllMyBucketsInput {
+  owner: Owner
+  buckets: readonly { name: string; creationDate: Date; region?: string }[]
+  continuationToken?: string
+  prefix?: string
+}
+
+export function listAllMyBucketsXml(i: ListAllMyBucketsInput): string {
+  const buckets = i.buckets.map((b) =>
+    el('Bucket', el('Name', b.name), el('CreationDate', isoTimestamp(b.creationDate)), optEl('BucketRegion', b.region)))
+  return root('ListAllMyBucketsResult', owner('Owner', i.owner), el('Buckets', buckets),
+    optEl('ContinuationToken', i.continuationToken), optEl('Prefix', i.prefix))
+}
+
+/** GetBucketLocation: us-east-1 is an empty element (S3's historic "US Standard" answer). */
+export function locationConstraintXml(region: string): string {
+  if (region === '' || region === 'us-east-1') return xmlDocument(emptyEl('LocationConstraint', { xmlns: S3_XMLNS }))
+  return root('LocationConstraint', region)
+}
+
+/** GetBucketVersioning: a bucket never versioned answers an empty configuration. */
+export const bucketVersioningXml = (status?: 'Enabled' | 'Suspended'): string =>
+  status === undefined ? xmlDocument(emptyEl('VersioningConfiguration', { xmlns: S3_XMLNS })) : root('VersioningConfiguration', el('Status', status))
+
+export interface ServerSideEncryptionConfigurationInput {
+  algorithm?: string
+  kmsMasterKeyId?: string
+  bucketKeyEnabled?: boolean
+}
+
+/** GetBucketEncryption: one rule; the default is SSE-S3 (AES256), as on every S3 bucket since 2023. */
+export function serverSideEncryptionConfigurationXml(i: ServerSideEncryptionConfigurationInput = {}): string {
+  return root('ServerSideEncryptionConfiguration', el('Rule',
+    el('ApplyServerSideEncryptionByDefault', el('SSEAlgorithm', i.algorithm ?? 'AES256'), optEl('KMSMasterKeyID', i.kmsMasterKeyId)),
+    el('BucketKeyEnabled', i.bucketKeyEnabled ?? false)))
+}
+
+// ---- listings ----
+
+export interface ListedObject {
+  key: string
+  lastModified: Date
+  /** The ETag as sent in headers, with its quotes. */
+  etag: string
+  size: number | bigint
+  storageClass?: string
+  checksumAlgorithm?: ChecksumAlgorithm
+  checksumType?: ChecksumType
+  owner?: Owner
+}
+
+const contents = (o: ListedObject, withOwner: boolean): Markup =>
+  el('Contents', el('Key', o.key), el('LastModified', isoTimestamp(o.lastModified)), el('ETag', o.etag),
+    optEl('ChecksumAlgorithm', o.checksumAlgorithm), optEl('ChecksumType', o.checksumType), el('Size', o.size),
+    withOwner && o.owner ? owner('Owner', o.owner) : null, el('StorageClass', o.storageClass ?? 'STANDARD'))
+
+export interface ListObjectsV2Input {
+  /** The bucket name (the document's `<Name>`). */
+  name: string
+  prefix: string
+  delimiter?: string
+  maxKeys: number
+  encodingType?: 'url'
+  /** Defaults to contents + common prefixes, which is what S3 counts. */
+  keyCount?: number
+  isTruncated: boolean
+  continuationToken?: string
+  nextContinuationToken?: string
+  startAfter?: string
+  contents: readonly ListedObject[]
+  commonPrefixes: readonly string[]
+}
+
+/** ListObjectsV2: Owner appears in Contents only when the caller passes one (fetch-owner=true). */
+export function listObjectsV2Xml(i: ListObjectsV2Input): string {
+  return root('ListBucketResult', el('Name', i.name), el('Prefix', i.prefix),
+    optEl('ContinuationToken', i.continuationToken), optEl('NextContinuationToken', i.nextContinuationToken),
+    optEl('StartAfter', i.startAfter), el('KeyCount', i.keyCount ?? i.contents.length + i.commonPrefixes.length),
+    el('MaxKeys', i.maxKeys), optEl('Delimiter', i.delimiter), optEl('EncodingType', i.encodingType),
+    el('IsTruncated', i.isTruncated), i.contents.map((o) => contents(o, true)), commonPrefixes(i.commonPrefixes))
+}
+
+export interface ListObjectsV1Input {
+  /** The bucket name (the document's `<Name>`). */
+  name: string
+  prefix: string
+  marker: string
+  /** Written only when a delimiter was given and the page is truncated, as S3 does. */
+  nextMarker?: string
+  delimiter?: string
+  maxKeys: number
+  encodingType?: 'url'
+  isTruncated: boolean
+  contents: readonly (ListedObject & { owner: Owner })[]
+  commonPrefixes: readonly string[]
+}
+
+export function listObjectsV1Xml(i: ListObjectsV1Input): string {
+  const nextMarker = i.delimiter !== undefined && i.isTruncated ? i.nextMarker : undefined
+  return root('ListBucketResult', el('Name', i.name), el('Prefix', i.prefix), el('Marker', i.marker),
+    optEl('NextMarker', nextMarker), el('MaxKeys', i.maxKeys), optEl('Delimiter', i.delimiter),
+    optEl('EncodingType', i.encodingType), el('IsTruncated', i.isTruncated),
+    i.contents.map((o) => contents(o, true)), commonPrefixes(i.commonPrefixes))
+}
+
+// ---- copy ----
+
+export interface CopyResultInput {
+  etag: string
+  lastModified: Date
+  checksum?: Checksum
+  /** CopyObject only. */
+  checksumType?: ChecksumType
+}
+
+export const copyObjectResultXml = (i: CopyResultInput): string =>
+  root('CopyObjectResult', el('LastModified', isoTimestamp(i.lastModified)), el('ETag', i.etag),
+    optEl('ChecksumType', i.checksumType), checksumEl(i.checksum))
+
+export const copyPartResultXml = (i: Omit<CopyResultInput, 'checksumType'>): string =>
+  root('CopyPartResult', el('LastModified', isoTimestamp(i.lastModified)), el('ETag', i.etag), checksumEl(i.checksum))
+
+// ---- multipart ----
+
+export const initiateMultipartUploadXml = (i: { bucket: string; key: string; uploadId: string }): string =>
+  root('InitiateMultipartUploadResult', el('Bucket', i.bucket), el('Key', i.key), el('UploadId', i.uploadId))
+
+export interface CompleteMultipartUploadInput {
+  location: string
+  bucket: string
+  key: string
+  etag: string
+  checksum?: Checksum & { type: ChecksumType }
+}
+
+export const completeMultipartUploadXml = (i: CompleteMultipartUploadInput): string =>
+  root('CompleteMultipartUploadResult', el('Location', i.location), el('Bucket', i.bucket), el('Key', i.key),
+    el('ETag', i.etag), checksumEl(i.checksum), optEl('ChecksumType', i.checksum?.type))
+
+export interface ListedPart {
+  partNumber: number
+  lastModified: Date
+  etag: string
+  size: number | bigint
+  /** The part's checksum(s); either field, or both. */
+  checksum?: Checksum
+  checksums?: readonly Checksum[]
+}
+
+export interface ListPartsInput {
+  bucket: string
+  key: string
+  uploadId: string
+  partNumberMarker: number
+  nextPartNumberMarker: number
+  maxParts: number
+  isTruncated: boolean
+  parts: readonly ListedPart[]
+  initiator: Owner
+  owner: Owner
+  storageClass?: string
+  checksumAlgorithm?: ChecksumAlgorithm
+  checksumType?: ChecksumType
+}
+
+export function listPartsXml(i: ListPartsInput): string {
+  const parts = i.parts.map((p) => el('Part', el('PartNumber', p.partNumber), el('LastModified', isoTimestamp(p.lastModified)),
+    el('ETag', p.etag), el('Size', p.size), checksumEl(p.checksum), (p.checksums ?? []).map(checksumEl)))
+  return root('ListPartsResult', el('Bucket', i.bucket), el('Key', i.key), el('UploadId', i.uploadId),
+    owner('Initiator', i.initiator), owner('Owner', i.owner), el('StorageClass', i.storageClass ?? 'STANDARD'),
+    el('PartNumberMarker', i.partNumberMarker), el('NextPartNumberMarker', i.nextPartNumberMarker),
+    el('MaxParts', i.maxParts), el('IsTruncated', i.isTruncated), parts,
+    optEl('ChecksumAlgorithm', i.checksumAlgorithm), optEl('ChecksumType', i.checksumType))
+}
+
+export interface ListedUpload {
+  key: string
+  uploadId: string
+  initiator: Owner
+  owner: Owner
+  storageClass?: string
+  initiated: Date
+  checksumAlgorithm?: ChecksumAlgorithm
+  checksumType?: ChecksumType
+}
+
+export interface ListMultipartUploadsInput {
+  bucket: string
+  keyMarker: string
+  uploadIdMarker: string
+  /** Written empty when absent: S3 always sends both next markers. */
+  nextKeyMarker?: string
+  nextUploadIdMarker?: string
+  delimiter?: string
+  prefix: string
+  maxUploads: number
+  isTruncated: boolean
+  uploads: readonly ListedUpload[]
+  commonPrefixes: readonly string[]
+  encodingType?: 'url'
+}
+
+export function listMultipartUploadsXml(i: ListMultipartUploadsInput): string {
+  const uploads = i.uploads.map((u) => el('Upload', el('Key', u.key), el('UploadId', u.uploadId),
+    owner('Initiator', u.initiator), owner('Owner', u.owner), el('StorageClass', u.storageClass ?? 'STANDARD'),
+    el('Initiated', isoTimestamp(u.initiated)), optEl('ChecksumAlgorithm', u.checksumAlgorithm),
+    optEl('ChecksumType', u.checksumType)))
+  return root('ListMultipartUploadsResult', el('Bucket', i.bucket), el('KeyMarker', i.keyMarker),
+    el('UploadIdMarker', i.uploadIdMarker), el('NextKeyMarker', i.nextKeyMarker ?? ''), el('Prefix', i.prefix),
+    optEl('Delimiter', i.delimiter), el('NextUploadIdMarker', i.nextUploadIdMarker ?? ''), el('MaxUploads', i.maxUploads),
+    optEl('EncodingType', i.encodingType), el('IsTruncated', i.isTruncated), uploads, commonPrefixes(i.commonPrefixes))
+}
+
+// ---- delete ----
+
+export interface DeleteResultInput {
+  /** Empty in quiet mode: S3 then reports only the errors. */
+  deleted: readonly { key: string; versionId?: string; deleteMarker?: boolean; deleteMarkerVersionId?: string }[]
+  errors: readonly { key: string; versionId?: string; code: string; message: string }[]
+}
+
+export function deleteResultXml(i: DeleteResultInput): string {
+  return root('DeleteResult',
+    i.deleted.map((d) => el('Deleted', el('Key', d.key), optEl('VersionId', d.versionId),
+      d.deleteMarker ? el('DeleteMarker', true) : null, optEl('DeleteMarkerVersionId', d.deleteMarkerVersionId))),
+    i.errors.map((e) => el('Error', el('Key', e.key), optEl('VersionId', e.versionId), el('Code', e.code),
+      el('Message', e.message))))
+}

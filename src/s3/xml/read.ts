@@ -1,0 +1,133 @@
+/**
+ * S3's XML request documents, one parser each: a bounded body stream in, plain typed values out.
+ * Built on tree.ts; every schema mismatch is S3Error('MalformedXML'). Re-exported by documents.ts.
+ */
+import { S3Error } from '../errors.ts'
+import {
+  booleanOf, childrenNamed, expectElementOnly, expectRoot, optionalChild, readXmlBody, requiredChild, textOf,
+} from './tree.ts'
+import type { XmlElement } from './tree.ts'
+
+/**
+ * Body limits in bytes. Tunables, sized from S3's own maxima with room for escaping: a Delete of
+ * 1000 keys of 1024 bytes where every byte is written `&amp;` is about 5 MiB; a Complete of
+ * 10,000 parts, each with an ETag and a checksum, is about 2.5 MiB (4 with pretty-printing).
+ */
+export const XML_BODY_LIMITS = {
+  createBucket: 64 * 1024,
+  completeMultipartUpload: 8 * 1024 * 1024,
+  delete: 8 * 1024 * 1024,
+  serverSideEncryption: 64 * 1024,
+} as const
+
+export const MAX_PARTS = 10_000
+export const MAX_DELETE_OBJECTS = 1000
+
+type Body = ReadableStream<Uint8Array> | null
+const malformed = (): S3Error => new S3Error('MalformedXML')
+
+async function readRoot(body: Body, limit: number, rootName: string): Promise<XmlElement> {
+  const doc = await readXmlBody(body, limit)
+  if (doc === null) throw malformed()
+  return expectElementOnly(expectRoot(doc, rootName))
+}
+
+/** CreateBucket: an empty body means the default region. An empty LocationConstraint is ''. */
+export async function parseCreateBucketConfiguration(
+  body: Body,
+  limit: number = XML_BODY_LIMITS.createBucket,
+): Promise<{ locationConstraint?: string }> {
+  const doc = await readXmlBody(body, limit)
+  if (doc === null) return {}
+  expectElementOnly(expectRoot(doc, 'CreateBucketConfiguration'))
+  const lc = optionalChild(doc, 'LocationConstraint')
+  return lc === undefined ? {} : { locationConstraint: textOf(lc).trim() }
+}
+
+export type PartChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256'
+const PART_CHECKSUMS: readonly PartChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256']
+
+export interface CompletedPart {
+  partNumber: number
+  /** As sent, trimmed; quotes are the caller's to normalise. '' when the client sent none. */
+  etag: string
+  checksums: Partial<Record<PartChecksumAlgorithm, string>>
+}
+
+/**
+ * CompleteMultipartUpload. Parts keep the order the client gave; the caller checks that it is
+ * ascending (InvalidPartOrder) and that each part exists (InvalidPart). Unknown elements (newer
+ * checksum algorithms, say) are ignored so newer SDKs keep working.
+ */
+export async function parseCompleteMultipartUpload(
+  body: Body,
+  limit: number = XML_BODY_LIMITS.completeMultipartUpload,
+): Promise<{ parts: CompletedPart[] }> {
+  const doc = await readRoot(body, limit, 'CompleteMultipartUpload')
+  const partEls = childrenNamed(doc, 'Part')
+  if (partEls.length === 0 || partEls.length > MAX_PARTS) throw malformed()
+  const parts = partEls.map((p): CompletedPart => {
+    expectElementOnly(p)
+    const num = textOf(requiredChild(p, 'PartNumber')).trim()
+    if (!/^\d{1,10}$/.test(num)) throw malformed()
+    const partNumber = Number(num)
+    if (partNumber < 1 || partNumber > MAX_PARTS) throw malformed()
+    const etagEl = optionalChild(p, 'ETag')
+    const checksums: CompletedPart['checksums'] = {}
+    for (const alg of PART_CHECKSUMS) {
+      const c = optionalChild(p, `Checksum${alg}`)
+      if (c !== undefined) checksums[alg] = textOf(c).trim()
+    }
+    return { partNumber, etag: etagEl === undefined ? '' : textOf(etagEl).trim(), checksums }
+  })
+  return { parts }
+}
+
+export interface ObjectToDelete {
+  /** Exactly as sent: leading/trailing spaces and decoded entities preserved. */
+  key: string
+  versionId?: string
+}
+
+/** DeleteObjects: 1 to 1000 objects; Quiet defaults to false. */
+export async function parseDelete(
+  body: Body,
+  limit: number = XML_BODY_LIMITS.delete,
+): Promise<{ quiet: boolean; objects: ObjectToDelete[] }> {
+  const doc = await readRoot(body, limit, 'Delete')
+  const quietEl = optionalChild(doc, 'Quiet')
+  const objectEls = childrenNamed(doc, 'Object')
+  if (objectEls.length === 0 || objectEls.length > MAX_DELETE_OBJECTS) throw malformed()
+  const objects = objectEls.map((o): ObjectToDelete => {
+    expectElementOnly(o)
+    const key = textOf(requiredChild(o, 'Key'))
+    const v = optionalChild(o, 'VersionId')
+    return v === undefined ? { key } : { key, versionId: textOf(v) }
+  })
+  return { quiet: quietEl === undefined ? false : booleanOf(quietEl), objects }
+}
+
+export interface ServerSideEncryptionRequest {
+  algorithm: string
+  kmsMasterKeyId?: string
+  bucketKeyEnabled?: boolean
+}
+
+/** PutBucketEncryption: exactly one Rule with ApplyServerSideEncryptionByDefault/SSEAlgorithm. */
+export async function parseServerSideEncryptionConfiguration(
+  body: Body,
+  limit: number = XML_BODY_LIMITS.serverSideEncryption,
+): Promise<ServerSideEncryptionRequest> {
+  const doc = await readRoot(body, limit, 'ServerSideEncryptionConfiguration')
+  const rules = childrenNamed(doc, 'Rule')
+  if (rules.length !== 1) throw malformed()
+  const rule = expectElementOnly(rules[0]!)
+  const byDefault = expectElementOnly(requiredChild(rule, 'ApplyServerSideEncryptionByDefault'))
+  const algorithm = textOf(requiredChild(byDefault, 'SSEAlgorithm')).trim()
+  const out: ServerSideEncryptionRequest = { algorithm }
+  const kms = optionalChild(byDefault, 'KMSMasterKeyID')
+  if (kms !== undefined) out.kmsMasterKeyId = textOf(kms).trim()
+  const bke = optionalChild(rule, 'BucketKeyEnabled')
+  if (bke !== undefined) out.bucketKeyEnabled = booleanOf(bke)
+  return out
+}
