@@ -5,7 +5,7 @@
  */
 
 /** FORMAT: persisted in metadata as JSON; bump `v` when the shape changes. */
-export type DataLayout = PlainLayout
+export type DataLayout = PlainLayout | ErasureLayout
 
 /** The whole payload as one shard file on one store (no parity yet). */
 export interface PlainLayout {
@@ -18,9 +18,31 @@ export interface PlainLayout {
   size: number
 }
 
+/**
+ * FORMAT: Reed–Solomon stripes over k+m stores (see shard-format.ts for the shard files).
+ * Everything a reader needs to locate any block without opening a file is here.
+ */
+export interface ErasureLayout {
+  v: 1
+  scheme: 'rs'
+  /** Write id: shard i is the file `<id>.<i>`; also recorded in every shard header. */
+  id: string
+  /** Payload length in bytes. */
+  size: number
+  k: number
+  m: number
+  blockSize: number
+  /** Block checksum algorithm id (1 = CRC32). */
+  checksum: number
+  /** Store id of shard i, i = 0..k+m-1 (placement at write time; healing writes back there). */
+  stores: string[]
+}
+
 export interface WriteResult {
   layout: DataLayout
   size: number
+  /** Stores whose shard was not stored (the write still met its quorum): queue the object for healing. */
+  degraded?: string[]
 }
 
 export interface ObjectStorage {

@@ -1,0 +1,146 @@
+/**
+ * Reads one shard's blocks stripe after stripe through ShardStore.get, checking each block's
+ * checksum, with a bounded wait per block. Shared by the stripe reader and the healer.
+ */
+import type { BlockChecksum } from './block-checksum.ts'
+import { withTimeout } from './erasure-common.ts'
+import { blockLength, type StripeGeometry } from './geometry.ts'
+import { blockOffset, spanLength, type ShardOffsets } from './shard-format.ts'
+import { ShardNotFound, type ShardStore } from './shard-store.ts'
+
+export type BlockFault = 'missing' | 'corrupt' | 'timeout' | 'unavailable'
+
+/** Why a shard's block could not be used; the reader then turns to parity. */
+export class BlockError extends Error {
+  constructor(
+    readonly fault: BlockFault,
+    readonly shard: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+  }
+}
+
+/** Accumulates a byte stream and hands out exact-length pieces (views when one chunk suffices). */
+export class ExactReader {
+  private parts: Uint8Array[] = []
+  private have = 0
+  constructor(private readonly reader: ReadableStreamDefaultReader<Uint8Array>) {}
+
+  async read(n: number): Promise<Uint8Array | undefined> {
+    while (this.have < n) {
+      const { done, value } = await this.reader.read()
+      if (done) return undefined
+      if (value.length === 0) continue
+      this.parts.push(value)
+      this.have += value.length
+    }
+    const first = this.parts[0]
+    if (first && first.length >= n) {
+      const out = first.subarray(0, n)
+      if (first.length === n) this.parts.shift()
+      else this.parts[0] = first.subarray(n)
+      this.have -= n
+      return out
+    }
+    const out = new Uint8Array(n)
+    let off = 0
+    while (off < n) {
+      const p = this.parts[0]!
+      const take = Math.min(p.length, n - off)
+      out.set(p.subarray(0, take), off)
+      off += take
+      if (take === p.length) this.parts.shift()
+      else this.parts[0] = p.subarray(take)
+    }
+    this.have -= n
+    return out
+  }
+
+  cancel(reason?: unknown): void {
+    this.parts = []
+    this.have = 0
+    this.reader.cancel(reason).catch(() => {})
+  }
+}
+
+export interface CursorTarget {
+  index: number
+  name: string
+  /** Undefined when the layout's store is no longer configured. */
+  store: ShardStore | undefined
+  storeId: string
+}
+
+/**
+ * One shard's block reader over stripes [.., lastStripe]. Opening is lazy; a read of the stripe
+ * after the previous one continues the same stream, any other stripe reopens at that stripe.
+ */
+export class BlockCursor {
+  private input: ExactReader | undefined
+  private next = -1
+
+  constructor(
+    readonly target: CursorTarget,
+    private readonly g: StripeGeometry,
+    private readonly o: ShardOffsets,
+    private readonly checksum: BlockChecksum,
+    private readonly lastStripe: number,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** The verified block of stripe `s`; throws BlockError. */
+  async read(s: number): Promise<Uint8Array> {
+    const { index, store, storeId, name } = this.target
+    if (!store) throw new BlockError('unavailable', index, `store ${storeId} of shard ${index} is not configured`)
+    if (!this.input || this.next !== s) this.open(store, s)
+    const len = blockLength(this.g, s)
+    const input = this.input!
+    this.next = s + 1
+    let bytes: Uint8Array | undefined
+    try {
+      bytes = await withTimeout(
+        input.read(len + this.o.checksumSize),
+        this.timeoutMs,
+        () => new BlockError('timeout', index, `shard ${name} on ${storeId}: no block within ${this.timeoutMs} ms`),
+      )
+    } catch (err) {
+      this.close(err)
+      if (err instanceof BlockError) throw err
+      if (err instanceof ShardNotFound) throw new BlockError('missing', index, err.message, { cause: err })
+      // A range past the end of the file means a truncated shard: damage, like a bad checksum.
+      if (err instanceof RangeError) throw new BlockError('corrupt', index, err.message, { cause: err })
+      throw new BlockError('unavailable', index, `shard ${name} on ${storeId}: ${(err as Error)?.message ?? err}`, { cause: err })
+    }
+    if (!bytes) {
+      this.close()
+      throw new BlockError('corrupt', index, `shard ${name} on ${storeId} ended early at stripe ${s}`)
+    }
+    const block = bytes.subarray(0, len)
+    if (!this.checksum.check(block, bytes.subarray(len))) {
+      // The stream stays usable: the next block may be fine, but callers usually stop here.
+      throw new BlockError('corrupt', index, `shard ${name} on ${storeId}: checksum mismatch at stripe ${s}`)
+    }
+    return block
+  }
+
+  private open(store: ShardStore, s: number): void {
+    this.close()
+    const offset = blockOffset(this.g, this.o, s)
+    const length = spanLength(this.g, this.o, s, this.lastStripe)
+    let stream: ReadableStream<Uint8Array>
+    try {
+      stream = store.get(this.target.name, offset, length)
+    } catch (err) {
+      stream = new ReadableStream({ start: (c) => c.error(err) })
+    }
+    this.input = new ExactReader(stream.getReader())
+  }
+
+  close(reason?: unknown): void {
+    this.input?.cancel(reason)
+    this.input = undefined
+    this.next = -1
+  }
+}

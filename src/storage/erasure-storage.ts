@@ -1,0 +1,93 @@
+/**
+ * ErasureStorage: ObjectStorage over k+m ShardStores with Reed–Solomon stripes, plus heal and
+ * verify for the healer and scrubber. Wires the writer, reader and healer; uses storage + util.
+ */
+import type { Platform } from '../util/platform.ts'
+import { checksumById, createBlockChecksum } from './block-checksum.ts'
+import type { ErasureCodec } from './codec.ts'
+import { erasureLayout, type EngineContext } from './erasure-common.ts'
+import { DEFAULT_BLOCK_SIZE, validateBlockSize, validateEc } from './geometry.ts'
+import { heal, verifyShards, type HealResult, type ShardCheck } from './healer.ts'
+import type { DataLayout, ErasureLayout, ObjectStorage } from './object-storage.ts'
+import { shardName } from './shard-format.ts'
+import type { ShardStore } from './shard-store.ts'
+import { readRange } from './stripe-reader.ts'
+import { writeStripes } from './stripe-writer.ts'
+
+export { QuorumError } from './erasure-common.ts'
+export type { HealResult, ShardCheck, ShardState } from './healer.ts'
+
+/** A store that sends nothing for this long is treated as down for the read (parity takes over). */
+export const DEFAULT_READ_TIMEOUT_MS = 10_000
+/** A store that takes no bytes (or does not confirm) for this long is dropped from the write. */
+export const DEFAULT_WRITE_TIMEOUT_MS = 30_000
+
+export interface ErasureStorageOptions {
+  /** Every configured store (drives or nodes); each write uses k+m of them, chosen by placement. */
+  stores: readonly ShardStore[]
+  /** Data shards per stripe. */
+  k: number
+  /** Parity shards per stripe. */
+  m: number
+  /** Bytes per block (stripe = k blocks); default 256 KiB. Recorded per layout, so changing it is safe. */
+  blockSize?: number
+  codec: ErasureCodec
+  /** Supplies the native CRC32 when the runtime has one (a JS CRC32 is used otherwise). */
+  platform?: Pick<Platform, 'crc32'>
+  readTimeoutMs?: number
+  writeTimeoutMs?: number
+  /** Called once per read that met missing, late or corrupt shards: queue the object for healing. */
+  onDegraded?: (layout: ErasureLayout, badShards: number[]) => void
+}
+
+export interface ErasureStorage extends ObjectStorage {
+  /** Verifies every shard and rebuilds the bad ones on their own store. */
+  heal(layout: DataLayout): Promise<HealResult>
+  /** Reads every shard whole and reports each one's state; changes nothing (for the scrubber). */
+  verifyShards(layout: DataLayout): Promise<ShardCheck[]>
+}
+
+export function createErasureStorage(opts: ErasureStorageOptions): ErasureStorage {
+  const stores = new Map<string, ShardStore>()
+  for (const s of opts.stores) {
+    if (stores.has(s.id)) throw new Error(`duplicate store id ${s.id}: every store needs a distinct id`)
+    stores.set(s.id, s)
+  }
+  const settings = { k: opts.k, m: opts.m, blockSize: opts.blockSize ?? DEFAULT_BLOCK_SIZE }
+  validateEc(settings, stores.size)
+  validateBlockSize(settings.blockSize)
+  const ctx: EngineContext = {
+    stores,
+    codec: opts.codec,
+    checksum: createBlockChecksum(opts.platform),
+    checksumFor: (id) => checksumById(id, opts.platform),
+    readTimeoutMs: positive(opts.readTimeoutMs, DEFAULT_READ_TIMEOUT_MS, 'readTimeoutMs'),
+    writeTimeoutMs: positive(opts.writeTimeoutMs, DEFAULT_WRITE_TIMEOUT_MS, 'writeTimeoutMs'),
+    onDegraded: opts.onDegraded,
+  }
+
+  return {
+    write: (id, body) => writeStripes(ctx, settings, id, body),
+    read: (layout, start, end) => readRange(ctx, layout, start, end),
+    async remove(dataLayout) {
+      const layout = erasureLayout(dataLayout)
+      const results = await Promise.allSettled(
+        // A store no longer configured is gone for good, and its shard with it.
+        layout.stores.map((storeId, i) => stores.get(storeId)?.delete(shardName(layout.id, i))),
+      )
+      const failed = results.filter((r) => r.status === 'rejected')
+      if (failed.length > 0) {
+        // Thrown so the caller can queue a retry (GC); the shards that were deleted stay deleted.
+        throw new AggregateError(failed.map((r) => (r as PromiseRejectedResult).reason), `could not delete ${failed.length} shard(s) of ${layout.id}`)
+      }
+    },
+    heal: (layout) => heal(ctx, layout),
+    verifyShards: (layout) => verifyShards(ctx, layout),
+  }
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number of milliseconds, got ${value}`)
+  return value
+}
