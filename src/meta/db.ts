@@ -1,0 +1,75 @@
+/**
+ * openDb: the libSQL client (embedded file:, :memory:, or a sqld http(s)/libsql URL) wrapped by
+ * drizzle, migrated and tuned. Uses @libsql/client and drizzle-orm only; no side effect at import.
+ */
+// The node entry explicitly: under Deno the package's default condition has mapped to the web
+// client in some versions, and the web client cannot open file: URLs.
+import { createClient, type Client, type InArgs, type InStatement, type TransactionMode } from '@libsql/client/node'
+import { drizzle } from 'drizzle-orm/libsql/node'
+import type { LibSQLDatabase } from 'drizzle-orm/libsql/driver-core'
+import { applyMigrations } from './migrate.ts'
+
+export type Db = LibSQLDatabase
+
+export interface Meta {
+  db: Db
+  /** The underlying client, for health checks and tests (counting statements). */
+  client: Client
+  close(): Promise<void>
+}
+
+export interface OpenDbOptions {
+  authToken?: string
+  /**
+   * Embedded files only. 'NORMAL' (default): in WAL mode a commit is not fsynced; a power loss
+   * (not a process crash) may lose the last commits but never corrupts the file. 'FULL' fsyncs
+   * every commit, when acknowledged writes must survive power loss at the cost of commit latency.
+   */
+  synchronous?: 'NORMAL' | 'FULL'
+}
+
+/**
+ * How long an embedded writer waits for another *process* holding the write lock. Within one
+ * process it never waits: every write is a single synchronous batch (see below).
+ */
+const BUSY_TIMEOUT_MS = 5_000
+
+const isEmbedded = (url: string): boolean => url.startsWith('file:') || url === ':memory:'
+
+export async function openDb(url: string, opts: OpenDbOptions = {}): Promise<Meta> {
+  const embedded = isEmbedded(url)
+  const client = createClient({
+    url,
+    authToken: opts.authToken,
+    // Embedded statements run synchronously on this thread, so more connections add no
+    // parallelism; one connection also means the per-connection PRAGMAs below cover every query.
+    ...(embedded ? { concurrency: 1 } : {}),
+  })
+  // Every multi-statement write in src/meta is one batch (never an interactive transaction: on an
+  // embedded DB those hold the only connection across awaits). Batches default to BEGIN DEFERRED,
+  // whose read-then-write can fail with SQLITE_BUSY against another writer; BEGIN IMMEDIATE
+  // takes the write lock up front and waits for it instead.
+  const batch = client.batch.bind(client)
+  client.batch = (stmts: Array<InStatement | [string, InArgs?]>, mode: TransactionMode = 'write') => batch(stmts, mode)
+  try {
+    if (embedded) await tune(client, url, opts.synchronous ?? 'NORMAL')
+    const db = drizzle({ client })
+    await applyMigrations(db)
+    return { db, client, close: async () => client.close() }
+  } catch (e) {
+    client.close()
+    throw e
+  }
+}
+
+async function tune(client: Client, url: string, synchronous: 'NORMAL' | 'FULL'): Promise<void> {
+  if (url !== ':memory:' && !url.startsWith('file::memory:')) {
+    // WAL: readers never block the writer nor each other; the setting persists in the file.
+    await client.execute('PRAGMA journal_mode=WAL')
+    await client.execute(`PRAGMA synchronous=${synchronous}`)
+    await client.execute(`PRAGMA busy_timeout=${BUSY_TIMEOUT_MS}`)
+  }
+  // Off by default in SQLite. Queries never rely on it (sqld connections may not have it), but
+  // on an embedded file it turns a bug into an error instead of a dangling row.
+  await client.execute('PRAGMA foreign_keys=ON')
+}

@@ -1,0 +1,18 @@
+/**
+ * The metadata layer's public face: openDb, the schema's row types and every query function.
+ * Callers (src/service only) import from here, never from the files behind it.
+ */
+export { openDb, type Db, type Meta, type OpenDbOptions } from './db.ts'
+export { NoSuchUploadError, UnstorableKeyError } from './errors.ts'
+export type { ChecksumInfo, ObjectPart, StoredHeaders } from './schema.ts'
+export * from './queries/identities.ts'
+export * from './queries/buckets.ts'
+// Not `export *`: the SQL building blocks in objects.ts are for multipart.ts only.
+export {
+  commitObject, deleteObject, getObject, parseEtagList, updateObjectMetadata,
+  type CommitResult, type MetadataPatch, type ObjectRow, type WriteCondition,
+} from './queries/objects.ts'
+export * from './queries/list.ts'
+export * from './queries/multipart.ts'
+export * from './queries/gc.ts'
+export { successor } from './queries/seek.ts'

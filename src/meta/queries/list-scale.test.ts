@@ -1,0 +1,95 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Meta } from '../db.ts'
+import { countQueries, freshDb } from '../testing.ts'
+import { listObjects, type ListObjectsInput } from './list.ts'
+
+/**
+ * A page must cost the same in a bucket of 100 keys or 1,000,000: same number of statements and
+ * about the same rows read, whatever lies under the common prefixes it skips.
+ */
+const FANOUT = 100 // keys d000..d099/e000..e099/k0000..k0099 → FANOUT³ = 1,000,000 keys
+
+let dir: string
+let meta: Meta
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'coffer-meta-scale-'))
+  meta = await freshDb(`file:${join(dir, 'meta.db')}`, ['big', 'small'])
+  // One statement generates the rows in key order (a recursive CTE): fast, and no JS loop.
+  const fill = (bucket: string, count: number, key: string) =>
+    meta.client.execute({
+      sql: `WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < ? - 1)
+            INSERT INTO objects (bucket, key, version_id, size, etag, last_modified, content_type, headers, user_meta, layout)
+            SELECT ?, ${key}, 'null', 0, '"e"', 0, 'binary/octet-stream', '{}', '{}', '{}' FROM c`,
+      args: [count, bucket],
+    })
+  await fill('big', FANOUT ** 3, `printf('d%03d/e%03d/k%04d', i / ${FANOUT ** 2}, (i / ${FANOUT}) % ${FANOUT}, i % ${FANOUT})`)
+  // The small bucket has the same top-level shape with one key under each prefix.
+  await fill('small', FANOUT, `printf('d%03d/e000/k0000', i)`)
+}, 300_000)
+afterAll(async () => {
+  await meta?.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+async function cost(input: ListObjectsInput) {
+  const stats = countQueries(meta)
+  const page = await listObjects(meta.db, input)
+  return { page, ...stats }
+}
+
+describe('listing cost does not grow with the bucket', () => {
+  it('holds a million keys', async () => {
+    const n = await meta.client.execute(`SELECT count(*) AS n FROM objects WHERE bucket = 'big'`)
+    expect(n.rows[0]!.n).toBe(FANOUT ** 3)
+  })
+
+  it('a delimiter page over deep prefixes reads about as much in 1,000,000 keys as in 100', async () => {
+    const input = { prefix: '', delimiter: '/', maxKeys: 50 }
+    const big = await cost({ bucket: 'big', ...input })
+    const small = await cost({ bucket: 'small', ...input })
+    expect(big.page.commonPrefixes).toEqual(small.page.commonPrefixes)
+    expect(big.page.commonPrefixes).toHaveLength(50)
+    expect(big.page.isTruncated).toBe(true)
+    // Both are bounded by the page size alone: at most one seek per entry plus one look-ahead …
+    for (const c of [big, small]) expect(c.queries).toBeLessThanOrEqual(input.maxKeys + 2)
+    // … and a few rows per seek: not the 10,000 keys under each prefix of the big bucket. (The
+    // small bucket reads even less: with one key per prefix its batches never need to skip.)
+    expect(big.rows).toBeLessThan(3 * input.maxKeys)
+    expect(big.rows).toBeLessThan(3 * small.rows)
+  })
+
+  it('one level down, and continuing from nextMarker', async () => {
+    const first = await cost({ bucket: 'big', prefix: 'd042/', delimiter: '/', maxKeys: 30 })
+    expect(first.page.commonPrefixes[0]).toBe('d042/e000/')
+    expect(first.page.isTruncated).toBe(true)
+    const next = await cost({ bucket: 'big', prefix: 'd042/', delimiter: '/', maxKeys: 1000, startAfter: first.page.nextMarker })
+    expect(first.page.commonPrefixes.length + next.page.commonPrefixes.length).toBe(FANOUT)
+    expect(next.page.commonPrefixes[0]).toBe('d042/e030/')
+    expect(next.page.isTruncated).toBe(false)
+    expect(first.rows + next.rows).toBeLessThan(4 * FANOUT)
+    expect(next.queries).toBeLessThanOrEqual(FANOUT - 30 + 2)
+  })
+
+  it('a plain page without delimiter is a handful of statements', async () => {
+    const r = await cost({ bucket: 'big', prefix: 'd500', maxKeys: 1000 }) // no such prefix
+    expect(r.page.objects).toEqual([])
+    expect(r.queries).toBe(1)
+    const deep = await cost({ bucket: 'big', prefix: 'd007/e007/', maxKeys: 1000 })
+    expect(deep.page.objects).toHaveLength(FANOUT)
+    expect(deep.queries).toBeLessThanOrEqual(4)
+    expect(deep.rows).toBeLessThanOrEqual(FANOUT + 1)
+  })
+
+  it('the seek is an index range search, not a scan', async () => {
+    const plan = await meta.client.execute({
+      sql: `EXPLAIN QUERY PLAN SELECT * FROM objects WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key LIMIT 3`,
+      args: ['big', 'd001/', 'd0010'],
+    })
+    const detail = plan.rows.map((r) => String(r.detail)).join('\n')
+    expect(detail).toMatch(/SEARCH objects USING INDEX sqlite_autoindex_objects_1 \(bucket=\? AND key>\? AND key<\?\)/)
+    expect(detail).not.toMatch(/TEMP B-TREE/)
+  })
+})

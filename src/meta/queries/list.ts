@@ -1,0 +1,107 @@
+/**
+ * ListObjects (V1 and V2) and ListMultipartUploads: one page by index seeks, so a page costs the
+ * same in a bucket of ten keys or ten million. Uses the schema and ./seek.ts.
+ */
+import { and, asc, eq, gt, gte, lt, sql, type SQL } from 'drizzle-orm'
+import type { Db } from '../db.ts'
+import { multipartUploads, objects } from '../schema.ts'
+import type { UploadRow } from './multipart.ts'
+import type { ObjectRow } from './objects.ts'
+import { seekPage, successor, type SeekFrom } from './seek.ts'
+
+export interface ListObjectsInput {
+  bucket: string
+  prefix: string
+  delimiter?: string
+  /** Exclusive: V1 `marker`, V2 `start-after` or the decoded continuation token. */
+  startAfter?: string
+  maxKeys: number
+}
+
+export interface ListObjectsResult {
+  objects: ObjectRow[]
+  commonPrefixes: string[]
+  isTruncated: boolean
+  /** When truncated: the last key or common prefix of the page; pass it back as startAfter. */
+  nextMarker?: string
+}
+
+export async function listObjects(db: Db, input: ListObjectsInput): Promise<ListObjectsResult> {
+  const { bucket, prefix } = input
+  const delimiter = input.delimiter || undefined
+  const upper = successor(prefix)
+  const fetch = (from: SeekFrom<ObjectRow>, limit: number): Promise<ObjectRow[]> => {
+    const where: (SQL | undefined)[] = [eq(objects.bucket, bucket), upper === undefined ? undefined : lt(objects.key, upper)]
+    if ('after' in from) where.push(gt(objects.key, from.after.key))
+    else if ('atOrAfter' in from) where.push(gte(objects.key, from.atOrAfter))
+    else {
+      where.push(gte(objects.key, prefix))
+      if (input.startAfter !== undefined) where.push(gt(objects.key, input.startAfter))
+    }
+    return db.select().from(objects).where(and(...where)).orderBy(asc(objects.key)).limit(limit)
+  }
+  const page = await seekPage<ObjectRow>(
+    { prefix, delimiter, keyOf: (r) => r.key, marker: input.startAfter, fetch },
+    input.maxKeys,
+  )
+  const last = page.last
+  return {
+    objects: page.rows,
+    commonPrefixes: page.commonPrefixes,
+    isTruncated: page.isTruncated,
+    ...(last ? { nextMarker: 'row' in last ? last.row.key : last.commonPrefix } : {}),
+  }
+}
+
+export interface ListUploadsInput {
+  bucket: string
+  prefix: string
+  delimiter?: string
+  /** Uploads of keys after this one; with uploadIdMarker, also later uploads of this very key. */
+  keyMarker?: string
+  uploadIdMarker?: string
+  maxUploads: number
+}
+
+export interface ListUploadsResult {
+  uploads: UploadRow[]
+  commonPrefixes: string[]
+  isTruncated: boolean
+  /** When truncated: the last key (or common prefix) and upload id of the page. */
+  nextKeyMarker?: string
+  nextUploadIdMarker?: string
+}
+
+/**
+ * Ordered by key, then upload id (S3 orders a key's uploads by initiation time; ours differ only
+ * among uploads of one key). Uses the (bucket, key, upload_id) index like listObjects.
+ */
+export async function listUploads(db: Db, input: ListUploadsInput): Promise<ListUploadsResult> {
+  const { bucket, prefix } = input
+  const delimiter = input.delimiter || undefined
+  const upper = successor(prefix)
+  const u = multipartUploads
+  const after = (key: string, id: string): SQL => sql`(${u.key}, ${u.uploadId}) > (${key}, ${id})`
+  const fetch = (from: SeekFrom<UploadRow>, limit: number): Promise<UploadRow[]> => {
+    const where: (SQL | undefined)[] = [eq(u.bucket, bucket), upper === undefined ? undefined : lt(u.key, upper)]
+    if ('after' in from) where.push(after(from.after.key, from.after.uploadId))
+    else if ('atOrAfter' in from) where.push(gte(u.key, from.atOrAfter))
+    else {
+      where.push(gte(u.key, prefix))
+      const km = input.keyMarker
+      if (km !== undefined) where.push(input.uploadIdMarker ? after(km, input.uploadIdMarker) : gt(u.key, km))
+    }
+    return db.select().from(u).where(and(...where)).orderBy(asc(u.key), asc(u.uploadId)).limit(limit)
+  }
+  // A key marker that is a common prefix came from a previous page that ended on it.
+  const marker = input.uploadIdMarker ? undefined : input.keyMarker
+  const page = await seekPage<UploadRow>({ prefix, delimiter, keyOf: (r) => r.key, marker, fetch }, input.maxUploads)
+  const last = page.last
+  return {
+    uploads: page.rows,
+    commonPrefixes: page.commonPrefixes,
+    isTruncated: page.isTruncated,
+    ...(last && 'row' in last ? { nextKeyMarker: last.row.key, nextUploadIdMarker: last.row.uploadId } : {}),
+    ...(last && 'commonPrefix' in last ? { nextKeyMarker: last.commonPrefix } : {}),
+  }
+}

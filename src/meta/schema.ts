@@ -1,0 +1,182 @@
+/**
+ * The metadata schema (drizzle `sqliteTable`): identities, buckets, objects, multipart uploads,
+ * the GC queue. drizzle-kit generates src/meta/migrations from this file; uses drizzle-orm only.
+ */
+import { sql } from 'drizzle-orm'
+import { blob, customType, index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core'
+
+// ── JSON shapes stored in columns ────────────────────────────────────────────────────────────
+
+/** A whole-object or per-part checksum as S3 reports it (value is base64, `-N` for composites). */
+export interface ChecksumInfo {
+  algorithm: string
+  type: 'FULL_OBJECT' | 'COMPOSITE'
+  value: string
+  partCount?: number
+}
+
+/** One part of a completed multipart object, so GetObject?partNumber=N and ranges can map. */
+export interface ObjectPart {
+  partNumber: number
+  size: number
+  etag: string
+  checksum?: ChecksumInfo
+}
+
+/** System headers stored with an object, by lower-case name (cache-control, expires, …). */
+export type StoredHeaders = Record<string, string>
+
+/**
+ * Raw bytes as Uint8Array on every runtime. drizzle's `blob({ mode: 'buffer' })` is typed as
+ * Node's Buffer, which is not a global under Deno; libSQL hands back an ArrayBuffer.
+ */
+const bytes = customType<{ data: Uint8Array; driverData: ArrayBuffer | Uint8Array }>({
+  dataType: () => 'blob',
+  toDriver: (v) => v,
+  fromDriver: (v) => (v instanceof Uint8Array ? v : new Uint8Array(v)),
+})
+
+/** Milliseconds since the epoch in the database, `Date` in TypeScript. */
+const timestamp = (name: string) => integer(name, { mode: 'timestamp_ms' })
+
+// ── identities ───────────────────────────────────────────────────────────────────────────────
+
+export const namespaces = sqliteTable('namespaces', {
+  name: text('name').primaryKey(),
+  /** D@RE on/off. Fixed at creation: turning it on later would leave plaintext objects behind. */
+  encrypted: integer('encrypted', { mode: 'boolean' }).notNull().default(false),
+  /** The namespace key wrapped by the master key (DESIGN.md §5); null when not encrypted. */
+  wrappedKey: bytes('wrapped_key'),
+  /** Which master key wrapped `wrappedKey`, so a master-key rotation can resume where it stopped. */
+  keyVersion: integer('key_version').notNull().default(0),
+  createdAt: timestamp('created_at').notNull(),
+})
+
+export const users = sqliteTable(
+  'users',
+  {
+    accessKeyId: text('access_key_id').primaryKey(),
+    name: text('name').notNull(),
+    namespace: text('namespace')
+      .notNull()
+      .references(() => namespaces.name),
+    /** Kept in clear: SigV4 verification needs the secret itself, not a hash of it. */
+    secretAccessKey: text('secret_access_key').notNull(),
+    isRoot: integer('is_root', { mode: 'boolean' }).notNull().default(false),
+    createdAt: timestamp('created_at').notNull(),
+  },
+  (t) => [index('users_namespace_idx').on(t.namespace, t.accessKeyId)],
+)
+
+// ── buckets and objects ──────────────────────────────────────────────────────────────────────
+
+export const buckets = sqliteTable(
+  'buckets',
+  {
+    /** Bucket names are unique across the whole service (as in S3), hence the PK on name alone. */
+    name: text('name').primaryKey(),
+    namespace: text('namespace')
+      .notNull()
+      .references(() => namespaces.name),
+    /** Access key id of the creator; not a foreign key, so deleting a user keeps its buckets. */
+    owner: text('owner').notNull(),
+    region: text('region').notNull(),
+    createdAt: timestamp('created_at').notNull(),
+  },
+  (t) => [index('buckets_namespace_idx').on(t.namespace, t.name)],
+)
+
+export const objects = sqliteTable(
+  'objects',
+  {
+    bucket: text('bucket')
+      .notNull()
+      .references(() => buckets.name),
+    /**
+     * TEXT with SQLite's default BINARY collation: memcmp over UTF-8, i.e. the byte order S3 lists
+     * keys in. Never declare NOCASE or another collation here; listing depends on it.
+     */
+    key: text('key').notNull(),
+    /** Always 'null' (S3's id for unversioned objects) until versioning exists. */
+    versionId: text('version_id').notNull().default('null'),
+    size: integer('size').notNull(),
+    /** Quoted as S3 shows it: `"<md5 hex>"` or `"<md5 of md5s>-<parts>"`. */
+    etag: text('etag').notNull(),
+    lastModified: timestamp('last_modified').notNull(),
+    contentType: text('content_type').notNull().default('binary/octet-stream'),
+    headers: text('headers', { mode: 'json' }).$type<StoredHeaders>().notNull(),
+    /** x-amz-meta-* without the prefix, lower-case names. */
+    userMeta: text('user_meta', { mode: 'json' }).$type<Record<string, string>>().notNull(),
+    checksum: text('checksum', { mode: 'json' }).$type<ChecksumInfo>(),
+    /** Null for single-PUT objects. */
+    parts: text('parts', { mode: 'json' }).$type<ObjectPart[]>(),
+    /** Opaque here: the service's storage layout value (where the bytes are). */
+    layout: text('layout', { mode: 'json' }).$type<unknown>().notNull(),
+    /** Opaque here: the wrapped object key and its parameters; null when not encrypted. */
+    encryption: text('encryption', { mode: 'json' }).$type<unknown>(),
+  },
+  // The PK's index is the listing index: (bucket, key) range seeks in key order.
+  (t) => [primaryKey({ name: 'objects_pk', columns: [t.bucket, t.key] })],
+)
+
+// ── multipart uploads ────────────────────────────────────────────────────────────────────────
+
+export const multipartUploads = sqliteTable(
+  'multipart_uploads',
+  {
+    /** Random (not time-ordered): ListMultipartUploads orders a key's uploads by this id. */
+    uploadId: text('upload_id').primaryKey(),
+    bucket: text('bucket')
+      .notNull()
+      .references(() => buckets.name),
+    key: text('key').notNull(),
+    initiatedAt: timestamp('initiated_at').notNull(),
+    /** Access key id that created the upload (ListMultipartUploads shows it as Initiator). */
+    initiator: text('initiator').notNull(),
+    /** Null when CreateMultipartUpload sent none; completion applies S3's default. */
+    contentType: text('content_type'),
+    headers: text('headers', { mode: 'json' }).$type<StoredHeaders>().notNull(),
+    userMeta: text('user_meta', { mode: 'json' }).$type<Record<string, string>>().notNull(),
+    checksumAlgorithm: text('checksum_algorithm'),
+    checksumType: text('checksum_type').$type<'FULL_OBJECT' | 'COMPOSITE'>(),
+    /** Opaque here, as objects.encryption: chosen at creation so every part uses the same key. */
+    encryption: text('encryption', { mode: 'json' }).$type<unknown>(),
+  },
+  (t) => [index('multipart_uploads_listing_idx').on(t.bucket, t.key, t.uploadId)],
+)
+
+export const parts = sqliteTable(
+  'parts',
+  {
+    /**
+     * Deliberately no foreign key: completeUpload deletes the upload row first, as the gate of
+     * its batch, and only then the parts; an immediate FK check would refuse that order.
+     */
+    uploadId: text('upload_id').notNull(),
+    partNumber: integer('part_number').notNull(),
+    size: integer('size').notNull(),
+    etag: text('etag').notNull(),
+    lastModified: timestamp('last_modified').notNull(),
+    checksum: text('checksum', { mode: 'json' }).$type<ChecksumInfo>(),
+    /** Opaque storage layout of this part's bytes. */
+    layout: text('layout', { mode: 'json' }).$type<unknown>().notNull(),
+  },
+  (t) => [primaryKey({ name: 'parts_pk', columns: [t.uploadId, t.partNumber] })],
+)
+
+// ── garbage collection ───────────────────────────────────────────────────────────────────────
+
+/** Storage layouts no row points at any more: overwritten objects, aborted uploads, old parts. */
+export const gcQueue = sqliteTable('gc_queue', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  layout: text('layout', { mode: 'json' }).$type<unknown>().notNull(),
+  reason: text('reason').notNull(),
+  enqueuedAt: timestamp('enqueued_at').notNull(),
+  /**
+   * A lease: takeGc pushes this into the future so that two collectors do not take the same
+   * entry and a failed removal is retried later instead of blocking the head of the queue.
+   */
+  retryAt: timestamp('retry_at')
+    .notNull()
+    .default(sql`0`),
+})

@@ -1,0 +1,91 @@
+/**
+ * Test support for src/meta/**\/*.test.ts: a fresh migrated database per test and row factories.
+ * Not used by production code; imports only this layer.
+ */
+import { openDb, type Meta } from './db.ts'
+import { ensureDefaultNamespace, upsertRootUser } from './queries/identities.ts'
+import { insertBucket } from './queries/buckets.ts'
+import type { ObjectRow } from './queries/objects.ts'
+import type { PartRow, UploadRow } from './queries/multipart.ts'
+
+/** `:memory:` by default; pass a `file:` URL to exercise WAL and several connections. */
+export async function freshDb(url = ':memory:', buckets: string[] = ['b']): Promise<Meta> {
+  const meta = await openDb(url)
+  await ensureDefaultNamespace(meta.db)
+  await upsertRootUser(meta.db, { accessKeyId: 'ROOT', secretAccessKey: 'secret' })
+  for (const name of buckets) {
+    await insertBucket(meta.db, { name, namespace: 'default', owner: 'ROOT', region: 'us-east-1', createdAt: new Date() })
+  }
+  return meta
+}
+
+export function objectRow(bucket: string, key: string, over: Partial<ObjectRow> = {}): ObjectRow {
+  return {
+    bucket,
+    key,
+    versionId: 'null',
+    size: 3,
+    etag: '"e1"',
+    lastModified: new Date(1_700_000_000_000),
+    contentType: 'text/plain',
+    headers: { 'cache-control': 'no-cache' },
+    userMeta: { color: 'blue' },
+    checksum: null,
+    parts: null,
+    layout: { shard: `${bucket}/${key}` },
+    encryption: null,
+    ...over,
+  }
+}
+
+export function uploadRow(bucket: string, key: string, uploadId: string, over: Partial<UploadRow> = {}): UploadRow {
+  return {
+    uploadId,
+    bucket,
+    key,
+    initiatedAt: new Date(1_700_000_000_000),
+    initiator: 'ROOT',
+    contentType: null,
+    headers: {},
+    userMeta: {},
+    checksumAlgorithm: null,
+    checksumType: null,
+    encryption: null,
+    ...over,
+  }
+}
+
+export function partRow(uploadId: string, partNumber: number, over: Partial<PartRow> = {}): PartRow {
+  return {
+    uploadId,
+    partNumber,
+    size: 5,
+    etag: `"p${partNumber}"`,
+    lastModified: new Date(1_700_000_000_000),
+    checksum: null,
+    layout: { part: `${uploadId}/${partNumber}` },
+    ...over,
+  }
+}
+
+/** UTF-8 byte order, the order S3 lists keys in: the oracle for listing tests. */
+export function byteOrder(a: string, b: string): number {
+  const x = new TextEncoder().encode(a)
+  const y = new TextEncoder().encode(b)
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!
+  return x.length - y.length
+}
+
+/** Counts statements and rows returned through the client (listing cost, independent of time). */
+export function countQueries(meta: Meta): { queries: number; rows: number } {
+  const stats = { queries: 0, rows: 0 }
+  const client = meta.client
+  const execute = client.execute.bind(client) as (...a: unknown[]) => ReturnType<typeof client.execute>
+  client.execute = (async (...args: unknown[]) => {
+    const rs = await execute(...args)
+    stats.queries++
+    stats.rows += rs.rows.length
+    return rs
+  }) as typeof client.execute
+  return stats
+}
