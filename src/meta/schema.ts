@@ -4,12 +4,13 @@
  */
 import { sql } from 'drizzle-orm'
 import { blob, customType, index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core'
+import type { ChecksumAlgorithm } from '../util/checksums.ts'
 
 // ── JSON shapes stored in columns ────────────────────────────────────────────────────────────
 
 /** A whole-object or per-part checksum as S3 reports it (value is base64, `-N` for composites). */
 export interface ChecksumInfo {
-  algorithm: string
+  algorithm: ChecksumAlgorithm
   type: 'FULL_OBJECT' | 'COMPOSITE'
   value: string
   partCount?: number
@@ -137,7 +138,7 @@ export const multipartUploads = sqliteTable(
     contentType: text('content_type'),
     headers: text('headers', { mode: 'json' }).$type<StoredHeaders>().notNull(),
     userMeta: text('user_meta', { mode: 'json' }).$type<Record<string, string>>().notNull(),
-    checksumAlgorithm: text('checksum_algorithm'),
+    checksumAlgorithm: text('checksum_algorithm').$type<ChecksumAlgorithm>(),
     checksumType: text('checksum_type').$type<'FULL_OBJECT' | 'COMPOSITE'>(),
     /** Opaque here, as objects.encryption: chosen at creation so every part uses the same key. */
     encryption: text('encryption', { mode: 'json' }).$type<unknown>(),

@@ -1,0 +1,100 @@
+/**
+ * The pure classifier: method + target + query keywords + headers → one Endpoint.
+ * S3 picks sub-resources by query string, which path routers handle badly; this table does it.
+ */
+import { S3Error } from './errors.ts'
+
+export type Endpoint =
+  | 'ListBuckets'
+  | 'CreateBucket' | 'HeadBucket' | 'DeleteBucket' | 'GetBucketLocation' | 'GetBucketVersioning'
+  | 'ListObjects' | 'ListObjectsV2' | 'ListMultipartUploads' | 'DeleteObjects'
+  | 'PutObject' | 'CopyObject' | 'GetObject' | 'HeadObject' | 'DeleteObject'
+  | 'CreateMultipartUpload' | 'UploadPart' | 'UploadPartCopy' | 'CompleteMultipartUpload'
+  | 'AbortMultipartUpload' | 'ListParts'
+
+/**
+ * Sub-resources S3 knows but Coffer does not serve yet: answered 501 NotImplemented rather than
+ * being mistaken for a plain object or bucket request.
+ */
+const UNSUPPORTED_SUBRESOURCES = [
+  'accelerate', 'acl', 'analytics', 'attributes', 'cors', 'encryption', 'intelligent-tiering',
+  'inventory', 'legal-hold', 'lifecycle', 'logging', 'metadataConfiguration', 'metadataTable',
+  'metrics', 'notification', 'object-lock', 'ownershipControls', 'policy', 'policyStatus',
+  'publicAccessBlock', 'replication', 'requestPayment', 'restore', 'retention', 'select',
+  'session', 'tagging', 'torrent', 'versions', 'website',
+] as const
+
+export interface ClassifyInput {
+  method: string
+  bucket?: string
+  key?: string
+  query: URLSearchParams
+  headers: Headers
+}
+
+function notImplemented(what: string): S3Error {
+  return new S3Error('NotImplemented', `${what} is not implemented by Coffer.`)
+}
+
+export function classify({ method, bucket, key, query, headers }: ClassifyInput): Endpoint {
+  const m = method.toUpperCase()
+  for (const sub of UNSUPPORTED_SUBRESOURCES) {
+    if (query.has(sub)) throw notImplemented(`The ?${sub} sub-resource`)
+  }
+  if (bucket === undefined) {
+    if (m === 'GET') return 'ListBuckets'
+    throw new S3Error('MethodNotAllowed', undefined, { Method: m, ResourceType: 'SERVICE' })
+  }
+  if (key === undefined) return classifyBucket(m, query)
+  return classifyObject(m, query, headers)
+}
+
+function classifyBucket(m: string, query: URLSearchParams): Endpoint {
+  switch (m) {
+    case 'PUT':
+      if (query.has('versioning')) throw notImplemented('PutBucketVersioning')
+      return 'CreateBucket'
+    case 'HEAD':
+      return 'HeadBucket'
+    case 'DELETE':
+      return 'DeleteBucket'
+    case 'GET':
+      if (query.has('location')) return 'GetBucketLocation'
+      if (query.has('versioning')) return 'GetBucketVersioning'
+      if (query.has('uploads')) return 'ListMultipartUploads'
+      if (query.get('list-type') === '2') return 'ListObjectsV2'
+      if (query.has('list-type')) throw new S3Error('InvalidArgument', 'list-type must be 2.', { ArgumentName: 'list-type' })
+      return 'ListObjects'
+    case 'POST':
+      if (query.has('delete')) return 'DeleteObjects'
+      throw new S3Error('MethodNotAllowed', undefined, { Method: m, ResourceType: 'BUCKET' })
+    default:
+      throw new S3Error('MethodNotAllowed', undefined, { Method: m, ResourceType: 'BUCKET' })
+  }
+}
+
+function classifyObject(m: string, query: URLSearchParams, headers: Headers): Endpoint {
+  const uploadId = query.has('uploadId')
+  switch (m) {
+    case 'PUT': {
+      const copy = headers.has('x-amz-copy-source')
+      if (uploadId || query.has('partNumber')) {
+        if (!uploadId || !query.has('partNumber')) throw new S3Error('InvalidRequest', 'UploadPart needs both partNumber and uploadId.')
+        return copy ? 'UploadPartCopy' : 'UploadPart'
+      }
+      return copy ? 'CopyObject' : 'PutObject'
+    }
+    case 'GET':
+      return uploadId ? 'ListParts' : 'GetObject'
+    case 'HEAD':
+      return 'HeadObject'
+    case 'DELETE':
+      return uploadId ? 'AbortMultipartUpload' : 'DeleteObject'
+    case 'POST':
+      if (query.has('uploads')) return 'CreateMultipartUpload'
+      if (uploadId) return 'CompleteMultipartUpload'
+      throw notImplemented('POST on an object without ?uploads or ?uploadId')
+    default:
+      throw new S3Error('MethodNotAllowed', undefined, { Method: m, ResourceType: 'OBJECT' })
+  }
+}

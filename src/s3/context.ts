@@ -1,0 +1,31 @@
+/** What every S3 operation receives: the classified request, the caller and the service. */
+import type { Service } from '../service/context.ts'
+import type { Actor } from '../service/identities.ts'
+import type { Platform } from '../util/platform.ts'
+import type { Endpoint } from './classify.ts'
+import type { Authenticated } from './auth/sigv4.ts'
+import type { DecodedBody } from './auth/aws-chunked.ts'
+
+export interface OpContext {
+  req: Request
+  endpoint: Endpoint
+  bucket: string
+  key: string
+  query: URLSearchParams
+  headers: Headers
+  actor: Actor
+  auth: Authenticated
+  service: Service
+  platform: Platform
+  region: string
+  requestId: string
+  /** The request body with aws-chunked framing removed and the payload hash verified. */
+  body(): DecodedBody
+}
+
+export type Operation = (ctx: OpContext) => Promise<Response>
+
+export const xmlResponse = (xml: string, status = 200, headers: Record<string, string> = {}): Response =>
+  new Response(xml, { status, headers: { 'content-type': 'application/xml', ...headers } })
+
+export const emptyResponse = (status = 200, headers?: HeadersInit): Response => new Response(null, { status, headers })

@@ -1,0 +1,133 @@
+/**
+ * The S3 request pipeline: resolve target → authenticate → classify → authorize → dispatch,
+ * and the one place where every failure becomes an S3 `<Error>` response.
+ */
+import type { Service } from '../service/context.ts'
+import { isServiceError, type ServiceErrorCode } from '../service/errors.ts'
+import { toHex, utf8 } from '../util/bytes.ts'
+import type { Logger } from '../util/log.ts'
+import type { Platform } from '../util/platform.ts'
+import { authenticate } from './auth/sigv4.ts'
+import { decodePayload, type DecodedBody } from './auth/aws-chunked.ts'
+import { classify, type Endpoint } from './classify.ts'
+import type { OpContext, Operation } from './context.ts'
+import { resolveTarget } from './endpoints.ts'
+import { isS3Error, S3Error, type S3ErrorCode } from './errors.ts'
+import { errorXml } from './xml/documents.ts'
+import * as bucketOps from './ops/buckets.ts'
+import * as copyOps from './ops/copy.ts'
+import * as deleteOps from './ops/delete.ts'
+import * as getOps from './ops/get.ts'
+import * as listOps from './ops/list.ts'
+import * as multipartOps from './ops/multipart.ts'
+import * as putOps from './ops/put.ts'
+
+export interface S3Deps {
+  service: Service
+  platform: Platform
+  region: string
+  domain?: string
+  logger: Logger
+}
+
+const OPERATIONS: Record<Endpoint, Operation> = {
+  ListBuckets: bucketOps.listBuckets,
+  CreateBucket: bucketOps.createBucket,
+  HeadBucket: bucketOps.headBucket,
+  DeleteBucket: bucketOps.deleteBucket,
+  GetBucketLocation: bucketOps.getBucketLocation,
+  GetBucketVersioning: bucketOps.getBucketVersioning,
+  ListObjects: listOps.listObjectsV1,
+  ListObjectsV2: listOps.listObjectsV2,
+  ListMultipartUploads: multipartOps.listMultipartUploads,
+  DeleteObjects: deleteOps.deleteObjects,
+  PutObject: putOps.putObject,
+  CopyObject: copyOps.copyObject,
+  GetObject: getOps.getObject,
+  HeadObject: getOps.headObject,
+  DeleteObject: deleteOps.deleteObject,
+  CreateMultipartUpload: multipartOps.createMultipartUpload,
+  UploadPart: multipartOps.uploadPart,
+  UploadPartCopy: copyOps.uploadPartCopy,
+  CompleteMultipartUpload: multipartOps.completeMultipartUpload,
+  AbortMultipartUpload: multipartOps.abortMultipartUpload,
+  ListParts: multipartOps.listParts,
+}
+
+/** S3 caps keys at 1,024 bytes of UTF-8. */
+export const MAX_KEY_BYTES = 1024
+
+/** Domain errors whose S3 code differs from their own name; the rest map by name. */
+const SERVICE_TO_S3: Partial<Record<ServiceErrorCode, S3ErrorCode>> = {
+  Unavailable: 'ServiceUnavailable',
+}
+
+/**
+ * `rawTarget` is the request target exactly as received (`/bucket/key?query`), when the adapter
+ * knows it: WHATWG URL parsing folds `/./` and `/../`, which are legal in S3 keys and signed as sent.
+ */
+export function createS3Handler(deps: S3Deps): (req: Request, rawTarget?: string) => Promise<Response> {
+  const lookupSecret = (id: string) => deps.service.identities.lookupSecret(id)
+  return async (req, rawTarget) => {
+    const requestId = toHex(crypto.getRandomValues(new Uint8Array(8))).toUpperCase()
+    let resource = '/'
+    try {
+      const target = resolveTarget(rawTarget ?? req.url, req.headers.get('host'), deps.domain)
+      if (!target) throw new S3Error('InvalidArgument', 'Could not parse the specified URI.')
+      resource = target.rawPath
+      const auth = await authenticate(
+        { method: req.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: req.headers },
+        { region: deps.region, now: () => new Date(), platform: deps.platform, lookupSecret },
+      )
+      const query = new URLSearchParams(target.rawQuery)
+      const endpoint = classify({ method: req.method, bucket: target.bucket, key: target.key, query, headers: req.headers })
+      if (target.key !== undefined && utf8(target.key).length > MAX_KEY_BYTES) {
+        throw new S3Error('KeyTooLongError', undefined, { Size: String(utf8(target.key).length), MaxSizeAllowed: String(MAX_KEY_BYTES) })
+      }
+      const actor = await deps.service.identities.actorFor(auth.accessKeyId)
+      let decoded: DecodedBody | undefined
+      const ctx: OpContext = {
+        req, endpoint, query, auth, actor, requestId,
+        bucket: target.bucket ?? '',
+        key: target.key ?? '',
+        headers: req.headers,
+        service: deps.service,
+        platform: deps.platform,
+        region: deps.region,
+        body: () => (decoded ??= decodePayload(req.body, auth, req.headers, deps.platform)),
+      }
+      const res = await OPERATIONS[endpoint](ctx)
+      res.headers.set('x-amz-request-id', requestId)
+      return res
+    } catch (e) {
+      return errorResponse(toS3Error(e, deps.logger, requestId), req.method, resource, requestId)
+    }
+  }
+}
+
+function toS3Error(e: unknown, logger: Logger, requestId: string): S3Error {
+  if (isS3Error(e)) return e
+  if (isServiceError(e)) {
+    const code = SERVICE_TO_S3[e.code] ?? (e.code as S3ErrorCode)
+    return new S3Error(code, e.message === e.code ? undefined : e.message, e.details)
+  }
+  logger.log('error', 'internal error', { requestId, error: e instanceof Error ? (e.stack ?? e.message) : String(e) })
+  return new S3Error('InternalError')
+}
+
+export function errorResponse(err: S3Error, method: string, resource: string, requestId: string): Response {
+  const headers = new Headers({ 'x-amz-request-id': requestId, ...err.headers })
+  if (err.code === 'NotModified') {
+    // 304 carries the validators and no body.
+    if (err.details.ETag) headers.set('etag', err.details.ETag)
+    if (err.details.LastModified) headers.set('last-modified', err.details.LastModified)
+    return new Response(null, { status: 304, headers })
+  }
+  if (err.status === 503) headers.set('retry-after', '1')
+  if (method === 'HEAD') return new Response(null, { status: err.status, headers })
+  headers.set('content-type', 'application/xml')
+  const details = { ...err.details }
+  delete details.LastModified
+  const body = errorXml({ code: err.code, message: err.message, resource, requestId, details })
+  return new Response(body, { status: err.status, headers })
+}

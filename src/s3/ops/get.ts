@@ -1,0 +1,73 @@
+/**
+ * GetObject and HeadObject: conditional headers, ranges and partNumber, stored headers and
+ * checksums, `response-*` overrides. HeadObject answers from metadata alone, never reading data.
+ */
+import type { ObjectInfo } from '../../service/put-object.ts'
+import type { OpContext } from '../context.ts'
+import { S3Error } from '../errors.ts'
+import { httpDate, parseRange, readConditions, RESPONSE_OVERRIDES, writeObjectMetadata, type ByteRange } from '../headers.ts'
+import { checksumHeaders } from './body.ts'
+
+interface Selection {
+  range?: ByteRange
+  partsCount?: number
+}
+
+/** The bytes a GET/HEAD selects: a `Range`, or one part of a multipart object (`?partNumber=`). */
+function select(ctx: OpContext, obj: ObjectInfo): Selection {
+  const partsCount = obj.parts?.length
+  const partParam = ctx.query.get('partNumber')
+  if (partParam === null) return { range: parseRange(ctx.headers.get('range'), obj.size), partsCount }
+  if (ctx.headers.has('range')) throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter.')
+  const n = Number(partParam)
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.', { ArgumentName: 'partNumber', ArgumentValue: partParam })
+  if (!obj.parts) {
+    if (n !== 1) throw new S3Error('InvalidPartNumber')
+    return { range: obj.size > 0 ? { start: 0, end: obj.size } : undefined, partsCount: undefined }
+  }
+  let start = 0
+  for (const p of obj.parts) {
+    if (p.partNumber === n) return { range: { start, end: start + p.size }, partsCount }
+    start += p.size
+  }
+  throw new S3Error('InvalidPartNumber')
+}
+
+function objectHeaders(ctx: OpContext, obj: ObjectInfo, sel: Selection): Headers {
+  const h = new Headers()
+  writeObjectMetadata(h, obj)
+  h.set('etag', obj.etag)
+  h.set('last-modified', httpDate(obj.lastModified))
+  h.set('accept-ranges', 'bytes')
+  if (sel.partsCount !== undefined) h.set('x-amz-mp-parts-count', String(sel.partsCount))
+  const whole = sel.range === undefined || (sel.range.start === 0 && sel.range.end === obj.size && ctx.query.has('partNumber') === false)
+  if (whole && ctx.headers.get('x-amz-checksum-mode')?.toUpperCase() === 'ENABLED') {
+    for (const [name, value] of Object.entries(checksumHeaders(obj.checksum))) h.set(name, value)
+  }
+  for (const [param, header] of Object.entries(RESPONSE_OVERRIDES)) {
+    const v = ctx.query.get(param)
+    if (v !== null) h.set(header, v)
+  }
+  if (sel.range) {
+    h.set('content-range', `bytes ${sel.range.start}-${sel.range.end - 1}/${obj.size}`)
+    h.set('content-length', String(sel.range.end - sel.range.start))
+  } else {
+    h.set('content-length', String(obj.size))
+  }
+  return h
+}
+
+export async function headObject(ctx: OpContext): Promise<Response> {
+  const obj = await ctx.service.objects.stat(ctx.actor, ctx.bucket, ctx.key, readConditions(ctx.headers))
+  const sel = select(ctx, obj)
+  return new Response(null, { status: sel.range ? 206 : 200, headers: objectHeaders(ctx, obj, sel) })
+}
+
+export async function getObject(ctx: OpContext): Promise<Response> {
+  const obj = await ctx.service.objects.stat(ctx.actor, ctx.bucket, ctx.key, readConditions(ctx.headers))
+  const sel = select(ctx, obj)
+  const start = sel.range?.start ?? 0
+  const end = sel.range?.end ?? obj.size
+  const body = end > start ? ctx.service.objects.open(obj, start, end) : null
+  return new Response(body, { status: sel.range ? 206 : 200, headers: objectHeaders(ctx, obj, sel) })
+}

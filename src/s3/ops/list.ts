@@ -1,0 +1,100 @@
+/** ListObjectsV2 and ListObjects (v1): parameters, continuation tokens, encoding-type=url. */
+import { fromUtf8, utf8, toBase64, fromBase64 } from '../../util/bytes.ts'
+import { xmlResponse, type OpContext } from '../context.ts'
+import { S3Error } from '../errors.ts'
+import { listObjectsV1Xml, listObjectsV2Xml, urlEncodeListing } from '../xml/documents.ts'
+
+export const MAX_KEYS = 1000
+
+export function readMaxKeys(query: URLSearchParams, name = 'max-keys'): number {
+  const raw = query.get(name)
+  if (raw === null) return MAX_KEYS
+  const n = Number(raw)
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n)) {
+    throw new S3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`, { ArgumentName: name, ArgumentValue: raw })
+  }
+  return Math.min(n, MAX_KEYS)
+}
+
+/** `encoding-type=url`: S3 percent-encodes keys in the response so any byte survives XML. */
+export function readEncoder(query: URLSearchParams): { encodingType?: 'url'; encode: (s: string) => string } {
+  const t = query.get('encoding-type')
+  if (t === null) return { encode: (s) => s }
+  if (t.toLowerCase() !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: t })
+  return { encodingType: 'url', encode: urlEncodeListing }
+}
+
+/** Continuation tokens are opaque to clients: the last key or prefix returned, base64url. */
+const encodeToken = (marker: string): string => toBase64(utf8(marker)).replace(/\+/g, '-').replace(/\//g, '_')
+function decodeToken(token: string): string {
+  const bytes = fromBase64(token.replace(/-/g, '+').replace(/_/g, '/'))
+  if (!bytes || bytes.length === 0) throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' })
+  return fromUtf8(bytes)
+}
+
+export async function listObjectsV2(ctx: OpContext): Promise<Response> {
+  const q = ctx.query
+  const { encodingType, encode } = readEncoder(q)
+  const prefix = q.get('prefix') ?? ''
+  const delimiter = q.get('delimiter') || undefined
+  const maxKeys = readMaxKeys(q)
+  const token = q.get('continuation-token') ?? undefined
+  const startAfter = q.get('start-after') ?? undefined
+  const after = token !== undefined ? decodeToken(token) : startAfter
+  const page = await ctx.service.objects.list(ctx.actor, { bucket: ctx.bucket, prefix, delimiter, startAfter: after, maxKeys })
+  const owner = q.get('fetch-owner') === 'true' ? { id: ctx.actor.accessKeyId, displayName: ctx.actor.displayName } : undefined
+  return xmlResponse(listObjectsV2Xml({
+    name: ctx.bucket,
+    prefix: encode(prefix),
+    delimiter: delimiter !== undefined ? encode(delimiter) : undefined,
+    maxKeys,
+    encodingType,
+    keyCount: page.objects.length + page.commonPrefixes.length,
+    isTruncated: page.isTruncated,
+    continuationToken: token,
+    nextContinuationToken: page.isTruncated && page.nextMarker !== undefined ? encodeToken(page.nextMarker) : undefined,
+    startAfter: startAfter !== undefined ? encode(startAfter) : undefined,
+    contents: page.objects.map((o) => ({
+      key: encode(o.key),
+      lastModified: o.lastModified,
+      etag: o.etag,
+      size: o.size,
+      storageClass: 'STANDARD',
+      checksumAlgorithm: o.checksum?.algorithm,
+      checksumType: o.checksum?.type,
+      owner,
+    })),
+    commonPrefixes: page.commonPrefixes.map((p) => encode(p)),
+  }))
+}
+
+export async function listObjectsV1(ctx: OpContext): Promise<Response> {
+  const q = ctx.query
+  const { encodingType, encode } = readEncoder(q)
+  const prefix = q.get('prefix') ?? ''
+  const delimiter = q.get('delimiter') || undefined
+  const maxKeys = readMaxKeys(q)
+  const marker = q.get('marker') ?? ''
+  const page = await ctx.service.objects.list(ctx.actor, { bucket: ctx.bucket, prefix, delimiter, startAfter: marker || undefined, maxKeys })
+  const owner = { id: ctx.actor.accessKeyId, displayName: ctx.actor.displayName }
+  return xmlResponse(listObjectsV1Xml({
+    name: ctx.bucket,
+    prefix: encode(prefix),
+    marker: encode(marker),
+    delimiter: delimiter !== undefined ? encode(delimiter) : undefined,
+    maxKeys,
+    encodingType,
+    isTruncated: page.isTruncated,
+    // S3 sends NextMarker only with a delimiter; without one clients continue from the last key.
+    nextMarker: page.isTruncated && delimiter !== undefined && page.nextMarker !== undefined ? encode(page.nextMarker) : undefined,
+    contents: page.objects.map((o) => ({
+      key: encode(o.key),
+      lastModified: o.lastModified,
+      etag: o.etag,
+      size: o.size,
+      storageClass: 'STANDARD',
+      owner,
+    })),
+    commonPrefixes: page.commonPrefixes.map((p) => encode(p)),
+  }))
+}

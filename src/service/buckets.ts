@@ -1,0 +1,37 @@
+/**
+ * Bucket use cases: create (names unique across the service), list the actor's namespace,
+ * head, delete when empty, location.
+ */
+import * as meta from '../meta/index.ts'
+import type { ServiceContext } from './context.ts'
+import { ServiceError } from './errors.ts'
+import { type Actor, bucketFor } from './identities.ts'
+
+export async function createBucket(ctx: ServiceContext, actor: Actor, name: string, region: string): Promise<void> {
+  const result = await meta.insertBucket(ctx.db, {
+    name,
+    namespace: actor.namespace,
+    owner: actor.accessKeyId,
+    region,
+    createdAt: new Date(),
+  })
+  if (result === 'created') return
+  const existing = await meta.getBucket(ctx.db, name)
+  if (existing && existing.owner === actor.accessKeyId) throw new ServiceError('BucketAlreadyOwnedByYou', undefined, { BucketName: name })
+  throw new ServiceError('BucketAlreadyExists', undefined, { BucketName: name })
+}
+
+export async function listBuckets(ctx: ServiceContext, actor: Actor): Promise<meta.BucketRow[]> {
+  return meta.listBuckets(ctx.db, actor.namespace)
+}
+
+export async function headBucket(ctx: ServiceContext, actor: Actor, name: string): Promise<meta.BucketRow> {
+  return bucketFor(ctx, actor, name)
+}
+
+export async function deleteBucket(ctx: ServiceContext, actor: Actor, name: string): Promise<void> {
+  await bucketFor(ctx, actor, name)
+  const result = await meta.deleteBucket(ctx.db, name)
+  if (result === 'not-empty') throw new ServiceError('BucketNotEmpty', undefined, { BucketName: name })
+  if (result === 'missing') throw new ServiceError('NoSuchBucket', undefined, { BucketName: name })
+}

@@ -1,0 +1,26 @@
+/**
+ * Reading objects: metadata lookup (HeadObject never touches data) and streaming any byte range
+ * of the stored data. Preconditions are evaluated against the row before any data is read.
+ */
+import * as meta from '../meta/index.ts'
+import type { ServiceContext } from './context.ts'
+import { ServiceError } from './errors.ts'
+import { type Actor, bucketFor } from './identities.ts'
+import { evaluateConditions, type ReadConditions } from './conditions.ts'
+import { readStoredRange, type StoredData } from './stored-data.ts'
+import type { ObjectInfo } from './put-object.ts'
+
+export async function statObject(ctx: ServiceContext, actor: Actor, bucket: string, key: string, conditions: ReadConditions = {}): Promise<ObjectInfo> {
+  await bucketFor(ctx, actor, bucket)
+  const row = await meta.getObject(ctx.db, bucket, key)
+  if (!row) throw new ServiceError('NoSuchKey', undefined, { Key: key })
+  const outcome = evaluateConditions(conditions, row.etag, row.lastModified)
+  if (outcome === 'failed') throw new ServiceError('PreconditionFailed', undefined, { Condition: 'If-Match' })
+  if (outcome === 'not-modified') throw new ServiceError('NotModified', undefined, { ETag: row.etag, LastModified: row.lastModified.toUTCString() })
+  return row
+}
+
+/** Streams bytes [start, end) of an object found by statObject. */
+export function openObject(ctx: ServiceContext, obj: ObjectInfo, start: number, end: number): ReadableStream<Uint8Array> {
+  return readStoredRange(ctx.storage, obj.layout as StoredData, start, end)
+}

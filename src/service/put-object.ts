@@ -1,0 +1,108 @@
+/**
+ * PutObject as a use case: stream the body into storage, then commit the metadata row in one
+ * transaction (conditional when asked). Until that commit nothing is visible; a failed body or a
+ * failed condition leaves only shards, which are removed here or by GC.
+ */
+import * as meta from '../meta/index.ts'
+import type { ChecksumAlgorithm } from '../util/checksums.ts'
+import type { ServiceContext } from './context.ts'
+import { ServiceError } from './errors.ts'
+import { type Actor, bucketFor } from './identities.ts'
+import { etagMatches } from './conditions.ts'
+import { layoutsOf, singleSegment, type StoredData } from './stored-data.ts'
+
+export interface ChecksumValue {
+  algorithm: ChecksumAlgorithm
+  type: 'FULL_OBJECT' | 'COMPOSITE'
+  /** base64, with `-N` appended for COMPOSITE multipart checksums */
+  value: string
+}
+
+/** Computed by the protocol layer while the body streamed; read once the body is stored. */
+export interface Digests {
+  etag: string
+  checksum?: ChecksumValue
+}
+
+export interface ObjectMetadataInput {
+  contentType?: string
+  /** Stored system headers by lower-case name: cache-control, content-disposition, … */
+  headers: Record<string, string>
+  userMeta: Record<string, string>
+}
+
+export interface WriteConditions {
+  ifNoneMatch?: '*'
+  ifMatch?: string
+}
+
+export interface PutObjectInput extends ObjectMetadataInput, WriteConditions {
+  bucket: string
+  key: string
+  body: ReadableStream<Uint8Array>
+  digests: () => Digests
+}
+
+export type ObjectInfo = meta.ObjectRow
+
+export const newId = (): string => crypto.randomUUID()
+
+/** Fails fast, before any byte is read, when the condition already cannot hold. */
+export async function checkWriteConditions(ctx: ServiceContext, bucket: string, key: string, c: WriteConditions): Promise<void> {
+  if (!c.ifNoneMatch && c.ifMatch === undefined) return
+  const current = await meta.getObject(ctx.db, bucket, key)
+  if (c.ifNoneMatch && current) throw new ServiceError('PreconditionFailed', undefined, { Condition: 'If-None-Match' })
+  if (c.ifMatch !== undefined) {
+    if (!current) throw new ServiceError('NoSuchKey', undefined, { Key: key })
+    if (!etagMatches(c.ifMatch, current.etag)) throw new ServiceError('PreconditionFailed', undefined, { Condition: 'If-Match' })
+  }
+}
+
+/** Commits a row whose data is already stored; on a lost condition the data is removed. */
+export async function commitStored(ctx: ServiceContext, row: meta.ObjectRow, c: WriteConditions): Promise<void> {
+  const result = await meta.commitObject(ctx.db, row, c)
+  if (!result.ok) {
+    await removeQuietly(ctx, row.layout as StoredData)
+    if (result.reason === 'no-such-bucket') throw new ServiceError('NoSuchBucket', undefined, { BucketName: row.bucket })
+    // The early check passed, so another writer changed the key while this body streamed.
+    throw new ServiceError(c.ifMatch !== undefined ? 'ConditionalRequestConflict' : 'PreconditionFailed')
+  }
+  if (result.replaced) await meta.enqueueGc(ctx.db, layoutsOf(result.replaced as StoredData), 'overwritten')
+}
+
+export async function removeQuietly(ctx: ServiceContext, data: StoredData): Promise<void> {
+  for (const layout of layoutsOf(data)) {
+    await ctx.storage.remove(layout).catch(() => meta.enqueueGc(ctx.db, [layout], 'remove-failed'))
+  }
+}
+
+export async function putObject(ctx: ServiceContext, actor: Actor, input: PutObjectInput): Promise<ObjectInfo> {
+  await bucketFor(ctx, actor, input.bucket)
+  await checkWriteConditions(ctx, input.bucket, input.key, input)
+  const written = await ctx.storage.write(newId(), input.body)
+  const data = singleSegment(written.size, written.layout)
+  let digests: Digests
+  try {
+    digests = input.digests()
+  } catch (e) {
+    await removeQuietly(ctx, data)
+    throw e
+  }
+  const row: meta.ObjectRow = {
+    bucket: input.bucket,
+    key: input.key,
+    versionId: 'null',
+    size: written.size,
+    etag: digests.etag,
+    lastModified: new Date(),
+    contentType: input.contentType ?? 'binary/octet-stream',
+    headers: input.headers,
+    userMeta: input.userMeta,
+    checksum: digests.checksum ?? null,
+    parts: null,
+    layout: data,
+    encryption: null,
+  }
+  await commitStored(ctx, row, input)
+  return row
+}
