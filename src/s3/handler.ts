@@ -94,7 +94,7 @@ export function createS3Handler(deps: S3Deps): (req: Request, rawTarget?: string
         service: deps.service,
         platform: deps.platform,
         region: deps.region,
-        body: () => (decoded ??= decodePayload(req.body, auth, req.headers, deps.platform)),
+        body: () => (decoded ??= decodePayload(guardBody(req.body), auth, req.headers, deps.platform)),
       }
       const res = await OPERATIONS[endpoint](ctx)
       res.headers.set('x-amz-request-id', requestId)
@@ -103,6 +103,29 @@ export function createS3Handler(deps: S3Deps): (req: Request, rawTarget?: string
       return errorResponse(toS3Error(e, deps.logger, requestId), req.method, resource, requestId)
     }
   }
+}
+
+/**
+ * A request body that fails to read (the client went away, the connection was cut) is the
+ * client's incomplete body, not an internal error.
+ */
+function guardBody(body: ReadableStream<Uint8Array> | null): ReadableStream<Uint8Array> | null {
+  if (!body) return body
+  const reader = body.getReader()
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read()
+        if (done) controller.close()
+        else controller.enqueue(value)
+      } catch (e) {
+        controller.error(isS3Error(e) ? e : new S3Error('IncompleteBody'))
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason)
+    },
+  }, { highWaterMark: 0 })
 }
 
 function toS3Error(e: unknown, logger: Logger, requestId: string): S3Error {

@@ -17,7 +17,11 @@ export async function createBucket(ctx: ServiceContext, actor: Actor, name: stri
   })
   if (result === 'created') return
   const existing = await meta.getBucket(ctx.db, name)
-  if (existing && existing.owner === actor.accessKeyId) throw new ServiceError('BucketAlreadyOwnedByYou', undefined, { BucketName: name })
+  if (existing && existing.owner === actor.accessKeyId) {
+    // S3 keeps a legacy answer in us-east-1: re-creating your own bucket there succeeds.
+    if (region === 'us-east-1') return
+    throw new ServiceError('BucketAlreadyOwnedByYou', undefined, { BucketName: name })
+  }
   throw new ServiceError('BucketAlreadyExists', undefined, { BucketName: name })
 }
 

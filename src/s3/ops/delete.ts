@@ -1,5 +1,7 @@
 /** DeleteObject and DeleteObjects (quiet and verbose). */
+import { digestTap, parseChecksumRequest } from '../auth/checksums.ts'
 import { emptyResponse, xmlResponse, type OpContext } from '../context.ts'
+import { S3Error } from '../errors.ts'
 import { parseDelete } from '../xml/read.ts'
 import { deleteResultXml } from '../xml/documents.ts'
 
@@ -12,7 +14,15 @@ export async function deleteObject(ctx: OpContext): Promise<Response> {
 }
 
 export async function deleteObjects(ctx: OpContext): Promise<Response> {
-  const request = await parseDelete(ctx.body().stream, MAX_DELETE_BODY)
+  // S3 requires an integrity check on this body: Content-MD5 or a flexible checksum.
+  const contentMd5 = ctx.headers.get('content-md5') ?? undefined
+  const checksum = parseChecksumRequest(ctx.headers)
+  if (contentMd5 === undefined && checksum === undefined) {
+    throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5 or x-amz-checksum-*')
+  }
+  const body = ctx.body()
+  const verified = digestTap(body.stream, { contentMd5, checksum, trailers: () => body.trailers() }, ctx.platform)
+  const request = await parseDelete(verified.stream, MAX_DELETE_BODY)
   const outcomes = await ctx.service.objects.deleteMany(ctx.actor, ctx.bucket, request.objects.map((o) => o.key))
   return xmlResponse(deleteResultXml({
     deleted: request.quiet ? [] : outcomes.filter((o) => !o.error).map((o) => ({ key: o.key })),

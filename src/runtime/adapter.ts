@@ -1,0 +1,34 @@
+/**
+ * What bootstrap needs from a runtime: a TLS listener serving a fetch function, signal hooks and
+ * exit. Implemented by node.ts, deno.ts and bun.ts; types only here.
+ */
+
+/** The app's entry: `rawTarget` is the request target exactly as received, when the runtime exposes it. */
+export type FetchHandler = (req: Request, rawTarget?: string) => Response | Promise<Response>
+
+export interface ServeOptions {
+  fetch: FetchHandler
+  host: string
+  /** 0 asks the OS for a free port. */
+  port: number
+  /** PEM: certificate chain and private key. */
+  cert: string
+  key: string
+}
+
+export interface RunningServer {
+  /** The real port (never 0). */
+  port: number
+  /** Stops accepting, lets requests in flight finish for up to `graceMs`, then drops the rest. */
+  close(graceMs: number): Promise<void>
+}
+
+export interface RuntimeAdapter {
+  name: 'node' | 'deno' | 'bun'
+  /** Resolves once listening; rejects with a clear message (e.g. port in use). */
+  serve(o: ServeOptions): Promise<RunningServer>
+  /** What this runtime cannot do as the others do (TLS policy, raw request targets); logged at start. */
+  limits: string[]
+  onSignals(signals: Array<'SIGINT' | 'SIGTERM'>, cb: (signal: string) => void): void
+  exit(code: number): never
+}

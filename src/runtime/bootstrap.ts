@@ -1,0 +1,130 @@
+/**
+ * Starts a gateway: data directory, root credentials, TLS material, local drives, the service and
+ * the app, then the adapter's listener; closes them all on SIGINT/SIGTERM. Runtime-neutral.
+ */
+import { mkdir, readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createApp } from '../app.ts'
+import type { ServerConfig } from '../config.ts'
+import { openService, type Service } from '../service/context.ts'
+import type { Disk } from '../storage/disk.ts'
+import type { RunningServer, RuntimeAdapter } from './adapter.ts'
+import { credentialsBanner, loadRootCredentials } from './credentials.ts'
+import { createFsDisk } from './fs-disk.ts'
+import { createPlatform } from './platform.ts'
+import { loadTlsMaterial } from './tls-options.ts'
+
+export interface Output {
+  out(text: string): void
+  err(text: string): void
+}
+
+export interface Gateway {
+  endpoint: string
+  port: number
+  stop(): Promise<void>
+}
+
+/** Requests in flight get this long to finish on shutdown before connections are cut. */
+const SHUTDOWN_GRACE_MS = 10_000
+/** After this, shutdown gives up on a clean close and exits non-zero. */
+const SHUTDOWN_DEADLINE_MS = 20_000
+
+/** `https://host:port` with IPv6 literals bracketed. */
+export function endpointUrl(host: string, port: number): string {
+  return `https://${host.includes(':') ? `[${host}]` : host}:${port}`
+}
+
+/** Where a client on this machine connects when the server listens on a wildcard address. */
+const clientHost = (host: string) => (host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host)
+
+/**
+ * Opens the local drives <data>/drives/0..N-1. Placement depends on the drive count, so a data
+ * directory created with N drives must keep N: refuse a different count rather than lose objects.
+ */
+export async function openDrives(dataDir: string, count: number): Promise<Disk[]> {
+  const dir = join(dataDir, 'drives')
+  const existing = (await readdir(dir).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n))
+  if (existing.length > 0 && existing.length !== count) {
+    throw new Error(`${dir} holds ${existing.length} drives but --drives is ${count}: start with --drives ${existing.length} (objects are placed by drive count)`)
+  }
+  const disks = Array.from({ length: count }, (_, i) => createFsDisk(join(dir, String(i))))
+  await Promise.all(disks.map((d) => d.check()))
+  return disks
+}
+
+function friendlyListenError(e: unknown, c: ServerConfig): Error {
+  const code = (e as { code?: string }).code ?? (e as { name?: string }).name
+  if (code === 'EADDRINUSE' || code === 'AddrInUse') return new Error(`${c.host}:${c.port} is already in use: choose another --port, or stop the process using it`)
+  if (code === 'EADDRNOTAVAIL' || code === 'AddrNotAvailable') return new Error(`cannot listen on ${c.host}: it is not an address of this machine; change --host`)
+  if (code === 'EACCES' || code === 'PermissionDenied') return new Error(`not allowed to listen on ${c.host}:${c.port}: use a port above 1023 or grant the permission`)
+  return e instanceof Error ? e : new Error(String(e))
+}
+
+export async function startGateway(c: ServerConfig, adapter: RuntimeAdapter, env: Record<string, string | undefined>, io: Output): Promise<Gateway> {
+  await mkdir(c.dataDir, { recursive: true })
+  const creds = await loadRootCredentials(c.dataDir, env)
+  const tls = await loadTlsMaterial(c)
+  const disks = await openDrives(c.dataDir, c.drives)
+  const platform = createPlatform()
+  const service: Service = await openService({ metaUrl: c.metaUrl, metaAuthToken: c.metaAuthToken, disks, platform })
+  let server: RunningServer
+  try {
+    await service.ensureRootUser({ accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey })
+    const app = createApp({ service, platform, region: c.region, domain: c.domain })
+    server = await adapter.serve({
+      fetch: (req, rawTarget) => app.fetch(req, { rawTarget }),
+      host: c.host,
+      port: c.port,
+      cert: tls.cert,
+      key: tls.key,
+    }).catch((e: unknown) => Promise.reject(friendlyListenError(e, c)))
+    service.startBackground()
+  } catch (e) {
+    await service.close().catch(() => {})
+    throw e
+  }
+
+  for (const note of tls.notes) io.err(`coffer: ${note}`)
+  for (const limit of adapter.limits) io.err(`coffer: note (${adapter.name}): ${limit}`)
+  const endpoint = endpointUrl(c.host, server.port)
+  if (creds.source === 'generated') io.out(credentialsBanner(creds, endpointUrl(clientHost(c.host), server.port), tls.caFile, c.region))
+  // The one line scripts and the test harness wait for: printed only once the listener is ready.
+  io.out(`coffer: listening on ${endpoint}`)
+
+  let stopping: Promise<void> | undefined
+  const stop = () =>
+    (stopping ??= (async () => {
+      await server.close(SHUTDOWN_GRACE_MS)
+      await service.close()
+    })())
+  return { endpoint, port: server.port, stop }
+}
+
+/** Runs `coffer server` until SIGINT/SIGTERM: closes listener and service, then exits 0. */
+export async function runServer(c: ServerConfig, adapter: RuntimeAdapter, env: Record<string, string | undefined>, io: Output): Promise<void> {
+  const gateway = await startGateway(c, adapter, env, io)
+  let signalled = false
+  adapter.onSignals(['SIGINT', 'SIGTERM'], (signal) => {
+    if (signalled) {
+      io.err(`coffer: ${signal} again: exiting without waiting`)
+      adapter.exit(1)
+    }
+    signalled = true
+    io.err(`coffer: ${signal}: closing (requests in flight get ${SHUTDOWN_GRACE_MS / 1000} s)`)
+    const deadline = setTimeout(() => {
+      io.err('coffer: shutdown did not finish in time: exiting')
+      adapter.exit(1)
+    }, SHUTDOWN_DEADLINE_MS)
+    gateway.stop().then(
+      () => {
+        clearTimeout(deadline)
+        adapter.exit(0)
+      },
+      (e: unknown) => {
+        io.err(`coffer: error while closing: ${e instanceof Error ? e.message : String(e)}`)
+        adapter.exit(1)
+      },
+    )
+  })
+}

@@ -1,0 +1,78 @@
+/**
+ * The Deno adapter and entry (`deno task start`): Deno.serve with TLS (rustls), signals through
+ * Deno.addSignalListener. Excluded from tsc (Deno globals); reuses cli.ts and bootstrap.ts.
+ */
+import type { RunningServer, RuntimeAdapter, ServeOptions } from './adapter.ts'
+import { main } from './cli.ts'
+
+// The few Deno APIs used here, typed locally so this file needs no Deno type package.
+interface DenoHttpServer {
+  finished: Promise<void>
+  shutdown(): Promise<void>
+}
+declare const Deno: {
+  serve(
+    options: {
+      hostname: string
+      port: number
+      cert: string
+      key: string
+      onListen(addr: { port: number }): void
+      onError(e: unknown): Response
+    },
+    handler: (req: Request) => Response | Promise<Response>,
+  ): DenoHttpServer
+  addSignalListener(signal: 'SIGINT' | 'SIGTERM', cb: () => void): void
+  exit(code: number): never
+  args: string[]
+  env: { toObject(): Record<string, string> }
+}
+
+function serve(o: ServeOptions): Promise<RunningServer> {
+  return new Promise((resolve, reject) => {
+    let server: DenoHttpServer
+    try {
+      server = Deno.serve(
+        {
+          hostname: o.host,
+          port: o.port,
+          cert: o.cert,
+          key: o.key,
+          // Passing onListen also stops Deno from printing its own "Listening on" line.
+          onListen: ({ port }) => resolve({ port, close: (graceMs) => close(server, graceMs) }),
+          onError: () => new Response('internal error', { status: 500 }),
+        },
+        // Deno keeps the request target as sent in Request.url (no dot-segment folding): see the
+        // raw-target test in test/runtimes.
+        (req) => o.fetch(req),
+      )
+    } catch (e) {
+      reject(e)
+    }
+  })
+}
+
+/** shutdown() waits for requests in flight; after `graceMs` stop waiting (the process exits next). */
+async function close(server: DenoHttpServer, graceMs: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  await Promise.race([server.shutdown(), new Promise<void>((r) => (timer = setTimeout(r, graceMs)))])
+  clearTimeout(timer)
+}
+
+export function denoAdapter(): RuntimeAdapter {
+  return {
+    name: 'deno',
+    serve,
+    // rustls speaks only TLS 1.2/1.3 with AEAD suites, so the policy holds without configuration.
+    limits: [],
+    onSignals(signals, cb) {
+      for (const s of signals) Deno.addSignalListener(s, () => cb(s))
+    },
+    exit: (code) => Deno.exit(code),
+  }
+}
+
+if ((import.meta as { main?: boolean }).main) {
+  const code = await main(Deno.args, denoAdapter(), Deno.env.toObject())
+  if (code !== undefined) Deno.exit(code)
+}

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest'
+import { join, resolve } from 'node:path'
+import { DEFAULTS } from '../config.ts'
+import { parseServerArgs } from './env.ts'
+
+const ok = (args: string[], env: Record<string, string> = {}) => {
+  const r = parseServerArgs(args, env)
+  if (!r.ok) throw new Error(r.problems.join('; '))
+  return r.config
+}
+const problems = (args: string[], env: Record<string, string> = {}) => {
+  const r = parseServerArgs(args, env)
+  if (r.ok) throw new Error('expected problems')
+  return r.problems
+}
+
+describe('parseServerArgs', () => {
+  it('defaults: DEFAULTS, absolute data dir, meta file inside it', () => {
+    const c = ok([])
+    expect(c).toMatchObject({ host: DEFAULTS.host, port: DEFAULTS.port, region: DEFAULTS.region, drives: DEFAULTS.drives })
+    expect(c.dataDir).toBe(resolve(DEFAULTS.dataDir))
+    expect(c.metaUrl).toBe(`file:${join(resolve(DEFAULTS.dataDir), 'meta.db')}`)
+    expect(c.domain).toBeUndefined()
+    expect(c.certFile).toBeUndefined()
+  })
+
+  it('flags in both spellings', () => {
+    const c = ok(['--data', '/srv/x', '--port=0', '--host', '::1', '--region', 'eu-west-1', '--domain', 'S3.Example.com', '--drives', '3'])
+    expect(c).toMatchObject({ dataDir: '/srv/x', port: 0, host: '::1', region: 'eu-west-1', domain: 's3.example.com', drives: 3, metaUrl: 'file:/srv/x/meta.db' })
+  })
+
+  it('env fills what flags do not give; flags win; empty env counts as unset', () => {
+    const env = { COFFER_DATA: '/e', COFFER_PORT: '9100', COFFER_REGION: 'ap-south-1', COFFER_DOMAIN: '', COFFER_META_URL: 'http://127.0.0.1:8080', COFFER_META_AUTH_TOKEN: 'tok', COFFER_DRIVES: '4' }
+    const c = ok(['--port', '9200'], env)
+    expect(c).toMatchObject({ dataDir: '/e', port: 9200, region: 'ap-south-1', metaUrl: 'http://127.0.0.1:8080', metaAuthToken: 'tok', drives: 4 })
+    expect(c.domain).toBeUndefined()
+  })
+
+  it('cert and key become absolute paths and must come together', () => {
+    const c = ok(['--cert', 'a.pem', '--key', 'k.pem'])
+    expect(c.certFile).toBe(resolve('a.pem'))
+    expect(c.keyFile).toBe(resolve('k.pem'))
+    expect(problems(['--cert', 'a.pem']).join()).toMatch(/--cert and --key go together/)
+  })
+
+  it('refuses unknown flags, naming the known ones', () => {
+    const p = problems(['--prot', '9000'])
+    expect(p).toHaveLength(1)
+    expect(p[0]).toMatch(/unknown flag --prot: known flags are .*--port/)
+  })
+
+  it('refuses bad numbers once, saying which flag or variable', () => {
+    expect(problems(['--port', 'abc'])).toEqual(['--port needs a whole number, got "abc"'])
+    expect(problems([], { COFFER_DRIVES: 'six' })).toEqual(['COFFER_DRIVES needs a whole number, got "six"'])
+    expect(problems(['--port', '70000'])[0]).toMatch(/--port must be 0..65535/)
+    expect(problems(['--drives', '0'])[0]).toMatch(/--drives must be 1..64/)
+  })
+
+  it('refuses a flag without value, a repeated flag and stray arguments', () => {
+    expect(problems(['--data'])[0]).toMatch(/--data needs a value: --data DIR/)
+    expect(problems(['--domain', '--port', '1'])[0]).toMatch(/--domain needs a value/)
+    expect(problems(['--port', '1', '--port', '2'])[0]).toMatch(/given twice/)
+    expect(problems(['extra'])[0]).toMatch(/unexpected argument "extra"/)
+  })
+
+  it('refuses an invalid region via validateConfig', () => {
+    expect(problems(['--region', 'US_EAST'])[0]).toMatch(/--region must look like/)
+  })
+
+  it('--help is recognised among other flags', () => {
+    const r = parseServerArgs(['--port', '1', '--help'], {})
+    expect(r.ok && r.help).toBe(true)
+  })
+})

@@ -1,0 +1,115 @@
+/**
+ * Flags and environment variables → ServerConfig (src/config.ts). Flags win over env, env over
+ * DEFAULTS; every refusal says what to change. Reads nothing itself: argv and env are passed in.
+ */
+import { resolve, join } from 'node:path'
+import { DEFAULTS, validateConfig, type ServerConfig } from '../config.ts'
+
+interface FlagSpec {
+  env?: string
+  value: string
+  help: string
+  kind: 'string' | 'int'
+}
+
+/** The server flags, their env names and help text: the CLI help is generated from this table. */
+export const SERVER_FLAGS: Record<string, FlagSpec> = {
+  data: { env: 'COFFER_DATA', value: 'DIR', kind: 'string', help: `data directory: drives, metadata, TLS material, credentials (default ${DEFAULTS.dataDir})` },
+  host: { env: 'COFFER_HOST', value: 'HOST', kind: 'string', help: `address to listen on (default ${DEFAULTS.host})` },
+  port: { env: 'COFFER_PORT', value: 'N', kind: 'int', help: `HTTPS port; 0 picks a free one (default ${DEFAULTS.port})` },
+  region: { env: 'COFFER_REGION', value: 'NAME', kind: 'string', help: `region served; SigV4 scopes must name it (default ${DEFAULTS.region})` },
+  domain: { env: 'COFFER_DOMAIN', value: 'NAME', kind: 'string', help: 'enables virtual-hosted-style addressing: bucket.NAME' },
+  cert: { env: 'COFFER_CERT', value: 'FILE', kind: 'string', help: 'operator certificate chain (PEM); with --key. Default: a generated local CA' },
+  key: { env: 'COFFER_KEY', value: 'FILE', kind: 'string', help: 'operator private key (PEM); with --cert' },
+  meta: { env: 'COFFER_META_URL', value: 'URL', kind: 'string', help: 'libSQL URL (default file:<data>/meta.db); a sqld URL uses COFFER_META_AUTH_TOKEN' },
+  drives: { env: 'COFFER_DRIVES', value: 'N', kind: 'int', help: `local drives under <data>/drives/ (default ${DEFAULTS.drives})` },
+}
+
+export type ParsedServerArgs = { ok: true; config: ServerConfig; help: boolean } | { ok: false; problems: string[] }
+
+type Env = Record<string, string | undefined>
+
+/** Parses `coffer server` arguments (argv after the command) plus env into a validated config. */
+export function parseServerArgs(args: string[], env: Env): ParsedServerArgs {
+  const problems: string[] = []
+  const flags = new Map<string, string>()
+  let help = false
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    if (arg === '--help' || arg === '-h') {
+      help = true
+      continue
+    }
+    if (!arg.startsWith('--')) {
+      problems.push(`unexpected argument "${arg}": flags look like --port 9000 (see coffer help)`)
+      continue
+    }
+    const eq = arg.indexOf('=')
+    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq)
+    if (!(name in SERVER_FLAGS)) {
+      problems.push(`unknown flag --${name}: known flags are ${Object.keys(SERVER_FLAGS).map((f) => '--' + f).join(', ')}`)
+      if (eq < 0 && i + 1 < args.length && !args[i + 1]!.startsWith('--')) i++ // skip its value too
+      continue
+    }
+    let value: string | undefined
+    if (eq >= 0) value = arg.slice(eq + 1)
+    else if (i + 1 < args.length && !args[i + 1]!.startsWith('--')) value = args[++i]
+    if (value === undefined || value === '') {
+      problems.push(`--${name} needs a value: --${name} ${SERVER_FLAGS[name]!.value}`)
+      continue
+    }
+    if (flags.has(name)) problems.push(`--${name} is given twice: keep one`)
+    flags.set(name, value)
+  }
+  if (help) return { ok: true, help, config: defaultsFor(env) }
+
+  // An empty env variable counts as unset: `COFFER_DOMAIN= coffer server` should not mean domain "".
+  const get = (name: string): string | undefined => {
+    const flag = flags.get(name)
+    if (flag !== undefined) return flag
+    const envName = SERVER_FLAGS[name]!.env
+    const v = envName ? env[envName] : undefined
+    return v === undefined || v === '' ? undefined : v
+  }
+  const badNumbers = new Set<string>()
+  const int = (name: string, dflt: number): number => {
+    const raw = get(name)
+    if (raw === undefined) return dflt
+    if (/^\d{1,9}$/.test(raw.trim())) return Number(raw.trim())
+    const source = flags.has(name) ? `--${name}` : SERVER_FLAGS[name]!.env!
+    problems.push(`${source} needs a whole number, got "${raw}"`)
+    badNumbers.add(name)
+    return NaN
+  }
+
+  const dataDir = resolve(get('data') ?? DEFAULTS.dataDir)
+  const config: ServerConfig = {
+    dataDir,
+    host: get('host') ?? DEFAULTS.host,
+    port: int('port', DEFAULTS.port),
+    region: get('region') ?? DEFAULTS.region,
+    domain: get('domain')?.toLowerCase(),
+    certFile: optionalPath(get('cert')),
+    keyFile: optionalPath(get('key')),
+    metaUrl: get('meta') ?? `file:${join(dataDir, 'meta.db')}`,
+    metaAuthToken: env.COFFER_META_AUTH_TOKEN || undefined,
+    drives: int('drives', DEFAULTS.drives),
+  }
+  // validateConfig would repeat "must be 0..65535, got NaN" for a value already refused above.
+  for (const p of validateConfig(config)) if (![...badNumbers].some((n) => p.startsWith(`--${n} `))) problems.push(p)
+  return problems.length ? { ok: false, problems } : { ok: true, help, config }
+}
+
+const optionalPath = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(p))
+
+function defaultsFor(env: Env): ServerConfig {
+  const dataDir = resolve(env.COFFER_DATA || DEFAULTS.dataDir)
+  return { ...DEFAULTS, dataDir, metaUrl: `file:${join(dataDir, 'meta.db')}` }
+}
+
+/** Help text for `coffer server`, generated from SERVER_FLAGS. */
+export function serverFlagsHelp(): string {
+  return Object.entries(SERVER_FLAGS)
+    .map(([name, f]) => `  --${`${name} ${f.value}`.padEnd(14)} ${f.env ? `[${f.env}]`.padEnd(18) : ''.padEnd(18)} ${f.help}`)
+    .join('\n')
+}

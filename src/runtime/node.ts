@@ -1,0 +1,87 @@
+/**
+ * The Node adapter: @hono/node-server over https.createServer with the TLS policy, streaming
+ * bodies with large buffers, timeouts, and graceful close. The Node entry is bin/coffer.mjs.
+ */
+import { createAdaptorServer, type HttpBindings } from '@hono/node-server'
+import { createServer, type Server } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import process from 'node:process'
+import type { RunningServer, RuntimeAdapter, ServeOptions } from './adapter.ts'
+import { CIPHER_STRING, TLS_MAX_VERSION, TLS_MIN_VERSION } from './tls-options.ts'
+
+/**
+ * Socket and stream buffer size. Node's default 16 KiB makes body streams pause every TLS record
+ * or two; 1 MiB halves the per-byte overhead on large PUT/GET (DESIGN.md §8). Also becomes the
+ * Web ReadableStream's high-water mark of request bodies (Readable.toWeb copies it).
+ */
+export const BODY_HIGH_WATER_MARK = 1024 * 1024
+/** Time to receive a request's headers: a slow-loris guard that never touches bodies. */
+export const HEADERS_TIMEOUT_MS = 60_000
+/** Idle keep-alive connections close after this; above the 20 s idle time of common S3 clients. */
+export const KEEP_ALIVE_TIMEOUT_MS = 30_000
+/** A connection with no byte in either direction for this long is dropped. */
+export const IDLE_SOCKET_TIMEOUT_MS = 120_000
+/** TLS handshakes must finish within this. */
+export const HANDSHAKE_TIMEOUT_MS = 30_000
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error) => reject(e)
+    server.once('error', onError)
+    server.listen(port, host, () => {
+      server.off('error', onError)
+      resolve((server.address() as AddressInfo).port)
+    })
+  })
+}
+
+async function serve(o: ServeOptions): Promise<RunningServer> {
+  const server = createAdaptorServer({
+    // Whole-request time is unlimited (requestTimeout 0): a 5 GiB part may take minutes on a slow
+    // link. Idle sockets and slow headers are bounded instead.
+    fetch: (req: Request, env: unknown) => o.fetch(req, (env as HttpBindings).incoming.url),
+    createServer,
+    serverOptions: {
+      cert: o.cert,
+      key: o.key,
+      minVersion: TLS_MIN_VERSION,
+      maxVersion: TLS_MAX_VERSION,
+      ciphers: CIPHER_STRING,
+      honorCipherOrder: true,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      highWaterMark: BODY_HIGH_WATER_MARK,
+      requestTimeout: 0,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      noDelay: true,
+    },
+  }) as Server
+  server.setTimeout(IDLE_SOCKET_TIMEOUT_MS) // no 'timeout' listener: Node destroys the idle socket
+  // A failed handshake (e.g. a client offering TLS 1.1 or plain HTTP) is the client's problem: drop it quietly.
+  server.on('tlsClientError', () => {})
+  const port = await listen(server, o.port, o.host)
+  return {
+    port,
+    close: (graceMs) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs)
+        server.close(() => {
+          clearTimeout(timer)
+          resolve()
+        })
+        server.closeIdleConnections()
+      }),
+  }
+}
+
+export function nodeAdapter(): RuntimeAdapter {
+  return {
+    name: 'node',
+    serve,
+    limits: [],
+    onSignals(signals, cb) {
+      for (const s of signals) process.on(s, () => cb(s))
+    },
+    exit: (code) => process.exit(code),
+  }
+}

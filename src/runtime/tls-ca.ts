@@ -1,0 +1,193 @@
+/**
+ * The first-start local CA and the server certificate it signs (ECDSA P-256, @peculiar/x509 over
+ * Web Crypto), kept under <data>/tls/. Reissues the server certificate when its names or age change.
+ */
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+
+type X509 = typeof import('@peculiar/x509')
+
+export const TLS_DIR = 'tls'
+export const CA_CERT_FILE = 'ca.pem'
+export const CA_KEY_FILE = 'ca-key.pem'
+export const SERVER_CERT_FILE = 'server.pem'
+export const SERVER_KEY_FILE = 'server-key.pem'
+
+const DAY_MS = 86_400_000
+/** A local CA outlives many server certificates; ten years keeps clients' trust stable. */
+const CA_VALIDITY_DAYS = 3650
+/** 825 days: the longest server validity Apple clients accept, even from a private CA. */
+const SERVER_VALIDITY_DAYS = 825
+/** Reissue this long before expiry, so a server restarted now and then never serves an expired cert. */
+const RENEW_BEFORE_DAYS = 30
+/** Backdate notBefore a little: clients with a slow clock would otherwise see "not yet valid". */
+const CLOCK_SKEW_MS = 5 * 60_000
+
+const EC_ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const
+
+export interface LocalTls {
+  /** PEM of the server certificate followed by the CA: the chain a server presents. */
+  cert: string
+  key: string
+  caPem: string
+  caFile: string
+  /** What happened on this start, for the start-up log. */
+  createdCa: boolean
+  issuedServerCert: boolean
+}
+
+let x509Promise: Promise<X509> | undefined
+
+/** Loads @peculiar/x509 lazily: it needs a Reflect metadata polyfill and a Web Crypto provider first. */
+async function loadX509(): Promise<{ x509: X509; crypto: Crypto }> {
+  const webcrypto: Crypto = globalThis.crypto?.subtle
+    ? globalThis.crypto
+    : (new (await import('@peculiar/webcrypto')).Crypto() as unknown as Crypto)
+  x509Promise ??= (async () => {
+    await import('reflect-metadata') // tsyringe (inside @peculiar/x509) refuses to load without it
+    return await import('@peculiar/x509')
+  })()
+  const x509 = await x509Promise
+  x509.cryptoProvider.set(webcrypto)
+  return { x509, crypto: webcrypto }
+}
+
+/** The names the server certificate must carry for `domain` (undefined = local names only). */
+export function serverNames(domain?: string): { dns: string[]; ip: string[] } {
+  const dns = ['localhost']
+  if (domain) dns.push(domain.toLowerCase(), `*.${domain.toLowerCase()}`)
+  return { dns, ip: ['127.0.0.1', '::1'] }
+}
+
+const exists = async (f: string) => readFile(f, 'utf8').then((t) => t, (e: { code?: string }) => {
+  if (e.code === 'ENOENT') return undefined
+  throw e
+})
+
+/** Atomic write (temp + rename) with the given mode, so a crash never leaves half a PEM file. */
+async function writeAtomic(file: string, text: string, mode: number): Promise<void> {
+  const tmp = `${file}.tmp`
+  await writeFile(tmp, text, { mode })
+  await chmod(tmp, mode)
+  await rename(tmp, file)
+}
+
+function keyPem(x509: X509, pkcs8: ArrayBuffer): string {
+  return x509.PemConverter.encode(pkcs8, 'PRIVATE KEY')
+}
+
+async function importKey(crypto: Crypto, x509: X509, pem: string): Promise<CryptoKey> {
+  const der = x509.PemConverter.decode(pem)[0]
+  if (!der) throw new Error('no PEM block found')
+  return crypto.subtle.importKey('pkcs8', der, EC_ALG, false, ['sign'])
+}
+
+async function createCa(x509: X509, crypto: Crypto): Promise<{ certPem: string; keyPem: string }> {
+  const keys = (await crypto.subtle.generateKey(EC_ALG, true, ['sign', 'verify'])) as CryptoKeyPair
+  const now = Date.now()
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    name: `CN=Coffer local CA ${new Date(now).toISOString().slice(0, 10)}, O=Coffer`,
+    keys,
+    notBefore: new Date(now - CLOCK_SKEW_MS),
+    notAfter: new Date(now + CA_VALIDITY_DAYS * DAY_MS),
+    signingAlgorithm: EC_ALG,
+    extensions: [
+      // pathLen 0: this CA signs server certificates only, never another CA.
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+    ],
+  }, crypto)
+  return { certPem: cert.toString('pem'), keyPem: keyPem(x509, await crypto.subtle.exportKey('pkcs8', keys.privateKey)) }
+}
+
+async function issueServerCert(x509: X509, crypto: Crypto, ca: { cert: InstanceType<X509['X509Certificate']>; key: CryptoKey }, domain?: string) {
+  const keys = (await crypto.subtle.generateKey(EC_ALG, true, ['sign', 'verify'])) as CryptoKeyPair
+  const names = serverNames(domain)
+  const now = Date.now()
+  const cert = await x509.X509CertificateGenerator.create({
+    subject: `CN=${domain ?? 'localhost'}`,
+    issuer: ca.cert.subject,
+    publicKey: keys.publicKey,
+    signingKey: ca.key,
+    notBefore: new Date(now - CLOCK_SKEW_MS),
+    notAfter: new Date(now + SERVER_VALIDITY_DAYS * DAY_MS),
+    signingAlgorithm: EC_ALG,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
+      new x509.SubjectAlternativeNameExtension([
+        ...names.dns.map((value) => ({ type: 'dns' as const, value })),
+        ...names.ip.map((value) => ({ type: 'ip' as const, value })),
+      ]),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.cert.publicKey, false, crypto),
+    ],
+  }, crypto)
+  return { certPem: cert.toString('pem'), keyPem: keyPem(x509, await crypto.subtle.exportKey('pkcs8', keys.privateKey)) }
+}
+
+/** Whether an existing server certificate still fits: signed by this CA, same names, not near expiry. */
+async function serverCertFits(x509: X509, crypto: Crypto, pem: string, ca: InstanceType<X509['X509Certificate']>, domain?: string): Promise<boolean> {
+  try {
+    const cert = new x509.X509Certificate(pem)
+    if (cert.notAfter.getTime() - Date.now() < RENEW_BEFORE_DAYS * DAY_MS) return false
+    if (!(await cert.verify({ publicKey: ca.publicKey, signatureOnly: true }, crypto))) return false
+    const san = cert.getExtension(x509.SubjectAlternativeNameExtension)
+    const have = (san?.names.toJSON() ?? []).map((n) => `${n.type}:${n.value.toLowerCase()}`).sort()
+    const names = serverNames(domain)
+    const want = [...names.dns.map((v) => `dns:${v}`), ...names.ip.map((v) => `ip:${v}`)].sort()
+    return have.length === want.length && have.every((v, i) => v === want[i])
+  } catch {
+    return false // unreadable: reissue rather than refuse to start
+  }
+}
+
+/**
+ * Ensures <data>/tls holds a CA and a server certificate valid for `domain`; returns the PEMs.
+ * The CA is created once and kept (clients trust it); the server certificate is reissued as needed.
+ */
+export async function ensureLocalTls(dataDir: string, domain?: string): Promise<LocalTls> {
+  const { x509, crypto } = await loadX509()
+  const dir = join(dataDir, TLS_DIR)
+  // 0755: ca.pem must be readable by the users whose clients trust it; the keys are 0600 themselves.
+  await mkdir(dir, { recursive: true })
+  const f = (name: string) => join(dir, name)
+
+  let caPem = await exists(f(CA_CERT_FILE))
+  let caKeyPem = await exists(f(CA_KEY_FILE))
+  let createdCa = false
+  if (caPem === undefined || caKeyPem === undefined) {
+    if ((caPem === undefined) !== (caKeyPem === undefined)) {
+      throw new Error(`${dir} has only one of ${CA_CERT_FILE} / ${CA_KEY_FILE}: restore the missing file, or delete ${dir} to create a new CA (clients must then trust the new ca.pem)`)
+    }
+    const ca = await createCa(x509, crypto)
+    await writeAtomic(f(CA_KEY_FILE), ca.keyPem, 0o600)
+    await writeAtomic(f(CA_CERT_FILE), ca.certPem, 0o644)
+    caPem = ca.certPem
+    caKeyPem = ca.keyPem
+    createdCa = true
+  }
+  const caCert = new x509.X509Certificate(caPem)
+
+  let certPem = await exists(f(SERVER_CERT_FILE))
+  let keyPemText = await exists(f(SERVER_KEY_FILE))
+  let issued = false
+  if (certPem === undefined || keyPemText === undefined || !(await serverCertFits(x509, crypto, certPem, caCert, domain))) {
+    let caKey: CryptoKey
+    try {
+      caKey = await importKey(crypto, x509, caKeyPem)
+    } catch (e) {
+      throw new Error(`${f(CA_KEY_FILE)} is not a usable ECDSA P-256 PKCS#8 key (${String(e)}): restore it, or delete ${dir} to create a new CA`)
+    }
+    const server = await issueServerCert(x509, crypto, { cert: caCert, key: caKey }, domain)
+    await writeAtomic(f(SERVER_KEY_FILE), server.keyPem, 0o600)
+    await writeAtomic(f(SERVER_CERT_FILE), server.certPem, 0o644)
+    certPem = server.certPem
+    keyPemText = server.keyPem
+    issued = true
+  }
+  // Present the chain (leaf + CA): clients that were given only the CA still build the path.
+  return { cert: certPem.trim() + '\n' + caPem.trim() + '\n', key: keyPemText, caPem, caFile: f(CA_CERT_FILE), createdCa, issuedServerCert: issued }
+}

@@ -1,0 +1,55 @@
+/**
+ * Runtime smoke: the same server on Node, Deno and Bun — health over TLS trusting ca.pem, an SDK
+ * round trip (bucket and object), one listening line, and a clean exit 0 on SIGTERM.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { randomBytes, createHash } from 'node:crypto'
+import {
+  CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client,
+} from '@aws-sdk/client-s3'
+import { httpsGet, startServer, type Runtime, type TestServer } from '../helpers/server.ts'
+import { bodyBytes, bucketName, s3Client } from '../helpers/s3-client.ts'
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+
+describe.each(['node', 'deno', 'bun'] as Runtime[])('%s', (runtime) => {
+  let server: TestServer
+  let s3: S3Client
+  beforeAll(async () => {
+    server = await startServer({ runtime })
+    s3 = s3Client(server)
+  })
+  afterAll(async () => {
+    s3?.destroy()
+    await server?.stop()
+  })
+
+  it('GET /_coffer/health over TLS trusting ca.pem → 200', async () => {
+    const r = await httpsGet(server, '/_coffer/health')
+    expect(r.status).toBe(200)
+    expect(JSON.parse(r.body)).toMatchObject({ status: 'ok' })
+  })
+
+  it('prints exactly one listening line, with the real port', () => {
+    const lines = server.stdout().split('\n').filter((l) => l.startsWith('coffer: listening on '))
+    expect(lines).toEqual([`coffer: listening on https://127.0.0.1:${server.port}`])
+    expect(server.port).toBeGreaterThan(0)
+  })
+
+  it('SDK round trip: CreateBucket, PutObject, GetObject, DeleteObject, DeleteBucket', async () => {
+    const Bucket = bucketName(`smoke-${runtime}`)
+    const data = randomBytes(3 * 1024 * 1024 + 17)
+    await s3.send(new CreateBucketCommand({ Bucket }))
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'dir/obj.bin', Body: data }))
+    const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'dir/obj.bin' }))
+    expect(sha(await bodyBytes(got.Body))).toBe(sha(data))
+    await s3.send(new DeleteObjectCommand({ Bucket, Key: 'dir/obj.bin' }))
+    await s3.send(new DeleteBucketCommand({ Bucket }))
+  })
+
+  it('SIGTERM closes the server and exits 0', async () => {
+    await server.kill('SIGTERM')
+    expect(await server.exited).toBe(0)
+    expect(server.stderr()).toMatch(/SIGTERM: closing/)
+  })
+})
