@@ -53,9 +53,10 @@ export function runtimeCommand(runtime: Runtime, args: string[]): { cmd: string;
     case 'node':
       return { cmd: process.execPath, argv: [join(REPO_ROOT, 'bin/coffer.mjs'), ...args] }
     case 'deno':
+      // The same permissions as deno.json's start task (ffi only for libSQL's native module).
       return {
         cmd: join(REPO_ROOT, 'node_modules/.bin/deno'),
-        argv: ['run', '--allow-net', '--allow-read', '--allow-write', '--allow-env', '--allow-sys', '--allow-ffi', join(REPO_ROOT, 'src/runtime/deno.ts'), ...args],
+        argv: ['run', '--allow-net', '--allow-read', '--allow-write', '--allow-env', '--allow-sys', `--allow-ffi=${join(REPO_ROOT, 'node_modules/@libsql')}`, join(REPO_ROOT, 'src/runtime/deno.ts'), ...args],
       }
     case 'bun':
       return { cmd: join(REPO_ROOT, 'node_modules/.bin/bun'), argv: [join(REPO_ROOT, 'src/runtime/bun.ts'), ...args] }
