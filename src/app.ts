@@ -22,11 +22,32 @@ export interface AdapterEnv {
   rawTarget?: string
 }
 
+/** Prometheus text exposition of the durability counters and store states. */
+function prometheusText(h: Awaited<ReturnType<Service['health']>>): string {
+  const lines = [
+    '# TYPE coffer_store_up gauge',
+    ...h.stores.map((s) => `coffer_store_up{store="${s.id}"} ${s.up ? 1 : 0}`),
+    '# TYPE coffer_heal_backlog gauge',
+    `coffer_heal_backlog ${h.healBacklog}`,
+  ]
+  for (const [name, value] of Object.entries(h.stats)) {
+    const metric = `coffer_${name.replace(/[A-Z]/g, (ch) => '_' + ch.toLowerCase())}_total`
+    lines.push(`# TYPE ${metric} counter`, `${metric} ${value}`)
+  }
+  return lines.join('\n') + '\n'
+}
+
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono()
   const s3 = createS3Handler({ ...deps, logger: deps.logger ?? consoleLogger })
   // Bucket names cannot contain '_', so this prefix never shadows a bucket.
-  app.get('/_coffer/health', (c) => c.json({ status: 'ok' }))
+  // 200 while writes can reach their quorum; the body says which stores are down and what
+  // is waiting to be healed.
+  app.get('/_coffer/health', async (c) => {
+    const health = await deps.service.health()
+    return c.json(health, health.status === 'ok' ? 200 : 503)
+  })
+  app.get('/_coffer/metrics', async (c) => c.text(prometheusText(await deps.service.health()), 200, { 'content-type': 'text/plain; version=0.0.4' }))
   // Hono dispatches HEAD as GET and drops the body; the handler reads the raw method, so
   // HeadObject stays a metadata-only operation.
   app.all('*', (c) => s3(c.req.raw, (c.env as AdapterEnv | undefined)?.rawTarget))

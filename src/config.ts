@@ -3,6 +3,8 @@
  * from flags and environment variables; nothing here reads either.
  */
 
+import type { Tuning } from './service/context.ts'
+
 export interface ServerConfig {
   /** Data directory: drives, metadata file, TLS material, credentials. */
   dataDir: string
@@ -18,8 +20,15 @@ export interface ServerConfig {
   /** libSQL URL: `file:<data>/meta.db` by default, or a sqld URL. */
   metaUrl: string
   metaAuthToken?: string
-  /** Number of local drives under <data>/drives/. */
+  /** Number of local drives under <data>/drives/ (embedded mode). */
   drives: number
+  /** Erasure coding, `K+M`: K data and M parity shards per stripe. */
+  ec: string
+  /** Distributed mode: the cluster file from `coffer cluster init`, and the storage node URLs. */
+  clusterFile?: string
+  nodes?: string[]
+  /** Background timings (COFFER_*_MS environment variables), mostly for tests. */
+  tuning: Partial<Tuning>
 }
 
 export const DEFAULTS = {
@@ -28,6 +37,7 @@ export const DEFAULTS = {
   port: 9000,
   region: 'us-east-1',
   drives: 6,
+  ec: '4+2',
 } as const
 
 /** Returns a list of problems, each saying what to change; empty when the config is usable. */
@@ -38,5 +48,8 @@ export function validateConfig(c: ServerConfig): string[] {
   if (c.domain !== undefined && !/^[a-z0-9.-]+$/i.test(c.domain)) problems.push(`--domain must be a DNS name, got "${c.domain}"`)
   if ((c.certFile === undefined) !== (c.keyFile === undefined)) problems.push('--cert and --key go together: give both or neither')
   if (!Number.isInteger(c.drives) || c.drives < 1 || c.drives > 64) problems.push(`--drives must be 1..64, got ${c.drives}`)
+  if (!/^\d{1,3}\+\d{1,3}$/.test(c.ec)) problems.push(`--ec must look like 4+2 (data+parity shards), got "${c.ec}"`)
+  if ((c.clusterFile === undefined) !== (c.nodes === undefined)) problems.push('--cluster and --nodes go together: give both for distributed mode, neither for local drives')
+  for (const n of c.nodes ?? []) if (!/^https:\/\/[^/\s]+$/.test(n)) problems.push(`--nodes takes https://host:port URLs separated by commas, got "${n}"`)
   return problems
 }

@@ -181,3 +181,32 @@ export const gcQueue = sqliteTable('gc_queue', {
     .notNull()
     .default(sql`0`),
 })
+
+// ── durability bookkeeping ──────────────────────────────────────────────────────────────────
+
+/**
+ * Writes in flight: recorded before any shard is stored, cleared once metadata points at the
+ * data (or the data was removed). An entry that outlives the grace period marks the shards of a
+ * crashed or abandoned write, which orphan GC removes.
+ */
+export const writeIntents = sqliteTable('write_intents', {
+  id: text('id').primaryKey(),
+  startedAt: timestamp('started_at').notNull(),
+})
+
+/** Stored data whose redundancy is reduced (degraded write or read, failed check): heal it. */
+export const healQueue = sqliteTable(
+  'heal_queue',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    layout: text('layout', { mode: 'json' }).$type<unknown>().notNull(),
+    reason: text('reason').notNull(),
+    enqueuedAt: timestamp('enqueued_at').notNull(),
+    /** Leased like gc_queue; a heal that could not finish (a store still down) is retried later. */
+    retryAt: timestamp('retry_at')
+      .notNull()
+      .default(sql`0`),
+    attempts: integer('attempts').notNull().default(0),
+  },
+  (t) => [index('heal_queue_retry_idx').on(t.retryAt)],
+)

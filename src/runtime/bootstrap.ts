@@ -8,6 +8,9 @@ import { createApp } from '../app.ts'
 import type { ServerConfig } from '../config.ts'
 import { openService, type Service } from '../service/context.ts'
 import type { Disk } from '../storage/disk.ts'
+import { createDiskStore, ecProblems, parseEc, type ShardStore } from '../storage/index.ts'
+import { consoleLogger } from '../util/log.ts'
+import { loadBaselineCodec } from './codecs.ts'
 import type { RunningServer, RuntimeAdapter } from './adapter.ts'
 import { credentialsBanner, loadRootCredentials } from './credentials.ts'
 import { createFsDisk } from './fs-disk.ts'
@@ -53,6 +56,14 @@ export async function openDrives(dataDir: string, count: number): Promise<Disk[]
   return disks
 }
 
+/** The shard stores: local drives (embedded), with crashed writes' temp files swept. */
+async function openStores(c: ServerConfig): Promise<ShardStore[]> {
+  const disks = await openDrives(c.dataDir, c.drives)
+  const stores = disks.map((disk, i) => createDiskStore(`drive-${i}`, disk))
+  await Promise.all(stores.map((s) => s.sweepTemp()))
+  return stores
+}
+
 function friendlyListenError(e: unknown, c: ServerConfig): Error {
   const code = (e as { code?: string }).code ?? (e as { name?: string }).name
   if (code === 'EADDRINUSE' || code === 'AddrInUse') return new Error(`${c.host}:${c.port} is already in use: choose another --port, or stop the process using it`)
@@ -65,9 +76,21 @@ export async function startGateway(c: ServerConfig, adapter: RuntimeAdapter, env
   await mkdir(c.dataDir, { recursive: true })
   const creds = await loadRootCredentials(c.dataDir, env)
   const tls = await loadTlsMaterial(c)
-  const disks = await openDrives(c.dataDir, c.drives)
   const platform = createPlatform()
-  const service: Service = await openService({ metaUrl: c.metaUrl, metaAuthToken: c.metaAuthToken, disks, platform })
+  const stores = await openStores(c)
+  const ec = parseEc(c.ec)
+  const problems = ecProblems(ec, stores.length)
+  if (problems.length > 0) throw new Error(`${problems.join('; ')} (--ec ${c.ec} over ${stores.length} ${c.nodes ? 'nodes' : 'drives'})`)
+  const service: Service = await openService({
+    metaUrl: c.metaUrl,
+    metaAuthToken: c.metaAuthToken,
+    stores,
+    ec,
+    codec: await loadBaselineCodec(),
+    platform,
+    logger: consoleLogger,
+    tuning: c.tuning,
+  })
   let server: RunningServer
   try {
     await service.ensureRootUser({ accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey })

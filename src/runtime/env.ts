@@ -4,6 +4,7 @@
  */
 import { resolve, join } from 'node:path'
 import { DEFAULTS, validateConfig, type ServerConfig } from '../config.ts'
+import type { Tuning } from '../service/context.ts'
 
 interface FlagSpec {
   env?: string
@@ -23,7 +24,20 @@ export const SERVER_FLAGS: Record<string, FlagSpec> = {
   key: { env: 'COFFER_KEY', value: 'FILE', kind: 'string', help: 'operator private key (PEM); with --cert' },
   meta: { env: 'COFFER_META_URL', value: 'URL', kind: 'string', help: 'libSQL URL (default file:<data>/meta.db); a sqld URL uses COFFER_META_AUTH_TOKEN' },
   drives: { env: 'COFFER_DRIVES', value: 'N', kind: 'int', help: `local drives under <data>/drives/ (default ${DEFAULTS.drives})` },
+  ec: { env: 'COFFER_EC', value: 'K+M', kind: 'string', help: `erasure coding: K data + M parity shards per stripe (default ${DEFAULTS.ec})` },
+  cluster: { env: 'COFFER_CLUSTER', value: 'FILE', kind: 'string', help: 'distributed mode: cluster file from `coffer cluster init` (with --nodes)' },
+  nodes: { env: 'COFFER_NODES', value: 'URLS', kind: 'string', help: 'distributed mode: storage node URLs, comma-separated (with --cluster)' },
 }
+
+/** Background timings, environment only (tests shorten them): variable → Tuning field. */
+export const TUNING_ENV = {
+  COFFER_GC_GRACE_MS: 'gcGraceMs',
+  COFFER_ORPHAN_GRACE_MS: 'orphanGraceMs',
+  COFFER_HEAL_INTERVAL_MS: 'healIntervalMs',
+  COFFER_SCRUB_INTERVAL_MS: 'scrubIntervalMs',
+  COFFER_SCRUB_DEEP_BYTES: 'scrubDeepBytes',
+  COFFER_READ_TIMEOUT_MS: 'readTimeoutMs',
+} as const satisfies Record<string, keyof Tuning>
 
 export type ParsedServerArgs = { ok: true; config: ServerConfig; help: boolean } | { ok: false; problems: string[] }
 
@@ -94,17 +108,32 @@ export function parseServerArgs(args: string[], env: Env): ParsedServerArgs {
     metaUrl: get('meta') ?? `file:${join(dataDir, 'meta.db')}`,
     metaAuthToken: env.COFFER_META_AUTH_TOKEN || undefined,
     drives: int('drives', DEFAULTS.drives),
+    ec: get('ec') ?? DEFAULTS.ec,
+    clusterFile: optionalPath(get('cluster')),
+    nodes: get('nodes')?.split(',').map((n) => n.trim().replace(/\/+$/, '')).filter((n) => n !== ''),
+    tuning: readTuning(env, problems),
   }
   // validateConfig would repeat "must be 0..65535, got NaN" for a value already refused above.
   for (const p of validateConfig(config)) if (![...badNumbers].some((n) => p.startsWith(`--${n} `))) problems.push(p)
   return problems.length ? { ok: false, problems } : { ok: true, help, config }
 }
 
+function readTuning(env: Env, problems: string[]): Partial<Tuning> {
+  const tuning: Partial<Tuning> = {}
+  for (const [name, field] of Object.entries(TUNING_ENV)) {
+    const raw = env[name]
+    if (raw === undefined || raw === '') continue
+    if (!/^\d{1,12}$/.test(raw)) problems.push(`${name} needs a whole number, got "${raw}"`)
+    else tuning[field] = Number(raw)
+  }
+  return tuning
+}
+
 const optionalPath = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(p))
 
 function defaultsFor(env: Env): ServerConfig {
   const dataDir = resolve(env.COFFER_DATA || DEFAULTS.dataDir)
-  return { ...DEFAULTS, dataDir, metaUrl: `file:${join(dataDir, 'meta.db')}` }
+  return { ...DEFAULTS, dataDir, metaUrl: `file:${join(dataDir, 'meta.db')}`, tuning: {} }
 }
 
 /** Help text for `coffer server`, generated from SERVER_FLAGS. */

@@ -1,27 +1,62 @@
 /**
- * Opens the service: metadata database + storage engine, joined in one object whose methods are
- * the use cases. The only layer allowed to join meta, storage and crypto (DESIGN.md §7).
+ * Opens the service: metadata database + erasure-coded storage, joined in one object whose
+ * methods are the use cases, plus the background work that keeps data durable (heal, scrub,
+ * GC). The only layer allowed to join meta, storage and crypto (DESIGN.md §7).
  */
 import * as meta from '../meta/index.ts'
-import type { Disk } from '../storage/disk.ts'
-import { createDiskStore, createPlainStorage } from '../storage/index.ts'
-import type { ObjectStorage } from '../storage/object-storage.ts'
+import { createErasureStorage, type ErasureCodec, type ErasureStorage, type ShardStore } from '../storage/index.ts'
+import type { Logger } from '../util/log.ts'
+import { silentLogger } from '../util/log.ts'
 import type { Platform } from '../util/platform.ts'
 import * as buckets from './buckets.ts'
 import * as copy from './copy-object.ts'
 import * as del from './delete-object.ts'
 import * as gc from './gc.ts'
 import * as get from './get-object.ts'
+import { collectOrphans, emptyStats, healRound, scrubRound, type DurabilityStats, type ScrubState } from './heal.ts'
 import * as identities from './identities.ts'
 import * as list from './list-objects.ts'
 import * as multipart from './multipart.ts'
 import * as put from './put-object.ts'
 
+/** Background timings; every one can be shortened for tests. */
+export interface Tuning {
+  /** Old data of overwritten/deleted objects waits this long for readers still streaming it. */
+  gcGraceMs: number
+  /** A write intent older than this without a referencing row marks orphan shards. */
+  orphanGraceMs: number
+  /** How often the healer drains the heal queue. */
+  healIntervalMs: number
+  /** How often the scrubber takes its next batch of objects. */
+  scrubIntervalMs: number
+  scrubBatch: number
+  /** Bytes per scrub tick read whole to check every block checksum (bitrot); the rest only stat. */
+  scrubDeepBytes: number
+  /** A store silent this long during a read is treated as down (parity takes over). */
+  readTimeoutMs: number
+}
+
+export const DEFAULT_TUNING: Tuning = {
+  gcGraceMs: 10 * 60_000,
+  orphanGraceMs: 6 * 3600_000,
+  healIntervalMs: 5_000,
+  scrubIntervalMs: 10_000,
+  scrubBatch: 100,
+  scrubDeepBytes: 64 * 1024 * 1024,
+  readTimeoutMs: 10_000,
+}
+
 export interface ServiceOptions {
   metaUrl: string
   metaAuthToken?: string
-  disks: Disk[]
+  /** Local drives or storage nodes; each object uses k+m of them. */
+  stores: ShardStore[]
+  codec: ErasureCodec
+  ec: { k: number; m: number }
+  blockSize?: number
   platform: Platform
+  logger?: Logger
+  tuning?: Partial<Tuning>
 }
 
 export interface RootCredentials {
@@ -32,12 +67,17 @@ export interface RootCredentials {
 /** What every use case works with. */
 export interface ServiceContext {
   db: meta.Db
-  storage: ObjectStorage
+  storage: ErasureStorage
+  stores: ShardStore[]
   platform: Platform
+  logger: Logger
+  stats: DurabilityStats
+  tuning: Tuning
 }
 
 /** Binds each use-case module's functions to the context: `service.objects.put(actor, …)`. */
 type Bound<M> = { [K in keyof M]: M[K] extends (ctx: ServiceContext, ...a: infer A) => infer R ? (...a: A) => R : never }
+type FunctionKeys<M> = { [K in keyof M]: M[K] extends (ctx: ServiceContext, ...a: never[]) => unknown ? K : never }[keyof M]
 
 function bind<M extends Record<string, unknown>>(ctx: ServiceContext, mod: M): Bound<Pick<M, FunctionKeys<M>>> {
   const out: Record<string, unknown> = {}
@@ -46,15 +86,40 @@ function bind<M extends Record<string, unknown>>(ctx: ServiceContext, mod: M): B
   }
   return out as Bound<Pick<M, FunctionKeys<M>>>
 }
-type FunctionKeys<M> = { [K in keyof M]: M[K] extends (ctx: ServiceContext, ...a: never[]) => unknown ? K : never }[keyof M]
+
+/** Runs `task` every `ms`, never two at once; errors are logged, never thrown. */
+function every(ms: number, logger: Logger, name: string, task: () => Promise<unknown>) {
+  let running = false
+  const timer = setInterval(() => {
+    if (running) return
+    running = true
+    task().catch((e) => logger.log('warn', `${name} failed`, { error: String(e) })).finally(() => { running = false })
+  }, ms)
+  return () => clearInterval(timer)
+}
 
 export async function openService(opts: ServiceOptions) {
   const { db, close } = await meta.openDb(opts.metaUrl, { authToken: opts.metaAuthToken })
   await meta.ensureDefaultNamespace(db)
-  const stores = opts.disks.map((disk, i) => createDiskStore(String(i), disk))
-  for (const s of stores) await s.sweepTemp()
-  const ctx: ServiceContext = { db, storage: createPlainStorage(stores), platform: opts.platform }
-  let gcTimer: ReturnType<typeof setInterval> | undefined
+  const logger = opts.logger ?? silentLogger
+  const tuning = { ...DEFAULT_TUNING, ...opts.tuning }
+  const stats = emptyStats()
+  const storage = createErasureStorage({
+    stores: opts.stores,
+    k: opts.ec.k,
+    m: opts.ec.m,
+    blockSize: opts.blockSize,
+    codec: opts.codec,
+    platform: opts.platform,
+    readTimeoutMs: tuning.readTimeoutMs,
+    onDegraded: (layout) => {
+      stats.degradedReads++
+      meta.enqueueHeal(db, [layout], 'degraded-read').catch((e) => logger.log('warn', 'could not queue a heal', { error: String(e) }))
+    },
+  })
+  const ctx: ServiceContext = { db, storage, stores: opts.stores, platform: opts.platform, logger, stats, tuning }
+  const stops: (() => void)[] = []
+  const scrub: ScrubState = {}
   return {
     identities: bind(ctx, identities),
     buckets: bind(ctx, buckets),
@@ -71,13 +136,41 @@ export async function openService(opts: ServiceOptions) {
     multipart: bind(ctx, multipart),
     /** Creates or refreshes the root user from the operator's credentials. */
     ensureRootUser: (c: RootCredentials) => meta.upsertRootUser(db, c),
-    /** Starts the periodic garbage collector; returns immediately. */
-    startBackground(intervalMs = 30_000): void {
-      gcTimer ??= setInterval(() => void gc.collectGarbage(ctx).catch(() => {}), intervalMs)
+    /** Starts healer, scrubber and collectors; returns immediately. */
+    startBackground(): void {
+      if (stops.length > 0) return
+      stops.push(every(tuning.healIntervalMs, logger, 'heal', () => healRound(ctx)))
+      stops.push(every(tuning.scrubIntervalMs, logger, 'scrub', () => scrubRound(ctx, scrub, tuning.scrubBatch, tuning.scrubDeepBytes)))
+      stops.push(every(Math.min(tuning.gcGraceMs, 30_000), logger, 'gc', async () => {
+        await gc.collectGarbage(ctx, Date.now(), tuning.gcGraceMs)
+        await collectOrphans(ctx, tuning.orphanGraceMs)
+      }))
     },
-    collectGarbage: (now?: number, graceMs?: number) => gc.collectGarbage(ctx, now, graceMs),
+    /** One full maintenance pass now: scrub everything, heal what it found, collect garbage. */
+    async maintain(): Promise<void> {
+      const state: ScrubState = {}
+      for (let i = 0; i < 1_000_000; i++) {
+        await scrubRound(ctx, state, tuning.scrubBatch, 0)
+        if (!state.cursor) break
+      }
+      for (let i = 0; i < 10_000 && (await healRound(ctx, 64)) > 0; i++);
+      await gc.collectGarbage(ctx, Date.now(), tuning.gcGraceMs)
+      await collectOrphans(ctx, tuning.orphanGraceMs)
+    },
+    /** Stores up/down, heal backlog and durability counters, for /_coffer/health and metrics. */
+    async health() {
+      const stores = await Promise.all(opts.stores.map(async (s) => ({ id: s.id, up: await s.healthy().catch(() => false) })))
+      const up = stores.filter((s) => s.up).length
+      return {
+        status: up >= opts.ec.k + (opts.ec.k === opts.ec.m ? 1 : 0) ? 'ok' as const : 'degraded' as const,
+        ec: `${opts.ec.k}+${opts.ec.m}`,
+        stores,
+        healBacklog: await meta.healBacklog(db),
+        stats: { ...stats },
+      }
+    },
     async close(): Promise<void> {
-      if (gcTimer) clearInterval(gcTimer)
+      for (const stop of stops.splice(0)) stop()
       await close()
     },
   }

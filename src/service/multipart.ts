@@ -9,8 +9,9 @@ import { combineCrcs, compositeChecksum, type ChecksumAlgorithm } from '../util/
 import type { ServiceContext } from './context.ts'
 import { ServiceError } from './errors.ts'
 import { type Actor, bucketFor } from './identities.ts'
+import { settle, storeData } from './stored-write.ts'
 import {
-  checkWriteConditions, newId, removeQuietly, type ChecksumValue, type Digests, type ObjectInfo,
+  checkWriteConditions, removeQuietly, type ChecksumValue, type Digests, type ObjectInfo,
   type ObjectMetadataInput, type WriteConditions,
 } from './put-object.ts'
 import type { DataLayout } from '../storage/object-storage.ts'
@@ -70,12 +71,13 @@ export interface UploadPartInput {
 }
 
 export async function uploadPart(ctx: ServiceContext, input: UploadPartInput): Promise<meta.PartRow> {
-  const written = await ctx.storage.write(newId(), input.body)
+  const { id, written } = await storeData(ctx, input.body)
   let digests: Digests
   try {
     digests = input.digests()
   } catch (e) {
     await removeQuietly(ctx, singleSegment(written.size, written.layout))
+    await settle(ctx, [id])
     throw e
   }
   const part: meta.PartRow = {
@@ -95,6 +97,8 @@ export async function uploadPart(ctx: ServiceContext, input: UploadPartInput): P
     // The upload was completed or aborted while the body streamed.
     if (e instanceof meta.NoSuchUploadError) throw new ServiceError('NoSuchUpload', undefined, { UploadId: input.upload.uploadId })
     throw e
+  } finally {
+    await settle(ctx, [id])
   }
   if (replaced) await meta.enqueueGc(ctx.db, [replaced], 'part-replaced')
   return part

@@ -10,6 +10,7 @@ import { ServiceError } from './errors.ts'
 import { type Actor, bucketFor } from './identities.ts'
 import { etagMatches } from './conditions.ts'
 import { layoutsOf, singleSegment, type StoredData } from './stored-data.ts'
+import { settle, storeData } from './stored-write.ts'
 
 export interface ChecksumValue {
   algorithm: ChecksumAlgorithm
@@ -45,8 +46,6 @@ export interface PutObjectInput extends ObjectMetadataInput, WriteConditions {
 
 export type ObjectInfo = meta.ObjectRow
 
-export const newId = (): string => crypto.randomUUID()
-
 /** Fails fast, before any byte is read, when the condition already cannot hold. */
 export async function checkWriteConditions(ctx: ServiceContext, bucket: string, key: string, c: WriteConditions): Promise<void> {
   if (!c.ifNoneMatch && c.ifMatch === undefined) return
@@ -79,13 +78,14 @@ export async function removeQuietly(ctx: ServiceContext, data: StoredData): Prom
 export async function putObject(ctx: ServiceContext, actor: Actor, input: PutObjectInput): Promise<ObjectInfo> {
   await bucketFor(ctx, actor, input.bucket)
   await checkWriteConditions(ctx, input.bucket, input.key, input)
-  const written = await ctx.storage.write(newId(), input.body)
+  const { id, written } = await storeData(ctx, input.body)
   const data = singleSegment(written.size, written.layout)
   let digests: Digests
   try {
     digests = input.digests()
   } catch (e) {
     await removeQuietly(ctx, data)
+    await settle(ctx, [id])
     throw e
   }
   const row: meta.ObjectRow = {
@@ -103,6 +103,13 @@ export async function putObject(ctx: ServiceContext, actor: Actor, input: PutObj
     layout: data,
     encryption: null,
   }
-  await commitStored(ctx, row, input)
+  try {
+    await commitStored(ctx, row, input)
+  } catch (e) {
+    // A lost condition removed the data; anything else leaves it to orphan collection.
+    if (e instanceof ServiceError) await settle(ctx, [id])
+    throw e
+  }
+  await settle(ctx, [id])
   return row
 }

@@ -101,6 +101,6 @@ describe('ErasureStorage round trips', () => {
     const r = await rig({ blockSize: BLOCK })
     await expect(r.storage.write('../x', streamFromBytes(new Uint8Array(1)))).rejects.toThrow(/invalid write id/)
     await expect(makeRig({ n: 5 })).rejects.toThrow(/needs 6 drives or nodes/)
-    expect(() => r.storage.read({ v: 1, scheme: 'plain', store: 'd0', shard: 'x', size: 1 }, 0, 1)).toThrow(/not an erasure-coded layout/)
+    expect(() => r.storage.read({ v: 1, scheme: 'plain', store: 'd0', shard: 'x', size: 1 } as never, 0, 1)).toThrow(/not an erasure-coded layout/)
   })
 })

@@ -7,7 +7,7 @@ import { checksumById, createBlockChecksum } from './block-checksum.ts'
 import type { ErasureCodec } from './codec.ts'
 import { erasureLayout, type EngineContext } from './erasure-common.ts'
 import { DEFAULT_BLOCK_SIZE, validateBlockSize, validateEc } from './geometry.ts'
-import { heal, verifyShards, type HealResult, type ShardCheck } from './healer.ts'
+import { heal, probeShards, verifyShards, type HealResult, type ShardCheck } from './healer.ts'
 import type { DataLayout, ErasureLayout, ObjectStorage } from './object-storage.ts'
 import { shardName } from './shard-format.ts'
 import type { ShardStore } from './shard-store.ts'
@@ -45,6 +45,15 @@ export interface ErasureStorage extends ObjectStorage {
   heal(layout: DataLayout): Promise<HealResult>
   /** Reads every shard whole and reports each one's state; changes nothing (for the scrubber). */
   verifyShards(layout: DataLayout): Promise<ShardCheck[]>
+  /** Stats every shard (existence and length only): the scrubber's cheap pass. */
+  probeShards(layout: DataLayout): Promise<ShardCheck[]>
+  /**
+   * Deletes every shard a write under `id` may have left on any store (`<id>.0 … <id>.k+m-1`):
+   * for orphans of crashed writes, whose layout was never recorded.
+   */
+  removeById(id: string): Promise<void>
+  /** Ids of the configured stores, in configuration order. */
+  readonly storeIds: readonly string[]
 }
 
 export function createErasureStorage(opts: ErasureStorageOptions): ErasureStorage {
@@ -83,6 +92,14 @@ export function createErasureStorage(opts: ErasureStorageOptions): ErasureStorag
     },
     heal: (layout) => heal(ctx, layout),
     verifyShards: (layout) => verifyShards(ctx, layout),
+    probeShards: (layout) => probeShards(ctx, layout),
+    async removeById(id) {
+      const names = Array.from({ length: settings.k + settings.m }, (_, i) => shardName(id, i))
+      const results = await Promise.allSettled([...stores.values()].flatMap((store) => names.map((n) => store.delete(n))))
+      const failed = results.filter((r) => r.status === 'rejected')
+      if (failed.length > 0) throw new AggregateError(failed.map((r) => (r as PromiseRejectedResult).reason), `could not delete orphan shards of ${id}`)
+    },
+    storeIds: [...stores.keys()],
   }
 }
 

@@ -159,3 +159,23 @@ export async function heal(ctx: EngineContext, dataLayout: DataLayout): Promise<
   pending.push(...sinks.filter((_, i) => !stored[i]).map((s) => s.index))
   return { rebuilt: rebuilt.sort((a, b) => a - b), pending: pending.sort((a, b) => a - b), checks }
 }
+
+/**
+ * The cheap check: each shard's existence and exact length (one stat per shard, no data read).
+ * Finds emptied drives and lost nodes; bitrot needs verifyShards.
+ */
+export async function probeShards(ctx: EngineContext, dataLayout: DataLayout): Promise<ShardCheck[]> {
+  const layout = erasureLayout(dataLayout)
+  const expected = shardFileLength(geometryOf(layout), offsetsOf(layout, ctx.checksumFor(layout.checksum)))
+  return Promise.all(layout.stores.map(async (storeId, index): Promise<ShardCheck> => {
+    const store = ctx.stores.get(storeId)
+    if (!store) return { index, store: storeId, state: 'unavailable', detail: `store ${storeId} is not configured` }
+    try {
+      const size = await withTimeout(store.stat(shardName(layout.id, index)), ctx.readTimeoutMs, () => new Error('stat timed out'))
+      if (size === undefined) return { index, store: storeId, state: 'missing' }
+      return size === expected ? { index, store: storeId, state: 'ok' } : { index, store: storeId, state: 'corrupt', detail: `${size} bytes, expected ${expected}` }
+    } catch (e) {
+      return { index, store: storeId, state: 'unavailable', detail: e instanceof Error ? e.message : String(e) }
+    }
+  }))
+}

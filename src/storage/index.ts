@@ -4,7 +4,10 @@
  */
 export type { Disk, FileReader, FileWriter } from './disk.ts'
 export { ShardNotFound, type ShardStore } from './shard-store.ts'
-export type { DataLayout, ObjectStorage, PlainLayout, WriteResult } from './object-storage.ts'
+export type { DataLayout, ErasureLayout, ObjectStorage, WriteResult } from './object-storage.ts'
 export { createDiskStore, fanOut, isShardName, type DiskStore } from './disk-store.ts'
 export { rank, hash64, hash64Hex, type Hash64 } from './placement.ts'
-export { createPlainStorage, NoHealthyStore } from './plain-storage.ts'
+export { createErasureStorage, QuorumError, type ErasureStorage, type HealResult, type ShardCheck } from './erasure-storage.ts'
+export { createWasmCodec, loadWasmCodec } from './codec-wasm.ts'
+export type { ErasureCodec } from './codec.ts'
+export { parseEc, validateEc, ecProblems, DEFAULT_EC, DEFAULT_BLOCK_SIZE } from './geometry.ts'

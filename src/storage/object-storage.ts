@@ -1,22 +1,11 @@
 /**
  * The storage engine as the service sees it: write a stream, get back a layout (a plain JSON
  * value stored in metadata), later read any byte range of it or remove it. How the bytes are
- * spread (one drive now, Reed–Solomon stripes later) is the layout's business alone.
+ * spread (Reed–Solomon stripes over drives or nodes) is the layout's business alone.
  */
 
 /** FORMAT: persisted in metadata as JSON; bump `v` when the shape changes. */
-export type DataLayout = PlainLayout | ErasureLayout
-
-/** The whole payload as one shard file on one store (no parity yet). */
-export interface PlainLayout {
-  v: 1
-  scheme: 'plain'
-  /** ShardStore id holding the file. */
-  store: string
-  /** Shard file name on that store. */
-  shard: string
-  size: number
-}
+export type DataLayout = ErasureLayout
 
 /**
  * FORMAT: Reed–Solomon stripes over k+m stores (see shard-format.ts for the shard files).

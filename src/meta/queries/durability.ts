@@ -1,0 +1,88 @@
+/**
+ * Durability bookkeeping: write intents (to find the shards of crashed writes), the heal queue
+ * (leased like gc_queue), and a cursor over every stored layout for the scrubber.
+ */
+import { and, asc, count, gt, inArray, lte, or, sql, eq } from 'drizzle-orm'
+import type { Db } from '../db.ts'
+import { healQueue, objects, parts, writeIntents } from '../schema.ts'
+
+const CHUNK = 500
+
+export async function recordIntent(db: Db, id: string, now = new Date()): Promise<void> {
+  await db.insert(writeIntents).values({ id, startedAt: now }).onConflictDoNothing()
+}
+
+export async function clearIntents(db: Db, ids: readonly string[]): Promise<void> {
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    await db.delete(writeIntents).where(inArray(writeIntents.id, ids.slice(i, i + CHUNK)))
+  }
+}
+
+/** Intents started before `before`: writes that crashed or were abandoned (or just committed). */
+export async function staleIntents(db: Db, before: Date, limit: number): Promise<string[]> {
+  const rows = await db.select({ id: writeIntents.id }).from(writeIntents)
+    .where(lte(writeIntents.startedAt, before)).orderBy(asc(writeIntents.startedAt)).limit(limit)
+  return rows.map((r) => r.id)
+}
+
+/**
+ * Whether any object or part still points at data written under `id`. A scan of the layout
+ * JSON: it only runs for stale intents (crashed writes), which are rare.
+ */
+export async function isReferenced(db: Db, id: string): Promise<boolean> {
+  const pattern = `%"${id.replace(/[%_"\\]/g, '')}"%`
+  const inObjects = await db.select({ one: sql`1` }).from(objects).where(sql`${objects.layout} LIKE ${pattern}`).limit(1)
+  if (inObjects.length > 0) return true
+  const inParts = await db.select({ one: sql`1` }).from(parts).where(sql`${parts.layout} LIKE ${pattern}`).limit(1)
+  return inParts.length > 0
+}
+
+export interface HealEntry {
+  id: number
+  layout: unknown
+  attempts: number
+}
+
+export async function enqueueHeal(db: Db, layouts: readonly unknown[], reason: string, now = new Date()): Promise<void> {
+  for (let i = 0; i < layouts.length; i += CHUNK) {
+    const rows = layouts.slice(i, i + CHUNK).map((layout) => ({ layout, reason, enqueuedAt: now, retryAt: new Date(0), attempts: 0 }))
+    await db.insert(healQueue).values(rows)
+  }
+}
+
+/** Up to `limit` due entries, leased for `leaseMs` and counted as one more attempt. */
+export async function takeHeal(db: Db, limit: number, leaseMs: number, now = Date.now()): Promise<HealEntry[]> {
+  if (limit <= 0) return []
+  const due = db.select({ id: healQueue.id }).from(healQueue)
+    .where(lte(healQueue.retryAt, new Date(now))).orderBy(asc(healQueue.id)).limit(limit)
+  const taken = await db.update(healQueue)
+    .set({ retryAt: new Date(now + leaseMs), attempts: sql`${healQueue.attempts} + 1` })
+    .where(inArray(healQueue.id, due))
+    .returning({ id: healQueue.id, layout: healQueue.layout, attempts: healQueue.attempts })
+  return taken.sort((a, b) => a.id - b.id)
+}
+
+export async function doneHeal(db: Db, ids: readonly number[]): Promise<void> {
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    await db.delete(healQueue).where(inArray(healQueue.id, ids.slice(i, i + CHUNK)))
+  }
+}
+
+export async function healBacklog(db: Db): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(healQueue)
+  return row?.n ?? 0
+}
+
+export interface LayoutCursor {
+  bucket: string
+  key: string
+}
+
+/** The next `limit` objects after `cursor` in (bucket, key) order, with their layouts. */
+export async function objectLayoutsAfter(db: Db, cursor: LayoutCursor | undefined, limit: number) {
+  const where = cursor
+    ? or(gt(objects.bucket, cursor.bucket), and(eq(objects.bucket, cursor.bucket), gt(objects.key, cursor.key)))
+    : undefined
+  return db.select({ bucket: objects.bucket, key: objects.key, layout: objects.layout }).from(objects)
+    .where(where).orderBy(asc(objects.bucket), asc(objects.key)).limit(limit)
+}
