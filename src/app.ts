@@ -3,7 +3,8 @@
  * every other request to the S3 handler. No runtime specifics here; adapters serve `app.fetch`.
  */
 import { Hono } from 'hono'
-import { createS3Handler } from './s3/handler.ts'
+import { createAdminRoutes } from './admin/routes.ts'
+import { createAuthenticator, createS3Handler } from './s3/handler.ts'
 import type { Service } from './service/context.ts'
 import { consoleLogger, type Logger } from './util/log.ts'
 import type { Platform } from './util/platform.ts'
@@ -47,6 +48,8 @@ export function createApp(deps: AppDeps): Hono {
     const health = await deps.service.health()
     return c.json(health, health.status === 'ok' ? 200 : 503)
   })
+  const authenticate = createAuthenticator(deps)
+  app.route('/_coffer/admin', createAdminRoutes({ service: deps.service, authenticate: (req) => authenticate(req) }))
   app.get('/_coffer/metrics', async (c) => c.text(prometheusText(await deps.service.health()), 200, { 'content-type': 'text/plain; version=0.0.4' }))
   // Hono dispatches HEAD as GET and drops the body; the handler reads the raw method, so
   // HeadObject stays a metadata-only operation.

@@ -42,7 +42,7 @@ describe('cli', () => {
     expect(r.out).toMatch(/^coffer \d+\.\d+\.\d+ \(node\)$/)
   })
 
-  it.each(['node', 'cluster', 'admin'])('reserved command %s says "not available yet" and exits 2', async (name) => {
+  it.each(['node', 'cluster'])('reserved command %s says "not available yet" and exits 2', async (name) => {
     const r = await run([name])
     expect(r.code).toBe(EXIT_USAGE)
     expect(r.err).toMatch(new RegExp(`coffer ${name} is not available yet`))

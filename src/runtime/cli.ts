@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import type { RuntimeAdapter } from './adapter.ts'
 import { runServer, type Output } from './bootstrap.ts'
 import { parseServerArgs, serverFlagsHelp } from './env.ts'
+import { runAdminCommand } from './admin-cli.ts'
 
 /** Exit code for a usage error: the command line must change, retrying will not help. */
 export const EXIT_USAGE = 2
@@ -14,6 +15,7 @@ export type Command =
   | { kind: 'server'; args: string[] }
   | { kind: 'help' }
   | { kind: 'version' }
+  | { kind: 'admin'; args: string[] }
   | { kind: 'reserved'; name: string }
   | { kind: 'unknown'; name: string }
 
@@ -21,7 +23,6 @@ export type Command =
 const RESERVED: Record<string, string> = {
   node: 'runs a storage node that serves shards to gateways',
   cluster: 'manages the storage nodes of a distributed deployment',
-  admin: 'manages namespaces, users and keys',
 }
 
 export function parseCommand(argv: string[]): Command {
@@ -29,6 +30,7 @@ export function parseCommand(argv: string[]): Command {
   if (first === undefined || first === 'help' || first === '--help' || first === '-h') return { kind: 'help' }
   if (first === '--version' || first === '-v' || first === 'version') return { kind: 'version' }
   if (first === 'server') return { kind: 'server', args: rest }
+  if (first === 'admin') return { kind: 'admin', args: rest }
   if (first in RESERVED) return { kind: 'reserved', name: first }
   return { kind: 'unknown', name: first }
 }
@@ -44,6 +46,7 @@ export function helpText(): string {
     '',
     'Usage:',
     '  coffer server [flags]    run a gateway with local drives (npm start -- [flags])',
+    '  coffer admin GROUP VERB  operator API: heal status|run (coffer admin --help)',
     '  coffer help              this text',
     '  coffer --version         print the version',
     '',
@@ -75,6 +78,8 @@ export async function main(argv: string[], adapter: RuntimeAdapter, env: Record<
     case 'version':
       io.out(`coffer ${version()} (${adapter.name})`)
       return 0
+    case 'admin':
+      return runAdminCommand(cmd.args, env, io)
     case 'reserved':
       io.err(`coffer ${cmd.name} is not available yet (it ${RESERVED[cmd.name]}). Use \`coffer server\` for now; see coffer help.`)
       return EXIT_USAGE

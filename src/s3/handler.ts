@@ -11,7 +11,8 @@ import { authenticate } from './auth/sigv4.ts'
 import { decodePayload, type DecodedBody } from './auth/aws-chunked.ts'
 import { classify, type Endpoint } from './classify.ts'
 import type { OpContext, Operation } from './context.ts'
-import { resolveTarget } from './endpoints.ts'
+import { resolveTarget, splitUrl } from './endpoints.ts'
+import type { Actor } from '../service/identities.ts'
 import { isS3Error, S3Error, type S3ErrorCode } from './errors.ts'
 import { errorXml } from './xml/documents.ts'
 import * as bucketOps from './ops/buckets.ts'
@@ -52,6 +53,21 @@ const OPERATIONS: Record<Endpoint, Operation> = {
   CompleteMultipartUpload: multipartOps.completeMultipartUpload,
   AbortMultipartUpload: multipartOps.abortMultipartUpload,
   ListParts: multipartOps.listParts,
+}
+
+/**
+ * SigV4 verification for Coffer's own APIs (admin): the caller's actor, or an S3Error. Bodies
+ * of those requests are small JSON, verified by the caller against `payloadHash` if signed.
+ */
+export function createAuthenticator(deps: Pick<S3Deps, 'service' | 'platform' | 'region'>) {
+  return async (req: Request, rawTarget?: string): Promise<Actor> => {
+    const { rawPath, rawQuery } = splitUrl(rawTarget ?? req.url)
+    const auth = await authenticate(
+      { method: req.method, rawPath, rawQuery, headers: req.headers },
+      { region: deps.region, now: () => new Date(), platform: deps.platform, lookupSecret: (id) => deps.service.identities.lookupSecret(id) },
+    )
+    return deps.service.identities.actorFor(auth.accessKeyId)
+  }
 }
 
 /** S3 caps keys at 1,024 bytes of UTF-8. */

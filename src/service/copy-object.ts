@@ -19,5 +19,5 @@ export async function statCopySource(ctx: ServiceContext, actor: Actor, bucket: 
   }
 }
 
-export const openCopySource = (ctx: ServiceContext, source: ObjectInfo, start: number, end: number): ReadableStream<Uint8Array> =>
+export const openCopySource = (ctx: ServiceContext, source: ObjectInfo, start: number, end: number): Promise<ReadableStream<Uint8Array>> =>
   openObject(ctx, source, start, end)

@@ -8,6 +8,8 @@ import { ServiceError } from './errors.ts'
 import { type Actor, bucketFor } from './identities.ts'
 import { evaluateConditions, type ReadConditions } from './conditions.ts'
 import { readStoredRange, type StoredData } from './stored-data.ts'
+import { QuorumError } from '../storage/index.ts'
+import { primeStream } from '../util/streams.ts'
 import type { ObjectInfo } from './put-object.ts'
 
 export async function statObject(ctx: ServiceContext, actor: Actor, bucket: string, key: string, conditions: ReadConditions = {}): Promise<ObjectInfo> {
@@ -20,7 +22,14 @@ export async function statObject(ctx: ServiceContext, actor: Actor, bucket: stri
   return row
 }
 
-/** Streams bytes [start, end) of an object found by statObject. */
-export function openObject(ctx: ServiceContext, obj: ObjectInfo, start: number, end: number): ReadableStream<Uint8Array> {
-  return readStoredRange(ctx.storage, obj.layout as StoredData, start, end)
+/** Too few shards readable: the protocol layer answers 503 rather than wrong or missing bytes. */
+export const unavailable = (e: unknown): unknown =>
+  e instanceof QuorumError ? new ServiceError('Unavailable', 'Too few storage nodes or drives are reachable to read this object; retry later.') : e
+
+/**
+ * Streams bytes [start, end) of an object found by statObject. The first bytes are read before
+ * this resolves, so an unreadable object fails with a status, not a truncated 200.
+ */
+export function openObject(ctx: ServiceContext, obj: ObjectInfo, start: number, end: number): Promise<ReadableStream<Uint8Array>> {
+  return primeStream(readStoredRange(ctx.storage, obj.layout as StoredData, start, end), unavailable)
 }

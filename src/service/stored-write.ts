@@ -4,7 +4,8 @@
  * shards of a crashed write can always be found and removed. Degraded writes queue a heal.
  */
 import * as meta from '../meta/index.ts'
-import type { WriteResult } from '../storage/object-storage.ts'
+import { QuorumError, type WriteResult } from '../storage/index.ts'
+import { ServiceError } from './errors.ts'
 import type { ServiceContext } from './context.ts'
 
 export const newId = (): string => crypto.randomUUID()
@@ -19,7 +20,15 @@ export async function storeData(ctx: ServiceContext, body: ReadableStream<Uint8A
   await meta.recordIntent(ctx.db, id)
   // On failure the intent stays: a store that confirms late may still leave a shard behind,
   // and orphan collection removes it by id.
-  const written = await ctx.storage.write(id, body)
+  let written: WriteResult
+  try {
+    written = await ctx.storage.write(id, body)
+  } catch (e) {
+    if (e instanceof QuorumError) {
+      throw new ServiceError('Unavailable', 'Too few storage nodes or drives are reachable to store this object; retry later.')
+    }
+    throw e
+  }
   if (written.degraded && written.degraded.length > 0) {
     await meta.enqueueHeal(ctx.db, [written.layout], 'degraded-write')
   }

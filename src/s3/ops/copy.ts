@@ -44,8 +44,8 @@ async function resolveSource(ctx: OpContext): Promise<ObjectInfo> {
 }
 
 /** Streams a source range through MD5 and, when asked, a checksum; the result feeds the service. */
-function copyBody(ctx: OpContext, source: ObjectInfo, start: number, end: number, algorithm?: ChecksumAlgorithm) {
-  const tap = digestTap(ctx.service.objects.openCopySource(source, start, end), { checksum: algorithm ? { algorithm, trailer: false } : undefined }, ctx.platform)
+async function copyBody(ctx: OpContext, source: ObjectInfo, start: number, end: number, algorithm?: ChecksumAlgorithm) {
+  const tap = digestTap(await ctx.service.objects.openCopySource(source, start, end), { checksum: algorithm ? { algorithm, trailer: false } : undefined }, ctx.platform)
   return {
     stream: tap.stream,
     digests: () => {
@@ -71,7 +71,7 @@ export async function copyObject(ctx: OpContext): Promise<Response> {
   const requested = ctx.headers.get('x-amz-checksum-algorithm')?.toUpperCase() as ChecksumAlgorithm | undefined
   // A whole-object checksum survives the copy by recomputing it; composite ones cannot.
   const algorithm = requested ?? (source.checksum?.type === 'FULL_OBJECT' ? source.checksum.algorithm as ChecksumAlgorithm : undefined)
-  const body = copyBody(ctx, source, 0, source.size, algorithm)
+  const body = await copyBody(ctx, source, 0, source.size, algorithm)
   const obj = await ctx.service.objects.put(ctx.actor, { bucket: ctx.bucket, key: ctx.key, body: body.stream, digests: body.digests, ...metadata })
   return xmlResponse(copyObjectResultXml({ etag: obj.etag, lastModified: obj.lastModified, checksum: obj.checksum ?? undefined }), 200, checksumHeaders(obj.checksum))
 }
@@ -93,7 +93,7 @@ export async function uploadPartCopy(ctx: OpContext): Promise<Response> {
   const source = await resolveSource(ctx)
   const { start, end } = copyRange(ctx.headers.get('x-amz-copy-source-range'), source.size)
   if (end - start > MAX_PUT_BYTES) throw new S3Error('EntityTooLarge')
-  const body = copyBody(ctx, source, start, end, (upload.checksumAlgorithm ?? undefined) as ChecksumAlgorithm | undefined)
+  const body = await copyBody(ctx, source, start, end, (upload.checksumAlgorithm ?? undefined) as ChecksumAlgorithm | undefined)
   const part = await ctx.service.multipart.uploadPart({ upload, partNumber, body: body.stream, digests: body.digests })
   return xmlResponse(copyPartResultXml({ etag: part.etag, lastModified: part.lastModified, checksum: part.checksum ?? undefined }), 200, checksumHeaders(part.checksum))
 }

@@ -68,6 +68,6 @@ export async function getObject(ctx: OpContext): Promise<Response> {
   const sel = select(ctx, obj)
   const start = sel.range?.start ?? 0
   const end = sel.range?.end ?? obj.size
-  const body = end > start ? ctx.service.objects.open(obj, start, end) : null
+  const body = end > start ? await ctx.service.objects.open(obj, start, end) : null
   return new Response(body, { status: sel.range ? 206 : 200, headers: objectHeaders(ctx, obj, sel) })
 }
