@@ -1,0 +1,47 @@
+/**
+ * A FIFO of byte chunks from which exact-size pieces are taken: how both package streams re-cut
+ * arbitrary network/storage chunks into packages. Views when a piece lies in one chunk, else a copy.
+ */
+
+export class ByteQueue {
+  private chunks: Uint8Array[] = []
+  private head = 0 // read offset into chunks[0]
+  length = 0
+
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return
+    this.chunks.push(chunk)
+    this.length += chunk.length
+  }
+
+  /** Removes and returns exactly `n` bytes (n ≤ length). */
+  take(n: number): Uint8Array {
+    if (n > this.length) throw new RangeError(`take(${n}) with only ${this.length} bytes queued`)
+    this.length -= n
+    const first = this.chunks[0]
+    if (n === 0) return new Uint8Array(0)
+    if (first && first.length - this.head >= n) {
+      const out = first.subarray(this.head, this.head + n)
+      this.advance(first, n)
+      return out
+    }
+    const out = new Uint8Array(n)
+    let filled = 0
+    while (filled < n) {
+      const c = this.chunks[0]!
+      const m = Math.min(n - filled, c.length - this.head)
+      out.set(c.subarray(this.head, this.head + m), filled)
+      filled += m
+      this.advance(c, m)
+    }
+    return out
+  }
+
+  private advance(chunk: Uint8Array, n: number): void {
+    this.head += n
+    if (this.head === chunk.length) {
+      this.chunks.shift()
+      this.head = 0
+    }
+  }
+}
