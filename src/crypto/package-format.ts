@@ -5,7 +5,8 @@
  * Spec (version 1). Inputs: objectKey (32 random bytes), prefix (8 random bytes per write),
  * objectId (UTF-8, ≤ 1024 bytes), partNumber (u32; 0 for a single PUT).
  *
- *   packageKey   = HMAC-SHA256(objectKey, "coffer/package-key/v1" ‖ u32be(partNumber))
+ *   packageKey   = HMAC-SHA256(objectKey, "coffer/package-key/v1" ‖ u32be(partNumber)
+ *                               ‖ u16be(len(objectId)) ‖ objectId)
  *   plaintext    → packages of PACKAGE_PAYLOAD bytes; the last one may be shorter (or empty:
  *                  an empty plaintext is one empty final package, so a cut to zero is caught)
  *   nonce(i)     = prefix ‖ u32be(i)                                   (12 bytes)
@@ -19,7 +20,7 @@
  * dropping trailing packages leaves no package whose aad carries the final flag.
  */
 import { concatBytes, utf8 } from '../util/bytes.ts'
-import { hmacSha256 } from './webcrypto.ts'
+import { hmacSha256, randomBytes } from './webcrypto.ts'
 
 // FORMAT: DO NOT CHANGE these values; a new value is a new FORMAT_VERSION with its own golden test.
 export const FORMAT_VERSION = 1
@@ -46,6 +47,9 @@ export interface PackageParams {
   /** 0 for a single PUT, 1..10000 for a multipart part. */
   partNumber: number
 }
+
+/** A fresh random nonce prefix: draw one per write (each PutObject, each UploadPart). */
+export const generatePrefix = (): Promise<Uint8Array> => randomBytes(PREFIX_BYTES)
 
 /** Number of packages for a plaintext of `plainLength` bytes (at least 1). */
 export function packageCount(plainLength: number): number {
@@ -84,11 +88,17 @@ export function checkParams(p: PackageParams): void {
   if (id.length === 0 || id.length > MAX_OBJECT_ID_BYTES) throw new RangeError(`object id must be 1..${MAX_OBJECT_ID_BYTES} UTF-8 bytes`)
 }
 
-/** packageKey = HMAC-SHA256(objectKey, label ‖ u32be(part)): parts never share a key, so never a nonce. */
-export function derivePackageKey(objectKey: Uint8Array, partNumber: number): Promise<Uint8Array> {
-  const part = new Uint8Array(4)
-  new DataView(part.buffer).setUint32(0, partNumber)
-  return hmacSha256(objectKey, concatBytes([utf8(PACKAGE_KEY_LABEL), part]))
+/**
+ * packageKey = HMAC-SHA256(objectKey, label ‖ u32be(part) ‖ lp(objectId)): parts (and objects, should
+ * a key ever be reused by mistake) never share a package key, so never a (key, nonce) pair.
+ */
+export function derivePackageKey(objectKey: Uint8Array, partNumber: number, objectId: string): Promise<Uint8Array> {
+  const id = utf8(objectId)
+  const fields = new Uint8Array(6)
+  const view = new DataView(fields.buffer)
+  view.setUint32(0, partNumber)
+  view.setUint16(4, id.length)
+  return hmacSha256(objectKey, concatBytes([utf8(PACKAGE_KEY_LABEL), fields, id]))
 }
 
 /**

@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest'
+import { createNodeAead } from '../runtime/aead-node.ts'
+import { concatBytes } from '../util/bytes.ts'
+import { createWebCryptoAead } from './aead.ts'
+import { DecryptError, decryptRange } from './decrypt-stream.ts'
+import type { PackageOptions } from './encrypt-stream.ts'
+import { cipherLength, PACKAGE_PAYLOAD, PACKAGE_SIZE } from './package-format.ts'
+import { decryptSlice, encryptAll, options, pattern } from './test-crypto-kit.ts'
+
+const P = PACKAGE_PAYLOAD
+const S = PACKAGE_SIZE
+
+/** Reads a stream to its end or error, keeping what was emitted before an error. */
+async function drain(stream: ReadableStream<Uint8Array>): Promise<{ bytes: Uint8Array; error?: unknown }> {
+  const reader = stream.getReader()
+  const parts: Uint8Array[] = []
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) return { bytes: concatBytes(parts) }
+      parts.push(value)
+    }
+  } catch (error) {
+    return { bytes: concatBytes(parts), error }
+  }
+}
+
+const pkg = (c: Uint8Array, i: number, plainSize: number) => c.subarray(i * S, Math.min((i + 1) * S, i * S + (plainSize - i * P) + 16))
+
+for (const aead of [createWebCryptoAead(), createNodeAead()]) {
+  describe(`tampering is rejected (${aead.name} AEAD)`, () => {
+    const size = 3 * P + 5 // packages 0..2 full, 3 holds 5 bytes
+    const plain = pattern(size, 42)
+    const opts = options({ objectId: 'victim', partNumber: 1 }, aead)
+    let cipher: Uint8Array
+    const setup = async () => (cipher ??= await encryptAll(plain, opts))
+
+    const rejects = async (serve: (s: number, e: number) => Uint8Array, plainSize = size, o: PackageOptions = opts, start = 0, end = plainSize) => {
+      const r = await drain(decryptRange((s, e) => new ReadableStream({ start: (c) => (c.enqueue(serve(s, e)), c.close()) }), plainSize, start, end, o))
+      expect(r.error).toBeInstanceOf(DecryptError)
+      return r
+    }
+
+    it('a flipped ciphertext bit fails the package, yet ranges elsewhere still read; nothing unauthenticated is emitted', async () => {
+      await setup()
+      const bad = cipher.slice()
+      bad[2 * S + 100]! ^= 0x01
+      const r = await rejects((s, e) => bad.subarray(s, e))
+      expect(r.bytes.length).toBeLessThanOrEqual(2 * P) // at most the two good packages before it
+      expect(Buffer.from(r.bytes).equals(Buffer.from(plain.subarray(0, r.bytes.length)))).toBe(true)
+      expect(await decryptSlice(bad, size, 10, 2 * P, opts)).toEqual(plain.subarray(10, 2 * P))
+      await rejects((s, e) => bad.subarray(s, e), size, opts, 2 * P + 1, 2 * P + 2)
+      const tagFlip = cipher.slice()
+      tagFlip[S - 1]! ^= 0x80
+      await rejects((s, e) => tagFlip.subarray(s, e))
+    })
+
+    it('reordered packages fail', async () => {
+      await setup()
+      const swapped = concatBytes([pkg(cipher, 1, size), pkg(cipher, 0, size), cipher.subarray(2 * S)])
+      await rejects((s, e) => swapped.subarray(s, e))
+    })
+
+    it('a package from another object (same key and prefix) or another part fails', async () => {
+      await setup()
+      for (const other of [options({ objectId: 'intruder', partNumber: 1 }, aead), options({ objectId: 'victim', partNumber: 2 }, aead)]) {
+        const foreign = await encryptAll(plain, other)
+        const mixed = concatBytes([pkg(cipher, 0, size), pkg(foreign, 1, size), cipher.subarray(2 * S)])
+        await rejects((s, e) => mixed.subarray(s, e))
+        await rejects((s, e) => foreign.subarray(s, e)) // the whole of the other one, too
+      }
+    })
+
+    it('truncation fails: last package dropped (size kept or shrunk to match), or cut mid-package', async () => {
+      await setup()
+      const dropped = cipher.subarray(0, 3 * S)
+      await rejects((s, e) => dropped.subarray(s, e)) // the ciphertext ends early
+      expect(dropped.length).toBe(cipherLength(3 * P))
+      await rejects((s, e) => dropped.subarray(s, e), 3 * P) // package 2 carries no final flag
+      await rejects((s, e) => cipher.subarray(s, Math.min(e, cipher.length - 7)))
+      await rejects((s, e) => cipher.subarray(s, Math.min(e, S + 1000)))
+    })
+
+    it('extension fails: extra bytes after the range, or a package appended under a larger size', async () => {
+      await setup()
+      await rejects((s, e) => concatBytes([cipher.subarray(s, e), pattern(30)]))
+      const twoFull = pattern(2 * P, 7)
+      const short = await encryptAll(twoFull, opts)
+      const longer = await encryptAll(concatBytes([twoFull, pattern(P, 8)]), opts)
+      const extended = concatBytes([short, longer.subarray(2 * S)])
+      expect(extended.length).toBe(cipherLength(3 * P)) // lengths line up: only the final flag can tell
+      await rejects((s, e) => extended.subarray(s, e), 3 * P) // package 1 of `short` is flagged final
+    })
+
+    it('the wrong object key fails at the first package, emitting nothing', async () => {
+      await setup()
+      const r = await rejects((s, e) => cipher.subarray(s, e), size, { ...opts, key: pattern(32, 99) })
+      expect(r.bytes.length).toBe(0)
+    })
+  })
+}
+
+describe('decryptRange plumbing', () => {
+  it('opens exactly the covering ciphertext range', async () => {
+    const size = 5 * P + 3
+    const plain = pattern(size, 3)
+    const opts = options()
+    const cipher = await encryptAll(plain, opts)
+    const asked: [number, number][] = []
+    const got = await drain(
+      decryptRange((s, e) => (asked.push([s, e]), new ReadableStream({ start: (c) => (c.enqueue(cipher.slice(s, e)), c.close()) })), size, 2 * P + 1, 4 * P + 2, opts),
+    )
+    expect(got.error).toBeUndefined()
+    expect(asked).toEqual([[2 * S, 5 * S]])
+    expect(got.bytes).toEqual(plain.subarray(2 * P + 1, 4 * P + 2))
+  })
+
+  it('passes storage errors through unchanged and never opens storage for an empty range', async () => {
+    const boom = new Error('shard quorum lost')
+    const cipher = await encryptAll(pattern(100), options())
+    const failing = () => new ReadableStream<Uint8Array>({ start: (c) => (c.enqueue(cipher.subarray(0, 10)), c.error(boom)) })
+    expect((await drain(decryptRange(failing, 100, 0, 100, options()))).error).toBe(boom)
+    let opened = 0
+    const r = await drain(decryptRange(() => (opened++, failing()), 100, 50, 50, options()))
+    expect([r.bytes.length, opened, r.error]).toEqual([0, 0, undefined])
+    expect(() => decryptRange(failing, 100, 0, 101, options())).toThrow(RangeError)
+  })
+})

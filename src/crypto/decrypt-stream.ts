@@ -1,0 +1,103 @@
+/**
+ * D@RE ciphertext → plaintext for any byte range: opens exactly the covering packages (ranges.ts),
+ * authenticates each before emitting a byte of it, and slices to the requested range.
+ */
+import { concatBytes } from '../util/bytes.ts'
+import type { AeadKey } from './aead.ts'
+import { ByteQueue } from './byte-queue.ts'
+import type { PackageOptions } from './encrypt-stream.ts'
+import { derivePackageKey, PACKAGE_TAG, packageContext, packageCount, packagePayloadLength } from './package-format.ts'
+import { planRange } from './ranges.ts'
+
+/** The ciphertext failed authentication: tampered, truncated, extended, misplaced, or the wrong key. */
+export class DecryptError extends Error {
+  override readonly name = 'DecryptError'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+  }
+}
+
+/** Opens ciphertext bytes [cipherStart, cipherEnd) of the stored payload. */
+export type OpenCipher = (cipherStart: number, cipherEnd: number) => ReadableStream<Uint8Array>
+
+/**
+ * Streams plaintext bytes [plainStart, plainEnd) of an object of `plainSize` bytes (from trusted
+ * metadata). Storage errors propagate unchanged; authentication failures error with DecryptError.
+ * Throws synchronously (RangeError) on a range outside the object or malformed parameters.
+ */
+export function decryptRange(
+  openCipher: OpenCipher,
+  plainSize: number,
+  plainStart: number,
+  plainEnd: number,
+  options: PackageOptions,
+): ReadableStream<Uint8Array> {
+  const plan = planRange(plainSize, plainStart, plainEnd)
+  const ctx = packageContext(options)
+  const lastIndex = packageCount(plainSize) - 1
+  const where = `object ${JSON.stringify(options.objectId)} part ${options.partNumber}`
+  if (plan.take === 0) return new ReadableStream({ start: (c) => c.close() })
+
+  const { aead } = options
+  const queue = new ByteQueue()
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined
+  let key: AeadKey | undefined
+  let index = plan.firstPackage
+  let skip = plan.skip
+  let remaining = plan.take
+
+  const fail = async (err: DecryptError): Promise<never> => {
+    await reader?.cancel(err).catch(() => {})
+    throw err
+  }
+
+  /** Authenticates package `index` (already queued) and returns its wanted slice. */
+  const openNext = async (): Promise<Uint8Array> => {
+    const payload = packagePayloadLength(plainSize, index)
+    const sealed = queue.take(payload + PACKAGE_TAG)
+    ctx.at(index, index === lastIndex)
+    let plain: Uint8Array
+    try {
+      plain = await aead.open(key!, ctx.nonce, ctx.aad, sealed)
+    } catch (cause) {
+      return fail(new DecryptError(`${where}: package ${index} failed authentication (tampered, misplaced, truncated data, or the wrong key)`, { cause }))
+    }
+    index++
+    const piece = plain.subarray(skip, Math.min(plain.length, skip + remaining))
+    skip = 0
+    remaining -= piece.length
+    return piece
+  }
+
+  return new ReadableStream<Uint8Array>(
+    {
+      async start() {
+        key = await aead.importKey(await derivePackageKey(options.key, options.partNumber, options.objectId))
+      },
+      async pull(controller) {
+        reader ??= openCipher(plan.cipherStart, plan.cipherEnd).getReader()
+        for (;;) {
+          const need = packagePayloadLength(plainSize, index) + PACKAGE_TAG
+          if (queue.length >= need) {
+            const out: Uint8Array[] = []
+            // Open every package already queued, then hand them on in one chunk.
+            while (remaining > 0 && queue.length >= packagePayloadLength(plainSize, index) + PACKAGE_TAG) out.push(await openNext())
+            controller.enqueue(out.length === 1 ? out[0]! : concatBytes(out))
+            if (remaining === 0) {
+              // Everything emitted was authenticated; now make sure the range held nothing more.
+              const extra = queue.length > 0 || !(await reader.read()).done
+              if (extra) return fail(new DecryptError(`${where}: ciphertext longer than its recorded size`))
+              controller.close()
+            }
+            return
+          }
+          const { done, value } = await reader.read() // storage errors reject here, unchanged
+          if (done) return fail(new DecryptError(`${where}: ciphertext ends inside package ${index} (truncated)`))
+          queue.push(value)
+        }
+      },
+      cancel: (reason) => reader?.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  )
+}

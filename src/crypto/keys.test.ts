@@ -1,0 +1,162 @@
+import { createDecipheriv, createHash, createHmac } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { createPlatform } from '../runtime/platform.ts'
+import { toBase64 } from '../util/bytes.ts'
+import {
+  BlobKind,
+  blobInfo,
+  generateKey,
+  KeyUnwrapError,
+  masterKeyFingerprint,
+  parseSseC,
+  rewrapNamespaceKey,
+  rewrapObjectKey,
+  SSE_C_MESSAGES,
+  SseCError,
+  sseCKeyFingerprint,
+  unwrapNamespaceKey,
+  unwrapObjectKey,
+  unwrapSseCObjectKey,
+  wrapNamespaceKey,
+  wrapObjectKey,
+  wrapSseCObjectKey,
+} from './keys.ts'
+
+const seq = (from: number) => Uint8Array.from({ length: 32 }, (_, i) => from + i)
+const master = seq(0x40)
+const nsKey = seq(0x80)
+const objKey = seq(0xc0)
+
+// FORMAT golden blobs (wrapped once, frozen): they must keep unwrapping forever.
+const GOLDEN_NS_BLOB = 'AQEAAAAB9RnivvyNIRMEByNW4kxqL2npohY/kmqcMeMxGcVRpitSU0UqINAchB/v6GNUziIODvwe8GG5ym4+g2ZY'
+const GOLDEN_OBJ_BLOB = 'AQIAAAAB0cCDViPIhPW5R7ZR2P+fqVf9Z8ySmChruDBmKdrhVB7fCwbLoXObqZOcyBlR6yh7qX8oCnkJAHPtzPjZ'
+const GOLDEN_MASTER_PRINT = 'b12859f5f4ea6e3cd60d6aa13b2c0435ea1e3c442358cfdb0915bea49e371cf8'
+
+describe('key blobs v1', () => {
+  it('golden blobs unwrap, and the layout in keys.ts decodes them with node:crypto alone', async () => {
+    expect(await unwrapNamespaceKey(master, 'default', 1, GOLDEN_NS_BLOB)).toEqual(nsKey)
+    expect(await unwrapObjectKey(nsKey, 'default', 'obj-1', GOLDEN_OBJ_BLOB)).toEqual(objKey)
+    const b = Buffer.from(GOLDEN_NS_BLOB, 'base64')
+    expect(b.length).toBe(66)
+    const head = b.subarray(0, 6)
+    const d = createDecipheriv('aes-256-gcm', master, b.subarray(6, 18))
+    d.setAAD(Buffer.concat([head, Buffer.from('coffer/ns-key/v1'), Buffer.from([0, 7]), Buffer.from('default'), Buffer.from([0, 0, 0, 1])]))
+    d.setAuthTag(b.subarray(b.length - 16))
+    expect(new Uint8Array(Buffer.concat([d.update(b.subarray(18, b.length - 16)), d.final()]))).toEqual(nsKey)
+    expect(blobInfo(GOLDEN_OBJ_BLOB)).toEqual({ kind: BlobKind.ObjectKey, keyVersion: 1 })
+  })
+
+  it('round-trips with fresh random nonces (two wraps differ)', async () => {
+    const k = await generateKey()
+    expect(k.length).toBe(32)
+    const a = await wrapNamespaceKey(master, 'tenant-a', 3, k)
+    const b = await wrapNamespaceKey(master, 'tenant-a', 3, k)
+    expect(a).not.toBe(b)
+    expect(await unwrapNamespaceKey(master, 'tenant-a', 3, a)).toEqual(k)
+    expect(blobInfo(a)).toEqual({ kind: BlobKind.NamespaceKey, keyVersion: 3 })
+    const o = await wrapObjectKey(k, 'tenant-a', 'v-123', objKey, 3)
+    expect(await unwrapObjectKey(k, 'tenant-a', 'v-123', o)).toEqual(objKey)
+  })
+
+  it('the wrong key, a swapped blob, another name/version/kind or a damaged blob → KeyUnwrapError', async () => {
+    const wrongMaster = seq(0x41)
+    const nsBlobB = await wrapNamespaceKey(master, 'other', 1, seq(1))
+    const cases: (() => Promise<unknown>)[] = [
+      () => unwrapNamespaceKey(wrongMaster, 'default', 1, GOLDEN_NS_BLOB),
+      () => unwrapNamespaceKey(master, 'other', 1, GOLDEN_NS_BLOB), // blob of "default" presented for "other"
+      () => unwrapNamespaceKey(master, 'default', 1, nsBlobB), // blob of "other" swapped into "default"
+      () => unwrapNamespaceKey(master, 'default', 2, GOLDEN_NS_BLOB),
+      () => unwrapObjectKey(nsKey, 'default', 'obj-2', GOLDEN_OBJ_BLOB),
+      () => unwrapObjectKey(nsKey, 'other', 'obj-1', GOLDEN_OBJ_BLOB),
+      () => unwrapObjectKey(seq(0x81), 'default', 'obj-1', GOLDEN_OBJ_BLOB),
+      () => unwrapObjectKey(master, 'default', 'obj-1', GOLDEN_NS_BLOB), // kind mismatch
+      () => unwrapNamespaceKey(master, 'default', 1, GOLDEN_NS_BLOB.slice(0, -4) + 'AAAA'),
+      () => unwrapNamespaceKey(master, 'default', 1, 'not a blob'),
+      () => unwrapNamespaceKey(master, 'default', 1, toBase64(Buffer.from(GOLDEN_NS_BLOB, 'base64').map((x, i) => (i === 5 ? x ^ 1 : x)))), // header (version) edited
+    ]
+    for (const c of cases) await expect(c()).rejects.toBeInstanceOf(KeyUnwrapError)
+    await expect(unwrapNamespaceKey(wrongMaster, 'default', 1, GOLDEN_NS_BLOB)).rejects.toThrow(/wrong wrapping key/)
+  })
+
+  it('rejects keys that are not 32 bytes', async () => {
+    await expect(wrapNamespaceKey(new Uint8Array(16), 'x', 1, nsKey)).rejects.toThrow(RangeError)
+    await expect(wrapObjectKey(nsKey, 'x', 'o', new Uint8Array(31))).rejects.toThrow(RangeError)
+  })
+})
+
+describe('rotation', () => {
+  it('master rotation re-wraps namespace keys; namespace rotation re-wraps object keys; keys themselves unchanged', async () => {
+    const newMaster = await generateKey()
+    const nsBlob2 = await rewrapNamespaceKey(master, newMaster, 'default', 1, GOLDEN_NS_BLOB)
+    expect(await unwrapNamespaceKey(newMaster, 'default', 1, nsBlob2)).toEqual(nsKey)
+    await expect(unwrapNamespaceKey(master, 'default', 1, nsBlob2)).rejects.toBeInstanceOf(KeyUnwrapError)
+
+    const nsKey2 = await generateKey()
+    const objBlob2 = await rewrapObjectKey(nsKey, nsKey2, 'default', 'obj-1', GOLDEN_OBJ_BLOB, 2)
+    expect(blobInfo(objBlob2).keyVersion).toBe(2)
+    expect(await unwrapObjectKey(nsKey2, 'default', 'obj-1', objBlob2)).toEqual(objKey)
+    await expect(unwrapObjectKey(nsKey, 'default', 'obj-1', objBlob2)).rejects.toBeInstanceOf(KeyUnwrapError)
+    await expect(rewrapNamespaceKey(seq(9), newMaster, 'default', 1, GOLDEN_NS_BLOB)).rejects.toBeInstanceOf(KeyUnwrapError)
+  })
+})
+
+describe('fingerprints', () => {
+  it('master fingerprint is HMAC-SHA256(master, label): stable, and differs for a wrong key', async () => {
+    expect(await masterKeyFingerprint(master)).toBe(GOLDEN_MASTER_PRINT)
+    expect(createHmac('sha256', master).update('coffer/master-key-fingerprint/v1').digest('hex')).toBe(GOLDEN_MASTER_PRINT)
+    expect(await masterKeyFingerprint(seq(0x41))).not.toBe(GOLDEN_MASTER_PRINT)
+  })
+
+  it('SSE-C fingerprint depends on the key and the object, never equals the key or its MD5', async () => {
+    const f = await sseCKeyFingerprint(objKey, 'obj-1')
+    expect(f).toMatch(/^[0-9a-f]{64}$/)
+    expect(await sseCKeyFingerprint(objKey, 'obj-1')).toBe(f)
+    expect(await sseCKeyFingerprint(objKey, 'obj-2')).not.toBe(f)
+    expect(await sseCKeyFingerprint(seq(0xc1), 'obj-1')).not.toBe(f)
+    expect(f).not.toContain(Buffer.from(objKey).toString('hex').slice(0, 16))
+  })
+
+  it('SSE-C object-key wrapping needs the customer key', async () => {
+    const blob = await wrapSseCObjectKey(nsKey, 'default', 'obj-1', objKey)
+    expect(await unwrapSseCObjectKey(nsKey, 'default', 'obj-1', blob)).toEqual(objKey)
+    await expect(unwrapSseCObjectKey(seq(1), 'default', 'obj-1', blob)).rejects.toBeInstanceOf(KeyUnwrapError)
+    await expect(unwrapObjectKey(nsKey, 'default', 'obj-1', blob)).rejects.toBeInstanceOf(KeyUnwrapError) // kind differs
+  })
+})
+
+describe('parseSseC (S3 validation order and messages)', () => {
+  const platform = createPlatform()
+  const key = Buffer.from(seq(7))
+  const keyB64 = key.toString('base64')
+  const md5 = createHash('md5').update(key).digest('base64')
+  const fail = (h: Parameters<typeof parseSseC>[0]) => {
+    try {
+      parseSseC(h, platform)
+    } catch (e) {
+      expect(e).toBeInstanceOf(SseCError)
+      return [(e as SseCError).code, e instanceof Error ? e.message : '']
+    }
+    throw new Error('expected an SseCError')
+  }
+
+  it('accepts a valid trio and returns the key; no headers → undefined', () => {
+    expect(parseSseC({}, platform)).toBeUndefined()
+    expect(parseSseC({ algorithm: null, keyB64: null, keyMd5B64: null }, platform)).toBeUndefined()
+    const got = parseSseC({ algorithm: 'AES256', keyB64, keyMd5B64: md5 }, platform)!
+    expect(Buffer.from(got.key).equals(key)).toBe(true)
+    expect(got.keyMd5B64).toBe(md5)
+  })
+
+  it('rejects each malformed trio with S3\'s code and message', () => {
+    expect(fail({ keyB64, keyMd5B64: md5 })).toEqual(['InvalidArgument', SSE_C_MESSAGES.missingAlgorithm])
+    expect(fail({ keyMd5B64: md5 })).toEqual(['InvalidArgument', SSE_C_MESSAGES.missingAlgorithm])
+    expect(fail({ algorithm: 'AES256' })).toEqual(['InvalidArgument', SSE_C_MESSAGES.missingKey])
+    expect(fail({ algorithm: 'AES256', keyMd5B64: md5 })).toEqual(['InvalidArgument', SSE_C_MESSAGES.missingKey])
+    expect(fail({ algorithm: 'AES128', keyB64, keyMd5B64: md5 })).toEqual(['InvalidEncryptionAlgorithmError', SSE_C_MESSAGES.badAlgorithm])
+    expect(fail({ algorithm: 'AES256', keyB64: Buffer.alloc(16).toString('base64'), keyMd5B64: md5 })).toEqual(['InvalidArgument', SSE_C_MESSAGES.badKey])
+    expect(fail({ algorithm: 'AES256', keyB64: '!!not base64!!', keyMd5B64: md5 })).toEqual(['InvalidArgument', SSE_C_MESSAGES.badKey])
+    expect(fail({ algorithm: 'AES256', keyB64 })).toEqual(['InvalidArgument', SSE_C_MESSAGES.missingKeyMd5])
+    expect(fail({ algorithm: 'AES256', keyB64, keyMd5B64: createHash('md5').update('x').digest('base64') })).toEqual(['InvalidArgument', SSE_C_MESSAGES.md5Mismatch])
+    expect(SSE_C_MESSAGES.badAlgorithm).toContain('AES256')
+  })
+})

@@ -1,0 +1,237 @@
+/**
+ * The D@RE key hierarchy (DESIGN §5): key generation, wrapping, rotation, fingerprints and SSE-C
+ * key parsing. Pure; uses WebCrypto (webcrypto.ts), util bytes and the Platform's MD5 for SSE-C.
+ *
+ * Scheme (FORMAT, version 1):
+ *
+ *   master        = 32 bytes from the key file (or the operator); never stored beside data
+ *   fingerprint   = hex(HMAC-SHA256(master, "coffer/master-key-fingerprint/v1"))   → metadata;
+ *                   compared at start so a wrong master key is refused before any data is read
+ *
+ *   nsKey         = random(32)                      per namespace, version v = 1, 2, … (rotation)
+ *   nsBlob        = wrap(master, kind=1, v,   "coffer/ns-key/v1"     ‖ lp(ns) ‖ u32be(v),  nsKey)
+ *   objKey        = random(32)                      per object version (or per multipart upload)
+ *   objBlob       = wrap(nsKey,  kind=2, v,   "coffer/object-key/v1" ‖ lp(ns) ‖ lp(objectId), objKey)
+ *   sseCBlob      = wrap(custKey, kind=3, 0,  "coffer/sse-c-object-key/v1" ‖ lp(ns) ‖ lp(objectId), objKey)
+ *   sseCPrint     = hex(HMAC-SHA256(custKey, "coffer/sse-c-fingerprint/v1" ‖ lp(objectId)))
+ *   packageKey    = HMAC-SHA256(objKey, label ‖ part ‖ objectId)  → package-format.ts (one per part)
+ *
+ *   wrap(kek, kind, v, label, key):
+ *     header = u8(1) ‖ u8(kind) ‖ u32be(v)                                          6 bytes
+ *     nonce  = random(12)
+ *     blob   = base64(header ‖ nonce ‖ AES-256-GCM(kek, nonce, header ‖ label, key) ‖ tag)  66 bytes
+ *   lp(s)  = u16be(len(utf8(s))) ‖ utf8(s)          (length-prefixed: no field can fake another)
+ *
+ *   rotate master:   nsBlob'  = wrap(master', …, unwrap(master, nsBlob))    data untouched
+ *   rotate ns key:   objBlob' = wrap(nsKey',  …, unwrap(nsKey, objBlob))   data untouched
+ *   delete ns:       forget nsBlob → every objKey under it is unrecoverable (crypto-erase)
+ */
+import { concatBytes, fromBase64, toBase64, toHex, utf8 } from '../util/bytes.ts'
+import type { Platform } from '../util/platform.ts'
+import { getWebCrypto, hmacSha256, randomBytes } from './webcrypto.ts'
+
+// FORMAT: DO NOT CHANGE; a new value is a new BLOB_VERSION with its own golden test.
+export const KEY_BYTES = 32
+export const BLOB_VERSION = 1
+export const BLOB_NONCE_BYTES = 12
+export const BLOB_HEADER_BYTES = 6
+export const BLOB_BYTES = BLOB_HEADER_BYTES + BLOB_NONCE_BYTES + KEY_BYTES + 16
+export const BlobKind = { NamespaceKey: 1, ObjectKey: 2, SseCObjectKey: 3 } as const
+export type BlobKind = (typeof BlobKind)[keyof typeof BlobKind]
+const LABEL_NS = 'coffer/ns-key/v1'
+const LABEL_OBJECT = 'coffer/object-key/v1'
+const LABEL_SSE_C_OBJECT = 'coffer/sse-c-object-key/v1'
+const LABEL_MASTER_PRINT = 'coffer/master-key-fingerprint/v1'
+const LABEL_SSE_C_PRINT = 'coffer/sse-c-fingerprint/v1'
+// FORMAT: end of fenced constants.
+
+/** A wrapped key could not be opened: wrong wrapping key, a blob moved elsewhere, or a damaged blob. */
+export class KeyUnwrapError extends Error {
+  override readonly name = 'KeyUnwrapError'
+}
+
+/** A fresh random 256-bit key (master, namespace or object key). */
+export const generateKey = (): Promise<Uint8Array> => randomBytes(KEY_BYTES)
+
+/** Accepts only a 32-byte key; used on every key argument so a short key never reaches AES. */
+export function checkKey(key: Uint8Array, what = 'key'): void {
+  if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES) throw new RangeError(`${what} must be ${KEY_BYTES} bytes`)
+}
+
+function lp(s: string): Uint8Array {
+  const b = utf8(s)
+  if (b.length > 0xffff) throw new RangeError('name too long for a key label')
+  return concatBytes([new Uint8Array([b.length >> 8, b.length & 0xff]), b])
+}
+
+const u32 = (n: number): Uint8Array => {
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`key version must be a u32, got ${n}`)
+  const b = new Uint8Array(4)
+  new DataView(b.buffer).setUint32(0, n)
+  return b
+}
+
+const header = (kind: BlobKind, version: number): Uint8Array => concatBytes([new Uint8Array([BLOB_VERSION, kind]), u32(version)])
+
+async function aesKey(raw: Uint8Array): Promise<CryptoKey> {
+  const wc = await getWebCrypto()
+  return wc.subtle.importKey('raw', raw as BufferSource, 'AES-GCM', false, ['encrypt', 'decrypt'])
+}
+
+async function wrap(kek: Uint8Array, kind: BlobKind, version: number, label: Uint8Array, key: Uint8Array): Promise<string> {
+  checkKey(kek, 'wrapping key')
+  checkKey(key, 'wrapped key')
+  const wc = await getWebCrypto()
+  const head = header(kind, version)
+  const nonce = await randomBytes(BLOB_NONCE_BYTES)
+  const aad = concatBytes([head, label])
+  const sealed = new Uint8Array(await wc.subtle.encrypt({ name: 'AES-GCM', iv: nonce as BufferSource, additionalData: aad as BufferSource }, await aesKey(kek), key as BufferSource))
+  return toBase64(concatBytes([head, nonce, sealed]))
+}
+
+/** The header of a blob, unauthenticated (authentication happens in unwrap). */
+export function blobInfo(blob: string): { kind: BlobKind; keyVersion: number } {
+  const b = fromBase64(blob)
+  if (!b || b.length !== BLOB_BYTES || b[0] !== BLOB_VERSION) throw new KeyUnwrapError('wrapped key blob is malformed or of an unknown version')
+  return { kind: b[1] as BlobKind, keyVersion: new DataView(b.buffer, b.byteOffset).getUint32(2) }
+}
+
+async function unwrap(kek: Uint8Array, kind: BlobKind, label: Uint8Array, blob: string, what: string): Promise<{ key: Uint8Array; keyVersion: number }> {
+  checkKey(kek, 'unwrapping key')
+  const info = blobInfo(blob)
+  if (info.kind !== kind) throw new KeyUnwrapError(`${what}: the blob holds another kind of key (${info.kind}, expected ${kind})`)
+  const b = fromBase64(blob)!
+  const head = b.subarray(0, BLOB_HEADER_BYTES)
+  const nonce = b.subarray(BLOB_HEADER_BYTES, BLOB_HEADER_BYTES + BLOB_NONCE_BYTES)
+  const wc = await getWebCrypto()
+  try {
+    const aad = concatBytes([head, label])
+    const key = await wc.subtle.decrypt({ name: 'AES-GCM', iv: nonce as BufferSource, additionalData: aad as BufferSource }, await aesKey(kek), b.subarray(BLOB_HEADER_BYTES + BLOB_NONCE_BYTES) as BufferSource)
+    return { key: new Uint8Array(key), keyVersion: info.keyVersion }
+  } catch {
+    throw new KeyUnwrapError(`${what}: cannot unwrap — wrong wrapping key, or the blob belongs to another namespace, object or version`)
+  }
+}
+
+const nsLabel = (ns: string, version: number) => concatBytes([utf8(LABEL_NS), lp(ns), u32(version)])
+const objLabel = (base: string, ns: string, objectId: string) => concatBytes([utf8(base), lp(ns), lp(objectId)])
+
+/** Wraps namespace key `nsKey` (version `version`, from 1) under the master key. */
+export const wrapNamespaceKey = (master: Uint8Array, ns: string, version: number, nsKey: Uint8Array): Promise<string> =>
+  wrap(master, BlobKind.NamespaceKey, version, nsLabel(ns, version), nsKey)
+
+/** Throws KeyUnwrapError on the wrong master key or a blob of another namespace or version. */
+export async function unwrapNamespaceKey(master: Uint8Array, ns: string, version: number, blob: string): Promise<Uint8Array> {
+  return (await unwrap(master, BlobKind.NamespaceKey, nsLabel(ns, version), blob, `namespace key of ${JSON.stringify(ns)} v${version}`)).key
+}
+
+/**
+ * Wraps an object key under namespace key version `nsKeyVersion` (recorded, authenticated, in the
+ * blob so a reader knows which namespace key opens it while a rotation is half done).
+ */
+export const wrapObjectKey = (nsKey: Uint8Array, ns: string, objectId: string, objKey: Uint8Array, nsKeyVersion = 1): Promise<string> =>
+  wrap(nsKey, BlobKind.ObjectKey, nsKeyVersion, objLabel(LABEL_OBJECT, ns, objectId), objKey)
+
+/** Throws KeyUnwrapError on the wrong namespace key or a blob of another namespace or object. */
+export async function unwrapObjectKey(nsKey: Uint8Array, ns: string, objectId: string, blob: string): Promise<Uint8Array> {
+  return (await unwrap(nsKey, BlobKind.ObjectKey, objLabel(LABEL_OBJECT, ns, objectId), blob, `object key of ${JSON.stringify(objectId)}`)).key
+}
+
+/** SSE-C: the object key wrapped by the customer's key instead of the namespace key. */
+export const wrapSseCObjectKey = (customerKey: Uint8Array, ns: string, objectId: string, objKey: Uint8Array): Promise<string> =>
+  wrap(customerKey, BlobKind.SseCObjectKey, 0, objLabel(LABEL_SSE_C_OBJECT, ns, objectId), objKey)
+
+export async function unwrapSseCObjectKey(customerKey: Uint8Array, ns: string, objectId: string, blob: string): Promise<Uint8Array> {
+  return (await unwrap(customerKey, BlobKind.SseCObjectKey, objLabel(LABEL_SSE_C_OBJECT, ns, objectId), blob, `SSE-C object key of ${JSON.stringify(objectId)}`)).key
+}
+
+/** Master-key rotation step for one namespace: same namespace key, new wrapping. */
+export async function rewrapNamespaceKey(oldMaster: Uint8Array, newMaster: Uint8Array, ns: string, version: number, blob: string): Promise<string> {
+  return wrapNamespaceKey(newMaster, ns, version, await unwrapNamespaceKey(oldMaster, ns, version, blob))
+}
+
+/** Namespace-key rotation step for one object: same object key (data untouched), new wrapping. */
+export async function rewrapObjectKey(oldNsKey: Uint8Array, newNsKey: Uint8Array, ns: string, objectId: string, blob: string, newNsKeyVersion: number): Promise<string> {
+  return wrapObjectKey(newNsKey, ns, objectId, await unwrapObjectKey(oldNsKey, ns, objectId, blob), newNsKeyVersion)
+}
+
+/** A public, non-reversible identifier of the master key: store it, compare it at start. */
+export async function masterKeyFingerprint(master: Uint8Array): Promise<string> {
+  checkKey(master, 'master key')
+  return toHex(await hmacSha256(master, utf8(LABEL_MASTER_PRINT)))
+}
+
+/** Fingerprint of an SSE-C customer key for one object: lets HEAD/GET check the key without data. */
+export async function sseCKeyFingerprint(customerKey: Uint8Array, objectId: string): Promise<string> {
+  checkKey(customerKey, 'SSE-C key')
+  return toHex(await hmacSha256(customerKey, concatBytes([utf8(LABEL_SSE_C_PRINT), lp(objectId)])))
+}
+
+/** Compares two fingerprints in constant time. */
+export function fingerprintsEqual(a: string, b: string): boolean {
+  let diff = a.length ^ b.length
+  for (let i = 0; i < Math.max(a.length, b.length); i++) diff |= (a.charCodeAt(i) | 0) ^ (b.charCodeAt(i) | 0)
+  return diff === 0
+}
+
+// --- SSE-C request headers -------------------------------------------------------------------
+
+export const SSE_C_ALGORITHM = 'AES256'
+
+/** S3's own wording for each SSE-C failure (as AWS, MinIO and moto return them). */
+export const SSE_C_MESSAGES = {
+  missingAlgorithm: 'Requests specifying Server Side Encryption with Customer provided keys must provide a valid encryption algorithm.',
+  missingKey: 'Requests specifying Server Side Encryption with Customer provided keys must provide an appropriate secret key.',
+  missingKeyMd5: 'Requests specifying Server Side Encryption with Customer provided keys must provide the client calculated MD5 of the secret key.',
+  badAlgorithm: 'The Encryption request you specified is not valid. Supported value: AES256.',
+  badKey: 'The secret key was invalid for the specified algorithm.',
+  md5Mismatch: 'The calculated MD5 hash of the key did not match the hash that was provided.',
+  /** For the service: InvalidRequest (400) when an SSE-C object is read without the key headers. */
+  keyRequired: 'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.',
+  /** For the service: InvalidRequest (400) when SSE-C headers are sent for an object stored without SSE-C. */
+  notApplicable: 'The encryption parameters are not applicable to this object.',
+} as const
+
+/** An invalid SSE-C header set; `code` is the S3 error code to answer with (HTTP 400 for both). */
+export class SseCError extends Error {
+  override readonly name = 'SseCError'
+  constructor(
+    readonly code: 'InvalidArgument' | 'InvalidEncryptionAlgorithmError',
+    message: string,
+    readonly argumentName = 'x-amz-server-side-encryption',
+    readonly argumentValue?: string,
+  ) {
+    super(message)
+  }
+}
+
+export interface SseCHeaders {
+  /** x-amz-server-side-encryption-customer-algorithm (or the x-amz-copy-source-… variant) */
+  algorithm?: string | null
+  /** …-customer-key: base64 of the 32-byte key */
+  keyB64?: string | null
+  /** …-customer-key-MD5: base64 of MD5(key) */
+  keyMd5B64?: string | null
+}
+
+export interface SseCKey {
+  key: Uint8Array
+  /** The client's key MD5 (base64), echoed in responses as S3 does. */
+  keyMd5B64: string
+}
+
+/** Validates the SSE-C trio as S3 does: undefined when none is sent, SseCError when it is wrong. */
+export function parseSseC(h: SseCHeaders, platform: Pick<Platform, 'createHasher'>): SseCKey | undefined {
+  const { algorithm, keyB64, keyMd5B64 } = h
+  if (!algorithm && !keyB64 && !keyMd5B64) return undefined
+  if (!algorithm) throw new SseCError('InvalidArgument', SSE_C_MESSAGES.missingAlgorithm)
+  if (!keyB64) throw new SseCError('InvalidArgument', SSE_C_MESSAGES.missingKey)
+  if (algorithm !== SSE_C_ALGORITHM) throw new SseCError('InvalidEncryptionAlgorithmError', SSE_C_MESSAGES.badAlgorithm, 'x-amz-server-side-encryption', algorithm)
+  const key = /^[A-Za-z0-9+/]*={0,2}$/.test(keyB64) ? fromBase64(keyB64) : undefined
+  if (!key || key.length !== KEY_BYTES) throw new SseCError('InvalidArgument', SSE_C_MESSAGES.badKey)
+  if (!keyMd5B64) throw new SseCError('InvalidArgument', SSE_C_MESSAGES.missingKeyMd5)
+  const md5 = platform.createHasher('md5')
+  md5.update(key)
+  if (!fingerprintsEqual(toBase64(md5.digest()), keyMd5B64)) throw new SseCError('InvalidArgument', SSE_C_MESSAGES.md5Mismatch)
+  return { key, keyMd5B64 }
+}
