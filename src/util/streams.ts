@@ -2,6 +2,7 @@
  * Small Web Streams helpers shared by every layer: build, concatenate, observe, re-cut and drain
  * byte streams. Web APIs only. Wrappers pull on demand and re-throw a source's error unchanged.
  */
+import { concatBytes } from './bytes.ts'
 
 export type ByteStream = ReadableStream<Uint8Array>
 
@@ -45,14 +46,7 @@ export async function readAll(stream: ByteStream, limit: number): Promise<Uint8A
     }
     parts.push(value)
   }
-  if (parts.length === 1) return parts[0]!
-  const out = new Uint8Array(total)
-  let off = 0
-  for (const p of parts) {
-    out.set(p, off)
-    off += p.length
-  }
-  return out
+  return parts.length === 1 ? parts[0]! : concatBytes(parts)
 }
 
 /**

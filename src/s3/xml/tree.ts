@@ -5,6 +5,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { S3Error } from '../errors.ts'
 import type { S3ErrorCode } from '../errors.ts'
+import { BodyTooLarge, readAll } from '../../util/streams.ts'
 
 /** One element: its local name, its child elements in document order, and its decoded text. */
 export interface XmlElement {
@@ -29,32 +30,12 @@ export async function readBodyBytes(
   tooLarge: S3ErrorCode = 'MaxMessageLengthExceeded',
 ): Promise<Uint8Array> {
   if (body === null) return new Uint8Array(0)
-  const reader = body.getReader()
-  const chunks: Uint8Array[] = []
-  let total = 0
   try {
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      total += value.byteLength
-      if (total > limit) {
-        // Don't wait for the rest; the caller answers the error and closes the request.
-        reader.cancel().catch(() => {})
-        throw new S3Error(tooLarge)
-      }
-      chunks.push(value)
-    }
-  } finally {
-    reader.releaseLock()
+    return await readAll(body, limit)
+  } catch (e) {
+    // readAll cancelled the stream: the caller answers the error and closes the request.
+    throw e instanceof BodyTooLarge ? new S3Error(tooLarge) : e
   }
-  if (chunks.length === 1) return chunks[0]!
-  const out = new Uint8Array(total)
-  let at = 0
-  for (const c of chunks) {
-    out.set(c, at)
-    at += c.byteLength
-  }
-  return out
 }
 
 /**
