@@ -6,11 +6,15 @@ import { mkdir, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createApp } from '../app.ts'
 import type { ServerConfig } from '../config.ts'
-import { openService, type Service } from '../service/context.ts'
+import { DEFAULT_TUNING, openService, type Service } from '../service/context.ts'
 import type { Disk } from '../storage/disk.ts'
 import { createDiskStore, ecProblems, parseEc, type ShardStore } from '../storage/index.ts'
 import { consoleLogger } from '../util/log.ts'
 import { loadBaselineCodec } from './codecs.ts'
+import { loadCluster } from './cluster.ts'
+import { createClusterFetch } from './cluster-fetch.ts'
+import { createRemoteStore } from '../storage/remote/client.ts'
+import type { Platform } from '../util/platform.ts'
 import type { RunningServer, RuntimeAdapter } from './adapter.ts'
 import { credentialsBanner, loadRootCredentials } from './credentials.ts'
 import { createFsDisk } from './fs-disk.ts'
@@ -56,8 +60,17 @@ export async function openDrives(dataDir: string, count: number): Promise<Disk[]
   return disks
 }
 
-/** The shard stores: local drives (embedded), with crashed writes' temp files swept. */
-async function openStores(c: ServerConfig): Promise<ShardStore[]> {
+/**
+ * The shard stores: storage nodes over HTTPS when --cluster/--nodes are given (this gateway
+ * keeps only metadata, TLS material and credentials), else local drives with crashed writes'
+ * temp files swept.
+ */
+async function openStores(c: ServerConfig, platform: Platform): Promise<ShardStore[]> {
+  if (c.clusterFile && c.nodes) {
+    const cluster = await loadCluster(c.clusterFile)
+    const fetch = createClusterFetch(cluster)
+    return c.nodes.map((url) => createRemoteStore({ url, secret: cluster.secret, fetch, platform, timeoutMs: c.tuning.readTimeoutMs ?? DEFAULT_TUNING.readTimeoutMs }))
+  }
   const disks = await openDrives(c.dataDir, c.drives)
   const stores = disks.map((disk, i) => createDiskStore(`drive-${i}`, disk))
   await Promise.all(stores.map((s) => s.sweepTemp()))
@@ -77,7 +90,7 @@ export async function startGateway(c: ServerConfig, adapter: RuntimeAdapter, env
   const creds = await loadRootCredentials(c.dataDir, env)
   const tls = await loadTlsMaterial(c)
   const platform = createPlatform()
-  const stores = await openStores(c)
+  const stores = await openStores(c, platform)
   const ec = parseEc(c.ec)
   const problems = ecProblems(ec, stores.length)
   if (problems.length > 0) throw new Error(`${problems.join('; ')} (--ec ${c.ec} over ${stores.length} ${c.nodes ? 'nodes' : 'drives'})`)

@@ -1,5 +1,5 @@
 /**
- * The `coffer` command line: argv → command (server, help, version; reserved ones refused), shared
+ * The `coffer` command line: argv → command (server, node, cluster, admin, help, version), shared
  * by the Node, Deno and Bun entries. Parsing is pure (parseCommand); main runs the command.
  */
 import { readFileSync } from 'node:fs'
@@ -7,6 +7,8 @@ import type { RuntimeAdapter } from './adapter.ts'
 import { runServer, type Output } from './bootstrap.ts'
 import { parseServerArgs, serverFlagsHelp } from './env.ts'
 import { runAdminCommand } from './admin-cli.ts'
+import { runClusterCommand } from './cluster.ts'
+import { runNodeCommand } from './storage-node.ts'
 
 /** Exit code for a usage error: the command line must change, retrying will not help. */
 export const EXIT_USAGE = 2
@@ -16,14 +18,9 @@ export type Command =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'admin'; args: string[] }
-  | { kind: 'reserved'; name: string }
+  | { kind: 'node'; args: string[] }
+  | { kind: 'cluster'; args: string[] }
   | { kind: 'unknown'; name: string }
-
-/** Commands named in the design but not built yet: refuse them clearly instead of guessing. */
-const RESERVED: Record<string, string> = {
-  node: 'runs a storage node that serves shards to gateways',
-  cluster: 'manages the storage nodes of a distributed deployment',
-}
 
 export function parseCommand(argv: string[]): Command {
   const [first, ...rest] = argv
@@ -31,7 +28,8 @@ export function parseCommand(argv: string[]): Command {
   if (first === '--version' || first === '-v' || first === 'version') return { kind: 'version' }
   if (first === 'server') return { kind: 'server', args: rest }
   if (first === 'admin') return { kind: 'admin', args: rest }
-  if (first in RESERVED) return { kind: 'reserved', name: first }
+  if (first === 'node') return { kind: 'node', args: rest }
+  if (first === 'cluster') return { kind: 'cluster', args: rest }
   return { kind: 'unknown', name: first }
 }
 
@@ -46,6 +44,9 @@ export function helpText(): string {
     '',
     'Usage:',
     '  coffer server [flags]    run a gateway with local drives (npm start -- [flags])',
+    '  coffer cluster init --out cluster.json   create a cluster secret and CA for storage nodes',
+    '  coffer node --cluster FILE --data DIR --port N [--host H]   run a storage node',
+    '  coffer server --cluster FILE --nodes URL,URL,…   a gateway over storage nodes',
     '  coffer admin GROUP VERB  operator API: heal status|run (coffer admin --help)',
     '  coffer help              this text',
     '  coffer --version         print the version',
@@ -55,7 +56,6 @@ export function helpText(): string {
     '',
     'Root credentials: COFFER_ROOT_ACCESS_KEY and COFFER_ROOT_SECRET_KEY; when unset they are',
     'generated at first start into <data>/credentials.json (mode 0600) and printed once.',
-    `Not available yet: ${Object.keys(RESERVED).map((n) => `coffer ${n}`).join(', ')}.`,
     '',
   ].join('\n')
 }
@@ -80,9 +80,10 @@ export async function main(argv: string[], adapter: RuntimeAdapter, env: Record<
       return 0
     case 'admin':
       return runAdminCommand(cmd.args, env, io)
-    case 'reserved':
-      io.err(`coffer ${cmd.name} is not available yet (it ${RESERVED[cmd.name]}). Use \`coffer server\` for now; see coffer help.`)
-      return EXIT_USAGE
+    case 'node':
+      return runNodeCommand(cmd.args, env, io, adapter)
+    case 'cluster':
+      return runClusterCommand(cmd.args, env, io)
     case 'unknown':
       io.err(`coffer: unknown command "${cmd.name}": use \`coffer server [flags]\`, or \`coffer help\` for the list`)
       return EXIT_USAGE

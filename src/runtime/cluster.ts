@@ -1,0 +1,164 @@
+/**
+ * The cluster file (`coffer cluster init --out cluster.json`): a 256-bit cluster secret and the
+ * cluster CA in one JSON file, mode 0600; loadCluster reads and validates it. Uses node:fs.
+ */
+import { chmod, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fromBase64, toBase64, toHex } from '../util/bytes.ts'
+import type { Output } from './bootstrap.ts'
+import { CA_KEY_FILE, ensureLocalTls, TLS_DIR } from './tls-ca.ts'
+
+// FORMAT: the cluster file. Every gateway and node of a cluster reads it. DO NOT CHANGE the field
+// names or meaning; a new shape gets CLUSTER_VERSION 2 and a reader for both.
+export const CLUSTER_FORMAT = 'coffer-cluster'
+export const CLUSTER_VERSION = 1
+/** Bytes of the cluster secret (256 bits). */
+export const CLUSTER_SECRET_BYTES = 32
+
+export interface ClusterFile {
+  format: typeof CLUSTER_FORMAT
+  version: typeof CLUSTER_VERSION
+  /** base64 of CLUSTER_SECRET_BYTES random bytes. */
+  secret: string
+  /** PEM of the cluster CA certificate: gateways trust only this for node connections. */
+  caCert: string
+  /** PEM (PKCS#8) of the CA key: nodes issue their own server certificate with it at first start. */
+  caKey: string
+  created: string
+}
+
+export interface Cluster {
+  path: string
+  secret: Uint8Array
+  caPem: string
+  caKeyPem: string
+  /** Problems worth a line in the start-up log (e.g. file readable by others). */
+  warnings: string[]
+}
+
+/** Exit code for a usage error (same as cli.ts's EXIT_USAGE; not imported to avoid a cycle). */
+const EXIT_USAGE = 2
+
+/**
+ * A new CA from tls-ca.ts: ensureLocalTls creates one in a scratch directory (with a throwaway
+ * server certificate); the CA's two PEMs are kept, the rest is removed.
+ */
+async function createClusterCa(): Promise<{ caPem: string; caKeyPem: string }> {
+  const scratch = await mkdtemp(join(tmpdir(), 'coffer-cluster-ca-'))
+  try {
+    const tls = await ensureLocalTls(scratch)
+    const caKeyPem = await readFile(join(scratch, TLS_DIR, CA_KEY_FILE), 'utf8')
+    return { caPem: tls.caPem, caKeyPem }
+  } finally {
+    await rm(scratch, { recursive: true, force: true })
+  }
+}
+
+export async function initCluster(out: string, opts: { force?: boolean } = {}): Promise<Cluster> {
+  const path = resolve(out)
+  const exists = await stat(path).then(() => true, () => false)
+  if (exists && !opts.force) throw new Error(`${path} already exists: keep it (every node and gateway uses it), or pass --force to replace it`)
+  const secret = crypto.getRandomValues(new Uint8Array(CLUSTER_SECRET_BYTES))
+  const ca = await createClusterCa()
+  const file: ClusterFile = {
+    format: CLUSTER_FORMAT,
+    version: CLUSTER_VERSION,
+    secret: toBase64(secret),
+    caCert: ca.caPem,
+    caKey: ca.caKeyPem,
+    created: new Date().toISOString(),
+  }
+  // Temp file then rename, mode 0600 from the start: the secret is never readable by others.
+  const tmp = `${path}.${toHex(crypto.getRandomValues(new Uint8Array(6)))}.tmp`
+  try {
+    await writeFile(tmp, JSON.stringify(file, null, 2) + '\n', { mode: 0o600, flag: 'wx' })
+    await chmod(tmp, 0o600)
+    await rename(tmp, path)
+  } catch (e) {
+    await rm(tmp, { force: true })
+    throw e
+  }
+  return { path, secret, caPem: ca.caPem, caKeyPem: ca.caKeyPem, warnings: [] }
+}
+
+/** Reads and validates a cluster file; errors say what to do. */
+export async function loadCluster(file: string): Promise<Cluster> {
+  const path = resolve(file)
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (e) {
+    throw new Error(`cannot read cluster file ${path} (${(e as { code?: string }).code ?? String(e)}): create one with \`coffer cluster init --out ${file}\` and copy it to every node and gateway`)
+  }
+  const bad = (why: string) => new Error(`${path} is not a usable cluster file: ${why}`)
+  let json: Partial<ClusterFile>
+  try {
+    json = JSON.parse(text) as Partial<ClusterFile>
+  } catch {
+    throw bad('not JSON')
+  }
+  if (json.format !== CLUSTER_FORMAT) throw bad(`"format" must be "${CLUSTER_FORMAT}"`)
+  if (json.version !== CLUSTER_VERSION) throw bad(`version ${String(json.version)} is not supported (this coffer reads version ${CLUSTER_VERSION})`)
+  const secret = typeof json.secret === 'string' ? fromBase64(json.secret) : undefined
+  if (!secret || secret.length !== CLUSTER_SECRET_BYTES) throw bad(`"secret" must be ${CLUSTER_SECRET_BYTES} bytes in base64`)
+  if (typeof json.caCert !== 'string' || !json.caCert.includes('-----BEGIN CERTIFICATE-----')) throw bad('"caCert" must be a PEM certificate')
+  if (typeof json.caKey !== 'string' || !json.caKey.includes('-----BEGIN PRIVATE KEY-----')) throw bad('"caKey" must be a PEM private key')
+  const warnings: string[] = []
+  const mode = (await stat(path)).mode & 0o777
+  if (mode & 0o077) warnings.push(`${path} is readable by other users (mode ${mode.toString(8)}): chmod 600 it, it holds the cluster secret`)
+  return { path, secret, caPem: json.caCert, caKeyPem: json.caKey, warnings }
+}
+
+function clusterHelp(): string {
+  return [
+    'Usage: coffer cluster init --out FILE [--force]',
+    '',
+    '  Creates a cluster file (mode 0600): a 256-bit cluster secret and a cluster CA.',
+    '  Copy it to every storage node (`coffer node --cluster FILE ...`) and gateway',
+    '  (`coffer server --cluster FILE --nodes URL,...`). Anyone holding it can act as a gateway.',
+    '',
+  ].join('\n')
+}
+
+/** `coffer cluster init --out FILE [--force]`; resolves with the exit code. */
+export async function runClusterCommand(argv: string[], _env: Record<string, string | undefined>, io: Output): Promise<number> {
+  const [verb, ...rest] = argv
+  if (verb === undefined || verb === 'help' || verb === '--help' || verb === '-h') {
+    // Asked for help: stdout, exit 0. No verb at all is a usage error: stderr, exit 2.
+    if (verb === undefined) {
+      io.err(clusterHelp())
+      return EXIT_USAGE
+    }
+    io.out(clusterHelp())
+    return 0
+  }
+  if (verb !== 'init') {
+    io.err(`coffer cluster: unknown verb "${verb}": use \`coffer cluster init --out cluster.json\``)
+    return EXIT_USAGE
+  }
+  let out: string | undefined
+  let force = false
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!
+    if (a === '--force') force = true
+    else if (a === '--out') out = rest[++i]
+    else if (a.startsWith('--out=')) out = a.slice('--out='.length)
+    else {
+      io.err(`coffer cluster init: unknown argument "${a}"\n${clusterHelp()}`)
+      return EXIT_USAGE
+    }
+  }
+  if (!out) {
+    io.err(`coffer cluster init: --out FILE is required\n${clusterHelp()}`)
+    return EXIT_USAGE
+  }
+  try {
+    const c = await initCluster(out, { force })
+    io.out(`coffer: wrote cluster file ${c.path} (mode 0600): copy it to every node and gateway; keep it secret`)
+    return 0
+  } catch (e) {
+    io.err(`coffer cluster init: ${e instanceof Error ? e.message : String(e)}`)
+    return 1
+  }
+}
