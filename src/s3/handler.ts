@@ -116,7 +116,11 @@ export function createS3Handler(deps: S3Deps): (req: Request, rawTarget?: string
       res.headers.set('x-amz-request-id', requestId)
       return res
     } catch (e) {
-      return errorResponse(toS3Error(e, deps.logger, requestId), req.method, resource, requestId)
+      const res = errorResponse(toS3Error(e, deps.logger, requestId), req.method, resource, requestId)
+      // The body may be unread (an early refusal): the client must not reuse this connection,
+      // whose remaining bytes would be taken for its next request.
+      if (req.body !== null) res.headers.set('connection', 'close')
+      return res
     }
   }
 }

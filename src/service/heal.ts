@@ -10,8 +10,8 @@ import { layoutsOf, type StoredData } from './stored-data.ts'
 
 /** A heal that keeps failing (its data lost for good, or a store down for days) is dropped after this many tries. */
 const MAX_HEAL_ATTEMPTS = 200
-/** A heal in progress stays leased this long; an unfinished one is retried after. */
-const HEAL_LEASE_MS = 30_000
+/** Heals run this many at a time: each reads whole shards from several stores. */
+const HEAL_CONCURRENCY = 4
 
 export interface DurabilityStats {
   degradedReads: number
@@ -31,9 +31,14 @@ export const emptyStats = (): DurabilityStats => ({
 
 /** Heals up to `limit` queued layouts; returns how many were finished. */
 export async function healRound(ctx: ServiceContext, limit = 16): Promise<number> {
-  const entries = await meta.takeHeal(ctx.db, limit, HEAL_LEASE_MS)
+  // An unfinished heal (a store still down) is retried a few healer ticks later.
+  const entries = await meta.takeHeal(ctx.db, limit, Math.max(1000, 3 * ctx.tuning.healIntervalMs))
   const done: number[] = []
-  for (const entry of entries) {
+  let next = 0
+  const worker = async () => {
+    for (let entry = entries[next++]; entry; entry = entries[next++]) await healOne(entry)
+  }
+  const healOne = async (entry: meta.HealEntry) => {
     try {
       const result = await ctx.storage.heal(entry.layout as DataLayout)
       ctx.stats.shardsRebuilt += result.rebuilt.length
@@ -51,6 +56,7 @@ export async function healRound(ctx: ServiceContext, limit = 16): Promise<number
       }
     }
   }
+  await Promise.all(Array.from({ length: Math.min(HEAL_CONCURRENCY, entries.length) }, worker))
   if (done.length > 0) await meta.doneHeal(ctx.db, done)
   return done.length
 }

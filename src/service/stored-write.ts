@@ -30,6 +30,7 @@ export async function storeData(ctx: ServiceContext, body: ReadableStream<Uint8A
     throw e
   }
   if (written.degraded && written.degraded.length > 0) {
+    ctx.stats.degradedWrites++
     await meta.enqueueHeal(ctx.db, [written.layout], 'degraded-write')
   }
   return { id, written }

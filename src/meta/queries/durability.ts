@@ -43,10 +43,18 @@ export interface HealEntry {
   attempts: number
 }
 
+/**
+ * Queues layouts for healing, once each: a layout already waiting (matched by its write id) is
+ * not queued again, so a scrubber passing over a down store does not grow the queue.
+ */
 export async function enqueueHeal(db: Db, layouts: readonly unknown[], reason: string, now = new Date()): Promise<void> {
-  for (let i = 0; i < layouts.length; i += CHUNK) {
-    const rows = layouts.slice(i, i + CHUNK).map((layout) => ({ layout, reason, enqueuedAt: now, retryAt: new Date(0), attempts: 0 }))
-    await db.insert(healQueue).values(rows)
+  for (const layout of layouts) {
+    const id = (layout as { id?: unknown }).id
+    const waiting = typeof id === 'string'
+      ? await db.select({ one: sql`1` }).from(healQueue).where(sql`json_extract(${healQueue.layout}, '$.id') = ${id}`).limit(1)
+      : []
+    if (waiting.length > 0) continue
+    await db.insert(healQueue).values({ layout, reason, enqueuedAt: now, retryAt: new Date(0), attempts: 0 })
   }
 }
 

@@ -1,0 +1,116 @@
+/**
+ * The ClusterFetch port for gateway → node requests: trusts only the cluster CA, streams request
+ * and response bodies, keeps connections alive. Node: node:https; Deno and Bun: their fetch options.
+ */
+import { Agent, request as httpsRequest, type RequestOptions } from 'node:https'
+import type { IncomingMessage } from 'node:http'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { ClusterFetch } from '../storage/remote/protocol.ts'
+import { TLS_MAX_VERSION, TLS_MIN_VERSION } from './tls-options.ts'
+
+export type FetchRuntime = 'node' | 'deno' | 'bun'
+
+export interface ClusterFetchHandle extends ClusterFetch {
+  /** Closes idle keep-alive connections (call at shutdown). */
+  close(): void
+}
+
+/** Idle sockets kept per node: the gateway writes k+m shards at once, several requests in parallel. */
+const MAX_FREE_SOCKETS = 32
+/** Drop idle sockets before the node's 30 s keep-alive timeout does, so a request never races a close. */
+const FREE_SOCKET_TIMEOUT_MS = 20_000
+/**
+ * Stream buffer size on both body directions: Node's 16 KiB default halves loopback TLS throughput
+ * (DESIGN.md §8). Same value as the server adapter's BODY_HIGH_WATER_MARK (not imported: node.ts
+ * pulls in @hono/node-server, which the Deno and Bun paths must not load).
+ */
+const BODY_HIGH_WATER_MARK = 1024 * 1024
+
+export function detectRuntime(): FetchRuntime {
+  const g = globalThis as { Deno?: unknown; Bun?: unknown }
+  if (g.Bun !== undefined) return 'bun'
+  if (g.Deno !== undefined) return 'deno'
+  return 'node'
+}
+
+/** A fetch that trusts exactly `cluster.caPem` (the cluster CA), for every runtime. */
+export function createClusterFetch(cluster: { caPem: string }, opts: { runtime?: FetchRuntime } = {}): ClusterFetchHandle {
+  const runtime = opts.runtime ?? detectRuntime()
+  if (runtime === 'deno') return denoFetch(cluster.caPem)
+  if (runtime === 'bun') return bunFetch(cluster.caPem)
+  return nodeFetch(cluster.caPem)
+}
+
+function denoFetch(caPem: string): ClusterFetchHandle {
+  const Deno = (globalThis as unknown as { Deno: { createHttpClient(o: { caCerts: string[] }): { close(): void } } }).Deno
+  const client = Deno.createHttpClient({ caCerts: [caPem] })
+  const f = ((req: Request) => fetch(req, { client } as RequestInit)) as ClusterFetchHandle
+  f.close = () => client.close()
+  return f
+}
+
+function bunFetch(caPem: string): ClusterFetchHandle {
+  const f = ((req: Request) => fetch(req, { tls: { ca: caPem } } as RequestInit)) as ClusterFetchHandle
+  f.close = () => {}
+  return f
+}
+
+function responseHeaders(res: IncomingMessage): Headers {
+  const h = new Headers()
+  const raw = res.rawHeaders
+  for (let i = 0; i + 1 < raw.length; i += 2) h.append(raw[i]!, raw[i + 1]!)
+  return h
+}
+
+/**
+ * node:https with a keep-alive Agent whose `ca` is the cluster CA only (the global fetch cannot
+ * take a custom CA without the undici package). Bodies cross as Node streams with 1 MiB buffers.
+ */
+function nodeFetch(caPem: string): ClusterFetchHandle {
+  const agent = new Agent({
+    ca: caPem,
+    keepAlive: true,
+    maxFreeSockets: MAX_FREE_SOCKETS,
+    timeout: FREE_SOCKET_TIMEOUT_MS,
+    minVersion: TLS_MIN_VERSION,
+    maxVersion: TLS_MAX_VERSION,
+  })
+  const f = ((req: Request) =>
+    new Promise<Response>((resolve, reject) => {
+      const url = new URL(req.url)
+      if (url.protocol !== 'https:') return reject(new TypeError(`cluster requests must use https, got ${url.protocol}`))
+      const headers: Record<string, string> = {}
+      req.headers.forEach((v, k) => (headers[k] = v))
+      const out = httpsRequest(
+        {
+          agent,
+          host: url.hostname.replace(/^\[|\]$/g, ''), // IPv6 literals come bracketed from URL
+          port: Number(url.port) || 443,
+          path: url.pathname + url.search,
+          method: req.method,
+          headers,
+          signal: req.signal,
+          // Response socket buffer (Node ≥ 20 accepts it; @types/node lags).
+          highWaterMark: BODY_HIGH_WATER_MARK,
+        } as RequestOptions,
+        (res) => {
+          const status = res.statusCode ?? 502
+          const noBody = req.method === 'HEAD' || status === 204 || status === 304
+          if (noBody) res.resume()
+          // Readable.toWeb keeps backpressure: the socket is read only as the consumer pulls.
+          const body = noBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>)
+          resolve(new Response(body, { status, headers: responseHeaders(res) }))
+        },
+      )
+      out.on('error', reject)
+      if (!req.body) return void out.end()
+      // pipeline destroys the request on a body error, so the node sees a cut upload, never a clean end.
+      pipeline(Readable.fromWeb(req.body as import('node:stream/web').ReadableStream<Uint8Array>, { highWaterMark: BODY_HIGH_WATER_MARK }), out).catch((e: unknown) => {
+        out.destroy(e as Error)
+        reject(e)
+      })
+    })) as ClusterFetchHandle
+  f.close = () => agent.destroy()
+  return f
+}

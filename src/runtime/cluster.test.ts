@@ -1,0 +1,88 @@
+import { X509Certificate } from 'node:crypto'
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { initCluster, loadCluster, runClusterCommand } from './cluster.ts'
+import { parseNodeArgs } from './storage-node.ts'
+
+const dirs: string[] = []
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true })
+})
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'coffer-cluster-test-'))
+  dirs.push(d)
+  return d
+}
+function capture() {
+  const out: string[] = []
+  const err: string[] = []
+  return { io: { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t) }, out, err }
+}
+
+describe('cluster file', () => {
+  it('init writes a 0600 file with a 256-bit secret and a CA certificate; load reads it back', async () => {
+    const file = join(await tempDir(), 'cluster.json')
+    const made = await initCluster(file)
+    expect((await stat(file)).mode & 0o777).toBe(0o600)
+    const c = await loadCluster(file)
+    expect(c.secret.length).toBe(32)
+    expect(Buffer.from(c.secret).equals(Buffer.from(made.secret))).toBe(true)
+    expect(c.warnings).toEqual([])
+    const ca = new X509Certificate(c.caPem)
+    expect(ca.ca).toBe(true)
+    expect(ca.checkPrivateKey((await import('node:crypto')).createPrivateKey(c.caKeyPem))).toBe(true)
+    // Two clusters never share a secret or a CA.
+    const other = await initCluster(join(await tempDir(), 'cluster.json'))
+    expect(Buffer.from(other.secret).equals(Buffer.from(c.secret))).toBe(false)
+    expect(other.caPem).not.toBe(c.caPem)
+  })
+
+  it('refuses to overwrite without force, and replaces with it', async () => {
+    const file = join(await tempDir(), 'cluster.json')
+    const first = await initCluster(file)
+    await expect(initCluster(file)).rejects.toThrow(/already exists.*--force/)
+    const second = await initCluster(file, { force: true })
+    expect(second.caPem).not.toBe(first.caPem)
+    expect((await stat(file)).mode & 0o777).toBe(0o600)
+  })
+
+  it('explains unusable files and warns about loose permissions', async () => {
+    const dir = await tempDir()
+    const file = join(dir, 'cluster.json')
+    await initCluster(file)
+    const good = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>
+    await expect(loadCluster(join(dir, 'missing.json'))).rejects.toThrow(/coffer cluster init/)
+    for (const [patch, msg] of [[{ version: 2 }, /version 2/], [{ secret: 'AAAA' }, /32 bytes/], [{ format: 'x' }, /format/], [{ caKey: 'nope' }, /caKey/]] as const) {
+      await writeFile(file, JSON.stringify({ ...good, ...patch }), { mode: 0o600 })
+      await expect(loadCluster(file)).rejects.toThrow(msg)
+    }
+    await writeFile(file, JSON.stringify(good))
+    await chmod(file, 0o644)
+    expect((await loadCluster(file)).warnings[0]).toMatch(/chmod 600/)
+  })
+
+  it('runs `cluster init` from argv and refuses bad usage', async () => {
+    const file = join(await tempDir(), 'c.json')
+    const ok = capture()
+    expect(await runClusterCommand(['init', '--out', file], {}, ok.io)).toBe(0)
+    expect(ok.out.join()).toContain(file)
+    const bad = capture()
+    expect(await runClusterCommand(['init'], {}, bad.io)).toBe(2)
+    expect(await runClusterCommand(['frobnicate'], {}, bad.io)).toBe(2)
+    expect(await runClusterCommand(['init', '--out', file], {}, bad.io)).toBe(1)
+    expect(bad.err.join('\n')).toMatch(/--out FILE is required[\s\S]*unknown verb[\s\S]*already exists/)
+  })
+})
+
+describe('coffer node arguments', () => {
+  it('parses flags and env, and lists every problem', () => {
+    expect(parseNodeArgs(['--cluster', 'c.json', '--data=d', '--port', '9101'], {})).toEqual({ ok: true, config: { clusterFile: 'c.json', dataDir: 'd', port: 9101, host: '127.0.0.1' } })
+    expect(parseNodeArgs(['--port', '0', '--host', '::1'], { COFFER_CLUSTER: 'c', COFFER_DATA: 'd' })).toMatchObject({ ok: true, config: { host: '::1', port: 0 } })
+    const bad = parseNodeArgs(['--port', '70000', '--what'], {})
+    expect(bad.ok).toBe(false)
+    expect(!bad.ok && bad.problems.join('\n')).toMatch(/unknown argument "--what"[\s\S]*--cluster[\s\S]*--data[\s\S]*0–65535/)
+    expect(parseNodeArgs(['--help'], {})).toEqual({ ok: true, help: true })
+  })
+})

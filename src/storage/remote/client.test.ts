@@ -1,0 +1,128 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { createPlatform } from '../../runtime/platform.ts'
+import { silentLogger } from '../../util/log.ts'
+import { readAll, streamFromBytes } from '../../util/streams.ts'
+import { createDiskStore } from '../disk-store.ts'
+import { ShardNotFound } from '../shard-store.ts'
+import { createTestDisk, type TestDisk } from '../test-disk.ts'
+import { createRemoteStore, RemoteStoreError, type ClusterFetch } from './client.ts'
+import { createNodeApp } from './server.ts'
+
+const platform = createPlatform()
+const secret = crypto.getRandomValues(new Uint8Array(32))
+const URL_ = 'https://node.test:9101'
+const TIMEOUT = 200
+
+let disk: TestDisk | undefined
+afterEach(async () => {
+  await disk?.destroy()
+  disk = undefined
+})
+
+/** A node app in-process: the ClusterFetch is app.fetch (no network). */
+async function inProcess() {
+  disk = await createTestDisk()
+  const app = createNodeApp({ store: createDiskStore('d', disk), secret, platform, logger: silentLogger })
+  return (req: Request) => Promise.resolve(app.fetch(req))
+}
+
+const store = (fetch: ClusterFetch, extra: { healthTtlMs?: number } = {}) => createRemoteStore({ url: URL_ + '/', secret, fetch, timeoutMs: TIMEOUT, platform, ...extra })
+
+async function failure(p: Promise<unknown>): Promise<unknown> {
+  return p.then(() => undefined, (e: unknown) => e)
+}
+
+describe('RemoteStore: failures become "store unavailable"', () => {
+  it('times out a node that never answers, aborting the request', async () => {
+    let signal: AbortSignal | undefined
+    const hang: ClusterFetch = (req) => {
+      signal = req.signal
+      return new Promise((_, reject) => req.signal.addEventListener('abort', () => reject(req.signal.reason)))
+    }
+    const s = store(hang)
+    const t = performance.now()
+    const e = await failure(s.stat('x'))
+    expect(e).toBeInstanceOf(RemoteStoreError)
+    expect((e as Error).message).toMatch(/no progress within 200 ms/)
+    expect(performance.now() - t).toBeLessThan(TIMEOUT * 10)
+    expect(signal?.aborted).toBe(true)
+    expect(await failure(readAll(s.get('x', 0, 1), 10))).toBeInstanceOf(RemoteStoreError)
+  })
+
+  it('maps network errors and 5xx to RemoteStoreError, 404 to ShardNotFound', async () => {
+    const down = store(() => Promise.reject(new TypeError('ECONNREFUSED')))
+    for (const p of [down.stat('x'), down.delete('x'), down.put('x', streamFromBytes(new Uint8Array(3))), readAll(down.get('x', 0, 1), 10)]) {
+      const e = await failure(p)
+      expect(e).toBeInstanceOf(RemoteStoreError)
+      expect((e as Error).message).toContain('ECONNREFUSED')
+    }
+    const broken = store(async () => Response.json({ error: 'InternalError', message: 'disk on fire' }, { status: 500 }))
+    const e = await failure(broken.stat('x'))
+    expect(e).toMatchObject({ status: 500 })
+    expect((e as Error).message).toContain('disk on fire')
+    const s = store(await inProcess())
+    expect(await failure(readAll(s.get('missing', 0, 1), 10))).toBeInstanceOf(ShardNotFound)
+  })
+
+  it('times out a GET whose body stalls midway', async () => {
+    // Ten bytes, then silence (and a body that ignores the abort signal).
+    const stalled: ClusterFetch = async () => new Response(new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(new Uint8Array(10)) }), { status: 200 })
+    const e = await failure(readAll(store(stalled).get('x', 0, 100), 1000))
+    expect(e).toBeInstanceOf(RemoteStoreError)
+    expect((e as Error).message).toMatch(/no progress/)
+  })
+
+  it('times out a PUT the node stops taking, and cancels the body', async () => {
+    let cancelled = false
+    const body = new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(new Uint8Array(65536)), cancel: () => void (cancelled = true) })
+    // A node that reads one chunk and then nothing, never answering.
+    const stuck: ClusterFetch = (req) => {
+      void req.body!.getReader().read()
+      return new Promise((_, reject) => req.signal.addEventListener('abort', () => reject(req.signal.reason)))
+    }
+    const e = await failure(store(stuck).put('x', body))
+    expect(e).toBeInstanceOf(RemoteStoreError)
+    expect(cancelled).toBe(true)
+  })
+
+  it('does not time out a slow producer (the wait is on the gateway, not the node)', async () => {
+    const s = store(await inProcess())
+    let sent = 0
+    const slow = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        if (sent === 3) return c.close()
+        await new Promise((r) => setTimeout(r, TIMEOUT * 1.5))
+        c.enqueue(new Uint8Array(1000).fill(++sent))
+      },
+    })
+    await s.put('slow', slow)
+    expect(await s.stat('slow')).toBe(3000)
+  })
+})
+
+describe('RemoteStore: healthy()', () => {
+  it('caches the answer for the TTL and shares a probe in flight', async () => {
+    const real = await inProcess()
+    let probes = 0
+    const counting: ClusterFetch = (req) => {
+      if (new URL(req.url).pathname === '/v1/health') probes++
+      return real(req)
+    }
+    const s = store(counting, { healthTtlMs: 300 })
+    expect(await Promise.all([s.healthy(), s.healthy(), s.healthy()])).toEqual([true, true, true])
+    expect(probes).toBe(1)
+    expect(await s.healthy()).toBe(true)
+    expect(probes).toBe(1)
+    await new Promise((r) => setTimeout(r, 350))
+    expect(await s.healthy()).toBe(true)
+    expect(probes).toBe(2)
+  })
+
+  it('is false when the node is unreachable or refuses us', async () => {
+    expect(await store(() => Promise.reject(new Error('down'))).healthy()).toBe(false)
+    const real = await inProcess()
+    const wrongSecret = createRemoteStore({ url: URL_, secret: new Uint8Array(32), fetch: real, timeoutMs: TIMEOUT, platform })
+    expect(await wrongSecret.healthy()).toBe(false)
+    expect(await failure(wrongSecret.stat('x'))).toMatchObject({ status: 403 })
+  })
+})
