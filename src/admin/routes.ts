@@ -1,15 +1,19 @@
 /**
  * The operator API under /_coffer/admin/: JSON over HTTPS, SigV4-signed by the root user.
- * Durability status and maintenance now; namespaces, users and keys join it with D@RE.
+ * Durability (heal), namespaces, users and keys. Uses the service only.
  */
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import type { Service } from '../service/context.ts'
+import { isServiceError, type ServiceErrorCode } from '../service/errors.ts'
 import type { Actor } from '../service/identities.ts'
+import { toHex, utf8 } from '../util/bytes.ts'
+import type { Logger } from '../util/log.ts'
 
 export interface AdminDeps {
   service: Service
   /** Verifies the request's signature; rejects with an error carrying `status` and `code`. */
   authenticate: (req: Request) => Promise<Actor>
+  logger?: Logger
 }
 
 interface HttpishError {
@@ -18,8 +22,43 @@ interface HttpishError {
   message?: string
 }
 
+const STATUS: Partial<Record<ServiceErrorCode, 400 | 403 | 404 | 409>> = {
+  InvalidArgument: 400,
+  AccessDenied: 403,
+  NoSuchNamespace: 404,
+  NoSuchUser: 404,
+  NamespaceAlreadyExists: 409,
+  NamespaceNotEmpty: 409,
+}
+
+const fail = (status: 400, code: string, message: string) => Object.assign(new Error(message), { adminStatus: status, code })
+
+/** A small JSON object, checked against the SHA-256 the signature covered (x-amz-content-sha256). */
+async function jsonBody(c: Context): Promise<Record<string, unknown>> {
+  const text = await c.req.text()
+  const declared = c.req.header('x-amz-content-sha256')?.toLowerCase()
+  if (declared && /^[0-9a-f]{64}$/.test(declared)) {
+    const actual = toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', utf8(text) as BufferSource)))
+    if (actual !== declared) throw fail(400, 'XAmzContentSHA256Mismatch', 'The body does not match the signed x-amz-content-sha256.')
+  }
+  if (text.trim() === '') return {}
+  try {
+    const v: unknown = JSON.parse(text)
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>
+  } catch {
+    // fall through
+  }
+  throw fail(400, 'MalformedJSON', 'The body must be a JSON object.')
+}
+
+const str = (v: unknown, what: string): string => {
+  if (typeof v === 'string' && v !== '') return v
+  throw fail(400, 'InvalidArgument', `${what} is required (a string).`)
+}
+
 export function createAdminRoutes(deps: AdminDeps): Hono {
   const admin = new Hono()
+  const svc = deps.service
   admin.use('*', async (c, next) => {
     let actor: Actor
     try {
@@ -31,12 +70,49 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     if (!actor.isRoot) return c.json({ error: 'AccessDenied', message: 'The admin API is for the root user only.' }, 403)
     await next()
   })
-  admin.get('/heal', async (c) => c.json(await deps.service.health()))
+  admin.onError((e, c) => {
+    if (isServiceError(e)) return c.json({ error: e.code, message: e.message }, STATUS[e.code] ?? 400)
+    const status = (e as { adminStatus?: 400 }).adminStatus
+    if (status) return c.json({ error: (e as { code?: string }).code ?? 'InvalidArgument', message: e.message }, status)
+    // Messages of crypto errors name namespaces and ids, never key material.
+    deps.logger?.log('error', 'admin request failed', { path: c.req.path, error: e instanceof Error ? e.message : String(e) })
+    return c.json({ error: 'InternalError', message: e instanceof Error ? e.message : String(e) }, 500)
+  })
+
+  admin.get('/heal', async (c) => c.json(await svc.health()))
   /** A full pass now: scrub every object, heal what needs it, collect garbage; returns the result. */
   admin.post('/heal', async (c) => {
-    await deps.service.maintain()
-    return c.json(await deps.service.health())
+    await svc.maintain()
+    return c.json(await svc.health())
   })
+
+  admin.get('/namespaces', async (c) => c.json({ namespaces: await svc.namespaces.listNamespaces() }))
+  admin.post('/namespaces', async (c) => {
+    const body = await jsonBody(c)
+    const encryption = body.encryption === undefined ? true : body.encryption === true
+    return c.json(await svc.namespaces.createNamespace(str(body.name, 'name'), encryption), 201)
+  })
+  admin.delete('/namespaces/:name', async (c) => {
+    const force = c.req.query('force') === 'true'
+    return c.json({ deleted: c.req.param('name'), ...(await svc.namespaces.deleteNamespace(c.req.param('name'), force)) })
+  })
+
+  admin.get('/users', async (c) => c.json({ users: await svc.namespaces.listUsers(c.req.query('namespace') || undefined) }))
+  admin.post('/users', async (c) => {
+    const body = await jsonBody(c)
+    return c.json(await svc.namespaces.createUser(str(body.name, 'name'), str(body.namespace, 'namespace')), 201)
+  })
+  admin.delete('/users/:accessKeyId', async (c) => {
+    await svc.namespaces.deleteUser(c.req.param('accessKeyId'))
+    return c.json({ deleted: c.req.param('accessKeyId') })
+  })
+
+  admin.post('/keys/rotate', async (c) => {
+    const body = await jsonBody(c)
+    if (body.master === true) return c.json({ rotated: 'master', ...(await svc.keys.rotateMasterKey()) })
+    return c.json({ rotated: 'namespace', ...(await svc.keys.rotateNamespaceKey(str(body.namespace, 'namespace'))) })
+  })
+
   admin.notFound((c) => c.json({ error: 'NotFound', message: `No admin operation at ${c.req.method} ${c.req.path}` }, 404))
   return admin
 }

@@ -1,6 +1,6 @@
 /**
  * The metadata schema (drizzle `sqliteTable`): identities, buckets, objects, multipart uploads,
- * the GC queue. drizzle-kit generates src/meta/migrations from this file; uses drizzle-orm only.
+ * settings, the GC queue. drizzle-kit generates src/meta/migrations from this file; drizzle only.
  */
 import { sql } from 'drizzle-orm'
 import { blob, customType, index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core'
@@ -161,9 +161,22 @@ export const parts = sqliteTable(
     checksum: text('checksum', { mode: 'json' }).$type<ChecksumInfo>(),
     /** Opaque storage layout of this part's bytes. */
     layout: text('layout', { mode: 'json' }).$type<unknown>().notNull(),
+    /** Opaque here: this part's D@RE parameters (nonce prefix, part number); null when not encrypted. */
+    crypto: text('crypto', { mode: 'json' }).$type<unknown>(),
   },
   (t) => [primaryKey({ name: 'parts_pk', columns: [t.uploadId, t.partNumber] })],
 )
+
+// ── settings ────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Service-wide key/value facts, e.g. the master key's fingerprint (never the key itself), and a
+ * namespace key staged by a rotation in progress (wrapped by the master key, like every ns key).
+ */
+export const settings = sqliteTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+})
 
 // ── garbage collection ───────────────────────────────────────────────────────────────────────
 

@@ -64,6 +64,7 @@ export function partRow(uploadId: string, partNumber: number, over: Partial<Part
     lastModified: new Date(1_700_000_000_000),
     checksum: null,
     layout: { part: `${uploadId}/${partNumber}` },
+    crypto: null,
     ...over,
   }
 }

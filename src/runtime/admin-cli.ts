@@ -51,21 +51,112 @@ export function adminCall(t: AdminTarget, method: string, path: string, payload?
   })
 }
 
-/** A verb: how to call the API from the remaining arguments. */
-type Verb = (args: string[]) => { method: string; path: string; payload?: unknown } | string
+/** A verb: how to call the API from the remaining arguments (or a usage problem). */
+type Verb = (args: string[]) => AdminCall | string
 
-/** Command table: group → verb → request. Other groups (namespace, user, key) plug in here. */
+interface AdminCall {
+  method: string
+  path: string
+  payload?: unknown
+  /** Human-readable output (without --json); JSON otherwise. */
+  format?: (body: Record<string, unknown>) => string
+}
+
+/** `--flag VALUE` pairs and bare `--switch`es after the verb; positional arguments in order. */
+function parseArgs(args: string[], valued: string[], switches: string[]): { pos: string[]; flags: Record<string, string | true> } | string {
+  const pos: string[] = []
+  const flags: Record<string, string | true> = {}
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    if (valued.includes(a)) {
+      const v = args[++i]
+      if (v === undefined) return `${a} needs a value`
+      flags[a.slice(2)] = v
+    } else if (switches.includes(a)) flags[a.slice(2)] = true
+    else if (a.startsWith('--')) return `unknown option ${a}`
+    else pos.push(a)
+  }
+  return { pos, flags }
+}
+
+const enc = encodeURIComponent
+
+/** Command table: group → verb → request. */
 export const ADMIN_COMMANDS: Record<string, Record<string, Verb>> = {
   heal: {
     status: () => ({ method: 'GET', path: '/heal' }),
     run: () => ({ method: 'POST', path: '/heal' }),
   },
+  namespace: {
+    create: (args) => {
+      const p = parseArgs(args, ['--encryption'], [])
+      if (typeof p === 'string') return p
+      const [name] = p.pos
+      const e = p.flags.encryption ?? 'on'
+      if (!name || p.pos.length > 1) return 'usage: namespace create NAME [--encryption on|off]'
+      if (e !== 'on' && e !== 'off') return '--encryption takes on or off'
+      return { method: 'POST', path: '/namespaces', payload: { name, encryption: e === 'on' } }
+    },
+    list: () => ({
+      method: 'GET',
+      path: '/namespaces',
+      format: (b) => (b.namespaces as { name: string; encryption: boolean; keyVersion: number }[])
+        .map((n) => `${n.name}\tencryption ${n.encryption ? 'on' : 'off'}${n.encryption ? `\tkey v${n.keyVersion}` : ''}`).join('\n'),
+    }),
+    delete: (args) => {
+      const p = parseArgs(args, [], ['--force'])
+      if (typeof p === 'string') return p
+      if (p.pos.length !== 1) return 'usage: namespace delete NAME [--force]'
+      return { method: 'DELETE', path: `/namespaces/${enc(p.pos[0]!)}${p.flags.force ? '?force=true' : ''}` }
+    },
+  },
+  user: {
+    create: (args) => {
+      const p = parseArgs(args, ['--namespace'], [])
+      if (typeof p === 'string') return p
+      if (p.pos.length !== 1 || typeof p.flags.namespace !== 'string') return 'usage: user create NAME --namespace NS [--json]'
+      return {
+        method: 'POST',
+        path: '/users',
+        payload: { name: p.pos[0], namespace: p.flags.namespace },
+        format: (b) => [`User ${String(b.name)} in namespace ${String(b.namespace)}`, `  Access key: ${String(b.accessKeyId)}`, `  Secret key: ${String(b.secretAccessKey)}`, 'The secret is shown only now: store it safely.'].join('\n'),
+      }
+    },
+    list: (args) => {
+      const p = parseArgs(args, ['--namespace'], [])
+      if (typeof p === 'string') return p
+      return {
+        method: 'GET',
+        path: `/users${typeof p.flags.namespace === 'string' ? `?namespace=${enc(p.flags.namespace)}` : ''}`,
+        format: (b) => (b.users as { accessKeyId: string; name: string; namespace: string; isRoot: boolean }[])
+          .map((u) => `${u.accessKeyId}\t${u.name}\t${u.namespace}${u.isRoot ? '\troot' : ''}`).join('\n'),
+      }
+    },
+    delete: (args) => (args.length === 1 && !args[0]!.startsWith('--') ? { method: 'DELETE', path: `/users/${enc(args[0]!)}` } : 'usage: user delete ACCESSKEY'),
+  },
+  key: {
+    rotate: (args) => {
+      const p = parseArgs(args, ['--namespace'], ['--master'])
+      if (typeof p === 'string') return p
+      if (p.flags.master === true && p.flags.namespace === undefined) return { method: 'POST', path: '/keys/rotate', payload: { master: true } }
+      if (typeof p.flags.namespace === 'string' && p.flags.master === undefined) return { method: 'POST', path: '/keys/rotate', payload: { namespace: p.flags.namespace } }
+      return 'usage: key rotate --master | key rotate --namespace NS'
+    },
+  },
 }
 
 const USAGE = [
   'Usage: coffer admin [--endpoint URL] [--ca FILE] [--data DIR] [--region R] [--json] GROUP VERB [ARGS]',
-  '  heal status       stores up/down, heal backlog, durability counters',
-  '  heal run          scrub every object now, heal what needs it, collect garbage',
+  '  heal status                             stores up/down, heal backlog, durability counters',
+  '  heal run                                scrub every object now, heal what needs it, collect garbage',
+  '  namespace create NAME [--encryption on|off]   a tenant; D@RE (AES-256) on by default, fixed for life',
+  '  namespace list',
+  '  namespace delete NAME [--force]         destroys its key (crypto-erase); --force deletes its buckets first',
+  '  user create NAME --namespace NS         prints the new access key and secret (once)',
+  '  user list [--namespace NS]',
+  '  user delete ACCESSKEY',
+  '  key rotate --master                     new master key: re-wraps namespace keys, rewrites the key file',
+  '  key rotate --namespace NS               new namespace key: re-wraps its object keys',
   'Root credentials: COFFER_ROOT_ACCESS_KEY / COFFER_ROOT_SECRET_KEY, else <data>/credentials.json.',
   'Defaults: --endpoint https://127.0.0.1:9000, --data ./data (for credentials.json and tls/ca.pem).',
 ].join('\n')
@@ -109,8 +200,11 @@ export async function runAdminCommand(argv: string[], env: Record<string, string
   }
   try {
     const res = await adminCall(target, call.method, call.path, call.payload)
-    const text = typeof res.body === 'string' ? res.body : JSON.stringify(res.body, null, json ? 0 : 2)
-    if (res.status >= 400) return io.err(`coffer admin: ${res.status}: ${text}`), 1
+    const body = res.body
+    if (res.status >= 400) return io.err(`coffer admin: ${res.status}: ${typeof body === 'string' ? body : JSON.stringify(body)}`), 1
+    const text = typeof body === 'string' ? body
+      : !json && call.format && body && typeof body === 'object' ? call.format(body as Record<string, unknown>)
+      : JSON.stringify(body, null, json ? 0 : 2)
     io.out(text)
     return 0
   } catch (e) {

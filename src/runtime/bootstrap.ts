@@ -18,6 +18,8 @@ import type { Platform } from '../util/platform.ts'
 import type { RunningServer, RuntimeAdapter } from './adapter.ts'
 import { credentialsBanner, loadRootCredentials } from './credentials.ts'
 import { createFsDisk } from './fs-disk.ts'
+import { createNodeAead } from './aead-node.ts'
+import { loadMasterKeyFile } from './master-key.ts'
 import { createPlatform } from './platform.ts'
 import { loadTlsMaterial } from './tls-options.ts'
 
@@ -103,6 +105,8 @@ export async function startGateway(c: ServerConfig, adapter: RuntimeAdapter, env
     platform,
     logger: consoleLogger,
     tuning: c.tuning,
+    masterKey: await loadMasterKeyFile(c.dataDir, env),
+    aead: createNodeAead(),
   })
   let server: RunningServer
   try {

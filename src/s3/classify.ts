@@ -7,6 +7,7 @@ import { S3Error } from './errors.ts'
 export type Endpoint =
   | 'ListBuckets'
   | 'CreateBucket' | 'HeadBucket' | 'DeleteBucket' | 'GetBucketLocation' | 'GetBucketVersioning'
+  | 'GetBucketEncryption' | 'PutBucketEncryption' | 'DeleteBucketEncryption'
   | 'ListObjects' | 'ListObjectsV2' | 'ListMultipartUploads' | 'DeleteObjects'
   | 'PutObject' | 'CopyObject' | 'GetObject' | 'HeadObject' | 'DeleteObject'
   | 'CreateMultipartUpload' | 'UploadPart' | 'UploadPartCopy' | 'CompleteMultipartUpload'
@@ -17,7 +18,7 @@ export type Endpoint =
  * being mistaken for a plain object or bucket request.
  */
 const UNSUPPORTED_SUBRESOURCES = [
-  'accelerate', 'acl', 'analytics', 'attributes', 'cors', 'encryption', 'intelligent-tiering',
+  'accelerate', 'acl', 'analytics', 'attributes', 'cors', 'intelligent-tiering',
   'inventory', 'legal-hold', 'lifecycle', 'logging', 'metadataConfiguration', 'metadataTable',
   'metrics', 'notification', 'object-lock', 'ownershipControls', 'policy', 'policyStatus',
   'publicAccessBlock', 'replication', 'requestPayment', 'restore', 'retention', 'select',
@@ -45,8 +46,16 @@ export function classify({ method, bucket, key, query, headers }: ClassifyInput)
     if (m === 'GET') return 'ListBuckets'
     throw new S3Error('MethodNotAllowed', undefined, { Method: m, ResourceType: 'SERVICE' })
   }
-  if (key === undefined) return classifyBucket(m, query)
+  if (key === undefined) return query.has('encryption') ? classifyEncryption(m) : classifyBucket(m, query)
+  if (query.has('encryption')) throw notImplemented('The ?encryption sub-resource on an object')
   return classifyObject(m, query, headers)
+}
+
+function classifyEncryption(m: string): Endpoint {
+  if (m === 'GET') return 'GetBucketEncryption'
+  if (m === 'PUT') return 'PutBucketEncryption'
+  if (m === 'DELETE') return 'DeleteBucketEncryption'
+  throw new S3Error('MethodNotAllowed', undefined, { Method: m, ResourceType: 'BUCKET' })
 }
 
 function classifyBucket(m: string, query: URLSearchParams): Endpoint {

@@ -18,6 +18,7 @@ import { errorXml } from './xml/documents.ts'
 import * as bucketOps from './ops/buckets.ts'
 import * as copyOps from './ops/copy.ts'
 import * as deleteOps from './ops/delete.ts'
+import * as encryptionOps from './ops/encryption.ts'
 import * as getOps from './ops/get.ts'
 import * as listOps from './ops/list.ts'
 import * as multipartOps from './ops/multipart.ts'
@@ -38,6 +39,9 @@ const OPERATIONS: Record<Endpoint, Operation> = {
   DeleteBucket: bucketOps.deleteBucket,
   GetBucketLocation: bucketOps.getBucketLocation,
   GetBucketVersioning: bucketOps.getBucketVersioning,
+  GetBucketEncryption: encryptionOps.getBucketEncryption,
+  PutBucketEncryption: encryptionOps.putBucketEncryption,
+  DeleteBucketEncryption: encryptionOps.deleteBucketEncryption,
   ListObjects: listOps.listObjectsV1,
   ListObjectsV2: listOps.listObjectsV2,
   ListMultipartUploads: multipartOps.listMultipartUploads,
@@ -76,6 +80,11 @@ export const MAX_KEY_BYTES = 1024
 /** Domain errors whose S3 code differs from their own name; the rest map by name. */
 const SERVICE_TO_S3: Partial<Record<ServiceErrorCode, S3ErrorCode>> = {
   Unavailable: 'ServiceUnavailable',
+  // Operator outcomes (admin API); listed so an unexpected one still renders as an S3 error.
+  NoSuchNamespace: 'InvalidRequest',
+  NamespaceAlreadyExists: 'InvalidRequest',
+  NamespaceNotEmpty: 'InvalidRequest',
+  NoSuchUser: 'InvalidRequest',
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Bucket use cases: create (names unique across the service), list the actor's namespace,
- * head, delete when empty, location.
+ * head, delete when empty, location, encryption (per namespace).
  */
 import * as meta from '../meta/index.ts'
 import type { ServiceContext } from './context.ts'
@@ -38,4 +38,11 @@ export async function deleteBucket(ctx: ServiceContext, actor: Actor, name: stri
   const result = await meta.deleteBucket(ctx.db, name)
   if (result === 'not-empty') throw new ServiceError('BucketNotEmpty', undefined, { BucketName: name })
   if (result === 'missing') throw new ServiceError('NoSuchBucket', undefined, { BucketName: name })
+}
+
+/** D@RE of the bucket's namespace: what GetBucketEncryption reports and PutBucketEncryption checks. */
+export async function bucketEncryption(ctx: ServiceContext, actor: Actor, name: string): Promise<{ namespace: string; encrypted: boolean }> {
+  const bucket = await bucketFor(ctx, actor, name)
+  const ns = await meta.getNamespace(ctx.db, bucket.namespace)
+  return { namespace: bucket.namespace, encrypted: ns?.encrypted === true }
 }

@@ -1,8 +1,9 @@
 /**
  * Opens the service: metadata database + erasure-coded storage, joined in one object whose
  * methods are the use cases, plus the background work that keeps data durable (heal, scrub,
- * GC). The only layer allowed to join meta, storage and crypto (DESIGN.md §7).
+ * GC), and the D@RE keyring. The only layer allowed to join meta, storage and crypto (DESIGN.md §7).
  */
+import { type Aead, createWebCryptoAead } from '../crypto/index.ts'
 import * as meta from '../meta/index.ts'
 import { createErasureStorage, type ErasureCodec, type ErasureStorage, type ShardStore } from '../storage/index.ts'
 import type { Logger } from '../util/log.ts'
@@ -15,6 +16,9 @@ import * as gc from './gc.ts'
 import * as get from './get-object.ts'
 import { collectOrphans, emptyStats, healRound, scrubRound, type DurabilityStats, type ScrubState } from './heal.ts'
 import * as identities from './identities.ts'
+import * as keyRotation from './key-rotation.ts'
+import { checkMasterKey, type KeyRing, type MasterKeyFile } from './keyring.ts'
+import * as namespaces from './namespaces.ts'
 import * as list from './list-objects.ts'
 import * as multipart from './multipart.ts'
 import * as put from './put-object.ts'
@@ -57,6 +61,10 @@ export interface ServiceOptions {
   platform: Platform
   logger?: Logger
   tuning?: Partial<Tuning>
+  /** The master key file (src/runtime/master-key.ts); checked against metadata before anything else. */
+  masterKey: MasterKeyFile
+  /** AES-256-GCM for packages; the runtime passes its fastest (default: WebCrypto). */
+  aead?: Aead
 }
 
 export interface RootCredentials {
@@ -73,6 +81,7 @@ export interface ServiceContext {
   logger: Logger
   stats: DurabilityStats
   tuning: Tuning
+  keys: KeyRing
 }
 
 /** Binds each use-case module's functions to the context: `service.objects.put(actor, …)`. */
@@ -100,7 +109,15 @@ function every(ms: number, logger: Logger, name: string, task: () => Promise<unk
 
 export async function openService(opts: ServiceOptions) {
   const { db, close } = await meta.openDb(opts.metaUrl, { authToken: opts.metaAuthToken })
-  await meta.ensureDefaultNamespace(db)
+  let master: Uint8Array
+  try {
+    // Before anything is written: a wrong key must leave the data exactly as it was.
+    master = await checkMasterKey(db, opts.masterKey)
+  } catch (e) {
+    await close()
+    throw e
+  }
+  const keys: KeyRing = { master, aead: opts.aead ?? createWebCryptoAead(), file: opts.masterKey, cache: new Map(), lock: Promise.resolve() }
   const logger = opts.logger ?? silentLogger
   const tuning = { ...DEFAULT_TUNING, ...opts.tuning }
   const stats = emptyStats()
@@ -117,7 +134,9 @@ export async function openService(opts: ServiceOptions) {
       meta.enqueueHeal(db, [layout], 'degraded-read').catch((e) => logger.log('warn', 'could not queue a heal', { error: String(e) }))
     },
   })
-  const ctx: ServiceContext = { db, storage, stores: opts.stores, platform: opts.platform, logger, stats, tuning }
+  const ctx: ServiceContext = { db, storage, stores: opts.stores, platform: opts.platform, logger, stats, tuning, keys }
+  // D@RE is on in the default namespace from the first start.
+  await namespaces.ensureNamespace(ctx, meta.DEFAULT_NAMESPACE, true)
   const stops: (() => void)[] = []
   const scrub: ScrubState = {}
   return {
@@ -134,6 +153,8 @@ export async function openService(opts: ServiceOptions) {
       openCopySource: copy.openCopySource,
     }),
     multipart: bind(ctx, multipart),
+    namespaces: bind(ctx, namespaces),
+    keys: bind(ctx, keyRotation),
     /** Creates or refreshes the root user from the operator's credentials. */
     ensureRootUser: (c: RootCredentials) => meta.upsertRootUser(db, c),
     /** Starts healer, scrubber and collectors; returns immediately. */

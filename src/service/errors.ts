@@ -20,6 +20,12 @@ export type ServiceErrorCode =
   | 'InvalidRange'
   | 'InvalidRequest'
   | 'Unavailable'
+  // Operator (admin API) outcomes; the S3 handler never sees these.
+  | 'InvalidArgument'
+  | 'NoSuchNamespace'
+  | 'NamespaceAlreadyExists'
+  | 'NamespaceNotEmpty'
+  | 'NoSuchUser'
 
 export class ServiceError extends Error {
   constructor(

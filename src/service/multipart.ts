@@ -3,6 +3,7 @@
  * parts into an object (one segment per part) in a single metadata transaction. Replaced parts,
  * unused parts and aborted uploads go to garbage collection.
  */
+import type { SseCKey } from '../crypto/index.ts'
 import * as meta from '../meta/index.ts'
 import { fromBase64, fromHex, toBase64, toHex } from '../util/bytes.ts'
 import { combineCrcs, compositeChecksum, type ChecksumAlgorithm } from '../util/checksums.ts'
@@ -15,7 +16,8 @@ import {
   type ObjectMetadataInput, type WriteConditions,
 } from './put-object.ts'
 import type { DataLayout } from '../storage/object-storage.ts'
-import { layoutsOf, singleSegment, type StoredData } from './stored-data.ts'
+import { layoutsOf, singleSegment, type Segment, type StoredData } from './stored-data.ts'
+import { checkSseC, openObjectKey, prepareWrite, recordOf, type SegmentCrypto } from './encryption.ts'
 
 /** S3's floor for every part but the last. */
 export const MIN_PART_SIZE = 5 * 1024 * 1024
@@ -26,10 +28,12 @@ export interface CreateUploadInput extends ObjectMetadataInput {
   key: string
   checksumAlgorithm?: ChecksumAlgorithm
   checksumType?: 'FULL_OBJECT' | 'COMPOSITE'
+  /** SSE-C: every part must then carry the same customer key. */
+  sseC?: SseCKey
 }
 
 export async function createUpload(ctx: ServiceContext, actor: Actor, input: CreateUploadInput): Promise<string> {
-  await bucketFor(ctx, actor, input.bucket)
+  const bucket = await bucketFor(ctx, actor, input.bucket)
   if (input.checksumType === 'FULL_OBJECT' && (input.checksumAlgorithm === 'SHA1' || input.checksumAlgorithm === 'SHA256')) {
     throw new ServiceError('InvalidRequest', `The FULL_OBJECT checksum type cannot be used with the ${input.checksumAlgorithm} algorithm.`)
   }
@@ -38,6 +42,8 @@ export async function createUpload(ctx: ServiceContext, actor: Actor, input: Cre
   }
   // Long and random like S3's: upload ids are bearer-ish handles in URLs.
   const uploadId = toHex(crypto.getRandomValues(new Uint8Array(24)))
+  // One object key for the whole upload, bound to the upload id; each part gets its own prefix.
+  const sealed = await prepareWrite(ctx, bucket.namespace, uploadId, input.sseC)
   await meta.createUpload(ctx.db, {
     uploadId,
     bucket: input.bucket,
@@ -49,7 +55,7 @@ export async function createUpload(ctx: ServiceContext, actor: Actor, input: Cre
     userMeta: input.userMeta,
     checksumAlgorithm: input.checksumAlgorithm ?? null,
     checksumType: input.checksumAlgorithm ? (input.checksumType ?? defaultChecksumType(input.checksumAlgorithm)) : null,
-    encryption: null,
+    encryption: sealed?.record ?? null,
   })
   return uploadId
 }
@@ -68,10 +74,16 @@ export interface UploadPartInput {
   partNumber: number
   body: ReadableStream<Uint8Array>
   digests: () => Digests
+  /** The customer key, required when the upload was created with SSE-C. */
+  sseC?: SseCKey
 }
 
 export async function uploadPart(ctx: ServiceContext, input: UploadPartInput): Promise<meta.PartRow> {
-  const { id, written } = await storeData(ctx, input.body)
+  const record = recordOf(input.upload.encryption)
+  if (!record) await checkSseC(undefined, input.sseC)
+  const key = record ? await openObjectKey(ctx, record, input.sseC) : undefined
+  const seal = key && record ? { key, objectId: record.objectId, partNumber: input.partNumber } : undefined
+  const { id, written, segment } = await storeData(ctx, input.body, seal)
   let digests: Digests
   try {
     digests = input.digests()
@@ -83,11 +95,12 @@ export async function uploadPart(ctx: ServiceContext, input: UploadPartInput): P
   const part: meta.PartRow = {
     uploadId: input.upload.uploadId,
     partNumber: input.partNumber,
-    size: written.size,
+    size: segment.size,
     etag: digests.etag,
     lastModified: new Date(),
     checksum: digests.checksum ?? null,
     layout: written.layout,
+    crypto: segment.crypto ?? null,
   }
   let replaced: unknown
   try {
@@ -140,7 +153,7 @@ export async function completeUpload(
   }
   const md5 = ctx.platform.createHasher('md5')
   for (const p of chosen) md5.update(fromHex(stripQuotes(p.etag)) ?? new Uint8Array())
-  const data: StoredData = { v: 1, segments: chosen.map((p) => ({ size: p.size, layout: p.layout as DataLayout })) }
+  const data: StoredData = { v: 1, segments: chosen.map(segmentOf) }
   const row: meta.ObjectRow = {
     bucket: upload.bucket,
     key: upload.key,
@@ -166,6 +179,12 @@ export async function completeUpload(
   const garbage = [...layoutsOf(result.replaced as StoredData | undefined), ...result.unusedParts]
   if (garbage.length > 0) await meta.enqueueGc(ctx.db, garbage, 'complete')
   return row
+}
+
+function segmentOf(p: meta.PartRow): Segment {
+  const seg: Segment = { size: p.size, layout: p.layout as DataLayout }
+  if (p.crypto) seg.crypto = p.crypto as SegmentCrypto
+  return seg
 }
 
 function objectChecksum(ctx: ServiceContext, upload: meta.UploadRow, parts: meta.PartRow[]): ChecksumValue | undefined {

@@ -3,14 +3,16 @@
  * transaction (conditional when asked). Until that commit nothing is visible; a failed body or a
  * failed condition leaves only shards, which are removed here or by GC.
  */
+import type { SseCKey } from '../crypto/index.ts'
 import * as meta from '../meta/index.ts'
 import type { ChecksumAlgorithm } from '../util/checksums.ts'
 import type { ServiceContext } from './context.ts'
 import { ServiceError } from './errors.ts'
 import { type Actor, bucketFor } from './identities.ts'
 import { etagMatches } from './conditions.ts'
-import { layoutsOf, singleSegment, type StoredData } from './stored-data.ts'
-import { settle, storeData } from './stored-write.ts'
+import { prepareWrite } from './encryption.ts'
+import { layoutsOf, type StoredData } from './stored-data.ts'
+import { newId, settle, storeData } from './stored-write.ts'
 
 export interface ChecksumValue {
   algorithm: ChecksumAlgorithm
@@ -42,6 +44,8 @@ export interface PutObjectInput extends ObjectMetadataInput, WriteConditions {
   key: string
   body: ReadableStream<Uint8Array>
   digests: () => Digests
+  /** SSE-C: the customer's key; the object key is then wrapped by it instead of the namespace key. */
+  sseC?: SseCKey
 }
 
 export type ObjectInfo = meta.ObjectRow
@@ -76,10 +80,12 @@ export async function removeQuietly(ctx: ServiceContext, data: StoredData): Prom
 }
 
 export async function putObject(ctx: ServiceContext, actor: Actor, input: PutObjectInput): Promise<ObjectInfo> {
-  await bucketFor(ctx, actor, input.bucket)
+  const bucket = await bucketFor(ctx, actor, input.bucket)
   await checkWriteConditions(ctx, input.bucket, input.key, input)
-  const { id, written } = await storeData(ctx, input.body)
-  const data = singleSegment(written.size, written.layout)
+  const objectId = newId()
+  const crypto = await prepareWrite(ctx, bucket.namespace, objectId, input.sseC)
+  const { id, segment } = await storeData(ctx, input.body, crypto && { key: crypto.key, objectId, partNumber: 0 })
+  const data: StoredData = { v: 1, segments: [segment] }
   let digests: Digests
   try {
     digests = input.digests()
@@ -92,7 +98,7 @@ export async function putObject(ctx: ServiceContext, actor: Actor, input: PutObj
     bucket: input.bucket,
     key: input.key,
     versionId: 'null',
-    size: written.size,
+    size: segment.size,
     etag: digests.etag,
     lastModified: new Date(),
     contentType: input.contentType ?? 'binary/octet-stream',
@@ -101,7 +107,7 @@ export async function putObject(ctx: ServiceContext, actor: Actor, input: PutObj
     checksum: digests.checksum ?? null,
     parts: null,
     layout: data,
-    encryption: null,
+    encryption: crypto?.record ?? null,
   }
   try {
     await commitStored(ctx, row, input)

@@ -1,8 +1,12 @@
 /**
  * How an object's bytes map onto storage writes: an ordered list of segments, one per PutObject
- * or one per multipart part, each with its own storage layout. Ranges cross segments here.
+ * or one per multipart part, each with its own storage layout. Ranges cross segments here, and
+ * encrypted segments are decrypted here (only the packages a range covers).
  */
+import { type Aead, decryptRange } from '../crypto/index.ts'
 import type { DataLayout, ObjectStorage } from '../storage/object-storage.ts'
+import { fromBase64 } from '../util/bytes.ts'
+import type { SegmentCrypto } from './encryption.ts'
 
 /** FORMAT: stored as the object row's `layout` JSON. */
 export interface StoredData {
@@ -11,26 +15,39 @@ export interface StoredData {
 }
 
 export interface Segment {
+  /** Plaintext bytes (the stored payload is longer when encrypted: cipherLength(size)). */
   size: number
   layout: DataLayout
+  /** Present when the segment is D@RE-encrypted. */
+  crypto?: SegmentCrypto
 }
 
-export const singleSegment = (size: number, layout: DataLayout): StoredData => ({ v: 1, segments: [{ size, layout }] })
+/** How to open encrypted segments: the object's key and id (from its encryption record). */
+export interface Decryption {
+  aead: Aead
+  key: Uint8Array
+  objectId: string
+}
+
+export const singleSegment = (size: number, layout: DataLayout, crypto?: SegmentCrypto): StoredData => ({
+  v: 1,
+  segments: [crypto ? { size, layout, crypto } : { size, layout }],
+})
 
 export function layoutsOf(data: StoredData | undefined | null): DataLayout[] {
   return data?.segments.map((s) => s.layout) ?? []
 }
 
 /** Streams bytes [start, end) of the object, opening each segment only when it is reached. */
-export function readStoredRange(storage: ObjectStorage, data: StoredData, start: number, end: number): ReadableStream<Uint8Array> {
-  const pieces: { layout: DataLayout; from: number; to: number }[] = []
+export function readStoredRange(storage: ObjectStorage, data: StoredData, start: number, end: number, decryption?: Decryption): ReadableStream<Uint8Array> {
+  const pieces: { seg: Segment; from: number; to: number }[] = []
   let offset = 0
   for (const seg of data.segments) {
     const segStart = offset
     const segEnd = offset + seg.size
     offset = segEnd
     if (segEnd <= start || segStart >= end || seg.size === 0) continue
-    pieces.push({ layout: seg.layout, from: Math.max(start, segStart) - segStart, to: Math.min(end, segEnd) - segStart })
+    pieces.push({ seg, from: Math.max(start, segStart) - segStart, to: Math.min(end, segEnd) - segStart })
   }
   let current: ReadableStreamDefaultReader<Uint8Array> | undefined
   let index = 0
@@ -43,7 +60,7 @@ export function readStoredRange(storage: ObjectStorage, data: StoredData, start:
             controller.close()
             return
           }
-          current = storage.read(piece.layout, piece.from, piece.to).getReader()
+          current = openSegment(storage, piece.seg, piece.from, piece.to, decryption).getReader()
         }
         const { done, value } = await current.read()
         if (done) {
@@ -57,5 +74,15 @@ export function readStoredRange(storage: ObjectStorage, data: StoredData, start:
     async cancel(reason) {
       await current?.cancel(reason)
     },
+  })
+}
+
+function openSegment(storage: ObjectStorage, seg: Segment, from: number, to: number, decryption?: Decryption): ReadableStream<Uint8Array> {
+  if (!seg.crypto) return storage.read(seg.layout, from, to)
+  if (!decryption) throw new Error('an encrypted segment was read without its object key')
+  const prefix = fromBase64(seg.crypto.prefix)
+  if (!prefix) throw new Error('an encrypted segment has a malformed nonce prefix')
+  return decryptRange((s, e) => storage.read(seg.layout, s, e), seg.size, from, to, {
+    aead: decryption.aead, key: decryption.key, objectId: decryption.objectId, prefix, partNumber: seg.crypto.partNumber,
   })
 }

@@ -2,9 +2,9 @@
  * Namespaces and users (access keys). The service authenticates with getUser and scopes buckets
  * by the user's namespace. Uses the schema through drizzle only.
  */
-import { and, asc, eq, ne } from 'drizzle-orm'
+import { and, asc, eq, ne, notExists, sql } from 'drizzle-orm'
 import type { Db } from '../db.ts'
-import { namespaces, users } from '../schema.ts'
+import { buckets, namespaces, settings, users } from '../schema.ts'
 import { affected } from '../tx.ts'
 
 export type NamespaceRow = typeof namespaces.$inferSelect
@@ -80,4 +80,21 @@ export async function listUsers(db: Db, namespace?: string): Promise<UserRow[]> 
 /** True when a user was deleted. */
 export async function deleteUser(db: Db, accessKeyId: string): Promise<boolean> {
   return affected(await db.delete(users).where(eq(users.accessKeyId, accessKeyId))) === 1
+}
+
+/**
+ * Deletes a namespace that holds no buckets, with its users and its wrapped key (crypto-erase:
+ * every object key under it becomes unrecoverable), in one transaction. `stagedKey` names a
+ * settings entry holding a key staged by a rotation, deleted too.
+ */
+export async function deleteNamespace(db: Db, name: string, stagedKey: string): Promise<'deleted' | 'has-buckets' | 'missing'> {
+  const empty = notExists(db.select({ one: sql`1` }).from(buckets).where(eq(buckets.namespace, name)))
+  const [existing, , , gone] = await db.batch([
+    db.select({ name: namespaces.name }).from(namespaces).where(eq(namespaces.name, name)),
+    db.delete(users).where(and(eq(users.namespace, name), empty)),
+    db.delete(settings).where(and(eq(settings.key, stagedKey), empty)),
+    db.delete(namespaces).where(and(eq(namespaces.name, name), empty)),
+  ])
+  if (affected(gone) === 1) return 'deleted'
+  return existing.length === 0 ? 'missing' : 'has-buckets'
 }

@@ -6,6 +6,7 @@ import type { ObjectInfo } from '../../service/put-object.ts'
 import type { OpContext } from '../context.ts'
 import { S3Error } from '../errors.ts'
 import { httpDate, parseRange, readConditions, RESPONSE_OVERRIDES, writeObjectMetadata, type ByteRange } from '../headers.ts'
+import { encryptionHeaders, readSseC } from '../sse.ts'
 import { checksumHeaders } from './body.ts'
 
 interface Selection {
@@ -48,6 +49,7 @@ function objectHeaders(ctx: OpContext, obj: ObjectInfo, sel: Selection): Headers
     const v = ctx.query.get(param)
     if (v !== null) h.set(header, v)
   }
+  for (const [name, value] of Object.entries(encryptionHeaders(obj.encryption, readSseC(ctx.headers, ctx.platform)))) h.set(name, value)
   if (sel.range) {
     h.set('content-range', `bytes ${sel.range.start}-${sel.range.end - 1}/${obj.size}`)
     h.set('content-length', String(sel.range.end - sel.range.start))
@@ -58,16 +60,17 @@ function objectHeaders(ctx: OpContext, obj: ObjectInfo, sel: Selection): Headers
 }
 
 export async function headObject(ctx: OpContext): Promise<Response> {
-  const obj = await ctx.service.objects.stat(ctx.actor, ctx.bucket, ctx.key, readConditions(ctx.headers))
+  const obj = await ctx.service.objects.stat(ctx.actor, ctx.bucket, ctx.key, readConditions(ctx.headers), readSseC(ctx.headers, ctx.platform))
   const sel = select(ctx, obj)
   return new Response(null, { status: sel.range ? 206 : 200, headers: objectHeaders(ctx, obj, sel) })
 }
 
 export async function getObject(ctx: OpContext): Promise<Response> {
-  const obj = await ctx.service.objects.stat(ctx.actor, ctx.bucket, ctx.key, readConditions(ctx.headers))
+  const sseC = readSseC(ctx.headers, ctx.platform)
+  const obj = await ctx.service.objects.stat(ctx.actor, ctx.bucket, ctx.key, readConditions(ctx.headers), sseC)
   const sel = select(ctx, obj)
   const start = sel.range?.start ?? 0
   const end = sel.range?.end ?? obj.size
-  const body = end > start ? await ctx.service.objects.open(obj, start, end) : null
+  const body = end > start ? await ctx.service.objects.open(obj, start, end, sseC) : null
   return new Response(body, { status: sel.range ? 206 : 200, headers: objectHeaders(ctx, obj, sel) })
 }

@@ -6,6 +6,7 @@ import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../../util/checksum
 import { emptyResponse, xmlResponse, type OpContext } from '../context.ts'
 import { S3Error } from '../errors.ts'
 import { readObjectMetadata } from '../headers.ts'
+import { encryptionHeaders, readSseC, readSseRequest, requireBucketEncryption } from '../sse.ts'
 import { parseCompleteMultipartUpload } from '../xml/read.ts'
 import { completeMultipartUploadXml, initiateMultipartUploadXml, listMultipartUploadsXml, listPartsXml } from '../xml/documents.ts'
 import { checksumHeaders, receiveBody } from './body.ts'
@@ -40,15 +41,18 @@ function readChecksumType(h: Headers): 'FULL_OBJECT' | 'COMPOSITE' | undefined {
   return t
 }
 
-const uploadOf = (ctx: OpContext) => ctx.service.multipart.getUpload(ctx.actor, ctx.bucket, ctx.key, ctx.query.get('uploadId') ?? '')
+const uploadOf = (ctx: OpContext, id = ctx.query.get('uploadId') ?? '') => ctx.service.multipart.getUpload(ctx.actor, ctx.bucket, ctx.key, id)
 
 export async function createMultipartUpload(ctx: OpContext): Promise<Response> {
   const checksumAlgorithm = readChecksumAlgorithm(ctx.headers)
   const checksumType = readChecksumType(ctx.headers)
+  const sseC = readSseC(ctx.headers, ctx.platform)
+  if (readSseRequest(ctx.headers, sseC)) await requireBucketEncryption(ctx)
   const uploadId = await ctx.service.multipart.createUpload(ctx.actor, {
-    bucket: ctx.bucket, key: ctx.key, checksumAlgorithm, checksumType, ...readObjectMetadata(ctx.headers),
+    bucket: ctx.bucket, key: ctx.key, checksumAlgorithm, checksumType, sseC, ...readObjectMetadata(ctx.headers),
   })
-  const headers: Record<string, string> = {}
+  const upload = await uploadOf(ctx, uploadId)
+  const headers: Record<string, string> = encryptionHeaders(upload.encryption, sseC)
   if (checksumAlgorithm) headers['x-amz-checksum-algorithm'] = checksumAlgorithm
   if (checksumAlgorithm) headers['x-amz-checksum-type'] = checksumType ?? (checksumAlgorithm === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE')
   return xmlResponse(initiateMultipartUploadXml({ bucket: ctx.bucket, key: ctx.key, uploadId }), 200, headers)
@@ -57,12 +61,13 @@ export async function createMultipartUpload(ctx: OpContext): Promise<Response> {
 export async function uploadPart(ctx: OpContext): Promise<Response> {
   const partNumber = readPartNumber(ctx.query)
   const upload = await uploadOf(ctx)
+  const sseC = readSseC(ctx.headers, ctx.platform)
   const body = receiveBody(ctx, (upload.checksumAlgorithm ?? undefined) as ChecksumAlgorithm | undefined)
-  const part = await ctx.service.multipart.uploadPart({ upload, partNumber, body: body.stream, digests: body.digests })
+  const part = await ctx.service.multipart.uploadPart({ upload, partNumber, body: body.stream, digests: body.digests, sseC })
   const checksum = part.checksum ? { ...part.checksum, type: upload.checksumType ?? 'FULL_OBJECT' } : undefined
   const headers = checksumHeaders(checksum)
   delete headers['x-amz-checksum-type']
-  return emptyResponse(200, { etag: part.etag, ...headers })
+  return emptyResponse(200, { etag: part.etag, ...headers, ...encryptionHeaders(upload.encryption, sseC) })
 }
 
 export async function completeMultipartUpload(ctx: OpContext): Promise<Response> {
@@ -74,7 +79,7 @@ export async function completeMultipartUpload(ctx: OpContext): Promise<Response>
   return xmlResponse(
     completeMultipartUploadXml({ location, bucket: ctx.bucket, key: ctx.key, etag: obj.etag, checksum: obj.checksum ?? undefined }),
     200,
-    checksumHeaders(obj.checksum),
+    { ...checksumHeaders(obj.checksum), ...encryptionHeaders(obj.encryption, readSseC(ctx.headers, ctx.platform)) },
   )
 }
 

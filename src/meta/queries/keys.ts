@@ -1,0 +1,137 @@
+/**
+ * D@RE bookkeeping in metadata: settings (master-key fingerprint, staged namespace keys) and the
+ * scans and guarded updates a key rotation needs. Uses the schema through drizzle only.
+ */
+import { and, asc, eq, exists, gt, inArray, ne, not, or, sql, type AnyColumn, type SQL } from 'drizzle-orm'
+import type { Db } from '../db.ts'
+import { buckets, multipartUploads, namespaces, objects, settings } from '../schema.ts'
+import { affected } from '../tx.ts'
+
+export async function getSetting(db: Db, key: string): Promise<string | undefined> {
+  return (await db.select({ value: settings.value }).from(settings).where(eq(settings.key, key)).get())?.value
+}
+
+export async function setSetting(db: Db, key: string, value: string): Promise<void> {
+  await db.insert(settings).values({ key, value }).onConflictDoUpdate({ target: settings.key, set: { value } })
+}
+
+export async function deleteSetting(db: Db, key: string): Promise<void> {
+  await db.delete(settings).where(eq(settings.key, key))
+}
+
+export interface NamespaceKeyUpdate {
+  name: string
+  /** The blob as read: the batch fails if any namespace changed since. */
+  oldWrappedKey: Uint8Array
+  wrappedKey: Uint8Array
+}
+
+/** Thrown when a guarded batch found the rows changed since they were read; nothing was written. */
+export class ConcurrentChangeError extends Error {
+  override readonly name = 'ConcurrentChangeError'
+}
+
+/**
+ * A statement that fails (rolling back its whole batch) unless `cond` holds: SQLite has no
+ * ASSERT, but json() of a non-JSON text raises an error.
+ */
+const assertSql = (db: Db, cond: SQL) => db.run(sql`select json(case when ${cond} then '1' else 'concurrent change' end)`)
+
+/**
+ * Master-key rotation commit: every namespace key re-wrapped, staged keys re-wrapped, and the new
+ * fingerprint, in ONE transaction, which first checks that no namespace changed since it was read.
+ */
+export async function commitMasterRotation(
+  db: Db,
+  updates: readonly NamespaceKeyUpdate[],
+  staged: readonly { key: string; old: string; value: string }[],
+  fingerprint: { key: string; value: string },
+): Promise<void> {
+  const same = updates.map((u) => and(eq(namespaces.name, u.name), eq(namespaces.wrappedKey, u.oldWrappedKey)))
+  const unchanged = sql`(select count(*) from ${namespaces} where ${namespaces.wrappedKey} is not null) = ${updates.length}
+    and (select count(*) from ${namespaces} where ${updates.length === 0 ? sql`0` : or(...same)}) = ${updates.length}
+    and (select count(*) from ${settings} where ${staged.length === 0 ? sql`0` : or(...staged.map((s) => and(eq(settings.key, s.key), eq(settings.value, s.old))))}) = ${staged.length}`
+  try {
+    await db.batch([
+      assertSql(db, unchanged),
+      ...updates.map((u) => db.update(namespaces).set({ wrappedKey: u.wrappedKey }).where(eq(namespaces.name, u.name))),
+      ...staged.map((s) => db.update(settings).set({ value: s.value }).where(eq(settings.key, s.key))),
+      db.insert(settings).values(fingerprint).onConflictDoUpdate({ target: settings.key, set: { value: fingerprint.value } }),
+    ])
+  } catch (e) {
+    if (String((e as Error)?.message ?? e).includes('malformed JSON')) throw new ConcurrentChangeError('a namespace key changed during the master-key rotation; nothing was changed, retry')
+    throw e
+  }
+}
+
+/**
+ * The service's encryption record is opaque JSON to meta except for two fields a rotation scans
+ * by: `mode` ('sse-s3' records are wrapped by the namespace key) and `nsKeyVersion`.
+ */
+const wrappedByOtherVersion = (column: AnyColumn, version: number): SQL =>
+  and(sql`json_extract(${column}, '$.mode') = 'sse-s3'`, sql`json_extract(${column}, '$.nsKeyVersion') != ${version}`)!
+
+const bucketsOf = (db: Db, ns: string) => db.select({ name: buckets.name }).from(buckets).where(eq(buckets.namespace, ns))
+
+export interface KeyedRecord {
+  kind: 'object' | 'upload'
+  bucket: string
+  /** Object key, or upload id for an upload. */
+  id: string
+  encryption: unknown
+}
+
+/** Up to `limit` objects and open uploads of `ns` whose key is not wrapped by version `version`. */
+export async function recordsToRewrap(db: Db, ns: string, version: number, limit: number): Promise<KeyedRecord[]> {
+  const objs = await db
+    .select({ bucket: objects.bucket, key: objects.key, encryption: objects.encryption })
+    .from(objects)
+    .where(and(inArray(objects.bucket, bucketsOf(db, ns)), wrappedByOtherVersion(objects.encryption, version)))
+    .limit(limit)
+  const ups = await db
+    .select({ bucket: multipartUploads.bucket, id: multipartUploads.uploadId, encryption: multipartUploads.encryption })
+    .from(multipartUploads)
+    .where(and(inArray(multipartUploads.bucket, bucketsOf(db, ns)), wrappedByOtherVersion(multipartUploads.encryption, version)))
+    .limit(limit)
+  return [
+    ...objs.map((o) => ({ kind: 'object' as const, bucket: o.bucket, id: o.key, encryption: o.encryption })),
+    ...ups.map((u) => ({ kind: 'upload' as const, bucket: u.bucket, id: u.id, encryption: u.encryption })),
+  ]
+}
+
+/** Replaces one record's encryption JSON if it is still `expected` (an overwrite wins); true if replaced. */
+export async function replaceEncryption(db: Db, r: KeyedRecord, next: unknown): Promise<boolean> {
+  const expected = JSON.stringify(r.encryption)
+  if (r.kind === 'object') {
+    return affected(await db.update(objects).set({ encryption: next }).where(and(eq(objects.bucket, r.bucket), eq(objects.key, r.id), sql`${objects.encryption} = ${expected}`))) === 1
+  }
+  return affected(await db.update(multipartUploads).set({ encryption: next }).where(and(eq(multipartUploads.uploadId, r.id), sql`${multipartUploads.encryption} = ${expected}`))) === 1
+}
+
+/**
+ * Namespace-key rotation commit: the namespace row takes the staged key (version `version`) and
+ * the staging entry goes, only if no object or upload of the namespace still needs the old key.
+ */
+export async function commitNamespaceKey(db: Db, ns: string, wrappedKey: Uint8Array, version: number, stagedKey: string): Promise<boolean> {
+  const nsBuckets = bucketsOf(db, ns)
+  const stale = or(
+    exists(db.select({ one: sql`1` }).from(objects).where(and(inArray(objects.bucket, nsBuckets), wrappedByOtherVersion(objects.encryption, version)))),
+    exists(db.select({ one: sql`1` }).from(multipartUploads).where(and(inArray(multipartUploads.bucket, nsBuckets), wrappedByOtherVersion(multipartUploads.encryption, version)))),
+  )!
+  const [updated] = await db.batch([
+    db.update(namespaces).set({ wrappedKey, keyVersion: version }).where(and(eq(namespaces.name, ns), ne(namespaces.keyVersion, version), not(stale))),
+    db.delete(settings).where(and(eq(settings.key, stagedKey), exists(db.select({ one: sql`1` }).from(namespaces).where(and(eq(namespaces.name, ns), eq(namespaces.keyVersion, version)))))),
+  ])
+  return affected(updated) === 1
+}
+
+/** Every namespace with a wrapped key, by name (master rotation walks these). */
+export async function encryptedNamespaces(db: Db) {
+  return db.select().from(namespaces).where(sql`${namespaces.wrappedKey} is not null`).orderBy(asc(namespaces.name))
+}
+
+/** Object keys of a bucket after `after`, a page at a time (namespace deletion walks these). */
+export async function objectKeysPage(db: Db, bucket: string, after: string, limit: number): Promise<string[]> {
+  const rows = await db.select({ key: objects.key }).from(objects).where(and(eq(objects.bucket, bucket), gt(objects.key, after))).orderBy(asc(objects.key)).limit(limit)
+  return rows.map((r) => r.key)
+}

@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { classify } from './classify.ts'
+import { S3Error } from './errors.ts'
+import { encryptionHeaders, readSseC, readSseRequest } from './sse.ts'
+import { createTestPlatform } from './auth/test-platform.ts'
+
+const testPlatform = createTestPlatform()
+
+const key = Buffer.alloc(32, 7)
+const trio = (over: Record<string, string> = {}, prefix = 'x-amz-server-side-encryption-customer-') =>
+  new Headers({
+    [`${prefix}algorithm`]: 'AES256',
+    [`${prefix}key`]: key.toString('base64'),
+    [`${prefix}key-md5`]: createHash('md5').update(key).digest('base64'),
+    ...over,
+  })
+
+const s3Code = (f: () => unknown) => {
+  try {
+    f()
+  } catch (e) {
+    return e instanceof S3Error ? `${e.status} ${e.code}` : String(e)
+  }
+  return 'no error'
+}
+
+describe('readSseC', () => {
+  it('reads the key and its MD5, for a request or its copy source', () => {
+    expect(readSseC(trio(), testPlatform)?.key).toEqual(new Uint8Array(key))
+    expect(readSseC(trio({}, 'x-amz-copy-source-server-side-encryption-customer-'), testPlatform, true)?.keyMd5B64).toBe(createHash('md5').update(key).digest('base64'))
+    expect(readSseC(new Headers(), testPlatform)).toBeUndefined()
+  })
+
+  it('maps each invalid trio to S3\'s 400', () => {
+    expect(s3Code(() => readSseC(trio({ 'x-amz-server-side-encryption-customer-key-md5': 'AAAA' }), testPlatform))).toBe('400 InvalidArgument')
+    expect(s3Code(() => readSseC(trio({ 'x-amz-server-side-encryption-customer-algorithm': 'AES128' }), testPlatform))).toBe('400 InvalidEncryptionAlgorithmError')
+    expect(s3Code(() => readSseC(trio({ 'x-amz-server-side-encryption-customer-key': 'c2hvcnQ=' }), testPlatform))).toBe('400 InvalidArgument')
+  })
+})
+
+describe('readSseRequest and encryptionHeaders', () => {
+  it('AES256 is SSE-S3; KMS, other values and SSE-S3 with SSE-C are refused', () => {
+    expect(readSseRequest(new Headers(), undefined)).toBe(false)
+    expect(readSseRequest(new Headers({ 'x-amz-server-side-encryption': 'AES256' }), undefined)).toBe(true)
+    expect(s3Code(() => readSseRequest(new Headers({ 'x-amz-server-side-encryption': 'aws:kms' }), undefined))).toBe('400 InvalidArgument')
+    expect(s3Code(() => readSseRequest(new Headers({ 'x-amz-server-side-encryption': 'none' }), undefined))).toBe('400 InvalidArgument')
+    expect(s3Code(() => readSseRequest(new Headers({ 'x-amz-server-side-encryption': 'AES256' }), { key, keyMd5B64: 'm' }))).toBe('400 InvalidArgument')
+  })
+
+  it('announces SSE-S3, or SSE-C with the echoed MD5, and nothing for clear objects', () => {
+    expect(encryptionHeaders(null)).toEqual({})
+    expect(encryptionHeaders({ mode: 'sse-s3' })).toEqual({ 'x-amz-server-side-encryption': 'AES256' })
+    expect(encryptionHeaders({ mode: 'sse-c' }, { key, keyMd5B64: 'md5' })).toEqual({
+      'x-amz-server-side-encryption-customer-algorithm': 'AES256',
+      'x-amz-server-side-encryption-customer-key-md5': 'md5',
+    })
+  })
+})
+
+describe('classify ?encryption', () => {
+  const c = (method: string, key?: string) => classify({ method, bucket: 'b', key, query: new URLSearchParams('encryption'), headers: new Headers() })
+  it('bucket level: Get/Put/DeleteBucketEncryption; object level: not implemented', () => {
+    expect([c('GET'), c('PUT'), c('DELETE')]).toEqual(['GetBucketEncryption', 'PutBucketEncryption', 'DeleteBucketEncryption'])
+    expect(s3Code(() => c('GET', 'k'))).toBe('501 NotImplemented')
+  })
+})

@@ -1,0 +1,118 @@
+/**
+ * The service's hold on D@RE keys: the master key (checked against its fingerprint at start),
+ * the AEAD the runtime chose, and unwrapped namespace keys cached in memory. Joins meta + crypto.
+ *
+ *   start:        fp = settings['master-key-fingerprint']
+ *                 none      → first start: save the key file, then store fp(master)
+ *                 fp(file)  → go on (a staged <file>.new left by a crashed rotation is discarded)
+ *                 fp(staged)→ the rotation committed but the file was not renamed: promote it
+ *                 else      → refuse to start (MasterKeyMismatchError); nothing is written
+ *   ns key v:     unwrap(master, nsRow.wrappedKey) when v = nsRow.keyVersion, else the key staged
+ *                 by a rotation in progress (settings['ns-key-staged/<ns>'] = {version, blob})
+ */
+import { type Aead, blobInfo, generateKey, KeyUnwrapError, masterKeyFingerprint, unwrapNamespaceKey, wrapNamespaceKey, fingerprintsEqual } from '../crypto/index.ts'
+import * as meta from '../meta/index.ts'
+import { fromBase64, toBase64 } from '../util/bytes.ts'
+import type { ServiceContext } from './context.ts'
+
+/** The master key file as the runtime keeps it; the service decides when to write what. */
+export interface MasterKeyFile {
+  /** The key in the file, or a fresh one when there is no file yet (`generated`). */
+  key: Uint8Array
+  generated: boolean
+  /** A key left at `<file>.new` by an interrupted master-key rotation. */
+  staged?: Uint8Array
+  /** The file's path, for messages (never its content). */
+  where: string
+  /** First start: writes `key` to the file (mode 0600). */
+  save(): Promise<void>
+  /** Rotation step 1: writes the new key beside the file (`<file>.new`, mode 0600). */
+  stage(key: Uint8Array): Promise<void>
+  /** Rotation step 3, after the metadata commit: `<file>.new` replaces the file. */
+  promote(): Promise<void>
+  /** Removes `<file>.new`. */
+  discard(): Promise<void>
+}
+
+export class MasterKeyMismatchError extends Error {
+  override readonly name = 'MasterKeyMismatchError'
+}
+
+export interface KeyRing {
+  master: Uint8Array
+  aead: Aead
+  file: MasterKeyFile
+  /** Unwrapped namespace keys by (namespace, version, blob): a re-wrapped blob misses. */
+  cache: Map<string, Uint8Array>
+  /** Rotations and namespace deletion run one at a time in this process. */
+  lock: Promise<unknown>
+}
+
+export const FINGERPRINT_SETTING = 'master-key-fingerprint'
+export const stagedKeySetting = (ns: string): string => `ns-key-staged/${ns}`
+/** Plenty for every namespace of a deployment; cleared whole when full rather than tracking use. */
+const CACHE_LIMIT = 1024
+
+export interface StagedKey {
+  version: number
+  blob: string
+}
+
+/** Checks the master key against metadata (see the header); returns the key to use. */
+export async function checkMasterKey(db: meta.Db, file: MasterKeyFile): Promise<Uint8Array> {
+  const stored = await meta.getSetting(db, FINGERPRINT_SETTING)
+  if (stored === undefined) {
+    if (file.generated) await file.save()
+    await meta.setSetting(db, FINGERPRINT_SETTING, await masterKeyFingerprint(file.key))
+    return file.key
+  }
+  if (!file.generated && fingerprintsEqual(await masterKeyFingerprint(file.key), stored)) {
+    if (file.staged) await file.discard()
+    return file.key
+  }
+  if (file.staged && fingerprintsEqual(await masterKeyFingerprint(file.staged), stored)) {
+    await file.promote()
+    return file.staged
+  }
+  throw new MasterKeyMismatchError(
+    file.generated
+      ? `no master key file at ${file.where}, but this data was encrypted under a master key: restore the file from your backup (or point COFFER_MASTER_KEY_FILE at it); nothing was changed`
+      : `the master key in ${file.where} is not the one this data was encrypted with (fingerprint mismatch): restore the right key file from your backup (or fix COFFER_MASTER_KEY_FILE); nothing was changed`,
+  )
+}
+
+/** Runs `task` after every earlier locked task of this process (rotations, namespace deletion). */
+export function withKeyLock<T>(ctx: ServiceContext, task: () => Promise<T>): Promise<T> {
+  const run = ctx.keys.lock.then(task, task)
+  ctx.keys.lock = run.catch(() => {})
+  return run
+}
+
+/** A fresh namespace key wrapped by the master key: what createNamespace stores (version 1). */
+export async function newNamespaceKey(ctx: ServiceContext, ns: string): Promise<{ wrappedKey: Uint8Array; keyVersion: number }> {
+  return { wrappedKey: fromBase64(await wrapNamespaceKey(ctx.keys.master, ns, 1, await generateKey()))!, keyVersion: 1 }
+}
+
+export async function getStagedKey(ctx: ServiceContext, ns: string): Promise<StagedKey | undefined> {
+  const raw = await meta.getSetting(ctx.db, stagedKeySetting(ns))
+  return raw === undefined ? undefined : (JSON.parse(raw) as StagedKey)
+}
+
+/** Namespace key `version` of `ns` (the current one, or one staged by a rotation in progress). */
+export async function namespaceKey(ctx: ServiceContext, ns: meta.NamespaceRow, version: number): Promise<Uint8Array> {
+  let blob: string | undefined
+  if (ns.wrappedKey && version === ns.keyVersion) blob = toBase64(ns.wrappedKey)
+  else {
+    const staged = await getStagedKey(ctx, ns.name)
+    if (staged?.version === version) blob = staged.blob
+  }
+  if (blob === undefined) throw new KeyUnwrapError(`namespace ${JSON.stringify(ns.name)} has no key version ${version} (deleted namespace, or a rotation raced this read)`)
+  const id = `${ns.name}\u0000${version}\u0000${blob}`
+  const hit = ctx.keys.cache.get(id)
+  if (hit) return hit
+  if (blobInfo(blob).keyVersion !== version) throw new KeyUnwrapError(`namespace ${JSON.stringify(ns.name)}: key blob version mismatch`)
+  const key = await unwrapNamespaceKey(ctx.keys.master, ns.name, version, blob)
+  if (ctx.keys.cache.size >= CACHE_LIMIT) ctx.keys.cache.clear()
+  ctx.keys.cache.set(id, key)
+  return key
+}

@@ -1,0 +1,131 @@
+/**
+ * Operator use cases for tenants: namespaces (D@RE on or off, fixed at creation) and their users
+ * (access keys). Deleting a namespace destroys its key (crypto-erase). Joins meta and the keyring.
+ */
+import * as meta from '../meta/index.ts'
+import { toBase64 } from '../util/bytes.ts'
+import type { ServiceContext } from './context.ts'
+import { ServiceError } from './errors.ts'
+import { newNamespaceKey, stagedKeySetting, withKeyLock } from './keyring.ts'
+import { layoutsOf, type StoredData } from './stored-data.ts'
+
+export interface NamespaceInfo {
+  name: string
+  encryption: boolean
+  /** Version of the namespace key (0 when encryption is off); grows with each rotation. */
+  keyVersion: number
+  createdAt: string
+}
+
+export interface UserInfo {
+  accessKeyId: string
+  name: string
+  namespace: string
+  isRoot: boolean
+  createdAt: string
+}
+
+/** Like bucket names, so a namespace can appear in URLs and logs unquoted. */
+const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/
+const USER_NAME = /^[A-Za-z0-9._@+=-]{1,64}$/
+/** Objects deleted per page when a namespace is force-deleted. */
+const DELETE_PAGE = 500
+
+const info = (n: meta.NamespaceRow): NamespaceInfo => ({ name: n.name, encryption: n.encrypted, keyVersion: n.keyVersion, createdAt: n.createdAt.toISOString() })
+
+/** Creates `name` with a fresh namespace key when `encrypted`; 'exists' if it was already there. */
+export async function ensureNamespace(ctx: ServiceContext, name: string, encrypted: boolean): Promise<'created' | 'exists'> {
+  if (await meta.getNamespace(ctx.db, name)) return 'exists'
+  const key = encrypted ? await newNamespaceKey(ctx, name) : { wrappedKey: null, keyVersion: 0 }
+  return meta.createNamespace(ctx.db, { name, encrypted, ...key })
+}
+
+export async function createNamespace(ctx: ServiceContext, name: string, encrypted: boolean): Promise<NamespaceInfo> {
+  if (!NAME.test(name)) throw new ServiceError('InvalidArgument', 'A namespace name is 1-63 characters of a-z, 0-9 and -, starting with a letter or digit.')
+  if ((await ensureNamespace(ctx, name, encrypted)) === 'exists') throw new ServiceError('NamespaceAlreadyExists', `Namespace ${name} already exists.`)
+  return info((await meta.getNamespace(ctx.db, name))!)
+}
+
+export async function listNamespaces(ctx: ServiceContext): Promise<NamespaceInfo[]> {
+  return (await meta.listNamespaces(ctx.db)).map(info)
+}
+
+/**
+ * Deletes a namespace, its users and its key. Refused while it holds buckets unless `force`,
+ * which first deletes every object, upload and bucket of it (their data goes to GC).
+ */
+export async function deleteNamespace(ctx: ServiceContext, name: string, force = false): Promise<{ buckets: number; objects: number }> {
+  if (name === meta.DEFAULT_NAMESPACE) throw new ServiceError('InvalidArgument', 'The default namespace holds the root user and cannot be deleted.')
+  return withKeyLock(ctx, async () => {
+    if (!(await meta.getNamespace(ctx.db, name))) throw new ServiceError('NoSuchNamespace', `No namespace ${name}.`)
+    let bucketCount = 0
+    let objectCount = 0
+    // Bounded: a client still writing into a bucket makes deleteBucket fail; retry a few times.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const buckets = await meta.listBuckets(ctx.db, name)
+      if (buckets.length > 0 && !force) {
+        throw new ServiceError('NamespaceNotEmpty', `Namespace ${name} still has ${buckets.length} bucket(s): delete them first, or use --force to delete them with all their objects.`)
+      }
+      for (const b of buckets) {
+        objectCount += await deleteAllObjects(ctx, b.name)
+        if ((await meta.deleteBucket(ctx.db, b.name)) === 'deleted') bucketCount++
+      }
+      const result = await meta.deleteNamespace(ctx.db, name, stagedKeySetting(name))
+      if (result === 'deleted' || result === 'missing') {
+        ctx.keys.cache.clear()
+        return { buckets: bucketCount, objects: objectCount }
+      }
+    }
+    throw new ServiceError('NamespaceNotEmpty', `Namespace ${name} kept getting new buckets or objects while being deleted; retry.`)
+  })
+}
+
+async function deleteAllObjects(ctx: ServiceContext, bucket: string): Promise<number> {
+  let count = 0
+  for (let page = 0; page < 1_000_000; page++) {
+    const keys = await meta.objectKeysPage(ctx.db, bucket, '', DELETE_PAGE)
+    if (keys.length === 0) break
+    for (const key of keys) {
+      const removed = await meta.deleteObject(ctx.db, bucket, key)
+      if (removed) {
+        await meta.enqueueGc(ctx.db, layoutsOf(removed.layout as StoredData), 'namespace-deleted')
+        count++
+      }
+    }
+  }
+  return count
+}
+
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
+
+/** Random credentials of AWS's shape: a 20-character access key id and a 40-character secret. */
+function newCredentials(): { accessKeyId: string; secretAccessKey: string } {
+  const id = crypto.getRandomValues(new Uint8Array(20))
+  // The id is an identifier, not a secret: the small modulo bias of b % 36 does not matter.
+  const accessKeyId = 'CF' + Array.from(id.subarray(2), (b) => ALNUM[b % ALNUM.length]).join('')
+  const secretAccessKey = toBase64(crypto.getRandomValues(new Uint8Array(30)))
+  return { accessKeyId, secretAccessKey }
+}
+
+export async function createUser(ctx: ServiceContext, name: string, namespace: string): Promise<UserInfo & { secretAccessKey: string }> {
+  if (!USER_NAME.test(name)) throw new ServiceError('InvalidArgument', 'A user name is 1-64 characters of letters, digits and ._@+=-')
+  if (!(await meta.getNamespace(ctx.db, namespace))) throw new ServiceError('NoSuchNamespace', `No namespace ${namespace}: create it first.`)
+  const creds = newCredentials()
+  const createdAt = new Date()
+  if ((await meta.createUser(ctx.db, { ...creds, name, namespace, createdAt })) !== 'created') throw new Error('access key id collision; retry')
+  return { ...creds, name, namespace, isRoot: false, createdAt: createdAt.toISOString() }
+}
+
+/** Users without their secrets. */
+export async function listUsers(ctx: ServiceContext, namespace?: string): Promise<UserInfo[]> {
+  return (await meta.listUsers(ctx.db, namespace)).map((u) => ({
+    accessKeyId: u.accessKeyId, name: u.name, namespace: u.namespace, isRoot: u.isRoot, createdAt: u.createdAt.toISOString(),
+  }))
+}
+
+export async function deleteUser(ctx: ServiceContext, accessKeyId: string): Promise<void> {
+  const user = await meta.getUser(ctx.db, accessKeyId)
+  if (!user) throw new ServiceError('NoSuchUser', `No user with access key ${accessKeyId}.`)
+  if (user.isRoot) throw new ServiceError('InvalidArgument', 'The root user comes from COFFER_ROOT_ACCESS_KEY / credentials.json and cannot be deleted here.')
+  await meta.deleteUser(ctx.db, accessKeyId)
+}
