@@ -1,46 +1,66 @@
 /**
- * The ceiling baseline: a bare node:https server that streams an upload into one file and a
- * download back out of it, on 127.0.0.1 with a throwaway self-signed certificate.
+ * The ceiling baseline: a bare node:https server (its own process, bench/lib/ceiling-server.ts)
+ * that streams uploads into one file per path and downloads back out, on 127.0.0.1 over TLS 1.3.
  */
-import { execFileSync } from 'node:child_process'
-import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { createServer, request } from 'node:https'
-import { tmpdir } from 'node:os'
+import { Agent, request } from 'node:https'
 import { join } from 'node:path'
-import { pipeline } from 'node:stream/promises'
+import type { Readable } from 'node:stream'
 import { patternStream } from '../test/helpers/big-object.ts'
+import { selfSignedCert, spawnEntry, tempDir } from './lib/child.ts'
 
-export async function httpsCeiling(size: number): Promise<{ putMs: number; getMs: number }> {
-  const dir = mkdtempSync(join(tmpdir(), 'coffer-ceiling-'))
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
-  const cert = readFileSync(join(dir, 'cert.pem'))
-  const file = join(dir, 'blob')
-  const server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert, minVersion: 'TLSv1.3' }, (req, res) => {
-    if (req.method === 'PUT') pipeline(req, createWriteStream(file)).then(() => res.end('ok'), () => res.destroy())
-    else pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), res).catch(() => {})
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const port = (server.address() as { port: number }).port
-  const call = (method: string, body?: NodeJS.ReadableStream) => new Promise<void>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path: '/blob', ca: cert, headers: body ? { 'content-length': size } : {} }, (res) => {
-      res.on('data', () => {})
-      res.on('end', resolve)
-      res.on('error', reject)
+export interface Ceiling {
+  pid: number
+  /** Uploads `size` bytes to `path` (a stream, or one buffer). */
+  put(path: string, body: Readable | Uint8Array, size: number): Promise<void>
+  /** Downloads `path`; resolves with the byte count. */
+  get(path: string): Promise<number>
+  stop(): Promise<void>
+}
+
+export async function startCeiling(): Promise<Ceiling> {
+  const tmp = tempDir('coffer-ceiling-')
+  const { cert, keyFile, certFile } = selfSignedCert(tmp.dir)
+  const child = await spawnEntry('https ceiling', join(import.meta.dirname, 'lib/ceiling-server.ts'), [tmp.dir, keyFile, certFile])
+  const agent = new Agent({ ca: cert, keepAlive: true, maxSockets: 64 })
+  const call = (method: string, path: string, body?: Readable | Uint8Array, size = 0) =>
+    new Promise<number>((resolve, reject) => {
+      const headers = method === 'PUT' ? { 'content-length': size } : {}
+      const req = request({ host: '127.0.0.1', port: child.port, method, path, agent, headers, timeout: 300_000 }, (res) => {
+        let n = 0
+        res.on('data', (c: Buffer) => (n += c.length))
+        res.on('end', () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`ceiling ${method} ${path}: HTTP ${res.statusCode}`))))
+        res.on('error', reject)
+      })
+      req.on('timeout', () => req.destroy(new Error(`ceiling ${method} ${path}: timed out`)))
+      req.on('error', reject)
+      if (body instanceof Uint8Array) req.end(body)
+      else if (body) body.pipe(req)
+      else req.end()
     })
-    req.on('error', reject)
-    if (body) body.pipe(req)
-    else req.end()
-  })
+  return {
+    pid: child.pid,
+    put: async (path, body, size) => void (await call('PUT', path, body, size)),
+    get: (path) => call('GET', path),
+    stop: async () => {
+      agent.destroy()
+      await child.stop()
+      await tmp.remove()
+    },
+  }
+}
+
+/** One upload and one download of `size` bytes (bench/roundtrip-rss.ts). */
+export async function httpsCeiling(size: number): Promise<{ putMs: number; getMs: number }> {
+  const ceiling = await startCeiling()
   try {
     let t = performance.now()
-    await call('PUT', patternStream(size).stream)
+    await ceiling.put('/blob', patternStream(size).stream, size)
     const putMs = performance.now() - t
     t = performance.now()
-    await call('GET')
+    const got = await ceiling.get('/blob')
+    if (got !== size) throw new Error(`ceiling GET returned ${got} of ${size} bytes`)
     return { putMs, getMs: performance.now() - t }
   } finally {
-    server.close()
-    rmSync(dir, { recursive: true, force: true })
+    await ceiling.stop()
   }
 }

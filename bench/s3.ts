@@ -1,0 +1,292 @@
+/**
+ * S3 end-to-end suite through TLS with the AWS SDK v3: Coffer embedded (4+2 over 6 drives) and
+ * over 6 `coffer node` processes, beside s3rver and a bare HTTPS ceiling measured in the same run.
+ */
+import { execFileSync } from 'node:child_process'
+import type { S3Client } from '@aws-sdk/client-s3'
+import { patternStream, peakRss } from '../test/helpers/big-object.ts'
+import { httpsGet } from '../test/helpers/server.ts'
+import { startCeiling } from './https-ceiling.ts'
+import type { SuiteResult } from './lib/report.ts'
+import { createBucket, fillCofferMeta, fillS3rverFiles, getCell, listCell, putCell, roundTripOk } from './lib/s3-load.ts'
+import { S3Record } from './lib/s3-record.ts'
+import type { SuiteContext } from './lib/suite.ts'
+import { sizeName } from './lib/table.ts'
+import { clientFor, nodeCommandAvailable, startCofferEmbedded, startCofferNodes, startS3rver, type S3Target } from './lib/targets.ts'
+import { load, type LoadOptions, type LoadResult } from './lib/timing.ts'
+
+const KiB = 1024
+const MiB = 1024 * KiB
+const SMALL = 4 * KiB
+const BUCKET = 'bench'
+
+/** Names as they appear in the tables. */
+const T = { coffer: 'coffer (SDK default)', cofferPlain: 'coffer (plain SDK)', nodes: 'coffer 6 nodes', s3rver: 's3rver', ceiling: 'HTTPS ceiling' }
+
+type Shape = [size: number, concurrency: number]
+const cross = (sizes: number[], concs: number[]): Shape[] => sizes.flatMap((s) => concs.map((c) => [s, c] as Shape))
+
+/** Everything the suite will do, decided up front so the progress bar knows its length. */
+interface Plan {
+  big: number
+  throughput: Shape[]
+  plain: Shape[]
+  small: Shape[]
+  degraded: Shape[]
+  nodes: Shape[]
+  nodesSmall: Shape[]
+  listSizes: number[]
+  s3rverListSizes: number[]
+  listPages: number
+  listMs: number
+  timed: (size: number, conc: number) => LoadOptions
+}
+
+function planFor(quick: boolean): Plan {
+  const big = quick ? 64 * MiB : 256 * MiB
+  const throughput = cross([MiB, big], [1, 8])
+  const bigCount = quick ? 2 : 3
+  return {
+    big, throughput,
+    plain: quick ? [[MiB, 8], [big, 1]] : throughput,
+    small: cross([SMALL], [1, 8, 32]),
+    degraded: quick ? [[big, 1], [MiB, 8], [SMALL, 8]] : [...throughput, [SMALL, 8]],
+    nodes: quick ? [[MiB, 8], [big, 1]] : throughput,
+    nodesSmall: quick ? [[SMALL, 8]] : cross([SMALL], [1, 8, 32]),
+    listSizes: quick ? [10_000] : [10_000, 100_000, 1_000_000],
+    // s3rver walks its whole directory tree for every page: 100k keys is already slow.
+    s3rverListSizes: quick ? [10_000] : [10_000, 100_000],
+    listPages: quick ? 10 : 50,
+    listMs: quick ? 4_000 : 30_000,
+    timed: (size, concurrency) =>
+      size >= 16 * MiB
+        ? { concurrency, maxOps: concurrency === 1 ? bigCount : concurrency, minOps: concurrency === 1 ? bigCount : concurrency, maxMs: 0 }
+        : { concurrency, maxOps: 50_000, minOps: concurrency, maxMs: size <= SMALL ? (quick ? 1_200 : 4_000) : quick ? 1_200 : 5_000 },
+  }
+}
+
+function steps(p: Plan, withNodes: boolean): number {
+  const coffer = 2 * (p.throughput.length + p.plain.length + p.small.length + p.degraded.length) + p.listSizes.length
+  const s3rver = 2 * (p.throughput.length + p.small.length) + p.s3rverListSizes.length
+  const nodes = withNodes ? 2 * (p.nodes.length + p.nodesSmall.length) + 2 * (p.nodes.length + 1) : 0
+  return coffer + s3rver + 2 * p.throughput.length + nodes
+}
+
+/** Lets the kernel write back what the PUTs left dirty, so GET figures do not pay for it. */
+const settle = () => execFileSync('sync')
+
+interface Run { ctx: SuiteContext; rec: S3Record; plan: Plan }
+interface Cells { target: string; client: S3Client; prefix: string }
+
+async function puts(run: Run, c: Cells, shapes: Shape[]): Promise<void> {
+  for (const [size, conc] of shapes) {
+    const label = `${c.target} PUT ${sizeName(size)} ×${conc}`
+    run.ctx.progress.status(label)
+    const r = await putCell(c.client, BUCKET, c.prefix, size, run.plan.timed(size, conc))
+    run.rec.add({ target: c.target, op: 'PUT', size, conc, degraded: false, r })
+    run.ctx.progress.step(label)
+  }
+}
+
+/** GETs over what the PUT cells of this target and prefix stored. */
+async function gets(run: Run, c: Cells, shapes: Shape[], kind: { degraded?: boolean; pair?: boolean } = {}): Promise<void> {
+  settle()
+  for (const [size, conc] of shapes) {
+    const stored = Math.max(0, ...run.rec.cells.filter((x) => x.target === c.target && x.op === 'PUT' && x.size === size).map((x) => x.r.ops))
+    const label = `${c.target} GET ${sizeName(size)} ×${conc}${kind.degraded ? ' degraded' : ''}`
+    run.ctx.progress.status(label)
+    if (stored > 0) {
+      const r = await getCell(c.client, BUCKET, c.prefix, size, stored, run.plan.timed(size, conc))
+      run.rec.add({ target: c.target, op: 'GET', size, conc, degraded: !!kind.degraded, pair: kind.pair, r })
+    }
+    run.ctx.progress.step(label)
+  }
+}
+
+const prefixOf = (size: number) => (size === SMALL ? 'small' : 'tp')
+
+/** Healthy GETs, then degrade(), then the same GETs: back to back, so only the fault differs. */
+async function degradedPairs(run: Run, t: S3Target, c: Omit<Cells, 'prefix'>, shapes: Shape[]): Promise<void> {
+  for (const s of shapes) await gets(run, { ...c, prefix: prefixOf(s[0]) }, [s], { pair: true })
+  const before = await degradedReads(t)
+  await t.degrade!()
+  for (const s of shapes) await gets(run, { ...c, prefix: prefixOf(s[0]) }, [s], { degraded: true })
+  const after = await degradedReads(t)
+  if (before !== undefined && after !== undefined) run.rec.notes.push(`${c.target}: the server counted ${after - before} degraded reads during the degraded GETs (health stats).`)
+}
+
+async function degradedReads(t: S3Target): Promise<number | undefined> {
+  if (!t.server) return undefined
+  try {
+    const h = JSON.parse((await httpsGet(t.server, '/_coffer/health')).body) as { stats?: { degradedReads?: number } }
+    return h.stats?.degradedReads
+  } catch {
+    return undefined
+  }
+}
+
+async function verify(run: Run, target: string, client: S3Client, sizes: number[]): Promise<void> {
+  for (const size of sizes) if (!(await roundTripOk(client, BUCKET, size))) run.rec.notes.push(`${target}: a ${sizeName(size)} object read back DIFFERENT bytes`)
+}
+
+function recordRss(run: Run, target: string, pids: number[], note: string): void {
+  try {
+    const [first, ...rest] = pids.map((p) => peakRss(p))
+    run.rec.rss.push({ target, bytes: first!, note })
+    if (rest.length) run.rec.rss.push({ target: `${target}: largest node`, bytes: Math.max(...rest), note: `the largest of ${rest.length} live node processes` })
+  } catch (e) {
+    run.rec.notes.push(`${target}: peak RSS not readable (${(e as Error).message})`)
+  }
+}
+
+async function listing(run: Run, target: string, client: S3Client, sizes: number[], fill: (bucket: string, n: number) => Promise<void>): Promise<void> {
+  for (const n of sizes) {
+    const bucket = `list-${n}`
+    const count = n.toLocaleString('en-US')
+    run.ctx.progress.status(`${target}: filling ${count} keys`)
+    await createBucket(client, bucket)
+    const t0 = performance.now()
+    await fill(bucket, n)
+    run.rec.notes.push(`${target}: ${count} listing keys inserted directly (not by PUT) in ${((performance.now() - t0) / 1000).toFixed(2)} s.`)
+    run.ctx.progress.status(`${target}: listing ${count} keys`)
+    const r = await listCell(client, bucket, n, run.plan.listPages, run.plan.listMs)
+    for (const x of [r.plain, r.delimited]) if (x.errors) run.rec.notes.push(`${target} list ${count}: ${x.errors} errors, first: ${x.firstError}`)
+    run.rec.lists.push({ target, n, r })
+    run.ctx.progress.step(`${target} list ${count}`)
+  }
+}
+
+async function embedded(run: Run): Promise<void> {
+  const { plan } = run
+  run.ctx.progress.status('starting coffer (embedded 4+2)')
+  const t = await startCofferEmbedded()
+  const client = clientFor(t, 'default')
+  const plain = clientFor(t, 'when-required')
+  try {
+    await createBucket(client, BUCKET)
+    await verify(run, T.coffer, client, [MiB, plan.big])
+    const main = { target: T.coffer, client, prefix: 'tp' }
+    await puts(run, main, plan.throughput)
+    await gets(run, main, plan.throughput)
+    const p = { target: T.cofferPlain, client: plain, prefix: 'tp-plain' }
+    await puts(run, p, plan.plain)
+    await gets(run, p, plan.plain)
+    const small = { ...main, prefix: 'small' }
+    await puts(run, small, plan.small)
+    await gets(run, small, plan.small)
+    await createBucket(client, 'bench-template')
+    await putCell(client, 'bench-template', 'template', 0, { concurrency: 1, maxOps: 1, maxMs: 0 })
+    await listing(run, T.coffer, client, plan.listSizes, (bucket, n) => fillCofferMeta(t.server!.dataDir, 'bench-template', bucket, n))
+    await degradedPairs(run, t, { target: T.coffer, client }, plan.degraded)
+    await t.restore!()
+    recordRss(run, T.coffer, t.pids, 'gateway + 6 local drives, one process')
+  } finally {
+    client.destroy()
+    plain.destroy()
+    await t.stop()
+  }
+}
+
+async function s3rver(run: Run): Promise<void> {
+  run.ctx.progress.status('starting s3rver')
+  const t = await startS3rver()
+  // s3rver cannot decode aws-chunked bodies with checksum trailers (the SDK's default since 2025).
+  const client = clientFor(t, 'when-required')
+  try {
+    await createBucket(client, BUCKET)
+    await verify(run, T.s3rver, client, [MiB, run.plan.big])
+    const c = { target: T.s3rver, client, prefix: 'tp' }
+    await puts(run, c, run.plan.throughput)
+    await gets(run, c, run.plan.throughput)
+    await puts(run, { ...c, prefix: 'small' }, run.plan.small)
+    await gets(run, { ...c, prefix: 'small' }, run.plan.small)
+    await listing(run, T.s3rver, client, run.plan.s3rverListSizes, (bucket, n) => fillS3rverFiles(t.dataDir, bucket, n))
+    recordRss(run, T.s3rver, t.pids, 's3rver 3.7 (Koa, one file per object), TLS')
+  } finally {
+    client.destroy()
+    await t.stop()
+  }
+}
+
+async function ceiling(run: Run): Promise<void> {
+  run.ctx.progress.status('starting the HTTPS ceiling')
+  const c = await startCeiling()
+  try {
+    const stored = new Map<number, number>()
+    for (const [size, conc] of run.plan.throughput) {
+      const buf = size <= 8 * MiB ? new Uint8Array(size).fill(7) : undefined
+      const put: LoadResult = await load(async (i) => (await c.put(`/tp/${size}/${i}`, buf ?? patternStream(size, i + 1).stream, size), size), run.plan.timed(size, conc))
+      stored.set(size, Math.max(stored.get(size) ?? 0, put.ops))
+      run.rec.add({ target: T.ceiling, op: 'PUT', size, conc, degraded: false, r: put })
+      run.ctx.progress.step(`${T.ceiling} PUT ${sizeName(size)} ×${conc}`)
+    }
+    settle()
+    for (const [size, conc] of run.plan.throughput) {
+      const n = stored.get(size) ?? 0
+      const get = await load((i) => c.get(`/tp/${size}/${i % n}`), run.plan.timed(size, conc))
+      run.rec.add({ target: T.ceiling, op: 'GET', size, conc, degraded: false, r: get })
+      run.ctx.progress.step(`${T.ceiling} GET ${sizeName(size)} ×${conc}`)
+    }
+    recordRss(run, T.ceiling, [c.pid], 'bare node:https, one file per path')
+  } finally {
+    await c.stop()
+  }
+}
+
+async function nodes(run: Run): Promise<void> {
+  run.ctx.progress.status('starting 6 coffer nodes + gateway')
+  const t = await startCofferNodes()
+  const client = clientFor(t, 'default')
+  try {
+    await createBucket(client, BUCKET)
+    await verify(run, T.nodes, client, [run.plan.big])
+    const c = { target: T.nodes, client, prefix: 'tp' }
+    await puts(run, c, run.plan.nodes)
+    await gets(run, c, run.plan.nodes)
+    await puts(run, { ...c, prefix: 'small' }, run.plan.nodesSmall)
+    await gets(run, { ...c, prefix: 'small' }, run.plan.nodesSmall)
+    recordRss(run, T.nodes, t.pids, 'gateway (nodes listed separately)')
+    await degradedPairs(run, t, { target: T.nodes, client }, [...run.plan.nodes, [SMALL, 8]])
+  } finally {
+    client.destroy()
+    await t.stop()
+  }
+}
+
+export async function runS3(ctx: SuiteContext): Promise<SuiteResult> {
+  const started = performance.now()
+  const plan = planFor(ctx.quick)
+  const run: Run = { ctx, rec: new S3Record(), plan }
+  const withNodes = nodeCommandAvailable()
+  if (!withNodes) run.rec.missing.set(T.nodes, '`coffer node` is not in this checkout')
+  ctx.progress.plan(steps(plan, withNodes))
+  const phases: [string, (r: Run) => Promise<void>][] = [[T.coffer, embedded], [T.s3rver, s3rver], [T.ceiling, ceiling]]
+  if (withNodes) phases.push([T.nodes, nodes])
+  for (const [name, phase] of phases) {
+    try {
+      await phase(run)
+    } catch (e) {
+      // Keep the other targets' figures: mark this one and go on.
+      run.rec.missing.set(name, `failed: ${(e as Error).message.split('\n')[0]}`)
+      run.rec.notes.push(`${name} failed: ${(e as Error).stack?.split('\n').slice(0, 3).join(' / ')}`)
+    }
+  }
+  const tables = run.rec.tables([T.coffer, T.cofferPlain, T.nodes, T.s3rver, T.ceiling], T.coffer, [T.s3rver, T.ceiling])
+  tables[0]!.notes = [
+    `${sizeName(MiB)} objects run for a time; ${sizeName(plan.big)} objects for a count (×1: ${plan.timed(plan.big, 1).maxOps} in a row, ×8: one per request). ` +
+      'The SDK client runs in the bench process on the same machine as the server, sharing its cores. "–": not measured in this mode.',
+    `${T.coffer}: @aws-sdk/client-s3 defaults (CRC32 checksum, aws-chunked trailer on PUT). ${T.cofferPlain} and ${T.s3rver}: ` +
+      'requestChecksumCalculation WHEN_REQUIRED (s3rver cannot decode checksum trailers).',
+    `${T.s3rver}: npm s3rver 3.7 behind TLS (its https option), filesystem store. ${T.ceiling}: bare node:https streaming into one file per path (no S3, no hashing), own process.`,
+    `${T.nodes}: ${run.rec.missing.get(T.nodes) ?? 'gateway over 6 `coffer node` processes on this machine, 4+2, node traffic over TLS'}.`,
+    'Coffer fsyncs shards before it answers a PUT; s3rver and the ceiling leave data in the page cache. `sync` runs (untimed) before each series of GETs.',
+  ]
+  const degradedTable = tables.find((t) => t.title.startsWith('GET with 2 of 6'))
+  if (degradedTable) {
+    degradedTable.notes = [
+      'Embedded: two drive directories renamed away (as if unmounted). Nodes: two `coffer node` processes killed with SIGKILL. ' +
+        'Healthy and degraded GETs of the same objects run back to back; healing and scrubbing are off during the run.',
+    ]
+  }
+  return { name: 's3', ms: performance.now() - started, tables, metrics: run.rec.metrics(), notes: run.rec.notes }
+}
