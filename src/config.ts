@@ -24,6 +24,8 @@ export interface ServerConfig {
   drives: number
   /** Erasure coding, `K+M`: K data and M parity shards per stripe. */
   ec: string
+  /** Reed–Solomon implementation: our WebAssembly SIMD kernel (wasm/) or the baseline package. */
+  codec: 'simd' | 'baseline'
   /** Distributed mode: the cluster file from `coffer cluster init`, and the storage node URLs. */
   clusterFile?: string
   nodes?: string[]
@@ -38,6 +40,7 @@ export const DEFAULTS = {
   region: 'us-east-1',
   drives: 6,
   ec: '4+2',
+  codec: 'simd',
 } as const
 
 /** Returns a list of problems, each saying what to change; empty when the config is usable. */
@@ -49,6 +52,7 @@ export function validateConfig(c: ServerConfig): string[] {
   if ((c.certFile === undefined) !== (c.keyFile === undefined)) problems.push('--cert and --key go together: give both or neither')
   if (!Number.isInteger(c.drives) || c.drives < 1 || c.drives > 64) problems.push(`--drives must be 1..64, got ${c.drives}`)
   if (!/^\d{1,3}\+\d{1,3}$/.test(c.ec)) problems.push(`--ec must look like 4+2 (data+parity shards), got "${c.ec}"`)
+  if (c.codec !== 'simd' && c.codec !== 'baseline') problems.push(`--codec must be simd or baseline, got "${c.codec as string}"`)
   if ((c.clusterFile === undefined) !== (c.nodes === undefined)) problems.push('--cluster and --nodes go together: give both for distributed mode, neither for local drives')
   for (const n of c.nodes ?? []) if (!/^https:\/\/[^/\s]+$/.test(n)) problems.push(`--nodes takes https://host:port URLs separated by commas, got "${n}"`)
   return problems

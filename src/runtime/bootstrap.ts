@@ -10,7 +10,7 @@ import { DEFAULT_TUNING, openService, type Service } from '../service/context.ts
 import type { Disk } from '../storage/disk.ts'
 import { createDiskStore, ecProblems, parseEc, type ShardStore } from '../storage/index.ts'
 import { consoleLogger } from '../util/log.ts'
-import { loadBaselineCodec } from './codecs.ts'
+import { loadCodec } from './codecs.ts'
 import { loadCluster } from './cluster.ts'
 import { createClusterFetch } from './cluster-fetch.ts'
 import { createRemoteStore } from '../storage/remote/client.ts'
@@ -96,12 +96,13 @@ export async function startGateway(c: ServerConfig, adapter: RuntimeAdapter, env
   const ec = parseEc(c.ec)
   const problems = ecProblems(ec, stores.length)
   if (problems.length > 0) throw new Error(`${problems.join('; ')} (--ec ${c.ec} over ${stores.length} ${c.nodes ? 'nodes' : 'drives'})`)
+  const codec = await loadCodec(c.codec, (m) => io.err(`coffer: ${m}`))
   const service: Service = await openService({
     metaUrl: c.metaUrl,
     metaAuthToken: c.metaAuthToken,
     stores,
     ec,
-    codec: await loadBaselineCodec(),
+    codec,
     platform,
     logger: consoleLogger,
     tuning: c.tuning,
@@ -130,6 +131,7 @@ export async function startGateway(c: ServerConfig, adapter: RuntimeAdapter, env
   const endpoint = endpointUrl(c.host, server.port)
   if (creds.source === 'generated') io.out(credentialsBanner(creds, endpointUrl(clientHost(c.host), server.port), tls.caFile, c.region))
   // The one line scripts and the test harness wait for: printed only once the listener is ready.
+  io.out(`coffer: erasure coding ${c.ec} over ${stores.length} ${c.nodes ? 'nodes' : 'drives'}, codec ${codec.name}`)
   io.out(`coffer: listening on ${endpoint}`)
 
   let stopping: Promise<void> | undefined

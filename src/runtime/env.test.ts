@@ -43,6 +43,13 @@ describe('parseServerArgs', () => {
     expect(problems(['--cert', 'a.pem']).join()).toMatch(/--cert and --key go together/)
   })
 
+  it('codec: simd by default, baseline on request, anything else refused', () => {
+    expect(ok([]).codec).toBe('simd')
+    expect(ok(['--codec', 'baseline']).codec).toBe('baseline')
+    expect(ok([], { COFFER_CODEC: 'baseline' }).codec).toBe('baseline')
+    expect(problems(['--codec', 'isa-l'])[0]).toMatch(/--codec must be simd or baseline, got "isa-l"/)
+  })
+
   it('refuses unknown flags, naming the known ones', () => {
     const p = problems(['--prot', '9000'])
     expect(p).toHaveLength(1)

@@ -25,6 +25,7 @@ export const SERVER_FLAGS: Record<string, FlagSpec> = {
   meta: { env: 'COFFER_META_URL', value: 'URL', kind: 'string', help: 'libSQL URL (default file:<data>/meta.db); a sqld URL uses COFFER_META_AUTH_TOKEN' },
   drives: { env: 'COFFER_DRIVES', value: 'N', kind: 'int', help: `local drives under <data>/drives/ (default ${DEFAULTS.drives})` },
   ec: { env: 'COFFER_EC', value: 'K+M', kind: 'string', help: `erasure coding: K data + M parity shards per stripe (default ${DEFAULTS.ec})` },
+  codec: { env: 'COFFER_CODEC', value: 'NAME', kind: 'string', help: `Reed–Solomon codec: simd (our WebAssembly SIMD kernel) or baseline (@subspace/reed-solomon-erasure.wasm) (default ${DEFAULTS.codec})` },
   cluster: { env: 'COFFER_CLUSTER', value: 'FILE', kind: 'string', help: 'distributed mode: cluster file from `coffer cluster init` (with --nodes)' },
   nodes: { env: 'COFFER_NODES', value: 'URLS', kind: 'string', help: 'distributed mode: storage node URLs, comma-separated (with --cluster)' },
 }
@@ -109,6 +110,7 @@ export function parseServerArgs(args: string[], env: Env): ParsedServerArgs {
     metaAuthToken: env.COFFER_META_AUTH_TOKEN || undefined,
     drives: int('drives', DEFAULTS.drives),
     ec: get('ec') ?? DEFAULTS.ec,
+    codec: (get('codec') ?? DEFAULTS.codec) as ServerConfig['codec'],
     clusterFile: optionalPath(get('cluster')),
     nodes: get('nodes')?.split(',').map((n) => n.trim().replace(/\/+$/, '')).filter((n) => n !== ''),
     tuning: readTuning(env, problems),

@@ -9,5 +9,6 @@ export { createDiskStore, fanOut, isShardName, type DiskStore } from './disk-sto
 export { rank, hash64, hash64Hex, type Hash64 } from './placement.ts'
 export { createErasureStorage, QuorumError, type ErasureStorage, type HealResult, type ShardCheck } from './erasure-storage.ts'
 export { createWasmCodec, loadWasmCodec } from './codec-wasm.ts'
+export { createSimdCodec, type SimdCodec, type SimdVariant } from './codec-simd.ts'
 export type { ErasureCodec } from './codec.ts'
 export { parseEc, validateEc, ecProblems, DEFAULT_EC, DEFAULT_BLOCK_SIZE } from './geometry.ts'
