@@ -1,9 +1,8 @@
 /**
- * `coffer node --cluster FILE --data DIR --port N [--host H]`: a storage node serving its drive's
+ * `coffer node --cluster FILE --data DIR --port N [--host H] [--names N,…]`: a storage node serving its drive's
  * shards (storage/remote/server.ts) over HTTPS with a certificate from the cluster CA.
  */
 import { readFile, writeFile, chmod, mkdir } from 'node:fs/promises'
-import { isIP } from 'node:net'
 import { join } from 'node:path'
 import { createDiskStore } from '../storage/disk-store.ts'
 import { createNodeApp } from '../storage/remote/server.ts'
@@ -20,6 +19,8 @@ export interface NodeConfig {
   dataDir: string
   port: number
   host: string
+  /** Further names (DNS or IP) gateways reach this node by: they go into its certificate. */
+  names?: string[]
 }
 
 export interface StorageNode {
@@ -40,23 +41,24 @@ export type ParsedNodeArgs = { ok: true; config: NodeConfig } | { ok: true; help
 
 export function nodeHelp(): string {
   return [
-    'Usage: coffer node --cluster FILE --data DIR --port N [--host H]',
+    'Usage: coffer node --cluster FILE --data DIR --port N [--host H] [--names N,…]',
     '',
     '  --cluster FILE  cluster file from `coffer cluster init` [COFFER_CLUSTER]',
     '  --data DIR      where this node keeps its shards and TLS material [COFFER_DATA]',
     '  --port N        HTTPS port (0 = any free port) [COFFER_PORT]',
-    `  --host H        address to listen on (default ${DEFAULT_HOST}); a DNS name also goes into the certificate [COFFER_HOST]`,
+    `  --host H        address to listen on (default ${DEFAULT_HOST}); a name or address also goes into the certificate [COFFER_HOST]`,
+    '  --names N,…     further DNS names or IP addresses gateways use for this node (e.g. with --host 0.0.0.0) [COFFER_NODE_NAMES]',
     '',
   ].join('\n')
 }
 
 export function parseNodeArgs(argv: string[], env: Record<string, string | undefined>): ParsedNodeArgs {
-  const flags: Record<string, string | undefined> = { cluster: env.COFFER_CLUSTER, data: env.COFFER_DATA, port: env.COFFER_PORT, host: env.COFFER_HOST }
+  const flags: Record<string, string | undefined> = { cluster: env.COFFER_CLUSTER, data: env.COFFER_DATA, port: env.COFFER_PORT, host: env.COFFER_HOST, names: env.COFFER_NODE_NAMES }
   const problems: string[] = []
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     if (a === '--help' || a === '-h') return { ok: true, help: true }
-    const m = /^--(cluster|data|port|host)(?:=(.*))?$/.exec(a)
+    const m = /^--(cluster|data|port|host|names)(?:=(.*))?$/.exec(a)
     if (!m) {
       problems.push(`unknown argument "${a}"`)
       continue
@@ -71,14 +73,17 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
   if (flags.port === undefined) problems.push('--port N is required')
   else if (!/^\d+$/.test(flags.port) || port > 65535) problems.push(`--port must be 0–65535, got "${flags.port}"`)
   if (problems.length > 0) return { ok: false, problems }
-  return { ok: true, config: { clusterFile: flags.cluster!, dataDir: flags.data!, port, host: flags.host ?? DEFAULT_HOST } }
+  const names = (flags.names ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '')
+  for (const n of names) if (!/^[a-z0-9.:\[\]-]+$/i.test(n)) problems.push(`--names takes DNS names or IP addresses separated by commas, got "${n}"`)
+  if (problems.length > 0) return { ok: false, problems }
+  return { ok: true, config: { clusterFile: flags.cluster!, dataDir: flags.data!, port, host: flags.host ?? DEFAULT_HOST, names } }
 }
 
 /**
  * The node's server certificate, issued by the cluster CA (tls-ca.ts does the issuing): the CA is
  * placed in <data>/tls first, so a changed cluster file makes ensureLocalTls reissue.
  */
-async function nodeTls(dataDir: string, host: string, cluster: Cluster): Promise<{ cert: string; key: string; issued: boolean }> {
+async function nodeTls(dataDir: string, host: string, names: readonly string[], cluster: Cluster): Promise<{ cert: string; key: string; issued: boolean }> {
   const dir = join(dataDir, TLS_DIR)
   await mkdir(dir, { recursive: true })
   const caFile = join(dir, CA_CERT_FILE)
@@ -89,10 +94,10 @@ async function nodeTls(dataDir: string, host: string, cluster: Cluster): Promise
     await chmod(keyFile, 0o600)
     await writeFile(caFile, cluster.caPem, { mode: 0o644 })
   }
-  // localhost, 127.0.0.1 and ::1 are always in; a DNS host name is added (IP literals cannot be).
+  // localhost, 127.0.0.1 and ::1 are always in; the listen address (unless a wildcard) and
+  // --names are added, as DNS or IP names. Not as a domain: a node serves no bucket subdomains.
   const wildcard = host === '0.0.0.0' || host === '::'
-  const domain = isIP(host) === 0 && !wildcard && host !== 'localhost' ? host : undefined
-  const t = await ensureLocalTls(dataDir, domain)
+  const t = await ensureLocalTls(dataDir, undefined, wildcard ? names : [host, ...names])
   return { cert: t.cert, key: t.key, issued: t.issuedServerCert }
 }
 
@@ -106,10 +111,10 @@ export async function startStorageNode(c: NodeConfig, adapter: RuntimeAdapter, i
   const store = createDiskStore(`node-drive`, disk)
   const swept = await store.sweepTemp()
   if (swept > 0) io.err(`coffer-node: removed ${swept} partial shard file(s) left by an earlier crash`)
-  const tls = await nodeTls(c.dataDir, c.host, cluster)
+  const tls = await nodeTls(c.dataDir, c.host, c.names ?? [], cluster)
   if (tls.issued) io.err('coffer-node: issued a server certificate from the cluster CA')
-  if (isIP(c.host) !== 0 && !['127.0.0.1', '::1', '0.0.0.0', '::'].includes(c.host)) {
-    io.err(`coffer-node: warning: the certificate names localhost, 127.0.0.1 and ::1 only: gateways cannot verify https://${c.host}; use --host with a DNS name`)
+  if ((c.host === '0.0.0.0' || c.host === '::') && (c.names ?? []).length === 0) {
+    io.err('coffer-node: warning: listening on all addresses, but the certificate names only localhost, 127.0.0.1 and ::1: give --names with the addresses gateways use')
   }
   const app = createNodeApp({ store, secret: cluster.secret, platform: createPlatform(), logger: opts.logger ?? consoleLogger })
   const server = await adapter.serve({ fetch: (req) => app.fetch(req), host: c.host, port: c.port, cert: tls.cert, key: tls.key })

@@ -61,6 +61,20 @@ describe('local CA (checked with node:crypto, independent of the generator)', ()
     expect(new X509Certificate(await file('server.pem')).checkHost('s3.example.test')).toBeUndefined()
   })
 
+  it('extra names (a storage node\'s addresses) become IP and DNS SANs; a change reissues', async () => {
+    const t = await ensureLocalTls(dir, undefined, ['10.20.30.40', 'Node1.Cluster.Internal', '[fd00::7]'])
+    expect(t.issuedServerCert).toBe(true)
+    const leaf = new X509Certificate(await file('server.pem'))
+    expect(leaf.checkIP('10.20.30.40')).toBe('10.20.30.40')
+    expect(leaf.checkIP('fd00::7')).toBeDefined()
+    expect(leaf.checkHost('node1.cluster.internal')).toBe('node1.cluster.internal')
+    expect(leaf.checkIP('127.0.0.1')).toBe('127.0.0.1')
+    expect(leaf.checkIP('10.20.30.41')).toBeUndefined()
+    expect((await ensureLocalTls(dir, undefined, ['10.20.30.40', 'node1.cluster.internal', 'fd00::7'])).issuedServerCert).toBe(false)
+    expect((await ensureLocalTls(dir, undefined, ['10.20.30.41'])).issuedServerCert).toBe(true)
+    expect(new X509Certificate(await file('server.pem')).checkIP('10.20.30.40')).toBeUndefined()
+  })
+
   it('an unreadable server certificate is replaced; a missing CA key is refused with what to do', async () => {
     await ensureLocalTls(dir)
     await writeFile(join(dir, 'tls', 'server.pem'), 'garbage')

@@ -4,6 +4,7 @@
  */
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { isIP } from 'node:net'
 
 type X509 = typeof import('@peculiar/x509')
 
@@ -52,11 +53,21 @@ async function loadX509(): Promise<{ x509: X509; crypto: Crypto }> {
   return { x509, crypto: webcrypto }
 }
 
-/** The names the server certificate must carry for `domain` (undefined = local names only). */
-export function serverNames(domain?: string): { dns: string[]; ip: string[] } {
+/**
+ * The names the server certificate must carry: the local names, `domain` with its wildcard
+ * (virtual-hosted-style buckets), and `extra` names clients reach it by (DNS names or IP literals,
+ * e.g. a storage node's address on the cluster network).
+ */
+export function serverNames(domain?: string, extra: readonly string[] = []): { dns: string[]; ip: string[] } {
   const dns = ['localhost']
+  const ip = ['127.0.0.1', '::1']
   if (domain) dns.push(domain.toLowerCase(), `*.${domain.toLowerCase()}`)
-  return { dns, ip: ['127.0.0.1', '::1'] }
+  for (const raw of extra) {
+    const name = raw.trim().replace(/^\[(.*)\]$/, '$1').toLowerCase()
+    const list = isIP(name) === 0 ? dns : ip
+    if (name !== '' && !list.includes(name)) list.push(name)
+  }
+  return { dns, ip }
 }
 
 const exists = async (f: string) => readFile(f, 'utf8').then((t) => t, (e: { code?: string }) => {
@@ -101,9 +112,9 @@ async function createCa(x509: X509, crypto: Crypto): Promise<{ certPem: string; 
   return { certPem: cert.toString('pem'), keyPem: keyPem(x509, await crypto.subtle.exportKey('pkcs8', keys.privateKey)) }
 }
 
-async function issueServerCert(x509: X509, crypto: Crypto, ca: { cert: InstanceType<X509['X509Certificate']>; key: CryptoKey }, domain?: string) {
+async function issueServerCert(x509: X509, crypto: Crypto, ca: { cert: InstanceType<X509['X509Certificate']>; key: CryptoKey }, domain?: string, extra: readonly string[] = []) {
   const keys = (await crypto.subtle.generateKey(EC_ALG, true, ['sign', 'verify'])) as CryptoKeyPair
-  const names = serverNames(domain)
+  const names = serverNames(domain, extra)
   const now = Date.now()
   const cert = await x509.X509CertificateGenerator.create({
     subject: `CN=${domain ?? 'localhost'}`,
@@ -129,14 +140,14 @@ async function issueServerCert(x509: X509, crypto: Crypto, ca: { cert: InstanceT
 }
 
 /** Whether an existing server certificate still fits: signed by this CA, same names, not near expiry. */
-async function serverCertFits(x509: X509, crypto: Crypto, pem: string, ca: InstanceType<X509['X509Certificate']>, domain?: string): Promise<boolean> {
+async function serverCertFits(x509: X509, crypto: Crypto, pem: string, ca: InstanceType<X509['X509Certificate']>, domain?: string, extra: readonly string[] = []): Promise<boolean> {
   try {
     const cert = new x509.X509Certificate(pem)
     if (cert.notAfter.getTime() - Date.now() < RENEW_BEFORE_DAYS * DAY_MS) return false
     if (!(await cert.verify({ publicKey: ca.publicKey, signatureOnly: true }, crypto))) return false
     const san = cert.getExtension(x509.SubjectAlternativeNameExtension)
     const have = (san?.names.toJSON() ?? []).map((n) => `${n.type}:${n.value.toLowerCase()}`).sort()
-    const names = serverNames(domain)
+    const names = serverNames(domain, extra)
     const want = [...names.dns.map((v) => `dns:${v}`), ...names.ip.map((v) => `ip:${v}`)].sort()
     return have.length === want.length && have.every((v, i) => v === want[i])
   } catch {
@@ -148,7 +159,7 @@ async function serverCertFits(x509: X509, crypto: Crypto, pem: string, ca: Insta
  * Ensures <data>/tls holds a CA and a server certificate valid for `domain`; returns the PEMs.
  * The CA is created once and kept (clients trust it); the server certificate is reissued as needed.
  */
-export async function ensureLocalTls(dataDir: string, domain?: string): Promise<LocalTls> {
+export async function ensureLocalTls(dataDir: string, domain?: string, extraNames: readonly string[] = []): Promise<LocalTls> {
   const { x509, crypto } = await loadX509()
   const dir = join(dataDir, TLS_DIR)
   // 0755: ca.pem must be readable by the users whose clients trust it; the keys are 0600 themselves.
@@ -174,14 +185,14 @@ export async function ensureLocalTls(dataDir: string, domain?: string): Promise<
   let certPem = await exists(f(SERVER_CERT_FILE))
   let keyPemText = await exists(f(SERVER_KEY_FILE))
   let issued = false
-  if (certPem === undefined || keyPemText === undefined || !(await serverCertFits(x509, crypto, certPem, caCert, domain))) {
+  if (certPem === undefined || keyPemText === undefined || !(await serverCertFits(x509, crypto, certPem, caCert, domain, extraNames))) {
     let caKey: CryptoKey
     try {
       caKey = await importKey(crypto, x509, caKeyPem)
     } catch (e) {
       throw new Error(`${f(CA_KEY_FILE)} is not a usable ECDSA P-256 PKCS#8 key (${String(e)}): restore it, or delete ${dir} to create a new CA`)
     }
-    const server = await issueServerCert(x509, crypto, { cert: caCert, key: caKey }, domain)
+    const server = await issueServerCert(x509, crypto, { cert: caCert, key: caKey }, domain, extraNames)
     await writeAtomic(f(SERVER_KEY_FILE), server.keyPem, 0o600)
     await writeAtomic(f(SERVER_CERT_FILE), server.certPem, 0o644)
     certPem = server.certPem
