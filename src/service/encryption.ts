@@ -8,7 +8,7 @@
  *   read:   objKey = unwrap(record) → decryptRange per segment, only the covering packages
  */
 import {
-  fingerprintsEqual, generateKey, SSE_C_MESSAGES, type SseCKey, sseCKeyFingerprint, unwrapObjectKey,
+  fingerprintsEqual, generateKey, KeyUnwrapError, SSE_C_MESSAGES, type SseCKey, sseCKeyFingerprint, unwrapObjectKey,
   unwrapSseCObjectKey, wrapObjectKey, wrapSseCObjectKey,
 } from '../crypto/index.ts'
 import * as meta from '../meta/index.ts'
@@ -102,4 +102,23 @@ export async function openObjectKey(ctx: ServiceContext, record: EncryptionRecor
   if (record.mode === 'sse-c') return unwrapSseCObjectKey(sseC!.key, record.ns, record.objectId, record.wrappedKey)
   const ns = await namespaceRow(ctx, record.ns)
   return unwrapObjectKey(await namespaceKey(ctx, ns, record.nsKeyVersion), record.ns, record.objectId, record.wrappedKey)
+}
+
+/**
+ * openObjectKey for a record read a moment ago. A namespace-key rotation may re-wrap the object
+ * key between that read and now, and once it commits the old namespace key is gone. The object
+ * key itself never changes, so `reread` fetches the row's current record and, if it is the same
+ * object (same objectId) under another key version, that wrapping is unwrapped instead.
+ */
+export async function openCurrentObjectKey(
+  ctx: ServiceContext, record: EncryptionRecord, sseC: SseCKey | undefined, reread: () => Promise<EncryptionRecord | undefined>,
+): Promise<Uint8Array> {
+  try {
+    return await openObjectKey(ctx, record, sseC)
+  } catch (e) {
+    if (record.mode !== 'sse-s3' || !(e instanceof KeyUnwrapError)) throw e
+    const fresh = await reread()
+    if (!fresh || fresh.objectId !== record.objectId || fresh.nsKeyVersion === record.nsKeyVersion) throw e
+    return openObjectKey(ctx, fresh, sseC)
+  }
 }

@@ -9,7 +9,7 @@ import { ServiceError } from './errors.ts'
 import { type Actor, bucketFor } from './identities.ts'
 import { evaluateConditions, type ReadConditions } from './conditions.ts'
 import { readStoredRange, type Decryption, type StoredData } from './stored-data.ts'
-import { checkSseC, openObjectKey, recordOf } from './encryption.ts'
+import { checkSseC, openCurrentObjectKey, recordOf } from './encryption.ts'
 import { QuorumError } from '../storage/index.ts'
 import { primeStream } from '../util/streams.ts'
 import type { ObjectInfo } from './put-object.ts'
@@ -36,6 +36,7 @@ export const unavailable = (e: unknown): unknown =>
  */
 export async function openObject(ctx: ServiceContext, obj: ObjectInfo, start: number, end: number, sseC?: SseCKey): Promise<ReadableStream<Uint8Array>> {
   const record = recordOf(obj.encryption)
-  const decryption: Decryption | undefined = record && { aead: ctx.keys.aead, key: await openObjectKey(ctx, record, sseC), objectId: record.objectId }
+  const decryption: Decryption | undefined = record && { aead: ctx.keys.aead, key: await openCurrentObjectKey(ctx, record, sseC, async () => recordOf((await meta.getObject(ctx.db, obj.bucket, obj.key))?.encryption)), objectId: record.objectId }
   return primeStream(readStoredRange(ctx.storage, obj.layout as StoredData, start, end, decryption), unavailable)
 }
+

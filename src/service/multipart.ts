@@ -17,7 +17,7 @@ import {
 } from './put-object.ts'
 import type { DataLayout } from '../storage/object-storage.ts'
 import { layoutsOf, singleSegment, type Segment, type StoredData } from './stored-data.ts'
-import { checkSseC, openObjectKey, prepareWrite, recordOf, type SegmentCrypto } from './encryption.ts'
+import { checkSseC, openCurrentObjectKey, prepareWrite, recordOf, type SegmentCrypto } from './encryption.ts'
 
 /** S3's floor for every part but the last. */
 export const MIN_PART_SIZE = 5 * 1024 * 1024
@@ -81,7 +81,8 @@ export interface UploadPartInput {
 export async function uploadPart(ctx: ServiceContext, input: UploadPartInput): Promise<meta.PartRow> {
   const record = recordOf(input.upload.encryption)
   if (!record) await checkSseC(undefined, input.sseC)
-  const key = record ? await openObjectKey(ctx, record, input.sseC) : undefined
+  const reread = async () => recordOf((await meta.getUpload(ctx.db, input.upload.uploadId))?.encryption)
+  const key = record ? await openCurrentObjectKey(ctx, record, input.sseC, reread) : undefined
   const seal = key && record ? { key, objectId: record.objectId, partNumber: input.partNumber } : undefined
   const { id, written, segment } = await storeData(ctx, input.body, seal)
   let digests: Digests
