@@ -4,11 +4,12 @@
  */
 import { execFileSync } from 'node:child_process'
 import type { S3Client } from '@aws-sdk/client-s3'
+import { OFFLOAD_MIN_BYTES } from '../src/s3/auth/checksums.ts'
 import { patternStream, peakRss } from '../test/helpers/big-object.ts'
 import { httpsGet } from '../test/helpers/server.ts'
 import { startCeiling } from './https-ceiling.ts'
 import type { SuiteResult } from './lib/report.ts'
-import { createBucket, fillCofferMeta, fillS3rverFiles, getCell, listCell, putCell, roundTripOk } from './lib/s3-load.ts'
+import { createBucket, fillCofferMeta, fillS3rverFiles, getCell, listCell, putCell, roundTripOk, threadCpu } from './lib/s3-load.ts'
 import { S3Record } from './lib/s3-record.ts'
 import type { SuiteContext } from './lib/suite.ts'
 import { sizeName } from './lib/table.ts'
@@ -21,7 +22,7 @@ const SMALL = 4 * KiB
 const BUCKET = 'bench'
 
 /** Names as they appear in the tables. */
-const T = { coffer: 'coffer (SDK default)', cofferPlain: 'coffer (plain SDK)', nodes: 'coffer 6 nodes', s3rver: 's3rver', ceiling: 'HTTPS ceiling' }
+const T = { coffer: 'coffer (SDK default)', cofferNoWorkers: 'coffer --hash-workers 0', cofferPlain: 'coffer (plain SDK)', nodes: 'coffer 6 nodes', s3rver: 's3rver', ceiling: 'HTTPS ceiling' }
 
 type Shape = [size: number, concurrency: number]
 const cross = (sizes: number[], concs: number[]): Shape[] => sizes.flatMap((s) => concs.map((c) => [s, c] as Shape))
@@ -69,21 +70,26 @@ function steps(p: Plan, withNodes: boolean): number {
   const coffer = 2 * (p.throughput.length + p.plain.length + p.small.length + p.degraded.length) + p.listSizes.length
   const s3rver = 2 * (p.throughput.length + p.small.length) + p.s3rverListSizes.length
   const nodes = withNodes ? 2 * (p.nodes.length + p.nodesSmall.length) + 2 * (p.nodes.length + 1) : 0
-  return coffer + s3rver + 2 * p.throughput.length + nodes
+  const noWorkers = 2 * (p.throughput.length + p.small.length)
+  return coffer + noWorkers + s3rver + 2 * p.throughput.length + nodes
 }
 
 /** Lets the kernel write back what the PUTs left dirty, so GET figures do not pay for it. */
 const settle = () => execFileSync('sync')
 
 interface Run { ctx: SuiteContext; rec: S3Record; plan: Plan }
-interface Cells { target: string; client: S3Client; prefix: string }
+/** `pid`: the server process, when its threads' CPU time should be recorded for PUT cells. */
+interface Cells { target: string; client: S3Client; prefix: string; pid?: number }
 
 async function puts(run: Run, c: Cells, shapes: Shape[]): Promise<void> {
   for (const [size, conc] of shapes) {
     const label = `${c.target} PUT ${sizeName(size)} ×${conc}`
     run.ctx.progress.status(label)
+    const cpu0 = c.pid ? threadCpu(c.pid) : undefined
     const r = await putCell(c.client, BUCKET, c.prefix, size, run.plan.timed(size, conc))
-    run.rec.add({ target: c.target, op: 'PUT', size, conc, degraded: false, r })
+    const cpu1 = c.pid ? threadCpu(c.pid) : undefined
+    const cpu = cpu0 && cpu1 ? { main: cpu1.main - cpu0.main, other: cpu1.other - cpu0.other } : undefined
+    run.rec.add({ target: c.target, op: 'PUT', size, conc, degraded: false, r, cpu })
     run.ctx.progress.step(label)
   }
 }
@@ -156,24 +162,60 @@ async function listing(run: Run, target: string, client: S3Client, sizes: number
   }
 }
 
+/** Runs `each` over the shapes for target `a`, then for `b` (when present), shape by shape. */
+async function paired(a: Cells, b: Cells | undefined, shapes: Shape[], each: (c: Cells, s: Shape[]) => Promise<void>): Promise<void> {
+  for (const s of shapes) {
+    await each(a, [s])
+    if (b) await each(b, [s])
+  }
+}
+
+/**
+ * The before/after of hashing on a worker thread: a second embedded server with `--hash-workers 0`
+ * (MD5 and checksums on the request thread), same SDK client settings, its cells run right after
+ * the default server's cell of the same shape so both see the same machine.
+ */
+async function startBefore(run: Run): Promise<{ t: S3Target; c: Cells } | undefined> {
+  try {
+    const t = await startCofferEmbedded(['--hash-workers', '0'])
+    const client = clientFor(t, 'default')
+    await createBucket(client, BUCKET)
+    await verify(run, T.cofferNoWorkers, client, [MiB])
+    return { t, c: { target: T.cofferNoWorkers, client, prefix: 'tp', pid: t.pids[0] } }
+  } catch (e) {
+    run.rec.missing.set(T.cofferNoWorkers, `failed: ${(e as Error).message.split('\n')[0]}`)
+    return undefined
+  }
+}
+
 async function embedded(run: Run): Promise<void> {
   const { plan } = run
   run.ctx.progress.status('starting coffer (embedded 4+2)')
   const t = await startCofferEmbedded()
   const client = clientFor(t, 'default')
   const plain = clientFor(t, 'when-required')
+  let before: { t: S3Target; c: Cells } | undefined
   try {
     await createBucket(client, BUCKET)
     await verify(run, T.coffer, client, [MiB, plan.big])
-    const main = { target: T.coffer, client, prefix: 'tp' }
-    await puts(run, main, plan.throughput)
-    await gets(run, main, plan.throughput)
+    run.ctx.progress.status('starting coffer --hash-workers 0')
+    before = await startBefore(run)
+    const main = { target: T.coffer, client, prefix: 'tp', pid: t.pids[0] }
+    await paired(main, before?.c, plan.throughput, (c, s) => puts(run, c, s))
+    await paired(main, before?.c, plan.throughput, (c, s) => gets(run, c, s))
+    const small = { ...main, prefix: 'small' }
+    const smallBefore = before && { ...before.c, prefix: 'small' }
+    await paired(small, smallBefore, plan.small, (c, s) => puts(run, c, s))
+    await paired(small, smallBefore, plan.small, (c, s) => gets(run, c, s))
+    if (before) {
+      recordRss(run, T.cofferNoWorkers, before.t.pids, 'the same, hashing on the request thread (no worker thread)')
+      before.c.client.destroy()
+      await before.t.stop()
+      before = undefined
+    }
     const p = { target: T.cofferPlain, client: plain, prefix: 'tp-plain' }
     await puts(run, p, plan.plain)
     await gets(run, p, plan.plain)
-    const small = { ...main, prefix: 'small' }
-    await puts(run, small, plan.small)
-    await gets(run, small, plan.small)
     await createBucket(client, 'bench-template')
     await putCell(client, 'bench-template', 'template', 0, { concurrency: 1, maxOps: 1, maxMs: 0 })
     await listing(run, T.coffer, client, plan.listSizes, (bucket, n) => fillCofferMeta(t.server!.dataDir, 'bench-template', bucket, n))
@@ -183,6 +225,8 @@ async function embedded(run: Run): Promise<void> {
   } finally {
     client.destroy()
     plain.destroy()
+    before?.c.client.destroy()
+    await before?.t.stop()
     await t.stop()
   }
 }
@@ -271,12 +315,14 @@ export async function runS3(ctx: SuiteContext): Promise<SuiteResult> {
       run.rec.notes.push(`${name} failed: ${(e as Error).stack?.split('\n').slice(0, 3).join(' / ')}`)
     }
   }
-  const tables = run.rec.tables([T.coffer, T.cofferPlain, T.nodes, T.s3rver, T.ceiling], T.coffer, [T.s3rver, T.ceiling])
+  const tables = run.rec.tables([T.coffer, T.cofferNoWorkers, T.cofferPlain, T.nodes, T.s3rver, T.ceiling], T.coffer, [T.cofferNoWorkers, T.s3rver, T.ceiling])
   tables[0]!.notes = [
     `${sizeName(MiB)} objects run for a time; ${sizeName(plan.big)} objects for a count (×1: ${plan.timed(plan.big, 1).maxOps} in a row, ×8: one per request). ` +
       'The SDK client runs in the bench process on the same machine as the server, sharing its cores. "–": not measured in this mode.',
     `${T.coffer}: @aws-sdk/client-s3 defaults (CRC32 checksum, aws-chunked trailer on PUT). ${T.cofferPlain} and ${T.s3rver}: ` +
       'requestChecksumCalculation WHEN_REQUIRED (s3rver cannot decode checksum trailers).',
+    `${T.coffer} runs one hash worker thread (the default): MD5 and the checksum of bodies from ${sizeName(OFFLOAD_MIN_BYTES)} are computed off the request thread. ` +
+      `${T.cofferNoWorkers}: the same server and client with every byte hashed on the request thread; each of its cells runs right after ${T.coffer}'s cell of the same shape, so the two columns are the before/after.`,
     `${T.s3rver}: npm s3rver 3.7 behind TLS (its https option), filesystem store. ${T.ceiling}: bare node:https streaming into one file per path (no S3, no hashing), own process.`,
     `${T.nodes}: ${run.rec.missing.get(T.nodes) ?? 'gateway over 6 `coffer node` processes on this machine, 4+2, node traffic over TLS'}.`,
     'Coffer fsyncs shards before it answers a PUT; s3rver and the ceiling leave data in the page cache. `sync` runs (untimed) before each series of GETs.',

@@ -2,7 +2,9 @@
  * S3 workloads over the AWS SDK v3: PUT/GET throughput cells, 4 KiB ops with latency percentiles,
  * ListObjectsV2 pages, and the fast fills of a listing bucket (Coffer metadata rows, s3rver files).
  */
+import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
@@ -14,6 +16,29 @@ import { load, type LoadOptions, type LoadResult } from './timing.ts'
 const BUFFERED_MAX = 8 << 20
 
 export const keyFor = (prefix: string, size: number, i: number) => `${prefix}/${size}/${i}`
+
+/** CPU seconds a process spent so far: its main thread (tid = pid) and all its other threads. */
+export interface ThreadCpu { main: number; other: number }
+
+let clockTicks: number | undefined
+
+/** Linux /proc only; undefined elsewhere or once the process is gone. */
+export function threadCpu(pid: number): ThreadCpu | undefined {
+  try {
+    clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+    const out = { main: 0, other: 0 }
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      // Fields after "pid (comm) ": utime and stime are the 12th and 13th.
+      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+      const seconds = (Number(f[11]) + Number(f[12])) / clockTicks
+      if (Number(tid) === pid) out.main += seconds
+      else out.other += seconds
+    }
+    return out
+  } catch {
+    return undefined
+  }
+}
 
 export async function createBucket(client: S3Client, bucket: string): Promise<void> {
   await client.send(new CreateBucketCommand({ Bucket: bucket }))

@@ -3,7 +3,7 @@
  * throughput beside the baselines, degraded against healthy, 4 KiB latency, listing, peak RSS.
  */
 import type { Metric, Table } from './report.ts'
-import type { ListResult } from './s3-load.ts'
+import type { ListResult, ThreadCpu } from './s3-load.ts'
 import { summarize } from './stats.ts'
 import { fmtMbps, fmtMiB, fmtMs, fmtOps, fmtRatio, NA, sizeName } from './table.ts'
 import type { LoadResult } from './timing.ts'
@@ -19,6 +19,8 @@ export interface CellRecord {
   /** Measured back to back with its degraded twin (the healthy side of the degraded table). */
   pair?: boolean
   r: LoadResult
+  /** Server CPU seconds during the cell (PUT cells of targets with a known pid). */
+  cpu?: ThreadCpu
 }
 
 export class S3Record {
@@ -128,7 +130,21 @@ export class S3Record {
         ]),
       })
     }
-    // E. memory
+    // E. server CPU per GB stored: the request thread's share is what hash workers take off it.
+    const withCpu = this.cells.filter((c) => c.cpu && c.size > 4096 && c.r.bytes > 0 && !c.r.errors)
+    if (withCpu.length) {
+      const perGb = (seconds: number, c: CellRecord) => (seconds / (c.r.bytes / 1e9)).toFixed(2)
+      tables.push({
+        title: 'PUT: server CPU seconds per GB received, request thread and other threads',
+        columns: ['target', 'object', 'concurrency', 'MB/s', 'request thread s/GB', 'other threads s/GB'],
+        rows: withCpu.map((c) => [c.target, sizeName(c.size), String(c.conc), fmtMbps(c.r.mbps), perGb(c.cpu!.main, c), perGb(c.cpu!.other, c)]),
+        notes: [
+          'From /proc/<pid>/task/*/stat around each PUT cell. The request thread runs TLS, HTTP, SigV4 and, with --hash-workers 0, MD5 and the checksum; ' +
+            "other threads are the hash worker (when on), libuv's pool (file writes, fsync) and V8's helpers. Load on the machine moves MB/s far more than s/GB.",
+        ],
+      })
+    }
+    // F. memory
     if (this.rss.length) {
       tables.push({ title: 'Server peak RSS (VmHWM) over the whole run', columns: ['server', 'peak RSS', 'what'], rows: this.rss.map((r) => [r.target, fmtMiB(r.bytes), r.note]) })
     }

@@ -55,8 +55,9 @@ function fromServer(name: string, server: TestServer, extraPids: () => number[] 
   }
 }
 
-export async function startCofferEmbedded(): Promise<S3Target> {
-  const server = await startServer({ env: QUIET_ENV })
+/** `args`: extra `coffer server` flags (e.g. `--hash-workers 0` for the before/after rows). */
+export async function startCofferEmbedded(args: string[] = []): Promise<S3Target> {
+  const server = await startServer({ env: QUIET_ENV, args })
   const stop = onCleanup('coffer (embedded)', () => server.stop(), { pid: server.pid, dir: server.dataDir })
   const away = [0, 1].map((i) => join(server.dataDir, 'drives', String(i)))
   return {

@@ -21,6 +21,7 @@ import { createFsDisk } from './fs-disk.ts'
 import { createNodeAead } from './aead-node.ts'
 import { loadMasterKeyFile } from './master-key.ts'
 import { createPlatform } from './platform.ts'
+import { DEFAULT_HASH_WORKERS, type RuntimeSettings } from './env.ts'
 import { loadTlsMaterial } from './tls-options.ts'
 
 export interface Output {
@@ -87,11 +88,12 @@ function friendlyListenError(e: unknown, c: ServerConfig): Error {
   return e instanceof Error ? e : new Error(String(e))
 }
 
-export async function startGateway(c: ServerConfig, adapter: RuntimeAdapter, env: Record<string, string | undefined>, io: Output): Promise<Gateway> {
+export async function startGateway(c: ServerConfig & Partial<RuntimeSettings>, adapter: RuntimeAdapter, env: Record<string, string | undefined>, io: Output): Promise<Gateway> {
   await mkdir(c.dataDir, { recursive: true })
   const creds = await loadRootCredentials(c.dataDir, env)
   const tls = await loadTlsMaterial(c)
-  const platform = createPlatform()
+  // Idle hash workers are unref'd, so an early failure below cannot keep the process alive.
+  const platform = createPlatform({ hashWorkers: c.hashWorkers ?? DEFAULT_HASH_WORKERS })
   const stores = await openStores(c, platform)
   const ec = parseEc(c.ec)
   const problems = ecProblems(ec, stores.length)
@@ -123,6 +125,7 @@ export async function startGateway(c: ServerConfig, adapter: RuntimeAdapter, env
     service.startBackground()
   } catch (e) {
     await service.close().catch(() => {})
+    await platform.close()
     throw e
   }
 
@@ -139,12 +142,13 @@ export async function startGateway(c: ServerConfig, adapter: RuntimeAdapter, env
     (stopping ??= (async () => {
       await server.close(SHUTDOWN_GRACE_MS)
       await service.close()
+      await platform.close()
     })())
   return { endpoint, port: server.port, stop }
 }
 
 /** Runs `coffer server` until SIGINT/SIGTERM: closes listener and service, then exits 0. */
-export async function runServer(c: ServerConfig, adapter: RuntimeAdapter, env: Record<string, string | undefined>, io: Output): Promise<void> {
+export async function runServer(c: ServerConfig & Partial<RuntimeSettings>, adapter: RuntimeAdapter, env: Record<string, string | undefined>, io: Output): Promise<void> {
   const gateway = await startGateway(c, adapter, env, io)
   let signalled = false
   adapter.onSignals(['SIGINT', 'SIGTERM'], (signal) => {

@@ -6,6 +6,16 @@ import { resolve, join } from 'node:path'
 import { DEFAULTS, validateConfig, type ServerConfig } from '../config.ts'
 import type { Tuning } from '../service/context.ts'
 
+/** Settings only src/runtime acts on (threads are a runtime matter), parsed beside ServerConfig. */
+export interface RuntimeSettings {
+  /** Hash worker threads (Platform.offloadDigest); 0 hashes on the request thread. */
+  hashWorkers: number
+}
+
+/** One worker beside the request thread: what a 2-core machine has room for (DESIGN §8). */
+export const DEFAULT_HASH_WORKERS = 1
+const MAX_HASH_WORKERS = 64
+
 interface FlagSpec {
   env?: string
   value: string
@@ -25,6 +35,7 @@ export const SERVER_FLAGS: Record<string, FlagSpec> = {
   meta: { env: 'COFFER_META_URL', value: 'URL', kind: 'string', help: 'libSQL URL (default file:<data>/meta.db); a sqld URL uses COFFER_META_AUTH_TOKEN' },
   drives: { env: 'COFFER_DRIVES', value: 'N', kind: 'int', help: `local drives under <data>/drives/ (default ${DEFAULTS.drives})` },
   ec: { env: 'COFFER_EC', value: 'K+M', kind: 'string', help: `erasure coding: K data + M parity shards per stripe (default ${DEFAULTS.ec})` },
+  'hash-workers': { env: 'COFFER_HASH_WORKERS', value: 'N', kind: 'int', help: `worker threads hashing big request bodies (MD5, checksums); 0 = all on the request thread (default ${DEFAULT_HASH_WORKERS})` },
   codec: { env: 'COFFER_CODEC', value: 'NAME', kind: 'string', help: `Reed–Solomon codec: simd (our WebAssembly SIMD kernel) or baseline (@subspace/reed-solomon-erasure.wasm) (default ${DEFAULTS.codec})` },
   cluster: { env: 'COFFER_CLUSTER', value: 'FILE', kind: 'string', help: 'distributed mode: cluster file from `coffer cluster init` (with --nodes)' },
   nodes: { env: 'COFFER_NODES', value: 'URLS', kind: 'string', help: 'distributed mode: storage node URLs, comma-separated (with --cluster)' },
@@ -40,7 +51,7 @@ export const TUNING_ENV = {
   COFFER_READ_TIMEOUT_MS: 'readTimeoutMs',
 } as const satisfies Record<string, keyof Tuning>
 
-export type ParsedServerArgs = { ok: true; config: ServerConfig; help: boolean } | { ok: false; problems: string[] }
+export type ParsedServerArgs = { ok: true; config: ServerConfig & RuntimeSettings; help: boolean } | { ok: false; problems: string[] }
 
 type Env = Record<string, string | undefined>
 
@@ -98,7 +109,7 @@ export function parseServerArgs(args: string[], env: Env): ParsedServerArgs {
   }
 
   const dataDir = resolve(get('data') ?? DEFAULTS.dataDir)
-  const config: ServerConfig = {
+  const config: ServerConfig & RuntimeSettings = {
     dataDir,
     host: get('host') ?? DEFAULTS.host,
     port: int('port', DEFAULTS.port),
@@ -111,11 +122,13 @@ export function parseServerArgs(args: string[], env: Env): ParsedServerArgs {
     drives: int('drives', DEFAULTS.drives),
     ec: get('ec') ?? DEFAULTS.ec,
     codec: (get('codec') ?? DEFAULTS.codec) as ServerConfig['codec'],
+    hashWorkers: int('hash-workers', DEFAULT_HASH_WORKERS),
     clusterFile: optionalPath(get('cluster')),
     nodes: get('nodes')?.split(',').map((n) => n.trim().replace(/\/+$/, '')).filter((n) => n !== ''),
     tuning: readTuning(env, problems),
   }
   // validateConfig would repeat "must be 0..65535, got NaN" for a value already refused above.
+  if (config.hashWorkers > MAX_HASH_WORKERS) problems.push(`--hash-workers must be 0..${MAX_HASH_WORKERS}, got ${config.hashWorkers}`)
   for (const p of validateConfig(config)) if (![...badNumbers].some((n) => p.startsWith(`--${n} `))) problems.push(p)
   return problems.length ? { ok: false, problems } : { ok: true, help, config }
 }
@@ -133,9 +146,9 @@ function readTuning(env: Env, problems: string[]): Partial<Tuning> {
 
 const optionalPath = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(p))
 
-function defaultsFor(env: Env): ServerConfig {
+function defaultsFor(env: Env): ServerConfig & RuntimeSettings {
   const dataDir = resolve(env.COFFER_DATA || DEFAULTS.dataDir)
-  return { ...DEFAULTS, dataDir, metaUrl: `file:${join(dataDir, 'meta.db')}`, tuning: {} }
+  return { ...DEFAULTS, dataDir, metaUrl: `file:${join(dataDir, 'meta.db')}`, tuning: {}, hashWorkers: DEFAULT_HASH_WORKERS }
 }
 
 /** Help text for `coffer server`, generated from SERVER_FLAGS. */

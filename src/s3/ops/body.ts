@@ -1,6 +1,6 @@
 /**
- * Receiving an object body: size limits, then a tap that computes the ETag (MD5) and the
- * requested checksum while bytes stream to storage, verified when the stream ends.
+ * Receiving an object body: size limits, then a tap that computes the ETag (MD5) and the requested
+ * checksum (on a worker thread for big bodies) while bytes stream to storage, verified at the end.
  */
 import type { Digests } from '../../service/put-object.ts'
 import { toHex } from '../../util/bytes.ts'
@@ -36,7 +36,8 @@ export function receiveBody(ctx: OpContext, required?: ChecksumAlgorithm): Recei
     checksum ??= { algorithm: required, trailer: false }
   }
   const contentMd5 = ctx.headers.get('content-md5') ?? undefined
-  const tap = digestTap(decoded.stream, { contentMd5, checksum, trailers: () => decoded.trailers() }, ctx.platform)
+  // The length lets the tap hash a big body on a worker thread (Platform.offloadDigest).
+  const tap = digestTap(decoded.stream, { contentMd5, checksum, trailers: () => decoded.trailers(), length: decoded.length }, ctx.platform)
   return {
     stream: tap.stream,
     length: decoded.length,
