@@ -94,7 +94,13 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
   })
   admin.delete('/namespaces/:name', async (c) => {
     const force = c.req.query('force') === 'true'
-    return c.json({ deleted: c.req.param('name'), ...(await svc.namespaces.deleteNamespace(c.req.param('name'), force)) })
+    const name = c.req.param('name')
+    try {
+      return c.json({ deleted: name, ...(await svc.namespaces.deleteNamespace(name, force)) })
+    } finally {
+      // Even after a failure part way: its users may be gone, and they must be refused at once.
+      svc.identities.forgetNamespace(name)
+    }
   })
 
   admin.get('/users', async (c) => c.json({ users: await svc.namespaces.listUsers(c.req.query('namespace') || undefined) }))
@@ -103,8 +109,14 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     return c.json(await svc.namespaces.createUser(str(body.name, 'name'), str(body.namespace, 'namespace')), 201)
   })
   admin.delete('/users/:accessKeyId', async (c) => {
-    await svc.namespaces.deleteUser(c.req.param('accessKeyId'))
-    return c.json({ deleted: c.req.param('accessKeyId') })
+    const accessKeyId = c.req.param('accessKeyId')
+    try {
+      await svc.namespaces.deleteUser(accessKeyId)
+    } finally {
+      // The user cache would otherwise accept the deleted key here for a few seconds.
+      svc.identities.forgetUser(accessKeyId)
+    }
+    return c.json({ deleted: accessKeyId })
   })
 
   admin.post('/keys/rotate', async (c) => {

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Disk } from '../storage/disk.ts'
-import { createFsDisk, pathSegments } from './fs-disk.ts'
+import { coalescing, createFsDisk, pathSegments } from './fs-disk.ts'
 
 let root: string
 let disk: Disk
@@ -124,5 +124,89 @@ describe('fs disk', () => {
   it('pathSegments splits valid paths', () => {
     expect(pathSegments('a/b.c/d-e')).toEqual(['a', 'b.c', 'd-e'])
     expect(pathSegments('', true)).toEqual([])
+  })
+
+  it('concurrent renames into one new directory all land, and the temp entries are gone', async () => {
+    const names = Array.from({ length: 12 }, (_, i) => `n${i}`)
+    for (const n of names) {
+      const w = await disk.create(`tmp/${n}`)
+      await w.write(new TextEncoder().encode(n))
+      await w.commit()
+    }
+    await Promise.all(names.map((n) => disk.rename(`tmp/${n}`, `shards/cd/${n}`)))
+    expect((await disk.list('shards/cd')).sort()).toEqual([...names].sort())
+    for (const n of names) expect(await readFile(join(root, `drive/shards/cd/${n}`), 'utf8')).toBe(n)
+    expect(await disk.list('tmp')).toEqual([])
+  })
+
+  it('rename of a missing source fails with ENOENT', async () => {
+    await expect(disk.rename('tmp/none', 'shards/ef/x')).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+})
+
+describe('coalescing directory syncs', () => {
+  /** A sync function whose calls finish only when the test says so. */
+  function manual() {
+    const calls: { key: string; finish: (err?: Error) => void }[] = []
+    const sync = (key: string) =>
+      new Promise<void>((resolve, reject) => {
+        calls.push({ key, finish: (err) => (err ? reject(err) : resolve()) })
+      })
+    return { calls, sync }
+  }
+  const tick = () => new Promise((r) => setTimeout(r, 0))
+
+  it('runs one sync at a time per key; callers arriving meanwhile share the next one', async () => {
+    const { calls, sync } = manual()
+    const shared = coalescing(sync)
+    const order: string[] = []
+    const first = shared('a').then(() => order.push('first'))
+    await tick()
+    expect(calls.length).toBe(1)
+    // Arrive while the first sync runs: it may predate their change, so they wait for another.
+    const late = [shared('a'), shared('a'), shared('a')].map((p, i) => p.then(() => order.push(`late${i}`)))
+    await tick()
+    expect(calls.length).toBe(1)
+    calls[0]!.finish()
+    await first
+    await tick()
+    expect(order).toEqual(['first'])
+    expect(calls.length).toBe(2) // one shared follow-up for the three late callers
+    calls[1]!.finish()
+    await Promise.all(late)
+    expect(order).toEqual(['first', 'late0', 'late1', 'late2'])
+    expect(calls.length).toBe(2)
+  })
+
+  it('keeps keys independent, reports errors to the callers of the failed sync, and starts afresh', async () => {
+    const { calls, sync } = manual()
+    const shared = coalescing(sync)
+    const a = shared('a')
+    const b = shared('b')
+    await tick()
+    expect(calls.map((c) => c.key)).toEqual(['a', 'b'])
+    calls[0]!.finish(new Error('EIO'))
+    calls[1]!.finish()
+    await expect(a).rejects.toThrow('EIO')
+    await expect(b).resolves.toBeUndefined()
+    await tick()
+    const again = shared('a')
+    await tick()
+    expect(calls.length).toBe(3)
+    calls[2]!.finish()
+    await expect(again).resolves.toBeUndefined()
+  })
+
+  it('a follow-up sync that fails rejects every caller that shared it', async () => {
+    const { calls, sync } = manual()
+    const shared = coalescing(sync)
+    const first = shared('d')
+    await tick()
+    const joined = [shared('d'), shared('d')]
+    calls[0]!.finish()
+    await first
+    await tick()
+    calls[1]!.finish(new Error('ENOSPC'))
+    for (const p of joined) await expect(p).rejects.toThrow('ENOSPC')
   })
 })

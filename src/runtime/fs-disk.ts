@@ -1,6 +1,6 @@
 /**
  * The Disk port (src/storage/disk.ts) over node:fs/promises, for Node, Deno and Bun: durable
- * writes (fsync file on commit, fsync directory on rename) and paths confined to the root.
+ * writes (fdatasync file on commit, fsync target directory on rename) and paths confined to the root.
  */
 import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
@@ -36,18 +36,68 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Shares directory fsyncs between concurrent callers: per key at most one sync runs and at most
+ * one waits behind it. A caller arriving while a sync runs cannot count on it (the sync may have
+ * started before the caller's rename), so it joins the queued one, which starts only after every
+ * joiner's change. Each caller's promise settles after a sync that began after its change.
+ */
+export function coalescing(sync: (key: string) => Promise<void>): (key: string) => Promise<void> {
+  interface Slot {
+    running: Promise<void>
+    queued?: Promise<void>
+  }
+  const slots = new Map<string, Slot>()
+  const noop = () => {}
+  const launch = (key: string, slot: Slot): Promise<void> => {
+    const p = sync(key)
+    const settled = () => {
+      if (slot.running === p && !slot.queued) slots.delete(key)
+    }
+    p.then(settled, settled)
+    return p
+  }
+  return (key) => {
+    const slot = slots.get(key)
+    if (!slot) {
+      const fresh: Slot = { running: Promise.resolve() }
+      fresh.running = launch(key, fresh)
+      slots.set(key, fresh)
+      return fresh.running
+    }
+    slot.queued ??= slot.running.then(noop, noop).then(() => {
+      slot.queued = undefined
+      slot.running = launch(key, slot)
+      return slot.running
+    })
+    return slot.queued
+  }
+}
+
 /** mkdir -p; when it created directories, fsyncs the parent of the first one so they persist. */
-async function makeDirs(dir: string): Promise<void> {
+async function makeDirs(dir: string, sync: (dir: string) => Promise<void> = syncDir): Promise<void> {
   const first = await mkdir(dir, { recursive: true })
   if (first !== undefined) {
     // Every directory from `first` down is new: its entry in its parent must reach the disk too.
     let d = dir
     while (d.length >= first.length) {
-      await syncDir(dirname(d))
+      await sync(dirname(d))
       if (d === first) break
       d = dirname(d)
     }
   }
+}
+
+/** Runs `op`; on ENOENT (a missing parent directory) makes the parents of `file` and runs it again. */
+async function withParents<T>(file: string, op: () => Promise<T>, sync: (dir: string) => Promise<void>): Promise<T> {
+  try {
+    return await op()
+  } catch (e) {
+    if (errCode(e) !== 'ENOENT') throw e
+  }
+  // Parents exist for nearly every call: trying first saves a mkdir per file on the write path.
+  await makeDirs(dirname(file), sync)
+  return op()
 }
 
 function fileWriter(h: FileHandle, file: string): FileWriter {
@@ -68,7 +118,10 @@ function fileWriter(h: FileHandle, file: string): FileWriter {
     },
     async commit() {
       try {
-        await h.sync()
+        // fdatasync: flushes the data and the metadata needed to read it back (the new size, the
+        // block map); only timestamps are left to the next journal commit. Enough for a file
+        // that becomes visible by a rename which is itself made durable by a directory fsync.
+        await h.datasync()
       } finally {
         await close()
       }
@@ -108,12 +161,13 @@ async function fileReader(h: FileHandle): Promise<FileReader> {
 export function createFsDisk(root: string): Disk {
   const absRoot = resolve(root)
   const abs = (p: string, allowRoot = false) => join(absRoot, ...pathSegments(p, allowRoot))
+  // Concurrent renames into one directory share its fsync (one Disk per drive, so per drive).
+  const syncShared = coalescing(syncDir)
   return {
     root: absRoot,
     async create(path) {
       const file = abs(path)
-      await makeDirs(dirname(file))
-      return fileWriter(await open(file, 'w'), file)
+      return fileWriter(await withParents(file, () => open(file, 'w'), syncShared), file)
     },
     async open(path) {
       let h: FileHandle
@@ -133,11 +187,12 @@ export function createFsDisk(root: string): Disk {
     async rename(from, to) {
       const src = abs(from)
       const dst = abs(to)
-      await makeDirs(dirname(dst))
-      await rename(src, dst)
-      await syncDir(dirname(dst))
-      // A rename across directories also removed an entry from the source directory.
-      if (dirname(src) !== dirname(dst)) await syncDir(dirname(src))
+      await withParents(dst, () => rename(src, dst), syncShared)
+      // Durable once the target directory is synced: the new entry points at a file whose data
+      // was synced before the rename. The source directory is not synced: at worst a crash
+      // brings back its old entry (a temp name), which the start-up temp sweep removes — the
+      // renamed file itself cannot be lost through it.
+      await syncShared(dirname(dst))
     },
     async remove(path) {
       try {

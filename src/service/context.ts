@@ -38,6 +38,11 @@ export interface Tuning {
   scrubDeepBytes: number
   /** A store silent this long during a read is treated as down (parity takes over). */
   readTimeoutMs: number
+  /**
+   * How long a user row (secret, namespace) is reused by this gateway; 0 turns the cache off.
+   * A user deleted through another gateway sharing the metadata works here for at most this long.
+   */
+  userCacheTtlMs: number
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -48,6 +53,7 @@ export const DEFAULT_TUNING: Tuning = {
   scrubBatch: 100,
   scrubDeepBytes: 64 * 1024 * 1024,
   readTimeoutMs: 10_000,
+  userCacheTtlMs: identities.USER_CACHE_TTL_MS,
 }
 
 export interface ServiceOptions {
@@ -82,6 +88,8 @@ export interface ServiceContext {
   stats: DurabilityStats
   tuning: Tuning
   keys: KeyRing
+  /** Users by access key, reused for a few seconds (identities.ts). */
+  users: identities.UserCache
 }
 
 /** Binds each use-case module's functions to the context: `service.objects.put(actor, …)`. */
@@ -134,7 +142,8 @@ export async function openService(opts: ServiceOptions) {
       meta.enqueueHeal(db, [layout], 'degraded-read').catch((e) => logger.log('warn', 'could not queue a heal', { error: String(e) }))
     },
   })
-  const ctx: ServiceContext = { db, storage, stores: opts.stores, platform: opts.platform, logger, stats, tuning, keys }
+  const users = identities.createUserCache(tuning.userCacheTtlMs)
+  const ctx: ServiceContext = { db, storage, stores: opts.stores, platform: opts.platform, logger, stats, tuning, keys, users }
   // D@RE is on in the default namespace from the first start.
   await namespaces.ensureNamespace(ctx, meta.DEFAULT_NAMESPACE, true)
   const stops: (() => void)[] = []
@@ -155,8 +164,14 @@ export async function openService(opts: ServiceOptions) {
     multipart: bind(ctx, multipart),
     namespaces: bind(ctx, namespaces),
     keys: bind(ctx, keyRotation),
-    /** Creates or refreshes the root user from the operator's credentials. */
-    ensureRootUser: (c: RootCredentials) => meta.upsertRootUser(db, c),
+    /** Creates or refreshes the root user from the operator's credentials (older root keys stop at once). */
+    ensureRootUser: async (c: RootCredentials) => {
+      try {
+        await meta.upsertRootUser(db, c)
+      } finally {
+        identities.forgetAllUsers(ctx)
+      }
+    },
     /** Starts healer, scrubber and collectors; returns immediately. */
     startBackground(): void {
       if (stops.length > 0) return

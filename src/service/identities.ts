@@ -1,6 +1,6 @@
 /**
- * Who is calling: access keys → secrets (for SigV4) and → actors (namespace, root flag).
- * Bucket access is namespace-scoped: a bucket of another namespace is AccessDenied.
+ * Who is calling: access keys → secrets (for SigV4) and → actors (namespace, root flag), through
+ * a small TTL cache of user rows. Bucket access is namespace-scoped. Uses meta and the context.
  */
 import * as meta from '../meta/index.ts'
 import type { ServiceContext } from './context.ts'
@@ -13,16 +13,77 @@ export interface Actor {
   displayName: string
 }
 
-export async function lookupSecret(ctx: ServiceContext, accessKeyId: string): Promise<string | undefined> {
+/**
+ * Every request looked its user up twice (secret, then actor); the cache answers both from one
+ * row. A deletion through this process's admin API drops the entry at once (forgetUser,
+ * forgetNamespace); another gateway sharing the metadata keeps its entry for at most `ttlMs`.
+ */
+export interface UserCache {
+  readonly entries: Map<string, { user: meta.UserRow; expires: number }>
+  /** Bumped by every invalidation: a lookup that overlapped one does not store its answer. */
+  generation: number
+  readonly ttlMs: number
+  readonly maxEntries: number
+}
+
+/** Short: a user deleted on another gateway keeps working here for at most this long. */
+export const USER_CACHE_TTL_MS = 3000
+/** Bounds memory whatever the number of access keys in use; the oldest entry goes first. */
+export const USER_CACHE_MAX_ENTRIES = 1024
+
+export function createUserCache(ttlMs = USER_CACHE_TTL_MS, maxEntries = USER_CACHE_MAX_ENTRIES): UserCache {
+  return { entries: new Map(), generation: 0, ttlMs, maxEntries }
+}
+
+/** The user of an access key, from the cache while fresh. Unknown keys are never cached. */
+async function userFor(ctx: ServiceContext, accessKeyId: string): Promise<meta.UserRow | undefined> {
+  const cache = ctx.users
+  const now = Date.now()
+  const hit = cache.entries.get(accessKeyId)
+  if (hit && hit.expires > now) return hit.user
+  if (hit) cache.entries.delete(accessKeyId)
+  const generation = cache.generation
   const user = await meta.getUser(ctx.db, accessKeyId)
+  // An invalidation while the query ran may concern this very user: its answer may be stale.
+  if (user && cache.ttlMs > 0 && cache.generation === generation) {
+    if (cache.entries.size >= cache.maxEntries) {
+      const oldest = cache.entries.keys().next()
+      if (!oldest.done) cache.entries.delete(oldest.value)
+    }
+    // The clock started before the query: an entry never outlives the TTL from when it was read.
+    cache.entries.set(accessKeyId, { user, expires: now + cache.ttlMs })
+  }
+  return user
+}
+
+export async function lookupSecret(ctx: ServiceContext, accessKeyId: string): Promise<string | undefined> {
+  const user = await userFor(ctx, accessKeyId)
   return user?.secretAccessKey
 }
 
 export async function actorFor(ctx: ServiceContext, accessKeyId: string): Promise<Actor> {
-  const user = await meta.getUser(ctx.db, accessKeyId)
+  const user = await userFor(ctx, accessKeyId)
   // authenticate() already proved the key exists; a user deleted in between is simply denied.
   if (!user) throw new ServiceError('AccessDenied')
   return { accessKeyId: user.accessKeyId, namespace: user.namespace, isRoot: user.isRoot, displayName: user.name }
+}
+
+/** Call after deleting a user (or attempting to): its next request reads the metadata again. */
+export function forgetUser(ctx: ServiceContext, accessKeyId: string): void {
+  ctx.users.generation++
+  ctx.users.entries.delete(accessKeyId)
+}
+
+/** Call after deleting a namespace (which deletes its users). */
+export function forgetNamespace(ctx: ServiceContext, namespace: string): void {
+  ctx.users.generation++
+  for (const [key, { user }] of ctx.users.entries) if (user.namespace === namespace) ctx.users.entries.delete(key)
+}
+
+/** Call after any other change to users (the root credentials replaced). */
+export function forgetAllUsers(ctx: ServiceContext): void {
+  ctx.users.generation++
+  ctx.users.entries.clear()
 }
 
 /** The bucket if the actor may use it; NoSuchBucket / AccessDenied otherwise. */

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { readAll, streamFromBytes } from '../util/streams.ts'
 import type { Disk } from './disk.ts'
-import { createDiskStore, fanOut } from './disk-store.ts'
+import { createDiskStore, fanOut, grown } from './disk-store.ts'
 import { ShardNotFound } from './shard-store.ts'
 import { createTestDisk, type TestDisk, type TestDiskOptions } from './test-disk.ts'
 
@@ -99,6 +99,45 @@ describe('DiskStore put/get', () => {
     await store.put('c', streamFromBytes(body, 16384))
     expect(sizes).toEqual([MiB, MiB, MiB, MiB, 100])
     expect(Buffer.from(await readAll(store.get('c', 0, body.length), body.length)).equals(Buffer.from(body))).toBe(true)
+  })
+
+  it('a small shard is written in one piece from a buffer sized to it, not a whole write chunk', async () => {
+    const disk = await newDisk()
+    const pieces: Uint8Array[] = []
+    const counting: Disk = {
+      ...disk,
+      async create(path) {
+        const w = await disk.create(path)
+        return { ...w, write: (c) => (pieces.push(c), w.write(c)) }
+      },
+    }
+    const store = createDiskStore('d0', counting)
+    // The shape of a 4 KiB object's shard: header, one block, its checksum, the trailer.
+    const parts = [data(60, 1), data(1024, 2), data(4, 3), data(16, 4)]
+    const total = parts.reduce((n, p) => n + p.length, 0)
+    await store.put('small', new ReadableStream({ start: (c) => (parts.forEach((p) => c.enqueue(p)), c.close()) }))
+    expect(pieces.map((p) => p.length)).toEqual([total])
+    expect(pieces[0]!.buffer.byteLength).toBeLessThan(64 * 1024)
+    const got = await readAll(store.get('small', 0, total), total)
+    let off = 0
+    for (const p of parts) {
+      expect(Buffer.from(got.subarray(off, off + p.length)).equals(Buffer.from(p))).toBe(true)
+      off += p.length
+    }
+  })
+
+  it('grown() keeps the filled bytes, fits the need up to the 1 MiB cap, and doubles', () => {
+    const small = grown(undefined, 0, 100)
+    expect(small.length).toBeGreaterThanOrEqual(100)
+    expect(small.length).toBeLessThan(64 * 1024)
+    small.set(data(100, 9))
+    const bigger = grown(small, 100, small.length + 1)
+    expect(bigger.length).toBe(small.length * 2)
+    expect(Buffer.from(bigger.subarray(0, 100)).equals(Buffer.from(data(100, 9)))).toBe(true)
+    const fit = grown(bigger, 100, 300 * 1024)
+    expect(fit.length).toBeGreaterThanOrEqual(300 * 1024)
+    expect(fit.length).toBeLessThan(2 * 300 * 1024)
+    expect(grown(fit, 100, 5 * MiB).length).toBe(MiB)
   })
 
   it('a body error leaves nothing behind and is re-thrown unchanged', async () => {

@@ -25,6 +25,8 @@ const DIR_MARKER = '.dir'
 
 /** Network bodies arrive in 16–64 KiB pieces; a write syscall per piece costs more than a copy. */
 const WRITE_CHUNK = 1024 * 1024
+/** The drain buffer's first size; it doubles up to WRITE_CHUNK only when a shard needs more. */
+const FIRST_BUFFER = 16 * 1024
 /** Largest read per pull: big enough for throughput, small enough to bound memory per stream. */
 const READ_CHUNK = 1024 * 1024
 
@@ -46,6 +48,18 @@ export function fanOut(name: string): string {
 
 const shardPath = (name: string) => `${SHARD_DIR}/${fanOut(name)}/${name}`
 
+/**
+ * A drain buffer with room for `need` bytes (capped at WRITE_CHUNK: the drain flushes at that
+ * size), keeping the first `fill` bytes of `buf`.
+ */
+export function grown(buf: Uint8Array | undefined, fill: number, need: number): Uint8Array {
+  let size = Math.max(buf?.length ?? 0, FIRST_BUFFER)
+  while (size < need && size < WRITE_CHUNK) size *= 2
+  const next = new Uint8Array(Math.min(size, WRITE_CHUNK))
+  if (buf && fill > 0) next.set(buf.subarray(0, fill))
+  return next
+}
+
 function randomName(): string {
   return toHex(crypto.getRandomValues(new Uint8Array(16)))
 }
@@ -54,7 +68,12 @@ export function createDiskStore(id: string, disk: Disk): DiskStore {
   /** Temp files of puts in progress, so a sweep never deletes them. */
   const active = new Set<string>()
 
-  /** Copies small chunks into one buffer so each disk write is ~WRITE_CHUNK bytes. */
+  /**
+   * Copies small chunks into one buffer so each disk write is ~WRITE_CHUNK bytes. The buffer
+   * starts small and doubles as data arrives: a small object's shard is a few KiB, and
+   * allocating (and zeroing) a whole WRITE_CHUNK for each of its k+m shards was a measurable
+   * share of a small PUT.
+   */
   async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, out: FileWriter): Promise<void> {
     // Reused across flushes: FileWriter.write has consumed the bytes once its promise resolves.
     let buf: Uint8Array | undefined
@@ -68,8 +87,8 @@ export function createDiskStore(id: string, disk: Disk): DiskStore {
       }
       let chunk = value
       while (chunk.length > 0) {
-        buf ??= new Uint8Array(WRITE_CHUNK)
-        const n = Math.min(WRITE_CHUNK - fill, chunk.length)
+        if (!buf || (buf.length < WRITE_CHUNK && fill + chunk.length > buf.length)) buf = grown(buf, fill, fill + chunk.length)
+        const n = Math.min(buf.length - fill, chunk.length)
         buf.set(chunk.subarray(0, n), fill)
         fill += n
         chunk = chunk.subarray(n)

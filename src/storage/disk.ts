@@ -7,7 +7,10 @@
 export interface FileWriter {
   /** The caller may reuse `chunk` once this resolves: the bytes have been handed to the OS. */
   write(chunk: Uint8Array): Promise<void>
-  /** fsync then close; the file is durable when this resolves. */
+  /**
+   * Flushes (fsync, or fdatasync: the data and the size, not the timestamps) then closes; the
+   * file's bytes are durable when this resolves. Its name becomes durable through rename().
+   */
   commit(): Promise<void>
   /** Close and delete the partial file; never throws. */
   abort(): Promise<void>
@@ -29,7 +32,8 @@ export interface Disk {
   open(path: string): Promise<FileReader | undefined>
   /**
    * Atomic rename within the disk (temp file → final name), creating the target's parent
-   * directories as needed; then fsyncs the directory.
+   * directories as needed; then fsyncs the target's directory, so the new name survives a crash.
+   * (The source directory is not synced: a crash may bring back the temp name, never lose the target.)
    */
   rename(from: string, to: string): Promise<void>
   /** Removes a file; a missing file is not an error. */

@@ -48,47 +48,61 @@ export function readRange(ctx: EngineContext, dataLayout: DataLayout, start: num
     }
   }
 
-  /** Reads the given shards' blocks of stripe `s` in parallel; failures mark the shard bad. */
-  async function readBlocks(s: number, shards: number[], into: (Uint8Array | undefined)[]): Promise<void> {
-    await Promise.all(
-      shards.map(async (i) => {
-        try {
-          into[i] = await cursors[i]!.read(s)
-        } catch (err) {
-          if (!(err instanceof BlockError)) throw err
-          bad.add(i)
-          cursors[i]!.close()
-        }
-      }),
-    )
-  }
-
+  /**
+   * The blocks of stripe `slice.stripe` needed for its bytes: the wanted data blocks when all are
+   * good; else any k good blocks (other data blocks first, then parity), decoded. A replacement
+   * read starts the moment a block fails, not after the rest of its batch: with a node known
+   * down the failure is immediate, and the read should not wait a round trip to learn it.
+   */
   async function stripeBlocks(slice: StripeSlice): Promise<(Uint8Array | undefined)[]> {
     const s = slice.stripe
     const blocks: (Uint8Array | undefined)[] = new Array(n)
     const wanted: number[] = []
     for (let i = slice.firstBlock; i <= slice.lastBlock; i++) wanted.push(i)
+    const tried = new Set<number>()
+    const inflight = new Map<number, Promise<number>>()
+    const launch = (i: number) => {
+      tried.add(i)
+      const read = cursors[i]!.read(s).then(
+        (block) => {
+          blocks[i] = block
+          return i
+        },
+        (err: unknown) => {
+          if (!(err instanceof BlockError)) throw err
+          bad.add(i)
+          cursors[i]!.close()
+          return i
+        },
+      )
+      inflight.set(i, read)
+    }
     // Systematic code: when the data blocks are healthy they are the answer, no decoding.
-    await readBlocks(s, wanted.filter((i) => !bad.has(i)), blocks)
-    if (wanted.every((i) => blocks[i])) return blocks
-    // Degraded: gather any k good blocks (other data blocks first, then parity) and decode.
-    const tried = new Set(wanted)
-    for (;;) {
-      let have = 0
-      for (let i = 0; i < n; i++) if (blocks[i]) have++
-      if (have >= k) break
-      const candidates: number[] = []
-      for (let i = 0; i < n; i++) if (!tried.has(i) && !bad.has(i)) candidates.push(i)
-      if (have + candidates.length < k) {
-        throw new QuorumError(
-          `cannot read ${layout.id}: stripe ${s} has ${have} good shards of the ${k} needed (bad: ${[...bad].join(', ')})`,
-          have,
-          k,
-        )
+    for (const i of wanted) if (!bad.has(i)) launch(i)
+    try {
+      for (;;) {
+        const degraded = wanted.some((i) => bad.has(i))
+        if (!degraded && wanted.every((i) => blocks[i])) return blocks
+        if (degraded) {
+          let have = 0
+          for (let i = 0; i < n; i++) if (blocks[i]) have++
+          if (have >= k) break
+          const candidates: number[] = []
+          for (let i = 0; i < n; i++) if (!tried.has(i) && !bad.has(i)) candidates.push(i)
+          if (have + inflight.size + candidates.length < k) {
+            throw new QuorumError(
+              `cannot read ${layout.id}: stripe ${s} has ${have} good shards of the ${k} needed (bad: ${[...bad].join(', ')})`,
+              have,
+              k,
+            )
+          }
+          for (const i of candidates.slice(0, Math.max(0, k - have - inflight.size))) launch(i)
+        }
+        inflight.delete(await Promise.race(inflight.values()))
       }
-      const batch = candidates.slice(0, k - have)
-      for (const i of batch) tried.add(i)
-      await readBlocks(s, batch, blocks)
+    } finally {
+      // Reads launched but not needed any more still settle before the blocks are handed on.
+      await Promise.allSettled(inflight.values())
     }
     const present = Array.from(blocks, Boolean) // not map: it would keep the array's holes
     return ctx.codec.reconstruct(blocks, present, k, true)

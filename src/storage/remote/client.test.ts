@@ -5,7 +5,7 @@ import { readAll, streamFromBytes } from '../../util/streams.ts'
 import { createDiskStore } from '../disk-store.ts'
 import { ShardNotFound } from '../shard-store.ts'
 import { createTestDisk, type TestDisk } from '../test-disk.ts'
-import { createRemoteStore, RemoteStoreError, type ClusterFetch } from './client.ts'
+import { createRemoteStore, NodeSkipped, RemoteStoreError, type ClusterFetch } from './client.ts'
 import { createNodeApp } from './server.ts'
 
 const platform = createPlatform()
@@ -26,7 +26,7 @@ async function inProcess() {
   return (req: Request) => Promise.resolve(app.fetch(req))
 }
 
-const store = (fetch: ClusterFetch, extra: { healthTtlMs?: number } = {}) => createRemoteStore({ url: URL_ + '/', secret, fetch, timeoutMs: TIMEOUT, platform, ...extra })
+const store = (fetch: ClusterFetch, extra: { healthTtlMs?: number; downBackoffMs?: number } = {}) => createRemoteStore({ url: URL_ + '/', secret, fetch, timeoutMs: TIMEOUT, platform, ...extra })
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
   return p.then(() => undefined, (e: unknown) => e)
@@ -126,3 +126,106 @@ describe('RemoteStore: healthy()', () => {
     expect(await failure(wrongSecret.stat('x'))).toMatchObject({ status: 403 })
   })
 })
+
+describe('RemoteStore: back-off after the node did not answer', () => {
+  const BACKOFF = 150
+  /** The in-process node behind a switch; counts the requests that reached the transport. */
+  async function switchable() {
+    const real = await inProcess()
+    const state = { up: true, sent: 0 }
+    const fetch: ClusterFetch = (req) => {
+      state.sent++
+      return state.up ? real(req) : Promise.reject(new TypeError('connect ECONNREFUSED 127.0.0.1:9101'))
+    }
+    return { state, s: store(fetch, { downBackoffMs: BACKOFF, healthTtlMs: 1 }) }
+  }
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+  it('skips a node that refused a connection, without sending, until the back-off runs out', async () => {
+    const { state, s } = await switchable()
+    await s.put('obj', streamFromBytes(new Uint8Array(100).fill(5)))
+    state.up = false
+    expect(await failure(readAll(s.get('obj', 0, 100), 1000))).toBeInstanceOf(RemoteStoreError)
+    const sent = state.sent
+    // Every kind of data request now fails at once, still as "store unavailable", naming the cause.
+    let cancelled = false
+    const body = new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(new Uint8Array(10)), cancel: () => void (cancelled = true) })
+    for (const p of [readAll(s.get('obj', 0, 100), 1000), s.stat('obj'), s.delete('obj'), s.put('other', body)]) {
+      const e = await failure(p)
+      expect(e).toBeInstanceOf(NodeSkipped)
+      expect((e as Error).message).toContain('ECONNREFUSED')
+    }
+    expect(cancelled).toBe(true)
+    expect(state.sent).toBe(sent)
+    // The node returns; after the back-off the next request tries it and finds it.
+    state.up = true
+    await sleep(BACKOFF + 30)
+    expect(await s.stat('obj')).toBe(100)
+    expect(state.sent).toBe(sent + 1)
+    expect(Array.from(await readAll(s.get('obj', 0, 3), 10))).toEqual([5, 5, 5])
+  })
+
+  it('a trial that fails starts another back-off', async () => {
+    const { state, s } = await switchable()
+    state.up = false
+    expect(await failure(s.stat('x'))).toBeInstanceOf(RemoteStoreError)
+    await sleep(BACKOFF + 30)
+    const before = state.sent
+    expect(await failure(s.stat('x'))).not.toBeInstanceOf(NodeSkipped) // the trial went out
+    expect(state.sent).toBe(before + 1)
+    expect(await failure(s.stat('x'))).toBeInstanceOf(NodeSkipped)
+    expect(state.sent).toBe(before + 1)
+  })
+
+  it('healthy() still probes a node marked down and reports it; a good answer clears the mark', async () => {
+    const { state, s } = await switchable()
+    state.up = false
+    expect(await failure(s.stat('x'))).toBeInstanceOf(RemoteStoreError)
+    await sleep(5) // past the health TTL
+    expect(await s.healthy()).toBe(false)
+    state.up = true
+    await sleep(5)
+    const before = state.sent
+    expect(await s.healthy()).toBe(true)
+    expect(state.sent).toBe(before + 1)
+    // Without waiting for the back-off: the probe's answer brought the node back.
+    expect(await s.stat('x')).toBeUndefined()
+  })
+
+  it('an HTTP error answer or the caller\'s own body error does not mark the node down', async () => {
+    let sent = 0
+    const real = await inProcess()
+    const answering: ClusterFetch = (req) => {
+      sent++
+      if (new URL(req.url).pathname.startsWith('/v1/stat')) return Promise.resolve(Response.json({ message: 'busy' }, { status: 503 }))
+      return real(req)
+    }
+    const s = store(answering, { downBackoffMs: 60_000 })
+    expect(await failure(s.stat('x'))).toMatchObject({ status: 503 })
+    const bad = new Error('bad digest')
+    expect(await failure(s.put('y', failingBody(bad)))).toBe(bad)
+    const before = sent
+    expect(await failure(readAll(s.get('missing', 0, 1), 10))).toBeInstanceOf(ShardNotFound)
+    expect(sent).toBe(before + 1)
+  })
+
+  it('a node that never answers is skipped after its first timeout', async () => {
+    let sent = 0
+    const hang: ClusterFetch = (req) => {
+      sent++
+      return new Promise((_, reject) => req.signal.addEventListener('abort', () => reject(req.signal.reason)))
+    }
+    const s = store(hang, { downBackoffMs: 60_000 })
+    expect(await failure(s.stat('x'))).toBeInstanceOf(RemoteStoreError)
+    const t = performance.now()
+    expect(await failure(readAll(s.get('x', 0, 1), 10))).toBeInstanceOf(NodeSkipped)
+    expect(performance.now() - t).toBeLessThan(TIMEOUT / 2)
+    expect(sent).toBe(1)
+  })
+})
+
+/** Two chunks, then `err`: a body that fails on the gateway's side. */
+function failingBody(err: Error): ReadableStream<Uint8Array> {
+  let n = 0
+  return new ReadableStream<Uint8Array>({ pull: (c) => (n++ < 2 ? c.enqueue(new Uint8Array(1000)) : c.error(err)) })
+}

@@ -1,12 +1,15 @@
 /**
  * RemoteStore: a ShardStore over a storage node's API (protocol.ts), reached through a ClusterFetch.
  * Signs every request, streams both ways with idle timeouts, maps 404 → ShardNotFound and every
- * transport failure, timeout or 5xx → RemoteStoreError ("store unavailable" to the engine).
+ * transport failure, timeout or 5xx → RemoteStoreError ("store unavailable" to the engine); a node
+ * that did not answer is skipped for a short back-off (backoff.ts).
  */
 import { fromUtf8 } from '../../util/bytes.ts'
 import { readAll } from '../../util/streams.ts'
 import { isShardName } from '../disk-store.ts'
 import { ShardNotFound, type ShardStore } from '../shard-store.ts'
+import { DOWN_BACKOFF_MS, NodeBackoff } from './backoff.ts'
+import { IdleTimer } from './idle-timer.ts'
 import { deriveRequestKey, EMPTY_SHA256, signRequest, type AuthPlatform } from './auth.ts'
 import { DEFAULT_LIST_PAGE, HEALTH_PATH, LIST_PATH, SHARDS_PATH, STAT_PATH, STREAMING_PAYLOAD, type ClusterFetch } from './protocol.ts'
 import { frameBody } from './trailer.ts'
@@ -27,6 +30,11 @@ export interface RemoteStoreOptions {
   listPageSize?: number
   /** How long a health answer is reused (default HEALTH_TTL_MS). */
   healthTtlMs?: number
+  /**
+   * After the node did not answer (no connection, reset, timeout), data requests fail at once for
+   * this long, then one tries again (default DOWN_BACKOFF_MS; 0: always try). healthy() always probes.
+   */
+  downBackoffMs?: number
 }
 
 /** healthy() may run per request: one probe a second per node is plenty and cheap. */
@@ -47,65 +55,8 @@ export class RemoteStoreError extends Error {
   }
 }
 
-/**
- * An abort timer that counts only while the node is the one we are waiting for. Cheap per chunk:
- * run() stamps the time, and a single pending timeout re-arms itself for the remainder.
- */
-class IdleTimer {
-  readonly controller = new AbortController()
-  private last = 0
-  private counting = false
-  private timer: ReturnType<typeof setTimeout> | undefined
-  /** Rejects with the abort reason; settled once, shared by every race. */
-  private readonly aborted: Promise<never>
-
-  constructor(
-    private readonly ms: number,
-    private readonly what: string,
-  ) {
-    this.aborted = new Promise<never>((_, reject) => {
-      this.controller.signal.addEventListener('abort', () => reject(this.controller.signal.reason), { once: true })
-    })
-    this.aborted.catch(() => {}) // observed through race(); never an unhandled rejection
-  }
-
-  readonly run = () => {
-    this.last = Date.now()
-    this.counting = true
-    this.timer ??= setTimeout(this.fire, this.ms)
-  }
-
-  readonly pause = () => {
-    this.counting = false
-  }
-
-  /** Ends the timer for good (no timeout stays pending). */
-  readonly stop = () => {
-    this.counting = false
-    clearTimeout(this.timer)
-    this.timer = undefined
-  }
-
-  private readonly fire = () => {
-    this.timer = undefined
-    if (!this.counting) return // run() re-arms
-    const idle = Date.now() - this.last
-    if (idle >= this.ms) this.controller.abort(new Error(`${this.what}: no progress within ${this.ms} ms`))
-    else this.timer = setTimeout(this.fire, this.ms - idle)
-  }
-
-  get timedOut(): boolean {
-    return this.controller.signal.aborted
-  }
-
-  /**
-   * `p`, or the abort reason once aborted: a transport that ignores the signal cannot hang us.
-   * Once per request only: each race leaves a reaction on `aborted` until the timer is dropped.
-   */
-  race<T>(p: Promise<T>): Promise<T> {
-    return Promise.race([p, this.aborted])
-  }
-}
+/** Not sent: the node did not answer a moment ago and its back-off has not run out. */
+export class NodeSkipped extends RemoteStoreError {}
 
 function checkName(name: string): void {
   if (!isShardName(name)) throw new TypeError(`invalid shard name ${JSON.stringify(name)}: use [A-Za-z0-9._-], not starting with '.'`)
@@ -120,6 +71,21 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
   const emptyHash = EMPTY_SHA256(platform)
   const pageSize = opts.listPageSize ?? DEFAULT_LIST_PAGE
   const healthTtl = opts.healthTtlMs ?? HEALTH_TTL_MS
+  const backoffMs = opts.downBackoffMs ?? DOWN_BACKOFF_MS
+  // A trial holds the others back until it has an outcome, but never longer than one back-off:
+  // a PUT trial answers only at its end, and a long upload must not keep the node skipped.
+  const backoff = new NodeBackoff(backoffMs, Math.min(timeoutMs, backoffMs || timeoutMs))
+
+  /** Throws at once while the node is known down: the engine turns to parity without waiting. */
+  const admit = (what: string): void => {
+    const why = backoff.refusal()
+    if (why !== undefined) throw new NodeSkipped(id, `${what} on ${id} ${why}`)
+  }
+  /** Records a request that got no answer from the node (not one the caller or its body ended). */
+  const noAnswer = (e: unknown, timer: IdleTimer): void => {
+    const cause = timer.timedOut ? timer.controller.signal.reason : e
+    backoff.failed(cause instanceof Error ? cause.message : String(cause))
+  }
 
   const unavailable = (what: string, e: unknown, timer?: IdleTimer): RemoteStoreError => {
     if (e instanceof RemoteStoreError) return e
@@ -145,12 +111,23 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
     return new Request(base + target, { method, headers, signal, body, ...(body ? { duplex: 'half' } : {}) } as RequestInit)
   }
 
-  /** A small request (no body) answered with JSON or nothing; the timeout covers all of it. */
-  async function small<T>(method: string, target: string, what: string, onStatus: (res: Response) => Promise<T | undefined>): Promise<T> {
+  /**
+   * A small request (no body) answered with JSON or nothing; the timeout covers all of it. A
+   * `probe` (the health check) goes to the node even while it is marked down: it is how it comes back.
+   */
+  async function small<T>(method: string, target: string, what: string, onStatus: (res: Response) => Promise<T | undefined>, probe = false): Promise<T> {
+    if (!probe) admit(what)
     const timer = new IdleTimer(timeoutMs, `${what} on ${id}`)
     timer.run()
+    let res: Response | undefined
     try {
-      const res = await timer.race(fetch(request(method, target, timer.controller.signal)))
+      try {
+        res = await timer.race(fetch(request(method, target, timer.controller.signal)))
+        backoff.answered()
+      } catch (e) {
+        noAnswer(e, timer)
+        throw e
+      }
       const handled = await onStatus(res)
       if (handled !== undefined) return handled
       throw await failure(res, what)
@@ -164,6 +141,12 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
   async function put(name: string, body: ReadableStream<Uint8Array>): Promise<void> {
     checkName(name)
     const what = `PUT ${name}`
+    try {
+      admit(what)
+    } catch (e) {
+      await body.cancel(e).catch(() => {}) // as after any failed put: the producer stops
+      throw e
+    }
     const target = `${SHARDS_PATH}/${name}`
     const { headers, signature } = signRequest(platform, key, { method: 'PUT', target, content: STREAMING_PAYLOAD })
     const timer = new IdleTimer(timeoutMs, `${what} on ${id}`)
@@ -172,8 +155,11 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
     const framed = frameBody(platform, key, signature, body, { waiting: timer.pause, sent: timer.run, sourceError: (e) => (bodyError = { e }) })
     const req = new Request(base + target, { method: 'PUT', headers, body: framed.stream, duplex: 'half', signal: timer.controller.signal } as RequestInit)
     timer.run()
+    let answered = false
     try {
       const res = await timer.race(fetch(req))
+      answered = true
+      backoff.answered()
       if (res.status === 204 || res.status === 200) {
         await res.body?.cancel().catch(() => {})
         if (bodyError) throw bodyError.e // the node must have refused it; the body's error is the news
@@ -181,6 +167,8 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
       }
       throw await failure(res, what)
     } catch (e) {
+      // The node's fault only when it gave no answer and our own body did not end the upload.
+      if (!answered && !bodyError) noAnswer(e, timer)
       framed.abort(e)
       if (!timer.timedOut) timer.controller.abort(e) // cut an upload still in flight
       // Callers tell their own body's failure by identity, as with DiskStore.
@@ -200,6 +188,7 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
     const timer = new IdleTimer(timeoutMs, `${what} on ${id}`)
     let reader: ReadableStreamDefaultReader<Uint8Array> | undefined
     let remaining = length
+    let cancelled = false
     const close = (reason?: unknown) => {
       timer.stop()
       const r = reader
@@ -208,7 +197,9 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
     }
 
     async function open(): Promise<ReadableStreamDefaultReader<Uint8Array> | undefined> {
+      admit(what)
       const res = await timer.race(fetch(request('GET', `${SHARDS_PATH}/${name}?offset=${offset}&length=${length}`, timer.controller.signal)))
+      backoff.answered()
       if (res.status === 404) {
         await res.body?.cancel().catch(() => {})
         throw new ShardNotFound(id, name)
@@ -249,10 +240,16 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
           } catch (e) {
             close(e)
             if (e instanceof ShardNotFound || e instanceof RangeError) throw e
+            // No answer, a reset or a stall mid-body: the node is not serving. An HTTP error
+            // answer (RemoteStoreError with a status) or a refusal by admit() is not news.
+            if (!cancelled && !(e instanceof NodeSkipped) && !(e instanceof RemoteStoreError && e.status !== undefined)) noAnswer(e, timer)
             throw unavailable(what, e, timer)
           }
         },
-        cancel: (reason) => close(reason),
+        cancel: (reason) => {
+          cancelled = true
+          close(reason)
+        },
       },
       { highWaterMark: 0 },
     )
@@ -293,10 +290,16 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
     },
     healthy() {
       if (health && Date.now() - health.at < healthTtl) return Promise.resolve(health.ok)
-      probing ??= small('GET', HEALTH_PATH, 'HEALTH', async (res) => {
-        await res.body?.cancel().catch(() => {})
-        return res.status === 200
-      })
+      probing ??= small(
+        'GET',
+        HEALTH_PATH,
+        'HEALTH',
+        async (res) => {
+          await res.body?.cancel().catch(() => {})
+          return res.status === 200
+        },
+        true,
+      )
         .catch(() => false)
         .then((ok) => {
           health = { at: Date.now(), ok }
