@@ -8,6 +8,9 @@ import { blockLength, checkRange, sliceOf, stripeSpan, type StripeSlice } from '
 import type { DataLayout } from './object-storage.ts'
 import { shardName } from './shard-format.ts'
 
+/** Stripes read ahead of the consumer: bounded memory per read (2 MiB at 4+2, 256 KiB blocks). */
+const READ_AHEAD_STRIPES = 2
+
 export function readRange(ctx: EngineContext, dataLayout: DataLayout, start: number, end: number): ReadableStream<Uint8Array> {
   const layout = erasureLayout(dataLayout)
   const g = geometryOf(layout)
@@ -140,7 +143,9 @@ export function readRange(ctx: EngineContext, dataLayout: DataLayout, start: num
         finish(reason)
       },
     },
-    // One stripe ahead: the next stripe's reads overlap the consumer's handling of this one.
-    { highWaterMark: 1 },
+    // Counted in bytes, two stripes ahead: the next stripes' disk or node reads overlap the
+    // consumer's decrypting and sending of this one. (Counted in chunks, a stripe's k blocks
+    // would fill the queue and the next read would start only once the consumer had drained it.)
+    { highWaterMark: READ_AHEAD_STRIPES * k * g.blockSize, size: (chunk) => chunk.byteLength },
   )
 }
