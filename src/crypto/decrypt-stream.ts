@@ -2,7 +2,6 @@
  * D@RE ciphertext → plaintext for any byte range: opens exactly the covering packages (ranges.ts),
  * authenticates each before emitting a byte of it, and slices to the requested range.
  */
-import { concatBytes } from '../util/bytes.ts'
 import type { AeadKey } from './aead.ts'
 import { ByteQueue } from './byte-queue.ts'
 import type { PackageOptions } from './encrypt-stream.ts'
@@ -79,10 +78,10 @@ export function decryptRange(
         for (;;) {
           const need = packagePayloadLength(plainSize, index) + PACKAGE_TAG
           if (queue.length >= need) {
-            const out: Uint8Array[] = []
-            // Open every package already queued, then hand them on in one chunk.
-            while (remaining > 0 && queue.length >= packagePayloadLength(plainSize, index) + PACKAGE_TAG) out.push(await openNext())
-            controller.enqueue(out.length === 1 ? out[0]! : concatBytes(out))
+            // Open every package already queued and hand each on as it is: joining them would
+            // allocate and copy every byte once more, and on a GET each large allocation adds to
+            // V8's external-memory pressure, which is what triggers most of its full GCs.
+            while (remaining > 0 && queue.length >= packagePayloadLength(plainSize, index) + PACKAGE_TAG) controller.enqueue(await openNext())
             if (remaining === 0) {
               // Everything emitted was authenticated; now make sure the range held nothing more.
               const extra = queue.length > 0 || !(await reader.read()).done

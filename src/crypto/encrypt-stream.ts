@@ -2,7 +2,6 @@
  * Plaintext stream → D@RE ciphertext stream (package-format.ts). Pull-driven: holds at most the
  * current input chunk plus one package, because the final flag is only known at end of input.
  */
-import { concatBytes } from '../util/bytes.ts'
 import type { Aead, AeadKey } from './aead.ts'
 import { ByteQueue } from './byte-queue.ts'
 import { derivePackageKey, PACKAGE_PAYLOAD, type PackageParams, packageContext } from './package-format.ts'
@@ -44,16 +43,15 @@ export function encryptStream(source: ReadableStream<Uint8Array>, options: Packa
         for (;;) {
           // Strictly more than one package queued: the oldest cannot be the last, so seal it now.
           if (queue.length > PACKAGE_PAYLOAD || ended) {
-            const out: Uint8Array[] = []
+            // Each sealed package goes on as it is: the stripe writer re-cuts the stream into
+            // stripes anyway, so joining packages here would only copy every byte once more.
             try {
-              while (queue.length > PACKAGE_PAYLOAD) out.push(await seal(queue.take(PACKAGE_PAYLOAD), false))
-              if (ended) out.push(await seal(queue.take(queue.length), true))
+              while (queue.length > PACKAGE_PAYLOAD) controller.enqueue(await seal(queue.take(PACKAGE_PAYLOAD), false))
+              if (ended) controller.enqueue(await seal(queue.take(queue.length), true))
             } catch (err) {
               await reader.cancel(err).catch(() => {})
               throw err
             }
-            // One enqueue per input chunk or so: fewer, larger chunks downstream (DESIGN §8).
-            controller.enqueue(out.length === 1 ? out[0]! : concatBytes(out))
             if (ended) controller.close()
             return
           }
