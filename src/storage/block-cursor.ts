@@ -131,7 +131,7 @@ export class BlockCursor {
     const length = spanLength(this.g, this.o, s, this.lastStripe)
     let stream: ReadableStream<Uint8Array>
     try {
-      stream = store.get(this.target.name, offset, length)
+      stream = store.get(this.target.name, offset, length, this.g.blockSize + this.o.checksumSize)
     } catch (err) {
       stream = new ReadableStream({ start: (c) => c.error(err) })
     }

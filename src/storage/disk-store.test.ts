@@ -65,6 +65,27 @@ describe('DiskStore put/get', () => {
     expect(await disk.list(`shards/${fanOut('obj-1')}`)).toEqual(['obj-1'])
   })
 
+  it('with a unit hint, every chunk but the last holds whole units (blocks never straddle chunks)', async () => {
+    const disk = await newDisk()
+    const store = createDiskStore('d0', disk)
+    const unit = 256 * 1024 + 4 // a block and its checksum
+    const body = data(9 * unit + 100)
+    await store.put('obj-u', streamFromBytes(body, 65536))
+    const chunks: Uint8Array[] = []
+    const reader = store.get('obj-u', 0, body.length, unit).getReader()
+    for (let i = 0; i < 100; i++) {
+      const { done, value } = await reader.read()
+      if (done) break
+      chunks.push(value)
+    }
+    expect(chunks.slice(0, -1).every((c) => c.length % unit === 0)).toBe(true)
+    expect(chunks.length).toBeGreaterThan(1)
+    expect(Buffer.concat(chunks).equals(Buffer.from(body))).toBe(true)
+    // Without the hint the store cuts at 1 MiB, which splits such a block.
+    const plain = await store.get('obj-u', 0, body.length).getReader().read()
+    expect(plain.value!.length % unit).not.toBe(0)
+  })
+
   it('stores a zero-length object', async () => {
     const store = createDiskStore('d0', await newDisk())
     await store.put('empty', streamFromBytes(new Uint8Array(0)))

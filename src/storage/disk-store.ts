@@ -137,12 +137,14 @@ export function createDiskStore(id: string, disk: Disk): DiskStore {
     }
   }
 
-  function get(name: string, offset: number, length: number): ReadableStream<Uint8Array> {
+  function get(name: string, offset: number, length: number, unit?: number): ReadableStream<Uint8Array> {
     checkName(name)
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new RangeError(`invalid shard range offset=${offset} length=${length}`)
     }
     const end = offset + length
+    // Whole units per read (about READ_CHUNK bytes), so no block straddles two chunks.
+    const chunk = unit !== undefined && Number.isSafeInteger(unit) && unit > 0 ? Math.max(1, Math.round(READ_CHUNK / unit)) * unit : READ_CHUNK
     let file: FileReader | undefined
     let pos = offset
     let next: Promise<Uint8Array> | undefined // one read ahead, so disk and consumer overlap
@@ -151,7 +153,7 @@ export function createDiskStore(id: string, disk: Disk): DiskStore {
     const readNext = (f: FileReader): Promise<Uint8Array> | undefined => {
       if (pos >= end) return undefined
       const at = pos
-      const n = Math.min(READ_CHUNK, end - at)
+      const n = Math.min(chunk, end - at)
       pos += n
       return f.read(at, n).then((b) => {
         if (b.length !== n) throw new Error(`shard ${name} on ${id} is shorter than expected (truncated at ${at + b.length})`)

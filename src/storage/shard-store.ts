@@ -12,8 +12,12 @@ export interface ShardStore {
    * If `body` errors or is cancelled, nothing named `name` appears.
    */
   put(name: string, body: ReadableStream<Uint8Array>): Promise<void>
-  /** Streams `length` bytes from `offset`; rejects with ShardNotFound when absent. */
-  get(name: string, offset: number, length: number): ReadableStream<Uint8Array>
+  /**
+   * Streams `length` bytes from `offset`; rejects with ShardNotFound when absent. `unit` is a
+   * hint: where the store cuts the stream itself (local drives), chunks hold whole multiples of
+   * `unit` bytes, so a reader of unit-sized blocks gets views instead of copying across chunks.
+   */
+  get(name: string, offset: number, length: number, unit?: number): ReadableStream<Uint8Array>
   /** Size of a stored shard, or undefined when absent. */
   stat(name: string): Promise<number | undefined>
   delete(name: string): Promise<void>
