@@ -2,7 +2,7 @@
  * ErasureCodec over our own WebAssembly SIMD kernel (wasm/rs-simd.wasm, rs-relaxed-simd.wasm):
  * split-nibble GF(2^8) multiply-accumulate. Web APIs only: the caller supplies the .wasm bytes.
  */
-import { checkBlocks, TooFewShards, type ErasureCodec } from './codec.ts'
+import { checkBlocks, checkGeometry, prepareReconstruct, type ErasureCodec } from './codec.ts'
 import { decodeRows, encodingMatrix, nibbleTables, type Matrix } from './gf256.ts'
 
 interface KernelExports {
@@ -34,8 +34,7 @@ export interface SimdCodec extends ErasureCodec {
 
 // Memory map (byte offsets). The kernel allocates nothing; these regions never move, and memory
 // grows only in shardViews, so a call in progress never sees its views detached.
-const MAX_SHARDS = 256 // GF(2^8) has 256 elements
-const INS = 0 // MAX_SHARDS i32 pointers
+const INS = 0 // up to 256 i32 pointers (MAX_SHARDS in codec.ts)
 const OUTS = 1024 // up to 4 i32 pointers (one output group)
 const TABLES = 4096
 /** Room for the tables of several plans; one plan needs at most 128·128·32 = 512 KiB. */
@@ -210,16 +209,12 @@ function codecOver(x: KernelExports, variant: SimdVariant): SimdCodec {
     return true
   }
 
-  function geometry(k: number, m: number): void {
-    if (!(k >= 1 && m >= 0 && k + m <= MAX_SHARDS)) throw new RangeError(`unsupported geometry ${k}+${m}: need k >= 1, m >= 0, k+m <= ${MAX_SHARDS}`)
-  }
-
   const encodePlan = (k: number, m: number) => plan(`${k}+${m}:encode`, () => matrix(k, m).slice(k))
 
   function encode(data: readonly Uint8Array[], parity: readonly Uint8Array[]): void {
     const k = data.length
     const m = parity.length
-    geometry(k, m)
+    checkGeometry(k, m)
     const len = checkBlocks([...data, ...parity], 'encode')
     if (m === 0 || len <= 0) return
     run(encodePlan(k, m), data, parity, len)
@@ -231,24 +226,15 @@ function codecOver(x: KernelExports, variant: SimdVariant): SimdCodec {
     encode,
 
     reconstruct(shards, present, k, dataOnly = false) {
-      const n = shards.length
-      const m = n - k
-      geometry(k, m)
-      if (present.length !== n) throw new RangeError(`reconstruct: ${n} shards but ${present.length} presence flags`)
-      // Indexed loops: holes in a sparse `present` or `shards` read as missing.
+      const { m, len } = prepareReconstruct(shards, present, k, dataOnly)
+      // Indexed loop: holes in a sparse `present` read as missing.
       const from: number[] = []
       const wanted: number[] = []
-      let have = 0
-      for (let i = 0; i < n; i++) {
+      for (let i = 0; i < shards.length; i++) {
         if (present[i]) {
-          if (!shards[i]) throw new TypeError(`reconstruct: shard ${i} is marked present but missing`)
-          have++
           if (from.length < k) from.push(i) // data first: those rows are the identity
         } else if (!(dataOnly && i >= k)) wanted.push(i)
       }
-      if (have < k) throw new TooFewShards(have, k)
-      const len = checkBlocks(shards, 'reconstruct')
-      for (const w of wanted) shards[w] ??= new Uint8Array(len)
       if (wanted.length === 0 || len <= 0) return shards as Uint8Array[]
       const p = plan(`${k}+${m}:${from.join(',')}>${wanted.join(',')}`, () => decodeRows(matrix(k, m), from, wanted))
       run(p, from.map((i) => shards[i]!), wanted.map((i) => shards[i]!), len)
@@ -257,7 +243,7 @@ function codecOver(x: KernelExports, variant: SimdVariant): SimdCodec {
 
     verify(shards, k) {
       const m = shards.length - k
-      geometry(k, m)
+      checkGeometry(k, m)
       const len = checkBlocks(shards, 'verify')
       if (m === 0 || len <= 0) return true
       return run(encodePlan(k, m), shards.slice(0, k), shards.slice(k), len, true)

@@ -2,7 +2,7 @@
  * ErasureCodec over the reed-solomon-erasure Rust crate compiled to wasm
  * (@subspace/reed-solomon-erasure.wasm). Web APIs only: the caller supplies the .wasm bytes.
  */
-import { checkBlocks, TooFewShards, type ErasureCodec } from './codec.ts'
+import { checkBlocks, checkGeometry, prepareReconstruct, type ErasureCodec } from './codec.ts'
 
 /*
  * Why our own glue instead of the package's JS: its index.js is CommonJS that requires 'fs' at
@@ -25,9 +25,6 @@ const RESULTS = [
   'TOO_FEW_PARITY_SHARDS', 'TOO_MANY_PARITY_SHARDS', 'TOO_FEW_BUFFER_SHARDS', 'TOO_MANY_BUFFER_SHARDS',
   'INCORRECT_SHARD_SIZE', 'TOO_FEW_SHARDS_PRESENT', 'EMPTY_SHARD', 'INVALID_SHARD_FLAGS', 'INVALID_INDEX',
 ]
-/** The crate's field limit: GF(2^8) has 256 elements, so at most 256 shards. */
-const MAX_SHARDS = 256
-
 /** Accepted wasm sources: the bytes of reed_solomon_erasure_bg.wasm, or a compiled module. */
 export type WasmSource = BufferSource | WebAssembly.Module
 
@@ -65,14 +62,10 @@ function codecOver(x: RsExports): ErasureCodec {
     if (code !== 0) throw new Error(`reed-solomon ${op} failed for ${k}+${m}: ${RESULTS[code] ?? code}`)
   }
 
-  function geometry(k: number, m: number): void {
-    if (k < 1 || m < 0 || k + m > MAX_SHARDS) throw new RangeError(`unsupported geometry ${k}+${m}: need k >= 1, m >= 0, k+m <= ${MAX_SHARDS}`)
-  }
-
   function encode(data: readonly Uint8Array[], parity: readonly Uint8Array[]): void {
     const k = data.length
     const m = parity.length
-    geometry(k, m)
+    checkGeometry(k, m)
     const len = checkBlocks([...data, ...parity], 'encode')
     if (m === 0 || len === 0) return // the crate rejects both; nothing to compute
     const mem = scratch((k + m) * len)
@@ -87,22 +80,11 @@ function codecOver(x: RsExports): ErasureCodec {
     encode,
 
     reconstruct(shards, present, k, dataOnly = false) {
+      const { m, len } = prepareReconstruct(shards, present, k, dataOnly)
       const n = shards.length
-      const m = n - k
-      geometry(k, m)
-      if (present.length !== n) throw new RangeError(`reconstruct: ${n} shards but ${present.length} presence flags`)
       // Indexed loops throughout: a sparse `present` (holes) must read as missing, and
       // Array methods like map/some skip holes.
       const flagsOf = Array.from({ length: n }, (_, i) => (present[i] ? 1 : 0))
-      let have = 0
-      for (let i = 0; i < n; i++) {
-        if (!present[i]) continue
-        if (!shards[i]) throw new TypeError(`reconstruct: shard ${i} is marked present but missing`)
-        have++
-      }
-      if (have < k) throw new TooFewShards(have, k)
-      const len = checkBlocks(shards, 'reconstruct')
-      for (let i = 0; i < n; i++) if (!present[i] && !(dataOnly && i >= k)) shards[i] ??= new Uint8Array(len)
       let dataMissing = false
       for (let i = 0; i < k; i++) if (!present[i]) dataMissing = true
       if (dataMissing && len > 0) {
@@ -130,7 +112,7 @@ function codecOver(x: RsExports): ErasureCodec {
 
     verify(shards, k) {
       const m = shards.length - k
-      geometry(k, m)
+      checkGeometry(k, m)
       const len = checkBlocks(shards, 'verify')
       if (m === 0) return true
       const parity = Array.from({ length: m }, () => new Uint8Array(len))

@@ -171,6 +171,18 @@ export function codecContract(name: string, factory: () => ErasureCodec | Promis
       expect(() => codec.reconstruct(full.map((b, i) => (present[i] ? b : undefined)), present, 4)).toThrow(TooFewShards)
     })
 
+    it('rejects misuse the same way in every kernel: geometry, flag count, a present shard that is absent', async () => {
+      const codec = await factory()
+      const data = randomBlocks(4, 10)
+      const full = [...data, ...referenceParity(data, 2)]
+      expect(() => codec.encode([], [new Uint8Array(1)])).toThrow(/unsupported geometry 0\+1/)
+      expect(() => codec.reconstruct(full.slice(), [true, true, true, true, true], 4)).toThrow(/6 shards but 5 presence flags/)
+      const holed: (Uint8Array | undefined)[] = full.slice()
+      holed[2] = undefined
+      expect(() => codec.reconstruct(holed, full.map(() => true), 4)).toThrow(/shard 2 is marked present but missing/)
+      expect(() => codec.verify(full, 0)).toThrow(RangeError)
+    })
+
     it('rejects blocks of unequal length', async () => {
       const codec = await factory()
       expect(() => codec.encode([new Uint8Array(4), new Uint8Array(5)], [new Uint8Array(4)])).toThrow(RangeError)

@@ -45,3 +45,34 @@ export function checkBlocks(blocks: readonly (Uint8Array | undefined)[], what: s
   }
   return len
 }
+
+/** GF(2^8) has 256 elements: no Reed–Solomon code over it has more than 256 shards. */
+export const MAX_SHARDS = 256
+
+export function checkGeometry(k: number, m: number): void {
+  if (!(k >= 1 && m >= 0 && k + m <= MAX_SHARDS)) throw new RangeError(`unsupported geometry ${k}+${m}: need k >= 1, m >= 0, k+m <= ${MAX_SHARDS}`)
+}
+
+/**
+ * reconstruct's shared preparation: checks geometry and flags (TooFewShards below k), then
+ * allocates every missing shard the call will fill (data always, parity unless `dataOnly`).
+ * Indexed loops throughout: holes in a sparse `present` or `shards` must read as missing.
+ */
+export function prepareReconstruct(
+  shards: (Uint8Array | undefined)[], present: readonly boolean[], k: number, dataOnly: boolean,
+): { m: number; len: number } {
+  const n = shards.length
+  const m = n - k
+  checkGeometry(k, m)
+  if (present.length !== n) throw new RangeError(`reconstruct: ${n} shards but ${present.length} presence flags`)
+  let have = 0
+  for (let i = 0; i < n; i++) {
+    if (!present[i]) continue
+    if (!shards[i]) throw new TypeError(`reconstruct: shard ${i} is marked present but missing`)
+    have++
+  }
+  if (have < k) throw new TooFewShards(have, k)
+  const len = checkBlocks(shards, 'reconstruct')
+  for (let i = 0; i < n; i++) if (!present[i] && !(dataOnly && i >= k)) shards[i] ??= new Uint8Array(len)
+  return { m, len }
+}
