@@ -9,6 +9,14 @@ describe('loadCodec', () => {
     expect((await loadCodec('baseline')).name).toBe('wasm:reed-solomon-erasure')
   })
 
+  it('simd whose module files cannot be read falls back to the baseline, with a warning', async () => {
+    const warnings: string[] = []
+    const codec = await loadCodec('simd', (m) => warnings.push(m), '/nonexistent/coffer-wasm')
+    expect(codec.name).toBe('wasm:reed-solomon-erasure')
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(/SIMD codec unavailable .*; using the baseline codec/)
+  })
+
   it('the kernel the server picks rebuilds what the baseline encoded', async () => {
     const simd = await loadCodec('simd')
     const base = await loadBaselineCodec()

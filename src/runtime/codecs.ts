@@ -26,9 +26,9 @@ export async function loadBaselineCodec(): Promise<ErasureCodec> {
  * Our kernel: the relaxed-SIMD build where this runtime validates it (after asking V8 for the
  * feature, which it accepts before the first module using it compiles), else the plain SIMD build.
  */
-export async function loadSimdCodec(): Promise<SimdCodec> {
-  const simd = new Uint8Array(await readFile(join(WASM_DIR, 'rs-simd.wasm')))
-  const relaxed = new Uint8Array(await readFile(join(WASM_DIR, 'rs-relaxed-simd.wasm')))
+export async function loadSimdCodec(wasmDir = WASM_DIR): Promise<SimdCodec> {
+  const simd = new Uint8Array(await readFile(join(wasmDir, 'rs-simd.wasm')))
+  const relaxed = new Uint8Array(await readFile(join(wasmDir, 'rs-relaxed-simd.wasm')))
   if (!WebAssembly.validate(relaxed)) {
     try {
       setFlagsFromString(RELAXED_FLAG)
@@ -44,10 +44,10 @@ export async function loadSimdCodec(): Promise<SimdCodec> {
  * it); should this one refuse the module, the baseline codec keeps the server up — the parity is
  * byte-identical, so either reads what the other wrote.
  */
-export async function loadCodec(name: CodecName, warn: (message: string) => void = () => {}): Promise<ErasureCodec> {
+export async function loadCodec(name: CodecName, warn: (message: string) => void = () => {}, wasmDir = WASM_DIR): Promise<ErasureCodec> {
   if (name === 'simd') {
     try {
-      return await loadSimdCodec()
+      return await loadSimdCodec(wasmDir)
     } catch (e) {
       warn(`SIMD codec unavailable (${(e as Error).message}); using the baseline codec`)
     }

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createPlatform } from '../runtime/platform.ts'
 import { createNodeAead } from '../runtime/aead-node.ts'
 import { makeRig, pseudoRandom, sha256, testCodec, type Rig } from '../storage/test-erasure-kit.ts'
-import { streamFromBytes } from '../util/streams.ts'
+import { readAll, streamFromBytes } from '../util/streams.ts'
 import { openService, type Service } from './context.ts'
 import type { MasterKeyFile } from './keyring.ts'
 
@@ -31,17 +31,7 @@ async function open(): Promise<Service> {
   return service
 }
 
-const drain = async (s: ReadableStream<Uint8Array>) => {
-  const parts: Uint8Array[] = []
-  for (const r = s.getReader(); ;) {
-    const { done, value } = await r.read()
-    if (done) break
-    parts.push(value)
-  }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0)
-  return out
-}
+const drain = (s: ReadableStream<Uint8Array>) => readAll(s, 1 << 20)
 
 describe('reads and parts racing a namespace-key rotation', () => {
   it('a GET holding the row from before the rotation still reads the object', async () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { readAll, streamFromBytes } from '../util/streams.ts'
+import { readAll, rechunk, streamFromBytes } from '../util/streams.ts'
 import { downStore, makeRig, pseudoRandom, sha256, type Rig } from './test-erasure-kit.ts'
 import type { ErasureLayout } from './object-storage.ts'
 import type { ShardStore } from './shard-store.ts'
@@ -84,5 +84,41 @@ describe('stripe reader, degraded', () => {
     const from = 4 * BLOCK + 2 * BLOCK + 7
     const got = await readAll(r.storage.read(layout, from, from + 100), 1000)
     expect(Buffer.from(got).equals(Buffer.from(body.subarray(from, from + 100)))).toBe(true)
+  })
+})
+
+describe('stripe reader, read-ahead', () => {
+  it('reads two stripes ahead of a consumer that has taken only the first block', async () => {
+    // Each store hands out one block (plus its checksum) per pull, and counts the pulls.
+    const pulls = new Map<number, number>()
+    const r = await makeRig({
+      blockSize: BLOCK,
+      wrap: (s, i) => ({
+        ...s,
+        get(name, offset, length, unit) {
+          const inner = rechunk(s.get(name, offset, length, unit), BLOCK + 4).getReader()
+          return new ReadableStream<Uint8Array>({
+            async pull(c) {
+              const got = await inner.read()
+              if (got.done) return c.close()
+              pulls.set(i, (pulls.get(i) ?? 0) + 1)
+              c.enqueue(got.value)
+            },
+            cancel: (reason) => inner.cancel(reason),
+          }, { highWaterMark: 0 })
+        },
+      }),
+    })
+    rigs.push(r)
+    const body = pseudoRandom(8 * 4 * BLOCK, 6) // 8 full stripes at 4+2
+    const { layout } = await r.storage.write('obj', streamFromBytes(body))
+    const first = (layout as ErasureLayout).stores.map((id) => Number(id.slice(1)))[0]!
+    const reader = r.storage.read(layout, 0, body.length).getReader()
+    expect((await reader.read()).value!.length).toBe(BLOCK)
+    // Bounded wait for the read-ahead to settle: the stripe being consumed plus two more.
+    for (let i = 0; i < 100 && (pulls.get(first) ?? 0) < 3; i++) await new Promise((res) => setTimeout(res, 5))
+    await new Promise((res) => setTimeout(res, 20))
+    expect(pulls.get(first)).toBe(3)
+    await reader.cancel()
   })
 })
