@@ -27,14 +27,19 @@ interface Cell {
 function patterns(k: number, m: number, quick: boolean): { lost: number[]; label: string }[] {
   const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i)
   const out = [{ lost: [] as number[], label: 'encode' }]
-  for (let j = 1; j <= m; j++) if (!quick || j === 1 || j === m) out.push({ lost: range(0, j), label: `rebuild ${j} data` })
+  for (let j = 1; j <= m; j++)
+    if (!quick || j === 1 || j === m) out.push({ lost: range(0, j), label: `rebuild ${j} data` })
   if (m >= 2 && !quick) out.push({ lost: [0, ...range(k, m - 1)], label: `rebuild 1 data + ${m - 1} parity` })
   out.push({ lost: range(k, m), label: `rebuild ${m} parity` })
   return out
 }
 
 export function codecCells(quick: boolean): Cell[] {
-  const geometries: [number, number][] = [[4, 2], [8, 4], [12, 4]]
+  const geometries: [number, number][] = [
+    [4, 2],
+    [8, 4],
+    [12, 4],
+  ]
   const sizes = quick ? [256 * KiB] : [64 * KiB, 256 * KiB, 1024 * KiB]
   const cells: Cell[] = []
   for (const [k, m] of geometries) {
@@ -113,11 +118,27 @@ export async function runCodec(ctx: SuiteContext): Promise<SuiteResult> {
     for (const o of ours) results.push([o.label, await measure(o.codec)])
     for (const [target, v] of results) {
       if (v === 'wrong') wrong.push(`${target} ${name}`)
-      metrics.push({ suite: 'codec', case: name, target, value: typeof v === 'number' ? v : null, unit: 'MB/s', extra: { k, m, shard, lost: cell.lost.length } })
+      metrics.push({
+        suite: 'codec',
+        case: name,
+        target,
+        value: typeof v === 'number' ? v : null,
+        unit: 'MB/s',
+        extra: { k, m, shard, lost: cell.lost.length },
+      })
     }
-    if (!ours.length) metrics.push({ suite: 'codec', case: name, target: 'simd', value: null, unit: 'MB/s', extra: { why: oursMissing ?? null } })
+    if (!ours.length)
+      metrics.push({
+        suite: 'codec',
+        case: name,
+        target: 'simd',
+        value: null,
+        unit: 'MB/s',
+        extra: { why: oursMissing ?? null },
+      })
     const show = (v: number | 'wrong') => (v === 'wrong' ? 'WRONG BYTES' : fmtMbps(v))
-    const ratio = (v: number | 'wrong') => (typeof base === 'number' && typeof v === 'number' ? fmtRatio(v / base) : '–')
+    const ratio = (v: number | 'wrong') =>
+      typeof base === 'number' && typeof v === 'number' ? fmtRatio(v / base) : '–'
     const oursCells = ours.length ? results.slice(1).flatMap(([, v]) => [show(v), ratio(v)]) : [NA, '–']
     rows.push([`${k}+${m}`, sizeName(shard), cell.label, show(base), ...oursCells])
     ctx.progress.step(`codec ${name}`)
@@ -125,7 +146,13 @@ export async function runCodec(ctx: SuiteContext): Promise<SuiteResult> {
   const labels = ours.length ? ours.map((o) => o.label) : ['simd']
   const table: Table = {
     title: 'Reed–Solomon codec, data MB/s on one core',
-    columns: ['geometry', 'shard', 'operation', 'baseline MB/s', ...labels.flatMap((l) => [`${l} MB/s`, `${l}/baseline`])],
+    columns: [
+      'geometry',
+      'shard',
+      'operation',
+      'baseline MB/s',
+      ...labels.flatMap((l) => [`${l} MB/s`, `${l}/baseline`]),
+    ],
     rows,
     notes: [
       `baseline: ${baseline.name} (@subspace/reed-solomon-erasure.wasm); ours: ${ours.length ? ours.map((o) => `${o.label} = ${o.codec.name}`).join(', ') : `${NA} — ${oursMissing}`}.`,

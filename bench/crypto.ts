@@ -28,7 +28,8 @@ const KiB = 1024
 /** The default block size (DESIGN §2): what the block checksum runs over. */
 const BLOCK = 256 * KiB
 /** From DESIGN §8: malloc keeps freed memory instead of returning it at once. */
-const TUNABLES = 'glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=33554432:glibc.malloc.top_pad=67108864'
+const TUNABLES =
+  'glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=33554432:glibc.malloc.top_pad=67108864'
 
 interface Pair {
   what: string
@@ -74,14 +75,74 @@ function hashPairs(): Pair[] {
   const blockSum = createBlockChecksum(platform)
   const zcrc = (zlib as unknown as { crc32?: (d: Uint8Array, v?: number) => number }).crc32
   return [
-    { what: 'MD5 (ETag)', ours: 'Platform hasher', oursFn: hasher('md5'), base: 'node:crypto createHash', baseFn: node('md5'), bytes: MiB },
-    { what: 'SHA-1', ours: 'Platform hasher', oursFn: hasher('sha1'), base: 'node:crypto createHash', baseFn: node('sha1'), bytes: MiB },
-    { what: 'SHA-256', ours: 'Platform hasher', oursFn: hasher('sha256'), base: 'node:crypto createHash', baseFn: node('sha256'), bytes: MiB },
-    { what: 'CRC32', ours: `createChecksum (${platform.crc32 ? 'zlib native' : 'JS'})`, oursFn: ours('CRC32'), base: '@aws-crypto/crc32', baseFn: () => crc32.update(buf), bytes: MiB },
-    ...(zcrc ? [{ what: 'CRC32', ours: 'zlib.crc32 direct', oursFn: () => zcrc(buf, 0), base: '@aws-crypto/crc32', baseFn: () => crc32.update(buf), bytes: MiB }] : []),
-    { what: 'CRC32C', ours: 'createChecksum (JS slicing-by-8)', oursFn: ours('CRC32C'), base: '@aws-crypto/crc32c', baseFn: () => crc32c.update(buf), bytes: MiB },
-    { what: 'CRC64NVME', ours: 'createChecksum', oursFn: ours('CRC64NVME'), base: '@aws-sdk/crc64-nvme', baseFn: () => crc64.update(buf), bytes: MiB },
-    { what: 'block checksum (256 KiB blocks)', ours: blockSum.name, oursFn: () => blockSum.compute(block), base: 'crc32 JS fallback', baseFn: () => crc32Js(block), bytes: BLOCK },
+    {
+      what: 'MD5 (ETag)',
+      ours: 'Platform hasher',
+      oursFn: hasher('md5'),
+      base: 'node:crypto createHash',
+      baseFn: node('md5'),
+      bytes: MiB,
+    },
+    {
+      what: 'SHA-1',
+      ours: 'Platform hasher',
+      oursFn: hasher('sha1'),
+      base: 'node:crypto createHash',
+      baseFn: node('sha1'),
+      bytes: MiB,
+    },
+    {
+      what: 'SHA-256',
+      ours: 'Platform hasher',
+      oursFn: hasher('sha256'),
+      base: 'node:crypto createHash',
+      baseFn: node('sha256'),
+      bytes: MiB,
+    },
+    {
+      what: 'CRC32',
+      ours: `createChecksum (${platform.crc32 ? 'zlib native' : 'JS'})`,
+      oursFn: ours('CRC32'),
+      base: '@aws-crypto/crc32',
+      baseFn: () => crc32.update(buf),
+      bytes: MiB,
+    },
+    ...(zcrc
+      ? [
+          {
+            what: 'CRC32',
+            ours: 'zlib.crc32 direct',
+            oursFn: () => zcrc(buf, 0),
+            base: '@aws-crypto/crc32',
+            baseFn: () => crc32.update(buf),
+            bytes: MiB,
+          },
+        ]
+      : []),
+    {
+      what: 'CRC32C',
+      ours: 'createChecksum (JS slicing-by-8)',
+      oursFn: ours('CRC32C'),
+      base: '@aws-crypto/crc32c',
+      baseFn: () => crc32c.update(buf),
+      bytes: MiB,
+    },
+    {
+      what: 'CRC64NVME',
+      ours: 'createChecksum',
+      oursFn: ours('CRC64NVME'),
+      base: '@aws-sdk/crc64-nvme',
+      baseFn: () => crc64.update(buf),
+      bytes: MiB,
+    },
+    {
+      what: 'block checksum (256 KiB blocks)',
+      ours: blockSum.name,
+      oursFn: () => blockSum.compute(block),
+      base: 'crc32 JS fallback',
+      baseFn: () => crc32Js(block),
+      bytes: BLOCK,
+    },
   ]
 }
 
@@ -102,12 +163,20 @@ async function packagePairs(c: CryptoModule, quick: boolean): Promise<Pair[]> {
   }
   const drain = async (s: ReadableStream<Uint8Array>) => {
     const r = s.getReader()
-    while (!(await r.read()).done) { /* discard */ }
+    while (!(await r.read()).done) {
+      /* discard */
+    }
   }
   const raw = await rawAes(c.PACKAGE_PAYLOAD)
   const pairs: Pair[] = []
   for (const aead of [createNodeAead(), c.createWebCryptoAead()]) {
-    const options = { key: randomFillSync(new Uint8Array(32)), prefix: await c.generatePrefix(), objectId: 'bench-object', partNumber: 0, aead }
+    const options = {
+      key: randomFillSync(new Uint8Array(32)),
+      prefix: await c.generatePrefix(),
+      objectId: 'bench-object',
+      partNumber: 0,
+      aead,
+    }
     // Encrypt once to get a ciphertext for the decrypt runs (written into one buffer).
     const cipher = new Uint8Array(c.cipherLength(plainSize))
     let at = 0
@@ -120,13 +189,23 @@ async function packagePairs(c: CryptoModule, quick: boolean): Promise<Pair[]> {
     const node = aead.name === 'node'
     const label = node ? 'node:crypto AEAD (src/runtime/aead-node.ts)' : 'WebCrypto AEAD (src/crypto/aead.ts)'
     pairs.push({
-      what: `package encrypt, ${plainSize / MiB} MiB stream`, ours: label, oursFn: () => drain(c.encryptStream(source(chunk, plainSize), options)),
-      base: `raw seal 64 KiB, ${node ? 'node:crypto' : 'crypto.subtle'}`, baseFn: node ? raw.sealNode : raw.sealSubtle, bytes: plainSize, baseBytes: c.PACKAGE_PAYLOAD,
+      what: `package encrypt, ${plainSize / MiB} MiB stream`,
+      ours: label,
+      oursFn: () => drain(c.encryptStream(source(chunk, plainSize), options)),
+      base: `raw seal 64 KiB, ${node ? 'node:crypto' : 'crypto.subtle'}`,
+      baseFn: node ? raw.sealNode : raw.sealSubtle,
+      bytes: plainSize,
+      baseBytes: c.PACKAGE_PAYLOAD,
     })
     const open = (s: number, e: number) => source(cipher.subarray(s, e), e - s)
     pairs.push({
-      what: `package decrypt, ${plainSize / MiB} MiB stream`, ours: label, oursFn: () => drain(c.decryptRange(open, plainSize, 0, plainSize, options)),
-      base: `raw open 64 KiB, ${node ? 'node:crypto' : 'crypto.subtle'}`, baseFn: node ? raw.openNode : raw.openSubtle, bytes: plainSize, baseBytes: c.PACKAGE_PAYLOAD,
+      what: `package decrypt, ${plainSize / MiB} MiB stream`,
+      ours: label,
+      oursFn: () => drain(c.decryptRange(open, plainSize, 0, plainSize, options)),
+      base: `raw open 64 KiB, ${node ? 'node:crypto' : 'crypto.subtle'}`,
+      baseFn: node ? raw.openNode : raw.openSubtle,
+      bytes: plainSize,
+      baseBytes: c.PACKAGE_PAYLOAD,
     })
   }
   return pairs
@@ -136,9 +215,30 @@ async function aesPairs(): Promise<Pair[]> {
   const big = await rawAes(MiB)
   const small = await rawAes(64 * KiB)
   return [
-    { what: 'AES-256-GCM seal 1 MiB', ours: 'node:crypto', oursFn: big.sealNode, base: 'crypto.subtle (awaited)', baseFn: big.sealSubtle, bytes: MiB },
-    { what: 'AES-256-GCM open 1 MiB', ours: 'node:crypto', oursFn: big.openNode, base: 'crypto.subtle (awaited)', baseFn: big.openSubtle, bytes: MiB },
-    { what: 'AES-256-GCM seal 64 KiB', ours: 'node:crypto', oursFn: small.sealNode, base: 'crypto.subtle (awaited)', baseFn: small.sealSubtle, bytes: 64 * KiB },
+    {
+      what: 'AES-256-GCM seal 1 MiB',
+      ours: 'node:crypto',
+      oursFn: big.sealNode,
+      base: 'crypto.subtle (awaited)',
+      baseFn: big.sealSubtle,
+      bytes: MiB,
+    },
+    {
+      what: 'AES-256-GCM open 1 MiB',
+      ours: 'node:crypto',
+      oursFn: big.openNode,
+      base: 'crypto.subtle (awaited)',
+      baseFn: big.openSubtle,
+      bytes: MiB,
+    },
+    {
+      what: 'AES-256-GCM seal 64 KiB',
+      ours: 'node:crypto',
+      oursFn: small.sealNode,
+      base: 'crypto.subtle (awaited)',
+      baseFn: small.sealSubtle,
+      bytes: 64 * KiB,
+    },
   ]
 }
 
@@ -148,7 +248,11 @@ async function tunablesRows(ctx: SuiteContext): Promise<{ rows: string[][]; metr
     const env = { ...process.env }
     if (tunables) env.GLIBC_TUNABLES = TUNABLES
     else delete env.GLIBC_TUNABLES
-    const { stdout } = await promisify(execFile)(process.execPath, [...process.execArgv, join(ctx.repoRoot, 'bench/lib/aes-child.ts'), String(ctx.quick ? QUICK_MS : CELL_MS)], { env, timeout: 60_000 })
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [...process.execArgv, join(ctx.repoRoot, 'bench/lib/aes-child.ts'), String(ctx.quick ? QUICK_MS : CELL_MS)],
+      { env, timeout: 60_000 },
+    )
     return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, number>
   }
   const plainRun = await run(false)
@@ -160,7 +264,10 @@ async function tunablesRows(ctx: SuiteContext): Promise<{ rows: string[][]; metr
     const b = tuned[String(size)]!
     const what = `AES-256-GCM seal ${size === MiB ? '1 MiB' : '64 KiB'}, node:crypto`
     rows.push([what, 'GLIBC_TUNABLES set', fmtMbps(b), 'default malloc', fmtMbps(a), fmtRatio(b / a)])
-    metrics.push({ suite: 'crypto', case: what, target: 'glibc-tunables', value: b, unit: 'MB/s' }, { suite: 'crypto', case: what, target: 'default-malloc', value: a, unit: 'MB/s' })
+    metrics.push(
+      { suite: 'crypto', case: what, target: 'glibc-tunables', value: b, unit: 'MB/s' },
+      { suite: 'crypto', case: what, target: 'default-malloc', value: a, unit: 'MB/s' },
+    )
   }
   return { rows, metrics }
 }
@@ -181,14 +288,22 @@ export async function runCrypto(ctx: SuiteContext): Promise<SuiteResult> {
       const ours = (await micro(p.oursFn, { bytesPerOp: p.bytes, minMs })).mbps
       const base = (await micro(p.baseFn, { bytesPerOp: p.baseBytes ?? p.bytes, minMs })).mbps
       rows.push([p.what, p.ours, fmtMbps(ours), p.base, fmtMbps(base), fmtRatio(ours / base)])
-      metrics.push({ suite: 'crypto', case: p.what, target: p.ours, value: ours, unit: 'MB/s' }, { suite: 'crypto', case: p.what, target: p.base, value: base, unit: 'MB/s' })
+      metrics.push(
+        { suite: 'crypto', case: p.what, target: p.ours, value: ours, unit: 'MB/s' },
+        { suite: 'crypto', case: p.what, target: p.base, value: base, unit: 'MB/s' },
+      )
       ctx.progress.step(`crypto ${p.what}`)
     }
     return rows
   }
   const columns = ['what', 'ours', 'MB/s', 'baseline', 'baseline MB/s', 'ours/baseline']
   const tables: Table[] = [
-    { title: 'Hashes and checksums (1 MiB updates, one core)', columns, rows: await measure(hashes), notes: ['The server computes MD5 for every ETag; one object\'s MD5 cannot be split across cores.'] },
+    {
+      title: 'Hashes and checksums (1 MiB updates, one core)',
+      columns,
+      rows: await measure(hashes),
+      notes: ["The server computes MD5 for every ETag; one object's MD5 cannot be split across cores."],
+    },
   ]
   const aesRows = await measure(aes)
   if (typeof crypto === 'string') aesRows.push(['package encrypt/decrypt', NA, NA, 'raw AES-256-GCM', '–', '–'])
@@ -199,15 +314,21 @@ export async function runCrypto(ctx: SuiteContext): Promise<SuiteResult> {
   metrics.push(...tuned.metrics)
   tables.push(
     {
-      title: 'AES-256-GCM and D@RE packages (plaintext MB/s, one core)', columns, rows: aesRows,
+      title: 'AES-256-GCM and D@RE packages (plaintext MB/s, one core)',
+      columns,
+      rows: aesRows,
       notes: [
         'Packages are 64 KiB of plaintext sealed one by one (DESIGN §2.3), so raw 64 KiB calls are their baseline.',
-        typeof crypto === 'string' ? crypto : 'Package rows run encryptStream/decryptRange over a Web stream fed in 1 MiB chunks, key derivation included.',
+        typeof crypto === 'string'
+          ? crypto
+          : 'Package rows run encryptStream/decryptRange over a Web stream fed in 1 MiB chunks, key derivation included.',
         `This process: GLIBC_TUNABLES ${process.env.GLIBC_TUNABLES ? 'set' : 'unset'}.`,
       ],
     },
     {
-      title: 'glibc malloc tunables (DESIGN §8), fresh processes', columns: ['what', 'with', 'MB/s', 'without', 'MB/s', 'with/without'], rows: tuned.rows,
+      title: 'glibc malloc tunables (DESIGN §8), fresh processes',
+      columns: ['what', 'with', 'MB/s', 'without', 'MB/s', 'with/without'],
+      rows: tuned.rows,
       notes: [`GLIBC_TUNABLES=${TUNABLES}`],
     },
   )

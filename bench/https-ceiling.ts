@@ -20,17 +20,28 @@ export interface Ceiling {
 export async function startCeiling(): Promise<Ceiling> {
   const tmp = tempDir('coffer-ceiling-')
   const { cert, keyFile, certFile } = selfSignedCert(tmp.dir)
-  const child = await spawnEntry('https ceiling', join(import.meta.dirname, 'lib/ceiling-server.ts'), [tmp.dir, keyFile, certFile])
+  const child = await spawnEntry('https ceiling', join(import.meta.dirname, 'lib/ceiling-server.ts'), [
+    tmp.dir,
+    keyFile,
+    certFile,
+  ])
   const agent = new Agent({ ca: cert, keepAlive: true, maxSockets: 64 })
   const call = (method: string, path: string, body?: Readable | Uint8Array, size = 0) =>
     new Promise<number>((resolve, reject) => {
       const headers = method === 'PUT' ? { 'content-length': size } : {}
-      const req = request({ host: '127.0.0.1', port: child.port, method, path, agent, headers, timeout: 300_000 }, (res) => {
-        let n = 0
-        res.on('data', (c: Buffer) => (n += c.length))
-        res.on('end', () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`ceiling ${method} ${path}: HTTP ${res.statusCode}`))))
-        res.on('error', reject)
-      })
+      const req = request(
+        { host: '127.0.0.1', port: child.port, method, path, agent, headers, timeout: 300_000 },
+        (res) => {
+          let n = 0
+          res.on('data', (c: Buffer) => (n += c.length))
+          res.on('end', () =>
+            res.statusCode === 200
+              ? resolve(n)
+              : reject(new Error(`ceiling ${method} ${path}: HTTP ${res.statusCode}`)),
+          )
+          res.on('error', reject)
+        },
+      )
       req.on('timeout', () => req.destroy(new Error(`ceiling ${method} ${path}: timed out`)))
       req.on('error', reject)
       if (body instanceof Uint8Array) req.end(body)

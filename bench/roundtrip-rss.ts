@@ -32,8 +32,12 @@ try {
   const peak = peakRss(server.pid)
   const ceiling = await httpsCeiling(size)
   console.log(`object ${mib(size)} MiB`)
-  console.log(`coffer  PUT ${rate(size, putMs)}  GET ${rate(size, getMs)}  server peak RSS ${mib(afterPut)} MiB after PUT, ${mib(peak)} MiB after GET`)
-  console.log(`https   PUT ${rate(size, ceiling.putMs)}  GET ${rate(size, ceiling.getMs)}  (bare node:https to one file, same run)`)
+  console.log(
+    `coffer  PUT ${rate(size, putMs)}  GET ${rate(size, getMs)}  server peak RSS ${mib(afterPut)} MiB after PUT, ${mib(peak)} MiB after GET`,
+  )
+  console.log(
+    `https   PUT ${rate(size, ceiling.putMs)}  GET ${rate(size, ceiling.getMs)}  (bare node:https to one file, same run)`,
+  )
 } finally {
   await server.stop()
 }

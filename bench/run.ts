@@ -51,7 +51,10 @@ async function main(): Promise<number> {
   const progress = createProgress(args.progress && process.stderr.isTTY === true)
   const startedAt = new Date().toISOString()
   const machine = machineInfo(REPO_ROOT)
-  if (machine.load.start > 0.5) console.error(`bench: load average is ${machine.load.start.toFixed(2)} before the run: other work on this machine will skew the figures`)
+  if (machine.load.start > 0.5)
+    console.error(
+      `bench: load average is ${machine.load.start.toFixed(2)} before the run: other work on this machine will skew the figures`,
+    )
   const t0 = performance.now()
   const results: SuiteResult[] = []
   let failed = false
@@ -64,7 +67,13 @@ async function main(): Promise<number> {
         // One broken suite must not lose the others' figures: report it and go on.
         failed = true
         const message = e instanceof Error ? (e.stack ?? e.message) : String(e)
-        results.push({ name, ms: 0, tables: [], metrics: [], notes: [`suite failed: ${message.split('\n').slice(0, 4).join(' / ')}`] })
+        results.push({
+          name,
+          ms: 0,
+          tables: [],
+          metrics: [],
+          notes: [`suite failed: ${message.split('\n').slice(0, 4).join(' / ')}`],
+        })
       } finally {
         await cleanupAll()
       }
@@ -74,10 +83,19 @@ async function main(): Promise<number> {
   }
   for (const r of results) print(r)
   machine.load.end = loadavg()[0]
-  const report: Report = { startedAt, mode: args.quick ? 'quick' : 'full', only: args.only, ms: performance.now() - t0, machine, suites: results }
+  const report: Report = {
+    startedAt,
+    mode: args.quick ? 'quick' : 'full',
+    only: args.only,
+    ms: performance.now() - t0,
+    machine,
+    suites: results,
+  }
   const svg = throughputChart(results.flatMap((r) => r.metrics))
   const files = writeReport(resolve(args.out ?? join(REPO_ROOT, 'bench/results')), report, svg)
-  console.log(`\nTotal ${(report.ms / 1000).toFixed(0)} s. Reports: ${files.filter((f) => /latest\./.test(f)).join(', ')}`)
+  console.log(
+    `\nTotal ${(report.ms / 1000).toFixed(0)} s. Reports: ${files.filter((f) => /latest\./.test(f)).join(', ')}`,
+  )
   return failed ? 1 : 0
 }
 

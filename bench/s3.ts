@@ -9,11 +9,27 @@ import { patternStream, peakRss } from '../test/helpers/big-object.ts'
 import { httpsGet } from '../test/helpers/server.ts'
 import { startCeiling } from './https-ceiling.ts'
 import type { SuiteResult } from './lib/report.ts'
-import { createBucket, fillCofferMeta, fillS3rverFiles, getCell, listCell, putCell, roundTripOk, threadCpu } from './lib/s3-load.ts'
+import {
+  createBucket,
+  fillCofferMeta,
+  fillS3rverFiles,
+  getCell,
+  listCell,
+  putCell,
+  roundTripOk,
+  threadCpu,
+} from './lib/s3-load.ts'
 import { S3Record } from './lib/s3-record.ts'
 import type { SuiteContext } from './lib/suite.ts'
 import { sizeName } from './lib/table.ts'
-import { clientFor, nodeCommandAvailable, startCofferEmbedded, startCofferNodes, startS3rver, type S3Target } from './lib/targets.ts'
+import {
+  clientFor,
+  nodeCommandAvailable,
+  startCofferEmbedded,
+  startCofferNodes,
+  startS3rver,
+  type S3Target,
+} from './lib/targets.ts'
 import { load, type LoadOptions, type LoadResult } from './lib/timing.ts'
 
 const KiB = 1024
@@ -22,7 +38,14 @@ const SMALL = 4 * KiB
 const BUCKET = 'bench'
 
 /** Names as they appear in the tables. */
-const T = { coffer: 'coffer (SDK default)', cofferNoWorkers: 'coffer --hash-workers 0', cofferPlain: 'coffer (plain SDK)', nodes: 'coffer 6 nodes', s3rver: 's3rver', ceiling: 'HTTPS ceiling' }
+const T = {
+  coffer: 'coffer (SDK default)',
+  cofferNoWorkers: 'coffer --hash-workers 0',
+  cofferPlain: 'coffer (plain SDK)',
+  nodes: 'coffer 6 nodes',
+  s3rver: 's3rver',
+  ceiling: 'HTTPS ceiling',
+}
 
 type Shape = [size: number, concurrency: number]
 const cross = (sizes: number[], concs: number[]): Shape[] => sizes.flatMap((s) => concs.map((c) => [s, c] as Shape))
@@ -48,11 +71,28 @@ function planFor(quick: boolean): Plan {
   const throughput = cross([MiB, big], [1, 8])
   const bigCount = quick ? 2 : 3
   return {
-    big, throughput,
-    plain: quick ? [[MiB, 8], [big, 1]] : throughput,
+    big,
+    throughput,
+    plain: quick
+      ? [
+          [MiB, 8],
+          [big, 1],
+        ]
+      : throughput,
     small: cross([SMALL], [1, 8, 32]),
-    degraded: quick ? [[big, 1], [MiB, 8], [SMALL, 8]] : [...throughput, [SMALL, 8]],
-    nodes: quick ? [[MiB, 8], [big, 1]] : throughput,
+    degraded: quick
+      ? [
+          [big, 1],
+          [MiB, 8],
+          [SMALL, 8],
+        ]
+      : [...throughput, [SMALL, 8]],
+    nodes: quick
+      ? [
+          [MiB, 8],
+          [big, 1],
+        ]
+      : throughput,
     nodesSmall: quick ? [[SMALL, 8]] : cross([SMALL], [1, 8, 32]),
     listSizes: quick ? [10_000] : [10_000, 100_000, 1_000_000],
     // s3rver walks its whole directory tree for every page: 100k keys is already slow.
@@ -61,8 +101,18 @@ function planFor(quick: boolean): Plan {
     listMs: quick ? 4_000 : 30_000,
     timed: (size, concurrency) =>
       size >= 16 * MiB
-        ? { concurrency, maxOps: concurrency === 1 ? bigCount : concurrency, minOps: concurrency === 1 ? bigCount : concurrency, maxMs: 0 }
-        : { concurrency, maxOps: 50_000, minOps: concurrency, maxMs: size <= SMALL ? (quick ? 1_200 : 4_000) : quick ? 1_200 : 5_000 },
+        ? {
+            concurrency,
+            maxOps: concurrency === 1 ? bigCount : concurrency,
+            minOps: concurrency === 1 ? bigCount : concurrency,
+            maxMs: 0,
+          }
+        : {
+            concurrency,
+            maxOps: 50_000,
+            minOps: concurrency,
+            maxMs: size <= SMALL ? (quick ? 1_200 : 4_000) : quick ? 1_200 : 5_000,
+          },
   }
 }
 
@@ -77,9 +127,18 @@ function steps(p: Plan, withNodes: boolean): number {
 /** Lets the kernel write back what the PUTs left dirty, so GET figures do not pay for it. */
 const settle = () => execFileSync('sync')
 
-interface Run { ctx: SuiteContext; rec: S3Record; plan: Plan }
+interface Run {
+  ctx: SuiteContext
+  rec: S3Record
+  plan: Plan
+}
 /** `pid`: the server process, when its threads' CPU time should be recorded for PUT cells. */
-interface Cells { target: string; client: S3Client; prefix: string; pid?: number }
+interface Cells {
+  target: string
+  client: S3Client
+  prefix: string
+  pid?: number
+}
 
 async function puts(run: Run, c: Cells, shapes: Shape[]): Promise<void> {
   for (const [size, conc] of shapes) {
@@ -95,10 +154,18 @@ async function puts(run: Run, c: Cells, shapes: Shape[]): Promise<void> {
 }
 
 /** GETs over what the PUT cells of this target and prefix stored. */
-async function gets(run: Run, c: Cells, shapes: Shape[], kind: { degraded?: boolean; pair?: boolean } = {}): Promise<void> {
+async function gets(
+  run: Run,
+  c: Cells,
+  shapes: Shape[],
+  kind: { degraded?: boolean; pair?: boolean } = {},
+): Promise<void> {
   settle()
   for (const [size, conc] of shapes) {
-    const stored = Math.max(0, ...run.rec.cells.filter((x) => x.target === c.target && x.op === 'PUT' && x.size === size).map((x) => x.r.ops))
+    const stored = Math.max(
+      0,
+      ...run.rec.cells.filter((x) => x.target === c.target && x.op === 'PUT' && x.size === size).map((x) => x.r.ops),
+    )
     const label = `${c.target} GET ${sizeName(size)} ×${conc}${kind.degraded ? ' degraded' : ''}`
     run.ctx.progress.status(label)
     if (stored > 0) {
@@ -118,7 +185,10 @@ async function degradedPairs(run: Run, t: S3Target, c: Omit<Cells, 'prefix'>, sh
   await t.degrade!()
   for (const s of shapes) await gets(run, { ...c, prefix: prefixOf(s[0]) }, [s], { degraded: true })
   const after = await degradedReads(t)
-  if (before !== undefined && after !== undefined) run.rec.notes.push(`${c.target}: the server counted ${after - before} degraded reads during the degraded GETs (health stats).`)
+  if (before !== undefined && after !== undefined)
+    run.rec.notes.push(
+      `${c.target}: the server counted ${after - before} degraded reads during the degraded GETs (health stats).`,
+    )
 }
 
 async function degradedReads(t: S3Target): Promise<number | undefined> {
@@ -132,20 +202,33 @@ async function degradedReads(t: S3Target): Promise<number | undefined> {
 }
 
 async function verify(run: Run, target: string, client: S3Client, sizes: number[]): Promise<void> {
-  for (const size of sizes) if (!(await roundTripOk(client, BUCKET, size))) run.rec.notes.push(`${target}: a ${sizeName(size)} object read back DIFFERENT bytes`)
+  for (const size of sizes)
+    if (!(await roundTripOk(client, BUCKET, size)))
+      run.rec.notes.push(`${target}: a ${sizeName(size)} object read back DIFFERENT bytes`)
 }
 
 function recordRss(run: Run, target: string, pids: number[], note: string): void {
   try {
     const [first, ...rest] = pids.map((p) => peakRss(p))
     run.rec.rss.push({ target, bytes: first!, note })
-    if (rest.length) run.rec.rss.push({ target: `${target}: largest node`, bytes: Math.max(...rest), note: `the largest of ${rest.length} live node processes` })
+    if (rest.length)
+      run.rec.rss.push({
+        target: `${target}: largest node`,
+        bytes: Math.max(...rest),
+        note: `the largest of ${rest.length} live node processes`,
+      })
   } catch (e) {
     run.rec.notes.push(`${target}: peak RSS not readable (${(e as Error).message})`)
   }
 }
 
-async function listing(run: Run, target: string, client: S3Client, sizes: number[], fill: (bucket: string, n: number) => Promise<void>): Promise<void> {
+async function listing(
+  run: Run,
+  target: string,
+  client: S3Client,
+  sizes: number[],
+  fill: (bucket: string, n: number) => Promise<void>,
+): Promise<void> {
   for (const n of sizes) {
     const bucket = `list-${n}`
     const count = n.toLocaleString('en-US')
@@ -153,17 +236,25 @@ async function listing(run: Run, target: string, client: S3Client, sizes: number
     await createBucket(client, bucket)
     const t0 = performance.now()
     await fill(bucket, n)
-    run.rec.notes.push(`${target}: ${count} listing keys inserted directly (not by PUT) in ${((performance.now() - t0) / 1000).toFixed(2)} s.`)
+    run.rec.notes.push(
+      `${target}: ${count} listing keys inserted directly (not by PUT) in ${((performance.now() - t0) / 1000).toFixed(2)} s.`,
+    )
     run.ctx.progress.status(`${target}: listing ${count} keys`)
     const r = await listCell(client, bucket, n, run.plan.listPages, run.plan.listMs)
-    for (const x of [r.plain, r.delimited]) if (x.errors) run.rec.notes.push(`${target} list ${count}: ${x.errors} errors, first: ${x.firstError}`)
+    for (const x of [r.plain, r.delimited])
+      if (x.errors) run.rec.notes.push(`${target} list ${count}: ${x.errors} errors, first: ${x.firstError}`)
     run.rec.lists.push({ target, n, r })
     run.ctx.progress.step(`${target} list ${count}`)
   }
 }
 
 /** Runs `each` over the shapes for target `a`, then for `b` (when present), shape by shape. */
-async function paired(a: Cells, b: Cells | undefined, shapes: Shape[], each: (c: Cells, s: Shape[]) => Promise<void>): Promise<void> {
+async function paired(
+  a: Cells,
+  b: Cells | undefined,
+  shapes: Shape[],
+  each: (c: Cells, s: Shape[]) => Promise<void>,
+): Promise<void> {
   for (const s of shapes) {
     await each(a, [s])
     if (b) await each(b, [s])
@@ -218,7 +309,9 @@ async function embedded(run: Run): Promise<void> {
     await gets(run, p, plan.plain)
     await createBucket(client, 'bench-template')
     await putCell(client, 'bench-template', 'template', 0, { concurrency: 1, maxOps: 1, maxMs: 0 })
-    await listing(run, T.coffer, client, plan.listSizes, (bucket, n) => fillCofferMeta(t.server!.dataDir, 'bench-template', bucket, n))
+    await listing(run, T.coffer, client, plan.listSizes, (bucket, n) =>
+      fillCofferMeta(t.server!.dataDir, 'bench-template', bucket, n),
+    )
     await degradedPairs(run, t, { target: T.coffer, client }, plan.degraded)
     await t.restore!()
     recordRss(run, T.coffer, t.pids, 'gateway + 6 local drives, one process')
@@ -259,7 +352,10 @@ async function ceiling(run: Run): Promise<void> {
     const stored = new Map<number, number>()
     for (const [size, conc] of run.plan.throughput) {
       const buf = size <= 8 * MiB ? new Uint8Array(size).fill(7) : undefined
-      const put: LoadResult = await load(async (i) => (await c.put(`/tp/${size}/${i}`, buf ?? patternStream(size, i + 1).stream, size), size), run.plan.timed(size, conc))
+      const put: LoadResult = await load(
+        async (i) => (await c.put(`/tp/${size}/${i}`, buf ?? patternStream(size, i + 1).stream, size), size),
+        run.plan.timed(size, conc),
+      )
       stored.set(size, Math.max(stored.get(size) ?? 0, put.ops))
       run.rec.add({ target: T.ceiling, op: 'PUT', size, conc, degraded: false, r: put })
       run.ctx.progress.step(`${T.ceiling} PUT ${sizeName(size)} ×${conc}`)
@@ -304,7 +400,11 @@ export async function runS3(ctx: SuiteContext): Promise<SuiteResult> {
   const withNodes = nodeCommandAvailable()
   if (!withNodes) run.rec.missing.set(T.nodes, '`coffer node` is not in this checkout')
   ctx.progress.plan(steps(plan, withNodes))
-  const phases: [string, (r: Run) => Promise<void>][] = [[T.coffer, embedded], [T.s3rver, s3rver], [T.ceiling, ceiling]]
+  const phases: [string, (r: Run) => Promise<void>][] = [
+    [T.coffer, embedded],
+    [T.s3rver, s3rver],
+    [T.ceiling, ceiling],
+  ]
   if (withNodes) phases.push([T.nodes, nodes])
   for (const [name, phase] of phases) {
     try {
@@ -315,7 +415,11 @@ export async function runS3(ctx: SuiteContext): Promise<SuiteResult> {
       run.rec.notes.push(`${name} failed: ${(e as Error).stack?.split('\n').slice(0, 3).join(' / ')}`)
     }
   }
-  const tables = run.rec.tables([T.coffer, T.cofferNoWorkers, T.cofferPlain, T.nodes, T.s3rver, T.ceiling], T.coffer, [T.cofferNoWorkers, T.s3rver, T.ceiling])
+  const tables = run.rec.tables([T.coffer, T.cofferNoWorkers, T.cofferPlain, T.nodes, T.s3rver, T.ceiling], T.coffer, [
+    T.cofferNoWorkers,
+    T.s3rver,
+    T.ceiling,
+  ])
   tables[0]!.notes = [
     `${sizeName(MiB)} objects run for a time; ${sizeName(plan.big)} objects for a count (×1: ${plan.timed(plan.big, 1).maxOps} in a row, ×8: one per request). ` +
       'The SDK client runs in the bench process on the same machine as the server, sharing its cores. "–": not measured in this mode.',

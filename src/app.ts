@@ -49,8 +49,17 @@ export function createApp(deps: AppDeps): Hono {
     return c.json(health, health.status === 'ok' ? 200 : 503)
   })
   const authenticate = createAuthenticator(deps)
-  app.route('/_coffer/admin', createAdminRoutes({ service: deps.service, authenticate: (req) => authenticate(req), logger: deps.logger ?? consoleLogger }))
-  app.get('/_coffer/metrics', async (c) => c.text(prometheusText(await deps.service.health()), 200, { 'content-type': 'text/plain; version=0.0.4' }))
+  app.route(
+    '/_coffer/admin',
+    createAdminRoutes({
+      service: deps.service,
+      authenticate: (req) => authenticate(req),
+      logger: deps.logger ?? consoleLogger,
+    }),
+  )
+  app.get('/_coffer/metrics', async (c) =>
+    c.text(prometheusText(await deps.service.health()), 200, { 'content-type': 'text/plain; version=0.0.4' }),
+  )
   // Hono dispatches HEAD as GET and drops the body; the handler reads the raw method, so
   // HeadObject stays a metadata-only operation.
   app.all('*', (c) => s3(c.req.raw, (c.env as AdapterEnv | undefined)?.rawTarget))

@@ -31,8 +31,16 @@ function macFunction(G, W, swizzle) {
   const locals = [
     '(local $off i32) (local $end i32) (local $q i32) (local $qend i32) (local $t i32) (local $p i32) (local $mask v128)',
     '(local $tl v128) (local $th v128)',
-    range(W).map((w) => `(local $x${w} v128) (local $l${w} v128) (local $h${w} v128)`).join(' '),
-    range(G).map((g) => range(W).map((w) => `(local $a${g}_${w} v128)`).join(' ')).join(' '),
+    range(W)
+      .map((w) => `(local $x${w} v128) (local $l${w} v128) (local $h${w} v128)`)
+      .join(' '),
+    range(G)
+      .map((g) =>
+        range(W)
+          .map((w) => `(local $a${g}_${w} v128)`)
+          .join(' '),
+      )
+      .join(' '),
   ]
 
   /** One pass over [off, end) in steps of 16·w bytes. */
@@ -56,7 +64,9 @@ function macFunction(G, W, swizzle) {
       lines.push(`    (local.set $tl (v128.load offset=${32 * g} (local.get $t)))`)
       lines.push(`    (local.set $th (v128.load offset=${32 * g + 16} (local.get $t)))`)
       for (const v of range(w)) {
-        lines.push(`    (local.set $a${g}_${v} (v128.xor (local.get $a${g}_${v}) (v128.xor (${swizzle} (local.get $tl) (local.get $l${v})) (${swizzle} (local.get $th) (local.get $h${v})))))`)
+        lines.push(
+          `    (local.set $a${g}_${v} (v128.xor (local.get $a${g}_${v}) (v128.xor (${swizzle} (local.get $tl) (local.get $l${v})) (${swizzle} (local.get $th) (local.get $h${v})))))`,
+        )
       }
     }
     lines.push(`    (local.set $t (i32.add (local.get $t) (i32.const ${32 * G})))`)
@@ -64,7 +74,8 @@ function macFunction(G, W, swizzle) {
     lines.push(`    (br_if $${label}_in (i32.lt_u (local.get $q) (local.get $qend))))`)
     for (const g of range(G)) {
       lines.push(`  (local.set $p (i32.add (i32.load offset=${4 * g} (local.get $outs)) (local.get $off)))`)
-      for (const v of range(w)) lines.push(`  (v128.store offset=${16 * v} align=1 (local.get $p) (local.get $a${g}_${v}))`)
+      for (const v of range(w))
+        lines.push(`  (v128.store offset=${16 * v} align=1 (local.get $p) (local.get $a${g}_${v}))`)
     }
     lines.push(`  (local.set $off (i32.add (local.get $off) (i32.const ${step})))`)
     lines.push(`  (br $${label})))`)

@@ -20,7 +20,9 @@ export function simdWasmFiles(): { simd: Uint8Array<ArrayBuffer>; relaxed: Uint8
 }
 
 export function baselineWasmFile(): Uint8Array<ArrayBuffer> {
-  const pkg = createRequire(join(here, '..', 'package.json')).resolve('@subspace/reed-solomon-erasure.wasm/package.json')
+  const pkg = createRequire(join(here, '..', 'package.json')).resolve(
+    '@subspace/reed-solomon-erasure.wasm/package.json',
+  )
   return readFileSync(join(dirname(pkg), 'dist', 'reed_solomon_erasure_bg.wasm'))
 }
 
@@ -64,25 +66,40 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** One cell: the operation on one codec's buffers, checked once before it is timed. */
-function cell(codec: ErasureCodec, shards: Uint8Array[], truth: Uint8Array[], k: number, lost: number, ms: number): number {
+function cell(
+  codec: ErasureCodec,
+  shards: Uint8Array[],
+  truth: Uint8Array[],
+  k: number,
+  lost: number,
+  ms: number,
+): number {
   const m = shards.length - k
   const present = shards.map((_, i) => i >= lost)
-  const fn = lost === 0
-    ? () => codec.encode(shards.slice(0, k), shards.slice(k))
-    : () => codec.reconstruct(shards.slice(), present, k)
+  const fn =
+    lost === 0
+      ? () => codec.encode(shards.slice(0, k), shards.slice(k))
+      : () => codec.reconstruct(shards.slice(), present, k)
   for (let i = 0; i < lost; i++) shards[i]!.fill(0)
   fn()
-  for (let i = 0; i < k + m; i++) if (!same(shards[i]!, truth[i]!)) throw new Error(`${codec.name}: wrong shard ${i} (${k}+${m}, lost ${lost})`)
+  for (let i = 0; i < k + m; i++)
+    if (!same(shards[i]!, truth[i]!)) throw new Error(`${codec.name}: wrong shard ${i} (${k}+${m}, lost ${lost})`)
   return (rate(fn, ms) * k * shards[0]!.length) / 1e6
 }
 
-export function measureCodecs(opts: { quick?: boolean; ms?: number; ours?: SimdCodec; baseline?: ErasureCodec } = {}): MeasureRow[] {
+export function measureCodecs(
+  opts: { quick?: boolean; ms?: number; ours?: SimdCodec; baseline?: ErasureCodec } = {},
+): MeasureRow[] {
   const ms = opts.ms ?? (opts.quick ? 150 : 400)
   const ours = opts.ours ?? createSimdCodec(simdWasmFiles())
   const baseline = opts.baseline ?? createWasmCodec(baselineWasmFile())
   const rows: MeasureRow[] = []
   const sizes = opts.quick ? [256 * 1024] : [64 * 1024, 256 * 1024, 1024 * 1024]
-  for (const [k, m] of [[4, 2], [8, 4], [12, 4]] as const) {
+  for (const [k, m] of [
+    [4, 2],
+    [8, 4],
+    [12, 4],
+  ] as const) {
     for (const shard of sizes) {
       const truth = Array.from({ length: k }, () => random(shard))
       const parity = Array.from({ length: m }, () => new Uint8Array(shard))
@@ -93,7 +110,9 @@ export function measureCodecs(opts: { quick?: boolean; ms?: number; ours?: SimdC
       views.forEach((v, i) => v.set(truth[i]!))
       for (let lost = 0; lost <= m; lost++) {
         rows.push({
-          k, m, shard,
+          k,
+          m,
+          shard,
           op: lost === 0 ? 'encode' : `rebuild ${lost} data`,
           oursMBps: cell(ours, plain, truth, k, lost, ms),
           inPlaceMBps: cell(ours, views, truth, k, lost, ms),
@@ -106,15 +125,34 @@ export function measureCodecs(opts: { quick?: boolean; ms?: number; ours?: SimdC
 }
 
 export function formatRows(rows: MeasureRow[]): string {
-  const head = ['geometry', 'shard', 'operation', 'ours MB/s', 'in-place MB/s', 'baseline MB/s', 'ratio', 'in-place ratio']
+  const head = [
+    'geometry',
+    'shard',
+    'operation',
+    'ours MB/s',
+    'in-place MB/s',
+    'baseline MB/s',
+    'ratio',
+    'in-place ratio',
+  ]
   const body = rows.map((r) => [
-    `${r.k}+${r.m}`, r.shard >= 1 << 20 ? `${r.shard >> 20} MiB` : `${r.shard >> 10} KiB`, r.op,
-    r.oursMBps.toFixed(0), r.inPlaceMBps.toFixed(0), r.baselineMBps.toFixed(0),
-    `${(r.oursMBps / r.baselineMBps).toFixed(1)}×`, `${(r.inPlaceMBps / r.baselineMBps).toFixed(1)}×`,
+    `${r.k}+${r.m}`,
+    r.shard >= 1 << 20 ? `${r.shard >> 20} MiB` : `${r.shard >> 10} KiB`,
+    r.op,
+    r.oursMBps.toFixed(0),
+    r.inPlaceMBps.toFixed(0),
+    r.baselineMBps.toFixed(0),
+    `${(r.oursMBps / r.baselineMBps).toFixed(1)}×`,
+    `${(r.inPlaceMBps / r.baselineMBps).toFixed(1)}×`,
   ])
   const widths = head.map((h, c) => Math.max(h.length, ...body.map((b) => b[c]!.length)))
-  const line = (cells: string[]) => '| ' + cells.map((s, c) => (c < 3 ? s.padEnd(widths[c]!) : s.padStart(widths[c]!))).join(' | ') + ' |'
-  return [line(head), '|' + widths.map((w, c) => (c < 3 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|', ...body.map(line)].join('\n')
+  const line = (cells: string[]) =>
+    '| ' + cells.map((s, c) => (c < 3 ? s.padEnd(widths[c]!) : s.padStart(widths[c]!))).join(' | ') + ' |'
+  return [
+    line(head),
+    '|' + widths.map((w, c) => (c < 3 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|',
+    ...body.map(line),
+  ].join('\n')
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('wasm/measure.ts')) {
@@ -122,5 +160,9 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
   const msArg = args.indexOf('--ms')
   const ours = createSimdCodec(simdWasmFiles())
   console.log(`kernel: ${ours.name}; data bytes/s (10^6); ours = ErasureCodec on JS buffers, in-place = shardViews`)
-  console.log(formatRows(measureCodecs({ quick: args.includes('--quick'), ms: msArg >= 0 ? Number(args[msArg + 1]) : undefined, ours })))
+  console.log(
+    formatRows(
+      measureCodecs({ quick: args.includes('--quick'), ms: msArg >= 0 ? Number(args[msArg + 1]) : undefined, ours }),
+    ),
+  )
 }

@@ -25,7 +25,10 @@ export async function rawAes(size: number): Promise<RawAes> {
     return { body, tag: c.getAuthTag() }
   }
   const sealed = sealNode()
-  const subtleKey = await webcrypto.subtle.importKey('raw', keyBytes, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt'])
+  const subtleKey = await webcrypto.subtle.importKey('raw', keyBytes, { name: 'AES-GCM' }, false, [
+    'encrypt',
+    'decrypt',
+  ])
   const params = { name: 'AES-GCM', iv, additionalData: aad, tagLength: 128 }
   const subtleSealed = await webcrypto.subtle.encrypt(params, subtleKey, plain)
   return {

@@ -27,7 +27,10 @@ export function parseArgs(argv: string[]): BenchArgs {
     else if (flag === '--help' || flag === '-h') args.help = true
     else if (flag === '--out') args.out = value()
     else if (flag === '--only') {
-      for (const s of value().split(',').map((x) => x.trim()).filter(Boolean)) {
+      for (const s of value()
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)) {
         if ((SUITES as readonly string[]).includes(s)) args.only.push(s as SuiteName)
         else args.problems.push(`--only: unknown suite "${s}" (known: ${SUITES.join(', ')})`)
       }

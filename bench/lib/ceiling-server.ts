@@ -10,21 +10,27 @@ import { pipeline } from 'node:stream/promises'
 const [dir, keyFile, certFile] = process.argv.slice(2) as [string, string, string]
 const fileOf = (url = '/') => join(dir, 'f-' + encodeURIComponent(url.slice(1)))
 
-const server = createServer({ key: readFileSync(keyFile), cert: readFileSync(certFile), minVersion: 'TLSv1.3' }, (req, res) => {
-  const file = fileOf(req.url)
-  if (req.method === 'PUT') {
-    pipeline(req, createWriteStream(file)).then(() => res.end('ok'), () => res.destroy())
-    return
-  }
-  let size: number
-  try {
-    size = statSync(file).size
-  } catch {
-    res.writeHead(404).end()
-    return
-  }
-  res.writeHead(200, { 'content-length': size })
-  pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), res).catch(() => res.destroy())
-})
+const server = createServer(
+  { key: readFileSync(keyFile), cert: readFileSync(certFile), minVersion: 'TLSv1.3' },
+  (req, res) => {
+    const file = fileOf(req.url)
+    if (req.method === 'PUT') {
+      pipeline(req, createWriteStream(file)).then(
+        () => res.end('ok'),
+        () => res.destroy(),
+      )
+      return
+    }
+    let size: number
+    try {
+      size = statSync(file).size
+    } catch {
+      res.writeHead(404).end()
+      return
+    }
+    res.writeHead(200, { 'content-length': size })
+    pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), res).catch(() => res.destroy())
+  },
+)
 server.listen(0, '127.0.0.1', () => console.log(`listening ${(server.address() as { port: number }).port}`))
 process.on('SIGTERM', () => server.close(() => process.exit(0)))

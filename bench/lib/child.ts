@@ -30,14 +30,37 @@ export function tempDir(prefix: string): { dir: string; remove: () => Promise<vo
 export function selfSignedCert(dir: string): { cert: string; keyFile: string; certFile: string } {
   const keyFile = join(dir, 'key.pem')
   const certFile = join(dir, 'cert.pem')
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' })
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
+    { stdio: 'ignore' },
+  )
   return { cert: readFileSync(certFile, 'utf8'), keyFile, certFile }
 }
 
 /** Runs `node [nodeArgs] [tsx] entry args…` and waits for /listening (\d+)/ on its stdout. */
 export async function spawnEntry(name: string, entry: string, args: string[], nodeArgs: string[] = []): Promise<Child> {
-  const child = spawn(process.execPath, [...nodeArgs, ...process.execArgv, entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...nodeArgs, ...process.execArgv, entry, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let out = ''
   let err = ''
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s))
@@ -54,7 +77,10 @@ export async function spawnEntry(name: string, entry: string, args: string[], no
   }
   const stop = onCleanup(name, stopNow, { pid: child.pid })
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name}: no listening line within ${READY_MS} ms\n${err}`)), READY_MS)
+    const timer = setTimeout(
+      () => reject(new Error(`${name}: no listening line within ${READY_MS} ms\n${err}`)),
+      READY_MS,
+    )
     const check = () => {
       const m = /listening (\d+)/.exec(out)
       if (m) {

@@ -19,7 +19,11 @@ let installed = false
 const UNDO_TIMEOUT_MS = 15_000
 
 /** Registers an undo; returns a function that runs it once and unregisters it. */
-export function onCleanup(name: string, undo: () => Promise<void> | void, last?: { pid?: number; dir?: string }): () => Promise<void> {
+export function onCleanup(
+  name: string,
+  undo: () => Promise<void> | void,
+  last?: { pid?: number; dir?: string },
+): () => Promise<void> {
   install()
   const entry: Entry = { name, undo, ...last }
   entries.add(entry)
@@ -32,7 +36,9 @@ export function onCleanup(name: string, undo: () => Promise<void> | void, last?:
 async function bounded(e: Entry): Promise<void> {
   let timer: NodeJS.Timeout | undefined
   await Promise.race([
-    Promise.resolve().then(e.undo).catch((err) => console.error(`bench: cleanup of ${e.name} failed: ${err}`)),
+    Promise.resolve()
+      .then(e.undo)
+      .catch((err) => console.error(`bench: cleanup of ${e.name} failed: ${err}`)),
     new Promise<void>((r) => (timer = setTimeout(r, UNDO_TIMEOUT_MS))),
   ])
   clearTimeout(timer)
@@ -47,8 +53,18 @@ export async function cleanupAll(): Promise<void> {
 
 function lastResort(): void {
   for (const e of entries) {
-    if (e.pid) try { process.kill(e.pid, 'SIGKILL') } catch { /* already gone */ }
-    if (e.dir) try { rmSync(e.dir, { recursive: true, force: true }) } catch { /* best effort */ }
+    if (e.pid)
+      try {
+        process.kill(e.pid, 'SIGKILL')
+      } catch {
+        /* already gone */
+      }
+    if (e.dir)
+      try {
+        rmSync(e.dir, { recursive: true, force: true })
+      } catch {
+        /* best effort */
+      }
   }
   entries.clear()
 }

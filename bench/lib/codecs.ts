@@ -31,7 +31,8 @@ async function loadOurs(repoRoot: string): Promise<{ ours: Codecs['ours']; why?:
   const wasmDir = join(repoRoot, 'wasm')
   const simdFile = join(wasmDir, 'rs-simd.wasm')
   const relaxedFile = join(wasmDir, 'rs-relaxed-simd.wasm')
-  if (!existsSync(join(repoRoot, 'src/storage/codec-simd.ts'))) return { ours: [], why: 'src/storage/codec-simd.ts not in this checkout' }
+  if (!existsSync(join(repoRoot, 'src/storage/codec-simd.ts')))
+    return { ours: [], why: 'src/storage/codec-simd.ts not in this checkout' }
   if (!existsSync(simdFile)) return { ours: [], why: 'wasm/rs-simd.wasm not built' }
   try {
     const mod = (await import('../../src/storage/codec-simd.ts')) as unknown as SimdModule

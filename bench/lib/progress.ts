@@ -28,7 +28,13 @@ export function createProgress(enabled = process.stderr.isTTY === true): Progres
     }
   }
   const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: ' {bar} {value}/{total} {duration_formatted} {label}', hideCursor: true, clearOnComplete: true, etaBuffer: 20 },
+    {
+      stream: process.stderr,
+      format: ' {bar} {value}/{total} {duration_formatted} {label}',
+      hideCursor: true,
+      clearOnComplete: true,
+      etaBuffer: 20,
+    },
     cliProgress.Presets.shades_classic,
   )
   let started = false

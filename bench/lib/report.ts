@@ -60,9 +60,14 @@ export function machineInfo(repoRoot: string): MachineInfo {
   let commit = 'unknown'
   try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim()
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: repoRoot, encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+    }).trim()
     if (dirty) commit += ' (with uncommitted changes)'
-  } catch { /* not a git checkout: keep "unknown" */ }
+  } catch {
+    /* not a git checkout: keep "unknown" */
+  }
   const c = cpus()
   return {
     cpu: c[0]?.model ?? 'unknown',

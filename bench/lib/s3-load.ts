@@ -7,7 +7,13 @@ import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3'
 import { createClient } from '@libsql/client/node'
 import { patternStream } from '../../test/helpers/big-object.ts'
 import { load, type LoadOptions, type LoadResult } from './timing.ts'
@@ -18,7 +24,10 @@ const BUFFERED_MAX = 8 << 20
 export const keyFor = (prefix: string, size: number, i: number) => `${prefix}/${size}/${i}`
 
 /** CPU seconds a process spent so far: its main thread (tid = pid) and all its other threads. */
-export interface ThreadCpu { main: number; other: number }
+export interface ThreadCpu {
+  main: number
+  other: number
+}
 
 let clockTicks: number | undefined
 
@@ -48,7 +57,9 @@ function bufferOf(size: number): Uint8Array {
   const out = new Uint8Array(size)
   let x = 0x9e3779b9
   for (let i = 0; i < size; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
     out[i] = x & 0xff
   }
   return out
@@ -61,7 +72,13 @@ export async function drain(body: unknown): Promise<number> {
   return n
 }
 
-export function putCell(client: S3Client, bucket: string, prefix: string, size: number, opts: LoadOptions): Promise<LoadResult> {
+export function putCell(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  size: number,
+  opts: LoadOptions,
+): Promise<LoadResult> {
   const buf = size <= BUFFERED_MAX ? bufferOf(size) : undefined
   return load(async (i) => {
     const Body = buf ?? patternStream(size, i + 1).stream
@@ -71,7 +88,14 @@ export function putCell(client: S3Client, bucket: string, prefix: string, size: 
 }
 
 /** GETs keys 0..stored-1 round robin (stored: how many the PUT cells left). */
-export function getCell(client: S3Client, bucket: string, prefix: string, size: number, stored: number, opts: LoadOptions): Promise<LoadResult> {
+export function getCell(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  size: number,
+  stored: number,
+  opts: LoadOptions,
+): Promise<LoadResult> {
   return load(async (i) => {
     const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: keyFor(prefix, size, i % stored) }))
     const n = await drain(r.Body)
@@ -85,7 +109,9 @@ export async function roundTripOk(client: S3Client, bucket: string, size: number
   const src = size <= BUFFERED_MAX ? { body: bufferOf(size), sha: '' } : undefined
   const stream = src ? undefined : patternStream(size, 99)
   const Key = `verify/${size}`
-  await client.send(new PutObjectCommand({ Bucket: bucket, Key, Body: src?.body ?? stream!.stream, ContentLength: size }))
+  await client.send(
+    new PutObjectCommand({ Bucket: bucket, Key, Body: src?.body ?? stream!.stream, ContentLength: size }),
+  )
   const expected = src ? createHash('sha256').update(src.body).digest('hex') : stream!.sha256()
   const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key }))
   const h = createHash('sha256')
@@ -107,13 +133,20 @@ export const listKey = (i: number, n: number) => {
  * a real row (PUT through S3 into `templateBucket`), the method of src/meta's list-scale test.
  * Millions of PUTs would take hours here; listing reads only these rows.
  */
-export async function fillCofferMeta(dataDir: string, templateBucket: string, bucket: string, n: number): Promise<void> {
+export async function fillCofferMeta(
+  dataDir: string,
+  templateBucket: string,
+  bucket: string,
+  n: number,
+): Promise<void> {
   const db = createClient({ url: `file:${join(dataDir, 'meta.db')}` })
   try {
     await db.execute('PRAGMA busy_timeout=10000')
     const cols = (await db.execute('PRAGMA table_info(objects)')).rows.map((r) => String(r.name))
     const per = Math.max(1, Math.ceil(n / LIST_PREFIXES))
-    const select = cols.map((c) => (c === 'bucket' ? '? AS bucket' : c === 'key' ? `printf('p%04d/k%07d', i / ${per}, i % ${per})` : `t.${c}`))
+    const select = cols.map((c) =>
+      c === 'bucket' ? '? AS bucket' : c === 'key' ? `printf('p%04d/k%07d', i / ${per}, i % ${per})` : `t.${c}`,
+    )
     const res = await db.execute({
       sql: `WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < ? - 1)
             INSERT INTO objects (${cols.join(', ')}) SELECT ${select.join(', ')} FROM c, (SELECT * FROM objects WHERE bucket = ? LIMIT 1) t`,
@@ -138,7 +171,10 @@ export async function fillS3rverFiles(dataDir: string, bucket: string, n: number
       await mkdir(path, { recursive: true })
       dirs.add(path)
     }
-    batch.push(writeFile(join(path, `${name}._S3rver_object`), ''), writeFile(join(path, `${name}._S3rver_object.md5`), emptyMd5))
+    batch.push(
+      writeFile(join(path, `${name}._S3rver_object`), ''),
+      writeFile(join(path, `${name}._S3rver_object.md5`), emptyMd5),
+    )
     if (batch.length >= 256) await Promise.all(batch.splice(0))
   }
   await Promise.all(batch)
@@ -153,14 +189,26 @@ export interface ListResult {
 }
 
 /** Page latency: pages at random StartAfter positions, and the delimiter page from the start. */
-export async function listCell(client: S3Client, bucket: string, n: number, pages: number, maxMs: number): Promise<ListResult> {
+export async function listCell(
+  client: S3Client,
+  bucket: string,
+  n: number,
+  pages: number,
+  maxMs: number,
+): Promise<ListResult> {
   let plainEntries = 0
   let delimitedEntries = 0
   let seed = 12345
-  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32)
+  const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32
   const opts = { concurrency: 1, maxOps: pages, maxMs, minOps: 3 }
   const plain = await load(async () => {
-    const r = await client.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1000, StartAfter: listKey(Math.floor(rand() * Math.max(1, n - 1000)), n) }))
+    const r = await client.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        MaxKeys: 1000,
+        StartAfter: listKey(Math.floor(rand() * Math.max(1, n - 1000)), n),
+      }),
+    )
     plainEntries = Math.max(plainEntries, r.KeyCount ?? 0)
     return 0
   }, opts)

@@ -33,11 +33,22 @@ export class S3Record {
 
   add(c: CellRecord): void {
     this.cells.push(c)
-    if (c.r.errors) this.notes.push(`${c.target} ${c.op} ${sizeName(c.size)} ×${c.conc}${c.degraded ? ' (degraded)' : ''}: ${c.r.errors} errors, first: ${c.r.firstError}`)
+    if (c.r.errors)
+      this.notes.push(
+        `${c.target} ${c.op} ${sizeName(c.size)} ×${c.conc}${c.degraded ? ' (degraded)' : ''}: ${c.r.errors} errors, first: ${c.r.firstError}`,
+      )
   }
 
   find(target: string, op: Op, size: number, conc: number, degraded = false, pair = false): CellRecord | undefined {
-    return this.cells.find((c) => c.target === target && c.op === op && c.size === size && c.conc === conc && c.degraded === degraded && !!c.pair === pair)
+    return this.cells.find(
+      (c) =>
+        c.target === target &&
+        c.op === op &&
+        c.size === size &&
+        c.conc === conc &&
+        c.degraded === degraded &&
+        !!c.pair === pair,
+    )
   }
 
   metrics(): Metric[] {
@@ -46,31 +57,70 @@ export class S3Record {
       const l = summarize(c.r.latencies)
       const small = c.size <= 4096
       out.push({
-        suite: 's3', case: `${c.op} ${sizeName(c.size)} c${c.conc}${c.degraded ? ' degraded' : c.pair ? ' healthy (beside degraded)' : ''}`, target: c.target,
-        value: small ? c.r.opsPerSec : c.r.mbps, unit: small ? 'ops/s' : 'MB/s',
+        suite: 's3',
+        case: `${c.op} ${sizeName(c.size)} c${c.conc}${c.degraded ? ' degraded' : c.pair ? ' healthy (beside degraded)' : ''}`,
+        target: c.target,
+        value: small ? c.r.opsPerSec : c.r.mbps,
+        unit: small ? 'ops/s' : 'MB/s',
         extra: {
-          kind: small ? 'small' : c.pair ? 'pair' : 'throughput', op: c.op, size: c.size, sizeName: sizeName(c.size), concurrency: c.conc, degraded: c.degraded ? 1 : 0,
-          ops: c.r.ops, errors: c.r.errors, ms: Math.round(c.r.ms), p50ms: l.p50, p99ms: l.p99, mbps: c.r.mbps, opsPerSec: c.r.opsPerSec,
+          kind: small ? 'small' : c.pair ? 'pair' : 'throughput',
+          op: c.op,
+          size: c.size,
+          sizeName: sizeName(c.size),
+          concurrency: c.conc,
+          degraded: c.degraded ? 1 : 0,
+          ops: c.r.ops,
+          errors: c.r.errors,
+          ms: Math.round(c.r.ms),
+          p50ms: l.p50,
+          p99ms: l.p99,
+          mbps: c.r.mbps,
+          opsPerSec: c.r.opsPerSec,
         },
       })
     }
     for (const l of this.lists) {
-      for (const [kind, r] of [['no delimiter', l.r.plain], ['delimiter /', l.r.delimited]] as const) {
+      for (const [kind, r] of [
+        ['no delimiter', l.r.plain],
+        ['delimiter /', l.r.delimited],
+      ] as const) {
         const s = summarize(r.latencies)
-        out.push({ suite: 's3', case: `ListObjectsV2 ${l.n} keys ${kind}`, target: l.target, value: s.p50, unit: 'ms p50', extra: { p99ms: s.p99, pages: r.ops, errors: r.errors } })
+        out.push({
+          suite: 's3',
+          case: `ListObjectsV2 ${l.n} keys ${kind}`,
+          target: l.target,
+          value: s.p50,
+          unit: 'ms p50',
+          extra: { p99ms: s.p99, pages: r.ops, errors: r.errors },
+        })
       }
     }
-    for (const r of this.rss) out.push({ suite: 's3', case: 'server peak RSS', target: r.target, value: r.bytes, unit: 'bytes', extra: { note: r.note } })
-    for (const [target, why] of this.missing) out.push({ suite: 's3', case: 'all', target, value: null, unit: '', extra: { why } })
+    for (const r of this.rss)
+      out.push({
+        suite: 's3',
+        case: 'server peak RSS',
+        target: r.target,
+        value: r.bytes,
+        unit: 'bytes',
+        extra: { note: r.note },
+      })
+    for (const [target, why] of this.missing)
+      out.push({ suite: 's3', case: 'all', target, value: null, unit: '', extra: { why } })
     return out
   }
 
   tables(throughputTargets: string[], reference: string, baselines: string[]): Table[] {
     const tables: Table[] = []
     const mbps = (c: CellRecord | undefined, target: string) =>
-      this.missing.has(target) ? NA : c ? fmtMbps(c.r.ops ? c.r.mbps : NaN) + (c.r.errors ? ` (${c.r.errors} err)` : '') : '–'
+      this.missing.has(target)
+        ? NA
+        : c
+          ? fmtMbps(c.r.ops ? c.r.mbps : NaN) + (c.r.errors ? ` (${c.r.errors} err)` : '')
+          : '–'
     // A. throughput
-    const shapes = unique(this.cells.filter((c) => c.size > 4096 && !c.degraded && !c.pair).map((c) => `${c.op}|${c.size}|${c.conc}`))
+    const shapes = unique(
+      this.cells.filter((c) => c.size > 4096 && !c.degraded && !c.pair).map((c) => `${c.op}|${c.size}|${c.conc}`),
+    )
     const rows = shapes.map((s) => {
       const [op, size, conc] = s.split('|') as [Op, string, string]
       const cell = (t: string) => this.find(t, op, Number(size), Number(conc))
@@ -95,27 +145,35 @@ export class S3Record {
         rows: degraded.map((d) => {
           const h = this.find(d.target, 'GET', d.size, d.conc, false, true)
           const small = d.size <= 4096
-          const v = (c?: CellRecord) => (c ? (small ? fmtOps(c.r.opsPerSec) : fmtMbps(c.r.mbps)) + (c.r.errors ? ` (${c.r.errors} err)` : '') : '–')
-          const ratio = h && d.r.ops && h.r.ops ? fmtRatio(small ? d.r.opsPerSec / h.r.opsPerSec : d.r.mbps / h.r.mbps) : '–'
+          const v = (c?: CellRecord) =>
+            c ? (small ? fmtOps(c.r.opsPerSec) : fmtMbps(c.r.mbps)) + (c.r.errors ? ` (${c.r.errors} err)` : '') : '–'
+          const ratio =
+            h && d.r.ops && h.r.ops ? fmtRatio(small ? d.r.opsPerSec / h.r.opsPerSec : d.r.mbps / h.r.mbps) : '–'
           return [d.target, sizeName(d.size), String(d.conc), small ? 'ops/s' : 'MB/s', v(h), v(d), ratio]
         }),
       })
     }
     // C. small objects
     const smallTargets = unique(this.cells.filter((c) => c.size <= 4096 && !c.degraded && !c.pair).map((c) => c.target))
-    const smallShapes = unique(this.cells.filter((c) => c.size <= 4096 && !c.degraded && !c.pair).map((c) => `${c.op}|${c.conc}`))
+    const smallShapes = unique(
+      this.cells.filter((c) => c.size <= 4096 && !c.degraded && !c.pair).map((c) => `${c.op}|${c.conc}`),
+    )
     if (smallShapes.length) {
       tables.push({
         title: '4 KiB objects: ops/s and latency (ms)',
         columns: ['op', 'concurrency', ...smallTargets.flatMap((t) => [`${t} ops/s`, `${t} p50`, `${t} p99`])],
         rows: smallShapes.map((s) => {
           const [op, conc] = s.split('|') as [Op, string]
-          return [op, conc, ...smallTargets.flatMap((t) => {
-            const c = this.find(t, op, 4096, Number(conc))
-            if (!c) return ['–', '–', '–']
-            const l = summarize(c.r.latencies)
-            return [fmtOps(c.r.opsPerSec) + (c.r.errors ? ` (${c.r.errors} err)` : ''), fmtMs(l.p50), fmtMs(l.p99)]
-          })]
+          return [
+            op,
+            conc,
+            ...smallTargets.flatMap((t) => {
+              const c = this.find(t, op, 4096, Number(conc))
+              if (!c) return ['–', '–', '–']
+              const l = summarize(c.r.latencies)
+              return [fmtOps(c.r.opsPerSec) + (c.r.errors ? ` (${c.r.errors} err)` : ''), fmtMs(l.p50), fmtMs(l.p99)]
+            }),
+          ]
         }),
       })
     }
@@ -125,8 +183,24 @@ export class S3Record {
         title: 'ListObjectsV2 page latency (max-keys 1000)',
         columns: ['target', 'keys in bucket', 'page', 'entries/page', 'pages', 'p50 ms', 'p99 ms'],
         rows: this.lists.flatMap((l) => [
-          [l.target, l.n.toLocaleString('en-US'), 'no delimiter, random start-after', String(l.r.plainEntries), String(l.r.plain.ops), fmtMs(summarize(l.r.plain.latencies).p50), fmtMs(summarize(l.r.plain.latencies).p99)],
-          [l.target, l.n.toLocaleString('en-US'), "delimiter '/', from the start", String(l.r.delimitedEntries), String(l.r.delimited.ops), fmtMs(summarize(l.r.delimited.latencies).p50), fmtMs(summarize(l.r.delimited.latencies).p99)],
+          [
+            l.target,
+            l.n.toLocaleString('en-US'),
+            'no delimiter, random start-after',
+            String(l.r.plainEntries),
+            String(l.r.plain.ops),
+            fmtMs(summarize(l.r.plain.latencies).p50),
+            fmtMs(summarize(l.r.plain.latencies).p99),
+          ],
+          [
+            l.target,
+            l.n.toLocaleString('en-US'),
+            "delimiter '/', from the start",
+            String(l.r.delimitedEntries),
+            String(l.r.delimited.ops),
+            fmtMs(summarize(l.r.delimited.latencies).p50),
+            fmtMs(summarize(l.r.delimited.latencies).p99),
+          ],
         ]),
       })
     }
@@ -137,7 +211,14 @@ export class S3Record {
       tables.push({
         title: 'PUT: server CPU seconds per GB received, request thread and other threads',
         columns: ['target', 'object', 'concurrency', 'MB/s', 'request thread s/GB', 'other threads s/GB'],
-        rows: withCpu.map((c) => [c.target, sizeName(c.size), String(c.conc), fmtMbps(c.r.mbps), perGb(c.cpu!.main, c), perGb(c.cpu!.other, c)]),
+        rows: withCpu.map((c) => [
+          c.target,
+          sizeName(c.size),
+          String(c.conc),
+          fmtMbps(c.r.mbps),
+          perGb(c.cpu!.main, c),
+          perGb(c.cpu!.other, c),
+        ]),
         notes: [
           'From /proc/<pid>/task/*/stat around each PUT cell. The request thread runs TLS, HTTP, SigV4 and, with --hash-workers 0, MD5 and the checksum; ' +
             "other threads are the hash worker (when on), libuv's pool (file writes, fsync) and V8's helpers. Load on the machine moves MB/s far more than s/GB.",
@@ -146,7 +227,11 @@ export class S3Record {
     }
     // F. memory
     if (this.rss.length) {
-      tables.push({ title: 'Server peak RSS (VmHWM) over the whole run', columns: ['server', 'peak RSS', 'what'], rows: this.rss.map((r) => [r.target, fmtMiB(r.bytes), r.note]) })
+      tables.push({
+        title: 'Server peak RSS (VmHWM) over the whole run',
+        columns: ['server', 'peak RSS', 'what'],
+        rows: this.rss.map((r) => [r.target, fmtMiB(r.bytes), r.note]),
+      })
     }
     return tables
   }

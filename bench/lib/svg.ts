@@ -42,7 +42,9 @@ export function throughputSeries(metrics: readonly Metric[]): ChartSeries | unde
   const targets = [...seen.filter((t) => t.startsWith('coffer')), ...seen.filter((t) => !t.startsWith('coffer'))]
   const values: ChartSeries['values'] = {}
   for (const op of ['PUT', 'GET']) {
-    values[op] = groups.map((g) => targets.map((t) => rows.find((m) => m.extra!.op === op && groupOf(m) === g && m.target === t)?.value ?? null))
+    values[op] = groups.map((g) =>
+      targets.map((t) => rows.find((m) => m.extra!.op === op && groupOf(m) === g && m.target === t)?.value ?? null),
+    )
   }
   return { groups, targets, values }
 }
@@ -65,17 +67,24 @@ export function throughputChart(metrics: readonly Metric[]): string | undefined 
   s.targets.forEach((t, i) => {
     const lx = LEFT + (i % 3) * 290
     const ly = 40 + Math.floor(i / 3) * 16
-    out.push(`<rect x="${lx}" y="${ly - 9}" width="12" height="10" fill="${COLORS[i % COLORS.length]}"/>`, `<text x="${lx + 17}" y="${ly}">${esc(t)}</text>`)
+    out.push(
+      `<rect x="${lx}" y="${ly - 9}" width="12" height="10" fill="${COLORS[i % COLORS.length]}"/>`,
+      `<text x="${lx + 17}" y="${ly}">${esc(t)}</text>`,
+    )
   })
   const legendRows = Math.ceil(s.targets.length / 3)
   const shift = (legendRows - 1) * 16
   out.push(`<g transform="translate(0, ${shift})">`)
   ops.forEach((op, p) => {
     const x0 = LEFT + p * (panelW + GAP)
-    out.push(`<text x="${x0 + panelW / 2}" y="${TOP - 8}" text-anchor="middle" font-size="13" font-weight="600">${op}</text>`)
+    out.push(
+      `<text x="${x0 + panelW / 2}" y="${TOP - 8}" text-anchor="middle" font-size="13" font-weight="600">${op}</text>`,
+    )
     for (let i = 0; i <= 5; i++) {
       const v = (max / 5) * i
-      out.push(`<line x1="${x0}" x2="${x0 + panelW}" y1="${y(v)}" y2="${y(v)}" stroke="#d0d7de" stroke-width="${i === 0 ? 1 : 0.5}"/>`)
+      out.push(
+        `<line x1="${x0}" x2="${x0 + panelW}" y1="${y(v)}" y2="${y(v)}" stroke="#d0d7de" stroke-width="${i === 0 ? 1 : 0.5}"/>`,
+      )
       out.push(`<text x="${x0 - 6}" y="${y(v) + 4}" text-anchor="end" fill="#57606a">${Math.round(v)}</text>`)
     }
     const groupW = panelW / s.groups.length
@@ -86,16 +95,24 @@ export function throughputChart(metrics: readonly Metric[]): string | undefined 
         const v = s.values[op]![gi]![ti]!
         const bx = gx + ti * barW
         if (v === null) {
-          out.push(`<text x="${bx + barW / 2}" y="${y(0) - 4}" text-anchor="middle" font-size="8" fill="#8c959f" transform="rotate(-90 ${bx + barW / 2} ${y(0) - 4})">n/a</text>`)
+          out.push(
+            `<text x="${bx + barW / 2}" y="${y(0) - 4}" text-anchor="middle" font-size="8" fill="#8c959f" transform="rotate(-90 ${bx + barW / 2} ${y(0) - 4})">n/a</text>`,
+          )
           return
         }
-        out.push(`<rect x="${bx + 1}" y="${y(v)}" width="${barW - 2}" height="${y(0) - y(v)}" fill="${COLORS[ti % COLORS.length]}"><title>${esc(`${t}: ${op} ${g} ${v.toFixed(0)} MB/s`)}</title></rect>`)
-        out.push(`<text x="${bx + barW / 2}" y="${y(v) - 3}" text-anchor="middle" font-size="8.5">${v >= 100 ? v.toFixed(0) : v.toFixed(1)}</text>`)
+        out.push(
+          `<rect x="${bx + 1}" y="${y(v)}" width="${barW - 2}" height="${y(0) - y(v)}" fill="${COLORS[ti % COLORS.length]}"><title>${esc(`${t}: ${op} ${g} ${v.toFixed(0)} MB/s`)}</title></rect>`,
+        )
+        out.push(
+          `<text x="${bx + barW / 2}" y="${y(v) - 3}" text-anchor="middle" font-size="8.5">${v >= 100 ? v.toFixed(0) : v.toFixed(1)}</text>`,
+        )
       })
       out.push(`<text x="${x0 + gi * groupW + groupW / 2}" y="${y(0) + 16}" text-anchor="middle">${esc(g)}</text>`)
     })
   })
-  out.push(`<text x="${W / 2}" y="${TOP + PANEL_H + 38}" text-anchor="middle" fill="#57606a">object size × concurrent requests; 127.0.0.1, client and server on the same machine</text>`)
+  out.push(
+    `<text x="${W / 2}" y="${TOP + PANEL_H + 38}" text-anchor="middle" fill="#57606a">object size × concurrent requests; 127.0.0.1, client and server on the same machine</text>`,
+  )
   out.push('</g>', '</svg>')
   return out.join('\n') + '\n'
 }

@@ -18,8 +18,10 @@ export const fmtMbps = (x: number | null | undefined): string => (x == null ? NA
 export const fmtOps = (x: number | null | undefined): string => (x == null ? NA : fixed(x))
 /** Milliseconds, with two decimals below 10 ms. */
 export const fmtMs = (x: number | null | undefined): string => (x == null ? NA : fixed(x))
-export const fmtRatio = (x: number | null | undefined): string => (x == null || !Number.isFinite(x) ? '–' : `${x.toFixed(x >= 10 ? 1 : 2)}×`)
-export const fmtMiB = (bytes: number | null | undefined): string => (bytes == null ? NA : `${(bytes / 2 ** 20).toFixed(0)} MiB`)
+export const fmtRatio = (x: number | null | undefined): string =>
+  x == null || !Number.isFinite(x) ? '–' : `${x.toFixed(x >= 10 ? 1 : 2)}×`
+export const fmtMiB = (bytes: number | null | undefined): string =>
+  bytes == null ? NA : `${(bytes / 2 ** 20).toFixed(0)} MiB`
 
 /** Human size of a power-of-two byte count: 4KiB, 1MiB, 256MiB. */
 export function sizeName(bytes: number): string {
@@ -35,13 +37,18 @@ const isNumeric = (s: string) => /^[-+]?[\d,.]+(×|%)?$/.test(s)
 export function textTable(columns: string[], rows: string[][]): string {
   const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => (r[i] ?? '').length)))
   const line = (cells: string[]) =>
-    cells.map((c, i) => (isNumeric(c) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd()
+    cells
+      .map((c, i) => (isNumeric(c) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd()
   return [line(columns), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
 }
 
 export function markdownTable(columns: string[], rows: string[][]): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|')
-  const numericCol = columns.map((_, i) => rows.length > 0 && rows.every((r) => isNumeric(r[i] ?? '') || r[i] === NA || r[i] === '–'))
+  const numericCol = columns.map(
+    (_, i) => rows.length > 0 && rows.every((r) => isNumeric(r[i] ?? '') || r[i] === NA || r[i] === '–'),
+  )
   return [
     `| ${columns.map(esc).join(' | ')} |`,
     `|${columns.map((_, i) => (numericCol[i] ? ' ---: ' : ' --- ')).join('|')}|`,

@@ -40,8 +40,14 @@ export function clientFor(t: S3Target, mode: ChecksumMode): S3Client {
     forcePathStyle: true,
     credentials: { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey },
     maxAttempts: 1, // a retry would hide an error from the figures
-    requestHandler: new NodeHttpHandler({ httpsAgent: new Agent({ ca: t.ca, keepAlive: true, maxSockets: 64 }), connectionTimeout: 10_000, requestTimeout: 300_000 }),
-    ...(mode === 'when-required' ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } : {}),
+    requestHandler: new NodeHttpHandler({
+      httpsAgent: new Agent({ ca: t.ca, keepAlive: true, maxSockets: 64 }),
+      connectionTimeout: 10_000,
+      requestTimeout: 300_000,
+    }),
+    ...(mode === 'when-required'
+      ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
+      : {}),
   })
 }
 
@@ -50,8 +56,15 @@ const QUIET_ENV = { COFFER_HEAL_INTERVAL_MS: '3600000', COFFER_SCRUB_INTERVAL_MS
 
 function fromServer(name: string, server: TestServer, extraPids: () => number[] = () => []): Omit<S3Target, 'stop'> {
   return {
-    name, endpoint: server.endpoint, ca: server.caPem, accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey,
-    get pids() { return [server.pid, ...extraPids()] }, server,
+    name,
+    endpoint: server.endpoint,
+    ca: server.caPem,
+    accessKeyId: server.accessKeyId,
+    secretAccessKey: server.secretAccessKey,
+    get pids() {
+      return [server.pid, ...extraPids()]
+    },
+    server,
   }
 }
 
@@ -63,8 +76,12 @@ export async function startCofferEmbedded(args: string[] = []): Promise<S3Target
   return {
     ...fromServer('coffer', server),
     // Renaming two drive directories makes them vanish for the server, as an unmounted disk would.
-    degrade: async () => { for (const d of away) await rename(d, `${d}.away`) },
-    restore: async () => { for (const d of away) await rename(`${d}.away`, d) },
+    degrade: async () => {
+      for (const d of away) await rename(d, `${d}.away`)
+    },
+    restore: async () => {
+      for (const d of away) await rename(`${d}.away`, d)
+    },
     stop,
   }
 }
@@ -76,11 +93,17 @@ export function nodeCommandAvailable(): boolean {
 }
 
 async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => resolve(s))
-  })))
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const s = createServer()
+          s.once('error', reject)
+          s.listen(0, '127.0.0.1', () => resolve(s))
+        }),
+    ),
+  )
   const ports = servers.map((s) => (s.address() as { port: number }).port)
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))
   return ports
@@ -89,8 +112,22 @@ async function freePorts(n: number): Promise<number[]> {
 const NODE_LISTENING = /^coffer-node: listening on https:\/\/\S+?:(\d+)\s*$/m
 
 async function startNode(clusterFile: string, dataDir: string, port: number): Promise<ChildProcess> {
-  const { cmd, argv } = runtimeCommand('node', ['node', '--cluster', clusterFile, '--data', dataDir, '--port', String(port), '--host', '127.0.0.1'])
-  const child = spawn(cmd, argv, { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const { cmd, argv } = runtimeCommand('node', [
+    'node',
+    '--cluster',
+    clusterFile,
+    '--data',
+    dataDir,
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+  ])
+  const child = spawn(cmd, argv, {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let out = ''
   let err = ''
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s))
@@ -127,13 +164,17 @@ export async function startCofferNodes(count = 6): Promise<S3Target> {
   if (r.status !== 0) throw new Error(`coffer cluster init failed: ${r.stderr}`)
   const ports = await freePorts(count)
   const nodes: ChildProcess[] = []
-  const stopNodes = onCleanup('coffer nodes', async () => { await Promise.all(nodes.map((c) => killChild(c, 'SIGTERM'))) })
+  const stopNodes = onCleanup('coffer nodes', async () => {
+    await Promise.all(nodes.map((c) => killChild(c, 'SIGTERM')))
+  })
   // Register pids as they appear, so Ctrl-C during start-up still kills them.
-  const started = await Promise.allSettled(ports.map(async (port, i) => {
-    const child = await startNode(clusterFile, join(tmp.dir, `node-${i}`), port)
-    nodes.push(child)
-    onCleanup(`coffer node ${i}`, () => {}, { pid: child.pid })
-  }))
+  const started = await Promise.allSettled(
+    ports.map(async (port, i) => {
+      const child = await startNode(clusterFile, join(tmp.dir, `node-${i}`), port)
+      nodes.push(child)
+      onCleanup(`coffer node ${i}`, () => {}, { pid: child.pid })
+    }),
+  )
   const failed = started.find((s) => s.status === 'rejected')
   if (failed) throw (failed as PromiseRejectedResult).reason
   const server = await startServer({
@@ -145,7 +186,9 @@ export async function startCofferNodes(count = 6): Promise<S3Target> {
   const live = () => nodes.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => c.pid!)
   return {
     ...fromServer('coffer 6 nodes', server, live),
-    degrade: async () => { await Promise.all(nodes.slice(0, 2).map((c) => killChild(c, 'SIGKILL'))) },
+    degrade: async () => {
+      await Promise.all(nodes.slice(0, 2).map((c) => killChild(c, 'SIGKILL')))
+    },
     stop: async () => {
       await stopGateway()
       await stopNodes()
@@ -160,9 +203,20 @@ export async function startS3rver(): Promise<S3Target & { dataDir: string }> {
   const dataDir = join(tmp.dir, 'data')
   // s3rver signs ListObjectsV2 continuation tokens with DES, which OpenSSL 3 (Node >= 17) only
   // offers through the legacy provider: without it every truncated page is a 500.
-  const child = await spawnEntry('s3rver', join(import.meta.dirname, 's3rver-server.ts'), [dataDir, keyFile, certFile], ['--openssl-legacy-provider'])
+  const child = await spawnEntry(
+    's3rver',
+    join(import.meta.dirname, 's3rver-server.ts'),
+    [dataDir, keyFile, certFile],
+    ['--openssl-legacy-provider'],
+  )
   return {
-    name: 's3rver', endpoint: `https://127.0.0.1:${child.port}`, ca: cert, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', pids: [child.pid], dataDir,
+    name: 's3rver',
+    endpoint: `https://127.0.0.1:${child.port}`,
+    ca: cert,
+    accessKeyId: 'S3RVER',
+    secretAccessKey: 'S3RVER',
+    pids: [child.pid],
+    dataDir,
     stop: async () => {
       await child.stop()
       await tmp.remove()

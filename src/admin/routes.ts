@@ -31,7 +31,8 @@ const STATUS: Partial<Record<ServiceErrorCode, 400 | 403 | 404 | 409>> = {
   NamespaceNotEmpty: 409,
 }
 
-const fail = (status: 400, code: string, message: string) => Object.assign(new Error(message), { adminStatus: status, code })
+const fail = (status: 400, code: string, message: string) =>
+  Object.assign(new Error(message), { adminStatus: status, code })
 
 /** A small JSON object, checked against the SHA-256 the signature covered (x-amz-content-sha256). */
 async function jsonBody(c: Context): Promise<Record<string, unknown>> {
@@ -39,7 +40,8 @@ async function jsonBody(c: Context): Promise<Record<string, unknown>> {
   const declared = c.req.header('x-amz-content-sha256')?.toLowerCase()
   if (declared && /^[0-9a-f]{64}$/.test(declared)) {
     const actual = toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', utf8(text) as BufferSource)))
-    if (actual !== declared) throw fail(400, 'XAmzContentSHA256Mismatch', 'The body does not match the signed x-amz-content-sha256.')
+    if (actual !== declared)
+      throw fail(400, 'XAmzContentSHA256Mismatch', 'The body does not match the signed x-amz-content-sha256.')
   }
   if (text.trim() === '') return {}
   try {
@@ -65,9 +67,13 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
       actor = await deps.authenticate(c.req.raw)
     } catch (e) {
       const err = e as HttpishError
-      return c.json({ error: err.code ?? 'AccessDenied', message: err.message ?? 'Access Denied.' }, (err.status ?? 403) as 403)
+      return c.json(
+        { error: err.code ?? 'AccessDenied', message: err.message ?? 'Access Denied.' },
+        (err.status ?? 403) as 403,
+      )
     }
-    if (!actor.isRoot) return c.json({ error: 'AccessDenied', message: 'The admin API is for the root user only.' }, 403)
+    if (!actor.isRoot)
+      return c.json({ error: 'AccessDenied', message: 'The admin API is for the root user only.' }, 403)
     await next()
   })
   admin.onError((e, c) => {
@@ -75,7 +81,10 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     const status = (e as { adminStatus?: 400 }).adminStatus
     if (status) return c.json({ error: (e as { code?: string }).code ?? 'InvalidArgument', message: e.message }, status)
     // Messages of crypto errors name namespaces and ids, never key material.
-    deps.logger?.log('error', 'admin request failed', { path: c.req.path, error: e instanceof Error ? e.message : String(e) })
+    deps.logger?.log('error', 'admin request failed', {
+      path: c.req.path,
+      error: e instanceof Error ? e.message : String(e),
+    })
     return c.json({ error: 'InternalError', message: e instanceof Error ? e.message : String(e) }, 500)
   })
 
@@ -103,7 +112,9 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     }
   })
 
-  admin.get('/users', async (c) => c.json({ users: await svc.namespaces.listUsers(c.req.query('namespace') || undefined) }))
+  admin.get('/users', async (c) =>
+    c.json({ users: await svc.namespaces.listUsers(c.req.query('namespace') || undefined) }),
+  )
   admin.post('/users', async (c) => {
     const body = await jsonBody(c)
     return c.json(await svc.namespaces.createUser(str(body.name, 'name'), str(body.namespace, 'namespace')), 201)
@@ -125,6 +136,8 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     return c.json({ rotated: 'namespace', ...(await svc.keys.rotateNamespaceKey(str(body.namespace, 'namespace'))) })
   })
 
-  admin.notFound((c) => c.json({ error: 'NotFound', message: `No admin operation at ${c.req.method} ${c.req.path}` }, 404))
+  admin.notFound((c) =>
+    c.json({ error: 'NotFound', message: `No admin operation at ${c.req.method} ${c.req.path}` }, 404),
+  )
   return admin
 }

@@ -48,7 +48,9 @@ for (const aead of impls) {
       expect(sealed.length).toBe(16)
       expect((await aead.open(key, pattern(12), new Uint8Array(0), sealed)).length).toBe(0)
       await expect(aead.importKey(pattern(16))).rejects.toThrow(RangeError)
-      await expect((async () => aead.seal(key, pattern(8), new Uint8Array(0), new Uint8Array(1)))()).rejects.toThrow(RangeError)
+      await expect((async () => aead.seal(key, pattern(8), new Uint8Array(0), new Uint8Array(1)))()).rejects.toThrow(
+        RangeError,
+      )
     })
   })
 }

@@ -23,8 +23,10 @@ export const AEAD_NONCE_BYTES = 12
 export const AEAD_TAG_BYTES = 16
 
 export function checkAeadArgs(key: Uint8Array | undefined, nonce: Uint8Array): void {
-  if (key && key.length !== AEAD_KEY_BYTES) throw new RangeError(`AES-256-GCM needs a ${AEAD_KEY_BYTES}-byte key, got ${key.length}`)
-  if (nonce.length !== AEAD_NONCE_BYTES) throw new RangeError(`AES-256-GCM needs a ${AEAD_NONCE_BYTES}-byte nonce, got ${nonce.length}`)
+  if (key && key.length !== AEAD_KEY_BYTES)
+    throw new RangeError(`AES-256-GCM needs a ${AEAD_KEY_BYTES}-byte key, got ${key.length}`)
+  if (nonce.length !== AEAD_NONCE_BYTES)
+    throw new RangeError(`AES-256-GCM needs a ${AEAD_NONCE_BYTES}-byte nonce, got ${nonce.length}`)
 }
 
 /** The portable implementation: async, runs wherever getWebCrypto() does. */

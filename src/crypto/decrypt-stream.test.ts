@@ -25,7 +25,8 @@ async function drain(stream: ReadableStream<Uint8Array>): Promise<{ bytes: Uint8
   }
 }
 
-const pkg = (c: Uint8Array, i: number, plainSize: number) => c.subarray(i * S, Math.min((i + 1) * S, i * S + (plainSize - i * P) + 16))
+const pkg = (c: Uint8Array, i: number, plainSize: number) =>
+  c.subarray(i * S, Math.min((i + 1) * S, i * S + (plainSize - i * P) + 16))
 
 for (const aead of [createWebCryptoAead(), createNodeAead()]) {
   describe(`tampering is rejected (${aead.name} AEAD)`, () => {
@@ -35,8 +36,22 @@ for (const aead of [createWebCryptoAead(), createNodeAead()]) {
     let cipher: Uint8Array
     const setup = async () => (cipher ??= await encryptAll(plain, opts))
 
-    const rejects = async (serve: (s: number, e: number) => Uint8Array, plainSize = size, o: PackageOptions = opts, start = 0, end = plainSize) => {
-      const r = await drain(decryptRange((s, e) => new ReadableStream({ start: (c) => (c.enqueue(serve(s, e)), c.close()) }), plainSize, start, end, o))
+    const rejects = async (
+      serve: (s: number, e: number) => Uint8Array,
+      plainSize = size,
+      o: PackageOptions = opts,
+      start = 0,
+      end = plainSize,
+    ) => {
+      const r = await drain(
+        decryptRange(
+          (s, e) => new ReadableStream({ start: (c) => (c.enqueue(serve(s, e)), c.close()) }),
+          plainSize,
+          start,
+          end,
+          o,
+        ),
+      )
       expect(r.error).toBeInstanceOf(DecryptError)
       return r
     }
@@ -63,7 +78,10 @@ for (const aead of [createWebCryptoAead(), createNodeAead()]) {
 
     it('a package from another object (same key and prefix) or another part fails', async () => {
       await setup()
-      for (const other of [options({ objectId: 'intruder', partNumber: 1 }, aead), options({ objectId: 'victim', partNumber: 2 }, aead)]) {
+      for (const other of [
+        options({ objectId: 'intruder', partNumber: 1 }, aead),
+        options({ objectId: 'victim', partNumber: 2 }, aead),
+      ]) {
         const foreign = await encryptAll(plain, other)
         const mixed = concatBytes([pkg(cipher, 0, size), pkg(foreign, 1, size), cipher.subarray(2 * S)])
         await rejects((s, e) => mixed.subarray(s, e))
@@ -108,7 +126,15 @@ describe('decryptRange plumbing', () => {
     const cipher = await encryptAll(plain, opts)
     const asked: [number, number][] = []
     const got = await drain(
-      decryptRange((s, e) => (asked.push([s, e]), new ReadableStream({ start: (c) => (c.enqueue(cipher.slice(s, e)), c.close()) })), size, 2 * P + 1, 4 * P + 2, opts),
+      decryptRange(
+        (s, e) => (
+          asked.push([s, e]), new ReadableStream({ start: (c) => (c.enqueue(cipher.slice(s, e)), c.close()) })
+        ),
+        size,
+        2 * P + 1,
+        4 * P + 2,
+        opts,
+      ),
     )
     expect(got.error).toBeUndefined()
     expect(asked).toEqual([[2 * S, 5 * S]])
@@ -118,7 +144,8 @@ describe('decryptRange plumbing', () => {
   it('passes storage errors through unchanged and never opens storage for an empty range', async () => {
     const boom = new Error('shard quorum lost')
     const cipher = await encryptAll(pattern(100), options())
-    const failing = () => new ReadableStream<Uint8Array>({ start: (c) => (c.enqueue(cipher.subarray(0, 10)), c.error(boom)) })
+    const failing = () =>
+      new ReadableStream<Uint8Array>({ start: (c) => (c.enqueue(cipher.subarray(0, 10)), c.error(boom)) })
     expect((await drain(decryptRange(failing, 100, 0, 100, options()))).error).toBe(boom)
     let opened = 0
     const r = await drain(decryptRange(() => (opened++, failing()), 100, 50, 50, options()))

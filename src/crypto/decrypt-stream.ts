@@ -59,7 +59,12 @@ export function decryptRange(
     try {
       plain = await aead.open(key!, ctx.nonce, ctx.aad, sealed)
     } catch (cause) {
-      return fail(new DecryptError(`${where}: package ${index} failed authentication (tampered, misplaced, truncated data, or the wrong key)`, { cause }))
+      return fail(
+        new DecryptError(
+          `${where}: package ${index} failed authentication (tampered, misplaced, truncated data, or the wrong key)`,
+          { cause },
+        ),
+      )
     }
     index++
     const piece = plain.subarray(skip, Math.min(plain.length, skip + remaining))
@@ -81,7 +86,8 @@ export function decryptRange(
             // Open every package already queued and hand each on as it is: joining them would
             // allocate and copy every byte once more, and on a GET each large allocation adds to
             // V8's external-memory pressure, which is what triggers most of its full GCs.
-            while (remaining > 0 && queue.length >= packagePayloadLength(plainSize, index) + PACKAGE_TAG) controller.enqueue(await openNext())
+            while (remaining > 0 && queue.length >= packagePayloadLength(plainSize, index) + PACKAGE_TAG)
+              controller.enqueue(await openNext())
             if (remaining === 0) {
               // Everything emitted was authenticated; now make sure the range held nothing more.
               const extra = queue.length > 0 || !(await reader.read()).done

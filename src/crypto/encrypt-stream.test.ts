@@ -12,7 +12,7 @@ const SIZES = [0, 1, P - 1, P, P + 1, 3 * MiB + 5]
 /** Random [start, end) pairs within size, seeded so failures reproduce. */
 function ranges(size: number, count: number, seed: number): [number, number][] {
   let x = seed
-  const rnd = (n: number) => ((x = (x * 1103515245 + 12345) >>> 0) % (n + 1))
+  const rnd = (n: number) => (x = (x * 1103515245 + 12345) >>> 0) % (n + 1)
   const out: [number, number][] = [[0, size]]
   for (let i = 0; i < count && size > 0; i++) {
     const a = rnd(size)
@@ -85,7 +85,11 @@ describe('encryptStream behaviour', () => {
   it('uses a different ciphertext for another part, object or prefix (no keystream reuse)', async () => {
     const plain = pattern(1000)
     const base = await encryptAll(plain, options())
-    for (const o of [options({ partNumber: 1 }), options({ objectId: 'other' }), options({ prefix: new Uint8Array(8) })]) {
+    for (const o of [
+      options({ partNumber: 1 }),
+      options({ objectId: 'other' }),
+      options({ prefix: new Uint8Array(8) }),
+    ]) {
       const c = await encryptAll(plain, o)
       let same = 0
       for (let i = 0; i < 1000; i++) if (c[i] === base[i]) same++

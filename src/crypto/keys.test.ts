@@ -40,7 +40,15 @@ describe('key blobs v1', () => {
     expect(b.length).toBe(66)
     const head = b.subarray(0, 6)
     const d = createDecipheriv('aes-256-gcm', master, b.subarray(6, 18))
-    d.setAAD(Buffer.concat([head, Buffer.from('coffer/ns-key/v1'), Buffer.from([0, 7]), Buffer.from('default'), Buffer.from([0, 0, 0, 1])]))
+    d.setAAD(
+      Buffer.concat([
+        head,
+        Buffer.from('coffer/ns-key/v1'),
+        Buffer.from([0, 7]),
+        Buffer.from('default'),
+        Buffer.from([0, 0, 0, 1]),
+      ]),
+    )
     d.setAuthTag(b.subarray(b.length - 16))
     expect(new Uint8Array(Buffer.concat([d.update(b.subarray(18, b.length - 16)), d.final()]))).toEqual(nsKey)
     expect(blobInfo(GOLDEN_OBJ_BLOB)).toEqual({ kind: BlobKind.ObjectKey, keyVersion: 1 })
@@ -72,7 +80,13 @@ describe('key blobs v1', () => {
       () => unwrapObjectKey(master, 'default', 'obj-1', GOLDEN_NS_BLOB), // kind mismatch
       () => unwrapNamespaceKey(master, 'default', 1, GOLDEN_NS_BLOB.slice(0, -4) + 'AAAA'),
       () => unwrapNamespaceKey(master, 'default', 1, 'not a blob'),
-      () => unwrapNamespaceKey(master, 'default', 1, toBase64(Buffer.from(GOLDEN_NS_BLOB, 'base64').map((x, i) => (i === 5 ? x ^ 1 : x)))), // header (version) edited
+      () =>
+        unwrapNamespaceKey(
+          master,
+          'default',
+          1,
+          toBase64(Buffer.from(GOLDEN_NS_BLOB, 'base64').map((x, i) => (i === 5 ? x ^ 1 : x))),
+        ), // header (version) edited
     ]
     for (const c of cases) await expect(c()).rejects.toBeInstanceOf(KeyUnwrapError)
     await expect(unwrapNamespaceKey(wrongMaster, 'default', 1, GOLDEN_NS_BLOB)).rejects.toThrow(/wrong wrapping key/)
@@ -96,14 +110,18 @@ describe('rotation', () => {
     expect(blobInfo(objBlob2).keyVersion).toBe(2)
     expect(await unwrapObjectKey(nsKey2, 'default', 'obj-1', objBlob2)).toEqual(objKey)
     await expect(unwrapObjectKey(nsKey, 'default', 'obj-1', objBlob2)).rejects.toBeInstanceOf(KeyUnwrapError)
-    await expect(rewrapNamespaceKey(seq(9), newMaster, 'default', 1, GOLDEN_NS_BLOB)).rejects.toBeInstanceOf(KeyUnwrapError)
+    await expect(rewrapNamespaceKey(seq(9), newMaster, 'default', 1, GOLDEN_NS_BLOB)).rejects.toBeInstanceOf(
+      KeyUnwrapError,
+    )
   })
 })
 
 describe('fingerprints', () => {
   it('master fingerprint is HMAC-SHA256(master, label): stable, and differs for a wrong key', async () => {
     expect(await masterKeyFingerprint(master)).toBe(GOLDEN_MASTER_PRINT)
-    expect(createHmac('sha256', master).update('coffer/master-key-fingerprint/v1').digest('hex')).toBe(GOLDEN_MASTER_PRINT)
+    expect(createHmac('sha256', master).update('coffer/master-key-fingerprint/v1').digest('hex')).toBe(
+      GOLDEN_MASTER_PRINT,
+    )
     expect(await masterKeyFingerprint(seq(0x41))).not.toBe(GOLDEN_MASTER_PRINT)
   })
 
@@ -147,16 +165,28 @@ describe('parseSseC (S3 validation order and messages)', () => {
     expect(got.keyMd5B64).toBe(md5)
   })
 
-  it('rejects each malformed trio with S3\'s code and message', () => {
+  it("rejects each malformed trio with S3's code and message", () => {
     expect(fail({ keyB64, keyMd5B64: md5 })).toEqual(['InvalidArgument', SSE_C_MESSAGES.missingAlgorithm])
     expect(fail({ keyMd5B64: md5 })).toEqual(['InvalidArgument', SSE_C_MESSAGES.missingAlgorithm])
     expect(fail({ algorithm: 'AES256' })).toEqual(['InvalidArgument', SSE_C_MESSAGES.missingKey])
     expect(fail({ algorithm: 'AES256', keyMd5B64: md5 })).toEqual(['InvalidArgument', SSE_C_MESSAGES.missingKey])
-    expect(fail({ algorithm: 'AES128', keyB64, keyMd5B64: md5 })).toEqual(['InvalidEncryptionAlgorithmError', SSE_C_MESSAGES.badAlgorithm])
-    expect(fail({ algorithm: 'AES256', keyB64: Buffer.alloc(16).toString('base64'), keyMd5B64: md5 })).toEqual(['InvalidArgument', SSE_C_MESSAGES.badKey])
-    expect(fail({ algorithm: 'AES256', keyB64: '!!not base64!!', keyMd5B64: md5 })).toEqual(['InvalidArgument', SSE_C_MESSAGES.badKey])
+    expect(fail({ algorithm: 'AES128', keyB64, keyMd5B64: md5 })).toEqual([
+      'InvalidEncryptionAlgorithmError',
+      SSE_C_MESSAGES.badAlgorithm,
+    ])
+    expect(fail({ algorithm: 'AES256', keyB64: Buffer.alloc(16).toString('base64'), keyMd5B64: md5 })).toEqual([
+      'InvalidArgument',
+      SSE_C_MESSAGES.badKey,
+    ])
+    expect(fail({ algorithm: 'AES256', keyB64: '!!not base64!!', keyMd5B64: md5 })).toEqual([
+      'InvalidArgument',
+      SSE_C_MESSAGES.badKey,
+    ])
     expect(fail({ algorithm: 'AES256', keyB64 })).toEqual(['InvalidArgument', SSE_C_MESSAGES.missingKeyMd5])
-    expect(fail({ algorithm: 'AES256', keyB64, keyMd5B64: createHash('md5').update('x').digest('base64') })).toEqual(['InvalidArgument', SSE_C_MESSAGES.md5Mismatch])
+    expect(fail({ algorithm: 'AES256', keyB64, keyMd5B64: createHash('md5').update('x').digest('base64') })).toEqual([
+      'InvalidArgument',
+      SSE_C_MESSAGES.md5Mismatch,
+    ])
     expect(SSE_C_MESSAGES.badAlgorithm).toContain('AES256')
   })
 })

@@ -55,7 +55,8 @@ export const generateKey = (): Promise<Uint8Array> => randomBytes(KEY_BYTES)
 
 /** Accepts only a 32-byte key; used on every key argument so a short key never reaches AES. */
 export function checkKey(key: Uint8Array, what = 'key'): void {
-  if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES) throw new RangeError(`${what} must be ${KEY_BYTES} bytes`)
+  if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES)
+    throw new RangeError(`${what} must be ${KEY_BYTES} bytes`)
 }
 
 function lp(s: string): Uint8Array {
@@ -71,45 +72,72 @@ const u32 = (n: number): Uint8Array => {
   return b
 }
 
-const header = (kind: BlobKind, version: number): Uint8Array => concatBytes([new Uint8Array([BLOB_VERSION, kind]), u32(version)])
+const header = (kind: BlobKind, version: number): Uint8Array =>
+  concatBytes([new Uint8Array([BLOB_VERSION, kind]), u32(version)])
 
 async function aesKey(raw: Uint8Array): Promise<CryptoKey> {
   const wc = await getWebCrypto()
   return wc.subtle.importKey('raw', raw as BufferSource, 'AES-GCM', false, ['encrypt', 'decrypt'])
 }
 
-async function wrap(kek: Uint8Array, kind: BlobKind, version: number, label: Uint8Array, key: Uint8Array): Promise<string> {
+async function wrap(
+  kek: Uint8Array,
+  kind: BlobKind,
+  version: number,
+  label: Uint8Array,
+  key: Uint8Array,
+): Promise<string> {
   checkKey(kek, 'wrapping key')
   checkKey(key, 'wrapped key')
   const wc = await getWebCrypto()
   const head = header(kind, version)
   const nonce = await randomBytes(BLOB_NONCE_BYTES)
   const aad = concatBytes([head, label])
-  const sealed = new Uint8Array(await wc.subtle.encrypt({ name: 'AES-GCM', iv: nonce as BufferSource, additionalData: aad as BufferSource }, await aesKey(kek), key as BufferSource))
+  const sealed = new Uint8Array(
+    await wc.subtle.encrypt(
+      { name: 'AES-GCM', iv: nonce as BufferSource, additionalData: aad as BufferSource },
+      await aesKey(kek),
+      key as BufferSource,
+    ),
+  )
   return toBase64(concatBytes([head, nonce, sealed]))
 }
 
 /** The header of a blob, unauthenticated (authentication happens in unwrap). */
 export function blobInfo(blob: string): { kind: BlobKind; keyVersion: number } {
   const b = fromBase64(blob)
-  if (!b || b.length !== BLOB_BYTES || b[0] !== BLOB_VERSION) throw new KeyUnwrapError('wrapped key blob is malformed or of an unknown version')
+  if (!b || b.length !== BLOB_BYTES || b[0] !== BLOB_VERSION)
+    throw new KeyUnwrapError('wrapped key blob is malformed or of an unknown version')
   return { kind: b[1] as BlobKind, keyVersion: new DataView(b.buffer, b.byteOffset).getUint32(2) }
 }
 
-async function unwrap(kek: Uint8Array, kind: BlobKind, label: Uint8Array, blob: string, what: string): Promise<{ key: Uint8Array; keyVersion: number }> {
+async function unwrap(
+  kek: Uint8Array,
+  kind: BlobKind,
+  label: Uint8Array,
+  blob: string,
+  what: string,
+): Promise<{ key: Uint8Array; keyVersion: number }> {
   checkKey(kek, 'unwrapping key')
   const info = blobInfo(blob)
-  if (info.kind !== kind) throw new KeyUnwrapError(`${what}: the blob holds another kind of key (${info.kind}, expected ${kind})`)
+  if (info.kind !== kind)
+    throw new KeyUnwrapError(`${what}: the blob holds another kind of key (${info.kind}, expected ${kind})`)
   const b = fromBase64(blob)!
   const head = b.subarray(0, BLOB_HEADER_BYTES)
   const nonce = b.subarray(BLOB_HEADER_BYTES, BLOB_HEADER_BYTES + BLOB_NONCE_BYTES)
   const wc = await getWebCrypto()
   try {
     const aad = concatBytes([head, label])
-    const key = await wc.subtle.decrypt({ name: 'AES-GCM', iv: nonce as BufferSource, additionalData: aad as BufferSource }, await aesKey(kek), b.subarray(BLOB_HEADER_BYTES + BLOB_NONCE_BYTES) as BufferSource)
+    const key = await wc.subtle.decrypt(
+      { name: 'AES-GCM', iv: nonce as BufferSource, additionalData: aad as BufferSource },
+      await aesKey(kek),
+      b.subarray(BLOB_HEADER_BYTES + BLOB_NONCE_BYTES) as BufferSource,
+    )
     return { key: new Uint8Array(key), keyVersion: info.keyVersion }
   } catch {
-    throw new KeyUnwrapError(`${what}: cannot unwrap — wrong wrapping key, or the blob belongs to another namespace, object or version`)
+    throw new KeyUnwrapError(
+      `${what}: cannot unwrap — wrong wrapping key, or the blob belongs to another namespace, object or version`,
+    )
   }
 }
 
@@ -121,37 +149,98 @@ export const wrapNamespaceKey = (master: Uint8Array, ns: string, version: number
   wrap(master, BlobKind.NamespaceKey, version, nsLabel(ns, version), nsKey)
 
 /** Throws KeyUnwrapError on the wrong master key or a blob of another namespace or version. */
-export async function unwrapNamespaceKey(master: Uint8Array, ns: string, version: number, blob: string): Promise<Uint8Array> {
-  return (await unwrap(master, BlobKind.NamespaceKey, nsLabel(ns, version), blob, `namespace key of ${JSON.stringify(ns)} v${version}`)).key
+export async function unwrapNamespaceKey(
+  master: Uint8Array,
+  ns: string,
+  version: number,
+  blob: string,
+): Promise<Uint8Array> {
+  return (
+    await unwrap(
+      master,
+      BlobKind.NamespaceKey,
+      nsLabel(ns, version),
+      blob,
+      `namespace key of ${JSON.stringify(ns)} v${version}`,
+    )
+  ).key
 }
 
 /**
  * Wraps an object key under namespace key version `nsKeyVersion` (recorded, authenticated, in the
  * blob so a reader knows which namespace key opens it while a rotation is half done).
  */
-export const wrapObjectKey = (nsKey: Uint8Array, ns: string, objectId: string, objKey: Uint8Array, nsKeyVersion = 1): Promise<string> =>
-  wrap(nsKey, BlobKind.ObjectKey, nsKeyVersion, objLabel(LABEL_OBJECT, ns, objectId), objKey)
+export const wrapObjectKey = (
+  nsKey: Uint8Array,
+  ns: string,
+  objectId: string,
+  objKey: Uint8Array,
+  nsKeyVersion = 1,
+): Promise<string> => wrap(nsKey, BlobKind.ObjectKey, nsKeyVersion, objLabel(LABEL_OBJECT, ns, objectId), objKey)
 
 /** Throws KeyUnwrapError on the wrong namespace key or a blob of another namespace or object. */
-export async function unwrapObjectKey(nsKey: Uint8Array, ns: string, objectId: string, blob: string): Promise<Uint8Array> {
-  return (await unwrap(nsKey, BlobKind.ObjectKey, objLabel(LABEL_OBJECT, ns, objectId), blob, `object key of ${JSON.stringify(objectId)}`)).key
+export async function unwrapObjectKey(
+  nsKey: Uint8Array,
+  ns: string,
+  objectId: string,
+  blob: string,
+): Promise<Uint8Array> {
+  return (
+    await unwrap(
+      nsKey,
+      BlobKind.ObjectKey,
+      objLabel(LABEL_OBJECT, ns, objectId),
+      blob,
+      `object key of ${JSON.stringify(objectId)}`,
+    )
+  ).key
 }
 
 /** SSE-C: the object key wrapped by the customer's key instead of the namespace key. */
-export const wrapSseCObjectKey = (customerKey: Uint8Array, ns: string, objectId: string, objKey: Uint8Array): Promise<string> =>
-  wrap(customerKey, BlobKind.SseCObjectKey, 0, objLabel(LABEL_SSE_C_OBJECT, ns, objectId), objKey)
+export const wrapSseCObjectKey = (
+  customerKey: Uint8Array,
+  ns: string,
+  objectId: string,
+  objKey: Uint8Array,
+): Promise<string> => wrap(customerKey, BlobKind.SseCObjectKey, 0, objLabel(LABEL_SSE_C_OBJECT, ns, objectId), objKey)
 
-export async function unwrapSseCObjectKey(customerKey: Uint8Array, ns: string, objectId: string, blob: string): Promise<Uint8Array> {
-  return (await unwrap(customerKey, BlobKind.SseCObjectKey, objLabel(LABEL_SSE_C_OBJECT, ns, objectId), blob, `SSE-C object key of ${JSON.stringify(objectId)}`)).key
+export async function unwrapSseCObjectKey(
+  customerKey: Uint8Array,
+  ns: string,
+  objectId: string,
+  blob: string,
+): Promise<Uint8Array> {
+  return (
+    await unwrap(
+      customerKey,
+      BlobKind.SseCObjectKey,
+      objLabel(LABEL_SSE_C_OBJECT, ns, objectId),
+      blob,
+      `SSE-C object key of ${JSON.stringify(objectId)}`,
+    )
+  ).key
 }
 
 /** Master-key rotation step for one namespace: same namespace key, new wrapping. */
-export async function rewrapNamespaceKey(oldMaster: Uint8Array, newMaster: Uint8Array, ns: string, version: number, blob: string): Promise<string> {
+export async function rewrapNamespaceKey(
+  oldMaster: Uint8Array,
+  newMaster: Uint8Array,
+  ns: string,
+  version: number,
+  blob: string,
+): Promise<string> {
   return wrapNamespaceKey(newMaster, ns, version, await unwrapNamespaceKey(oldMaster, ns, version, blob))
 }
 
 /** Namespace-key rotation step for one object: same object key (data untouched), new wrapping. */
-export async function rewrapObjectKey(oldNsKey: Uint8Array, newNsKey: Uint8Array, ns: string, objectId: string, blob: string, newNsKeyVersion: number): Promise<string> {
+export async function rewrapObjectKey(
+  oldNsKey: Uint8Array,
+  newNsKey: Uint8Array,
+  ns: string,
+  objectId: string,
+  blob: string,
+  newNsKeyVersion: number,
+): Promise<string> {
   return wrapObjectKey(newNsKey, ns, objectId, await unwrapObjectKey(oldNsKey, ns, objectId, blob), newNsKeyVersion)
 }
 
@@ -180,14 +269,18 @@ export const SSE_C_ALGORITHM = 'AES256'
 
 /** S3's own wording for each SSE-C failure (as AWS, MinIO and moto return them). */
 export const SSE_C_MESSAGES = {
-  missingAlgorithm: 'Requests specifying Server Side Encryption with Customer provided keys must provide a valid encryption algorithm.',
-  missingKey: 'Requests specifying Server Side Encryption with Customer provided keys must provide an appropriate secret key.',
-  missingKeyMd5: 'Requests specifying Server Side Encryption with Customer provided keys must provide the client calculated MD5 of the secret key.',
+  missingAlgorithm:
+    'Requests specifying Server Side Encryption with Customer provided keys must provide a valid encryption algorithm.',
+  missingKey:
+    'Requests specifying Server Side Encryption with Customer provided keys must provide an appropriate secret key.',
+  missingKeyMd5:
+    'Requests specifying Server Side Encryption with Customer provided keys must provide the client calculated MD5 of the secret key.',
   badAlgorithm: 'The Encryption request you specified is not valid. Supported value: AES256.',
   badKey: 'The secret key was invalid for the specified algorithm.',
   md5Mismatch: 'The calculated MD5 hash of the key did not match the hash that was provided.',
   /** For the service: InvalidRequest (400) when an SSE-C object is read without the key headers. */
-  keyRequired: 'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.',
+  keyRequired:
+    'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.',
   /** For the service: InvalidRequest (400) when SSE-C headers are sent for an object stored without SSE-C. */
   notApplicable: 'The encryption parameters are not applicable to this object.',
 } as const
@@ -226,12 +319,19 @@ export function parseSseC(h: SseCHeaders, platform: Pick<Platform, 'createHasher
   if (!algorithm && !keyB64 && !keyMd5B64) return undefined
   if (!algorithm) throw new SseCError('InvalidArgument', SSE_C_MESSAGES.missingAlgorithm)
   if (!keyB64) throw new SseCError('InvalidArgument', SSE_C_MESSAGES.missingKey)
-  if (algorithm !== SSE_C_ALGORITHM) throw new SseCError('InvalidEncryptionAlgorithmError', SSE_C_MESSAGES.badAlgorithm, 'x-amz-server-side-encryption', algorithm)
+  if (algorithm !== SSE_C_ALGORITHM)
+    throw new SseCError(
+      'InvalidEncryptionAlgorithmError',
+      SSE_C_MESSAGES.badAlgorithm,
+      'x-amz-server-side-encryption',
+      algorithm,
+    )
   const key = /^[A-Za-z0-9+/]*={0,2}$/.test(keyB64) ? fromBase64(keyB64) : undefined
   if (!key || key.length !== KEY_BYTES) throw new SseCError('InvalidArgument', SSE_C_MESSAGES.badKey)
   if (!keyMd5B64) throw new SseCError('InvalidArgument', SSE_C_MESSAGES.missingKeyMd5)
   const md5 = platform.createHasher('md5')
   md5.update(key)
-  if (!fingerprintsEqual(toBase64(md5.digest()), keyMd5B64)) throw new SseCError('InvalidArgument', SSE_C_MESSAGES.md5Mismatch)
+  if (!fingerprintsEqual(toBase64(md5.digest()), keyMd5B64))
+    throw new SseCError('InvalidArgument', SSE_C_MESSAGES.md5Mismatch)
   return { key, keyMd5B64 }
 }

@@ -1,7 +1,15 @@
 import { createCipheriv, createHash, createHmac } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { toHex, utf8 } from '../util/bytes.ts'
-import { cipherLength, derivePackageKey, PACKAGE_PAYLOAD, PACKAGE_SIZE, packageContext, packageCount, plainLength } from './package-format.ts'
+import {
+  cipherLength,
+  derivePackageKey,
+  PACKAGE_PAYLOAD,
+  PACKAGE_SIZE,
+  packageContext,
+  packageCount,
+  plainLength,
+} from './package-format.ts'
 import { encryptAll, options } from './test-crypto-kit.ts'
 
 // FORMAT golden vectors: fixed key 00..1f, prefix a0..a7, object id "golden-object".
@@ -29,7 +37,9 @@ function reference(plain: Uint8Array, partNumber: number): Uint8Array {
   part.writeUInt32BE(partNumber)
   const idLen = Buffer.alloc(2)
   idLen.writeUInt16BE(Buffer.byteLength(o.objectId))
-  const pkgKey = createHmac('sha256', o.key).update(Buffer.concat([Buffer.from('coffer/package-key/v1'), part, idLen, Buffer.from(o.objectId)])).digest()
+  const pkgKey = createHmac('sha256', o.key)
+    .update(Buffer.concat([Buffer.from('coffer/package-key/v1'), part, idLen, Buffer.from(o.objectId)]))
+    .digest()
   const n = Math.max(1, Math.ceil(plain.length / PACKAGE_PAYLOAD))
   const out: Buffer[] = []
   for (let i = 0; i < n; i++) {
@@ -83,18 +93,26 @@ describe('package format v1 golden vectors', () => {
 describe('length arithmetic', () => {
   it('cipherLength is plain + 16 per package, at least one package', () => {
     const P = PACKAGE_PAYLOAD
-    const cases: [number, number][] = [[0, 16], [1, 17], [P - 1, P + 15], [P, P + 16], [P + 1, P + 33], [3 * P + 5, 3 * P + 5 + 64]]
+    const cases: [number, number][] = [
+      [0, 16],
+      [1, 17],
+      [P - 1, P + 15],
+      [P, P + 16],
+      [P + 1, P + 33],
+      [3 * P + 5, 3 * P + 5 + 64],
+    ]
     for (const [plain, cipher] of cases) {
       expect(cipherLength(plain)).toBe(cipher)
       expect(plainLength(cipher)).toBe(plain)
     }
     expect(packageCount(0)).toBe(1)
-    expect(packageCount(5 * 1024 ** 4)).toBe(5 * 1024 ** 4 / P)
+    expect(packageCount(5 * 1024 ** 4)).toBe((5 * 1024 ** 4) / P)
   })
 
   it('plainLength inverts cipherLength and rejects impossible lengths', () => {
     for (let plain = 0; plain < 3 * PACKAGE_SIZE; plain += 4099) expect(plainLength(cipherLength(plain))).toBe(plain)
-    for (const bad of [0, 15, PACKAGE_SIZE + 1, PACKAGE_SIZE + 16, 2 * PACKAGE_SIZE + 7, -1, 1.5]) expect(plainLength(bad)).toBeUndefined()
+    for (const bad of [0, 15, PACKAGE_SIZE + 1, PACKAGE_SIZE + 16, 2 * PACKAGE_SIZE + 7, -1, 1.5])
+      expect(plainLength(bad)).toBeUndefined()
   })
 
   it('refuses malformed parameters before any work', () => {

@@ -76,16 +76,21 @@ export function plainLength(cipher: number): number | undefined {
 /** Plaintext bytes in package `index` of an object of `plainLength` bytes. */
 export function packagePayloadLength(plainLength: number, index: number): number {
   const count = packageCount(plainLength)
-  if (!Number.isInteger(index) || index < 0 || index >= count) throw new RangeError(`package ${index} out of 0..${count - 1}`)
+  if (!Number.isInteger(index) || index < 0 || index >= count)
+    throw new RangeError(`package ${index} out of 0..${count - 1}`)
   return index < count - 1 ? PACKAGE_PAYLOAD : plainLength - (count - 1) * PACKAGE_PAYLOAD
 }
 
 export function checkParams(p: PackageParams): void {
-  if (!(p.key instanceof Uint8Array) || p.key.length !== OBJECT_KEY_BYTES) throw new RangeError(`object key must be ${OBJECT_KEY_BYTES} bytes`)
-  if (!(p.prefix instanceof Uint8Array) || p.prefix.length !== PREFIX_BYTES) throw new RangeError(`nonce prefix must be ${PREFIX_BYTES} bytes`)
-  if (!Number.isInteger(p.partNumber) || p.partNumber < 0 || p.partNumber > 0xffffffff) throw new RangeError(`part number must be a u32, got ${p.partNumber}`)
+  if (!(p.key instanceof Uint8Array) || p.key.length !== OBJECT_KEY_BYTES)
+    throw new RangeError(`object key must be ${OBJECT_KEY_BYTES} bytes`)
+  if (!(p.prefix instanceof Uint8Array) || p.prefix.length !== PREFIX_BYTES)
+    throw new RangeError(`nonce prefix must be ${PREFIX_BYTES} bytes`)
+  if (!Number.isInteger(p.partNumber) || p.partNumber < 0 || p.partNumber > 0xffffffff)
+    throw new RangeError(`part number must be a u32, got ${p.partNumber}`)
   const id = utf8(p.objectId)
-  if (id.length === 0 || id.length > MAX_OBJECT_ID_BYTES) throw new RangeError(`object id must be 1..${MAX_OBJECT_ID_BYTES} UTF-8 bytes`)
+  if (id.length === 0 || id.length > MAX_OBJECT_ID_BYTES)
+    throw new RangeError(`object id must be 1..${MAX_OBJECT_ID_BYTES} UTF-8 bytes`)
 }
 
 /**
@@ -105,7 +110,11 @@ export function derivePackageKey(objectKey: Uint8Array, partNumber: number, obje
  * Nonce and AAD for one stream, rewritten in place per package (no allocation per package).
  * The returned views are reused: the AEAD call must consume them before the next `at()`.
  */
-export function packageContext(p: PackageParams): { nonce: Uint8Array; aad: Uint8Array; at(index: number, final: boolean): void } {
+export function packageContext(p: PackageParams): {
+  nonce: Uint8Array
+  aad: Uint8Array
+  at(index: number, final: boolean): void
+} {
   checkParams(p)
   const id = utf8(p.objectId)
   const nonce = new Uint8Array(PREFIX_BYTES + 4)
@@ -121,7 +130,8 @@ export function packageContext(p: PackageParams): { nonce: Uint8Array; aad: Uint
     nonce,
     aad,
     at(index, final) {
-      if (!Number.isInteger(index) || index < 0 || index >= MAX_PACKAGES) throw new RangeError(`package index ${index} exceeds the 32-bit counter`)
+      if (!Number.isInteger(index) || index < 0 || index >= MAX_PACKAGES)
+        throw new RangeError(`package index ${index} exceeds the 32-bit counter`)
       nonceView.setUint32(PREFIX_BYTES, index)
       aad[1] = final ? FINAL_FLAG : 0
       view.setUint32(6, index)

@@ -12,22 +12,41 @@ function brute(size: number, start: number, end: number) {
   const last = Math.max(...pkgs)
   let cipherEnd = 0
   for (let i = 0; i <= last; i++) cipherEnd += packagePayloadLength(size, i) + 16
-  return { firstPackage: first, lastPackage: last, cipherStart: first * PACKAGE_SIZE, cipherEnd, skip: start - first * P, take: end - start }
+  return {
+    firstPackage: first,
+    lastPackage: last,
+    cipherStart: first * PACKAGE_SIZE,
+    cipherEnd,
+    skip: start - first * P,
+    take: end - start,
+  }
 }
 
 describe('planRange', () => {
   it('matches the brute-force mapping across package boundaries', () => {
     const sizes = [1, 2, P - 1, P, P + 1, 2 * P, 3 * P + 5]
     for (const size of sizes) {
-      const points = [...new Set([0, 1, P - 1, P, P + 1, 2 * P - 1, 2 * P, 2 * P + 1, size - 1, size].filter((x) => x >= 0 && x <= size))]
-      for (const s of points) for (const e of points) if (e > s) expect(planRange(size, s, e), `${size} [${s},${e})`).toEqual(brute(size, s, e))
+      const points = [
+        ...new Set(
+          [0, 1, P - 1, P, P + 1, 2 * P - 1, 2 * P, 2 * P + 1, size - 1, size].filter((x) => x >= 0 && x <= size),
+        ),
+      ]
+      for (const s of points)
+        for (const e of points)
+          if (e > s) expect(planRange(size, s, e), `${size} [${s},${e})`).toEqual(brute(size, s, e))
     }
   })
 
   it('ends the cipher range at cipherLength for the final package', () => {
     const size = 3 * P + 5
     expect(planRange(size, 0, size).cipherEnd).toBe(cipherLength(size))
-    expect(planRange(size, size - 1, size)).toMatchObject({ firstPackage: 3, lastPackage: 3, cipherStart: 3 * PACKAGE_SIZE, skip: 4, take: 1 })
+    expect(planRange(size, size - 1, size)).toMatchObject({
+      firstPackage: 3,
+      lastPackage: 3,
+      cipherStart: 3 * PACKAGE_SIZE,
+      skip: 4,
+      take: 1,
+    })
   })
 
   it('maps an empty range to no package and rejects ranges outside the object', () => {

@@ -23,7 +23,13 @@ export interface PackageRange {
  */
 export function planRange(plainSize: number, plainStart: number, plainEnd: number): PackageRange {
   const count = packageCount(plainSize) // validates plainSize
-  if (!Number.isSafeInteger(plainStart) || !Number.isSafeInteger(plainEnd) || plainStart < 0 || plainEnd < plainStart || plainEnd > plainSize) {
+  if (
+    !Number.isSafeInteger(plainStart) ||
+    !Number.isSafeInteger(plainEnd) ||
+    plainStart < 0 ||
+    plainEnd < plainStart ||
+    plainEnd > plainSize
+  ) {
     throw new RangeError(`range [${plainStart}, ${plainEnd}) is not within an object of ${plainSize} bytes`)
   }
   if (plainStart === plainEnd) {
@@ -34,5 +40,12 @@ export function planRange(plainSize: number, plainStart: number, plainEnd: numbe
   const lastPackage = Math.floor((plainEnd - 1) / PACKAGE_PAYLOAD)
   const cipherStart = firstPackage * PACKAGE_SIZE
   const cipherEnd = lastPackage === count - 1 ? cipherLength(plainSize) : (lastPackage + 1) * PACKAGE_SIZE
-  return { firstPackage, lastPackage, cipherStart, cipherEnd, skip: plainStart - firstPackage * PACKAGE_PAYLOAD, take: plainEnd - plainStart }
+  return {
+    firstPackage,
+    lastPackage,
+    cipherStart,
+    cipherEnd,
+    skip: plainStart - firstPackage * PACKAGE_PAYLOAD,
+    take: plainEnd - plainStart,
+  }
 }

@@ -17,23 +17,26 @@ const RSS_BUDGET = 96 * MiB
 function generated(total: number, onChunk: (c: Uint8Array) => void): ReadableStream<Uint8Array> {
   let sent = 0
   let x = 0x2545f491
-  return new ReadableStream({
-    pull(c) {
-      if (sent >= total) return c.close()
-      const n = Math.min(NET_CHUNK, total - sent)
-      const chunk = new Uint8Array(n)
-      for (let i = 0; i < n; i += 4) {
-        x ^= x << 13
-        x ^= x >>> 17
-        x ^= x << 5
-        chunk[i] = x
-        chunk[i + 1] = x >>> 8
-      }
-      onChunk(chunk)
-      sent += n
-      c.enqueue(chunk)
+  return new ReadableStream(
+    {
+      pull(c) {
+        if (sent >= total) return c.close()
+        const n = Math.min(NET_CHUNK, total - sent)
+        const chunk = new Uint8Array(n)
+        for (let i = 0; i < n; i += 4) {
+          x ^= x << 13
+          x ^= x >>> 17
+          x ^= x << 5
+          chunk[i] = x
+          chunk[i + 1] = x >>> 8
+        }
+        onChunk(chunk)
+        sent += n
+        c.enqueue(chunk)
+      },
     },
-  }, { highWaterMark: 0 })
+    { highWaterMark: 0 },
+  )
 }
 
 it('streams 256 MiB through encrypt → decrypt within a small RSS growth', async () => {
@@ -53,7 +56,10 @@ it('streams 256 MiB through encrypt → decrypt within a small RSS growth', asyn
       (s, e) => {
         opened++
         expect([s, e]).toEqual([0, cipherLength(TOTAL)])
-        return encryptStream(generated(TOTAL, (c) => (sent.update(c), ++chunks % 256 === 0 && sample())), opts)
+        return encryptStream(
+          generated(TOTAL, (c) => (sent.update(c), ++chunks % 256 === 0 && sample())),
+          opts,
+        )
       },
       TOTAL,
       0,
@@ -72,7 +78,9 @@ it('streams 256 MiB through encrypt → decrypt within a small RSS growth', asyn
     expect(n).toBe(TOTAL)
     expect(got.digest('hex')).toBe(sent.digest('hex'))
     const growth = peak - base
-    console.log(`[info] 256 MiB encrypt→decrypt: ${(TOTAL / MiB / secs).toFixed(0)} MiB/s, peak RSS growth ${(growth / MiB).toFixed(1)} MiB`)
+    console.log(
+      `[info] 256 MiB encrypt→decrypt: ${(TOTAL / MiB / secs).toFixed(0)} MiB/s, peak RSS growth ${(growth / MiB).toFixed(1)} MiB`,
+    )
     expect(growth).toBeLessThan(RSS_BUDGET)
   } finally {
     clearInterval(timer)

@@ -48,5 +48,8 @@ export function decryptSlice(
   serve: (s: number, e: number) => Uint8Array = (s, e) => cipher.subarray(s, e),
   chunk = 50 * KiB + 1,
 ): Promise<Uint8Array> {
-  return readAll(decryptRange((s, e) => streamFromBytes(serve(s, e), chunk), plainSize, start, end, opts), 1 << 30)
+  return readAll(
+    decryptRange((s, e) => streamFromBytes(serve(s, e), chunk), plainSize, start, end, opts),
+    1 << 30,
+  )
 }

@@ -9,8 +9,15 @@ export * from './queries/identities.ts'
 export * from './queries/buckets.ts'
 // Not `export *`: the SQL building blocks in objects.ts are for multipart.ts only.
 export {
-  commitObject, deleteObject, getObject, parseEtagList, updateObjectMetadata,
-  type CommitResult, type MetadataPatch, type ObjectRow, type WriteCondition,
+  commitObject,
+  deleteObject,
+  getObject,
+  parseEtagList,
+  updateObjectMetadata,
+  type CommitResult,
+  type MetadataPatch,
+  type ObjectRow,
+  type WriteCondition,
 } from './queries/objects.ts'
 export * from './queries/list.ts'
 export * from './queries/multipart.ts'

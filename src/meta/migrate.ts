@@ -11,7 +11,8 @@ import { migrate } from 'drizzle-orm/libsql/migrator'
  */
 export function migrationsFolder(base: string | URL = import.meta.url): string {
   const url = new URL('./migrations/', base)
-  if (url.protocol !== 'file:') throw new Error(`migrations must be on disk, got ${url.href}: run from source, not a bundle`)
+  if (url.protocol !== 'file:')
+    throw new Error(`migrations must be on disk, got ${url.href}: run from source, not a bundle`)
   const path = decodeURIComponent(url.pathname)
   // Windows: /C:/dir/ → C:/dir/
   return /^\/[A-Za-z]:\//.test(path) ? path.slice(1) : path

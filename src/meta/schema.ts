@@ -190,9 +190,7 @@ export const gcQueue = sqliteTable('gc_queue', {
    * A lease: takeGc pushes this into the future so that two collectors do not take the same
    * entry and a failed removal is retried later instead of blocking the head of the queue.
    */
-  retryAt: timestamp('retry_at')
-    .notNull()
-    .default(sql`0`),
+  retryAt: timestamp('retry_at').notNull().default(sql`0`),
 })
 
 // ── durability bookkeeping ──────────────────────────────────────────────────────────────────
@@ -216,9 +214,7 @@ export const healQueue = sqliteTable(
     reason: text('reason').notNull(),
     enqueuedAt: timestamp('enqueued_at').notNull(),
     /** Leased like gc_queue; a heal that could not finish (a store still down) is retried later. */
-    retryAt: timestamp('retry_at')
-      .notNull()
-      .default(sql`0`),
+    retryAt: timestamp('retry_at').notNull().default(sql`0`),
     attempts: integer('attempts').notNull().default(0),
   },
   (t) => [index('heal_queue_retry_idx').on(t.retryAt)],

@@ -14,7 +14,13 @@ export async function freshDb(url = ':memory:', buckets: string[] = ['b']): Prom
   await ensureDefaultNamespace(meta.db)
   await upsertRootUser(meta.db, { accessKeyId: 'ROOT', secretAccessKey: 'secret' })
   for (const name of buckets) {
-    await insertBucket(meta.db, { name, namespace: 'default', owner: 'ROOT', region: 'us-east-1', createdAt: new Date() })
+    await insertBucket(meta.db, {
+      name,
+      namespace: 'default',
+      owner: 'ROOT',
+      region: 'us-east-1',
+      createdAt: new Date(),
+    })
   }
   return meta
 }

@@ -67,14 +67,17 @@ async function rawGcm(): Promise<{ seal: number; open: number }> {
 function source(total: number, chunk: number): ReadableStream<Uint8Array> {
   const block = new Uint8Array(randomBytes(chunk))
   let sent = 0
-  return new ReadableStream({
-    pull(c) {
-      if (sent >= total) return c.close()
-      const n = Math.min(chunk, total - sent)
-      sent += n
-      c.enqueue(block.subarray(0, n))
+  return new ReadableStream(
+    {
+      pull(c) {
+        if (sent >= total) return c.close()
+        const n = Math.min(chunk, total - sent)
+        sent += n
+        c.enqueue(block.subarray(0, n))
+      },
     },
-  }, { highWaterMark: 0 })
+    { highWaterMark: 0 },
+  )
 }
 
 async function drainCount(s: ReadableStream<Uint8Array>): Promise<number> {
@@ -86,26 +89,37 @@ async function drainCount(s: ReadableStream<Uint8Array>): Promise<number> {
 /** 1 MiB views of `bytes[s, e)`, like a storage range read. */
 function slices(bytes: Uint8Array, s: number, e: number): ReadableStream<Uint8Array> {
   let o = s
-  return new ReadableStream({
-    pull(c) {
-      if (o >= e) return c.close()
-      const n = Math.min(MiB, e - o)
-      c.enqueue(bytes.subarray(o, o + n))
-      o += n
+  return new ReadableStream(
+    {
+      pull(c) {
+        if (o >= e) return c.close()
+        const n = Math.min(MiB, e - o)
+        c.enqueue(bytes.subarray(o, o + n))
+        o += n
+      },
     },
-  }, { highWaterMark: 0 })
+    { highWaterMark: 0 },
+  )
 }
 
 /** encryptStream and decryptRange over 1 MiB chunks (each timed after a warm-up run). */
 async function streams(aead: Aead): Promise<{ seal: number; open: number }> {
-  const opts = { key: new Uint8Array(randomBytes(32)), prefix: new Uint8Array(8), objectId: 'bench', partNumber: 0, aead }
+  const opts = {
+    key: new Uint8Array(randomBytes(32)),
+    prefix: new Uint8Array(8),
+    objectId: 'bench',
+    partNumber: 0,
+    aead,
+  }
   const seal = await timeIt(async () => void (await drainCount(encryptStream(source(VOLUME, MiB), opts))))
   const parts: Uint8Array[] = []
   for await (const c of encryptStream(source(VOLUME, MiB), opts) as unknown as AsyncIterable<Uint8Array>) parts.push(c)
   const cipher = new Uint8Array(Buffer.concat(parts))
   expect(cipher.length).toBe(cipherLength(VOLUME))
   let got = 0
-  const open = await timeIt(async () => void (got = await drainCount(decryptRange((s, e) => slices(cipher, s, e), VOLUME, 0, VOLUME, opts))))
+  const open = await timeIt(
+    async () => void (got = await drainCount(decryptRange((s, e) => slices(cipher, s, e), VOLUME, 0, VOLUME, opts))),
+  )
   expect(got).toBe(VOLUME)
   return { seal: VOLUME / (seal / 1000) / 1e6, open: VOLUME / (open / 1000) / 1e6 }
 }
@@ -125,7 +139,10 @@ describe('AEAD throughput (informational)', () => {
       ['raw AES-256-GCM node:crypto, 1 MiB (again)', await rawGcm()], // first-vs-last shows the noise
     ]
     const f = (x: number) => mbps(x * 1e6, 1000)
-    console.log('[info] AES-256-GCM throughput (encrypt / decrypt), 64 MiB each:\n' + rows.map(([name, r]) => `  ${name.padEnd(46)} ${f(r.seal)} / ${f(r.open)}`).join('\n'))
+    console.log(
+      '[info] AES-256-GCM throughput (encrypt / decrypt), 64 MiB each:\n' +
+        rows.map(([name, r]) => `  ${name.padEnd(46)} ${f(r.seal)} / ${f(r.open)}`).join('\n'),
+    )
     for (const [, r] of rows) expect(r.seal).toBeGreaterThan(0)
   })
 })

@@ -56,7 +56,9 @@ export async function openDrives(dataDir: string, count: number): Promise<Disk[]
   const dir = join(dataDir, 'drives')
   const existing = (await readdir(dir).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n))
   if (existing.length > 0 && existing.length !== count) {
-    throw new Error(`${dir} holds ${existing.length} drives but --drives is ${count}: start with --drives ${existing.length} (objects are placed by drive count)`)
+    throw new Error(
+      `${dir} holds ${existing.length} drives but --drives is ${count}: start with --drives ${existing.length} (objects are placed by drive count)`,
+    )
   }
   const disks = Array.from({ length: count }, (_, i) => createFsDisk(join(dir, String(i))))
   await Promise.all(disks.map((d) => d.check()))
@@ -72,7 +74,15 @@ async function openStores(c: ServerConfig, platform: Platform): Promise<ShardSto
   if (c.clusterFile && c.nodes) {
     const cluster = await loadCluster(c.clusterFile)
     const fetch = createClusterFetch(cluster)
-    return c.nodes.map((url) => createRemoteStore({ url, secret: cluster.secret, fetch, platform, timeoutMs: c.tuning.readTimeoutMs ?? DEFAULT_TUNING.readTimeoutMs }))
+    return c.nodes.map((url) =>
+      createRemoteStore({
+        url,
+        secret: cluster.secret,
+        fetch,
+        platform,
+        timeoutMs: c.tuning.readTimeoutMs ?? DEFAULT_TUNING.readTimeoutMs,
+      }),
+    )
   }
   const disks = await openDrives(c.dataDir, c.drives)
   const stores = disks.map((disk, i) => createDiskStore(`drive-${i}`, disk))
@@ -82,13 +92,21 @@ async function openStores(c: ServerConfig, platform: Platform): Promise<ShardSto
 
 function friendlyListenError(e: unknown, c: ServerConfig): Error {
   const code = (e as { code?: string }).code ?? (e as { name?: string }).name
-  if (code === 'EADDRINUSE' || code === 'AddrInUse') return new Error(`${c.host}:${c.port} is already in use: choose another --port, or stop the process using it`)
-  if (code === 'EADDRNOTAVAIL' || code === 'AddrNotAvailable') return new Error(`cannot listen on ${c.host}: it is not an address of this machine; change --host`)
-  if (code === 'EACCES' || code === 'PermissionDenied') return new Error(`not allowed to listen on ${c.host}:${c.port}: use a port above 1023 or grant the permission`)
+  if (code === 'EADDRINUSE' || code === 'AddrInUse')
+    return new Error(`${c.host}:${c.port} is already in use: choose another --port, or stop the process using it`)
+  if (code === 'EADDRNOTAVAIL' || code === 'AddrNotAvailable')
+    return new Error(`cannot listen on ${c.host}: it is not an address of this machine; change --host`)
+  if (code === 'EACCES' || code === 'PermissionDenied')
+    return new Error(`not allowed to listen on ${c.host}:${c.port}: use a port above 1023 or grant the permission`)
   return e instanceof Error ? e : new Error(String(e))
 }
 
-export async function startGateway(c: ServerConfig & Partial<RuntimeSettings>, adapter: RuntimeAdapter, env: Record<string, string | undefined>, io: Output): Promise<Gateway> {
+export async function startGateway(
+  c: ServerConfig & Partial<RuntimeSettings>,
+  adapter: RuntimeAdapter,
+  env: Record<string, string | undefined>,
+  io: Output,
+): Promise<Gateway> {
   await mkdir(c.dataDir, { recursive: true })
   const creds = await loadRootCredentials(c.dataDir, env)
   const tls = await loadTlsMaterial(c)
@@ -97,7 +115,8 @@ export async function startGateway(c: ServerConfig & Partial<RuntimeSettings>, a
   const stores = await openStores(c, platform)
   const ec = parseEc(c.ec)
   const problems = ecProblems(ec, stores.length)
-  if (problems.length > 0) throw new Error(`${problems.join('; ')} (--ec ${c.ec} over ${stores.length} ${c.nodes ? 'nodes' : 'drives'})`)
+  if (problems.length > 0)
+    throw new Error(`${problems.join('; ')} (--ec ${c.ec} over ${stores.length} ${c.nodes ? 'nodes' : 'drives'})`)
   const codec = await loadCodec(c.codec, (m) => io.err(`coffer: ${m}`))
   const service: Service = await openService({
     metaUrl: c.metaUrl,
@@ -115,13 +134,15 @@ export async function startGateway(c: ServerConfig & Partial<RuntimeSettings>, a
   try {
     await service.ensureRootUser({ accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey })
     const app = createApp({ service, platform, region: c.region, domain: c.domain })
-    server = await adapter.serve({
-      fetch: (req, rawTarget) => app.fetch(req, { rawTarget }),
-      host: c.host,
-      port: c.port,
-      cert: tls.cert,
-      key: tls.key,
-    }).catch((e: unknown) => Promise.reject(friendlyListenError(e, c)))
+    server = await adapter
+      .serve({
+        fetch: (req, rawTarget) => app.fetch(req, { rawTarget }),
+        host: c.host,
+        port: c.port,
+        cert: tls.cert,
+        key: tls.key,
+      })
+      .catch((e: unknown) => Promise.reject(friendlyListenError(e, c)))
     service.startBackground()
   } catch (e) {
     await service.close().catch(() => {})
@@ -132,7 +153,8 @@ export async function startGateway(c: ServerConfig & Partial<RuntimeSettings>, a
   for (const note of tls.notes) io.err(`coffer: ${note}`)
   for (const limit of adapter.limits) io.err(`coffer: note (${adapter.name}): ${limit}`)
   const endpoint = endpointUrl(c.host, server.port)
-  if (creds.source === 'generated') io.out(credentialsBanner(creds, endpointUrl(clientHost(c.host), server.port), tls.caFile, c.region))
+  if (creds.source === 'generated')
+    io.out(credentialsBanner(creds, endpointUrl(clientHost(c.host), server.port), tls.caFile, c.region))
   // The one line scripts and the test harness wait for: printed only once the listener is ready.
   io.out(`coffer: erasure coding ${c.ec} over ${stores.length} ${c.nodes ? 'nodes' : 'drives'}, codec ${codec.name}`)
   io.out(`coffer: listening on ${endpoint}`)
@@ -148,7 +170,12 @@ export async function startGateway(c: ServerConfig & Partial<RuntimeSettings>, a
 }
 
 /** Runs `coffer server` until SIGINT/SIGTERM: closes listener and service, then exits 0. */
-export async function runServer(c: ServerConfig & Partial<RuntimeSettings>, adapter: RuntimeAdapter, env: Record<string, string | undefined>, io: Output): Promise<void> {
+export async function runServer(
+  c: ServerConfig & Partial<RuntimeSettings>,
+  adapter: RuntimeAdapter,
+  env: Record<string, string | undefined>,
+  io: Output,
+): Promise<void> {
   const gateway = await startGateway(c, adapter, env, io)
   let signalled = false
   adapter.onSignals(['SIGINT', 'SIGTERM'], (signal) => {

@@ -33,7 +33,17 @@ describe('cli', () => {
   it('help lists every server flag with its env variable', async () => {
     const r = await run(['help'])
     expect(r.code).toBe(0)
-    for (const s of ['--data DIR', 'COFFER_DATA', '--port N', 'COFFER_PORT', '--meta URL', 'COFFER_META_URL', '--drives N', 'COFFER_ROOT_ACCESS_KEY']) expect(r.out).toContain(s)
+    for (const s of [
+      '--data DIR',
+      'COFFER_DATA',
+      '--port N',
+      'COFFER_PORT',
+      '--meta URL',
+      'COFFER_META_URL',
+      '--drives N',
+      'COFFER_ROOT_ACCESS_KEY',
+    ])
+      expect(r.out).toContain(s)
   })
 
   it('--version prints the package version', async () => {

@@ -69,7 +69,12 @@ const consoleOutput: Output = {
  * Runs one command. Resolves with an exit code, or undefined while a server keeps running
  * (it exits through the adapter on SIGINT/SIGTERM).
  */
-export async function main(argv: string[], adapter: RuntimeAdapter, env: Record<string, string | undefined>, io: Output = consoleOutput): Promise<number | undefined> {
+export async function main(
+  argv: string[],
+  adapter: RuntimeAdapter,
+  env: Record<string, string | undefined>,
+  io: Output = consoleOutput,
+): Promise<number | undefined> {
   const cmd = parseCommand(argv)
   switch (cmd.kind) {
     case 'help':

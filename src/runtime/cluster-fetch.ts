@@ -35,7 +35,10 @@ export function detectRuntime(): FetchRuntime {
 }
 
 /** A fetch that trusts exactly `cluster.caPem` (the cluster CA), for every runtime. */
-export function createClusterFetch(cluster: { caPem: string }, opts: { runtime?: FetchRuntime } = {}): ClusterFetchHandle {
+export function createClusterFetch(
+  cluster: { caPem: string },
+  opts: { runtime?: FetchRuntime } = {},
+): ClusterFetchHandle {
   const runtime = opts.runtime ?? detectRuntime()
   if (runtime === 'deno') return denoFetch(cluster.caPem)
   if (runtime === 'bun') return bunFetch(cluster.caPem)
@@ -43,7 +46,8 @@ export function createClusterFetch(cluster: { caPem: string }, opts: { runtime?:
 }
 
 function denoFetch(caPem: string): ClusterFetchHandle {
-  const Deno = (globalThis as unknown as { Deno: { createHttpClient(o: { caCerts: string[] }): { close(): void } } }).Deno
+  const Deno = (globalThis as unknown as { Deno: { createHttpClient(o: { caCerts: string[] }): { close(): void } } })
+    .Deno
   const client = Deno.createHttpClient({ caCerts: [caPem] })
   const f = ((req: Request) => fetch(req, { client } as RequestInit)) as ClusterFetchHandle
   f.close = () => client.close()
@@ -79,7 +83,8 @@ function nodeFetch(caPem: string): ClusterFetchHandle {
   const f = ((req: Request) =>
     new Promise<Response>((resolve, reject) => {
       const url = new URL(req.url)
-      if (url.protocol !== 'https:') return reject(new TypeError(`cluster requests must use https, got ${url.protocol}`))
+      if (url.protocol !== 'https:')
+        return reject(new TypeError(`cluster requests must use https, got ${url.protocol}`))
       const headers: Record<string, string> = {}
       req.headers.forEach((v, k) => (headers[k] = v))
       const out = httpsRequest(
@@ -106,7 +111,12 @@ function nodeFetch(caPem: string): ClusterFetchHandle {
       out.on('error', reject)
       if (!req.body) return void out.end()
       // pipeline destroys the request on a body error, so the node sees a cut upload, never a clean end.
-      pipeline(Readable.fromWeb(req.body as import('node:stream/web').ReadableStream<Uint8Array>, { highWaterMark: BODY_HIGH_WATER_MARK }), out).catch((e: unknown) => {
+      pipeline(
+        Readable.fromWeb(req.body as import('node:stream/web').ReadableStream<Uint8Array>, {
+          highWaterMark: BODY_HIGH_WATER_MARK,
+        }),
+        out,
+      ).catch((e: unknown) => {
         out.destroy(e as Error)
         reject(e)
       })

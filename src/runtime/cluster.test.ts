@@ -54,7 +54,12 @@ describe('cluster file', () => {
     await initCluster(file)
     const good = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>
     await expect(loadCluster(join(dir, 'missing.json'))).rejects.toThrow(/coffer cluster init/)
-    for (const [patch, msg] of [[{ version: 2 }, /version 2/], [{ secret: 'AAAA' }, /32 bytes/], [{ format: 'x' }, /format/], [{ caKey: 'nope' }, /caKey/]] as const) {
+    for (const [patch, msg] of [
+      [{ version: 2 }, /version 2/],
+      [{ secret: 'AAAA' }, /32 bytes/],
+      [{ format: 'x' }, /format/],
+      [{ caKey: 'nope' }, /caKey/],
+    ] as const) {
       await writeFile(file, JSON.stringify({ ...good, ...patch }), { mode: 0o600 })
       await expect(loadCluster(file)).rejects.toThrow(msg)
     }
@@ -78,14 +83,28 @@ describe('cluster file', () => {
 
 describe('coffer node arguments', () => {
   it('parses flags and env, and lists every problem', () => {
-    expect(parseNodeArgs(['--cluster', 'c.json', '--data=d', '--port', '9101'], {})).toEqual({ ok: true, config: { clusterFile: 'c.json', dataDir: 'd', port: 9101, host: '127.0.0.1', names: [] } })
-    expect(parseNodeArgs(['--port', '1', '--names', '10.0.0.5, node5.internal'], { COFFER_CLUSTER: 'c', COFFER_DATA: 'd' })).toMatchObject({ ok: true, config: { names: ['10.0.0.5', 'node5.internal'] } })
-    expect(parseNodeArgs(['--port', '1'], { COFFER_CLUSTER: 'c', COFFER_DATA: 'd', COFFER_NODE_NAMES: 'fd00::5' })).toMatchObject({ ok: true, config: { names: ['fd00::5'] } })
-    expect(parseNodeArgs(['--port', '1', '--names', 'bad name'], { COFFER_CLUSTER: 'c', COFFER_DATA: 'd' })).toMatchObject({ ok: false, problems: [expect.stringMatching(/--names takes DNS names or IP addresses/)] })
-    expect(parseNodeArgs(['--port', '0', '--host', '::1'], { COFFER_CLUSTER: 'c', COFFER_DATA: 'd' })).toMatchObject({ ok: true, config: { host: '::1', port: 0 } })
+    expect(parseNodeArgs(['--cluster', 'c.json', '--data=d', '--port', '9101'], {})).toEqual({
+      ok: true,
+      config: { clusterFile: 'c.json', dataDir: 'd', port: 9101, host: '127.0.0.1', names: [] },
+    })
+    expect(
+      parseNodeArgs(['--port', '1', '--names', '10.0.0.5, node5.internal'], { COFFER_CLUSTER: 'c', COFFER_DATA: 'd' }),
+    ).toMatchObject({ ok: true, config: { names: ['10.0.0.5', 'node5.internal'] } })
+    expect(
+      parseNodeArgs(['--port', '1'], { COFFER_CLUSTER: 'c', COFFER_DATA: 'd', COFFER_NODE_NAMES: 'fd00::5' }),
+    ).toMatchObject({ ok: true, config: { names: ['fd00::5'] } })
+    expect(
+      parseNodeArgs(['--port', '1', '--names', 'bad name'], { COFFER_CLUSTER: 'c', COFFER_DATA: 'd' }),
+    ).toMatchObject({ ok: false, problems: [expect.stringMatching(/--names takes DNS names or IP addresses/)] })
+    expect(parseNodeArgs(['--port', '0', '--host', '::1'], { COFFER_CLUSTER: 'c', COFFER_DATA: 'd' })).toMatchObject({
+      ok: true,
+      config: { host: '::1', port: 0 },
+    })
     const bad = parseNodeArgs(['--port', '70000', '--what'], {})
     expect(bad.ok).toBe(false)
-    expect(!bad.ok && bad.problems.join('\n')).toMatch(/unknown argument "--what"[\s\S]*--cluster[\s\S]*--data[\s\S]*0–65535/)
+    expect(!bad.ok && bad.problems.join('\n')).toMatch(
+      /unknown argument "--what"[\s\S]*--cluster[\s\S]*--data[\s\S]*0–65535/,
+    )
     expect(parseNodeArgs(['--help'], {})).toEqual({ ok: true, help: true })
   })
 })

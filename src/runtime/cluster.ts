@@ -57,8 +57,12 @@ async function createClusterCa(): Promise<{ caPem: string; caKeyPem: string }> {
 
 export async function initCluster(out: string, opts: { force?: boolean } = {}): Promise<Cluster> {
   const path = resolve(out)
-  const exists = await stat(path).then(() => true, () => false)
-  if (exists && !opts.force) throw new Error(`${path} already exists: keep it (every node and gateway uses it), or pass --force to replace it`)
+  const exists = await stat(path).then(
+    () => true,
+    () => false,
+  )
+  if (exists && !opts.force)
+    throw new Error(`${path} already exists: keep it (every node and gateway uses it), or pass --force to replace it`)
   const secret = crypto.getRandomValues(new Uint8Array(CLUSTER_SECRET_BYTES))
   const ca = await createClusterCa()
   const file: ClusterFile = {
@@ -89,7 +93,9 @@ export async function loadCluster(file: string): Promise<Cluster> {
   try {
     text = await readFile(path, 'utf8')
   } catch (e) {
-    throw new Error(`cannot read cluster file ${path} (${(e as { code?: string }).code ?? String(e)}): create one with \`coffer cluster init --out ${file}\` and copy it to every node and gateway`)
+    throw new Error(
+      `cannot read cluster file ${path} (${(e as { code?: string }).code ?? String(e)}): create one with \`coffer cluster init --out ${file}\` and copy it to every node and gateway`,
+    )
   }
   const bad = (why: string) => new Error(`${path} is not a usable cluster file: ${why}`)
   let json: Partial<ClusterFile>
@@ -99,14 +105,21 @@ export async function loadCluster(file: string): Promise<Cluster> {
     throw bad('not JSON')
   }
   if (json.format !== CLUSTER_FORMAT) throw bad(`"format" must be "${CLUSTER_FORMAT}"`)
-  if (json.version !== CLUSTER_VERSION) throw bad(`version ${String(json.version)} is not supported (this coffer reads version ${CLUSTER_VERSION})`)
+  if (json.version !== CLUSTER_VERSION)
+    throw bad(`version ${String(json.version)} is not supported (this coffer reads version ${CLUSTER_VERSION})`)
   const secret = typeof json.secret === 'string' ? fromBase64(json.secret) : undefined
-  if (!secret || secret.length !== CLUSTER_SECRET_BYTES) throw bad(`"secret" must be ${CLUSTER_SECRET_BYTES} bytes in base64`)
-  if (typeof json.caCert !== 'string' || !json.caCert.includes('-----BEGIN CERTIFICATE-----')) throw bad('"caCert" must be a PEM certificate')
-  if (typeof json.caKey !== 'string' || !json.caKey.includes('-----BEGIN PRIVATE KEY-----')) throw bad('"caKey" must be a PEM private key')
+  if (!secret || secret.length !== CLUSTER_SECRET_BYTES)
+    throw bad(`"secret" must be ${CLUSTER_SECRET_BYTES} bytes in base64`)
+  if (typeof json.caCert !== 'string' || !json.caCert.includes('-----BEGIN CERTIFICATE-----'))
+    throw bad('"caCert" must be a PEM certificate')
+  if (typeof json.caKey !== 'string' || !json.caKey.includes('-----BEGIN PRIVATE KEY-----'))
+    throw bad('"caKey" must be a PEM private key')
   const warnings: string[] = []
   const mode = (await stat(path)).mode & 0o777
-  if (mode & 0o077) warnings.push(`${path} is readable by other users (mode ${mode.toString(8)}): chmod 600 it, it holds the cluster secret`)
+  if (mode & 0o077)
+    warnings.push(
+      `${path} is readable by other users (mode ${mode.toString(8)}): chmod 600 it, it holds the cluster secret`,
+    )
   return { path, secret, caPem: json.caCert, caKeyPem: json.caKey, warnings }
 }
 
@@ -122,7 +135,11 @@ function clusterHelp(): string {
 }
 
 /** `coffer cluster init --out FILE [--force]`; resolves with the exit code. */
-export async function runClusterCommand(argv: string[], _env: Record<string, string | undefined>, io: Output): Promise<number> {
+export async function runClusterCommand(
+  argv: string[],
+  _env: Record<string, string | undefined>,
+  io: Output,
+): Promise<number> {
   const [verb, ...rest] = argv
   if (verb === undefined || verb === 'help' || verb === '--help' || verb === '-h') {
     // Asked for help: stdout, exit 0. No verb at all is a usage error: stderr, exit 2.

@@ -44,7 +44,11 @@ export async function loadSimdCodec(wasmDir = WASM_DIR): Promise<SimdCodec> {
  * it); should this one refuse the module, the baseline codec keeps the server up — the parity is
  * byte-identical, so either reads what the other wrote.
  */
-export async function loadCodec(name: CodecName, warn: (message: string) => void = () => {}, wasmDir = WASM_DIR): Promise<ErasureCodec> {
+export async function loadCodec(
+  name: CodecName,
+  warn: (message: string) => void = () => {},
+  wasmDir = WASM_DIR,
+): Promise<ErasureCodec> {
   if (name === 'simd') {
     try {
       return await loadSimdCodec(wasmDir)

@@ -30,21 +30,37 @@ describe('root credentials', () => {
     expect(first.source).toBe('generated')
     const file = join(dir, 'credentials.json')
     expect((await stat(file)).mode & 0o777).toBe(0o600)
-    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ accessKeyId: first.accessKeyId, secretAccessKey: first.secretAccessKey })
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({
+      accessKeyId: first.accessKeyId,
+      secretAccessKey: first.secretAccessKey,
+    })
     const second = await loadRootCredentials(dir, {})
-    expect(second).toMatchObject({ source: 'file', accessKeyId: first.accessKeyId, secretAccessKey: first.secretAccessKey })
+    expect(second).toMatchObject({
+      source: 'file',
+      accessKeyId: first.accessKeyId,
+      secretAccessKey: first.secretAccessKey,
+    })
   })
 
   it('env credentials win and write no file', async () => {
-    const c = await loadRootCredentials(dir, { COFFER_ROOT_ACCESS_KEY: 'ADMINKEY1', COFFER_ROOT_SECRET_KEY: 'secret-secret' })
+    const c = await loadRootCredentials(dir, {
+      COFFER_ROOT_ACCESS_KEY: 'ADMINKEY1',
+      COFFER_ROOT_SECRET_KEY: 'secret-secret',
+    })
     expect(c).toMatchObject({ source: 'env', accessKeyId: 'ADMINKEY1', secretAccessKey: 'secret-secret' })
     await expect(stat(join(dir, 'credentials.json'))).rejects.toThrow()
   })
 
   it('refuses half-given env credentials and unusable ones', async () => {
-    await expect(loadRootCredentials(dir, { COFFER_ROOT_ACCESS_KEY: 'ADMINKEY1' })).rejects.toThrow(/set both or neither/)
-    await expect(loadRootCredentials(dir, { COFFER_ROOT_ACCESS_KEY: 'A B', COFFER_ROOT_SECRET_KEY: 'secret-secret' })).rejects.toThrow(/letters or digits/)
-    await expect(loadRootCredentials(dir, { COFFER_ROOT_ACCESS_KEY: 'ADMINKEY1', COFFER_ROOT_SECRET_KEY: 'short' })).rejects.toThrow(/8..128/)
+    await expect(loadRootCredentials(dir, { COFFER_ROOT_ACCESS_KEY: 'ADMINKEY1' })).rejects.toThrow(
+      /set both or neither/,
+    )
+    await expect(
+      loadRootCredentials(dir, { COFFER_ROOT_ACCESS_KEY: 'A B', COFFER_ROOT_SECRET_KEY: 'secret-secret' }),
+    ).rejects.toThrow(/letters or digits/)
+    await expect(
+      loadRootCredentials(dir, { COFFER_ROOT_ACCESS_KEY: 'ADMINKEY1', COFFER_ROOT_SECRET_KEY: 'short' }),
+    ).rejects.toThrow(/8..128/)
   })
 
   it('a corrupt file is refused with what to do', async () => {
@@ -53,7 +69,14 @@ describe('root credentials', () => {
   })
 
   it('the banner carries a ready-to-paste AWS CLI command', () => {
-    const text = credentialsBanner({ accessKeyId: 'AK', secretAccessKey: 'SK' }, 'https://127.0.0.1:9000', '/d/tls/ca.pem', 'us-east-1')
-    expect(text).toContain('AWS_ACCESS_KEY_ID=AK AWS_SECRET_ACCESS_KEY=SK AWS_DEFAULT_REGION=us-east-1 AWS_CA_BUNDLE=/d/tls/ca.pem aws --endpoint-url https://127.0.0.1:9000 s3 ls')
+    const text = credentialsBanner(
+      { accessKeyId: 'AK', secretAccessKey: 'SK' },
+      'https://127.0.0.1:9000',
+      '/d/tls/ca.pem',
+      'us-east-1',
+    )
+    expect(text).toContain(
+      'AWS_ACCESS_KEY_ID=AK AWS_SECRET_ACCESS_KEY=SK AWS_DEFAULT_REGION=us-east-1 AWS_CA_BUNDLE=/d/tls/ca.pem aws --endpoint-url https://127.0.0.1:9000 s3 ls',
+    )
   })
 })

@@ -47,14 +47,18 @@ export function generateCredentials(): RootCredentials {
 /** Problems with operator-given credentials, each saying what to change. */
 export function credentialProblems(c: RootCredentials): string[] {
   const problems: string[] = []
-  if (!/^[A-Za-z0-9]{3,128}$/.test(c.accessKeyId)) problems.push('COFFER_ROOT_ACCESS_KEY must be 3..128 letters or digits')
+  if (!/^[A-Za-z0-9]{3,128}$/.test(c.accessKeyId))
+    problems.push('COFFER_ROOT_ACCESS_KEY must be 3..128 letters or digits')
   if (c.secretAccessKey.length < 8 || c.secretAccessKey.length > 128 || /\s/.test(c.secretAccessKey)) {
     problems.push('COFFER_ROOT_SECRET_KEY must be 8..128 characters without spaces')
   }
   return problems
 }
 
-export async function loadRootCredentials(dataDir: string, env: Record<string, string | undefined>): Promise<LoadedCredentials> {
+export async function loadRootCredentials(
+  dataDir: string,
+  env: Record<string, string | undefined>,
+): Promise<LoadedCredentials> {
   const accessKeyId = env.COFFER_ROOT_ACCESS_KEY || undefined
   const secretAccessKey = env.COFFER_ROOT_SECRET_KEY || undefined
   if (accessKeyId !== undefined || secretAccessKey !== undefined) {
@@ -80,7 +84,9 @@ export async function loadRootCredentials(dataDir: string, env: Record<string, s
       parsed = undefined
     }
     if (typeof parsed?.accessKeyId !== 'string' || typeof parsed.secretAccessKey !== 'string') {
-      throw new Error(`${file} is not a credentials file ({"accessKeyId", "secretAccessKey"}): fix it, or delete it to generate new root credentials`)
+      throw new Error(
+        `${file} is not a credentials file ({"accessKeyId", "secretAccessKey"}): fix it, or delete it to generate new root credentials`,
+      )
     }
     return { accessKeyId: parsed.accessKeyId, secretAccessKey: parsed.secretAccessKey, source: 'file', file }
   }
@@ -94,7 +100,12 @@ export async function loadRootCredentials(dataDir: string, env: Record<string, s
 }
 
 /** The once-only banner: the credentials plus commands that work as pasted. */
-export function credentialsBanner(c: RootCredentials, endpoint: string, caFile: string | undefined, region: string): string {
+export function credentialsBanner(
+  c: RootCredentials,
+  endpoint: string,
+  caFile: string | undefined,
+  region: string,
+): string {
   const ca = caFile ? ` AWS_CA_BUNDLE=${caFile}` : ''
   const env = `AWS_ACCESS_KEY_ID=${c.accessKeyId} AWS_SECRET_ACCESS_KEY=${c.secretAccessKey} AWS_DEFAULT_REGION=${region}${ca}`
   return [

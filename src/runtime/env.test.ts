@@ -17,7 +17,12 @@ const problems = (args: string[], env: Record<string, string> = {}) => {
 describe('parseServerArgs', () => {
   it('defaults: DEFAULTS, absolute data dir, meta file inside it', () => {
     const c = ok([])
-    expect(c).toMatchObject({ host: DEFAULTS.host, port: DEFAULTS.port, region: DEFAULTS.region, drives: DEFAULTS.drives })
+    expect(c).toMatchObject({
+      host: DEFAULTS.host,
+      port: DEFAULTS.port,
+      region: DEFAULTS.region,
+      drives: DEFAULTS.drives,
+    })
     expect(c.dataDir).toBe(resolve(DEFAULTS.dataDir))
     expect(c.metaUrl).toBe(`file:${join(resolve(DEFAULTS.dataDir), 'meta.db')}`)
     expect(c.domain).toBeUndefined()
@@ -25,14 +30,49 @@ describe('parseServerArgs', () => {
   })
 
   it('flags in both spellings', () => {
-    const c = ok(['--data', '/srv/x', '--port=0', '--host', '::1', '--region', 'eu-west-1', '--domain', 'S3.Example.com', '--drives', '3'])
-    expect(c).toMatchObject({ dataDir: '/srv/x', port: 0, host: '::1', region: 'eu-west-1', domain: 's3.example.com', drives: 3, metaUrl: 'file:/srv/x/meta.db' })
+    const c = ok([
+      '--data',
+      '/srv/x',
+      '--port=0',
+      '--host',
+      '::1',
+      '--region',
+      'eu-west-1',
+      '--domain',
+      'S3.Example.com',
+      '--drives',
+      '3',
+    ])
+    expect(c).toMatchObject({
+      dataDir: '/srv/x',
+      port: 0,
+      host: '::1',
+      region: 'eu-west-1',
+      domain: 's3.example.com',
+      drives: 3,
+      metaUrl: 'file:/srv/x/meta.db',
+    })
   })
 
   it('env fills what flags do not give; flags win; empty env counts as unset', () => {
-    const env = { COFFER_DATA: '/e', COFFER_PORT: '9100', COFFER_REGION: 'ap-south-1', COFFER_DOMAIN: '', COFFER_META_URL: 'http://127.0.0.1:8080', COFFER_META_AUTH_TOKEN: 'tok', COFFER_DRIVES: '4' }
+    const env = {
+      COFFER_DATA: '/e',
+      COFFER_PORT: '9100',
+      COFFER_REGION: 'ap-south-1',
+      COFFER_DOMAIN: '',
+      COFFER_META_URL: 'http://127.0.0.1:8080',
+      COFFER_META_AUTH_TOKEN: 'tok',
+      COFFER_DRIVES: '4',
+    }
     const c = ok(['--port', '9200'], env)
-    expect(c).toMatchObject({ dataDir: '/e', port: 9200, region: 'ap-south-1', metaUrl: 'http://127.0.0.1:8080', metaAuthToken: 'tok', drives: 4 })
+    expect(c).toMatchObject({
+      dataDir: '/e',
+      port: 9200,
+      region: 'ap-south-1',
+      metaUrl: 'http://127.0.0.1:8080',
+      metaAuthToken: 'tok',
+      drives: 4,
+    })
     expect(c.domain).toBeUndefined()
   })
 

@@ -25,20 +25,80 @@ interface FlagSpec {
 
 /** The server flags, their env names and help text: the CLI help is generated from this table. */
 export const SERVER_FLAGS: Record<string, FlagSpec> = {
-  data: { env: 'COFFER_DATA', value: 'DIR', kind: 'string', help: `data directory: drives, metadata, TLS material, credentials (default ${DEFAULTS.dataDir})` },
+  data: {
+    env: 'COFFER_DATA',
+    value: 'DIR',
+    kind: 'string',
+    help: `data directory: drives, metadata, TLS material, credentials (default ${DEFAULTS.dataDir})`,
+  },
   host: { env: 'COFFER_HOST', value: 'HOST', kind: 'string', help: `address to listen on (default ${DEFAULTS.host})` },
-  port: { env: 'COFFER_PORT', value: 'N', kind: 'int', help: `HTTPS port; 0 picks a free one (default ${DEFAULTS.port})` },
-  region: { env: 'COFFER_REGION', value: 'NAME', kind: 'string', help: `region served; SigV4 scopes must name it (default ${DEFAULTS.region})` },
-  domain: { env: 'COFFER_DOMAIN', value: 'NAME', kind: 'string', help: 'enables virtual-hosted-style addressing: bucket.NAME' },
-  cert: { env: 'COFFER_CERT', value: 'FILE', kind: 'string', help: 'operator certificate chain (PEM); with --key. Default: a generated local CA' },
+  port: {
+    env: 'COFFER_PORT',
+    value: 'N',
+    kind: 'int',
+    help: `HTTPS port; 0 picks a free one (default ${DEFAULTS.port})`,
+  },
+  region: {
+    env: 'COFFER_REGION',
+    value: 'NAME',
+    kind: 'string',
+    help: `region served; SigV4 scopes must name it (default ${DEFAULTS.region})`,
+  },
+  domain: {
+    env: 'COFFER_DOMAIN',
+    value: 'NAME',
+    kind: 'string',
+    help: 'enables virtual-hosted-style addressing: bucket.NAME',
+  },
+  cert: {
+    env: 'COFFER_CERT',
+    value: 'FILE',
+    kind: 'string',
+    help: 'operator certificate chain (PEM); with --key. Default: a generated local CA',
+  },
   key: { env: 'COFFER_KEY', value: 'FILE', kind: 'string', help: 'operator private key (PEM); with --cert' },
-  meta: { env: 'COFFER_META_URL', value: 'URL', kind: 'string', help: 'libSQL URL (default file:<data>/meta.db); a sqld URL uses COFFER_META_AUTH_TOKEN' },
-  drives: { env: 'COFFER_DRIVES', value: 'N', kind: 'int', help: `local drives under <data>/drives/ (default ${DEFAULTS.drives})` },
-  ec: { env: 'COFFER_EC', value: 'K+M', kind: 'string', help: `erasure coding: K data + M parity shards per stripe (default ${DEFAULTS.ec})` },
-  'hash-workers': { env: 'COFFER_HASH_WORKERS', value: 'N', kind: 'int', help: `worker threads hashing big request bodies (MD5, checksums); 0 = all on the request thread (default ${DEFAULT_HASH_WORKERS})` },
-  codec: { env: 'COFFER_CODEC', value: 'NAME', kind: 'string', help: `Reed–Solomon codec: simd (our WebAssembly SIMD kernel) or baseline (@subspace/reed-solomon-erasure.wasm) (default ${DEFAULTS.codec})` },
-  cluster: { env: 'COFFER_CLUSTER', value: 'FILE', kind: 'string', help: 'distributed mode: cluster file from `coffer cluster init` (with --nodes)' },
-  nodes: { env: 'COFFER_NODES', value: 'URLS', kind: 'string', help: 'distributed mode: storage node URLs, comma-separated (with --cluster)' },
+  meta: {
+    env: 'COFFER_META_URL',
+    value: 'URL',
+    kind: 'string',
+    help: 'libSQL URL (default file:<data>/meta.db); a sqld URL uses COFFER_META_AUTH_TOKEN',
+  },
+  drives: {
+    env: 'COFFER_DRIVES',
+    value: 'N',
+    kind: 'int',
+    help: `local drives under <data>/drives/ (default ${DEFAULTS.drives})`,
+  },
+  ec: {
+    env: 'COFFER_EC',
+    value: 'K+M',
+    kind: 'string',
+    help: `erasure coding: K data + M parity shards per stripe (default ${DEFAULTS.ec})`,
+  },
+  'hash-workers': {
+    env: 'COFFER_HASH_WORKERS',
+    value: 'N',
+    kind: 'int',
+    help: `worker threads hashing big request bodies (MD5, checksums); 0 = all on the request thread (default ${DEFAULT_HASH_WORKERS})`,
+  },
+  codec: {
+    env: 'COFFER_CODEC',
+    value: 'NAME',
+    kind: 'string',
+    help: `Reed–Solomon codec: simd (our WebAssembly SIMD kernel) or baseline (@subspace/reed-solomon-erasure.wasm) (default ${DEFAULTS.codec})`,
+  },
+  cluster: {
+    env: 'COFFER_CLUSTER',
+    value: 'FILE',
+    kind: 'string',
+    help: 'distributed mode: cluster file from `coffer cluster init` (with --nodes)',
+  },
+  nodes: {
+    env: 'COFFER_NODES',
+    value: 'URLS',
+    kind: 'string',
+    help: 'distributed mode: storage node URLs, comma-separated (with --cluster)',
+  },
 }
 
 /** Background timings, environment only (tests shorten them): variable → Tuning field. */
@@ -51,7 +111,9 @@ export const TUNING_ENV = {
   COFFER_READ_TIMEOUT_MS: 'readTimeoutMs',
 } as const satisfies Record<string, keyof Tuning>
 
-export type ParsedServerArgs = { ok: true; config: ServerConfig & RuntimeSettings; help: boolean } | { ok: false; problems: string[] }
+export type ParsedServerArgs =
+  | { ok: true; config: ServerConfig & RuntimeSettings; help: boolean }
+  | { ok: false; problems: string[] }
 
 type Env = Record<string, string | undefined>
 
@@ -73,7 +135,11 @@ export function parseServerArgs(args: string[], env: Env): ParsedServerArgs {
     const eq = arg.indexOf('=')
     const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq)
     if (!(name in SERVER_FLAGS)) {
-      problems.push(`unknown flag --${name}: known flags are ${Object.keys(SERVER_FLAGS).map((f) => '--' + f).join(', ')}`)
+      problems.push(
+        `unknown flag --${name}: known flags are ${Object.keys(SERVER_FLAGS)
+          .map((f) => '--' + f)
+          .join(', ')}`,
+      )
       if (eq < 0 && i + 1 < args.length && !args[i + 1]!.startsWith('--')) i++ // skip its value too
       continue
     }
@@ -124,11 +190,15 @@ export function parseServerArgs(args: string[], env: Env): ParsedServerArgs {
     codec: (get('codec') ?? DEFAULTS.codec) as ServerConfig['codec'],
     hashWorkers: int('hash-workers', DEFAULT_HASH_WORKERS),
     clusterFile: optionalPath(get('cluster')),
-    nodes: get('nodes')?.split(',').map((n) => n.trim().replace(/\/+$/, '')).filter((n) => n !== ''),
+    nodes: get('nodes')
+      ?.split(',')
+      .map((n) => n.trim().replace(/\/+$/, ''))
+      .filter((n) => n !== ''),
     tuning: readTuning(env, problems),
   }
   // validateConfig would repeat "must be 0..65535, got NaN" for a value already refused above.
-  if (config.hashWorkers > MAX_HASH_WORKERS) problems.push(`--hash-workers must be 0..${MAX_HASH_WORKERS}, got ${config.hashWorkers}`)
+  if (config.hashWorkers > MAX_HASH_WORKERS)
+    problems.push(`--hash-workers must be 0..${MAX_HASH_WORKERS}, got ${config.hashWorkers}`)
   for (const p of validateConfig(config)) if (![...badNumbers].some((n) => p.startsWith(`--${n} `))) problems.push(p)
   return problems.length ? { ok: false, problems } : { ok: true, help, config }
 }
@@ -148,12 +218,21 @@ const optionalPath = (p: string | undefined): string | undefined => (p === undef
 
 function defaultsFor(env: Env): ServerConfig & RuntimeSettings {
   const dataDir = resolve(env.COFFER_DATA || DEFAULTS.dataDir)
-  return { ...DEFAULTS, dataDir, metaUrl: `file:${join(dataDir, 'meta.db')}`, tuning: {}, hashWorkers: DEFAULT_HASH_WORKERS }
+  return {
+    ...DEFAULTS,
+    dataDir,
+    metaUrl: `file:${join(dataDir, 'meta.db')}`,
+    tuning: {},
+    hashWorkers: DEFAULT_HASH_WORKERS,
+  }
 }
 
 /** Help text for `coffer server`, generated from SERVER_FLAGS. */
 export function serverFlagsHelp(): string {
   return Object.entries(SERVER_FLAGS)
-    .map(([name, f]) => `  --${`${name} ${f.value}`.padEnd(14)} ${f.env ? `[${f.env}]`.padEnd(18) : ''.padEnd(18)} ${f.help}`)
+    .map(
+      ([name, f]) =>
+        `  --${`${name} ${f.value}`.padEnd(14)} ${f.env ? `[${f.env}]`.padEnd(18) : ''.padEnd(18)} ${f.help}`,
+    )
     .join('\n')
 }

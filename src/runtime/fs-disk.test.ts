@@ -69,7 +69,10 @@ describe('fs disk', () => {
   })
 
   it('rename moves atomically into a new directory and replaces an existing target', async () => {
-    for (const [name, text] of [['tmp/a', 'first'], ['tmp/b', 'second']] as const) {
+    for (const [name, text] of [
+      ['tmp/a', 'first'],
+      ['tmp/b', 'second'],
+    ] as const) {
       const w = await disk.create(name)
       await w.write(new TextEncoder().encode(text))
       await w.commit()

@@ -217,7 +217,9 @@ export function createFsDisk(root: string): Disk {
         await h.close()
         await unlink(probe)
       } catch (e) {
-        throw new Error(`drive ${absRoot} is not usable (${errCode(e) ?? String(e)}): check that it exists, is a directory and is writable, or change --data`)
+        throw new Error(
+          `drive ${absRoot} is not usable (${errCode(e) ?? String(e)}): check that it exists, is a directory and is writable, or change --data`,
+        )
       }
     },
   }

@@ -23,7 +23,7 @@ function randomChunks(total: number, seed: number): Uint8Array[] {
   const data = randomBytes(total)
   const out: Uint8Array[] = []
   let s = seed
-  for (let off = 0; off < total;) {
+  for (let off = 0; off < total; ) {
     s = (s * 1103515245 + 12345) >>> 0
     const n = s % 7 === 0 ? 0 : 1 + (s % 9_973)
     out.push(new Uint8Array(data.buffer, data.byteOffset + off, Math.min(n, total - off)))
@@ -128,7 +128,10 @@ describe('hash pool failures reject, never hang', () => {
     const job = p.digest(['md5'])!
     void job.update(new Uint8Array(1000))
     // Either the worker answered before it was terminated, or the job failed: never a hang.
-    const settled = job.digest().then((d) => d.length, (e: Error) => e.message)
+    const settled = job.digest().then(
+      (d) => d.length,
+      (e: Error) => e.message,
+    )
     await p.close()
     expect(String(await settled)).toMatch(/^1$|hash pool closed/)
     expect(p.digest(['md5'])).toBeUndefined()
@@ -142,7 +145,11 @@ describe('hash pool failures reject, never hang', () => {
     job.abort()
     const after = p.digest(['md5'])!
     void after.update(new Uint8Array([1, 2, 3]))
-    expect(hex(await after.digest())).toEqual([createHash('md5').update(new Uint8Array([1, 2, 3])).digest('hex')])
+    expect(hex(await after.digest())).toEqual([
+      createHash('md5')
+        .update(new Uint8Array([1, 2, 3]))
+        .digest('hex'),
+    ])
   })
 
   it('aborting during a back-pressure wait ends the wait; its timer cannot later kill the worker', async () => {
@@ -156,7 +163,11 @@ describe('hash pool failures reject, never hang', () => {
     await expect(wait).rejects.toThrow(/aborted/)
     await new Promise((r) => setTimeout(r, 500))
     // Had the aborted wait's timer fired, it would have terminated the worker and failed `other`.
-    expect(hex(await other.digest())).toEqual([createHash('md5').update(new Uint8Array([7])).digest('hex')])
+    expect(hex(await other.digest())).toEqual([
+      createHash('md5')
+        .update(new Uint8Array([7]))
+        .digest('hex'),
+    ])
   })
 
   it('size 0 takes no jobs; a bad size is refused', () => {

@@ -44,7 +44,11 @@ type Message =
   | { t: 'done'; id: number; digests: Uint8Array[] }
   | { t: 'fail'; id: number; message: string }
 
-interface Waiter<T> { resolve(value: T): void; reject(e: Error): void; timer: ReturnType<typeof setTimeout> }
+interface Waiter<T> {
+  resolve(value: T): void
+  reject(e: Error): void
+  timer: ReturnType<typeof setTimeout>
+}
 
 /** A wait that rejects after `ms`: `onTimeout` runs then and must reject it (through fail()). */
 function boundedWait<T>(ms: number, onTimeout: () => void): { promise: Promise<T>; waiter: Waiter<T> } {
@@ -68,10 +72,15 @@ class Slot {
     const w = new Worker(this.pool.workerUrl)
     let cause: Error | undefined
     w.on('message', (m: Message) => this.onMessage(m))
-    w.on('error', (e: Error) => { cause = e })
-    w.on('messageerror', (e: Error) => { cause = e })
+    w.on('error', (e: Error) => {
+      cause = e
+    })
+    w.on('messageerror', (e: Error) => {
+      cause = e
+    })
     w.on('exit', (code: number) => {
-      if (this.worker === w) this.kill(new Error(`hash worker exited (code ${code})${cause ? `: ${cause.message}` : ''}`))
+      if (this.worker === w)
+        this.kill(new Error(`hash worker exited (code ${code})${cause ? `: ${cause.message}` : ''}`))
     })
     w.unref()
     this.worker = w
@@ -100,8 +109,13 @@ class Slot {
     this.jobs.clear()
     if (!w) return Promise.resolve()
     return Promise.race([
-      w.terminate().then(() => {}, () => {}),
-      new Promise<void>((r) => { (setTimeout(r, TERMINATE_TIMEOUT_MS) as { unref?: () => void }).unref?.() }),
+      w.terminate().then(
+        () => {},
+        () => {},
+      ),
+      new Promise<void>((r) => {
+        ;(setTimeout(r, TERMINATE_TIMEOUT_MS) as { unref?: () => void }).unref?.()
+      }),
     ])
   }
 
@@ -127,7 +141,12 @@ class Job implements AsyncDigest {
   private error: Error | undefined
   private state: 'open' | 'ending' | 'closed' = 'open'
 
-  constructor(private readonly pool: Pool, private readonly slot: Slot, readonly id: number, algorithms: readonly OffloadAlgorithm[]) {
+  constructor(
+    private readonly pool: Pool,
+    private readonly slot: Slot,
+    readonly id: number,
+    algorithms: readonly OffloadAlgorithm[],
+  ) {
     slot.add(this)
     slot.post({ t: 'begin', id, algorithms: [...algorithms] })
   }
@@ -135,7 +154,7 @@ class Job implements AsyncDigest {
   update(chunk: Uint8Array): Promise<void> | undefined {
     if (this.error) return Promise.reject(this.error)
     if (this.state !== 'open') throw new Error('hash job: update() after digest() or abort()')
-    for (let off = 0; off < chunk.length;) {
+    for (let off = 0; off < chunk.length; ) {
       const batch = (this.batch ??= this.pool.takeBuffer())
       const n = Math.min(chunk.length - off, batch.length - this.filled)
       batch.set(chunk.subarray(off, off + n), this.filled)
@@ -233,7 +252,8 @@ class Pool implements HashPool {
   private closed = false
 
   constructor(o: HashPoolOptions) {
-    if (!Number.isInteger(o.size) || o.size < 0) throw new RangeError(`hash pool size must be a whole number ≥ 0, got ${o.size}`)
+    if (!Number.isInteger(o.size) || o.size < 0)
+      throw new RangeError(`hash pool size must be a whole number ≥ 0, got ${o.size}`)
     this.batchBytes = o.batchBytes ?? BATCH_BYTES
     this.maxInFlightBytes = o.maxInFlightBytes ?? MAX_IN_FLIGHT_BYTES
     this.replyTimeoutMs = o.replyTimeoutMs ?? REPLY_TIMEOUT_MS

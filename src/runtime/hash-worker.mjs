@@ -62,8 +62,15 @@ function crc32Js(poly) {
       const n = data.length
       for (; i + 8 <= n; i += 8) {
         const a = c ^ (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24))
-        c = t7[a & 0xff] ^ t6[(a >>> 8) & 0xff] ^ t5[(a >>> 16) & 0xff] ^ t4[a >>> 24] ^
-          t3[data[i + 4]] ^ t2[data[i + 5]] ^ t1[data[i + 6]] ^ t0[data[i + 7]]
+        c =
+          t7[a & 0xff] ^
+          t6[(a >>> 8) & 0xff] ^
+          t5[(a >>> 16) & 0xff] ^
+          t4[a >>> 24] ^
+          t3[data[i + 4]] ^
+          t2[data[i + 5]] ^
+          t1[data[i + 6]] ^
+          t0[data[i + 7]]
       }
       for (; i < n; i++) c = t0[(c ^ data[i]) & 0xff] ^ (c >>> 8)
       crc = c >>> 0
@@ -87,7 +94,10 @@ function crc64NvmeTables() {
       const carry = l & 1
       l = ((l >>> 1) | ((h & 1) << 31)) >>> 0
       h = h >>> 1
-      if (carry) { h = (h ^ CRC64_POLY_HI) >>> 0; l = (l ^ CRC64_POLY_LO) >>> 0 }
+      if (carry) {
+        h = (h ^ CRC64_POLY_HI) >>> 0
+        l = (l ^ CRC64_POLY_LO) >>> 0
+      }
     }
     hi[0][i] = h
     lo[0][i] = l
@@ -117,8 +127,14 @@ function crc64Nvme() {
       for (; i + 8 <= n; i += 8) {
         const a = (lo ^ (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24))) >>> 0
         const b = (hi ^ (data[i + 4] | (data[i + 5] << 8) | (data[i + 6] << 16) | (data[i + 7] << 24))) >>> 0
-        const a0 = a & 0xff, a1 = (a >>> 8) & 0xff, a2 = (a >>> 16) & 0xff, a3 = a >>> 24
-        const b0 = b & 0xff, b1 = (b >>> 8) & 0xff, b2 = (b >>> 16) & 0xff, b3 = b >>> 24
+        const a0 = a & 0xff,
+          a1 = (a >>> 8) & 0xff,
+          a2 = (a >>> 16) & 0xff,
+          a3 = a >>> 24
+        const b0 = b & 0xff,
+          b1 = (b >>> 8) & 0xff,
+          b2 = (b >>> 16) & 0xff,
+          b3 = b >>> 24
         lo = (l7[a0] ^ l6[a1] ^ l5[a2] ^ l4[a3] ^ l3[b0] ^ l2[b1] ^ l1[b2] ^ l0[b3]) >>> 0
         hi = (h7[a0] ^ h6[a1] ^ h5[a2] ^ h4[a3] ^ h3[b0] ^ h2[b1] ^ h1[b2] ^ h0[b3]) >>> 0
       }
@@ -146,17 +162,28 @@ function nodeHash(name) {
 /** One incremental hasher per algorithm name of the Platform port (OffloadAlgorithm). */
 function hasherFor(algorithm) {
   switch (algorithm) {
-    case 'md5': return nodeHash('md5')
-    case 'SHA1': return nodeHash('sha1')
-    case 'SHA256': return nodeHash('sha256')
+    case 'md5':
+      return nodeHash('md5')
+    case 'SHA1':
+      return nodeHash('sha1')
+    case 'SHA256':
+      return nodeHash('sha256')
     case 'CRC32': {
       if (!nativeCrc32) return crc32Js(CRC32_POLY)
       let state = 0
-      return { update: (d) => { state = nativeCrc32(d, state) >>> 0 }, digest: () => be32(state) }
+      return {
+        update: (d) => {
+          state = nativeCrc32(d, state) >>> 0
+        },
+        digest: () => be32(state),
+      }
     }
-    case 'CRC32C': return crc32Js(CRC32C_POLY)
-    case 'CRC64NVME': return crc64Nvme()
-    default: throw new Error(`hash worker: unknown algorithm ${String(algorithm)}`)
+    case 'CRC32C':
+      return crc32Js(CRC32C_POLY)
+    case 'CRC64NVME':
+      return crc64Nvme()
+    default:
+      throw new Error(`hash worker: unknown algorithm ${String(algorithm)}`)
   }
 }
 

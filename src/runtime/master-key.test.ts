@@ -53,7 +53,9 @@ describe('loadMasterKeyFile', () => {
   })
 
   it('COFFER_MASTER_KEY_FILE must exist', async () => {
-    await expect(loadMasterKeyFile(dir, { COFFER_MASTER_KEY_FILE: join(dir, 'nope.key') })).rejects.toThrow(/does not exist/)
+    await expect(loadMasterKeyFile(dir, { COFFER_MASTER_KEY_FILE: join(dir, 'nope.key') })).rejects.toThrow(
+      /does not exist/,
+    )
     await writeFile(join(dir, 'mine.key'), bytes)
     expect((await loadMasterKeyFile(dir, { COFFER_MASTER_KEY_FILE: join(dir, 'mine.key') })).key).toEqual(bytes)
   })

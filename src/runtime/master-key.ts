@@ -52,13 +52,19 @@ async function writeKey(path: string, key: Uint8Array): Promise<void> {
  * Loads the key file (generating a key, not yet written, when there is none) for openService.
  * An operator-named file must exist: silently creating a new key there would hide a typo.
  */
-export async function loadMasterKeyFile(dataDir: string, env: Record<string, string | undefined>): Promise<MasterKeyFile> {
+export async function loadMasterKeyFile(
+  dataDir: string,
+  env: Record<string, string | undefined>,
+): Promise<MasterKeyFile> {
   const given = env.COFFER_MASTER_KEY_FILE || undefined
   const path = given ?? join(dataDir, MASTER_KEY_FILE)
   let key = await readKey(path)
   const generated = key === undefined
   if (!key) {
-    if (given) throw new Error(`COFFER_MASTER_KEY_FILE names ${given}, which does not exist: restore it from your backup, or unset the variable to use ${join(dataDir, MASTER_KEY_FILE)}`)
+    if (given)
+      throw new Error(
+        `COFFER_MASTER_KEY_FILE names ${given}, which does not exist: restore it from your backup, or unset the variable to use ${join(dataDir, MASTER_KEY_FILE)}`,
+      )
     key = crypto.getRandomValues(new Uint8Array(KEY_BYTES))
   }
   const staged = await readKey(stagedPath(path)).catch(() => undefined)

@@ -45,7 +45,9 @@ export function createPlatform(options: { nativeCrc32?: boolean; hashWorkers?: n
       }
     },
     hmacSha256: (key, data) => plain(createHmac('sha256', key).update(data).digest()),
-    close: async () => { await pool?.close() },
+    close: async () => {
+      await pool?.close()
+    },
   }
   if (pool) platform.offloadDigest = (algorithms) => pool.digest(algorithms)
   if (crc) platform.crc32 = (data, previous) => crc(data, previous) >>> 0

@@ -38,23 +38,26 @@ afterAll(async () => {
 function generated(total: number, onChunk: (c: Uint8Array) => void): ReadableStream<Uint8Array> {
   let sent = 0
   let x = 0x9e3779b9
-  return new ReadableStream({
-    pull(c) {
-      if (sent >= total) return c.close()
-      const n = Math.min(CHUNK, total - sent)
-      const words = new Uint32Array(n / 4)
-      for (let i = 0; i < words.length; i++) {
-        x ^= x << 13
-        x ^= x >>> 17
-        x ^= x << 5
-        words[i] = x
-      }
-      const chunk = new Uint8Array(words.buffer)
-      onChunk(chunk)
-      sent += n
-      c.enqueue(chunk)
+  return new ReadableStream(
+    {
+      pull(c) {
+        if (sent >= total) return c.close()
+        const n = Math.min(CHUNK, total - sent)
+        const words = new Uint32Array(n / 4)
+        for (let i = 0; i < words.length; i++) {
+          x ^= x << 13
+          x ^= x >>> 17
+          x ^= x << 5
+          words[i] = x
+        }
+        const chunk = new Uint8Array(words.buffer)
+        onChunk(chunk)
+        sent += n
+        c.enqueue(chunk)
+      },
     },
-  }, { highWaterMark: 0 })
+    { highWaterMark: 0 },
+  )
 }
 
 /** Memory that grows if bytes are held: external buffers plus the JS heap. */
@@ -68,7 +71,12 @@ it('moves a 64 MiB shard both ways over loopback TLS with bounded memory', async
   dirs.push(dir)
   const cluster = await initCluster(join(dir, 'cluster.json'))
   const quiet = { out: () => {}, err: () => {} }
-  const node = await startStorageNode({ clusterFile: cluster.path, dataDir: join(dir, 'node'), port: 0, host: '127.0.0.1' }, nodeAdapter(), quiet, { cluster, logger: silentLogger })
+  const node = await startStorageNode(
+    { clusterFile: cluster.path, dataDir: join(dir, 'node'), port: 0, host: '127.0.0.1' },
+    nodeAdapter(),
+    quiet,
+    { cluster, logger: silentLogger },
+  )
   const fetch = createClusterFetch(cluster)
   try {
     const platform = createPlatform()
@@ -78,7 +86,10 @@ it('moves a 64 MiB shard both ways over loopback TLS with bounded memory', async
     const roundTrip = async (name: string, sample: () => void) => {
       const written = createHash('sha256')
       let t = performance.now()
-      await store.put(name, generated(TOTAL, (c) => (written.update(c), sample())))
+      await store.put(
+        name,
+        generated(TOTAL, (c) => (written.update(c), sample())),
+      )
       const putSecs = (performance.now() - t) / 1000
       expect(await store.stat(name)).toBe(TOTAL)
       const read = createHash('sha256')

@@ -37,7 +37,10 @@ const SHUTDOWN_GRACE_MS = 10_000
 const SHUTDOWN_DEADLINE_MS = 20_000
 const EXIT_USAGE = 2
 
-export type ParsedNodeArgs = { ok: true; config: NodeConfig } | { ok: true; help: true } | { ok: false; problems: string[] }
+export type ParsedNodeArgs =
+  | { ok: true; config: NodeConfig }
+  | { ok: true; help: true }
+  | { ok: false; problems: string[] }
 
 export function nodeHelp(): string {
   return [
@@ -53,7 +56,13 @@ export function nodeHelp(): string {
 }
 
 export function parseNodeArgs(argv: string[], env: Record<string, string | undefined>): ParsedNodeArgs {
-  const flags: Record<string, string | undefined> = { cluster: env.COFFER_CLUSTER, data: env.COFFER_DATA, port: env.COFFER_PORT, host: env.COFFER_HOST, names: env.COFFER_NODE_NAMES }
+  const flags: Record<string, string | undefined> = {
+    cluster: env.COFFER_CLUSTER,
+    data: env.COFFER_DATA,
+    port: env.COFFER_PORT,
+    host: env.COFFER_HOST,
+    names: env.COFFER_NODE_NAMES,
+  }
   const problems: string[] = []
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
@@ -67,23 +76,37 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     if (value === undefined) problems.push(`--${m[1]} needs a value`)
     else flags[m[1]!] = value
   }
-  if (!flags.cluster) problems.push('--cluster FILE is required (create it with `coffer cluster init --out cluster.json`)')
+  if (!flags.cluster)
+    problems.push('--cluster FILE is required (create it with `coffer cluster init --out cluster.json`)')
   if (!flags.data) problems.push('--data DIR is required')
   const port = Number(flags.port)
   if (flags.port === undefined) problems.push('--port N is required')
   else if (!/^\d+$/.test(flags.port) || port > 65535) problems.push(`--port must be 0–65535, got "${flags.port}"`)
   if (problems.length > 0) return { ok: false, problems }
-  const names = (flags.names ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '')
-  for (const n of names) if (!/^[a-z0-9.:\[\]-]+$/i.test(n)) problems.push(`--names takes DNS names or IP addresses separated by commas, got "${n}"`)
+  const names = (flags.names ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '')
+  for (const n of names)
+    if (!/^[a-z0-9.:\[\]-]+$/i.test(n))
+      problems.push(`--names takes DNS names or IP addresses separated by commas, got "${n}"`)
   if (problems.length > 0) return { ok: false, problems }
-  return { ok: true, config: { clusterFile: flags.cluster!, dataDir: flags.data!, port, host: flags.host ?? DEFAULT_HOST, names } }
+  return {
+    ok: true,
+    config: { clusterFile: flags.cluster!, dataDir: flags.data!, port, host: flags.host ?? DEFAULT_HOST, names },
+  }
 }
 
 /**
  * The node's server certificate, issued by the cluster CA (tls-ca.ts does the issuing): the CA is
  * placed in <data>/tls first, so a changed cluster file makes ensureLocalTls reissue.
  */
-async function nodeTls(dataDir: string, host: string, names: readonly string[], cluster: Cluster): Promise<{ cert: string; key: string; issued: boolean }> {
+async function nodeTls(
+  dataDir: string,
+  host: string,
+  names: readonly string[],
+  cluster: Cluster,
+): Promise<{ cert: string; key: string; issued: boolean }> {
   const dir = join(dataDir, TLS_DIR)
   await mkdir(dir, { recursive: true })
   const caFile = join(dir, CA_CERT_FILE)
@@ -102,7 +125,12 @@ async function nodeTls(dataDir: string, host: string, names: readonly string[], 
 }
 
 /** Starts a node (used by runNodeCommand and by tests in-process). */
-export async function startStorageNode(c: NodeConfig, adapter: RuntimeAdapter, io: Output, opts: { logger?: Logger; cluster?: Cluster } = {}): Promise<StorageNode> {
+export async function startStorageNode(
+  c: NodeConfig,
+  adapter: RuntimeAdapter,
+  io: Output,
+  opts: { logger?: Logger; cluster?: Cluster } = {},
+): Promise<StorageNode> {
   const cluster = opts.cluster ?? (await loadCluster(c.clusterFile))
   for (const w of cluster.warnings) io.err(`coffer-node: warning: ${w}`)
   await mkdir(c.dataDir, { recursive: true })
@@ -114,10 +142,23 @@ export async function startStorageNode(c: NodeConfig, adapter: RuntimeAdapter, i
   const tls = await nodeTls(c.dataDir, c.host, c.names ?? [], cluster)
   if (tls.issued) io.err('coffer-node: issued a server certificate from the cluster CA')
   if ((c.host === '0.0.0.0' || c.host === '::') && (c.names ?? []).length === 0) {
-    io.err('coffer-node: warning: listening on all addresses, but the certificate names only localhost, 127.0.0.1 and ::1: give --names with the addresses gateways use')
+    io.err(
+      'coffer-node: warning: listening on all addresses, but the certificate names only localhost, 127.0.0.1 and ::1: give --names with the addresses gateways use',
+    )
   }
-  const app = createNodeApp({ store, secret: cluster.secret, platform: createPlatform(), logger: opts.logger ?? consoleLogger })
-  const server = await adapter.serve({ fetch: (req) => app.fetch(req), host: c.host, port: c.port, cert: tls.cert, key: tls.key })
+  const app = createNodeApp({
+    store,
+    secret: cluster.secret,
+    platform: createPlatform(),
+    logger: opts.logger ?? consoleLogger,
+  })
+  const server = await adapter.serve({
+    fetch: (req) => app.fetch(req),
+    host: c.host,
+    port: c.port,
+    cert: tls.cert,
+    key: tls.key,
+  })
   const endpoint = endpointUrl(c.host, server.port)
   // The one line scripts and tests wait for: printed only once the listener is ready.
   io.out(`coffer-node: listening on ${endpoint}`)
@@ -126,7 +167,12 @@ export async function startStorageNode(c: NodeConfig, adapter: RuntimeAdapter, i
 }
 
 /** `coffer node ...`: resolves with an exit code, or undefined while the node runs (until SIGINT/SIGTERM). */
-export async function runNodeCommand(argv: string[], env: Record<string, string | undefined>, io: Output, adapter: RuntimeAdapter): Promise<number | undefined> {
+export async function runNodeCommand(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  io: Output,
+  adapter: RuntimeAdapter,
+): Promise<number | undefined> {
   const parsed = parseNodeArgs(argv, env)
   if (!parsed.ok) {
     for (const p of parsed.problems) io.err(`coffer node: ${p}`)
@@ -142,7 +188,12 @@ export async function runNodeCommand(argv: string[], env: Record<string, string 
     node = await startStorageNode(parsed.config, adapter, io)
   } catch (e) {
     const code = (e as { code?: string }).code
-    const why = code === 'EADDRINUSE' ? `${parsed.config.host}:${parsed.config.port} is already in use: choose another --port` : e instanceof Error ? e.message : String(e)
+    const why =
+      code === 'EADDRINUSE'
+        ? `${parsed.config.host}:${parsed.config.port} is already in use: choose another --port`
+        : e instanceof Error
+          ? e.message
+          : String(e)
     io.err(`coffer-node: cannot start: ${why}`)
     return 1
   }

@@ -32,7 +32,9 @@ describe('local CA (checked with node:crypto, independent of the generator)', ()
     // The key on disk is the certificate's key.
     expect(leaf.checkPrivateKey(createPrivateKey(await file('server-key.pem')))).toBe(true)
     // What a server presents: leaf then CA.
-    expect(t.cert.indexOf(leaf.toString().trim().split('\n')[1]!)).toBeLessThan(t.cert.indexOf(ca.toString().trim().split('\n')[1]!))
+    expect(t.cert.indexOf(leaf.toString().trim().split('\n')[1]!)).toBeLessThan(
+      t.cert.indexOf(ca.toString().trim().split('\n')[1]!),
+    )
   })
 
   it('a restart with the same names keeps both certificates', async () => {
@@ -61,7 +63,7 @@ describe('local CA (checked with node:crypto, independent of the generator)', ()
     expect(new X509Certificate(await file('server.pem')).checkHost('s3.example.test')).toBeUndefined()
   })
 
-  it('extra names (a storage node\'s addresses) become IP and DNS SANs; a change reissues', async () => {
+  it("extra names (a storage node's addresses) become IP and DNS SANs; a change reissues", async () => {
     const t = await ensureLocalTls(dir, undefined, ['10.20.30.40', 'Node1.Cluster.Internal', '[fd00::7]'])
     expect(t.issuedServerCert).toBe(true)
     const leaf = new X509Certificate(await file('server.pem'))
@@ -70,7 +72,9 @@ describe('local CA (checked with node:crypto, independent of the generator)', ()
     expect(leaf.checkHost('node1.cluster.internal')).toBe('node1.cluster.internal')
     expect(leaf.checkIP('127.0.0.1')).toBe('127.0.0.1')
     expect(leaf.checkIP('10.20.30.41')).toBeUndefined()
-    expect((await ensureLocalTls(dir, undefined, ['10.20.30.40', 'node1.cluster.internal', 'fd00::7'])).issuedServerCert).toBe(false)
+    expect(
+      (await ensureLocalTls(dir, undefined, ['10.20.30.40', 'node1.cluster.internal', 'fd00::7'])).issuedServerCert,
+    ).toBe(false)
     expect((await ensureLocalTls(dir, undefined, ['10.20.30.41'])).issuedServerCert).toBe(true)
     expect(new X509Certificate(await file('server.pem')).checkIP('10.20.30.40')).toBeUndefined()
   })

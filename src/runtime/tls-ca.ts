@@ -63,17 +63,24 @@ export function serverNames(domain?: string, extra: readonly string[] = []): { d
   const ip = ['127.0.0.1', '::1']
   if (domain) dns.push(domain.toLowerCase(), `*.${domain.toLowerCase()}`)
   for (const raw of extra) {
-    const name = raw.trim().replace(/^\[(.*)\]$/, '$1').toLowerCase()
+    const name = raw
+      .trim()
+      .replace(/^\[(.*)\]$/, '$1')
+      .toLowerCase()
     const list = isIP(name) === 0 ? dns : ip
     if (name !== '' && !list.includes(name)) list.push(name)
   }
   return { dns, ip }
 }
 
-const exists = async (f: string) => readFile(f, 'utf8').then((t) => t, (e: { code?: string }) => {
-  if (e.code === 'ENOENT') return undefined
-  throw e
-})
+const exists = async (f: string) =>
+  readFile(f, 'utf8').then(
+    (t) => t,
+    (e: { code?: string }) => {
+      if (e.code === 'ENOENT') return undefined
+      throw e
+    },
+  )
 
 /** Atomic write (temp + rename) with the given mode, so a crash never leaves half a PEM file. */
 async function writeAtomic(file: string, text: string, mode: number): Promise<void> {
@@ -96,51 +103,76 @@ async function importKey(crypto: Crypto, x509: X509, pem: string): Promise<Crypt
 async function createCa(x509: X509, crypto: Crypto): Promise<{ certPem: string; keyPem: string }> {
   const keys = (await crypto.subtle.generateKey(EC_ALG, true, ['sign', 'verify'])) as CryptoKeyPair
   const now = Date.now()
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    name: `CN=Coffer local CA ${new Date(now).toISOString().slice(0, 10)}, O=Coffer`,
-    keys,
-    notBefore: new Date(now - CLOCK_SKEW_MS),
-    notAfter: new Date(now + CA_VALIDITY_DAYS * DAY_MS),
-    signingAlgorithm: EC_ALG,
-    extensions: [
-      // pathLen 0: this CA signs server certificates only, never another CA.
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
-    ],
-  }, crypto)
-  return { certPem: cert.toString('pem'), keyPem: keyPem(x509, await crypto.subtle.exportKey('pkcs8', keys.privateKey)) }
+  const cert = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      name: `CN=Coffer local CA ${new Date(now).toISOString().slice(0, 10)}, O=Coffer`,
+      keys,
+      notBefore: new Date(now - CLOCK_SKEW_MS),
+      notAfter: new Date(now + CA_VALIDITY_DAYS * DAY_MS),
+      signingAlgorithm: EC_ALG,
+      extensions: [
+        // pathLen 0: this CA signs server certificates only, never another CA.
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+      ],
+    },
+    crypto,
+  )
+  return {
+    certPem: cert.toString('pem'),
+    keyPem: keyPem(x509, await crypto.subtle.exportKey('pkcs8', keys.privateKey)),
+  }
 }
 
-async function issueServerCert(x509: X509, crypto: Crypto, ca: { cert: InstanceType<X509['X509Certificate']>; key: CryptoKey }, domain?: string, extra: readonly string[] = []) {
+async function issueServerCert(
+  x509: X509,
+  crypto: Crypto,
+  ca: { cert: InstanceType<X509['X509Certificate']>; key: CryptoKey },
+  domain?: string,
+  extra: readonly string[] = [],
+) {
   const keys = (await crypto.subtle.generateKey(EC_ALG, true, ['sign', 'verify'])) as CryptoKeyPair
   const names = serverNames(domain, extra)
   const now = Date.now()
-  const cert = await x509.X509CertificateGenerator.create({
-    subject: `CN=${domain ?? 'localhost'}`,
-    issuer: ca.cert.subject,
-    publicKey: keys.publicKey,
-    signingKey: ca.key,
-    notBefore: new Date(now - CLOCK_SKEW_MS),
-    notAfter: new Date(now + SERVER_VALIDITY_DAYS * DAY_MS),
-    signingAlgorithm: EC_ALG,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
-      new x509.SubjectAlternativeNameExtension([
-        ...names.dns.map((value) => ({ type: 'dns' as const, value })),
-        ...names.ip.map((value) => ({ type: 'ip' as const, value })),
-      ]),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
-      await x509.AuthorityKeyIdentifierExtension.create(ca.cert.publicKey, false, crypto),
-    ],
-  }, crypto)
-  return { certPem: cert.toString('pem'), keyPem: keyPem(x509, await crypto.subtle.exportKey('pkcs8', keys.privateKey)) }
+  const cert = await x509.X509CertificateGenerator.create(
+    {
+      subject: `CN=${domain ?? 'localhost'}`,
+      issuer: ca.cert.subject,
+      publicKey: keys.publicKey,
+      signingKey: ca.key,
+      notBefore: new Date(now - CLOCK_SKEW_MS),
+      notAfter: new Date(now + SERVER_VALIDITY_DAYS * DAY_MS),
+      signingAlgorithm: EC_ALG,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
+        new x509.SubjectAlternativeNameExtension([
+          ...names.dns.map((value) => ({ type: 'dns' as const, value })),
+          ...names.ip.map((value) => ({ type: 'ip' as const, value })),
+        ]),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+        await x509.AuthorityKeyIdentifierExtension.create(ca.cert.publicKey, false, crypto),
+      ],
+    },
+    crypto,
+  )
+  return {
+    certPem: cert.toString('pem'),
+    keyPem: keyPem(x509, await crypto.subtle.exportKey('pkcs8', keys.privateKey)),
+  }
 }
 
 /** Whether an existing server certificate still fits: signed by this CA, same names, not near expiry. */
-async function serverCertFits(x509: X509, crypto: Crypto, pem: string, ca: InstanceType<X509['X509Certificate']>, domain?: string, extra: readonly string[] = []): Promise<boolean> {
+async function serverCertFits(
+  x509: X509,
+  crypto: Crypto,
+  pem: string,
+  ca: InstanceType<X509['X509Certificate']>,
+  domain?: string,
+  extra: readonly string[] = [],
+): Promise<boolean> {
   try {
     const cert = new x509.X509Certificate(pem)
     if (cert.notAfter.getTime() - Date.now() < RENEW_BEFORE_DAYS * DAY_MS) return false
@@ -159,7 +191,11 @@ async function serverCertFits(x509: X509, crypto: Crypto, pem: string, ca: Insta
  * Ensures <data>/tls holds a CA and a server certificate valid for `domain`; returns the PEMs.
  * The CA is created once and kept (clients trust it); the server certificate is reissued as needed.
  */
-export async function ensureLocalTls(dataDir: string, domain?: string, extraNames: readonly string[] = []): Promise<LocalTls> {
+export async function ensureLocalTls(
+  dataDir: string,
+  domain?: string,
+  extraNames: readonly string[] = [],
+): Promise<LocalTls> {
   const { x509, crypto } = await loadX509()
   const dir = join(dataDir, TLS_DIR)
   // 0755: ca.pem must be readable by the users whose clients trust it; the keys are 0600 themselves.
@@ -171,7 +207,9 @@ export async function ensureLocalTls(dataDir: string, domain?: string, extraName
   let createdCa = false
   if (caPem === undefined || caKeyPem === undefined) {
     if ((caPem === undefined) !== (caKeyPem === undefined)) {
-      throw new Error(`${dir} has only one of ${CA_CERT_FILE} / ${CA_KEY_FILE}: restore the missing file, or delete ${dir} to create a new CA (clients must then trust the new ca.pem)`)
+      throw new Error(
+        `${dir} has only one of ${CA_CERT_FILE} / ${CA_KEY_FILE}: restore the missing file, or delete ${dir} to create a new CA (clients must then trust the new ca.pem)`,
+      )
     }
     const ca = await createCa(x509, crypto)
     await writeAtomic(f(CA_KEY_FILE), ca.keyPem, 0o600)
@@ -185,12 +223,18 @@ export async function ensureLocalTls(dataDir: string, domain?: string, extraName
   let certPem = await exists(f(SERVER_CERT_FILE))
   let keyPemText = await exists(f(SERVER_KEY_FILE))
   let issued = false
-  if (certPem === undefined || keyPemText === undefined || !(await serverCertFits(x509, crypto, certPem, caCert, domain, extraNames))) {
+  if (
+    certPem === undefined ||
+    keyPemText === undefined ||
+    !(await serverCertFits(x509, crypto, certPem, caCert, domain, extraNames))
+  ) {
     let caKey: CryptoKey
     try {
       caKey = await importKey(crypto, x509, caKeyPem)
     } catch (e) {
-      throw new Error(`${f(CA_KEY_FILE)} is not a usable ECDSA P-256 PKCS#8 key (${String(e)}): restore it, or delete ${dir} to create a new CA`)
+      throw new Error(
+        `${f(CA_KEY_FILE)} is not a usable ECDSA P-256 PKCS#8 key (${String(e)}): restore it, or delete ${dir} to create a new CA`,
+      )
     }
     const server = await issueServerCert(x509, crypto, { cert: caCert, key: caKey }, domain, extraNames)
     await writeAtomic(f(SERVER_KEY_FILE), server.keyPem, 0o600)
@@ -200,5 +244,12 @@ export async function ensureLocalTls(dataDir: string, domain?: string, extraName
     issued = true
   }
   // Present the chain (leaf + CA): clients that were given only the CA still build the path.
-  return { cert: certPem.trim() + '\n' + caPem.trim() + '\n', key: keyPemText, caPem, caFile: f(CA_CERT_FILE), createdCa, issuedServerCert: issued }
+  return {
+    cert: certPem.trim() + '\n' + caPem.trim() + '\n',
+    key: keyPemText,
+    caPem,
+    caFile: f(CA_CERT_FILE),
+    createdCa,
+    issuedServerCert: issued,
+  }
 }

@@ -39,13 +39,20 @@ async function readPem(file: string, what: string, flag: string): Promise<string
   try {
     text = await readFile(file, 'utf8')
   } catch (e) {
-    throw new Error(`cannot read ${what} ${file} (${(e as { code?: string }).code ?? String(e)}): fix the path given to ${flag}`)
+    throw new Error(
+      `cannot read ${what} ${file} (${(e as { code?: string }).code ?? String(e)}): fix the path given to ${flag}`,
+    )
   }
   if (!text.includes('-----BEGIN ')) throw new Error(`${file} is not a PEM file: ${flag} needs a PEM-encoded ${what}`)
   return text
 }
 
-export async function loadTlsMaterial(c: { dataDir: string; domain?: string; certFile?: string; keyFile?: string }): Promise<TlsMaterial> {
+export async function loadTlsMaterial(c: {
+  dataDir: string
+  domain?: string
+  certFile?: string
+  keyFile?: string
+}): Promise<TlsMaterial> {
   if (c.certFile !== undefined && c.keyFile !== undefined) {
     const [cert, key] = await Promise.all([
       readPem(c.certFile, 'certificate', '--cert'),
@@ -56,6 +63,9 @@ export async function loadTlsMaterial(c: { dataDir: string; domain?: string; cer
   const t = await ensureLocalTls(c.dataDir, c.domain)
   const notes: string[] = []
   if (t.createdCa) notes.push(`created a local CA: clients must trust ${t.caFile}`)
-  if (t.issuedServerCert) notes.push(`issued a server certificate for localhost, 127.0.0.1, ::1${c.domain ? `, ${c.domain}, *.${c.domain}` : ''}`)
+  if (t.issuedServerCert)
+    notes.push(
+      `issued a server certificate for localhost, 127.0.0.1, ::1${c.domain ? `, ${c.domain}, *.${c.domain}` : ''}`,
+    )
   return { cert: t.cert, key: t.key, caFile: t.caFile, caPem: t.caPem, notes }
 }

@@ -6,23 +6,64 @@ import { S3Error } from './errors.ts'
 
 export type Endpoint =
   | 'ListBuckets'
-  | 'CreateBucket' | 'HeadBucket' | 'DeleteBucket' | 'GetBucketLocation' | 'GetBucketVersioning'
-  | 'GetBucketEncryption' | 'PutBucketEncryption' | 'DeleteBucketEncryption'
-  | 'ListObjects' | 'ListObjectsV2' | 'ListMultipartUploads' | 'DeleteObjects'
-  | 'PutObject' | 'CopyObject' | 'GetObject' | 'HeadObject' | 'DeleteObject'
-  | 'CreateMultipartUpload' | 'UploadPart' | 'UploadPartCopy' | 'CompleteMultipartUpload'
-  | 'AbortMultipartUpload' | 'ListParts'
+  | 'CreateBucket'
+  | 'HeadBucket'
+  | 'DeleteBucket'
+  | 'GetBucketLocation'
+  | 'GetBucketVersioning'
+  | 'GetBucketEncryption'
+  | 'PutBucketEncryption'
+  | 'DeleteBucketEncryption'
+  | 'ListObjects'
+  | 'ListObjectsV2'
+  | 'ListMultipartUploads'
+  | 'DeleteObjects'
+  | 'PutObject'
+  | 'CopyObject'
+  | 'GetObject'
+  | 'HeadObject'
+  | 'DeleteObject'
+  | 'CreateMultipartUpload'
+  | 'UploadPart'
+  | 'UploadPartCopy'
+  | 'CompleteMultipartUpload'
+  | 'AbortMultipartUpload'
+  | 'ListParts'
 
 /**
  * Sub-resources S3 knows but Coffer does not serve yet: answered 501 NotImplemented rather than
  * being mistaken for a plain object or bucket request.
  */
 const UNSUPPORTED_SUBRESOURCES = [
-  'accelerate', 'acl', 'analytics', 'attributes', 'cors', 'intelligent-tiering',
-  'inventory', 'legal-hold', 'lifecycle', 'logging', 'metadataConfiguration', 'metadataTable',
-  'metrics', 'notification', 'object-lock', 'ownershipControls', 'policy', 'policyStatus',
-  'publicAccessBlock', 'replication', 'requestPayment', 'restore', 'retention', 'select',
-  'session', 'tagging', 'torrent', 'versions', 'website',
+  'accelerate',
+  'acl',
+  'analytics',
+  'attributes',
+  'cors',
+  'intelligent-tiering',
+  'inventory',
+  'legal-hold',
+  'lifecycle',
+  'logging',
+  'metadataConfiguration',
+  'metadataTable',
+  'metrics',
+  'notification',
+  'object-lock',
+  'ownershipControls',
+  'policy',
+  'policyStatus',
+  'publicAccessBlock',
+  'replication',
+  'requestPayment',
+  'restore',
+  'retention',
+  'select',
+  'session',
+  'tagging',
+  'torrent',
+  'versions',
+  'website',
 ] as const
 
 export interface ClassifyInput {
@@ -72,7 +113,8 @@ function classifyBucket(m: string, query: URLSearchParams): Endpoint {
       if (query.has('versioning')) return 'GetBucketVersioning'
       if (query.has('uploads')) return 'ListMultipartUploads'
       if (query.get('list-type') === '2') return 'ListObjectsV2'
-      if (query.has('list-type')) throw new S3Error('InvalidArgument', 'list-type must be 2.', { ArgumentName: 'list-type' })
+      if (query.has('list-type'))
+        throw new S3Error('InvalidArgument', 'list-type must be 2.', { ArgumentName: 'list-type' })
       return 'ListObjects'
     case 'POST':
       if (query.has('delete')) return 'DeleteObjects'
@@ -88,7 +130,8 @@ function classifyObject(m: string, query: URLSearchParams, headers: Headers): En
     case 'PUT': {
       const copy = headers.has('x-amz-copy-source')
       if (uploadId || query.has('partNumber')) {
-        if (!uploadId || !query.has('partNumber')) throw new S3Error('InvalidRequest', 'UploadPart needs both partNumber and uploadId.')
+        if (!uploadId || !query.has('partNumber'))
+          throw new S3Error('InvalidRequest', 'UploadPart needs both partNumber and uploadId.')
         return copy ? 'UploadPartCopy' : 'UploadPart'
       }
       return copy ? 'CopyObject' : 'PutObject'

@@ -20,8 +20,13 @@ describe('resolveTarget', () => {
   })
 
   it('virtual-hosted-style only under the configured domain', () => {
-    expect(resolveTarget('https://b.s3.test:9000/k/x', 'b.s3.test:9000', 's3.test')).toMatchObject({ bucket: 'b', key: 'k/x' })
-    expect(resolveTarget('https://my.bucket.s3.test/', 'my.bucket.s3.test', 's3.test')).toMatchObject({ bucket: 'my.bucket' })
+    expect(resolveTarget('https://b.s3.test:9000/k/x', 'b.s3.test:9000', 's3.test')).toMatchObject({
+      bucket: 'b',
+      key: 'k/x',
+    })
+    expect(resolveTarget('https://my.bucket.s3.test/', 'my.bucket.s3.test', 's3.test')).toMatchObject({
+      bucket: 'my.bucket',
+    })
     expect(resolveTarget('https://s3.test/b/k', 's3.test', 's3.test')).toMatchObject({ bucket: 'b', key: 'k' })
     expect(resolveTarget('https://b.s3.test/b2/k', 'b.s3.test', undefined)).toMatchObject({ bucket: 'b2', key: 'k' })
   })

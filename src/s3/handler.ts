@@ -68,7 +68,12 @@ export function createAuthenticator(deps: Pick<S3Deps, 'service' | 'platform' | 
     const { rawPath, rawQuery } = splitUrl(rawTarget ?? req.url)
     const auth = await authenticate(
       { method: req.method, rawPath, rawQuery, headers: req.headers },
-      { region: deps.region, now: () => new Date(), platform: deps.platform, lookupSecret: (id) => deps.service.identities.lookupSecret(id) },
+      {
+        region: deps.region,
+        now: () => new Date(),
+        platform: deps.platform,
+        lookupSecret: (id) => deps.service.identities.lookupSecret(id),
+      },
     )
     return deps.service.identities.actorFor(auth.accessKeyId)
   }
@@ -105,14 +110,28 @@ export function createS3Handler(deps: S3Deps): (req: Request, rawTarget?: string
         { region: deps.region, now: () => new Date(), platform: deps.platform, lookupSecret },
       )
       const query = new URLSearchParams(target.rawQuery)
-      const endpoint = classify({ method: req.method, bucket: target.bucket, key: target.key, query, headers: req.headers })
+      const endpoint = classify({
+        method: req.method,
+        bucket: target.bucket,
+        key: target.key,
+        query,
+        headers: req.headers,
+      })
       if (target.key !== undefined && utf8(target.key).length > MAX_KEY_BYTES) {
-        throw new S3Error('KeyTooLongError', undefined, { Size: String(utf8(target.key).length), MaxSizeAllowed: String(MAX_KEY_BYTES) })
+        throw new S3Error('KeyTooLongError', undefined, {
+          Size: String(utf8(target.key).length),
+          MaxSizeAllowed: String(MAX_KEY_BYTES),
+        })
       }
       const actor = await deps.service.identities.actorFor(auth.accessKeyId)
       let decoded: DecodedBody | undefined
       const ctx: OpContext = {
-        req, endpoint, query, auth, actor, requestId,
+        req,
+        endpoint,
+        query,
+        auth,
+        actor,
+        requestId,
         bucket: target.bucket ?? '',
         key: target.key ?? '',
         headers: req.headers,
@@ -141,20 +160,23 @@ export function createS3Handler(deps: S3Deps): (req: Request, rawTarget?: string
 function guardBody(body: ReadableStream<Uint8Array> | null): ReadableStream<Uint8Array> | null {
   if (!body) return body
   const reader = body.getReader()
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read()
-        if (done) controller.close()
-        else controller.enqueue(value)
-      } catch (e) {
-        controller.error(isS3Error(e) ? e : new S3Error('IncompleteBody'))
-      }
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const { done, value } = await reader.read()
+          if (done) controller.close()
+          else controller.enqueue(value)
+        } catch (e) {
+          controller.error(isS3Error(e) ? e : new S3Error('IncompleteBody'))
+        }
+      },
+      cancel(reason) {
+        return reader.cancel(reason)
+      },
     },
-    cancel(reason) {
-      return reader.cancel(reason)
-    },
-  }, { highWaterMark: 0 })
+    { highWaterMark: 0 },
+  )
 }
 
 function toS3Error(e: unknown, logger: Logger, requestId: string): S3Error {

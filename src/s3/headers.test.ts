@@ -16,7 +16,11 @@ describe('parseRange', () => {
     expect(parseRange(h, size)).toEqual(expected)
   })
 
-  it.each([['bytes=100-', 100], ['bytes=-0', 100], ['bytes=0-', 0]] as const)('%s of %i is unsatisfiable', (h, size) => {
+  it.each([
+    ['bytes=100-', 100],
+    ['bytes=-0', 100],
+    ['bytes=0-', 0],
+  ] as const)('%s of %i is unsatisfiable', (h, size) => {
     try {
       parseRange(h, size)
       expect.unreachable()
@@ -29,11 +33,20 @@ describe('parseRange', () => {
 
 describe('readObjectMetadata', () => {
   it('keeps stored headers and user metadata, drops aws-chunked', () => {
-    const m = readObjectMetadata(new Headers({
-      'content-type': 'text/plain', 'cache-control': 'no-cache', 'content-encoding': 'aws-chunked,gzip',
-      'X-Amz-Meta-Colour': 'blue', 'x-amz-date': 'x',
-    }))
-    expect(m).toEqual({ contentType: 'text/plain', headers: { 'cache-control': 'no-cache', 'content-encoding': 'gzip' }, userMeta: { colour: 'blue' } })
+    const m = readObjectMetadata(
+      new Headers({
+        'content-type': 'text/plain',
+        'cache-control': 'no-cache',
+        'content-encoding': 'aws-chunked,gzip',
+        'X-Amz-Meta-Colour': 'blue',
+        'x-amz-date': 'x',
+      }),
+    )
+    expect(m).toEqual({
+      contentType: 'text/plain',
+      headers: { 'cache-control': 'no-cache', 'content-encoding': 'gzip' },
+      userMeta: { colour: 'blue' },
+    })
   })
 
   it('refuses more than 2 KB of user metadata', () => {

@@ -6,7 +6,13 @@ import { S3Error } from './errors.ts'
 import type { ReadConditions } from '../service/conditions.ts'
 
 /** System headers S3 stores with an object and returns on GET/HEAD. */
-export const STORED_HEADERS = ['cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'] as const
+export const STORED_HEADERS = [
+  'cache-control',
+  'content-disposition',
+  'content-encoding',
+  'content-language',
+  'expires',
+] as const
 
 /** S3 limits user metadata (names + values of x-amz-meta-*) to 2 KB. */
 export const MAX_USER_METADATA_BYTES = 2048
@@ -25,7 +31,10 @@ export function readObjectMetadata(h: Headers): MetadataFromRequest {
   }
   // aws-chunked is how the body travelled, not how the object is encoded: S3 drops it.
   if (headers['content-encoding']) {
-    const rest = headers['content-encoding'].split(',').map((s) => s.trim()).filter((s) => s && s !== 'aws-chunked')
+    const rest = headers['content-encoding']
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s && s !== 'aws-chunked')
     if (rest.length > 0) headers['content-encoding'] = rest.join(',')
     else delete headers['content-encoding']
   }
@@ -37,11 +46,18 @@ export function readObjectMetadata(h: Headers): MetadataFromRequest {
     userMeta[short] = value
     size += short.length + value.length
   })
-  if (size > MAX_USER_METADATA_BYTES) throw new S3Error('MetadataTooLarge', undefined, { Size: String(size), MaxSizeAllowed: String(MAX_USER_METADATA_BYTES) })
+  if (size > MAX_USER_METADATA_BYTES)
+    throw new S3Error('MetadataTooLarge', undefined, {
+      Size: String(size),
+      MaxSizeAllowed: String(MAX_USER_METADATA_BYTES),
+    })
   return { contentType: h.get('content-type') ?? undefined, headers, userMeta }
 }
 
-export function writeObjectMetadata(out: Headers, obj: { contentType: string; headers: Record<string, string>; userMeta: Record<string, string> }): void {
+export function writeObjectMetadata(
+  out: Headers,
+  obj: { contentType: string; headers: Record<string, string>; userMeta: Record<string, string> },
+): void {
   out.set('content-type', obj.contentType)
   for (const [name, value] of Object.entries(obj.headers)) out.set(name, value)
   for (const [name, value] of Object.entries(obj.userMeta)) out.set(`x-amz-meta-${name}`, value)
@@ -90,7 +106,13 @@ export function parseRange(header: string | null, size: number): ByteRange | und
   if (header === null) return undefined
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
   if (!m || (m[1] === '' && m[2] === '')) return undefined
-  const unsatisfiable = () => new S3Error('InvalidRange', undefined, { RangeRequested: header, ActualObjectSize: String(size) }, { 'content-range': `bytes */${size}` })
+  const unsatisfiable = () =>
+    new S3Error(
+      'InvalidRange',
+      undefined,
+      { RangeRequested: header, ActualObjectSize: String(size) },
+      { 'content-range': `bytes */${size}` },
+    )
   if (m[1] === '') {
     const suffix = Number(m[2])
     if (suffix === 0) throw unsatisfiable()

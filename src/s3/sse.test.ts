@@ -28,14 +28,22 @@ const s3Code = (f: () => unknown) => {
 describe('readSseC', () => {
   it('reads the key and its MD5, for a request or its copy source', () => {
     expect(readSseC(trio(), testPlatform)?.key).toEqual(new Uint8Array(key))
-    expect(readSseC(trio({}, 'x-amz-copy-source-server-side-encryption-customer-'), testPlatform, true)?.keyMd5B64).toBe(createHash('md5').update(key).digest('base64'))
+    expect(
+      readSseC(trio({}, 'x-amz-copy-source-server-side-encryption-customer-'), testPlatform, true)?.keyMd5B64,
+    ).toBe(createHash('md5').update(key).digest('base64'))
     expect(readSseC(new Headers(), testPlatform)).toBeUndefined()
   })
 
-  it('maps each invalid trio to S3\'s 400', () => {
-    expect(s3Code(() => readSseC(trio({ 'x-amz-server-side-encryption-customer-key-md5': 'AAAA' }), testPlatform))).toBe('400 InvalidArgument')
-    expect(s3Code(() => readSseC(trio({ 'x-amz-server-side-encryption-customer-algorithm': 'AES128' }), testPlatform))).toBe('400 InvalidEncryptionAlgorithmError')
-    expect(s3Code(() => readSseC(trio({ 'x-amz-server-side-encryption-customer-key': 'c2hvcnQ=' }), testPlatform))).toBe('400 InvalidArgument')
+  it("maps each invalid trio to S3's 400", () => {
+    expect(
+      s3Code(() => readSseC(trio({ 'x-amz-server-side-encryption-customer-key-md5': 'AAAA' }), testPlatform)),
+    ).toBe('400 InvalidArgument')
+    expect(
+      s3Code(() => readSseC(trio({ 'x-amz-server-side-encryption-customer-algorithm': 'AES128' }), testPlatform)),
+    ).toBe('400 InvalidEncryptionAlgorithmError')
+    expect(
+      s3Code(() => readSseC(trio({ 'x-amz-server-side-encryption-customer-key': 'c2hvcnQ=' }), testPlatform)),
+    ).toBe('400 InvalidArgument')
   })
 })
 
@@ -43,9 +51,15 @@ describe('readSseRequest and encryptionHeaders', () => {
   it('AES256 is SSE-S3; KMS, other values and SSE-S3 with SSE-C are refused', () => {
     expect(readSseRequest(new Headers(), undefined)).toBe(false)
     expect(readSseRequest(new Headers({ 'x-amz-server-side-encryption': 'AES256' }), undefined)).toBe(true)
-    expect(s3Code(() => readSseRequest(new Headers({ 'x-amz-server-side-encryption': 'aws:kms' }), undefined))).toBe('400 InvalidArgument')
-    expect(s3Code(() => readSseRequest(new Headers({ 'x-amz-server-side-encryption': 'none' }), undefined))).toBe('400 InvalidArgument')
-    expect(s3Code(() => readSseRequest(new Headers({ 'x-amz-server-side-encryption': 'AES256' }), { key, keyMd5B64: 'm' }))).toBe('400 InvalidArgument')
+    expect(s3Code(() => readSseRequest(new Headers({ 'x-amz-server-side-encryption': 'aws:kms' }), undefined))).toBe(
+      '400 InvalidArgument',
+    )
+    expect(s3Code(() => readSseRequest(new Headers({ 'x-amz-server-side-encryption': 'none' }), undefined))).toBe(
+      '400 InvalidArgument',
+    )
+    expect(
+      s3Code(() => readSseRequest(new Headers({ 'x-amz-server-side-encryption': 'AES256' }), { key, keyMd5B64: 'm' })),
+    ).toBe('400 InvalidArgument')
   })
 
   it('announces SSE-S3, or SSE-C with the echoed MD5, and nothing for clear objects', () => {
@@ -59,9 +73,14 @@ describe('readSseRequest and encryptionHeaders', () => {
 })
 
 describe('classify ?encryption', () => {
-  const c = (method: string, key?: string) => classify({ method, bucket: 'b', key, query: new URLSearchParams('encryption'), headers: new Headers() })
+  const c = (method: string, key?: string) =>
+    classify({ method, bucket: 'b', key, query: new URLSearchParams('encryption'), headers: new Headers() })
   it('bucket level: Get/Put/DeleteBucketEncryption; object level: not implemented', () => {
-    expect([c('GET'), c('PUT'), c('DELETE')]).toEqual(['GetBucketEncryption', 'PutBucketEncryption', 'DeleteBucketEncryption'])
+    expect([c('GET'), c('PUT'), c('DELETE')]).toEqual([
+      'GetBucketEncryption',
+      'PutBucketEncryption',
+      'DeleteBucketEncryption',
+    ])
     expect(s3Code(() => c('GET', 'k'))).toBe('501 NotImplemented')
   })
 })

@@ -11,13 +11,22 @@ export const SSE_HEADER = 'x-amz-server-side-encryption'
 const customer = (copySource: boolean) => `x-amz-${copySource ? 'copy-source-' : ''}server-side-encryption-customer-`
 
 /** The SSE-C key of a request (or of its copy source), validated as S3 does; undefined when none. */
-export function readSseC(h: Headers, platform: Pick<Platform, 'createHasher'>, copySource = false): SseCKey | undefined {
+export function readSseC(
+  h: Headers,
+  platform: Pick<Platform, 'createHasher'>,
+  copySource = false,
+): SseCKey | undefined {
   const base = customer(copySource)
   try {
-    return parseSseC({ algorithm: h.get(`${base}algorithm`), keyB64: h.get(`${base}key`), keyMd5B64: h.get(`${base}key-md5`) }, platform)
+    return parseSseC(
+      { algorithm: h.get(`${base}algorithm`), keyB64: h.get(`${base}key`), keyMd5B64: h.get(`${base}key-md5`) },
+      platform,
+    )
   } catch (e) {
     if (!(e instanceof SseCError)) throw e
-    const details: Record<string, string> = { ArgumentName: copySource ? e.argumentName.replace('x-amz-', 'x-amz-copy-source-') : e.argumentName }
+    const details: Record<string, string> = {
+      ArgumentName: copySource ? e.argumentName.replace('x-amz-', 'x-amz-copy-source-') : e.argumentName,
+    }
     if (e.argumentValue !== undefined) details.ArgumentValue = e.argumentValue
     throw new S3Error(e.code, e.message, details)
   }
@@ -30,19 +39,34 @@ export function readSseC(h: Headers, platform: Pick<Platform, 'createHasher'>, c
 export function readSseRequest(h: Headers, sseC: SseCKey | undefined): boolean {
   const value = h.get(SSE_HEADER)
   if (value === null) return false
-  if (sseC) throw new S3Error('InvalidArgument', 'Server Side Encryption with Customer provided keys cannot be combined with x-amz-server-side-encryption.', { ArgumentName: SSE_HEADER, ArgumentValue: value })
+  if (sseC)
+    throw new S3Error(
+      'InvalidArgument',
+      'Server Side Encryption with Customer provided keys cannot be combined with x-amz-server-side-encryption.',
+      { ArgumentName: SSE_HEADER, ArgumentValue: value },
+    )
   if (value === 'AES256') return true
   if (value.startsWith('aws:kms')) {
-    throw new S3Error('InvalidArgument', 'Coffer does not offer KMS keys: use AES256 (SSE-S3, managed by the service) or SSE-C.', { ArgumentName: SSE_HEADER, ArgumentValue: value })
+    throw new S3Error(
+      'InvalidArgument',
+      'Coffer does not offer KMS keys: use AES256 (SSE-S3, managed by the service) or SSE-C.',
+      { ArgumentName: SSE_HEADER, ArgumentValue: value },
+    )
   }
-  throw new S3Error('InvalidArgument', 'The encryption method specified is not supported.', { ArgumentName: SSE_HEADER, ArgumentValue: value })
+  throw new S3Error('InvalidArgument', 'The encryption method specified is not supported.', {
+    ArgumentName: SSE_HEADER,
+    ArgumentValue: value,
+  })
 }
 
 /** Refuses an SSE-S3 request for a bucket whose namespace stores data in clear. */
 export async function requireBucketEncryption(ctx: OpContext, bucket = ctx.bucket): Promise<void> {
   const enc = await ctx.service.buckets.bucketEncryption(ctx.actor, bucket)
   if (!enc.encrypted) {
-    throw new S3Error('InvalidRequest', `Server-side encryption is off in namespace ${enc.namespace}, which holds this bucket; the operator sets D@RE per namespace (coffer admin namespace create NAME --encryption on).`)
+    throw new S3Error(
+      'InvalidRequest',
+      `Server-side encryption is off in namespace ${enc.namespace}, which holds this bucket; the operator sets D@RE per namespace (coffer admin namespace create NAME --encryption on).`,
+    )
   }
 }
 

@@ -41,7 +41,11 @@ export async function deleteBucket(ctx: ServiceContext, actor: Actor, name: stri
 }
 
 /** D@RE of the bucket's namespace: what GetBucketEncryption reports and PutBucketEncryption checks. */
-export async function bucketEncryption(ctx: ServiceContext, actor: Actor, name: string): Promise<{ namespace: string; encrypted: boolean }> {
+export async function bucketEncryption(
+  ctx: ServiceContext,
+  actor: Actor,
+  name: string,
+): Promise<{ namespace: string; encrypted: boolean }> {
   const bucket = await bucketFor(ctx, actor, name)
   const ns = await meta.getNamespace(ctx.db, bucket.namespace)
   return { namespace: bucket.namespace, encrypted: ns?.encrypted === true }

@@ -93,8 +93,12 @@ export interface ServiceContext {
 }
 
 /** Binds each use-case module's functions to the context: `service.objects.put(actor, …)`. */
-type Bound<M> = { [K in keyof M]: M[K] extends (ctx: ServiceContext, ...a: infer A) => infer R ? (...a: A) => R : never }
-type FunctionKeys<M> = { [K in keyof M]: M[K] extends (ctx: ServiceContext, ...a: never[]) => unknown ? K : never }[keyof M]
+type Bound<M> = {
+  [K in keyof M]: M[K] extends (ctx: ServiceContext, ...a: infer A) => infer R ? (...a: A) => R : never
+}
+type FunctionKeys<M> = {
+  [K in keyof M]: M[K] extends (ctx: ServiceContext, ...a: never[]) => unknown ? K : never
+}[keyof M]
 
 function bind<M extends Record<string, unknown>>(ctx: ServiceContext, mod: M): Bound<Pick<M, FunctionKeys<M>>> {
   const out: Record<string, unknown> = {}
@@ -110,7 +114,11 @@ function every(ms: number, logger: Logger, name: string, task: () => Promise<unk
   const timer = setInterval(() => {
     if (running) return
     running = true
-    task().catch((e) => logger.log('warn', `${name} failed`, { error: String(e) })).finally(() => { running = false })
+    task()
+      .catch((e) => logger.log('warn', `${name} failed`, { error: String(e) }))
+      .finally(() => {
+        running = false
+      })
   }, ms)
   return () => clearInterval(timer)
 }
@@ -125,7 +133,13 @@ export async function openService(opts: ServiceOptions) {
     await close()
     throw e
   }
-  const keys: KeyRing = { master, aead: opts.aead ?? createWebCryptoAead(), file: opts.masterKey, cache: new Map(), lock: Promise.resolve() }
+  const keys: KeyRing = {
+    master,
+    aead: opts.aead ?? createWebCryptoAead(),
+    file: opts.masterKey,
+    cache: new Map(),
+    lock: Promise.resolve(),
+  }
   const logger = opts.logger ?? silentLogger
   const tuning = { ...DEFAULT_TUNING, ...opts.tuning }
   const stats = emptyStats()
@@ -139,11 +153,23 @@ export async function openService(opts: ServiceOptions) {
     readTimeoutMs: tuning.readTimeoutMs,
     onDegraded: (layout) => {
       stats.degradedReads++
-      meta.enqueueHeal(db, [layout], 'degraded-read').catch((e) => logger.log('warn', 'could not queue a heal', { error: String(e) }))
+      meta
+        .enqueueHeal(db, [layout], 'degraded-read')
+        .catch((e) => logger.log('warn', 'could not queue a heal', { error: String(e) }))
     },
   })
   const users = identities.createUserCache(tuning.userCacheTtlMs)
-  const ctx: ServiceContext = { db, storage, stores: opts.stores, platform: opts.platform, logger, stats, tuning, keys, users }
+  const ctx: ServiceContext = {
+    db,
+    storage,
+    stores: opts.stores,
+    platform: opts.platform,
+    logger,
+    stats,
+    tuning,
+    keys,
+    users,
+  }
   // D@RE is on in the default namespace from the first start.
   await namespaces.ensureNamespace(ctx, meta.DEFAULT_NAMESPACE, true)
   const stops: (() => void)[] = []
@@ -176,11 +202,17 @@ export async function openService(opts: ServiceOptions) {
     startBackground(): void {
       if (stops.length > 0) return
       stops.push(every(tuning.healIntervalMs, logger, 'heal', () => healRound(ctx)))
-      stops.push(every(tuning.scrubIntervalMs, logger, 'scrub', () => scrubRound(ctx, scrub, tuning.scrubBatch, tuning.scrubDeepBytes)))
-      stops.push(every(Math.min(tuning.gcGraceMs, 30_000), logger, 'gc', async () => {
-        await gc.collectGarbage(ctx, Date.now(), tuning.gcGraceMs)
-        await collectOrphans(ctx, tuning.orphanGraceMs)
-      }))
+      stops.push(
+        every(tuning.scrubIntervalMs, logger, 'scrub', () =>
+          scrubRound(ctx, scrub, tuning.scrubBatch, tuning.scrubDeepBytes),
+        ),
+      )
+      stops.push(
+        every(Math.min(tuning.gcGraceMs, 30_000), logger, 'gc', async () => {
+          await gc.collectGarbage(ctx, Date.now(), tuning.gcGraceMs)
+          await collectOrphans(ctx, tuning.orphanGraceMs)
+        }),
+      )
     },
     /** One full maintenance pass now: scrub everything, heal what it found, collect garbage. */
     async maintain(): Promise<void> {
@@ -195,10 +227,12 @@ export async function openService(opts: ServiceOptions) {
     },
     /** Stores up/down, heal backlog and durability counters, for /_coffer/health and metrics. */
     async health() {
-      const stores = await Promise.all(opts.stores.map(async (s) => ({ id: s.id, up: await s.healthy().catch(() => false) })))
+      const stores = await Promise.all(
+        opts.stores.map(async (s) => ({ id: s.id, up: await s.healthy().catch(() => false) })),
+      )
       const up = stores.filter((s) => s.up).length
       return {
-        status: up >= opts.ec.k + (opts.ec.k === opts.ec.m ? 1 : 0) ? 'ok' as const : 'degraded' as const,
+        status: up >= opts.ec.k + (opts.ec.k === opts.ec.m ? 1 : 0) ? ('ok' as const) : ('degraded' as const),
         ec: `${opts.ec.k}+${opts.ec.m}`,
         stores,
         healBacklog: await meta.healBacklog(db),

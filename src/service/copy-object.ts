@@ -12,7 +12,14 @@ import { openObject, statObject } from './get-object.ts'
 import type { ObjectInfo } from './put-object.ts'
 
 /** `sseC`: the x-amz-copy-source-server-side-encryption-customer-* key of an SSE-C source. */
-export async function statCopySource(ctx: ServiceContext, actor: Actor, bucket: string, key: string, conditions: ReadConditions, sseC?: SseCKey): Promise<ObjectInfo> {
+export async function statCopySource(
+  ctx: ServiceContext,
+  actor: Actor,
+  bucket: string,
+  key: string,
+  conditions: ReadConditions,
+  sseC?: SseCKey,
+): Promise<ObjectInfo> {
   try {
     return await statObject(ctx, actor, bucket, key, conditions, sseC)
   } catch (e) {
@@ -22,5 +29,10 @@ export async function statCopySource(ctx: ServiceContext, actor: Actor, bucket: 
 }
 
 /** Plaintext of the source: the put path re-encrypts it for the target's namespace or key. */
-export const openCopySource = (ctx: ServiceContext, source: ObjectInfo, start: number, end: number, sseC?: SseCKey): Promise<ReadableStream<Uint8Array>> =>
-  openObject(ctx, source, start, end, sseC)
+export const openCopySource = (
+  ctx: ServiceContext,
+  source: ObjectInfo,
+  start: number,
+  end: number,
+  sseC?: SseCKey,
+): Promise<ReadableStream<Uint8Array>> => openObject(ctx, source, start, end, sseC)

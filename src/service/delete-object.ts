@@ -24,7 +24,12 @@ export interface DeleteOutcome {
 }
 
 /** DeleteObjects: each key on its own; one failure does not stop the others. */
-export async function deleteObjects(ctx: ServiceContext, actor: Actor, bucket: string, keys: string[]): Promise<DeleteOutcome[]> {
+export async function deleteObjects(
+  ctx: ServiceContext,
+  actor: Actor,
+  bucket: string,
+  keys: string[],
+): Promise<DeleteOutcome[]> {
   await bucketFor(ctx, actor, bucket)
   const out: DeleteOutcome[] = []
   for (const key of keys) {

@@ -8,8 +8,16 @@
  *   read:   objKey = unwrap(record) → decryptRange per segment, only the covering packages
  */
 import {
-  fingerprintsEqual, generateKey, KeyUnwrapError, SSE_C_MESSAGES, type SseCKey, sseCKeyFingerprint, unwrapObjectKey,
-  unwrapSseCObjectKey, wrapObjectKey, wrapSseCObjectKey,
+  fingerprintsEqual,
+  generateKey,
+  KeyUnwrapError,
+  SSE_C_MESSAGES,
+  type SseCKey,
+  sseCKeyFingerprint,
+  unwrapObjectKey,
+  unwrapSseCObjectKey,
+  wrapObjectKey,
+  wrapSseCObjectKey,
 } from '../crypto/index.ts'
 import * as meta from '../meta/index.ts'
 import type { ServiceContext } from './context.ts'
@@ -46,7 +54,8 @@ export interface WriteCrypto {
   key: Uint8Array
 }
 
-export const recordOf = (value: unknown): EncryptionRecord | undefined => (value ? (value as EncryptionRecord) : undefined)
+export const recordOf = (value: unknown): EncryptionRecord | undefined =>
+  value ? (value as EncryptionRecord) : undefined
 
 async function namespaceRow(ctx: ServiceContext, ns: string): Promise<meta.NamespaceRow> {
   const row = await meta.getNamespace(ctx.db, ns)
@@ -58,13 +67,22 @@ async function namespaceRow(ctx: ServiceContext, ns: string): Promise<meta.Names
  * A fresh object key for a write into namespace `ns`: wrapped by `sseC` when given, else by the
  * namespace key when D@RE is on; undefined when the data is to be stored in clear.
  */
-export async function prepareWrite(ctx: ServiceContext, ns: string, objectId: string, sseC?: SseCKey): Promise<WriteCrypto | undefined> {
+export async function prepareWrite(
+  ctx: ServiceContext,
+  ns: string,
+  objectId: string,
+  sseC?: SseCKey,
+): Promise<WriteCrypto | undefined> {
   if (sseC) {
     const key = await generateKey()
     return {
       key,
       record: {
-        v: 1, mode: 'sse-c', ns, nsKeyVersion: 0, objectId,
+        v: 1,
+        mode: 'sse-c',
+        ns,
+        nsKeyVersion: 0,
+        objectId,
         wrappedKey: await wrapSseCObjectKey(sseC.key, ns, objectId, key),
         sseCFingerprint: await sseCKeyFingerprint(sseC.key, objectId),
       },
@@ -76,7 +94,14 @@ export async function prepareWrite(ctx: ServiceContext, ns: string, objectId: st
   const nsKey = await namespaceKey(ctx, row, row.keyVersion)
   return {
     key,
-    record: { v: 1, mode: 'sse-s3', ns, nsKeyVersion: row.keyVersion, objectId, wrappedKey: await wrapObjectKey(nsKey, ns, objectId, key, row.keyVersion) },
+    record: {
+      v: 1,
+      mode: 'sse-s3',
+      ns,
+      nsKeyVersion: row.keyVersion,
+      objectId,
+      wrappedKey: await wrapObjectKey(nsKey, ns, objectId, key, row.keyVersion),
+    },
   }
 }
 
@@ -89,7 +114,10 @@ export async function checkSseC(record: EncryptionRecord | undefined, sseC: SseC
     if (!sseC) throw new ServiceError('InvalidRequest', SSE_C_MESSAGES.keyRequired)
     const print = await sseCKeyFingerprint(sseC.key, record.objectId)
     if (!fingerprintsEqual(print, record.sseCFingerprint ?? '')) {
-      throw new ServiceError('AccessDenied', 'The SSE-C key provided does not match the key the object was stored with.')
+      throw new ServiceError(
+        'AccessDenied',
+        'The SSE-C key provided does not match the key the object was stored with.',
+      )
     }
   } else if (sseC) {
     throw new ServiceError('InvalidRequest', SSE_C_MESSAGES.notApplicable)
@@ -97,11 +125,20 @@ export async function checkSseC(record: EncryptionRecord | undefined, sseC: SseC
 }
 
 /** The plaintext object key of `record` (after checkSseC's rules). */
-export async function openObjectKey(ctx: ServiceContext, record: EncryptionRecord, sseC?: SseCKey): Promise<Uint8Array> {
+export async function openObjectKey(
+  ctx: ServiceContext,
+  record: EncryptionRecord,
+  sseC?: SseCKey,
+): Promise<Uint8Array> {
   await checkSseC(record, sseC)
   if (record.mode === 'sse-c') return unwrapSseCObjectKey(sseC!.key, record.ns, record.objectId, record.wrappedKey)
   const ns = await namespaceRow(ctx, record.ns)
-  return unwrapObjectKey(await namespaceKey(ctx, ns, record.nsKeyVersion), record.ns, record.objectId, record.wrappedKey)
+  return unwrapObjectKey(
+    await namespaceKey(ctx, ns, record.nsKeyVersion),
+    record.ns,
+    record.objectId,
+    record.wrappedKey,
+  )
 }
 
 /**
@@ -111,7 +148,10 @@ export async function openObjectKey(ctx: ServiceContext, record: EncryptionRecor
  * object (same objectId) under another key version, that wrapping is unwrapped instead.
  */
 export async function openCurrentObjectKey(
-  ctx: ServiceContext, record: EncryptionRecord, sseC: SseCKey | undefined, reread: () => Promise<EncryptionRecord | undefined>,
+  ctx: ServiceContext,
+  record: EncryptionRecord,
+  sseC: SseCKey | undefined,
+  reread: () => Promise<EncryptionRecord | undefined>,
 ): Promise<Uint8Array> {
   try {
     return await openObjectKey(ctx, record, sseC)

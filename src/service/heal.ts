@@ -25,8 +25,14 @@ export interface DurabilityStats {
 }
 
 export const emptyStats = (): DurabilityStats => ({
-  degradedReads: 0, degradedWrites: 0, shardsRebuilt: 0, corruptShardsFound: 0,
-  missingShardsFound: 0, orphansRemoved: 0, healFailures: 0, scrubPasses: 0,
+  degradedReads: 0,
+  degradedWrites: 0,
+  shardsRebuilt: 0,
+  corruptShardsFound: 0,
+  missingShardsFound: 0,
+  orphansRemoved: 0,
+  healFailures: 0,
+  scrubPasses: 0,
 })
 
 /** Heals up to `limit` queued layouts; returns how many were finished. */
@@ -51,7 +57,12 @@ export async function healRound(ctx: ServiceContext, limit = 16): Promise<number
       ctx.stats.healFailures++
       const lost = e instanceof QuorumError
       if (entry.attempts >= MAX_HEAL_ATTEMPTS) {
-        ctx.logger.log('error', 'giving up healing', { layout: (entry.layout as DataLayout).id, attempts: entry.attempts, lost, error: String(e) })
+        ctx.logger.log('error', 'giving up healing', {
+          layout: (entry.layout as DataLayout).id,
+          attempts: entry.attempts,
+          lost,
+          error: String(e),
+        })
         done.push(entry.id)
       }
     }
@@ -69,7 +80,12 @@ export interface ScrubState {
  * Scrubs the next `batch` objects: stats every shard (finds emptied drives and lost nodes) and
  * reads whole objects while `deepBytes` lasts (finds bitrot). Wraps around at the end.
  */
-export async function scrubRound(ctx: ServiceContext, state: ScrubState, batch: number, deepBytes: number): Promise<number> {
+export async function scrubRound(
+  ctx: ServiceContext,
+  state: ScrubState,
+  batch: number,
+  deepBytes: number,
+): Promise<number> {
   const rows = await meta.objectLayoutsAfter(ctx.db, state.cursor, batch)
   if (rows.length < batch) ctx.stats.scrubPasses++
   state.cursor = rows.length < batch ? undefined : { bucket: rows.at(-1)!.bucket, key: rows.at(-1)!.key }

@@ -18,7 +18,12 @@ async function setup(ttlMs = 60_000, maxEntries?: number) {
   closers.push(m.close)
   await meta.createNamespace(m.db, { name: 'ns1' })
   for (const id of ['AK1', 'AK2', 'AK3']) {
-    await meta.createUser(m.db, { accessKeyId: id, secretAccessKey: `secret-${id}`, name: id.toLowerCase(), namespace: 'ns1' })
+    await meta.createUser(m.db, {
+      accessKeyId: id,
+      secretAccessKey: `secret-${id}`,
+      name: id.toLowerCase(),
+      namespace: 'ns1',
+    })
   }
   /** A gateway: its own cache over the shared database. */
   const gateway = () => ({ db: m.db, users: createUserCache(ttlMs, maxEntries) }) as unknown as ServiceContext
@@ -31,7 +36,12 @@ describe('user cache', () => {
     const ctx = gateway()
     const query = vi.spyOn(meta, 'getUser')
     expect(await lookupSecret(ctx, 'AK1')).toBe('secret-AK1')
-    expect(await actorFor(ctx, 'AK1')).toEqual({ accessKeyId: 'AK1', namespace: 'ns1', isRoot: false, displayName: 'ak1' })
+    expect(await actorFor(ctx, 'AK1')).toEqual({
+      accessKeyId: 'AK1',
+      namespace: 'ns1',
+      isRoot: false,
+      displayName: 'ak1',
+    })
     expect(await lookupSecret(ctx, 'AK1')).toBe('secret-AK1')
     expect(query).toHaveBeenCalledTimes(1)
   })
@@ -54,7 +64,7 @@ describe('user cache', () => {
     await expect(actorFor(ctx, 'AK1')).rejects.toMatchObject({ code: 'AccessDenied' })
   })
 
-  it('forgetNamespace drops only that namespace\'s users; forgetAllUsers drops every one', async () => {
+  it("forgetNamespace drops only that namespace's users; forgetAllUsers drops every one", async () => {
     const { db, gateway } = await setup()
     const ctx = gateway()
     for (const id of ['AK1', 'AK2', 'ROOT']) await lookupSecret(ctx, id)

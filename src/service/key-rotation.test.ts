@@ -11,7 +11,13 @@ import type { MasterKeyFile } from './keyring.ts'
 // key (through the row's new wrapping), not fail with a 500.
 
 const masterFile = (): MasterKeyFile => ({
-  key: new Uint8Array(32).fill(7), generated: false, where: 'test', save: async () => {}, stage: async () => {}, promote: async () => {}, discard: async () => {},
+  key: new Uint8Array(32).fill(7),
+  generated: false,
+  where: 'test',
+  save: async () => {},
+  stage: async () => {},
+  promote: async () => {},
+  discard: async () => {},
 })
 const ROOT = { accessKeyId: 'AKROOT', secretAccessKey: 'secret' }
 
@@ -26,7 +32,15 @@ afterEach(async () => {
 
 async function open(): Promise<Service> {
   rig = await makeRig()
-  service = await openService({ metaUrl: ':memory:', stores: rig.stores, ec: { k: 4, m: 2 }, codec: testCodec(), platform: createPlatform(), masterKey: masterFile(), aead: createNodeAead() })
+  service = await openService({
+    metaUrl: ':memory:',
+    stores: rig.stores,
+    ec: { k: 4, m: 2 },
+    codec: testCodec(),
+    platform: createPlatform(),
+    masterKey: masterFile(),
+    aead: createNodeAead(),
+  })
   await service.ensureRootUser(ROOT)
   return service
 }
@@ -39,7 +53,14 @@ describe('reads and parts racing a namespace-key rotation', () => {
     const actor = await svc.identities.actorFor(ROOT.accessKeyId)
     await svc.buckets.createBucket(actor, 'b', 'us-east-1')
     const body = pseudoRandom(300_000, 5)
-    await svc.objects.put(actor, { bucket: 'b', key: 'k', body: streamFromBytes(body, 65_536), digests: () => ({ etag: '"x"' }), headers: {}, userMeta: {} })
+    await svc.objects.put(actor, {
+      bucket: 'b',
+      key: 'k',
+      body: streamFromBytes(body, 65_536),
+      digests: () => ({ etag: '"x"' }),
+      headers: {},
+      userMeta: {},
+    })
     const stale = await svc.objects.stat(actor, 'b', 'k')
     expect((await svc.keys.rotateNamespaceKey('default')).rewrapped).toBe(1)
     expect(sha256(await drain(await svc.objects.open(stale, 0, body.length)))).toBe(sha256(body))
@@ -54,7 +75,12 @@ describe('reads and parts racing a namespace-key rotation', () => {
     const stale = await svc.multipart.getUpload(actor, 'b', 'm', uploadId)
     await svc.keys.rotateNamespaceKey('default')
     const part = pseudoRandom(70_000, 9)
-    const row = await svc.multipart.uploadPart({ upload: stale, partNumber: 1, body: streamFromBytes(part), digests: () => ({ etag: '"p"' }) })
+    const row = await svc.multipart.uploadPart({
+      upload: stale,
+      partNumber: 1,
+      body: streamFromBytes(part),
+      digests: () => ({ etag: '"p"' }),
+    })
     expect(row.size).toBe(part.length)
   })
 })

@@ -3,14 +3,25 @@
  * object keys only; no data is re-encrypted. Both survive a crash part-way (see each function).
  */
 import {
-  generateKey, masterKeyFingerprint, rewrapNamespaceKey, rewrapObjectKey, wrapNamespaceKey,
+  generateKey,
+  masterKeyFingerprint,
+  rewrapNamespaceKey,
+  rewrapObjectKey,
+  wrapNamespaceKey,
 } from '../crypto/index.ts'
 import * as meta from '../meta/index.ts'
 import { fromBase64, toBase64 } from '../util/bytes.ts'
 import type { ServiceContext } from './context.ts'
 import type { EncryptionRecord } from './encryption.ts'
 import { ServiceError } from './errors.ts'
-import { FINGERPRINT_SETTING, getStagedKey, namespaceKey, stagedKeySetting, type StagedKey, withKeyLock } from './keyring.ts'
+import {
+  FINGERPRINT_SETTING,
+  getStagedKey,
+  namespaceKey,
+  stagedKeySetting,
+  type StagedKey,
+  withKeyLock,
+} from './keyring.ts'
 
 /** Records re-wrapped per round of a namespace rotation. */
 const REWRAP_PAGE = 500
@@ -32,13 +43,19 @@ export async function rotateMasterKey(ctx: ServiceContext): Promise<{ namespaces
       updates.push({ name: row.name, oldWrappedKey: row.wrappedKey!, wrappedKey: fromBase64(blob)! })
       const s = await getStagedKey(ctx, row.name)
       if (s) {
-        const value: StagedKey = { version: s.version, blob: await rewrapNamespaceKey(old, next, row.name, s.version, s.blob) }
+        const value: StagedKey = {
+          version: s.version,
+          blob: await rewrapNamespaceKey(old, next, row.name, s.version, s.blob),
+        }
         staged.push({ key: stagedKeySetting(row.name), old: JSON.stringify(s), value: JSON.stringify(value) })
       }
     }
     await ctx.keys.file.stage(next)
     try {
-      await meta.commitMasterRotation(ctx.db, updates, staged, { key: FINGERPRINT_SETTING, value: await masterKeyFingerprint(next) })
+      await meta.commitMasterRotation(ctx.db, updates, staged, {
+        key: FINGERPRINT_SETTING,
+        value: await masterKeyFingerprint(next),
+      })
     } catch (e) {
       await ctx.keys.file.discard().catch(() => {})
       throw e
@@ -55,11 +72,15 @@ export async function rotateMasterKey(ctx: ServiceContext): Promise<{ namespaces
  * every object and open upload re-wrapped to it, then made current in one guarded transaction.
  * Until then readers find either version (keyring.ts); a rerun after a crash resumes the stage.
  */
-export async function rotateNamespaceKey(ctx: ServiceContext, ns: string): Promise<{ namespace: string; keyVersion: number; rewrapped: number }> {
+export async function rotateNamespaceKey(
+  ctx: ServiceContext,
+  ns: string,
+): Promise<{ namespace: string; keyVersion: number; rewrapped: number }> {
   return withKeyLock(ctx, async () => {
     let row = await meta.getNamespace(ctx.db, ns)
     if (!row) throw new ServiceError('NoSuchNamespace', `No namespace ${ns}.`)
-    if (!row.wrappedKey) throw new ServiceError('InvalidArgument', `Namespace ${ns} has encryption off: it has no key to rotate.`)
+    if (!row.wrappedKey)
+      throw new ServiceError('InvalidArgument', `Namespace ${ns} has encryption off: it has no key to rotate.`)
     let staged = await getStagedKey(ctx, ns)
     if (!staged || staged.version !== row.keyVersion + 1) {
       const version = row.keyVersion + 1

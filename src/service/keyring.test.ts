@@ -9,7 +9,9 @@ const key = (b: number) => new Uint8Array(32).fill(b)
 function fakeFile(k: Uint8Array, over: Partial<MasterKeyFile> = {}) {
   const calls: string[] = []
   const file: MasterKeyFile = {
-    key: k, generated: false, where: '/data/master.key',
+    key: k,
+    generated: false,
+    where: '/data/master.key',
     save: async () => void calls.push('save'),
     stage: async () => void calls.push('stage'),
     promote: async () => void calls.push('promote'),

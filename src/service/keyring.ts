@@ -10,7 +10,16 @@
  *   ns key v:     unwrap(master, nsRow.wrappedKey) when v = nsRow.keyVersion, else the key staged
  *                 by a rotation in progress (settings['ns-key-staged/<ns>'] = {version, blob})
  */
-import { type Aead, blobInfo, generateKey, KeyUnwrapError, masterKeyFingerprint, unwrapNamespaceKey, wrapNamespaceKey, fingerprintsEqual } from '../crypto/index.ts'
+import {
+  type Aead,
+  blobInfo,
+  generateKey,
+  KeyUnwrapError,
+  masterKeyFingerprint,
+  unwrapNamespaceKey,
+  wrapNamespaceKey,
+  fingerprintsEqual,
+} from '../crypto/index.ts'
 import * as meta from '../meta/index.ts'
 import { fromBase64, toBase64 } from '../util/bytes.ts'
 import type { ServiceContext } from './context.ts'
@@ -89,7 +98,10 @@ export function withKeyLock<T>(ctx: ServiceContext, task: () => Promise<T>): Pro
 }
 
 /** A fresh namespace key wrapped by the master key: what createNamespace stores (version 1). */
-export async function newNamespaceKey(ctx: ServiceContext, ns: string): Promise<{ wrappedKey: Uint8Array; keyVersion: number }> {
+export async function newNamespaceKey(
+  ctx: ServiceContext,
+  ns: string,
+): Promise<{ wrappedKey: Uint8Array; keyVersion: number }> {
   return { wrappedKey: fromBase64(await wrapNamespaceKey(ctx.keys.master, ns, 1, await generateKey()))!, keyVersion: 1 }
 }
 
@@ -106,11 +118,15 @@ export async function namespaceKey(ctx: ServiceContext, ns: meta.NamespaceRow, v
     const staged = await getStagedKey(ctx, ns.name)
     if (staged?.version === version) blob = staged.blob
   }
-  if (blob === undefined) throw new KeyUnwrapError(`namespace ${JSON.stringify(ns.name)} has no key version ${version} (deleted namespace, or a rotation raced this read)`)
+  if (blob === undefined)
+    throw new KeyUnwrapError(
+      `namespace ${JSON.stringify(ns.name)} has no key version ${version} (deleted namespace, or a rotation raced this read)`,
+    )
   const id = `${ns.name}\u0000${version}\u0000${blob}`
   const hit = ctx.keys.cache.get(id)
   if (hit) return hit
-  if (blobInfo(blob).keyVersion !== version) throw new KeyUnwrapError(`namespace ${JSON.stringify(ns.name)}: key blob version mismatch`)
+  if (blobInfo(blob).keyVersion !== version)
+    throw new KeyUnwrapError(`namespace ${JSON.stringify(ns.name)}: key blob version mismatch`)
   const key = await unwrapNamespaceKey(ctx.keys.master, ns.name, version, blob)
   if (ctx.keys.cache.size >= CACHE_LIMIT) ctx.keys.cache.clear()
   ctx.keys.cache.set(id, key)

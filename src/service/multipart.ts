@@ -12,8 +12,13 @@ import { ServiceError } from './errors.ts'
 import { type Actor, bucketFor } from './identities.ts'
 import { settle, storeData } from './stored-write.ts'
 import {
-  checkWriteConditions, removeQuietly, type ChecksumValue, type Digests, type ObjectInfo,
-  type ObjectMetadataInput, type WriteConditions,
+  checkWriteConditions,
+  removeQuietly,
+  type ChecksumValue,
+  type Digests,
+  type ObjectInfo,
+  type ObjectMetadataInput,
+  type WriteConditions,
 } from './put-object.ts'
 import type { DataLayout } from '../storage/object-storage.ts'
 import { layoutsOf, singleSegment, type Segment, type StoredData } from './stored-data.ts'
@@ -34,8 +39,14 @@ export interface CreateUploadInput extends ObjectMetadataInput {
 
 export async function createUpload(ctx: ServiceContext, actor: Actor, input: CreateUploadInput): Promise<string> {
   const bucket = await bucketFor(ctx, actor, input.bucket)
-  if (input.checksumType === 'FULL_OBJECT' && (input.checksumAlgorithm === 'SHA1' || input.checksumAlgorithm === 'SHA256')) {
-    throw new ServiceError('InvalidRequest', `The FULL_OBJECT checksum type cannot be used with the ${input.checksumAlgorithm} algorithm.`)
+  if (
+    input.checksumType === 'FULL_OBJECT' &&
+    (input.checksumAlgorithm === 'SHA1' || input.checksumAlgorithm === 'SHA256')
+  ) {
+    throw new ServiceError(
+      'InvalidRequest',
+      `The FULL_OBJECT checksum type cannot be used with the ${input.checksumAlgorithm} algorithm.`,
+    )
   }
   if (input.checksumType === 'COMPOSITE' && input.checksumAlgorithm === 'CRC64NVME') {
     throw new ServiceError('InvalidRequest', 'The COMPOSITE checksum type cannot be used with the CRC64NVME algorithm.')
@@ -60,12 +71,20 @@ export async function createUpload(ctx: ServiceContext, actor: Actor, input: Cre
   return uploadId
 }
 
-const defaultChecksumType = (a: ChecksumAlgorithm): 'FULL_OBJECT' | 'COMPOSITE' => (a === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE')
+const defaultChecksumType = (a: ChecksumAlgorithm): 'FULL_OBJECT' | 'COMPOSITE' =>
+  a === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE'
 
-export async function getUpload(ctx: ServiceContext, actor: Actor, bucket: string, key: string, uploadId: string): Promise<meta.UploadRow> {
+export async function getUpload(
+  ctx: ServiceContext,
+  actor: Actor,
+  bucket: string,
+  key: string,
+  uploadId: string,
+): Promise<meta.UploadRow> {
   await bucketFor(ctx, actor, bucket)
   const upload = await meta.getUpload(ctx.db, uploadId)
-  if (!upload || upload.bucket !== bucket || upload.key !== key) throw new ServiceError('NoSuchUpload', undefined, { UploadId: uploadId })
+  if (!upload || upload.bucket !== bucket || upload.key !== key)
+    throw new ServiceError('NoSuchUpload', undefined, { UploadId: uploadId })
   return upload
 }
 
@@ -109,7 +128,8 @@ export async function uploadPart(ctx: ServiceContext, input: UploadPartInput): P
   } catch (e) {
     await removeQuietly(ctx, singleSegment(written.size, written.layout))
     // The upload was completed or aborted while the body streamed.
-    if (e instanceof meta.NoSuchUploadError) throw new ServiceError('NoSuchUpload', undefined, { UploadId: input.upload.uploadId })
+    if (e instanceof meta.NoSuchUploadError)
+      throw new ServiceError('NoSuchUpload', undefined, { UploadId: input.upload.uploadId })
     throw e
   } finally {
     await settle(ctx, [id])
@@ -145,10 +165,17 @@ export async function completeUpload(
     }
     const claimed = upload.checksumAlgorithm ? req.checksums[upload.checksumAlgorithm as ChecksumAlgorithm] : undefined
     if (claimed !== undefined && claimed !== part.checksum?.value) {
-      throw new ServiceError('InvalidPart', `The ${upload.checksumAlgorithm} checksum of part ${req.partNumber} does not match.`)
+      throw new ServiceError(
+        'InvalidPart',
+        `The ${upload.checksumAlgorithm} checksum of part ${req.partNumber} does not match.`,
+      )
     }
     if (i < requested.length - 1 && part.size < MIN_PART_SIZE) {
-      throw new ServiceError('EntityTooSmall', undefined, { PartNumber: String(req.partNumber), ProposedSize: String(part.size), MinSizeAllowed: String(MIN_PART_SIZE) })
+      throw new ServiceError('EntityTooSmall', undefined, {
+        PartNumber: String(req.partNumber),
+        ProposedSize: String(part.size),
+        MinSizeAllowed: String(MIN_PART_SIZE),
+      })
     }
     chosen.push(part)
   }
@@ -166,7 +193,12 @@ export async function completeUpload(
     headers: upload.headers,
     userMeta: upload.userMeta,
     checksum: objectChecksum(ctx, upload, chosen) ?? null,
-    parts: chosen.map((p) => ({ partNumber: p.partNumber, size: p.size, etag: p.etag, checksum: p.checksum ?? undefined })),
+    parts: chosen.map((p) => ({
+      partNumber: p.partNumber,
+      size: p.size,
+      etag: p.etag,
+      checksum: p.checksum ?? undefined,
+    })),
     layout: data,
     encryption: upload.encryption,
   }
@@ -174,7 +206,8 @@ export async function completeUpload(
   const result = await meta.completeUpload(ctx.db, upload.uploadId, row, chosen, conditions)
   if (!result.ok) {
     if (result.reason === 'missing') throw new ServiceError('NoSuchUpload', undefined, { UploadId: upload.uploadId })
-    if (result.reason === 'invalid-part') throw new ServiceError('InvalidPart', 'A part was replaced while the upload was being completed; retry.')
+    if (result.reason === 'invalid-part')
+      throw new ServiceError('InvalidPart', 'A part was replaced while the upload was being completed; retry.')
     throw new ServiceError(conditions.ifMatch !== undefined ? 'ConditionalRequestConflict' : 'PreconditionFailed')
   }
   const garbage = [...layoutsOf(result.replaced as StoredData | undefined), ...result.unusedParts]
@@ -198,9 +231,17 @@ function objectChecksum(ctx: ServiceContext, upload: meta.UploadRow, parts: meta
     digests.push({ digest: d, length: p.size })
   }
   if (upload.checksumType === 'FULL_OBJECT') {
-    return { algorithm, type: 'FULL_OBJECT', value: toBase64(combineCrcs(algorithm as 'CRC32' | 'CRC32C' | 'CRC64NVME', digests)) }
+    return {
+      algorithm,
+      type: 'FULL_OBJECT',
+      value: toBase64(combineCrcs(algorithm as 'CRC32' | 'CRC32C' | 'CRC64NVME', digests)),
+    }
   }
-  const composite = compositeChecksum(algorithm, digests.map((d) => d.digest), ctx.platform)
+  const composite = compositeChecksum(
+    algorithm,
+    digests.map((d) => d.digest),
+    ctx.platform,
+  )
   return { algorithm, type: 'COMPOSITE', value: `${toBase64(composite)}-${parts.length}` }
 }
 
@@ -210,11 +251,27 @@ export async function abortUpload(ctx: ServiceContext, upload: meta.UploadRow): 
   if (layouts.length > 0) await meta.enqueueGc(ctx.db, layouts, 'aborted')
 }
 
-export async function listParts(ctx: ServiceContext, upload: meta.UploadRow, partNumberMarker: number, maxParts: number) {
+export async function listParts(
+  ctx: ServiceContext,
+  upload: meta.UploadRow,
+  partNumberMarker: number,
+  maxParts: number,
+) {
   return meta.listParts(ctx.db, upload.uploadId, { partNumberMarker, maxParts })
 }
 
-export async function listUploads(ctx: ServiceContext, actor: Actor, input: { bucket: string; prefix: string; delimiter?: string; keyMarker?: string; uploadIdMarker?: string; maxUploads: number }) {
+export async function listUploads(
+  ctx: ServiceContext,
+  actor: Actor,
+  input: {
+    bucket: string
+    prefix: string
+    delimiter?: string
+    keyMarker?: string
+    uploadIdMarker?: string
+    maxUploads: number
+  },
+) {
   await bucketFor(ctx, actor, input.bucket)
   return meta.listUploads(ctx.db, input)
 }

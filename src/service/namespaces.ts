@@ -31,18 +31,32 @@ const USER_NAME = /^[A-Za-z0-9._@+=-]{1,64}$/
 /** Objects deleted per page when a namespace is force-deleted. */
 const DELETE_PAGE = 500
 
-const info = (n: meta.NamespaceRow): NamespaceInfo => ({ name: n.name, encryption: n.encrypted, keyVersion: n.keyVersion, createdAt: n.createdAt.toISOString() })
+const info = (n: meta.NamespaceRow): NamespaceInfo => ({
+  name: n.name,
+  encryption: n.encrypted,
+  keyVersion: n.keyVersion,
+  createdAt: n.createdAt.toISOString(),
+})
 
 /** Creates `name` with a fresh namespace key when `encrypted`; 'exists' if it was already there. */
-export async function ensureNamespace(ctx: ServiceContext, name: string, encrypted: boolean): Promise<'created' | 'exists'> {
+export async function ensureNamespace(
+  ctx: ServiceContext,
+  name: string,
+  encrypted: boolean,
+): Promise<'created' | 'exists'> {
   if (await meta.getNamespace(ctx.db, name)) return 'exists'
   const key = encrypted ? await newNamespaceKey(ctx, name) : { wrappedKey: null, keyVersion: 0 }
   return meta.createNamespace(ctx.db, { name, encrypted, ...key })
 }
 
 export async function createNamespace(ctx: ServiceContext, name: string, encrypted: boolean): Promise<NamespaceInfo> {
-  if (!NAME.test(name)) throw new ServiceError('InvalidArgument', 'A namespace name is 1-63 characters of a-z, 0-9 and -, starting with a letter or digit.')
-  if ((await ensureNamespace(ctx, name, encrypted)) === 'exists') throw new ServiceError('NamespaceAlreadyExists', `Namespace ${name} already exists.`)
+  if (!NAME.test(name))
+    throw new ServiceError(
+      'InvalidArgument',
+      'A namespace name is 1-63 characters of a-z, 0-9 and -, starting with a letter or digit.',
+    )
+  if ((await ensureNamespace(ctx, name, encrypted)) === 'exists')
+    throw new ServiceError('NamespaceAlreadyExists', `Namespace ${name} already exists.`)
   return info((await meta.getNamespace(ctx.db, name))!)
 }
 
@@ -54,8 +68,13 @@ export async function listNamespaces(ctx: ServiceContext): Promise<NamespaceInfo
  * Deletes a namespace, its users and its key. Refused while it holds buckets unless `force`,
  * which first deletes every object, upload and bucket of it (their data goes to GC).
  */
-export async function deleteNamespace(ctx: ServiceContext, name: string, force = false): Promise<{ buckets: number; objects: number }> {
-  if (name === meta.DEFAULT_NAMESPACE) throw new ServiceError('InvalidArgument', 'The default namespace holds the root user and cannot be deleted.')
+export async function deleteNamespace(
+  ctx: ServiceContext,
+  name: string,
+  force = false,
+): Promise<{ buckets: number; objects: number }> {
+  if (name === meta.DEFAULT_NAMESPACE)
+    throw new ServiceError('InvalidArgument', 'The default namespace holds the root user and cannot be deleted.')
   return withKeyLock(ctx, async () => {
     if (!(await meta.getNamespace(ctx.db, name))) throw new ServiceError('NoSuchNamespace', `No namespace ${name}.`)
     let bucketCount = 0
@@ -64,7 +83,10 @@ export async function deleteNamespace(ctx: ServiceContext, name: string, force =
     for (let attempt = 0; attempt < 5; attempt++) {
       const buckets = await meta.listBuckets(ctx.db, name)
       if (buckets.length > 0 && !force) {
-        throw new ServiceError('NamespaceNotEmpty', `Namespace ${name} still has ${buckets.length} bucket(s): delete them first, or use --force to delete them with all their objects.`)
+        throw new ServiceError(
+          'NamespaceNotEmpty',
+          `Namespace ${name} still has ${buckets.length} bucket(s): delete them first, or use --force to delete them with all their objects.`,
+        )
       }
       for (const b of buckets) {
         objectCount += await deleteAllObjects(ctx, b.name)
@@ -76,7 +98,10 @@ export async function deleteNamespace(ctx: ServiceContext, name: string, force =
         return { buckets: bucketCount, objects: objectCount }
       }
     }
-    throw new ServiceError('NamespaceNotEmpty', `Namespace ${name} kept getting new buckets or objects while being deleted; retry.`)
+    throw new ServiceError(
+      'NamespaceNotEmpty',
+      `Namespace ${name} kept getting new buckets or objects while being deleted; retry.`,
+    )
   })
 }
 
@@ -107,25 +132,40 @@ function newCredentials(): { accessKeyId: string; secretAccessKey: string } {
   return { accessKeyId, secretAccessKey }
 }
 
-export async function createUser(ctx: ServiceContext, name: string, namespace: string): Promise<UserInfo & { secretAccessKey: string }> {
-  if (!USER_NAME.test(name)) throw new ServiceError('InvalidArgument', 'A user name is 1-64 characters of letters, digits and ._@+=-')
-  if (!(await meta.getNamespace(ctx.db, namespace))) throw new ServiceError('NoSuchNamespace', `No namespace ${namespace}: create it first.`)
+export async function createUser(
+  ctx: ServiceContext,
+  name: string,
+  namespace: string,
+): Promise<UserInfo & { secretAccessKey: string }> {
+  if (!USER_NAME.test(name))
+    throw new ServiceError('InvalidArgument', 'A user name is 1-64 characters of letters, digits and ._@+=-')
+  if (!(await meta.getNamespace(ctx.db, namespace)))
+    throw new ServiceError('NoSuchNamespace', `No namespace ${namespace}: create it first.`)
   const creds = newCredentials()
   const createdAt = new Date()
-  if ((await meta.createUser(ctx.db, { ...creds, name, namespace, createdAt })) !== 'created') throw new Error('access key id collision; retry')
+  if ((await meta.createUser(ctx.db, { ...creds, name, namespace, createdAt })) !== 'created')
+    throw new Error('access key id collision; retry')
   return { ...creds, name, namespace, isRoot: false, createdAt: createdAt.toISOString() }
 }
 
 /** Users without their secrets. */
 export async function listUsers(ctx: ServiceContext, namespace?: string): Promise<UserInfo[]> {
   return (await meta.listUsers(ctx.db, namespace)).map((u) => ({
-    accessKeyId: u.accessKeyId, name: u.name, namespace: u.namespace, isRoot: u.isRoot, createdAt: u.createdAt.toISOString(),
+    accessKeyId: u.accessKeyId,
+    name: u.name,
+    namespace: u.namespace,
+    isRoot: u.isRoot,
+    createdAt: u.createdAt.toISOString(),
   }))
 }
 
 export async function deleteUser(ctx: ServiceContext, accessKeyId: string): Promise<void> {
   const user = await meta.getUser(ctx.db, accessKeyId)
   if (!user) throw new ServiceError('NoSuchUser', `No user with access key ${accessKeyId}.`)
-  if (user.isRoot) throw new ServiceError('InvalidArgument', 'The root user comes from COFFER_ROOT_ACCESS_KEY / credentials.json and cannot be deleted here.')
+  if (user.isRoot)
+    throw new ServiceError(
+      'InvalidArgument',
+      'The root user comes from COFFER_ROOT_ACCESS_KEY / credentials.json and cannot be deleted here.',
+    )
   await meta.deleteUser(ctx.db, accessKeyId)
 }

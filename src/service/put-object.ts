@@ -51,13 +51,19 @@ export interface PutObjectInput extends ObjectMetadataInput, WriteConditions {
 export type ObjectInfo = meta.ObjectRow
 
 /** Fails fast, before any byte is read, when the condition already cannot hold. */
-export async function checkWriteConditions(ctx: ServiceContext, bucket: string, key: string, c: WriteConditions): Promise<void> {
+export async function checkWriteConditions(
+  ctx: ServiceContext,
+  bucket: string,
+  key: string,
+  c: WriteConditions,
+): Promise<void> {
   if (!c.ifNoneMatch && c.ifMatch === undefined) return
   const current = await meta.getObject(ctx.db, bucket, key)
   if (c.ifNoneMatch && current) throw new ServiceError('PreconditionFailed', undefined, { Condition: 'If-None-Match' })
   if (c.ifMatch !== undefined) {
     if (!current) throw new ServiceError('NoSuchKey', undefined, { Key: key })
-    if (!etagMatches(c.ifMatch, current.etag)) throw new ServiceError('PreconditionFailed', undefined, { Condition: 'If-Match' })
+    if (!etagMatches(c.ifMatch, current.etag))
+      throw new ServiceError('PreconditionFailed', undefined, { Condition: 'If-Match' })
   }
 }
 
@@ -66,7 +72,8 @@ export async function commitStored(ctx: ServiceContext, row: meta.ObjectRow, c: 
   const result = await meta.commitObject(ctx.db, row, c)
   if (!result.ok) {
     await removeQuietly(ctx, row.layout as StoredData)
-    if (result.reason === 'no-such-bucket') throw new ServiceError('NoSuchBucket', undefined, { BucketName: row.bucket })
+    if (result.reason === 'no-such-bucket')
+      throw new ServiceError('NoSuchBucket', undefined, { BucketName: row.bucket })
     // The early check passed, so another writer changed the key while this body streamed.
     throw new ServiceError(c.ifMatch !== undefined ? 'ConditionalRequestConflict' : 'PreconditionFailed')
   }

@@ -39,7 +39,13 @@ export function layoutsOf(data: StoredData | undefined | null): DataLayout[] {
 }
 
 /** Streams bytes [start, end) of the object, opening each segment only when it is reached. */
-export function readStoredRange(storage: ObjectStorage, data: StoredData, start: number, end: number, decryption?: Decryption): ReadableStream<Uint8Array> {
+export function readStoredRange(
+  storage: ObjectStorage,
+  data: StoredData,
+  start: number,
+  end: number,
+  decryption?: Decryption,
+): ReadableStream<Uint8Array> {
   const pieces: { seg: Segment; from: number; to: number }[] = []
   let offset = 0
   for (const seg of data.segments) {
@@ -77,12 +83,22 @@ export function readStoredRange(storage: ObjectStorage, data: StoredData, start:
   })
 }
 
-function openSegment(storage: ObjectStorage, seg: Segment, from: number, to: number, decryption?: Decryption): ReadableStream<Uint8Array> {
+function openSegment(
+  storage: ObjectStorage,
+  seg: Segment,
+  from: number,
+  to: number,
+  decryption?: Decryption,
+): ReadableStream<Uint8Array> {
   if (!seg.crypto) return storage.read(seg.layout, from, to)
   if (!decryption) throw new Error('an encrypted segment was read without its object key')
   const prefix = fromBase64(seg.crypto.prefix)
   if (!prefix) throw new Error('an encrypted segment has a malformed nonce prefix')
   return decryptRange((s, e) => storage.read(seg.layout, s, e), seg.size, from, to, {
-    aead: decryption.aead, key: decryption.key, objectId: decryption.objectId, prefix, partNumber: seg.crypto.partNumber,
+    aead: decryption.aead,
+    key: decryption.key,
+    objectId: decryption.objectId,
+    prefix,
+    partNumber: seg.crypto.partNumber,
   })
 }

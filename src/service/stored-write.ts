@@ -27,11 +27,23 @@ export interface Seal {
   partNumber: number
 }
 
-export async function storeData(ctx: ServiceContext, plaintext: ReadableStream<Uint8Array>, seal?: Seal): Promise<StoredWrite> {
+export async function storeData(
+  ctx: ServiceContext,
+  plaintext: ReadableStream<Uint8Array>,
+  seal?: Seal,
+): Promise<StoredWrite> {
   const id = newId()
   // A fresh nonce prefix per storage write, never per object: a re-uploaded part reuses its key.
   const prefix = seal ? await generatePrefix() : undefined
-  const body = seal ? encryptStream(plaintext, { aead: ctx.keys.aead, key: seal.key, objectId: seal.objectId, partNumber: seal.partNumber, prefix: prefix! }) : plaintext
+  const body = seal
+    ? encryptStream(plaintext, {
+        aead: ctx.keys.aead,
+        key: seal.key,
+        objectId: seal.objectId,
+        partNumber: seal.partNumber,
+        prefix: prefix!,
+      })
+    : plaintext
   await meta.recordIntent(ctx.db, id)
   // On failure the intent stays: a store that confirms late may still leave a shard behind,
   // and orphan collection removes it by id.
@@ -40,7 +52,10 @@ export async function storeData(ctx: ServiceContext, plaintext: ReadableStream<U
     written = await ctx.storage.write(id, body)
   } catch (e) {
     if (e instanceof QuorumError) {
-      throw new ServiceError('Unavailable', 'Too few storage nodes or drives are reachable to store this object; retry later.')
+      throw new ServiceError(
+        'Unavailable',
+        'Too few storage nodes or drives are reachable to store this object; retry later.',
+      )
     }
     throw e
   }
@@ -51,7 +66,11 @@ export async function storeData(ctx: ServiceContext, plaintext: ReadableStream<U
   if (!seal) return { id, written, segment: { size: written.size, layout: written.layout } }
   const size = plainLength(written.size)
   if (size === undefined) throw new Error(`stored ${written.size} bytes, which no plaintext encrypts to`)
-  return { id, written, segment: { size, layout: written.layout, crypto: { prefix: toBase64(prefix!), partNumber: seal.partNumber } } }
+  return {
+    id,
+    written,
+    segment: { size, layout: written.layout, crypto: { prefix: toBase64(prefix!), partNumber: seal.partNumber } },
+  }
 }
 
 /** The data is now referenced by a committed row, or has been removed: forget the intent. */

@@ -8,7 +8,13 @@ describe('block checksum (CRC32)', () => {
     const buf = new Uint8Array(100_003)
     crypto.getRandomValues(buf.subarray(0, 65536))
     crypto.getRandomValues(buf.subarray(65536))
-    for (const [a, b] of [[0, 0], [0, 1], [1, 9], [3, 100_003], [7, 65_543]] as const) {
+    for (const [a, b] of [
+      [0, 0],
+      [0, 1],
+      [1, 9],
+      [3, 100_003],
+      [7, 65_543],
+    ] as const) {
       expect(crc32Js(buf.subarray(a, b))).toBe(zlibCrc32(buf.subarray(a, b)))
     }
     expect(crc32Js(buf.subarray(5000), crc32Js(buf.subarray(0, 5000)))).toBe(zlibCrc32(buf))

@@ -64,8 +64,14 @@ export function crc32Js(b: Uint8Array, previous = 0): number {
   for (; i + 8 <= n; i += 8) {
     const a = (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) ^ c
     c =
-      t[1792 + (a & 0xff)]! ^ t[1536 + ((a >>> 8) & 0xff)]! ^ t[1280 + ((a >>> 16) & 0xff)]! ^ t[1024 + (a >>> 24)]! ^
-      t[768 + b[i + 4]!]! ^ t[512 + b[i + 5]!]! ^ t[256 + b[i + 6]!]! ^ t[b[i + 7]!]!
+      t[1792 + (a & 0xff)]! ^
+      t[1536 + ((a >>> 8) & 0xff)]! ^
+      t[1280 + ((a >>> 16) & 0xff)]! ^
+      t[1024 + (a >>> 24)]! ^
+      t[768 + b[i + 4]!]! ^
+      t[512 + b[i + 5]!]! ^
+      t[256 + b[i + 6]!]! ^
+      t[b[i + 7]!]!
   }
   for (; i < n; i++) c = t[(c ^ b[i]!) & 0xff]! ^ (c >>> 8)
   return ~c >>> 0
@@ -84,7 +90,9 @@ export function createBlockChecksum(platform?: Pick<Platform, 'crc32'>): BlockCh
       new DataView(out.buffer, out.byteOffset, 4).setUint32(0, compute(block), true)
     },
     check(block, stored) {
-      return stored.length === 4 && new DataView(stored.buffer, stored.byteOffset, 4).getUint32(0, true) === compute(block)
+      return (
+        stored.length === 4 && new DataView(stored.buffer, stored.byteOffset, 4).getUint32(0, true) === compute(block)
+      )
     },
   }
 }

@@ -111,7 +111,9 @@ export class BlockCursor {
       if (err instanceof ShardNotFound) throw new BlockError('missing', index, err.message, { cause: err })
       // A range past the end of the file means a truncated shard: damage, like a bad checksum.
       if (err instanceof RangeError) throw new BlockError('corrupt', index, err.message, { cause: err })
-      throw new BlockError('unavailable', index, `shard ${name} on ${storeId}: ${(err as Error)?.message ?? err}`, { cause: err })
+      throw new BlockError('unavailable', index, `shard ${name} on ${storeId}: ${(err as Error)?.message ?? err}`, {
+        cause: err,
+      })
     }
     if (!bytes) {
       this.close()

@@ -23,7 +23,8 @@ function random(len: number): Uint8Array {
   for (let i = 0; i < len; i += 65536) crypto.getRandomValues(b.subarray(i, i + 65536))
   return b
 }
-const eq = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length))
+const eq = (a: Uint8Array, b: Uint8Array) =>
+  Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length))
 const randInt = (n: number) => crypto.getRandomValues(new Uint32Array(1))[0]! % n
 
 /** `count` distinct shard indexes below n, at random. */
@@ -39,12 +40,20 @@ function pick(n: number, count: number): number[] {
 codecContract('simd (sync, best build for this runtime)', () => createSimdCodec(files()))
 codecContract('simd (plain SIMD build only)', () => createSimdCodec({ simd: simdBytes() }))
 codecContract('simd (async, from Responses)', () =>
-  loadSimdCodec({ simd: new Response(new Uint8Array(simdBytes())), relaxed: new Response(new Uint8Array(relaxedBytes())) }))
+  loadSimdCodec({
+    simd: new Response(new Uint8Array(simdBytes())),
+    relaxed: new Response(new Uint8Array(relaxedBytes())),
+  }),
+)
 
 describe('simd codec against the baseline codec', () => {
   const base = baseline()
   const ours = createSimdCodec(files())
-  const GEOMETRIES = [[4, 2], [8, 4], [12, 4]] as const
+  const GEOMETRIES = [
+    [4, 2],
+    [8, 4],
+    [12, 4],
+  ] as const
 
   it('has the baseline parity matrix (unit vectors through the baseline)', () => {
     for (const [k, m] of [...GEOMETRIES, [10, 6], [3, 1]] as const) {
@@ -83,8 +92,13 @@ describe('simd codec against the baseline codec', () => {
       for (let t = 0; t < 12; t++) {
         const lost = pick(k + m, 1 + (t % m))
         const present = full.map((_, i) => !lost.includes(i))
-        const got = ours.reconstruct(full.map((b, i) => (present[i] ? b : undefined)), present, k)
-        for (let i = 0; i < k + m; i++) if (!eq(got[i]!, full[i]!)) expect.fail(`${k}+${m} len ${len} lost ${lost}: shard ${i}`)
+        const got = ours.reconstruct(
+          full.map((b, i) => (present[i] ? b : undefined)),
+          present,
+          k,
+        )
+        for (let i = 0; i < k + m; i++)
+          if (!eq(got[i]!, full[i]!)) expect.fail(`${k}+${m} len ${len} lost ${lost}: shard ${i}`)
       }
     }
   })
@@ -126,7 +140,11 @@ describe('simd codec against the baseline codec', () => {
     for (let t = 0; t < 5; t++) {
       const lost = pick(k + m, 60 + t)
       const present = full.map((_, i) => !lost.includes(i))
-      const got = ours.reconstruct(full.map((b, i) => (present[i] ? b : undefined)), present, k)
+      const got = ours.reconstruct(
+        full.map((b, i) => (present[i] ? b : undefined)),
+        present,
+        k,
+      )
       for (let i = 0; i < k + m; i++) if (!eq(got[i]!, full[i]!)) expect.fail(`round ${t}: shard ${i}`)
       const parity = Array.from({ length: m }, () => new Uint8Array(len))
       ours.encode(data, parity) // its plan may have been evicted by the reconstructs: re-uploaded

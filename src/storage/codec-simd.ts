@@ -61,7 +61,10 @@ interface Plan {
 
 /** Picks the build: relaxed SIMD if this runtime validates it (Node 20 does not, unflagged). */
 export function pickSimdBuild(wasm: SimdWasm): { variant: SimdVariant; source: WasmSource } {
-  if (!wasm?.simd) throw new TypeError('SIMD codec: pass the builds, { simd: <wasm/rs-simd.wasm>, relaxed?: <wasm/rs-relaxed-simd.wasm> }')
+  if (!wasm?.simd)
+    throw new TypeError(
+      'SIMD codec: pass the builds, { simd: <wasm/rs-simd.wasm>, relaxed?: <wasm/rs-relaxed-simd.wasm> }',
+    )
   const r = wasm.relaxed
   if (r && (r instanceof WebAssembly.Module || WebAssembly.validate(r))) return { variant: 'relaxed-simd', source: r }
   return { variant: 'simd', source: wasm.simd }
@@ -83,8 +86,14 @@ export async function loadSimdCodec(wasm: {
     const v = await s
     return v instanceof Response ? v.arrayBuffer() : v
   }
-  const { variant, source } = pickSimdBuild({ simd: await bytes(wasm.simd), relaxed: wasm.relaxed && (await bytes(wasm.relaxed)) })
-  const instance = source instanceof WebAssembly.Module ? await WebAssembly.instantiate(source) : (await WebAssembly.instantiate(source)).instance
+  const { variant, source } = pickSimdBuild({
+    simd: await bytes(wasm.simd),
+    relaxed: wasm.relaxed && (await bytes(wasm.relaxed)),
+  })
+  const instance =
+    source instanceof WebAssembly.Module
+      ? await WebAssembly.instantiate(source)
+      : (await WebAssembly.instantiate(source)).instance
   return codecOver(instance.exports as unknown as KernelExports, variant)
 }
 
@@ -159,7 +168,13 @@ function codecOver(x: KernelExports, variant: SimdVariant): SimdCodec {
    * other buffers go through scratch in column chunks. With `compare`, outputs are computed into
    * scratch and compared with the given buffers instead (verify); returns false on a mismatch.
    */
-  function run(p: Plan, inputs: readonly Uint8Array[], outputs: readonly Uint8Array[], len: number, compare = false): boolean {
+  function run(
+    p: Plan,
+    inputs: readonly Uint8Array[],
+    outputs: readonly Uint8Array[],
+    len: number,
+    compare = false,
+  ): boolean {
     refresh()
     const n = inputs.length
     const direct = (b: Uint8Array) => !compare && inPlace(b)
@@ -237,7 +252,12 @@ function codecOver(x: KernelExports, variant: SimdVariant): SimdCodec {
       }
       if (wanted.length === 0 || len <= 0) return shards as Uint8Array[]
       const p = plan(`${k}+${m}:${from.join(',')}>${wanted.join(',')}`, () => decodeRows(matrix(k, m), from, wanted))
-      run(p, from.map((i) => shards[i]!), wanted.map((i) => shards[i]!), len)
+      run(
+        p,
+        from.map((i) => shards[i]!),
+        wanted.map((i) => shards[i]!),
+        len,
+      )
       return shards as Uint8Array[]
     },
 

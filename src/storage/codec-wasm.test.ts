@@ -17,7 +17,10 @@ codecContract('wasm (async, from a Response)', () => loadWasmCodec(new Response(
 describe('wasm codec', () => {
   it('reports encode throughput (information only)', () => {
     const codec = createWasmCodec(wasmBytes())
-    for (const [k, m] of [[4, 2], [8, 4]] as const) {
+    for (const [k, m] of [
+      [4, 2],
+      [8, 4],
+    ] as const) {
       const block = 256 * 1024
       const data = Array.from({ length: k }, (_, i) => new Uint8Array(block).fill(i * 37 + 1))
       const parity = Array.from({ length: m }, () => new Uint8Array(block))

@@ -21,9 +21,20 @@ interface RsExports {
 
 /** The crate's RESULT_* codes, for error messages. */
 const RESULTS = [
-  'OK', 'TOO_FEW_SHARDS', 'TOO_MANY_SHARDS', 'TOO_FEW_DATA_SHARDS', 'TOO_MANY_DATA_SHARDS',
-  'TOO_FEW_PARITY_SHARDS', 'TOO_MANY_PARITY_SHARDS', 'TOO_FEW_BUFFER_SHARDS', 'TOO_MANY_BUFFER_SHARDS',
-  'INCORRECT_SHARD_SIZE', 'TOO_FEW_SHARDS_PRESENT', 'EMPTY_SHARD', 'INVALID_SHARD_FLAGS', 'INVALID_INDEX',
+  'OK',
+  'TOO_FEW_SHARDS',
+  'TOO_MANY_SHARDS',
+  'TOO_FEW_DATA_SHARDS',
+  'TOO_MANY_DATA_SHARDS',
+  'TOO_FEW_PARITY_SHARDS',
+  'TOO_MANY_PARITY_SHARDS',
+  'TOO_FEW_BUFFER_SHARDS',
+  'TOO_MANY_BUFFER_SHARDS',
+  'INCORRECT_SHARD_SIZE',
+  'TOO_FEW_SHARDS_PRESENT',
+  'EMPTY_SHARD',
+  'INVALID_SHARD_FLAGS',
+  'INVALID_INDEX',
 ]
 /** Accepted wasm sources: the bytes of reed_solomon_erasure_bg.wasm, or a compiled module. */
 export type WasmSource = BufferSource | WebAssembly.Module

@@ -111,14 +111,21 @@ export function codecContract(name: string, factory: () => ErasureCodec | Promis
       for (let r = 0; r < 4; r++) for (let c = 0; c < 4; c++) expect(mat[r]![c]).toBe(r === c ? 1 : 0)
     })
 
-    for (const [k, m, len] of [[4, 2, 1000], [8, 4, 333], [1, 1, 64], [3, 0, 17], [10, 6, 96]] as const) {
+    for (const [k, m, len] of [
+      [4, 2, 1000],
+      [8, 4, 333],
+      [1, 1, 64],
+      [3, 0, 17],
+      [10, 6, 96],
+    ] as const) {
       it(`${k}+${m}: parity is byte-identical to the reference`, async () => {
         const codec = await factory()
         const data = randomBlocks(k, len)
         const parity = randomBlocks(m, len) // garbage in: encode must overwrite it
         codec.encode(data, parity)
         const want = referenceParity(data, m)
-        for (let j = 0; j < m; j++) expect(Buffer.from(parity[j]!).equals(Buffer.from(want[j]!)), `parity ${j}`).toBe(true)
+        for (let j = 0; j < m; j++)
+          expect(Buffer.from(parity[j]!).equals(Buffer.from(want[j]!)), `parity ${j}`).toBe(true)
         expect(codec.verify([...data, ...parity], k)).toBe(true)
         if (m > 0) {
           parity[m - 1]![len >> 1] ^= 0x40
@@ -141,9 +148,12 @@ export function codecContract(name: string, factory: () => ErasureCodec | Promis
         for (const lost of patterns) {
           const present = full.map((_, i) => !lost.includes(i))
           // Alternate: undefined holes (allocated by the codec) and garbage buffers (overwritten).
-          const shards = full.map((b, i) => (present[i] ? b.slice() : lost[0]! % 2 ? undefined : new Uint8Array(len).fill(0xee)))
+          const shards = full.map((b, i) =>
+            present[i] ? b.slice() : lost[0]! % 2 ? undefined : new Uint8Array(len).fill(0xee),
+          )
           const got = codec.reconstruct(shards, present, k)
-          for (let i = 0; i < k + m; i++) expect(Buffer.from(got[i]!).equals(Buffer.from(full[i]!)), `lost ${lost} shard ${i}`).toBe(true)
+          for (let i = 0; i < k + m; i++)
+            expect(Buffer.from(got[i]!).equals(Buffer.from(full[i]!)), `lost ${lost} shard ${i}`).toBe(true)
           // dataOnly: data comes back, missing parity is not computed.
           const partial = full.map((b, i) => (present[i] ? b : undefined))
           const d = codec.reconstruct(partial, present, k, true)
@@ -168,7 +178,13 @@ export function codecContract(name: string, factory: () => ErasureCodec | Promis
       const data = randomBlocks(4, 10)
       const full = [...data, ...referenceParity(data, 2)]
       const present = [false, false, false, true, true, true]
-      expect(() => codec.reconstruct(full.map((b, i) => (present[i] ? b : undefined)), present, 4)).toThrow(TooFewShards)
+      expect(() =>
+        codec.reconstruct(
+          full.map((b, i) => (present[i] ? b : undefined)),
+          present,
+          4,
+        ),
+      ).toThrow(TooFewShards)
     })
 
     it('rejects misuse the same way in every kernel: geometry, flag count, a present shard that is absent', async () => {
@@ -176,10 +192,18 @@ export function codecContract(name: string, factory: () => ErasureCodec | Promis
       const data = randomBlocks(4, 10)
       const full = [...data, ...referenceParity(data, 2)]
       expect(() => codec.encode([], [new Uint8Array(1)])).toThrow(/unsupported geometry 0\+1/)
-      expect(() => codec.reconstruct(full.slice(), [true, true, true, true, true], 4)).toThrow(/6 shards but 5 presence flags/)
+      expect(() => codec.reconstruct(full.slice(), [true, true, true, true, true], 4)).toThrow(
+        /6 shards but 5 presence flags/,
+      )
       const holed: (Uint8Array | undefined)[] = full.slice()
       holed[2] = undefined
-      expect(() => codec.reconstruct(holed, full.map(() => true), 4)).toThrow(/shard 2 is marked present but missing/)
+      expect(() =>
+        codec.reconstruct(
+          holed,
+          full.map(() => true),
+          4,
+        ),
+      ).toThrow(/shard 2 is marked present but missing/)
       expect(() => codec.verify(full, 0)).toThrow(RangeError)
     })
 
@@ -197,7 +221,12 @@ export function codecContract(name: string, factory: () => ErasureCodec | Promis
 
     it('is reusable across geometries and sizes (no state leaks between calls)', async () => {
       const codec = await factory()
-      for (const [k, m, len] of [[4, 2, 50_000], [2, 1, 10], [6, 3, 70_000], [4, 2, 7]] as const) {
+      for (const [k, m, len] of [
+        [4, 2, 50_000],
+        [2, 1, 10],
+        [6, 3, 70_000],
+        [4, 2, 7],
+      ] as const) {
         const data = randomBlocks(k, len)
         const parity = randomBlocks(m, len)
         codec.encode(data, parity)

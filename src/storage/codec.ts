@@ -24,13 +24,21 @@ export interface ErasureCodec {
    * (overwritten). With `dataOnly`, missing parity is left as given (a read needs only data).
    * Returns `shards`, completed. Throws TooFewShards below k.
    */
-  reconstruct(shards: (Uint8Array | undefined)[], present: readonly boolean[], k: number, dataOnly?: boolean): Uint8Array[]
+  reconstruct(
+    shards: (Uint8Array | undefined)[],
+    present: readonly boolean[],
+    k: number,
+    dataOnly?: boolean,
+  ): Uint8Array[]
   /** True when the m parity blocks match the k data blocks (all k+m given). */
   verify(shards: readonly Uint8Array[], k: number): boolean
 }
 
 export class TooFewShards extends Error {
-  constructor(readonly present: number, readonly needed: number) {
+  constructor(
+    readonly present: number,
+    readonly needed: number,
+  ) {
     super(`cannot reconstruct: ${present} shards present, ${needed} needed`)
   }
 }
@@ -50,7 +58,8 @@ export function checkBlocks(blocks: readonly (Uint8Array | undefined)[], what: s
 export const MAX_SHARDS = 256
 
 export function checkGeometry(k: number, m: number): void {
-  if (!(k >= 1 && m >= 0 && k + m <= MAX_SHARDS)) throw new RangeError(`unsupported geometry ${k}+${m}: need k >= 1, m >= 0, k+m <= ${MAX_SHARDS}`)
+  if (!(k >= 1 && m >= 0 && k + m <= MAX_SHARDS))
+    throw new RangeError(`unsupported geometry ${k}+${m}: need k >= 1, m >= 0, k+m <= ${MAX_SHARDS}`)
 }
 
 /**
@@ -59,7 +68,10 @@ export function checkGeometry(k: number, m: number): void {
  * Indexed loops throughout: holes in a sparse `present` or `shards` must read as missing.
  */
 export function prepareReconstruct(
-  shards: (Uint8Array | undefined)[], present: readonly boolean[], k: number, dataOnly: boolean,
+  shards: (Uint8Array | undefined)[],
+  present: readonly boolean[],
+  k: number,
+  dataOnly: boolean,
 ): { m: number; len: number } {
   const n = shards.length
   const m = n - k

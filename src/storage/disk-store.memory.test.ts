@@ -46,7 +46,10 @@ it('puts and gets 256 MiB with bounded memory, verified by a running hash', asyn
 
   const written = createHash('sha256')
   let t = performance.now()
-  await store.put('big', generated(TOTAL, (c) => (written.update(c), sample())))
+  await store.put(
+    'big',
+    generated(TOTAL, (c) => (written.update(c), sample())),
+  )
   const putSecs = (performance.now() - t) / 1000
   expect(await store.stat('big')).toBe(TOTAL)
 

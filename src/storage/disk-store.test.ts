@@ -55,7 +55,16 @@ describe('DiskStore put/get', () => {
     await store.put('obj-1', streamFromBytes(body, 65536))
     expect(await store.stat('obj-1')).toBe(body.length)
     const n = body.length
-    for (const [off, len] of [[0, n], [0, 1], [0, MiB + 1], [MiB - 3, 2 * MiB + 7], [n - 1, 1], [n - 10, 10], [n, 0], [5, 0]] as const) {
+    for (const [off, len] of [
+      [0, n],
+      [0, 1],
+      [0, MiB + 1],
+      [MiB - 3, 2 * MiB + 7],
+      [n - 1, 1],
+      [n - 10, 10],
+      [n, 0],
+      [5, 0],
+    ] as const) {
       const got = await readAll(store.get('obj-1', off, len), n)
       expect(got.length, `${off}+${len}`).toBe(len)
       expect(Buffer.from(got).equals(Buffer.from(body.subarray(off, off + len))), `${off}+${len}`).toBe(true)
@@ -195,7 +204,10 @@ describe('DiskStore put/get', () => {
       },
     }
     const store = createDiskStore('d0', failing)
-    const body = new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(new Uint8Array(65536)), cancel: (r) => void (cancelled = r) })
+    const body = new ReadableStream<Uint8Array>({
+      pull: (c) => c.enqueue(new Uint8Array(65536)),
+      cancel: (r) => void (cancelled = r),
+    })
     expect(await store.put('y', body).catch((e) => e)).toBe(full)
     expect(cancelled).toBe(full)
     expect(await names(store)).toEqual([])

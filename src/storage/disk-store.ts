@@ -38,7 +38,8 @@ export function isShardName(name: string): boolean {
 }
 
 function checkName(name: string): void {
-  if (!isShardName(name)) throw new TypeError(`invalid shard name ${JSON.stringify(name)}: use [A-Za-z0-9._-], not starting with '.'`)
+  if (!isShardName(name))
+    throw new TypeError(`invalid shard name ${JSON.stringify(name)}: use [A-Za-z0-9._-], not starting with '.'`)
 }
 
 /** The fan-out directory of a shard name: keeps any one directory to ~1/256 of the drive's files. */
@@ -87,7 +88,8 @@ export function createDiskStore(id: string, disk: Disk): DiskStore {
       }
       let chunk = value
       while (chunk.length > 0) {
-        if (!buf || (buf.length < WRITE_CHUNK && fill + chunk.length > buf.length)) buf = grown(buf, fill, fill + chunk.length)
+        if (!buf || (buf.length < WRITE_CHUNK && fill + chunk.length > buf.length))
+          buf = grown(buf, fill, fill + chunk.length)
         const n = Math.min(buf.length - fill, chunk.length)
         buf.set(chunk.subarray(0, n), fill)
         fill += n
@@ -144,7 +146,10 @@ export function createDiskStore(id: string, disk: Disk): DiskStore {
     }
     const end = offset + length
     // Whole units per read (about READ_CHUNK bytes), so no block straddles two chunks.
-    const chunk = unit !== undefined && Number.isSafeInteger(unit) && unit > 0 ? Math.max(1, Math.round(READ_CHUNK / unit)) * unit : READ_CHUNK
+    const chunk =
+      unit !== undefined && Number.isSafeInteger(unit) && unit > 0
+        ? Math.max(1, Math.round(READ_CHUNK / unit)) * unit
+        : READ_CHUNK
     let file: FileReader | undefined
     let pos = offset
     let next: Promise<Uint8Array> | undefined // one read ahead, so disk and consumer overlap
@@ -156,7 +161,8 @@ export function createDiskStore(id: string, disk: Disk): DiskStore {
       const n = Math.min(chunk, end - at)
       pos += n
       return f.read(at, n).then((b) => {
-        if (b.length !== n) throw new Error(`shard ${name} on ${id} is shorter than expected (truncated at ${at + b.length})`)
+        if (b.length !== n)
+          throw new Error(`shard ${name} on ${id} is shorter than expected (truncated at ${at + b.length})`)
         return b
       })
     }
@@ -181,7 +187,8 @@ export function createDiskStore(id: string, disk: Disk): DiskStore {
               if (done) return void (await f.close()) // cancelled while opening
               file = f
               // A range past the end is an error, not a short read: a short shard means damage.
-              if (end > f.size) throw new RangeError(`range [${offset}, ${end}) is beyond shard ${name} (${f.size} bytes) on ${id}`)
+              if (end > f.size)
+                throw new RangeError(`range [${offset}, ${end}) is beyond shard ${name} (${f.size} bytes) on ${id}`)
               next = readNext(f)
             }
             if (!next) {

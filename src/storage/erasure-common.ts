@@ -40,11 +40,17 @@ export function erasureLayout(layout: DataLayout): ErasureLayout {
   if (layout.v !== 1 || layout.scheme !== 'rs') {
     throw new TypeError(`not an erasure-coded layout: ${JSON.stringify({ v: layout.v, scheme: layout.scheme })}`)
   }
-  if (layout.stores.length !== layout.k + layout.m) throw new TypeError(`corrupt layout: ${layout.stores.length} stores for ${layout.k}+${layout.m}`)
+  if (layout.stores.length !== layout.k + layout.m)
+    throw new TypeError(`corrupt layout: ${layout.stores.length} stores for ${layout.k}+${layout.m}`)
   return layout
 }
 
-export const geometryOf = (l: ErasureLayout): StripeGeometry => ({ k: l.k, m: l.m, blockSize: l.blockSize, size: l.size })
+export const geometryOf = (l: ErasureLayout): StripeGeometry => ({
+  k: l.k,
+  m: l.m,
+  blockSize: l.blockSize,
+  size: l.size,
+})
 
 export const offsetsOf = (l: ErasureLayout, checksum: BlockChecksum): ShardOffsets => ({
   headerLength: headerLength(l.id),

@@ -2,7 +2,16 @@ import { readFile, rm, writeFile } from 'node:fs/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { readAll, streamFromBytes } from '../util/streams.ts'
 import { createErasureStorage, QuorumError } from './erasure-storage.ts'
-import { downStore, hungReads, listShards, makeRig, pseudoRandom, sha256, testCodec, type Rig } from './test-erasure-kit.ts'
+import {
+  downStore,
+  hungReads,
+  listShards,
+  makeRig,
+  pseudoRandom,
+  sha256,
+  testCodec,
+  type Rig,
+} from './test-erasure-kit.ts'
 import type { ErasureLayout } from './object-storage.ts'
 import { rank } from './placement.ts'
 import { headerLength, shardName } from './shard-format.ts'
@@ -44,7 +53,9 @@ describe('ErasureStorage under faults', () => {
     expect(reports.at(-1)).toEqual([0, 2])
     // A ranged read inside one stripe that needs only the lost blocks.
     const got = await readAll(r.storage.read(layout, 4 * BLOCK * 2 + 10, 4 * BLOCK * 2 + 3 * BLOCK), SIZE)
-    expect(Buffer.from(got).equals(Buffer.from(body.subarray(4 * BLOCK * 2 + 10, 4 * BLOCK * 2 + 3 * BLOCK)))).toBe(true)
+    expect(Buffer.from(got).equals(Buffer.from(body.subarray(4 * BLOCK * 2 + 10, 4 * BLOCK * 2 + 3 * BLOCK)))).toBe(
+      true,
+    )
     // Now with two stores down instead (a data shard and a parity shard).
     const { layout: l2 } = await r.storage.write('other', streamFromBytes(body))
     const p2 = (l2 as ErasureLayout).stores
@@ -75,7 +86,9 @@ describe('ErasureStorage under faults', () => {
     expect(sha256(await readAll(r.storage.read(layout, 0, SIZE), SIZE))).toBe(sha256(body))
     expect(reports.at(-1)!.every((i) => flipped.includes(i))).toBe(true)
     const checks = await r.storage.verifyShards(layout)
-    expect(checks.filter((c) => c.state !== 'ok').map((c) => [c.index, c.state])).toEqual(flipped.map((i) => [i, 'corrupt']))
+    expect(checks.filter((c) => c.state !== 'ok').map((c) => [c.index, c.state])).toEqual(
+      flipped.map((i) => [i, 'corrupt']),
+    )
     const healed = await r.storage.heal(layout)
     expect(healed.rebuilt).toEqual(flipped)
     expect(healed.pending).toEqual([])
@@ -239,7 +252,10 @@ describe('ErasureStorage flow control', () => {
     const stuck = Number(placed[5]!.slice(1))
     const r = await rig({
       writeTimeoutMs: 300,
-      wrap: (s, i) => (i !== stuck ? s : { ...s, put: (_n, body) => new Promise<void>((_, reject) => body.getReader().closed.catch(reject)) }),
+      wrap: (s, i) =>
+        i !== stuck
+          ? s
+          : { ...s, put: (_n, body) => new Promise<void>((_, reject) => body.getReader().closed.catch(reject)) },
     })
     const body = pseudoRandom(SIZE, 4)
     const t0 = performance.now()

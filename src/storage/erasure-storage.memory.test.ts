@@ -49,7 +49,10 @@ it('writes and reads 512 MiB (4+2, 256 KiB blocks) within ~100 MiB of RSS growth
     const written = createHash('sha256')
     let t = performance.now()
     let chunks = 0
-    const { layout, size } = await rig.storage.write('mem-512m', generated(TOTAL, (c) => (written.update(c), ++chunks % 64 === 0 && sample())))
+    const { layout, size } = await rig.storage.write(
+      'mem-512m',
+      generated(TOTAL, (c) => (written.update(c), ++chunks % 64 === 0 && sample())),
+    )
     const writeSecs = (performance.now() - t) / 1000
     expect(size).toBe(TOTAL)
 

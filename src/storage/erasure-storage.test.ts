@@ -29,7 +29,20 @@ describe('ErasureStorage round trips', () => {
       expect(written).toBe(size)
       expect(degraded).toBeUndefined()
       const l = layout as ErasureLayout
-      expect(l).toEqual({ v: 1, scheme: 'rs', id, size, k: 4, m: 2, blockSize: BLOCK, checksum: 1, stores: rank(id, r.stores.map((s) => s.id)) })
+      expect(l).toEqual({
+        v: 1,
+        scheme: 'rs',
+        id,
+        size,
+        k: 4,
+        m: 2,
+        blockSize: BLOCK,
+        checksum: 1,
+        stores: rank(
+          id,
+          r.stores.map((s) => s.id),
+        ),
+      })
       expect(await listShards(r.stores)).toEqual(l.stores.map((s, i) => `${s}/${shardName(id, i)}`).sort())
       // Each shard file has the computed length, a header naming it and a trailer with the size.
       const expectedLength = shardFileLength(l, { headerLength: headerLength(id), checksumSize: 4 })
@@ -101,6 +114,8 @@ describe('ErasureStorage round trips', () => {
     const r = await rig({ blockSize: BLOCK })
     await expect(r.storage.write('../x', streamFromBytes(new Uint8Array(1)))).rejects.toThrow(/invalid write id/)
     await expect(makeRig({ n: 5 })).rejects.toThrow(/needs 6 drives or nodes/)
-    expect(() => r.storage.read({ v: 1, scheme: 'plain', store: 'd0', shard: 'x', size: 1 } as never, 0, 1)).toThrow(/not an erasure-coded layout/)
+    expect(() => r.storage.read({ v: 1, scheme: 'plain', store: 'd0', shard: 'x', size: 1 } as never, 0, 1)).toThrow(
+      /not an erasure-coded layout/,
+    )
   })
 })

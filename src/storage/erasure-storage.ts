@@ -87,7 +87,10 @@ export function createErasureStorage(opts: ErasureStorageOptions): ErasureStorag
       const failed = results.filter((r) => r.status === 'rejected')
       if (failed.length > 0) {
         // Thrown so the caller can queue a retry (GC); the shards that were deleted stay deleted.
-        throw new AggregateError(failed.map((r) => (r as PromiseRejectedResult).reason), `could not delete ${failed.length} shard(s) of ${layout.id}`)
+        throw new AggregateError(
+          failed.map((r) => (r as PromiseRejectedResult).reason),
+          `could not delete ${failed.length} shard(s) of ${layout.id}`,
+        )
       }
     },
     heal: (layout) => heal(ctx, layout),
@@ -95,9 +98,15 @@ export function createErasureStorage(opts: ErasureStorageOptions): ErasureStorag
     probeShards: (layout) => probeShards(ctx, layout),
     async removeById(id) {
       const names = Array.from({ length: settings.k + settings.m }, (_, i) => shardName(id, i))
-      const results = await Promise.allSettled([...stores.values()].flatMap((store) => names.map((n) => store.delete(n))))
+      const results = await Promise.allSettled(
+        [...stores.values()].flatMap((store) => names.map((n) => store.delete(n))),
+      )
       const failed = results.filter((r) => r.status === 'rejected')
-      if (failed.length > 0) throw new AggregateError(failed.map((r) => (r as PromiseRejectedResult).reason), `could not delete orphan shards of ${id}`)
+      if (failed.length > 0)
+        throw new AggregateError(
+          failed.map((r) => (r as PromiseRejectedResult).reason),
+          `could not delete orphan shards of ${id}`,
+        )
     },
     storeIds: [...stores.keys()],
   }
@@ -105,6 +114,7 @@ export function createErasureStorage(opts: ErasureStorageOptions): ErasureStorag
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback
-  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number of milliseconds, got ${value}`)
+  if (!Number.isFinite(value) || value <= 0)
+    throw new RangeError(`${name} must be a positive number of milliseconds, got ${value}`)
   return value
 }

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest'
-import { blockLength, ecProblems, parseEc, rangeToStripes, stripeCount, stripeDataLength, validateEc, writeQuorum, type StripeGeometry } from './geometry.ts'
+import {
+  blockLength,
+  ecProblems,
+  parseEc,
+  rangeToStripes,
+  stripeCount,
+  stripeDataLength,
+  validateEc,
+  writeQuorum,
+  type StripeGeometry,
+} from './geometry.ts'
 
 describe('--ec parsing and validation', () => {
   it('parses K+M', () => {
@@ -12,7 +22,9 @@ describe('--ec parsing and validation', () => {
   it('validates against the number of stores with actionable messages', () => {
     expect(ecProblems({ k: 4, m: 2 }, 6)).toEqual([])
     expect(ecProblems({ k: 1, m: 0 }, 1)).toEqual([])
-    expect(ecProblems({ k: 4, m: 2 }, 5)).toEqual(['--ec 4+2 needs 6 drives or nodes (one shard each) but only 5 are configured: add 1 or lower K+M'])
+    expect(ecProblems({ k: 4, m: 2 }, 5)).toEqual([
+      '--ec 4+2 needs 6 drives or nodes (one shard each) but only 5 are configured: add 1 or lower K+M',
+    ])
     expect(ecProblems({ k: 0, m: 2 }, 6)[0]).toMatch(/K \(data shards\) must be at least 1/)
     expect(ecProblems({ k: 2, m: -1 }, 6)[0]).toMatch(/M \(parity shards\) must be 0 or more/)
     expect(ecProblems({ k: 200, m: 100 }, 400)[0]).toMatch(/at most 256/)
@@ -49,7 +61,12 @@ describe('stripe maths', () => {
         const s = Math.floor(b / 400)
         return { s, blk: Math.floor((b - s * 400) / blockLength(geo, s)) }
       }
-      for (const [start, end] of [[0, size], [0, 1], [size - 1, size], [Math.floor(size / 3), Math.floor((2 * size) / 3) + 1]]) {
+      for (const [start, end] of [
+        [0, size],
+        [0, 1],
+        [size - 1, size],
+        [Math.floor(size / 3), Math.floor((2 * size) / 3) + 1],
+      ]) {
         if (start >= end) continue
         const slices = rangeToStripes(geo, start!, end!)
         expect(slices.reduce((a, s) => a + s.to - s.from, 0)).toBe(end! - start!)

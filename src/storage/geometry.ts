@@ -32,7 +32,9 @@ export function ecProblems(ec: Ec, stores: number): string[] {
   if (!Number.isInteger(m) || m < 0) out.push(`--ec: M (parity shards) must be 0 or more, got ${m}`)
   if (k + m > MAX_SHARDS) out.push(`--ec: K+M must be at most ${MAX_SHARDS}, got ${k + m}`)
   else if (k + m > stores) {
-    out.push(`--ec ${k}+${m} needs ${k + m} drives or nodes (one shard each) but only ${stores} are configured: add ${k + m - stores} or lower K+M`)
+    out.push(
+      `--ec ${k}+${m} needs ${k + m} drives or nodes (one shard each) but only ${stores} are configured: add ${k + m - stores} or lower K+M`,
+    )
   }
   return out
 }

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { gfInv as refInv, gfMul as refMul, gfPow as refPow, referenceMatrix } from './codec.contract.ts'
 import { decodeRows, encodingMatrix, gfInv, gfMul, gfPow, matInvert, matMul, nibbleTables } from './gf256.ts'
 
-const identity = (n: number) => Array.from({ length: n }, (_, r) => Uint8Array.from({ length: n }, (_, c) => (r === c ? 1 : 0)))
+const identity = (n: number) =>
+  Array.from({ length: n }, (_, r) => Uint8Array.from({ length: n }, (_, c) => (r === c ? 1 : 0)))
 
 describe('gf256', () => {
   it('multiplies, inverts and raises like the contract reference, for every element', () => {
@@ -15,7 +16,14 @@ describe('gf256', () => {
   })
 
   it('builds the crate encoding matrix (same as the contract reference)', () => {
-    for (const [k, m] of [[1, 1], [4, 2], [8, 4], [12, 4], [10, 6], [17, 3]] as const) {
+    for (const [k, m] of [
+      [1, 1],
+      [4, 2],
+      [8, 4],
+      [12, 4],
+      [10, 6],
+      [17, 3],
+    ] as const) {
       const ours = encodingMatrix(k, m).map((r) => [...r])
       expect(ours).toEqual(referenceMatrix(k, m))
     }
@@ -48,7 +56,8 @@ describe('gf256', () => {
     for (let i = 0; i < 2; i++) {
       for (let g = 0; g < 2; g++) {
         const base = (i * 2 + g) * 32
-        for (let b = 0; b < 256; b++) expect(t[base + (b & 15)]! ^ t[base + 16 + (b >> 4)]!).toBe(gfMul(rows[g]![i]!, b))
+        for (let b = 0; b < 256; b++)
+          expect(t[base + (b & 15)]! ^ t[base + 16 + (b >> 4)]!).toBe(gfMul(rows[g]![i]!, b))
       }
     }
   })

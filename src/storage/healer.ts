@@ -6,7 +6,16 @@ import { BlockCursor, BlockError, ExactReader } from './block-cursor.ts'
 import { erasureLayout, geometryOf, offsetsOf, QuorumError, withTimeout, type EngineContext } from './erasure-common.ts'
 import { blockLength, stripeCount } from './geometry.ts'
 import type { DataLayout, ErasureLayout } from './object-storage.ts'
-import { encodeShardHeader, encodeTrailer, parseShardHeader, parseTrailer, shardFileLength, ShardFormatError, shardName, TRAILER_LENGTH } from './shard-format.ts'
+import {
+  encodeShardHeader,
+  encodeTrailer,
+  parseShardHeader,
+  parseTrailer,
+  shardFileLength,
+  ShardFormatError,
+  shardName,
+  TRAILER_LENGTH,
+} from './shard-format.ts'
 import { ShardSink } from './shard-sink.ts'
 import { ShardNotFound } from './shard-store.ts'
 
@@ -30,7 +39,10 @@ export interface HealResult {
 }
 
 class Bad extends Error {
-  constructor(readonly state: ShardState, message: string) {
+  constructor(
+    readonly state: ShardState,
+    message: string,
+  ) {
     super(message)
   }
 }
@@ -40,13 +52,19 @@ async function checkShard(ctx: EngineContext, layout: ErasureLayout, index: numb
   const storeId = layout.stores[index]!
   const store = ctx.stores.get(storeId)
   const name = shardName(layout.id, index)
-  const result = (state: ShardState, detail?: string): ShardCheck => (detail ? { index, store: storeId, state, detail } : { index, store: storeId, state })
+  const result = (state: ShardState, detail?: string): ShardCheck =>
+    detail ? { index, store: storeId, state, detail } : { index, store: storeId, state }
   if (!store) return result('unavailable', `store ${storeId} is not configured`)
   const checksum = ctx.checksumFor(layout.checksum)
   const g = geometryOf(layout)
   const o = offsetsOf(layout, checksum)
   const expected = shardFileLength(g, o)
-  const timed = <T>(p: Promise<T>, what: string) => withTimeout(p, ctx.readTimeoutMs, () => new Bad('unavailable', `${what} of ${name} on ${storeId} took over ${ctx.readTimeoutMs} ms`))
+  const timed = <T>(p: Promise<T>, what: string) =>
+    withTimeout(
+      p,
+      ctx.readTimeoutMs,
+      () => new Bad('unavailable', `${what} of ${name} on ${storeId} took over ${ctx.readTimeoutMs} ms`),
+    )
   let input: ExactReader | undefined
   try {
     const actual = await timed(store.stat(name), 'stat')
@@ -60,13 +78,21 @@ async function checkShard(ctx: EngineContext, layout: ErasureLayout, index: numb
     }
     const header = await take(o.headerLength, 'header')
     const h = parseShardHeader(header)
-    if (h.id !== layout.id || h.index !== index || h.k !== layout.k || h.m !== layout.m || h.blockSize !== layout.blockSize || h.checksum !== layout.checksum) {
+    if (
+      h.id !== layout.id ||
+      h.index !== index ||
+      h.k !== layout.k ||
+      h.m !== layout.m ||
+      h.blockSize !== layout.blockSize ||
+      h.checksum !== layout.checksum
+    ) {
       return result('corrupt', 'header does not match the layout')
     }
     for (let s = 0; s < stripeCount(g); s++) {
       const len = blockLength(g, s)
       const bytes = await take(len + o.checksumSize, `stripe ${s}`)
-      if (!checksum.check(bytes.subarray(0, len), bytes.subarray(len))) return result('corrupt', `checksum mismatch at stripe ${s}`)
+      if (!checksum.check(bytes.subarray(0, len), bytes.subarray(len)))
+        return result('corrupt', `checksum mismatch at stripe ${s}`)
     }
     const size = parseTrailer(header, await take(TRAILER_LENGTH, 'trailer'))
     if (size !== layout.size) return result('corrupt', `trailer records ${size} bytes, layout ${layout.size}`)
@@ -95,7 +121,8 @@ export async function heal(ctx: EngineContext, dataLayout: DataLayout): Promise<
   const good = checks.filter((c) => c.state === 'ok').map((c) => c.index)
   const bad = checks.filter((c) => c.state !== 'ok')
   if (bad.length === 0) return { rebuilt: [], pending: [], checks }
-  if (good.length < k) throw new QuorumError(`cannot heal ${id}: ${good.length} good shards of the ${k} needed`, good.length, k)
+  if (good.length < k)
+    throw new QuorumError(`cannot heal ${id}: ${good.length} good shards of the ${k} needed`, good.length, k)
   const targets = bad.filter((c) => ctx.stores.has(c.store))
   const pending = bad.filter((c) => !ctx.stores.has(c.store)).map((c) => c.index)
   if (targets.length === 0) return { rebuilt: [], pending, checks }
@@ -104,11 +131,23 @@ export async function heal(ctx: EngineContext, dataLayout: DataLayout): Promise<
   const g = geometryOf(layout)
   const o = offsetsOf(layout, checksum)
   const stripes = stripeCount(g)
-  const sinks = targets.map((c) => new ShardSink(c.index, ctx.stores.get(c.store)!, shardName(id, c.index), 2 * blockSize))
+  const sinks = targets.map(
+    (c) => new ShardSink(c.index, ctx.stores.get(c.store)!, shardName(id, c.index), 2 * blockSize),
+  )
   const header = (i: number) => encodeShardHeader({ checksum: layout.checksum, index: i, k, m, blockSize, id })
   for (const s of sinks) s.push(header(s.index))
   const cursors = new Map(
-    good.map((i) => [i, new BlockCursor({ index: i, name: shardName(id, i), store: ctx.stores.get(layout.stores[i]!), storeId: layout.stores[i]! }, g, o, checksum, stripes - 1, ctx.readTimeoutMs)]),
+    good.map((i) => [
+      i,
+      new BlockCursor(
+        { index: i, name: shardName(id, i), store: ctx.stores.get(layout.stores[i]!), storeId: layout.stores[i]! },
+        g,
+        o,
+        checksum,
+        stripes - 1,
+        ctx.readTimeoutMs,
+      ),
+    ]),
   )
   const failed = new Set<number>()
   try {
@@ -120,7 +159,8 @@ export async function heal(ctx: EngineContext, dataLayout: DataLayout): Promise<
         for (let i = 0; i < n; i++) if (blocks[i]) have++
         if (have >= k) break
         const batch = good.filter((i) => !tried.has(i) && !failed.has(i)).slice(0, k - have)
-        if (batch.length < k - have) throw new QuorumError(`cannot heal ${id}: stripe ${s} has too few good shards`, have, k)
+        if (batch.length < k - have)
+          throw new QuorumError(`cannot heal ${id}: stripe ${s} has too few good shards`, have, k)
         await Promise.all(
           batch.map(async (i) => {
             tried.add(i)
@@ -145,7 +185,9 @@ export async function heal(ctx: EngineContext, dataLayout: DataLayout): Promise<
   } catch (err) {
     // Nothing half-rebuilt replaces anything: the stores discard the temp files.
     for (const sink of sinks) sink.fail(err)
-    await Promise.all(sinks.map((sink) => withTimeout(sink.done, ctx.writeTimeoutMs, () => new Error('no answer')).catch(() => false)))
+    await Promise.all(
+      sinks.map((sink) => withTimeout(sink.done, ctx.writeTimeoutMs, () => new Error('no answer')).catch(() => false)),
+    )
     throw err
   } finally {
     for (const c of cursors.values()) c.close()
@@ -154,7 +196,9 @@ export async function heal(ctx: EngineContext, dataLayout: DataLayout): Promise<
     sink.push(encodeTrailer(header(sink.index), layout.size))
     sink.close()
   }
-  const stored = await Promise.all(sinks.map((sink) => withTimeout(sink.done, ctx.writeTimeoutMs, () => new Error('timeout')).catch(() => false)))
+  const stored = await Promise.all(
+    sinks.map((sink) => withTimeout(sink.done, ctx.writeTimeoutMs, () => new Error('timeout')).catch(() => false)),
+  )
   const rebuilt = sinks.filter((_, i) => stored[i]).map((s) => s.index)
   pending.push(...sinks.filter((_, i) => !stored[i]).map((s) => s.index))
   return { rebuilt: rebuilt.sort((a, b) => a - b), pending: pending.sort((a, b) => a - b), checks }
@@ -167,15 +211,23 @@ export async function heal(ctx: EngineContext, dataLayout: DataLayout): Promise<
 export async function probeShards(ctx: EngineContext, dataLayout: DataLayout): Promise<ShardCheck[]> {
   const layout = erasureLayout(dataLayout)
   const expected = shardFileLength(geometryOf(layout), offsetsOf(layout, ctx.checksumFor(layout.checksum)))
-  return Promise.all(layout.stores.map(async (storeId, index): Promise<ShardCheck> => {
-    const store = ctx.stores.get(storeId)
-    if (!store) return { index, store: storeId, state: 'unavailable', detail: `store ${storeId} is not configured` }
-    try {
-      const size = await withTimeout(store.stat(shardName(layout.id, index)), ctx.readTimeoutMs, () => new Error('stat timed out'))
-      if (size === undefined) return { index, store: storeId, state: 'missing' }
-      return size === expected ? { index, store: storeId, state: 'ok' } : { index, store: storeId, state: 'corrupt', detail: `${size} bytes, expected ${expected}` }
-    } catch (e) {
-      return { index, store: storeId, state: 'unavailable', detail: e instanceof Error ? e.message : String(e) }
-    }
-  }))
+  return Promise.all(
+    layout.stores.map(async (storeId, index): Promise<ShardCheck> => {
+      const store = ctx.stores.get(storeId)
+      if (!store) return { index, store: storeId, state: 'unavailable', detail: `store ${storeId} is not configured` }
+      try {
+        const size = await withTimeout(
+          store.stat(shardName(layout.id, index)),
+          ctx.readTimeoutMs,
+          () => new Error('stat timed out'),
+        )
+        if (size === undefined) return { index, store: storeId, state: 'missing' }
+        return size === expected
+          ? { index, store: storeId, state: 'ok' }
+          : { index, store: storeId, state: 'corrupt', detail: `${size} bytes, expected ${expected}` }
+      } catch (e) {
+        return { index, store: storeId, state: 'unavailable', detail: e instanceof Error ? e.message : String(e) }
+      }
+    }),
+  )
 }

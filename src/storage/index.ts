@@ -7,7 +7,13 @@ export { ShardNotFound, type ShardStore } from './shard-store.ts'
 export type { DataLayout, ErasureLayout, ObjectStorage, WriteResult } from './object-storage.ts'
 export { createDiskStore, fanOut, isShardName, type DiskStore } from './disk-store.ts'
 export { rank, hash64, hash64Hex, type Hash64 } from './placement.ts'
-export { createErasureStorage, QuorumError, type ErasureStorage, type HealResult, type ShardCheck } from './erasure-storage.ts'
+export {
+  createErasureStorage,
+  QuorumError,
+  type ErasureStorage,
+  type HealResult,
+  type ShardCheck,
+} from './erasure-storage.ts'
 export { createWasmCodec, loadWasmCodec } from './codec-wasm.ts'
 export { createSimdCodec, type SimdCodec, type SimdVariant } from './codec-simd.ts'
 export type { ErasureCodec } from './codec.ts'

@@ -21,16 +21,18 @@ describe('shard format v1 (FORMAT golden)', () => {
   it('pins the header bytes', () => {
     // prettier-ignore
     const golden = [
-      '43465348',   // magic "CFSH"
-      '0100',       // format version 1
-      '1f00',       // header length 31 = 26 + 5
-      '01', '00',   // checksum algorithm 1 (CRC32), reserved
-      '0500',       // shard index 5
-      '0400', '0200', // k = 4, m = 2
-      '00000400',   // block size 262144
-      '0500',       // id length 5
+      '43465348', // magic "CFSH"
+      '0100', // format version 1
+      '1f00', // header length 31 = 26 + 5
+      '01',
+      '00', // checksum algorithm 1 (CRC32), reserved
+      '0500', // shard index 5
+      '0400',
+      '0200', // k = 4, m = 2
+      '00000400', // block size 262144
+      '0500', // id length 5
       '6f626a2d31', // "obj-1"
-      '4edc8c36',   // CRC32 of everything before, little-endian
+      '4edc8c36', // CRC32 of everything before, little-endian
     ].join('')
     const header = encodeShardHeader(INPUT)
     expect(toHex(header)).toBe(golden)

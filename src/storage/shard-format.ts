@@ -85,14 +85,17 @@ export function encodeShardHeader(h: Omit<ShardHeader, 'version'>): Uint8Array {
 
 /** Parses and checks a header (magic, version, CRC); `bytes` may extend past it. */
 export function parseShardHeader(bytes: Uint8Array): ShardHeader {
-  if (bytes.length < FIXED_HEADER + HEADER_CRC) throw new ShardFormatError(`shard header truncated (${bytes.length} bytes)`)
-  for (let i = 0; i < 4; i++) if (bytes[i] !== SHARD_MAGIC[i]) throw new ShardFormatError('not a Coffer shard file (bad magic)')
+  if (bytes.length < FIXED_HEADER + HEADER_CRC)
+    throw new ShardFormatError(`shard header truncated (${bytes.length} bytes)`)
+  for (let i = 0; i < 4; i++)
+    if (bytes[i] !== SHARD_MAGIC[i]) throw new ShardFormatError('not a Coffer shard file (bad magic)')
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
   const version = dv.getUint16(4, true)
   if (version !== SHARD_FORMAT_VERSION) throw new ShardFormatError(`unsupported shard format version ${version}`)
   const length = dv.getUint16(6, true)
   const idLen = dv.getUint16(20, true)
-  if (length !== FIXED_HEADER + idLen + HEADER_CRC || bytes.length < length) throw new ShardFormatError('shard header length is inconsistent or truncated')
+  if (length !== FIXED_HEADER + idLen + HEADER_CRC || bytes.length < length)
+    throw new ShardFormatError('shard header length is inconsistent or truncated')
   if (dv.getUint32(FIXED_HEADER + idLen, true) !== crc32Js(bytes.subarray(0, FIXED_HEADER + idLen))) {
     throw new ShardFormatError('shard header checksum mismatch')
   }
@@ -124,9 +127,11 @@ export function encodeTrailer(header: Uint8Array, size: number): Uint8Array {
 /** The payload length a trailer records; throws ShardFormatError when it is not this header's. */
 export function parseTrailer(header: Uint8Array, trailer: Uint8Array): number {
   if (trailer.length !== TRAILER_LENGTH) throw new ShardFormatError('shard trailer truncated')
-  for (let i = 0; i < 4; i++) if (trailer[i] !== TRAILER_MAGIC[i]) throw new ShardFormatError('shard trailer missing (truncated file?)')
+  for (let i = 0; i < 4; i++)
+    if (trailer[i] !== TRAILER_MAGIC[i]) throw new ShardFormatError('shard trailer missing (truncated file?)')
   const dv = new DataView(trailer.buffer, trailer.byteOffset, TRAILER_LENGTH)
-  if (dv.getUint32(12, true) !== crc32Js(trailer.subarray(0, 12), headerCrc(header))) throw new ShardFormatError('shard trailer checksum mismatch')
+  if (dv.getUint32(12, true) !== crc32Js(trailer.subarray(0, 12), headerCrc(header)))
+    throw new ShardFormatError('shard trailer checksum mismatch')
   const size = dv.getBigUint64(4, true)
   if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw new ShardFormatError('shard payload length out of range')
   return Number(size)

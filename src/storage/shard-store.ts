@@ -28,7 +28,10 @@ export interface ShardStore {
 }
 
 export class ShardNotFound extends Error {
-  constructor(readonly store: string, readonly shard: string) {
+  constructor(
+    readonly store: string,
+    readonly shard: string,
+  ) {
     super(`shard ${shard} not found on ${store}`)
   }
 }

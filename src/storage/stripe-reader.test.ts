@@ -15,7 +15,11 @@ afterEach(async () => {
 const BLOCK = 4096
 
 /** Per store: down, or gated (get answers only once `release` runs), and a log of gets. */
-function controlled(s: ShardStore, i: number, ctl: { down: Set<number>; gated: Set<number>; gate: Promise<void>; log: string[] }): ShardStore {
+function controlled(
+  s: ShardStore,
+  i: number,
+  ctl: { down: Set<number>; gated: Set<number>; gate: Promise<void>; log: string[] },
+): ShardStore {
   const d = downStore(s)
   return {
     ...s,
@@ -40,9 +44,18 @@ function controlled(s: ShardStore, i: number, ctl: { down: Set<number>; gated: S
 describe('stripe reader, degraded', () => {
   it('starts the parity read while the healthy data blocks are still pending', async () => {
     let release!: () => void
-    const ctl = { down: new Set<number>(), gated: new Set<number>(), gate: new Promise<void>((r) => (release = r)), log: [] as string[] }
+    const ctl = {
+      down: new Set<number>(),
+      gated: new Set<number>(),
+      gate: new Promise<void>((r) => (release = r)),
+      log: [] as string[],
+    }
     const reports: number[][] = []
-    const r = await makeRig({ blockSize: BLOCK, wrap: (s, i) => controlled(s, i, ctl), onDegraded: (_l, bad) => reports.push(bad) })
+    const r = await makeRig({
+      blockSize: BLOCK,
+      wrap: (s, i) => controlled(s, i, ctl),
+      onDegraded: (_l, bad) => reports.push(bad),
+    })
     rigs.push(r)
     const body = pseudoRandom(3 * 4 * BLOCK + 100, 4)
     const { layout } = await r.storage.write('obj', streamFromBytes(body))
@@ -69,7 +82,9 @@ describe('stripe reader, degraded', () => {
     const { layout } = await r.storage.write('obj3', streamFromBytes(body))
     const stores = (layout as ErasureLayout).stores.map((id) => Number(id.slice(1)))
     for (const shard of [0, 3, 5]) ctl.down.add(stores[shard]!)
-    await expect(readAll(r.storage.read(layout, 0, body.length), body.length)).rejects.toMatchObject({ name: 'QuorumError' })
+    await expect(readAll(r.storage.read(layout, 0, body.length), body.length)).rejects.toMatchObject({
+      name: 'QuorumError',
+    })
     for (const i of stores) expect(ctl.log.filter((l) => l === `get ${i}`).length).toBe(1)
   })
 
@@ -97,15 +112,18 @@ describe('stripe reader, read-ahead', () => {
         ...s,
         get(name, offset, length, unit) {
           const inner = rechunk(s.get(name, offset, length, unit), BLOCK + 4).getReader()
-          return new ReadableStream<Uint8Array>({
-            async pull(c) {
-              const got = await inner.read()
-              if (got.done) return c.close()
-              pulls.set(i, (pulls.get(i) ?? 0) + 1)
-              c.enqueue(got.value)
+          return new ReadableStream<Uint8Array>(
+            {
+              async pull(c) {
+                const got = await inner.read()
+                if (got.done) return c.close()
+                pulls.set(i, (pulls.get(i) ?? 0) + 1)
+                c.enqueue(got.value)
+              },
+              cancel: (reason) => inner.cancel(reason),
             },
-            cancel: (reason) => inner.cancel(reason),
-          }, { highWaterMark: 0 })
+            { highWaterMark: 0 },
+          )
         },
       }),
     })

@@ -11,7 +11,12 @@ import { shardName } from './shard-format.ts'
 /** Stripes read ahead of the consumer: bounded memory per read (2 MiB at 4+2, 256 KiB blocks). */
 const READ_AHEAD_STRIPES = 2
 
-export function readRange(ctx: EngineContext, dataLayout: DataLayout, start: number, end: number): ReadableStream<Uint8Array> {
+export function readRange(
+  ctx: EngineContext,
+  dataLayout: DataLayout,
+  start: number,
+  end: number,
+): ReadableStream<Uint8Array> {
   const layout = erasureLayout(dataLayout)
   const g = geometryOf(layout)
   checkRange(g, start, end)
@@ -25,7 +30,12 @@ export function readRange(ctx: EngineContext, dataLayout: DataLayout, start: num
     { length: n },
     (_, i) =>
       new BlockCursor(
-        { index: i, name: shardName(layout.id, i), store: ctx.stores.get(layout.stores[i]!), storeId: layout.stores[i]! },
+        {
+          index: i,
+          name: shardName(layout.id, i),
+          store: ctx.stores.get(layout.stores[i]!),
+          storeId: layout.stores[i]!,
+        },
         g,
         o,
         checksum,
@@ -44,7 +54,10 @@ export function readRange(ctx: EngineContext, dataLayout: DataLayout, start: num
     for (const c of cursors) c.close(reason)
     if (bad.size > 0 && ctx.onDegraded) {
       try {
-        ctx.onDegraded(layout, [...bad].sort((a, b) => a - b))
+        ctx.onDegraded(
+          layout,
+          [...bad].sort((a, b) => a - b),
+        )
       } catch {
         // A failing healer queue must not fail the read.
       }

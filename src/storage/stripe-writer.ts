@@ -24,17 +24,26 @@ export interface WriteSettings {
   blockSize: number
 }
 
-export async function writeStripes(ctx: EngineContext, w: WriteSettings, id: string, body: ReadableStream<Uint8Array>): Promise<WriteResult> {
+export async function writeStripes(
+  ctx: EngineContext,
+  w: WriteSettings,
+  id: string,
+  body: ReadableStream<Uint8Array>,
+): Promise<WriteResult> {
   if (!WRITE_ID.test(id)) {
     await body.cancel().catch(() => {})
-    throw new TypeError(`invalid write id ${JSON.stringify(id)}: use up to ${MAX_ID_BYTES} of [A-Za-z0-9._-], not starting with '.'`)
+    throw new TypeError(
+      `invalid write id ${JSON.stringify(id)}: use up to ${MAX_ID_BYTES} of [A-Za-z0-9._-], not starting with '.'`,
+    )
   }
   const { k, m, blockSize } = w
   const n = k + m
   const quorum = writeQuorum(w)
   const placed = rank(id, [...ctx.stores.keys()]).slice(0, n)
   const checksum = ctx.checksum
-  const sinks = placed.map((storeId, i) => new ShardSink(i, ctx.stores.get(storeId)!, shardName(id, i), QUEUE_BLOCKS * blockSize))
+  const sinks = placed.map(
+    (storeId, i) => new ShardSink(i, ctx.stores.get(storeId)!, shardName(id, i), QUEUE_BLOCKS * blockSize),
+  )
   const headers = sinks.map((s) => encodeShardHeader({ checksum: checksum.id, index: s.index, k, m, blockSize, id }))
   sinks.forEach((s, i) => s.push(headers[i]!))
 
@@ -50,7 +59,9 @@ export async function writeStripes(ctx: EngineContext, w: WriteSettings, id: str
   async function abandon(reason: unknown): Promise<void> {
     for (const s of sinks) s.fail(reason)
     // Bounded: a hung store that ignores the error must not hang the caller.
-    await Promise.all(sinks.map((s) => withTimeout(s.done, ctx.writeTimeoutMs, () => new Error('no answer')).catch(() => false)))
+    await Promise.all(
+      sinks.map((s) => withTimeout(s.done, ctx.writeTimeoutMs, () => new Error('no answer')).catch(() => false)),
+    )
     // A shard closed before the abort may have been committed: remove it (missing is fine).
     await Promise.all(sinks.map((s) => s.store.delete(s.name).catch(() => {})))
   }
@@ -92,7 +103,11 @@ export async function writeStripes(ctx: EngineContext, w: WriteSettings, id: str
   // fsync + rename on each store; a store that never answers counts as failed, not as a hang.
   const stored = await Promise.all(
     sinks.map((s) =>
-      withTimeout(s.done, ctx.writeTimeoutMs, () => new Error(`store ${s.store.id} did not confirm shard ${s.name}`)).catch((err) => {
+      withTimeout(
+        s.done,
+        ctx.writeTimeoutMs,
+        () => new Error(`store ${s.store.id} did not confirm shard ${s.name}`),
+      ).catch((err) => {
         s.fail(err)
         return false
       }),
@@ -100,7 +115,11 @@ export async function writeStripes(ctx: EngineContext, w: WriteSettings, id: str
   )
   const ok = stored.filter(Boolean).length
   if (ok < quorum) {
-    const err = new QuorumError(`write ${id}: ${ok} of ${n} shards stored, ${quorum} needed (${describeFailures(sinks)})`, ok, quorum)
+    const err = new QuorumError(
+      `write ${id}: ${ok} of ${n} shards stored, ${quorum} needed (${describeFailures(sinks)})`,
+      ok,
+      quorum,
+    )
     await abandon(err)
     throw err
   }

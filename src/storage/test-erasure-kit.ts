@@ -45,7 +45,16 @@ export async function makeRig(
     const s = createDiskStore(`d${i}`, d)
     return opts.wrap ? opts.wrap(s, i) : s
   })
-  const storage = createErasureStorage({ k: 4, m: 2, codec: testCodec(), platform: nodePlatform, readTimeoutMs: 2000, writeTimeoutMs: 5000, ...opts, stores })
+  const storage = createErasureStorage({
+    k: 4,
+    m: 2,
+    codec: testCodec(),
+    platform: nodePlatform,
+    readTimeoutMs: 2000,
+    writeTimeoutMs: 5000,
+    ...opts,
+    stores,
+  })
   return {
     disks,
     stores,

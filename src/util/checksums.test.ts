@@ -22,7 +22,11 @@ function randomBytes(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n)
   let x = seed >>> 0 || 1
   for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0
+    x ^= x << 13
+    x >>>= 0
+    x ^= x >>> 17
+    x ^= x << 5
+    x >>>= 0
     out[i] = x & 0xff
   }
   return out
@@ -31,11 +35,19 @@ function randomBytes(n: number, seed: number): Uint8Array {
 async function referenceDigest(alg: ChecksumAlgorithm, data: Uint8Array): Promise<string> {
   const be = (n: number) => n.toString(16).padStart(8, '0')
   switch (alg) {
-    case 'CRC32': return be(new Crc32().update(data).digest())
-    case 'CRC32C': return be(new Crc32c().update(data).digest())
-    case 'CRC64NVME': { const c = new Crc64Nvme(); c.update(data); return toHex(await c.digest()) }
-    case 'SHA1': return createHash('sha1').update(data).digest('hex')
-    case 'SHA256': return createHash('sha256').update(data).digest('hex')
+    case 'CRC32':
+      return be(new Crc32().update(data).digest())
+    case 'CRC32C':
+      return be(new Crc32c().update(data).digest())
+    case 'CRC64NVME': {
+      const c = new Crc64Nvme()
+      c.update(data)
+      return toHex(await c.digest())
+    }
+    case 'SHA1':
+      return createHash('sha1').update(data).digest('hex')
+    case 'SHA256':
+      return createHash('sha256').update(data).digest('hex')
   }
 }
 
@@ -85,23 +97,32 @@ describe('compositeChecksum', () => {
 })
 
 describe('combineCrcs', () => {
-  it.each(['CRC32', 'CRC32C', 'CRC64NVME'] as const)('%s: combining random splits equals the CRC of the whole', (alg) => {
-    const data = randomBytes(50_000, 99)
-    const whole = toHex(digestOf(alg, data))
-    let seed = 12345
-    for (let trial = 0; trial < 25; trial++) {
-      // Random cut points, including empty parts and a single part.
-      const cuts = new Set<number>([0, data.length])
-      const n = trial % 6
-      for (let i = 0; i < n; i++) { seed = (seed * 1103515245 + 12345) >>> 0; cuts.add(seed % (data.length + 1)) }
-      if (trial === 3) cuts.add(0).add(1).add(1)
-      const sorted = [...cuts].sort((a, b) => a - b)
-      const parts = sorted.slice(1).map((end, i) => data.subarray(sorted[i]!, end))
-      if (trial === 4) parts.splice(1, 0, new Uint8Array(0))
-      const combined = combineCrcs(alg, parts.map((p) => ({ digest: digestOf(alg, p), length: p.length })))
-      expect(toHex(combined)).toBe(whole)
-    }
-  })
+  it.each(['CRC32', 'CRC32C', 'CRC64NVME'] as const)(
+    '%s: combining random splits equals the CRC of the whole',
+    (alg) => {
+      const data = randomBytes(50_000, 99)
+      const whole = toHex(digestOf(alg, data))
+      let seed = 12345
+      for (let trial = 0; trial < 25; trial++) {
+        // Random cut points, including empty parts and a single part.
+        const cuts = new Set<number>([0, data.length])
+        const n = trial % 6
+        for (let i = 0; i < n; i++) {
+          seed = (seed * 1103515245 + 12345) >>> 0
+          cuts.add(seed % (data.length + 1))
+        }
+        if (trial === 3) cuts.add(0).add(1).add(1)
+        const sorted = [...cuts].sort((a, b) => a - b)
+        const parts = sorted.slice(1).map((end, i) => data.subarray(sorted[i]!, end))
+        if (trial === 4) parts.splice(1, 0, new Uint8Array(0))
+        const combined = combineCrcs(
+          alg,
+          parts.map((p) => ({ digest: digestOf(alg, p), length: p.length })),
+        )
+        expect(toHex(combined)).toBe(whole)
+      }
+    },
+  )
 
   it('handles large part lengths without per-byte work', () => {
     // Two parts of zeros: the combine must match the CRC of the concatenation (computed directly).
@@ -109,14 +130,21 @@ describe('combineCrcs', () => {
     const b = new Uint8Array(3 * 1024 * 1024 + 17)
     for (const alg of ['CRC32', 'CRC32C', 'CRC64NVME'] as const) {
       const whole = createChecksum(alg, platform)
-      whole.update(a); whole.update(b)
-      const combined = combineCrcs(alg, [{ digest: digestOf(alg, a), length: a.length }, { digest: digestOf(alg, b), length: b.length }])
+      whole.update(a)
+      whole.update(b)
+      const combined = combineCrcs(alg, [
+        { digest: digestOf(alg, a), length: a.length },
+        { digest: digestOf(alg, b), length: b.length },
+      ])
       expect(toHex(combined)).toBe(toHex(whole.digest()))
     }
   })
 
   it('combines 10,000 parts quickly', () => {
-    const parts = Array.from({ length: 10_000 }, (_, i) => ({ digest: digestOf('CRC64NVME', utf8(String(i))), length: 5 * 1024 * 1024 * 1024 }))
+    const parts = Array.from({ length: 10_000 }, (_, i) => ({
+      digest: digestOf('CRC64NVME', utf8(String(i))),
+      length: 5 * 1024 * 1024 * 1024,
+    }))
     const started = Date.now()
     expect(combineCrcs('CRC64NVME', parts).length).toBe(8)
     expect(Date.now() - started).toBeLessThan(10_000)

@@ -9,7 +9,11 @@ export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['CRC32', 'CRC3
 
 /** Raw digest length of each algorithm: a header value that decodes to another length is malformed. */
 export const CHECKSUM_LENGTHS: Readonly<Record<ChecksumAlgorithm, number>> = {
-  CRC32: 4, CRC32C: 4, CRC64NVME: 8, SHA1: 20, SHA256: 32,
+  CRC32: 4,
+  CRC32C: 4,
+  CRC64NVME: 8,
+  SHA1: 20,
+  SHA256: 32,
 }
 
 const be32 = (n: number): Uint8Array => {
@@ -25,7 +29,12 @@ export function createChecksum(algorithm: ChecksumAlgorithm, platform: Platform)
       const native = platform.crc32
       if (native) {
         let state = 0
-        return { update: (d) => { state = native(d, state) }, digest: () => be32(state) }
+        return {
+          update: (d) => {
+            state = native(d, state)
+          },
+          digest: () => be32(state),
+        }
       }
       return new Crc32Hasher(CRC32_POLY)
     }
@@ -41,7 +50,11 @@ export function createChecksum(algorithm: ChecksumAlgorithm, platform: Platform)
 }
 
 /** COMPOSITE multipart checksum: checksum over the concatenated raw part checksums (caller appends "-N"). */
-export function compositeChecksum(algorithm: ChecksumAlgorithm, partDigests: Uint8Array[], platform: Platform): Uint8Array {
+export function compositeChecksum(
+  algorithm: ChecksumAlgorithm,
+  partDigests: Uint8Array[],
+  platform: Platform,
+): Uint8Array {
   const h = createChecksum(algorithm, platform)
   for (const d of partDigests) h.update(d)
   return h.digest()
@@ -73,17 +86,35 @@ function crc32TablesFor(poly: number): Uint32Array[] {
 class Crc32Hasher implements Hasher {
   private crc = 0xffffffff
   private readonly t: Uint32Array[]
-  constructor(poly: number) { this.t = crc32TablesFor(poly) }
+  constructor(poly: number) {
+    this.t = crc32TablesFor(poly)
+  }
 
   update(data: Uint8Array): void {
-    const [t0, t1, t2, t3, t4, t5, t6, t7] = this.t as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array]
+    const [t0, t1, t2, t3, t4, t5, t6, t7] = this.t as [
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+    ]
     let c = this.crc
     let i = 0
     const n = data.length
     for (; i + 8 <= n; i += 8) {
       const a = c ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24))
-      c = t7[a & 0xff]! ^ t6[(a >>> 8) & 0xff]! ^ t5[(a >>> 16) & 0xff]! ^ t4[a >>> 24]! ^
-        t3[data[i + 4]!]! ^ t2[data[i + 5]!]! ^ t1[data[i + 6]!]! ^ t0[data[i + 7]!]!
+      c =
+        t7[a & 0xff]! ^
+        t6[(a >>> 8) & 0xff]! ^
+        t5[(a >>> 16) & 0xff]! ^
+        t4[a >>> 24]! ^
+        t3[data[i + 4]!]! ^
+        t2[data[i + 5]!]! ^
+        t1[data[i + 6]!]! ^
+        t0[data[i + 7]!]!
     }
     for (; i < n; i++) c = t0[(c ^ data[i]!) & 0xff]! ^ (c >>> 8)
     this.crc = c >>> 0
@@ -113,7 +144,10 @@ function crc64NvmeTables(): { hi: Uint32Array[]; lo: Uint32Array[] } {
       const carry = l & 1
       l = ((l >>> 1) | ((h & 1) << 31)) >>> 0
       h = h >>> 1
-      if (carry) { h = (h ^ CRC64_POLY_HI) >>> 0; l = (l ^ CRC64_POLY_LO) >>> 0 }
+      if (carry) {
+        h = (h ^ CRC64_POLY_HI) >>> 0
+        l = (l ^ CRC64_POLY_LO) >>> 0
+      }
     }
     hi[0]![i] = h
     lo[0]![i] = l
@@ -137,8 +171,26 @@ class Crc64NvmeHasher implements Hasher {
   private readonly t = crc64NvmeTables()
 
   update(data: Uint8Array): void {
-    const [h0, h1, h2, h3, h4, h5, h6, h7] = this.t.hi as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array]
-    const [l0, l1, l2, l3, l4, l5, l6, l7] = this.t.lo as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array]
+    const [h0, h1, h2, h3, h4, h5, h6, h7] = this.t.hi as [
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+    ]
+    const [l0, l1, l2, l3, l4, l5, l6, l7] = this.t.lo as [
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+    ]
     let hi = this.hi
     let lo = this.lo
     let i = 0
@@ -146,8 +198,14 @@ class Crc64NvmeHasher implements Hasher {
     for (; i + 8 <= n; i += 8) {
       const a = (lo ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24))) >>> 0
       const b = (hi ^ (data[i + 4]! | (data[i + 5]! << 8) | (data[i + 6]! << 16) | (data[i + 7]! << 24))) >>> 0
-      const a0 = a & 0xff, a1 = (a >>> 8) & 0xff, a2 = (a >>> 16) & 0xff, a3 = a >>> 24
-      const b0 = b & 0xff, b1 = (b >>> 8) & 0xff, b2 = (b >>> 16) & 0xff, b3 = b >>> 24
+      const a0 = a & 0xff,
+        a1 = (a >>> 8) & 0xff,
+        a2 = (a >>> 16) & 0xff,
+        a3 = a >>> 24
+      const b0 = b & 0xff,
+        b1 = (b >>> 8) & 0xff,
+        b2 = (b >>> 16) & 0xff,
+        b3 = b >>> 24
       lo = (l7[a0]! ^ l6[a1]! ^ l5[a2]! ^ l4[a3]! ^ l3[b0]! ^ l2[b1]! ^ l1[b2]! ^ l0[b3]!) >>> 0
       hi = (h7[a0]! ^ h6[a1]! ^ h5[a2]! ^ h4[a3]! ^ h3[b0]! ^ h2[b1]! ^ h1[b2]! ^ h0[b3]!) >>> 0
     }
@@ -222,7 +280,8 @@ export function combineCrcs(
   let crc = 0n // the CRC of zero bytes
   for (const part of parts) {
     if (part.digest.length !== width / 8) throw new RangeError(`${algorithm} digest must be ${width / 8} bytes`)
-    if (!Number.isSafeInteger(part.length) || part.length < 0) throw new RangeError('part length must be a non-negative integer')
+    if (!Number.isSafeInteger(part.length) || part.length < 0)
+      throw new RangeError('part length must be a non-negative integer')
     // x^(8·len) mod P, from the binary expansion of len (bit i of len contributes x^(2^(i+3))).
     let xn = 1n << BigInt(width - 1)
     let n = part.length

@@ -72,7 +72,9 @@ describe('concatStreams', () => {
     expect(secondOpened).toBe(false)
 
     const boom = new Error('boom')
-    const e = await readAll(concatStreams([() => streamFromBytes(bytes(3)), () => failing(bytes(2), boom)]), 100).catch((x) => x)
+    const e = await readAll(concatStreams([() => streamFromBytes(bytes(3)), () => failing(bytes(2), boom)]), 100).catch(
+      (x) => x,
+    )
     expect(e).toBe(boom)
   })
 })
@@ -81,20 +83,35 @@ describe('tap', () => {
   it('sees every chunk and passes them through', async () => {
     let n = 0
     const data = bytes(1000)
-    expect(await readAll(tap(streamFromBytes(data, 64), (c) => (n += c.length)), 1000)).toEqual(data)
+    expect(
+      await readAll(
+        tap(streamFromBytes(data, 64), (c) => (n += c.length)),
+        1000,
+      ),
+    ).toEqual(data)
     expect(n).toBe(1000)
   })
 
   it('re-throws a source error unchanged and cancels the source when onChunk throws', async () => {
     const boom = new Error('boom')
-    expect(await readAll(tap(failing(bytes(3), boom), () => {}), 100).catch((x) => x)).toBe(boom)
+    expect(
+      await readAll(
+        tap(failing(bytes(3), boom), () => {}),
+        100,
+      ).catch((x) => x),
+    ).toBe(boom)
     let cancelled: unknown
-    const src = new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(bytes(2)), cancel: (r) => void (cancelled = r) })
+    const src = new ReadableStream<Uint8Array>({
+      pull: (c) => c.enqueue(bytes(2)),
+      cancel: (r) => void (cancelled = r),
+    })
     const bad = new Error('digest mismatch')
     expect(
-      await readAll(tap(src, () => {
+      await readAll(
+        tap(src, () => {
           throw bad
-        }), 100,
+        }),
+        100,
       ).catch((x) => x),
     ).toBe(bad)
     expect(cancelled).toBe(bad)
@@ -118,6 +135,6 @@ describe('rechunk', () => {
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
   let o = 0
-  for (const p of parts) (out.set(p, o), (o += p.length))
+  for (const p of parts) out.set(p, o), (o += p.length)
   return out
 }

@@ -155,7 +155,10 @@ export function rechunk(source: ByteStream, size: number): ByteStream {
  * (too few shards, say) fails as an error status instead of a cut-off 200. `mapError` turns
  * errors, at the start or later, into the caller's own.
  */
-export async function primeStream(source: ByteStream, mapError: (e: unknown) => unknown = (e) => e): Promise<ByteStream> {
+export async function primeStream(
+  source: ByteStream,
+  mapError: (e: unknown) => unknown = (e) => e,
+): Promise<ByteStream> {
   const reader = source.getReader()
   let first: ReadableStreamReadResult<Uint8Array>
   try {
@@ -165,22 +168,25 @@ export async function primeStream(source: ByteStream, mapError: (e: unknown) => 
   }
   let pending: Uint8Array | undefined = first.done ? undefined : first.value
   let done = first.done
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (pending) {
-        controller.enqueue(pending)
-        pending = undefined
-        return
-      }
-      if (done) return controller.close()
-      try {
-        const r = await reader.read()
-        if (r.done) controller.close()
-        else controller.enqueue(r.value)
-      } catch (e) {
-        controller.error(mapError(e))
-      }
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (pending) {
+          controller.enqueue(pending)
+          pending = undefined
+          return
+        }
+        if (done) return controller.close()
+        try {
+          const r = await reader.read()
+          if (r.done) controller.close()
+          else controller.enqueue(r.value)
+        } catch (e) {
+          controller.error(mapError(e))
+        }
+      },
+      cancel: (reason) => reader.cancel(reason),
     },
-    cancel: (reason) => reader.cancel(reason),
-  }, { highWaterMark: 0 })
+    { highWaterMark: 0 },
+  )
 }

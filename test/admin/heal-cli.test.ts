@@ -20,10 +20,28 @@ afterAll(async () => {
 })
 
 function admin(args: string[], env: Record<string, string> = {}) {
-  return run('node', [join(REPO_ROOT, 'bin/coffer.mjs'), 'admin', '--endpoint', server.endpoint, '--data', server.dataDir, '--json', ...args], {
-    env: { ...process.env, COFFER_ROOT_ACCESS_KEY: server.accessKeyId, COFFER_ROOT_SECRET_KEY: server.secretAccessKey, ...env },
-    timeout: 60_000,
-  })
+  return run(
+    'node',
+    [
+      join(REPO_ROOT, 'bin/coffer.mjs'),
+      'admin',
+      '--endpoint',
+      server.endpoint,
+      '--data',
+      server.dataDir,
+      '--json',
+      ...args,
+    ],
+    {
+      env: {
+        ...process.env,
+        COFFER_ROOT_ACCESS_KEY: server.accessKeyId,
+        COFFER_ROOT_SECRET_KEY: server.secretAccessKey,
+        ...env,
+      },
+      timeout: 60_000,
+    },
+  )
 }
 
 describe('coffer admin heal', () => {
@@ -42,7 +60,9 @@ describe('coffer admin heal', () => {
   })
 
   it('wrong credentials are refused with exit 1 and the reason', async () => {
-    const err = await admin(['heal', 'status'], { COFFER_ROOT_SECRET_KEY: 'wrong-secret-wrong-secret-wrong-secret-00' }).catch((e) => e)
+    const err = await admin(['heal', 'status'], {
+      COFFER_ROOT_SECRET_KEY: 'wrong-secret-wrong-secret-wrong-secret-00',
+    }).catch((e) => e)
     expect(err.code).toBe(1)
     expect(err.stderr).toContain('SignatureDoesNotMatch')
   })

@@ -50,7 +50,11 @@ function stripComments(src: string): string {
 export function importsOf(src: string): string[] {
   const code = stripComments(src)
   const out: string[] = []
-  const patterns = [/\bfrom\s*['"]([^'"]+)['"]/g, /\bimport\s*['"]([^'"]+)['"]/g, /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g]
+  const patterns = [
+    /\bfrom\s*['"]([^'"]+)['"]/g,
+    /\bimport\s*['"]([^'"]+)['"]/g,
+    /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
+  ]
   for (const re of patterns) for (const m of code.matchAll(re)) out.push(m[1]!)
   return out
 }
@@ -64,25 +68,34 @@ export function checkFile(relPath: string, src: string): string[] {
   const runtime = layer === 'runtime'
   for (const spec of importsOf(src)) {
     if (spec.startsWith('.')) {
-      const target = relative(SRC, resolve(SRC, dirname(relPath), spec)).split(sep).join('/')
+      const target = relative(SRC, resolve(SRC, dirname(relPath), spec))
+        .split(sep)
+        .join('/')
       if (target.startsWith('..')) {
         v.push(`${relPath}: imports '${spec}', outside src/`)
         continue
       }
       const tl = layerOf(target)
       if (!tl) v.push(`${relPath}: imports '${spec}' (${target}), which is in no known layer`)
-      else if (tl !== layer && !ALLOWED[layer].includes(tl)) v.push(`${relPath}: ${layer} must not import ${tl} ('${spec}')`)
+      else if (tl !== layer && !ALLOWED[layer].includes(tl))
+        v.push(`${relPath}: ${layer} must not import ${tl} ('${spec}')`)
       if (!spec.endsWith('.ts')) v.push(`${relPath}: relative import '${spec}' lacks the .ts extension`)
       if (isExempt(target)) v.push(`${relPath}: production code imports the test-only file '${spec}'`)
       continue
     }
     const isNode = spec.startsWith('node:') || NODE_BUILTINS.has(spec) || NODE_BUILTINS.has(spec.split('/')[0]!)
     if (!runtime && isNode) v.push(`${relPath}: imports '${spec}' — only src/runtime may use Node built-ins`)
-    if (!runtime && spec.startsWith('@hono/node-server')) v.push(`${relPath}: imports '${spec}' — only src/runtime may use @hono/node-server`)
+    if (!runtime && spec.startsWith('@hono/node-server'))
+      v.push(`${relPath}: imports '${spec}' — only src/runtime may use @hono/node-server`)
   }
   if (!runtime) {
     const code = stripComments(src)
-    for (const [re, what] of [[/\bDeno\./, 'Deno.'], [/\bBun\./, 'Bun.'], [/(?<![.\w])process\./, 'process.'], [/globalThis\.process\b/, 'globalThis.process']] as const) {
+    for (const [re, what] of [
+      [/\bDeno\./, 'Deno.'],
+      [/\bBun\./, 'Bun.'],
+      [/(?<![.\w])process\./, 'process.'],
+      [/globalThis\.process\b/, 'globalThis.process'],
+    ] as const) {
       if (re.test(code)) v.push(`${relPath}: uses '${what}' — only src/runtime may touch the runtime`)
     }
   }
@@ -113,9 +126,18 @@ describe('the checker itself', () => {
     expect(checkFile('s3/a.ts', 'if (typeof Deno !== "undefined") Deno.exit(1)')).toHaveLength(1)
     expect(checkFile('s3/a.ts', "import { x } from './b'")).toHaveLength(1)
     // Allowed shapes.
-    expect(checkFile('s3/a.ts', "// process.env is read in runtime only\nimport { S3Error } from './errors.ts'")).toEqual([])
-    expect(checkFile('service/a.ts', "import * as meta from '../meta/index.ts'\nimport { b } from '../util/bytes.ts'")).toEqual([])
-    expect(checkFile('runtime/node.ts', "import { serve } from '@hono/node-server'\nimport { createApp } from '../app.ts'\nprocess.exit(0)")).toEqual([])
+    expect(
+      checkFile('s3/a.ts', "// process.env is read in runtime only\nimport { S3Error } from './errors.ts'"),
+    ).toEqual([])
+    expect(
+      checkFile('service/a.ts', "import * as meta from '../meta/index.ts'\nimport { b } from '../util/bytes.ts'"),
+    ).toEqual([])
+    expect(
+      checkFile(
+        'runtime/node.ts',
+        "import { serve } from '@hono/node-server'\nimport { createApp } from '../app.ts'\nprocess.exit(0)",
+      ),
+    ).toEqual([])
     expect(checkFile('storage/disk-store.test.ts', "import { tmpdir } from 'node:os'")).toEqual([])
     expect(checkFile('storage/test-disk.ts', "import { mkdtemp } from 'node:fs/promises'")).toEqual([])
     expect(checkFile('storage/index.ts', "import { createTestDisk } from './test-disk.ts'")).toHaveLength(1)

@@ -8,14 +8,32 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import {
-  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand,
-  ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand, UploadPartCommand, type S3Client,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  ListPartsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
 } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fanOut } from '../../src/storage/disk-store.ts'
 import { bodyBytes, bucketName, s3Client, sdkError } from '../helpers/s3-client.ts'
 import { startServer, type TestServer } from '../helpers/server.ts'
-import { driveDirs, getHealth, listShards, objectBytes, readShardHeader, sha256, tempFiles, waitFor } from '../helpers/shards.ts'
+import {
+  driveDirs,
+  getHealth,
+  listShards,
+  objectBytes,
+  readShardHeader,
+  sha256,
+  tempFiles,
+  waitFor,
+} from '../helpers/shards.ts'
 
 const MiB = 1024 * 1024
 const BIG = 200 * MiB
@@ -66,17 +84,28 @@ describe('gateway killed with -9 mid-upload, restarted on the same data dir', ()
     await s3.send(new PutObjectCommand({ Bucket, Key: keep.key, Body: keep.body }))
     uploadId = (await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'mpu' }))).UploadId!
     for (const [i, Body] of partBodies.slice(0, 2).entries()) {
-      etags.push((await s3.send(new UploadPartCommand({ Bucket, Key: 'mpu', UploadId: uploadId, PartNumber: i + 1, Body }))).ETag!)
+      etags.push(
+        (await s3.send(new UploadPartCommand({ Bucket, Key: 'mpu', UploadId: uploadId, PartNumber: i + 1, Body })))
+          .ETag!,
+      )
     }
 
     const upload = s3.send(new PutObjectCommand({ Bucket, Key: 'big', Body: stallingBody(), ContentLength: BIG }))
-    const outcome = upload.then(() => 'stored' as const, () => 'failed' as const)
+    const outcome = upload.then(
+      () => 'stored' as const,
+      () => 'failed' as const,
+    )
     // Wait (bounded) until all six shards are being written and hold a good part of what was sent.
-    await waitFor('six temp shards holding most of the first 48 MiB', async () => {
-      const temps = await tempFiles(dataDir)
-      const bytes = temps.reduce((n, t) => n + t.size, 0)
-      return temps.length === 6 && bytes >= STALL_AT ? true : `${temps.length} temp files, ${bytes} bytes`
-    }, 30_000, 50)
+    await waitFor(
+      'six temp shards holding most of the first 48 MiB',
+      async () => {
+        const temps = await tempFiles(dataDir)
+        const bytes = temps.reduce((n, t) => n + t.size, 0)
+        return temps.length === 6 && bytes >= STALL_AT ? true : `${temps.length} temp files, ${bytes} bytes`
+      },
+      30_000,
+      50,
+    )
     const temps = await tempFiles(dataDir)
     crashedId = (await readShardHeader(temps[0]!.path)).writeId
     await server.kill('SIGKILL')
@@ -108,12 +137,18 @@ describe('gateway killed with -9 mid-upload, restarted on the same data dir', ()
     const listed = await s3.send(new ListObjectsV2Command({ Bucket }))
     expect((listed.Contents ?? []).map((c) => c.Key)).toEqual([keep.key])
 
-    await waitFor('the crashed write to leave no shard or temp file, and orphansRemoved > 0', async () => {
-      const left = (await listShards(dataDir)).filter((f) => f.writeId === crashedId).length
-      const temps = (await tempFiles(dataDir)).length
-      const { stats } = await getHealth(server!)
-      return left === 0 && temps === 0 && stats.orphansRemoved > 0 ? true : `${left} shards, ${temps} temp files, orphansRemoved ${stats.orphansRemoved}`
-    }, 30_000)
+    await waitFor(
+      'the crashed write to leave no shard or temp file, and orphansRemoved > 0',
+      async () => {
+        const left = (await listShards(dataDir)).filter((f) => f.writeId === crashedId).length
+        const temps = (await tempFiles(dataDir)).length
+        const { stats } = await getHealth(server!)
+        return left === 0 && temps === 0 && stats.orphansRemoved > 0
+          ? true
+          : `${left} shards, ${temps} temp files, orphansRemoved ${stats.orphansRemoved}`
+      },
+      30_000,
+    )
     console.log(`orphans of the crashed write collected ${Date.now() - started} ms after the restart began`)
 
     const got = await s3.send(new GetObjectCommand({ Bucket, Key: keep.key }))
@@ -124,15 +159,32 @@ describe('gateway killed with -9 mid-upload, restarted on the same data dir', ()
     const uploads = await s3!.send(new ListMultipartUploadsCommand({ Bucket }))
     expect((uploads.Uploads ?? []).map((u) => [u.Key, u.UploadId])).toEqual([['mpu', uploadId]])
     const parts = await s3!.send(new ListPartsCommand({ Bucket, Key: 'mpu', UploadId: uploadId }))
-    expect((parts.Parts ?? []).map((p) => [p.PartNumber, p.ETag, p.Size])).toEqual([[1, etags[0], 5 * MiB], [2, etags[1], 5 * MiB]])
-    etags.push((await s3!.send(new UploadPartCommand({ Bucket, Key: 'mpu', UploadId: uploadId, PartNumber: 3, Body: partBodies[2] }))).ETag!)
-    await s3!.send(new CompleteMultipartUploadCommand({
-      Bucket, Key: 'mpu', UploadId: uploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
-    }))
+    expect((parts.Parts ?? []).map((p) => [p.PartNumber, p.ETag, p.Size])).toEqual([
+      [1, etags[0], 5 * MiB],
+      [2, etags[1], 5 * MiB],
+    ])
+    etags.push(
+      (
+        await s3!.send(
+          new UploadPartCommand({ Bucket, Key: 'mpu', UploadId: uploadId, PartNumber: 3, Body: partBodies[2] }),
+        )
+      ).ETag!,
+    )
+    await s3!.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key: 'mpu',
+        UploadId: uploadId,
+        MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+      }),
+    )
     const got = await bodyBytes((await s3!.send(new GetObjectCommand({ Bucket, Key: 'mpu' }))).Body)
     expect(sha256(got)).toBe(sha256(Buffer.concat(partBodies)))
     // A range across the part 1 / part 2 boundary.
-    const range = await bodyBytes((await s3!.send(new GetObjectCommand({ Bucket, Key: 'mpu', Range: `bytes=${5 * MiB - 10}-${5 * MiB + 9}` }))).Body)
+    const range = await bodyBytes(
+      (await s3!.send(new GetObjectCommand({ Bucket, Key: 'mpu', Range: `bytes=${5 * MiB - 10}-${5 * MiB + 9}` })))
+        .Body,
+    )
     expect(range.equals(Buffer.concat(partBodies).subarray(5 * MiB - 10, 5 * MiB + 10))).toBe(true)
     // Orphan collection (1 s grace here) never took a committed part's shards.
     const h = await getHealth(server!)

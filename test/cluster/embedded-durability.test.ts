@@ -6,15 +6,39 @@ import { cp, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/prom
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, HeadObjectCommand,
-  ListObjectsV2Command, PutObjectCommand, UploadPartCommand, type S3Client,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
 } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bucketName, s3Client, sdkError } from '../helpers/s3-client.ts'
 import { startServer, type TestServer } from '../helpers/server.ts'
 import {
-  blockRanges, byWriteId, driveDirs, flipBytesAt, flipRandomBlockBytes, getBytes, getHealth, incomplete, listShards, objectBytes,
-  pool, putObj as put, seededRandom, sha256, snapshotFiles, tempFiles, verifyAll, waitFor, type Obj, type ShardFile,
+  blockRanges,
+  byWriteId,
+  driveDirs,
+  flipBytesAt,
+  flipRandomBlockBytes,
+  getBytes,
+  getHealth,
+  incomplete,
+  listShards,
+  objectBytes,
+  pool,
+  putObj as put,
+  seededRandom,
+  sha256,
+  snapshotFiles,
+  tempFiles,
+  verifyAll,
+  waitFor,
+  type Obj,
+  type ShardFile,
 } from '../helpers/shards.ts'
 
 const MiB = 1024 * 1024
@@ -46,8 +70,26 @@ describe('drive loss (embedded, 4+2 over 6 drives)', () => {
 
   it(`stores ~60 objects of 0 B … 12 MiB, some multipart (seed ${SEED})`, async () => {
     const rand = seededRandom(SEED)
-    const edges = [0, 1, 17, 4095, 4096, 65537, 256 * 1024 - 1, 256 * 1024, 256 * 1024 + 1, MiB - 1, MiB, MiB + 1, 4 * MiB + 3, 12 * MiB]
-    const plan: { key: string; size: number; multipart?: boolean }[] = edges.map((size, i) => ({ key: `edge/${i}-${size}`, size }))
+    const edges = [
+      0,
+      1,
+      17,
+      4095,
+      4096,
+      65537,
+      256 * 1024 - 1,
+      256 * 1024,
+      256 * 1024 + 1,
+      MiB - 1,
+      MiB,
+      MiB + 1,
+      4 * MiB + 3,
+      12 * MiB,
+    ]
+    const plan: { key: string; size: number; multipart?: boolean }[] = edges.map((size, i) => ({
+      key: `edge/${i}-${size}`,
+      size,
+    }))
     for (let i = 0; i < 42; i++) plan.push({ key: `random/${i}`, size: Math.floor(rand() * rand() * 3 * MiB) })
     plan.push({ key: 'mpu/12MiB', size: 12 * MiB, multipart: true })
     plan.push({ key: 'mpu/10.5MiB', size: 10.5 * MiB + 11, multipart: true })
@@ -61,7 +103,8 @@ describe('drive loss (embedded, 4+2 over 6 drives)', () => {
     expect(ids.size).toBeGreaterThanOrEqual(plan.length)
     expect(incomplete(files, ids, SHARDS)).toEqual([])
     // 6 drives, 6 shards per write: each drive holds exactly one shard of every write.
-    for (const drive of await driveDirs(server.dataDir)) expect(files.filter((f) => f.drive === drive)).toHaveLength(ids.size)
+    for (const drive of await driveDirs(server.dataDir))
+      expect(files.filter((f) => f.drive === drive)).toHaveLength(ids.size)
   })
 
   it('rm -rf one drive while serving: every object reads back identical, whole and ranged', async () => {
@@ -75,11 +118,17 @@ describe('drive loss (embedded, 4+2 over 6 drives)', () => {
 
   it('the healer rebuilds the drive: 6 shards per write again, byte-identical to the lost ones', async () => {
     const started = Date.now()
-    await waitFor('every write to have 6 shards and an empty heal backlog', async () => {
-      const short = incomplete(await listShards(server.dataDir), ids, SHARDS)
-      const h = await getHealth(server)
-      return short.length === 0 && h.healBacklog === 0 ? true : `${short.length} writes short of 6 shards, heal backlog ${h.healBacklog}`
-    }, 60_000)
+    await waitFor(
+      'every write to have 6 shards and an empty heal backlog',
+      async () => {
+        const short = incomplete(await listShards(server.dataDir), ids, SHARDS)
+        const h = await getHealth(server)
+        return short.length === 0 && h.healBacklog === 0
+          ? true
+          : `${short.length} writes short of 6 shards, heal backlog ${h.healBacklog}`
+      },
+      60_000,
+    )
     console.log(`healed one drive (${ids.size} writes) in ${Date.now() - started} ms`)
     const [drive0] = await driveDirs(server.dataDir)
     const rebuilt = (await listShards(server.dataDir)).filter((f) => f.drive === drive0)
@@ -114,7 +163,11 @@ describe('bitrot in shard files', () => {
   beforeAll(async () => {
     // The scrubber's deep pass (whole shards, every checksum) is what finds rot in parity shards.
     server = await startServer({
-      env: { COFFER_SCRUB_INTERVAL_MS: '2000', COFFER_HEAL_INTERVAL_MS: '200', COFFER_SCRUB_DEEP_BYTES: String(256 * MiB) },
+      env: {
+        COFFER_SCRUB_INTERVAL_MS: '2000',
+        COFFER_HEAL_INTERVAL_MS: '200',
+        COFFER_SCRUB_DEEP_BYTES: String(256 * MiB),
+      },
     })
     s3 = s3Client(server)
     await s3.send(new CreateBucketCommand({ Bucket }))
@@ -132,7 +185,15 @@ describe('bitrot in shard files', () => {
   }
 
   it('flipped bytes in data and parity blocks and in a header: reads stay correct, the rot is counted and repaired', async () => {
-    const sizes: Record<string, number> = { a: 3 * MiB + 5, b: 2 * MiB, c: MiB + 1, d: 700_000, e: 4 * MiB, g: 1, clean: 2 * MiB }
+    const sizes: Record<string, number> = {
+      a: 3 * MiB + 5,
+      b: 2 * MiB,
+      c: MiB + 1,
+      d: 700_000,
+      e: 4 * MiB,
+      g: 1,
+      clean: 2 * MiB,
+    }
     for (const [key, size] of Object.entries(sizes)) {
       const ids = await newWrites(async () => objects.push(await put(s3, Bucket, key, size)))
       expect(ids).toHaveLength(1)
@@ -145,7 +206,15 @@ describe('bitrot in shard files', () => {
     const partIds: string[] = []
     for (let p = 0; p < 3; p++) {
       const ids = await newWrites(async () => {
-        const r = await s3.send(new UploadPartCommand({ Bucket, Key: 'f', UploadId, PartNumber: p + 1, Body: mpBody.subarray(p * 5 * MiB, (p + 1) * 5 * MiB) }))
+        const r = await s3.send(
+          new UploadPartCommand({
+            Bucket,
+            Key: 'f',
+            UploadId,
+            PartNumber: p + 1,
+            Body: mpBody.subarray(p * 5 * MiB, (p + 1) * 5 * MiB),
+          }),
+        )
         parts.push({ PartNumber: p + 1, ETag: r.ETag! })
       })
       expect(ids).toHaveLength(1)
@@ -156,17 +225,30 @@ describe('bitrot in shard files', () => {
     objects.push({ key: 'f', size: mpBody.length, sha: sha256(mpBody), multipart: true })
 
     const grouped = byWriteId(await listShards(server.dataDir))
-    const shard = (key: string, index: number, part = 0): ShardFile => grouped.get(writes.get(key)![part]!)!.find((f) => f.index === index)!
+    const shard = (key: string, index: number, part = 0): ShardFile =>
+      grouped.get(writes.get(key)![part]!)!.find((f) => f.index === index)!
     // At most m = 2 bad shards per object; data shards are 0..3, parity 4..5.
-    const victims: ShardFile[] = [shard('a', 0), shard('b', 1), shard('b', 4), shard('c', 5), shard('d', 2), shard('e', 0), shard('e', 3), shard('f', 2, 1), shard('g', 0)]
+    const victims: ShardFile[] = [
+      shard('a', 0),
+      shard('b', 1),
+      shard('b', 4),
+      shard('c', 5),
+      shard('d', 2),
+      shard('e', 0),
+      shard('e', 3),
+      shard('f', 2, 1),
+      shard('g', 0),
+    ]
     const allFiles = [...grouped.values()].flat()
     const originals = await snapshotFiles(allFiles.map((f) => f.path))
     const inodes = new Map(await Promise.all(allFiles.map(async (f) => [f.path, (await stat(f.path)).ino] as const)))
 
     const rand = seededRandom(SEED)
     for (const v of victims) {
-      if (v === shard('d', 2)) await flipBytesAt(v.path, [12], rand) // the header's k field: its CRC must catch it
-      else if (v === shard('g', 0)) await flipBytesAt(v.path, [(await blockRanges(v.path))[0]![0]], rand) // the one data byte
+      if (v === shard('d', 2))
+        await flipBytesAt(v.path, [12], rand) // the header's k field: its CRC must catch it
+      else if (v === shard('g', 0))
+        await flipBytesAt(v.path, [(await blockRanges(v.path))[0]![0]], rand) // the one data byte
       else await flipRandomBlockBytes(v.path, 5, rand)
       expect((await readFile(v.path)).equals(originals.get(v.path)!), v.path).toBe(false)
     }
@@ -174,19 +256,26 @@ describe('bitrot in shard files', () => {
     await verifyAll(s3, Bucket, objects)
     // Ranged reads over the stripes of the damaged data shards too.
     const a = objectBytes('a', sizes.a!)
-    for (const [from, to] of [[0, 300_000], [MiB, 3 * MiB + 4]]) {
+    for (const [from, to] of [
+      [0, 300_000],
+      [MiB, 3 * MiB + 4],
+    ]) {
       expect((await getBytes(s3, Bucket, 'a', `bytes=${from}-${to}`)).equals(a.subarray(from, to! + 1))).toBe(true)
     }
 
     const started = Date.now()
-    await waitFor('the flipped shard files to be rebuilt byte-identical, backlog empty', async () => {
-      for (const v of victims) {
-        const now = await readFile(v.path).catch(() => undefined)
-        if (!now?.equals(originals.get(v.path)!)) return `${v.path} not repaired yet`
-      }
-      const backlog = (await getHealth(server)).healBacklog
-      return backlog === 0 ? true : `heal backlog ${backlog}`
-    }, 45_000)
+    await waitFor(
+      'the flipped shard files to be rebuilt byte-identical, backlog empty',
+      async () => {
+        for (const v of victims) {
+          const now = await readFile(v.path).catch(() => undefined)
+          if (!now?.equals(originals.get(v.path)!)) return `${v.path} not repaired yet`
+        }
+        const backlog = (await getHealth(server)).healBacklog
+        return backlog === 0 ? true : `heal backlog ${backlog}`
+      },
+      45_000,
+    )
     console.log(`bitrot in ${victims.length} shards repaired ${Date.now() - started} ms after the reads`)
 
     const h = await getHealth(server)
@@ -215,11 +304,23 @@ describe('drives unusable: one (writes degrade), three of six (503), then back (
   const FAST_MS = 5_000
 
   beforeAll(async () => {
-    server = await startServer({ env: { COFFER_READ_TIMEOUT_MS: '2000', COFFER_SCRUB_INTERVAL_MS: '1000', COFFER_HEAL_INTERVAL_MS: '200', COFFER_SCRUB_DEEP_BYTES: '0' } })
+    server = await startServer({
+      env: {
+        COFFER_READ_TIMEOUT_MS: '2000',
+        COFFER_SCRUB_INTERVAL_MS: '1000',
+        COFFER_HEAL_INTERVAL_MS: '200',
+        COFFER_SCRUB_DEEP_BYTES: '0',
+      },
+    })
     s3 = s3Client(server)
     drives = await driveDirs(server.dataDir)
     await s3.send(new CreateBucketCommand({ Bucket }))
-    for (const [key, size] of [['small', 1000], ['medium', 2 * MiB + 3], ['large', 6 * MiB]] as const) objects.push(await put(s3, Bucket, key, size))
+    for (const [key, size] of [
+      ['small', 1000],
+      ['medium', 2 * MiB + 3],
+      ['large', 6 * MiB],
+    ] as const)
+      objects.push(await put(s3, Bucket, key, size))
   })
   afterAll(async () => {
     s3?.destroy()
@@ -245,8 +346,16 @@ describe('drives unusable: one (writes degrade), three of six (503), then back (
   it('one drive unusable: writes still succeed (5 of 6 shards, counted as degraded) and read back', async () => {
     await unplug(FIRST)
     const h = await getHealth(server)
-    expect({ httpStatus: h.httpStatus, status: h.status, down: h.stores.filter((s) => !s.up).map((s) => s.id) }).toEqual({ httpStatus: 200, status: 'ok', down: [`drive-${FIRST}`] })
-    for (const [key, size] of [['degraded/small', 5000], ['degraded/big', 5 * MiB + 1]] as const) objects.push(await put(s3, Bucket, key, size))
+    expect({
+      httpStatus: h.httpStatus,
+      status: h.status,
+      down: h.stores.filter((s) => !s.up).map((s) => s.id),
+    }).toEqual({ httpStatus: 200, status: 'ok', down: [`drive-${FIRST}`] })
+    for (const [key, size] of [
+      ['degraded/small', 5000],
+      ['degraded/big', 5 * MiB + 1],
+    ] as const)
+      objects.push(await put(s3, Bucket, key, size))
     objects.push(await put(s3, Bucket, 'degraded/mpu', 11 * MiB, true))
     await verifyAll(s3, Bucket, objects)
     expect((await getHealth(server)).stats.degradedWrites).toBeGreaterThan(0)
@@ -258,15 +367,29 @@ describe('drives unusable: one (writes degrade), three of six (503), then back (
     const h = await getHealth(server)
     expect(h.httpStatus).toBe(503)
     expect(h.status).toBe('degraded')
-    expect(h.stores.filter((s) => !s.up).map((s) => s.id).sort()).toEqual(LOST.map((i) => `drive-${i}`))
+    expect(
+      h.stores
+        .filter((s) => !s.up)
+        .map((s) => s.id)
+        .sort(),
+    ).toEqual(LOST.map((i) => `drive-${i}`))
 
-    for (const [key, size] of [['new/tiny', 1000], ['new/bigger', 3 * MiB]] as const) {
+    for (const [key, size] of [
+      ['new/tiny', 1000],
+      ['new/bigger', 3 * MiB],
+    ] as const) {
       // Its own connection: the server answers before reading the whole body and then drops the
       // socket although the answer says keep-alive (reported), which would fail the next request.
       const once = s3Client(server)
-      const { value: err, ms } = await timed(sdkError(once.send(new PutObjectCommand({ Bucket, Key: key, Body: objectBytes(key, size) }))))
+      const { value: err, ms } = await timed(
+        sdkError(once.send(new PutObjectCommand({ Bucket, Key: key, Body: objectBytes(key, size) }))),
+      )
       once.destroy()
-      expect({ key, status: err.status, name: err.name }).toEqual({ key, status: 503, name: expect.stringMatching(/^(ServiceUnavailable|SlowDown)$/) })
+      expect({ key, status: err.status, name: err.name }).toEqual({
+        key,
+        status: 503,
+        name: expect.stringMatching(/^(ServiceUnavailable|SlowDown)$/),
+      })
       expect(ms).toBeLessThan(FAST_MS)
       expect((await sdkError(s3.send(new HeadObjectCommand({ Bucket, Key: key })))).status).toBe(404)
     }
@@ -274,18 +397,27 @@ describe('drives unusable: one (writes degrade), three of six (503), then back (
     expect((listed.Contents ?? []).map((c) => c.Key).sort()).toEqual(objects.map((o) => o.key).sort())
     // The failed writes removed what they had stored on the drives that still work.
     const usable = drives.filter((_, i) => !LOST.includes(i))
-    expect((await listShards(usable)).map((f) => f.path).sort()).toEqual(shardsBefore.filter((p) => usable.some((d) => p.startsWith(d + '/'))))
+    expect((await listShards(usable)).map((f) => f.path).sort()).toEqual(
+      shardsBefore.filter((p) => usable.some((d) => p.startsWith(d + '/'))),
+    )
     expect(await tempFiles(usable)).toEqual([])
 
     for (const o of objects.filter((x) => x.size > 0)) {
       // A whole object needs k = 4 shards of every stripe, and only 3 drives are left.
       const { value: err, ms } = await timed(sdkError(getBytes(s3, Bucket, o.key)))
-      expect({ key: o.key, status: err.status, name: err.name }).toEqual({ key: o.key, status: 503, name: 'ServiceUnavailable' })
+      expect({ key: o.key, status: err.status, name: err.name }).toEqual({
+        key: o.key,
+        status: 503,
+        name: 'ServiceUnavailable',
+      })
       expect(ms).toBeLessThan(FAST_MS)
       // A small range needs only the data block holding it: served when that block's drive
       // survived (placement decides), else 503 — never wrong bytes, never a hang.
       const t0 = Date.now()
-      const ranged = await getBytes(s3, Bucket, o.key, 'bytes=0-99').then((b) => ({ bytes: b }), (e) => ({ status: e?.$metadata?.httpStatusCode as number }))
+      const ranged = await getBytes(s3, Bucket, o.key, 'bytes=0-99').then(
+        (b) => ({ bytes: b }),
+        (e) => ({ status: e?.$metadata?.httpStatusCode as number }),
+      )
       expect(Date.now() - t0).toBeLessThan(FAST_MS)
       if ('bytes' in ranged) expect(ranged.bytes.equals(objectBytes(o.key, o.size).subarray(0, 100)), o.key).toBe(true)
       else expect(ranged.status, o.key).toBe(503)
@@ -300,12 +432,18 @@ describe('drives unusable: one (writes degrade), three of six (503), then back (
     expect((await getHealth(server)).status).toBe('ok')
     const started = Date.now()
     const ids = new Set((await listShards(server.dataDir)).map((f) => f.writeId))
-    await waitFor('every write to have its 6 shards again', async () => {
-      const short = incomplete(await listShards(server.dataDir), ids, SHARDS)
-      return short.length === 0 ? true : `${short.length} of ${ids.size} writes short of 6 shards`
-    }, 30_000)
+    await waitFor(
+      'every write to have its 6 shards again',
+      async () => {
+        const short = incomplete(await listShards(server.dataDir), ids, SHARDS)
+        return short.length === 0 ? true : `${short.length} of ${ids.size} writes short of 6 shards`
+      },
+      30_000,
+    )
     const h = await getHealth(server)
-    console.log(`degraded writes healed ${Date.now() - started} ms after the drives returned; heal backlog then ${h.healBacklog}, stats ${JSON.stringify(h.stats)}`)
+    console.log(
+      `degraded writes healed ${Date.now() - started} ms after the drives returned; heal backlog then ${h.healBacklog}, stats ${JSON.stringify(h.stats)}`,
+    )
     expect(h.stats.shardsRebuilt).toBeGreaterThan(0)
   })
 })

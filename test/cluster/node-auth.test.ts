@@ -38,20 +38,31 @@ let exited: Promise<number | string>
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'coffer-node-auth-'))
-  const init = spawnSync(process.execPath, cofferArgv(['cluster', 'init', '--out', join(dir, 'cluster.json')]), { cwd: REPO_ROOT, encoding: 'utf8', timeout: READY_MS })
+  const init = spawnSync(process.execPath, cofferArgv(['cluster', 'init', '--out', join(dir, 'cluster.json')]), {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: READY_MS,
+  })
   expect(init.status, init.stderr).toBe(0)
   expect((await stat(join(dir, 'cluster.json'))).mode & 0o777).toBe(0o600)
   cluster = await loadCluster(join(dir, 'cluster.json'))
-  child = spawn(process.execPath, cofferArgv(['node', '--cluster', cluster.path, '--data', join(dir, 'node'), '--port', '0', '--host', '127.0.0.1']), {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? tmpdir() },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  child = spawn(
+    process.execPath,
+    cofferArgv(['node', '--cluster', cluster.path, '--data', join(dir, 'node'), '--port', '0', '--host', '127.0.0.1']),
+    {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? tmpdir() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   exited = new Promise((r) => child.once('exit', (code, signal) => r(code ?? signal ?? -1)))
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s))
   let stdout = ''
   endpoint = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`node not ready in ${READY_MS} ms:\n${stdout}\n${stderr}`)), READY_MS)
+    const timer = setTimeout(
+      () => reject(new Error(`node not ready in ${READY_MS} ms:\n${stdout}\n${stderr}`)),
+      READY_MS,
+    )
     child.stdout!.setEncoding('utf8').on('data', (s: string) => {
       stdout += s
       const m = /^coffer-node: listening on (https:\/\/127\.0\.0\.1:\d+)\s*$/m.exec(stdout)
@@ -76,11 +87,22 @@ afterAll(async () => {
 
 const key = () => deriveRequestKey(platform, cluster.secret)
 const signedGet = (target: string, o: { key?: Uint8Array; now?: number; sendTo?: string } = {}) =>
-  new Request(endpoint + (o.sendTo ?? target), { headers: signRequest(platform, o.key ?? key(), { method: 'GET', target, content: EMPTY_SHA256(platform), now: o.now }).headers })
+  new Request(endpoint + (o.sendTo ?? target), {
+    headers: signRequest(platform, o.key ?? key(), {
+      method: 'GET',
+      target,
+      content: EMPTY_SHA256(platform),
+      now: o.now,
+    }).headers,
+  })
 
 /** Waits (bounded) until the node has logged `n` refusals; returns those lines parsed. */
 async function refusals(n: number): Promise<Array<Record<string, unknown>>> {
-  const parse = () => stderr.split('\n').filter((l) => l.includes('request refused')).map((l) => JSON.parse(l) as Record<string, unknown>)
+  const parse = () =>
+    stderr
+      .split('\n')
+      .filter((l) => l.includes('request refused'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
   for (let i = 0; i < 50 && parse().length < n; i++) await new Promise((r) => setTimeout(r, 100))
   return parse()
 }
@@ -100,7 +122,10 @@ describe('a storage node process refuses anything not signed with the cluster se
     // A shard PUT whose body was changed after signing: refused, and nothing is stored.
     const target = '/v1/shards/tampered.0'
     const { headers, signature } = signRequest(platform, key(), { method: 'PUT', target, content: STREAMING_PAYLOAD })
-    const framed = await readAll(frameBody(platform, key(), signature, streamFromBytes(randomBytes(300_000), 65536)).stream, MiB)
+    const framed = await readAll(
+      frameBody(platform, key(), signature, streamFromBytes(randomBytes(300_000), 65536)).stream,
+      MiB,
+    )
     framed[1000]! ^= 0x01
     const res = await fetch(new Request(endpoint + target, { method: 'PUT', headers, body: framed.slice() }))
     expect(res.status).toBe(403)
@@ -127,7 +152,14 @@ describe('a storage node process refuses anything not signed with the cluster se
   })
 
   it('works for a correctly signed RemoteStore round trip, 64 MiB included', async () => {
-    const store = createRemoteStore({ url: endpoint, secret: cluster.secret, fetch, timeoutMs: 10_000, platform, listPageSize: 2 })
+    const store = createRemoteStore({
+      url: endpoint,
+      secret: cluster.secret,
+      fetch,
+      timeoutMs: 10_000,
+      platform,
+      listPageSize: 2,
+    })
     expect(await store.healthy()).toBe(true)
     const small = randomBytes(1234)
     await store.put('obj.1', streamFromBytes(small, 100))
@@ -141,7 +173,9 @@ describe('a storage node process refuses anything not signed with the cluster se
     const back = await readAll(store.get('obj.2', 0, big.length), big.length)
     const getMiBs = 64 / ((performance.now() - t) / 1000)
     expect(Buffer.from(back).equals(big)).toBe(true)
-    console.log(`64 MiB shard, test process → coffer node process over loopback TLS: PUT ${putMiBs.toFixed(0)} MiB/s (incl. fsync), GET ${getMiBs.toFixed(0)} MiB/s`)
+    console.log(
+      `64 MiB shard, test process → coffer node process over loopback TLS: PUT ${putMiBs.toFixed(0)} MiB/s (incl. fsync), GET ${getMiBs.toFixed(0)} MiB/s`,
+    )
 
     const names: string[] = []
     for await (const n of store.list()) names.push(n)

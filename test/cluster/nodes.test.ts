@@ -8,12 +8,31 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'node:https'
-import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import {
+  CreateBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bucketName, s3Client, sdkError } from '../helpers/s3-client.ts'
 import { REPO_ROOT, runtimeCommand, startServer, type TestServer } from '../helpers/server.ts'
 import {
-  getBytes, getHealth, incomplete, listShards, objectBytes, pool, putObj, seededRandom, sha256, verifyAll, verifyRanges, verifyWhole, waitFor, type Obj,
+  getBytes,
+  getHealth,
+  incomplete,
+  listShards,
+  objectBytes,
+  pool,
+  putObj,
+  seededRandom,
+  sha256,
+  verifyAll,
+  verifyRanges,
+  verifyWhole,
+  waitFor,
+  type Obj,
 } from '../helpers/shards.ts'
 
 const MiB = 1024 * 1024
@@ -36,19 +55,39 @@ interface NodeProc {
 
 /** Ports chosen up front (the gateway's --nodes list is fixed, and a restarted node must reuse its port). */
 async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => resolve(s))
-  })))
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const s = createServer()
+          s.once('error', reject)
+          s.listen(0, '127.0.0.1', () => resolve(s))
+        }),
+    ),
+  )
   const ports = servers.map((s) => (s.address() as { port: number }).port)
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))
   return ports
 }
 
 async function startNode(node: NodeProc, clusterFile: string): Promise<void> {
-  const { cmd, argv } = runtimeCommand('node', ['node', '--cluster', clusterFile, '--data', node.dataDir, '--port', String(node.port), '--host', '127.0.0.1'])
-  const child = spawn(cmd, argv, { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const { cmd, argv } = runtimeCommand('node', [
+    'node',
+    '--cluster',
+    clusterFile,
+    '--data',
+    node.dataDir,
+    '--port',
+    String(node.port),
+    '--host',
+    '127.0.0.1',
+  ])
+  const child = spawn(cmd, argv, {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   node.child = child
   let out = ''
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s))
@@ -83,9 +122,12 @@ async function killNode(node: NodeProc, signal: NodeJS.Signals = 'SIGKILL'): Pro
 /** A request to a node with no cluster signature; resolves with the status. */
 function unsignedNodeRequest(node: NodeProc, caPem: string, path: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: node.port, path, method: 'GET', ca: caPem, agent: false, timeout: 10_000 }, (res) => {
-      res.resume().on('end', () => resolve(res.statusCode ?? 0))
-    })
+    const req = request(
+      { host: '127.0.0.1', port: node.port, path, method: 'GET', ca: caPem, agent: false, timeout: 10_000 },
+      (res) => {
+        res.resume().on('end', () => resolve(res.statusCode ?? 0))
+      },
+    )
     req.on('timeout', () => req.destroy(new Error('no answer within 10 s')))
     req.on('error', reject)
     req.end()
@@ -111,12 +153,23 @@ describe('storage nodes: 6 node processes + gateway (4+2)', () => {
     const init = spawnSync(cmd, argv, { cwd: REPO_ROOT, timeout: 60_000, encoding: 'utf8' })
     expect(init.status, init.stderr).toBe(0)
     const ports = await freePorts(NODES)
-    nodes = ports.map((port, index) => ({ index, port, dataDir: join(root, `node-${index}`), url: `https://127.0.0.1:${port}`, log: '' }))
+    nodes = ports.map((port, index) => ({
+      index,
+      port,
+      dataDir: join(root, `node-${index}`),
+      url: `https://127.0.0.1:${port}`,
+      log: '',
+    }))
     await Promise.all(nodes.map((n) => startNode(n, clusterFile)))
     gateway = await startServer({
       dataDir: join(root, 'gateway'),
       args: ['--cluster', clusterFile, '--nodes', nodes.map((n) => n.url).join(',')],
-      env: { COFFER_SCRUB_INTERVAL_MS: '1000', COFFER_HEAL_INTERVAL_MS: '200', COFFER_SCRUB_DEEP_BYTES: '0', COFFER_READ_TIMEOUT_MS: '2000' },
+      env: {
+        COFFER_SCRUB_INTERVAL_MS: '1000',
+        COFFER_HEAL_INTERVAL_MS: '200',
+        COFFER_SCRUB_DEEP_BYTES: '0',
+        COFFER_READ_TIMEOUT_MS: '2000',
+      },
     })
     s3 = s3Client(gateway)
     await s3.send(new CreateBucketCommand({ Bucket }))
@@ -143,12 +196,21 @@ describe('storage nodes: 6 node processes + gateway (4+2)', () => {
 
   it(`stores 200 objects of 0 B … 20 MiB, some multipart (seed ${SEED}); 6 shards each on the nodes' disks`, async () => {
     const rand = seededRandom(SEED)
-    const plan: { key: string; size: number; multipart?: boolean }[] = [0, 1, 256 * 1024 - 1, 256 * 1024 + 1, MiB - 1, MiB + 1, 20 * MiB].map((size, i) => ({ key: `edge/${i}`, size }))
+    const plan: { key: string; size: number; multipart?: boolean }[] = [
+      0,
+      1,
+      256 * 1024 - 1,
+      256 * 1024 + 1,
+      MiB - 1,
+      MiB + 1,
+      20 * MiB,
+    ].map((size, i) => ({ key: `edge/${i}`, size }))
     for (let i = 0; i < 149; i++) plan.push({ key: `small/${i}`, size: Math.floor(rand() * 256 * 1024) })
     // About 110 MiB in all: enough for every shape, small enough for CI's 2 cores.
     for (let i = 0; i < 37; i++) plan.push({ key: `medium/${i}`, size: 256 * 1024 + Math.floor(rand() * 1.5 * MiB) })
     for (let i = 0; i < 4; i++) plan.push({ key: `large/${i}`, size: 2 * MiB + Math.floor(rand() * 6 * MiB) })
-    for (const [i, size] of [20 * MiB, 6 * MiB, 5 * MiB + 1].entries()) plan.push({ key: `mpu/${i}`, size, multipart: true })
+    for (const [i, size] of [20 * MiB, 6 * MiB, 5 * MiB + 1].entries())
+      plan.push({ key: `mpu/${i}`, size, multipart: true })
     expect(plan).toHaveLength(200)
     await pool(plan, 4, async (p) => void objects.push(await putObj(s3, Bucket, p.key, p.size, p.multipart)))
 
@@ -156,7 +218,11 @@ describe('storage nodes: 6 node processes + gateway (4+2)', () => {
     ids = new Set(files.map((f) => f.writeId))
     expect(ids.size).toBeGreaterThanOrEqual(plan.length)
     expect(incomplete(files, ids, SHARDS)).toEqual([])
-    for (const n of nodes) expect(files.filter((f) => f.drive.startsWith(n.dataDir + '/')), `node ${n.index}`).toHaveLength(ids.size)
+    for (const n of nodes)
+      expect(
+        files.filter((f) => f.drive.startsWith(n.dataDir + '/')),
+        `node ${n.index}`,
+      ).toHaveLength(ids.size)
     const t0 = Date.now()
     healthyRead = { bytes: await verifyWhole(s3, Bucket, objects), ms: 0 }
     healthyRead.ms = Date.now() - t0
@@ -168,19 +234,34 @@ describe('storage nodes: 6 node processes + gateway (4+2)', () => {
     const bytes = await verifyWhole(s3, Bucket, objects)
     const ms = Date.now() - t0
     const rate = (b: number, t: number) => `${(b / MiB / (t / 1000)).toFixed(1)} MiB/s`
-    console.log(`whole reads of ${objects.length} objects (${(bytes / MiB).toFixed(1)} MiB, 4 at a time): healthy ${healthyRead.ms} ms = ${rate(healthyRead.bytes, healthyRead.ms)}; 2 of 6 nodes down ${ms} ms = ${rate(bytes, ms)}`)
-    await verifyRanges(s3, Bucket, objects.filter((o) => o.size >= 2 * MiB))
+    console.log(
+      `whole reads of ${objects.length} objects (${(bytes / MiB).toFixed(1)} MiB, 4 at a time): healthy ${healthyRead.ms} ms = ${rate(healthyRead.bytes, healthyRead.ms)}; 2 of 6 nodes down ${ms} ms = ${rate(bytes, ms)}`,
+    )
+    await verifyRanges(
+      s3,
+      Bucket,
+      objects.filter((o) => o.size >= 2 * MiB),
+    )
     // Store health is cached for up to a second on the gateway.
-    await waitFor('2 nodes reported down', async () => ((await getHealth(gateway!)).stores.filter((s) => !s.up).length === 2 ? true : 'not yet'), 10_000)
+    await waitFor(
+      '2 nodes reported down',
+      async () => ((await getHealth(gateway!)).stores.filter((s) => !s.up).length === 2 ? true : 'not yet'),
+      10_000,
+    )
     const h = await getHealth(gateway!)
     expect(h.stats.degradedReads).toBeGreaterThan(0)
   })
 
   it('one node down: writes succeed; the node comes back wiped; the healer restores 6 shards of every write', async () => {
     await startNode(nodes[4]!, clusterFile) // back with its shards; node 1 stays down
-    await waitFor('5 nodes up', async () => ((await getHealth(gateway!)).stores.filter((s) => s.up).length === 5 ? true : 'not yet'), 15_000)
+    await waitFor(
+      '5 nodes up',
+      async () => ((await getHealth(gateway!)).stores.filter((s) => s.up).length === 5 ? true : 'not yet'),
+      15_000,
+    )
     const written: Obj[] = []
-    for (const [i, size] of [0, 1000, 300_000, 3 * MiB + 1].entries()) written.push(await putObj(s3, Bucket, `while-down/${i}`, size))
+    for (const [i, size] of [0, 1000, 300_000, 3 * MiB + 1].entries())
+      written.push(await putObj(s3, Bucket, `while-down/${i}`, size))
     written.push(await putObj(s3, Bucket, 'while-down/mpu', 12 * MiB, true))
     await verifyAll(s3, Bucket, written)
     objects.push(...written)
@@ -192,14 +273,21 @@ describe('storage nodes: 6 node processes + gateway (4+2)', () => {
     await startNode(nodes[1]!, clusterFile)
     const started = Date.now()
     ids = new Set((await listShards(nodeDirs())).map((f) => f.writeId))
-    await waitFor('every write to have 6 shards on the nodes', async () => {
-      const short = incomplete(await listShards(nodeDirs()), ids, SHARDS)
-      return short.length === 0 ? true : `${short.length} of ${ids.size} writes short of 6 shards`
-    }, 90_000, 500)
+    await waitFor(
+      'every write to have 6 shards on the nodes',
+      async () => {
+        const short = incomplete(await listShards(nodeDirs()), ids, SHARDS)
+        return short.length === 0 ? true : `${short.length} of ${ids.size} writes short of 6 shards`
+      },
+      90_000,
+      500,
+    )
     const ms = Date.now() - started
     const rebuilt = (await listShards(nodes[1]!.dataDir)).reduce((n, f) => n + f.size, 0)
     const h = await getHealth(gateway!)
-    console.log(`healed node 1: ${(rebuilt / MiB).toFixed(1)} MiB of shards (${ids.size} writes) in ${ms} ms; stats ${JSON.stringify(h.stats)}`)
+    console.log(
+      `healed node 1: ${(rebuilt / MiB).toFixed(1)} MiB of shards (${ids.size} writes) in ${ms} ms; stats ${JSON.stringify(h.stats)}`,
+    )
     // Each rebuilt shard file is byte-identical to the one the wiped drive held.
     const before = await listShards(join(root, 'node-1-before'))
     expect(before.length).toBeGreaterThan(0)
@@ -214,11 +302,18 @@ describe('storage nodes: 6 node processes + gateway (4+2)', () => {
   it('three nodes down: writes get 503 within seconds and nothing appears; reads 503, never a hang', async () => {
     await Promise.all([0, 2, 5].map((i) => killNode(nodes[i]!)))
     // Store health is cached for up to a second on the gateway.
-    await waitFor('3 nodes reported down', async () => ((await getHealth(gateway!)).stores.filter((s) => !s.up).length === 3 ? true : 'not yet'), 10_000)
+    await waitFor(
+      '3 nodes reported down',
+      async () => ((await getHealth(gateway!)).stores.filter((s) => !s.up).length === 3 ? true : 'not yet'),
+      10_000,
+    )
     const h = await getHealth(gateway!)
     expect(h.httpStatus).toBe(503)
     expect(h.status).toBe('degraded')
-    for (const [key, size] of [['new/tiny', 1000], ['new/bigger', 3 * MiB]] as const) {
+    for (const [key, size] of [
+      ['new/tiny', 1000],
+      ['new/bigger', 3 * MiB],
+    ] as const) {
       const once = s3Client(gateway!) // its own connection: see the keep-alive note in embedded-durability
       const t0 = Date.now()
       const err = await sdkError(once.send(new PutObjectCommand({ Bucket, Key: key, Body: objectBytes(key, size) })))
@@ -241,7 +336,10 @@ describe('storage nodes: 6 node processes + gateway (4+2)', () => {
     let unavailable = 0
     for (const o of objects.filter((x) => x.size > 0).slice(0, 40)) {
       const t0 = Date.now()
-      const r = await getBytes(s3, Bucket, o.key).then((b) => ({ bytes: b }), (e) => ({ status: e?.$metadata?.httpStatusCode as number }))
+      const r = await getBytes(s3, Bucket, o.key).then(
+        (b) => ({ bytes: b }),
+        (e) => ({ status: e?.$metadata?.httpStatusCode as number }),
+      )
       expect(Date.now() - t0, o.key).toBeLessThan(FAST_MS)
       if ('bytes' in r) {
         expect(o.size, `${o.key} read with 3 of 6 nodes down`).toBeLessThanOrEqual(256 * 1024)
@@ -258,8 +356,17 @@ describe('storage nodes: 6 node processes + gateway (4+2)', () => {
     await Promise.all([0, 2, 5].map((i) => startNode(nodes[i]!, clusterFile)))
     await Promise.all([3, 5].map((i) => killNode(nodes[i]!)))
     // Up: 0, 1 (rebuilt), 2, 4 — exactly k, so every read needs node 1's rebuilt shard.
-    await waitFor('4 nodes up', async () => ((await getHealth(gateway!)).stores.filter((s) => s.up).length === 4 ? true : 'not yet'), 15_000)
+    await waitFor(
+      '4 nodes up',
+      async () => ((await getHealth(gateway!)).stores.filter((s) => s.up).length === 4 ? true : 'not yet'),
+      15_000,
+    )
     // A sample (the rebuilt files were compared byte for byte above): all big ones, every 4th small one.
-    await verifyAll(s3, Bucket, objects.filter((o, i) => o.size >= MiB || i % 4 === 0), 4)
+    await verifyAll(
+      s3,
+      Bucket,
+      objects.filter((o, i) => o.size >= MiB || i % 4 === 0),
+      4,
+    )
   })
 })

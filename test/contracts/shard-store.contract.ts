@@ -72,7 +72,14 @@ export function shardStoreContract(label: string, make: () => Promise<ShardStore
       await store.put('obj-1.0', streamFromBytes(body, 65536))
       expect(await store.stat('obj-1.0')).toBe(body.length)
       const n = body.length
-      for (const [off, len] of [[0, n], [0, 1], [MiB - 3, 2 * MiB + 7], [n - 1, 1], [n, 0], [5, 0]] as const) {
+      for (const [off, len] of [
+        [0, n],
+        [0, 1],
+        [MiB - 3, 2 * MiB + 7],
+        [n - 1, 1],
+        [n, 0],
+        [5, 0],
+      ] as const) {
         const got = await readAll(store.get('obj-1.0', off, len), n)
         expect(got.length, `${off}+${len}`).toBe(len)
         expect(sha(got), `${off}+${len}`).toBe(sha(body.subarray(off, off + len)))
@@ -157,7 +164,8 @@ export function shardStoreContract(label: string, make: () => Promise<ShardStore
       const store = await open()
       const bodies = Array.from({ length: 8 }, (_, i) => pseudoRandom(300_000 + i * 1000, i + 1))
       await Promise.all(bodies.map((b, i) => store.put(`c.${i}`, streamFromBytes(b, 32768))))
-      for (const [i, b] of bodies.entries()) expect(sha(await readAll(store.get(`c.${i}`, 0, b.length), MiB))).toBe(sha(b))
+      for (const [i, b] of bodies.entries())
+        expect(sha(await readAll(store.get(`c.${i}`, 0, b.length), MiB))).toBe(sha(b))
     })
 
     it('survives a reader that cancels midway', async () => {

@@ -38,10 +38,22 @@ const quiet = { out: () => {}, err: () => {} }
 shardStoreContract('RemoteStore over HTTPS', async () => {
   const c = await getCluster()
   const dataDir = await mkdtemp(join(tmpdir(), 'coffer-contract-node-'))
-  const node = await startStorageNode({ clusterFile: c.path, dataDir, port: 0, host: '127.0.0.1' }, nodeAdapter(), quiet, { cluster: c, logger: silentLogger })
+  const node = await startStorageNode(
+    { clusterFile: c.path, dataDir, port: 0, host: '127.0.0.1' },
+    nodeAdapter(),
+    quiet,
+    { cluster: c, logger: silentLogger },
+  )
   const fetch = createClusterFetch(c)
   // A small page size, so the contract's listing crosses several pages.
-  const store = createRemoteStore({ url: node.endpoint, secret: c.secret, fetch, timeoutMs: 10_000, platform: createPlatform(), listPageSize: 7 })
+  const store = createRemoteStore({
+    url: node.endpoint,
+    secret: c.secret,
+    fetch,
+    timeoutMs: 10_000,
+    platform: createPlatform(),
+    listPageSize: 7,
+  })
   return {
     store,
     async cleanup() {

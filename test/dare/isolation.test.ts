@@ -3,10 +3,28 @@
  * crossed → 403 AccessDenied; bucket names unique across namespaces; user and namespace deletion.
  */
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand,
-  DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetBucketEncryptionCommand, GetBucketLocationCommand, GetObjectCommand,
-  HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, ListMultipartUploadsCommand, ListObjectsCommand, ListObjectsV2Command,
-  ListPartsCommand, PutObjectCommand, UploadPartCommand, UploadPartCopyCommand, type S3Client,
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetBucketEncryptionCommand,
+  GetBucketLocationCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListBucketsCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsCommand,
+  ListObjectsV2Command,
+  ListPartsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+  type S3Client,
 } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -38,7 +56,9 @@ beforeAll(async () => {
   await a.send(new PutObjectCommand({ Bucket: aBucket, Key: 'secret', Body: 'tenant a data' }))
   await b.send(new PutObjectCommand({ Bucket: bBucket, Key: 'mine', Body: 'tenant b data' }))
   aUpload = (await a.send(new CreateMultipartUploadCommand({ Bucket: aBucket, Key: 'mp' }))).UploadId!
-  await a.send(new UploadPartCommand({ Bucket: aBucket, Key: 'mp', UploadId: aUpload, PartNumber: 1, Body: 'part one' }))
+  await a.send(
+    new UploadPartCommand({ Bucket: aBucket, Key: 'mp', UploadId: aUpload, PartNumber: 1, Body: 'part one' }),
+  )
 }, 60_000)
 afterAll(async () => {
   await server?.stop()
@@ -50,13 +70,13 @@ async function denied(p: Promise<unknown>): Promise<void> {
 }
 
 describe('isolation between namespaces', () => {
-  it('ListBuckets shows only the caller\'s namespace', async () => {
+  it("ListBuckets shows only the caller's namespace", async () => {
     expect((await a.send(new ListBucketsCommand({}))).Buckets?.map((x) => x.Name)).toEqual([aBucket])
     expect((await b.send(new ListBucketsCommand({}))).Buckets?.map((x) => x.Name)).toEqual([bBucket])
     expect((await root.send(new ListBucketsCommand({}))).Buckets?.map((x) => x.Name) ?? []).not.toContain(aBucket)
   })
 
-  it('bucket operations on another namespace\'s bucket → 403', async () => {
+  it("bucket operations on another namespace's bucket → 403", async () => {
     await denied(b.send(new HeadBucketCommand({ Bucket: aBucket })))
     await denied(b.send(new GetBucketLocationCommand({ Bucket: aBucket })))
     await denied(b.send(new GetBucketEncryptionCommand({ Bucket: aBucket })))
@@ -78,26 +98,57 @@ describe('isolation between namespaces', () => {
     await denied(b.send(new CopyObjectCommand({ Bucket: bBucket, Key: 'stolen', CopySource: `${aBucket}/secret` })))
     await denied(b.send(new CopyObjectCommand({ Bucket: aBucket, Key: 'pushed', CopySource: `${bBucket}/mine` })))
     const own = (await b.send(new CreateMultipartUploadCommand({ Bucket: bBucket, Key: 'mp' }))).UploadId!
-    await denied(b.send(new UploadPartCopyCommand({ Bucket: bBucket, Key: 'mp', UploadId: own, PartNumber: 1, CopySource: `${aBucket}/secret` })))
+    await denied(
+      b.send(
+        new UploadPartCopyCommand({
+          Bucket: bBucket,
+          Key: 'mp',
+          UploadId: own,
+          PartNumber: 1,
+          CopySource: `${aBucket}/secret`,
+        }),
+      ),
+    )
     await b.send(new AbortMultipartUploadCommand({ Bucket: bBucket, Key: 'mp', UploadId: own }))
   })
 
   it('multipart create / upload / complete / list / abort → 403', async () => {
     await denied(b.send(new CreateMultipartUploadCommand({ Bucket: aBucket, Key: 'x' })))
-    await denied(b.send(new UploadPartCommand({ Bucket: aBucket, Key: 'mp', UploadId: aUpload, PartNumber: 2, Body: 'x' })))
+    await denied(
+      b.send(new UploadPartCommand({ Bucket: aBucket, Key: 'mp', UploadId: aUpload, PartNumber: 2, Body: 'x' })),
+    )
     await denied(b.send(new ListPartsCommand({ Bucket: aBucket, Key: 'mp', UploadId: aUpload })))
     await denied(b.send(new ListMultipartUploadsCommand({ Bucket: aBucket })))
-    await denied(b.send(new CompleteMultipartUploadCommand({ Bucket: aBucket, Key: 'mp', UploadId: aUpload, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"x"' }] } })))
+    await denied(
+      b.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: aBucket,
+          Key: 'mp',
+          UploadId: aUpload,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"x"' }] },
+        }),
+      ),
+    )
     await denied(b.send(new AbortMultipartUploadCommand({ Bucket: aBucket, Key: 'mp', UploadId: aUpload })))
     // The upload survived all of that.
-    expect((await a.send(new ListPartsCommand({ Bucket: aBucket, Key: 'mp', UploadId: aUpload }))).Parts?.length).toBe(1)
+    expect((await a.send(new ListPartsCommand({ Bucket: aBucket, Key: 'mp', UploadId: aUpload }))).Parts?.length).toBe(
+      1,
+    )
   })
 
-  it('presigned URLs signed by another namespace\'s user → 403', async () => {
-    for (const cmd of [new GetObjectCommand({ Bucket: aBucket, Key: 'secret' }), new PutObjectCommand({ Bucket: aBucket, Key: 'presigned' })]) {
+  it("presigned URLs signed by another namespace's user → 403", async () => {
+    for (const cmd of [
+      new GetObjectCommand({ Bucket: aBucket, Key: 'secret' }),
+      new PutObjectCommand({ Bucket: aBucket, Key: 'presigned' }),
+    ]) {
       const u = new URL(await getSignedUrl(b, cmd, { expiresIn: 300 }))
       const method = cmd instanceof GetObjectCommand ? 'GET' : 'PUT'
-      const res = await sendRaw(server, { method, pathAndQuery: u.pathname + u.search, headers: { host: u.host, ...(method === 'PUT' ? { 'content-length': '1' } : {}) }, body: method === 'PUT' ? Buffer.from('x') : undefined })
+      const res = await sendRaw(server, {
+        method,
+        pathAndQuery: u.pathname + u.search,
+        headers: { host: u.host, ...(method === 'PUT' ? { 'content-length': '1' } : {}) },
+        body: method === 'PUT' ? Buffer.from('x') : undefined,
+      })
       expect(res.status, res.body).toBe(403)
       expect(res.body).toContain('AccessDenied')
     }
@@ -110,14 +161,18 @@ describe('isolation between namespaces', () => {
   })
 
   it('the owner still reads its data', async () => {
-    expect((await bodyBytes((await a.send(new GetObjectCommand({ Bucket: aBucket, Key: 'secret' }))).Body)).toString()).toBe('tenant a data')
+    expect(
+      (await bodyBytes((await a.send(new GetObjectCommand({ Bucket: aBucket, Key: 'secret' }))).Body)).toString(),
+    ).toBe('tenant a data')
   })
 })
 
 describe('users and namespaces via coffer admin', () => {
   it('namespace list shows both tenants with their encryption', async () => {
     const { namespaces } = await adminJson(server, ['namespace', 'list'])
-    const byName = Object.fromEntries(namespaces.map((n: { name: string; encryption: boolean }) => [n.name, n.encryption]))
+    const byName = Object.fromEntries(
+      namespaces.map((n: { name: string; encryption: boolean }) => [n.name, n.encryption]),
+    )
     expect(byName).toMatchObject({ default: true, 'tenant-a': true, 'tenant-b': false })
   })
 
@@ -131,7 +186,11 @@ describe('users and namespaces via coffer admin', () => {
     const err = await adminRun(server, ['namespace', 'create', 'sneaky'], bCreds).catch((e) => e)
     expect(err.code).toBe(1)
     expect(err.stderr).toMatch(/403.*AccessDenied/)
-    const res = await sendRaw(server, { method: 'GET', pathAndQuery: '/_coffer/admin/namespaces', headers: { host: `127.0.0.1:${server.port}` } })
+    const res = await sendRaw(server, {
+      method: 'GET',
+      pathAndQuery: '/_coffer/admin/namespaces',
+      headers: { host: `127.0.0.1:${server.port}` },
+    })
     expect(res.status).toBe(403)
   })
 

@@ -7,7 +7,12 @@ import { mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, PutObjectCommand, UploadPartCommand,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -33,7 +38,10 @@ async function start(env: Record<string, string> = {}): Promise<void> {
 
 async function putSome(tag: string): Promise<void> {
   const { root, t } = clients()
-  for (const [client, bucket] of [[root, rootBucket], [t, nsBucket]] as [S3Client, string][]) {
+  for (const [client, bucket] of [
+    [root, rootBucket],
+    [t, nsBucket],
+  ] as [S3Client, string][]) {
     const body = randomBytes(70_000 + written.size)
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: tag, Body: body }))
     written.set(`${bucket}/${tag}`, body)
@@ -47,7 +55,9 @@ async function readAll(): Promise<void> {
     const client = bucket === rootBucket ? root : t
     const got = await bodyBytes((await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body)
     expect(got.equals(body), path).toBe(true)
-    const ranged = await bodyBytes((await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=65530-65545' }))).Body)
+    const ranged = await bodyBytes(
+      (await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=65530-65545' }))).Body,
+    )
     expect(ranged.equals(body.subarray(65_530, 65_546)), `${path} range`).toBe(true)
   }
 }
@@ -64,7 +74,9 @@ beforeAll(async () => {
   await t.send(new CreateBucketCommand({ Bucket: nsBucket }))
   const first = randomBytes(5 * 1024 * 1024)
   const { UploadId } = await t.send(new CreateMultipartUploadCommand({ Bucket: nsBucket, Key: 'open-upload' }))
-  const part = await t.send(new UploadPartCommand({ Bucket: nsBucket, Key: 'open-upload', UploadId, PartNumber: 1, Body: first }))
+  const part = await t.send(
+    new UploadPartCommand({ Bucket: nsBucket, Key: 'open-upload', UploadId, PartNumber: 1, Body: first }),
+  )
   openUpload = { UploadId: UploadId!, first, ETag: part.ETag! }
 }, 60_000)
 afterAll(async () => {
@@ -111,11 +123,22 @@ describe('rotation', () => {
     const { t } = clients()
     const second = randomBytes(1000)
     const { UploadId } = openUpload
-    const p2 = await t.send(new UploadPartCommand({ Bucket: nsBucket, Key: 'open-upload', UploadId, PartNumber: 2, Body: second }))
-    await t.send(new CompleteMultipartUploadCommand({
-      Bucket: nsBucket, Key: 'open-upload', UploadId,
-      MultipartUpload: { Parts: [{ PartNumber: 1, ETag: openUpload.ETag }, { PartNumber: 2, ETag: p2.ETag }] },
-    }))
+    const p2 = await t.send(
+      new UploadPartCommand({ Bucket: nsBucket, Key: 'open-upload', UploadId, PartNumber: 2, Body: second }),
+    )
+    await t.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: nsBucket,
+        Key: 'open-upload',
+        UploadId,
+        MultipartUpload: {
+          Parts: [
+            { PartNumber: 1, ETag: openUpload.ETag },
+            { PartNumber: 2, ETag: p2.ETag },
+          ],
+        },
+      }),
+    )
     written.set(`${nsBucket}/open-upload`, Buffer.concat([openUpload.first, second]))
     await readAll()
   })
@@ -142,7 +165,10 @@ describe('wrong or missing master key', () => {
     const wrong = join(dataDir, '..', `wrong-${randomBytes(4).toString('hex')}.key`)
     await writeFile(wrong, randomBytes(32), { mode: 0o600 })
     try {
-      const err = await start({ COFFER_MASTER_KEY_FILE: wrong }).then(() => undefined, (e: Error) => e)
+      const err = await start({ COFFER_MASTER_KEY_FILE: wrong }).then(
+        () => undefined,
+        (e: Error) => e,
+      )
       expect(err?.message).toMatch(/exited \(1\)/)
       expect(err?.message).toMatch(/master key in .*wrong-.* is not the one this data was encrypted with/)
     } finally {
@@ -156,7 +182,10 @@ describe('wrong or missing master key', () => {
     const aside = `${masterKeyFile()}.aside`
     await rename(masterKeyFile(), aside)
     try {
-      const err = await start().then(() => undefined, (e: Error) => e)
+      const err = await start().then(
+        () => undefined,
+        (e: Error) => e,
+      )
       expect(err?.message).toMatch(/no master key file at .*master\.key/)
       await expect(stat(masterKeyFile())).rejects.toThrow(/ENOENT/)
     } finally {

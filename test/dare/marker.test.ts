@@ -5,9 +5,19 @@
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import {
-  CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketEncryptionCommand,
-  GetBucketEncryptionCommand, GetObjectCommand, HeadObjectCommand, PutBucketEncryptionCommand, PutObjectCommand, UploadPartCommand,
-  UploadPartCopyCommand, type S3Client,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteBucketEncryptionCommand,
+  GetBucketEncryptionCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutBucketEncryptionCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+  type S3Client,
 } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { filesContaining, tenant } from '../helpers/admin.ts'
@@ -44,7 +54,13 @@ async function get(client: S3Client, Bucket: string, Key: string, Range?: string
   return bodyBytes((await client.send(new GetObjectCommand({ Bucket, Key, Range }))).Body)
 }
 
-async function multipart(client: S3Client, Bucket: string, Key: string, parts: Buffer[], copyFrom?: string): Promise<void> {
+async function multipart(
+  client: S3Client,
+  Bucket: string,
+  Key: string,
+  parts: Buffer[],
+  copyFrom?: string,
+): Promise<void> {
   const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket, Key }))
   const done = []
   for (const [i, Body] of parts.entries()) {
@@ -53,7 +69,16 @@ async function multipart(client: S3Client, Bucket: string, Key: string, parts: B
   }
   if (copyFrom) {
     const n = parts.length + 1
-    const r = await client.send(new UploadPartCopyCommand({ Bucket, Key, UploadId, PartNumber: n, CopySource: copyFrom, CopySourceRange: 'bytes=100-70099' }))
+    const r = await client.send(
+      new UploadPartCopyCommand({
+        Bucket,
+        Key,
+        UploadId,
+        PartNumber: n,
+        CopySource: copyFrom,
+        CopySourceRange: 'bytes=100-70099',
+      }),
+    )
     done.push({ PartNumber: n, ETag: r.CopyPartResult!.ETag })
   }
   await client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: done } }))
@@ -72,45 +97,74 @@ describe('marker scan over the drives', () => {
   beforeAll(async () => {
     const put = await enc.send(new PutObjectCommand({ Bucket: encBucket, Key: 'single', Body: bodies.encSingle }))
     expect(put.ServerSideEncryption).toBe('AES256')
-    const putClear = await clear.send(new PutObjectCommand({ Bucket: clearBucket, Key: 'single', Body: bodies.clearSingle }))
+    const putClear = await clear.send(
+      new PutObjectCommand({ Bucket: clearBucket, Key: 'single', Body: bodies.clearSingle }),
+    )
     expect(putClear.ServerSideEncryption).toBeUndefined()
     await multipart(enc, encBucket, 'parts', bodies.encParts, `${encBucket}/single`)
     await multipart(clear, clearBucket, 'parts', bodies.clearParts, `${clearBucket}/single`)
-    const copied = await enc.send(new CopyObjectCommand({ Bucket: encBucket, Key: 'copy', CopySource: `${encBucket}/parts` }))
+    const copied = await enc.send(
+      new CopyObjectCommand({ Bucket: encBucket, Key: 'copy', CopySource: `${encBucket}/parts` }),
+    )
     expect(copied.ServerSideEncryption).toBe('AES256')
     await clear.send(new CopyObjectCommand({ Bucket: clearBucket, Key: 'copy', CopySource: `${clearBucket}/parts` }))
   }, 120_000)
 
   it('the encrypted namespace leaves no marker anywhere under the data directory', async () => {
-    for (const m of [secret.single, secret.parts]) expect(await filesContaining(server.dataDir, Buffer.from(m))).toEqual([])
+    for (const m of [secret.single, secret.parts])
+      expect(await filesContaining(server.dataDir, Buffer.from(m))).toEqual([])
   })
 
   it('the namespace with encryption off stores the marker in clear on the drives', async () => {
-    for (const m of [plain.single, plain.parts]) expect((await filesContaining(join(server.dataDir, 'drives'), Buffer.from(m))).length).toBeGreaterThan(0)
+    for (const m of [plain.single, plain.parts])
+      expect((await filesContaining(join(server.dataDir, 'drives'), Buffer.from(m))).length).toBeGreaterThan(0)
   })
 
   it('both read back whole and by ranges (package boundaries, part boundaries)', async () => {
     const cases: [S3Client, string, Buffer, Buffer][] = [
       [enc, encBucket, bodies.encSingle, Buffer.concat([...bodies.encParts, bodies.encSingle.subarray(100, 70_100)])],
-      [clear, clearBucket, bodies.clearSingle, Buffer.concat([...bodies.clearParts, bodies.clearSingle.subarray(100, 70_100)])],
+      [
+        clear,
+        clearBucket,
+        bodies.clearSingle,
+        Buffer.concat([...bodies.clearParts, bodies.clearSingle.subarray(100, 70_100)]),
+      ],
     ]
     for (const [client, bucket, single, parts] of cases) {
       expect((await get(client, bucket, 'single')).equals(single)).toBe(true)
       expect((await get(client, bucket, 'parts')).equals(parts)).toBe(true)
       expect((await get(client, bucket, 'copy')).equals(parts)).toBe(true)
-      for (const [a, b] of [[0, 0], [65_530, 131_080], [65_536, 65_536 * 2 - 1], [299_990, 300_000]] as const) {
+      for (const [a, b] of [
+        [0, 0],
+        [65_530, 131_080],
+        [65_536, 65_536 * 2 - 1],
+        [299_990, 300_000],
+      ] as const) {
         expect((await get(client, bucket, 'single', `bytes=${a}-${b}`)).equals(single.subarray(a, b + 1))).toBe(true)
       }
       const across = 5 * MiB + 200_000 - 10 // across the part boundary (into the copied part)
-      expect((await get(client, bucket, 'parts', `bytes=${across}-${across + 100_000}`)).equals(parts.subarray(across, across + 100_001))).toBe(true)
-      expect((await get(client, bucket, 'parts', `bytes=-70000`)).equals(parts.subarray(parts.length - 70_000))).toBe(true)
+      expect(
+        (await get(client, bucket, 'parts', `bytes=${across}-${across + 100_000}`)).equals(
+          parts.subarray(across, across + 100_001),
+        ),
+      ).toBe(true)
+      expect((await get(client, bucket, 'parts', `bytes=-70000`)).equals(parts.subarray(parts.length - 70_000))).toBe(
+        true,
+      )
     }
   })
 
   it('HEAD and GET say AES256 for encrypted objects only', async () => {
-    expect((await enc.send(new HeadObjectCommand({ Bucket: encBucket, Key: 'parts' }))).ServerSideEncryption).toBe('AES256')
-    expect((await enc.send(new GetObjectCommand({ Bucket: encBucket, Key: 'single', Range: 'bytes=0-9' }))).ServerSideEncryption).toBe('AES256')
-    expect((await clear.send(new HeadObjectCommand({ Bucket: clearBucket, Key: 'parts' }))).ServerSideEncryption).toBeUndefined()
+    expect((await enc.send(new HeadObjectCommand({ Bucket: encBucket, Key: 'parts' }))).ServerSideEncryption).toBe(
+      'AES256',
+    )
+    expect(
+      (await enc.send(new GetObjectCommand({ Bucket: encBucket, Key: 'single', Range: 'bytes=0-9' })))
+        .ServerSideEncryption,
+    ).toBe('AES256')
+    expect(
+      (await clear.send(new HeadObjectCommand({ Bucket: clearBucket, Key: 'parts' }))).ServerSideEncryption,
+    ).toBeUndefined()
   })
 
   it('an empty object round-trips in both namespaces', async () => {
@@ -124,7 +178,9 @@ describe('marker scan over the drives', () => {
 describe('bucket encryption follows the namespace', () => {
   it('GetBucketEncryption: AES256 in an encrypted namespace, not found otherwise', async () => {
     const got = await enc.send(new GetBucketEncryptionCommand({ Bucket: encBucket }))
-    expect(got.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm).toBe('AES256')
+    expect(got.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm).toBe(
+      'AES256',
+    )
     const err = await sdkError(clear.send(new GetBucketEncryptionCommand({ Bucket: clearBucket })))
     expect(err.status).toBe(404)
     expect(err.name).toBe('ServerSideEncryptionConfigurationNotFoundError')
@@ -133,21 +189,51 @@ describe('bucket encryption follows the namespace', () => {
   it('PutBucketEncryption: AES256 accepted where D@RE is on; KMS or a clear namespace refused', async () => {
     const aes = { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' as const } }] }
     await enc.send(new PutBucketEncryptionCommand({ Bucket: encBucket, ServerSideEncryptionConfiguration: aes }))
-    const kms = await sdkError(enc.send(new PutBucketEncryptionCommand({ Bucket: encBucket, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }] } })))
+    const kms = await sdkError(
+      enc.send(
+        new PutBucketEncryptionCommand({
+          Bucket: encBucket,
+          ServerSideEncryptionConfiguration: {
+            Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }],
+          },
+        }),
+      ),
+    )
     expect(kms.status).toBe(400)
     expect(kms.message).toMatch(/AES256/)
-    const off = await sdkError(clear.send(new PutBucketEncryptionCommand({ Bucket: clearBucket, ServerSideEncryptionConfiguration: aes })))
+    const off = await sdkError(
+      clear.send(new PutBucketEncryptionCommand({ Bucket: clearBucket, ServerSideEncryptionConfiguration: aes })),
+    )
     expect(off.status).toBe(400)
     expect(off.message).toMatch(/plain-ns/)
     // As on S3, deleting the configuration falls back to the default, which stays AES256 here.
     await enc.send(new DeleteBucketEncryptionCommand({ Bucket: encBucket }))
-    expect((await enc.send(new GetBucketEncryptionCommand({ Bucket: encBucket }))).ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm).toBe('AES256')
+    expect(
+      (await enc.send(new GetBucketEncryptionCommand({ Bucket: encBucket }))).ServerSideEncryptionConfiguration
+        ?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm,
+    ).toBe('AES256')
   })
 
   it('x-amz-server-side-encryption on PUT: AES256 fine where D@RE is on, KMS and clear namespaces refused', async () => {
-    const ok = await enc.send(new PutObjectCommand({ Bucket: encBucket, Key: 'asked', Body: 'x', ServerSideEncryption: 'AES256' }))
+    const ok = await enc.send(
+      new PutObjectCommand({ Bucket: encBucket, Key: 'asked', Body: 'x', ServerSideEncryption: 'AES256' }),
+    )
     expect(ok.ServerSideEncryption).toBe('AES256')
-    expect((await sdkError(enc.send(new PutObjectCommand({ Bucket: encBucket, Key: 'kms', Body: 'x', ServerSideEncryption: 'aws:kms' })))).status).toBe(400)
-    expect((await sdkError(clear.send(new PutObjectCommand({ Bucket: clearBucket, Key: 'asked', Body: 'x', ServerSideEncryption: 'AES256' })))).status).toBe(400)
+    expect(
+      (
+        await sdkError(
+          enc.send(new PutObjectCommand({ Bucket: encBucket, Key: 'kms', Body: 'x', ServerSideEncryption: 'aws:kms' })),
+        )
+      ).status,
+    ).toBe(400)
+    expect(
+      (
+        await sdkError(
+          clear.send(
+            new PutObjectCommand({ Bucket: clearBucket, Key: 'asked', Body: 'x', ServerSideEncryption: 'AES256' }),
+          ),
+        )
+      ).status,
+    ).toBe(400)
   })
 })

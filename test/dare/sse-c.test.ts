@@ -5,8 +5,16 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import {
-  CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand,
-  PutObjectCommand, UploadPartCommand, UploadPartCopyCommand, type S3Client,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+  type S3Client,
 } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { filesContaining, tenant } from '../helpers/admin.ts'
@@ -86,8 +94,13 @@ describe('SSE-C', () => {
     expect(res.body).toContain('MD5')
     const short = Buffer.from('short key')
     const res2 = await rawRequest(server, {
-      method: 'GET', path: objectPath(Bucket, 'obj'),
-      headers: { ...headers, 'x-amz-server-side-encryption-customer-key': short.toString('base64'), 'x-amz-server-side-encryption-customer-key-md5': createHash('md5').update(short).digest('base64') },
+      method: 'GET',
+      path: objectPath(Bucket, 'obj'),
+      headers: {
+        ...headers,
+        'x-amz-server-side-encryption-customer-key': short.toString('base64'),
+        'x-amz-server-side-encryption-customer-key-md5': createHash('md5').update(short).digest('base64'),
+      },
     })
     expect(res2.status).toBe(400)
     expect(errorCode(res2.body)).toBe('InvalidArgument')
@@ -100,10 +113,27 @@ describe('SSE-C', () => {
     expect((await bodyBytes(plain.Body)).equals(body)).toBe(true)
     const noKey = await sdkError(s3.send(new CopyObjectCommand({ Bucket, Key: 'x', CopySource: `${Bucket}/obj` })))
     expect(noKey.status).toBe(400)
-    const copied = await s3.send(new CopyObjectCommand({ Bucket, Key: 'encrypted-copy', CopySource: `${Bucket}/decrypted-copy`, ...ssec(otherKey) }))
+    const copied = await s3.send(
+      new CopyObjectCommand({
+        Bucket,
+        Key: 'encrypted-copy',
+        CopySource: `${Bucket}/decrypted-copy`,
+        ...ssec(otherKey),
+      }),
+    )
     expect(copied.SSECustomerAlgorithm).toBe('AES256')
-    expect((await bodyBytes((await s3.send(new GetObjectCommand({ Bucket, Key: 'encrypted-copy', ...ssec(otherKey) }))).Body)).equals(body)).toBe(true)
-    expect((await sdkError(s3.send(new GetObjectCommand({ Bucket, Key: 'encrypted-copy', ...ssec() })))).status).toBe(403)
+    expect(
+      (
+        await bodyBytes(
+          (
+            await s3.send(new GetObjectCommand({ Bucket, Key: 'encrypted-copy', ...ssec(otherKey) }))
+          ).Body,
+        )
+      ).equals(body),
+    ).toBe(true)
+    expect((await sdkError(s3.send(new GetObjectCommand({ Bucket, Key: 'encrypted-copy', ...ssec() })))).status).toBe(
+      403,
+    )
   })
 
   it('multipart: create, parts and UploadPartCopy with the key; a part without it → 400', async () => {
@@ -115,8 +145,31 @@ describe('SSE-C', () => {
     expect(missing.status).toBe(400)
     const r1 = await s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: p1, ...ssec() }))
     expect(r1.SSECustomerKeyMD5).toBe(keyMd5)
-    const r2 = await s3.send(new UploadPartCopyCommand({ Bucket, Key, UploadId, PartNumber: 2, CopySource: `${Bucket}/obj`, CopySourceRange: 'bytes=0-99999', ...ssec(), ...copySsec() }))
-    await s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: r1.ETag }, { PartNumber: 2, ETag: r2.CopyPartResult!.ETag }] } }))
+    const r2 = await s3.send(
+      new UploadPartCopyCommand({
+        Bucket,
+        Key,
+        UploadId,
+        PartNumber: 2,
+        CopySource: `${Bucket}/obj`,
+        CopySourceRange: 'bytes=0-99999',
+        ...ssec(),
+        ...copySsec(),
+      }),
+    )
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key,
+        UploadId,
+        MultipartUpload: {
+          Parts: [
+            { PartNumber: 1, ETag: r1.ETag },
+            { PartNumber: 2, ETag: r2.CopyPartResult!.ETag },
+          ],
+        },
+      }),
+    )
     const got = await bodyBytes((await s3.send(new GetObjectCommand({ Bucket, Key, ...ssec() }))).Body)
     expect(got.equals(Buffer.concat([p1, body.subarray(0, 100_000)]))).toBe(true)
     expect((await sdkError(s3.send(new GetObjectCommand({ Bucket, Key })))).status).toBe(400)
@@ -127,7 +180,9 @@ describe('SSE-C', () => {
     await clearNs.send(new PutObjectCommand({ Bucket: clearBucket, Key: 'k', Body: marker.repeat(5000), ...ssec() }))
     expect(await filesContaining(server.dataDir, Buffer.from(marker))).toEqual([])
     expect(await filesContaining(server.dataDir, Buffer.from(key))).toEqual([])
-    const back = await bodyBytes((await clearNs.send(new GetObjectCommand({ Bucket: clearBucket, Key: 'k', ...ssec() }))).Body)
+    const back = await bodyBytes(
+      (await clearNs.send(new GetObjectCommand({ Bucket: clearBucket, Key: 'k', ...ssec() }))).Body,
+    )
     expect(back.toString()).toBe(marker.repeat(5000))
   })
 })

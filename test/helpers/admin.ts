@@ -17,16 +17,28 @@ export async function adminJson(server: TestServer, args: string[]): Promise<any
 }
 
 /** Runs `coffer admin ARGS` as root (or as `as`); rejects (with code, stdout, stderr) on a non-zero exit. */
-export function adminRun(server: TestServer, args: string[], as?: { accessKeyId: string; secretAccessKey: string }): Promise<{ stdout: string; stderr: string }> {
+export function adminRun(
+  server: TestServer,
+  args: string[],
+  as?: { accessKeyId: string; secretAccessKey: string },
+): Promise<{ stdout: string; stderr: string }> {
   const who = as ?? server
-  return run('node', [join(REPO_ROOT, 'bin/coffer.mjs'), 'admin', '--endpoint', server.endpoint, '--data', server.dataDir, ...args], {
-    env: { ...process.env, COFFER_ROOT_ACCESS_KEY: who.accessKeyId, COFFER_ROOT_SECRET_KEY: who.secretAccessKey },
-    timeout: 60_000,
-  })
+  return run(
+    'node',
+    [join(REPO_ROOT, 'bin/coffer.mjs'), 'admin', '--endpoint', server.endpoint, '--data', server.dataDir, ...args],
+    {
+      env: { ...process.env, COFFER_ROOT_ACCESS_KEY: who.accessKeyId, COFFER_ROOT_SECRET_KEY: who.secretAccessKey },
+      timeout: 60_000,
+    },
+  )
 }
 
 /** A user in a fresh namespace: its credentials, for s3Client(server, { accessKeyId, secretAccessKey }). */
-export async function tenant(server: TestServer, namespace: string, encryption: 'on' | 'off'): Promise<{ accessKeyId: string; secretAccessKey: string }> {
+export async function tenant(
+  server: TestServer,
+  namespace: string,
+  encryption: 'on' | 'off',
+): Promise<{ accessKeyId: string; secretAccessKey: string }> {
   await adminJson(server, ['namespace', 'create', namespace, '--encryption', encryption])
   const u = await adminJson(server, ['user', 'create', `${namespace}-user`, '--namespace', namespace])
   return { accessKeyId: u.accessKeyId, secretAccessKey: u.secretAccessKey }

@@ -34,7 +34,10 @@ export async function awsCli(server: TestServer, s3Settings: Record<string, stri
   const credsFile = join(dir, 'credentials')
   await writeFile(caFile, server.caPem)
   const s3Lines = Object.entries({ addressing_style: 'path', ...s3Settings }).map(([k, v]) => `  ${k} = ${v}`)
-  await writeFile(configFile, ['[default]', `region = ${server.region}`, 'output = json', 's3 =', ...s3Lines, ''].join('\n'))
+  await writeFile(
+    configFile,
+    ['[default]', `region = ${server.region}`, 'output = json', 's3 =', ...s3Lines, ''].join('\n'),
+  )
   await writeFile(credsFile, '')
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -54,7 +57,13 @@ export async function awsCli(server: TestServer, s3Settings: Record<string, stri
       execFile(
         AWS_BIN,
         [...args, '--endpoint-url', server.endpoint],
-        { env, cwd: opts.cwd ?? dir, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024, killSignal: 'SIGKILL' },
+        {
+          env,
+          cwd: opts.cwd ?? dir,
+          timeout: opts.timeoutMs ?? 120_000,
+          maxBuffer: 64 * 1024 * 1024,
+          killSignal: 'SIGKILL',
+        },
         (err, stdout, stderr) => {
           const code = err ? (typeof (err as any).code === 'number' ? (err as any).code : -1) : 0
           resolve({ code, stdout: String(stdout), stderr: String(stderr) })
@@ -63,7 +72,8 @@ export async function awsCli(server: TestServer, s3Settings: Record<string, stri
     })
   const ok = async (args: string[], opts?: { timeoutMs?: number; cwd?: string }) => {
     const r = await run(args, opts)
-    if (r.code !== 0) throw new Error(`aws ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`)
+    if (r.code !== 0)
+      throw new Error(`aws ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`)
     return r
   }
   return { run, ok, dir, cleanup: () => rm(dir, { recursive: true, force: true }) }

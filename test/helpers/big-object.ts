@@ -13,7 +13,9 @@ export function patternStream(size: number, seed = 1): { stream: Readable; sha25
   const base = new Uint8Array(BLOCK)
   let x = seed >>> 0 || 1
   for (let i = 0; i < BLOCK; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
     base[i] = x & 0xff
   }
   const hash = createHash('sha256')

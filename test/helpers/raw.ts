@@ -67,7 +67,10 @@ export function objectPath(bucket: string, key?: string): string {
 }
 
 export function amzDate(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '')
 }
 
 export function signingKey(secret: string, day: string, region: string): Buffer {
@@ -115,7 +118,14 @@ export function signHeaders(opts: {
   const names = Object.keys(headers).sort()
   const canonicalHeaders = names.map((n) => `${n}:${headers[n]!.trim().replace(/\s+/g, ' ')}\n`).join('')
   const signedHeaders = names.join(';')
-  const creq = [opts.method, opts.path, canonicalQuery(opts.query), canonicalHeaders, signedHeaders, opts.payloadHash].join('\n')
+  const creq = [
+    opts.method,
+    opts.path,
+    canonicalQuery(opts.query),
+    canonicalHeaders,
+    signedHeaders,
+    opts.payloadHash,
+  ].join('\n')
   const scope = `${day}/${opts.creds.region}/s3/aws4_request`
   const sts = ['AWS4-HMAC-SHA256', t, scope, sha256hex(creq)].join('\n')
   const key = signingKey(opts.creds.secretAccessKey, day, opts.creds.region)
@@ -170,7 +180,8 @@ export function rawRequest(server: TestServer, req: RawRequest): Promise<RawResp
   let headers: Record<string, string> = { host: hostOf(server) }
   for (const [k, v] of Object.entries(req.headers ?? {})) headers[k.toLowerCase()] = v
   if (req.truncate) headers['content-length'] = String(req.truncate.declaredLength)
-  else if (body !== undefined && headers['content-length'] === undefined) headers['content-length'] = String(body.length)
+  else if (body !== undefined && headers['content-length'] === undefined)
+    headers['content-length'] = String(body.length)
   if (req.sign !== false) {
     headers = signHeaders({
       method: req.method,
@@ -182,13 +193,27 @@ export function rawRequest(server: TestServer, req: RawRequest): Promise<RawResp
       date: req.date ?? new Date(),
     }).headers
   }
-  return sendRaw(server, { method: req.method, pathAndQuery: req.path + queryString(query), headers, body, truncate: !!req.truncate, timeoutMs: req.timeoutMs })
+  return sendRaw(server, {
+    method: req.method,
+    pathAndQuery: req.path + queryString(query),
+    headers,
+    body,
+    truncate: !!req.truncate,
+    timeoutMs: req.timeoutMs,
+  })
 }
 
 /** Send pre-built headers (no signing) — used after `signHeaders` for chunked bodies. */
 export function sendRaw(
   server: TestServer,
-  r: { method: string; pathAndQuery: string; headers: Record<string, string>; body?: Buffer; truncate?: boolean; timeoutMs?: number },
+  r: {
+    method: string
+    pathAndQuery: string
+    headers: Record<string, string>
+    body?: Buffer
+    truncate?: boolean
+    timeoutMs?: number
+  },
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const timeoutMs = r.timeoutMs ?? 30_000
@@ -304,7 +329,15 @@ export function putChunked(
   bucket: string,
   key: string,
   data: Buffer,
-  o: { mode: ChunkedMode; chunkSize: number; trailer?: { name: string; value: string }; corruptChunk?: number; corruptTrailerSignature?: boolean; headers?: Record<string, string>; query?: Array<[string, string]> },
+  o: {
+    mode: ChunkedMode
+    chunkSize: number
+    trailer?: { name: string; value: string }
+    corruptChunk?: number
+    corruptTrailerSignature?: boolean
+    headers?: Record<string, string>
+    query?: Array<[string, string]>
+  },
 ): Promise<RawResponse> {
   const path = objectPath(bucket, key)
   const query = o.query ?? []
@@ -317,14 +350,37 @@ export function putChunked(
     ...(o.headers ?? {}),
   }
   // The body length depends only on chunk sizes, never on signature values (always 64 hex chars).
-  const placeholder: Signed = { headers: {}, signature: '0'.repeat(64), key: Buffer.alloc(32), scope: 'x', amzDate: 'x' }
+  const placeholder: Signed = {
+    headers: {},
+    signature: '0'.repeat(64),
+    key: Buffer.alloc(32),
+    scope: 'x',
+    amzDate: 'x',
+  }
   const build = (seed: Signed) =>
     o.mode === STREAMING_UNSIGNED_TRAILER
       ? unsignedTrailerBody(chunks, o.trailer!)
-      : signedChunkedBody(chunks, seed, { trailer: o.mode === STREAMING_SIGNED_TRAILER ? o.trailer : undefined, corruptChunk: o.corruptChunk, corruptTrailerSignature: o.corruptTrailerSignature })
+      : signedChunkedBody(chunks, seed, {
+          trailer: o.mode === STREAMING_SIGNED_TRAILER ? o.trailer : undefined,
+          corruptChunk: o.corruptChunk,
+          corruptTrailerSignature: o.corruptTrailerSignature,
+        })
   base['content-length'] = String(build(placeholder).length)
-  const seed = signHeaders({ method: 'PUT', path, query, headers: base, payloadHash: o.mode, creds: serverCreds(server), date: new Date() })
-  return sendRaw(server, { method: 'PUT', pathAndQuery: path + queryString(query), headers: seed.headers, body: build(seed) })
+  const seed = signHeaders({
+    method: 'PUT',
+    path,
+    query,
+    headers: base,
+    payloadHash: o.mode,
+    creds: serverCreds(server),
+    date: new Date(),
+  })
+  return sendRaw(server, {
+    method: 'PUT',
+    pathAndQuery: path + queryString(query),
+    headers: seed.headers,
+    body: build(seed),
+  })
 }
 
 // ---------------------------------------------------------------- response helpers

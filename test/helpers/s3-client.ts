@@ -49,12 +49,18 @@ export function s3Client(server: TestServer, opts: S3ClientOptions = {}): S3Clie
 export function s3ClientWhenRequired(server: TestServer, opts: S3ClientOptions = {}): S3Client {
   return s3Client(server, {
     ...opts,
-    config: { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', ...opts.config },
+    config: {
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      ...opts.config,
+    },
   })
 }
 
 /** The error an SDK call rejected with, or a failure if it resolved. */
-export async function sdkError(p: Promise<unknown>): Promise<{ name: string; status: number | undefined; message: string; raw: any }> {
+export async function sdkError(
+  p: Promise<unknown>,
+): Promise<{ name: string; status: number | undefined; message: string; raw: any }> {
   try {
     await p
   } catch (e: any) {

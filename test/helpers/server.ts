@@ -56,7 +56,17 @@ export function runtimeCommand(runtime: Runtime, args: string[]): { cmd: string;
       // The same permissions as deno.json's start task (ffi only for libSQL's native module).
       return {
         cmd: join(REPO_ROOT, 'node_modules/.bin/deno'),
-        argv: ['run', '--allow-net', '--allow-read', '--allow-write', '--allow-env', '--allow-sys', `--allow-ffi=${join(REPO_ROOT, 'node_modules/@libsql')}`, join(REPO_ROOT, 'src/runtime/deno.ts'), ...args],
+        argv: [
+          'run',
+          '--allow-net',
+          '--allow-read',
+          '--allow-write',
+          '--allow-env',
+          '--allow-sys',
+          `--allow-ffi=${join(REPO_ROOT, 'node_modules/@libsql')}`,
+          join(REPO_ROOT, 'src/runtime/deno.ts'),
+          ...args,
+        ],
       }
     case 'bun':
       return { cmd: join(REPO_ROOT, 'node_modules/.bin/bun'), argv: [join(REPO_ROOT, 'src/runtime/bun.ts'), ...args] }
@@ -94,7 +104,13 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     COFFER_ROOT_SECRET_KEY: creds.secretAccessKey,
     ...opts.env,
   }
-  const args = ['server', ...(flagValue(extra, '--data') ? [] : ['--data', dataDir]), ...(flagValue(extra, '--port') ? [] : ['--port', '0']), ...(flagValue(extra, '--host') ? [] : ['--host', '127.0.0.1']), ...extra]
+  const args = [
+    'server',
+    ...(flagValue(extra, '--data') ? [] : ['--data', dataDir]),
+    ...(flagValue(extra, '--port') ? [] : ['--port', '0']),
+    ...(flagValue(extra, '--host') ? [] : ['--host', '127.0.0.1']),
+    ...extra,
+  ]
   const region = flagValue(extra, '--region') ?? env.COFFER_REGION ?? 'us-east-1'
   const { cmd, argv } = runtimeCommand(runtime, args)
   const child: ChildProcess = spawn(cmd, argv, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -123,7 +139,9 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   const port = await new Promise<number>((resolvePort, reject) => {
     const fail = (why: string) => {
       cleanup()
-      reject(new Error(`coffer (${runtime}) ${why}\ncommand: ${cmd} ${argv.join(' ')}\nstdout:\n${out}\nstderr:\n${err}`))
+      reject(
+        new Error(`coffer (${runtime}) ${why}\ncommand: ${cmd} ${argv.join(' ')}\nstdout:\n${out}\nstderr:\n${err}`),
+      )
     }
     const onData = () => {
       const m = LISTENING.exec(out)
@@ -173,12 +191,21 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
 }
 
 /** GET over https trusting only the server's CA; bounded. */
-export function httpsGet(server: Pick<TestServer, 'port' | 'caPem'>, path: string): Promise<{ status: number; body: string }> {
+export function httpsGet(
+  server: Pick<TestServer, 'port' | 'caPem'>,
+  path: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: server.port, path, method: 'GET', ca: server.caPem, agent: false, timeout: 10_000 }, (res) => {
-      let body = ''
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, body }))
-    })
+    const req = request(
+      { host: '127.0.0.1', port: server.port, path, method: 'GET', ca: server.caPem, agent: false, timeout: 10_000 },
+      (res) => {
+        let body = ''
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => (body += c))
+          .on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      },
+    )
     req.on('timeout', () => req.destroy(new Error(`GET ${path}: no answer within 10 s`)))
     req.on('error', reject)
     req.end()

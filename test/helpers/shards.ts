@@ -62,7 +62,10 @@ export async function listDriveShards(drive: string): Promise<ShardFile[]> {
       const m = SHARD_FILE.exec(name)
       if (!m || name.startsWith('.')) continue
       const path = join(base, dir, name)
-      const size = await stat(path).then((s) => s.size, () => -1)
+      const size = await stat(path).then(
+        (s) => s.size,
+        () => -1,
+      )
       if (size >= 0) out.push({ drive, path, writeId: m[1]!, index: Number(m[2]), size })
     }
   }
@@ -106,7 +109,10 @@ export async function tempFiles(root: string | string[]): Promise<{ path: string
   for (const drive of new Set(drives)) {
     for (const name of await readdir(join(drive, 'tmp')).catch(() => [] as string[])) {
       const path = join(drive, 'tmp', name)
-      const size = await stat(path).then((s) => s.size, () => -1)
+      const size = await stat(path).then(
+        (s) => s.size,
+        () => -1,
+      )
       if (size >= 0) out.push({ path, size })
     }
   }
@@ -129,7 +135,8 @@ export async function readShardHeader(path: string): Promise<ParsedShard> {
   try {
     const head = Buffer.alloc(FIXED_HEADER + 256)
     const { bytesRead } = await h.read(head, 0, head.length, 0)
-    if (bytesRead < FIXED_HEADER || head.toString('latin1', 0, 4) !== 'CFSH') throw new Error(`${path} is not a shard file`)
+    if (bytesRead < FIXED_HEADER || head.toString('latin1', 0, 4) !== 'CFSH')
+      throw new Error(`${path} is not a shard file`)
     const idLen = head.readUInt16LE(20)
     const parsed: ParsedShard = {
       writeId: head.toString('utf8', FIXED_HEADER, FIXED_HEADER + idLen),
@@ -167,7 +174,11 @@ export async function blockRanges(path: string): Promise<[number, number][]> {
 }
 
 /** XORs one byte at each offset with a non-zero mask, so every byte really changes. */
-export async function flipBytesAt(path: string, offsets: readonly number[], rand: () => number = Math.random): Promise<void> {
+export async function flipBytesAt(
+  path: string,
+  offsets: readonly number[],
+  rand: () => number = Math.random,
+): Promise<void> {
   const h = await open(path, 'r+')
   try {
     for (const off of offsets) {
@@ -186,7 +197,11 @@ export async function flipBytesAt(path: string, offsets: readonly number[], rand
  * Flips `count` random bytes inside the blocks of a shard file (never the header, checksums or
  * trailer, so only the block checksum can notice). Returns the offsets flipped.
  */
-export async function flipRandomBlockBytes(path: string, count: number, rand: () => number = Math.random): Promise<number[]> {
+export async function flipRandomBlockBytes(
+  path: string,
+  count: number,
+  rand: () => number = Math.random,
+): Promise<number[]> {
   const ranges = (await blockRanges(path)).filter(([a, b]) => b > a)
   if (ranges.length === 0) throw new Error(`${path} has no block bytes to flip`)
   const offsets = new Set<number>()
@@ -233,7 +248,17 @@ export interface Health {
   ec: string
   stores: { id: string; up: boolean }[]
   healBacklog: number
-  stats: Record<'degradedReads' | 'degradedWrites' | 'shardsRebuilt' | 'corruptShardsFound' | 'missingShardsFound' | 'orphansRemoved' | 'healFailures' | 'scrubPasses', number>
+  stats: Record<
+    | 'degradedReads'
+    | 'degradedWrites'
+    | 'shardsRebuilt'
+    | 'corruptShardsFound'
+    | 'missingShardsFound'
+    | 'orphansRemoved'
+    | 'healFailures'
+    | 'scrubPasses',
+    number
+  >
 }
 
 /** GET /_coffer/health (200 when writes can reach quorum, 503 otherwise; the body either way). */
@@ -246,7 +271,12 @@ export async function getHealth(server: Pick<TestServer, 'port' | 'caPem'>): Pro
  * Polls `probe` every `intervalMs` until it returns true, or fails after `timeoutMs` with the last
  * thing it returned instead (a description of what is still missing) or threw.
  */
-export async function waitFor(what: string, probe: () => Promise<true | string | false>, timeoutMs: number, intervalMs = 250): Promise<void> {
+export async function waitFor(
+  what: string,
+  probe: () => Promise<true | string | false>,
+  timeoutMs: number,
+  intervalMs = 250,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let last: unknown
   for (;;) {
@@ -257,7 +287,8 @@ export async function waitFor(what: string, probe: () => Promise<true | string |
     } catch (e) {
       last = e instanceof Error ? e.message : e
     }
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${String(last)}`)
+    if (Date.now() >= deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${String(last)}`)
     await new Promise((r) => setTimeout(r, intervalMs))
   }
 }
@@ -275,9 +306,11 @@ export interface Obj {
 /** Runs `fn` over `items`, `width` at a time. */
 export async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) await fn(items[next++]!)
-  }))
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) await fn(items[next++]!)
+    }),
+  )
 }
 
 /** Stores objectBytes(key, size): one PutObject, or lib-storage's multipart upload in 5 MiB parts. */
@@ -300,7 +333,12 @@ export async function getBytes(s3: S3Client, Bucket: string, Key: string, Range?
  * Reads every object whole (length and SHA-256), plus, for up to `rangedObjects` of the big ones,
  * ranges across block, stripe and part boundaries.
  */
-export async function verifyAll(s3: S3Client, Bucket: string, objects: readonly Obj[], rangedObjects = 6): Promise<void> {
+export async function verifyAll(
+  s3: S3Client,
+  Bucket: string,
+  objects: readonly Obj[],
+  rangedObjects = 6,
+): Promise<void> {
   await verifyWhole(s3, Bucket, objects)
   await verifyRanges(s3, Bucket, objects.filter((x) => x.size >= 2 * MiB).slice(0, rangedObjects))
 }

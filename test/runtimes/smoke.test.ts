@@ -5,7 +5,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { randomBytes, createHash } from 'node:crypto'
 import {
-  CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client,
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  type S3Client,
 } from '@aws-sdk/client-s3'
 import { httpsGet, startServer, type Runtime, type TestServer } from '../helpers/server.ts'
 import { bodyBytes, bucketName, s3Client } from '../helpers/s3-client.ts'
@@ -32,7 +37,10 @@ describe.each(['node', 'deno', 'bun'] as Runtime[])('%s', (runtime) => {
   })
 
   it('prints exactly one listening line, with the real port', () => {
-    const lines = server.stdout().split('\n').filter((l) => l.startsWith('coffer: listening on '))
+    const lines = server
+      .stdout()
+      .split('\n')
+      .filter((l) => l.startsWith('coffer: listening on '))
     expect(lines).toEqual([`coffer: listening on https://127.0.0.1:${server.port}`])
     expect(server.port).toBeGreaterThan(0)
   })
@@ -50,23 +58,28 @@ describe.each(['node', 'deno', 'bun'] as Runtime[])('%s', (runtime) => {
 
   // WHATWG URL parsing folds '/./' and '/../', yet both are legal in S3 keys and signed as sent:
   // the adapter must hand the app the request target as received.
-  it(runtime === 'bun' ? 'dot-segment keys: Bun cannot see the raw target, and says so at start' : 'dot-segment keys round-trip (raw request target reaches the app)', async () => {
-    const Bucket = bucketName(`dots-${runtime}`)
-    await s3.send(new CreateBucketCommand({ Bucket }))
-    const key = 'a/./b/../c'
-    const put = await rawRequest(server, { method: 'PUT', path: objectPath(Bucket, key), body: 'dots' })
-    if (runtime === 'bun') {
-      expect(put.status).toBe(403)
-      expect(server.stderr()).toMatch(/note \(bun\): request paths are normalised by Bun/)
-      return
-    }
-    expect(put.status).toBe(200)
-    const got = await rawRequest(server, { method: 'GET', path: objectPath(Bucket, key) })
-    expect(got.status).toBe(200)
-    expect(got.body).toBe('dots')
-    const folded = await rawRequest(server, { method: 'GET', path: objectPath(Bucket, 'a/c') })
-    expect(folded.status).toBe(404)
-  })
+  it(
+    runtime === 'bun'
+      ? 'dot-segment keys: Bun cannot see the raw target, and says so at start'
+      : 'dot-segment keys round-trip (raw request target reaches the app)',
+    async () => {
+      const Bucket = bucketName(`dots-${runtime}`)
+      await s3.send(new CreateBucketCommand({ Bucket }))
+      const key = 'a/./b/../c'
+      const put = await rawRequest(server, { method: 'PUT', path: objectPath(Bucket, key), body: 'dots' })
+      if (runtime === 'bun') {
+        expect(put.status).toBe(403)
+        expect(server.stderr()).toMatch(/note \(bun\): request paths are normalised by Bun/)
+        return
+      }
+      expect(put.status).toBe(200)
+      const got = await rawRequest(server, { method: 'GET', path: objectPath(Bucket, key) })
+      expect(got.status).toBe(200)
+      expect(got.body).toBe('dots')
+      const folded = await rawRequest(server, { method: 'GET', path: objectPath(Bucket, 'a/c') })
+      expect(folded.status).toBe(404)
+    },
+  )
 
   it('SIGTERM closes the server and exits 0', async () => {
     await server.kill('SIGTERM')

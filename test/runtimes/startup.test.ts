@@ -13,12 +13,24 @@ import { REPO_ROOT, httpsGet, startServer, type TestServer } from '../helpers/se
 import { s3Client } from '../helpers/s3-client.ts'
 
 /** Runs `node bin/coffer.mjs <args>` to completion (bounded). */
-function coffer(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function coffer(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(REPO_ROOT, 'bin/coffer.mjs'), ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) })
-    })
+    execFile(
+      process.execPath,
+      [join(REPO_ROOT, 'bin/coffer.mjs'), ...args],
+      { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000, killSignal: 'SIGKILL' },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : -1
+          : 0
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) })
+      },
+    )
   })
 }
 
@@ -137,7 +149,10 @@ describe('refusals', () => {
   it('a port in use exits 1 with what to do', async () => {
     const s = await startServer()
     try {
-      const r = await coffer(['server', '--data', join(dir, 'busy'), '--port', String(s.port)], { COFFER_ROOT_ACCESS_KEY: 'BUSYKEY1', COFFER_ROOT_SECRET_KEY: 'busy-secret-1' })
+      const r = await coffer(['server', '--data', join(dir, 'busy'), '--port', String(s.port)], {
+        COFFER_ROOT_ACCESS_KEY: 'BUSYKEY1',
+        COFFER_ROOT_SECRET_KEY: 'busy-secret-1',
+      })
       expect(r.code).toBe(1)
       expect(r.stderr).toMatch(/already in use: choose another --port/)
     } finally {

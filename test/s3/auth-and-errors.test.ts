@@ -4,13 +4,32 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { randomBytes } from 'node:crypto'
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { startServer, type TestServer } from '../helpers/server.ts'
 import { bodyBytes, bucketName, s3Client, s3ClientWhenRequired, sdkError } from '../helpers/s3-client.ts'
 import {
-  STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, STREAMING_UNSIGNED_TRAILER, checksumB64, errorFields, hostOf, md5b64,
-  objectPath, presignPath, putChunked, rawRequest, sendRaw, serverCreds, sha256hex, type RawResponse,
+  STREAMING_SIGNED,
+  STREAMING_SIGNED_TRAILER,
+  STREAMING_UNSIGNED_TRAILER,
+  checksumB64,
+  errorFields,
+  hostOf,
+  md5b64,
+  objectPath,
+  presignPath,
+  putChunked,
+  rawRequest,
+  sendRaw,
+  serverCreds,
+  sha256hex,
+  type RawResponse,
 } from '../helpers/raw.ts'
 
 let server: TestServer
@@ -39,22 +58,35 @@ function expectS3Error(r: RawResponse, status: number, codes: string | string[])
   expect(String(r.headers['content-type'])).toMatch(/xml/)
 }
 
-const absent = async (Key: string) => expect((await sdkError(s3.send(new HeadObjectCommand({ Bucket, Key })))).status).toBe(404)
+const absent = async (Key: string) =>
+  expect((await sdkError(s3.send(new HeadObjectCommand({ Bucket, Key })))).status).toBe(404)
 
 describe('SigV4 header auth', () => {
   it('no Authorization → 403 AccessDenied', async () => {
     expectS3Error(await rawRequest(server, { method: 'GET', path: `/${Bucket}`, sign: false }), 403, 'AccessDenied')
-    expectS3Error(await rawRequest(server, { method: 'PUT', path: objectPath(Bucket, 'anon'), body: 'x', sign: false }), 403, 'AccessDenied')
+    expectS3Error(
+      await rawRequest(server, { method: 'PUT', path: objectPath(Bucket, 'anon'), body: 'x', sign: false }),
+      403,
+      'AccessDenied',
+    )
     await absent('anon')
   })
 
   it('wrong secret → 403 SignatureDoesNotMatch', async () => {
-    const r = await rawRequest(server, { method: 'GET', path: objectPath(Bucket, 'existing'), creds: { secretAccessKey: 'not-the-secret-at-all' } })
+    const r = await rawRequest(server, {
+      method: 'GET',
+      path: objectPath(Bucket, 'existing'),
+      creds: { secretAccessKey: 'not-the-secret-at-all' },
+    })
     expectS3Error(r, 403, 'SignatureDoesNotMatch')
   })
 
   it('unknown access key → 403 InvalidAccessKeyId', async () => {
-    const r = await rawRequest(server, { method: 'GET', path: `/${Bucket}`, creds: { accessKeyId: 'AKIANOSUCHKEY0000000' } })
+    const r = await rawRequest(server, {
+      method: 'GET',
+      path: `/${Bucket}`,
+      creds: { accessKeyId: 'AKIANOSUCHKEY0000000' },
+    })
     expectS3Error(r, 403, 'InvalidAccessKeyId')
   })
 
@@ -93,7 +125,12 @@ describe('SigV4 header auth', () => {
 describe('presigned URLs', () => {
   const fetchUrl = (url: string, method: string, body?: Buffer) => {
     const u = new URL(url)
-    return sendRaw(server, { method, pathAndQuery: u.pathname + u.search, headers: { host: u.host, ...(body ? { 'content-length': String(body.length) } : {}) }, body })
+    return sendRaw(server, {
+      method,
+      pathAndQuery: u.pathname + u.search,
+      headers: { host: u.host, ...(body ? { 'content-length': String(body.length) } : {}) },
+      body,
+    })
   }
 
   it('GET and PUT via @aws-sdk/s3-request-presigner work', async () => {
@@ -106,7 +143,9 @@ describe('presigned URLs', () => {
     const signer = s3ClientWhenRequired(server)
     try {
       const body = randomBytes(70_000)
-      const putUrl = await getSignedUrl(signer, new PutObjectCommand({ Bucket, Key: 'presigned-put' }), { expiresIn: 300 })
+      const putUrl = await getSignedUrl(signer, new PutObjectCommand({ Bucket, Key: 'presigned-put' }), {
+        expiresIn: 300,
+      })
       const p = await fetchUrl(putUrl, 'PUT', body)
       expect(p.status, p.body).toBe(200)
       const back = await s3.send(new GetObjectCommand({ Bucket, Key: 'presigned-put' }))
@@ -118,12 +157,21 @@ describe('presigned URLs', () => {
 
   it('a presigned URL with a tampered signature → 403 SignatureDoesNotMatch', async () => {
     const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket, Key: 'existing' }), { expiresIn: 300 })
-    const tampered = url.replace(/X-Amz-Signature=([0-9a-f])/, (_m, c: string) => `X-Amz-Signature=${c === '0' ? '1' : '0'}`)
+    const tampered = url.replace(
+      /X-Amz-Signature=([0-9a-f])/,
+      (_m, c: string) => `X-Amz-Signature=${c === '0' ? '1' : '0'}`,
+    )
     expectS3Error(await fetchUrl(tampered, 'GET'), 403, 'SignatureDoesNotMatch')
   })
 
   it('an expired presigned URL (X-Amz-Expires=1, 2 s later) → 403 AccessDenied', async () => {
-    const path = presignPath({ method: 'GET', path: objectPath(Bucket, 'existing'), host: hostOf(server), creds: serverCreds(server), expires: 1 })
+    const path = presignPath({
+      method: 'GET',
+      path: objectPath(Bucket, 'existing'),
+      host: hostOf(server),
+      creds: serverCreds(server),
+      expires: 1,
+    })
     const fresh = await sendRaw(server, { method: 'GET', pathAndQuery: path, headers: { host: hostOf(server) } })
     expect(fresh.status, fresh.body).toBe(200)
     await new Promise((r) => setTimeout(r, 2100))
@@ -132,23 +180,47 @@ describe('presigned URLs', () => {
   })
 
   it('X-Amz-Expires over 7 days (604801) → 400 AuthorizationQueryParametersError', async () => {
-    const path = presignPath({ method: 'GET', path: objectPath(Bucket, 'existing'), host: hostOf(server), creds: serverCreds(server), expires: 604801 })
+    const path = presignPath({
+      method: 'GET',
+      path: objectPath(Bucket, 'existing'),
+      host: hostOf(server),
+      creds: serverCreds(server),
+      expires: 604801,
+    })
     const r = await sendRaw(server, { method: 'GET', pathAndQuery: path, headers: { host: hostOf(server) } })
     expectS3Error(r, 400, 'AuthorizationQueryParametersError')
-    const week = presignPath({ method: 'GET', path: objectPath(Bucket, 'existing'), host: hostOf(server), creds: serverCreds(server), expires: 604800 })
-    expect((await sendRaw(server, { method: 'GET', pathAndQuery: week, headers: { host: hostOf(server) } })).status).toBe(200)
+    const week = presignPath({
+      method: 'GET',
+      path: objectPath(Bucket, 'existing'),
+      host: hostOf(server),
+      creds: serverCreds(server),
+      expires: 604800,
+    })
+    expect(
+      (await sendRaw(server, { method: 'GET', pathAndQuery: week, headers: { host: hostOf(server) } })).status,
+    ).toBe(200)
   })
 })
 
 describe('payload modes', () => {
   it('a literal x-amz-content-sha256 that does not match → 400 XAmzContentSHA256Mismatch, no object', async () => {
-    const r = await rawRequest(server, { method: 'PUT', path: objectPath(Bucket, 'sha-mismatch'), body: 'actual body', payloadHash: sha256hex('another body') })
+    const r = await rawRequest(server, {
+      method: 'PUT',
+      path: objectPath(Bucket, 'sha-mismatch'),
+      body: 'actual body',
+      payloadHash: sha256hex('another body'),
+    })
     expectS3Error(r, 400, 'XAmzContentSHA256Mismatch')
     await absent('sha-mismatch')
   })
 
   it('UNSIGNED-PAYLOAD works', async () => {
-    const r = await rawRequest(server, { method: 'PUT', path: objectPath(Bucket, 'unsigned'), body: 'unsigned body', payloadHash: 'UNSIGNED-PAYLOAD' })
+    const r = await rawRequest(server, {
+      method: 'PUT',
+      path: objectPath(Bucket, 'unsigned'),
+      body: 'unsigned body',
+      payloadHash: 'UNSIGNED-PAYLOAD',
+    })
     expect(r.status, r.body).toBe(200)
     const g = await s3.send(new GetObjectCommand({ Bucket, Key: 'unsigned' }))
     expect((await bodyBytes(g.Body)).toString()).toBe('unsigned body')
@@ -162,7 +234,7 @@ describe('payload modes', () => {
     expect(Buffer.compare(await bodyBytes(g.Body), data)).toBe(0)
   })
 
-  it('signed streaming with 1-byte chunks: reads back (or S3\'s InvalidChunkSizeError and no object)', async () => {
+  it("signed streaming with 1-byte chunks: reads back (or S3's InvalidChunkSizeError and no object)", async () => {
     const data = Buffer.from('tiny chunks, every one signed')
     const r = await putChunked(server, Bucket, 'stream-1b', data, { mode: STREAMING_SIGNED, chunkSize: 1 })
     if (r.status === 200) {
@@ -188,7 +260,11 @@ describe('payload modes', () => {
   it('signed streaming with a signed CRC32 trailer works and stores the checksum', async () => {
     const data = randomBytes(20_000)
     const crc = await checksumB64('CRC32', data)
-    const r = await putChunked(server, Bucket, 'signed-trailer', data, { mode: STREAMING_SIGNED_TRAILER, chunkSize: 8192, trailer: { name: 'x-amz-checksum-crc32', value: crc } })
+    const r = await putChunked(server, Bucket, 'signed-trailer', data, {
+      mode: STREAMING_SIGNED_TRAILER,
+      chunkSize: 8192,
+      trailer: { name: 'x-amz-checksum-crc32', value: crc },
+    })
     expect(r.status, r.body).toBe(200)
     const h = await s3.send(new HeadObjectCommand({ Bucket, Key: 'signed-trailer', ChecksumMode: 'ENABLED' }))
     expect(h.ChecksumCRC32).toBe(crc)
@@ -198,7 +274,12 @@ describe('payload modes', () => {
   it('a bad trailer signature → 403 SignatureDoesNotMatch, no object', async () => {
     const data = randomBytes(9000)
     const crc = await checksumB64('CRC32', data)
-    const r = await putChunked(server, Bucket, 'bad-trailer-sig', data, { mode: STREAMING_SIGNED_TRAILER, chunkSize: 8192, trailer: { name: 'x-amz-checksum-crc32', value: crc }, corruptTrailerSignature: true })
+    const r = await putChunked(server, Bucket, 'bad-trailer-sig', data, {
+      mode: STREAMING_SIGNED_TRAILER,
+      chunkSize: 8192,
+      trailer: { name: 'x-amz-checksum-crc32', value: crc },
+      corruptTrailerSignature: true,
+    })
     expectS3Error(r, 403, 'SignatureDoesNotMatch')
     await absent('bad-trailer-sig')
   })
@@ -206,7 +287,11 @@ describe('payload modes', () => {
   it('STREAMING-UNSIGNED-PAYLOAD-TRAILER with the right CRC32C works', async () => {
     const data = randomBytes(70_000)
     const value = await checksumB64('CRC32C', data)
-    const r = await putChunked(server, Bucket, 'unsigned-trailer', data, { mode: STREAMING_UNSIGNED_TRAILER, chunkSize: 65536, trailer: { name: 'x-amz-checksum-crc32c', value } })
+    const r = await putChunked(server, Bucket, 'unsigned-trailer', data, {
+      mode: STREAMING_UNSIGNED_TRAILER,
+      chunkSize: 65536,
+      trailer: { name: 'x-amz-checksum-crc32c', value },
+    })
     expect(r.status, r.body).toBe(200)
     const h = await s3.send(new HeadObjectCommand({ Bucket, Key: 'unsigned-trailer', ChecksumMode: 'ENABLED' }))
     expect(h.ChecksumCRC32C).toBe(value)
@@ -217,10 +302,18 @@ describe('payload modes', () => {
   it('STREAMING-UNSIGNED-PAYLOAD-TRAILER with a wrong checksum → 400 BadDigest, nothing created or overwritten', async () => {
     const data = randomBytes(70_000)
     const wrong = await checksumB64('CRC32', Buffer.from('something else'))
-    const r = await putChunked(server, Bucket, 'bad-trailer', data, { mode: STREAMING_UNSIGNED_TRAILER, chunkSize: 65536, trailer: { name: 'x-amz-checksum-crc32', value: wrong } })
+    const r = await putChunked(server, Bucket, 'bad-trailer', data, {
+      mode: STREAMING_UNSIGNED_TRAILER,
+      chunkSize: 65536,
+      trailer: { name: 'x-amz-checksum-crc32', value: wrong },
+    })
     expectS3Error(r, 400, 'BadDigest')
     await absent('bad-trailer')
-    const over = await putChunked(server, Bucket, 'existing', data, { mode: STREAMING_UNSIGNED_TRAILER, chunkSize: 65536, trailer: { name: 'x-amz-checksum-crc32', value: wrong } })
+    const over = await putChunked(server, Bucket, 'existing', data, {
+      mode: STREAMING_UNSIGNED_TRAILER,
+      chunkSize: 65536,
+      trailer: { name: 'x-amz-checksum-crc32', value: wrong },
+    })
     expect(over.status).toBe(400)
     const g = await s3.send(new GetObjectCommand({ Bucket, Key: 'existing' }))
     expect((await bodyBytes(g.Body)).toString()).toBe('existing body')
@@ -228,8 +321,11 @@ describe('payload modes', () => {
 
   it('a truncated body (Content-Length 1 MiB, 100 KiB sent, socket destroyed) leaves no object', async () => {
     const r = await rawRequest(server, {
-      method: 'PUT', path: objectPath(Bucket, 'truncated'), body: randomBytes(100 * 1024),
-      truncate: { declaredLength: 1024 * 1024 }, payloadHash: 'UNSIGNED-PAYLOAD',
+      method: 'PUT',
+      path: objectPath(Bucket, 'truncated'),
+      body: randomBytes(100 * 1024),
+      truncate: { declaredLength: 1024 * 1024 },
+      payloadHash: 'UNSIGNED-PAYLOAD',
     })
     expect(r.status === 0 || r.status >= 400).toBe(true)
     await absent('truncated')
@@ -244,7 +340,13 @@ describe('payload modes', () => {
 describe('hostile and malformed XML', () => {
   const deleteXml = (xml: string) => {
     const body = Buffer.from(xml)
-    return rawRequest(server, { method: 'POST', path: `/${Bucket}`, query: [['delete', '']], body, headers: { 'content-md5': md5b64(body), 'content-type': 'application/xml' } })
+    return rawRequest(server, {
+      method: 'POST',
+      path: `/${Bucket}`,
+      query: [['delete', '']],
+      body,
+      headers: { 'content-md5': md5b64(body), 'content-type': 'application/xml' },
+    })
   }
 
   it('malformed DeleteObjects XML → 400 MalformedXML', async () => {
@@ -254,11 +356,14 @@ describe('hostile and malformed XML', () => {
   })
 
   it('DOCTYPE with entities is refused (no expansion, no 500)', async () => {
-    const lol = '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]><Delete><Object><Key>&lol3;</Key></Object></Delete>'
+    const lol =
+      '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]><Delete><Object><Key>&lol3;</Key></Object></Delete>'
     const r = await deleteXml(lol)
     expectS3Error(r, 400, ['MalformedXML', 'InvalidRequest'])
     expect(r.body).not.toContain('lollollol')
-    const ext = await deleteXml('<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><Delete><Object><Key>&x;</Key></Object></Delete>')
+    const ext = await deleteXml(
+      '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><Delete><Object><Key>&x;</Key></Object></Delete>',
+    )
     expectS3Error(ext, 400, ['MalformedXML', 'InvalidRequest'])
     expect(ext.body).not.toContain('root:')
   })
@@ -277,13 +382,26 @@ describe('hostile and malformed XML', () => {
   })
 
   it('malformed and huge CompleteMultipartUpload XML → 400, never 500', async () => {
-    const created = await rawRequest(server, { method: 'POST', path: objectPath(Bucket, 'mpu-xml'), query: [['uploads', '']] })
+    const created = await rawRequest(server, {
+      method: 'POST',
+      path: objectPath(Bucket, 'mpu-xml'),
+      query: [['uploads', '']],
+    })
     expect(created.status, created.body).toBe(200)
     const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created.body)![1]!
-    const complete = (xml: string) => rawRequest(server, { method: 'POST', path: objectPath(Bucket, 'mpu-xml'), query: [['uploadId', uploadId]], body: xml })
+    const complete = (xml: string) =>
+      rawRequest(server, {
+        method: 'POST',
+        path: objectPath(Bucket, 'mpu-xml'),
+        query: [['uploadId', uploadId]],
+        body: xml,
+      })
     expectS3Error(await complete('<CompleteMultipartUpload><Part>'), 400, 'MalformedXML')
     const part = '<Part><PartNumber>1</PartNumber><ETag>"0123456789abcdef0123456789abcdef"</ETag></Part>'
-    const huge = '<CompleteMultipartUpload>' + part.repeat(Math.ceil((5 * 1024 * 1024) / part.length)) + '</CompleteMultipartUpload>'
+    const huge =
+      '<CompleteMultipartUpload>' +
+      part.repeat(Math.ceil((5 * 1024 * 1024) / part.length)) +
+      '</CompleteMultipartUpload>'
     const r = await complete(huge)
     expect(r.status).toBeGreaterThanOrEqual(400)
     expect(r.status).toBeLessThan(500)
@@ -293,10 +411,25 @@ describe('hostile and malformed XML', () => {
 
 describe('unknown operations', () => {
   it('GET ?torrent on an object → 501 NotImplemented', async () => {
-    expectS3Error(await rawRequest(server, { method: 'GET', path: objectPath(Bucket, 'existing'), query: [['torrent', '']] }), 501, 'NotImplemented')
+    expectS3Error(
+      await rawRequest(server, { method: 'GET', path: objectPath(Bucket, 'existing'), query: [['torrent', '']] }),
+      501,
+      'NotImplemented',
+    )
   })
   it('an unsupported bucket sub-resource (?analytics) → 501 NotImplemented', async () => {
-    expectS3Error(await rawRequest(server, { method: 'GET', path: `/${Bucket}`, query: [['analytics', ''], ['id', 'x']] }), 501, 'NotImplemented')
+    expectS3Error(
+      await rawRequest(server, {
+        method: 'GET',
+        path: `/${Bucket}`,
+        query: [
+          ['analytics', ''],
+          ['id', 'x'],
+        ],
+      }),
+      501,
+      'NotImplemented',
+    )
   })
 })
 
@@ -315,11 +448,21 @@ describe('virtual-hosted-style addressing', () => {
       const B = bucketName('vhost')
       await vs.send(new CreateBucketCommand({ Bucket: B }))
       const host = `${B}.s3.test:${vserver.port}`
-      const put = await rawRequest(vserver, { method: 'PUT', path: '/dir/hello%20v.txt', headers: { host }, body: 'virtual' })
+      const put = await rawRequest(vserver, {
+        method: 'PUT',
+        path: '/dir/hello%20v.txt',
+        headers: { host },
+        body: 'virtual',
+      })
       expect(put.status, put.body).toBe(200)
       const get = await vs.send(new GetObjectCommand({ Bucket: B, Key: 'dir/hello v.txt' }))
       expect((await bodyBytes(get.Body)).toString()).toBe('virtual')
-      const list = await rawRequest(vserver, { method: 'GET', path: '/', query: [['list-type', '2']], headers: { host } })
+      const list = await rawRequest(vserver, {
+        method: 'GET',
+        path: '/',
+        query: [['list-type', '2']],
+        headers: { host },
+      })
       expect(list.status, list.body).toBe(200)
       expect(list.body).toContain(`<Name>${B}</Name>`)
       expect(list.body).toContain('<Key>dir/hello v.txt</Key>')

@@ -50,7 +50,9 @@ describe('aws s3 / s3api', () => {
     const down = join(cli.dir, 'big.down')
     await writeFile(up, data)
     await cli.ok(['s3', 'cp', up, `s3://${Bucket}/big/file.bin`], { timeoutMs: 180_000 })
-    const head = JSON.parse((await cli.ok(['s3api', 'head-object', '--bucket', Bucket, '--key', 'big/file.bin'])).stdout)
+    const head = JSON.parse(
+      (await cli.ok(['s3api', 'head-object', '--bucket', Bucket, '--key', 'big/file.bin'])).stdout,
+    )
     expect(head.ContentLength).toBe(data.length)
     // The CLI's default multipart chunk size is 8 MiB: parts of 8, 8 and 4 MiB.
     const parts = [data.subarray(0, 8 * MiB), data.subarray(8 * MiB, 16 * MiB), data.subarray(16 * MiB)]
@@ -102,7 +104,9 @@ describe('aws s3 / s3api', () => {
   })
 
   it('s3api list-objects-v2 and a missing key give S3 answers', async () => {
-    const list = JSON.parse((await cli.ok(['s3api', 'list-objects-v2', '--bucket', Bucket, '--prefix', 'tree/sub/'])).stdout)
+    const list = JSON.parse(
+      (await cli.ok(['s3api', 'list-objects-v2', '--bucket', Bucket, '--prefix', 'tree/sub/'])).stdout,
+    )
     expect(list.Contents.map((c: { Key: string }) => c.Key)).toContain('tree/sub/b.bin')
     const missing = await cli.run(['s3api', 'head-object', '--bucket', Bucket, '--key', 'nope'])
     expect(missing.code).not.toBe(0)

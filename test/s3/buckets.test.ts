@@ -4,8 +4,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetBucketLocationCommand, HeadBucketCommand,
-  ListBucketsCommand, PutObjectCommand, type S3Client,
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  GetBucketLocationCommand,
+  HeadBucketCommand,
+  ListBucketsCommand,
+  PutObjectCommand,
+  type S3Client,
 } from '@aws-sdk/client-s3'
 import { startServer, type TestServer } from '../helpers/server.ts'
 import { bucketName, s3Client, sdkError } from '../helpers/s3-client.ts'
@@ -59,7 +65,11 @@ describe('CreateBucket / ListBuckets / HeadBucket', () => {
   })
 
   it('accepts the two boundary lengths 3 and 63', async () => {
-    const rnd = () => Math.random().toString(36).slice(2).replace(/[^a-z0-9]/g, '') + 'xyz0123456789'
+    const rnd = () =>
+      Math.random()
+        .toString(36)
+        .slice(2)
+        .replace(/[^a-z0-9]/g, '') + 'xyz0123456789'
     for (const Bucket of [('a' + rnd()).slice(0, 3), ('b' + rnd()).padEnd(63, 'c').slice(0, 63)]) {
       expect(Bucket.length === 3 || Bucket.length === 63).toBe(true)
       const r = await s3.send(new CreateBucketCommand({ Bucket }))
@@ -106,7 +116,9 @@ describe('CreateBucket / ListBuckets / HeadBucket', () => {
     expect(euServer.region).toBe('eu-west-1')
     const Bucket = bucketName()
     await eu.send(new CreateBucketCommand({ Bucket, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }))
-    const e = await sdkError(eu.send(new CreateBucketCommand({ Bucket, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } })))
+    const e = await sdkError(
+      eu.send(new CreateBucketCommand({ Bucket, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } })),
+    )
     expect(e.status).toBe(409)
     expect(e.name).toBe('BucketAlreadyOwnedByYou')
   })
@@ -124,7 +136,9 @@ describe('LocationConstraint and GetBucketLocation', () => {
 
   it('matching constraint is accepted and reported back', async () => {
     const Bucket = bucketName()
-    const r = await eu.send(new CreateBucketCommand({ Bucket, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }))
+    const r = await eu.send(
+      new CreateBucketCommand({ Bucket, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }),
+    )
     expect(r.$metadata.httpStatusCode).toBe(200)
     const loc = await eu.send(new GetBucketLocationCommand({ Bucket }))
     expect(loc.LocationConstraint).toBe('eu-west-1')
@@ -132,14 +146,23 @@ describe('LocationConstraint and GetBucketLocation', () => {
 
   it('a region this endpoint does not serve → 400 IllegalLocationConstraintException / InvalidLocationConstraint', async () => {
     const Bucket = bucketName()
-    const e = await sdkError(eu.send(new CreateBucketCommand({ Bucket, CreateBucketConfiguration: { LocationConstraint: 'us-west-2' } })))
+    const e = await sdkError(
+      eu.send(new CreateBucketCommand({ Bucket, CreateBucketConfiguration: { LocationConstraint: 'us-west-2' } })),
+    )
     expect(e.status).toBe(400)
     expect(['IllegalLocationConstraintException', 'InvalidLocationConstraint']).toContain(e.name)
     expect((await sdkError(eu.send(new HeadBucketCommand({ Bucket })))).status).toBe(404)
   })
 
   it('a nonsense constraint → 400 InvalidLocationConstraint (or IllegalLocationConstraintException)', async () => {
-    const e = await sdkError(s3.send(new CreateBucketCommand({ Bucket: bucketName(), CreateBucketConfiguration: { LocationConstraint: 'moon-north-1' as any } })))
+    const e = await sdkError(
+      s3.send(
+        new CreateBucketCommand({
+          Bucket: bucketName(),
+          CreateBucketConfiguration: { LocationConstraint: 'moon-north-1' as any },
+        }),
+      ),
+    )
     expect(e.status).toBe(400)
     expect(['IllegalLocationConstraintException', 'InvalidLocationConstraint']).toContain(e.name)
   })

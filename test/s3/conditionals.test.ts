@@ -4,8 +4,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand,
-  HeadObjectCommand, PutObjectCommand, UploadPartCommand, type S3Client,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
 } from '@aws-sdk/client-s3'
 import { startServer, type TestServer } from '../helpers/server.ts'
 import { bodyBytes, bucketName, s3Client, sdkError } from '../helpers/s3-client.ts'
@@ -49,7 +55,11 @@ describe('conditional GET / HEAD', () => {
     // S3 precedence: If-Match true wins over a false If-Unmodified-Since …
     ['If-Match true + If-Unmodified-Since false', () => ({ 'if-match': etag, 'if-unmodified-since': before() }), 200],
     // … and a false If-None-Match (i.e. it matches) wins over a true If-Modified-Since.
-    ['If-None-Match false + If-Modified-Since true', () => ({ 'if-none-match': etag, 'if-modified-since': before() }), 304],
+    [
+      'If-None-Match false + If-Modified-Since true',
+      () => ({ 'if-none-match': etag, 'if-modified-since': before() }),
+      304,
+    ],
     ['If-Match false + If-None-Match true', () => ({ 'if-match': '"nope"', 'if-none-match': '"other"' }), 412],
     ['unparseable If-Modified-Since is ignored', () => ({ 'if-modified-since': 'yesterday-ish' }), 200],
   ]
@@ -121,10 +131,28 @@ describe('conditional CompleteMultipartUpload', () => {
   it('If-None-Match: * completes when absent and 412 when the key exists', async () => {
     const Key = 'mpu/inm'
     const a = await upload(Key, 'first')
-    const ok = await s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: a.UploadId, MultipartUpload: { Parts: a.Parts }, IfNoneMatch: '*' }))
+    const ok = await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key,
+        UploadId: a.UploadId,
+        MultipartUpload: { Parts: a.Parts },
+        IfNoneMatch: '*',
+      }),
+    )
     expect(ok.ETag).toMatch(/^"[0-9a-f]{32}-1"$/)
     const b = await upload(Key, 'second')
-    const e = await sdkError(s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: b.UploadId, MultipartUpload: { Parts: b.Parts }, IfNoneMatch: '*' })))
+    const e = await sdkError(
+      s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key,
+          UploadId: b.UploadId,
+          MultipartUpload: { Parts: b.Parts },
+          IfNoneMatch: '*',
+        }),
+      ),
+    )
     expect(e.status).toBe(412)
     expect(e.name).toBe('PreconditionFailed')
     const now = await s3.send(new GetObjectCommand({ Bucket, Key }))
@@ -135,7 +163,17 @@ describe('conditional CompleteMultipartUpload', () => {
     const Key = 'mpu/im'
     await s3.send(new PutObjectCommand({ Bucket, Key, Body: 'existing' }))
     const a = await upload(Key, 'replacement')
-    const e = await sdkError(s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: a.UploadId, MultipartUpload: { Parts: a.Parts }, IfMatch: '"0123456789abcdef0123456789abcdef"' })))
+    const e = await sdkError(
+      s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key,
+          UploadId: a.UploadId,
+          MultipartUpload: { Parts: a.Parts },
+          IfMatch: '"0123456789abcdef0123456789abcdef"',
+        }),
+      ),
+    )
     expect(e.status).toBe(412)
     const now = await s3.send(new GetObjectCommand({ Bucket, Key }))
     expect((await bodyBytes(now.Body)).toString()).toBe('existing')

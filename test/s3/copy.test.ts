@@ -5,7 +5,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { randomBytes, createHash } from 'node:crypto'
 import {
-  CopyObjectCommand, CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client,
+  CopyObjectCommand,
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
 } from '@aws-sdk/client-s3'
 import { startServer, type TestServer } from '../helpers/server.ts'
 import { bodyBytes, bucketName, s3Client, sdkError } from '../helpers/s3-client.ts'
@@ -25,9 +30,16 @@ beforeAll(async () => {
   s3 = s3Client(server)
   await s3.send(new CreateBucketCommand({ Bucket }))
   await s3.send(new CreateBucketCommand({ Bucket: Other }))
-  const put = await s3.send(new PutObjectCommand({
-    Bucket, Key: 'src', Body: src, ContentType: 'image/x-src', CacheControl: 'no-store', Metadata: { color: 'blue' },
-  }))
+  const put = await s3.send(
+    new PutObjectCommand({
+      Bucket,
+      Key: 'src',
+      Body: src,
+      ContentType: 'image/x-src',
+      CacheControl: 'no-store',
+      Metadata: { color: 'blue' },
+    }),
+  )
   srcEtag = put.ETag!
   srcModified = (await s3.send(new HeadObjectCommand({ Bucket, Key: 'src' }))).LastModified!
 })
@@ -52,11 +64,29 @@ describe('CopyObject', () => {
   })
 
   it('COPY ignores metadata sent with the request; REPLACE uses it', async () => {
-    await s3.send(new CopyObjectCommand({ Bucket, Key: 'c-copy', CopySource: `${Bucket}/src`, MetadataDirective: 'COPY', Metadata: { color: 'red' }, ContentType: 'text/plain' }))
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket,
+        Key: 'c-copy',
+        CopySource: `${Bucket}/src`,
+        MetadataDirective: 'COPY',
+        Metadata: { color: 'red' },
+        ContentType: 'text/plain',
+      }),
+    )
     const c = await s3.send(new HeadObjectCommand({ Bucket, Key: 'c-copy' }))
     expect(c.Metadata).toEqual({ color: 'blue' })
     expect(c.ContentType).toBe('image/x-src')
-    await s3.send(new CopyObjectCommand({ Bucket, Key: 'c-replace', CopySource: `${Bucket}/src`, MetadataDirective: 'REPLACE', Metadata: { shape: 'round' }, ContentType: 'text/plain' }))
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket,
+        Key: 'c-replace',
+        CopySource: `${Bucket}/src`,
+        MetadataDirective: 'REPLACE',
+        Metadata: { shape: 'round' },
+        ContentType: 'text/plain',
+      }),
+    )
     const r = await s3.send(new HeadObjectCommand({ Bucket, Key: 'c-replace' }))
     expect(r.Metadata).toEqual({ shape: 'round' })
     expect(r.ContentType).toBe('text/plain')
@@ -69,7 +99,15 @@ describe('CopyObject', () => {
     const e = await sdkError(s3.send(new CopyObjectCommand({ Bucket, Key: 'self', CopySource: `${Bucket}/self` })))
     expect(e.status).toBe(400)
     expect(e.name).toBe('InvalidRequest')
-    const ok = await s3.send(new CopyObjectCommand({ Bucket, Key: 'self', CopySource: `${Bucket}/self`, MetadataDirective: 'REPLACE', Metadata: { v: '2' } }))
+    const ok = await s3.send(
+      new CopyObjectCommand({
+        Bucket,
+        Key: 'self',
+        CopySource: `${Bucket}/self`,
+        MetadataDirective: 'REPLACE',
+        Metadata: { v: '2' },
+      }),
+    )
     expect(ok.CopyObjectResult?.ETag).toBe(`"${md5hex('self body')}"`)
     const h = await s3.send(new GetObjectCommand({ Bucket, Key: 'self' }))
     expect(h.Metadata).toEqual({ v: '2' })
@@ -87,7 +125,11 @@ describe('CopyObject', () => {
   })
 
   it('x-amz-copy-source with a leading slash is accepted (raw)', async () => {
-    const r = await rawRequest(server, { method: 'PUT', path: objectPath(Bucket, 'raw-dst'), headers: { 'x-amz-copy-source': `/${Bucket}/src` } })
+    const r = await rawRequest(server, {
+      method: 'PUT',
+      path: objectPath(Bucket, 'raw-dst'),
+      headers: { 'x-amz-copy-source': `/${Bucket}/src` },
+    })
     expect(r.status, r.body).toBe(200)
     expect(r.body).toContain('<CopyObjectResult')
     // The quotes of the ETag may be escaped (&quot;) or literal in XML text.
@@ -96,10 +138,14 @@ describe('CopyObject', () => {
   })
 
   it('missing source key → 404 NoSuchKey; missing source bucket → 404 NoSuchBucket', async () => {
-    const k = await sdkError(s3.send(new CopyObjectCommand({ Bucket, Key: 'x', CopySource: `${Bucket}/does-not-exist` })))
+    const k = await sdkError(
+      s3.send(new CopyObjectCommand({ Bucket, Key: 'x', CopySource: `${Bucket}/does-not-exist` })),
+    )
     expect(k.status).toBe(404)
     expect(k.name).toBe('NoSuchKey')
-    const b = await sdkError(s3.send(new CopyObjectCommand({ Bucket, Key: 'x', CopySource: `${bucketName('missing')}/src` })))
+    const b = await sdkError(
+      s3.send(new CopyObjectCommand({ Bucket, Key: 'x', CopySource: `${bucketName('missing')}/src` })),
+    )
     expect(b.status).toBe(404)
     expect(b.name).toBe('NoSuchBucket')
     expect((await sdkError(s3.send(new HeadObjectCommand({ Bucket, Key: 'x' })))).status).toBe(404)
@@ -119,8 +165,16 @@ describe('x-amz-copy-source-if-*', () => {
     ['if-unmodified-since before', () => ({ CopySourceIfUnmodifiedSince: before() }), false],
     ['if-unmodified-since after', () => ({ CopySourceIfUnmodifiedSince: after() }), true],
     // S3: if-match true + if-unmodified-since false → copy; if-none-match false + if-modified-since true → 412.
-    ['if-match true + if-unmodified-since false', () => ({ CopySourceIfMatch: srcEtag, CopySourceIfUnmodifiedSince: before() }), true],
-    ['if-none-match false + if-modified-since true', () => ({ CopySourceIfNoneMatch: srcEtag, CopySourceIfModifiedSince: before() }), false],
+    [
+      'if-match true + if-unmodified-since false',
+      () => ({ CopySourceIfMatch: srcEtag, CopySourceIfUnmodifiedSince: before() }),
+      true,
+    ],
+    [
+      'if-none-match false + if-modified-since true',
+      () => ({ CopySourceIfNoneMatch: srcEtag, CopySourceIfModifiedSince: before() }),
+      false,
+    ],
   ]
   it.each(cases)('%s', async (label, extra, copies) => {
     const Key = `cond/${label.replace(/\W+/g, '-')}`
@@ -138,7 +192,11 @@ describe('x-amz-copy-source-if-*', () => {
   })
 
   it('the 412 body is an S3 <Error> with PreconditionFailed', async () => {
-    const r = await rawRequest(server, { method: 'PUT', path: objectPath(Bucket, 'cond/raw'), headers: { 'x-amz-copy-source': `${Bucket}/src`, 'x-amz-copy-source-if-match': '"nope"' } })
+    const r = await rawRequest(server, {
+      method: 'PUT',
+      path: objectPath(Bucket, 'cond/raw'),
+      headers: { 'x-amz-copy-source': `${Bucket}/src`, 'x-amz-copy-source-if-match': '"nope"' },
+    })
     expect(r.status).toBe(412)
     const f = errorFields(r.body)
     expect(f.code).toBe('PreconditionFailed')

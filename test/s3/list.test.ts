@@ -4,7 +4,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  CreateBucketCommand, ListObjectsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client,
+  CreateBucketCommand,
+  ListObjectsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
 } from '@aws-sdk/client-s3'
 import { startServer, type TestServer } from '../helpers/server.ts'
 import { bucketName, s3Client, sdkError } from '../helpers/s3-client.ts'
@@ -14,20 +18,33 @@ let server: TestServer
 let s3: S3Client
 const Bucket = bucketName('list')
 const PAGE_KEYS = 1200
-const pageKeys = Array.from({ length: PAGE_KEYS }, (_, i) => `page/${String(i).padStart(5, '0')}${i % 7 === 0 ? '/deep' : ''}`)
-const treeKeys = ['photos/2020/a.jpg', 'photos/2020/b.jpg', 'photos/2021/c.jpg', 'photos/top.jpg', 'docs/x', 'readme', 'docs/y/z']
+const pageKeys = Array.from(
+  { length: PAGE_KEYS },
+  (_, i) => `page/${String(i).padStart(5, '0')}${i % 7 === 0 ? '/deep' : ''}`,
+)
+const treeKeys = [
+  'photos/2020/a.jpg',
+  'photos/2020/b.jpg',
+  'photos/2021/c.jpg',
+  'photos/top.jpg',
+  'docs/x',
+  'readme',
+  'docs/y/z',
+]
 const utf8Keys = ['u/a', 'u/b', 'u/é', 'u/z', 'u/𝄞', 'u/\uFF21', 'u/A', 'u/~']
 const encKeys = ['enc/with space', 'enc/ünï', 'enc/plus+sign', 'enc/amp&lt']
 
 /** Put keys with bounded concurrency. */
 async function putAll(keys: string[], concurrency = 16): Promise<void> {
   let next = 0
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < keys.length) {
-      const Key = keys[next++]!
-      await s3.send(new PutObjectCommand({ Bucket, Key, Body: Key }))
-    }
-  }))
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < keys.length) {
+        const Key = keys[next++]!
+        await s3.send(new PutObjectCommand({ Bucket, Key, Body: Key }))
+      }
+    }),
+  )
 }
 
 /** Compare as UTF-8 bytes, the order S3 lists in. */
@@ -50,7 +67,9 @@ describe('ListObjectsV2', () => {
     let token: string | undefined
     let pages = 0
     for (;;) {
-      const r = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'page/', MaxKeys: 137, ContinuationToken: token }))
+      const r = await s3.send(
+        new ListObjectsV2Command({ Bucket, Prefix: 'page/', MaxKeys: 137, ContinuationToken: token }),
+      )
       pages++
       expect(r.MaxKeys).toBe(137)
       expect(r.KeyCount).toBe(r.Contents?.length ?? 0)
@@ -104,14 +123,19 @@ describe('ListObjectsV2', () => {
     const seenKeys: string[] = []
     let token: string | undefined
     for (let i = 0; i < 2000; i++) {
-      const r = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'page/', Delimiter: '/', MaxKeys: 50, ContinuationToken: token }))
+      const r = await s3.send(
+        new ListObjectsV2Command({ Bucket, Prefix: 'page/', Delimiter: '/', MaxKeys: 50, ContinuationToken: token }),
+      )
       expect((r.Contents?.length ?? 0) + (r.CommonPrefixes?.length ?? 0)).toBeLessThanOrEqual(50)
       seenPrefixes.push(...(r.CommonPrefixes ?? []).map((p) => p.Prefix!))
       seenKeys.push(...(r.Contents ?? []).map((c) => c.Key!))
       if (!r.IsTruncated) break
       token = r.NextContinuationToken
     }
-    const wantPrefixes = pageKeys.filter((k) => k.endsWith('/deep')).map((k) => k.slice(0, -'deep'.length)).sort(utf8Order)
+    const wantPrefixes = pageKeys
+      .filter((k) => k.endsWith('/deep'))
+      .map((k) => k.slice(0, -'deep'.length))
+      .sort(utf8Order)
     const wantKeys = pageKeys.filter((k) => !k.endsWith('/deep')).sort(utf8Order)
     expect(seenPrefixes).toEqual(wantPrefixes)
     expect(seenKeys).toEqual(wantKeys)
@@ -162,7 +186,14 @@ describe('ListObjectsV2', () => {
   })
 
   it('raw XML: ListBucketResult with the S3 namespace', async () => {
-    const r = await rawRequest(server, { method: 'GET', path: `/${Bucket}`, query: [['list-type', '2'], ['prefix', 'docs/']] })
+    const r = await rawRequest(server, {
+      method: 'GET',
+      path: `/${Bucket}`,
+      query: [
+        ['list-type', '2'],
+        ['prefix', 'docs/'],
+      ],
+    })
     expect(r.status).toBe(200)
     expect(r.headers['content-type']).toMatch(/xml/)
     expect(r.body).toContain('<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">')

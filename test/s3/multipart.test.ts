@@ -6,9 +6,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHash, randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand,
-  GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListPartsCommand, PutObjectCommand,
-  UploadPartCommand, UploadPartCopyCommand, type CompletedPart, type S3Client, type ChecksumAlgorithm,
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+  type CompletedPart,
+  type S3Client,
+  type ChecksumAlgorithm,
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { startServer, type TestServer } from '../helpers/server.ts'
@@ -39,15 +50,33 @@ async function create(Key: string, extra: Record<string, unknown> = {}): Promise
 }
 
 /** Upload parts; `alg` must match the upload's ChecksumAlgorithm (S3 rejects a part checksum of another type). */
-async function uploadParts(Key: string, UploadId: string, parts: Buffer[], alg?: ChecksumAlg): Promise<CompletedPart[]> {
+async function uploadParts(
+  Key: string,
+  UploadId: string,
+  parts: Buffer[],
+  alg?: ChecksumAlg,
+): Promise<CompletedPart[]> {
   const out: CompletedPart[] = []
   for (const [i, Body] of parts.entries()) {
-    const r = await s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: i + 1, Body, ChecksumAlgorithm: alg as ChecksumAlgorithm | undefined }))
+    const r = await s3.send(
+      new UploadPartCommand({
+        Bucket,
+        Key,
+        UploadId,
+        PartNumber: i + 1,
+        Body,
+        ChecksumAlgorithm: alg as ChecksumAlgorithm | undefined,
+      }),
+    )
     expect(r.ETag).toBe(`"${createHash('md5').update(Body).digest('hex')}"`)
     out.push({
-      PartNumber: i + 1, ETag: r.ETag,
-      ChecksumCRC32: r.ChecksumCRC32, ChecksumCRC32C: r.ChecksumCRC32C, ChecksumCRC64NVME: r.ChecksumCRC64NVME,
-      ChecksumSHA1: r.ChecksumSHA1, ChecksumSHA256: r.ChecksumSHA256,
+      PartNumber: i + 1,
+      ETag: r.ETag,
+      ChecksumCRC32: r.ChecksumCRC32,
+      ChecksumCRC32C: r.ChecksumCRC32C,
+      ChecksumCRC64NVME: r.ChecksumCRC64NVME,
+      ChecksumSHA1: r.ChecksumSHA1,
+      ChecksumSHA256: r.ChecksumSHA256,
     })
   }
   return out
@@ -58,7 +87,14 @@ describe('complete', () => {
     const Key = 'basic/obj'
     const parts = [randomBytes(5 * MiB), randomBytes(MiB + 3)]
     const UploadId = await create(Key, { ContentType: 'application/x-test', Metadata: { origin: 'mpu' } })
-    const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: await uploadParts(Key, UploadId, parts) } }))
+    const done = await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key,
+        UploadId,
+        MultipartUpload: { Parts: await uploadParts(Key, UploadId, parts) },
+      }),
+    )
     expect(done.ETag).toBe(multipartEtag(parts))
     expect(done.Key).toBe(Key)
     expect(done.Bucket).toBe(Bucket)
@@ -70,7 +106,9 @@ describe('complete', () => {
     const get = await s3.send(new GetObjectCommand({ Bucket, Key }))
     expect(sha(await bodyBytes(get.Body))).toBe(sha(Buffer.concat(parts)))
     const range = await s3.send(new GetObjectCommand({ Bucket, Key, Range: `bytes=${5 * MiB - 10}-${5 * MiB + 9}` }))
-    expect(Buffer.compare(await bodyBytes(range.Body), Buffer.concat(parts).subarray(5 * MiB - 10, 5 * MiB + 10))).toBe(0)
+    expect(Buffer.compare(await bodyBytes(range.Body), Buffer.concat(parts).subarray(5 * MiB - 10, 5 * MiB + 10))).toBe(
+      0,
+    )
     // The upload is gone once completed.
     expect((await sdkError(s3.send(new ListPartsCommand({ Bucket, Key, UploadId })))).name).toBe('NoSuchUpload')
   })
@@ -79,7 +117,9 @@ describe('complete', () => {
     const Key = 'err/small'
     const UploadId = await create(Key)
     const parts = await uploadParts(Key, UploadId, [randomBytes(MiB), randomBytes(MiB)])
-    const e = await sdkError(s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } })))
+    const e = await sdkError(
+      s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } })),
+    )
     expect(e.status).toBe(400)
     expect(e.name).toBe('EntityTooSmall')
     expect((await sdkError(s3.send(new HeadObjectCommand({ Bucket, Key })))).status).toBe(404)
@@ -89,10 +129,28 @@ describe('complete', () => {
     const Key = 'err/invalid-part'
     const UploadId = await create(Key)
     const parts = await uploadParts(Key, UploadId, [randomBytes(1024)])
-    const wrong = await sdkError(s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [{ ...parts[0], ETag: '"0123456789abcdef0123456789abcdef"' }] } })))
+    const wrong = await sdkError(
+      s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key,
+          UploadId,
+          MultipartUpload: { Parts: [{ ...parts[0], ETag: '"0123456789abcdef0123456789abcdef"' }] },
+        }),
+      ),
+    )
     expect(wrong.status).toBe(400)
     expect(wrong.name).toBe('InvalidPart')
-    const unknown = await sdkError(s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 7, ETag: parts[0]!.ETag, ChecksumCRC32: parts[0]!.ChecksumCRC32 }] } })))
+    const unknown = await sdkError(
+      s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key,
+          UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 7, ETag: parts[0]!.ETag, ChecksumCRC32: parts[0]!.ChecksumCRC32 }] },
+        }),
+      ),
+    )
     expect(unknown.status).toBe(400)
     expect(unknown.name).toBe('InvalidPart')
   })
@@ -102,7 +160,16 @@ describe('complete', () => {
     const UploadId = await create(Key)
     // Both parts are 5 MiB so that only the order can be wrong.
     const parts = await uploadParts(Key, UploadId, [randomBytes(5 * MiB), randomBytes(5 * MiB)])
-    const e = await sdkError(s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [parts[1]!, parts[0]!] } })))
+    const e = await sdkError(
+      s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key,
+          UploadId,
+          MultipartUpload: { Parts: [parts[1]!, parts[0]!] },
+        }),
+      ),
+    )
     expect(e.status).toBe(400)
     expect(e.name).toBe('InvalidPartOrder')
   })
@@ -110,9 +177,20 @@ describe('complete', () => {
   it('an unknown upload id → 404 NoSuchUpload for UploadPart, ListParts, Complete', async () => {
     const Key = 'err/nosuch'
     const UploadId = 'definitely-not-an-upload-id'
-    expect((await sdkError(s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: 'x' })))).name).toBe('NoSuchUpload')
+    expect(
+      (await sdkError(s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: 'x' })))).name,
+    ).toBe('NoSuchUpload')
     expect((await sdkError(s3.send(new ListPartsCommand({ Bucket, Key, UploadId })))).name).toBe('NoSuchUpload')
-    const c = await sdkError(s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"x"' }] } })))
+    const c = await sdkError(
+      s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key,
+          UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"x"' }] },
+        }),
+      ),
+    )
     expect(c.status).toBe(404)
     expect(c.name).toBe('NoSuchUpload')
   })
@@ -141,7 +219,9 @@ describe('listing and abort', () => {
     expect(first.Parts![1]!.Size).toBe(5)
     expect(first.Parts![1]!.ETag).toBe(`"${createHash('md5').update('part2').digest('hex')}"`)
     expect(first.Parts![0]!.LastModified).toBeInstanceOf(Date)
-    const second = await s3.send(new ListPartsCommand({ Bucket, Key, UploadId, MaxParts: 2, PartNumberMarker: first.NextPartNumberMarker }))
+    const second = await s3.send(
+      new ListPartsCommand({ Bucket, Key, UploadId, MaxParts: 2, PartNumberMarker: first.NextPartNumberMarker }),
+    )
     expect((second.Parts ?? []).map((p) => p.PartNumber)).toEqual([3])
     expect(second.IsTruncated).toBe(false)
     await s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }))
@@ -156,7 +236,9 @@ describe('listing and abort', () => {
     let KeyMarker: string | undefined
     let UploadIdMarker: string | undefined
     for (let i = 0; i < 20; i++) {
-      const r = await s3.send(new ListMultipartUploadsCommand({ Bucket, Prefix: 'lmu/', MaxUploads: 2, KeyMarker, UploadIdMarker }))
+      const r = await s3.send(
+        new ListMultipartUploadsCommand({ Bucket, Prefix: 'lmu/', MaxUploads: 2, KeyMarker, UploadIdMarker }),
+      )
       expect((r.Uploads ?? []).length).toBeLessThanOrEqual(2)
       seen.push(...(r.Uploads ?? []).map((u) => [u.Key!, u.UploadId!] as [string, string]))
       for (const u of r.Uploads ?? []) expect(u.Initiated).toBeInstanceOf(Date)
@@ -184,7 +266,9 @@ describe('listing and abort', () => {
     const e = await sdkError(s3.send(new ListPartsCommand({ Bucket, Key, UploadId })))
     expect(e.status).toBe(404)
     expect(e.name).toBe('NoSuchUpload')
-    const c = await sdkError(s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } })))
+    const c = await sdkError(
+      s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } })),
+    )
     expect(c.name).toBe('NoSuchUpload')
     expect((await sdkError(s3.send(new HeadObjectCommand({ Bucket, Key })))).status).toBe(404)
   })
@@ -200,12 +284,24 @@ describe('UploadPartCopy', () => {
     const p1 = await s3.send(new UploadPartCopyCommand({ Bucket, Key, UploadId, PartNumber: 1, CopySource }))
     expect(p1.CopyPartResult?.ETag).toBe(`"${createHash('md5').update(src).digest('hex')}"`)
     expect(p1.CopyPartResult?.LastModified).toBeInstanceOf(Date)
-    const p2 = await s3.send(new UploadPartCopyCommand({ Bucket, Key, UploadId, PartNumber: 2, CopySource, CopySourceRange: 'bytes=10-1033' }))
+    const p2 = await s3.send(
+      new UploadPartCopyCommand({ Bucket, Key, UploadId, PartNumber: 2, CopySource, CopySourceRange: 'bytes=10-1033' }),
+    )
     const want2 = src.subarray(10, 1034)
     expect(p2.CopyPartResult?.ETag).toBe(`"${createHash('md5').update(want2).digest('hex')}"`)
-    const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [
-      { PartNumber: 1, ETag: p1.CopyPartResult!.ETag }, { PartNumber: 2, ETag: p2.CopyPartResult!.ETag },
-    ] } }))
+    const done = await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key,
+        UploadId,
+        MultipartUpload: {
+          Parts: [
+            { PartNumber: 1, ETag: p1.CopyPartResult!.ETag },
+            { PartNumber: 2, ETag: p2.CopyPartResult!.ETag },
+          ],
+        },
+      }),
+    )
     expect(done.ETag).toBe(multipartEtag([src, want2]))
     const get = await s3.send(new GetObjectCommand({ Bucket, Key }))
     expect(sha(await bodyBytes(get.Body))).toBe(sha(Buffer.concat([src, want2])))
@@ -215,10 +311,23 @@ describe('UploadPartCopy', () => {
     await s3.send(new PutObjectCommand({ Bucket, Key: 'copy/small', Body: 'tiny' }))
     const Key = 'copy/bad'
     const UploadId = await create(Key)
-    const e = await sdkError(s3.send(new UploadPartCopyCommand({ Bucket, Key, UploadId, PartNumber: 1, CopySource: `${Bucket}/copy/small`, CopySourceRange: 'bytes=100-200' })))
+    const e = await sdkError(
+      s3.send(
+        new UploadPartCopyCommand({
+          Bucket,
+          Key,
+          UploadId,
+          PartNumber: 1,
+          CopySource: `${Bucket}/copy/small`,
+          CopySourceRange: 'bytes=100-200',
+        }),
+      ),
+    )
     expect(e.status === 416 || e.status === 400).toBe(true)
     expect(['InvalidRange', 'InvalidArgument']).toContain(e.name)
-    const m = await sdkError(s3.send(new UploadPartCopyCommand({ Bucket, Key, UploadId, PartNumber: 1, CopySource: `${Bucket}/copy/none` })))
+    const m = await sdkError(
+      s3.send(new UploadPartCopyCommand({ Bucket, Key, UploadId, PartNumber: 1, CopySource: `${Bucket}/copy/none` })),
+    )
     expect(m.status).toBe(404)
     expect(m.name).toBe('NoSuchKey')
   })
@@ -251,7 +360,9 @@ describe('checksums', () => {
     const field = `Checksum${alg}` as const
     const UploadId = await create(Key, { ChecksumAlgorithm: alg as ChecksumAlgorithm, ChecksumType: 'FULL_OBJECT' })
     const ps = await uploadParts(Key, UploadId, parts, alg)
-    const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: ps } }))
+    const done = await s3.send(
+      new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: ps } }),
+    )
     const want = await checksumB64(alg, Buffer.concat(parts))
     expect((done as any)[field]).toBe(want)
     const get = await s3.send(new GetObjectCommand({ Bucket, Key, ChecksumMode: 'ENABLED' }))
@@ -264,7 +375,16 @@ describe('checksums', () => {
     const Key = 'ck/mismatch'
     const UploadId = await create(Key, { ChecksumAlgorithm: 'CRC32' })
     const ps = await uploadParts(Key, UploadId, [Buffer.from('abc')])
-    const e = await sdkError(s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [{ ...ps[0], ChecksumCRC32: await checksumB64('CRC32', Buffer.from('xyz')) }] } })))
+    const e = await sdkError(
+      s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key,
+          UploadId,
+          MultipartUpload: { Parts: [{ ...ps[0], ChecksumCRC32: await checksumB64('CRC32', Buffer.from('xyz')) }] },
+        }),
+      ),
+    )
     expect(e.status).toBe(400)
     expect(['InvalidPart', 'BadDigest']).toContain(e.name)
   })
@@ -274,13 +394,17 @@ describe('@aws-sdk/lib-storage', () => {
   it('Upload of a 40 MiB stream (default client): multipart ETag, composite CRC32, identical bytes', async () => {
     const data = randomBytes(40 * MiB)
     const Key = 'lib-storage/forty'
-    const stream = Readable.from((function* () {
-      for (let i = 0; i < data.length; i += MiB) yield data.subarray(i, i + MiB)
-    })())
+    const stream = Readable.from(
+      (function* () {
+        for (let i = 0; i < data.length; i += MiB) yield data.subarray(i, i + MiB)
+      })(),
+    )
     const up = new Upload({ client: s3, params: { Bucket, Key, Body: stream } })
     const done = await up.done()
     const partSize = 5 * MiB // lib-storage's default part size
-    const slices = Array.from({ length: data.length / partSize }, (_, i) => data.subarray(i * partSize, (i + 1) * partSize))
+    const slices = Array.from({ length: data.length / partSize }, (_, i) =>
+      data.subarray(i * partSize, (i + 1) * partSize),
+    )
     expect(done.ETag).toBe(multipartEtag(slices))
     const head = await s3.send(new HeadObjectCommand({ Bucket, Key, ChecksumMode: 'ENABLED' }))
     expect(head.ContentLength).toBe(data.length)

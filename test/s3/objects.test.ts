@@ -5,8 +5,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHash, randomBytes } from 'node:crypto'
 import {
-  CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand,
-  PutObjectCommand, type S3Client, type ChecksumAlgorithm,
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+  type ChecksumAlgorithm,
 } from '@aws-sdk/client-s3'
 import { startServer, type TestServer } from '../helpers/server.ts'
 import { bodyBytes, bucketName, s3Client, s3ClientWhenRequired, sdkError } from '../helpers/s3-client.ts'
@@ -32,7 +38,11 @@ afterAll(async () => {
 
 describe('round trips', () => {
   const sizes: Array<[string, number]> = [
-    ['0 B', 0], ['1 B', 1], ['64 KiB - 1', 64 * 1024 - 1], ['1 MiB + 7', 1024 * 1024 + 7], ['17 MiB', 17 * 1024 * 1024],
+    ['0 B', 0],
+    ['1 B', 1],
+    ['64 KiB - 1', 64 * 1024 - 1],
+    ['1 MiB + 7', 1024 * 1024 + 7],
+    ['17 MiB', 17 * 1024 * 1024],
   ]
   it.each(sizes)('PUT/HEAD/GET/DELETE %s (default client): same SHA-256, ETag = quoted MD5', async (_l, size) => {
     const Key = `rt/${size}`
@@ -73,14 +83,24 @@ describe('headers and metadata', () => {
   const expires = new Date('2031-02-03T04:05:06Z')
   it('stores and returns the standard headers and x-amz-meta-* (names case-insensitive, lower-case back)', async () => {
     const Key = 'meta/obj'
-    await s3.send(new PutObjectCommand({
-      Bucket, Key, Body: 'hello gzip-ish',
-      ContentType: 'text/x-coffer; charset=utf-8', CacheControl: 'max-age=3600, private',
-      ContentDisposition: 'attachment; filename="r\u00e9sum\u00e9.txt"'.replace(/[^\x20-\x7e]/g, '_'),
-      ContentEncoding: 'gzip', ContentLanguage: 'de-CH', Expires: expires,
-      Metadata: { 'Mixed-Case': 'Value One', plain: 'two' },
-    }))
-    for (const r of [await s3.send(new HeadObjectCommand({ Bucket, Key })), await s3.send(new GetObjectCommand({ Bucket, Key }))]) {
+    await s3.send(
+      new PutObjectCommand({
+        Bucket,
+        Key,
+        Body: 'hello gzip-ish',
+        ContentType: 'text/x-coffer; charset=utf-8',
+        CacheControl: 'max-age=3600, private',
+        ContentDisposition: 'attachment; filename="r\u00e9sum\u00e9.txt"'.replace(/[^\x20-\x7e]/g, '_'),
+        ContentEncoding: 'gzip',
+        ContentLanguage: 'de-CH',
+        Expires: expires,
+        Metadata: { 'Mixed-Case': 'Value One', plain: 'two' },
+      }),
+    )
+    for (const r of [
+      await s3.send(new HeadObjectCommand({ Bucket, Key })),
+      await s3.send(new GetObjectCommand({ Bucket, Key })),
+    ]) {
       expect(r.ContentType).toBe('text/x-coffer; charset=utf-8')
       expect(r.CacheControl).toBe('max-age=3600, private')
       expect(r.ContentDisposition).toBe('attachment; filename="r_sum_.txt"')
@@ -94,7 +114,12 @@ describe('headers and metadata', () => {
 
   it('raw PUT with upper-case X-AMZ-META-* names and no Content-Type', async () => {
     const body = Buffer.from('raw-meta')
-    const put = await rawRequest(server, { method: 'PUT', path: objectPath(Bucket, 'meta/raw'), body, headers: { 'X-AMZ-META-SHOUTING': 'Loud', 'x-amz-meta-quiet': 'soft' } })
+    const put = await rawRequest(server, {
+      method: 'PUT',
+      path: objectPath(Bucket, 'meta/raw'),
+      body,
+      headers: { 'X-AMZ-META-SHOUTING': 'Loud', 'x-amz-meta-quiet': 'soft' },
+    })
     expect(put.status, put.body).toBe(200)
     expect(put.headers.etag).toBe(`"${md5hex(body)}"`)
     const head = await s3.send(new HeadObjectCommand({ Bucket, Key: 'meta/raw' }))
@@ -106,11 +131,18 @@ describe('headers and metadata', () => {
   it('response-* query overrides replace the stored headers in GetObject', async () => {
     const Key = 'meta/override'
     await s3.send(new PutObjectCommand({ Bucket, Key, Body: 'x', ContentType: 'text/plain', CacheControl: 'no-cache' }))
-    const r = await s3.send(new GetObjectCommand({
-      Bucket, Key, ResponseContentType: 'application/json', ResponseContentDisposition: 'inline',
-      ResponseCacheControl: 'max-age=5', ResponseContentLanguage: 'fr', ResponseContentEncoding: 'identity',
-      ResponseExpires: expires,
-    }))
+    const r = await s3.send(
+      new GetObjectCommand({
+        Bucket,
+        Key,
+        ResponseContentType: 'application/json',
+        ResponseContentDisposition: 'inline',
+        ResponseCacheControl: 'max-age=5',
+        ResponseContentLanguage: 'fr',
+        ResponseContentEncoding: 'identity',
+        ResponseExpires: expires,
+      }),
+    )
     expect(r.ContentType).toBe('application/json')
     expect(r.ContentDisposition).toBe('inline')
     expect(r.CacheControl).toBe('max-age=5')
@@ -128,8 +160,12 @@ describe('ranges', () => {
     await s3.send(new PutObjectCommand({ Bucket, Key: 'range/obj', Body: data }))
   })
   const cases: Array<[string, number, number]> = [
-    ['bytes=0-9', 0, 9], ['bytes=65530-1048500', 65530, 1048500], [`bytes=${size - 10}-`, size - 10, size - 1],
-    ['bytes=-10', size - 10, size - 1], [`bytes=1000-${size + 5000}`, 1000, size - 1], [`bytes=-${size + 100}`, 0, size - 1],
+    ['bytes=0-9', 0, 9],
+    ['bytes=65530-1048500', 65530, 1048500],
+    [`bytes=${size - 10}-`, size - 10, size - 1],
+    ['bytes=-10', size - 10, size - 1],
+    [`bytes=1000-${size + 5000}`, 1000, size - 1],
+    [`bytes=-${size + 100}`, 0, size - 1],
     [`bytes=${size - 1}-${size - 1}`, size - 1, size - 1],
   ]
   it.each(cases)('%s → 206 with the right bytes and Content-Range', async (Range, a, b) => {
@@ -154,7 +190,11 @@ describe('ranges', () => {
   })
 
   it('a syntactically invalid Range header is ignored (200, whole object), as S3 does', async () => {
-    const r = await rawRequest(server, { method: 'GET', path: objectPath(Bucket, 'range/obj'), headers: { range: 'bytes=abc' } })
+    const r = await rawRequest(server, {
+      method: 'GET',
+      path: objectPath(Bucket, 'range/obj'),
+      headers: { range: 'bytes=abc' },
+    })
     expect(r.status).toBe(200)
     expect(r.bytes.length).toBe(size)
   })
@@ -194,7 +234,17 @@ describe('missing things', () => {
 })
 
 describe('keys', () => {
-  const keys = ['ünïcødé/日本語/🎉.txt', 'with space/and  two', 'a+b=c&d', '100%', '%2F literally', 'a//b', 'dir/', 'q?x#y', 'tilde~*\'()!']
+  const keys = [
+    'ünïcødé/日本語/🎉.txt',
+    'with space/and  two',
+    'a+b=c&d',
+    '100%',
+    '%2F literally',
+    'a//b',
+    'dir/',
+    'q?x#y',
+    "tilde~*'()!",
+  ]
   it.each(keys)('key %j round-trips', async (Key) => {
     await s3.send(new PutObjectCommand({ Bucket, Key: `keys/${Key}`, Body: Key }))
     const r = await s3.send(new GetObjectCommand({ Bucket, Key: `keys/${Key}` }))
@@ -217,17 +267,24 @@ describe('keys', () => {
 })
 
 describe('DeleteObjects', () => {
-  for (const [label, client] of [['default client', () => s3], ['WHEN_REQUIRED client', () => s3req]] as const) {
+  for (const [label, client] of [
+    ['default client', () => s3],
+    ['WHEN_REQUIRED client', () => s3req],
+  ] as const) {
     it(`verbose and quiet (${label})`, async () => {
       const c = client()
       const keys = ['del/a', 'del/b c', 'del/ü']
       for (const Key of keys) await c.send(new PutObjectCommand({ Bucket, Key, Body: Key }))
-      const verbose = await c.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: [...keys, 'del/missing'].map((Key) => ({ Key })) } }))
+      const verbose = await c.send(
+        new DeleteObjectsCommand({ Bucket, Delete: { Objects: [...keys, 'del/missing'].map((Key) => ({ Key })) } }),
+      )
       expect((verbose.Deleted ?? []).map((d) => d.Key).sort()).toEqual([...keys, 'del/missing'].sort())
       expect(verbose.Errors ?? []).toEqual([])
       for (const Key of keys) expect((await sdkError(c.send(new HeadObjectCommand({ Bucket, Key })))).status).toBe(404)
       for (const Key of keys) await c.send(new PutObjectCommand({ Bucket, Key, Body: Key }))
-      const quiet = await c.send(new DeleteObjectsCommand({ Bucket, Delete: { Quiet: true, Objects: keys.map((Key) => ({ Key })) } }))
+      const quiet = await c.send(
+        new DeleteObjectsCommand({ Bucket, Delete: { Quiet: true, Objects: keys.map((Key) => ({ Key })) } }),
+      )
       expect(quiet.Deleted ?? []).toEqual([])
       expect(quiet.Errors ?? []).toEqual([])
       for (const Key of keys) expect((await sdkError(c.send(new HeadObjectCommand({ Bucket, Key })))).status).toBe(404)
@@ -242,7 +299,9 @@ describe('checksums', () => {
     const Key = `ck/${alg}`
     const want = await checksumB64(alg, data)
     const field = `Checksum${alg}` as const
-    const put = await s3.send(new PutObjectCommand({ Bucket, Key, Body: data, ChecksumAlgorithm: alg as ChecksumAlgorithm }))
+    const put = await s3.send(
+      new PutObjectCommand({ Bucket, Key, Body: data, ChecksumAlgorithm: alg as ChecksumAlgorithm }),
+    )
     expect((put as any)[field]).toBe(want)
     const head = await s3.send(new HeadObjectCommand({ Bucket, Key, ChecksumMode: 'ENABLED' }))
     expect((head as any)[field]).toBe(want)
@@ -261,13 +320,23 @@ describe('checksums', () => {
   it('a wrong x-amz-checksum-crc32 → 400 BadDigest; the object is not created nor overwritten', async () => {
     const body = Buffer.from('the real bytes')
     const wrong = await checksumB64('CRC32', Buffer.from('other bytes'))
-    const r = await rawRequest(server, { method: 'PUT', path: objectPath(Bucket, 'ck/bad-new'), body, headers: { 'x-amz-checksum-crc32': wrong } })
+    const r = await rawRequest(server, {
+      method: 'PUT',
+      path: objectPath(Bucket, 'ck/bad-new'),
+      body,
+      headers: { 'x-amz-checksum-crc32': wrong },
+    })
     expect(r.status, r.body).toBe(400)
     expect(errorFields(r.body).code).toBe('BadDigest')
     expect((await sdkError(s3.send(new HeadObjectCommand({ Bucket, Key: 'ck/bad-new' })))).status).toBe(404)
 
     await s3.send(new PutObjectCommand({ Bucket, Key: 'ck/bad-over', Body: 'original' }))
-    const r2 = await rawRequest(server, { method: 'PUT', path: objectPath(Bucket, 'ck/bad-over'), body, headers: { 'x-amz-checksum-crc32': wrong } })
+    const r2 = await rawRequest(server, {
+      method: 'PUT',
+      path: objectPath(Bucket, 'ck/bad-over'),
+      body,
+      headers: { 'x-amz-checksum-crc32': wrong },
+    })
     expect(r2.status).toBe(400)
     const get = await s3.send(new GetObjectCommand({ Bucket, Key: 'ck/bad-over' }))
     expect((await bodyBytes(get.Body)).toString()).toBe('original')
@@ -275,14 +344,29 @@ describe('checksums', () => {
 
   it('a wrong Content-MD5 → 400 BadDigest and no object; a malformed one → 400 InvalidDigest', async () => {
     const body = Buffer.from('md5 body')
-    const r = await rawRequest(server, { method: 'PUT', path: objectPath(Bucket, 'ck/md5'), body, headers: { 'content-md5': md5b64('something else') } })
+    const r = await rawRequest(server, {
+      method: 'PUT',
+      path: objectPath(Bucket, 'ck/md5'),
+      body,
+      headers: { 'content-md5': md5b64('something else') },
+    })
     expect(r.status, r.body).toBe(400)
     expect(errorFields(r.body).code).toBe('BadDigest')
     expect((await sdkError(s3.send(new HeadObjectCommand({ Bucket, Key: 'ck/md5' })))).status).toBe(404)
-    const bad = await rawRequest(server, { method: 'PUT', path: objectPath(Bucket, 'ck/md5'), body, headers: { 'content-md5': 'not-base64-md5' } })
+    const bad = await rawRequest(server, {
+      method: 'PUT',
+      path: objectPath(Bucket, 'ck/md5'),
+      body,
+      headers: { 'content-md5': 'not-base64-md5' },
+    })
     expect(bad.status).toBe(400)
     expect(errorFields(bad.body).code).toBe('InvalidDigest')
-    const good = await rawRequest(server, { method: 'PUT', path: objectPath(Bucket, 'ck/md5'), body, headers: { 'content-md5': md5b64(body) } })
+    const good = await rawRequest(server, {
+      method: 'PUT',
+      path: objectPath(Bucket, 'ck/md5'),
+      body,
+      headers: { 'content-md5': md5b64(body) },
+    })
     expect(good.status).toBe(200)
   })
 })

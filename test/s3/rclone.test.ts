@@ -28,20 +28,24 @@ afterAll(async () => {
 
 /** rclone with the remote configured only through environment variables, as the README shows. */
 function rclone(args: string[]) {
-  return run(RCLONE, ['--ca-cert', join(dir, 'ca.pem'), '--config', '/dev/null', '--low-level-retries', '1', '--retries', '1', ...args], {
-    timeout: 120_000,
-    env: {
-      PATH: process.env.PATH,
-      HOME: dir,
-      RCLONE_CONFIG_COFFER_TYPE: 's3',
-      RCLONE_CONFIG_COFFER_PROVIDER: 'Other',
-      RCLONE_CONFIG_COFFER_ACCESS_KEY_ID: server.accessKeyId,
-      RCLONE_CONFIG_COFFER_SECRET_ACCESS_KEY: server.secretAccessKey,
-      RCLONE_CONFIG_COFFER_ENDPOINT: server.endpoint,
-      RCLONE_CONFIG_COFFER_REGION: server.region,
-      RCLONE_CONFIG_COFFER_FORCE_PATH_STYLE: 'true',
+  return run(
+    RCLONE,
+    ['--ca-cert', join(dir, 'ca.pem'), '--config', '/dev/null', '--low-level-retries', '1', '--retries', '1', ...args],
+    {
+      timeout: 120_000,
+      env: {
+        PATH: process.env.PATH,
+        HOME: dir,
+        RCLONE_CONFIG_COFFER_TYPE: 's3',
+        RCLONE_CONFIG_COFFER_PROVIDER: 'Other',
+        RCLONE_CONFIG_COFFER_ACCESS_KEY_ID: server.accessKeyId,
+        RCLONE_CONFIG_COFFER_SECRET_ACCESS_KEY: server.secretAccessKey,
+        RCLONE_CONFIG_COFFER_ENDPOINT: server.endpoint,
+        RCLONE_CONFIG_COFFER_REGION: server.region,
+        RCLONE_CONFIG_COFFER_FORCE_PATH_STYLE: 'true',
+      },
     },
-  })
+  )
 }
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
@@ -61,7 +65,10 @@ describe('rclone', () => {
 
     await rclone(['mkdir', 'coffer:rclone-bucket'])
     await rclone(['copy', '--s3-upload-cutoff', '5M', '--s3-chunk-size', '5M', src, 'coffer:rclone-bucket/tree'])
-    const listed = (await rclone(['lsf', '-R', '--files-only', 'coffer:rclone-bucket/tree'])).stdout.trim().split('\n').sort()
+    const listed = (await rclone(['lsf', '-R', '--files-only', 'coffer:rclone-bucket/tree'])).stdout
+      .trim()
+      .split('\n')
+      .sort()
     expect(listed).toEqual(Object.keys(files).sort())
     await rclone(['check', src, 'coffer:rclone-bucket/tree'])
 

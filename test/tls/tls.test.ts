@@ -22,7 +22,10 @@ function sClient(port: number, args: string[], caFile?: string): Promise<SClient
   const argv = ['s_client', '-connect', `127.0.0.1:${port}`, ...(caFile ? ['-CAfile', caFile] : []), ...args]
   return new Promise((resolve) => {
     const child = execFile('openssl', argv, { timeout: 15_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0, output: String(stdout) + String(stderr) })
+      resolve({
+        code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0,
+        output: String(stdout) + String(stderr),
+      })
     })
     child.stdin?.end()
   })
@@ -58,13 +61,16 @@ let work: string
 beforeAll(async () => (work = await mkdtemp(join(tmpdir(), 'coffer-tlstest-'))))
 afterAll(() => rm(work, { recursive: true, force: true }))
 
-describe('openssl can speak TLS 1.1 here (so a refusal below is the server\'s doing)', () => {
+describe("openssl can speak TLS 1.1 here (so a refusal below is the server's doing)", () => {
   let control: TlsServer | undefined
   afterAll(() => new Promise<void>((r) => (control ? control.close(() => r()) : r())))
 
   it('a deliberately permissive TLS server accepts -tls1_1 from the same s_client invocation', async () => {
     const seed = await startServer()
-    const [cert, key] = await Promise.all([readFile(join(seed.dataDir, 'tls/server.pem'), 'utf8'), readFile(join(seed.dataDir, 'tls/server-key.pem'), 'utf8')])
+    const [cert, key] = await Promise.all([
+      readFile(join(seed.dataDir, 'tls/server.pem'), 'utf8'),
+      readFile(join(seed.dataDir, 'tls/server-key.pem'), 'utf8'),
+    ])
     await seed.stop()
     control = createTlsServer({ cert, key, minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' }, (s) => s.end())
     control.on('tlsClientError', () => {})
@@ -91,7 +97,10 @@ describe.each(['node', 'deno', 'bun'] as Runtime[])('TLS policy on %s', (runtime
     expect(r.output).toMatch(/alert|wrong version|unsupported protocol|handshake failure/i)
   })
 
-  it.each([['-tls1_2', 'TLSv1.2'], ['-tls1_3', 'TLSv1.3']])('accepts %s with an AEAD suite and a certificate that verifies', async (flag, version) => {
+  it.each([
+    ['-tls1_2', 'TLSv1.2'],
+    ['-tls1_3', 'TLSv1.3'],
+  ])('accepts %s with an AEAD suite and a certificate that verifies', async (flag, version) => {
     const r = await sClient(server.port, [flag, '-verify_return_error', '-verify_ip', '127.0.0.1'], caFile)
     expect(handshakeOk(r)).toBe(true)
     expect(negotiated(r)).toBe(version)
@@ -100,7 +109,10 @@ describe.each(['node', 'deno', 'bun'] as Runtime[])('TLS policy on %s', (runtime
   })
 
   it('refuses TLS 1.2 suites without AEAD or without forward secrecy', async () => {
-    for (const cipher of ['ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA', 'AES128-GCM-SHA256:AES256-GCM-SHA384']) {
+    for (const cipher of [
+      'ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA',
+      'AES128-GCM-SHA256:AES256-GCM-SHA384',
+    ]) {
       const r = await sClient(server.port, ['-tls1_2', '-cipher', cipher], caFile)
       expect(handshakeOk(r), cipher).toBe(false)
     }
@@ -109,14 +121,30 @@ describe.each(['node', 'deno', 'bun'] as Runtime[])('TLS policy on %s', (runtime
   it('the certificate verifies against ca.pem for localhost and 127.0.0.1, not for other names', async () => {
     const check = (host: string, servername?: string) =>
       new Promise<{ authorized: boolean; error?: string }>((resolve) => {
-        const s = tlsConnect({ host: '127.0.0.1', port: server.port, ca: server.caPem, servername, rejectUnauthorized: false, checkServerIdentity: () => undefined }, () => {
-          const { tlsCheck } = { tlsCheck: s.authorized }
-          // Hostname check done by hand: rejectUnauthorized=false lets us see the chain result and the name result apart.
-          const cert = s.getPeerX509Certificate()
-          const nameOk = host.includes('.') && /^\d/.test(host) ? cert?.checkIP(host) !== undefined : cert?.checkHost(host) !== undefined
-          s.end()
-          resolve({ authorized: tlsCheck && nameOk, error: s.authorizationError ? String(s.authorizationError) : undefined })
-        })
+        const s = tlsConnect(
+          {
+            host: '127.0.0.1',
+            port: server.port,
+            ca: server.caPem,
+            servername,
+            rejectUnauthorized: false,
+            checkServerIdentity: () => undefined,
+          },
+          () => {
+            const { tlsCheck } = { tlsCheck: s.authorized }
+            // Hostname check done by hand: rejectUnauthorized=false lets us see the chain result and the name result apart.
+            const cert = s.getPeerX509Certificate()
+            const nameOk =
+              host.includes('.') && /^\d/.test(host)
+                ? cert?.checkIP(host) !== undefined
+                : cert?.checkHost(host) !== undefined
+            s.end()
+            resolve({
+              authorized: tlsCheck && nameOk,
+              error: s.authorizationError ? String(s.authorizationError) : undefined,
+            })
+          },
+        )
         s.on('error', (e) => resolve({ authorized: false, error: e.message }))
       })
     expect(await check('127.0.0.1')).toEqual({ authorized: true, error: undefined })
@@ -125,7 +153,10 @@ describe.each(['node', 'deno', 'bun'] as Runtime[])('TLS policy on %s', (runtime
   })
 
   it('a plaintext HTTP request gets no HTTP or S3 answer', async () => {
-    const reply = await rawExchange(server.port, 'GET /_coffer/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')
+    const reply = await rawExchange(
+      server.port,
+      'GET /_coffer/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n',
+    )
     const text = reply.toString('latin1')
     expect(text).not.toMatch(/HTTP\/1\.[01] \d{3}/)
     expect(text).not.toContain('<Error>')

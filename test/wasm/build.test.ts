@@ -7,7 +7,11 @@ import { describe, expect, it } from 'vitest'
 describe('wasm/ builds', () => {
   it('the committed rs-simd.wasm and rs-relaxed-simd.wasm are what wasm/build.mjs produces', () => {
     const root = join(import.meta.dirname, '..', '..')
-    const r = spawnSync(process.execPath, [join(root, 'wasm', 'build.mjs'), '--check'], { cwd: root, encoding: 'utf8', timeout: 60_000 })
+    const r = spawnSync(process.execPath, [join(root, 'wasm', 'build.mjs'), '--check'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
     expect(r.stderr).toBe('')
     expect(r.status).toBe(0)
     expect(r.stdout).toMatch(/up to date/)

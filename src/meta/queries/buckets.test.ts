@@ -3,7 +3,15 @@ import type { Meta } from '../db.ts'
 import { freshDb, objectRow, partRow, uploadRow } from '../testing.ts'
 import { bucketHasObjects, deleteBucket, getBucket, insertBucket, listBuckets, type BucketRow } from './buckets.ts'
 import { takeGc } from './gc.ts'
-import { createNamespace, getUser, listUsers, createUser, deleteUser, listNamespaces, upsertRootUser } from './identities.ts'
+import {
+  createNamespace,
+  getUser,
+  listUsers,
+  createUser,
+  deleteUser,
+  listNamespaces,
+  upsertRootUser,
+} from './identities.ts'
 import { createUpload, getUpload, putPart } from './multipart.ts'
 import { commitObject, deleteObject } from './objects.ts'
 
@@ -14,26 +22,46 @@ beforeEach(async () => {
 afterEach(async () => meta.close())
 
 const bucket = (name: string, over: Partial<BucketRow> = {}): BucketRow => ({
-  name, namespace: 'default', owner: 'ROOT', region: 'us-east-1', createdAt: new Date(1_700_000_000_000), ...over,
+  name,
+  namespace: 'default',
+  owner: 'ROOT',
+  region: 'us-east-1',
+  createdAt: new Date(1_700_000_000_000),
+  ...over,
 })
 
 describe('identities', () => {
   it('root user: refreshed in place, and a new root key replaces the old one', async () => {
     await upsertRootUser(meta.db, { accessKeyId: 'ROOT', secretAccessKey: 'rotated' })
-    expect(await getUser(meta.db, 'ROOT')).toMatchObject({ secretAccessKey: 'rotated', isRoot: true, namespace: 'default' })
+    expect(await getUser(meta.db, 'ROOT')).toMatchObject({
+      secretAccessKey: 'rotated',
+      isRoot: true,
+      namespace: 'default',
+    })
     await upsertRootUser(meta.db, { accessKeyId: 'ROOT2', secretAccessKey: 'x' })
     expect(await getUser(meta.db, 'ROOT')).toBeUndefined()
     expect((await listUsers(meta.db)).map((u) => u.accessKeyId)).toEqual(['ROOT2'])
   })
 
   it('namespaces and users: create once, list, delete', async () => {
-    expect(await createNamespace(meta.db, { name: 'team', encrypted: true, wrappedKey: new Uint8Array([1, 2, 3]), keyVersion: 1 })).toBe('created')
+    expect(
+      await createNamespace(meta.db, {
+        name: 'team',
+        encrypted: true,
+        wrappedKey: new Uint8Array([1, 2, 3]),
+        keyVersion: 1,
+      }),
+    ).toBe('created')
     expect(await createNamespace(meta.db, { name: 'team' })).toBe('exists')
     const team = (await listNamespaces(meta.db)).find((n) => n.name === 'team')!
     expect(team.encrypted).toBe(true)
     expect(Array.from(team.wrappedKey!)).toEqual([1, 2, 3])
-    expect(await createUser(meta.db, { accessKeyId: 'U1', name: 'alice', namespace: 'team', secretAccessKey: 's' })).toBe('created')
-    expect(await createUser(meta.db, { accessKeyId: 'U1', name: 'bob', namespace: 'team', secretAccessKey: 's' })).toBe('exists')
+    expect(
+      await createUser(meta.db, { accessKeyId: 'U1', name: 'alice', namespace: 'team', secretAccessKey: 's' }),
+    ).toBe('created')
+    expect(await createUser(meta.db, { accessKeyId: 'U1', name: 'bob', namespace: 'team', secretAccessKey: 's' })).toBe(
+      'exists',
+    )
     expect((await listUsers(meta.db, 'team')).map((u) => [u.name, u.isRoot])).toEqual([['alice', false]])
     expect(await deleteUser(meta.db, 'U1')).toBe(true)
     expect(await deleteUser(meta.db, 'U1')).toBe(false)
@@ -42,7 +70,10 @@ describe('identities', () => {
 
 describe('buckets', () => {
   it('two racing creates: exactly one is created', async () => {
-    const results = await Promise.all([insertBucket(meta.db, bucket('race')), insertBucket(meta.db, bucket('race', { owner: 'OTHER' }))])
+    const results = await Promise.all([
+      insertBucket(meta.db, bucket('race')),
+      insertBucket(meta.db, bucket('race', { owner: 'OTHER' })),
+    ])
     expect(results.sort()).toEqual(['created', 'exists'])
     expect((await getBucket(meta.db, 'race'))?.owner).toBe('ROOT')
   })

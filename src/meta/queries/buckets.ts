@@ -40,7 +40,10 @@ export const GC_REASON_BUCKET_DELETED = 'bucket-deleted'
  */
 export async function deleteBucket(db: Db, name: string): Promise<'deleted' | 'not-empty' | 'missing'> {
   const empty = notExists(db.select({ one: sql`1` }).from(objects).where(eq(objects.bucket, name)))
-  const uploadsOfBucket = db.select({ id: multipartUploads.uploadId }).from(multipartUploads).where(eq(multipartUploads.bucket, name))
+  const uploadsOfBucket = db
+    .select({ id: multipartUploads.uploadId })
+    .from(multipartUploads)
+    .where(eq(multipartUploads.bucket, name))
   // Every step carries the same gate; children go before the bucket so no FK is ever violated.
   const [existing, , , , gone] = await db.batch([
     db.select({ name: buckets.name }).from(buckets).where(eq(buckets.name, name)),

@@ -20,8 +20,12 @@ export async function clearIntents(db: Db, ids: readonly string[]): Promise<void
 
 /** Intents started before `before`: writes that crashed or were abandoned (or just committed). */
 export async function staleIntents(db: Db, before: Date, limit: number): Promise<string[]> {
-  const rows = await db.select({ id: writeIntents.id }).from(writeIntents)
-    .where(lte(writeIntents.startedAt, before)).orderBy(asc(writeIntents.startedAt)).limit(limit)
+  const rows = await db
+    .select({ id: writeIntents.id })
+    .from(writeIntents)
+    .where(lte(writeIntents.startedAt, before))
+    .orderBy(asc(writeIntents.startedAt))
+    .limit(limit)
   return rows.map((r) => r.id)
 }
 
@@ -31,7 +35,11 @@ export async function staleIntents(db: Db, before: Date, limit: number): Promise
  */
 export async function isReferenced(db: Db, id: string): Promise<boolean> {
   const pattern = `%"${id.replace(/[%_"\\]/g, '')}"%`
-  const inObjects = await db.select({ one: sql`1` }).from(objects).where(sql`${objects.layout} LIKE ${pattern}`).limit(1)
+  const inObjects = await db
+    .select({ one: sql`1` })
+    .from(objects)
+    .where(sql`${objects.layout} LIKE ${pattern}`)
+    .limit(1)
   if (inObjects.length > 0) return true
   const inParts = await db.select({ one: sql`1` }).from(parts).where(sql`${parts.layout} LIKE ${pattern}`).limit(1)
   return inParts.length > 0
@@ -47,12 +55,22 @@ export interface HealEntry {
  * Queues layouts for healing, once each: a layout already waiting (matched by its write id) is
  * not queued again, so a scrubber passing over a down store does not grow the queue.
  */
-export async function enqueueHeal(db: Db, layouts: readonly unknown[], reason: string, now = new Date()): Promise<void> {
+export async function enqueueHeal(
+  db: Db,
+  layouts: readonly unknown[],
+  reason: string,
+  now = new Date(),
+): Promise<void> {
   for (const layout of layouts) {
     const id = (layout as { id?: unknown }).id
-    const waiting = typeof id === 'string'
-      ? await db.select({ one: sql`1` }).from(healQueue).where(sql`json_extract(${healQueue.layout}, '$.id') = ${id}`).limit(1)
-      : []
+    const waiting =
+      typeof id === 'string'
+        ? await db
+            .select({ one: sql`1` })
+            .from(healQueue)
+            .where(sql`json_extract(${healQueue.layout}, '$.id') = ${id}`)
+            .limit(1)
+        : []
     if (waiting.length > 0) continue
     await db.insert(healQueue).values({ layout, reason, enqueuedAt: now, retryAt: new Date(0), attempts: 0 })
   }
@@ -61,9 +79,14 @@ export async function enqueueHeal(db: Db, layouts: readonly unknown[], reason: s
 /** Up to `limit` due entries, leased for `leaseMs` and counted as one more attempt. */
 export async function takeHeal(db: Db, limit: number, leaseMs: number, now = Date.now()): Promise<HealEntry[]> {
   if (limit <= 0) return []
-  const due = db.select({ id: healQueue.id }).from(healQueue)
-    .where(lte(healQueue.retryAt, new Date(now))).orderBy(asc(healQueue.id)).limit(limit)
-  const taken = await db.update(healQueue)
+  const due = db
+    .select({ id: healQueue.id })
+    .from(healQueue)
+    .where(lte(healQueue.retryAt, new Date(now)))
+    .orderBy(asc(healQueue.id))
+    .limit(limit)
+  const taken = await db
+    .update(healQueue)
     .set({ retryAt: new Date(now + leaseMs), attempts: sql`${healQueue.attempts} + 1` })
     .where(inArray(healQueue.id, due))
     .returning({ id: healQueue.id, layout: healQueue.layout, attempts: healQueue.attempts })
@@ -91,6 +114,10 @@ export async function objectLayoutsAfter(db: Db, cursor: LayoutCursor | undefine
   const where = cursor
     ? or(gt(objects.bucket, cursor.bucket), and(eq(objects.bucket, cursor.bucket), gt(objects.key, cursor.key)))
     : undefined
-  return db.select({ bucket: objects.bucket, key: objects.key, layout: objects.layout }).from(objects)
-    .where(where).orderBy(asc(objects.bucket), asc(objects.key)).limit(limit)
+  return db
+    .select({ bucket: objects.bucket, key: objects.key, layout: objects.layout })
+    .from(objects)
+    .where(where)
+    .orderBy(asc(objects.bucket), asc(objects.key))
+    .limit(limit)
 }

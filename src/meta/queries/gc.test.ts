@@ -30,7 +30,10 @@ describe('gc queue', () => {
     await enqueueGc(meta.db, layouts, 'bulk')
     const taken = await takeGc(meta.db, 2_000)
     expect(taken).toHaveLength(1_234)
-    await doneGc(meta.db, taken.map((e) => e.id))
+    await doneGc(
+      meta.db,
+      taken.map((e) => e.id),
+    )
     expect(await takeGc(meta.db, 10, new Date(Date.now() + 1), GC_LEASE_MS, Date.now() + GC_LEASE_MS + 1)).toEqual([])
   })
 })

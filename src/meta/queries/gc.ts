@@ -19,7 +19,9 @@ export const GC_LEASE_MS = 5 * 60_000
 
 export async function enqueueGc(db: Db, layouts: readonly unknown[], reason: string, now = new Date()): Promise<void> {
   for (let i = 0; i < layouts.length; i += CHUNK) {
-    const rows = layouts.slice(i, i + CHUNK).map((layout) => ({ layout, reason, enqueuedAt: now, retryAt: new Date(0) }))
+    const rows = layouts
+      .slice(i, i + CHUNK)
+      .map((layout) => ({ layout, reason, enqueuedAt: now, retryAt: new Date(0) }))
     await db.insert(gcQueue).values(rows)
   }
 }

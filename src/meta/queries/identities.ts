@@ -47,7 +47,14 @@ export async function upsertRootUser(
     db.insert(namespaces).values({ name: DEFAULT_NAMESPACE, createdAt: now }).onConflictDoNothing(),
     db
       .insert(users)
-      .values({ accessKeyId: c.accessKeyId, name: c.name ?? 'root', namespace: DEFAULT_NAMESPACE, secretAccessKey: c.secretAccessKey, isRoot: true, createdAt: now })
+      .values({
+        accessKeyId: c.accessKeyId,
+        name: c.name ?? 'root',
+        namespace: DEFAULT_NAMESPACE,
+        secretAccessKey: c.secretAccessKey,
+        isRoot: true,
+        createdAt: now,
+      })
       .onConflictDoUpdate({
         target: users.accessKeyId,
         set: { secretAccessKey: c.secretAccessKey, isRoot: true, namespace: DEFAULT_NAMESPACE },
@@ -87,7 +94,11 @@ export async function deleteUser(db: Db, accessKeyId: string): Promise<boolean> 
  * every object key under it becomes unrecoverable), in one transaction. `stagedKey` names a
  * settings entry holding a key staged by a rotation, deleted too.
  */
-export async function deleteNamespace(db: Db, name: string, stagedKey: string): Promise<'deleted' | 'has-buckets' | 'missing'> {
+export async function deleteNamespace(
+  db: Db,
+  name: string,
+  stagedKey: string,
+): Promise<'deleted' | 'has-buckets' | 'missing'> {
   const empty = notExists(db.select({ one: sql`1` }).from(buckets).where(eq(buckets.namespace, name)))
   const [existing, , , gone] = await db.batch([
     db.select({ name: namespaces.name }).from(namespaces).where(eq(namespaces.name, name)),

@@ -35,7 +35,8 @@ export class ConcurrentChangeError extends Error {
  * A statement that fails (rolling back its whole batch) unless `cond` holds: SQLite has no
  * ASSERT, but json() of a non-JSON text raises an error.
  */
-const assertSql = (db: Db, cond: SQL) => db.run(sql`select json(case when ${cond} then '1' else 'concurrent change' end)`)
+const assertSql = (db: Db, cond: SQL) =>
+  db.run(sql`select json(case when ${cond} then '1' else 'concurrent change' end)`)
 
 /**
  * Master-key rotation commit: every namespace key re-wrapped, staged keys re-wrapped, and the new
@@ -56,10 +57,16 @@ export async function commitMasterRotation(
       assertSql(db, unchanged),
       ...updates.map((u) => db.update(namespaces).set({ wrappedKey: u.wrappedKey }).where(eq(namespaces.name, u.name))),
       ...staged.map((s) => db.update(settings).set({ value: s.value }).where(eq(settings.key, s.key))),
-      db.insert(settings).values(fingerprint).onConflictDoUpdate({ target: settings.key, set: { value: fingerprint.value } }),
+      db
+        .insert(settings)
+        .values(fingerprint)
+        .onConflictDoUpdate({ target: settings.key, set: { value: fingerprint.value } }),
     ])
   } catch (e) {
-    if (String((e as Error)?.message ?? e).includes('malformed JSON')) throw new ConcurrentChangeError('a namespace key changed during the master-key rotation; nothing was changed, retry')
+    if (String((e as Error)?.message ?? e).includes('malformed JSON'))
+      throw new ConcurrentChangeError(
+        'a namespace key changed during the master-key rotation; nothing was changed, retry',
+      )
     throw e
   }
 }
@@ -71,7 +78,8 @@ export async function commitMasterRotation(
 const wrappedByOtherVersion = (column: AnyColumn, version: number): SQL =>
   and(sql`json_extract(${column}, '$.mode') = 'sse-s3'`, sql`json_extract(${column}, '$.nsKeyVersion') != ${version}`)!
 
-const bucketsOf = (db: Db, ns: string) => db.select({ name: buckets.name }).from(buckets).where(eq(buckets.namespace, ns))
+const bucketsOf = (db: Db, ns: string) =>
+  db.select({ name: buckets.name }).from(buckets).where(eq(buckets.namespace, ns))
 
 export interface KeyedRecord {
   kind: 'object' | 'upload'
@@ -91,7 +99,12 @@ export async function recordsToRewrap(db: Db, ns: string, version: number, limit
   const ups = await db
     .select({ bucket: multipartUploads.bucket, id: multipartUploads.uploadId, encryption: multipartUploads.encryption })
     .from(multipartUploads)
-    .where(and(inArray(multipartUploads.bucket, bucketsOf(db, ns)), wrappedByOtherVersion(multipartUploads.encryption, version)))
+    .where(
+      and(
+        inArray(multipartUploads.bucket, bucketsOf(db, ns)),
+        wrappedByOtherVersion(multipartUploads.encryption, version),
+      ),
+    )
     .limit(limit)
   return [
     ...objs.map((o) => ({ kind: 'object' as const, bucket: o.bucket, id: o.key, encryption: o.encryption })),
@@ -103,24 +116,69 @@ export async function recordsToRewrap(db: Db, ns: string, version: number, limit
 export async function replaceEncryption(db: Db, r: KeyedRecord, next: unknown): Promise<boolean> {
   const expected = JSON.stringify(r.encryption)
   if (r.kind === 'object') {
-    return affected(await db.update(objects).set({ encryption: next }).where(and(eq(objects.bucket, r.bucket), eq(objects.key, r.id), sql`${objects.encryption} = ${expected}`))) === 1
+    return (
+      affected(
+        await db
+          .update(objects)
+          .set({ encryption: next })
+          .where(and(eq(objects.bucket, r.bucket), eq(objects.key, r.id), sql`${objects.encryption} = ${expected}`)),
+      ) === 1
+    )
   }
-  return affected(await db.update(multipartUploads).set({ encryption: next }).where(and(eq(multipartUploads.uploadId, r.id), sql`${multipartUploads.encryption} = ${expected}`))) === 1
+  return (
+    affected(
+      await db
+        .update(multipartUploads)
+        .set({ encryption: next })
+        .where(and(eq(multipartUploads.uploadId, r.id), sql`${multipartUploads.encryption} = ${expected}`)),
+    ) === 1
+  )
 }
 
 /**
  * Namespace-key rotation commit: the namespace row takes the staged key (version `version`) and
  * the staging entry goes, only if no object or upload of the namespace still needs the old key.
  */
-export async function commitNamespaceKey(db: Db, ns: string, wrappedKey: Uint8Array, version: number, stagedKey: string): Promise<boolean> {
+export async function commitNamespaceKey(
+  db: Db,
+  ns: string,
+  wrappedKey: Uint8Array,
+  version: number,
+  stagedKey: string,
+): Promise<boolean> {
   const nsBuckets = bucketsOf(db, ns)
   const stale = or(
-    exists(db.select({ one: sql`1` }).from(objects).where(and(inArray(objects.bucket, nsBuckets), wrappedByOtherVersion(objects.encryption, version)))),
-    exists(db.select({ one: sql`1` }).from(multipartUploads).where(and(inArray(multipartUploads.bucket, nsBuckets), wrappedByOtherVersion(multipartUploads.encryption, version)))),
+    exists(
+      db
+        .select({ one: sql`1` })
+        .from(objects)
+        .where(and(inArray(objects.bucket, nsBuckets), wrappedByOtherVersion(objects.encryption, version))),
+    ),
+    exists(
+      db
+        .select({ one: sql`1` })
+        .from(multipartUploads)
+        .where(
+          and(inArray(multipartUploads.bucket, nsBuckets), wrappedByOtherVersion(multipartUploads.encryption, version)),
+        ),
+    ),
   )!
   const [updated] = await db.batch([
-    db.update(namespaces).set({ wrappedKey, keyVersion: version }).where(and(eq(namespaces.name, ns), ne(namespaces.keyVersion, version), not(stale))),
-    db.delete(settings).where(and(eq(settings.key, stagedKey), exists(db.select({ one: sql`1` }).from(namespaces).where(and(eq(namespaces.name, ns), eq(namespaces.keyVersion, version)))))),
+    db
+      .update(namespaces)
+      .set({ wrappedKey, keyVersion: version })
+      .where(and(eq(namespaces.name, ns), ne(namespaces.keyVersion, version), not(stale))),
+    db.delete(settings).where(
+      and(
+        eq(settings.key, stagedKey),
+        exists(
+          db
+            .select({ one: sql`1` })
+            .from(namespaces)
+            .where(and(eq(namespaces.name, ns), eq(namespaces.keyVersion, version))),
+        ),
+      ),
+    ),
   ])
   return affected(updated) === 1
 }
@@ -132,6 +190,11 @@ export async function encryptedNamespaces(db: Db) {
 
 /** Object keys of a bucket after `after`, a page at a time (namespace deletion walks these). */
 export async function objectKeysPage(db: Db, bucket: string, after: string, limit: number): Promise<string[]> {
-  const rows = await db.select({ key: objects.key }).from(objects).where(and(eq(objects.bucket, bucket), gt(objects.key, after))).orderBy(asc(objects.key)).limit(limit)
+  const rows = await db
+    .select({ key: objects.key })
+    .from(objects)
+    .where(and(eq(objects.bucket, bucket), gt(objects.key, after)))
+    .orderBy(asc(objects.key))
+    .limit(limit)
   return rows.map((r) => r.key)
 }

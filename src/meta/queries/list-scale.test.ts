@@ -25,7 +25,11 @@ beforeAll(async () => {
             SELECT ?, ${key}, 'null', 0, '"e"', 0, 'binary/octet-stream', '{}', '{}', '{}' FROM c`,
       args: [count, bucket],
     })
-  await fill('big', FANOUT ** 3, `printf('d%03d/e%03d/k%04d', i / ${FANOUT ** 2}, (i / ${FANOUT}) % ${FANOUT}, i % ${FANOUT})`)
+  await fill(
+    'big',
+    FANOUT ** 3,
+    `printf('d%03d/e%03d/k%04d', i / ${FANOUT ** 2}, (i / ${FANOUT}) % ${FANOUT}, i % ${FANOUT})`,
+  )
   // The small bucket has the same top-level shape with one key under each prefix.
   await fill('small', FANOUT, `printf('d%03d/e000/k0000', i)`)
 }, 300_000)
@@ -65,7 +69,13 @@ describe('listing cost does not grow with the bucket', () => {
     const first = await cost({ bucket: 'big', prefix: 'd042/', delimiter: '/', maxKeys: 30 })
     expect(first.page.commonPrefixes[0]).toBe('d042/e000/')
     expect(first.page.isTruncated).toBe(true)
-    const next = await cost({ bucket: 'big', prefix: 'd042/', delimiter: '/', maxKeys: 1000, startAfter: first.page.nextMarker })
+    const next = await cost({
+      bucket: 'big',
+      prefix: 'd042/',
+      delimiter: '/',
+      maxKeys: 1000,
+      startAfter: first.page.nextMarker,
+    })
     expect(first.page.commonPrefixes.length + next.page.commonPrefixes.length).toBe(FANOUT)
     expect(next.page.commonPrefixes[0]).toBe('d042/e030/')
     expect(next.page.isTruncated).toBe(false)

@@ -44,19 +44,42 @@ async function listAll(input: Omit<ListObjectsInput, 'bucket'>, bound = 10_000):
 }
 
 describe('listObjects', () => {
-  const keys = ['a', 'a/1', 'a/2', 'a/b/c', 'ab', 'b/x', 'b/y/z', 'c', 'photos/2024/jan.jpg', 'photos/2024/feb.jpg', 'photos/2025/mar.jpg', 'photos/top.jpg']
+  const keys = [
+    'a',
+    'a/1',
+    'a/2',
+    'a/b/c',
+    'ab',
+    'b/x',
+    'b/y/z',
+    'c',
+    'photos/2024/jan.jpg',
+    'photos/2024/feb.jpg',
+    'photos/2025/mar.jpg',
+    'photos/top.jpg',
+  ]
 
   it('prefix, delimiter and startAfter select what S3 would', async () => {
     await put(keys)
     await put(['a/other-bucket'], 'other')
     const cases: [string, string | undefined, string | undefined][] = [
-      ['', undefined, undefined], ['', '/', undefined], ['a', '/', undefined], ['a/', '/', undefined],
-      ['photos/', '/', undefined], ['photos/2024/', '/', undefined], ['', '/', 'a/'], ['', '/', 'a/1'], ['p', undefined, 'photos/2024/jan.jpg'], ['zzz', '/', undefined],
+      ['', undefined, undefined],
+      ['', '/', undefined],
+      ['a', '/', undefined],
+      ['a/', '/', undefined],
+      ['photos/', '/', undefined],
+      ['photos/2024/', '/', undefined],
+      ['', '/', 'a/'],
+      ['', '/', 'a/1'],
+      ['p', undefined, 'photos/2024/jan.jpg'],
+      ['zzz', '/', undefined],
     ]
     for (const [prefix, delimiter, startAfter] of cases) {
       const page = await listObjects(meta.db, { bucket: 'b', prefix, delimiter, startAfter, maxKeys: 1000 })
       const got = [...page.objects.map((o) => o.key), ...page.commonPrefixes].sort(byteOrder)
-      expect(got, JSON.stringify({ prefix, delimiter, startAfter })).toEqual(oracle(keys, prefix, delimiter, startAfter))
+      expect(got, JSON.stringify({ prefix, delimiter, startAfter })).toEqual(
+        oracle(keys, prefix, delimiter, startAfter),
+      )
       expect(page.isTruncated).toBe(false)
     }
   })
@@ -73,7 +96,8 @@ describe('listObjects', () => {
 
   it('a prefix ending right below the surrogates or at U+10FFFF bounds correctly', async () => {
     await put(['\ud7ff', '\ud7ffx', '\ue000', 'q\u{10ffff}', 'q\u{10ffff}\u{10ffff}', 'r'])
-    const under = async (prefix: string) => (await listObjects(meta.db, { bucket: 'b', prefix, maxKeys: 100 })).objects.map((o) => o.key)
+    const under = async (prefix: string) =>
+      (await listObjects(meta.db, { bucket: 'b', prefix, maxKeys: 100 })).objects.map((o) => o.key)
     expect(await under('\ud7ff')).toEqual(['\ud7ff', '\ud7ffx'])
     expect(await under('q\u{10ffff}')).toEqual(['q\u{10ffff}', 'q\u{10ffff}\u{10ffff}'])
   })
@@ -81,10 +105,16 @@ describe('listObjects', () => {
   it('maxKeys counts common prefixes; 0 gives an empty untruncated page', async () => {
     await put(keys)
     const page = await listObjects(meta.db, { bucket: 'b', prefix: '', delimiter: '/', maxKeys: 3 })
-    expect([...page.objects.map((o) => o.key), ...page.commonPrefixes].sort(byteOrder)).toEqual(oracle(keys, '', '/').slice(0, 3))
+    expect([...page.objects.map((o) => o.key), ...page.commonPrefixes].sort(byteOrder)).toEqual(
+      oracle(keys, '', '/').slice(0, 3),
+    )
     expect(page.isTruncated).toBe(true)
     expect(page.nextMarker).toBe(oracle(keys, '', '/')[2])
-    expect(await listObjects(meta.db, { bucket: 'b', prefix: '', maxKeys: 0 })).toEqual({ objects: [], commonPrefixes: [], isTruncated: false })
+    expect(await listObjects(meta.db, { bucket: 'b', prefix: '', maxKeys: 0 })).toEqual({
+      objects: [],
+      commonPrefixes: [],
+      isTruncated: false,
+    })
   })
 
   it('a page ending exactly at the last entry is not truncated', async () => {
@@ -101,7 +131,8 @@ describe('listObjects', () => {
     const rand = (n: number) => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) >>> 16) % n
     const parts = ['a', 'b', 'ab', 'é', 'z-', '\u{1f600}', 'x.y']
     const all = new Set<string>()
-    for (let i = 0; i < 10_000 && all.size < 300; i++) all.add(Array.from({ length: 1 + rand(4) }, () => parts[rand(parts.length)]).join('/') + (rand(3) ? '' : '/'))
+    for (let i = 0; i < 10_000 && all.size < 300; i++)
+      all.add(Array.from({ length: 1 + rand(4) }, () => parts[rand(parts.length)]).join('/') + (rand(3) ? '' : '/'))
     const list = [...all]
     expect(list.length).toBe(300)
     await put(list)

@@ -31,14 +31,22 @@ export async function listObjects(db: Db, input: ListObjectsInput): Promise<List
   const delimiter = input.delimiter || undefined
   const upper = successor(prefix)
   const fetch = (from: SeekFrom<ObjectRow>, limit: number): Promise<ObjectRow[]> => {
-    const where: (SQL | undefined)[] = [eq(objects.bucket, bucket), upper === undefined ? undefined : lt(objects.key, upper)]
+    const where: (SQL | undefined)[] = [
+      eq(objects.bucket, bucket),
+      upper === undefined ? undefined : lt(objects.key, upper),
+    ]
     if ('after' in from) where.push(gt(objects.key, from.after.key))
     else if ('atOrAfter' in from) where.push(gte(objects.key, from.atOrAfter))
     else {
       where.push(gte(objects.key, prefix))
       if (input.startAfter !== undefined) where.push(gt(objects.key, input.startAfter))
     }
-    return db.select().from(objects).where(and(...where)).orderBy(asc(objects.key)).limit(limit)
+    return db
+      .select()
+      .from(objects)
+      .where(and(...where))
+      .orderBy(asc(objects.key))
+      .limit(limit)
   }
   const page = await seekPage<ObjectRow>(
     { prefix, delimiter, keyOf: (r) => r.key, marker: input.startAfter, fetch },
@@ -91,7 +99,12 @@ export async function listUploads(db: Db, input: ListUploadsInput): Promise<List
       const km = input.keyMarker
       if (km !== undefined) where.push(input.uploadIdMarker ? after(km, input.uploadIdMarker) : gt(u.key, km))
     }
-    return db.select().from(u).where(and(...where)).orderBy(asc(u.key), asc(u.uploadId)).limit(limit)
+    return db
+      .select()
+      .from(u)
+      .where(and(...where))
+      .orderBy(asc(u.key), asc(u.uploadId))
+      .limit(limit)
   }
   // A key marker that is a common prefix came from a previous page that ended on it.
   const marker = input.uploadIdMarker ? undefined : input.keyMarker

@@ -19,14 +19,18 @@ async function upload(id: string, key = 'k', n = 3): Promise<void> {
   for (let i = 1; i <= n; i++) await putPart(meta.db, partRow(id, i))
 }
 
-const completed = (key = 'k', over = {}) => objectRow('b', key, { etag: '"m-2"', layout: { segments: 'p1+p2' }, ...over })
+const completed = (key = 'k', over = {}) =>
+  objectRow('b', key, { etag: '"m-2"', layout: { segments: 'p1+p2' }, ...over })
 
 describe('parts', () => {
   it('a replaced part returns the old layout', async () => {
     await upload('u1', 'k', 1)
     expect(await putPart(meta.db, partRow('u1', 1, { layout: { again: true } }))).toEqual(partRow('u1', 1).layout)
     expect(await putPart(meta.db, partRow('u1', 2))).toBeUndefined()
-    expect((await getParts(meta.db, 'u1')).map((p) => [p.partNumber, p.layout])).toEqual([[1, { again: true }], [2, partRow('u1', 2).layout]])
+    expect((await getParts(meta.db, 'u1')).map((p) => [p.partNumber, p.layout])).toEqual([
+      [1, { again: true }],
+      [2, partRow('u1', 2).layout],
+    ])
   })
 
   it('a part for an upload that is gone is refused', async () => {
@@ -60,7 +64,10 @@ describe('completeUpload', () => {
     expect(await getUpload(meta.db, 'u1')).toBeUndefined()
     expect(await getParts(meta.db, 'u1')).toEqual([])
     // Completing twice: the second finds the upload gone and changes nothing.
-    expect(await completeUpload(meta.db, 'u1', completed('k', { etag: '"other"' }), [1])).toEqual({ ok: false, reason: 'missing' })
+    expect(await completeUpload(meta.db, 'u1', completed('k', { etag: '"other"' }), [1])).toEqual({
+      ok: false,
+      reason: 'missing',
+    })
     expect((await getObject(meta.db, 'b', 'k'))?.etag).toBe('"m-2"')
   })
 
@@ -84,8 +91,14 @@ describe('completeUpload', () => {
   it('honours If-None-Match and If-Match; a failed condition keeps the upload', async () => {
     await commitObject(meta.db, objectRow('b', 'k'))
     await upload('u1')
-    expect(await completeUpload(meta.db, 'u1', completed(), [1], { ifNoneMatch: '*' })).toEqual({ ok: false, reason: 'precondition' })
-    expect(await completeUpload(meta.db, 'u1', completed(), [1], { ifMatch: '"stale"' })).toEqual({ ok: false, reason: 'precondition' })
+    expect(await completeUpload(meta.db, 'u1', completed(), [1], { ifNoneMatch: '*' })).toEqual({
+      ok: false,
+      reason: 'precondition',
+    })
+    expect(await completeUpload(meta.db, 'u1', completed(), [1], { ifMatch: '"stale"' })).toEqual({
+      ok: false,
+      reason: 'precondition',
+    })
     expect(await getParts(meta.db, 'u1')).toHaveLength(3)
     const ok = await completeUpload(meta.db, 'u1', completed(), [1, 2], { ifMatch: '"e1"' })
     expect(ok.ok).toBe(true)
@@ -94,7 +107,10 @@ describe('completeUpload', () => {
 
   it('racing completions of one upload: exactly one wins', async () => {
     await upload('u1')
-    const results = await Promise.all([completeUpload(meta.db, 'u1', completed(), [1]), completeUpload(meta.db, 'u1', completed(), [1, 2])])
+    const results = await Promise.all([
+      completeUpload(meta.db, 'u1', completed(), [1]),
+      completeUpload(meta.db, 'u1', completed(), [1, 2]),
+    ])
     expect(results.filter((r) => r.ok)).toHaveLength(1)
   })
 })
@@ -112,7 +128,8 @@ describe('abortUpload', () => {
 describe('listUploads', () => {
   const keys = ['a/1', 'a/1', 'a/2', 'b', 'b', 'b', 'c/d/e', 'c/x', 'é/1', 'z']
   beforeEach(async () => {
-    for (const [i, key] of keys.entries()) await createUpload(meta.db, uploadRow('b', key, `id${String(i).padStart(2, '0')}`))
+    for (const [i, key] of keys.entries())
+      await createUpload(meta.db, uploadRow('b', key, `id${String(i).padStart(2, '0')}`))
   })
 
   /** Expected entries: "key id" per upload, or the common prefix, in (key, upload id) order. */
@@ -137,7 +154,14 @@ describe('listUploads', () => {
           let keyMarker: string | undefined
           let uploadIdMarker: string | undefined
           for (let i = 0; i < 100; i++) {
-            const page = await listUploads(meta.db, { bucket: 'b', prefix, delimiter, keyMarker, uploadIdMarker, maxUploads })
+            const page = await listUploads(meta.db, {
+              bucket: 'b',
+              prefix,
+              delimiter,
+              keyMarker,
+              uploadIdMarker,
+              maxUploads,
+            })
             seen.push(...[...page.uploads.map((u) => `${u.key} ${u.uploadId}`), ...page.commonPrefixes].sort(byteOrder))
             if (!page.isTruncated) break
             keyMarker = page.nextKeyMarker

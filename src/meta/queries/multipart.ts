@@ -16,7 +16,11 @@ export type PartRow = typeof parts.$inferSelect
 export type UsedPart = number | Pick<PartRow, 'partNumber' | 'layout'>
 
 export type CompleteResult =
-  | { ok: true; /** The overwritten object's layout. */ replaced?: unknown; /** Parts not used. */ unusedParts: unknown[] }
+  | {
+      ok: true /** The overwritten object's layout. */
+      replaced?: unknown /** Parts not used. */
+      unusedParts: unknown[]
+    }
   | { ok: false; reason: 'precondition' | 'missing' | 'invalid-part' }
 
 const uploadExists = (db: Db, uploadId: string) =>
@@ -39,11 +43,17 @@ export async function getUpload(db: Db, uploadId: string): Promise<UploadRow | u
  */
 export async function putPart(db: Db, row: PartRow): Promise<unknown | undefined> {
   const [old, written] = await db.batch([
-    db.select({ layout: parts.layout }).from(parts).where(and(eq(parts.uploadId, row.uploadId), eq(parts.partNumber, row.partNumber))),
+    db
+      .select({ layout: parts.layout })
+      .from(parts)
+      .where(and(eq(parts.uploadId, row.uploadId), eq(parts.partNumber, row.partNumber))),
     db
       .insert(parts)
       .select(rowWhere(parts, row, exists(uploadExists(db, row.uploadId))))
-      .onConflictDoUpdate({ target: [parts.uploadId, parts.partNumber], set: replaceAll(parts, ['uploadId', 'partNumber']) }),
+      .onConflictDoUpdate({
+        target: [parts.uploadId, parts.partNumber],
+        set: replaceAll(parts, ['uploadId', 'partNumber']),
+      }),
   ])
   if (affected(written) === 0) throw new NoSuchUploadError(row.uploadId)
   return old[0]?.layout
@@ -99,7 +109,9 @@ export async function completeUpload(
   if (condition === false) return { ok: false, reason: 'precondition' }
   // One JSON parameter, not one per part: 10,000 parts must not hit SQLite's variable or
   // expression-depth limits. Layouts are compared as the JSON text they were stored as.
-  const wanted = usedParts.map((p) => (typeof p === 'number' ? { n: p } : { n: p.partNumber, l: JSON.stringify(p.layout) }))
+  const wanted = usedParts.map((p) =>
+    typeof p === 'number' ? { n: p } : { n: p.partNumber, l: JSON.stringify(p.layout) },
+  )
   const partsMatch = sql`(select count(*) from ${parts}, json_each(${JSON.stringify(wanted)}) as w
     where ${parts.uploadId} = ${uploadId} and ${parts.partNumber} = json_extract(w.value, '$.n')
       and (json_extract(w.value, '$.l') is null or ${parts.layout} = json_extract(w.value, '$.l'))) = ${wanted.length}`
@@ -109,15 +121,17 @@ export async function completeUpload(
     db.select().from(multipartUploads).where(eq(multipartUploads.uploadId, uploadId)),
     db.select({ layout: objects.layout }).from(objects).where(at(object.bucket, object.key)),
     db.select({ partNumber: parts.partNumber, layout: parts.layout }).from(parts).where(eq(parts.uploadId, uploadId)),
-    db.delete(multipartUploads).where(
-      and(
-        eq(multipartUploads.uploadId, uploadId),
-        eq(multipartUploads.bucket, object.bucket),
-        eq(multipartUploads.key, object.key),
-        partsMatch,
-        condition,
+    db
+      .delete(multipartUploads)
+      .where(
+        and(
+          eq(multipartUploads.uploadId, uploadId),
+          eq(multipartUploads.bucket, object.bucket),
+          eq(multipartUploads.key, object.key),
+          partsMatch,
+          condition,
+        ),
       ),
-    ),
     upsertObjectWhere(db, object, and(gone, partsLeft)!),
     db.delete(parts).where(and(eq(parts.uploadId, uploadId), gone)),
   ])

@@ -18,7 +18,10 @@ describe('objects', () => {
   it('round-trips a row: JSON columns parsed, times as Date', async () => {
     const row = objectRow('b', 'k', {
       checksum: { algorithm: 'CRC32', type: 'COMPOSITE', value: 'AAAAAA==-2', partCount: 2 },
-      parts: [{ partNumber: 1, size: 5, etag: '"a"' }, { partNumber: 2, size: 1, etag: '"b"', checksum: { algorithm: 'CRC32', type: 'FULL_OBJECT', value: 'AQID' } }],
+      parts: [
+        { partNumber: 1, size: 5, etag: '"a"' },
+        { partNumber: 2, size: 1, etag: '"b"', checksum: { algorithm: 'CRC32', type: 'FULL_OBJECT', value: 'AQID' } },
+      ],
       encryption: { wrapped: 'abc', v: 1 },
     })
     expect(await commitObject(meta.db, row)).toEqual({ ok: true })
@@ -29,20 +32,32 @@ describe('objects', () => {
 
   it('an overwrite returns the replaced layout', async () => {
     await commitObject(meta.db, objectRow('b', 'k', { layout: { v: 1 } }))
-    expect(await commitObject(meta.db, objectRow('b', 'k', { layout: { v: 2 }, etag: '"e2"' }))).toEqual({ ok: true, replaced: { v: 1 } })
+    expect(await commitObject(meta.db, objectRow('b', 'k', { layout: { v: 2 }, etag: '"e2"' }))).toEqual({
+      ok: true,
+      replaced: { v: 1 },
+    })
     expect((await getObject(meta.db, 'b', 'k'))?.layout).toEqual({ v: 2 })
   })
 
   it('If-None-Match: * commits only a new key', async () => {
     expect(await commitObject(meta.db, objectRow('b', 'k'), { ifNoneMatch: '*' })).toEqual({ ok: true })
-    expect(await commitObject(meta.db, objectRow('b', 'k', { layout: { v: 9 } }), { ifNoneMatch: '*' })).toEqual({ ok: false, reason: 'precondition' })
+    expect(await commitObject(meta.db, objectRow('b', 'k', { layout: { v: 9 } }), { ifNoneMatch: '*' })).toEqual({
+      ok: false,
+      reason: 'precondition',
+    })
     expect((await getObject(meta.db, 'b', 'k'))?.layout).toEqual(objectRow('b', 'k').layout)
   })
 
   it('If-Match commits only over the named ETag (quotes optional, lists and * accepted)', async () => {
-    expect(await commitObject(meta.db, objectRow('b', 'k'), { ifMatch: '"e1"' })).toEqual({ ok: false, reason: 'precondition' })
+    expect(await commitObject(meta.db, objectRow('b', 'k'), { ifMatch: '"e1"' })).toEqual({
+      ok: false,
+      reason: 'precondition',
+    })
     await commitObject(meta.db, objectRow('b', 'k'))
-    expect(await commitObject(meta.db, objectRow('b', 'k', { etag: '"e2"' }), { ifMatch: '"nope"' })).toEqual({ ok: false, reason: 'precondition' })
+    expect(await commitObject(meta.db, objectRow('b', 'k', { etag: '"e2"' }), { ifMatch: '"nope"' })).toEqual({
+      ok: false,
+      reason: 'precondition',
+    })
     expect((await commitObject(meta.db, objectRow('b', 'k', { etag: '"e2"' }), { ifMatch: 'e1' })).ok).toBe(true)
     expect((await commitObject(meta.db, objectRow('b', 'k', { etag: '"e3"' }), { ifMatch: '"x", "e2"' })).ok).toBe(true)
     expect((await commitObject(meta.db, objectRow('b', 'k', { etag: '"e4"' }), { ifMatch: '*' })).ok).toBe(true)
@@ -57,7 +72,9 @@ describe('objects', () => {
 
   it('concurrent If-None-Match commits: exactly one wins', async () => {
     const results = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => commitObject(meta.db, objectRow('b', 'k', { layout: { i } }), { ifNoneMatch: '*' })),
+      Array.from({ length: 8 }, (_, i) =>
+        commitObject(meta.db, objectRow('b', 'k', { layout: { i } }), { ifNoneMatch: '*' }),
+      ),
     )
     expect(results.filter((r) => r.ok)).toHaveLength(1)
   })
@@ -76,8 +93,20 @@ describe('objects', () => {
   it('metadata replace keeps the bytes and ETag; a stale ETag changes nothing', async () => {
     await commitObject(meta.db, objectRow('b', 'k'))
     const when = new Date(1_800_000_000_000)
-    const updated = await updateObjectMetadata(meta.db, 'b', 'k', { contentType: 'image/png', userMeta: { a: 'b' }, headers: {}, lastModified: when }, '"e1"')
-    expect(updated).toMatchObject({ contentType: 'image/png', userMeta: { a: 'b' }, etag: '"e1"', layout: objectRow('b', 'k').layout, lastModified: when })
+    const updated = await updateObjectMetadata(
+      meta.db,
+      'b',
+      'k',
+      { contentType: 'image/png', userMeta: { a: 'b' }, headers: {}, lastModified: when },
+      '"e1"',
+    )
+    expect(updated).toMatchObject({
+      contentType: 'image/png',
+      userMeta: { a: 'b' },
+      etag: '"e1"',
+      layout: objectRow('b', 'k').layout,
+      lastModified: when,
+    })
     expect(await updateObjectMetadata(meta.db, 'b', 'k', { contentType: 'x/y' }, '"old"')).toBeUndefined()
     expect(await updateObjectMetadata(meta.db, 'b', 'missing', { contentType: 'x/y' })).toBeUndefined()
   })

@@ -19,7 +19,7 @@ export interface WriteCondition {
 }
 
 export type CommitResult =
-  | { ok: true; /** The replaced row's layout, for the caller to garbage collect. */ replaced?: unknown }
+  | { ok: true /** The replaced row's layout, for the caller to garbage collect. */; replaced?: unknown }
   | { ok: false; reason: 'precondition' | 'no-such-bucket' }
 
 export async function getObject(db: Db, bucket: string, key: string): Promise<ObjectRow | undefined> {

@@ -5,8 +5,24 @@ import { commonPrefixOf, seekPage, successor, type SeekFrom } from './seek.ts'
 describe('successor', () => {
   it('bounds exactly the strings that start with the prefix, in byte order', () => {
     const prefixes = ['a', 'a/', 'photos/2024/', 'z\u00ff', '\ud7ff', 'x\u{1f600}', 'é']
-    const probes = ['', 'a', 'a/', 'a0', 'b', 'a/\u{10ffff}', 'photos/2024/x', 'photos/2025', 'z\u00ff\u0100', 'z\u0100',
-      '\ud7ff\u{10ffff}', '\ue000', 'x\u{1f600}!', 'x\u{1f601}', 'é\u{10ffff}', 'ê']
+    const probes = [
+      '',
+      'a',
+      'a/',
+      'a0',
+      'b',
+      'a/\u{10ffff}',
+      'photos/2024/x',
+      'photos/2025',
+      'z\u00ff\u0100',
+      'z\u0100',
+      '\ud7ff\u{10ffff}',
+      '\ue000',
+      'x\u{1f600}!',
+      'x\u{1f601}',
+      'é\u{10ffff}',
+      'ê',
+    ]
     for (const p of prefixes) {
       const s = successor(p)!
       expect(byteOrder(p, s)).toBeLessThan(0)
@@ -41,7 +57,9 @@ function memoryFetch(keys: string[], counter: { fetches: number; rows: number })
   return async (from: SeekFrom<string>, limit: number): Promise<string[]> => {
     counter.fetches++
     const out = sorted
-      .filter((k) => ('after' in from ? byteOrder(k, from.after) > 0 : 'atOrAfter' in from ? byteOrder(k, from.atOrAfter) >= 0 : true))
+      .filter((k) =>
+        'after' in from ? byteOrder(k, from.after) > 0 : 'atOrAfter' in from ? byteOrder(k, from.atOrAfter) >= 0 : true,
+      )
       .slice(0, limit)
     counter.rows += out.length
     return out
@@ -53,7 +71,10 @@ describe('seekPage', () => {
     const keys: string[] = []
     for (let d = 0; d < 20; d++) for (let k = 0; k < 500; k++) keys.push(`d${String(d).padStart(2, '0')}/k${k}`)
     const counter = { fetches: 0, rows: 0 }
-    const page = await seekPage({ prefix: '', delimiter: '/', keyOf: (k: string) => k, fetch: memoryFetch(keys, counter) }, 10)
+    const page = await seekPage(
+      { prefix: '', delimiter: '/', keyOf: (k: string) => k, fetch: memoryFetch(keys, counter) },
+      10,
+    )
     expect(page.commonPrefixes).toEqual(Array.from({ length: 10 }, (_, d) => `d${String(d).padStart(2, '0')}/`))
     expect(page.isTruncated).toBe(true)
     expect(page.last).toEqual({ commonPrefix: 'd09/' })

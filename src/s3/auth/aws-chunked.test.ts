@@ -17,13 +17,20 @@ const EMPTY = createHash('sha256').digest('hex')
 
 const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex')
 const hmac = (s: string) => createHmac('sha256', KEY).update(s).digest('hex')
-const crc32b64 = (b: Uint8Array) => Buffer.from((zlib.crc32(b) >>> 0).toString(16).padStart(8, '0'), 'hex').toString('base64')
+const crc32b64 = (b: Uint8Array) =>
+  Buffer.from((zlib.crc32(b) >>> 0).toString(16).padStart(8, '0'), 'hex').toString('base64')
 
 function auth(payload: PayloadMode): Authenticated {
   return { accessKeyId: 'AK', presigned: false, payload }
 }
-const signedMode = (seed: string, trailer = false): PayloadMode =>
-  ({ kind: 'streaming-signed', trailer, seedSignature: seed, signingKey: KEY, amzDate: AMZ_DATE, scope: SCOPE })
+const signedMode = (seed: string, trailer = false): PayloadMode => ({
+  kind: 'streaming-signed',
+  trailer,
+  seedSignature: seed,
+  signingKey: KEY,
+  amzDate: AMZ_DATE,
+  scope: SCOPE,
+})
 
 interface EncodeOptions {
   chunkSize: number
@@ -75,7 +82,10 @@ function encode(data: Uint8Array, o: EncodeOptions): { body: Uint8Array; finalCh
 function streamOf(pieces: Uint8Array[]): ReadableStream<Uint8Array> {
   let i = 0
   return new ReadableStream({
-    pull(c) { if (i < pieces.length) c.enqueue(pieces[i++]!); else c.close() },
+    pull(c) {
+      if (i < pieces.length) c.enqueue(pieces[i++]!)
+      else c.close()
+    },
   })
 }
 const splitAt = (b: Uint8Array, ...cuts: number[]) => {
@@ -84,7 +94,9 @@ const splitAt = (b: Uint8Array, ...cuts: number[]) => {
 }
 const bytesOneByOne = (b: Uint8Array) => Array.from(b, (_, i) => b.subarray(i, i + 1))
 
-async function drain(stream: ReadableStream<Uint8Array>): Promise<{ data: Uint8Array; error?: S3Error; chunks: Uint8Array[] }> {
+async function drain(
+  stream: ReadableStream<Uint8Array>,
+): Promise<{ data: Uint8Array; error?: S3Error; chunks: Uint8Array[] }> {
   const chunks: Uint8Array[] = []
   const reader = stream.getReader()
   try {
@@ -105,7 +117,12 @@ function headersFor(length: number | undefined, extra: Record<string, string> = 
   return h
 }
 
-async function decode(pieces: Uint8Array[], mode: PayloadMode, length: number | undefined, extra: Record<string, string> = {}) {
+async function decode(
+  pieces: Uint8Array[],
+  mode: PayloadMode,
+  length: number | undefined,
+  extra: Record<string, string> = {},
+) {
   const decoded = decodePayload(streamOf(pieces), auth(mode), headersFor(length, extra), platform)
   const result = await drain(decoded.stream)
   return { ...result, trailers: decoded.trailers(), length: decoded.length }
@@ -117,7 +134,11 @@ describe("AWS's documented examples", () => {
   const data = new Uint8Array(66_560).fill(0x61)
 
   it('decodes the signed chunked upload (seed 4f23…) at any read size', async () => {
-    const chunk = (size: number, sig: string) => [utf8(`${size.toString(16)};chunk-signature=${sig}\r\n`), data.subarray(0, size), utf8('\r\n')]
+    const chunk = (size: number, sig: string) => [
+      utf8(`${size.toString(16)};chunk-signature=${sig}\r\n`),
+      data.subarray(0, size),
+      utf8('\r\n'),
+    ]
     const body = concatBytes([
       ...chunk(65_536, 'ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648'),
       ...chunk(1024, '0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497'),
@@ -125,7 +146,9 @@ describe("AWS's documented examples", () => {
     ])
     const mode = signedMode('4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9')
     for (const size of [1, 7, 4096, 65_600, body.length]) {
-      const pieces = Array.from({ length: Math.ceil(body.length / size) }, (_, i) => body.subarray(i * size, (i + 1) * size))
+      const pieces = Array.from({ length: Math.ceil(body.length / size) }, (_, i) =>
+        body.subarray(i * size, (i + 1) * size),
+      )
       const r = await decode(pieces, mode, data.length)
       expect(r.error).toBeUndefined()
       expect(r.data).toEqual(data)
@@ -136,13 +159,18 @@ describe("AWS's documented examples", () => {
 
   it('decodes the signed upload with a trailing checksum (seed 106e…) and checks the trailer signature', async () => {
     const text = (s: string) => utf8(s)
-    const parts = (trailerValue: string) => concatBytes([
-      text('10000;chunk-signature=b474d8862b1487a5145d686f57f013e54db672cee1c953b3010fb58501ef5aa2\r\n'), data.subarray(0, 65_536),
-      text('\r\n400;chunk-signature=1c1344b170168f8e65b41376b44b20fe354e373826ccbbe2c1d40a8cae51e5c7\r\n'), data.subarray(65_536),
-      // AWS's example ends the zero-size chunk with an extra CRLF before the trailers.
-      text('\r\n0;chunk-signature=2ca2aba2005185cf7159c6277faf83795951dd77a3a99e6e65d5c9f85863f992\r\n\r\n'),
-      text(`x-amz-checksum-crc32c:${trailerValue}\r\nx-amz-trailer-signature:d81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435\r\n\r\n`),
-    ])
+    const parts = (trailerValue: string) =>
+      concatBytes([
+        text('10000;chunk-signature=b474d8862b1487a5145d686f57f013e54db672cee1c953b3010fb58501ef5aa2\r\n'),
+        data.subarray(0, 65_536),
+        text('\r\n400;chunk-signature=1c1344b170168f8e65b41376b44b20fe354e373826ccbbe2c1d40a8cae51e5c7\r\n'),
+        data.subarray(65_536),
+        // AWS's example ends the zero-size chunk with an extra CRLF before the trailers.
+        text('\r\n0;chunk-signature=2ca2aba2005185cf7159c6277faf83795951dd77a3a99e6e65d5c9f85863f992\r\n\r\n'),
+        text(
+          `x-amz-checksum-crc32c:${trailerValue}\r\nx-amz-trailer-signature:d81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435\r\n\r\n`,
+        ),
+      ])
     const mode = signedMode('106e2a8a18243abcf37539882f36619c00e2dfc72633413f02d3b74544bfeb8e', true)
     const ok = await decode([parts('sOO8/Q==')], mode, data.length)
     expect(ok.error).toBeUndefined()
@@ -156,8 +184,21 @@ describe('aws-chunked framing', () => {
   const data = sample(23)
   const cases: [string, PayloadMode, EncodeOptions][] = [
     ['signed', signedMode('a'.repeat(64)), { chunkSize: 5, signed: { seed: 'a'.repeat(64) } }],
-    ['signed with trailer', signedMode('b'.repeat(64), true), { chunkSize: 4, signed: { seed: 'b'.repeat(64) }, trailers: [['x-amz-checksum-crc32', crc32b64(data)]], signTrailer: true }],
-    ['unsigned with trailer', { kind: 'streaming-unsigned-trailer' }, { chunkSize: 6, trailers: [['x-amz-checksum-crc32', crc32b64(data)]] }],
+    [
+      'signed with trailer',
+      signedMode('b'.repeat(64), true),
+      {
+        chunkSize: 4,
+        signed: { seed: 'b'.repeat(64) },
+        trailers: [['x-amz-checksum-crc32', crc32b64(data)]],
+        signTrailer: true,
+      },
+    ],
+    [
+      'unsigned with trailer',
+      { kind: 'streaming-unsigned-trailer' },
+      { chunkSize: 6, trailers: [['x-amz-checksum-crc32', crc32b64(data)]] },
+    ],
   ]
 
   it.each(cases)('%s: decodes when split at every position, and byte by byte', async (_n, mode, opts) => {
@@ -174,18 +215,21 @@ describe('aws-chunked framing', () => {
     expect(r.trailers).toEqual(expectedTrailers)
   })
 
-  it.each(cases)('%s: a body truncated anywhere before its last chunk errors with IncompleteBody', async (_n, mode, opts) => {
-    const { body, finalChunkEnd } = encode(data, opts)
-    for (let cut = 0; cut < body.length; cut++) {
-      const r = await decode([body.subarray(0, cut)], mode, data.length)
-      if (cut < finalChunkEnd) {
-        expect(r.error?.code, `cut at ${cut}`).toBe('IncompleteBody')
-      } else if (!r.error) {
-        // Past the zero-size chunk every data byte has arrived and been verified.
-        expect(r.data).toEqual(data)
+  it.each(cases)(
+    '%s: a body truncated anywhere before its last chunk errors with IncompleteBody',
+    async (_n, mode, opts) => {
+      const { body, finalChunkEnd } = encode(data, opts)
+      for (let cut = 0; cut < body.length; cut++) {
+        const r = await decode([body.subarray(0, cut)], mode, data.length)
+        if (cut < finalChunkEnd) {
+          expect(r.error?.code, `cut at ${cut}`).toBe('IncompleteBody')
+        } else if (!r.error) {
+          // Past the zero-size chunk every data byte has arrived and been verified.
+          expect(r.data).toEqual(data)
+        }
       }
-    }
-  })
+    },
+  )
 
   it('handles 1-byte chunks and an empty body', async () => {
     const seed = 'c'.repeat(64)
@@ -215,7 +259,9 @@ describe('aws-chunked framing', () => {
     const bad = encode(data, { chunkSize: 8, signed: { seed }, trailers, signTrailer: true, badTrailerSignature: true })
     expect((await decode([bad.body], signedMode(seed, true), data.length)).error?.code).toBe('SignatureDoesNotMatch')
     const missing = encode(data, { chunkSize: 8, signed: { seed }, trailers })
-    expect((await decode([missing.body], signedMode(seed, true), data.length)).error?.code).toBe('SignatureDoesNotMatch')
+    expect((await decode([missing.body], signedMode(seed, true), data.length)).error?.code).toBe(
+      'SignatureDoesNotMatch',
+    )
   })
 
   it('enforces x-amz-decoded-content-length', async () => {
@@ -223,18 +269,30 @@ describe('aws-chunked framing', () => {
     const mode: PayloadMode = { kind: 'streaming-unsigned-trailer' }
     expect((await decode([body], mode, data.length + 1)).error?.code).toBe('IncompleteBody')
     expect((await decode([body], mode, data.length - 1)).error?.code).toBe('IncompleteBody')
-    expect(() => decodePayload(streamOf([body]), auth(mode), new Headers(), platform)).toThrow(expect.objectContaining({ code: 'MissingContentLength' }))
-    expect(() => decodePayload(streamOf([body]), auth(mode), headersFor(undefined, { 'x-amz-decoded-content-length': '-1' }), platform))
-      .toThrow(expect.objectContaining({ code: 'InvalidArgument' }))
+    expect(() => decodePayload(streamOf([body]), auth(mode), new Headers(), platform)).toThrow(
+      expect.objectContaining({ code: 'MissingContentLength' }),
+    )
+    expect(() =>
+      decodePayload(
+        streamOf([body]),
+        auth(mode),
+        headersFor(undefined, { 'x-amz-decoded-content-length': '-1' }),
+        platform,
+      ),
+    ).toThrow(expect.objectContaining({ code: 'InvalidArgument' }))
   })
 
   it('bounds chunk lines and trailers, and refuses garbage framing', async () => {
     const mode: PayloadMode = { kind: 'streaming-unsigned-trailer' }
     const long = new Uint8Array(MAX_CHUNK_LINE_BYTES + 10).fill(0x31)
-    expect((await decode(bytesOneByOne(long.subarray(0, 200)).concat([long]), mode, 10)).error?.code).toBe('InvalidRequest')
+    expect((await decode(bytesOneByOne(long.subarray(0, 200)).concat([long]), mode, 10)).error?.code).toBe(
+      'InvalidRequest',
+    )
     const bigTrailers = Array.from({ length: 8 }, (_, i) => [`x-amz-meta-${i}`, 'v'.repeat(3000)] as [string, string])
     expect(bigTrailers.reduce((n, [k, v]) => n + k.length + v.length, 0)).toBeGreaterThan(MAX_TRAILER_BYTES)
-    expect((await decode([encode(data, { chunkSize: 5, trailers: bigTrailers }).body], mode, data.length)).error?.code).toBe('InvalidRequest')
+    expect(
+      (await decode([encode(data, { chunkSize: 5, trailers: bigTrailers }).body], mode, data.length)).error?.code,
+    ).toBe('InvalidRequest')
     for (const garbage of ['zz\r\n', '5\r\nabcdeXY', '5\nabcde\r\n', '-1\r\n', '1'.repeat(20) + '\r\n']) {
       const r = await decode([utf8(garbage)], mode, 5)
       expect(r.error?.code, garbage).toBe('InvalidRequest')
@@ -242,7 +300,10 @@ describe('aws-chunked framing', () => {
     const seed = '9'.repeat(64)
     const trailing = concatBytes([encode(data, { chunkSize: 5, signed: { seed } }).body, utf8('junk')])
     expect((await decode([trailing], signedMode(seed), data.length)).error?.code).toBe('InvalidRequest')
-    const afterTrailers = concatBytes([encode(data, { chunkSize: 5, trailers: [['x-amz-checksum-crc32', crc32b64(data)]] }).body, utf8('junk')])
+    const afterTrailers = concatBytes([
+      encode(data, { chunkSize: 5, trailers: [['x-amz-checksum-crc32', crc32b64(data)]] }).body,
+      utf8('junk'),
+    ])
     expect((await decode([afterTrailers], mode, data.length)).error?.code).toBe('InvalidRequest')
   })
 
@@ -259,7 +320,9 @@ describe('literal and unsigned payloads', () => {
   const data = sample(1000)
 
   it('verifies a literal x-amz-content-sha256 at the end of the stream', async () => {
-    const ok = await decode(splitAt(data, 10, 500), { kind: 'sha256', hex: sha(data) }, undefined, { 'content-length': '1000' })
+    const ok = await decode(splitAt(data, 10, 500), { kind: 'sha256', hex: sha(data) }, undefined, {
+      'content-length': '1000',
+    })
     expect(ok.error).toBeUndefined()
     expect(ok.data).toEqual(data)
     expect(ok.length).toBe(1000)

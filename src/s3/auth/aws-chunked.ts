@@ -31,7 +31,10 @@ const emptyStream = (): ReadableStream<Uint8Array> => new ReadableStream({ start
 function parseLength(value: string | null, name: string): number | undefined {
   if (value === null) return undefined
   if (!/^\d{1,16}$/.test(value.trim()) || !Number.isSafeInteger(Number(value))) {
-    throw new S3Error('InvalidArgument', `${name} must be a non-negative integer.`, { ArgumentName: name, ArgumentValue: value })
+    throw new S3Error('InvalidArgument', `${name} must be a non-negative integer.`, {
+      ArgumentName: name,
+      ArgumentValue: value,
+    })
   }
   return Number(value)
 }
@@ -52,23 +55,34 @@ export function decodePayload(
     return { stream: source.pipeThrough(plainBody(mode, length, platform)), length, trailers: () => ({}) }
   }
   const length = parseLength(headers.get('x-amz-decoded-content-length'), 'x-amz-decoded-content-length')
-  if (length === undefined) throw new S3Error('MissingContentLength', 'You must provide the x-amz-decoded-content-length header with aws-chunked payloads.')
+  if (length === undefined)
+    throw new S3Error(
+      'MissingContentLength',
+      'You must provide the x-amz-decoded-content-length header with aws-chunked payloads.',
+    )
   const decoder = new ChunkedDecoder(mode, length, platform)
-  const stream = source.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
-    transform: (chunk, out) => decoder.push(chunk, out),
-    flush: () => decoder.finish(),
-  }))
+  const stream = source.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform: (chunk, out) => decoder.push(chunk, out),
+      flush: () => decoder.finish(),
+    }),
+  )
   return { stream, length, trailers: () => decoder.trailers }
 }
 
 /** Counts (truncation → IncompleteBody) and, for a literal x-amz-content-sha256, hashes. */
-function plainBody(mode: PayloadMode, length: number | undefined, platform: Platform): TransformStream<Uint8Array, Uint8Array> {
+function plainBody(
+  mode: PayloadMode,
+  length: number | undefined,
+  platform: Platform,
+): TransformStream<Uint8Array, Uint8Array> {
   const hasher = mode.kind === 'sha256' ? platform.createHasher('sha256') : undefined
   let seen = 0
   return new TransformStream({
     transform(chunk, out) {
       seen += chunk.length
-      if (length !== undefined && seen > length) throw new S3Error('IncompleteBody', 'The request body is longer than its Content-Length.')
+      if (length !== undefined && seen > length)
+        throw new S3Error('IncompleteBody', 'The request body is longer than its Content-Length.')
       hasher?.update(chunk)
       out.enqueue(chunk)
     },
@@ -78,7 +92,8 @@ function plainBody(mode: PayloadMode, length: number | undefined, platform: Plat
         const computed = toHex(hasher.digest())
         if (computed !== mode.hex) {
           throw new S3Error('XAmzContentSHA256Mismatch', undefined, {
-            ClientComputedContentSHA256: mode.hex, S3ComputedContentSHA256: computed,
+            ClientComputedContentSHA256: mode.hex,
+            S3ComputedContentSHA256: computed,
           })
         }
       }
@@ -112,7 +127,11 @@ class ChunkedDecoder {
   private trailerSignature: string | undefined
   private skippedBlank = false
 
-  constructor(mode: Streaming, private readonly length: number, private readonly platform: Platform) {
+  constructor(
+    mode: Streaming,
+    private readonly length: number,
+    private readonly platform: Platform,
+  ) {
     this.signed = mode.kind === 'streaming-signed' ? mode : undefined
     this.withTrailer = mode.kind === 'streaming-unsigned-trailer' || (mode.kind === 'streaming-signed' && mode.trailer)
     if (this.signed) this.previousSignature = this.signed.seedSignature
@@ -163,11 +182,13 @@ class ChunkedDecoder {
       this.trailerBytes += count + (lf < 0 ? 0 : 1)
       if (this.trailerBytes > MAX_TRAILER_BYTES) throw malformed(`trailing headers exceed ${MAX_TRAILER_BYTES} bytes`)
     }
-    if (this.lineLength + count > this.line.length) throw malformed(`a chunk line exceeds ${MAX_CHUNK_LINE_BYTES} bytes`)
+    if (this.lineLength + count > this.line.length)
+      throw malformed(`a chunk line exceeds ${MAX_CHUNK_LINE_BYTES} bytes`)
     this.line.set(chunk.subarray(start, end), this.lineLength)
     this.lineLength += count
     if (lf < 0) return chunk.length
-    if (this.lineLength === 0 || this.line[this.lineLength - 1] !== CR) throw malformed('line is not terminated by CRLF')
+    if (this.lineLength === 0 || this.line[this.lineLength - 1] !== CR)
+      throw malformed('line is not terminated by CRLF')
     const text = fromUtf8(this.line.subarray(0, this.lineLength - 1))
     this.lineLength = 0
     if (this.state === 'line') this.chunkHeader(text)
@@ -182,11 +203,15 @@ class ChunkedDecoder {
     const size = parseInt(sizeText, 16)
     if (this.signed) {
       const m = /^;chunk-signature=([0-9a-f]{64})$/.exec(semi < 0 ? '' : text.slice(semi))
-      if (!m) throw new S3Error('SignatureDoesNotMatch', 'A chunk of a signed aws-chunked body has no valid chunk-signature.')
+      if (!m)
+        throw new S3Error('SignatureDoesNotMatch', 'A chunk of a signed aws-chunked body has no valid chunk-signature.')
       this.chunkSignature = m[1]!
     }
     if (this.decoded + size > this.length) {
-      throw new S3Error('IncompleteBody', `The aws-chunked body holds more than x-amz-decoded-content-length (${this.length}) bytes.`)
+      throw new S3Error(
+        'IncompleteBody',
+        `The aws-chunked body holds more than x-amz-decoded-content-length (${this.length}) bytes.`,
+      )
     }
     this.decoded += size
     if (size === 0) {
@@ -207,9 +232,14 @@ class ChunkedDecoder {
     this.chunkHash = undefined
     const sts = `AWS4-HMAC-SHA256-PAYLOAD\n${s.amzDate}\n${s.scope}\n${this.previousSignature}\n${EMPTY_SHA256}\n${hash}`
     if (!timingSafeEqual(signHex(this.platform, s.signingKey, sts), this.chunkSignature)) {
-      throw new S3Error('SignatureDoesNotMatch', 'The chunk signature we calculated does not match the chunk-signature you provided.', {
-        StringToSign: sts, SignatureProvided: this.chunkSignature,
-      })
+      throw new S3Error(
+        'SignatureDoesNotMatch',
+        'The chunk signature we calculated does not match the chunk-signature you provided.',
+        {
+          StringToSign: sts,
+          SignatureProvided: this.chunkSignature,
+        },
+      )
     }
     this.previousSignature = this.chunkSignature
   }
@@ -247,9 +277,14 @@ class ChunkedDecoder {
       const sig = this.trailerSignature ?? ''
       const sts = `AWS4-HMAC-SHA256-TRAILER\n${s.amzDate}\n${s.scope}\n${this.previousSignature}\n${sha256Hex(this.platform, this.canonicalTrailer)}`
       if (!/^[0-9a-f]{64}$/.test(sig) || !timingSafeEqual(signHex(this.platform, s.signingKey, sts), sig)) {
-        throw new S3Error('SignatureDoesNotMatch', 'The trailer signature we calculated does not match the x-amz-trailer-signature you provided.', {
-          StringToSign: sts, SignatureProvided: sig,
-        })
+        throw new S3Error(
+          'SignatureDoesNotMatch',
+          'The trailer signature we calculated does not match the x-amz-trailer-signature you provided.',
+          {
+            StringToSign: sts,
+            SignatureProvided: sig,
+          },
+        )
       }
     }
     this.state = 'done'

@@ -28,7 +28,12 @@ const checksumOf = (alg: (typeof CHECKSUM_ALGORITHMS)[number], b: Uint8Array) =>
 function pieces(b: Uint8Array): ReadableStream<Uint8Array> {
   const parts = [b.subarray(0, 5), b.subarray(5, 6), b.subarray(6)]
   let i = 0
-  return new ReadableStream({ pull(c) { if (i < parts.length) c.enqueue(parts[i++]!); else c.close() } })
+  return new ReadableStream({
+    pull(c) {
+      if (i < parts.length) c.enqueue(parts[i++]!)
+      else c.close()
+    },
+  })
 }
 
 async function run(tap: ReturnType<typeof digestTap>): Promise<{ data: Uint8Array; error?: S3Error }> {
@@ -48,7 +53,11 @@ async function run(tap: ReturnType<typeof digestTap>): Promise<{ data: Uint8Arra
 
 const expectS3 = (fn: () => unknown, code: string) => {
   let err: unknown
-  try { fn() } catch (e) { err = e }
+  try {
+    fn()
+  } catch (e) {
+    err = e
+  }
   expect(err).toBeInstanceOf(S3Error)
   expect((err as S3Error).code).toBe(code)
   return err as S3Error
@@ -56,24 +65,49 @@ const expectS3 = (fn: () => unknown, code: string) => {
 
 describe('parseChecksumRequest', () => {
   it('returns nothing when no checksum is asked for', () => {
-    expect(parseChecksumRequest(new Headers({ 'x-amz-checksum-mode': 'ENABLED', 'x-amz-checksum-type': 'FULL_OBJECT' }))).toBeUndefined()
+    expect(
+      parseChecksumRequest(new Headers({ 'x-amz-checksum-mode': 'ENABLED', 'x-amz-checksum-type': 'FULL_OBJECT' })),
+    ).toBeUndefined()
   })
 
   it.each(CHECKSUM_ALGORITHMS)('reads a %s header value, a trailer and a bare algorithm', (alg) => {
     const name = `x-amz-checksum-${alg.toLowerCase()}`
     const value = checksumOf(alg, data)
-    expect(parseChecksumRequest(new Headers({ [name]: value }))).toEqual({ algorithm: alg, expected: value, trailer: false })
-    expect(parseChecksumRequest(new Headers({ [name]: value, 'x-amz-sdk-checksum-algorithm': alg.toLowerCase() }))).toEqual({ algorithm: alg, expected: value, trailer: false })
-    expect(parseChecksumRequest(new Headers({ 'x-amz-trailer': name, 'x-amz-sdk-checksum-algorithm': alg }))).toEqual({ algorithm: alg, trailer: true })
-    expect(parseChecksumRequest(new Headers({ 'x-amz-sdk-checksum-algorithm': alg }))).toEqual({ algorithm: alg, trailer: false })
+    expect(parseChecksumRequest(new Headers({ [name]: value }))).toEqual({
+      algorithm: alg,
+      expected: value,
+      trailer: false,
+    })
+    expect(
+      parseChecksumRequest(new Headers({ [name]: value, 'x-amz-sdk-checksum-algorithm': alg.toLowerCase() })),
+    ).toEqual({ algorithm: alg, expected: value, trailer: false })
+    expect(parseChecksumRequest(new Headers({ 'x-amz-trailer': name, 'x-amz-sdk-checksum-algorithm': alg }))).toEqual({
+      algorithm: alg,
+      trailer: true,
+    })
+    expect(parseChecksumRequest(new Headers({ 'x-amz-sdk-checksum-algorithm': alg }))).toEqual({
+      algorithm: alg,
+      trailer: false,
+    })
   })
 
   it('refuses conflicts, unknown algorithms and malformed values with InvalidRequest', () => {
     const crc = checksumOf('CRC32', data)
     const sha = checksumOf('SHA256', data)
-    expectS3(() => parseChecksumRequest(new Headers({ 'x-amz-checksum-crc32': crc, 'x-amz-checksum-sha256': sha })), 'InvalidRequest')
-    expectS3(() => parseChecksumRequest(new Headers({ 'x-amz-checksum-crc32': crc, 'x-amz-trailer': 'x-amz-checksum-crc32c' })), 'InvalidRequest')
-    expectS3(() => parseChecksumRequest(new Headers({ 'x-amz-checksum-crc32': crc, 'x-amz-sdk-checksum-algorithm': 'SHA256' })), 'InvalidRequest')
+    expectS3(
+      () => parseChecksumRequest(new Headers({ 'x-amz-checksum-crc32': crc, 'x-amz-checksum-sha256': sha })),
+      'InvalidRequest',
+    )
+    expectS3(
+      () =>
+        parseChecksumRequest(new Headers({ 'x-amz-checksum-crc32': crc, 'x-amz-trailer': 'x-amz-checksum-crc32c' })),
+      'InvalidRequest',
+    )
+    expectS3(
+      () =>
+        parseChecksumRequest(new Headers({ 'x-amz-checksum-crc32': crc, 'x-amz-sdk-checksum-algorithm': 'SHA256' })),
+      'InvalidRequest',
+    )
     expectS3(() => parseChecksumRequest(new Headers({ 'x-amz-sdk-checksum-algorithm': 'MD4' })), 'InvalidRequest')
     expectS3(() => parseChecksumRequest(new Headers({ 'x-amz-checksum-xxhash99': 'AAAA' })), 'InvalidRequest')
     expectS3(() => parseChecksumRequest(new Headers({ 'x-amz-trailer': 'x-amz-checksum-foo' })), 'InvalidRequest')
@@ -105,18 +139,21 @@ describe.each(MODES)('digestTap, hashing on the $name', ({ platform: p, length }
     expect(() => bad.result()).toThrow()
   })
 
-  it.each(CHECKSUM_ALGORITHMS)('%s: header mode verifies and reports the value; mismatch errors the stream', async (alg) => {
-    const value = checksumOf(alg, data)
-    const good = tapOf(pieces(data), { checksum: { algorithm: alg, expected: value, trailer: false } }, platform)
-    expect((await run(good)).error).toBeUndefined()
-    expect(good.result().checksum).toEqual({ algorithm: alg, value })
+  it.each(CHECKSUM_ALGORITHMS)(
+    '%s: header mode verifies and reports the value; mismatch errors the stream',
+    async (alg) => {
+      const value = checksumOf(alg, data)
+      const good = tapOf(pieces(data), { checksum: { algorithm: alg, expected: value, trailer: false } }, platform)
+      expect((await run(good)).error).toBeUndefined()
+      expect(good.result().checksum).toEqual({ algorithm: alg, value })
 
-    const wrong = checksumOf(alg, utf8('something else'))
-    const bad = tapOf(pieces(data), { checksum: { algorithm: alg, expected: wrong, trailer: false } }, platform)
-    const r = await run(bad)
-    expect(r.error?.code).toBe('BadDigest')
-    expect(r.error?.message).toBe(`The ${alg} you specified did not match the calculated checksum.`)
-  })
+      const wrong = checksumOf(alg, utf8('something else'))
+      const bad = tapOf(pieces(data), { checksum: { algorithm: alg, expected: wrong, trailer: false } }, platform)
+      const r = await run(bad)
+      expect(r.error?.code).toBe('BadDigest')
+      expect(r.error?.message).toBe(`The ${alg} you specified did not match the calculated checksum.`)
+    },
+  )
 
   it.each(CHECKSUM_ALGORITHMS)('%s: trailer mode reads the value once the body has ended', async (alg) => {
     const name = `x-amz-checksum-${alg.toLowerCase()}`
@@ -128,7 +165,11 @@ describe.each(MODES)('digestTap, hashing on the $name', ({ platform: p, length }
     expect((await run(good)).error).toBeUndefined()
     expect(good.result().checksum?.value).toBe(trailers[name])
 
-    const bad = tapOf(pieces(data), { checksum: request, trailers: () => ({ [name]: checksumOf(alg, utf8('x')) }) }, platform)
+    const bad = tapOf(
+      pieces(data),
+      { checksum: request, trailers: () => ({ [name]: checksumOf(alg, utf8('x')) }) },
+      platform,
+    )
     expect((await run(bad)).error?.code).toBe('BadDigest')
     const missing = tapOf(pieces(data), { checksum: request, trailers: () => ({}) }, platform)
     expect((await run(missing)).error?.code).toBe('InvalidRequest')
@@ -150,8 +191,11 @@ describe('digestTap on a worker: when it offloads, and how failures end the body
         calls.updates++
         return calls.updates === behaviour.failUpdateAt ? Promise.reject(new Error('hash worker exited')) : undefined
       },
-      digest: () => (behaviour.failDigest ? Promise.reject(new Error('hash worker exited')) : Promise.resolve([new Uint8Array(16)])),
-      abort() { calls.aborts++ },
+      digest: () =>
+        behaviour.failDigest ? Promise.reject(new Error('hash worker exited')) : Promise.resolve([new Uint8Array(16)]),
+      abort() {
+        calls.aborts++
+      },
     }
     const p: Platform = { ...platform, offloadDigest: () => (calls.offloads++, job) }
     return { p, calls }
@@ -167,13 +211,19 @@ describe('digestTap on a worker: when it offloads, and how failures end the body
         else if (i < parts.length) c.enqueue(parts[i++]!)
         else c.close()
       },
-      cancel() { state.cancelled = true },
+      cancel() {
+        state.cancelled = true
+      },
     })
     return { stream, state }
   }
 
   it(`offloads from ${OFFLOAD_MIN_BYTES} bytes, only when the length is known`, async () => {
-    for (const [length, expected] of [[undefined, 0], [OFFLOAD_MIN_BYTES - 1, 0], [OFFLOAD_MIN_BYTES, 1]] as const) {
+    for (const [length, expected] of [
+      [undefined, 0],
+      [OFFLOAD_MIN_BYTES - 1, 0],
+      [OFFLOAD_MIN_BYTES, 1],
+    ] as const) {
       const { p, calls } = fake()
       await run(digestTap(pieces(data), { length }, p))
       expect(calls.offloads, `length ${length}`).toBe(expected)
@@ -206,7 +256,9 @@ describe('digestTap on a worker: when it offloads, and how failures end the body
 
   it('a source error or a downstream cancel aborts the job', async () => {
     const failing = fake()
-    await expect(run(digestTap(source(true).stream, { length: OFFLOAD_MIN_BYTES }, failing.p))).rejects.toThrow('client went away')
+    await expect(run(digestTap(source(true).stream, { length: OFFLOAD_MIN_BYTES }, failing.p))).rejects.toThrow(
+      'client went away',
+    )
     expect(failing.calls.aborts).toBe(1)
 
     const cancelled = fake()

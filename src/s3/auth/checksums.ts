@@ -38,7 +38,11 @@ export function parseChecksumRequest(headers: Headers): ChecksumRequest | undefi
   headers.forEach((value, name) => {
     if (!name.startsWith('x-amz-checksum-') || NOT_VALUES.has(name)) return
     const algorithm = algorithmOf(name)
-    if (!algorithm) throw new S3Error('InvalidRequest', `The checksum header ${name} names an unknown algorithm; use one of ${CHECKSUM_ALGORITHMS.join(', ')}.`)
+    if (!algorithm)
+      throw new S3Error(
+        'InvalidRequest',
+        `The checksum header ${name} names an unknown algorithm; use one of ${CHECKSUM_ALGORITHMS.join(', ')}.`,
+      )
     const expected = value.trim()
     if (!isValidValue(algorithm, expected)) throw new S3Error('InvalidRequest', `Value for ${name} header is invalid.`)
     found.push({ algorithm, expected, trailer: false })
@@ -49,7 +53,8 @@ export function parseChecksumRequest(headers: Headers): ChecksumRequest | undefi
       const name = raw.trim().toLowerCase()
       if (!name.startsWith('x-amz-checksum-')) continue
       const algorithm = algorithmOf(name)
-      if (!algorithm) throw new S3Error('InvalidRequest', `The value specified in the x-amz-trailer header is not supported: ${name}`)
+      if (!algorithm)
+        throw new S3Error('InvalidRequest', `The value specified in the x-amz-trailer header is not supported: ${name}`)
       found.push({ algorithm, trailer: true })
     }
   }
@@ -61,13 +66,19 @@ export function parseChecksumRequest(headers: Headers): ChecksumRequest | undefi
   if (!sdk) throw new S3Error('InvalidRequest', 'Value for x-amz-sdk-checksum-algorithm header is invalid.')
   const explicit = found[0]
   if (explicit && explicit.algorithm !== sdk) {
-    throw new S3Error('InvalidRequest', `Value for x-amz-sdk-checksum-algorithm header is invalid: ${sdk} does not match the ${headerName(explicit.algorithm)} checksum sent.`)
+    throw new S3Error(
+      'InvalidRequest',
+      `Value for x-amz-sdk-checksum-algorithm header is invalid: ${sdk} does not match the ${headerName(explicit.algorithm)} checksum sent.`,
+    )
   }
   // The algorithm alone asks S3 to compute and store that checksum without checking a value.
   return explicit ?? { algorithm: sdk, trailer: false }
 }
 
-export interface DigestResult { md5: Uint8Array; checksum?: { algorithm: ChecksumAlgorithm; value: string /* base64 */ } }
+export interface DigestResult {
+  md5: Uint8Array
+  checksum?: { algorithm: ChecksumAlgorithm; value: string /* base64 */ }
+}
 
 /** Content-MD5 must be base64 of 16 bytes; checked before any body byte is read. */
 function parseContentMd5(value: string): Uint8Array {
@@ -118,7 +129,8 @@ export function digestTap(
   }
 
   const algorithms: OffloadAlgorithm[] = request ? ['md5', request.algorithm] : ['md5']
-  const job = opts.length !== undefined && opts.length >= OFFLOAD_MIN_BYTES ? platform.offloadDigest?.(algorithms) : undefined
+  const job =
+    opts.length !== undefined && opts.length >= OFFLOAD_MIN_BYTES ? platform.offloadDigest?.(algorithms) : undefined
   const stream = job
     ? offloadedTap(source, job, (d) => finish(d[0]!, d[1]))
     : syncTap(source, platform, request, finish)
@@ -132,21 +144,25 @@ export function digestTap(
 }
 
 function syncTap(
-  source: ReadableStream<Uint8Array>, platform: Platform, request: ChecksumRequest | undefined,
+  source: ReadableStream<Uint8Array>,
+  platform: Platform,
+  request: ChecksumRequest | undefined,
   finish: (md5: Uint8Array, checksum: Uint8Array | undefined) => void,
 ): ReadableStream<Uint8Array> {
   const md5 = platform.createHasher('md5')
   const checksum = request ? createChecksum(request.algorithm, platform) : undefined
-  return source.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, out) {
-      md5.update(chunk)
-      checksum?.update(chunk)
-      out.enqueue(chunk)
-    },
-    flush() {
-      finish(md5.digest(), checksum?.digest())
-    },
-  }))
+  return source.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, out) {
+        md5.update(chunk)
+        checksum?.update(chunk)
+        out.enqueue(chunk)
+      },
+      flush() {
+        finish(md5.digest(), checksum?.digest())
+      },
+    }),
+  )
 }
 
 /**
@@ -154,42 +170,49 @@ function syncTap(
  * next read waits only when the job says too many bytes are in flight. Whatever ends the body
  * early (source error, downstream cancel, worker failure) aborts the job, so nothing lingers.
  */
-function offloadedTap(source: ReadableStream<Uint8Array>, job: AsyncDigest, finish: (digests: Uint8Array[]) => void): ReadableStream<Uint8Array> {
+function offloadedTap(
+  source: ReadableStream<Uint8Array>,
+  job: AsyncDigest,
+  finish: (digests: Uint8Array[]) => void,
+): ReadableStream<Uint8Array> {
   const reader = source.getReader()
   const fail = (e: unknown): never => {
     job.abort()
     reader.cancel(e).catch(() => {})
     throw e
   }
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let next: ReadableStreamReadResult<Uint8Array>
-      try {
-        next = await reader.read()
-      } catch (e) {
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let next: ReadableStreamReadResult<Uint8Array>
+        try {
+          next = await reader.read()
+        } catch (e) {
+          job.abort()
+          throw e
+        }
+        if (next.done) {
+          // Verification happens before close(), so a mismatch errors the stream and nothing commits.
+          finish(await job.digest().catch(fail))
+          controller.close()
+          return
+        }
+        let wait: Promise<void> | undefined
+        try {
+          wait = job.update(next.value)
+        } catch (e) {
+          fail(e)
+        }
+        controller.enqueue(next.value)
+        if (wait) await wait.catch(fail)
+      },
+      cancel(reason) {
         job.abort()
-        throw e
-      }
-      if (next.done) {
-        // Verification happens before close(), so a mismatch errors the stream and nothing commits.
-        finish(await job.digest().catch(fail))
-        controller.close()
-        return
-      }
-      let wait: Promise<void> | undefined
-      try {
-        wait = job.update(next.value)
-      } catch (e) {
-        fail(e)
-      }
-      controller.enqueue(next.value)
-      if (wait) await wait.catch(fail)
+        return reader.cancel(reason)
+      },
     },
-    cancel(reason) {
-      job.abort()
-      return reader.cancel(reason)
-    },
-  }, { highWaterMark: 1 })
+    { highWaterMark: 1 },
+  )
 }
 
 function trailerValue(algorithm: ChecksumAlgorithm, trailers: (() => Record<string, string>) | undefined): string {
@@ -198,6 +221,7 @@ function trailerValue(algorithm: ChecksumAlgorithm, trailers: (() => Record<stri
   if (value === undefined) {
     throw new S3Error('InvalidRequest', `The ${name} trailer was declared in x-amz-trailer but not sent.`)
   }
-  if (!isValidValue(algorithm, value)) throw new S3Error('InvalidRequest', `Value for ${name} trailing header is invalid.`)
+  if (!isValidValue(algorithm, value))
+    throw new S3Error('InvalidRequest', `Value for ${name} trailing header is invalid.`)
   return value
 }

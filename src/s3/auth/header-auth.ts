@@ -38,7 +38,10 @@ export interface Credential {
 export function parseCredential(value: string, code: S3ErrorCode, prefix: string): Credential {
   const parts = value.split('/')
   const bad = () =>
-    new S3Error(code, `${prefix}; the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".`)
+    new S3Error(
+      code,
+      `${prefix}; the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".`,
+    )
   if (parts.length < 5) throw bad()
   const [date, region, service, terminal] = parts.slice(-4) as [string, string, string, string]
   const accessKeyId = parts.slice(0, -4).join('/')
@@ -62,7 +65,10 @@ export function parseAmzDate(value: string): Date | undefined {
 }
 
 export function formatAmzDate(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '')
 }
 
 /** The request time from `x-amz-date`, else `Date` (either ISO basic or an HTTP date). */
@@ -87,24 +93,46 @@ const MALFORMED = 'The authorization header is malformed'
 export function parseHeaderAuth(authorization: string, headers: Headers): SignatureParts {
   const trimmed = authorization.trim()
   if (trimmed.startsWith('AWS ')) {
-    throw new S3Error('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.')
+    throw new S3Error(
+      'InvalidRequest',
+      'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.',
+    )
   }
   if (!trimmed.startsWith(ALGORITHM + ' ')) {
-    throw new S3Error('InvalidArgument', 'Unsupported Authorization Type', { ArgumentName: 'Authorization', ArgumentValue: trimmed.split(' ')[0] ?? '' })
+    throw new S3Error('InvalidArgument', 'Unsupported Authorization Type', {
+      ArgumentName: 'Authorization',
+      ArgumentValue: trimmed.split(' ')[0] ?? '',
+    })
   }
   const fields = new Map<string, string>()
   for (const field of trimmed.slice(ALGORITHM.length).split(',')) {
     const f = field.trim()
     const eq = f.indexOf('=')
-    if (eq <= 0) throw new S3Error('AuthorizationHeaderMalformed', `${MALFORMED}; the authorization component "${f}" is malformed.`)
+    if (eq <= 0)
+      throw new S3Error(
+        'AuthorizationHeaderMalformed',
+        `${MALFORMED}; the authorization component "${f}" is malformed.`,
+      )
     fields.set(f.slice(0, eq), f.slice(eq + 1))
   }
   const credential = fields.get('Credential')
   const signedHeaders = fields.get('SignedHeaders')
   const signature = fields.get('Signature')
-  if (credential === undefined) throw new S3Error('AuthorizationHeaderMalformed', `${MALFORMED}; the authorization header requires a 'Credential' parameter.`)
-  if (signedHeaders === undefined) throw new S3Error('AuthorizationHeaderMalformed', `${MALFORMED}; the authorization header requires a 'SignedHeaders' parameter.`)
-  if (signature === undefined) throw new S3Error('AuthorizationHeaderMalformed', `${MALFORMED}; the authorization header requires a 'Signature' parameter.`)
+  if (credential === undefined)
+    throw new S3Error(
+      'AuthorizationHeaderMalformed',
+      `${MALFORMED}; the authorization header requires a 'Credential' parameter.`,
+    )
+  if (signedHeaders === undefined)
+    throw new S3Error(
+      'AuthorizationHeaderMalformed',
+      `${MALFORMED}; the authorization header requires a 'SignedHeaders' parameter.`,
+    )
+  if (signature === undefined)
+    throw new S3Error(
+      'AuthorizationHeaderMalformed',
+      `${MALFORMED}; the authorization header requires a 'Signature' parameter.`,
+    )
   const cred = parseCredential(credential, 'AuthorizationHeaderMalformed', MALFORMED)
   const { amzDate, time } = requestDate(headers)
   const payloadHash = headers.get('x-amz-content-sha256')
@@ -136,6 +164,7 @@ export function parseSignedHeaders(value: string, code: S3ErrorCode, prefix: str
 }
 
 export function parseSignature(value: string, code: S3ErrorCode, prefix: string): string {
-  if (!/^[0-9a-fA-F]{64}$/.test(value)) throw new S3Error(code, `${prefix}; the Signature must be 64 hexadecimal characters.`)
+  if (!/^[0-9a-fA-F]{64}$/.test(value))
+    throw new S3Error(code, `${prefix}; the Signature must be 64 hexadecimal characters.`)
   return value.toLowerCase()
 }

@@ -3,7 +3,14 @@
  * Pure: produces SignatureParts for sigv4.ts to verify; uses header-auth.ts helpers and s3/errors.
  */
 import { S3Error } from '../errors.ts'
-import { ALGORITHM, formatAmzDate, parseAmzDate, parseCredential, parseSignature, parseSignedHeaders } from './header-auth.ts'
+import {
+  ALGORITHM,
+  formatAmzDate,
+  parseAmzDate,
+  parseCredential,
+  parseSignature,
+  parseSignedHeaders,
+} from './header-auth.ts'
 import type { SignatureParts } from './header-auth.ts'
 
 /** A week, S3's ceiling for X-Amz-Expires. */
@@ -13,7 +20,14 @@ export const MAX_PRESIGNED_EXPIRES_SECONDS = 604_800
 export const SIGNATURE_PARAM = 'X-Amz-Signature'
 
 const CODE = 'AuthorizationQueryParametersError'
-const REQUIRED = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-Date', 'X-Amz-SignedHeaders', 'X-Amz-Expires']
+const REQUIRED = [
+  'X-Amz-Algorithm',
+  'X-Amz-Credential',
+  'X-Amz-Signature',
+  'X-Amz-Date',
+  'X-Amz-SignedHeaders',
+  'X-Amz-Expires',
+]
 
 export function hasQueryAuth(params: URLSearchParams): boolean {
   return params.has('X-Amz-Algorithm') || params.has('X-Amz-Credential') || params.has('X-Amz-Signature')
@@ -28,12 +42,20 @@ export function hasV2QueryAuth(params: URLSearchParams): boolean {
  * Reads the X-Amz-* parameters and refuses expired or not-yet-valid URLs. `maxSkewMs` bounds how
  * far in the future X-Amz-Date may be (a URL signed by a client whose clock runs ahead).
  */
-export function parsePresigned(params: URLSearchParams, headers: Headers, now: Date, maxSkewMs: number): SignatureParts {
+export function parsePresigned(
+  params: URLSearchParams,
+  headers: Headers,
+  now: Date,
+  maxSkewMs: number,
+): SignatureParts {
   const values = new Map<string, string>()
   for (const name of REQUIRED) {
     const all = params.getAll(name)
     if (all.length !== 1) {
-      throw new S3Error(CODE, 'Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.')
+      throw new S3Error(
+        CODE,
+        'Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.',
+      )
     }
     values.set(name, all[0]!)
   }
@@ -44,13 +66,16 @@ export function parsePresigned(params: URLSearchParams, headers: Headers, now: D
   const cred = parseCredential(get('X-Amz-Credential'), CODE, 'Error parsing the X-Amz-Credential parameter')
   const amzDate = get('X-Amz-Date')
   const time = parseAmzDate(amzDate)
-  if (!time) throw new S3Error(CODE, 'X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd\'T\'HHmmss\'Z\'"')
+  if (!time) throw new S3Error(CODE, "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
   const expiresText = get('X-Amz-Expires')
   if (!/^\d+$/.test(expiresText)) throw new S3Error(CODE, 'X-Amz-Expires should be a number')
   const expires = Number(expiresText)
   if (expires < 1) throw new S3Error(CODE, 'X-Amz-Expires must be a positive number of seconds')
   if (expires > MAX_PRESIGNED_EXPIRES_SECONDS) {
-    throw new S3Error(CODE, `X-Amz-Expires must be less than a week (in seconds) that is ${MAX_PRESIGNED_EXPIRES_SECONDS}`)
+    throw new S3Error(
+      CODE,
+      `X-Amz-Expires must be less than a week (in seconds) that is ${MAX_PRESIGNED_EXPIRES_SECONDS}`,
+    )
   }
   const serverTime = formatAmzDate(now)
   if (time.getTime() - now.getTime() > maxSkewMs) {
@@ -75,6 +100,10 @@ export function parsePresigned(params: URLSearchParams, headers: Headers, now: D
     amzDate,
     time,
     // Presigned URLs cannot carry a body hash unless the signer put one in the query (or a header).
-    payloadHash: (params.get('X-Amz-Content-Sha256') ?? headers.get('x-amz-content-sha256') ?? 'UNSIGNED-PAYLOAD').trim(),
+    payloadHash: (
+      params.get('X-Amz-Content-Sha256') ??
+      headers.get('x-amz-content-sha256') ??
+      'UNSIGNED-PAYLOAD'
+    ).trim(),
   }
 }

@@ -5,8 +5,16 @@
 import type { Platform } from '../../util/platform.ts'
 import { splitUrl } from '../endpoints.ts'
 import {
-  canonicalHeaders, canonicalQuery, canonicalRequest, canonicalUri, credentialScope, deriveSigningKey,
-  SERVICE, sha256Hex, signHex, stringToSign,
+  canonicalHeaders,
+  canonicalQuery,
+  canonicalRequest,
+  canonicalUri,
+  credentialScope,
+  deriveSigningKey,
+  SERVICE,
+  sha256Hex,
+  signHex,
+  stringToSign,
 } from './sigv4.ts'
 
 export interface SignInput {
@@ -23,7 +31,10 @@ export interface SignInput {
 /** Returns the request headers (lower-case) including `authorization`. */
 export function signRequest(platform: Platform, input: SignInput): Record<string, string> {
   const now = input.now ?? new Date()
-  const amzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')
+  const amzDate = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '')
   const date = amzDate.slice(0, 8)
   const { rawPath, rawQuery } = splitUrl(input.url)
   const host = new URL(input.url).host

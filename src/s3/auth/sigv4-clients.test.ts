@@ -25,7 +25,10 @@ const SECRET = 'client/secret+key=0~'
 const KEY = "dir/ünï cødé+plus=eq~tilde!*'()&$@,;.txt"
 const CONTENT = 'hello from a real client\n'.repeat(50)
 
-interface Recorded { req: AuthRequest; body: Uint8Array }
+interface Recorded {
+  req: AuthRequest
+  body: Uint8Array
+}
 const recorded: Recorded[] = []
 let endpoint = ''
 let closeServer: () => Promise<void> = async () => {}
@@ -43,13 +46,22 @@ beforeAll(async () => {
       const headers = new Headers()
       for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!)
       recorded.push({
-        req: { method: req.method ?? 'GET', rawPath: q < 0 ? url : url.slice(0, q), rawQuery: q < 0 ? '' : url.slice(q + 1), headers },
+        req: {
+          method: req.method ?? 'GET',
+          rawPath: q < 0 ? url : url.slice(0, q),
+          rawQuery: q < 0 ? '' : url.slice(q + 1),
+          headers,
+        },
         body: new Uint8Array(Buffer.concat(chunks)),
       })
       if (req.method === 'PUT') {
         res.writeHead(200, { ETag: '"d41d8cd98f00b204e9800998ecf8427e"', 'Content-Length': '0' }).end()
       } else if (req.method === 'GET' && url.includes('list-type=2')) {
-        res.writeHead(200, { 'Content-Type': 'application/xml' }).end('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bucket</Name><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>')
+        res
+          .writeHead(200, { 'Content-Type': 'application/xml' })
+          .end(
+            '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bucket</Name><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>',
+          )
       } else {
         res.writeHead(404, { 'Content-Length': '0' }).end()
       }
@@ -75,10 +87,23 @@ async function verifyAll(from: number): Promise<number> {
   const mine = recorded.slice(from)
   for (const { req, body } of mine) {
     const auth = await authenticate(req, {
-      region: 'us-east-1', now: () => new Date(), platform, lookupSecret: async (ak) => (ak === ACCESS_KEY ? SECRET : undefined),
+      region: 'us-east-1',
+      now: () => new Date(),
+      platform,
+      lookupSecret: async (ak) => (ak === ACCESS_KEY ? SECRET : undefined),
     })
     if (req.method === 'PUT' && req.rawPath !== '/bucket') {
-      const decoded = decodePayload(new ReadableStream({ start(c) { c.enqueue(body); c.close() } }), auth, req.headers, platform)
+      const decoded = decodePayload(
+        new ReadableStream({
+          start(c) {
+            c.enqueue(body)
+            c.close()
+          },
+        }),
+        auth,
+        req.headers,
+        platform,
+      )
       const out: Uint8Array[] = []
       for await (const chunk of decoded.stream as unknown as AsyncIterable<Uint8Array>) out.push(chunk)
       expect(new TextDecoder().decode(concatBytes(out))).toBe(CONTENT)
@@ -92,15 +117,49 @@ const rclone = '/usr/bin/rclone'
 
 describe.skipIf(!existsSync(awsCli))('AWS CLI v2 (botocore) requests', () => {
   const env = {
-    AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: SECRET, AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+    AWS_ACCESS_KEY_ID: ACCESS_KEY,
+    AWS_SECRET_ACCESS_KEY: SECRET,
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: '/nonexistent',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
     AWS_MAX_ATTEMPTS: '1',
   }
 
   it('put-object and list-objects-v2 with an awkward key verify', async () => {
     const from = recorded.length
-    await run(awsCli, ['s3api', 'put-object', '--endpoint-url', endpoint, '--bucket', 'bucket', '--key', KEY, '--body', join(dir, 'upload.txt')], env)
-    await run(awsCli, ['s3api', 'list-objects-v2', '--endpoint-url', endpoint, '--bucket', 'bucket', '--prefix', KEY, '--delimiter', '/'], env)
+    await run(
+      awsCli,
+      [
+        's3api',
+        'put-object',
+        '--endpoint-url',
+        endpoint,
+        '--bucket',
+        'bucket',
+        '--key',
+        KEY,
+        '--body',
+        join(dir, 'upload.txt'),
+      ],
+      env,
+    )
+    await run(
+      awsCli,
+      [
+        's3api',
+        'list-objects-v2',
+        '--endpoint-url',
+        endpoint,
+        '--bucket',
+        'bucket',
+        '--prefix',
+        KEY,
+        '--delimiter',
+        '/',
+      ],
+      env,
+    )
     const methods = recorded.slice(from).map((r) => r.req.method)
     expect(methods).toEqual(['PUT', 'GET'])
     expect(await verifyAll(from)).toBeGreaterThanOrEqual(2)
@@ -108,14 +167,24 @@ describe.skipIf(!existsSync(awsCli))('AWS CLI v2 (botocore) requests', () => {
 
   it('a presigned URL from `aws s3 presign` verifies', async () => {
     const url = await new Promise<string>((resolve) => {
-      execFile(awsCli, ['s3', 'presign', `s3://bucket/${KEY}`, '--endpoint-url', endpoint, '--expires-in', '300'],
-        { env: { PATH: process.env.PATH ?? '', HOME: dir, ...env }, timeout: 60_000 }, (_e, stdout) => resolve(String(stdout).trim()))
+      execFile(
+        awsCli,
+        ['s3', 'presign', `s3://bucket/${KEY}`, '--endpoint-url', endpoint, '--expires-in', '300'],
+        { env: { PATH: process.env.PATH ?? '', HOME: dir, ...env }, timeout: 60_000 },
+        (_e, stdout) => resolve(String(stdout).trim()),
+      )
     })
     const m = /^https?:\/\/([^/]+)([^?]*)\?(.*)$/.exec(url)
     expect(m).not.toBeNull()
-    const auth = await authenticate({ method: 'GET', rawPath: m![2]!, rawQuery: m![3]!, headers: new Headers({ host: m![1]! }) }, {
-      region: 'us-east-1', now: () => new Date(), platform, lookupSecret: async () => SECRET,
-    })
+    const auth = await authenticate(
+      { method: 'GET', rawPath: m![2]!, rawQuery: m![3]!, headers: new Headers({ host: m![1]! }) },
+      {
+        region: 'us-east-1',
+        now: () => new Date(),
+        platform,
+        lookupSecret: async () => SECRET,
+      },
+    )
     expect(auth.presigned).toBe(true)
   })
 })
@@ -123,38 +192,97 @@ describe.skipIf(!existsSync(awsCli))('AWS CLI v2 (botocore) requests', () => {
 describe.skipIf(!existsSync(rclone))('rclone requests', () => {
   it('copyto and lsf with an awkward key verify', async () => {
     const from = recorded.length
-    const flags = ['--s3-provider', 'Other', '--s3-endpoint', endpoint, '--s3-access-key-id', ACCESS_KEY, '--s3-secret-access-key', SECRET,
-      '--s3-region', 'us-east-1', '--retries', '1', '--low-level-retries', '1', '--config', '/dev/null']
+    const flags = [
+      '--s3-provider',
+      'Other',
+      '--s3-endpoint',
+      endpoint,
+      '--s3-access-key-id',
+      ACCESS_KEY,
+      '--s3-secret-access-key',
+      SECRET,
+      '--s3-region',
+      'us-east-1',
+      '--retries',
+      '1',
+      '--low-level-retries',
+      '1',
+      '--config',
+      '/dev/null',
+    ]
     await run(rclone, ['copyto', join(dir, 'upload.txt'), `:s3:bucket/${KEY}`, ...flags], {})
     await run(rclone, ['lsf', ':s3:bucket/dir/', ...flags], {})
-    expect(recorded.slice(from).some((r) => r.req.method === 'PUT' && r.req.rawPath.startsWith('/bucket/dir/'))).toBe(true)
+    expect(recorded.slice(from).some((r) => r.req.method === 'PUT' && r.req.rawPath.startsWith('/bucket/dir/'))).toBe(
+      true,
+    )
     expect(await verifyAll(from)).toBeGreaterThanOrEqual(2)
   })
 })
 
 describe('AWS SDK v3 streaming upload (aws-chunked, STREAMING-UNSIGNED-PAYLOAD-TRAILER)', () => {
   it('decodes the body the SDK encodes and verifies its trailing CRC32', async () => {
-    let captured: { method: string; path: string; query?: Record<string, string>; headers: Record<string, string>; body: Readable } | undefined
+    let captured:
+      | {
+          method: string
+          path: string
+          query?: Record<string, string>
+          headers: Record<string, string>
+          body: Readable
+        }
+      | undefined
     const client = new S3Client({
-      region: 'us-east-1', endpoint: 'https://s3.coffer.test:8443', forcePathStyle: true, maxAttempts: 1,
+      region: 'us-east-1',
+      endpoint: 'https://s3.coffer.test:8443',
+      forcePathStyle: true,
+      maxAttempts: 1,
       credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET },
-      requestHandler: { handle: async (req: NonNullable<typeof captured>) => { captured = req; throw new Error('captured') } } as never,
+      requestHandler: {
+        handle: async (req: NonNullable<typeof captured>) => {
+          captured = req
+          throw new Error('captured')
+        },
+      } as never,
     })
     const payload = new TextEncoder().encode(CONTENT.repeat(100))
-    await client.send(new PutObjectCommand({ Bucket: 'bucket', Key: KEY, Body: Readable.from([payload.subarray(0, 1000), payload.subarray(1000)]), ContentLength: payload.length }))
+    await client
+      .send(
+        new PutObjectCommand({
+          Bucket: 'bucket',
+          Key: KEY,
+          Body: Readable.from([payload.subarray(0, 1000), payload.subarray(1000)]),
+          ContentLength: payload.length,
+        }),
+      )
       .catch(() => undefined)
     const req = captured!
     const headers = new Headers(req.headers)
     expect(headers.get('x-amz-content-sha256')).toBe('STREAMING-UNSIGNED-PAYLOAD-TRAILER')
-    const auth = await authenticate({ method: req.method, rawPath: req.path, rawQuery: buildQueryString(req.query ?? {}), headers }, {
-      region: 'us-east-1', now: () => new Date(), platform, lookupSecret: async () => SECRET,
-    })
+    const auth = await authenticate(
+      { method: req.method, rawPath: req.path, rawQuery: buildQueryString(req.query ?? {}), headers },
+      {
+        region: 'us-east-1',
+        now: () => new Date(),
+        platform,
+        lookupSecret: async () => SECRET,
+      },
+    )
     expect(auth.payload).toEqual({ kind: 'streaming-unsigned-trailer' })
 
     const wire: Uint8Array[] = []
-    for await (const chunk of req.body) wire.push(typeof chunk === 'string' ? new TextEncoder().encode(chunk) : new Uint8Array(chunk))
+    for await (const chunk of req.body)
+      wire.push(typeof chunk === 'string' ? new TextEncoder().encode(chunk) : new Uint8Array(chunk))
     const body = concatBytes(wire)
-    const decoded = decodePayload(new ReadableStream({ start(c) { c.enqueue(body); c.close() } }), auth, headers, platform)
+    const decoded = decodePayload(
+      new ReadableStream({
+        start(c) {
+          c.enqueue(body)
+          c.close()
+        },
+      }),
+      auth,
+      headers,
+      platform,
+    )
     const checksum = parseChecksumRequest(headers)
     expect(checksum).toMatchObject({ trailer: true })
     const tap = digestTap(decoded.stream, { checksum, trailers: decoded.trailers }, platform)

@@ -27,9 +27,20 @@ export interface AuthContext {
 export type PayloadMode =
   | { kind: 'sha256'; hex: string }
   | { kind: 'unsigned' }
-  | { kind: 'streaming-signed'; trailer: boolean; seedSignature: string; signingKey: Uint8Array; amzDate: string; scope: string }
+  | {
+      kind: 'streaming-signed'
+      trailer: boolean
+      seedSignature: string
+      signingKey: Uint8Array
+      amzDate: string
+      scope: string
+    }
   | { kind: 'streaming-unsigned-trailer' }
-export interface Authenticated { accessKeyId: string; presigned: boolean; payload: PayloadMode }
+export interface Authenticated {
+  accessKeyId: string
+  presigned: boolean
+  payload: PayloadMode
+}
 
 export const SERVICE = 's3'
 export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD'
@@ -46,7 +57,13 @@ const HEX = '0123456789ABCDEF'
 const isHexDigit = (b: number) => (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66)
 const hexValue = (b: number) => (b <= 0x39 ? b - 0x30 : (b | 0x20) - 0x57)
 const isUnreserved = (b: number) =>
-  (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x2d || b === 0x2e || b === 0x5f || b === 0x7e
+  (b >= 0x41 && b <= 0x5a) ||
+  (b >= 0x61 && b <= 0x7a) ||
+  (b >= 0x30 && b <= 0x39) ||
+  b === 0x2d ||
+  b === 0x2e ||
+  b === 0x5f ||
+  b === 0x7e
 
 /**
  * Percent-decodes at the byte level, so sequences that are not valid UTF-8 survive a round trip;
@@ -81,7 +98,10 @@ export function uriEncode(bytes: Uint8Array): string {
  */
 export function canonicalUri(rawPath: string): string {
   if (rawPath === '') return '/'
-  return rawPath.split('/').map((seg) => uriEncode(percentDecode(seg, false))).join('/')
+  return rawPath
+    .split('/')
+    .map((seg) => uriEncode(percentDecode(seg, false)))
+    .join('/')
 }
 
 /** Sorted `key=value` pairs, each decoded then re-encoded; `omit` drops a parameter by name. */
@@ -135,47 +155,78 @@ export function stringToSign(platform: Platform, amzDate: string, scope: string,
   return `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(platform, canonical)}`
 }
 
-export function deriveSigningKey(platform: Platform, secret: string, date: string, region: string, service: string): Uint8Array {
+export function deriveSigningKey(
+  platform: Platform,
+  secret: string,
+  date: string,
+  region: string,
+  service: string,
+): Uint8Array {
   const kDate = platform.hmacSha256('AWS4' + secret, date)
   const kRegion = platform.hmacSha256(kDate, region)
   const kService = platform.hmacSha256(kRegion, service)
   return platform.hmacSha256(kService, SCOPE_TERMINAL)
 }
 
-export const signHex = (platform: Platform, key: Uint8Array, data: string): string => toHex(platform.hmacSha256(key, data))
+export const signHex = (platform: Platform, key: Uint8Array, data: string): string =>
+  toHex(platform.hmacSha256(key, data))
 
 // ---- verification ----
 
-type PayloadKind = 'sha256' | 'unsigned' | 'streaming-signed' | 'streaming-signed-trailer' | 'streaming-unsigned-trailer'
+type PayloadKind =
+  | 'sha256'
+  | 'unsigned'
+  | 'streaming-signed'
+  | 'streaming-signed-trailer'
+  | 'streaming-unsigned-trailer'
 
 /** Classifies x-amz-content-sha256 before any crypto, so bad values fail fast with S3's codes. */
 function payloadKind(value: string): PayloadKind {
   if (/^[0-9a-fA-F]{64}$/.test(value)) return 'sha256'
   switch (value) {
-    case UNSIGNED_PAYLOAD: return 'unsigned'
-    case STREAMING_SIGNED: return 'streaming-signed'
-    case STREAMING_SIGNED_TRAILER: return 'streaming-signed-trailer'
-    case STREAMING_UNSIGNED_TRAILER: return 'streaming-unsigned-trailer'
+    case UNSIGNED_PAYLOAD:
+      return 'unsigned'
+    case STREAMING_SIGNED:
+      return 'streaming-signed'
+    case STREAMING_SIGNED_TRAILER:
+      return 'streaming-signed-trailer'
+    case STREAMING_UNSIGNED_TRAILER:
+      return 'streaming-unsigned-trailer'
   }
   if (value.startsWith('STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD')) {
-    throw new S3Error('NotImplemented', 'SigV4a (ECDSA) streaming payloads are not supported; use STREAMING-AWS4-HMAC-SHA256-PAYLOAD.')
+    throw new S3Error(
+      'NotImplemented',
+      'SigV4a (ECDSA) streaming payloads are not supported; use STREAMING-AWS4-HMAC-SHA256-PAYLOAD.',
+    )
   }
-  throw new S3Error('InvalidArgument', 'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, or a valid sha256 value.', {
-    ArgumentName: 'x-amz-content-sha256', ArgumentValue: value,
-  })
+  throw new S3Error(
+    'InvalidArgument',
+    'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, or a valid sha256 value.',
+    {
+      ArgumentName: 'x-amz-content-sha256',
+      ArgumentValue: value,
+    },
+  )
 }
 
 function checkScope(parts: SignatureParts, region: string): void {
   const code = parts.presigned ? 'AuthorizationQueryParametersError' : 'AuthorizationHeaderMalformed'
-  const prefix = parts.presigned ? 'Error parsing the X-Amz-Credential parameter' : 'The authorization header is malformed'
+  const prefix = parts.presigned
+    ? 'Error parsing the X-Amz-Credential parameter'
+    : 'The authorization header is malformed'
   if (parts.region !== region) {
-    throw new S3Error(code, `${prefix}; the region '${parts.region}' is wrong; expecting '${region}'`, { Region: region })
+    throw new S3Error(code, `${prefix}; the region '${parts.region}' is wrong; expecting '${region}'`, {
+      Region: region,
+    })
   }
   if (parts.service !== SERVICE) {
     throw new S3Error(code, `${prefix}; incorrect service '${parts.service}'. This endpoint belongs to '${SERVICE}'.`)
   }
   if (parts.scopeDate !== parts.amzDate.slice(0, 8)) {
-    throw new S3Error(code, `${prefix}; Invalid credential date "${parts.scopeDate}". This date is not the same as X-Amz-Date: "${parts.amzDate.slice(0, 8)}".`)
+    throw new S3Error(
+      code,
+      `${prefix}; Invalid credential date "${parts.scopeDate}". This date is not the same as X-Amz-Date: "${parts.amzDate.slice(0, 8)}".`,
+    )
   }
 }
 
@@ -186,15 +237,22 @@ export async function authenticate(req: AuthRequest, ctx: AuthContext): Promise<
   const now = ctx.now()
   let parts: SignatureParts
   if (authorization !== null && hasQueryAuth(params)) {
-    throw new S3Error('InvalidArgument', 'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified', {
-      ArgumentName: 'Authorization',
-    })
+    throw new S3Error(
+      'InvalidArgument',
+      'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified',
+      {
+        ArgumentName: 'Authorization',
+      },
+    )
   } else if (authorization !== null) {
     parts = parseHeaderAuth(authorization, req.headers)
   } else if (hasQueryAuth(params)) {
     parts = parsePresigned(params, req.headers, now, MAX_SKEW_MS)
   } else if (hasV2QueryAuth(params)) {
-    throw new S3Error('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.')
+    throw new S3Error(
+      'InvalidRequest',
+      'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.',
+    )
   } else {
     throw new S3Error('AccessDenied')
   }
@@ -202,7 +260,9 @@ export async function authenticate(req: AuthRequest, ctx: AuthContext): Promise<
   checkScope(parts, ctx.region)
   if (!parts.presigned && Math.abs(parts.time.getTime() - now.getTime()) > MAX_SKEW_MS) {
     throw new S3Error('RequestTimeTooSkewed', undefined, {
-      RequestTime: parts.amzDate, ServerTime: formatAmzDate(now), MaxAllowedSkewMilliseconds: String(MAX_SKEW_MS),
+      RequestTime: parts.amzDate,
+      ServerTime: formatAmzDate(now),
+      MaxAllowedSkewMilliseconds: String(MAX_SKEW_MS),
     })
   }
   const kind = payloadKind(parts.payloadHash)
@@ -240,16 +300,19 @@ export async function authenticate(req: AuthRequest, ctx: AuthContext): Promise<
   }
 
   const payload: PayloadMode =
-    kind === 'sha256' ? { kind, hex: parts.payloadHash.toLowerCase() }
-    : kind === 'unsigned' ? { kind }
-    : kind === 'streaming-unsigned-trailer' ? { kind }
-    : {
-        kind: 'streaming-signed',
-        trailer: kind === 'streaming-signed-trailer',
-        seedSignature: parts.signature,
-        signingKey,
-        amzDate: parts.amzDate,
-        scope,
-      }
+    kind === 'sha256'
+      ? { kind, hex: parts.payloadHash.toLowerCase() }
+      : kind === 'unsigned'
+        ? { kind }
+        : kind === 'streaming-unsigned-trailer'
+          ? { kind }
+          : {
+              kind: 'streaming-signed',
+              trailer: kind === 'streaming-signed-trailer',
+              seedSignature: parts.signature,
+              signingKey,
+              amzDate: parts.amzDate,
+              scope,
+            }
   return { accessKeyId: parts.accessKeyId, presigned: parts.presigned, payload }
 }

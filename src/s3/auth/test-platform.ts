@@ -11,7 +11,12 @@ export function createTestPlatform(options: { nativeCrc32?: boolean } = {}): Pla
   return {
     createHasher(algorithm) {
       const h = createHash(algorithm)
-      return { update: (d) => { h.update(d) }, digest: () => new Uint8Array(h.digest()) }
+      return {
+        update: (d) => {
+          h.update(d)
+        },
+        digest: () => new Uint8Array(h.digest()),
+      }
     },
     hmacSha256: (key, data) => new Uint8Array(createHmac('sha256', key).update(data).digest()),
     ...(options.nativeCrc32 !== false && native ? { crc32: (d: Uint8Array, prev: number) => native(d, prev) } : {}),

@@ -26,18 +26,28 @@ export function receiveBody(ctx: OpContext, required?: ChecksumAlgorithm): Recei
   const decoded = ctx.body()
   if (decoded.length === undefined) throw new S3Error('MissingContentLength')
   if (decoded.length > MAX_PUT_BYTES) {
-    throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(decoded.length), MaxSizeAllowed: String(MAX_PUT_BYTES) })
+    throw new S3Error('EntityTooLarge', undefined, {
+      ProposedSize: String(decoded.length),
+      MaxSizeAllowed: String(MAX_PUT_BYTES),
+    })
   }
   let checksum: ChecksumRequest | undefined = parseChecksumRequest(ctx.headers)
   if (required) {
     if (checksum && checksum.algorithm !== required) {
-      throw new S3Error('InvalidRequest', `Checksum Type mismatch occurred, expected checksum Type: ${required.toLowerCase()}, actual checksum Type: ${checksum.algorithm.toLowerCase()}`)
+      throw new S3Error(
+        'InvalidRequest',
+        `Checksum Type mismatch occurred, expected checksum Type: ${required.toLowerCase()}, actual checksum Type: ${checksum.algorithm.toLowerCase()}`,
+      )
     }
     checksum ??= { algorithm: required, trailer: false }
   }
   const contentMd5 = ctx.headers.get('content-md5') ?? undefined
   // The length lets the tap hash a big body on a worker thread (Platform.offloadDigest).
-  const tap = digestTap(decoded.stream, { contentMd5, checksum, trailers: () => decoded.trailers(), length: decoded.length }, ctx.platform)
+  const tap = digestTap(
+    decoded.stream,
+    { contentMd5, checksum, trailers: () => decoded.trailers(), length: decoded.length },
+    ctx.platform,
+  )
   return {
     stream: tap.stream,
     length: decoded.length,
@@ -45,14 +55,18 @@ export function receiveBody(ctx: OpContext, required?: ChecksumAlgorithm): Recei
       const r = tap.result()
       return {
         etag: `"${toHex(r.md5)}"`,
-        checksum: r.checksum ? { algorithm: r.checksum.algorithm, type: 'FULL_OBJECT', value: r.checksum.value } : undefined,
+        checksum: r.checksum
+          ? { algorithm: r.checksum.algorithm, type: 'FULL_OBJECT', value: r.checksum.value }
+          : undefined,
       }
     },
   }
 }
 
 /** Response headers announcing a stored checksum. */
-export function checksumHeaders(c: { algorithm: string; type: string; value: string } | null | undefined): Record<string, string> {
+export function checksumHeaders(
+  c: { algorithm: string; type: string; value: string } | null | undefined,
+): Record<string, string> {
   if (!c) return {}
   return { [`x-amz-checksum-${c.algorithm.toLowerCase()}`]: c.value, 'x-amz-checksum-type': c.type }
 }

@@ -10,10 +10,12 @@ const MAX_CONFIG_BYTES = 64 * 1024
 
 export async function listBuckets(ctx: OpContext): Promise<Response> {
   const buckets = await ctx.service.buckets.listBuckets(ctx.actor)
-  return xmlResponse(listAllMyBucketsXml({
-    owner: { id: ctx.actor.accessKeyId, displayName: ctx.actor.displayName },
-    buckets: buckets.map((b) => ({ name: b.name, creationDate: b.createdAt, region: b.region })),
-  }))
+  return xmlResponse(
+    listAllMyBucketsXml({
+      owner: { id: ctx.actor.accessKeyId, displayName: ctx.actor.displayName },
+      buckets: buckets.map((b) => ({ name: b.name, creationDate: b.createdAt, region: b.region })),
+    }),
+  )
 }
 
 export async function createBucket(ctx: OpContext): Promise<Response> {
@@ -22,7 +24,11 @@ export async function createBucket(ctx: OpContext): Promise<Response> {
   const config = await parseCreateBucketConfiguration(ctx.body().stream, MAX_CONFIG_BYTES)
   const constraint = config.locationConstraint
   if (constraint && constraint !== ctx.region) {
-    throw new S3Error('InvalidLocationConstraint', `The specified location-constraint '${constraint}' is not valid for this endpoint, which serves ${ctx.region}.`, { LocationConstraint: constraint })
+    throw new S3Error(
+      'InvalidLocationConstraint',
+      `The specified location-constraint '${constraint}' is not valid for this endpoint, which serves ${ctx.region}.`,
+      { LocationConstraint: constraint },
+    )
   }
   await ctx.service.buckets.createBucket(ctx.actor, ctx.bucket, ctx.region)
   return emptyResponse(200, { location: `/${ctx.bucket}` })

@@ -23,9 +23,15 @@ export async function deleteObjects(ctx: OpContext): Promise<Response> {
   const body = ctx.body()
   const verified = digestTap(body.stream, { contentMd5, checksum, trailers: () => body.trailers() }, ctx.platform)
   const request = await parseDelete(verified.stream, MAX_DELETE_BODY)
-  const outcomes = await ctx.service.objects.deleteMany(ctx.actor, ctx.bucket, request.objects.map((o) => o.key))
-  return xmlResponse(deleteResultXml({
-    deleted: request.quiet ? [] : outcomes.filter((o) => !o.error).map((o) => ({ key: o.key })),
-    errors: outcomes.flatMap((o) => (o.error ? [{ key: o.key, code: o.error.code, message: o.error.message }] : [])),
-  }))
+  const outcomes = await ctx.service.objects.deleteMany(
+    ctx.actor,
+    ctx.bucket,
+    request.objects.map((o) => o.key),
+  )
+  return xmlResponse(
+    deleteResultXml({
+      deleted: request.quiet ? [] : outcomes.filter((o) => !o.error).map((o) => ({ key: o.key })),
+      errors: outcomes.flatMap((o) => (o.error ? [{ key: o.key, code: o.error.code, message: o.error.message }] : [])),
+    }),
+  )
 }

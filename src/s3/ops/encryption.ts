@@ -9,7 +9,8 @@ import { serverSideEncryptionConfigurationXml } from '../xml/documents.ts'
 
 export async function getBucketEncryption(ctx: OpContext): Promise<Response> {
   const enc = await ctx.service.buckets.bucketEncryption(ctx.actor, ctx.bucket)
-  if (!enc.encrypted) throw new S3Error('ServerSideEncryptionConfigurationNotFoundError', undefined, { BucketName: ctx.bucket })
+  if (!enc.encrypted)
+    throw new S3Error('ServerSideEncryptionConfigurationNotFoundError', undefined, { BucketName: ctx.bucket })
   return xmlResponse(serverSideEncryptionConfigurationXml({ algorithm: 'AES256' }))
 }
 
@@ -17,10 +18,17 @@ export async function putBucketEncryption(ctx: OpContext): Promise<Response> {
   const enc = await ctx.service.buckets.bucketEncryption(ctx.actor, ctx.bucket)
   const request = await parseServerSideEncryptionConfiguration(ctx.body().stream)
   if (request.algorithm !== 'AES256') {
-    throw new S3Error('InvalidArgument', `${request.algorithm} is not offered: buckets are encrypted with AES256 (SSE-S3) when their namespace has D@RE on, which the operator decides.`, { ArgumentName: 'SSEAlgorithm', ArgumentValue: request.algorithm })
+    throw new S3Error(
+      'InvalidArgument',
+      `${request.algorithm} is not offered: buckets are encrypted with AES256 (SSE-S3) when their namespace has D@RE on, which the operator decides.`,
+      { ArgumentName: 'SSEAlgorithm', ArgumentValue: request.algorithm },
+    )
   }
   if (!enc.encrypted) {
-    throw new S3Error('InvalidRequest', `Namespace ${enc.namespace} stores data without encryption and cannot be switched per bucket; the operator creates namespaces with D@RE on.`)
+    throw new S3Error(
+      'InvalidRequest',
+      `Namespace ${enc.namespace} stores data without encryption and cannot be switched per bucket; the operator creates namespaces with D@RE on.`,
+    )
   }
   return emptyResponse(200)
 }

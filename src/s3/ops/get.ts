@@ -5,7 +5,14 @@
 import type { ObjectInfo } from '../../service/put-object.ts'
 import type { OpContext } from '../context.ts'
 import { S3Error } from '../errors.ts'
-import { httpDate, parseRange, readConditions, RESPONSE_OVERRIDES, writeObjectMetadata, type ByteRange } from '../headers.ts'
+import {
+  httpDate,
+  parseRange,
+  readConditions,
+  RESPONSE_OVERRIDES,
+  writeObjectMetadata,
+  type ByteRange,
+} from '../headers.ts'
 import { encryptionHeaders, readSseC } from '../sse.ts'
 import { checksumHeaders } from './body.ts'
 
@@ -19,9 +26,14 @@ function select(ctx: OpContext, obj: ObjectInfo): Selection {
   const partsCount = obj.parts?.length
   const partParam = ctx.query.get('partNumber')
   if (partParam === null) return { range: parseRange(ctx.headers.get('range'), obj.size), partsCount }
-  if (ctx.headers.has('range')) throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter.')
+  if (ctx.headers.has('range'))
+    throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter.')
   const n = Number(partParam)
-  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.', { ArgumentName: 'partNumber', ArgumentValue: partParam })
+  if (!Number.isInteger(n) || n < 1 || n > 10_000)
+    throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.', {
+      ArgumentName: 'partNumber',
+      ArgumentValue: partParam,
+    })
   if (!obj.parts) {
     if (n !== 1) throw new S3Error('InvalidPartNumber')
     return { range: obj.size > 0 ? { start: 0, end: obj.size } : undefined, partsCount: undefined }
@@ -41,7 +53,9 @@ function objectHeaders(ctx: OpContext, obj: ObjectInfo, sel: Selection): Headers
   h.set('last-modified', httpDate(obj.lastModified))
   h.set('accept-ranges', 'bytes')
   if (sel.partsCount !== undefined) h.set('x-amz-mp-parts-count', String(sel.partsCount))
-  const whole = sel.range === undefined || (sel.range.start === 0 && sel.range.end === obj.size && ctx.query.has('partNumber') === false)
+  const whole =
+    sel.range === undefined ||
+    (sel.range.start === 0 && sel.range.end === obj.size && ctx.query.has('partNumber') === false)
   if (whole && ctx.headers.get('x-amz-checksum-mode')?.toUpperCase() === 'ENABLED') {
     for (const [name, value] of Object.entries(checksumHeaders(obj.checksum))) h.set(name, value)
   }
@@ -49,7 +63,8 @@ function objectHeaders(ctx: OpContext, obj: ObjectInfo, sel: Selection): Headers
     const v = ctx.query.get(param)
     if (v !== null) h.set(header, v)
   }
-  for (const [name, value] of Object.entries(encryptionHeaders(obj.encryption, readSseC(ctx.headers, ctx.platform)))) h.set(name, value)
+  for (const [name, value] of Object.entries(encryptionHeaders(obj.encryption, readSseC(ctx.headers, ctx.platform))))
+    h.set(name, value)
   if (sel.range) {
     h.set('content-range', `bytes ${sel.range.start}-${sel.range.end - 1}/${obj.size}`)
     h.set('content-length', String(sel.range.end - sel.range.start))
@@ -60,7 +75,13 @@ function objectHeaders(ctx: OpContext, obj: ObjectInfo, sel: Selection): Headers
 }
 
 export async function headObject(ctx: OpContext): Promise<Response> {
-  const obj = await ctx.service.objects.stat(ctx.actor, ctx.bucket, ctx.key, readConditions(ctx.headers), readSseC(ctx.headers, ctx.platform))
+  const obj = await ctx.service.objects.stat(
+    ctx.actor,
+    ctx.bucket,
+    ctx.key,
+    readConditions(ctx.headers),
+    readSseC(ctx.headers, ctx.platform),
+  )
   const sel = select(ctx, obj)
   return new Response(null, { status: sel.range ? 206 : 200, headers: objectHeaders(ctx, obj, sel) })
 }

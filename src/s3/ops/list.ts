@@ -11,7 +11,10 @@ export function readMaxKeys(query: URLSearchParams, name = 'max-keys'): number {
   if (raw === null) return MAX_KEYS
   const n = Number(raw)
   if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n)) {
-    throw new S3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`, { ArgumentName: name, ArgumentValue: raw })
+    throw new S3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`, {
+      ArgumentName: name,
+      ArgumentValue: raw,
+    })
   }
   return Math.min(n, MAX_KEYS)
 }
@@ -20,7 +23,11 @@ export function readMaxKeys(query: URLSearchParams, name = 'max-keys'): number {
 export function readEncoder(query: URLSearchParams): { encodingType?: 'url'; encode: (s: string) => string } {
   const t = query.get('encoding-type')
   if (t === null) return { encode: (s) => s }
-  if (t.toLowerCase() !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: t })
+  if (t.toLowerCase() !== 'url')
+    throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', {
+      ArgumentName: 'encoding-type',
+      ArgumentValue: t,
+    })
   return { encodingType: 'url', encode: urlEncodeListing }
 }
 
@@ -28,7 +35,10 @@ export function readEncoder(query: URLSearchParams): { encodingType?: 'url'; enc
 const encodeToken = (marker: string): string => toBase64(utf8(marker)).replace(/\+/g, '-').replace(/\//g, '_')
 function decodeToken(token: string): string {
   const bytes = fromBase64(token.replace(/-/g, '+').replace(/_/g, '/'))
-  if (!bytes || bytes.length === 0) throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' })
+  if (!bytes || bytes.length === 0)
+    throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', {
+      ArgumentName: 'continuation-token',
+    })
   return fromUtf8(bytes)
 }
 
@@ -41,31 +51,41 @@ export async function listObjectsV2(ctx: OpContext): Promise<Response> {
   const token = q.get('continuation-token') ?? undefined
   const startAfter = q.get('start-after') ?? undefined
   const after = token !== undefined ? decodeToken(token) : startAfter
-  const page = await ctx.service.objects.list(ctx.actor, { bucket: ctx.bucket, prefix, delimiter, startAfter: after, maxKeys })
-  const owner = q.get('fetch-owner') === 'true' ? { id: ctx.actor.accessKeyId, displayName: ctx.actor.displayName } : undefined
-  return xmlResponse(listObjectsV2Xml({
-    name: ctx.bucket,
-    prefix: encode(prefix),
-    delimiter: delimiter !== undefined ? encode(delimiter) : undefined,
+  const page = await ctx.service.objects.list(ctx.actor, {
+    bucket: ctx.bucket,
+    prefix,
+    delimiter,
+    startAfter: after,
     maxKeys,
-    encodingType,
-    keyCount: page.objects.length + page.commonPrefixes.length,
-    isTruncated: page.isTruncated,
-    continuationToken: token,
-    nextContinuationToken: page.isTruncated && page.nextMarker !== undefined ? encodeToken(page.nextMarker) : undefined,
-    startAfter: startAfter !== undefined ? encode(startAfter) : undefined,
-    contents: page.objects.map((o) => ({
-      key: encode(o.key),
-      lastModified: o.lastModified,
-      etag: o.etag,
-      size: o.size,
-      storageClass: 'STANDARD',
-      checksumAlgorithm: o.checksum?.algorithm,
-      checksumType: o.checksum?.type,
-      owner,
-    })),
-    commonPrefixes: page.commonPrefixes.map((p) => encode(p)),
-  }))
+  })
+  const owner =
+    q.get('fetch-owner') === 'true' ? { id: ctx.actor.accessKeyId, displayName: ctx.actor.displayName } : undefined
+  return xmlResponse(
+    listObjectsV2Xml({
+      name: ctx.bucket,
+      prefix: encode(prefix),
+      delimiter: delimiter !== undefined ? encode(delimiter) : undefined,
+      maxKeys,
+      encodingType,
+      keyCount: page.objects.length + page.commonPrefixes.length,
+      isTruncated: page.isTruncated,
+      continuationToken: token,
+      nextContinuationToken:
+        page.isTruncated && page.nextMarker !== undefined ? encodeToken(page.nextMarker) : undefined,
+      startAfter: startAfter !== undefined ? encode(startAfter) : undefined,
+      contents: page.objects.map((o) => ({
+        key: encode(o.key),
+        lastModified: o.lastModified,
+        etag: o.etag,
+        size: o.size,
+        storageClass: 'STANDARD',
+        checksumAlgorithm: o.checksum?.algorithm,
+        checksumType: o.checksum?.type,
+        owner,
+      })),
+      commonPrefixes: page.commonPrefixes.map((p) => encode(p)),
+    }),
+  )
 }
 
 export async function listObjectsV1(ctx: OpContext): Promise<Response> {
@@ -75,26 +95,37 @@ export async function listObjectsV1(ctx: OpContext): Promise<Response> {
   const delimiter = q.get('delimiter') || undefined
   const maxKeys = readMaxKeys(q)
   const marker = q.get('marker') ?? ''
-  const page = await ctx.service.objects.list(ctx.actor, { bucket: ctx.bucket, prefix, delimiter, startAfter: marker || undefined, maxKeys })
-  const owner = { id: ctx.actor.accessKeyId, displayName: ctx.actor.displayName }
-  return xmlResponse(listObjectsV1Xml({
-    name: ctx.bucket,
-    prefix: encode(prefix),
-    marker: encode(marker),
-    delimiter: delimiter !== undefined ? encode(delimiter) : undefined,
+  const page = await ctx.service.objects.list(ctx.actor, {
+    bucket: ctx.bucket,
+    prefix,
+    delimiter,
+    startAfter: marker || undefined,
     maxKeys,
-    encodingType,
-    isTruncated: page.isTruncated,
-    // S3 sends NextMarker only with a delimiter; without one clients continue from the last key.
-    nextMarker: page.isTruncated && delimiter !== undefined && page.nextMarker !== undefined ? encode(page.nextMarker) : undefined,
-    contents: page.objects.map((o) => ({
-      key: encode(o.key),
-      lastModified: o.lastModified,
-      etag: o.etag,
-      size: o.size,
-      storageClass: 'STANDARD',
-      owner,
-    })),
-    commonPrefixes: page.commonPrefixes.map((p) => encode(p)),
-  }))
+  })
+  const owner = { id: ctx.actor.accessKeyId, displayName: ctx.actor.displayName }
+  return xmlResponse(
+    listObjectsV1Xml({
+      name: ctx.bucket,
+      prefix: encode(prefix),
+      marker: encode(marker),
+      delimiter: delimiter !== undefined ? encode(delimiter) : undefined,
+      maxKeys,
+      encodingType,
+      isTruncated: page.isTruncated,
+      // S3 sends NextMarker only with a delimiter; without one clients continue from the last key.
+      nextMarker:
+        page.isTruncated && delimiter !== undefined && page.nextMarker !== undefined
+          ? encode(page.nextMarker)
+          : undefined,
+      contents: page.objects.map((o) => ({
+        key: encode(o.key),
+        lastModified: o.lastModified,
+        etag: o.etag,
+        size: o.size,
+        storageClass: 'STANDARD',
+        owner,
+      })),
+      commonPrefixes: page.commonPrefixes.map((p) => encode(p)),
+    }),
+  )
 }

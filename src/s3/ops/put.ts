@@ -29,5 +29,9 @@ export async function putObject(ctx: OpContext): Promise<Response> {
     ...metadata,
     ...conditions,
   })
-  return emptyResponse(200, { etag: obj.etag, ...checksumHeaders(obj.checksum), ...encryptionHeaders(obj.encryption, sseC) })
+  return emptyResponse(200, {
+    etag: obj.etag,
+    ...checksumHeaders(obj.checksum),
+    ...encryptionHeaders(obj.encryption, sseC),
+  })
 }

@@ -9,18 +9,26 @@ export * from './read.ts'
 
 export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256'
 export type ChecksumType = 'COMPOSITE' | 'FULL_OBJECT'
-export interface Checksum { algorithm: ChecksumAlgorithm; value: string }
-export interface Owner { id: string; displayName?: string }
+export interface Checksum {
+  algorithm: ChecksumAlgorithm
+  value: string
+}
+export interface Owner {
+  id: string
+  displayName?: string
+}
 
 const root = (name: string, ...content: Content[]): string =>
   xmlDocument(elWithAttrs(name, { xmlns: S3_XMLNS }, ...content))
 
-const owner = (name: 'Owner' | 'Initiator', o: Owner): Markup => el(name, el('ID', o.id), optEl('DisplayName', o.displayName))
+const owner = (name: 'Owner' | 'Initiator', o: Owner): Markup =>
+  el(name, el('ID', o.id), optEl('DisplayName', o.displayName))
 
 // ChecksumCRC32 etc.: the element name carries the algorithm.
 const checksumEl = (c: Checksum | undefined): Markup | null => (c ? el(`Checksum${c.algorithm}`, c.value) : null)
 
-const commonPrefixes = (prefixes: readonly string[]): Markup[] => prefixes.map((p) => el('CommonPrefixes', el('Prefix', p)))
+const commonPrefixes = (prefixes: readonly string[]): Markup[] =>
+  prefixes.map((p) => el('CommonPrefixes', el('Prefix', p)))
 
 /**
  * encoding-type=url as S3 applies it to keys, prefixes, markers and delimiters in listings:
@@ -29,7 +37,9 @@ const commonPrefixes = (prefixes: readonly string[]): Markup[] => prefixes.map((
  * The documents below write values as given: the caller encodes when the client asked.
  */
 export function urlEncodeListing(value: string): string {
-  return encodeURIComponent(value).replace(/%2F/g, '/').replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+  return encodeURIComponent(value)
+    .replace(/%2F/g, '/')
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
 }
 
 // ---- errors ----
@@ -50,8 +60,15 @@ export function errorXml(e: ErrorDocument): string {
     .filter(([k]) => isXmlName(k) && !['Code', 'Message', 'Resource', 'RequestId', 'HostId'].includes(k))
     .map(([k, v]) => el(k, v))
   return xmlDocument(
-    el('Error', el('Code', e.code), el('Message', e.message), details, optEl('Resource', e.resource),
-      el('RequestId', e.requestId), optEl('HostId', e.hostId)),
+    el(
+      'Error',
+      el('Code', e.code),
+      el('Message', e.message),
+      details,
+      optEl('Resource', e.resource),
+      el('RequestId', e.requestId),
+      optEl('HostId', e.hostId),
+    ),
   )
 }
 
@@ -66,9 +83,15 @@ export interface ListAllMyBucketsInput {
 
 export function listAllMyBucketsXml(i: ListAllMyBucketsInput): string {
   const buckets = i.buckets.map((b) =>
-    el('Bucket', el('Name', b.name), el('CreationDate', isoTimestamp(b.creationDate)), optEl('BucketRegion', b.region)))
-  return root('ListAllMyBucketsResult', owner('Owner', i.owner), el('Buckets', buckets),
-    optEl('ContinuationToken', i.continuationToken), optEl('Prefix', i.prefix))
+    el('Bucket', el('Name', b.name), el('CreationDate', isoTimestamp(b.creationDate)), optEl('BucketRegion', b.region)),
+  )
+  return root(
+    'ListAllMyBucketsResult',
+    owner('Owner', i.owner),
+    el('Buckets', buckets),
+    optEl('ContinuationToken', i.continuationToken),
+    optEl('Prefix', i.prefix),
+  )
 }
 
 /** GetBucketLocation: us-east-1 is an empty element (S3's historic "US Standard" answer). */
@@ -79,7 +102,9 @@ export function locationConstraintXml(region: string): string {
 
 /** GetBucketVersioning: a bucket never versioned answers an empty configuration. */
 export const bucketVersioningXml = (status?: 'Enabled' | 'Suspended'): string =>
-  status === undefined ? xmlDocument(emptyEl('VersioningConfiguration', { xmlns: S3_XMLNS })) : root('VersioningConfiguration', el('Status', status))
+  status === undefined
+    ? xmlDocument(emptyEl('VersioningConfiguration', { xmlns: S3_XMLNS }))
+    : root('VersioningConfiguration', el('Status', status))
 
 export interface ServerSideEncryptionConfigurationInput {
   algorithm?: string
@@ -89,9 +114,18 @@ export interface ServerSideEncryptionConfigurationInput {
 
 /** GetBucketEncryption: one rule; the default is SSE-S3 (AES256), as on every S3 bucket since 2023. */
 export function serverSideEncryptionConfigurationXml(i: ServerSideEncryptionConfigurationInput = {}): string {
-  return root('ServerSideEncryptionConfiguration', el('Rule',
-    el('ApplyServerSideEncryptionByDefault', el('SSEAlgorithm', i.algorithm ?? 'AES256'), optEl('KMSMasterKeyID', i.kmsMasterKeyId)),
-    el('BucketKeyEnabled', i.bucketKeyEnabled ?? false)))
+  return root(
+    'ServerSideEncryptionConfiguration',
+    el(
+      'Rule',
+      el(
+        'ApplyServerSideEncryptionByDefault',
+        el('SSEAlgorithm', i.algorithm ?? 'AES256'),
+        optEl('KMSMasterKeyID', i.kmsMasterKeyId),
+      ),
+      el('BucketKeyEnabled', i.bucketKeyEnabled ?? false),
+    ),
+  )
 }
 
 // ---- listings ----
@@ -109,9 +143,17 @@ export interface ListedObject {
 }
 
 const contents = (o: ListedObject, withOwner: boolean): Markup =>
-  el('Contents', el('Key', o.key), el('LastModified', isoTimestamp(o.lastModified)), el('ETag', o.etag),
-    optEl('ChecksumAlgorithm', o.checksumAlgorithm), optEl('ChecksumType', o.checksumType), el('Size', o.size),
-    withOwner && o.owner ? owner('Owner', o.owner) : null, el('StorageClass', o.storageClass ?? 'STANDARD'))
+  el(
+    'Contents',
+    el('Key', o.key),
+    el('LastModified', isoTimestamp(o.lastModified)),
+    el('ETag', o.etag),
+    optEl('ChecksumAlgorithm', o.checksumAlgorithm),
+    optEl('ChecksumType', o.checksumType),
+    el('Size', o.size),
+    withOwner && o.owner ? owner('Owner', o.owner) : null,
+    el('StorageClass', o.storageClass ?? 'STANDARD'),
+  )
 
 export interface ListObjectsV2Input {
   /** The bucket name (the document's `<Name>`). */
@@ -132,11 +174,21 @@ export interface ListObjectsV2Input {
 
 /** ListObjectsV2: Owner appears in Contents only when the caller passes one (fetch-owner=true). */
 export function listObjectsV2Xml(i: ListObjectsV2Input): string {
-  return root('ListBucketResult', el('Name', i.name), el('Prefix', i.prefix),
-    optEl('ContinuationToken', i.continuationToken), optEl('NextContinuationToken', i.nextContinuationToken),
-    optEl('StartAfter', i.startAfter), el('KeyCount', i.keyCount ?? i.contents.length + i.commonPrefixes.length),
-    el('MaxKeys', i.maxKeys), optEl('Delimiter', i.delimiter), optEl('EncodingType', i.encodingType),
-    el('IsTruncated', i.isTruncated), i.contents.map((o) => contents(o, true)), commonPrefixes(i.commonPrefixes))
+  return root(
+    'ListBucketResult',
+    el('Name', i.name),
+    el('Prefix', i.prefix),
+    optEl('ContinuationToken', i.continuationToken),
+    optEl('NextContinuationToken', i.nextContinuationToken),
+    optEl('StartAfter', i.startAfter),
+    el('KeyCount', i.keyCount ?? i.contents.length + i.commonPrefixes.length),
+    el('MaxKeys', i.maxKeys),
+    optEl('Delimiter', i.delimiter),
+    optEl('EncodingType', i.encodingType),
+    el('IsTruncated', i.isTruncated),
+    i.contents.map((o) => contents(o, true)),
+    commonPrefixes(i.commonPrefixes),
+  )
 }
 
 export interface ListObjectsV1Input {
@@ -156,10 +208,19 @@ export interface ListObjectsV1Input {
 
 export function listObjectsV1Xml(i: ListObjectsV1Input): string {
   const nextMarker = i.delimiter !== undefined && i.isTruncated ? i.nextMarker : undefined
-  return root('ListBucketResult', el('Name', i.name), el('Prefix', i.prefix), el('Marker', i.marker),
-    optEl('NextMarker', nextMarker), el('MaxKeys', i.maxKeys), optEl('Delimiter', i.delimiter),
-    optEl('EncodingType', i.encodingType), el('IsTruncated', i.isTruncated),
-    i.contents.map((o) => contents(o, true)), commonPrefixes(i.commonPrefixes))
+  return root(
+    'ListBucketResult',
+    el('Name', i.name),
+    el('Prefix', i.prefix),
+    el('Marker', i.marker),
+    optEl('NextMarker', nextMarker),
+    el('MaxKeys', i.maxKeys),
+    optEl('Delimiter', i.delimiter),
+    optEl('EncodingType', i.encodingType),
+    el('IsTruncated', i.isTruncated),
+    i.contents.map((o) => contents(o, true)),
+    commonPrefixes(i.commonPrefixes),
+  )
 }
 
 // ---- copy ----
@@ -173,8 +234,13 @@ export interface CopyResultInput {
 }
 
 export const copyObjectResultXml = (i: CopyResultInput): string =>
-  root('CopyObjectResult', el('LastModified', isoTimestamp(i.lastModified)), el('ETag', i.etag),
-    optEl('ChecksumType', i.checksumType), checksumEl(i.checksum))
+  root(
+    'CopyObjectResult',
+    el('LastModified', isoTimestamp(i.lastModified)),
+    el('ETag', i.etag),
+    optEl('ChecksumType', i.checksumType),
+    checksumEl(i.checksum),
+  )
 
 export const copyPartResultXml = (i: Omit<CopyResultInput, 'checksumType'>): string =>
   root('CopyPartResult', el('LastModified', isoTimestamp(i.lastModified)), el('ETag', i.etag), checksumEl(i.checksum))
@@ -193,8 +259,15 @@ export interface CompleteMultipartUploadInput {
 }
 
 export const completeMultipartUploadXml = (i: CompleteMultipartUploadInput): string =>
-  root('CompleteMultipartUploadResult', el('Location', i.location), el('Bucket', i.bucket), el('Key', i.key),
-    el('ETag', i.etag), checksumEl(i.checksum), optEl('ChecksumType', i.checksum?.type))
+  root(
+    'CompleteMultipartUploadResult',
+    el('Location', i.location),
+    el('Bucket', i.bucket),
+    el('Key', i.key),
+    el('ETag', i.etag),
+    checksumEl(i.checksum),
+    optEl('ChecksumType', i.checksum?.type),
+  )
 
 export interface ListedPart {
   partNumber: number
@@ -223,13 +296,33 @@ export interface ListPartsInput {
 }
 
 export function listPartsXml(i: ListPartsInput): string {
-  const parts = i.parts.map((p) => el('Part', el('PartNumber', p.partNumber), el('LastModified', isoTimestamp(p.lastModified)),
-    el('ETag', p.etag), el('Size', p.size), checksumEl(p.checksum), (p.checksums ?? []).map(checksumEl)))
-  return root('ListPartsResult', el('Bucket', i.bucket), el('Key', i.key), el('UploadId', i.uploadId),
-    owner('Initiator', i.initiator), owner('Owner', i.owner), el('StorageClass', i.storageClass ?? 'STANDARD'),
-    el('PartNumberMarker', i.partNumberMarker), el('NextPartNumberMarker', i.nextPartNumberMarker),
-    el('MaxParts', i.maxParts), el('IsTruncated', i.isTruncated), parts,
-    optEl('ChecksumAlgorithm', i.checksumAlgorithm), optEl('ChecksumType', i.checksumType))
+  const parts = i.parts.map((p) =>
+    el(
+      'Part',
+      el('PartNumber', p.partNumber),
+      el('LastModified', isoTimestamp(p.lastModified)),
+      el('ETag', p.etag),
+      el('Size', p.size),
+      checksumEl(p.checksum),
+      (p.checksums ?? []).map(checksumEl),
+    ),
+  )
+  return root(
+    'ListPartsResult',
+    el('Bucket', i.bucket),
+    el('Key', i.key),
+    el('UploadId', i.uploadId),
+    owner('Initiator', i.initiator),
+    owner('Owner', i.owner),
+    el('StorageClass', i.storageClass ?? 'STANDARD'),
+    el('PartNumberMarker', i.partNumberMarker),
+    el('NextPartNumberMarker', i.nextPartNumberMarker),
+    el('MaxParts', i.maxParts),
+    el('IsTruncated', i.isTruncated),
+    parts,
+    optEl('ChecksumAlgorithm', i.checksumAlgorithm),
+    optEl('ChecksumType', i.checksumType),
+  )
 }
 
 export interface ListedUpload {
@@ -260,14 +353,34 @@ export interface ListMultipartUploadsInput {
 }
 
 export function listMultipartUploadsXml(i: ListMultipartUploadsInput): string {
-  const uploads = i.uploads.map((u) => el('Upload', el('Key', u.key), el('UploadId', u.uploadId),
-    owner('Initiator', u.initiator), owner('Owner', u.owner), el('StorageClass', u.storageClass ?? 'STANDARD'),
-    el('Initiated', isoTimestamp(u.initiated)), optEl('ChecksumAlgorithm', u.checksumAlgorithm),
-    optEl('ChecksumType', u.checksumType)))
-  return root('ListMultipartUploadsResult', el('Bucket', i.bucket), el('KeyMarker', i.keyMarker),
-    el('UploadIdMarker', i.uploadIdMarker), el('NextKeyMarker', i.nextKeyMarker ?? ''), el('Prefix', i.prefix),
-    optEl('Delimiter', i.delimiter), el('NextUploadIdMarker', i.nextUploadIdMarker ?? ''), el('MaxUploads', i.maxUploads),
-    optEl('EncodingType', i.encodingType), el('IsTruncated', i.isTruncated), uploads, commonPrefixes(i.commonPrefixes))
+  const uploads = i.uploads.map((u) =>
+    el(
+      'Upload',
+      el('Key', u.key),
+      el('UploadId', u.uploadId),
+      owner('Initiator', u.initiator),
+      owner('Owner', u.owner),
+      el('StorageClass', u.storageClass ?? 'STANDARD'),
+      el('Initiated', isoTimestamp(u.initiated)),
+      optEl('ChecksumAlgorithm', u.checksumAlgorithm),
+      optEl('ChecksumType', u.checksumType),
+    ),
+  )
+  return root(
+    'ListMultipartUploadsResult',
+    el('Bucket', i.bucket),
+    el('KeyMarker', i.keyMarker),
+    el('UploadIdMarker', i.uploadIdMarker),
+    el('NextKeyMarker', i.nextKeyMarker ?? ''),
+    el('Prefix', i.prefix),
+    optEl('Delimiter', i.delimiter),
+    el('NextUploadIdMarker', i.nextUploadIdMarker ?? ''),
+    el('MaxUploads', i.maxUploads),
+    optEl('EncodingType', i.encodingType),
+    el('IsTruncated', i.isTruncated),
+    uploads,
+    commonPrefixes(i.commonPrefixes),
+  )
 }
 
 // ---- delete ----
@@ -279,9 +392,19 @@ export interface DeleteResultInput {
 }
 
 export function deleteResultXml(i: DeleteResultInput): string {
-  return root('DeleteResult',
-    i.deleted.map((d) => el('Deleted', el('Key', d.key), optEl('VersionId', d.versionId),
-      d.deleteMarker ? el('DeleteMarker', true) : null, optEl('DeleteMarkerVersionId', d.deleteMarkerVersionId))),
-    i.errors.map((e) => el('Error', el('Key', e.key), optEl('VersionId', e.versionId), el('Code', e.code),
-      el('Message', e.message))))
+  return root(
+    'DeleteResult',
+    i.deleted.map((d) =>
+      el(
+        'Deleted',
+        el('Key', d.key),
+        optEl('VersionId', d.versionId),
+        d.deleteMarker ? el('DeleteMarker', true) : null,
+        optEl('DeleteMarkerVersionId', d.deleteMarkerVersionId),
+      ),
+    ),
+    i.errors.map((e) =>
+      el('Error', el('Key', e.key), optEl('VersionId', e.versionId), el('Code', e.code), el('Message', e.message)),
+    ),
+  )
 }

@@ -4,7 +4,14 @@
  */
 import { S3Error } from '../errors.ts'
 import {
-  booleanOf, childrenNamed, expectElementOnly, expectRoot, optionalChild, readXmlBody, requiredChild, textOf,
+  booleanOf,
+  childrenNamed,
+  expectElementOnly,
+  expectRoot,
+  optionalChild,
+  readXmlBody,
+  requiredChild,
+  textOf,
 } from './tree.ts'
 import type { XmlElement } from './tree.ts'
 

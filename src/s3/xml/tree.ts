@@ -65,19 +65,20 @@ const DECLARATION = /<!(?!--|\[CDATA\[)/
 
 // Built on first use, not at import.
 let tokenizer: XMLParser | undefined
-const getTokenizer = (): XMLParser => (tokenizer ??= new XMLParser({
-  preserveOrder: true, // an ordered tree: no guessing whether one child or many makes an array
-  ignoreAttributes: true, // S3 request documents carry meaning only in elements (xmlns aside)
-  processEntities: false, // we decode the five predefined entities and char refs ourselves
-  htmlEntities: false,
-  trimValues: false, // keys may start or end with spaces
-  parseTagValue: false, // "0012" or "1e3" are keys, not numbers
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  cdataPropName: '#cdata',
-  commentPropName: false,
-  maxNestedTags: MAX_DEPTH,
-}))
+const getTokenizer = (): XMLParser =>
+  (tokenizer ??= new XMLParser({
+    preserveOrder: true, // an ordered tree: no guessing whether one child or many makes an array
+    ignoreAttributes: true, // S3 request documents carry meaning only in elements (xmlns aside)
+    processEntities: false, // we decode the five predefined entities and char refs ourselves
+    htmlEntities: false,
+    trimValues: false, // keys may start or end with spaces
+    parseTagValue: false, // "0012" or "1e3" are keys, not numbers
+    ignoreDeclaration: true,
+    ignorePiTags: true,
+    cdataPropName: '#cdata',
+    commentPropName: false,
+    maxNestedTags: MAX_DEPTH,
+  }))
 
 /** Parses a complete XML document; throws S3Error('MalformedXML') unless it is well-formed. */
 export function parseXml(text: string): XmlElement {

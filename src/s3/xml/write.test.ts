@@ -34,7 +34,9 @@ describe('escapeXml', () => {
 describe('elements', () => {
   it('escapes text content exactly once and inserts markup as is', () => {
     const inner = el('Key', '<k>&')
-    expect(el('Contents', inner, el('Size', 5)).xml).toBe('<Contents><Key>&lt;k&gt;&amp;</Key><Size>5</Size></Contents>')
+    expect(el('Contents', inner, el('Size', 5)).xml).toBe(
+      '<Contents><Key>&lt;k&gt;&amp;</Key><Size>5</Size></Contents>',
+    )
   })
 
   it('writes an empty element with a closing tag, skips null and undefined, flattens arrays', () => {

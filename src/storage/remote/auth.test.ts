@@ -2,7 +2,14 @@ import { createHmac } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { createPlatform } from '../../runtime/platform.ts'
 import { deriveRequestKey, NonceCache, signingString, signRequest, verifyRequest, EMPTY_SHA256 } from './auth.ts'
-import { CLOCK_WINDOW_MS, HEADER_CONTENT, HEADER_DATE, HEADER_NONCE, HEADER_SIGNATURE, STREAMING_PAYLOAD } from './protocol.ts'
+import {
+  CLOCK_WINDOW_MS,
+  HEADER_CONTENT,
+  HEADER_DATE,
+  HEADER_NONCE,
+  HEADER_SIGNATURE,
+  STREAMING_PAYLOAD,
+} from './protocol.ts'
 
 const platform = createPlatform()
 const secret = new Uint8Array(32).map((_, i) => i)
@@ -11,7 +18,15 @@ const NOW = 1_750_000_000_000
 
 describe('signing (FORMAT: golden)', () => {
   it('builds the signing string exactly', () => {
-    expect(signingString({ method: 'put', target: '/v1/shards/a.0?x=1', date: '1750000000000', nonce: '00112233445566778899aabbccddeeff', content: STREAMING_PAYLOAD })).toBe(
+    expect(
+      signingString({
+        method: 'put',
+        target: '/v1/shards/a.0?x=1',
+        date: '1750000000000',
+        nonce: '00112233445566778899aabbccddeeff',
+        content: STREAMING_PAYLOAD,
+      }),
+    ).toBe(
       'COFFER-NODE-HMAC-SHA256-V1\nPUT\n/v1/shards/a.0?x=1\n1750000000000\n00112233445566778899aabbccddeeff\nSTREAMING-HMAC-SHA256-TRAILER-V1',
     )
   })
@@ -19,8 +34,20 @@ describe('signing (FORMAT: golden)', () => {
   it('derives the request key and signs with HMAC-SHA256 as documented', () => {
     const want = createHmac('sha256', Buffer.from(secret)).update('coffer-node-request-key-v1').digest()
     expect(Buffer.from(key).equals(want)).toBe(true)
-    const { headers, signature } = signRequest(platform, key, { method: 'GET', target: '/v1/health', content: EMPTY_SHA256(platform), now: NOW, nonce: 'ab'.repeat(16) })
-    const sts = signingString({ method: 'GET', target: '/v1/health', date: String(NOW), nonce: 'ab'.repeat(16), content: EMPTY_SHA256(platform) })
+    const { headers, signature } = signRequest(platform, key, {
+      method: 'GET',
+      target: '/v1/health',
+      content: EMPTY_SHA256(platform),
+      now: NOW,
+      nonce: 'ab'.repeat(16),
+    })
+    const sts = signingString({
+      method: 'GET',
+      target: '/v1/health',
+      date: String(NOW),
+      nonce: 'ab'.repeat(16),
+      content: EMPTY_SHA256(platform),
+    })
     expect(signature).toBe(createHmac('sha256', want).update(sts).digest('hex'))
     expect(headers[HEADER_SIGNATURE]).toBe(signature)
     expect(headers[HEADER_CONTENT]).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855')
@@ -33,9 +60,27 @@ describe('signing (FORMAT: golden)', () => {
 
 describe('verifyRequest', () => {
   const signed = (over: { method?: string; target?: string; now?: number; content?: string } = {}) =>
-    signRequest(platform, key, { method: over.method ?? 'GET', target: over.target ?? '/v1/shards/a.0?offset=0&length=5', content: over.content ?? EMPTY_SHA256(platform), now: over.now ?? NOW })
-  const check = (headers: Record<string, string>, req: { method?: string; target?: string } = {}, nonces = new NonceCache(), now = NOW, k = key) =>
-    verifyRequest({ method: req.method ?? 'GET', target: req.target ?? '/v1/shards/a.0?offset=0&length=5', headers: new Headers(headers) }, { platform, key: k, nonces, now })
+    signRequest(platform, key, {
+      method: over.method ?? 'GET',
+      target: over.target ?? '/v1/shards/a.0?offset=0&length=5',
+      content: over.content ?? EMPTY_SHA256(platform),
+      now: over.now ?? NOW,
+    })
+  const check = (
+    headers: Record<string, string>,
+    req: { method?: string; target?: string } = {},
+    nonces = new NonceCache(),
+    now = NOW,
+    k = key,
+  ) =>
+    verifyRequest(
+      {
+        method: req.method ?? 'GET',
+        target: req.target ?? '/v1/shards/a.0?offset=0&length=5',
+        headers: new Headers(headers),
+      },
+      { platform, key: k, nonces, now },
+    )
 
   it('accepts a correctly signed request and returns its signature', () => {
     const s = signed()

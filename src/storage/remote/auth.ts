@@ -22,7 +22,10 @@ export type AuthPlatform = Pick<Platform, 'hmacSha256' | 'createHasher'>
 
 /** The key every request is signed with; the raw cluster secret is used only to derive it. */
 export function deriveRequestKey(platform: AuthPlatform, secret: Uint8Array): Uint8Array {
-  if (secret.length !== SECRET_BYTES) throw new TypeError(`the cluster secret must be ${SECRET_BYTES} bytes, got ${secret.length}: run \`coffer cluster init\` to make one`)
+  if (secret.length !== SECRET_BYTES)
+    throw new TypeError(
+      `the cluster secret must be ${SECRET_BYTES} bytes, got ${secret.length}: run \`coffer cluster init\` to make one`,
+    )
   return platform.hmacSha256(secret, REQUEST_KEY_LABEL)
 }
 
@@ -62,11 +65,22 @@ export function signRequest(
   key: Uint8Array,
   r: { method: string; target: string; content: string; now?: number; nonce?: string },
 ): { headers: Record<string, string>; signature: string } {
-  const parts: SignedParts = { method: r.method, target: r.target, date: String(Math.floor(r.now ?? Date.now())), nonce: r.nonce ?? randomNonce(), content: r.content }
+  const parts: SignedParts = {
+    method: r.method,
+    target: r.target,
+    date: String(Math.floor(r.now ?? Date.now())),
+    nonce: r.nonce ?? randomNonce(),
+    content: r.content,
+  }
   const sig = signature(platform, key, parts)
   return {
     signature: sig,
-    headers: { [HEADER_DATE]: parts.date, [HEADER_NONCE]: parts.nonce, [HEADER_CONTENT]: parts.content, [HEADER_SIGNATURE]: sig },
+    headers: {
+      [HEADER_DATE]: parts.date,
+      [HEADER_NONCE]: parts.nonce,
+      [HEADER_CONTENT]: parts.content,
+      [HEADER_SIGNATURE]: sig,
+    },
   }
 }
 
@@ -131,13 +145,24 @@ export function verifyRequest(req: { method: string; target: string; headers: He
   const nonce = h(HEADER_NONCE)
   const content = h(HEADER_CONTENT)
   const sig = h(HEADER_SIGNATURE)
-  if (date === null || nonce === null || content === null || sig === null) return { ok: false, status: 401, reason: 'missing credentials' }
-  if (!DATE.test(date) || !HEX32.test(nonce) || !HEX64.test(sig) || !(HEX64.test(content) || content === STREAMING_PAYLOAD)) {
+  if (date === null || nonce === null || content === null || sig === null)
+    return { ok: false, status: 401, reason: 'missing credentials' }
+  if (
+    !DATE.test(date) ||
+    !HEX32.test(nonce) ||
+    !HEX64.test(sig) ||
+    !(HEX64.test(content) || content === STREAMING_PAYLOAD)
+  ) {
     return { ok: false, status: 401, reason: 'malformed credentials' }
   }
   const when = Number(date)
   const windowMs = o.windowMs ?? CLOCK_WINDOW_MS
-  if (Math.abs(o.now - when) > windowMs) return { ok: false, status: 401, reason: `date is ${Math.round((o.now - when) / 1000)} s off the node clock (window ±${windowMs / 1000} s)` }
+  if (Math.abs(o.now - when) > windowMs)
+    return {
+      ok: false,
+      status: 401,
+      reason: `date is ${Math.round((o.now - when) / 1000)} s off the node clock (window ±${windowMs / 1000} s)`,
+    }
   const expected = signature(o.platform, o.key, { method: req.method, target: req.target, date, nonce, content })
   if (!timingSafeEqual(expected, sig)) return { ok: false, status: 403, reason: 'signature mismatch' }
   // Only after the signature: an unsigned request must not be able to fill the cache.

@@ -22,7 +22,8 @@ export class NodeBackoff {
     private readonly trialMs: number,
     private readonly now: () => number = Date.now,
   ) {
-    if (!Number.isFinite(backoffMs) || backoffMs < 0) throw new RangeError(`downBackoffMs must be 0 or more, got ${backoffMs}`)
+    if (!Number.isFinite(backoffMs) || backoffMs < 0)
+      throw new RangeError(`downBackoffMs must be 0 or more, got ${backoffMs}`)
   }
 
   /** True while requests are refused without trying the node. */

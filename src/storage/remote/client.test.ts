@@ -26,10 +26,14 @@ async function inProcess() {
   return (req: Request) => Promise.resolve(app.fetch(req))
 }
 
-const store = (fetch: ClusterFetch, extra: { healthTtlMs?: number; downBackoffMs?: number } = {}) => createRemoteStore({ url: URL_ + '/', secret, fetch, timeoutMs: TIMEOUT, platform, ...extra })
+const store = (fetch: ClusterFetch, extra: { healthTtlMs?: number; downBackoffMs?: number } = {}) =>
+  createRemoteStore({ url: URL_ + '/', secret, fetch, timeoutMs: TIMEOUT, platform, ...extra })
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
-  return p.then(() => undefined, (e: unknown) => e)
+  return p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
 }
 
 describe('RemoteStore: failures become "store unavailable"', () => {
@@ -51,12 +55,19 @@ describe('RemoteStore: failures become "store unavailable"', () => {
 
   it('maps network errors and 5xx to RemoteStoreError, 404 to ShardNotFound', async () => {
     const down = store(() => Promise.reject(new TypeError('ECONNREFUSED')))
-    for (const p of [down.stat('x'), down.delete('x'), down.put('x', streamFromBytes(new Uint8Array(3))), readAll(down.get('x', 0, 1), 10)]) {
+    for (const p of [
+      down.stat('x'),
+      down.delete('x'),
+      down.put('x', streamFromBytes(new Uint8Array(3))),
+      readAll(down.get('x', 0, 1), 10),
+    ]) {
       const e = await failure(p)
       expect(e).toBeInstanceOf(RemoteStoreError)
       expect((e as Error).message).toContain('ECONNREFUSED')
     }
-    const broken = store(async () => Response.json({ error: 'InternalError', message: 'disk on fire' }, { status: 500 }))
+    const broken = store(async () =>
+      Response.json({ error: 'InternalError', message: 'disk on fire' }, { status: 500 }),
+    )
     const e = await failure(broken.stat('x'))
     expect(e).toMatchObject({ status: 500 })
     expect((e as Error).message).toContain('disk on fire')
@@ -66,7 +77,8 @@ describe('RemoteStore: failures become "store unavailable"', () => {
 
   it('times out a GET whose body stalls midway', async () => {
     // Ten bytes, then silence (and a body that ignores the abort signal).
-    const stalled: ClusterFetch = async () => new Response(new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(new Uint8Array(10)) }), { status: 200 })
+    const stalled: ClusterFetch = async () =>
+      new Response(new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(new Uint8Array(10)) }), { status: 200 })
     const e = await failure(readAll(store(stalled).get('x', 0, 100), 1000))
     expect(e).toBeInstanceOf(RemoteStoreError)
     expect((e as Error).message).toMatch(/no progress/)
@@ -74,7 +86,10 @@ describe('RemoteStore: failures become "store unavailable"', () => {
 
   it('times out a PUT the node stops taking, and cancels the body', async () => {
     let cancelled = false
-    const body = new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(new Uint8Array(65536)), cancel: () => void (cancelled = true) })
+    const body = new ReadableStream<Uint8Array>({
+      pull: (c) => c.enqueue(new Uint8Array(65536)),
+      cancel: () => void (cancelled = true),
+    })
     // A node that reads one chunk and then nothing, never answering.
     const stuck: ClusterFetch = (req) => {
       void req.body!.getReader().read()
@@ -121,7 +136,13 @@ describe('RemoteStore: healthy()', () => {
   it('is false when the node is unreachable or refuses us', async () => {
     expect(await store(() => Promise.reject(new Error('down'))).healthy()).toBe(false)
     const real = await inProcess()
-    const wrongSecret = createRemoteStore({ url: URL_, secret: new Uint8Array(32), fetch: real, timeoutMs: TIMEOUT, platform })
+    const wrongSecret = createRemoteStore({
+      url: URL_,
+      secret: new Uint8Array(32),
+      fetch: real,
+      timeoutMs: TIMEOUT,
+      platform,
+    })
     expect(await wrongSecret.healthy()).toBe(false)
     expect(await failure(wrongSecret.stat('x'))).toMatchObject({ status: 403 })
   })
@@ -149,7 +170,10 @@ describe('RemoteStore: back-off after the node did not answer', () => {
     const sent = state.sent
     // Every kind of data request now fails at once, still as "store unavailable", naming the cause.
     let cancelled = false
-    const body = new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(new Uint8Array(10)), cancel: () => void (cancelled = true) })
+    const body = new ReadableStream<Uint8Array>({
+      pull: (c) => c.enqueue(new Uint8Array(10)),
+      cancel: () => void (cancelled = true),
+    })
     for (const p of [readAll(s.get('obj', 0, 100), 1000), s.stat('obj'), s.delete('obj'), s.put('other', body)]) {
       const e = await failure(p)
       expect(e).toBeInstanceOf(NodeSkipped)
@@ -192,12 +216,13 @@ describe('RemoteStore: back-off after the node did not answer', () => {
     expect(await s.stat('x')).toBeUndefined()
   })
 
-  it('an HTTP error answer or the caller\'s own body error does not mark the node down', async () => {
+  it("an HTTP error answer or the caller's own body error does not mark the node down", async () => {
     let sent = 0
     const real = await inProcess()
     const answering: ClusterFetch = (req) => {
       sent++
-      if (new URL(req.url).pathname.startsWith('/v1/stat')) return Promise.resolve(Response.json({ message: 'busy' }, { status: 503 }))
+      if (new URL(req.url).pathname.startsWith('/v1/stat'))
+        return Promise.resolve(Response.json({ message: 'busy' }, { status: 503 }))
       return real(req)
     }
     const s = store(answering, { downBackoffMs: 60_000 })

@@ -11,7 +11,15 @@ import { ShardNotFound, type ShardStore } from '../shard-store.ts'
 import { DOWN_BACKOFF_MS, NodeBackoff } from './backoff.ts'
 import { IdleTimer } from './idle-timer.ts'
 import { deriveRequestKey, EMPTY_SHA256, signRequest, type AuthPlatform } from './auth.ts'
-import { DEFAULT_LIST_PAGE, HEALTH_PATH, LIST_PATH, SHARDS_PATH, STAT_PATH, STREAMING_PAYLOAD, type ClusterFetch } from './protocol.ts'
+import {
+  DEFAULT_LIST_PAGE,
+  HEALTH_PATH,
+  LIST_PATH,
+  SHARDS_PATH,
+  STAT_PATH,
+  STREAMING_PAYLOAD,
+  type ClusterFetch,
+} from './protocol.ts'
 import { frameBody } from './trailer.ts'
 
 export type { ClusterFetch } from './protocol.ts'
@@ -59,14 +67,16 @@ export class RemoteStoreError extends Error {
 export class NodeSkipped extends RemoteStoreError {}
 
 function checkName(name: string): void {
-  if (!isShardName(name)) throw new TypeError(`invalid shard name ${JSON.stringify(name)}: use [A-Za-z0-9._-], not starting with '.'`)
+  if (!isShardName(name))
+    throw new TypeError(`invalid shard name ${JSON.stringify(name)}: use [A-Za-z0-9._-], not starting with '.'`)
 }
 
 export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
   const base = opts.url.replace(/\/+$/, '')
   const id = opts.id ?? base
   const { platform, fetch, timeoutMs } = opts
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError(`timeoutMs must be a positive number, got ${timeoutMs}`)
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+    throw new RangeError(`timeoutMs must be a positive number, got ${timeoutMs}`)
   const key = deriveRequestKey(platform, opts.secret)
   const emptyHash = EMPTY_SHA256(platform)
   const pageSize = opts.listPageSize ?? DEFAULT_LIST_PAGE
@@ -90,7 +100,10 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
   const unavailable = (what: string, e: unknown, timer?: IdleTimer): RemoteStoreError => {
     if (e instanceof RemoteStoreError) return e
     const cause = timer?.timedOut ? timer.controller.signal.reason : e
-    return new RemoteStoreError(id, `${what} on ${id} failed: ${cause instanceof Error ? cause.message : String(cause)}`)
+    return new RemoteStoreError(
+      id,
+      `${what} on ${id} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+    )
   }
 
   /** Turns a non-success answer into the error the engine expects. */
@@ -105,17 +118,35 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
     return new RemoteStoreError(id, `${what} on ${id}: HTTP ${res.status}${detail ? ` (${detail})` : ''}`, res.status)
   }
 
-  function request(method: string, target: string, signal: AbortSignal, content = emptyHash, body?: ReadableStream<Uint8Array>): Request {
+  function request(
+    method: string,
+    target: string,
+    signal: AbortSignal,
+    content = emptyHash,
+    body?: ReadableStream<Uint8Array>,
+  ): Request {
     const { headers } = signRequest(platform, key, { method, target, content })
     // duplex is required by fetch for a streamed body (not yet in TypeScript's RequestInit).
-    return new Request(base + target, { method, headers, signal, body, ...(body ? { duplex: 'half' } : {}) } as RequestInit)
+    return new Request(base + target, {
+      method,
+      headers,
+      signal,
+      body,
+      ...(body ? { duplex: 'half' } : {}),
+    } as RequestInit)
   }
 
   /**
    * A small request (no body) answered with JSON or nothing; the timeout covers all of it. A
    * `probe` (the health check) goes to the node even while it is marked down: it is how it comes back.
    */
-  async function small<T>(method: string, target: string, what: string, onStatus: (res: Response) => Promise<T | undefined>, probe = false): Promise<T> {
+  async function small<T>(
+    method: string,
+    target: string,
+    what: string,
+    onStatus: (res: Response) => Promise<T | undefined>,
+    probe = false,
+  ): Promise<T> {
     if (!probe) admit(what)
     const timer = new IdleTimer(timeoutMs, `${what} on ${id}`)
     timer.run()
@@ -152,8 +183,18 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
     const timer = new IdleTimer(timeoutMs, `${what} on ${id}`)
     let bodyError: { e: unknown } | undefined
     // The clock runs only while a chunk waits for the node to take it, or for the final answer.
-    const framed = frameBody(platform, key, signature, body, { waiting: timer.pause, sent: timer.run, sourceError: (e) => (bodyError = { e }) })
-    const req = new Request(base + target, { method: 'PUT', headers, body: framed.stream, duplex: 'half', signal: timer.controller.signal } as RequestInit)
+    const framed = frameBody(platform, key, signature, body, {
+      waiting: timer.pause,
+      sent: timer.run,
+      sourceError: (e) => (bodyError = { e }),
+    })
+    const req = new Request(base + target, {
+      method: 'PUT',
+      headers,
+      body: framed.stream,
+      duplex: 'half',
+      signal: timer.controller.signal,
+    } as RequestInit)
     timer.run()
     let answered = false
     try {
@@ -198,7 +239,9 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
 
     async function open(): Promise<ReadableStreamDefaultReader<Uint8Array> | undefined> {
       admit(what)
-      const res = await timer.race(fetch(request('GET', `${SHARDS_PATH}/${name}?offset=${offset}&length=${length}`, timer.controller.signal)))
+      const res = await timer.race(
+        fetch(request('GET', `${SHARDS_PATH}/${name}?offset=${offset}&length=${length}`, timer.controller.signal)),
+      )
       backoff.answered()
       if (res.status === 404) {
         await res.body?.cancel().catch(() => {})
@@ -209,7 +252,11 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
       const r = res.body?.getReader()
       // On timeout, end a read the transport may leave pending (racing every read against one
       // long-lived promise instead would keep every chunk reachable until the stream ends).
-      timer.controller.signal.addEventListener('abort', () => r?.cancel(timer.controller.signal.reason).catch(() => {}), { once: true })
+      timer.controller.signal.addEventListener(
+        'abort',
+        () => r?.cancel(timer.controller.signal.reason).catch(() => {}),
+        { once: true },
+      )
       return r
     }
 
@@ -230,11 +277,13 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
             if (timer.timedOut) throw timer.controller.signal.reason
             timer.pause() // the consumer's pace is not the node's fault
             if (r.done) {
-              if (remaining !== 0) throw new RemoteStoreError(id, `${what} on ${id}: body ended ${remaining} bytes short`)
+              if (remaining !== 0)
+                throw new RemoteStoreError(id, `${what} on ${id}: body ended ${remaining} bytes short`)
               close()
               return controller.close()
             }
-            if (r.value.length > remaining) throw new RemoteStoreError(id, `${what} on ${id}: body longer than requested`)
+            if (r.value.length > remaining)
+              throw new RemoteStoreError(id, `${what} on ${id}: body longer than requested`)
             remaining -= r.value.length
             controller.enqueue(r.value)
           } catch (e) {
@@ -242,7 +291,8 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
             if (e instanceof ShardNotFound || e instanceof RangeError) throw e
             // No answer, a reset or a stall mid-body: the node is not serving. An HTTP error
             // answer (RemoteStoreError with a status) or a refusal by admit() is not news.
-            if (!cancelled && !(e instanceof NodeSkipped) && !(e instanceof RemoteStoreError && e.status !== undefined)) noAnswer(e, timer)
+            if (!cancelled && !(e instanceof NodeSkipped) && !(e instanceof RemoteStoreError && e.status !== undefined))
+              noAnswer(e, timer)
             throw unavailable(what, e, timer)
           }
         },
@@ -268,13 +318,16 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
         if (res.status === 404) return (await res.body?.cancel().catch(() => {}), null)
         if (res.status !== 200) return undefined
         const { size } = (await res.json()) as { size?: unknown }
-        if (!Number.isSafeInteger(size) || (size as number) < 0) throw new RemoteStoreError(id, `STAT ${name} on ${id}: bad answer`)
+        if (!Number.isSafeInteger(size) || (size as number) < 0)
+          throw new RemoteStoreError(id, `STAT ${name} on ${id}: bad answer`)
         return size as number
       }).then((s) => (s === null ? undefined : s))
     },
     async delete(name) {
       checkName(name)
-      await small('DELETE', `${SHARDS_PATH}/${name}`, `DELETE ${name}`, async (res) => (res.status === 204 ? true : undefined))
+      await small('DELETE', `${SHARDS_PATH}/${name}`, `DELETE ${name}`, async (res) =>
+        res.status === 204 ? true : undefined,
+      )
     },
     async *list() {
       let cursor: string | undefined
@@ -282,7 +335,9 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
       while (first || cursor !== undefined) {
         first = false
         const target = `${LIST_PATH}?limit=${pageSize}${cursor !== undefined ? `&cursor=${encodeURIComponent(cursor)}` : ''}`
-        const page = await small('GET', target, 'LIST', async (res) => (res.status === 200 ? ((await res.json()) as { names?: unknown; cursor?: unknown }) : undefined))
+        const page = await small('GET', target, 'LIST', async (res) =>
+          res.status === 200 ? ((await res.json()) as { names?: unknown; cursor?: unknown }) : undefined,
+        )
         if (!Array.isArray(page.names)) throw new RemoteStoreError(id, `LIST on ${id}: bad answer`)
         cursor = typeof page.cursor === 'string' ? page.cursor : undefined
         for (const n of page.names) if (typeof n === 'string' && isShardName(n)) yield n

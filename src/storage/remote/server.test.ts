@@ -31,15 +31,20 @@ async function setup(opts: { store?: ShardStore } = {}) {
 }
 
 const signedGet = (method: string, target: string) =>
-  new Request(BASE + target, { method, headers: signRequest(platform, key, { method, target, content: EMPTY_SHA256(platform) }).headers })
+  new Request(BASE + target, {
+    method,
+    headers: signRequest(platform, key, { method, target, content: EMPTY_SHA256(platform) }).headers,
+  })
 
 function signedPut(target: string, payload: Uint8Array, tamper?: (framed: Uint8Array) => void): Promise<Request> {
   const { headers, signature } = signRequest(platform, key, { method: 'PUT', target, content: STREAMING_PAYLOAD })
-  return readAll(frameBody(platform, key, signature, streamFromBytes(payload, 4096)).stream, payload.length + 100).then((framed) => {
-    const copy = framed.slice()
-    tamper?.(copy)
-    return new Request(BASE + target, { method: 'PUT', headers, body: copy })
-  })
+  return readAll(frameBody(platform, key, signature, streamFromBytes(payload, 4096)).stream, payload.length + 100).then(
+    (framed) => {
+      const copy = framed.slice()
+      tamper?.(copy)
+      return new Request(BASE + target, { method: 'PUT', headers, body: copy })
+    },
+  )
 }
 
 describe('node app: authentication', () => {
@@ -48,7 +53,10 @@ describe('node app: authentication', () => {
     const res = await app.fetch(new Request(`${BASE}/v1/health`))
     expect(res.status).toBe(401)
     expect(lines).toHaveLength(1)
-    expect(lines[0]).toMatchObject({ level: 'warn', fields: { status: 401, reason: 'missing credentials', method: 'GET', path: '/v1/health' } })
+    expect(lines[0]).toMatchObject({
+      level: 'warn',
+      fields: { status: 401, reason: 'missing credentials', method: 'GET', path: '/v1/health' },
+    })
   })
 
   it('refuses HEAD (it would stream a whole shard)', async () => {
@@ -75,14 +83,24 @@ describe('node app: authentication', () => {
     const target = '/v1/shards/x'
     const plain = signRequest(platform, key, { method: 'PUT', target, content: EMPTY_SHA256(platform) }).headers
     expect((await app.fetch(new Request(BASE + target, { method: 'PUT', headers: plain }))).status).toBe(401)
-    const streaming = signRequest(platform, key, { method: 'GET', target: '/v1/health', content: STREAMING_PAYLOAD }).headers
+    const streaming = signRequest(platform, key, {
+      method: 'GET',
+      target: '/v1/health',
+      content: STREAMING_PAYLOAD,
+    }).headers
     expect((await app.fetch(new Request(`${BASE}/v1/health`, { headers: streaming }))).status).toBe(401)
   })
 
   it('refuses a small body that does not match its signed hash', async () => {
     const { app } = await setup()
-    const { headers } = signRequest(platform, key, { method: 'DELETE', target: '/v1/shards/x', content: EMPTY_SHA256(platform) })
-    expect((await app.fetch(new Request(`${BASE}/v1/shards/x`, { method: 'DELETE', headers, body: 'surprise' }))).status).toBe(403)
+    const { headers } = signRequest(platform, key, {
+      method: 'DELETE',
+      target: '/v1/shards/x',
+      content: EMPTY_SHA256(platform),
+    })
+    expect(
+      (await app.fetch(new Request(`${BASE}/v1/shards/x`, { method: 'DELETE', headers, body: 'surprise' }))).status,
+    ).toBe(403)
   })
 })
 
@@ -132,7 +150,10 @@ describe('node app: shard routes', () => {
     const { app, store } = await setup()
     for (const n of ['a', 'b', 'c']) await store.put(n, streamFromBytes(new Uint8Array([1])))
     const cursors: string[] = []
-    for (let i = 0; i < 3; i++) cursors.push(((await (await app.fetch(signedGet('GET', '/v1/list?limit=1'))).json()) as { cursor: string }).cursor)
+    for (let i = 0; i < 3; i++)
+      cursors.push(
+        ((await (await app.fetch(signedGet('GET', '/v1/list?limit=1'))).json()) as { cursor: string }).cursor,
+      )
     expect((await app.fetch(signedGet('GET', `/v1/list?limit=1&cursor=${cursors[0]}`))).status).toBe(410)
     expect((await app.fetch(signedGet('GET', `/v1/list?limit=1&cursor=${cursors[2]}`))).status).toBe(200)
   })

@@ -10,7 +10,16 @@ import { primeStream, readAll, BodyTooLarge } from '../../util/streams.ts'
 import { isShardName } from '../disk-store.ts'
 import { ShardNotFound, type ShardStore } from '../shard-store.ts'
 import { deriveRequestKey, NonceCache, sha256Hex, verifyRequest, type AuthPlatform } from './auth.ts'
-import { DEFAULT_LIST_PAGE, HEALTH_PATH, LIST_PATH, MAX_LIST_PAGE, MAX_SMALL_BODY, SHARDS_PATH, STAT_PATH, STREAMING_PAYLOAD } from './protocol.ts'
+import {
+  DEFAULT_LIST_PAGE,
+  HEALTH_PATH,
+  LIST_PATH,
+  MAX_LIST_PAGE,
+  MAX_SMALL_BODY,
+  SHARDS_PATH,
+  STAT_PATH,
+  STREAMING_PAYLOAD,
+} from './protocol.ts'
 import { BodyAuthError, BodyStreamError, unframeBody } from './trailer.ts'
 
 export interface NodeAppOptions {
@@ -33,8 +42,12 @@ const DEFAULT_LIST_CURSOR_TTL_MS = 5 * 60_000
 
 type Env = { Variables: { signature: string } }
 
-const error = (c: Context, status: 400 | 401 | 403 | 404 | 405 | 410 | 416 | 500 | 503, code: string, message: string) =>
-  c.json({ error: code, message }, status)
+const error = (
+  c: Context,
+  status: 400 | 401 | 403 | 404 | 405 | 410 | 416 | 500 | 503,
+  code: string,
+  message: string,
+) => c.json({ error: code, message }, status)
 
 /** Parses a non-negative safe integer query value; undefined when absent, NaN when malformed. */
 function intParam(v: string | undefined): number | undefined {
@@ -84,7 +97,10 @@ export function createNodeApp(o: NodeAppOptions): Hono<Env> {
   const key = deriveRequestKey(platform, o.secret)
   const nonces = new NonceCache()
   const now = o.now ?? Date.now
-  const cursors = new ListCursors(o.maxListCursors ?? DEFAULT_MAX_LIST_CURSORS, o.listCursorTtlMs ?? DEFAULT_LIST_CURSOR_TTL_MS)
+  const cursors = new ListCursors(
+    o.maxListCursors ?? DEFAULT_MAX_LIST_CURSORS,
+    o.listCursorTtlMs ?? DEFAULT_LIST_CURSOR_TTL_MS,
+  )
   const app = new Hono<Env>()
 
   /** Logs one JSON line per refused request (never headers or secrets) and answers 401/403. */
@@ -97,13 +113,21 @@ export function createNodeApp(o: NodeAppOptions): Hono<Env> {
   app.use('*', async (c, next) => {
     const req = c.req.raw
     // Hono would run HEAD as GET and stream a whole shard into the void; the protocol has no HEAD.
-    if (req.method === 'HEAD') return error(c, 405, 'MethodNotAllowed', 'HEAD is not part of the node protocol: use GET /v1/stat/<name>')
+    if (req.method === 'HEAD')
+      return error(c, 405, 'MethodNotAllowed', 'HEAD is not part of the node protocol: use GET /v1/stat/<name>')
     const url = new URL(req.url)
-    const v = verifyRequest({ method: req.method, target: url.pathname + url.search, headers: req.headers }, { platform, key, nonces, now: now() })
+    const v = verifyRequest(
+      { method: req.method, target: url.pathname + url.search, headers: req.headers },
+      { platform, key, nonces, now: now() },
+    )
     if (!v.ok) return refuse(c, v.status, v.reason)
     const isShardPut = req.method === 'PUT' && url.pathname.startsWith(`${SHARDS_PATH}/`)
     if (isShardPut !== (v.content === STREAMING_PAYLOAD)) {
-      return refuse(c, 401, isShardPut ? 'a shard PUT must use the streaming trailer' : 'the streaming trailer is only for shard PUTs')
+      return refuse(
+        c,
+        401,
+        isShardPut ? 'a shard PUT must use the streaming trailer' : 'the streaming trailer is only for shard PUTs',
+      )
     }
     if (!isShardPut) {
       // Small bodies (none today) are read whole and must hash to the signed value.
@@ -124,9 +148,14 @@ export function createNodeApp(o: NodeAppOptions): Hono<Env> {
     const name = c.req.param('name')
     return name !== undefined && isShardName(name) ? name : undefined
   }
-  const badName = (c: Context) => error(c, 400, 'InvalidShardName', 'shard names are [A-Za-z0-9._-], 1–200 characters, not starting with "."')
+  const badName = (c: Context) =>
+    error(c, 400, 'InvalidShardName', 'shard names are [A-Za-z0-9._-], 1–200 characters, not starting with "."')
   const internal = (c: Context, e: unknown) => {
-    logger.log('error', 'node: store error', { method: c.req.raw.method, path: new URL(c.req.url).pathname, error: e instanceof Error ? e.message : String(e) })
+    logger.log('error', 'node: store error', {
+      method: c.req.raw.method,
+      path: new URL(c.req.url).pathname,
+      error: e instanceof Error ? e.message : String(e),
+    })
     return error(c, 500, 'InternalError', e instanceof Error ? e.message : String(e))
   }
 
@@ -160,7 +189,10 @@ export function createNodeApp(o: NodeAppOptions): Hono<Env> {
       if (e instanceof RangeError) return error(c, 416, 'InvalidRange', e.message)
       return internal(c, e)
     }
-    return new Response(body, { status: 200, headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) } })
+    return new Response(body, {
+      status: 200,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },
+    })
   })
 
   app.get(`${STAT_PATH}/:name`, async (c) => {
@@ -187,7 +219,8 @@ export function createNodeApp(o: NodeAppOptions): Hono<Env> {
 
   app.get(LIST_PATH, async (c) => {
     const limit = intParam(c.req.query('limit')) ?? DEFAULT_LIST_PAGE
-    if (Number.isNaN(limit) || limit < 1 || limit > MAX_LIST_PAGE) return error(c, 400, 'InvalidLimit', `limit must be 1–${MAX_LIST_PAGE}`)
+    if (Number.isNaN(limit) || limit < 1 || limit > MAX_LIST_PAGE)
+      return error(c, 400, 'InvalidLimit', `limit must be 1–${MAX_LIST_PAGE}`)
     const cursor = c.req.query('cursor')
     let it: AsyncIterator<string>
     if (cursor === undefined) it = store.list()[Symbol.asyncIterator]()

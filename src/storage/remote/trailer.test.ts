@@ -4,7 +4,15 @@ import { toHex } from '../../util/bytes.ts'
 import { readAll } from '../../util/streams.ts'
 import { deriveRequestKey } from './auth.ts'
 import { TRAILER_LENGTH } from './protocol.ts'
-import { BodyAuthError, BodyStreamError, decodeTrailer, encodeTrailer, frameBody, trailerMac, unframeBody } from './trailer.ts'
+import {
+  BodyAuthError,
+  BodyStreamError,
+  decodeTrailer,
+  encodeTrailer,
+  frameBody,
+  trailerMac,
+  unframeBody,
+} from './trailer.ts'
 
 const platform = createPlatform()
 const key = deriveRequestKey(platform, new Uint8Array(32).fill(3))
@@ -42,7 +50,9 @@ describe('trailer (FORMAT: golden)', () => {
     const h = platform.createHasher('sha256')
     h.update(bytes(10))
     const hash = toHex(h.digest())
-    expect(toHex(trailerMac(platform, key, SIG, 10, hash))).toBe(toHex(platform.hmacSha256(key, `CFT1\n${SIG}\n10\n${hash}`)))
+    expect(toHex(trailerMac(platform, key, SIG, 10, hash))).toBe(
+      toHex(platform.hmacSha256(key, `CFT1\n${SIG}\n10\n${hash}`)),
+    )
   })
 })
 
@@ -72,7 +82,9 @@ describe('frameBody → unframeBody', () => {
       ['empty', new Uint8Array(0), SIG],
     ]
     for (const [what, body, sig] of cases) {
-      await expect(readAll(unframeBody(platform, key, sig, pieces(body, [512])), 10_000), what).rejects.toBeInstanceOf(BodyAuthError)
+      await expect(readAll(unframeBody(platform, key, sig, pieces(body, [512])), 10_000), what).rejects.toBeInstanceOf(
+        BodyAuthError,
+      )
     }
   })
 
@@ -81,7 +93,9 @@ describe('frameBody → unframeBody', () => {
     const src = () => new ReadableStream<Uint8Array>({ start: (c) => (c.enqueue(bytes(100)), c.error(boom)) })
     await expect(readAll(unframeBody(platform, key, SIG, src()), 1000)).rejects.toBeInstanceOf(BodyStreamError)
     let seen: unknown
-    await expect(readAll(frameBody(platform, key, SIG, src(), { sourceError: (e) => (seen = e) }).stream, 1000)).rejects.toBe(boom)
+    await expect(
+      readAll(frameBody(platform, key, SIG, src(), { sourceError: (e) => (seen = e) }).stream, 1000),
+    ).rejects.toBe(boom)
     expect(seen).toBe(boom)
   })
 })

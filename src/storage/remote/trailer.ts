@@ -24,7 +24,13 @@ export class BodyStreamError extends Error {
 
 const MAGIC = utf8(TRAILER_MAGIC)
 
-export function trailerMac(platform: AuthPlatform, key: Uint8Array, signature: string, length: number, payloadSha256Hex: string): Uint8Array {
+export function trailerMac(
+  platform: AuthPlatform,
+  key: Uint8Array,
+  signature: string,
+  length: number,
+  payloadSha256Hex: string,
+): Uint8Array {
   return platform.hmacSha256(key, `${TRAILER_MAGIC}\n${signature}\n${length}\n${payloadSha256Hex}`)
 }
 
@@ -112,7 +118,12 @@ export function frameBody(
  * mismatch the stream errors with BodyAuthError, so the store discards the temp file instead of
  * renaming it. The last TRAILER_LENGTH bytes seen are always held back until the next chunk.
  */
-export function unframeBody(platform: AuthPlatform, key: Uint8Array, signature: string, body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+export function unframeBody(
+  platform: AuthPlatform,
+  key: Uint8Array,
+  signature: string,
+  body: ReadableStream<Uint8Array>,
+): ReadableStream<Uint8Array> {
   const reader = body.getReader()
   const hash = platform.createHasher('sha256')
   let length = 0
@@ -136,8 +147,14 @@ export function unframeBody(platform: AuthPlatform, key: Uint8Array, signature: 
           }
           if (r.done) {
             const t = decodeTrailer(tail)
-            if (!t) return controller.error(new BodyAuthError(`no trailer (body of ${length + tail.length} bytes does not end with ${TRAILER_MAGIC})`))
-            if (t.length !== length) return controller.error(new BodyAuthError(`trailer says ${t.length} bytes, body had ${length}`))
+            if (!t)
+              return controller.error(
+                new BodyAuthError(
+                  `no trailer (body of ${length + tail.length} bytes does not end with ${TRAILER_MAGIC})`,
+                ),
+              )
+            if (t.length !== length)
+              return controller.error(new BodyAuthError(`trailer says ${t.length} bytes, body had ${length}`))
             const mac = trailerMac(platform, key, signature, length, toHex(hash.digest()))
             if (!bytesEqual(mac, t.mac)) return controller.error(new BodyAuthError('trailer MAC mismatch'))
             return controller.close()
