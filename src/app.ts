@@ -32,10 +32,10 @@ function prometheusText(h: Awaited<ReturnType<Service['health']>>): string {
     `coffer_heal_backlog ${h.healBacklog}`,
   ]
   for (const [name, value] of Object.entries(h.stats)) {
-    const metric = `coffer_${name.replace(/[A-Z]/g, (ch) => '_' + ch.toLowerCase())}_total`
+    const metric = `coffer_${name.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`)}_total`
     lines.push(`# TYPE ${metric} counter`, `${metric} ${value}`)
   }
-  return lines.join('\n') + '\n'
+  return `${lines.join('\n')}\n`
 }
 
 export function createApp(deps: AppDeps): Hono {

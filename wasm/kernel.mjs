@@ -91,8 +91,8 @@ function macFunction(G, W, swizzle) {
   ]
   return [
     `(func (export "mac${G}") (param $tbl i32) (param $ins i32) (param $n i32) (param $outs i32) (param $len i32)`,
-    ...locals.map((l) => '  ' + l),
-    ...body.map((l) => '  ' + l),
+    ...locals.map((l) => `  ${l}`),
+    ...body.map((l) => `  ${l}`),
     ')',
     `;; block = ${S} bytes per input`,
   ].join('\n')

@@ -147,10 +147,10 @@ export function formatRows(rows: MeasureRow[]): string {
   ])
   const widths = head.map((h, c) => Math.max(h.length, ...body.map((b) => b[c]!.length)))
   const line = (cells: string[]) =>
-    '| ' + cells.map((s, c) => (c < 3 ? s.padEnd(widths[c]!) : s.padStart(widths[c]!))).join(' | ') + ' |'
+    `| ${cells.map((s, c) => (c < 3 ? s.padEnd(widths[c]!) : s.padStart(widths[c]!))).join(' | ')} |`
   return [
     line(head),
-    '|' + widths.map((w, c) => (c < 3 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|',
+    `|${widths.map((w, c) => (c < 3 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
     ...body.map(line),
   ].join('\n')
 }

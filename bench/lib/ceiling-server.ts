@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 
 const [dir, keyFile, certFile] = process.argv.slice(2) as [string, string, string]
-const fileOf = (url = '/') => join(dir, 'f-' + encodeURIComponent(url.slice(1)))
+const fileOf = (url = '/') => join(dir, `f-${encodeURIComponent(url.slice(1))}`)
 
 const server = createServer(
   { key: readFileSync(keyFile), cert: readFileSync(certFile), minVersion: 'TLSv1.3' },

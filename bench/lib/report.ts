@@ -115,10 +115,10 @@ export function writeReport(dir: string, report: Report, svg: string | undefined
     writeFileSync(join(dir, name), text)
     files.push(join(dir, name))
   }
-  put(`${stamp}.json`, JSON.stringify(report, null, 2) + '\n')
+  put(`${stamp}.json`, `${JSON.stringify(report, null, 2)}\n`)
   if (svg) put(`${stamp}.svg`, svg)
   put(`${stamp}.md`, renderMarkdown(report, svg ? `${stamp}.svg` : undefined))
-  put('latest.json', JSON.stringify(report, null, 2) + '\n')
+  put('latest.json', `${JSON.stringify(report, null, 2)}\n`)
   if (svg) copyFileSync(join(dir, `${stamp}.svg`), join(dir, 'latest.svg'))
   put('latest.md', renderMarkdown(report, svg ? 'latest.svg' : undefined))
   return files

@@ -114,5 +114,5 @@ export function throughputChart(metrics: readonly Metric[]): string | undefined 
     `<text x="${W / 2}" y="${TOP + PANEL_H + 38}" text-anchor="middle" fill="#57606a">object size × concurrent requests; 127.0.0.1, client and server on the same machine</text>`,
   )
   out.push('</g>', '</svg>')
-  return out.join('\n') + '\n'
+  return `${out.join('\n')}\n`
 }

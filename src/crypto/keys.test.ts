@@ -78,7 +78,7 @@ describe('key blobs v1', () => {
       () => unwrapObjectKey(nsKey, 'other', 'obj-1', GOLDEN_OBJ_BLOB),
       () => unwrapObjectKey(seq(0x81), 'default', 'obj-1', GOLDEN_OBJ_BLOB),
       () => unwrapObjectKey(master, 'default', 'obj-1', GOLDEN_NS_BLOB), // kind mismatch
-      () => unwrapNamespaceKey(master, 'default', 1, GOLDEN_NS_BLOB.slice(0, -4) + 'AAAA'),
+      () => unwrapNamespaceKey(master, 'default', 1, `${GOLDEN_NS_BLOB.slice(0, -4)}AAAA`),
       () => unwrapNamespaceKey(master, 'default', 1, 'not a blob'),
       () =>
         unwrapNamespaceKey(

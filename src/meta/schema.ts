@@ -3,7 +3,7 @@
  * settings, the GC queue. drizzle-kit generates src/meta/migrations from this file; drizzle only.
  */
 import { sql } from 'drizzle-orm'
-import { blob, customType, index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core'
+import { customType, index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core'
 import type { ChecksumAlgorithm } from '../util/checksums.ts'
 
 // ── JSON shapes stored in columns ────────────────────────────────────────────────────────────

@@ -12,7 +12,7 @@ const KiB = 1024
 const MiB = 1024 * KiB
 const VOLUME = 64 * MiB // per measurement: enough to be stable, small enough for CI
 
-const mbps = (bytes: number, ms: number) => (bytes / 1e6 / (ms / 1000)).toFixed(0).padStart(5) + ' MB/s'
+const mbps = (bytes: number, ms: number) => `${(bytes / 1e6 / (ms / 1000)).toFixed(0).padStart(5)} MB/s`
 
 async function timeIt(fn: () => Promise<void> | void): Promise<number> {
   await fn() // warm-up

@@ -76,7 +76,7 @@ export async function initCluster(out: string, opts: { force?: boolean } = {}): 
   // Temp file then rename, mode 0600 from the start: the secret is never readable by others.
   const tmp = `${path}.${toHex(crypto.getRandomValues(new Uint8Array(6)))}.tmp`
   try {
-    await writeFile(tmp, JSON.stringify(file, null, 2) + '\n', { mode: 0o600, flag: 'wx' })
+    await writeFile(tmp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, flag: 'wx' })
     await chmod(tmp, 0o600)
     await rename(tmp, path)
   } catch (e) {

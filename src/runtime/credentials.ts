@@ -93,7 +93,7 @@ export async function loadRootCredentials(
   const creds = generateCredentials()
   // Temp file then rename: a crash never leaves a half-written file that would block the next start.
   const tmp = `${file}.tmp`
-  await writeFile(tmp, JSON.stringify(creds, null, 2) + '\n', { mode: 0o600 })
+  await writeFile(tmp, `${JSON.stringify(creds, null, 2)}\n`, { mode: 0o600 })
   await chmod(tmp, 0o600) // the umask cannot widen 0600, but a pre-existing temp file kept its mode
   await rename(tmp, file)
   return { ...creds, source: 'generated', file }

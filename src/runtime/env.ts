@@ -137,7 +137,7 @@ export function parseServerArgs(args: string[], env: Env): ParsedServerArgs {
     if (!(name in SERVER_FLAGS)) {
       problems.push(
         `unknown flag --${name}: known flags are ${Object.keys(SERVER_FLAGS)
-          .map((f) => '--' + f)
+          .map((f) => `--${f}`)
           .join(', ')}`,
       )
       if (eq < 0 && i + 1 < args.length && !args[i + 1]!.startsWith('--')) i++ // skip its value too

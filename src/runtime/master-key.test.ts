@@ -9,7 +9,7 @@ const bytes = Uint8Array.from({ length: 32 }, (_, i) => i * 7)
 describe('parseKeyFile', () => {
   it('accepts 32 raw bytes, 64 hex digits or base64, with whitespace', () => {
     expect(parseKeyFile(bytes, 'f')).toEqual(bytes)
-    expect(parseKeyFile(new TextEncoder().encode(Buffer.from(bytes).toString('hex') + '\n'), 'f')).toEqual(bytes)
+    expect(parseKeyFile(new TextEncoder().encode(`${Buffer.from(bytes).toString('hex')}\n`), 'f')).toEqual(bytes)
     expect(parseKeyFile(new TextEncoder().encode(` ${Buffer.from(bytes).toString('base64')}\n`), 'f')).toEqual(bytes)
   })
 

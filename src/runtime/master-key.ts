@@ -20,7 +20,7 @@ export function parseKeyFile(content: Uint8Array, where: string): Uint8Array {
   const text = new TextDecoder().decode(content).trim()
   if (/^[0-9a-fA-F]{64}$/.test(text)) return Uint8Array.from(text.match(/../g)!, (h) => parseInt(h, 16))
   if (/^[A-Za-z0-9+/]{43}=?$/.test(text)) {
-    const bytes = Uint8Array.from(atob(text.endsWith('=') ? text : text + '='), (c) => c.charCodeAt(0))
+    const bytes = Uint8Array.from(atob(text.endsWith('=') ? text : `${text}=`), (c) => c.charCodeAt(0))
     if (bytes.length === KEY_BYTES) return bytes
   }
   throw new Error(`${where} is not a master key: it must hold exactly 32 bytes (raw, 64 hex digits or base64)`)

@@ -88,7 +88,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     .map((n) => n.trim())
     .filter((n) => n !== '')
   for (const n of names)
-    if (!/^[a-z0-9.:\[\]-]+$/i.test(n))
+    if (!/^[a-z0-9.:[\]-]+$/i.test(n))
       problems.push(`--names takes DNS names or IP addresses separated by commas, got "${n}"`)
   if (problems.length > 0) return { ok: false, problems }
   return {

@@ -245,7 +245,7 @@ export async function ensureLocalTls(
   }
   // Present the chain (leaf + CA): clients that were given only the CA still build the path.
   return {
-    cert: certPem.trim() + '\n' + caPem.trim() + '\n',
+    cert: `${certPem.trim()}\n${caPem.trim()}\n`,
     key: keyPemText,
     caPem,
     caFile: f(CA_CERT_FILE),

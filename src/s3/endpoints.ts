@@ -44,7 +44,7 @@ export function resolveTarget(url: string, host: string | null, domain?: string)
   const { rawPath, rawQuery } = splitUrl(url)
   const hostname = (host ?? '').replace(/:\d+$/, '').toLowerCase()
   if (domain) {
-    const suffix = '.' + domain.toLowerCase()
+    const suffix = `.${domain.toLowerCase()}`
     if (hostname.endsWith(suffix) && hostname.length > suffix.length) {
       const bucket = hostname.slice(0, -suffix.length)
       const rest = rawPath.slice(1)

@@ -127,7 +127,7 @@ const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
 function newCredentials(): { accessKeyId: string; secretAccessKey: string } {
   const id = crypto.getRandomValues(new Uint8Array(20))
   // The id is an identifier, not a secret: the small modulo bias of b % 36 does not matter.
-  const accessKeyId = 'CF' + Array.from(id.subarray(2), (b) => ALNUM[b % ALNUM.length]).join('')
+  const accessKeyId = `CF${Array.from(id.subarray(2), (b) => ALNUM[b % ALNUM.length]).join('')}`
   const secretAccessKey = toBase64(crypto.getRandomValues(new Uint8Array(30)))
   return { accessKeyId, secretAccessKey }
 }

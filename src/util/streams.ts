@@ -167,7 +167,7 @@ export async function primeStream(
     throw mapError(e)
   }
   let pending: Uint8Array | undefined = first.done ? undefined : first.value
-  let done = first.done
+  const done = first.done
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {

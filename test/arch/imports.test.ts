@@ -157,7 +157,7 @@ describe('src/ import rules (DESIGN.md §7)', () => {
       violations.push(...checkFile(rel, src))
     }
     expect(imports).toBeGreaterThan(0)
-    if (violations.length) console.error(`Import-rule violations (${violations.length}):\n  ` + violations.join('\n  '))
+    if (violations.length) console.error(`Import-rule violations (${violations.length}):\n  ${violations.join('\n  ')}`)
     expect(violations, violations.join('\n')).toEqual([])
   })
 })

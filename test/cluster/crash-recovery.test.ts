@@ -120,7 +120,7 @@ describe('gateway killed with -9 mid-upload, restarted on the same data dir', ()
       expect(h.writeId).toBe(crashedId)
       if (h.index >= 3) continue
       const name = `${crashedId}.${h.index}`
-      const drive = drives.find((d) => t.path.startsWith(d + '/'))!
+      const drive = drives.find((d) => t.path.startsWith(`${d}/`))!
       await mkdir(join(drive, 'shards', fanOut(name)), { recursive: true })
       await rename(t.path, join(drive, 'shards', fanOut(name), name))
     }

@@ -398,7 +398,7 @@ describe('drives unusable: one (writes degrade), three of six (503), then back (
     // The failed writes removed what they had stored on the drives that still work.
     const usable = drives.filter((_, i) => !LOST.includes(i))
     expect((await listShards(usable)).map((f) => f.path).sort()).toEqual(
-      shardsBefore.filter((p) => usable.some((d) => p.startsWith(d + '/'))),
+      shardsBefore.filter((p) => usable.some((d) => p.startsWith(`${d}/`))),
     )
     expect(await tempFiles(usable)).toEqual([])
 

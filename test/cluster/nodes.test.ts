@@ -220,7 +220,7 @@ describe('storage nodes: 6 node processes + gateway (4+2)', () => {
     expect(incomplete(files, ids, SHARDS)).toEqual([])
     for (const n of nodes)
       expect(
-        files.filter((f) => f.drive.startsWith(n.dataDir + '/')),
+        files.filter((f) => f.drive.startsWith(`${n.dataDir}/`)),
         `node ${n.index}`,
       ).toHaveLength(ids.size)
     const t0 = Date.now()

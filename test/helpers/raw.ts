@@ -57,7 +57,7 @@ const hmac = (key: Buffer | string, s: string): Buffer => createHmac('sha256', k
 
 /** RFC 3986 encoding as SigV4 wants it (encodeURIComponent leaves !'()* alone). */
 export function rfc3986(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
 }
 
 /** `/bucket/key` with every key segment encoded once; `/` kept. */
@@ -74,7 +74,7 @@ export function amzDate(d: Date): string {
 }
 
 export function signingKey(secret: string, day: string, region: string): Buffer {
-  return hmac(hmac(hmac(hmac('AWS4' + secret, day), region), 's3'), 'aws4_request')
+  return hmac(hmac(hmac(hmac(`AWS4${secret}`, day), region), 's3'), 'aws4_request')
 }
 
 function canonicalQuery(q: Array<[string, string]>): string {
@@ -87,7 +87,7 @@ function canonicalQuery(q: Array<[string, string]>): string {
 
 function queryString(q: Array<[string, string]>): string {
   if (q.length === 0) return ''
-  return '?' + q.map(([k, v]) => (v === '' ? rfc3986(k) : `${rfc3986(k)}=${rfc3986(v)}`)).join('&')
+  return `?${q.map(([k, v]) => (v === '' ? rfc3986(k) : `${rfc3986(k)}=${rfc3986(v)}`)).join('&')}`
 }
 
 /** What a signer computed; enough to sign the chunks that follow (seed signature, key, scope). */
@@ -130,7 +130,7 @@ export function signHeaders(opts: {
   const sts = ['AWS4-HMAC-SHA256', t, scope, sha256hex(creq)].join('\n')
   const key = signingKey(opts.creds.secretAccessKey, day, opts.creds.region)
   const signature = hmac(key, sts).toString('hex')
-  headers['authorization'] =
+  headers.authorization =
     `AWS4-HMAC-SHA256 Credential=${opts.creds.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`
   return { headers, signature, key, scope, amzDate: t }
 }
@@ -159,7 +159,7 @@ export function presignPath(opts: {
   const creq = [opts.method, opts.path, canonicalQuery(q), `host:${opts.host}\n`, 'host', UNSIGNED_PAYLOAD].join('\n')
   const sts = ['AWS4-HMAC-SHA256', t, scope, sha256hex(creq)].join('\n')
   const sig = hmac(signingKey(opts.creds.secretAccessKey, t.slice(0, 8), opts.creds.region), sts).toString('hex')
-  return opts.path + '?' + canonicalQuery([...q, ['X-Amz-Signature', sig]])
+  return `${opts.path}?${canonicalQuery([...q, ['X-Amz-Signature', sig]])}`
 }
 
 export function serverCreds(server: TestServer, over: Partial<Creds> = {}): Creds {
@@ -298,7 +298,7 @@ export function signedChunkedBody(chunks: Buffer[], seed: Signed, opts: ChunkedO
   })
   if (opts.trailer) {
     const line = `${opts.trailer.name}:${opts.trailer.value}`
-    const sts = ['AWS4-HMAC-SHA256-TRAILER', seed.amzDate, seed.scope, prev, sha256hex(line + '\n')].join('\n')
+    const sts = ['AWS4-HMAC-SHA256-TRAILER', seed.amzDate, seed.scope, prev, sha256hex(`${line}\n`)].join('\n')
     let sig = hmac(seed.key, sts).toString('hex')
     if (opts.corruptTrailerSignature) sig = (sig[0] === '0' ? '1' : '0') + sig.slice(1)
     parts.push(Buffer.from(`${line}\r\nx-amz-trailer-signature:${sig}\r\n\r\n`))

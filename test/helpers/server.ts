@@ -83,7 +83,7 @@ export function randomCredentials(): { accessKeyId: string; secretAccessKey: str
 
 /** The value of `--flag` in args, if given. */
 const flagValue = (args: string[], flag: string): string | undefined => {
-  const i = args.findIndex((a) => a === flag || a.startsWith(flag + '='))
+  const i = args.findIndex((a) => a === flag || a.startsWith(`${flag}=`))
   if (i < 0) return undefined
   return args[i]!.includes('=') ? args[i]!.slice(flag.length + 1) : args[i + 1]
 }

@@ -369,8 +369,8 @@ describe('hostile and malformed XML', () => {
   })
 
   it('a 5 MB DeleteObjects document → 400 (MalformedXML or a size error), never 500', async () => {
-    const one = '<Object><Key>' + 'k'.repeat(200) + '</Key></Object>'
-    const xml = '<Delete>' + one.repeat(Math.ceil((5 * 1024 * 1024) / one.length)) + '</Delete>'
+    const one = `<Object><Key>${'k'.repeat(200)}</Key></Object>`
+    const xml = `<Delete>${one.repeat(Math.ceil((5 * 1024 * 1024) / one.length))}</Delete>`
     const r = await deleteXml(xml)
     expectS3Error(r, 400, ['MalformedXML', 'MaxMessageLengthExceeded', 'EntityTooLarge', 'InvalidRequest'])
   })

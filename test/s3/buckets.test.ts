@@ -66,11 +66,11 @@ describe('CreateBucket / ListBuckets / HeadBucket', () => {
 
   it('accepts the two boundary lengths 3 and 63', async () => {
     const rnd = () =>
-      Math.random()
+      `${Math.random()
         .toString(36)
         .slice(2)
-        .replace(/[^a-z0-9]/g, '') + 'xyz0123456789'
-    for (const Bucket of [('a' + rnd()).slice(0, 3), ('b' + rnd()).padEnd(63, 'c').slice(0, 63)]) {
+        .replace(/[^a-z0-9]/g, '')}xyz0123456789`
+    for (const Bucket of [(`a${rnd()}`).slice(0, 3), (`b${rnd()}`).padEnd(63, 'c').slice(0, 63)]) {
       expect(Bucket.length === 3 || Bucket.length === 63).toBe(true)
       const r = await s3.send(new CreateBucketCommand({ Bucket }))
       expect(r.$metadata.httpStatusCode).toBe(200)

@@ -258,7 +258,7 @@ describe('keys', () => {
     expect((await s3.send(new HeadObjectCommand({ Bucket, Key: ok }))).ContentLength).toBe(2)
     const okAscii = 'k'.repeat(1024)
     await s3.send(new PutObjectCommand({ Bucket, Key: okAscii, Body: 'ok' }))
-    for (const bad of [ok + 'a', 'k'.repeat(1025)]) {
+    for (const bad of [`${ok}a`, 'k'.repeat(1025)]) {
       const e = await sdkError(s3.send(new PutObjectCommand({ Bucket, Key: bad, Body: 'no' })))
       expect(e.status).toBe(400)
       expect(e.name).toBe('KeyTooLongError')

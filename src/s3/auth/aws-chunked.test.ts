@@ -57,7 +57,7 @@ function encode(data: Uint8Array, o: EncodeOptions): { body: Uint8Array; finalCh
       if (o.badChunk === index) sig = sig.replace(/^./, (c) => (c === '0' ? '1' : '0'))
       header += `;chunk-signature=${sig}`
     }
-    parts.push(utf8(header + '\r\n'))
+    parts.push(utf8(`${header}\r\n`))
     index++
     if (chunk.length === 0) {
       finalChunkEnd = parts.reduce((n, p) => n + p.length, 0)
@@ -293,7 +293,7 @@ describe('aws-chunked framing', () => {
     expect(
       (await decode([encode(data, { chunkSize: 5, trailers: bigTrailers }).body], mode, data.length)).error?.code,
     ).toBe('InvalidRequest')
-    for (const garbage of ['zz\r\n', '5\r\nabcdeXY', '5\nabcde\r\n', '-1\r\n', '1'.repeat(20) + '\r\n']) {
+    for (const garbage of ['zz\r\n', '5\r\nabcdeXY', '5\nabcde\r\n', '-1\r\n', `${'1'.repeat(20)}\r\n`]) {
       const r = await decode([utf8(garbage)], mode, 5)
       expect(r.error?.code, garbage).toBe('InvalidRequest')
     }

@@ -268,7 +268,7 @@ class ChunkedDecoder {
     this.trailers[name] = value
     this.trailerLines++
     // The client signs its trailer lines with LF endings instead of CRLF.
-    this.canonicalTrailer += text + '\n'
+    this.canonicalTrailer += `${text}\n`
   }
 
   private endTrailers(): void {

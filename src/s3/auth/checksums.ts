@@ -83,7 +83,7 @@ export interface DigestResult {
 /** Content-MD5 must be base64 of 16 bytes; checked before any body byte is read. */
 function parseContentMd5(value: string): Uint8Array {
   const bytes = /^[A-Za-z0-9+/]+={0,2}$/.test(value.trim()) ? fromBase64(value.trim()) : undefined
-  if (!bytes || bytes.length !== 16) throw new S3Error('InvalidDigest')
+  if (bytes?.length !== 16) throw new S3Error('InvalidDigest')
   return bytes
 }
 

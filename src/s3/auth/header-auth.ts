@@ -98,7 +98,7 @@ export function parseHeaderAuth(authorization: string, headers: Headers): Signat
       'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.',
     )
   }
-  if (!trimmed.startsWith(ALGORITHM + ' ')) {
+  if (!trimmed.startsWith(`${ALGORITHM} `)) {
     throw new S3Error('InvalidArgument', 'Unsupported Authorization Type', {
       ArgumentName: 'Authorization',
       ArgumentValue: trimmed.split(' ')[0] ?? '',

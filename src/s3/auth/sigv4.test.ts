@@ -228,8 +228,8 @@ describe('authenticate: header auth from the AWS SDK', () => {
   it('refuses a tampered path, query or signed header', async () => {
     const sdk = sdkClient()
     const req = await sdk.capture(new GetObjectCommand({ Bucket: 'bucket', Key: 'a b', Range: 'bytes=0-1' }))
-    expect((await authError({ ...req, rawPath: req.rawPath + 'x' })).code).toBe('SignatureDoesNotMatch')
-    expect((await authError({ ...req, rawQuery: req.rawQuery + '&versionId=1' })).code).toBe('SignatureDoesNotMatch')
+    expect((await authError({ ...req, rawPath: `${req.rawPath}x` })).code).toBe('SignatureDoesNotMatch')
+    expect((await authError({ ...req, rawQuery: `${req.rawQuery}&versionId=1` })).code).toBe('SignatureDoesNotMatch')
     const headers = new Headers(req.headers)
     headers.set('range', 'bytes=0-2')
     const err = await authError({ ...req, headers })

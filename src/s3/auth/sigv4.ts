@@ -87,7 +87,7 @@ export function percentDecode(s: string, plusIsSpace: boolean): Uint8Array {
 /** RFC 3986 encoding as SigV4 wants it: everything but A-Z a-z 0-9 - . _ ~ as %XX (upper case). */
 export function uriEncode(bytes: Uint8Array): string {
   let out = ''
-  for (const b of bytes) out += isUnreserved(b) ? String.fromCharCode(b) : '%' + HEX[b >> 4] + HEX[b & 15]
+  for (const b of bytes) out += isUnreserved(b) ? String.fromCharCode(b) : `%${HEX[b >> 4]}${HEX[b & 15]}`
   return out
 }
 
@@ -162,7 +162,7 @@ export function deriveSigningKey(
   region: string,
   service: string,
 ): Uint8Array {
-  const kDate = platform.hmacSha256('AWS4' + secret, date)
+  const kDate = platform.hmacSha256(`AWS4${secret}`, date)
   const kRegion = platform.hmacSha256(kDate, region)
   const kService = platform.hmacSha256(kRegion, service)
   return platform.hmacSha256(kService, SCOPE_TERMINAL)

@@ -27,7 +27,7 @@ async function inProcess() {
 }
 
 const store = (fetch: ClusterFetch, extra: { healthTtlMs?: number; downBackoffMs?: number } = {}) =>
-  createRemoteStore({ url: URL_ + '/', secret, fetch, timeoutMs: TIMEOUT, platform, ...extra })
+  createRemoteStore({ url: `${URL_}/`, secret, fetch, timeoutMs: TIMEOUT, platform, ...extra })
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
   return p.then(

@@ -41,7 +41,7 @@ describe('trailer (FORMAT: golden)', () => {
   it('encodes magic, big-endian length and MAC in 44 bytes', () => {
     const t = encodeTrailer(0x0102030405, new Uint8Array(32).fill(0x11))
     expect(TRAILER_LENGTH).toBe(44)
-    expect(toHex(t)).toBe('43465431' + '0000000102030405' + '11'.repeat(32))
+    expect(toHex(t)).toBe(`434654310000000102030405${'11'.repeat(32)}`)
     expect(decodeTrailer(t)).toEqual({ length: 0x0102030405, mac: new Uint8Array(32).fill(0x11) })
     expect(decodeTrailer(t.subarray(1))).toBeUndefined()
   })
