@@ -25,9 +25,9 @@ const CELL_MS = 500
 const QUICK_MS = 300
 const MiB = 1 << 20
 const KiB = 1024
-/** The default block size (DESIGN §2): what the block checksum runs over. */
+/** The default block size (docs/architecture.md §2): what the block checksum runs over. */
 const BLOCK = 256 * KiB
-/** From DESIGN §8: malloc keeps freed memory instead of returning it at once. */
+/** From docs/architecture.md §8: malloc keeps freed memory instead of returning it at once. */
 const TUNABLES =
   'glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=33554432:glibc.malloc.top_pad=67108864'
 
@@ -242,7 +242,7 @@ async function aesPairs(): Promise<Pair[]> {
   ]
 }
 
-/** Raw AES in two fresh processes, with and without the malloc tunables of DESIGN §8. */
+/** Raw AES in two fresh processes, with and without the malloc tunables of docs/architecture.md §8. */
 async function tunablesRows(ctx: SuiteContext): Promise<{ rows: string[][]; metrics: Metric[] }> {
   const run = async (tunables: boolean) => {
     const env = { ...process.env }
@@ -318,7 +318,7 @@ export async function runCrypto(ctx: SuiteContext): Promise<SuiteResult> {
       columns,
       rows: aesRows,
       notes: [
-        'Packages are 64 KiB of plaintext sealed one by one (DESIGN §2.3), so raw 64 KiB calls are their baseline.',
+        'Each package seals 64 KiB of plaintext (docs/architecture.md §2.3), so raw 64 KiB calls are their baseline.',
         typeof crypto === 'string'
           ? crypto
           : 'Package rows run encryptStream/decryptRange over a Web stream fed in 1 MiB chunks, key derivation included.',
@@ -326,7 +326,7 @@ export async function runCrypto(ctx: SuiteContext): Promise<SuiteResult> {
       ],
     },
     {
-      title: 'glibc malloc tunables (DESIGN §8), fresh processes',
+      title: 'glibc malloc tunables (docs/architecture.md §8), fresh processes',
       columns: ['what', 'with', 'MB/s', 'without', 'MB/s', 'with/without'],
       rows: tuned.rows,
       notes: [`GLIBC_TUNABLES=${TUNABLES}`],

@@ -19,7 +19,7 @@ type SimdModule = {
   createSimdCodec(wasm: { simd: Uint8Array; relaxed?: Uint8Array }): ErasureCodec & { variant?: string }
 }
 
-/** DESIGN §8: Node 20 runs relaxed SIMD only behind this V8 flag, settable before compiling. */
+/** docs/architecture.md §8: Node 20 runs relaxed SIMD only behind this V8 flag, settable before compiling. */
 const RELAXED_FLAG = '--experimental-wasm-relaxed-simd'
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The D@RE key hierarchy (DESIGN §5): key generation, wrapping, rotation, fingerprints and SSE-C
+ * The D@RE key hierarchy (docs/architecture.md §5): key generation, wrapping, rotation, fingerprints and SSE-C
  * key parsing. Pure; uses WebCrypto (webcrypto.ts), util bytes and the Platform's MD5 for SSE-C.
  *
  * Scheme (FORMAT, version 1):

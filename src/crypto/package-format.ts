@@ -1,5 +1,5 @@
 /**
- * FORMAT: the D@RE package format (DESIGN §2.3, after minio/sio DARE): constants, the per-part
+ * FORMAT: the D@RE package format (docs/architecture.md §2.3, after minio/sio DARE): constants, the per-part
  * package key, nonces, associated data and length arithmetic. Pure; uses util bytes and WebCrypto.
  *
  * Spec (version 1). Inputs: objectKey (32 random bytes), prefix (8 random bytes per write),

@@ -46,7 +46,7 @@ export const namespaces = sqliteTable('namespaces', {
   name: text('name').primaryKey(),
   /** D@RE on/off. Fixed at creation: turning it on later would leave plaintext objects behind. */
   encrypted: integer('encrypted', { mode: 'boolean' }).notNull().default(false),
-  /** The namespace key wrapped by the master key (DESIGN.md §5); null when not encrypted. */
+  /** The namespace key wrapped by the master key (docs/architecture.md §5); null when not encrypted. */
   wrappedKey: bytes('wrapped_key'),
   /** Which master key wrapped `wrappedKey`, so a master-key rotation can resume where it stopped. */
   keyVersion: integer('key_version').notNull().default(0),

@@ -22,7 +22,7 @@ const MAX_FREE_SOCKETS = 32
 const FREE_SOCKET_TIMEOUT_MS = 20_000
 /**
  * Stream buffer size on both body directions: Node's 16 KiB default halves loopback TLS throughput
- * (DESIGN.md §8). Same value as the server adapter's BODY_HIGH_WATER_MARK (not imported: node.ts
+ * (docs/architecture.md §8). Same value as the server adapter's BODY_HIGH_WATER_MARK (not imported: node.ts
  * pulls in @hono/node-server, which the Deno and Bun paths must not load).
  */
 const BODY_HIGH_WATER_MARK = 1024 * 1024

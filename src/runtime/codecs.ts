@@ -14,7 +14,7 @@ export type CodecName = 'simd' | 'baseline'
 
 const WASM_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'wasm')
 
-/** DESIGN §8: Node 20 runs relaxed SIMD only behind this V8 flag; Deno and Bun validate it as is. */
+/** docs/architecture.md §8: Node 20 runs relaxed SIMD only behind this V8 flag; Deno and Bun validate it as is. */
 const RELAXED_FLAG = '--experimental-wasm-relaxed-simd'
 
 export async function loadBaselineCodec(): Promise<ErasureCodec> {

@@ -12,7 +12,7 @@ export interface RuntimeSettings {
   hashWorkers: number
 }
 
-/** One worker beside the request thread: what a 2-core machine has room for (DESIGN §8). */
+/** One worker beside the request thread: what a 2-core machine has room for (docs/architecture.md §8). */
 export const DEFAULT_HASH_WORKERS = 1
 const MAX_HASH_WORKERS = 64
 

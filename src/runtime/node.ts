@@ -11,7 +11,7 @@ import { CIPHER_STRING, TLS_MAX_VERSION, TLS_MIN_VERSION } from './tls-options.t
 
 /**
  * Socket and stream buffer size. Node's default 16 KiB makes body streams pause every TLS record
- * or two; 1 MiB halves the per-byte overhead on large PUT/GET (DESIGN.md §8). Also becomes the
+ * or two; 1 MiB halves the per-byte overhead on large PUT/GET (docs/architecture.md §8). Also becomes the
  * Web ReadableStream's high-water mark of request bodies (Readable.toWeb copies it).
  */
 export const BODY_HIGH_WATER_MARK = 1024 * 1024

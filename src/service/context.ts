@@ -1,7 +1,7 @@
 /**
  * Opens the service: metadata database + erasure-coded storage, joined in one object whose
  * methods are the use cases, plus the background work that keeps data durable (heal, scrub,
- * GC), and the D@RE keyring. The only layer allowed to join meta, storage and crypto (DESIGN.md §7).
+ * GC), and the D@RE keyring. The only layer allowed to join meta, storage and crypto (docs/architecture.md §7).
  */
 import { type Aead, createWebCryptoAead } from '../crypto/index.ts'
 import * as meta from '../meta/index.ts'

@@ -1,5 +1,5 @@
 /**
- * Key rotation (DESIGN §5): the master key re-wraps namespace keys only, a namespace key re-wraps
+ * Key rotation (docs/architecture.md §5): the master key re-wraps namespace keys only, a namespace key re-wraps
  * object keys only; no data is re-encrypted. Both survive a crash part-way (see each function).
  */
 import {

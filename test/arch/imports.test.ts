@@ -1,5 +1,5 @@
 /**
- * Enforces DESIGN.md §7: only src/runtime may touch node:*, @hono/node-server, Deno, Bun, process;
+ * Enforces docs/architecture.md §7: only src/runtime may touch node:*, @hono/node-server, Deno, Bun, process;
  * layers runtime → app → s3|admin → service → {meta|storage|crypto} → util, no upward or sideways imports.
  */
 import { describe, expect, it } from 'vitest'
@@ -144,7 +144,7 @@ describe('the checker itself', () => {
   })
 })
 
-describe('src/ import rules (DESIGN.md §7)', () => {
+describe('src/ import rules (docs/architecture.md §7)', () => {
   it('every source file respects the layer and runtime rules', () => {
     const files = walk(SRC)
     expect(files.length).toBeGreaterThan(0)
