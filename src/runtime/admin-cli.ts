@@ -1,12 +1,15 @@
 /**
- * `coffer admin …`: the operator's client for /_coffer/admin/, signing each request with the
- * root credentials (SigV4, our own signer) over HTTPS that trusts the given CA.
+ * `coffer admin …`: the operator's client for /_coffer/admin/ (commands in admin-commands.ts),
+ * signing each request with the root credentials (SigV4, our own signer) over HTTPS.
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { join, resolve } from 'node:path'
 import { signRequest } from '../s3/auth/sign.ts'
+import { type AdminCall, ADMIN_FLAGS, ADMIN_GROUPS, ADMIN_NOTES, adminVerbSpec } from './admin-commands.ts'
+import { EXIT_USAGE, type FlagValues, parseFlags, splitWords, usageError } from './args.ts'
 import type { Output } from './bootstrap.ts'
+import { commandHelp, commandList, flagLines } from './help.ts'
 import { createPlatform } from './platform.ts'
 
 export interface AdminTarget {
@@ -65,163 +68,76 @@ export function adminCall(t: AdminTarget, method: string, path: string, payload?
   })
 }
 
-/** A verb: how to call the API from the remaining arguments (or a usage problem). */
-type Verb = (args: string[]) => AdminCall | string
-
-interface AdminCall {
-  method: string
-  path: string
-  payload?: unknown
-  /** Human-readable output (without --json); JSON otherwise. */
-  format?: (body: Record<string, unknown>) => string
+/** Help for some groups (every group for `coffer admin --help`): verbs with their own flags, then the common ones. */
+export function adminHelp(groups: readonly string[] = Object.keys(ADMIN_GROUPS)): string {
+  const lines = [`Usage: coffer admin ${groups.length === 1 ? groups[0] : 'GROUP'} VERB [ARGS] [flags]`, '', 'Verbs:']
+  for (const g of groups)
+    for (const [name, v] of Object.entries(ADMIN_GROUPS[g]!.verbs)) {
+      lines.push(...commandList([adminVerbSpec(g, name, v)]))
+      lines.push(...flagLines(v.flags, { help: false }).map((l) => `    ${l}`))
+    }
+  const defaults = groups
+    .filter((g) => ADMIN_GROUPS[g]!.default)
+    .map((g) => `\`coffer admin ${g}\` runs ${g} ${ADMIN_GROUPS[g]!.default}.`)
+  const notes = [...ADMIN_NOTES, ...defaults]
+  return [...lines, '', 'Flags of every verb (before or after it):', ...flagLines(ADMIN_FLAGS), '', ...notes, ''].join(
+    '\n',
+  )
 }
 
-/** `--flag VALUE` pairs and bare `--switch`es after the verb; positional arguments in order. */
-function parseArgs(
-  args: string[],
-  valued: string[],
-  switches: string[],
-): { pos: string[]; flags: Record<string, string | true> } | string {
-  const pos: string[] = []
-  const flags: Record<string, string | true> = {}
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!
-    if (valued.includes(a)) {
-      const v = args[++i]
-      if (v === undefined) return `${a} needs a value`
-      flags[a.slice(2)] = v
-    } else if (switches.includes(a)) flags[a.slice(2)] = true
-    else if (a.startsWith('--')) return `unknown option ${a}`
-    else pos.push(a)
-  }
-  return { pos, flags }
+/** Resolves the words and flags into a request, or says what to change (help is { help }). */
+export function adminRequest(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+):
+  | { help: string }
+  | { problems: string[]; command: string }
+  | { call: AdminCall; flags: FlagValues<typeof ADMIN_FLAGS> } {
+  const { words, rest, help } = splitWords(ADMIN_FLAGS, argv, 2)
+  const [group, named] = words
+  // `coffer admin heal` runs heal status; `coffer admin heal --help` shows the group.
+  const verbName = named ?? (help || group === undefined ? undefined : ADMIN_GROUPS[group]?.default)
+  const groups = Object.keys(ADMIN_GROUPS)
+  if (group === undefined)
+    return help
+      ? { help: adminHelp() }
+      : { problems: [`which group? the groups are ${groups.join(', ')}`], command: 'coffer admin' }
+  const g = ADMIN_GROUPS[group]
+  if (!g)
+    return { problems: [`unknown group "${group}": the groups are ${groups.join(', ')}`], command: 'coffer admin' }
+  const verbs = Object.keys(g.verbs)
+  if (verbName === undefined)
+    return help
+      ? { help: adminHelp([group]) }
+      : { problems: [`which verb? ${group} has ${verbs.join(', ')}`], command: `coffer admin ${group}` }
+  const v = g.verbs[verbName]
+  if (!v)
+    return {
+      problems: [`unknown verb "${verbName}": ${group} has ${verbs.join(', ')}`],
+      command: `coffer admin ${group}`,
+    }
+  const spec = adminVerbSpec(group, verbName, v)
+  const p = parseFlags(spec, rest, env)
+  if (p.help) return { help: commandHelp(spec) }
+  const call = p.problems.length ? undefined : v.request(p.positionals, p.values)
+  if (call === undefined || typeof call === 'string')
+    return { problems: call ? [call] : p.problems, command: spec.name }
+  return { call, flags: p.values as FlagValues<typeof ADMIN_FLAGS> }
 }
-
-const enc = encodeURIComponent
-
-/** Command table: group → verb → request. */
-export const ADMIN_COMMANDS: Record<string, Record<string, Verb>> = {
-  heal: {
-    status: () => ({ method: 'GET', path: '/heal' }),
-    run: () => ({ method: 'POST', path: '/heal' }),
-  },
-  namespace: {
-    create: (args) => {
-      const p = parseArgs(args, ['--encryption'], [])
-      if (typeof p === 'string') return p
-      const [name] = p.pos
-      const e = p.flags.encryption ?? 'on'
-      if (!name || p.pos.length > 1) return 'usage: namespace create NAME [--encryption on|off]'
-      if (e !== 'on' && e !== 'off') return '--encryption takes on or off'
-      return { method: 'POST', path: '/namespaces', payload: { name, encryption: e === 'on' } }
-    },
-    list: () => ({
-      method: 'GET',
-      path: '/namespaces',
-      format: (b) =>
-        (b.namespaces as { name: string; encryption: boolean; keyVersion: number }[])
-          .map(
-            (n) =>
-              `${n.name}\tencryption ${n.encryption ? 'on' : 'off'}${n.encryption ? `\tkey v${n.keyVersion}` : ''}`,
-          )
-          .join('\n'),
-    }),
-    delete: (args) => {
-      const p = parseArgs(args, [], ['--force'])
-      if (typeof p === 'string') return p
-      if (p.pos.length !== 1) return 'usage: namespace delete NAME [--force]'
-      return { method: 'DELETE', path: `/namespaces/${enc(p.pos[0]!)}${p.flags.force ? '?force=true' : ''}` }
-    },
-  },
-  user: {
-    create: (args) => {
-      const p = parseArgs(args, ['--namespace'], [])
-      if (typeof p === 'string') return p
-      if (p.pos.length !== 1 || typeof p.flags.namespace !== 'string')
-        return 'usage: user create NAME --namespace NS [--json]'
-      return {
-        method: 'POST',
-        path: '/users',
-        payload: { name: p.pos[0], namespace: p.flags.namespace },
-        format: (b) =>
-          [
-            `User ${String(b.name)} in namespace ${String(b.namespace)}`,
-            `  Access key: ${String(b.accessKeyId)}`,
-            `  Secret key: ${String(b.secretAccessKey)}`,
-            'The secret is shown only now: store it safely.',
-          ].join('\n'),
-      }
-    },
-    list: (args) => {
-      const p = parseArgs(args, ['--namespace'], [])
-      if (typeof p === 'string') return p
-      return {
-        method: 'GET',
-        path: `/users${typeof p.flags.namespace === 'string' ? `?namespace=${enc(p.flags.namespace)}` : ''}`,
-        format: (b) =>
-          (b.users as { accessKeyId: string; name: string; namespace: string; isRoot: boolean }[])
-            .map((u) => `${u.accessKeyId}\t${u.name}\t${u.namespace}${u.isRoot ? '\troot' : ''}`)
-            .join('\n'),
-      }
-    },
-    delete: (args) =>
-      args.length === 1 && !args[0]!.startsWith('--')
-        ? { method: 'DELETE', path: `/users/${enc(args[0]!)}` }
-        : 'usage: user delete ACCESSKEY',
-  },
-  key: {
-    rotate: (args) => {
-      const p = parseArgs(args, ['--namespace'], ['--master'])
-      if (typeof p === 'string') return p
-      if (p.flags.master === true && p.flags.namespace === undefined)
-        return { method: 'POST', path: '/keys/rotate', payload: { master: true } }
-      if (typeof p.flags.namespace === 'string' && p.flags.master === undefined)
-        return { method: 'POST', path: '/keys/rotate', payload: { namespace: p.flags.namespace } }
-      return 'usage: key rotate --master | key rotate --namespace NS'
-    },
-  },
-}
-
-const USAGE = [
-  'Usage: coffer admin [--endpoint URL] [--ca FILE] [--data DIR] [--region R] [--json] GROUP VERB [ARGS]',
-  '  heal status                             stores up/down, heal backlog, durability counters',
-  '  heal run                                scrub every object now, heal what needs it, collect garbage',
-  '  namespace create NAME [--encryption on|off]   a tenant; D@RE (AES-256) on by default, fixed for life',
-  '  namespace list',
-  '  namespace delete NAME [--force]         destroys its key (crypto-erase); --force deletes its buckets first',
-  '  user create NAME --namespace NS         prints the new access key and secret (once)',
-  '  user list [--namespace NS]',
-  '  user delete ACCESSKEY',
-  '  key rotate --master                     new master key: re-wraps namespace keys, rewrites the key file',
-  '  key rotate --namespace NS               new namespace key: re-wraps its object keys',
-  'Root credentials: COFFER_ROOT_ACCESS_KEY / COFFER_ROOT_SECRET_KEY, else <data>/credentials.json.',
-  'Defaults: --endpoint https://127.0.0.1:9000, --data ./data (for credentials.json and tls/ca.pem).',
-].join('\n')
 
 export async function runAdminCommand(
   argv: string[],
   env: Record<string, string | undefined>,
   io: Output,
 ): Promise<number> {
-  const opts: Record<string, string> = {}
-  const rest: string[] = []
-  let json = false
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!
-    if (a === '--json') json = true
-    else if (a === '--help' || a === '-h') return (io.out(USAGE), 0)
-    else if (a.startsWith('--') && ['--endpoint', '--ca', '--data', '--region'].includes(a)) {
-      const v = argv[++i]
-      if (v === undefined) return (io.err(`coffer admin: ${a} needs a value\n${USAGE}`), 2)
-      opts[a.slice(2)] = v
-    } else rest.push(a)
+  const r = adminRequest(argv, env)
+  if ('help' in r) {
+    io.out(r.help)
+    return 0
   }
-  const [group, verb = 'status', ...args] = rest
-  const make = group ? ADMIN_COMMANDS[group]?.[verb] : undefined
-  if (!make) return (io.err(`coffer admin: unknown command "${rest.join(' ')}"\n${USAGE}`), 2)
-  const call = make(args)
-  if (typeof call === 'string') return (io.err(`coffer admin: ${call}`), 2)
-  const dataDir = resolve(opts.data ?? env.COFFER_DATA ?? './data')
+  if ('problems' in r) return usageError(io, r.command, r.problems)
+  const { call, flags } = r
+  const dataDir = resolve(flags.data)
   let accessKeyId = env.COFFER_ROOT_ACCESS_KEY || undefined
   let secretAccessKey = env.COFFER_ROOT_SECRET_KEY || undefined
   const credFile = join(dataDir, 'credentials.json')
@@ -230,26 +146,28 @@ export async function runAdminCommand(
     accessKeyId = c.accessKeyId
     secretAccessKey = c.secretAccessKey
   }
-  if (!accessKeyId || !secretAccessKey)
-    return (
-      io.err(
-        'coffer admin: no root credentials: set COFFER_ROOT_ACCESS_KEY and COFFER_ROOT_SECRET_KEY, or pass --data DIR',
-      ),
-      2
+  if (!accessKeyId || !secretAccessKey) {
+    io.err(
+      'coffer admin: no root credentials: set COFFER_ROOT_ACCESS_KEY and COFFER_ROOT_SECRET_KEY, or pass --data DIR',
     )
-  const caFile = opts.ca ?? (existsSync(join(dataDir, 'tls', 'ca.pem')) ? join(dataDir, 'tls', 'ca.pem') : undefined)
+    return EXIT_USAGE
+  }
+  const caFile = flags.ca ?? (existsSync(join(dataDir, 'tls', 'ca.pem')) ? join(dataDir, 'tls', 'ca.pem') : undefined)
   const target: AdminTarget = {
-    endpoint: opts.endpoint ?? env.COFFER_ENDPOINT ?? 'https://127.0.0.1:9000',
+    endpoint: flags.endpoint,
     ca: caFile ? readFileSync(caFile, 'utf8') : undefined,
-    region: opts.region ?? env.COFFER_REGION ?? 'us-east-1',
+    region: flags.region,
     accessKeyId,
     secretAccessKey,
   }
+  const json = flags.json
   try {
     const res = await adminCall(target, call.method, call.path, call.payload)
     const body = res.body
-    if (res.status >= 400)
-      return (io.err(`coffer admin: ${res.status}: ${typeof body === 'string' ? body : JSON.stringify(body)}`), 1)
+    if (res.status >= 400) {
+      io.err(`coffer admin: ${res.status}: ${typeof body === 'string' ? body : JSON.stringify(body)}`)
+      return 1
+    }
     const text =
       typeof body === 'string'
         ? body

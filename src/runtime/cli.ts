@@ -5,13 +5,18 @@
 import { readFileSync } from 'node:fs'
 import type { RuntimeAdapter } from './adapter.ts'
 import { runServer, type Output } from './bootstrap.ts'
-import { parseServerArgs, serverFlagsHelp } from './env.ts'
+import { parseServerArgs, SERVER_COMMAND, serverHelp } from './env.ts'
 import { runAdminCommand } from './admin-cli.ts'
-import { runClusterCommand } from './cluster.ts'
-import { runNodeCommand } from './storage-node.ts'
+import { ADMIN_COMMANDS } from './admin-commands.ts'
+import { EXIT_USAGE, usageError, type CommandSpec } from './args.ts'
+import { CLUSTER_COMMANDS, runClusterCommand } from './cluster.ts'
+import { commandList, flagLines } from './help.ts'
+import { NODE_COMMAND, runNodeCommand } from './storage-node.ts'
 
-/** Exit code for a usage error: the command line must change, retrying will not help. */
-export const EXIT_USAGE = 2
+export { EXIT_USAGE }
+
+/** Every command with flags, in help order: the help test walks this list. */
+export const COMMANDS: readonly CommandSpec[] = [SERVER_COMMAND, NODE_COMMAND, ...CLUSTER_COMMANDS, ...ADMIN_COMMANDS]
 
 export type Command =
   | { kind: 'server'; args: string[] }
@@ -24,6 +29,8 @@ export type Command =
 
 export function parseCommand(argv: string[]): Command {
   const [first, ...rest] = argv
+  // `coffer help admin user` is `coffer admin user --help`.
+  if (first === 'help' && rest.length > 0) return parseCommand([...rest, '--help'])
   if (first === undefined || first === 'help' || first === '--help' || first === '-h') return { kind: 'help' }
   if (first === '--version' || first === '-v' || first === 'version') return { kind: 'version' }
   if (first === 'server') return { kind: 'server', args: rest }
@@ -38,21 +45,22 @@ export function version(): string {
   return pkg.version ?? 'unknown'
 }
 
+/** `coffer help`: every command, then the flags of `coffer server` (what `npm start` runs). */
 export function helpText(): string {
   return [
     'coffer — S3-compatible object storage over HTTPS',
     '',
-    'Usage:',
-    '  coffer server [flags]    run a gateway with local drives (npm start -- [flags])',
-    '  coffer cluster init --out cluster.json   create a cluster secret and CA for storage nodes',
-    '  coffer node --cluster FILE --data DIR --port N [--host H]   run a storage node',
-    '  coffer server --cluster FILE --nodes URL,URL,…   a gateway over storage nodes',
-    '  coffer admin GROUP VERB  operator API: heal status|run (coffer admin --help)',
-    '  coffer help              this text',
-    '  coffer --version         print the version',
+    'Commands:',
+    ...commandList(COMMANDS),
+    ...commandList([
+      { name: 'coffer help [COMMAND]', summary: 'this text, or the help of a command', flags: {} },
+      { name: 'coffer --version', summary: 'print the version', flags: {} },
+    ]),
     '',
-    'Server flags [environment variable]:',
-    serverFlagsHelp(),
+    'Run `coffer COMMAND --help` (or `coffer help COMMAND`) for the flags of a command.',
+    '',
+    `Flags of ${SERVER_COMMAND.name} (npm start -- [flags]):`,
+    ...flagLines(SERVER_COMMAND.flags, { help: false }),
     '',
     'Root credentials: COFFER_ROOT_ACCESS_KEY and COFFER_ROOT_SECRET_KEY; when unset they are',
     'generated at first start into <data>/credentials.json (mode 0600) and printed once.',
@@ -94,13 +102,9 @@ export async function main(
       return EXIT_USAGE
     case 'server': {
       const parsed = parseServerArgs(cmd.args, env)
-      if (!parsed.ok) {
-        for (const p of parsed.problems) io.err(`coffer server: ${p}`)
-        io.err('See `coffer help` for every flag.')
-        return EXIT_USAGE
-      }
+      if (!parsed.ok) return usageError(io, SERVER_COMMAND.name, parsed.problems)
       if (parsed.help) {
-        io.out(helpText())
+        io.out(serverHelp())
         return 0
       }
       try {

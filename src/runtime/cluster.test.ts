@@ -103,8 +103,16 @@ describe('coffer node arguments', () => {
     const bad = parseNodeArgs(['--port', '70000', '--what'], {})
     expect(bad.ok).toBe(false)
     expect(!bad.ok && bad.problems.join('\n')).toMatch(
-      /unknown argument "--what"[\s\S]*--cluster[\s\S]*--data[\s\S]*0–65535/,
+      /unknown flag --what[\s\S]*--cluster FILE is required[\s\S]*--data DIR is required[\s\S]*0–65535/,
     )
     expect(parseNodeArgs(['--help'], {})).toEqual({ ok: true, help: true })
+    // --names repeats and adds up; the flag replaces the variable.
+    expect(
+      parseNodeArgs(['--port', '1', '--names', 'a.internal', '--names=b.internal,10.0.0.6'], {
+        COFFER_CLUSTER: 'c',
+        COFFER_DATA: 'd',
+        COFFER_NODE_NAMES: 'env.internal',
+      }),
+    ).toMatchObject({ ok: true, config: { names: ['a.internal', 'b.internal', '10.0.0.6'] } })
   })
 })

@@ -6,7 +6,9 @@ import { chmod, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fromBase64, toBase64, toHex } from '../util/bytes.ts'
+import { EXIT_USAGE, parseFlags, splitWords, usageError, type CommandSpec } from './args.ts'
 import type { Output } from './bootstrap.ts'
+import { commandHelp, commandList } from './help.ts'
 import { CA_KEY_FILE, ensureLocalTls, TLS_DIR } from './tls-ca.ts'
 
 // FORMAT: the cluster file. Every gateway and node of a cluster reads it. DO NOT CHANGE the field
@@ -36,9 +38,6 @@ export interface Cluster {
   /** Problems worth a line in the start-up log (e.g. file readable by others). */
   warnings: string[]
 }
-
-/** Exit code for a usage error (same as cli.ts's EXIT_USAGE; not imported to avoid a cycle). */
-const EXIT_USAGE = 2
 
 /**
  * A new CA from tls-ca.ts: ensureLocalTls creates one in a scratch directory (with a throwaway
@@ -123,55 +122,54 @@ export async function loadCluster(file: string): Promise<Cluster> {
   return { path, secret, caPem: json.caCert, caKeyPem: json.caKey, warnings }
 }
 
+/** `coffer cluster init`: its flags and help, parsed by args.ts. */
+export const CLUSTER_INIT_COMMAND = {
+  name: 'coffer cluster init',
+  summary: 'create a cluster file (mode 0600): a 256-bit cluster secret and a cluster CA for storage nodes',
+  flags: {
+    out: { type: 'string', value: 'FILE', required: true, help: 'where to write the cluster file' },
+    force: { type: 'boolean', help: 'replace an existing file (its nodes and gateways must all get the new one)' },
+  },
+  notes: [
+    'Copy the file to every storage node (`coffer node --cluster FILE ...`) and gateway (`coffer server --cluster FILE --nodes URL,...`). Anyone holding it can act as a gateway.',
+  ],
+} as const satisfies CommandSpec
+
+/** The `coffer cluster` verbs (one so far). */
+export const CLUSTER_COMMANDS: readonly CommandSpec[] = [CLUSTER_INIT_COMMAND]
+
 function clusterHelp(): string {
-  return [
-    'Usage: coffer cluster init --out FILE [--force]',
-    '',
-    '  Creates a cluster file (mode 0600): a 256-bit cluster secret and a cluster CA.',
-    '  Copy it to every storage node (`coffer node --cluster FILE ...`) and gateway',
-    '  (`coffer server --cluster FILE --nodes URL,...`). Anyone holding it can act as a gateway.',
-    '',
-  ].join('\n')
+  return ['Usage:', ...commandList(CLUSTER_COMMANDS), '', 'Run `coffer cluster VERB --help` for its flags.', ''].join(
+    '\n',
+  )
 }
 
 /** `coffer cluster init --out FILE [--force]`; resolves with the exit code. */
 export async function runClusterCommand(
   argv: string[],
-  _env: Record<string, string | undefined>,
+  env: Record<string, string | undefined>,
   io: Output,
 ): Promise<number> {
-  const [verb, ...rest] = argv
-  if (verb === undefined || verb === 'help' || verb === '--help' || verb === '-h') {
+  const { words, rest, help } = splitWords({}, argv, 1)
+  const [verb] = words
+  if (verb === undefined || verb === 'help') {
     // Asked for help: stdout, exit 0. No verb at all is a usage error: stderr, exit 2.
-    if (verb === undefined) {
-      io.err(clusterHelp())
-      return EXIT_USAGE
+    if (help || verb === 'help') {
+      io.out(clusterHelp())
+      return 0
     }
-    io.out(clusterHelp())
+    io.err(clusterHelp())
+    return EXIT_USAGE
+  }
+  if (verb !== 'init') return usageError(io, 'coffer cluster', [`unknown verb "${verb}": the verbs are init`])
+  const p = parseFlags(CLUSTER_INIT_COMMAND, rest, env)
+  if (p.help) {
+    io.out(commandHelp(CLUSTER_INIT_COMMAND))
     return 0
   }
-  if (verb !== 'init') {
-    io.err(`coffer cluster: unknown verb "${verb}": use \`coffer cluster init --out cluster.json\``)
-    return EXIT_USAGE
-  }
-  let out: string | undefined
-  let force = false
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i]!
-    if (a === '--force') force = true
-    else if (a === '--out') out = rest[++i]
-    else if (a.startsWith('--out=')) out = a.slice('--out='.length)
-    else {
-      io.err(`coffer cluster init: unknown argument "${a}"\n${clusterHelp()}`)
-      return EXIT_USAGE
-    }
-  }
-  if (!out) {
-    io.err(`coffer cluster init: --out FILE is required\n${clusterHelp()}`)
-    return EXIT_USAGE
-  }
+  if (p.problems.length) return usageError(io, CLUSTER_INIT_COMMAND.name, p.problems)
   try {
-    const c = await initCluster(out, { force })
+    const c = await initCluster(p.values.out, { force: p.values.force })
     io.out(`coffer: wrote cluster file ${c.path} (mode 0600): copy it to every node and gateway; keep it secret`)
     return 0
   } catch (e) {

@@ -6,6 +6,7 @@ import { parseServerArgs } from './env.ts'
 const ok = (args: string[], env: Record<string, string> = {}) => {
   const r = parseServerArgs(args, env)
   if (!r.ok) throw new Error(r.problems.join('; '))
+  if (r.help) throw new Error('expected a config, got help')
   return r.config
 }
 const problems = (args: string[], env: Record<string, string> = {}) => {

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_HASH_WORKERS, parseServerArgs, serverFlagsHelp } from './env.ts'
+import { DEFAULT_HASH_WORKERS, parseServerArgs, serverHelp } from './env.ts'
 
 describe('--hash-workers / COFFER_HASH_WORKERS', () => {
   const parse = (args: string[], env: Record<string, string> = {}) => parseServerArgs(args, env)
   const workers = (args: string[], env: Record<string, string> = {}) => {
     const r = parse(args, env)
     if (!r.ok) throw new Error(r.problems.join('; '))
+    if (r.help) throw new Error('expected a config, got help')
     return r.config.hashWorkers
   }
 
@@ -29,6 +30,6 @@ describe('--hash-workers / COFFER_HASH_WORKERS', () => {
   })
 
   it('is in the help text with its variable', () => {
-    expect(serverFlagsHelp()).toMatch(/--hash-workers N\s+\[COFFER_HASH_WORKERS\]/)
+    expect(serverHelp()).toMatch(/--hash-workers N\s[\s\S]*\[env\s+COFFER_HASH_WORKERS;\s+default\s+1\]/)
   })
 })

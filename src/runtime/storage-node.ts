@@ -1,5 +1,5 @@
 /**
- * `coffer node --cluster FILE --data DIR --port N [--host H] [--names N,…]`: a storage node serving its drive's
+ * `coffer node --cluster FILE --data DIR --port N [flags]`: a storage node serving its drive's
  * shards (storage/remote/server.ts) over HTTPS with a certificate from the cluster CA.
  */
 import { readFile, writeFile, chmod, mkdir } from 'node:fs/promises'
@@ -8,9 +8,11 @@ import { createDiskStore } from '../storage/disk-store.ts'
 import { createNodeApp } from '../storage/remote/server.ts'
 import { consoleLogger, type Logger } from '../util/log.ts'
 import type { RuntimeAdapter } from './adapter.ts'
+import { parseFlags, usageError, type CommandSpec } from './args.ts'
 import { endpointUrl, type Output } from './bootstrap.ts'
 import { loadCluster, type Cluster } from './cluster.ts'
 import { createFsDisk } from './fs-disk.ts'
+import { commandHelp } from './help.ts'
 import { createPlatform } from './platform.ts'
 import { CA_CERT_FILE, CA_KEY_FILE, ensureLocalTls, TLS_DIR } from './tls-ca.ts'
 
@@ -35,66 +37,60 @@ const DEFAULT_HOST = '127.0.0.1'
 /** Requests in flight get this long on shutdown; a gateway treats a cut shard as a missed write. */
 const SHUTDOWN_GRACE_MS = 10_000
 const SHUTDOWN_DEADLINE_MS = 20_000
-const EXIT_USAGE = 2
 
 export type ParsedNodeArgs =
   | { ok: true; config: NodeConfig }
   | { ok: true; help: true }
   | { ok: false; problems: string[] }
 
-export function nodeHelp(): string {
-  return [
-    'Usage: coffer node --cluster FILE --data DIR --port N [--host H] [--names N,…]',
-    '',
-    '  --cluster FILE  cluster file from `coffer cluster init` [COFFER_CLUSTER]',
-    '  --data DIR      where this node keeps its shards and TLS material [COFFER_DATA]',
-    '  --port N        HTTPS port (0 = any free port) [COFFER_PORT]',
-    `  --host H        address to listen on (default ${DEFAULT_HOST}); a name or address also goes into the certificate [COFFER_HOST]`,
-    '  --names N,…     further DNS names or IP addresses gateways use for this node (e.g. with --host 0.0.0.0) [COFFER_NODE_NAMES]',
-    '',
-  ].join('\n')
-}
+/** `coffer node`: its flags and help, parsed by args.ts. */
+export const NODE_COMMAND = {
+  name: 'coffer node',
+  summary: 'run a storage node: keeps shards in <data>/drive, serves them to gateways over HTTPS',
+  notes: [
+    'The certificate comes from the cluster CA and names localhost, 127.0.0.1, ::1, --host and --names; only requests signed with the cluster secret are answered.',
+  ],
+  flags: {
+    cluster: {
+      type: 'string',
+      value: 'FILE',
+      env: 'COFFER_CLUSTER',
+      required: true,
+      help: 'the cluster file from `coffer cluster init --out cluster.json`',
+    },
+    data: {
+      type: 'string',
+      value: 'DIR',
+      env: 'COFFER_DATA',
+      required: true,
+      help: 'where this node keeps its shards and TLS material',
+    },
+    port: { type: 'int', value: 'N', env: 'COFFER_PORT', required: true, help: 'HTTPS port (0 = any free port)' },
+    host: {
+      type: 'string',
+      value: 'HOST',
+      env: 'COFFER_HOST',
+      default: DEFAULT_HOST,
+      help: 'address to listen on; a name or address also goes into the certificate',
+    },
+    names: {
+      type: 'list',
+      value: 'NAMES',
+      env: 'COFFER_NODE_NAMES',
+      help: 'further DNS names or IP addresses gateways use for this node (e.g. with --host 0.0.0.0)',
+    },
+  },
+} as const satisfies CommandSpec
 
 export function parseNodeArgs(argv: string[], env: Record<string, string | undefined>): ParsedNodeArgs {
-  const flags: Record<string, string | undefined> = {
-    cluster: env.COFFER_CLUSTER,
-    data: env.COFFER_DATA,
-    port: env.COFFER_PORT,
-    host: env.COFFER_HOST,
-    names: env.COFFER_NODE_NAMES,
-  }
-  const problems: string[] = []
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!
-    if (a === '--help' || a === '-h') return { ok: true, help: true }
-    const m = /^--(cluster|data|port|host|names)(?:=(.*))?$/.exec(a)
-    if (!m) {
-      problems.push(`unknown argument "${a}"`)
-      continue
-    }
-    const value = m[2] ?? argv[++i]
-    if (value === undefined) problems.push(`--${m[1]} needs a value`)
-    else flags[m[1]!] = value
-  }
-  if (!flags.cluster)
-    problems.push('--cluster FILE is required (create it with `coffer cluster init --out cluster.json`)')
-  if (!flags.data) problems.push('--data DIR is required')
-  const port = Number(flags.port)
-  if (flags.port === undefined) problems.push('--port N is required')
-  else if (!/^\d+$/.test(flags.port) || port > 65535) problems.push(`--port must be 0–65535, got "${flags.port}"`)
-  if (problems.length > 0) return { ok: false, problems }
-  const names = (flags.names ?? '')
-    .split(',')
-    .map((n) => n.trim())
-    .filter((n) => n !== '')
-  for (const n of names)
+  const { values: v, help, problems } = parseFlags(NODE_COMMAND, argv, env)
+  if (help) return { ok: true, help }
+  if (v.port !== undefined && v.port > 65535) problems.push(`--port must be 0–65535, got ${v.port}`)
+  for (const n of v.names)
     if (!/^[a-z0-9.:[\]-]+$/i.test(n))
       problems.push(`--names takes DNS names or IP addresses separated by commas, got "${n}"`)
   if (problems.length > 0) return { ok: false, problems }
-  return {
-    ok: true,
-    config: { clusterFile: flags.cluster!, dataDir: flags.data!, port, host: flags.host ?? DEFAULT_HOST, names },
-  }
+  return { ok: true, config: { clusterFile: v.cluster, dataDir: v.data, port: v.port, host: v.host, names: v.names } }
 }
 
 /**
@@ -174,13 +170,9 @@ export async function runNodeCommand(
   adapter: RuntimeAdapter,
 ): Promise<number | undefined> {
   const parsed = parseNodeArgs(argv, env)
-  if (!parsed.ok) {
-    for (const p of parsed.problems) io.err(`coffer node: ${p}`)
-    io.err(nodeHelp())
-    return EXIT_USAGE
-  }
+  if (!parsed.ok) return usageError(io, NODE_COMMAND.name, parsed.problems)
   if ('help' in parsed) {
-    io.out(nodeHelp())
+    io.out(commandHelp(NODE_COMMAND))
     return 0
   }
   let node: StorageNode
