@@ -1,10 +1,27 @@
 /**
  * Command line of `npm run bench`: --quick, --only codec,crypto,s3, --out DIR, --no-progress.
- * Pure parsing; run.ts reports problems and exits.
+ * Parsed by the coffer CLI's parser (src/runtime/args.ts); run.ts reports problems and exits.
  */
+import { parseFlags, type CommandSpec } from '../../src/runtime/args.ts'
+import { commandHelp } from '../../src/runtime/help.ts'
 
 export const SUITES = ['codec', 'crypto', 's3'] as const
 export type SuiteName = (typeof SUITES)[number]
+
+export const BENCH_COMMAND = {
+  name: 'npm run bench --',
+  summary: 'run the benchmark suites; tables on stdout, reports (JSON, Markdown, SVG) under --out',
+  flags: {
+    quick: {
+      type: 'boolean',
+      help: 'a smaller run, under 3 minutes on a 2-core machine (64 MiB instead of 256 MiB objects, fewer cells)',
+    },
+    full: { type: 'boolean', help: 'the full run (the default)' },
+    only: { type: 'list', value: 'LIST', shownDefault: 'all', help: `run only these suites: ${SUITES.join(', ')}` },
+    out: { type: 'string', value: 'DIR', shownDefault: 'bench/results', help: 'where reports go' },
+    'no-progress': { type: 'boolean', help: 'no progress bar on stderr' },
+  },
+} as const satisfies CommandSpec
 
 export interface BenchArgs {
   quick: boolean
@@ -16,31 +33,15 @@ export interface BenchArgs {
 }
 
 export function parseArgs(argv: string[]): BenchArgs {
-  const args: BenchArgs = { quick: false, only: [], progress: true, help: false, problems: [] }
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!
-    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined]
-    const value = () => inline ?? argv[++i] ?? ''
-    if (flag === '--quick') args.quick = true
-    else if (flag === '--full') args.quick = false
-    else if (flag === '--no-progress') args.progress = false
-    else if (flag === '--help' || flag === '-h') args.help = true
-    else if (flag === '--out') args.out = value()
-    else if (flag === '--only') {
-      for (const s of value()
-        .split(',')
-        .map((x) => x.trim())
-        .filter(Boolean)) {
-        if ((SUITES as readonly string[]).includes(s)) args.only.push(s as SuiteName)
-        else args.problems.push(`--only: unknown suite "${s}" (known: ${SUITES.join(', ')})`)
-      }
-    } else args.problems.push(`unknown argument "${a}"`)
+  // No environment: a benchmark's settings are all on its command line, where the report records them.
+  const { values: v, help, problems } = parseFlags(BENCH_COMMAND, argv, {})
+  if (v.quick && v.full) problems.push('--quick and --full contradict each other: give one')
+  const only: SuiteName[] = []
+  for (const s of v.only) {
+    if ((SUITES as readonly string[]).includes(s)) only.push(s as SuiteName)
+    else problems.push(`--only: unknown suite "${s}" (known: ${SUITES.join(', ')})`)
   }
-  return args
+  return { quick: v.quick, only, out: v.out, progress: !v['no-progress'], help, problems }
 }
 
-export const USAGE = `npm run bench [-- [--quick] [--only codec,crypto,s3] [--out DIR] [--no-progress]]
-  --quick        a smaller run, under 3 minutes on a 2-core machine (64 MiB instead of 256 MiB objects, fewer cells)
-  --only LIST    run only these suites (default: all)
-  --out DIR      where reports go (default bench/results)
-  --no-progress  no progress bar on stderr`
+export const USAGE = commandHelp(BENCH_COMMAND)
