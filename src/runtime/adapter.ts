@@ -23,6 +23,12 @@ export interface RunningServer {
   close(graceMs: number): Promise<void>
 }
 
+/** Where commands print: standard output and standard error, one text at a time. */
+export interface Output {
+  out(text: string): void
+  err(text: string): void
+}
+
 export interface RuntimeAdapter {
   name: 'node' | 'deno' | 'bun'
   /** Resolves once listening; rejects with a clear message (e.g. port in use). */

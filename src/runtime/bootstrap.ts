@@ -15,7 +15,7 @@ import { loadCluster } from './cluster.ts'
 import { createClusterFetch } from './cluster-fetch.ts'
 import { createRemoteStore } from '../storage/remote/client.ts'
 import type { Platform } from '../util/platform.ts'
-import type { RunningServer, RuntimeAdapter } from './adapter.ts'
+import type { Output, RunningServer, RuntimeAdapter } from './adapter.ts'
 import { credentialsBanner, loadRootCredentials } from './credentials.ts'
 import { createFsDisk } from './fs-disk.ts'
 import { createNodeAead } from './aead-node.ts'
@@ -24,10 +24,7 @@ import { createPlatform } from './platform.ts'
 import { DEFAULT_HASH_WORKERS, type RuntimeSettings } from './env.ts'
 import { loadTlsMaterial } from './tls-options.ts'
 
-export interface Output {
-  out(text: string): void
-  err(text: string): void
-}
+export type { Output } from './adapter.ts'
 
 export interface Gateway {
   endpoint: string

@@ -6,8 +6,8 @@ import { chmod, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fromBase64, toBase64, toHex } from '../util/bytes.ts'
+import type { Output } from './adapter.ts'
 import { EXIT_USAGE, parseFlags, splitWords, usageError, type CommandSpec } from './args.ts'
-import type { Output } from './bootstrap.ts'
 import { commandHelp, commandList } from './help.ts'
 import { CA_KEY_FILE, ensureLocalTls, TLS_DIR } from './tls-ca.ts'
 

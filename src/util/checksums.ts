@@ -2,19 +2,10 @@
  * S3 additional-checksum algorithms (CRC32, CRC32C, CRC64NVME, SHA1, SHA256) behind one Hasher
  * shape, plus the multipart COMPOSITE and FULL_OBJECT combinations. Uses the Platform port only.
  */
+import type { ChecksumAlgorithm } from './checksum-algorithms.ts'
 import type { Hasher, Platform } from './platform.ts'
 
-export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256'
-export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256']
-
-/** Raw digest length of each algorithm: a header value that decodes to another length is malformed. */
-export const CHECKSUM_LENGTHS: Readonly<Record<ChecksumAlgorithm, number>> = {
-  CRC32: 4,
-  CRC32C: 4,
-  CRC64NVME: 8,
-  SHA1: 20,
-  SHA256: 32,
-}
+export { CHECKSUM_ALGORITHMS, CHECKSUM_LENGTHS, type ChecksumAlgorithm } from './checksum-algorithms.ts'
 
 const be32 = (n: number): Uint8Array => {
   const out = new Uint8Array(4)

@@ -3,7 +3,7 @@
  * Each runtime adapter implements it (src/runtime/platform.ts); everything else only sees this type.
  */
 
-import type { ChecksumAlgorithm } from './checksums.ts'
+import type { ChecksumAlgorithm } from './checksum-algorithms.ts'
 
 export type DigestAlgorithm = 'md5' | 'sha1' | 'sha256'
 
