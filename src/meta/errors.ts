@@ -25,3 +25,11 @@ export class UnstorableKeyError extends Error {
 export function assertStorableKey(key: string): void {
   if (key.includes('\u0000')) throw new UnstorableKeyError(key)
 }
+
+/**
+ * A row read back does not have the shape this layer wrote (a damaged database, or a value
+ * written by something else): an internal error, never the client's. Names the row, not secrets.
+ */
+export class CorruptRowError extends Error {
+  override readonly name = 'CorruptRowError'
+}

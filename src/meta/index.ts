@@ -3,8 +3,8 @@
  * Callers (src/service only) import from here, never from the files behind it.
  */
 export { openDb, type Db, type Meta, type OpenDbOptions } from './db.ts'
-export { NoSuchUploadError, UnstorableKeyError } from './errors.ts'
-export type { ChecksumInfo, ObjectPart, StoredHeaders } from './schema.ts'
+export { CorruptRowError, NoSuchUploadError, UnstorableKeyError } from './errors.ts'
+export type { ChecksumInfo, ChecksumType, ObjectPart, ObjectRow, PartRow, StoredHeaders, UploadRow } from './rows.ts'
 export * from './queries/identities.ts'
 export * from './queries/buckets.ts'
 // Not `export *`: the SQL building blocks in objects.ts are for multipart.ts only.
@@ -16,7 +16,6 @@ export {
   updateObjectMetadata,
   type CommitResult,
   type MetadataPatch,
-  type ObjectRow,
   type WriteCondition,
 } from './queries/objects.ts'
 export * from './queries/list.ts'

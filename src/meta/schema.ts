@@ -4,28 +4,9 @@
  */
 import { sql } from 'drizzle-orm'
 import { customType, index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core'
-import type { ChecksumAlgorithm } from '../util/checksums.ts'
 
-// ── JSON shapes stored in columns ────────────────────────────────────────────────────────────
-
-/** A whole-object or per-part checksum as S3 reports it (value is base64, `-N` for composites). */
-export interface ChecksumInfo {
-  algorithm: ChecksumAlgorithm
-  type: 'FULL_OBJECT' | 'COMPOSITE'
-  value: string
-  partCount?: number
-}
-
-/** One part of a completed multipart object, so GetObject?partNumber=N and ranges can map. */
-export interface ObjectPart {
-  partNumber: number
-  size: number
-  etag: string
-  checksum?: ChecksumInfo
-}
-
-/** System headers stored with an object, by lower-case name (cache-control, expires, …). */
-export type StoredHeaders = Record<string, string>
+// JSON columns are `unknown` here: rows.ts checks the shapes of those this layer owns as rows are
+// read (headers, user metadata, checksums, parts); layout, encryption and crypto are the service's.
 
 /**
  * Raw bytes as Uint8Array on every runtime. drizzle's `blob({ mode: 'buffer' })` is typed as
@@ -105,12 +86,12 @@ export const objects = sqliteTable(
     etag: text('etag').notNull(),
     lastModified: timestamp('last_modified').notNull(),
     contentType: text('content_type').notNull().default('binary/octet-stream'),
-    headers: text('headers', { mode: 'json' }).$type<StoredHeaders>().notNull(),
+    headers: text('headers', { mode: 'json' }).$type<unknown>().notNull(),
     /** x-amz-meta-* without the prefix, lower-case names. */
-    userMeta: text('user_meta', { mode: 'json' }).$type<Record<string, string>>().notNull(),
-    checksum: text('checksum', { mode: 'json' }).$type<ChecksumInfo>(),
+    userMeta: text('user_meta', { mode: 'json' }).$type<unknown>().notNull(),
+    checksum: text('checksum', { mode: 'json' }).$type<unknown>(),
     /** Null for single-PUT objects. */
-    parts: text('parts', { mode: 'json' }).$type<ObjectPart[]>(),
+    parts: text('parts', { mode: 'json' }).$type<unknown>(),
     /** Opaque here: the service's storage layout value (where the bytes are). */
     layout: text('layout', { mode: 'json' }).$type<unknown>().notNull(),
     /** Opaque here: the wrapped object key and its parameters; null when not encrypted. */
@@ -136,10 +117,10 @@ export const multipartUploads = sqliteTable(
     initiator: text('initiator').notNull(),
     /** Null when CreateMultipartUpload sent none; completion applies S3's default. */
     contentType: text('content_type'),
-    headers: text('headers', { mode: 'json' }).$type<StoredHeaders>().notNull(),
-    userMeta: text('user_meta', { mode: 'json' }).$type<Record<string, string>>().notNull(),
-    checksumAlgorithm: text('checksum_algorithm').$type<ChecksumAlgorithm>(),
-    checksumType: text('checksum_type').$type<'FULL_OBJECT' | 'COMPOSITE'>(),
+    headers: text('headers', { mode: 'json' }).$type<unknown>().notNull(),
+    userMeta: text('user_meta', { mode: 'json' }).$type<unknown>().notNull(),
+    checksumAlgorithm: text('checksum_algorithm'),
+    checksumType: text('checksum_type'),
     /** Opaque here, as objects.encryption: chosen at creation so every part uses the same key. */
     encryption: text('encryption', { mode: 'json' }).$type<unknown>(),
   },
@@ -158,7 +139,7 @@ export const parts = sqliteTable(
     size: integer('size').notNull(),
     etag: text('etag').notNull(),
     lastModified: timestamp('last_modified').notNull(),
-    checksum: text('checksum', { mode: 'json' }).$type<ChecksumInfo>(),
+    checksum: text('checksum', { mode: 'json' }).$type<unknown>(),
     /** Opaque storage layout of this part's bytes. */
     layout: text('layout', { mode: 'json' }).$type<unknown>().notNull(),
     /** Opaque here: this part's D@RE parameters (nonce prefix, part number); null when not encrypted. */

@@ -5,8 +5,7 @@
 import { openDb, type Meta } from './db.ts'
 import { ensureDefaultNamespace, upsertRootUser } from './queries/identities.ts'
 import { insertBucket } from './queries/buckets.ts'
-import type { ObjectRow } from './queries/objects.ts'
-import type { PartRow, UploadRow } from './queries/multipart.ts'
+import type { ObjectRow, PartRow, UploadRow } from './rows.ts'
 
 /** `:memory:` by default; pass a `file:` URL to exercise WAL and several connections. */
 export async function freshDb(url = ':memory:', buckets: string[] = ['b']): Promise<Meta> {

@@ -4,7 +4,14 @@
  */
 export type { Disk, FileReader, FileWriter } from './disk.ts'
 export { ShardNotFound, type ShardStore } from './shard-store.ts'
-export type { DataLayout, ErasureLayout, ObjectStorage, WriteResult } from './object-storage.ts'
+export {
+  type DataLayout,
+  type ErasureLayout,
+  isDataLayout,
+  type ObjectStorage,
+  parseDataLayout,
+  type WriteResult,
+} from './object-storage.ts'
 export { createDiskStore, fanOut, isShardName, type DiskStore } from './disk-store.ts'
 export { rank, hash64, hash64Hex, type Hash64 } from './placement.ts'
 export {

@@ -3,6 +3,7 @@
  * value stored in metadata), later read any byte range of it or remove it. How the bytes are
  * spread (Reed–Solomon stripes over drives or nodes) is the layout's business alone.
  */
+import { describeValue, isCount, isRecord } from '../util/shape.ts'
 
 /** FORMAT: persisted in metadata as JSON; bump `v` when the shape changes. */
 export type DataLayout = ErasureLayout
@@ -25,6 +26,32 @@ export interface ErasureLayout {
   checksum: number
   /** Store id of shard i, i = 0..k+m-1 (placement at write time; healing writes back there). */
   stores: string[]
+}
+
+/** Every field of a layout as written, so that a layout read back from metadata can be trusted. */
+export function isDataLayout(v: unknown): v is DataLayout {
+  return (
+    isRecord(v) &&
+    v.v === 1 &&
+    v.scheme === 'rs' &&
+    typeof v.id === 'string' &&
+    isCount(v.size) &&
+    isCount(v.k) &&
+    v.k > 0 &&
+    isCount(v.m) &&
+    isCount(v.blockSize) &&
+    v.blockSize > 0 &&
+    isCount(v.checksum) &&
+    Array.isArray(v.stores) &&
+    v.stores.length === v.k + v.m &&
+    v.stores.every((s) => typeof s === 'string')
+  )
+}
+
+/** A layout read back from metadata; throws (an internal error: a damaged row) for anything else. */
+export function parseDataLayout(v: unknown): DataLayout {
+  if (isDataLayout(v)) return v
+  throw new Error(`a stored data layout is malformed: ${describeValue(v)}`)
 }
 
 export interface WriteResult {

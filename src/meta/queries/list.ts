@@ -4,9 +4,8 @@
  */
 import { and, asc, eq, gt, gte, lt, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db.ts'
+import { type ObjectRow, objectRow, type UploadRow, uploadRow } from '../rows.ts'
 import { multipartUploads, objects } from '../schema.ts'
-import type { UploadRow } from './multipart.ts'
-import type { ObjectRow } from './objects.ts'
 import { seekPage, successor, type SeekFrom } from './seek.ts'
 
 export interface ListObjectsInput {
@@ -47,6 +46,7 @@ export async function listObjects(db: Db, input: ListObjectsInput): Promise<List
       .where(and(...where))
       .orderBy(asc(objects.key))
       .limit(limit)
+      .then((rows) => rows.map(objectRow))
   }
   const page = await seekPage<ObjectRow>(
     { prefix, delimiter, keyOf: (r) => r.key, marker: input.startAfter, fetch },
@@ -105,6 +105,7 @@ export async function listUploads(db: Db, input: ListUploadsInput): Promise<List
       .where(and(...where))
       .orderBy(asc(u.key), asc(u.uploadId))
       .limit(limit)
+      .then((rows) => rows.map(uploadRow))
   }
   // A key marker that is a common prefix came from a previous page that ended on it.
   const marker = input.uploadIdMarker ? undefined : input.keyMarker

@@ -5,12 +5,12 @@
 import { and, asc, eq, exists, gt, notExists, sql } from 'drizzle-orm'
 import type { Db } from '../db.ts'
 import { assertStorableKey, NoSuchUploadError } from '../errors.ts'
+import { type ObjectRow, type PartRow, partRow, type UploadRow, uploadRow } from '../rows.ts'
 import { buckets, multipartUploads, objects, parts } from '../schema.ts'
 import { affected, replaceAll, rowWhere } from '../tx.ts'
-import { at, conditionSql, upsertObjectWhere, type ObjectRow, type WriteCondition } from './objects.ts'
+import { at, conditionSql, upsertObjectWhere, type WriteCondition } from './objects.ts'
 
-export type UploadRow = typeof multipartUploads.$inferSelect
-export type PartRow = typeof parts.$inferSelect
+export type { PartRow, UploadRow }
 
 /** A part the completed object uses. With its layout, completion also proves it is unchanged. */
 export type UsedPart = number | Pick<PartRow, 'partNumber' | 'layout'>
@@ -34,7 +34,8 @@ export async function createUpload(db: Db, row: UploadRow): Promise<boolean> {
 }
 
 export async function getUpload(db: Db, uploadId: string): Promise<UploadRow | undefined> {
-  return db.select().from(multipartUploads).where(eq(multipartUploads.uploadId, uploadId)).get()
+  const raw = await db.select().from(multipartUploads).where(eq(multipartUploads.uploadId, uploadId)).get()
+  return raw && uploadRow(raw)
 }
 
 /**
@@ -61,7 +62,8 @@ export async function putPart(db: Db, row: PartRow): Promise<unknown | undefined
 
 /** Every part of the upload by part number. */
 export async function getParts(db: Db, uploadId: string): Promise<PartRow[]> {
-  return db.select().from(parts).where(eq(parts.uploadId, uploadId)).orderBy(asc(parts.partNumber))
+  const rows = await db.select().from(parts).where(eq(parts.uploadId, uploadId)).orderBy(asc(parts.partNumber))
+  return rows.map(partRow)
 }
 
 export interface ListPartsResult {
@@ -83,7 +85,7 @@ export async function listParts(
     .where(and(eq(parts.uploadId, uploadId), gt(parts.partNumber, o.partNumberMarker ?? 0)))
     .orderBy(asc(parts.partNumber))
     .limit(o.maxParts + 1)
-  const page = rows.slice(0, o.maxParts)
+  const page = rows.slice(0, o.maxParts).map(partRow)
   return {
     parts: page,
     isTruncated: rows.length > o.maxParts,

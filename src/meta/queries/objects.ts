@@ -5,10 +5,11 @@
 import { and, eq, exists, inArray, notExists, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db.ts'
 import { assertStorableKey } from '../errors.ts'
+import { objectRow, type ObjectRow } from '../rows.ts'
 import { buckets, objects } from '../schema.ts'
 import { affected, replaceAll, rowWhere } from '../tx.ts'
 
-export type ObjectRow = typeof objects.$inferSelect
+export type { ObjectRow }
 
 /** Conditional-write headers as S3 accepts them on PutObject and CompleteMultipartUpload. */
 export interface WriteCondition {
@@ -23,7 +24,8 @@ export type CommitResult =
   | { ok: false; reason: 'precondition' | 'no-such-bucket' }
 
 export async function getObject(db: Db, bucket: string, key: string): Promise<ObjectRow | undefined> {
-  return db.select().from(objects).where(at(bucket, key)).get()
+  const raw = await db.select().from(objects).where(at(bucket, key)).get()
+  return raw && objectRow(raw)
 }
 
 export const at = (bucket: string, key: string): SQL => and(eq(objects.bucket, bucket), eq(objects.key, key))!
@@ -73,9 +75,12 @@ export async function commitObject(db: Db, row: ObjectRow, cond: WriteCondition 
   return old[0] ? { ok: true, replaced: old[0].layout } : { ok: true }
 }
 
-/** Removes the current object; returns the removed row (its layout is now garbage). */
-export async function deleteObject(db: Db, bucket: string, key: string): Promise<ObjectRow | undefined> {
-  const [removed] = await db.delete(objects).where(at(bucket, key)).returning()
+/**
+ * Removes the current object; returns the removed row's layout (now garbage), undefined when
+ * there was none. Only the layout: a row that is gone must not fail to read back.
+ */
+export async function deleteObject(db: Db, bucket: string, key: string): Promise<{ layout: unknown } | undefined> {
+  const [removed] = await db.delete(objects).where(at(bucket, key)).returning({ layout: objects.layout })
   return removed
 }
 
@@ -97,5 +102,5 @@ export async function updateObjectMetadata(
     .set({ lastModified: new Date(), ...patch })
     .where(and(at(bucket, key), expectEtag === undefined ? undefined : eq(objects.etag, expectEtag)))
     .returning()
-  return updated
+  return updated && objectRow(updated)
 }
