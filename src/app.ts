@@ -5,7 +5,7 @@
 import { Hono } from 'hono'
 import { createAdminRoutes } from './admin/routes.ts'
 import { createAuthenticator, createS3Handler } from './s3/handler.ts'
-import type { Service } from './service/context.ts'
+import { type Health, health, type Service } from './service/index.ts'
 import { consoleLogger, type Logger } from './util/log.ts'
 import type { Platform } from './util/platform.ts'
 
@@ -24,7 +24,7 @@ export interface AdapterEnv {
 }
 
 /** Prometheus text exposition of the durability counters and store states. */
-function prometheusText(h: Awaited<ReturnType<Service['health']>>): string {
+function prometheusText(h: Health): string {
   const lines = [
     '# TYPE coffer_store_up gauge',
     ...h.stores.map((s) => `coffer_store_up{store="${s.id}"} ${s.up ? 1 : 0}`),
@@ -45,8 +45,8 @@ export function createApp(deps: AppDeps): Hono {
   // 200 while writes can reach their quorum; the body says which stores are down and what
   // is waiting to be healed.
   app.get('/_coffer/health', async (c) => {
-    const health = await deps.service.health()
-    return c.json(health, health.status === 'ok' ? 200 : 503)
+    const h = await health(deps.service)
+    return c.json(h, h.status === 'ok' ? 200 : 503)
   })
   const authenticate = createAuthenticator(deps)
   app.route(
@@ -58,7 +58,7 @@ export function createApp(deps: AppDeps): Hono {
     }),
   )
   app.get('/_coffer/metrics', async (c) =>
-    c.text(prometheusText(await deps.service.health()), 200, { 'content-type': 'text/plain; version=0.0.4' }),
+    c.text(prometheusText(await health(deps.service)), 200, { 'content-type': 'text/plain; version=0.0.4' }),
   )
   // Hono dispatches HEAD as GET and drops the body; the handler reads the raw method, so
   // HeadObject stays a metadata-only operation.

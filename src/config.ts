@@ -3,7 +3,7 @@
  * from flags and environment variables; nothing here reads either.
  */
 
-import type { Tuning } from './service/context.ts'
+import type { Tuning } from './service/index.ts'
 
 export interface ServerConfig {
   /** Data directory: drives, metadata file, TLS material, credentials. */

@@ -3,9 +3,22 @@
  * Durability (heal), namespaces, users and keys. Uses the service only.
  */
 import { Hono, type Context } from 'hono'
-import type { Service } from '../service/context.ts'
-import { isServiceError, type ServiceErrorCode } from '../service/errors.ts'
-import type { Actor } from '../service/identities.ts'
+import {
+  type Actor,
+  createNamespace,
+  createUser,
+  deleteNamespace,
+  deleteUser,
+  health,
+  isServiceError,
+  listNamespaces,
+  listUsers,
+  maintain,
+  rotateMasterKey,
+  rotateNamespaceKey,
+  type Service,
+  type ServiceErrorCode,
+} from '../service/index.ts'
 import { toHex, utf8 } from '../util/bytes.ts'
 import type { Logger } from '../util/log.ts'
 
@@ -88,52 +101,40 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     return c.json({ error: 'InternalError', message: e instanceof Error ? e.message : String(e) }, 500)
   })
 
-  admin.get('/heal', async (c) => c.json(await svc.health()))
+  admin.get('/heal', async (c) => c.json(await health(svc)))
   /** A full pass now: scrub every object, heal what needs it, collect garbage; returns the result. */
   admin.post('/heal', async (c) => {
-    await svc.maintain()
-    return c.json(await svc.health())
+    await maintain(svc)
+    return c.json(await health(svc))
   })
 
-  admin.get('/namespaces', async (c) => c.json({ namespaces: await svc.namespaces.listNamespaces() }))
+  admin.get('/namespaces', async (c) => c.json({ namespaces: await listNamespaces(svc) }))
   admin.post('/namespaces', async (c) => {
     const body = await jsonBody(c)
     const encryption = body.encryption === undefined ? true : body.encryption === true
-    return c.json(await svc.namespaces.createNamespace(str(body.name, 'name'), encryption), 201)
+    return c.json(await createNamespace(svc, str(body.name, 'name'), encryption), 201)
   })
   admin.delete('/namespaces/:name', async (c) => {
     const force = c.req.query('force') === 'true'
     const name = c.req.param('name')
-    try {
-      return c.json({ deleted: name, ...(await svc.namespaces.deleteNamespace(name, force)) })
-    } finally {
-      // Even after a failure part way: its users may be gone, and they must be refused at once.
-      svc.identities.forgetNamespace(name)
-    }
+    return c.json({ deleted: name, ...(await deleteNamespace(svc, name, force)) })
   })
 
-  admin.get('/users', async (c) =>
-    c.json({ users: await svc.namespaces.listUsers(c.req.query('namespace') || undefined) }),
-  )
+  admin.get('/users', async (c) => c.json({ users: await listUsers(svc, c.req.query('namespace') || undefined) }))
   admin.post('/users', async (c) => {
     const body = await jsonBody(c)
-    return c.json(await svc.namespaces.createUser(str(body.name, 'name'), str(body.namespace, 'namespace')), 201)
+    return c.json(await createUser(svc, str(body.name, 'name'), str(body.namespace, 'namespace')), 201)
   })
   admin.delete('/users/:accessKeyId', async (c) => {
     const accessKeyId = c.req.param('accessKeyId')
-    try {
-      await svc.namespaces.deleteUser(accessKeyId)
-    } finally {
-      // The user cache would otherwise accept the deleted key here for a few seconds.
-      svc.identities.forgetUser(accessKeyId)
-    }
+    await deleteUser(svc, accessKeyId)
     return c.json({ deleted: accessKeyId })
   })
 
   admin.post('/keys/rotate', async (c) => {
     const body = await jsonBody(c)
-    if (body.master === true) return c.json({ rotated: 'master', ...(await svc.keys.rotateMasterKey()) })
-    return c.json({ rotated: 'namespace', ...(await svc.keys.rotateNamespaceKey(str(body.namespace, 'namespace'))) })
+    if (body.master === true) return c.json({ rotated: 'master', ...(await rotateMasterKey(svc)) })
+    return c.json({ rotated: 'namespace', ...(await rotateNamespaceKey(svc, str(body.namespace, 'namespace'))) })
   })
 
   admin.notFound((c) =>

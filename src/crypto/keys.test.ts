@@ -5,14 +5,13 @@ import { toBase64 } from '../util/bytes.ts'
 import {
   BlobKind,
   blobInfo,
+  CustomerKeyError,
+  checkCustomerKey,
   generateKey,
   KeyUnwrapError,
   masterKeyFingerprint,
-  parseSseC,
   rewrapNamespaceKey,
   rewrapObjectKey,
-  SSE_C_MESSAGES,
-  SseCError,
   sseCKeyFingerprint,
   unwrapNamespaceKey,
   unwrapObjectKey,
@@ -142,51 +141,30 @@ describe('fingerprints', () => {
   })
 })
 
-describe('parseSseC (S3 validation order and messages)', () => {
+describe('checkCustomerKey', () => {
   const platform = createPlatform()
-  const key = Buffer.from(seq(7))
-  const keyB64 = key.toString('base64')
-  const md5 = createHash('md5').update(key).digest('base64')
-  const fail = (h: Parameters<typeof parseSseC>[0]) => {
+  const key = seq(7)
+  const md5 = new Uint8Array(createHash('md5').update(key).digest())
+  const problem = (k: Uint8Array, d: Uint8Array | undefined) => {
     try {
-      parseSseC(h, platform)
+      checkCustomerKey(k, d, platform)
     } catch (e) {
-      expect(e).toBeInstanceOf(SseCError)
-      return [(e as SseCError).code, e instanceof Error ? e.message : '']
+      expect(e).toBeInstanceOf(CustomerKeyError)
+      return (e as CustomerKeyError).problem
     }
-    throw new Error('expected an SseCError')
+    return 'accepted'
   }
 
-  it('accepts a valid trio and returns the key; no headers → undefined', () => {
-    expect(parseSseC({}, platform)).toBeUndefined()
-    expect(parseSseC({ algorithm: null, keyB64: null, keyMd5B64: null }, platform)).toBeUndefined()
-    const got = parseSseC({ algorithm: 'AES256', keyB64, keyMd5B64: md5 }, platform)!
-    expect(Buffer.from(got.key).equals(key)).toBe(true)
-    expect(got.keyMd5B64).toBe(md5)
+  it('accepts a 32-byte key with its MD5', () => {
+    expect(problem(key, md5)).toBe('accepted')
   })
 
-  it("rejects each malformed trio with S3's code and message", () => {
-    expect(fail({ keyB64, keyMd5B64: md5 })).toEqual(['InvalidArgument', SSE_C_MESSAGES.missingAlgorithm])
-    expect(fail({ keyMd5B64: md5 })).toEqual(['InvalidArgument', SSE_C_MESSAGES.missingAlgorithm])
-    expect(fail({ algorithm: 'AES256' })).toEqual(['InvalidArgument', SSE_C_MESSAGES.missingKey])
-    expect(fail({ algorithm: 'AES256', keyMd5B64: md5 })).toEqual(['InvalidArgument', SSE_C_MESSAGES.missingKey])
-    expect(fail({ algorithm: 'AES128', keyB64, keyMd5B64: md5 })).toEqual([
-      'InvalidEncryptionAlgorithmError',
-      SSE_C_MESSAGES.badAlgorithm,
-    ])
-    expect(fail({ algorithm: 'AES256', keyB64: Buffer.alloc(16).toString('base64'), keyMd5B64: md5 })).toEqual([
-      'InvalidArgument',
-      SSE_C_MESSAGES.badKey,
-    ])
-    expect(fail({ algorithm: 'AES256', keyB64: '!!not base64!!', keyMd5B64: md5 })).toEqual([
-      'InvalidArgument',
-      SSE_C_MESSAGES.badKey,
-    ])
-    expect(fail({ algorithm: 'AES256', keyB64 })).toEqual(['InvalidArgument', SSE_C_MESSAGES.missingKeyMd5])
-    expect(fail({ algorithm: 'AES256', keyB64, keyMd5B64: createHash('md5').update('x').digest('base64') })).toEqual([
-      'InvalidArgument',
-      SSE_C_MESSAGES.md5Mismatch,
-    ])
-    expect(SSE_C_MESSAGES.badAlgorithm).toContain('AES256')
+  it('refuses a short or long key before looking at the digest, then a missing or wrong digest', () => {
+    expect(problem(key.subarray(0, 16), md5)).toBe('length')
+    expect(problem(new Uint8Array(33), undefined)).toBe('length')
+    expect(problem(key, undefined)).toBe('digest-missing')
+    expect(problem(key, new Uint8Array(createHash('md5').update('x').digest()))).toBe('digest-mismatch')
+    expect(problem(key, md5.subarray(0, 8))).toBe('digest-mismatch')
+    expect(problem(key, new Uint8Array())).toBe('digest-mismatch')
   })
 })

@@ -1,6 +1,7 @@
 /**
- * The D@RE key hierarchy (docs/architecture.md §5): key generation, wrapping, rotation, fingerprints and SSE-C
- * key parsing. Pure; uses WebCrypto (webcrypto.ts), util bytes and the Platform's MD5 for SSE-C.
+ * The D@RE key hierarchy (docs/architecture.md §5): key generation, wrapping, rotation,
+ * fingerprints and the check of customer keys (SSE-C). Pure; uses WebCrypto (webcrypto.ts), util
+ * bytes and the Platform's MD5.
  *
  * Scheme (FORMAT, version 1):
  *
@@ -263,75 +264,36 @@ export function fingerprintsEqual(a: string, b: string): boolean {
   return diff === 0
 }
 
-// --- SSE-C request headers -------------------------------------------------------------------
+// --- customer keys (SSE-C) ------------------------------------------------------------------
 
-export const SSE_C_ALGORITHM = 'AES256'
+/** Why a customer-supplied key was refused (see checkCustomerKey). */
+export type CustomerKeyProblem = 'length' | 'digest-missing' | 'digest-mismatch'
 
-/** S3's own wording for each SSE-C failure (as AWS, MinIO and moto return them). */
-export const SSE_C_MESSAGES = {
-  missingAlgorithm:
-    'Requests specifying Server Side Encryption with Customer provided keys must provide a valid encryption algorithm.',
-  missingKey:
-    'Requests specifying Server Side Encryption with Customer provided keys must provide an appropriate secret key.',
-  missingKeyMd5:
-    'Requests specifying Server Side Encryption with Customer provided keys must provide the client calculated MD5 of the secret key.',
-  badAlgorithm: 'The Encryption request you specified is not valid. Supported value: AES256.',
-  badKey: 'The secret key was invalid for the specified algorithm.',
-  md5Mismatch: 'The calculated MD5 hash of the key did not match the hash that was provided.',
-  /** For the service: InvalidRequest (400) when an SSE-C object is read without the key headers. */
-  keyRequired:
-    'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.',
-  /** For the service: InvalidRequest (400) when SSE-C headers are sent for an object stored without SSE-C. */
-  notApplicable: 'The encryption parameters are not applicable to this object.',
-} as const
-
-/** An invalid SSE-C header set; `code` is the S3 error code to answer with (HTTP 400 for both). */
-export class SseCError extends Error {
-  override readonly name = 'SseCError'
+/** A customer-supplied key that must not be used; `problem` says why. */
+export class CustomerKeyError extends Error {
+  override readonly name = 'CustomerKeyError'
   constructor(
-    readonly code: 'InvalidArgument' | 'InvalidEncryptionAlgorithmError',
+    readonly problem: CustomerKeyProblem,
     message: string,
-    readonly argumentName = 'x-amz-server-side-encryption',
-    readonly argumentValue?: string,
   ) {
     super(message)
   }
 }
 
-export interface SseCHeaders {
-  /** x-amz-server-side-encryption-customer-algorithm (or the x-amz-copy-source-… variant) */
-  algorithm?: string | null
-  /** …-customer-key: base64 of the 32-byte key */
-  keyB64?: string | null
-  /** …-customer-key-MD5: base64 of MD5(key) */
-  keyMd5B64?: string | null
-}
-
-export interface SseCKey {
-  key: Uint8Array
-  /** The client's key MD5 (base64), echoed in responses as S3 does. */
-  keyMd5B64: string
-}
-
-/** Validates the SSE-C trio as S3 does: undefined when none is sent, SseCError when it is wrong. */
-export function parseSseC(h: SseCHeaders, platform: Pick<Platform, 'createHasher'>): SseCKey | undefined {
-  const { algorithm, keyB64, keyMd5B64 } = h
-  if (!algorithm && !keyB64 && !keyMd5B64) return undefined
-  if (!algorithm) throw new SseCError('InvalidArgument', SSE_C_MESSAGES.missingAlgorithm)
-  if (!keyB64) throw new SseCError('InvalidArgument', SSE_C_MESSAGES.missingKey)
-  if (algorithm !== SSE_C_ALGORITHM)
-    throw new SseCError(
-      'InvalidEncryptionAlgorithmError',
-      SSE_C_MESSAGES.badAlgorithm,
-      'x-amz-server-side-encryption',
-      algorithm,
-    )
-  const key = /^[A-Za-z0-9+/]*={0,2}$/.test(keyB64) ? fromBase64(keyB64) : undefined
-  if (!key || key.length !== KEY_BYTES) throw new SseCError('InvalidArgument', SSE_C_MESSAGES.badKey)
-  if (!keyMd5B64) throw new SseCError('InvalidArgument', SSE_C_MESSAGES.missingKeyMd5)
-  const md5 = platform.createHasher('md5')
-  md5.update(key)
-  if (!fingerprintsEqual(toBase64(md5.digest()), keyMd5B64))
-    throw new SseCError('InvalidArgument', SSE_C_MESSAGES.md5Mismatch)
-  return { key, keyMd5B64 }
+/**
+ * A key sent by a customer is used only if it is a 256-bit key and arrives with the MD5 digest
+ * its sender computed, which must match (compared in constant time): a key damaged on the way
+ * would otherwise encrypt data that its owner can never read again.
+ */
+export function checkCustomerKey(
+  key: Uint8Array,
+  md5: Uint8Array | undefined,
+  platform: Pick<Platform, 'createHasher'>,
+): void {
+  if (key.length !== KEY_BYTES) throw new CustomerKeyError('length', `a customer key must be ${KEY_BYTES} bytes`)
+  if (md5 === undefined) throw new CustomerKeyError('digest-missing', 'a customer key must come with its MD5 digest')
+  const hasher = platform.createHasher('md5')
+  hasher.update(key)
+  if (!fingerprintsEqual(toHex(hasher.digest()), toHex(md5)))
+    throw new CustomerKeyError('digest-mismatch', 'the MD5 digest sent does not match the customer key')
 }

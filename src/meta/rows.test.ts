@@ -28,7 +28,12 @@ describe('rows read back', () => {
     const parts = [{ partNumber: 1, size: 5, etag: '"p1"', checksum }]
     await commitObject(meta.db, objectRow('b', 'k', { checksum, parts }))
     const row = await getObject(meta.db, 'b', 'k')
-    expect(row).toMatchObject({ headers: { 'cache-control': 'no-cache' }, userMeta: { color: 'blue' }, checksum, parts })
+    expect(row).toMatchObject({
+      headers: { 'cache-control': 'no-cache' },
+      userMeta: { color: 'blue' },
+      checksum,
+      parts,
+    })
   })
 
   it.each([

@@ -6,7 +6,14 @@ import { mkdir, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createApp } from '../app.ts'
 import type { ServerConfig } from '../config.ts'
-import { DEFAULT_TUNING, openService, type Service } from '../service/context.ts'
+import {
+  closeService,
+  DEFAULT_TUNING,
+  ensureRootUser,
+  openService,
+  type Service,
+  startBackground,
+} from '../service/index.ts'
 import type { Disk } from '../storage/disk.ts'
 import { createDiskStore, ecProblems, parseEc, type ShardStore } from '../storage/index.ts'
 import { consoleLogger } from '../util/log.ts'
@@ -129,7 +136,7 @@ export async function startGateway(
   })
   let server: RunningServer
   try {
-    await service.ensureRootUser({ accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey })
+    await ensureRootUser(service, { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey })
     const app = createApp({ service, platform, region: c.region, domain: c.domain })
     server = await adapter
       .serve({
@@ -140,9 +147,9 @@ export async function startGateway(
         key: tls.key,
       })
       .catch((e: unknown) => Promise.reject(friendlyListenError(e, c)))
-    service.startBackground()
+    startBackground(service)
   } catch (e) {
-    await service.close().catch(() => {})
+    await closeService(service).catch(() => {})
     await platform.close()
     throw e
   }
@@ -160,7 +167,7 @@ export async function startGateway(
   const stop = () =>
     (stopping ??= (async () => {
       await server.close(SHUTDOWN_GRACE_MS)
-      await service.close()
+      await closeService(service)
       await platform.close()
     })())
   return { endpoint, port: server.port, stop }

@@ -4,7 +4,7 @@
  */
 import { open, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { MasterKeyFile } from '../service/keyring.ts'
+import type { MasterKeyFile } from '../service/index.ts'
 
 export const MASTER_KEY_FILE = 'master.key'
 const KEY_BYTES = 32

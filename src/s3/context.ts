@@ -1,10 +1,9 @@
 /** What every S3 operation receives: the classified request, the caller and the service. */
-import type { Service } from '../service/context.ts'
-import type { Actor } from '../service/identities.ts'
+import type { Actor, Service } from '../service/index.ts'
 import type { Platform } from '../util/platform.ts'
-import type { Endpoint } from './classify.ts'
-import type { Authenticated } from './auth/sigv4.ts'
 import type { DecodedBody } from './auth/aws-chunked.ts'
+import type { Authenticated } from './auth/sigv4.ts'
+import type { Endpoint } from './classify.ts'
 
 export interface OpContext {
   req: Request
@@ -23,7 +22,7 @@ export interface OpContext {
   body(): DecodedBody
 }
 
-export type Operation = (ctx: OpContext) => Promise<Response>
+export type Operation = (op: OpContext) => Promise<Response>
 
 export const xmlResponse = (xml: string, status = 200, headers: Record<string, string> = {}): Response =>
   new Response(xml, { status, headers: { 'content-type': 'application/xml', ...headers } })

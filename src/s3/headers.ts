@@ -3,7 +3,7 @@
  * conditional headers, HTTP dates. Pure functions over Headers.
  */
 import { S3Error } from './errors.ts'
-import type { ReadConditions } from '../service/conditions.ts'
+import type { ReadConditions } from '../service/index.ts'
 
 /** System headers S3 stores with an object and returns on GET/HEAD. */
 export const STORED_HEADERS = [

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { classify } from './classify.ts'
 import { S3Error } from './errors.ts'
-import { encryptionHeaders, readSseC, readSseRequest } from './sse.ts'
+import { encryptionHeaders, readSseC, readSseRequest, SSE_C_MESSAGES } from './sse.ts'
 import { createTestPlatform } from './auth/test-platform.ts'
 
 const testPlatform = createTestPlatform()
@@ -34,6 +34,66 @@ describe('readSseC', () => {
     expect(readSseC(new Headers(), testPlatform)).toBeUndefined()
   })
 
+  it("rejects each malformed trio with S3's code and message, in S3's order", () => {
+    const fail = (h: Record<string, string>, copySource = false) => {
+      try {
+        readSseC(new Headers(h), testPlatform, copySource)
+      } catch (e) {
+        expect(e).toBeInstanceOf(S3Error)
+        const err = e as S3Error
+        return [err.code, err.message, err.details.ArgumentName]
+      }
+      return 'no error'
+    }
+    const p = 'x-amz-server-side-encryption-customer-'
+    const keyB64 = key.toString('base64')
+    const md5 = createHash('md5').update(key).digest('base64')
+    const arg = 'x-amz-server-side-encryption'
+    expect(fail({ [`${p}key`]: keyB64, [`${p}key-md5`]: md5 })).toEqual([
+      'InvalidArgument',
+      SSE_C_MESSAGES.missingAlgorithm,
+      arg,
+    ])
+    expect(fail({ [`${p}algorithm`]: 'AES256', [`${p}key-md5`]: md5 })).toEqual([
+      'InvalidArgument',
+      SSE_C_MESSAGES.missingKey,
+      arg,
+    ])
+    expect(fail({ [`${p}algorithm`]: 'AES128', [`${p}key`]: keyB64 })).toEqual([
+      'InvalidEncryptionAlgorithmError',
+      SSE_C_MESSAGES.badAlgorithm,
+      arg,
+    ])
+    // A bad key is reported before a missing MD5; a missing MD5 before a mismatch.
+    expect(fail({ [`${p}algorithm`]: 'AES256', [`${p}key`]: Buffer.alloc(16).toString('base64') })).toEqual([
+      'InvalidArgument',
+      SSE_C_MESSAGES.badKey,
+      arg,
+    ])
+    expect(fail({ [`${p}algorithm`]: 'AES256', [`${p}key`]: '!!not base64!!', [`${p}key-md5`]: md5 })).toEqual([
+      'InvalidArgument',
+      SSE_C_MESSAGES.badKey,
+      arg,
+    ])
+    expect(fail({ [`${p}algorithm`]: 'AES256', [`${p}key`]: keyB64 })).toEqual([
+      'InvalidArgument',
+      SSE_C_MESSAGES.missingKeyMd5,
+      arg,
+    ])
+    expect(fail({ [`${p}algorithm`]: 'AES256', [`${p}key`]: keyB64, [`${p}key-md5`]: '!!' })).toEqual([
+      'InvalidArgument',
+      SSE_C_MESSAGES.md5Mismatch,
+      arg,
+    ])
+    const c = 'x-amz-copy-source-server-side-encryption-customer-'
+    expect(fail({ [`${c}algorithm`]: 'AES256', [`${c}key`]: keyB64, [`${c}key-md5`]: 'AAAA' }, true)).toEqual([
+      'InvalidArgument',
+      SSE_C_MESSAGES.md5Mismatch,
+      'x-amz-copy-source-server-side-encryption',
+    ])
+    expect(SSE_C_MESSAGES.badAlgorithm).toContain('AES256')
+  })
+
   it("maps each invalid trio to S3's 400", () => {
     expect(
       s3Code(() => readSseC(trio({ 'x-amz-server-side-encryption-customer-key-md5': 'AAAA' }), testPlatform)),
@@ -63,9 +123,10 @@ describe('readSseRequest and encryptionHeaders', () => {
   })
 
   it('announces SSE-S3, or SSE-C with the echoed MD5, and nothing for clear objects', () => {
-    expect(encryptionHeaders(null)).toEqual({})
-    expect(encryptionHeaders({ mode: 'sse-s3' })).toEqual({ 'x-amz-server-side-encryption': 'AES256' })
-    expect(encryptionHeaders({ mode: 'sse-c' }, { key, keyMd5B64: 'md5' })).toEqual({
+    expect(encryptionHeaders(undefined)).toEqual({})
+    expect(encryptionHeaders('sse-s3')).toEqual({ 'x-amz-server-side-encryption': 'AES256' })
+    expect(encryptionHeaders('sse-c')).toEqual({ 'x-amz-server-side-encryption-customer-algorithm': 'AES256' })
+    expect(encryptionHeaders('sse-c', { key, keyMd5B64: 'md5' })).toEqual({
       'x-amz-server-side-encryption-customer-algorithm': 'AES256',
       'x-amz-server-side-encryption-customer-key-md5': 'md5',
     })

@@ -7,6 +7,14 @@ import type { ServiceContext } from './context.ts'
 import { ServiceError } from './errors.ts'
 import { type Actor, bucketFor } from './identities.ts'
 
+export interface BucketInfo {
+  name: string
+  region: string
+  createdAt: Date
+}
+
+const bucketInfo = (b: meta.BucketRow): BucketInfo => ({ name: b.name, region: b.region, createdAt: b.createdAt })
+
 export async function createBucket(ctx: ServiceContext, actor: Actor, name: string, region: string): Promise<void> {
   const result = await meta.insertBucket(ctx.db, {
     name,
@@ -25,12 +33,12 @@ export async function createBucket(ctx: ServiceContext, actor: Actor, name: stri
   throw new ServiceError('BucketAlreadyExists', undefined, { BucketName: name })
 }
 
-export async function listBuckets(ctx: ServiceContext, actor: Actor): Promise<meta.BucketRow[]> {
-  return meta.listBuckets(ctx.db, actor.namespace)
+export async function listBuckets(ctx: ServiceContext, actor: Actor): Promise<BucketInfo[]> {
+  return (await meta.listBuckets(ctx.db, actor.namespace)).map(bucketInfo)
 }
 
-export async function headBucket(ctx: ServiceContext, actor: Actor, name: string): Promise<meta.BucketRow> {
-  return bucketFor(ctx, actor, name)
+export async function headBucket(ctx: ServiceContext, actor: Actor, name: string): Promise<BucketInfo> {
+  return bucketInfo(await bucketFor(ctx, actor, name))
 }
 
 export async function deleteBucket(ctx: ServiceContext, actor: Actor, name: string): Promise<void> {

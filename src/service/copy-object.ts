@@ -1,38 +1,146 @@
 /**
- * The source side of CopyObject and UploadPartCopy: find the source object, check the
- * x-amz-copy-source-if-* conditions (every failure is 412 for copies), and stream a range of it.
- * The protocol layer hashes that stream and hands it to putObject / uploadPart as a body.
+ * CopyObject and UploadPartCopy: find the source (its x-amz-copy-source-if-* conditions fail
+ * with 412 only), read its plaintext, hash it (ETag, checksum) and write it as the target object
+ * or part, encrypted for the target's namespace or key. The bytes never leave the service.
  */
-import type { SseCKey } from '../crypto/index.ts'
-import type { ServiceContext } from './context.ts'
-import { ServiceError } from './errors.ts'
-import type { Actor } from './identities.ts'
+import { toBase64, toHex } from '../util/bytes.ts'
+import { type ChecksumAlgorithm, createChecksum } from '../util/checksums.ts'
+import type { Platform } from '../util/platform.ts'
 import type { ReadConditions } from './conditions.ts'
-import { openObject, statObject } from './get-object.ts'
-import type { ObjectInfo } from './put-object.ts'
+import type { ServiceContext } from './context.ts'
+import type { CustomerKey } from './encryption.ts'
+import { ServiceError } from './errors.ts'
+import { findObject, openStored, type StoredObject } from './get-object.ts'
+import { type Actor, bucketFor } from './identities.ts'
+import { findUpload, storePart, type UploadAddress } from './multipart.ts'
+import type { ObjectInfo, PartInfo } from './object-info.ts'
+import { type BodyInput, type Digests, type ObjectMetadataInput, writeObject } from './put-object.ts'
 
-/** `sseC`: the x-amz-copy-source-server-side-encryption-customer-* key of an SSE-C source. */
-export async function statCopySource(
-  ctx: ServiceContext,
-  actor: Actor,
-  bucket: string,
-  key: string,
-  conditions: ReadConditions,
-  sseC?: SseCKey,
-): Promise<ObjectInfo> {
+/** S3's largest copy source, and largest part copied from one: 5 GiB. */
+export const MAX_COPY_BYTES = 5 * 1024 ** 3
+
+export interface CopySource {
+  bucket: string
+  key: string
+  conditions?: ReadConditions
+  /** The key of an SSE-C source. */
+  sseC?: CustomerKey
+}
+
+export interface CopyObjectInput {
+  source: CopySource
+  target: {
+    bucket: string
+    key: string
+    /** Encrypt the copy with this customer key (SSE-C). */
+    sseC?: CustomerKey
+    /** SSE-S3 was asked for explicitly: a copy onto the source itself then changes something. */
+    sseS3?: boolean
+  }
+  /** COPY keeps the source's content type, headers and user metadata; REPLACE gives new ones. */
+  metadata: { directive: 'COPY' } | ({ directive: 'REPLACE' } & ObjectMetadataInput)
+  /** The checksum to store; by default the source's, when it is a whole-object one (recomputed). */
+  checksumAlgorithm?: ChecksumAlgorithm
+}
+
+export interface UploadPartCopyInput {
+  source: CopySource
+  target: UploadAddress & { partNumber: number; sseC?: CustomerKey }
+  /** Bytes first..last of the source (both included); the whole source when absent. */
+  range?: { first: number; last: number }
+}
+
+/** The source object; a copy answers 412 where a read would answer 304. */
+async function findSource(ctx: ServiceContext, actor: Actor, source: CopySource): Promise<StoredObject> {
   try {
-    return await statObject(ctx, actor, bucket, key, conditions, sseC)
+    return await findObject(ctx, actor, source)
   } catch (e) {
     if (e instanceof ServiceError && e.code === 'NotModified') throw new ServiceError('PreconditionFailed')
     throw e
   }
 }
 
-/** Plaintext of the source: the put path re-encrypts it for the target's namespace or key. */
-export const openCopySource = (
-  ctx: ServiceContext,
-  source: ObjectInfo,
-  start: number,
-  end: number,
-  sseC?: SseCKey,
-): Promise<ReadableStream<Uint8Array>> => openObject(ctx, source, start, end, sseC)
+export async function copyObject(ctx: ServiceContext, actor: Actor, input: CopyObjectInput): Promise<ObjectInfo> {
+  const { target, metadata } = input
+  const source = await findSource(ctx, actor, input.source)
+  const { info } = source
+  if (info.size > MAX_COPY_BYTES) {
+    throw new ServiceError(
+      'InvalidRequest',
+      `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_COPY_BYTES}`,
+    )
+  }
+  const unchanged = metadata.directive === 'COPY' && !target.sseC && !target.sseS3
+  if (info.bucket === target.bucket && info.key === target.key && unchanged) {
+    throw new ServiceError(
+      'InvalidRequest',
+      "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+    )
+  }
+  const bucket = await bucketFor(ctx, actor, target.bucket)
+  const { contentType, headers, userMeta } = metadata.directive === 'REPLACE' ? metadata : info
+  // A whole-object checksum survives the copy by recomputing it; composite ones cannot.
+  const algorithm =
+    input.checksumAlgorithm ?? (info.checksum?.type === 'FULL_OBJECT' ? info.checksum.algorithm : undefined)
+  // Plaintext of the source: the write path encrypts it again for the target.
+  const plaintext = await openStored(ctx, source, 0, info.size, input.source.sseC)
+  return writeObject(ctx, bucket.namespace, {
+    bucket: target.bucket,
+    key: target.key,
+    sseC: target.sseC,
+    contentType,
+    headers,
+    userMeta,
+    ...hashing(plaintext, ctx.platform, algorithm),
+  })
+}
+
+export async function uploadPartCopy(ctx: ServiceContext, actor: Actor, input: UploadPartCopyInput): Promise<PartInfo> {
+  const upload = await findUpload(ctx, actor, input.target)
+  const source = await findSource(ctx, actor, input.source)
+  const size = source.info.size
+  const { range } = input
+  if (range && (range.last < range.first || range.last >= size)) {
+    throw new ServiceError('InvalidRange', undefined, {
+      RangeRequested: `bytes=${range.first}-${range.last}`,
+      ActualObjectSize: String(size),
+    })
+  }
+  const start = range?.first ?? 0
+  const end = range ? range.last + 1 : size
+  if (end - start > MAX_COPY_BYTES) throw new ServiceError('EntityTooLarge')
+  const plaintext = await openStored(ctx, source, start, end, input.source.sseC)
+  return storePart(ctx, upload, {
+    partNumber: input.target.partNumber,
+    sseC: input.target.sseC,
+    ...hashing(plaintext, ctx.platform, upload.info.checksumAlgorithm),
+  })
+}
+
+/** Passes the bytes through while computing the ETag (MD5) and, when asked, a checksum. */
+function hashing(source: ReadableStream<Uint8Array>, platform: Platform, algorithm?: ChecksumAlgorithm): BodyInput {
+  const md5 = platform.createHasher('md5')
+  const checksum = algorithm ? createChecksum(algorithm, platform) : undefined
+  let result: Digests | undefined
+  const body = source.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, out) {
+        md5.update(chunk)
+        checksum?.update(chunk)
+        out.enqueue(chunk)
+      },
+      flush() {
+        result = { etag: `"${toHex(md5.digest())}"` }
+        if (algorithm && checksum)
+          result.checksum = { algorithm, type: 'FULL_OBJECT', value: toBase64(checksum.digest()) }
+      },
+    }),
+  )
+  return {
+    body,
+    digests() {
+      if (!result) throw new Error('copy digests read before the source was read to its end')
+      return result
+    },
+  }
+}

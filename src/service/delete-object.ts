@@ -5,7 +5,7 @@
 import * as meta from '../meta/index.ts'
 import type { ServiceContext } from './context.ts'
 import { type Actor, bucketFor } from './identities.ts'
-import { layoutsOf, type StoredData } from './stored-data.ts'
+import { layoutsOf, parseStoredData } from './stored-data.ts'
 
 /** Deleting a missing key succeeds, as in S3. */
 export async function deleteObject(ctx: ServiceContext, actor: Actor, bucket: string, key: string): Promise<void> {
@@ -13,9 +13,17 @@ export async function deleteObject(ctx: ServiceContext, actor: Actor, bucket: st
   await deleteKey(ctx, bucket, key)
 }
 
-async function deleteKey(ctx: ServiceContext, bucket: string, key: string): Promise<void> {
+/** Deletes one object's row and queues its data for GC; false when there was no object. */
+export async function deleteKey(
+  ctx: ServiceContext,
+  bucket: string,
+  key: string,
+  reason = 'deleted',
+): Promise<boolean> {
   const removed = await meta.deleteObject(ctx.db, bucket, key)
-  if (removed) await meta.enqueueGc(ctx.db, layoutsOf(removed.layout as StoredData), 'deleted')
+  if (!removed) return false
+  await meta.enqueueGc(ctx.db, layoutsOf(parseStoredData(removed.layout, `deleted object ${bucket}/${key}`)), reason)
+  return true
 }
 
 export interface DeleteOutcome {

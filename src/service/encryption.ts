@@ -8,11 +8,11 @@
  *   read:   objKey = unwrap(record) → decryptRange per segment, only the covering packages
  */
 import {
+  CustomerKeyError,
+  checkCustomerKey,
   fingerprintsEqual,
   generateKey,
   KeyUnwrapError,
-  SSE_C_MESSAGES,
-  type SseCKey,
   sseCKeyFingerprint,
   unwrapObjectKey,
   unwrapSseCObjectKey,
@@ -20,12 +20,11 @@ import {
   wrapSseCObjectKey,
 } from '../crypto/index.ts'
 import * as meta from '../meta/index.ts'
+import type { Platform } from '../util/platform.ts'
+import { isCount, isRecord } from '../util/shape.ts'
 import type { ServiceContext } from './context.ts'
-import { ServiceError } from './errors.ts'
+import { CorruptMetadataError, ServiceError } from './errors.ts'
 import { namespaceKey } from './keyring.ts'
-
-// The protocol layer parses SSE-C headers with these; it may not import crypto itself.
-export { parseSseC, SSE_C_ALGORITHM, SseCError, type SseCKey } from '../crypto/index.ts'
 
 /** FORMAT: stored as objects.encryption and multipart_uploads.encryption (JSON). */
 export interface EncryptionRecord {
@@ -42,20 +41,55 @@ export interface EncryptionRecord {
   sseCFingerprint?: string
 }
 
-/** FORMAT: Segment.crypto (and parts.crypto): the write's nonce prefix and its part number. */
-export interface SegmentCrypto {
-  prefix: string
-  partNumber: number
-}
-
 /** What a write needs to encrypt: the record to store and the plaintext object key. */
 export interface WriteCrypto {
   record: EncryptionRecord
   key: Uint8Array
 }
 
-export const recordOf = (value: unknown): EncryptionRecord | undefined =>
-  value ? (value as EncryptionRecord) : undefined
+/** A customer's own key (SSE-C), checked by customerKey: the object key is wrapped by it. */
+export interface CustomerKey {
+  readonly key: Uint8Array
+}
+
+/**
+ * The key a client sent for SSE-C, accepted only as crypto's checkCustomerKey allows (32 bytes,
+ * with a matching MD5); otherwise ServiceError InvalidCustomerKey with `details.problem` saying why.
+ */
+export function customerKey(
+  key: Uint8Array,
+  md5: Uint8Array | undefined,
+  platform: Pick<Platform, 'createHasher'>,
+): CustomerKey {
+  try {
+    checkCustomerKey(key, md5, platform)
+  } catch (e) {
+    if (e instanceof CustomerKeyError) throw new ServiceError('InvalidCustomerKey', e.message, { problem: e.problem })
+    throw e
+  }
+  return { key }
+}
+
+function isEncryptionRecord(v: unknown): v is EncryptionRecord {
+  return (
+    isRecord(v) &&
+    v.v === 1 &&
+    (v.mode === 'sse-s3' || v.mode === 'sse-c') &&
+    typeof v.ns === 'string' &&
+    isCount(v.nsKeyVersion) &&
+    typeof v.objectId === 'string' &&
+    typeof v.wrappedKey === 'string' &&
+    (v.sseCFingerprint === undefined || typeof v.sseCFingerprint === 'string')
+  )
+}
+
+/** A row's `encryption` as it enters the service: undefined for data stored in clear. */
+export function parseEncryptionRecord(v: unknown, what: string): EncryptionRecord | undefined {
+  if (v === null || v === undefined) return undefined
+  if (isEncryptionRecord(v)) return v
+  // The value itself is not shown: it holds a wrapped key.
+  throw new CorruptMetadataError(`${what}: the stored encryption record is malformed`)
+}
 
 async function namespaceRow(ctx: ServiceContext, ns: string): Promise<meta.NamespaceRow> {
   const row = await meta.getNamespace(ctx.db, ns)
@@ -71,7 +105,7 @@ export async function prepareWrite(
   ctx: ServiceContext,
   ns: string,
   objectId: string,
-  sseC?: SseCKey,
+  sseC?: CustomerKey,
 ): Promise<WriteCrypto | undefined> {
   if (sseC) {
     const key = await generateKey()
@@ -105,13 +139,19 @@ export async function prepareWrite(
   }
 }
 
+/** The wording S3 clients know for a customer key that is missing or not applicable. */
+const KEY_REQUIRED =
+  'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.'
+const KEY_NOT_APPLICABLE = 'The encryption parameters are not applicable to this object.'
+
 /**
- * S3's rules for SSE-C headers against a stored object, checked from metadata alone (HEAD):
- * key missing → 400, key given for an object not stored with SSE-C → 400, wrong key → 403.
+ * The rules for a customer key against a stored object, checked from metadata alone (HEAD):
+ * key missing → InvalidRequest, key given for an object not stored with SSE-C → InvalidRequest,
+ * wrong key → AccessDenied.
  */
-export async function checkSseC(record: EncryptionRecord | undefined, sseC: SseCKey | undefined): Promise<void> {
+export async function checkSseC(record: EncryptionRecord | undefined, sseC: CustomerKey | undefined): Promise<void> {
   if (record?.mode === 'sse-c') {
-    if (!sseC) throw new ServiceError('InvalidRequest', SSE_C_MESSAGES.keyRequired)
+    if (!sseC) throw new ServiceError('InvalidRequest', KEY_REQUIRED)
     const print = await sseCKeyFingerprint(sseC.key, record.objectId)
     if (!fingerprintsEqual(print, record.sseCFingerprint ?? '')) {
       throw new ServiceError(
@@ -120,7 +160,7 @@ export async function checkSseC(record: EncryptionRecord | undefined, sseC: SseC
       )
     }
   } else if (sseC) {
-    throw new ServiceError('InvalidRequest', SSE_C_MESSAGES.notApplicable)
+    throw new ServiceError('InvalidRequest', KEY_NOT_APPLICABLE)
   }
 }
 
@@ -128,7 +168,7 @@ export async function checkSseC(record: EncryptionRecord | undefined, sseC: SseC
 export async function openObjectKey(
   ctx: ServiceContext,
   record: EncryptionRecord,
-  sseC?: SseCKey,
+  sseC?: CustomerKey,
 ): Promise<Uint8Array> {
   await checkSseC(record, sseC)
   if (record.mode === 'sse-c') return unwrapSseCObjectKey(sseC!.key, record.ns, record.objectId, record.wrappedKey)
@@ -150,7 +190,7 @@ export async function openObjectKey(
 export async function openCurrentObjectKey(
   ctx: ServiceContext,
   record: EncryptionRecord,
-  sseC: SseCKey | undefined,
+  sseC: CustomerKey | undefined,
   reread: () => Promise<EncryptionRecord | undefined>,
 ): Promise<Uint8Array> {
   try {

@@ -17,9 +17,12 @@ export type ServiceErrorCode =
   | 'InvalidPart'
   | 'InvalidPartOrder'
   | 'EntityTooSmall'
+  | 'EntityTooLarge'
   | 'InvalidRange'
   | 'InvalidRequest'
   | 'Unavailable'
+  /** An SSE-C key that is not 32 bytes or not the key its MD5 names; details.problem says which. */
+  | 'InvalidCustomerKey'
   // Operator (admin API) outcomes; the S3 handler never sees these.
   | 'InvalidArgument'
   | 'NoSuchNamespace'
@@ -39,3 +42,11 @@ export class ServiceError extends Error {
 }
 
 export const isServiceError = (e: unknown): e is ServiceError => e instanceof ServiceError
+
+/**
+ * A value the service stored in metadata (a layout, an encryption record, a staged key) does not
+ * read back as written: a damaged database or a bug, never the client's fault (an internal error).
+ */
+export class CorruptMetadataError extends Error {
+  override readonly name = 'CorruptMetadataError'
+}

@@ -4,7 +4,7 @@
  * that reads already streaming the old data finish first.
  */
 import * as meta from '../meta/index.ts'
-import type { DataLayout } from '../storage/object-storage.ts'
+import { parseDataLayout } from '../storage/index.ts'
 import type { ServiceContext } from './context.ts'
 
 /** Long enough for a slow client to finish streaming a large object it had already opened. */
@@ -17,10 +17,11 @@ export async function collectGarbage(ctx: ServiceContext, now = Date.now(), grac
   const done: number[] = []
   for (const entry of due) {
     try {
-      await ctx.storage.remove(entry.layout as DataLayout)
+      await ctx.storage.remove(parseDataLayout(entry.layout))
       done.push(entry.id)
     } catch {
-      // The store may be down; the entry stays queued for the next round.
+      // The store may be down; the entry stays queued for the next round (a malformed one for good:
+      // nothing can tell which shards it meant).
     }
   }
   if (done.length > 0) await meta.doneGc(ctx.db, done)

@@ -2,36 +2,79 @@
  * Reading objects: metadata lookup (HeadObject never touches data) and streaming any byte range
  * of the stored data. Preconditions are evaluated against the row before any data is read.
  */
-import type { SseCKey } from '../crypto/index.ts'
 import * as meta from '../meta/index.ts'
-import type { ServiceContext } from './context.ts'
-import { ServiceError } from './errors.ts'
-import { type Actor, bucketFor } from './identities.ts'
-import { evaluateConditions, type ReadConditions } from './conditions.ts'
-import { readStoredRange, type Decryption, type StoredData } from './stored-data.ts'
-import { checkSseC, openCurrentObjectKey, recordOf } from './encryption.ts'
 import { QuorumError } from '../storage/index.ts'
 import { primeStream } from '../util/streams.ts'
-import type { ObjectInfo } from './put-object.ts'
+import { evaluateConditions, type ReadConditions } from './conditions.ts'
+import type { ServiceContext } from './context.ts'
+import {
+  type CustomerKey,
+  checkSseC,
+  type EncryptionRecord,
+  openCurrentObjectKey,
+  parseEncryptionRecord,
+} from './encryption.ts'
+import { ServiceError } from './errors.ts'
+import { type Actor, bucketFor } from './identities.ts'
+import { type ObjectInfo, objectInfo } from './object-info.ts'
+import { type Decryption, parseStoredData, readStoredRange, type StoredData } from './stored-data.ts'
 
-/** `sseC`: the customer key sent with the request, checked against an SSE-C object's record. */
-export async function statObject(
-  ctx: ServiceContext,
-  actor: Actor,
-  bucket: string,
-  key: string,
-  conditions: ReadConditions = {},
-  sseC?: SseCKey,
-): Promise<ObjectInfo> {
-  await bucketFor(ctx, actor, bucket)
-  const row = await meta.getObject(ctx.db, bucket, key)
-  if (!row) throw new ServiceError('NoSuchKey', undefined, { Key: key })
-  await checkSseC(recordOf(row.encryption), sseC)
-  const outcome = evaluateConditions(conditions, row.etag, row.lastModified)
+export interface ObjectAddress {
+  bucket: string
+  key: string
+  conditions?: ReadConditions
+  /** The customer key sent with the request, checked against an SSE-C object's record. */
+  sseC?: CustomerKey
+}
+
+/** An object row as it entered the service: its stored JSON checked once. */
+export interface StoredObject {
+  row: meta.ObjectRow
+  data: StoredData
+  encryption?: EncryptionRecord
+  info: ObjectInfo
+}
+
+/** An object found by readObject: what it is, and its bytes on demand. */
+export interface ObjectReader {
+  info: ObjectInfo
+  /**
+   * Streams bytes [start, end) of the object as it was found, even if it is overwritten
+   * meanwhile. The first bytes are read before this resolves, so an unreadable object fails
+   * with a status, not a truncated 200.
+   */
+  read(start: number, end: number): Promise<ReadableStream<Uint8Array>>
+}
+
+export function storedObject(row: meta.ObjectRow): StoredObject {
+  const what = `object ${row.bucket}/${row.key}`
+  const encryption = parseEncryptionRecord(row.encryption, what)
+  return { row, data: parseStoredData(row.layout, what), encryption, info: objectInfo(row, encryption) }
+}
+
+/** The object if the actor may read it and the conditions and customer key allow. */
+export async function findObject(ctx: ServiceContext, actor: Actor, a: ObjectAddress): Promise<StoredObject> {
+  await bucketFor(ctx, actor, a.bucket)
+  const row = await meta.getObject(ctx.db, a.bucket, a.key)
+  if (!row) throw new ServiceError('NoSuchKey', undefined, { Key: a.key })
+  const found = storedObject(row)
+  await checkSseC(found.encryption, a.sseC)
+  const outcome = evaluateConditions(a.conditions ?? {}, row.etag, row.lastModified)
   if (outcome === 'failed') throw new ServiceError('PreconditionFailed', undefined, { Condition: 'If-Match' })
   if (outcome === 'not-modified')
     throw new ServiceError('NotModified', undefined, { ETag: row.etag, LastModified: row.lastModified.toUTCString() })
-  return row
+  return found
+}
+
+/** HeadObject: the object's metadata; never reads data. */
+export async function statObject(ctx: ServiceContext, actor: Actor, a: ObjectAddress): Promise<ObjectInfo> {
+  return (await findObject(ctx, actor, a)).info
+}
+
+/** GetObject: the object's metadata, and a reader for any range of the bytes it describes. */
+export async function readObject(ctx: ServiceContext, actor: Actor, a: ObjectAddress): Promise<ObjectReader> {
+  const found = await findObject(ctx, actor, a)
+  return { info: found.info, read: (start, end) => openStored(ctx, found, start, end, a.sseC) }
 }
 
 /** Too few shards readable: the protocol layer answers 503 rather than wrong or missing bytes. */
@@ -40,24 +83,22 @@ export const unavailable = (e: unknown): unknown =>
     ? new ServiceError('Unavailable', 'Too few storage nodes or drives are reachable to read this object; retry later.')
     : e
 
-/**
- * Streams bytes [start, end) of an object found by statObject. The first bytes are read before
- * this resolves, so an unreadable object fails with a status, not a truncated 200.
- */
-export async function openObject(
+/** Plaintext bytes [start, end) of an object found a moment ago (see ObjectReader.read). */
+export async function openStored(
   ctx: ServiceContext,
-  obj: ObjectInfo,
+  obj: StoredObject,
   start: number,
   end: number,
-  sseC?: SseCKey,
+  sseC?: CustomerKey,
 ): Promise<ReadableStream<Uint8Array>> {
-  const record = recordOf(obj.encryption)
+  const record = obj.encryption
+  const what = `object ${obj.row.bucket}/${obj.row.key}`
   const decryption: Decryption | undefined = record && {
     aead: ctx.keys.aead,
     key: await openCurrentObjectKey(ctx, record, sseC, async () =>
-      recordOf((await meta.getObject(ctx.db, obj.bucket, obj.key))?.encryption),
+      parseEncryptionRecord((await meta.getObject(ctx.db, obj.row.bucket, obj.row.key))?.encryption, what),
     ),
     objectId: record.objectId,
   }
-  return primeStream(readStoredRange(ctx.storage, obj.layout as StoredData, start, end, decryption), unavailable)
+  return primeStream(readStoredRange(ctx.storage, obj.data, start, end, decryption), unavailable)
 }

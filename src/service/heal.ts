@@ -4,25 +4,14 @@
  * full checksum pass within a byte budget — and orphan collection removes shards of crashed writes.
  */
 import * as meta from '../meta/index.ts'
-import { QuorumError, type DataLayout } from '../storage/index.ts'
-import type { ServiceContext } from './context.ts'
-import { layoutsOf, type StoredData } from './stored-data.ts'
+import { type DataLayout, parseDataLayout, QuorumError } from '../storage/index.ts'
+import type { DurabilityStats, ServiceContext } from './context.ts'
+import { layoutsOf, parseStoredData } from './stored-data.ts'
 
 /** A heal that keeps failing (its data lost for good, or a store down for days) is dropped after this many tries. */
 const MAX_HEAL_ATTEMPTS = 200
 /** Heals run this many at a time: each reads whole shards from several stores. */
 const HEAL_CONCURRENCY = 4
-
-export interface DurabilityStats {
-  degradedReads: number
-  degradedWrites: number
-  shardsRebuilt: number
-  corruptShardsFound: number
-  missingShardsFound: number
-  orphansRemoved: number
-  healFailures: number
-  scrubPasses: number
-}
 
 export const emptyStats = (): DurabilityStats => ({
   degradedReads: 0,
@@ -45,8 +34,11 @@ export async function healRound(ctx: ServiceContext, limit = 16): Promise<number
     for (let entry = entries[next++]; entry; entry = entries[next++]) await healOne(entry)
   }
   const healOne = async (entry: meta.HealEntry) => {
+    let id = '(malformed layout)'
     try {
-      const result = await ctx.storage.heal(entry.layout as DataLayout)
+      const layout = parseDataLayout(entry.layout)
+      id = layout.id
+      const result = await ctx.storage.heal(layout)
       ctx.stats.shardsRebuilt += result.rebuilt.length
       for (const c of result.checks) {
         if (c.state === 'corrupt') ctx.stats.corruptShardsFound++
@@ -58,7 +50,7 @@ export async function healRound(ctx: ServiceContext, limit = 16): Promise<number
       const lost = e instanceof QuorumError
       if (entry.attempts >= MAX_HEAL_ATTEMPTS) {
         ctx.logger.log('error', 'giving up healing', {
-          layout: (entry.layout as DataLayout).id,
+          layout: id,
           attempts: entry.attempts,
           lost,
           error: String(e),
@@ -92,7 +84,7 @@ export async function scrubRound(
   let budget = deepBytes
   const toHeal: DataLayout[] = []
   for (const row of rows) {
-    for (const layout of layoutsOf(row.layout as StoredData)) {
+    for (const layout of layoutsOf(parseStoredData(row.layout, `object ${row.bucket}/${row.key}`))) {
       const deep = budget >= layout.size
       if (deep) budget -= layout.size
       const checks = deep ? await ctx.storage.verifyShards(layout) : await ctx.storage.probeShards(layout)

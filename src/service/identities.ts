@@ -3,7 +3,7 @@
  * a small TTL cache of user rows. Bucket access is namespace-scoped. Uses meta and the context.
  */
 import * as meta from '../meta/index.ts'
-import type { ServiceContext } from './context.ts'
+import { DEFAULT_TUNING, type ServiceContext, type UserCache } from './context.ts'
 import { ServiceError } from './errors.ts'
 
 export interface Actor {
@@ -13,25 +13,14 @@ export interface Actor {
   displayName: string
 }
 
-/**
- * Every request looked its user up twice (secret, then actor); the cache answers both from one
- * row. A deletion through this process's admin API drops the entry at once (forgetUser,
- * forgetNamespace); another gateway sharing the metadata keeps its entry for at most `ttlMs`.
- */
-export interface UserCache {
-  readonly entries: Map<string, { user: meta.UserRow; expires: number }>
-  /** Bumped by every invalidation: a lookup that overlapped one does not store its answer. */
-  generation: number
-  readonly ttlMs: number
-  readonly maxEntries: number
-}
-
-/** Short: a user deleted on another gateway keeps working here for at most this long. */
-export const USER_CACHE_TTL_MS = 3000
 /** Bounds memory whatever the number of access keys in use; the oldest entry goes first. */
 export const USER_CACHE_MAX_ENTRIES = 1024
 
-export function createUserCache(ttlMs = USER_CACHE_TTL_MS, maxEntries = USER_CACHE_MAX_ENTRIES): UserCache {
+/**
+ * A deletion through this process's admin API drops the entry at once (forgetUser,
+ * forgetNamespace); another gateway sharing the metadata keeps its entry for at most `ttlMs`.
+ */
+export function createUserCache(ttlMs = DEFAULT_TUNING.userCacheTtlMs, maxEntries = USER_CACHE_MAX_ENTRIES): UserCache {
   return { entries: new Map(), generation: 0, ttlMs, maxEntries }
 }
 

@@ -3,8 +3,20 @@ import { createPlatform } from '../runtime/platform.ts'
 import { createNodeAead } from '../runtime/aead-node.ts'
 import { makeRig, pseudoRandom, sha256, testCodec, type Rig } from '../storage/test-erasure-kit.ts'
 import { readAll, streamFromBytes } from '../util/streams.ts'
-import { openService, type Service } from './context.ts'
-import type { MasterKeyFile } from './keyring.ts'
+import {
+  actorFor,
+  closeService,
+  createBucket,
+  createUpload,
+  ensureRootUser,
+  type MasterKeyFile,
+  openService,
+  putObject,
+  readObject,
+  rotateNamespaceKey,
+  type Service,
+} from './index.ts'
+import { findUpload, storePart } from './multipart.ts'
 
 // A read or an UploadPart that looked its row up just before a namespace-key rotation committed
 // holds a record wrapped by a key version that no longer exists. It must still find the object
@@ -24,7 +36,7 @@ const ROOT = { accessKeyId: 'AKROOT', secretAccessKey: 'secret' }
 let rig: Rig | undefined
 let service: Service | undefined
 afterEach(async () => {
-  await service?.close()
+  if (service) await closeService(service)
   await rig?.destroy()
   service = undefined
   rig = undefined
@@ -41,7 +53,7 @@ async function open(): Promise<Service> {
     masterKey: masterFile(),
     aead: createNodeAead(),
   })
-  await service.ensureRootUser(ROOT)
+  await ensureRootUser(service, ROOT)
   return service
 }
 
@@ -50,10 +62,10 @@ const drain = (s: ReadableStream<Uint8Array>) => readAll(s, 1 << 20)
 describe('reads and parts racing a namespace-key rotation', () => {
   it('a GET holding the row from before the rotation still reads the object', async () => {
     const svc = await open()
-    const actor = await svc.identities.actorFor(ROOT.accessKeyId)
-    await svc.buckets.createBucket(actor, 'b', 'us-east-1')
+    const actor = await actorFor(svc, ROOT.accessKeyId)
+    await createBucket(svc, actor, 'b', 'us-east-1')
     const body = pseudoRandom(300_000, 5)
-    await svc.objects.put(actor, {
+    await putObject(svc, actor, {
       bucket: 'b',
       key: 'k',
       body: streamFromBytes(body, 65_536),
@@ -61,22 +73,21 @@ describe('reads and parts racing a namespace-key rotation', () => {
       headers: {},
       userMeta: {},
     })
-    const stale = await svc.objects.stat(actor, 'b', 'k')
-    expect((await svc.keys.rotateNamespaceKey('default')).rewrapped).toBe(1)
-    expect(sha256(await drain(await svc.objects.open(stale, 0, body.length)))).toBe(sha256(body))
-    expect(sha256(await drain(await svc.objects.open(stale, 1000, 2000)))).toBe(sha256(body.subarray(1000, 2000)))
+    const stale = await readObject(svc, actor, { bucket: 'b', key: 'k' })
+    expect((await rotateNamespaceKey(svc, 'default')).rewrapped).toBe(1)
+    expect(sha256(await drain(await stale.read(0, body.length)))).toBe(sha256(body))
+    expect(sha256(await drain(await stale.read(1000, 2000)))).toBe(sha256(body.subarray(1000, 2000)))
   })
 
   it('an UploadPart holding the upload row from before the rotation still encrypts its part', async () => {
     const svc = await open()
-    const actor = await svc.identities.actorFor(ROOT.accessKeyId)
-    await svc.buckets.createBucket(actor, 'b', 'us-east-1')
-    const uploadId = await svc.multipart.createUpload(actor, { bucket: 'b', key: 'm', headers: {}, userMeta: {} })
-    const stale = await svc.multipart.getUpload(actor, 'b', 'm', uploadId)
-    await svc.keys.rotateNamespaceKey('default')
+    const actor = await actorFor(svc, ROOT.accessKeyId)
+    await createBucket(svc, actor, 'b', 'us-east-1')
+    const { uploadId } = await createUpload(svc, actor, { bucket: 'b', key: 'm', headers: {}, userMeta: {} })
+    const stale = await findUpload(svc, actor, { bucket: 'b', key: 'm', uploadId })
+    await rotateNamespaceKey(svc, 'default')
     const part = pseudoRandom(70_000, 9)
-    const row = await svc.multipart.uploadPart({
-      upload: stale,
+    const row = await storePart(svc, stale, {
       partNumber: 1,
       body: streamFromBytes(part),
       digests: () => ({ etag: '"p"' }),

@@ -12,7 +12,7 @@ import {
 import * as meta from '../meta/index.ts'
 import { fromBase64, toBase64 } from '../util/bytes.ts'
 import type { ServiceContext } from './context.ts'
-import type { EncryptionRecord } from './encryption.ts'
+import { parseEncryptionRecord } from './encryption.ts'
 import { ServiceError } from './errors.ts'
 import {
   FINGERPRINT_SETTING,
@@ -100,7 +100,9 @@ export async function rotateNamespaceKey(
         continue // a write with the old key landed after the scan: take it in the next round
       }
       for (const r of records) {
-        const rec = r.encryption as EncryptionRecord
+        const rec = parseEncryptionRecord(r.encryption, `${r.kind} ${r.bucket}/${r.id}`)
+        // The scan selected records of mode sse-s3 only: never empty.
+        if (!rec) throw new Error(`${r.kind} ${r.bucket}/${r.id}: no encryption record to re-wrap`)
         const oldKey = await namespaceKey(ctx, row, rec.nsKeyVersion)
         const wrappedKey = await rewrapObjectKey(oldKey, next, ns, rec.objectId, rec.wrappedKey, version)
         if (await meta.replaceEncryption(ctx.db, r, { ...rec, nsKeyVersion: version, wrappedKey })) rewrapped++

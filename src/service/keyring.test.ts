@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { masterKeyFingerprint } from '../crypto/index.ts'
 import * as meta from '../meta/index.ts'
-import { checkMasterKey, FINGERPRINT_SETTING, MasterKeyMismatchError, type MasterKeyFile } from './keyring.ts'
+import type { MasterKeyFile } from './context.ts'
+import { checkMasterKey, FINGERPRINT_SETTING, MasterKeyMismatchError } from './keyring.ts'
 
 const key = (b: number) => new Uint8Array(32).fill(b)
 

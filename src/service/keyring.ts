@@ -22,39 +22,12 @@ import {
 } from '../crypto/index.ts'
 import * as meta from '../meta/index.ts'
 import { fromBase64, toBase64 } from '../util/bytes.ts'
-import type { ServiceContext } from './context.ts'
-
-/** The master key file as the runtime keeps it; the service decides when to write what. */
-export interface MasterKeyFile {
-  /** The key in the file, or a fresh one when there is no file yet (`generated`). */
-  key: Uint8Array
-  generated: boolean
-  /** A key left at `<file>.new` by an interrupted master-key rotation. */
-  staged?: Uint8Array
-  /** The file's path, for messages (never its content). */
-  where: string
-  /** First start: writes `key` to the file (mode 0600). */
-  save(): Promise<void>
-  /** Rotation step 1: writes the new key beside the file (`<file>.new`, mode 0600). */
-  stage(key: Uint8Array): Promise<void>
-  /** Rotation step 3, after the metadata commit: `<file>.new` replaces the file. */
-  promote(): Promise<void>
-  /** Removes `<file>.new`. */
-  discard(): Promise<void>
-}
+import { isCount, isRecord } from '../util/shape.ts'
+import type { MasterKeyFile, ServiceContext } from './context.ts'
+import { CorruptMetadataError } from './errors.ts'
 
 export class MasterKeyMismatchError extends Error {
   override readonly name = 'MasterKeyMismatchError'
-}
-
-export interface KeyRing {
-  master: Uint8Array
-  aead: Aead
-  file: MasterKeyFile
-  /** Unwrapped namespace keys by (namespace, version, blob): a re-wrapped blob misses. */
-  cache: Map<string, Uint8Array>
-  /** Rotations and namespace deletion run one at a time in this process. */
-  lock: Promise<unknown>
 }
 
 export const FINGERPRINT_SETTING = 'master-key-fingerprint'
@@ -105,9 +78,20 @@ export async function newNamespaceKey(
   return { wrappedKey: fromBase64(await wrapNamespaceKey(ctx.keys.master, ns, 1, await generateKey()))!, keyVersion: 1 }
 }
 
+const isStagedKey = (v: unknown): v is StagedKey => isRecord(v) && isCount(v.version) && typeof v.blob === 'string'
+
 export async function getStagedKey(ctx: ServiceContext, ns: string): Promise<StagedKey | undefined> {
   const raw = await meta.getSetting(ctx.db, stagedKeySetting(ns))
-  return raw === undefined ? undefined : (JSON.parse(raw) as StagedKey)
+  if (raw === undefined) return undefined
+  let value: unknown
+  try {
+    value = JSON.parse(raw)
+  } catch {
+    value = raw
+  }
+  if (isStagedKey(value)) return value
+  // The value itself is not shown: it holds a wrapped key.
+  throw new CorruptMetadataError(`the staged key of namespace ${ns} is malformed (not {version, blob})`)
 }
 
 /** Namespace key `version` of `ns` (the current one, or one staged by a rotation in progress). */

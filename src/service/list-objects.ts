@@ -2,6 +2,7 @@
 import * as meta from '../meta/index.ts'
 import type { ServiceContext } from './context.ts'
 import { type Actor, bucketFor } from './identities.ts'
+import { type ObjectSummary, objectSummary } from './object-info.ts'
 
 export interface ListInput {
   bucket: string
@@ -11,7 +12,16 @@ export interface ListInput {
   maxKeys: number
 }
 
-export async function listObjects(ctx: ServiceContext, actor: Actor, input: ListInput) {
+export interface ListPage {
+  objects: ObjectSummary[]
+  commonPrefixes: string[]
+  isTruncated: boolean
+  /** When truncated: the last key or common prefix of the page; pass it back as startAfter. */
+  nextMarker?: string
+}
+
+export async function listObjects(ctx: ServiceContext, actor: Actor, input: ListInput): Promise<ListPage> {
   await bucketFor(ctx, actor, input.bucket)
-  return meta.listObjects(ctx.db, input)
+  const page = await meta.listObjects(ctx.db, input)
+  return { ...page, objects: page.objects.map(objectSummary) }
 }

@@ -1,32 +1,26 @@
 /**
- * Multipart uploads: parts are stored as independent writes; completing one stitches the chosen
- * parts into an object (one segment per part) in a single metadata transaction. Replaced parts,
- * unused parts and aborted uploads go to garbage collection.
+ * Multipart uploads: create, find, store parts (each an independent write), abort and list.
+ * Completing one is multipart-complete.ts. Replaced parts and aborted uploads go to GC.
  */
-import type { SseCKey } from '../crypto/index.ts'
 import * as meta from '../meta/index.ts'
-import { fromBase64, fromHex, toBase64, toHex } from '../util/bytes.ts'
-import { combineCrcs, compositeChecksum, type ChecksumAlgorithm } from '../util/checksums.ts'
+import { parseDataLayout } from '../storage/index.ts'
+import { toHex } from '../util/bytes.ts'
+import type { ChecksumAlgorithm } from '../util/checksums.ts'
 import type { ServiceContext } from './context.ts'
+import {
+  type CustomerKey,
+  checkSseC,
+  type EncryptionRecord,
+  openCurrentObjectKey,
+  parseEncryptionRecord,
+  prepareWrite,
+} from './encryption.ts'
 import { ServiceError } from './errors.ts'
 import { type Actor, bucketFor } from './identities.ts'
+import { type PartInfo, partInfo, type UploadInfo, uploadInfo } from './object-info.ts'
+import { type BodyInput, type Digests, type ObjectMetadataInput, removeQuietly } from './put-object.ts'
+import { singleSegment } from './stored-data.ts'
 import { settle, storeData } from './stored-write.ts'
-import {
-  checkWriteConditions,
-  removeQuietly,
-  type ChecksumValue,
-  type Digests,
-  type ObjectInfo,
-  type ObjectMetadataInput,
-  type WriteConditions,
-} from './put-object.ts'
-import type { DataLayout } from '../storage/object-storage.ts'
-import { layoutsOf, singleSegment, type Segment, type StoredData } from './stored-data.ts'
-import { checkSseC, openCurrentObjectKey, prepareWrite, recordOf, type SegmentCrypto } from './encryption.ts'
-
-/** S3's floor for every part but the last. */
-export const MIN_PART_SIZE = 5 * 1024 * 1024
-export const MAX_PARTS = 10_000
 
 export interface CreateUploadInput extends ObjectMetadataInput {
   bucket: string
@@ -34,10 +28,31 @@ export interface CreateUploadInput extends ObjectMetadataInput {
   checksumAlgorithm?: ChecksumAlgorithm
   checksumType?: 'FULL_OBJECT' | 'COMPOSITE'
   /** SSE-C: every part must then carry the same customer key. */
-  sseC?: SseCKey
+  sseC?: CustomerKey
 }
 
-export async function createUpload(ctx: ServiceContext, actor: Actor, input: CreateUploadInput): Promise<string> {
+export interface UploadAddress {
+  bucket: string
+  key: string
+  uploadId: string
+}
+
+/** An upload row as it entered the service: its encryption record checked once. */
+export interface StoredUpload {
+  row: meta.UploadRow
+  encryption?: EncryptionRecord
+  info: UploadInfo
+}
+
+const defaultChecksumType = (a: ChecksumAlgorithm): 'FULL_OBJECT' | 'COMPOSITE' =>
+  a === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE'
+
+function storedUpload(row: meta.UploadRow): StoredUpload {
+  const encryption = parseEncryptionRecord(row.encryption, `multipart upload ${row.uploadId}`)
+  return { row, encryption, info: uploadInfo(row, encryption) }
+}
+
+export async function createUpload(ctx: ServiceContext, actor: Actor, input: CreateUploadInput): Promise<UploadInfo> {
   const bucket = await bucketFor(ctx, actor, input.bucket)
   if (
     input.checksumType === 'FULL_OBJECT' &&
@@ -55,7 +70,7 @@ export async function createUpload(ctx: ServiceContext, actor: Actor, input: Cre
   const uploadId = toHex(crypto.getRandomValues(new Uint8Array(24)))
   // One object key for the whole upload, bound to the upload id; each part gets its own prefix.
   const sealed = await prepareWrite(ctx, bucket.namespace, uploadId, input.sseC)
-  await meta.createUpload(ctx.db, {
+  const row: meta.UploadRow = {
     uploadId,
     bucket: input.bucket,
     key: input.key,
@@ -67,40 +82,45 @@ export async function createUpload(ctx: ServiceContext, actor: Actor, input: Cre
     checksumAlgorithm: input.checksumAlgorithm ?? null,
     checksumType: input.checksumAlgorithm ? (input.checksumType ?? defaultChecksumType(input.checksumAlgorithm)) : null,
     encryption: sealed?.record ?? null,
-  })
-  return uploadId
+  }
+  // The bucket may have been deleted since bucketFor.
+  if (!(await meta.createUpload(ctx.db, row)))
+    throw new ServiceError('NoSuchBucket', undefined, { BucketName: input.bucket })
+  return uploadInfo(row, sealed?.record)
 }
 
-const defaultChecksumType = (a: ChecksumAlgorithm): 'FULL_OBJECT' | 'COMPOSITE' =>
-  a === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE'
-
-export async function getUpload(
-  ctx: ServiceContext,
-  actor: Actor,
-  bucket: string,
-  key: string,
-  uploadId: string,
-): Promise<meta.UploadRow> {
-  await bucketFor(ctx, actor, bucket)
-  const upload = await meta.getUpload(ctx.db, uploadId)
-  if (!upload || upload.bucket !== bucket || upload.key !== key)
-    throw new ServiceError('NoSuchUpload', undefined, { UploadId: uploadId })
-  return upload
+/** The upload if the actor may use it and it belongs to that bucket and key; NoSuchUpload otherwise. */
+export async function findUpload(ctx: ServiceContext, actor: Actor, a: UploadAddress): Promise<StoredUpload> {
+  await bucketFor(ctx, actor, a.bucket)
+  const upload = await meta.getUpload(ctx.db, a.uploadId)
+  if (!upload || upload.bucket !== a.bucket || upload.key !== a.key)
+    throw new ServiceError('NoSuchUpload', undefined, { UploadId: a.uploadId })
+  return storedUpload(upload)
 }
 
-export interface UploadPartInput {
-  upload: meta.UploadRow
+export async function getUpload(ctx: ServiceContext, actor: Actor, a: UploadAddress): Promise<UploadInfo> {
+  return (await findUpload(ctx, actor, a)).info
+}
+
+export interface PartInput extends BodyInput {
   partNumber: number
-  body: ReadableStream<Uint8Array>
-  digests: () => Digests
   /** The customer key, required when the upload was created with SSE-C. */
-  sseC?: SseCKey
+  sseC?: CustomerKey
 }
 
-export async function uploadPart(ctx: ServiceContext, input: UploadPartInput): Promise<meta.PartRow> {
-  const record = recordOf(input.upload.encryption)
+export type UploadPartInput = UploadAddress & PartInput
+
+export async function uploadPart(ctx: ServiceContext, actor: Actor, input: UploadPartInput): Promise<PartInfo> {
+  return storePart(ctx, await findUpload(ctx, actor, input), input)
+}
+
+/** Stores one part of an upload found a moment ago (UploadPart and UploadPartCopy). */
+export async function storePart(ctx: ServiceContext, upload: StoredUpload, input: PartInput): Promise<PartInfo> {
+  const record = upload.encryption
+  const uploadId = upload.row.uploadId
   if (!record) await checkSseC(undefined, input.sseC)
-  const reread = async () => recordOf((await meta.getUpload(ctx.db, input.upload.uploadId))?.encryption)
+  const reread = async () =>
+    parseEncryptionRecord((await meta.getUpload(ctx.db, uploadId))?.encryption, `multipart upload ${uploadId}`)
   const key = record ? await openCurrentObjectKey(ctx, record, input.sseC, reread) : undefined
   const seal = key && record ? { key, objectId: record.objectId, partNumber: input.partNumber } : undefined
   const { id, written, segment } = await storeData(ctx, input.body, seal)
@@ -113,7 +133,7 @@ export async function uploadPart(ctx: ServiceContext, input: UploadPartInput): P
     throw e
   }
   const part: meta.PartRow = {
-    uploadId: input.upload.uploadId,
+    uploadId,
     partNumber: input.partNumber,
     size: segment.size,
     etag: digests.etag,
@@ -128,150 +148,54 @@ export async function uploadPart(ctx: ServiceContext, input: UploadPartInput): P
   } catch (e) {
     await removeQuietly(ctx, singleSegment(written.size, written.layout))
     // The upload was completed or aborted while the body streamed.
-    if (e instanceof meta.NoSuchUploadError)
-      throw new ServiceError('NoSuchUpload', undefined, { UploadId: input.upload.uploadId })
+    if (e instanceof meta.NoSuchUploadError) throw new ServiceError('NoSuchUpload', undefined, { UploadId: uploadId })
     throw e
   } finally {
     await settle(ctx, [id])
   }
-  if (replaced) await meta.enqueueGc(ctx.db, [replaced], 'part-replaced')
-  return part
+  if (replaced) await meta.enqueueGc(ctx.db, [parseDataLayout(replaced)], 'part-replaced')
+  return partInfo(part, upload.info.sse)
 }
 
-export interface CompletePart {
-  partNumber: number
-  etag: string
-  checksums: Partial<Record<ChecksumAlgorithm, string>>
+export async function abortUpload(ctx: ServiceContext, actor: Actor, a: UploadAddress): Promise<void> {
+  const upload = await findUpload(ctx, actor, a)
+  const layouts = await meta.abortUpload(ctx.db, upload.row.uploadId)
+  if (!layouts) throw new ServiceError('NoSuchUpload', undefined, { UploadId: a.uploadId })
+  if (layouts.length > 0) await meta.enqueueGc(ctx.db, layouts.map(parseDataLayout), 'aborted')
 }
 
-const stripQuotes = (etag: string): string => etag.trim().replace(/^"|"$/g, '')
-
-export async function completeUpload(
-  ctx: ServiceContext,
-  upload: meta.UploadRow,
-  requested: CompletePart[],
-  conditions: WriteConditions,
-): Promise<ObjectInfo> {
-  await checkWriteConditions(ctx, upload.bucket, upload.key, conditions)
-  const stored = new Map((await meta.getParts(ctx.db, upload.uploadId)).map((p) => [p.partNumber, p]))
-  const chosen: meta.PartRow[] = []
-  let previous = 0
-  for (const [i, req] of requested.entries()) {
-    if (req.partNumber <= previous) throw new ServiceError('InvalidPartOrder')
-    previous = req.partNumber
-    const part = stored.get(req.partNumber)
-    if (!part || stripQuotes(part.etag) !== stripQuotes(req.etag)) {
-      throw new ServiceError('InvalidPart', undefined, { PartNumber: String(req.partNumber), ETag: req.etag })
-    }
-    const claimed = upload.checksumAlgorithm ? req.checksums[upload.checksumAlgorithm as ChecksumAlgorithm] : undefined
-    if (claimed !== undefined && claimed !== part.checksum?.value) {
-      throw new ServiceError(
-        'InvalidPart',
-        `The ${upload.checksumAlgorithm} checksum of part ${req.partNumber} does not match.`,
-      )
-    }
-    if (i < requested.length - 1 && part.size < MIN_PART_SIZE) {
-      throw new ServiceError('EntityTooSmall', undefined, {
-        PartNumber: String(req.partNumber),
-        ProposedSize: String(part.size),
-        MinSizeAllowed: String(MIN_PART_SIZE),
-      })
-    }
-    chosen.push(part)
-  }
-  const md5 = ctx.platform.createHasher('md5')
-  for (const p of chosen) md5.update(fromHex(stripQuotes(p.etag)) ?? new Uint8Array())
-  const data: StoredData = { v: 1, segments: chosen.map(segmentOf) }
-  const row: meta.ObjectRow = {
-    bucket: upload.bucket,
-    key: upload.key,
-    versionId: 'null',
-    size: chosen.reduce((n, p) => n + p.size, 0),
-    etag: `"${toHex(md5.digest())}-${chosen.length}"`,
-    lastModified: new Date(),
-    contentType: upload.contentType ?? 'binary/octet-stream',
-    headers: upload.headers,
-    userMeta: upload.userMeta,
-    checksum: objectChecksum(ctx, upload, chosen) ?? null,
-    parts: chosen.map((p) => ({
-      partNumber: p.partNumber,
-      size: p.size,
-      etag: p.etag,
-      checksum: p.checksum ?? undefined,
-    })),
-    layout: data,
-    encryption: upload.encryption,
-  }
-  // Passing the rows lets meta check that no part was replaced since they were read.
-  const result = await meta.completeUpload(ctx.db, upload.uploadId, row, chosen, conditions)
-  if (!result.ok) {
-    if (result.reason === 'missing') throw new ServiceError('NoSuchUpload', undefined, { UploadId: upload.uploadId })
-    if (result.reason === 'invalid-part')
-      throw new ServiceError('InvalidPart', 'A part was replaced while the upload was being completed; retry.')
-    throw new ServiceError(conditions.ifMatch !== undefined ? 'ConditionalRequestConflict' : 'PreconditionFailed')
-  }
-  const garbage = [...layoutsOf(result.replaced as StoredData | undefined), ...result.unusedParts]
-  if (garbage.length > 0) await meta.enqueueGc(ctx.db, garbage, 'complete')
-  return row
-}
-
-function segmentOf(p: meta.PartRow): Segment {
-  const seg: Segment = { size: p.size, layout: p.layout as DataLayout }
-  if (p.crypto) seg.crypto = p.crypto as SegmentCrypto
-  return seg
-}
-
-function objectChecksum(ctx: ServiceContext, upload: meta.UploadRow, parts: meta.PartRow[]): ChecksumValue | undefined {
-  const algorithm = upload.checksumAlgorithm as ChecksumAlgorithm | null
-  if (!algorithm) return undefined
-  const digests: { digest: Uint8Array; length: number }[] = []
-  for (const p of parts) {
-    const d = p.checksum?.algorithm === algorithm ? fromBase64(p.checksum.value) : undefined
-    if (!d) throw new ServiceError('InvalidPart', `Part ${p.partNumber} was uploaded without a ${algorithm} checksum.`)
-    digests.push({ digest: d, length: p.size })
-  }
-  if (upload.checksumType === 'FULL_OBJECT') {
-    return {
-      algorithm,
-      type: 'FULL_OBJECT',
-      value: toBase64(combineCrcs(algorithm as 'CRC32' | 'CRC32C' | 'CRC64NVME', digests)),
-    }
-  }
-  const composite = compositeChecksum(
-    algorithm,
-    digests.map((d) => d.digest),
-    ctx.platform,
-  )
-  return { algorithm, type: 'COMPOSITE', value: `${toBase64(composite)}-${parts.length}` }
-}
-
-export async function abortUpload(ctx: ServiceContext, upload: meta.UploadRow): Promise<void> {
-  const layouts = await meta.abortUpload(ctx.db, upload.uploadId)
-  if (!layouts) throw new ServiceError('NoSuchUpload', undefined, { UploadId: upload.uploadId })
-  if (layouts.length > 0) await meta.enqueueGc(ctx.db, layouts, 'aborted')
+export interface PartsPage {
+  upload: UploadInfo
+  parts: PartInfo[]
+  isTruncated: boolean
+  /** The last part number on this page (0 when empty): pass it back as partNumberMarker. */
+  nextPartNumberMarker: number
 }
 
 export async function listParts(
   ctx: ServiceContext,
-  upload: meta.UploadRow,
-  partNumberMarker: number,
-  maxParts: number,
-) {
-  return meta.listParts(ctx.db, upload.uploadId, { partNumberMarker, maxParts })
+  actor: Actor,
+  input: UploadAddress & { partNumberMarker: number; maxParts: number },
+): Promise<PartsPage> {
+  const upload = await findUpload(ctx, actor, input)
+  const page = await meta.listParts(ctx.db, upload.row.uploadId, input)
+  return { ...page, upload: upload.info, parts: page.parts.map((p) => partInfo(p, upload.info.sse)) }
+}
+
+export interface UploadsPage {
+  uploads: UploadInfo[]
+  commonPrefixes: string[]
+  isTruncated: boolean
+  nextKeyMarker?: string
+  nextUploadIdMarker?: string
 }
 
 export async function listUploads(
   ctx: ServiceContext,
   actor: Actor,
-  input: {
-    bucket: string
-    prefix: string
-    delimiter?: string
-    keyMarker?: string
-    uploadIdMarker?: string
-    maxUploads: number
-  },
-) {
+  input: meta.ListUploadsInput,
+): Promise<UploadsPage> {
   await bucketFor(ctx, actor, input.bucket)
-  return meta.listUploads(ctx.db, input)
+  const page = await meta.listUploads(ctx.db, input)
+  return { ...page, uploads: page.uploads.map((u) => storedUpload(u).info) }
 }

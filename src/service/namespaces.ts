@@ -6,8 +6,9 @@ import * as meta from '../meta/index.ts'
 import { toBase64 } from '../util/bytes.ts'
 import type { ServiceContext } from './context.ts'
 import { ServiceError } from './errors.ts'
+import { deleteKey } from './delete-object.ts'
+import { forgetNamespace, forgetUser } from './identities.ts'
 import { newNamespaceKey, stagedKeySetting, withKeyLock } from './keyring.ts'
-import { layoutsOf, type StoredData } from './stored-data.ts'
 
 export interface NamespaceInfo {
   name: string
@@ -75,6 +76,19 @@ export async function deleteNamespace(
 ): Promise<{ buckets: number; objects: number }> {
   if (name === meta.DEFAULT_NAMESPACE)
     throw new ServiceError('InvalidArgument', 'The default namespace holds the root user and cannot be deleted.')
+  try {
+    return await deleteNamespaceLocked(ctx, name, force)
+  } finally {
+    // Even after a failure part way: its users may be gone, and they must be refused at once.
+    forgetNamespace(ctx, name)
+  }
+}
+
+function deleteNamespaceLocked(
+  ctx: ServiceContext,
+  name: string,
+  force: boolean,
+): Promise<{ buckets: number; objects: number }> {
   return withKeyLock(ctx, async () => {
     if (!(await meta.getNamespace(ctx.db, name))) throw new ServiceError('NoSuchNamespace', `No namespace ${name}.`)
     let bucketCount = 0
@@ -110,13 +124,7 @@ async function deleteAllObjects(ctx: ServiceContext, bucket: string): Promise<nu
   for (let page = 0; page < 1_000_000; page++) {
     const keys = await meta.objectKeysPage(ctx.db, bucket, '', DELETE_PAGE)
     if (keys.length === 0) break
-    for (const key of keys) {
-      const removed = await meta.deleteObject(ctx.db, bucket, key)
-      if (removed) {
-        await meta.enqueueGc(ctx.db, layoutsOf(removed.layout as StoredData), 'namespace-deleted')
-        count++
-      }
-    }
+    for (const key of keys) if (await deleteKey(ctx, bucket, key, 'namespace-deleted')) count++
   }
   return count
 }
@@ -160,6 +168,15 @@ export async function listUsers(ctx: ServiceContext, namespace?: string): Promis
 }
 
 export async function deleteUser(ctx: ServiceContext, accessKeyId: string): Promise<void> {
+  try {
+    await deleteUserRow(ctx, accessKeyId)
+  } finally {
+    // The user cache would otherwise accept the deleted key here for a few seconds.
+    forgetUser(ctx, accessKeyId)
+  }
+}
+
+async function deleteUserRow(ctx: ServiceContext, accessKeyId: string): Promise<void> {
   const user = await meta.getUser(ctx.db, accessKeyId)
   if (!user) throw new ServiceError('NoSuchUser', `No user with access key ${accessKeyId}.`)
   if (user.isRoot)

@@ -3,23 +3,15 @@
  * transaction (conditional when asked). Until that commit nothing is visible; a failed body or a
  * failed condition leaves only shards, which are removed here or by GC.
  */
-import type { SseCKey } from '../crypto/index.ts'
 import * as meta from '../meta/index.ts'
-import type { ChecksumAlgorithm } from '../util/checksums.ts'
 import type { ServiceContext } from './context.ts'
+import { type CustomerKey, prepareWrite } from './encryption.ts'
 import { ServiceError } from './errors.ts'
 import { type Actor, bucketFor } from './identities.ts'
 import { etagMatches } from './conditions.ts'
-import { prepareWrite } from './encryption.ts'
-import { layoutsOf, type StoredData } from './stored-data.ts'
+import { type ChecksumValue, type ObjectInfo, objectInfo } from './object-info.ts'
+import { layoutsOf, parseStoredData, type StoredData } from './stored-data.ts'
 import { newId, settle, storeData } from './stored-write.ts'
-
-export interface ChecksumValue {
-  algorithm: ChecksumAlgorithm
-  type: 'FULL_OBJECT' | 'COMPOSITE'
-  /** base64, with `-N` appended for COMPOSITE multipart checksums */
-  value: string
-}
 
 /** Computed by the protocol layer while the body streamed; read once the body is stored. */
 export interface Digests {
@@ -39,16 +31,18 @@ export interface WriteConditions {
   ifMatch?: string
 }
 
-export interface PutObjectInput extends ObjectMetadataInput, WriteConditions {
-  bucket: string
-  key: string
+/** A body to store, and its digests once it has streamed through. */
+export interface BodyInput {
   body: ReadableStream<Uint8Array>
   digests: () => Digests
-  /** SSE-C: the customer's key; the object key is then wrapped by it instead of the namespace key. */
-  sseC?: SseCKey
 }
 
-export type ObjectInfo = meta.ObjectRow
+export interface PutObjectInput extends ObjectMetadataInput, WriteConditions, BodyInput {
+  bucket: string
+  key: string
+  /** SSE-C: the customer's key; the object key is then wrapped by it instead of the namespace key. */
+  sseC?: CustomerKey
+}
 
 /** Fails fast, before any byte is read, when the condition already cannot hold. */
 export async function checkWriteConditions(
@@ -68,16 +62,24 @@ export async function checkWriteConditions(
 }
 
 /** Commits a row whose data is already stored; on a lost condition the data is removed. */
-export async function commitStored(ctx: ServiceContext, row: meta.ObjectRow, c: WriteConditions): Promise<void> {
+export async function commitStored(
+  ctx: ServiceContext,
+  row: meta.ObjectRow,
+  data: StoredData,
+  c: WriteConditions,
+): Promise<void> {
   const result = await meta.commitObject(ctx.db, row, c)
   if (!result.ok) {
-    await removeQuietly(ctx, row.layout as StoredData)
+    await removeQuietly(ctx, data)
     if (result.reason === 'no-such-bucket')
       throw new ServiceError('NoSuchBucket', undefined, { BucketName: row.bucket })
     // The early check passed, so another writer changed the key while this body streamed.
     throw new ServiceError(c.ifMatch !== undefined ? 'ConditionalRequestConflict' : 'PreconditionFailed')
   }
-  if (result.replaced) await meta.enqueueGc(ctx.db, layoutsOf(result.replaced as StoredData), 'overwritten')
+  if (result.replaced) {
+    const old = parseStoredData(result.replaced, `the object replaced at ${row.bucket}/${row.key}`)
+    await meta.enqueueGc(ctx.db, layoutsOf(old), 'overwritten')
+  }
 }
 
 export async function removeQuietly(ctx: ServiceContext, data: StoredData): Promise<void> {
@@ -89,8 +91,16 @@ export async function removeQuietly(ctx: ServiceContext, data: StoredData): Prom
 export async function putObject(ctx: ServiceContext, actor: Actor, input: PutObjectInput): Promise<ObjectInfo> {
   const bucket = await bucketFor(ctx, actor, input.bucket)
   await checkWriteConditions(ctx, input.bucket, input.key, input)
+  return writeObject(ctx, bucket.namespace, input)
+}
+
+/**
+ * Stores the body and commits the object into a bucket of namespace `ns` (the caller checked
+ * access and the early conditions): PutObject, and the target side of CopyObject.
+ */
+export async function writeObject(ctx: ServiceContext, ns: string, input: PutObjectInput): Promise<ObjectInfo> {
   const objectId = newId()
-  const crypto = await prepareWrite(ctx, bucket.namespace, objectId, input.sseC)
+  const crypto = await prepareWrite(ctx, ns, objectId, input.sseC)
   const { id, segment } = await storeData(ctx, input.body, crypto && { key: crypto.key, objectId, partNumber: 0 })
   const data: StoredData = { v: 1, segments: [segment] }
   let digests: Digests
@@ -117,12 +127,12 @@ export async function putObject(ctx: ServiceContext, actor: Actor, input: PutObj
     encryption: crypto?.record ?? null,
   }
   try {
-    await commitStored(ctx, row, input)
+    await commitStored(ctx, row, data, input)
   } catch (e) {
     // A lost condition removed the data; anything else leaves it to orphan collection.
     if (e instanceof ServiceError) await settle(ctx, [id])
     throw e
   }
   await settle(ctx, [id])
-  return row
+  return objectInfo(row, crypto?.record)
 }

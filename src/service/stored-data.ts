@@ -4,9 +4,10 @@
  * encrypted segments are decrypted here (only the packages a range covers).
  */
 import { type Aead, decryptRange } from '../crypto/index.ts'
-import type { DataLayout, ObjectStorage } from '../storage/object-storage.ts'
+import { type DataLayout, isDataLayout, type ObjectStorage } from '../storage/index.ts'
 import { fromBase64 } from '../util/bytes.ts'
-import type { SegmentCrypto } from './encryption.ts'
+import { describeValue, isCount, isRecord } from '../util/shape.ts'
+import { CorruptMetadataError } from './errors.ts'
 
 /** FORMAT: stored as the object row's `layout` JSON. */
 export interface StoredData {
@@ -20,6 +21,12 @@ export interface Segment {
   layout: DataLayout
   /** Present when the segment is D@RE-encrypted. */
   crypto?: SegmentCrypto
+}
+
+/** FORMAT: Segment.crypto (and parts.crypto): the write's nonce prefix and its part number. */
+export interface SegmentCrypto {
+  prefix: string
+  partNumber: number
 }
 
 /** How to open encrypted segments: the object's key and id (from its encryption record). */
@@ -36,6 +43,27 @@ export const singleSegment = (size: number, layout: DataLayout, crypto?: Segment
 
 export function layoutsOf(data: StoredData | undefined | null): DataLayout[] {
   return data?.segments.map((s) => s.layout) ?? []
+}
+
+export const isSegmentCrypto = (v: unknown): v is SegmentCrypto =>
+  isRecord(v) && typeof v.prefix === 'string' && isCount(v.partNumber)
+
+const isSegment = (v: unknown): v is Segment =>
+  isRecord(v) && isCount(v.size) && isDataLayout(v.layout) && (v.crypto === undefined || isSegmentCrypto(v.crypto))
+
+/** An object row's `layout` as it enters the service; `what` names the row for the error. */
+export function parseStoredData(v: unknown, what: string): StoredData {
+  if (isRecord(v) && v.v === 1 && Array.isArray(v.segments) && v.segments.every(isSegment)) {
+    return { v: 1, segments: v.segments }
+  }
+  throw new CorruptMetadataError(`${what}: the stored data layout is malformed: ${describeValue(v)}`)
+}
+
+/** A part row's `crypto` as it enters the service: undefined for a part stored in clear. */
+export function parseSegmentCrypto(v: unknown, what: string): SegmentCrypto | undefined {
+  if (v === null || v === undefined) return undefined
+  if (isSegmentCrypto(v)) return v
+  throw new CorruptMetadataError(`${what}: the stored encryption parameters are malformed: ${describeValue(v)}`)
 }
 
 /** Streams bytes [start, end) of the object, opening each segment only when it is reached. */

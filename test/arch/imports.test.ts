@@ -1,6 +1,7 @@
 /**
  * Enforces docs/architecture.md §7: only src/runtime may touch node:*, @hono/node-server, Deno, Bun, process;
- * layers runtime → app → s3|admin → service → {meta|storage|crypto} → util, no upward or sideways imports.
+ * layers runtime → app → s3|admin → service → {meta|storage|crypto} → util, no upward or sideways imports;
+ * and no import cycle between the modules of src/ (type-only imports count too).
  */
 import { describe, expect, it } from 'vitest'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
@@ -27,6 +28,10 @@ const ALLOWED: Record<Layer, Layer[]> = {
 }
 
 const TOP_LEVEL_FILES: Record<string, Layer> = { 'app.ts': 'app', 'config.ts': 'app' }
+
+/** Layers that see the service only through its public face, so every use-case call is findable by name. */
+const SERVICE_FACE = 'service/index.ts'
+const THROUGH_SERVICE_FACE: readonly Layer[] = ['app', 's3', 'admin']
 const NODE_BUILTINS = new Set(builtinModules.filter((m) => !m.startsWith('_')))
 
 /** The layer of a path relative to src/, or undefined when it is outside every known layer. */
@@ -79,6 +84,8 @@ export function checkFile(relPath: string, src: string): string[] {
       if (!tl) v.push(`${relPath}: imports '${spec}' (${target}), which is in no known layer`)
       else if (tl !== layer && !ALLOWED[layer].includes(tl))
         v.push(`${relPath}: ${layer} must not import ${tl} ('${spec}')`)
+      else if (tl === 'service' && THROUGH_SERVICE_FACE.includes(layer) && target !== SERVICE_FACE)
+        v.push(`${relPath}: imports '${spec}' — ${layer} uses the service only through ${SERVICE_FACE}`)
       if (!spec.endsWith('.ts')) v.push(`${relPath}: relative import '${spec}' lacks the .ts extension`)
       if (isExempt(target)) v.push(`${relPath}: production code imports the test-only file '${spec}'`)
       continue
@@ -100,6 +107,89 @@ export function checkFile(relPath: string, src: string): string[] {
     }
   }
   return v
+}
+
+/** The src/-relative module a relative specifier of `fromRel` names, or undefined for packages. */
+function resolveRelative(fromRel: string, spec: string): string | undefined {
+  if (!spec.startsWith('.')) return undefined
+  return relative(SRC, resolve(SRC, dirname(fromRel), spec))
+    .split(sep)
+    .join('/')
+}
+
+/**
+ * Every import cycle of a module graph (module → modules it imports): one per strongly connected
+ * component of two or more modules, or a module importing itself, with its modules and one path
+ * that starts and ends at the same module. Tarjan's algorithm, iterative so no deep recursion.
+ */
+function findCycles(graph: ReadonlyMap<string, readonly string[]>): { modules: string[]; path: string[] }[] {
+  const index = new Map<string, number>()
+  const low = new Map<string, number>()
+  const onStack = new Set<string>()
+  const stack: string[] = []
+  const components: string[][] = []
+  let next = 0
+  for (const root of graph.keys()) {
+    if (index.has(root)) continue
+    const work: { node: string; edge: number }[] = [{ node: root, edge: 0 }]
+    index.set(root, next)
+    low.set(root, next++)
+    stack.push(root)
+    onStack.add(root)
+    while (work.length > 0) {
+      const frame = work.at(-1)!
+      const targets = graph.get(frame.node) ?? []
+      if (frame.edge < targets.length) {
+        const t = targets[frame.edge++]!
+        if (!graph.has(t)) continue
+        if (!index.has(t)) {
+          index.set(t, next)
+          low.set(t, next++)
+          stack.push(t)
+          onStack.add(t)
+          work.push({ node: t, edge: 0 })
+        } else if (onStack.has(t)) low.set(frame.node, Math.min(low.get(frame.node)!, index.get(t)!))
+        continue
+      }
+      work.pop()
+      const parent = work.at(-1)
+      if (parent) low.set(parent.node, Math.min(low.get(parent.node)!, low.get(frame.node)!))
+      if (low.get(frame.node) !== index.get(frame.node)) continue
+      const component: string[] = []
+      for (let m = stack.pop(); m !== undefined; m = stack.pop()) {
+        onStack.delete(m)
+        component.push(m)
+        if (m === frame.node) break
+      }
+      const selfLoop = component.length === 1 && (graph.get(frame.node) ?? []).includes(frame.node)
+      if (component.length > 1 || selfLoop) components.push(component)
+    }
+  }
+  return components.map((c) => ({ modules: c.sort(), path: cyclePath(graph, new Set(c)) }))
+}
+
+/** One concrete cycle through a strongly connected component, for the failure message. */
+function cyclePath(graph: ReadonlyMap<string, readonly string[]>, members: ReadonlySet<string>): string[] {
+  const start = [...members].sort()[0]!
+  // Breadth-first from start back to start, staying inside the component: the shortest cycle.
+  const from = new Map<string, string>()
+  const queue = [start]
+  for (let i = 0; i < queue.length; i++) {
+    const node = queue[i]!
+    for (const t of graph.get(node) ?? []) {
+      if (!members.has(t)) continue
+      if (t === start) {
+        const chain: string[] = []
+        for (let n: string | undefined = node; n !== undefined && n !== start; n = from.get(n)) chain.unshift(n)
+        return [start, ...chain, start]
+      }
+      if (!from.has(t)) {
+        from.set(t, node)
+        queue.push(t)
+      }
+    }
+  }
+  return [start, start]
 }
 
 function walk(dir: string): string[] {
@@ -141,6 +231,31 @@ describe('the checker itself', () => {
     expect(checkFile('storage/disk-store.test.ts', "import { tmpdir } from 'node:os'")).toEqual([])
     expect(checkFile('storage/test-disk.ts', "import { mkdtemp } from 'node:fs/promises'")).toEqual([])
     expect(checkFile('storage/index.ts', "import { createTestDisk } from './test-disk.ts'")).toHaveLength(1)
+    // s3, admin and app reach the service through its public face only.
+    expect(checkFile('s3/ops/put.ts', "import type { ObjectInfo } from '../../service/put-object.ts'")).toHaveLength(1)
+    expect(checkFile('admin/routes.ts', "import { health } from '../service/health.ts'")).toHaveLength(1)
+    expect(checkFile('app.ts', "import type { Service } from './service/context.ts'")).toHaveLength(1)
+    expect(checkFile('s3/ops/put.ts', "import { putObject } from '../../service/index.ts'")).toEqual([])
+    expect(checkFile('runtime/env.ts', "import type { Tuning } from '../service/context.ts'")).toEqual([])
+  })
+
+  it('finds every import cycle, and none in a layered graph', () => {
+    const cycles = (edges: Record<string, string[]>) => findCycles(new Map(Object.entries(edges))).map((c) => c.path)
+    expect(cycles({ a: ['b'], b: ['c'], c: [] })).toEqual([])
+    expect(cycles({ a: ['b', 'c'], b: ['c'], c: [] })).toEqual([])
+    expect(cycles({ a: ['b'], b: ['a'] })).toEqual([['a', 'b', 'a']])
+    expect(cycles({ a: ['a'] })).toEqual([['a', 'a']])
+    expect(cycles({ x: ['a'], a: ['b'], b: ['c', 'd'], c: ['a'], d: ['x'], e: ['f'], f: ['e'] })).toEqual([
+      ['a', 'b', 'c', 'a'],
+      ['e', 'f', 'e'],
+    ])
+    // Imports of modules outside the graph (packages) are not edges.
+    expect(cycles({ a: ['hono'] })).toEqual([])
+    expect(findCycles(new Map(Object.entries({ a: ['b'], b: ['c'], c: ['a', 'd'], d: [] })))[0]?.modules).toEqual([
+      'a',
+      'b',
+      'c',
+    ])
   })
 })
 
@@ -159,5 +274,20 @@ describe('src/ import rules (docs/architecture.md §7)', () => {
     expect(imports).toBeGreaterThan(0)
     if (violations.length) console.error(`Import-rule violations (${violations.length}):\n  ${violations.join('\n  ')}`)
     expect(violations, violations.join('\n')).toEqual([])
+  })
+
+  it('no module of src/ is part of an import cycle', () => {
+    const graph = new Map<string, string[]>()
+    for (const file of walk(SRC)) {
+      const rel = relative(SRC, file).split(sep).join('/')
+      if (isExempt(rel)) continue
+      const targets = importsOf(readFileSync(file, 'utf8')).flatMap((spec) => resolveRelative(rel, spec) ?? [])
+      graph.set(rel, targets)
+    }
+    expect(graph.size).toBeGreaterThan(0)
+    const cycles = findCycles(graph).map(
+      (c) => `${c.path.join(' → ')} (${c.modules.length} modules: ${c.modules.join(', ')})`,
+    )
+    expect(cycles, `Import cycles (${cycles.length}):\n  ${cycles.join('\n  ')}`).toEqual([])
   })
 })

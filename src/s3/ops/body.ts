@@ -2,7 +2,7 @@
  * Receiving an object body: size limits, then a tap that computes the ETag (MD5) and the requested
  * checksum (on a worker thread for big bodies) while bytes stream to storage, verified at the end.
  */
-import type { Digests } from '../../service/put-object.ts'
+import type { Digests } from '../../service/index.ts'
 import { toHex } from '../../util/bytes.ts'
 import type { ChecksumAlgorithm } from '../../util/checksums.ts'
 import { digestTap, parseChecksumRequest, type ChecksumRequest } from '../auth/checksums.ts'
@@ -22,8 +22,8 @@ export interface ReceivedBody {
  * `required` names the algorithm an upload was created with: computed even if the client sent
  * no checksum, and a different algorithm is refused.
  */
-export function receiveBody(ctx: OpContext, required?: ChecksumAlgorithm): ReceivedBody {
-  const decoded = ctx.body()
+export function receiveBody(op: OpContext, required?: ChecksumAlgorithm): ReceivedBody {
+  const decoded = op.body()
   if (decoded.length === undefined) throw new S3Error('MissingContentLength')
   if (decoded.length > MAX_PUT_BYTES) {
     throw new S3Error('EntityTooLarge', undefined, {
@@ -31,7 +31,7 @@ export function receiveBody(ctx: OpContext, required?: ChecksumAlgorithm): Recei
       MaxSizeAllowed: String(MAX_PUT_BYTES),
     })
   }
-  let checksum: ChecksumRequest | undefined = parseChecksumRequest(ctx.headers)
+  let checksum: ChecksumRequest | undefined = parseChecksumRequest(op.headers)
   if (required) {
     if (checksum && checksum.algorithm !== required) {
       throw new S3Error(
@@ -41,12 +41,12 @@ export function receiveBody(ctx: OpContext, required?: ChecksumAlgorithm): Recei
     }
     checksum ??= { algorithm: required, trailer: false }
   }
-  const contentMd5 = ctx.headers.get('content-md5') ?? undefined
+  const contentMd5 = op.headers.get('content-md5') ?? undefined
   // The length lets the tap hash a big body on a worker thread (Platform.offloadDigest).
   const tap = digestTap(
     decoded.stream,
     { contentMd5, checksum, trailers: () => decoded.trailers(), length: decoded.length },
-    ctx.platform,
+    op.platform,
   )
   return {
     stream: tap.stream,

@@ -1,25 +1,17 @@
 /**
- * CopyObject and UploadPartCopy: resolve `x-amz-copy-source`, check its `-if-*` conditions, then
- * stream the source range through the same digest tap as an upload into putObject / uploadPart.
+ * CopyObject and UploadPartCopy: read `x-amz-copy-source` with its `-if-*` conditions and SSE-C
+ * headers, the target's headers and the range, and hand them to the service's copy use cases.
  */
-import type { ObjectInfo } from '../../service/put-object.ts'
-import { toHex } from '../../util/bytes.ts'
-import type { ChecksumAlgorithm } from '../../util/checksums.ts'
-import { digestTap } from '../auth/checksums.ts'
-import { xmlResponse, type OpContext } from '../context.ts'
+import { type CopyObjectInput, type CopySource, copyObject, uploadPartCopy } from '../../service/index.ts'
+import { type OpContext, xmlResponse } from '../context.ts'
 import { S3Error } from '../errors.ts'
 import { readConditions, readObjectMetadata } from '../headers.ts'
 import { encryptionHeaders, readSseC, readSseRequest, requireBucketEncryption } from '../sse.ts'
 import { copyObjectResultXml, copyPartResultXml } from '../xml/documents.ts'
-import { MAX_PUT_BYTES, checksumHeaders } from './body.ts'
-import { readPartNumber } from './multipart.ts'
+import { checksumHeaders } from './body.ts'
+import { readChecksumAlgorithm, readPartNumber, uploadAddress } from './multipart.ts'
 
-interface CopySource {
-  bucket: string
-  key: string
-}
-
-export function parseCopySource(header: string): CopySource {
+export function parseCopySource(header: string): { bucket: string; key: string } {
   const [path, query] = header.split('?', 2) as [string, string | undefined]
   if (query !== undefined) {
     const versionId = new URLSearchParams(query).get('versionId')
@@ -42,100 +34,42 @@ export function parseCopySource(header: string): CopySource {
   return { bucket: trimmed.slice(0, slash), key: trimmed.slice(slash + 1) }
 }
 
-/** The source object; an SSE-C source needs its key in x-amz-copy-source-server-side-encryption-customer-*. */
-async function resolveSource(ctx: OpContext): Promise<ObjectInfo> {
-  const src = parseCopySource(ctx.headers.get('x-amz-copy-source')!)
-  return ctx.service.objects.statCopySource(
-    ctx.actor,
-    src.bucket,
-    src.key,
-    readConditions(ctx.headers, 'x-amz-copy-source-'),
-    readSseC(ctx.headers, ctx.platform, true),
-  )
-}
-
-/**
- * Streams a source range (decrypted) through MD5 and, when asked, a checksum; the result feeds
- * the service, whose write path encrypts it for the target as a fresh upload would be.
- */
-async function copyBody(ctx: OpContext, source: ObjectInfo, start: number, end: number, algorithm?: ChecksumAlgorithm) {
-  const plaintext = await ctx.service.objects.openCopySource(
-    source,
-    start,
-    end,
-    readSseC(ctx.headers, ctx.platform, true),
-  )
-  const tap = digestTap(plaintext, { checksum: algorithm ? { algorithm, trailer: false } : undefined }, ctx.platform)
+/** `x-amz-copy-source` and its `-if-*` conditions and SSE-C key headers. */
+function readCopySource(op: OpContext): CopySource {
   return {
-    stream: tap.stream,
-    digests: () => {
-      const r = tap.result()
-      return {
-        etag: `"${toHex(r.md5)}"`,
-        checksum: r.checksum
-          ? { algorithm: r.checksum.algorithm, type: 'FULL_OBJECT' as const, value: r.checksum.value }
-          : undefined,
-      }
-    },
+    ...parseCopySource(op.headers.get('x-amz-copy-source')!),
+    conditions: readConditions(op.headers, 'x-amz-copy-source-'),
+    sseC: readSseC(op.headers, op.platform, true),
   }
 }
 
-export async function copyObject(ctx: OpContext): Promise<Response> {
-  const sseC = readSseC(ctx.headers, ctx.platform)
-  if (readSseRequest(ctx.headers, sseC)) await requireBucketEncryption(ctx)
-  const source = await resolveSource(ctx)
-  if (source.size > MAX_PUT_BYTES) {
-    throw new S3Error(
-      'InvalidRequest',
-      `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PUT_BYTES}`,
-    )
-  }
-  const directive = (ctx.headers.get('x-amz-metadata-directive') ?? 'COPY').toUpperCase()
-  if (directive !== 'COPY' && directive !== 'REPLACE')
-    throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { ArgumentName: 'x-amz-metadata-directive' })
-  if (
-    source.bucket === ctx.bucket &&
-    source.key === ctx.key &&
-    directive === 'COPY' &&
-    !sseC &&
-    !ctx.headers.has('x-amz-server-side-encryption')
-  ) {
-    throw new S3Error(
-      'InvalidRequest',
-      "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
-    )
-  }
-  const metadata =
-    directive === 'REPLACE'
-      ? readObjectMetadata(ctx.headers)
-      : { contentType: source.contentType, headers: source.headers, userMeta: source.userMeta }
-  const requested = ctx.headers.get('x-amz-checksum-algorithm')?.toUpperCase() as ChecksumAlgorithm | undefined
-  // A whole-object checksum survives the copy by recomputing it; composite ones cannot.
-  const algorithm =
-    requested ??
-    (source.checksum?.type === 'FULL_OBJECT' ? (source.checksum.algorithm as ChecksumAlgorithm) : undefined)
-  const body = await copyBody(ctx, source, 0, source.size, algorithm)
-  const obj = await ctx.service.objects.put(ctx.actor, {
-    bucket: ctx.bucket,
-    key: ctx.key,
-    body: body.stream,
-    digests: body.digests,
-    sseC,
-    ...metadata,
+function readMetadataDirective(op: OpContext): CopyObjectInput['metadata'] {
+  const directive = (op.headers.get('x-amz-metadata-directive') ?? 'COPY').toUpperCase()
+  if (directive === 'COPY') return { directive }
+  if (directive === 'REPLACE') return { directive, ...readObjectMetadata(op.headers) }
+  throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { ArgumentName: 'x-amz-metadata-directive' })
+}
+
+export async function handleCopyObject(op: OpContext): Promise<Response> {
+  const sseC = readSseC(op.headers, op.platform)
+  const sseS3 = readSseRequest(op.headers, sseC)
+  if (sseS3) await requireBucketEncryption(op)
+  const obj = await copyObject(op.service, op.actor, {
+    source: readCopySource(op),
+    target: { bucket: op.bucket, key: op.key, sseC, sseS3 },
+    metadata: readMetadataDirective(op),
+    checksumAlgorithm: readChecksumAlgorithm(op.headers),
   })
   return xmlResponse(
-    copyObjectResultXml({ etag: obj.etag, lastModified: obj.lastModified, checksum: obj.checksum ?? undefined }),
+    copyObjectResultXml({ etag: obj.etag, lastModified: obj.lastModified, checksum: obj.checksum }),
     200,
-    {
-      ...checksumHeaders(obj.checksum),
-      ...encryptionHeaders(obj.encryption, sseC),
-    },
+    { ...checksumHeaders(obj.checksum), ...encryptionHeaders(obj.sse, sseC) },
   )
 }
 
-/** `x-amz-copy-source-range: bytes=first-last`, both required and inside the source. */
-function copyRange(header: string | null, size: number): { start: number; end: number } {
-  if (header === null) return { start: 0, end: size }
+/** `x-amz-copy-source-range: bytes=first-last`, both required (checked against the source by the service). */
+function readCopyRange(header: string | null): { first: number; last: number } | undefined {
+  if (header === null) return undefined
   const m = /^bytes=(\d+)-(\d+)$/.exec(header.trim())
   if (!m)
     throw new S3Error(
@@ -143,40 +77,20 @@ function copyRange(header: string | null, size: number): { start: number; end: n
       'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
       { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: header },
     )
-  const start = Number(m[1])
-  const last = Number(m[2])
-  if (last < start || last >= size)
-    throw new S3Error('InvalidRange', undefined, { RangeRequested: header, ActualObjectSize: String(size) })
-  return { start, end: last + 1 }
+  return { first: Number(m[1]), last: Number(m[2]) }
 }
 
-export async function uploadPartCopy(ctx: OpContext): Promise<Response> {
-  const partNumber = readPartNumber(ctx.query)
-  const upload = await ctx.service.multipart.getUpload(ctx.actor, ctx.bucket, ctx.key, ctx.query.get('uploadId')!)
-  const sseC = readSseC(ctx.headers, ctx.platform)
-  const source = await resolveSource(ctx)
-  const { start, end } = copyRange(ctx.headers.get('x-amz-copy-source-range'), source.size)
-  if (end - start > MAX_PUT_BYTES) throw new S3Error('EntityTooLarge')
-  const body = await copyBody(
-    ctx,
-    source,
-    start,
-    end,
-    (upload.checksumAlgorithm ?? undefined) as ChecksumAlgorithm | undefined,
-  )
-  const part = await ctx.service.multipart.uploadPart({
-    upload,
-    partNumber,
-    body: body.stream,
-    digests: body.digests,
-    sseC,
+export async function handleUploadPartCopy(op: OpContext): Promise<Response> {
+  const partNumber = readPartNumber(op.query)
+  const sseC = readSseC(op.headers, op.platform)
+  const part = await uploadPartCopy(op.service, op.actor, {
+    source: readCopySource(op),
+    target: { ...uploadAddress(op), partNumber, sseC },
+    range: readCopyRange(op.headers.get('x-amz-copy-source-range')),
   })
   return xmlResponse(
-    copyPartResultXml({ etag: part.etag, lastModified: part.lastModified, checksum: part.checksum ?? undefined }),
+    copyPartResultXml({ etag: part.etag, lastModified: part.lastModified, checksum: part.checksum }),
     200,
-    {
-      ...checksumHeaders(part.checksum),
-      ...encryptionHeaders(upload.encryption, sseC),
-    },
+    { ...checksumHeaders(part.checksum), ...encryptionHeaders(part.sse, sseC) },
   )
 }

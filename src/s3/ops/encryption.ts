@@ -2,21 +2,22 @@
  * Bucket encryption: Get/Put/DeleteBucketEncryption. Encryption is a namespace property (D@RE,
  * set by the operator), so these report it and accept only requests that agree with it.
  */
+import { bucketEncryption } from '../../service/index.ts'
 import { emptyResponse, xmlResponse, type OpContext } from '../context.ts'
 import { S3Error } from '../errors.ts'
 import { parseServerSideEncryptionConfiguration } from '../xml/read.ts'
 import { serverSideEncryptionConfigurationXml } from '../xml/documents.ts'
 
-export async function getBucketEncryption(ctx: OpContext): Promise<Response> {
-  const enc = await ctx.service.buckets.bucketEncryption(ctx.actor, ctx.bucket)
+export async function handleGetBucketEncryption(op: OpContext): Promise<Response> {
+  const enc = await bucketEncryption(op.service, op.actor, op.bucket)
   if (!enc.encrypted)
-    throw new S3Error('ServerSideEncryptionConfigurationNotFoundError', undefined, { BucketName: ctx.bucket })
+    throw new S3Error('ServerSideEncryptionConfigurationNotFoundError', undefined, { BucketName: op.bucket })
   return xmlResponse(serverSideEncryptionConfigurationXml({ algorithm: 'AES256' }))
 }
 
-export async function putBucketEncryption(ctx: OpContext): Promise<Response> {
-  const enc = await ctx.service.buckets.bucketEncryption(ctx.actor, ctx.bucket)
-  const request = await parseServerSideEncryptionConfiguration(ctx.body().stream)
+export async function handlePutBucketEncryption(op: OpContext): Promise<Response> {
+  const enc = await bucketEncryption(op.service, op.actor, op.bucket)
+  const request = await parseServerSideEncryptionConfiguration(op.body().stream)
   if (request.algorithm !== 'AES256') {
     throw new S3Error(
       'InvalidArgument',
@@ -37,7 +38,7 @@ export async function putBucketEncryption(ctx: OpContext): Promise<Response> {
  * As on S3, where deleting the configuration returns a bucket to the SSE-S3 default: a bucket
  * of an encrypted namespace stays encrypted, so this changes nothing.
  */
-export async function deleteBucketEncryption(ctx: OpContext): Promise<Response> {
-  await ctx.service.buckets.bucketEncryption(ctx.actor, ctx.bucket)
+export async function handleDeleteBucketEncryption(op: OpContext): Promise<Response> {
+  await bucketEncryption(op.service, op.actor, op.bucket)
   return emptyResponse(204)
 }

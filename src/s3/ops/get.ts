@@ -2,7 +2,7 @@
  * GetObject and HeadObject: conditional headers, ranges and partNumber, stored headers and
  * checksums, `response-*` overrides. HeadObject answers from metadata alone, never reading data.
  */
-import type { ObjectInfo } from '../../service/put-object.ts'
+import { type ObjectInfo, readObject, statObject } from '../../service/index.ts'
 import type { OpContext } from '../context.ts'
 import { S3Error } from '../errors.ts'
 import {
@@ -22,11 +22,11 @@ interface Selection {
 }
 
 /** The bytes a GET/HEAD selects: a `Range`, or one part of a multipart object (`?partNumber=`). */
-function select(ctx: OpContext, obj: ObjectInfo): Selection {
+function select(op: OpContext, obj: ObjectInfo): Selection {
   const partsCount = obj.parts?.length
-  const partParam = ctx.query.get('partNumber')
-  if (partParam === null) return { range: parseRange(ctx.headers.get('range'), obj.size), partsCount }
-  if (ctx.headers.has('range'))
+  const partParam = op.query.get('partNumber')
+  if (partParam === null) return { range: parseRange(op.headers.get('range'), obj.size), partsCount }
+  if (op.headers.has('range'))
     throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter.')
   const n = Number(partParam)
   if (!Number.isInteger(n) || n < 1 || n > 10_000)
@@ -46,7 +46,7 @@ function select(ctx: OpContext, obj: ObjectInfo): Selection {
   throw new S3Error('InvalidPartNumber')
 }
 
-function objectHeaders(ctx: OpContext, obj: ObjectInfo, sel: Selection): Headers {
+function objectHeaders(op: OpContext, obj: ObjectInfo, sel: Selection): Headers {
   const h = new Headers()
   writeObjectMetadata(h, obj)
   h.set('etag', obj.etag)
@@ -55,15 +55,15 @@ function objectHeaders(ctx: OpContext, obj: ObjectInfo, sel: Selection): Headers
   if (sel.partsCount !== undefined) h.set('x-amz-mp-parts-count', String(sel.partsCount))
   const whole =
     sel.range === undefined ||
-    (sel.range.start === 0 && sel.range.end === obj.size && ctx.query.has('partNumber') === false)
-  if (whole && ctx.headers.get('x-amz-checksum-mode')?.toUpperCase() === 'ENABLED') {
+    (sel.range.start === 0 && sel.range.end === obj.size && op.query.has('partNumber') === false)
+  if (whole && op.headers.get('x-amz-checksum-mode')?.toUpperCase() === 'ENABLED') {
     for (const [name, value] of Object.entries(checksumHeaders(obj.checksum))) h.set(name, value)
   }
   for (const [param, header] of Object.entries(RESPONSE_OVERRIDES)) {
-    const v = ctx.query.get(param)
+    const v = op.query.get(param)
     if (v !== null) h.set(header, v)
   }
-  for (const [name, value] of Object.entries(encryptionHeaders(obj.encryption, readSseC(ctx.headers, ctx.platform))))
+  for (const [name, value] of Object.entries(encryptionHeaders(obj.sse, readSseC(op.headers, op.platform))))
     h.set(name, value)
   if (sel.range) {
     h.set('content-range', `bytes ${sel.range.start}-${sel.range.end - 1}/${obj.size}`)
@@ -74,24 +74,28 @@ function objectHeaders(ctx: OpContext, obj: ObjectInfo, sel: Selection): Headers
   return h
 }
 
-export async function headObject(ctx: OpContext): Promise<Response> {
-  const obj = await ctx.service.objects.stat(
-    ctx.actor,
-    ctx.bucket,
-    ctx.key,
-    readConditions(ctx.headers),
-    readSseC(ctx.headers, ctx.platform),
-  )
-  const sel = select(ctx, obj)
-  return new Response(null, { status: sel.range ? 206 : 200, headers: objectHeaders(ctx, obj, sel) })
+export async function handleHeadObject(op: OpContext): Promise<Response> {
+  const obj = await statObject(op.service, op.actor, {
+    bucket: op.bucket,
+    key: op.key,
+    conditions: readConditions(op.headers),
+    sseC: readSseC(op.headers, op.platform),
+  })
+  const sel = select(op, obj)
+  return new Response(null, { status: sel.range ? 206 : 200, headers: objectHeaders(op, obj, sel) })
 }
 
-export async function getObject(ctx: OpContext): Promise<Response> {
-  const sseC = readSseC(ctx.headers, ctx.platform)
-  const obj = await ctx.service.objects.stat(ctx.actor, ctx.bucket, ctx.key, readConditions(ctx.headers), sseC)
-  const sel = select(ctx, obj)
+export async function handleGetObject(op: OpContext): Promise<Response> {
+  const sseC = readSseC(op.headers, op.platform)
+  const { info: obj, read } = await readObject(op.service, op.actor, {
+    bucket: op.bucket,
+    key: op.key,
+    conditions: readConditions(op.headers),
+    sseC,
+  })
+  const sel = select(op, obj)
   const start = sel.range?.start ?? 0
   const end = sel.range?.end ?? obj.size
-  const body = end > start ? await ctx.service.objects.open(obj, start, end, sseC) : null
-  return new Response(body, { status: sel.range ? 206 : 200, headers: objectHeaders(ctx, obj, sel) })
+  const body = end > start ? await read(start, end) : null
+  return new Response(body, { status: sel.range ? 206 : 200, headers: objectHeaders(op, obj, sel) })
 }

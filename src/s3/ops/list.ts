@@ -1,4 +1,5 @@
 /** ListObjectsV2 and ListObjects (v1): parameters, continuation tokens, encoding-type=url. */
+import { listObjects } from '../../service/index.ts'
 import { fromUtf8, utf8, toBase64, fromBase64 } from '../../util/bytes.ts'
 import { xmlResponse, type OpContext } from '../context.ts'
 import { S3Error } from '../errors.ts'
@@ -42,8 +43,8 @@ function decodeToken(token: string): string {
   return fromUtf8(bytes)
 }
 
-export async function listObjectsV2(ctx: OpContext): Promise<Response> {
-  const q = ctx.query
+export async function handleListObjectsV2(op: OpContext): Promise<Response> {
+  const q = op.query
   const { encodingType, encode } = readEncoder(q)
   const prefix = q.get('prefix') ?? ''
   const delimiter = q.get('delimiter') || undefined
@@ -51,18 +52,18 @@ export async function listObjectsV2(ctx: OpContext): Promise<Response> {
   const token = q.get('continuation-token') ?? undefined
   const startAfter = q.get('start-after') ?? undefined
   const after = token !== undefined ? decodeToken(token) : startAfter
-  const page = await ctx.service.objects.list(ctx.actor, {
-    bucket: ctx.bucket,
+  const page = await listObjects(op.service, op.actor, {
+    bucket: op.bucket,
     prefix,
     delimiter,
     startAfter: after,
     maxKeys,
   })
   const owner =
-    q.get('fetch-owner') === 'true' ? { id: ctx.actor.accessKeyId, displayName: ctx.actor.displayName } : undefined
+    q.get('fetch-owner') === 'true' ? { id: op.actor.accessKeyId, displayName: op.actor.displayName } : undefined
   return xmlResponse(
     listObjectsV2Xml({
-      name: ctx.bucket,
+      name: op.bucket,
       prefix: encode(prefix),
       delimiter: delimiter !== undefined ? encode(delimiter) : undefined,
       maxKeys,
@@ -88,24 +89,24 @@ export async function listObjectsV2(ctx: OpContext): Promise<Response> {
   )
 }
 
-export async function listObjectsV1(ctx: OpContext): Promise<Response> {
-  const q = ctx.query
+export async function handleListObjectsV1(op: OpContext): Promise<Response> {
+  const q = op.query
   const { encodingType, encode } = readEncoder(q)
   const prefix = q.get('prefix') ?? ''
   const delimiter = q.get('delimiter') || undefined
   const maxKeys = readMaxKeys(q)
   const marker = q.get('marker') ?? ''
-  const page = await ctx.service.objects.list(ctx.actor, {
-    bucket: ctx.bucket,
+  const page = await listObjects(op.service, op.actor, {
+    bucket: op.bucket,
     prefix,
     delimiter,
     startAfter: marker || undefined,
     maxKeys,
   })
-  const owner = { id: ctx.actor.accessKeyId, displayName: ctx.actor.displayName }
+  const owner = { id: op.actor.accessKeyId, displayName: op.actor.displayName }
   return xmlResponse(
     listObjectsV1Xml({
-      name: ctx.bucket,
+      name: op.bucket,
       prefix: encode(prefix),
       marker: encode(marker),
       delimiter: delimiter !== undefined ? encode(delimiter) : undefined,

@@ -2,6 +2,16 @@
  * Multipart operations: Create, UploadPart, Complete, Abort, ListParts, ListMultipartUploads.
  * UploadPartCopy lives with the other copy in copy.ts.
  */
+import {
+  abortUpload,
+  completeUpload,
+  createUpload,
+  getUpload,
+  listParts,
+  listUploads,
+  type UploadAddress,
+  uploadPart,
+} from '../../service/index.ts'
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../../util/checksums.ts'
 import { emptyResponse, xmlResponse, type OpContext } from '../context.ts'
 import { S3Error } from '../errors.ts'
@@ -33,7 +43,7 @@ export function readPartNumber(query: URLSearchParams): number {
   return n
 }
 
-function readChecksumAlgorithm(h: Headers): ChecksumAlgorithm | undefined {
+export function readChecksumAlgorithm(h: Headers): ChecksumAlgorithm | undefined {
   const raw = h.get('x-amz-checksum-algorithm')
   if (raw === null) return undefined
   const alg = raw.toUpperCase() as ChecksumAlgorithm
@@ -51,88 +61,92 @@ function readChecksumType(h: Headers): 'FULL_OBJECT' | 'COMPOSITE' | undefined {
   return t
 }
 
-const uploadOf = (ctx: OpContext, id = ctx.query.get('uploadId') ?? '') =>
-  ctx.service.multipart.getUpload(ctx.actor, ctx.bucket, ctx.key, id)
+/** The upload a request names: its bucket, key and `?uploadId=`. */
+export const uploadAddress = (op: OpContext): UploadAddress => ({
+  bucket: op.bucket,
+  key: op.key,
+  uploadId: op.query.get('uploadId') ?? '',
+})
 
-export async function createMultipartUpload(ctx: OpContext): Promise<Response> {
-  const checksumAlgorithm = readChecksumAlgorithm(ctx.headers)
-  const checksumType = readChecksumType(ctx.headers)
-  const sseC = readSseC(ctx.headers, ctx.platform)
-  if (readSseRequest(ctx.headers, sseC)) await requireBucketEncryption(ctx)
-  const uploadId = await ctx.service.multipart.createUpload(ctx.actor, {
-    bucket: ctx.bucket,
-    key: ctx.key,
+export async function handleCreateMultipartUpload(op: OpContext): Promise<Response> {
+  const checksumAlgorithm = readChecksumAlgorithm(op.headers)
+  const checksumType = readChecksumType(op.headers)
+  const sseC = readSseC(op.headers, op.platform)
+  if (readSseRequest(op.headers, sseC)) await requireBucketEncryption(op)
+  const upload = await createUpload(op.service, op.actor, {
+    bucket: op.bucket,
+    key: op.key,
     checksumAlgorithm,
     checksumType,
     sseC,
-    ...readObjectMetadata(ctx.headers),
+    ...readObjectMetadata(op.headers),
   })
-  const upload = await uploadOf(ctx, uploadId)
-  const headers: Record<string, string> = encryptionHeaders(upload.encryption, sseC)
-  if (checksumAlgorithm) headers['x-amz-checksum-algorithm'] = checksumAlgorithm
-  if (checksumAlgorithm)
-    headers['x-amz-checksum-type'] = checksumType ?? (checksumAlgorithm === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE')
-  return xmlResponse(initiateMultipartUploadXml({ bucket: ctx.bucket, key: ctx.key, uploadId }), 200, headers)
-}
-
-export async function uploadPart(ctx: OpContext): Promise<Response> {
-  const partNumber = readPartNumber(ctx.query)
-  const upload = await uploadOf(ctx)
-  const sseC = readSseC(ctx.headers, ctx.platform)
-  const body = receiveBody(ctx, (upload.checksumAlgorithm ?? undefined) as ChecksumAlgorithm | undefined)
-  const part = await ctx.service.multipart.uploadPart({
-    upload,
-    partNumber,
-    body: body.stream,
-    digests: body.digests,
-    sseC,
-  })
-  const checksum = part.checksum ? { ...part.checksum, type: upload.checksumType ?? 'FULL_OBJECT' } : undefined
-  const headers = checksumHeaders(checksum)
-  delete headers['x-amz-checksum-type']
-  return emptyResponse(200, { etag: part.etag, ...headers, ...encryptionHeaders(upload.encryption, sseC) })
-}
-
-export async function completeMultipartUpload(ctx: OpContext): Promise<Response> {
-  const upload = await uploadOf(ctx)
-  const conditions = writeConditions(ctx.headers)
-  const request = await parseCompleteMultipartUpload(ctx.body().stream, MAX_COMPLETE_BODY)
-  const obj = await ctx.service.multipart.completeUpload(upload, request.parts, conditions)
-  const location = `/${encodeURIComponent(ctx.bucket)}/${ctx.key.split('/').map(encodeURIComponent).join('/')}`
+  const headers: Record<string, string> = encryptionHeaders(upload.sse, sseC)
+  if (upload.checksumAlgorithm) headers['x-amz-checksum-algorithm'] = upload.checksumAlgorithm
+  if (upload.checksumType) headers['x-amz-checksum-type'] = upload.checksumType
   return xmlResponse(
-    completeMultipartUploadXml({
-      location,
-      bucket: ctx.bucket,
-      key: ctx.key,
-      etag: obj.etag,
-      checksum: obj.checksum ?? undefined,
-    }),
+    initiateMultipartUploadXml({ bucket: op.bucket, key: op.key, uploadId: upload.uploadId }),
     200,
-    { ...checksumHeaders(obj.checksum), ...encryptionHeaders(obj.encryption, readSseC(ctx.headers, ctx.platform)) },
+    headers,
   )
 }
 
-export async function abortMultipartUpload(ctx: OpContext): Promise<Response> {
-  const upload = await uploadOf(ctx)
-  await ctx.service.multipart.abortUpload(upload)
+export async function handleUploadPart(op: OpContext): Promise<Response> {
+  const partNumber = readPartNumber(op.query)
+  const address = uploadAddress(op)
+  // The upload names the checksum every part must carry: known before the body is read.
+  const upload = await getUpload(op.service, op.actor, address)
+  const sseC = readSseC(op.headers, op.platform)
+  const { stream, digests } = receiveBody(op, upload.checksumAlgorithm)
+  const part = await uploadPart(op.service, op.actor, { ...address, partNumber, body: stream, digests, sseC })
+  const headers = checksumHeaders(part.checksum)
+  delete headers['x-amz-checksum-type']
+  return emptyResponse(200, { etag: part.etag, ...headers, ...encryptionHeaders(part.sse, sseC) })
+}
+
+export async function handleCompleteMultipartUpload(op: OpContext): Promise<Response> {
+  const address = uploadAddress(op)
+  const conditions = writeConditions(op.headers)
+  const request = await parseCompleteMultipartUpload(op.body().stream, MAX_COMPLETE_BODY)
+  const obj = await completeUpload(op.service, op.actor, { ...address, parts: request.parts, conditions })
+  const location = `/${encodeURIComponent(op.bucket)}/${op.key.split('/').map(encodeURIComponent).join('/')}`
+  return xmlResponse(
+    completeMultipartUploadXml({
+      location,
+      bucket: op.bucket,
+      key: op.key,
+      etag: obj.etag,
+      checksum: obj.checksum,
+    }),
+    200,
+    { ...checksumHeaders(obj.checksum), ...encryptionHeaders(obj.sse, readSseC(op.headers, op.platform)) },
+  )
+}
+
+export async function handleAbortMultipartUpload(op: OpContext): Promise<Response> {
+  await abortUpload(op.service, op.actor, uploadAddress(op))
   return emptyResponse(204)
 }
 
-export async function listParts(ctx: OpContext): Promise<Response> {
-  const upload = await uploadOf(ctx)
-  const markerRaw = ctx.query.get('part-number-marker') ?? '0'
+export async function handleListParts(op: OpContext): Promise<Response> {
+  const markerRaw = op.query.get('part-number-marker') ?? '0'
   const marker = Number(markerRaw)
   if (!/^\d+$/.test(markerRaw))
     throw new S3Error('InvalidArgument', 'Part number marker must be an integer.', {
       ArgumentName: 'part-number-marker',
     })
-  const maxParts = readMaxKeys(ctx.query, 'max-parts')
-  const page = await ctx.service.multipart.listParts(upload, marker, maxParts)
+  const maxParts = readMaxKeys(op.query, 'max-parts')
+  const page = await listParts(op.service, op.actor, {
+    ...uploadAddress(op),
+    partNumberMarker: marker,
+    maxParts,
+  })
+  const { upload } = page
   const owner = { id: upload.initiator, displayName: upload.initiator }
   return xmlResponse(
     listPartsXml({
-      bucket: ctx.bucket,
-      key: ctx.key,
+      bucket: op.bucket,
+      key: op.key,
       uploadId: upload.uploadId,
       partNumberMarker: marker,
       nextPartNumberMarker: page.nextPartNumberMarker,
@@ -143,27 +157,27 @@ export async function listParts(ctx: OpContext): Promise<Response> {
         lastModified: p.lastModified,
         etag: p.etag,
         size: p.size,
-        checksum: p.checksum ?? undefined,
+        checksum: p.checksum,
       })),
       initiator: owner,
       owner,
       storageClass: 'STANDARD',
-      checksumAlgorithm: upload.checksumAlgorithm ?? undefined,
-      checksumType: upload.checksumType ?? undefined,
+      checksumAlgorithm: upload.checksumAlgorithm,
+      checksumType: upload.checksumType,
     }),
   )
 }
 
-export async function listMultipartUploads(ctx: OpContext): Promise<Response> {
-  const q = ctx.query
+export async function handleListMultipartUploads(op: OpContext): Promise<Response> {
+  const q = op.query
   const { encodingType, encode } = readEncoder(q)
   const prefix = q.get('prefix') ?? ''
   const delimiter = q.get('delimiter') || undefined
   const keyMarker = q.get('key-marker') ?? undefined
   const uploadIdMarker = q.get('upload-id-marker') ?? undefined
   const maxUploads = readMaxKeys(q, 'max-uploads')
-  const page = await ctx.service.multipart.listUploads(ctx.actor, {
-    bucket: ctx.bucket,
+  const page = await listUploads(op.service, op.actor, {
+    bucket: op.bucket,
     prefix,
     delimiter,
     keyMarker,
@@ -172,7 +186,7 @@ export async function listMultipartUploads(ctx: OpContext): Promise<Response> {
   })
   return xmlResponse(
     listMultipartUploadsXml({
-      bucket: ctx.bucket,
+      bucket: op.bucket,
       keyMarker: encode(keyMarker ?? ''),
       uploadIdMarker: uploadIdMarker ?? '',
       nextKeyMarker: page.nextKeyMarker !== undefined ? encode(page.nextKeyMarker) : undefined,

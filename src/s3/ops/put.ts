@@ -1,4 +1,5 @@
 /** PutObject: headers → metadata, body → storage through the digest tap, conditional writes. */
+import { putObject, type WriteConditions } from '../../service/index.ts'
 import { emptyResponse, type OpContext } from '../context.ts'
 import { S3Error } from '../errors.ts'
 import { readObjectMetadata } from '../headers.ts'
@@ -6,7 +7,7 @@ import { encryptionHeaders, readSseC, readSseRequest, requireBucketEncryption } 
 import { checksumHeaders, receiveBody } from './body.ts'
 
 /** Reads `If-None-Match: *` / `If-Match` for conditional writes (PutObject, CompleteMultipartUpload). */
-export function writeConditions(h: Headers): { ifNoneMatch?: '*'; ifMatch?: string } {
+export function writeConditions(h: Headers): WriteConditions {
   const ifNoneMatch = h.get('if-none-match')
   if (ifNoneMatch !== null && ifNoneMatch.trim() !== '*') {
     throw new S3Error('NotImplemented', 'If-None-Match on writes only supports the value *.')
@@ -14,17 +15,17 @@ export function writeConditions(h: Headers): { ifNoneMatch?: '*'; ifMatch?: stri
   return { ifNoneMatch: ifNoneMatch !== null ? '*' : undefined, ifMatch: h.get('if-match') ?? undefined }
 }
 
-export async function putObject(ctx: OpContext): Promise<Response> {
-  const metadata = readObjectMetadata(ctx.headers)
-  const conditions = writeConditions(ctx.headers)
-  const sseC = readSseC(ctx.headers, ctx.platform)
-  if (readSseRequest(ctx.headers, sseC)) await requireBucketEncryption(ctx)
-  const body = receiveBody(ctx)
-  const obj = await ctx.service.objects.put(ctx.actor, {
-    bucket: ctx.bucket,
-    key: ctx.key,
-    body: body.stream,
-    digests: body.digests,
+export async function handlePutObject(op: OpContext): Promise<Response> {
+  const metadata = readObjectMetadata(op.headers)
+  const conditions = writeConditions(op.headers)
+  const sseC = readSseC(op.headers, op.platform)
+  if (readSseRequest(op.headers, sseC)) await requireBucketEncryption(op)
+  const { stream, digests } = receiveBody(op)
+  const obj = await putObject(op.service, op.actor, {
+    bucket: op.bucket,
+    key: op.key,
+    body: stream,
+    digests,
     sseC,
     ...metadata,
     ...conditions,
@@ -32,6 +33,6 @@ export async function putObject(ctx: OpContext): Promise<Response> {
   return emptyResponse(200, {
     etag: obj.etag,
     ...checksumHeaders(obj.checksum),
-    ...encryptionHeaders(obj.encryption, sseC),
+    ...encryptionHeaders(obj.sse, sseC),
   })
 }

@@ -1,0 +1,64 @@
+/**
+ * The work that keeps data durable without a request asking: healer, scrubber, garbage and
+ * orphan collectors on timers, and one full maintenance pass on demand. Uses heal.ts and gc.ts.
+ */
+import type { Logger } from '../util/log.ts'
+import type { ServiceContext } from './context.ts'
+import { collectGarbage } from './gc.ts'
+import { collectOrphans, healRound, type ScrubState, scrubRound } from './heal.ts'
+
+/** GC runs at least this often, however long the grace period. */
+const GC_INTERVAL_MAX_MS = 30_000
+
+/** Timers of each started service, so that closeService can stop them. */
+const running = new WeakMap<ServiceContext, (() => void)[]>()
+
+/** Runs `task` every `ms`, never two at once; errors are logged, never thrown. */
+function every(ms: number, logger: Logger, name: string, task: () => Promise<unknown>): () => void {
+  let busy = false
+  const timer = setInterval(() => {
+    if (busy) return
+    busy = true
+    task()
+      .catch((e) => logger.log('warn', `${name} failed`, { error: String(e) }))
+      .finally(() => {
+        busy = false
+      })
+  }, ms)
+  return () => clearInterval(timer)
+}
+
+/** Starts healer, scrubber and collectors; returns immediately. A second call does nothing. */
+export function startBackground(ctx: ServiceContext): void {
+  if (running.has(ctx)) return
+  const { tuning, logger } = ctx
+  const scrub: ScrubState = {}
+  running.set(ctx, [
+    every(tuning.healIntervalMs, logger, 'heal', () => healRound(ctx)),
+    every(tuning.scrubIntervalMs, logger, 'scrub', () =>
+      scrubRound(ctx, scrub, tuning.scrubBatch, tuning.scrubDeepBytes),
+    ),
+    every(Math.min(tuning.gcGraceMs, GC_INTERVAL_MAX_MS), logger, 'gc', async () => {
+      await collectGarbage(ctx, Date.now(), tuning.gcGraceMs)
+      await collectOrphans(ctx, tuning.orphanGraceMs)
+    }),
+  ])
+}
+
+export function stopBackground(ctx: ServiceContext): void {
+  for (const stop of running.get(ctx) ?? []) stop()
+  running.delete(ctx)
+}
+
+/** One full maintenance pass now: scrub everything, heal what it found, collect garbage. */
+export async function maintain(ctx: ServiceContext): Promise<void> {
+  const { tuning } = ctx
+  const state: ScrubState = {}
+  for (let i = 0; i < 1_000_000; i++) {
+    await scrubRound(ctx, state, tuning.scrubBatch, 0)
+    if (!state.cursor) break
+  }
+  for (let i = 0; i < 10_000 && (await healRound(ctx, 64)) > 0; i++);
+  await collectGarbage(ctx, Date.now(), tuning.gcGraceMs)
+  await collectOrphans(ctx, tuning.orphanGraceMs)
+}

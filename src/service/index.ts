@@ -1,0 +1,87 @@
+/**
+ * The service layer's public face: every use case by name, and the types they take and return.
+ * src/s3, src/admin and src/app import the service only from here; modules behind it never do.
+ * A use case takes the Service (openService's result) first, then the caller (an Actor) if it acts
+ * for one: `putObject(service, actor, { bucket, key, body, … })`.
+ */
+
+// Lifecycle, health and background work.
+export { type RootCredentials, type ServiceOptions, closeService, ensureRootUser, openService } from './open.ts'
+export { maintain, startBackground } from './background.ts'
+export { type Health, health } from './health.ts'
+export { type DurabilityStats, DEFAULT_TUNING, type MasterKeyFile, type Tuning } from './context.ts'
+export type { ServiceContext as Service } from './context.ts'
+export { MasterKeyMismatchError } from './keyring.ts'
+export { CorruptMetadataError, isServiceError, ServiceError, type ServiceErrorCode } from './errors.ts'
+
+// Callers.
+export { type Actor, actorFor, lookupSecret } from './identities.ts'
+
+// Buckets and objects.
+export {
+  type BucketInfo,
+  bucketEncryption,
+  createBucket,
+  deleteBucket,
+  headBucket,
+  listBuckets,
+} from './buckets.ts'
+export type {
+  ChecksumValue,
+  ObjectInfo,
+  ObjectSummary,
+  PartInfo,
+  PartSummary,
+  SseKind,
+  UploadInfo,
+} from './object-info.ts'
+export type { ReadConditions } from './conditions.ts'
+export { type CustomerKey, customerKey } from './encryption.ts'
+export {
+  type BodyInput,
+  type Digests,
+  type ObjectMetadataInput,
+  type PutObjectInput,
+  putObject,
+  type WriteConditions,
+} from './put-object.ts'
+export { type ObjectAddress, type ObjectReader, readObject, statObject } from './get-object.ts'
+export { type DeleteOutcome, deleteObject, deleteObjects } from './delete-object.ts'
+export { type ListInput, type ListPage, listObjects } from './list-objects.ts'
+export {
+  type CopyObjectInput,
+  type CopySource,
+  copyObject,
+  MAX_COPY_BYTES,
+  type UploadPartCopyInput,
+  uploadPartCopy,
+} from './copy-object.ts'
+
+// Multipart uploads.
+export {
+  abortUpload,
+  type CreateUploadInput,
+  createUpload,
+  getUpload,
+  listParts,
+  listUploads,
+  type PartsPage,
+  type UploadAddress,
+  type UploadPartInput,
+  type UploadsPage,
+  uploadPart,
+} from './multipart.ts'
+export { type CompletePart, type CompleteUploadInput, completeUpload, MIN_PART_SIZE } from './multipart-complete.ts'
+
+// Operators: namespaces, users, keys.
+export {
+  createNamespace,
+  createUser,
+  deleteNamespace,
+  deleteUser,
+  listNamespaces,
+  listUsers,
+  type NamespaceInfo,
+  type UserInfo,
+} from './namespaces.ts'
+export { rotateMasterKey, rotateNamespaceKey } from './key-rotation.ts'

@@ -1,0 +1,135 @@
+/**
+ * CompleteMultipartUpload: the chosen parts are checked (order, ETags, checksums, sizes) and
+ * stitched into one object (a segment per part) in a single metadata transaction; the parts
+ * left out and any object it replaces go to garbage collection.
+ */
+import * as meta from '../meta/index.ts'
+import { parseDataLayout } from '../storage/index.ts'
+import { fromBase64, fromHex, toBase64, toHex } from '../util/bytes.ts'
+import { type ChecksumAlgorithm, combineCrcs, compositeChecksum } from '../util/checksums.ts'
+import type { ServiceContext } from './context.ts'
+import { CorruptMetadataError, ServiceError } from './errors.ts'
+import type { Actor } from './identities.ts'
+import { findUpload, type UploadAddress } from './multipart.ts'
+import { type ChecksumValue, type ObjectInfo, objectInfo } from './object-info.ts'
+import { checkWriteConditions, type WriteConditions } from './put-object.ts'
+import { layoutsOf, parseSegmentCrypto, parseStoredData, type Segment, type StoredData } from './stored-data.ts'
+
+/** S3's floor for every part but the last. */
+export const MIN_PART_SIZE = 5 * 1024 * 1024
+
+export interface CompletePart {
+  partNumber: number
+  etag: string
+  checksums: Partial<Record<ChecksumAlgorithm, string>>
+}
+
+export interface CompleteUploadInput extends UploadAddress {
+  parts: CompletePart[]
+  conditions: WriteConditions
+}
+
+const stripQuotes = (etag: string): string => etag.trim().replace(/^"|"$/g, '')
+
+export async function completeUpload(
+  ctx: ServiceContext,
+  actor: Actor,
+  input: CompleteUploadInput,
+): Promise<ObjectInfo> {
+  const { row: upload, encryption } = await findUpload(ctx, actor, input)
+  const { conditions, parts: requested } = input
+  await checkWriteConditions(ctx, upload.bucket, upload.key, conditions)
+  const stored = new Map((await meta.getParts(ctx.db, upload.uploadId)).map((p) => [p.partNumber, p]))
+  const chosen: meta.PartRow[] = []
+  let previous = 0
+  for (const [i, req] of requested.entries()) {
+    if (req.partNumber <= previous) throw new ServiceError('InvalidPartOrder')
+    previous = req.partNumber
+    const part = stored.get(req.partNumber)
+    if (!part || stripQuotes(part.etag) !== stripQuotes(req.etag)) {
+      throw new ServiceError('InvalidPart', undefined, { PartNumber: String(req.partNumber), ETag: req.etag })
+    }
+    const claimed = upload.checksumAlgorithm ? req.checksums[upload.checksumAlgorithm] : undefined
+    if (claimed !== undefined && claimed !== part.checksum?.value) {
+      throw new ServiceError(
+        'InvalidPart',
+        `The ${upload.checksumAlgorithm} checksum of part ${req.partNumber} does not match.`,
+      )
+    }
+    if (i < requested.length - 1 && part.size < MIN_PART_SIZE) {
+      throw new ServiceError('EntityTooSmall', undefined, {
+        PartNumber: String(req.partNumber),
+        ProposedSize: String(part.size),
+        MinSizeAllowed: String(MIN_PART_SIZE),
+      })
+    }
+    chosen.push(part)
+  }
+  const md5 = ctx.platform.createHasher('md5')
+  for (const p of chosen) md5.update(fromHex(stripQuotes(p.etag)) ?? new Uint8Array())
+  const data: StoredData = { v: 1, segments: chosen.map(segmentOf) }
+  const row: meta.ObjectRow = {
+    bucket: upload.bucket,
+    key: upload.key,
+    versionId: 'null',
+    size: chosen.reduce((n, p) => n + p.size, 0),
+    etag: `"${toHex(md5.digest())}-${chosen.length}"`,
+    lastModified: new Date(),
+    contentType: upload.contentType ?? 'binary/octet-stream',
+    headers: upload.headers,
+    userMeta: upload.userMeta,
+    checksum: objectChecksum(ctx, upload, chosen) ?? null,
+    parts: chosen.map((p) => ({
+      partNumber: p.partNumber,
+      size: p.size,
+      etag: p.etag,
+      checksum: p.checksum ?? undefined,
+    })),
+    layout: data,
+    encryption: upload.encryption,
+  }
+  // Passing the rows lets meta check that no part was replaced since they were read.
+  const result = await meta.completeUpload(ctx.db, upload.uploadId, row, chosen, conditions)
+  if (!result.ok) {
+    if (result.reason === 'missing') throw new ServiceError('NoSuchUpload', undefined, { UploadId: upload.uploadId })
+    if (result.reason === 'invalid-part')
+      throw new ServiceError('InvalidPart', 'A part was replaced while the upload was being completed; retry.')
+    throw new ServiceError(conditions.ifMatch !== undefined ? 'ConditionalRequestConflict' : 'PreconditionFailed')
+  }
+  const replaced = result.replaced
+    ? layoutsOf(parseStoredData(result.replaced, `the object replaced at ${upload.bucket}/${upload.key}`))
+    : []
+  const garbage = [...replaced, ...result.unusedParts.map(parseDataLayout)]
+  if (garbage.length > 0) await meta.enqueueGc(ctx.db, garbage, 'complete')
+  return objectInfo(row, encryption)
+}
+
+function segmentOf(p: meta.PartRow): Segment {
+  const seg: Segment = { size: p.size, layout: parseDataLayout(p.layout) }
+  const crypto = parseSegmentCrypto(p.crypto, `part ${p.partNumber} of upload ${p.uploadId}`)
+  if (crypto) seg.crypto = crypto
+  return seg
+}
+
+function objectChecksum(ctx: ServiceContext, upload: meta.UploadRow, parts: meta.PartRow[]): ChecksumValue | undefined {
+  const algorithm = upload.checksumAlgorithm
+  if (!algorithm) return undefined
+  const digests: { digest: Uint8Array; length: number }[] = []
+  for (const p of parts) {
+    const d = p.checksum?.algorithm === algorithm ? fromBase64(p.checksum.value) : undefined
+    if (!d) throw new ServiceError('InvalidPart', `Part ${p.partNumber} was uploaded without a ${algorithm} checksum.`)
+    digests.push({ digest: d, length: p.size })
+  }
+  if (upload.checksumType === 'FULL_OBJECT') {
+    // createUpload refuses FULL_OBJECT for the SHA algorithms: only CRCs combine.
+    if (algorithm === 'SHA1' || algorithm === 'SHA256')
+      throw new CorruptMetadataError(`multipart upload ${upload.uploadId}: a FULL_OBJECT ${algorithm} checksum`)
+    return { algorithm, type: 'FULL_OBJECT', value: toBase64(combineCrcs(algorithm, digests)) }
+  }
+  const composite = compositeChecksum(
+    algorithm,
+    digests.map((d) => d.digest),
+    ctx.platform,
+  )
+  return { algorithm, type: 'COMPOSITE', value: `${toBase64(composite)}-${parts.length}` }
+}

@@ -1,0 +1,118 @@
+/**
+ * What the service tells its callers about objects, uploads and parts: plain values built from
+ * metadata rows, without storage layouts or wrapped keys. Uses meta's row types only.
+ */
+import type * as meta from '../meta/index.ts'
+import type { ChecksumAlgorithm } from '../util/checksums.ts'
+import type { EncryptionRecord } from './encryption.ts'
+
+/** How stored data is encrypted: SSE-S3 (the namespace's D@RE key) or SSE-C (the customer's key). */
+export type SseKind = 'sse-s3' | 'sse-c'
+
+export interface ChecksumValue {
+  algorithm: ChecksumAlgorithm
+  type: 'FULL_OBJECT' | 'COMPOSITE'
+  /** base64, with `-N` appended for COMPOSITE multipart checksums */
+  value: string
+}
+
+/** A multipart object's part, so that `?partNumber=N` selects its bytes. */
+export interface PartSummary {
+  partNumber: number
+  size: number
+}
+
+/** An object as listings show it. */
+export interface ObjectSummary {
+  key: string
+  size: number
+  etag: string
+  lastModified: Date
+  checksum?: ChecksumValue
+}
+
+/** An object as reads and writes report it. */
+export interface ObjectInfo extends ObjectSummary {
+  bucket: string
+  contentType: string
+  /** Stored system headers by lower-case name: cache-control, content-disposition, … */
+  headers: Record<string, string>
+  /** x-amz-meta-* without the prefix, lower-case names. */
+  userMeta: Record<string, string>
+  /** Present for objects completed from a multipart upload. */
+  parts?: PartSummary[]
+  /** Absent when stored in clear. */
+  sse?: SseKind
+}
+
+export interface UploadInfo {
+  bucket: string
+  key: string
+  uploadId: string
+  /** Access key id of the user that created it. */
+  initiator: string
+  initiatedAt: Date
+  /** The checksum every part must carry, and how the object's checksum combines them. */
+  checksumAlgorithm?: ChecksumAlgorithm
+  checksumType?: 'FULL_OBJECT' | 'COMPOSITE'
+  sse?: SseKind
+}
+
+export interface PartInfo {
+  partNumber: number
+  size: number
+  etag: string
+  lastModified: Date
+  checksum?: ChecksumValue
+  /** How the upload's parts are encrypted. */
+  sse?: SseKind
+}
+
+const checksumOf = (c: meta.ChecksumInfo | null): ChecksumValue | undefined =>
+  c ? { algorithm: c.algorithm, type: c.type, value: c.value } : undefined
+
+export const sseOf = (record: EncryptionRecord | undefined): SseKind | undefined => record?.mode
+
+export function objectSummary(row: meta.ObjectRow): ObjectSummary {
+  const out: ObjectSummary = { key: row.key, size: row.size, etag: row.etag, lastModified: row.lastModified }
+  const checksum = checksumOf(row.checksum)
+  if (checksum) out.checksum = checksum
+  return out
+}
+
+export function objectInfo(row: meta.ObjectRow, record: EncryptionRecord | undefined): ObjectInfo {
+  const out: ObjectInfo = {
+    ...objectSummary(row),
+    bucket: row.bucket,
+    contentType: row.contentType,
+    headers: row.headers,
+    userMeta: row.userMeta,
+  }
+  if (row.parts) out.parts = row.parts.map((p) => ({ partNumber: p.partNumber, size: p.size }))
+  const sse = sseOf(record)
+  if (sse) out.sse = sse
+  return out
+}
+
+export function uploadInfo(row: meta.UploadRow, record: EncryptionRecord | undefined): UploadInfo {
+  const out: UploadInfo = {
+    bucket: row.bucket,
+    key: row.key,
+    uploadId: row.uploadId,
+    initiator: row.initiator,
+    initiatedAt: row.initiatedAt,
+  }
+  if (row.checksumAlgorithm) out.checksumAlgorithm = row.checksumAlgorithm
+  if (row.checksumType) out.checksumType = row.checksumType
+  const sse = sseOf(record)
+  if (sse) out.sse = sse
+  return out
+}
+
+export function partInfo(row: meta.PartRow, sse: SseKind | undefined): PartInfo {
+  const out: PartInfo = { partNumber: row.partNumber, size: row.size, etag: row.etag, lastModified: row.lastModified }
+  const checksum = checksumOf(row.checksum)
+  if (checksum) out.checksum = checksum
+  if (sse) out.sse = sse
+  return out
+}

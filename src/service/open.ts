@@ -1,0 +1,105 @@
+/**
+ * Opening and closing the service: the metadata database (master key checked first), the
+ * erasure-coded storage and the keyring joined into one ServiceContext. Uses every service part.
+ */
+import { type Aead, createWebCryptoAead } from '../crypto/index.ts'
+import * as meta from '../meta/index.ts'
+import { createErasureStorage, type ErasureCodec, type ShardStore } from '../storage/index.ts'
+import { type Logger, silentLogger } from '../util/log.ts'
+import type { Platform } from '../util/platform.ts'
+import { stopBackground } from './background.ts'
+import { DEFAULT_TUNING, type KeyRing, type MasterKeyFile, type ServiceContext, type Tuning } from './context.ts'
+import { emptyStats } from './heal.ts'
+import { createUserCache, forgetAllUsers } from './identities.ts'
+import { checkMasterKey } from './keyring.ts'
+import { ensureNamespace } from './namespaces.ts'
+
+export interface ServiceOptions {
+  metaUrl: string
+  metaAuthToken?: string
+  /** Local drives or storage nodes; each object uses k+m of them. */
+  stores: ShardStore[]
+  codec: ErasureCodec
+  ec: { k: number; m: number }
+  blockSize?: number
+  platform: Platform
+  logger?: Logger
+  tuning?: Partial<Tuning>
+  /** The master key file (src/runtime/master-key.ts); checked against metadata before anything else. */
+  masterKey: MasterKeyFile
+  /** AES-256-GCM for packages; the runtime passes its fastest (default: WebCrypto). */
+  aead?: Aead
+}
+
+export interface RootCredentials {
+  accessKeyId: string
+  secretAccessKey: string
+}
+
+export async function openService(opts: ServiceOptions): Promise<ServiceContext> {
+  const { db, close } = await meta.openDb(opts.metaUrl, { authToken: opts.metaAuthToken })
+  let master: Uint8Array
+  try {
+    // Before anything is written: a wrong key must leave the data exactly as it was.
+    master = await checkMasterKey(db, opts.masterKey)
+  } catch (e) {
+    await close()
+    throw e
+  }
+  const keys: KeyRing = {
+    master,
+    aead: opts.aead ?? createWebCryptoAead(),
+    file: opts.masterKey,
+    cache: new Map(),
+    lock: Promise.resolve(),
+  }
+  const logger = opts.logger ?? silentLogger
+  const tuning = { ...DEFAULT_TUNING, ...opts.tuning }
+  const stats = emptyStats()
+  const storage = createErasureStorage({
+    stores: opts.stores,
+    k: opts.ec.k,
+    m: opts.ec.m,
+    blockSize: opts.blockSize,
+    codec: opts.codec,
+    platform: opts.platform,
+    readTimeoutMs: tuning.readTimeoutMs,
+    onDegraded: (layout) => {
+      stats.degradedReads++
+      meta
+        .enqueueHeal(db, [layout], 'degraded-read')
+        .catch((e) => logger.log('warn', 'could not queue a heal', { error: String(e) }))
+    },
+  })
+  const ctx: ServiceContext = {
+    db,
+    storage,
+    stores: opts.stores,
+    ec: { k: opts.ec.k, m: opts.ec.m },
+    platform: opts.platform,
+    logger,
+    stats,
+    tuning,
+    keys,
+    users: createUserCache(tuning.userCacheTtlMs),
+    closeDb: close,
+  }
+  // D@RE is on in the default namespace from the first start.
+  await ensureNamespace(ctx, meta.DEFAULT_NAMESPACE, true)
+  return ctx
+}
+
+/** Creates or refreshes the root user from the operator's credentials (older root keys stop at once). */
+export async function ensureRootUser(ctx: ServiceContext, c: RootCredentials): Promise<void> {
+  try {
+    await meta.upsertRootUser(ctx.db, c)
+  } finally {
+    forgetAllUsers(ctx)
+  }
+}
+
+/** Stops the background work, then closes the metadata connection. */
+export async function closeService(ctx: ServiceContext): Promise<void> {
+  stopBackground(ctx)
+  await ctx.closeDb()
+}
