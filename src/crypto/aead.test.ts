@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createNodeAead } from '../runtime/aead-node.ts'
 import { type Aead, createWebCryptoAead } from './aead.ts'
-import { pattern } from './test-crypto-kit.ts'
+import { pattern } from './crypto.testkit.ts'
 
 // NIST SP 800-38D / McGrew–Viega GCM test case 16 (AES-256, 60-byte plaintext, 20-byte AAD).
 const TC16 = {

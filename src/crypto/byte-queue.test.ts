@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ByteQueue } from './byte-queue.ts'
-import { pattern } from './test-crypto-kit.ts'
+import { pattern } from './crypto.testkit.ts'
 
 describe('ByteQueue', () => {
   it('re-cuts arbitrary chunks into exact pieces, in order', () => {

@@ -5,7 +5,7 @@ import { createWebCryptoAead } from './aead.ts'
 import { DecryptError, decryptRange } from './decrypt-stream.ts'
 import type { PackageOptions } from './encrypt-stream.ts'
 import { cipherLength, PACKAGE_PAYLOAD, PACKAGE_SIZE } from './package-format.ts'
-import { decryptSlice, encryptAll, options, pattern } from './test-crypto-kit.ts'
+import { decryptSlice, encryptAll, options, pattern } from './crypto.testkit.ts'
 
 const P = PACKAGE_PAYLOAD
 const S = PACKAGE_SIZE

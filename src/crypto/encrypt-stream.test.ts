@@ -4,7 +4,7 @@ import { readAll, streamFromBytes } from '../util/streams.ts'
 import { createWebCryptoAead } from './aead.ts'
 import { encryptStream } from './encrypt-stream.ts'
 import { cipherLength, PACKAGE_PAYLOAD } from './package-format.ts'
-import { decryptSlice, encryptAll, KiB, MiB, options, pattern } from './test-crypto-kit.ts'
+import { decryptSlice, encryptAll, KiB, MiB, options, pattern } from './crypto.testkit.ts'
 
 const P = PACKAGE_PAYLOAD
 const SIZES = [0, 1, P - 1, P, P + 1, 3 * MiB + 5]

@@ -10,7 +10,7 @@ import {
   packageCount,
   plainLength,
 } from './package-format.ts'
-import { encryptAll, options } from './test-crypto-kit.ts'
+import { encryptAll, options } from './crypto.testkit.ts'
 
 // FORMAT golden vectors: fixed key 00..1f, prefix a0..a7, object id "golden-object".
 // If one of these changes, stored data became unreadable: bump FORMAT_VERSION instead.

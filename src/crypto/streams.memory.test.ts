@@ -4,7 +4,7 @@ import { createNodeAead } from '../runtime/aead-node.ts'
 import { decryptRange } from './decrypt-stream.ts'
 import { encryptStream } from './encrypt-stream.ts'
 import { cipherLength } from './package-format.ts'
-import { KiB, MiB, options } from './test-crypto-kit.ts'
+import { KiB, MiB, options } from './crypto.testkit.ts'
 
 // 256 MiB through encryptStream → decryptRange with no buffer in between: RSS must stay within a
 // few packages plus runtime noise, whatever the object size.

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createWebCryptoAead } from './aead.ts'
-import { pattern } from './test-crypto-kit.ts'
+import { pattern } from './crypto.testkit.ts'
 
 afterEach(() => {
   vi.unstubAllGlobals()

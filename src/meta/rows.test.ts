@@ -5,7 +5,7 @@ import { CorruptRowError } from './errors.ts'
 import { listObjects } from './queries/list.ts'
 import { createUpload, getParts, getUpload, putPart } from './queries/multipart.ts'
 import { commitObject, deleteObject, getObject } from './queries/objects.ts'
-import { freshDb, objectRow, partRow, uploadRow } from './testing.ts'
+import { freshDb, objectRow, partRow, uploadRow } from './meta.testkit.ts'
 
 // JSON columns that meta owns are checked as rows are read: a damaged value is a clear
 // CorruptRowError naming the row and column, never a wrongly typed value passed on.

@@ -6,7 +6,7 @@ import { createHashPool, type HashPool } from './hash-pool.ts'
 import { createPlatform } from './platform.ts'
 
 const ALL: OffloadAlgorithm[] = ['md5', ...CHECKSUM_ALGORITHMS]
-const FAULTY = new URL('./test-hash-worker-faulty.mjs', import.meta.url)
+const FAULTY = new URL('./hash-worker-faulty.testkit.mjs', import.meta.url)
 
 /** The request-thread digests the worker must reproduce, for either flavour of CRC32. */
 function syncDigests(algorithms: OffloadAlgorithm[], chunks: Uint8Array[], nativeCrc32 = true): Uint8Array[] {

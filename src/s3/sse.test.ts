@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { classify } from './classify.ts'
 import { S3Error } from './errors.ts'
 import { encryptionHeaders, readSseC, readSseRequest, SSE_C_MESSAGES } from './sse.ts'
-import { createTestPlatform } from './auth/test-platform.ts'
+import { createTestPlatform } from '../util/platform.testkit.ts'
 
 const testPlatform = createTestPlatform()
 

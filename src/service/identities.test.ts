@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import * as meta from '../meta/index.ts'
-import { freshDb } from '../meta/testing.ts'
+import { freshDb } from '../meta/meta.testkit.ts'
 import type { ServiceContext } from './context.ts'
 import { actorFor, createUserCache, forgetAllUsers, forgetNamespace, forgetUser, lookupSecret } from './identities.ts'
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { createPlatform } from '../runtime/platform.ts'
 import { createNodeAead } from '../runtime/aead-node.ts'
-import { makeRig, pseudoRandom, sha256, testCodec, type Rig } from '../storage/test-erasure-kit.ts'
+import { makeRig, pseudoRandom, sha256, testCodec, type Rig } from '../storage/erasure-storage.testkit.ts'
 import { readAll, streamFromBytes } from '../util/streams.ts'
 import {
   actorFor,

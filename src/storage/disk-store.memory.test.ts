@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { afterEach, expect, it } from 'vitest'
 import { createDiskStore } from './disk-store.ts'
-import { createTestDisk, type TestDisk } from './test-disk.ts'
+import { createTestDisk, type TestDisk } from './disk.testkit.ts'
 
 // Streams 256 MiB through put and get without holding it: memory must stay bounded by a few chunks.
 const MiB = 1024 * 1024

@@ -3,7 +3,7 @@ import { readAll, streamFromBytes } from '../util/streams.ts'
 import type { Disk } from './disk.ts'
 import { createDiskStore, fanOut, grown } from './disk-store.ts'
 import { ShardNotFound } from './shard-store.ts'
-import { createTestDisk, type TestDisk, type TestDiskOptions } from './test-disk.ts'
+import { createTestDisk, type TestDisk, type TestDiskOptions } from './disk.testkit.ts'
 
 const MiB = 1024 * 1024
 const disks: TestDisk[] = []

@@ -11,7 +11,7 @@ import {
   sha256,
   testCodec,
   type Rig,
-} from './test-erasure-kit.ts'
+} from './erasure-storage.testkit.ts'
 import type { ErasureLayout } from './object-storage.ts'
 import { rank } from './placement.ts'
 import { headerLength, shardName } from './shard-format.ts'

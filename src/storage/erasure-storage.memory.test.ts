@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { afterEach, expect, it } from 'vitest'
-import { makeRig, type Rig } from './test-erasure-kit.ts'
+import { makeRig, type Rig } from './erasure-storage.testkit.ts'
 
 // Streams 512 MiB through write and read without holding it: RSS must stay within a few stripes
 // (plus runtime noise), whatever the object size.

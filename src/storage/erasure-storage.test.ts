@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { readAll, streamFromBytes } from '../util/streams.ts'
-import { makeRig, listShards, pseudoRandom, sha256, hashStream, type Rig } from './test-erasure-kit.ts'
+import { makeRig, listShards, pseudoRandom, sha256, hashStream, type Rig } from './erasure-storage.testkit.ts'
 import type { ErasureLayout } from './object-storage.ts'
 import { rank } from './placement.ts'
 import { headerLength, parseShardHeader, parseTrailer, shardFileLength, shardName } from './shard-format.ts'

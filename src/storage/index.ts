@@ -1,6 +1,6 @@
 /**
  * The storage engine's public face: what the service layer imports. Re-exports only; no logic.
- * (test-disk.ts is deliberately absent: it is a node:fs test helper.)
+ * (disk.testkit.ts is deliberately absent: it is a node:fs test helper.)
  */
 export type { Disk, FileReader, FileWriter } from './disk.ts'
 export { ShardNotFound, type ShardStore } from './shard-store.ts'

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { readAll, rechunk, streamFromBytes } from '../util/streams.ts'
-import { downStore, makeRig, pseudoRandom, sha256, type Rig } from './test-erasure-kit.ts'
+import { downStore, makeRig, pseudoRandom, sha256, type Rig } from './erasure-storage.testkit.ts'
 import type { ErasureLayout } from './object-storage.ts'
 import type { ShardStore } from './shard-store.ts'
 

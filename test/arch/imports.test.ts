@@ -35,15 +35,26 @@ const THROUGH_SERVICE_FACE: readonly Layer[] = ['app', 's3', 'admin']
 const NODE_BUILTINS = new Set(builtinModules.filter((m) => !m.startsWith('_')))
 
 /** The layer of a path relative to src/, or undefined when it is outside every known layer. */
-export function layerOf(relPath: string): Layer | undefined {
+function layerOf(relPath: string): Layer | undefined {
   const parts = relPath.split(/[\\/]/)
   if (parts.length === 1) return TOP_LEVEL_FILES[parts[0]!]
   return (Object.keys(ALLOWED) as Layer[]).find((l) => l === parts[0])
 }
 
-export const isExempt = (relPath: string): boolean => {
+/** Test files under the naming scheme of test/README.md: tests, test kits, contract suites. */
+const TEST_FILE = /\.(test|testkit|contract)\.(ts|mjs)$/
+
+/** Test code may use node:* and reach across layers; production code must never import it. */
+const isExempt = (relPath: string): boolean => TEST_FILE.test(relPath)
+
+/** Names that break the scheme: test support must be `*.testkit.ts` (or a `*.contract.ts` suite). */
+function namingViolation(relPath: string): string | undefined {
   const base = relPath.split(/[\\/]/).pop()!
-  return base.endsWith('.test.ts') || base.startsWith('test-')
+  if (!/^[a-z0-9]+(-[a-z0-9]+)*(\.[a-z0-9]+(-[a-z0-9]+)*)*$/.test(base))
+    return `${relPath}: file names are kebab-case (lower case, digits, '-')`
+  if (/^test-|^testing\.|-test-?(kit|helpers?|utils?)\./.test(base))
+    return `${relPath}: a test helper beside the code is named <subject>.testkit.ts (test/README.md)`
+  return undefined
 }
 
 /** Drop comments so prose like "process.env is read in runtime" is not flagged. */
@@ -52,7 +63,7 @@ function stripComments(src: string): string {
 }
 
 /** Every module specifier: static imports/exports (incl. `import type`), side-effect imports, import(). */
-export function importsOf(src: string): string[] {
+function importsOf(src: string): string[] {
   const code = stripComments(src)
   const out: string[] = []
   const patterns = [
@@ -65,7 +76,9 @@ export function importsOf(src: string): string[] {
 }
 
 /** Violations for one file (relPath under src/, its source text). */
-export function checkFile(relPath: string, src: string): string[] {
+function checkFile(relPath: string, src: string): string[] {
+  const misnamed = namingViolation(relPath)
+  if (misnamed) return [misnamed]
   if (isExempt(relPath)) return []
   const v: string[] = []
   const layer = layerOf(relPath)
@@ -92,6 +105,8 @@ export function checkFile(relPath: string, src: string): string[] {
     }
     const isNode = spec.startsWith('node:') || NODE_BUILTINS.has(spec) || NODE_BUILTINS.has(spec.split('/')[0]!)
     if (!runtime && isNode) v.push(`${relPath}: imports '${spec}' — only src/runtime may use Node built-ins`)
+    if (spec === 'vitest' || spec.startsWith('vitest/'))
+      v.push(`${relPath}: imports '${spec}' — test support belongs in a *.testkit.ts or *.contract.ts file`)
     if (!runtime && spec.startsWith('@hono/node-server'))
       v.push(`${relPath}: imports '${spec}' — only src/runtime may use @hono/node-server`)
   }
@@ -229,8 +244,17 @@ describe('the checker itself', () => {
       ),
     ).toEqual([])
     expect(checkFile('storage/disk-store.test.ts', "import { tmpdir } from 'node:os'")).toEqual([])
-    expect(checkFile('storage/test-disk.ts', "import { mkdtemp } from 'node:fs/promises'")).toEqual([])
-    expect(checkFile('storage/index.ts', "import { createTestDisk } from './test-disk.ts'")).toHaveLength(1)
+    expect(checkFile('storage/disk.testkit.ts', "import { mkdtemp } from 'node:fs/promises'")).toEqual([])
+    expect(checkFile('storage/codec.contract.ts', "import { it } from 'vitest'")).toEqual([])
+    expect(
+      checkFile('runtime/hash-worker-faulty.testkit.mjs', "import { parentPort } from 'node:worker_threads'"),
+    ).toEqual([])
+    expect(checkFile('storage/index.ts', "import { createTestDisk } from './disk.testkit.ts'")).toHaveLength(1)
+    expect(checkFile('storage/index.ts', "import { codecContract } from './codec.contract.ts'")).toHaveLength(1)
+    expect(checkFile('storage/codec.ts', "import { expect } from 'vitest'")).toHaveLength(1)
+    // The naming scheme: the old helper names are refused, whatever they import.
+    for (const name of ['storage/test-disk.ts', 'meta/testing.ts', 'crypto/test-crypto-kit.ts', 'storage/Disk.ts'])
+      expect(checkFile(name, ''), name).toHaveLength(1)
     // s3, admin and app reach the service through its public face only.
     expect(checkFile('s3/ops/put.ts', "import type { ObjectInfo } from '../../service/put-object.ts'")).toHaveLength(1)
     expect(checkFile('admin/routes.ts', "import { health } from '../service/health.ts'")).toHaveLength(1)
@@ -289,5 +313,30 @@ describe('src/ import rules (docs/architecture.md §7)', () => {
       (c) => `${c.path.join(' → ')} (${c.modules.length} modules: ${c.modules.join(', ')})`,
     )
     expect(cycles, `Import cycles (${cycles.length}):\n  ${cycles.join('\n  ')}`).toEqual([])
+  })
+})
+
+describe('test/ layout (test/README.md)', () => {
+  /** Where a file under test/ may sit: suites anywhere, contracts beside their runner, helpers in test/helpers. */
+  const misplaced = (rel: string): string | undefined => {
+    const naming = namingViolation(rel)
+    if (naming) return naming
+    if (/\.(test|contract)\.ts$/.test(rel)) return undefined
+    if (rel.startsWith('helpers/') && rel.endsWith('.ts')) return undefined
+    return `test/${rel}: only *.test.ts suites, *.contract.ts suites and test/helpers/*.ts belong under test/`
+  }
+
+  it('the checker refuses a helper outside test/helpers and a misnamed one inside', () => {
+    expect(misplaced('s3/objects.test.ts')).toBeUndefined()
+    expect(misplaced('helpers/s3-client.ts')).toBeUndefined()
+    expect(misplaced('s3/util.ts')).toMatch(/only \*\.test\.ts/)
+    expect(misplaced('helpers/S3Client.ts')).toMatch(/kebab-case/)
+  })
+
+  it('every file under test/ is a suite or a kebab-case helper in test/helpers', () => {
+    const files = walk(join(ROOT, 'test')).map((f) => relative(join(ROOT, 'test'), f).split(sep).join('/'))
+    expect(files.filter((f) => f.startsWith('helpers/')).length).toBeGreaterThan(0)
+    const bad = files.map(misplaced).filter((v) => v !== undefined)
+    expect(bad, bad.join('\n')).toEqual([])
   })
 })

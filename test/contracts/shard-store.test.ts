@@ -13,7 +13,7 @@ import { createPlatform } from '../../src/runtime/platform.ts'
 import { startStorageNode } from '../../src/runtime/storage-node.ts'
 import { createDiskStore } from '../../src/storage/disk-store.ts'
 import { createRemoteStore } from '../../src/storage/remote/client.ts'
-import { createTestDisk } from '../../src/storage/test-disk.ts'
+import { createTestDisk } from '../../src/storage/disk.testkit.ts'
 import { silentLogger } from '../../src/util/log.ts'
 import { shardStoreContract } from './shard-store.contract.ts'
 

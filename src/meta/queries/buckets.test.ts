@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Meta } from '../db.ts'
-import { freshDb, objectRow, partRow, uploadRow } from '../testing.ts'
+import { freshDb, objectRow, partRow, uploadRow } from '../meta.testkit.ts'
 import { bucketHasObjects, deleteBucket, getBucket, insertBucket, listBuckets, type BucketRow } from './buckets.ts'
 import { takeGc } from './gc.ts'
 import {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Meta } from '../db.ts'
-import { freshDb } from '../testing.ts'
+import { freshDb } from '../meta.testkit.ts'
 import { doneGc, enqueueGc, GC_LEASE_MS, takeGc } from './gc.ts'
 
 let meta: Meta

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Meta } from '../db.ts'
-import { countQueries, freshDb } from '../testing.ts'
+import { countQueries, freshDb } from '../meta.testkit.ts'
 import { listObjects, type ListObjectsInput } from './list.ts'
 
 /**

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Meta } from '../db.ts'
-import { byteOrder, freshDb, objectRow } from '../testing.ts'
+import { byteOrder, freshDb, objectRow } from '../meta.testkit.ts'
 import { listObjects, type ListObjectsInput } from './list.ts'
 import { commitObject } from './objects.ts'
 import { commonPrefixOf } from './seek.ts'

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Meta } from '../db.ts'
 import { NoSuchUploadError } from '../errors.ts'
-import { byteOrder, freshDb, objectRow, partRow, uploadRow } from '../testing.ts'
+import { byteOrder, freshDb, objectRow, partRow, uploadRow } from '../meta.testkit.ts'
 import { listUploads } from './list.ts'
 import { abortUpload, completeUpload, createUpload, getParts, getUpload, listParts, putPart } from './multipart.ts'
 import { commitObject, getObject } from './objects.ts'

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Meta } from '../db.ts'
 import { openDb } from '../db.ts'
-import { freshDb, objectRow } from '../testing.ts'
+import { freshDb, objectRow } from '../meta.testkit.ts'
 import { deleteBucket } from './buckets.ts'
 import { commitObject, deleteObject, getObject, parseEtagList, updateObjectMetadata } from './objects.ts'
 

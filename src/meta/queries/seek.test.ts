@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { byteOrder } from '../testing.ts'
+import { byteOrder } from '../meta.testkit.ts'
 import { commonPrefixOf, seekPage, successor, type SeekFrom } from './seek.ts'
 
 describe('successor', () => {

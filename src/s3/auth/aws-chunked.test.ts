@@ -6,7 +6,7 @@ import { concatBytes, utf8 } from '../../util/bytes.ts'
 import { MAX_CHUNK_LINE_BYTES, MAX_TRAILER_BYTES, decodePayload } from './aws-chunked.ts'
 import { deriveSigningKey } from './sigv4.ts'
 import type { Authenticated, PayloadMode } from './sigv4.ts'
-import { createTestPlatform } from './test-platform.ts'
+import { createTestPlatform } from '../../util/platform.testkit.ts'
 
 const platform = createTestPlatform()
 const AMZ_DATE = '20130524T000000Z'

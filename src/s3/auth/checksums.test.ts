@@ -7,7 +7,7 @@ import { concatBytes, toBase64, utf8 } from '../../util/bytes.ts'
 import { CHECKSUM_ALGORITHMS, createChecksum } from '../../util/checksums.ts'
 import { digestTap, OFFLOAD_MIN_BYTES, parseChecksumRequest } from './checksums.ts'
 import type { ChecksumRequest } from './checksums.ts'
-import { createTestPlatform } from './test-platform.ts'
+import { createTestPlatform } from '../../util/platform.testkit.ts'
 
 const platform = createTestPlatform()
 const workerPlatform = createPlatform({ hashWorkers: 1 })

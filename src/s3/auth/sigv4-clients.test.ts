@@ -17,7 +17,7 @@ import { decodePayload } from './aws-chunked.ts'
 import { digestTap, parseChecksumRequest } from './checksums.ts'
 import { authenticate } from './sigv4.ts'
 import type { AuthRequest } from './sigv4.ts'
-import { createTestPlatform } from './test-platform.ts'
+import { createTestPlatform } from '../../util/platform.testkit.ts'
 
 const platform = createTestPlatform()
 const ACCESS_KEY = 'AKIDCLIENTTEST'

@@ -22,7 +22,7 @@ import {
   uriEncode,
 } from './sigv4.ts'
 import type { AuthContext, AuthRequest } from './sigv4.ts'
-import { createTestPlatform } from './test-platform.ts'
+import { createTestPlatform } from '../../util/platform.testkit.ts'
 
 const platform = createTestPlatform()
 

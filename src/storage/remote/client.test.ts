@@ -4,7 +4,7 @@ import { silentLogger } from '../../util/log.ts'
 import { readAll, streamFromBytes } from '../../util/streams.ts'
 import { createDiskStore } from '../disk-store.ts'
 import { ShardNotFound } from '../shard-store.ts'
-import { createTestDisk, type TestDisk } from '../test-disk.ts'
+import { createTestDisk, type TestDisk } from '../disk.testkit.ts'
 import { createRemoteStore, NodeSkipped, RemoteStoreError, type ClusterFetch } from './client.ts'
 import { createNodeApp } from './server.ts'
 

@@ -12,7 +12,7 @@ import { createWasmCodec } from './codec-wasm.ts'
 import { createDiskStore, fanOut } from './disk-store.ts'
 import { createErasureStorage, type ErasureStorage, type ErasureStorageOptions } from './erasure-storage.ts'
 import type { ShardStore } from './shard-store.ts'
-import { createTestDisk, type TestDisk } from './test-disk.ts'
+import { createTestDisk, type TestDisk } from './disk.testkit.ts'
 
 let codec: ErasureCodec | undefined
 export function testCodec(): ErasureCodec {

@@ -4,7 +4,7 @@
  */
 import { createHash, createHmac } from 'node:crypto'
 import zlib from 'node:zlib'
-import type { Platform } from '../../util/platform.ts'
+import type { Platform } from './platform.ts'
 
 export function createTestPlatform(options: { nativeCrc32?: boolean } = {}): Platform {
   const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32

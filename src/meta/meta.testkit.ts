@@ -1,6 +1,6 @@
 /**
- * Test support for src/meta/**\/*.test.ts: a fresh migrated database per test and row factories.
- * Not used by production code; imports only this layer.
+ * Test kit for the src/meta and src/service tests: a fresh migrated database per test and row
+ * factories. Never imported by production code; imports only this layer.
  */
 import { openDb, type Meta } from './db.ts'
 import { ensureDefaultNamespace, upsertRootUser } from './queries/identities.ts'
