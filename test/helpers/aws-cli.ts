@@ -1,16 +1,12 @@
 /**
- * Runs the Debian AWS CLI v2 (/usr/bin/aws) against a test server in an isolated config:
- * temp config/credentials files, the server's CA bundle, path-style addressing, bounded time.
+ * Runs an AWS CLI (v1 or v2, found on PATH by test/helpers/clients.ts) against a test server in an
+ * isolated config: temp config/credentials files, the server's CA bundle, path-style, bounded time.
  */
 import { execFile } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { mkdtemp, writeFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestServer } from './server.ts'
-
-/** Prefer the Debian package: other `aws` binaries on PATH may be a different major version. */
-export const AWS_BIN = existsSync('/usr/bin/aws') ? '/usr/bin/aws' : 'aws'
 
 export interface AwsResult {
   code: number
@@ -26,14 +22,23 @@ export interface AwsCli {
   cleanup(): Promise<void>
 }
 
-/** Isolated CLI wrapper; s3 settings default to the CLI's own (8 MiB multipart threshold/chunk). */
-export async function awsCli(server: TestServer, s3Settings: Record<string, string> = {}): Promise<AwsCli> {
+/**
+ * Isolated wrapper around the CLI at `bin`; s3 settings default to the CLI's own (8 MiB multipart
+ * threshold and chunk). SigV4 is set explicitly: v1 presigns with SigV2 otherwise (v2 has only SigV4).
+ */
+export async function awsCli(
+  bin: string,
+  server: TestServer,
+  s3Settings: Record<string, string> = {},
+): Promise<AwsCli> {
   const dir = await mkdtemp(join(tmpdir(), 'coffer-awscli-'))
   const caFile = join(dir, 'ca.pem')
   const configFile = join(dir, 'config')
   const credsFile = join(dir, 'credentials')
   await writeFile(caFile, server.caPem)
-  const s3Lines = Object.entries({ addressing_style: 'path', ...s3Settings }).map(([k, v]) => `  ${k} = ${v}`)
+  const s3Lines = Object.entries({ addressing_style: 'path', signature_version: 's3v4', ...s3Settings }).map(
+    ([k, v]) => `  ${k} = ${v}`,
+  )
   await writeFile(
     configFile,
     ['[default]', `region = ${server.region}`, 'output = json', 's3 =', ...s3Lines, ''].join('\n'),
@@ -55,7 +60,7 @@ export async function awsCli(server: TestServer, s3Settings: Record<string, stri
   const run = (args: string[], opts: { timeoutMs?: number; cwd?: string } = {}): Promise<AwsResult> =>
     new Promise((resolve) => {
       execFile(
-        AWS_BIN,
+        bin,
         [...args, '--endpoint-url', server.endpoint],
         {
           env,
@@ -65,7 +70,8 @@ export async function awsCli(server: TestServer, s3Settings: Record<string, stri
           killSignal: 'SIGKILL',
         },
         (err, stdout, stderr) => {
-          const code = err ? (typeof (err as any).code === 'number' ? (err as any).code : -1) : 0
+          const status = (err as { code?: unknown } | null)?.code
+          const code = err ? (typeof status === 'number' ? status : -1) : 0
           resolve({ code, stdout: String(stdout), stderr: String(stderr) })
         },
       )

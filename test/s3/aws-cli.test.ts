@@ -1,30 +1,19 @@
 /**
- * Black-box: the Debian AWS CLI v2 against a real server over TLS (mb, cp with multipart, sync, ls,
- * s3api head-object, rm --recursive, rb), trusting the server CA through AWS_CA_BUNDLE.
+ * Black-box: the AWS CLI — each major version on PATH (v1 and v2) — against a real server over TLS
+ * (mb, cp with multipart, sync, ls, s3api head-object, rm --recursive, rb), trusting its CA.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { startServer, type TestServer } from '../helpers/server.ts'
 import { awsCli, type AwsCli } from '../helpers/aws-cli.ts'
+import { describeWithAwsCli } from '../helpers/clients.ts'
 import { bucketName } from '../helpers/s3-client.ts'
 import { multipartEtag } from '../helpers/raw.ts'
 
-let server: TestServer
-let cli: AwsCli
-const Bucket = bucketName('cli')
 const MiB = 1024 * 1024
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
-
-beforeAll(async () => {
-  server = await startServer()
-  cli = await awsCli(server)
-})
-afterAll(async () => {
-  await cli?.cleanup()
-  await server?.stop()
-})
 
 async function walk(dir: string): Promise<string[]> {
   const out: string[] = []
@@ -36,7 +25,20 @@ async function walk(dir: string): Promise<string[]> {
   return out
 }
 
-describe('aws s3 / s3api', () => {
+describeWithAwsCli('aws s3 / s3api', (aws) => {
+  let server: TestServer
+  let cli: AwsCli
+  const Bucket = bucketName(`cli-v${aws.major}`)
+
+  beforeAll(async () => {
+    server = await startServer()
+    cli = await awsCli(aws.path, server)
+  })
+  afterAll(async () => {
+    await cli?.cleanup()
+    await server?.stop()
+  })
+
   it('mb, then ls lists the bucket', async () => {
     const mb = await cli.ok(['s3', 'mb', `s3://${Bucket}`])
     expect(mb.stdout).toContain(`make_bucket: ${Bucket}`)

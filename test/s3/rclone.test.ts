@@ -1,5 +1,5 @@
 /**
- * rclone (Debian package, AWS SDK for Go under the hood) against a real server: the README's
+ * rclone (found on PATH; AWS SDK for Go under the hood) against a real server: the README's
  * configuration, copy up (including a multipart-sized file), listing, check, copy back, delete.
  */
 import { execFile } from 'node:child_process'
@@ -8,49 +8,58 @@ import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { describeWithClient } from '../helpers/clients.ts'
 import { startServer, type TestServer } from '../helpers/server.ts'
 
 const run = promisify(execFile)
-const RCLONE = '/usr/bin/rclone'
-let server: TestServer
-let dir: string
-
-beforeAll(async () => {
-  server = await startServer()
-  dir = await mkdtemp(join(tmpdir(), 'coffer-rclone-'))
-  await writeFile(join(dir, 'ca.pem'), server.caPem)
-})
-afterAll(async () => {
-  await server?.stop()
-  if (dir) await rm(dir, { recursive: true, force: true })
-})
-
-/** rclone with the remote configured only through environment variables, as the README shows. */
-function rclone(args: string[]) {
-  return run(
-    RCLONE,
-    ['--ca-cert', join(dir, 'ca.pem'), '--config', '/dev/null', '--low-level-retries', '1', '--retries', '1', ...args],
-    {
-      timeout: 120_000,
-      env: {
-        PATH: process.env.PATH,
-        HOME: dir,
-        RCLONE_CONFIG_COFFER_TYPE: 's3',
-        RCLONE_CONFIG_COFFER_PROVIDER: 'Other',
-        RCLONE_CONFIG_COFFER_ACCESS_KEY_ID: server.accessKeyId,
-        RCLONE_CONFIG_COFFER_SECRET_ACCESS_KEY: server.secretAccessKey,
-        RCLONE_CONFIG_COFFER_ENDPOINT: server.endpoint,
-        RCLONE_CONFIG_COFFER_REGION: server.region,
-        RCLONE_CONFIG_COFFER_FORCE_PATH_STYLE: 'true',
-      },
-    },
-  )
-}
-
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 
-describe('rclone', () => {
+describeWithClient('rclone', 'rclone', (bin) => {
+  let server: TestServer
+  let dir: string
+  beforeAll(async () => {
+    server = await startServer()
+    dir = await mkdtemp(join(tmpdir(), 'coffer-rclone-'))
+    await writeFile(join(dir, 'ca.pem'), server.caPem)
+  })
+  afterAll(async () => {
+    await server?.stop()
+    if (dir) await rm(dir, { recursive: true, force: true })
+  })
+
+  /** rclone with the remote configured only through environment variables, as the README shows. */
+  function rclone(args: string[]) {
+    return run(
+      bin,
+      [
+        '--ca-cert',
+        join(dir, 'ca.pem'),
+        '--config',
+        '/dev/null',
+        '--low-level-retries',
+        '1',
+        '--retries',
+        '1',
+        ...args,
+      ],
+      {
+        timeout: 120_000,
+        env: {
+          PATH: process.env.PATH,
+          HOME: dir,
+          RCLONE_CONFIG_COFFER_TYPE: 's3',
+          RCLONE_CONFIG_COFFER_PROVIDER: 'Other',
+          RCLONE_CONFIG_COFFER_ACCESS_KEY_ID: server.accessKeyId,
+          RCLONE_CONFIG_COFFER_SECRET_ACCESS_KEY: server.secretAccessKey,
+          RCLONE_CONFIG_COFFER_ENDPOINT: server.endpoint,
+          RCLONE_CONFIG_COFFER_REGION: server.region,
+          RCLONE_CONFIG_COFFER_FORCE_PATH_STYLE: 'true',
+        },
+      },
+    )
+  }
+
   it('mkdir, copy a tree up and back, lsf, check, delete, rmdir', async () => {
     const src = join(dir, 'src')
     await mkdir(join(src, 'nested/deeper'), { recursive: true })
