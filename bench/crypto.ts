@@ -211,6 +211,48 @@ async function packagePairs(c: CryptoModule, quick: boolean): Promise<Pair[]> {
   return pairs
 }
 
+/**
+ * The AEAD port itself (src/runtime/aead-node.ts vs src/crypto/aead.ts), one package or one 1 MiB
+ * buffer per call: which implementation the hot path should use. Each is checked against the
+ * other before timing (the correctness test is src/runtime/aead-node.test.ts).
+ */
+async function aeadPairs(c: CryptoModule): Promise<Pair[]> {
+  const node = createNodeAead()
+  const web = c.createWebCryptoAead()
+  const raw = randomFillSync(new Uint8Array(32))
+  const nodeKey = await node.importKey(raw)
+  const webKey = await web.importKey(raw)
+  const nonce = randomFillSync(new Uint8Array(12))
+  const aad = randomFillSync(new Uint8Array(24))
+  const pairs: Pair[] = []
+  for (const size of [c.PACKAGE_PAYLOAD, MiB]) {
+    const plain = randomFillSync(new Uint8Array(size))
+    const sealed = await node.seal(nodeKey, nonce, aad, plain)
+    if (!Buffer.from(sealed).equals(Buffer.from(await web.seal(webKey, nonce, aad, plain))))
+      throw new Error(`node and WebCrypto AEADs disagree at ${size} bytes`)
+    const label = size === MiB ? '1 MiB' : `${size / KiB} KiB package`
+    pairs.push(
+      {
+        what: `Aead seal, ${label}`,
+        ours: 'node:crypto AEAD (src/runtime/aead-node.ts)',
+        oursFn: () => node.seal(nodeKey, nonce, aad, plain),
+        base: 'WebCrypto AEAD (src/crypto/aead.ts)',
+        baseFn: () => web.seal(webKey, nonce, aad, plain),
+        bytes: size,
+      },
+      {
+        what: `Aead open, ${label}`,
+        ours: 'node:crypto AEAD (src/runtime/aead-node.ts)',
+        oursFn: () => node.open(nodeKey, nonce, aad, sealed),
+        base: 'WebCrypto AEAD (src/crypto/aead.ts)',
+        baseFn: () => web.open(webKey, nonce, aad, sealed),
+        bytes: size,
+      },
+    )
+  }
+  return pairs
+}
+
 async function aesPairs(): Promise<Pair[]> {
   const big = await rawAes(MiB)
   const small = await rawAes(64 * KiB)
@@ -277,8 +319,9 @@ export async function runCrypto(ctx: SuiteContext): Promise<SuiteResult> {
   const crypto = await loadCrypto()
   const hashes = hashPairs()
   const aes = await aesPairs()
+  const aeads = typeof crypto === 'string' ? [] : await aeadPairs(crypto)
   const packages = typeof crypto === 'string' ? [] : await packagePairs(crypto, ctx.quick)
-  ctx.progress.plan(hashes.length + aes.length + packages.length + 1)
+  ctx.progress.plan(hashes.length + aes.length + aeads.length + packages.length + 1)
   const metrics: Metric[] = []
   const minMs = ctx.quick ? QUICK_MS : CELL_MS
   const measure = async (pairs: Pair[]) => {
@@ -307,7 +350,7 @@ export async function runCrypto(ctx: SuiteContext): Promise<SuiteResult> {
   ]
   const aesRows = await measure(aes)
   if (typeof crypto === 'string') aesRows.push(['package encrypt/decrypt', NA, NA, 'raw AES-256-GCM', '–', '–'])
-  else aesRows.push(...(await measure(packages)))
+  else aesRows.push(...(await measure(aeads)), ...(await measure(packages)))
   ctx.progress.status('crypto malloc tunables (child processes)')
   const tuned = await tunablesRows(ctx)
   ctx.progress.step('crypto malloc tunables')

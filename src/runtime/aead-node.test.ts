@@ -1,148 +1,181 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { type Aead, createWebCryptoAead } from '../crypto/aead.ts'
-import { decryptRange } from '../crypto/decrypt-stream.ts'
-import { encryptStream } from '../crypto/encrypt-stream.ts'
-import { cipherLength } from '../crypto/package-format.ts'
+import { type Aead, type AeadKey, createWebCryptoAead } from '../crypto/aead.ts'
+import { decryptSlice, encryptAll, options, pattern } from '../crypto/crypto.testkit.ts'
+import { cipherLength, PACKAGE_PAYLOAD, packageContext } from '../crypto/package-format.ts'
 import { createNodeAead } from './aead-node.ts'
 
-// Informational throughput (printed, never asserted): which AEAD the hot path should use, and
-// what the package format costs over raw AES-256-GCM on the same machine in the same run.
-const KiB = 1024
-const MiB = 1024 * KiB
-const VOLUME = 64 * MiB // per measurement: enough to be stable, small enough for CI
+// The node:crypto AEAD must be a drop-in for the WebCrypto one: same bytes out for the same
+// inputs, each opens what the other sealed, and it refuses every tampered package. (Throughput
+// lives in bench/crypto.ts.)
+const node = createNodeAead()
+const web = createWebCryptoAead()
+const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'))
+const toHex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
 
-const mbps = (bytes: number, ms: number) => `${(bytes / 1e6 / (ms / 1000)).toFixed(0).padStart(5)} MB/s`
+// McGrew–Viega GCM test cases 13–15 (AES-256; no AAD); case 16, with AAD, is in src/crypto/aead.test.ts.
+const K15 = 'feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308'
+const P15 =
+  'd9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255'
+const VECTORS = [
+  {
+    name: 'case 13 (empty)',
+    key: '00'.repeat(32),
+    iv: '00'.repeat(12),
+    pt: '',
+    sealed: '530f8afbc74536b9a963b4f1c4cb738b',
+  },
+  {
+    name: 'case 14 (one block)',
+    key: '00'.repeat(32),
+    iv: '00'.repeat(12),
+    pt: '00'.repeat(16),
+    sealed: 'cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919',
+  },
+  {
+    name: 'case 15 (four blocks)',
+    key: K15,
+    iv: 'cafebabefacedbaddecaf888',
+    pt: P15,
+    sealed:
+      '522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662898015ad' +
+      'b094dac5d93471bdec1a502270e3cc6c',
+  },
+]
 
-async function timeIt(fn: () => Promise<void> | void): Promise<number> {
-  await fn() // warm-up
-  const t = performance.now()
-  await fn()
-  return performance.now() - t
-}
+const keys = async (raw: Uint8Array): Promise<[AeadKey, AeadKey]> => [
+  await node.importKey(raw),
+  await web.importKey(raw),
+]
+const rejects = (a: Aead, key: AeadKey, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array) =>
+  expect((async () => a.open(key, nonce, aad, sealed))()).rejects.toThrow()
 
-async function sealOpen(aead: Aead, size: number): Promise<{ seal: number; open: number }> {
-  const key = await aead.importKey(randomBytes(32))
-  const buf = new Uint8Array(randomBytes(size))
-  const nonce = new Uint8Array(12)
-  const aad = new Uint8Array(24)
-  const n = VOLUME / size
-  let sealed: Uint8Array = new Uint8Array(0)
-  const seal = await timeIt(async () => {
-    for (let i = 0; i < n; i++) sealed = await aead.seal(key, nonce, aad, buf)
+describe('node:crypto AEAD', () => {
+  it.each(VECTORS)('matches the published AES-256-GCM answer: $name', async (v) => {
+    const [nk] = await keys(hex(v.key))
+    const sealed = await node.seal(nk, hex(v.iv), new Uint8Array(0), hex(v.pt))
+    expect(toHex(sealed)).toBe(v.sealed)
+    expect(toHex(await node.open(nk, hex(v.iv), new Uint8Array(0), sealed))).toBe(v.pt)
   })
-  const open = await timeIt(async () => {
-    for (let i = 0; i < n; i++) await aead.open(key, nonce, aad, sealed)
-  })
-  expect(await aead.open(key, nonce, aad, sealed)).toEqual(buf)
-  return { seal: VOLUME / (seal / 1000) / 1e6, open: VOLUME / (open / 1000) / 1e6 }
-}
 
-/** Raw AES-256-GCM over 1 MiB buffers, no package format: the baseline. */
-async function rawGcm(): Promise<{ seal: number; open: number }> {
-  const key = randomBytes(32)
-  const iv = randomBytes(12)
-  const buf = randomBytes(MiB)
-  let ct: Buffer = Buffer.alloc(0)
-  let tag: Buffer = Buffer.alloc(0)
-  const seal = await timeIt(() => {
-    for (let i = 0; i < VOLUME / MiB; i++) {
-      const c = createCipheriv('aes-256-gcm', key, iv)
-      ct = c.update(buf)
-      c.final()
-      tag = c.getAuthTag()
+  it('seals byte-identically to WebCrypto, and each opens what the other sealed (lengths around blocks and packages)', async () => {
+    const lengths = [0, 1, 15, 16, 17, 255, 4096, PACKAGE_PAYLOAD - 1, PACKAGE_PAYLOAD, PACKAGE_PAYLOAD + 1, 200_003]
+    for (const [i, n] of lengths.entries()) {
+      const [nk, wk] = await keys(pattern(32, 100 + i))
+      const nonce = pattern(12, 200 + i)
+      const aad = pattern(i * 7, 300 + i) // 0..70 bytes of associated data
+      const plain = pattern(n, 400 + i)
+      const a = await node.seal(nk, nonce, aad, plain)
+      const b = await web.seal(wk, nonce, aad, plain)
+      expect(a.length, `length ${n}`).toBe(n + 16)
+      expect(toHex(a) === toHex(b), `length ${n}: node and WebCrypto differ`).toBe(true)
+      expect(toHex(await web.open(wk, nonce, aad, a)) === toHex(plain), `length ${n}: WebCrypto opens node's`).toBe(
+        true,
+      )
+      expect(toHex(await node.open(nk, nonce, aad, b)) === toHex(plain), `length ${n}: node opens WebCrypto's`).toBe(
+        true,
+      )
     }
   })
-  const open = await timeIt(() => {
-    for (let i = 0; i < VOLUME / MiB; i++) {
-      const d = createDecipheriv('aes-256-gcm', key, iv)
-      d.setAuthTag(tag)
-      d.update(ct)
-      d.final()
-    }
+
+  it('reads only its views: inputs inside larger buffers, outputs plain Uint8Arrays of their own', async () => {
+    const [nk, wk] = await keys(pattern(32, 5))
+    const backing = pattern(10_000, 6)
+    const nonce = backing.subarray(100, 112)
+    const aad = backing.subarray(200, 233)
+    const plain = backing.subarray(1_001, 6_002)
+    const sealed = await node.seal(nk, nonce, aad, plain)
+    expect(Object.getPrototypeOf(sealed)).toBe(Uint8Array.prototype) // never a Buffer
+    expect(toHex(sealed)).toBe(toHex(await web.seal(wk, nonce.slice(), aad.slice(), plain.slice())))
+    const copy = new Uint8Array(sealed.length + 50)
+    copy.set(sealed, 25)
+    const opened = await node.open(nk, nonce, aad, copy.subarray(25, 25 + sealed.length))
+    expect(Object.getPrototypeOf(opened)).toBe(Uint8Array.prototype)
+    expect(toHex(opened)).toBe(toHex(plain))
+    expect(opened.buffer).not.toBe(copy.buffer)
   })
-  return { seal: VOLUME / (seal / 1000) / 1e6, open: VOLUME / (open / 1000) / 1e6 }
-}
 
-function source(total: number, chunk: number): ReadableStream<Uint8Array> {
-  const block = new Uint8Array(randomBytes(chunk))
-  let sent = 0
-  return new ReadableStream(
-    {
-      pull(c) {
-        if (sent >= total) return c.close()
-        const n = Math.min(chunk, total - sent)
-        sent += n
-        c.enqueue(block.subarray(0, n))
-      },
-    },
-    { highWaterMark: 0 },
-  )
-}
+  it('refuses every single-bit change to the sealed bytes, as WebCrypto does', async () => {
+    const [nk, wk] = await keys(pattern(32, 7))
+    const nonce = pattern(12, 8)
+    const aad = pattern(20, 9)
+    const sealed = await node.seal(nk, nonce, aad, pattern(24, 10)) // 24 bytes of ciphertext, 16 of tag
+    for (let byte = 0; byte < sealed.length; byte++) {
+      for (const bit of [0, 7]) {
+        const bad = sealed.slice()
+        bad[byte]! ^= 1 << bit
+        await rejects(node, nk, nonce, aad, bad)
+        await rejects(web, wk, nonce, aad, bad)
+      }
+    }
+    // Cut or extended: a different tag position, so it cannot authenticate either.
+    await rejects(node, nk, nonce, aad, sealed.subarray(0, sealed.length - 1))
+    await rejects(node, nk, nonce, aad, Uint8Array.of(...sealed, 0))
+    await rejects(node, nk, nonce, aad, sealed.subarray(0, 15)) // shorter than a tag
+  })
 
-async function drainCount(s: ReadableStream<Uint8Array>): Promise<number> {
-  let n = 0
-  for await (const c of s as unknown as AsyncIterable<Uint8Array>) n += c.length
-  return n
-}
+  it('binds the nonce, the associated data and the key', async () => {
+    const [nk] = await keys(pattern(32, 11))
+    const nonce = pattern(12, 12)
+    const aad = pattern(20, 13)
+    const sealed = await node.seal(nk, nonce, aad, pattern(100, 14))
+    for (const i of [0, 11])
+      await rejects(
+        node,
+        nk,
+        nonce.map((x, j) => (j === i ? x ^ 0x80 : x)),
+        aad,
+        sealed,
+      )
+    for (const i of [0, 19])
+      await rejects(
+        node,
+        nk,
+        nonce,
+        aad.map((x, j) => (j === i ? x ^ 1 : x)),
+        sealed,
+      )
+    await rejects(node, nk, nonce, aad.subarray(0, 19), sealed)
+    await rejects(node, nk, nonce, new Uint8Array(0), sealed)
+    await rejects(node, await node.importKey(pattern(32, 15)), nonce, aad, sealed)
+  })
 
-/** 1 MiB views of `bytes[s, e)`, like a storage range read. */
-function slices(bytes: Uint8Array, s: number, e: number): ReadableStream<Uint8Array> {
-  let o = s
-  return new ReadableStream(
-    {
-      pull(c) {
-        if (o >= e) return c.close()
-        const n = Math.min(MiB, e - o)
-        c.enqueue(bytes.subarray(o, o + n))
-        o += n
-      },
-    },
-    { highWaterMark: 0 },
-  )
-}
+  it("binds a package to its place through the format's nonce and AAD (index, final flag, part, object)", async () => {
+    const params = { key: pattern(32, 16), prefix: pattern(8, 17), objectId: 'victim', partNumber: 3 }
+    const at = (p: typeof params, index: number, final: boolean) => {
+      const c = packageContext(p)
+      c.at(index, final)
+      return { nonce: c.nonce.slice(), aad: c.aad.slice() }
+    }
+    const [nk] = await keys(params.key)
+    const here = at(params, 5, false)
+    const sealed = await node.seal(nk, here.nonce, here.aad, pattern(1000, 18))
+    expect((await node.open(nk, here.nonce, here.aad, sealed)).length).toBe(1000)
+    for (const elsewhere of [
+      at(params, 6, false), // reordered
+      at(params, 5, true), // passed off as the last package (truncation)
+      at({ ...params, partNumber: 4 }, 5, false), // moved to another part
+      at({ ...params, objectId: 'victin' }, 5, false), // moved to another object
+    ])
+      await rejects(node, nk, elsewhere.nonce, elsewhere.aad, sealed)
+  })
 
-/** encryptStream and decryptRange over 1 MiB chunks (each timed after a warm-up run). */
-async function streams(aead: Aead): Promise<{ seal: number; open: number }> {
-  const opts = {
-    key: new Uint8Array(randomBytes(32)),
-    prefix: new Uint8Array(8),
-    objectId: 'bench',
-    partNumber: 0,
-    aead,
-  }
-  const seal = await timeIt(async () => void (await drainCount(encryptStream(source(VOLUME, MiB), opts))))
-  const parts: Uint8Array[] = []
-  for await (const c of encryptStream(source(VOLUME, MiB), opts) as unknown as AsyncIterable<Uint8Array>) parts.push(c)
-  const cipher = new Uint8Array(Buffer.concat(parts))
-  expect(cipher.length).toBe(cipherLength(VOLUME))
-  let got = 0
-  const open = await timeIt(
-    async () => void (got = await drainCount(decryptRange((s, e) => slices(cipher, s, e), VOLUME, 0, VOLUME, opts))),
-  )
-  expect(got).toBe(VOLUME)
-  return { seal: VOLUME / (seal / 1000) / 1e6, open: VOLUME / (open / 1000) / 1e6 }
-}
+  it('refuses malformed keys and nonces before touching data', async () => {
+    await expect(node.importKey(pattern(31))).rejects.toThrow(RangeError)
+    await expect(node.importKey(pattern(33))).rejects.toThrow(RangeError)
+    const nk = await node.importKey(pattern(32))
+    expect(() => node.seal(nk, pattern(11), new Uint8Array(0), pattern(5))).toThrow(RangeError)
+    expect(() => node.open(nk, pattern(16), new Uint8Array(0), pattern(40))).toThrow(RangeError)
+  })
 
-describe('AEAD throughput (informational)', () => {
-  it('node:crypto vs WebCrypto, per package and per 1 MiB buffer, beside raw AES-256-GCM and the package streams', async () => {
-    const node = createNodeAead()
-    const web = createWebCryptoAead()
-    const rows: [string, { seal: number; open: number }][] = [
-      ['raw AES-256-GCM node:crypto, 1 MiB buffers', await rawGcm()],
-      ['Aead node,      64 KiB packages', await sealOpen(node, 64 * KiB)],
-      ['Aead webcrypto, 64 KiB packages', await sealOpen(web, 64 * KiB)],
-      ['Aead node,      1 MiB buffers', await sealOpen(node, MiB)],
-      ['Aead webcrypto, 1 MiB buffers', await sealOpen(web, MiB)],
-      ['encryptStream/decryptRange, node Aead', await streams(node)],
-      ['encryptStream/decryptRange, webcrypto Aead', await streams(web)],
-      ['raw AES-256-GCM node:crypto, 1 MiB (again)', await rawGcm()], // first-vs-last shows the noise
-    ]
-    const f = (x: number) => mbps(x * 1e6, 1000)
-    console.log(
-      '[info] AES-256-GCM throughput (encrypt / decrypt), 64 MiB each:\n' +
-        rows.map(([name, r]) => `  ${name.padEnd(46)} ${f(r.seal)} / ${f(r.open)}`).join('\n'),
-    )
-    for (const [, r] of rows) expect(r.seal).toBeGreaterThan(0)
+  it('package streams sealed with it are the same bytes as with WebCrypto, and decrypt with either', async () => {
+    const size = 3 * PACKAGE_PAYLOAD + 4321
+    const plain = pattern(size, 19)
+    const viaNode = await encryptAll(plain, options({ objectId: 'cross', partNumber: 2 }, node))
+    const viaWeb = await encryptAll(plain, options({ objectId: 'cross', partNumber: 2 }, web))
+    expect(viaNode.length).toBe(cipherLength(size))
+    expect(toHex(viaNode) === toHex(viaWeb)).toBe(true)
+    const mid = [PACKAGE_PAYLOAD - 10, 2 * PACKAGE_PAYLOAD + 10] as const
+    const back = await decryptSlice(viaWeb, size, ...mid, options({ objectId: 'cross', partNumber: 2 }, node))
+    expect(toHex(back) === toHex(plain.subarray(...mid))).toBe(true)
   })
 })

@@ -1,6 +1,6 @@
 /**
  * The AEAD port (src/crypto/aead.ts) over node:crypto's synchronous AES-256-GCM, which Node, Deno
- * and Bun all provide; measured faster than crypto.subtle per package (see aead-node.test.ts).
+ * and Bun all provide; measured faster than crypto.subtle per package (bench/crypto.ts, "Aead seal/open").
  */
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto'
 import { type Aead, AEAD_TAG_BYTES, checkAeadArgs } from '../crypto/aead.ts'
