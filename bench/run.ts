@@ -1,5 +1,5 @@
 /**
- * Entry of `npm run bench`: runs the selected suites (codec, crypto, s3), prints their tables and
+ * Entry of `npm run bench`: runs the selected suites (codec, crypto, storage, s3), prints their tables and
  * writes JSON + Markdown (+ SVG chart) reports under bench/results/. See bench/README.md.
  */
 import { loadavg } from 'node:os'
@@ -24,6 +24,7 @@ process.on('warning', (w) => {
 const suites: Record<SuiteName, () => Promise<Suite>> = {
   codec: async () => (await import('./codec.ts')).runCodec,
   crypto: async () => (await import('./crypto.ts')).runCrypto,
+  storage: async () => (await import('./storage.ts')).runStorage,
   s3: async () => (await import('./s3.ts')).runS3,
 }
 

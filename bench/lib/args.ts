@@ -1,11 +1,11 @@
 /**
- * Command line of `npm run bench`: --quick, --only codec,crypto,s3, --out DIR, --no-progress.
+ * Command line of `npm run bench`: --quick, --only codec,crypto,storage,s3, --out DIR, --no-progress.
  * Parsed by the coffer CLI's parser (src/runtime/args.ts); run.ts reports problems and exits.
  */
 import { parseFlags, type CommandSpec } from '../../src/runtime/args.ts'
 import { commandHelp } from '../../src/runtime/help.ts'
 
-export const SUITES = ['codec', 'crypto', 's3'] as const
+export const SUITES = ['codec', 'crypto', 'storage', 's3'] as const
 export type SuiteName = (typeof SUITES)[number]
 
 export const BENCH_COMMAND = {

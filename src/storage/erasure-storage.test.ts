@@ -67,14 +67,9 @@ describe('ErasureStorage round trips', () => {
   it('20 MiB with the default 256 KiB blocks, fed in odd-sized chunks', async () => {
     const r = await rig({ blockSize: undefined })
     const body = pseudoRandom(20 * 1024 * 1024, 7)
-    const t0 = performance.now()
     const { layout } = await r.storage.write('big-20m', streamFromBytes(body, 65_537))
-    const t1 = performance.now()
     const got = await hashStream(r.storage.read(layout, 0, body.length))
-    const t2 = performance.now()
     expect(got).toEqual({ sha256: sha256(body), length: body.length })
-    const mbps = (ms: number) => (body.length / 1e6 / (ms / 1000)).toFixed(0)
-    console.log(`[info] 20 MiB 4+2 on temp-dir DiskStores: write ${mbps(t1 - t0)} MB/s, read ${mbps(t2 - t1)} MB/s`)
   })
 
   it('serves every class of range', async () => {

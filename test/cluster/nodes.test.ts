@@ -143,7 +143,6 @@ describe('storage nodes: 6 node processes + gateway (4+2)', () => {
   const Bucket = bucketName('nodes')
   const objects: Obj[] = []
   let ids = new Set<string>()
-  let healthyRead = { bytes: 0, ms: 0 }
   const nodeDirs = () => nodes.map((n) => n.dataDir)
 
   beforeAll(async () => {
@@ -223,20 +222,13 @@ describe('storage nodes: 6 node processes + gateway (4+2)', () => {
         files.filter((f) => f.drive.startsWith(`${n.dataDir}/`)),
         `node ${n.index}`,
       ).toHaveLength(ids.size)
-    const t0 = Date.now()
-    healthyRead = { bytes: await verifyWhole(s3, Bucket, objects), ms: 0 }
-    healthyRead.ms = Date.now() - t0
+    await verifyWhole(s3, Bucket, objects)
   })
 
   it('kill -9 two nodes: every object reads back with the same SHA-256, ranges included', async () => {
     await Promise.all([1, 4].map((i) => killNode(nodes[i]!)))
-    const t0 = Date.now()
-    const bytes = await verifyWhole(s3, Bucket, objects)
-    const ms = Date.now() - t0
-    const rate = (b: number, t: number) => `${(b / MiB / (t / 1000)).toFixed(1)} MiB/s`
-    console.log(
-      `whole reads of ${objects.length} objects (${(bytes / MiB).toFixed(1)} MiB, 4 at a time): healthy ${healthyRead.ms} ms = ${rate(healthyRead.bytes, healthyRead.ms)}; 2 of 6 nodes down ${ms} ms = ${rate(bytes, ms)}`,
-    )
+    // Degraded vs healthy read speed is measured in bench/s3.ts.
+    await verifyWhole(s3, Bucket, objects)
     await verifyRanges(
       s3,
       Bucket,
@@ -271,7 +263,6 @@ describe('storage nodes: 6 node processes + gateway (4+2)', () => {
     await cp(lostDrive, join(root, 'node-1-before'), { recursive: true })
     await rm(lostDrive, { recursive: true, force: true })
     await startNode(nodes[1]!, clusterFile)
-    const started = Date.now()
     ids = new Set((await listShards(nodeDirs())).map((f) => f.writeId))
     await waitFor(
       'every write to have 6 shards on the nodes',
@@ -282,11 +273,10 @@ describe('storage nodes: 6 node processes + gateway (4+2)', () => {
       90_000,
       500,
     )
-    const ms = Date.now() - started
     const rebuilt = (await listShards(nodes[1]!.dataDir)).reduce((n, f) => n + f.size, 0)
     const h = await getHealth(gateway!)
     console.log(
-      `healed node 1: ${(rebuilt / MiB).toFixed(1)} MiB of shards (${ids.size} writes) in ${ms} ms; stats ${JSON.stringify(h.stats)}`,
+      `healed node 1: ${(rebuilt / MiB).toFixed(1)} MiB of shards (${ids.size} writes); stats ${JSON.stringify(h.stats)}`,
     )
     // Each rebuilt shard file is byte-identical to the one the wiped drive held.
     const before = await listShards(join(root, 'node-1-before'))
