@@ -32,11 +32,11 @@ describe('openDb', () => {
     await second.close()
   })
 
-  it('tunes embedded files: WAL, synchronous=NORMAL, busy timeout, foreign keys', async () => {
+  it('tunes embedded files: WAL, synchronous=FULL (every commit fsynced), busy timeout, foreign keys', async () => {
     const meta = await openDb(tempUrl())
     const one = async (pragma: string) => Object.values((await meta.client.execute(`PRAGMA ${pragma}`)).rows[0]!)[0]
     expect(await one('journal_mode')).toBe('wal')
-    expect(await one('synchronous')).toBe(1) // NORMAL
+    expect(await one('synchronous')).toBe(2) // FULL: see SYNCHRONOUS in db.ts
     expect(Number(await one('busy_timeout'))).toBeGreaterThan(0)
     expect(await one('foreign_keys')).toBe(1)
     await meta.close()

@@ -20,13 +20,16 @@ export interface Meta {
 
 export interface OpenDbOptions {
   authToken?: string
-  /**
-   * Embedded files only. 'NORMAL' (default): in WAL mode a commit is not fsynced; a power loss
-   * (not a process crash) may lose the last commits but never corrupts the file. 'FULL' fsyncs
-   * every commit, when acknowledged writes must survive power loss at the cost of commit latency.
-   */
-  synchronous?: 'NORMAL' | 'FULL'
 }
+
+/**
+ * Embedded files commit with synchronous=FULL: in WAL mode SQLite then fsyncs the WAL before a
+ * commit returns, so an acknowledged PUT's row survives a power loss (NORMAL syncs only at
+ * checkpoints, and a power loss may lose the last commits). It is also SQLite's default, so a
+ * connection the client opens later without tune() still syncs. test/cluster/power-loss.test.ts
+ * checks it against a simulated power loss; bench/storage.ts measures what it costs.
+ */
+const SYNCHRONOUS = 'FULL'
 
 /**
  * How long an embedded writer waits for another *process* holding the write lock. Within one
@@ -52,7 +55,7 @@ export async function openDb(url: string, opts: OpenDbOptions = {}): Promise<Met
   const batch = client.batch.bind(client)
   client.batch = (stmts: Array<InStatement | [string, InArgs?]>, mode: TransactionMode = 'write') => batch(stmts, mode)
   try {
-    if (embedded) await tune(client, url, opts.synchronous ?? 'NORMAL')
+    if (embedded) await tune(client, url)
     const db = drizzle({ client })
     await applyMigrations(db)
     return { db, client, close: async () => client.close() }
@@ -62,11 +65,11 @@ export async function openDb(url: string, opts: OpenDbOptions = {}): Promise<Met
   }
 }
 
-async function tune(client: Client, url: string, synchronous: 'NORMAL' | 'FULL'): Promise<void> {
+async function tune(client: Client, url: string): Promise<void> {
   if (url !== ':memory:' && !url.startsWith('file::memory:')) {
     // WAL: readers never block the writer nor each other; the setting persists in the file.
     await client.execute('PRAGMA journal_mode=WAL')
-    await client.execute(`PRAGMA synchronous=${synchronous}`)
+    await client.execute(`PRAGMA synchronous=${SYNCHRONOUS}`)
     await client.execute(`PRAGMA busy_timeout=${BUSY_TIMEOUT_MS}`)
   }
   // Off by default in SQLite. Queries never rely on it (sqld connections may not have it), but

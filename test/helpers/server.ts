@@ -40,6 +40,8 @@ export interface StartOptions {
   dataDir?: string
   /** Default 30 s (Deno's first start compiles more). */
   readyTimeoutMs?: number
+  /** Runs the server under another program (e.g. strace): gets the command line, returns the one to spawn. */
+  wrap?: (cmd: string, argv: string[]) => { cmd: string; argv: string[] }
 }
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..')
@@ -112,7 +114,8 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     ...extra,
   ]
   const region = flagValue(extra, '--region') ?? env.COFFER_REGION ?? 'us-east-1'
-  const { cmd, argv } = runtimeCommand(runtime, args)
+  const plain = runtimeCommand(runtime, args)
+  const { cmd, argv } = opts.wrap ? opts.wrap(plain.cmd, plain.argv) : plain
   const child: ChildProcess = spawn(cmd, argv, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
