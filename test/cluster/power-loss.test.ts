@@ -14,8 +14,11 @@ import { durableImage, parseTrace, straceArgs, type TraceEvent } from '../helper
 import { bucketName, s3Client } from '../helpers/s3-client.ts'
 import { startServer, type TestServer } from '../helpers/server.ts'
 
-/** Wall clock in seconds, as strace -ttt prints it. */
-const now = () => (performance.timeOrigin + performance.now()) / 1000
+/**
+ * Wall clock in seconds, as strace -ttt prints it (the same clock, read now rather than derived from
+ * a monotonic one), rounded up to the next millisecond so nothing before this instant is left out.
+ */
+const now = () => (Date.now() + 1) / 1000
 
 /** The object keys a metadata image holds, read by libSQL itself after WAL recovery. */
 async function keysIn(image: Map<string, Uint8Array | undefined>, db: string, wal: string): Promise<string[]> {
