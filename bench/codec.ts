@@ -70,7 +70,13 @@ function operation(codec: ErasureCodec, cell: Cell, b: Buffers): { run: () => vo
   if (lost.length === 0) {
     const parity = Array.from({ length: m }, () => new Uint8Array(shard))
     const run = () => codec.encode(b.data, parity)
-    return { run, correct: () => (run(), parity.every((p, j) => equal(p, b.truth[k + j]!))) }
+    return {
+      run,
+      correct: () => {
+        run()
+        return parity.every((p, j) => equal(p, b.truth[k + j]!))
+      },
+    }
   }
   const present = Array.from({ length: k + m }, (_, i) => !lost.includes(i))
   const scratch = lost.map(() => new Uint8Array(shard))

@@ -353,7 +353,10 @@ async function ceiling(run: Run): Promise<void> {
     for (const [size, conc] of run.plan.throughput) {
       const buf = size <= 8 * MiB ? new Uint8Array(size).fill(7) : undefined
       const put: LoadResult = await load(
-        async (i) => (await c.put(`/tp/${size}/${i}`, buf ?? patternStream(size, i + 1).stream, size), size),
+        async (i) => {
+          await c.put(`/tp/${size}/${i}`, buf ?? patternStream(size, i + 1).stream, size)
+          return size
+        },
         run.plan.timed(size, conc),
       )
       stored.set(size, Math.max(stored.get(size) ?? 0, put.ops))

@@ -8,12 +8,9 @@ import { createSimdCodec } from '../src/storage/codec-simd.ts'
 import { createWasmCodec } from '../src/storage/codec-wasm.ts'
 import { baselineWasmFile, simdWasmFiles } from './measure.ts'
 
-const runtime =
-  'Deno' in globalThis
-    ? `deno ${(globalThis as any).Deno.version.deno}`
-    : 'Bun' in globalThis
-      ? `bun ${(globalThis as any).Bun.version}`
-      : `node ${process.version}`
+// Only the fields read here; Node's types know neither global.
+const g = globalThis as { Deno?: { version: { deno: string } }; Bun?: { version: string } }
+const runtime = g.Deno ? `deno ${g.Deno.version.deno}` : g.Bun ? `bun ${g.Bun.version}` : `node ${process.version}`
 let passed = 0
 let failed = 0
 function check(what: string, ok: boolean): void {

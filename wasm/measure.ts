@@ -107,7 +107,7 @@ export function measureCodecs(
       truth.push(...parity)
       const plain = truth.map((b) => b.slice())
       const views = ours.shardViews(k + m, shard)
-      views.forEach((v, i) => v.set(truth[i]!))
+      for (const [i, v] of views.entries()) v.set(truth[i]!)
       for (let lost = 0; lost <= m; lost++) {
         rows.push({
           k,

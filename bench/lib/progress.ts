@@ -21,7 +21,9 @@ export function createProgress(enabled = process.stderr.isTTY === true): Progres
     const started = performance.now()
     const stamp = () => `${((performance.now() - started) / 1000).toFixed(0).padStart(4)}s`
     return {
-      plan: (n) => void (total += n),
+      plan: (n) => {
+        total += n
+      },
       step: (label) => console.error(`${stamp()} [${++done}/${total}] ${label}`),
       status: (label) => console.error(`${stamp()}        ${label}`),
       stop: () => {},

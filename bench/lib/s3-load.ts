@@ -199,7 +199,10 @@ export async function listCell(
   let plainEntries = 0
   let delimitedEntries = 0
   let seed = 12345
-  const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) >>> 0
+    return seed / 2 ** 32
+  }
   const opts = { concurrency: 1, maxOps: pages, maxMs, minOps: 3 }
   const plain = await load(async () => {
     const r = await client.send(

@@ -45,7 +45,13 @@ for (const aead of [createWebCryptoAead(), createNodeAead()]) {
     ) => {
       const r = await drain(
         decryptRange(
-          (s, e) => new ReadableStream({ start: (c) => (c.enqueue(serve(s, e)), c.close()) }),
+          (s, e) =>
+            new ReadableStream({
+              start: (c) => {
+                c.enqueue(serve(s, e))
+                c.close()
+              },
+            }),
           plainSize,
           start,
           end,
@@ -127,9 +133,15 @@ describe('decryptRange plumbing', () => {
     const asked: [number, number][] = []
     const got = await drain(
       decryptRange(
-        (s, e) => (
-          asked.push([s, e]), new ReadableStream({ start: (c) => (c.enqueue(cipher.slice(s, e)), c.close()) })
-        ),
+        (s, e) => {
+          asked.push([s, e])
+          return new ReadableStream({
+            start: (c) => {
+              c.enqueue(cipher.slice(s, e))
+              c.close()
+            },
+          })
+        },
         size,
         2 * P + 1,
         4 * P + 2,
@@ -145,10 +157,26 @@ describe('decryptRange plumbing', () => {
     const boom = new Error('shard quorum lost')
     const cipher = await encryptAll(pattern(100), options())
     const failing = () =>
-      new ReadableStream<Uint8Array>({ start: (c) => (c.enqueue(cipher.subarray(0, 10)), c.error(boom)) })
+      new ReadableStream<Uint8Array>({
+        start: (c) => {
+          c.enqueue(cipher.subarray(0, 10))
+          c.error(boom)
+        },
+      })
     expect((await drain(decryptRange(failing, 100, 0, 100, options()))).error).toBe(boom)
     let opened = 0
-    const r = await drain(decryptRange(() => (opened++, failing()), 100, 50, 50, options()))
+    const r = await drain(
+      decryptRange(
+        () => {
+          opened++
+          return failing()
+        },
+        100,
+        50,
+        50,
+        options(),
+      ),
+    )
     expect([r.bytes.length, opened, r.error]).toEqual([0, 0, undefined])
     expect(() => decryptRange(failing, 100, 0, 101, options())).toThrow(RangeError)
   })

@@ -12,7 +12,10 @@ const SIZES = [0, 1, P - 1, P, P + 1, 3 * MiB + 5]
 /** Random [start, end) pairs within size, seeded so failures reproduce. */
 function ranges(size: number, count: number, seed: number): [number, number][] {
   let x = seed
-  const rnd = (n: number) => (x = (x * 1103515245 + 12345) >>> 0) % (n + 1)
+  const rnd = (n: number) => {
+    x = (x * 1103515245 + 12345) >>> 0
+    return x % (n + 1)
+  }
   const out: [number, number][] = [[0, size]]
   for (let i = 0; i < count && size > 0; i++) {
     const a = rnd(size)
@@ -68,7 +71,9 @@ describe('encryptStream behaviour', () => {
     let cancelled: unknown
     const source = new ReadableStream<Uint8Array>({
       pull: (c) => c.enqueue(pattern(100 * KiB)),
-      cancel: (r) => void (cancelled = r),
+      cancel: (r) => {
+        cancelled = r
+      },
     })
     const reader = encryptStream(source, options()).getReader()
     await reader.read()

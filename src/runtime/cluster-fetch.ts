@@ -86,7 +86,9 @@ function nodeFetch(caPem: string): ClusterFetchHandle {
       if (url.protocol !== 'https:')
         return reject(new TypeError(`cluster requests must use https, got ${url.protocol}`))
       const headers: Record<string, string> = {}
-      req.headers.forEach((v, k) => (headers[k] = v))
+      req.headers.forEach((v, k) => {
+        headers[k] = v
+      })
       const out = httpsRequest(
         {
           agent,

@@ -87,7 +87,8 @@ describe('hash pool digests equal the request-thread digests', () => {
     const jobs = bodies.map(() => p.digest(['md5', 'SHA256'])!)
     // Interleave the updates of all jobs, as concurrent requests do.
     const results = await Promise.all(jobs.map((job, i) => feed(job, bodies[i]!)))
-    results.forEach((r, i) => expect(hex(r.digests)).toEqual(hex(syncDigests(['md5', 'SHA256'], bodies[i]!))))
+    for (const [i, r] of results.entries())
+      expect(hex(r.digests)).toEqual(hex(syncDigests(['md5', 'SHA256'], bodies[i]!)))
   })
 
   it('a chunk is copied at update(): changing it afterwards does not change the digest', async () => {

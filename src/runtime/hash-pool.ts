@@ -155,7 +155,8 @@ class Job implements AsyncDigest {
     if (this.error) return Promise.reject(this.error)
     if (this.state !== 'open') throw new Error('hash job: update() after digest() or abort()')
     for (let off = 0; off < chunk.length; ) {
-      const batch = (this.batch ??= this.pool.takeBuffer())
+      this.batch ??= this.pool.takeBuffer()
+      const batch = this.batch
       const n = Math.min(chunk.length - off, batch.length - this.filled)
       batch.set(chunk.subarray(off, off + n), this.filled)
       this.filled += n

@@ -87,7 +87,10 @@ it('moves a 64 MiB shard both ways over loopback TLS with bounded memory', async
       const written = createHash('sha256')
       await store.put(
         name,
-        generated(TOTAL, (c) => (written.update(c), sample())),
+        generated(TOTAL, (c) => {
+          written.update(c)
+          sample()
+        }),
       )
       expect(await store.stat(name)).toBe(TOTAL)
       const read = createHash('sha256')

@@ -11,7 +11,6 @@
  *                 by a rotation in progress (settings['ns-key-staged/<ns>'] = {version, blob})
  */
 import {
-  type Aead,
   blobInfo,
   generateKey,
   KeyUnwrapError,

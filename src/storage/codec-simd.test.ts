@@ -121,7 +121,7 @@ describe.each(BUILDS)('simd codec (%s build) against the baseline codec', (_buil
       const data = Array.from({ length: k }, () => random(len))
       const want = Array.from({ length: m }, () => new Uint8Array(len))
       base.encode(data, want)
-      data.forEach((d, i) => views[i]!.set(d))
+      for (const [i, d] of data.entries()) views[i]!.set(d)
       ours.encode(views.slice(0, k), views.slice(k))
       for (let j = 0; j < m; j++) expect(eq(views[k + j]!, want[j]!)).toBe(true)
       expect(ours.verify(views, k)).toBe(true)

@@ -123,7 +123,10 @@ function codecOver(x: KernelExports, variant: SimdVariant): SimdCodec {
   function matrix(k: number, m: number): Matrix {
     const key = `${k}+${m}`
     let mat = matrices.get(key)
-    if (!mat) matrices.set(key, (mat = encodingMatrix(k, m)))
+    if (!mat) {
+      mat = encodingMatrix(k, m)
+      matrices.set(key, mat)
+    }
     return mat
   }
 
@@ -143,7 +146,8 @@ function codecOver(x: KernelExports, variant: SimdVariant): SimdCodec {
       }
       const bytes = new Uint8Array(offset)
       for (let i = 0, o = 0; i < parts.length; o += parts[i]!.length, i++) bytes.set(parts[i]!, o)
-      plans.set(key, (p = { bytes, groups, at: 0, generation: -1 }))
+      p = { bytes, groups, at: 0, generation: -1 }
+      plans.set(key, p)
     }
     if (p.generation !== generation) {
       const size = Math.ceil(p.bytes.length / ALIGN) * ALIGN
@@ -212,7 +216,10 @@ function codecOver(x: KernelExports, variant: SimdVariant): SimdCodec {
         const b = outputs[j]!
         if (compare) {
           let theirs = b.byteOffset + a
-          if (cmpSlot[j]! >= 0) mem.set(b.subarray(a, a + c), (theirs = cmpSlot[j]!))
+          if (cmpSlot[j]! >= 0) {
+            theirs = cmpSlot[j]!
+            mem.set(b.subarray(a, a + c), theirs)
+          }
           if (x.differs(outSlot[j]!, theirs, c)) return false
         } else if (outSlot[j]! >= 0) {
           const src = mem.subarray(outSlot[j], outSlot[j]! + c)

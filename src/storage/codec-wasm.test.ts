@@ -5,7 +5,7 @@ import { codecContract } from './codec.contract.ts'
 import { createWasmCodec, loadWasmCodec } from './codec-wasm.ts'
 
 /** What a runtime does: resolve the package, read reed_solomon_erasure_bg.wasm, pass the bytes. */
-export function wasmBytes(): Uint8Array {
+function wasmBytes(): Uint8Array {
   const pkg = createRequire(import.meta.url).resolve('@subspace/reed-solomon-erasure.wasm/package.json')
   return readFileSync(join(dirname(pkg), 'dist', 'reed_solomon_erasure_bg.wasm'))
 }

@@ -47,7 +47,10 @@ it('puts and gets 256 MiB with bounded memory, verified by a running hash', asyn
   const written = createHash('sha256')
   await store.put(
     'big',
-    generated(TOTAL, (c) => (written.update(c), sample())),
+    generated(TOTAL, (c) => {
+      written.update(c)
+      sample()
+    }),
   )
   expect(await store.stat('big')).toBe(TOTAL)
 

@@ -121,7 +121,13 @@ describe('DiskStore put/get', () => {
       ...disk,
       async create(path) {
         const w = await disk.create(path)
-        return { ...w, write: (c) => (sizes.push(c.length), w.write(c)) }
+        return {
+          ...w,
+          write: (c) => {
+            sizes.push(c.length)
+            return w.write(c)
+          },
+        }
       },
     }
     const store = createDiskStore('d0', counting)
@@ -138,14 +144,28 @@ describe('DiskStore put/get', () => {
       ...disk,
       async create(path) {
         const w = await disk.create(path)
-        return { ...w, write: (c) => (pieces.push(c), w.write(c)) }
+        return {
+          ...w,
+          write: (c) => {
+            pieces.push(c)
+            return w.write(c)
+          },
+        }
       },
     }
     const store = createDiskStore('d0', counting)
     // The shape of a 4 KiB object's shard: header, one block, its checksum, the trailer.
     const parts = [data(60, 1), data(1024, 2), data(4, 3), data(16, 4)]
     const total = parts.reduce((n, p) => n + p.length, 0)
-    await store.put('small', new ReadableStream({ start: (c) => (parts.forEach((p) => c.enqueue(p)), c.close()) }))
+    await store.put(
+      'small',
+      new ReadableStream({
+        start: (c) => {
+          for (const p of parts) c.enqueue(p)
+          c.close()
+        },
+      }),
+    )
     expect(pieces.map((p) => p.length)).toEqual([total])
     expect(pieces[0]!.buffer.byteLength).toBeLessThan(64 * 1024)
     const got = await readAll(store.get('small', 0, total), total)
@@ -206,7 +226,9 @@ describe('DiskStore put/get', () => {
     const store = createDiskStore('d0', failing)
     const body = new ReadableStream<Uint8Array>({
       pull: (c) => c.enqueue(new Uint8Array(65536)),
-      cancel: (r) => void (cancelled = r),
+      cancel: (r) => {
+        cancelled = r
+      },
     })
     expect(await store.put('y', body).catch((e) => e)).toBe(full)
     expect(cancelled).toBe(full)

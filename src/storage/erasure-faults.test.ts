@@ -149,7 +149,9 @@ describe('ErasureStorage under faults', () => {
         if (done) c.close()
         else c.enqueue(value)
       },
-      cancel: () => void (cancelled = true),
+      cancel: () => {
+        cancelled = true
+      },
     })
     const reader = source.getReader()
     const err = await r.storage.write(ID, watched).catch((e: unknown) => e)

@@ -50,7 +50,10 @@ it('writes and reads 512 MiB (4+2, 256 KiB blocks) within ~100 MiB of RSS growth
     let chunks = 0
     const { layout, size } = await rig.storage.write(
       'mem-512m',
-      generated(TOTAL, (c) => (written.update(c), ++chunks % 64 === 0 && sample())),
+      generated(TOTAL, (c) => {
+        written.update(c)
+        if (++chunks % 64 === 0) sample()
+      }),
     )
     expect(size).toBe(TOTAL)
 

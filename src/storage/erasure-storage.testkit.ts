@@ -84,7 +84,10 @@ export function pseudoRandom(length: number, seed = 1): Uint8Array {
     x ^= x << 5
     words[i] = x >>> 0
   }
-  for (let i = words.length * 4; i < length; i++) out[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24
+  for (let i = words.length * 4; i < length; i++) {
+    x = (x * 1103515245 + 12345) >>> 0
+    out[i] = x >>> 24
+  }
   return out
 }
 
@@ -116,9 +119,8 @@ export function downStore(s: ShardStore): ShardStore {
     get: () => new ReadableStream({ start: (c) => c.error(down()) }),
     stat: async () => Promise.reject(down()),
     delete: async () => Promise.reject(down()),
-    list: async function* () {
-      throw down()
-    },
+    // Listing fails on the first step of iteration, as it does against a dead node.
+    list: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(down()) }) }),
     healthy: async () => false,
   }
 }

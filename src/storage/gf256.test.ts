@@ -46,7 +46,8 @@ describe('gf256', () => {
     const d = [17, 200, 3, 99, 254]
     const shard = (s: number) => mat[s]!.reduce((acc, c, i) => acc ^ gfMul(c, d[i]!), 0)
     const survivors = from.map(shard)
-    wanted.forEach((w, r) => expect(rows[r]!.reduce((acc, c, i) => acc ^ gfMul(c, survivors[i]!), 0)).toBe(shard(w)))
+    for (const [r, w] of wanted.entries())
+      expect(rows[r]!.reduce((acc, c, i) => acc ^ gfMul(c, survivors[i]!), 0)).toBe(shard(w))
   })
 
   it('lays out split-nibble tables per input, then per output', () => {

@@ -45,7 +45,7 @@ export async function writeStripes(
     (storeId, i) => new ShardSink(i, ctx.stores.get(storeId)!, shardName(id, i), QUEUE_BLOCKS * blockSize),
   )
   const headers = sinks.map((s) => encodeShardHeader({ checksum: checksum.id, index: s.index, k, m, blockSize, id }))
-  sinks.forEach((s, i) => s.push(headers[i]!))
+  for (const [i, s] of sinks.entries()) s.push(headers[i]!)
 
   const alive = () => sinks.filter((s) => !s.failed).length
   const quorumLost = () =>

@@ -35,7 +35,9 @@ describe('streamFromBytes / readAll', () => {
     let cancelled: unknown
     const src = new ReadableStream<Uint8Array>({
       pull: (c) => c.enqueue(new Uint8Array(10)),
-      cancel: (r) => void (cancelled = r),
+      cancel: (r) => {
+        cancelled = r
+      },
     })
     const err = await readAll(src, 25).catch((e) => e)
     expect(err).toBeInstanceOf(BodyTooLarge)
@@ -47,7 +49,12 @@ describe('concatStreams', () => {
   it('opens sources lazily and in order', async () => {
     const opened: number[] = []
     const parts = [bytes(5, 1), bytes(0), bytes(8, 2)]
-    const s = concatStreams(parts.map((p, i) => () => (opened.push(i), streamFromBytes(p))))
+    const s = concatStreams(
+      parts.map((p, i) => () => {
+        opened.push(i)
+        return streamFromBytes(p)
+      }),
+    )
     expect(opened).toEqual([])
     const reader = s.getReader()
     expect((await reader.read()).value).toEqual(parts[0])
@@ -63,7 +70,10 @@ describe('concatStreams', () => {
     let secondOpened = false
     const s = concatStreams([
       () => new ReadableStream({ pull: (c) => c.enqueue(bytes(4)), cancel: (r) => void reasons.push(r) }),
-      () => ((secondOpened = true), streamFromBytes(bytes(4))),
+      () => {
+        secondOpened = true
+        return streamFromBytes(bytes(4))
+      },
     ])
     const reader = s.getReader()
     await reader.read()
@@ -103,7 +113,9 @@ describe('tap', () => {
     let cancelled: unknown
     const src = new ReadableStream<Uint8Array>({
       pull: (c) => c.enqueue(bytes(2)),
-      cancel: (r) => void (cancelled = r),
+      cancel: (r) => {
+        cancelled = r
+      },
     })
     const bad = new Error('digest mismatch')
     expect(
@@ -135,6 +147,9 @@ describe('rechunk', () => {
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
   let o = 0
-  for (const p of parts) out.set(p, o), (o += p.length)
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.length
+  }
   return out
 }

@@ -60,7 +60,10 @@ async function readError(read: () => ReadableStream<Uint8Array>): Promise<unknow
 export function shardStoreContract(label: string, make: () => Promise<ShardStoreFixture>): void {
   describe(`ShardStore contract: ${label}`, () => {
     let fixture: ShardStoreFixture | undefined
-    const open = async () => (fixture = await make()).store
+    const open = async () => {
+      fixture = await make()
+      return fixture.store
+    }
     afterEach(async () => {
       await fixture?.cleanup()
       fixture = undefined

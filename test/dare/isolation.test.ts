@@ -28,7 +28,7 @@ import {
 } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { adminJson, adminRun, tenant } from '../helpers/admin.ts'
+import { type AdminNamespace, adminJson, adminRun, type Credentials, tenant } from '../helpers/admin.ts'
 import { sendRaw } from '../helpers/raw.ts'
 import { bodyBytes, bucketName, s3Client, sdkError } from '../helpers/s3-client.ts'
 import { startServer, type TestServer } from '../helpers/server.ts'
@@ -169,16 +169,19 @@ describe('isolation between namespaces', () => {
 
 describe('users and namespaces via coffer admin', () => {
   it('namespace list shows both tenants with their encryption', async () => {
-    const { namespaces } = await adminJson(server, ['namespace', 'list'])
-    const byName = Object.fromEntries(
-      namespaces.map((n: { name: string; encryption: boolean }) => [n.name, n.encryption]),
-    )
+    const { namespaces } = await adminJson<{ namespaces: AdminNamespace[] }>(server, ['namespace', 'list'])
+    const byName = Object.fromEntries(namespaces.map((n) => [n.name, n.encryption]))
     expect(byName).toMatchObject({ default: true, 'tenant-a': true, 'tenant-b': false })
   })
 
   it('user list filters by namespace and never shows secrets', async () => {
-    const { users } = await adminJson(server, ['user', 'list', '--namespace', 'tenant-a'])
-    expect(users.map((u: { accessKeyId: string }) => u.accessKeyId)).toEqual([aKey])
+    const { users } = await adminJson<{ users: { accessKeyId: string }[] }>(server, [
+      'user',
+      'list',
+      '--namespace',
+      'tenant-a',
+    ])
+    expect(users.map((u) => u.accessKeyId)).toEqual([aKey])
     expect(JSON.stringify(users)).not.toMatch(/secret/i)
   })
 
@@ -209,7 +212,7 @@ describe('users and namespaces via coffer admin', () => {
   })
 
   it('user delete revokes the access key at once', async () => {
-    const u = await adminJson(server, ['user', 'create', 'temp', '--namespace', 'tenant-b'])
+    const u = await adminJson<Credentials>(server, ['user', 'create', 'temp', '--namespace', 'tenant-b'])
     const c = s3Client(server, { accessKeyId: u.accessKeyId, secretAccessKey: u.secretAccessKey })
     expect((await c.send(new ListBucketsCommand({}))).Buckets?.length).toBeGreaterThan(0)
     await adminJson(server, ['user', 'delete', u.accessKeyId])

@@ -16,7 +16,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { adminJson, filesUnder, tenant } from '../helpers/admin.ts'
+import { type AdminNamespace, adminJson, filesUnder, tenant } from '../helpers/admin.ts'
 import { bodyBytes, bucketName, s3Client } from '../helpers/s3-client.ts'
 import { startServer, type TestServer } from '../helpers/server.ts'
 
@@ -108,13 +108,18 @@ describe('rotation', () => {
 
   it('namespace key: re-wraps objects and open uploads; before and after read back', async () => {
     await putSome('before-ns')
-    const out = await adminJson(server!, ['key', 'rotate', '--namespace', 'rotating'])
+    const out = await adminJson<{ keyVersion: number; rewrapped: number }>(server!, [
+      'key',
+      'rotate',
+      '--namespace',
+      'rotating',
+    ])
     expect(out.keyVersion).toBe(2)
     expect(out.rewrapped).toBeGreaterThanOrEqual(4) // three objects and the open upload
-    const dflt = await adminJson(server!, ['key', 'rotate', '--namespace', 'default'])
+    const dflt = await adminJson<{ keyVersion: number }>(server!, ['key', 'rotate', '--namespace', 'default'])
     expect(dflt.keyVersion).toBe(2)
-    const { namespaces } = await adminJson(server!, ['namespace', 'list'])
-    expect(namespaces.find((n: { name: string }) => n.name === 'rotating').keyVersion).toBe(2)
+    const { namespaces } = await adminJson<{ namespaces: AdminNamespace[] }>(server!, ['namespace', 'list'])
+    expect(namespaces.find((n) => n.name === 'rotating')?.keyVersion).toBe(2)
     await putSome('after-ns')
     await readAll()
   })

@@ -10,10 +10,19 @@ import { REPO_ROOT, type TestServer } from './server.ts'
 
 const run = promisify(execFile)
 
-/** Runs `coffer admin --json ARGS` as root; resolves with the parsed JSON output. */
-export async function adminJson(server: TestServer, args: string[]): Promise<any> {
+/** An access key and its secret, as `user create` prints them and s3Client takes them. */
+export type Credentials = { accessKeyId: string; secretAccessKey: string }
+
+/** A namespace as `namespace list` prints it (the fields the tests read). */
+export type AdminNamespace = { name: string; encryption: boolean; keyVersion: number }
+
+/**
+ * Runs `coffer admin --json ARGS` as root; resolves with the parsed JSON output. T is the shape the
+ * caller reads (unknown unless it says); the tests then assert the values, so a wrong shape fails there.
+ */
+export async function adminJson<T = unknown>(server: TestServer, args: string[]): Promise<T> {
   const { stdout } = await adminRun(server, ['--json', ...args])
-  return JSON.parse(stdout)
+  return JSON.parse(stdout) as T
 }
 
 /** Runs `coffer admin ARGS` as root (or as `as`); rejects (with code, stdout, stderr) on a non-zero exit. */
@@ -34,13 +43,9 @@ export function adminRun(
 }
 
 /** A user in a fresh namespace: its credentials, for s3Client(server, { accessKeyId, secretAccessKey }). */
-export async function tenant(
-  server: TestServer,
-  namespace: string,
-  encryption: 'on' | 'off',
-): Promise<{ accessKeyId: string; secretAccessKey: string }> {
+export async function tenant(server: TestServer, namespace: string, encryption: 'on' | 'off'): Promise<Credentials> {
   await adminJson(server, ['namespace', 'create', namespace, '--encryption', encryption])
-  const u = await adminJson(server, ['user', 'create', `${namespace}-user`, '--namespace', namespace])
+  const u = await adminJson<Credentials>(server, ['user', 'create', `${namespace}-user`, '--namespace', namespace])
   return { accessKeyId: u.accessKeyId, secretAccessKey: u.secretAccessKey }
 }
 

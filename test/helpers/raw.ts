@@ -130,8 +130,7 @@ export function signHeaders(opts: {
   const sts = ['AWS4-HMAC-SHA256', t, scope, sha256hex(creq)].join('\n')
   const key = signingKey(opts.creds.secretAccessKey, day, opts.creds.region)
   const signature = hmac(key, sts).toString('hex')
-  headers.authorization =
-    `AWS4-HMAC-SHA256 Credential=${opts.creds.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`
+  headers.authorization = `AWS4-HMAC-SHA256 Credential=${opts.creds.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`
   return { headers, signature, key, scope, amzDate: t }
 }
 

@@ -57,14 +57,18 @@ export function s3ClientWhenRequired(server: TestServer, opts: S3ClientOptions =
   })
 }
 
+/** What an SDK rejection may carry: service exceptions have all of it, transport errors only some. */
+type SdkRejection = { name?: string; Code?: string; message?: unknown; $metadata?: { httpStatusCode?: number } }
+
 /** The error an SDK call rejected with, or a failure if it resolved. */
 export async function sdkError(
   p: Promise<unknown>,
-): Promise<{ name: string; status: number | undefined; message: string; raw: any }> {
+): Promise<{ name: string | undefined; status: number | undefined; message: string; raw: unknown }> {
   try {
     await p
-  } catch (e: any) {
-    return { name: e?.name ?? e?.Code, status: e?.$metadata?.httpStatusCode, message: String(e?.message), raw: e }
+  } catch (raw: unknown) {
+    const e: SdkRejection = typeof raw === 'object' && raw !== null ? raw : {}
+    return { name: e.name ?? e.Code, status: e.$metadata?.httpStatusCode, message: String(e.message), raw }
   }
   throw new Error('expected the S3 call to fail, but it succeeded')
 }

@@ -22,8 +22,8 @@ let s3: S3Client
 const Bucket = bucketName('cond')
 let etag = ''
 let lastModified = new Date(0)
-const before = () => new Date(lastModified.getTime() - 3600_000).toUTCString()
-const after = () => new Date(lastModified.getTime() + 3600_000).toUTCString()
+const earlier = () => new Date(lastModified.getTime() - 3600_000).toUTCString()
+const later = () => new Date(lastModified.getTime() + 3600_000).toUTCString()
 
 beforeAll(async () => {
   server = await startServer()
@@ -47,17 +47,17 @@ describe('conditional GET / HEAD', () => {
     ['If-Match other', () => ({ 'if-match': '"00000000000000000000000000000000"' }), 412],
     ['If-None-Match matching', () => ({ 'if-none-match': etag }), 304],
     ['If-None-Match other', () => ({ 'if-none-match': '"00000000000000000000000000000000"' }), 200],
-    ['If-Modified-Since after', () => ({ 'if-modified-since': after() }), 304],
+    ['If-Modified-Since after', () => ({ 'if-modified-since': later() }), 304],
     ['If-Modified-Since = Last-Modified', () => ({ 'if-modified-since': lastModified.toUTCString() }), 304],
-    ['If-Modified-Since before', () => ({ 'if-modified-since': before() }), 200],
-    ['If-Unmodified-Since before', () => ({ 'if-unmodified-since': before() }), 412],
-    ['If-Unmodified-Since after', () => ({ 'if-unmodified-since': after() }), 200],
+    ['If-Modified-Since before', () => ({ 'if-modified-since': earlier() }), 200],
+    ['If-Unmodified-Since before', () => ({ 'if-unmodified-since': earlier() }), 412],
+    ['If-Unmodified-Since after', () => ({ 'if-unmodified-since': later() }), 200],
     // S3 precedence: If-Match true wins over a false If-Unmodified-Since …
-    ['If-Match true + If-Unmodified-Since false', () => ({ 'if-match': etag, 'if-unmodified-since': before() }), 200],
+    ['If-Match true + If-Unmodified-Since false', () => ({ 'if-match': etag, 'if-unmodified-since': earlier() }), 200],
     // … and a false If-None-Match (i.e. it matches) wins over a true If-Modified-Since.
     [
       'If-None-Match false + If-Modified-Since true',
-      () => ({ 'if-none-match': etag, 'if-modified-since': before() }),
+      () => ({ 'if-none-match': etag, 'if-modified-since': earlier() }),
       304,
     ],
     ['If-Match false + If-None-Match true', () => ({ 'if-match': '"nope"', 'if-none-match': '"other"' }), 412],

@@ -153,26 +153,26 @@ describe('CopyObject', () => {
 })
 
 describe('x-amz-copy-source-if-*', () => {
-  const before = () => new Date(srcModified.getTime() - 3600_000)
-  const after = () => new Date(srcModified.getTime() + 3600_000)
+  const earlier = () => new Date(srcModified.getTime() - 3600_000)
+  const later = () => new Date(srcModified.getTime() + 3600_000)
   const cases: Array<[string, () => Record<string, unknown>, boolean]> = [
     ['if-match matching', () => ({ CopySourceIfMatch: srcEtag }), true],
     ['if-match other', () => ({ CopySourceIfMatch: '"0123456789abcdef0123456789abcdef"' }), false],
     ['if-none-match matching', () => ({ CopySourceIfNoneMatch: srcEtag }), false],
     ['if-none-match other', () => ({ CopySourceIfNoneMatch: '"0123456789abcdef0123456789abcdef"' }), true],
-    ['if-modified-since after', () => ({ CopySourceIfModifiedSince: after() }), false],
-    ['if-modified-since before', () => ({ CopySourceIfModifiedSince: before() }), true],
-    ['if-unmodified-since before', () => ({ CopySourceIfUnmodifiedSince: before() }), false],
-    ['if-unmodified-since after', () => ({ CopySourceIfUnmodifiedSince: after() }), true],
+    ['if-modified-since after', () => ({ CopySourceIfModifiedSince: later() }), false],
+    ['if-modified-since before', () => ({ CopySourceIfModifiedSince: earlier() }), true],
+    ['if-unmodified-since before', () => ({ CopySourceIfUnmodifiedSince: earlier() }), false],
+    ['if-unmodified-since after', () => ({ CopySourceIfUnmodifiedSince: later() }), true],
     // S3: if-match true + if-unmodified-since false → copy; if-none-match false + if-modified-since true → 412.
     [
       'if-match true + if-unmodified-since false',
-      () => ({ CopySourceIfMatch: srcEtag, CopySourceIfUnmodifiedSince: before() }),
+      () => ({ CopySourceIfMatch: srcEtag, CopySourceIfUnmodifiedSince: earlier() }),
       true,
     ],
     [
       'if-none-match false + if-modified-since true',
-      () => ({ CopySourceIfNoneMatch: srcEtag, CopySourceIfModifiedSince: before() }),
+      () => ({ CopySourceIfNoneMatch: srcEtag, CopySourceIfModifiedSince: earlier() }),
       false,
     ],
   ]

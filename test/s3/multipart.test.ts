@@ -341,16 +341,16 @@ describe('checksums', () => {
     const field = `Checksum${alg}` as const
     const UploadId = await create(Key, { ChecksumAlgorithm: alg as ChecksumAlgorithm })
     const done = await uploadParts(Key, UploadId, parts, alg).then(async (ps) => {
-      for (const [i, p] of ps.entries()) expect((p as any)[field]).toBe(await checksumB64(alg, parts[i]!))
+      for (const [i, p] of ps.entries()) expect(p[field]).toBe(await checksumB64(alg, parts[i]!))
       return s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: ps } }))
     })
     const want = await compositeChecksum(alg, parts)
-    expect((done as any)[field]).toBe(want)
+    expect(done[field]).toBe(want)
     const head = await s3.send(new HeadObjectCommand({ Bucket, Key, ChecksumMode: 'ENABLED' }))
-    expect((head as any)[field]).toBe(want)
+    expect(head[field]).toBe(want)
     expect(head.ChecksumType).toBe('COMPOSITE')
     const get = await s3.send(new GetObjectCommand({ Bucket, Key, ChecksumMode: 'ENABLED' }))
-    expect((get as any)[field]).toBe(want)
+    expect(get[field]).toBe(want)
     expect(sha(await bodyBytes(get.Body))).toBe(sha(Buffer.concat(parts)))
   })
 
@@ -364,9 +364,9 @@ describe('checksums', () => {
       new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: ps } }),
     )
     const want = await checksumB64(alg, Buffer.concat(parts))
-    expect((done as any)[field]).toBe(want)
+    expect(done[field]).toBe(want)
     const get = await s3.send(new GetObjectCommand({ Bucket, Key, ChecksumMode: 'ENABLED' }))
-    expect((get as any)[field]).toBe(want)
+    expect(get[field]).toBe(want)
     expect(get.ChecksumType).toBe('FULL_OBJECT')
     expect(sha(await bodyBytes(get.Body))).toBe(sha(Buffer.concat(parts)))
   })

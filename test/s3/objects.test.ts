@@ -302,12 +302,12 @@ describe('checksums', () => {
     const put = await s3.send(
       new PutObjectCommand({ Bucket, Key, Body: data, ChecksumAlgorithm: alg as ChecksumAlgorithm }),
     )
-    expect((put as any)[field]).toBe(want)
+    expect(put[field]).toBe(want)
     const head = await s3.send(new HeadObjectCommand({ Bucket, Key, ChecksumMode: 'ENABLED' }))
-    expect((head as any)[field]).toBe(want)
+    expect(head[field]).toBe(want)
     expect(head.ChecksumType).toBe('FULL_OBJECT')
     const get = await s3.send(new GetObjectCommand({ Bucket, Key, ChecksumMode: 'ENABLED' }))
-    expect((get as any)[field]).toBe(want)
+    expect(get[field]).toBe(want)
     expect(sha(await bodyBytes(get.Body))).toBe(sha(data))
   })
 

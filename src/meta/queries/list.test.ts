@@ -128,7 +128,10 @@ describe('listObjects', () => {
     // Deterministic pseudo-random tree: depths 1–4, shared and unique prefixes, some unicode.
     let seed = 42
     // 32-bit LCG (Math.imul keeps it exact); the generation loop below is bounded anyway.
-    const rand = (n: number) => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) >>> 16) % n
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
+      return (seed >>> 16) % n
+    }
     const parts = ['a', 'b', 'ab', 'é', 'z-', '\u{1f600}', 'x.y']
     const all = new Set<string>()
     for (let i = 0; i < 10_000 && all.size < 300; i++)

@@ -197,7 +197,13 @@ describe('digestTap on a worker: when it offloads, and how failures end the body
         calls.aborts++
       },
     }
-    const p: Platform = { ...platform, offloadDigest: () => (calls.offloads++, job) }
+    const p: Platform = {
+      ...platform,
+      offloadDigest: () => {
+        calls.offloads++
+        return job
+      },
+    }
     return { p, calls }
   }
   /** pieces(data) that records whether it was cancelled, optionally failing on the second read. */

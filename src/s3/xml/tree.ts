@@ -57,6 +57,7 @@ export async function readXmlBody(body: ReadableStream<Uint8Array> | null, limit
 
 // Raw characters outside the XML 1.0 Char production (lone surrogates cannot survive a fatal
 // UTF-8 decode, so only the BMP exclusions are checked here).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: XML 1.0 forbids these controls; finding them is the point
 const ILLEGAL_RAW = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/
 
 // Any markup declaration except comments and CDATA: DOCTYPE, ENTITY, ELEMENT, ATTLIST…

@@ -29,6 +29,7 @@ export type Content = Markup | string | number | bigint | boolean | null | undef
 //   references (`&#x1;`). Strict XML 1.0 parsers reject those, which is why clients that care
 //   ask for encoding-type=url; lenient ones (AWS SDK for JS, minio-js) decode them losslessly.
 const NEEDS_ESCAPE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: XML 1.0 forbids these controls; finding them is the point
   /[&<>"'\r\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
 
 const NAMED: Record<string, string> = {

@@ -4,7 +4,12 @@ import { NodeBackoff } from './backoff.ts'
 /** A clock the test moves by hand. */
 function clock(start = 1_000_000) {
   let t = start
-  return { now: () => t, advance: (ms: number) => void (t += ms) }
+  return {
+    now: () => t,
+    advance: (ms: number) => {
+      t += ms
+    },
+  }
 }
 
 describe('NodeBackoff', () => {

@@ -88,7 +88,9 @@ describe('RemoteStore: failures become "store unavailable"', () => {
     let cancelled = false
     const body = new ReadableStream<Uint8Array>({
       pull: (c) => c.enqueue(new Uint8Array(65536)),
-      cancel: () => void (cancelled = true),
+      cancel: () => {
+        cancelled = true
+      },
     })
     // A node that reads one chunk and then nothing, never answering.
     const stuck: ClusterFetch = (req) => {
@@ -172,7 +174,9 @@ describe('RemoteStore: back-off after the node did not answer', () => {
     let cancelled = false
     const body = new ReadableStream<Uint8Array>({
       pull: (c) => c.enqueue(new Uint8Array(10)),
-      cancel: () => void (cancelled = true),
+      cancel: () => {
+        cancelled = true
+      },
     })
     for (const p of [readAll(s.get('obj', 0, 100), 1000), s.stat('obj'), s.delete('obj'), s.put('other', body)]) {
       const e = await failure(p)

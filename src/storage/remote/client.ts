@@ -315,7 +315,10 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
     async stat(name) {
       checkName(name)
       return small('GET', `${STAT_PATH}/${name}`, `STAT ${name}`, async (res) => {
-        if (res.status === 404) return (await res.body?.cancel().catch(() => {}), null)
+        if (res.status === 404) {
+          await res.body?.cancel().catch(() => {})
+          return null
+        }
         if (res.status !== 200) return undefined
         const { size } = (await res.json()) as { size?: unknown }
         if (!Number.isSafeInteger(size) || (size as number) < 0)

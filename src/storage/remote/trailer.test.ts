@@ -20,7 +20,10 @@ const SIG = 'ab'.repeat(32)
 
 function bytes(n: number, seed = 5): Uint8Array {
   let x = seed
-  return Uint8Array.from({ length: n }, () => ((x = (x * 1103515245 + 12345) >>> 0) >>> 16) & 0xff)
+  return Uint8Array.from({ length: n }, () => {
+    x = (x * 1103515245 + 12345) >>> 0
+    return (x >>> 16) & 0xff
+  })
 }
 
 /** A stream of `data` cut at the given sizes (cycled). */
@@ -90,7 +93,13 @@ describe('frameBody → unframeBody', () => {
 
   it('reports a failing source as BodyStreamError, and the client side passes the source error through', async () => {
     const boom = new Error('cut')
-    const src = () => new ReadableStream<Uint8Array>({ start: (c) => (c.enqueue(bytes(100)), c.error(boom)) })
+    const src = () =>
+      new ReadableStream<Uint8Array>({
+        start: (c) => {
+          c.enqueue(bytes(100))
+          c.error(boom)
+        },
+      })
     await expect(readAll(unframeBody(platform, key, SIG, src()), 1000)).rejects.toBeInstanceOf(BodyStreamError)
     let seen: unknown
     await expect(
