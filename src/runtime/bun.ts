@@ -1,28 +1,11 @@
 /**
  * The Bun adapter and entry (`bun src/runtime/bun.ts server`): Bun.serve with TLS (BoringSSL).
- * Excluded from tsc (Bun globals); reuses cli.ts and bootstrap.ts.
+ * Checked against Bun's types by tsconfig.bun.json; reuses cli.ts and bootstrap.ts.
  */
 import process from 'node:process'
 import type { RunningServer, RuntimeAdapter, ServeOptions } from './adapter.ts'
 import { main } from './cli.ts'
 import { TLS12_CIPHERS } from './tls-options.ts'
-
-// The few Bun APIs used here, typed locally so this file needs no Bun type package.
-interface BunServer {
-  port: number
-  stop(closeActiveConnections?: boolean): Promise<void>
-}
-declare const Bun: {
-  serve(options: {
-    hostname: string
-    port: number
-    tls: { cert: string; key: string; ciphers?: string; secureOptions?: number }
-    maxRequestBodySize: number
-    idleTimeout: number
-    fetch(req: Request): Response | Promise<Response>
-    error(e: unknown): Response
-  }): BunServer
-}
 
 /**
  * Bun rejects bodies above 128 MiB by default; S3 allows 5 GiB per PUT or part, plus aws-chunked
@@ -44,8 +27,14 @@ async function serve(o: ServeOptions): Promise<RunningServer> {
     fetch: (req) => o.fetch(req),
     error: () => new Response('internal error', { status: 500 }),
   })
+  // Bun leaves port undefined only for a unix socket, which a hostname and port never give.
+  const port = server.port
+  if (port === undefined) {
+    await server.stop(true)
+    throw new Error(`Bun.serve(${o.host}:${o.port}) reported no TCP port`)
+  }
   return {
-    port: server.port,
+    port,
     async close(graceMs) {
       let timer: ReturnType<typeof setTimeout> | undefined
       // stop() resolves once requests in flight finish; after graceMs cut them.
@@ -73,7 +62,7 @@ export function bunAdapter(): RuntimeAdapter {
   }
 }
 
-if ((import.meta as { main?: boolean }).main) {
+if (import.meta.main) {
   const code = await main(process.argv.slice(2), bunAdapter(), process.env)
   if (code !== undefined) process.exit(code)
 }

@@ -1,36 +1,13 @@
 /**
  * The Deno adapter and entry (`deno task start`): Deno.serve with TLS (rustls), signals through
- * Deno.addSignalListener. Excluded from tsc (Deno globals); reuses cli.ts and bootstrap.ts.
+ * Deno.addSignalListener. Checked by `deno check` against Deno's types; reuses cli.ts and bootstrap.ts.
  */
 import type { RunningServer, RuntimeAdapter, ServeOptions } from './adapter.ts'
 import { main } from './cli.ts'
 
-// The few Deno APIs used here, typed locally so this file needs no Deno type package.
-interface DenoHttpServer {
-  finished: Promise<void>
-  shutdown(): Promise<void>
-}
-declare const Deno: {
-  serve(
-    options: {
-      hostname: string
-      port: number
-      cert: string
-      key: string
-      onListen(addr: { port: number }): void
-      onError(e: unknown): Response
-    },
-    handler: (req: Request) => Response | Promise<Response>,
-  ): DenoHttpServer
-  addSignalListener(signal: 'SIGINT' | 'SIGTERM', cb: () => void): void
-  exit(code: number): never
-  args: string[]
-  env: { toObject(): Record<string, string> }
-}
-
 function serve(o: ServeOptions): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
-    let server: DenoHttpServer
+    let server: Deno.HttpServer
     try {
       server = Deno.serve(
         {
@@ -53,7 +30,7 @@ function serve(o: ServeOptions): Promise<RunningServer> {
 }
 
 /** shutdown() waits for requests in flight; after `graceMs` stop waiting (the process exits next). */
-async function close(server: DenoHttpServer, graceMs: number): Promise<void> {
+async function close(server: Deno.HttpServer, graceMs: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined
   await Promise.race([server.shutdown(), new Promise<void>((r) => (timer = setTimeout(r, graceMs)))])
   clearTimeout(timer)
@@ -72,7 +49,7 @@ export function denoAdapter(): RuntimeAdapter {
   }
 }
 
-if ((import.meta as { main?: boolean }).main) {
+if (import.meta.main) {
   const code = await main(Deno.args, denoAdapter(), Deno.env.toObject())
   if (code !== undefined) Deno.exit(code)
 }
