@@ -4,7 +4,7 @@
  */
 import { Hono } from 'hono'
 import { createAdminRoutes } from './admin/routes.ts'
-import { createAuthenticator, createS3Handler } from './s3/handler.ts'
+import { createAuthenticator, createS3Handler, type RequestLimits } from './s3/handler.ts'
 import { type Health, health, type Service } from './service/index.ts'
 import { consoleLogger, type Logger } from './util/log.ts'
 import type { Platform } from './util/platform.ts'
@@ -16,11 +16,16 @@ export interface AppDeps {
   /** Enables virtual-hosted-style addressing under this domain. */
   domain?: string
   logger?: Logger
+  /** Request-body time limits and upload concurrency (defaults in src/s3/handler.ts). */
+  limits?: Partial<RequestLimits>
 }
 
-/** What an adapter may pass as Hono's `env`: the request target before any URL normalisation. */
+/** What an adapter may pass as Hono's `env`. */
 export interface AdapterEnv {
+  /** The request target before any URL normalisation. */
   rawTarget?: string
+  /** The client connection, `address:port`: upload limits per connection count by it. */
+  connection?: string
 }
 
 /** Prometheus text exposition of the durability counters and store states. */
@@ -28,6 +33,18 @@ function prometheusText(h: Health): string {
   const lines = [
     '# TYPE coffer_store_up gauge',
     ...h.stores.map((s) => `coffer_store_up{store="${s.id}"} ${s.up ? 1 : 0}`),
+    '# TYPE coffer_store_free_bytes gauge',
+    ...h.stores.flatMap((s) => (s.free === undefined ? [] : [`coffer_store_free_bytes{store="${s.id}"} ${s.free}`])),
+    '# TYPE coffer_store_full gauge',
+    ...h.stores.flatMap((s) => (s.full === undefined ? [] : [`coffer_store_full{store="${s.id}"} ${s.full ? 1 : 0}`])),
+    ...(h.metadata
+      ? [
+          '# TYPE coffer_metadata_free_bytes gauge',
+          `coffer_metadata_free_bytes ${h.metadata.free}`,
+          '# TYPE coffer_metadata_full gauge',
+          `coffer_metadata_full ${h.metadata.full ? 1 : 0}`,
+        ]
+      : []),
     '# TYPE coffer_heal_backlog gauge',
     `coffer_heal_backlog ${h.healBacklog}`,
   ]
@@ -42,8 +59,8 @@ export function createApp(deps: AppDeps): Hono {
   const app = new Hono()
   const s3 = createS3Handler({ ...deps, logger: deps.logger ?? consoleLogger })
   // Bucket names cannot contain '_', so this prefix never shadows a bucket.
-  // 200 while writes can reach their quorum; the body says which stores are down and what
-  // is waiting to be healed.
+  // 200 while writes can reach their quorum and find room; the body says which stores are down
+  // or full and what is waiting to be healed.
   app.get('/_coffer/health', async (c) => {
     const h = await health(deps.service)
     return c.json(h, h.status === 'ok' ? 200 : 503)
@@ -62,6 +79,9 @@ export function createApp(deps: AppDeps): Hono {
   )
   // Hono dispatches HEAD as GET and drops the body; the handler reads the raw method, so
   // HeadObject stays a metadata-only operation.
-  app.all('*', (c) => s3(c.req.raw, (c.env as AdapterEnv | undefined)?.rawTarget))
+  app.all('*', (c) => {
+    const env = c.env as AdapterEnv | undefined
+    return s3(c.req.raw, env?.rawTarget, env?.connection)
+  })
   return app
 }

@@ -3,7 +3,8 @@
  * from flags and environment variables; nothing here reads either.
  */
 
-import type { Tuning } from './service/index.ts'
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './s3/handler.ts'
+import { DEFAULT_MIN_FREE_BYTES, type Tuning } from './service/index.ts'
 
 export interface ServerConfig {
   /** Data directory: drives, metadata file, TLS material, credentials. */
@@ -31,6 +32,10 @@ export interface ServerConfig {
   nodes?: string[]
   /** Background timings (COFFER_*_MS environment variables), mostly for tests. */
   tuning: Partial<Tuning>
+  /** Request-body time limits and upload concurrency. */
+  limits: RequestLimits
+  /** Bytes every filesystem (drives, metadata) keeps free of data: writes get 507 below it. */
+  minFreeBytes: number
 }
 
 export const DEFAULTS = {
@@ -41,7 +46,32 @@ export const DEFAULTS = {
   drives: 6,
   ec: '4+2',
   codec: 'simd',
+  bodyMinRate: DEFAULT_REQUEST_LIMITS.minRate,
+  bodyIdleTimeoutS: DEFAULT_REQUEST_LIMITS.idleMs / 1000,
+  bodyTimeLimitS: DEFAULT_REQUEST_LIMITS.maxMs / 1000,
+  maxUploadsPerUser: DEFAULT_REQUEST_LIMITS.maxUploadsPerUser,
+  maxUploadsPerConnection: DEFAULT_REQUEST_LIMITS.maxUploadsPerConnection,
+  minFree: `${DEFAULT_MIN_FREE_BYTES / 1024 / 1024}MiB`,
 } as const
+
+/**
+ * The longest --body-idle-timeout: the runtimes drop a connection silent for 120 s without a
+ * word (src/runtime/node.ts, bun.ts), and a stalled upload must hear RequestTimeout before that.
+ */
+export const MAX_BODY_IDLE_S = 100
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2 }
+SIZE_UNITS.g = SIZE_UNITS.gib = 1024 ** 3
+SIZE_UNITS.t = SIZE_UNITS.tib = 1024 ** 4
+
+/** `512MiB`, `2GiB`, `1048576`: a byte count with an optional binary unit; undefined if malformed. */
+export function parseSize(text: string): number | undefined {
+  const m = /^(\d{1,15})\s*([a-z]*)$/i.exec(text.trim())
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined
+  if (!m || unit === undefined) return undefined
+  const n = Number(m[1]) * unit
+  return Number.isSafeInteger(n) ? n : undefined
+}
 
 /** Returns a list of problems, each saying what to change; empty when the config is usable. */
 export function validateConfig(c: ServerConfig): string[] {
@@ -59,6 +89,13 @@ export function validateConfig(c: ServerConfig): string[] {
     problems.push(`--codec must be simd or baseline, got "${c.codec as string}"`)
   if ((c.clusterFile === undefined) !== (c.nodes === undefined))
     problems.push('--cluster and --nodes go together: give both for distributed mode, neither for local drives')
+  const l = c.limits
+  if (!(l.idleMs >= 1000 && l.idleMs <= MAX_BODY_IDLE_S * 1000))
+    problems.push(
+      `--body-idle-timeout must be 1..${MAX_BODY_IDLE_S} seconds (connections silent for 120 s are closed), got ${l.idleMs / 1000}`,
+    )
+  if (l.maxMs !== 0 && l.maxMs < l.idleMs)
+    problems.push(`--body-time-limit must be 0 (none) or at least --body-idle-timeout, got ${l.maxMs / 1000}`)
   for (const n of c.nodes ?? [])
     if (!/^https:\/\/[^/\s]+$/.test(n))
       problems.push(`--nodes takes https://host:port URLs separated by commas, got "${n}"`)

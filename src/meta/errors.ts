@@ -33,3 +33,16 @@ export function assertStorableKey(key: string): void {
 export class CorruptRowError extends Error {
   override readonly name = 'CorruptRowError'
 }
+
+/**
+ * The database could not grow: SQLITE_FULL ("database or disk is full"), from a full filesystem
+ * under an embedded file or a sqld server's disk. The transaction was rolled back, nothing written.
+ */
+export function isDbFull(e: unknown): boolean {
+  for (let c: unknown = e, depth = 0; c && depth < 4; c = (c as { cause?: unknown }).cause, depth++) {
+    const { code, rawCode } = c as { code?: unknown; rawCode?: unknown }
+    // 13 is SQLITE_FULL; extended codes keep it in the low byte.
+    if (code === 'SQLITE_FULL' || (typeof rawCode === 'number' && (rawCode & 0xff) === 13)) return true
+  }
+  return false
+}

@@ -3,8 +3,16 @@
  * exit. Implemented by node.ts, deno.ts and bun.ts; types only here.
  */
 
-/** The app's entry: `rawTarget` is the request target exactly as received, when the runtime exposes it. */
-export type FetchHandler = (req: Request, rawTarget?: string) => Response | Promise<Response>
+/** What a runtime knows about a request beyond the Request itself. */
+export interface RequestInfo {
+  /** The request target exactly as received, when the runtime exposes it. */
+  rawTarget?: string
+  /** The client connection as `address:port` (unique among open connections). */
+  connection?: string
+}
+
+/** The app's entry. */
+export type FetchHandler = (req: Request, info: RequestInfo) => Response | Promise<Response>
 
 export interface ServeOptions {
   fetch: FetchHandler

@@ -3,7 +3,7 @@
  * the app, then the adapter's listener; closes them all on SIGINT/SIGTERM. Runtime-neutral.
  */
 import { mkdir, readdir } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { createApp } from '../app.ts'
 import type { ServerConfig } from '../config.ts'
 import {
@@ -12,6 +12,7 @@ import {
   ensureRootUser,
   openService,
   type Service,
+  type SpaceReport,
   startBackground,
 } from '../service/index.ts'
 import type { Disk } from '../storage/disk.ts'
@@ -24,7 +25,7 @@ import { createRemoteStore } from '../storage/remote/client.ts'
 import type { Platform } from '../util/platform.ts'
 import type { Output, RunningServer, RuntimeAdapter } from './adapter.ts'
 import { credentialsBanner, loadRootCredentials } from './credentials.ts'
-import { createFsDisk } from './fs-disk.ts'
+import { createFsDisk, fsSpace } from './fs-disk.ts'
 import { createNodeAead } from './aead-node.ts'
 import { loadMasterKeyFile } from './master-key.ts'
 import { createPlatform } from './platform.ts'
@@ -94,6 +95,16 @@ async function openStores(c: ServerConfig, platform: Platform): Promise<ShardSto
   return stores
 }
 
+/**
+ * The free space of an embedded metadata file's filesystem (its directory: the file may not exist
+ * yet); undefined for a sqld URL, whose disk is the sqld server's to watch.
+ */
+function metaSpaceOf(url: string): (() => Promise<SpaceReport | undefined>) | undefined {
+  if (!url.startsWith('file:') || url.startsWith('file::memory:')) return undefined
+  const path = url.slice('file:'.length).replace(/\?.*$/, '')
+  return () => fsSpace(dirname(path))
+}
+
 function friendlyListenError(e: unknown, c: ServerConfig): Error {
   const code = (e as { code?: string }).code ?? (e as { name?: string }).name
   if (code === 'EADDRINUSE' || code === 'AddrInUse')
@@ -133,14 +144,16 @@ export async function startGateway(
     tuning: c.tuning,
     masterKey: await loadMasterKeyFile(c.dataDir, env),
     aead: createNodeAead(),
+    minFreeBytes: c.minFreeBytes,
+    metaSpace: metaSpaceOf(c.metaUrl),
   })
   let server: RunningServer
   try {
     await ensureRootUser(service, { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey })
-    const app = createApp({ service, platform, region: c.region, domain: c.domain })
+    const app = createApp({ service, platform, region: c.region, domain: c.domain, limits: c.limits })
     server = await adapter
       .serve({
-        fetch: (req, rawTarget) => app.fetch(req, { rawTarget }),
+        fetch: (req, info) => app.fetch(req, info),
         host: c.host,
         port: c.port,
         cert: tls.cert,

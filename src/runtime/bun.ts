@@ -24,7 +24,10 @@ async function serve(o: ServeOptions): Promise<RunningServer> {
     tls: { cert: o.cert, key: o.key, ciphers: TLS12_CIPHERS.join(':'), secureOptions: NO_TLS_BELOW_12 },
     maxRequestBodySize: MAX_REQUEST_BODY,
     idleTimeout: IDLE_TIMEOUT_S,
-    fetch: (req) => o.fetch(req),
+    fetch: (req, srv) => {
+      const ip = srv.requestIP(req)
+      return o.fetch(req, { connection: ip ? `${ip.address}:${ip.port}` : undefined })
+    },
     error: () => new Response('internal error', { status: 500 }),
   })
   // Bun leaves port undefined only for a unix socket, which a hostname and port never give.

@@ -21,7 +21,7 @@ function serve(o: ServeOptions): Promise<RunningServer> {
         },
         // Deno keeps the request target as sent in Request.url (no dot-segment folding): see the
         // raw-target test in test/runtimes.
-        (req) => o.fetch(req),
+        (req, info) => o.fetch(req, { connection: `${info.remoteAddr.hostname}:${info.remoteAddr.port}` }),
       )
     } catch (e) {
       reject(e)

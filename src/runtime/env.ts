@@ -3,7 +3,7 @@
  * the args.ts parser: flag > env > DEFAULTS. Reads nothing itself: argv and env are passed in.
  */
 import { resolve, join } from 'node:path'
-import { DEFAULTS, validateConfig, type ServerConfig } from '../config.ts'
+import { DEFAULTS, MAX_BODY_IDLE_S, parseSize, validateConfig, type ServerConfig } from '../config.ts'
 import { OFFLOAD_MIN_BYTES } from '../s3/auth/checksums.ts'
 import type { Tuning } from '../service/context.ts'
 import { parseFlags, type CommandSpec } from './args.ts'
@@ -108,6 +108,48 @@ export const SERVER_COMMAND = {
       env: 'COFFER_NODES',
       help: 'distributed mode: the storage nodes, `https://host:port` (with --cluster)',
     },
+    'body-min-rate': {
+      type: 'int',
+      value: 'BYTES',
+      env: 'COFFER_BODY_MIN_RATE',
+      default: DEFAULTS.bodyMinRate,
+      help: 'bytes per second a request body must average; one that falls behind by more than --body-idle-timeout gets 400 RequestTimeout (`0`: only the idle limit)',
+    },
+    'body-idle-timeout': {
+      type: 'int',
+      value: 'SECONDS',
+      env: 'COFFER_BODY_IDLE_TIMEOUT',
+      default: DEFAULTS.bodyIdleTimeoutS,
+      help: `how far a request body may fall behind --body-min-rate; a body silent this long gets 400 RequestTimeout (1..${MAX_BODY_IDLE_S})`,
+    },
+    'body-time-limit': {
+      type: 'int',
+      value: 'SECONDS',
+      env: 'COFFER_BODY_TIME_LIMIT',
+      default: DEFAULTS.bodyTimeLimitS,
+      help: 'longest a whole request body may take (400 RequestTimeout after); larger uploads use multipart (`0`: no limit)',
+    },
+    'max-uploads-per-user': {
+      type: 'int',
+      value: 'N',
+      env: 'COFFER_MAX_UPLOADS_PER_USER',
+      default: DEFAULTS.maxUploadsPerUser,
+      help: 'PutObject/UploadPart requests one access key may stream at once; more get 503 SlowDown (`0`: no limit)',
+    },
+    'max-uploads-per-connection': {
+      type: 'int',
+      value: 'N',
+      env: 'COFFER_MAX_UPLOADS_PER_CONNECTION',
+      default: DEFAULTS.maxUploadsPerConnection,
+      help: 'uploads one client connection may carry at once (HTTP/2 on Deno; HTTP/1.1 carries one); more get 503 SlowDown (`0`: no limit)',
+    },
+    'min-free': {
+      type: 'string',
+      value: 'SIZE',
+      env: 'COFFER_MIN_FREE',
+      default: DEFAULTS.minFree,
+      help: 'space every drive, node and the metadata keep free of object data (`512MiB`, `2GiB`); a write that would go below gets 507 InsufficientStorage, deletes keep working',
+    },
   },
 } as const satisfies CommandSpec
 
@@ -173,7 +215,17 @@ export function parseServerArgs(args: string[], env: Env): ParsedServerArgs {
     // validateConfig tells "--cluster without --nodes" apart by undefined, so no nodes is undefined.
     nodes: v.nodes.length ? v.nodes.map((n) => n.replace(/\/+$/, '')) : undefined,
     tuning: readTuning(env, problems),
+    limits: {
+      minRate: v['body-min-rate'],
+      idleMs: v['body-idle-timeout'] * 1000,
+      maxMs: v['body-time-limit'] * 1000,
+      maxUploadsPerUser: v['max-uploads-per-user'],
+      maxUploadsPerConnection: v['max-uploads-per-connection'],
+    },
+    minFreeBytes: parseSize(v['min-free']) ?? parseSize(DEFAULTS.minFree)!,
   }
+  if (parseSize(v['min-free']) === undefined)
+    problems.push(`--min-free takes a size like 512MiB, 2GiB or 1048576 (bytes), got "${v['min-free']}"`)
   if (config.hashWorkers > MAX_HASH_WORKERS)
     problems.push(`--hash-workers must be 0..${MAX_HASH_WORKERS}, got ${config.hashWorkers}`)
   // A bad number was refused above and left at its default, so validateConfig does not repeat it.

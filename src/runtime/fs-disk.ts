@@ -2,9 +2,10 @@
  * The Disk port (src/storage/disk.ts) over node:fs/promises, for Node, Deno and Bun: durable
  * writes (fdatasync file on commit, fsync target directory on rename) and paths confined to the root.
  */
-import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import type { Disk, FileReader, FileWriter } from '../storage/disk.ts'
+import type { SpaceReport } from '../storage/shard-store.ts'
 
 const errCode = (e: unknown): string | undefined => (e as { code?: string } | null)?.code
 
@@ -157,6 +158,16 @@ async function fileReader(h: FileHandle): Promise<FileReader> {
   }
 }
 
+/**
+ * Free and total bytes of the filesystem holding `path`, named by its device number so that
+ * drives (and the metadata) on one filesystem are counted together. `bavail`: what a writer
+ * without root's reserved blocks may use, the figure that decides when writes must stop.
+ */
+export async function fsSpace(path: string): Promise<SpaceReport> {
+  const [fs, st] = await Promise.all([statfs(path), stat(path)])
+  return { free: fs.bavail * fs.bsize, total: fs.blocks * fs.bsize, fs: `dev:${st.dev}` }
+}
+
 /** A Disk rooted at `root` (made absolute). Nothing touches the filesystem until a method runs. */
 export function createFsDisk(root: string): Disk {
   const absRoot = resolve(root)
@@ -209,6 +220,7 @@ export function createFsDisk(root: string): Disk {
         throw e
       }
     },
+    space: () => fsSpace(absRoot),
     async check() {
       const probe = join(absRoot, `.probe-${Date.now().toString(36)}`)
       try {

@@ -19,7 +19,11 @@ export const BODY_HIGH_WATER_MARK = 1024 * 1024
 export const HEADERS_TIMEOUT_MS = 60_000
 /** Idle keep-alive connections close after this; above the 20 s idle time of common S3 clients. */
 export const KEEP_ALIVE_TIMEOUT_MS = 30_000
-/** A connection with no byte in either direction for this long is dropped. */
+/**
+ * A connection with no byte in either direction for this long is dropped, silently. Request
+ * bodies are policed sooner by the S3 layer (src/s3/body-guard.ts, at most MAX_BODY_IDLE_MS),
+ * so an upload that stalls hears RequestTimeout first.
+ */
 export const IDLE_SOCKET_TIMEOUT_MS = 120_000
 /** TLS handshakes must finish within this. */
 export const HANDSHAKE_TIMEOUT_MS = 30_000
@@ -39,7 +43,11 @@ async function serve(o: ServeOptions): Promise<RunningServer> {
   const server = createAdaptorServer({
     // Whole-request time is unlimited (requestTimeout 0): a 5 GiB part may take minutes on a slow
     // link. Idle sockets and slow headers are bounded instead.
-    fetch: (req: Request, env: unknown) => o.fetch(req, (env as HttpBindings).incoming.url),
+    fetch: (req: Request, env: unknown) => {
+      const { incoming } = env as HttpBindings
+      const { remoteAddress, remotePort } = incoming.socket
+      return o.fetch(req, { rawTarget: incoming.url, connection: `${remoteAddress}:${remotePort}` })
+    },
     createServer,
     serverOptions: {
       cert: o.cert,

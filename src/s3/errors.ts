@@ -53,8 +53,11 @@ export const S3_ERRORS = {
   RequestTimeTooSkewed: [403, "The difference between the request time and the server's time is too large."],
   RequestTimeout: [
     400,
-    'Your socket connection to the server was not read from or written to within the timeout period.',
+    'Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.',
   ],
+  // Not an AWS code (S3 never says it is full). 507 Insufficient Storage (RFC 4918) as MinIO
+  // answers (XMinioStorageFull); SDKs do not retry it, which is right: space returns by deletion.
+  InsufficientStorage: [507, 'There is not enough free space to store this object.'],
   ServiceUnavailable: [503, 'Please reduce your request rate.'],
   SignatureDoesNotMatch: [
     403,

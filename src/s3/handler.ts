@@ -5,6 +5,7 @@
 import {
   type Actor,
   actorFor,
+  isOutOfSpace,
   isServiceError,
   lookupSecret,
   type Service,
@@ -15,6 +16,8 @@ import type { Logger } from '../util/log.ts'
 import type { Platform } from '../util/platform.ts'
 import { authenticate } from './auth/sigv4.ts'
 import { decodePayload, type DecodedBody } from './auth/aws-chunked.ts'
+import { type BodyLimits, DEFAULT_BODY_LIMITS, guardBody } from './body-guard.ts'
+import { DEFAULT_UPLOAD_LIMITS, type UploadLimits, UploadSlots } from './upload-slots.ts'
 import { classify, type Endpoint } from './classify.ts'
 import type { OpContext, Operation } from './context.ts'
 import { resolveTarget, splitUrl } from './endpoints.ts'
@@ -29,13 +32,22 @@ import * as listOps from './ops/list.ts'
 import * as multipartOps from './ops/multipart.ts'
 import * as putOps from './ops/put.ts'
 
+export type RequestLimits = BodyLimits & UploadLimits
+
+export const DEFAULT_REQUEST_LIMITS: RequestLimits = { ...DEFAULT_BODY_LIMITS, ...DEFAULT_UPLOAD_LIMITS }
+
 export interface S3Deps {
   service: Service
   platform: Platform
   region: string
   domain?: string
   logger: Logger
+  /** Request-body time limits and upload concurrency (default DEFAULT_REQUEST_LIMITS). */
+  limits?: Partial<RequestLimits>
 }
+
+/** The requests that stream a client's body into storage: each holds an upload slot. */
+const UPLOADS: ReadonlySet<Endpoint> = new Set<Endpoint>(['PutObject', 'UploadPart'])
 
 const OPERATIONS: Record<Endpoint, Operation> = {
   ListBuckets: bucketOps.handleListBuckets,
@@ -102,10 +114,16 @@ const SERVICE_TO_S3: Partial<Record<ServiceErrorCode, S3ErrorCode>> = {
 /**
  * `rawTarget` is the request target exactly as received (`/bucket/key?query`), when the adapter
  * knows it: WHATWG URL parsing folds `/./` and `/../`, which are legal in S3 keys and signed as sent.
+ * `connection` names the client connection (address and port), when the adapter knows it.
  */
-export function createS3Handler(deps: S3Deps): (req: Request, rawTarget?: string) => Promise<Response> {
+export function createS3Handler(
+  deps: S3Deps,
+): (req: Request, rawTarget?: string, connection?: string) => Promise<Response> {
   const secretOf = (id: string) => lookupSecret(deps.service, id)
-  return async (req, rawTarget) => {
+  const limits: RequestLimits = { ...DEFAULT_REQUEST_LIMITS, ...deps.limits }
+  const slots = new UploadSlots(limits)
+  return async (req, rawTarget, connection) => {
+    let slot: { release(): void } | undefined
     const requestId = toHex(crypto.getRandomValues(new Uint8Array(8))).toUpperCase()
     let resource = '/'
     try {
@@ -145,7 +163,12 @@ export function createS3Handler(deps: S3Deps): (req: Request, rawTarget?: string
         service: deps.service,
         platform: deps.platform,
         region: deps.region,
-        body: () => (decoded ??= decodePayload(guardBody(req.body), auth, req.headers, deps.platform)),
+        body: () => (decoded ??= decodePayload(guardBody(req.body, limits), auth, req.headers, deps.platform)),
+      }
+      if (UPLOADS.has(endpoint)) {
+        const taken = slots.take(auth.accessKeyId, connection)
+        if ('refused' in taken) throw new S3Error('SlowDown', taken.refused)
+        slot = taken
       }
       const res = await OPERATIONS[endpoint](ctx)
       res.headers.set('x-amz-request-id', requestId)
@@ -156,38 +179,19 @@ export function createS3Handler(deps: S3Deps): (req: Request, rawTarget?: string
       // whose remaining bytes would be taken for its next request.
       if (req.body !== null) res.headers.set('connection', 'close')
       return res
+    } finally {
+      slot?.release()
     }
   }
 }
 
-/**
- * A request body that fails to read (the client went away, the connection was cut) is the
- * client's incomplete body, not an internal error.
- */
-function guardBody(body: ReadableStream<Uint8Array> | null): ReadableStream<Uint8Array> | null {
-  if (!body) return body
-  const reader = body.getReader()
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        try {
-          const { done, value } = await reader.read()
-          if (done) controller.close()
-          else controller.enqueue(value)
-        } catch (e) {
-          controller.error(isS3Error(e) ? e : new S3Error('IncompleteBody'))
-        }
-      },
-      cancel(reason) {
-        return reader.cancel(reason)
-      },
-    },
-    { highWaterMark: 0 },
-  )
-}
-
 function toS3Error(e: unknown, logger: Logger, requestId: string): S3Error {
   if (isS3Error(e)) return e
+  // A shard or the metadata met a full disk that admission did not foresee (another writer).
+  if (isOutOfSpace(e)) {
+    logger.log('warn', 'out of space', { requestId, error: e instanceof Error ? e.message : String(e) })
+    return new S3Error('InsufficientStorage')
+  }
   if (isServiceError(e)) {
     const code = SERVICE_TO_S3[e.code] ?? (e.code as S3ErrorCode)
     return new S3Error(code, e.message === e.code ? undefined : e.message, e.details)

@@ -7,6 +7,7 @@ import type * as meta from '../meta/index.ts'
 import type { ErasureStorage, ShardStore } from '../storage/index.ts'
 import type { Logger } from '../util/log.ts'
 import type { Platform } from '../util/platform.ts'
+import type { SpaceState } from './space.ts'
 
 /** Background timings; every one can be shortened for tests. */
 export interface Tuning {
@@ -109,6 +110,8 @@ export interface ServiceContext {
   tuning: Tuning
   keys: KeyRing
   users: UserCache
+  /** Free space of stores and metadata, and the writes in flight (space.ts). */
+  space: SpaceState
   /** Closes the metadata connection (closeService stops the background work first). */
   closeDb(): Promise<void>
 }

@@ -92,6 +92,7 @@ export async function copyObject(ctx: ServiceContext, actor: Actor, input: CopyO
     headers,
     userMeta,
     ...hashing(plaintext, ctx.platform, algorithm),
+    length: info.size,
   })
 }
 
@@ -114,6 +115,7 @@ export async function uploadPartCopy(ctx: ServiceContext, actor: Actor, input: U
     partNumber: input.target.partNumber,
     sseC: input.target.sseC,
     ...hashing(plaintext, ctx.platform, upload.info.checksumAlgorithm),
+    length: end - start,
   })
 }
 

@@ -21,6 +21,8 @@ export type ServiceErrorCode =
   | 'InvalidRange'
   | 'InvalidRequest'
   | 'Unavailable'
+  /** A filesystem the write needs is full (or would fall under its minimum); nothing was stored. */
+  | 'InsufficientStorage'
   /** An SSE-C key that is not 32 bytes or not the key its MD5 names; details.problem says which. */
   | 'InvalidCustomerKey'
   // Operator (admin API) outcomes; the S3 handler never sees these.

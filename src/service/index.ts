@@ -9,6 +9,7 @@
 export { type RootCredentials, type ServiceOptions, closeService, ensureRootUser, openService } from './open.ts'
 export { maintain, startBackground } from './background.ts'
 export { type Health, health } from './health.ts'
+export { DEFAULT_MIN_FREE_BYTES, isOutOfSpace, type SpaceReport } from './space.ts'
 export { type DurabilityStats, DEFAULT_TUNING, type MasterKeyFile, type Tuning } from './context.ts'
 export type { ServiceContext as Service } from './context.ts'
 export { MasterKeyMismatchError } from './keyring.ts'

@@ -20,7 +20,7 @@ import { type Actor, bucketFor } from './identities.ts'
 import { type PartInfo, partInfo, type UploadInfo, uploadInfo } from './object-info.ts'
 import { type BodyInput, type Digests, type ObjectMetadataInput, removeQuietly } from './put-object.ts'
 import { singleSegment } from './stored-data.ts'
-import { settle, storeData } from './stored-write.ts'
+import { settle, settleCommitted, storeData } from './stored-write.ts'
 
 export interface CreateUploadInput extends ObjectMetadataInput {
   bucket: string
@@ -123,7 +123,7 @@ export async function storePart(ctx: ServiceContext, upload: StoredUpload, input
     parseEncryptionRecord((await meta.getUpload(ctx.db, uploadId))?.encryption, `multipart upload ${uploadId}`)
   const key = record ? await openCurrentObjectKey(ctx, record, input.sseC, reread) : undefined
   const seal = key && record ? { key, objectId: record.objectId, partNumber: input.partNumber } : undefined
-  const { id, written, segment } = await storeData(ctx, input.body, seal)
+  const { id, written, segment } = await storeData(ctx, input.body, seal, input.length)
   let digests: Digests
   try {
     digests = input.digests()
@@ -151,7 +151,7 @@ export async function storePart(ctx: ServiceContext, upload: StoredUpload, input
     if (e instanceof meta.NoSuchUploadError) throw new ServiceError('NoSuchUpload', undefined, { UploadId: uploadId })
     throw e
   } finally {
-    await settle(ctx, [id])
+    await settleCommitted(ctx, [id])
   }
   if (replaced) await meta.enqueueGc(ctx.db, [parseDataLayout(replaced)], 'part-replaced')
   return partInfo(part, upload.info.sse)

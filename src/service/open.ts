@@ -13,6 +13,7 @@ import { emptyStats } from './heal.ts'
 import { createUserCache, forgetAllUsers } from './identities.ts'
 import { checkMasterKey } from './keyring.ts'
 import { ensureNamespace } from './namespaces.ts'
+import { createSpaceState, DEFAULT_MIN_FREE_BYTES, type SpaceReport } from './space.ts'
 
 export interface ServiceOptions {
   metaUrl: string
@@ -29,6 +30,10 @@ export interface ServiceOptions {
   masterKey: MasterKeyFile
   /** AES-256-GCM for packages; the runtime passes its fastest (default: WebCrypto). */
   aead?: Aead
+  /** Bytes kept free of data on every filesystem (default DEFAULT_MIN_FREE_BYTES): the metadata's room. */
+  minFreeBytes?: number
+  /** Free space of the metadata's filesystem, when the metadata is a local file. */
+  metaSpace?: () => Promise<SpaceReport | undefined>
 }
 
 export interface RootCredentials {
@@ -82,6 +87,7 @@ export async function openService(opts: ServiceOptions): Promise<ServiceContext>
     tuning,
     keys,
     users: createUserCache(tuning.userCacheTtlMs),
+    space: createSpaceState(opts.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES, opts.metaSpace),
     closeDb: close,
   }
   // D@RE is on in the default namespace from the first start.

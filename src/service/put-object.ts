@@ -11,7 +11,7 @@ import { type Actor, bucketFor } from './identities.ts'
 import { etagMatches } from './conditions.ts'
 import { type ChecksumValue, type ObjectInfo, objectInfo } from './object-info.ts'
 import { layoutsOf, parseStoredData, type StoredData } from './stored-data.ts'
-import { newId, settle, storeData } from './stored-write.ts'
+import { newId, settle, settleCommitted, storeData } from './stored-write.ts'
 
 /** Computed by the protocol layer while the body streamed; read once the body is stored. */
 export interface Digests {
@@ -35,6 +35,8 @@ export interface WriteConditions {
 export interface BodyInput {
   body: ReadableStream<Uint8Array>
   digests: () => Digests
+  /** The body's declared length, when known: the write is admitted against free space for it. */
+  length?: number
 }
 
 export interface PutObjectInput extends ObjectMetadataInput, WriteConditions, BodyInput {
@@ -101,7 +103,8 @@ export async function putObject(ctx: ServiceContext, actor: Actor, input: PutObj
 export async function writeObject(ctx: ServiceContext, ns: string, input: PutObjectInput): Promise<ObjectInfo> {
   const objectId = newId()
   const crypto = await prepareWrite(ctx, ns, objectId, input.sseC)
-  const { id, segment } = await storeData(ctx, input.body, crypto && { key: crypto.key, objectId, partNumber: 0 })
+  const seal = crypto && { key: crypto.key, objectId, partNumber: 0 }
+  const { id, segment } = await storeData(ctx, input.body, seal, input.length)
   const data: StoredData = { v: 1, segments: [segment] }
   let digests: Digests
   try {
@@ -129,10 +132,12 @@ export async function writeObject(ctx: ServiceContext, ns: string, input: PutObj
   try {
     await commitStored(ctx, row, data, input)
   } catch (e) {
+    // A full database rolled the commit back: nothing points at the data, remove it now.
+    if (meta.isDbFull(e)) await removeQuietly(ctx, data).catch(() => {})
     // A lost condition removed the data; anything else leaves it to orphan collection.
-    if (e instanceof ServiceError) await settle(ctx, [id])
+    if (e instanceof ServiceError || meta.isDbFull(e)) await settle(ctx, [id]).catch(() => {})
     throw e
   }
-  await settle(ctx, [id])
+  await settleCommitted(ctx, [id])
   return objectInfo(row, crypto?.record)
 }

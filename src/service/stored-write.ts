@@ -3,13 +3,14 @@
  * shard is stored and settled once metadata points at the data (or the data is gone), so the
  * shards of a crashed write can always be found and removed. Degraded writes queue a heal.
  */
-import { encryptStream, generatePrefix, plainLength } from '../crypto/index.ts'
+import { cipherLength, encryptStream, generatePrefix, plainLength } from '../crypto/index.ts'
 import * as meta from '../meta/index.ts'
 import { QuorumError, type WriteResult } from '../storage/index.ts'
 import { toBase64 } from '../util/bytes.ts'
 import { ServiceError } from './errors.ts'
 import type { ServiceContext } from './context.ts'
 import type { Segment } from './stored-data.ts'
+import { admitWrite, markSpaceStale } from './space.ts'
 
 export const newId = (): string => crypto.randomUUID()
 
@@ -27,12 +28,41 @@ export interface Seal {
   partNumber: number
 }
 
+/**
+ * `length` is the plaintext's declared length when known: the write is admitted against free
+ * space for it (InsufficientStorage before any byte is read when it does not fit).
+ */
 export async function storeData(
   ctx: ServiceContext,
   plaintext: ReadableStream<Uint8Array>,
   seal?: Seal,
+  length?: number,
 ): Promise<StoredWrite> {
   const id = newId()
+  let admission: Awaited<ReturnType<typeof admitWrite>>
+  try {
+    admission = await admitWrite(ctx, id, length === undefined ? undefined : seal ? cipherLength(length) : length)
+  } catch (e) {
+    await plaintext.cancel(e).catch(() => {})
+    throw e
+  }
+  let stored = false
+  try {
+    const result = await storeAdmitted(ctx, id, plaintext, seal, admission.exclude)
+    stored = true
+    return result
+  } finally {
+    admission.release(stored)
+  }
+}
+
+async function storeAdmitted(
+  ctx: ServiceContext,
+  id: string,
+  plaintext: ReadableStream<Uint8Array>,
+  seal: Seal | undefined,
+  exclude: ReadonlySet<string>,
+): Promise<StoredWrite> {
   // A fresh nonce prefix per storage write, never per object: a re-uploaded part reuses its key.
   const prefix = seal ? await generatePrefix() : undefined
   const body = seal
@@ -49,8 +79,15 @@ export async function storeData(
   // and orphan collection removes it by id.
   let written: WriteResult
   try {
-    written = await ctx.storage.write(id, body)
+    written = await ctx.storage.write(id, body, { exclude })
   } catch (e) {
+    if (e instanceof QuorumError && e.full.length > 0) {
+      markSpaceStale(ctx)
+      throw new ServiceError(
+        'InsufficientStorage',
+        `Not enough free space to store this object (full: ${e.full.join(', ')}). Delete objects or add space; writes resume by themselves.`,
+      )
+    }
     if (e instanceof QuorumError) {
       throw new ServiceError(
         'Unavailable',
@@ -60,6 +97,7 @@ export async function storeData(
     throw e
   }
   if (written.degraded && written.degraded.length > 0) {
+    markSpaceStale(ctx) // a shard may have failed for lack of space: look again before the next write
     ctx.stats.degradedWrites++
     await meta.enqueueHeal(ctx.db, [written.layout], 'degraded-write')
   }
@@ -76,4 +114,17 @@ export async function storeData(
 /** The data is now referenced by a committed row, or has been removed: forget the intent. */
 export async function settle(ctx: ServiceContext, ids: readonly string[]): Promise<void> {
   await meta.clearIntents(ctx.db, ids)
+}
+
+/**
+ * After the commit: the write is acknowledged whatever happens to its intent. A failure here
+ * (e.g. the metadata's disk full) leaves the intent, which orphan collection clears once it sees
+ * that a row references the data — never a 500 for a committed write.
+ */
+export async function settleCommitted(ctx: ServiceContext, ids: readonly string[]): Promise<void> {
+  await settle(ctx, ids).catch((e: unknown) =>
+    ctx.logger.log('warn', 'could not clear write intents after a commit; orphan collection will', {
+      error: String(e),
+    }),
+  )
 }

@@ -5,7 +5,7 @@
 import { toHex } from '../util/bytes.ts'
 import type { Disk, FileReader, FileWriter } from './disk.ts'
 import { hash64 } from './placement.ts'
-import { ShardNotFound, type ShardStore } from './shard-store.ts'
+import { ShardNotFound, type ShardStore, StoreFull } from './shard-store.ts'
 
 /** ShardStore plus the start-up chore only a local drive has. */
 export interface DiskStore extends ShardStore {
@@ -31,6 +31,9 @@ const FIRST_BUFFER = 16 * 1024
 const READ_CHUNK = 1024 * 1024
 
 const SHARD_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/
+
+/** Filesystem errors that mean "no room": the disk is full, or the quota of its user is. */
+const NO_SPACE = new Set(['ENOSPC', 'EDQUOT'])
 
 /** Shard names become file names: no separators, no dot-files, bounded length. */
 export function isShardName(name: string): boolean {
@@ -133,6 +136,10 @@ export function createDiskStore(id: string, disk: Disk): DiskStore {
       reader.cancel(err).catch(() => {})
       if (out) await out.abort()
       else await disk.remove(tmp).catch(() => {})
+      // A full filesystem is news the engine acts on (507, not 503); a body never fails with ENOSPC.
+      const code = (err as { code?: unknown } | null)?.code
+      if (typeof code === 'string' && NO_SPACE.has(code))
+        throw new StoreFull(id, `drive ${id} is full (${code}) while storing shard ${name}`)
       throw err // unchanged: callers tell a body's own error (bad digest, cut connection) by identity
     } finally {
       active.delete(tmp)
@@ -246,6 +253,9 @@ export function createDiskStore(id: string, disk: Disk): DiskStore {
       } catch {
         return false
       }
+    },
+    async space() {
+      return disk.space ? await disk.space() : undefined
     },
     async sweepTemp() {
       let removed = 0

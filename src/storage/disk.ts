@@ -3,6 +3,7 @@
  * node:fs/promises in src/runtime/fs-disk.ts (Node, Deno and Bun all provide that module).
  * Paths are relative to the disk's root directory and use '/' separators.
  */
+import type { SpaceReport } from './shard-store.ts'
 
 export interface FileWriter {
   /** The caller may reuse `chunk` once this resolves: the bytes have been handed to the OS. */
@@ -42,4 +43,6 @@ export interface Disk {
   list(dir: string): Promise<string[]>
   /** Ensures the root exists and is writable; throws with a clear message otherwise. */
   check(): Promise<void>
+  /** Free and total bytes of the root's filesystem (absent where the Disk cannot tell). */
+  space?(): Promise<SpaceReport>
 }

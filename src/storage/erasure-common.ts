@@ -19,6 +19,8 @@ export class QuorumError extends Error {
     /** Shards that could be used, and how many were needed. */
     readonly available: number,
     readonly needed: number,
+    /** Stores that failed for lack of space (StoreFull): the cause is a full disk, not an outage. */
+    readonly full: readonly string[] = [],
   ) {
     super(message)
     this.name = 'QuorumError'

@@ -9,10 +9,10 @@ import { erasureLayout, type EngineContext } from './erasure-common.ts'
 import { DEFAULT_BLOCK_SIZE, validateBlockSize, validateEc } from './geometry.ts'
 import { heal, probeShards, verifyShards, type HealResult, type ShardCheck } from './healer.ts'
 import type { DataLayout, ErasureLayout, ObjectStorage } from './object-storage.ts'
-import { shardName } from './shard-format.ts'
+import { headerLength, shardFileLength, shardName } from './shard-format.ts'
 import type { ShardStore } from './shard-store.ts'
 import { readRange } from './stripe-reader.ts'
-import { writeStripes } from './stripe-writer.ts'
+import { placeShards, writeStripes } from './stripe-writer.ts'
 
 export { QuorumError } from './erasure-common.ts'
 export type { HealResult, ShardCheck, ShardState } from './healer.ts'
@@ -54,6 +54,10 @@ export interface ErasureStorage extends ObjectStorage {
   removeById(id: string): Promise<void>
   /** Ids of the configured stores, in configuration order. */
   readonly storeIds: readonly string[]
+  /** The stores write(id, …, { exclude }) will place shards on, shard i on the i-th (fewer than k+m if too many are excluded). */
+  placement(id: string, exclude?: ReadonlySet<string>): string[]
+  /** Bytes each shard file of a write of `size` bytes takes (header, blocks, checksums, trailer). */
+  shardBytes(size: number, id?: string): number
 }
 
 export function createErasureStorage(opts: ErasureStorageOptions): ErasureStorage {
@@ -76,7 +80,7 @@ export function createErasureStorage(opts: ErasureStorageOptions): ErasureStorag
   }
 
   return {
-    write: (id, body) => writeStripes(ctx, settings, id, body),
+    write: (id, body, o) => writeStripes(ctx, settings, id, body, o?.exclude),
     read: (layout, start, end) => readRange(ctx, layout, start, end),
     async remove(dataLayout) {
       const layout = erasureLayout(dataLayout)
@@ -109,6 +113,9 @@ export function createErasureStorage(opts: ErasureStorageOptions): ErasureStorag
         )
     },
     storeIds: [...stores.keys()],
+    placement: (id, exclude) => placeShards([...stores.keys()], settings.k + settings.m, id, exclude),
+    shardBytes: (size, id = 'x'.repeat(36)) =>
+      shardFileLength({ ...settings, size }, { headerLength: headerLength(id), checksumSize: ctx.checksum.size }),
   }
 }
 

@@ -3,7 +3,7 @@
  * (disk.testkit.ts is deliberately absent: it is a node:fs test helper.)
  */
 export type { Disk, FileReader, FileWriter } from './disk.ts'
-export { ShardNotFound, type ShardStore } from './shard-store.ts'
+export { isStoreFull, ShardNotFound, type ShardStore, type SpaceReport, StoreFull } from './shard-store.ts'
 export {
   type DataLayout,
   type ErasureLayout,

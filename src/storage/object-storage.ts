@@ -61,13 +61,19 @@ export interface WriteResult {
   degraded?: string[]
 }
 
+export interface WriteOptions {
+  /** Store ids not to place shards on (e.g. full ones); the rest are ranked as usual. */
+  exclude?: ReadonlySet<string>
+}
+
 export interface ObjectStorage {
   /**
    * Streams `body` to the stores. Resolves only once the data is durable. If `body` errors
    * (a digest mismatch, a cut connection) the error is re-thrown unchanged and nothing remains.
-   * `id` is unique per write (object version or part) and seeds placement.
+   * `id` is unique per write (object version or part) and seeds placement; stores named in
+   * `exclude` (full ones) are left out of it.
    */
-  write(id: string, body: ReadableStream<Uint8Array>): Promise<WriteResult>
+  write(id: string, body: ReadableStream<Uint8Array>, opts?: WriteOptions): Promise<WriteResult>
   /** Streams bytes [start, end) of the payload. */
   read(layout: DataLayout, start: number, end: number): ReadableStream<Uint8Array>
   /** Deletes the payload's shards; missing shards are fine. */

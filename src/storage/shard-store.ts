@@ -25,7 +25,37 @@ export interface ShardStore {
   list(): AsyncIterable<string>
   /** True when the store can currently serve reads and writes. */
   healthy(): Promise<boolean>
+  /**
+   * Free and total bytes where the store keeps its shards; undefined when unknown (a store
+   * that cannot tell, or a node that did not answer). Admission of writes relies on it.
+   */
+  space?(): Promise<SpaceReport | undefined>
 }
+
+/** The space of the filesystem a store (or the metadata) lives on. */
+export interface SpaceReport {
+  /** Bytes an unprivileged writer may still use (statfs `bavail`). */
+  free: number
+  total: number
+  /**
+   * Names the filesystem: stores with the same `fs` share their free space (local drives under
+   * one data directory), so a write's shards are counted together against it.
+   */
+  fs?: string
+}
+
+/** A shard could not be stored because its filesystem is full (ENOSPC, EDQUOT, or a node's 507). */
+export class StoreFull extends Error {
+  constructor(
+    readonly store: string,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'StoreFull'
+  }
+}
+
+export const isStoreFull = (e: unknown): e is StoreFull => e instanceof StoreFull
 
 export class ShardNotFound extends Error {
   constructor(

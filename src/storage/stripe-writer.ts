@@ -9,6 +9,7 @@ import type { ErasureLayout, WriteResult } from './object-storage.ts'
 import { rank } from './placement.ts'
 import { encodeShardHeader, encodeTrailer, MAX_ID_BYTES, shardName } from './shard-format.ts'
 import { ShardSink } from './shard-sink.ts'
+import { isStoreFull } from './shard-store.ts'
 
 /** Write ids name shard files: file-name safe, and short enough for `<id>.<index>`. */
 const WRITE_ID = new RegExp(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,${MAX_ID_BYTES - 1}}$`)
@@ -24,11 +25,26 @@ export interface WriteSettings {
   blockSize: number
 }
 
+/**
+ * The stores a write's shards go to, shard i to the i-th: the first k+m of the configured stores
+ * ranked for `id`, leaving out `exclude`. Fewer than k+m when too many are excluded.
+ */
+export function placeShards(
+  storeIds: readonly string[],
+  n: number,
+  id: string,
+  exclude?: ReadonlySet<string>,
+): string[] {
+  const candidates = exclude?.size ? storeIds.filter((s) => !exclude.has(s)) : storeIds
+  return rank(id, candidates).slice(0, n)
+}
+
 export async function writeStripes(
   ctx: EngineContext,
   w: WriteSettings,
   id: string,
   body: ReadableStream<Uint8Array>,
+  exclude?: ReadonlySet<string>,
 ): Promise<WriteResult> {
   if (!WRITE_ID.test(id)) {
     await body.cancel().catch(() => {})
@@ -39,7 +55,14 @@ export async function writeStripes(
   const { k, m, blockSize } = w
   const n = k + m
   const quorum = writeQuorum(w)
-  const placed = rank(id, [...ctx.stores.keys()]).slice(0, n)
+  const placed = placeShards([...ctx.stores.keys()], n, id, exclude)
+  if (placed.length < n) {
+    await body.cancel().catch(() => {})
+    // Excluded stores are full ones: the caller refuses before this, so this is a race.
+    throw new QuorumError(`write ${id}: only ${placed.length} stores can take shards, ${n} needed`, placed.length, n, [
+      ...(exclude ?? []),
+    ])
+  }
   const checksum = ctx.checksum
   const sinks = placed.map(
     (storeId, i) => new ShardSink(i, ctx.stores.get(storeId)!, shardName(id, i), QUEUE_BLOCKS * blockSize),
@@ -48,11 +71,13 @@ export async function writeStripes(
   for (const [i, s] of sinks.entries()) s.push(headers[i]!)
 
   const alive = () => sinks.filter((s) => !s.failed).length
+  const full = () => sinks.filter((s) => isStoreFull(s.failure)).map((s) => s.store.id)
   const quorumLost = () =>
     new QuorumError(
       `write ${id}: only ${alive()} of ${n} stores are taking shards, ${quorum} needed (${describeFailures(sinks)})`,
       alive(),
       quorum,
+      full(),
     )
 
   /** Fails every shard with `reason`, waits until each store has let go, removes any that landed. */
@@ -119,6 +144,7 @@ export async function writeStripes(
       `write ${id}: ${ok} of ${n} shards stored, ${quorum} needed (${describeFailures(sinks)})`,
       ok,
       quorum,
+      full(),
     )
     await abandon(err)
     throw err

@@ -97,8 +97,8 @@ export async function handleUploadPart(op: OpContext): Promise<Response> {
   // The upload names the checksum every part must carry: known before the body is read.
   const upload = await getUpload(op.service, op.actor, address)
   const sseC = readSseC(op.headers, op.platform)
-  const { stream, digests } = receiveBody(op, upload.checksumAlgorithm)
-  const part = await uploadPart(op.service, op.actor, { ...address, partNumber, body: stream, digests, sseC })
+  const { stream, digests, length } = receiveBody(op, upload.checksumAlgorithm)
+  const part = await uploadPart(op.service, op.actor, { ...address, partNumber, body: stream, digests, length, sseC })
   const headers = checksumHeaders(part.checksum)
   delete headers['x-amz-checksum-type']
   return emptyResponse(200, { etag: part.etag, ...headers, ...encryptionHeaders(part.sse, sseC) })

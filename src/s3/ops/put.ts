@@ -20,12 +20,13 @@ export async function handlePutObject(op: OpContext): Promise<Response> {
   const conditions = writeConditions(op.headers)
   const sseC = readSseC(op.headers, op.platform)
   if (readSseRequest(op.headers, sseC)) await requireBucketEncryption(op)
-  const { stream, digests } = receiveBody(op)
+  const { stream, digests, length } = receiveBody(op)
   const obj = await putObject(op.service, op.actor, {
     bucket: op.bucket,
     key: op.key,
     body: stream,
     digests,
+    length,
     sseC,
     ...metadata,
     ...conditions,

@@ -7,7 +7,7 @@
 import { fromUtf8 } from '../../util/bytes.ts'
 import { readAll } from '../../util/streams.ts'
 import { isShardName } from '../disk-store.ts'
-import { ShardNotFound, type ShardStore } from '../shard-store.ts'
+import { ShardNotFound, type ShardStore, type SpaceReport, StoreFull } from '../shard-store.ts'
 import { DOWN_BACKOFF_MS, NodeBackoff } from './backoff.ts'
 import { IdleTimer } from './idle-timer.ts'
 import { deriveRequestKey, EMPTY_SHA256, signRequest, type AuthPlatform } from './auth.ts'
@@ -206,6 +206,8 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
         if (bodyError) throw bodyError.e // the node must have refused it; the body's error is the news
         return
       }
+      // The node's drive is full: this shard failed for lack of space (the node itself is fine).
+      if (res.status === 507 && !bodyError) throw new StoreFull(id, (await failure(res, what)).message)
       throw await failure(res, what)
     } catch (e) {
       // The node's fault only when it gave no answer and our own body did not end the upload.
@@ -214,6 +216,7 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
       if (!timer.timedOut) timer.controller.abort(e) // cut an upload still in flight
       // Callers tell their own body's failure by identity, as with DiskStore.
       if (bodyError) throw bodyError.e
+      if (e instanceof StoreFull) throw e
       throw unavailable(what, e, timer)
     } finally {
       timer.stop()
@@ -305,8 +308,31 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
     )
   }
 
-  let health: { at: number; ok: boolean } | undefined
-  let probing: Promise<boolean> | undefined
+  let health: { at: number; ok: boolean; space?: SpaceReport } | undefined
+  let probing: Promise<{ ok: boolean; space?: SpaceReport }> | undefined
+  const host = new URL(base).hostname
+
+  /** One health probe a TTL, shared by healthy() and space(). */
+  function probe(): Promise<{ ok: boolean; space?: SpaceReport }> {
+    if (health && Date.now() - health.at < healthTtl) return Promise.resolve(health)
+    probing ??= small(
+      'GET',
+      HEALTH_PATH,
+      'HEALTH',
+      async (res) => {
+        const body = (await res.json().catch(() => ({}))) as { space?: unknown }
+        return { ok: res.status === 200, space: spaceOf(body.space, host) }
+      },
+      true,
+    )
+      .catch(() => ({ ok: false }))
+      .then((h) => {
+        health = { at: Date.now(), ...h }
+        probing = undefined
+        return h
+      })
+    return probing
+  }
 
   return {
     id,
@@ -346,25 +372,22 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
         for (const n of page.names) if (typeof n === 'string' && isShardName(n)) yield n
       }
     },
-    healthy() {
-      if (health && Date.now() - health.at < healthTtl) return Promise.resolve(health.ok)
-      probing ??= small(
-        'GET',
-        HEALTH_PATH,
-        'HEALTH',
-        async (res) => {
-          await res.body?.cancel().catch(() => {})
-          return res.status === 200
-        },
-        true,
-      )
-        .catch(() => false)
-        .then((ok) => {
-          health = { at: Date.now(), ok }
-          probing = undefined
-          return ok
-        })
-      return probing
-    },
+    healthy: async () => (await probe()).ok,
+    space: async () => (await probe()).space,
+  }
+}
+
+/**
+ * The node's space report, checked; its filesystem named by the node's host too, since device
+ * numbers are only unique within one machine (two nodes on one machine and disk share it).
+ */
+function spaceOf(v: unknown, host: string): SpaceReport | undefined {
+  if (typeof v !== 'object' || v === null) return undefined
+  const { free, total, fs } = v as { free?: unknown; total?: unknown; fs?: unknown }
+  if (!Number.isSafeInteger(free) || !Number.isSafeInteger(total) || (free as number) < 0) return undefined
+  return {
+    free: free as number,
+    total: total as number,
+    ...(typeof fs === 'string' && fs.length <= 100 ? { fs: `${host}/${fs}` } : {}),
   }
 }

@@ -15,7 +15,10 @@ export const SHARDS_PATH = `${API_PREFIX}/shards`
 export const STAT_PATH = `${API_PREFIX}/stat`
 /** GET `?limit=N[&cursor=C]` → 200 {"names": [...], "cursor"?: C}; no cursor = last page. */
 export const LIST_PATH = `${API_PREFIX}/list`
-/** GET → 200 {"ok": true} or 503 {"ok": false}: the node's drive passed (or failed) its check. */
+/**
+ * GET → 200 {"ok": true} or 503 {"ok": false}: the node's drive passed (or failed) its check;
+ * with "space": {"free": N, "total": N, "fs": "dev:N"} when the node can tell (added later: optional).
+ */
 export const HEALTH_PATH = `${API_PREFIX}/health`
 
 // FORMAT: request authentication (see auth.ts for the signing string). DO NOT CHANGE.

@@ -8,7 +8,7 @@ import { toHex } from '../../util/bytes.ts'
 import type { Logger } from '../../util/log.ts'
 import { primeStream, readAll, BodyTooLarge } from '../../util/streams.ts'
 import { isShardName } from '../disk-store.ts'
-import { ShardNotFound, type ShardStore } from '../shard-store.ts'
+import { isStoreFull, ShardNotFound, type ShardStore } from '../shard-store.ts'
 import { deriveRequestKey, NonceCache, sha256Hex, verifyRequest, type AuthPlatform } from './auth.ts'
 import {
   DEFAULT_LIST_PAGE,
@@ -44,7 +44,7 @@ type Env = { Variables: { signature: string } }
 
 const error = (
   c: Context,
-  status: 400 | 401 | 403 | 404 | 405 | 410 | 416 | 500 | 503,
+  status: 400 | 401 | 403 | 404 | 405 | 410 | 416 | 500 | 503 | 507,
   code: string,
   message: string,
 ) => c.json({ error: code, message }, status)
@@ -168,6 +168,8 @@ export function createNodeApp(o: NodeAppOptions): Hono<Env> {
     } catch (e) {
       if (e instanceof BodyAuthError) return refuse(c, 403, e.message)
       if (e instanceof BodyStreamError) return error(c, 400, 'IncompleteBody', e.message)
+      // The gateway counts this shard as failed for lack of space, not the node as down.
+      if (isStoreFull(e)) return error(c, 507, 'InsufficientStorage', e.message)
       return internal(c, e)
     }
     return c.body(null, 204)
@@ -244,8 +246,12 @@ export function createNodeApp(o: NodeAppOptions): Hono<Env> {
   })
 
   app.get(HEALTH_PATH, async (c) => {
-    const ok = await store.healthy().catch(() => false)
-    return c.json({ ok }, ok ? 200 : 503)
+    const [ok, space] = await Promise.all([
+      store.healthy().catch(() => false),
+      store.space ? store.space().catch(() => undefined) : undefined,
+    ])
+    // The drive's free space rides along: gateways leave a full node out of writes.
+    return c.json(space ? { ok, space } : { ok }, ok ? 200 : 503)
   })
 
   app.notFound((c) => error(c, 404, 'NoSuchRoute', `no node route ${c.req.raw.method} ${new URL(c.req.url).pathname}`))

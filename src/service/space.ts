@@ -1,0 +1,230 @@
+/**
+ * Disk space as the service sees it: each store's and the metadata's filesystem, refreshed at most
+ * every SPACE_TTL_MS; a write is admitted only if it leaves `minFree` on every filesystem it
+ * touches, counting the writes in flight, so the metadata always keeps room (deletes keep working).
+ * Uses meta (only to recognise a full database) and storage.
+ */
+import * as meta from '../meta/index.ts'
+import { isStoreFull, type SpaceReport } from '../storage/index.ts'
+import type { ServiceContext } from './context.ts'
+import { ServiceError } from './errors.ts'
+
+export type { SpaceReport } from '../storage/index.ts'
+
+/**
+ * Kept free of data on every filesystem by default: room for the metadata to go on recording
+ * deletes (a few hundred bytes each) long after data writes stopped, and slack for other writers.
+ */
+export const DEFAULT_MIN_FREE_BYTES = 256 * 1024 * 1024
+/** Free space is asked again after this; a write, a health check or a failure asks sooner. */
+export const SPACE_TTL_MS = 1000
+/** Per shard file beyond its bytes: the filesystem's block rounding and its directory entry. */
+const FILE_SLACK = 8192
+
+export interface SpaceState {
+  /** Bytes every filesystem keeps free of data: the metadata's room. */
+  readonly minFree: number
+  /** The metadata's filesystem (embedded `file:` metadata); the runtime supplies it. */
+  readonly metaSpace?: () => Promise<SpaceReport | undefined>
+  /** When the figures were taken; 0 forces a refresh. */
+  at: number
+  stores: Map<string, SpaceReport | undefined>
+  meta?: SpaceReport
+  /** Bytes promised to writes in flight, per filesystem. */
+  readonly reserved: Map<string, number>
+  /** Bytes written since the figures were taken, per filesystem. */
+  written: Map<string, number>
+  refreshing?: Promise<void>
+}
+
+export function createSpaceState(minFree: number, metaSpace?: () => Promise<SpaceReport | undefined>): SpaceState {
+  return { minFree, metaSpace, at: 0, stores: new Map(), reserved: new Map(), written: new Map() }
+}
+
+/** A filesystem, with the stores (and maybe the metadata) on it. */
+interface Pool {
+  key: string
+  report: SpaceReport
+  stores: string[]
+  metadata: boolean
+}
+
+const storePool = (id: string, r: SpaceReport) => r.fs ?? `store:${id}`
+const metaPool = (r: SpaceReport) => r.fs ?? 'metadata'
+
+/** Resolves undefined when `p` fails or takes longer than `ms`: a silent store is "unknown". */
+function bounded<T>(p: Promise<T> | undefined, ms: number): Promise<T | undefined> {
+  if (!p) return Promise.resolve(undefined)
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)))
+  return Promise.race([p.catch(() => undefined), late]).finally(() => clearTimeout(timer))
+}
+
+/** Takes every store's and the metadata's figures now (one refresh at a time). */
+export function refreshSpace(ctx: ServiceContext): Promise<void> {
+  const s = ctx.space
+  s.refreshing ??= (async () => {
+    const ms = ctx.tuning.readTimeoutMs
+    const [reports, m] = await Promise.all([
+      Promise.all(ctx.stores.map((st) => bounded(st.space?.(), ms))),
+      bounded(s.metaSpace?.(), ms),
+    ])
+    s.stores = new Map(ctx.stores.map((st, i) => [st.id, reports[i]]))
+    s.meta = m
+    s.written = new Map()
+    s.at = Date.now()
+  })().finally(() => {
+    s.refreshing = undefined
+  })
+  return s.refreshing
+}
+
+async function fresh(ctx: ServiceContext): Promise<void> {
+  if (Date.now() - ctx.space.at >= SPACE_TTL_MS) await refreshSpace(ctx)
+}
+
+/** The figures are stale (a store just ran out of space): the next write asks again. */
+export function markSpaceStale(ctx: ServiceContext): void {
+  ctx.space.at = 0
+}
+
+function pools(s: SpaceState): Map<string, Pool> {
+  const out = new Map<string, Pool>()
+  for (const [id, r] of s.stores) {
+    if (!r) continue // unknown: never gated (a down store fails its shard as before)
+    const key = storePool(id, r)
+    const p = out.get(key) ?? { key, report: r, stores: [], metadata: false }
+    p.stores.push(id)
+    out.set(key, p)
+  }
+  if (s.meta) {
+    const key = metaPool(s.meta)
+    const p = out.get(key) ?? { key, report: s.meta, stores: [], metadata: false }
+    p.metadata = true
+    out.set(key, p)
+  }
+  return out
+}
+
+/** Bytes a pool can still take for data before it falls under minFree (negative: under it). */
+const room = (s: SpaceState, p: Pool): number =>
+  p.report.free - (s.reserved.get(p.key) ?? 0) - (s.written.get(p.key) ?? 0) - s.minFree
+
+const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`
+
+function describe(s: SpaceState, p: Pool): string {
+  const what = [
+    ...(p.stores.length ? [`${p.stores.length > 1 ? 'drives' : 'drive'} ${p.stores.join(', ')}`] : []),
+    ...(p.metadata ? ['the metadata'] : []),
+  ].join(' and ')
+  return `${what} full: ${mib(p.report.free)} free of ${mib(p.report.total)}, ${mib(s.minFree)} must stay free (--min-free)`
+}
+
+function refuse(s: SpaceState, full: Pool[]): ServiceError {
+  const why = full.length ? full.map((p) => describe(s, p)).join('; ') : 'too few drives have room'
+  return new ServiceError(
+    'InsufficientStorage',
+    `Not enough free space to store this object (${why}). Delete objects or add space; writes resume by themselves.`,
+  )
+}
+
+export interface Admission {
+  /** Full stores, to leave out of the write's placement. */
+  exclude: ReadonlySet<string>
+  /** Call once the write has ended; `stored`: its shards are on disk now. */
+  release(stored: boolean): void
+}
+
+/**
+ * Admits a storage write of `bytes` (stored bytes, after encryption; undefined when unknown) under
+ * `id`, or throws InsufficientStorage before anything is stored. Filesystems under their minimum
+ * are left out of the placement; a write needs k+m stores with room and must leave the
+ * metadata's filesystem its minimum. Its bytes are reserved until release().
+ */
+export async function admitWrite(ctx: ServiceContext, id: string, bytes: number | undefined): Promise<Admission> {
+  await fresh(ctx)
+  const s = ctx.space
+  const all = pools(s)
+  const n = ctx.ec.k + ctx.ec.m
+  const perShard = ctx.storage.shardBytes(bytes ?? 0, id) + FILE_SLACK
+  const exclude = new Set<string>()
+  const full: Pool[] = []
+  // Each round excludes at least one more filesystem, so this ends.
+  for (let round = 0; round <= all.size; round++) {
+    const placed = ctx.storage.placement(id, exclude)
+    if (placed.length < n) throw refuse(s, full)
+    const need = new Map<string, number>()
+    for (const storeId of placed) {
+      const r = s.stores.get(storeId)
+      if (r) need.set(storePool(storeId, r), (need.get(storePool(storeId, r)) ?? 0) + perShard)
+    }
+    const short = [...all.values()].filter((p) => room(s, p) < (need.get(p.key) ?? 0))
+    if (short.length === 0) {
+      for (const [key, b] of need) s.reserved.set(key, (s.reserved.get(key) ?? 0) + b)
+      let released = false
+      return {
+        exclude,
+        release(stored) {
+          if (released) return
+          released = true
+          for (const [key, b] of need) {
+            s.reserved.set(key, (s.reserved.get(key) ?? 0) - b)
+            if (stored) s.written.set(key, (s.written.get(key) ?? 0) + b)
+          }
+        },
+      }
+    }
+    // The metadata's filesystem must keep its room whatever the placement: refuse.
+    const metaShort = short.filter((p) => p.metadata)
+    if (metaShort.length > 0) throw refuse(s, metaShort)
+    for (const p of short) {
+      full.push(p)
+      for (const storeId of p.stores) exclude.add(storeId)
+    }
+  }
+  throw refuse(s, full)
+}
+
+/** A store or the metadata ran out of space: the caller's error names it; figures go stale. */
+export function isOutOfSpace(e: unknown): boolean {
+  return isStoreFull(e) || meta.isDbFull(e)
+}
+
+export interface StoreSpace {
+  free: number
+  total: number
+  /** Under --min-free: left out of writes. */
+  full: boolean
+}
+
+export interface SpaceHealth {
+  stores: Map<string, StoreSpace>
+  metadata?: StoreSpace
+  /** Writes can find k+m stores with room and the metadata has its room. */
+  writable: boolean
+  /** One line per full filesystem, saying which drives and how much is free. */
+  problems: string[]
+}
+
+/** What /_coffer/health reports: fresh figures, the full filesystems and whether writes can go on. */
+export async function spaceHealth(ctx: ServiceContext): Promise<SpaceHealth> {
+  await fresh(ctx)
+  const s = ctx.space
+  const stores = new Map<string, StoreSpace>()
+  const problems: string[] = []
+  const full = new Set<string>()
+  for (const p of pools(s).values()) {
+    const under = p.report.free < s.minFree
+    if (under) {
+      problems.push(describe(s, p))
+      for (const id of p.stores) full.add(id)
+    }
+    for (const id of p.stores) {
+      const r = s.stores.get(id)!
+      stores.set(id, { free: r.free, total: r.total, full: under })
+    }
+  }
+  const metadata = s.meta && { free: s.meta.free, total: s.meta.total, full: s.meta.free < s.minFree }
+  const room = ctx.stores.filter((st) => !full.has(st.id)).length
+  return { stores, metadata, writable: room >= ctx.ec.k + ctx.ec.m && !metadata?.full, problems }
+}
