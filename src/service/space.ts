@@ -158,7 +158,10 @@ export async function admitWrite(ctx: ServiceContext, id: string, bytes: number 
       const r = s.stores.get(storeId)
       if (r) need.set(storePool(storeId, r), (need.get(storePool(storeId, r)) ?? 0) + perShard)
     }
-    const short = [...all.values()].filter((p) => room(s, p) < (need.get(p.key) ?? 0))
+    // Filesystems already left out need nothing more, unless the metadata lives there.
+    const short = [...all.values()].filter(
+      (p) => (p.metadata || !full.includes(p)) && room(s, p) < (need.get(p.key) ?? 0),
+    )
     if (short.length === 0) {
       for (const [key, b] of need) s.reserved.set(key, (s.reserved.get(key) ?? 0) + b)
       let released = false

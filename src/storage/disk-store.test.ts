@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { readAll, streamFromBytes } from '../util/streams.ts'
 import type { Disk } from './disk.ts'
 import { createDiskStore, fanOut, grown } from './disk-store.ts'
-import { ShardNotFound } from './shard-store.ts'
+import { ShardNotFound, StoreFull } from './shard-store.ts'
 import { createTestDisk, type TestDisk, type TestDiskOptions } from './disk.testkit.ts'
 
 const MiB = 1024 * 1024
@@ -232,6 +232,32 @@ describe('DiskStore put/get', () => {
     })
     expect(await store.put('y', body).catch((e) => e)).toBe(full)
     expect(cancelled).toBe(full)
+    expect(await names(store)).toEqual([])
+    expect(await disk.list('tmp')).toEqual([])
+    expect(disk.openFiles()).toBe(0)
+  })
+
+  it('a full filesystem (ENOSPC) is StoreFull: the body is cancelled with it, nothing is left', async () => {
+    const disk = await newDisk()
+    let cancelled: unknown
+    const enospc = Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })
+    const failing: Disk = {
+      ...disk,
+      async create(path) {
+        const w = await disk.create(path)
+        let n = 0
+        return { ...w, write: (c) => (++n > 1 ? Promise.reject(enospc) : w.write(c)) }
+      },
+    }
+    const store = createDiskStore('d0', failing)
+    const body = new ReadableStream<Uint8Array>({
+      pull: (c) => c.enqueue(new Uint8Array(2 * MiB)),
+      cancel: (r) => void (cancelled = r),
+    })
+    const err = await store.put('y', body).catch((e) => e)
+    expect(err).toBeInstanceOf(StoreFull)
+    expect((err as StoreFull).message).toMatch(/drive d0 is full \(ENOSPC\)/)
+    expect(cancelled).toBe(err)
     expect(await names(store)).toEqual([])
     expect(await disk.list('tmp')).toEqual([])
     expect(disk.openFiles()).toBe(0)

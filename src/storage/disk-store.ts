@@ -132,15 +132,17 @@ export function createDiskStore(id: string, disk: Disk): DiskStore {
       out = undefined // durable; from here a failure leaves only a temp file to remove
       await publish(tmp, name)
     } catch (err) {
-      // Stop the producer if the failure was ours; a body that errored itself ignores this.
-      reader.cancel(err).catch(() => {})
-      if (out) await out.abort()
-      else await disk.remove(tmp).catch(() => {})
       // A full filesystem is news the engine acts on (507, not 503); a body never fails with ENOSPC.
       const code = (err as { code?: unknown } | null)?.code
-      if (typeof code === 'string' && NO_SPACE.has(code))
-        throw new StoreFull(id, `drive ${id} is full (${code}) while storing shard ${name}`)
-      throw err // unchanged: callers tell a body's own error (bad digest, cut connection) by identity
+      const failure =
+        typeof code === 'string' && NO_SPACE.has(code)
+          ? new StoreFull(id, `drive ${id} is full (${code}) while storing shard ${name}`)
+          : err
+      // Stop the producer if the failure was ours; a body that errored itself ignores this.
+      reader.cancel(failure).catch(() => {})
+      if (out) await out.abort()
+      else await disk.remove(tmp).catch(() => {})
+      throw failure // otherwise unchanged: callers tell a body's own error (bad digest, cut connection) by identity
     } finally {
       active.delete(tmp)
     }

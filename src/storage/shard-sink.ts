@@ -2,7 +2,7 @@
  * One outgoing shard: a bounded Web stream handed to ShardStore.put, with backpressure the
  * producer awaits (bounded in time) and a failure latch. Shared by the stripe writer and healer.
  */
-import type { ShardStore } from './shard-store.ts'
+import { isStoreFull, type ShardStore } from './shard-store.ts'
 
 export class ShardSink {
   private controller!: ReadableStreamDefaultController<Uint8Array>
@@ -43,6 +43,8 @@ export class ShardSink {
       () => this.failure === undefined,
       (err) => {
         this.fail(err)
+        // The store's own verdict that it is full beats whatever cancelled the stream first.
+        if (isStoreFull(err)) this.failure = err
         return false
       },
     )

@@ -118,7 +118,10 @@ export async function writeStripes(
   } catch (err) {
     reader.cancel(err).catch(() => {})
     await abandon(err)
-    throw err // the body's error object itself, or our QuorumError
+    // Every store has answered by now: name the ones that were full (a cancelled stream may
+    // have latched first, before the store's own verdict came in).
+    if (err instanceof QuorumError) throw new QuorumError(err.message, err.available, err.needed, full())
+    throw err // the body's error object itself
   }
 
   for (const s of sinks) {

@@ -447,3 +447,87 @@ export function multipartEtag(parts: Uint8Array[]): string {
 }
 
 export const md5hex = (b: Uint8Array | string): string => createHash('md5').update(b).digest('hex')
+
+// ---------------------------------------------------------------- slow uploads
+
+export interface SlowUpload {
+  /** Sends these body bytes now (never more than declared in total). */
+  write(bytes: Buffer): void
+  /** The server's answer, or status 0 when the connection closed without one. */
+  response: Promise<RawResponse & { ms: number }>
+  /** Cuts the connection (the client goes away). */
+  destroy(): void
+}
+
+/**
+ * A signed UNSIGNED-PAYLOAD upload whose body the test writes piece by piece, as slowly as it
+ * likes, after headers declaring `declaredLength` bytes: drips, stalls, short bodies.
+ * `response.ms` counts from the headers being sent. Bounded by `timeoutMs` (default 60 s).
+ */
+export function openUpload(
+  server: TestServer,
+  o: {
+    path: string
+    query?: Array<[string, string]>
+    declaredLength: number
+    creds?: Partial<Creds>
+    timeoutMs?: number
+  },
+): SlowUpload {
+  const query = o.query ?? []
+  const signed = signHeaders({
+    method: 'PUT',
+    path: o.path,
+    query,
+    headers: { host: hostOf(server), 'content-length': String(o.declaredLength) },
+    payloadHash: UNSIGNED_PAYLOAD,
+    creds: serverCreds(server, o.creds),
+    date: new Date(),
+  })
+  const req = httpsRequest({
+    host: '127.0.0.1',
+    port: server.port,
+    method: 'PUT',
+    path: o.path + queryString(query),
+    headers: signed.headers,
+    ca: server.caPem,
+    agent: false,
+  })
+  const t0 = Date.now()
+  const response = new Promise<RawResponse & { ms: number }>((resolve) => {
+    let done = false
+    const finish = (r: RawResponse) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      resolve({ ...r, ms: Date.now() - t0 })
+    }
+    const none = (why: string) => finish({ status: 0, headers: {}, body: why, bytes: Buffer.alloc(0) })
+    const timer = setTimeout(() => {
+      req.destroy()
+      none(`no answer within ${o.timeoutMs ?? 60_000} ms`)
+    }, o.timeoutMs ?? 60_000)
+    req.on('response', (res) => {
+      const chunks: Buffer[] = []
+      const end = () => {
+        const bytes = Buffer.concat(chunks)
+        finish({ status: res.statusCode ?? 0, headers: res.headers, body: bytes.toString('utf8'), bytes })
+        req.destroy() // the test is done with this upload, whatever it had left to send
+      }
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', end)
+      res.on('aborted', end)
+      res.on('error', end)
+    })
+    req.on('error', (e) => none(String(e)))
+    req.on('close', () => none('connection closed without an answer'))
+  })
+  req.flushHeaders()
+  return {
+    write: (bytes) => {
+      if (!req.destroyed) req.write(bytes)
+    },
+    response,
+    destroy: () => req.destroy(),
+  }
+}
