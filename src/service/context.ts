@@ -4,10 +4,9 @@
  */
 import type { Aead } from '../crypto/index.ts'
 import type * as meta from '../meta/index.ts'
-import type { ErasureStorage, ShardStore } from '../storage/index.ts'
+import type { ErasureStorage, ShardStore, SpaceReport } from '../storage/index.ts'
 import type { Logger } from '../util/log.ts'
 import type { Platform } from '../util/platform.ts'
-import type { SpaceState } from './space.ts'
 
 /** Background timings; every one can be shortened for tests. */
 export interface Tuning {
@@ -83,6 +82,25 @@ export interface UserCache {
   generation: number
   readonly ttlMs: number
   readonly maxEntries: number
+}
+
+/** Free space as the service last saw it, and the writes in flight (space.ts acts on it). */
+export interface SpaceState {
+  /** Bytes every filesystem keeps free of data: the metadata's room. */
+  readonly minFree: number
+  /** The metadata's filesystem (embedded `file:` metadata); the runtime supplies it. */
+  readonly metaSpace?: () => Promise<SpaceReport | undefined>
+  /** When the figures were taken; 0 forces a refresh. */
+  at: number
+  stores: Map<string, SpaceReport | undefined>
+  meta?: SpaceReport
+  /** Bytes promised to writes in flight, per filesystem. */
+  readonly reserved: Map<string, number>
+  /** Bytes written since the figures were taken, per filesystem. */
+  written: Map<string, number>
+  /** Filesystems a write was last refused for: when, and how much was free then. */
+  readonly refused: Map<string, { at: number; free: number }>
+  refreshing?: Promise<void>
 }
 
 /** Durability counters since start, for /_coffer/health and metrics (heal.ts counts most). */

@@ -6,10 +6,11 @@
  */
 import * as meta from '../meta/index.ts'
 import { isStoreFull, type SpaceReport } from '../storage/index.ts'
-import type { ServiceContext } from './context.ts'
+import type { ServiceContext, SpaceState } from './context.ts'
 import { ServiceError } from './errors.ts'
 
 export type { SpaceReport } from '../storage/index.ts'
+export type { SpaceState } from './context.ts'
 
 /**
  * Kept free of data on every filesystem by default: room for the metadata to go on recording
@@ -18,27 +19,17 @@ export type { SpaceReport } from '../storage/index.ts'
 export const DEFAULT_MIN_FREE_BYTES = 256 * 1024 * 1024
 /** Free space is asked again after this; a write, a health check or a failure asks sooner. */
 export const SPACE_TTL_MS = 1000
+/**
+ * A filesystem on which a write was refused counts as full (health) for this long, unless its
+ * free space grows meanwhile: admission keeps it above --min-free, so "under the minimum" alone
+ * would never show what every refused writer sees.
+ */
+const REFUSAL_MEMORY_MS = 60_000
 /** Per shard file beyond its bytes: the filesystem's block rounding and its directory entry. */
 const FILE_SLACK = 8192
 
-export interface SpaceState {
-  /** Bytes every filesystem keeps free of data: the metadata's room. */
-  readonly minFree: number
-  /** The metadata's filesystem (embedded `file:` metadata); the runtime supplies it. */
-  readonly metaSpace?: () => Promise<SpaceReport | undefined>
-  /** When the figures were taken; 0 forces a refresh. */
-  at: number
-  stores: Map<string, SpaceReport | undefined>
-  meta?: SpaceReport
-  /** Bytes promised to writes in flight, per filesystem. */
-  readonly reserved: Map<string, number>
-  /** Bytes written since the figures were taken, per filesystem. */
-  written: Map<string, number>
-  refreshing?: Promise<void>
-}
-
 export function createSpaceState(minFree: number, metaSpace?: () => Promise<SpaceReport | undefined>): SpaceState {
-  return { minFree, metaSpace, at: 0, stores: new Map(), reserved: new Map(), written: new Map() }
+  return { minFree, metaSpace, at: 0, stores: new Map(), reserved: new Map(), written: new Map(), refused: new Map() }
 }
 
 /** A filesystem, with the stores (and maybe the metadata) on it. */
@@ -121,6 +112,7 @@ function describe(s: SpaceState, p: Pool): string {
 }
 
 function refuse(s: SpaceState, full: Pool[]): ServiceError {
+  for (const p of full) s.refused.set(p.key, { at: Date.now(), free: p.report.free })
   const why = full.length ? full.map((p) => describe(s, p)).join('; ') : 'too few drives have room'
   return new ServiceError(
     'InsufficientStorage',
@@ -216,18 +208,22 @@ export async function spaceHealth(ctx: ServiceContext): Promise<SpaceHealth> {
   const stores = new Map<string, StoreSpace>()
   const problems: string[] = []
   const full = new Set<string>()
+  let metadataFull = s.meta !== undefined && s.meta.free < s.minFree
   for (const p of pools(s).values()) {
-    const under = p.report.free < s.minFree
+    const r = s.refused.get(p.key)
+    const refusedLately = r !== undefined && Date.now() - r.at < REFUSAL_MEMORY_MS && p.report.free <= r.free
+    const under = p.report.free < s.minFree || refusedLately
     if (under) {
       problems.push(describe(s, p))
       for (const id of p.stores) full.add(id)
+      if (p.metadata) metadataFull = true
     }
     for (const id of p.stores) {
       const r = s.stores.get(id)!
       stores.set(id, { free: r.free, total: r.total, full: under })
     }
   }
-  const metadata = s.meta && { free: s.meta.free, total: s.meta.total, full: s.meta.free < s.minFree }
+  const metadata = s.meta && { free: s.meta.free, total: s.meta.total, full: metadataFull }
   const room = ctx.stores.filter((st) => !full.has(st.id)).length
   return { stores, metadata, writable: room >= ctx.ec.k + ctx.ec.m && !metadata?.full, problems }
 }

@@ -244,9 +244,11 @@ export function objectBytes(seed: string, size: number): Buffer {
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
 export interface Health {
-  status: 'ok' | 'degraded'
+  status: 'ok' | 'degraded' | 'full'
   ec: string
-  stores: { id: string; up: boolean }[]
+  stores: { id: string; up: boolean; free?: number; total?: number; full?: boolean }[]
+  metadata?: { free: number; total: number; full: boolean }
+  problems: string[]
   healBacklog: number
   stats: Record<
     | 'degradedReads'

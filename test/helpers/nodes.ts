@@ -1,0 +1,89 @@
+/**
+ * Storage-node processes for black-box suites: a cluster file, free ports, `coffer node` started
+ * and stopped. Node only; every wait is bounded. (test/cluster/nodes.test.ts keeps its own copy.)
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { createServer } from 'node:net'
+import { REPO_ROOT, runtimeCommand } from './server.ts'
+
+const NODE_READY_MS = 60_000
+const LISTENING = /^coffer-node: listening on https:\/\/\S+?:(\d+)\s*$/m
+
+export interface NodeProc {
+  port: number
+  dataDir: string
+  url: string
+  child?: ChildProcess
+  log: string
+}
+
+/** `coffer cluster init --out FILE`. */
+export function initCluster(file: string): void {
+  const { cmd, argv } = runtimeCommand('node', ['cluster', 'init', '--out', file])
+  const r = spawnSync(cmd, argv, { cwd: REPO_ROOT, timeout: 60_000, encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`cluster init failed: ${r.stderr}`)
+}
+
+/** Ports chosen up front (the gateway's --nodes list is fixed). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const s = createServer()
+          s.once('error', reject)
+          s.listen(0, '127.0.0.1', () => resolve(s))
+        }),
+    ),
+  )
+  const ports = servers.map((s) => (s.address() as { port: number }).port)
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))
+  return ports
+}
+
+export async function startNode(node: NodeProc, clusterFile: string): Promise<void> {
+  const { cmd, argv } = runtimeCommand('node', [
+    'node',
+    '--cluster',
+    clusterFile,
+    '--data',
+    node.dataDir,
+    '--port',
+    String(node.port),
+  ])
+  const child = spawn(cmd, argv, {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  node.child = child
+  let out = ''
+  child.stdout?.setEncoding('utf8').on('data', (s: string) => (out += s))
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => (node.log += s))
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => fail('printed no listening line'), NODE_READY_MS)
+    const fail = (why: string) => {
+      clearTimeout(timer)
+      reject(new Error(`node ${node.url} ${why}\nstdout:\n${out}\nstderr:\n${node.log}`))
+    }
+    child.stdout?.on('data', () => {
+      if (LISTENING.test(out)) {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+    child.once('exit', (code, signal) => fail(`exited (${code ?? signal}) before listening`))
+  })
+}
+
+export async function stopNode(node: NodeProc): Promise<void> {
+  const child = node.child
+  if (!child || child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise((r) => child.once('exit', r))
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+  await exited
+  clearTimeout(timer)
+  node.child = undefined
+}
