@@ -30,6 +30,35 @@ describe('parseServerArgs', () => {
     expect(c.certFile).toBeUndefined()
   })
 
+  it('request limits and --min-free: defaults, flags, variables, sizes with units, bad values named', () => {
+    expect(ok([])).toMatchObject({
+      limits: { minRate: 1024, idleMs: 20_000, maxMs: 3_600_000, maxUploadsPerUser: 64, maxUploadsPerConnection: 8 },
+      minFreeBytes: 256 * 1024 * 1024,
+    })
+    const c = ok(
+      ['--body-min-rate', '0', '--body-idle-timeout', '5', '--max-uploads-per-user', '0', '--min-free', '2GiB'],
+      { COFFER_BODY_TIME_LIMIT: '60', COFFER_MAX_UPLOADS_PER_CONNECTION: '2' },
+    )
+    expect(c.limits).toEqual({
+      minRate: 0,
+      idleMs: 5000,
+      maxMs: 60_000,
+      maxUploadsPerUser: 0,
+      maxUploadsPerConnection: 2,
+    })
+    expect(c.minFreeBytes).toBe(2 * 1024 ** 3)
+    expect(ok(['--min-free', '1048576']).minFreeBytes).toBe(1048576)
+    expect(ok(['--min-free', '512 mib']).minFreeBytes).toBe(512 * 1024 ** 2)
+    expect(problems(['--min-free', '5%'])).toEqual([
+      '--min-free takes a size like 512MiB, 2GiB or 1048576 (bytes), got "5%"',
+    ])
+    expect(problems(['--body-idle-timeout', '120'])[0]).toMatch(/--body-idle-timeout must be 1\.\.100 seconds/)
+    expect(problems(['--body-idle-timeout', '0'])[0]).toMatch(/--body-idle-timeout must be 1\.\.100 seconds/)
+    expect(problems(['--body-idle-timeout', '30', '--body-time-limit', '10'])).toEqual([
+      '--body-time-limit must be 0 (none) or at least --body-idle-timeout, got 10',
+    ])
+  })
+
   it('flags in both spellings', () => {
     const c = ok([
       '--data',

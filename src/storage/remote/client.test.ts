@@ -3,7 +3,7 @@ import { createPlatform } from '../../runtime/platform.ts'
 import { silentLogger } from '../../util/log.ts'
 import { readAll, streamFromBytes } from '../../util/streams.ts'
 import { createDiskStore } from '../disk-store.ts'
-import { ShardNotFound } from '../shard-store.ts'
+import { ShardNotFound, type ShardStore, StoreFull } from '../shard-store.ts'
 import { createTestDisk, type TestDisk } from '../disk.testkit.ts'
 import { createRemoteStore, NodeSkipped, RemoteStoreError, type ClusterFetch } from './client.ts'
 import { createNodeApp } from './server.ts'
@@ -258,3 +258,31 @@ function failingBody(err: Error): ReadableStream<Uint8Array> {
   let n = 0
   return new ReadableStream<Uint8Array>({ pull: (c) => (n++ < 2 ? c.enqueue(new Uint8Array(1000)) : c.error(err)) })
 }
+
+describe('RemoteStore: a node with a full drive', () => {
+  it('reports the node drive space (its filesystem named by host), and a full drive is StoreFull, not down', async () => {
+    disk = await createTestDisk()
+    const inner = createDiskStore('d', disk)
+    let full = false
+    const node: ShardStore = {
+      ...inner,
+      async put(name, body) {
+        if (!full) return inner.put(name, body)
+        await body.cancel().catch(() => {})
+        throw new StoreFull('d', `drive d is full (ENOSPC) while storing shard ${name}`)
+      },
+      space: async () => ({ free: 5_000_000, total: 9_000_000, fs: 'dev:42' }),
+    }
+    const app = createNodeApp({ store: node, secret, platform, logger: silentLogger })
+    const s = store((req) => Promise.resolve(app.fetch(req)), { healthTtlMs: 0 })
+    expect(await s.space?.()).toEqual({ free: 5_000_000, total: 9_000_000, fs: 'node.test/dev:42' })
+    await s.put('a', streamFromBytes(new Uint8Array(10)))
+    full = true
+    const e = await failure(s.put('b', streamFromBytes(new Uint8Array(100_000))))
+    expect(e).toBeInstanceOf(StoreFull)
+    expect((e as Error).message).toMatch(/HTTP 507 \(drive d is full/)
+    // A full drive is an answer, not an outage: the node is not backed off, reads go on.
+    expect(await s.healthy()).toBe(true)
+    expect(await s.stat('a')).toBe(10)
+  })
+})
