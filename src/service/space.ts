@@ -17,7 +17,7 @@ export type { SpaceState } from './context.ts'
  * deletes (a few hundred bytes each) long after data writes stopped, and slack for other writers.
  */
 export const DEFAULT_MIN_FREE_BYTES = 256 * 1024 * 1024
-/** Free space is asked again after this; a write, a health check or a failure asks sooner. */
+/** Free space is asked again (in the background) when the figures are older than this. */
 export const SPACE_TTL_MS = 1000
 /**
  * A filesystem on which a write was refused counts as full (health) for this long, unless its
@@ -51,17 +51,24 @@ function bounded<T>(p: Promise<T> | undefined, ms: number): Promise<T | undefine
   return Promise.race([p.catch(() => undefined), late]).finally(() => clearTimeout(timer))
 }
 
+/**
+ * How long a refresh waits for each store's answer once it has asked it before (the first time,
+ * up to the read timeout). A store that answers later (a hung node) keeps its previous figures:
+ * writes never wait on it for long, and a full node stays full.
+ */
+const SPACE_WAIT_MS = 500
+
 /** Takes every store's and the metadata's figures now (one refresh at a time). */
 export function refreshSpace(ctx: ServiceContext): Promise<void> {
   const s = ctx.space
   s.refreshing ??= (async () => {
-    const ms = ctx.tuning.readTimeoutMs
+    const wait = (asked: boolean) => (asked ? SPACE_WAIT_MS : ctx.tuning.readTimeoutMs)
     const [reports, m] = await Promise.all([
-      Promise.all(ctx.stores.map((st) => bounded(st.space?.(), ms))),
-      bounded(s.metaSpace?.(), ms),
+      Promise.all(ctx.stores.map((st) => bounded(st.space?.(), wait(s.stores.has(st.id))))),
+      bounded(s.metaSpace?.(), wait(s.at > 0)),
     ])
-    s.stores = new Map(ctx.stores.map((st, i) => [st.id, reports[i]]))
-    s.meta = m
+    s.stores = new Map(ctx.stores.map((st, i) => [st.id, reports[i] ?? s.stores.get(st.id)]))
+    s.meta = m ?? s.meta
     s.written = new Map()
     s.at = Date.now()
   })().finally(() => {
@@ -70,11 +77,17 @@ export function refreshSpace(ctx: ServiceContext): Promise<void> {
   return s.refreshing
 }
 
+/**
+ * Figures for a decision: waits for a refresh when there are none yet or they were marked stale
+ * (a store just ran out of space); otherwise uses what is there and, past SPACE_TTL_MS, takes
+ * new ones in the background, so a write never waits on a slow store's answer.
+ */
 async function fresh(ctx: ServiceContext): Promise<void> {
-  if (Date.now() - ctx.space.at >= SPACE_TTL_MS) await refreshSpace(ctx)
+  if (ctx.space.at === 0) await refreshSpace(ctx)
+  else if (Date.now() - ctx.space.at >= SPACE_TTL_MS) void refreshSpace(ctx).catch(() => {})
 }
 
-/** The figures are stale (a store just ran out of space): the next write asks again. */
+/** The figures are stale (a store just ran out of space): the next decision takes new ones first. */
 export function markSpaceStale(ctx: ServiceContext): void {
   ctx.space.at = 0
 }
@@ -135,6 +148,17 @@ export interface Admission {
  */
 export async function admitWrite(ctx: ServiceContext, id: string, bytes: number | undefined): Promise<Admission> {
   await fresh(ctx)
+  let d = decide(ctx, id, bytes)
+  // Never refuse on old figures: space may have come back since (GC after deletes).
+  if ('refused' in d && Date.now() - ctx.space.at >= SPACE_TTL_MS) {
+    await refreshSpace(ctx)
+    d = decide(ctx, id, bytes)
+  }
+  if ('refused' in d) throw refuse(ctx.space, d.refused)
+  return d
+}
+
+function decide(ctx: ServiceContext, id: string, bytes: number | undefined): Admission | { refused: Pool[] } {
   const s = ctx.space
   const all = pools(s)
   const n = ctx.ec.k + ctx.ec.m
@@ -144,7 +168,7 @@ export async function admitWrite(ctx: ServiceContext, id: string, bytes: number 
   // Each round excludes at least one more filesystem, so this ends.
   for (let round = 0; round <= all.size; round++) {
     const placed = ctx.storage.placement(id, exclude)
-    if (placed.length < n) throw refuse(s, full)
+    if (placed.length < n) return { refused: full }
     const need = new Map<string, number>()
     for (const storeId of placed) {
       const r = s.stores.get(storeId)
@@ -171,13 +195,13 @@ export async function admitWrite(ctx: ServiceContext, id: string, bytes: number 
     }
     // The metadata's filesystem must keep its room whatever the placement: refuse.
     const metaShort = short.filter((p) => p.metadata)
-    if (metaShort.length > 0) throw refuse(s, metaShort)
+    if (metaShort.length > 0) return { refused: metaShort }
     for (const p of short) {
       full.push(p)
       for (const storeId of p.stores) exclude.add(storeId)
     }
   }
-  throw refuse(s, full)
+  return { refused: full }
 }
 
 /** A store or the metadata ran out of space: the caller's error names it; figures go stale. */
