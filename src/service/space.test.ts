@@ -126,7 +126,7 @@ describe('disk space admission', () => {
     await put(svc, 'small', 512 * 1024)
     expect(await exists(svc, 'small')).toBe(true)
     // Deleting needs no room: the metadata keeps --min-free for itself.
-    fake.free.forEach((_, id) => fake.free.set(id, MIN_FREE - 1))
+    for (const id of fake.free.keys()) fake.free.set(id, MIN_FREE - 1)
     markSpaceStale(svc)
     await refused(put(svc, 'tiny', 10))
     const h = await health(svc)
@@ -135,7 +135,7 @@ describe('disk space admission', () => {
     await deleteObject(svc, await actorFor(svc, ROOT.accessKeyId), 'b', 'small')
     expect(await exists(svc, 'small')).toBe(false)
     // Space returns: writes resume by themselves once the figures are taken again.
-    fake.free.forEach((_, id) => fake.free.set(id, 64 * MiB))
+    for (const id of fake.free.keys()) fake.free.set(id, 64 * MiB)
     markSpaceStale(svc)
     await put(svc, 'again', 100_000)
     expect((await health(svc)).status).toBe('ok')

@@ -252,7 +252,9 @@ describe('DiskStore put/get', () => {
     const store = createDiskStore('d0', failing)
     const body = new ReadableStream<Uint8Array>({
       pull: (c) => c.enqueue(new Uint8Array(2 * MiB)),
-      cancel: (r) => void (cancelled = r),
+      cancel: (r) => {
+        cancelled = r
+      },
     })
     const err = await store.put('y', body).catch((e) => e)
     expect(err).toBeInstanceOf(StoreFull)
