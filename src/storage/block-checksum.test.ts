@@ -1,6 +1,6 @@
 import { crc32 as zlibCrc32 } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { CHECKSUM_CRC32, checksumById, crc32Js, createBlockChecksum } from './block-checksum.ts'
+import { CHECKSUM_CRC32, CHECKSUM_CRC32_BOUND, checksumById, crc32Js, createBlockChecksum } from './block-checksum.ts'
 
 describe('block checksum (CRC32)', () => {
   it('JS CRC32 matches the standard check value and zlib on odd lengths and offsets', () => {
@@ -23,7 +23,7 @@ describe('block checksum (CRC32)', () => {
   it('native and JS paths write the same 4 little-endian bytes and detect a flipped bit', () => {
     const native = createBlockChecksum({ crc32: (d, p) => zlibCrc32(d, p) })
     const js = createBlockChecksum()
-    expect(native.id).toBe(CHECKSUM_CRC32)
+    expect(native.id).toBe(CHECKSUM_CRC32_BOUND) // what new shards are written with
     expect(native.name).toMatch(/native/)
     expect(js.name).toMatch(/js/)
     const block = crypto.getRandomValues(new Uint8Array(4096))
@@ -36,5 +36,24 @@ describe('block checksum (CRC32)', () => {
     block[1000]! ^= 0x08
     expect(js.check(block, a)).toBe(false)
     expect(() => checksumById(99)).toThrow(/unknown block checksum/)
+  })
+
+  it('a seeded checksum continues the CRC32 from the seed; only the same seed verifies it', () => {
+    const bound = checksumById(CHECKSUM_CRC32_BOUND, { crc32: (d, p) => zlibCrc32(d, p) })
+    const plain = checksumById(CHECKSUM_CRC32)
+    expect([bound.bound, plain.bound]).toEqual([true, false])
+    const block = crypto.getRandomValues(new Uint8Array(1000))
+    const prefix = crypto.getRandomValues(new Uint8Array(30))
+    const seed = zlibCrc32(prefix)
+    const sum = new Uint8Array(4)
+    bound.write(block, sum, seed)
+    // The CRC32 of prefix ‖ block: the seed stands for everything before the block.
+    expect(new DataView(sum.buffer).getUint32(0, true)).toBe(zlibCrc32(Buffer.concat([prefix, block])))
+    expect(bound.check(block, sum, seed)).toBe(true)
+    expect(bound.check(block, sum, (seed ^ 1) >>> 0)).toBe(false)
+    expect(bound.check(block, sum)).toBe(false)
+    // Unseeded, both ids compute the plain CRC32 of the block.
+    plain.write(block, sum)
+    expect(new DataView(sum.buffer).getUint32(0, true)).toBe(zlibCrc32(block))
   })
 })

@@ -17,8 +17,15 @@ import type { Platform } from '../util/platform.ts'
  * encode (≈ 1 GB/s at 4+2), so the algorithm id below can stay 1 for a long time.
  */
 
-/** FORMAT: checksum algorithm ids recorded in the shard header and layout. DO NOT RENUMBER. */
+/**
+ * FORMAT: checksum algorithm ids recorded in the shard header and layout. DO NOT RENUMBER.
+ * 1: CRC32 of the block alone (shard format v1; still read, no longer written).
+ * 2: CRC32 bound to the block's identity — the CRC32 continues from the shard header and the
+ *    stripe index, so a block is accepted only in the shard and stripe it was written for
+ *    (shard format v2, shard-format.ts `blockSeeds`). Written by default.
+ */
 export const CHECKSUM_CRC32 = 1
+export const CHECKSUM_CRC32_BOUND = 2
 
 export interface BlockChecksum {
   /** FORMAT: the id stored in shard headers. */
@@ -26,11 +33,17 @@ export interface BlockChecksum {
   readonly name: string
   /** Bytes appended after each block (little-endian). */
   readonly size: number
-  compute(block: Uint8Array): number
-  /** Writes the checksum of `block` into `out` (size bytes). */
-  write(block: Uint8Array, out: Uint8Array): void
-  /** True when the `size` bytes in `stored` hold the checksum of `block`. */
-  check(block: Uint8Array, stored: Uint8Array): boolean
+  /**
+   * True when the stored value is bound to the block's shard and stripe (id 2): callers pass the
+   * seed `blockSeeds` gives for that block. Unbound (id 1): the seed is always 0.
+   */
+  readonly bound: boolean
+  /** The CRC of `block`, continuing from `previous` (0: a plain CRC32 of the block). */
+  compute(block: Uint8Array, previous?: number): number
+  /** Writes the checksum of `block` (started from `seed`) into `out` (size bytes). */
+  write(block: Uint8Array, out: Uint8Array, seed?: number): void
+  /** True when the `size` bytes in `stored` hold the checksum of `block` started from `seed`. */
+  check(block: Uint8Array, stored: Uint8Array, seed?: number): boolean
 }
 
 let table: Int32Array | undefined
@@ -77,21 +90,33 @@ export function crc32Js(b: Uint8Array, previous = 0): number {
   return ~c >>> 0
 }
 
-/** The block checksum for this runtime; `platform` only contributes its optional native CRC32. */
-export function createBlockChecksum(platform?: Pick<Platform, 'crc32'>): BlockChecksum {
+/**
+ * The block checksum for this runtime, as new shards are written (id 2, bound) unless `id` says
+ * otherwise; `platform` only contributes its optional native CRC32.
+ */
+export function createBlockChecksum(
+  platform?: Pick<Platform, 'crc32'>,
+  id: typeof CHECKSUM_CRC32 | typeof CHECKSUM_CRC32_BOUND = CHECKSUM_CRC32_BOUND,
+): BlockChecksum {
   const native = platform?.crc32?.bind(platform)
-  const compute = native ? (b: Uint8Array) => native(b, 0) >>> 0 : (b: Uint8Array) => crc32Js(b)
+  const compute = native
+    ? (b: Uint8Array, previous = 0) => native(b, previous) >>> 0
+    : (b: Uint8Array, previous = 0) => crc32Js(b, previous)
+  const bound = id === CHECKSUM_CRC32_BOUND
+  const name = `${bound ? 'crc32 bound to shard and stripe' : 'crc32'} (${native ? 'native' : 'js'})`
   return {
-    id: CHECKSUM_CRC32,
-    name: native ? 'crc32 (native)' : 'crc32 (js)',
+    id,
+    name,
     size: 4,
+    bound,
     compute,
-    write(block, out) {
-      new DataView(out.buffer, out.byteOffset, 4).setUint32(0, compute(block), true)
+    write(block, out, seed = 0) {
+      new DataView(out.buffer, out.byteOffset, 4).setUint32(0, compute(block, seed), true)
     },
-    check(block, stored) {
+    check(block, stored, seed = 0) {
       return (
-        stored.length === 4 && new DataView(stored.buffer, stored.byteOffset, 4).getUint32(0, true) === compute(block)
+        stored.length === 4 &&
+        new DataView(stored.buffer, stored.byteOffset, 4).getUint32(0, true) === compute(block, seed)
       )
     },
   }
@@ -99,6 +124,6 @@ export function createBlockChecksum(platform?: Pick<Platform, 'crc32'>): BlockCh
 
 /** The checksum for an id read from a header or layout; throws for an unknown id. */
 export function checksumById(id: number, platform?: Pick<Platform, 'crc32'>): BlockChecksum {
-  if (id === CHECKSUM_CRC32) return createBlockChecksum(platform)
+  if (id === CHECKSUM_CRC32 || id === CHECKSUM_CRC32_BOUND) return createBlockChecksum(platform, id)
   throw new RangeError(`unknown block checksum algorithm id ${id}: written by a newer Coffer?`)
 }

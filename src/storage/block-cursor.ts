@@ -2,6 +2,7 @@
  * Reads one shard's blocks stripe after stripe through ShardStore.get, checking each block's
  * checksum, with a bounded wait per block. Shared by the stripe reader and the healer.
  */
+import { concatStreams } from '../util/streams.ts'
 import type { BlockChecksum } from './block-checksum.ts'
 import { withTimeout } from './erasure-common.ts'
 import { blockLength, type StripeGeometry } from './geometry.ts'
@@ -71,6 +72,14 @@ export interface CursorTarget {
   /** Undefined when the layout's store is no longer configured. */
   store: ShardStore | undefined
   storeId: string
+  /** Stripe → the seed its block checksum starts from (shard-format.ts `blockSeeds`). */
+  seed: (stripe: number) => number
+  /**
+   * The exact header the file must start with, checked before its first block is used; for
+   * shards whose block checksums are not bound to their identity (format v1). Bound checksums
+   * (v2) make this unnecessary: a block from any other shard fails its own check.
+   */
+  header?: Uint8Array
 }
 
 /**
@@ -80,6 +89,8 @@ export interface CursorTarget {
 export class BlockCursor {
   private input: ExactReader | undefined
   private next = -1
+  /** 'unchecked' until the expected header has been compared (v1 only), then 'ok' or 'wrong'. */
+  private header: 'unchecked' | 'ok' | 'wrong'
 
   constructor(
     readonly target: CursorTarget,
@@ -88,18 +99,22 @@ export class BlockCursor {
     private readonly checksum: BlockChecksum,
     private readonly lastStripe: number,
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    this.header = target.header ? 'unchecked' : 'ok'
+  }
 
   /** The verified block of stripe `s`; throws BlockError. */
   async read(s: number): Promise<Uint8Array> {
     const { index, store, storeId, name } = this.target
     if (!store) throw new BlockError('unavailable', index, `store ${storeId} of shard ${index} is not configured`)
+    if (this.header === 'wrong') throw this.wrongHeader()
     if (!this.input || this.next !== s) this.open(store, s)
     const len = blockLength(this.g, s)
     const input = this.input!
     this.next = s + 1
     let bytes: Uint8Array | undefined
     try {
+      if (this.header === 'unchecked') await this.checkHeader(input)
       bytes = await withTimeout(
         input.read(len + this.o.checksumSize),
         this.timeoutMs,
@@ -120,20 +135,55 @@ export class BlockCursor {
       throw new BlockError('corrupt', index, `shard ${name} on ${storeId} ended early at stripe ${s}`)
     }
     const block = bytes.subarray(0, len)
-    if (!this.checksum.check(block, bytes.subarray(len))) {
+    if (!this.checksum.check(block, bytes.subarray(len), this.target.seed(s))) {
       // The stream stays usable: the next block may be fine, but callers usually stop here.
       throw new BlockError('corrupt', index, `shard ${name} on ${storeId}: checksum mismatch at stripe ${s}`)
     }
     return block
   }
 
+  /** Reads the header in front of the blocks (open put it there) and compares it byte for byte. */
+  private async checkHeader(input: ExactReader): Promise<void> {
+    const expected = this.target.header!
+    const got = await withTimeout(
+      input.read(expected.length),
+      this.timeoutMs,
+      () =>
+        new BlockError(
+          'timeout',
+          this.target.index,
+          `shard ${this.target.name} on ${this.target.storeId}: no header within ${this.timeoutMs} ms`,
+        ),
+    )
+    // A short file is caught by the block read that follows (it ends early).
+    if (!got) return
+    for (let i = 0; i < expected.length; i++) {
+      if (got[i] !== expected[i]) {
+        this.header = 'wrong'
+        throw this.wrongHeader()
+      }
+    }
+    this.header = 'ok'
+  }
+
+  private wrongHeader(): BlockError {
+    const { index, name, storeId } = this.target
+    return new BlockError('corrupt', index, `shard ${name} on ${storeId}: its header names another shard`)
+  }
+
   private open(store: ShardStore, s: number): void {
     this.close()
     const offset = blockOffset(this.g, this.o, s)
     const length = spanLength(this.g, this.o, s, this.lastStripe)
+    const unit = this.g.blockSize + this.o.checksumSize
+    const { name, header } = this.target
     let stream: ReadableStream<Uint8Array>
     try {
-      stream = store.get(this.target.name, offset, length, this.g.blockSize + this.o.checksumSize)
+      stream =
+        this.header === 'unchecked'
+          ? // The header, then the blocks: one more request (v1 shards only), nothing read twice.
+            concatStreams([() => store.get(name, 0, header!.length), () => store.get(name, offset, length, unit)])
+          : store.get(name, offset, length, unit)
     } catch (err) {
       stream = new ReadableStream({ start: (c) => c.error(err) })
     }

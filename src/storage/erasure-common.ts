@@ -6,7 +6,7 @@ import type { BlockChecksum } from './block-checksum.ts'
 import type { ErasureCodec } from './codec.ts'
 import type { StripeGeometry } from './geometry.ts'
 import type { DataLayout, ErasureLayout } from './object-storage.ts'
-import { headerLength, type ShardOffsets } from './shard-format.ts'
+import { blockSeeds, encodeShardHeader, headerLength, shardName, type ShardOffsets } from './shard-format.ts'
 import type { ShardStore } from './shard-store.ts'
 
 /**
@@ -66,4 +66,25 @@ export function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => Er
     timer = setTimeout(() => reject(onTimeout()), ms)
   })
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer))
+}
+
+/** The header shard `index` of `layout` was written with: what the shard file must say it holds. */
+export const shardHeaderOf = (l: ErasureLayout, index: number): Uint8Array =>
+  encodeShardHeader({ checksum: l.checksum, index, k: l.k, m: l.m, blockSize: l.blockSize, id: l.id })
+
+/**
+ * What a reader of shard `index` needs to trust its blocks: where it is and, derived from the
+ * layout alone, the seeds that bind each block's checksum to this shard and stripe (format v2) or,
+ * for v1 shards, whose checksums are bound to nothing, the header the file must start with.
+ */
+export function shardTarget(ctx: EngineContext, l: ErasureLayout, index: number, checksum: BlockChecksum) {
+  const header = shardHeaderOf(l, index)
+  return {
+    index,
+    name: shardName(l.id, index),
+    store: ctx.stores.get(l.stores[index]!),
+    storeId: l.stores[index]!,
+    seed: blockSeeds(checksum, header),
+    ...(checksum.bound ? {} : { header }),
+  }
 }

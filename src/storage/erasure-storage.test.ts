@@ -37,7 +37,7 @@ describe('ErasureStorage round trips', () => {
         k: 4,
         m: 2,
         blockSize: BLOCK,
-        checksum: 1,
+        checksum: 2,
         stores: rank(
           id,
           r.stores.map((s) => s.id),

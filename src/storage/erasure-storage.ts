@@ -3,7 +3,7 @@
  * verify for the healer and scrubber. Wires the writer, reader and healer; uses storage + util.
  */
 import type { Platform } from '../util/platform.ts'
-import { checksumById, createBlockChecksum } from './block-checksum.ts'
+import { type CHECKSUM_CRC32, type CHECKSUM_CRC32_BOUND, checksumById, createBlockChecksum } from './block-checksum.ts'
 import type { ErasureCodec } from './codec.ts'
 import { erasureLayout, type EngineContext } from './erasure-common.ts'
 import { DEFAULT_BLOCK_SIZE, validateBlockSize, validateEc } from './geometry.ts'
@@ -34,6 +34,11 @@ export interface ErasureStorageOptions {
   codec: ErasureCodec
   /** Supplies the native CRC32 when the runtime has one (a JS CRC32 is used otherwise). */
   platform?: Pick<Platform, 'crc32'>
+  /**
+   * The block checksum id new shards are written with: 2 (bound to shard and stripe, format v2)
+   * unless set. 1 writes format v1 shards as older versions did, for tests of such data.
+   */
+  blockChecksum?: typeof CHECKSUM_CRC32 | typeof CHECKSUM_CRC32_BOUND
   readTimeoutMs?: number
   writeTimeoutMs?: number
   /** Called once per read that met missing, late or corrupt shards: queue the object for healing. */
@@ -72,7 +77,7 @@ export function createErasureStorage(opts: ErasureStorageOptions): ErasureStorag
   const ctx: EngineContext = {
     stores,
     codec: opts.codec,
-    checksum: createBlockChecksum(opts.platform),
+    checksum: createBlockChecksum(opts.platform, opts.blockChecksum),
     checksumFor: (id) => checksumById(id, opts.platform),
     readTimeoutMs: positive(opts.readTimeoutMs, DEFAULT_READ_TIMEOUT_MS, 'readTimeoutMs'),
     writeTimeoutMs: positive(opts.writeTimeoutMs, DEFAULT_WRITE_TIMEOUT_MS, 'writeTimeoutMs'),

@@ -1,13 +1,23 @@
 /**
  * Verification and healing of one erasure-coded payload: check every shard (header, each block's
- * checksum, trailer), rebuild the missing or corrupt ones from k good shards, write them back.
+ * checksum, trailer), rebuild the missing or corrupt ones stripe by stripe from k good blocks of
+ * each stripe, write them back.
  */
 import { BlockCursor, BlockError, ExactReader } from './block-cursor.ts'
-import { erasureLayout, geometryOf, offsetsOf, QuorumError, withTimeout, type EngineContext } from './erasure-common.ts'
+import {
+  erasureLayout,
+  geometryOf,
+  offsetsOf,
+  QuorumError,
+  shardHeaderOf,
+  shardTarget,
+  withTimeout,
+  type EngineContext,
+} from './erasure-common.ts'
 import { blockLength, stripeCount } from './geometry.ts'
 import type { DataLayout, ErasureLayout } from './object-storage.ts'
 import {
-  encodeShardHeader,
+  blockSeeds,
   encodeTrailer,
   parseShardHeader,
   parseTrailer,
@@ -47,18 +57,39 @@ class Bad extends Error {
   }
 }
 
+/** What a full read of one shard found, and which of its blocks a rebuild may still use. */
+interface Verified {
+  check: ShardCheck
+  /**
+   * Set when the file is this shard (header and length as the layout says) and only some blocks
+   * failed their checksum (or only the trailer is damaged): the stripes whose block is bad. Its
+   * other blocks are good sources for a rebuild. Unset: no block of the file may be used.
+   */
+  badStripes?: number[]
+}
+
+/** Stripe numbers in a detail message: the first few, then how many more. */
+function stripeList(stripes: readonly number[]): string {
+  const shown = stripes.slice(0, 8).join(', ')
+  return stripes.length > 8 ? `${shown} and ${stripes.length - 8} more` : shown
+}
+
 /** Reads one shard whole, one block at a time, and says whether every byte of it is as written. */
-async function checkShard(ctx: EngineContext, layout: ErasureLayout, index: number): Promise<ShardCheck> {
+async function checkShard(ctx: EngineContext, layout: ErasureLayout, index: number): Promise<Verified> {
   const storeId = layout.stores[index]!
   const store = ctx.stores.get(storeId)
   const name = shardName(layout.id, index)
-  const result = (state: ShardState, detail?: string): ShardCheck =>
-    detail ? { index, store: storeId, state, detail } : { index, store: storeId, state }
+  const result = (state: ShardState, detail?: string, badStripes?: number[]): Verified => ({
+    check: detail ? { index, store: storeId, state, detail } : { index, store: storeId, state },
+    ...(badStripes ? { badStripes } : {}),
+  })
   if (!store) return result('unavailable', `store ${storeId} is not configured`)
   const checksum = ctx.checksumFor(layout.checksum)
   const g = geometryOf(layout)
   const o = offsetsOf(layout, checksum)
   const expected = shardFileLength(g, o)
+  const expectedHeader = shardHeaderOf(layout, index)
+  const seed = blockSeeds(checksum, expectedHeader)
   const timed = <T>(p: Promise<T>, what: string) =>
     withTimeout(
       p,
@@ -77,26 +108,27 @@ async function checkShard(ctx: EngineContext, layout: ErasureLayout, index: numb
       return bytes
     }
     const header = await take(o.headerLength, 'header')
-    const h = parseShardHeader(header)
-    if (
-      h.id !== layout.id ||
-      h.index !== index ||
-      h.k !== layout.k ||
-      h.m !== layout.m ||
-      h.blockSize !== layout.blockSize ||
-      h.checksum !== layout.checksum
-    ) {
-      return result('corrupt', 'header does not match the layout')
-    }
+    parseShardHeader(header) // a damaged header says so; a valid one must be this shard's own
+    if (!sameBytes(header, expectedHeader)) return result('corrupt', 'the header names another shard')
+    const badStripes: number[] = []
     for (let s = 0; s < stripeCount(g); s++) {
       const len = blockLength(g, s)
       const bytes = await take(len + o.checksumSize, `stripe ${s}`)
-      if (!checksum.check(bytes.subarray(0, len), bytes.subarray(len)))
-        return result('corrupt', `checksum mismatch at stripe ${s}`)
+      if (!checksum.check(bytes.subarray(0, len), bytes.subarray(len), seed(s))) badStripes.push(s)
     }
-    const size = parseTrailer(header, await take(TRAILER_LENGTH, 'trailer'))
-    if (size !== layout.size) return result('corrupt', `trailer records ${size} bytes, layout ${layout.size}`)
-    return result('ok')
+    let trailer: string | undefined
+    try {
+      const size = parseTrailer(header, await take(TRAILER_LENGTH, 'trailer'))
+      if (size !== layout.size) trailer = `trailer records ${size} bytes, layout ${layout.size}`
+    } catch (err) {
+      if (!(err instanceof ShardFormatError)) throw err
+      trailer = err.message
+    }
+    const problems = [
+      ...(badStripes.length > 0 ? [`checksum mismatch at stripe ${stripeList(badStripes)}`] : []),
+      ...(trailer ? [trailer] : []),
+    ]
+    return problems.length === 0 ? result('ok') : result('corrupt', problems.join('; '), badStripes)
   } catch (err) {
     if (err instanceof Bad) return result(err.state, err.message)
     if (err instanceof ShardNotFound) return result('missing')
@@ -107,68 +139,86 @@ async function checkShard(ctx: EngineContext, layout: ErasureLayout, index: numb
   }
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
 /** Checks all k+m shards in parallel (one block in memory per shard). For the scrubber. */
 export async function verifyShards(ctx: EngineContext, dataLayout: DataLayout): Promise<ShardCheck[]> {
   const layout = erasureLayout(dataLayout)
-  return Promise.all(layout.stores.map((_, i) => checkShard(ctx, layout, i)))
+  return (await Promise.all(layout.stores.map((_, i) => checkShard(ctx, layout, i)))).map((v) => v.check)
 }
 
+/**
+ * Verifies every shard, then rewrites exactly the bad ones (on their own store), stripe by
+ * stripe from any k good blocks of that stripe: a shard with a bad block in one stripe still
+ * gives its good blocks to the others, so damage spread over more than m shards heals as long as
+ * no single stripe has lost more than m blocks.
+ */
 export async function heal(ctx: EngineContext, dataLayout: DataLayout): Promise<HealResult> {
   const layout = erasureLayout(dataLayout)
   const { k, m, id, blockSize } = layout
   const n = k + m
-  const checks = await verifyShards(ctx, layout)
-  const good = checks.filter((c) => c.state === 'ok').map((c) => c.index)
+  const verified = await Promise.all(layout.stores.map((_, i) => checkShard(ctx, layout, i)))
+  const checks = verified.map((v) => v.check)
   const bad = checks.filter((c) => c.state !== 'ok')
   if (bad.length === 0) return { rebuilt: [], pending: [], checks }
-  if (good.length < k)
-    throw new QuorumError(`cannot heal ${id}: ${good.length} good shards of the ${k} needed`, good.length, k)
-  const targets = bad.filter((c) => ctx.stores.has(c.store))
-  const pending = bad.filter((c) => !ctx.stores.has(c.store)).map((c) => c.index)
-  if (targets.length === 0) return { rebuilt: [], pending, checks }
 
   const checksum = ctx.checksumFor(layout.checksum)
   const g = geometryOf(layout)
   const o = offsetsOf(layout, checksum)
   const stripes = stripeCount(g)
+  /** Per stripe, the shards whose block verified: healthy shards first, data before parity, then damaged ones. */
+  const healthy = verified.filter((v) => v.check.state === 'ok').map((v) => v.check.index)
+  const damaged = verified.filter((v) => v.check.state !== 'ok' && v.badStripes).map((v) => v.check.index)
+  const sourcesOf = (s: number) => [...healthy, ...damaged.filter((i) => !verified[i]!.badStripes!.includes(s))]
+  // Refuse before writing anything when some stripe cannot be rebuilt.
+  for (let s = 0; s < stripes; s++) {
+    const have = sourcesOf(s).length
+    if (have < k)
+      throw new QuorumError(`cannot heal ${id}: stripe ${s} has ${have} good blocks of the ${k} needed`, have, k)
+  }
+  const targets = bad.filter((c) => ctx.stores.has(c.store))
+  const pending = bad.filter((c) => !ctx.stores.has(c.store)).map((c) => c.index)
+  if (targets.length === 0) return { rebuilt: [], pending, checks }
+
   const sinks = targets.map(
     (c) => new ShardSink(c.index, ctx.stores.get(c.store)!, shardName(id, c.index), 2 * blockSize),
   )
-  const header = (i: number) => encodeShardHeader({ checksum: layout.checksum, index: i, k, m, blockSize, id })
-  for (const s of sinks) s.push(header(s.index))
+  const headers = new Map(sinks.map((s) => [s.index, shardHeaderOf(layout, s.index)]))
+  const seeds = new Map(sinks.map((s) => [s.index, blockSeeds(checksum, headers.get(s.index)!)]))
+  for (const s of sinks) s.push(headers.get(s.index)!)
   const cursors = new Map(
-    good.map((i) => [
+    [...healthy, ...damaged].map((i) => [
       i,
-      new BlockCursor(
-        { index: i, name: shardName(id, i), store: ctx.stores.get(layout.stores[i]!), storeId: layout.stores[i]! },
-        g,
-        o,
-        checksum,
-        stripes - 1,
-        ctx.readTimeoutMs,
-      ),
+      new BlockCursor(shardTarget(ctx, layout, i, checksum), g, o, checksum, stripes - 1, ctx.readTimeoutMs),
     ]),
   )
-  const failed = new Set<number>()
+  /** Shards that went missing or silent during the rebuild: not asked again. */
+  const lost = new Set<number>()
   try {
     for (let s = 0; s < stripes; s++) {
       const blocks: (Uint8Array | undefined)[] = new Array(n)
-      const tried = new Set<number>()
+      const candidates = sourcesOf(s).filter((i) => !lost.has(i))
+      let next = 0
       for (;;) {
         let have = 0
         for (let i = 0; i < n; i++) if (blocks[i]) have++
         if (have >= k) break
-        const batch = good.filter((i) => !tried.has(i) && !failed.has(i)).slice(0, k - have)
+        const batch = candidates.slice(next, next + k - have)
+        next += batch.length
         if (batch.length < k - have)
-          throw new QuorumError(`cannot heal ${id}: stripe ${s} has too few good shards`, have, k)
+          throw new QuorumError(`cannot heal ${id}: stripe ${s} has too few good blocks`, have + batch.length, k)
         await Promise.all(
           batch.map(async (i) => {
-            tried.add(i)
             try {
               blocks[i] = await cursors.get(i)!.read(s)
             } catch (err) {
               if (!(err instanceof BlockError)) throw err
-              failed.add(i)
+              // A block that rotted since the check: this stripe looks elsewhere, the next may still use the shard.
+              if (err.fault !== 'corrupt') lost.add(i)
             }
           }),
         )
@@ -176,7 +226,7 @@ export async function heal(ctx: EngineContext, dataLayout: DataLayout): Promise<
       const all = ctx.codec.reconstruct(blocks, Array.from(blocks, Boolean), k)
       for (const sink of sinks) {
         const sum = new Uint8Array(checksum.size)
-        checksum.write(all[sink.index]!, sum)
+        checksum.write(all[sink.index]!, sum, seeds.get(sink.index)!(s))
         sink.push(all[sink.index]!)
         sink.push(sum)
       }
@@ -193,7 +243,7 @@ export async function heal(ctx: EngineContext, dataLayout: DataLayout): Promise<
     for (const c of cursors.values()) c.close()
   }
   for (const sink of sinks) {
-    sink.push(encodeTrailer(header(sink.index), layout.size))
+    sink.push(encodeTrailer(headers.get(sink.index)!, layout.size))
     sink.close()
   }
   const stored = await Promise.all(

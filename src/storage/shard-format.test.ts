@@ -1,8 +1,10 @@
 import { crc32 as zlibCrc32 } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { fromHex, toHex } from '../util/bytes.ts'
+import { checksumById } from './block-checksum.ts'
 import {
   blockOffset,
+  blockSeeds,
   encodeShardHeader,
   encodeTrailer,
   headerLength,
@@ -16,6 +18,7 @@ import {
 } from './shard-format.ts'
 
 const INPUT = { checksum: 1, index: 5, k: 4, m: 2, blockSize: 262144, id: 'obj-1' }
+const nativeCrc = { crc32: (d: Uint8Array, p: number) => zlibCrc32(d, p) }
 
 describe('shard format v1 (FORMAT golden)', () => {
   it('pins the header bytes', () => {
@@ -77,5 +80,78 @@ describe('shard format v1 (FORMAT golden)', () => {
     expect(shardFileLength(g, o)).toBe(31 + 104 + 5 + 16)
     expect(shardFileLength({ ...g, size: 0 }, o)).toBe(31 + 16)
     expect(shardName('obj-1', 5)).toBe('obj-1.5')
+  })
+})
+
+describe('shard format v2 (FORMAT golden): block checksums bound to the shard and stripe', () => {
+  const V2 = { ...INPUT, checksum: 2 }
+  const block = new TextEncoder().encode('123456789')
+  const sumAt = (header: Uint8Array, stripe: number) => {
+    const c = checksumById(2, nativeCrc)
+    const out = new Uint8Array(4)
+    c.write(block, out, blockSeeds(c, header)(stripe))
+    return out
+  }
+
+  it('pins the header (version 2 with checksum id 2; otherwise v1 bytes) and the trailer', () => {
+    // prettier-ignore
+    const golden = [
+      '43465348',
+      '0200',
+      '1f00', // magic, format version 2, header length 31
+      '02',
+      '00', // checksum id 2 (CRC32 bound to shard and stripe), reserved
+      '0500',
+      '0400',
+      '0200',
+      '00000400',
+      '0500',
+      '6f626a2d31', // index 5, k 4, m 2, block 262144, "obj-1"
+      'da633fe3', // CRC32 of everything before
+    ].join('')
+    const header = encodeShardHeader(V2)
+    expect(toHex(header)).toBe(golden)
+    expect(parseShardHeader(header)).toEqual({ version: 2, ...V2 })
+    expect(toHex(encodeTrailer(header, 1048577))).toBe('434653450100100000000000ea4071ee')
+  })
+
+  it('pins a block checksum: CRC32(header before its CRC ‖ u32le(stripe) ‖ block)', () => {
+    const header = encodeShardHeader(V2)
+    expect(toHex(sumAt(header, 0))).toBe('1aa8bd89')
+    expect(toHex(sumAt(header, 7))).toBe('42aecef4')
+    const stripe7 = Uint8Array.of(7, 0, 0, 0)
+    const whole = new Uint8Array([...header.subarray(0, 27), ...stripe7, ...block])
+    expect(new DataView(sumAt(header, 7).buffer).getUint32(0, true)).toBe(zlibCrc32(whole))
+  })
+
+  it('a block verifies only in its own write, shard index, geometry and stripe', () => {
+    const c = checksumById(2, nativeCrc)
+    const mine = sumAt(encodeShardHeader(V2), 3)
+    const verifies = (h: Partial<typeof V2>, stripe = 3) =>
+      c.check(block, mine, blockSeeds(c, encodeShardHeader({ ...V2, ...h }))(stripe))
+    expect(verifies({})).toBe(true)
+    expect(verifies({ id: 'obj-2' })).toBe(false) // another object's shard
+    expect(verifies({ index: 4 })).toBe(false) // another index of the same write
+    expect(verifies({ k: 3, m: 3 })).toBe(false)
+    expect(verifies({ blockSize: 131072 })).toBe(false)
+    expect(verifies({}, 2)).toBe(false) // another stripe of the same shard
+    // v1 (checksum id 1) stays the plain CRC32 of the block: seeds are 0.
+    const v1 = checksumById(1, nativeCrc)
+    expect(blockSeeds(v1, encodeShardHeader(INPUT))(5)).toBe(0)
+  })
+
+  it('refuses a version that does not go with the checksum id, and unknown versions', () => {
+    for (const [version, checksum] of [
+      [1, 2],
+      [2, 1],
+      [3, 2],
+    ]) {
+      const h = encodeShardHeader(V2)
+      const dv = new DataView(h.buffer)
+      dv.setUint16(4, version!, true)
+      dv.setUint8(8, checksum!)
+      dv.setUint32(27, zlibCrc32(h.subarray(0, 27)), true)
+      expect(() => parseShardHeader(h), `v${version} checksum ${checksum}`).toThrow(ShardFormatError)
+    }
   })
 })

@@ -3,17 +3,22 @@
  * checksum. Pure encode/parse and offset maths (a reader needs no I/O to find a block).
  */
 import { fromUtf8, utf8 } from '../util/bytes.ts'
-import { crc32Js } from './block-checksum.ts'
+import { type BlockChecksum, CHECKSUM_CRC32, crc32Js } from './block-checksum.ts'
 import { blockLength, stripeCount, type StripeGeometry } from './geometry.ts'
 
 /*
- * FORMAT: shard file, version 1. All integers little-endian. DO NOT CHANGE: shards written today
- * must stay readable; a change is a new version that readers dispatch on.
+ * FORMAT: shard file, versions 1 and 2. All integers little-endian. DO NOT CHANGE: shards written
+ * so far must stay readable; a change is a new version that readers dispatch on.
+ * Version 2 (written today, block checksum id 2) has the same bytes as version 1 (block checksum
+ * id 1, still read) except for what a block's checksum covers: in v1 the block alone, in v2 the
+ * header, the stripe index and the block (see blockSeeds), so a block copied into another shard
+ * file, another index of the same write or another stripe fails its checksum. Readers dispatch on
+ * the layout's checksum id and need no header for that; v1 readers compare the header instead.
  *
  *   header (written first; everything in it is known before the payload is seen)
  *   off  size  field
  *   0    4     magic "CFSH"
- *   4    2     format version (1)
+ *   4    2     format version (1 or 2; 2 exactly when the checksum id is 2)
  *   6    2     header length in bytes, including the trailing header CRC (= 26 + n)
  *   8    1     block checksum algorithm id (block-checksum.ts; 1 = CRC32)
  *   9    1     reserved, 0
@@ -36,7 +41,8 @@ import { blockLength, stripeCount, type StripeGeometry } from './geometry.ts'
  */
 export const SHARD_MAGIC = Uint8Array.of(0x43, 0x46, 0x53, 0x48) // "CFSH"
 export const TRAILER_MAGIC = Uint8Array.of(0x43, 0x46, 0x53, 0x45) // "CFSE"
-export const SHARD_FORMAT_VERSION = 1
+/** The version written today; version 1 shards (unbound block checksums) are still read. */
+export const SHARD_FORMAT_VERSION = 2
 export const TRAILER_LENGTH = 16
 const FIXED_HEADER = 22
 const HEADER_CRC = 4
@@ -64,13 +70,19 @@ export function headerLength(id: string): number {
   return FIXED_HEADER + utf8(id).length + HEADER_CRC
 }
 
+/** The format version of shards whose blocks carry checksum `checksumId`: 1 for unbound CRC32, else 2. */
+export function formatVersionFor(checksumId: number): number {
+  return checksumId === CHECKSUM_CRC32 ? 1 : SHARD_FORMAT_VERSION
+}
+
+/** The header of a shard; its format version follows from the checksum id (formatVersionFor). */
 export function encodeShardHeader(h: Omit<ShardHeader, 'version'>): Uint8Array {
   const id = utf8(h.id)
   if (id.length > MAX_ID_BYTES) throw new RangeError(`write id is ${id.length} bytes; at most ${MAX_ID_BYTES}`)
   const out = new Uint8Array(FIXED_HEADER + id.length + HEADER_CRC)
   const dv = new DataView(out.buffer)
   out.set(SHARD_MAGIC, 0)
-  dv.setUint16(4, SHARD_FORMAT_VERSION, true)
+  dv.setUint16(4, formatVersionFor(h.checksum), true)
   dv.setUint16(6, out.length, true)
   dv.setUint8(8, h.checksum)
   dv.setUint16(10, h.index, true)
@@ -91,7 +103,8 @@ export function parseShardHeader(bytes: Uint8Array): ShardHeader {
     if (bytes[i] !== SHARD_MAGIC[i]) throw new ShardFormatError('not a Coffer shard file (bad magic)')
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
   const version = dv.getUint16(4, true)
-  if (version !== SHARD_FORMAT_VERSION) throw new ShardFormatError(`unsupported shard format version ${version}`)
+  if (version < 1 || version > SHARD_FORMAT_VERSION)
+    throw new ShardFormatError(`unsupported shard format version ${version}`)
   const length = dv.getUint16(6, true)
   const idLen = dv.getUint16(20, true)
   if (length !== FIXED_HEADER + idLen + HEADER_CRC || bytes.length < length)
@@ -99,9 +112,12 @@ export function parseShardHeader(bytes: Uint8Array): ShardHeader {
   if (dv.getUint32(FIXED_HEADER + idLen, true) !== crc32Js(bytes.subarray(0, FIXED_HEADER + idLen))) {
     throw new ShardFormatError('shard header checksum mismatch')
   }
+  const checksum = dv.getUint8(8)
+  if (formatVersionFor(checksum) !== version)
+    throw new ShardFormatError(`shard format version ${version} does not go with block checksum id ${checksum}`)
   return {
     version,
-    checksum: dv.getUint8(8),
+    checksum,
     index: dv.getUint16(10, true),
     k: dv.getUint16(12, true),
     m: dv.getUint16(14, true),
@@ -113,6 +129,24 @@ export function parseShardHeader(bytes: Uint8Array): ShardHeader {
 /** The header's own CRC (its last 4 bytes), which the trailer CRC continues from. */
 function headerCrc(header: Uint8Array): number {
   return new DataView(header.buffer, header.byteOffset, header.length).getUint32(header.length - HEADER_CRC, true)
+}
+
+/**
+ * Stripe index → the value stripe s's block checksum starts from, for the shard whose header is
+ * `header`. Bound checksums (v2): the CRC32 of u32(s) continued from the header CRC, so the
+ * stored checksum names the write id, shard index, k, m, block size and stripe of its block; a
+ * block found anywhere else fails. Unbound (v1): 0, the plain CRC32. Readers compute the header
+ * from the layout (encodeShardHeader), so checking a block needs no read of the header.
+ */
+export function blockSeeds(checksum: BlockChecksum, header: Uint8Array): (stripe: number) => number {
+  if (!checksum.bound) return () => 0
+  const start = headerCrc(header)
+  const index = new Uint8Array(4)
+  const dv = new DataView(index.buffer)
+  return (stripe) => {
+    dv.setUint32(0, stripe, true)
+    return checksum.compute(index, start)
+  }
 }
 
 export function encodeTrailer(header: Uint8Array, size: number): Uint8Array {

@@ -1,12 +1,12 @@
 /**
  * The erasure read path: a byte range → stripes → the data blocks that hold it; parity is read
- * and decoded only for stripes where a data block is missing, late or corrupt. Pull-based.
+ * and decoded only for stripes where a data block is missing, late or corrupt. Which blocks are
+ * good is decided per stripe, so any k good blocks of each stripe suffice. Pull-based.
  */
 import { BlockCursor, BlockError } from './block-cursor.ts'
-import { erasureLayout, geometryOf, offsetsOf, QuorumError, type EngineContext } from './erasure-common.ts'
+import { erasureLayout, geometryOf, offsetsOf, QuorumError, shardTarget, type EngineContext } from './erasure-common.ts'
 import { blockLength, checkRange, sliceOf, stripeSpan, type StripeSlice } from './geometry.ts'
 import type { DataLayout } from './object-storage.ts'
-import { shardName } from './shard-format.ts'
 
 /** Stripes read ahead of the consumer: bounded memory per read (2 MiB at 4+2, 256 KiB blocks). */
 const READ_AHEAD_STRIPES = 2
@@ -28,23 +28,16 @@ export function readRange(
   const { first, last } = stripeSpan(g, start, end)
   const cursors = Array.from(
     { length: n },
-    (_, i) =>
-      new BlockCursor(
-        {
-          index: i,
-          name: shardName(layout.id, i),
-          store: ctx.stores.get(layout.stores[i]!),
-          storeId: layout.stores[i]!,
-        },
-        g,
-        o,
-        checksum,
-        last,
-        ctx.readTimeoutMs,
-      ),
+    (_, i) => new BlockCursor(shardTarget(ctx, layout, i, checksum), g, o, checksum, last, ctx.readTimeoutMs),
   )
-  /** Shards found missing, late or corrupt during this read: never asked again, reported once. */
-  const bad = new Set<number>()
+  /** Shards found missing, down or late: never asked again during this read. */
+  const dropped = new Set<number>()
+  /**
+   * Shards with a block that failed its checksum (bitrot, a truncated file, or bytes of another
+   * shard): their other blocks may well be good, so they stay usable, but only as a last resort,
+   * after every shard not known to be damaged. Which blocks are good is decided per stripe.
+   */
+  const suspect = new Set<number>()
   let stripe = first
   let finished = false
 
@@ -52,6 +45,7 @@ export function readRange(
     if (finished) return
     finished = true
     for (const c of cursors) c.close(reason)
+    const bad = new Set([...dropped, ...suspect])
     if (bad.size > 0 && ctx.onDegraded) {
       try {
         ctx.onDegraded(
@@ -66,9 +60,10 @@ export function readRange(
 
   /**
    * The blocks of stripe `slice.stripe` needed for its bytes: the wanted data blocks when all are
-   * good; else any k good blocks (other data blocks first, then parity), decoded. A replacement
-   * read starts the moment a block fails, not after the rest of its batch: with a node known
-   * down the failure is immediate, and the read should not wait a round trip to learn it.
+   * good; else any k good blocks of this stripe (healthy shards first, data before parity, then
+   * shards damaged elsewhere), decoded. A replacement read starts the moment a block fails, not
+   * after the rest of its batch: with a node known down the failure is immediate, and the read
+   * should not wait a round trip to learn it.
    */
   async function stripeBlocks(slice: StripeSlice): Promise<(Uint8Array | undefined)[]> {
     const s = slice.stripe
@@ -76,6 +71,7 @@ export function readRange(
     const wanted: number[] = []
     for (let i = slice.firstBlock; i <= slice.lastBlock; i++) wanted.push(i)
     const tried = new Set<number>()
+    const failed: number[] = []
     const inflight = new Map<number, Promise<number>>()
     const launch = (i: number) => {
       tried.add(i)
@@ -86,28 +82,36 @@ export function readRange(
         },
         (err: unknown) => {
           if (!(err instanceof BlockError)) throw err
-          bad.add(i)
+          failed.push(i)
+          if (err.fault === 'corrupt') suspect.add(i)
+          else dropped.add(i)
           cursors[i]!.close()
           return i
         },
       )
       inflight.set(i, read)
     }
+    const usable = (i: number) => !dropped.has(i) && !suspect.has(i)
     // Systematic code: when the data blocks are healthy they are the answer, no decoding.
-    for (const i of wanted) if (!bad.has(i)) launch(i)
+    for (const i of wanted) if (usable(i)) launch(i)
     try {
       for (;;) {
-        const degraded = wanted.some((i) => bad.has(i))
+        const degraded = wanted.some((i) => !blocks[i] && !inflight.has(i))
         if (!degraded && wanted.every((i) => blocks[i])) return blocks
         if (degraded) {
           let have = 0
           for (let i = 0; i < n; i++) if (blocks[i]) have++
           if (have >= k) break
-          const candidates: number[] = []
-          for (let i = 0; i < n; i++) if (!tried.has(i) && !bad.has(i)) candidates.push(i)
+          const fresh: number[] = []
+          const damaged: number[] = []
+          for (let i = 0; i < n; i++) {
+            if (tried.has(i) || dropped.has(i)) continue
+            ;(suspect.has(i) ? damaged : fresh).push(i)
+          }
+          const candidates = [...fresh, ...damaged]
           if (have + inflight.size + candidates.length < k) {
             throw new QuorumError(
-              `cannot read ${layout.id}: stripe ${s} has ${have} good shards of the ${k} needed (bad: ${[...bad].join(', ')})`,
+              `cannot read ${layout.id}: stripe ${s} has ${have} good blocks of the ${k} needed (failed here: ${failed.join(', ')}; down: ${[...dropped].join(', ') || 'none'})`,
               have,
               k,
             )

@@ -7,7 +7,7 @@ import { QuorumError, withTimeout, type EngineContext } from './erasure-common.t
 import { stripeBytes, writeQuorum } from './geometry.ts'
 import type { ErasureLayout, WriteResult } from './object-storage.ts'
 import { rank } from './placement.ts'
-import { encodeShardHeader, encodeTrailer, MAX_ID_BYTES, shardName } from './shard-format.ts'
+import { blockSeeds, encodeShardHeader, encodeTrailer, MAX_ID_BYTES, shardName } from './shard-format.ts'
 import { ShardSink } from './shard-sink.ts'
 import { isStoreFull } from './shard-store.ts'
 
@@ -68,6 +68,7 @@ export async function writeStripes(
     (storeId, i) => new ShardSink(i, ctx.stores.get(storeId)!, shardName(id, i), QUEUE_BLOCKS * blockSize),
   )
   const headers = sinks.map((s) => encodeShardHeader({ checksum: checksum.id, index: s.index, k, m, blockSize, id }))
+  const seeds = headers.map((h) => blockSeeds(checksum, h))
   for (const [i, s] of sinks.entries()) s.push(headers[i]!)
 
   const alive = () => sinks.filter((s) => !s.failed).length
@@ -93,6 +94,7 @@ export async function writeStripes(
 
   const reader = rechunk(body, stripeBytes({ k, m, blockSize, size: 0 })).getReader()
   let size = 0
+  let stripe = 0
   try {
     for (;;) {
       if (alive() < quorum) throw quorumLost()
@@ -107,10 +109,11 @@ export async function writeStripes(
         if (s.failed) continue
         const block = all[s.index]!
         const sum = new Uint8Array(checksum.size)
-        checksum.write(block, sum)
+        checksum.write(block, sum, seeds[s.index]!(stripe))
         s.push(block)
         s.push(sum)
       }
+      stripe++
       // Backpressure: the next stripe is read only when every live store has room for it.
       await Promise.all(sinks.map((s) => s.ready(ctx.writeTimeoutMs)))
     }
