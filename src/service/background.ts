@@ -5,7 +5,7 @@
 import type { Logger } from '../util/log.ts'
 import type { ServiceContext } from './context.ts'
 import { collectGarbage } from './gc.ts'
-import { collectOrphans, healRound, type ScrubState, scrubRound } from './heal.ts'
+import { collectOrphans, healAll, healRound, type ScrubState, scrubRound } from './heal.ts'
 
 /** GC runs at least this often, however long the grace period. */
 const GC_INTERVAL_MAX_MS = 30_000
@@ -50,15 +50,20 @@ export function stopBackground(ctx: ServiceContext): void {
   running.delete(ctx)
 }
 
-/** One full maintenance pass now: scrub everything, heal what it found, collect garbage. */
+/**
+ * One full maintenance pass now, finishing all the work it finds: scrub every object reading
+ * every shard whole (missing, truncated, rotten and misplaced shards all show), then heal every
+ * queued layout once — leased ones included, so nothing found waits for a later pass — then
+ * collect garbage. What cannot finish now (a store down, data beyond repair) stays queued.
+ */
 export async function maintain(ctx: ServiceContext): Promise<void> {
   const { tuning } = ctx
   const state: ScrubState = {}
   for (let i = 0; i < 1_000_000; i++) {
-    await scrubRound(ctx, state, tuning.scrubBatch, 0)
+    await scrubRound(ctx, state, tuning.scrubBatch, Number.POSITIVE_INFINITY)
     if (!state.cursor) break
   }
-  for (let i = 0; i < 10_000 && (await healRound(ctx, 64)) > 0; i++);
+  await healAll(ctx)
   await collectGarbage(ctx, Date.now(), tuning.gcGraceMs)
   await collectOrphans(ctx, tuning.orphanGraceMs)
 }

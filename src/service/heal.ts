@@ -24,11 +24,64 @@ export const emptyStats = (): DurabilityStats => ({
   scrubPasses: 0,
 })
 
-/** Heals up to `limit` queued layouts; returns how many were finished. */
-export async function healRound(ctx: ServiceContext, limit = 16): Promise<number> {
-  // An unfinished heal (a store still down) is retried a few healer ticks later.
-  const entries = await meta.takeHeal(ctx.db, limit, Math.max(1000, 3 * ctx.tuning.healIntervalMs))
+/** Per service: the heal pass running now, so a full pass never works beside the background healer. */
+const healing = new WeakMap<ServiceContext, Promise<unknown>>()
+
+/** Runs `work` once no other heal pass of this service is running. */
+async function exclusive<T>(ctx: ServiceContext, work: () => Promise<T>): Promise<T> {
+  const before = healing.get(ctx) ?? Promise.resolve()
+  const run = before.catch(() => {}).then(work)
+  healing.set(ctx, run)
+  try {
+    return await run
+  } finally {
+    if (healing.get(ctx) === run) healing.delete(ctx)
+  }
+}
+
+/** How long a taken entry stays leased: an unfinished heal (a store still down) is retried a few healer ticks later. */
+const leaseMs = (ctx: ServiceContext) => Math.max(1000, 3 * ctx.tuning.healIntervalMs)
+
+/** Heals up to `limit` due queued layouts; returns how many were finished. */
+export function healRound(ctx: ServiceContext, limit = 16): Promise<number> {
+  return exclusive(ctx, async () => {
+    const entries = await meta.takeHeal(ctx.db, limit, leaseMs(ctx))
+    return (await healEntries(ctx, entries)).finished
+  })
+}
+
+export interface HealPass {
+  /** Queue entries taken (each once). */
+  taken: number
+  /** Entries finished and removed from the queue. */
+  finished: number
+}
+
+/**
+ * Takes every entry of the heal queue once, leased or not (an entry another attempt left leased,
+ * say while a store was down, is due now: an operator asked), and heals it. Entries queued while
+ * it runs are taken too. What cannot finish (a store still down, data lost) stays queued.
+ */
+export function healAll(ctx: ServiceContext, batch = 64): Promise<HealPass> {
+  return exclusive(ctx, async () => {
+    const pass: HealPass = { taken: 0, finished: 0 }
+    let after = 0
+    // Bounded: ids only grow, and each round starts past the last id taken.
+    for (let round = 0; round < 1_000_000; round++) {
+      const entries = await meta.takeHeal(ctx.db, batch, leaseMs(ctx), Date.now(), after)
+      if (entries.length === 0) break
+      after = entries.at(-1)!.id
+      pass.taken += entries.length
+      pass.finished += (await healEntries(ctx, entries)).finished
+    }
+    return pass
+  })
+}
+
+/** Heals taken entries, HEAL_CONCURRENCY at a time; finished ones (and hopeless ones) leave the queue. */
+async function healEntries(ctx: ServiceContext, entries: readonly meta.HealEntry[]): Promise<{ finished: number }> {
   const done: number[] = []
+  let finished = 0
   let next = 0
   const worker = async () => {
     for (let entry = entries[next++]; entry; entry = entries[next++]) await healOne(entry)
@@ -44,7 +97,10 @@ export async function healRound(ctx: ServiceContext, limit = 16): Promise<number
         if (c.state === 'corrupt') ctx.stats.corruptShardsFound++
         if (c.state === 'missing') ctx.stats.missingShardsFound++
       }
-      if (result.pending.length === 0) done.push(entry.id)
+      if (result.pending.length === 0) {
+        done.push(entry.id)
+        finished++
+      }
     } catch (e) {
       ctx.stats.healFailures++
       const lost = e instanceof QuorumError
@@ -61,7 +117,7 @@ export async function healRound(ctx: ServiceContext, limit = 16): Promise<number
   }
   await Promise.all(Array.from({ length: Math.min(HEAL_CONCURRENCY, entries.length) }, worker))
   if (done.length > 0) await meta.doneHeal(ctx.db, done)
-  return done.length
+  return { finished }
 }
 
 export interface ScrubState {

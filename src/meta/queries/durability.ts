@@ -76,13 +76,23 @@ export async function enqueueHeal(
   }
 }
 
-/** Up to `limit` due entries, leased for `leaseMs` and counted as one more attempt. */
-export async function takeHeal(db: Db, limit: number, leaseMs: number, now = Date.now()): Promise<HealEntry[]> {
+/**
+ * Up to `limit` due entries, leased for `leaseMs` and counted as one more attempt. With
+ * `afterId`, the entries after that id whatever their lease (a full pass taking every entry once,
+ * in id order, including those another attempt left leased).
+ */
+export async function takeHeal(
+  db: Db,
+  limit: number,
+  leaseMs: number,
+  now = Date.now(),
+  afterId?: number,
+): Promise<HealEntry[]> {
   if (limit <= 0) return []
   const due = db
     .select({ id: healQueue.id })
     .from(healQueue)
-    .where(lte(healQueue.retryAt, new Date(now)))
+    .where(afterId === undefined ? lte(healQueue.retryAt, new Date(now)) : gt(healQueue.id, afterId))
     .orderBy(asc(healQueue.id))
     .limit(limit)
   const taken = await db
