@@ -16,7 +16,7 @@ import { httpsGet, type TestServer } from './server.ts'
 const FIXED_HEADER = 22
 const HEADER_CRC = 4
 const TRAILER_LENGTH = 16
-/** CRC32 after every block (checksum algorithm id 1); the only algorithm written today. */
+/** CRC32 after every block: 4 bytes for both checksum ids (1: plain, format v1; 2: bound to shard and stripe, v2). */
 const BLOCK_CHECKSUM_SIZE = 4
 /** How deep below a root a `shards/` directory may sit (`drives/3/shards`, `disk0/shards`, …). */
 const MAX_DEPTH = 4
