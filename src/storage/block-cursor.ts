@@ -136,7 +136,7 @@ export class BlockCursor {
     }
     const block = bytes.subarray(0, len)
     if (!this.checksum.check(block, bytes.subarray(len), this.target.seed(s))) {
-      // The stream stays usable: the next block may be fine, but callers usually stop here.
+      // The stream stays usable: the next block may well be fine (damage is judged per stripe).
       throw new BlockError('corrupt', index, `shard ${name} on ${storeId}: checksum mismatch at stripe ${s}`)
     }
     return block
