@@ -39,7 +39,8 @@ const MiB = 1024 * 1024
 const NODES = 6
 const SHARDS = 6 // 4+2 over 6 nodes: every node holds one shard of every write
 const SEED = Number(process.env.COFFER_TEST_SEED ?? Date.now() % 100_000)
-const NODE_READY_MS = 30_000
+// As test/helpers/nodes.ts: six node processes starting at once on 2 busy cores took over 30 s.
+const NODE_READY_MS = 60_000
 /** A failure answer must come this fast: "fail fast", never a hang. */
 const FAST_MS = 5_000
 const LISTENING = /^coffer-node: listening on https:\/\/\S+?:(\d+)\s*$/m
