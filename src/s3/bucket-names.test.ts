@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { bucketNameProblem } from './bucket-names.ts'
 
 describe('bucketNameProblem', () => {
-  it.each(['abc', 'my-bucket', 'my.bucket.1', 'a'.repeat(63), '1bucket'])('%s is valid', (n) => {
+  it.each(['abc', 'my-bucket', 'my.bucket.1', 'a-b.c-d', 'a'.repeat(63), '1bucket'])('%s is valid', (n) => {
     expect(bucketNameProblem(n)).toBeUndefined()
   })
   it.each([
@@ -13,6 +13,9 @@ describe('bucketNameProblem', () => {
     '-abc',
     'abc-',
     'a..b',
+    'a.-b',
+    'a-.b',
+    'my.bucket-.x',
     '192.168.1.1',
     'xn--abc',
     'abc-s3alias',

@@ -12,6 +12,9 @@ describe('parseRange', () => {
     ['bytes=5-4', 100, undefined],
     ['bytes=0-1,5-6', 100, undefined],
     ['items=0-1', 100, undefined],
+    // An empty object: a suffix range selects nothing, so the whole (empty) object, 200.
+    ['bytes=-1', 0, undefined],
+    ['bytes=-500', 0, undefined],
   ] as const)('%s of %i', (h, size, expected) => {
     expect(parseRange(h, size)).toEqual(expected)
   })
@@ -20,6 +23,9 @@ describe('parseRange', () => {
     ['bytes=100-', 100],
     ['bytes=-0', 100],
     ['bytes=0-', 0],
+    ['bytes=0-0', 0],
+    ['bytes=-0', 0],
+    ['bytes=5-9', 0],
   ] as const)('%s of %i is unsatisfiable', (h, size) => {
     try {
       parseRange(h, size)

@@ -101,6 +101,11 @@ export interface ByteRange {
  * Parses a single `bytes=` range against the object size. Returns undefined when the header is
  * absent or not a syntactically valid single range (S3 then serves the whole object); throws
  * InvalidRange when it is valid but unsatisfiable.
+ *
+ * An empty object: `bytes=N-` and `bytes=N-M` are unsatisfiable (416), and so is `bytes=-0`;
+ * a suffix `bytes=-N` (N > 0) is satisfiable (RFC 9110 §14.1.1) but selects no byte, so the whole
+ * (empty) object is served, 200 without Content-Range, as AWS S3 answers it — never a 206 with
+ * the impossible `Content-Range: bytes 0--1/0`.
  */
 export function parseRange(header: string | null, size: number): ByteRange | undefined {
   if (header === null) return undefined
@@ -116,6 +121,7 @@ export function parseRange(header: string | null, size: number): ByteRange | und
   if (m[1] === '') {
     const suffix = Number(m[2])
     if (suffix === 0) throw unsatisfiable()
+    if (size === 0) return undefined
     return { start: Math.max(0, size - suffix), end: size }
   }
   const start = Number(m[1])

@@ -91,6 +91,8 @@ describe('CreateBucket / ListBuckets / HeadBucket', () => {
     ['leading hyphen', '-bucket'],
     ['trailing hyphen', 'bucket-'],
     ['adjacent dots', 'my..bucket'],
+    ['period then hyphen', 'a.-b'],
+    ['hyphen then period', 'a-.b'],
     ['amzn-s3-demo- prefix', 'amzn-s3-demo-bucket'],
     ['--x-s3 suffix', 'bucket--x-s3'],
     ['space', 'my bucket'],

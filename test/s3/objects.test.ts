@@ -189,6 +189,29 @@ describe('ranges', () => {
     expect(e.name).toBe('InvalidRange')
   })
 
+  it('an empty object: bytes=-N is the whole (empty) object, 200 with no Content-Range; bytes=0-, 0-0, -0 → 416', async () => {
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'range/empty', Body: new Uint8Array(0) }))
+    const path = objectPath(Bucket, 'range/empty')
+    for (const method of ['GET', 'HEAD']) {
+      for (const range of ['bytes=-1', 'bytes=-1000']) {
+        const r = await rawRequest(server, { method, path, headers: { range } })
+        expect(r.status, `${method} ${range}`).toBe(200)
+        expect(r.headers['content-range'], `${method} ${range}`).toBeUndefined()
+        expect(r.headers['content-length']).toBe('0')
+        expect(r.bytes.length).toBe(0)
+      }
+      for (const range of ['bytes=0-', 'bytes=0-0', 'bytes=-0', 'bytes=3-7']) {
+        const r = await rawRequest(server, { method, path, headers: { range } })
+        expect(r.status, `${method} ${range}`).toBe(416)
+        expect(r.headers['content-range'], `${method} ${range}`).toBe('bytes */0')
+        if (method === 'GET') expect(errorFields(r.body).code).toBe('InvalidRange')
+      }
+    }
+    const sdk = await s3.send(new GetObjectCommand({ Bucket, Key: 'range/empty', Range: 'bytes=-1' }))
+    expect(sdk.$metadata.httpStatusCode).toBe(200)
+    expect((await bodyBytes(sdk.Body)).length).toBe(0)
+  })
+
   it('a syntactically invalid Range header is ignored (200, whole object), as S3 does', async () => {
     const r = await rawRequest(server, {
       method: 'GET',
