@@ -87,6 +87,19 @@ describe('ListObjectsV2', () => {
     expect(seen).toEqual([...pageKeys].sort(utf8Order))
   })
 
+  it('a continuation token we did not issue → 400 InvalidArgument (never a page from somewhere else)', async () => {
+    const issued = (await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'page/', MaxKeys: 5 })))
+      .NextContinuationToken!
+    const changed = `${issued.slice(0, 4)}${issued[4] === 'A' ? 'B' : 'A'}${issued.slice(5)}`
+    for (const token of ['Zm9vYmFy', 'not-a-token', Buffer.from('page/0100').toString('base64url'), changed]) {
+      const e = await sdkError(
+        s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'page/', MaxKeys: 5, ContinuationToken: token })),
+      )
+      expect(e.status, token).toBe(400)
+      expect(e.name, token).toBe('InvalidArgument')
+    }
+  })
+
   it('default max-keys is 1,000', async () => {
     const r = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'page/' }))
     expect(r.Contents).toHaveLength(1000)

@@ -1,7 +1,7 @@
 /** ListObjectsV2 and ListObjects (v1): parameters, continuation tokens, encoding-type=url. */
 import { listObjects } from '../../service/index.ts'
-import { fromUtf8, utf8, toBase64, fromBase64 } from '../../util/bytes.ts'
 import { xmlResponse, type OpContext } from '../context.ts'
+import { decodeContinuationToken, encodeContinuationToken } from '../continuation-token.ts'
 import { S3Error } from '../errors.ts'
 import { listObjectsV1Xml, listObjectsV2Xml, urlEncodeListing } from '../xml/documents.ts'
 
@@ -32,17 +32,6 @@ export function readEncoder(query: URLSearchParams): { encodingType?: 'url'; enc
   return { encodingType: 'url', encode: urlEncodeListing }
 }
 
-/** Continuation tokens are opaque to clients: the last key or prefix returned, base64url. */
-const encodeToken = (marker: string): string => toBase64(utf8(marker)).replace(/\+/g, '-').replace(/\//g, '_')
-function decodeToken(token: string): string {
-  const bytes = fromBase64(token.replace(/-/g, '+').replace(/_/g, '/'))
-  if (!bytes || bytes.length === 0)
-    throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', {
-      ArgumentName: 'continuation-token',
-    })
-  return fromUtf8(bytes)
-}
-
 export async function handleListObjectsV2(op: OpContext): Promise<Response> {
   const q = op.query
   const { encodingType, encode } = readEncoder(q)
@@ -51,7 +40,7 @@ export async function handleListObjectsV2(op: OpContext): Promise<Response> {
   const maxKeys = readMaxKeys(q)
   const token = q.get('continuation-token') ?? undefined
   const startAfter = q.get('start-after') ?? undefined
-  const after = token !== undefined ? decodeToken(token) : startAfter
+  const after = token !== undefined ? decodeContinuationToken(op.platform, token) : startAfter
   const page = await listObjects(op.service, op.actor, {
     bucket: op.bucket,
     prefix,
@@ -72,7 +61,9 @@ export async function handleListObjectsV2(op: OpContext): Promise<Response> {
       isTruncated: page.isTruncated,
       continuationToken: token,
       nextContinuationToken:
-        page.isTruncated && page.nextMarker !== undefined ? encodeToken(page.nextMarker) : undefined,
+        page.isTruncated && page.nextMarker !== undefined
+          ? encodeContinuationToken(op.platform, page.nextMarker)
+          : undefined,
       startAfter: startAfter !== undefined ? encode(startAfter) : undefined,
       contents: page.objects.map((o) => ({
         key: encode(o.key),
