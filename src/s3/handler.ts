@@ -11,7 +11,7 @@ import {
   type Service,
   type ServiceErrorCode,
 } from '../service/index.ts'
-import { toHex, utf8 } from '../util/bytes.ts'
+import { toHex } from '../util/bytes.ts'
 import type { Logger } from '../util/log.ts'
 import type { Platform } from '../util/platform.ts'
 import { authenticate } from './auth/sigv4.ts'
@@ -19,6 +19,7 @@ import { decodePayload, type DecodedBody } from './auth/aws-chunked.ts'
 import { type BodyLimits, DEFAULT_BODY_LIMITS, guardBody } from './body-guard.ts'
 import { DEFAULT_UPLOAD_LIMITS, type UploadLimits, UploadSlots } from './upload-slots.ts'
 import { classify, type Endpoint } from './classify.ts'
+import { checkObjectKey } from './object-keys.ts'
 import type { OpContext, Operation } from './context.ts'
 import { resolveTarget, splitUrl } from './endpoints.ts'
 import { isS3Error, S3Error, type S3ErrorCode } from './errors.ts'
@@ -96,9 +97,6 @@ export function createAuthenticator(deps: Pick<S3Deps, 'service' | 'platform' | 
   }
 }
 
-/** S3 caps keys at 1,024 bytes of UTF-8. */
-export const MAX_KEY_BYTES = 1024
-
 /** Domain errors whose S3 code differs from their own name; the rest map by name. */
 const SERVICE_TO_S3: Partial<Record<ServiceErrorCode, S3ErrorCode>> = {
   Unavailable: 'ServiceUnavailable',
@@ -142,12 +140,8 @@ export function createS3Handler(
         query,
         headers: req.headers,
       })
-      if (target.key !== undefined && utf8(target.key).length > MAX_KEY_BYTES) {
-        throw new S3Error('KeyTooLongError', undefined, {
-          Size: String(utf8(target.key).length),
-          MaxSizeAllowed: String(MAX_KEY_BYTES),
-        })
-      }
+      // Before any body is read: a key Coffer cannot take must not leave shards behind.
+      if (target.key !== undefined) checkObjectKey(target.key)
       const actor = await actorFor(deps.service, auth.accessKeyId)
       let decoded: DecodedBody | undefined
       const ctx: OpContext = {

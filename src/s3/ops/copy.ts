@@ -6,6 +6,7 @@ import { type CopyObjectInput, type CopySource, copyObject, uploadPartCopy } fro
 import { type OpContext, xmlResponse } from '../context.ts'
 import { S3Error } from '../errors.ts'
 import { readConditions, readObjectMetadata } from '../headers.ts'
+import { checkObjectKey } from '../object-keys.ts'
 import { encryptionHeaders, readSseC, readSseRequest, requireBucketEncryption } from '../sse.ts'
 import { copyObjectResultXml, copyPartResultXml } from '../xml/documents.ts'
 import { checksumHeaders } from './body.ts'
@@ -31,7 +32,9 @@ export function parseCopySource(header: string): { bucket: string; key: string }
       ArgumentName: 'x-amz-copy-source',
     })
   }
-  return { bucket: trimmed.slice(0, slash), key: trimmed.slice(slash + 1) }
+  const key = trimmed.slice(slash + 1)
+  checkObjectKey(key, 'x-amz-copy-source')
+  return { bucket: trimmed.slice(0, slash), key }
 }
 
 /** `x-amz-copy-source` and its `-if-*` conditions and SSE-C key headers. */

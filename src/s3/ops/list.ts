@@ -3,6 +3,7 @@ import { listObjects } from '../../service/index.ts'
 import { xmlResponse, type OpContext } from '../context.ts'
 import { decodeContinuationToken, encodeContinuationToken } from '../continuation-token.ts'
 import { S3Error } from '../errors.ts'
+import { checkKeyParameter } from '../object-keys.ts'
 import { listObjectsV1Xml, listObjectsV2Xml, urlEncodeListing } from '../xml/documents.ts'
 
 export const MAX_KEYS = 1000
@@ -20,6 +21,11 @@ export function readMaxKeys(query: URLSearchParams, name = 'max-keys'): number {
   return Math.min(n, MAX_KEYS)
 }
 
+/** Listing parameters that are keys or parts of keys: none may hold a NUL (object-keys.ts). */
+export function checkListingParameters(query: URLSearchParams, names: readonly string[]): void {
+  for (const name of names) checkKeyParameter(query, name)
+}
+
 /** `encoding-type=url`: S3 percent-encodes keys in the response so any byte survives XML. */
 export function readEncoder(query: URLSearchParams): { encodingType?: 'url'; encode: (s: string) => string } {
   const t = query.get('encoding-type')
@@ -34,6 +40,7 @@ export function readEncoder(query: URLSearchParams): { encodingType?: 'url'; enc
 
 export async function handleListObjectsV2(op: OpContext): Promise<Response> {
   const q = op.query
+  checkListingParameters(q, ['prefix', 'delimiter', 'start-after'])
   const { encodingType, encode } = readEncoder(q)
   const prefix = q.get('prefix') ?? ''
   const delimiter = q.get('delimiter') || undefined
@@ -82,6 +89,7 @@ export async function handleListObjectsV2(op: OpContext): Promise<Response> {
 
 export async function handleListObjectsV1(op: OpContext): Promise<Response> {
   const q = op.query
+  checkListingParameters(q, ['prefix', 'delimiter', 'marker'])
   const { encodingType, encode } = readEncoder(q)
   const prefix = q.get('prefix') ?? ''
   const delimiter = q.get('delimiter') || undefined

@@ -25,7 +25,7 @@ import {
   listPartsXml,
 } from '../xml/documents.ts'
 import { checksumHeaders, receiveBody } from './body.ts'
-import { readEncoder, readMaxKeys } from './list.ts'
+import { checkListingParameters, readEncoder, readMaxKeys } from './list.ts'
 import { writeConditions } from './put.ts'
 
 /** 10,000 parts of ~200 bytes of XML each. */
@@ -170,6 +170,7 @@ export async function handleListParts(op: OpContext): Promise<Response> {
 
 export async function handleListMultipartUploads(op: OpContext): Promise<Response> {
   const q = op.query
+  checkListingParameters(q, ['prefix', 'delimiter', 'key-marker'])
   const { encodingType, encode } = readEncoder(q)
   const prefix = q.get('prefix') ?? ''
   const delimiter = q.get('delimiter') || undefined
