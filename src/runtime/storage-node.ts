@@ -5,6 +5,7 @@
 import { readFile, writeFile, chmod, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createDiskStore } from '../storage/disk-store.ts'
+import { ReplayMark } from '../storage/remote/replay-mark.ts'
 import { createNodeApp } from '../storage/remote/server.ts'
 import { consoleLogger, type Logger } from '../util/log.ts'
 import type { RuntimeAdapter } from './adapter.ts'
@@ -14,6 +15,7 @@ import { loadCluster, type Cluster } from './cluster.ts'
 import { createFsDisk } from './fs-disk.ts'
 import { commandHelp } from './help.ts'
 import { createPlatform } from './platform.ts'
+import { openReplayMarkFile } from './replay-mark-file.ts'
 import { CA_CERT_FILE, CA_KEY_FILE, ensureLocalTls, TLS_DIR } from './tls-ca.ts'
 
 export interface NodeConfig {
@@ -142,24 +144,31 @@ export async function startStorageNode(
       'coffer-node: warning: listening on all addresses, but the certificate names only localhost, 127.0.0.1 and ::1: give --names with the addresses gateways use',
     )
   }
+  // Replays of requests signed before a restart are refused (storage/remote/replay-mark.ts).
+  const markFile = await openReplayMarkFile(c.dataDir, Date.now, (m) => io.err(`coffer-node: warning: ${m}`))
+  const replayMark = await ReplayMark.open(markFile)
   const app = createNodeApp({
     store,
     secret: cluster.secret,
     platform: createPlatform(),
     logger: opts.logger ?? consoleLogger,
+    replayMark,
   })
-  const server = await adapter.serve({
-    fetch: (req) => app.fetch(req),
-    host: c.host,
-    port: c.port,
-    cert: tls.cert,
-    key: tls.key,
-  })
+  const server = await adapter
+    .serve({ fetch: (req) => app.fetch(req), host: c.host, port: c.port, cert: tls.cert, key: tls.key })
+    .catch(async (e: unknown) => {
+      await markFile.close()
+      throw e
+    })
   const endpoint = endpointUrl(c.host, server.port)
   // The one line scripts and tests wait for: printed only once the listener is ready.
   io.out(`coffer-node: listening on ${endpoint}`)
   let stopping: Promise<void> | undefined
-  return { endpoint, port: server.port, stop: () => (stopping ??= server.close(SHUTDOWN_GRACE_MS)) }
+  const stop = async () => {
+    await server.close(SHUTDOWN_GRACE_MS)
+    await markFile.close()
+  }
+  return { endpoint, port: server.port, stop: () => (stopping ??= stop()) }
 }
 
 /** `coffer node ...`: resolves with an exit code, or undefined while the node runs (until SIGINT/SIGTERM). */

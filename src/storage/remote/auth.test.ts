@@ -84,7 +84,12 @@ describe('verifyRequest', () => {
 
   it('accepts a correctly signed request and returns its signature', () => {
     const s = signed()
-    expect(check(s.headers)).toEqual({ ok: true, signature: s.signature, content: s.headers[HEADER_CONTENT] })
+    expect(check(s.headers)).toEqual({
+      ok: true,
+      signature: s.signature,
+      content: s.headers[HEADER_CONTENT],
+      date: NOW,
+    })
   })
 
   it('refuses missing or malformed credentials with 401', () => {
@@ -118,6 +123,17 @@ describe('verifyRequest', () => {
     const s = signed().headers
     expect(check(s, {}, nonces)).toMatchObject({ ok: true })
     expect(check(s, {}, nonces)).toMatchObject({ ok: false, status: 401, reason: 'replayed nonce' })
+  })
+
+  it('refuses anything dated at or before the floor a restart starts from (the saved replay mark)', () => {
+    const nonces = new NonceCache(undefined, undefined, NOW)
+    expect(check(signed({ now: NOW }).headers, {}, nonces)).toMatchObject({
+      ok: false,
+      status: 401,
+      reason: expect.stringContaining('replay floor'),
+    })
+    expect(check(signed({ now: NOW - 1 }).headers, {}, nonces)).toMatchObject({ ok: false, status: 401 })
+    expect(check(signed({ now: NOW + 1 }).headers, {}, nonces, NOW + 1)).toMatchObject({ ok: true, date: NOW + 1 })
   })
 })
 

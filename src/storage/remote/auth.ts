@@ -87,20 +87,29 @@ export function signRequest(
 /**
  * Nonces seen inside the clock window, so a captured request cannot be replayed. Bounded: when
  * full, the oldest entry goes and its date becomes a floor — anything dated at or before it is
- * refused, since its nonce can no longer be checked.
+ * refused, since its nonce can no longer be checked. The floor starts at `startFloor`: the
+ * persisted replay mark of the previous run (replay-mark.ts), whose nonces this cache never saw.
  */
 export class NonceCache {
   private readonly seen = new Map<string, number>()
-  private floor = -Infinity
+  private floorDate: number
 
   constructor(
     private readonly max = 500_000,
     private readonly windowMs = CLOCK_WINDOW_MS,
-  ) {}
+    startFloor = Number.NEGATIVE_INFINITY,
+  ) {
+    this.floorDate = startFloor
+  }
+
+  /** Requests dated at or before this are refused: their nonces cannot be checked. */
+  get floor(): number {
+    return this.floorDate
+  }
 
   /** Records the nonce; false when it was seen (or can no longer be ruled out). */
   admit(nonce: string, date: number, now: number): boolean {
-    if (date <= this.floor || this.seen.has(nonce)) return false
+    if (date <= this.floorDate || this.seen.has(nonce)) return false
     // Insertion order is roughly date order: drop expired entries from the front.
     for (const [n, d] of this.seen) {
       if (d >= now - this.windowMs) break
@@ -109,8 +118,8 @@ export class NonceCache {
     while (this.seen.size >= this.max) {
       const [n, d] = this.seen.entries().next().value as [string, number]
       this.seen.delete(n)
-      this.floor = Math.max(this.floor, d)
-      if (date <= this.floor) return false
+      this.floorDate = Math.max(this.floorDate, d)
+      if (date <= this.floorDate) return false
     }
     this.seen.set(nonce, date)
     return true
@@ -122,7 +131,8 @@ export class NonceCache {
 }
 
 export type Verdict =
-  | { ok: true; signature: string; content: string }
+  /** `date`: the signed date (ms), which the replay mark must cover before the request is served. */
+  | { ok: true; signature: string; content: string; date: number }
   /** 401: no or malformed credentials, stale date, replay. 403: credentials present but wrong. */
   | { ok: false; status: 401 | 403; reason: string }
 
@@ -165,9 +175,15 @@ export function verifyRequest(req: { method: string; target: string; headers: He
     }
   const expected = signature(o.platform, o.key, { method: req.method, target: req.target, date, nonce, content })
   if (!timingSafeEqual(expected, sig)) return { ok: false, status: 403, reason: 'signature mismatch' }
+  if (when <= o.nonces.floor)
+    return {
+      ok: false,
+      status: 401,
+      reason: 'dated at or before the replay floor (signed before the node restarted, or too old to check)',
+    }
   // Only after the signature: an unsigned request must not be able to fill the cache.
   if (!o.nonces.admit(nonce, when, o.now)) return { ok: false, status: 401, reason: 'replayed nonce' }
-  return { ok: true, signature: sig, content }
+  return { ok: true, signature: sig, content, date: when }
 }
 
 /** Constant-time equality of two byte strings of any length. */

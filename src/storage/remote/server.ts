@@ -20,6 +20,7 @@ import {
   STAT_PATH,
   STREAMING_PAYLOAD,
 } from './protocol.ts'
+import type { ReplayMark } from './replay-mark.ts'
 import { BodyAuthError, BodyStreamError, unframeBody } from './trailer.ts'
 
 export interface NodeAppOptions {
@@ -28,6 +29,12 @@ export interface NodeAppOptions {
   secret: Uint8Array
   platform: AuthPlatform
   logger: Logger
+  /**
+   * The persisted replay mark (replay-mark.ts): requests dated at or below its floor are refused,
+   * and none is served before the mark covers its date. The runtime always gives one; without
+   * it (unit tests) replays are refused only within one process's lifetime.
+   */
+  replayMark?: ReplayMark
   /** The node clock (tests move it). */
   now?: () => number
   /** Open LIST cursors kept at once; the oldest is dropped beyond this. */
@@ -95,7 +102,7 @@ class ListCursors {
 export function createNodeApp(o: NodeAppOptions): Hono<Env> {
   const { store, platform, logger } = o
   const key = deriveRequestKey(platform, o.secret)
-  const nonces = new NonceCache()
+  const nonces = new NonceCache(undefined, undefined, o.replayMark?.floor)
   const now = o.now ?? Date.now
   const cursors = new ListCursors(
     o.maxListCursors ?? DEFAULT_MAX_LIST_CURSORS,
@@ -121,6 +128,13 @@ export function createNodeApp(o: NodeAppOptions): Hono<Env> {
       { platform, key, nonces, now: now() },
     )
     if (!v.ok) return refuse(c, v.status, v.reason)
+    try {
+      await o.replayMark?.cover(v.date)
+    } catch (e) {
+      // Served without a durable mark, this request could be replayed after a restart.
+      logger.log('error', 'node: cannot save the replay mark', { error: e instanceof Error ? e.message : String(e) })
+      return error(c, 503, 'Unavailable', 'the node cannot record its replay mark: try again')
+    }
     const isShardPut = req.method === 'PUT' && url.pathname.startsWith(`${SHARDS_PATH}/`)
     if (isShardPut !== (v.content === STREAMING_PAYLOAD)) {
       return refuse(
