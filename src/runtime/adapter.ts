@@ -22,6 +22,19 @@ export interface ServeOptions {
   /** PEM: certificate chain and private key. */
   cert: string
   key: string
+  /**
+   * The answer for a client that ends its side of the connection before sending the body its
+   * Content-Length declared, where the runtime's HTTP parser meets that first and would
+   * otherwise answer a bare 400 (Node): the app's own error, in its own format.
+   */
+  incompleteBody?: () => RawAnswer
+}
+
+/** A small complete answer a runtime writes itself: status, headers and a text body. */
+export interface RawAnswer {
+  status: number
+  headers: Record<string, string>
+  body: string
 }
 
 export interface RunningServer {

@@ -5,6 +5,7 @@
 import { mkdir, readdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { createApp } from '../app.ts'
+import { incompleteBodyAnswer } from '../s3/handler.ts'
 import type { ServerConfig } from '../config.ts'
 import {
   closeService,
@@ -158,6 +159,7 @@ export async function startGateway(
         port: c.port,
         cert: tls.cert,
         key: tls.key,
+        incompleteBody: incompleteBodyAnswer,
       })
       .catch((e: unknown) => Promise.reject(friendlyListenError(e, c)))
     startBackground(service)

@@ -3,8 +3,10 @@
  * bodies with large buffers, timeouts, and graceful close. The Node entry is bin/coffer.mjs.
  */
 import { createAdaptorServer, type HttpBindings } from '@hono/node-server'
+import { STATUS_CODES } from 'node:http'
 import { createServer, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import process from 'node:process'
 import type { RunningServer, RuntimeAdapter, ServeOptions } from './adapter.ts'
 import { CIPHER_STRING, TLS_MAX_VERSION, TLS_MIN_VERSION } from './tls-options.ts'
@@ -27,6 +29,37 @@ export const KEEP_ALIVE_TIMEOUT_MS = 30_000
 export const IDLE_SOCKET_TIMEOUT_MS = 120_000
 /** TLS handshakes must finish within this. */
 export const HANDSHAKE_TIMEOUT_MS = 30_000
+
+/** Node's own answers to a request its parser refused (as in node:_http_server). */
+const PARSER_ANSWERS: Record<string, string> = {
+  HPE_HEADER_OVERFLOW: 'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n',
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 'HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n\r\n',
+  ERR_HTTP_REQUEST_TIMEOUT: 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n',
+}
+const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n'
+
+/**
+ * Node's default 'clientError' handling, except for a client that ends its side of the connection
+ * before its declared Content-Length (llhttp: HPE_INVALID_EOF_STATE): that one hears the app's
+ * IncompleteBody instead of a bare 400, so it knows its upload was cut. Like Node, it answers only
+ * when no response has started on the socket, then drops the connection.
+ */
+function answerClientError(e: Error & { code?: string }, socket: Duplex, o: ServeOptions): void {
+  const inFlight = (socket as Duplex & { _httpMessage?: { _headerSent?: boolean } })._httpMessage
+  if (e.code !== 'ECONNRESET' && socket.writable && !inFlight?._headerSent) {
+    if (e.code === 'HPE_INVALID_EOF_STATE' && o.incompleteBody) {
+      const a = o.incompleteBody()
+      const head = [
+        `HTTP/1.1 ${a.status} ${STATUS_CODES[a.status] ?? ''}`,
+        ...Object.entries(a.headers).map(([k, v]) => `${k}: ${v}`),
+        `content-length: ${Buffer.byteLength(a.body)}`,
+        'connection: close',
+      ]
+      socket.write(`${head.join('\r\n')}\r\n\r\n${a.body}`)
+    } else socket.write(PARSER_ANSWERS[e.code ?? ''] ?? BAD_REQUEST)
+  }
+  socket.destroy(e)
+}
 
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -65,6 +98,7 @@ async function serve(o: ServeOptions): Promise<RunningServer> {
     },
   }) as Server
   server.setTimeout(IDLE_SOCKET_TIMEOUT_MS) // no 'timeout' listener: Node destroys the idle socket
+  server.on('clientError', (e: Error & { code?: string }, socket: Duplex) => answerClientError(e, socket, o))
   // A failed handshake (e.g. a client offering TLS 1.1 or plain HTTP) is the client's problem: drop it quietly.
   server.on('tlsClientError', () => {})
   const port = await listen(server, o.port, o.host)

@@ -194,6 +194,20 @@ function toS3Error(e: unknown, logger: Logger, requestId: string): S3Error {
   return new S3Error('InternalError')
 }
 
+/**
+ * IncompleteBody for a client that ended its side of the connection short of its Content-Length,
+ * when the runtime's HTTP parser meets it before any handler can answer (src/runtime/node.ts).
+ */
+export function incompleteBodyAnswer(): { status: number; headers: Record<string, string>; body: string } {
+  const err = new S3Error('IncompleteBody')
+  const requestId = toHex(crypto.getRandomValues(new Uint8Array(8))).toUpperCase()
+  return {
+    status: err.status,
+    headers: { 'content-type': 'application/xml', 'x-amz-request-id': requestId },
+    body: errorXml({ code: err.code, message: err.message, requestId }),
+  }
+}
+
 export function errorResponse(err: S3Error, method: string, resource: string, requestId: string): Response {
   const headers = new Headers({ 'x-amz-request-id': requestId, ...err.headers })
   if (err.code === 'NotModified') {

@@ -3,6 +3,7 @@
  * hand-built aws-chunked bodies, bad signatures, truncated bodies, odd hosts. Uses node:https + the CA.
  */
 import { request as httpsRequest } from 'node:https'
+import { connect as tlsConnect } from 'node:tls'
 import { createHash, createHmac } from 'node:crypto'
 import { crc32 } from 'node:zlib'
 import type { IncomingHttpHeaders } from 'node:http'
@@ -530,4 +531,72 @@ export function openUpload(
     response,
     destroy: () => req.destroy(),
   }
+}
+
+export interface TlsExchange {
+  /** Status of the first response on the connection (0 when none arrived). */
+  status: number
+  headers: Record<string, string>
+  body: string
+  /** ms from sending the head to the server closing the connection (or the wait ending). */
+  ms: number
+  /** True when the server closed the connection (rather than the wait running out). */
+  closed: boolean
+}
+
+/**
+ * A PutObject over a raw TLS socket, written byte for byte: a signed head declaring
+ * `declaredLength`, then `body` (which may be shorter), then — with `halfClose` — the client's
+ * end of the stream (TLS close_notify + FIN) while it keeps reading. Resolves once the server
+ * closes the connection, or after `timeoutMs` with whatever arrived.
+ */
+export function tlsPut(
+  server: TestServer,
+  o: { path: string; declaredLength: number; body: Buffer; halfClose?: boolean; timeoutMs: number },
+): Promise<TlsExchange> {
+  const signed = signHeaders({
+    method: 'PUT',
+    path: o.path,
+    query: [],
+    headers: { host: hostOf(server), 'content-length': String(o.declaredLength) },
+    payloadHash: UNSIGNED_PAYLOAD,
+    creds: serverCreds(server),
+    date: new Date(),
+  })
+  const head = `PUT ${o.path} HTTP/1.1\r\n${Object.entries(signed.headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = []
+    let t0 = Date.now()
+    let done = false
+    const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: server.caPem })
+    const finish = (closed: boolean) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      socket.destroy()
+      const raw = Buffer.concat(chunks).toString('latin1')
+      const sep = raw.indexOf('\r\n\r\n')
+      const lines = (sep >= 0 ? raw.slice(0, sep) : raw).split('\r\n')
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(lines[0] ?? '')?.[1] ?? 0)
+      const headers: Record<string, string> = {}
+      for (const l of lines.slice(1)) {
+        const i = l.indexOf(':')
+        if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim()
+      }
+      resolve({ status, headers, body: sep >= 0 ? raw.slice(sep + 4) : '', ms: Date.now() - t0, closed })
+    }
+    const timer = setTimeout(() => finish(false), o.timeoutMs)
+    socket.on('data', (c: Buffer) => chunks.push(c))
+    socket.on('end', () => finish(true))
+    socket.on('close', () => finish(true))
+    socket.on('error', () => finish(true))
+    socket.once('secureConnect', () => {
+      t0 = Date.now()
+      socket.write(head)
+      socket.write(o.body)
+      if (o.halfClose) socket.end()
+    })
+  })
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tenant } from '../helpers/admin.ts'
-import { errorCode, objectPath, openUpload, rawRequest } from '../helpers/raw.ts'
+import { errorCode, objectPath, openUpload, rawRequest, tlsPut } from '../helpers/raw.ts'
 import { s3Client } from '../helpers/s3-client.ts'
 import { startServer, type TestServer } from '../helpers/server.ts'
 
@@ -118,6 +118,45 @@ describe('request-body time limits', () => {
     expect(r.ms).toBeGreaterThanOrEqual(TIME_LIMIT_S * 1000 - 200)
     expect(r.ms).toBeLessThan(TIME_LIMIT_S * 1000 + 5000)
     await absent('long')
+  })
+})
+
+describe('a Content-Length longer than the body, over a raw TLS socket', () => {
+  it('the client goes quiet: 400 RequestTimeout within the idle limit, then the server closes; nothing stored', async () => {
+    const before = await driveFiles(server.dataDir)
+    const r = await tlsPut(server, {
+      path: objectPath(BUCKET, 'tls-short'),
+      declaredLength: 100_000,
+      body: Buffer.alloc(40_000, 7),
+      timeoutMs: 30_000,
+    })
+    expect(r.status, r.body).toBe(400)
+    expect(errorCode(r.body)).toBe('RequestTimeout')
+    expect(r.headers.connection).toBe('close')
+    expect(r.closed).toBe(true) // the server hung up after answering: not left to the 120 s socket limit
+    expect(r.ms).toBeLessThan(IDLE_S * 1000 + 5000)
+    await absent('tls-short')
+    await sleep(300)
+    expect(await driveFiles(server.dataDir)).toEqual(before)
+  })
+
+  it('the client ends its side of the stream early: 400 IncompleteBody at once, not a silent close; nothing stored', async () => {
+    const before = await driveFiles(server.dataDir)
+    const r = await tlsPut(server, {
+      path: objectPath(BUCKET, 'tls-ended'),
+      declaredLength: 100_000,
+      body: Buffer.alloc(40_000, 8),
+      halfClose: true,
+      timeoutMs: 30_000,
+    })
+    expect(r.status, r.body).toBe(400)
+    expect(errorCode(r.body), JSON.stringify(r)).toBe('IncompleteBody')
+    expect(r.closed).toBe(true)
+    // Answered on the client's end of stream, well before the idle limit could have fired.
+    expect(r.ms).toBeLessThan(IDLE_S * 1000)
+    await absent('tls-ended')
+    await sleep(300)
+    expect(await driveFiles(server.dataDir)).toEqual(before)
   })
 })
 
