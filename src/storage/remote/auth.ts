@@ -133,8 +133,11 @@ export class NonceCache {
 export type Verdict =
   /** `date`: the signed date (ms), which the replay mark must cover before the request is served. */
   | { ok: true; signature: string; content: string; date: number }
-  /** 401: no or malformed credentials, stale date, replay. 403: credentials present but wrong. */
-  | { ok: false; status: 401 | 403; reason: string }
+  /**
+   * 401: no or malformed credentials, stale date, replay. 403: credentials present but wrong.
+   * `floor`: the refusal was for a date at or below the replay floor, which is this.
+   */
+  | { ok: false; status: 401 | 403; reason: string; floor?: number }
 
 const HEX64 = /^[0-9a-f]{64}$/
 const HEX32 = /^[0-9a-f]{32}$/
@@ -180,6 +183,7 @@ export function verifyRequest(req: { method: string; target: string; headers: He
       ok: false,
       status: 401,
       reason: 'dated at or before the replay floor (signed before the node restarted, or too old to check)',
+      floor: o.nonces.floor,
     }
   // Only after the signature: an unsigned request must not be able to fill the cache.
   if (!o.nonces.admit(nonce, when, o.now)) return { ok: false, status: 401, reason: 'replayed nonce' }

@@ -6,6 +6,7 @@ import { createDiskStore } from '../disk-store.ts'
 import { ShardNotFound, type ShardStore, StoreFull } from '../shard-store.ts'
 import { createTestDisk, type TestDisk } from '../disk.testkit.ts'
 import { createRemoteStore, NodeSkipped, RemoteStoreError, type ClusterFetch } from './client.ts'
+import { ReplayMark } from './replay-mark.ts'
 import { createNodeApp } from './server.ts'
 
 const platform = createPlatform()
@@ -284,5 +285,30 @@ describe('RemoteStore: a node with a full drive', () => {
     // A full drive is an answer, not an outage: the node is not backed off, reads go on.
     expect(await s.healthy()).toBe(true)
     expect(await s.stat('a')).toBe(10)
+  })
+})
+
+describe('RemoteStore after a node restart with a replay mark ahead of this gateway’s clock', () => {
+  it('is refused once (401 with the floor), then signs after the floor and goes through', async () => {
+    disk = await createTestDisk()
+    // The node last served a gateway whose clock runs a minute ahead of ours, then restarted.
+    const floor = Date.now() + 60_000
+    const replayMark = await ReplayMark.open({ load: async () => floor, save: async () => {} })
+    const app = createNodeApp({ store: createDiskStore('d', disk), secret, platform, logger: silentLogger, replayMark })
+    const seen: Array<{ status: number; date: number }> = []
+    const s = store(async (req) => {
+      const res = await app.fetch(req)
+      seen.push({ status: res.status, date: Number(req.headers.get('x-coffer-date')) })
+      return res
+    })
+    const e = await failure(s.stat('x.0'))
+    expect(e).toBeInstanceOf(RemoteStoreError)
+    expect((e as RemoteStoreError).status).toBe(401)
+    expect(await s.stat('x.0')).toBeUndefined() // answered: 404 is "absent"
+    await s.put('x.0', streamFromBytes(new Uint8Array(1000).fill(3), 100))
+    expect(await s.stat('x.0')).toBe(1000)
+    expect(seen[0]).toMatchObject({ status: 401 })
+    expect(seen[0]!.date).toBeLessThanOrEqual(floor)
+    for (const r of seen.slice(1)) expect(r.date).toBeGreaterThan(floor)
   })
 })

@@ -13,6 +13,7 @@ import { IdleTimer } from './idle-timer.ts'
 import { deriveRequestKey, EMPTY_SHA256, signRequest, type AuthPlatform } from './auth.ts'
 import {
   DEFAULT_LIST_PAGE,
+  HEADER_REPLAY_FLOOR,
   HEALTH_PATH,
   LIST_PATH,
   SHARDS_PATH,
@@ -74,7 +75,19 @@ function checkName(name: string): void {
 export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
   const base = opts.url.replace(/\/+$/, '')
   const id = opts.id ?? base
-  const { platform, fetch, timeoutMs } = opts
+  const { platform, timeoutMs } = opts
+  /**
+   * The replay floor this node last told us (after its restart): requests are dated after it,
+   * so a gateway whose clock runs behind the one the node last heard from is refused only once.
+   */
+  let dateFloor = Number.NEGATIVE_INFINITY
+  const fetch = async (req: Request): Promise<Response> => {
+    const res = await opts.fetch(req)
+    const floor = res.status === 401 ? Number(res.headers.get(HEADER_REPLAY_FLOOR)) : Number.NaN
+    if (Number.isSafeInteger(floor)) dateFloor = Math.max(dateFloor, floor)
+    return res
+  }
+  const signingTime = () => Math.max(Date.now(), dateFloor + 1)
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
     throw new RangeError(`timeoutMs must be a positive number, got ${timeoutMs}`)
   const key = deriveRequestKey(platform, opts.secret)
@@ -125,7 +138,7 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
     content = emptyHash,
     body?: ReadableStream<Uint8Array>,
   ): Request {
-    const { headers } = signRequest(platform, key, { method, target, content })
+    const { headers } = signRequest(platform, key, { method, target, content, now: signingTime() })
     // duplex is required by fetch for a streamed body (not yet in TypeScript's RequestInit).
     return new Request(base + target, {
       method,
@@ -179,7 +192,12 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
       throw e
     }
     const target = `${SHARDS_PATH}/${name}`
-    const { headers, signature } = signRequest(platform, key, { method: 'PUT', target, content: STREAMING_PAYLOAD })
+    const { headers, signature } = signRequest(platform, key, {
+      method: 'PUT',
+      target,
+      content: STREAMING_PAYLOAD,
+      now: signingTime(),
+    })
     const timer = new IdleTimer(timeoutMs, `${what} on ${id}`)
     let bodyError: { e: unknown } | undefined
     // The clock runs only while a chunk waits for the node to take it, or for the final answer.

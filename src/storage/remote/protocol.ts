@@ -30,6 +30,11 @@ export const HEADER_NONCE = 'x-coffer-nonce'
 export const HEADER_CONTENT = 'x-coffer-content-sha256'
 /** Lowercase hex HMAC-SHA256 of the signing string under the derived request key. */
 export const HEADER_SIGNATURE = 'x-coffer-signature'
+/**
+ * Sent by a node with a 401 for a request dated at or below its replay mark (replay-mark.ts): the
+ * mark, so a gateway whose clock runs behind signs its next requests after it.
+ */
+export const HEADER_REPLAY_FLOOR = 'x-coffer-replay-floor'
 /** First line of the signing string; names the scheme and its version. */
 export const SIGNING_SCHEME = 'COFFER-NODE-HMAC-SHA256-V1'
 /** The request key is HMAC-SHA256(cluster secret, this label): the raw secret never signs anything. */

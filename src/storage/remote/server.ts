@@ -12,6 +12,7 @@ import { isStoreFull, ShardNotFound, type ShardStore } from '../shard-store.ts'
 import { deriveRequestKey, NonceCache, sha256Hex, verifyRequest, type AuthPlatform } from './auth.ts'
 import {
   DEFAULT_LIST_PAGE,
+  HEADER_REPLAY_FLOOR,
   HEALTH_PATH,
   LIST_PATH,
   MAX_LIST_PAGE,
@@ -111,9 +112,10 @@ export function createNodeApp(o: NodeAppOptions): Hono<Env> {
   const app = new Hono<Env>()
 
   /** Logs one JSON line per refused request (never headers or secrets) and answers 401/403. */
-  const refuse = (c: Context, status: 401 | 403, reason: string) => {
+  const refuse = (c: Context, status: 401 | 403, reason: string, floor?: number) => {
     const url = new URL(c.req.url)
     logger.log('warn', 'node: request refused', { status, reason, method: c.req.raw.method, path: url.pathname })
+    if (floor !== undefined) c.header(HEADER_REPLAY_FLOOR, String(floor))
     return error(c, status, status === 401 ? 'Unauthenticated' : 'Forbidden', `request refused: ${reason}`)
   }
 
@@ -127,7 +129,7 @@ export function createNodeApp(o: NodeAppOptions): Hono<Env> {
       { method: req.method, target: url.pathname + url.search, headers: req.headers },
       { platform, key, nonces, now: now() },
     )
-    if (!v.ok) return refuse(c, v.status, v.reason)
+    if (!v.ok) return refuse(c, v.status, v.reason, v.floor)
     try {
       await o.replayMark?.cover(v.date)
     } catch (e) {
