@@ -24,7 +24,7 @@ import type { Platform } from '../util/platform.ts'
 import { isCount, isRecord } from '../util/shape.ts'
 import type { ServiceContext } from './context.ts'
 import { CorruptMetadataError, ServiceError } from './errors.ts'
-import { namespaceKey } from './keyring.ts'
+import { namespaceKey, newestNamespaceKey, stagedKeySetting } from './keyring.ts'
 
 /** FORMAT: stored as objects.encryption and multipart_uploads.encryption (JSON). */
 export interface EncryptionRecord {
@@ -125,16 +125,53 @@ export async function prepareWrite(
   const row = await namespaceRow(ctx, ns)
   if (!row.encrypted) return undefined
   const key = await generateKey()
-  const nsKey = await namespaceKey(ctx, row, row.keyVersion)
+  const nsKey = await newestNamespaceKey(ctx, row)
   return {
     key,
     record: {
       v: 1,
       mode: 'sse-s3',
       ns,
-      nsKeyVersion: row.keyVersion,
+      nsKeyVersion: nsKey.version,
       objectId,
-      wrappedKey: await wrapObjectKey(nsKey, ns, objectId, key, row.keyVersion),
+      wrappedKey: await wrapObjectKey(nsKey.key, ns, objectId, key, nsKey.version),
+    },
+  }
+}
+
+/**
+ * What a commit of `record` must check (docs/architecture.md §5): that the namespace key version
+ * wrapping its object key still exists. Undefined for SSE-C and clear data (no namespace key).
+ */
+export function keyPin(record: EncryptionRecord | undefined): meta.KeyPin | undefined {
+  if (record?.mode !== 'sse-s3') return undefined
+  return { namespace: record.ns, version: record.nsKeyVersion, stagedSetting: stagedKeySetting(record.ns) }
+}
+
+/**
+ * How many times a commit is tried when a rotation drops its key version in between (each try
+ * re-wraps under the version current then); a rotation takes far longer than a commit, so
+ * running out means rotations are being forced back to back.
+ */
+export const KEY_COMMIT_ATTEMPTS = 5
+
+/** The answer when KEY_COMMIT_ATTEMPTS ran out; the client retries. */
+export const keyRotationBusy = (): ServiceError =>
+  new ServiceError('Unavailable', 'The namespace key was rotated repeatedly during this write; retry.')
+
+/**
+ * The same object key wrapped under the namespace's newest key version now: for a write whose
+ * commit found the version it started with dropped by a rotation that committed meanwhile.
+ */
+export async function rewrapForCurrentKey(ctx: ServiceContext, w: WriteCrypto): Promise<WriteCrypto> {
+  const { ns, objectId } = w.record
+  const nsKey = await newestNamespaceKey(ctx, await namespaceRow(ctx, ns))
+  return {
+    key: w.key,
+    record: {
+      ...w.record,
+      nsKeyVersion: nsKey.version,
+      wrappedKey: await wrapObjectKey(nsKey.key, ns, objectId, w.key, nsKey.version),
     },
   }
 }

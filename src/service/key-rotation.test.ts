@@ -6,6 +6,7 @@ import { readAll, streamFromBytes } from '../util/streams.ts'
 import {
   actorFor,
   closeService,
+  completeUpload,
   createBucket,
   createUpload,
   ensureRootUser,
@@ -94,4 +95,113 @@ describe('reads and parts racing a namespace-key rotation', () => {
     })
     expect(row.size).toBe(part.length)
   })
+})
+
+/** A body that hands out its first bytes, then waits for `release()` before the rest. */
+function heldBody(bytes: Uint8Array, firstBytes: number) {
+  let release!: () => void
+  const released = new Promise<void>((r) => {
+    release = r
+  })
+  let started!: () => void
+  const reading = new Promise<void>((r) => {
+    started = r
+  })
+  let sent = 0
+  const body = new ReadableStream<Uint8Array>({
+    async pull(c) {
+      if (sent === 0) started()
+      if (sent >= firstBytes) await released
+      const n = Math.min(65_536, bytes.length - sent)
+      c.enqueue(bytes.subarray(sent, sent + n))
+      sent += n
+      if (sent >= bytes.length) c.close()
+    },
+  })
+  return { body, reading, release }
+}
+
+describe('writes racing a namespace-key rotation (issue 10, defect 1)', () => {
+  it('a PUT that wrapped its key before a rotation committed and commits after it reads back; the next rotation works', async () => {
+    const svc = await open()
+    const actor = await actorFor(svc, ROOT.accessKeyId)
+    await createBucket(svc, actor, 'b', 'us-east-1')
+    const data = pseudoRandom(1_000_000, 3)
+    const held = heldBody(data, 200_000)
+    const put = putObject(svc, actor, {
+      bucket: 'b',
+      key: 'late',
+      body: held.body,
+      digests: () => ({ etag: '"x"' }),
+      headers: {},
+      userMeta: {},
+    })
+    await held.reading // the write has taken namespace key version 1 and is storing
+    expect((await rotateNamespaceKey(svc, 'default')).keyVersion).toBe(2)
+    held.release()
+    await put
+    const read = async () =>
+      sha256(await drain(await (await readObject(svc, actor, { bucket: 'b', key: 'late' })).read(0, data.length)))
+    expect(await read()).toBe(sha256(data))
+    expect((await rotateNamespaceKey(svc, 'default')).keyVersion).toBe(3)
+    expect(await read()).toBe(sha256(data))
+  })
+
+  it('an upload created before a rotation completes after it, and its object reads back', async () => {
+    const svc = await open()
+    const actor = await actorFor(svc, ROOT.accessKeyId)
+    await createBucket(svc, actor, 'b', 'us-east-1')
+    const { uploadId } = await createUpload(svc, actor, { bucket: 'b', key: 'm', headers: {}, userMeta: {} })
+    const part = pseudoRandom(70_000, 4)
+    const p = await storePart(svc, await findUpload(svc, actor, { bucket: 'b', key: 'm', uploadId }), {
+      partNumber: 1,
+      body: streamFromBytes(part),
+      digests: () => ({ etag: '"p"' }),
+    })
+    await rotateNamespaceKey(svc, 'default')
+    await completeUpload(svc, actor, {
+      bucket: 'b',
+      key: 'm',
+      uploadId,
+      parts: [{ partNumber: 1, etag: p.etag, checksums: {} }],
+      conditions: {},
+    })
+    expect((await rotateNamespaceKey(svc, 'default')).keyVersion).toBe(3)
+    const obj = await readObject(svc, actor, { bucket: 'b', key: 'm' })
+    expect(sha256(await drain(await obj.read(0, part.length)))).toBe(sha256(part))
+  })
+
+  it('rotations finish while writes keep coming, and every write reads back', async () => {
+    const svc = await open()
+    const actor = await actorFor(svc, ROOT.accessKeyId)
+    await createBucket(svc, actor, 'b', 'us-east-1')
+    const written = new Map<string, string>()
+    let stop = false
+    const writer = async (w: number) => {
+      for (let i = 0; !stop && i < 2000; i++) {
+        const data = pseudoRandom(1000 + i, w * 10_000 + i)
+        await putObject(svc, actor, {
+          bucket: 'b',
+          key: `w${w}-${i % 40}`,
+          body: streamFromBytes(data),
+          digests: () => ({ etag: '"x"' }),
+          headers: {},
+          userMeta: {},
+        })
+        written.set(`w${w}-${i % 40}`, sha256(data))
+      }
+    }
+    const writers = Promise.all([0, 1, 2].map(writer))
+    try {
+      for (let r = 0; r < 5; r++) expect((await rotateNamespaceKey(svc, 'default')).keyVersion).toBe(r + 2)
+    } finally {
+      stop = true
+      await writers
+    }
+    expect(written.size).toBeGreaterThan(0)
+    for (const [key, digest] of written) {
+      const obj = await readObject(svc, actor, { bucket: 'b', key })
+      expect(sha256(await drain(await obj.read(0, obj.info.size))), key).toBe(digest)
+    }
+  }, 60_000)
 })

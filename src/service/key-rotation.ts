@@ -99,14 +99,16 @@ export async function rotateNamespaceKey(
         row = (await meta.getNamespace(ctx.db, ns)) ?? row
         continue // a write with the old key landed after the scan: take it in the next round
       }
+      const changes: { record: meta.KeyedRecord; next: unknown }[] = []
       for (const r of records) {
         const rec = parseEncryptionRecord(r.encryption, `${r.kind} ${r.bucket}/${r.id}`)
         // The scan selected records of mode sse-s3 only: never empty.
         if (!rec) throw new Error(`${r.kind} ${r.bucket}/${r.id}: no encryption record to re-wrap`)
         const oldKey = await namespaceKey(ctx, row, rec.nsKeyVersion)
         const wrappedKey = await rewrapObjectKey(oldKey, next, ns, rec.objectId, rec.wrappedKey, version)
-        if (await meta.replaceEncryption(ctx.db, r, { ...rec, nsKeyVersion: version, wrappedKey })) rewrapped++
+        changes.push({ record: r, next: { ...rec, nsKeyVersion: version, wrappedKey } })
       }
+      rewrapped += await meta.replaceEncryptions(ctx.db, changes)
     }
     throw new Error(`namespace ${ns}: rotation did not converge; rerun it to resume`)
   })

@@ -8,6 +8,7 @@ import { parseDataLayout } from '../storage/index.ts'
 import { fromBase64, fromHex, toBase64, toHex } from '../util/bytes.ts'
 import { type ChecksumAlgorithm, combineCrcs, compositeChecksum } from '../util/checksums.ts'
 import type { ServiceContext } from './context.ts'
+import { KEY_COMMIT_ATTEMPTS, keyPin, keyRotationBusy } from './encryption.ts'
 import { CorruptMetadataError, ServiceError } from './errors.ts'
 import type { Actor } from './identities.ts'
 import { findUpload, type UploadAddress } from './multipart.ts'
@@ -36,6 +37,21 @@ export async function completeUpload(
   actor: Actor,
   input: CompleteUploadInput,
 ): Promise<ObjectInfo> {
+  // The object row copies the upload's encryption record as read. A rotation that re-wraps the
+  // upload and commits between that read and the completion drops the version the copy names:
+  // the completion is then refused ('key-version') and tried again with the upload read anew.
+  for (let attempt = 1; ; attempt++) {
+    const done = await completeOnce(ctx, actor, input)
+    if (done !== 'key-version') return done
+    if (attempt >= KEY_COMMIT_ATTEMPTS) throw keyRotationBusy()
+  }
+}
+
+async function completeOnce(
+  ctx: ServiceContext,
+  actor: Actor,
+  input: CompleteUploadInput,
+): Promise<ObjectInfo | 'key-version'> {
   const { row: upload, encryption } = await findUpload(ctx, actor, input)
   const { conditions, parts: requested } = input
   await checkWriteConditions(ctx, upload.bucket, upload.key, conditions)
@@ -89,8 +105,9 @@ export async function completeUpload(
     encryption: upload.encryption,
   }
   // Passing the rows lets meta check that no part was replaced since they were read.
-  const result = await meta.completeUpload(ctx.db, upload.uploadId, row, chosen, conditions)
+  const result = await meta.completeUpload(ctx.db, upload.uploadId, row, chosen, conditions, keyPin(encryption))
   if (!result.ok) {
+    if (result.reason === 'key-version') return 'key-version'
     if (result.reason === 'missing') throw new ServiceError('NoSuchUpload', undefined, { UploadId: upload.uploadId })
     if (result.reason === 'invalid-part')
       throw new ServiceError('InvalidPart', 'A part was replaced while the upload was being completed; retry.')

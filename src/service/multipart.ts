@@ -11,9 +11,13 @@ import {
   type CustomerKey,
   checkSseC,
   type EncryptionRecord,
+  KEY_COMMIT_ATTEMPTS,
+  keyPin,
+  keyRotationBusy,
   openCurrentObjectKey,
   parseEncryptionRecord,
   prepareWrite,
+  rewrapForCurrentKey,
 } from './encryption.ts'
 import { ServiceError } from './errors.ts'
 import { type Actor, bucketFor } from './identities.ts'
@@ -69,7 +73,7 @@ export async function createUpload(ctx: ServiceContext, actor: Actor, input: Cre
   // Long and random like S3's: upload ids are bearer-ish handles in URLs.
   const uploadId = toHex(crypto.getRandomValues(new Uint8Array(24)))
   // One object key for the whole upload, bound to the upload id; each part gets its own prefix.
-  const sealed = await prepareWrite(ctx, bucket.namespace, uploadId, input.sseC)
+  let sealed = await prepareWrite(ctx, bucket.namespace, uploadId, input.sseC)
   const row: meta.UploadRow = {
     uploadId,
     bucket: input.bucket,
@@ -83,10 +87,16 @@ export async function createUpload(ctx: ServiceContext, actor: Actor, input: Cre
     checksumType: input.checksumAlgorithm ? (input.checksumType ?? defaultChecksumType(input.checksumAlgorithm)) : null,
     encryption: sealed?.record ?? null,
   }
-  // The bucket may have been deleted since bucketFor.
-  if (!(await meta.createUpload(ctx.db, row)))
-    throw new ServiceError('NoSuchBucket', undefined, { BucketName: input.bucket })
-  return uploadInfo(row, sealed?.record)
+  // The bucket may have been deleted since bucketFor, and a rotation may have dropped the key
+  // version the object key was wrapped under (then it is wrapped again under the current one).
+  for (let attempt = 1; ; attempt++) {
+    const created = await meta.createUpload(ctx.db, row, keyPin(sealed?.record))
+    if (created === 'created') return uploadInfo(row, sealed?.record)
+    if (created === 'no-such-bucket') throw new ServiceError('NoSuchBucket', undefined, { BucketName: input.bucket })
+    if (!sealed || attempt >= KEY_COMMIT_ATTEMPTS) throw keyRotationBusy()
+    sealed = await rewrapForCurrentKey(ctx, sealed)
+    row.encryption = sealed.record
+  }
 }
 
 /** The upload if the actor may use it and it belongs to that bucket and key; NoSuchUpload otherwise. */

@@ -5,7 +5,15 @@
  */
 import * as meta from '../meta/index.ts'
 import type { ServiceContext } from './context.ts'
-import { type CustomerKey, prepareWrite } from './encryption.ts'
+import {
+  type CustomerKey,
+  KEY_COMMIT_ATTEMPTS,
+  keyPin,
+  keyRotationBusy,
+  prepareWrite,
+  rewrapForCurrentKey,
+  type WriteCrypto,
+} from './encryption.ts'
 import { ServiceError } from './errors.ts'
 import { type Actor, bucketFor } from './identities.ts'
 import { etagMatches } from './conditions.ts'
@@ -63,18 +71,31 @@ export async function checkWriteConditions(
   }
 }
 
-/** Commits a row whose data is already stored; on a lost condition the data is removed. */
+/**
+ * Commits a row whose data is already stored; on a lost condition the data is removed. `sealed`
+ * is the write's object key and record (the row's `encryption`): if a namespace-key rotation
+ * dropped the record's key version while the body streamed, the key is re-wrapped under the
+ * current version and the commit tried again, so no row ever points at a dropped version.
+ */
 export async function commitStored(
   ctx: ServiceContext,
   row: meta.ObjectRow,
   data: StoredData,
   c: WriteConditions,
+  sealed?: WriteCrypto,
 ): Promise<void> {
-  const result = await meta.commitObject(ctx.db, row, c)
+  let result: meta.CommitResult
+  for (let attempt = 1; ; attempt++) {
+    result = await meta.commitObject(ctx.db, row, c, keyPin(sealed?.record))
+    if (result.ok || result.reason !== 'key-version' || !sealed || attempt >= KEY_COMMIT_ATTEMPTS) break
+    sealed = await rewrapForCurrentKey(ctx, sealed)
+    row = { ...row, encryption: sealed.record }
+  }
   if (!result.ok) {
     await removeQuietly(ctx, data)
     if (result.reason === 'no-such-bucket')
       throw new ServiceError('NoSuchBucket', undefined, { BucketName: row.bucket })
+    if (result.reason === 'key-version') throw keyRotationBusy()
     // The early check passed, so another writer changed the key while this body streamed.
     throw new ServiceError(c.ifMatch !== undefined ? 'ConditionalRequestConflict' : 'PreconditionFailed')
   }
@@ -130,7 +151,7 @@ export async function writeObject(ctx: ServiceContext, ns: string, input: PutObj
     encryption: crypto?.record ?? null,
   }
   try {
-    await commitStored(ctx, row, data, input)
+    await commitStored(ctx, row, data, input, crypto)
   } catch (e) {
     // A full database rolled the commit back: nothing points at the data, remove it now.
     if (meta.isDbFull(e)) await removeQuietly(ctx, data).catch(() => {})
@@ -139,5 +160,6 @@ export async function writeObject(ctx: ServiceContext, ns: string, input: PutObj
     throw e
   }
   await settleCommitted(ctx, [id])
+  // Only the mode shows (x-amz-server-side-encryption), which a re-wrap does not change.
   return objectInfo(row, crypto?.record)
 }

@@ -19,6 +19,40 @@ export async function deleteSetting(db: Db, key: string): Promise<void> {
   await db.delete(settings).where(eq(settings.key, key))
 }
 
+/**
+ * The namespace key version a write wrapped its object key under (docs/architecture.md §5). A
+ * commit carrying it succeeds only while that version can still be unwrapped: it is the
+ * namespace's current version, or the one staged by a rotation in progress (the settings entry
+ * `stagedSetting`, a JSON value whose `version` field names it). A rotation that committed
+ * meanwhile has dropped the version, and the commit is refused instead of storing a dead pointer.
+ */
+export interface KeyPin {
+  namespace: string
+  version: number
+  stagedSetting: string
+}
+
+/** SQL that holds while `pin`'s key version exists (see KeyPin); true without a pin. */
+export function keyVersionLive(db: Db, pin: KeyPin | undefined): SQL {
+  if (!pin) return sql`1`
+  return or(
+    exists(
+      db
+        .select({ one: sql`1` })
+        .from(namespaces)
+        .where(and(eq(namespaces.name, pin.namespace), eq(namespaces.keyVersion, pin.version))),
+    ),
+    exists(
+      db
+        .select({ one: sql`1` })
+        .from(settings)
+        .where(
+          and(eq(settings.key, pin.stagedSetting), sql`json_extract(${settings.value}, '$.version') = ${pin.version}`),
+        ),
+    ),
+  )!
+}
+
 export interface NamespaceKeyUpdate {
   name: string
   /** The blob as read: the batch fails if any namespace changed since. */
@@ -112,27 +146,33 @@ export async function recordsToRewrap(db: Db, ns: string, version: number, limit
   ]
 }
 
-/** Replaces one record's encryption JSON if it is still `expected` (an overwrite wins); true if replaced. */
-export async function replaceEncryption(db: Db, r: KeyedRecord, next: unknown): Promise<boolean> {
+/** One record's encryption JSON replaced, if it is still what was read (an overwrite wins). */
+function replaceEncryptionStmt(db: Db, r: KeyedRecord, next: unknown) {
   const expected = JSON.stringify(r.encryption)
   if (r.kind === 'object') {
-    return (
-      affected(
-        await db
-          .update(objects)
-          .set({ encryption: next })
-          .where(and(eq(objects.bucket, r.bucket), eq(objects.key, r.id), sql`${objects.encryption} = ${expected}`)),
-      ) === 1
-    )
+    return db
+      .update(objects)
+      .set({ encryption: next })
+      .where(and(eq(objects.bucket, r.bucket), eq(objects.key, r.id), sql`${objects.encryption} = ${expected}`))
   }
-  return (
-    affected(
-      await db
-        .update(multipartUploads)
-        .set({ encryption: next })
-        .where(and(eq(multipartUploads.uploadId, r.id), sql`${multipartUploads.encryption} = ${expected}`)),
-    ) === 1
-  )
+  return db
+    .update(multipartUploads)
+    .set({ encryption: next })
+    .where(and(eq(multipartUploads.uploadId, r.id), sql`${multipartUploads.encryption} = ${expected}`))
+}
+
+/**
+ * Replaces the encryption JSON of a page of records, each only if it is still as read (an
+ * overwrite wins), in one transaction (one commit, one fsync); returns how many were replaced.
+ */
+export async function replaceEncryptions(
+  db: Db,
+  changes: readonly { record: KeyedRecord; next: unknown }[],
+): Promise<number> {
+  const [first, ...rest] = changes.map((c) => replaceEncryptionStmt(db, c.record, c.next))
+  if (!first) return 0
+  const results = await db.batch([first, ...rest])
+  return results.reduce((n, r) => n + affected(r), 0)
 }
 
 /**

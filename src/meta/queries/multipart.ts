@@ -8,6 +8,7 @@ import { assertStorableKey, NoSuchUploadError } from '../errors.ts'
 import { type ObjectRow, type PartRow, partRow, type UploadRow, uploadRow } from '../rows.ts'
 import { buckets, multipartUploads, objects, parts } from '../schema.ts'
 import { affected, replaceAll, rowWhere } from '../tx.ts'
+import { type KeyPin, keyVersionLive } from './keys.ts'
 import { at, conditionSql, upsertObjectWhere, type WriteCondition } from './objects.ts'
 
 export type { PartRow, UploadRow }
@@ -21,16 +22,29 @@ export type CompleteResult =
       replaced?: unknown /** Parts not used. */
       unusedParts: unknown[]
     }
-  | { ok: false; reason: 'precondition' | 'missing' | 'invalid-part' }
+  | { ok: false; reason: 'precondition' | 'missing' | 'invalid-part' | 'key-version' }
 
 const uploadExists = (db: Db, uploadId: string) =>
   db.select({ one: sql`1` }).from(multipartUploads).where(eq(multipartUploads.uploadId, uploadId))
 
-/** False when the bucket no longer exists. */
-export async function createUpload(db: Db, row: UploadRow): Promise<boolean> {
+/**
+ * Records a new upload unless the bucket no longer exists or the namespace key version its
+ * object key is wrapped under (`pin`) was dropped by a rotation meanwhile.
+ */
+export async function createUpload(
+  db: Db,
+  row: UploadRow,
+  pin?: KeyPin,
+): Promise<'created' | 'no-such-bucket' | 'key-version'> {
   assertStorableKey(row.key)
   const bucketExists = exists(db.select({ one: sql`1` }).from(buckets).where(eq(buckets.name, row.bucket)))
-  return affected(await db.insert(multipartUploads).select(rowWhere(multipartUploads, row, bucketExists))) === 1
+  const live = keyVersionLive(db, pin)
+  const [bucket, written] = await db.batch([
+    db.select({ name: buckets.name }).from(buckets).where(eq(buckets.name, row.bucket)),
+    db.insert(multipartUploads).select(rowWhere(multipartUploads, row, and(bucketExists, live)!)),
+  ])
+  if (affected(written) === 1) return 'created'
+  return bucket.length === 0 ? 'no-such-bucket' : 'key-version'
 }
 
 export async function getUpload(db: Db, uploadId: string): Promise<UploadRow | undefined> {
@@ -95,9 +109,10 @@ export async function listParts(
 
 /**
  * Turns the upload into `object` in ONE transaction: the upload must still exist for the same
- * bucket and key, every used part must be as the caller read it, and the write condition must
- * hold; then the object is upserted and the upload and its parts are deleted. The batch's later
- * steps are gated on the first one's effect: "upload row gone, parts still there".
+ * bucket and key, every used part must be as the caller read it, the write condition must hold
+ * and the namespace key version the object key is wrapped under (`pin`) must still exist; then
+ * the object is upserted and the upload and its parts are deleted. The batch's later steps are
+ * gated on the first one's effect: "upload row gone, parts still there".
  */
 export async function completeUpload(
   db: Db,
@@ -105,6 +120,7 @@ export async function completeUpload(
   object: ObjectRow,
   usedParts: readonly UsedPart[],
   cond: WriteCondition = {},
+  pin?: KeyPin,
 ): Promise<CompleteResult> {
   if (usedParts.length === 0) return { ok: false, reason: 'invalid-part' }
   const condition = conditionSql(object.bucket, object.key, cond, db)
@@ -119,8 +135,13 @@ export async function completeUpload(
       and (json_extract(w.value, '$.l') is null or ${parts.layout} = json_extract(w.value, '$.l'))) = ${wanted.length}`
   const gone = notExists(uploadExists(db, uploadId))
   const partsLeft = exists(db.select({ one: sql`1` }).from(parts).where(eq(parts.uploadId, uploadId)))
-  const [upload, old, allParts, gate, written] = await db.batch([
+  const live = keyVersionLive(db, pin)
+  const [upload, keyLive, old, allParts, gate, written] = await db.batch([
     db.select().from(multipartUploads).where(eq(multipartUploads.uploadId, uploadId)),
+    db
+      .select({ one: sql`1` })
+      .from(multipartUploads)
+      .where(and(eq(multipartUploads.uploadId, uploadId), live)),
     db.select({ layout: objects.layout }).from(objects).where(at(object.bucket, object.key)),
     db.select({ partNumber: parts.partNumber, layout: parts.layout }).from(parts).where(eq(parts.uploadId, uploadId)),
     db
@@ -131,6 +152,7 @@ export async function completeUpload(
           eq(multipartUploads.bucket, object.bucket),
           eq(multipartUploads.key, object.key),
           partsMatch,
+          live,
           condition,
         ),
       ),
@@ -147,7 +169,8 @@ export async function completeUpload(
   if (!u || u.bucket !== object.bucket || u.key !== object.key) return { ok: false, reason: 'missing' }
   const stored = new Map(allParts.map((p) => [p.partNumber, JSON.stringify(p.layout)]))
   const intact = wanted.every((w) => stored.has(w.n) && (w.l === undefined || stored.get(w.n) === w.l))
-  return { ok: false, reason: intact ? 'precondition' : 'invalid-part' }
+  if (!intact) return { ok: false, reason: 'invalid-part' }
+  return { ok: false, reason: keyLive.length === 0 ? 'key-version' : 'precondition' }
 }
 
 /** Deletes the upload and its parts; returns the parts' layouts, or undefined if it was gone. */

@@ -8,6 +8,7 @@ import { assertStorableKey } from '../errors.ts'
 import { objectRow, type ObjectRow } from '../rows.ts'
 import { buckets, objects } from '../schema.ts'
 import { affected, replaceAll, rowWhere } from '../tx.ts'
+import { type KeyPin, keyVersionLive } from './keys.ts'
 
 export type { ObjectRow }
 
@@ -21,7 +22,7 @@ export interface WriteCondition {
 
 export type CommitResult =
   | { ok: true /** The replaced row's layout, for the caller to garbage collect. */; replaced?: unknown }
-  | { ok: false; reason: 'precondition' | 'no-such-bucket' }
+  | { ok: false; reason: 'precondition' | 'no-such-bucket' | 'key-version' }
 
 export async function getObject(db: Db, bucket: string, key: string): Promise<ObjectRow | undefined> {
   const raw = await db.select().from(objects).where(at(bucket, key)).get()
@@ -59,19 +60,33 @@ export function upsertObjectWhere(db: Db, row: ObjectRow, gate: SQL) {
 
 /**
  * Makes `row` the current object in one transaction: the condition is checked against the row
- * as it is at commit time, and the bucket must still exist (it may be deleted meanwhile).
+ * as it is at commit time, the bucket must still exist (it may be deleted meanwhile), and the
+ * namespace key version the row's object key is wrapped under (`pin`) must still exist.
  */
-export async function commitObject(db: Db, row: ObjectRow, cond: WriteCondition = {}): Promise<CommitResult> {
+export async function commitObject(
+  db: Db,
+  row: ObjectRow,
+  cond: WriteCondition = {},
+  pin?: KeyPin,
+): Promise<CommitResult> {
   assertStorableKey(row.key)
   const condition = conditionSql(row.bucket, row.key, cond, db)
   if (condition === false) return { ok: false, reason: 'precondition' }
   const bucketExists = exists(db.select({ one: sql`1` }).from(buckets).where(eq(buckets.name, row.bucket)))
-  const [bucket, old, written] = await db.batch([
+  const live = keyVersionLive(db, pin)
+  const [bucket, keyLive, old, written] = await db.batch([
     db.select({ name: buckets.name }).from(buckets).where(eq(buckets.name, row.bucket)),
+    db
+      .select({ one: sql`1` })
+      .from(buckets)
+      .where(and(eq(buckets.name, row.bucket), live)),
     db.select({ layout: objects.layout }).from(objects).where(at(row.bucket, row.key)),
-    upsertObjectWhere(db, row, and(bucketExists, condition)!),
+    upsertObjectWhere(db, row, and(bucketExists, live, condition)!),
   ])
-  if (affected(written) === 0) return { ok: false, reason: bucket.length === 0 ? 'no-such-bucket' : 'precondition' }
+  if (affected(written) === 0) {
+    if (bucket.length === 0) return { ok: false, reason: 'no-such-bucket' }
+    return { ok: false, reason: keyLive.length === 0 ? 'key-version' : 'precondition' }
+  }
   return old[0] ? { ok: true, replaced: old[0].layout } : { ok: true }
 }
 

@@ -1,0 +1,93 @@
+import { eq } from 'drizzle-orm'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { Meta } from '../db.ts'
+import { freshDb, objectRow, partRow, uploadRow } from '../meta.testkit.ts'
+import { namespaces } from '../schema.ts'
+import { commitNamespaceKey, deleteSetting, type KeyPin, setSetting } from './keys.ts'
+import { completeUpload, createUpload, getUpload, putPart } from './multipart.ts'
+import { commitObject, getObject } from './objects.ts'
+
+// The commit gate of issue 10 / defect 1: a row whose object key is wrapped under a namespace key
+// version is committed only while that version exists (current, or staged by a rotation), in the
+// same transaction as the write, so no row ever points at a version a rotation dropped.
+
+const STAGED = 'ns-key-staged/default'
+const pin = (version: number): KeyPin => ({ namespace: 'default', version, stagedSetting: STAGED })
+
+let meta: Meta
+beforeEach(async () => {
+  meta = await freshDb()
+  await meta.db
+    .update(namespaces)
+    .set({ keyVersion: 1, wrappedKey: new Uint8Array(66) })
+    .where(eq(namespaces.name, 'default'))
+})
+afterEach(async () => meta.close())
+
+/** What a rotation of `default` from version 1 to 2 does to the namespace row once it commits. */
+async function rotateTo2(): Promise<void> {
+  await setSetting(meta.db, STAGED, JSON.stringify({ version: 2, blob: 'staged' }))
+  expect(await commitNamespaceKey(meta.db, 'default', new Uint8Array(66).fill(2), 2, STAGED)).toBe(true)
+}
+
+describe('the key-version commit gate', () => {
+  it('commitObject: the current version commits; a version dropped by a rotation is refused and nothing is written', async () => {
+    expect(await commitObject(meta.db, objectRow('b', 'early'), {}, pin(1))).toEqual({ ok: true })
+    // A write that wrapped under v1 before the rotation committed, committing after it:
+    await rotateTo2()
+    expect(await commitObject(meta.db, objectRow('b', 'k', { layout: { late: 1 } }), {}, pin(1))).toEqual({
+      ok: false,
+      reason: 'key-version',
+    })
+    expect(await getObject(meta.db, 'b', 'k')).toBeUndefined()
+    expect(await commitObject(meta.db, objectRow('b', 'k'), {}, pin(2))).toEqual({ ok: true })
+  })
+
+  it('commitObject: a version staged by a rotation in progress commits; one never staged does not', async () => {
+    await setSetting(meta.db, STAGED, JSON.stringify({ version: 2, blob: 'staged' }))
+    expect((await commitObject(meta.db, objectRow('b', 'a'), {}, pin(2))).ok).toBe(true)
+    expect(await commitObject(meta.db, objectRow('b', 'c'), {}, pin(3))).toEqual({ ok: false, reason: 'key-version' })
+    await deleteSetting(meta.db, STAGED)
+    expect(await commitObject(meta.db, objectRow('b', 'd'), {}, pin(2))).toEqual({ ok: false, reason: 'key-version' })
+  })
+
+  it('commitObject: other refusals keep their reason; no pin means no key check', async () => {
+    expect(await commitObject(meta.db, objectRow('nope', 'k'), {}, pin(9))).toEqual({
+      ok: false,
+      reason: 'no-such-bucket',
+    })
+    await commitObject(meta.db, objectRow('b', 'k'))
+    expect(await commitObject(meta.db, objectRow('b', 'k'), { ifNoneMatch: '*' }, pin(1))).toEqual({
+      ok: false,
+      reason: 'precondition',
+    })
+    expect((await commitObject(meta.db, objectRow('b', 'x'))).ok).toBe(true)
+  })
+
+  it('a rotation does not commit while a committed row still names the old version', async () => {
+    await setSetting(meta.db, STAGED, JSON.stringify({ version: 2, blob: 'staged' }))
+    const record = { v: 1, mode: 'sse-s3', ns: 'default', nsKeyVersion: 1, objectId: 'o', wrappedKey: 'w' }
+    expect((await commitObject(meta.db, objectRow('b', 'k', { encryption: record }), {}, pin(1))).ok).toBe(true)
+    expect(await commitNamespaceKey(meta.db, 'default', new Uint8Array(66), 2, STAGED)).toBe(false)
+  })
+
+  it('createUpload: refused for a dropped version, created for the current one', async () => {
+    await rotateTo2()
+    expect(await createUpload(meta.db, uploadRow('b', 'k', 'u1'), pin(1))).toBe('key-version')
+    expect(await getUpload(meta.db, 'u1')).toBeUndefined()
+    expect(await createUpload(meta.db, uploadRow('b', 'k', 'u1'), pin(2))).toBe('created')
+    expect(await createUpload(meta.db, uploadRow('gone', 'k', 'u2'), pin(2))).toBe('no-such-bucket')
+  })
+
+  it('completeUpload: refused for a dropped version (the upload stays), completed for the current one', async () => {
+    expect(await createUpload(meta.db, uploadRow('b', 'k', 'u1'), pin(1))).toBe('created')
+    await putPart(meta.db, partRow('u1', 1))
+    await rotateTo2()
+    const object = objectRow('b', 'k', { etag: '"m-1"' })
+    expect(await completeUpload(meta.db, 'u1', object, [1], {}, pin(1))).toEqual({ ok: false, reason: 'key-version' })
+    expect(await getUpload(meta.db, 'u1')).toBeDefined()
+    expect(await getObject(meta.db, 'b', 'k')).toBeUndefined()
+    expect((await completeUpload(meta.db, 'u1', object, [1], {}, pin(2))).ok).toBe(true)
+    expect(await getObject(meta.db, 'b', 'k')).toBeDefined()
+  })
+})
