@@ -10,7 +10,7 @@ async function metaDb(dir: string, normal: boolean) {
   const meta = await openDb(`file:${join(dir, normal ? 'normal.db' : 'full.db')}`)
   if (normal) await meta.client.execute('PRAGMA synchronous=NORMAL')
   await ensureDefaultNamespace(meta.db)
-  await upsertRootUser(meta.db, { accessKeyId: 'ROOT', secretAccessKey: 'bench-secret' })
+  await upsertRootUser(meta.db, { accessKeyId: 'ROOT', wrappedSecret: 'bench-secret' })
   await insertBucket(meta.db, {
     name: 'b',
     namespace: 'default',

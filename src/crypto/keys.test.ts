@@ -10,11 +10,14 @@ import {
   generateKey,
   KeyUnwrapError,
   masterKeyFingerprint,
+  openUserSecret,
+  resealUserSecret,
   rewrapNamespaceKey,
   rewrapObjectKey,
   sseCKeyFingerprint,
   unwrapNamespaceKey,
   unwrapObjectKey,
+  sealUserSecret,
   unwrapSseCObjectKey,
   wrapNamespaceKey,
   wrapObjectKey,
@@ -29,6 +32,9 @@ const objKey = seq(0xc0)
 // FORMAT golden blobs (wrapped once, frozen): they must keep unwrapping forever.
 const GOLDEN_NS_BLOB = 'AQEAAAAB9RnivvyNIRMEByNW4kxqL2npohY/kmqcMeMxGcVRpitSU0UqINAchB/v6GNUziIODvwe8GG5ym4+g2ZY'
 const GOLDEN_OBJ_BLOB = 'AQIAAAAB0cCDViPIhPW5R7ZR2P+fqVf9Z8ySmChruDBmKdrhVB7fCwbLoXObqZOcyBlR6yh7qX8oCnkJAHPtzPjZ'
+const GOLDEN_SECRET_BLOB =
+  'AQQAAAAA41KpzGrZ2iqP3v5JRS8gd9jUq/NiEcMJI/C1vDRXS0WpWttRTVDBhSBO7+4AZ16EevTZ+24XZNFaUhURWVy2MVbj10M='
+const EXAMPLE_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'
 const GOLDEN_MASTER_PRINT = 'b12859f5f4ea6e3cd60d6aa13b2c0435ea1e3c442358cfdb0915bea49e371cf8'
 
 describe('key blobs v1', () => {
@@ -166,5 +172,49 @@ describe('checkCustomerKey', () => {
     expect(problem(key, new Uint8Array(createHash('md5').update('x').digest()))).toBe('digest-mismatch')
     expect(problem(key, md5.subarray(0, 8))).toBe('digest-mismatch')
     expect(problem(key, new Uint8Array())).toBe('digest-mismatch')
+  })
+})
+
+describe('user secret blobs v1 (kind 4)', () => {
+  it('the golden blob opens, and decodes with node:crypto alone by the layout in keys.ts', async () => {
+    expect(await openUserSecret(master, 'AKIDEXAMPLE', GOLDEN_SECRET_BLOB)).toBe(EXAMPLE_SECRET)
+    const b = Buffer.from(GOLDEN_SECRET_BLOB, 'base64')
+    expect(b.length).toBe(6 + 12 + EXAMPLE_SECRET.length + 16)
+    expect([...b.subarray(0, 6)]).toEqual([1, BlobKind.UserSecret, 0, 0, 0, 0])
+    const d = createDecipheriv('aes-256-gcm', master, b.subarray(6, 18))
+    d.setAAD(
+      Buffer.concat([
+        b.subarray(0, 6),
+        Buffer.from('coffer/user-secret/v1'),
+        Buffer.from([0, 11]),
+        Buffer.from('AKIDEXAMPLE'),
+      ]),
+    )
+    d.setAuthTag(b.subarray(b.length - 16))
+    expect(Buffer.concat([d.update(b.subarray(18, b.length - 16)), d.final()]).toString()).toBe(EXAMPLE_SECRET)
+  })
+
+  it('round-trips; the blob never holds the secret; resealing under a new master works', async () => {
+    const a = await sealUserSecret(master, 'AK1', 'a-secret-of-forty-characters-0123456789')
+    expect(a).not.toBe(await sealUserSecret(master, 'AK1', 'a-secret-of-forty-characters-0123456789'))
+    expect(Buffer.from(a, 'base64').includes(Buffer.from('a-secret'))).toBe(false)
+    const next = seq(0x10)
+    const b = await resealUserSecret(master, next, 'AK1', a)
+    expect(await openUserSecret(next, 'AK1', b)).toBe('a-secret-of-forty-characters-0123456789')
+    await expect(openUserSecret(master, 'AK1', b)).rejects.toThrow(KeyUnwrapError)
+  })
+
+  it('another access key, the wrong master, another kind or a damaged blob → KeyUnwrapError', async () => {
+    const damaged = Buffer.from(GOLDEN_SECRET_BLOB, 'base64')
+    damaged[20]! ^= 1
+    const cases = [
+      () => openUserSecret(master, 'AKIDOTHER', GOLDEN_SECRET_BLOB),
+      () => openUserSecret(seq(0x41), 'AKIDEXAMPLE', GOLDEN_SECRET_BLOB),
+      () => openUserSecret(master, 'AKIDEXAMPLE', GOLDEN_NS_BLOB),
+      () => openUserSecret(master, 'AKIDEXAMPLE', damaged.toString('base64')),
+      () => openUserSecret(master, 'AKIDEXAMPLE', 'AQQ='),
+    ]
+    for (const c of cases) await expect(c()).rejects.toThrow(KeyUnwrapError)
+    await expect(sealUserSecret(master, 'AK', '')).rejects.toThrow(RangeError)
   })
 })

@@ -16,14 +16,19 @@
  *   sseCBlob      = wrap(custKey, kind=3, 0,  "coffer/sse-c-object-key/v1" ‖ lp(ns) ‖ lp(objectId), objKey)
  *   sseCPrint     = hex(HMAC-SHA256(custKey, "coffer/sse-c-fingerprint/v1" ‖ lp(objectId)))
  *   packageKey    = HMAC-SHA256(objKey, label ‖ part ‖ objectId)  → package-format.ts (one per part)
+ *   secretBlob    = seal(master, kind=4, 0,   "coffer/user-secret/v1" ‖ lp(accessKeyId), utf8(secret))
+ *                   a user's S3 secret key at rest (SigV4 needs the secret itself: no hash will do)
  *
  *   wrap(kek, kind, v, label, key):
  *     header = u8(1) ‖ u8(kind) ‖ u32be(v)                                          6 bytes
  *     nonce  = random(12)
  *     blob   = base64(header ‖ nonce ‖ AES-256-GCM(kek, nonce, header ‖ label, key) ‖ tag)  66 bytes
+ *   seal(kek, kind, v, label, bytes): as wrap, for a payload of any length (1..1024 bytes)
+ *     blob   = base64(header ‖ nonce ‖ AES-256-GCM(kek, nonce, header ‖ label, bytes) ‖ tag)   34 + len bytes
  *   lp(s)  = u16be(len(utf8(s))) ‖ utf8(s)          (length-prefixed: no field can fake another)
  *
  *   rotate master:   nsBlob'  = wrap(master', …, unwrap(master, nsBlob))    data untouched
+ *                    secretBlob' = seal(master', …, open(master, secretBlob))
  *   rotate ns key:   objBlob' = wrap(nsKey',  …, unwrap(nsKey, objBlob))   data untouched
  *   delete ns:       forget nsBlob → every objKey under it is unrecoverable (crypto-erase)
  */
@@ -37,13 +42,16 @@ export const BLOB_VERSION = 1
 export const BLOB_NONCE_BYTES = 12
 export const BLOB_HEADER_BYTES = 6
 export const BLOB_BYTES = BLOB_HEADER_BYTES + BLOB_NONCE_BYTES + KEY_BYTES + 16
-export const BlobKind = { NamespaceKey: 1, ObjectKey: 2, SseCObjectKey: 3 } as const
+export const BlobKind = { NamespaceKey: 1, ObjectKey: 2, SseCObjectKey: 3, UserSecret: 4 } as const
 export type BlobKind = (typeof BlobKind)[keyof typeof BlobKind]
 const LABEL_NS = 'coffer/ns-key/v1'
 const LABEL_OBJECT = 'coffer/object-key/v1'
 const LABEL_SSE_C_OBJECT = 'coffer/sse-c-object-key/v1'
 const LABEL_MASTER_PRINT = 'coffer/master-key-fingerprint/v1'
 const LABEL_SSE_C_PRINT = 'coffer/sse-c-fingerprint/v1'
+const LABEL_USER_SECRET = 'coffer/user-secret/v1'
+/** Longest payload seal() takes: far above any S3 secret (the CLI allows 128 characters). */
+export const MAX_SEALED_BYTES = 1024
 // FORMAT: end of fenced constants.
 
 /** A wrapped key could not be opened: wrong wrapping key, a blob moved elsewhere, or a damaged blob. */
@@ -88,8 +96,21 @@ async function wrap(
   label: Uint8Array,
   key: Uint8Array,
 ): Promise<string> {
-  checkKey(kek, 'wrapping key')
   checkKey(key, 'wrapped key')
+  return seal(kek, kind, version, label, key)
+}
+
+/** wrap() for a payload of any length up to MAX_SEALED_BYTES (the same layout, a longer body). */
+async function seal(
+  kek: Uint8Array,
+  kind: BlobKind,
+  version: number,
+  label: Uint8Array,
+  key: Uint8Array,
+): Promise<string> {
+  checkKey(kek, 'wrapping key')
+  if (key.length < 1 || key.length > MAX_SEALED_BYTES)
+    throw new RangeError(`a sealed payload is 1..${MAX_SEALED_BYTES} bytes`)
   const wc = await getWebCrypto()
   const head = header(kind, version)
   const nonce = await randomBytes(BLOB_NONCE_BYTES)
@@ -119,8 +140,27 @@ async function unwrap(
   blob: string,
   what: string,
 ): Promise<{ key: Uint8Array; keyVersion: number }> {
+  return open(kek, kind, label, blob, what, blobInfo(blob))
+}
+
+/** The header of a sealed blob of any length (unauthenticated, as blobInfo). */
+function sealedInfo(blob: string): { kind: BlobKind; keyVersion: number } {
+  const b = fromBase64(blob)
+  const min = BLOB_HEADER_BYTES + BLOB_NONCE_BYTES + 1 + 16
+  if (!b || b.length < min || b.length > min - 1 + MAX_SEALED_BYTES || b[0] !== BLOB_VERSION)
+    throw new KeyUnwrapError('sealed blob is malformed or of an unknown version')
+  return { kind: b[1] as BlobKind, keyVersion: new DataView(b.buffer, b.byteOffset).getUint32(2) }
+}
+
+async function open(
+  kek: Uint8Array,
+  kind: BlobKind,
+  label: Uint8Array,
+  blob: string,
+  what: string,
+  info: { kind: BlobKind; keyVersion: number },
+): Promise<{ key: Uint8Array; keyVersion: number }> {
   checkKey(kek, 'unwrapping key')
-  const info = blobInfo(blob)
   if (info.kind !== kind)
     throw new KeyUnwrapError(`${what}: the blob holds another kind of key (${info.kind}, expected ${kind})`)
   const b = fromBase64(blob)!
@@ -220,6 +260,29 @@ export async function unwrapSseCObjectKey(
       `SSE-C object key of ${JSON.stringify(objectId)}`,
     )
   ).key
+}
+
+const secretLabel = (accessKeyId: string) => concatBytes([utf8(LABEL_USER_SECRET), lp(accessKeyId)])
+
+/** A user's secret access key sealed by the master key, bound to its access key id. */
+export const sealUserSecret = (master: Uint8Array, accessKeyId: string, secret: string): Promise<string> =>
+  seal(master, BlobKind.UserSecret, 0, secretLabel(accessKeyId), utf8(secret))
+
+/** Throws KeyUnwrapError on the wrong master key or a blob of another access key. */
+export async function openUserSecret(master: Uint8Array, accessKeyId: string, blob: string): Promise<string> {
+  const what = `secret of access key ${JSON.stringify(accessKeyId)}`
+  const { key } = await open(master, BlobKind.UserSecret, secretLabel(accessKeyId), blob, what, sealedInfo(blob))
+  return new TextDecoder().decode(key)
+}
+
+/** Master-key rotation step for one user: same secret, new sealing. */
+export async function resealUserSecret(
+  oldMaster: Uint8Array,
+  newMaster: Uint8Array,
+  accessKeyId: string,
+  blob: string,
+): Promise<string> {
+  return sealUserSecret(newMaster, accessKeyId, await openUserSecret(oldMaster, accessKeyId, blob))
 }
 
 /** Master-key rotation step for one namespace: same namespace key, new wrapping. */

@@ -20,7 +20,7 @@ describe('openDb', () => {
   it('applies the migrations once: a second start finds them applied and keeps the data', async () => {
     const url = tempUrl()
     const first = await openDb(url)
-    await upsertRootUser(first.db, { accessKeyId: 'AK1', secretAccessKey: 's1' })
+    await upsertRootUser(first.db, { accessKeyId: 'AK1', wrappedSecret: 's1' })
     const applied = await first.client.execute('select count(*) as n from __drizzle_migrations')
     await first.close()
 
@@ -28,7 +28,7 @@ describe('openDb', () => {
     const again = await second.client.execute('select count(*) as n from __drizzle_migrations')
     expect(again.rows[0]!.n).toBe(applied.rows[0]!.n)
     expect(Number(applied.rows[0]!.n)).toBeGreaterThan(0)
-    expect((await getUser(second.db, 'AK1'))?.secretAccessKey).toBe('s1')
+    expect((await getUser(second.db, 'AK1'))?.wrappedSecret).toBe('s1')
     await second.close()
   })
 

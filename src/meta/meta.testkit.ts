@@ -11,7 +11,7 @@ import type { ObjectRow, PartRow, UploadRow } from './rows.ts'
 export async function freshDb(url = ':memory:', buckets: string[] = ['b']): Promise<Meta> {
   const meta = await openDb(url)
   await ensureDefaultNamespace(meta.db)
-  await upsertRootUser(meta.db, { accessKeyId: 'ROOT', secretAccessKey: 'secret' })
+  await upsertRootUser(meta.db, { accessKeyId: 'ROOT', wrappedSecret: 'secret' })
   for (const name of buckets) {
     await insertBucket(meta.db, {
       name,

@@ -42,8 +42,17 @@ export const users = sqliteTable(
     namespace: text('namespace')
       .notNull()
       .references(() => namespaces.name),
-    /** Kept in clear: SigV4 verification needs the secret itself, not a hash of it. */
+    /**
+     * Legacy: the secret in clear, as Coffer stored it before migration 0003. '' once the secret
+     * is in `wrappedSecret` (start-up moves every row there); NOT NULL stays because SQLite cannot
+     * relax it without rebuilding the table.
+     */
     secretAccessKey: text('secret_access_key').notNull(),
+    /**
+     * The secret sealed by the master key (base64 key blob of kind 4, docs/formats.md §3): SigV4
+     * needs the secret itself, so it cannot be hashed. Null only in a row not yet migrated.
+     */
+    wrappedSecret: text('wrapped_secret'),
     isRoot: integer('is_root', { mode: 'boolean' }).notNull().default(false),
     createdAt: timestamp('created_at').notNull(),
   },

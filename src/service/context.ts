@@ -76,8 +76,14 @@ export interface KeyRing {
  * Users by access key (identities.ts). Every request looked its user up twice (secret, then
  * actor); the cache answers both from one row.
  */
+/** A user row with its secret opened (the row holds it sealed: user-secrets.ts). */
+export interface KnownUser {
+  user: meta.UserRow
+  secret: string
+}
+
 export interface UserCache {
-  readonly entries: Map<string, { user: meta.UserRow; expires: number }>
+  readonly entries: Map<string, KnownUser & { expires: number }>
   /** Bumped by every invalidation: a lookup that overlapped one does not store its answer. */
   generation: number
   readonly ttlMs: number

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { sealUserSecret } from '../crypto/index.ts'
 import * as meta from '../meta/index.ts'
 import { freshDb } from '../meta/meta.testkit.ts'
 import type { ServiceContext } from './context.ts'
@@ -7,6 +8,7 @@ import { actorFor, createUserCache, forgetAllUsers, forgetNamespace, forgetUser,
 // The user cache: two lookups per request answered by one query; a deletion through this
 // gateway is seen at once, through another gateway (same metadata) within the TTL.
 
+const MASTER = new Uint8Array(32).fill(3)
 const closers: (() => Promise<void>)[] = []
 afterEach(async () => {
   vi.restoreAllMocks()
@@ -17,16 +19,21 @@ async function setup(ttlMs = 60_000, maxEntries?: number) {
   const m = await freshDb()
   closers.push(m.close)
   await meta.createNamespace(m.db, { name: 'ns1' })
+  await meta.upsertRootUser(m.db, {
+    accessKeyId: 'ROOT',
+    wrappedSecret: await sealUserSecret(MASTER, 'ROOT', 'secret'),
+  })
   for (const id of ['AK1', 'AK2', 'AK3']) {
     await meta.createUser(m.db, {
       accessKeyId: id,
-      secretAccessKey: `secret-${id}`,
+      wrappedSecret: await sealUserSecret(MASTER, id, `secret-${id}`),
       name: id.toLowerCase(),
       namespace: 'ns1',
     })
   }
   /** A gateway: its own cache over the shared database. */
-  const gateway = () => ({ db: m.db, users: createUserCache(ttlMs, maxEntries) }) as unknown as ServiceContext
+  const gateway = () =>
+    ({ db: m.db, users: createUserCache(ttlMs, maxEntries), keys: { master: MASTER } }) as unknown as ServiceContext
   return { db: m.db, gateway }
 }
 
@@ -50,7 +57,12 @@ describe('user cache', () => {
     const { db, gateway } = await setup()
     const ctx = gateway()
     expect(await lookupSecret(ctx, 'NEW')).toBeUndefined()
-    await meta.createUser(db, { accessKeyId: 'NEW', secretAccessKey: 's-new', name: 'new', namespace: 'ns1' })
+    await meta.createUser(db, {
+      accessKeyId: 'NEW',
+      wrappedSecret: await sealUserSecret(MASTER, 'NEW', 's-new'),
+      name: 'new',
+      namespace: 'ns1',
+    })
     expect(await lookupSecret(ctx, 'NEW')).toBe('s-new')
   })
 

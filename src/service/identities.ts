@@ -3,8 +3,9 @@
  * a small TTL cache of user rows. Bucket access is namespace-scoped. Uses meta and the context.
  */
 import * as meta from '../meta/index.ts'
-import { DEFAULT_TUNING, type ServiceContext, type UserCache } from './context.ts'
+import { DEFAULT_TUNING, type KnownUser, type ServiceContext, type UserCache } from './context.ts'
 import { ServiceError } from './errors.ts'
+import { openSecret } from './user-secrets.ts'
 
 export interface Actor {
   accessKeyId: string
@@ -24,34 +25,38 @@ export function createUserCache(ttlMs = DEFAULT_TUNING.userCacheTtlMs, maxEntrie
   return { entries: new Map(), generation: 0, ttlMs, maxEntries }
 }
 
-/** The user of an access key, from the cache while fresh. Unknown keys are never cached. */
-async function userFor(ctx: ServiceContext, accessKeyId: string): Promise<meta.UserRow | undefined> {
+/**
+ * The user of an access key with its secret opened (user-secrets.ts), from the cache while
+ * fresh. Unknown keys are never cached.
+ */
+async function userFor(ctx: ServiceContext, accessKeyId: string): Promise<KnownUser | undefined> {
   const cache = ctx.users
   const now = Date.now()
   const hit = cache.entries.get(accessKeyId)
-  if (hit && hit.expires > now) return hit.user
+  if (hit && hit.expires > now) return hit
   if (hit) cache.entries.delete(accessKeyId)
   const generation = cache.generation
-  const user = await meta.getUser(ctx.db, accessKeyId)
+  const row = await meta.getUser(ctx.db, accessKeyId)
+  if (!row) return undefined
+  const known = { user: row, secret: await openSecret(ctx, row) }
   // An invalidation while the query ran may concern this very user: its answer may be stale.
-  if (user && cache.ttlMs > 0 && cache.generation === generation) {
+  if (cache.ttlMs > 0 && cache.generation === generation) {
     if (cache.entries.size >= cache.maxEntries) {
       const oldest = cache.entries.keys().next()
       if (!oldest.done) cache.entries.delete(oldest.value)
     }
     // The clock started before the query: an entry never outlives the TTL from when it was read.
-    cache.entries.set(accessKeyId, { user, expires: now + cache.ttlMs })
+    cache.entries.set(accessKeyId, { ...known, expires: now + cache.ttlMs })
   }
-  return user
+  return known
 }
 
 export async function lookupSecret(ctx: ServiceContext, accessKeyId: string): Promise<string | undefined> {
-  const user = await userFor(ctx, accessKeyId)
-  return user?.secretAccessKey
+  return (await userFor(ctx, accessKeyId))?.secret
 }
 
 export async function actorFor(ctx: ServiceContext, accessKeyId: string): Promise<Actor> {
-  const user = await userFor(ctx, accessKeyId)
+  const user = (await userFor(ctx, accessKeyId))?.user
   // authenticate() already proved the key exists; a user deleted in between is simply denied.
   if (!user) throw new ServiceError('AccessDenied')
   return { accessKeyId: user.accessKeyId, namespace: user.namespace, isRoot: user.isRoot, displayName: user.name }

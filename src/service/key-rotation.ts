@@ -5,6 +5,7 @@
 import {
   generateKey,
   masterKeyFingerprint,
+  resealUserSecret,
   rewrapNamespaceKey,
   rewrapObjectKey,
   wrapNamespaceKey,
@@ -28,7 +29,8 @@ const REWRAP_PAGE = 500
 
 /**
  * New master key: (1) written beside the key file as `<file>.new`; (2) every namespace key (and
- * staged key) re-wrapped plus the new fingerprint, in one transaction; (3) the file replaced.
+ * staged key) re-wrapped, every user's secret re-sealed, plus the new fingerprint, in one
+ * transaction; (3) the file replaced.
  * A crash after (2) is finished at the next start, which finds the staged file matching.
  */
 export async function rotateMasterKey(ctx: ServiceContext): Promise<{ namespaces: number }> {
@@ -50,12 +52,20 @@ export async function rotateMasterKey(ctx: ServiceContext): Promise<{ namespaces
         staged.push({ key: stagedKeySetting(row.name), old: JSON.stringify(s), value: JSON.stringify(value) })
       }
     }
+    const secrets: meta.SecretReseal[] = []
+    for (const u of await meta.sealedSecrets(ctx.db)) {
+      const wrappedSecret = await resealUserSecret(old, next, u.accessKeyId, u.wrappedSecret)
+      secrets.push({ accessKeyId: u.accessKeyId, old: u.wrappedSecret, wrappedSecret })
+    }
     await ctx.keys.file.stage(next)
     try {
-      await meta.commitMasterRotation(ctx.db, updates, staged, {
-        key: FINGERPRINT_SETTING,
-        value: await masterKeyFingerprint(next),
-      })
+      await meta.commitMasterRotation(
+        ctx.db,
+        updates,
+        staged,
+        { key: FINGERPRINT_SETTING, value: await masterKeyFingerprint(next) },
+        secrets,
+      )
     } catch (e) {
       await ctx.keys.file.discard().catch(() => {})
       throw e

@@ -9,6 +9,7 @@ import { ServiceError } from './errors.ts'
 import { deleteKey } from './delete-object.ts'
 import { forgetNamespace, forgetUser } from './identities.ts'
 import { newNamespaceKey, stagedKeySetting, withKeyLock } from './keyring.ts'
+import { sealSecret } from './user-secrets.ts'
 
 export interface NamespaceInfo {
   name: string
@@ -151,8 +152,12 @@ export async function createUser(
     throw new ServiceError('NoSuchNamespace', `No namespace ${namespace}: create it first.`)
   const creds = newCredentials()
   const createdAt = new Date()
-  if ((await meta.createUser(ctx.db, { ...creds, name, namespace, createdAt })) !== 'created')
-    throw new Error('access key id collision; retry')
+  // Under the key lock: a master-key rotation must not commit between the sealing and the insert.
+  const created = await withKeyLock(ctx, async () => {
+    const wrappedSecret = await sealSecret(ctx, creds.accessKeyId, creds.secretAccessKey)
+    return meta.createUser(ctx.db, { accessKeyId: creds.accessKeyId, wrappedSecret, name, namespace, createdAt })
+  })
+  if (created !== 'created') throw new Error('access key id collision; retry')
   return { ...creds, name, namespace, isRoot: false, createdAt: createdAt.toISOString() }
 }
 

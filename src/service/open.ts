@@ -14,6 +14,7 @@ import { createUserCache, forgetAllUsers } from './identities.ts'
 import { checkMasterKey } from './keyring.ts'
 import { ensureNamespace } from './namespaces.ts'
 import { createSpaceState, DEFAULT_MIN_FREE_BYTES, type SpaceReport } from './space.ts'
+import { sealClearSecrets, sealSecret } from './user-secrets.ts'
 
 export interface ServiceOptions {
   metaUrl: string
@@ -92,13 +93,19 @@ export async function openService(opts: ServiceOptions): Promise<ServiceContext>
   }
   // D@RE is on in the default namespace from the first start.
   await ensureNamespace(ctx, meta.DEFAULT_NAMESPACE, true)
+  // Secrets stored in clear by an older Coffer are sealed before the first request is served.
+  const sealed = await sealClearSecrets(ctx)
+  if (sealed > 0) logger.log('info', 'user secrets sealed by the master key', { users: sealed })
   return ctx
 }
 
 /** Creates or refreshes the root user from the operator's credentials (older root keys stop at once). */
 export async function ensureRootUser(ctx: ServiceContext, c: RootCredentials): Promise<void> {
   try {
-    await meta.upsertRootUser(ctx.db, c)
+    await meta.upsertRootUser(ctx.db, {
+      accessKeyId: c.accessKeyId,
+      wrappedSecret: await sealSecret(ctx, c.accessKeyId, c.secretAccessKey),
+    })
   } finally {
     forgetAllUsers(ctx)
   }

@@ -32,13 +32,13 @@ const bucket = (name: string, over: Partial<BucketRow> = {}): BucketRow => ({
 
 describe('identities', () => {
   it('root user: refreshed in place, and a new root key replaces the old one', async () => {
-    await upsertRootUser(meta.db, { accessKeyId: 'ROOT', secretAccessKey: 'rotated' })
+    await upsertRootUser(meta.db, { accessKeyId: 'ROOT', wrappedSecret: 'rotated' })
     expect(await getUser(meta.db, 'ROOT')).toMatchObject({
-      secretAccessKey: 'rotated',
+      wrappedSecret: 'rotated',
       isRoot: true,
       namespace: 'default',
     })
-    await upsertRootUser(meta.db, { accessKeyId: 'ROOT2', secretAccessKey: 'x' })
+    await upsertRootUser(meta.db, { accessKeyId: 'ROOT2', wrappedSecret: 'x' })
     expect(await getUser(meta.db, 'ROOT')).toBeUndefined()
     expect((await listUsers(meta.db)).map((u) => u.accessKeyId)).toEqual(['ROOT2'])
   })
@@ -56,10 +56,10 @@ describe('identities', () => {
     const team = (await listNamespaces(meta.db)).find((n) => n.name === 'team')!
     expect(team.encrypted).toBe(true)
     expect(Array.from(team.wrappedKey!)).toEqual([1, 2, 3])
-    expect(
-      await createUser(meta.db, { accessKeyId: 'U1', name: 'alice', namespace: 'team', secretAccessKey: 's' }),
-    ).toBe('created')
-    expect(await createUser(meta.db, { accessKeyId: 'U1', name: 'bob', namespace: 'team', secretAccessKey: 's' })).toBe(
+    expect(await createUser(meta.db, { accessKeyId: 'U1', name: 'alice', namespace: 'team', wrappedSecret: 's' })).toBe(
+      'created',
+    )
+    expect(await createUser(meta.db, { accessKeyId: 'U1', name: 'bob', namespace: 'team', wrappedSecret: 's' })).toBe(
       'exists',
     )
     expect((await listUsers(meta.db, 'team')).map((u) => [u.name, u.isRoot])).toEqual([['alice', false]])

@@ -2,7 +2,7 @@
  * Namespaces and users (access keys). The service authenticates with getUser and scopes buckets
  * by the user's namespace. Uses the schema through drizzle only.
  */
-import { and, asc, eq, ne, notExists, sql } from 'drizzle-orm'
+import { and, asc, eq, isNotNull, isNull, ne, notExists, sql } from 'drizzle-orm'
 import type { Db } from '../db.ts'
 import { buckets, namespaces, settings, users } from '../schema.ts'
 import { affected } from '../tx.ts'
@@ -10,7 +10,10 @@ import { affected } from '../tx.ts'
 export type NamespaceRow = typeof namespaces.$inferSelect
 export type UserRow = typeof users.$inferSelect
 export type NewNamespace = Pick<NamespaceRow, 'name'> & Partial<Omit<NamespaceRow, 'name'>>
-export type NewUser = Omit<UserRow, 'createdAt' | 'isRoot'> & Partial<Pick<UserRow, 'createdAt' | 'isRoot'>>
+/** A new user: its secret arrives sealed by the master key (the service seals it), never in clear. */
+export type NewUser = Omit<UserRow, 'createdAt' | 'isRoot' | 'secretAccessKey' | 'wrappedSecret'> & {
+  wrappedSecret: string
+} & Partial<Pick<UserRow, 'createdAt' | 'isRoot'>>
 
 export const DEFAULT_NAMESPACE = 'default'
 
@@ -40,7 +43,7 @@ export async function listNamespaces(db: Db): Promise<NamespaceRow[]> {
  */
 export async function upsertRootUser(
   db: Db,
-  c: { accessKeyId: string; secretAccessKey: string; name?: string },
+  c: { accessKeyId: string; wrappedSecret: string; name?: string },
 ): Promise<void> {
   const now = new Date()
   await db.batch([
@@ -51,13 +54,14 @@ export async function upsertRootUser(
         accessKeyId: c.accessKeyId,
         name: c.name ?? 'root',
         namespace: DEFAULT_NAMESPACE,
-        secretAccessKey: c.secretAccessKey,
+        secretAccessKey: '',
+        wrappedSecret: c.wrappedSecret,
         isRoot: true,
         createdAt: now,
       })
       .onConflictDoUpdate({
         target: users.accessKeyId,
-        set: { secretAccessKey: c.secretAccessKey, isRoot: true, namespace: DEFAULT_NAMESPACE },
+        set: { secretAccessKey: '', wrappedSecret: c.wrappedSecret, isRoot: true, namespace: DEFAULT_NAMESPACE },
       }),
     db.delete(users).where(and(eq(users.isRoot, true), ne(users.accessKeyId, c.accessKeyId))),
   ])
@@ -70,7 +74,7 @@ export async function getUser(db: Db, accessKeyId: string): Promise<UserRow | un
 export async function createUser(db: Db, user: NewUser): Promise<'created' | 'exists'> {
   const res = await db
     .insert(users)
-    .values({ isRoot: false, createdAt: new Date(), ...user })
+    .values({ isRoot: false, createdAt: new Date(), ...user, secretAccessKey: '' })
     .onConflictDoNothing()
   return affected(res) === 1 ? 'created' : 'exists'
 }
@@ -108,4 +112,70 @@ export async function deleteNamespace(
   ])
   if (affected(gone) === 1) return 'deleted'
   return existing.length === 0 ? 'missing' : 'has-buckets'
+}
+
+/** A user row still holding its secret in clear (written before migration 0003, or by an older gateway). */
+export interface ClearSecret {
+  accessKeyId: string
+  secretAccessKey: string
+}
+
+/** Every user whose secret is not sealed yet. */
+export async function clearSecrets(db: Db): Promise<ClearSecret[]> {
+  return db
+    .select({ accessKeyId: users.accessKeyId, secretAccessKey: users.secretAccessKey })
+    .from(users)
+    .where(isNull(users.wrappedSecret))
+}
+
+/**
+ * Moves secrets from clear to sealed, in one transaction: each row only if it is still the clear
+ * secret that was read (a row replaced meanwhile is left alone), and the settings entry
+ * `pendingSetting` set when any row changed (the caller then purges the file of the old bytes).
+ * Idempotent; returns how many rows were sealed.
+ */
+export async function sealSecrets(
+  db: Db,
+  sealed: readonly (ClearSecret & { wrappedSecret: string })[],
+  pendingSetting: string,
+): Promise<number> {
+  const updates = sealed.map((u) =>
+    db
+      .update(users)
+      .set({ secretAccessKey: '', wrappedSecret: u.wrappedSecret })
+      .where(
+        and(
+          eq(users.accessKeyId, u.accessKeyId),
+          isNull(users.wrappedSecret),
+          eq(users.secretAccessKey, u.secretAccessKey),
+        ),
+      ),
+  )
+  const [first, ...rest] = updates
+  if (!first) return 0
+  const results = await db.batch([
+    first,
+    ...rest,
+    db.insert(settings).values({ key: pendingSetting, value: '1' }).onConflictDoNothing(),
+  ])
+  return results.slice(0, updates.length).reduce((n, r) => n + affected(r), 0)
+}
+
+/** Every sealed secret, for a master-key rotation to re-seal. */
+export async function sealedSecrets(db: Db): Promise<{ accessKeyId: string; wrappedSecret: string }[]> {
+  const rows = await db
+    .select({ accessKeyId: users.accessKeyId, wrappedSecret: users.wrappedSecret })
+    .from(users)
+    .where(isNotNull(users.wrappedSecret))
+  return rows.map((r) => ({ accessKeyId: r.accessKeyId, wrappedSecret: r.wrappedSecret! }))
+}
+
+/**
+ * Rewrites an embedded database file so that bytes of deleted or replaced values (a secret moved
+ * out of clear) are gone from it: VACUUM builds the file anew from live rows, and a TRUNCATE
+ * checkpoint copies the result into the file and empties the WAL, which held the old pages too.
+ */
+export async function purgeDeletedBytes(db: Db): Promise<void> {
+  await db.run(sql`VACUUM`)
+  await db.run(sql`PRAGMA wal_checkpoint(TRUNCATE)`)
 }

@@ -4,7 +4,7 @@
  */
 import { and, asc, eq, exists, gt, inArray, ne, not, or, sql, type AnyColumn, type SQL } from 'drizzle-orm'
 import type { Db } from '../db.ts'
-import { buckets, multipartUploads, namespaces, objects, settings } from '../schema.ts'
+import { buckets, multipartUploads, namespaces, objects, settings, users } from '../schema.ts'
 import { affected } from '../tx.ts'
 
 export async function getSetting(db: Db, key: string): Promise<string | undefined> {
@@ -72,25 +72,42 @@ export class ConcurrentChangeError extends Error {
 const assertSql = (db: Db, cond: SQL) =>
   db.run(sql`select json(case when ${cond} then '1' else 'concurrent change' end)`)
 
+/** A user's sealed secret as read (`old`) and re-sealed under the new master key. */
+export interface SecretReseal {
+  accessKeyId: string
+  old: string
+  wrappedSecret: string
+}
+
 /**
- * Master-key rotation commit: every namespace key re-wrapped, staged keys re-wrapped, and the new
- * fingerprint, in ONE transaction, which first checks that no namespace changed since it was read.
+ * Master-key rotation commit: every namespace key re-wrapped, staged keys re-wrapped, every
+ * user's sealed secret re-sealed, and the new fingerprint, in ONE transaction, which first checks
+ * that no namespace and no sealed secret changed since they were read.
  */
 export async function commitMasterRotation(
   db: Db,
   updates: readonly NamespaceKeyUpdate[],
   staged: readonly { key: string; old: string; value: string }[],
   fingerprint: { key: string; value: string },
+  secrets: readonly SecretReseal[] = [],
 ): Promise<void> {
   const same = updates.map((u) => and(eq(namespaces.name, u.name), eq(namespaces.wrappedKey, u.oldWrappedKey)))
+  // One JSON parameter for the secrets: thousands of users must not hit SQLite's expression limits.
+  const olds = JSON.stringify(secrets.map((s) => ({ id: s.accessKeyId, old: s.old })))
   const unchanged = sql`(select count(*) from ${namespaces} where ${namespaces.wrappedKey} is not null) = ${updates.length}
     and (select count(*) from ${namespaces} where ${updates.length === 0 ? sql`0` : or(...same)}) = ${updates.length}
-    and (select count(*) from ${settings} where ${staged.length === 0 ? sql`0` : or(...staged.map((s) => and(eq(settings.key, s.key), eq(settings.value, s.old))))}) = ${staged.length}`
+    and (select count(*) from ${settings} where ${staged.length === 0 ? sql`0` : or(...staged.map((s) => and(eq(settings.key, s.key), eq(settings.value, s.old))))}) = ${staged.length}
+    and (select count(*) from ${users} where ${users.wrappedSecret} is not null) = ${secrets.length}
+    and (select count(*) from ${users}, json_each(${olds}) as w
+      where ${users.accessKeyId} = json_extract(w.value, '$.id') and ${users.wrappedSecret} = json_extract(w.value, '$.old')) = ${secrets.length}`
   try {
     await db.batch([
       assertSql(db, unchanged),
       ...updates.map((u) => db.update(namespaces).set({ wrappedKey: u.wrappedKey }).where(eq(namespaces.name, u.name))),
       ...staged.map((s) => db.update(settings).set({ value: s.value }).where(eq(settings.key, s.key))),
+      ...secrets.map((s) =>
+        db.update(users).set({ wrappedSecret: s.wrappedSecret }).where(eq(users.accessKeyId, s.accessKeyId)),
+      ),
       db
         .insert(settings)
         .values(fingerprint)
@@ -99,7 +116,7 @@ export async function commitMasterRotation(
   } catch (e) {
     if (String((e as Error)?.message ?? e).includes('malformed JSON'))
       throw new ConcurrentChangeError(
-        'a namespace key changed during the master-key rotation; nothing was changed, retry',
+        'a namespace key or a user changed during the master-key rotation; nothing was changed, retry',
       )
     throw e
   }

@@ -15,7 +15,7 @@ afterEach(async () => meta.close())
 
 /** An upload with parts 1..n. */
 async function upload(id: string, key = 'k', n = 3): Promise<void> {
-  expect(await createUpload(meta.db, uploadRow('b', key, id))).toBe(true)
+  expect(await createUpload(meta.db, uploadRow('b', key, id))).toBe('created')
   for (let i = 1; i <= n; i++) await putPart(meta.db, partRow(id, i))
 }
 
