@@ -21,6 +21,14 @@ let dataDir: string
 const root: Credentials = { accessKeyId: 'CFROOTSECRETSTEST001', secretAccessKey: randomBytes(30).toString('base64') }
 let user: Credentials
 const legacy: Credentials = { accessKeyId: 'CFLEGACYUSER00000001', secretAccessKey: randomBytes(30).toString('base64') }
+/**
+ * Many more legacy users: sealing makes every row longer, so rows move between pages and the old
+ * pages keep copies of the clear secrets unless the file is rebuilt.
+ */
+const crowd: Credentials[] = Array.from({ length: 300 }, (_, i) => ({
+  accessKeyId: `CFLEGACYCROWD${String(i).padStart(7, '0')}`,
+  secretAccessKey: randomBytes(30).toString('base64'),
+}))
 
 const metaFiles = () => [join(dataDir, 'meta.db'), join(dataDir, 'meta.db-wal')]
 
@@ -71,6 +79,11 @@ async function plantLegacyRows(): Promise<void> {
                 values (?, 'legacy', 'default', ?, 0, 0)`,
           args: [legacy.accessKeyId, legacy.secretAccessKey],
         },
+        ...crowd.map((c) => ({
+          sql: `insert into users (access_key_id, name, namespace, secret_access_key, is_root, created_at)
+                values (?, 'crowd', 'default', ?, 0, 0)`,
+          args: [c.accessKeyId, c.secretAccessKey],
+        })),
       ],
       'write',
     )
@@ -109,6 +122,10 @@ describe('user secrets at rest', () => {
       expect(await filesHolding(c.secretAccessKey), c.accessKeyId).toEqual([])
       expect(await signsIn(c), c.accessKeyId).toBe(true)
     }
+    const left: string[] = []
+    for (const c of crowd) if ((await filesHolding(c.secretAccessKey)).length > 0) left.push(c.accessKeyId)
+    expect(left).toEqual([])
+    expect(await signsIn(crowd[123]!)).toBe(true)
     // Idempotent: a second start finds nothing to do and everything still works.
     await restart()
     for (const c of [root, user, legacy]) expect(await signsIn(c), c.accessKeyId).toBe(true)
