@@ -17,6 +17,8 @@ import {
   rotateNamespaceKey,
   type Service,
 } from './index.ts'
+import * as meta from '../meta/index.ts'
+import { objects } from '../meta/schema.ts'
 import { findUpload, storePart } from './multipart.ts'
 
 // A read or an UploadPart that looked its row up just before a namespace-key rotation committed
@@ -204,4 +206,25 @@ describe('writes racing a namespace-key rotation (issue 10, defect 1)', () => {
       expect(sha256(await drain(await obj.read(0, obj.info.size))), key).toBe(digest)
     }
   }, 60_000)
+})
+
+describe('a row naming a key version that is gone (left by a Coffer before the commit gate)', () => {
+  it('a rotation refuses with the object named and the way out, instead of an anonymous unwrap error', async () => {
+    const svc = await open()
+    const actor = await actorFor(svc, ROOT.accessKeyId)
+    await createBucket(svc, actor, 'b', 'us-east-1')
+    await putObject(svc, actor, {
+      bucket: 'b',
+      key: 'lost',
+      body: streamFromBytes(pseudoRandom(1000, 1)),
+      digests: () => ({ etag: '"x"' }),
+      headers: {},
+      userMeta: {},
+    })
+    const row = (await meta.getObject(svc.db, 'b', 'lost'))!
+    await svc.db.update(objects).set({ encryption: { ...(row.encryption as object), nsKeyVersion: 7 } })
+    await expect(rotateNamespaceKey(svc, 'default')).rejects.toThrow(
+      /object b\/lost names key version 7 of namespace default, which no longer exists .*delete it/,
+    )
+  })
 })

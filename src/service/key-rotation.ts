@@ -14,7 +14,7 @@ import * as meta from '../meta/index.ts'
 import { fromBase64, toBase64 } from '../util/bytes.ts'
 import type { ServiceContext } from './context.ts'
 import { parseEncryptionRecord } from './encryption.ts'
-import { ServiceError } from './errors.ts'
+import { CorruptMetadataError, ServiceError } from './errors.ts'
 import {
   FINGERPRINT_SETTING,
   getStagedKey,
@@ -114,6 +114,12 @@ export async function rotateNamespaceKey(
         const rec = parseEncryptionRecord(r.encryption, `${r.kind} ${r.bucket}/${r.id}`)
         // The scan selected records of mode sse-s3 only: never empty.
         if (!rec) throw new Error(`${r.kind} ${r.bucket}/${r.id}: no encryption record to re-wrap`)
+        if (rec.nsKeyVersion !== row.keyVersion)
+          // Only a Coffer without the key-version commit gate could store this (issue 10): the
+          // key that opens the object is gone. Said plainly, so the operator can remove the row.
+          throw new CorruptMetadataError(
+            `${r.kind} ${r.bucket}/${r.id} names key version ${rec.nsKeyVersion} of namespace ${ns}, which no longer exists (current ${row.keyVersion}): its data cannot be decrypted; delete it, then rerun the rotation`,
+          )
         const oldKey = await namespaceKey(ctx, row, rec.nsKeyVersion)
         const wrappedKey = await rewrapObjectKey(oldKey, next, ns, rec.objectId, rec.wrappedKey, version)
         changes.push({ record: r, next: { ...rec, nsKeyVersion: version, wrappedKey } })
