@@ -9,6 +9,7 @@
  *                 else      → refuse to start (MasterKeyMismatchError); nothing is written
  *   ns key v:     unwrap(master, nsRow.wrappedKey) when v = nsRow.keyVersion, else the key staged
  *                 by a rotation in progress (settings['ns-key-staged/<ns>'] = {version, blob})
+ *   new wrapping: the newest version (staged if a rotation is in progress, else current)
  */
 import {
   blobInfo,
