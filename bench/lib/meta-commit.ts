@@ -13,6 +13,7 @@ async function metaDb(dir: string, normal: boolean) {
   await upsertRootUser(meta.db, { accessKeyId: 'ROOT', wrappedSecret: 'bench-secret' })
   await insertBucket(meta.db, {
     name: 'b',
+    id: 'bench-bucket',
     namespace: 'default',
     owner: 'ROOT',
     region: 'us-east-1',
@@ -23,21 +24,25 @@ async function metaDb(dir: string, normal: boolean) {
   let n = 0
   /** One PutObject's commit: the object row of a 4 KiB object, written as the service does. */
   const commit = () =>
-    commitObject(meta.db, {
-      bucket: 'b',
-      key: `k/${n++}`,
-      versionId: 'null',
-      size: 4096,
-      etag: '"0123456789abcdef0123456789abcdef"',
-      lastModified: new Date(),
-      contentType: 'application/octet-stream',
-      headers: {},
-      userMeta: {},
-      checksum: null,
-      parts: null,
-      layout: { shard: 'bench' },
-      encryption: null,
-    })
+    commitObject(
+      meta.db,
+      {
+        bucket: 'b',
+        key: `k/${n++}`,
+        versionId: 'null',
+        size: 4096,
+        etag: '"0123456789abcdef0123456789abcdef"',
+        lastModified: new Date(),
+        contentType: 'application/octet-stream',
+        headers: {},
+        userMeta: {},
+        checksum: null,
+        parts: null,
+        layout: { shard: 'bench' },
+        encryption: null,
+      },
+      { bucket: 'b', bucketId: 'bench-bucket', accessKeyId: 'ROOT' },
+    )
   return { commit, close: () => meta.close() }
 }
 

@@ -3,14 +3,6 @@
  * service maps them to S3 errors. Plain classes, no imports.
  */
 
-/** The upload was completed or aborted while the caller was working on it. */
-export class NoSuchUploadError extends Error {
-  constructor(readonly uploadId: string) {
-    super(`multipart upload ${uploadId} no longer exists (completed or aborted meanwhile)`)
-    this.name = 'NoSuchUploadError'
-  }
-}
-
 /**
  * libSQL reads TEXT back only up to a NUL, so a key containing U+0000 would be listed as a
  * different key. The protocol layer should refuse such keys first (XML cannot carry them).

@@ -3,7 +3,7 @@
  * Callers (src/service only) import from here, never from the files behind it.
  */
 export { openDb, type Db, type Meta, type OpenDbOptions } from './db.ts'
-export { CorruptRowError, isDbFull, NoSuchUploadError, UnstorableKeyError } from './errors.ts'
+export { CorruptRowError, isDbFull, UnstorableKeyError } from './errors.ts'
 export type { ChecksumInfo, ChecksumType, ObjectPart, ObjectRow, PartRow, StoredHeaders, UploadRow } from './rows.ts'
 export * from './queries/identities.ts'
 export * from './queries/buckets.ts'
@@ -11,6 +11,9 @@ export * from './queries/buckets.ts'
 export {
   commitObject,
   deleteObject,
+  GC_REASON_DELETED,
+  GC_REASON_OVERWRITTEN,
+  type DeleteResult,
   getObject,
   parseEtagList,
   updateObjectMetadata,
@@ -21,6 +24,7 @@ export {
 export * from './queries/list.ts'
 export * from './queries/multipart.ts'
 export * from './queries/gc.ts'
+export type { Refusal, Writer } from './queries/writer.ts'
 export { successor } from './queries/seek.ts'
 export * from './queries/durability.ts'
 export * from './queries/keys.ts'

@@ -6,6 +6,7 @@ import { openDb, type Meta } from './db.ts'
 import { ensureDefaultNamespace, upsertRootUser } from './queries/identities.ts'
 import { insertBucket } from './queries/buckets.ts'
 import type { ObjectRow, PartRow, UploadRow } from './rows.ts'
+import type { Writer } from './queries/writer.ts'
 
 /** `:memory:` by default; pass a `file:` URL to exercise WAL and several connections. */
 export async function freshDb(url = ':memory:', buckets: string[] = ['b']): Promise<Meta> {
@@ -15,6 +16,7 @@ export async function freshDb(url = ':memory:', buckets: string[] = ['b']): Prom
   for (const name of buckets) {
     await insertBucket(meta.db, {
       name,
+      id: bucketIdOf(name),
       namespace: 'default',
       owner: 'ROOT',
       region: 'us-east-1',
@@ -23,6 +25,16 @@ export async function freshDb(url = ':memory:', buckets: string[] = ['b']): Prom
   }
   return meta
 }
+
+/** The id freshDb gives bucket `name` (ids are random in production). */
+export const bucketIdOf = (name: string): string => `id-${name}`
+
+/** The root user writing into a bucket freshDb made. */
+export const writer = (bucket = 'b', accessKeyId: string | undefined = 'ROOT'): Writer => ({
+  bucket,
+  bucketId: bucketIdOf(bucket),
+  accessKeyId,
+})
 
 export function objectRow(bucket: string, key: string, over: Partial<ObjectRow> = {}): ObjectRow {
   return {

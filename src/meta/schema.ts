@@ -66,6 +66,13 @@ export const buckets = sqliteTable(
   {
     /** Bucket names are unique across the whole service (as in S3), hence the PK on name alone. */
     name: text('name').primaryKey(),
+    /**
+     * Immutable and never reused: a name is reused when a bucket is deleted and created again,
+     * so every commit checks the bucket it was admitted to by this id, never by name alone
+     * (docs/architecture.md §4). Nullable in SQL only because ALTER TABLE cannot add a NOT NULL
+     * column to existing rows; the migration fills every row and insertBucket always sets it.
+     */
+    id: text('id').unique('buckets_id_unique'),
     namespace: text('namespace')
       .notNull()
       .references(() => namespaces.name),

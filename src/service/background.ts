@@ -4,11 +4,11 @@
  */
 import type { Logger } from '../util/log.ts'
 import type { ServiceContext } from './context.ts'
-import { collectGarbage } from './gc.ts'
-import { collectOrphans, healAll, healRound, type ScrubState, scrubRound } from './heal.ts'
+import { collectGarbage, collectOrphansPass } from './gc.ts'
+import { healAll, healRound, type ScrubState, scrubRound } from './heal.ts'
 
-/** GC runs at least this often, however long the grace period. */
-const GC_INTERVAL_MAX_MS = 30_000
+/** GC and orphan collection run at least this often, however long the grace periods. */
+const GC_INTERVAL_MAX_MS = 10_000
 
 /** Timers of each started service, so that closeService can stop them. */
 const running = new WeakMap<ServiceContext, (() => void)[]>()
@@ -28,6 +28,34 @@ function every(ms: number, logger: Logger, name: string, task: () => Promise<unk
   return () => clearInterval(timer)
 }
 
+/**
+ * Runs `pass` again at once while it reports more work (each pass is bounded and yields), else
+ * after `ms`: a backlog drains at the speed of the stores, an idle queue costs one query per `ms`.
+ */
+function whileMore(ms: number, logger: Logger, name: string, pass: () => Promise<{ more: boolean }>): () => void {
+  let stopped = false
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const run = () => {
+    timer = undefined
+    pass()
+      .then(
+        (r) => r.more,
+        (e: unknown) => {
+          logger.log('warn', `${name} failed`, { error: String(e) })
+          return false
+        },
+      )
+      .then((more) => {
+        if (!stopped) timer = setTimeout(run, more ? 0 : ms)
+      })
+  }
+  timer = setTimeout(run, ms)
+  return () => {
+    stopped = true
+    if (timer) clearTimeout(timer)
+  }
+}
+
 /** Starts healer, scrubber and collectors; returns immediately. A second call does nothing. */
 export function startBackground(ctx: ServiceContext): void {
   if (running.has(ctx)) return
@@ -38,10 +66,12 @@ export function startBackground(ctx: ServiceContext): void {
     every(tuning.scrubIntervalMs, logger, 'scrub', () =>
       scrubRound(ctx, scrub, tuning.scrubBatch, tuning.scrubDeepBytes),
     ),
-    every(Math.min(tuning.gcGraceMs, GC_INTERVAL_MAX_MS), logger, 'gc', async () => {
-      await collectGarbage(ctx, Date.now(), tuning.gcGraceMs)
-      await collectOrphans(ctx, tuning.orphanGraceMs)
-    }),
+    whileMore(Math.min(tuning.gcGraceMs, GC_INTERVAL_MAX_MS), logger, 'gc', () =>
+      collectGarbage(ctx, Date.now(), tuning.gcGraceMs),
+    ),
+    whileMore(Math.min(tuning.orphanGraceMs, GC_INTERVAL_MAX_MS), logger, 'orphan collection', () =>
+      collectOrphansPass(ctx, tuning.orphanGraceMs),
+    ),
   ])
 }
 
@@ -64,6 +94,7 @@ export async function maintain(ctx: ServiceContext): Promise<void> {
     if (!state.cursor) break
   }
   await healAll(ctx)
-  await collectGarbage(ctx, Date.now(), tuning.gcGraceMs)
-  await collectOrphans(ctx, tuning.orphanGraceMs)
+  // Bounded: each pass is, and a pass that hit its bound is followed by at most 1,000 more.
+  for (let i = 0; i < 1_000 && (await collectGarbage(ctx, Date.now(), tuning.gcGraceMs)).more; i++);
+  for (let i = 0; i < 1_000 && (await collectOrphansPass(ctx, tuning.orphanGraceMs)).more; i++);
 }

@@ -42,8 +42,9 @@ export async function headBucket(ctx: ServiceContext, actor: Actor, name: string
 }
 
 export async function deleteBucket(ctx: ServiceContext, actor: Actor, name: string): Promise<void> {
-  await bucketFor(ctx, actor, name)
-  const result = await meta.deleteBucket(ctx.db, name)
+  const bucket = await bucketFor(ctx, actor, name)
+  // By id: if the name was deleted and taken again meanwhile, the new bucket is not ours to delete.
+  const result = await meta.deleteBucket(ctx.db, name, bucket.id)
   if (result === 'not-empty') throw new ServiceError('BucketNotEmpty', undefined, { BucketName: name })
   if (result === 'missing') throw new ServiceError('NoSuchBucket', undefined, { BucketName: name })
 }

@@ -11,7 +11,7 @@ import type { ServiceContext } from './context.ts'
 import type { CustomerKey } from './encryption.ts'
 import { ServiceError } from './errors.ts'
 import { findObject, openStored, type StoredObject } from './get-object.ts'
-import { type Actor, bucketFor } from './identities.ts'
+import { type Actor, bucketFor, writerOf } from './identities.ts'
 import { findUpload, storePart, type UploadAddress } from './multipart.ts'
 import type { ObjectInfo, PartInfo } from './object-info.ts'
 import { type BodyInput, type Digests, type ObjectMetadataInput, writeObject } from './put-object.ts'
@@ -84,7 +84,7 @@ export async function copyObject(ctx: ServiceContext, actor: Actor, input: CopyO
     input.checksumAlgorithm ?? (info.checksum?.type === 'FULL_OBJECT' ? info.checksum.algorithm : undefined)
   // Plaintext of the source: the write path encrypts it again for the target.
   const plaintext = await openStored(ctx, source, 0, info.size, input.source.sseC)
-  return writeObject(ctx, bucket.namespace, {
+  return writeObject(ctx, bucket.namespace, writerOf(actor, bucket), {
     bucket: target.bucket,
     key: target.key,
     sseC: target.sseC,

@@ -80,6 +80,23 @@ export function forgetAllUsers(ctx: ServiceContext): void {
   ctx.users.entries.clear()
 }
 
+/**
+ * The actor as a writer into `bucket`: every commit checks again, in its own transaction, that
+ * this very bucket (by id) still exists and the actor's user still belongs to its namespace.
+ */
+export const writerOf = (actor: Actor, bucket: meta.BucketRow): meta.Writer => ({
+  bucket: bucket.name,
+  bucketId: bucket.id,
+  accessKeyId: actor.accessKeyId,
+})
+
+/** A refused commit as the S3 error the writer gets. */
+export function refusalError(refusal: meta.Refusal, bucket: string): ServiceError {
+  return refusal === 'no-such-bucket'
+    ? new ServiceError('NoSuchBucket', undefined, { BucketName: bucket })
+    : new ServiceError('AccessDenied')
+}
+
 /** The bucket if the actor may use it; NoSuchBucket / AccessDenied otherwise. */
 export async function bucketFor(ctx: ServiceContext, actor: Actor, name: string): Promise<meta.BucketRow> {
   const bucket = await meta.getBucket(ctx.db, name)

@@ -1,7 +1,7 @@
 /**
  * CompleteMultipartUpload: the chosen parts are checked (order, ETags, checksums, sizes) and
- * stitched into one object (a segment per part) in a single metadata transaction; the parts
- * left out and any object it replaces go to garbage collection.
+ * stitched into one object (a segment per part) in a single metadata transaction, in which the
+ * parts left out and any object it replaces are queued for garbage collection.
  */
 import * as meta from '../meta/index.ts'
 import { parseDataLayout } from '../storage/index.ts'
@@ -10,11 +10,11 @@ import { type ChecksumAlgorithm, combineCrcs, compositeChecksum } from '../util/
 import type { ServiceContext } from './context.ts'
 import { KEY_COMMIT_ATTEMPTS, keyPin, keyRotationBusy } from './encryption.ts'
 import { CorruptMetadataError, ServiceError } from './errors.ts'
-import type { Actor } from './identities.ts'
+import { type Actor, refusalError } from './identities.ts'
 import { findUpload, type UploadAddress } from './multipart.ts'
 import { type ChecksumValue, type ObjectInfo, objectInfo } from './object-info.ts'
 import { checkWriteConditions, type WriteConditions } from './put-object.ts'
-import { layoutsOf, parseSegmentCrypto, parseStoredData, type Segment, type StoredData } from './stored-data.ts'
+import { parseSegmentCrypto, type Segment, type StoredData } from './stored-data.ts'
 
 /** S3's floor for every part but the last. */
 export const MIN_PART_SIZE = 5 * 1024 * 1024
@@ -52,7 +52,7 @@ async function completeOnce(
   actor: Actor,
   input: CompleteUploadInput,
 ): Promise<ObjectInfo | 'key-version'> {
-  const { row: upload, encryption } = await findUpload(ctx, actor, input)
+  const { row: upload, encryption, writer } = await findUpload(ctx, actor, input)
   const { conditions, parts: requested } = input
   await checkWriteConditions(ctx, upload.bucket, upload.key, conditions)
   const stored = new Map((await meta.getParts(ctx.db, upload.uploadId)).map((p) => [p.partNumber, p]))
@@ -104,20 +104,18 @@ async function completeOnce(
     layout: data,
     encryption: upload.encryption,
   }
-  // Passing the rows lets meta check that no part was replaced since they were read.
-  const result = await meta.completeUpload(ctx.db, upload.uploadId, row, chosen, conditions, keyPin(encryption))
+  // Passing the rows lets meta check that no part was replaced since they were read. The object
+  // it replaces and the parts left out are queued for GC in the same transaction.
+  const result = await meta.completeUpload(ctx.db, upload.uploadId, row, chosen, writer, conditions, keyPin(encryption))
   if (!result.ok) {
     if (result.reason === 'key-version') return 'key-version'
+    if (result.reason === 'no-such-bucket' || result.reason === 'access-denied')
+      throw refusalError(result.reason, upload.bucket)
     if (result.reason === 'missing') throw new ServiceError('NoSuchUpload', undefined, { UploadId: upload.uploadId })
     if (result.reason === 'invalid-part')
       throw new ServiceError('InvalidPart', 'A part was replaced while the upload was being completed; retry.')
     throw new ServiceError(conditions.ifMatch !== undefined ? 'ConditionalRequestConflict' : 'PreconditionFailed')
   }
-  const replaced = result.replaced
-    ? layoutsOf(parseStoredData(result.replaced, `the object replaced at ${upload.bucket}/${upload.key}`))
-    : []
-  const garbage = [...replaced, ...result.unusedParts.map(parseDataLayout)]
-  if (garbage.length > 0) await meta.enqueueGc(ctx.db, garbage, 'complete')
   return objectInfo(row, encryption)
 }
 

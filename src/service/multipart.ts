@@ -1,9 +1,9 @@
 /**
  * Multipart uploads: create, find, store parts (each an independent write), abort and list.
- * Completing one is multipart-complete.ts. Replaced parts and aborted uploads go to GC.
+ * Completing one is multipart-complete.ts. Replaced parts and aborted uploads go to GC, queued
+ * in the same transaction that drops their rows.
  */
 import * as meta from '../meta/index.ts'
-import { parseDataLayout } from '../storage/index.ts'
 import { toHex } from '../util/bytes.ts'
 import type { ChecksumAlgorithm } from '../util/checksums.ts'
 import type { ServiceContext } from './context.ts'
@@ -20,7 +20,7 @@ import {
   rewrapForCurrentKey,
 } from './encryption.ts'
 import { ServiceError } from './errors.ts'
-import { type Actor, bucketFor } from './identities.ts'
+import { type Actor, bucketFor, refusalError, writerOf } from './identities.ts'
 import { type PartInfo, partInfo, type UploadInfo, uploadInfo } from './object-info.ts'
 import { type BodyInput, type Digests, type ObjectMetadataInput, removeQuietly } from './put-object.ts'
 import { singleSegment } from './stored-data.ts'
@@ -46,14 +46,16 @@ export interface StoredUpload {
   row: meta.UploadRow
   encryption?: EncryptionRecord
   info: UploadInfo
+  /** Who found it, as a writer into its bucket: parts and completion are committed as this. */
+  writer: meta.Writer
 }
 
 const defaultChecksumType = (a: ChecksumAlgorithm): 'FULL_OBJECT' | 'COMPOSITE' =>
   a === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE'
 
-function storedUpload(row: meta.UploadRow): StoredUpload {
+function storedUpload(row: meta.UploadRow, writer: meta.Writer): StoredUpload {
   const encryption = parseEncryptionRecord(row.encryption, `multipart upload ${row.uploadId}`)
-  return { row, encryption, info: uploadInfo(row, encryption) }
+  return { row, encryption, info: uploadInfo(row, encryption), writer }
 }
 
 export async function createUpload(ctx: ServiceContext, actor: Actor, input: CreateUploadInput): Promise<UploadInfo> {
@@ -87,12 +89,14 @@ export async function createUpload(ctx: ServiceContext, actor: Actor, input: Cre
     checksumType: input.checksumAlgorithm ? (input.checksumType ?? defaultChecksumType(input.checksumAlgorithm)) : null,
     encryption: sealed?.record ?? null,
   }
-  // The bucket may have been deleted since bucketFor, and a rotation may have dropped the key
-  // version the object key was wrapped under (then it is wrapped again under the current one).
+  // The bucket may have been deleted (and its name taken again) since bucketFor, and a rotation
+  // may have dropped the key version the object key was wrapped under (then it is wrapped again
+  // under the current one).
+  const writer = writerOf(actor, bucket)
   for (let attempt = 1; ; attempt++) {
-    const created = await meta.createUpload(ctx.db, row, keyPin(sealed?.record))
-    if (created === 'created') return uploadInfo(row, sealed?.record)
-    if (created === 'no-such-bucket') throw new ServiceError('NoSuchBucket', undefined, { BucketName: input.bucket })
+    const created = await meta.createUpload(ctx.db, row, writer, keyPin(sealed?.record))
+    if (created.ok) return uploadInfo(row, sealed?.record)
+    if (created.reason !== 'key-version') throw refusalError(created.reason, input.bucket)
     if (!sealed || attempt >= KEY_COMMIT_ATTEMPTS) throw keyRotationBusy()
     sealed = await rewrapForCurrentKey(ctx, sealed)
     row.encryption = sealed.record
@@ -101,11 +105,11 @@ export async function createUpload(ctx: ServiceContext, actor: Actor, input: Cre
 
 /** The upload if the actor may use it and it belongs to that bucket and key; NoSuchUpload otherwise. */
 export async function findUpload(ctx: ServiceContext, actor: Actor, a: UploadAddress): Promise<StoredUpload> {
-  await bucketFor(ctx, actor, a.bucket)
+  const bucket = await bucketFor(ctx, actor, a.bucket)
   const upload = await meta.getUpload(ctx.db, a.uploadId)
   if (!upload || upload.bucket !== a.bucket || upload.key !== a.key)
     throw new ServiceError('NoSuchUpload', undefined, { UploadId: a.uploadId })
-  return storedUpload(upload)
+  return storedUpload(upload, writerOf(actor, bucket))
 }
 
 export async function getUpload(ctx: ServiceContext, actor: Actor, a: UploadAddress): Promise<UploadInfo> {
@@ -152,26 +156,26 @@ export async function storePart(ctx: ServiceContext, upload: StoredUpload, input
     layout: written.layout,
     crypto: segment.crypto ?? null,
   }
-  let replaced: unknown
-  try {
-    replaced = await meta.putPart(ctx.db, part)
-  } catch (e) {
+  // A part it replaces is queued for GC in the same transaction. If this throws, whether the row
+  // was written is unknown: the intent stays, and orphan collection removes the data unless a
+  // row references it.
+  const result = await meta.putPart(ctx.db, part, upload.writer)
+  if (!result.ok) {
     await removeQuietly(ctx, singleSegment(written.size, written.layout))
-    // The upload was completed or aborted while the body streamed.
-    if (e instanceof meta.NoSuchUploadError) throw new ServiceError('NoSuchUpload', undefined, { UploadId: uploadId })
-    throw e
-  } finally {
-    await settleCommitted(ctx, [id])
+    await settle(ctx, [id])
+    // The upload was completed or aborted, or its bucket deleted, while the body streamed.
+    if (result.reason === 'no-such-upload') throw new ServiceError('NoSuchUpload', undefined, { UploadId: uploadId })
+    throw refusalError(result.reason, upload.writer.bucket)
   }
-  if (replaced) await meta.enqueueGc(ctx.db, [parseDataLayout(replaced)], 'part-replaced')
+  await settleCommitted(ctx, [id])
   return partInfo(part, upload.info.sse)
 }
 
 export async function abortUpload(ctx: ServiceContext, actor: Actor, a: UploadAddress): Promise<void> {
   const upload = await findUpload(ctx, actor, a)
-  const layouts = await meta.abortUpload(ctx.db, upload.row.uploadId)
-  if (!layouts) throw new ServiceError('NoSuchUpload', undefined, { UploadId: a.uploadId })
-  if (layouts.length > 0) await meta.enqueueGc(ctx.db, layouts.map(parseDataLayout), 'aborted')
+  // The parts' data is queued for GC in the same transaction.
+  if (!(await meta.abortUpload(ctx.db, upload.row.uploadId)))
+    throw new ServiceError('NoSuchUpload', undefined, { UploadId: a.uploadId })
 }
 
 export interface PartsPage {
@@ -205,7 +209,7 @@ export async function listUploads(
   actor: Actor,
   input: meta.ListUploadsInput,
 ): Promise<UploadsPage> {
-  await bucketFor(ctx, actor, input.bucket)
+  const writer = writerOf(actor, await bucketFor(ctx, actor, input.bucket))
   const page = await meta.listUploads(ctx.db, input)
-  return { ...page, uploads: page.uploads.map((u) => storedUpload(u).info) }
+  return { ...page, uploads: page.uploads.map((u) => storedUpload(u, writer).info) }
 }

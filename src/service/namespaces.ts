@@ -104,8 +104,8 @@ function deleteNamespaceLocked(
         )
       }
       for (const b of buckets) {
-        objectCount += await deleteAllObjects(ctx, b.name)
-        if ((await meta.deleteBucket(ctx.db, b.name)) === 'deleted') bucketCount++
+        objectCount += await deleteAllObjects(ctx, { bucket: b.name, bucketId: b.id })
+        if ((await meta.deleteBucket(ctx.db, b.name, b.id)) === 'deleted') bucketCount++
       }
       const result = await meta.deleteNamespace(ctx.db, name, stagedKeySetting(name))
       if (result === 'deleted' || result === 'missing') {
@@ -120,12 +120,13 @@ function deleteNamespaceLocked(
   })
 }
 
-async function deleteAllObjects(ctx: ServiceContext, bucket: string): Promise<number> {
+/** The operator's deletion: the service writes for no user, but still into that bucket only (by id). */
+async function deleteAllObjects(ctx: ServiceContext, writer: meta.Writer): Promise<number> {
   let count = 0
   for (let page = 0; page < 1_000_000; page++) {
-    const keys = await meta.objectKeysPage(ctx.db, bucket, '', DELETE_PAGE)
+    const keys = await meta.objectKeysPage(ctx.db, writer.bucket, '', DELETE_PAGE)
     if (keys.length === 0) break
-    for (const key of keys) if (await deleteKey(ctx, bucket, key, 'namespace-deleted')) count++
+    for (const key of keys) if (await deleteKey(ctx, writer, key, 'namespace-deleted')) count++
   }
   return count
 }

@@ -15,10 +15,10 @@ import {
   type WriteCrypto,
 } from './encryption.ts'
 import { ServiceError } from './errors.ts'
-import { type Actor, bucketFor } from './identities.ts'
+import { type Actor, bucketFor, refusalError, writerOf } from './identities.ts'
 import { etagMatches } from './conditions.ts'
 import { type ChecksumValue, type ObjectInfo, objectInfo } from './object-info.ts'
-import { layoutsOf, parseStoredData, type StoredData } from './stored-data.ts'
+import { layoutsOf, type StoredData } from './stored-data.ts'
 import { newId, settle, settleCommitted, storeData } from './stored-write.ts'
 
 /** Computed by the protocol layer while the body streamed; read once the body is stored. */
@@ -72,36 +72,33 @@ export async function checkWriteConditions(
 }
 
 /**
- * Commits a row whose data is already stored; on a lost condition the data is removed. `sealed`
- * is the write's object key and record (the row's `encryption`): if a namespace-key rotation
- * dropped the record's key version while the body streamed, the key is re-wrapped under the
- * current version and the commit tried again, so no row ever points at a dropped version.
+ * Commits a row whose data is already stored (the replaced object's data is queued for GC in the
+ * same transaction); on a lost condition, or a bucket gone or changed hands, the data is removed.
+ * `sealed` is the write's object key and record (the row's `encryption`): if a namespace-key
+ * rotation dropped the record's key version while the body streamed, the key is re-wrapped under
+ * the current version and the commit tried again, so no row ever points at a dropped version.
  */
 export async function commitStored(
   ctx: ServiceContext,
   row: meta.ObjectRow,
   data: StoredData,
+  writer: meta.Writer,
   c: WriteConditions,
   sealed?: WriteCrypto,
 ): Promise<void> {
   let result: meta.CommitResult
   for (let attempt = 1; ; attempt++) {
-    result = await meta.commitObject(ctx.db, row, c, keyPin(sealed?.record))
+    result = await meta.commitObject(ctx.db, row, writer, c, keyPin(sealed?.record))
     if (result.ok || result.reason !== 'key-version' || !sealed || attempt >= KEY_COMMIT_ATTEMPTS) break
     sealed = await rewrapForCurrentKey(ctx, sealed)
     row = { ...row, encryption: sealed.record }
   }
   if (!result.ok) {
     await removeQuietly(ctx, data)
-    if (result.reason === 'no-such-bucket')
-      throw new ServiceError('NoSuchBucket', undefined, { BucketName: row.bucket })
     if (result.reason === 'key-version') throw keyRotationBusy()
+    if (result.reason !== 'precondition') throw refusalError(result.reason, row.bucket)
     // The early check passed, so another writer changed the key while this body streamed.
     throw new ServiceError(c.ifMatch !== undefined ? 'ConditionalRequestConflict' : 'PreconditionFailed')
-  }
-  if (result.replaced) {
-    const old = parseStoredData(result.replaced, `the object replaced at ${row.bucket}/${row.key}`)
-    await meta.enqueueGc(ctx.db, layoutsOf(old), 'overwritten')
   }
 }
 
@@ -114,14 +111,20 @@ export async function removeQuietly(ctx: ServiceContext, data: StoredData): Prom
 export async function putObject(ctx: ServiceContext, actor: Actor, input: PutObjectInput): Promise<ObjectInfo> {
   const bucket = await bucketFor(ctx, actor, input.bucket)
   await checkWriteConditions(ctx, input.bucket, input.key, input)
-  return writeObject(ctx, bucket.namespace, input)
+  return writeObject(ctx, bucket.namespace, writerOf(actor, bucket), input)
 }
 
 /**
- * Stores the body and commits the object into a bucket of namespace `ns` (the caller checked
- * access and the early conditions): PutObject, and the target side of CopyObject.
+ * Stores the body and commits the object into a bucket of namespace `ns` as `writer` (the caller
+ * checked access and the early conditions; the commit checks the writer again): PutObject, and
+ * the target side of CopyObject.
  */
-export async function writeObject(ctx: ServiceContext, ns: string, input: PutObjectInput): Promise<ObjectInfo> {
+export async function writeObject(
+  ctx: ServiceContext,
+  ns: string,
+  writer: meta.Writer,
+  input: PutObjectInput,
+): Promise<ObjectInfo> {
   const objectId = newId()
   const crypto = await prepareWrite(ctx, ns, objectId, input.sseC)
   const seal = crypto && { key: crypto.key, objectId, partNumber: 0 }
@@ -151,7 +154,7 @@ export async function writeObject(ctx: ServiceContext, ns: string, input: PutObj
     encryption: crypto?.record ?? null,
   }
   try {
-    await commitStored(ctx, row, data, input, crypto)
+    await commitStored(ctx, row, data, writer, input, crypto)
   } catch (e) {
     // A full database rolled the commit back: nothing points at the data, remove it now.
     if (meta.isDbFull(e)) await removeQuietly(ctx, data).catch(() => {})

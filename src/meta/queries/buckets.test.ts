@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Meta } from '../db.ts'
-import { freshDb, objectRow, partRow, uploadRow } from '../meta.testkit.ts'
-import { bucketHasObjects, deleteBucket, getBucket, insertBucket, listBuckets, type BucketRow } from './buckets.ts'
+import { bucketIdOf, freshDb, objectRow, partRow, uploadRow, writer } from '../meta.testkit.ts'
+import { bucketHasObjects, deleteBucket, getBucket, insertBucket, listBuckets, type NewBucket } from './buckets.ts'
 import { takeGc } from './gc.ts'
 import {
   createNamespace,
@@ -21,8 +21,9 @@ beforeEach(async () => {
 })
 afterEach(async () => meta.close())
 
-const bucket = (name: string, over: Partial<BucketRow> = {}): BucketRow => ({
+const bucket = (name: string, over: Partial<NewBucket> = {}): NewBucket => ({
   name,
+  id: bucketIdOf(name),
   namespace: 'default',
   owner: 'ROOT',
   region: 'us-east-1',
@@ -87,22 +88,40 @@ describe('buckets', () => {
 
   it('deletes only empty buckets; reports missing ones', async () => {
     await insertBucket(meta.db, bucket('b'))
-    await commitObject(meta.db, objectRow('b', 'k'))
+    await commitObject(meta.db, objectRow('b', 'k'), writer('b'))
     expect(await bucketHasObjects(meta.db, 'b')).toBe(true)
-    expect(await deleteBucket(meta.db, 'b')).toBe('not-empty')
-    await deleteObject(meta.db, 'b', 'k')
+    expect(await deleteBucket(meta.db, 'b', bucketIdOf('b'))).toBe('not-empty')
+    await deleteObject(meta.db, writer('b'), 'k')
     expect(await bucketHasObjects(meta.db, 'b')).toBe(false)
-    expect(await deleteBucket(meta.db, 'b')).toBe('deleted')
+    expect(await deleteBucket(meta.db, 'b', bucketIdOf('b'))).toBe('deleted')
     expect(await getBucket(meta.db, 'b')).toBeUndefined()
-    expect(await deleteBucket(meta.db, 'b')).toBe('missing')
+    expect(await deleteBucket(meta.db, 'b', bucketIdOf('b'))).toBe('missing')
+  })
+
+  it('a bucket is deleted by its id: another bucket created under the name since is not touched', async () => {
+    await insertBucket(meta.db, bucket('b', { id: 'second' }))
+    expect(await deleteBucket(meta.db, 'b', 'first')).toBe('missing')
+    expect((await getBucket(meta.db, 'b'))?.id).toBe('second')
+  })
+
+  it('ids are drawn at creation and never repeat for a re-created name', async () => {
+    const ids = new Set<string>()
+    for (let i = 0; i < 3; i++) {
+      const { id: _given, ...row } = bucket('again')
+      await insertBucket(meta.db, row)
+      const b = (await getBucket(meta.db, 'again'))!
+      ids.add(b.id)
+      expect(await deleteBucket(meta.db, 'again', b.id)).toBe('deleted')
+    }
+    expect(ids.size).toBe(3)
   })
 
   it('in-progress uploads do not block deletion (as in S3); their parts go to GC', async () => {
     await insertBucket(meta.db, bucket('b'))
-    await createUpload(meta.db, uploadRow('b', 'k', 'u1'))
-    await putPart(meta.db, partRow('u1', 1))
-    await putPart(meta.db, partRow('u1', 2))
-    expect(await deleteBucket(meta.db, 'b')).toBe('deleted')
+    await createUpload(meta.db, uploadRow('b', 'k', 'u1'), writer('b'))
+    await putPart(meta.db, partRow('u1', 1), writer())
+    await putPart(meta.db, partRow('u1', 2), writer())
+    expect(await deleteBucket(meta.db, 'b', bucketIdOf('b'))).toBe('deleted')
     expect(await getUpload(meta.db, 'u1')).toBeUndefined()
     const garbage = await takeGc(meta.db, 10)
     expect(garbage.map((g) => g.layout)).toEqual([partRow('u1', 1).layout, partRow('u1', 2).layout])
@@ -110,10 +129,10 @@ describe('buckets', () => {
 
   it('a bucket with objects keeps its uploads too', async () => {
     await insertBucket(meta.db, bucket('b'))
-    await createUpload(meta.db, uploadRow('b', 'k', 'u1'))
-    await putPart(meta.db, partRow('u1', 1))
-    await commitObject(meta.db, objectRow('b', 'other'))
-    expect(await deleteBucket(meta.db, 'b')).toBe('not-empty')
+    await createUpload(meta.db, uploadRow('b', 'k', 'u1'), writer('b'))
+    await putPart(meta.db, partRow('u1', 1), writer())
+    await commitObject(meta.db, objectRow('b', 'other'), writer('b'))
+    expect(await deleteBucket(meta.db, 'b', bucketIdOf('b'))).toBe('not-empty')
     expect(await getUpload(meta.db, 'u1')).toBeDefined()
     expect(await takeGc(meta.db, 10)).toEqual([])
   })

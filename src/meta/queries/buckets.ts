@@ -2,27 +2,44 @@
  * Buckets: names unique across the service, created race-free through the primary key, deleted
  * only when empty (in-progress uploads go with the bucket, as in S3). Uses the schema via drizzle.
  */
-import { and, asc, eq, inArray, notExists, sql } from 'drizzle-orm'
+import { and, asc, eq, exists, inArray, notExists, sql } from 'drizzle-orm'
 import type { Db } from '../db.ts'
 import { buckets, gcQueue, multipartUploads, objects, parts } from '../schema.ts'
 import { affected } from '../tx.ts'
+import { CorruptRowError } from '../errors.ts'
 
-export type BucketRow = typeof buckets.$inferSelect
+/** A bucket row; `id` is never null once read (the migration filled every row, inserts set it). */
+export type BucketRow = Omit<typeof buckets.$inferSelect, 'id'> & { id: string }
+
+/** What creating a bucket takes; the immutable id is drawn here unless given (tests). */
+export type NewBucket = Omit<BucketRow, 'id'> & { id?: string }
+
+function bucketRow(raw: typeof buckets.$inferSelect): BucketRow {
+  if (raw.id === null) throw new CorruptRowError(`bucket ${raw.name} has no id`)
+  return { ...raw, id: raw.id }
+}
 
 /** 'exists' whoever owns it: the caller tells BucketAlreadyOwnedByYou from BucketAlreadyExists. */
-export async function insertBucket(db: Db, row: BucketRow): Promise<'created' | 'exists'> {
+export async function insertBucket(db: Db, row: NewBucket): Promise<'created' | 'exists'> {
+  // Random, never derived from the name: a name deleted and created again is another bucket.
+  const id = row.id ?? crypto.randomUUID()
   // One statement: two racing creators cannot both win, unlike a read-then-write.
-  const res = await db.insert(buckets).values(row).onConflictDoNothing()
+  const res = await db
+    .insert(buckets)
+    .values({ ...row, id })
+    .onConflictDoNothing()
   return affected(res) === 1 ? 'created' : 'exists'
 }
 
 export async function getBucket(db: Db, name: string): Promise<BucketRow | undefined> {
-  return db.select().from(buckets).where(eq(buckets.name, name)).get()
+  const raw = await db.select().from(buckets).where(eq(buckets.name, name)).get()
+  return raw && bucketRow(raw)
 }
 
 /** The namespace's buckets by name (ListBuckets order). */
 export async function listBuckets(db: Db, namespace: string): Promise<BucketRow[]> {
-  return db.select().from(buckets).where(eq(buckets.namespace, namespace)).orderBy(asc(buckets.name))
+  const rows = await db.select().from(buckets).where(eq(buckets.namespace, namespace)).orderBy(asc(buckets.name))
+  return rows.map(bucketRow)
 }
 
 export async function bucketHasObjects(db: Db, name: string): Promise<boolean> {
@@ -36,17 +53,29 @@ export const GC_REASON_BUCKET_DELETED = 'bucket-deleted'
 /**
  * Deletes the bucket unless it holds objects. S3 (general purpose buckets) lets a bucket with
  * only in-progress multipart uploads be deleted and drops the uploads; their parts' storage is
- * queued for GC here, in the same transaction, so nothing is leaked.
+ * queued for GC here, in the same transaction, so nothing is leaked. `id` names the bucket the
+ * caller was admitted to: another bucket created under the same name since is 'missing'.
  */
-export async function deleteBucket(db: Db, name: string): Promise<'deleted' | 'not-empty' | 'missing'> {
-  const empty = notExists(db.select({ one: sql`1` }).from(objects).where(eq(objects.bucket, name)))
+export async function deleteBucket(db: Db, name: string, id: string): Promise<'deleted' | 'not-empty' | 'missing'> {
+  const empty = and(
+    exists(
+      db
+        .select({ one: sql`1` })
+        .from(buckets)
+        .where(and(eq(buckets.name, name), eq(buckets.id, id))),
+    ),
+    notExists(db.select({ one: sql`1` }).from(objects).where(eq(objects.bucket, name))),
+  )!
   const uploadsOfBucket = db
     .select({ id: multipartUploads.uploadId })
     .from(multipartUploads)
     .where(eq(multipartUploads.bucket, name))
   // Every step carries the same gate; children go before the bucket so no FK is ever violated.
   const [existing, , , , gone] = await db.batch([
-    db.select({ name: buckets.name }).from(buckets).where(eq(buckets.name, name)),
+    db
+      .select({ name: buckets.name })
+      .from(buckets)
+      .where(and(eq(buckets.name, name), eq(buckets.id, id))),
     // Columns in table order: id (null = next autoincrement), layout, reason, enqueued_at, retry_at.
     db.insert(gcQueue).select(
       sql`select null, ${parts.layout}, ${GC_REASON_BUCKET_DELETED}, ${Date.now()}, 0 from ${parts}

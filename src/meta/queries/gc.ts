@@ -2,9 +2,10 @@
  * The garbage-collection queue: storage layouts that no row points at any more. Entries are
  * leased when taken, so collectors on several gateways do not repeat each other's work.
  */
-import { and, asc, inArray, lte } from 'drizzle-orm'
+import { and, asc, count, inArray, lte, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db.ts'
 import { gcQueue } from '../schema.ts'
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core'
 
 export interface GcEntry {
   id: number
@@ -16,6 +17,25 @@ const CHUNK = 500
 
 /** How long a taken entry stays invisible; after that an unfinished removal is retried. */
 export const GC_LEASE_MS = 5 * 60_000
+
+/**
+ * `INSERT INTO gc_queue SELECT <layout>, reason, now FROM <source>`: the statement that queues
+ * the data of rows about to be deleted or replaced, to run in the SAME batch as that delete or
+ * replace, before it and under the same gate. Two statements in two transactions would leak the
+ * data of a row deleted by a process killed between them (docs/architecture.md §9).
+ * `source` is a FROM clause with its WHERE, e.g. sql`${objects} where …`.
+ */
+export function enqueueGcFrom(db: Db, layout: SQL | SQLiteColumn, source: SQL, reason: string, now = Date.now()) {
+  // Columns in table order: id (null = next autoincrement), layout, reason, enqueued_at, retry_at.
+  return db.insert(gcQueue).select(sql`select null, ${layout}, ${reason}, ${now}, 0 from ${source}`)
+}
+
+/** Entries waiting, and how many of them are due (enqueued at or before `dueBefore`). */
+export async function gcBacklog(db: Db, dueBefore = new Date()): Promise<{ queued: number; due: number }> {
+  const [all] = await db.select({ n: count() }).from(gcQueue)
+  const [due] = await db.select({ n: count() }).from(gcQueue).where(lte(gcQueue.enqueuedAt, dueBefore))
+  return { queued: all?.n ?? 0, due: due?.n ?? 0 }
+}
 
 export async function enqueueGc(db: Db, layouts: readonly unknown[], reason: string, now = new Date()): Promise<void> {
   for (let i = 0; i < layouts.length; i += CHUNK) {

@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Meta } from '../db.ts'
-import { freshDb, objectRow, partRow, uploadRow } from '../meta.testkit.ts'
+import { freshDb, objectRow, partRow, uploadRow, writer } from '../meta.testkit.ts'
 import { namespaces } from '../schema.ts'
 import { commitNamespaceKey, deleteSetting, type KeyPin, setSetting } from './keys.ts'
 import { completeUpload, createUpload, getUpload, putPart } from './multipart.ts'
@@ -32,62 +32,79 @@ async function rotateTo2(): Promise<void> {
 
 describe('the key-version commit gate', () => {
   it('commitObject: the current version commits; a version dropped by a rotation is refused and nothing is written', async () => {
-    expect(await commitObject(meta.db, objectRow('b', 'early'), {}, pin(1))).toEqual({ ok: true })
+    expect(await commitObject(meta.db, objectRow('b', 'early'), writer('b'), {}, pin(1))).toEqual({ ok: true })
     // A write that wrapped under v1 before the rotation committed, committing after it:
     await rotateTo2()
-    expect(await commitObject(meta.db, objectRow('b', 'k', { layout: { late: 1 } }), {}, pin(1))).toEqual({
+    expect(await commitObject(meta.db, objectRow('b', 'k', { layout: { late: 1 } }), writer('b'), {}, pin(1))).toEqual({
       ok: false,
       reason: 'key-version',
     })
     expect(await getObject(meta.db, 'b', 'k')).toBeUndefined()
-    expect(await commitObject(meta.db, objectRow('b', 'k'), {}, pin(2))).toEqual({ ok: true })
+    expect(await commitObject(meta.db, objectRow('b', 'k'), writer('b'), {}, pin(2))).toEqual({ ok: true })
   })
 
   it('commitObject: a version staged by a rotation in progress commits; one never staged does not', async () => {
     await setSetting(meta.db, STAGED, JSON.stringify({ version: 2, blob: 'staged' }))
-    expect((await commitObject(meta.db, objectRow('b', 'a'), {}, pin(2))).ok).toBe(true)
-    expect(await commitObject(meta.db, objectRow('b', 'c'), {}, pin(3))).toEqual({ ok: false, reason: 'key-version' })
+    expect((await commitObject(meta.db, objectRow('b', 'a'), writer('b'), {}, pin(2))).ok).toBe(true)
+    expect(await commitObject(meta.db, objectRow('b', 'c'), writer('b'), {}, pin(3))).toEqual({
+      ok: false,
+      reason: 'key-version',
+    })
     await deleteSetting(meta.db, STAGED)
-    expect(await commitObject(meta.db, objectRow('b', 'd'), {}, pin(2))).toEqual({ ok: false, reason: 'key-version' })
+    expect(await commitObject(meta.db, objectRow('b', 'd'), writer('b'), {}, pin(2))).toEqual({
+      ok: false,
+      reason: 'key-version',
+    })
   })
 
   it('commitObject: other refusals keep their reason; no pin means no key check', async () => {
-    expect(await commitObject(meta.db, objectRow('nope', 'k'), {}, pin(9))).toEqual({
+    expect(await commitObject(meta.db, objectRow('nope', 'k'), writer('nope'), {}, pin(9))).toEqual({
       ok: false,
       reason: 'no-such-bucket',
     })
-    await commitObject(meta.db, objectRow('b', 'k'))
-    expect(await commitObject(meta.db, objectRow('b', 'k'), { ifNoneMatch: '*' }, pin(1))).toEqual({
+    await commitObject(meta.db, objectRow('b', 'k'), writer('b'))
+    expect(await commitObject(meta.db, objectRow('b', 'k'), writer('b'), { ifNoneMatch: '*' }, pin(1))).toEqual({
       ok: false,
       reason: 'precondition',
     })
-    expect((await commitObject(meta.db, objectRow('b', 'x'))).ok).toBe(true)
+    expect((await commitObject(meta.db, objectRow('b', 'x'), writer('b'))).ok).toBe(true)
   })
 
   it('a rotation does not commit while a committed row still names the old version', async () => {
     await setSetting(meta.db, STAGED, JSON.stringify({ version: 2, blob: 'staged' }))
     const record = { v: 1, mode: 'sse-s3', ns: 'default', nsKeyVersion: 1, objectId: 'o', wrappedKey: 'w' }
-    expect((await commitObject(meta.db, objectRow('b', 'k', { encryption: record }), {}, pin(1))).ok).toBe(true)
+    expect((await commitObject(meta.db, objectRow('b', 'k', { encryption: record }), writer('b'), {}, pin(1))).ok).toBe(
+      true,
+    )
     expect(await commitNamespaceKey(meta.db, 'default', new Uint8Array(66), 2, STAGED)).toBe(false)
   })
 
   it('createUpload: refused for a dropped version, created for the current one', async () => {
     await rotateTo2()
-    expect(await createUpload(meta.db, uploadRow('b', 'k', 'u1'), pin(1))).toBe('key-version')
+    expect(await createUpload(meta.db, uploadRow('b', 'k', 'u1'), writer('b'), pin(1))).toEqual({
+      ok: false,
+      reason: 'key-version',
+    })
     expect(await getUpload(meta.db, 'u1')).toBeUndefined()
-    expect(await createUpload(meta.db, uploadRow('b', 'k', 'u1'), pin(2))).toBe('created')
-    expect(await createUpload(meta.db, uploadRow('gone', 'k', 'u2'), pin(2))).toBe('no-such-bucket')
+    expect(await createUpload(meta.db, uploadRow('b', 'k', 'u1'), writer('b'), pin(2))).toEqual({ ok: true })
+    expect(await createUpload(meta.db, uploadRow('gone', 'k', 'u2'), writer('gone'), pin(2))).toEqual({
+      ok: false,
+      reason: 'no-such-bucket',
+    })
   })
 
   it('completeUpload: refused for a dropped version (the upload stays), completed for the current one', async () => {
-    expect(await createUpload(meta.db, uploadRow('b', 'k', 'u1'), pin(1))).toBe('created')
-    await putPart(meta.db, partRow('u1', 1))
+    expect(await createUpload(meta.db, uploadRow('b', 'k', 'u1'), writer('b'), pin(1))).toEqual({ ok: true })
+    await putPart(meta.db, partRow('u1', 1), writer())
     await rotateTo2()
     const object = objectRow('b', 'k', { etag: '"m-1"' })
-    expect(await completeUpload(meta.db, 'u1', object, [1], {}, pin(1))).toEqual({ ok: false, reason: 'key-version' })
+    expect(await completeUpload(meta.db, 'u1', object, [1], writer('b'), {}, pin(1))).toEqual({
+      ok: false,
+      reason: 'key-version',
+    })
     expect(await getUpload(meta.db, 'u1')).toBeDefined()
     expect(await getObject(meta.db, 'b', 'k')).toBeUndefined()
-    expect((await completeUpload(meta.db, 'u1', object, [1], {}, pin(2))).ok).toBe(true)
+    expect((await completeUpload(meta.db, 'u1', object, [1], writer('b'), {}, pin(2))).ok).toBe(true)
     expect(await getObject(meta.db, 'b', 'k')).toBeDefined()
   })
 })

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Meta } from '../db.ts'
-import { byteOrder, freshDb, objectRow } from '../meta.testkit.ts'
+import { byteOrder, freshDb, objectRow, writer } from '../meta.testkit.ts'
 import { listObjects, type ListObjectsInput } from './list.ts'
 import { commitObject } from './objects.ts'
 import { commonPrefixOf } from './seek.ts'
@@ -12,7 +12,7 @@ beforeEach(async () => {
 afterEach(async () => meta.close())
 
 const put = async (keys: string[], bucket = 'b') => {
-  for (const k of keys) await commitObject(meta.db, objectRow(bucket, k))
+  for (const k of keys) await commitObject(meta.db, objectRow(bucket, k), writer(bucket))
 }
 
 /** What S3 lists: keys under the prefix after the marker, in byte order, rolled up. */

@@ -1,15 +1,19 @@
 /**
  * Multipart uploads and their parts: create, put a part, list, complete (upload → object in one
- * transaction) and abort. Uses the schema via drizzle, ./objects.ts for the conditional commit.
+ * transaction) and abort. Every change that drops stored data (a replaced part, the parts a
+ * completion leaves out, the object it replaces, an aborted upload's parts) queues it for GC in
+ * the same transaction. Uses the schema via drizzle, ./objects.ts for the conditional commit.
  */
 import { and, asc, eq, exists, gt, notExists, sql } from 'drizzle-orm'
 import type { Db } from '../db.ts'
-import { assertStorableKey, NoSuchUploadError } from '../errors.ts'
+import { assertStorableKey } from '../errors.ts'
 import { type ObjectRow, type PartRow, partRow, type UploadRow, uploadRow } from '../rows.ts'
-import { buckets, multipartUploads, objects, parts } from '../schema.ts'
+import { multipartUploads, objects, parts } from '../schema.ts'
 import { affected, replaceAll, rowWhere } from '../tx.ts'
+import { enqueueGcFrom } from './gc.ts'
 import { type KeyPin, keyVersionLive } from './keys.ts'
-import { at, conditionSql, upsertObjectWhere, type WriteCondition } from './objects.ts'
+import { at, conditionSql, GC_REASON_OVERWRITTEN, upsertObjectWhere, type WriteCondition } from './objects.ts'
+import { type Refusal, refusalOf, type Writer, writerAllowed, writerState } from './writer.ts'
 
 export type { PartRow, UploadRow }
 
@@ -17,34 +21,41 @@ export type { PartRow, UploadRow }
 export type UsedPart = number | Pick<PartRow, 'partNumber' | 'layout'>
 
 export type CompleteResult =
-  | {
-      ok: true /** The overwritten object's layout. */
-      replaced?: unknown /** Parts not used. */
-      unusedParts: unknown[]
-    }
-  | { ok: false; reason: 'precondition' | 'missing' | 'invalid-part' | 'key-version' }
+  | { ok: true }
+  | { ok: false; reason: 'precondition' | 'missing' | 'invalid-part' | 'key-version' | Refusal }
+
+export type PartResult = { ok: true } | { ok: false; reason: 'no-such-upload' | Refusal }
+
+/** Reasons recorded in gc_queue. */
+export const GC_REASON_PART_REPLACED = 'part-replaced'
+export const GC_REASON_PART_UNUSED = 'part-unused'
+export const GC_REASON_ABORTED = 'aborted'
 
 const uploadExists = (db: Db, uploadId: string) =>
   db.select({ one: sql`1` }).from(multipartUploads).where(eq(multipartUploads.uploadId, uploadId))
 
 /**
- * Records a new upload unless the bucket no longer exists or the namespace key version its
- * object key is wrapped under (`pin`) was dropped by a rotation meanwhile.
+ * Creates the upload while the writer may still write into its bucket (./writer.ts) and the
+ * namespace key version its object key is wrapped under (`pin`) was not dropped by a rotation
+ * meanwhile.
  */
 export async function createUpload(
   db: Db,
   row: UploadRow,
+  writer: Writer,
   pin?: KeyPin,
-): Promise<'created' | 'no-such-bucket' | 'key-version'> {
+): Promise<{ ok: true } | { ok: false; reason: Refusal | 'key-version' }> {
   assertStorableKey(row.key)
-  const bucketExists = exists(db.select({ one: sql`1` }).from(buckets).where(eq(buckets.name, row.bucket)))
-  const live = keyVersionLive(db, pin)
-  const [bucket, written] = await db.batch([
-    db.select({ name: buckets.name }).from(buckets).where(eq(buckets.name, row.bucket)),
-    db.insert(multipartUploads).select(rowWhere(multipartUploads, row, and(bucketExists, live)!)),
+  if (writer.bucket !== row.bucket)
+    throw new Error(`createUpload: a writer of ${writer.bucket} writing into ${row.bucket}`)
+  const [state, written] = await db.batch([
+    writerState(db, writer),
+    db
+      .insert(multipartUploads)
+      .select(rowWhere(multipartUploads, row, and(writerAllowed(db, writer), keyVersionLive(db, pin))!)),
   ])
-  if (affected(written) === 1) return 'created'
-  return bucket.length === 0 ? 'no-such-bucket' : 'key-version'
+  if (affected(written) === 1) return { ok: true }
+  return { ok: false, reason: refusalOf(state, writer) ?? (pin ? 'key-version' : 'no-such-bucket') }
 }
 
 export async function getUpload(db: Db, uploadId: string): Promise<UploadRow | undefined> {
@@ -53,25 +64,33 @@ export async function getUpload(db: Db, uploadId: string): Promise<UploadRow | u
 }
 
 /**
- * Stores (or replaces) a part; returns the replaced part's layout. Throws NoSuchUploadError when
- * the upload was completed or aborted meanwhile — the caller then owns the part's storage.
+ * Stores (or replaces) a part while the upload exists in the writer's bucket and the writer may
+ * still write there; a replaced part's data is queued for GC in the same transaction. When the
+ * upload was completed or aborted meanwhile (or its bucket deleted), nothing is written and the
+ * caller owns the part's storage.
  */
-export async function putPart(db: Db, row: PartRow): Promise<unknown | undefined> {
-  const [old, written] = await db.batch([
+export async function putPart(db: Db, row: PartRow, writer: Writer, now = Date.now()): Promise<PartResult> {
+  const upload = exists(
     db
-      .select({ layout: parts.layout })
-      .from(parts)
-      .where(and(eq(parts.uploadId, row.uploadId), eq(parts.partNumber, row.partNumber))),
+      .select({ one: sql`1` })
+      .from(multipartUploads)
+      .where(and(eq(multipartUploads.uploadId, row.uploadId), eq(multipartUploads.bucket, writer.bucket))),
+  )
+  const gate = and(upload, writerAllowed(db, writer))!
+  const samePart = and(eq(parts.uploadId, row.uploadId), eq(parts.partNumber, row.partNumber))
+  const [state, , written] = await db.batch([
+    writerState(db, writer),
+    enqueueGcFrom(db, parts.layout, sql`${parts} where ${and(samePart, gate)}`, GC_REASON_PART_REPLACED, now),
     db
       .insert(parts)
-      .select(rowWhere(parts, row, exists(uploadExists(db, row.uploadId))))
+      .select(rowWhere(parts, row, gate))
       .onConflictDoUpdate({
         target: [parts.uploadId, parts.partNumber],
         set: replaceAll(parts, ['uploadId', 'partNumber']),
       }),
   ])
-  if (affected(written) === 0) throw new NoSuchUploadError(row.uploadId)
-  return old[0]?.layout
+  if (affected(written) === 1) return { ok: true }
+  return { ok: false, reason: refusalOf(state, writer) ?? 'no-such-upload' }
 }
 
 /** Every part of the upload by part number. */
@@ -109,19 +128,25 @@ export async function listParts(
 
 /**
  * Turns the upload into `object` in ONE transaction: the upload must still exist for the same
- * bucket and key, every used part must be as the caller read it, the write condition must hold
- * and the namespace key version the object key is wrapped under (`pin`) must still exist; then
- * the object is upserted and the upload and its parts are deleted. The batch's later steps are
- * gated on the first one's effect: "upload row gone, parts still there".
+ * bucket and key, the writer must still be allowed into that bucket (by id), every used part
+ * must be as the caller read it, the write condition must hold and the namespace key version the
+ * object key is wrapped under (`pin`) must still exist; then the replaced object's data and the
+ * unused parts are queued for GC, the object is upserted and the upload and its parts are
+ * deleted. The batch's later steps are gated on the first one's effect: "upload row gone, parts
+ * still there".
  */
 export async function completeUpload(
   db: Db,
   uploadId: string,
   object: ObjectRow,
   usedParts: readonly UsedPart[],
+  writer: Writer,
   cond: WriteCondition = {},
   pin?: KeyPin,
+  now = Date.now(),
 ): Promise<CompleteResult> {
+  if (writer.bucket !== object.bucket)
+    throw new Error(`completeUpload: a writer of ${writer.bucket} writing into ${object.bucket}`)
   if (usedParts.length === 0) return { ok: false, reason: 'invalid-part' }
   const condition = conditionSql(object.bucket, object.key, cond, db)
   if (condition === false) return { ok: false, reason: 'precondition' }
@@ -130,19 +155,23 @@ export async function completeUpload(
   const wanted = usedParts.map((p) =>
     typeof p === 'number' ? { n: p } : { n: p.partNumber, l: JSON.stringify(p.layout) },
   )
-  const partsMatch = sql`(select count(*) from ${parts}, json_each(${JSON.stringify(wanted)}) as w
+  const wantedJson = JSON.stringify(wanted)
+  const partsMatch = sql`(select count(*) from ${parts}, json_each(${wantedJson}) as w
     where ${parts.uploadId} = ${uploadId} and ${parts.partNumber} = json_extract(w.value, '$.n')
       and (json_extract(w.value, '$.l') is null or ${parts.layout} = json_extract(w.value, '$.l'))) = ${wanted.length}`
   const gone = notExists(uploadExists(db, uploadId))
   const partsLeft = exists(db.select({ one: sql`1` }).from(parts).where(eq(parts.uploadId, uploadId)))
   const live = keyVersionLive(db, pin)
-  const [upload, keyLive, old, allParts, gate, written] = await db.batch([
+  const completing = and(gone, partsLeft)!
+  const unused = sql`${parts} where ${parts.uploadId} = ${uploadId} and ${gone}
+    and ${parts.partNumber} not in (select json_extract(value, '$.n') from json_each(${wantedJson}))`
+  const [state, upload, keyLive, allParts, gate, , written] = await db.batch([
+    writerState(db, writer),
     db.select().from(multipartUploads).where(eq(multipartUploads.uploadId, uploadId)),
     db
       .select({ one: sql`1` })
       .from(multipartUploads)
       .where(and(eq(multipartUploads.uploadId, uploadId), live)),
-    db.select({ layout: objects.layout }).from(objects).where(at(object.bucket, object.key)),
     db.select({ partNumber: parts.partNumber, layout: parts.layout }).from(parts).where(eq(parts.uploadId, uploadId)),
     db
       .delete(multipartUploads)
@@ -151,20 +180,31 @@ export async function completeUpload(
           eq(multipartUploads.uploadId, uploadId),
           eq(multipartUploads.bucket, object.bucket),
           eq(multipartUploads.key, object.key),
+          writerAllowed(db, writer),
           partsMatch,
           live,
           condition,
         ),
       ),
-    upsertObjectWhere(db, object, and(gone, partsLeft)!),
+    // Before the upsert replaces it, under the upsert's own gate.
+    enqueueGcFrom(
+      db,
+      objects.layout,
+      sql`${objects} where ${and(at(object.bucket, object.key), completing)}`,
+      GC_REASON_OVERWRITTEN,
+      now,
+    ),
+    upsertObjectWhere(db, object, completing),
+    enqueueGcFrom(db, parts.layout, unused, GC_REASON_PART_UNUSED, now),
     db.delete(parts).where(and(eq(parts.uploadId, uploadId), gone)),
   ])
   if (affected(gate) === 1) {
     if (affected(written) !== 1) throw new Error(`completeUpload ${uploadId}: the object write did not follow its gate`)
-    const used = new Set(wanted.map((w) => w.n))
-    const unusedParts = allParts.filter((p) => !used.has(p.partNumber)).map((p) => p.layout)
-    return old[0] ? { ok: true, replaced: old[0].layout, unusedParts } : { ok: true, unusedParts }
+    return { ok: true }
   }
+  // First: a deleted bucket took its uploads with it, and NoSuchBucket says why.
+  const refused = refusalOf(state, writer)
+  if (refused) return { ok: false, reason: refused }
   const u = upload[0]
   if (!u || u.bucket !== object.bucket || u.key !== object.key) return { ok: false, reason: 'missing' }
   const stored = new Map(allParts.map((p) => [p.partNumber, JSON.stringify(p.layout)]))
@@ -173,13 +213,22 @@ export async function completeUpload(
   return { ok: false, reason: keyLive.length === 0 ? 'key-version' : 'precondition' }
 }
 
-/** Deletes the upload and its parts; returns the parts' layouts, or undefined if it was gone. */
-export async function abortUpload(db: Db, uploadId: string): Promise<unknown[] | undefined> {
-  const [upload, layouts] = await db.batch([
-    db.select({ id: multipartUploads.uploadId }).from(multipartUploads).where(eq(multipartUploads.uploadId, uploadId)),
-    db.select({ layout: parts.layout }).from(parts).where(eq(parts.uploadId, uploadId)),
+/**
+ * Deletes the upload and its parts, queuing the parts' data for GC in the same transaction;
+ * false if the upload was gone.
+ */
+export async function abortUpload(db: Db, uploadId: string, now = Date.now()): Promise<boolean> {
+  const upload = exists(uploadExists(db, uploadId))
+  const [, , gone] = await db.batch([
+    enqueueGcFrom(
+      db,
+      parts.layout,
+      sql`${parts} where ${parts.uploadId} = ${uploadId} and ${upload}`,
+      GC_REASON_ABORTED,
+      now,
+    ),
+    db.delete(parts).where(and(eq(parts.uploadId, uploadId), upload)),
     db.delete(multipartUploads).where(eq(multipartUploads.uploadId, uploadId)),
-    db.delete(parts).where(eq(parts.uploadId, uploadId)),
   ])
-  return upload.length === 0 ? undefined : layouts.map((p) => p.layout)
+  return affected(gone) === 1
 }

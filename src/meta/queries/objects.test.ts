@@ -4,8 +4,10 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Meta } from '../db.ts'
 import { openDb } from '../db.ts'
-import { freshDb, objectRow } from '../meta.testkit.ts'
-import { deleteBucket } from './buckets.ts'
+import { bucketIdOf, freshDb, objectRow, writer } from '../meta.testkit.ts'
+import { deleteBucket, insertBucket } from './buckets.ts'
+import { takeGc } from './gc.ts'
+import { createNamespace, createUser, deleteUser } from './identities.ts'
 import { commitObject, deleteObject, getObject, parseEtagList, updateObjectMetadata } from './objects.ts'
 
 let meta: Meta
@@ -24,24 +26,34 @@ describe('objects', () => {
       ],
       encryption: { wrapped: 'abc', v: 1 },
     })
-    expect(await commitObject(meta.db, row)).toEqual({ ok: true })
+    expect(await commitObject(meta.db, row, writer('b'))).toEqual({ ok: true })
     const got = await getObject(meta.db, 'b', 'k')
     expect(got).toEqual(row)
     expect(got?.lastModified).toBeInstanceOf(Date)
   })
 
-  it('an overwrite returns the replaced layout', async () => {
-    await commitObject(meta.db, objectRow('b', 'k', { layout: { v: 1 } }))
-    expect(await commitObject(meta.db, objectRow('b', 'k', { layout: { v: 2 }, etag: '"e2"' }))).toEqual({
+  it('an overwrite queues the replaced layout for GC in the same commit; a refused one queues nothing', async () => {
+    await commitObject(meta.db, objectRow('b', 'k', { layout: { v: 1 } }), writer('b'))
+    expect(await takeGc(meta.db, 10)).toEqual([])
+    expect(await commitObject(meta.db, objectRow('b', 'k', { layout: { v: 2 }, etag: '"e2"' }), writer('b'))).toEqual({
       ok: true,
-      replaced: { v: 1 },
     })
+    expect((await getObject(meta.db, 'b', 'k'))?.layout).toEqual({ v: 2 })
+    expect((await takeGc(meta.db, 10)).map((g) => g.layout)).toEqual([{ v: 1 }])
+    const refused = await commitObject(meta.db, objectRow('b', 'k', { layout: { v: 3 } }), writer('b'), {
+      ifMatch: '"other"',
+    })
+    expect(refused).toEqual({ ok: false, reason: 'precondition' })
+    const queued = await meta.client.execute('select count(*) as n from gc_queue')
+    expect(Number(queued.rows[0]?.n)).toBe(1)
     expect((await getObject(meta.db, 'b', 'k'))?.layout).toEqual({ v: 2 })
   })
 
   it('If-None-Match: * commits only a new key', async () => {
-    expect(await commitObject(meta.db, objectRow('b', 'k'), { ifNoneMatch: '*' })).toEqual({ ok: true })
-    expect(await commitObject(meta.db, objectRow('b', 'k', { layout: { v: 9 } }), { ifNoneMatch: '*' })).toEqual({
+    expect(await commitObject(meta.db, objectRow('b', 'k'), writer('b'), { ifNoneMatch: '*' })).toEqual({ ok: true })
+    expect(
+      await commitObject(meta.db, objectRow('b', 'k', { layout: { v: 9 } }), writer('b'), { ifNoneMatch: '*' }),
+    ).toEqual({
       ok: false,
       reason: 'precondition',
     })
@@ -49,49 +61,106 @@ describe('objects', () => {
   })
 
   it('If-Match commits only over the named ETag (quotes optional, lists and * accepted)', async () => {
-    expect(await commitObject(meta.db, objectRow('b', 'k'), { ifMatch: '"e1"' })).toEqual({
+    expect(await commitObject(meta.db, objectRow('b', 'k'), writer('b'), { ifMatch: '"e1"' })).toEqual({
       ok: false,
       reason: 'precondition',
     })
-    await commitObject(meta.db, objectRow('b', 'k'))
-    expect(await commitObject(meta.db, objectRow('b', 'k', { etag: '"e2"' }), { ifMatch: '"nope"' })).toEqual({
+    await commitObject(meta.db, objectRow('b', 'k'), writer('b'))
+    expect(
+      await commitObject(meta.db, objectRow('b', 'k', { etag: '"e2"' }), writer('b'), { ifMatch: '"nope"' }),
+    ).toEqual({
       ok: false,
       reason: 'precondition',
     })
-    expect((await commitObject(meta.db, objectRow('b', 'k', { etag: '"e2"' }), { ifMatch: 'e1' })).ok).toBe(true)
-    expect((await commitObject(meta.db, objectRow('b', 'k', { etag: '"e3"' }), { ifMatch: '"x", "e2"' })).ok).toBe(true)
-    expect((await commitObject(meta.db, objectRow('b', 'k', { etag: '"e4"' }), { ifMatch: '*' })).ok).toBe(true)
+    expect(
+      (await commitObject(meta.db, objectRow('b', 'k', { etag: '"e2"' }), writer('b'), { ifMatch: 'e1' })).ok,
+    ).toBe(true)
+    expect(
+      (await commitObject(meta.db, objectRow('b', 'k', { etag: '"e3"' }), writer('b'), { ifMatch: '"x", "e2"' })).ok,
+    ).toBe(true)
+    expect((await commitObject(meta.db, objectRow('b', 'k', { etag: '"e4"' }), writer('b'), { ifMatch: '*' })).ok).toBe(
+      true,
+    )
     expect((await getObject(meta.db, 'b', 'k'))?.etag).toBe('"e4"')
     expect(parseEtagList('W/"a", b')).toEqual(['"a"', '"b"'])
   })
 
   it('a commit into a bucket deleted meanwhile fails instead of leaving an orphan row', async () => {
-    expect(await deleteBucket(meta.db, 'b')).toBe('deleted')
-    expect(await commitObject(meta.db, objectRow('b', 'k'))).toEqual({ ok: false, reason: 'no-such-bucket' })
+    expect(await deleteBucket(meta.db, 'b', bucketIdOf('b'))).toBe('deleted')
+    expect(await commitObject(meta.db, objectRow('b', 'k'), writer('b'))).toEqual({
+      ok: false,
+      reason: 'no-such-bucket',
+    })
+  })
+
+  it('a bucket deleted and re-created under its name by another namespace: the old writer is refused everywhere', async () => {
+    await createNamespace(meta.db, { name: 'other' })
+    await createUser(meta.db, { accessKeyId: 'B', name: 'b', namespace: 'other', wrappedSecret: 'sealed' })
+    expect(await deleteBucket(meta.db, 'b', bucketIdOf('b'))).toBe('deleted')
+    await insertBucket(meta.db, {
+      name: 'b',
+      id: 'reborn',
+      namespace: 'other',
+      owner: 'B',
+      region: 'us-east-1',
+      createdAt: new Date(),
+    })
+    const owner = { bucket: 'b', bucketId: 'reborn', accessKeyId: 'B' }
+    expect(await commitObject(meta.db, objectRow('b', 'k', { layout: { by: 'B' } }), owner)).toEqual({ ok: true })
+    // The writer admitted to the first bucket (root of namespace default):
+    expect(await commitObject(meta.db, objectRow('b', 'k', { layout: { by: 'A' } }), writer('b'))).toEqual({
+      ok: false,
+      reason: 'no-such-bucket',
+    })
+    expect(await deleteObject(meta.db, writer('b'), 'k')).toBe('no-such-bucket')
+    expect((await getObject(meta.db, 'b', 'k'))?.layout).toEqual({ by: 'B' })
+    expect(await takeGc(meta.db, 10)).toEqual([])
+    // Knowing the new id is not enough: the root user is not in the bucket's namespace.
+    const intruder = { bucket: 'b', bucketId: 'reborn', accessKeyId: 'ROOT' }
+    expect(await commitObject(meta.db, objectRow('b', 'k', { layout: { by: 'A' } }), intruder)).toEqual({
+      ok: false,
+      reason: 'access-denied',
+    })
+    expect(await deleteObject(meta.db, intruder, 'k')).toBe('access-denied')
+    expect((await getObject(meta.db, 'b', 'k'))?.layout).toEqual({ by: 'B' })
+  })
+
+  it('a writer whose user was deleted meanwhile is refused', async () => {
+    await createUser(meta.db, { accessKeyId: 'U', name: 'u', namespace: 'default', wrappedSecret: 'sealed' })
+    expect((await commitObject(meta.db, objectRow('b', 'k'), writer('b', 'U'))).ok).toBe(true)
+    expect(await deleteUser(meta.db, 'U')).toBe(true)
+    expect(await commitObject(meta.db, objectRow('b', 'k'), writer('b', 'U'))).toEqual({
+      ok: false,
+      reason: 'access-denied',
+    })
   })
 
   it('concurrent If-None-Match commits: exactly one wins', async () => {
     const results = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
-        commitObject(meta.db, objectRow('b', 'k', { layout: { i } }), { ifNoneMatch: '*' }),
+        commitObject(meta.db, objectRow('b', 'k', { layout: { i } }), writer('b'), { ifNoneMatch: '*' }),
       ),
     )
     expect(results.filter((r) => r.ok)).toHaveLength(1)
   })
 
   it('refuses keys with U+0000, which libSQL would read back cut short', async () => {
-    await expect(commitObject(meta.db, objectRow('b', 'a\u0000b'))).rejects.toThrow(/U\+0000/)
+    await expect(commitObject(meta.db, objectRow('b', 'a\u0000b'), writer('b'))).rejects.toThrow(/U\+0000/)
     expect(await getObject(meta.db, 'b', 'a')).toBeUndefined()
   })
 
-  it('delete returns the removed row once', async () => {
-    await commitObject(meta.db, objectRow('b', 'k'))
-    expect((await deleteObject(meta.db, 'b', 'k'))?.layout).toEqual(objectRow('b', 'k').layout)
-    expect(await deleteObject(meta.db, 'b', 'k')).toBeUndefined()
+  it('delete removes the row and queues its layout for GC in one transaction, once', async () => {
+    await commitObject(meta.db, objectRow('b', 'k'), writer('b'))
+    expect(await deleteObject(meta.db, writer('b'), 'k', 'deleted', 1_000)).toBe('deleted')
+    expect(await deleteObject(meta.db, writer('b'), 'k')).toBe('missing')
+    const queued = await meta.client.execute('select layout, reason, enqueued_at from gc_queue')
+    expect(queued.rows.map((r) => [JSON.parse(String(r.layout)), r.reason, r.enqueued_at])).toEqual([
+      [objectRow('b', 'k').layout, 'deleted', 1_000],
+    ])
   })
 
   it('metadata replace keeps the bytes and ETag; a stale ETag changes nothing', async () => {
-    await commitObject(meta.db, objectRow('b', 'k'))
+    await commitObject(meta.db, objectRow('b', 'k'), writer('b'))
     const when = new Date(1_800_000_000_000)
     const updated = await updateObjectMetadata(
       meta.db,
@@ -124,8 +193,8 @@ describe('objects on a shared file (two gateways, one database file)', () => {
     const a = await freshDb(url)
     const b = await openDb(url)
     const results = await Promise.all([
-      commitObject(a.db, objectRow('b', 'k', { layout: { from: 'a' } }), { ifNoneMatch: '*' }),
-      commitObject(b.db, objectRow('b', 'k', { layout: { from: 'b' } }), { ifNoneMatch: '*' }),
+      commitObject(a.db, objectRow('b', 'k', { layout: { from: 'a' } }), writer('b'), { ifNoneMatch: '*' }),
+      commitObject(b.db, objectRow('b', 'k', { layout: { from: 'b' } }), writer('b'), { ifNoneMatch: '*' }),
     ])
     expect(results.filter((r) => r.ok)).toHaveLength(1)
     await a.close()

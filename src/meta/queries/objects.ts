@@ -1,14 +1,17 @@
 /**
  * Current objects, one row per (bucket, key): read, conditional commit (If-None-Match / If-Match
- * decided inside the write transaction), delete, metadata replace. Uses the schema via drizzle.
+ * decided inside the write transaction), delete, metadata replace. Every change that drops a
+ * row's data queues that data for GC in the same transaction. Uses the schema via drizzle.
  */
 import { and, eq, exists, inArray, notExists, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db.ts'
 import { assertStorableKey } from '../errors.ts'
 import { objectRow, type ObjectRow } from '../rows.ts'
-import { buckets, objects } from '../schema.ts'
+import { namespaces, objects } from '../schema.ts'
 import { affected, replaceAll, rowWhere } from '../tx.ts'
 import { type KeyPin, keyVersionLive } from './keys.ts'
+import { enqueueGcFrom } from './gc.ts'
+import { type Refusal, type Writer, writerAllowed, writerState, refusalOf } from './writer.ts'
 
 export type { ObjectRow }
 
@@ -20,9 +23,11 @@ export interface WriteCondition {
   ifMatch?: string
 }
 
-export type CommitResult =
-  | { ok: true /** The replaced row's layout, for the caller to garbage collect. */; replaced?: unknown }
-  | { ok: false; reason: 'precondition' | 'no-such-bucket' | 'key-version' }
+export type CommitResult = { ok: true } | { ok: false; reason: 'precondition' | 'key-version' | Refusal }
+
+/** Reasons recorded in gc_queue for data whose row went. */
+export const GC_REASON_OVERWRITTEN = 'overwritten'
+export const GC_REASON_DELETED = 'deleted'
 
 export async function getObject(db: Db, bucket: string, key: string): Promise<ObjectRow | undefined> {
   const raw = await db.select().from(objects).where(at(bucket, key)).get()
@@ -59,44 +64,72 @@ export function upsertObjectWhere(db: Db, row: ObjectRow, gate: SQL) {
 }
 
 /**
- * Makes `row` the current object in one transaction: the condition is checked against the row
- * as it is at commit time, the bucket must still exist (it may be deleted meanwhile), and the
- * namespace key version the row's object key is wrapped under (`pin`) must still exist.
+ * Makes `row` the current object in ONE transaction: the writer must still be allowed into the
+ * very bucket it was admitted to (./writer.ts; a bucket deleted and re-created under the same
+ * name is another bucket), the namespace key version the row's object key is wrapped under
+ * (`pin`) must still exist, the condition is checked against the row as it is at commit time,
+ * and the replaced row's data is queued for GC in the same transaction, so no crash can lose
+ * track of it.
  */
 export async function commitObject(
   db: Db,
   row: ObjectRow,
+  writer: Writer,
   cond: WriteCondition = {},
   pin?: KeyPin,
+  now = Date.now(),
 ): Promise<CommitResult> {
   assertStorableKey(row.key)
+  if (writer.bucket !== row.bucket)
+    throw new Error(`commitObject: a writer of ${writer.bucket} writing into ${row.bucket}`)
   const condition = conditionSql(row.bucket, row.key, cond, db)
   if (condition === false) return { ok: false, reason: 'precondition' }
-  const bucketExists = exists(db.select({ one: sql`1` }).from(buckets).where(eq(buckets.name, row.bucket)))
   const live = keyVersionLive(db, pin)
-  const [bucket, keyLive, old, written] = await db.batch([
-    db.select({ name: buckets.name }).from(buckets).where(eq(buckets.name, row.bucket)),
-    db
-      .select({ one: sql`1` })
-      .from(buckets)
-      .where(and(eq(buckets.name, row.bucket), live)),
-    db.select({ layout: objects.layout }).from(objects).where(at(row.bucket, row.key)),
-    upsertObjectWhere(db, row, and(bucketExists, live, condition)!),
+  const gate = and(writerAllowed(db, writer), live, condition)!
+  // The old row's data is queued before the upsert replaces it, under the same gate: both
+  // statements see the same bucket, user, key version and condition, so they happen together or
+  // not at all.
+  const [state, keyLive, , written] = await db.batch([
+    writerState(db, writer),
+    // Holds a row while the key version lives (the pinned namespace's row exists then).
+    db.select({ one: sql`1` }).from(namespaces).where(live).limit(1),
+    enqueueGcFrom(
+      db,
+      objects.layout,
+      sql`${objects} where ${and(at(row.bucket, row.key), gate)}`,
+      GC_REASON_OVERWRITTEN,
+      now,
+    ),
+    upsertObjectWhere(db, row, gate),
   ])
-  if (affected(written) === 0) {
-    if (bucket.length === 0) return { ok: false, reason: 'no-such-bucket' }
-    return { ok: false, reason: keyLive.length === 0 ? 'key-version' : 'precondition' }
-  }
-  return old[0] ? { ok: true, replaced: old[0].layout } : { ok: true }
+  if (affected(written) === 1) return { ok: true }
+  const refusal = refusalOf(state, writer)
+  if (refusal) return { ok: false, reason: refusal }
+  return { ok: false, reason: keyLive.length === 0 && pin ? 'key-version' : 'precondition' }
 }
 
+export type DeleteResult = 'deleted' | 'missing' | Refusal
+
 /**
- * Removes the current object; returns the removed row's layout (now garbage), undefined when
- * there was none. Only the layout: a row that is gone must not fail to read back.
+ * Removes the current object and queues its data for GC in ONE transaction (the data stays until
+ * the grace period ends, so readers streaming it finish). The writer is checked as for a commit:
+ * a delete admitted to a bucket that was deleted and re-created never touches the new one.
  */
-export async function deleteObject(db: Db, bucket: string, key: string): Promise<{ layout: unknown } | undefined> {
-  const [removed] = await db.delete(objects).where(at(bucket, key)).returning({ layout: objects.layout })
-  return removed
+export async function deleteObject(
+  db: Db,
+  writer: Writer,
+  key: string,
+  reason = GC_REASON_DELETED,
+  now = Date.now(),
+): Promise<DeleteResult> {
+  const target = and(at(writer.bucket, key), writerAllowed(db, writer))
+  const [state, , removed] = await db.batch([
+    writerState(db, writer),
+    enqueueGcFrom(db, objects.layout, sql`${objects} where ${target}`, reason, now),
+    db.delete(objects).where(target),
+  ])
+  if (affected(removed) === 1) return 'deleted'
+  return refusalOf(state, writer) ?? 'missing'
 }
 
 export type MetadataPatch = Partial<Pick<ObjectRow, 'contentType' | 'headers' | 'userMeta' | 'lastModified'>>
