@@ -1,0 +1,209 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import * as meta from '../meta/index.ts'
+import type { DataLayout } from '../storage/index.ts'
+import { pseudoRandom } from '../storage/erasure-storage.testkit.ts'
+import { createBucket } from './buckets.ts'
+import { deleteObjects } from './delete-object.ts'
+import { collectGarbage, collectOrphansPass, GC_PARALLEL } from './gc.ts'
+import { crashMetaAfter, type GcRig, openGcRig, put, unreferencedShards } from './gc.testkit.ts'
+import { abortUpload, createUpload, uploadPart } from './multipart.ts'
+import { completeUpload } from './multipart-complete.ts'
+import { streamFromBytes } from '../util/streams.ts'
+
+let g: GcRig | undefined
+afterEach(async () => {
+  await g?.close()
+  g = undefined
+})
+
+const HOUR = 3_600_000
+
+/** A layout of the shape storage writes; only GC's bookkeeping sees it here. */
+const fakeLayout = (i: number): DataLayout => ({
+  v: 1,
+  scheme: 'rs',
+  id: `dead-${i}`,
+  size: 1,
+  k: 4,
+  m: 2,
+  blockSize: 1024,
+  checksum: 1,
+  stores: ['d0', 'd1', 'd2', 'd3', 'd4', 'd5'],
+})
+
+describe('garbage collection keeps up', () => {
+  it('2,000 due dead layouts are all collected within two passes, removed with bounded parallelism', async () => {
+    g = await openGcRig()
+    const svc = g.svc
+    const removed = new Set<string>()
+    let inFlight = 0
+    let widest = 0
+    svc.storage = {
+      ...svc.storage,
+      async remove(layout) {
+        inFlight++
+        widest = Math.max(widest, inFlight)
+        await new Promise((r) => setTimeout(r, 0))
+        removed.add(layout.id)
+        inFlight--
+      },
+    }
+    const layouts = Array.from({ length: 2_000 }, (_, i) => fakeLayout(i))
+    // Half as single layouts (parts), half inside object layouts (what a row delete queues).
+    await meta.enqueueGc(svc.db, layouts.slice(0, 1_000), 'part-replaced', new Date(0))
+    await meta.enqueueGc(
+      svc.db,
+      layouts.slice(1_000).map((layout) => ({ v: 1, segments: [{ size: 1, layout }] })),
+      'deleted',
+      new Date(0),
+    )
+    let passes = 0
+    for (; passes < 2 && removed.size < layouts.length; passes++) await collectGarbage(svc, Date.now(), 0)
+    expect(removed.size).toBe(2_000)
+    expect(passes).toBe(1)
+    expect(await meta.gcBacklog(svc.db)).toEqual({ queued: 0, due: 0 })
+    expect(widest).toBeGreaterThan(1)
+    expect(widest).toBeLessThanOrEqual(GC_PARALLEL)
+  })
+
+  it('a pass is bounded: it stops at its batch limit and says more is due', async () => {
+    g = await openGcRig()
+    const svc = g.svc
+    svc.storage = { ...svc.storage, remove: async () => {} }
+    await meta.enqueueGc(
+      svc.db,
+      Array.from({ length: 250 }, (_, i) => fakeLayout(i)),
+      'overwritten',
+      new Date(0),
+    )
+    const first = await collectGarbage(svc, Date.now(), 0, { batch: 100, maxBatches: 2 })
+    expect(first).toEqual({ removed: 200, failed: 0, more: true })
+    const second = await collectGarbage(svc, Date.now(), 0, { batch: 100, maxBatches: 2 })
+    expect(second).toEqual({ removed: 50, failed: 0, more: false })
+  })
+
+  it('entries inside their grace period wait', async () => {
+    g = await openGcRig()
+    const svc = g.svc
+    svc.storage = { ...svc.storage, remove: async () => {} }
+    await meta.enqueueGc(svc.db, [fakeLayout(1)], 'overwritten', new Date())
+    expect((await collectGarbage(svc, Date.now(), HOUR)).removed).toBe(0)
+    expect((await collectGarbage(svc, Date.now() + 2 * HOUR, HOUR)).removed).toBe(1)
+  })
+})
+
+// A killed process runs no statement after the kill. Every operation that drops a row's data is
+// cut after each of its metadata calls in turn; then GC (past grace) and orphan collection run,
+// and no shard may be left that no row references.
+describe('no shard leaks whatever metadata call a crash cuts', () => {
+  const small = (seed: number) => pseudoRandom(3_000 + seed, seed)
+
+  /** Runs `op` with the metadata dying after n calls, for every n until op completes uncut. */
+  async function everyCrashPoint(setup: (g: GcRig) => Promise<void>, op: (g: GcRig) => Promise<unknown>) {
+    const leaks: string[] = []
+    let points = 0
+    for (let n = 0; n < 40; n++) {
+      const rig = await openGcRig()
+      g = rig
+      try {
+        await createBucket(rig.svc, rig.actor, 'b', 'us-east-1')
+        await setup(rig)
+        const restore = crashMetaAfter(rig.svc, n)
+        let cut = false
+        try {
+          await op(rig)
+        } catch {
+          cut = true
+        } finally {
+          restore()
+        }
+        // The process restarts: everything past grace is collected.
+        for (let i = 0; i < 5 && (await collectGarbage(rig.svc, Date.now() + HOUR, 0)).more; i++);
+        await collectOrphansPass(rig.svc, -HOUR)
+        const left = await unreferencedShards(rig)
+        if (left.length > 0) leaks.push(`crash after ${n} metadata calls: ${left.length} unreferenced write(s)`)
+        points++
+        if (!cut) break // the op ran to its end: every crash point before it was tried
+      } finally {
+        await rig.close()
+        g = undefined
+      }
+    }
+    expect(leaks).toEqual([])
+    expect(points).toBeGreaterThan(1)
+  }
+  it('DeleteObjects', async () => {
+    await everyCrashPoint(
+      async (r) => {
+        for (const k of ['a', 'b', 'c']) await put(r, 'b', k, small(k.charCodeAt(0)))
+      },
+      async (r) => {
+        const out = await deleteObjects(r.svc, r.actor, 'b', ['a', 'b', 'c'])
+        if (out.some((o) => o.error)) throw new Error('a key failed')
+      },
+    )
+  })
+
+  it('overwrite (PutObject onto an existing key)', async () => {
+    await everyCrashPoint(
+      (r) => put(r, 'b', 'k', small(1)),
+      (r) => put(r, 'b', 'k', small(2)),
+    )
+  })
+
+  it('CompleteMultipartUpload replacing an object and leaving a part out', async () => {
+    let uploadId = ''
+    await everyCrashPoint(
+      async (r) => {
+        await put(r, 'b', 'k', small(1))
+        uploadId = (await createUpload(r.svc, r.actor, { bucket: 'b', key: 'k', headers: {}, userMeta: {} })).uploadId
+        for (const partNumber of [1, 2]) {
+          const bytes = small(10 + partNumber)
+          await uploadPart(r.svc, r.actor, {
+            bucket: 'b',
+            key: 'k',
+            uploadId,
+            partNumber,
+            body: streamFromBytes(bytes),
+            digests: () => ({ etag: `"p${partNumber}"` }),
+            length: bytes.length,
+          })
+        }
+      },
+      (r) =>
+        completeUpload(r.svc, r.actor, {
+          bucket: 'b',
+          key: 'k',
+          uploadId,
+          parts: [{ partNumber: 2, etag: '"p2"', checksums: {} }],
+          conditions: {},
+        }),
+    )
+  })
+
+  it('AbortMultipartUpload and a re-uploaded part', async () => {
+    let uploadId = ''
+    const part = (r: GcRig, seed: number) => {
+      const bytes = small(seed)
+      return uploadPart(r.svc, r.actor, {
+        bucket: 'b',
+        key: 'k',
+        uploadId,
+        partNumber: 1,
+        body: streamFromBytes(bytes),
+        digests: () => ({ etag: `"p${seed}"` }),
+        length: bytes.length,
+      })
+    }
+    await everyCrashPoint(
+      async (r) => {
+        uploadId = (await createUpload(r.svc, r.actor, { bucket: 'b', key: 'k', headers: {}, userMeta: {} })).uploadId
+        await part(r, 1)
+      },
+      async (r) => {
+        await part(r, 2)
+        await abortUpload(r.svc, r.actor, { bucket: 'b', key: 'k', uploadId })
+      },
+    )
+  })
+})
