@@ -26,6 +26,7 @@ const suites: Record<SuiteName, () => Promise<Suite>> = {
   crypto: async () => (await import('./crypto.ts')).runCrypto,
   storage: async () => (await import('./storage.ts')).runStorage,
   s3: async () => (await import('./s3.ts')).runS3,
+  gc: async () => (await import('./gc.ts')).runGc,
 }
 
 function print(result: SuiteResult): void {
@@ -62,7 +63,12 @@ async function main(): Promise<number> {
   try {
     for (const name of selected) {
       try {
-        const result = await (await suites[name]())({ quick: args.quick, progress, repoRoot: REPO_ROOT })
+        const result = await (await suites[name]())({
+          quick: args.quick,
+          minutes: args.minutes,
+          progress,
+          repoRoot: REPO_ROOT,
+        })
         results.push(result)
       } catch (e) {
         // One broken suite must not lose the others' figures: report it and go on.

@@ -1,11 +1,12 @@
 /**
- * Command line of `npm run bench`: --quick, --only codec,crypto,storage,s3, --out DIR, --no-progress.
+ * Command line of `npm run bench`: --quick, --only codec,crypto,storage,s3,gc, --out DIR,
+ * --minutes N (gc), --no-progress.
  * Parsed by the coffer CLI's parser (src/runtime/args.ts); run.ts reports problems and exits.
  */
 import { parseFlags, type CommandSpec } from '../../src/runtime/args.ts'
 import { commandHelp } from '../../src/runtime/help.ts'
 
-export const SUITES = ['codec', 'crypto', 'storage', 's3'] as const
+export const SUITES = ['codec', 'crypto', 'storage', 's3', 'gc'] as const
 export type SuiteName = (typeof SUITES)[number]
 
 export const BENCH_COMMAND = {
@@ -20,6 +21,12 @@ export const BENCH_COMMAND = {
     only: { type: 'list', value: 'LIST', shownDefault: 'all', help: `run only these suites: ${SUITES.join(', ')}` },
     out: { type: 'string', value: 'DIR', shownDefault: 'bench/results', help: 'where reports go' },
     'no-progress': { type: 'boolean', help: 'no progress bar on stderr' },
+    minutes: {
+      type: 'string',
+      value: 'N',
+      shownDefault: '1 (quick: 0.5)',
+      help: 'how long the gc suite overwrites at full speed (e.g. --only gc --minutes 5)',
+    },
   },
 } as const satisfies CommandSpec
 
@@ -27,6 +34,8 @@ export interface BenchArgs {
   quick: boolean
   only: SuiteName[]
   out?: string
+  /** Minutes of overwrites for the gc suite; undefined = its default. */
+  minutes?: number
   progress: boolean
   help: boolean
   problems: string[]
@@ -41,7 +50,13 @@ export function parseArgs(argv: string[]): BenchArgs {
     if ((SUITES as readonly string[]).includes(s)) only.push(s as SuiteName)
     else problems.push(`--only: unknown suite "${s}" (known: ${SUITES.join(', ')})`)
   }
-  return { quick: v.quick, only, out: v.out, progress: !v['no-progress'], help, problems }
+  let minutes: number | undefined
+  if (v.minutes !== undefined) {
+    minutes = Number(v.minutes)
+    if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 600)
+      problems.push(`--minutes: expected a number of minutes in (0, 600], got "${v.minutes}"`)
+  }
+  return { quick: v.quick, only, out: v.out, minutes, progress: !v['no-progress'], help, problems }
 }
 
 export const USAGE = commandHelp(BENCH_COMMAND)

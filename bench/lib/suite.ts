@@ -6,6 +6,8 @@ import type { SuiteResult } from './report.ts'
 
 export interface SuiteContext {
   quick: boolean
+  /** `--minutes`: how long the gc suite overwrites; undefined = its default. */
+  minutes?: number
   progress: Progress
   repoRoot: string
 }
