@@ -22,8 +22,8 @@ import type { Metric, SuiteResult } from './lib/report.ts'
 import type { SuiteContext } from './lib/suite.ts'
 
 const MiB = 1024 * 1024
-const LIVE_KEYS = 32
-const OBJECT_BYTES = MiB
+const LIVE_KEYS = 64
+const OBJECT_BYTES = 256 * 1024
 const CLIENTS = 8
 const GRACE_MS = 10_000
 /** The server's GC wakes at least this often when idle (GC_INTERVAL_MAX_MS, src/service/background.ts). */
@@ -191,7 +191,7 @@ export async function runGc(ctx: SuiteContext): Promise<SuiteResult> {
       ms: performance.now() - t0,
       tables: [
         {
-          title: `GC under overwrites: ${LIVE_KEYS} live keys of ${OBJECT_BYTES / MiB} MiB, ${CLIENTS} clients, ${minutes} min, grace ${GRACE_MS / 1000} s`,
+          title: `GC under overwrites: ${LIVE_KEYS} live keys of ${OBJECT_BYTES / 1024} KiB, ${CLIENTS} clients, ${minutes} min, grace ${GRACE_MS / 1000} s`,
           columns: ['t (s)', 'PUTs', 'queued', 'due', 'disk MB', 'live MB', 'disk/live', 'bound MB', 'within'],
           rows: samples.map((s) => [
             s.t.toFixed(0),
