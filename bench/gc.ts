@@ -21,7 +21,6 @@ import { tempDir } from './lib/child.ts'
 import type { Metric, SuiteResult } from './lib/report.ts'
 import type { SuiteContext } from './lib/suite.ts'
 
-const MiB = 1024 * 1024
 const LIVE_KEYS = 64
 const OBJECT_BYTES = 256 * 1024
 const CLIENTS = 8
