@@ -51,6 +51,10 @@ export async function attempt<T>(
     const r = classify(raw)
     if (r.status === 500) tally.serverError(op, target, r.requestId, `${r.code}: ${r.message}`)
     if (count) tally.op(op, r.outcome)
+    if (tally.verbose && r.outcome === 'uncertain')
+      console.error(
+        `soak ${tally.seconds()}s lost answer: ${op} ${target}: ${r.status ?? 'no answer'} ${r.code} ${r.message.slice(0, 120)}`,
+      )
     return { ok: false, ...r }
   }
 }

@@ -61,7 +61,7 @@ export const SOAK_COMMAND = {
     'fault-every': {
       type: 'int',
       value: 'SECONDS',
-      default: 6,
+      default: 4,
       help: 'mean seconds between faults (each drawn from 0.5..1.5 × this)',
     },
     'max-size': { type: 'int', value: 'KIB', default: 3072, help: 'largest single PUT, in KiB' },

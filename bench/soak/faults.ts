@@ -11,6 +11,7 @@ import type { SoakCluster } from './cluster.ts'
 import type { Rng } from './rng.ts'
 import { blockRanges, byWriteId, flipBytes, listShardFiles, type ShardFile, truncateTo } from './shard-files.ts'
 import type { Tally } from './tally.ts'
+import { liveWriteIds } from './meta-facts.ts'
 
 const SHARDS = 6
 const M = 2
@@ -88,12 +89,13 @@ export class FaultScheduler {
     }
   }
 
-  /** Writes with all six shards on disk and none damaged before, in a stable order. */
+  /** Live writes (an object or part points at them) with all six shards on disk and none damaged before, in a stable order. */
   private async candidates(): Promise<Map<string, ShardFile[]>> {
+    const live = await liveWriteIds(this.ctx.cluster.gatewayDir)
     const files = await listShardFiles(this.ctx.cluster.nodes.map((n) => n.dataDir))
     const whole = new Map<string, ShardFile[]>()
     for (const [id, fs] of byWriteId(files)) {
-      if (this.damaged.has(id)) continue
+      if (this.damaged.has(id) || !live.has(id)) continue
       if (new Set(fs.map((f) => f.index)).size !== SHARDS) continue
       whole.set(
         id,

@@ -12,6 +12,7 @@ import { attempt } from './answers.ts'
 import { GC_GRACE_MS, healthOk, ORPHAN_GRACE_MS, type SoakCluster } from './cluster.ts'
 import type { BucketModel } from './model.ts'
 import { byWriteId, listShardFiles } from './shard-files.ts'
+import { layoutIds } from './meta-facts.ts'
 import type { Tally } from './tally.ts'
 import { getAndCheck, KEYS, listAndCheck, type Worker } from './worker.ts'
 
@@ -109,66 +110,90 @@ export async function abortOpenUploads(tally: Tally, buckets: readonly BucketMod
   }
 }
 
-/** Every write id a layout in `json` names (ErasureLayout: `scheme: "rs"` and `id`). */
-function layoutIds(json: unknown, out: Set<string>): void {
-  if (Array.isArray(json)) for (const x of json) layoutIds(x, out)
-  else if (json && typeof json === 'object') {
-    const o = json as Record<string, unknown>
-    if (o.scheme === 'rs' && typeof o.id === 'string') out.add(o.id)
-    for (const v of Object.values(o)) layoutIds(v, out)
-  }
-}
-
 interface MetaFacts {
+  /** Write ids objects and parts point at. */
   live: Set<string>
-  gcQueue: number
-  intents: number
+  /** Write ids queued for collection (gc_queue) or still marked in flight (write_intents). */
+  pending: Set<string>
+  /** gc_queue rows past their grace and not leased: work the collector should have done. */
+  gcDue: number
+  /** gc_queue rows leased after a failed attempt (a store was down): retried when the lease ends. */
+  gcLeased: number
+  /** write_intents older than the orphan grace: the orphan collector should have settled them. */
+  staleIntents: number
 }
 
-async function readMeta(gatewayDir: string): Promise<MetaFacts> {
+async function readMeta(gatewayDir: string, now: number): Promise<MetaFacts> {
   const db = createClient({ url: `file:${join(gatewayDir, 'meta.db')}` })
   try {
     const live = new Set<string>()
+    const pending = new Set<string>()
     for (const table of ['objects', 'parts']) {
       const rs = await db.execute(`select layout from ${table}`)
       for (const row of rs.rows) layoutIds(JSON.parse(String(row.layout)), live)
     }
-    const count = async (table: string) => Number((await db.execute(`select count(*) as n from ${table}`)).rows[0]!.n)
-    return { live, gcQueue: await count('gc_queue'), intents: await count('write_intents') }
+    let gcDue = 0
+    let gcLeased = 0
+    const gc = await db.execute('select layout, enqueued_at, retry_at from gc_queue')
+    for (const row of gc.rows) {
+      layoutIds(JSON.parse(String(row.layout)), pending)
+      if (Number(row.retry_at) > now) gcLeased++
+      else if (Number(row.enqueued_at) < now - GC_GRACE_MS) gcDue++
+    }
+    let staleIntents = 0
+    for (const row of (await db.execute('select id, started_at from write_intents')).rows) {
+      pending.add(String(row.id))
+      if (Number(row.started_at) < now - ORPHAN_GRACE_MS) staleIntents++
+    }
+    return { live, pending, gcDue, gcLeased, staleIntents }
   } finally {
     db.close()
   }
 }
 
 /**
- * After the grace periods: shard files whose write id no object or part names are leaks; live
- * writes with fewer than six shard files were not healed. `opsEnded`: when the last write began.
+ * After the grace periods: shard files whose write id no row names at all (no object, part, queued
+ * garbage or write intent) are leaks nothing will ever collect; garbage past its grace and stale
+ * intents are work the collectors left undone; live writes with fewer than six shard files were
+ * not healed. `opsEnded`: when the last operation ended.
  */
 export async function checkLeaks(
   tally: Tally,
   cluster: SoakCluster,
   admin: AdminTarget,
   opsEnded: number,
-): Promise<{ files: number; live: number; leaked: number }> {
+): Promise<{ files: number; live: number; leaked: number; gcLeased: number }> {
   await sleep(opsEnded + ORPHAN_GRACE_MS + 2000 - Date.now())
   await healRun(admin, tally)
   const nodeDirs = cluster.nodes.map((n) => n.dataDir)
   let leaked: string[] = []
-  let facts: MetaFacts = { live: new Set(), gcQueue: 0, intents: 0 }
+  let facts: MetaFacts = { live: new Set(), pending: new Set(), gcDue: 0, gcLeased: 0, staleIntents: 0 }
   let files = 0
   // Background collection runs every grace period; give it a few rounds to finish what is due.
   await waitFor(4 * GC_GRACE_MS + 10_000, async () => {
-    facts = await readMeta(cluster.gatewayDir)
+    facts = await readMeta(cluster.gatewayDir, Date.now())
     const shards = await listShardFiles(nodeDirs)
     files = shards.length
-    leaked = [...byWriteId(shards).keys()].filter((id) => !facts.live.has(id))
-    return leaked.length === 0
+    leaked = [...byWriteId(shards).keys()].filter((id) => !facts.live.has(id) && !facts.pending.has(id))
+    return leaked.length === 0 && facts.gcDue === 0 && facts.staleIntents === 0
   })
   tally.check(
     leaked.length === 0,
     'shards leaked',
     () =>
-      `${leaked.length} write ids have shard files no object or part references ${ORPHAN_GRACE_MS / 1000} s after the last write (gc_queue ${facts.gcQueue} rows, write_intents ${facts.intents} rows): ${leaked.slice(0, 5).join(', ')}`,
+      `${leaked.length} write ids have shard files that no object, part, gc_queue row or write intent names, ${ORPHAN_GRACE_MS / 1000} s after the last write: ${leaked.slice(0, 5).join(', ')}`,
+  )
+  tally.check(
+    facts.gcDue === 0,
+    'garbage not collected',
+    () =>
+      `${facts.gcDue} gc_queue rows past their ${GC_GRACE_MS / 1000} s grace and not leased, after a heal run and ${(4 * GC_GRACE_MS + 10_000) / 1000} s of background collection`,
+  )
+  tally.check(
+    facts.staleIntents === 0,
+    'orphans not collected',
+    () =>
+      `${facts.staleIntents} write intents older than the ${ORPHAN_GRACE_MS / 1000} s orphan grace remain after a heal run`,
   )
   const grouped = byWriteId(await listShardFiles(nodeDirs))
   const short = [...facts.live].filter((id) => new Set((grouped.get(id) ?? []).map((f) => f.index)).size < SHARDS)
@@ -178,5 +203,5 @@ export async function checkLeaks(
     () =>
       `${short.length} of ${facts.live.size} live writes have fewer than ${SHARDS} shard files after a heal run: ${short.slice(0, 5).join(', ')}`,
   )
-  return { files, live: facts.live.size, leaked: leaked.length }
+  return { files, live: facts.live.size, leaked: leaked.length, gcLeased: facts.gcLeased }
 }

@@ -602,7 +602,7 @@ export async function listAndCheck(tally: Tally, b: BucketModel, op: string, str
   for (const [key, size] of seen) {
     const m = b.keys.get(key)
     tally.check(
-      m !== undefined && m.states().some((v) => v.size === size),
+      m?.states().some((v) => v.size === size) === true,
       'listed object not in the model',
       () =>
         `${b.name} (${b.tenant.namespace}) lists ${key} (${size} B); model ${m?.describe() ?? 'never written here'}`,
