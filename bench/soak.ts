@@ -25,6 +25,7 @@ const NAMESPACES = [
   { name: 'soak-dare-b', encryption: true },
 ] as const
 const BUCKETS_PER_WORKER = 2
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 function s3For(endpoint: string, ca: string, accessKeyId: string, secretAccessKey: string): S3Client {
   return new S3Client({
@@ -124,6 +125,9 @@ async function main(): Promise<number> {
         maxSize: args.maxSize,
         admin: adminTarget,
         deadline,
+        gatewayReady: async () => {
+          for (let i = 0; i < 600 && !cluster.gatewayUp() && Date.now() < deadline; i++) await sleep(100)
+        },
       }),
     )
   }

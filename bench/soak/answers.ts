@@ -1,5 +1,6 @@
 /**
- * How the soak reads an SDK answer: a clear S3 refusal (4xx: nothing changed), a lost answer (the
+ * How the soak reads an SDK answer: a clear refusal (a 4xx, or a connection refused: nothing
+ * changed), a lost answer (the
  * connection died, a timeout, a 5xx: the change may or may not have happened), or a 500, which is a
  * failure in itself and is recorded with its request id.
  */
@@ -25,11 +26,12 @@ type SdkError = {
 export function classify(raw: unknown): Refusal {
   const e: SdkError = typeof raw === 'object' && raw !== null ? (raw as SdkError) : {}
   const status = e.$metadata?.httpStatusCode
-  const code = e.name ?? e.Code ?? e.code ?? 'Error'
+  const code = e.code === 'ECONNREFUSED' ? 'ECONNREFUSED' : (e.name ?? e.Code ?? e.code ?? 'Error')
   const message = String(e.message ?? raw)
   const requestId = e.$metadata?.requestId ?? e.$response?.headers?.['x-amz-request-id'] ?? 'none'
-  // A 4xx is the server saying no before it changed anything; anything else may have happened.
-  const refused = status !== undefined && status >= 400 && status < 500
+  // A 4xx is the server saying no before it changed anything, and a refused connection never
+  // reached it; anything else (reset, timeout, 5xx) may have happened.
+  const refused = (status !== undefined && status >= 400 && status < 500) || e.code === 'ECONNREFUSED'
   return { outcome: refused ? 'rejected' : 'uncertain', status, code, message, requestId }
 }
 

@@ -71,7 +71,9 @@ export class Tally {
     const sum = opRows.reduce((s, [, r]) => s + total(r), 0)
     lines.push(`soak: seed ${seed} — replay with: ${commandLine}`)
     lines.push(`soak: ran ${this.seconds()} s`)
-    lines.push(`operations: ${sum} (ok / rejected by S3 / uncertain: answer lost to a fault)`)
+    lines.push(
+      `operations: ${sum} (ok / not done: a 4xx or a refused connection / uncertain: the answer was lost to a fault)`,
+    )
     for (const [k, r] of opRows)
       lines.push(`  ${k.padEnd(16)} ${String(total(r)).padStart(6)}   ${r.ok} / ${r.rejected} / ${r.uncertain}`)
     const faultSum = [...this.faults.values()].reduce((s, n) => s + n, 0)

@@ -71,6 +71,8 @@ export interface WorkerContext {
   maxSize: number
   admin: AdminTarget
   deadline: number
+  /** Resolves once the gateway process is up (bounded). */
+  gatewayReady: () => Promise<void>
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -122,9 +124,9 @@ export class Worker {
       const kind = this.rng.weighted(this.weights)
       const r = this.rng.fork(i)
       try {
-        const lost = await this.step(kind, r)
-        // An answer lost to a fault: give a killed gateway a moment rather than hammering it.
-        if (lost) await sleep(300)
+        // While the scheduler has the gateway down, wait for it rather than hammering a closed port.
+        await this.ctx.gatewayReady()
+        await this.step(kind, r)
       } catch (e) {
         this.tally.fail('soak error', `worker ${this.ctx.index} ${kind}: ${e instanceof Error ? e.stack : String(e)}`)
       }
@@ -512,6 +514,30 @@ export class Worker {
   }
 }
 
+/**
+ * The object's bytes. `tries` > 1 retries a connection that died without an HTTP answer (a
+ * keep-alive socket the server had just closed): the final checks ask whether the object is
+ * readable, not whether one socket was.
+ */
+async function getBytes(
+  b: BucketModel,
+  key: string,
+  range: [number, number] | undefined,
+  tries: number,
+): Promise<Uint8Array> {
+  for (let i = 1; ; i++) {
+    try {
+      const res = await b.tenant.client.send(
+        new GetObjectCommand({ Bucket: b.name, Key: key, Range: range ? `bytes=${range[0]}-${range[1]}` : undefined }),
+      )
+      return await res.Body!.transformToByteArray()
+    } catch (raw) {
+      if (i >= tries || classify(raw).status !== undefined) throw raw
+      await new Promise((r) => setTimeout(r, 500))
+    }
+  }
+}
+
 /** GETs one key (whole or a range) and checks the bytes against the model; false when the answer was lost. */
 export async function getAndCheck(
   tally: Tally,
@@ -526,10 +552,7 @@ export async function getAndCheck(
   const target = `${b.name}/${key}${range ? ` bytes=${range[0]}-${range[1]}` : ''}`
   let bytes: Uint8Array
   try {
-    const res = await b.tenant.client.send(
-      new GetObjectCommand({ Bucket: b.name, Key: key, Range: range ? `bytes=${range[0]}-${range[1]}` : undefined }),
-    )
-    bytes = await res.Body!.transformToByteArray()
+    bytes = await getBytes(b, key, range, strict ? 3 : 1)
   } catch (raw) {
     const e = classify(raw)
     if (e.status === 500) tally.serverError(op, target, e.requestId, `${e.code}: ${e.message}`)
