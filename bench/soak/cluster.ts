@@ -25,7 +25,7 @@ const NODE_LISTENING = /^coffer-node: listening on https:\/\/\S+?:(\d+)\s*$/m
 /** Short grace periods so the run can check for leaks; intervals short so healing happens during it. */
 export const GATEWAY_ENV = {
   COFFER_GC_GRACE_MS: '3000',
-  COFFER_ORPHAN_GRACE_MS: '20000',
+  COFFER_ORPHAN_GRACE_MS: '30000',
   COFFER_HEAL_INTERVAL_MS: '1000',
   COFFER_SCRUB_INTERVAL_MS: '2000',
   COFFER_READ_TIMEOUT_MS: '3000',
@@ -35,6 +35,11 @@ export const ORPHAN_GRACE_MS = Number(GATEWAY_ENV.COFFER_ORPHAN_GRACE_MS)
 export const GC_GRACE_MS = Number(GATEWAY_ENV.COFFER_GC_GRACE_MS)
 /** A stalled body is cut after this many seconds (the `slow` fault expects 400 RequestTimeout). */
 export const BODY_IDLE_S = 3
+/**
+ * No body may take longer, so no write is still streaming when the orphan collector, 30 s after a
+ * write began, takes its unreferenced shards for a crashed write's.
+ */
+export const BODY_TIME_LIMIT_S = 15
 
 export interface SoakNode {
   index: number
@@ -163,6 +168,8 @@ export async function startCluster(nodeCount: number, keepDirs: boolean): Promis
         '16MiB',
         '--body-idle-timeout',
         String(BODY_IDLE_S),
+        '--body-time-limit',
+        String(BODY_TIME_LIMIT_S),
       ],
       env: { ...GATEWAY_ENV, COFFER_ROOT_ACCESS_KEY: creds.accessKeyId, COFFER_ROOT_SECRET_KEY: creds.secretAccessKey },
       readyTimeoutMs: READY_MS,
