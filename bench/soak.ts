@@ -13,7 +13,14 @@ import { cleanupAll } from './lib/cleanup.ts'
 import { parseSoakArgs, USAGE } from './soak/args.ts'
 import { BODY_IDLE_S, startCluster } from './soak/cluster.ts'
 import { FaultScheduler } from './soak/faults.ts'
-import { abortOpenUploads, checkLeaks, healRun, restoreCluster, verifyAll } from './soak/final-checks.ts'
+import {
+  abortOpenUploads,
+  checkBucketOwners,
+  checkLeaks,
+  healRun,
+  restoreCluster,
+  verifyAll,
+} from './soak/final-checks.ts'
 import { BucketModel, type Tenant } from './soak/model.ts'
 import { randomSeed, Rng } from './soak/rng.ts'
 import { Tally } from './soak/tally.ts'
@@ -152,6 +159,7 @@ async function main(): Promise<number> {
     await verifyAll(tally, seed, allBuckets, workers, 'verify-degraded')
     await healRun(adminTarget, tally)
     await verifyAll(tally, seed, allBuckets, workers, 'verify-healed')
+    await checkBucketOwners(tally, tenants, allBuckets)
     await abortOpenUploads(tally, allBuckets)
     const leaks = await checkLeaks(tally, cluster, adminTarget, opsEnded)
     console.log(

@@ -15,6 +15,8 @@ import { liveWriteIds } from './meta-facts.ts'
 
 const SHARDS = 6
 const M = 2
+/** Coffer's block size (docs/architecture.md §2 step 4). */
+const BLOCK = 256 * 1024
 const FIRST_FAULT_MS = 3000
 
 /** Faults the scheduler itself injects (`slow` is the workers' doing). */
@@ -110,7 +112,10 @@ export class FaultScheduler {
     const all = await this.candidates()
     if (all.size === 0) return
     const ids = [...all.keys()]
-    const id = r.pick(ids)
+    // Stripe damage needs at least m+1 stripes: shards longer than m whole blocks.
+    const long = ids.filter((i) => all.get(i)![0]!.size > M * (BLOCK + 4) + 256)
+    if (kind === 'stripe-damage' && long.length === 0) return
+    const id = kind === 'stripe-damage' ? r.pick(long) : r.pick(ids)
     const shards = all.get(id)!
     const shard = r.pick(shards)
     switch (kind) {
@@ -142,10 +147,13 @@ export class FaultScheduler {
       case 'swap': {
         // Another write's shard takes this one's place and the other way round: each file is still
         // a valid shard, only not the one its name says.
+        // Preferably a shard of the same length (same geometry), which no block checksum can tell apart.
         const others = ids.filter((o) => o !== id)
         if (others.length === 0) return
-        const otherId = r.pick(others)
-        const other = r.pick(all.get(otherId)!)
+        const twins = others.filter((o) => all.get(o)!.some((f) => f.size === shard.size))
+        const otherId = r.pick(twins.length ? twins : others)
+        const sameSize = all.get(otherId)!.filter((f) => f.size === shard.size)
+        const other = r.pick(sameSize.length ? sameSize : all.get(otherId)!)
         this.damaged.add(id)
         this.damaged.add(otherId)
         const [a, b] = await Promise.all([readFile(shard.path), readFile(other.path)])

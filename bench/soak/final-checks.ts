@@ -6,11 +6,11 @@
  */
 import { createClient } from '@libsql/client'
 import { join } from 'node:path'
-import { AbortMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3'
+import { AbortMultipartUploadCommand, ListBucketsCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3'
 import { adminCall, type AdminTarget } from '../../src/runtime/admin-cli.ts'
 import { attempt } from './answers.ts'
 import { GC_GRACE_MS, healthOk, ORPHAN_GRACE_MS, type SoakCluster } from './cluster.ts'
-import type { BucketModel } from './model.ts'
+import type { BucketModel, Tenant } from './model.ts'
 import { byWriteId, listShardFiles } from './shard-files.ts'
 import { layoutIds } from './meta-facts.ts'
 import type { Tally } from './tally.ts'
@@ -92,6 +92,34 @@ export async function verifyAll(
       }),
     )
     await listAndCheck(tally, b, `${op}-list`, true)
+  }
+}
+
+/** Each namespace's ListBuckets shows exactly the soak's buckets it owns now, none of another's. */
+export async function checkBucketOwners(
+  tally: Tally,
+  tenants: readonly Tenant[],
+  buckets: readonly BucketModel[],
+): Promise<void> {
+  for (const t of tenants) {
+    const a = await attempt(tally, 'list-buckets', t.namespace, () => t.client.send(new ListBucketsCommand({})))
+    if (!a.ok) {
+      tally.fail(
+        'unlistable after faults healed',
+        `ListBuckets of ${t.namespace}: ${a.status ?? 'no answer'} ${a.code}`,
+      )
+      continue
+    }
+    const listed = new Set((a.value.Buckets ?? []).map((b) => b.Name!))
+    const own = buckets.filter((b) => b.state === 'exists' && b.tenant === t).map((b) => b.name)
+    const foreign = [...listed].filter((n) => !own.includes(n))
+    const missing = own.filter((n) => !listed.has(n))
+    tally.check(
+      foreign.length === 0 && missing.length === 0,
+      'bucket in the wrong namespace',
+      () =>
+        `${t.namespace} lists ${foreign.length ? `buckets it does not own: ${foreign.join(', ')}` : ''}${missing.length ? ` and misses its own: ${missing.join(', ')}` : ''}`,
+    )
   }
 }
 
