@@ -42,6 +42,14 @@ function s3For(endpoint: string, ca: string, accessKeyId: string, secretAccessKe
     credentials: { accessKeyId, secretAccessKey },
     // No retries: every answer, lost ones included, goes into the model as it came.
     maxAttempts: 1,
+    // The SDK warns on every failed streaming upload; the soak counts those itself.
+    logger: {
+      trace: () => {},
+      debug: () => {},
+      info: () => {},
+      warn: () => {},
+      error: (...a: unknown[]) => console.error(...a),
+    },
     requestHandler: new NodeHttpHandler({
       httpsAgent: new Agent({ ca, keepAlive: true, maxSockets: 8 }),
       connectionTimeout: 5_000,

@@ -20,7 +20,6 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   UploadPartCommand,
-  type S3Client,
 } from '@aws-sdk/client-s3'
 import { adminCall, type AdminTarget } from '../../src/runtime/admin-cli.ts'
 import { attempt, classify } from './answers.ts'
@@ -428,7 +427,6 @@ export class Worker {
       client.send(new DeleteBucketCommand({ Bucket: b.name })),
     )
     let recreatedBy: Tenant | undefined
-    let ownWrite: (Version & { label: number }) | undefined
     if (del.ok) {
       b.state = 'gone'
       b.clear()
@@ -442,8 +440,7 @@ export class Worker {
         recreatedBy = b.tenant
         if (stray) {
           // The new owner writes the key the stray PUT is still streaming to.
-          ownWrite = this.version(this.label(), r.int(1, 4 * KiB))
-          const own = ownWrite
+          const own = this.version(this.label(), r.int(1, 4 * KiB))
           const a = await attempt(this.tally, 'put', `${b.name}/${strayKey}`, () =>
             b.tenant.client.send(
               new PutObjectCommand({
@@ -473,7 +470,6 @@ export class Worker {
       } else if (s.ok) b.key(strayKey).set(strayV)
       else if (s.outcome === 'uncertain') b.key(strayKey).maybe(strayV)
     }
-    void ownWrite
     return !del.ok && del.outcome === 'uncertain'
   }
 
@@ -657,5 +653,3 @@ export async function deleteKeys(tally: Tally, b: BucketModel, keys: readonly st
   }
   return !lost
 }
-
-export type { S3Client }

@@ -17,7 +17,21 @@ const MINUTES = 1.5
 /** Operations and faults run MINUTES; start-up and the final checks (grace periods included) take ~1.5 min more. */
 const RUN_LIMIT_MS = 8 * 60_000
 
-const WITHOUT: readonly string[] = []
+const WITHOUT: readonly string[] = [
+  // Key rotation loses writes (issue 10, defect 1): seed 3 → 500 "namespace soak-dare-b has no key
+  // version 1 (deleted namespace, or a rotation raced this read)" from the next rotation.
+  'rotate',
+  'rotate-master',
+  // Bucket-name reuse (defect 2): seed 3 → "soak-dare-a PUT soak-3-w2-1/k/00 answered 200 after
+  // soak-3-w2-1 was deleted during its upload (now owned by namespace soak-dare-b)".
+  'bucket-cycle',
+  // Shards not checked for what they hold (defect 3): seed 7 → a ranged GET answered 500 (D@RE),
+  // whole GETs 503 "Too few storage nodes" with one swapped shard, and a leaked write id.
+  'swap',
+  // Per-shard instead of per-stripe decode (defect 4): seed 7 → a 2.4 MB object with one bad
+  // block in each of three stripes answered 503, then broke mid-body ("aborted").
+  'stripe-damage',
+]
 
 function runSoak(args: string[]): Promise<{ code: number | string; out: string }> {
   return new Promise((resolve, reject) => {
