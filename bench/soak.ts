@@ -42,14 +42,9 @@ function s3For(endpoint: string, ca: string, accessKeyId: string, secretAccessKe
     credentials: { accessKeyId, secretAccessKey },
     // No retries: every answer, lost ones included, goes into the model as it came.
     maxAttempts: 1,
-    // The SDK warns on every failed streaming upload; the soak counts those itself.
-    logger: {
-      trace: () => {},
-      debug: () => {},
-      info: () => {},
-      warn: () => {},
-      error: (...a: unknown[]) => console.error(...a),
-    },
+    // Quiet: the SDK warns on every failed streaming upload and, with a logger, logs every failed
+    // command; the soak counts and reports those itself.
+    logger: { trace: () => {}, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
     requestHandler: new NodeHttpHandler({
       httpsAgent: new Agent({ ca, keepAlive: true, maxSockets: 8 }),
       connectionTimeout: 5_000,
