@@ -36,6 +36,10 @@ export const FAULT_CLASSES = [
 ] as const
 export type FaultClass = (typeof FAULT_CLASSES)[number]
 
+/** Final checks that can be left out on their own: `leaks` (shard files no row names). */
+export const CHECK_CLASSES = ['leaks'] as const
+export type CheckClass = (typeof CHECK_CLASSES)[number]
+
 export const SOAK_COMMAND = {
   name: 'npm run soak --',
   summary:
@@ -55,7 +59,11 @@ export const SOAK_COMMAND = {
       shownDefault: 'all',
       help: `fault classes: ${FAULT_CLASSES.join(', ')}; \`none\` for none`,
     },
-    without: { type: 'list', value: 'LIST', help: 'operation or fault classes to leave out' },
+    without: {
+      type: 'list',
+      value: 'LIST',
+      help: `operation or fault classes to leave out, or the check ${CHECK_CLASSES.join(', ')}`,
+    },
     workers: { type: 'int', value: 'N', default: 4, help: 'concurrent S3 clients (each owns its buckets and keys)' },
     nodes: { type: 'int', value: 'N', default: 6, help: 'storage-node processes (the gateway codes 4+2 over them)' },
     'fault-every': {
@@ -75,6 +83,8 @@ export interface SoakArgs {
   seed?: number
   ops: OpClass[]
   faults: FaultClass[]
+  /** Final checks left out. */
+  skipChecks: CheckClass[]
   workers: number
   nodes: number
   faultEveryS: number
@@ -93,7 +103,7 @@ export function parseSoakArgs(argv: string[]): SoakArgs {
     problems.push(`--minutes takes a number of minutes in (0, 1440], got "${v.minutes}"`)
   const without = new Set(v.without)
   for (const w of without)
-    if (!(OP_CLASSES as readonly string[]).includes(w) && !(FAULT_CLASSES as readonly string[]).includes(w))
+    if (![...OP_CLASSES, ...FAULT_CLASSES, ...CHECK_CLASSES].includes(w as never))
       problems.push(`--without: unknown class "${w}"`)
   const pickList = <T extends string>(given: string[], known: readonly T[], flag: string): T[] => {
     if (given.length === 1 && given[0] === 'none') return []
@@ -113,6 +123,7 @@ export function parseSoakArgs(argv: string[]): SoakArgs {
     seed: v.seed,
     ops,
     faults,
+    skipChecks: CHECK_CLASSES.filter((c) => without.has(c)),
     workers: v.workers,
     nodes: v.nodes,
     faultEveryS: v['fault-every'],
