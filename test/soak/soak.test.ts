@@ -32,6 +32,10 @@ const WITHOUT: readonly string[] = [
   // Per-shard instead of per-stripe decode (defect 4): seed 7 → a 2.4 MB object with one bad
   // block in each of three stripes answered 503, then broke mid-body ("aborted").
   'stripe-damage',
+  // Shards leaked on a crash (defect 6): seed 10, 5 minutes with 10 gateway kills → "1 write ids
+  // have shard files that no object, part, gc_queue row or write intent names". Leaked shards are
+  // still counted and printed; only the failure is left out.
+  'leaks',
 ]
 
 function runSoak(args: string[]): Promise<{ code: number | string; out: string }> {
