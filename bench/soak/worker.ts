@@ -242,19 +242,18 @@ export class Worker {
         }),
       ),
     )
-    if (mode === 'stall') {
+    // A stalled body is normally refused (400 RequestTimeout), but not always: the body guard
+    // counts only time spent waiting for the client (src/s3/body-guard.ts), so while the gateway
+    // itself is not reading — held up by a slow or killed node — the client's silence is not
+    // silence to it, and the upload may end as an ordinary one (seed 1170924923, 1 of 97). Then it
+    // is a write like any other and the model takes it. The limit itself is pinned exactly by
+    // test/s3/body-limits.test.ts; here the answer, when it is a refusal, must be the right one.
+    if (mode === 'stall' && !a.ok && a.outcome === 'rejected')
       this.tally.check(
-        !a.ok,
-        'stalled body acknowledged',
-        () => `${b.name}/${key}: a body silent for ${this.ctx.bodyIdleS + 2} s got 200`,
+        a.code === 'RequestTimeout',
+        'stalled body answer',
+        () => `${b.name}/${key}: ${a.status} ${a.code}, expected 400 RequestTimeout`,
       )
-      if (!a.ok && a.outcome === 'rejected')
-        this.tally.check(
-          a.code === 'RequestTimeout',
-          'stalled body answer',
-          () => `${b.name}/${key}: ${a.status} ${a.code}, expected 400 RequestTimeout`,
-        )
-    }
     if (a.ok) m.set(v)
     else if (a.outcome === 'uncertain') m.maybe(v)
     return !a.ok && a.outcome === 'uncertain'
