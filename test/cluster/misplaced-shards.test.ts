@@ -199,7 +199,7 @@ describe('misplaced shard files over 6 storage-node processes (4+2)', () => {
   }, 120_000)
   afterAll(async () => {
     await gateway?.stop()
-    await Promise.all(nodes.map(stopNode))
+    await Promise.all(nodes.map((n) => stopNode(n)))
     if (root) await rm(root, { recursive: true, force: true })
   })
 

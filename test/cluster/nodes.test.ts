@@ -2,9 +2,7 @@
  * Distributed mode with real processes: 6 `coffer node`s and a gateway over them (4+2). Nodes are
  * killed with -9, wiped and restarted; every answer is checked with the SDK and on the nodes' disks.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { cp, readFile, mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'node:https'
@@ -17,7 +15,8 @@ import {
 } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bucketName, s3Client, sdkError } from '../helpers/s3-client.ts'
-import { REPO_ROOT, runtimeCommand, startServer, type TestServer } from '../helpers/server.ts'
+import { freePorts, type NodeProc as HelperNode, initCluster, startNode, stopNode } from '../helpers/nodes.ts'
+import { startServer, type TestServer } from '../helpers/server.ts'
 import {
   getBytes,
   getHealth,
@@ -39,85 +38,12 @@ const MiB = 1024 * 1024
 const NODES = 6
 const SHARDS = 6 // 4+2 over 6 nodes: every node holds one shard of every write
 const SEED = Number(process.env.COFFER_TEST_SEED ?? Date.now() % 100_000)
-// As test/helpers/nodes.ts: six node processes starting at once on 2 busy cores took over 30 s.
-const NODE_READY_MS = 60_000
 /** A failure answer must come this fast: "fail fast", never a hang. */
 const FAST_MS = 5_000
-const LISTENING = /^coffer-node: listening on https:\/\/\S+?:(\d+)\s*$/m
 
-interface NodeProc {
+/** A node process of this suite, numbered for the messages. */
+interface NodeProc extends HelperNode {
   index: number
-  port: number
-  dataDir: string
-  url: string
-  child?: ChildProcess
-  log: string
-}
-
-/** Ports chosen up front (the gateway's --nodes list is fixed, and a restarted node must reuse its port). */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const s = createServer()
-          s.once('error', reject)
-          s.listen(0, '127.0.0.1', () => resolve(s))
-        }),
-    ),
-  )
-  const ports = servers.map((s) => (s.address() as { port: number }).port)
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))
-  return ports
-}
-
-async function startNode(node: NodeProc, clusterFile: string): Promise<void> {
-  const { cmd, argv } = runtimeCommand('node', [
-    'node',
-    '--cluster',
-    clusterFile,
-    '--data',
-    node.dataDir,
-    '--port',
-    String(node.port),
-    '--host',
-    '127.0.0.1',
-  ])
-  const child = spawn(cmd, argv, {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  node.child = child
-  let out = ''
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s))
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (node.log += s))
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => fail('printed no listening line'), NODE_READY_MS)
-    const fail = (why: string) => {
-      clearTimeout(timer)
-      reject(new Error(`node ${node.index} ${why}\nstdout:\n${out}\nstderr:\n${node.log}`))
-    }
-    child.stdout!.on('data', () => {
-      const m = LISTENING.exec(out)
-      if (m) {
-        clearTimeout(timer)
-        if (Number(m[1]) !== node.port) fail(`listens on ${m[1]}, asked for ${node.port}`)
-        else resolve()
-      }
-    })
-    child.once('exit', (code, signal) => fail(`exited (${code ?? signal}) before listening`))
-  })
-}
-
-async function killNode(node: NodeProc, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-  const child = node.child
-  if (!child || child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise((r) => child.once('exit', r))
-  child.kill(signal)
-  await exited
-  node.child = undefined
 }
 
 /** A request to a node with no cluster signature; resolves with the status. */
@@ -149,9 +75,7 @@ describe('storage nodes: 6 node processes + gateway (4+2)', () => {
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'coffer-nodes-'))
     clusterFile = join(root, 'cluster.json')
-    const { cmd, argv } = runtimeCommand('node', ['cluster', 'init', '--out', clusterFile])
-    const init = spawnSync(cmd, argv, { cwd: REPO_ROOT, timeout: 60_000, encoding: 'utf8' })
-    expect(init.status, init.stderr).toBe(0)
+    initCluster(clusterFile)
     const ports = await freePorts(NODES)
     nodes = ports.map((port, index) => ({
       index,
@@ -177,7 +101,7 @@ describe('storage nodes: 6 node processes + gateway (4+2)', () => {
   afterAll(async () => {
     s3?.destroy()
     await gateway?.stop()
-    await Promise.all(nodes.map((n) => killNode(n, 'SIGTERM')))
+    await Promise.all(nodes.map((n) => stopNode(n)))
     if (root) await rm(root, { recursive: true, force: true })
   })
 
@@ -227,7 +151,7 @@ describe('storage nodes: 6 node processes + gateway (4+2)', () => {
   })
 
   it('kill -9 two nodes: every object reads back with the same SHA-256, ranges included', async () => {
-    await Promise.all([1, 4].map((i) => killNode(nodes[i]!)))
+    await Promise.all([1, 4].map((i) => stopNode(nodes[i]!, 'SIGKILL')))
     // Degraded vs healthy read speed is measured in bench/s3.ts.
     await verifyWhole(s3, Bucket, objects)
     await verifyRanges(
@@ -291,7 +215,7 @@ describe('storage nodes: 6 node processes + gateway (4+2)', () => {
   })
 
   it('three nodes down: writes get 503 within seconds and nothing appears; reads 503, never a hang', async () => {
-    await Promise.all([0, 2, 5].map((i) => killNode(nodes[i]!)))
+    await Promise.all([0, 2, 5].map((i) => stopNode(nodes[i]!, 'SIGKILL')))
     // Store health is cached for up to a second on the gateway.
     await waitFor(
       '3 nodes reported down',
@@ -345,7 +269,7 @@ describe('storage nodes: 6 node processes + gateway (4+2)', () => {
 
   it('nodes back, then 2 others down: the rebuilt node serves its shards, everything reads back', async () => {
     await Promise.all([0, 2, 5].map((i) => startNode(nodes[i]!, clusterFile)))
-    await Promise.all([3, 5].map((i) => killNode(nodes[i]!)))
+    await Promise.all([3, 5].map((i) => stopNode(nodes[i]!, 'SIGKILL')))
     // Up: 0, 1 (rebuilt), 2, 4 — exactly k, so every read needs node 1's rebuilt shard.
     await waitFor(
       '4 nodes up',

@@ -68,20 +68,24 @@ export async function startNode(node: NodeProc, clusterFile: string): Promise<vo
       reject(new Error(`node ${node.url} ${why}\nstdout:\n${out}\nstderr:\n${node.log}`))
     }
     child.stdout?.on('data', () => {
-      if (LISTENING.test(out)) {
+      const m = LISTENING.exec(out)
+      if (m) {
         clearTimeout(timer)
-        resolve()
+        // A restarted node must come back on its own port: the gateway's --nodes list is fixed.
+        if (Number(m[1]) !== node.port) fail(`listens on ${m[1]}, asked for ${node.port}`)
+        else resolve()
       }
     })
     child.once('exit', (code, signal) => fail(`exited (${code ?? signal}) before listening`))
   })
 }
 
-export async function stopNode(node: NodeProc): Promise<void> {
+/** Stops a node: SIGTERM (SIGKILL after 10 s), or SIGKILL at once to simulate a crash. */
+export async function stopNode(node: NodeProc, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   const child = node.child
   if (!child || child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise((r) => child.once('exit', r))
-  child.kill('SIGTERM')
+  child.kill(signal)
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
   await exited
   clearTimeout(timer)

@@ -237,7 +237,7 @@ describe('many slow connections', () => {
     }
     expect(Object.fromEntries(codes)).toEqual({ '400 RequestTimeout': N })
     // Timed from before each TLS handshake, and 150 handshakes at once take seconds on 2 cores:
-    // the bound tells "answered after the idle limit" from "dropped after the runtime's 120 s".
+    // the bound separates an answer after the idle limit and a connection the runtime drops at 120 s.
     expect(Math.max(...answers.map((a) => a.ms))).toBeLessThan(IDLE_S * 1000 + 20_000)
     // Given back once answered (the runtime closes each connection after its answer).
     let after = await fds()
