@@ -4,7 +4,7 @@
  * full checksum pass within a byte budget — and orphan collection removes shards of crashed writes.
  */
 import * as meta from '../meta/index.ts'
-import { type DataLayout, parseDataLayout, QuorumError } from '../storage/index.ts'
+import { type DataLayout, type HealResult, parseDataLayout, QuorumError } from '../storage/index.ts'
 import type { DurabilityStats, ServiceContext } from './context.ts'
 import { layoutsOf, parseStoredData } from './stored-data.ts'
 
@@ -91,13 +91,24 @@ async function healEntries(ctx: ServiceContext, entries: readonly meta.HealEntry
     try {
       const layout = parseDataLayout(entry.layout)
       id = layout.id
-      const result = await ctx.storage.heal(layout)
+      const owner = await ownerOf(ctx, id)
+      if (owner === 'none') {
+        // Deleted or overwritten since it was queued: its data is GC's (or orphan collection's) to
+        // remove, and a shard rebuilt now would belong to nobody.
+        done.push(entry.id)
+        finished++
+        return
+      }
+      // A degraded write queued before its row commits: heal it once the row is there (or once
+      // orphan collection has removed it, when the write fails). The lease brings it back.
+      if (owner === 'intent') return
+      const result = await healClaimed(ctx, layout)
       ctx.stats.shardsRebuilt += result.rebuilt.length
       for (const c of result.checks) {
         if (c.state === 'corrupt') ctx.stats.corruptShardsFound++
         if (c.state === 'missing') ctx.stats.missingShardsFound++
       }
-      if (result.pending.length === 0) {
+      if (result.pending.length === 0 || result.orphaned) {
         done.push(entry.id)
         finished++
       }
@@ -118,6 +129,41 @@ async function healEntries(ctx: ServiceContext, entries: readonly meta.HealEntry
   await Promise.all(Array.from({ length: Math.min(HEAL_CONCURRENCY, entries.length) }, worker))
   if (done.length > 0) await meta.doneHeal(ctx.db, done)
   return { finished }
+}
+
+/** Who keeps a write's data: a committed row (object or part), an unsettled write intent, or nobody. */
+async function ownerOf(ctx: ServiceContext, id: string): Promise<'row' | 'intent' | 'none'> {
+  if (await meta.isReferenced(ctx.db, id)) return 'row'
+  return (await meta.hasIntent(ctx.db, id)) ? 'intent' : 'none'
+}
+
+/**
+ * Heals the data of a write a row referenced a moment ago, without ever leaving a shard nobody
+ * will collect. The row may be deleted (or replaced) while the heal runs, and GC may remove the
+ * write's shards before the heal writes its rebuilt ones (GC's grace only delays that): the
+ * rebuilt file would then belong to nobody. So:
+ * 1. before writing, the heal claims the write id with a fresh write intent (claimIntent): if the
+ *    process dies before step 2, orphan collection looks at the id after its grace and removes
+ *    the shards unless a row references them (and it clears only intents it judged stale, so it
+ *    cannot drop a claim renewed under it);
+ * 2. after the rebuilt shards are in place, it looks again: a row still referencing the id then
+ *    will, when deleted later, queue GC for the id, and that removal comes after our files landed,
+ *    so they are collected; no row: the data is garbage, and the heal removes it itself.
+ * Checking only before writing would race with GC; checking only after would leak when the
+ * process dies in between; a claim GC had to wait for would need a lease that outlives every heal.
+ * With shards still pending (a store down or late), the claim stays for orphan collection: a
+ * late file may still land.
+ */
+async function healClaimed(ctx: ServiceContext, layout: DataLayout): Promise<HealResult & { orphaned: boolean }> {
+  await meta.claimIntent(ctx.db, layout.id)
+  const result = await ctx.storage.heal(layout)
+  if (!(await meta.isReferenced(ctx.db, layout.id))) {
+    await ctx.storage.remove(layout)
+    await meta.clearIntents(ctx.db, [layout.id])
+    return { ...result, orphaned: true }
+  }
+  if (result.pending.length === 0) await meta.clearIntents(ctx.db, [layout.id])
+  return { ...result, orphaned: false }
 }
 
 export interface ScrubState {
@@ -153,7 +199,8 @@ export async function scrubRound(
 
 /** Removes the shards of writes whose intent is older than `graceMs` and that nothing references. */
 export async function collectOrphans(ctx: ServiceContext, graceMs: number, now = Date.now()): Promise<number> {
-  const ids = await meta.staleIntents(ctx.db, new Date(now - graceMs), 100)
+  const before = new Date(now - graceMs)
+  const ids = await meta.staleIntents(ctx.db, before, 100)
   const settled: string[] = []
   for (const id of ids) {
     try {
@@ -166,6 +213,7 @@ export async function collectOrphans(ctx: ServiceContext, graceMs: number, now =
       // A store is down: try again next round.
     }
   }
-  if (settled.length > 0) await meta.clearIntents(ctx.db, settled)
+  // Only intents still as old as judged: one a heal renewed meanwhile (its claim) stays.
+  if (settled.length > 0) await meta.clearStaleIntents(ctx.db, settled, before)
   return settled.length
 }

@@ -18,6 +18,36 @@ export async function clearIntents(db: Db, ids: readonly string[]): Promise<void
   }
 }
 
+/**
+ * Orphan collection's settle: clears only the intents still started at or before `before`, the
+ * ones it judged. An intent renewed meanwhile (a heal's claim, see claimIntent) stays, so the
+ * shards written under that claim are still looked at later.
+ */
+export async function clearStaleIntents(db: Db, ids: readonly string[], before: Date): Promise<void> {
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    await db
+      .delete(writeIntents)
+      .where(and(inArray(writeIntents.id, ids.slice(i, i + CHUNK)), lte(writeIntents.startedAt, before)))
+  }
+}
+
+/**
+ * Records (or renews, to `now`) the intent of `id` before a heal writes shards for it: if the
+ * process dies before the heal settles, orphan collection looks at `id` after its grace and
+ * removes the shards when nothing references them.
+ */
+export async function claimIntent(db: Db, id: string, now = new Date()): Promise<void> {
+  await db
+    .insert(writeIntents)
+    .values({ id, startedAt: now })
+    .onConflictDoUpdate({ target: writeIntents.id, set: { startedAt: now } })
+}
+
+export async function hasIntent(db: Db, id: string): Promise<boolean> {
+  const rows = await db.select({ one: sql`1` }).from(writeIntents).where(eq(writeIntents.id, id)).limit(1)
+  return rows.length > 0
+}
+
 /** Intents started before `before`: writes that crashed or were abandoned (or just committed). */
 export async function staleIntents(db: Db, before: Date, limit: number): Promise<string[]> {
   const rows = await db
