@@ -3,7 +3,7 @@ import * as meta from '../meta/index.ts'
 import { pseudoRandom } from '../storage/erasure-storage.testkit.ts'
 import type { DataLayout, ShardStore } from '../storage/index.ts'
 import { shardName } from '../storage/shard-format.ts'
-import { streamFromBytes } from '../util/streams.ts'
+import { readAll, streamFromBytes } from '../util/streams.ts'
 import { createBucket } from './buckets.ts'
 import { deleteObject } from './delete-object.ts'
 import { collectGarbage, collectOrphansPass } from './gc.ts'
@@ -25,17 +25,8 @@ afterEach(async () => {
 
 const HOUR = 3_600_000
 
-async function collect(body: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = []
-  for await (const c of body) chunks.push(c)
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
-  let at = 0
-  for (const c of chunks) {
-    out.set(c, at)
-    at += c.length
-  }
-  return out
-}
+/** A whole shard body (small here). */
+const collect = (body: ReadableStream<Uint8Array>): Promise<Uint8Array> => readAll(body, 16 * 1024 * 1024)
 
 /** Object b/k stored, its shard 0 deleted and the write queued for healing; returns its layout. */
 async function damagedObject(r: GcRig): Promise<{ layout: DataLayout; store: ShardStore }> {
