@@ -51,7 +51,13 @@ export const SOAK_COMMAND = {
       default: '5',
       help: 'how long operations and faults run (fractions allowed)',
     },
-    seed: { type: 'int', value: 'S', shownDefault: 'random, printed', help: 'replays the schedule of an earlier run' },
+    // Text, not 'int': the shared parser's whole numbers stop at 9 digits and seeds go to 2^32 - 1.
+    seed: {
+      type: 'string',
+      value: 'S',
+      shownDefault: 'random, printed',
+      help: 'replays the schedule of an earlier run',
+    },
     ops: { type: 'list', value: 'LIST', shownDefault: 'all', help: `operation classes: ${OP_CLASSES.join(', ')}` },
     faults: {
       type: 'list',
@@ -117,10 +123,12 @@ export function parseSoakArgs(argv: string[]): SoakArgs {
   if (v.workers < 1 || v.workers > 32) problems.push(`--workers must be 1..32, got ${v.workers}`)
   if (v.nodes < 6 || v.nodes > 12) problems.push(`--nodes must be 6..12 (4+2 needs six), got ${v.nodes}`)
   if (v['fault-every'] < 1) problems.push(`--fault-every must be at least 1 s, got ${v['fault-every']}`)
+  const seed = v.seed === undefined ? undefined : /^\d{1,10}$/.test(v.seed.trim()) ? Number(v.seed) : Number.NaN
+  if (seed !== undefined && !(seed < 2 ** 32)) problems.push(`--seed takes a whole number below 2^32, got "${v.seed}"`)
   if (v['max-size'] < 1 || v['max-size'] > 64 * 1024) problems.push(`--max-size must be 1..65536 KiB`)
   return {
     minutes,
-    seed: v.seed,
+    seed,
     ops,
     faults,
     skipChecks: CHECK_CLASSES.filter((c) => without.has(c)),
