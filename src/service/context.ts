@@ -104,8 +104,8 @@ export interface SpaceState {
   readonly reserved: Map<string, number>
   /** Bytes written since the figures were taken, per filesystem. */
   written: Map<string, number>
-  /** Filesystems a write was last refused for: when, and how much was free then. */
-  readonly refused: Map<string, { at: number; free: number }>
+  /** Filesystems a write was last refused for: when, and how many bytes it needed there. */
+  readonly refused: Map<string, { at: number; need: number }>
   refreshing?: Promise<void>
 }
 

@@ -141,6 +141,34 @@ describe('disk space admission', () => {
     expect((await health(svc)).status).toBe('ok')
   })
 
+  it('health forgets a refusal once the room the refused write needed is back, not a minute later', async () => {
+    // Six drives on one filesystem with 8 MiB of room: two 2 MiB writes (~3 MiB each there) fit,
+    // a third is refused on figures taken before the first two (they count as written since).
+    const fake: Fake = { free: new Map(), fs: () => 'dev:1', enospc: new Set() }
+    const setFree = (bytes: number) => {
+      for (let i = 0; i < 6; i++) fake.free.set(`d${i}`, bytes)
+    }
+    setFree(MIN_FREE + 8 * MiB)
+    const svc = await open(6, fake)
+    await put(svc, 'a', 2 * MiB)
+    await put(svc, 'b', 2 * MiB)
+    setFree(MIN_FREE + 2 * MiB) // what the drives hold now
+    await refused(put(svc, 'c', 2 * MiB))
+    // Fresh figures, still short of what the refused write needed: health says full.
+    markSpaceStale(svc)
+    expect((await health(svc)).status).toBe('full')
+    // Deletes bring the room back (as much as the refusal's own stale figures showed): health is
+    // ok at once, and the refused write now goes through.
+    const actor = await actorFor(svc, ROOT.accessKeyId)
+    await deleteObject(svc, actor, 'b', 'a')
+    await deleteObject(svc, actor, 'b', 'b')
+    setFree(MIN_FREE + 8 * MiB)
+    markSpaceStale(svc)
+    expect((await health(svc)).status).toBe('ok')
+    await put(svc, 'c', 2 * MiB)
+    expect(await exists(svc, 'c')).toBe(true)
+  })
+
   it('counts writes in flight: two that fit alone but not together are not both admitted', async () => {
     const fake: Fake = { free: new Map(), fs: () => 'dev:1', enospc: new Set() }
     for (let i = 0; i < 6; i++) fake.free.set(`d${i}`, MIN_FREE + 4 * MiB)

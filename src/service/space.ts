@@ -20,9 +20,11 @@ export const DEFAULT_MIN_FREE_BYTES = 256 * 1024 * 1024
 /** Free space is asked again (in the background) when the figures are older than this. */
 export const SPACE_TTL_MS = 1000
 /**
- * A filesystem on which a write was refused counts as full (health) for this long, unless its
- * free space grows meanwhile: admission keeps it above --min-free, so "under the minimum" alone
- * would never show what every refused writer sees.
+ * A filesystem on which a write was refused counts as full (health) for at most this long, and
+ * only while it still lacks the room that write needed: admission keeps it above --min-free, so
+ * "under the minimum" alone would never show what every refused writer sees. The need, not the
+ * free bytes seen at the refusal: those may be figures older than the writes that then filled
+ * the disk, and health would stay "full" after deletes brought the room back.
  */
 const REFUSAL_MEMORY_MS = 60_000
 /** Per shard file beyond its bytes: the filesystem's block rounding and its directory entry. */
@@ -34,6 +36,8 @@ export function createSpaceState(minFree: number, metaSpace?: () => Promise<Spac
 
 /** A filesystem, with the stores (and maybe the metadata) on it. */
 interface Pool {
+  /** Set on a pool a write was refused for: the bytes it needed there. */
+  need?: number
   key: string
   report: SpaceReport
   stores: string[]
@@ -125,7 +129,7 @@ function describe(s: SpaceState, p: Pool): string {
 }
 
 function refuse(s: SpaceState, full: Pool[]): ServiceError {
-  for (const p of full) s.refused.set(p.key, { at: Date.now(), free: p.report.free })
+  for (const p of full) s.refused.set(p.key, { at: Date.now(), need: p.need ?? 0 })
   const why = full.length ? full.map((p) => describe(s, p)).join('; ') : 'too few drives have room'
   return new ServiceError(
     'InsufficientStorage',
@@ -176,7 +180,7 @@ function decide(ctx: ServiceContext, id: string, bytes: number | undefined): Adm
     }
     // Filesystems already left out need nothing more, unless the metadata lives there.
     const short = [...all.values()].filter(
-      (p) => (p.metadata || !full.includes(p)) && room(s, p) < (need.get(p.key) ?? 0),
+      (p) => (p.metadata || !full.some((f) => f.key === p.key)) && room(s, p) < (need.get(p.key) ?? 0),
     )
     if (short.length === 0) {
       for (const [key, b] of need) s.reserved.set(key, (s.reserved.get(key) ?? 0) + b)
@@ -195,9 +199,9 @@ function decide(ctx: ServiceContext, id: string, bytes: number | undefined): Adm
     }
     // The metadata's filesystem must keep its room whatever the placement: refuse.
     const metaShort = short.filter((p) => p.metadata)
-    if (metaShort.length > 0) return { refused: metaShort }
+    if (metaShort.length > 0) return { refused: metaShort.map((p) => ({ ...p, need: need.get(p.key) ?? 0 })) }
     for (const p of short) {
-      full.push(p)
+      full.push({ ...p, need: need.get(p.key) ?? 0 })
       for (const storeId of p.stores) exclude.add(storeId)
     }
   }
@@ -235,7 +239,9 @@ export async function spaceHealth(ctx: ServiceContext): Promise<SpaceHealth> {
   let metadataFull = s.meta !== undefined && s.meta.free < s.minFree
   for (const p of pools(s).values()) {
     const r = s.refused.get(p.key)
-    const refusedLately = r !== undefined && Date.now() - r.at < REFUSAL_MEMORY_MS && p.report.free <= r.free
+    const refusedLately = r !== undefined && Date.now() - r.at < REFUSAL_MEMORY_MS && room(s, p) < r.need
+    // Forgotten once the refused write would fit (or the memory ran out): a later shrink is not it.
+    if (r && !refusedLately) s.refused.delete(p.key)
     const under = p.report.free < s.minFree || refusedLately
     if (under) {
       problems.push(describe(s, p))
@@ -248,6 +254,6 @@ export async function spaceHealth(ctx: ServiceContext): Promise<SpaceHealth> {
     }
   }
   const metadata = s.meta && { free: s.meta.free, total: s.meta.total, full: metadataFull }
-  const room = ctx.stores.filter((st) => !full.has(st.id)).length
-  return { stores, metadata, writable: room >= ctx.ec.k + ctx.ec.m && !metadata?.full, problems }
+  const withRoom = ctx.stores.filter((st) => !full.has(st.id)).length
+  return { stores, metadata, writable: withRoom >= ctx.ec.k + ctx.ec.m && !metadata?.full, problems }
 }
