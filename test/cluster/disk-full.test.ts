@@ -216,9 +216,9 @@ describe('disk full on one storage node (6 nodes, 4+2; node 0 on a 24 MiB filesy
 
     // Deletes free the node's space; writes resume by themselves.
     for (const o of stored.splice(0, 2)) await s3.send(new DeleteObjectCommand({ Bucket, Key: o.key }))
-    // Writes resume by themselves once GC has freed the space (bounded). Health is not awaited
-    // here: it may remember the refusal for up to a minute when the figures it was refused on
-    // predated the writes that filled the node (a known gap, see the issue 10 note).
+    // Health forgets the refusal once GC has given node 0 the room the refused write needed there.
+    await waitFor('health to say ok again', async () => (await getHealth(gateway)).status === 'ok' || 'not yet', 15_000)
+    // Writes resume by themselves (bounded).
     let after: Obj | undefined
     await waitFor(
       'a write to be admitted again',
