@@ -4,11 +4,10 @@
  * must pass: every acknowledged object reads back, nothing crosses buckets or namespaces, no 500,
  * no leaked shard. The seed is printed (COFFER_TEST_SEED replays it).
  *
- * Every operation and fault class is on. The leaked-shard check is counted but not a failure here
- * (`--without leaks`): the 30-minute soak with every class on (seed 1170924923, 10,115 operations,
- * 552 faults) left one write id whose shard files no row names after the grace periods, cause not
- * yet found (issue 10 stays open for it); the crash paths of defect 6 are pinned by
- * src/service/gc.test.ts and test/cluster/gc-crash.test.ts.
+ * Every operation and fault class is on, the leaked-shard check too. (It was off while the leak
+ * the 30-minute soak found — seed 1170924923, one write id whose shard files no row named — was
+ * not understood: a heal rebuilding a shard of a write that was deleted and collected meanwhile,
+ * pinned by src/service/heal-gc-race.test.ts.)
  */
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
@@ -21,7 +20,7 @@ const MINUTES = 1.5
 const RUN_LIMIT_MS = 8 * 60_000
 
 /** Classes left out (COFFER_SOAK_WITHOUT=swap,leaks narrows a failure down by hand; '' runs all). */
-const WITHOUT = (process.env.COFFER_SOAK_WITHOUT ?? 'leaks').split(',').filter(Boolean)
+const WITHOUT = (process.env.COFFER_SOAK_WITHOUT ?? '').split(',').filter(Boolean)
 
 function runSoak(args: string[]): Promise<{ code: number | string; out: string }> {
   return new Promise((resolve, reject) => {
