@@ -20,7 +20,7 @@ import type { Disk } from '../storage/disk.ts'
 import { createDiskStore, ecProblems, parseEc, type ShardStore } from '../storage/index.ts'
 import { consoleLogger } from '../util/log.ts'
 import { loadCodec } from './codecs.ts'
-import { loadCluster } from './cluster.ts'
+import { loadCluster, type Cluster } from './cluster.ts'
 import { createClusterFetch } from './cluster-fetch.ts'
 import { createRemoteStore } from '../storage/remote/client.ts'
 import type { Platform } from '../util/platform.ts'
@@ -76,9 +76,8 @@ export async function openDrives(dataDir: string, count: number): Promise<Disk[]
  * keeps only metadata, TLS material and credentials), else local drives with crashed writes'
  * temp files swept.
  */
-async function openStores(c: ServerConfig, platform: Platform): Promise<ShardStore[]> {
-  if (c.clusterFile && c.nodes) {
-    const cluster = await loadCluster(c.clusterFile)
+async function openStores(c: ServerConfig, platform: Platform, cluster: Cluster | undefined): Promise<ShardStore[]> {
+  if (cluster && c.nodes) {
     const fetch = createClusterFetch(cluster)
     return c.nodes.map((url) =>
       createRemoteStore({
@@ -106,6 +105,16 @@ function metaSpaceOf(url: string): (() => Promise<SpaceReport | undefined>) | un
   return () => fsSpace(dirname(path))
 }
 
+/**
+ * The sqld token: COFFER_META_AUTH_TOKEN when set (a sqld not run by `coffer meta-server`), else
+ * the one `coffer meta-server` keeps in the cluster file. An embedded file needs none.
+ */
+function metaAuthToken(c: ServerConfig, cluster: Cluster | undefined): string | undefined {
+  if (c.metaAuthToken !== undefined) return c.metaAuthToken
+  if (c.metaUrl.startsWith('file:') || c.metaUrl === ':memory:') return undefined
+  return cluster?.meta?.token
+}
+
 function friendlyListenError(e: unknown, c: ServerConfig): Error {
   const code = (e as { code?: string }).code ?? (e as { name?: string }).name
   if (code === 'EADDRINUSE' || code === 'AddrInUse')
@@ -128,7 +137,8 @@ export async function startGateway(
   const tls = await loadTlsMaterial(c)
   // Idle hash workers are unref'd, so an early failure below cannot keep the process alive.
   const platform = createPlatform({ hashWorkers: c.hashWorkers ?? DEFAULT_HASH_WORKERS })
-  const stores = await openStores(c, platform)
+  const cluster = c.clusterFile ? await loadCluster(c.clusterFile) : undefined
+  const stores = await openStores(c, platform, cluster)
   const ec = parseEc(c.ec)
   const problems = ecProblems(ec, stores.length)
   if (problems.length > 0)
@@ -136,7 +146,7 @@ export async function startGateway(
   const codec = await loadCodec(c.codec, (m) => io.err(`coffer: ${m}`))
   const service: Service = await openService({
     metaUrl: c.metaUrl,
-    metaAuthToken: c.metaAuthToken,
+    metaAuthToken: metaAuthToken(c, cluster),
     stores,
     ec,
     codec,

@@ -14,6 +14,7 @@ import { parseServerArgs, SERVER_COMMAND, SERVER_ENV_ONLY } from './env.ts'
 import { flagUsage, markdownFlagTable } from './help.ts'
 import { parseNodeArgs } from './storage-node.ts'
 import { CLUSTER_INIT_COMMAND } from './cluster.ts'
+import { META_SERVER_COMMAND } from './meta-server.ts'
 
 const noServe: RuntimeAdapter = {
   name: 'node',
@@ -53,6 +54,9 @@ async function problemsOf(cmd: CommandSpec, argv: string[]): Promise<string[]> {
     const r = adminRequest([...words(cmd).slice(1), ...argv], {})
     return 'problems' in r ? r.problems : []
   }
+  // meta-server and cluster init parse with their tables directly (running them starts sqld or
+  // writes a cluster file).
+  if (first === 'meta-server') return parseFlags(META_SERVER_COMMAND, argv, {}).problems
   // cluster init parses with its table directly (running it would write a cluster file).
   return parseFlags(CLUSTER_INIT_COMMAND, argv, {}).problems
 }
@@ -62,6 +66,7 @@ describe('help from the command tables', () => {
     expect(COMMANDS.map((c) => c.name)).toEqual([
       'coffer server',
       'coffer node',
+      'coffer meta-server',
       'coffer cluster init',
       ...Object.entries(ADMIN_GROUPS).flatMap(([g, { verbs }]) =>
         Object.keys(verbs).map((v) => `coffer admin ${g} ${v}`),

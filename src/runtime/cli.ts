@@ -11,12 +11,19 @@ import { ADMIN_COMMANDS } from './admin-commands.ts'
 import { EXIT_USAGE, usageError, type CommandSpec } from './args.ts'
 import { CLUSTER_COMMANDS, runClusterCommand } from './cluster.ts'
 import { commandList, flagLines } from './help.ts'
+import { META_SERVER_COMMAND, runMetaServerCommand } from './meta-server.ts'
 import { NODE_COMMAND, runNodeCommand } from './storage-node.ts'
 
 export { EXIT_USAGE }
 
 /** Every command with flags, in help order: the help test walks this list. */
-export const COMMANDS: readonly CommandSpec[] = [SERVER_COMMAND, NODE_COMMAND, ...CLUSTER_COMMANDS, ...ADMIN_COMMANDS]
+export const COMMANDS: readonly CommandSpec[] = [
+  SERVER_COMMAND,
+  NODE_COMMAND,
+  META_SERVER_COMMAND,
+  ...CLUSTER_COMMANDS,
+  ...ADMIN_COMMANDS,
+]
 
 export type Command =
   | { kind: 'server'; args: string[] }
@@ -25,6 +32,7 @@ export type Command =
   | { kind: 'admin'; args: string[] }
   | { kind: 'node'; args: string[] }
   | { kind: 'cluster'; args: string[] }
+  | { kind: 'meta-server'; args: string[] }
   | { kind: 'unknown'; name: string }
 
 export function parseCommand(argv: string[]): Command {
@@ -37,6 +45,7 @@ export function parseCommand(argv: string[]): Command {
   if (first === 'admin') return { kind: 'admin', args: rest }
   if (first === 'node') return { kind: 'node', args: rest }
   if (first === 'cluster') return { kind: 'cluster', args: rest }
+  if (first === 'meta-server') return { kind: 'meta-server', args: rest }
   return { kind: 'unknown', name: first }
 }
 
@@ -97,6 +106,8 @@ export async function main(
       return runNodeCommand(cmd.args, env, io, adapter)
     case 'cluster':
       return runClusterCommand(cmd.args, env, io)
+    case 'meta-server':
+      return runMetaServerCommand(cmd.args, env, io, adapter)
     case 'unknown':
       io.err(`coffer: unknown command "${cmd.name}": use \`coffer server [flags]\`, or \`coffer help\` for the list`)
       return EXIT_USAGE

@@ -3,7 +3,8 @@ import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { initCluster, loadCluster, runClusterCommand } from './cluster.ts'
+import { addClusterMeta, initCluster, loadCluster, runClusterCommand } from './cluster.ts'
+import { createMetaAuth } from './meta-server.ts'
 import { parseNodeArgs } from './storage-node.ts'
 
 const dirs: string[] = []
@@ -66,6 +67,36 @@ describe('cluster file', () => {
     await writeFile(file, JSON.stringify(good))
     await chmod(file, 0o644)
     expect((await loadCluster(file)).warnings[0]).toMatch(/chmod 600/)
+  })
+
+  it('keeps the metadata token meta-server adds, leaves the rest alone, and never replaces it', async () => {
+    const file = join(await tempDir(), 'cluster.json')
+    const made = await initCluster(file)
+    expect((await loadCluster(file)).meta).toBeUndefined()
+    const auth = await createMetaAuth()
+    await addClusterMeta(file, auth)
+    const c = await loadCluster(file)
+    expect(c.meta).toEqual(auth)
+    expect(Buffer.from(c.secret).equals(Buffer.from(made.secret))).toBe(true)
+    expect(c.caPem).toBe(made.caPem)
+    expect((await stat(file)).mode & 0o777).toBe(0o600)
+    await expect(addClusterMeta(file, await createMetaAuth())).rejects.toThrow(/already has/)
+    const json = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>
+    await writeFile(file, JSON.stringify({ ...json, meta: { key: 'k' } }), { mode: 0o600 })
+    await expect(loadCluster(file)).rejects.toThrow(/"meta" must hold/)
+  })
+
+  it('signs the metadata token with the key it stores (EdDSA JWT, as sqld checks it)', async () => {
+    const { key, token } = await createMetaAuth()
+    const [head, claims, sig] = token.split('.') as [string, string, string]
+    expect(JSON.parse(Buffer.from(head, 'base64url').toString())).toEqual({ alg: 'EdDSA', typ: 'JWT' })
+    const pub = await crypto.subtle.importKey('raw', Buffer.from(key, 'base64url'), { name: 'Ed25519' }, false, [
+      'verify',
+    ])
+    const data = new TextEncoder().encode(`${head}.${claims}`)
+    expect(await crypto.subtle.verify({ name: 'Ed25519' }, pub, Buffer.from(sig, 'base64url'), data)).toBe(true)
+    const other = await createMetaAuth()
+    expect(other.key).not.toBe(key)
   })
 
   it('runs `cluster init` from argv and refuses bad usage', async () => {

@@ -28,6 +28,13 @@ export interface ClusterFile {
   /** PEM (PKCS#8) of the CA key: nodes issue their own server certificate with it at first start. */
   caKey: string
   created: string
+  /**
+   * Optional (added by `coffer meta-server` at its first start; readers that predate it ignore
+   * it): how gateways authenticate to the cluster's sqld. `key` is the Ed25519 public key sqld
+   * checks tokens with (raw 32 bytes, URL-safe base64); `token` a JWT signed by its private key,
+   * which is then thrown away. Both together, or neither.
+   */
+  meta?: { key: string; token: string }
 }
 
 export interface Cluster {
@@ -35,6 +42,8 @@ export interface Cluster {
   secret: Uint8Array
   caPem: string
   caKeyPem: string
+  /** The sqld auth of the cluster file's `meta` field, once `coffer meta-server` has added it. */
+  meta?: { key: string; token: string }
   /** Problems worth a line in the start-up log (e.g. file readable by others). */
   warnings: string[]
 }
@@ -72,16 +81,7 @@ export async function initCluster(out: string, opts: { force?: boolean } = {}): 
     caKey: ca.caKeyPem,
     created: new Date().toISOString(),
   }
-  // Temp file then rename, mode 0600 from the start: the secret is never readable by others.
-  const tmp = `${path}.${toHex(crypto.getRandomValues(new Uint8Array(6)))}.tmp`
-  try {
-    await writeFile(tmp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, flag: 'wx' })
-    await chmod(tmp, 0o600)
-    await rename(tmp, path)
-  } catch (e) {
-    await rm(tmp, { force: true })
-    throw e
-  }
+  await writeClusterFile(path, file)
   return { path, secret, caPem: ca.caPem, caKeyPem: ca.caKeyPem, warnings: [] }
 }
 
@@ -113,13 +113,41 @@ export async function loadCluster(file: string): Promise<Cluster> {
     throw bad('"caCert" must be a PEM certificate')
   if (typeof json.caKey !== 'string' || !json.caKey.includes('-----BEGIN PRIVATE KEY-----'))
     throw bad('"caKey" must be a PEM private key')
+  const meta = json.meta
+  if (meta !== undefined && (typeof meta?.key !== 'string' || typeof meta?.token !== 'string'))
+    throw bad('"meta" must hold "key" and "token" (written by `coffer meta-server`)')
   const warnings: string[] = []
   const mode = (await stat(path)).mode & 0o777
   if (mode & 0o077)
     warnings.push(
       `${path} is readable by other users (mode ${mode.toString(8)}): chmod 600 it, it holds the cluster secret`,
     )
-  return { path, secret, caPem: json.caCert, caKeyPem: json.caKey, warnings }
+  return { path, secret, caPem: json.caCert, caKeyPem: json.caKey, meta, warnings }
+}
+
+/**
+ * Adds the `meta` field to a cluster file (other fields untouched), the same way init writes it:
+ * a temp file at mode 0600, then a rename. Refuses to replace a `meta` already there: gateways
+ * hold its token.
+ */
+export async function addClusterMeta(file: string, meta: { key: string; token: string }): Promise<void> {
+  const path = resolve(file)
+  const json = JSON.parse(await readFile(path, 'utf8')) as ClusterFile
+  if (json.meta) throw new Error(`${path} already has a metadata token`)
+  await writeClusterFile(path, { ...json, meta })
+}
+
+async function writeClusterFile(path: string, file: ClusterFile): Promise<void> {
+  // Temp file then rename, mode 0600 from the start: the secret is never readable by others.
+  const tmp = `${path}.${toHex(crypto.getRandomValues(new Uint8Array(6)))}.tmp`
+  try {
+    await writeFile(tmp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, flag: 'wx' })
+    await chmod(tmp, 0o600)
+    await rename(tmp, path)
+  } catch (e) {
+    await rm(tmp, { force: true })
+    throw e
+  }
 }
 
 /** `coffer cluster init`: its flags and help, parsed by args.ts. */

@@ -66,7 +66,7 @@ export const SERVER_COMMAND = {
       value: 'URL',
       env: 'COFFER_META_URL',
       shownDefault: 'file:<data>/meta.db',
-      help: 'libSQL URL; a sqld `http://` or `libsql://` URL shares metadata between gateways (token in `COFFER_META_AUTH_TOKEN`)',
+      help: 'libSQL URL; a sqld `http://` or `libsql://` URL (`coffer meta-server` prints one) shares metadata between gateways (token from the --cluster file, or `COFFER_META_AUTH_TOKEN`)',
     },
     drives: {
       type: 'int',
@@ -172,7 +172,7 @@ export const SERVER_ENV_ONLY: readonly EnvSpec[] = [
   },
   {
     env: ['COFFER_META_AUTH_TOKEN'],
-    help: 'auth token for a sqld metadata URL (--meta)',
+    help: "auth token for a sqld metadata URL (--meta) not run by `coffer meta-server`; wins over the cluster file's",
   },
   {
     env: ['COFFER_MASTER_KEY_FILE'],
