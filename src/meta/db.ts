@@ -56,8 +56,8 @@ export async function openDb(url: string, opts: OpenDbOptions = {}): Promise<Met
   client.batch = (stmts: Array<InStatement | [string, InArgs?]>, mode: TransactionMode = 'write') => batch(stmts, mode)
   try {
     if (embedded) await tune(client, url)
+    await applyMigrations(client)
     const db = drizzle({ client })
-    await applyMigrations(db)
     return { db, client, close: async () => client.close() }
   } catch (e) {
     client.close()

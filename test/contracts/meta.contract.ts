@@ -1,0 +1,250 @@
+/**
+ * The metadata contract: what src/meta promises when several gateways write at once, run against
+ * every way the metadata can be held (an embedded file opened by two clients, a real sqld reached
+ * by two clients over HTTP). Each "gateway" is its own client (openDb), as two processes would be.
+ */
+import { sql } from 'drizzle-orm'
+import { afterEach, describe, expect, it } from 'vitest'
+import { openDb, type Meta } from '../../src/meta/db.ts'
+import { bucketIdOf, objectRow, partRow, uploadRow, writer } from '../../src/meta/meta.testkit.ts'
+import { deleteBucket, getBucket, insertBucket } from '../../src/meta/queries/buckets.ts'
+import { enqueueHeal, takeHeal } from '../../src/meta/queries/durability.ts'
+import { enqueueGc, gcBacklog, takeGc } from '../../src/meta/queries/gc.ts'
+import {
+  createUser,
+  deleteUser,
+  ensureDefaultNamespace,
+  getUser,
+  upsertRootUser,
+} from '../../src/meta/queries/identities.ts'
+import { completeUpload, createUpload, putPart } from '../../src/meta/queries/multipart.ts'
+import { commitObject, getObject } from '../../src/meta/queries/objects.ts'
+import { objects } from '../../src/meta/schema.ts'
+
+/** An empty database (no tables) and how to reach it; cleanup removes what the target made. */
+export interface MetaTarget {
+  url: string
+  authToken?: string
+  cleanup?(): Promise<void>
+}
+
+/** How many migrations src/meta/migrations holds (its journal). */
+async function migrationCount(): Promise<number> {
+  const { readFile } = await import('node:fs/promises')
+  const journal = JSON.parse(
+    await readFile(new URL('../../src/meta/migrations/meta/_journal.json', import.meta.url), 'utf8'),
+  ) as { entries: unknown[] }
+  return journal.entries.length
+}
+
+export function metaContract(name: string, fresh: () => Promise<MetaTarget>): void {
+  describe(`metadata contract: ${name}`, () => {
+    const opened: Meta[] = []
+    let target: MetaTarget | undefined
+    afterEach(async () => {
+      for (const m of opened.splice(0)) await m.close()
+      await target?.cleanup?.()
+      target = undefined
+    })
+
+    const open = async (t: MetaTarget): Promise<Meta> => {
+      const m = await openDb(t.url, { authToken: t.authToken })
+      opened.push(m)
+      return m
+    }
+
+    /** Two gateways on one freshly migrated database, with the default namespace, root and bucket b. */
+    async function twoGateways(): Promise<[Meta, Meta]> {
+      target = await fresh()
+      const a = await open(target)
+      const b = await open(target)
+      await ensureDefaultNamespace(a.db)
+      await upsertRootUser(a.db, { accessKeyId: 'ROOT', wrappedSecret: 'sealed' })
+      await insertBucket(a.db, {
+        name: 'b',
+        id: bucketIdOf('b'),
+        namespace: 'default',
+        owner: 'ROOT',
+        region: 'us-east-1',
+        createdAt: new Date(),
+      })
+      return [a, b]
+    }
+
+    it('migrates once when two gateways start on an empty database at the same moment', async () => {
+      target = await fresh()
+      const t = target
+      const [a, b] = await Promise.all([open(t), open(t)])
+      const rows = await a.client.execute('select hash from __drizzle_migrations')
+      expect(rows.rows.length).toBe(await migrationCount())
+      expect(new Set(rows.rows.map((r) => r.hash)).size).toBe(rows.rows.length)
+      // Both see the same schema: a row one writes, the other reads.
+      await ensureDefaultNamespace(a.db)
+      await upsertRootUser(b.db, { accessKeyId: 'ROOT', wrappedSecret: 'sealed' })
+      expect((await getUser(a.db, 'ROOT'))?.namespace).toBe('default')
+      // A third start later finds everything applied and changes nothing.
+      await open(t)
+      expect((await a.client.execute('select hash from __drizzle_migrations')).rows.length).toBe(rows.rows.length)
+    })
+
+    it('a batch is one transaction: a failing statement leaves none of the others', async () => {
+      const [a, b] = await twoGateways()
+      await expect(
+        a.db.batch([
+          a.db.insert(objects).values({ ...objectRow('b', 'first'), layout: {} }),
+          // The same primary key again: the batch fails here, and the first insert goes with it.
+          a.db.insert(objects).values({ ...objectRow('b', 'first'), layout: {} }),
+        ]),
+      ).rejects.toThrow()
+      expect(await getObject(b.db, 'b', 'first')).toBeUndefined()
+    })
+
+    it('bucket names are unique: creators racing on two gateways, exactly one wins', async () => {
+      const [a, b] = await twoGateways()
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          insertBucket((i % 2 ? a : b).db, {
+            name: 'contested',
+            namespace: 'default',
+            owner: `owner-${i}`,
+            region: 'us-east-1',
+            createdAt: new Date(),
+          }),
+        ),
+      )
+      expect(results.filter((r) => r === 'created')).toHaveLength(1)
+      const row = await getBucket(b.db, 'contested')
+      expect(row?.owner).toBe(`owner-${results.indexOf('created')}`)
+    })
+
+    it('If-None-Match: * from two gateways at once: exactly one commit, the other a precondition failure', async () => {
+      const [a, b] = await twoGateways()
+      for (let round = 0; round < 5; round++) {
+        const key = `k${round}`
+        const results = await Promise.all(
+          [a, b, a, b].map((m, i) =>
+            commitObject(m.db, objectRow('b', key, { etag: `"e${i}"`, layout: { w: i } }), writer(), {
+              ifNoneMatch: '*',
+            }),
+          ),
+        )
+        expect(results.filter((r) => r.ok)).toHaveLength(1)
+        expect(results.filter((r) => !r.ok).map((r) => !r.ok && r.reason)).toEqual([
+          'precondition',
+          'precondition',
+          'precondition',
+        ])
+        const winner = results.findIndex((r) => r.ok)
+        expect((await getObject(a.db, 'b', key))?.etag).toBe(`"e${winner}"`)
+      }
+      // Nothing was replaced, so nothing was queued for GC.
+      expect((await gcBacklog(b.db, new Date(Date.now() + 60_000))).queued).toBe(0)
+    })
+
+    it('If-Match from two gateways on the same ETag: exactly one replaces it, the replaced data queued once', async () => {
+      const [a, b] = await twoGateways()
+      expect((await commitObject(a.db, objectRow('b', 'k', { etag: '"v1"', layout: { v: 1 } }), writer())).ok).toBe(
+        true,
+      )
+      const results = await Promise.all(
+        [a, b].map((m, i) =>
+          commitObject(m.db, objectRow('b', 'k', { etag: `"v2-${i}"`, layout: { v: 2, i } }), writer(), {
+            ifMatch: '"v1"',
+          }),
+        ),
+      )
+      expect(results.filter((r) => r.ok)).toHaveLength(1)
+      const queued = await takeGc(b.db, 10, new Date(Date.now() + 60_000))
+      expect(queued.map((e) => e.layout)).toEqual([{ v: 1 }])
+    })
+
+    it('concurrent commits on many keys through both gateways all land (no busy error reaches the caller)', async () => {
+      const [a, b] = await twoGateways()
+      const results = await Promise.all(
+        Array.from({ length: 60 }, (_, i) =>
+          commitObject(
+            (i % 2 ? a : b).db,
+            objectRow('b', `key-${i % 20}`, { etag: `"${i}"`, layout: { i } }),
+            writer(),
+          ),
+        ),
+      )
+      expect(results.every((r) => r.ok)).toBe(true)
+      // Every key holds one of its writes, and each replaced layout was queued exactly once.
+      const rows = await a.db.select().from(objects).where(sql`${objects.bucket} = 'b'`)
+      expect(rows).toHaveLength(20)
+      const queued = await takeGc(b.db, 1_000, new Date(Date.now() + 60_000))
+      expect(queued).toHaveLength(40)
+      const live = new Set(rows.map((r) => (r.layout as { i: number }).i))
+      const dropped = queued.map((e) => (e.layout as { i: number }).i)
+      expect(new Set(dropped).size).toBe(40)
+      for (const i of dropped) expect(live.has(i)).toBe(false)
+    })
+
+    it('writer gate: a commit through one gateway after the other re-created the bucket or deleted the user is refused', async () => {
+      const [a, b] = await twoGateways()
+      await createUser(a.db, { accessKeyId: 'ALICE', name: 'alice', namespace: 'default', wrappedSecret: 'sealed' })
+      const alice = writer('b', 'ALICE')
+      expect((await commitObject(b.db, objectRow('b', 'k1'), alice)).ok).toBe(true)
+      expect(await deleteUser(a.db, 'ALICE')).toBe(true)
+      expect(await commitObject(b.db, objectRow('b', 'k2'), alice)).toEqual({ ok: false, reason: 'access-denied' })
+      // The bucket emptied, deleted and created again under its name is another bucket.
+      await a.db.delete(objects)
+      expect(await deleteBucket(a.db, 'b', bucketIdOf('b'))).toBe('deleted')
+      await insertBucket(a.db, {
+        name: 'b',
+        id: 'id-new',
+        namespace: 'default',
+        owner: 'ROOT',
+        region: 'us-east-1',
+        createdAt: new Date(),
+      })
+      expect(await commitObject(b.db, objectRow('b', 'k3'), writer())).toEqual({ ok: false, reason: 'no-such-bucket' })
+      expect(await getObject(a.db, 'b', 'k3')).toBeUndefined()
+    })
+
+    it('multipart completion racing on two gateways: exactly one completes, the other finds the upload gone', async () => {
+      const [a, b] = await twoGateways()
+      for (let round = 0; round < 3; round++) {
+        const id = `u${round}`
+        expect((await createUpload(a.db, uploadRow('b', 'mp', id), writer())).ok).toBe(true)
+        for (const n of [1, 2]) expect((await putPart(b.db, partRow(id, n), writer())).ok).toBe(true)
+        const results = await Promise.all(
+          [a, b].map((m, i) =>
+            completeUpload(
+              m.db,
+              id,
+              objectRow('b', 'mp', { etag: `"c${round}-${i}"`, layout: { segments: 'p1+p2' } }),
+              [1, 2],
+              writer(),
+            ),
+          ),
+        )
+        expect(results.filter((r) => r.ok)).toHaveLength(1)
+        expect(results.find((r) => !r.ok)).toEqual({ ok: false, reason: 'missing' })
+        const winner = results.findIndex((r) => r.ok)
+        expect((await getObject(b.db, 'b', 'mp'))?.etag).toBe(`"c${round}-${winner}"`)
+      }
+    })
+
+    it('GC and heal work is claimed by one gateway at a time: racing takers get disjoint leases', async () => {
+      const [a, b] = await twoGateways()
+      const layouts = Array.from({ length: 120 }, (_, i) => ({ id: `w${i}` }))
+      await enqueueGc(a.db, layouts, 'test', new Date(0))
+      await enqueueHeal(b.db, layouts.slice(0, 30), 'test')
+      const gcTaken = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => takeGc((i % 2 ? a : b).db, 25, new Date(1_000))),
+      )
+      const gcIds = gcTaken.flat().map((e) => e.id)
+      expect(gcIds).toHaveLength(120)
+      expect(new Set(gcIds).size).toBe(120)
+      const healTaken = await Promise.all(Array.from({ length: 4 }, (_, i) => takeHeal((i % 2 ? a : b).db, 10, 60_000)))
+      const healIds = healTaken.flat().map((e) => e.id)
+      expect(healIds).toHaveLength(30)
+      expect(new Set(healIds).size).toBe(30)
+      // Leased: neither gateway gets them again while the leases run.
+      expect(await takeGc(a.db, 200, new Date(1_000))).toEqual([])
+      expect(await takeHeal(b.db, 50, 60_000)).toEqual([])
+    })
+  })
+}
