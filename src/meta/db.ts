@@ -37,6 +37,12 @@ const SYNCHRONOUS = 'FULL'
  */
 const BUSY_TIMEOUT_MS = 5_000
 
+/**
+ * Longest a request to sqld may take before the gateway gives up on it (and answers 503): a
+ * stalled or unreachable sqld must not hold S3 requests until the client's own timeout.
+ */
+export const META_REQUEST_TIMEOUT_MS = 10_000
+
 const isEmbedded = (url: string): boolean => url.startsWith('file:') || url === ':memory:'
 
 export async function openDb(url: string, opts: OpenDbOptions = {}): Promise<Meta> {
@@ -46,7 +52,9 @@ export async function openDb(url: string, opts: OpenDbOptions = {}): Promise<Met
     authToken: opts.authToken,
     // Embedded statements run synchronously on this thread, so more connections add no
     // parallelism; one connection also means the per-connection PRAGMAs below cover every query.
-    ...(embedded ? { concurrency: 1 } : {}),
+    ...(embedded
+      ? { concurrency: 1 }
+      : { fetch: (req: Request) => fetch(req, { signal: AbortSignal.timeout(META_REQUEST_TIMEOUT_MS) }) }),
   })
   // Every multi-statement write in src/meta is one batch (never an interactive transaction: on an
   // embedded DB those hold the only connection across awaits). Batches default to BEGIN DEFERRED,

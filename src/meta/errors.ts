@@ -38,3 +38,25 @@ export function isDbFull(e: unknown): boolean {
   }
   return false
 }
+
+/**
+ * The metadata could not be reached or did not answer in time: sqld down, restarting or stalled
+ * (connection refused or reset, the request timeout in db.ts, an HTTP 5xx from sqld), or the write
+ * lock not had within the busy timeout. Nothing was acknowledged: the caller answers 503 and the
+ * client retries; the next request opens a new connection, so a gateway recovers by itself.
+ */
+export function isMetaUnavailable(e: unknown): boolean {
+  for (let c: unknown = e, depth = 0; c && depth < 6; c = (c as { cause?: unknown }).cause, depth++) {
+    const { name, code, message } = c as { name?: unknown; code?: unknown; message?: unknown }
+    if (name === 'TimeoutError' || name === 'AbortError') return true
+    if (typeof code === 'string') {
+      if (code.startsWith('SQLITE_BUSY')) return true
+      if (/^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|UND_ERR_)/.test(code)) return true
+      // An HTTP error status from sqld (the hrana client's HttpServerError): 5xx is the server's.
+      if (code === 'SERVER_ERROR' && typeof message === 'string' && /HTTP status 5\d\d/.test(message)) return true
+    }
+    // undici: a connection that failed before any answer ("fetch failed", cause says why).
+    if (name === 'TypeError' && message === 'fetch failed') return true
+  }
+  return false
+}

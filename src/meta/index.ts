@@ -3,7 +3,7 @@
  * Callers (src/service only) import from here, never from the files behind it.
  */
 export { openDb, type Db, type Meta, type OpenDbOptions } from './db.ts'
-export { CorruptRowError, isDbFull, UnstorableKeyError } from './errors.ts'
+export { CorruptRowError, isDbFull, isMetaUnavailable, UnstorableKeyError } from './errors.ts'
 export type { ChecksumInfo, ChecksumType, ObjectPart, ObjectRow, PartRow, StoredHeaders, UploadRow } from './rows.ts'
 export * from './queries/identities.ts'
 export * from './queries/buckets.ts'

@@ -5,6 +5,7 @@
 import {
   type Actor,
   actorFor,
+  isMetaUnavailable,
   isOutOfSpace,
   isServiceError,
   lookupSecret,
@@ -185,6 +186,11 @@ function toS3Error(e: unknown, logger: Logger, requestId: string): S3Error {
   if (isOutOfSpace(e)) {
     logger.log('warn', 'out of space', { requestId, error: e instanceof Error ? e.message : String(e) })
     return new S3Error('InsufficientStorage')
+  }
+  // sqld down, restarting or stalled: a quick 503 the client retries, never a 500 or a hang.
+  if (isMetaUnavailable(e)) {
+    logger.log('warn', 'metadata unavailable', { requestId, error: e instanceof Error ? e.message : String(e) })
+    return new S3Error('ServiceUnavailable', 'The metadata service is unreachable or busy; retry shortly.')
   }
   if (isServiceError(e)) {
     const code = SERVICE_TO_S3[e.code] ?? (e.code as S3ErrorCode)

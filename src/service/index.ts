@@ -10,6 +10,8 @@ export { type RootCredentials, type ServiceOptions, closeService, ensureRootUser
 export { maintain, startBackground } from './background.ts'
 export { type Health, health } from './health.ts'
 export { DEFAULT_MIN_FREE_BYTES, isOutOfSpace, type SpaceReport } from './space.ts'
+/** The metadata (sqld) unreachable or busy: the protocol layer answers 503, nothing was stored. */
+export { isMetaUnavailable } from '../meta/index.ts'
 export { type DurabilityStats, DEFAULT_TUNING, type MasterKeyFile, type Tuning } from './context.ts'
 export type { ServiceContext as Service } from './context.ts'
 export { MasterKeyMismatchError } from './keyring.ts'

@@ -62,6 +62,10 @@ async function completeOnce(
     if (req.partNumber <= previous) throw new ServiceError('InvalidPartOrder')
     previous = req.partNumber
     const part = stored.get(req.partNumber)
+    // Parts read after the upload: a completion through another gateway in between took them
+    // with the upload, and that is NoSuchUpload (as S3 answers), not a missing part.
+    if (!part && !(await meta.getUpload(ctx.db, upload.uploadId)))
+      throw new ServiceError('NoSuchUpload', undefined, { UploadId: upload.uploadId })
     if (!part || stripQuotes(part.etag) !== stripQuotes(req.etag)) {
       throw new ServiceError('InvalidPart', undefined, { PartNumber: String(req.partNumber), ETag: req.etag })
     }
