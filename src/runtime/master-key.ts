@@ -77,6 +77,10 @@ export async function loadMasterKeyFile(
     stage: (next) => writeKey(stagedPath(path), next),
     promote: () => rename(stagedPath(path), path),
     discard: () => rm(stagedPath(path), { force: true }),
+    reload: async () => ({
+      key: await readKey(path).catch(() => undefined),
+      staged: await readKey(stagedPath(path)).catch(() => undefined),
+    }),
   }
   return file
 }

@@ -6,6 +6,7 @@ import type { Logger } from '../util/log.ts'
 import type { ServiceContext } from './context.ts'
 import { collectGarbage, collectOrphansPass } from './gc.ts'
 import { healAll, healRound, type ScrubState, scrubRound } from './heal.ts'
+import { followMasterKey } from './keyring.ts'
 
 /**
  * GC looks for due entries at least this often (one small query when there are none): under
@@ -14,6 +15,13 @@ import { healAll, healRound, type ScrubState, scrubRound } from './heal.ts'
 export const GC_INTERVAL_MAX_MS = 2_000
 /** Orphan collection at least this often; stale intents are rare (crashed writes). */
 const ORPHAN_INTERVAL_MAX_MS = 10_000
+
+/**
+ * How often a gateway compares its master key with the fingerprint in the metadata: a rotation
+ * through another gateway is followed within this (keyring.ts followMasterKey), as soon as the
+ * new key file is in place.
+ */
+export const MASTER_KEY_CHECK_MS = 2_000
 
 /** Timers of each started service, so that closeService can stop them. */
 const running = new WeakMap<ServiceContext, (() => void)[]>()
@@ -77,6 +85,7 @@ export function startBackground(ctx: ServiceContext): void {
     whileMore(Math.min(tuning.orphanGraceMs, ORPHAN_INTERVAL_MAX_MS), logger, 'orphan collection', () =>
       collectOrphansPass(ctx, tuning.orphanGraceMs),
     ),
+    every(MASTER_KEY_CHECK_MS, logger, 'master key check', () => followMasterKey(ctx)),
   ])
 }
 

@@ -59,6 +59,11 @@ export interface MasterKeyFile {
   promote(): Promise<void>
   /** Removes `<file>.new`. */
   discard(): Promise<void>
+  /**
+   * Reads the file (and `<file>.new`) again: another gateway's rotation changed the key in the
+   * metadata, and the operator puts the new file in place (keyring.ts followMasterKey).
+   */
+  reload?(): Promise<{ key?: Uint8Array; staged?: Uint8Array }>
 }
 
 /** The service's hold on D@RE keys (keyring.ts). */

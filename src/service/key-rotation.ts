@@ -21,6 +21,7 @@ import {
   namespaceKey,
   stagedKeySetting,
   type StagedKey,
+  followMasterKey,
   withKeyLock,
 } from './keyring.ts'
 
@@ -35,6 +36,8 @@ const REWRAP_PAGE = 500
  */
 export async function rotateMasterKey(ctx: ServiceContext): Promise<{ namespaces: number }> {
   return withKeyLock(ctx, async () => {
+    // A rotation through another gateway first: this one must start from the key now in force.
+    await followMasterKey(ctx)
     const old = ctx.keys.master
     const next = await generateKey()
     const rows = await meta.encryptedNamespaces(ctx.db)
@@ -87,6 +90,8 @@ export async function rotateNamespaceKey(
   ns: string,
 ): Promise<{ namespace: string; keyVersion: number; rewrapped: number }> {
   return withKeyLock(ctx, async () => {
+    // The staged key is wrapped by the master key: the one in force, never an old one.
+    await followMasterKey(ctx)
     let row = await meta.getNamespace(ctx.db, ns)
     if (!row) throw new ServiceError('NoSuchNamespace', `No namespace ${ns}.`)
     if (!row.wrappedKey)

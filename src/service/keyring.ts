@@ -24,7 +24,7 @@ import * as meta from '../meta/index.ts'
 import { fromBase64, toBase64 } from '../util/bytes.ts'
 import { isCount, isRecord } from '../util/shape.ts'
 import type { MasterKeyFile, ServiceContext } from './context.ts'
-import { CorruptMetadataError } from './errors.ts'
+import { CorruptMetadataError, ServiceError } from './errors.ts'
 
 export class MasterKeyMismatchError extends Error {
   override readonly name = 'MasterKeyMismatchError'
@@ -61,6 +61,39 @@ export async function checkMasterKey(db: meta.Db, file: MasterKeyFile): Promise<
       ? `no master key file at ${file.where}, but this data was encrypted under a master key: restore the file from your backup (or point COFFER_MASTER_KEY_FILE at it); nothing was changed`
       : `the master key in ${file.where} is not the one this data was encrypted with (fingerprint mismatch): restore the right key file from your backup (or fix COFFER_MASTER_KEY_FILE); nothing was changed`,
   )
+}
+
+/**
+ * Keeps this gateway on the master key the metadata names. Another gateway's rotation stores a
+ * new fingerprint; then this one reads its key file again (and `<file>.new`) and takes the key
+ * whose fingerprint matches. Without it, it refuses with a clear error rather than sealing new
+ * users or wrapping new namespace keys under a key nobody else has (callers: a timer in
+ * background.ts, and every write that seals or wraps under the master key).
+ */
+export async function followMasterKey(ctx: ServiceContext): Promise<'current' | 'reloaded'> {
+  const stored = await meta.getSetting(ctx.db, FINGERPRINT_SETTING)
+  if (stored === undefined || fingerprintsEqual(await masterKeyFingerprint(ctx.keys.master), stored)) return 'current'
+  const found = await ctx.keys.file.reload?.()
+  for (const key of [found?.key, found?.staged]) {
+    if (key && fingerprintsEqual(await masterKeyFingerprint(key), stored)) {
+      ctx.keys.master = key
+      ctx.keys.cache.clear()
+      ctx.logger.log('info', 'master key: took the rotated key from the key file', { file: ctx.keys.file.where })
+      return 'reloaded'
+    }
+  }
+  throw staleMasterKey(ctx)
+}
+
+export const staleMasterKey = (ctx: ServiceContext): ServiceError =>
+  new ServiceError(
+    'Unavailable',
+    `The master key was rotated through another gateway, and this gateway's key file ${ctx.keys.file.where} still holds the old key: copy the new key file there (it is read again within seconds, no restart), and retry.`,
+  )
+
+/** The setting a write that seals or wraps under the master key requires: its fingerprint, unchanged. */
+export async function masterKeyPin(ctx: ServiceContext): Promise<{ key: string; value: string }> {
+  return { key: FINGERPRINT_SETTING, value: await masterKeyFingerprint(ctx.keys.master) }
 }
 
 /** Runs `task` after every earlier locked task of this process (rotations, namespace deletion). */

@@ -8,7 +8,14 @@ import type { ServiceContext } from './context.ts'
 import { ServiceError } from './errors.ts'
 import { deleteKey } from './delete-object.ts'
 import { forgetNamespace, forgetUser } from './identities.ts'
-import { newNamespaceKey, stagedKeySetting, withKeyLock } from './keyring.ts'
+import {
+  followMasterKey,
+  masterKeyPin,
+  newNamespaceKey,
+  staleMasterKey,
+  stagedKeySetting,
+  withKeyLock,
+} from './keyring.ts'
 import { sealSecret } from './user-secrets.ts'
 
 export interface NamespaceInfo {
@@ -47,8 +54,38 @@ export async function ensureNamespace(
   encrypted: boolean,
 ): Promise<'created' | 'exists'> {
   if (await meta.getNamespace(ctx.db, name)) return 'exists'
-  const key = encrypted ? await newNamespaceKey(ctx, name) : { wrappedKey: null, keyVersion: 0 }
-  return meta.createNamespace(ctx.db, { name, encrypted, ...key })
+  if (!encrypted) {
+    const r = await meta.createNamespace(ctx.db, { name, encrypted, wrappedKey: null, keyVersion: 0 })
+    return r === 'created' ? 'created' : 'exists'
+  }
+  // The key is wrapped by the master key: stored only while the metadata still names that key.
+  return sealedUnderCurrentKey(ctx, async () => {
+    const key = await newNamespaceKey(ctx, name)
+    return meta.createNamespace(ctx.db, { name, encrypted, ...key }, await masterKeyPin(ctx))
+  })
+}
+
+/** Attempts at a sealed write when rotations through other gateways keep moving the key. */
+const SEAL_ATTEMPTS = 3
+
+/**
+ * Runs a write that seals or wraps under the master key, pinned to its fingerprint (meta's
+ * SettingPin), under this process's key lock: first this gateway follows a rotation made through
+ * another one (or refuses, 503, while its key file is old); a rotation committed between the
+ * sealing and the insert refuses the insert, and it is sealed again under the new key.
+ */
+async function sealedUnderCurrentKey<T extends string>(
+  ctx: ServiceContext,
+  write: () => Promise<T | 'stale-pin'>,
+): Promise<T> {
+  return withKeyLock(ctx, async () => {
+    for (let attempt = 1; attempt <= SEAL_ATTEMPTS; attempt++) {
+      await followMasterKey(ctx)
+      const r = await write()
+      if (r !== 'stale-pin') return r as T
+    }
+    throw staleMasterKey(ctx)
+  })
 }
 
 export async function createNamespace(ctx: ServiceContext, name: string, encrypted: boolean): Promise<NamespaceInfo> {
@@ -153,10 +190,15 @@ export async function createUser(
     throw new ServiceError('NoSuchNamespace', `No namespace ${namespace}: create it first.`)
   const creds = newCredentials()
   const createdAt = new Date()
-  // Under the key lock: a master-key rotation must not commit between the sealing and the insert.
-  const created = await withKeyLock(ctx, async () => {
+  // Under the key lock: a master-key rotation must not commit between the sealing and the insert;
+  // one through another gateway is caught by the fingerprint pin in the insert itself.
+  const created = await sealedUnderCurrentKey(ctx, async () => {
     const wrappedSecret = await sealSecret(ctx, creds.accessKeyId, creds.secretAccessKey)
-    return meta.createUser(ctx.db, { accessKeyId: creds.accessKeyId, wrappedSecret, name, namespace, createdAt })
+    return meta.createUser(
+      ctx.db,
+      { accessKeyId: creds.accessKeyId, wrappedSecret, name, namespace, createdAt },
+      await masterKeyPin(ctx),
+    )
   })
   if (created !== 'created') throw new Error('access key id collision; retry')
   return { ...creds, name, namespace, isRoot: false, createdAt: createdAt.toISOString() }

@@ -13,6 +13,7 @@
 import { KeyUnwrapError, openUserSecret, sealUserSecret } from '../crypto/index.ts'
 import * as meta from '../meta/index.ts'
 import type { ServiceContext } from './context.ts'
+import { followMasterKey } from './keyring.ts'
 
 /** Set, in the sealing transaction, until the file has been purged of the clear secrets. */
 export const PURGE_PENDING_SETTING = 'user-secrets-purge-pending'
@@ -22,7 +23,16 @@ export const sealSecret = (ctx: ServiceContext, accessKeyId: string, secret: str
 
 /** The secret of a user row, for SigV4. */
 export async function openSecret(ctx: ServiceContext, user: meta.UserRow): Promise<string> {
-  if (user.wrappedSecret !== null) return openUserSecret(ctx.keys.master, user.accessKeyId, user.wrappedSecret)
+  if (user.wrappedSecret !== null) {
+    try {
+      return await openUserSecret(ctx.keys.master, user.accessKeyId, user.wrappedSecret)
+    } catch (e) {
+      // Resealed by a master-key rotation through another gateway: follow it (the key file read
+      // again), or refuse with what to do (503) rather than deny a user whose secret is fine.
+      if (!(e instanceof KeyUnwrapError) || (await followMasterKey(ctx)) === 'current') throw e
+      return openUserSecret(ctx.keys.master, user.accessKeyId, user.wrappedSecret)
+    }
+  }
   // Only a row that an older gateway sharing the metadata wrote: sealed at the next start here.
   if (user.secretAccessKey === '') throw new KeyUnwrapError(`user ${user.accessKeyId} has no secret`)
   return user.secretAccessKey

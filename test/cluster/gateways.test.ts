@@ -4,7 +4,7 @@
  * Races between the gateways, a sqld crash under load, and a gateway killed mid-upload.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -19,7 +19,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { adminJson, type Credentials, tenant } from '../helpers/admin.ts'
+import { adminJson, adminRun, type Credentials, tenant } from '../helpers/admin.ts'
 import { freePorts, initCluster, type NodeProc, startNode, stopNode } from '../helpers/nodes.ts'
 import { bucketName, s3Client, sdkError } from '../helpers/s3-client.ts'
 import { getBytes, objectBytes, pool, sha256, waitFor } from '../helpers/shards.ts'
@@ -41,11 +41,13 @@ describe('two gateways on one sqld over six storage nodes', () => {
   const clients: S3Client[] = []
   const Bucket = bucketName('gw')
 
+  /** Each gateway keeps its own copy of the master key file (as on separate machines). */
+  const keyFile = (name: string) => join(root, `${name}.master.key`)
   const startGateway = async (name: string, env: Record<string, string>) =>
     startServer({
       dataDir: join(root, name),
       args: ['--cluster', clusterFile, '--meta', sqld.url, '--nodes', nodes.map((n) => n.url).join(',')],
-      env,
+      env: { ...env, COFFER_MASTER_KEY_FILE: keyFile(name) },
     })
 
   beforeAll(async () => {
@@ -62,11 +64,10 @@ describe('two gateways on one sqld over six storage nodes', () => {
     await Promise.all(nodes.map((n) => startNode(n, clusterFile)))
     sqld = await startMetaServer(clusterFile, join(root, 'meta'))
     // What gateways of one cluster share besides the cluster file: the master key and root.
-    const masterKey = join(root, 'master.key')
-    await writeFile(masterKey, randomBytes(32).toString('hex'), { mode: 0o600 })
+    const masterKey = randomBytes(32).toString('hex')
+    for (const name of ['gw-a', 'gw-b']) await writeFile(keyFile(name), masterKey, { mode: 0o600 })
     const creds = randomCredentials()
     const env = {
-      COFFER_MASTER_KEY_FILE: masterKey,
       COFFER_ROOT_ACCESS_KEY: creds.accessKeyId,
       COFFER_ROOT_SECRET_KEY: creds.secretAccessKey,
       COFFER_READ_TIMEOUT_MS: '5000',
@@ -194,6 +195,48 @@ describe('two gateways on one sqld over six storage nodes', () => {
       )
     } finally {
       bobOnB.destroy()
+    }
+  })
+
+  it('a master-key rotation through one gateway: the other refuses to seal under the old key, then follows the new key file without a restart', async () => {
+    const vault = await tenant(gateways[A]!, 'vault', 'on')
+    const vaultOnA = s3Client(gateways[A]!, vault)
+    const vaultOnB = s3Client(gateways[B]!, vault)
+    try {
+      const secret = objectBytes('vault/secret', 200 * KiB)
+      await vaultOnA.send(new CreateBucketCommand({ Bucket: 'vault-bucket' }))
+      await vaultOnA.send(new PutObjectCommand({ Bucket: 'vault-bucket', Key: 'k', Body: secret }))
+      expect(await adminJson(gateways[A]!, ['key', 'rotate', '--master'])).toMatchObject({ rotated: 'master' })
+      // Gateway B's key file still holds the old key: it must not seal a new user's secret (or
+      // wrap a namespace key) under it, which no other gateway could open.
+      const refused = await adminRun(gateways[B]!, ['user', 'create', 'late', '--namespace', 'default']).then(
+        () => 'created',
+        (e: { stderr?: string }) => String(e.stderr),
+      )
+      expect(refused).toMatch(/master key was rotated/)
+      // The operator copies the new key file: B takes it within seconds, no restart.
+      await copyFile(keyFile('gw-a'), keyFile('gw-b'))
+      let late: Credentials | undefined
+      await waitFor(
+        'gateway B to follow the rotated master key',
+        async () => {
+          late = await adminJson<Credentials>(gateways[B]!, ['user', 'create', 'late', '--namespace', 'default'])
+          return true
+        },
+        10_000,
+        500,
+      )
+      // A user sealed by B authenticates on A; B still reads what was encrypted before.
+      const lateOnA = s3Client(gateways[A]!, late!)
+      try {
+        expect((await lateOnA.send(new ListBucketsCommand({}))).Buckets).toBeDefined()
+      } finally {
+        lateOnA.destroy()
+      }
+      expect(sha256(await getBytes(vaultOnB, 'vault-bucket', 'k'))).toBe(sha256(secret))
+    } finally {
+      vaultOnA.destroy()
+      vaultOnB.destroy()
     }
   })
 

@@ -11,6 +11,7 @@ import { deleteBucket, getBucket, insertBucket } from '../../src/meta/queries/bu
 import { enqueueHeal, takeHeal } from '../../src/meta/queries/durability.ts'
 import { enqueueGc, gcBacklog, takeGc } from '../../src/meta/queries/gc.ts'
 import {
+  createNamespace,
   createUser,
   deleteUser,
   ensureDefaultNamespace,
@@ -18,6 +19,7 @@ import {
   upsertRootUser,
 } from '../../src/meta/queries/identities.ts'
 import { completeUpload, createUpload, putPart } from '../../src/meta/queries/multipart.ts'
+import { setSetting } from '../../src/meta/queries/keys.ts'
 import { commitObject, getObject } from '../../src/meta/queries/objects.ts'
 import { objects } from '../../src/meta/schema.ts'
 
@@ -225,6 +227,21 @@ export function metaContract(name: string, fresh: () => Promise<MetaTarget>): vo
         const winner = results.findIndex((r) => r.ok)
         expect((await getObject(b.db, 'b', 'mp'))?.etag).toBe(`"c${round}-${winner}"`)
       }
+    })
+
+    it('a user or namespace key sealed under a master key another gateway rotated away is refused in the insert', async () => {
+      const [a, b] = await twoGateways()
+      const pin = { key: 'master-key-fingerprint', value: 'fp-old' }
+      await setSetting(a.db, pin.key, pin.value)
+      const user = { accessKeyId: 'NEW1', name: 'n', namespace: 'default', wrappedSecret: 'sealed-old' }
+      expect(await createUser(b.db, user, pin)).toBe('created')
+      // Gateway A rotates: the fingerprint changes. Gateway B, still on the old key, is refused.
+      await setSetting(a.db, pin.key, 'fp-new')
+      expect(await createUser(b.db, { ...user, accessKeyId: 'NEW2' }, pin)).toBe('stale-pin')
+      expect(await getUser(a.db, 'NEW2')).toBeUndefined()
+      expect(await createNamespace(b.db, { name: 'ns2', encrypted: true, keyVersion: 1 }, pin)).toBe('stale-pin')
+      expect(await createUser(b.db, { ...user, accessKeyId: 'NEW2' }, { ...pin, value: 'fp-new' })).toBe('created')
+      expect(await createUser(b.db, { ...user, accessKeyId: 'NEW2' }, { ...pin, value: 'fp-new' })).toBe('exists')
     })
 
     it('GC and heal work is claimed by one gateway at a time: racing takers get disjoint leases', async () => {

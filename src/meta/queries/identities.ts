@@ -2,10 +2,35 @@
  * Namespaces and users (access keys). The service authenticates with getUser and scopes buckets
  * by the user's namespace. Uses the schema through drizzle only.
  */
-import { and, asc, eq, isNotNull, isNull, ne, notExists, sql } from 'drizzle-orm'
+import { and, asc, eq, exists, isNotNull, isNull, ne, notExists, sql } from 'drizzle-orm'
 import type { Db } from '../db.ts'
 import { buckets, namespaces, settings, users } from '../schema.ts'
-import { affected } from '../tx.ts'
+import { affected, rowWhere } from '../tx.ts'
+
+/**
+ * A settings entry a write requires unchanged, checked in the write's own statement: the master
+ * key fingerprint a secret was sealed (or a namespace key wrapped) under. A gateway still on the
+ * old key after another gateway's rotation then cannot store what nobody else could open.
+ */
+export interface SettingPin {
+  key: string
+  value: string
+}
+
+const pinHolds = (db: Db, pin: SettingPin) =>
+  exists(
+    db
+      .select({ one: sql`1` })
+      .from(settings)
+      .where(and(eq(settings.key, pin.key), eq(settings.value, pin.value))),
+  )
+
+/** Whether the pin's entry still holds its value (to tell a refusal from an existing row). */
+async function pinStale(db: Db, pin: SettingPin | undefined): Promise<boolean> {
+  if (!pin) return false
+  const row = await db.select({ value: settings.value }).from(settings).where(eq(settings.key, pin.key)).get()
+  return row !== undefined && row.value !== pin.value
+}
 
 export type NamespaceRow = typeof namespaces.$inferSelect
 export type UserRow = typeof users.$inferSelect
@@ -21,12 +46,20 @@ export async function ensureDefaultNamespace(db: Db): Promise<void> {
   await createNamespace(db, { name: DEFAULT_NAMESPACE })
 }
 
-export async function createNamespace(db: Db, ns: NewNamespace): Promise<'created' | 'exists'> {
-  const res = await db
-    .insert(namespaces)
-    .values({ encrypted: false, keyVersion: 0, wrappedKey: null, createdAt: new Date(), ...ns })
-    .onConflictDoNothing()
-  return affected(res) === 1 ? 'created' : 'exists'
+export async function createNamespace(
+  db: Db,
+  ns: NewNamespace,
+  pin?: SettingPin,
+): Promise<'created' | 'exists' | 'stale-pin'> {
+  const row = { encrypted: false, keyVersion: 0, wrappedKey: null, createdAt: new Date(), ...ns }
+  const res = pin
+    ? await db
+        .insert(namespaces)
+        .select(rowWhere(namespaces, row as NamespaceRow, pinHolds(db, pin)))
+        .onConflictDoNothing()
+    : await db.insert(namespaces).values(row).onConflictDoNothing()
+  if (affected(res) === 1) return 'created'
+  return (await pinStale(db, pin)) ? 'stale-pin' : 'exists'
 }
 
 export async function getNamespace(db: Db, name: string): Promise<NamespaceRow | undefined> {
@@ -71,12 +104,17 @@ export async function getUser(db: Db, accessKeyId: string): Promise<UserRow | un
   return db.select().from(users).where(eq(users.accessKeyId, accessKeyId)).get()
 }
 
-export async function createUser(db: Db, user: NewUser): Promise<'created' | 'exists'> {
-  const res = await db
-    .insert(users)
-    .values({ isRoot: false, createdAt: new Date(), ...user, secretAccessKey: '' })
-    .onConflictDoNothing()
-  return affected(res) === 1 ? 'created' : 'exists'
+/** With `pin`, the user is stored only while the pinned setting (the master key fingerprint) holds. */
+export async function createUser(db: Db, user: NewUser, pin?: SettingPin): Promise<'created' | 'exists' | 'stale-pin'> {
+  const row = { isRoot: false, createdAt: new Date(), ...user, secretAccessKey: '' }
+  const res = pin
+    ? await db
+        .insert(users)
+        .select(rowWhere(users, row as UserRow, pinHolds(db, pin)))
+        .onConflictDoNothing()
+    : await db.insert(users).values(row).onConflictDoNothing()
+  if (affected(res) === 1) return 'created'
+  return (await pinStale(db, pin)) ? 'stale-pin' : 'exists'
 }
 
 /** All users, or those of one namespace, by access key id. */
