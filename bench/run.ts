@@ -27,6 +27,7 @@ const suites: Record<SuiteName, () => Promise<Suite>> = {
   storage: async () => (await import('./storage.ts')).runStorage,
   s3: async () => (await import('./s3.ts')).runS3,
   gc: async () => (await import('./gc.ts')).runGc,
+  gateways: async () => (await import('./gateways.ts')).runGateways,
 }
 
 function print(result: SuiteResult): void {
