@@ -11,14 +11,18 @@ export * from './queries/buckets.ts'
 export {
   commitObject,
   deleteObject,
+  deleteVersion,
   GC_REASON_DELETED,
   GC_REASON_OVERWRITTEN,
   type DeleteResult,
   getObject,
+  getCompleted,
+  getVersion,
+  newVersionId,
+  NULL_VERSION,
   parseEtagList,
-  updateObjectMetadata,
   type CommitResult,
-  type MetadataPatch,
+  type VersionDeleted,
   type WriteCondition,
 } from './queries/objects.ts'
 export * from './queries/list.ts'

@@ -3,7 +3,7 @@
  * settings, the GC queue. drizzle-kit generates src/meta/migrations from this file; drizzle only.
  */
 import { sql } from 'drizzle-orm'
-import { customType, index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core'
+import { customType, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 
 // JSON columns are `unknown` here: rows.ts checks the shapes of those this layer owns as rows are
 // read (headers, user metadata, checksums, parts); layout, encryption and crypto are the service's.
@@ -80,6 +80,13 @@ export const buckets = sqliteTable(
     owner: text('owner').notNull(),
     region: text('region').notNull(),
     createdAt: timestamp('created_at').notNull(),
+    /**
+     * S3 versioning: null = never enabled (unversioned), 'Enabled' or 'Suspended'. Once set it
+     * never goes back to null, as in S3 (docs/architecture.md §4, versions).
+     */
+    versioning: text('versioning'),
+    /** Object Lock configuration JSON (enabled flag, default retention); null = lock not enabled. */
+    objectLock: text('object_lock', { mode: 'json' }).$type<unknown>(),
   },
   (t) => [index('buckets_namespace_idx').on(t.namespace, t.name)],
 )
@@ -95,10 +102,24 @@ export const objects = sqliteTable(
      * keys in. Never declare NOCASE or another collation here; listing depends on it.
      */
     key: text('key').notNull(),
-    /** Always 'null' (S3's id for unversioned objects) until versioning exists. */
+    /**
+     * One row per version of a key (docs/architecture.md §4, versions). 'null' is S3's id of the
+     * version written while the bucket was unversioned or suspended (at most one per key);
+     * others are opaque ids drawn at write time (newVersionId in ./queries/versions.ts).
+     */
     versionId: text('version_id').notNull().default('null'),
+    /**
+     * The version's place among its key's versions, newest first in ascending order: each new
+     * version takes the key's smallest `ord` minus one, computed inside the committing
+     * transaction, so commit order (not clock order) decides which version is newest.
+     */
+    ord: integer('ord').notNull().default(0),
+    /** The key's current version (at most one per key: objects_latest_idx). */
+    latest: integer('latest', { mode: 'boolean' }).notNull().default(true),
+    /** A delete marker: a version without data (size 0, layout null). */
+    deleteMarker: integer('delete_marker', { mode: 'boolean' }).notNull().default(false),
     size: integer('size').notNull(),
-    /** Quoted as S3 shows it: `"<md5 hex>"` or `"<md5 of md5s>-<parts>"`. */
+    /** Quoted as S3 shows it: `"<md5 hex>"` or `"<md5 of md5s>-<parts>"`; '' for a delete marker. */
     etag: text('etag').notNull(),
     lastModified: timestamp('last_modified').notNull(),
     contentType: text('content_type').notNull().default('binary/octet-stream'),
@@ -108,14 +129,41 @@ export const objects = sqliteTable(
     checksum: text('checksum', { mode: 'json' }).$type<unknown>(),
     /** Null for single-PUT objects. */
     parts: text('parts', { mode: 'json' }).$type<unknown>(),
-    /** Opaque here: the service's storage layout value (where the bytes are). */
-    layout: text('layout', { mode: 'json' }).$type<unknown>().notNull(),
+    /** Opaque here: the service's storage layout value (where the bytes are); null for a delete marker. */
+    layout: text('layout', { mode: 'json' }).$type<unknown>(),
     /** Opaque here: the wrapped object key and its parameters; null when not encrypted. */
     encryption: text('encryption', { mode: 'json' }).$type<unknown>(),
+    /** Object Lock of this version: `{ mode, until }` retention and/or `{ legalHold }`; null when none. */
+    lock: text('lock', { mode: 'json' }).$type<unknown>(),
+    /**
+     * The multipart upload this version was completed from (null for a single PUT): a retried
+     * CompleteMultipartUpload finds its result here after the upload is gone.
+     */
+    uploadId: text('upload_id'),
   },
-  // The PK's index is the listing index: (bucket, key) range seeks in key order.
-  (t) => [primaryKey({ name: 'objects_pk', columns: [t.bucket, t.key] })],
+  (t) => [
+    // The PK's index is the versions listing index: (bucket, key) in key order, each key's
+    // versions newest first — ListObjectVersions is a range seek on it.
+    primaryKey({ name: 'objects_pk', columns: [t.bucket, t.key, t.ord] }),
+    // GET/HEAD/DELETE ?versionId=: one seek.
+    uniqueIndex('objects_version_idx').on(t.bucket, t.key, t.versionId),
+    // The current version of a key (GET/HEAD, conditional writes): one seek, and never two.
+    uniqueIndex('objects_latest_idx').on(t.bucket, t.key).where(sql`latest = 1`),
+    // ListObjects v1/v2: current versions that are not delete markers, in key order, so a page
+    // of a bucket full of old versions and markers costs what it did without them.
+    index('objects_current_idx').on(t.bucket, t.key).where(sql`latest = 1 and delete_marker = 0`),
+  ],
 )
+
+/**
+ * Proof, inside one transaction (one db.batch), that its gate held when it was first checked:
+ * the first statement inserts a fresh token under the gate, later statements (which change what
+ * the gate reads, e.g. the current version) are gated on the token, and the last removes it. Empty
+ * between transactions.
+ */
+export const commitTokens = sqliteTable('commit_tokens', {
+  id: text('id').primaryKey(),
+})
 
 // ── multipart uploads ────────────────────────────────────────────────────────────────────────
 

@@ -16,10 +16,18 @@ import type { SQLiteTable } from 'drizzle-orm/sqlite-core'
 /**
  * `SELECT <row's values, in the table's column order> WHERE <gate>` — the source of an
  * `INSERT … SELECT` that inserts the row only when the gate holds. Values are encoded by their
- * column (JSON, Date → ms), exactly as `insert().values()` would.
+ * column (JSON, Date → ms), exactly as `insert().values()` would; `computed` columns take an SQL
+ * expression instead (evaluated inside the transaction).
  */
-export function rowWhere<T extends SQLiteTable>(table: T, row: T['$inferSelect'], gate: SQL): SQL {
+export function rowWhere<T extends SQLiteTable>(
+  table: T,
+  row: T['$inferSelect'],
+  gate: SQL,
+  computed: Partial<Record<keyof T['$inferSelect'], SQL>> = {},
+): SQL {
   const values = Object.entries(getTableColumns(table)).map(([name, column]) => {
+    const expr = (computed as Record<string, SQL | undefined>)[name]
+    if (expr) return expr
     const value = (row as Record<string, unknown>)[name]
     return value === undefined || value === null ? sql`null` : sql.param(value, column)
   })

@@ -11,6 +11,8 @@ export type Endpoint =
   | 'DeleteBucket'
   | 'GetBucketLocation'
   | 'GetBucketVersioning'
+  | 'PutBucketVersioning'
+  | 'ListObjectVersions'
   | 'GetBucketEncryption'
   | 'PutBucketEncryption'
   | 'DeleteBucketEncryption'
@@ -62,7 +64,6 @@ const UNSUPPORTED_SUBRESOURCES = [
   'session',
   'tagging',
   'torrent',
-  'versions',
   'website',
 ] as const
 
@@ -102,7 +103,7 @@ function classifyEncryption(m: string): Endpoint {
 function classifyBucket(m: string, query: URLSearchParams): Endpoint {
   switch (m) {
     case 'PUT':
-      if (query.has('versioning')) throw notImplemented('PutBucketVersioning')
+      if (query.has('versioning')) return 'PutBucketVersioning'
       return 'CreateBucket'
     case 'HEAD':
       return 'HeadBucket'
@@ -112,6 +113,7 @@ function classifyBucket(m: string, query: URLSearchParams): Endpoint {
       if (query.has('location')) return 'GetBucketLocation'
       if (query.has('versioning')) return 'GetBucketVersioning'
       if (query.has('uploads')) return 'ListMultipartUploads'
+      if (query.has('versions')) return 'ListObjectVersions'
       if (query.get('list-type') === '2') return 'ListObjectsV2'
       if (query.has('list-type'))
         throw new S3Error('InvalidArgument', 'list-type must be 2.', { ArgumentName: 'list-type' })

@@ -43,6 +43,10 @@ export const S3_ERRORS = {
   MissingSecurityHeader: [400, 'Your request is missing a required header.'],
   NoSuchBucket: [404, 'The specified bucket does not exist.'],
   NoSuchKey: [404, 'The specified key does not exist.'],
+  NoSuchVersion: [404, 'The specified version does not exist.'],
+  InvalidBucketState: [409, 'The request is not valid with the current state of the bucket.'],
+  ObjectLockConfigurationNotFoundError: [404, 'Object Lock configuration does not exist for this bucket'],
+  NoSuchObjectLockConfiguration: [404, 'The specified object does not have a ObjectLock configuration'],
   NoSuchUpload: [
     404,
     'The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed.',

@@ -33,6 +33,7 @@ import * as getOps from './ops/get.ts'
 import * as listOps from './ops/list.ts'
 import * as multipartOps from './ops/multipart.ts'
 import * as putOps from './ops/put.ts'
+import * as versionOps from './ops/versions.ts'
 
 export type RequestLimits = BodyLimits & UploadLimits
 
@@ -57,7 +58,9 @@ const OPERATIONS: Record<Endpoint, Operation> = {
   HeadBucket: bucketOps.handleHeadBucket,
   DeleteBucket: bucketOps.handleDeleteBucket,
   GetBucketLocation: bucketOps.handleGetBucketLocation,
-  GetBucketVersioning: bucketOps.handleGetBucketVersioning,
+  GetBucketVersioning: versionOps.handleGetBucketVersioning,
+  PutBucketVersioning: versionOps.handlePutBucketVersioning,
+  ListObjectVersions: versionOps.handleListObjectVersions,
   GetBucketEncryption: encryptionOps.handleGetBucketEncryption,
   PutBucketEncryption: encryptionOps.handlePutBucketEncryption,
   DeleteBucketEncryption: encryptionOps.handleDeleteBucketEncryption,
@@ -194,7 +197,10 @@ function toS3Error(e: unknown, logger: Logger, requestId: string): S3Error {
   }
   if (isServiceError(e)) {
     const code = SERVICE_TO_S3[e.code] ?? (e.code as S3ErrorCode)
-    return new S3Error(code, e.message === e.code ? undefined : e.message, e.details)
+    const headers: Record<string, string> = {}
+    if (e.version?.deleteMarker) headers['x-amz-delete-marker'] = 'true'
+    if (e.version?.versionId !== undefined) headers['x-amz-version-id'] = e.version.versionId
+    return new S3Error(code, e.message === e.code ? undefined : e.message, e.details, headers)
   }
   logger.log('error', 'internal error', { requestId, error: e instanceof Error ? (e.stack ?? e.message) : String(e) })
   return new S3Error('InternalError')

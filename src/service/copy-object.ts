@@ -22,6 +22,8 @@ export const MAX_COPY_BYTES = 5 * 1024 ** 3
 export interface CopySource {
   bucket: string
   key: string
+  /** `?versionId=` of x-amz-copy-source: that version; the current one when absent. */
+  versionId?: string
   conditions?: ReadConditions
   /** The key of an SSE-C source. */
   sseC?: CustomerKey
@@ -56,11 +58,19 @@ async function findSource(ctx: ServiceContext, actor: Actor, source: CopySource)
     return await findObject(ctx, actor, source)
   } catch (e) {
     if (e instanceof ServiceError && e.code === 'NotModified') throw new ServiceError('PreconditionFailed')
+    if (e instanceof ServiceError && e.code === 'MethodNotAllowed')
+      throw new ServiceError(
+        'InvalidRequest',
+        'The source of a copy request may not specifically refer to a delete marker by version id.',
+      )
     throw e
   }
 }
 
-export async function copyObject(ctx: ServiceContext, actor: Actor, input: CopyObjectInput): Promise<ObjectInfo> {
+/** The copy, and the version of the source it was made from (when the source bucket shows versions). */
+export type CopiedObject = ObjectInfo & { sourceVersionId?: string }
+
+export async function copyObject(ctx: ServiceContext, actor: Actor, input: CopyObjectInput): Promise<CopiedObject> {
   const { target, metadata } = input
   const source = await findSource(ctx, actor, input.source)
   const { info } = source
@@ -70,21 +80,23 @@ export async function copyObject(ctx: ServiceContext, actor: Actor, input: CopyO
       `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_COPY_BYTES}`,
     )
   }
+  const bucket = await bucketFor(ctx, actor, target.bucket)
   const unchanged = metadata.directive === 'COPY' && !target.sseC && !target.sseS3
-  if (info.bucket === target.bucket && info.key === target.key && unchanged) {
+  // Copying an older version onto its own key is how S3 restores it (a new current version).
+  const restoring = input.source.versionId !== undefined && source.row.versionId !== undefined
+  if (info.bucket === target.bucket && info.key === target.key && unchanged && !restoring) {
     throw new ServiceError(
       'InvalidRequest',
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     )
   }
-  const bucket = await bucketFor(ctx, actor, target.bucket)
   const { contentType, headers, userMeta } = metadata.directive === 'REPLACE' ? metadata : info
   // A whole-object checksum survives the copy by recomputing it; composite ones cannot.
   const algorithm =
     input.checksumAlgorithm ?? (info.checksum?.type === 'FULL_OBJECT' ? info.checksum.algorithm : undefined)
   // Plaintext of the source: the write path encrypts it again for the target.
   const plaintext = await openStored(ctx, source, 0, info.size, input.source.sseC)
-  return writeObject(ctx, bucket.namespace, writerOf(actor, bucket), {
+  const copy = await writeObject(ctx, bucket, writerOf(actor, bucket), {
     bucket: target.bucket,
     key: target.key,
     sseC: target.sseC,
@@ -94,6 +106,7 @@ export async function copyObject(ctx: ServiceContext, actor: Actor, input: CopyO
     ...hashing(plaintext, ctx.platform, algorithm),
     length: info.size,
   })
+  return info.versionId !== undefined ? { ...copy, sourceVersionId: info.versionId } : copy
 }
 
 export async function uploadPartCopy(ctx: ServiceContext, actor: Actor, input: UploadPartCopyInput): Promise<PartInfo> {

@@ -1,22 +1,85 @@
 /**
- * Deleting objects: the metadata row goes (the object vanishes at once) and its data is queued
- * for garbage collection in the same transaction, so readers still streaming it are not cut off
- * and no crash can lose track of it.
+ * Deleting objects, as S3 does in each versioning state (docs/architecture.md §4, versions):
+ * without a version id an unversioned bucket loses the key's row, and a versioned one gets a
+ * delete marker as its new current version (older versions and their data stay); with a version
+ * id that version goes for good. Data whose row goes is queued for garbage collection in the same
+ * transaction, so readers still streaming it are not cut off and no crash can lose track of it.
  */
 import * as meta from '../meta/index.ts'
 import type { ServiceContext } from './context.ts'
 import { ServiceError } from './errors.ts'
 import { type Actor, bucketFor, refusalError, writerOf } from './identities.ts'
+import { versionIdFor } from './versioning.ts'
 
-/** Deleting a missing key succeeds, as in S3. */
-export async function deleteObject(ctx: ServiceContext, actor: Actor, bucket: string, key: string): Promise<void> {
-  const writer = writerOf(actor, await bucketFor(ctx, actor, bucket))
-  await deleteKey(ctx, writer, key)
+/** What a delete did, as S3 reports it (x-amz-version-id, x-amz-delete-marker). */
+export interface Deleted {
+  /** The version removed (when one was named) or the delete marker made. */
+  versionId?: string
+  /** A delete marker was made, or the version removed was one. */
+  deleteMarker?: boolean
+}
+
+/** Deleting a missing key or version succeeds, as in S3. */
+export async function deleteObject(
+  ctx: ServiceContext,
+  actor: Actor,
+  bucket: string,
+  key: string,
+  versionId?: string,
+): Promise<Deleted> {
+  const b = await bucketFor(ctx, actor, bucket)
+  return deleteIn(ctx, b, writerOf(actor, b), key, versionId)
+}
+
+async function deleteIn(
+  ctx: ServiceContext,
+  bucket: meta.BucketRow,
+  writer: meta.Writer,
+  key: string,
+  versionId: string | undefined,
+): Promise<Deleted> {
+  if (versionId !== undefined || bucket.versioning === null) {
+    const v = versionId ?? meta.NULL_VERSION
+    const { result, deleteMarker } = await meta.deleteVersion(ctx.db, writer, key, v)
+    if (result === 'no-such-bucket' || result === 'access-denied') throw refusalError(result, writer.bucket)
+    if (versionId === undefined) return {}
+    return { versionId, ...(deleteMarker ? { deleteMarker: true } : {}) }
+  }
+  // Versioned: a delete marker becomes the current version ('null' while suspended, replacing
+  // the null version as a write would).
+  const marker: meta.ObjectRow = {
+    bucket: bucket.name,
+    key,
+    versionId: versionIdFor(bucket),
+    ord: 0,
+    latest: true,
+    deleteMarker: true,
+    size: 0,
+    etag: '',
+    lastModified: new Date(),
+    contentType: 'binary/octet-stream',
+    headers: {},
+    userMeta: {},
+    checksum: null,
+    parts: null,
+    layout: null,
+    encryption: null,
+    lock: null,
+    uploadId: null,
+  }
+  const result = await meta.commitObject(ctx.db, marker, writer)
+  if (!result.ok) {
+    if (result.reason === 'no-such-bucket' || result.reason === 'access-denied')
+      throw refusalError(result.reason, writer.bucket)
+    throw new Error(`delete marker for ${bucket.name}/${key} refused: ${result.reason}`)
+  }
+  return { versionId: marker.versionId, deleteMarker: true }
 }
 
 /**
- * Deletes one object's row and queues its data for GC, in one transaction; false when there was
- * no object. Throws NoSuchBucket / AccessDenied when the writer's bucket is gone or not its own.
+ * Removes every version of one key and queues all their data for GC, in one transaction; false
+ * when there was none (namespace deletion). Throws NoSuchBucket / AccessDenied when the writer's
+ * bucket is gone or not its own.
  */
 export async function deleteKey(
   ctx: ServiceContext,
@@ -29,29 +92,32 @@ export async function deleteKey(
   return result === 'deleted'
 }
 
-export interface DeleteOutcome {
+export interface DeleteOutcome extends Deleted {
   key: string
+  /** The version id the request named, echoed back. */
+  requestedVersionId?: string
   error?: { code: 'InternalError' | 'NoSuchBucket' | 'AccessDenied'; message: string }
 }
 
-/** DeleteObjects: each key on its own; one failure does not stop the others. */
+/** DeleteObjects: each key (or version) on its own; one failure does not stop the others. */
 export async function deleteObjects(
   ctx: ServiceContext,
   actor: Actor,
   bucket: string,
-  keys: string[],
+  items: readonly { key: string; versionId?: string }[],
 ): Promise<DeleteOutcome[]> {
-  const writer = writerOf(actor, await bucketFor(ctx, actor, bucket))
+  const b = await bucketFor(ctx, actor, bucket)
+  const writer = writerOf(actor, b)
   const out: DeleteOutcome[] = []
-  for (const key of keys) {
+  for (const { key, versionId } of items) {
+    const asked = versionId === undefined ? {} : { requestedVersionId: versionId }
     try {
-      await deleteKey(ctx, writer, key)
-      out.push({ key })
+      out.push({ key, ...asked, ...(await deleteIn(ctx, b, writer, key, versionId)) })
     } catch (e) {
       // The bucket deleted (or re-created by someone else) while the keys were being deleted.
       const code =
         e instanceof ServiceError && (e.code === 'NoSuchBucket' || e.code === 'AccessDenied') ? e.code : 'InternalError'
-      out.push({ key, error: { code, message: e instanceof Error ? e.message : String(e) } })
+      out.push({ key, ...asked, error: { code, message: e instanceof Error ? e.message : String(e) } })
     }
   }
   return out

@@ -7,6 +7,15 @@ export type ServiceErrorCode =
   | 'AccessDenied'
   | 'NoSuchBucket'
   | 'NoSuchKey'
+  /** A versionId that names no version of the key. */
+  | 'NoSuchVersion'
+  /** GET/HEAD of a delete marker by its versionId. */
+  | 'MethodNotAllowed'
+  /** Versioning cannot change that way (suspending a bucket with Object Lock). */
+  | 'InvalidBucketState'
+  | 'ObjectLockConfigurationNotFoundError'
+  | 'NoSuchObjectLockConfiguration'
+  | 'MalformedXML'
   | 'NoSuchUpload'
   | 'BucketAlreadyExists'
   | 'BucketAlreadyOwnedByYou'
@@ -38,6 +47,8 @@ export class ServiceError extends Error {
     message?: string,
     /** Facts the protocol layer may show (bucket, key, upload id …); never secrets. */
     readonly details: Record<string, string> = {},
+    /** The version the answer is about, shown as x-amz-version-id / x-amz-delete-marker. */
+    readonly version?: { versionId?: string; deleteMarker?: boolean },
   ) {
     super(message ?? code)
   }

@@ -138,7 +138,7 @@ describe('no shard leaks whatever metadata call a crash cuts', () => {
         for (const k of ['a', 'b', 'c']) await put(r, 'b', k, small(k.charCodeAt(0)))
       },
       async (r) => {
-        const out = await deleteObjects(r.svc, r.actor, 'b', ['a', 'b', 'c'])
+        const out = await deleteObjects(r.svc, r.actor, 'b', [{ key: 'a' }, { key: 'b' }, { key: 'c' }])
         if (out.some((o) => o.error)) throw new Error('a key failed')
       },
     )

@@ -16,12 +16,14 @@ import {
 } from './encryption.ts'
 import { ServiceError } from './errors.ts'
 import { type Actor, bucketFor } from './identities.ts'
-import { type ObjectInfo, objectInfo } from './object-info.ts'
+import { type ObjectInfo, objectInfo, showsVersions } from './object-info.ts'
 import { type Decryption, parseStoredData, readStoredRange, type StoredData } from './stored-data.ts'
 
 export interface ObjectAddress {
   bucket: string
   key: string
+  /** A version by id (`?versionId=`); the current version when absent. */
+  versionId?: string
   conditions?: ReadConditions
   /** The customer key sent with the request, checked against an SSE-C object's record. */
   sseC?: CustomerKey
@@ -46,18 +48,50 @@ export interface ObjectReader {
   read(start: number, end: number): Promise<ReadableStream<Uint8Array>>
 }
 
-export function storedObject(row: meta.ObjectRow): StoredObject {
+export function storedObject(row: meta.ObjectRow, versioned = false): StoredObject {
   const what = `object ${row.bucket}/${row.key}`
   const encryption = parseEncryptionRecord(row.encryption, what)
-  return { row, data: parseStoredData(row.layout, what), encryption, info: objectInfo(row, encryption) }
+  return { row, data: parseStoredData(row.layout, what), encryption, info: objectInfo(row, encryption, versioned) }
+}
+
+/**
+ * The current version of a key, or the version `versionId` names, as S3 answers for it: 404
+ * NoSuchKey (with x-amz-delete-marker when the current version is a marker), 404 NoSuchVersion,
+ * 405 for a delete marker asked for by id. Data rows only: a delete marker never comes back.
+ */
+export async function findVersion(
+  ctx: ServiceContext,
+  bucket: meta.BucketRow,
+  key: string,
+  versionId: string | undefined,
+  method = 'GET',
+): Promise<meta.ObjectRow> {
+  const row =
+    versionId === undefined
+      ? await meta.getObject(ctx.db, bucket.name, key)
+      : await meta.getVersion(ctx.db, bucket.name, key, versionId)
+  if (!row) {
+    if (versionId === undefined) throw new ServiceError('NoSuchKey', undefined, { Key: key })
+    throw new ServiceError('NoSuchVersion', undefined, { Key: key, VersionId: versionId })
+  }
+  if (row.deleteMarker) {
+    const version = { versionId: row.versionId, deleteMarker: true }
+    if (versionId === undefined) throw new ServiceError('NoSuchKey', undefined, { Key: key }, version)
+    throw new ServiceError('MethodNotAllowed', undefined, { Method: method, ResourceType: 'DeleteMarker' }, version)
+  }
+  return row
 }
 
 /** The object if the actor may read it and the conditions and customer key allow. */
-export async function findObject(ctx: ServiceContext, actor: Actor, a: ObjectAddress): Promise<StoredObject> {
-  await bucketFor(ctx, actor, a.bucket)
-  const row = await meta.getObject(ctx.db, a.bucket, a.key)
-  if (!row) throw new ServiceError('NoSuchKey', undefined, { Key: a.key })
-  const found = storedObject(row)
+export async function findObject(
+  ctx: ServiceContext,
+  actor: Actor,
+  a: ObjectAddress,
+  method = 'GET',
+): Promise<StoredObject> {
+  const bucket = await bucketFor(ctx, actor, a.bucket)
+  const row = await findVersion(ctx, bucket, a.key, a.versionId, method)
+  const found = storedObject(row, showsVersions(bucket))
   await checkSseC(found.encryption, a.sseC)
   const outcome = evaluateConditions(a.conditions ?? {}, row.etag, row.lastModified)
   if (outcome === 'failed') throw new ServiceError('PreconditionFailed', undefined, { Condition: 'If-Match' })
@@ -68,7 +102,7 @@ export async function findObject(ctx: ServiceContext, actor: Actor, a: ObjectAdd
 
 /** HeadObject: the object's metadata; never reads data. */
 export async function statObject(ctx: ServiceContext, actor: Actor, a: ObjectAddress): Promise<ObjectInfo> {
-  return (await findObject(ctx, actor, a)).info
+  return (await findObject(ctx, actor, a, 'HEAD')).info
 }
 
 /** GetObject: the object's metadata, and a reader for any range of the bytes it describes. */
@@ -96,7 +130,10 @@ export async function openStored(
   const decryption: Decryption | undefined = record && {
     aead: ctx.keys.aead,
     key: await openCurrentObjectKey(ctx, record, sseC, async () =>
-      parseEncryptionRecord((await meta.getObject(ctx.db, obj.row.bucket, obj.row.key))?.encryption, what),
+      parseEncryptionRecord(
+        (await meta.getVersion(ctx.db, obj.row.bucket, obj.row.key, obj.row.versionId))?.encryption,
+        what,
+      ),
     ),
     objectId: record.objectId,
   }

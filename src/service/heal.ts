@@ -182,10 +182,12 @@ export async function scrubRound(
 ): Promise<number> {
   const rows = await meta.objectLayoutsAfter(ctx.db, state.cursor, batch)
   if (rows.length < batch) ctx.stats.scrubPasses++
-  state.cursor = rows.length < batch ? undefined : { bucket: rows.at(-1)!.bucket, key: rows.at(-1)!.key }
+  const last = rows.at(-1)
+  state.cursor = rows.length < batch || !last ? undefined : { bucket: last.bucket, key: last.key, ord: last.ord }
   let budget = deepBytes
   const toHeal: DataLayout[] = []
   for (const row of rows) {
+    if (row.layout === null) continue // a delete marker: no data
     for (const layout of layoutsOf(parseStoredData(row.layout, `object ${row.bucket}/${row.key}`))) {
       const deep = budget >= layout.size
       if (deep) budget -= layout.size

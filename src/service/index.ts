@@ -49,7 +49,16 @@ export {
   type WriteConditions,
 } from './put-object.ts'
 export { type ObjectAddress, type ObjectReader, readObject, statObject } from './get-object.ts'
-export { type DeleteOutcome, deleteObject, deleteObjects } from './delete-object.ts'
+export { type Deleted, type DeleteOutcome, deleteObject, deleteObjects } from './delete-object.ts'
+export {
+  getBucketVersioning,
+  listObjectVersions,
+  type ListVersionsInput,
+  putBucketVersioning,
+  type VersioningStatus,
+  type VersionsPage,
+  type VersionSummary,
+} from './versioning.ts'
 export { type ListInput, type ListPage, listObjects } from './list-objects.ts'
 export {
   type CopyObjectInput,

@@ -10,9 +10,11 @@ import { type ChecksumAlgorithm, combineCrcs, compositeChecksum } from '../util/
 import type { ServiceContext } from './context.ts'
 import { KEY_COMMIT_ATTEMPTS, keyPin, keyRotationBusy } from './encryption.ts'
 import { CorruptMetadataError, ServiceError } from './errors.ts'
-import { type Actor, refusalError } from './identities.ts'
+import { type Actor, bucketFor, refusalError } from './identities.ts'
+import { storedObject } from './get-object.ts'
+import { versionIdFor } from './versioning.ts'
 import { findUpload, type UploadAddress } from './multipart.ts'
-import { type ChecksumValue, type ObjectInfo, objectInfo } from './object-info.ts'
+import { type ChecksumValue, type ObjectInfo, objectInfo, showsVersions } from './object-info.ts'
 import { checkWriteConditions, type WriteConditions } from './put-object.ts'
 import { parseSegmentCrypto, type Segment, type StoredData } from './stored-data.ts'
 
@@ -28,6 +30,8 @@ export interface CompletePart {
 export interface CompleteUploadInput extends UploadAddress {
   parts: CompletePart[]
   conditions: WriteConditions
+  /** Object Lock of the new version (opaque here); none when absent. */
+  lock?: unknown
 }
 
 const stripQuotes = (etag: string): string => etag.trim().replace(/^"|"$/g, '')
@@ -41,10 +45,27 @@ export async function completeUpload(
   // upload and commits between that read and the completion drops the version the copy names:
   // the completion is then refused ('key-version') and tried again with the upload read anew.
   for (let attempt = 1; ; attempt++) {
-    const done = await completeOnce(ctx, actor, input)
+    const done = await completeOnce(ctx, actor, input).catch((e) => completedBefore(ctx, actor, input, e))
     if (done !== 'key-version') return done
     if (attempt >= KEY_COMMIT_ATTEMPTS) throw keyRotationBusy()
   }
+}
+
+/**
+ * A completion retried after it succeeded (its answer was lost) finds no upload: S3 answers the
+ * same 200 again while the version it made exists. Anything else stays the error it was.
+ */
+async function completedBefore(
+  ctx: ServiceContext,
+  actor: Actor,
+  input: CompleteUploadInput,
+  e: unknown,
+): Promise<ObjectInfo> {
+  if (!(e instanceof ServiceError) || e.code !== 'NoSuchUpload') throw e
+  const bucket = await bucketFor(ctx, actor, input.bucket)
+  const row = await meta.getCompleted(ctx.db, input.bucket, input.key, input.uploadId)
+  if (!row) throw e
+  return storedObject(row, showsVersions(bucket)).info
 }
 
 async function completeOnce(
@@ -52,7 +73,10 @@ async function completeOnce(
   actor: Actor,
   input: CompleteUploadInput,
 ): Promise<ObjectInfo | 'key-version'> {
-  const { row: upload, encryption, writer } = await findUpload(ctx, actor, input)
+  const found = await findUpload(ctx, actor, input)
+  const { row: upload, encryption, writer } = found
+  if (!found.bucket) throw new Error('findUpload returned no bucket')
+  const bucket = found.bucket
   const { conditions, parts: requested } = input
   await checkWriteConditions(ctx, upload.bucket, upload.key, conditions)
   const stored = new Map((await meta.getParts(ctx.db, upload.uploadId)).map((p) => [p.partNumber, p]))
@@ -91,7 +115,12 @@ async function completeOnce(
   const row: meta.ObjectRow = {
     bucket: upload.bucket,
     key: upload.key,
-    versionId: 'null',
+    versionId: versionIdFor(bucket),
+    ord: 0,
+    latest: true,
+    deleteMarker: false,
+    lock: input.lock ?? null,
+    uploadId: upload.uploadId,
     size: chosen.reduce((n, p) => n + p.size, 0),
     etag: `"${toHex(md5.digest())}-${chosen.length}"`,
     lastModified: new Date(),
@@ -120,7 +149,7 @@ async function completeOnce(
       throw new ServiceError('InvalidPart', 'A part was replaced while the upload was being completed; retry.')
     throw new ServiceError(conditions.ifMatch !== undefined ? 'ConditionalRequestConflict' : 'PreconditionFailed')
   }
-  return objectInfo(row, encryption)
+  return objectInfo(row, encryption, showsVersions(bucket))
 }
 
 function segmentOf(p: meta.PartRow): Segment {

@@ -48,14 +48,16 @@ export interface StoredUpload {
   info: UploadInfo
   /** Who found it, as a writer into its bucket: parts and completion are committed as this. */
   writer: meta.Writer
+  /** Its bucket as read when it was found (the completion's versioning follows it). */
+  bucket?: meta.BucketRow
 }
 
 const defaultChecksumType = (a: ChecksumAlgorithm): 'FULL_OBJECT' | 'COMPOSITE' =>
   a === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE'
 
-function storedUpload(row: meta.UploadRow, writer: meta.Writer): StoredUpload {
+function storedUpload(row: meta.UploadRow, writer: meta.Writer, bucket?: meta.BucketRow): StoredUpload {
   const encryption = parseEncryptionRecord(row.encryption, `multipart upload ${row.uploadId}`)
-  return { row, encryption, info: uploadInfo(row, encryption), writer }
+  return { row, encryption, info: uploadInfo(row, encryption), writer, ...(bucket ? { bucket } : {}) }
 }
 
 export async function createUpload(ctx: ServiceContext, actor: Actor, input: CreateUploadInput): Promise<UploadInfo> {
@@ -109,7 +111,7 @@ export async function findUpload(ctx: ServiceContext, actor: Actor, a: UploadAdd
   const upload = await meta.getUpload(ctx.db, a.uploadId)
   if (!upload || upload.bucket !== a.bucket || upload.key !== a.key)
     throw new ServiceError('NoSuchUpload', undefined, { UploadId: a.uploadId })
-  return storedUpload(upload, writerOf(actor, bucket))
+  return storedUpload(upload, writerOf(actor, bucket), bucket)
 }
 
 export async function getUpload(ctx: ServiceContext, actor: Actor, a: UploadAddress): Promise<UploadInfo> {

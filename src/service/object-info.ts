@@ -43,6 +43,8 @@ export interface ObjectInfo extends ObjectSummary {
   parts?: PartSummary[]
   /** Absent when stored in clear. */
   sse?: SseKind
+  /** The version's id; present when the bucket is or was versioned ('null' included). */
+  versionId?: string
 }
 
 export interface UploadInfo {
@@ -80,7 +82,10 @@ export function objectSummary(row: meta.ObjectRow): ObjectSummary {
   return out
 }
 
-export function objectInfo(row: meta.ObjectRow, record: EncryptionRecord | undefined): ObjectInfo {
+/** Whether S3 shows version ids in this bucket: once versioning was ever set on it. */
+export const showsVersions = (bucket: meta.BucketRow): boolean => bucket.versioning !== null
+
+export function objectInfo(row: meta.ObjectRow, record: EncryptionRecord | undefined, versioned = false): ObjectInfo {
   const out: ObjectInfo = {
     ...objectSummary(row),
     bucket: row.bucket,
@@ -91,6 +96,7 @@ export function objectInfo(row: meta.ObjectRow, record: EncryptionRecord | undef
   if (row.parts) out.parts = row.parts.map((p) => ({ partNumber: p.partNumber, size: p.size }))
   const sse = sseOf(record)
   if (sse) out.sse = sse
+  if (versioned) out.versionId = row.versionId
   return out
 }
 

@@ -17,7 +17,8 @@ import {
 import { ServiceError } from './errors.ts'
 import { type Actor, bucketFor, refusalError, writerOf } from './identities.ts'
 import { etagMatches } from './conditions.ts'
-import { type ChecksumValue, type ObjectInfo, objectInfo } from './object-info.ts'
+import { type ChecksumValue, type ObjectInfo, objectInfo, showsVersions } from './object-info.ts'
+import { versionIdFor } from './versioning.ts'
 import { layoutsOf, type StoredData } from './stored-data.ts'
 import { newId, settle, settleCommitted, storeData } from './stored-write.ts'
 
@@ -35,7 +36,8 @@ export interface ObjectMetadataInput {
 }
 
 export interface WriteConditions {
-  ifNoneMatch?: '*'
+  /** `*` (no current object) or ETags (the current object is none of them). */
+  ifNoneMatch?: string
   ifMatch?: string
 }
 
@@ -50,6 +52,8 @@ export interface BodyInput {
 export interface PutObjectInput extends ObjectMetadataInput, WriteConditions, BodyInput {
   bucket: string
   key: string
+  /** Object Lock of the new version (opaque here: the lock module's value); none when absent. */
+  lock?: unknown
   /** SSE-C: the customer's key; the object key is then wrapped by it instead of the namespace key. */
   sseC?: CustomerKey
 }
@@ -61,9 +65,12 @@ export async function checkWriteConditions(
   key: string,
   c: WriteConditions,
 ): Promise<void> {
-  if (!c.ifNoneMatch && c.ifMatch === undefined) return
-  const current = await meta.getObject(ctx.db, bucket, key)
-  if (c.ifNoneMatch && current) throw new ServiceError('PreconditionFailed', undefined, { Condition: 'If-None-Match' })
+  if (c.ifNoneMatch === undefined && c.ifMatch === undefined) return
+  const latest = await meta.getObject(ctx.db, bucket, key)
+  // A delete marker is no object: conditions act on the current object.
+  const current = latest?.deleteMarker ? undefined : latest
+  if (c.ifNoneMatch !== undefined && current && etagMatches(c.ifNoneMatch, current.etag))
+    throw new ServiceError('PreconditionFailed', undefined, { Condition: 'If-None-Match' })
   if (c.ifMatch !== undefined) {
     if (!current) throw new ServiceError('NoSuchKey', undefined, { Key: key })
     if (!etagMatches(c.ifMatch, current.etag))
@@ -111,22 +118,22 @@ export async function removeQuietly(ctx: ServiceContext, data: StoredData): Prom
 export async function putObject(ctx: ServiceContext, actor: Actor, input: PutObjectInput): Promise<ObjectInfo> {
   const bucket = await bucketFor(ctx, actor, input.bucket)
   await checkWriteConditions(ctx, input.bucket, input.key, input)
-  return writeObject(ctx, bucket.namespace, writerOf(actor, bucket), input)
+  return writeObject(ctx, bucket, writerOf(actor, bucket), input)
 }
 
 /**
- * Stores the body and commits the object into a bucket of namespace `ns` as `writer` (the caller
- * checked access and the early conditions; the commit checks the writer again): PutObject, and
- * the target side of CopyObject.
+ * Stores the body and commits the object into `bucket` as `writer` (the caller checked access
+ * and the early conditions; the commit checks the writer again): PutObject, and the target side
+ * of CopyObject. The version id follows the bucket's versioning as read at admission.
  */
 export async function writeObject(
   ctx: ServiceContext,
-  ns: string,
+  bucket: meta.BucketRow,
   writer: meta.Writer,
   input: PutObjectInput,
 ): Promise<ObjectInfo> {
   const objectId = newId()
-  const crypto = await prepareWrite(ctx, ns, objectId, input.sseC)
+  const crypto = await prepareWrite(ctx, bucket.namespace, objectId, input.sseC)
   const seal = crypto && { key: crypto.key, objectId, partNumber: 0 }
   const { id, segment } = await storeData(ctx, input.body, seal, input.length)
   const data: StoredData = { v: 1, segments: [segment] }
@@ -141,7 +148,12 @@ export async function writeObject(
   const row: meta.ObjectRow = {
     bucket: input.bucket,
     key: input.key,
-    versionId: 'null',
+    versionId: versionIdFor(bucket),
+    ord: 0,
+    latest: true,
+    deleteMarker: false,
+    lock: input.lock ?? null,
+    uploadId: null,
     size: segment.size,
     etag: digests.etag,
     lastModified: new Date(),
@@ -164,5 +176,5 @@ export async function writeObject(
   }
   await settleCommitted(ctx, [id])
   // Only the mode shows (x-amz-server-side-encryption), which a re-wrap does not change.
-  return objectInfo(row, crypto?.record)
+  return objectInfo(row, crypto?.record, showsVersions(bucket))
 }

@@ -12,7 +12,48 @@ import { CorruptRowError } from '../errors.ts'
 export type BucketRow = Omit<typeof buckets.$inferSelect, 'id'> & { id: string }
 
 /** What creating a bucket takes; the immutable id is drawn here unless given (tests). */
-export type NewBucket = Omit<BucketRow, 'id'> & { id?: string }
+export type NewBucket = Omit<BucketRow, 'id' | 'versioning' | 'objectLock'> & {
+  id?: string
+  versioning?: string | null
+  objectLock?: unknown
+}
+
+/**
+ * Sets the bucket's versioning state ('Enabled' or 'Suspended'; S3 never goes back to
+ * unversioned) for the bucket of this id only; false when that bucket is gone.
+ */
+export async function setBucketVersioning(db: Db, name: string, id: string, status: string): Promise<boolean> {
+  const res = await db
+    .update(buckets)
+    .set({ versioning: status })
+    .where(and(eq(buckets.name, name), eq(buckets.id, id)))
+  return affected(res) === 1
+}
+
+/**
+ * Sets the bucket's Object Lock configuration (opaque JSON, the service's) and turns versioning
+ * on with it, as S3 does; false when the bucket of this id is gone. `requireVersioning`: only
+ * while versioning is Enabled (PutObjectLockConfiguration on an existing bucket).
+ */
+export async function setBucketObjectLock(
+  db: Db,
+  name: string,
+  id: string,
+  config: unknown,
+  requireVersioning: boolean,
+): Promise<boolean> {
+  const res = await db
+    .update(buckets)
+    .set({ objectLock: config, versioning: 'Enabled' })
+    .where(
+      and(
+        eq(buckets.name, name),
+        eq(buckets.id, id),
+        requireVersioning ? eq(buckets.versioning, 'Enabled') : undefined,
+      ),
+    )
+  return affected(res) === 1
+}
 
 function bucketRow(raw: typeof buckets.$inferSelect): BucketRow {
   if (raw.id === null) throw new CorruptRowError(`bucket ${raw.name} has no id`)

@@ -2,7 +2,7 @@
  * Durability bookkeeping: write intents (to find the shards of crashed writes), the heal queue
  * (leased like gc_queue), and a cursor over every stored layout for the scrubber.
  */
-import { and, asc, count, gt, inArray, lte, or, sql, eq } from 'drizzle-orm'
+import { asc, count, gt, inArray, lte, sql } from 'drizzle-orm'
 import type { Db } from '../db.ts'
 import { healQueue, objects, parts, writeIntents } from '../schema.ts'
 
@@ -147,17 +147,23 @@ export async function healBacklog(db: Db): Promise<number> {
 export interface LayoutCursor {
   bucket: string
   key: string
+  /** The version's place among its key's (objects.ord): every version is scrubbed. */
+  ord: number
 }
 
-/** The next `limit` objects after `cursor` in (bucket, key) order, with their layouts. */
+/**
+ * The next `limit` object versions after `cursor` in primary-key order (bucket, key, ord), with
+ * their layouts: current and non-current versions alike; delete markers (no data) come back
+ * with a null layout, so the cursor still moves past them.
+ */
 export async function objectLayoutsAfter(db: Db, cursor: LayoutCursor | undefined, limit: number) {
   const where = cursor
-    ? or(gt(objects.bucket, cursor.bucket), and(eq(objects.bucket, cursor.bucket), gt(objects.key, cursor.key)))
+    ? sql`(${objects.bucket}, ${objects.key}, ${objects.ord}) > (${cursor.bucket}, ${cursor.key}, ${cursor.ord})`
     : undefined
   return db
-    .select({ bucket: objects.bucket, key: objects.key, layout: objects.layout })
+    .select({ bucket: objects.bucket, key: objects.key, ord: objects.ord, layout: objects.layout })
     .from(objects)
     .where(where)
-    .orderBy(asc(objects.bucket), asc(objects.key))
+    .orderBy(asc(objects.bucket), asc(objects.key), asc(objects.ord))
     .limit(limit)
 }

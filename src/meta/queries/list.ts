@@ -32,6 +32,9 @@ export async function listObjects(db: Db, input: ListObjectsInput): Promise<List
   const fetch = (from: SeekFrom<ObjectRow>, limit: number): Promise<ObjectRow[]> => {
     const where: (SQL | undefined)[] = [
       eq(objects.bucket, bucket),
+      // Current versions that are not delete markers, literally as objects_current_idx is
+      // declared, so the page is a seek on that partial index whatever the older versions.
+      sql`${objects.latest} = 1 and ${objects.deleteMarker} = 0`,
       upper === undefined ? undefined : lt(objects.key, upper),
     ]
     if ('after' in from) where.push(gt(objects.key, from.after.key))
@@ -116,6 +119,77 @@ export async function listUploads(db: Db, input: ListUploadsInput): Promise<List
     commonPrefixes: page.commonPrefixes,
     isTruncated: page.isTruncated,
     ...(last && 'row' in last ? { nextKeyMarker: last.row.key, nextUploadIdMarker: last.row.uploadId } : {}),
+    ...(last && 'commonPrefix' in last ? { nextKeyMarker: last.commonPrefix } : {}),
+  }
+}
+
+export interface ListVersionsInput {
+  bucket: string
+  prefix: string
+  delimiter?: string
+  /** Versions of keys after this one; with versionIdMarker, also older versions of this very key. */
+  keyMarker?: string
+  versionIdMarker?: string
+  maxKeys: number
+}
+
+export interface ListVersionsResult {
+  /** Versions and delete markers, by key, each key's newest first. */
+  versions: ObjectRow[]
+  commonPrefixes: string[]
+  isTruncated: boolean
+  /** When truncated: the last key (or common prefix) and version id of the page. */
+  nextKeyMarker?: string
+  nextVersionIdMarker?: string
+}
+
+/**
+ * ListObjectVersions: one page by seeks on the objects primary key (bucket, key, ord), whose
+ * order is S3's (key ascending, each key's versions newest first), so a page costs the same
+ * with a hundred versions in the bucket or a million. 'bad-marker' when versionIdMarker names no
+ * version of keyMarker (its place in the order is unknown).
+ */
+export async function listVersions(db: Db, input: ListVersionsInput): Promise<ListVersionsResult | 'bad-marker'> {
+  const { bucket, prefix } = input
+  const delimiter = input.delimiter || undefined
+  const upper = successor(prefix)
+  const o = objects
+  const after = (key: string, ord: number): SQL => sql`(${o.key}, ${o.ord}) > (${key}, ${ord})`
+  let start: SQL | undefined
+  const km = input.keyMarker
+  if (km !== undefined && input.versionIdMarker !== undefined) {
+    const marker = await db
+      .select({ ord: o.ord })
+      .from(o)
+      .where(and(eq(o.bucket, bucket), eq(o.key, km), eq(o.versionId, input.versionIdMarker)))
+      .get()
+    if (!marker) return 'bad-marker'
+    start = after(km, marker.ord)
+  } else if (km !== undefined) {
+    start = gt(o.key, km)
+  }
+  const fetch = (from: SeekFrom<ObjectRow>, limit: number): Promise<ObjectRow[]> => {
+    const where: (SQL | undefined)[] = [eq(o.bucket, bucket), upper === undefined ? undefined : lt(o.key, upper)]
+    if ('after' in from) where.push(after(from.after.key, from.after.ord))
+    else if ('atOrAfter' in from) where.push(gte(o.key, from.atOrAfter))
+    else where.push(gte(o.key, prefix), start)
+    return db
+      .select()
+      .from(o)
+      .where(and(...where))
+      .orderBy(asc(o.key), asc(o.ord))
+      .limit(limit)
+      .then((rows) => rows.map(objectRow))
+  }
+  // A key marker that is a common prefix came from a previous page that ended on it.
+  const marker = input.versionIdMarker !== undefined ? undefined : km
+  const page = await seekPage<ObjectRow>({ prefix, delimiter, keyOf: (r) => r.key, marker, fetch }, input.maxKeys)
+  const last = page.last
+  return {
+    versions: page.rows,
+    commonPrefixes: page.commonPrefixes,
+    isTruncated: page.isTruncated,
+    ...(last && 'row' in last ? { nextKeyMarker: last.row.key, nextVersionIdMarker: last.row.versionId } : {}),
     ...(last && 'commonPrefix' in last ? { nextKeyMarker: last.commonPrefix } : {}),
   }
 }

@@ -97,7 +97,7 @@ describe('completeUpload', () => {
       [{ old: 1 }, 'overwritten'],
       [partRow('u1', 2).layout, 'part-unused'],
     ])
-    expect(await getObject(meta.db, 'b', 'k')).toEqual(completed())
+    expect(await getObject(meta.db, 'b', 'k')).toEqual({ ...completed(), ord: -1 })
     expect(await getUpload(meta.db, 'u1')).toBeUndefined()
     expect(await getParts(meta.db, 'u1')).toEqual([])
     // Completing twice: the second finds the upload gone and changes nothing.

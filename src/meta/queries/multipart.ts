@@ -8,11 +8,11 @@ import { and, asc, eq, exists, gt, notExists, sql } from 'drizzle-orm'
 import type { Db } from '../db.ts'
 import { assertStorableKey } from '../errors.ts'
 import { type ObjectRow, type PartRow, partRow, type UploadRow, uploadRow } from '../rows.ts'
-import { multipartUploads, objects, parts } from '../schema.ts'
+import { multipartUploads, parts } from '../schema.ts'
 import { affected, replaceAll, rowWhere } from '../tx.ts'
 import { enqueueGcFrom } from './gc.ts'
 import { type KeyPin, keyVersionLive } from './keys.ts'
-import { at, conditionSql, GC_REASON_OVERWRITTEN, upsertObjectWhere, type WriteCondition } from './objects.ts'
+import { conditionSql, newVersionStatements, type WriteCondition } from './objects.ts'
 import { type Refusal, refusalOf, type Writer, writerAllowed, writerState } from './writer.ts'
 
 export type { PartRow, UploadRow }
@@ -165,7 +165,8 @@ export async function completeUpload(
   const completing = and(gone, partsLeft)!
   const unused = sql`${parts} where ${parts.uploadId} = ${uploadId} and ${gone}
     and ${parts.partNumber} not in (select json_extract(value, '$.n') from json_each(${wantedJson}))`
-  const [state, upload, keyLive, allParts, gate, , written] = await db.batch([
+  const versionStatements = newVersionStatements(db, object, completing, now).length
+  const results = await db.batch([
     writerState(db, writer),
     db.select().from(multipartUploads).where(eq(multipartUploads.uploadId, uploadId)),
     db
@@ -186,18 +187,13 @@ export async function completeUpload(
           condition,
         ),
       ),
-    // Before the upsert replaces it, under the upsert's own gate.
-    enqueueGcFrom(
-      db,
-      objects.layout,
-      sql`${objects} where ${and(at(object.bucket, object.key), completing)}`,
-      GC_REASON_OVERWRITTEN,
-      now,
-    ),
-    upsertObjectWhere(db, object, completing),
+    // The new version, under the completion's own gate (which these statements do not change).
+    ...newVersionStatements(db, object, completing, now),
     enqueueGcFrom(db, parts.layout, unused, GC_REASON_PART_UNUSED, now),
     db.delete(parts).where(and(eq(parts.uploadId, uploadId), gone)),
   ])
+  const [state, upload, keyLive, allParts, gate] = results
+  const written = results[5 + versionStatements - 1]
   if (affected(gate) === 1) {
     if (affected(written) !== 1) throw new Error(`completeUpload ${uploadId}: the object write did not follow its gate`)
     return { ok: true }

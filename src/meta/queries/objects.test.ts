@@ -8,7 +8,7 @@ import { bucketIdOf, freshDb, objectRow, writer } from '../meta.testkit.ts'
 import { deleteBucket, insertBucket } from './buckets.ts'
 import { takeGc } from './gc.ts'
 import { createNamespace, createUser, deleteUser } from './identities.ts'
-import { commitObject, deleteObject, getObject, parseEtagList, updateObjectMetadata } from './objects.ts'
+import { commitObject, deleteObject, getObject, parseEtagList } from './objects.ts'
 
 let meta: Meta
 beforeEach(async () => {
@@ -28,7 +28,8 @@ describe('objects', () => {
     })
     expect(await commitObject(meta.db, row, writer('b'))).toEqual({ ok: true })
     const got = await getObject(meta.db, 'b', 'k')
-    expect(got).toEqual(row)
+    // The commit placed it: the key's first version, newest first in `ord` order.
+    expect(got).toEqual({ ...row, ord: -1 })
     expect(got?.lastModified).toBeInstanceOf(Date)
   })
 
@@ -157,27 +158,6 @@ describe('objects', () => {
     expect(queued.rows.map((r) => [JSON.parse(String(r.layout)), r.reason, r.enqueued_at])).toEqual([
       [objectRow('b', 'k').layout, 'deleted', 1_000],
     ])
-  })
-
-  it('metadata replace keeps the bytes and ETag; a stale ETag changes nothing', async () => {
-    await commitObject(meta.db, objectRow('b', 'k'), writer('b'))
-    const when = new Date(1_800_000_000_000)
-    const updated = await updateObjectMetadata(
-      meta.db,
-      'b',
-      'k',
-      { contentType: 'image/png', userMeta: { a: 'b' }, headers: {}, lastModified: when },
-      '"e1"',
-    )
-    expect(updated).toMatchObject({
-      contentType: 'image/png',
-      userMeta: { a: 'b' },
-      etag: '"e1"',
-      layout: objectRow('b', 'k').layout,
-      lastModified: when,
-    })
-    expect(await updateObjectMetadata(meta.db, 'b', 'k', { contentType: 'x/y' }, '"old"')).toBeUndefined()
-    expect(await updateObjectMetadata(meta.db, 'b', 'missing', { contentType: 'x/y' })).toBeUndefined()
   })
 })
 

@@ -1,14 +1,16 @@
 /**
- * Current objects, one row per (bucket, key): read, conditional commit (If-None-Match / If-Match
- * decided inside the write transaction), delete, metadata replace. Every change that drops a
- * row's data queues that data for GC in the same transaction. Uses the schema via drizzle.
+ * Object versions, many rows per (bucket, key) (docs/architecture.md §4, versions): the current
+ * version, a version by id, conditional commit of a new version (If-None-Match / If-Match decided
+ * inside the write transaction), permanent deletion of one version. Every change that drops a
+ * row's data queues that data for GC in the same transaction; a change that only makes a version
+ * non-current queues nothing. Uses the schema via drizzle.
  */
 import { and, eq, exists, inArray, notExists, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db.ts'
 import { assertStorableKey } from '../errors.ts'
 import { objectRow, type ObjectRow } from '../rows.ts'
-import { namespaces, objects } from '../schema.ts'
-import { affected, replaceAll, rowWhere } from '../tx.ts'
+import { commitTokens, namespaces, objects } from '../schema.ts'
+import { affected, rowWhere } from '../tx.ts'
 import { type KeyPin, keyVersionLive } from './keys.ts'
 import { enqueueGcFrom } from './gc.ts'
 import { type Refusal, type Writer, writerAllowed, writerState, refusalOf } from './writer.ts'
@@ -17,8 +19,8 @@ export type { ObjectRow }
 
 /** Conditional-write headers as S3 accepts them on PutObject and CompleteMultipartUpload. */
 export interface WriteCondition {
-  /** Only `*`: fail if the key exists. */
-  ifNoneMatch?: '*'
+  /** `*`: fail if the key has a current object; an ETag list: fail if the current ETag is in it. */
+  ifNoneMatch?: string
   /** An ETag list as sent (quotes optional, `*` = any): fail unless the current ETag is in it. */
   ifMatch?: string
 }
@@ -29,12 +31,67 @@ export type CommitResult = { ok: true } | { ok: false; reason: 'precondition' | 
 export const GC_REASON_OVERWRITTEN = 'overwritten'
 export const GC_REASON_DELETED = 'deleted'
 
-export async function getObject(db: Db, bucket: string, key: string): Promise<ObjectRow | undefined> {
-  const raw = await db.select().from(objects).where(at(bucket, key)).get()
-  return raw && objectRow(raw)
+/** S3's version id of what was written while a bucket was unversioned or suspended. */
+export const NULL_VERSION = 'null'
+
+/**
+ * A fresh version id: opaque to clients, unique, and time-ordered (48-bit milliseconds, then 80
+ * random bits, as 32 lowercase hex digits) so ids sort roughly by age when humans look at them.
+ * Which version is newest is decided by `ord` in the commit, never by the id.
+ */
+export function newVersionId(now = Date.now()): string {
+  const random = Array.from(crypto.getRandomValues(new Uint8Array(10)), (b) => b.toString(16).padStart(2, '0'))
+  return now.toString(16).padStart(12, '0').slice(-12) + random.join('')
 }
 
 export const at = (bucket: string, key: string): SQL => and(eq(objects.bucket, bucket), eq(objects.key, key))!
+
+/** The current version of a key (literal `latest = 1` so SQLite picks the partial index). */
+export const latestAt = (bucket: string, key: string): SQL => and(at(bucket, key), sql`${objects.latest} = 1`)!
+
+/** The current version of a key when it is an object, not a delete marker. */
+export const currentAt = (bucket: string, key: string): SQL =>
+  and(at(bucket, key), sql`${objects.latest} = 1 and ${objects.deleteMarker} = 0`)!
+
+/** Rows of `where` that hold data (delete markers hold none), as the FROM clause of enqueueGcFrom. */
+export const withData = (where: SQL | undefined): SQL =>
+  sql`${objects} where ${and(where, sql`${objects.layout} is not null`)}`
+
+/** The key's current version, which may be a delete marker; undefined when the key has none. */
+export async function getObject(db: Db, bucket: string, key: string): Promise<ObjectRow | undefined> {
+  const raw = await db.select().from(objects).where(latestAt(bucket, key)).get()
+  return raw && objectRow(raw)
+}
+
+/** One version of a key by its id ('null' included); undefined when there is no such version. */
+export async function getVersion(
+  db: Db,
+  bucket: string,
+  key: string,
+  versionId: string,
+): Promise<ObjectRow | undefined> {
+  const raw = await db
+    .select()
+    .from(objects)
+    .where(and(at(bucket, key), eq(objects.versionId, versionId)))
+    .get()
+  return raw && objectRow(raw)
+}
+
+/** The version a multipart upload was completed into, while it exists (a retried completion). */
+export async function getCompleted(
+  db: Db,
+  bucket: string,
+  key: string,
+  uploadId: string,
+): Promise<ObjectRow | undefined> {
+  const raw = await db
+    .select()
+    .from(objects)
+    .where(and(at(bucket, key), eq(objects.uploadId, uploadId)))
+    .get()
+  return raw && objectRow(raw)
+}
 
 /** Quoted ETags from an If-Match value; undefined means `*` (any existing object). */
 export function parseEtagList(header: string): string[] | undefined {
@@ -42,34 +99,71 @@ export function parseEtagList(header: string): string[] | undefined {
   return tags.includes('*') ? undefined : tags.filter((t) => t !== '').map((t) => `"${t}"`)
 }
 
-/** The condition as SQL over the current row of (bucket, key); undefined = always true. */
+/** The condition as SQL over the current object of (bucket, key); undefined = always true. */
 export function conditionSql(bucket: string, key: string, cond: WriteCondition, db: Db): SQL | undefined | false {
-  if (cond.ifNoneMatch === '*' && cond.ifMatch !== undefined) return false // exists and does not: never
-  const current = db.select({ one: sql`1` }).from(objects)
-  if (cond.ifNoneMatch === '*') return notExists(current.where(at(bucket, key)))
+  const current = () => db.select({ one: sql`1` }).from(objects)
+  const parts: SQL[] = []
+  if (cond.ifNoneMatch !== undefined) {
+    const tags = parseEtagList(cond.ifNoneMatch)
+    // `*`: no current object; ETags: no current object with one of them.
+    parts.push(
+      notExists(
+        current().where(
+          and(currentAt(bucket, key), tags ? inArray(objects.etag, tags.length ? tags : ['']) : undefined),
+        ),
+      ),
+    )
+  }
   if (cond.ifMatch !== undefined) {
     const tags = parseEtagList(cond.ifMatch)
     if (tags && tags.length === 0) return false
-    return exists(current.where(and(at(bucket, key), tags ? inArray(objects.etag, tags) : undefined)))
+    parts.push(exists(current().where(and(currentAt(bucket, key), tags ? inArray(objects.etag, tags) : undefined))))
   }
-  return undefined
-}
-
-/** Upsert of a whole row when `gate` holds (INSERT … SELECT … WHERE gate ON CONFLICT …). */
-export function upsertObjectWhere(db: Db, row: ObjectRow, gate: SQL) {
-  return db
-    .insert(objects)
-    .select(rowWhere(objects, row, gate))
-    .onConflictDoUpdate({ target: [objects.bucket, objects.key], set: replaceAll(objects, ['bucket', 'key']) })
+  return parts.length === 0 ? undefined : and(...parts)
 }
 
 /**
- * Makes `row` the current object in ONE transaction: the writer must still be allowed into the
- * very bucket it was admitted to (./writer.ts; a bucket deleted and re-created under the same
- * name is another bucket), the namespace key version the row's object key is wrapped under
- * (`pin`) must still exist, the condition is checked against the row as it is at commit time,
- * and the replaced row's data is queued for GC in the same transaction, so no crash can lose
- * track of it.
+ * The statements that make `row` the newest version of its key, every one under `gate` — which
+ * they must not change (a token, or the gate of an earlier statement of the same batch). A row
+ * with version id 'null' replaces the key's 'null' version, whose data is queued for GC before its
+ * row goes; any other version id leaves every older version (and its data) in place. The new
+ * row's `ord` is computed in the transaction: the key's smallest minus one.
+ */
+export function newVersionStatements(db: Db, row: ObjectRow, gate: SQL, now = Date.now()) {
+  const key = at(row.bucket, row.key)
+  const nextOrd = sql`(select coalesce(min(o.ord), 0) - 1 from ${objects} o where o.bucket = ${row.bucket} and o."key" = ${row.key})`
+  const insert = db.insert(objects).select(rowWhere(objects, { ...row, latest: true }, gate, { ord: nextOrd }))
+  const demote = db
+    .update(objects)
+    .set({ latest: false })
+    .where(and(latestAt(row.bucket, row.key), gate))
+  if (row.versionId !== NULL_VERSION) return [demote, insert] as const
+  const nullVersion = and(key, eq(objects.versionId, NULL_VERSION), gate)
+  return [
+    enqueueGcFrom(db, objects.layout, withData(nullVersion), GC_REASON_OVERWRITTEN, now),
+    db.delete(objects).where(nullVersion),
+    demote,
+    insert,
+  ] as const
+}
+
+/** A proof token for one batch: see `commitTokens` in the schema. */
+function token(db: Db) {
+  const id = crypto.randomUUID()
+  return {
+    claim: (gate: SQL) => db.insert(commitTokens).select(sql`select ${id} where ${gate}`),
+    held: exists(db.select({ one: sql`1` }).from(commitTokens).where(eq(commitTokens.id, id))),
+    release: () => db.delete(commitTokens).where(eq(commitTokens.id, id)),
+  }
+}
+
+/**
+ * Makes `row` (an object or a delete marker) the current version of its key in ONE transaction:
+ * the writer must still be allowed into the very bucket it was admitted to (./writer.ts; a bucket
+ * deleted and re-created under the same name is another bucket), the namespace key version the
+ * row's object key is wrapped under (`pin`) must still exist, and the condition is checked
+ * against the current version as it is at commit time. A 'null' row replaces the 'null' version
+ * and queues its data for GC in the same transaction; another id keeps every older version.
  */
 export async function commitObject(
   db: Db,
@@ -85,24 +179,18 @@ export async function commitObject(
   const condition = conditionSql(row.bucket, row.key, cond, db)
   if (condition === false) return { ok: false, reason: 'precondition' }
   const live = keyVersionLive(db, pin)
-  const gate = and(writerAllowed(db, writer), live, condition)!
-  // The old row's data is queued before the upsert replaces it, under the same gate: both
-  // statements see the same bucket, user, key version and condition, so they happen together or
-  // not at all.
-  const [state, keyLive, , written] = await db.batch([
+  // The gate is decided once, by the token's insert: the statements after it change the very
+  // rows the condition reads (the current version), so they are gated on the token instead.
+  const t = token(db)
+  const [state, keyLive, claimed] = await db.batch([
     writerState(db, writer),
     // Holds a row while the key version lives (the pinned namespace's row exists then).
     db.select({ one: sql`1` }).from(namespaces).where(live).limit(1),
-    enqueueGcFrom(
-      db,
-      objects.layout,
-      sql`${objects} where ${and(at(row.bucket, row.key), gate)}`,
-      GC_REASON_OVERWRITTEN,
-      now,
-    ),
-    upsertObjectWhere(db, row, gate),
+    t.claim(and(writerAllowed(db, writer), live, condition)!),
+    ...newVersionStatements(db, row, t.held, now),
+    t.release(),
   ])
-  if (affected(written) === 1) return { ok: true }
+  if (affected(claimed) === 1) return { ok: true }
   const refusal = refusalOf(state, writer)
   if (refusal) return { ok: false, reason: refusal }
   return { ok: false, reason: keyLive.length === 0 && pin ? 'key-version' : 'precondition' }
@@ -110,10 +198,55 @@ export async function commitObject(
 
 export type DeleteResult = 'deleted' | 'missing' | Refusal
 
+/** After the current version went: the newest version left (if any) becomes current. */
+function promoteNewest(db: Db, bucket: string, key: string) {
+  return db
+    .update(objects)
+    .set({ latest: true })
+    .where(
+      and(
+        at(bucket, key),
+        sql`${objects.ord} = (select min(o.ord) from ${objects} o where o.bucket = ${bucket} and o."key" = ${key})`,
+        notExists(db.select({ one: sql`1` }).from(objects).where(latestAt(bucket, key))),
+      ),
+    )
+}
+
+export interface VersionDeleted {
+  result: DeleteResult
+  /** The version removed was a delete marker. */
+  deleteMarker?: boolean
+}
+
 /**
- * Removes the current object and queues its data for GC in ONE transaction (the data stays until
- * the grace period ends, so readers streaming it finish). The writer is checked as for a commit:
- * a delete admitted to a bucket that was deleted and re-created never touches the new one.
+ * Removes one version for good and queues its data for GC in ONE transaction (the data stays
+ * until the grace period ends, so readers streaming it finish); if it was current, the newest
+ * version left becomes current (removing a delete marker "undeletes" the key). The writer is
+ * checked as for a commit. 'missing' when the key has no such version.
+ */
+export async function deleteVersion(
+  db: Db,
+  writer: Writer,
+  key: string,
+  versionId: string,
+  reason = GC_REASON_DELETED,
+  now = Date.now(),
+): Promise<VersionDeleted> {
+  const target = and(at(writer.bucket, key), eq(objects.versionId, versionId), writerAllowed(db, writer))
+  const [state, before, , removed] = await db.batch([
+    writerState(db, writer),
+    db.select({ deleteMarker: objects.deleteMarker }).from(objects).where(target),
+    enqueueGcFrom(db, objects.layout, withData(target), reason, now),
+    db.delete(objects).where(target),
+    promoteNewest(db, writer.bucket, key),
+  ])
+  if (affected(removed) === 1) return { result: 'deleted', deleteMarker: before[0]?.deleteMarker === true }
+  return { result: refusalOf(state, writer) ?? 'missing' }
+}
+
+/**
+ * Removes every version of a key (and queues all their data for GC) in ONE transaction: the
+ * operator's namespace deletion. 'missing' when the key had none.
  */
 export async function deleteObject(
   db: Db,
@@ -125,30 +258,9 @@ export async function deleteObject(
   const target = and(at(writer.bucket, key), writerAllowed(db, writer))
   const [state, , removed] = await db.batch([
     writerState(db, writer),
-    enqueueGcFrom(db, objects.layout, sql`${objects} where ${target}`, reason, now),
+    enqueueGcFrom(db, objects.layout, withData(target), reason, now),
     db.delete(objects).where(target),
   ])
-  if (affected(removed) === 1) return 'deleted'
+  if (affected(removed) >= 1) return 'deleted'
   return refusalOf(state, writer) ?? 'missing'
-}
-
-export type MetadataPatch = Partial<Pick<ObjectRow, 'contentType' | 'headers' | 'userMeta' | 'lastModified'>>
-
-/**
- * CopyObject onto itself with the REPLACE directive: new metadata, same bytes, same ETag.
- * With `expectEtag`, nothing changes if the object was overwritten since the caller read it.
- */
-export async function updateObjectMetadata(
-  db: Db,
-  bucket: string,
-  key: string,
-  patch: MetadataPatch,
-  expectEtag?: string,
-): Promise<ObjectRow | undefined> {
-  const [updated] = await db
-    .update(objects)
-    .set({ lastModified: new Date(), ...patch })
-    .where(and(at(bucket, key), expectEtag === undefined ? undefined : eq(objects.etag, expectEtag)))
-    .returning()
-  return updated && objectRow(updated)
 }

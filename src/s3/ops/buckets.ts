@@ -1,9 +1,9 @@
-/** Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning. */
+/** Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation (versioning: ./versions.ts). */
 import { createBucket, deleteBucket, headBucket, listBuckets } from '../../service/index.ts'
 import { bucketNameProblem } from '../bucket-names.ts'
 import { emptyResponse, type OpContext, xmlResponse } from '../context.ts'
 import { S3Error } from '../errors.ts'
-import { bucketVersioningXml, listAllMyBucketsXml, locationConstraintXml } from '../xml/documents.ts'
+import { listAllMyBucketsXml, locationConstraintXml } from '../xml/documents.ts'
 import { parseCreateBucketConfiguration } from '../xml/read.ts'
 
 /** CreateBucketConfiguration bodies are tiny; anything larger is not one. */
@@ -48,10 +48,4 @@ export async function handleDeleteBucket(op: OpContext): Promise<Response> {
 export async function handleGetBucketLocation(op: OpContext): Promise<Response> {
   const b = await headBucket(op.service, op.actor, op.bucket)
   return xmlResponse(locationConstraintXml(b.region))
-}
-
-/** Versioning is never enabled yet; clients (rclone, the AWS CLI) ask before they list. */
-export async function handleGetBucketVersioning(op: OpContext): Promise<Response> {
-  await headBucket(op.service, op.actor, op.bucket)
-  return xmlResponse(bucketVersioningXml())
 }

@@ -11,14 +11,11 @@ import { encryptionHeaders, readSseC, readSseRequest, requireBucketEncryption } 
 import { copyObjectResultXml, copyPartResultXml } from '../xml/documents.ts'
 import { checksumHeaders } from './body.ts'
 import { readChecksumAlgorithm, readPartNumber, uploadAddress } from './multipart.ts'
+import { readVersionId, versionHeaders } from './versions.ts'
 
-export function parseCopySource(header: string): { bucket: string; key: string } {
+export function parseCopySource(header: string): { bucket: string; key: string; versionId?: string } {
   const [path, query] = header.split('?', 2) as [string, string | undefined]
-  if (query !== undefined) {
-    const versionId = new URLSearchParams(query).get('versionId')
-    if (versionId !== null && versionId !== 'null')
-      throw new S3Error('NotImplemented', 'Copying a specific version is not supported: versioning is not enabled.')
-  }
+  const versionId = query === undefined ? undefined : readVersionId(new URLSearchParams(query))
   let decoded: string
   try {
     decoded = decodeURIComponent(path)
@@ -34,7 +31,7 @@ export function parseCopySource(header: string): { bucket: string; key: string }
   }
   const key = trimmed.slice(slash + 1)
   checkObjectKey(key, 'x-amz-copy-source')
-  return { bucket: trimmed.slice(0, slash), key }
+  return { bucket: trimmed.slice(0, slash), key, ...(versionId !== undefined ? { versionId } : {}) }
 }
 
 /** `x-amz-copy-source` and its `-if-*` conditions and SSE-C key headers. */
@@ -57,8 +54,9 @@ export async function handleCopyObject(op: OpContext): Promise<Response> {
   const sseC = readSseC(op.headers, op.platform)
   const sseS3 = readSseRequest(op.headers, sseC)
   if (sseS3) await requireBucketEncryption(op)
+  const source = readCopySource(op)
   const obj = await copyObject(op.service, op.actor, {
-    source: readCopySource(op),
+    source,
     target: { bucket: op.bucket, key: op.key, sseC, sseS3 },
     metadata: readMetadataDirective(op),
     checksumAlgorithm: readChecksumAlgorithm(op.headers),
@@ -66,7 +64,12 @@ export async function handleCopyObject(op: OpContext): Promise<Response> {
   return xmlResponse(
     copyObjectResultXml({ etag: obj.etag, lastModified: obj.lastModified, checksum: obj.checksum }),
     200,
-    { ...checksumHeaders(obj.checksum), ...encryptionHeaders(obj.sse, sseC) },
+    {
+      ...checksumHeaders(obj.checksum),
+      ...encryptionHeaders(obj.sse, sseC),
+      ...versionHeaders(obj),
+      ...(obj.sourceVersionId !== undefined ? { 'x-amz-copy-source-version-id': obj.sourceVersionId } : {}),
+    },
   )
 }
 

@@ -5,13 +5,14 @@ import { emptyResponse, xmlResponse, type OpContext } from '../context.ts'
 import { S3Error } from '../errors.ts'
 import { parseDelete } from '../xml/read.ts'
 import { deleteResultXml } from '../xml/documents.ts'
+import { readVersionId, versionHeaders } from './versions.ts'
 
 /** 1,000 keys of up to 1 KiB each plus markup stays well under this. */
 const MAX_DELETE_BODY = 2 * 1024 * 1024
 
 export async function handleDeleteObject(op: OpContext): Promise<Response> {
-  await deleteObject(op.service, op.actor, op.bucket, op.key)
-  return emptyResponse(204)
+  const done = await deleteObject(op.service, op.actor, op.bucket, op.key, readVersionId(op.query))
+  return emptyResponse(204, versionHeaders(done))
 }
 
 export async function handleDeleteObjects(op: OpContext): Promise<Response> {
@@ -24,16 +25,23 @@ export async function handleDeleteObjects(op: OpContext): Promise<Response> {
   const body = op.body()
   const verified = digestTap(body.stream, { contentMd5, checksum, trailers: () => body.trailers() }, op.platform)
   const request = await parseDelete(verified.stream, MAX_DELETE_BODY)
-  const outcomes = await deleteObjects(
-    op.service,
-    op.actor,
-    op.bucket,
-    request.objects.map((o) => o.key),
-  )
+  const outcomes = await deleteObjects(op.service, op.actor, op.bucket, request.objects)
   return xmlResponse(
     deleteResultXml({
-      deleted: request.quiet ? [] : outcomes.filter((o) => !o.error).map((o) => ({ key: o.key })),
-      errors: outcomes.flatMap((o) => (o.error ? [{ key: o.key, code: o.error.code, message: o.error.message }] : [])),
+      deleted: request.quiet
+        ? []
+        : outcomes
+            .filter((o) => !o.error)
+            .map((o) => ({
+              key: o.key,
+              versionId: o.requestedVersionId,
+              deleteMarker: o.deleteMarker,
+              // The marker made, or the marker removed by its id.
+              deleteMarkerVersionId: o.deleteMarker ? o.versionId : undefined,
+            })),
+      errors: outcomes.flatMap((o) =>
+        o.error ? [{ key: o.key, versionId: o.requestedVersionId, code: o.error.code, message: o.error.message }] : [],
+      ),
     }),
   )
 }

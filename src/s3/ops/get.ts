@@ -15,6 +15,7 @@ import {
 } from '../headers.ts'
 import { encryptionHeaders, readSseC } from '../sse.ts'
 import { checksumHeaders } from './body.ts'
+import { readVersionId } from './versions.ts'
 
 interface Selection {
   range?: ByteRange
@@ -65,6 +66,7 @@ function objectHeaders(op: OpContext, obj: ObjectInfo, sel: Selection): Headers 
   }
   for (const [name, value] of Object.entries(encryptionHeaders(obj.sse, readSseC(op.headers, op.platform))))
     h.set(name, value)
+  if (obj.versionId !== undefined) h.set('x-amz-version-id', obj.versionId)
   if (sel.range) {
     h.set('content-range', `bytes ${sel.range.start}-${sel.range.end - 1}/${obj.size}`)
     h.set('content-length', String(sel.range.end - sel.range.start))
@@ -78,6 +80,7 @@ export async function handleHeadObject(op: OpContext): Promise<Response> {
   const obj = await statObject(op.service, op.actor, {
     bucket: op.bucket,
     key: op.key,
+    versionId: readVersionId(op.query),
     conditions: readConditions(op.headers),
     sseC: readSseC(op.headers, op.platform),
   })
@@ -90,6 +93,7 @@ export async function handleGetObject(op: OpContext): Promise<Response> {
   const { info: obj, read } = await readObject(op.service, op.actor, {
     bucket: op.bucket,
     key: op.key,
+    versionId: readVersionId(op.query),
     conditions: readConditions(op.headers),
     sseC,
   })

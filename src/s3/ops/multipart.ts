@@ -27,6 +27,7 @@ import {
 import { checksumHeaders, receiveBody } from './body.ts'
 import { checkListingParameters, readEncoder, readMaxKeys } from './list.ts'
 import { writeConditions } from './put.ts'
+import { versionHeaders } from './versions.ts'
 
 /** 10,000 parts of ~200 bytes of XML each. */
 const MAX_COMPLETE_BODY = 4 * 1024 * 1024
@@ -119,7 +120,11 @@ export async function handleCompleteMultipartUpload(op: OpContext): Promise<Resp
       checksum: obj.checksum,
     }),
     200,
-    { ...checksumHeaders(obj.checksum), ...encryptionHeaders(obj.sse, readSseC(op.headers, op.platform)) },
+    {
+      ...checksumHeaders(obj.checksum),
+      ...encryptionHeaders(obj.sse, readSseC(op.headers, op.platform)),
+      ...versionHeaders(obj),
+    },
   )
 }
 

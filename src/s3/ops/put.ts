@@ -5,14 +5,16 @@ import { S3Error } from '../errors.ts'
 import { readObjectMetadata } from '../headers.ts'
 import { encryptionHeaders, readSseC, readSseRequest, requireBucketEncryption } from '../sse.ts'
 import { checksumHeaders, receiveBody } from './body.ts'
+import { versionHeaders } from './versions.ts'
 
-/** Reads `If-None-Match: *` / `If-Match` for conditional writes (PutObject, CompleteMultipartUpload). */
+/**
+ * Reads `If-None-Match` (`*`, or ETags: 412 when the current object has one of them) and
+ * `If-Match` for conditional writes (PutObject, CompleteMultipartUpload).
+ */
 export function writeConditions(h: Headers): WriteConditions {
-  const ifNoneMatch = h.get('if-none-match')
-  if (ifNoneMatch !== null && ifNoneMatch.trim() !== '*') {
-    throw new S3Error('NotImplemented', 'If-None-Match on writes only supports the value *.')
-  }
-  return { ifNoneMatch: ifNoneMatch !== null ? '*' : undefined, ifMatch: h.get('if-match') ?? undefined }
+  const ifNoneMatch = h.get('if-none-match')?.trim()
+  if (ifNoneMatch === '') throw new S3Error('InvalidArgument', 'If-None-Match must not be empty.')
+  return { ifNoneMatch, ifMatch: h.get('if-match') ?? undefined }
 }
 
 export async function handlePutObject(op: OpContext): Promise<Response> {
@@ -35,5 +37,6 @@ export async function handlePutObject(op: OpContext): Promise<Response> {
     etag: obj.etag,
     ...checksumHeaders(obj.checksum),
     ...encryptionHeaders(obj.sse, sseC),
+    ...versionHeaders(obj),
   })
 }

@@ -408,3 +408,78 @@ export function deleteResultXml(i: DeleteResultInput): string {
     ),
   )
 }
+
+// ---- versions ----
+
+export interface ListedVersion {
+  key: string
+  versionId: string
+  isLatest: boolean
+  deleteMarker: boolean
+  lastModified: Date
+  /** Versions only (a delete marker has no data). */
+  etag?: string
+  size?: number
+  checksumAlgorithm?: ChecksumAlgorithm
+  checksumType?: ChecksumType
+}
+
+export interface ListVersionsInput {
+  name: string
+  prefix: string
+  keyMarker: string
+  versionIdMarker: string
+  nextKeyMarker?: string
+  nextVersionIdMarker?: string
+  delimiter?: string
+  maxKeys: number
+  encodingType?: 'url'
+  isTruncated: boolean
+  owner: Owner
+  /** Versions and delete markers in listing order (key, then newest first). */
+  versions: readonly ListedVersion[]
+  commonPrefixes: readonly string[]
+}
+
+const version = (v: ListedVersion, o: Owner): Markup =>
+  v.deleteMarker
+    ? el(
+        'DeleteMarker',
+        el('Key', v.key),
+        el('VersionId', v.versionId),
+        el('IsLatest', v.isLatest),
+        el('LastModified', isoTimestamp(v.lastModified)),
+        owner('Owner', o),
+      )
+    : el(
+        'Version',
+        el('Key', v.key),
+        el('VersionId', v.versionId),
+        el('IsLatest', v.isLatest),
+        el('LastModified', isoTimestamp(v.lastModified)),
+        el('ETag', v.etag ?? ''),
+        optEl('ChecksumAlgorithm', v.checksumAlgorithm),
+        optEl('ChecksumType', v.checksumType),
+        el('Size', v.size ?? 0),
+        el('StorageClass', 'STANDARD'),
+        owner('Owner', o),
+      )
+
+/** ListObjectVersions (ListVersionsResult). */
+export function listVersionsXml(i: ListVersionsInput): string {
+  return root(
+    'ListVersionsResult',
+    el('Name', i.name),
+    el('Prefix', i.prefix),
+    el('KeyMarker', i.keyMarker),
+    el('VersionIdMarker', i.versionIdMarker),
+    optEl('NextKeyMarker', i.isTruncated ? i.nextKeyMarker : undefined),
+    optEl('NextVersionIdMarker', i.isTruncated ? i.nextVersionIdMarker : undefined),
+    el('MaxKeys', i.maxKeys),
+    optEl('Delimiter', i.delimiter),
+    optEl('EncodingType', i.encodingType),
+    el('IsTruncated', i.isTruncated),
+    i.versions.map((v) => version(v, i.owner)),
+    commonPrefixes(i.commonPrefixes),
+  )
+}

@@ -138,3 +138,25 @@ export async function parseServerSideEncryptionConfiguration(
   if (bke !== undefined) out.bucketKeyEnabled = booleanOf(bke)
   return out
 }
+
+/** PutBucketVersioning: Status Enabled or Suspended (absent: no change); MfaDelete as sent. */
+export async function parseVersioningConfiguration(
+  body: Body,
+  limit: number = XML_BODY_LIMITS.createBucket,
+): Promise<{ status?: 'Enabled' | 'Suspended'; mfaDelete?: string }> {
+  const doc = await readRoot(body, limit, 'VersioningConfiguration')
+  const out: { status?: 'Enabled' | 'Suspended'; mfaDelete?: string } = {}
+  const status = optionalChild(doc, 'Status')
+  if (status !== undefined) {
+    const s = textOf(status).trim()
+    if (s !== 'Enabled' && s !== 'Suspended') throw malformed()
+    out.status = s
+  }
+  const mfa = optionalChild(doc, 'MfaDelete')
+  if (mfa !== undefined) {
+    const m = textOf(mfa).trim()
+    if (m !== 'Enabled' && m !== 'Disabled') throw malformed()
+    out.mfaDelete = m
+  }
+  return out
+}

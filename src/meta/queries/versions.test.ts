@@ -1,0 +1,157 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { Meta } from '../db.ts'
+import { freshDb, objectRow, writer } from '../meta.testkit.ts'
+import type { ObjectRow } from '../rows.ts'
+import { takeGc } from './gc.ts'
+import { listObjects, listVersions } from './list.ts'
+import { commitObject, deleteObject, deleteVersion, getObject, getVersion, newVersionId } from './objects.ts'
+
+let meta: Meta
+beforeEach(async () => {
+  meta = await freshDb()
+})
+afterEach(async () => meta.close())
+
+const version = (key: string, versionId: string, over: Partial<ObjectRow> = {}) =>
+  objectRow('b', key, { versionId, layout: { v: `${key}@${versionId}` }, ...over })
+const marker = (key: string, versionId: string) =>
+  objectRow('b', key, { versionId, deleteMarker: true, layout: null, etag: '', size: 0 })
+const gcLayouts = async () => (await takeGc(meta.db, 100)).map((g) => g.layout)
+const listed = async (key?: string, vid?: string, max = 100) => {
+  const page = await listVersions(meta.db, {
+    bucket: 'b',
+    prefix: '',
+    keyMarker: key,
+    versionIdMarker: vid,
+    maxKeys: max,
+  })
+  if (page === 'bad-marker') throw new Error('bad marker')
+  return page
+}
+
+describe('versions', () => {
+  it('a new version keeps the older ones and queues nothing for GC; the newest is current', async () => {
+    await commitObject(meta.db, version('k', 'null'), writer())
+    await commitObject(meta.db, version('k', 'v1'), writer())
+    await commitObject(meta.db, version('k', 'v2'), writer())
+    expect(await gcLayouts()).toEqual([])
+    expect((await getObject(meta.db, 'b', 'k'))?.versionId).toBe('v2')
+    expect((await getVersion(meta.db, 'b', 'k', 'null'))?.layout).toEqual({ v: 'k@null' })
+    const page = await listed()
+    expect(page.versions.map((v) => [v.versionId, v.latest])).toEqual([
+      ['v2', true],
+      ['v1', false],
+      ['null', false],
+    ])
+  })
+
+  it("a 'null' write replaces only the null version, queuing its data, and becomes the newest", async () => {
+    await commitObject(meta.db, version('k', 'null'), writer())
+    await commitObject(meta.db, version('k', 'v1'), writer())
+    await commitObject(meta.db, version('k', 'null', { layout: { v: 'second null' } }), writer())
+    expect(await gcLayouts()).toEqual([{ v: 'k@null' }])
+    expect((await listed()).versions.map((v) => [v.versionId, v.latest])).toEqual([
+      ['null', true],
+      ['v1', false],
+    ])
+  })
+
+  it('a delete marker hides the key from GET and ListObjects; removing it undeletes', async () => {
+    await commitObject(meta.db, version('k', 'v1'), writer())
+    await commitObject(meta.db, marker('k', 'm1'), writer())
+    expect((await getObject(meta.db, 'b', 'k'))?.deleteMarker).toBe(true)
+    expect((await listObjects(meta.db, { bucket: 'b', prefix: '', maxKeys: 10 })).objects).toEqual([])
+    expect(await deleteVersion(meta.db, writer(), 'k', 'm1')).toEqual({ result: 'deleted', deleteMarker: true })
+    expect(await gcLayouts()).toEqual([])
+    expect((await getObject(meta.db, 'b', 'k'))?.versionId).toBe('v1')
+    expect((await listObjects(meta.db, { bucket: 'b', prefix: '', maxKeys: 10 })).objects.map((o) => o.key)).toEqual([
+      'k',
+    ])
+  })
+
+  it('deleting a version queues its data in the same transaction and promotes the next newest', async () => {
+    await commitObject(meta.db, version('k', 'v1'), writer())
+    await commitObject(meta.db, version('k', 'v2'), writer())
+    expect(await deleteVersion(meta.db, writer(), 'k', 'v2')).toEqual({ result: 'deleted', deleteMarker: false })
+    expect(await gcLayouts()).toEqual([{ v: 'k@v2' }])
+    expect((await getObject(meta.db, 'b', 'k'))?.versionId).toBe('v1')
+    expect(await deleteVersion(meta.db, writer(), 'k', 'nope')).toEqual({ result: 'missing' })
+    // A non-current version goes without touching the current one.
+    await commitObject(meta.db, version('k', 'v3'), writer())
+    await deleteVersion(meta.db, writer(), 'k', 'v1')
+    expect((await getObject(meta.db, 'b', 'k'))?.versionId).toBe('v3')
+  })
+
+  it('conditions act on the current object: a delete marker is no object', async () => {
+    await commitObject(meta.db, version('k', 'v1', { etag: '"a"' }), writer())
+    await commitObject(meta.db, marker('k', 'm1'), writer())
+    expect(await commitObject(meta.db, version('k', 'v2'), writer(), { ifMatch: '"a"' })).toEqual({
+      ok: false,
+      reason: 'precondition',
+    })
+    expect(await commitObject(meta.db, version('k', 'v2'), writer(), { ifNoneMatch: '*' })).toEqual({ ok: true })
+    expect(await commitObject(meta.db, version('k', 'v3'), writer(), { ifNoneMatch: '*' })).toEqual({
+      ok: false,
+      reason: 'precondition',
+    })
+    expect(await commitObject(meta.db, version('k', 'v3'), writer(), { ifNoneMatch: '"e1"' })).toEqual({
+      ok: false,
+      reason: 'precondition',
+    })
+    expect(await commitObject(meta.db, version('k', 'v3'), writer(), { ifNoneMatch: '"other"' })).toEqual({ ok: true })
+  })
+
+  it('pages by key-marker and version-id-marker through many versions of many keys', async () => {
+    const expected: string[] = []
+    for (const key of ['a', 'b/1', 'b/2', 'c']) {
+      const ids: string[] = []
+      for (let i = 0; i < 5; i++) {
+        const id = `${key}-${i}`
+        ids.unshift(id)
+        await commitObject(meta.db, i === 3 ? marker(key, id) : version(key, id), writer())
+      }
+      expected.push(...ids)
+    }
+    const seen: string[] = []
+    let km: string | undefined
+    let vm: string | undefined
+    for (let pages = 0; pages < 20; pages++) {
+      const page = await listed(km, vm, 3)
+      seen.push(...page.versions.map((v) => v.versionId))
+      if (!page.isTruncated) break
+      km = page.nextKeyMarker
+      vm = page.nextVersionIdMarker
+    }
+    expect(seen).toEqual(expected)
+    expect(
+      await listVersions(meta.db, { bucket: 'b', prefix: '', keyMarker: 'a', versionIdMarker: 'zz', maxKeys: 3 }),
+    ).toBe('bad-marker')
+    // A key marker alone skips every version of that key.
+    expect((await listed('b/2')).versions[0]?.versionId).toBe('c-4')
+    // A delimiter rolls every version under a prefix into one common prefix.
+    const rolled = await listVersions(meta.db, { bucket: 'b', prefix: '', delimiter: '/', maxKeys: 100 })
+    if (rolled === 'bad-marker') throw new Error('bad marker')
+    expect(rolled.commonPrefixes).toEqual(['b/'])
+    expect(rolled.versions.map((v) => v.key)).toEqual([...Array(5).fill('a'), ...Array(5).fill('c')])
+  })
+
+  it('removing a key for good (namespace deletion) queues the data of every version', async () => {
+    await commitObject(meta.db, version('k', 'v1'), writer())
+    await commitObject(meta.db, marker('k', 'm1'), writer())
+    await commitObject(meta.db, version('k', 'v2'), writer())
+    expect(await deleteObject(meta.db, writer(), 'k')).toBe('deleted')
+    expect((await gcLayouts()).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual([
+      { v: 'k@v1' },
+      { v: 'k@v2' },
+    ])
+    expect((await listed()).versions).toEqual([])
+  })
+
+  it('version ids are unique, 32 hex digits, and sort by time', () => {
+    const a = newVersionId(1_000)
+    const b = newVersionId(2_000)
+    expect(a).toMatch(/^[0-9a-f]{32}$/)
+    expect(a < b).toBe(true)
+    expect(newVersionId(1_000)).not.toBe(a)
+  })
+})
