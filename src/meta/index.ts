@@ -21,6 +21,7 @@ export {
   newVersionId,
   NULL_VERSION,
   parseEtagList,
+  setVersionLock,
   type CommitResult,
   type VersionDeleted,
   type WriteCondition,

@@ -73,6 +73,7 @@ export function uploadRow(bucket: string, key: string, uploadId: string, over: P
     checksumAlgorithm: null,
     checksumType: null,
     encryption: null,
+    lock: null,
     ...over,
   }
 }

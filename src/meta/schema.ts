@@ -187,6 +187,8 @@ export const multipartUploads = sqliteTable(
     checksumType: text('checksum_type'),
     /** Opaque here, as objects.encryption: chosen at creation so every part uses the same key. */
     encryption: text('encryption', { mode: 'json' }).$type<unknown>(),
+    /** Object Lock asked for at creation (as objects.lock), given to the completed version. */
+    lock: text('lock', { mode: 'json' }).$type<unknown>(),
   },
   (t) => [index('multipart_uploads_listing_idx').on(t.bucket, t.key, t.uploadId)],
 )

@@ -13,6 +13,12 @@ export type Endpoint =
   | 'GetBucketVersioning'
   | 'PutBucketVersioning'
   | 'ListObjectVersions'
+  | 'GetObjectLockConfiguration'
+  | 'PutObjectLockConfiguration'
+  | 'GetObjectRetention'
+  | 'PutObjectRetention'
+  | 'GetObjectLegalHold'
+  | 'PutObjectLegalHold'
   | 'GetBucketEncryption'
   | 'PutBucketEncryption'
   | 'DeleteBucketEncryption'
@@ -44,14 +50,12 @@ const UNSUPPORTED_SUBRESOURCES = [
   'cors',
   'intelligent-tiering',
   'inventory',
-  'legal-hold',
   'lifecycle',
   'logging',
   'metadataConfiguration',
   'metadataTable',
   'metrics',
   'notification',
-  'object-lock',
   'ownershipControls',
   'policy',
   'policyStatus',
@@ -59,7 +63,6 @@ const UNSUPPORTED_SUBRESOURCES = [
   'replication',
   'requestPayment',
   'restore',
-  'retention',
   'select',
   'session',
   'tagging',
@@ -88,9 +91,24 @@ export function classify({ method, bucket, key, query, headers }: ClassifyInput)
     if (m === 'GET') return 'ListBuckets'
     throw new S3Error('MethodNotAllowed', undefined, { Method: m, ResourceType: 'SERVICE' })
   }
-  if (key === undefined) return query.has('encryption') ? classifyEncryption(m) : classifyBucket(m, query)
+  if (key === undefined) {
+    if (query.has('object-lock'))
+      return classifyPair(m, 'GetObjectLockConfiguration', 'PutObjectLockConfiguration', 'BUCKET')
+    if (query.has('retention') || query.has('legal-hold')) throw notImplemented('Object Lock sub-resources on a bucket')
+    return query.has('encryption') ? classifyEncryption(m) : classifyBucket(m, query)
+  }
   if (query.has('encryption')) throw notImplemented('The ?encryption sub-resource on an object')
+  if (query.has('object-lock')) throw notImplemented('The ?object-lock sub-resource on an object')
+  if (query.has('retention')) return classifyPair(m, 'GetObjectRetention', 'PutObjectRetention', 'OBJECT')
+  if (query.has('legal-hold')) return classifyPair(m, 'GetObjectLegalHold', 'PutObjectLegalHold', 'OBJECT')
   return classifyObject(m, query, headers)
+}
+
+/** A configuration sub-resource: GET reads it, PUT replaces it. */
+function classifyPair(m: string, get: Endpoint, put: Endpoint, resource: 'BUCKET' | 'OBJECT'): Endpoint {
+  if (m === 'GET') return get
+  if (m === 'PUT') return put
+  throw new S3Error('MethodNotAllowed', undefined, { Method: m, ResourceType: resource })
 }
 
 function classifyEncryption(m: string): Endpoint {

@@ -31,6 +31,7 @@ import * as deleteOps from './ops/delete.ts'
 import * as encryptionOps from './ops/encryption.ts'
 import * as getOps from './ops/get.ts'
 import * as listOps from './ops/list.ts'
+import * as lockOps from './ops/locks.ts'
 import * as multipartOps from './ops/multipart.ts'
 import * as putOps from './ops/put.ts'
 import * as versionOps from './ops/versions.ts'
@@ -61,6 +62,12 @@ const OPERATIONS: Record<Endpoint, Operation> = {
   GetBucketVersioning: versionOps.handleGetBucketVersioning,
   PutBucketVersioning: versionOps.handlePutBucketVersioning,
   ListObjectVersions: versionOps.handleListObjectVersions,
+  GetObjectLockConfiguration: lockOps.handleGetObjectLockConfiguration,
+  PutObjectLockConfiguration: lockOps.handlePutObjectLockConfiguration,
+  GetObjectRetention: lockOps.handleGetObjectRetention,
+  PutObjectRetention: lockOps.handlePutObjectRetention,
+  GetObjectLegalHold: lockOps.handleGetObjectLegalHold,
+  PutObjectLegalHold: lockOps.handlePutObjectLegalHold,
   GetBucketEncryption: encryptionOps.handleGetBucketEncryption,
   PutBucketEncryption: encryptionOps.handlePutBucketEncryption,
   DeleteBucketEncryption: encryptionOps.handleDeleteBucketEncryption,

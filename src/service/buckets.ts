@@ -6,6 +6,7 @@ import * as meta from '../meta/index.ts'
 import type { ServiceContext } from './context.ts'
 import { ServiceError } from './errors.ts'
 import { type Actor, bucketFor } from './identities.ts'
+import { encodeBucketLock } from './object-lock.ts'
 
 export interface BucketInfo {
   name: string
@@ -15,13 +16,21 @@ export interface BucketInfo {
 
 const bucketInfo = (b: meta.BucketRow): BucketInfo => ({ name: b.name, region: b.region, createdAt: b.createdAt })
 
-export async function createBucket(ctx: ServiceContext, actor: Actor, name: string, region: string): Promise<void> {
+/** `objectLock`: x-amz-bucket-object-lock-enabled — lock on (no default retention) and versioning Enabled. */
+export async function createBucket(
+  ctx: ServiceContext,
+  actor: Actor,
+  name: string,
+  region: string,
+  opts: { objectLock?: boolean } = {},
+): Promise<void> {
   const result = await meta.insertBucket(ctx.db, {
     name,
     namespace: actor.namespace,
     owner: actor.accessKeyId,
     region,
     createdAt: new Date(),
+    ...(opts.objectLock ? { versioning: 'Enabled', objectLock: encodeBucketLock({}) } : {}),
   })
   if (result === 'created') return
   const existing = await meta.getBucket(ctx.db, name)

@@ -10,6 +10,7 @@ import type { ReadConditions } from './conditions.ts'
 import type { ServiceContext } from './context.ts'
 import type { CustomerKey } from './encryption.ts'
 import { ServiceError } from './errors.ts'
+import type { LockRequest } from './locks.ts'
 import { findObject, openStored, type StoredObject } from './get-object.ts'
 import { type Actor, bucketFor, writerOf } from './identities.ts'
 import { findUpload, storePart, type UploadAddress } from './multipart.ts'
@@ -43,6 +44,8 @@ export interface CopyObjectInput {
   metadata: { directive: 'COPY' } | ({ directive: 'REPLACE' } & ObjectMetadataInput)
   /** The checksum to store; by default the source's, when it is a whole-object one (recomputed). */
   checksumAlgorithm?: ChecksumAlgorithm
+  /** Object Lock for the copy (never copied from the source); the bucket's default otherwise. */
+  lockRequest?: LockRequest
 }
 
 export interface UploadPartCopyInput {
@@ -105,6 +108,8 @@ export async function copyObject(ctx: ServiceContext, actor: Actor, input: CopyO
     userMeta,
     ...hashing(plaintext, ctx.platform, algorithm),
     length: info.size,
+    // No body from the client: the copy's bytes are hashed here.
+    lockRequest: { ...input.lockRequest, integrity: true },
   })
   return info.versionId !== undefined ? { ...copy, sourceVersionId: info.versionId } : copy
 }

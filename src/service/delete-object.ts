@@ -10,6 +10,8 @@ import type { ServiceContext } from './context.ts'
 import { ServiceError } from './errors.ts'
 import { type Actor, bucketFor, refusalError, writerOf } from './identities.ts'
 import { versionIdFor } from './versioning.ts'
+import { bucketLockOf, lockRefusalError, versionLockOf } from './locks.ts'
+import { deleteRefusal, mayBypassGovernance } from './object-lock.ts'
 
 /** What a delete did, as S3 reports it (x-amz-version-id, x-amz-delete-marker). */
 export interface Deleted {
@@ -26,9 +28,38 @@ export async function deleteObject(
   bucket: string,
   key: string,
   versionId?: string,
+  bypassGovernance = false,
 ): Promise<Deleted> {
   const b = await bucketFor(ctx, actor, bucket)
-  return deleteIn(ctx, b, writerOf(actor, b), key, versionId)
+  const bypass = bypassGovernance && mayBypassGovernance(actor)
+  return deleteIn(ctx, b, writerOf(actor, b), key, versionId, bypass)
+}
+
+/** Bounded: each round re-reads a version whose lock changed under the delete. */
+const LOCKED_DELETE_ATTEMPTS = 5
+
+/**
+ * Removes one version for good. In a bucket with Object Lock the version's lock is judged first
+ * (./object-lock.ts) and the delete commits only if that lock is still the one judged.
+ */
+async function deleteVersion(
+  ctx: ServiceContext,
+  bucket: meta.BucketRow,
+  writer: meta.Writer,
+  key: string,
+  versionId: string,
+  bypass: boolean,
+): Promise<meta.VersionDeleted> {
+  if (!bucketLockOf(bucket)) return meta.deleteVersion(ctx.db, writer, key, versionId)
+  for (let attempt = 1; attempt <= LOCKED_DELETE_ATTEMPTS; attempt++) {
+    const row = await meta.getVersion(ctx.db, bucket.name, key, versionId)
+    if (!row) return { result: 'missing' }
+    const refused = deleteRefusal(versionLockOf(row), new Date(), bypass)
+    if (refused) throw lockRefusalError(refused)
+    const done = await meta.deleteVersion(ctx.db, writer, key, versionId, undefined, undefined, { lock: row.lock })
+    if (done.result !== 'missing') return done
+  }
+  throw new ServiceError('ConditionalRequestConflict')
 }
 
 async function deleteIn(
@@ -37,10 +68,11 @@ async function deleteIn(
   writer: meta.Writer,
   key: string,
   versionId: string | undefined,
+  bypass = false,
 ): Promise<Deleted> {
   if (versionId !== undefined || bucket.versioning === null) {
     const v = versionId ?? meta.NULL_VERSION
-    const { result, deleteMarker } = await meta.deleteVersion(ctx.db, writer, key, v)
+    const { result, deleteMarker } = await deleteVersion(ctx, bucket, writer, key, v, bypass)
     if (result === 'no-such-bucket' || result === 'access-denied') throw refusalError(result, writer.bucket)
     if (versionId === undefined) return {}
     return { versionId, ...(deleteMarker ? { deleteMarker: true } : {}) }
@@ -105,18 +137,21 @@ export async function deleteObjects(
   actor: Actor,
   bucket: string,
   items: readonly { key: string; versionId?: string }[],
+  bypassGovernance = false,
 ): Promise<DeleteOutcome[]> {
   const b = await bucketFor(ctx, actor, bucket)
   const writer = writerOf(actor, b)
+  const bypass = bypassGovernance && mayBypassGovernance(actor)
   const out: DeleteOutcome[] = []
   for (const { key, versionId } of items) {
     const asked = versionId === undefined ? {} : { requestedVersionId: versionId }
     try {
-      out.push({ key, ...asked, ...(await deleteIn(ctx, b, writer, key, versionId)) })
+      out.push({ key, ...asked, ...(await deleteIn(ctx, b, writer, key, versionId, bypass)) })
     } catch (e) {
       // The bucket deleted (or re-created by someone else) while the keys were being deleted.
       const code =
         e instanceof ServiceError && (e.code === 'NoSuchBucket' || e.code === 'AccessDenied') ? e.code : 'InternalError'
+      // A locked version stays, and is reported as S3 does; other keys go on.
       out.push({ key, ...asked, error: { code, message: e instanceof Error ? e.message : String(e) } })
     }
   }

@@ -51,6 +51,15 @@ export {
 export { type ObjectAddress, type ObjectReader, readObject, statObject } from './get-object.ts'
 export { type Deleted, type DeleteOutcome, deleteObject, deleteObjects } from './delete-object.ts'
 export {
+  getObjectLegalHold,
+  getObjectLockConfiguration,
+  getObjectRetention,
+  type LockRequest,
+  putObjectLegalHold,
+  putObjectLockConfiguration,
+  putObjectRetention,
+} from './locks.ts'
+export {
   getBucketVersioning,
   listObjectVersions,
   type ListVersionsInput,

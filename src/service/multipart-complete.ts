@@ -13,6 +13,8 @@ import { CorruptMetadataError, ServiceError } from './errors.ts'
 import { type Actor, bucketFor, refusalError } from './identities.ts'
 import { storedObject } from './get-object.ts'
 import { versionIdFor } from './versioning.ts'
+import { lockForNewVersion } from './locks.ts'
+import { decodeVersionLock } from './object-lock.ts'
 import { findUpload, type UploadAddress } from './multipart.ts'
 import { type ChecksumValue, type ObjectInfo, objectInfo, showsVersions } from './object-info.ts'
 import { checkWriteConditions, type WriteConditions } from './put-object.ts'
@@ -30,8 +32,6 @@ export interface CompletePart {
 export interface CompleteUploadInput extends UploadAddress {
   parts: CompletePart[]
   conditions: WriteConditions
-  /** Object Lock of the new version (opaque here); none when absent. */
-  lock?: unknown
 }
 
 const stripQuotes = (etag: string): string => etag.trim().replace(/^"|"$/g, '')
@@ -119,7 +119,11 @@ async function completeOnce(
     ord: 0,
     latest: true,
     deleteMarker: false,
-    lock: input.lock ?? null,
+    // The lock asked for at creation, else the bucket's default as of now.
+    lock: lockForNewVersion(bucket, {
+      ...decodeVersionLock(upload.lock, `multipart upload ${upload.uploadId}`),
+      integrity: true,
+    }),
     uploadId: upload.uploadId,
     size: chosen.reduce((n, p) => n + p.size, 0),
     etag: `"${toHex(md5.digest())}-${chosen.length}"`,

@@ -20,6 +20,7 @@ import {
   rewrapForCurrentKey,
 } from './encryption.ts'
 import { ServiceError } from './errors.ts'
+import { type LockRequest, lockRequestOf } from './locks.ts'
 import { type Actor, bucketFor, refusalError, writerOf } from './identities.ts'
 import { type PartInfo, partInfo, type UploadInfo, uploadInfo } from './object-info.ts'
 import { type BodyInput, type Digests, type ObjectMetadataInput, removeQuietly } from './put-object.ts'
@@ -33,6 +34,8 @@ export interface CreateUploadInput extends ObjectMetadataInput {
   checksumType?: 'FULL_OBJECT' | 'COMPOSITE'
   /** SSE-C: every part must then carry the same customer key. */
   sseC?: CustomerKey
+  /** Object Lock for the completed version (x-amz-object-lock-*). */
+  lockRequest?: LockRequest
 }
 
 export interface UploadAddress {
@@ -90,6 +93,7 @@ export async function createUpload(ctx: ServiceContext, actor: Actor, input: Cre
     checksumAlgorithm: input.checksumAlgorithm ?? null,
     checksumType: input.checksumAlgorithm ? (input.checksumType ?? defaultChecksumType(input.checksumAlgorithm)) : null,
     encryption: sealed?.record ?? null,
+    lock: lockRequestOf(bucket, input.lockRequest),
   }
   // The bucket may have been deleted (and its name taken again) since bucketFor, and a rotation
   // may have dropped the key version the object key was wrapped under (then it is wrapped again

@@ -19,6 +19,7 @@ import { type Actor, bucketFor, refusalError, writerOf } from './identities.ts'
 import { etagMatches } from './conditions.ts'
 import { type ChecksumValue, type ObjectInfo, objectInfo, showsVersions } from './object-info.ts'
 import { versionIdFor } from './versioning.ts'
+import { type LockRequest, lockForNewVersion } from './locks.ts'
 import { layoutsOf, type StoredData } from './stored-data.ts'
 import { newId, settle, settleCommitted, storeData } from './stored-write.ts'
 
@@ -52,8 +53,8 @@ export interface BodyInput {
 export interface PutObjectInput extends ObjectMetadataInput, WriteConditions, BodyInput {
   bucket: string
   key: string
-  /** Object Lock of the new version (opaque here: the lock module's value); none when absent. */
-  lock?: unknown
+  /** Object Lock asked for by the request (x-amz-object-lock-*); the bucket's default applies otherwise. */
+  lockRequest?: LockRequest
   /** SSE-C: the customer's key; the object key is then wrapped by it instead of the namespace key. */
   sseC?: CustomerKey
 }
@@ -132,6 +133,8 @@ export async function writeObject(
   writer: meta.Writer,
   input: PutObjectInput,
 ): Promise<ObjectInfo> {
+  // Decided before a byte is stored: a refused lock request leaves nothing behind.
+  const lock = lockForNewVersion(bucket, input.lockRequest)
   const objectId = newId()
   const crypto = await prepareWrite(ctx, bucket.namespace, objectId, input.sseC)
   const seal = crypto && { key: crypto.key, objectId, partNumber: 0 }
@@ -152,7 +155,7 @@ export async function writeObject(
     ord: 0,
     latest: true,
     deleteMarker: false,
-    lock: input.lock ?? null,
+    lock,
     uploadId: null,
     size: segment.size,
     etag: digests.etag,

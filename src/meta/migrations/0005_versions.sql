@@ -35,4 +35,5 @@ CREATE UNIQUE INDEX `objects_version_idx` ON `objects` (`bucket`,`key`,`version_
 CREATE UNIQUE INDEX `objects_latest_idx` ON `objects` (`bucket`,`key`) WHERE latest = 1;--> statement-breakpoint
 CREATE INDEX `objects_current_idx` ON `objects` (`bucket`,`key`) WHERE latest = 1 and delete_marker = 0;--> statement-breakpoint
 ALTER TABLE `buckets` ADD `versioning` text;--> statement-breakpoint
-ALTER TABLE `buckets` ADD `object_lock` text;
+ALTER TABLE `buckets` ADD `object_lock` text;--> statement-breakpoint
+ALTER TABLE `multipart_uploads` ADD `lock` text;

@@ -198,6 +198,29 @@ export async function commitObject(
 
 export type DeleteResult = 'deleted' | 'missing' | Refusal
 
+/** The version's lock column is exactly `lock` (JSON as stored; null = none). */
+const lockIs = (lock: unknown): SQL =>
+  lock === null || lock === undefined ? sql`${objects.lock} is null` : sql`${objects.lock} = ${JSON.stringify(lock)}`
+
+/**
+ * Replaces one version's Object Lock (retention, legal hold) only if it is still `expected` as
+ * read: a concurrent change wins, and the caller judges again. False when it changed or is gone.
+ */
+export async function setVersionLock(
+  db: Db,
+  bucket: string,
+  key: string,
+  versionId: string,
+  expected: unknown,
+  next: unknown,
+): Promise<boolean> {
+  const res = await db
+    .update(objects)
+    .set({ lock: next })
+    .where(and(at(bucket, key), eq(objects.versionId, versionId), lockIs(expected)))
+  return affected(res) === 1
+}
+
 /** After the current version went: the newest version left (if any) becomes current. */
 function promoteNewest(db: Db, bucket: string, key: string) {
   return db
@@ -231,8 +254,15 @@ export async function deleteVersion(
   versionId: string,
   reason = GC_REASON_DELETED,
   now = Date.now(),
+  /** When given: only while the version's Object Lock is still this (as read and judged). */
+  expectLock?: { lock: unknown },
 ): Promise<VersionDeleted> {
-  const target = and(at(writer.bucket, key), eq(objects.versionId, versionId), writerAllowed(db, writer))
+  const target = and(
+    at(writer.bucket, key),
+    eq(objects.versionId, versionId),
+    writerAllowed(db, writer),
+    expectLock ? lockIs(expectLock.lock) : undefined,
+  )
   const [state, before, , removed] = await db.batch([
     writerState(db, writer),
     db.select({ deleteMarker: objects.deleteMarker }).from(objects).where(target),

@@ -31,7 +31,8 @@ export async function handleCreateBucket(op: OpContext): Promise<Response> {
       { LocationConstraint: constraint },
     )
   }
-  await createBucket(op.service, op.actor, op.bucket, op.region)
+  const lock = op.headers.get('x-amz-bucket-object-lock-enabled')?.toLowerCase() === 'true'
+  await createBucket(op.service, op.actor, op.bucket, op.region, { objectLock: lock })
   return emptyResponse(200, { location: `/${op.bucket}` })
 }
 

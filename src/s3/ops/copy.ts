@@ -12,6 +12,7 @@ import { copyObjectResultXml, copyPartResultXml } from '../xml/documents.ts'
 import { checksumHeaders } from './body.ts'
 import { readChecksumAlgorithm, readPartNumber, uploadAddress } from './multipart.ts'
 import { readVersionId, versionHeaders } from './versions.ts'
+import { readLockHeaders } from './locks.ts'
 
 export function parseCopySource(header: string): { bucket: string; key: string; versionId?: string } {
   const [path, query] = header.split('?', 2) as [string, string | undefined]
@@ -60,6 +61,7 @@ export async function handleCopyObject(op: OpContext): Promise<Response> {
     target: { bucket: op.bucket, key: op.key, sseC, sseS3 },
     metadata: readMetadataDirective(op),
     checksumAlgorithm: readChecksumAlgorithm(op.headers),
+    lockRequest: readLockHeaders(op.headers),
   })
   return xmlResponse(
     copyObjectResultXml({ etag: obj.etag, lastModified: obj.lastModified, checksum: obj.checksum }),

@@ -6,12 +6,20 @@ import { S3Error } from '../errors.ts'
 import { parseDelete } from '../xml/read.ts'
 import { deleteResultXml } from '../xml/documents.ts'
 import { readVersionId, versionHeaders } from './versions.ts'
+import { readBypass } from './locks.ts'
 
 /** 1,000 keys of up to 1 KiB each plus markup stays well under this. */
 const MAX_DELETE_BODY = 2 * 1024 * 1024
 
 export async function handleDeleteObject(op: OpContext): Promise<Response> {
-  const done = await deleteObject(op.service, op.actor, op.bucket, op.key, readVersionId(op.query))
+  const done = await deleteObject(
+    op.service,
+    op.actor,
+    op.bucket,
+    op.key,
+    readVersionId(op.query),
+    readBypass(op.headers),
+  )
   return emptyResponse(204, versionHeaders(done))
 }
 
@@ -25,7 +33,7 @@ export async function handleDeleteObjects(op: OpContext): Promise<Response> {
   const body = op.body()
   const verified = digestTap(body.stream, { contentMd5, checksum, trailers: () => body.trailers() }, op.platform)
   const request = await parseDelete(verified.stream, MAX_DELETE_BODY)
-  const outcomes = await deleteObjects(op.service, op.actor, op.bucket, request.objects)
+  const outcomes = await deleteObjects(op.service, op.actor, op.bucket, request.objects, readBypass(op.headers))
   return xmlResponse(
     deleteResultXml({
       deleted: request.quiet

@@ -28,6 +28,7 @@ import { checksumHeaders, receiveBody } from './body.ts'
 import { checkListingParameters, readEncoder, readMaxKeys } from './list.ts'
 import { writeConditions } from './put.ts'
 import { versionHeaders } from './versions.ts'
+import { readLockHeaders } from './locks.ts'
 
 /** 10,000 parts of ~200 bytes of XML each. */
 const MAX_COMPLETE_BODY = 4 * 1024 * 1024
@@ -81,6 +82,7 @@ export async function handleCreateMultipartUpload(op: OpContext): Promise<Respon
     checksumType,
     sseC,
     ...readObjectMetadata(op.headers),
+    lockRequest: readLockHeaders(op.headers),
   })
   const headers: Record<string, string> = encryptionHeaders(upload.sse, sseC)
   if (upload.checksumAlgorithm) headers['x-amz-checksum-algorithm'] = upload.checksumAlgorithm

@@ -6,6 +6,7 @@ import { readObjectMetadata } from '../headers.ts'
 import { encryptionHeaders, readSseC, readSseRequest, requireBucketEncryption } from '../sse.ts'
 import { checksumHeaders, receiveBody } from './body.ts'
 import { versionHeaders } from './versions.ts'
+import { hasIntegrityHeader, readLockHeaders } from './locks.ts'
 
 /**
  * Reads `If-None-Match` (`*`, or ETags: 412 when the current object has one of them) and
@@ -32,6 +33,8 @@ export async function handlePutObject(op: OpContext): Promise<Response> {
     sseC,
     ...metadata,
     ...conditions,
+    // Integrity is judged for every PUT: a bucket's default retention needs it too.
+    lockRequest: { ...readLockHeaders(op.headers), integrity: hasIntegrityHeader(op.headers) },
   })
   return emptyResponse(200, {
     etag: obj.etag,

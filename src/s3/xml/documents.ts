@@ -483,3 +483,31 @@ export function listVersionsXml(i: ListVersionsInput): string {
     commonPrefixes(i.commonPrefixes),
   )
 }
+
+// ---- object lock ----
+
+export interface ObjectLockConfigurationInput {
+  defaultRetention?: { mode: string; days?: number; years?: number }
+}
+
+export const objectLockConfigurationXml = (i: ObjectLockConfigurationInput): string =>
+  root(
+    'ObjectLockConfiguration',
+    el('ObjectLockEnabled', 'Enabled'),
+    i.defaultRetention
+      ? el(
+          'Rule',
+          el(
+            'DefaultRetention',
+            el('Mode', i.defaultRetention.mode),
+            optEl('Days', i.defaultRetention.days),
+            optEl('Years', i.defaultRetention.years),
+          ),
+        )
+      : null,
+  )
+
+export const retentionXml = (r: { mode: string; until: Date }): string =>
+  root('Retention', el('Mode', r.mode), el('RetainUntilDate', isoTimestamp(r.until)))
+
+export const legalHoldXml = (on: boolean): string => root('LegalHold', el('Status', on ? 'ON' : 'OFF'))

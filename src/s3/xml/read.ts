@@ -160,3 +160,71 @@ export async function parseVersioningConfiguration(
   }
   return out
 }
+
+type LockMode = 'GOVERNANCE' | 'COMPLIANCE'
+const lockMode = (v: string): LockMode => {
+  if (v !== 'GOVERNANCE' && v !== 'COMPLIANCE') throw malformed()
+  return v
+}
+
+/** A positive whole number of days or years, as S3 takes a default retention period. */
+function period(e: XmlElement, name: string): number {
+  const t = textOf(e).trim()
+  if (!/^-?\d{1,10}$/.test(t)) throw malformed()
+  const n = Number(t)
+  if (n <= 0)
+    throw new S3Error('InvalidArgument', 'Default retention period must be a positive integer value.', {
+      ArgumentName: name,
+      ArgumentValue: t,
+    })
+  return n
+}
+
+/** PutObjectLockConfiguration: ObjectLockEnabled Enabled, an optional Rule with Days or Years. */
+export async function parseObjectLockConfiguration(
+  body: Body,
+  limit: number = XML_BODY_LIMITS.createBucket,
+): Promise<{ defaultRetention?: { mode: LockMode; days?: number; years?: number } }> {
+  const doc = await readRoot(body, limit, 'ObjectLockConfiguration')
+  const enabled = optionalChild(doc, 'ObjectLockEnabled')
+  if (enabled === undefined || textOf(enabled).trim() !== 'Enabled') throw malformed()
+  const rule = optionalChild(doc, 'Rule')
+  if (rule === undefined) return {}
+  const d = expectElementOnly(requiredChild(expectElementOnly(rule), 'DefaultRetention'))
+  const mode = lockMode(textOf(requiredChild(d, 'Mode')).trim())
+  const days = optionalChild(d, 'Days')
+  const years = optionalChild(d, 'Years')
+  if ((days === undefined) === (years === undefined)) throw malformed()
+  return {
+    defaultRetention:
+      days !== undefined ? { mode, days: period(days, 'Days') } : { mode, years: period(years!, 'Years') },
+  }
+}
+
+/** PutObjectRetention: Mode and RetainUntilDate together, or neither (removing the retention). */
+export async function parseRetention(
+  body: Body,
+  limit: number = XML_BODY_LIMITS.createBucket,
+): Promise<{ mode: LockMode; until: Date } | undefined> {
+  const doc = await readRoot(body, limit, 'Retention')
+  const mode = optionalChild(doc, 'Mode')
+  const until = optionalChild(doc, 'RetainUntilDate')
+  if (mode === undefined && until === undefined) return undefined
+  if (mode === undefined || until === undefined) throw malformed()
+  const text = textOf(until).trim()
+  const date = /^\d{4}-\d{2}-\d{2}T/.test(text) ? new Date(text) : new Date(Number.NaN)
+  if (Number.isNaN(date.getTime()))
+    throw new S3Error('InvalidArgument', 'The retain until date must be provided in ISO 8601 format', {
+      ArgumentName: 'RetainUntilDate',
+      ArgumentValue: text,
+    })
+  return { mode: lockMode(textOf(mode).trim()), until: date }
+}
+
+/** PutObjectLegalHold: Status ON or OFF. */
+export async function parseLegalHold(body: Body, limit: number = XML_BODY_LIMITS.createBucket): Promise<boolean> {
+  const doc = await readRoot(body, limit, 'LegalHold')
+  const status = textOf(requiredChild(doc, 'Status')).trim()
+  if (status !== 'ON' && status !== 'OFF') throw malformed()
+  return status === 'ON'
+}
