@@ -125,4 +125,41 @@ describeWithAwsCli('aws s3 / s3api', (aws) => {
     const ls = await cli.ok(['s3', 'ls'])
     expect(ls.stdout).not.toContain(Bucket)
   })
+
+  it('s3api put-bucket-versioning, list-object-versions and put/get-object-retention', async () => {
+    const V = `${Bucket}-v`
+    await cli.ok(['s3api', 'create-bucket', '--bucket', V, '--object-lock-enabled-for-bucket'])
+    await cli.ok(['s3api', 'put-bucket-versioning', '--bucket', V, '--versioning-configuration', 'Status=Enabled'])
+    const status = JSON.parse((await cli.ok(['s3api', 'get-bucket-versioning', '--bucket', V])).stdout)
+    expect(status.Status).toBe('Enabled')
+    const f = join(cli.dir, 'versioned.txt')
+    const ids: string[] = []
+    for (const body of ['first', 'second']) {
+      await writeFile(f, body)
+      const out = await cli.ok(['s3api', 'put-object', '--bucket', V, '--key', 'doc', '--body', f])
+      ids.unshift(JSON.parse(out.stdout).VersionId)
+    }
+    const listed = JSON.parse((await cli.ok(['s3api', 'list-object-versions', '--bucket', V])).stdout)
+    expect(listed.Versions.map((v: { VersionId: string }) => v.VersionId)).toEqual(ids)
+    const until = new Date(Date.now() + 86_400_000).toISOString()
+    await cli.ok([
+      's3api',
+      'put-object-retention',
+      '--bucket',
+      V,
+      '--key',
+      'doc',
+      '--version-id',
+      ids[1]!,
+      '--retention',
+      `Mode=COMPLIANCE,RetainUntilDate=${until}`,
+    ])
+    const retention = JSON.parse(
+      (await cli.ok(['s3api', 'get-object-retention', '--bucket', V, '--key', 'doc', '--version-id', ids[1]!])).stdout,
+    )
+    expect(retention.Retention.Mode).toBe('COMPLIANCE')
+    const refused = await cli.run(['s3api', 'delete-object', '--bucket', V, '--key', 'doc', '--version-id', ids[1]!])
+    expect(refused.code).not.toBe(0)
+    expect(refused.stderr).toMatch(/AccessDenied/)
+  })
 })
