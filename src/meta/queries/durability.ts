@@ -2,7 +2,7 @@
  * Durability bookkeeping: write intents (to find the shards of crashed writes), the heal queue
  * (leased like gc_queue), and a cursor over every stored layout for the scrubber.
  */
-import { asc, count, gt, inArray, lte, sql } from 'drizzle-orm'
+import { and, asc, count, eq, gt, inArray, lte, sql } from 'drizzle-orm'
 import type { Db } from '../db.ts'
 import { healQueue, objects, parts, writeIntents } from '../schema.ts'
 
