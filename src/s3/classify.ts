@@ -19,6 +19,7 @@ export type Endpoint =
   | 'PutObjectRetention'
   | 'GetObjectLegalHold'
   | 'PutObjectLegalHold'
+  | 'GetObjectAttributes'
   | 'GetBucketEncryption'
   | 'PutBucketEncryption'
   | 'DeleteBucketEncryption'
@@ -46,7 +47,6 @@ const UNSUPPORTED_SUBRESOURCES = [
   'accelerate',
   'acl',
   'analytics',
-  'attributes',
   'cors',
   'intelligent-tiering',
   'inventory',
@@ -95,12 +95,17 @@ export function classify({ method, bucket, key, query, headers }: ClassifyInput)
     if (query.has('object-lock'))
       return classifyPair(m, 'GetObjectLockConfiguration', 'PutObjectLockConfiguration', 'BUCKET')
     if (query.has('retention') || query.has('legal-hold')) throw notImplemented('Object Lock sub-resources on a bucket')
+    if (query.has('attributes')) throw notImplemented('The ?attributes sub-resource on a bucket')
     return query.has('encryption') ? classifyEncryption(m) : classifyBucket(m, query)
   }
   if (query.has('encryption')) throw notImplemented('The ?encryption sub-resource on an object')
   if (query.has('object-lock')) throw notImplemented('The ?object-lock sub-resource on an object')
   if (query.has('retention')) return classifyPair(m, 'GetObjectRetention', 'PutObjectRetention', 'OBJECT')
   if (query.has('legal-hold')) return classifyPair(m, 'GetObjectLegalHold', 'PutObjectLegalHold', 'OBJECT')
+  if (query.has('attributes')) {
+    if (m === 'GET') return 'GetObjectAttributes'
+    throw new S3Error('MethodNotAllowed', undefined, { Method: m, ResourceType: 'OBJECT' })
+  }
   return classifyObject(m, query, headers)
 }
 

@@ -68,6 +68,7 @@ const OPERATIONS: Record<Endpoint, Operation> = {
   PutObjectRetention: lockOps.handlePutObjectRetention,
   GetObjectLegalHold: lockOps.handleGetObjectLegalHold,
   PutObjectLegalHold: lockOps.handlePutObjectLegalHold,
+  GetObjectAttributes: getOps.handleGetObjectAttributes,
   GetBucketEncryption: encryptionOps.handleGetBucketEncryption,
   PutBucketEncryption: encryptionOps.handlePutBucketEncryption,
   DeleteBucketEncryption: encryptionOps.handleDeleteBucketEncryption,

@@ -20,6 +20,8 @@ export interface ChecksumValue {
 export interface PartSummary {
   partNumber: number
   size: number
+  /** The part's own checksum, when the upload had an algorithm (GetObjectAttributes shows it). */
+  checksum?: ChecksumValue
 }
 
 /** An object as listings show it. */
@@ -93,7 +95,13 @@ export function objectInfo(row: meta.ObjectRow, record: EncryptionRecord | undef
     headers: row.headers,
     userMeta: row.userMeta,
   }
-  if (row.parts) out.parts = row.parts.map((p) => ({ partNumber: p.partNumber, size: p.size }))
+  if (row.parts)
+    out.parts = row.parts.map((p) => {
+      const checksum = checksumOf(p.checksum ?? null)
+      return checksum
+        ? { partNumber: p.partNumber, size: p.size, checksum }
+        : { partNumber: p.partNumber, size: p.size }
+    })
   const sse = sseOf(record)
   if (sse) out.sse = sse
   if (versioned) out.versionId = row.versionId

@@ -15,6 +15,7 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetBucketVersioningCommand,
+  GetObjectAttributesCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -347,6 +348,64 @@ describe('DeleteObjects, copy, multipart and conditions in a versioned bucket', 
     await s3.send(new DeleteObjectCommand({ Bucket, Key }))
     await s3.send(new PutObjectCommand({ Bucket, Key, Body: 'e', IfNoneMatch: '*' }))
     expect(await text(Key)).toBe('e')
+  })
+})
+
+describe('GetObjectAttributes', () => {
+  it('ETag, checksum, size and paged parts, of the current or an older version', async () => {
+    const Key = 'attrs/k'
+    // Already on when the whole file runs; on here too so that this test runs alone (-t).
+    await s3.send(new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: 'Enabled' } }))
+    const old = await put(Key, 'old and small')
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key, ChecksumAlgorithm: 'CRC32' }))
+    const bodies = [Buffer.alloc(5 * 1024 * 1024, 1), Buffer.alloc(5 * 1024 * 1024, 2), Buffer.from('tail')]
+    const parts = []
+    for (const [i, Body] of bodies.entries()) {
+      const r = await s3.send(
+        new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: i + 1, Body, ChecksumAlgorithm: 'CRC32' }),
+      )
+      parts.push({ PartNumber: i + 1, ETag: r.ETag, ChecksumCRC32: r.ChecksumCRC32 })
+    }
+    const done = await s3.send(
+      new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }),
+    )
+    const all = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] as const
+    const first = await s3.send(
+      new GetObjectAttributesCommand({ Bucket, Key, ObjectAttributes: [...all], MaxParts: 2 }),
+    )
+    expect(first.ETag).toBe(done.ETag!.replace(/"/g, ''))
+    expect(first.VersionId).toBe(done.VersionId)
+    expect(first.ObjectSize).toBe(10 * 1024 * 1024 + 4)
+    expect(first.StorageClass).toBe('STANDARD')
+    expect(first.Checksum?.ChecksumCRC32).toBe(done.ChecksumCRC32)
+    expect(first.ObjectParts?.TotalPartsCount).toBe(3)
+    expect(first.ObjectParts?.IsTruncated).toBe(true)
+    expect(first.ObjectParts?.Parts?.map((p) => [p.PartNumber, p.Size, p.ChecksumCRC32])).toEqual([
+      [1, 5 * 1024 * 1024, parts[0]!.ChecksumCRC32],
+      [2, 5 * 1024 * 1024, parts[1]!.ChecksumCRC32],
+    ])
+    const rest = await s3.send(
+      new GetObjectAttributesCommand({
+        Bucket,
+        Key,
+        ObjectAttributes: ['ObjectParts'],
+        PartNumberMarker: first.ObjectParts!.NextPartNumberMarker,
+      }),
+    )
+    expect(rest.ObjectParts?.Parts?.map((p) => p.PartNumber)).toEqual([3])
+    expect(rest.ObjectParts?.IsTruncated).toBe(false)
+    expect(rest.ETag).toBeUndefined()
+    const older = await s3.send(
+      new GetObjectAttributesCommand({ Bucket, Key, VersionId: old, ObjectAttributes: ['ObjectSize', 'ETag'] }),
+    )
+    expect(older.ObjectSize).toBe('old and small'.length)
+    const bad = await rawRequest(server, {
+      method: 'GET',
+      path: objectPath(Bucket, Key),
+      query: [['attributes', '']],
+      headers: { 'x-amz-object-attributes': 'Colour' },
+    })
+    expect(bad.status).toBe(400)
   })
 })
 

@@ -3,7 +3,7 @@
  * checksums, `response-*` overrides. HeadObject answers from metadata alone, never reading data.
  */
 import { type ObjectInfo, readObject, statObject } from '../../service/index.ts'
-import type { OpContext } from '../context.ts'
+import { type OpContext, xmlResponse } from '../context.ts'
 import { S3Error } from '../errors.ts'
 import {
   httpDate,
@@ -16,6 +16,7 @@ import {
 import { encryptionHeaders, readSseC } from '../sse.ts'
 import { checksumHeaders } from './body.ts'
 import { readVersionId } from './versions.ts'
+import { type ObjectAttributesInput, objectAttributesXml } from '../xml/documents.ts'
 
 interface Selection {
   range?: ByteRange
@@ -102,4 +103,82 @@ export async function handleGetObject(op: OpContext): Promise<Response> {
   const end = sel.range?.end ?? obj.size
   const body = end > start ? await read(start, end) : null
   return new Response(body, { status: sel.range ? 206 : 200, headers: objectHeaders(op, obj, sel) })
+}
+
+const ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] as const
+type Attribute = (typeof ATTRIBUTES)[number]
+
+/** x-amz-object-attributes: a comma-separated list of the five S3 names; at least one. */
+function readAttributes(h: Headers): Set<Attribute> {
+  const raw = h.get('x-amz-object-attributes') ?? ''
+  const names = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+  if (names.length === 0)
+    throw new S3Error('InvalidArgument', 'Invalid attribute name specified.', {
+      ArgumentName: 'x-amz-object-attributes',
+    })
+  const out = new Set<Attribute>()
+  for (const n of names) {
+    const a = ATTRIBUTES.find((x) => x === n)
+    if (!a)
+      throw new S3Error('InvalidArgument', 'Invalid attribute name specified.', {
+        ArgumentName: 'x-amz-object-attributes',
+        ArgumentValue: n,
+      })
+    out.add(a)
+  }
+  return out
+}
+
+function readCount(h: Headers, name: string, fallback: number): number {
+  const raw = h.get(name)
+  if (raw === null) return fallback
+  if (!/^\d{1,9}$/.test(raw.trim()))
+    throw new S3Error('InvalidArgument', `${name} must be a non-negative integer.`, {
+      ArgumentName: name,
+      ArgumentValue: raw,
+    })
+  return Number(raw.trim())
+}
+
+/** GetObjectAttributes: what HeadObject knows, as XML, with the parts of a multipart object paged. */
+export async function handleGetObjectAttributes(op: OpContext): Promise<Response> {
+  const wanted = readAttributes(op.headers)
+  const maxParts = Math.min(readCount(op.headers, 'x-amz-max-parts', 1000), 1000)
+  const marker = readCount(op.headers, 'x-amz-part-number-marker', 0)
+  const obj = await statObject(op.service, op.actor, {
+    bucket: op.bucket,
+    key: op.key,
+    versionId: readVersionId(op.query),
+    conditions: readConditions(op.headers),
+    sseC: readSseC(op.headers, op.platform),
+  })
+  let parts: ObjectAttributesInput['parts']
+  if (wanted.has('ObjectParts') && obj.parts) {
+    const after = obj.parts.filter((p) => p.partNumber > marker)
+    const page = after.slice(0, maxParts)
+    parts = {
+      total: obj.parts.length,
+      marker,
+      maxParts,
+      isTruncated: after.length > page.length,
+      nextMarker: page.at(-1)?.partNumber ?? marker,
+      parts: page,
+    }
+  }
+  const headers: Record<string, string> = { 'last-modified': httpDate(obj.lastModified) }
+  if (obj.versionId !== undefined) headers['x-amz-version-id'] = obj.versionId
+  return xmlResponse(
+    objectAttributesXml({
+      etag: wanted.has('ETag') ? obj.etag.replace(/^"|"$/g, '') : undefined,
+      checksum: wanted.has('Checksum') ? obj.checksum : undefined,
+      parts,
+      storageClass: wanted.has('StorageClass') ? 'STANDARD' : undefined,
+      size: wanted.has('ObjectSize') ? obj.size : undefined,
+    }),
+    200,
+    headers,
+  )
 }

@@ -511,3 +511,44 @@ export const retentionXml = (r: { mode: string; until: Date }): string =>
   root('Retention', el('Mode', r.mode), el('RetainUntilDate', isoTimestamp(r.until)))
 
 export const legalHoldXml = (on: boolean): string => root('LegalHold', el('Status', on ? 'ON' : 'OFF'))
+
+// ---- object attributes ----
+
+export interface ObjectAttributesInput {
+  /** Without quotes, as S3 writes it here. */
+  etag?: string
+  checksum?: Checksum & { type: ChecksumType }
+  parts?: {
+    total: number
+    marker: number
+    nextMarker: number
+    maxParts: number
+    isTruncated: boolean
+    parts: readonly { partNumber: number; size: number; checksum?: Checksum }[]
+  }
+  storageClass?: string
+  size?: number
+}
+
+/** GetObjectAttributes (GetObjectAttributesResponse): only the attributes asked for. */
+export const objectAttributesXml = (i: ObjectAttributesInput): string =>
+  root(
+    'GetObjectAttributesResponse',
+    optEl('ETag', i.etag),
+    i.checksum ? el('Checksum', checksumEl(i.checksum), el('ChecksumType', i.checksum.type)) : null,
+    i.parts
+      ? el(
+          'ObjectParts',
+          el('PartsCount', i.parts.total),
+          el('PartNumberMarker', i.parts.marker),
+          el('NextPartNumberMarker', i.parts.nextMarker),
+          el('MaxParts', i.parts.maxParts),
+          el('IsTruncated', i.parts.isTruncated),
+          i.parts.parts.map((p) =>
+            el('Part', el('PartNumber', p.partNumber), el('Size', p.size), checksumEl(p.checksum)),
+          ),
+        )
+      : null,
+    optEl('StorageClass', i.storageClass),
+    optEl('ObjectSize', i.size),
+  )
