@@ -28,6 +28,7 @@ const suites: Record<SuiteName, () => Promise<Suite>> = {
   s3: async () => (await import('./s3.ts')).runS3,
   gc: async () => (await import('./gc.ts')).runGc,
   gateways: async () => (await import('./gateways.ts')).runGateways,
+  versions: async () => (await import('./versions.ts')).runVersions,
 }
 
 function print(result: SuiteResult): void {
