@@ -37,7 +37,8 @@ export async function metaIds(dataDir: string): Promise<MetaIds> {
         }
         return out
       })
-    const objects = await ids('select layout from objects', 'layout', true)
+    // Delete markers hold no data (layout null).
+    const objects = await ids('select layout from objects where layout is not null', 'layout', true)
     const parts = await ids('select layout from parts', 'layout', true)
     return {
       referenced: new Set([...objects, ...parts]),
