@@ -22,7 +22,7 @@ import { DEFAULT_UPLOAD_LIMITS, type UploadLimits, UploadSlots } from './upload-
 import { classify, type Endpoint } from './classify.ts'
 import { checkObjectKey } from './object-keys.ts'
 import type { OpContext, Operation } from './context.ts'
-import { resolveTarget, splitUrl } from './endpoints.ts'
+import { hostBucket, resolveTarget, splitUrl } from './endpoints.ts'
 import { isS3Error, S3Error, type S3ErrorCode } from './errors.ts'
 import { errorXml } from './xml/documents.ts'
 import * as bucketOps from './ops/buckets.ts'
@@ -46,6 +46,8 @@ export interface S3Deps {
   logger: Logger
   /** Request-body time limits and upload concurrency (default DEFAULT_REQUEST_LIMITS). */
   limits?: Partial<RequestLimits>
+  /** Accept AWS Signature Version 2 (default true; `--sigv2 off` refuses it). */
+  sigv2?: boolean
 }
 
 /** The requests that stream a client's body into storage: each holds an upload slot. */
@@ -129,9 +131,22 @@ export function createS3Handler(
       const target = resolveTarget(rawTarget ?? req.url, req.headers.get('host'), deps.domain)
       if (!target) throw new S3Error('InvalidArgument', 'Could not parse the specified URI.')
       resource = target.rawPath
+      const hosted = hostBucket(req.headers.get('host'), deps.domain)
       const auth = await authenticate(
-        { method: req.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: req.headers },
-        { region: deps.region, now: () => new Date(), platform: deps.platform, lookupSecret: secretOf },
+        {
+          method: req.method,
+          rawPath: target.rawPath,
+          rawQuery: target.rawQuery,
+          headers: req.headers,
+          v2ResourcePath: hosted === undefined ? target.rawPath : `/${hosted}${target.rawPath}`,
+        },
+        {
+          region: deps.region,
+          now: () => new Date(),
+          platform: deps.platform,
+          lookupSecret: secretOf,
+          sigv2: deps.sigv2 ?? true,
+        },
       )
       const query = new URLSearchParams(target.rawQuery)
       const endpoint = classify({
