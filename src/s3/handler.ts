@@ -186,14 +186,18 @@ export function createS3Handler(
     } catch (e) {
       const res = errorResponse(toS3Error(e, deps.logger, requestId), req.method, resource, requestId)
       // The body may be unread (an early refusal): the client must not reuse this connection,
-      // whose remaining bytes would be taken for its next request.
-      if (req.body !== null) res.headers.set('connection', 'close')
+      // whose remaining bytes would be taken for its next request (the Node adapter lifts this
+      // when it drained the body to its end). Decided from the headers: touching `req.body` would
+      // start reading it, and so tell a client waiting on `Expect: 100-continue` to send it.
+      if (declaresBody(req.headers)) res.headers.set('connection', 'close')
       return res
     } finally {
       slot?.release()
     }
   }
 }
+
+const declaresBody = (h: Headers): boolean => h.has('transfer-encoding') || (h.get('content-length') ?? '0') !== '0'
 
 function toS3Error(e: unknown, logger: Logger, requestId: string): S3Error {
   if (isS3Error(e)) return e
