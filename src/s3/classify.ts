@@ -14,6 +14,9 @@ export type Endpoint =
   | 'GetBucketEncryption'
   | 'PutBucketEncryption'
   | 'DeleteBucketEncryption'
+  | 'GetBucketCors'
+  | 'PutBucketCors'
+  | 'DeleteBucketCors'
   | 'ListObjects'
   | 'ListObjectsV2'
   | 'ListMultipartUploads'
@@ -39,7 +42,6 @@ const UNSUPPORTED_SUBRESOURCES = [
   'acl',
   'analytics',
   'attributes',
-  'cors',
   'intelligent-tiering',
   'inventory',
   'legal-hold',
@@ -87,8 +89,12 @@ export function classify({ method, bucket, key, query, headers }: ClassifyInput)
     if (m === 'GET') return 'ListBuckets'
     throw new S3Error('MethodNotAllowed', undefined, { Method: m, ResourceType: 'SERVICE' })
   }
-  if (key === undefined) return query.has('encryption') ? classifyEncryption(m) : classifyBucket(m, query)
+  if (key === undefined) {
+    if (query.has('cors')) return classifyCors(m)
+    return query.has('encryption') ? classifyEncryption(m) : classifyBucket(m, query)
+  }
   if (query.has('encryption')) throw notImplemented('The ?encryption sub-resource on an object')
+  if (query.has('cors')) throw notImplemented('The ?cors sub-resource on an object')
   return classifyObject(m, query, headers)
 }
 
@@ -96,6 +102,13 @@ function classifyEncryption(m: string): Endpoint {
   if (m === 'GET') return 'GetBucketEncryption'
   if (m === 'PUT') return 'PutBucketEncryption'
   if (m === 'DELETE') return 'DeleteBucketEncryption'
+  throw new S3Error('MethodNotAllowed', undefined, { Method: m, ResourceType: 'BUCKET' })
+}
+
+function classifyCors(m: string): Endpoint {
+  if (m === 'GET') return 'GetBucketCors'
+  if (m === 'PUT') return 'PutBucketCors'
+  if (m === 'DELETE') return 'DeleteBucketCors'
   throw new S3Error('MethodNotAllowed', undefined, { Method: m, ResourceType: 'BUCKET' })
 }
 

@@ -5,6 +5,8 @@
 
 export const S3_ERRORS = {
   AccessDenied: [403, 'Access Denied.'],
+  BadRequest: [400, 'Bad Request'],
+  CORSResponse: [403, 'This CORS request is not allowed.'],
   AuthorizationHeaderMalformed: [400, 'The authorization header is malformed.'],
   AuthorizationQueryParametersError: [400, 'The presigned URL query parameters are malformed.'],
   BadDigest: [400, 'The Content-MD5 you specified did not match what we received.'],

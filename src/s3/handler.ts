@@ -5,6 +5,8 @@
 import {
   type Actor,
   actorFor,
+  type CorsRule,
+  corsRulesOf,
   isMetaUnavailable,
   isOutOfSpace,
   isServiceError,
@@ -21,12 +23,14 @@ import { type BodyLimits, DEFAULT_BODY_LIMITS, guardBody } from './body-guard.ts
 import { DEFAULT_UPLOAD_LIMITS, type UploadLimits, UploadSlots } from './upload-slots.ts'
 import { classify, type Endpoint } from './classify.ts'
 import { checkObjectKey } from './object-keys.ts'
+import { CORS_VARY, corsHeaders, matchCorsRule, preflight } from './cors.ts'
 import type { OpContext, Operation } from './context.ts'
 import { hostBucket, resolveTarget, splitUrl } from './endpoints.ts'
 import { isS3Error, S3Error, type S3ErrorCode } from './errors.ts'
 import { errorXml } from './xml/documents.ts'
 import * as bucketOps from './ops/buckets.ts'
 import * as copyOps from './ops/copy.ts'
+import * as corsOps from './ops/cors.ts'
 import * as deleteOps from './ops/delete.ts'
 import * as encryptionOps from './ops/encryption.ts'
 import * as getOps from './ops/get.ts'
@@ -63,6 +67,9 @@ const OPERATIONS: Record<Endpoint, Operation> = {
   GetBucketEncryption: encryptionOps.handleGetBucketEncryption,
   PutBucketEncryption: encryptionOps.handlePutBucketEncryption,
   DeleteBucketEncryption: encryptionOps.handleDeleteBucketEncryption,
+  GetBucketCors: corsOps.handleGetBucketCors,
+  PutBucketCors: corsOps.handlePutBucketCors,
+  DeleteBucketCors: corsOps.handleDeleteBucketCors,
   ListObjects: listOps.handleListObjectsV1,
   ListObjectsV2: listOps.handleListObjectsV2,
   ListMultipartUploads: multipartOps.handleListMultipartUploads,
@@ -123,14 +130,28 @@ export function createS3Handler(
   const secretOf = (id: string) => lookupSecret(deps.service, id)
   const limits: RequestLimits = { ...DEFAULT_REQUEST_LIMITS, ...deps.limits }
   const slots = new UploadSlots(limits)
-  return async (req, rawTarget, connection) => {
+  const serve = async (
+    req: Request,
+    rawTarget: string | undefined,
+    connection: string | undefined,
+    requestId: string,
+    seen: { bucket?: string },
+  ): Promise<Response> => {
     let slot: { release(): void } | undefined
-    const requestId = toHex(crypto.getRandomValues(new Uint8Array(8))).toUpperCase()
     let resource = '/'
     try {
       const target = resolveTarget(rawTarget ?? req.url, req.headers.get('host'), deps.domain)
       if (!target) throw new S3Error('InvalidArgument', 'Could not parse the specified URI.')
       resource = target.rawPath
+      seen.bucket = target.bucket
+      // A browser's preflight carries no credentials and is never signed: the bucket's rules answer it.
+      if (req.method === 'OPTIONS') {
+        const rules = target.bucket === undefined ? undefined : await corsRulesOf(deps.service, target.bucket)
+        return new Response(null, {
+          status: 200,
+          headers: { ...preflight(rules, req.headers), 'x-amz-request-id': requestId },
+        })
+      }
       const hosted = hostBucket(req.headers.get('host'), deps.domain)
       const auth = await authenticate(
         {
@@ -195,6 +216,39 @@ export function createS3Handler(
       slot?.release()
     }
   }
+  return async (req, rawTarget, connection) => {
+    const requestId = toHex(crypto.getRandomValues(new Uint8Array(8))).toUpperCase()
+    const seen: { bucket?: string } = {}
+    const res = await serve(req, rawTarget, connection, requestId, seen)
+    const origin = req.headers.get('origin')
+    // A cross-origin request (signed, presigned or refused alike) hears the bucket's CORS answer.
+    if (origin !== null && seen.bucket !== undefined && req.method !== 'OPTIONS') {
+      await addCorsHeaders(deps.service, seen.bucket, origin, req.method, res.headers, deps.logger)
+    }
+    return res
+  }
+}
+
+async function addCorsHeaders(
+  service: Service,
+  bucket: string,
+  origin: string,
+  method: string,
+  headers: Headers,
+  logger: Logger,
+): Promise<void> {
+  let rules: CorsRule[] | undefined
+  try {
+    rules = await corsRulesOf(service, bucket)
+  } catch (e) {
+    // The answer is made already; without the rules the browser only withholds it from the page.
+    logger.log('warn', 'CORS rules unreadable', { bucket, error: e instanceof Error ? e.message : String(e) })
+    return
+  }
+  if (rules === undefined) return
+  headers.set('vary', CORS_VARY)
+  const rule = matchCorsRule(rules, origin, method.toUpperCase())
+  if (rule) for (const [k, v] of Object.entries(corsHeaders(rule, origin))) headers.set(k, v)
 }
 
 const declaresBody = (h: Headers): boolean => h.has('transfer-encoding') || (h.get('content-length') ?? '0') !== '0'
