@@ -36,6 +36,7 @@ import * as encryptionOps from './ops/encryption.ts'
 import * as getOps from './ops/get.ts'
 import * as listOps from './ops/list.ts'
 import * as multipartOps from './ops/multipart.ts'
+import { handlePostObject, isPostObject } from './ops/post-object.ts'
 import * as putOps from './ops/put.ts'
 
 export type RequestLimits = BodyLimits & UploadLimits
@@ -153,6 +154,30 @@ export function createS3Handler(
         })
       }
       const hosted = hostBucket(req.headers.get('host'), deps.domain)
+      const early = new URLSearchParams(target.rawQuery)
+      // A browser form upload authenticates with its own fields (a signed policy), not headers;
+      // it ends in the same actorFor and PutObject write path (src/s3/ops/post-object.ts).
+      if (target.bucket !== undefined && isPostObject(req.method, target.key, early, req.headers)) {
+        const bucket = target.bucket
+        const host = req.headers.get('host') ?? '127.0.0.1'
+        const res = await handlePostObject({
+          req,
+          body: guardBody(req.body, limits) ?? new ReadableStream({ start: (c) => c.close() }),
+          bucket,
+          bucketUrl: hosted === undefined ? `https://${host}/${encodeURIComponent(bucket)}` : `https://${host}`,
+          service: deps.service,
+          platform: deps.platform,
+          region: deps.region,
+          sigv2: deps.sigv2 ?? true,
+          takeSlot: (accessKeyId) => {
+            const taken = slots.take(accessKeyId, connection)
+            if ('refused' in taken) throw new S3Error('SlowDown', taken.refused)
+            slot = taken
+          },
+        })
+        res.headers.set('x-amz-request-id', requestId)
+        return res
+      }
       const auth = await authenticate(
         {
           method: req.method,

@@ -24,6 +24,11 @@ try:
         params = {'Bucket': a['bucket'], 'Key': a['key']}
         params.update(a.get('params', {}))
         out['url'] = s3.generate_presigned_url(a['method'], Params=params, ExpiresIn=a.get('expires', 3600))
+    elif a['op'] == 'presign_post':
+        r = s3.generate_presigned_post(a['bucket'], a['key'], Fields=a.get('fields'),
+                                       Conditions=a.get('conditions'), ExpiresIn=a.get('expires', 3600))
+        out['url'] = r['url']
+        out['fields'] = r['fields']
     elif a['op'] == 'put':
         extra = a.get('extra', {})
         if 'SSECustomerKey' in extra:
@@ -46,6 +51,8 @@ print(json.dumps(out))
 export interface Boto3Result {
   ok?: boolean
   url?: string
+  /** presign_post: the form fields to send before the file. */
+  fields?: Record<string, string>
   etag?: string
   body?: string
   /** The S3 error code boto3 parsed from the response. */
@@ -56,7 +63,10 @@ export interface Boto3Result {
 }
 
 export interface Boto3Call {
-  op: 'presign' | 'put' | 'get'
+  op: 'presign' | 'presign_post' | 'put' | 'get'
+  /** presign_post: fields and conditions as boto3's generate_presigned_post takes them. */
+  fields?: Record<string, string>
+  conditions?: unknown[]
   bucket: string
   key: string
   /** 's3' is SigV2 (what boto3 called the legacy signer); default 's3v4'. */
