@@ -11,6 +11,8 @@
  *  2. A refusal of a body that is already coming (no `Expect`, or a refusal after reading began) is
  *     answered after reading and dropping what follows (`settleUnreadBody`), bounded in bytes, time
  *     and rate; a body drained to its end keeps the connection, one cut off closes it as before.
+ *  3. Whenever the connection does close after such an answer, it lingers: answer and FIN first,
+ *     then what the client still sends is read (bounded) before the socket is closed.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
@@ -22,8 +24,8 @@ export const REFUSAL_DRAIN_MS = 10_000
  * After a short grace, a body arriving slower than this is not waited for: a stalled or dripping
  * client (RequestTimeout) hears its answer at once, not after REFUSAL_DRAIN_MS.
  */
-export const REFUSAL_DRAIN_MIN_RATE = 1024 * 1024
-const RATE_GRACE_MS = 500
+export const REFUSAL_DRAIN_MIN_RATE = 256 * 1024
+const RATE_GRACE_MS = 1000
 
 /** Requests whose `100 Continue` has been sent (or that never asked for one). */
 const continued = new WeakSet<IncomingMessage>()
@@ -57,11 +59,48 @@ const expectsContinue = (req: IncomingMessage): boolean => (req.headers.expect ?
  */
 export async function settleUnreadBody(req: IncomingMessage, res: Response): Promise<Response> {
   if (req.complete || req.destroyed || !declaresBody(req)) return res
-  // The client still waits for `100 Continue` and holds its body: answering and closing is clean.
-  if (expectsContinue(req) && !continued.has(req)) return res
+  // The client waits for `100 Continue` and holds its body: it hears the answer at once. A client
+  // whose wait ran out (botocore and the JS SDK send after 1 s) may be sending anyway: the
+  // connection closes only after what it still sends is read (lingerOnClose).
+  if (expectsContinue(req) && !continued.has(req)) {
+    lingerOnClose(req)
+    return res
+  }
   const ended = await drain(req)
   if (ended && res.headers.get('connection') === 'close') res.headers.delete('connection')
+  else lingerOnClose(req)
   return res
+}
+
+/**
+ * When Node closes this connection after the answer, it first sends the answer and a FIN, then
+ * keeps reading (and dropping) what the client still sends — until the client closes its side,
+ * REFUSAL_DRAIN_BYTES more arrive, or REFUSAL_DRAIN_MS pass — and only then closes: closing with
+ * unread bytes makes the kernel reset the connection, and the client may lose the answer.
+ */
+function lingerOnClose(req: IncomingMessage): void {
+  const socket = req.socket as IncomingMessage['socket'] & { destroySoon?: () => void }
+  if (typeof socket.destroySoon !== 'function') return
+  let lingering = false
+  socket.destroySoon = () => {
+    if (lingering) return
+    lingering = true
+    socket.end()
+    let bytes = 0
+    const close = () => {
+      clearTimeout(timer)
+      socket.destroy()
+    }
+    const timer = setTimeout(close, REFUSAL_DRAIN_MS)
+    // Node's parser reads the socket and hands the body to `req`, which it drops after the answer.
+    req.on('data', (chunk: Uint8Array) => {
+      bytes += chunk.byteLength
+      if (bytes > REFUSAL_DRAIN_BYTES) close()
+    })
+    req.resume()
+    socket.once('end', close)
+    socket.once('close', () => clearTimeout(timer))
+  }
 }
 
 /** Reads and drops the rest of `req`'s body; true when it ended within the bounds. */

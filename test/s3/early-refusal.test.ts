@@ -90,11 +90,11 @@ describeWithBoto3('early refusals of an 8 MiB PutObject: the JS SDK', () => {
     const missing = await s3Client(server)
       .send(new PutObjectCommand({ Bucket: 'missing', Key: 'k', Body: body }))
       .catch((e: unknown) => e as { name: string; $metadata?: { httpStatusCode?: number } })
-    expect((missing as { name: string }).name).toBe('NoSuchBucket')
+    expect((missing as { name: string }).name, String(missing)).toBe('NoSuchBucket')
     const wrong = await s3Client(server, { secretAccessKey: 'wrong' })
       .send(new PutObjectCommand({ Bucket: 'present', Key: 'k', Body: body }))
       .catch((e: unknown) => e as { name: string })
-    expect((wrong as { name: string }).name).toBe('SignatureDoesNotMatch')
+    expect((wrong as { name: string }).name, String(wrong)).toBe('SignatureDoesNotMatch')
   })
 })
 
