@@ -18,6 +18,8 @@ export interface AppDeps {
   logger?: Logger
   /** Request-body time limits and upload concurrency (defaults in src/s3/handler.ts). */
   limits?: Partial<RequestLimits>
+  /** Accept AWS Signature Version 2 (default true). */
+  sigv2?: boolean
 }
 
 /** What an adapter may pass as Hono's `env`. */

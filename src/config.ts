@@ -36,6 +36,8 @@ export interface ServerConfig {
   limits: RequestLimits
   /** Bytes every filesystem (drives, metadata) keeps free of data: writes get 507 below it. */
   minFreeBytes: number
+  /** Accept AWS Signature Version 2 (header and query); off, SigV2 requests get AWS's V4-only error. */
+  sigv2: boolean
 }
 
 export const DEFAULTS = {
@@ -52,6 +54,7 @@ export const DEFAULTS = {
   maxUploadsPerUser: DEFAULT_REQUEST_LIMITS.maxUploadsPerUser,
   maxUploadsPerConnection: DEFAULT_REQUEST_LIMITS.maxUploadsPerConnection,
   minFree: `${DEFAULT_MIN_FREE_BYTES / 1024 / 1024}MiB`,
+  sigv2: 'on',
 } as const
 
 /**

@@ -161,7 +161,14 @@ export async function startGateway(
   let server: RunningServer
   try {
     await ensureRootUser(service, { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey })
-    const app = createApp({ service, platform, region: c.region, domain: c.domain, limits: c.limits })
+    const app = createApp({
+      service,
+      platform,
+      region: c.region,
+      domain: c.domain,
+      limits: c.limits,
+      sigv2: c.sigv2,
+    })
     server = await adapter
       .serve({
         fetch: (req, info) => app.fetch(req, info),

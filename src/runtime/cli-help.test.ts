@@ -37,7 +37,7 @@ async function run(argv: string[]) {
 const words = (cmd: CommandSpec) => cmd.name.split(' ').slice(1)
 /** The flags a help text lists: its lines that start with a flag. */
 const listedFlags = (help: string) =>
-  [...help.matchAll(/^ {2,}(?:-h, )?--([a-z][a-z-]*)/gm)].map((m) => m[1]!).filter((f) => f !== 'help')
+  [...help.matchAll(/^ {2,}(?:-h, )?--([a-z][a-z0-9-]*)/gm)].map((m) => m[1]!).filter((f) => f !== 'help')
 
 /** Usage problems of one command line, through the command's own parser (nothing runs). */
 async function problemsOf(cmd: CommandSpec, argv: string[]): Promise<string[]> {

@@ -30,6 +30,14 @@ describe('parseServerArgs', () => {
     expect(c.certFile).toBeUndefined()
   })
 
+  it('--sigv2: on by default, off by flag or COFFER_SIGV2, anything else named', () => {
+    expect(ok([]).sigv2).toBe(true)
+    expect(ok(['--sigv2', 'off']).sigv2).toBe(false)
+    expect(ok([], { COFFER_SIGV2: 'off' }).sigv2).toBe(false)
+    expect(ok(['--sigv2', 'on'], { COFFER_SIGV2: 'off' }).sigv2).toBe(true)
+    expect(problems(['--sigv2', 'no'])).toEqual(['--sigv2 must be on or off, got "no"'])
+  })
+
   it('request limits and --min-free: defaults, flags, variables, sizes with units, bad values named', () => {
     expect(ok([])).toMatchObject({
       limits: { minRate: 1024, idleMs: 20_000, maxMs: 3_600_000, maxUploadsPerUser: 64, maxUploadsPerConnection: 8 },

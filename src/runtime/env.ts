@@ -150,6 +150,13 @@ export const SERVER_COMMAND = {
       default: DEFAULTS.minFree,
       help: 'space every drive, node and the metadata keep free of object data (`512MiB`, `2GiB`); a write that would go below gets 507 InsufficientStorage, deletes keep working',
     },
+    sigv2: {
+      type: 'string',
+      value: 'on/off',
+      env: 'COFFER_SIGV2',
+      default: DEFAULTS.sigv2,
+      help: 'accept AWS Signature Version 2 (`AWS AK:signature` headers, `AWSAccessKeyId`/`Expires`/`Signature` URLs: boto3 `s3` signing, s3cmd, AWS CLI v1 presign); `off` refuses them with 400 InvalidRequest as SigV4-only AWS regions do',
+    },
   },
 } as const satisfies CommandSpec
 
@@ -223,7 +230,9 @@ export function parseServerArgs(args: string[], env: Env): ParsedServerArgs {
       maxUploadsPerConnection: v['max-uploads-per-connection'],
     },
     minFreeBytes: parseSize(v['min-free']) ?? parseSize(DEFAULTS.minFree)!,
+    sigv2: v.sigv2 !== 'off',
   }
+  if (v.sigv2 !== 'on' && v.sigv2 !== 'off') problems.push(`--sigv2 must be on or off, got "${v.sigv2}"`)
   if (parseSize(v['min-free']) === undefined)
     problems.push(`--min-free takes a size like 512MiB, 2GiB or 1048576 (bytes), got "${v['min-free']}"`)
   if (config.hashWorkers > MAX_HASH_WORKERS)

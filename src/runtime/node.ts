@@ -3,13 +3,14 @@
  * bodies with large buffers, timeouts, and graceful close. The Node entry is bin/coffer.mjs.
  */
 import { createAdaptorServer, type HttpBindings } from '@hono/node-server'
-import { STATUS_CODES } from 'node:http'
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http'
 import { createServer, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import process from 'node:process'
 import type { RunningServer, RuntimeAdapter, ServeOptions } from './adapter.ts'
 import { CIPHER_STRING, TLS_MAX_VERSION, TLS_MIN_VERSION } from './tls-options.ts'
+import { deferContinue, settleUnreadBody } from './unread-body.ts'
 
 /**
  * Socket and stream buffer size. Node's default 16 KiB makes body streams pause every TLS record
@@ -76,10 +77,12 @@ async function serve(o: ServeOptions): Promise<RunningServer> {
   const server = createAdaptorServer({
     // Whole-request time is unlimited (requestTimeout 0): a 5 GiB part may take minutes on a slow
     // link. Idle sockets and slow headers are bounded instead.
-    fetch: (req: Request, env: unknown) => {
+    fetch: async (req: Request, env: unknown) => {
       const { incoming } = env as HttpBindings
       const { remoteAddress, remotePort } = incoming.socket
-      return o.fetch(req, { rawTarget: incoming.url, connection: `${remoteAddress}:${remotePort}` })
+      const res = await o.fetch(req, { rawTarget: incoming.url, connection: `${remoteAddress}:${remotePort}` })
+      // A refusal of a body the client is still sending: see src/runtime/unread-body.ts.
+      return settleUnreadBody(incoming, res)
     },
     createServer,
     serverOptions: {
@@ -98,6 +101,14 @@ async function serve(o: ServeOptions): Promise<RunningServer> {
     },
   }) as Server
   server.setTimeout(IDLE_SOCKET_TIMEOUT_MS) // no 'timeout' listener: Node destroys the idle socket
+  // `Expect: 100-continue`: Continue only once the app reads the body, so an early refusal reaches a
+  // client that has not sent it (src/runtime/unread-body.ts). Then the request is served as any other.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    deferContinue(req, res)
+    server.emit('request', req, res)
+  })
+  // Other `Expect` values are ignored, as S3 does; Node alone would answer 417 Expectation Failed.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res))
   server.on('clientError', (e: Error & { code?: string }, socket: Duplex) => answerClientError(e, socket, o))
   // A failed handshake (e.g. a client offering TLS 1.1 or plain HTTP) is the client's problem: drop it quietly.
   server.on('tlsClientError', () => {})

@@ -23,6 +23,9 @@ export type Endpoint =
   | 'GetBucketEncryption'
   | 'PutBucketEncryption'
   | 'DeleteBucketEncryption'
+  | 'GetBucketCors'
+  | 'PutBucketCors'
+  | 'DeleteBucketCors'
   | 'ListObjects'
   | 'ListObjectsV2'
   | 'ListMultipartUploads'
@@ -47,7 +50,6 @@ const UNSUPPORTED_SUBRESOURCES = [
   'accelerate',
   'acl',
   'analytics',
-  'cors',
   'intelligent-tiering',
   'inventory',
   'lifecycle',
@@ -96,9 +98,11 @@ export function classify({ method, bucket, key, query, headers }: ClassifyInput)
       return classifyPair(m, 'GetObjectLockConfiguration', 'PutObjectLockConfiguration', 'BUCKET')
     if (query.has('retention') || query.has('legal-hold')) throw notImplemented('Object Lock sub-resources on a bucket')
     if (query.has('attributes')) throw notImplemented('The ?attributes sub-resource on a bucket')
+    if (query.has('cors')) return classifyCors(m)
     return query.has('encryption') ? classifyEncryption(m) : classifyBucket(m, query)
   }
   if (query.has('encryption')) throw notImplemented('The ?encryption sub-resource on an object')
+  if (query.has('cors')) throw notImplemented('The ?cors sub-resource on an object')
   if (query.has('object-lock')) throw notImplemented('The ?object-lock sub-resource on an object')
   if (query.has('retention')) return classifyPair(m, 'GetObjectRetention', 'PutObjectRetention', 'OBJECT')
   if (query.has('legal-hold')) return classifyPair(m, 'GetObjectLegalHold', 'PutObjectLegalHold', 'OBJECT')
@@ -120,6 +124,13 @@ function classifyEncryption(m: string): Endpoint {
   if (m === 'GET') return 'GetBucketEncryption'
   if (m === 'PUT') return 'PutBucketEncryption'
   if (m === 'DELETE') return 'DeleteBucketEncryption'
+  throw new S3Error('MethodNotAllowed', undefined, { Method: m, ResourceType: 'BUCKET' })
+}
+
+function classifyCors(m: string): Endpoint {
+  if (m === 'GET') return 'GetBucketCors'
+  if (m === 'PUT') return 'PutBucketCors'
+  if (m === 'DELETE') return 'DeleteBucketCors'
   throw new S3Error('MethodNotAllowed', undefined, { Method: m, ResourceType: 'BUCKET' })
 }
 

@@ -35,6 +35,14 @@ function decodeSegment(s: string): string | undefined {
   }
 }
 
+/** The bucket a virtual-hosted-style Host names (`b.<domain>`), or undefined (path-style). */
+export function hostBucket(host: string | null, domain?: string): string | undefined {
+  if (!domain) return undefined
+  const hostname = (host ?? '').replace(/:\d+$/, '').toLowerCase()
+  const suffix = `.${domain.toLowerCase()}`
+  return hostname.endsWith(suffix) && hostname.length > suffix.length ? hostname.slice(0, -suffix.length) : undefined
+}
+
 /**
  * Resolves bucket and key. `domain` enables virtual-hosted-style: a Host of `b.<domain>` names
  * bucket `b`; the bare domain (or any other host) falls back to path-style.
@@ -42,16 +50,12 @@ function decodeSegment(s: string): string | undefined {
  */
 export function resolveTarget(url: string, host: string | null, domain?: string): Target | undefined {
   const { rawPath, rawQuery } = splitUrl(url)
-  const hostname = (host ?? '').replace(/:\d+$/, '').toLowerCase()
-  if (domain) {
-    const suffix = `.${domain.toLowerCase()}`
-    if (hostname.endsWith(suffix) && hostname.length > suffix.length) {
-      const bucket = hostname.slice(0, -suffix.length)
-      const rest = rawPath.slice(1)
-      const key = rest === '' ? undefined : decodeSegment(rest)
-      if (rest !== '' && key === undefined) return undefined
-      return { bucket, key, rawPath, rawQuery }
-    }
+  const hosted = hostBucket(host, domain)
+  if (hosted !== undefined) {
+    const rest = rawPath.slice(1)
+    const key = rest === '' ? undefined : decodeSegment(rest)
+    if (rest !== '' && key === undefined) return undefined
+    return { bucket: hosted, key, rawPath, rawQuery }
   }
   const path = rawPath.slice(1)
   if (path === '') return { rawPath, rawQuery }

@@ -5,6 +5,8 @@
 
 export const S3_ERRORS = {
   AccessDenied: [403, 'Access Denied.'],
+  BadRequest: [400, 'Bad Request'],
+  CORSResponse: [403, 'This CORS request is not allowed.'],
   AuthorizationHeaderMalformed: [400, 'The authorization header is malformed.'],
   AuthorizationQueryParametersError: [400, 'The presigned URL query parameters are malformed.'],
   BadDigest: [400, 'The Content-MD5 you specified did not match what we received.'],
@@ -35,6 +37,13 @@ export const S3_ERRORS = {
   InvalidRequest: [400, 'Invalid Request.'],
   InvalidStorageClass: [400, 'The storage class you specified is not valid.'],
   KeyTooLongError: [400, 'Your key is too long.'],
+  MalformedPOSTRequest: [400, 'The body of your POST request is not well-formed multipart/form-data.'],
+  MaxPostPreDataLengthExceeded: [400, 'Your POST request fields preceding the upload file were too large.'],
+  InvalidPolicyDocument: [
+    400,
+    'The content of the form does not meet the conditions specified in the policy document.',
+  ],
+  MissingFields: [400, 'Missing fields in request.'],
   MalformedXML: [400, 'The XML you provided was not well-formed or did not validate against our published schema.'],
   MaxMessageLengthExceeded: [400, 'Your request was too big.'],
   MetadataTooLarge: [400, 'Your metadata headers exceed the maximum allowed metadata size.'],

@@ -5,6 +5,8 @@
 import {
   type Actor,
   actorFor,
+  type CorsRule,
+  corsRulesOf,
   isMetaUnavailable,
   isOutOfSpace,
   isServiceError,
@@ -21,18 +23,21 @@ import { type BodyLimits, DEFAULT_BODY_LIMITS, guardBody } from './body-guard.ts
 import { DEFAULT_UPLOAD_LIMITS, type UploadLimits, UploadSlots } from './upload-slots.ts'
 import { classify, type Endpoint } from './classify.ts'
 import { checkObjectKey } from './object-keys.ts'
+import { CORS_VARY, corsHeaders, matchCorsRule, preflight } from './cors.ts'
 import type { OpContext, Operation } from './context.ts'
-import { resolveTarget, splitUrl } from './endpoints.ts'
+import { hostBucket, resolveTarget, splitUrl } from './endpoints.ts'
 import { isS3Error, S3Error, type S3ErrorCode } from './errors.ts'
 import { errorXml } from './xml/documents.ts'
 import * as bucketOps from './ops/buckets.ts'
 import * as copyOps from './ops/copy.ts'
+import * as corsOps from './ops/cors.ts'
 import * as deleteOps from './ops/delete.ts'
 import * as encryptionOps from './ops/encryption.ts'
 import * as getOps from './ops/get.ts'
 import * as listOps from './ops/list.ts'
 import * as lockOps from './ops/locks.ts'
 import * as multipartOps from './ops/multipart.ts'
+import { handlePostObject, isPostObject } from './ops/post-object.ts'
 import * as putOps from './ops/put.ts'
 import * as versionOps from './ops/versions.ts'
 
@@ -48,6 +53,8 @@ export interface S3Deps {
   logger: Logger
   /** Request-body time limits and upload concurrency (default DEFAULT_REQUEST_LIMITS). */
   limits?: Partial<RequestLimits>
+  /** Accept AWS Signature Version 2 (default true; `--sigv2 off` refuses it). */
+  sigv2?: boolean
 }
 
 /** The requests that stream a client's body into storage: each holds an upload slot. */
@@ -72,6 +79,9 @@ const OPERATIONS: Record<Endpoint, Operation> = {
   GetBucketEncryption: encryptionOps.handleGetBucketEncryption,
   PutBucketEncryption: encryptionOps.handlePutBucketEncryption,
   DeleteBucketEncryption: encryptionOps.handleDeleteBucketEncryption,
+  GetBucketCors: corsOps.handleGetBucketCors,
+  PutBucketCors: corsOps.handlePutBucketCors,
+  DeleteBucketCors: corsOps.handleDeleteBucketCors,
   ListObjects: listOps.handleListObjectsV1,
   ListObjectsV2: listOps.handleListObjectsV2,
   ListMultipartUploads: multipartOps.handleListMultipartUploads,
@@ -132,17 +142,68 @@ export function createS3Handler(
   const secretOf = (id: string) => lookupSecret(deps.service, id)
   const limits: RequestLimits = { ...DEFAULT_REQUEST_LIMITS, ...deps.limits }
   const slots = new UploadSlots(limits)
-  return async (req, rawTarget, connection) => {
+  const serve = async (
+    req: Request,
+    rawTarget: string | undefined,
+    connection: string | undefined,
+    requestId: string,
+    seen: { bucket?: string },
+  ): Promise<Response> => {
     let slot: { release(): void } | undefined
-    const requestId = toHex(crypto.getRandomValues(new Uint8Array(8))).toUpperCase()
     let resource = '/'
     try {
       const target = resolveTarget(rawTarget ?? req.url, req.headers.get('host'), deps.domain)
       if (!target) throw new S3Error('InvalidArgument', 'Could not parse the specified URI.')
       resource = target.rawPath
+      seen.bucket = target.bucket
+      // A browser's preflight carries no credentials and is never signed: the bucket's rules answer it.
+      if (req.method === 'OPTIONS') {
+        const rules = target.bucket === undefined ? undefined : await corsRulesOf(deps.service, target.bucket)
+        return new Response(null, {
+          status: 200,
+          headers: { ...preflight(rules, req.headers), 'x-amz-request-id': requestId },
+        })
+      }
+      const hosted = hostBucket(req.headers.get('host'), deps.domain)
+      const early = new URLSearchParams(target.rawQuery)
+      // A browser form upload authenticates with its own fields (a signed policy), not headers;
+      // it ends in the same actorFor and PutObject write path (src/s3/ops/post-object.ts).
+      if (target.bucket !== undefined && isPostObject(req.method, target.key, early, req.headers)) {
+        const bucket = target.bucket
+        const host = req.headers.get('host') ?? '127.0.0.1'
+        const res = await handlePostObject({
+          req,
+          body: guardBody(req.body, limits) ?? new ReadableStream({ start: (c) => c.close() }),
+          bucket,
+          bucketUrl: hosted === undefined ? `https://${host}/${encodeURIComponent(bucket)}` : `https://${host}`,
+          service: deps.service,
+          platform: deps.platform,
+          region: deps.region,
+          sigv2: deps.sigv2 ?? true,
+          takeSlot: (accessKeyId) => {
+            const taken = slots.take(accessKeyId, connection)
+            if ('refused' in taken) throw new S3Error('SlowDown', taken.refused)
+            slot = taken
+          },
+        })
+        res.headers.set('x-amz-request-id', requestId)
+        return res
+      }
       const auth = await authenticate(
-        { method: req.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: req.headers },
-        { region: deps.region, now: () => new Date(), platform: deps.platform, lookupSecret: secretOf },
+        {
+          method: req.method,
+          rawPath: target.rawPath,
+          rawQuery: target.rawQuery,
+          headers: req.headers,
+          v2ResourcePath: hosted === undefined ? target.rawPath : `/${hosted}${target.rawPath}`,
+        },
+        {
+          region: deps.region,
+          now: () => new Date(),
+          platform: deps.platform,
+          lookupSecret: secretOf,
+          sigv2: deps.sigv2 ?? true,
+        },
       )
       const query = new URLSearchParams(target.rawQuery)
       const endpoint = classify({
@@ -182,14 +243,51 @@ export function createS3Handler(
     } catch (e) {
       const res = errorResponse(toS3Error(e, deps.logger, requestId), req.method, resource, requestId)
       // The body may be unread (an early refusal): the client must not reuse this connection,
-      // whose remaining bytes would be taken for its next request.
-      if (req.body !== null) res.headers.set('connection', 'close')
+      // whose remaining bytes would be taken for its next request (the Node adapter lifts this
+      // when it drained the body to its end). Decided from the headers: touching `req.body` would
+      // start reading it, and so tell a client waiting on `Expect: 100-continue` to send it.
+      if (declaresBody(req.headers)) res.headers.set('connection', 'close')
       return res
     } finally {
       slot?.release()
     }
   }
+  return async (req, rawTarget, connection) => {
+    const requestId = toHex(crypto.getRandomValues(new Uint8Array(8))).toUpperCase()
+    const seen: { bucket?: string } = {}
+    const res = await serve(req, rawTarget, connection, requestId, seen)
+    const origin = req.headers.get('origin')
+    // A cross-origin request (signed, presigned or refused alike) hears the bucket's CORS answer.
+    if (origin !== null && seen.bucket !== undefined && req.method !== 'OPTIONS') {
+      await addCorsHeaders(deps.service, seen.bucket, origin, req.method, res.headers, deps.logger)
+    }
+    return res
+  }
 }
+
+async function addCorsHeaders(
+  service: Service,
+  bucket: string,
+  origin: string,
+  method: string,
+  headers: Headers,
+  logger: Logger,
+): Promise<void> {
+  let rules: CorsRule[] | undefined
+  try {
+    rules = await corsRulesOf(service, bucket)
+  } catch (e) {
+    // The answer is made already; without the rules the browser only withholds it from the page.
+    logger.log('warn', 'CORS rules unreadable', { bucket, error: e instanceof Error ? e.message : String(e) })
+    return
+  }
+  if (rules === undefined) return
+  headers.set('vary', CORS_VARY)
+  const rule = matchCorsRule(rules, origin, method.toUpperCase())
+  if (rule) for (const [k, v] of Object.entries(corsHeaders(rule, origin))) headers.set(k, v)
+}
+
+const declaresBody = (h: Headers): boolean => h.has('transfer-encoding') || (h.get('content-length') ?? '0') !== '0'
 
 function toS3Error(e: unknown, logger: Logger, requestId: string): S3Error {
   if (isS3Error(e)) return e

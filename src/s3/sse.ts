@@ -102,7 +102,10 @@ export function readSseRequest(h: Headers, sseC: SseCKey | undefined): boolean {
 }
 
 /** Refuses an SSE-S3 request for a bucket whose namespace stores data in clear. */
-export async function requireBucketEncryption(op: OpContext, bucket = op.bucket): Promise<void> {
+export async function requireBucketEncryption(
+  op: Pick<OpContext, 'service' | 'actor' | 'bucket'>,
+  bucket = op.bucket,
+): Promise<void> {
   const enc = await bucketEncryption(op.service, op.actor, bucket)
   if (!enc.encrypted) {
     throw new S3Error(

@@ -5,6 +5,7 @@
 import * as meta from '../meta/index.ts'
 import type { ServiceContext } from './context.ts'
 import { ServiceError } from './errors.ts'
+import { forgetBucketCors } from './bucket-cors.ts'
 import { type Actor, bucketFor } from './identities.ts'
 import { encodeBucketLock } from './object-lock.ts'
 
@@ -56,6 +57,7 @@ export async function deleteBucket(ctx: ServiceContext, actor: Actor, name: stri
   const result = await meta.deleteBucket(ctx.db, name, bucket.id)
   if (result === 'not-empty') throw new ServiceError('BucketNotEmpty', undefined, { BucketName: name })
   if (result === 'missing') throw new ServiceError('NoSuchBucket', undefined, { BucketName: name })
+  await forgetBucketCors(ctx, bucket.id)
 }
 
 /** D@RE of the bucket's namespace: what GetBucketEncryption reports and PutBucketEncryption checks. */

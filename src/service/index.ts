@@ -19,6 +19,7 @@ export { CorruptMetadataError, isServiceError, ServiceError, type ServiceErrorCo
 
 // Callers.
 export { type Actor, actorFor, lookupSecret } from './identities.ts'
+export { type CorsRule, corsRulesOf, deleteBucketCors, getBucketCors, putBucketCors } from './bucket-cors.ts'
 
 // Buckets and objects.
 export {

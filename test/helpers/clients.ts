@@ -43,6 +43,9 @@ const PACKAGES: Record<string, string> = {
   rclone: 'rclone',
   strace: 'strace',
   openssl: 'openssl',
+  python3: 'python3-boto3',
+  s3cmd: 's3cmd',
+  chromium: 'chromium',
 }
 
 /**
@@ -56,7 +59,7 @@ export function describeWithClient(name: string, title: string, body: (bin: stri
 }
 
 /** The suite cannot run here: a failing test in CI, a printed skip elsewhere. */
-function missing(title: string, reason: string): void {
+export function missing(title: string, reason: string): void {
   if (inCI()) {
     describe(title, () => {
       it('has its client', () => {

@@ -33,11 +33,6 @@ export function hasQueryAuth(params: URLSearchParams): boolean {
   return params.has('X-Amz-Algorithm') || params.has('X-Amz-Credential') || params.has('X-Amz-Signature')
 }
 
-/** SigV2 query auth (`AWSAccessKeyId` + `Signature`), which we refuse with S3's V4-only message. */
-export function hasV2QueryAuth(params: URLSearchParams): boolean {
-  return params.has('AWSAccessKeyId') && params.has('Signature')
-}
-
 /**
  * Reads the X-Amz-* parameters and refuses expired or not-yet-valid URLs. `maxSkewMs` bounds how
  * far in the future X-Amz-Date may be (a URL signed by a client whose clock runs ahead).

@@ -7,7 +7,8 @@ import { timingSafeEqual, toHex, utf8 } from '../../util/bytes.ts'
 import type { Platform } from '../../util/platform.ts'
 import { ALGORITHM, SCOPE_TERMINAL, formatAmzDate, parseHeaderAuth } from './header-auth.ts'
 import type { SignatureParts } from './header-auth.ts'
-import { SIGNATURE_PARAM, hasQueryAuth, hasV2QueryAuth, parsePresigned } from './presigned.ts'
+import { SIGNATURE_PARAM, hasQueryAuth, parsePresigned } from './presigned.ts'
+import { hasV2Header, hasV2Query, verifyV2 } from './sigv2.ts'
 
 export interface AuthRequest {
   method: string
@@ -16,6 +17,11 @@ export interface AuthRequest {
   /** Raw query string without '?', exactly as received ('' when none) */
   rawQuery: string
   headers: Headers
+  /**
+   * SigV2's CanonicalizedResource path: rawPath with `/bucket` in front when the bucket came from
+   * the Host (virtual-hosted style). Defaults to rawPath.
+   */
+  v2ResourcePath?: string
 }
 export type SecretLookup = (accessKeyId: string) => Promise<string | undefined>
 export interface AuthContext {
@@ -23,6 +29,8 @@ export interface AuthContext {
   now: () => Date
   platform: Platform
   lookupSecret: SecretLookup
+  /** Accept Signature Version 2 (`--sigv2`, default on); off, it is refused as AWS's V4-only regions do. */
+  sigv2?: boolean
 }
 export type PayloadMode =
   | { kind: 'sha256'; hex: string }
@@ -40,6 +48,8 @@ export interface Authenticated {
   accessKeyId: string
   presigned: boolean
   payload: PayloadMode
+  /** 2 for SigV2 (header or query); absent for SigV4. */
+  signatureVersion?: 2
 }
 
 export const SERVICE = 's3'
@@ -230,29 +240,47 @@ function checkScope(parts: SignatureParts, region: string): void {
   }
 }
 
-/** Header auth or presigned query auth. Anonymous requests (neither) → S3Error AccessDenied. */
+const ONE_MECHANISM =
+  'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified'
+const V4_ONLY = 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.'
+
+/**
+ * Header auth or presigned query auth, SigV4 or (when `ctx.sigv2`) SigV2; both end in the same
+ * Authenticated. Anonymous requests (neither) → S3Error AccessDenied.
+ */
 export async function authenticate(req: AuthRequest, ctx: AuthContext): Promise<Authenticated> {
   const authorization = req.headers.get('authorization')
   const params = new URLSearchParams(req.rawQuery)
   const now = ctx.now()
-  let parts: SignatureParts
-  if (authorization !== null && hasQueryAuth(params)) {
-    throw new S3Error(
-      'InvalidArgument',
-      'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified',
+  const v2 = hasV2Header(authorization) || (authorization === null && hasV2Query(params))
+  if (authorization !== null && (hasQueryAuth(params) || hasV2Query(params))) {
+    throw new S3Error('InvalidArgument', ONE_MECHANISM, { ArgumentName: 'Authorization' })
+  }
+  if (v2 && hasQueryAuth(params)) throw new S3Error('InvalidArgument', ONE_MECHANISM, { ArgumentName: 'Signature' })
+  if (v2) {
+    if (!ctx.sigv2) throw new S3Error('InvalidRequest', V4_ONLY)
+    const { accessKeyId, presigned } = await verifyV2(
       {
-        ArgumentName: 'Authorization',
+        method: req.method,
+        resourcePath: req.v2ResourcePath ?? req.rawPath,
+        rawQuery: req.rawQuery,
+        headers: req.headers,
       },
+      now,
+      ctx.lookupSecret,
     )
-  } else if (authorization !== null) {
+    // SigV2 signs no body hash; a literal x-amz-content-sha256 (s3cmd sends one) is still checked.
+    const sent = req.headers.get('x-amz-content-sha256')?.trim() ?? ''
+    const payload: PayloadMode = /^[0-9a-fA-F]{64}$/.test(sent)
+      ? { kind: 'sha256', hex: sent.toLowerCase() }
+      : { kind: 'unsigned' }
+    return { accessKeyId, presigned, payload, signatureVersion: 2 }
+  }
+  let parts: SignatureParts
+  if (authorization !== null) {
     parts = parseHeaderAuth(authorization, req.headers)
   } else if (hasQueryAuth(params)) {
     parts = parsePresigned(params, req.headers, now, MAX_SKEW_MS)
-  } else if (hasV2QueryAuth(params)) {
-    throw new S3Error(
-      'InvalidRequest',
-      'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.',
-    )
   } else {
     throw new S3Error('AccessDenied')
   }

@@ -128,6 +128,32 @@ export function serverSideEncryptionConfigurationXml(i: ServerSideEncryptionConf
   )
 }
 
+export interface CorsRuleOutput {
+  id?: string
+  allowedOrigins: readonly string[]
+  allowedMethods: readonly string[]
+  allowedHeaders: readonly string[]
+  exposeHeaders: readonly string[]
+  maxAgeSeconds?: number
+}
+
+/** GetBucketCors: the rules as they were put. */
+export const corsConfigurationXml = (rules: readonly CorsRuleOutput[]): string =>
+  root(
+    'CORSConfiguration',
+    rules.map((r) =>
+      el(
+        'CORSRule',
+        optEl('ID', r.id),
+        r.allowedHeaders.map((h) => el('AllowedHeader', h)),
+        r.allowedMethods.map((m) => el('AllowedMethod', m)),
+        r.allowedOrigins.map((o) => el('AllowedOrigin', o)),
+        r.exposeHeaders.map((h) => el('ExposeHeader', h)),
+        optEl('MaxAgeSeconds', r.maxAgeSeconds),
+      ),
+    ),
+  )
+
 // ---- listings ----
 
 export interface ListedObject {

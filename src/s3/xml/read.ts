@@ -25,6 +25,8 @@ export const XML_BODY_LIMITS = {
   completeMultipartUpload: 8 * 1024 * 1024,
   delete: 8 * 1024 * 1024,
   serverSideEncryption: 64 * 1024,
+  // 100 rules, each with a few origins, methods and headers: S3 caps the document at 64 KB.
+  cors: 64 * 1024,
 } as const
 
 export const MAX_PARTS = 10_000
@@ -227,4 +229,40 @@ export async function parseLegalHold(body: Body, limit: number = XML_BODY_LIMITS
   const status = textOf(requiredChild(doc, 'Status')).trim()
   if (status !== 'ON' && status !== 'OFF') throw malformed()
   return status === 'ON'
+}
+
+export interface CorsRuleRequest {
+  id?: string
+  allowedOrigins: string[]
+  allowedMethods: string[]
+  allowedHeaders: string[]
+  exposeHeaders: string[]
+  maxAgeSeconds?: number
+}
+
+/** PutBucketCors: CORSRule elements in order; values are checked by s3/cors.ts. */
+export async function parseCorsConfiguration(
+  body: Body,
+  limit: number = XML_BODY_LIMITS.cors,
+): Promise<CorsRuleRequest[]> {
+  const doc = await readRoot(body, limit, 'CORSConfiguration')
+  return childrenNamed(doc, 'CORSRule').map((r) => {
+    expectElementOnly(r)
+    const texts = (name: string) => childrenNamed(r, name).map((e) => textOf(e).trim())
+    const rule: CorsRuleRequest = {
+      allowedOrigins: texts('AllowedOrigin'),
+      allowedMethods: texts('AllowedMethod'),
+      allowedHeaders: texts('AllowedHeader'),
+      exposeHeaders: texts('ExposeHeader'),
+    }
+    const id = optionalChild(r, 'ID')
+    if (id !== undefined) rule.id = textOf(id)
+    const maxAge = optionalChild(r, 'MaxAgeSeconds')
+    if (maxAge !== undefined) {
+      const text = textOf(maxAge).trim()
+      if (!/^\d{1,10}$/.test(text)) throw malformed()
+      rule.maxAgeSeconds = Number(text)
+    }
+    return rule
+  })
 }

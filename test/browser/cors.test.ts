@@ -1,0 +1,203 @@
+/**
+ * A real browser (Debian `chromium`, driven by npm `playwright-core`) on a page served from another
+ * origin by this test (plain http on 127.0.0.1, a secure context) uploads and downloads through
+ * Coffer with presigned URLs: the browser's own CORS checks — preflight for the PUT, the
+ * Access-Control-* of the answers — decide, as they would for a web application. An origin the
+ * bucket's rules do not list is refused by the browser. The page also submits an HTML form upload
+ * (POST Object) with a policy signed by the test. Screenshots go to test-results/browser/.
+ *
+ * Trust: Chromium is started with `--ignore-certificate-errors-spki-list` naming the SPKI hash of
+ * this test server's own certificate, so exactly that key is accepted and every other certificate
+ * is still checked (a test CA in a throwaway NSS database would do the same with more moving parts).
+ */
+import { createHash, createHmac, randomBytes, X509Certificate } from 'node:crypto'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { CreateBucketCommand, GetObjectCommand, PutBucketCorsCommand, PutObjectCommand } from '@aws-sdk/client-s3'
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
+import { type Browser, chromium } from 'playwright-core'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { describeWithClient } from '../helpers/clients.ts'
+import { amzDate, signingKey } from '../helpers/raw.ts'
+import { s3Client } from '../helpers/s3-client.ts'
+import { REPO_ROOT, startServer, type TestServer } from '../helpers/server.ts'
+
+const OUTPUT = join(REPO_ROOT, 'test-results', 'browser')
+
+type Run = (...args: string[]) => Promise<unknown>
+
+/** The page: runs `window.run(putUrl, getUrl, body)` and shows each step in the document. */
+const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>Coffer CORS</title></head>
+<body><h1>Coffer from another origin</h1><pre id="log"></pre><script>
+const log = (s) => { document.getElementById('log').textContent += s + '\\n' }
+window.run = async (putUrl, getUrl, body) => {
+  try {
+    const put = await fetch(putUrl, { method: 'PUT', body, headers: { 'content-type': 'text/plain' } })
+    log('PUT ' + put.status + ' etag ' + put.headers.get('etag'))
+    const get = await fetch(getUrl)
+    const text = await get.text()
+    log('GET ' + get.status + ' ' + text.length + ' bytes')
+    return { put: put.status, etag: put.headers.get('etag'), get: get.status, text }
+  } catch (e) {
+    log('refused: ' + e)
+    return { error: String(e) }
+  }
+}
+</script></body></html>`
+
+/** A static server for the page on 127.0.0.1 (a secure context over plain http); `/form` serves `form()`. */
+async function pageServer(form: () => string = () => ''): Promise<{ server: Server; origin: string }> {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+    res.end(req.url?.startsWith('/form') ? form() : PAGE)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+}
+
+describeWithClient('chromium', 'a browser on another origin, through CORS', (bin) => {
+  let coffer: TestServer
+  let allowed: { server: Server; origin: string }
+  let stranger: { server: Server; origin: string }
+  let browser: Browser
+  let formPage = ''
+  beforeAll(async () => {
+    coffer = await startServer()
+    allowed = await pageServer(() => formPage)
+    stranger = await pageServer()
+    const s3 = s3Client(coffer)
+    await s3.send(new CreateBucketCommand({ Bucket: 'site' }))
+    await s3.send(
+      new PutBucketCorsCommand({
+        Bucket: 'site',
+        CORSConfiguration: {
+          CORSRules: [
+            {
+              AllowedOrigins: [allowed.origin],
+              AllowedMethods: ['GET', 'PUT'],
+              AllowedHeaders: ['content-type'],
+              ExposeHeaders: ['ETag'],
+            },
+          ],
+        },
+      }),
+    )
+    const cert = new X509Certificate(await readFile(join(coffer.dataDir, 'tls', 'server.pem')))
+    const spki = createHash('sha256')
+      .update(cert.publicKey.export({ type: 'spki', format: 'der' }))
+      .digest('base64')
+    browser = await chromium.launch({
+      executablePath: bin,
+      args: [`--ignore-certificate-errors-spki-list=${spki}`],
+      timeout: 60_000,
+    })
+    await mkdir(OUTPUT, { recursive: true })
+  }, 120_000)
+  afterAll(async () => {
+    await browser?.close()
+    allowed?.server.close()
+    stranger?.server.close()
+    await coffer?.stop()
+  })
+
+  async function presigned(key: string) {
+    const s3 = s3Client(coffer)
+    const put = await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'site', Key: key, ContentType: 'text/plain' }))
+    const get = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'site', Key: key }))
+    return { put, get }
+  }
+
+  it('a listed origin PUTs (after a preflight) and GETs through presigned URLs; bytes arrive intact', async () => {
+    const page = await browser.newPage()
+    try {
+      await page.goto(allowed.origin)
+      const { put, get } = await presigned('from-browser.txt')
+      const body = `written by chromium ${'é'.repeat(1000)} ${Date.now()}`
+      const r = await page.evaluate(([p, g, b]) => (window as unknown as { run: Run }).run(p, g, b), [put, get, body])
+      await page.screenshot({ path: join(OUTPUT, 'cors-allowed.png') })
+      expect(r).toMatchObject({ put: 200, get: 200, text: body })
+      expect((r as { etag: string }).etag).toMatch(/^"[0-9a-f]{32}"$/) // exposed by ExposeHeaders
+      const stored = await s3Client(coffer).send(new GetObjectCommand({ Bucket: 'site', Key: 'from-browser.txt' }))
+      expect(await stored.Body!.transformToString()).toBe(body)
+    } finally {
+      await page.close()
+    }
+  })
+
+  it('an origin the rules do not list is refused by the browser, and nothing is stored', async () => {
+    const page = await browser.newPage()
+    try {
+      await page.goto(stranger.origin)
+      const { put, get } = await presigned('from-stranger.txt')
+      const r = await page.evaluate(([p, g]) => (window as unknown as { run: Run }).run(p, g, 'x'), [put, get])
+      await page.screenshot({ path: join(OUTPUT, 'cors-refused.png') })
+      expect((r as { error?: string }).error).toMatch(/Failed to fetch/)
+      const head = await s3Client(coffer)
+        .send(new GetObjectCommand({ Bucket: 'site', Key: 'from-stranger.txt' }))
+        .then(
+          () => 'stored',
+          (e: { name: string }) => e.name,
+        )
+      expect(head).toBe('NoSuchKey')
+    } finally {
+      await page.close()
+    }
+  })
+
+  it('an HTML form upload (POST Object) with a policy signed by the test lands byte for byte', async () => {
+    const now = new Date()
+    const day = amzDate(now).slice(0, 8)
+    const credential = `${coffer.accessKeyId}/${day}/${coffer.region}/s3/aws4_request`
+    const done = `${allowed.origin}/done`
+    const policy = Buffer.from(
+      JSON.stringify({
+        expiration: new Date(now.getTime() + 10 * 60_000).toISOString(),
+        conditions: [
+          { bucket: 'site' },
+          ['starts-with', '$key', 'forms/'],
+          { success_action_redirect: done },
+          ['starts-with', '$Content-Type', 'application/'],
+          { 'x-amz-algorithm': 'AWS4-HMAC-SHA256' },
+          { 'x-amz-credential': credential },
+          { 'x-amz-date': amzDate(now) },
+          ['content-length-range', 1, 10 * 1024 * 1024],
+        ],
+      }),
+    ).toString('base64')
+    const signature = createHmac('sha256', signingKey(coffer.secretAccessKey, day, coffer.region))
+      .update(policy)
+      .digest('hex')
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: S3's literal ${filename} form variable
+    const keyField = 'forms/${filename}'
+    const hidden = (name: string, value: string) => `<input type="hidden" name="${name}" value="${value}">`
+    formPage = `<!doctype html><html><body><h1>Form upload to Coffer</h1>
+<form action="${coffer.endpoint}/site" method="post" enctype="multipart/form-data">
+${hidden('key', keyField)}${hidden('success_action_redirect', done)}
+${hidden('Content-Type', 'application/octet-stream')}${hidden('x-amz-algorithm', 'AWS4-HMAC-SHA256')}
+${hidden('x-amz-credential', credential)}${hidden('x-amz-date', amzDate(now))}
+${hidden('policy', policy)}${hidden('x-amz-signature', signature)}
+<input type="file" name="file"><button type="submit">Upload</button></form></body></html>`
+    const bytes = randomBytes(1024 * 1024 + 3)
+    const upload = join(OUTPUT, 'upload.bin') // kept beside the screenshots: the file the form sent
+    await writeFile(upload, bytes)
+    const page = await browser.newPage()
+    try {
+      await page.goto(`${allowed.origin}/form`)
+      await page.setInputFiles('input[type=file]', upload)
+      await page.screenshot({ path: join(OUTPUT, 'form-before.png') })
+      await Promise.all([page.waitForURL(/\/done\?/, { timeout: 30_000 }), page.click('button')])
+      const landed = new URL(page.url())
+      expect(landed.searchParams.get('bucket')).toBe('site')
+      expect(landed.searchParams.get('key')).toBe('forms/upload.bin')
+      expect(landed.searchParams.get('etag')).toBe(`"${createHash('md5').update(bytes).digest('hex')}"`)
+      await page.screenshot({ path: join(OUTPUT, 'form-after.png') })
+    } finally {
+      await page.close()
+    }
+    const stored = await s3Client(coffer).send(new GetObjectCommand({ Bucket: 'site', Key: 'forms/upload.bin' }))
+    expect(Buffer.from(await stored.Body!.transformToByteArray()).equals(bytes)).toBe(true)
+    expect(stored.ContentType).toBe('application/octet-stream')
+  })
+})
