@@ -1,6 +1,7 @@
 /**
  * Enforces docs/architecture.md §7: only src/runtime may touch node:*, @hono/node-server, Deno, Bun, process;
- * layers runtime → app → s3|admin → service → {meta|storage|crypto} → util, no upward or sideways imports;
+ * layers runtime → app → s3|admin → service → {meta|storage|crypto|policy} → util, no upward or sideways imports
+ * (s3 and admin may also use policy, the pure policy language);
  * and no import cycle between the modules of src/ (type-only imports count too).
  */
 import { describe, expect, it } from 'vitest'
@@ -11,19 +12,21 @@ import { dirname, join, relative, resolve, sep } from 'node:path'
 const ROOT = resolve(import.meta.dirname, '../..')
 const SRC = join(ROOT, 'src')
 
-type Layer = 'runtime' | 'app' | 's3' | 'admin' | 'service' | 'meta' | 'storage' | 'crypto' | 'util'
+type Layer = 'runtime' | 'app' | 's3' | 'admin' | 'service' | 'meta' | 'storage' | 'crypto' | 'policy' | 'util'
 
 /** Which internal layers each layer may import (its own layer is always allowed). */
 const ALLOWED: Record<Layer, Layer[]> = {
   // The composition root wires everything together.
-  runtime: ['app', 's3', 'admin', 'service', 'meta', 'storage', 'crypto', 'util'],
+  runtime: ['app', 's3', 'admin', 'service', 'meta', 'storage', 'crypto', 'policy', 'util'],
   app: ['s3', 'admin', 'service', 'util'],
-  s3: ['service', 'util'],
-  admin: ['service', 'util'],
-  service: ['meta', 'storage', 'crypto', 'util'],
+  // The policy language is pure (no I/O): the protocol layers name actions and parse documents with it.
+  s3: ['service', 'policy', 'util'],
+  admin: ['service', 'policy', 'util'],
+  service: ['meta', 'storage', 'crypto', 'policy', 'util'],
   meta: ['util'],
   storage: ['util'],
   crypto: ['util'],
+  policy: ['util'],
   util: [],
 }
 
@@ -223,6 +226,9 @@ describe('the checker itself', () => {
     expect(checkFile('s3/ops/put.ts', "import type { x } from '../../storage/a.ts'")).toHaveLength(1)
     expect(checkFile('service/a.ts', "import { h } from '../s3/handler.ts'")).toHaveLength(1)
     expect(checkFile('meta/a.ts', "import { h } from '../crypto/keys.ts'")).toHaveLength(1)
+    expect(checkFile('policy/a.ts', "import { h } from '../meta/index.ts'")).toHaveLength(1)
+    expect(checkFile('policy/a.ts', "import { h } from '../service/index.ts'")).toHaveLength(1)
+    expect(checkFile('meta/a.ts', "import { h } from '../policy/index.ts'")).toHaveLength(1)
     expect(checkFile('util/a.ts', "import { h } from '../service/x.ts'")).toHaveLength(1)
     expect(checkFile('storage/a.ts', "import { readFile } from 'node:fs/promises'")).toHaveLength(1)
     expect(checkFile('storage/a.ts', "const m = await import('fs')")).toHaveLength(1)
@@ -260,6 +266,8 @@ describe('the checker itself', () => {
     expect(checkFile('admin/routes.ts', "import { health } from '../service/health.ts'")).toHaveLength(1)
     expect(checkFile('app.ts', "import type { Service } from './service/context.ts'")).toHaveLength(1)
     expect(checkFile('s3/ops/put.ts', "import { putObject } from '../../service/index.ts'")).toEqual([])
+    expect(checkFile('s3/authorize.ts', "import { evaluate } from '../policy/index.ts'")).toEqual([])
+    expect(checkFile('service/a.ts', "import { parsePolicy } from '../policy/index.ts'")).toEqual([])
     expect(checkFile('runtime/env.ts', "import type { Tuning } from '../service/context.ts'")).toEqual([])
   })
 
