@@ -9,6 +9,9 @@ import {
   createUser,
   deleteNamespace,
   deleteUser,
+  deleteUserPolicy,
+  getNamespacePublicAccessBlock,
+  getUserPolicy,
   health,
   isServiceError,
   listNamespaces,
@@ -17,6 +20,8 @@ import {
   rotateMasterKey,
   rotateNamespaceKey,
   type Service,
+  setNamespacePublicAccessBlock,
+  setUserPolicy,
   type ServiceErrorCode,
 } from '../service/index.ts'
 import { toHex, utf8 } from '../util/bytes.ts'
@@ -42,6 +47,7 @@ const STATUS: Partial<Record<ServiceErrorCode, 400 | 403 | 404 | 409>> = {
   NoSuchUser: 404,
   NamespaceAlreadyExists: 409,
   NamespaceNotEmpty: 409,
+  MalformedPolicy: 400,
 }
 
 const fail = (status: 400, code: string, message: string) =>
@@ -123,7 +129,41 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
   admin.get('/users', async (c) => c.json({ users: await listUsers(svc, c.req.query('namespace') || undefined) }))
   admin.post('/users', async (c) => {
     const body = await jsonBody(c)
-    return c.json(await createUser(svc, str(body.name, 'name'), str(body.namespace, 'namespace')), 201)
+    const user = await createUser(svc, str(body.name, 'name'), str(body.namespace, 'namespace'))
+    if (body.policy === undefined) return c.json(user, 201)
+    // A built-in policy given at creation: the user is usable at once.
+    const attached = await setUserPolicy(svc, user.accessKeyId, { builtin: str(body.policy, 'policy') })
+    return c.json({ ...user, builtinPolicy: attached.builtinPolicy }, 201)
+  })
+  admin.get('/users/:accessKeyId/policy', async (c) => c.json(await getUserPolicy(svc, c.req.param('accessKeyId'))))
+  /** { builtin?: name, document?: the policy (a JSON object, or its text) } */
+  admin.put('/users/:accessKeyId/policy', async (c) => {
+    const body = await jsonBody(c)
+    const builtin = body.builtin === undefined ? undefined : str(body.builtin, 'builtin')
+    const document =
+      body.document === undefined
+        ? undefined
+        : typeof body.document === 'string'
+          ? body.document
+          : JSON.stringify(body.document)
+    return c.json(await setUserPolicy(svc, c.req.param('accessKeyId'), { builtin, document }))
+  })
+  admin.delete('/users/:accessKeyId/policy', async (c) =>
+    c.json(await deleteUserPolicy(svc, c.req.param('accessKeyId'))),
+  )
+  admin.get('/namespaces/:name/public-access-block', async (c) =>
+    c.json(await getNamespacePublicAccessBlock(svc, c.req.param('name'))),
+  )
+  /** Any of the four switches as booleans; those left out keep their value. */
+  admin.put('/namespaces/:name/public-access-block', async (c) => {
+    const body = await jsonBody(c)
+    const block: Record<string, boolean> = {}
+    for (const k of ['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets']) {
+      if (body[k] === undefined) continue
+      if (typeof body[k] !== 'boolean') throw fail(400, 'InvalidArgument', `${k} is true or false.`)
+      block[k] = body[k]
+    }
+    return c.json(await setNamespacePublicAccessBlock(svc, c.req.param('name'), block))
   })
   admin.delete('/users/:accessKeyId', async (c) => {
     const accessKeyId = c.req.param('accessKeyId')

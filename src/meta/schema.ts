@@ -32,6 +32,11 @@ export const namespaces = sqliteTable('namespaces', {
   /** Which master key wrapped `wrappedKey`, so a master-key rotation can resume where it stopped. */
   keyVersion: integer('key_version').notNull().default(0),
   createdAt: timestamp('created_at').notNull(),
+  /**
+   * Namespace-wide Block Public Access, the service's JSON (four switches). Null: none, as for
+   * namespaces that existed before access control (migration 0005); new ones get it switched on.
+   */
+  publicAccessBlock: text('public_access_block'),
 })
 
 export const users = sqliteTable(
@@ -55,6 +60,13 @@ export const users = sqliteTable(
     wrappedSecret: text('wrapped_secret'),
     isRoot: integer('is_root', { mode: 'boolean' }).notNull().default(false),
     createdAt: timestamp('created_at').notNull(),
+    /**
+     * A built-in policy attached by name (readonly, readwrite, writeonly, admin). Users that
+     * existed before access control were given 'readwrite' (migration 0005); new users get none.
+     */
+    builtinPolicy: text('builtin_policy'),
+    /** The user's own policy document (IAM JSON as the operator gave it), validated on write. */
+    policy: text('policy'),
   },
   (t) => [index('users_namespace_idx').on(t.namespace, t.accessKeyId)],
 )
@@ -87,6 +99,12 @@ export const buckets = sqliteTable(
     versioning: text('versioning'),
     /** Object Lock configuration JSON (enabled flag, default retention); null = lock not enabled. */
     objectLock: text('object_lock', { mode: 'json' }).$type<unknown>(),
+    /** The bucket policy (IAM JSON as PutBucketPolicy gave it, validated); null when none. */
+    policy: text('policy'),
+    /** The bucket's Block Public Access (the service's JSON, four switches); null when none. */
+    publicAccessBlock: text('public_access_block'),
+    /** Object Ownership (BucketOwnerEnforced, BucketOwnerPreferred, ObjectWriter); null reads as BucketOwnerEnforced. */
+    ownership: text('ownership'),
   },
   (t) => [index('buckets_namespace_idx').on(t.namespace, t.name)],
 )

@@ -161,8 +161,18 @@ export async function runAdminCommand(
     secretAccessKey,
   }
   const json = flags.json
+  let payload = call.payload
+  if (call.payloadFile) {
+    try {
+      const text = readFileSync(call.payloadFile.path, 'utf8')
+      payload = { ...(payload as Record<string, unknown>), [call.payloadFile.field]: text }
+    } catch (e) {
+      io.err(`coffer admin: cannot read ${call.payloadFile.path}: ${e instanceof Error ? e.message : String(e)}`)
+      return EXIT_USAGE
+    }
+  }
   try {
-    const res = await adminCall(target, call.method, call.path, call.payload)
+    const res = await adminCall(target, call.method, call.path, payload)
     const body = res.body
     if (res.status >= 400) {
       io.err(`coffer admin: ${res.status}: ${typeof body === 'string' ? body : JSON.stringify(body)}`)

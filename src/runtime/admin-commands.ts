@@ -40,6 +40,8 @@ export interface AdminCall {
   method: string
   path: string
   payload?: unknown
+  /** A file whose text goes into `payload[field]` (read by admin-cli.ts: this table does no I/O). */
+  payloadFile?: { path: string; field: string }
   /** Human-readable output (without --json); JSON otherwise. */
   format?: (body: Record<string, unknown>) => string
 }
@@ -57,6 +59,18 @@ const verb = <T extends FlagTable>(v: AdminVerb<T>): AdminVerb => v as unknown a
 
 const enc = encodeURIComponent
 const NAMESPACE = { type: 'string', value: 'NS', help: 'the namespace' } as const
+const BUILTIN_POLICIES = 'readonly, readwrite, writeonly, admin'
+
+/** A user's policies in words. */
+const policyLines = (b: Record<string, unknown>): string =>
+  [
+    `Policies of ${String(b.accessKeyId)}:`,
+    `  built-in: ${b.builtinPolicy ? String(b.builtinPolicy) : 'none'}`,
+    `  own policy: ${b.policy ? JSON.stringify(b.policy, null, 2).replace(/\n/g, '\n  ') : 'none'}`,
+    ...(b.builtinPolicy || b.policy ? [] : ['  This user has no rights: it is refused every S3 request.']),
+  ].join('\n')
+
+const SWITCHES = ['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets']
 
 /** group → verb; a group's `default` verb runs when none is given (`coffer admin heal`). */
 export const ADMIN_GROUPS: Record<string, { default?: string; verbs: Record<string, AdminVerb> }> = {
@@ -112,6 +126,21 @@ export const ADMIN_GROUPS: Record<string, { default?: string; verbs: Record<stri
           path: `/namespaces/${enc(name!)}${v.force ? '?force=true' : ''}`,
         }),
       }),
+      'public-access': verb({
+        args: ['NAME'],
+        summary: "the namespace's Block Public Access (on for new namespaces); --set changes all four switches",
+        flags: {
+          set: { type: 'string', value: 'on|off', help: 'block public policies and ACLs (on) or allow them (off)' },
+        },
+        request: ([name], v) => {
+          if (v.set !== undefined && v.set !== 'on' && v.set !== 'off') return `--set takes on or off, got "${v.set}"`
+          const format = (b: Record<string, unknown>) =>
+            SWITCHES.map((k) => `${k}\t${b[k] === true ? 'on' : 'off'}`).join('\n')
+          const path = `/namespaces/${enc(name!)}/public-access-block`
+          if (v.set === undefined) return { method: 'GET', path, format }
+          return { method: 'PUT', path, format, payload: Object.fromEntries(SWITCHES.map((k) => [k, v.set === 'on'])) }
+        },
+      }),
     },
   },
   user: {
@@ -119,19 +148,48 @@ export const ADMIN_GROUPS: Record<string, { default?: string; verbs: Record<stri
       create: verb({
         args: ['NAME'],
         summary: 'prints the new access key and secret (once)',
-        flags: { namespace: { ...NAMESPACE, required: true, help: 'the namespace the user belongs to' } },
+        flags: {
+          namespace: { ...NAMESPACE, required: true, help: 'the namespace the user belongs to' },
+          policy: { type: 'string', value: 'NAME', help: `attach a built-in policy (${BUILTIN_POLICIES})` },
+        },
         request: ([name], v) => ({
           method: 'POST',
           path: '/users',
-          payload: { name, namespace: v.namespace },
+          payload: { name, namespace: v.namespace, ...(v.policy !== undefined ? { policy: v.policy } : {}) },
           format: (b) =>
             [
               `User ${String(b.name)} in namespace ${String(b.namespace)}`,
               `  Access key: ${String(b.accessKeyId)}`,
               `  Secret key: ${String(b.secretAccessKey)}`,
+              `  ARN: ${String(b.arn)}`,
+              `  Canonical ID: ${String(b.canonicalId)}`,
               'The secret is shown only now: store it safely.',
+              b.builtinPolicy
+                ? `Policy: the built-in ${String(b.builtinPolicy)}.`
+                : `This user has no rights until it is given a policy: coffer admin user policy set ${String(b.accessKeyId)} FILE, or --builtin NAME (${BUILTIN_POLICIES}).`,
             ].join('\n'),
         }),
+      }),
+      policy: verb({
+        args: ['set|get|delete', 'ACCESSKEY', '[FILE]'],
+        summary: `a user's policy: set FILE (an IAM policy document) and/or --builtin NAME (${BUILTIN_POLICIES}); delete leaves no rights`,
+        flags: { builtin: { type: 'string', value: 'NAME', help: `a built-in policy (${BUILTIN_POLICIES})` } },
+        request: ([action, key, file], v) => {
+          const path = `/users/${enc(key!)}/policy`
+          if (action === 'get' || action === 'delete') {
+            if (file !== undefined || v.builtin !== undefined) return `policy ${action} takes only ACCESSKEY`
+            return { method: action === 'get' ? 'GET' : 'DELETE', path, format: policyLines }
+          }
+          if (action !== 'set') return `policy takes set, get or delete, got "${action}"`
+          if (file === undefined && v.builtin === undefined) return 'policy set needs FILE or --builtin NAME'
+          return {
+            method: 'PUT',
+            path,
+            payload: v.builtin !== undefined ? { builtin: v.builtin } : {},
+            payloadFile: file !== undefined ? { path: file, field: 'document' } : undefined,
+            format: policyLines,
+          }
+        },
       }),
       list: verb({
         summary: 'users with their access keys',
@@ -140,8 +198,23 @@ export const ADMIN_GROUPS: Record<string, { default?: string; verbs: Record<stri
           method: 'GET',
           path: `/users${v.namespace !== undefined ? `?namespace=${enc(v.namespace)}` : ''}`,
           format: (b) =>
-            (b.users as { accessKeyId: string; name: string; namespace: string; isRoot: boolean }[])
-              .map((u) => `${u.accessKeyId}\t${u.name}\t${u.namespace}${u.isRoot ? '\troot' : ''}`)
+            (
+              b.users as {
+                accessKeyId: string
+                name: string
+                namespace: string
+                isRoot: boolean
+                arn: string
+                builtinPolicy: string | null
+                hasPolicy: boolean
+              }[]
+            )
+              .map((u) => {
+                const rights = u.isRoot
+                  ? 'root'
+                  : [u.builtinPolicy, u.hasPolicy ? 'own policy' : undefined].filter(Boolean).join('+') || 'no rights'
+                return `${u.accessKeyId}\t${u.name}\t${u.namespace}\t${rights}\t${u.arn}`
+              })
               .join('\n'),
         }),
       }),

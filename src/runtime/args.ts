@@ -182,7 +182,9 @@ export function parseFlags<T extends FlagTable>(cmd: CommandSpec<T>, argv: reado
     problems.push(
       `unexpected argument "${extra.value}"${expected.length ? '' : ': this command takes flags only, like --name value'}`,
     )
-  for (const missing of expected.slice(scan.positionals.length)) problems.push(`${missing} is missing`)
+  // An argument written `[NAME]` is optional (it can only come last).
+  for (const missing of expected.slice(scan.positionals.length))
+    if (!missing.startsWith('[')) problems.push(`${missing} is missing`)
   return {
     values: values as FlagValues<T>,
     positionals: scan.positionals.map((p) => p.value),

@@ -5,9 +5,11 @@
 import * as meta from '../meta/index.ts'
 import type { ServiceContext } from './context.ts'
 import { ServiceError } from './errors.ts'
+import { DEFAULT_OBJECT_OWNERSHIP } from './bucket-access.ts'
 import { forgetBucketCors } from './bucket-cors.ts'
 import { type Actor, bucketFor } from './identities.ts'
 import { encodeBucketLock } from './object-lock.ts'
+import { ALL_BLOCKED, publicAccessBlockText } from './public-access.ts'
 
 export interface BucketInfo {
   name: string
@@ -32,6 +34,9 @@ export async function createBucket(
     region,
     createdAt: new Date(),
     ...(opts.objectLock ? { versioning: 'Enabled', objectLock: encodeBucketLock({}) } : {}),
+    // AWS's defaults for new buckets since April 2023: public access blocked, ACLs disabled.
+    publicAccessBlock: publicAccessBlockText(ALL_BLOCKED),
+    ownership: DEFAULT_OBJECT_OWNERSHIP,
   })
   if (result === 'created') return
   const existing = await meta.getBucket(ctx.db, name)

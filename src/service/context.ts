@@ -4,6 +4,7 @@
  */
 import type { Aead } from '../crypto/index.ts'
 import type * as meta from '../meta/index.ts'
+import type { Policy } from '../policy/index.ts'
 import type { ErasureStorage, ShardStore, SpaceReport } from '../storage/index.ts'
 import type { Logger } from '../util/log.ts'
 import type { Platform } from '../util/platform.ts'
@@ -85,6 +86,8 @@ export interface KeyRing {
 export interface KnownUser {
   user: meta.UserRow
   secret: string
+  /** The user's identity policies, parsed once per cache entry (access.ts). */
+  policies: readonly Policy[]
 }
 
 export interface UserCache {
@@ -139,6 +142,8 @@ export interface ServiceContext {
   tuning: Tuning
   keys: KeyRing
   users: UserCache
+  /** Stored policy documents parsed, by text (bucket policies; bounded, access.ts). */
+  policyCache: Map<string, Policy>
   /** Free space of stores and metadata, and the writes in flight (space.ts). */
   space: SpaceState
   /** Closes the metadata connection (closeService stops the background work first). */

@@ -34,6 +34,13 @@ export type ServiceErrorCode =
   | 'InsufficientStorage'
   /** An SSE-C key that is not 32 bytes or not the key its MD5 names; details.problem says which. */
   | 'InvalidCustomerKey'
+  // Access control (access.ts).
+  | 'MalformedPolicy'
+  | 'NoSuchBucketPolicy'
+  | 'NoSuchPublicAccessBlockConfiguration'
+  | 'OwnershipControlsNotFoundError'
+  | 'AccessControlListNotSupported'
+  | 'InvalidBucketAclWithObjectOwnership'
   // Operator (admin API) outcomes; the S3 handler never sees these.
   | 'InvalidArgument'
   | 'NoSuchNamespace'

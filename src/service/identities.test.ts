@@ -48,6 +48,7 @@ describe('user cache', () => {
       namespace: 'ns1',
       isRoot: false,
       displayName: 'ak1',
+      policies: [],
     })
     expect(await lookupSecret(ctx, 'AK1')).toBe('secret-AK1')
     expect(query).toHaveBeenCalledTimes(1)

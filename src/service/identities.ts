@@ -3,15 +3,23 @@
  * a small TTL cache of user rows. Bucket access is namespace-scoped. Uses meta and the context.
  */
 import * as meta from '../meta/index.ts'
+import type { Policy } from '../policy/index.ts'
+import { userPolicies } from './access-policies.ts'
 import { DEFAULT_TUNING, type KnownUser, type ServiceContext, type UserCache } from './context.ts'
 import { ServiceError } from './errors.ts'
 import { openSecret } from './user-secrets.ts'
 
 export interface Actor {
+  /** '' for an anonymous caller. */
   accessKeyId: string
+  /** The caller's namespace; for an anonymous caller, the namespace of the bucket it was let into. */
   namespace: string
   isRoot: boolean
   displayName: string
+  /** The user's identity policies (none for root, which needs none, and for anonymous callers). */
+  policies: readonly Policy[]
+  /** An unsigned request, admitted by a bucket policy (access.ts). */
+  anonymous?: boolean
 }
 
 /** Bounds memory whatever the number of access keys in use; the oldest entry goes first. */
@@ -38,7 +46,7 @@ async function userFor(ctx: ServiceContext, accessKeyId: string): Promise<KnownU
   const generation = cache.generation
   const row = await meta.getUser(ctx.db, accessKeyId)
   if (!row) return undefined
-  const known = { user: row, secret: await openSecret(ctx, row) }
+  const known = { user: row, secret: await openSecret(ctx, row), policies: userPolicies(ctx, row) }
   // An invalidation while the query ran may concern this very user: its answer may be stale.
   if (cache.ttlMs > 0 && cache.generation === generation) {
     if (cache.entries.size >= cache.maxEntries) {
@@ -56,10 +64,17 @@ export async function lookupSecret(ctx: ServiceContext, accessKeyId: string): Pr
 }
 
 export async function actorFor(ctx: ServiceContext, accessKeyId: string): Promise<Actor> {
-  const user = (await userFor(ctx, accessKeyId))?.user
+  const known = await userFor(ctx, accessKeyId)
   // authenticate() already proved the key exists; a user deleted in between is simply denied.
-  if (!user) throw new ServiceError('AccessDenied')
-  return { accessKeyId: user.accessKeyId, namespace: user.namespace, isRoot: user.isRoot, displayName: user.name }
+  if (!known) throw new ServiceError('AccessDenied')
+  const { user } = known
+  return {
+    accessKeyId: user.accessKeyId,
+    namespace: user.namespace,
+    isRoot: user.isRoot,
+    displayName: user.name,
+    policies: known.policies,
+  }
 }
 
 /** Call after deleting a user (or attempting to): its next request reads the metadata again. */

@@ -105,5 +105,30 @@ export {
   listUsers,
   type NamespaceInfo,
   type UserInfo,
+  type UserPolicies,
+  setUserPolicy,
+  getUserPolicy,
+  deleteUserPolicy,
+  getNamespacePublicAccessBlock,
+  setNamespacePublicAccessBlock,
 } from './namespaces.ts'
+
+// Access control: the one authorization step, and the bucket settings S3 exposes.
+export { type AccessQuery, anonymousActor, authorize, canonicalId, isAllowed } from './access.ts'
+export { type PublicAccessBlock, PUBLIC_ACCESS_SWITCHES } from './public-access.ts'
+export {
+  bucketOwnership,
+  bucketPolicyStatus,
+  deleteBucketOwnership,
+  deleteBucketPolicy,
+  deleteBucketPublicAccessBlock,
+  getBucketOwnership,
+  getBucketPolicy,
+  getBucketPublicAccessBlock,
+  OBJECT_OWNERSHIP_VALUES,
+  type ObjectOwnership,
+  putBucketOwnership,
+  putBucketPolicy,
+  putBucketPublicAccessBlock,
+} from './bucket-access.ts'
 export { rotateMasterKey, rotateNamespaceKey } from './key-rotation.ts'

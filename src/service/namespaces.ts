@@ -3,7 +3,16 @@
  * (access keys). Deleting a namespace destroys its key (crypto-erase). Joins meta and the keyring.
  */
 import * as meta from '../meta/index.ts'
+import {
+  BUILTIN_POLICY_NAMES,
+  isBuiltinPolicyName,
+  PolicyError,
+  parsePolicy,
+  userArn,
+  accountArn,
+} from '../policy/index.ts'
 import { toBase64 } from '../util/bytes.ts'
+import { canonicalId } from './access.ts'
 import type { ServiceContext } from './context.ts'
 import { ServiceError } from './errors.ts'
 import { deleteKey } from './delete-object.ts'
@@ -17,6 +26,12 @@ import {
   withKeyLock,
 } from './keyring.ts'
 import { sealSecret } from './user-secrets.ts'
+import {
+  type PublicAccessBlock,
+  namespacePublicAccessBlock,
+  parsePublicAccessBlock,
+  publicAccessBlockText,
+} from './public-access.ts'
 
 export interface NamespaceInfo {
   name: string
@@ -32,6 +47,21 @@ export interface UserInfo {
   namespace: string
   isRoot: boolean
   createdAt: string
+  /** The principal bucket policies name (`arn:aws:iam::<namespace>:user/<name>`; root: `…:root`). */
+  arn: string
+  /** The canonical id of the user's namespace (the owner ACLs and CanonicalUser principals name). */
+  canonicalId: string
+  /** The built-in policy attached, if any. */
+  builtinPolicy: string | null
+  /** Whether the user has a policy document of its own. */
+  hasPolicy: boolean
+}
+
+/** A user's policies as the admin API shows them. */
+export interface UserPolicies {
+  accessKeyId: string
+  builtinPolicy: string | null
+  policy: unknown
 }
 
 /** Like bucket names, so a namespace can appear in URLs and logs unquoted. */
@@ -188,6 +218,9 @@ export async function createUser(
     throw new ServiceError('InvalidArgument', 'A user name is 1-64 characters of letters, digits and ._@+=-')
   if (!(await meta.getNamespace(ctx.db, namespace)))
     throw new ServiceError('NoSuchNamespace', `No namespace ${namespace}: create it first.`)
+  // Policies name users by ARN, i.e. by name within their namespace: two users may not share one.
+  if ((await meta.listUsers(ctx.db, namespace)).some((u) => u.name === name))
+    throw new ServiceError('InvalidArgument', `Namespace ${namespace} already has a user named ${name}.`)
   const creds = newCredentials()
   const createdAt = new Date()
   // Under the key lock: a master-key rotation must not commit between the sealing and the insert;
@@ -201,18 +234,117 @@ export async function createUser(
     )
   })
   if (created !== 'created') throw new Error('access key id collision; retry')
-  return { ...creds, name, namespace, isRoot: false, createdAt: createdAt.toISOString() }
+  return {
+    ...creds,
+    name,
+    namespace,
+    isRoot: false,
+    createdAt: createdAt.toISOString(),
+    arn: userArn(namespace, name),
+    canonicalId: canonicalId(ctx, namespace),
+    builtinPolicy: null,
+    hasPolicy: false,
+  }
 }
+
+const userInfo = (ctx: ServiceContext, u: meta.UserRow): UserInfo => ({
+  accessKeyId: u.accessKeyId,
+  name: u.name,
+  namespace: u.namespace,
+  isRoot: u.isRoot,
+  createdAt: u.createdAt.toISOString(),
+  arn: u.isRoot ? accountArn(u.namespace) : userArn(u.namespace, u.name),
+  canonicalId: canonicalId(ctx, u.namespace),
+  builtinPolicy: u.builtinPolicy,
+  hasPolicy: u.policy !== null,
+})
 
 /** Users without their secrets. */
 export async function listUsers(ctx: ServiceContext, namespace?: string): Promise<UserInfo[]> {
-  return (await meta.listUsers(ctx.db, namespace)).map((u) => ({
-    accessKeyId: u.accessKeyId,
-    name: u.name,
-    namespace: u.namespace,
-    isRoot: u.isRoot,
-    createdAt: u.createdAt.toISOString(),
-  }))
+  return (await meta.listUsers(ctx.db, namespace)).map((u) => userInfo(ctx, u))
+}
+
+async function policyUser(ctx: ServiceContext, accessKeyId: string): Promise<meta.UserRow> {
+  const user = await meta.getUser(ctx.db, accessKeyId)
+  if (!user) throw new ServiceError('NoSuchUser', `No user with access key ${accessKeyId}.`)
+  if (user.isRoot)
+    throw new ServiceError(
+      'InvalidArgument',
+      'The root user has every right in every bucket of its namespace; it takes no policy.',
+    )
+  return user
+}
+
+const policiesOf = (u: meta.UserRow): UserPolicies => ({
+  accessKeyId: u.accessKeyId,
+  builtinPolicy: u.builtinPolicy,
+  policy: u.policy === null ? null : JSON.parse(u.policy),
+})
+
+/**
+ * Attaches a built-in policy by name and/or sets the user's own policy document (validated as
+ * AWS validates a user policy: MalformedPolicy with the reason). Takes effect on this gateway at
+ * once, on others sharing the metadata within the user cache's TTL.
+ */
+export async function setUserPolicy(
+  ctx: ServiceContext,
+  accessKeyId: string,
+  p: { builtin?: string; document?: string },
+): Promise<UserPolicies> {
+  await policyUser(ctx, accessKeyId)
+  if (p.builtin !== undefined && !isBuiltinPolicyName(p.builtin))
+    throw new ServiceError(
+      'InvalidArgument',
+      `No built-in policy ${p.builtin}: there are ${BUILTIN_POLICY_NAMES.join(', ')}.`,
+    )
+  if (p.builtin === undefined && p.document === undefined)
+    throw new ServiceError('InvalidArgument', 'Give a policy document or the name of a built-in policy.')
+  if (p.document !== undefined) {
+    try {
+      parsePolicy(p.document, { kind: 'identity' })
+    } catch (e) {
+      if (e instanceof PolicyError) throw new ServiceError('MalformedPolicy', e.message)
+      throw e
+    }
+  }
+  try {
+    await meta.setUserPolicies(ctx.db, accessKeyId, { builtinPolicy: p.builtin, policy: p.document })
+  } finally {
+    forgetUser(ctx, accessKeyId)
+  }
+  return policiesOf(await policyUser(ctx, accessKeyId))
+}
+
+export async function getUserPolicy(ctx: ServiceContext, accessKeyId: string): Promise<UserPolicies> {
+  return policiesOf(await policyUser(ctx, accessKeyId))
+}
+
+/** Removes both the built-in policy and the user's own: the user has no rights left. */
+export async function deleteUserPolicy(ctx: ServiceContext, accessKeyId: string): Promise<UserPolicies> {
+  await policyUser(ctx, accessKeyId)
+  try {
+    await meta.setUserPolicies(ctx.db, accessKeyId, { builtinPolicy: null, policy: null })
+  } finally {
+    forgetUser(ctx, accessKeyId)
+  }
+  return policiesOf(await policyUser(ctx, accessKeyId))
+}
+
+/** The namespace-wide Block Public Access (all off when none is set). */
+export async function getNamespacePublicAccessBlock(ctx: ServiceContext, name: string): Promise<PublicAccessBlock> {
+  if (!(await meta.getNamespace(ctx.db, name))) throw new ServiceError('NoSuchNamespace', `No namespace ${name}.`)
+  return namespacePublicAccessBlock(ctx, name)
+}
+
+export async function setNamespacePublicAccessBlock(
+  ctx: ServiceContext,
+  name: string,
+  block: Partial<PublicAccessBlock>,
+): Promise<PublicAccessBlock> {
+  const current = await getNamespacePublicAccessBlock(ctx, name)
+  const next = parsePublicAccessBlock(publicAccessBlockText({ ...current, ...block }))!
+  await meta.setNamespacePublicAccessBlock(ctx.db, name, publicAccessBlockText(next))
+  return next
 }
 
 export async function deleteUser(ctx: ServiceContext, accessKeyId: string): Promise<void> {

@@ -88,6 +88,7 @@ export async function openService(opts: ServiceOptions): Promise<ServiceContext>
     tuning,
     keys,
     users: createUserCache(tuning.userCacheTtlMs),
+    policyCache: new Map(),
     space: createSpaceState(opts.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES, opts.metaSpace),
     closeDb: close,
   }

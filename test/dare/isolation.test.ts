@@ -212,7 +212,15 @@ describe('users and namespaces via coffer admin', () => {
   })
 
   it('user delete revokes the access key at once', async () => {
-    const u = await adminJson<Credentials>(server, ['user', 'create', 'temp', '--namespace', 'tenant-b'])
+    const u = await adminJson<Credentials>(server, [
+      'user',
+      'create',
+      'temp',
+      '--namespace',
+      'tenant-b',
+      '--policy',
+      'readonly',
+    ])
     const c = s3Client(server, { accessKeyId: u.accessKeyId, secretAccessKey: u.secretAccessKey })
     expect((await c.send(new ListBucketsCommand({}))).Buckets?.length).toBeGreaterThan(0)
     await adminJson(server, ['user', 'delete', u.accessKeyId])

@@ -45,7 +45,15 @@ export function adminRun(
 /** A user in a fresh namespace: its credentials, for s3Client(server, { accessKeyId, secretAccessKey }). */
 export async function tenant(server: TestServer, namespace: string, encryption: 'on' | 'off'): Promise<Credentials> {
   await adminJson(server, ['namespace', 'create', namespace, '--encryption', encryption])
-  const u = await adminJson<Credentials>(server, ['user', 'create', `${namespace}-user`, '--namespace', namespace])
+  const u = await adminJson<Credentials>(server, [
+    'user',
+    'create',
+    `${namespace}-user`,
+    '--namespace',
+    namespace,
+    '--policy',
+    'readwrite',
+  ])
   return { accessKeyId: u.accessKeyId, secretAccessKey: u.secretAccessKey }
 }
 

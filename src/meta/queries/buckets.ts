@@ -12,11 +12,14 @@ import { CorruptRowError } from '../errors.ts'
 export type BucketRow = Omit<typeof buckets.$inferSelect, 'id'> & { id: string }
 
 /** What creating a bucket takes; the immutable id is drawn here unless given (tests). */
-export type NewBucket = Omit<BucketRow, 'id' | 'versioning' | 'objectLock'> & {
+export type NewBucket = Omit<
+  BucketRow,
+  'id' | 'versioning' | 'objectLock' | 'policy' | 'publicAccessBlock' | 'ownership'
+> & {
   id?: string
   versioning?: string | null
   objectLock?: unknown
-}
+} & Partial<Pick<BucketRow, 'policy' | 'publicAccessBlock' | 'ownership'>>
 
 /**
  * Sets the bucket's versioning state ('Enabled' or 'Suspended'; S3 never goes back to
@@ -52,6 +55,21 @@ export async function setBucketObjectLock(
         requireVersioning ? eq(buckets.versioning, 'Enabled') : undefined,
       ),
     )
+  return affected(res) === 1
+}
+/** The access-control settings of a bucket, as the service's text; null removes one. */
+export type BucketAccessPatch = Partial<Pick<BucketRow, 'policy' | 'publicAccessBlock' | 'ownership'>>
+
+/**
+ * Changes a bucket's policy, Block Public Access or ownership, on the very bucket (by id) the
+ * request was admitted to; false when it is gone (deleted, or its name taken again).
+ */
+export async function setBucketAccess(db: Db, name: string, id: string, patch: BucketAccessPatch): Promise<boolean> {
+  if (Object.keys(patch).length === 0) return (await getBucket(db, name))?.id === id
+  const res = await db
+    .update(buckets)
+    .set(patch)
+    .where(and(eq(buckets.name, name), eq(buckets.id, id)))
   return affected(res) === 1
 }
 

@@ -36,9 +36,12 @@ export type NamespaceRow = typeof namespaces.$inferSelect
 export type UserRow = typeof users.$inferSelect
 export type NewNamespace = Pick<NamespaceRow, 'name'> & Partial<Omit<NamespaceRow, 'name'>>
 /** A new user: its secret arrives sealed by the master key (the service seals it), never in clear. */
-export type NewUser = Omit<UserRow, 'createdAt' | 'isRoot' | 'secretAccessKey' | 'wrappedSecret'> & {
+export type NewUser = Omit<
+  UserRow,
+  'createdAt' | 'isRoot' | 'secretAccessKey' | 'wrappedSecret' | 'builtinPolicy' | 'policy'
+> & {
   wrappedSecret: string
-} & Partial<Pick<UserRow, 'createdAt' | 'isRoot'>>
+} & Partial<Pick<UserRow, 'createdAt' | 'isRoot' | 'builtinPolicy' | 'policy'>>
 
 export const DEFAULT_NAMESPACE = 'default'
 
@@ -46,12 +49,26 @@ export async function ensureDefaultNamespace(db: Db): Promise<void> {
   await createNamespace(db, { name: DEFAULT_NAMESPACE })
 }
 
+/**
+ * Block Public Access as new namespaces get it: all four switches on (the service's JSON shape,
+ * src/service/public-access.ts). Namespaces that existed before access control have none.
+ */
+export const NEW_NAMESPACE_PUBLIC_ACCESS_BLOCK =
+  '{"BlockPublicAcls":true,"IgnorePublicAcls":true,"BlockPublicPolicy":true,"RestrictPublicBuckets":true}'
+
 export async function createNamespace(
   db: Db,
   ns: NewNamespace,
   pin?: SettingPin,
 ): Promise<'created' | 'exists' | 'stale-pin'> {
-  const row = { encrypted: false, keyVersion: 0, wrappedKey: null, createdAt: new Date(), ...ns }
+  const row = {
+    encrypted: false,
+    keyVersion: 0,
+    wrappedKey: null,
+    createdAt: new Date(),
+    publicAccessBlock: NEW_NAMESPACE_PUBLIC_ACCESS_BLOCK,
+    ...ns,
+  }
   const res = pin
     ? await db
         .insert(namespaces)
@@ -80,7 +97,10 @@ export async function upsertRootUser(
 ): Promise<void> {
   const now = new Date()
   await db.batch([
-    db.insert(namespaces).values({ name: DEFAULT_NAMESPACE, createdAt: now }).onConflictDoNothing(),
+    db
+      .insert(namespaces)
+      .values({ name: DEFAULT_NAMESPACE, createdAt: now, publicAccessBlock: NEW_NAMESPACE_PUBLIC_ACCESS_BLOCK })
+      .onConflictDoNothing(),
     db
       .insert(users)
       .values({
@@ -124,6 +144,24 @@ export async function listUsers(db: Db, namespace?: string): Promise<UserRow[]> 
     .from(users)
     .where(namespace === undefined ? undefined : eq(users.namespace, namespace))
     .orderBy(asc(users.accessKeyId))
+}
+
+/** The user's policies: a built-in one by name and/or its own document; null clears either. */
+export async function setUserPolicies(
+  db: Db,
+  accessKeyId: string,
+  p: { builtinPolicy?: string | null; policy?: string | null },
+): Promise<boolean> {
+  const set: Partial<Pick<UserRow, 'builtinPolicy' | 'policy'>> = {}
+  if (p.builtinPolicy !== undefined) set.builtinPolicy = p.builtinPolicy
+  if (p.policy !== undefined) set.policy = p.policy
+  if (Object.keys(set).length === 0) return (await getUser(db, accessKeyId)) !== undefined
+  return affected(await db.update(users).set(set).where(eq(users.accessKeyId, accessKeyId))) === 1
+}
+
+/** The namespace's Block Public Access (the service's JSON), null to remove it. */
+export async function setNamespacePublicAccessBlock(db: Db, name: string, value: string | null): Promise<boolean> {
+  return affected(await db.update(namespaces).set({ publicAccessBlock: value }).where(eq(namespaces.name, name))) === 1
 }
 
 /** True when a user was deleted. */

@@ -1,0 +1,132 @@
+/**
+ * Authorization: may this caller do these actions on these resources? One call per request
+ * (the S3 layer's `authorizeRequest`), after authentication and before any body is read or any
+ * data touched. AWS's evaluation (src/policy) over the caller's identity policies, the bucket's
+ * policy and Block Public Access; a caller never reaches another namespace's bucket, and an
+ * anonymous caller acts only inside the namespace of the bucket it asks for.
+ */
+import * as meta from '../meta/index.ts'
+import { type ActionCheck, type Caller, callerArn, evaluate, principalType } from '../policy/index.ts'
+import { toHex, utf8 } from '../util/bytes.ts'
+import { bucketPolicy } from './access-policies.ts'
+import type { ServiceContext } from './context.ts'
+import { ServiceError } from './errors.ts'
+import type { Actor } from './identities.ts'
+import { effectivePublicAccessBlock } from './public-access.ts'
+
+export interface AccessQuery {
+  /** What the request needs (policy's checksFor): the operation's own action first. */
+  checks: readonly ActionCheck[]
+  /** The request's condition keys by normalized name (the S3 layer's); the caller's are added here. */
+  context: Map<string, string[]>
+  /** CreateBucket: the bucket does not exist yet; it will be the caller's namespace's. */
+  creating?: boolean
+}
+
+/** An unsigned request, acting inside `namespace` once a bucket policy lets it in. */
+export const anonymousActor = (namespace: string): Actor => ({
+  accessKeyId: '',
+  namespace,
+  isRoot: false,
+  displayName: 'anonymous',
+  policies: [],
+  anonymous: true,
+})
+
+/** The bucket an S3 ARN names (`arn:aws:s3:::bucket[/key]`); undefined for "*". */
+function bucketOf(resource: string): string | undefined {
+  if (!resource.startsWith('arn:aws:s3:::')) return undefined
+  const rest = resource.slice('arn:aws:s3:::'.length)
+  const slash = rest.indexOf('/')
+  return slash < 0 ? rest : rest.slice(0, slash)
+}
+
+/** The canonical id of a namespace (the owner id ACLs and CanonicalUser principals name). */
+export function canonicalId(ctx: ServiceContext, namespace: string): string {
+  const h = ctx.platform.createHasher('sha256')
+  h.update(utf8(`coffer-namespace:${namespace}`))
+  return toHex(h.digest())
+}
+
+/** Only root may always read and change the bucket policy: AWS's guard against locking oneself out. */
+const POLICY_ACTIONS = new Set(['s3:getbucketpolicy', 's3:putbucketpolicy', 's3:deletebucketpolicy'])
+
+type Outcome = { actor: Actor } | { denied: true }
+
+async function decide(ctx: ServiceContext, who: Actor | undefined, q: AccessQuery): Promise<Outcome> {
+  const rows = new Map<string, meta.BucketRow | undefined>()
+  const rowOf = async (name: string) => {
+    if (!rows.has(name)) rows.set(name, await meta.getBucket(ctx.db, name))
+    return rows.get(name)
+  }
+  // The target bucket first: a missing one is NoSuchBucket for everyone, as S3 answers.
+  const targetName = q.checks[0] ? bucketOf(q.checks[0].resource) : undefined
+  const target = targetName === undefined ? undefined : await rowOf(targetName)
+  if (targetName !== undefined && !target && !q.creating)
+    throw new ServiceError('NoSuchBucket', undefined, { BucketName: targetName })
+  // Anonymous callers exist only where a bucket exists to let them in.
+  if (!who && !target) return { denied: true }
+  const actor = who ?? anonymousActor(target!.namespace)
+  const caller: Caller = {
+    kind: actor.anonymous ? 'anonymous' : actor.isRoot ? 'root' : 'user',
+    namespace: actor.namespace,
+    userName: actor.anonymous ? undefined : actor.displayName,
+    userId: actor.anonymous ? undefined : actor.accessKeyId,
+    canonicalId: actor.anonymous ? undefined : canonicalId(ctx, actor.namespace),
+  }
+  const context = withCaller(q.context, caller)
+  for (const check of q.checks) {
+    const name = bucketOf(check.resource)
+    const row = name === undefined ? undefined : await rowOf(name)
+    if (name !== undefined && !row && !(q.creating && name === targetName))
+      // A copy source that is missing: the operation answers it (NoSuchBucket / NoSuchKey).
+      continue
+    const resourceNamespace = row?.namespace ?? actor.namespace
+    if (resourceNamespace !== actor.namespace) return { denied: true }
+    if (caller.kind === 'root' && POLICY_ACTIONS.has(check.action.toLowerCase())) continue
+    const policy = row ? bucketPolicy(ctx, row) : undefined
+    const restrictPublic =
+      policy !== undefined && caller.kind === 'anonymous'
+        ? (await effectivePublicAccessBlock(ctx, row!)).RestrictPublicBuckets
+        : false
+    const decision = evaluate(
+      { caller, action: check.action, resource: check.resource, context },
+      { identity: actor.policies, resource: policy, resourceNamespace, restrictPublic },
+    )
+    if (decision !== 'allow') return { denied: true }
+  }
+  return { actor }
+}
+
+/**
+ * The actor the request runs as, or AccessDenied (NoSuchBucket for a bucket that does not
+ * exist). `who` undefined: an unsigned request.
+ */
+export async function authorize(ctx: ServiceContext, who: Actor | undefined, q: AccessQuery): Promise<Actor> {
+  const outcome = await decide(ctx, who, q)
+  if ('denied' in outcome) throw new ServiceError('AccessDenied')
+  return outcome.actor
+}
+
+/** The same decision as a boolean (per-key checks of DeleteObjects, NoSuchKey vs AccessDenied). */
+export async function isAllowed(ctx: ServiceContext, who: Actor | undefined, q: AccessQuery): Promise<boolean> {
+  try {
+    return 'actor' in (await decide(ctx, who, q))
+  } catch (e) {
+    if (e instanceof ServiceError && e.code === 'NoSuchBucket') return false
+    throw e
+  }
+}
+
+/** The caller's own condition keys: aws:username, aws:userid, aws:PrincipalType, … */
+function withCaller(base: Map<string, string[]>, caller: Caller): Map<string, string[]> {
+  const context = new Map(base)
+  context.set('aws:principaltype', [principalType(caller)])
+  if (caller.kind === 'anonymous') return context
+  context.set('aws:principalaccount', [caller.namespace])
+  const arn = callerArn(caller)
+  if (arn) context.set('aws:principalarn', [arn])
+  if (caller.userId) context.set('aws:userid', [caller.userId])
+  if (caller.kind === 'user' && caller.userName) context.set('aws:username', [caller.userName])
+  return context
+}
