@@ -32,6 +32,35 @@ describe('coffer admin namespace/user/key commands', () => {
     })
     expect(call(['user', 'list'])).toMatchObject({ method: 'GET', path: '/users' })
     expect(call(['user', 'delete', 'AKID'])).toMatchObject({ method: 'DELETE', path: '/users/AKID' })
+    expect(call(['user', 'create', 'app', '--namespace', 't1', '--policy', 'readonly'])).toMatchObject({
+      payload: { name: 'app', namespace: 't1', policy: 'readonly' },
+    })
+    expect(call(['user', 'policy', 'set', 'AKID', 'p.json'])).toMatchObject({
+      method: 'PUT',
+      path: '/users/AKID/policy',
+      payload: {},
+      payloadFile: { path: 'p.json', field: 'document' },
+    })
+    expect(call(['user', 'policy', 'set', 'AKID', '--builtin', 'writeonly'])).toMatchObject({
+      method: 'PUT',
+      payload: { builtin: 'writeonly' },
+      payloadFile: undefined,
+    })
+    expect(call(['user', 'policy', 'get', 'AKID'])).toMatchObject({ method: 'GET', path: '/users/AKID/policy' })
+    expect(call(['user', 'policy', 'delete', 'AKID'])).toMatchObject({ method: 'DELETE', path: '/users/AKID/policy' })
+    expect(call(['namespace', 'public-access', 't1'])).toMatchObject({
+      method: 'GET',
+      path: '/namespaces/t1/public-access-block',
+    })
+    expect(call(['namespace', 'public-access', 't1', '--set', 'off'])).toMatchObject({
+      method: 'PUT',
+      payload: {
+        BlockPublicAcls: false,
+        IgnorePublicAcls: false,
+        BlockPublicPolicy: false,
+        RestrictPublicBuckets: false,
+      },
+    })
     expect(call(['key', 'rotate', '--master'])).toMatchObject({
       method: 'POST',
       path: '/keys/rotate',
@@ -77,7 +106,11 @@ describe('coffer admin namespace/user/key commands', () => {
     expect(call([])).toMatch(/which group\? the groups are heal, namespace, user, key/)
     expect(call(['namespace'])).toMatch(/which verb\? namespace has create, list, delete/)
     expect(call(['nope', 'x'])).toMatch(/unknown group "nope"/)
-    expect(call(['user', 'nope'])).toMatch(/unknown verb "nope": user has create, list, delete/)
+    expect(call(['user', 'nope'])).toMatch(/unknown verb "nope": user has create, list, delete, policy/)
+    expect(call(['user', 'policy', 'set', 'AKID'])).toMatch(/policy set needs FILE or --builtin NAME/)
+    expect(call(['user', 'policy', 'show', 'AKID'])).toMatch(/policy takes set, get or delete, got "show"/)
+    expect(call(['user', 'policy', 'get'])).toMatch(/ACCESSKEY is missing/)
+    expect(call(['namespace', 'public-access', 't1', '--set', 'maybe'])).toMatch(/--set takes on or off/)
   })
 
   it('--help at each level: every group, one group, one verb', () => {

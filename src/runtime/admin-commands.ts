@@ -170,27 +170,6 @@ export const ADMIN_GROUPS: Record<string, { default?: string; verbs: Record<stri
             ].join('\n'),
         }),
       }),
-      policy: verb({
-        args: ['set|get|delete', 'ACCESSKEY', '[FILE]'],
-        summary: `a user's policy: set FILE (an IAM policy document) and/or --builtin NAME (${BUILTIN_POLICIES}); delete leaves no rights`,
-        flags: { builtin: { type: 'string', value: 'NAME', help: `a built-in policy (${BUILTIN_POLICIES})` } },
-        request: ([action, key, file], v) => {
-          const path = `/users/${enc(key!)}/policy`
-          if (action === 'get' || action === 'delete') {
-            if (file !== undefined || v.builtin !== undefined) return `policy ${action} takes only ACCESSKEY`
-            return { method: action === 'get' ? 'GET' : 'DELETE', path, format: policyLines }
-          }
-          if (action !== 'set') return `policy takes set, get or delete, got "${action}"`
-          if (file === undefined && v.builtin === undefined) return 'policy set needs FILE or --builtin NAME'
-          return {
-            method: 'PUT',
-            path,
-            payload: v.builtin !== undefined ? { builtin: v.builtin } : {},
-            payloadFile: file !== undefined ? { path: file, field: 'document' } : undefined,
-            format: policyLines,
-          }
-        },
-      }),
       list: verb({
         summary: 'users with their access keys',
         flags: { namespace: { ...NAMESPACE, help: 'only the users of this namespace' } },
@@ -223,6 +202,27 @@ export const ADMIN_GROUPS: Record<string, { default?: string; verbs: Record<stri
         summary: 'removes a user and its access key',
         flags: {},
         request: ([key]) => ({ method: 'DELETE', path: `/users/${enc(key!)}` }),
+      }),
+      policy: verb({
+        args: ['set|get|delete', 'ACCESSKEY', '[FILE]'],
+        summary: `a user's policy: set FILE (an IAM policy document) and/or --builtin NAME (${BUILTIN_POLICIES}); delete leaves no rights`,
+        flags: { builtin: { type: 'string', value: 'NAME', help: `a built-in policy (${BUILTIN_POLICIES})` } },
+        request: ([action, key, file], v) => {
+          const path = `/users/${enc(key!)}/policy`
+          if (action === 'get' || action === 'delete') {
+            if (file !== undefined || v.builtin !== undefined) return `policy ${action} takes only ACCESSKEY`
+            return { method: action === 'get' ? 'GET' : 'DELETE', path, format: policyLines }
+          }
+          if (action !== 'set') return `policy takes set, get or delete, got "${action}"`
+          if (file === undefined && v.builtin === undefined) return 'policy set needs FILE or --builtin NAME'
+          return {
+            method: 'PUT',
+            path,
+            payload: v.builtin !== undefined ? { builtin: v.builtin } : {},
+            payloadFile: file !== undefined ? { path: file, field: 'document' } : undefined,
+            format: policyLines,
+          }
+        },
       }),
     },
   },

@@ -3,6 +3,7 @@ import type { Actor, Service } from '../service/index.ts'
 import type { Platform } from '../util/platform.ts'
 import type { DecodedBody } from './auth/aws-chunked.ts'
 import type { Authenticated } from './auth/sigv4.ts'
+import type { RequestFacts } from './authorize.ts'
 import type { Endpoint } from './classify.ts'
 
 export interface OpContext {
@@ -12,8 +13,12 @@ export interface OpContext {
   key: string
   query: URLSearchParams
   headers: Headers
+  /** Who the request runs as, as the authorization step admitted it (anonymous included). */
   actor: Actor
+  /** The authentication (ANONYMOUS_AUTH for an unsigned request). */
   auth: Authenticated
+  /** What the authorization step decided on: operations that check more (DeleteObjects' keys) reuse it. */
+  facts: RequestFacts
   service: Service
   platform: Platform
   region: string

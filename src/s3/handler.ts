@@ -17,7 +17,8 @@ import {
 import { toHex } from '../util/bytes.ts'
 import type { Logger } from '../util/log.ts'
 import type { Platform } from '../util/platform.ts'
-import { authenticate } from './auth/sigv4.ts'
+import { ANONYMOUS_AUTH, authenticate, isAnonymous } from './auth/sigv4.ts'
+import { authorizeRequest, mayList, type RequestFacts } from './authorize.ts'
 import { decodePayload, type DecodedBody } from './auth/aws-chunked.ts'
 import { type BodyLimits, DEFAULT_BODY_LIMITS, guardBody } from './body-guard.ts'
 import { DEFAULT_UPLOAD_LIMITS, type UploadLimits, UploadSlots } from './upload-slots.ts'
@@ -59,6 +60,9 @@ export interface S3Deps {
 
 /** The requests that stream a client's body into storage: each holds an upload slot. */
 const UPLOADS: ReadonlySet<Endpoint> = new Set<Endpoint>(['PutObject', 'UploadPart'])
+
+/** Reads of one object: a missing key answers 404 or 403 by whether the caller may list (S3). */
+const READS: ReadonlySet<Endpoint> = new Set<Endpoint>(['GetObject', 'HeadObject'])
 
 const OPERATIONS: Record<Endpoint, Operation> = {
   ListBuckets: bucketOps.handleListBuckets,
@@ -189,22 +193,25 @@ export function createS3Handler(
         res.headers.set('x-amz-request-id', requestId)
         return res
       }
-      const auth = await authenticate(
-        {
-          method: req.method,
-          rawPath: target.rawPath,
-          rawQuery: target.rawQuery,
-          headers: req.headers,
-          v2ResourcePath: hosted === undefined ? target.rawPath : `/${hosted}${target.rawPath}`,
-        },
-        {
-          region: deps.region,
-          now: () => new Date(),
-          platform: deps.platform,
-          lookupSecret: secretOf,
-          sigv2: deps.sigv2 ?? true,
-        },
-      )
+      const now = new Date()
+      const auth = isAnonymous(req.headers, target.rawQuery)
+        ? undefined
+        : await authenticate(
+            {
+              method: req.method,
+              rawPath: target.rawPath,
+              rawQuery: target.rawQuery,
+              headers: req.headers,
+              v2ResourcePath: hosted === undefined ? target.rawPath : `/${hosted}${target.rawPath}`,
+            },
+            {
+              region: deps.region,
+              now: () => now,
+              platform: deps.platform,
+              lookupSecret: secretOf,
+              sigv2: deps.sigv2 ?? true,
+            },
+          )
       const query = new URLSearchParams(target.rawQuery)
       const endpoint = classify({
         method: req.method,
@@ -215,14 +222,27 @@ export function createS3Handler(
       })
       // Before any body is read: a key Coffer cannot take must not leave shards behind.
       if (target.key !== undefined) checkObjectKey(target.key)
-      const actor = await actorFor(deps.service, auth.accessKeyId)
+      const signed = auth ? await actorFor(deps.service, auth.accessKeyId) : undefined
+      const facts: RequestFacts = {
+        endpoint,
+        bucket: target.bucket,
+        key: target.key,
+        query,
+        headers: req.headers,
+        auth,
+        connection,
+        now,
+      }
+      // The one authorization step: every operation, before its body is read or data touched.
+      const actor = await authorizeRequest(deps.service, signed, facts)
       let decoded: DecodedBody | undefined
       const ctx: OpContext = {
         req,
         endpoint,
         query,
-        auth,
+        auth: auth ?? ANONYMOUS_AUTH,
         actor,
+        facts,
         requestId,
         bucket: target.bucket ?? '',
         key: target.key ?? '',
@@ -230,14 +250,20 @@ export function createS3Handler(
         service: deps.service,
         platform: deps.platform,
         region: deps.region,
-        body: () => (decoded ??= decodePayload(guardBody(req.body, limits), auth, req.headers, deps.platform)),
+        body: () => (decoded ??= decodePayload(guardBody(req.body, limits), ctx.auth, req.headers, deps.platform)),
       }
       if (UPLOADS.has(endpoint)) {
-        const taken = slots.take(auth.accessKeyId, connection)
+        const taken = slots.take(ctx.auth.accessKeyId, connection)
         if ('refused' in taken) throw new S3Error('SlowDown', taken.refused)
         slot = taken
       }
-      const res = await OPERATIONS[endpoint](ctx)
+      const res = await OPERATIONS[endpoint](ctx).catch(async (e: unknown) => {
+        // A missing key is NoSuchKey only to a caller who may list the bucket (S3): else 403.
+        const noSuchKey = (isServiceError(e) || isS3Error(e)) && e.code === 'NoSuchKey'
+        if (noSuchKey && READS.has(endpoint) && !(await mayList(deps.service, actor, facts)))
+          throw new S3Error('AccessDenied')
+        throw e
+      })
       res.headers.set('x-amz-request-id', requestId)
       return res
     } catch (e) {

@@ -21,6 +21,11 @@ export interface AccessQuery {
   context: Map<string, string[]>
   /** CreateBucket: the bucket does not exist yet; it will be the caller's namespace's. */
   creating?: boolean
+  /**
+   * With no checks: only admit the caller to this bucket (it exists, and is its namespace's; an
+   * anonymous caller acts in its namespace). DeleteObjects, whose keys are checked one by one.
+   */
+  bucketGate?: string
 }
 
 /** An unsigned request, acting inside `namespace` once a bucket policy lets it in. */
@@ -53,20 +58,25 @@ const POLICY_ACTIONS = new Set(['s3:getbucketpolicy', 's3:putbucketpolicy', 's3:
 
 type Outcome = { actor: Actor } | { denied: true }
 
-async function decide(ctx: ServiceContext, who: Actor | undefined, q: AccessQuery): Promise<Outcome> {
-  const rows = new Map<string, meta.BucketRow | undefined>()
+async function decide(
+  ctx: ServiceContext,
+  who: Actor | undefined,
+  q: AccessQuery,
+  rows = new Map<string, meta.BucketRow | undefined>(),
+): Promise<Outcome> {
   const rowOf = async (name: string) => {
     if (!rows.has(name)) rows.set(name, await meta.getBucket(ctx.db, name))
     return rows.get(name)
   }
   // The target bucket first: a missing one is NoSuchBucket for everyone, as S3 answers.
-  const targetName = q.checks[0] ? bucketOf(q.checks[0].resource) : undefined
+  const targetName = q.bucketGate ?? (q.checks[0] ? bucketOf(q.checks[0].resource) : undefined)
   const target = targetName === undefined ? undefined : await rowOf(targetName)
   if (targetName !== undefined && !target && !q.creating)
     throw new ServiceError('NoSuchBucket', undefined, { BucketName: targetName })
   // Anonymous callers exist only where a bucket exists to let them in.
   if (!who && !target) return { denied: true }
   const actor = who ?? anonymousActor(target!.namespace)
+  if (target && target.namespace !== actor.namespace && !q.creating) return { denied: true }
   const caller: Caller = {
     kind: actor.anonymous ? 'anonymous' : actor.isRoot ? 'root' : 'user',
     namespace: actor.namespace,
@@ -77,8 +87,10 @@ async function decide(ctx: ServiceContext, who: Actor | undefined, q: AccessQuer
   const context = withCaller(q.context, caller)
   for (const check of q.checks) {
     const name = bucketOf(check.resource)
-    const row = name === undefined ? undefined : await rowOf(name)
-    if (name !== undefined && !row && !(q.creating && name === targetName))
+    // CreateBucket is the caller's namespace's to decide; a taken name is the operation's answer.
+    const creatingThis = q.creating === true && name === targetName
+    const row = name === undefined || creatingThis ? undefined : await rowOf(name)
+    if (name !== undefined && !row && !creatingThis)
       // A copy source that is missing: the operation answers it (NoSuchBucket / NoSuchKey).
       continue
     const resourceNamespace = row?.namespace ?? actor.namespace
@@ -108,14 +120,26 @@ export async function authorize(ctx: ServiceContext, who: Actor | undefined, q: 
   return outcome.actor
 }
 
-/** The same decision as a boolean (per-key checks of DeleteObjects, NoSuchKey vs AccessDenied). */
-export async function isAllowed(ctx: ServiceContext, who: Actor | undefined, q: AccessQuery): Promise<boolean> {
-  try {
-    return 'actor' in (await decide(ctx, who, q))
-  } catch (e) {
-    if (e instanceof ServiceError && e.code === 'NoSuchBucket') return false
-    throw e
+/**
+ * The same decision as booleans, one per query (per-key checks of DeleteObjects, NoSuchKey vs
+ * AccessDenied); the bucket rows are read once for all of them.
+ */
+export async function isAllowed(
+  ctx: ServiceContext,
+  who: Actor | undefined,
+  queries: readonly AccessQuery[],
+): Promise<boolean[]> {
+  const rows = new Map<string, meta.BucketRow | undefined>()
+  const out: boolean[] = []
+  for (const q of queries) {
+    try {
+      out.push('actor' in (await decide(ctx, who, q, rows)))
+    } catch (e) {
+      if (e instanceof ServiceError && e.code === 'NoSuchBucket') out.push(false)
+      else throw e
+    }
   }
+  return out
 }
 
 /** The caller's own condition keys: aws:username, aws:userid, aws:PrincipalType, … */

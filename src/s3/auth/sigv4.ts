@@ -240,6 +240,19 @@ function checkScope(parts: SignatureParts, region: string): void {
   }
 }
 
+/**
+ * An unsigned request: no Authorization header and no query-string signature (V4 or V2). S3
+ * evaluates it as the anonymous principal (src/s3/authorize.ts) instead of refusing it outright.
+ */
+export function isAnonymous(headers: Headers, rawQuery: string): boolean {
+  if (headers.get('authorization') !== null) return false
+  const params = new URLSearchParams(rawQuery)
+  return !hasQueryAuth(params) && !hasV2Query(params)
+}
+
+/** What an operation sees as the authentication of an unsigned request: no key, body unsigned. */
+export const ANONYMOUS_AUTH: Authenticated = { accessKeyId: '', presigned: false, payload: { kind: 'unsigned' } }
+
 const ONE_MECHANISM =
   'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified'
 const V4_ONLY = 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.'

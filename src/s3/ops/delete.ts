@@ -1,6 +1,7 @@
 /** DeleteObject and DeleteObjects (quiet and verbose). */
 import { deleteObject, deleteObjects } from '../../service/index.ts'
 import { digestTap, parseChecksumRequest } from '../auth/checksums.ts'
+import { allowedEach } from '../authorize.ts'
 import { emptyResponse, xmlResponse, type OpContext } from '../context.ts'
 import { S3Error } from '../errors.ts'
 import { parseDelete } from '../xml/read.ts'
@@ -33,7 +34,26 @@ export async function handleDeleteObjects(op: OpContext): Promise<Response> {
   const body = op.body()
   const verified = digestTap(body.stream, { contentMd5, checksum, trailers: () => body.trailers() }, op.platform)
   const request = await parseDelete(verified.stream, MAX_DELETE_BODY)
-  const outcomes = await deleteObjects(op.service, op.actor, op.bucket, request.objects, readBypass(op.headers))
+  // Each key is its own resource: S3 decides s3:DeleteObject (s3:DeleteObjectVersion with a
+  // version id) per key and reports refusals per key.
+  const allowed = await allowedEach(
+    op.service,
+    op.actor,
+    request.objects.map((o) => ({
+      ...op.facts,
+      endpoint: 'DeleteObject' as const,
+      key: o.key,
+      query: new URLSearchParams(o.versionId === undefined ? '' : `versionId=${encodeURIComponent(o.versionId)}`),
+    })),
+  )
+  const denied = request.objects.filter((_, i) => !allowed[i])
+  const outcomes = await deleteObjects(
+    op.service,
+    op.actor,
+    op.bucket,
+    request.objects.filter((_, i) => allowed[i]),
+    readBypass(op.headers),
+  )
   return xmlResponse(
     deleteResultXml({
       deleted: request.quiet
@@ -47,9 +67,14 @@ export async function handleDeleteObjects(op: OpContext): Promise<Response> {
               // The marker made, or the marker removed by its id.
               deleteMarkerVersionId: o.deleteMarker ? o.versionId : undefined,
             })),
-      errors: outcomes.flatMap((o) =>
-        o.error ? [{ key: o.key, versionId: o.requestedVersionId, code: o.error.code, message: o.error.message }] : [],
-      ),
+      errors: [
+        ...denied.map((o) => ({ key: o.key, versionId: o.versionId, code: 'AccessDenied', message: 'Access Denied' })),
+        ...outcomes.flatMap((o) =>
+          o.error
+            ? [{ key: o.key, versionId: o.requestedVersionId, code: o.error.code, message: o.error.message }]
+            : [],
+        ),
+      ],
     }),
   )
 }

@@ -7,6 +7,7 @@
  * MD5 ETag), never buffered whole.
  */
 import { actorFor, lookupSecret, putObject, type Service } from '../../service/index.ts'
+import { authorizeRequest } from '../authorize.ts'
 import type { Platform } from '../../util/platform.ts'
 import { digestTap, parseChecksumRequest } from '../auth/checksums.ts'
 import { toHex } from '../../util/bytes.ts'
@@ -76,7 +77,16 @@ export async function handlePostObject(p: PostObjectInput): Promise<Response> {
   const range = checkPolicy(parsePolicy(policyB64), fields, new Date())
   if (key === '') throw new S3Error('InvalidArgument', 'The key must not be empty.', { ArgumentName: 'key' })
   checkObjectKey(key)
-  const actor = await actorFor(p.service, signed.accessKeyId)
+  // The same authorization step as every request (src/s3/authorize.ts): s3:PutObject on the key.
+  const actor = await authorizeRequest(p.service, await actorFor(p.service, signed.accessKeyId), {
+    endpoint: 'PostObject',
+    bucket: p.bucket,
+    key,
+    query: new URLSearchParams(),
+    headers: p.req.headers,
+    auth: { accessKeyId: signed.accessKeyId, presigned: false, payload: { kind: 'unsigned' } },
+    now: new Date(),
+  })
 
   // The fields that PutObject takes as headers, so its own readers (metadata, SSE, checksums) apply.
   const headers = new Headers()
