@@ -28,6 +28,20 @@ describe('classify', () => {
     ['DELETE', 'b', 'k', 'uploadId=u', {}, 'AbortMultipartUpload'],
     ['POST', 'b', 'k', 'uploads', {}, 'CreateMultipartUpload'],
     ['POST', 'b', 'k', 'uploadId=u', {}, 'CompleteMultipartUpload'],
+    ['GET', 'b', undefined, 'policy', {}, 'GetBucketPolicy'],
+    ['PUT', 'b', undefined, 'policy', {}, 'PutBucketPolicy'],
+    ['DELETE', 'b', undefined, 'policy', {}, 'DeleteBucketPolicy'],
+    ['GET', 'b', undefined, 'policyStatus', {}, 'GetBucketPolicyStatus'],
+    ['GET', 'b', undefined, 'publicAccessBlock', {}, 'GetPublicAccessBlock'],
+    ['PUT', 'b', undefined, 'publicAccessBlock', {}, 'PutPublicAccessBlock'],
+    ['DELETE', 'b', undefined, 'publicAccessBlock', {}, 'DeletePublicAccessBlock'],
+    ['GET', 'b', undefined, 'ownershipControls', {}, 'GetBucketOwnershipControls'],
+    ['PUT', 'b', undefined, 'ownershipControls', {}, 'PutBucketOwnershipControls'],
+    ['DELETE', 'b', undefined, 'ownershipControls', {}, 'DeleteBucketOwnershipControls'],
+    ['GET', 'b', undefined, 'acl', {}, 'GetBucketAcl'],
+    ['PUT', 'b', undefined, 'acl', {}, 'PutBucketAcl'],
+    ['GET', 'b', 'k', 'acl', {}, 'GetObjectAcl'],
+    ['PUT', 'b', 'k', 'acl', {}, 'PutObjectAcl'],
   ] as const)('%s bucket=%s key=%s ?%s → %s', (method, bucket, key, query, headers, expected) => {
     expect(c(method, bucket, key, query, headers)).toBe(expected)
   })
@@ -35,7 +49,9 @@ describe('classify', () => {
   it.each([
     ['GET', 'b', 'k', 'torrent', 'NotImplemented'],
     ['PUT', 'b', 'k', 'tagging', 'NotImplemented'],
-    ['GET', 'b', undefined, 'policy', 'NotImplemented'],
+    ['GET', 'b', 'k', 'policy', 'NotImplemented'],
+    ['POST', 'b', undefined, 'policy', 'MethodNotAllowed'],
+    ['DELETE', 'b', undefined, 'acl', 'MethodNotAllowed'],
     ['PATCH', 'b', 'k', '', 'MethodNotAllowed'],
     ['POST', undefined, undefined, '', 'MethodNotAllowed'],
     ['PUT', 'b', 'k', 'partNumber=1', 'InvalidRequest'],

@@ -41,6 +41,20 @@ export type Endpoint =
   | 'CompleteMultipartUpload'
   | 'AbortMultipartUpload'
   | 'ListParts'
+  | 'GetBucketPolicy'
+  | 'PutBucketPolicy'
+  | 'DeleteBucketPolicy'
+  | 'GetBucketPolicyStatus'
+  | 'GetPublicAccessBlock'
+  | 'PutPublicAccessBlock'
+  | 'DeletePublicAccessBlock'
+  | 'GetBucketOwnershipControls'
+  | 'PutBucketOwnershipControls'
+  | 'DeleteBucketOwnershipControls'
+  | 'GetBucketAcl'
+  | 'PutBucketAcl'
+  | 'GetObjectAcl'
+  | 'PutObjectAcl'
 
 /**
  * Sub-resources S3 knows but Coffer does not serve yet: answered 501 NotImplemented rather than
@@ -48,7 +62,6 @@ export type Endpoint =
  */
 const UNSUPPORTED_SUBRESOURCES = [
   'accelerate',
-  'acl',
   'analytics',
   'intelligent-tiering',
   'inventory',
@@ -58,10 +71,6 @@ const UNSUPPORTED_SUBRESOURCES = [
   'metadataTable',
   'metrics',
   'notification',
-  'ownershipControls',
-  'policy',
-  'policyStatus',
-  'publicAccessBlock',
   'replication',
   'requestPayment',
   'restore',
@@ -99,7 +108,9 @@ export function classify({ method, bucket, key, query, headers }: ClassifyInput)
     if (query.has('retention') || query.has('legal-hold')) throw notImplemented('Object Lock sub-resources on a bucket')
     if (query.has('attributes')) throw notImplemented('The ?attributes sub-resource on a bucket')
     if (query.has('cors')) return classifyCors(m)
-    return query.has('encryption') ? classifyEncryption(m) : classifyBucket(m, query)
+    if (query.has('encryption')) return classifyEncryption(m)
+    const access = classifyBucketAccess(m, query)
+    return access ?? classifyBucket(m, query)
   }
   if (query.has('encryption')) throw notImplemented('The ?encryption sub-resource on an object')
   if (query.has('cors')) throw notImplemented('The ?cors sub-resource on an object')
@@ -110,6 +121,9 @@ export function classify({ method, bucket, key, query, headers }: ClassifyInput)
     if (m === 'GET') return 'GetObjectAttributes'
     throw new S3Error('MethodNotAllowed', undefined, { Method: m, ResourceType: 'OBJECT' })
   }
+  for (const sub of BUCKET_ONLY_ACCESS)
+    if (query.has(sub)) throw notImplemented(`The ?${sub} sub-resource on an object`)
+  if (query.has('acl')) return oneOf(m, { GET: 'GetObjectAcl', PUT: 'PutObjectAcl' }, 'OBJECT')
   return classifyObject(m, query, headers)
 }
 
@@ -118,6 +132,31 @@ function classifyPair(m: string, get: Endpoint, put: Endpoint, resource: 'BUCKET
   if (m === 'GET') return get
   if (m === 'PUT') return put
   throw new S3Error('MethodNotAllowed', undefined, { Method: m, ResourceType: resource })
+}
+
+/** Access-control sub-resources of a bucket, by method. */
+const BUCKET_ACCESS: Record<string, Partial<Record<string, Endpoint>>> = {
+  policy: { GET: 'GetBucketPolicy', PUT: 'PutBucketPolicy', DELETE: 'DeleteBucketPolicy' },
+  policyStatus: { GET: 'GetBucketPolicyStatus' },
+  publicAccessBlock: { GET: 'GetPublicAccessBlock', PUT: 'PutPublicAccessBlock', DELETE: 'DeletePublicAccessBlock' },
+  ownershipControls: {
+    GET: 'GetBucketOwnershipControls',
+    PUT: 'PutBucketOwnershipControls',
+    DELETE: 'DeleteBucketOwnershipControls',
+  },
+  acl: { GET: 'GetBucketAcl', PUT: 'PutBucketAcl' },
+}
+const BUCKET_ONLY_ACCESS = ['policy', 'policyStatus', 'publicAccessBlock', 'ownershipControls'] as const
+
+function oneOf(m: string, byMethod: Partial<Record<string, Endpoint>>, resourceType: string): Endpoint {
+  const e = byMethod[m]
+  if (e) return e
+  throw new S3Error('MethodNotAllowed', undefined, { Method: m, ResourceType: resourceType })
+}
+
+function classifyBucketAccess(m: string, query: URLSearchParams): Endpoint | undefined {
+  for (const [sub, byMethod] of Object.entries(BUCKET_ACCESS)) if (query.has(sub)) return oneOf(m, byMethod, 'BUCKET')
+  return undefined
 }
 
 function classifyEncryption(m: string): Endpoint {

@@ -18,7 +18,7 @@ import { toHex } from '../util/bytes.ts'
 import type { Logger } from '../util/log.ts'
 import type { Platform } from '../util/platform.ts'
 import { ANONYMOUS_AUTH, authenticate, isAnonymous } from './auth/sigv4.ts'
-import { authorizeRequest, mayList, type RequestFacts } from './authorize.ts'
+import { authorizeRequest, checkAclHeaders, mayList, type RequestFacts } from './authorize.ts'
 import { decodePayload, type DecodedBody } from './auth/aws-chunked.ts'
 import { type BodyLimits, DEFAULT_BODY_LIMITS, guardBody } from './body-guard.ts'
 import { DEFAULT_UPLOAD_LIMITS, type UploadLimits, UploadSlots } from './upload-slots.ts'
@@ -29,6 +29,7 @@ import type { OpContext, Operation } from './context.ts'
 import { hostBucket, resolveTarget, splitUrl } from './endpoints.ts'
 import { isS3Error, S3Error, type S3ErrorCode } from './errors.ts'
 import { errorXml } from './xml/documents.ts'
+import * as accessOps from './ops/access.ts'
 import * as bucketOps from './ops/buckets.ts'
 import * as copyOps from './ops/copy.ts'
 import * as corsOps from './ops/cors.ts'
@@ -101,6 +102,20 @@ const OPERATIONS: Record<Endpoint, Operation> = {
   CompleteMultipartUpload: multipartOps.handleCompleteMultipartUpload,
   AbortMultipartUpload: multipartOps.handleAbortMultipartUpload,
   ListParts: multipartOps.handleListParts,
+  GetBucketPolicy: accessOps.handleGetBucketPolicy,
+  PutBucketPolicy: accessOps.handlePutBucketPolicy,
+  DeleteBucketPolicy: accessOps.handleDeleteBucketPolicy,
+  GetBucketPolicyStatus: accessOps.handleGetBucketPolicyStatus,
+  GetPublicAccessBlock: accessOps.handleGetPublicAccessBlock,
+  PutPublicAccessBlock: accessOps.handlePutPublicAccessBlock,
+  DeletePublicAccessBlock: accessOps.handleDeletePublicAccessBlock,
+  GetBucketOwnershipControls: accessOps.handleGetBucketOwnershipControls,
+  PutBucketOwnershipControls: accessOps.handlePutBucketOwnershipControls,
+  DeleteBucketOwnershipControls: accessOps.handleDeleteBucketOwnershipControls,
+  GetBucketAcl: accessOps.handleGetBucketAcl,
+  PutBucketAcl: accessOps.handlePutBucketAcl,
+  GetObjectAcl: accessOps.handleGetObjectAcl,
+  PutObjectAcl: accessOps.handlePutObjectAcl,
 }
 
 /**
@@ -235,6 +250,7 @@ export function createS3Handler(
       }
       // The one authorization step: every operation, before its body is read or data touched.
       const actor = await authorizeRequest(deps.service, signed, facts)
+      await checkAclHeaders(deps.service, actor, facts)
       let decoded: DecodedBody | undefined
       const ctx: OpContext = {
         req,

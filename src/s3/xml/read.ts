@@ -266,3 +266,32 @@ export async function parseCorsConfiguration(
     return rule
   })
 }
+
+/** PutPublicAccessBlock: the four switches; one left out is false, as on S3. */
+export async function parsePublicAccessBlockConfiguration(
+  body: Body,
+  limit: number = XML_BODY_LIMITS.serverSideEncryption,
+): Promise<Record<'BlockPublicAcls' | 'IgnorePublicAcls' | 'BlockPublicPolicy' | 'RestrictPublicBuckets', boolean>> {
+  const doc = await readRoot(body, limit, 'PublicAccessBlockConfiguration')
+  const flag = (name: string) => {
+    const e = optionalChild(doc, name)
+    return e === undefined ? false : booleanOf(e)
+  }
+  return {
+    BlockPublicAcls: flag('BlockPublicAcls'),
+    IgnorePublicAcls: flag('IgnorePublicAcls'),
+    BlockPublicPolicy: flag('BlockPublicPolicy'),
+    RestrictPublicBuckets: flag('RestrictPublicBuckets'),
+  }
+}
+
+/** PutBucketOwnershipControls: exactly one Rule with its ObjectOwnership (checked by the caller). */
+export async function parseOwnershipControls(
+  body: Body,
+  limit: number = XML_BODY_LIMITS.serverSideEncryption,
+): Promise<string> {
+  const doc = await readRoot(body, limit, 'OwnershipControls')
+  const rules = childrenNamed(doc, 'Rule')
+  if (rules.length !== 1) throw malformed()
+  return textOf(requiredChild(expectElementOnly(rules[0]!), 'ObjectOwnership')).trim()
+}
