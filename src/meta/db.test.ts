@@ -1,9 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openDb } from './db.ts'
-import { migrationsFolder } from './migrate.ts'
+import { createClient } from '@libsql/client'
+import { drizzle } from 'drizzle-orm/libsql'
+import { applyMigrations, migrationsFolder } from './migrate.ts'
 import { getUser, listNamespaces, upsertRootUser } from './queries/identities.ts'
 
 const dirs: string[] = []
@@ -52,5 +54,48 @@ describe('openDb', () => {
     expect(migrationsFolder('file:///srv/my%20app/src/meta/migrate.ts')).toBe('/srv/my app/src/meta/migrations/')
     expect(migrationsFolder('file:///C:/coffer/src/meta/migrate.ts')).toBe('C:/coffer/src/meta/migrations/')
     expect(() => migrationsFolder('https://example.com/meta/migrate.ts')).toThrow(/on disk/)
+  })
+
+  it('the access-control migration gives existing users readwrite, root none, and blocks nothing that existed', async () => {
+    const url = tempUrl()
+    // The migrations as they were before access control: the journal cut before it.
+    const before = mkdtempSync(join(tmpdir(), 'coffer-migrations-'))
+    dirs.push(before)
+    cpSync(migrationsFolder(), before, { recursive: true })
+    const journalFile = join(before, 'meta', '_journal.json')
+    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: { tag: string }[] }
+    const cut = journal.entries.findIndex((e) => e.tag.endsWith('_access_control'))
+    expect(cut).toBeGreaterThan(0)
+    journal.entries = journal.entries.slice(0, cut)
+    writeFileSync(journalFile, JSON.stringify(journal))
+    const client = createClient({ url })
+    await applyMigrations(drizzle(client), before)
+    const now = Date.now()
+    await client.batch([
+      { sql: "insert into namespaces (name, created_at) values ('old', ?)", args: [now] },
+      {
+        sql: "insert into users (access_key_id, name, namespace, secret_access_key, wrapped_secret, is_root, created_at) values ('AKUSER', 'app', 'old', '', 'sealed', 0, ?), ('AKROOT', 'root', 'old', '', 'sealed', 1, ?)",
+        args: [now, now],
+      },
+      {
+        sql: "insert into buckets (name, id, namespace, owner, region, created_at) values ('b1', 'id1', 'old', 'AKUSER', 'us-east-1', ?)",
+        args: [now],
+      },
+    ])
+    client.close()
+
+    const upgraded = await openDb(url)
+    expect((await getUser(upgraded.db, 'AKUSER'))?.builtinPolicy).toBe('readwrite')
+    expect((await getUser(upgraded.db, 'AKROOT'))?.builtinPolicy).toBeNull()
+    expect((await listNamespaces(upgraded.db))[0]?.publicAccessBlock).toBeNull()
+    const bucket = await upgraded.client.execute(
+      "select policy, public_access_block, ownership from buckets where name = 'b1'",
+    )
+    expect(bucket.rows[0]).toMatchObject({ policy: null, public_access_block: null, ownership: null })
+    // Namespaces created from now on block public access, as AWS does for new accounts.
+    await upsertRootUser(upgraded.db, { accessKeyId: 'AKNEW', wrappedSecret: 's' })
+    const fresh = (await listNamespaces(upgraded.db)).find((n) => n.name === 'default')
+    expect(JSON.parse(fresh?.publicAccessBlock ?? 'null')).toMatchObject({ BlockPublicPolicy: true })
+    await upgraded.close()
   })
 })
