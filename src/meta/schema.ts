@@ -34,7 +34,7 @@ export const namespaces = sqliteTable('namespaces', {
   createdAt: timestamp('created_at').notNull(),
   /**
    * Namespace-wide Block Public Access, the service's JSON (four switches). Null: none, as for
-   * namespaces that existed before access control (migration 0005); new ones get it switched on.
+   * namespaces that existed before access control (migration 0006); new ones get it switched on.
    */
   publicAccessBlock: text('public_access_block'),
 })
@@ -62,7 +62,7 @@ export const users = sqliteTable(
     createdAt: timestamp('created_at').notNull(),
     /**
      * A built-in policy attached by name (readonly, readwrite, writeonly, admin). Users that
-     * existed before access control were given 'readwrite' (migration 0005); new users get none.
+     * existed before access control were given 'readwrite' (migration 0006); new users get none.
      */
     builtinPolicy: text('builtin_policy'),
     /** The user's own policy document (IAM JSON as the operator gave it), validated on write. */
