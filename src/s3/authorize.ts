@@ -10,7 +10,7 @@ import { type AccessQuery, type Actor, authorize, bucketOwnership, isAllowed, ty
 import type { Authenticated } from './auth/sigv4.ts'
 import type { Endpoint } from './classify.ts'
 import { S3Error } from './errors.ts'
-import { parseCopySource } from './ops/copy.ts'
+import { parseCopySource } from './copy-source.ts'
 
 /** Every Endpoint is an operation of the policy table: a new Endpoint fails to compile until it has its action. */
 const asOperation = (e: Endpoint | 'PostObject'): S3Operation => e
