@@ -100,7 +100,11 @@ async function main(): Promise<number> {
   const tenants: Tenant[] = []
   for (const ns of NAMESPACES) {
     await admin(adminTarget, 'POST', '/namespaces', { name: ns.name, encryption: ns.encryption })
-    const u = (await admin(adminTarget, 'POST', '/users', { name: `${ns.name}-user`, namespace: ns.name })) as {
+    const u = (await admin(adminTarget, 'POST', '/users', {
+      name: `${ns.name}-user`,
+      namespace: ns.name,
+      policy: 'readwrite',
+    })) as {
       accessKeyId: string
       secretAccessKey: string
     }
