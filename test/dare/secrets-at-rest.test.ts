@@ -60,7 +60,11 @@ async function restart(): Promise<void> {
   await start()
 }
 
-/** Puts rows back as a Coffer before sealed secrets wrote them: the secret in clear, nothing sealed. */
+/**
+ * Puts rows back as a Coffer before sealed secrets wrote them: the secret in clear, nothing
+ * sealed. They are planted into today's schema, so they carry what the access-control migration
+ * gave every user that existed before it: the readwrite policy.
+ */
 async function plantLegacyRows(): Promise<void> {
   const db = createClient({ url: `file:${join(dataDir, 'meta.db')}` })
   try {
@@ -75,13 +79,13 @@ async function plantLegacyRows(): Promise<void> {
           args: [root.secretAccessKey, root.accessKeyId],
         },
         {
-          sql: `insert into users (access_key_id, name, namespace, secret_access_key, is_root, created_at)
-                values (?, 'legacy', 'default', ?, 0, 0)`,
+          sql: `insert into users (access_key_id, name, namespace, secret_access_key, is_root, created_at, builtin_policy)
+                values (?, 'legacy', 'default', ?, 0, 0, 'readwrite')`,
           args: [legacy.accessKeyId, legacy.secretAccessKey],
         },
         ...crowd.map((c) => ({
-          sql: `insert into users (access_key_id, name, namespace, secret_access_key, is_root, created_at)
-                values (?, 'crowd', 'default', ?, 0, 0)`,
+          sql: `insert into users (access_key_id, name, namespace, secret_access_key, is_root, created_at, builtin_policy)
+                values (?, 'crowd', 'default', ?, 0, 0, 'readwrite')`,
           args: [c.accessKeyId, c.secretAccessKey],
         })),
       ],
