@@ -118,12 +118,31 @@ function accessQuery(f: RequestFacts): AccessQuery {
  * DeleteObjects is decided here for its bucket, then per key (`keyAllowed`), as S3 does.
  */
 export async function authorizeRequest(service: Service, signed: Actor | undefined, f: RequestFacts): Promise<Actor> {
-  if (f.endpoint === 'DeleteObjects') {
-    // Admission only: the bucket exists and is the caller's namespace's; each key is checked after.
-    return authorize(service, signed, { checks: [], context: new Map(), bucketGate: f.bucket })
-  }
-  return authorize(service, signed, accessQuery(f))
+  const actor =
+    f.endpoint === 'DeleteObjects'
+      ? // Admission only: the bucket exists and is the caller's namespace's; each key is checked after.
+        await authorize(service, signed, { checks: [], context: new Map(), bucketGate: f.bucket })
+      : await authorize(service, signed, accessQuery(f))
+  // Every commit is gated on its writer's user row (docs/architecture.md §4), which an anonymous
+  // caller has none of: say so before a body is read, rather than refuse the commit after it.
+  if (actor.anonymous && WRITES.has(f.endpoint))
+    throw new S3Error('NotImplemented', 'Anonymous writes are not supported: sign the request.')
+  return actor
 }
+
+/** Operations that commit as their writer. */
+const WRITES: ReadonlySet<Endpoint> = new Set<Endpoint>([
+  'PutObject',
+  'CopyObject',
+  'UploadPart',
+  'UploadPartCopy',
+  'CreateMultipartUpload',
+  'CompleteMultipartUpload',
+  'AbortMultipartUpload',
+  'DeleteObject',
+  'DeleteObjects',
+  'DeleteBucket',
+])
 
 /** May the caller do each of these (DeleteObjects' keys: the same request on other keys)? */
 export function allowedEach(service: Service, actor: Actor, facts: readonly RequestFacts[]): Promise<boolean[]> {

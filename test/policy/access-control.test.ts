@@ -247,6 +247,20 @@ describe('bucket policies, public access and anonymous requests', () => {
     expect([write.status, errorCode(write.body.toString())]).toEqual([403, 'AccessDenied'])
   })
 
+  it('anonymous writes a policy allows are refused before any body is read (not supported)', async () => {
+    const c = clients.boss!
+    const publicWrite = policyOf({
+      Effect: 'Allow',
+      Principal: '*',
+      Action: 's3:PutObject',
+      Resource: `arn:aws:s3:::${bucket}/inbox/*`,
+    })
+    await c.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: publicWrite }))
+    const write = await rawRequest(server, { method: 'PUT', path: `/${bucket}/inbox/x`, body: 'x', sign: false })
+    expect([write.status, errorCode(write.body.toString())]).toEqual([501, 'NotImplemented'])
+    await c.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: publicRead() }))
+  })
+
   it('a user of another namespace is refused whatever the policy says', async () => {
     const c = clients.intruder!
     await denied(get(c, 'public/logo.svg'))
