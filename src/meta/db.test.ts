@@ -4,7 +4,6 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openDb } from './db.ts'
 import { createClient } from '@libsql/client'
-import { drizzle } from 'drizzle-orm/libsql'
 import { applyMigrations, migrationsFolder } from './migrate.ts'
 import { getUser, listNamespaces, upsertRootUser } from './queries/identities.ts'
 
@@ -69,7 +68,7 @@ describe('openDb', () => {
     journal.entries = journal.entries.slice(0, cut)
     writeFileSync(journalFile, JSON.stringify(journal))
     const client = createClient({ url })
-    await applyMigrations(drizzle(client), before)
+    await applyMigrations(client, before)
     const now = Date.now()
     await client.batch([
       { sql: "insert into namespaces (name, created_at) values ('old', ?)", args: [now] },
