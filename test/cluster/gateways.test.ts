@@ -176,7 +176,15 @@ describe('two gateways on one sqld over six storage nodes', () => {
   })
 
   it('a user created through one gateway works on the other within seconds, and a deleted one stops working', async () => {
-    const user = await adminJson<Credentials>(gateways[A]!, ['user', 'create', 'bob', '--namespace', 'default'])
+    const user = await adminJson<Credentials>(gateways[A]!, [
+      'user',
+      'create',
+      'bob',
+      '--namespace',
+      'default',
+      '--policy',
+      'readonly',
+    ])
     const bobOnB = s3Client(gateways[B]!, user)
     try {
       await waitFor(
@@ -211,7 +219,15 @@ describe('two gateways on one sqld over six storage nodes', () => {
       expect(await adminJson(gateways[A]!, ['key', 'rotate', '--master'])).toMatchObject({ rotated: 'master' })
       // Gateway B's key file still holds the old key: it must not seal a new user's secret (or
       // wrap a namespace key) under it, which no other gateway could open.
-      const refused = await adminRun(gateways[B]!, ['user', 'create', 'late', '--namespace', 'default']).then(
+      const refused = await adminRun(gateways[B]!, [
+        'user',
+        'create',
+        'late',
+        '--namespace',
+        'default',
+        '--policy',
+        'readonly',
+      ]).then(
         () => 'created',
         (e: { stderr?: string }) => String(e.stderr),
       )
@@ -222,7 +238,15 @@ describe('two gateways on one sqld over six storage nodes', () => {
       await waitFor(
         'gateway B to follow the rotated master key',
         async () => {
-          late = await adminJson<Credentials>(gateways[B]!, ['user', 'create', 'late', '--namespace', 'default'])
+          late = await adminJson<Credentials>(gateways[B]!, [
+            'user',
+            'create',
+            'late',
+            '--namespace',
+            'default',
+            '--policy',
+            'readonly',
+          ])
           return true
         },
         10_000,
