@@ -131,8 +131,9 @@ export async function authorizeRequest(service: Service, signed: Actor | undefin
 }
 
 /** Operations that commit as their writer. */
-const WRITES: ReadonlySet<Endpoint> = new Set<Endpoint>([
+const WRITES: ReadonlySet<string> = new Set<Endpoint | 'PostObject'>([
   'PutObject',
+  'PostObject',
   'CopyObject',
   'UploadPart',
   'UploadPartCopy',
