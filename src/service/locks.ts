@@ -70,6 +70,22 @@ export function lockForNewVersion(bucket: meta.BucketRow, req: LockRequest | und
   return encoded
 }
 
+/**
+ * The lock the version a multipart upload completes into gets: what its creation asked for, else
+ * the bucket's default as of `now`. Judged at completion (integrity true: the parts carried it)
+ * and, as S3 does, on every UploadPart with that part's own integrity header, so a part without
+ * Content-MD5 or an x-amz-checksum-* is refused exactly as a locked PutObject is.
+ */
+export function lockForUpload(
+  bucket: meta.BucketRow,
+  upload: meta.UploadRow,
+  integrity: boolean,
+  now = new Date(),
+): unknown {
+  const asked = decodeVersionLock(upload.lock, `multipart upload ${upload.uploadId}`)
+  return lockForNewVersion(bucket, { ...asked, integrity }, now)
+}
+
 /** S3 answers every Object Lock refusal alike; `r` says which rule held (for logs and tests). */
 export function lockRefusalError(r: LockRefusal): ServiceError {
   return new ServiceError('AccessDenied', 'Access Denied because object protected by object lock.', { Reason: r })

@@ -13,8 +13,7 @@ import { CorruptMetadataError, ServiceError } from './errors.ts'
 import { type Actor, bucketFor, refusalError } from './identities.ts'
 import { storedObject } from './get-object.ts'
 import { versionIdFor } from './versioning.ts'
-import { lockForNewVersion } from './locks.ts'
-import { decodeVersionLock } from './object-lock.ts'
+import { lockForUpload } from './locks.ts'
 import { findUpload, type UploadAddress } from './multipart.ts'
 import { type ChecksumValue, type ObjectInfo, objectInfo, showsVersions } from './object-info.ts'
 import { checkWriteConditions, type WriteConditions } from './put-object.ts'
@@ -120,10 +119,7 @@ async function completeOnce(
     latest: true,
     deleteMarker: false,
     // The lock asked for at creation, else the bucket's default as of now.
-    lock: lockForNewVersion(bucket, {
-      ...decodeVersionLock(upload.lock, `multipart upload ${upload.uploadId}`),
-      integrity: true,
-    }),
+    lock: lockForUpload(bucket, upload, true),
     uploadId: upload.uploadId,
     size: chosen.reduce((n, p) => n + p.size, 0),
     etag: `"${toHex(md5.digest())}-${chosen.length}"`,

@@ -20,7 +20,7 @@ import {
   rewrapForCurrentKey,
 } from './encryption.ts'
 import { ServiceError } from './errors.ts'
-import { type LockRequest, lockRequestOf } from './locks.ts'
+import { type LockRequest, lockForUpload, lockRequestOf } from './locks.ts'
 import { type Actor, bucketFor, refusalError, writerOf } from './identities.ts'
 import { type PartInfo, partInfo, type UploadInfo, uploadInfo } from './object-info.ts'
 import { type BodyInput, type Digests, type ObjectMetadataInput, removeQuietly } from './put-object.ts'
@@ -128,10 +128,18 @@ export interface PartInput extends BodyInput {
   sseC?: CustomerKey
 }
 
-export type UploadPartInput = UploadAddress & PartInput
+export type UploadPartInput = UploadAddress &
+  PartInput & {
+    /** The request carried Content-MD5 or an x-amz-checksum-* (false: it did not; S3 requires one on a locked upload). */
+    integrity?: boolean
+  }
 
 export async function uploadPart(ctx: ServiceContext, actor: Actor, input: UploadPartInput): Promise<PartInfo> {
-  return storePart(ctx, await findUpload(ctx, actor, input), input)
+  const upload = await findUpload(ctx, actor, input)
+  if (!upload.bucket) throw new Error('findUpload returned no bucket')
+  // Judged before a byte is stored, by the rule a locked PutObject is judged by.
+  if (input.integrity !== undefined) lockForUpload(upload.bucket, upload.row, input.integrity)
+  return storePart(ctx, upload, input)
 }
 
 /** Stores one part of an upload found a moment ago (UploadPart and UploadPartCopy). */

@@ -277,6 +277,46 @@ describe('default retention, multipart and copy', () => {
     expect(withMd5.status).toBe(200)
   })
 
+  it('a part of an upload that makes a locked version needs Content-MD5 or a checksum, as PutObject does', async () => {
+    // Raw parts: the SDK adds a CRC32 by itself. A part is judged as a PUT would be: lock headers
+    // at creation, or the bucket default (B has one), demand a digest; neither (Bucket) does not.
+    const partOf = (bucket: string, UploadId: string, headers: Record<string, string> = {}) =>
+      rawRequest(server, {
+        method: 'PUT',
+        path: objectPath(bucket, 'parts'),
+        query: [
+          ['partNumber', '1'],
+          ['uploadId', UploadId],
+        ],
+        headers,
+        body: 'part',
+      })
+    const create = async (bucket: string, lock: boolean) =>
+      (
+        await s3.send(
+          new CreateMultipartUploadCommand({
+            Bucket: bucket,
+            Key: 'parts',
+            ...(lock ? { ObjectLockMode: 'GOVERNANCE' as const, ObjectLockRetainUntilDate: inDays(1) } : {}),
+          }),
+        )
+      ).UploadId!
+    for (const [bucket, lock] of [
+      [Bucket, true],
+      [B, false],
+    ] as const) {
+      const id = await create(bucket, lock)
+      const bare = await partOf(bucket, id)
+      expect(bare.status).toBe(400)
+      expect(bare.body).toContain('<Code>InvalidRequest</Code>')
+      expect(bare.body).toContain('Content-MD5')
+      expect((await partOf(bucket, id, { 'content-md5': md5b64('part') })).status).toBe(200)
+      expect((await partOf(bucket, id, { 'x-amz-checksum-crc32': 'SQ9wxg==' })).status).toBe(200)
+    }
+    // No lock headers and no default retention: the version will not be locked, no digest needed.
+    expect((await partOf(Bucket, await create(Bucket, false))).status).toBe(200)
+  })
+
   it('lock headers on CreateMultipartUpload and CopyObject lock the version they make', async () => {
     const { UploadId } = await s3.send(
       new CreateMultipartUploadCommand({

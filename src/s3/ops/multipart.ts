@@ -28,7 +28,7 @@ import { checksumHeaders, receiveBody } from './body.ts'
 import { checkListingParameters, readEncoder, readMaxKeys } from './list.ts'
 import { writeConditions } from './put.ts'
 import { versionHeaders } from './versions.ts'
-import { readLockHeaders } from './locks.ts'
+import { hasIntegrityHeader, readLockHeaders } from './locks.ts'
 
 /** 10,000 parts of ~200 bytes of XML each. */
 const MAX_COMPLETE_BODY = 4 * 1024 * 1024
@@ -101,7 +101,15 @@ export async function handleUploadPart(op: OpContext): Promise<Response> {
   const upload = await getUpload(op.service, op.actor, address)
   const sseC = readSseC(op.headers, op.platform)
   const { stream, digests, length } = receiveBody(op, upload.checksumAlgorithm)
-  const part = await uploadPart(op.service, op.actor, { ...address, partNumber, body: stream, digests, length, sseC })
+  const part = await uploadPart(op.service, op.actor, {
+    ...address,
+    partNumber,
+    body: stream,
+    digests,
+    length,
+    sseC,
+    integrity: hasIntegrityHeader(op.headers),
+  })
   const headers = checksumHeaders(part.checksum)
   delete headers['x-amz-checksum-type']
   return emptyResponse(200, { etag: part.etag, ...headers, ...encryptionHeaders(part.sse, sseC) })
