@@ -1,10 +1,11 @@
 /**
  * The operator API under /_coffer/admin/: JSON over HTTPS, SigV4-signed by the root user.
- * Durability (heal), namespaces, users and keys. Uses the service only.
+ * Durability (heal), namespaces, users, keys and bucket statistics. Uses the service only.
  */
 import { Hono, type Context } from 'hono'
 import {
   type Actor,
+  bucketStats,
   createNamespace,
   createUser,
   deleteNamespace,
@@ -43,6 +44,7 @@ interface HttpishError {
 const STATUS: Partial<Record<ServiceErrorCode, 400 | 403 | 404 | 409>> = {
   InvalidArgument: 400,
   AccessDenied: 403,
+  NoSuchBucket: 404,
   NoSuchNamespace: 404,
   NoSuchUser: 404,
   NamespaceAlreadyExists: 409,
@@ -170,6 +172,9 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     await deleteUser(svc, accessKeyId)
     return c.json({ deleted: accessKeyId })
   })
+
+  /** Counts and logical bytes of current and non-current versions, and delete markers. */
+  admin.get('/buckets/:name/stats', async (c) => c.json(await bucketStats(svc, c.req.param('name'))))
 
   admin.post('/keys/rotate', async (c) => {
     const body = await jsonBody(c)

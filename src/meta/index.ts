@@ -27,6 +27,7 @@ export {
   type WriteCondition,
 } from './queries/objects.ts'
 export * from './queries/list.ts'
+export { type BucketVersionStats, bucketVersionStats, type VersionCount } from './queries/bucket-stats.ts'
 export * from './queries/multipart.ts'
 export * from './queries/gc.ts'
 export type { Refusal, Writer } from './queries/writer.ts'

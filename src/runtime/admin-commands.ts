@@ -226,6 +226,36 @@ export const ADMIN_GROUPS: Record<string, { default?: string; verbs: Record<stri
       }),
     },
   },
+  bucket: {
+    verbs: {
+      stats: verb({
+        args: ['NAME'],
+        summary: 'counts and bytes of current and non-current versions, and delete markers',
+        flags: {},
+        request: ([name]) => ({
+          method: 'GET',
+          path: `/buckets/${enc(name!)}/stats`,
+          format: (b) => {
+            const s = b as {
+              bucket: string
+              namespace: string
+              versioning: string
+              objectLock: boolean
+              current: { count: number; bytes: number }
+              noncurrent: { count: number; bytes: number }
+              deleteMarkers: number
+            }
+            return [
+              `${s.bucket}\tnamespace ${s.namespace}\tversioning ${s.versioning}${s.objectLock ? '\tobject lock' : ''}`,
+              `  current versions:     ${s.current.count}\t${s.current.bytes} bytes`,
+              `  non-current versions: ${s.noncurrent.count}\t${s.noncurrent.bytes} bytes`,
+              `  delete markers:       ${s.deleteMarkers}`,
+            ].join('\n')
+          },
+        }),
+      }),
+    },
+  },
   key: {
     verbs: {
       rotate: verb({

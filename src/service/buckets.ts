@@ -1,6 +1,6 @@
 /**
  * Bucket use cases: create (names unique across the service), list the actor's namespace,
- * head, delete when empty, location, encryption (per namespace).
+ * head, delete when empty, location, encryption (per namespace); for operators, what a bucket holds.
  */
 import * as meta from '../meta/index.ts'
 import type { ServiceContext } from './context.ts'
@@ -8,6 +8,7 @@ import { ServiceError } from './errors.ts'
 import { DEFAULT_OBJECT_OWNERSHIP } from './bucket-access.ts'
 import { forgetBucketCors } from './bucket-cors.ts'
 import { type Actor, bucketFor } from './identities.ts'
+import { bucketLockOf } from './locks.ts'
 import { encodeBucketLock } from './object-lock.ts'
 import { ALL_BLOCKED, publicAccessBlockText } from './public-access.ts'
 
@@ -74,4 +75,29 @@ export async function bucketEncryption(
   const bucket = await bucketFor(ctx, actor, name)
   const ns = await meta.getNamespace(ctx.db, bucket.namespace)
   return { namespace: bucket.namespace, encrypted: ns?.encrypted === true }
+}
+
+/** What `coffer admin bucket stats` reports: the bucket, and its versions by kind. */
+export interface BucketStats extends meta.BucketVersionStats {
+  bucket: string
+  namespace: string
+  /** 'Unversioned' (never enabled), 'Enabled' or 'Suspended'. */
+  versioning: string
+  objectLock: boolean
+}
+
+/**
+ * Operators (the admin API): counts and logical bytes of the bucket's current and non-current
+ * versions and its delete markers, in one aggregate over the bucket's rows (never loaded).
+ */
+export async function bucketStats(ctx: ServiceContext, name: string): Promise<BucketStats> {
+  const bucket = await meta.getBucket(ctx.db, name)
+  if (!bucket) throw new ServiceError('NoSuchBucket', undefined, { BucketName: name })
+  return {
+    bucket: bucket.name,
+    namespace: bucket.namespace,
+    versioning: bucket.versioning ?? 'Unversioned',
+    objectLock: bucketLockOf(bucket) !== undefined,
+    ...(await meta.bucketVersionStats(ctx.db, name)),
+  }
 }

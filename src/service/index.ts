@@ -25,6 +25,8 @@ export { type CorsRule, corsRulesOf, deleteBucketCors, getBucketCors, putBucketC
 export {
   type BucketInfo,
   bucketEncryption,
+  type BucketStats,
+  bucketStats,
   createBucket,
   deleteBucket,
   headBucket,
