@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { openDb, type Meta } from '../../src/meta/db.ts'
 import { bucketIdOf, objectRow, partRow, uploadRow, writer } from '../../src/meta/meta.testkit.ts'
 import { deleteBucket, getBucket, insertBucket } from '../../src/meta/queries/buckets.ts'
+import { bucketVersionStats } from '../../src/meta/queries/bucket-stats.ts'
 import { enqueueHeal, takeHeal } from '../../src/meta/queries/durability.ts'
 import { enqueueGc, gcBacklog, takeGc } from '../../src/meta/queries/gc.ts'
 import {
@@ -181,6 +182,24 @@ export function metaContract(name: string, fresh: () => Promise<MetaTarget>): vo
       const dropped = queued.map((e) => (e.layout as { i: number }).i)
       expect(new Set(dropped).size).toBe(40)
       for (const i of dropped) expect(live.has(i)).toBe(false)
+    })
+
+    it("a bucket's version stats (one aggregate, INDEXED BY the primary key) read alike through both gateways", async () => {
+      const [a, b] = await twoGateways()
+      for (const [i, size] of [10, 200, 3000].entries())
+        await commitObject((i % 2 ? a : b).db, objectRow('b', 'k', { versionId: `v${i}`, size }), writer())
+      await commitObject(
+        a.db,
+        objectRow('b', 'k', { versionId: 'm', deleteMarker: true, layout: null, size: 0 }),
+        writer(),
+      )
+      await commitObject(b.db, objectRow('b', 'plain', { size: 7 }), writer())
+      for (const m of [a, b])
+        expect(await bucketVersionStats(m.db, 'b')).toEqual({
+          current: { count: 1, bytes: 7 },
+          noncurrent: { count: 3, bytes: 3210 },
+          deleteMarkers: 1,
+        })
     })
 
     it('writer gate: a commit through one gateway after the other re-created the bucket or deleted the user is refused', async () => {
