@@ -3,6 +3,8 @@
  * conditional headers, HTTP dates. Pure functions over Headers.
  */
 import { S3Error } from './errors.ts'
+import { metadataValueIn, metadataValueOut } from './header-text.ts'
+import { utf8 } from '../util/bytes.ts'
 import type { ReadConditions } from '../service/index.ts'
 
 /** System headers S3 stores with an object and returns on GET/HEAD. */
@@ -43,8 +45,10 @@ export function readObjectMetadata(h: Headers): MetadataFromRequest {
   h.forEach((value, name) => {
     if (!name.startsWith('x-amz-meta-')) return
     const short = name.slice('x-amz-meta-'.length)
-    userMeta[short] = value
-    size += short.length + value.length
+    const text = metadataValueIn(value)
+    userMeta[short] = text
+    // S3 counts the UTF-8 bytes of names and values.
+    size += short.length + utf8(text).length
   })
   if (size > MAX_USER_METADATA_BYTES)
     throw new S3Error('MetadataTooLarge', undefined, {
@@ -60,7 +64,7 @@ export function writeObjectMetadata(
 ): void {
   out.set('content-type', obj.contentType)
   for (const [name, value] of Object.entries(obj.headers)) out.set(name, value)
-  for (const [name, value] of Object.entries(obj.userMeta)) out.set(`x-amz-meta-${name}`, value)
+  for (const [name, value] of Object.entries(obj.userMeta)) out.set(`x-amz-meta-${name}`, metadataValueOut(value))
 }
 
 /** `response-*` query parameters override returned headers on a signed GET. */

@@ -7,6 +7,7 @@
  */
 import { S3Error } from '../errors.ts'
 import { timingSafeEqual, toBase64, utf8 } from '../../util/bytes.ts'
+import { headerText } from '../header-text.ts'
 
 /** The same 15 minutes as SigV4 for header-signed requests; query URLs carry their own Expires. */
 const MAX_SKEW_MS = 15 * 60 * 1000
@@ -168,7 +169,7 @@ export async function verifyV2(
   let accessKeyId: string
   let signature: string
   let date: string
-  const amzEntries: [string, string][] = [...req.headers]
+  const amzEntries: [string, string][] = [...req.headers].map(([n, v]) => [n, headerText(v)]) // UTF-8 bytes as sent
   let contentMd5 = req.headers.get('content-md5') ?? ''
   let contentType = req.headers.get('content-type') ?? ''
   const presigned = authorization === null

