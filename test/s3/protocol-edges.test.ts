@@ -5,8 +5,11 @@
  */
 import { createHmac } from 'node:crypto'
 import {
+  CompleteMultipartUploadCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   HeadObjectCommand,
+  UploadPartCommand,
   ListBucketsCommand,
   PutObjectCommand,
   type S3Client,
@@ -141,5 +144,39 @@ describe('ListBuckets paging: max-buckets, continuation-token, prefix, bucket-re
     }
     const e = await sdkError(s3.send(new ListBucketsCommand({ ContinuationToken: 'not-a-token' })))
     expect([e.status, e.name]).toEqual([400, 'InvalidArgument'])
+  })
+})
+
+describe('GET/HEAD ?partNumber beyond the parts the object has → 400 InvalidPart', () => {
+  it('a two-part object answers part 2 and refuses part 3; a single-part object refuses part 2', async () => {
+    const key = 'two-parts'
+    const p1 = Buffer.alloc(5 * 1024 * 1024, 1)
+    const p2 = Buffer.from('tail')
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))
+    const parts = []
+    for (const [i, Body] of [p1, p2].entries()) {
+      const r = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body }))
+      parts.push({ PartNumber: i + 1, ETag: r.ETag })
+    }
+    await s3.send(
+      new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }),
+    )
+    const two = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, PartNumber: 2 }))
+    expect([two.ContentLength, two.PartsCount]).toEqual([4, 2])
+    const get = await rawRequest(server, { method: 'GET', path: objectPath(bucket, key), query: [['partNumber', '3']] })
+    expect([get.status, errorCode(get.body)]).toEqual([400, 'InvalidPart'])
+    const head = await rawRequest(server, {
+      method: 'HEAD',
+      path: objectPath(bucket, key),
+      query: [['partNumber', '3']],
+    })
+    expect(head.status).toBe(400)
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'one-part', Body: 'x' }))
+    const single = await rawRequest(server, {
+      method: 'GET',
+      path: objectPath(bucket, 'one-part'),
+      query: [['partNumber', '2']],
+    })
+    expect([single.status, errorCode(single.body)]).toEqual([400, 'InvalidPart'])
   })
 })

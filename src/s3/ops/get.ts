@@ -36,8 +36,9 @@ function select(op: OpContext, obj: ObjectInfo): Selection {
       ArgumentName: 'partNumber',
       ArgumentValue: partParam,
     })
+  // A part the object does not have is 400 InvalidPart, as S3 answers it (not 416).
   if (!obj.parts) {
-    if (n !== 1) throw new S3Error('InvalidPartNumber')
+    if (n !== 1) throw new S3Error('InvalidPart')
     return { range: obj.size > 0 ? { start: 0, end: obj.size } : undefined, partsCount: undefined }
   }
   let start = 0
@@ -45,7 +46,7 @@ function select(op: OpContext, obj: ObjectInfo): Selection {
     if (p.partNumber === n) return { range: { start, end: start + p.size }, partsCount }
     start += p.size
   }
-  throw new S3Error('InvalidPartNumber')
+  throw new S3Error('InvalidPart')
 }
 
 function objectHeaders(op: OpContext, obj: ObjectInfo, sel: Selection): Headers {
