@@ -110,9 +110,11 @@ export class S3Error extends Error {
     message?: string,
     details: Record<string, string> = {},
     headers: Record<string, string> = {},
+    /** Where S3 answers one code with more than one status (a presigned expiry out of range: 403). */
+    status?: number,
   ) {
     super(message ?? S3_ERRORS[code][1])
-    this.status = S3_ERRORS[code][0]
+    this.status = status ?? S3_ERRORS[code][0]
     this.details = details
     this.headers = headers
   }

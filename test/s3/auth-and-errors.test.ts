@@ -179,7 +179,7 @@ describe('presigned URLs', () => {
     expectS3Error(r, 403, 'AccessDenied')
   })
 
-  it('X-Amz-Expires over 7 days (604801) → 400 AuthorizationQueryParametersError', async () => {
+  it('X-Amz-Expires over 7 days (604801) → 403 AuthorizationQueryParametersError, as S3 answers', async () => {
     const path = presignPath({
       method: 'GET',
       path: objectPath(Bucket, 'existing'),
@@ -188,7 +188,7 @@ describe('presigned URLs', () => {
       expires: 604801,
     })
     const r = await sendRaw(server, { method: 'GET', pathAndQuery: path, headers: { host: hostOf(server) } })
-    expectS3Error(r, 400, 'AuthorizationQueryParametersError')
+    expectS3Error(r, 403, 'AuthorizationQueryParametersError')
     const week = presignPath({
       method: 'GET',
       path: objectPath(Bucket, 'existing'),
@@ -199,6 +199,21 @@ describe('presigned URLs', () => {
     expect(
       (await sendRaw(server, { method: 'GET', pathAndQuery: week, headers: { host: hostOf(server) } })).status,
     ).toBe(200)
+  })
+
+  it('X-Amz-Expires of 0 → 403 AccessDenied (expired as signed); negative → 403 AuthorizationQueryParametersError', async () => {
+    const url = (expires: number) =>
+      presignPath({
+        method: 'GET',
+        path: objectPath(Bucket, 'existing'),
+        host: hostOf(server),
+        creds: serverCreds(server),
+        expires,
+      })
+    const get = (pathAndQuery: string) =>
+      sendRaw(server, { method: 'GET', pathAndQuery, headers: { host: hostOf(server) } })
+    expectS3Error(await get(url(0)), 403, 'AccessDenied')
+    expectS3Error(await get(url(-60)), 403, 'AuthorizationQueryParametersError')
   })
 })
 

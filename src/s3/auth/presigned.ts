@@ -63,20 +63,22 @@ export function parsePresigned(
   const time = parseAmzDate(amzDate)
   if (!time) throw new S3Error(CODE, "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
   const expiresText = get('X-Amz-Expires')
+  // S3 refuses an expiry outside 0..604800 with 403 (as conformance runs against AWS expect),
+  // and an expiry of 0 as already expired, below.
+  const outOfRange = (message: string) => new S3Error(CODE, message, { 'X-Amz-Expires': expiresText }, {}, 403)
+  if (/^-\d+$/.test(expiresText)) throw outOfRange('X-Amz-Expires must be non-negative')
   if (!/^\d+$/.test(expiresText)) throw new S3Error(CODE, 'X-Amz-Expires should be a number')
   const expires = Number(expiresText)
-  if (expires < 1) throw new S3Error(CODE, 'X-Amz-Expires must be a positive number of seconds')
   if (expires > MAX_PRESIGNED_EXPIRES_SECONDS) {
-    throw new S3Error(
-      CODE,
-      `X-Amz-Expires must be less than a week (in seconds) that is ${MAX_PRESIGNED_EXPIRES_SECONDS}`,
+    throw outOfRange(
+      `X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than ${MAX_PRESIGNED_EXPIRES_SECONDS} seconds`,
     )
   }
   const serverTime = formatAmzDate(now)
   if (time.getTime() - now.getTime() > maxSkewMs) {
     throw new S3Error('AccessDenied', 'Request is not valid yet', { 'X-Amz-Date': amzDate, ServerTime: serverTime })
   }
-  if (now.getTime() > time.getTime() + expires * 1000) {
+  if (expires === 0 || now.getTime() > time.getTime() + expires * 1000) {
     throw new S3Error('AccessDenied', 'Request has expired', {
       'X-Amz-Expires': expiresText,
       Expires: formatAmzDate(new Date(time.getTime() + expires * 1000)),
