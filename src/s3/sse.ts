@@ -10,6 +10,8 @@ import type { OpContext } from './context.ts'
 import { S3Error } from './errors.ts'
 
 export const SSE_HEADER = 'x-amz-server-side-encryption'
+const KMS_KEY_ID_HEADER = 'x-amz-server-side-encryption-aws-kms-key-id'
+const KMS_CONTEXT_HEADER = 'x-amz-server-side-encryption-context'
 export const SSE_C_ALGORITHM = 'AES256'
 const customer = (copySource: boolean) => `x-amz-${copySource ? 'copy-source-' : ''}server-side-encryption-customer-`
 
@@ -80,6 +82,15 @@ export function readSseC(
  */
 export function readSseRequest(h: Headers, sseC: SseCKey | undefined): boolean {
   const value = h.get(SSE_HEADER)
+  // A KMS key id (or context) means nothing without aws:kms: S3 answers 400 InvalidArgument.
+  for (const name of [KMS_KEY_ID_HEADER, KMS_CONTEXT_HEADER]) {
+    if (h.has(name) && !value?.startsWith('aws:kms'))
+      throw new S3Error(
+        'InvalidArgument',
+        'Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms',
+        { ArgumentName: name, ArgumentValue: h.get(name)! },
+      )
+  }
   if (value === null) return false
   if (sseC)
     throw new S3Error(
@@ -99,6 +110,19 @@ export function readSseRequest(h: Headers, sseC: SseCKey | undefined): boolean {
     ArgumentName: SSE_HEADER,
     ArgumentValue: value,
   })
+}
+
+/**
+ * GET and HEAD take no `x-amz-server-side-encryption` (only the SSE-C headers): S3 answers the
+ * header with 400 InvalidArgument whatever the object's encryption.
+ */
+export function refuseSseOnRead(h: Headers): void {
+  const value = h.get(SSE_HEADER)
+  if (value !== null)
+    throw new S3Error('InvalidArgument', 'x-amz-server-side-encryption header is not supported for this operation.', {
+      ArgumentName: SSE_HEADER,
+      ArgumentValue: value,
+    })
 }
 
 /** Refuses an SSE-S3 request for a bucket whose namespace stores data in clear. */

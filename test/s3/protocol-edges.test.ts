@@ -180,3 +180,37 @@ describe('GET/HEAD ?partNumber beyond the parts the object has → 400 InvalidPa
     expect([single.status, errorCode(single.body)]).toEqual([400, 'InvalidPart'])
   })
 })
+
+describe('SSE headers where S3 refuses them → 400 InvalidArgument', () => {
+  it('x-amz-server-side-encryption on GET and HEAD', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'sse-read', Body: 'x' }))
+    const path = objectPath(bucket, 'sse-read')
+    const headers = { 'x-amz-server-side-encryption': 'AES256' }
+    const get = await rawRequest(server, { method: 'GET', path, headers })
+    expect([get.status, errorCode(get.body)]).toEqual([400, 'InvalidArgument'])
+    expect((await rawRequest(server, { method: 'HEAD', path, headers })).status).toBe(400)
+    expect((await rawRequest(server, { method: 'GET', path })).status).toBe(200)
+  })
+
+  it('a KMS key id without x-amz-server-side-encryption: aws:kms, on PUT and CreateMultipartUpload', async () => {
+    const kms = { 'x-amz-server-side-encryption-aws-kms-key-id': 'alias/some-key' }
+    const put = await rawRequest(server, { method: 'PUT', path: objectPath(bucket, 'kms'), headers: kms, body: 'x' })
+    expect([put.status, errorCode(put.body)]).toEqual([400, 'InvalidArgument'])
+    const withAes = await rawRequest(server, {
+      method: 'PUT',
+      path: objectPath(bucket, 'kms'),
+      headers: { ...kms, 'x-amz-server-side-encryption': 'AES256' },
+      body: 'x',
+    })
+    expect([withAes.status, errorCode(withAes.body)]).toEqual([400, 'InvalidArgument'])
+    const mpu = await rawRequest(server, {
+      method: 'POST',
+      path: objectPath(bucket, 'kms'),
+      query: [['uploads', '']],
+      headers: kms,
+    })
+    expect([mpu.status, errorCode(mpu.body)]).toEqual([400, 'InvalidArgument'])
+    const head = await rawRequest(server, { method: 'HEAD', path: objectPath(bucket, 'kms') })
+    expect(head.status).toBe(404)
+  })
+})

@@ -13,7 +13,7 @@ import {
   writeObjectMetadata,
   type ByteRange,
 } from '../headers.ts'
-import { encryptionHeaders, readSseC } from '../sse.ts'
+import { encryptionHeaders, readSseC, refuseSseOnRead } from '../sse.ts'
 import { checksumHeaders } from './body.ts'
 import { readVersionId } from './versions.ts'
 import { type ObjectAttributesInput, objectAttributesXml } from '../xml/documents.ts'
@@ -79,6 +79,7 @@ function objectHeaders(op: OpContext, obj: ObjectInfo, sel: Selection): Headers 
 }
 
 export async function handleHeadObject(op: OpContext): Promise<Response> {
+  refuseSseOnRead(op.headers)
   const obj = await statObject(op.service, op.actor, {
     bucket: op.bucket,
     key: op.key,
@@ -91,6 +92,7 @@ export async function handleHeadObject(op: OpContext): Promise<Response> {
 }
 
 export async function handleGetObject(op: OpContext): Promise<Response> {
+  refuseSseOnRead(op.headers)
   const sseC = readSseC(op.headers, op.platform)
   const { info: obj, read } = await readObject(op.service, op.actor, {
     bucket: op.bucket,
