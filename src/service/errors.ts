@@ -29,6 +29,7 @@ export type ServiceErrorCode =
   | 'EntityTooLarge'
   | 'InvalidRange'
   | 'InvalidRequest'
+  | 'BadDigest'
   | 'Unavailable'
   /** A filesystem the write needs is full (or would fall under its minimum); nothing was stored. */
   | 'InsufficientStorage'

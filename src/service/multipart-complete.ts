@@ -31,6 +31,8 @@ export interface CompletePart {
 export interface CompleteUploadInput extends UploadAddress {
   parts: CompletePart[]
   conditions: WriteConditions
+  /** x-amz-checksum-* sent with the completion: the whole object's checksum it must have. */
+  expectedChecksum?: { algorithm: ChecksumAlgorithm; value: string }
 }
 
 const stripQuotes = (etag: string): string => etag.trim().replace(/^"|"$/g, '')
@@ -137,6 +139,7 @@ async function completeOnce(
     layout: data,
     encryption: upload.encryption,
   }
+  checkExpectedChecksum(input.expectedChecksum, row.checksum ?? undefined)
   // Passing the rows lets meta check that no part was replaced since they were read. The object
   // it replaces and the parts left out are queued for GC in the same transaction.
   const result = await meta.completeUpload(ctx.db, upload.uploadId, row, chosen, writer, conditions, keyPin(encryption))
@@ -157,6 +160,29 @@ function segmentOf(p: meta.PartRow): Segment {
   const crypto = parseSegmentCrypto(p.crypto, `part ${p.partNumber} of upload ${p.uploadId}`)
   if (crypto) seg.crypto = crypto
   return seg
+}
+
+/**
+ * A completion that names the object's checksum is refused, before anything is committed, when
+ * the upload computes another algorithm (or none) or another value. A composite value may be sent
+ * with or without its `-N` part count.
+ */
+function checkExpectedChecksum(
+  expected: CompleteUploadInput['expectedChecksum'],
+  actual: ChecksumValue | undefined,
+): void {
+  if (!expected) return
+  if (actual?.algorithm !== expected.algorithm)
+    throw new ServiceError(
+      'InvalidRequest',
+      `The upload was created using ${actual ? `the ${actual.algorithm}` : 'no'} checksum algorithm; x-amz-checksum-${expected.algorithm.toLowerCase()} does not apply.`,
+    )
+  const base = (v: string) => v.replace(/-\d+$/, '')
+  if (base(expected.value) !== base(actual.value))
+    throw new ServiceError(
+      'BadDigest',
+      `The ${expected.algorithm.toLowerCase()} you specified did not match the calculated checksum.`,
+    )
 }
 
 function objectChecksum(ctx: ServiceContext, upload: meta.UploadRow, parts: meta.PartRow[]): ChecksumValue | undefined {

@@ -16,6 +16,8 @@ import {
 } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  checksumB64,
+  compositeChecksum,
   errorCode,
   hostOf,
   objectPath,
@@ -212,5 +214,57 @@ describe('SSE headers where S3 refuses them → 400 InvalidArgument', () => {
     expect([mpu.status, errorCode(mpu.body)]).toEqual([400, 'InvalidArgument'])
     const head = await rawRequest(server, { method: 'HEAD', path: objectPath(bucket, 'kms') })
     expect(head.status).toBe(404)
+  })
+})
+
+describe('checksums: malformed values and CompleteMultipartUpload', () => {
+  it('a malformed x-amz-checksum-* value on PutObject → 400 InvalidRequest, nothing stored', async () => {
+    const path = objectPath(bucket, 'bad-checksum')
+    for (const [name, value] of [
+      ['x-amz-checksum-crc32', 'not base64!'],
+      ['x-amz-checksum-crc32', 'AAAAAAAA'], // base64 of 6 bytes, not 4
+      ['x-amz-checksum-sha256', 'AAAA'],
+    ]) {
+      const r = await rawRequest(server, { method: 'PUT', path, headers: { [name!]: value! }, body: 'x' })
+      expect([r.status, errorCode(r.body)], `${name}: ${value}`).toEqual([400, 'InvalidRequest'])
+    }
+    expect((await rawRequest(server, { method: 'HEAD', path })).status).toBe(404)
+  })
+
+  it('a wrong or malformed x-amz-checksum-sha256 on CompleteMultipartUpload is refused; the right one completes', async () => {
+    const key = 'complete-sha256'
+    const body = Buffer.from('the only part')
+    const { UploadId } = await s3.send(
+      new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ChecksumAlgorithm: 'SHA256' }),
+    )
+    const part = await s3.send(
+      new UploadPartCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId,
+        PartNumber: 1,
+        Body: body,
+        ChecksumAlgorithm: 'SHA256',
+      }),
+    )
+    const Parts = [{ PartNumber: 1, ETag: part.ETag, ChecksumSHA256: part.ChecksumSHA256 }]
+    const complete = (ChecksumSHA256: string) =>
+      s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId,
+          MultipartUpload: { Parts },
+          ChecksumSHA256,
+        }),
+      )
+    const wrong = await sdkError(complete(await checksumB64('SHA256', Buffer.from('something else'))))
+    expect([wrong.status, wrong.name]).toEqual([400, 'BadDigest'])
+    const malformed = await sdkError(complete('AAAA'))
+    expect([malformed.status, malformed.name]).toEqual([400, 'InvalidRequest'])
+    expect((await rawRequest(server, { method: 'HEAD', path: objectPath(bucket, key) })).status).toBe(404)
+    const right = await compositeChecksum('SHA256', [body])
+    const done = await complete(right)
+    expect(done.ChecksumSHA256).toBe(right)
   })
 })

@@ -12,7 +12,8 @@ import {
   type UploadAddress,
   uploadPart,
 } from '../../service/index.ts'
-import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../../util/checksums.ts'
+import { CHECKSUM_ALGORITHMS, CHECKSUM_LENGTHS, type ChecksumAlgorithm } from '../../util/checksums.ts'
+import { fromBase64 } from '../../util/bytes.ts'
 import { emptyResponse, xmlResponse, type OpContext } from '../context.ts'
 import { S3Error } from '../errors.ts'
 import { readObjectMetadata } from '../headers.ts'
@@ -115,11 +116,42 @@ export async function handleUploadPart(op: OpContext): Promise<Response> {
   return emptyResponse(200, { etag: part.etag, ...headers, ...encryptionHeaders(part.sse, sseC) })
 }
 
+/**
+ * `x-amz-checksum-<alg>` on CompleteMultipartUpload: the whole object's checksum (a composite one
+ * with or without `-N`). A value that is not base64 of the algorithm's digest length is 400
+ * InvalidRequest, as on any other request; whether it matches is the service's to check.
+ */
+function readCompletionChecksum(h: Headers): { algorithm: ChecksumAlgorithm; value: string } | undefined {
+  let found: { algorithm: ChecksumAlgorithm; value: string } | undefined
+  for (const algorithm of CHECKSUM_ALGORITHMS) {
+    const name = `x-amz-checksum-${algorithm.toLowerCase()}`
+    const raw = h.get(name)
+    if (raw === null) continue
+    const value = raw.trim()
+    const digest = /^[A-Za-z0-9+/]+={0,2}(-\d+)?$/.test(value) ? fromBase64(value.replace(/-\d+$/, '')) : undefined
+    if (digest?.length !== CHECKSUM_LENGTHS[algorithm])
+      throw new S3Error('InvalidRequest', `Value for ${name} header is invalid.`)
+    if (found)
+      throw new S3Error(
+        'InvalidRequest',
+        'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.',
+      )
+    found = { algorithm, value }
+  }
+  return found
+}
+
 export async function handleCompleteMultipartUpload(op: OpContext): Promise<Response> {
   const address = uploadAddress(op)
   const conditions = writeConditions(op.headers)
+  const expectedChecksum = readCompletionChecksum(op.headers)
   const request = await parseCompleteMultipartUpload(op.body().stream, MAX_COMPLETE_BODY)
-  const obj = await completeUpload(op.service, op.actor, { ...address, parts: request.parts, conditions })
+  const obj = await completeUpload(op.service, op.actor, {
+    ...address,
+    parts: request.parts,
+    conditions,
+    expectedChecksum,
+  })
   const location = `/${encodeURIComponent(op.bucket)}/${op.key.split('/').map(encodeURIComponent).join('/')}`
   return xmlResponse(
     completeMultipartUploadXml({
