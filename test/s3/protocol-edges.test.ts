@@ -21,7 +21,6 @@ import {
   errorCode,
   hostOf,
   objectPath,
-  presignPath,
   rawRequest,
   sendRaw,
   serverCreds,
