@@ -55,6 +55,13 @@ describe('readObjectMetadata', () => {
     })
   })
 
+  it('keeps any other Content-Encoding exactly as sent (S3 returns "deflate, gzip" as is)', () => {
+    const enc = (v: string) => readObjectMetadata(new Headers({ 'content-encoding': v })).headers['content-encoding']
+    expect(enc('deflate, gzip')).toBe('deflate, gzip')
+    expect(enc('aws-chunked, deflate, gzip')).toBe('deflate, gzip')
+    expect(enc('aws-chunked')).toBeUndefined()
+  })
+
   it('refuses more than 2 KB of user metadata', () => {
     expect(() => readObjectMetadata(new Headers({ 'x-amz-meta-big': 'x'.repeat(2100) }))).toThrow(S3Error)
   })

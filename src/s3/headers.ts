@@ -32,13 +32,15 @@ export function readObjectMetadata(h: Headers): MetadataFromRequest {
     if (v !== null) headers[name] = v
   }
   // aws-chunked is how the body travelled, not how the object is encoded: S3 drops it.
+  // Anything else is kept as sent ("deflate, gzip" comes back with its space, as from S3).
   if (headers['content-encoding']) {
-    const rest = headers['content-encoding']
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s && s !== 'aws-chunked')
-    if (rest.length > 0) headers['content-encoding'] = rest.join(',')
-    else delete headers['content-encoding']
+    const all = headers['content-encoding'].split(',')
+    const rest = all.filter((s) => s.trim() !== 'aws-chunked')
+    if (rest.length < all.length) {
+      const kept = rest.join(',').trim()
+      if (kept) headers['content-encoding'] = kept
+      else delete headers['content-encoding']
+    }
   }
   const userMeta: Record<string, string> = {}
   let size = 0

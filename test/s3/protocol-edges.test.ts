@@ -110,6 +110,12 @@ describe('non-ASCII x-amz-meta-* values (UsingMetadata: UTF-8 in, RFC 2047 out)'
   })
 })
 
+it('Content-Encoding "deflate, gzip" is returned exactly as sent', async () => {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'enc', Body: 'x', ContentEncoding: 'deflate, gzip' }))
+  const head = await rawRequest(server, { method: 'HEAD', path: objectPath(bucket, 'enc') })
+  expect(head.headers['content-encoding']).toBe('deflate, gzip')
+})
+
 describe('ListBuckets paging: max-buckets, continuation-token, prefix, bucket-region', () => {
   const prefix = bucketName('lbp')
   const names = [`${prefix}-a`, `${prefix}-b`, `${prefix}-c`, `${prefix}-d`, `${prefix}-e`]
