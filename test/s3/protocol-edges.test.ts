@@ -116,6 +116,23 @@ it('Content-Encoding "deflate, gzip" is returned exactly as sent', async () => {
   expect(head.headers['content-encoding']).toBe('deflate, gzip')
 })
 
+it('ListObjectsV2: an empty continuation-token lists from the start; a token not of ours is InvalidArgument', async () => {
+  const list = (token: string) =>
+    rawRequest(server, {
+      method: 'GET',
+      path: `/${bucket}`,
+      query: [
+        ['list-type', '2'],
+        ['continuation-token', token],
+      ],
+    })
+  const empty = await list('')
+  expect(empty.status, empty.body).toBe(200)
+  expect(empty.body).toContain('<Key>enc</Key>')
+  const bad = await list('bm90LW91cnM')
+  expect([bad.status, errorCode(bad.body)]).toEqual([400, 'InvalidArgument'])
+})
+
 describe('ListBuckets paging: max-buckets, continuation-token, prefix, bucket-region', () => {
   const prefix = bucketName('lbp')
   const names = [`${prefix}-a`, `${prefix}-b`, `${prefix}-c`, `${prefix}-d`, `${prefix}-e`]
