@@ -1,13 +1,20 @@
 /**
- * `x-amz-copy-source` → the source bucket and key, checked like a request's own key, for the
- * authorization step (a copy needs read on its source; ops/copy.ts reads the version id too).
+ * `x-amz-copy-source` → the source bucket and key, checked like a request's own key, and its query
+ * (`?versionId=`). One parser for the authorization step (a copy needs read on its source) and for
+ * ops/copy.ts, which reads the version id from the query.
  */
 import { S3Error } from './errors.ts'
 import { checkObjectKey } from './object-keys.ts'
 
-export function parseCopySource(header: string): { bucket: string; key: string } {
-  const [path] = header.split('?', 2) as [string]
-  // A ?versionId= is read by the copy itself; here only the object the copy reads from matters.
+export interface CopySourceAddress {
+  bucket: string
+  key: string
+  /** What followed `?`, when anything did. */
+  query?: URLSearchParams
+}
+
+export function parseCopySource(header: string): CopySourceAddress {
+  const [path, query] = header.split('?', 2) as [string, string | undefined]
   let decoded: string
   try {
     decoded = decodeURIComponent(path)
@@ -23,5 +30,5 @@ export function parseCopySource(header: string): { bucket: string; key: string }
   }
   const key = trimmed.slice(slash + 1)
   checkObjectKey(key, 'x-amz-copy-source')
-  return { bucket: trimmed.slice(0, slash), key }
+  return { bucket: trimmed.slice(0, slash), key, ...(query !== undefined ? { query: new URLSearchParams(query) } : {}) }
 }

@@ -6,7 +6,7 @@ import { type CopyObjectInput, type CopySource, copyObject, uploadPartCopy } fro
 import { type OpContext, xmlResponse } from '../context.ts'
 import { S3Error } from '../errors.ts'
 import { readConditions, readObjectMetadata } from '../headers.ts'
-import { checkObjectKey } from '../object-keys.ts'
+import { parseCopySource } from '../copy-source.ts'
 import { encryptionHeaders, readSseC, readSseRequest, requireBucketEncryption } from '../sse.ts'
 import { copyObjectResultXml, copyPartResultXml } from '../xml/documents.ts'
 import { checksumHeaders } from './body.ts'
@@ -14,31 +14,13 @@ import { readChecksumAlgorithm, readPartNumber, uploadAddress } from './multipar
 import { readVersionId, versionHeaders } from './versions.ts'
 import { readLockHeaders } from './locks.ts'
 
-export function parseCopySource(header: string): { bucket: string; key: string; versionId?: string } {
-  const [path, query] = header.split('?', 2) as [string, string | undefined]
-  const versionId = query === undefined ? undefined : readVersionId(new URLSearchParams(query))
-  let decoded: string
-  try {
-    decoded = decodeURIComponent(path)
-  } catch {
-    throw new S3Error('InvalidArgument', 'Invalid copy source encoding.', { ArgumentName: 'x-amz-copy-source' })
-  }
-  const trimmed = decoded.startsWith('/') ? decoded.slice(1) : decoded
-  const slash = trimmed.indexOf('/')
-  if (slash <= 0 || slash === trimmed.length - 1) {
-    throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey', {
-      ArgumentName: 'x-amz-copy-source',
-    })
-  }
-  const key = trimmed.slice(slash + 1)
-  checkObjectKey(key, 'x-amz-copy-source')
-  return { bucket: trimmed.slice(0, slash), key, ...(versionId !== undefined ? { versionId } : {}) }
-}
-
 /** `x-amz-copy-source` and its `-if-*` conditions and SSE-C key headers. */
 function readCopySource(op: OpContext): CopySource {
+  const { query, ...address } = parseCopySource(op.headers.get('x-amz-copy-source')!)
+  const versionId = query === undefined ? undefined : readVersionId(query)
   return {
-    ...parseCopySource(op.headers.get('x-amz-copy-source')!),
+    ...address,
+    ...(versionId !== undefined ? { versionId } : {}),
     conditions: readConditions(op.headers, 'x-amz-copy-source-'),
     sseC: readSseC(op.headers, op.platform, true),
   }
