@@ -21,6 +21,7 @@ import {
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { describeWithClient } from '../helpers/clients.ts'
 import { bucketName, s3Client, sdkError } from '../helpers/s3-client.ts'
+import { rcloneEnv } from '../helpers/rclone.ts'
 import { startServer, type TestServer } from '../helpers/server.ts'
 import { sha256 } from '../helpers/shards.ts'
 
@@ -122,17 +123,7 @@ describeWithClient('rclone', 'rclone lists and fetches old versions', (bin) => {
   const rclone = (args: string[]) =>
     run(bin, ['--ca-cert', join(dir, 'ca.pem'), '--config', '/dev/null', '--low-level-retries', '1', ...args], {
       timeout: 120_000,
-      env: {
-        PATH: process.env.PATH,
-        HOME: dir,
-        RCLONE_CONFIG_COFFER_TYPE: 's3',
-        RCLONE_CONFIG_COFFER_PROVIDER: 'Other',
-        RCLONE_CONFIG_COFFER_ACCESS_KEY_ID: server.accessKeyId,
-        RCLONE_CONFIG_COFFER_SECRET_ACCESS_KEY: server.secretAccessKey,
-        RCLONE_CONFIG_COFFER_ENDPOINT: server.endpoint,
-        RCLONE_CONFIG_COFFER_REGION: server.region,
-        RCLONE_CONFIG_COFFER_FORCE_PATH_STYLE: 'true',
-      },
+      env: rcloneEnv(server, dir),
     })
 
   it('--s3-versions lists every version and copies an old one back', async () => {

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { describeWithClient } from '../helpers/clients.ts'
+import { rcloneEnv } from '../helpers/rclone.ts'
 import { startServer, type TestServer } from '../helpers/server.ts'
 
 const run = promisify(execFile)
@@ -45,17 +46,7 @@ describeWithClient('rclone', 'rclone', (bin) => {
       ],
       {
         timeout: 120_000,
-        env: {
-          PATH: process.env.PATH,
-          HOME: dir,
-          RCLONE_CONFIG_COFFER_TYPE: 's3',
-          RCLONE_CONFIG_COFFER_PROVIDER: 'Other',
-          RCLONE_CONFIG_COFFER_ACCESS_KEY_ID: server.accessKeyId,
-          RCLONE_CONFIG_COFFER_SECRET_ACCESS_KEY: server.secretAccessKey,
-          RCLONE_CONFIG_COFFER_ENDPOINT: server.endpoint,
-          RCLONE_CONFIG_COFFER_REGION: server.region,
-          RCLONE_CONFIG_COFFER_FORCE_PATH_STYLE: 'true',
-        },
+        env: rcloneEnv(server, dir),
       },
     )
   }
