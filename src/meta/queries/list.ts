@@ -6,7 +6,7 @@ import { and, asc, eq, gt, gte, lt, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db.ts'
 import { type ObjectRow, objectRow, type UploadRow, uploadRow } from '../rows.ts'
 import { multipartUploads, objects } from '../schema.ts'
-import { seekPage, successor, type SeekFrom } from './seek.ts'
+import { markerBoundsStart, seekPage, successor, type SeekFrom } from './seek.ts'
 
 export interface ListObjectsInput {
   bucket: string
@@ -39,10 +39,9 @@ export async function listObjects(db: Db, input: ListObjectsInput): Promise<List
     ]
     if ('after' in from) where.push(gt(objects.key, from.after.key))
     else if ('atOrAfter' in from) where.push(gte(objects.key, from.atOrAfter))
-    else {
-      where.push(gte(objects.key, prefix))
-      if (input.startAfter !== undefined) where.push(gt(objects.key, input.startAfter))
-    }
+    else if (input.startAfter !== undefined && markerBoundsStart(prefix, input.startAfter)) {
+      where.push(gt(objects.key, input.startAfter))
+    } else where.push(gte(objects.key, prefix))
     return db
       .select()
       .from(objects)
@@ -98,9 +97,10 @@ export async function listUploads(db: Db, input: ListUploadsInput): Promise<List
     if ('after' in from) where.push(after(from.after.key, from.after.uploadId))
     else if ('atOrAfter' in from) where.push(gte(u.key, from.atOrAfter))
     else {
-      where.push(gte(u.key, prefix))
       const km = input.keyMarker
-      if (km !== undefined) where.push(input.uploadIdMarker ? after(km, input.uploadIdMarker) : gt(u.key, km))
+      if (km !== undefined && markerBoundsStart(prefix, km)) {
+        where.push(input.uploadIdMarker ? after(km, input.uploadIdMarker) : gt(u.key, km))
+      } else where.push(gte(u.key, prefix))
     }
     return db
       .select()
@@ -155,7 +155,9 @@ export async function listVersions(db: Db, input: ListVersionsInput): Promise<Li
   const upper = successor(prefix)
   const o = objects
   const after = (key: string, ord: number): SQL => sql`(${o.key}, ${o.ord}) > (${key}, ${ord})`
-  let start: SQL | undefined
+  // One lower bound for the first fetch: the prefix, or the marker when it lies past the prefix
+  // (a marker before the prefix: every version under the prefix comes after it).
+  let start: SQL = gte(o.key, prefix)
   const km = input.keyMarker
   if (km !== undefined && input.versionIdMarker !== undefined) {
     const marker = await db
@@ -164,15 +166,15 @@ export async function listVersions(db: Db, input: ListVersionsInput): Promise<Li
       .where(and(eq(o.bucket, bucket), eq(o.key, km), eq(o.versionId, input.versionIdMarker)))
       .get()
     if (!marker) return 'bad-marker'
-    start = after(km, marker.ord)
-  } else if (km !== undefined) {
+    if (markerBoundsStart(prefix, km)) start = after(km, marker.ord)
+  } else if (km !== undefined && markerBoundsStart(prefix, km)) {
     start = gt(o.key, km)
   }
   const fetch = (from: SeekFrom<ObjectRow>, limit: number): Promise<ObjectRow[]> => {
     const where: (SQL | undefined)[] = [eq(o.bucket, bucket), upper === undefined ? undefined : lt(o.key, upper)]
     if ('after' in from) where.push(after(from.after.key, from.after.ord))
     else if ('atOrAfter' in from) where.push(gte(o.key, from.atOrAfter))
-    else where.push(gte(o.key, prefix), start)
+    else where.push(start)
     return db
       .select()
       .from(o)

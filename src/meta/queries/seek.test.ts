@@ -1,6 +1,30 @@
 import { describe, expect, it } from 'vitest'
 import { byteOrder } from '../meta.testkit.ts'
-import { commonPrefixOf, seekPage, successor, type SeekFrom } from './seek.ts'
+import { commonPrefixOf, compareCodePoints, markerBoundsStart, seekPage, successor, type SeekFrom } from './seek.ts'
+
+describe('compareCodePoints', () => {
+  it('orders as SQLite does (UTF-8 bytes), where UTF-16 code units disagree', () => {
+    // U+FFFD is below U+1F600 in code points, but its code unit is above the surrogate 0xD83D.
+    expect('\uFFFD' < '\u{1F600}').toBe(false)
+    expect(compareCodePoints('\uFFFD', '\u{1F600}')).toBeLessThan(0)
+    expect(compareCodePoints('a\u{1F600}b', 'a\u{1F600}c')).toBeLessThan(0)
+    expect(compareCodePoints('ab', 'a')).toBeGreaterThan(0)
+    expect(compareCodePoints('', '')).toBe(0)
+    const keys = ['z', '\u{1F600}', 'a', '\uFFFD', 'ab', '\uE000', '']
+    expect([...keys].sort(compareCodePoints)).toEqual([...keys].sort(byteOrder))
+  })
+})
+
+describe('markerBoundsStart', () => {
+  it('a marker at or past the prefix bounds the first fetch; one before it does not', () => {
+    expect(markerBoundsStart('logs/', 'logs/2024')).toBe(true)
+    expect(markerBoundsStart('logs/', 'logs/')).toBe(true)
+    expect(markerBoundsStart('logs/', 'a')).toBe(false)
+    expect(markerBoundsStart('', 'anything')).toBe(true)
+    // Past the prefix's range entirely still bounds it (the upper bound then empties the page).
+    expect(markerBoundsStart('logs/', 'zzz')).toBe(true)
+  })
+})
 
 describe('successor', () => {
   it('bounds exactly the strings that start with the prefix, in byte order', () => {

@@ -24,6 +24,28 @@ export function successor(prefix: string): string | undefined {
   return undefined
 }
 
+/** Compares in code point order (= UTF-8 byte order, SQLite's BINARY collation), not UTF-16's. */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.codePointAt(i)!
+    const y = b.codePointAt(i)!
+    if (x !== y) return x < y ? -1 : 1
+    if (x > 0xffff) i++ // both are the same surrogate pair
+  }
+  return a.length - b.length
+}
+
+/**
+ * True when a listing's marker lies at or past its prefix, so that the marker alone bounds the
+ * first fetch from below. The query must then carry only the marker bound: given `key >= prefix
+ * AND key > marker`, SQLite seeks on one of the two and filters the other, and it picks the
+ * prefix, so a page deep into a bucket read every key from the prefix up to the marker.
+ */
+export function markerBoundsStart(prefix: string, marker: string): boolean {
+  return compareCodePoints(marker, prefix) >= 0
+}
+
 /** Where the next fetch starts: strictly after a row, or at-or-after a key (past a prefix). */
 export type SeekFrom<R> = { after: R } | { atOrAfter: string } | { start: true }
 

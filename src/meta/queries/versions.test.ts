@@ -126,6 +126,21 @@ describe('versions', () => {
     expect(
       await listVersions(meta.db, { bucket: 'b', prefix: '', keyMarker: 'a', versionIdMarker: 'zz', maxKeys: 3 }),
     ).toBe('bad-marker')
+    // A marker before the prefix lists the prefix from its start, and is still checked.
+    const under = await listVersions(meta.db, { bucket: 'b', prefix: 'b/', keyMarker: 'a', maxKeys: 100 })
+    if (under === 'bad-marker') throw new Error('bad marker')
+    expect(under.versions.map((v) => v.key)).toEqual([...Array(5).fill('b/1'), ...Array(5).fill('b/2')])
+    const fromVersion = await listVersions(meta.db, {
+      bucket: 'b',
+      prefix: 'b/',
+      keyMarker: 'a',
+      versionIdMarker: 'a-2',
+      maxKeys: 100,
+    })
+    expect(fromVersion !== 'bad-marker' && fromVersion.versions.length).toBe(10)
+    expect(
+      await listVersions(meta.db, { bucket: 'b', prefix: 'b/', keyMarker: 'a', versionIdMarker: 'zz', maxKeys: 3 }),
+    ).toBe('bad-marker')
     // A key marker alone skips every version of that key.
     expect((await listed('b/2')).versions[0]?.versionId).toBe('c-4')
     // A delimiter rolls every version under a prefix into one common prefix.
