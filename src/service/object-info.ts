@@ -5,6 +5,7 @@
 import type * as meta from '../meta/index.ts'
 import type { ChecksumAlgorithm } from '../util/checksums.ts'
 import type { EncryptionRecord } from './encryption.ts'
+import { decodeVersionLock, type VersionLock } from './object-lock.ts'
 
 /** How stored data is encrypted: SSE-S3 (the namespace's D@RE key) or SSE-C (the customer's key). */
 export type SseKind = 'sse-s3' | 'sse-c'
@@ -47,6 +48,8 @@ export interface ObjectInfo extends ObjectSummary {
   sse?: SseKind
   /** The version's id; present when the bucket is or was versioned ('null' included). */
   versionId?: string
+  /** Object Lock retention and legal hold; absent when the version has neither. */
+  lock?: VersionLock
 }
 
 export interface UploadInfo {
@@ -105,6 +108,10 @@ export function objectInfo(row: meta.ObjectRow, record: EncryptionRecord | undef
   const sse = sseOf(record)
   if (sse) out.sse = sse
   if (versioned) out.versionId = row.versionId
+  if (row.lock !== null && row.lock !== undefined) {
+    const lock = decodeVersionLock(row.lock, `object ${row.bucket}/${row.key} version ${row.versionId}`)
+    if (lock.retention || lock.legalHold) out.lock = lock
+  }
   return out
 }
 

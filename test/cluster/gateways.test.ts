@@ -12,9 +12,14 @@ import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
   HeadObjectCommand,
+  ListObjectVersionsCommand,
   ListBucketsCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
+  PutObjectLegalHoldCommand,
+  PutObjectRetentionCommand,
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3'
@@ -153,6 +158,118 @@ describe('two gateways on one sqld over six storage nodes', () => {
     expect(done.every((r) => r !== undefined)).toBe(true)
     expect(done[0]!.ETag).toBe(done[1]!.ETag)
     for (const g of [A, B]) expect(sha256(await getBytes(clients[g]!, Bucket, Key))).toBe(sha256(Buffer.concat(parts)))
+  })
+
+  it('versions written through both gateways at once: one order, distinct ids, the newest is what both serve', async () => {
+    const Versioned = bucketName('gw-ver')
+    await clients[A]!.send(new CreateBucketCommand({ Bucket: Versioned }))
+    await clients[B]!.send(
+      new PutBucketVersioningCommand({ Bucket: Versioned, VersioningConfiguration: { Status: 'Enabled' } }),
+    )
+    const Key = 'versions/race'
+    const acked = new Map<string, string>() // version id → sha of the body it acknowledged
+    await pool(
+      Array.from({ length: 24 }, (_, i) => i),
+      6,
+      async (i) => {
+        const body = objectBytes(`${Key}#${i}`, 1 + (i % 3) * 100 * KiB)
+        const r = await clients[i % 2]!.send(new PutObjectCommand({ Bucket: Versioned, Key, Body: body }))
+        expect(acked.has(r.VersionId!)).toBe(false)
+        acked.set(r.VersionId!, sha256(body))
+      },
+    )
+    // Delete markers raced from both gateways too: each is a version of its own.
+    const markers = await Promise.all(
+      [A, B].map((g) => clients[g]!.send(new DeleteObjectCommand({ Bucket: Versioned, Key }))),
+    )
+    for (const m of markers) expect(m.DeleteMarker).toBe(true)
+    const listings = await Promise.all(
+      [A, B].map((g) => clients[g]!.send(new ListObjectVersionsCommand({ Bucket: Versioned, Prefix: Key }))),
+    )
+    const ids = (l: (typeof listings)[number]) => [
+      ...(l.Versions ?? []).map((v) => v.VersionId!),
+      ...(l.DeleteMarkers ?? []).map((v) => v.VersionId!),
+    ]
+    expect(new Set(ids(listings[0]!)).size).toBe(26)
+    expect(listings[0]!.Versions!.map((v) => v.VersionId)).toEqual(listings[1]!.Versions!.map((v) => v.VersionId))
+    expect(new Set(listings[0]!.Versions!.map((v) => v.VersionId))).toEqual(new Set(acked.keys()))
+    // Exactly one latest entry, a delete marker; removing both markers (through the other
+    // gateways) brings back the newest data version, which both gateways then serve.
+    const latest = [...(listings[0]!.Versions ?? []), ...(listings[0]!.DeleteMarkers ?? [])].filter((v) => v.IsLatest)
+    expect(latest).toHaveLength(1)
+    expect(markers.map((m) => m.VersionId)).toContain(latest[0]!.VersionId)
+    for (const [g, m] of markers.entries()) {
+      await clients[other(g)]!.send(new DeleteObjectCommand({ Bucket: Versioned, Key, VersionId: m.VersionId }))
+    }
+    const newest = listings[0]!.Versions![0]!.VersionId!
+    for (const g of [A, B]) {
+      const head = await clients[g]!.send(new HeadObjectCommand({ Bucket: Versioned, Key }))
+      expect(head.VersionId).toBe(newest)
+      expect(sha256(await getBytes(clients[g]!, Versioned, Key))).toBe(acked.get(newest))
+    }
+  })
+
+  it('Object Lock holds across gateways: retention and a legal hold set through one bind the other', async () => {
+    const Locked = bucketName('gw-lock')
+    await clients[A]!.send(new CreateBucketCommand({ Bucket: Locked, ObjectLockEnabledForBucket: true }))
+    const Key = 'locked'
+    const until = new Date(Date.now() + 24 * 3600 * 1000)
+    const put = await clients[A]!.send(
+      new PutObjectCommand({
+        Bucket: Locked,
+        Key,
+        Body: objectBytes(Key, 10 * KiB),
+        ObjectLockMode: 'COMPLIANCE',
+        ObjectLockRetainUntilDate: until,
+      }),
+    )
+    const VersionId = put.VersionId!
+    const refused = await sdkError(clients[B]!.send(new DeleteObjectCommand({ Bucket: Locked, Key, VersionId })))
+    expect(refused.name).toBe('AccessDenied')
+    const shorter = await sdkError(
+      clients[B]!.send(
+        new PutObjectRetentionCommand({
+          Bucket: Locked,
+          Key,
+          VersionId,
+          Retention: { Mode: 'COMPLIANCE', RetainUntilDate: new Date(Date.now() + 3600 * 1000) },
+        }),
+      ),
+    )
+    expect(shorter.name).toBe('AccessDenied')
+    // A legal hold set through B keeps a GOVERNANCE version that A could otherwise bypass.
+    const gov = await clients[A]!.send(
+      new PutObjectCommand({
+        Bucket: Locked,
+        Key: 'held',
+        Body: objectBytes('held', 1 * KiB),
+        ObjectLockMode: 'GOVERNANCE',
+        ObjectLockRetainUntilDate: until,
+      }),
+    )
+    await clients[B]!.send(
+      new PutObjectLegalHoldCommand({
+        Bucket: Locked,
+        Key: 'held',
+        VersionId: gov.VersionId,
+        LegalHold: { Status: 'ON' },
+      }),
+    )
+    const held = await sdkError(
+      clients[A]!.send(
+        new DeleteObjectCommand({
+          Bucket: Locked,
+          Key: 'held',
+          VersionId: gov.VersionId,
+          BypassGovernanceRetention: true,
+        }),
+      ),
+    )
+    expect(held.name).toBe('AccessDenied')
+    for (const g of [A, B]) {
+      const head = await clients[g]!.send(new HeadObjectCommand({ Bucket: Locked, Key, VersionId }))
+      expect(head.ObjectLockMode).toBe('COMPLIANCE')
+    }
   })
 
   it('bucket creation raced by two tenants through both gateways: one owns it, the other gets BucketAlreadyExists', async () => {

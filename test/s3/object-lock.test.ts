@@ -4,7 +4,7 @@
  * root user, GOVERNANCE bypass, bucket default retention, integrity headers, and a restart
  * keeping every retention.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -15,9 +15,11 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetBucketVersioningCommand,
+  GetObjectCommand,
   GetObjectLegalHoldCommand,
   GetObjectLockConfigurationCommand,
   GetObjectRetentionCommand,
+  HeadObjectCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
   PutObjectLegalHoldCommand,
@@ -27,6 +29,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { adminJson, adminRun, type Credentials } from '../helpers/admin.ts'
 import { md5b64, objectPath, rawRequest } from '../helpers/raw.ts'
 import { bucketName, s3Client, sdkError } from '../helpers/s3-client.ts'
 import { randomCredentials, startServer, type TestServer } from '../helpers/server.ts'
@@ -207,6 +210,54 @@ describe('retention and legal hold', () => {
     await s3.send(new PutObjectLegalHoldCommand({ Bucket, Key: 'h2', VersionId: w, LegalHold: { Status: 'ON' } }))
     expect(await sdkError(delVersion('h2', w))).toMatchObject({ status: 403 })
     await s3.send(new PutObjectLegalHoldCommand({ Bucket, Key: 'h2', VersionId: w, LegalHold: { Status: 'OFF' } }))
+  })
+
+  it("GET and HEAD show a version's lock to a caller allowed to read it, and only to such a caller", async () => {
+    const until = inDays(3)
+    const v = (
+      await put('shown', {
+        ObjectLockMode: 'COMPLIANCE',
+        ObjectLockRetainUntilDate: until,
+        ObjectLockLegalHoldStatus: 'ON',
+      })
+    ).VersionId!
+    const head = await s3.send(new HeadObjectCommand({ Bucket, Key: 'shown', VersionId: v }))
+    expect(head.ObjectLockMode).toBe('COMPLIANCE')
+    expect(Math.abs(head.ObjectLockRetainUntilDate!.getTime() - until.getTime())).toBeLessThan(1000)
+    expect(head.ObjectLockLegalHoldStatus).toBe('ON')
+    const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'shown' }))
+    expect(got.ObjectLockMode).toBe('COMPLIANCE')
+    expect(got.ObjectLockLegalHoldStatus).toBe('ON')
+    await got.Body!.transformToString()
+    // A version without a lock carries none of the headers.
+    await put('plain')
+    const plain = await rawRequest(server, { method: 'HEAD', path: objectPath(Bucket, 'plain') })
+    expect(plain.status).toBe(200)
+    expect(Object.keys(plain.headers).filter((h) => h.startsWith('x-amz-object-lock'))).toEqual([])
+    // A user allowed s3:GetObject(Version) alone reads the object but not its lock (S3 needs
+    // s3:GetObjectRetention and s3:GetObjectLegalHold for the headers).
+    const reader = await adminJson<Credentials>(server, ['user', 'create', 'lock-reader', '--namespace', 'default'])
+    const policy = join(dataDir, 'get-only.json')
+    await writeFile(
+      policy,
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion'], Resource: `arn:aws:s3:::${Bucket}/*` },
+        ],
+      }),
+    )
+    await adminRun(server, ['user', 'policy', 'set', reader.accessKeyId, policy])
+    const other = s3Client(server, reader)
+    try {
+      const seen = await other.send(new HeadObjectCommand({ Bucket, Key: 'shown', VersionId: v }))
+      expect(seen.ETag).toBe(head.ETag)
+      expect(seen.ObjectLockMode).toBeUndefined()
+      expect(seen.ObjectLockRetainUntilDate).toBeUndefined()
+      expect(seen.ObjectLockLegalHoldStatus).toBeUndefined()
+    } finally {
+      other.destroy()
+    }
   })
 
   it('bad lock requests are 400s: a past date, one header without the other, an unknown mode', async () => {

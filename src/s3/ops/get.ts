@@ -14,6 +14,7 @@ import {
   type ByteRange,
 } from '../headers.ts'
 import { encryptionHeaders, readSseC, refuseSseOnRead } from '../sse.ts'
+import { allowedEach } from '../authorize.ts'
 import { checksumHeaders } from './body.ts'
 import { readVersionId } from './versions.ts'
 import { type ObjectAttributesInput, objectAttributesXml } from '../xml/documents.ts'
@@ -78,6 +79,26 @@ function objectHeaders(op: OpContext, obj: ObjectInfo, sel: Selection): Headers 
   return h
 }
 
+/**
+ * x-amz-object-lock-mode / -retain-until-date / -legal-hold on GET and HEAD, as S3 sends them:
+ * each only to a caller allowed s3:GetObjectRetention / s3:GetObjectLegalHold on the version.
+ * Decided only for a version that carries a lock, so other reads pay nothing.
+ */
+async function addLockHeaders(op: OpContext, obj: ObjectInfo, h: Headers): Promise<void> {
+  const lock = obj.lock
+  if (!lock) return
+  const [retention, legalHold] = await allowedEach(
+    op.service,
+    op.actor,
+    (['GetObjectRetention', 'GetObjectLegalHold'] as const).map((endpoint) => ({ ...op.facts, endpoint })),
+  )
+  if (retention && lock.retention) {
+    h.set('x-amz-object-lock-mode', lock.retention.mode)
+    h.set('x-amz-object-lock-retain-until-date', lock.retention.until.toISOString())
+  }
+  if (legalHold) h.set('x-amz-object-lock-legal-hold', lock.legalHold ? 'ON' : 'OFF')
+}
+
 export async function handleHeadObject(op: OpContext): Promise<Response> {
   refuseSseOnRead(op.headers)
   const obj = await statObject(op.service, op.actor, {
@@ -88,7 +109,9 @@ export async function handleHeadObject(op: OpContext): Promise<Response> {
     sseC: readSseC(op.headers, op.platform),
   })
   const sel = select(op, obj)
-  return new Response(null, { status: sel.range ? 206 : 200, headers: objectHeaders(op, obj, sel) })
+  const headers = objectHeaders(op, obj, sel)
+  await addLockHeaders(op, obj, headers)
+  return new Response(null, { status: sel.range ? 206 : 200, headers })
 }
 
 export async function handleGetObject(op: OpContext): Promise<Response> {
@@ -104,8 +127,10 @@ export async function handleGetObject(op: OpContext): Promise<Response> {
   const sel = select(op, obj)
   const start = sel.range?.start ?? 0
   const end = sel.range?.end ?? obj.size
+  const headers = objectHeaders(op, obj, sel)
+  await addLockHeaders(op, obj, headers)
   const body = end > start ? await read(start, end) : null
-  return new Response(body, { status: sel.range ? 206 : 200, headers: objectHeaders(op, obj, sel) })
+  return new Response(body, { status: sel.range ? 206 : 200, headers })
 }
 
 const ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] as const
