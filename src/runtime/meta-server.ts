@@ -95,6 +95,27 @@ export async function sqldBinary(env: Record<string, string | undefined>): Promi
   return bin
 }
 
+/** util-linux's setpriv (Debian: essential): sets the parent-death signal, then execs sqld. */
+const SETPRIV = '/usr/bin/setpriv'
+const PDEATHSIG = ['--pdeathsig', 'TERM', '--']
+
+/**
+ * Whether sqld can be tied to this process, so that a `coffer meta-server` killed with SIGKILL
+ * (no chance to stop its child) does not leave sqld holding the port and the database: Linux's
+ * parent-death signal, set by setpriv before exec (sqld keeps its pid). Node only: the signal
+ * follows the *thread* that spawned, and Node spawns from its main thread, which lives as long
+ * as the process; Deno and Bun may spawn from a worker thread, whose end would stop sqld.
+ */
+async function tiedToParent(runtime: RuntimeAdapter['name']): Promise<boolean> {
+  if (runtime !== 'node' || process.platform !== 'linux') return false
+  try {
+    await access(SETPRIV, constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** The URL gateways pass as --meta. */
 export const metaUrl = (host: string, port: number): string =>
   `http://${host.includes(':') ? `[${host}]` : host}:${port}`
@@ -112,6 +133,7 @@ export async function startMetaServer(
   c: MetaServerConfig,
   env: Record<string, string | undefined>,
   io: Output,
+  runtime: RuntimeAdapter['name'] = 'node',
 ): Promise<MetaServer> {
   let cluster = await loadCluster(c.clusterFile)
   for (const w of cluster.warnings) io.err(`coffer meta-server: warning: ${w}`)
@@ -124,7 +146,9 @@ export async function startMetaServer(
   const dbPath = join(resolve(c.dataDir), SQLD_DIR)
   await mkdir(resolve(c.dataDir), { recursive: true })
   const url = metaUrl(c.host, c.port)
-  const child = spawn(bin, ['--db-path', dbPath, '--http-listen-addr', `${c.host}:${c.port}`, '--no-welcome'], {
+  const args = ['--db-path', dbPath, '--http-listen-addr', `${c.host}:${c.port}`, '--no-welcome']
+  const [cmd, argv] = (await tiedToParent(runtime)) ? [SETPRIV, [...PDEATHSIG, bin, ...args]] : [bin, args]
+  const child = spawn(cmd, argv, {
     // Only what sqld needs: its key, and PATH/HOME. No admin API, no gRPC, no web console.
     env: {
       PATH: env.PATH ?? '/usr/bin:/bin',
@@ -199,6 +223,7 @@ export async function runMetaServerCommand(
       { clusterFile: p.values.cluster, dataDir: p.values.data, port: p.values.port, host: p.values.host },
       env,
       io,
+      adapter.name,
     )
   } catch (e) {
     io.err(`coffer meta-server: cannot start: ${e instanceof Error ? e.message : String(e)}`)

@@ -24,6 +24,8 @@ export interface MetaServerProc {
   log(): string
   /** SIGKILLs sqld (a crash), then lets coffer meta-server exit. */
   crash(): Promise<void>
+  /** SIGKILLs `coffer meta-server` itself, which gets no chance to stop sqld. */
+  killParent(): Promise<void>
   /** SIGTERM: sqld closes cleanly, then coffer meta-server exits. */
   stop(): Promise<void>
   /** Starts it again on the same port and database. */
@@ -48,6 +50,12 @@ export async function startMetaServer(clusterFile: string, dataDir: string, port
       try {
         process.kill(proc.sqldPid, 'SIGKILL')
       } catch {}
+      await exitOf(child, 10_000)
+      child = undefined
+    },
+    killParent: async () => {
+      if (!child) return
+      child.kill('SIGKILL')
       await exitOf(child, 10_000)
       child = undefined
     },
