@@ -70,6 +70,8 @@ async function main(): Promise<number> {
           minutes: args.minutes,
           progress,
           repoRoot: REPO_ROOT,
+          peers: args.peers,
+          cephScript: resolve(args.cephScript ?? join(REPO_ROOT, '../shared/peers/ceph/ceph-peer.sh')),
         })
         results.push(result)
       } catch (e) {

@@ -1,25 +1,29 @@
 /**
  * S3 end-to-end suite through TLS with the AWS SDK v3: Coffer embedded (4+2 over 6 drives) and
- * over 6 `coffer node` processes, beside s3rver and a bare HTTPS ceiling measured in the same run.
+ * over 6 `coffer node` processes, beside s3rver and a bare HTTPS ceiling measured in the same run,
+ * and with `--peer ceph` beside Ceph RGW (bench/lib/ceph-peer.ts).
  */
 import { execFileSync } from 'node:child_process'
-import type { S3Client } from '@aws-sdk/client-s3'
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { OFFLOAD_MIN_BYTES } from '../src/s3/auth/checksums.ts'
 import { patternStream, peakRss } from '../test/helpers/big-object.ts'
 import { httpsGet } from '../test/helpers/server.ts'
 import { startCeiling } from './https-ceiling.ts'
-import type { SuiteResult } from './lib/report.ts'
+import { startCephPeer } from './lib/ceph-peer.ts'
+import type { SuiteResult, Table } from './lib/report.ts'
 import {
   createBucket,
   fillCofferMeta,
   fillS3rverFiles,
   getCell,
   listCell,
+  listKey,
   putCell,
   roundTripOk,
   threadCpu,
 } from './lib/s3-load.ts'
 import { S3Record } from './lib/s3-record.ts'
+import { summarize } from './lib/stats.ts'
 import type { SuiteContext } from './lib/suite.ts'
 import { sizeName } from './lib/table.ts'
 import {
@@ -45,6 +49,7 @@ const T = {
   nodes: 'coffer 6 nodes',
   s3rver: 's3rver',
   ceiling: 'HTTPS ceiling',
+  ceph: 'ceph rgw',
 }
 
 type Shape = [size: number, concurrency: number]
@@ -61,6 +66,8 @@ interface Plan {
   nodesSmall: Shape[]
   listSizes: number[]
   s3rverListSizes: number[]
+  /** Keys PUT into the Ceph peer for its listing rows (it has no bulk insert). */
+  cephListSizes: number[]
   listPages: number
   listMs: number
   timed: (size: number, conc: number) => LoadOptions
@@ -68,7 +75,8 @@ interface Plan {
 
 function planFor(quick: boolean): Plan {
   const big = quick ? 64 * MiB : 256 * MiB
-  const throughput = cross([MiB, big], [1, 8])
+  // 16 MiB ×8 is one of the comparison rows against Ceph RGW (issue: faster than Ceph).
+  const throughput = cross([MiB, 16 * MiB, big], [1, 8])
   const bigCount = quick ? 2 : 3
   return {
     big,
@@ -79,7 +87,7 @@ function planFor(quick: boolean): Plan {
           [big, 1],
         ]
       : throughput,
-    small: cross([SMALL], [1, 8, 32]),
+    small: cross([SMALL], [1, 8, 16, 32]),
     degraded: quick
       ? [
           [big, 1],
@@ -97,6 +105,7 @@ function planFor(quick: boolean): Plan {
     listSizes: quick ? [10_000] : [10_000, 100_000, 1_000_000],
     // s3rver walks its whole directory tree for every page: 100k keys is already slow.
     s3rverListSizes: quick ? [10_000] : [10_000, 100_000],
+    cephListSizes: [10_000],
     listPages: quick ? 10 : 50,
     listMs: quick ? 4_000 : 30_000,
     timed: (size, concurrency) =>
@@ -116,12 +125,13 @@ function planFor(quick: boolean): Plan {
   }
 }
 
-function steps(p: Plan, withNodes: boolean): number {
+function steps(p: Plan, withNodes: boolean, withCeph: boolean): number {
   const coffer = 2 * (p.throughput.length + p.plain.length + p.small.length + p.degraded.length) + p.listSizes.length
   const s3rver = 2 * (p.throughput.length + p.small.length) + p.s3rverListSizes.length
   const nodes = withNodes ? 2 * (p.nodes.length + p.nodesSmall.length) + 2 * (p.nodes.length + 1) : 0
   const noWorkers = 2 * (p.throughput.length + p.small.length)
-  return coffer + noWorkers + s3rver + 2 * p.throughput.length + nodes
+  const ceph = withCeph ? 2 * (p.throughput.length + p.small.length) + p.cephListSizes.length : 0
+  return coffer + noWorkers + s3rver + ceph + 2 * p.throughput.length + nodes
 }
 
 /** Lets the kernel write back what the PUTs left dirty, so GET figures do not pay for it. */
@@ -207,15 +217,15 @@ async function verify(run: Run, target: string, client: S3Client, sizes: number[
       run.rec.notes.push(`${target}: a ${sizeName(size)} object read back DIFFERENT bytes`)
 }
 
-function recordRss(run: Run, target: string, pids: number[], note: string): void {
+function recordRss(run: Run, target: string, pids: number[], note: string, others = 'node processes'): void {
   try {
     const [first, ...rest] = pids.map((p) => peakRss(p))
     run.rec.rss.push({ target, bytes: first!, note })
     if (rest.length)
       run.rec.rss.push({
-        target: `${target}: largest node`,
+        target: `${target}: largest of the rest`,
         bytes: Math.max(...rest),
-        note: `the largest of ${rest.length} live node processes`,
+        note: `the largest of ${rest.length} live ${others}`,
       })
   } catch (e) {
     run.rec.notes.push(`${target}: peak RSS not readable (${(e as Error).message})`)
@@ -228,6 +238,7 @@ async function listing(
   client: S3Client,
   sizes: number[],
   fill: (bucket: string, n: number) => Promise<void>,
+  how = 'inserted directly (not by PUT)',
 ): Promise<void> {
   for (const n of sizes) {
     const bucket = `list-${n}`
@@ -236,9 +247,7 @@ async function listing(
     await createBucket(client, bucket)
     const t0 = performance.now()
     await fill(bucket, n)
-    run.rec.notes.push(
-      `${target}: ${count} listing keys inserted directly (not by PUT) in ${((performance.now() - t0) / 1000).toFixed(2)} s.`,
-    )
+    run.rec.notes.push(`${target}: ${count} listing keys ${how} in ${((performance.now() - t0) / 1000).toFixed(2)} s.`)
     run.ctx.progress.status(`${target}: listing ${count} keys`)
     const r = await listCell(client, bucket, n, run.plan.listPages, run.plan.listMs)
     for (const x of [r.plain, r.delimited])
@@ -345,6 +354,51 @@ async function s3rver(run: Run): Promise<void> {
   }
 }
 
+/**
+ * Ceph RGW, the store an operator would deploy instead: the same cells as s3rver. Its Pacific
+ * release predates the SDK's default checksums, so its client runs WHEN_REQUIRED, as does the
+ * Coffer column it is compared with (cephTable).
+ */
+async function ceph(run: Run): Promise<void> {
+  run.ctx.progress.status('starting the Ceph RGW peer (about a minute)')
+  const t = await startCephPeer(run.ctx.cephScript)
+  const client = clientFor(t, 'when-required')
+  try {
+    await createBucket(client, BUCKET)
+    await verify(run, T.ceph, client, [MiB, run.plan.big])
+    const c = { target: T.ceph, client, prefix: 'tp' }
+    await puts(run, c, run.plan.throughput)
+    await gets(run, c, run.plan.throughput)
+    await puts(run, { ...c, prefix: 'small' }, run.plan.small)
+    await gets(run, { ...c, prefix: 'small' }, run.plan.small)
+    await listing(
+      run,
+      T.ceph,
+      client,
+      run.plan.cephListSizes,
+      (bucket, n) => fillByPut(client, bucket, n),
+      'PUT (empty objects, 32 at a time)',
+    )
+    recordRss(run, T.ceph, t.pids, 'radosgw', 'Ceph daemons (mon, mgr, OSDs)')
+  } finally {
+    client.destroy()
+    await t.stop()
+  }
+}
+
+/** The listing keys as empty objects, PUT 32 at a time (for a store without a bulk insert). */
+async function fillByPut(client: S3Client, bucket: string, n: number): Promise<void> {
+  let next = 0
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < n) {
+        const i = next++
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: listKey(i, n), Body: '' }))
+      }
+    }),
+  )
+}
+
 async function ceiling(run: Run): Promise<void> {
   run.ctx.progress.status('starting the HTTPS ceiling')
   const c = await startCeiling()
@@ -402,13 +456,15 @@ export async function runS3(ctx: SuiteContext): Promise<SuiteResult> {
   const run: Run = { ctx, rec: new S3Record(), plan }
   const withNodes = nodeCommandAvailable()
   if (!withNodes) run.rec.missing.set(T.nodes, '`coffer node` is not in this checkout')
-  ctx.progress.plan(steps(plan, withNodes))
+  const withCeph = ctx.peers.includes('ceph')
+  ctx.progress.plan(steps(plan, withNodes, withCeph))
   const phases: [string, (r: Run) => Promise<void>][] = [
     [T.coffer, embedded],
     [T.s3rver, s3rver],
     [T.ceiling, ceiling],
   ]
   if (withNodes) phases.push([T.nodes, nodes])
+  if (withCeph) phases.push([T.ceph, ceph])
   for (const [name, phase] of phases) {
     try {
       await phase(run)
@@ -418,11 +474,12 @@ export async function runS3(ctx: SuiteContext): Promise<SuiteResult> {
       run.rec.notes.push(`${name} failed: ${(e as Error).stack?.split('\n').slice(0, 3).join(' / ')}`)
     }
   }
-  const tables = run.rec.tables([T.coffer, T.cofferNoWorkers, T.cofferPlain, T.nodes, T.s3rver, T.ceiling], T.coffer, [
-    T.cofferNoWorkers,
-    T.s3rver,
-    T.ceiling,
-  ])
+  const peers = withCeph ? [T.ceph] : []
+  const tables = run.rec.tables(
+    [T.coffer, T.cofferNoWorkers, T.cofferPlain, T.nodes, ...peers, T.s3rver, T.ceiling],
+    T.coffer,
+    [T.cofferNoWorkers, ...peers, T.s3rver, T.ceiling],
+  )
   tables[0]!.notes = [
     `${sizeName(MiB)} objects run for a time; ${sizeName(plan.big)} objects for a count (×1: ${plan.timed(plan.big, 1).maxOps} in a row, ×8: one per request). ` +
       'The SDK client runs in the bench process on the same machine as the server, sharing its cores. "–": not measured in this mode.',
@@ -441,5 +498,70 @@ export async function runS3(ctx: SuiteContext): Promise<SuiteResult> {
         'Healthy and degraded GETs of the same objects run back to back; healing and scrubbing are off during the run.',
     ]
   }
+  if (withCeph) tables.unshift(cephTable(run))
   return { name: 's3', ms: performance.now() - started, tables, metrics: run.rec.metrics(), notes: run.rec.notes }
+}
+
+/**
+ * The issue's comparison in one table: each Coffer shape over Ceph RGW's, embedded and six-node.
+ * Throughput rows compare MB/s, 4 KiB rows ops/s, the listing row page p50 (Ceph's / Coffer's, so
+ * that above 1 is Coffer ahead everywhere). Embedded Coffer is its WHEN_REQUIRED column where one
+ * was measured (the client settings Ceph gets), else its SDK-default column (said per row).
+ */
+function cephTable(run: Run): Table {
+  const rec = run.rec
+  const rate = (target: string, op: 'PUT' | 'GET', size: number, conc: number) => {
+    const c = rec.find(target, op, size, conc)
+    if (!c?.r.ops || c.r.errors) return undefined
+    return size <= SMALL ? c.r.opsPerSec : c.r.mbps
+  }
+  const fmt = (x: number | undefined) => (x === undefined ? '–' : `${x.toFixed(2)}×`)
+  const shapes: [op: 'PUT' | 'GET', size: number, conc: number][] = [
+    ['PUT', run.plan.big, 1],
+    ['GET', run.plan.big, 1],
+    ['PUT', 16 * MiB, 8],
+    ['GET', 16 * MiB, 8],
+    ['PUT', SMALL, 1],
+    ['PUT', SMALL, 16],
+    ['GET', SMALL, 16],
+  ]
+  const rows = shapes.map(([op, size, conc]) => {
+    const ceph = rate(T.ceph, op, size, conc)
+    const plain = rate(T.cofferPlain, op, size, conc)
+    const embedded = plain ?? rate(T.coffer, op, size, conc)
+    const six = rate(T.nodes, op, size, conc)
+    const ratio = (x: number | undefined) => (x === undefined || ceph === undefined ? undefined : x / ceph)
+    return [
+      `${op} ${sizeName(size)} ×${conc}`,
+      size <= SMALL ? 'ops/s' : 'MB/s',
+      ceph === undefined ? '–' : ceph.toFixed(1),
+      fmt(ratio(embedded)),
+      plain !== undefined ? 'WHEN_REQUIRED' : 'SDK default',
+      fmt(ratio(six)),
+    ]
+  })
+  const page = (target: string) => {
+    const l = rec.lists.find((x) => x.target === target && x.n === 10_000)
+    return l?.r.plain.ops ? summarize(l.r.plain.latencies).p50 : undefined
+  }
+  const cephPage = page(T.ceph)
+  const cofferPage = page(T.coffer)
+  rows.push([
+    'ListObjectsV2 page of 1,000 (10,000 keys)',
+    'p50 ms',
+    cephPage === undefined ? '–' : cephPage.toFixed(1),
+    fmt(cephPage !== undefined && cofferPage ? cephPage / cofferPage : undefined),
+    'SDK default',
+    '–',
+  ])
+  return {
+    title: 'Coffer / Ceph RGW, same run (above 1: Coffer ahead)',
+    columns: ['workload', 'unit', 'ceph rgw', 'embedded / ceph', 'embedded client', '6 nodes / ceph'],
+    rows,
+    notes: [
+      'Ceph RGW 16.2 (Debian), six bluestore OSDs on sparse files, EC 4+2 data pool, radosgw over HTTPS, started by ../shared/peers/ceph/ceph-peer.sh for this run and torn down after it.',
+      'Targets run one after another (not interleaved): other load on the machine during the run moves the ratios; compare runs on an idle machine.',
+      'Goal (issue 15): embedded ≥ 2× on 4 KiB PUT ×16 and GET ×16, ≥ 1.5× on 16 MiB ×8, ≥ 1× elsewhere; six nodes ≥ 1× everywhere.',
+    ],
+  }
 }
