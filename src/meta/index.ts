@@ -21,6 +21,7 @@ export {
   newVersionId,
   NULL_VERSION,
   parseEtagList,
+  setVersionAcl,
   setVersionLock,
   type CommitResult,
   type VersionDeleted,

@@ -31,7 +31,9 @@ export type StoredHeaders = Record<string, string>
 
 type Checked = 'headers' | 'userMeta' | 'checksum' | 'parts' | 'checksumAlgorithm' | 'checksumType'
 
-export type ObjectRow = Omit<typeof objects.$inferSelect, Checked> & {
+export type ObjectRow = Omit<typeof objects.$inferSelect, Checked | 'acl'> & {
+  /** The version's ACL (JSON text, service/acl.ts); absent or null: the bucket owner's full control. */
+  acl?: string | null
   headers: StoredHeaders
   /** x-amz-meta-* without the prefix, lower-case names. */
   userMeta: Record<string, string>
@@ -40,7 +42,9 @@ export type ObjectRow = Omit<typeof objects.$inferSelect, Checked> & {
   parts: ObjectPart[] | null
 }
 
-export type UploadRow = Omit<typeof multipartUploads.$inferSelect, Checked> & {
+export type UploadRow = Omit<typeof multipartUploads.$inferSelect, Checked | 'acl'> & {
+  /** The ACL asked for at creation (as ObjectRow.acl). */
+  acl?: string | null
   headers: StoredHeaders
   userMeta: Record<string, string>
   checksumAlgorithm: ChecksumAlgorithm | null

@@ -105,6 +105,8 @@ export const buckets = sqliteTable(
     publicAccessBlock: text('public_access_block'),
     /** Object Ownership (BucketOwnerEnforced, BucketOwnerPreferred, ObjectWriter); null reads as BucketOwnerEnforced. */
     ownership: text('ownership'),
+    /** The bucket ACL (the service's JSON: owner and grants); null reads as the owner's full control. */
+    acl: text('acl'),
   },
   (t) => [index('buckets_namespace_idx').on(t.namespace, t.name)],
 )
@@ -158,6 +160,8 @@ export const objects = sqliteTable(
      * CompleteMultipartUpload finds its result here after the upload is gone.
      */
     uploadId: text('upload_id'),
+    /** This version's ACL (the service's JSON: owner and grants); null reads as the bucket owner's full control. */
+    acl: text('acl'),
   },
   (t) => [
     // The PK's index is the versions listing index: (bucket, key) in key order, each key's
@@ -207,6 +211,8 @@ export const multipartUploads = sqliteTable(
     encryption: text('encryption', { mode: 'json' }).$type<unknown>(),
     /** Object Lock asked for at creation (as objects.lock), given to the completed version. */
     lock: text('lock', { mode: 'json' }).$type<unknown>(),
+    /** The ACL asked for at creation (as objects.acl), given to the completed version. */
+    acl: text('acl'),
   },
   (t) => [index('multipart_uploads_listing_idx').on(t.bucket, t.key, t.uploadId)],
 )

@@ -6,7 +6,15 @@
  * service decides against the caller's policies, the bucket policy and Block Public Access.
  */
 import { checksFor, type S3Operation } from '../policy/index.ts'
-import { type AccessQuery, type Actor, authorize, bucketOwnership, isAllowed, type Service } from '../service/index.ts'
+import {
+  type AccessQuery,
+  type Actor,
+  authorize,
+  checkNewObjectAcl,
+  isAllowed,
+  type Service,
+} from '../service/index.ts'
+import { aclRequestOf } from './acl-request.ts'
 import type { Authenticated } from './auth/sigv4.ts'
 import type { Endpoint } from './classify.ts'
 import { S3Error } from './errors.ts'
@@ -161,28 +169,15 @@ export async function mayList(service: Service, actor: Actor, f: RequestFacts): 
 
 /** Operations that write an object and may carry a canned ACL or grants. */
 const ACL_WRITES: ReadonlySet<string> = new Set<Endpoint>(['PutObject', 'CopyObject', 'CreateMultipartUpload'])
-/** The ACLs that only say "the owner has full control": accepted with ACLs disabled, as on S3. */
-const OWNER_ONLY_ACLS = new Set(['private', 'bucket-owner-full-control'])
 
 /**
- * Canned ACLs and grants on object writes and CreateBucket, after authorization: with Object
- * Ownership BucketOwnerEnforced (ACLs disabled, the default) anything but "owner has full
- * control" is refused as S3 refuses it; Coffer stores no other grants, so those are
- * NotImplemented on buckets that enable ACLs. No cost unless an ACL header is sent.
+ * Canned ACLs and grants on object writes, judged after authorization and before the body is
+ * read (the write judges them again as it commits): ACLs disabled (AccessControlListNotSupported),
+ * a public ACL under BlockPublicAcls (AccessDenied), a grantee of another namespace, bad syntax.
+ * CreateBucket's are judged by the operation (its body is small). No cost unless an ACL header is sent.
  */
 export async function checkAclHeaders(service: Service, actor: Actor, f: RequestFacts): Promise<void> {
-  const isBucket = f.endpoint === 'CreateBucket'
-  if (!isBucket && !ACL_WRITES.has(f.endpoint)) return
-  const canned = f.headers.get('x-amz-acl')
-  const grants = [...f.headers.keys()].some((h) => h.startsWith('x-amz-grant-'))
-  if (!grants && (canned === null || OWNER_ONLY_ACLS.has(canned))) return
-  if (isBucket) {
-    const ownership = f.headers.get('x-amz-object-ownership')
-    if (ownership === null || ownership === 'BucketOwnerEnforced')
-      throw new S3Error('InvalidBucketAclWithObjectOwnership')
-    throw new S3Error('NotImplemented', 'Coffer does not store ACL grants: use a bucket policy.')
-  }
-  if ((await bucketOwnership(service, actor, f.bucket ?? '')) === 'BucketOwnerEnforced')
-    throw new S3Error('AccessControlListNotSupported')
-  throw new S3Error('NotImplemented', 'Coffer does not store ACL grants: use a bucket policy.')
+  if (!ACL_WRITES.has(f.endpoint)) return
+  const req = aclRequestOf(f.headers)
+  if (req) await checkNewObjectAcl(service, actor, f.bucket ?? '', req)
 }

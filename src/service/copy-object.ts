@@ -11,6 +11,7 @@ import type { ServiceContext } from './context.ts'
 import type { CustomerKey } from './encryption.ts'
 import { ServiceError } from './errors.ts'
 import type { LockRequest } from './locks.ts'
+import type { AclRequest } from './acl.ts'
 import { findObject, openStored, type StoredObject } from './get-object.ts'
 import { type Actor, bucketFor, writerOf } from './identities.ts'
 import { findUpload, storePart, type UploadAddress } from './multipart.ts'
@@ -46,6 +47,8 @@ export interface CopyObjectInput {
   checksumAlgorithm?: ChecksumAlgorithm
   /** Object Lock for the copy (never copied from the source); the bucket's default otherwise. */
   lockRequest?: LockRequest
+  /** The copy's ACL (x-amz-acl, x-amz-grant-*). */
+  acl?: AclRequest
 }
 
 export interface UploadPartCopyInput {
@@ -110,6 +113,8 @@ export async function copyObject(ctx: ServiceContext, actor: Actor, input: CopyO
     length: info.size,
     // No body from the client: the copy's bytes are hashed here.
     lockRequest: { ...input.lockRequest, integrity: true },
+    // S3 does not copy the source's ACL: the copy gets the request's, else the owner's full control.
+    acl: input.acl,
   })
   return info.versionId !== undefined ? { ...copy, sourceVersionId: info.versionId } : copy
 }

@@ -116,7 +116,16 @@ export {
 } from './namespaces.ts'
 
 // Access control: the one authorization step, and the bucket settings S3 exposes.
-export { type AccessQuery, anonymousActor, authorize, canonicalId, isAllowed } from './access.ts'
+export { type AccessQuery, anonymousActor, authorize, isAllowed } from './access.ts'
+export { canonicalId } from './canonical-id.ts'
+export {
+  type AclRequest,
+  checkNewObjectAcl,
+  getBucketAcl,
+  getObjectAcl,
+  putBucketAcl,
+  putObjectAcl,
+} from './acl.ts'
 export { type PublicAccessBlock, PUBLIC_ACCESS_SWITCHES } from './public-access.ts'
 export {
   bucketOwnership,

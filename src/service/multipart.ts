@@ -21,6 +21,7 @@ import {
 } from './encryption.ts'
 import { ServiceError } from './errors.ts'
 import { type LockRequest, lockForUpload, lockRequestOf } from './locks.ts'
+import { type AclRequest, newObjectAcl } from './acl.ts'
 import { type Actor, bucketFor, refusalError, writerOf } from './identities.ts'
 import { type PartInfo, partInfo, type UploadInfo, uploadInfo } from './object-info.ts'
 import { type BodyInput, type Digests, type ObjectMetadataInput, removeQuietly } from './put-object.ts'
@@ -36,6 +37,8 @@ export interface CreateUploadInput extends ObjectMetadataInput {
   sseC?: CustomerKey
   /** Object Lock for the completed version (x-amz-object-lock-*). */
   lockRequest?: LockRequest
+  /** The completed version's ACL (x-amz-acl, x-amz-grant-*), judged now and kept on the upload. */
+  acl?: AclRequest
 }
 
 export interface UploadAddress {
@@ -94,6 +97,7 @@ export async function createUpload(ctx: ServiceContext, actor: Actor, input: Cre
     checksumType: input.checksumAlgorithm ? (input.checksumType ?? defaultChecksumType(input.checksumAlgorithm)) : null,
     encryption: sealed?.record ?? null,
     lock: lockRequestOf(bucket, input.lockRequest),
+    acl: input.acl ? await newObjectAcl(ctx, bucket, input.acl, false) : null,
   }
   // The bucket may have been deleted (and its name taken again) since bucketFor, and a rotation
   // may have dropped the key version the object key was wrapped under (then it is wrapped again

@@ -14,6 +14,7 @@ import {
   rewrapForCurrentKey,
   type WriteCrypto,
 } from './encryption.ts'
+import { type AclRequest, newObjectAcl } from './acl.ts'
 import { ServiceError } from './errors.ts'
 import { type Actor, bucketFor, refusalError, writerOf } from './identities.ts'
 import { etagMatches } from './conditions.ts'
@@ -57,6 +58,8 @@ export interface PutObjectInput extends ObjectMetadataInput, WriteConditions, Bo
   lockRequest?: LockRequest
   /** SSE-C: the customer's key; the object key is then wrapped by it instead of the namespace key. */
   sseC?: CustomerKey
+  /** A canned ACL or grants for the new version (x-amz-acl, x-amz-grant-*). */
+  acl?: AclRequest
 }
 
 /** Fails fast, before any byte is read, when the condition already cannot hold. */
@@ -135,6 +138,7 @@ export async function writeObject(
 ): Promise<ObjectInfo> {
   // Decided before a byte is stored: a refused lock request leaves nothing behind.
   const lock = lockForNewVersion(bucket, input.lockRequest)
+  const acl = input.acl ? await newObjectAcl(ctx, bucket, input.acl, false) : null
   const objectId = newId()
   const crypto = await prepareWrite(ctx, bucket.namespace, objectId, input.sseC)
   const seal = crypto && { key: crypto.key, objectId, partNumber: 0 }
@@ -156,6 +160,7 @@ export async function writeObject(
     latest: true,
     deleteMarker: false,
     lock,
+    acl,
     uploadId: null,
     size: segment.size,
     etag: digests.etag,

@@ -132,7 +132,9 @@ export function conditionSql(bucket: string, key: string, cond: WriteCondition, 
 export function newVersionStatements(db: Db, row: ObjectRow, gate: SQL, now = Date.now()) {
   const key = at(row.bucket, row.key)
   const nextOrd = sql`(select coalesce(min(o.ord), 0) - 1 from ${objects} o where o.bucket = ${row.bucket} and o."key" = ${row.key})`
-  const insert = db.insert(objects).select(rowWhere(objects, { ...row, latest: true }, gate, { ord: nextOrd }))
+  const insert = db
+    .insert(objects)
+    .select(rowWhere(objects, { ...row, acl: row.acl ?? null, latest: true }, gate, { ord: nextOrd }))
   const demote = db
     .update(objects)
     .set({ latest: false })
@@ -293,4 +295,22 @@ export async function deleteObject(
   ])
   if (affected(removed) >= 1) return 'deleted'
   return refusalOf(state, writer) ?? 'missing'
+}
+
+/**
+ * Replaces one version's ACL (JSON text, or null for the owner's full control). False when the
+ * version is gone.
+ */
+export async function setVersionAcl(
+  db: Db,
+  bucket: string,
+  key: string,
+  versionId: string,
+  acl: string | null,
+): Promise<boolean> {
+  const res = await db
+    .update(objects)
+    .set({ acl })
+    .where(and(at(bucket, key), eq(objects.versionId, versionId)))
+  return affected(res) === 1
 }
