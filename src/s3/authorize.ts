@@ -17,7 +17,6 @@ import {
 import { aclRequestOf } from './acl-request.ts'
 import type { Authenticated } from './auth/sigv4.ts'
 import type { Endpoint } from './classify.ts'
-import { S3Error } from './errors.ts'
 import { parseCopySource } from './copy-source.ts'
 
 /** Every Endpoint is an operation of the policy table: a new Endpoint fails to compile until it has its action. */
@@ -126,32 +125,14 @@ function accessQuery(f: RequestFacts): AccessQuery {
  * DeleteObjects is decided here for its bucket, then per key (`keyAllowed`), as S3 does.
  */
 export async function authorizeRequest(service: Service, signed: Actor | undefined, f: RequestFacts): Promise<Actor> {
-  const actor =
-    f.endpoint === 'DeleteObjects'
-      ? // Admission only: the bucket exists and is the caller's namespace's; each key is checked after.
-        await authorize(service, signed, { checks: [], context: new Map(), bucketGate: f.bucket })
-      : await authorize(service, signed, accessQuery(f))
-  // Every commit is gated on its writer's user row (docs/architecture.md §4), which an anonymous
-  // caller has none of: say so before a body is read, rather than refuse the commit after it.
-  if (actor.anonymous && WRITES.has(f.endpoint))
-    throw new S3Error('NotImplemented', 'Anonymous writes are not supported: sign the request.')
-  return actor
+  // An anonymous write a bucket policy or ACL allows goes on as any other (its commit is gated on
+  // the bucket alone: service/identities.ts writerOf); one nothing allows is refused here, before
+  // its body is read.
+  return f.endpoint === 'DeleteObjects'
+    ? // Admission only: the bucket exists and is the caller's namespace's; each key is checked after.
+      await authorize(service, signed, { checks: [], context: new Map(), bucketGate: f.bucket })
+    : await authorize(service, signed, accessQuery(f))
 }
-
-/** Operations that commit as their writer. */
-const WRITES: ReadonlySet<string> = new Set<Endpoint | 'PostObject'>([
-  'PutObject',
-  'PostObject',
-  'CopyObject',
-  'UploadPart',
-  'UploadPartCopy',
-  'CreateMultipartUpload',
-  'CompleteMultipartUpload',
-  'AbortMultipartUpload',
-  'DeleteObject',
-  'DeleteObjects',
-  'DeleteBucket',
-])
 
 /** May the caller do each of these (DeleteObjects' keys: the same request on other keys)? */
 export function allowedEach(service: Service, actor: Actor, facts: readonly RequestFacts[]): Promise<boolean[]> {

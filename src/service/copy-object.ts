@@ -115,6 +115,7 @@ export async function copyObject(ctx: ServiceContext, actor: Actor, input: CopyO
     lockRequest: { ...input.lockRequest, integrity: true },
     // S3 does not copy the source's ACL: the copy gets the request's, else the owner's full control.
     acl: input.acl,
+    anonymousWriter: actor.anonymous === true,
   })
   return info.versionId !== undefined ? { ...copy, sourceVersionId: info.versionId } : copy
 }

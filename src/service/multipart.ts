@@ -97,7 +97,8 @@ export async function createUpload(ctx: ServiceContext, actor: Actor, input: Cre
     checksumType: input.checksumAlgorithm ? (input.checksumType ?? defaultChecksumType(input.checksumAlgorithm)) : null,
     encryption: sealed?.record ?? null,
     lock: lockRequestOf(bucket, input.lockRequest),
-    acl: input.acl ? await newObjectAcl(ctx, bucket, input.acl, false) : null,
+    acl:
+      input.acl || actor.anonymous ? await newObjectAcl(ctx, bucket, input.acl ?? {}, actor.anonymous === true) : null,
   }
   // The bucket may have been deleted (and its name taken again) since bucketFor, and a rotation
   // may have dropped the key version the object key was wrapped under (then it is wrapped again

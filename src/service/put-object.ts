@@ -60,6 +60,8 @@ export interface PutObjectInput extends ObjectMetadataInput, WriteConditions, Bo
   sseC?: CustomerKey
   /** A canned ACL or grants for the new version (x-amz-acl, x-amz-grant-*). */
   acl?: AclRequest
+  /** Set by the service: the writer is anonymous (the object's owner follows Object Ownership). */
+  anonymousWriter?: boolean
 }
 
 /** Fails fast, before any byte is read, when the condition already cannot hold. */
@@ -122,7 +124,7 @@ export async function removeQuietly(ctx: ServiceContext, data: StoredData): Prom
 export async function putObject(ctx: ServiceContext, actor: Actor, input: PutObjectInput): Promise<ObjectInfo> {
   const bucket = await bucketFor(ctx, actor, input.bucket)
   await checkWriteConditions(ctx, input.bucket, input.key, input)
-  return writeObject(ctx, bucket, writerOf(actor, bucket), input)
+  return writeObject(ctx, bucket, writerOf(actor, bucket), { ...input, anonymousWriter: actor.anonymous === true })
 }
 
 /**
@@ -138,7 +140,10 @@ export async function writeObject(
 ): Promise<ObjectInfo> {
   // Decided before a byte is stored: a refused lock request leaves nothing behind.
   const lock = lockForNewVersion(bucket, input.lockRequest)
-  const acl = input.acl ? await newObjectAcl(ctx, bucket, input.acl, false) : null
+  const acl =
+    input.acl || input.anonymousWriter
+      ? await newObjectAcl(ctx, bucket, input.acl ?? {}, input.anonymousWriter === true)
+      : null
   const objectId = newId()
   const crypto = await prepareWrite(ctx, bucket.namespace, objectId, input.sseC)
   const seal = crypto && { key: crypto.key, objectId, partNumber: 0 }

@@ -13,6 +13,7 @@ import {
   GetObjectAclCommand,
   GetObjectCommand,
   PutBucketAclCommand,
+  PutBucketPolicyCommand,
   PutBucketVersioningCommand,
   PutObjectAclCommand,
   PutObjectCommand,
@@ -21,13 +22,14 @@ import {
 } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { adminJson, adminRun, type Credentials } from '../helpers/admin.ts'
-import { errorCode } from '../helpers/raw.ts'
+import { errorCode, rawRequest } from '../helpers/raw.ts'
 import { bodyBytes, bucketName, s3Client, sdkError } from '../helpers/s3-client.ts'
 import { httpsGet, startServer, type TestServer } from '../helpers/server.ts'
 
 let server: TestServer
 const NS = 'grants'
 const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers'
+const ANONYMOUS_OWNER = '65a011a29cdf8ec533ec3d1ccaae921c'
 const AUTHENTICATED = 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers'
 const enforced = bucketName('enforced')
 const writerOwned = bucketName('objwriter')
@@ -254,5 +256,83 @@ describe('ACL grants (ObjectWriter)', () => {
     )
     // The other namespace cannot even read the ACL of a bucket it does not own.
     await fails(clients.intruder!.send(new GetBucketAclCommand({ Bucket: writerOwned })), 403, 'AccessDenied')
+  })
+})
+
+/** An unsigned browser form upload: no policy, so anonymous (S3's rules). */
+function anonymousForm(path: string, key: string, file: string, extra: Record<string, string> = {}) {
+  const boundary = 'coffer-acl-test-boundary'
+  const part = (name: string, value: string) =>
+    `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`
+  const body =
+    Object.entries({ key, ...extra })
+      .map(([k, v]) => part(k, v))
+      .join('') +
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="f.txt"\r\nContent-Type: text/plain\r\n\r\n${file}\r\n--${boundary}--\r\n`
+  return rawRequest(server, {
+    method: 'POST',
+    path,
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    body,
+    sign: false,
+  })
+}
+
+describe('anonymous writes', () => {
+  it('public-read-write lets anyone write and delete; the object is the anonymous owner’s (ObjectWriter)', async () => {
+    const c = clients.boss!
+    const denied = await rawRequest(server, { method: 'PUT', path: `/${writerOwned}/inbox/a`, body: 'a', sign: false })
+    expect([denied.status, errorCode(denied.body.toString())]).toEqual([403, 'AccessDenied'])
+    await c.send(new PutBucketAclCommand({ Bucket: writerOwned, ACL: 'public-read-write' }))
+    const put = await rawRequest(server, { method: 'PUT', path: `/${writerOwned}/inbox/a`, body: 'anon', sign: false })
+    expect(put.status).toBe(200)
+    expect(await get(c, 'inbox/a')).toBe('anon')
+    const acl = await c.send(new GetObjectAclCommand({ Bucket: writerOwned, Key: 'inbox/a' }))
+    expect(acl.Owner?.ID).toBe(ANONYMOUS_OWNER)
+    const form = await anonymousForm(`/${writerOwned}`, 'inbox/form', 'from a form')
+    expect(form.status).toBe(204)
+    expect(await get(c, 'inbox/form')).toBe('from a form')
+    const del = await rawRequest(server, { method: 'DELETE', path: `/${writerOwned}/inbox/a`, sign: false })
+    expect(del.status).toBe(204)
+    await c.send(new PutBucketAclCommand({ Bucket: writerOwned, ACL: 'private' }))
+    const again = await rawRequest(server, { method: 'PUT', path: `/${writerOwned}/inbox/b`, body: 'b', sign: false })
+    expect([again.status, errorCode(again.body.toString())]).toEqual([403, 'AccessDenied'])
+    const formDenied = await anonymousForm(`/${writerOwned}`, 'inbox/form2', 'x')
+    expect([formDenied.status, errorCode(formDenied.body.toString())]).toEqual([403, 'AccessDenied'])
+  })
+
+  it('a bucket policy lets anyone write (BucketOwnerEnforced: the bucket owner owns it); aws:SourceIp on POST', async () => {
+    const c = clients.boss!
+    await c.send(new DeletePublicAccessBlockCommand({ Bucket: enforced }))
+    const policy = (cidr: string) =>
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: '*',
+            Action: 's3:PutObject',
+            Resource: `arn:aws:s3:::${enforced}/drop/*`,
+            Condition: { IpAddress: { 'aws:SourceIp': cidr } },
+          },
+        ],
+      })
+    await c.send(new PutBucketPolicyCommand({ Bucket: enforced, Policy: policy('127.0.0.0/8') }))
+    const put = await rawRequest(server, { method: 'PUT', path: `/${enforced}/drop/p`, body: 'p', sign: false })
+    expect(put.status).toBe(200)
+    const acl = await c.send(new GetObjectAclCommand({ Bucket: enforced, Key: 'drop/p' }))
+    expect(acl.Owner?.ID).toBe(ids.boss)
+    const form = await anonymousForm(`/${enforced}`, 'drop/f', 'form', { success_action_status: '201' })
+    expect(form.status).toBe(201)
+    const outside = await anonymousForm(`/${enforced}`, 'elsewhere/f', 'form')
+    expect([outside.status, errorCode(outside.body.toString())]).toEqual([403, 'AccessDenied'])
+    // The condition sees the form's source address: from elsewhere, refused.
+    await c.send(new PutBucketPolicyCommand({ Bucket: enforced, Policy: policy('10.0.0.0/8') }))
+    const far = await anonymousForm(`/${enforced}`, 'drop/g', 'form')
+    expect([far.status, errorCode(far.body.toString())]).toEqual([403, 'AccessDenied'])
+    // An `acl` field needs s3:PutObjectAcl, which the policy does not give.
+    await c.send(new PutBucketPolicyCommand({ Bucket: enforced, Policy: policy('127.0.0.0/8') }))
+    const withAcl = await anonymousForm(`/${enforced}`, 'drop/h', 'form', { acl: 'public-read' })
+    expect(withAcl.status).toBe(403)
   })
 })
