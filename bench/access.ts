@@ -79,7 +79,7 @@ export async function runAccess(ctx: SuiteContext): Promise<SuiteResult> {
         ],
       }),
     )
-    await adminRun(server, ['user', 'policy', 'set', 'bench-reader', own])
+    await adminRun(server, ['user', 'policy', 'set', u.accessKeyId, own])
     await root.send(
       new PutBucketPolicyCommand({
         Bucket: guarded,
