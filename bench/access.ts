@@ -67,7 +67,15 @@ export async function runAccess(ctx: SuiteContext): Promise<SuiteResult> {
       await root.send(new CreateBucketCommand({ Bucket }))
       for (let k = 0; k < KEYS; k++) await root.send(new PutObjectCommand({ Bucket, Key: `k/${k}`, Body: body }))
     }
-    const u = await adminJson<Credentials>(server, ['user', 'create', 'bench-reader', '--namespace', 'default', '--policy', 'readonly'])
+    const u = await adminJson<Credentials>(server, [
+      'user',
+      'create',
+      'bench-reader',
+      '--namespace',
+      'default',
+      '--policy',
+      'readonly',
+    ])
     const own = join(server.dataDir, 'bench-policy.json')
     writeFileSync(
       own,

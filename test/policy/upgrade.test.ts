@@ -65,7 +65,15 @@ async function downgradeToBeforeAccessControl(): Promise<void> {
 
 it('users from before access control keep readwrite; their data reads as before', async () => {
   server = await startServer({ dataDir, env })
-  const app = await adminJson<Credentials>(server, ['user', 'create', 'app', '--namespace', 'default', '--policy', 'readwrite'])
+  const app = await adminJson<Credentials>(server, [
+    'user',
+    'create',
+    'app',
+    '--namespace',
+    'default',
+    '--policy',
+    'readwrite',
+  ])
   const appBucket = bucketName('legacy-app')
   const rootBucket = bucketName('legacy-root')
   await s3Client(server, app).send(new CreateBucketCommand({ Bucket: appBucket }))
