@@ -143,3 +143,12 @@ export {
   putBucketPublicAccessBlock,
 } from './bucket-access.ts'
 export { rotateMasterKey, rotateNamespaceKey } from './key-rotation.ts'
+
+// The web console's sessions, shared by every gateway through the metadata.
+export {
+  CONSOLE_SESSION_TTL_MS,
+  type ConsoleSession,
+  consoleSession,
+  createConsoleSession,
+  endConsoleSession,
+} from './console-sessions.ts'
