@@ -18,7 +18,8 @@ export const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy': CSP,
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  // Not no-referrer: with it Chromium sends `Origin: null` on the console's own form posts.
+  'referrer-policy': 'same-origin',
   'cache-control': 'no-store',
 }
 

@@ -51,6 +51,7 @@ export function Page(props: { title: string; viewer?: Viewer; children: Child })
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         {v ? <meta name="coffer-csrf" content={v.csrf} /> : null}
         <title>{`${props.title} · Coffer console`}</title>
+        <link rel="icon" href="data:," />
         <link rel="stylesheet" href={`${BASE}/assets/console.css`} />
         <script src={`${BASE}/assets/console.js`} defer />
       </head>

@@ -1,0 +1,183 @@
+/**
+ * The web console in a real browser (Debian `chromium`, driven by npm `playwright-core`) against
+ * a real server over TLS: sign in with a tenant's S3 credentials, create a bucket, upload a
+ * 20 MiB file with the page's own upload control (a multipart upload with a progress bar), browse
+ * into its prefix, download it and compare bytes, make a share link and fetch it outside the
+ * browser, sign out — after which the old session no longer works. The operator page is
+ * visited as root. Screenshots of each page go to test-results/console/.
+ *
+ * Trust: as in test/browser/cors.test.ts, Chromium accepts exactly this server's key
+ * (`--ignore-certificate-errors-spki-list`); every other certificate is still checked.
+ */
+import { createHash, randomBytes, X509Certificate } from 'node:crypto'
+import { mkdir, readFile } from 'node:fs/promises'
+import { request } from 'node:https'
+import { join } from 'node:path'
+import { type Browser, chromium, type Page } from 'playwright-core'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { type Credentials, tenant } from '../helpers/admin.ts'
+import { describeWithClient } from '../helpers/clients.ts'
+import { REPO_ROOT, startServer, type TestServer } from '../helpers/server.ts'
+
+const OUTPUT = join(REPO_ROOT, 'test-results', 'console')
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+
+/** GET an absolute https URL of the test server trusting its CA; the body as bytes. */
+function fetchBytes(server: TestServer, url: string): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ca: server.caPem, agent: false, timeout: 30_000 }, (res) => {
+      const chunks: Buffer[] = []
+      res
+        .on('data', (c: Buffer) => chunks.push(c))
+        .on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }))
+    })
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer within 30 s`)))
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+describeWithClient('chromium', 'web console in a real browser', (bin) => {
+  let server: TestServer
+  let browser: Browser
+  let user: Credentials
+  beforeAll(async () => {
+    server = await startServer()
+    user = await tenant(server, 'dora', 'on')
+    const cert = new X509Certificate(await readFile(join(server.dataDir, 'tls', 'server.pem')))
+    const spki = createHash('sha256')
+      .update(cert.publicKey.export({ type: 'spki', format: 'der' }))
+      .digest('base64')
+    browser = await chromium.launch({
+      executablePath: bin,
+      args: [`--ignore-certificate-errors-spki-list=${spki}`],
+      timeout: 60_000,
+    })
+    await mkdir(OUTPUT, { recursive: true })
+  }, 120_000)
+  afterAll(async () => {
+    await browser?.close()
+    await server?.stop()
+  })
+
+  const shot = (page: Page, name: string) => page.screenshot({ path: join(OUTPUT, `${name}.png`), fullPage: true })
+
+  async function signIn(page: Page, creds: Credentials) {
+    await page.goto(`${server.endpoint}/_coffer/console/`)
+    expect(new URL(page.url()).pathname).toBe('/_coffer/console/login')
+    await page.getByLabel('Access key').fill(creds.accessKeyId)
+    await page.getByLabel('Secret key').fill(creds.secretAccessKey)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('heading', { name: 'Buckets' }).waitFor({ timeout: 10_000 })
+  }
+
+  it('sign in, create a bucket, upload 20 MiB with progress, browse, download, share, sign out', async () => {
+    const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 800 } })
+    const page = await context.newPage()
+    const scriptErrors: string[] = []
+    page.on('pageerror', (e) => scriptErrors.push(e.message))
+    page.on('response', (r) => {
+      if (r.status() >= 400) scriptErrors.push(`${r.status()} ${r.url()}`)
+    })
+    // Any CSP violation is reported on the console as an error.
+    page.on('console', (m) => {
+      if (m.type() === 'error') scriptErrors.push(m.text())
+    })
+    try {
+      await page.goto(`${server.endpoint}/_coffer/console/login`)
+      await shot(page, 'sign-in')
+      await signIn(page, user)
+
+      await page.getByLabel('New bucket').fill('dora-photos')
+      await page.getByRole('button', { name: 'Create bucket' }).click()
+      await page.getByRole('link', { name: 'dora-photos' }).waitFor({ timeout: 10_000 })
+      await shot(page, 'buckets')
+
+      // Into a prefix, then upload there with the page's control.
+      await page.goto(`${server.endpoint}/_coffer/console/b/dora-photos?prefix=${encodeURIComponent('trips/')}`)
+      const data = randomBytes(20 * 1024 * 1024)
+      await page.setInputFiles('#upload-files', { name: 'big.bin', mimeType: 'application/octet-stream', buffer: data })
+      await page.getByRole('button', { name: 'Upload', exact: true }).click()
+      const bar = page.locator('#upload-progress li progress')
+      await bar.waitFor({ timeout: 10_000 })
+      await page.locator('#upload-progress li[data-state="done"]').waitFor({ timeout: 90_000 })
+      expect(await bar.evaluate((p: HTMLProgressElement) => [p.value, p.max])).toEqual([data.length, data.length])
+      await shot(page, 'upload')
+      // The page reloads with the new listing.
+      await page.getByRole('link', { name: 'big.bin' }).waitFor({ timeout: 10_000 })
+
+      // Browse from the bucket's top into the prefix.
+      await page.getByRole('link', { name: 'dora-photos' }).first().click()
+      await page.getByRole('link', { name: 'trips/' }).click()
+      await page.getByRole('link', { name: 'big.bin' }).click()
+      await page.getByText('20971520 bytes').waitFor({ timeout: 10_000 })
+      await shot(page, 'object')
+
+      const [download] = await Promise.all([
+        page.waitForEvent('download', { timeout: 30_000 }),
+        page.getByRole('link', { name: 'Download' }).click(),
+      ])
+      const path = await download.path()
+      expect(sha(await readFile(path))).toBe(sha(data))
+
+      await page.getByLabel('Share link valid for').selectOption({ label: '1 hour' })
+      await page.getByRole('button', { name: 'Make share link' }).click()
+      const link = await page.locator('#share-url').inputValue({ timeout: 10_000 })
+      expect(link).toMatch(/X-Amz-Signature=[0-9a-f]{64}$/)
+      await page.getByRole('button', { name: 'Copy link' }).waitFor()
+      await shot(page, 'share')
+      const shared = await fetchBytes(server, link)
+      expect(shared.status).toBe(200)
+      expect(sha(shared.body)).toBe(sha(data))
+
+      const cookies = await context.cookies()
+      const session = cookies.find((c) => c.name === 'coffer_console')
+      expect(session).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Strict' })
+      await page.getByRole('button', { name: 'Sign out' }).click()
+      await page.getByRole('heading', { name: 'Sign in' }).waitFor({ timeout: 10_000 })
+      // The old session id, replayed, is dead on the server.
+      const replay = await new Promise<number>((resolve, reject) => {
+        const req = request(
+          `${server.endpoint}/_coffer/console/`,
+          { ca: server.caPem, agent: false, timeout: 10_000, headers: { cookie: `coffer_console=${session!.value}` } },
+          (res) => {
+            res.resume()
+            resolve(res.statusCode ?? 0)
+          },
+        )
+        req.on('error', reject)
+        req.end()
+      })
+      expect(replay).toBe(303)
+      expect(scriptErrors).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
+  it('root sees the operator page with cluster health; creating a user shows its secret once', async () => {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 800 } })
+    const page = await context.newPage()
+    try {
+      await signIn(page, server)
+      await page.getByRole('link', { name: 'Operator' }).click()
+      await page.getByRole('heading', { name: 'Cluster health' }).waitFor({ timeout: 10_000 })
+      await expect(page.locator('td', { hasText: 'drive-0' }).count()).resolves.toBe(1)
+      await page.getByLabel('New user').fill('eve')
+      await page.getByLabel('in namespace').selectOption('dora')
+      await page.getByRole('button', { name: 'Create user' }).click()
+      const secret = await page.locator('#new-secret').inputValue({ timeout: 10_000 })
+      expect(secret.length).toBeGreaterThanOrEqual(40)
+      await shot(page, 'operator')
+      await page.reload()
+      await expect(page.locator('#new-secret').count()).resolves.toBe(0)
+      // A narrow screen still shows the page (no horizontal overflow of the body).
+      await page.setViewportSize({ width: 380, height: 800 })
+      const overflow = await page.evaluate(() => document.body.scrollWidth - window.innerWidth)
+      await shot(page, 'operator-narrow')
+      expect(overflow).toBeLessThanOrEqual(0)
+    } finally {
+      await context.close()
+    }
+  })
+})
