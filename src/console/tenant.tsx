@@ -127,18 +127,24 @@ interface BucketState {
 
 async function bucketState(c: C, asUser: AsUser, bucket: string): Promise<BucketState> {
   const user = c.get('user')
-  const probe = async (query: Record<string, string>, read: (res: Response) => Promise<string>, absent: string[]) => {
+  /** The sub-resource's state; `absent` names the S3 codes that mean "none set" (shown as `none`). */
+  const probe = async (
+    query: Record<string, string>,
+    read: (res: Response) => Promise<string>,
+    absent: string[],
+    none = 'off',
+  ) => {
     const res = await asUser.raw(user, { method: 'GET', bucket, query })
     if (res.ok) return read(res)
     const err = await s3ErrorOf(res)
-    return absent.includes(err.code) ? 'off' : 'not available'
+    return absent.includes(err.code) ? none : 'not available'
   }
   const text = async (res: Response, name: string, empty: string) =>
     childText(parseXml(await res.text()), name) ?? empty
   const [versioning, lock, policy] = await Promise.all([
     probe({ versioning: '' }, (r) => text(r, 'Status', 'never enabled'), []),
     probe({ 'object-lock': '' }, (r) => text(r, 'ObjectLockEnabled', 'off'), ['ObjectLockConfigurationNotFoundError']),
-    probe({ policy: '' }, async () => 'set', ['NoSuchBucketPolicy']),
+    probe({ policy: '' }, async () => 'set', ['NoSuchBucketPolicy'], 'none'),
   ])
   // Coffer has no lifecycle rules yet: the page says so rather than guess.
   return { versioning, lock, policy, lifecycle: 'not available' }

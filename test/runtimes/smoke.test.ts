@@ -36,6 +36,38 @@ describe.each(['node', 'deno', 'bun'] as Runtime[])('%s', (runtime) => {
     expect(JSON.parse(r.body)).toMatchObject({ status: 'ok' })
   })
 
+  // The console's pages (Hono JSX) render on every runtime, and its S3 calls — requests built
+  // in process with a Host header and handed to the S3 handler — work there too.
+  it('web console: sign-in page, sign in, bucket list through the S3 handler', async () => {
+    const login = await rawRequest(server, { method: 'GET', path: '/_coffer/console/login', sign: false })
+    expect(login.status).toBe(200)
+    expect(login.headers['content-security-policy']).toContain("script-src 'self'")
+    expect(login.body).toContain('Sign in')
+    const Bucket = bucketName(`console-${runtime}`)
+    await s3.send(new CreateBucketCommand({ Bucket }))
+    const signIn = await rawRequest(server, {
+      method: 'POST',
+      path: '/_coffer/console/login',
+      sign: false,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        accessKeyId: server.accessKeyId,
+        secretAccessKey: server.secretAccessKey,
+      }).toString(),
+    })
+    expect(signIn.status).toBe(303)
+    const cookie = String(([] as string[]).concat(signIn.headers['set-cookie'] ?? [])[0]).split(';')[0]!
+    const home = await rawRequest(server, {
+      method: 'GET',
+      path: '/_coffer/console/',
+      sign: false,
+      headers: { cookie },
+    })
+    expect(home.status).toBe(200)
+    expect(home.body).toContain(Bucket)
+    await s3.send(new DeleteBucketCommand({ Bucket }))
+  })
+
   it('prints exactly one listening line, with the real port', () => {
     const lines = server
       .stdout()
