@@ -13,10 +13,12 @@ import { createHash, randomBytes, X509Certificate } from 'node:crypto'
 import { mkdir, readFile } from 'node:fs/promises'
 import { request } from 'node:https'
 import { join } from 'node:path'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
+import { type Browser, chromium, type Page, type Route } from 'playwright-core'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { type Credentials, tenant } from '../helpers/admin.ts'
 import { describeWithClient } from '../helpers/clients.ts'
+import { s3Client } from '../helpers/s3-client.ts'
 import { REPO_ROOT, startServer, type TestServer } from '../helpers/server.ts'
 
 const OUTPUT = join(REPO_ROOT, 'test-results', 'console')
@@ -150,6 +152,46 @@ describeWithClient('chromium', 'web console in a real browser', (bin) => {
       })
       expect(replay).toBe(303)
       expect(scriptErrors).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
+  it('Cancel stops a multipart upload mid-way and aborts it on the server', async () => {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 800 } })
+    const page = await context.newPage()
+    try {
+      await signIn(page, user)
+      await page.getByLabel('New bucket').fill('dora-cancel')
+      await page.getByRole('button', { name: 'Create bucket' }).click()
+      await page.getByRole('link', { name: 'dora-cancel' }).click()
+      // Hold the second part in the browser: the upload is then surely in flight when Cancel is pressed.
+      let held: Route | undefined
+      await page.route(/\/multipart\/part\?.*partNumber=2/, (route) => {
+        held = route
+      })
+      await page.setInputFiles('#upload-files', {
+        name: 'cancelled.bin',
+        mimeType: 'application/octet-stream',
+        buffer: randomBytes(20 * 1024 * 1024),
+      })
+      await page.getByRole('button', { name: 'Upload', exact: true }).click()
+      for (let i = 0; i < 200 && !held; i++) await page.waitForTimeout(50)
+      expect(held).toBeDefined()
+      await page.getByRole('button', { name: 'Cancel' }).click()
+      await page.locator('#upload-progress li[data-state="cancelled"]').waitFor({ timeout: 10_000 })
+      await shot(page, 'upload-cancelled')
+      const s3 = s3Client(server, user)
+      let uploads = -1
+      for (let i = 0; i < 50 && uploads !== 0; i++) {
+        const r = await s3.send(new ListMultipartUploadsCommand({ Bucket: 'dora-cancel' }))
+        uploads = r.Uploads?.length ?? 0
+        if (uploads !== 0) await new Promise((r) => setTimeout(r, 200))
+      }
+      expect(uploads).toBe(0)
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'dora-cancel' }))
+      expect(listed.KeyCount).toBe(0)
+      s3.destroy()
     } finally {
       await context.close()
     }
