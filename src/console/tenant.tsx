@@ -545,13 +545,17 @@ export function registerTenantPages(app: Hono<ConsoleEnv>, asUser: AsUser): void
     }
   })
 
-  app.get('/b/:bucket/object', (c) =>
-    renderObject(c, asUser, c.req.param('bucket'), c.req.query('key') ?? '', c.req.query('versionId') || undefined),
-  )
+  app.get('/b/:bucket/object', (c) => {
+    const key = c.req.query('key') ?? ''
+    // An empty key would address the bucket itself: say so rather than show the bucket's headers.
+    if (key === '') return c.json({ error: 'InvalidArgument', message: 'Name an object: ?key=… is required.' }, 400)
+    return renderObject(c, asUser, c.req.param('bucket'), key, c.req.query('versionId') || undefined)
+  })
 
   app.get('/b/:bucket/download', async (c) => {
     const bucket = c.req.param('bucket')
     const key = c.req.query('key') ?? ''
+    if (key === '') return c.json({ error: 'InvalidArgument', message: 'Name an object: ?key=… is required.' }, 400)
     let res: Response
     try {
       res = await asUser.ok(c.get('user'), {

@@ -250,6 +250,45 @@ describe('web console (HTTP)', () => {
     expect(plain.body).toMatch(/Lifecycle<\/dt><dd>not available/)
   })
 
+  it('keys with spaces, plus, percent and UTF-8 open, download and delete; a full bucket is not deleted', async () => {
+    const s3 = s3Client(server, alice)
+    await s3.send(new CreateBucketCommand({ Bucket: 'alice-odd' }))
+    const key = 'dir one/a b+c%41 é?.txt'
+    await s3.send(new PutObjectCommand({ Bucket: 'alice-odd', Key: key, Body: 'odd bytes' }))
+    const a = await signIn(server, alice)
+    const q = new URLSearchParams({ key }).toString()
+    const page = await send(server, 'GET', `${BASE}/b/alice-odd/object?${q}`, { headers: { cookie: a.cookie } })
+    expect(page.status).toBe(200)
+    expect(page.body).toContain('9 bytes')
+    const dl = await send(server, 'GET', `${BASE}/b/alice-odd/download?${q}`, { headers: { cookie: a.cookie } })
+    expect(dl.status).toBe(200)
+    expect(dl.body).toBe('odd bytes')
+    expect(dl.headers['content-disposition']).toMatch(/^attachment;/)
+    expect(dl.headers['content-security-policy']).toMatch(/sandbox/)
+    // No key: a clear refusal, not the bucket's headers.
+    const none = await send(server, 'GET', `${BASE}/b/alice-odd/object?key=`, { headers: { cookie: a.cookie } })
+    expect(none.status).toBe(400)
+    // Deleting the bucket while it holds the object: S3's refusal, as a sentence with its code.
+    const full = await send(server, 'POST', `${BASE}/b/alice-odd/delete`, {
+      ...form({ _csrf: a.csrf }),
+      headers: { ...form({}).headers, cookie: a.cookie },
+    })
+    expect(full.status).toBe(409)
+    expect(full.body).toContain('BucketNotEmpty')
+    const del = await send(server, 'POST', `${BASE}/b/alice-odd/object/delete`, {
+      ...form({ _csrf: a.csrf, key }),
+      headers: { ...form({}).headers, cookie: a.cookie },
+    })
+    expect(del.status).toBe(303)
+    const empty = await send(server, 'POST', `${BASE}/b/alice-odd/delete`, {
+      ...form({ _csrf: a.csrf }),
+      headers: { ...form({}).headers, cookie: a.cookie },
+    })
+    expect(empty.status).toBe(303)
+    const list = await send(server, 'GET', `${BASE}/`, { headers: { cookie: a.cookie } })
+    expect(list.body).not.toContain('alice-odd')
+  })
+
   it('operator pages are for root only (403 for a tenant)', async () => {
     const a = await signIn(server, alice)
     const page = await send(server, 'GET', `${BASE}/admin`, { headers: { cookie: a.cookie } })
