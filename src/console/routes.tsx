@@ -4,7 +4,8 @@
  * (tenant.tsx, acting through the S3 handler as the user) and the operator pages (operator.tsx,
  * root only, like the admin API). Served by the same Hono app on the same TLS listener.
  */
-import { Hono } from 'hono'
+import { type Context, Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
 import {
   actorFor,
   CONSOLE_SESSION_TTL_MS,
@@ -46,6 +47,14 @@ export interface ConsoleDeps {
   limiter?: FailureLimiter
 }
 
+/** Forms, sign-in and a completion's JSON (10,000 parts fit): read whole, so bounded. */
+export const SMALL_BODY_BYTES = 1024 * 1024
+/** The script-less form upload, which the form parser buffers. */
+export const FORM_UPLOAD_BYTES = 64 * 1024 * 1024
+/** The upload API: streamed to PutObject / UploadPart, which apply S3's limits. */
+const STREAMED = /^\/_coffer\/console\/api\/b\/[^/]+\/(object|multipart\/part)$/
+const FORM_UPLOAD = /^\/_coffer\/console\/b\/[^/]+\/upload$/
+
 function LoginPage(props: { error?: { code: string; message: string }; accessKeyId?: string }) {
   return (
     <Page title="Sign in">
@@ -79,6 +88,16 @@ export function createConsoleRoutes(deps: ConsoleDeps): Hono<ConsoleEnv> {
   app.use('*', async (c, next) => {
     await next()
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!c.res.headers.has(k)) c.res.headers.set(k, v)
+  })
+
+  // Bodies the console reads whole (forms, sign-in, the JSON of a completion) are bounded before
+  // any of it is read, sign-in included; only the upload API streams (to S3's own limits).
+  const tooLarge = { onError: (c: Context<ConsoleEnv>) => c.text('The request body is too large.', 413) }
+  const smallBody = bodyLimit({ maxSize: SMALL_BODY_BYTES, ...tooLarge })
+  const formUpload = bodyLimit({ maxSize: FORM_UPLOAD_BYTES, ...tooLarge })
+  app.use('*', async (c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD' || STREAMED.test(c.req.path)) return next()
+    return (FORM_UPLOAD.test(c.req.path) ? formUpload : smallBody)(c, next)
   })
 
   for (const [name, asset] of Object.entries(ASSETS)) {

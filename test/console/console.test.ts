@@ -126,6 +126,15 @@ describe('web console (HTTP)', () => {
     expect(post.status).toBe(401)
   })
 
+  it('bounds what it reads whole: an oversized sign-in body is 413 before it is read', async () => {
+    const big = 'x'.repeat(2 * 1024 * 1024)
+    const r = await send(server, 'POST', `${BASE}/login`, {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `accessKeyId=a&secretAccessKey=${big}`,
+    })
+    expect(r.status).toBe(413)
+  })
+
   it('signs in with S3 credentials: HttpOnly, Secure, SameSite=Strict cookie with an expiry', async () => {
     const r = await send(
       server,
