@@ -9,6 +9,7 @@ import { bodyLimit } from 'hono/body-limit'
 import {
   actorFor,
   CONSOLE_SESSION_TTL_MS,
+  isMetaUnavailable,
   consoleSession,
   createConsoleSession,
   endConsoleSession,
@@ -194,6 +195,8 @@ export function createConsoleRoutes(deps: ConsoleDeps): Hono<ConsoleEnv> {
   registerOperatorPages(app, svc)
 
   app.onError((e, c) => {
+    if (isMetaUnavailable(e))
+      return c.json({ error: 'ServiceUnavailable', message: 'The metadata is unreachable: try again shortly.' }, 503)
     deps.logger?.log('error', 'console request failed', {
       path: c.req.path,
       error: e instanceof Error ? e.message : String(e),

@@ -315,6 +315,40 @@ describe('web console (HTTP)', () => {
     expect(ops.body).not.toContain('by-tenant')
   })
 
+  it('root creates a namespace and a user (secret shown once, and it signs in), then deletes both', async () => {
+    const root = await signIn(server, server)
+    const post = (path: string, fields: Record<string, string>) =>
+      send(server, 'POST', `${BASE}${path}`, {
+        ...form({ ...fields, _csrf: root.csrf }),
+        headers: { ...form({}).headers, cookie: root.cookie },
+      })
+    const ns = await post('/admin/namespaces', { name: 'ops-ns' })
+    expect(ns.status).toBe(200)
+    expect(ns.body).toContain('Namespace ops-ns created (encryption off)')
+    const again = await post('/admin/namespaces', { name: 'ops-ns' })
+    expect(again.status).toBe(400)
+    expect(again.body).toContain('NamespaceAlreadyExists')
+    const made = await post('/admin/users', { name: 'opsy', namespace: 'ops-ns', policy: 'readwrite' })
+    expect(made.status).toBe(200)
+    const accessKeyId = /id="new-access-key" readonly="" value="([^"]+)"/.exec(made.body)?.[1]
+    const secretAccessKey = /id="new-secret" readonly="" value="([^"]+)"/.exec(made.body)?.[1]
+    expect(accessKeyId).toBeDefined()
+    expect(secretAccessKey).toBeDefined()
+    const page = await send(server, 'GET', `${BASE}/admin`, { headers: { cookie: root.cookie } })
+    expect(page.body).toContain(accessKeyId!)
+    expect(page.body).not.toContain(secretAccessKey!)
+    const opsy = await signIn(server, { accessKeyId: accessKeyId!, secretAccessKey: secretAccessKey! })
+    expect((await send(server, 'GET', `${BASE}/`, { headers: { cookie: opsy.cookie } })).body).toContain('(ops-ns)')
+    const gone = await post(`/admin/users/${accessKeyId}/delete`, {})
+    expect(gone.status).toBe(200)
+    // The deleted user's session ends with it.
+    const after = await send(server, 'GET', `${BASE}/`, { headers: { cookie: opsy.cookie } })
+    expect(after.status).toBe(303)
+    const nsGone = await post('/admin/namespaces/ops-ns/delete', {})
+    expect(nsGone.status).toBe(200)
+    expect(nsGone.body).toContain('Namespace ops-ns deleted')
+  })
+
   it('sign-out ends the session on the server: the old cookie no longer works', async () => {
     const a = await signIn(server, alice)
     const out = await send(server, 'POST', `${BASE}/logout`, {
