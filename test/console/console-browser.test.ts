@@ -10,7 +10,8 @@
  * (`--ignore-certificate-errors-spki-list`); every other certificate is still checked.
  */
 import { createHash, randomBytes, X509Certificate } from 'node:crypto'
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { request } from 'node:https'
 import { join } from 'node:path'
 import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
@@ -154,6 +155,32 @@ describeWithClient('chromium', 'web console in a real browser', (bin) => {
       expect(scriptErrors).toEqual([])
     } finally {
       await context.close()
+    }
+  })
+
+  it('uploads a folder: each file under the folder’s name, below the current prefix', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'coffer-console-'))
+    const folder = join(dir, 'album')
+    await mkdir(join(folder, 'raw'), { recursive: true })
+    await writeFile(join(folder, 'one.txt'), 'first')
+    await writeFile(join(folder, 'raw', 'two.txt'), 'second')
+    const context = await browser.newContext({ viewport: { width: 1100, height: 800 } })
+    const page = await context.newPage()
+    try {
+      await signIn(page, user)
+      await page.getByLabel('New bucket').fill('dora-folders')
+      await page.getByRole('button', { name: 'Create bucket' }).click()
+      await page.goto(`${server.endpoint}/_coffer/console/b/dora-folders?prefix=${encodeURIComponent('in/')}`)
+      await page.setInputFiles('#upload-folder', folder)
+      await page.getByRole('button', { name: 'Upload', exact: true }).click()
+      await page.locator('#upload-progress[data-state="done"]').waitFor({ timeout: 30_000 })
+      const s3 = s3Client(server, user)
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'dora-folders' }))
+      expect((listed.Contents ?? []).map((o) => o.Key).sort()).toEqual(['in/album/one.txt', 'in/album/raw/two.txt'])
+      s3.destroy()
+    } finally {
+      await context.close()
+      await rm(dir, { recursive: true, force: true })
     }
   })
 
