@@ -298,6 +298,31 @@ describe('web console (HTTP)', () => {
     expect(list.body).not.toContain('alice-odd')
   })
 
+  it('uploads without the page script: a plain multipart form lands under its prefix', async () => {
+    await s3Client(server, alice).send(new CreateBucketCommand({ Bucket: 'alice-forms' }))
+    const a = await signIn(server, alice)
+    const boundary = '----coffer-console-test'
+    const part = (name: string, value: string, filename?: string) =>
+      `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${filename ? `; filename="${filename}"` : ''}\r\n` +
+      `${filename ? 'Content-Type: text/plain\r\n' : ''}\r\n${value}\r\n`
+    const body = `${part('_csrf', a.csrf)}${part('prefix', 'notes/')}${part('file', 'plain form bytes', 'hello.txt')}--${boundary}--\r\n`
+    const r = await send(server, 'POST', `${BASE}/b/alice-forms/upload`, {
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, cookie: a.cookie },
+      body,
+    })
+    expect(r.status).toBe(303)
+    const dl = await send(
+      server,
+      'GET',
+      `${BASE}/b/alice-forms/download?key=${encodeURIComponent('notes/hello.txt')}`,
+      {
+        headers: { cookie: a.cookie },
+      },
+    )
+    expect(dl.status).toBe(200)
+    expect(dl.body).toBe('plain form bytes')
+  })
+
   it('operator pages are for root only (403 for a tenant)', async () => {
     const a = await signIn(server, alice)
     const page = await send(server, 'GET', `${BASE}/admin`, { headers: { cookie: a.cookie } })
