@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { FailureLimiter } from './rate-limit.ts'
+import { attemptIds, FailureLimiter, MAX_ACCESS_KEY_LENGTH } from './rate-limit.ts'
 
 describe('FailureLimiter', () => {
   const opts = { limit: 3, windowMs: 1000, maxEntries: 4 }
@@ -33,5 +33,11 @@ describe('FailureLimiter', () => {
     expect(l.size).toBe(4)
     expect(l.retryAfter('old', 2)).toBe(0)
     expect(l.retryAfter('flood-9', 2)).toBe(0)
+  })
+
+  it('attempt ids keep at most MAX_ACCESS_KEY_LENGTH characters of the key', () => {
+    const ids = attemptIds('A'.repeat(1_000_000), '10.0.0.1')
+    expect(ids.key.length).toBe('key:'.length + MAX_ACCESS_KEY_LENGTH)
+    expect(ids.address).toBe('ip:10.0.0.1')
   })
 })

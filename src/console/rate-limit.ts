@@ -62,3 +62,14 @@ export class FailureLimiter {
     return this.#entries.size
   }
 }
+
+/** Access keys are short; a longer one is refused unread, and never kept whole in the limiter. */
+export const MAX_ACCESS_KEY_LENGTH = 128
+
+/**
+ * The identifiers one sign-in attempt counts against: the client address and the access key,
+ * the key cut to MAX_ACCESS_KEY_LENGTH so the limiter's memory stays bounded per entry too.
+ */
+export function attemptIds(accessKeyId: string, address: string): { key: string; address: string } {
+  return { key: `key:${accessKeyId.slice(0, MAX_ACCESS_KEY_LENGTH)}`, address: `ip:${address}` }
+}

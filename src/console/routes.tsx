@@ -33,7 +33,7 @@ import {
 } from './guard.ts'
 import { BASE, ErrorNote, Page } from './layout.tsx'
 import { registerOperatorPages } from './operator.tsx'
-import { FailureLimiter } from './rate-limit.ts'
+import { attemptIds, FailureLimiter, MAX_ACCESS_KEY_LENGTH } from './rate-limit.ts'
 import { registerTenantPages } from './tenant.tsx'
 import type { ConsoleEnv } from './types.ts'
 
@@ -114,29 +114,31 @@ export function createConsoleRoutes(deps: ConsoleDeps): Hono<ConsoleEnv> {
     const form = await c.req.parseBody()
     const accessKeyId = typeof form.accessKeyId === 'string' ? form.accessKeyId.trim() : ''
     const secret = typeof form.secretAccessKey === 'string' ? form.secretAccessKey : ''
-    const address = `ip:${clientAddress(c.env?.connection)}`
-    const keyId = `key:${accessKeyId}`
+    const { key: keyId, address } = attemptIds(accessKeyId, clientAddress(c.env?.connection))
+    /** What is echoed back to the form and the log: never more than an access key's length. */
+    const shownKey = accessKeyId.slice(0, MAX_ACCESS_KEY_LENGTH)
     const wait = Math.max(limiter.retryAfter(address), limiter.retryAfter(keyId))
     if (wait > 0) {
       const seconds = Math.ceil(wait / 1000)
       c.header('retry-after', String(seconds))
       return c.html(
         <LoginPage
-          accessKeyId={accessKeyId}
+          accessKeyId={shownKey}
           error={{ code: 'SlowDown', message: `Too many failed sign-ins: try again in ${seconds} seconds.` }}
         />,
         429,
       )
     }
     // The same secret SigV4 verification uses; compared in constant time.
-    const known = accessKeyId === '' ? undefined : await lookupSecret(svc, accessKeyId)
+    const plausible = accessKeyId !== '' && accessKeyId.length <= MAX_ACCESS_KEY_LENGTH
+    const known = plausible ? await lookupSecret(svc, accessKeyId) : undefined
     if (known === undefined || !timingSafeEqual(known, secret)) {
       limiter.fail(address)
       limiter.fail(keyId)
-      deps.logger?.log('warn', 'console sign-in failed', { accessKeyId, address })
+      deps.logger?.log('warn', 'console sign-in failed', { accessKeyId: shownKey, address })
       return c.html(
         <LoginPage
-          accessKeyId={accessKeyId}
+          accessKeyId={shownKey}
           error={{ code: 'InvalidAccessKeyId', message: 'The access key or the secret key is wrong.' }}
         />,
         401,
