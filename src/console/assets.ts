@@ -125,8 +125,14 @@ const SCRIPT = `'use strict'
     list.dataset.state = 'running'
     let ok = true
     for (const f of files) ok = (await uploadOne(f)) && ok
+    // The listing is fetched again and swapped in, so the progress bars stay on screen.
+    try {
+      const page = await fetch(location.href, { credentials: 'same-origin' })
+      const fresh = new DOMParser().parseFromString(await page.text(), 'text/html').getElementById('listing')
+      const old = document.getElementById('listing')
+      if (fresh && old) old.replaceWith(fresh)
+    } catch {}
     list.dataset.state = ok ? 'done' : 'failed'
-    if (ok) setTimeout(() => location.reload(), 800)
   })
 })()
 `

@@ -242,63 +242,65 @@ function BucketPage(props: {
         </p>
       ) : null}
       <UploadForm bucket={bucket} prefix={prefix} csrf={v.csrf} />
-      {listing ? (
-        <table class="objects">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              {props.versions ? <th scope="col">Version</th> : null}
-              <th scope="col">Size</th>
-              <th scope="col">Last modified</th>
-            </tr>
-          </thead>
-          <tbody>
-            {listing.prefixes.map((p) => (
-              <tr class="folder">
-                <td>
-                  <a href={bucketUrl(bucket, { prefix: p, versions: props.versions ? '1' : undefined })}>
-                    {p.slice(prefix.length)}
-                  </a>
-                </td>
-                {props.versions ? <td /> : null}
-                <td>—</td>
-                <td />
-              </tr>
-            ))}
-            {listing.entries.map((e) => (
+      <div id="listing">
+        {listing ? (
+          <table class="objects">
+            <thead>
               <tr>
-                <td>
-                  <a
-                    href={`${BASE}/b/${encodeURIComponent(bucket)}/object?${new URLSearchParams({
-                      key: e.key,
-                      ...(e.versionId && e.versionId !== 'null' ? { versionId: e.versionId } : {}),
-                    })}`}
-                  >
-                    {e.key.slice(prefix.length)}
-                  </a>
-                </td>
-                {props.versions ? (
-                  <td>
-                    <code>{e.versionId}</code>
-                    {e.latest ? ' (current)' : ''}
-                    {e.deleteMarker ? ' delete marker' : ''}
-                  </td>
-                ) : null}
-                <td>{e.deleteMarker ? '—' : formatBytes(e.size)}</td>
-                <td>{e.modified}</td>
+                <th scope="col">Name</th>
+                {props.versions ? <th scope="col">Version</th> : null}
+                <th scope="col">Size</th>
+                <th scope="col">Last modified</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
-      ) : null}
-      {listing && listing.prefixes.length === 0 && listing.entries.length === 0 ? <p>Nothing here yet.</p> : null}
-      <nav aria-label="Pages" class="pager">
-        {listing?.next ? (
-          <a rel="next" href={bucketUrl(bucket, { prefix, ...listing.next })}>
-            Next page
-          </a>
+            </thead>
+            <tbody>
+              {listing.prefixes.map((p) => (
+                <tr class="folder">
+                  <td>
+                    <a href={bucketUrl(bucket, { prefix: p, versions: props.versions ? '1' : undefined })}>
+                      {p.slice(prefix.length)}
+                    </a>
+                  </td>
+                  {props.versions ? <td /> : null}
+                  <td>—</td>
+                  <td />
+                </tr>
+              ))}
+              {listing.entries.map((e) => (
+                <tr>
+                  <td>
+                    <a
+                      href={`${BASE}/b/${encodeURIComponent(bucket)}/object?${new URLSearchParams({
+                        key: e.key,
+                        ...(e.versionId && e.versionId !== 'null' ? { versionId: e.versionId } : {}),
+                      })}`}
+                    >
+                      {e.key.slice(prefix.length)}
+                    </a>
+                  </td>
+                  {props.versions ? (
+                    <td>
+                      <code>{e.versionId}</code>
+                      {e.latest ? ' (current)' : ''}
+                      {e.deleteMarker ? ' delete marker' : ''}
+                    </td>
+                  ) : null}
+                  <td>{e.deleteMarker ? '—' : formatBytes(e.size)}</td>
+                  <td>{e.modified}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
         ) : null}
-      </nav>
+        {listing && listing.prefixes.length === 0 && listing.entries.length === 0 ? <p>Nothing here yet.</p> : null}
+        <nav aria-label="Pages" class="pager">
+          {listing?.next ? (
+            <a rel="next" href={bucketUrl(bucket, { prefix, ...listing.next })}>
+              Next page
+            </a>
+          ) : null}
+        </nav>
+      </div>
     </Page>
   )
 }

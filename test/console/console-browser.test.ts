@@ -40,6 +40,9 @@ function fetchBytes(server: TestServer, url: string): Promise<{ status: number; 
   })
 }
 
+/** Per test: a loaded 2-core machine runs several suites at once; every wait inside is bounded too. */
+const TEST_TIMEOUT_MS = 300_000
+
 describeWithClient('chromium', 'web console in a real browser', (bin) => {
   let server: TestServer
   let browser: Browser
@@ -71,183 +74,209 @@ describeWithClient('chromium', 'web console in a real browser', (bin) => {
     await page.getByLabel('Access key').fill(creds.accessKeyId)
     await page.getByLabel('Secret key').fill(creds.secretAccessKey)
     await page.getByRole('button', { name: 'Sign in' }).click()
-    await page.getByRole('heading', { name: 'Buckets' }).waitFor({ timeout: 10_000 })
+    await page.getByRole('heading', { name: 'Buckets' }).waitFor({ timeout: 30_000 })
   }
 
-  it('sign in, create a bucket, upload 20 MiB with progress, browse, download, share, sign out', async () => {
-    const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 800 } })
-    const page = await context.newPage()
-    const scriptErrors: string[] = []
-    page.on('pageerror', (e) => scriptErrors.push(e.message))
-    page.on('response', (r) => {
-      if (r.status() >= 400) scriptErrors.push(`${r.status()} ${r.url()}`)
-    })
-    // Any CSP violation is reported on the console as an error.
-    page.on('console', (m) => {
-      if (m.type() === 'error') scriptErrors.push(m.text())
-    })
-    try {
-      await page.goto(`${server.endpoint}/_coffer/console/login`)
-      await shot(page, 'sign-in')
-      await signIn(page, user)
-
-      await page.getByLabel('New bucket').fill('dora-photos')
-      await page.getByRole('button', { name: 'Create bucket' }).click()
-      await page.getByRole('link', { name: 'dora-photos' }).waitFor({ timeout: 10_000 })
-      await shot(page, 'buckets')
-
-      // Into a prefix, then upload there with the page's control.
-      await page.goto(`${server.endpoint}/_coffer/console/b/dora-photos?prefix=${encodeURIComponent('trips/')}`)
-      const data = randomBytes(20 * 1024 * 1024)
-      await page.setInputFiles('#upload-files', { name: 'big.bin', mimeType: 'application/octet-stream', buffer: data })
-      await page.getByRole('button', { name: 'Upload', exact: true }).click()
-      const bar = page.locator('#upload-progress li progress')
-      await bar.waitFor({ timeout: 10_000 })
-      await page.locator('#upload-progress li[data-state="done"]').waitFor({ timeout: 90_000 })
-      expect(await bar.evaluate((p: HTMLProgressElement) => [p.value, p.max])).toEqual([data.length, data.length])
-      await shot(page, 'upload')
-      // The page reloads with the new listing.
-      await page.getByRole('link', { name: 'big.bin' }).waitFor({ timeout: 10_000 })
-
-      // Browse from the bucket's top into the prefix.
-      await page.getByRole('link', { name: 'dora-photos' }).first().click()
-      await page.getByRole('link', { name: 'trips/' }).click()
-      await page.getByRole('link', { name: 'big.bin' }).click()
-      await page.getByText('20971520 bytes').waitFor({ timeout: 10_000 })
-      await shot(page, 'object')
-
-      const [download] = await Promise.all([
-        page.waitForEvent('download', { timeout: 30_000 }),
-        page.getByRole('link', { name: 'Download' }).click(),
-      ])
-      const path = await download.path()
-      expect(sha(await readFile(path))).toBe(sha(data))
-
-      await page.getByLabel('Share link valid for').selectOption({ label: '1 hour' })
-      await page.getByRole('button', { name: 'Make share link' }).click()
-      const link = await page.locator('#share-url').inputValue({ timeout: 10_000 })
-      expect(link).toMatch(/X-Amz-Signature=[0-9a-f]{64}$/)
-      await page.getByRole('button', { name: 'Copy link' }).waitFor()
-      await shot(page, 'share')
-      const shared = await fetchBytes(server, link)
-      expect(shared.status).toBe(200)
-      expect(sha(shared.body)).toBe(sha(data))
-
-      const cookies = await context.cookies()
-      const session = cookies.find((c) => c.name === 'coffer_console')
-      expect(session).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Strict' })
-      await page.getByRole('button', { name: 'Sign out' }).click()
-      await page.getByRole('heading', { name: 'Sign in' }).waitFor({ timeout: 10_000 })
-      // The old session id, replayed, is dead on the server.
-      const replay = await new Promise<number>((resolve, reject) => {
-        const req = request(
-          `${server.endpoint}/_coffer/console/`,
-          { ca: server.caPem, agent: false, timeout: 10_000, headers: { cookie: `coffer_console=${session!.value}` } },
-          (res) => {
-            res.resume()
-            resolve(res.statusCode ?? 0)
-          },
-        )
-        req.on('error', reject)
-        req.end()
+  it(
+    'sign in, create a bucket, upload 20 MiB with progress, browse, download, share, sign out',
+    async () => {
+      const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 800 } })
+      const page = await context.newPage()
+      const scriptErrors: string[] = []
+      page.on('pageerror', (e) => scriptErrors.push(e.message))
+      page.on('response', (r) => {
+        if (r.status() >= 400) scriptErrors.push(`${r.status()} ${r.url()}`)
       })
-      expect(replay).toBe(303)
-      expect(scriptErrors).toEqual([])
-    } finally {
-      await context.close()
-    }
-  })
-
-  it('uploads a folder: each file under the folder’s name, below the current prefix', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'coffer-console-'))
-    const folder = join(dir, 'album')
-    await mkdir(join(folder, 'raw'), { recursive: true })
-    await writeFile(join(folder, 'one.txt'), 'first')
-    await writeFile(join(folder, 'raw', 'two.txt'), 'second')
-    const context = await browser.newContext({ viewport: { width: 1100, height: 800 } })
-    const page = await context.newPage()
-    try {
-      await signIn(page, user)
-      await page.getByLabel('New bucket').fill('dora-folders')
-      await page.getByRole('button', { name: 'Create bucket' }).click()
-      await page.goto(`${server.endpoint}/_coffer/console/b/dora-folders?prefix=${encodeURIComponent('in/')}`)
-      await page.setInputFiles('#upload-folder', folder)
-      await page.getByRole('button', { name: 'Upload', exact: true }).click()
-      await page.locator('#upload-progress[data-state="done"]').waitFor({ timeout: 30_000 })
-      const s3 = s3Client(server, user)
-      const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'dora-folders' }))
-      expect((listed.Contents ?? []).map((o) => o.Key).sort()).toEqual(['in/album/one.txt', 'in/album/raw/two.txt'])
-      s3.destroy()
-    } finally {
-      await context.close()
-      await rm(dir, { recursive: true, force: true })
-    }
-  })
-
-  it('Cancel stops a multipart upload mid-way and aborts it on the server', async () => {
-    const context = await browser.newContext({ viewport: { width: 1100, height: 800 } })
-    const page = await context.newPage()
-    try {
-      await signIn(page, user)
-      await page.getByLabel('New bucket').fill('dora-cancel')
-      await page.getByRole('button', { name: 'Create bucket' }).click()
-      await page.getByRole('link', { name: 'dora-cancel' }).click()
-      // Hold the second part in the browser: the upload is then surely in flight when Cancel is pressed.
-      let held: Route | undefined
-      await page.route(/\/multipart\/part\?.*partNumber=2/, (route) => {
-        held = route
+      // Any CSP violation is reported on the console as an error.
+      page.on('console', (m) => {
+        if (m.type() === 'error') scriptErrors.push(m.text())
       })
-      await page.setInputFiles('#upload-files', {
-        name: 'cancelled.bin',
-        mimeType: 'application/octet-stream',
-        buffer: randomBytes(20 * 1024 * 1024),
-      })
-      await page.getByRole('button', { name: 'Upload', exact: true }).click()
-      for (let i = 0; i < 200 && !held; i++) await page.waitForTimeout(50)
-      expect(held).toBeDefined()
-      await page.getByRole('button', { name: 'Cancel' }).click()
-      await page.locator('#upload-progress li[data-state="cancelled"]').waitFor({ timeout: 10_000 })
-      await shot(page, 'upload-cancelled')
-      const s3 = s3Client(server, user)
-      let uploads = -1
-      for (let i = 0; i < 50 && uploads !== 0; i++) {
-        const r = await s3.send(new ListMultipartUploadsCommand({ Bucket: 'dora-cancel' }))
-        uploads = r.Uploads?.length ?? 0
-        if (uploads !== 0) await new Promise((r) => setTimeout(r, 200))
+      try {
+        await page.goto(`${server.endpoint}/_coffer/console/login`)
+        await shot(page, 'sign-in')
+        await signIn(page, user)
+
+        await page.getByLabel('New bucket').fill('dora-photos')
+        await page.getByRole('button', { name: 'Create bucket' }).click()
+        await page.getByRole('link', { name: 'dora-photos' }).waitFor({ timeout: 30_000 })
+        await shot(page, 'buckets')
+
+        // Into a prefix, then upload there with the page's control.
+        await page.goto(`${server.endpoint}/_coffer/console/b/dora-photos?prefix=${encodeURIComponent('trips/')}`)
+        const data = randomBytes(20 * 1024 * 1024)
+        await page.setInputFiles('#upload-files', {
+          name: 'big.bin',
+          mimeType: 'application/octet-stream',
+          buffer: data,
+        })
+        await page.getByRole('button', { name: 'Upload', exact: true }).click()
+        const bar = page.locator('#upload-progress li progress')
+        await bar.waitFor({ timeout: 30_000 })
+        await page.locator('#upload-progress li[data-state="done"]').waitFor({ timeout: 180_000 })
+        expect(await bar.evaluate((p: HTMLProgressElement) => [p.value, p.max])).toEqual([data.length, data.length])
+        await shot(page, 'upload')
+        // The listing was refreshed in place, the progress bars still on screen.
+        await page.locator('#upload-progress[data-state="done"]').waitFor({ timeout: 30_000 })
+        await page.getByRole('link', { name: 'big.bin' }).waitFor({ timeout: 30_000 })
+
+        // Browse from the bucket's top into the prefix.
+        await page.getByRole('link', { name: 'dora-photos' }).first().click()
+        await page.getByRole('link', { name: 'trips/' }).click()
+        await page.getByRole('link', { name: 'big.bin' }).click()
+        await page.getByText('20971520 bytes').waitFor({ timeout: 30_000 })
+        await shot(page, 'object')
+
+        const [download] = await Promise.all([
+          page.waitForEvent('download', { timeout: 30_000 }),
+          page.getByRole('link', { name: 'Download' }).click(),
+        ])
+        const path = await download.path()
+        expect(sha(await readFile(path))).toBe(sha(data))
+
+        await page.getByLabel('Share link valid for').selectOption({ label: '1 hour' })
+        await page.getByRole('button', { name: 'Make share link' }).click()
+        const link = await page.locator('#share-url').inputValue({ timeout: 30_000 })
+        expect(link).toMatch(/X-Amz-Signature=[0-9a-f]{64}$/)
+        await page.getByRole('button', { name: 'Copy link' }).waitFor()
+        await shot(page, 'share')
+        const shared = await fetchBytes(server, link)
+        expect(shared.status).toBe(200)
+        expect(sha(shared.body)).toBe(sha(data))
+
+        const cookies = await context.cookies()
+        const session = cookies.find((c) => c.name === 'coffer_console')
+        expect(session).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Strict' })
+        await page.getByRole('button', { name: 'Sign out' }).click()
+        await page.getByRole('heading', { name: 'Sign in' }).waitFor({ timeout: 30_000 })
+        // The old session id, replayed, is dead on the server.
+        const replay = await new Promise<number>((resolve, reject) => {
+          const req = request(
+            `${server.endpoint}/_coffer/console/`,
+            {
+              ca: server.caPem,
+              agent: false,
+              timeout: 10_000,
+              headers: { cookie: `coffer_console=${session!.value}` },
+            },
+            (res) => {
+              res.resume()
+              resolve(res.statusCode ?? 0)
+            },
+          )
+          req.on('error', reject)
+          req.end()
+        })
+        expect(replay).toBe(303)
+        expect(scriptErrors).toEqual([])
+      } finally {
+        await context.close()
       }
-      expect(uploads).toBe(0)
-      const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'dora-cancel' }))
-      expect(listed.KeyCount).toBe(0)
-      s3.destroy()
-    } finally {
-      await context.close()
-    }
-  })
+    },
+    TEST_TIMEOUT_MS,
+  )
 
-  it('root sees the operator page with cluster health; creating a user shows its secret once', async () => {
-    const context = await browser.newContext({ viewport: { width: 1100, height: 800 } })
-    const page = await context.newPage()
-    try {
-      await signIn(page, server)
-      await page.getByRole('link', { name: 'Operator' }).click()
-      await page.getByRole('heading', { name: 'Cluster health' }).waitFor({ timeout: 10_000 })
-      await expect(page.locator('td', { hasText: 'drive-0' }).count()).resolves.toBe(1)
-      await page.getByLabel('New user').fill('eve')
-      await page.getByLabel('in namespace').selectOption('dora')
-      await page.getByRole('button', { name: 'Create user' }).click()
-      const secret = await page.locator('#new-secret').inputValue({ timeout: 10_000 })
-      expect(secret.length).toBeGreaterThanOrEqual(40)
-      await shot(page, 'operator')
-      // Shown once: the page again (GET; a reload would re-send the POST) has no secret.
-      await page.goto(`${server.endpoint}/_coffer/console/admin`)
-      await expect(page.locator('#new-secret').count()).resolves.toBe(0)
-      // A narrow screen still shows the page (no horizontal overflow of the body).
-      await page.setViewportSize({ width: 380, height: 800 })
-      const overflow = await page.evaluate(() => document.body.scrollWidth - window.innerWidth)
-      await shot(page, 'operator-narrow')
-      expect(overflow).toBeLessThanOrEqual(0)
-    } finally {
-      await context.close()
-    }
-  })
+  it(
+    'uploads a folder: each file under the folder’s name, below the current prefix',
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'coffer-console-'))
+      const folder = join(dir, 'album')
+      await mkdir(join(folder, 'raw'), { recursive: true })
+      await writeFile(join(folder, 'one.txt'), 'first')
+      await writeFile(join(folder, 'raw', 'two.txt'), 'second')
+      const context = await browser.newContext({ viewport: { width: 1100, height: 800 } })
+      const page = await context.newPage()
+      try {
+        await signIn(page, user)
+        await page.getByLabel('New bucket').fill('dora-folders')
+        await page.getByRole('button', { name: 'Create bucket' }).click()
+        await page.goto(`${server.endpoint}/_coffer/console/b/dora-folders?prefix=${encodeURIComponent('in/')}`)
+        await page.setInputFiles('#upload-folder', folder)
+        await page.getByRole('button', { name: 'Upload', exact: true }).click()
+        await page.locator('#upload-progress[data-state="done"]').waitFor({ timeout: 30_000 })
+        const s3 = s3Client(server, user)
+        const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'dora-folders' }))
+        expect((listed.Contents ?? []).map((o) => o.Key).sort()).toEqual(['in/album/one.txt', 'in/album/raw/two.txt'])
+        s3.destroy()
+      } finally {
+        await context.close()
+        await rm(dir, { recursive: true, force: true })
+      }
+    },
+    TEST_TIMEOUT_MS,
+  )
+
+  it(
+    'Cancel stops a multipart upload mid-way and aborts it on the server',
+    async () => {
+      const context = await browser.newContext({ viewport: { width: 1100, height: 800 } })
+      const page = await context.newPage()
+      try {
+        await signIn(page, user)
+        await page.getByLabel('New bucket').fill('dora-cancel')
+        await page.getByRole('button', { name: 'Create bucket' }).click()
+        await page.getByRole('link', { name: 'dora-cancel' }).click()
+        // Hold the second part in the browser: the upload is then surely in flight when Cancel is pressed.
+        let held: Route | undefined
+        await page.route(/\/multipart\/part\?.*partNumber=2/, (route) => {
+          held = route
+        })
+        await page.setInputFiles('#upload-files', {
+          name: 'cancelled.bin',
+          mimeType: 'application/octet-stream',
+          buffer: randomBytes(20 * 1024 * 1024),
+        })
+        await page.getByRole('button', { name: 'Upload', exact: true }).click()
+        for (let i = 0; i < 1200 && !held; i++) await page.waitForTimeout(50)
+        expect(held).toBeDefined()
+        await page.getByRole('button', { name: 'Cancel' }).click()
+        await page.locator('#upload-progress li[data-state="cancelled"]').waitFor({ timeout: 30_000 })
+        await shot(page, 'upload-cancelled')
+        const s3 = s3Client(server, user)
+        let uploads = -1
+        for (let i = 0; i < 50 && uploads !== 0; i++) {
+          const r = await s3.send(new ListMultipartUploadsCommand({ Bucket: 'dora-cancel' }))
+          uploads = r.Uploads?.length ?? 0
+          if (uploads !== 0) await new Promise((r) => setTimeout(r, 200))
+        }
+        expect(uploads).toBe(0)
+        const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'dora-cancel' }))
+        expect(listed.KeyCount).toBe(0)
+        s3.destroy()
+      } finally {
+        await context.close()
+      }
+    },
+    TEST_TIMEOUT_MS,
+  )
+
+  it(
+    'root sees the operator page with cluster health; creating a user shows its secret once',
+    async () => {
+      const context = await browser.newContext({ viewport: { width: 1100, height: 800 } })
+      const page = await context.newPage()
+      try {
+        await signIn(page, server)
+        await page.getByRole('link', { name: 'Operator' }).click()
+        await page.getByRole('heading', { name: 'Cluster health' }).waitFor({ timeout: 30_000 })
+        await expect(page.locator('td', { hasText: 'drive-0' }).count()).resolves.toBe(1)
+        await page.getByLabel('New user').fill('eve')
+        await page.getByLabel('in namespace').selectOption('dora')
+        await page.getByRole('button', { name: 'Create user' }).click()
+        const secret = await page.locator('#new-secret').inputValue({ timeout: 30_000 })
+        expect(secret.length).toBeGreaterThanOrEqual(40)
+        await shot(page, 'operator')
+        // Shown once: the page again (GET; a reload would re-send the POST) has no secret.
+        await page.goto(`${server.endpoint}/_coffer/console/admin`)
+        await expect(page.locator('#new-secret').count()).resolves.toBe(0)
+        // A narrow screen still shows the page (no horizontal overflow of the body).
+        await page.setViewportSize({ width: 380, height: 800 })
+        const overflow = await page.evaluate(() => document.body.scrollWidth - window.innerWidth)
+        await shot(page, 'operator-narrow')
+        expect(overflow).toBeLessThanOrEqual(0)
+      } finally {
+        await context.close()
+      }
+    },
+    TEST_TIMEOUT_MS,
+  )
 })
