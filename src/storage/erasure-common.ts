@@ -7,6 +7,7 @@ import type { ErasureCodec } from './codec.ts'
 import type { StripeGeometry } from './geometry.ts'
 import type { DataLayout, ErasureLayout } from './object-storage.ts'
 import { blockSeeds, encodeShardHeader, headerLength, shardName, type ShardOffsets } from './shard-format.ts'
+import type { Candidate } from './domain-placement.ts'
 import type { ShardStore } from './shard-store.ts'
 
 /**
@@ -28,7 +29,10 @@ export class QuorumError extends Error {
 }
 
 export interface EngineContext {
-  stores: ReadonlyMap<string, ShardStore>
+  /** Every store a layout may name (reads, heals, removals); changed in place by reconfigure. */
+  stores: Map<string, ShardStore>
+  /** The stores new writes may be placed on, with their failure domain and capacity. */
+  candidates: readonly Candidate[]
   codec: ErasureCodec
   /** The checksum new shards are written with (reads pick by the layout's id). */
   checksum: BlockChecksum

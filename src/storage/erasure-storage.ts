@@ -5,6 +5,7 @@
 import type { Platform } from '../util/platform.ts'
 import { type CHECKSUM_CRC32, type CHECKSUM_CRC32_BOUND, checksumById, createBlockChecksum } from './block-checksum.ts'
 import type { ErasureCodec } from './codec.ts'
+import type { Candidate } from './domain-placement.ts'
 import { erasureLayout, type EngineContext } from './erasure-common.ts'
 import { DEFAULT_BLOCK_SIZE, validateBlockSize, validateEc } from './geometry.ts'
 import { heal, probeShards, verifyShards, type HealResult, type ShardCheck } from './healer.ts'
@@ -25,6 +26,11 @@ export const DEFAULT_WRITE_TIMEOUT_MS = 30_000
 export interface ErasureStorageOptions {
   /** Every configured store (drives or nodes); each write uses k+m of them, chosen by placement. */
   stores: readonly ShardStore[]
+  /**
+   * The stores new writes may go to, with failure domain and capacity (a cluster layout's
+   * active nodes). Default: every store, equal capacity, each its own zone.
+   */
+  candidates?: readonly Candidate[]
   /** Data shards per stripe. */
   k: number
   /** Parity shards per stripe. */
@@ -59,6 +65,12 @@ export interface ErasureStorage extends ObjectStorage {
   removeById(id: string): Promise<void>
   /** Ids of the configured stores, in configuration order. */
   readonly storeIds: readonly string[]
+  /**
+   * Takes a new cluster layout: `stores` is every store a layout may name from now on (stores
+   * not in it are dropped; a store whose id is already known keeps its connection), `candidates`
+   * those new writes may be placed on. Writes already placed keep their stores.
+   */
+  reconfigure(stores: readonly ShardStore[], candidates: readonly Candidate[]): void
   /** The stores write(id, …, { exclude }) will place shards on, shard i on the i-th (fewer than k+m if too many are excluded). */
   placement(id: string, exclude?: ReadonlySet<string>): string[]
   /** Bytes each shard file of a write of `size` bytes takes (header, blocks, checksums, trailer). */
@@ -76,6 +88,7 @@ export function createErasureStorage(opts: ErasureStorageOptions): ErasureStorag
   validateBlockSize(settings.blockSize)
   const ctx: EngineContext = {
     stores,
+    candidates: opts.candidates ?? everyStoreItsOwnZone(stores.keys()),
     codec: opts.codec,
     checksum: createBlockChecksum(opts.platform, opts.blockChecksum),
     checksumFor: (id) => checksumById(id, opts.platform),
@@ -117,12 +130,23 @@ export function createErasureStorage(opts: ErasureStorageOptions): ErasureStorag
           `could not delete orphan shards of ${id}`,
         )
     },
-    storeIds: [...stores.keys()],
-    placement: (id, exclude) => placeShards([...stores.keys()], settings.k + settings.m, id, exclude),
+    get storeIds() {
+      return [...stores.keys()]
+    },
+    reconfigure(next, candidates) {
+      const ids = new Set(next.map((s) => s.id))
+      for (const id of [...stores.keys()]) if (!ids.has(id)) stores.delete(id)
+      for (const s of next) if (!stores.has(s.id)) stores.set(s.id, s)
+      ctx.candidates = candidates.filter((c) => stores.has(c.id))
+    },
+    placement: (id, exclude) => placeShards(ctx.candidates, settings.k + settings.m, id, exclude),
     shardBytes: (size, id = 'x'.repeat(36)) =>
       shardFileLength({ ...settings, size }, { headerLength: headerLength(id), checksumSize: ctx.checksum.size }),
   }
 }
+
+const everyStoreItsOwnZone = (ids: Iterable<string>): Candidate[] =>
+  [...ids].map((id) => ({ id, capacity: 1, zone: id }))
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback

@@ -25,3 +25,18 @@ export { createWasmCodec, loadWasmCodec } from './codec-wasm.ts'
 export { createSimdCodec, type SimdCodec, type SimdVariant } from './codec-simd.ts'
 export type { ErasureCodec } from './codec.ts'
 export { parseEc, validateEc, ecProblems, DEFAULT_EC, DEFAULT_BLOCK_SIZE } from './geometry.ts'
+export {
+  bootstrapLayout,
+  type ClusterLayout,
+  DEFAULT_CAPACITY,
+  isClusterLayout,
+  LayoutError,
+  liveNodes,
+  type LayoutNode,
+  type NodeChange,
+  type NodeState,
+  parseClusterLayout,
+  withNode,
+  withNodeState,
+} from './cluster-layout.ts'
+export { type Candidate, placeShardsInDomains, worstZoneShare } from './domain-placement.ts'

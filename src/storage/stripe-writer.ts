@@ -6,7 +6,7 @@ import { rechunk } from '../util/streams.ts'
 import { QuorumError, withTimeout, type EngineContext } from './erasure-common.ts'
 import { stripeBytes, writeQuorum } from './geometry.ts'
 import type { ErasureLayout, WriteResult } from './object-storage.ts'
-import { rank } from './placement.ts'
+import { type Candidate, placeShardsInDomains } from './domain-placement.ts'
 import { blockSeeds, encodeShardHeader, encodeTrailer, MAX_ID_BYTES, shardName } from './shard-format.ts'
 import { ShardSink } from './shard-sink.ts'
 import { isStoreFull } from './shard-store.ts'
@@ -26,17 +26,17 @@ export interface WriteSettings {
 }
 
 /**
- * The stores a write's shards go to, shard i to the i-th: the first k+m of the configured stores
- * ranked for `id`, leaving out `exclude`. Fewer than k+m when too many are excluded.
+ * The stores a write's shards go to, shard i to the i-th: k+m of the placement candidates chosen
+ * for `id` by failure domain and capacity (domain-placement.ts), leaving out `exclude` (full
+ * stores). Fewer than k+m when too many are excluded.
  */
 export function placeShards(
-  storeIds: readonly string[],
+  candidates: readonly Candidate[],
   n: number,
   id: string,
   exclude?: ReadonlySet<string>,
 ): string[] {
-  const candidates = exclude?.size ? storeIds.filter((s) => !exclude.has(s)) : storeIds
-  return rank(id, candidates).slice(0, n)
+  return placeShardsInDomains(id, exclude?.size ? candidates.filter((c) => !exclude.has(c.id)) : candidates, n)
 }
 
 export async function writeStripes(
@@ -55,7 +55,7 @@ export async function writeStripes(
   const { k, m, blockSize } = w
   const n = k + m
   const quorum = writeQuorum(w)
-  const placed = placeShards([...ctx.stores.keys()], n, id, exclude)
+  const placed = placeShards(ctx.candidates, n, id, exclude)
   if (placed.length < n) {
     await body.cancel().catch(() => {})
     // Excluded stores are full ones: the caller refuses before this, so this is a race.
