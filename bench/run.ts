@@ -30,6 +30,7 @@ const suites: Record<SuiteName, () => Promise<Suite>> = {
   gateways: async () => (await import('./gateways.ts')).runGateways,
   versions: async () => (await import('./versions.ts')).runVersions,
   access: async () => (await import('./access.ts')).runAccess,
+  placement: async () => (await import('./placement.ts')).runPlacement,
 }
 
 function print(result: SuiteResult): void {
