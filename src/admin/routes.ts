@@ -4,7 +4,12 @@
  */
 import { Hono, type Context } from 'hono'
 import {
+  activateNode,
   type Actor,
+  addNode,
+  drainNode,
+  removeNode,
+  showLayout,
   bucketStats,
   createNamespace,
   createUser,
@@ -41,7 +46,7 @@ interface HttpishError {
   message?: string
 }
 
-const STATUS: Partial<Record<ServiceErrorCode, 400 | 403 | 404 | 409>> = {
+const STATUS: Partial<Record<ServiceErrorCode, 400 | 403 | 404 | 409 | 503>> = {
   InvalidArgument: 400,
   AccessDenied: 403,
   NoSuchBucket: 404,
@@ -49,6 +54,8 @@ const STATUS: Partial<Record<ServiceErrorCode, 400 | 403 | 404 | 409>> = {
   NoSuchUser: 404,
   NamespaceAlreadyExists: 409,
   NamespaceNotEmpty: 409,
+  NodeNotEmpty: 409,
+  Unavailable: 503,
   MalformedPolicy: 400,
 }
 
@@ -78,6 +85,8 @@ const str = (v: unknown, what: string): string => {
   if (typeof v === 'string' && v !== '') return v
   throw fail(400, 'InvalidArgument', `${what} is required (a string).`)
 }
+
+const nodeId = (body: Record<string, unknown>): string => str(body.id, 'id').replace(/\/+$/, '')
 
 export function createAdminRoutes(deps: AdminDeps): Hono {
   const admin = new Hono()
@@ -181,6 +190,34 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     if (body.master === true) return c.json({ rotated: 'master', ...(await rotateMasterKey(svc)) })
     return c.json({ rotated: 'namespace', ...(await rotateNamespaceKey(svc, str(body.namespace, 'namespace'))) })
   })
+
+  /** The cluster layout (storage nodes); 400 on a gateway over local drives. */
+  admin.get('/layout', (c) => c.json(showLayout(svc)))
+  /** { address, zone?, rack?, capacity? }: adds the node (its id is its address) or updates it. */
+  admin.post('/nodes', async (c) => {
+    const body = await jsonBody(c)
+    const address = str(body.address, 'address').replace(/\/+$/, '')
+    const opt = (k: string) => (body[k] === undefined || body[k] === null ? undefined : str(body[k], k))
+    const capacity = body.capacity
+    if (
+      capacity !== undefined &&
+      capacity !== null &&
+      (typeof capacity !== 'number' || !Number.isSafeInteger(capacity) || capacity < 0)
+    )
+      throw fail(400, 'InvalidArgument', 'capacity is a whole number of bytes.')
+    return c.json(
+      await addNode(svc, {
+        id: address,
+        address,
+        zone: opt('zone'),
+        rack: opt('rack'),
+        capacity: typeof capacity === 'number' ? capacity : undefined,
+      }),
+    )
+  })
+  admin.post('/nodes/drain', async (c) => c.json(await drainNode(svc, nodeId(await jsonBody(c)))))
+  admin.post('/nodes/activate', async (c) => c.json(await activateNode(svc, nodeId(await jsonBody(c)))))
+  admin.post('/nodes/remove', async (c) => c.json(await removeNode(svc, nodeId(await jsonBody(c)))))
 
   admin.notFound((c) =>
     c.json({ error: 'NotFound', message: `No admin operation at ${c.req.method} ${c.req.path}` }, 404),

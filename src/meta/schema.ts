@@ -290,3 +290,16 @@ export const healQueue = sqliteTable(
   },
   (t) => [index('heal_queue_retry_idx').on(t.retryAt)],
 )
+
+// ── cluster layout ──────────────────────────────────────────────────────────────────────────
+
+/**
+ * Versions of the cluster layout (storage nodes, capacity, zone, rack, state): opaque JSON here,
+ * the storage layer's format. The newest version is the layout; a change inserts the next
+ * version, so two gateways changing it at once cannot both win (the primary key decides).
+ */
+export const clusterLayouts = sqliteTable('cluster_layouts', {
+  version: integer('version').primaryKey(),
+  layout: text('layout', { mode: 'json' }).$type<unknown>().notNull(),
+  createdAt: timestamp('created_at').notNull(),
+})

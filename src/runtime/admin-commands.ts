@@ -70,6 +70,43 @@ const policyLines = (b: Record<string, unknown>): string =>
     ...(b.builtinPolicy || b.policy ? [] : ['  This user has no rights: it is refused every S3 request.']),
   ].join('\n')
 
+const UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40, P: 2 ** 50 }
+
+/** `4T`, `500G`, `1.5T`, `1048576` → bytes (binary units); null when not a size. */
+export function parseCapacity(text: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:i?B)?$/i.exec(text.trim())
+  if (!m) return null
+  const bytes = Math.round(Number(m[1]) * UNITS[m[2]!.toUpperCase()]!)
+  return Number.isSafeInteger(bytes) ? bytes : null
+}
+
+const size = (n: number): string => {
+  for (const u of ['P', 'T', 'G', 'M', 'K']) if (n >= UNITS[u]!) return `${+(n / UNITS[u]!).toFixed(2)}${u}`
+  return String(n)
+}
+
+/** The admin API's layout answer in words. */
+const layoutText = (b: Record<string, unknown>): string => {
+  const nodes = b.nodes as {
+    id: string
+    address: string
+    capacity: number
+    zone: string
+    rack?: string
+    state: string
+  }[]
+  return [
+    `Cluster layout version ${String(b.version)}: ${nodes.filter((n) => n.state === 'active').length} active node(s) in ${(b.zones as string[]).length} zone(s)`,
+    ...nodes.map(
+      (n) =>
+        `  ${n.id}\t${n.state}\tzone ${n.zone}${n.rack ? `\track ${n.rack}` : ''}\tcapacity ${size(n.capacity)}${n.address !== n.id ? `\tat ${n.address}` : ''}`,
+    ),
+    b.zoneLossSafe
+      ? `Every new write survives the loss of any one zone (at most ${String(b.worstZoneShare)} shard(s) of a write per zone).`
+      : `Warning: a write must put ${String(b.worstZoneShare)} shards in one zone, more than the parity count: losing that zone loses data. Add zones or nodes.`,
+  ].join('\n')
+}
+
 const SWITCHES = ['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets']
 
 /** group → verb; a group's `default` verb runs when none is given (`coffer admin heal`). */
@@ -273,6 +310,68 @@ export const ADMIN_GROUPS: Record<string, { default?: string; verbs: Record<stri
                 path: '/keys/rotate',
                 payload: v.master ? { master: true } : { namespace: v.namespace },
               },
+      }),
+    },
+  },
+  node: {
+    default: 'list',
+    verbs: {
+      list: verb({
+        summary: 'the storage nodes of the cluster layout: state, zone, rack, capacity',
+        flags: {},
+        request: () => ({ method: 'GET', path: '/layout', format: layoutText }),
+      }),
+      add: verb({
+        args: ['URL'],
+        summary: 'a storage node (new writes use it at once), or change a known one’s zone, rack or capacity',
+        flags: {
+          zone: { type: 'string', value: 'NAME', shownDefault: 'the node alone', help: 'its failure domain' },
+          rack: { type: 'string', value: 'NAME', help: 'a failure domain inside the zone' },
+          capacity: {
+            type: 'string',
+            value: 'BYTES',
+            shownDefault: '1T',
+            help: 'its weight for new data, e.g. 4T, 500G (binary units)',
+          },
+        },
+        request: ([url], v) => {
+          const capacity = v.capacity === undefined ? undefined : parseCapacity(v.capacity)
+          if (capacity === null) return `--capacity takes bytes like 4T, 500G or 1048576, got "${v.capacity}"`
+          return {
+            method: 'POST',
+            path: '/nodes',
+            payload: { address: url, zone: v.zone, rack: v.rack, capacity },
+            format: layoutText,
+          }
+        },
+      }),
+      drain: verb({
+        args: ['URL'],
+        summary: 'no new shards go to the node (it is still read); remove it once it holds none',
+        flags: {},
+        request: ([id]) => ({ method: 'POST', path: '/nodes/drain', payload: { id }, format: layoutText }),
+      }),
+      undrain: verb({
+        args: ['URL'],
+        summary: 'a draining node takes new shards again',
+        flags: {},
+        request: ([id]) => ({ method: 'POST', path: '/nodes/activate', payload: { id }, format: layoutText }),
+      }),
+      remove: verb({
+        args: ['URL'],
+        summary: 'a drained node that holds no shard leaves the cluster for good (refused otherwise)',
+        flags: {},
+        request: ([id]) => ({ method: 'POST', path: '/nodes/remove', payload: { id }, format: layoutText }),
+      }),
+    },
+  },
+  layout: {
+    default: 'show',
+    verbs: {
+      show: verb({
+        summary: 'the cluster layout in use: version, nodes, zones and whether a zone loss is survived',
+        flags: {},
+        request: () => ({ method: 'GET', path: '/layout', format: layoutText }),
       }),
     },
   },

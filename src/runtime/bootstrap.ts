@@ -12,6 +12,7 @@ import {
   DEFAULT_TUNING,
   ensureRootUser,
   openService,
+  type NodeDirectory,
   type Service,
   type SpaceReport,
   startBackground,
@@ -76,23 +77,34 @@ export async function openDrives(dataDir: string, count: number): Promise<Disk[]
  * keeps only metadata, TLS material and credentials), else local drives with crashed writes'
  * temp files swept.
  */
-async function openStores(c: ServerConfig, platform: Platform, cluster: Cluster | undefined): Promise<ShardStore[]> {
-  if (cluster && c.nodes) {
-    const fetch = createClusterFetch(cluster)
-    return c.nodes.map((url) =>
+async function openStores(c: ServerConfig, nodes: NodeDirectory | undefined): Promise<ShardStore[]> {
+  if (nodes) return nodes.bootstrap.map((url) => nodes.storeFor({ id: url, address: url }))
+
+  const disks = await openDrives(c.dataDir, c.drives)
+  const stores = disks.map((disk, i) => createDiskStore(`drive-${i}`, disk))
+  await Promise.all(stores.map((s) => s.sweepTemp()))
+  return stores
+}
+
+/**
+ * How a distributed gateway reaches a storage node of the cluster layout: a RemoteStore over its
+ * address, whose id is the node's id (the store id data layouts record). Undefined for drives.
+ */
+function nodeDirectory(c: ServerConfig, platform: Platform, cluster: Cluster | undefined): NodeDirectory | undefined {
+  if (!cluster || !c.nodes) return undefined
+  const fetch = createClusterFetch(cluster)
+  return {
+    bootstrap: c.nodes,
+    storeFor: (node) =>
       createRemoteStore({
-        url,
+        id: node.id,
+        url: node.address,
         secret: cluster.secret,
         fetch,
         platform,
         timeoutMs: c.tuning.readTimeoutMs ?? DEFAULT_TUNING.readTimeoutMs,
       }),
-    )
   }
-  const disks = await openDrives(c.dataDir, c.drives)
-  const stores = disks.map((disk, i) => createDiskStore(`drive-${i}`, disk))
-  await Promise.all(stores.map((s) => s.sweepTemp()))
-  return stores
 }
 
 /**
@@ -138,7 +150,8 @@ export async function startGateway(
   // Idle hash workers are unref'd, so an early failure below cannot keep the process alive.
   const platform = createPlatform({ hashWorkers: c.hashWorkers ?? DEFAULT_HASH_WORKERS })
   const cluster = c.clusterFile ? await loadCluster(c.clusterFile) : undefined
-  const stores = await openStores(c, platform, cluster)
+  const nodes = nodeDirectory(c, platform, cluster)
+  const stores = await openStores(c, nodes)
   const ec = parseEc(c.ec)
   const problems = ecProblems(ec, stores.length)
   if (problems.length > 0)
@@ -157,6 +170,7 @@ export async function startGateway(
     aead: createNodeAead(),
     minFreeBytes: c.minFreeBytes,
     metaSpace: metaSpaceOf(c.metaUrl),
+    nodes,
   })
   let server: RunningServer
   try {

@@ -147,6 +147,7 @@ const SERVICE_TO_S3: Partial<Record<ServiceErrorCode, S3ErrorCode>> = {
   NoSuchNamespace: 'InvalidRequest',
   NamespaceAlreadyExists: 'InvalidRequest',
   NamespaceNotEmpty: 'InvalidRequest',
+  NodeNotEmpty: 'InvalidRequest',
   NoSuchUser: 'InvalidRequest',
 }
 

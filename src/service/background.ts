@@ -7,6 +7,7 @@ import type { ServiceContext } from './context.ts'
 import { collectGarbage, collectOrphansPass } from './gc.ts'
 import { healAll, healRound, type ScrubState, scrubRound } from './heal.ts'
 import { followMasterKey } from './keyring.ts'
+import { followClusterLayout, LAYOUT_FOLLOW_MS } from './cluster-layout.ts'
 
 /**
  * GC looks for due entries at least this often (one small query when there are none): under
@@ -86,6 +87,7 @@ export function startBackground(ctx: ServiceContext): void {
       collectOrphansPass(ctx, tuning.orphanGraceMs),
     ),
     every(MASTER_KEY_CHECK_MS, logger, 'master key check', () => followMasterKey(ctx)),
+    ...(ctx.cluster ? [every(LAYOUT_FOLLOW_MS, logger, 'cluster layout', () => followClusterLayout(ctx))] : []),
   ])
 }
 

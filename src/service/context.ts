@@ -5,7 +5,7 @@
 import type { Aead } from '../crypto/index.ts'
 import type * as meta from '../meta/index.ts'
 import type { Policy } from '../policy/index.ts'
-import type { ErasureStorage, ShardStore, SpaceReport } from '../storage/index.ts'
+import type { ClusterLayout, ErasureStorage, LayoutNode, ShardStore, SpaceReport } from '../storage/index.ts'
 import type { Logger } from '../util/log.ts'
 import type { Platform } from '../util/platform.ts'
 
@@ -129,6 +129,20 @@ export interface DurabilityStats {
   scrubPasses: number
 }
 
+/** What the runtime gives a distributed gateway: how to reach a node, and the `--nodes` flags. */
+export interface NodeDirectory {
+  /** A store for a layout node (a RemoteStore over its address). */
+  storeFor(node: Pick<LayoutNode, 'id' | 'address'>): ShardStore
+  /** The `--nodes` URLs: the first layout, when the metadata has none yet. */
+  bootstrap: readonly string[]
+}
+
+/** Per gateway: the layout in use and how to reach its nodes (ServiceContext.cluster). */
+export interface ClusterState {
+  layout: ClusterLayout
+  directory: NodeDirectory
+}
+
 /** What every use case works with; made by openService (open.ts). */
 export interface ServiceContext {
   db: meta.Db
@@ -146,6 +160,8 @@ export interface ServiceContext {
   policyCache: Map<string, Policy>
   /** Free space of stores and metadata, and the writes in flight (space.ts). */
   space: SpaceState
+  /** Storage nodes only: the cluster layout in use and how to reach its nodes (cluster-layout.ts). */
+  cluster?: ClusterState
   /** Closes the metadata connection (closeService stops the background work first). */
   closeDb(): Promise<void>
 }

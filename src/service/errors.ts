@@ -50,6 +50,7 @@ export type ServiceErrorCode =
   | 'NoSuchNamespace'
   | 'NamespaceAlreadyExists'
   | 'NamespaceNotEmpty'
+  | 'NodeNotEmpty'
   | 'NoSuchUser'
 
 export class ServiceError extends Error {

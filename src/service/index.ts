@@ -8,6 +8,17 @@
 // Lifecycle, health and background work.
 export { type RootCredentials, type ServiceOptions, closeService, ensureRootUser, openService } from './open.ts'
 export { maintain, startBackground } from './background.ts'
+export {
+  activateNode,
+  addNode,
+  drainNode,
+  LAYOUT_FOLLOW_MS,
+  type LayoutView,
+  removeNode,
+  shardsOn,
+  showLayout,
+} from './cluster-layout.ts'
+export type { ClusterState, NodeDirectory } from './context.ts'
 export { type Health, health } from './health.ts'
 export { DEFAULT_MIN_FREE_BYTES, isOutOfSpace, type SpaceReport } from './space.ts'
 /** The metadata (sqld) unreachable or busy: the protocol layer answers 503, nothing was stored. */

@@ -8,7 +8,15 @@ import { createErasureStorage, type ErasureCodec, type ShardStore } from '../sto
 import { type Logger, silentLogger } from '../util/log.ts'
 import type { Platform } from '../util/platform.ts'
 import { stopBackground } from './background.ts'
-import { DEFAULT_TUNING, type KeyRing, type MasterKeyFile, type ServiceContext, type Tuning } from './context.ts'
+import { loadClusterLayout } from './cluster-layout.ts'
+import {
+  DEFAULT_TUNING,
+  type KeyRing,
+  type MasterKeyFile,
+  type NodeDirectory,
+  type ServiceContext,
+  type Tuning,
+} from './context.ts'
 import { emptyStats } from './heal.ts'
 import { createUserCache, forgetAllUsers } from './identities.ts'
 import { checkMasterKey } from './keyring.ts'
@@ -35,6 +43,11 @@ export interface ServiceOptions {
   minFreeBytes?: number
   /** Free space of the metadata's filesystem, when the metadata is a local file. */
   metaSpace?: () => Promise<SpaceReport | undefined>
+  /**
+   * Storage nodes: the stores come from the cluster layout in the metadata (bootstrapped from
+   * `stores` / `--nodes` on the first start), not from `stores` alone.
+   */
+  nodes?: NodeDirectory
 }
 
 export interface RootCredentials {
@@ -91,6 +104,14 @@ export async function openService(opts: ServiceOptions): Promise<ServiceContext>
     policyCache: new Map(),
     space: createSpaceState(opts.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES, opts.metaSpace),
     closeDb: close,
+  }
+  if (opts.nodes) {
+    try {
+      await loadClusterLayout(ctx, opts.nodes)
+    } catch (e) {
+      await close()
+      throw e
+    }
   }
   // D@RE is on in the default namespace from the first start.
   await ensureNamespace(ctx, meta.DEFAULT_NAMESPACE, true)

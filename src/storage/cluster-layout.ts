@@ -74,7 +74,11 @@ export function bootstrapLayout(addresses: readonly string[]): ClusterLayout {
   return {
     v: 1,
     version: 1,
-    nodes: addresses.map((a) => ({ id: a, address: a, capacity: DEFAULT_CAPACITY, zone: a, state: 'active' })),
+    nodes: addresses.map((url) => {
+      // The id a RemoteStore gives itself: the URL without a trailing slash.
+      const id = url.replace(/\/+$/, '')
+      return { id, address: url, capacity: DEFAULT_CAPACITY, zone: id, state: 'active' }
+    }),
   }
 }
 
