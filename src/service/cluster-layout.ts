@@ -1,5 +1,5 @@
 /**
- * The cluster layout as data (docs/architecture.md §13): the storage nodes, their capacity,
+ * The cluster layout as data (docs/architecture.md §14): the storage nodes, their capacity,
  * zone, rack and state live in the metadata as versioned rows; `--nodes` only bootstraps the
  * first version. Every gateway follows the newest version within LAYOUT_FOLLOW_MS and places new
  * writes over its active nodes; data layouts record where each write's shards went, so reads
