@@ -106,7 +106,7 @@ export const SERVER_COMMAND = {
       type: 'list',
       value: 'URLS',
       env: 'COFFER_NODES',
-      help: 'distributed mode: the storage nodes, `https://host:port` (with --cluster)',
+      help: 'distributed mode: the storage nodes, `https://host:port` (with --cluster); they bootstrap the cluster layout, which then lives in the metadata (`coffer admin node`)',
     },
     'body-min-rate': {
       type: 'int',
