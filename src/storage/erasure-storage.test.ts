@@ -114,3 +114,33 @@ describe('ErasureStorage round trips', () => {
     )
   })
 })
+
+describe('ErasureStorage placement over a cluster layout', () => {
+  // 9 stores in 3 zones, 2+1: every write's 3 shards on 3 zones, on the stores the layout names.
+  const zoneOf = (id: string) => `z${Number(id.slice(1)) % 3}`
+
+  it('writes each shard of a write to a different zone, and reconfigure moves new writes only', async () => {
+    const r = await rig({ n: 9, k: 2, m: 1, blockSize: BLOCK })
+    r.storage.reconfigure(
+      r.stores,
+      r.stores.map((s) => ({ id: s.id, capacity: 1, zone: zoneOf(s.id) })),
+    )
+    const layouts: ErasureLayout[] = []
+    for (let i = 0; i < 40; i++) {
+      const { layout } = await r.storage.write(`zoned-${i}`, streamFromBytes(pseudoRandom(3 * BLOCK, i), 4096))
+      expect(new Set(layout.stores.map(zoneOf)).size, layout.id).toBe(3)
+      expect(
+        await Promise.all(layout.stores.map((s, j) => r.stores.find((x) => x.id === s)!.stat(shardName(layout.id, j)))),
+      ).not.toContain(undefined)
+      layouts.push(layout)
+    }
+    // d0 drained (no longer a candidate): new writes avoid it, old ones still read from it.
+    r.storage.reconfigure(
+      r.stores,
+      r.stores.filter((s) => s.id !== 'd0').map((s) => ({ id: s.id, capacity: 1, zone: zoneOf(s.id) })),
+    )
+    for (let i = 0; i < 20; i++) expect(r.storage.placement(`after-${i}`)).not.toContain('d0')
+    for (const [i, l] of layouts.entries())
+      expect(sha256(await readAll(r.storage.read(l, 0, l.size), l.size))).toBe(sha256(pseudoRandom(3 * BLOCK, i)))
+  })
+})
