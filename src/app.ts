@@ -74,6 +74,7 @@ export function createApp(deps: AppDeps): Hono {
       service: deps.service,
       authenticate: (req) => authenticate(req),
       logger: deps.logger ?? consoleLogger,
+      region: deps.region,
     }),
   )
   app.get('/_coffer/metrics', async (c) =>

@@ -6,7 +6,14 @@ import { Hono, type Context } from 'hono'
 import {
   type Actor,
   bucketStats,
+  cancelKmsKeyDeletion,
+  createKmsKey,
   createNamespace,
+  describeKmsKey,
+  disableKmsKey,
+  enableKmsKey,
+  listKmsKeys,
+  scheduleKmsKeyDeletion,
   createUser,
   deleteNamespace,
   deleteUser,
@@ -33,6 +40,8 @@ export interface AdminDeps {
   /** Verifies the request's signature; rejects with an error carrying `status` and `code`. */
   authenticate: (req: Request) => Promise<Actor>
   logger?: Logger
+  /** The gateway's region: the region of the KMS keys it creates (their ARNs). */
+  region?: string
 }
 
 interface HttpishError {
@@ -50,6 +59,8 @@ const STATUS: Partial<Record<ServiceErrorCode, 400 | 403 | 404 | 409>> = {
   NamespaceAlreadyExists: 409,
   NamespaceNotEmpty: 409,
   MalformedPolicy: 400,
+  'KMS.NotFoundException': 404,
+  'KMS.KMSInvalidStateException': 409,
 }
 
 const fail = (status: 400, code: string, message: string) =>
@@ -181,6 +192,48 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     if (body.master === true) return c.json({ rotated: 'master', ...(await rotateMasterKey(svc)) })
     return c.json({ rotated: 'namespace', ...(await rotateNamespaceKey(svc, str(body.namespace, 'namespace'))) })
   })
+
+  // SSE-KMS keys. A key is named by id or ARN, or by alias with its namespace (query or body:
+  // ARNs hold '/' and ':', which do not travel well as path segments).
+  admin.get('/kms/keys', async (c) => c.json({ keys: await listKmsKeys(svc, c.req.query('namespace') || undefined) }))
+  admin.post('/kms/keys', async (c) => {
+    const body = await jsonBody(c)
+    const alias = body.alias === undefined ? undefined : str(body.alias, 'alias')
+    const region = body.region === undefined ? (deps.region ?? 'us-east-1') : str(body.region, 'region')
+    return c.json(await createKmsKey(svc, str(body.namespace, 'namespace'), { alias, region }), 201)
+  })
+  admin.get('/kms/key', async (c) =>
+    c.json(await describeKmsKey(svc, str(c.req.query('key'), 'key'), c.req.query('namespace') || undefined)),
+  )
+  const keyAction = (
+    run: (key: string, namespace: string | undefined, body: Record<string, unknown>) => Promise<unknown>,
+  ) => {
+    return async (c: Context) => {
+      const body = await jsonBody(c)
+      const namespace = body.namespace === undefined ? undefined : str(body.namespace, 'namespace')
+      return c.json((await run(str(body.key, 'key'), namespace, body)) as object)
+    }
+  }
+  admin.post(
+    '/kms/key/enable',
+    keyAction((k, ns) => enableKmsKey(svc, k, ns)),
+  )
+  admin.post(
+    '/kms/key/disable',
+    keyAction((k, ns) => disableKmsKey(svc, k, ns)),
+  )
+  admin.post(
+    '/kms/key/schedule-deletion',
+    keyAction((k, ns, body) => {
+      if (body.days !== undefined && typeof body.days !== 'number')
+        throw fail(400, 'InvalidArgument', 'days is a number.')
+      return scheduleKmsKeyDeletion(svc, k, ns, body.days as number | undefined)
+    }),
+  )
+  admin.post(
+    '/kms/key/cancel-deletion',
+    keyAction((k, ns) => cancelKmsKeyDeletion(svc, k, ns)),
+  )
 
   admin.notFound((c) =>
     c.json({ error: 'NotFound', message: `No admin operation at ${c.req.method} ${c.req.path}` }, 404),

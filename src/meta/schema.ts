@@ -290,3 +290,33 @@ export const healQueue = sqliteTable(
   },
   (t) => [index('heal_queue_retry_idx').on(t.retryAt)],
 )
+
+// ── SSE-KMS ─────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * KMS keys with service-managed material (docs/architecture.md §5): one row per key, per
+ * namespace (the ARN's account). `wrappedKey` is the key wrapped by the master key; null once the
+ * key was destroyed by a scheduled deletion (crypto-erase of every object under it: the row
+ * stays, so a read can say why). `alias` is `alias/NAME`, unique in its namespace; the managed
+ * default key (`managed`) has `alias/aws/s3`, as AWS's.
+ */
+export const kmsKeys = sqliteTable(
+  'kms_keys',
+  {
+    id: text('id').primaryKey(),
+    namespace: text('namespace').notNull(),
+    region: text('region').notNull(),
+    alias: text('alias'),
+    managed: integer('managed', { mode: 'boolean' }).notNull().default(false),
+    /** 'Enabled', 'Disabled', 'PendingDeletion' or 'Deleted'. */
+    state: text('state').notNull(),
+    wrappedKey: text('wrapped_key'),
+    createdAt: timestamp('created_at').notNull(),
+    /** When a scheduled deletion destroys the key material (state PendingDeletion). */
+    deletionDate: timestamp('deletion_date'),
+  },
+  (t) => [
+    uniqueIndex('kms_keys_alias_idx').on(t.namespace, t.alias),
+    index('kms_keys_deletion_idx').on(t.deletionDate),
+  ],
+)

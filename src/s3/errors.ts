@@ -95,6 +95,10 @@ export const S3_ERRORS = {
   NoSuchCORSConfiguration: [404, 'The CORS configuration does not exist.'],
   NoSuchLifecycleConfiguration: [404, 'The lifecycle configuration does not exist.'],
   UnexpectedContent: [400, 'This request does not support content.'],
+  // SSE-KMS: S3 passes KMS's exception names on, prefixed, with 400.
+  'KMS.NotFoundException': [400, 'The specified KMS key does not exist.'],
+  'KMS.DisabledException': [400, 'The specified KMS key is disabled.'],
+  'KMS.KMSInvalidStateException': [400, 'The specified KMS key is not in a valid state for this request.'],
 } as const satisfies Record<string, readonly [number, string]>
 
 export type S3ErrorCode = keyof typeof S3_ERRORS

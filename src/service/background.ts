@@ -7,6 +7,7 @@ import type { ServiceContext } from './context.ts'
 import { collectGarbage, collectOrphansPass } from './gc.ts'
 import { healAll, healRound, type ScrubState, scrubRound } from './heal.ts'
 import { followMasterKey } from './keyring.ts'
+import { destroyDueKmsKeys } from './kms.ts'
 
 /**
  * GC looks for due entries at least this often (one small query when there are none): under
@@ -22,6 +23,8 @@ const ORPHAN_INTERVAL_MAX_MS = 10_000
  * new key file is in place.
  */
 export const MASTER_KEY_CHECK_MS = 2_000
+/** How often KMS keys whose deletion date passed are destroyed (one indexed query when none is). */
+const KMS_DELETION_CHECK_MS = 5_000
 
 /** Timers of each started service, so that closeService can stop them. */
 const running = new WeakMap<ServiceContext, (() => void)[]>()
@@ -86,6 +89,7 @@ export function startBackground(ctx: ServiceContext): void {
       collectOrphansPass(ctx, tuning.orphanGraceMs),
     ),
     every(MASTER_KEY_CHECK_MS, logger, 'master key check', () => followMasterKey(ctx)),
+    every(KMS_DELETION_CHECK_MS, logger, 'KMS key deletion', () => destroyDueKmsKeys(ctx)),
   ])
 }
 

@@ -29,6 +29,11 @@ export interface Tuning {
    * A user deleted through another gateway sharing the metadata works here for at most this long.
    */
   userCacheTtlMs: number
+  /**
+   * SSE-KMS: when above 0, a scheduled key deletion destroys the key this many seconds after it
+   * was scheduled, whatever the days asked (COFFER_KMS_DELETION_SECONDS, for tests and demos).
+   */
+  kmsDeletionSeconds: number
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -41,6 +46,7 @@ export const DEFAULT_TUNING: Tuning = {
   readTimeoutMs: 10_000,
   // Short: a user deleted on another gateway keeps working here for at most this long.
   userCacheTtlMs: 3000,
+  kmsDeletionSeconds: 0,
 }
 
 /** The master key file as the runtime keeps it; the service decides when to write what (keyring.ts). */

@@ -3,6 +3,7 @@
  * with 412 only), read its plaintext, hash it (ETag, checksum) and write it as the target object
  * or part, encrypted for the target's namespace or key. The bytes never leave the service.
  */
+import type { SseRequest } from './encryption.ts'
 import { toBase64, toHex } from '../util/bytes.ts'
 import { type ChecksumAlgorithm, createChecksum } from '../util/checksums.ts'
 import type { Platform } from '../util/platform.ts'
@@ -38,8 +39,8 @@ export interface CopyObjectInput {
     key: string
     /** Encrypt the copy with this customer key (SSE-C). */
     sseC?: CustomerKey
-    /** SSE-S3 was asked for explicitly: a copy onto the source itself then changes something. */
-    sseS3?: boolean
+    /** x-amz-server-side-encryption and its KMS headers: a copy onto the source itself then changes something. */
+    sse?: SseRequest
   }
   /** COPY keeps the source's content type, headers and user metadata; REPLACE gives new ones. */
   metadata: { directive: 'COPY' } | ({ directive: 'REPLACE' } & ObjectMetadataInput)
@@ -87,7 +88,7 @@ export async function copyObject(ctx: ServiceContext, actor: Actor, input: CopyO
     )
   }
   const bucket = await bucketFor(ctx, actor, target.bucket)
-  const unchanged = metadata.directive === 'COPY' && !target.sseC && !target.sseS3
+  const unchanged = metadata.directive === 'COPY' && !target.sseC && !target.sse
   // Copying an older version onto its own key is how S3 restores it (a new current version).
   const restoring = input.source.versionId !== undefined && source.row.versionId !== undefined
   if (info.bucket === target.bucket && info.key === target.key && unchanged && !restoring) {
@@ -106,6 +107,7 @@ export async function copyObject(ctx: ServiceContext, actor: Actor, input: CopyO
     bucket: target.bucket,
     key: target.key,
     sseC: target.sseC,
+    sse: target.sse,
     contentType,
     headers,
     userMeta,

@@ -24,7 +24,6 @@ export { type CorsRule, corsRulesOf, deleteBucketCors, getBucketCors, putBucketC
 // Buckets and objects.
 export {
   type BucketInfo,
-  bucketEncryption,
   type BucketStats,
   bucketStats,
   createBucket,
@@ -38,11 +37,29 @@ export type {
   ObjectSummary,
   PartInfo,
   PartSummary,
+  KmsInfo,
   SseKind,
   UploadInfo,
 } from './object-info.ts'
 export type { ReadConditions } from './conditions.ts'
-export { type CustomerKey, customerKey } from './encryption.ts'
+export { type CustomerKey, customerKey, type SseAlgorithm, type SseRequest } from './encryption.ts'
+export {
+  type BucketEncryptionConfig,
+  deleteBucketEncryption,
+  getBucketEncryption,
+  putBucketEncryption,
+} from './bucket-encryption.ts'
+export { canonicalEncryptionContext, EncryptionContextError } from './kms-ids.ts'
+export {
+  cancelKmsKeyDeletion,
+  createKmsKey,
+  describeKmsKey,
+  disableKmsKey,
+  enableKmsKey,
+  type KmsKeyInfo,
+  listKmsKeys,
+  scheduleKmsKeyDeletion,
+} from './kms.ts'
 export {
   type BodyInput,
   type Digests,

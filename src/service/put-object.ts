@@ -11,6 +11,7 @@ import {
   keyPin,
   keyRotationBusy,
   prepareWrite,
+  type SseRequest,
   rewrapForCurrentKey,
   type WriteCrypto,
 } from './encryption.ts'
@@ -62,6 +63,8 @@ export interface PutObjectInput extends ObjectMetadataInput, WriteConditions, Bo
   acl?: AclRequest
   /** Set by the service: the writer is anonymous (the object's owner follows Object Ownership). */
   anonymousWriter?: boolean
+  /** x-amz-server-side-encryption (and its KMS headers); the bucket's default applies otherwise. */
+  sse?: SseRequest
 }
 
 /** Fails fast, before any byte is read, when the condition already cannot hold. */
@@ -145,7 +148,11 @@ export async function writeObject(
       ? await newObjectAcl(ctx, bucket, input.acl ?? {}, input.anonymousWriter === true)
       : null
   const objectId = newId()
-  const crypto = await prepareWrite(ctx, bucket.namespace, objectId, input.sseC)
+  const crypto = await prepareWrite(ctx, bucket.namespace, objectId, input.sseC, {
+    bucketId: bucket.id,
+    region: bucket.region,
+    request: input.sse,
+  })
   const seal = crypto && { key: crypto.key, objectId, partNumber: 0 }
   const { id, segment } = await storeData(ctx, input.body, seal, input.length)
   const data: StoredData = { v: 1, segments: [segment] }

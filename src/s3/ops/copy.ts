@@ -8,7 +8,7 @@ import { type OpContext, xmlResponse } from '../context.ts'
 import { S3Error } from '../errors.ts'
 import { readConditions, readObjectMetadata } from '../headers.ts'
 import { parseCopySource } from '../copy-source.ts'
-import { encryptionHeaders, readSseC, readSseRequest, requireBucketEncryption } from '../sse.ts'
+import { encryptionHeaders, readSseC, readSseRequest } from '../sse.ts'
 import { copyObjectResultXml, copyPartResultXml } from '../xml/documents.ts'
 import { checksumHeaders } from './body.ts'
 import { readChecksumAlgorithm, readPartNumber, uploadAddress } from './multipart.ts'
@@ -36,12 +36,11 @@ function readMetadataDirective(op: OpContext): CopyObjectInput['metadata'] {
 
 export async function handleCopyObject(op: OpContext): Promise<Response> {
   const sseC = readSseC(op.headers, op.platform)
-  const sseS3 = readSseRequest(op.headers, sseC)
-  if (sseS3) await requireBucketEncryption(op)
+  const sse = readSseRequest(op.headers, sseC)
   const source = readCopySource(op)
   const obj = await copyObject(op.service, op.actor, {
     source,
-    target: { bucket: op.bucket, key: op.key, sseC, sseS3 },
+    target: { bucket: op.bucket, key: op.key, sseC, sse },
     metadata: readMetadataDirective(op),
     checksumAlgorithm: readChecksumAlgorithm(op.headers),
     lockRequest: readLockHeaders(op.headers),
@@ -52,7 +51,7 @@ export async function handleCopyObject(op: OpContext): Promise<Response> {
     200,
     {
       ...checksumHeaders(obj.checksum),
-      ...encryptionHeaders(obj.sse, sseC),
+      ...encryptionHeaders(obj.sse, sseC, obj.kms, { context: true }),
       ...versionHeaders(obj),
       ...(obj.sourceVersionId !== undefined ? { 'x-amz-copy-source-version-id': obj.sourceVersionId } : {}),
     },
@@ -83,6 +82,6 @@ export async function handleUploadPartCopy(op: OpContext): Promise<Response> {
   return xmlResponse(
     copyPartResultXml({ etag: part.etag, lastModified: part.lastModified, checksum: part.checksum }),
     200,
-    { ...checksumHeaders(part.checksum), ...encryptionHeaders(part.sse, sseC) },
+    { ...checksumHeaders(part.checksum), ...encryptionHeaders(part.sse, sseC, part.kms) },
   )
 }

@@ -67,7 +67,7 @@ function objectHeaders(op: OpContext, obj: ObjectInfo, sel: Selection): Headers 
     const v = op.query.get(param)
     if (v !== null) h.set(header, v)
   }
-  for (const [name, value] of Object.entries(encryptionHeaders(obj.sse, readSseC(op.headers, op.platform))))
+  for (const [name, value] of Object.entries(encryptionHeaders(obj.sse, readSseC(op.headers, op.platform), obj.kms)))
     h.set(name, value)
   if (obj.versionId !== undefined) h.set('x-amz-version-id', obj.versionId)
   if (sel.range) {

@@ -18,7 +18,7 @@ import { formBoundary, readForm } from '../form-data.ts'
 import { readObjectMetadata } from '../headers.ts'
 import { checkObjectKey } from '../object-keys.ts'
 import { checkPolicy, parsePolicy, sizeBounds, verifyPostSignature } from '../post-policy.ts'
-import { encryptionHeaders, readSseC, readSseRequest, requireBucketEncryption } from '../sse.ts'
+import { encryptionHeaders, readSseC, readSseRequest } from '../sse.ts'
 import { escapeXml } from '../xml/write.ts'
 import { MAX_PUT_BYTES, checksumHeaders } from './body.ts'
 
@@ -106,7 +106,7 @@ export async function handlePostObject(p: PostObjectInput): Promise<Response> {
   for (const [name, value] of form.fields) if (HEADER_FIELDS.test(name)) headers.set(name, value)
   const metadata = readObjectMetadata(headers)
   const sseC = readSseC(headers, p.platform)
-  if (readSseRequest(headers, sseC)) await requireBucketEncryption({ service: p.service, actor, bucket: p.bucket })
+  const sse = readSseRequest(headers, sseC)
   p.takeSlot(signed?.accessKeyId ?? '')
   const declared = Number(p.req.headers.get('content-length') ?? Number.NaN)
   const bounded = form.file.stream.pipeThrough(sizeBounds({ min: range.min, max: Math.min(range.max, MAX_PUT_BYTES) }))
@@ -127,6 +127,7 @@ export async function handlePostObject(p: PostObjectInput): Promise<Response> {
     // The whole form's length bounds the file's: the write is admitted against free space for it.
     length: Number.isSafeInteger(declared) ? declared : undefined,
     sseC,
+    sse,
     ...metadata,
     acl: aclRequest,
   })
@@ -135,7 +136,7 @@ export async function handlePostObject(p: PostObjectInput): Promise<Response> {
     etag: obj.etag,
     location,
     ...checksumHeaders(obj.checksum),
-    ...encryptionHeaders(obj.sse, sseC),
+    ...encryptionHeaders(obj.sse, sseC, obj.kms, { context: true }),
   }
   const redirect = fields.get('success_action_redirect') ?? fields.get('redirect')
   if (redirect !== undefined && /^https?:\/\//i.test(redirect)) {
