@@ -168,7 +168,7 @@ export const TUNING_ENV = {
   COFFER_SCRUB_INTERVAL_MS: 'scrubIntervalMs',
   COFFER_SCRUB_DEEP_BYTES: 'scrubDeepBytes',
   COFFER_READ_TIMEOUT_MS: 'readTimeoutMs',
-  COFFER_KMS_DELETION_SECONDS: 'kmsDeletionSeconds',
+  COFFER_KMS_DAY_SECONDS: 'kmsDaySeconds',
 } as const satisfies Record<string, keyof Tuning>
 
 /** Variables with no flag: in the help and the README's table beside the flags. */

@@ -30,10 +30,10 @@ export interface Tuning {
    */
   userCacheTtlMs: number
   /**
-   * SSE-KMS: when above 0, a scheduled key deletion destroys the key this many seconds after it
-   * was scheduled, whatever the days asked (COFFER_KMS_DELETION_SECONDS, for tests and demos).
+   * SSE-KMS: when above 0, a day of a scheduled key deletion's waiting period lasts this many
+   * seconds instead of 86,400 (COFFER_KMS_DAY_SECONDS, for tests and demos).
    */
-  kmsDeletionSeconds: number
+  kmsDaySeconds: number
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -46,7 +46,7 @@ export const DEFAULT_TUNING: Tuning = {
   readTimeoutMs: 10_000,
   // Short: a user deleted on another gateway keeps working here for at most this long.
   userCacheTtlMs: 3000,
-  kmsDeletionSeconds: 0,
+  kmsDaySeconds: 0,
 }
 
 /** The master key file as the runtime keeps it; the service decides when to write what (keyring.ts). */

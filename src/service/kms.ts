@@ -250,9 +250,9 @@ export async function enableKmsKey(ctx: ServiceContext, text: string, namespace?
 }
 
 /**
- * Schedules the destruction of the key's material after `days` (7–30, default 30; the
- * COFFER_KMS_DELETION_SECONDS tuning replaces the period, for tests and demos). Until then the
- * key refuses every use and the deletion can be cancelled.
+ * Schedules the destruction of the key's material after `days` (7–30, default 30; a day is
+ * 86,400 s, or COFFER_KMS_DAY_SECONDS for tests and demos). Until then the key refuses every use
+ * and the deletion can be cancelled.
  */
 export async function scheduleKmsKeyDeletion(
   ctx: ServiceContext,
@@ -267,7 +267,7 @@ export async function scheduleKmsKeyDeletion(
     )
   const row = await operatorKey(ctx, text, namespace)
   refuseManaged(row, 'deleted')
-  const seconds = ctx.tuning.kmsDeletionSeconds > 0 ? ctx.tuning.kmsDeletionSeconds : days * 86_400
+  const seconds = days * (ctx.tuning.kmsDaySeconds > 0 ? ctx.tuning.kmsDaySeconds : 86_400)
   return transition(ctx, row, ['Enabled', 'Disabled'], 'PendingDeletion', new Date(Date.now() + seconds * 1000))
 }
 
