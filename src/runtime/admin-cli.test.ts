@@ -104,7 +104,7 @@ describe('coffer admin namespace/user/key commands', () => {
     expect(call(['key', 'rotate', '--master', '--namespace', 'x'])).toMatch(/one of --master and --namespace/)
     expect(call(['namespace', 'delete', 't1', '--bogus'])).toMatch(/unknown flag --bogus/)
     expect(call(['heal', 'status', '--force'])).toMatch(/unknown flag --force/) // another verb's flag
-    expect(call([])).toMatch(/which group\? the groups are heal, namespace, user, bucket, key/)
+    expect(call([])).toMatch(/which group\? the groups are heal, namespace, user, bucket, kms, key/)
     expect(call(['namespace'])).toMatch(/which verb\? namespace has create, list, delete/)
     expect(call(['nope', 'x'])).toMatch(/unknown group "nope"/)
     expect(call(['user', 'nope'])).toMatch(/unknown verb "nope": user has create, list, delete, policy/)

@@ -189,7 +189,7 @@ export const SERVER_ENV_ONLY: readonly EnvSpec[] = [
   },
   {
     env: Object.keys(TUNING_ENV),
-    help: 'background timings (ms) and the scrub read budget (bytes), mostly for tests (see Durability in the README)',
+    help: "background timings (ms), the scrub read budget (bytes) and the seconds a day of a KMS key deletion's waiting period lasts, mostly for tests (see Durability and SSE-KMS in the README)",
   },
 ]
 
