@@ -294,7 +294,7 @@ describe('a namespace without D@RE', () => {
 })
 
 describe('key states', () => {
-  it('disable → reads and writes refused with KMS.DisabledException (HEAD too), never bytes; enable → they work', async () => {
+  it('disable → reads and writes refused with KMS.DisabledException (copy too), never bytes; enable → they work', async () => {
     const key = await kms(['create-key', '--namespace', NS, '--alias', 'switch'])
     const body = randomBytes(70_000)
     await client.send(
