@@ -4,7 +4,17 @@
  */
 export { openDb, type Db, type Meta, type OpenDbOptions } from './db.ts'
 export { CorruptRowError, isDbFull, isMetaUnavailable, UnstorableKeyError } from './errors.ts'
-export type { ChecksumInfo, ChecksumType, ObjectPart, ObjectRow, PartRow, StoredHeaders, UploadRow } from './rows.ts'
+export type {
+  ChecksumInfo,
+  ChecksumType,
+  ObjectPart,
+  ObjectRow,
+  PartRow,
+  StoredHeaders,
+  TagRow,
+  UploadRow,
+} from './rows.ts'
+export { isTagList } from './rows.ts'
 export * from './queries/identities.ts'
 export * from './queries/buckets.ts'
 // Not `export *`: the SQL building blocks in objects.ts are for multipart.ts only.
@@ -22,6 +32,7 @@ export {
   NULL_VERSION,
   parseEtagList,
   setVersionLock,
+  setVersionTags,
   type CommitResult,
   type VersionDeleted,
   type WriteCondition,

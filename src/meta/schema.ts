@@ -105,6 +105,8 @@ export const buckets = sqliteTable(
     publicAccessBlock: text('public_access_block'),
     /** Object Ownership (BucketOwnerEnforced, BucketOwnerPreferred, ObjectWriter); null reads as BucketOwnerEnforced. */
     ownership: text('ownership'),
+    /** The bucket's tag set (PutBucketTagging): JSON `[{ key, value }]`, checked on write; null when none. */
+    tags: text('tags', { mode: 'json' }).$type<unknown>(),
   },
   (t) => [index('buckets_namespace_idx').on(t.namespace, t.name)],
 )
@@ -158,6 +160,11 @@ export const objects = sqliteTable(
      * CompleteMultipartUpload finds its result here after the upload is gone.
      */
     uploadId: text('upload_id'),
+    /**
+     * This version's tag set (PutObjectTagging, x-amz-tagging): JSON `[{ key, value }]`; null when
+     * none. On the version row itself, so a version's tags are written in its commit and go with it.
+     */
+    tags: text('tags', { mode: 'json' }).$type<unknown>(),
   },
   (t) => [
     // The PK's index is the versions listing index: (bucket, key) in key order, each key's
@@ -207,6 +214,8 @@ export const multipartUploads = sqliteTable(
     encryption: text('encryption', { mode: 'json' }).$type<unknown>(),
     /** Object Lock asked for at creation (as objects.lock), given to the completed version. */
     lock: text('lock', { mode: 'json' }).$type<unknown>(),
+    /** x-amz-tagging sent at creation (as objects.tags), given to the completed version. */
+    tags: text('tags', { mode: 'json' }).$type<unknown>(),
   },
   (t) => [index('multipart_uploads_listing_idx').on(t.bucket, t.key, t.uploadId)],
 )

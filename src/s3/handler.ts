@@ -41,6 +41,7 @@ import * as lockOps from './ops/locks.ts'
 import * as multipartOps from './ops/multipart.ts'
 import { handlePostObject, isPostObject } from './ops/post-object.ts'
 import * as putOps from './ops/put.ts'
+import * as taggingOps from './ops/tagging.ts'
 import * as versionOps from './ops/versions.ts'
 
 export type RequestLimits = BodyLimits & UploadLimits
@@ -116,6 +117,12 @@ const OPERATIONS: Record<Endpoint, Operation> = {
   PutBucketAcl: accessOps.handlePutBucketAcl,
   GetObjectAcl: accessOps.handleGetObjectAcl,
   PutObjectAcl: accessOps.handlePutObjectAcl,
+  GetObjectTagging: taggingOps.handleGetObjectTagging,
+  PutObjectTagging: taggingOps.handlePutObjectTagging,
+  DeleteObjectTagging: taggingOps.handleDeleteObjectTagging,
+  GetBucketTagging: taggingOps.handleGetBucketTagging,
+  PutBucketTagging: taggingOps.handlePutBucketTagging,
+  DeleteBucketTagging: taggingOps.handleDeleteBucketTagging,
 }
 
 /**

@@ -63,6 +63,17 @@ export {
   putObjectRetention,
 } from './locks.ts'
 export {
+  deleteBucketTagging,
+  deleteObjectTagging,
+  getBucketTagging,
+  getObjectTagging,
+  type ObjectTagging,
+  putBucketTagging,
+  putObjectTagging,
+  type TaggingAddress,
+} from './tagging.ts'
+export { checkObjectTags, MAX_OBJECT_TAGS, type Tag } from './tags.ts'
+export {
   getBucketVersioning,
   listObjectVersions,
   type ListVersionsInput,

@@ -25,6 +25,7 @@ import { type Actor, bucketFor, refusalError, writerOf } from './identities.ts'
 import { type PartInfo, partInfo, type UploadInfo, uploadInfo } from './object-info.ts'
 import { type BodyInput, type Digests, type ObjectMetadataInput, removeQuietly } from './put-object.ts'
 import { singleSegment } from './stored-data.ts'
+import type { Tag } from './tags.ts'
 import { settle, settleCommitted, storeData } from './stored-write.ts'
 
 export interface CreateUploadInput extends ObjectMetadataInput {
@@ -36,6 +37,8 @@ export interface CreateUploadInput extends ObjectMetadataInput {
   sseC?: CustomerKey
   /** Object Lock for the completed version (x-amz-object-lock-*). */
   lockRequest?: LockRequest
+  /** The completed version's tag set (x-amz-tagging, checked by the caller with tags.ts). */
+  tags?: readonly Tag[]
 }
 
 export interface UploadAddress {
@@ -94,6 +97,7 @@ export async function createUpload(ctx: ServiceContext, actor: Actor, input: Cre
     checksumType: input.checksumAlgorithm ? (input.checksumType ?? defaultChecksumType(input.checksumAlgorithm)) : null,
     encryption: sealed?.record ?? null,
     lock: lockRequestOf(bucket, input.lockRequest),
+    tags: input.tags?.length ? [...input.tags] : null,
   }
   // The bucket may have been deleted (and its name taken again) since bucketFor, and a rotation
   // may have dropped the key version the object key was wrapped under (then it is wrapped again

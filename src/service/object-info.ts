@@ -50,6 +50,8 @@ export interface ObjectInfo extends ObjectSummary {
   versionId?: string
   /** Object Lock retention and legal hold; absent when the version has neither. */
   lock?: VersionLock
+  /** How many tags the version has (x-amz-tagging-count); absent when none. */
+  tagCount?: number
 }
 
 export interface UploadInfo {
@@ -112,6 +114,7 @@ export function objectInfo(row: meta.ObjectRow, record: EncryptionRecord | undef
     const lock = decodeVersionLock(row.lock, `object ${row.bucket}/${row.key} version ${row.versionId}`)
     if (lock.retention || lock.legalHold) out.lock = lock
   }
+  if (row.tags?.length) out.tagCount = row.tags.length
   return out
 }
 

@@ -22,6 +22,7 @@ import { versionIdFor } from './versioning.ts'
 import { type LockRequest, lockForNewVersion } from './locks.ts'
 import { layoutsOf, type StoredData } from './stored-data.ts'
 import { newId, settle, settleCommitted, storeData } from './stored-write.ts'
+import type { Tag } from './tags.ts'
 
 /** Computed by the protocol layer while the body streamed; read once the body is stored. */
 export interface Digests {
@@ -57,6 +58,8 @@ export interface PutObjectInput extends ObjectMetadataInput, WriteConditions, Bo
   lockRequest?: LockRequest
   /** SSE-C: the customer's key; the object key is then wrapped by it instead of the namespace key. */
   sseC?: CustomerKey
+  /** The new version's tag set (x-amz-tagging, checked by the caller with tags.ts). */
+  tags?: readonly Tag[]
 }
 
 /** Fails fast, before any byte is read, when the condition already cannot hold. */
@@ -167,6 +170,7 @@ export async function writeObject(
     parts: null,
     layout: data,
     encryption: crypto?.record ?? null,
+    tags: input.tags?.length ? [...input.tags] : null,
   }
   try {
     await commitStored(ctx, row, data, writer, input, crypto)

@@ -52,7 +52,13 @@ export async function createUpload(
     writerState(db, writer),
     db
       .insert(multipartUploads)
-      .select(rowWhere(multipartUploads, row, and(writerAllowed(db, writer), keyVersionLive(db, pin))!)),
+      .select(
+        rowWhere(
+          multipartUploads,
+          { ...row, tags: row.tags ?? null },
+          and(writerAllowed(db, writer), keyVersionLive(db, pin))!,
+        ),
+      ),
   ])
   if (affected(written) === 1) return { ok: true }
   return { ok: false, reason: refusalOf(state, writer) ?? (pin ? 'key-version' : 'no-such-bucket') }

@@ -8,7 +8,7 @@
 import { and, eq, exists, inArray, notExists, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db.ts'
 import { assertStorableKey } from '../errors.ts'
-import { objectRow, type ObjectRow } from '../rows.ts'
+import { objectRow, type ObjectRow, type TagRow } from '../rows.ts'
 import { commitTokens, namespaces, objects } from '../schema.ts'
 import { affected, rowWhere } from '../tx.ts'
 import { type KeyPin, keyVersionLive } from './keys.ts'
@@ -132,7 +132,9 @@ export function conditionSql(bucket: string, key: string, cond: WriteCondition, 
 export function newVersionStatements(db: Db, row: ObjectRow, gate: SQL, now = Date.now()) {
   const key = at(row.bucket, row.key)
   const nextOrd = sql`(select coalesce(min(o.ord), 0) - 1 from ${objects} o where o.bucket = ${row.bucket} and o."key" = ${row.key})`
-  const insert = db.insert(objects).select(rowWhere(objects, { ...row, latest: true }, gate, { ord: nextOrd }))
+  const insert = db
+    .insert(objects)
+    .select(rowWhere(objects, { ...row, tags: row.tags ?? null, latest: true }, gate, { ord: nextOrd }))
   const demote = db
     .update(objects)
     .set({ latest: false })
@@ -219,6 +221,36 @@ export async function setVersionLock(
     .set({ lock: next })
     .where(and(at(bucket, key), eq(objects.versionId, versionId), lockIs(expected)))
   return affected(res) === 1
+}
+
+/**
+ * Replaces one version's tag set (null clears it), as `writer` (gated like a commit, so a bucket
+ * deleted and re-created under the name is not touched). A delete marker has no tags. The
+ * outcome: 'set', 'missing' (no such version, or a marker), or the writer's refusal.
+ */
+export async function setVersionTags(
+  db: Db,
+  writer: Writer,
+  key: string,
+  versionId: string,
+  tags: TagRow[] | null,
+): Promise<'set' | 'missing' | Refusal> {
+  const [state, res] = await db.batch([
+    writerState(db, writer),
+    db
+      .update(objects)
+      .set({ tags })
+      .where(
+        and(
+          at(writer.bucket, key),
+          eq(objects.versionId, versionId),
+          sql`${objects.deleteMarker} = 0`,
+          writerAllowed(db, writer),
+        ),
+      ),
+  ])
+  if (affected(res) === 1) return 'set'
+  return refusalOf(state, writer) ?? 'missing'
 }
 
 /** After the current version went: the newest version left (if any) becomes current. */

@@ -19,6 +19,7 @@ import { checkPolicy, parsePolicy, sizeBounds, verifyPostSignature } from '../po
 import { encryptionHeaders, readSseC, readSseRequest, requireBucketEncryption } from '../sse.ts'
 import { escapeXml } from '../xml/write.ts'
 import { MAX_PUT_BYTES, checksumHeaders } from './body.ts'
+import { readTaggingField, tagQuery } from './tagging.ts'
 
 export interface PostObjectInput {
   req: Request
@@ -77,13 +78,18 @@ export async function handlePostObject(p: PostObjectInput): Promise<Response> {
   const range = checkPolicy(parsePolicy(policyB64), fields, new Date())
   if (key === '') throw new S3Error('InvalidArgument', 'The key must not be empty.', { ArgumentName: 'key' })
   checkObjectKey(key)
+  // The form's `tagging` field (a Tagging document) is what x-amz-tagging is to a PUT: it asks for
+  // s3:PutObjectTagging and gives the s3:RequestObjectTag condition keys.
+  const tags = readTaggingField(fields.get('tagging'))
+  const factHeaders = new Headers(p.req.headers)
+  if (tags !== undefined) factHeaders.set('x-amz-tagging', tagQuery(tags))
   // The same authorization step as every request (src/s3/authorize.ts): s3:PutObject on the key.
   const actor = await authorizeRequest(p.service, await actorFor(p.service, signed.accessKeyId), {
     endpoint: 'PostObject',
     bucket: p.bucket,
     key,
     query: new URLSearchParams(),
-    headers: p.req.headers,
+    headers: factHeaders,
     auth: { accessKeyId: signed.accessKeyId, presigned: false, payload: { kind: 'unsigned' } },
     now: new Date(),
   })
@@ -115,6 +121,7 @@ export async function handlePostObject(p: PostObjectInput): Promise<Response> {
     length: Number.isSafeInteger(declared) ? declared : undefined,
     sseC,
     ...metadata,
+    tags,
   })
   const location = `${p.bucketUrl}/${encodeURIComponent(key).replace(/%2F/g, '/')}`
   const out: Record<string, string> = {

@@ -7,6 +7,7 @@ import { encryptionHeaders, readSseC, readSseRequest, requireBucketEncryption } 
 import { checksumHeaders, receiveBody } from './body.ts'
 import { versionHeaders } from './versions.ts'
 import { hasIntegrityHeader, readLockHeaders } from './locks.ts'
+import { readTaggingHeader } from './tagging.ts'
 
 /**
  * Reads `If-None-Match` (`*`, or ETags: 412 when the current object has one of them) and
@@ -35,6 +36,7 @@ export async function handlePutObject(op: OpContext): Promise<Response> {
     ...conditions,
     // Integrity is judged for every PUT: a bucket's default retention needs it too.
     lockRequest: { ...readLockHeaders(op.headers), integrity: hasIntegrityHeader(op.headers) },
+    tags: readTaggingHeader(op.headers),
   })
   return emptyResponse(200, {
     etag: obj.etag,

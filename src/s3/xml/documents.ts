@@ -538,6 +538,12 @@ export const retentionXml = (r: { mode: string; until: Date }): string =>
 
 export const legalHoldXml = (on: boolean): string => root('LegalHold', el('Status', on ? 'ON' : 'OFF'))
 
+// ---- tagging ----
+
+/** GetObjectTagging / GetBucketTagging. */
+export const taggingXml = (tags: readonly { key: string; value: string }[]): string =>
+  root('Tagging', el('TagSet', ...tags.map((t) => el('Tag', el('Key', t.key), el('Value', t.value)))))
+
 // ---- object attributes ----
 
 export interface ObjectAttributesInput {

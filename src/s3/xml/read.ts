@@ -9,6 +9,7 @@ import {
   expectElementOnly,
   expectRoot,
   optionalChild,
+  parseXml,
   readXmlBody,
   requiredChild,
   textOf,
@@ -27,6 +28,8 @@ export const XML_BODY_LIMITS = {
   serverSideEncryption: 64 * 1024,
   // 100 rules, each with a few origins, methods and headers: S3 caps the document at 64 KB.
   cors: 64 * 1024,
+  // 50 tags of 128 + 256 characters, each up to 4 UTF-8 bytes and escaped: well under 1 MiB.
+  tagging: 1024 * 1024,
 } as const
 
 export const MAX_PARTS = 10_000
@@ -294,4 +297,28 @@ export async function parseOwnershipControls(
   const rules = childrenNamed(doc, 'Rule')
   if (rules.length !== 1) throw malformed()
   return textOf(requiredChild(expectElementOnly(rules[0]!), 'ObjectOwnership')).trim()
+}
+
+/** One tag as a Tagging document gives it; limits are the service's (tags.ts). */
+export interface TagRequest {
+  key: string
+  value: string
+}
+
+/** A `<Tagging><TagSet><Tag><Key/><Value/></Tag>…</TagSet></Tagging>` document, from text. */
+export function parseTaggingText(text: string): TagRequest[] {
+  return taggingOf(expectElementOnly(expectRoot(parseXml(text), 'Tagging')))
+}
+
+/** PutObjectTagging / PutBucketTagging: the tags in document order, values exactly as sent. */
+export async function parseTagging(body: Body, limit: number = XML_BODY_LIMITS.tagging): Promise<TagRequest[]> {
+  return taggingOf(await readRoot(body, limit, 'Tagging'))
+}
+
+function taggingOf(doc: XmlElement): TagRequest[] {
+  const set = expectElementOnly(requiredChild(doc, 'TagSet'))
+  return childrenNamed(set, 'Tag').map((t) => {
+    expectElementOnly(t)
+    return { key: textOf(requiredChild(t, 'Key')), value: textOf(requiredChild(t, 'Value')) }
+  })
 }
