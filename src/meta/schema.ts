@@ -107,6 +107,8 @@ export const buckets = sqliteTable(
     ownership: text('ownership'),
     /** The bucket's tag set (PutBucketTagging): JSON `[{ key, value }]`, checked on write; null when none. */
     tags: text('tags', { mode: 'json' }).$type<unknown>(),
+    /** The lifecycle configuration (PutBucketLifecycleConfiguration), the service's JSON; null when none. */
+    lifecycle: text('lifecycle', { mode: 'json' }).$type<unknown>(),
   },
   (t) => [index('buckets_namespace_idx').on(t.namespace, t.name)],
 )

@@ -168,6 +168,11 @@ export const TUNING_ENV = {
   COFFER_SCRUB_INTERVAL_MS: 'scrubIntervalMs',
   COFFER_SCRUB_DEEP_BYTES: 'scrubDeepBytes',
   COFFER_READ_TIMEOUT_MS: 'readTimeoutMs',
+  // Test and demo only: shrinks the lifecycle day (README, Lifecycle).
+  COFFER_LIFECYCLE_DAY_SECONDS: 'lifecycleDaySeconds',
+  COFFER_LIFECYCLE_INTERVAL_MS: 'lifecycleIntervalMs',
+  COFFER_LIFECYCLE_BATCH: 'lifecycleBatch',
+  COFFER_LIFECYCLE_PAUSE_MS: 'lifecyclePauseMs',
 } as const satisfies Record<string, keyof Tuning>
 
 /** Variables with no flag: in the help and the README's table beside the flags. */

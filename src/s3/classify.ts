@@ -61,6 +61,9 @@ export type Endpoint =
   | 'GetBucketTagging'
   | 'PutBucketTagging'
   | 'DeleteBucketTagging'
+  | 'GetBucketLifecycleConfiguration'
+  | 'PutBucketLifecycleConfiguration'
+  | 'DeleteBucketLifecycleConfiguration'
 
 /**
  * Sub-resources S3 knows but Coffer does not serve yet: answered 501 NotImplemented rather than
@@ -71,7 +74,6 @@ const UNSUPPORTED_SUBRESOURCES = [
   'analytics',
   'intelligent-tiering',
   'inventory',
-  'lifecycle',
   'logging',
   'metadataConfiguration',
   'metadataTable',
@@ -153,8 +155,13 @@ const BUCKET_ACCESS: Record<string, Partial<Record<string, Endpoint>>> = {
   },
   acl: { GET: 'GetBucketAcl', PUT: 'PutBucketAcl' },
   tagging: { GET: 'GetBucketTagging', PUT: 'PutBucketTagging', DELETE: 'DeleteBucketTagging' },
+  lifecycle: {
+    GET: 'GetBucketLifecycleConfiguration',
+    PUT: 'PutBucketLifecycleConfiguration',
+    DELETE: 'DeleteBucketLifecycleConfiguration',
+  },
 }
-const BUCKET_ONLY_ACCESS = ['policy', 'policyStatus', 'publicAccessBlock', 'ownershipControls'] as const
+const BUCKET_ONLY_ACCESS = ['policy', 'policyStatus', 'publicAccessBlock', 'ownershipControls', 'lifecycle'] as const
 
 function oneOf(m: string, byMethod: Partial<Record<string, Endpoint>>, resourceType: string): Endpoint {
   const e = byMethod[m]

@@ -36,6 +36,7 @@ import * as corsOps from './ops/cors.ts'
 import * as deleteOps from './ops/delete.ts'
 import * as encryptionOps from './ops/encryption.ts'
 import * as getOps from './ops/get.ts'
+import * as lifecycleOps from './ops/lifecycle.ts'
 import * as listOps from './ops/list.ts'
 import * as lockOps from './ops/locks.ts'
 import * as multipartOps from './ops/multipart.ts'
@@ -123,6 +124,9 @@ const OPERATIONS: Record<Endpoint, Operation> = {
   GetBucketTagging: taggingOps.handleGetBucketTagging,
   PutBucketTagging: taggingOps.handlePutBucketTagging,
   DeleteBucketTagging: taggingOps.handleDeleteBucketTagging,
+  GetBucketLifecycleConfiguration: lifecycleOps.handleGetBucketLifecycleConfiguration,
+  PutBucketLifecycleConfiguration: lifecycleOps.handlePutBucketLifecycleConfiguration,
+  DeleteBucketLifecycleConfiguration: lifecycleOps.handleDeleteBucketLifecycleConfiguration,
 }
 
 /**

@@ -20,6 +20,7 @@ export type ServiceErrorCode =
   | 'InvalidTag'
   | 'BadRequest'
   | 'NoSuchTagSet'
+  | 'NoSuchLifecycleConfiguration'
   | 'NoSuchUpload'
   | 'BucketAlreadyExists'
   | 'BucketAlreadyOwnedByYou'

@@ -73,6 +73,9 @@ export {
   type TaggingAddress,
 } from './tagging.ts'
 export { checkObjectTags, MAX_OBJECT_TAGS, type Tag } from './tags.ts'
+export { deleteBucketLifecycle, getBucketLifecycle, putBucketLifecycle } from './lifecycle/config.ts'
+export type { LifecycleFilter, LifecycleRule } from './lifecycle/rules.ts'
+export { type LifecycleStatus, lifecycleStatus } from './lifecycle/worker.ts'
 export {
   getBucketVersioning,
   listObjectVersions,

@@ -52,6 +52,8 @@ export interface ObjectInfo extends ObjectSummary {
   lock?: VersionLock
   /** How many tags the version has (x-amz-tagging-count); absent when none. */
   tagCount?: number
+  /** When a lifecycle rule will expire this current version (x-amz-expiration), and which. */
+  expiration?: { at: Date; ruleId: string }
 }
 
 export interface UploadInfo {

@@ -23,6 +23,7 @@ import { type LockRequest, lockForNewVersion } from './locks.ts'
 import { layoutsOf, type StoredData } from './stored-data.ts'
 import { newId, settle, settleCommitted, storeData } from './stored-write.ts'
 import type { Tag } from './tags.ts'
+import { expirationOf } from './lifecycle/config.ts'
 
 /** Computed by the protocol layer while the body streamed; read once the body is stored. */
 export interface Digests {
@@ -183,5 +184,7 @@ export async function writeObject(
   }
   await settleCommitted(ctx, [id])
   // Only the mode shows (x-amz-server-side-encryption), which a re-wrap does not change.
-  return objectInfo(row, crypto?.record, showsVersions(bucket))
+  const info = objectInfo(row, crypto?.record, showsVersions(bucket))
+  const expiration = expirationOf(ctx, bucket, row)
+  return expiration ? { ...info, expiration } : info
 }

@@ -22,7 +22,7 @@ export type NewBucket = Omit<
 } & Partial<Pick<BucketRow, 'policy' | 'publicAccessBlock' | 'ownership' | BucketConfig>>
 
 /** Bucket sub-resources stored as opaque JSON of the service's, set and cleared whole. */
-type BucketConfig = 'tags'
+type BucketConfig = 'tags' | 'lifecycle'
 export type BucketConfigPatch = Partial<Pick<BucketRow, BucketConfig>>
 
 /**

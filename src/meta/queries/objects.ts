@@ -23,6 +23,8 @@ export interface WriteCondition {
   ifNoneMatch?: string
   /** An ETag list as sent (quotes optional, `*` = any): fail unless the current ETag is in it. */
   ifMatch?: string
+  /** Fail unless the key's current version (marker or not) is still the row of this `ord`. */
+  currentOrd?: number
 }
 
 export type CommitResult = { ok: true } | { ok: false; reason: 'precondition' | 'key-version' | Refusal }
@@ -119,6 +121,8 @@ export function conditionSql(bucket: string, key: string, cond: WriteCondition, 
     if (tags && tags.length === 0) return false
     parts.push(exists(current().where(and(currentAt(bucket, key), tags ? inArray(objects.etag, tags) : undefined))))
   }
+  if (cond.currentOrd !== undefined)
+    parts.push(exists(current().where(and(latestAt(bucket, key), eq(objects.ord, cond.currentOrd)))))
   return parts.length === 0 ? undefined : and(...parts)
 }
 
@@ -288,12 +292,15 @@ export async function deleteVersion(
   now = Date.now(),
   /** When given: only while the version's Object Lock is still this (as read and judged). */
   expectLock?: { lock: unknown },
+  /** When given: only while the version is still the row of this `ord` (a 'null' version replaced is another row). */
+  expectOrd?: number,
 ): Promise<VersionDeleted> {
   const target = and(
     at(writer.bucket, key),
     eq(objects.versionId, versionId),
     writerAllowed(db, writer),
     expectLock ? lockIs(expectLock.lock) : undefined,
+    expectOrd !== undefined ? eq(objects.ord, expectOrd) : undefined,
   )
   const [state, before, , removed] = await db.batch([
     writerState(db, writer),

@@ -8,6 +8,7 @@ import { checksumHeaders, receiveBody } from './body.ts'
 import { versionHeaders } from './versions.ts'
 import { hasIntegrityHeader, readLockHeaders } from './locks.ts'
 import { readTaggingHeader } from './tagging.ts'
+import { expirationHeaders } from './lifecycle.ts'
 
 /**
  * Reads `If-None-Match` (`*`, or ETags: 412 when the current object has one of them) and
@@ -43,5 +44,6 @@ export async function handlePutObject(op: OpContext): Promise<Response> {
     ...checksumHeaders(obj.checksum),
     ...encryptionHeaders(obj.sse, sseC),
     ...versionHeaders(obj),
+    ...expirationHeaders(obj),
   })
 }
