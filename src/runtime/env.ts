@@ -192,8 +192,13 @@ export const SERVER_ENV_ONLY: readonly EnvSpec[] = [
     help: 'the D@RE master key file (32 raw bytes, 64 hex digits or base64); created at first start when unset',
   },
   {
-    env: Object.keys(TUNING_ENV),
+    env: Object.keys(TUNING_ENV).filter((k) => !k.startsWith('COFFER_LIFECYCLE_')),
     help: 'background timings (ms) and the scrub read budget (bytes), mostly for tests (see Durability in the README)',
+  },
+  {
+    env: Object.keys(TUNING_ENV).filter((k) => k.startsWith('COFFER_LIFECYCLE_')),
+    shownDefault: '86400, 3600000, 200, 100',
+    help: 'lifecycle worker: the length of a day in seconds (a TEST AND DEMO SETTING ONLY: shrunk, rules act within seconds), the time between passes (ms), rows per round and the pause between rounds (ms), its I/O budget (see Lifecycle in the README)',
   },
 ]
 
