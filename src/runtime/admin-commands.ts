@@ -89,16 +89,6 @@ export const ADMIN_GROUPS: Record<string, { default?: string; verbs: Record<stri
       }),
     },
   },
-  lifecycle: {
-    default: 'status',
-    verbs: {
-      status: verb({
-        summary: 'lifecycle worker: rules, pass running, objects examined and expired, bytes freed, last run',
-        flags: {},
-        request: () => ({ method: 'GET', path: '/lifecycle' }),
-      }),
-    },
-  },
   namespace: {
     verbs: {
       create: verb({
@@ -283,6 +273,16 @@ export const ADMIN_GROUPS: Record<string, { default?: string; verbs: Record<stri
                 path: '/keys/rotate',
                 payload: v.master ? { master: true } : { namespace: v.namespace },
               },
+      }),
+    },
+  },
+  lifecycle: {
+    default: 'status',
+    verbs: {
+      status: verb({
+        summary: 'lifecycle worker: rules, pass running, objects examined and expired, bytes freed, last run',
+        flags: {},
+        request: () => ({ method: 'GET', path: '/lifecycle' }),
       }),
     },
   },

@@ -48,6 +48,9 @@ describe('classify', () => {
     ['GET', 'b', undefined, 'tagging', {}, 'GetBucketTagging'],
     ['PUT', 'b', undefined, 'tagging', {}, 'PutBucketTagging'],
     ['DELETE', 'b', undefined, 'tagging', {}, 'DeleteBucketTagging'],
+    ['GET', 'b', undefined, 'lifecycle', {}, 'GetBucketLifecycleConfiguration'],
+    ['PUT', 'b', undefined, 'lifecycle', {}, 'PutBucketLifecycleConfiguration'],
+    ['DELETE', 'b', undefined, 'lifecycle', {}, 'DeleteBucketLifecycleConfiguration'],
   ] as const)('%s bucket=%s key=%s ?%s → %s', (method, bucket, key, query, headers, expected) => {
     expect(c(method, bucket, key, query, headers)).toBe(expected)
   })
@@ -55,6 +58,7 @@ describe('classify', () => {
   it.each([
     ['GET', 'b', 'k', 'torrent', 'NotImplemented'],
     ['POST', 'b', 'k', 'tagging', 'MethodNotAllowed'],
+    ['GET', 'b', 'k', 'lifecycle', 'NotImplemented'],
     ['GET', 'b', 'k', 'policy', 'NotImplemented'],
     ['POST', 'b', undefined, 'policy', 'MethodNotAllowed'],
     ['DELETE', 'b', undefined, 'acl', 'MethodNotAllowed'],
