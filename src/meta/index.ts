@@ -34,6 +34,7 @@ export {
   setVersionLock,
   setVersionTags,
   type CommitResult,
+  type RowIdentity,
   type VersionDeleted,
   type WriteCondition,
 } from './queries/objects.ts'

@@ -8,7 +8,15 @@ import { bucketIdOf, freshDb, objectRow, writer } from '../meta.testkit.ts'
 import { deleteBucket, insertBucket } from './buckets.ts'
 import { takeGc } from './gc.ts'
 import { createNamespace, createUser, deleteUser } from './identities.ts'
-import { commitObject, deleteObject, getObject, getVersion, parseEtagList, setVersionTags } from './objects.ts'
+import {
+  commitObject,
+  deleteObject,
+  deleteVersion,
+  getObject,
+  getVersion,
+  parseEtagList,
+  setVersionTags,
+} from './objects.ts'
 
 let meta: Meta
 beforeEach(async () => {
@@ -150,6 +158,28 @@ describe('objects', () => {
     await commitObject(meta.db, objectRow('b', 'k'), { bucket: 'b', bucketId: 'reborn', accessKeyId: 'ROOT' })
     expect(await setVersionTags(meta.db, writer('b'), 'k', 'null', tags)).toBe('no-such-bucket')
     expect((await getObject(meta.db, 'b', 'k'))?.tags).toBeNull()
+  })
+
+  it('lifecycle gates: a marker only over the version judged current, a removal only of the row judged', async () => {
+    await commitObject(meta.db, objectRow('b', 'k', { layout: { gen: 1 } }), writer('b'))
+    const judged = (await getObject(meta.db, 'b', 'k'))!
+    // A write lands between the worker's read and its commit: a new 'null' version (another row).
+    const later = new Date(1_700_000_001_000)
+    await commitObject(meta.db, objectRow('b', 'k', { layout: { gen: 2 }, lastModified: later }), writer('b'))
+    const marker = objectRow('b', 'k', { versionId: 'm1', deleteMarker: true, layout: null, size: 0, etag: '' })
+    expect(await commitObject(meta.db, marker, writer('b'), { current: judged })).toEqual({
+      ok: false,
+      reason: 'precondition',
+    })
+    const removed = await deleteVersion(meta.db, writer('b'), 'k', 'null', 'lifecycle', Date.now(), undefined, judged)
+    expect(removed.result).toBe('missing')
+    expect((await getObject(meta.db, 'b', 'k'))?.layout).toEqual({ gen: 2 })
+    // Against the row as it is now, both go through.
+    const now = (await getObject(meta.db, 'b', 'k'))!
+    expect(await commitObject(meta.db, marker, writer('b'), { current: now })).toEqual({ ok: true })
+    expect(
+      (await deleteVersion(meta.db, writer('b'), 'k', 'null', 'lifecycle', Date.now(), undefined, now)).result,
+    ).toBe('deleted')
   })
 
   it('a writer whose user was deleted meanwhile is refused', async () => {

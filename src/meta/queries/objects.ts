@@ -23,9 +23,20 @@ export interface WriteCondition {
   ifNoneMatch?: string
   /** An ETag list as sent (quotes optional, `*` = any): fail unless the current ETag is in it. */
   ifMatch?: string
-  /** Fail unless the key's current version (marker or not) is still the row of this `ord`. */
-  currentOrd?: number
+  /** Fail unless the key's current version (marker or not) is still this row (see RowIdentity). */
+  current?: RowIdentity
 }
+
+/**
+ * A row as it was read: its `ord` and last-modified time. `ord` alone does not name a row: an
+ * overwrite of a key's only ('null') version deletes it and inserts the new row at the same `ord`.
+ */
+export interface RowIdentity {
+  ord: number
+  lastModified: Date
+}
+
+const isRow = (r: RowIdentity): SQL => and(eq(objects.ord, r.ord), eq(objects.lastModified, r.lastModified))!
 
 export type CommitResult = { ok: true } | { ok: false; reason: 'precondition' | 'key-version' | Refusal }
 
@@ -121,8 +132,7 @@ export function conditionSql(bucket: string, key: string, cond: WriteCondition, 
     if (tags && tags.length === 0) return false
     parts.push(exists(current().where(and(currentAt(bucket, key), tags ? inArray(objects.etag, tags) : undefined))))
   }
-  if (cond.currentOrd !== undefined)
-    parts.push(exists(current().where(and(latestAt(bucket, key), eq(objects.ord, cond.currentOrd)))))
+  if (cond.current !== undefined) parts.push(exists(current().where(and(latestAt(bucket, key), isRow(cond.current)))))
   return parts.length === 0 ? undefined : and(...parts)
 }
 
@@ -292,15 +302,15 @@ export async function deleteVersion(
   now = Date.now(),
   /** When given: only while the version's Object Lock is still this (as read and judged). */
   expectLock?: { lock: unknown },
-  /** When given: only while the version is still the row of this `ord` (a 'null' version replaced is another row). */
-  expectOrd?: number,
+  /** When given: only while the version is still this row (a 'null' version replaced is another row). */
+  expectRow?: RowIdentity,
 ): Promise<VersionDeleted> {
   const target = and(
     at(writer.bucket, key),
     eq(objects.versionId, versionId),
     writerAllowed(db, writer),
     expectLock ? lockIs(expectLock.lock) : undefined,
-    expectOrd !== undefined ? eq(objects.ord, expectOrd) : undefined,
+    expectRow ? isRow(expectRow) : undefined,
   )
   const [state, before, , removed] = await db.batch([
     writerState(db, writer),

@@ -214,16 +214,7 @@ async function expireCurrent(
   row: meta.ObjectRow,
 ): Promise<boolean> {
   if (bucket.versioning === null) {
-    const done = await meta.deleteVersion(
-      ctx.db,
-      writer,
-      row.key,
-      row.versionId,
-      GC_REASON,
-      Date.now(),
-      undefined,
-      row.ord,
-    )
+    const done = await meta.deleteVersion(ctx.db, writer, row.key, row.versionId, GC_REASON, Date.now(), undefined, row)
     return done.result === 'deleted'
   }
   const marker: meta.ObjectRow = {
@@ -247,7 +238,7 @@ async function expireCurrent(
     uploadId: null,
   }
   // Only while the version judged is still current: a new write meanwhile is not hidden.
-  return (await meta.commitObject(ctx.db, marker, writer, { currentOrd: row.ord })).ok
+  return (await meta.commitObject(ctx.db, marker, writer, { current: row })).ok
 }
 
 /** Removes a version for good unless its Object Lock keeps it, and only while it is the row judged. */
@@ -270,7 +261,7 @@ async function removeForGood(
     GC_REASON,
     Date.now(),
     { lock: row.lock },
-    row.ord,
+    row,
   )
   if (done.result !== 'deleted') return false
   pass.bytesFreed += row.size
