@@ -29,6 +29,7 @@ const suites: Record<SuiteName, () => Promise<Suite>> = {
   gc: async () => (await import('./gc.ts')).runGc,
   gateways: async () => (await import('./gateways.ts')).runGateways,
   versions: async () => (await import('./versions.ts')).runVersions,
+  access: async () => (await import('./access.ts')).runAccess,
 }
 
 function print(result: SuiteResult): void {

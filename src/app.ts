@@ -4,6 +4,7 @@
  */
 import { Hono } from 'hono'
 import { createAdminRoutes } from './admin/routes.ts'
+import { createConsoleRoutes } from './console/routes.tsx'
 import { createAuthenticator, createS3Handler, type RequestLimits } from './s3/handler.ts'
 import { type Health, health, type LifecycleStatus, lifecycleStatus, type Service } from './service/index.ts'
 import { consoleLogger, type Logger } from './util/log.ts'
@@ -97,6 +98,16 @@ export function createApp(deps: AppDeps): Hono {
       logger: deps.logger ?? consoleLogger,
     }),
   )
+  // The web console: its bucket and object work goes through the S3 handler, signed as the user.
+  const webConsole = createConsoleRoutes({
+    service: deps.service,
+    platform: deps.platform,
+    region: deps.region,
+    s3,
+    logger: deps.logger ?? consoleLogger,
+  })
+  app.all('/_coffer/console', (c) => webConsole.fetch(c.req.raw, c.env as AdapterEnv | undefined))
+  app.all('/_coffer/console/*', (c) => webConsole.fetch(c.req.raw, c.env as AdapterEnv | undefined))
   app.get('/_coffer/metrics', async (c) =>
     c.text(prometheusText(await health(deps.service), await lifecycleStatus(deps.service)), 200, {
       'content-type': 'text/plain; version=0.0.4',

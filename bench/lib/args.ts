@@ -6,7 +6,7 @@
 import { parseFlags, type CommandSpec } from '../../src/runtime/args.ts'
 import { commandHelp } from '../../src/runtime/help.ts'
 
-export const SUITES = ['codec', 'crypto', 'storage', 's3', 'gc', 'gateways', 'versions'] as const
+export const SUITES = ['codec', 'crypto', 'storage', 's3', 'gc', 'gateways', 'versions', 'access'] as const
 export type SuiteName = (typeof SUITES)[number]
 export const PEERS = ['ceph'] as const
 export type PeerName = (typeof PEERS)[number]

@@ -31,6 +31,7 @@ export {
   newVersionId,
   NULL_VERSION,
   parseEtagList,
+  setVersionAcl,
   setVersionLock,
   setVersionTags,
   type CommitResult,

@@ -57,6 +57,7 @@ export function objectRow(bucket: string, key: string, over: Partial<ObjectRow> 
     layout: { shard: `${bucket}/${key}` },
     encryption: null,
     tags: null,
+    acl: null,
     ...over,
   }
 }
@@ -76,6 +77,7 @@ export function uploadRow(bucket: string, key: string, uploadId: string, over: P
     encryption: null,
     lock: null,
     tags: null,
+    acl: null,
     ...over,
   }
 }

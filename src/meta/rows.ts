@@ -37,7 +37,9 @@ export interface TagRow {
 
 type Checked = 'headers' | 'userMeta' | 'checksum' | 'parts' | 'checksumAlgorithm' | 'checksumType' | 'tags'
 
-export type ObjectRow = Omit<typeof objects.$inferSelect, Checked> & {
+export type ObjectRow = Omit<typeof objects.$inferSelect, Checked | 'acl'> & {
+  /** The version's ACL (JSON text, service/acl.ts); absent or null: the bucket owner's full control. */
+  acl?: string | null
   headers: StoredHeaders
   /** x-amz-meta-* without the prefix, lower-case names. */
   userMeta: Record<string, string>
@@ -48,7 +50,9 @@ export type ObjectRow = Omit<typeof objects.$inferSelect, Checked> & {
   tags?: TagRow[] | null
 }
 
-export type UploadRow = Omit<typeof multipartUploads.$inferSelect, Checked> & {
+export type UploadRow = Omit<typeof multipartUploads.$inferSelect, Checked | 'acl'> & {
+  /** The ACL asked for at creation (as ObjectRow.acl). */
+  acl?: string | null
   headers: StoredHeaders
   userMeta: Record<string, string>
   checksumAlgorithm: ChecksumAlgorithm | null

@@ -109,6 +109,8 @@ export const buckets = sqliteTable(
     tags: text('tags', { mode: 'json' }).$type<unknown>(),
     /** The lifecycle configuration (PutBucketLifecycleConfiguration), the service's JSON; null when none. */
     lifecycle: text('lifecycle', { mode: 'json' }).$type<unknown>(),
+    /** The bucket ACL (the service's JSON: owner and grants); null reads as the owner's full control. */
+    acl: text('acl'),
   },
   (t) => [index('buckets_namespace_idx').on(t.namespace, t.name)],
 )
@@ -167,6 +169,8 @@ export const objects = sqliteTable(
      * none. On the version row itself, so a version's tags are written in its commit and go with it.
      */
     tags: text('tags', { mode: 'json' }).$type<unknown>(),
+    /** This version's ACL (the service's JSON: owner and grants); null reads as the bucket owner's full control. */
+    acl: text('acl'),
   },
   (t) => [
     // The PK's index is the versions listing index: (bucket, key) in key order, each key's
@@ -218,6 +222,8 @@ export const multipartUploads = sqliteTable(
     lock: text('lock', { mode: 'json' }).$type<unknown>(),
     /** x-amz-tagging sent at creation (as objects.tags), given to the completed version. */
     tags: text('tags', { mode: 'json' }).$type<unknown>(),
+    /** The ACL asked for at creation (as objects.acl), given to the completed version. */
+    acl: text('acl'),
   },
   (t) => [index('multipart_uploads_listing_idx').on(t.bucket, t.key, t.uploadId)],
 )

@@ -38,3 +38,26 @@ export {
 } from './builtin.ts'
 export { cidrContains, parseCidr } from './ip.ts'
 export { wildcardMatch } from './wildcard.ts'
+export {
+  type Acl,
+  AclError,
+  aclGrants,
+  type AclPermission,
+  ACL_PERMISSIONS,
+  aclText,
+  ALL_USERS,
+  ANONYMOUS_CANONICAL_ID,
+  AUTHENTICATED_USERS,
+  bucketPermissionFor,
+  cannedAcl,
+  type Grant,
+  type Grantee,
+  granteeFromXml,
+  grantsFromHeaders,
+  isAclPermission,
+  isOwnerOnly,
+  isPublicAcl,
+  LOG_DELIVERY,
+  objectPermissionFor,
+  parseAclText,
+} from './acl.ts'

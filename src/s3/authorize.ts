@@ -6,10 +6,17 @@
  * service decides against the caller's policies, the bucket policy and Block Public Access.
  */
 import { checksFor, type S3Operation } from '../policy/index.ts'
-import { type AccessQuery, type Actor, authorize, bucketOwnership, isAllowed, type Service } from '../service/index.ts'
+import {
+  type AccessQuery,
+  type Actor,
+  authorize,
+  checkNewObjectAcl,
+  isAllowed,
+  type Service,
+} from '../service/index.ts'
+import { aclRequestOf } from './acl-request.ts'
 import type { Authenticated } from './auth/sigv4.ts'
 import type { Endpoint } from './classify.ts'
-import { S3Error } from './errors.ts'
 import { parseCopySource } from './copy-source.ts'
 
 /** Every Endpoint is an operation of the policy table: a new Endpoint fails to compile until it has its action. */
@@ -146,32 +153,14 @@ function accessQuery(f: RequestFacts): AccessQuery {
  * DeleteObjects is decided here for its bucket, then per key (`keyAllowed`), as S3 does.
  */
 export async function authorizeRequest(service: Service, signed: Actor | undefined, f: RequestFacts): Promise<Actor> {
-  const actor =
-    f.endpoint === 'DeleteObjects'
-      ? // Admission only: the bucket exists and is the caller's namespace's; each key is checked after.
-        await authorize(service, signed, { checks: [], context: new Map(), bucketGate: f.bucket })
-      : await authorize(service, signed, accessQuery(f))
-  // Every commit is gated on its writer's user row (docs/architecture.md §4), which an anonymous
-  // caller has none of: say so before a body is read, rather than refuse the commit after it.
-  if (actor.anonymous && WRITES.has(f.endpoint))
-    throw new S3Error('NotImplemented', 'Anonymous writes are not supported: sign the request.')
-  return actor
+  // An anonymous write a bucket policy or ACL allows goes on as any other (its commit is gated on
+  // the bucket alone: service/identities.ts writerOf); one nothing allows is refused here, before
+  // its body is read.
+  return f.endpoint === 'DeleteObjects'
+    ? // Admission only: the bucket exists and is the caller's namespace's; each key is checked after.
+      await authorize(service, signed, { checks: [], context: new Map(), bucketGate: f.bucket })
+    : await authorize(service, signed, accessQuery(f))
 }
-
-/** Operations that commit as their writer. */
-const WRITES: ReadonlySet<string> = new Set<Endpoint | 'PostObject'>([
-  'PutObject',
-  'PostObject',
-  'CopyObject',
-  'UploadPart',
-  'UploadPartCopy',
-  'CreateMultipartUpload',
-  'CompleteMultipartUpload',
-  'AbortMultipartUpload',
-  'DeleteObject',
-  'DeleteObjects',
-  'DeleteBucket',
-])
 
 /** May the caller do each of these (DeleteObjects' keys: the same request on other keys)? */
 export function allowedEach(service: Service, actor: Actor, facts: readonly RequestFacts[]): Promise<boolean[]> {
@@ -189,28 +178,15 @@ export async function mayList(service: Service, actor: Actor, f: RequestFacts): 
 
 /** Operations that write an object and may carry a canned ACL or grants. */
 const ACL_WRITES: ReadonlySet<string> = new Set<Endpoint>(['PutObject', 'CopyObject', 'CreateMultipartUpload'])
-/** The ACLs that only say "the owner has full control": accepted with ACLs disabled, as on S3. */
-const OWNER_ONLY_ACLS = new Set(['private', 'bucket-owner-full-control'])
 
 /**
- * Canned ACLs and grants on object writes and CreateBucket, after authorization: with Object
- * Ownership BucketOwnerEnforced (ACLs disabled, the default) anything but "owner has full
- * control" is refused as S3 refuses it; Coffer stores no other grants, so those are
- * NotImplemented on buckets that enable ACLs. No cost unless an ACL header is sent.
+ * Canned ACLs and grants on object writes, judged after authorization and before the body is
+ * read (the write judges them again as it commits): ACLs disabled (AccessControlListNotSupported),
+ * a public ACL under BlockPublicAcls (AccessDenied), a grantee of another namespace, bad syntax.
+ * CreateBucket's are judged by the operation (its body is small). No cost unless an ACL header is sent.
  */
 export async function checkAclHeaders(service: Service, actor: Actor, f: RequestFacts): Promise<void> {
-  const isBucket = f.endpoint === 'CreateBucket'
-  if (!isBucket && !ACL_WRITES.has(f.endpoint)) return
-  const canned = f.headers.get('x-amz-acl')
-  const grants = [...f.headers.keys()].some((h) => h.startsWith('x-amz-grant-'))
-  if (!grants && (canned === null || OWNER_ONLY_ACLS.has(canned))) return
-  if (isBucket) {
-    const ownership = f.headers.get('x-amz-object-ownership')
-    if (ownership === null || ownership === 'BucketOwnerEnforced')
-      throw new S3Error('InvalidBucketAclWithObjectOwnership')
-    throw new S3Error('NotImplemented', 'Coffer does not store ACL grants: use a bucket policy.')
-  }
-  if ((await bucketOwnership(service, actor, f.bucket ?? '')) === 'BucketOwnerEnforced')
-    throw new S3Error('AccessControlListNotSupported')
-  throw new S3Error('NotImplemented', 'Coffer does not store ACL grants: use a bucket policy.')
+  if (!ACL_WRITES.has(f.endpoint)) return
+  const req = aclRequestOf(f.headers)
+  if (req) await checkNewObjectAcl(service, actor, f.bucket ?? '', req)
 }

@@ -90,6 +90,8 @@ export const S3_ERRORS = {
     400,
     "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
   ],
+  MalformedACLError: [400, 'The XML you provided was not well-formed or did not validate against our published schema'],
+  UnresolvableGrantByEmailAddress: [400, 'The email address you provided does not match any account on record.'],
   NoSuchTagSet: [404, 'The TagSet does not exist.'],
   NoSuchCORSConfiguration: [404, 'The CORS configuration does not exist.'],
   NoSuchLifecycleConfiguration: [404, 'The lifecycle configuration does not exist.'],

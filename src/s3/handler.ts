@@ -210,6 +210,7 @@ export function createS3Handler(
           platform: deps.platform,
           region: deps.region,
           sigv2: deps.sigv2 ?? true,
+          connection,
           takeSlot: (accessKeyId) => {
             const taken = slots.take(accessKeyId, connection)
             if ('refused' in taken) throw new S3Error('SlowDown', taken.refused)

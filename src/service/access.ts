@@ -16,6 +16,8 @@ import {
 } from '../policy/index.ts'
 import { toHex, utf8 } from '../util/bytes.ts'
 import { bucketPolicy } from './access-policies.ts'
+import { aclAllows } from './acl.ts'
+import { canonicalId } from './canonical-id.ts'
 import type { ServiceContext } from './context.ts'
 import { ServiceError } from './errors.ts'
 import type { Actor } from './identities.ts'
@@ -61,11 +63,11 @@ function bucketOf(resource: string): string | undefined {
   return slash < 0 ? rest : rest.slice(0, slash)
 }
 
-/** The canonical id of a namespace (the owner id ACLs and CanonicalUser principals name). */
-export function canonicalId(ctx: ServiceContext, namespace: string): string {
-  const h = ctx.platform.createHasher('sha256')
-  h.update(utf8(`coffer-namespace:${namespace}`))
-  return toHex(h.digest())
+/** The key an S3 object ARN names; undefined for a bucket ARN. */
+function keyOf(resource: string): string | undefined {
+  const rest = resource.slice('arn:aws:s3:::'.length)
+  const slash = rest.indexOf('/')
+  return slash < 0 ? undefined : rest.slice(slash + 1)
 }
 
 /** Only root may always read and change the bucket policy: AWS's guard against locking oneself out. */
@@ -128,7 +130,16 @@ async function decide(
       { caller, action: check.action, resource: check.resource, context },
       { identity: actor.policies, resource: policy, resourceNamespace, restrictPublic },
     )
-    if (decision !== 'allow') return { denied: true }
+    if (decision === 'allow') continue
+    // No policy allows it: an ACL may, where the bucket enables ACLs (never past an explicit Deny).
+    if (decision === 'implicit-deny' && row) {
+      const key = keyOf(check.resource)
+      const primary = check.resource === q.checks[0]?.resource
+      const versionId = primary ? q.context.get('s3:versionid')?.[0] : undefined
+      const writing = primary && q.checks[0]?.action === 's3:PutObject'
+      if (await aclAllows(ctx, row, caller, check.action, key, versionId, writing)) continue
+    }
+    return { denied: true }
   }
   return { actor }
 }

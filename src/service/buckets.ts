@@ -5,7 +5,8 @@
 import * as meta from '../meta/index.ts'
 import type { ServiceContext } from './context.ts'
 import { ServiceError } from './errors.ts'
-import { DEFAULT_OBJECT_OWNERSHIP } from './bucket-access.ts'
+import { type AclRequest, bucketAclForCreate } from './acl.ts'
+import { DEFAULT_OBJECT_OWNERSHIP, type ObjectOwnership } from './bucket-access.ts'
 import { forgetBucketCors } from './bucket-cors.ts'
 import { type Actor, bucketFor } from './identities.ts'
 import { bucketLockOf } from './locks.ts'
@@ -26,8 +27,15 @@ export async function createBucket(
   actor: Actor,
   name: string,
   region: string,
-  opts: { objectLock?: boolean } = {},
+  opts: { objectLock?: boolean; ownership?: ObjectOwnership; acl?: AclRequest } = {},
 ): Promise<void> {
+  // AWS's defaults for new buckets since April 2023: public access blocked, ACLs disabled.
+  const settings = {
+    name,
+    publicAccessBlock: publicAccessBlockText(ALL_BLOCKED),
+    ownership: opts.ownership ?? DEFAULT_OBJECT_OWNERSHIP,
+  }
+  const acl = opts.acl ? await bucketAclForCreate(ctx, actor.namespace, settings, opts.acl) : null
   const result = await meta.insertBucket(ctx.db, {
     name,
     namespace: actor.namespace,
@@ -35,9 +43,9 @@ export async function createBucket(
     region,
     createdAt: new Date(),
     ...(opts.objectLock ? { versioning: 'Enabled', objectLock: encodeBucketLock({}) } : {}),
-    // AWS's defaults for new buckets since April 2023: public access blocked, ACLs disabled.
-    publicAccessBlock: publicAccessBlockText(ALL_BLOCKED),
-    ownership: DEFAULT_OBJECT_OWNERSHIP,
+    publicAccessBlock: settings.publicAccessBlock,
+    ownership: settings.ownership,
+    acl,
   })
   if (result === 'created') return
   const existing = await meta.getBucket(ctx.db, name)

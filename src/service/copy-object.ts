@@ -11,6 +11,7 @@ import type { ServiceContext } from './context.ts'
 import type { CustomerKey } from './encryption.ts'
 import { ServiceError } from './errors.ts'
 import type { LockRequest } from './locks.ts'
+import type { AclRequest } from './acl.ts'
 import { findObject, openStored, type StoredObject } from './get-object.ts'
 import { type Actor, bucketFor, writerOf } from './identities.ts'
 import { findUpload, storePart, type UploadAddress } from './multipart.ts'
@@ -50,6 +51,8 @@ export interface CopyObjectInput {
   lockRequest?: LockRequest
   /** x-amz-tagging-directive: COPY (the default) keeps the source version's tags, REPLACE sets these. */
   tagging?: { directive: 'COPY' } | { directive: 'REPLACE'; tags: readonly Tag[] }
+  /** The copy's ACL (x-amz-acl, x-amz-grant-*). */
+  acl?: AclRequest
 }
 
 export interface UploadPartCopyInput {
@@ -115,6 +118,9 @@ export async function copyObject(ctx: ServiceContext, actor: Actor, input: CopyO
     // No body from the client: the copy's bytes are hashed here.
     lockRequest: { ...input.lockRequest, integrity: true },
     tags: input.tagging?.directive === 'REPLACE' ? input.tagging.tags : tagsOf(source.row),
+    // S3 does not copy the source's ACL: the copy gets the request's, else the owner's full control.
+    acl: input.acl,
+    anonymousWriter: actor.anonymous === true,
   })
   return info.versionId !== undefined ? { ...copy, sourceVersionId: info.versionId } : copy
 }

@@ -47,6 +47,9 @@ export type ServiceErrorCode =
   | 'OwnershipControlsNotFoundError'
   | 'AccessControlListNotSupported'
   | 'InvalidBucketAclWithObjectOwnership'
+  | 'MalformedACLError'
+  | 'UnresolvableGrantByEmailAddress'
+  | 'UnexpectedContent'
   // Operator (admin API) outcomes; the S3 handler never sees these.
   | 'InvalidArgument'
   | 'NoSuchNamespace'

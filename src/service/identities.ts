@@ -97,12 +97,14 @@ export function forgetAllUsers(ctx: ServiceContext): void {
 
 /**
  * The actor as a writer into `bucket`: every commit checks again, in its own transaction, that
- * this very bucket (by id) still exists and the actor's user still belongs to its namespace.
+ * this very bucket (by id) still exists and the actor's user still belongs to its namespace
+ * (an anonymous actor, admitted by a bucket policy or ACL: only that the bucket exists).
  */
 export const writerOf = (actor: Actor, bucket: meta.BucketRow): meta.Writer => ({
   bucket: bucket.name,
   bucketId: bucket.id,
-  accessKeyId: actor.accessKeyId,
+  // An anonymous writer has no user row to lose: its commit holds while the bucket does.
+  ...(actor.anonymous ? {} : { accessKeyId: actor.accessKeyId }),
 })
 
 /** A refused commit as the S3 error the writer gets. */

@@ -130,7 +130,16 @@ export {
 } from './namespaces.ts'
 
 // Access control: the one authorization step, and the bucket settings S3 exposes.
-export { type AccessQuery, anonymousActor, authorize, canonicalId, isAllowed } from './access.ts'
+export { type AccessQuery, anonymousActor, authorize, isAllowed } from './access.ts'
+export { canonicalId } from './canonical-id.ts'
+export {
+  type AclRequest,
+  checkNewObjectAcl,
+  getBucketAcl,
+  getObjectAcl,
+  putBucketAcl,
+  putObjectAcl,
+} from './acl.ts'
 export { type PublicAccessBlock, PUBLIC_ACCESS_SWITCHES } from './public-access.ts'
 export {
   bucketOwnership,
@@ -148,3 +157,12 @@ export {
   putBucketPublicAccessBlock,
 } from './bucket-access.ts'
 export { rotateMasterKey, rotateNamespaceKey } from './key-rotation.ts'
+
+// The web console's sessions, shared by every gateway through the metadata.
+export {
+  CONSOLE_SESSION_TTL_MS,
+  type ConsoleSession,
+  consoleSession,
+  createConsoleSession,
+  endConsoleSession,
+} from './console-sessions.ts'

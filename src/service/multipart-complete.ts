@@ -122,6 +122,7 @@ async function completeOnce(
     deleteMarker: false,
     // The lock asked for at creation, else the bucket's default as of now.
     lock: lockForUpload(bucket, upload, true),
+    acl: upload.acl ?? null,
     uploadId: upload.uploadId,
     size: chosen.reduce((n, p) => n + p.size, 0),
     etag: `"${toHex(md5.digest())}-${chosen.length}"`,

@@ -21,6 +21,7 @@ import {
 } from './encryption.ts'
 import { ServiceError } from './errors.ts'
 import { type LockRequest, lockForUpload, lockRequestOf } from './locks.ts'
+import { type AclRequest, newObjectAcl } from './acl.ts'
 import { type Actor, bucketFor, refusalError, writerOf } from './identities.ts'
 import { type PartInfo, partInfo, type UploadInfo, uploadInfo } from './object-info.ts'
 import { type BodyInput, type Digests, type ObjectMetadataInput, removeQuietly } from './put-object.ts'
@@ -39,6 +40,8 @@ export interface CreateUploadInput extends ObjectMetadataInput {
   lockRequest?: LockRequest
   /** The completed version's tag set (x-amz-tagging, checked by the caller with tags.ts). */
   tags?: readonly Tag[]
+  /** The completed version's ACL (x-amz-acl, x-amz-grant-*), judged now and kept on the upload. */
+  acl?: AclRequest
 }
 
 export interface UploadAddress {
@@ -98,6 +101,8 @@ export async function createUpload(ctx: ServiceContext, actor: Actor, input: Cre
     encryption: sealed?.record ?? null,
     lock: lockRequestOf(bucket, input.lockRequest),
     tags: input.tags?.length ? [...input.tags] : null,
+    acl:
+      input.acl || actor.anonymous ? await newObjectAcl(ctx, bucket, input.acl ?? {}, actor.anonymous === true) : null,
   }
   // The bucket may have been deleted (and its name taken again) since bucketFor, and a rotation
   // may have dropped the key version the object key was wrapped under (then it is wrapped again

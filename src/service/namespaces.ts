@@ -12,7 +12,7 @@ import {
   accountArn,
 } from '../policy/index.ts'
 import { toBase64 } from '../util/bytes.ts'
-import { canonicalId } from './access.ts'
+import { canonicalId } from './canonical-id.ts'
 import type { ServiceContext } from './context.ts'
 import { ServiceError } from './errors.ts'
 import { deleteKey } from './delete-object.ts'

@@ -14,6 +14,7 @@ import {
   rewrapForCurrentKey,
   type WriteCrypto,
 } from './encryption.ts'
+import { type AclRequest, newObjectAcl } from './acl.ts'
 import { ServiceError } from './errors.ts'
 import { type Actor, bucketFor, refusalError, writerOf } from './identities.ts'
 import { etagMatches } from './conditions.ts'
@@ -61,6 +62,10 @@ export interface PutObjectInput extends ObjectMetadataInput, WriteConditions, Bo
   sseC?: CustomerKey
   /** The new version's tag set (x-amz-tagging, checked by the caller with tags.ts). */
   tags?: readonly Tag[]
+  /** A canned ACL or grants for the new version (x-amz-acl, x-amz-grant-*). */
+  acl?: AclRequest
+  /** Set by the service: the writer is anonymous (the object's owner follows Object Ownership). */
+  anonymousWriter?: boolean
 }
 
 /** Fails fast, before any byte is read, when the condition already cannot hold. */
@@ -123,7 +128,7 @@ export async function removeQuietly(ctx: ServiceContext, data: StoredData): Prom
 export async function putObject(ctx: ServiceContext, actor: Actor, input: PutObjectInput): Promise<ObjectInfo> {
   const bucket = await bucketFor(ctx, actor, input.bucket)
   await checkWriteConditions(ctx, input.bucket, input.key, input)
-  return writeObject(ctx, bucket, writerOf(actor, bucket), input)
+  return writeObject(ctx, bucket, writerOf(actor, bucket), { ...input, anonymousWriter: actor.anonymous === true })
 }
 
 /**
@@ -139,6 +144,10 @@ export async function writeObject(
 ): Promise<ObjectInfo> {
   // Decided before a byte is stored: a refused lock request leaves nothing behind.
   const lock = lockForNewVersion(bucket, input.lockRequest)
+  const acl =
+    input.acl || input.anonymousWriter
+      ? await newObjectAcl(ctx, bucket, input.acl ?? {}, input.anonymousWriter === true)
+      : null
   const objectId = newId()
   const crypto = await prepareWrite(ctx, bucket.namespace, objectId, input.sseC)
   const seal = crypto && { key: crypto.key, objectId, partNumber: 0 }
@@ -160,6 +169,7 @@ export async function writeObject(
     latest: true,
     deleteMarker: false,
     lock,
+    acl,
     uploadId: null,
     size: segment.size,
     etag: digests.etag,

@@ -14,8 +14,9 @@ export type BucketRow = Omit<typeof buckets.$inferSelect, 'id'> & { id: string }
 /** What creating a bucket takes; the immutable id is drawn here unless given (tests). */
 export type NewBucket = Omit<
   BucketRow,
-  'id' | 'versioning' | 'objectLock' | 'policy' | 'publicAccessBlock' | 'ownership' | BucketConfig
+  'id' | 'versioning' | 'objectLock' | 'policy' | 'publicAccessBlock' | 'ownership' | 'acl' | BucketConfig
 > & {
+  acl?: string | null
   id?: string
   versioning?: string | null
   objectLock?: unknown
@@ -74,7 +75,7 @@ export async function setBucketObjectLock(
   return affected(res) === 1
 }
 /** The access-control settings of a bucket, as the service's text; null removes one. */
-export type BucketAccessPatch = Partial<Pick<BucketRow, 'policy' | 'publicAccessBlock' | 'ownership'>>
+export type BucketAccessPatch = Partial<Pick<BucketRow, 'policy' | 'publicAccessBlock' | 'ownership' | 'acl'>>
 
 /**
  * Changes a bucket's policy, Block Public Access or ownership, on the very bucket (by id) the

@@ -148,7 +148,9 @@ export function newVersionStatements(db: Db, row: ObjectRow, gate: SQL, now = Da
   const nextOrd = sql`(select coalesce(min(o.ord), 0) - 1 from ${objects} o where o.bucket = ${row.bucket} and o."key" = ${row.key})`
   const insert = db
     .insert(objects)
-    .select(rowWhere(objects, { ...row, tags: row.tags ?? null, latest: true }, gate, { ord: nextOrd }))
+    .select(
+      rowWhere(objects, { ...row, tags: row.tags ?? null, acl: row.acl ?? null, latest: true }, gate, { ord: nextOrd }),
+    )
   const demote = db
     .update(objects)
     .set({ latest: false })
@@ -342,4 +344,22 @@ export async function deleteObject(
   ])
   if (affected(removed) >= 1) return 'deleted'
   return refusalOf(state, writer) ?? 'missing'
+}
+
+/**
+ * Replaces one version's ACL (JSON text, or null for the owner's full control). False when the
+ * version is gone.
+ */
+export async function setVersionAcl(
+  db: Db,
+  bucket: string,
+  key: string,
+  versionId: string,
+  acl: string | null,
+): Promise<boolean> {
+  const res = await db
+    .update(objects)
+    .set({ acl })
+    .where(and(at(bucket, key), eq(objects.versionId, versionId)))
+  return affected(res) === 1
 }

@@ -1,33 +1,36 @@
 /**
  * Bucket access settings: Put/Get/DeleteBucketPolicy, GetBucketPolicyStatus,
  * Put/Get/DeletePublicAccessBlock, Put/Get/DeleteBucketOwnershipControls, and the ACL
- * operations as S3 answers them with ACLs disabled (Object Ownership BucketOwnerEnforced).
+ * ACL operations (Get/PutBucketAcl, Get/PutObjectAcl; service/acl.ts decides).
  */
+import type { Acl } from '../../policy/index.ts'
 import {
-  bucketOwnership,
+  type AclRequest,
   bucketPolicyStatus,
   canonicalId,
   deleteBucketOwnership,
   deleteBucketPolicy,
   deleteBucketPublicAccessBlock,
+  getBucketAcl,
   getBucketOwnership,
+  getObjectAcl,
   getBucketPolicy,
   getBucketPublicAccessBlock,
-  headBucket,
   OBJECT_OWNERSHIP_VALUES,
   type ObjectOwnership,
   PUBLIC_ACCESS_SWITCHES,
+  putBucketAcl,
   putBucketOwnership,
   putBucketPolicy,
   putBucketPublicAccessBlock,
-  statObject,
+  putObjectAcl,
 } from '../../service/index.ts'
 import { emptyResponse, type OpContext, xmlResponse } from '../context.ts'
 import { S3Error } from '../errors.ts'
-import { parseOwnershipControls, parsePublicAccessBlockConfiguration } from '../xml/read.ts'
+import { parseAccessControlPolicy, parseOwnershipControls, parsePublicAccessBlockConfiguration } from '../xml/read.ts'
+import { aclRequestOf } from '../acl-request.ts'
 import { readBodyBytes } from '../xml/tree.ts'
 import { el, elWithAttrs, S3_XMLNS, xmlDocument } from '../xml/write.ts'
-import { readSseC } from '../sse.ts'
 
 /** A bucket policy is at most 20 KiB (MalformedPolicy past that); a little more is read to say so. */
 const MAX_POLICY_BODY = 64 * 1024
@@ -102,56 +105,60 @@ export async function handleDeleteBucketOwnershipControls(op: OpContext): Promis
   return emptyResponse(204)
 }
 
-/** The one ACL S3 keeps when ACLs are disabled: the bucket owner (the namespace) has full control. */
-function ownerOnlyAcl(op: OpContext, namespace: string): Response {
-  const id = canonicalId(op.service, namespace)
-  const owner = el('Owner', el('ID', id), el('DisplayName', namespace))
-  const grant = el(
-    'Grant',
-    elWithAttrs(
-      'Grantee',
-      { 'xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', 'xsi:type': 'CanonicalUser' },
-      el('ID', id),
-      el('DisplayName', namespace),
+/** An ACL as S3 shows it (AccessControlPolicy); the namespace's canonical id shows its name. */
+function aclResponse(op: OpContext, acl: Acl, headers: Record<string, string> = {}): Response {
+  const nsId = canonicalId(op.service, op.actor.namespace)
+  const display = (id: string) => (id === nsId ? el('DisplayName', op.actor.namespace) : null)
+  const owner = el('Owner', el('ID', acl.owner), display(acl.owner))
+  const grants = acl.grants.map((g) =>
+    el(
+      'Grant',
+      g.grantee.type === 'CanonicalUser'
+        ? elWithAttrs(
+            'Grantee',
+            { 'xmlns:xsi': XSI, 'xsi:type': 'CanonicalUser' },
+            el('ID', g.grantee.id),
+            display(g.grantee.id),
+          )
+        : elWithAttrs('Grantee', { 'xmlns:xsi': XSI, 'xsi:type': 'Group' }, el('URI', g.grantee.uri)),
+      el('Permission', g.permission),
     ),
-    el('Permission', 'FULL_CONTROL'),
   )
-  return xmlResponse(
-    xmlDocument(elWithAttrs('AccessControlPolicy', { xmlns: S3_XMLNS }, owner, el('AccessControlList', grant))),
+  const res = xmlResponse(
+    xmlDocument(elWithAttrs('AccessControlPolicy', { xmlns: S3_XMLNS }, owner, el('AccessControlList', ...grants))),
   )
+  for (const [k, v] of Object.entries(headers)) res.headers.set(k, v)
+  return res
 }
+const XSI = 'http://www.w3.org/2001/XMLSchema-instance'
+
+/** The ACL a Put*Acl request sets: its headers, else its AccessControlPolicy body. */
+async function aclRequestWithBody(op: OpContext): Promise<AclRequest> {
+  const fromHeaders = aclRequestOf(op.headers)
+  const policy = await parseAccessControlPolicy(op.body().stream)
+  return { ...fromHeaders, ...(policy ? { policy } : {}) }
+}
+
+const versionIdOf = (op: OpContext): string | undefined => op.query.get('versionId') ?? undefined
 
 export async function handleGetBucketAcl(op: OpContext): Promise<Response> {
-  await headBucket(op.service, op.actor, op.bucket)
-  return ownerOnlyAcl(op, op.actor.namespace)
-}
-
-export async function handleGetObjectAcl(op: OpContext): Promise<Response> {
-  await statObject(op.service, op.actor, { bucket: op.bucket, key: op.key, sseC: readSseC(op.headers, op.platform) })
-  return ownerOnlyAcl(op, op.actor.namespace)
-}
-
-/**
- * PutBucketAcl / PutObjectAcl: with ACLs disabled only "the owner has full control" is accepted
- * (the canned private or bucket-owner-full-control, without a body), as S3 does; Coffer does
- * not store other grants yet, so other ownership settings answer NotImplemented for them.
- */
-async function putAcl(op: OpContext): Promise<Response> {
-  const ownership = await bucketOwnership(op.service, op.actor, op.bucket)
-  const canned = op.headers.get('x-amz-acl')
-  const grants = [...op.headers.keys()].some((h) => h.startsWith('x-amz-grant-'))
-  const body = await readBodyBytes(op.body().stream, 64 * 1024)
-  const ownerOnly = !grants && body.length === 0 && (canned === 'private' || canned === 'bucket-owner-full-control')
-  if (ownerOnly) return emptyResponse(200)
-  if (ownership === 'BucketOwnerEnforced') throw new S3Error('AccessControlListNotSupported')
-  throw new S3Error('NotImplemented', 'Coffer does not store ACL grants: use a bucket policy.')
+  return aclResponse(op, await getBucketAcl(op.service, op.actor, op.bucket))
 }
 
 export async function handlePutBucketAcl(op: OpContext): Promise<Response> {
-  return putAcl(op)
+  await putBucketAcl(op.service, op.actor, op.bucket, await aclRequestWithBody(op))
+  return emptyResponse(200)
+}
+
+export async function handleGetObjectAcl(op: OpContext): Promise<Response> {
+  const { acl, versionId } = await getObjectAcl(op.service, op.actor, op.bucket, op.key, versionIdOf(op))
+  return aclResponse(op, acl, versionId !== 'null' ? { 'x-amz-version-id': versionId } : {})
 }
 
 export async function handlePutObjectAcl(op: OpContext): Promise<Response> {
-  await statObject(op.service, op.actor, { bucket: op.bucket, key: op.key, sseC: readSseC(op.headers, op.platform) })
-  return putAcl(op)
+  const req = await aclRequestWithBody(op)
+  const { versionId } = await putObjectAcl(op.service, op.actor, op.bucket, op.key, req, versionIdOf(op))
+  const res = emptyResponse(200)
+  if (versionId !== 'null') res.headers.set('x-amz-version-id', versionId)
+  return res
 }

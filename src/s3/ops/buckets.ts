@@ -1,5 +1,13 @@
 /** Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation (versioning: ./versions.ts). */
-import { createBucket, deleteBucket, headBucket, listBuckets } from '../../service/index.ts'
+import { aclRequestOf } from '../acl-request.ts'
+import {
+  createBucket,
+  deleteBucket,
+  headBucket,
+  listBuckets,
+  OBJECT_OWNERSHIP_VALUES,
+  type ObjectOwnership,
+} from '../../service/index.ts'
 import { bucketNameProblem } from '../bucket-names.ts'
 import { emptyResponse, type OpContext, xmlResponse } from '../context.ts'
 import { decodeContinuationToken, encodeContinuationToken } from '../continuation-token.ts'
@@ -68,7 +76,14 @@ export async function handleCreateBucket(op: OpContext): Promise<Response> {
     )
   }
   const lock = op.headers.get('x-amz-bucket-object-lock-enabled')?.toLowerCase() === 'true'
-  await createBucket(op.service, op.actor, op.bucket, op.region, { objectLock: lock })
+  const ownership = op.headers.get('x-amz-object-ownership') ?? undefined
+  if (ownership !== undefined && !(OBJECT_OWNERSHIP_VALUES as readonly string[]).includes(ownership))
+    throw new S3Error('InvalidArgument', `Invalid x-amz-object-ownership header: ${ownership}`)
+  await createBucket(op.service, op.actor, op.bucket, op.region, {
+    objectLock: lock,
+    ownership: ownership as ObjectOwnership | undefined,
+    acl: aclRequestOf(op.headers),
+  })
   return emptyResponse(200, { location: `/${op.bucket}` })
 }
 

@@ -2,6 +2,7 @@
  * CopyObject and UploadPartCopy: read `x-amz-copy-source` with its `-if-*` conditions and SSE-C
  * headers, the target's headers and the range, and hand them to the service's copy use cases.
  */
+import { aclRequestOf } from '../acl-request.ts'
 import { type CopyObjectInput, type CopySource, copyObject, uploadPartCopy } from '../../service/index.ts'
 import { type OpContext, xmlResponse } from '../context.ts'
 import { S3Error } from '../errors.ts'
@@ -46,6 +47,7 @@ export async function handleCopyObject(op: OpContext): Promise<Response> {
     checksumAlgorithm: readChecksumAlgorithm(op.headers),
     lockRequest: readLockHeaders(op.headers),
     tagging: readTaggingDirective(op.headers),
+    acl: aclRequestOf(op.headers),
   })
   return xmlResponse(
     copyObjectResultXml({ etag: obj.etag, lastModified: obj.lastModified, checksum: obj.checksum }),

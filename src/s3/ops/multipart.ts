@@ -2,6 +2,7 @@
  * Multipart operations: Create, UploadPart, Complete, Abort, ListParts, ListMultipartUploads.
  * UploadPartCopy lives with the other copy in copy.ts.
  */
+import { aclRequestOf } from '../acl-request.ts'
 import {
   abortUpload,
   completeUpload,
@@ -86,6 +87,7 @@ export async function handleCreateMultipartUpload(op: OpContext): Promise<Respon
     ...readObjectMetadata(op.headers),
     lockRequest: readLockHeaders(op.headers),
     tags: readTaggingHeader(op.headers),
+    acl: aclRequestOf(op.headers),
   })
   const headers: Record<string, string> = encryptionHeaders(upload.sse, sseC)
   if (upload.checksumAlgorithm) headers['x-amz-checksum-algorithm'] = upload.checksumAlgorithm

@@ -6,6 +6,8 @@
  * file part streams through the same checks and write path as PutObject (metadata, SSE, checksums,
  * MD5 ETag), never buffered whole.
  */
+import { checkNewObjectAcl } from '../../service/index.ts'
+import { aclRequestOf } from '../acl-request.ts'
 import { actorFor, lookupSecret, putObject, type Service } from '../../service/index.ts'
 import { authorizeRequest } from '../authorize.ts'
 import type { Platform } from '../../util/platform.ts'
@@ -34,6 +36,8 @@ export interface PostObjectInput {
   sigv2: boolean
   /** Takes an upload slot for the signer (released by the caller), or throws SlowDown. */
   takeSlot(accessKeyId: string): void
+  /** `address:port` of the client (aws:SourceIp), when the runtime knows it. */
+  connection?: string
 }
 
 /** A POST to a bucket with a form body (and none of the bucket POST sub-resources) is POST Object. */
@@ -50,16 +54,17 @@ export async function handlePostObject(p: PostObjectInput): Promise<Response> {
   const fields = new Map(form.fields)
   fields.set('bucket', p.bucket)
   const policyB64 = fields.get('policy')
-  if (policyB64 === undefined) {
-    // Anonymous form uploads need a bucket that allows anonymous writes, which Coffer has not.
-    throw new S3Error('AccessDenied', "Bucket POST must contain a field named 'policy' with its signature.")
-  }
-  const signed = await verifyPostSignature(fields, policyB64, {
-    region: p.region,
-    platform: p.platform,
-    sigv2: p.sigv2,
-    lookupSecret: (id) => lookupSecret(p.service, id),
-  })
+  // Without a policy the form is anonymous, as on S3: allowed only where the bucket's policy or
+  // ACL lets anyone write (decided by the authorization step below, before the file is read).
+  const signed =
+    policyB64 === undefined
+      ? undefined
+      : await verifyPostSignature(fields, policyB64, {
+          region: p.region,
+          platform: p.platform,
+          sigv2: p.sigv2,
+          lookupSecret: (id) => lookupSecret(p.service, id),
+        })
   const rawKey = fields.get('key')
   if (rawKey === undefined) {
     throw new S3Error(
@@ -75,24 +80,31 @@ export async function handlePostObject(p: PostObjectInput): Promise<Response> {
   // biome-ignore lint/suspicious/noTemplateCurlyInString: S3's literal ${filename} form variable
   const key = rawKey.replaceAll('${filename}', form.file.filename)
   fields.set('key', rawKey)
-  const range = checkPolicy(parsePolicy(policyB64), fields, new Date())
+  const range =
+    policyB64 === undefined ? { min: 0, max: MAX_PUT_BYTES } : checkPolicy(parsePolicy(policyB64), fields, new Date())
   if (key === '') throw new S3Error('InvalidArgument', 'The key must not be empty.', { ArgumentName: 'key' })
   checkObjectKey(key)
   // The form's `tagging` field (a Tagging document) is what x-amz-tagging is to a PUT: it asks for
   // s3:PutObjectTagging and gives the s3:RequestObjectTag condition keys.
   const tags = readTaggingField(fields.get('tagging'))
-  const factHeaders = new Headers(p.req.headers)
-  if (tags !== undefined) factHeaders.set('x-amz-tagging', tagQuery(tags))
-  // The same authorization step as every request (src/s3/authorize.ts): s3:PutObject on the key.
-  const actor = await authorizeRequest(p.service, await actorFor(p.service, signed.accessKeyId), {
+  // The same authorization step as every request (src/s3/authorize.ts): s3:PutObject on the key
+  // (and s3:PutObjectAcl with an `acl` field), with the request's condition keys (aws:SourceIp).
+  const factsHeaders = new Headers(p.req.headers)
+  if (tags !== undefined) factsHeaders.set('x-amz-tagging', tagQuery(tags))
+  const acl = fields.get('acl')
+  if (acl !== undefined) factsHeaders.set('x-amz-acl', acl)
+  const actor = await authorizeRequest(p.service, signed && (await actorFor(p.service, signed.accessKeyId)), {
     endpoint: 'PostObject',
     bucket: p.bucket,
     key,
     query: new URLSearchParams(),
-    headers: factHeaders,
-    auth: { accessKeyId: signed.accessKeyId, presigned: false, payload: { kind: 'unsigned' } },
+    headers: factsHeaders,
+    auth: signed && { accessKeyId: signed.accessKeyId, presigned: false, payload: { kind: 'unsigned' } },
+    connection: p.connection,
     now: new Date(),
   })
+  const aclRequest = aclRequestOf(factsHeaders)
+  if (aclRequest) await checkNewObjectAcl(p.service, actor, p.bucket, aclRequest)
 
   // The fields that PutObject takes as headers, so its own readers (metadata, SSE, checksums) apply.
   const headers = new Headers()
@@ -100,7 +112,7 @@ export async function handlePostObject(p: PostObjectInput): Promise<Response> {
   const metadata = readObjectMetadata(headers)
   const sseC = readSseC(headers, p.platform)
   if (readSseRequest(headers, sseC)) await requireBucketEncryption({ service: p.service, actor, bucket: p.bucket })
-  p.takeSlot(signed.accessKeyId)
+  p.takeSlot(signed?.accessKeyId ?? '')
   const declared = Number(p.req.headers.get('content-length') ?? Number.NaN)
   const bounded = form.file.stream.pipeThrough(sizeBounds({ min: range.min, max: Math.min(range.max, MAX_PUT_BYTES) }))
   const tap = digestTap(bounded, { checksum: parseChecksumRequest(headers) }, p.platform)
@@ -122,6 +134,7 @@ export async function handlePostObject(p: PostObjectInput): Promise<Response> {
     sseC,
     ...metadata,
     tags,
+    acl: aclRequest,
   })
   const location = `${p.bucketUrl}/${encodeURIComponent(key).replace(/%2F/g, '/')}`
   const out: Record<string, string> = {

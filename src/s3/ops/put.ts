@@ -1,4 +1,5 @@
 /** PutObject: headers → metadata, body → storage through the digest tap, conditional writes. */
+import { aclRequestOf } from '../acl-request.ts'
 import { putObject, type WriteConditions } from '../../service/index.ts'
 import { emptyResponse, type OpContext } from '../context.ts'
 import { S3Error } from '../errors.ts'
@@ -38,6 +39,7 @@ export async function handlePutObject(op: OpContext): Promise<Response> {
     // Integrity is judged for every PUT: a bucket's default retention needs it too.
     lockRequest: { ...readLockHeaders(op.headers), integrity: hasIntegrityHeader(op.headers) },
     tags: readTaggingHeader(op.headers),
+    acl: aclRequestOf(op.headers),
   })
   return emptyResponse(200, {
     etag: obj.etag,

@@ -2,7 +2,8 @@
  * S3's XML request documents, one parser each: a bounded body stream in, plain typed values out.
  * Built on tree.ts; every schema mismatch is S3Error('MalformedXML'). Re-exported by documents.ts.
  */
-import { S3Error } from '../errors.ts'
+import { type Acl, AclError, type Grant, granteeFromXml, isAclPermission } from '../../policy/index.ts'
+import { S3Error, type S3ErrorCode } from '../errors.ts'
 import {
   booleanOf,
   childrenNamed,
@@ -426,4 +427,46 @@ export async function parseLifecycleConfiguration(
     if (abort) rule.abortAfterDays = intOf(requiredChild(expectElementOnly(abort), 'DaysAfterInitiation'))
     return rule
   })
+}
+
+/**
+ * PutBucketAcl / PutObjectAcl body: Owner (optional here; checked by the service against the
+ * resource's) and AccessControlList of Grants. The tree keeps no attributes, so a Grantee's kind
+ * is told by its element (ID, URI or EmailAddress) rather than by xsi:type. Schema errors are
+ * S3's MalformedACLError; an empty body is undefined (the ACL came in headers).
+ */
+export async function parseAccessControlPolicy(
+  body: Body,
+  limit: number = XML_BODY_LIMITS.serverSideEncryption,
+): Promise<Acl | undefined> {
+  const bad = () => new S3Error('MalformedACLError')
+  const doc = await readXmlBody(body, limit)
+  if (doc === null) return undefined
+  if (doc.name !== 'AccessControlPolicy') throw bad()
+  const ownerEl = optionalChild(doc, 'Owner')
+  const ownerId = ownerEl ? optionalChild(ownerEl, 'ID') : undefined
+  const list = optionalChild(doc, 'AccessControlList')
+  const grants: Grant[] = []
+  for (const g of list ? childrenNamed(list, 'Grant') : []) {
+    const who = optionalChild(g, 'Grantee')
+    const perm = optionalChild(g, 'Permission')
+    if (!who || !perm) throw bad()
+    const permission = textOf(perm).trim()
+    if (!isAclPermission(permission)) throw bad()
+    const text = (name: string) => {
+      const e = optionalChild(who, name)
+      return e ? textOf(e).trim() : undefined
+    }
+    const id = text('ID')
+    const uri = text('URI')
+    const email = text('EmailAddress')
+    const type = id !== undefined ? 'CanonicalUser' : uri !== undefined ? 'Group' : 'AmazonCustomerByEmail'
+    try {
+      grants.push({ grantee: granteeFromXml(type, id, uri, email), permission })
+    } catch (e) {
+      if (e instanceof AclError) throw new S3Error(e.code as S3ErrorCode, e.message)
+      throw e
+    }
+  }
+  return { owner: ownerId ? textOf(ownerId).trim() : '', grants }
 }

@@ -60,6 +60,14 @@ describe('elements', () => {
     expect(() => el('a b', 'x')).toThrow(/invalid XML element name/)
     expect(() => el('<x', 'x')).toThrow(/invalid XML element name/)
     expect(() => elWithAttrs('A', { 'x y': '1' })).toThrow(/invalid XML attribute name/)
+    expect(() => elWithAttrs('A', { 'a:b:c': '1' })).toThrow(/invalid XML attribute name/)
+  })
+
+  it('writes prefixed attributes (an ACL Grantee: xmlns:xsi, xsi:type)', () => {
+    const xsi = 'http://www.w3.org/2001/XMLSchema-instance'
+    expect(elWithAttrs('Grantee', { 'xmlns:xsi': xsi, 'xsi:type': 'Group' }).xml).toBe(
+      `<Grantee xmlns:xsi="${xsi}" xsi:type="Group"></Grantee>`,
+    )
   })
 
   it('renders bigint sizes beyond 2^53 exactly', () => {

@@ -51,6 +51,9 @@ const NAME = /^[A-Za-z_][A-Za-z0-9._-]*$/
 /** True when `name` can be written as an element or attribute name. */
 export const isXmlName = (name: string): boolean => NAME.test(name)
 
+// Attributes may be prefixed (xmlns:xsi, xsi:type: the Grantee of an ACL).
+const QUALIFIED_NAME = /^[A-Za-z_][A-Za-z0-9._-]*(:[A-Za-z_][A-Za-z0-9._-]*)?$/
+
 function render(content: Content, out: string[]): void {
   if (content === null || content === undefined) return
   if (content instanceof Markup) out.push(content.xml)
@@ -63,7 +66,7 @@ export function elWithAttrs(name: string, attrs: Record<string, string>, ...cont
   if (!isXmlName(name)) throw new Error(`invalid XML element name: ${JSON.stringify(name)}`)
   let open = name
   for (const [k, v] of Object.entries(attrs)) {
-    if (!isXmlName(k) && k !== 'xmlns') throw new Error(`invalid XML attribute name: ${JSON.stringify(k)}`)
+    if (!QUALIFIED_NAME.test(k)) throw new Error(`invalid XML attribute name: ${JSON.stringify(k)}`)
     open += ` ${k}="${escapeXml(v)}"`
   }
   const out: string[] = []
