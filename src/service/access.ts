@@ -14,7 +14,6 @@ import {
   mentionsConditionKey,
   principalType,
 } from '../policy/index.ts'
-import { toHex, utf8 } from '../util/bytes.ts'
 import { bucketPolicy } from './access-policies.ts'
 import { aclAllows } from './acl.ts'
 import { canonicalId } from './canonical-id.ts'
