@@ -21,6 +21,7 @@ import {
   getNamespacePublicAccessBlock,
   getUserPolicy,
   health,
+  lifecycleStatus,
   isServiceError,
   listNamespaces,
   listUsers,
@@ -126,6 +127,9 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     await maintain(svc)
     return c.json(await health(svc))
   })
+
+  /** The lifecycle worker's progress: rules, the pass running, the last pass, totals. */
+  admin.get('/lifecycle', async (c) => c.json(await lifecycleStatus(svc)))
 
   admin.get('/namespaces', async (c) => c.json({ namespaces: await listNamespaces(svc) }))
   admin.post('/namespaces', async (c) => {

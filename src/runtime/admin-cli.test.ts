@@ -69,6 +69,8 @@ describe('coffer admin namespace/user/key commands', () => {
     expect(call(['key', 'rotate', '--namespace', 't1'])).toMatchObject({ payload: { namespace: 't1' } })
     expect(call(['bucket', 'stats', 'my.bucket'])).toMatchObject({ method: 'GET', path: '/buckets/my.bucket/stats' })
     expect(call(['heal', 'status'])).toMatchObject({ method: 'GET', path: '/heal' })
+    expect(call(['lifecycle', 'status'])).toMatchObject({ method: 'GET', path: '/lifecycle' })
+    expect(call(['lifecycle'])).toMatchObject({ method: 'GET', path: '/lifecycle' })
     expect(call(['heal', 'run'])).toMatchObject({ method: 'POST', path: '/heal' })
     expect(call(['heal'])).toMatchObject({ method: 'GET', path: '/heal' }) // heal's default verb
   })

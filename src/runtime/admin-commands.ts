@@ -368,6 +368,16 @@ export const ADMIN_GROUPS: Record<string, { default?: string; verbs: Record<stri
       }),
     },
   },
+  lifecycle: {
+    default: 'status',
+    verbs: {
+      status: verb({
+        summary: 'lifecycle worker: rules, pass running, objects examined and expired, bytes freed, last run',
+        flags: {},
+        request: () => ({ method: 'GET', path: '/lifecycle' }),
+      }),
+    },
+  },
 }
 
 /** The command spec of one verb, for the parser and help: its own flags after the common ones. */

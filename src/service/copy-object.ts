@@ -18,6 +18,8 @@ import { type Actor, bucketFor, writerOf } from './identities.ts'
 import { findUpload, storePart, type UploadAddress } from './multipart.ts'
 import type { ObjectInfo, PartInfo } from './object-info.ts'
 import { type BodyInput, type Digests, type ObjectMetadataInput, writeObject } from './put-object.ts'
+import { tagsOf } from './tagging.ts'
+import type { Tag } from './tags.ts'
 
 /** S3's largest copy source, and largest part copied from one: 5 GiB. */
 export const MAX_COPY_BYTES = 5 * 1024 ** 3
@@ -48,6 +50,8 @@ export interface CopyObjectInput {
   checksumAlgorithm?: ChecksumAlgorithm
   /** Object Lock for the copy (never copied from the source); the bucket's default otherwise. */
   lockRequest?: LockRequest
+  /** x-amz-tagging-directive: COPY (the default) keeps the source version's tags, REPLACE sets these. */
+  tagging?: { directive: 'COPY' } | { directive: 'REPLACE'; tags: readonly Tag[] }
   /** The copy's ACL (x-amz-acl, x-amz-grant-*). */
   acl?: AclRequest
 }
@@ -115,6 +119,7 @@ export async function copyObject(ctx: ServiceContext, actor: Actor, input: CopyO
     length: info.size,
     // No body from the client: the copy's bytes are hashed here.
     lockRequest: { ...input.lockRequest, integrity: true },
+    tags: input.tagging?.directive === 'REPLACE' ? input.tagging.tags : tagsOf(source.row),
     // S3 does not copy the source's ACL: the copy gets the request's, else the owner's full control.
     acl: input.acl,
     anonymousWriter: actor.anonymous === true,

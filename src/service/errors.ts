@@ -16,6 +16,11 @@ export type ServiceErrorCode =
   | 'ObjectLockConfigurationNotFoundError'
   | 'NoSuchObjectLockConfiguration'
   | 'MalformedXML'
+  // Tagging (tags.ts): a tag AWS refuses, a header tag set over the limit, no bucket tag set.
+  | 'InvalidTag'
+  | 'BadRequest'
+  | 'NoSuchTagSet'
+  | 'NoSuchLifecycleConfiguration'
   | 'NoSuchUpload'
   | 'BucketAlreadyExists'
   | 'BucketAlreadyOwnedByYou'

@@ -80,6 +80,20 @@ export {
   putObjectRetention,
 } from './locks.ts'
 export {
+  deleteBucketTagging,
+  deleteObjectTagging,
+  getBucketTagging,
+  getObjectTagging,
+  type ObjectTagging,
+  putBucketTagging,
+  putObjectTagging,
+  type TaggingAddress,
+} from './tagging.ts'
+export { checkObjectTags, MAX_OBJECT_TAGS, type Tag } from './tags.ts'
+export { deleteBucketLifecycle, getBucketLifecycle, putBucketLifecycle } from './lifecycle/config.ts'
+export type { LifecycleFilter, LifecycleRule } from './lifecycle/rules.ts'
+export { type LifecycleStatus, lifecycleStatus } from './lifecycle/worker.ts'
+export {
   getBucketVersioning,
   listObjectVersions,
   type ListVersionsInput,
@@ -160,3 +174,12 @@ export {
   putBucketPublicAccessBlock,
 } from './bucket-access.ts'
 export { rotateMasterKey, rotateNamespaceKey } from './key-rotation.ts'
+
+// The web console's sessions, shared by every gateway through the metadata.
+export {
+  CONSOLE_SESSION_TTL_MS,
+  type ConsoleSession,
+  consoleSession,
+  createConsoleSession,
+  endConsoleSession,
+} from './console-sessions.ts'

@@ -131,6 +131,7 @@ async function completeOnce(
     contentType: upload.contentType ?? 'binary/octet-stream',
     headers: upload.headers,
     userMeta: upload.userMeta,
+    tags: upload.tags ?? null,
     checksum: objectChecksum(ctx, upload, chosen) ?? null,
     parts: chosen.map((p) => ({
       partNumber: p.partNumber,

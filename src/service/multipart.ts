@@ -27,6 +27,7 @@ import { type Actor, bucketFor, refusalError, writerOf } from './identities.ts'
 import { type PartInfo, partInfo, type UploadInfo, uploadInfo } from './object-info.ts'
 import { type BodyInput, type Digests, type ObjectMetadataInput, removeQuietly } from './put-object.ts'
 import { singleSegment } from './stored-data.ts'
+import type { Tag } from './tags.ts'
 import { settle, settleCommitted, storeData } from './stored-write.ts'
 
 export interface CreateUploadInput extends ObjectMetadataInput {
@@ -40,6 +41,8 @@ export interface CreateUploadInput extends ObjectMetadataInput {
   sse?: SseRequest
   /** Object Lock for the completed version (x-amz-object-lock-*). */
   lockRequest?: LockRequest
+  /** The completed version's tag set (x-amz-tagging, checked by the caller with tags.ts). */
+  tags?: readonly Tag[]
   /** The completed version's ACL (x-amz-acl, x-amz-grant-*), judged now and kept on the upload. */
   acl?: AclRequest
 }
@@ -104,6 +107,7 @@ export async function createUpload(ctx: ServiceContext, actor: Actor, input: Cre
     checksumType: input.checksumAlgorithm ? (input.checksumType ?? defaultChecksumType(input.checksumAlgorithm)) : null,
     encryption: sealed?.record ?? null,
     lock: lockRequestOf(bucket, input.lockRequest),
+    tags: input.tags?.length ? [...input.tags] : null,
     acl:
       input.acl || actor.anonymous ? await newObjectAcl(ctx, bucket, input.acl ?? {}, actor.anonymous === true) : null,
   }

@@ -64,6 +64,10 @@ export interface ObjectInfo extends ObjectSummary {
   versionId?: string
   /** Object Lock retention and legal hold; absent when the version has neither. */
   lock?: VersionLock
+  /** How many tags the version has (x-amz-tagging-count); absent when none. */
+  tagCount?: number
+  /** When a lifecycle rule will expire this current version (x-amz-expiration), and which. */
+  expiration?: { at: Date; ruleId: string }
 }
 
 export interface UploadInfo {
@@ -143,6 +147,7 @@ export function objectInfo(row: meta.ObjectRow, record: EncryptionRecord | undef
     const lock = decodeVersionLock(row.lock, `object ${row.bucket}/${row.key} version ${row.versionId}`)
     if (lock.retention || lock.legalHold) out.lock = lock
   }
+  if (row.tags?.length) out.tagCount = row.tags.length
   return out
 }
 

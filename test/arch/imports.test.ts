@@ -1,7 +1,7 @@
 /**
  * Enforces docs/architecture.md §7: only src/runtime may touch node:*, @hono/node-server, Deno, Bun, process;
- * layers runtime → app → s3|admin → service → {meta|storage|crypto|policy} → util, no upward or sideways imports
- * (s3 and admin may also use policy, the pure policy language);
+ * layers runtime → app → s3|admin|console → service → {meta|storage|crypto|policy} → util, no upward or sideways imports
+ * (s3 and admin may also use policy, the pure policy language; the console also drives s3 in process);
  * and no import cycle between the modules of src/ (type-only imports count too).
  */
 import { describe, expect, it } from 'vitest'
@@ -12,16 +12,29 @@ import { dirname, join, relative, resolve, sep } from 'node:path'
 const ROOT = resolve(import.meta.dirname, '../..')
 const SRC = join(ROOT, 'src')
 
-type Layer = 'runtime' | 'app' | 's3' | 'admin' | 'service' | 'meta' | 'storage' | 'crypto' | 'policy' | 'util'
+type Layer =
+  | 'runtime'
+  | 'app'
+  | 's3'
+  | 'admin'
+  | 'console'
+  | 'service'
+  | 'meta'
+  | 'storage'
+  | 'crypto'
+  | 'policy'
+  | 'util'
 
 /** Which internal layers each layer may import (its own layer is always allowed). */
 const ALLOWED: Record<Layer, Layer[]> = {
   // The composition root wires everything together.
-  runtime: ['app', 's3', 'admin', 'service', 'meta', 'storage', 'crypto', 'policy', 'util'],
-  app: ['s3', 'admin', 'service', 'util'],
+  runtime: ['app', 's3', 'admin', 'console', 'service', 'meta', 'storage', 'crypto', 'policy', 'util'],
+  app: ['s3', 'admin', 'console', 'service', 'util'],
   // The policy language is pure (no I/O): the protocol layers name actions and parse documents with it.
   s3: ['service', 'policy', 'util'],
   admin: ['service', 'policy', 'util'],
+  // The web console acts as its user through the S3 handler (signing, XML), so it may use s3; never the reverse.
+  console: ['s3', 'service', 'policy', 'util'],
   service: ['meta', 'storage', 'crypto', 'policy', 'util'],
   meta: ['util'],
   storage: ['util'],
@@ -34,7 +47,7 @@ const TOP_LEVEL_FILES: Record<string, Layer> = { 'app.ts': 'app', 'config.ts': '
 
 /** Layers that see the service only through its public face, so every use-case call is findable by name. */
 const SERVICE_FACE = 'service/index.ts'
-const THROUGH_SERVICE_FACE: readonly Layer[] = ['app', 's3', 'admin']
+const THROUGH_SERVICE_FACE: readonly Layer[] = ['app', 's3', 'admin', 'console']
 const NODE_BUILTINS = new Set(builtinModules.filter((m) => !m.startsWith('_')))
 
 /** The layer of a path relative to src/, or undefined when it is outside every known layer. */
@@ -45,7 +58,7 @@ function layerOf(relPath: string): Layer | undefined {
 }
 
 /** Test files under the naming scheme of test/README.md: tests, test kits, contract suites. */
-const TEST_FILE = /\.(test|testkit|contract)\.(ts|mjs)$/
+const TEST_FILE = /\.(test|testkit|contract)\.(ts|tsx|mjs)$/
 
 /** Test code may use node:* and reach across layers; production code must never import it. */
 const isExempt = (relPath: string): boolean => TEST_FILE.test(relPath)
@@ -102,7 +115,7 @@ function checkFile(relPath: string, src: string): string[] {
         v.push(`${relPath}: ${layer} must not import ${tl} ('${spec}')`)
       else if (tl === 'service' && THROUGH_SERVICE_FACE.includes(layer) && target !== SERVICE_FACE)
         v.push(`${relPath}: imports '${spec}' — ${layer} uses the service only through ${SERVICE_FACE}`)
-      if (!spec.endsWith('.ts')) v.push(`${relPath}: relative import '${spec}' lacks the .ts extension`)
+      if (!/\.tsx?$/.test(spec)) v.push(`${relPath}: relative import '${spec}' lacks the .ts extension`)
       if (isExempt(target)) v.push(`${relPath}: production code imports the test-only file '${spec}'`)
       continue
     }
@@ -215,7 +228,7 @@ function walk(dir: string): string[] {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name)
     if (statSync(p).isDirectory()) out.push(...walk(p))
-    else if (/\.(ts|mts|js|mjs)$/.test(name)) out.push(p)
+    else if (/\.(ts|tsx|mts|js|mjs)$/.test(name)) out.push(p)
   }
   return out
 }
@@ -236,6 +249,13 @@ describe('the checker itself', () => {
     expect(checkFile('s3/a.ts', 'const v = process.env.X')).toHaveLength(1)
     expect(checkFile('s3/a.ts', 'if (typeof Deno !== "undefined") Deno.exit(1)')).toHaveLength(1)
     expect(checkFile('s3/a.ts', "import { x } from './b'")).toHaveLength(1)
+    // The console drives the S3 handler; the S3 layer never reaches back into the console.
+    expect(checkFile('s3/a.ts', "import { c } from '../console/routes.tsx'")).toHaveLength(1)
+    expect(checkFile('console/a.tsx', "import { m } from '../meta/index.ts'")).toHaveLength(1)
+    expect(checkFile('console/a.tsx', "import { s } from '../service/health.ts'")).toHaveLength(1)
+    expect(
+      checkFile('console/a.tsx', "import { sign } from '../s3/auth/sign.ts'\nimport { p } from './b.tsx'"),
+    ).toEqual([])
     // Allowed shapes.
     expect(
       checkFile('s3/a.ts', "// process.env is read in runtime only\nimport { S3Error } from './errors.ts'"),

@@ -273,3 +273,20 @@ export async function objectKeysPage(db: Db, bucket: string, after: string, limi
     .limit(limit)
   return rows.map((r) => r.key)
 }
+
+/**
+ * Removes the settings under `prefix` whose JSON value has an `expiresAt` (epoch ms) at or
+ * before `nowMs`: console sessions (src/service/console-sessions.ts), so the table holds only
+ * live ones. One statement; returns how many went.
+ */
+export async function deleteExpiredSettings(db: Db, prefix: string, nowMs: number): Promise<number> {
+  const res = await db
+    .delete(settings)
+    .where(
+      and(
+        sql`substr(${settings.key}, 1, ${prefix.length}) = ${prefix}`,
+        sql`json_extract(${settings.value}, '$.expiresAt') <= ${nowMs}`,
+      ),
+    )
+  return affected(res)
+}

@@ -14,6 +14,7 @@ import { checksumHeaders } from './body.ts'
 import { readChecksumAlgorithm, readPartNumber, uploadAddress } from './multipart.ts'
 import { readVersionId, versionHeaders } from './versions.ts'
 import { readLockHeaders } from './locks.ts'
+import { readTaggingDirective } from './tagging.ts'
 
 /** `x-amz-copy-source` and its `-if-*` conditions and SSE-C key headers. */
 function readCopySource(op: OpContext): CopySource {
@@ -44,6 +45,7 @@ export async function handleCopyObject(op: OpContext): Promise<Response> {
     metadata: readMetadataDirective(op),
     checksumAlgorithm: readChecksumAlgorithm(op.headers),
     lockRequest: readLockHeaders(op.headers),
+    tagging: readTaggingDirective(op.headers),
     acl: aclRequestOf(op.headers),
   })
   return xmlResponse(

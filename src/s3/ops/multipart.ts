@@ -31,6 +31,7 @@ import { checkListingParameters, readEncoder, readMaxKeys } from './list.ts'
 import { writeConditions } from './put.ts'
 import { versionHeaders } from './versions.ts'
 import { hasIntegrityHeader, readLockHeaders } from './locks.ts'
+import { readTaggingHeader } from './tagging.ts'
 
 /** 10,000 parts of ~200 bytes of XML each. */
 const MAX_COMPLETE_BODY = 4 * 1024 * 1024
@@ -86,6 +87,7 @@ export async function handleCreateMultipartUpload(op: OpContext): Promise<Respon
     sse,
     ...readObjectMetadata(op.headers),
     lockRequest: readLockHeaders(op.headers),
+    tags: readTaggingHeader(op.headers),
     acl: aclRequestOf(op.headers),
   })
   const headers: Record<string, string> = encryptionHeaders(upload.sse, sseC, upload.kms, { context: true })

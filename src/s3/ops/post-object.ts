@@ -21,6 +21,7 @@ import { checkPolicy, parsePolicy, sizeBounds, verifyPostSignature } from '../po
 import { encryptionHeaders, readSseC, readSseRequest } from '../sse.ts'
 import { escapeXml } from '../xml/write.ts'
 import { MAX_PUT_BYTES, checksumHeaders } from './body.ts'
+import { readTaggingField, tagQuery } from './tagging.ts'
 
 export interface PostObjectInput {
   req: Request
@@ -83,9 +84,13 @@ export async function handlePostObject(p: PostObjectInput): Promise<Response> {
     policyB64 === undefined ? { min: 0, max: MAX_PUT_BYTES } : checkPolicy(parsePolicy(policyB64), fields, new Date())
   if (key === '') throw new S3Error('InvalidArgument', 'The key must not be empty.', { ArgumentName: 'key' })
   checkObjectKey(key)
+  // The form's `tagging` field (a Tagging document) is what x-amz-tagging is to a PUT: it asks for
+  // s3:PutObjectTagging and gives the s3:RequestObjectTag condition keys.
+  const tags = readTaggingField(fields.get('tagging'))
   // The same authorization step as every request (src/s3/authorize.ts): s3:PutObject on the key
   // (and s3:PutObjectAcl with an `acl` field), with the request's condition keys (aws:SourceIp).
   const factsHeaders = new Headers(p.req.headers)
+  if (tags !== undefined) factsHeaders.set('x-amz-tagging', tagQuery(tags))
   const acl = fields.get('acl')
   if (acl !== undefined) factsHeaders.set('x-amz-acl', acl)
   const actor = await authorizeRequest(p.service, signed && (await actorFor(p.service, signed.accessKeyId)), {
@@ -129,6 +134,7 @@ export async function handlePostObject(p: PostObjectInput): Promise<Response> {
     sseC,
     sse,
     ...metadata,
+    tags,
     acl: aclRequest,
   })
   const location = `${p.bucketUrl}/${encodeURIComponent(key).replace(/%2F/g, '/')}`

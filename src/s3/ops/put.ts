@@ -8,6 +8,8 @@ import { encryptionHeaders, readSseC, readSseRequest } from '../sse.ts'
 import { checksumHeaders, receiveBody } from './body.ts'
 import { versionHeaders } from './versions.ts'
 import { hasIntegrityHeader, readLockHeaders } from './locks.ts'
+import { readTaggingHeader } from './tagging.ts'
+import { expirationHeaders } from './lifecycle.ts'
 
 /**
  * Reads `If-None-Match` (`*`, or ETags: 412 when the current object has one of them) and
@@ -37,6 +39,7 @@ export async function handlePutObject(op: OpContext): Promise<Response> {
     ...conditions,
     // Integrity is judged for every PUT: a bucket's default retention needs it too.
     lockRequest: { ...readLockHeaders(op.headers), integrity: hasIntegrityHeader(op.headers) },
+    tags: readTaggingHeader(op.headers),
     acl: aclRequestOf(op.headers),
   })
   return emptyResponse(200, {
@@ -44,5 +47,6 @@ export async function handlePutObject(op: OpContext): Promise<Response> {
     ...checksumHeaders(obj.checksum),
     ...encryptionHeaders(obj.sse, sseC, obj.kms, { context: true }),
     ...versionHeaders(obj),
+    ...expirationHeaders(obj),
   })
 }
