@@ -6,7 +6,7 @@ import { Hono } from 'hono'
 import { createAdminRoutes } from './admin/routes.ts'
 import { createConsoleRoutes } from './console/routes.tsx'
 import { createAuthenticator, createS3Handler, type RequestLimits } from './s3/handler.ts'
-import { type Health, health, type Service } from './service/index.ts'
+import { type Health, health, type LifecycleStatus, lifecycleStatus, type Service } from './service/index.ts'
 import { consoleLogger, type Logger } from './util/log.ts'
 import type { Platform } from './util/platform.ts'
 
@@ -31,8 +31,28 @@ export interface AdapterEnv {
   connection?: string
 }
 
+/** The lifecycle worker's progress (docs/architecture.md §9) as Prometheus lines. */
+function lifecycleLines(l: LifecycleStatus): string[] {
+  const lines = [
+    '# TYPE coffer_lifecycle_rules gauge',
+    `coffer_lifecycle_rules ${l.rules}`,
+    '# TYPE coffer_lifecycle_running gauge',
+    `coffer_lifecycle_running ${l.running ? 1 : 0}`,
+  ]
+  for (const [name, value] of Object.entries(l.totals)) {
+    const metric = `coffer_lifecycle_${name.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`)}_total`
+    lines.push(`# TYPE ${metric} counter`, `${metric} ${value}`)
+  }
+  if (l.lastPass)
+    lines.push(
+      '# TYPE coffer_lifecycle_last_run_seconds gauge',
+      `coffer_lifecycle_last_run_seconds ${l.lastPass.endedAt / 1000}`,
+    )
+  return lines
+}
+
 /** Prometheus text exposition of the durability counters and store states. */
-function prometheusText(h: Health): string {
+function prometheusText(h: Health, l: LifecycleStatus): string {
   const lines = [
     '# TYPE coffer_store_up gauge',
     ...h.stores.map((s) => `coffer_store_up{store="${s.id}"} ${s.up ? 1 : 0}`),
@@ -55,6 +75,7 @@ function prometheusText(h: Health): string {
     const metric = `coffer_${name.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`)}_total`
     lines.push(`# TYPE ${metric} counter`, `${metric} ${value}`)
   }
+  lines.push(...lifecycleLines(l))
   return `${lines.join('\n')}\n`
 }
 
@@ -75,6 +96,7 @@ export function createApp(deps: AppDeps): Hono {
       service: deps.service,
       authenticate: (req) => authenticate(req),
       logger: deps.logger ?? consoleLogger,
+      region: deps.region,
     }),
   )
   // The web console: its bucket and object work goes through the S3 handler, signed as the user.
@@ -88,7 +110,9 @@ export function createApp(deps: AppDeps): Hono {
   app.all('/_coffer/console', (c) => webConsole.fetch(c.req.raw, c.env as AdapterEnv | undefined))
   app.all('/_coffer/console/*', (c) => webConsole.fetch(c.req.raw, c.env as AdapterEnv | undefined))
   app.get('/_coffer/metrics', async (c) =>
-    c.text(prometheusText(await health(deps.service)), 200, { 'content-type': 'text/plain; version=0.0.4' }),
+    c.text(prometheusText(await health(deps.service), await lifecycleStatus(deps.service)), 200, {
+      'content-type': 'text/plain; version=0.0.4',
+    }),
   )
   // Hono dispatches HEAD as GET and drops the body; the handler reads the raw method, so
   // HeadObject stays a metadata-only operation.

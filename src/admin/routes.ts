@@ -11,7 +11,14 @@ import {
   removeNode,
   showLayout,
   bucketStats,
+  cancelKmsKeyDeletion,
+  createKmsKey,
   createNamespace,
+  describeKmsKey,
+  disableKmsKey,
+  enableKmsKey,
+  listKmsKeys,
+  scheduleKmsKeyDeletion,
   createUser,
   deleteNamespace,
   deleteUser,
@@ -19,6 +26,7 @@ import {
   getNamespacePublicAccessBlock,
   getUserPolicy,
   health,
+  lifecycleStatus,
   isServiceError,
   listNamespaces,
   listUsers,
@@ -38,6 +46,8 @@ export interface AdminDeps {
   /** Verifies the request's signature; rejects with an error carrying `status` and `code`. */
   authenticate: (req: Request) => Promise<Actor>
   logger?: Logger
+  /** The gateway's region: the region of the KMS keys it creates (their ARNs). */
+  region?: string
 }
 
 interface HttpishError {
@@ -57,6 +67,8 @@ const STATUS: Partial<Record<ServiceErrorCode, 400 | 403 | 404 | 409 | 503>> = {
   NodeNotEmpty: 409,
   Unavailable: 503,
   MalformedPolicy: 400,
+  'KMS.NotFoundException': 404,
+  'KMS.KMSInvalidStateException': 409,
 }
 
 const fail = (status: 400, code: string, message: string) =>
@@ -124,6 +136,9 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     await maintain(svc)
     return c.json(await health(svc))
   })
+
+  /** The lifecycle worker's progress: rules, the pass running, the last pass, totals. */
+  admin.get('/lifecycle', async (c) => c.json(await lifecycleStatus(svc)))
 
   admin.get('/namespaces', async (c) => c.json({ namespaces: await listNamespaces(svc) }))
   admin.post('/namespaces', async (c) => {
@@ -218,6 +233,47 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
   admin.post('/nodes/drain', async (c) => c.json(await drainNode(svc, nodeId(await jsonBody(c)))))
   admin.post('/nodes/activate', async (c) => c.json(await activateNode(svc, nodeId(await jsonBody(c)))))
   admin.post('/nodes/remove', async (c) => c.json(await removeNode(svc, nodeId(await jsonBody(c)))))
+  // SSE-KMS keys. A key is named by id or ARN, or by alias with its namespace (query or body:
+  // ARNs hold '/' and ':', which do not travel well as path segments).
+  admin.get('/kms/keys', async (c) => c.json({ keys: await listKmsKeys(svc, c.req.query('namespace') || undefined) }))
+  admin.post('/kms/keys', async (c) => {
+    const body = await jsonBody(c)
+    const alias = body.alias === undefined ? undefined : str(body.alias, 'alias')
+    const region = body.region === undefined ? (deps.region ?? 'us-east-1') : str(body.region, 'region')
+    return c.json(await createKmsKey(svc, str(body.namespace, 'namespace'), { alias, region }), 201)
+  })
+  admin.get('/kms/key', async (c) =>
+    c.json(await describeKmsKey(svc, str(c.req.query('key'), 'key'), c.req.query('namespace') || undefined)),
+  )
+  const keyAction = (
+    run: (key: string, namespace: string | undefined, body: Record<string, unknown>) => Promise<unknown>,
+  ) => {
+    return async (c: Context) => {
+      const body = await jsonBody(c)
+      const namespace = body.namespace === undefined ? undefined : str(body.namespace, 'namespace')
+      return c.json((await run(str(body.key, 'key'), namespace, body)) as object)
+    }
+  }
+  admin.post(
+    '/kms/key/enable',
+    keyAction((k, ns) => enableKmsKey(svc, k, ns)),
+  )
+  admin.post(
+    '/kms/key/disable',
+    keyAction((k, ns) => disableKmsKey(svc, k, ns)),
+  )
+  admin.post(
+    '/kms/key/schedule-deletion',
+    keyAction((k, ns, body) => {
+      if (body.days !== undefined && typeof body.days !== 'number')
+        throw fail(400, 'InvalidArgument', 'days is a number.')
+      return scheduleKmsKeyDeletion(svc, k, ns, body.days as number | undefined)
+    }),
+  )
+  admin.post(
+    '/kms/key/cancel-deletion',
+    keyAction((k, ns) => cancelKmsKeyDeletion(svc, k, ns)),
+  )
 
   admin.notFound((c) =>
     c.json({ error: 'NotFound', message: `No admin operation at ${c.req.method} ${c.req.path}` }, 404),

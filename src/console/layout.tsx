@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * The page frame every console page shares: header with the signed-in user and sign-out, the
  * navigation, a message area. Rendered by Hono JSX on the server; the only script and style are

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * The operator pages: namespaces, users (a new user's secret is shown once), key rotation and
  * cluster health (stores up/down, capacity, heal backlog, durability counters, the same data as

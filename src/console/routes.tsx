@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * The web console under /_coffer/console/ (docs/architecture.md §13): sign-in with S3
  * credentials, a server-side session, CSRF on every state change, then the tenant pages

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * The tenant pages: buckets, the object browser (prefixes, pages of at most `max-keys`, versions),
  * object details, download, delete, share links, and the upload endpoints the page's script

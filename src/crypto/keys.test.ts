@@ -12,8 +12,13 @@ import {
   masterKeyFingerprint,
   openUserSecret,
   resealUserSecret,
+  rewrapKmsKey,
   rewrapNamespaceKey,
   rewrapObjectKey,
+  unwrapKmsKey,
+  unwrapKmsObjectKey,
+  wrapKmsKey,
+  wrapKmsObjectKey,
   sseCKeyFingerprint,
   unwrapNamespaceKey,
   unwrapObjectKey,
@@ -216,5 +221,45 @@ describe('user secret blobs v1 (kind 4)', () => {
     ]
     for (const c of cases) await expect(c()).rejects.toThrow(KeyUnwrapError)
     await expect(sealUserSecret(master, 'AK', '')).rejects.toThrow(RangeError)
+  })
+})
+
+describe('SSE-KMS blobs v1 (kinds 5 and 6)', () => {
+  const kmsKey = seq(0x20)
+  const KEY_ID = '1234abcd-12ab-34cd-56ef-1234567890ab'
+  // FORMAT golden blobs: a KMS key under master, an object key under it with context {"a":"1"}.
+  const GOLDEN_KMS_KEY = 'AQUAAAAAwP3RMQP7Oa/GXnq9GP+wDunFc/kYEVqNkjtYBruDby5jjyXWq5aSORPD3vUHxFsh322PIT7j3+qBt0l6'
+  const GOLDEN_KMS_OBJ = 'AQYAAAAA2tFLCfFqjAO2i/YJTiU+nXOPzjS+SFJ6AnDNoeHFYKIhu9hAkvcESRxmqVBJIbWhobnTKL6MgDg9JLUQ'
+
+  it('the golden blobs unwrap', async () => {
+    expect(await unwrapKmsKey(master, 'default', KEY_ID, GOLDEN_KMS_KEY)).toEqual(kmsKey)
+    expect(await unwrapKmsObjectKey(kmsKey, 'default', 'obj-1', KEY_ID, '{"a":"1"}', GOLDEN_KMS_OBJ)).toEqual(objKey)
+    expect(blobInfo(GOLDEN_KMS_OBJ).kind).toBe(BlobKind.KmsObjectKey)
+  })
+
+  it('an object key is bound to its namespace, object, KMS key id and context: none can be swapped', async () => {
+    const wrong = [
+      () => unwrapKmsObjectKey(kmsKey, 'other', 'obj-1', KEY_ID, '{"a":"1"}', GOLDEN_KMS_OBJ),
+      () => unwrapKmsObjectKey(kmsKey, 'default', 'obj-2', KEY_ID, '{"a":"1"}', GOLDEN_KMS_OBJ),
+      () => unwrapKmsObjectKey(kmsKey, 'default', 'obj-1', KEY_ID.replace('1234', '4321'), '{"a":"1"}', GOLDEN_KMS_OBJ),
+      () => unwrapKmsObjectKey(kmsKey, 'default', 'obj-1', KEY_ID, '{"a":"2"}', GOLDEN_KMS_OBJ),
+      () => unwrapKmsObjectKey(kmsKey, 'default', 'obj-1', KEY_ID, '{}', GOLDEN_KMS_OBJ),
+      () => unwrapKmsObjectKey(seq(0x21), 'default', 'obj-1', KEY_ID, '{"a":"1"}', GOLDEN_KMS_OBJ),
+      () => unwrapKmsKey(master, 'other', KEY_ID, GOLDEN_KMS_KEY),
+      // A KMS-key blob is no namespace key, and the other way round.
+      () => unwrapNamespaceKey(master, 'default', 0, GOLDEN_KMS_KEY),
+      () => unwrapKmsKey(master, 'default', KEY_ID, GOLDEN_NS_BLOB),
+    ]
+    for (const p of wrong) await expect(p()).rejects.toBeInstanceOf(KeyUnwrapError)
+  })
+
+  it('master rotation re-wraps the KMS key; the object keys under it are untouched', async () => {
+    const next = await generateKey()
+    const blob = await rewrapKmsKey(master, next, 'default', KEY_ID, GOLDEN_KMS_KEY)
+    expect(await unwrapKmsKey(next, 'default', KEY_ID, blob)).toEqual(kmsKey)
+    await expect(unwrapKmsKey(master, 'default', KEY_ID, blob)).rejects.toBeInstanceOf(KeyUnwrapError)
+    const fresh = await wrapKmsObjectKey(kmsKey, 'ns', 'o', KEY_ID, '{}', objKey)
+    expect(await unwrapKmsObjectKey(kmsKey, 'ns', 'o', KEY_ID, '{}', fresh)).toEqual(objKey)
+    expect(await wrapKmsKey(next, 'ns', KEY_ID, kmsKey)).not.toBe(await wrapKmsKey(next, 'ns', KEY_ID, kmsKey))
   })
 })

@@ -18,6 +18,12 @@
  *   packageKey    = HMAC-SHA256(objKey, label ‖ part ‖ objectId)  → package-format.ts (one per part)
  *   secretBlob    = seal(master, kind=4, 0,   "coffer/user-secret/v1" ‖ lp(accessKeyId), utf8(secret))
  *                   a user's S3 secret key at rest (SigV4 needs the secret itself: no hash will do)
+ *   kmsKey        = random(32)                      per SSE-KMS key (service-managed key material)
+ *   kmsBlob       = wrap(master, kind=5, 0,   "coffer/kms-key/v1" ‖ lp(ns) ‖ lp(keyId), kmsKey)
+ *   kmsObjBlob    = wrap(kmsKey, kind=6, 0,   "coffer/kms-object-key/v1" ‖ lp(ns) ‖ lp(objectId)
+ *                                             ‖ lp(keyId) ‖ lp(context), objKey)
+ *                   context = the canonical JSON of the request's encryption context ('{}' when none):
+ *                   an object's context cannot be swapped, nor its key moved to another KMS key
  *
  *   wrap(kek, kind, v, label, key):
  *     header = u8(1) ‖ u8(kind) ‖ u32be(v)                                          6 bytes
@@ -31,6 +37,8 @@
  *                    secretBlob' = seal(master', …, open(master, secretBlob))
  *   rotate ns key:   objBlob' = wrap(nsKey',  …, unwrap(nsKey, objBlob))   data untouched
  *   delete ns:       forget nsBlob → every objKey under it is unrecoverable (crypto-erase)
+ *   rotate master:   kmsBlob' = wrap(master', …, unwrap(master, kmsBlob)) too
+ *   delete KMS key:  forget kmsBlob → every objKey under that KMS key is unrecoverable
  */
 import { concatBytes, fromBase64, toBase64, toHex, utf8 } from '../util/bytes.ts'
 import type { Platform } from '../util/platform.ts'
@@ -42,7 +50,14 @@ export const BLOB_VERSION = 1
 export const BLOB_NONCE_BYTES = 12
 export const BLOB_HEADER_BYTES = 6
 export const BLOB_BYTES = BLOB_HEADER_BYTES + BLOB_NONCE_BYTES + KEY_BYTES + 16
-export const BlobKind = { NamespaceKey: 1, ObjectKey: 2, SseCObjectKey: 3, UserSecret: 4 } as const
+export const BlobKind = {
+  NamespaceKey: 1,
+  ObjectKey: 2,
+  SseCObjectKey: 3,
+  UserSecret: 4,
+  KmsKey: 5,
+  KmsObjectKey: 6,
+} as const
 export type BlobKind = (typeof BlobKind)[keyof typeof BlobKind]
 const LABEL_NS = 'coffer/ns-key/v1'
 const LABEL_OBJECT = 'coffer/object-key/v1'
@@ -50,6 +65,8 @@ const LABEL_SSE_C_OBJECT = 'coffer/sse-c-object-key/v1'
 const LABEL_MASTER_PRINT = 'coffer/master-key-fingerprint/v1'
 const LABEL_SSE_C_PRINT = 'coffer/sse-c-fingerprint/v1'
 const LABEL_USER_SECRET = 'coffer/user-secret/v1'
+const LABEL_KMS_KEY = 'coffer/kms-key/v1'
+const LABEL_KMS_OBJECT = 'coffer/kms-object-key/v1'
 /** Longest payload seal() takes: far above any S3 secret (the CLI allows 128 characters). */
 export const MAX_SEALED_BYTES = 1024
 // FORMAT: end of fenced constants.
@@ -306,6 +323,62 @@ export async function rewrapObjectKey(
   newNsKeyVersion: number,
 ): Promise<string> {
   return wrapObjectKey(newNsKey, ns, objectId, await unwrapObjectKey(oldNsKey, ns, objectId, blob), newNsKeyVersion)
+}
+
+const kmsLabel = (ns: string, keyId: string) => concatBytes([utf8(LABEL_KMS_KEY), lp(ns), lp(keyId)])
+const kmsObjLabel = (ns: string, objectId: string, keyId: string, context: string) =>
+  concatBytes([utf8(LABEL_KMS_OBJECT), lp(ns), lp(objectId), lp(keyId), lp(context)])
+
+/** SSE-KMS: key material of KMS key `keyId` of namespace `ns`, wrapped by the master key. */
+export const wrapKmsKey = (master: Uint8Array, ns: string, keyId: string, kmsKey: Uint8Array): Promise<string> =>
+  wrap(master, BlobKind.KmsKey, 0, kmsLabel(ns, keyId), kmsKey)
+
+/** Throws KeyUnwrapError on the wrong master key or a blob of another namespace or key id. */
+export async function unwrapKmsKey(master: Uint8Array, ns: string, keyId: string, blob: string): Promise<Uint8Array> {
+  return (await unwrap(master, BlobKind.KmsKey, kmsLabel(ns, keyId), blob, `KMS key ${JSON.stringify(keyId)}`)).key
+}
+
+/** Master-key rotation step for one KMS key: same key material, new wrapping. */
+export async function rewrapKmsKey(
+  oldMaster: Uint8Array,
+  newMaster: Uint8Array,
+  ns: string,
+  keyId: string,
+  blob: string,
+): Promise<string> {
+  return wrapKmsKey(newMaster, ns, keyId, await unwrapKmsKey(oldMaster, ns, keyId, blob))
+}
+
+/**
+ * SSE-KMS: an object key wrapped by a KMS key, bound to the object, the KMS key id and the
+ * object's encryption context (canonical JSON), so none of them can be swapped.
+ */
+export const wrapKmsObjectKey = (
+  kmsKey: Uint8Array,
+  ns: string,
+  objectId: string,
+  keyId: string,
+  context: string,
+  objKey: Uint8Array,
+): Promise<string> => wrap(kmsKey, BlobKind.KmsObjectKey, 0, kmsObjLabel(ns, objectId, keyId, context), objKey)
+
+export async function unwrapKmsObjectKey(
+  kmsKey: Uint8Array,
+  ns: string,
+  objectId: string,
+  keyId: string,
+  context: string,
+  blob: string,
+): Promise<Uint8Array> {
+  return (
+    await unwrap(
+      kmsKey,
+      BlobKind.KmsObjectKey,
+      kmsObjLabel(ns, objectId, keyId, context),
+      blob,
+      `SSE-KMS object key of ${JSON.stringify(objectId)}`,
+    )
+  ).key
 }
 
 /** A public, non-reversible identifier of the master key: store it, compare it at start. */

@@ -4,7 +4,17 @@
  */
 export { openDb, type Db, type Meta, type OpenDbOptions } from './db.ts'
 export { CorruptRowError, isDbFull, isMetaUnavailable, UnstorableKeyError } from './errors.ts'
-export type { ChecksumInfo, ChecksumType, ObjectPart, ObjectRow, PartRow, StoredHeaders, UploadRow } from './rows.ts'
+export type {
+  ChecksumInfo,
+  ChecksumType,
+  ObjectPart,
+  ObjectRow,
+  PartRow,
+  StoredHeaders,
+  TagRow,
+  UploadRow,
+} from './rows.ts'
+export { isTagList } from './rows.ts'
 export * from './queries/identities.ts'
 export * from './queries/buckets.ts'
 // Not `export *`: the SQL building blocks in objects.ts are for multipart.ts only.
@@ -23,7 +33,9 @@ export {
   parseEtagList,
   setVersionAcl,
   setVersionLock,
+  setVersionTags,
   type CommitResult,
+  type RowIdentity,
   type VersionDeleted,
   type WriteCondition,
 } from './queries/objects.ts'
@@ -36,3 +48,5 @@ export { successor } from './queries/seek.ts'
 export * from './queries/durability.ts'
 export * from './queries/keys.ts'
 export * from './queries/cluster-layouts.ts'
+export * from './queries/kms.ts'
+export * from './queries/lifecycle.ts'

@@ -56,6 +56,8 @@ export function objectRow(bucket: string, key: string, over: Partial<ObjectRow> 
     parts: null,
     layout: { shard: `${bucket}/${key}` },
     encryption: null,
+    tags: null,
+    acl: null,
     ...over,
   }
 }
@@ -74,6 +76,8 @@ export function uploadRow(bucket: string, key: string, uploadId: string, over: P
     checksumType: null,
     encryption: null,
     lock: null,
+    tags: null,
+    acl: null,
     ...over,
   }
 }

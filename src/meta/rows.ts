@@ -29,7 +29,13 @@ export interface ObjectPart {
 /** System headers stored with an object, by lower-case name (cache-control, expires, …). */
 export type StoredHeaders = Record<string, string>
 
-type Checked = 'headers' | 'userMeta' | 'checksum' | 'parts' | 'checksumAlgorithm' | 'checksumType'
+/** One tag of an object version, an upload or a bucket (S3 tagging), as stored. */
+export interface TagRow {
+  key: string
+  value: string
+}
+
+type Checked = 'headers' | 'userMeta' | 'checksum' | 'parts' | 'checksumAlgorithm' | 'checksumType' | 'tags'
 
 export type ObjectRow = Omit<typeof objects.$inferSelect, Checked | 'acl'> & {
   /** The version's ACL (JSON text, service/acl.ts); absent or null: the bucket owner's full control. */
@@ -40,6 +46,8 @@ export type ObjectRow = Omit<typeof objects.$inferSelect, Checked | 'acl'> & {
   checksum: ChecksumInfo | null
   /** Null for single-PUT objects. */
   parts: ObjectPart[] | null
+  /** The version's tag set; null (or absent: a writer that sets none) when none. */
+  tags?: TagRow[] | null
 }
 
 export type UploadRow = Omit<typeof multipartUploads.$inferSelect, Checked | 'acl'> & {
@@ -49,6 +57,7 @@ export type UploadRow = Omit<typeof multipartUploads.$inferSelect, Checked | 'ac
   userMeta: Record<string, string>
   checksumAlgorithm: ChecksumAlgorithm | null
   checksumType: ChecksumType | null
+  tags?: TagRow[] | null
 }
 
 export type PartRow = Omit<typeof parts.$inferSelect, Checked> & { checksum: ChecksumInfo | null }
@@ -87,6 +96,8 @@ const orNull =
   (v: unknown): v is T | null =>
     v === null || ok(v)
 const isPartList = (v: unknown): v is ObjectPart[] => Array.isArray(v) && v.every(isPart)
+const isTag = (v: unknown): v is TagRow => isRecord(v) && typeof v.key === 'string' && typeof v.value === 'string'
+export const isTagList = (v: unknown): v is TagRow[] => Array.isArray(v) && v.every(isTag)
 
 export function objectRow(raw: typeof objects.$inferSelect): ObjectRow {
   const what = `object ${JSON.stringify(raw.bucket)}/${JSON.stringify(raw.key)}`
@@ -96,6 +107,7 @@ export function objectRow(raw: typeof objects.$inferSelect): ObjectRow {
     userMeta: check(raw.userMeta, isStringMap, what, 'user_meta'),
     checksum: check(raw.checksum, orNull(isChecksum), what, 'checksum'),
     parts: check(raw.parts, orNull(isPartList), what, 'parts'),
+    tags: check(raw.tags ?? null, orNull(isTagList), what, 'tags'),
   }
 }
 
@@ -107,6 +119,7 @@ export function uploadRow(raw: typeof multipartUploads.$inferSelect): UploadRow 
     userMeta: check(raw.userMeta, isStringMap, what, 'user_meta'),
     checksumAlgorithm: check(raw.checksumAlgorithm, orNull(isAlgorithm), what, 'checksum_algorithm'),
     checksumType: check(raw.checksumType, orNull(isChecksumType), what, 'checksum_type'),
+    tags: check(raw.tags ?? null, orNull(isTagList), what, 'tags'),
   }
 }
 

@@ -105,6 +105,10 @@ export const buckets = sqliteTable(
     publicAccessBlock: text('public_access_block'),
     /** Object Ownership (BucketOwnerEnforced, BucketOwnerPreferred, ObjectWriter); null reads as BucketOwnerEnforced. */
     ownership: text('ownership'),
+    /** The bucket's tag set (PutBucketTagging): JSON `[{ key, value }]`, checked on write; null when none. */
+    tags: text('tags', { mode: 'json' }).$type<unknown>(),
+    /** The lifecycle configuration (PutBucketLifecycleConfiguration), the service's JSON; null when none. */
+    lifecycle: text('lifecycle', { mode: 'json' }).$type<unknown>(),
     /** The bucket ACL (the service's JSON: owner and grants); null reads as the owner's full control. */
     acl: text('acl'),
   },
@@ -160,6 +164,11 @@ export const objects = sqliteTable(
      * CompleteMultipartUpload finds its result here after the upload is gone.
      */
     uploadId: text('upload_id'),
+    /**
+     * This version's tag set (PutObjectTagging, x-amz-tagging): JSON `[{ key, value }]`; null when
+     * none. On the version row itself, so a version's tags are written in its commit and go with it.
+     */
+    tags: text('tags', { mode: 'json' }).$type<unknown>(),
     /** This version's ACL (the service's JSON: owner and grants); null reads as the bucket owner's full control. */
     acl: text('acl'),
   },
@@ -211,6 +220,8 @@ export const multipartUploads = sqliteTable(
     encryption: text('encryption', { mode: 'json' }).$type<unknown>(),
     /** Object Lock asked for at creation (as objects.lock), given to the completed version. */
     lock: text('lock', { mode: 'json' }).$type<unknown>(),
+    /** x-amz-tagging sent at creation (as objects.tags), given to the completed version. */
+    tags: text('tags', { mode: 'json' }).$type<unknown>(),
     /** The ACL asked for at creation (as objects.acl), given to the completed version. */
     acl: text('acl'),
   },
@@ -303,3 +314,32 @@ export const clusterLayouts = sqliteTable('cluster_layouts', {
   layout: text('layout', { mode: 'json' }).$type<unknown>().notNull(),
   createdAt: timestamp('created_at').notNull(),
 })
+// ── SSE-KMS ─────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * KMS keys with service-managed material (docs/architecture.md §5): one row per key, per
+ * namespace (the ARN's account). `wrappedKey` is the key wrapped by the master key; null once the
+ * key was destroyed by a scheduled deletion (crypto-erase of every object under it: the row
+ * stays, so a read can say why). `alias` is `alias/NAME`, unique in its namespace; the managed
+ * default key (`managed`) has `alias/aws/s3`, as AWS's.
+ */
+export const kmsKeys = sqliteTable(
+  'kms_keys',
+  {
+    id: text('id').primaryKey(),
+    namespace: text('namespace').notNull(),
+    region: text('region').notNull(),
+    alias: text('alias'),
+    managed: integer('managed', { mode: 'boolean' }).notNull().default(false),
+    /** 'Enabled', 'Disabled', 'PendingDeletion' or 'Deleted'. */
+    state: text('state').notNull(),
+    wrappedKey: text('wrapped_key'),
+    createdAt: timestamp('created_at').notNull(),
+    /** When a scheduled deletion destroys the key material (state PendingDeletion). */
+    deletionDate: timestamp('deletion_date'),
+  },
+  (t) => [
+    uniqueIndex('kms_keys_alias_idx').on(t.namespace, t.alias),
+    index('kms_keys_deletion_idx').on(t.deletionDate),
+  ],
+)

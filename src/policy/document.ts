@@ -280,6 +280,13 @@ export function parseDate(v: string): number {
 }
 
 /** Principals of a statement name a wildcard: "*" or {"AWS": "*"}. */
+/**
+ * Does any condition of the policy name a key that starts with `prefix` (lower-case)? The
+ * service reads what such keys need (an object's tags) only for policies that ask for it.
+ */
+export const mentionsConditionKey = (policy: Policy, prefix: string): boolean =>
+  policy.statements.some((s) => s.conditions.some((c) => c.key.toLowerCase().startsWith(prefix)))
+
 export const principalIsWildcard = (p: PrincipalSet | undefined): boolean => p?.any === true
 
 export { hasWildcard }

@@ -6,6 +6,7 @@
 export {
   type Condition,
   MAX_POLICY_BYTES,
+  mentionsConditionKey,
   type Policy,
   PolicyError,
   type PolicyKind,

@@ -69,6 +69,8 @@ describe('coffer admin namespace/user/key commands', () => {
     expect(call(['key', 'rotate', '--namespace', 't1'])).toMatchObject({ payload: { namespace: 't1' } })
     expect(call(['bucket', 'stats', 'my.bucket'])).toMatchObject({ method: 'GET', path: '/buckets/my.bucket/stats' })
     expect(call(['heal', 'status'])).toMatchObject({ method: 'GET', path: '/heal' })
+    expect(call(['lifecycle', 'status'])).toMatchObject({ method: 'GET', path: '/lifecycle' })
+    expect(call(['lifecycle'])).toMatchObject({ method: 'GET', path: '/lifecycle' })
     expect(call(['heal', 'run'])).toMatchObject({ method: 'POST', path: '/heal' })
     expect(call(['heal'])).toMatchObject({ method: 'GET', path: '/heal' }) // heal's default verb
   })
@@ -104,7 +106,7 @@ describe('coffer admin namespace/user/key commands', () => {
     expect(call(['key', 'rotate', '--master', '--namespace', 'x'])).toMatch(/one of --master and --namespace/)
     expect(call(['namespace', 'delete', 't1', '--bogus'])).toMatch(/unknown flag --bogus/)
     expect(call(['heal', 'status', '--force'])).toMatch(/unknown flag --force/) // another verb's flag
-    expect(call([])).toMatch(/which group\? the groups are heal, namespace, user, bucket, key/)
+    expect(call([])).toMatch(/which group\? the groups are heal, namespace, user, bucket, kms, key/)
     expect(call(['namespace'])).toMatch(/which verb\? namespace has create, list, delete/)
     expect(call(['nope', 'x'])).toMatch(/unknown group "nope"/)
     expect(call(['user', 'nope'])).toMatch(/unknown verb "nope": user has create, list, delete, policy/)

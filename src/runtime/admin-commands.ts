@@ -109,6 +109,31 @@ const layoutText = (b: Record<string, unknown>): string => {
 
 const SWITCHES = ['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets']
 
+/** A KMS key in one line: id, state, alias, ARN (and when its material goes). */
+const kmsKeyLine = (k: Record<string, unknown>): string =>
+  [
+    String(k.keyId),
+    String(k.state),
+    k.alias ? String(k.alias) : '-',
+    String(k.arn),
+    ...(k.deletionDate ? [`deletion ${String(k.deletionDate)}`] : []),
+  ].join('\t')
+
+const KMS_KEY_NS = { ...NAMESPACE, help: 'the namespace of KEY when KEY is an alias' } as const
+/** The verbs that act on one key: the key (id, ARN, or alias with --namespace) in the body. */
+const kmsKeyVerb = (action: string, summary: string) =>
+  verb({
+    args: ['KEY'],
+    summary,
+    flags: { namespace: KMS_KEY_NS },
+    request: ([key], v) => ({
+      method: 'POST',
+      path: `/kms/key/${action}`,
+      payload: { key, ...(v.namespace !== undefined ? { namespace: v.namespace } : {}) },
+      format: kmsKeyLine,
+    }),
+  })
+
 /** group → verb; a group's `default` verb runs when none is given (`coffer admin heal`). */
 export const ADMIN_GROUPS: Record<string, { default?: string; verbs: Record<string, AdminVerb> }> = {
   heal: {
@@ -293,6 +318,73 @@ export const ADMIN_GROUPS: Record<string, { default?: string; verbs: Record<stri
       }),
     },
   },
+  kms: {
+    verbs: {
+      'create-key': verb({
+        summary: 'a new SSE-KMS key in a namespace (key material managed by Coffer, wrapped by the master key)',
+        flags: {
+          namespace: { ...NAMESPACE, required: true, help: 'the namespace (the account of the key ARN)' },
+          alias: { type: 'string', value: 'NAME', help: 'an alias (alias/NAME) clients may name the key by' },
+        },
+        request: (_, v) => ({
+          method: 'POST',
+          path: '/kms/keys',
+          payload: {
+            namespace: v.namespace,
+            ...(v.alias !== undefined ? { alias: v.alias } : {}),
+          },
+          format: kmsKeyLine,
+        }),
+      }),
+      list: verb({
+        summary: 'KMS keys with their state, alias and ARN',
+        flags: { namespace: { ...NAMESPACE, help: 'only the keys of this namespace' } },
+        request: (_, v) => ({
+          method: 'GET',
+          path: `/kms/keys${v.namespace !== undefined ? `?namespace=${enc(v.namespace)}` : ''}`,
+          format: (b) => (b.keys as Record<string, unknown>[]).map(kmsKeyLine).join('\n'),
+        }),
+      }),
+      describe: verb({
+        args: ['KEY'],
+        summary: 'one key (id, ARN, or alias with --namespace)',
+        flags: { namespace: KMS_KEY_NS },
+        request: ([key], v) => ({
+          method: 'GET',
+          path: `/kms/key?key=${enc(key!)}${v.namespace !== undefined ? `&namespace=${enc(v.namespace)}` : ''}`,
+          format: kmsKeyLine,
+        }),
+      }),
+      disable: kmsKeyVerb(
+        'disable',
+        'reads and writes under the key are refused (KMS.DisabledException) until enabled',
+      ),
+      enable: kmsKeyVerb('enable', 'the key works again'),
+      'schedule-deletion': verb({
+        args: ['KEY'],
+        summary:
+          'after --days (7-30, default 30) the key material is destroyed: every object under it becomes unreadable (crypto-erase)',
+        flags: {
+          namespace: KMS_KEY_NS,
+          days: { type: 'string', value: 'N', help: 'the waiting period in days (7-30)' },
+        },
+        request: ([key], v) => {
+          if (v.days !== undefined && !/^\d{1,2}$/.test(v.days)) return `--days takes a whole number, got "${v.days}"`
+          return {
+            method: 'POST',
+            path: '/kms/key/schedule-deletion',
+            payload: {
+              key,
+              ...(v.namespace !== undefined ? { namespace: v.namespace } : {}),
+              ...(v.days !== undefined ? { days: Number(v.days) } : {}),
+            },
+            format: kmsKeyLine,
+          }
+        },
+      }),
+      'cancel-deletion': kmsKeyVerb('cancel-deletion', 'stops a scheduled deletion; the key comes back disabled'),
+    },
+  },
   key: {
     verbs: {
       rotate: verb({
@@ -372,6 +464,16 @@ export const ADMIN_GROUPS: Record<string, { default?: string; verbs: Record<stri
         summary: 'the cluster layout in use: version, nodes, zones and whether a zone loss is survived',
         flags: {},
         request: () => ({ method: 'GET', path: '/layout', format: layoutText }),
+      }),
+    },
+  },
+  lifecycle: {
+    default: 'status',
+    verbs: {
+      status: verb({
+        summary: 'lifecycle worker: rules, pass running, objects examined and expired, bytes freed, last run',
+        flags: {},
+        request: () => ({ method: 'GET', path: '/lifecycle' }),
       }),
     },
   },

@@ -168,6 +168,12 @@ export const TUNING_ENV = {
   COFFER_SCRUB_INTERVAL_MS: 'scrubIntervalMs',
   COFFER_SCRUB_DEEP_BYTES: 'scrubDeepBytes',
   COFFER_READ_TIMEOUT_MS: 'readTimeoutMs',
+  COFFER_KMS_DAY_SECONDS: 'kmsDaySeconds',
+  // Test and demo only: shrinks the lifecycle day (README, Lifecycle).
+  COFFER_LIFECYCLE_DAY_SECONDS: 'lifecycleDaySeconds',
+  COFFER_LIFECYCLE_INTERVAL_MS: 'lifecycleIntervalMs',
+  COFFER_LIFECYCLE_BATCH: 'lifecycleBatch',
+  COFFER_LIFECYCLE_PAUSE_MS: 'lifecyclePauseMs',
 } as const satisfies Record<string, keyof Tuning>
 
 /** Variables with no flag: in the help and the README's table beside the flags. */
@@ -187,8 +193,13 @@ export const SERVER_ENV_ONLY: readonly EnvSpec[] = [
     help: 'the D@RE master key file (32 raw bytes, 64 hex digits or base64); created at first start when unset',
   },
   {
-    env: Object.keys(TUNING_ENV),
-    help: 'background timings (ms) and the scrub read budget (bytes), mostly for tests (see Durability in the README)',
+    env: Object.keys(TUNING_ENV).filter((k) => !k.startsWith('COFFER_LIFECYCLE_')),
+    help: "background timings (ms), the scrub read budget (bytes) and the seconds a day of a KMS key deletion's waiting period lasts, mostly for tests (see Durability and SSE-KMS in the README)",
+  },
+  {
+    env: Object.keys(TUNING_ENV).filter((k) => k.startsWith('COFFER_LIFECYCLE_')),
+    shownDefault: '86400, 3600000, 200, 100',
+    help: 'lifecycle worker: the length of a day in seconds (a TEST AND DEMO SETTING ONLY: shrunk, rules act within seconds), the time between passes (ms), rows per round and the pause between rounds (ms), its I/O budget (see Lifecycle in the README)',
   },
 ]
 

@@ -53,6 +53,25 @@ const HEADER_KEYS = [
   'x-amz-storage-class',
 ]
 
+/**
+ * Operations on an existing version whose policies may test its tags (s3:ExistingObjectTag/<key>),
+ * as AWS lists the key for them; writes of a new version and deletes are not among them.
+ */
+const EXISTING_TAG_OPERATIONS: ReadonlySet<string> = new Set<Endpoint>([
+  'GetObject',
+  'HeadObject',
+  'GetObjectAttributes',
+  'GetObjectAcl',
+  'PutObjectAcl',
+  'GetObjectTagging',
+  'PutObjectTagging',
+  'DeleteObjectTagging',
+  'GetObjectRetention',
+  'PutObjectRetention',
+  'GetObjectLegalHold',
+  'PutObjectLegalHold',
+])
+
 const LIST_ENDPOINTS: ReadonlySet<string> = new Set<Endpoint>(['ListObjects', 'ListObjectsV2'])
 
 /** The address part of `address:port` (IPv6 addresses carry colons of their own). */
@@ -116,7 +135,16 @@ function accessQuery(f: RequestFacts): AccessQuery {
       versioned: versioned(new URLSearchParams(rawSource!.split('?')[1] ?? '').get('versionId')),
     },
   })
-  return { checks, context: requestContext(f), creating: f.endpoint === 'CreateBucket' }
+  const existing =
+    EXISTING_TAG_OPERATIONS.has(f.endpoint) && f.bucket !== undefined && f.key !== undefined
+      ? { bucket: f.bucket, key: f.key, versionId: f.query.get('versionId') ?? undefined }
+      : undefined
+  return {
+    checks,
+    context: requestContext(f),
+    creating: f.endpoint === 'CreateBucket',
+    ...(existing ? { existingObject: existing } : {}),
+  }
 }
 
 /**

@@ -42,13 +42,23 @@ describe('classify', () => {
     ['PUT', 'b', undefined, 'acl', {}, 'PutBucketAcl'],
     ['GET', 'b', 'k', 'acl', {}, 'GetObjectAcl'],
     ['PUT', 'b', 'k', 'acl', {}, 'PutObjectAcl'],
+    ['GET', 'b', 'k', 'tagging', {}, 'GetObjectTagging'],
+    ['PUT', 'b', 'k', 'tagging', {}, 'PutObjectTagging'],
+    ['DELETE', 'b', 'k', 'tagging', {}, 'DeleteObjectTagging'],
+    ['GET', 'b', undefined, 'tagging', {}, 'GetBucketTagging'],
+    ['PUT', 'b', undefined, 'tagging', {}, 'PutBucketTagging'],
+    ['DELETE', 'b', undefined, 'tagging', {}, 'DeleteBucketTagging'],
+    ['GET', 'b', undefined, 'lifecycle', {}, 'GetBucketLifecycleConfiguration'],
+    ['PUT', 'b', undefined, 'lifecycle', {}, 'PutBucketLifecycleConfiguration'],
+    ['DELETE', 'b', undefined, 'lifecycle', {}, 'DeleteBucketLifecycleConfiguration'],
   ] as const)('%s bucket=%s key=%s ?%s → %s', (method, bucket, key, query, headers, expected) => {
     expect(c(method, bucket, key, query, headers)).toBe(expected)
   })
 
   it.each([
     ['GET', 'b', 'k', 'torrent', 'NotImplemented'],
-    ['PUT', 'b', 'k', 'tagging', 'NotImplemented'],
+    ['POST', 'b', 'k', 'tagging', 'MethodNotAllowed'],
+    ['GET', 'b', 'k', 'lifecycle', 'NotImplemented'],
     ['GET', 'b', 'k', 'policy', 'NotImplemented'],
     ['POST', 'b', undefined, 'policy', 'MethodNotAllowed'],
     ['DELETE', 'b', undefined, 'acl', 'MethodNotAllowed'],

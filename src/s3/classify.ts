@@ -55,6 +55,15 @@ export type Endpoint =
   | 'PutBucketAcl'
   | 'GetObjectAcl'
   | 'PutObjectAcl'
+  | 'GetObjectTagging'
+  | 'PutObjectTagging'
+  | 'DeleteObjectTagging'
+  | 'GetBucketTagging'
+  | 'PutBucketTagging'
+  | 'DeleteBucketTagging'
+  | 'GetBucketLifecycleConfiguration'
+  | 'PutBucketLifecycleConfiguration'
+  | 'DeleteBucketLifecycleConfiguration'
 
 /**
  * Sub-resources S3 knows but Coffer does not serve yet: answered 501 NotImplemented rather than
@@ -65,7 +74,6 @@ const UNSUPPORTED_SUBRESOURCES = [
   'analytics',
   'intelligent-tiering',
   'inventory',
-  'lifecycle',
   'logging',
   'metadataConfiguration',
   'metadataTable',
@@ -76,7 +84,6 @@ const UNSUPPORTED_SUBRESOURCES = [
   'restore',
   'select',
   'session',
-  'tagging',
   'torrent',
   'website',
 ] as const
@@ -124,6 +131,8 @@ export function classify({ method, bucket, key, query, headers }: ClassifyInput)
   for (const sub of BUCKET_ONLY_ACCESS)
     if (query.has(sub)) throw notImplemented(`The ?${sub} sub-resource on an object`)
   if (query.has('acl')) return oneOf(m, { GET: 'GetObjectAcl', PUT: 'PutObjectAcl' }, 'OBJECT')
+  if (query.has('tagging'))
+    return oneOf(m, { GET: 'GetObjectTagging', PUT: 'PutObjectTagging', DELETE: 'DeleteObjectTagging' }, 'OBJECT')
   return classifyObject(m, query, headers)
 }
 
@@ -145,8 +154,14 @@ const BUCKET_ACCESS: Record<string, Partial<Record<string, Endpoint>>> = {
     DELETE: 'DeleteBucketOwnershipControls',
   },
   acl: { GET: 'GetBucketAcl', PUT: 'PutBucketAcl' },
+  tagging: { GET: 'GetBucketTagging', PUT: 'PutBucketTagging', DELETE: 'DeleteBucketTagging' },
+  lifecycle: {
+    GET: 'GetBucketLifecycleConfiguration',
+    PUT: 'PutBucketLifecycleConfiguration',
+    DELETE: 'DeleteBucketLifecycleConfiguration',
+  },
 }
-const BUCKET_ONLY_ACCESS = ['policy', 'policyStatus', 'publicAccessBlock', 'ownershipControls'] as const
+const BUCKET_ONLY_ACCESS = ['policy', 'policyStatus', 'publicAccessBlock', 'ownershipControls', 'lifecycle'] as const
 
 function oneOf(m: string, byMethod: Partial<Record<string, Endpoint>>, resourceType: string): Endpoint {
   const e = byMethod[m]

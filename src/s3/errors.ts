@@ -34,6 +34,7 @@ export const S3_ERRORS = {
   InvalidPartOrder: [400, 'The list of parts was not in ascending order. Parts must be ordered by part number.'],
   InvalidRange: [416, 'The requested range is not satisfiable.'],
   InvalidRequest: [400, 'Invalid Request.'],
+  InvalidTag: [400, 'The tag provided was not a valid tag.'],
   InvalidStorageClass: [400, 'The storage class you specified is not valid.'],
   KeyTooLongError: [400, 'Your key is too long.'],
   MalformedPOSTRequest: [400, 'The body of your POST request is not well-formed multipart/form-data.'],
@@ -95,6 +96,10 @@ export const S3_ERRORS = {
   NoSuchCORSConfiguration: [404, 'The CORS configuration does not exist.'],
   NoSuchLifecycleConfiguration: [404, 'The lifecycle configuration does not exist.'],
   UnexpectedContent: [400, 'This request does not support content.'],
+  // SSE-KMS: S3 passes KMS's exception names on, prefixed, with 400.
+  'KMS.NotFoundException': [400, 'The specified KMS key does not exist.'],
+  'KMS.DisabledException': [400, 'The specified KMS key is disabled.'],
+  'KMS.KMSInvalidStateException': [400, 'The specified KMS key is not in a valid state for this request.'],
 } as const satisfies Record<string, readonly [number, string]>
 
 export type S3ErrorCode = keyof typeof S3_ERRORS

@@ -36,11 +36,13 @@ import * as corsOps from './ops/cors.ts'
 import * as deleteOps from './ops/delete.ts'
 import * as encryptionOps from './ops/encryption.ts'
 import * as getOps from './ops/get.ts'
+import * as lifecycleOps from './ops/lifecycle.ts'
 import * as listOps from './ops/list.ts'
 import * as lockOps from './ops/locks.ts'
 import * as multipartOps from './ops/multipart.ts'
 import { handlePostObject, isPostObject } from './ops/post-object.ts'
 import * as putOps from './ops/put.ts'
+import * as taggingOps from './ops/tagging.ts'
 import * as versionOps from './ops/versions.ts'
 
 export type RequestLimits = BodyLimits & UploadLimits
@@ -116,6 +118,15 @@ const OPERATIONS: Record<Endpoint, Operation> = {
   PutBucketAcl: accessOps.handlePutBucketAcl,
   GetObjectAcl: accessOps.handleGetObjectAcl,
   PutObjectAcl: accessOps.handlePutObjectAcl,
+  GetObjectTagging: taggingOps.handleGetObjectTagging,
+  PutObjectTagging: taggingOps.handlePutObjectTagging,
+  DeleteObjectTagging: taggingOps.handleDeleteObjectTagging,
+  GetBucketTagging: taggingOps.handleGetBucketTagging,
+  PutBucketTagging: taggingOps.handlePutBucketTagging,
+  DeleteBucketTagging: taggingOps.handleDeleteBucketTagging,
+  GetBucketLifecycleConfiguration: lifecycleOps.handleGetBucketLifecycleConfiguration,
+  PutBucketLifecycleConfiguration: lifecycleOps.handlePutBucketLifecycleConfiguration,
+  DeleteBucketLifecycleConfiguration: lifecycleOps.handleDeleteBucketLifecycleConfiguration,
 }
 
 /**

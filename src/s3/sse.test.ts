@@ -108,12 +108,38 @@ describe('readSseC', () => {
 })
 
 describe('readSseRequest and encryptionHeaders', () => {
-  it('AES256 is SSE-S3; KMS, other values and SSE-S3 with SSE-C are refused', () => {
-    expect(readSseRequest(new Headers(), undefined)).toBe(false)
-    expect(readSseRequest(new Headers({ 'x-amz-server-side-encryption': 'AES256' }), undefined)).toBe(true)
-    expect(s3Code(() => readSseRequest(new Headers({ 'x-amz-server-side-encryption': 'aws:kms' }), undefined))).toBe(
-      '400 InvalidArgument',
-    )
+  it('AES256 is SSE-S3, aws:kms[:dsse] SSE-KMS with its key id, context and bucket key; other values and SSE with SSE-C are refused', () => {
+    expect(readSseRequest(new Headers(), undefined)).toBeUndefined()
+    expect(readSseRequest(new Headers({ 'x-amz-server-side-encryption': 'AES256' }), undefined)).toEqual({
+      algorithm: 'AES256',
+    })
+    expect(readSseRequest(new Headers({ 'x-amz-server-side-encryption': 'aws:kms' }), undefined)).toEqual({
+      algorithm: 'aws:kms',
+    })
+    expect(
+      readSseRequest(
+        new Headers({
+          'x-amz-server-side-encryption': 'aws:kms:dsse',
+          'x-amz-server-side-encryption-aws-kms-key-id': 'alias/app',
+          'x-amz-server-side-encryption-context': Buffer.from('{"b":"2","a":"1"}').toString('base64'),
+          'x-amz-server-side-encryption-bucket-key-enabled': 'true',
+        }),
+        undefined,
+      ),
+    ).toEqual({
+      algorithm: 'aws:kms:dsse',
+      kmsKeyId: 'alias/app',
+      context: '{"a":"1","b":"2"}',
+      bucketKeyEnabled: true,
+    })
+    expect(
+      s3Code(() =>
+        readSseRequest(
+          new Headers({ 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-context': 'W10=' }),
+          undefined,
+        ),
+      ),
+    ).toBe('400 InvalidArgument')
     expect(s3Code(() => readSseRequest(new Headers({ 'x-amz-server-side-encryption': 'none' }), undefined))).toBe(
       '400 InvalidArgument',
     )

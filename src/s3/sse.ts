@@ -1,17 +1,27 @@
 /**
- * Server-side encryption headers: SSE-S3 (`x-amz-server-side-encryption: AES256`, D@RE of the
- * namespace) and SSE-C (`x-amz-server-side-encryption-customer-*`), in and out, with S3's own
- * codes and wording for every malformed header set. Uses the service's customerKey check.
+ * Server-side encryption headers: SSE-S3 (`x-amz-server-side-encryption: AES256`), SSE-KMS
+ * (`aws:kms` with `-aws-kms-key-id`, `-context`, `-bucket-key-enabled`) and SSE-C
+ * (`x-amz-server-side-encryption-customer-*`), in and out, with S3's own codes and wording for
+ * every malformed header set. Uses the service's customerKey check and context validation.
  */
-import { bucketEncryption, type CustomerKey, customerKey, isServiceError, type SseKind } from '../service/index.ts'
+import {
+  canonicalEncryptionContext,
+  type CustomerKey,
+  customerKey,
+  EncryptionContextError,
+  isServiceError,
+  type KmsInfo,
+  type SseKind,
+  type SseRequest,
+} from '../service/index.ts'
 import { fromBase64 } from '../util/bytes.ts'
 import type { Platform } from '../util/platform.ts'
-import type { OpContext } from './context.ts'
 import { S3Error } from './errors.ts'
 
 export const SSE_HEADER = 'x-amz-server-side-encryption'
 const KMS_KEY_ID_HEADER = 'x-amz-server-side-encryption-aws-kms-key-id'
 const KMS_CONTEXT_HEADER = 'x-amz-server-side-encryption-context'
+const BUCKET_KEY_HEADER = 'x-amz-server-side-encryption-bucket-key-enabled'
 export const SSE_C_ALGORITHM = 'AES256'
 const customer = (copySource: boolean) => `x-amz-${copySource ? 'copy-source-' : ''}server-side-encryption-customer-`
 
@@ -76,11 +86,16 @@ export function readSseC(
   }
 }
 
+/** S3's wording for an encryption context that is not base64 of a JSON string map. */
+const CONTEXT_MESSAGE =
+  "The header 'x-amz-server-side-encryption-context' shall be Base64-encoded UTF-8 string holding JSON which represents a string-string map"
+
 /**
- * `x-amz-server-side-encryption` on a write: AES256 (SSE-S3) is what D@RE provides; KMS is not
- * offered. Returns true when SSE-S3 was asked for (the bucket's namespace must then have D@RE).
+ * `x-amz-server-side-encryption` on a write, with its KMS headers: AES256 (SSE-S3), aws:kms or
+ * aws:kms:dsse (SSE-KMS; the key id names an id, alias or ARN, the namespace default key when
+ * absent; the context is validated and kept in canonical form). Undefined when none is sent.
  */
-export function readSseRequest(h: Headers, sseC: SseCKey | undefined): boolean {
+export function readSseRequest(h: Headers, sseC: SseCKey | undefined): SseRequest | undefined {
   const value = h.get(SSE_HEADER)
   // A KMS key id (or context) means nothing without aws:kms: S3 answers 400 InvalidArgument.
   for (const name of [KMS_KEY_ID_HEADER, KMS_CONTEXT_HEADER]) {
@@ -91,20 +106,33 @@ export function readSseRequest(h: Headers, sseC: SseCKey | undefined): boolean {
         { ArgumentName: name, ArgumentValue: h.get(name)! },
       )
   }
-  if (value === null) return false
+  if (value === null) return undefined
   if (sseC)
     throw new S3Error(
       'InvalidArgument',
       'Server Side Encryption with Customer provided keys cannot be combined with x-amz-server-side-encryption.',
       { ArgumentName: SSE_HEADER, ArgumentValue: value },
     )
-  if (value === 'AES256') return true
-  if (value.startsWith('aws:kms')) {
-    throw new S3Error(
-      'InvalidArgument',
-      'Coffer does not offer KMS keys: use AES256 (SSE-S3, managed by the service) or SSE-C.',
-      { ArgumentName: SSE_HEADER, ArgumentValue: value },
-    )
+  if (value === 'AES256') return { algorithm: 'AES256' }
+  if (value === 'aws:kms' || value === 'aws:kms:dsse') {
+    const out: SseRequest = { algorithm: value }
+    const keyId = h.get(KMS_KEY_ID_HEADER)
+    if (keyId !== null) {
+      if (keyId.trim() === '')
+        throw new S3Error('InvalidArgument', 'KMS key id must not be empty.', { ArgumentName: KMS_KEY_ID_HEADER })
+      out.kmsKeyId = keyId.trim()
+    }
+    const context = h.get(KMS_CONTEXT_HEADER)
+    if (context !== null) {
+      try {
+        out.context = canonicalEncryptionContext(context.trim())
+      } catch (e) {
+        if (!(e instanceof EncryptionContextError)) throw e
+        throw new S3Error('InvalidArgument', CONTEXT_MESSAGE, { ArgumentName: KMS_CONTEXT_HEADER })
+      }
+    }
+    if (h.get(BUCKET_KEY_HEADER)?.toLowerCase() === 'true') out.bucketKeyEnabled = true
+    return out
   }
   throw new S3Error('InvalidArgument', 'The encryption method specified is not supported.', {
     ArgumentName: SSE_HEADER,
@@ -125,22 +153,22 @@ export function refuseSseOnRead(h: Headers): void {
     })
 }
 
-/** Refuses an SSE-S3 request for a bucket whose namespace stores data in clear. */
-export async function requireBucketEncryption(
-  op: Pick<OpContext, 'service' | 'actor' | 'bucket'>,
-  bucket = op.bucket,
-): Promise<void> {
-  const enc = await bucketEncryption(op.service, op.actor, bucket)
-  if (!enc.encrypted) {
-    throw new S3Error(
-      'InvalidRequest',
-      `Server-side encryption is off in namespace ${enc.namespace}, which holds this bucket; the operator sets D@RE per namespace (coffer admin namespace create NAME --encryption on).`,
-    )
+/**
+ * Response headers telling how an object is stored: SSE-S3, SSE-KMS (algorithm, key ARN, Bucket
+ * Key, and on writes the context), or SSE-C with the request's key MD5 echoed.
+ */
+export function encryptionHeaders(
+  sse: SseKind | undefined,
+  sseC?: SseCKey,
+  kms?: KmsInfo,
+  opts: { context?: boolean } = {},
+): Record<string, string> {
+  if (sse === 'sse-kms' && kms) {
+    const out: Record<string, string> = { [SSE_HEADER]: kms.algorithm, [KMS_KEY_ID_HEADER]: kms.keyArn }
+    if (kms.bucketKeyEnabled) out[BUCKET_KEY_HEADER] = 'true'
+    if (opts.context && kms.context) out[KMS_CONTEXT_HEADER] = kms.context
+    return out
   }
-}
-
-/** Response headers telling how an object is stored: SSE-S3, or SSE-C with the request's key MD5 echoed. */
-export function encryptionHeaders(sse: SseKind | undefined, sseC?: SseCKey): Record<string, string> {
   if (sse === 'sse-c') {
     const out: Record<string, string> = { [`${customer(false)}algorithm`]: SSE_C_ALGORITHM }
     if (sseC) out[`${customer(false)}key-md5`] = sseC.keyMd5B64

@@ -6,7 +6,14 @@
  * anonymous caller acts only inside the namespace of the bucket it asks for.
  */
 import * as meta from '../meta/index.ts'
-import { type ActionCheck, type Caller, callerArn, evaluate, principalType } from '../policy/index.ts'
+import {
+  type ActionCheck,
+  type Caller,
+  callerArn,
+  evaluate,
+  mentionsConditionKey,
+  principalType,
+} from '../policy/index.ts'
 import { bucketPolicy } from './access-policies.ts'
 import { aclAllows } from './acl.ts'
 import { canonicalId } from './canonical-id.ts'
@@ -14,6 +21,7 @@ import type { ServiceContext } from './context.ts'
 import { ServiceError } from './errors.ts'
 import type { Actor } from './identities.ts'
 import { effectivePublicAccessBlock } from './public-access.ts'
+import { existingObjectTags } from './tagging.ts'
 
 export interface AccessQuery {
   /** What the request needs (policy's checksFor): the operation's own action first. */
@@ -27,7 +35,14 @@ export interface AccessQuery {
    * anonymous caller acts in its namespace). DeleteObjects, whose keys are checked one by one.
    */
   bucketGate?: string
+  /**
+   * The object version the request acts on, for `s3:ExistingObjectTag/<key>`: its tags are read
+   * (one seek) only when a policy that applies names such a key.
+   */
+  existingObject?: { bucket: string; key: string; versionId?: string }
 }
+
+const EXISTING_TAG = 's3:existingobjecttag/'
 
 /** An unsigned request, acting inside `namespace` once a bucket policy lets it in. */
 export const anonymousActor = (namespace: string): Actor => ({
@@ -86,6 +101,14 @@ async function decide(
     canonicalId: actor.anonymous ? undefined : canonicalId(ctx, actor.namespace),
   }
   const context = withCaller(q.context, caller)
+  const targetPolicy = target ? bucketPolicy(ctx, target) : undefined
+  const o = q.existingObject
+  if (
+    o &&
+    [...actor.policies, ...(targetPolicy ? [targetPolicy] : [])].some((p) => mentionsConditionKey(p, EXISTING_TAG))
+  )
+    for (const t of (await existingObjectTags(ctx, o.bucket, o.key, o.versionId)) ?? [])
+      context.set(`${EXISTING_TAG}${t.key}`, [t.value])
   for (const check of q.checks) {
     const name = bucketOf(check.resource)
     // CreateBucket is the caller's namespace's to decide; a taken name is the operation's answer.

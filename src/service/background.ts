@@ -8,6 +8,8 @@ import { collectGarbage, collectOrphansPass } from './gc.ts'
 import { healAll, healRound, type ScrubState, scrubRound } from './heal.ts'
 import { followMasterKey } from './keyring.ts'
 import { followClusterLayout, LAYOUT_FOLLOW_MS } from './cluster-layout.ts'
+import { destroyDueKmsKeys } from './kms.ts'
+import { lifecycleRound } from './lifecycle/worker.ts'
 
 /**
  * GC looks for due entries at least this often (one small query when there are none): under
@@ -23,6 +25,8 @@ const ORPHAN_INTERVAL_MAX_MS = 10_000
  * new key file is in place.
  */
 export const MASTER_KEY_CHECK_MS = 2_000
+/** How often KMS keys whose deletion date passed are destroyed (one indexed query when none is). */
+const KMS_DELETION_CHECK_MS = 5_000
 
 /** Timers of each started service, so that closeService can stop them. */
 const running = new WeakMap<ServiceContext, (() => void)[]>()
@@ -70,6 +74,37 @@ function whileMore(ms: number, logger: Logger, name: string, pass: () => Promise
   }
 }
 
+/** As whileMore, but a pass that reports more waits `pauseMs` (a rate budget), an idle one `idleMs`. */
+function whileMoreEvery(
+  pauseMs: number,
+  idleMs: number,
+  logger: Logger,
+  name: string,
+  pass: () => Promise<{ more: boolean }>,
+): () => void {
+  let stopped = false
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const run = () => {
+    timer = undefined
+    pass()
+      .then(
+        (r) => r.more,
+        (e: unknown) => {
+          logger.log('warn', `${name} failed`, { error: String(e) })
+          return false
+        },
+      )
+      .then((more) => {
+        if (!stopped) timer = setTimeout(run, more ? pauseMs : idleMs)
+      })
+  }
+  timer = setTimeout(run, Math.min(idleMs, 1000))
+  return () => {
+    stopped = true
+    if (timer) clearTimeout(timer)
+  }
+}
+
 /** Starts healer, scrubber and collectors; returns immediately. A second call does nothing. */
 export function startBackground(ctx: ServiceContext): void {
   if (running.has(ctx)) return
@@ -88,6 +123,11 @@ export function startBackground(ctx: ServiceContext): void {
     ),
     every(MASTER_KEY_CHECK_MS, logger, 'master key check', () => followMasterKey(ctx)),
     ...(ctx.cluster ? [every(LAYOUT_FOLLOW_MS, logger, 'cluster layout', () => followClusterLayout(ctx))] : []),
+    every(KMS_DELETION_CHECK_MS, logger, 'KMS key deletion', () => destroyDueKmsKeys(ctx)),
+    // A pass runs round after round (each bounded, paused between); then waits for the next pass.
+    whileMoreEvery(tuning.lifecyclePauseMs, Math.min(tuning.lifecycleIntervalMs, 60_000), logger, 'lifecycle', () =>
+      lifecycleRound(ctx),
+    ),
   ])
 }
 

@@ -2,6 +2,7 @@
  * Bucket use cases: create (names unique across the service), list the actor's namespace,
  * head, delete when empty, location, encryption (per namespace); for operators, what a bucket holds.
  */
+import { forgetBucketEncryption } from './bucket-encryption.ts'
 import * as meta from '../meta/index.ts'
 import type { ServiceContext } from './context.ts'
 import { ServiceError } from './errors.ts'
@@ -72,17 +73,7 @@ export async function deleteBucket(ctx: ServiceContext, actor: Actor, name: stri
   if (result === 'not-empty') throw new ServiceError('BucketNotEmpty', undefined, { BucketName: name })
   if (result === 'missing') throw new ServiceError('NoSuchBucket', undefined, { BucketName: name })
   await forgetBucketCors(ctx, bucket.id)
-}
-
-/** D@RE of the bucket's namespace: what GetBucketEncryption reports and PutBucketEncryption checks. */
-export async function bucketEncryption(
-  ctx: ServiceContext,
-  actor: Actor,
-  name: string,
-): Promise<{ namespace: string; encrypted: boolean }> {
-  const bucket = await bucketFor(ctx, actor, name)
-  const ns = await meta.getNamespace(ctx.db, bucket.namespace)
-  return { namespace: bucket.namespace, encrypted: ns?.encrypted === true }
+  await forgetBucketEncryption(ctx, bucket.id)
 }
 
 /** What `coffer admin bucket stats` reports: the bucket, and its versions by kind. */

@@ -29,6 +29,22 @@ export interface Tuning {
    * A user deleted through another gateway sharing the metadata works here for at most this long.
    */
   userCacheTtlMs: number
+  /**
+   * SSE-KMS: when above 0, a day of a scheduled key deletion's waiting period lasts this many
+   * seconds instead of 86,400 (COFFER_KMS_DAY_SECONDS, for tests and demos).
+   */
+  kmsDaySeconds: number
+  /**
+   * The length of a lifecycle "day" in seconds: 86,400. A TEST AND DEMO SETTING ONLY
+   * (COFFER_LIFECYCLE_DAY_SECONDS): shrunk, rules with Days act within seconds.
+   */
+  lifecycleDaySeconds: number
+  /** The lifecycle worker starts a new pass over every bucket's rules this long after the last ended. */
+  lifecycleIntervalMs: number
+  /** Rows (versions, uploads) one lifecycle round examines at most: its I/O budget with the pause. */
+  lifecycleBatch: number
+  /** Pause between two lifecycle rounds of a pass, so foreground requests keep the stores. */
+  lifecyclePauseMs: number
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -41,6 +57,11 @@ export const DEFAULT_TUNING: Tuning = {
   readTimeoutMs: 10_000,
   // Short: a user deleted on another gateway keeps working here for at most this long.
   userCacheTtlMs: 3000,
+  kmsDaySeconds: 0,
+  lifecycleDaySeconds: 86_400,
+  lifecycleIntervalMs: 3600_000,
+  lifecycleBatch: 200,
+  lifecyclePauseMs: 100,
 }
 
 /** The master key file as the runtime keeps it; the service decides when to write what (keyring.ts). */

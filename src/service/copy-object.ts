@@ -3,6 +3,7 @@
  * with 412 only), read its plaintext, hash it (ETag, checksum) and write it as the target object
  * or part, encrypted for the target's namespace or key. The bytes never leave the service.
  */
+import type { SseRequest } from './encryption.ts'
 import { toBase64, toHex } from '../util/bytes.ts'
 import { type ChecksumAlgorithm, createChecksum } from '../util/checksums.ts'
 import type { Platform } from '../util/platform.ts'
@@ -17,6 +18,8 @@ import { type Actor, bucketFor, writerOf } from './identities.ts'
 import { findUpload, storePart, type UploadAddress } from './multipart.ts'
 import type { ObjectInfo, PartInfo } from './object-info.ts'
 import { type BodyInput, type Digests, type ObjectMetadataInput, writeObject } from './put-object.ts'
+import { tagsOf } from './tagging.ts'
+import type { Tag } from './tags.ts'
 
 /** S3's largest copy source, and largest part copied from one: 5 GiB. */
 export const MAX_COPY_BYTES = 5 * 1024 ** 3
@@ -38,8 +41,8 @@ export interface CopyObjectInput {
     key: string
     /** Encrypt the copy with this customer key (SSE-C). */
     sseC?: CustomerKey
-    /** SSE-S3 was asked for explicitly: a copy onto the source itself then changes something. */
-    sseS3?: boolean
+    /** x-amz-server-side-encryption and its KMS headers: a copy onto the source itself then changes something. */
+    sse?: SseRequest
   }
   /** COPY keeps the source's content type, headers and user metadata; REPLACE gives new ones. */
   metadata: { directive: 'COPY' } | ({ directive: 'REPLACE' } & ObjectMetadataInput)
@@ -47,6 +50,8 @@ export interface CopyObjectInput {
   checksumAlgorithm?: ChecksumAlgorithm
   /** Object Lock for the copy (never copied from the source); the bucket's default otherwise. */
   lockRequest?: LockRequest
+  /** x-amz-tagging-directive: COPY (the default) keeps the source version's tags, REPLACE sets these. */
+  tagging?: { directive: 'COPY' } | { directive: 'REPLACE'; tags: readonly Tag[] }
   /** The copy's ACL (x-amz-acl, x-amz-grant-*). */
   acl?: AclRequest
 }
@@ -87,7 +92,7 @@ export async function copyObject(ctx: ServiceContext, actor: Actor, input: CopyO
     )
   }
   const bucket = await bucketFor(ctx, actor, target.bucket)
-  const unchanged = metadata.directive === 'COPY' && !target.sseC && !target.sseS3
+  const unchanged = metadata.directive === 'COPY' && !target.sseC && !target.sse
   // Copying an older version onto its own key is how S3 restores it (a new current version).
   const restoring = input.source.versionId !== undefined && source.row.versionId !== undefined
   if (info.bucket === target.bucket && info.key === target.key && unchanged && !restoring) {
@@ -106,6 +111,7 @@ export async function copyObject(ctx: ServiceContext, actor: Actor, input: CopyO
     bucket: target.bucket,
     key: target.key,
     sseC: target.sseC,
+    sse: target.sse,
     contentType,
     headers,
     userMeta,
@@ -113,6 +119,7 @@ export async function copyObject(ctx: ServiceContext, actor: Actor, input: CopyO
     length: info.size,
     // No body from the client: the copy's bytes are hashed here.
     lockRequest: { ...input.lockRequest, integrity: true },
+    tags: input.tagging?.directive === 'REPLACE' ? input.tagging.tags : tagsOf(source.row),
     // S3 does not copy the source's ACL: the copy gets the request's, else the owner's full control.
     acl: input.acl,
     anonymousWriter: actor.anonymous === true,

@@ -1,13 +1,21 @@
 /**
- * Per-object D@RE: choosing how a write is encrypted (the namespace's SSE-S3 key, or an SSE-C
- * customer key), finding the object key again for reads, and the records stored in metadata.
+ * Per-object D@RE: choosing how a write is encrypted (the namespace's SSE-S3 key, an SSE-KMS key,
+ * or an SSE-C customer key), finding the object key again for reads, and the records stored in
+ * metadata.
  *
- *   write:  objKey = random(32); record.wrappedKey = wrap(nsKey v | customer key, objKey)
+ *   choose: SSE-C key → sse-c; else the request's x-amz-server-side-encryption, else the bucket's
+ *           default (PutBucketEncryption), else D@RE of the namespace:
+ *           aws:kms[:dsse] → sse-kms under the named key (the namespace default key when none);
+ *           AES256 → sse-s3 under the namespace key, or, in a namespace without D@RE, sse-kms
+ *           under its managed default key, shown as AES256; nothing → sse-s3 with D@RE, else clear
+ *   write:  objKey = random(32); record.wrappedKey = wrap(nsKey v | KMS key | customer key, objKey)
  *           each storage write (PUT, each part) draws prefix = random(8) → Segment.crypto
  *           plaintext ─ MD5/checksums ─▶ encryptStream(objKey, prefix, objectId, part) ─▶ storage
  *   read:   objKey = unwrap(record) → decryptRange per segment, only the covering packages
  */
 import {
+  unwrapKmsObjectKey,
+  wrapKmsObjectKey,
   CustomerKeyError,
   checkCustomerKey,
   fingerprintsEqual,
@@ -25,20 +33,53 @@ import { isCount, isRecord } from '../util/shape.ts'
 import type { ServiceContext } from './context.ts'
 import { CorruptMetadataError, ServiceError } from './errors.ts'
 import { namespaceKey, newestNamespaceKey, stagedKeySetting } from './keyring.ts'
+import { type BucketEncryptionConfig, bucketEncryptionConfig } from './bucket-encryption.ts'
+import { defaultKmsKey, kmsArnOf, kmsKeyForRead, resolveKmsKey, usableKmsKey } from './kms.ts'
 
 /** FORMAT: stored as objects.encryption and multipart_uploads.encryption (JSON). */
 export interface EncryptionRecord {
   v: 1
-  /** 'sse-s3': wrapped by the namespace key (D@RE); 'sse-c': wrapped by the customer's key. */
-  mode: 'sse-s3' | 'sse-c'
+  /**
+   * 'sse-s3': wrapped by the namespace key (D@RE); 'sse-c': wrapped by the customer's key;
+   * 'sse-kms': wrapped by the KMS key `kmsKeyId`.
+   */
+  mode: 'sse-s3' | 'sse-c' | 'sse-kms'
   ns: string
-  /** Which namespace key wraps the object key (0 for SSE-C); a rotation scans by it. */
+  /** Which namespace key wraps the object key (0 for SSE-C and SSE-KMS); a rotation scans by it. */
   nsKeyVersion: number
   /** What the object key and every package are bound to: the first write id, or the upload id. */
   objectId: string
   wrappedKey: string
   /** SSE-C: HMAC of the customer key, so a wrong key is told apart before any data is read. */
   sseCFingerprint?: string
+  /** SSE-KMS: the key's id and ARN (shown in responses). */
+  kmsKeyId?: string
+  kmsKeyArn?: string
+  /** SSE-KMS: the encryption context, canonical JSON ('{}' when none), bound into the wrapping. */
+  kmsContext?: string
+  /** SSE-KMS: what responses show as x-amz-server-side-encryption ('AES256': SSE-S3 without D@RE). */
+  sseAlgorithm?: SseAlgorithm
+  bucketKeyEnabled?: boolean
+}
+
+/** A value of x-amz-server-side-encryption. */
+export type SseAlgorithm = 'AES256' | 'aws:kms' | 'aws:kms:dsse'
+
+/** What a write asks for (x-amz-server-side-encryption and its KMS headers). */
+export interface SseRequest {
+  algorithm: SseAlgorithm
+  /** As the client named it: key id, alias, or either as an ARN. */
+  kmsKeyId?: string
+  /** Canonical JSON (kms-ids.ts canonicalEncryptionContext). */
+  context?: string
+  bucketKeyEnabled?: boolean
+}
+
+/** Where a write goes, for its bucket's default encryption and the region of a new default key. */
+export interface WriteTarget {
+  bucketId: string
+  region: string
+  request?: SseRequest
 }
 
 /** What a write needs to encrypt: the record to store and the plaintext object key. */
@@ -74,7 +115,8 @@ function isEncryptionRecord(v: unknown): v is EncryptionRecord {
   return (
     isRecord(v) &&
     v.v === 1 &&
-    (v.mode === 'sse-s3' || v.mode === 'sse-c') &&
+    (v.mode === 'sse-s3' || v.mode === 'sse-c' || v.mode === 'sse-kms') &&
+    (v.mode !== 'sse-kms' || (typeof v.kmsKeyId === 'string' && typeof v.kmsContext === 'string')) &&
     typeof v.ns === 'string' &&
     isCount(v.nsKeyVersion) &&
     typeof v.objectId === 'string' &&
@@ -106,6 +148,7 @@ export async function prepareWrite(
   ns: string,
   objectId: string,
   sseC?: CustomerKey,
+  target?: WriteTarget,
 ): Promise<WriteCrypto | undefined> {
   if (sseC) {
     const key = await generateKey()
@@ -123,6 +166,10 @@ export async function prepareWrite(
     }
   }
   const row = await namespaceRow(ctx, ns)
+  const asked: SseRequest | BucketEncryptionConfig | undefined =
+    target && (target.request ?? (await bucketEncryptionConfig(ctx, target.bucketId)))
+  if (target && asked && (asked.algorithm !== 'AES256' || !row.encrypted))
+    return prepareKmsWrite(ctx, ns, objectId, target.region, asked)
   if (!row.encrypted) return undefined
   const key = await generateKey()
   const nsKey = await newestNamespaceKey(ctx, row)
@@ -140,10 +187,46 @@ export async function prepareWrite(
 }
 
 /**
+ * SSE-KMS: the object key wrapped by the KMS key asked for (the namespace default key when none
+ * is named; for AES256 in a namespace without D@RE, the default key, shown as AES256).
+ */
+async function prepareKmsWrite(
+  ctx: ServiceContext,
+  ns: string,
+  objectId: string,
+  region: string,
+  asked: SseRequest | BucketEncryptionConfig,
+): Promise<WriteCrypto> {
+  const kmsRow =
+    asked.algorithm !== 'AES256' && asked.kmsKeyId !== undefined
+      ? await resolveKmsKey(ctx, ns, asked.kmsKeyId, region)
+      : await defaultKmsKey(ctx, ns, region)
+  const kmsKey = await usableKmsKey(ctx, kmsRow)
+  const context = ('context' in asked && asked.context) || '{}'
+  const key = await generateKey()
+  const record: EncryptionRecord = {
+    v: 1,
+    mode: 'sse-kms',
+    ns,
+    nsKeyVersion: 0,
+    objectId,
+    wrappedKey: await wrapKmsObjectKey(kmsKey, ns, objectId, kmsRow.id, context, key),
+    kmsKeyId: kmsRow.id,
+    kmsKeyArn: kmsArnOf(kmsRow),
+    kmsContext: context,
+    sseAlgorithm: asked.algorithm,
+  }
+  if (asked.algorithm !== 'AES256' && asked.bucketKeyEnabled) record.bucketKeyEnabled = true
+  return { key, record }
+}
+
+/**
  * What a commit of `record` must check (docs/architecture.md §5): that the namespace key version
- * wrapping its object key still exists. Undefined for SSE-C and clear data (no namespace key).
+ * wrapping its object key still exists, or for SSE-KMS that its KMS key is still enabled.
+ * Undefined for SSE-C and clear data.
  */
 export function keyPin(record: EncryptionRecord | undefined): meta.KeyPin | undefined {
+  if (record?.mode === 'sse-kms') return { kmsKeyId: record.kmsKeyId! }
   if (record?.mode !== 'sse-s3') return undefined
   return { namespace: record.ns, version: record.nsKeyVersion, stagedSetting: stagedKeySetting(record.ns) }
 }
@@ -164,6 +247,12 @@ export const keyRotationBusy = (): ServiceError =>
  * commit found the version it started with dropped by a rotation that committed meanwhile.
  */
 export async function rewrapForCurrentKey(ctx: ServiceContext, w: WriteCrypto): Promise<WriteCrypto> {
+  // SSE-KMS: the commit found the KMS key no longer enabled; say why (AWS's error for its state).
+  // Enabled again meanwhile: the same wrapping is committed again.
+  if (w.record.mode === 'sse-kms') {
+    await kmsKeyForRead(ctx, w.record.kmsKeyId!)
+    return w
+  }
   const { ns, objectId } = w.record
   const nsKey = await newestNamespaceKey(ctx, await namespaceRow(ctx, ns))
   return {
@@ -209,6 +298,17 @@ export async function openObjectKey(
 ): Promise<Uint8Array> {
   await checkSseC(record, sseC)
   if (record.mode === 'sse-c') return unwrapSseCObjectKey(sseC!.key, record.ns, record.objectId, record.wrappedKey)
+  if (record.mode === 'sse-kms') {
+    const kmsKey = await kmsKeyForRead(ctx, record.kmsKeyId!)
+    return unwrapKmsObjectKey(
+      kmsKey,
+      record.ns,
+      record.objectId,
+      record.kmsKeyId!,
+      record.kmsContext!,
+      record.wrappedKey,
+    )
+  }
   const ns = await namespaceRow(ctx, record.ns)
   return unwrapObjectKey(
     await namespaceKey(ctx, ns, record.nsKeyVersion),

@@ -16,6 +16,11 @@ export type ServiceErrorCode =
   | 'ObjectLockConfigurationNotFoundError'
   | 'NoSuchObjectLockConfiguration'
   | 'MalformedXML'
+  // Tagging (tags.ts): a tag AWS refuses, a header tag set over the limit, no bucket tag set.
+  | 'InvalidTag'
+  | 'BadRequest'
+  | 'NoSuchTagSet'
+  | 'NoSuchLifecycleConfiguration'
   | 'NoSuchUpload'
   | 'BucketAlreadyExists'
   | 'BucketAlreadyOwnedByYou'
@@ -35,6 +40,11 @@ export type ServiceErrorCode =
   | 'InsufficientStorage'
   /** An SSE-C key that is not 32 bytes or not the key its MD5 names; details.problem says which. */
   | 'InvalidCustomerKey'
+  // SSE-KMS (kms.ts), under AWS's own codes: a key that does not exist (or was deleted), a
+  // disabled key, a key pending deletion.
+  | 'KMS.NotFoundException'
+  | 'KMS.DisabledException'
+  | 'KMS.KMSInvalidStateException'
   // Access control (access.ts).
   | 'MalformedPolicy'
   | 'NoSuchBucketPolicy'

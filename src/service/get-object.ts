@@ -15,6 +15,7 @@ import {
   parseEncryptionRecord,
 } from './encryption.ts'
 import { ServiceError } from './errors.ts'
+import { expirationOf } from './lifecycle/config.ts'
 import { type Actor, bucketFor } from './identities.ts'
 import { type ObjectInfo, objectInfo, showsVersions } from './object-info.ts'
 import { type Decryption, parseStoredData, readStoredRange, type StoredData } from './stored-data.ts'
@@ -92,6 +93,8 @@ export async function findObject(
   const bucket = await bucketFor(ctx, actor, a.bucket)
   const row = await findVersion(ctx, bucket, a.key, a.versionId, method)
   const found = storedObject(row, showsVersions(bucket))
+  const expiration = expirationOf(ctx, bucket, row)
+  if (expiration) found.info.expiration = expiration
   await checkSseC(found.encryption, a.sseC)
   const outcome = evaluateConditions(a.conditions ?? {}, row.etag, row.lastModified)
   if (outcome === 'failed') throw new ServiceError('PreconditionFailed', undefined, { Condition: 'If-Match' })

@@ -35,7 +35,6 @@ export { type CorsRule, corsRulesOf, deleteBucketCors, getBucketCors, putBucketC
 // Buckets and objects.
 export {
   type BucketInfo,
-  bucketEncryption,
   type BucketStats,
   bucketStats,
   createBucket,
@@ -49,11 +48,29 @@ export type {
   ObjectSummary,
   PartInfo,
   PartSummary,
+  KmsInfo,
   SseKind,
   UploadInfo,
 } from './object-info.ts'
 export type { ReadConditions } from './conditions.ts'
-export { type CustomerKey, customerKey } from './encryption.ts'
+export { type CustomerKey, customerKey, type SseAlgorithm, type SseRequest } from './encryption.ts'
+export {
+  type BucketEncryptionConfig,
+  deleteBucketEncryption,
+  getBucketEncryption,
+  putBucketEncryption,
+} from './bucket-encryption.ts'
+export { canonicalEncryptionContext, EncryptionContextError } from './kms-ids.ts'
+export {
+  cancelKmsKeyDeletion,
+  createKmsKey,
+  describeKmsKey,
+  disableKmsKey,
+  enableKmsKey,
+  type KmsKeyInfo,
+  listKmsKeys,
+  scheduleKmsKeyDeletion,
+} from './kms.ts'
 export {
   type BodyInput,
   type Digests,
@@ -73,6 +90,20 @@ export {
   putObjectLockConfiguration,
   putObjectRetention,
 } from './locks.ts'
+export {
+  deleteBucketTagging,
+  deleteObjectTagging,
+  getBucketTagging,
+  getObjectTagging,
+  type ObjectTagging,
+  putBucketTagging,
+  putObjectTagging,
+  type TaggingAddress,
+} from './tagging.ts'
+export { checkObjectTags, MAX_OBJECT_TAGS, type Tag } from './tags.ts'
+export { deleteBucketLifecycle, getBucketLifecycle, putBucketLifecycle } from './lifecycle/config.ts'
+export type { LifecycleFilter, LifecycleRule } from './lifecycle/rules.ts'
+export { type LifecycleStatus, lifecycleStatus } from './lifecycle/worker.ts'
 export {
   getBucketVersioning,
   listObjectVersions,

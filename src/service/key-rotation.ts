@@ -6,6 +6,7 @@ import {
   generateKey,
   masterKeyFingerprint,
   resealUserSecret,
+  rewrapKmsKey,
   rewrapNamespaceKey,
   rewrapObjectKey,
   wrapNamespaceKey,
@@ -30,7 +31,7 @@ const REWRAP_PAGE = 500
 
 /**
  * New master key: (1) written beside the key file as `<file>.new`; (2) every namespace key (and
- * staged key) re-wrapped, every user's secret re-sealed, plus the new fingerprint, in one
+ * staged key) and every SSE-KMS key re-wrapped, every user's secret re-sealed, plus the new fingerprint, in one
  * transaction; (3) the file replaced.
  * A crash after (2) is finished at the next start, which finds the staged file matching.
  */
@@ -60,6 +61,15 @@ export async function rotateMasterKey(ctx: ServiceContext): Promise<{ namespaces
       const wrappedSecret = await resealUserSecret(old, next, u.accessKeyId, u.wrappedSecret)
       secrets.push({ accessKeyId: u.accessKeyId, old: u.wrappedSecret, wrappedSecret })
     }
+    // SSE-KMS keys hang off the master key too (namespace-key rotations do not touch them).
+    const kms: meta.KmsKeyRewrap[] = []
+    for (const k of await meta.wrappedKmsKeys(ctx.db)) {
+      kms.push({
+        id: k.id,
+        old: k.wrappedKey,
+        wrappedKey: await rewrapKmsKey(old, next, k.namespace, k.id, k.wrappedKey),
+      })
+    }
     await ctx.keys.file.stage(next)
     try {
       await meta.commitMasterRotation(
@@ -68,6 +78,7 @@ export async function rotateMasterKey(ctx: ServiceContext): Promise<{ namespaces
         staged,
         { key: FINGERPRINT_SETTING, value: await masterKeyFingerprint(next) },
         secrets,
+        kms,
       )
     } catch (e) {
       await ctx.keys.file.discard().catch(() => {})

@@ -3,6 +3,7 @@
  * stitched into one object (a segment per part) in a single metadata transaction, in which the
  * parts left out and any object it replaces are queued for garbage collection.
  */
+import { kmsKeyForRead } from './kms.ts'
 import * as meta from '../meta/index.ts'
 import { parseDataLayout } from '../storage/index.ts'
 import { fromBase64, fromHex, toBase64, toHex } from '../util/bytes.ts'
@@ -130,6 +131,7 @@ async function completeOnce(
     contentType: upload.contentType ?? 'binary/octet-stream',
     headers: upload.headers,
     userMeta: upload.userMeta,
+    tags: upload.tags ?? null,
     checksum: objectChecksum(ctx, upload, chosen) ?? null,
     parts: chosen.map((p) => ({
       partNumber: p.partNumber,
@@ -145,7 +147,11 @@ async function completeOnce(
   // it replaces and the parts left out are queued for GC in the same transaction.
   const result = await meta.completeUpload(ctx.db, upload.uploadId, row, chosen, writer, conditions, keyPin(encryption))
   if (!result.ok) {
-    if (result.reason === 'key-version') return 'key-version'
+    if (result.reason === 'key-version') {
+      // SSE-KMS: the key was disabled or scheduled for deletion; AWS's error for its state.
+      if (encryption?.mode === 'sse-kms') await kmsKeyForRead(ctx, encryption.kmsKeyId!)
+      return 'key-version'
+    }
     if (result.reason === 'no-such-bucket' || result.reason === 'access-denied')
       throw refusalError(result.reason, upload.bucket)
     if (result.reason === 'missing') throw new ServiceError('NoSuchUpload', undefined, { UploadId: upload.uploadId })

@@ -17,6 +17,7 @@ import {
   openCurrentObjectKey,
   parseEncryptionRecord,
   prepareWrite,
+  type SseRequest,
   rewrapForCurrentKey,
 } from './encryption.ts'
 import { ServiceError } from './errors.ts'
@@ -26,6 +27,7 @@ import { type Actor, bucketFor, refusalError, writerOf } from './identities.ts'
 import { type PartInfo, partInfo, type UploadInfo, uploadInfo } from './object-info.ts'
 import { type BodyInput, type Digests, type ObjectMetadataInput, removeQuietly } from './put-object.ts'
 import { singleSegment } from './stored-data.ts'
+import type { Tag } from './tags.ts'
 import { settle, settleCommitted, storeData } from './stored-write.ts'
 
 export interface CreateUploadInput extends ObjectMetadataInput {
@@ -35,8 +37,12 @@ export interface CreateUploadInput extends ObjectMetadataInput {
   checksumType?: 'FULL_OBJECT' | 'COMPOSITE'
   /** SSE-C: every part must then carry the same customer key. */
   sseC?: CustomerKey
+  /** x-amz-server-side-encryption (and its KMS headers); the bucket's default applies otherwise. */
+  sse?: SseRequest
   /** Object Lock for the completed version (x-amz-object-lock-*). */
   lockRequest?: LockRequest
+  /** The completed version's tag set (x-amz-tagging, checked by the caller with tags.ts). */
+  tags?: readonly Tag[]
   /** The completed version's ACL (x-amz-acl, x-amz-grant-*), judged now and kept on the upload. */
   acl?: AclRequest
 }
@@ -83,7 +89,11 @@ export async function createUpload(ctx: ServiceContext, actor: Actor, input: Cre
   // Long and random like S3's: upload ids are bearer-ish handles in URLs.
   const uploadId = toHex(crypto.getRandomValues(new Uint8Array(24)))
   // One object key for the whole upload, bound to the upload id; each part gets its own prefix.
-  let sealed = await prepareWrite(ctx, bucket.namespace, uploadId, input.sseC)
+  let sealed = await prepareWrite(ctx, bucket.namespace, uploadId, input.sseC, {
+    bucketId: bucket.id,
+    region: bucket.region,
+    request: input.sse,
+  })
   const row: meta.UploadRow = {
     uploadId,
     bucket: input.bucket,
@@ -97,6 +107,7 @@ export async function createUpload(ctx: ServiceContext, actor: Actor, input: Cre
     checksumType: input.checksumAlgorithm ? (input.checksumType ?? defaultChecksumType(input.checksumAlgorithm)) : null,
     encryption: sealed?.record ?? null,
     lock: lockRequestOf(bucket, input.lockRequest),
+    tags: input.tags?.length ? [...input.tags] : null,
     acl:
       input.acl || actor.anonymous ? await newObjectAcl(ctx, bucket, input.acl ?? {}, actor.anonymous === true) : null,
   }
@@ -187,7 +198,7 @@ export async function storePart(ctx: ServiceContext, upload: StoredUpload, input
     throw refusalError(result.reason, upload.writer.bucket)
   }
   await settleCommitted(ctx, [id])
-  return partInfo(part, upload.info.sse)
+  return partInfo(part, upload.info.sse, upload.info.kms)
 }
 
 export async function abortUpload(ctx: ServiceContext, actor: Actor, a: UploadAddress): Promise<void> {
@@ -212,7 +223,7 @@ export async function listParts(
 ): Promise<PartsPage> {
   const upload = await findUpload(ctx, actor, input)
   const page = await meta.listParts(ctx.db, upload.row.uploadId, input)
-  return { ...page, upload: upload.info, parts: page.parts.map((p) => partInfo(p, upload.info.sse)) }
+  return { ...page, upload: upload.info, parts: page.parts.map((p) => partInfo(p, upload.info.sse, upload.info.kms)) }
 }
 
 export interface UploadsPage {

@@ -3,12 +3,25 @@
  * metadata rows, without storage layouts or wrapped keys. Uses meta's row types only.
  */
 import type * as meta from '../meta/index.ts'
+import { toBase64, utf8 } from '../util/bytes.ts'
 import type { ChecksumAlgorithm } from '../util/checksums.ts'
 import type { EncryptionRecord } from './encryption.ts'
 import { decodeVersionLock, type VersionLock } from './object-lock.ts'
 
-/** How stored data is encrypted: SSE-S3 (the namespace's D@RE key) or SSE-C (the customer's key). */
-export type SseKind = 'sse-s3' | 'sse-c'
+/**
+ * How stored data is encrypted: SSE-S3 (the namespace's D@RE key), SSE-C (the customer's key)
+ * or SSE-KMS (a KMS key: `kms` says which).
+ */
+export type SseKind = 'sse-s3' | 'sse-c' | 'sse-kms'
+
+/** SSE-KMS as responses show it. */
+export interface KmsInfo {
+  algorithm: 'aws:kms' | 'aws:kms:dsse'
+  keyArn: string
+  /** base64 of the canonical JSON; absent when the write gave none. */
+  context?: string
+  bucketKeyEnabled?: boolean
+}
 
 export interface ChecksumValue {
   algorithm: ChecksumAlgorithm
@@ -46,10 +59,15 @@ export interface ObjectInfo extends ObjectSummary {
   parts?: PartSummary[]
   /** Absent when stored in clear. */
   sse?: SseKind
+  kms?: KmsInfo
   /** The version's id; present when the bucket is or was versioned ('null' included). */
   versionId?: string
   /** Object Lock retention and legal hold; absent when the version has neither. */
   lock?: VersionLock
+  /** How many tags the version has (x-amz-tagging-count); absent when none. */
+  tagCount?: number
+  /** When a lifecycle rule will expire this current version (x-amz-expiration), and which. */
+  expiration?: { at: Date; ruleId: string }
 }
 
 export interface UploadInfo {
@@ -63,6 +81,7 @@ export interface UploadInfo {
   checksumAlgorithm?: ChecksumAlgorithm
   checksumType?: 'FULL_OBJECT' | 'COMPOSITE'
   sse?: SseKind
+  kms?: KmsInfo
 }
 
 export interface PartInfo {
@@ -73,12 +92,26 @@ export interface PartInfo {
   checksum?: ChecksumValue
   /** How the upload's parts are encrypted. */
   sse?: SseKind
+  kms?: KmsInfo
 }
 
 const checksumOf = (c: meta.ChecksumInfo | null): ChecksumValue | undefined =>
   c ? { algorithm: c.algorithm, type: c.type, value: c.value } : undefined
 
-export const sseOf = (record: EncryptionRecord | undefined): SseKind | undefined => record?.mode
+/** SSE-S3 in a namespace without D@RE is stored under the managed KMS key, and shown as SSE-S3. */
+export const sseOf = (record: EncryptionRecord | undefined): SseKind | undefined =>
+  record?.mode === 'sse-kms' && record.sseAlgorithm === 'AES256' ? 'sse-s3' : record?.mode
+
+export function kmsOf(record: EncryptionRecord | undefined): KmsInfo | undefined {
+  if (record?.mode !== 'sse-kms' || record.sseAlgorithm === 'AES256') return undefined
+  const out: KmsInfo = {
+    algorithm: record.sseAlgorithm === 'aws:kms:dsse' ? 'aws:kms:dsse' : 'aws:kms',
+    keyArn: record.kmsKeyArn ?? record.kmsKeyId!,
+  }
+  if (record.kmsContext && record.kmsContext !== '{}') out.context = toBase64(utf8(record.kmsContext))
+  if (record.bucketKeyEnabled) out.bucketKeyEnabled = true
+  return out
+}
 
 export function objectSummary(row: meta.ObjectRow): ObjectSummary {
   const out: ObjectSummary = { key: row.key, size: row.size, etag: row.etag, lastModified: row.lastModified }
@@ -107,11 +140,14 @@ export function objectInfo(row: meta.ObjectRow, record: EncryptionRecord | undef
     })
   const sse = sseOf(record)
   if (sse) out.sse = sse
+  const kms = kmsOf(record)
+  if (kms) out.kms = kms
   if (versioned) out.versionId = row.versionId
   if (row.lock !== null && row.lock !== undefined) {
     const lock = decodeVersionLock(row.lock, `object ${row.bucket}/${row.key} version ${row.versionId}`)
     if (lock.retention || lock.legalHold) out.lock = lock
   }
+  if (row.tags?.length) out.tagCount = row.tags.length
   return out
 }
 
@@ -127,13 +163,16 @@ export function uploadInfo(row: meta.UploadRow, record: EncryptionRecord | undef
   if (row.checksumType) out.checksumType = row.checksumType
   const sse = sseOf(record)
   if (sse) out.sse = sse
+  const kms = kmsOf(record)
+  if (kms) out.kms = kms
   return out
 }
 
-export function partInfo(row: meta.PartRow, sse: SseKind | undefined): PartInfo {
+export function partInfo(row: meta.PartRow, sse: SseKind | undefined, kms?: KmsInfo): PartInfo {
   const out: PartInfo = { partNumber: row.partNumber, size: row.size, etag: row.etag, lastModified: row.lastModified }
   const checksum = checksumOf(row.checksum)
   if (checksum) out.checksum = checksum
   if (sse) out.sse = sse
+  if (kms) out.kms = kms
   return out
 }

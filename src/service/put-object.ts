@@ -11,6 +11,7 @@ import {
   keyPin,
   keyRotationBusy,
   prepareWrite,
+  type SseRequest,
   rewrapForCurrentKey,
   type WriteCrypto,
 } from './encryption.ts'
@@ -23,6 +24,8 @@ import { versionIdFor } from './versioning.ts'
 import { type LockRequest, lockForNewVersion } from './locks.ts'
 import { layoutsOf, type StoredData } from './stored-data.ts'
 import { newId, settle, settleCommitted, storeData } from './stored-write.ts'
+import type { Tag } from './tags.ts'
+import { expirationOf } from './lifecycle/config.ts'
 
 /** Computed by the protocol layer while the body streamed; read once the body is stored. */
 export interface Digests {
@@ -58,10 +61,14 @@ export interface PutObjectInput extends ObjectMetadataInput, WriteConditions, Bo
   lockRequest?: LockRequest
   /** SSE-C: the customer's key; the object key is then wrapped by it instead of the namespace key. */
   sseC?: CustomerKey
+  /** The new version's tag set (x-amz-tagging, checked by the caller with tags.ts). */
+  tags?: readonly Tag[]
   /** A canned ACL or grants for the new version (x-amz-acl, x-amz-grant-*). */
   acl?: AclRequest
   /** Set by the service: the writer is anonymous (the object's owner follows Object Ownership). */
   anonymousWriter?: boolean
+  /** x-amz-server-side-encryption (and its KMS headers); the bucket's default applies otherwise. */
+  sse?: SseRequest
 }
 
 /** Fails fast, before any byte is read, when the condition already cannot hold. */
@@ -145,7 +152,11 @@ export async function writeObject(
       ? await newObjectAcl(ctx, bucket, input.acl ?? {}, input.anonymousWriter === true)
       : null
   const objectId = newId()
-  const crypto = await prepareWrite(ctx, bucket.namespace, objectId, input.sseC)
+  const crypto = await prepareWrite(ctx, bucket.namespace, objectId, input.sseC, {
+    bucketId: bucket.id,
+    region: bucket.region,
+    request: input.sse,
+  })
   const seal = crypto && { key: crypto.key, objectId, partNumber: 0 }
   const { id, segment } = await storeData(ctx, input.body, seal, input.length)
   const data: StoredData = { v: 1, segments: [segment] }
@@ -177,6 +188,7 @@ export async function writeObject(
     parts: null,
     layout: data,
     encryption: crypto?.record ?? null,
+    tags: input.tags?.length ? [...input.tags] : null,
   }
   try {
     await commitStored(ctx, row, data, writer, input, crypto)
@@ -189,5 +201,7 @@ export async function writeObject(
   }
   await settleCommitted(ctx, [id])
   // Only the mode shows (x-amz-server-side-encryption), which a re-wrap does not change.
-  return objectInfo(row, crypto?.record, showsVersions(bucket))
+  const info = objectInfo(row, crypto?.record, showsVersions(bucket))
+  const expiration = expirationOf(ctx, bucket, row)
+  return expiration ? { ...info, expiration } : info
 }

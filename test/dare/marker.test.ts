@@ -186,54 +186,85 @@ describe('bucket encryption follows the namespace', () => {
     expect(err.name).toBe('ServerSideEncryptionConfigurationNotFoundError')
   })
 
-  it('PutBucketEncryption: AES256 accepted where D@RE is on; KMS or a clear namespace refused', async () => {
+  it('PutBucketEncryption: AES256 and aws:kms defaults are kept, in a namespace with D@RE and one without', async () => {
     const aes = { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' as const } }] }
+    const kms = { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' as const } }] }
+    const algorithm = async (client: S3Client, Bucket: string) =>
+      (await client.send(new GetBucketEncryptionCommand({ Bucket }))).ServerSideEncryptionConfiguration?.Rules?.[0]
+        ?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm
+    await enc.send(new PutBucketEncryptionCommand({ Bucket: encBucket, ServerSideEncryptionConfiguration: kms }))
+    expect(await algorithm(enc, encBucket)).toBe('aws:kms')
     await enc.send(new PutBucketEncryptionCommand({ Bucket: encBucket, ServerSideEncryptionConfiguration: aes }))
-    const kms = await sdkError(
-      enc.send(
-        new PutBucketEncryptionCommand({
-          Bucket: encBucket,
-          ServerSideEncryptionConfiguration: {
-            Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }],
-          },
-        }),
-      ),
-    )
-    expect(kms.status).toBe(400)
-    expect(kms.message).toMatch(/AES256/)
-    const off = await sdkError(
-      clear.send(new PutBucketEncryptionCommand({ Bucket: clearBucket, ServerSideEncryptionConfiguration: aes })),
-    )
-    expect(off.status).toBe(400)
-    expect(off.message).toMatch(/plain-ns/)
-    // As on S3, deleting the configuration falls back to the default, which stays AES256 here.
+    expect(await algorithm(enc, encBucket)).toBe('AES256')
+    await clear.send(new PutBucketEncryptionCommand({ Bucket: clearBucket, ServerSideEncryptionConfiguration: aes }))
+    expect(await algorithm(clear, clearBucket)).toBe('AES256')
+    // As on S3, deleting the configuration falls back to the default: AES256 where D@RE is on,
+    // nothing where it is off.
     await enc.send(new DeleteBucketEncryptionCommand({ Bucket: encBucket }))
-    expect(
-      (await enc.send(new GetBucketEncryptionCommand({ Bucket: encBucket }))).ServerSideEncryptionConfiguration
-        ?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm,
-    ).toBe('AES256')
+    expect(await algorithm(enc, encBucket)).toBe('AES256')
+    await clear.send(new DeleteBucketEncryptionCommand({ Bucket: clearBucket }))
+    expect((await sdkError(clear.send(new GetBucketEncryptionCommand({ Bucket: clearBucket })))).status).toBe(404)
   })
 
-  it('x-amz-server-side-encryption on PUT: AES256 fine where D@RE is on, KMS and clear namespaces refused', async () => {
-    const ok = await enc.send(
-      new PutObjectCommand({ Bucket: encBucket, Key: 'asked', Body: 'x', ServerSideEncryption: 'AES256' }),
-    )
-    expect(ok.ServerSideEncryption).toBe('AES256')
-    expect(
-      (
-        await sdkError(
-          enc.send(new PutObjectCommand({ Bucket: encBucket, Key: 'kms', Body: 'x', ServerSideEncryption: 'aws:kms' })),
-        )
-      ).status,
-    ).toBe(400)
-    expect(
-      (
-        await sdkError(
-          clear.send(
-            new PutObjectCommand({ Bucket: clearBucket, Key: 'asked', Body: 'x', ServerSideEncryption: 'AES256' }),
-          ),
-        )
-      ).status,
-    ).toBe(400)
+  it('x-amz-server-side-encryption on PUT: AES256 and aws:kms in both namespaces', async () => {
+    for (const [client, Bucket] of [
+      [enc, encBucket],
+      [clear, clearBucket],
+    ] as const) {
+      const aes = await client.send(
+        new PutObjectCommand({ Bucket, Key: 'asked', Body: 'x', ServerSideEncryption: 'AES256' }),
+      )
+      expect(aes.ServerSideEncryption).toBe('AES256')
+      const kms = await client.send(
+        new PutObjectCommand({ Bucket, Key: 'kms', Body: 'x', ServerSideEncryption: 'aws:kms' }),
+      )
+      expect(kms.ServerSideEncryption).toBe('aws:kms')
+      expect(kms.SSEKMSKeyId).toMatch(/^arn:aws:kms:[a-z0-9-]+:[^:]+:key\/[0-9a-f-]{36}$/)
+    }
   })
+})
+
+describe('SSE-KMS at rest', () => {
+  const kmsMarker = { single: marker('kms-single'), parts: marker('kms-parts'), aes: marker('aes-managed') }
+
+  it('in the namespace with encryption off, aws:kms objects (single, multipart) and AES256 ones leave no marker on disk', async () => {
+    await clear.send(
+      new PutObjectCommand({
+        Bucket: clearBucket,
+        Key: 'kms-single',
+        Body: markerBody(kmsMarker.single, 300_000),
+        ServerSideEncryption: 'aws:kms',
+      }),
+    )
+    await clear.send(
+      new PutObjectCommand({
+        Bucket: clearBucket,
+        Key: 'aes-managed',
+        Body: markerBody(kmsMarker.aes, 100_000),
+        ServerSideEncryption: 'AES256',
+      }),
+    )
+    const parts = [markerBody(kmsMarker.parts, 5 * MiB), markerBody(kmsMarker.parts, 200_000)]
+    const { UploadId } = await clear.send(
+      new CreateMultipartUploadCommand({ Bucket: clearBucket, Key: 'kms-parts', ServerSideEncryption: 'aws:kms' }),
+    )
+    const done = []
+    for (const [i, Body] of parts.entries()) {
+      const r = await clear.send(
+        new UploadPartCommand({ Bucket: clearBucket, Key: 'kms-parts', UploadId, PartNumber: i + 1, Body }),
+      )
+      done.push({ PartNumber: i + 1, ETag: r.ETag })
+    }
+    await clear.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: clearBucket,
+        Key: 'kms-parts',
+        UploadId,
+        MultipartUpload: { Parts: done },
+      }),
+    )
+    for (const m of Object.values(kmsMarker)) expect(await filesContaining(server.dataDir, Buffer.from(m))).toEqual([])
+    const range = await get(clear, clearBucket, 'kms-parts', `bytes=${5 * MiB - 10}-${5 * MiB + 9}`)
+    expect(range.equals(Buffer.concat(parts).subarray(5 * MiB - 10, 5 * MiB + 10))).toBe(true)
+  }, 120_000)
 })

@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { boto3, type Boto3Call, describeWithBoto3 } from '../helpers/boto3.ts'
 import { findOnPath } from '../helpers/clients.ts'
@@ -94,6 +94,27 @@ describeWithBoto3('POST Object: browser form uploads signed by boto3', (python) 
     })
     expect(redirected.status).toBe(303)
     expect(redirected.head).toMatch(/location: https:\/\/app\.example\/done\?bucket=forms&key=redirected&etag=/)
+  })
+
+  it('the tagging field (a Tagging XML document, as on AWS) tags the object; a tag set AWS refuses stores nothing', async () => {
+    const tagging =
+      '<Tagging><TagSet><Tag><Key>source</Key><Value>browser form</Value></Tag>' +
+      '<Tag><Key>n</Key><Value>1</Value></Tag></TagSet></Tagging>'
+    const r = await post({ key: 'tagged-form', fields: { tagging }, conditions: [{ tagging }] })
+    expect(r.status, r.body).toBe(204)
+    const got = await s3Client(server).send(new GetObjectTaggingCommand({ Bucket: 'forms', Key: 'tagged-form' }))
+    expect(got.TagSet).toEqual([
+      { Key: 'source', Value: 'browser form' },
+      { Key: 'n', Value: '1' },
+    ])
+    const eleven = `<Tagging><TagSet>${Array.from({ length: 11 }, (_, i) => `<Tag><Key>k${i}</Key><Value>v</Value></Tag>`).join('')}</TagSet></Tagging>`
+    const refused = await post({ key: 'too-many-tags', fields: { tagging: eleven }, conditions: [{ tagging: eleven }] })
+    expect([refused.status, errorCode(refused.body)]).toEqual([400, 'InvalidTag'])
+    const head = s3Client(server).send(new HeadObjectCommand({ Bucket: 'forms', Key: 'too-many-tags' }))
+    await expect(head).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } })
+    const malformed = '<Tagging><TagSet><Tag><Key>k</Key></Tag></TagSet></Tagging>'
+    const bad = await post({ key: 'bad-tags', fields: { tagging: malformed }, conditions: [{ tagging: malformed }] })
+    expect([bad.status, errorCode(bad.body)]).toEqual([400, 'MalformedXML'])
   })
 
   it('SigV2 form (signature_version s3) uploads too', async () => {

@@ -14,13 +14,29 @@ export type BucketRow = Omit<typeof buckets.$inferSelect, 'id'> & { id: string }
 /** What creating a bucket takes; the immutable id is drawn here unless given (tests). */
 export type NewBucket = Omit<
   BucketRow,
-  'id' | 'versioning' | 'objectLock' | 'policy' | 'publicAccessBlock' | 'ownership' | 'acl'
+  'id' | 'versioning' | 'objectLock' | 'policy' | 'publicAccessBlock' | 'ownership' | 'acl' | BucketConfig
 > & {
   acl?: string | null
   id?: string
   versioning?: string | null
   objectLock?: unknown
-} & Partial<Pick<BucketRow, 'policy' | 'publicAccessBlock' | 'ownership'>>
+} & Partial<Pick<BucketRow, 'policy' | 'publicAccessBlock' | 'ownership' | BucketConfig>>
+
+/** Bucket sub-resources stored as opaque JSON of the service's, set and cleared whole. */
+type BucketConfig = 'tags' | 'lifecycle'
+export type BucketConfigPatch = Partial<Pick<BucketRow, BucketConfig>>
+
+/**
+ * Sets (or, with null, clears) bucket sub-resources on the very bucket (by id) the request was
+ * admitted to; false when it is gone.
+ */
+export async function setBucketConfig(db: Db, name: string, id: string, patch: BucketConfigPatch): Promise<boolean> {
+  const res = await db
+    .update(buckets)
+    .set(patch)
+    .where(and(eq(buckets.name, name), eq(buckets.id, id)))
+  return affected(res) === 1
+}
 
 /**
  * Sets the bucket's versioning state ('Enabled' or 'Suspended'; S3 never goes back to

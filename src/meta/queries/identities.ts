@@ -4,7 +4,7 @@
  */
 import { and, asc, eq, exists, isNotNull, isNull, ne, notExists, sql } from 'drizzle-orm'
 import type { Db } from '../db.ts'
-import { buckets, namespaces, settings, users } from '../schema.ts'
+import { buckets, kmsKeys, namespaces, settings, users } from '../schema.ts'
 import { affected, rowWhere } from '../tx.ts'
 
 /**
@@ -180,9 +180,11 @@ export async function deleteNamespace(
   stagedKey: string,
 ): Promise<'deleted' | 'has-buckets' | 'missing'> {
   const empty = notExists(db.select({ one: sql`1` }).from(buckets).where(eq(buckets.namespace, name)))
-  const [existing, , , gone] = await db.batch([
+  const [existing, , , , gone] = await db.batch([
     db.select({ name: namespaces.name }).from(namespaces).where(eq(namespaces.name, name)),
     db.delete(users).where(and(eq(users.namespace, name), empty)),
+    // Its KMS keys go with it (crypto-erase of their objects, as for the namespace key).
+    db.delete(kmsKeys).where(and(eq(kmsKeys.namespace, name), empty)),
     db.delete(settings).where(and(eq(settings.key, stagedKey), empty)),
     db.delete(namespaces).where(and(eq(namespaces.name, name), empty)),
   ])

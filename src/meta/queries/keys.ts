@@ -4,8 +4,9 @@
  */
 import { and, asc, eq, exists, gt, inArray, ne, not, or, sql, type AnyColumn, type SQL } from 'drizzle-orm'
 import type { Db } from '../db.ts'
-import { buckets, multipartUploads, namespaces, objects, settings, users } from '../schema.ts'
+import { buckets, kmsKeys, multipartUploads, namespaces, objects, settings, users } from '../schema.ts'
 import { affected } from '../tx.ts'
+import { kmsKeyUsable } from './kms.ts'
 
 export async function getSetting(db: Db, key: string): Promise<string | undefined> {
   return (await db.select({ value: settings.value }).from(settings).where(eq(settings.key, key)).get())?.value
@@ -26,15 +27,19 @@ export async function deleteSetting(db: Db, key: string): Promise<void> {
  * `stagedSetting`, a JSON value whose `version` field names it). A rotation that committed
  * meanwhile has dropped the version, and the commit is refused instead of storing a dead pointer.
  */
-export interface KeyPin {
-  namespace: string
-  version: number
-  stagedSetting: string
-}
+export type KeyPin =
+  | {
+      namespace: string
+      version: number
+      stagedSetting: string
+    }
+  /** SSE-KMS: the KMS key wrapping the object key must be enabled (not disabled, not pending deletion). */
+  | { kmsKeyId: string }
 
 /** SQL that holds while `pin`'s key version exists (see KeyPin); true without a pin. */
 export function keyVersionLive(db: Db, pin: KeyPin | undefined): SQL {
   if (!pin) return sql`1`
+  if ('kmsKeyId' in pin) return kmsKeyUsable(db, pin.kmsKeyId)
   return or(
     exists(
       db
@@ -79,6 +84,13 @@ export interface SecretReseal {
   wrappedSecret: string
 }
 
+/** A KMS key's material as read (`old`) and re-wrapped under the new master key. */
+export interface KmsKeyRewrap {
+  id: string
+  old: string
+  wrappedKey: string
+}
+
 /**
  * Master-key rotation commit: every namespace key re-wrapped, staged keys re-wrapped, every
  * user's sealed secret re-sealed, and the new fingerprint, in ONE transaction, which first checks
@@ -90,16 +102,21 @@ export async function commitMasterRotation(
   staged: readonly { key: string; old: string; value: string }[],
   fingerprint: { key: string; value: string },
   secrets: readonly SecretReseal[] = [],
+  kms: readonly KmsKeyRewrap[] = [],
 ): Promise<void> {
   const same = updates.map((u) => and(eq(namespaces.name, u.name), eq(namespaces.wrappedKey, u.oldWrappedKey)))
   // One JSON parameter for the secrets: thousands of users must not hit SQLite's expression limits.
   const olds = JSON.stringify(secrets.map((s) => ({ id: s.accessKeyId, old: s.old })))
+  const kmsOlds = JSON.stringify(kms.map((k) => ({ id: k.id, old: k.old })))
   const unchanged = sql`(select count(*) from ${namespaces} where ${namespaces.wrappedKey} is not null) = ${updates.length}
     and (select count(*) from ${namespaces} where ${updates.length === 0 ? sql`0` : or(...same)}) = ${updates.length}
     and (select count(*) from ${settings} where ${staged.length === 0 ? sql`0` : or(...staged.map((s) => and(eq(settings.key, s.key), eq(settings.value, s.old))))}) = ${staged.length}
     and (select count(*) from ${users} where ${users.wrappedSecret} is not null) = ${secrets.length}
     and (select count(*) from ${users}, json_each(${olds}) as w
-      where ${users.accessKeyId} = json_extract(w.value, '$.id') and ${users.wrappedSecret} = json_extract(w.value, '$.old')) = ${secrets.length}`
+      where ${users.accessKeyId} = json_extract(w.value, '$.id') and ${users.wrappedSecret} = json_extract(w.value, '$.old')) = ${secrets.length}
+    and (select count(*) from ${kmsKeys} where ${kmsKeys.wrappedKey} is not null) = ${kms.length}
+    and (select count(*) from ${kmsKeys}, json_each(${kmsOlds}) as w
+      where ${kmsKeys.id} = json_extract(w.value, '$.id') and ${kmsKeys.wrappedKey} = json_extract(w.value, '$.old')) = ${kms.length}`
   try {
     await db.batch([
       assertSql(db, unchanged),
@@ -108,6 +125,7 @@ export async function commitMasterRotation(
       ...secrets.map((s) =>
         db.update(users).set({ wrappedSecret: s.wrappedSecret }).where(eq(users.accessKeyId, s.accessKeyId)),
       ),
+      ...kms.map((k) => db.update(kmsKeys).set({ wrappedKey: k.wrappedKey }).where(eq(kmsKeys.id, k.id))),
       db
         .insert(settings)
         .values(fingerprint)
@@ -116,7 +134,7 @@ export async function commitMasterRotation(
   } catch (e) {
     if (String((e as Error)?.message ?? e).includes('malformed JSON'))
       throw new ConcurrentChangeError(
-        'a namespace key or a user changed during the master-key rotation; nothing was changed, retry',
+        'a namespace key, a KMS key or a user changed during the master-key rotation; nothing was changed, retry',
       )
     throw e
   }

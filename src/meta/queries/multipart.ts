@@ -55,7 +55,7 @@ export async function createUpload(
       .select(
         rowWhere(
           multipartUploads,
-          { ...row, acl: row.acl ?? null },
+          { ...row, tags: row.tags ?? null, acl: row.acl ?? null },
           and(writerAllowed(db, writer), keyVersionLive(db, pin))!,
         ),
       ),

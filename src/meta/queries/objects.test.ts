@@ -8,7 +8,15 @@ import { bucketIdOf, freshDb, objectRow, writer } from '../meta.testkit.ts'
 import { deleteBucket, insertBucket } from './buckets.ts'
 import { takeGc } from './gc.ts'
 import { createNamespace, createUser, deleteUser } from './identities.ts'
-import { commitObject, deleteObject, getObject, parseEtagList } from './objects.ts'
+import {
+  commitObject,
+  deleteObject,
+  deleteVersion,
+  getObject,
+  getVersion,
+  parseEtagList,
+  setVersionTags,
+} from './objects.ts'
 
 let meta: Meta
 beforeEach(async () => {
@@ -124,6 +132,54 @@ describe('objects', () => {
     })
     expect(await deleteObject(meta.db, intruder, 'k')).toBe('access-denied')
     expect((await getObject(meta.db, 'b', 'k'))?.layout).toEqual({ by: 'B' })
+  })
+
+  it('tags live on the version row: written by its commit, replaced with it, changed only through the writer gate', async () => {
+    const tags = [{ key: 'a', value: '1' }]
+    await commitObject(meta.db, objectRow('b', 'k', { tags }), writer('b'))
+    expect((await getObject(meta.db, 'b', 'k'))?.tags).toEqual(tags)
+    // Overwriting the 'null' version replaces the row, and its tags with it.
+    await commitObject(meta.db, objectRow('b', 'k'), writer('b'))
+    expect((await getObject(meta.db, 'b', 'k'))?.tags).toBeNull()
+    expect(await setVersionTags(meta.db, writer('b'), 'k', 'null', tags)).toBe('set')
+    expect((await getVersion(meta.db, 'b', 'k', 'null'))?.tags).toEqual(tags)
+    expect(await setVersionTags(meta.db, writer('b'), 'k', 'v-none', tags)).toBe('missing')
+    // A tagger admitted to the bucket before it was deleted and its name taken again changes nothing.
+    await deleteObject(meta.db, writer('b'), 'k')
+    expect(await deleteBucket(meta.db, 'b', bucketIdOf('b'))).toBe('deleted')
+    await insertBucket(meta.db, {
+      name: 'b',
+      id: 'reborn',
+      namespace: 'default',
+      owner: 'ROOT',
+      region: 'us-east-1',
+      createdAt: new Date(),
+    })
+    await commitObject(meta.db, objectRow('b', 'k'), { bucket: 'b', bucketId: 'reborn', accessKeyId: 'ROOT' })
+    expect(await setVersionTags(meta.db, writer('b'), 'k', 'null', tags)).toBe('no-such-bucket')
+    expect((await getObject(meta.db, 'b', 'k'))?.tags).toBeNull()
+  })
+
+  it('lifecycle gates: a marker only over the version judged current, a removal only of the row judged', async () => {
+    await commitObject(meta.db, objectRow('b', 'k', { layout: { gen: 1 } }), writer('b'))
+    const judged = (await getObject(meta.db, 'b', 'k'))!
+    // A write lands between the worker's read and its commit: a new 'null' version (another row).
+    const later = new Date(1_700_000_001_000)
+    await commitObject(meta.db, objectRow('b', 'k', { layout: { gen: 2 }, lastModified: later }), writer('b'))
+    const marker = objectRow('b', 'k', { versionId: 'm1', deleteMarker: true, layout: null, size: 0, etag: '' })
+    expect(await commitObject(meta.db, marker, writer('b'), { current: judged })).toEqual({
+      ok: false,
+      reason: 'precondition',
+    })
+    const removed = await deleteVersion(meta.db, writer('b'), 'k', 'null', 'lifecycle', Date.now(), undefined, judged)
+    expect(removed.result).toBe('missing')
+    expect((await getObject(meta.db, 'b', 'k'))?.layout).toEqual({ gen: 2 })
+    // Against the row as it is now, both go through.
+    const now = (await getObject(meta.db, 'b', 'k'))!
+    expect(await commitObject(meta.db, marker, writer('b'), { current: now })).toEqual({ ok: true })
+    expect(
+      (await deleteVersion(meta.db, writer('b'), 'k', 'null', 'lifecycle', Date.now(), undefined, now)).result,
+    ).toBe('deleted')
   })
 
   it('a writer whose user was deleted meanwhile is refused', async () => {

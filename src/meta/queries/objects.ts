@@ -8,7 +8,7 @@
 import { and, eq, exists, inArray, notExists, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db.ts'
 import { assertStorableKey } from '../errors.ts'
-import { objectRow, type ObjectRow } from '../rows.ts'
+import { objectRow, type ObjectRow, type TagRow } from '../rows.ts'
 import { commitTokens, namespaces, objects } from '../schema.ts'
 import { affected, rowWhere } from '../tx.ts'
 import { type KeyPin, keyVersionLive } from './keys.ts'
@@ -23,7 +23,20 @@ export interface WriteCondition {
   ifNoneMatch?: string
   /** An ETag list as sent (quotes optional, `*` = any): fail unless the current ETag is in it. */
   ifMatch?: string
+  /** Fail unless the key's current version (marker or not) is still this row (see RowIdentity). */
+  current?: RowIdentity
 }
+
+/**
+ * A row as it was read: its `ord` and last-modified time. `ord` alone does not name a row: an
+ * overwrite of a key's only ('null') version deletes it and inserts the new row at the same `ord`.
+ */
+export interface RowIdentity {
+  ord: number
+  lastModified: Date
+}
+
+const isRow = (r: RowIdentity): SQL => and(eq(objects.ord, r.ord), eq(objects.lastModified, r.lastModified))!
 
 export type CommitResult = { ok: true } | { ok: false; reason: 'precondition' | 'key-version' | Refusal }
 
@@ -119,6 +132,7 @@ export function conditionSql(bucket: string, key: string, cond: WriteCondition, 
     if (tags && tags.length === 0) return false
     parts.push(exists(current().where(and(currentAt(bucket, key), tags ? inArray(objects.etag, tags) : undefined))))
   }
+  if (cond.current !== undefined) parts.push(exists(current().where(and(latestAt(bucket, key), isRow(cond.current)))))
   return parts.length === 0 ? undefined : and(...parts)
 }
 
@@ -134,7 +148,9 @@ export function newVersionStatements(db: Db, row: ObjectRow, gate: SQL, now = Da
   const nextOrd = sql`(select coalesce(min(o.ord), 0) - 1 from ${objects} o where o.bucket = ${row.bucket} and o."key" = ${row.key})`
   const insert = db
     .insert(objects)
-    .select(rowWhere(objects, { ...row, acl: row.acl ?? null, latest: true }, gate, { ord: nextOrd }))
+    .select(
+      rowWhere(objects, { ...row, tags: row.tags ?? null, acl: row.acl ?? null, latest: true }, gate, { ord: nextOrd }),
+    )
   const demote = db
     .update(objects)
     .set({ latest: false })
@@ -223,6 +239,36 @@ export async function setVersionLock(
   return affected(res) === 1
 }
 
+/**
+ * Replaces one version's tag set (null clears it), as `writer` (gated like a commit, so a bucket
+ * deleted and re-created under the name is not touched). A delete marker has no tags. The
+ * outcome: 'set', 'missing' (no such version, or a marker), or the writer's refusal.
+ */
+export async function setVersionTags(
+  db: Db,
+  writer: Writer,
+  key: string,
+  versionId: string,
+  tags: TagRow[] | null,
+): Promise<'set' | 'missing' | Refusal> {
+  const [state, res] = await db.batch([
+    writerState(db, writer),
+    db
+      .update(objects)
+      .set({ tags })
+      .where(
+        and(
+          at(writer.bucket, key),
+          eq(objects.versionId, versionId),
+          sql`${objects.deleteMarker} = 0`,
+          writerAllowed(db, writer),
+        ),
+      ),
+  ])
+  if (affected(res) === 1) return 'set'
+  return refusalOf(state, writer) ?? 'missing'
+}
+
 /** After the current version went: the newest version left (if any) becomes current. */
 function promoteNewest(db: Db, bucket: string, key: string) {
   return db
@@ -258,12 +304,15 @@ export async function deleteVersion(
   now = Date.now(),
   /** When given: only while the version's Object Lock is still this (as read and judged). */
   expectLock?: { lock: unknown },
+  /** When given: only while the version is still this row (a 'null' version replaced is another row). */
+  expectRow?: RowIdentity,
 ): Promise<VersionDeleted> {
   const target = and(
     at(writer.bucket, key),
     eq(objects.versionId, versionId),
     writerAllowed(db, writer),
     expectLock ? lockIs(expectLock.lock) : undefined,
+    expectRow ? isRow(expectRow) : undefined,
   )
   const [state, before, , removed] = await db.batch([
     writerState(db, writer),

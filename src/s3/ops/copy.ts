@@ -8,12 +8,13 @@ import { type OpContext, xmlResponse } from '../context.ts'
 import { S3Error } from '../errors.ts'
 import { readConditions, readObjectMetadata } from '../headers.ts'
 import { parseCopySource } from '../copy-source.ts'
-import { encryptionHeaders, readSseC, readSseRequest, requireBucketEncryption } from '../sse.ts'
+import { encryptionHeaders, readSseC, readSseRequest } from '../sse.ts'
 import { copyObjectResultXml, copyPartResultXml } from '../xml/documents.ts'
 import { checksumHeaders } from './body.ts'
 import { readChecksumAlgorithm, readPartNumber, uploadAddress } from './multipart.ts'
 import { readVersionId, versionHeaders } from './versions.ts'
 import { readLockHeaders } from './locks.ts'
+import { readTaggingDirective } from './tagging.ts'
 
 /** `x-amz-copy-source` and its `-if-*` conditions and SSE-C key headers. */
 function readCopySource(op: OpContext): CopySource {
@@ -36,15 +37,15 @@ function readMetadataDirective(op: OpContext): CopyObjectInput['metadata'] {
 
 export async function handleCopyObject(op: OpContext): Promise<Response> {
   const sseC = readSseC(op.headers, op.platform)
-  const sseS3 = readSseRequest(op.headers, sseC)
-  if (sseS3) await requireBucketEncryption(op)
+  const sse = readSseRequest(op.headers, sseC)
   const source = readCopySource(op)
   const obj = await copyObject(op.service, op.actor, {
     source,
-    target: { bucket: op.bucket, key: op.key, sseC, sseS3 },
+    target: { bucket: op.bucket, key: op.key, sseC, sse },
     metadata: readMetadataDirective(op),
     checksumAlgorithm: readChecksumAlgorithm(op.headers),
     lockRequest: readLockHeaders(op.headers),
+    tagging: readTaggingDirective(op.headers),
     acl: aclRequestOf(op.headers),
   })
   return xmlResponse(
@@ -52,7 +53,7 @@ export async function handleCopyObject(op: OpContext): Promise<Response> {
     200,
     {
       ...checksumHeaders(obj.checksum),
-      ...encryptionHeaders(obj.sse, sseC),
+      ...encryptionHeaders(obj.sse, sseC, obj.kms, { context: true }),
       ...versionHeaders(obj),
       ...(obj.sourceVersionId !== undefined ? { 'x-amz-copy-source-version-id': obj.sourceVersionId } : {}),
     },
@@ -83,6 +84,6 @@ export async function handleUploadPartCopy(op: OpContext): Promise<Response> {
   return xmlResponse(
     copyPartResultXml({ etag: part.etag, lastModified: part.lastModified, checksum: part.checksum }),
     200,
-    { ...checksumHeaders(part.checksum), ...encryptionHeaders(part.sse, sseC) },
+    { ...checksumHeaders(part.checksum), ...encryptionHeaders(part.sse, sseC, part.kms) },
   )
 }

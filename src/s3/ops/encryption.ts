@@ -1,44 +1,41 @@
 /**
- * Bucket encryption: Get/Put/DeleteBucketEncryption. Encryption is a namespace property (D@RE,
- * set by the operator), so these report it and accept only requests that agree with it.
+ * Bucket encryption: Get/Put/DeleteBucketEncryption. The bucket's default (SSE-S3 or SSE-KMS)
+ * is what writes without x-amz-server-side-encryption get; in a namespace with D@RE on, data is
+ * encrypted whatever is set, and GetBucketEncryption reports SSE-S3 when nothing is.
  */
-import { bucketEncryption } from '../../service/index.ts'
+import { deleteBucketEncryption, getBucketEncryption, putBucketEncryption } from '../../service/index.ts'
 import { emptyResponse, xmlResponse, type OpContext } from '../context.ts'
 import { S3Error } from '../errors.ts'
 import { parseServerSideEncryptionConfiguration } from '../xml/read.ts'
 import { serverSideEncryptionConfigurationXml } from '../xml/documents.ts'
 
 export async function handleGetBucketEncryption(op: OpContext): Promise<Response> {
-  const enc = await bucketEncryption(op.service, op.actor, op.bucket)
-  if (!enc.encrypted)
-    throw new S3Error('ServerSideEncryptionConfigurationNotFoundError', undefined, { BucketName: op.bucket })
-  return xmlResponse(serverSideEncryptionConfigurationXml({ algorithm: 'AES256' }))
+  const config = await getBucketEncryption(op.service, op.actor, op.bucket)
+  if (!config) throw new S3Error('ServerSideEncryptionConfigurationNotFoundError', undefined, { BucketName: op.bucket })
+  return xmlResponse(
+    serverSideEncryptionConfigurationXml({
+      algorithm: config.algorithm,
+      kmsMasterKeyId: config.kmsKeyId,
+      bucketKeyEnabled: config.bucketKeyEnabled,
+    }),
+  )
 }
 
 export async function handlePutBucketEncryption(op: OpContext): Promise<Response> {
-  const enc = await bucketEncryption(op.service, op.actor, op.bucket)
   const request = await parseServerSideEncryptionConfiguration(op.body().stream)
-  if (request.algorithm !== 'AES256') {
-    throw new S3Error(
-      'InvalidArgument',
-      `${request.algorithm} is not offered: buckets are encrypted with AES256 (SSE-S3) when their namespace has D@RE on, which the operator decides.`,
-      { ArgumentName: 'SSEAlgorithm', ArgumentValue: request.algorithm },
-    )
-  }
-  if (!enc.encrypted) {
-    throw new S3Error(
-      'InvalidRequest',
-      `Namespace ${enc.namespace} stores data without encryption and cannot be switched per bucket; the operator creates namespaces with D@RE on.`,
-    )
-  }
+  const algorithm = request.algorithm
+  if (algorithm !== 'AES256' && algorithm !== 'aws:kms' && algorithm !== 'aws:kms:dsse')
+    throw new S3Error('MalformedXML')
+  await putBucketEncryption(op.service, op.actor, op.bucket, {
+    algorithm,
+    kmsKeyId: request.kmsMasterKeyId || undefined,
+    bucketKeyEnabled: request.bucketKeyEnabled,
+  })
   return emptyResponse(200)
 }
 
-/**
- * As on S3, where deleting the configuration returns a bucket to the SSE-S3 default: a bucket
- * of an encrypted namespace stays encrypted, so this changes nothing.
- */
+/** As on S3: the bucket goes back to the SSE-S3 default (or to none, in a namespace without D@RE). */
 export async function handleDeleteBucketEncryption(op: OpContext): Promise<Response> {
-  await bucketEncryption(op.service, op.actor, op.bucket)
+  await deleteBucketEncryption(op.service, op.actor, op.bucket)
   return emptyResponse(204)
 }

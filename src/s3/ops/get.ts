@@ -17,6 +17,8 @@ import { encryptionHeaders, readSseC, refuseSseOnRead } from '../sse.ts'
 import { allowedEach } from '../authorize.ts'
 import { checksumHeaders } from './body.ts'
 import { readVersionId } from './versions.ts'
+import { taggingCountHeaders } from './tagging.ts'
+import { expirationHeaders } from './lifecycle.ts'
 import { type ObjectAttributesInput, objectAttributesXml } from '../xml/documents.ts'
 
 interface Selection {
@@ -67,9 +69,11 @@ function objectHeaders(op: OpContext, obj: ObjectInfo, sel: Selection): Headers 
     const v = op.query.get(param)
     if (v !== null) h.set(header, v)
   }
-  for (const [name, value] of Object.entries(encryptionHeaders(obj.sse, readSseC(op.headers, op.platform))))
+  for (const [name, value] of Object.entries(encryptionHeaders(obj.sse, readSseC(op.headers, op.platform), obj.kms)))
     h.set(name, value)
   if (obj.versionId !== undefined) h.set('x-amz-version-id', obj.versionId)
+  for (const [name, value] of Object.entries({ ...taggingCountHeaders(obj), ...expirationHeaders(obj) }))
+    h.set(name, value)
   if (sel.range) {
     h.set('content-range', `bytes ${sel.range.start}-${sel.range.end - 1}/${obj.size}`)
     h.set('content-length', String(sel.range.end - sel.range.start))

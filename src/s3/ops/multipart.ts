@@ -18,7 +18,7 @@ import { fromBase64 } from '../../util/bytes.ts'
 import { emptyResponse, xmlResponse, type OpContext } from '../context.ts'
 import { S3Error } from '../errors.ts'
 import { readObjectMetadata } from '../headers.ts'
-import { encryptionHeaders, readSseC, readSseRequest, requireBucketEncryption } from '../sse.ts'
+import { encryptionHeaders, readSseC, readSseRequest } from '../sse.ts'
 import { parseCompleteMultipartUpload } from '../xml/read.ts'
 import {
   completeMultipartUploadXml,
@@ -31,6 +31,7 @@ import { checkListingParameters, readEncoder, readMaxKeys } from './list.ts'
 import { writeConditions } from './put.ts'
 import { versionHeaders } from './versions.ts'
 import { hasIntegrityHeader, readLockHeaders } from './locks.ts'
+import { readTaggingHeader } from './tagging.ts'
 
 /** 10,000 parts of ~200 bytes of XML each. */
 const MAX_COMPLETE_BODY = 4 * 1024 * 1024
@@ -76,18 +77,20 @@ export async function handleCreateMultipartUpload(op: OpContext): Promise<Respon
   const checksumAlgorithm = readChecksumAlgorithm(op.headers)
   const checksumType = readChecksumType(op.headers)
   const sseC = readSseC(op.headers, op.platform)
-  if (readSseRequest(op.headers, sseC)) await requireBucketEncryption(op)
+  const sse = readSseRequest(op.headers, sseC)
   const upload = await createUpload(op.service, op.actor, {
     bucket: op.bucket,
     key: op.key,
     checksumAlgorithm,
     checksumType,
     sseC,
+    sse,
     ...readObjectMetadata(op.headers),
     lockRequest: readLockHeaders(op.headers),
+    tags: readTaggingHeader(op.headers),
     acl: aclRequestOf(op.headers),
   })
-  const headers: Record<string, string> = encryptionHeaders(upload.sse, sseC)
+  const headers: Record<string, string> = encryptionHeaders(upload.sse, sseC, upload.kms, { context: true })
   if (upload.checksumAlgorithm) headers['x-amz-checksum-algorithm'] = upload.checksumAlgorithm
   if (upload.checksumType) headers['x-amz-checksum-type'] = upload.checksumType
   return xmlResponse(
@@ -115,7 +118,7 @@ export async function handleUploadPart(op: OpContext): Promise<Response> {
   })
   const headers = checksumHeaders(part.checksum)
   delete headers['x-amz-checksum-type']
-  return emptyResponse(200, { etag: part.etag, ...headers, ...encryptionHeaders(part.sse, sseC) })
+  return emptyResponse(200, { etag: part.etag, ...headers, ...encryptionHeaders(part.sse, sseC, part.kms) })
 }
 
 /**
@@ -166,7 +169,7 @@ export async function handleCompleteMultipartUpload(op: OpContext): Promise<Resp
     200,
     {
       ...checksumHeaders(obj.checksum),
-      ...encryptionHeaders(obj.sse, readSseC(op.headers, op.platform)),
+      ...encryptionHeaders(obj.sse, readSseC(op.headers, op.platform), obj.kms),
       ...versionHeaders(obj),
     },
   )

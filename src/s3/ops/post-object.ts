@@ -18,9 +18,10 @@ import { formBoundary, readForm } from '../form-data.ts'
 import { readObjectMetadata } from '../headers.ts'
 import { checkObjectKey } from '../object-keys.ts'
 import { checkPolicy, parsePolicy, sizeBounds, verifyPostSignature } from '../post-policy.ts'
-import { encryptionHeaders, readSseC, readSseRequest, requireBucketEncryption } from '../sse.ts'
+import { encryptionHeaders, readSseC, readSseRequest } from '../sse.ts'
 import { escapeXml } from '../xml/write.ts'
 import { MAX_PUT_BYTES, checksumHeaders } from './body.ts'
+import { readTaggingField, tagQuery } from './tagging.ts'
 
 export interface PostObjectInput {
   req: Request
@@ -83,9 +84,13 @@ export async function handlePostObject(p: PostObjectInput): Promise<Response> {
     policyB64 === undefined ? { min: 0, max: MAX_PUT_BYTES } : checkPolicy(parsePolicy(policyB64), fields, new Date())
   if (key === '') throw new S3Error('InvalidArgument', 'The key must not be empty.', { ArgumentName: 'key' })
   checkObjectKey(key)
+  // The form's `tagging` field (a Tagging document) is what x-amz-tagging is to a PUT: it asks for
+  // s3:PutObjectTagging and gives the s3:RequestObjectTag condition keys.
+  const tags = readTaggingField(fields.get('tagging'))
   // The same authorization step as every request (src/s3/authorize.ts): s3:PutObject on the key
   // (and s3:PutObjectAcl with an `acl` field), with the request's condition keys (aws:SourceIp).
   const factsHeaders = new Headers(p.req.headers)
+  if (tags !== undefined) factsHeaders.set('x-amz-tagging', tagQuery(tags))
   const acl = fields.get('acl')
   if (acl !== undefined) factsHeaders.set('x-amz-acl', acl)
   const actor = await authorizeRequest(p.service, signed && (await actorFor(p.service, signed.accessKeyId)), {
@@ -106,7 +111,7 @@ export async function handlePostObject(p: PostObjectInput): Promise<Response> {
   for (const [name, value] of form.fields) if (HEADER_FIELDS.test(name)) headers.set(name, value)
   const metadata = readObjectMetadata(headers)
   const sseC = readSseC(headers, p.platform)
-  if (readSseRequest(headers, sseC)) await requireBucketEncryption({ service: p.service, actor, bucket: p.bucket })
+  const sse = readSseRequest(headers, sseC)
   p.takeSlot(signed?.accessKeyId ?? '')
   const declared = Number(p.req.headers.get('content-length') ?? Number.NaN)
   const bounded = form.file.stream.pipeThrough(sizeBounds({ min: range.min, max: Math.min(range.max, MAX_PUT_BYTES) }))
@@ -127,7 +132,9 @@ export async function handlePostObject(p: PostObjectInput): Promise<Response> {
     // The whole form's length bounds the file's: the write is admitted against free space for it.
     length: Number.isSafeInteger(declared) ? declared : undefined,
     sseC,
+    sse,
     ...metadata,
+    tags,
     acl: aclRequest,
   })
   const location = `${p.bucketUrl}/${encodeURIComponent(key).replace(/%2F/g, '/')}`
@@ -135,7 +142,7 @@ export async function handlePostObject(p: PostObjectInput): Promise<Response> {
     etag: obj.etag,
     location,
     ...checksumHeaders(obj.checksum),
-    ...encryptionHeaders(obj.sse, sseC),
+    ...encryptionHeaders(obj.sse, sseC, obj.kms, { context: true }),
   }
   const redirect = fields.get('success_action_redirect') ?? fields.get('redirect')
   if (redirect !== undefined && /^https?:\/\//i.test(redirect)) {

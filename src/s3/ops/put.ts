@@ -4,10 +4,12 @@ import { putObject, type WriteConditions } from '../../service/index.ts'
 import { emptyResponse, type OpContext } from '../context.ts'
 import { S3Error } from '../errors.ts'
 import { readObjectMetadata } from '../headers.ts'
-import { encryptionHeaders, readSseC, readSseRequest, requireBucketEncryption } from '../sse.ts'
+import { encryptionHeaders, readSseC, readSseRequest } from '../sse.ts'
 import { checksumHeaders, receiveBody } from './body.ts'
 import { versionHeaders } from './versions.ts'
 import { hasIntegrityHeader, readLockHeaders } from './locks.ts'
+import { readTaggingHeader } from './tagging.ts'
+import { expirationHeaders } from './lifecycle.ts'
 
 /**
  * Reads `If-None-Match` (`*`, or ETags: 412 when the current object has one of them) and
@@ -23,7 +25,7 @@ export async function handlePutObject(op: OpContext): Promise<Response> {
   const metadata = readObjectMetadata(op.headers)
   const conditions = writeConditions(op.headers)
   const sseC = readSseC(op.headers, op.platform)
-  if (readSseRequest(op.headers, sseC)) await requireBucketEncryption(op)
+  const sse = readSseRequest(op.headers, sseC)
   const { stream, digests, length } = receiveBody(op)
   const obj = await putObject(op.service, op.actor, {
     bucket: op.bucket,
@@ -32,16 +34,19 @@ export async function handlePutObject(op: OpContext): Promise<Response> {
     digests,
     length,
     sseC,
+    sse,
     ...metadata,
     ...conditions,
     // Integrity is judged for every PUT: a bucket's default retention needs it too.
     lockRequest: { ...readLockHeaders(op.headers), integrity: hasIntegrityHeader(op.headers) },
+    tags: readTaggingHeader(op.headers),
     acl: aclRequestOf(op.headers),
   })
   return emptyResponse(200, {
     etag: obj.etag,
     ...checksumHeaders(obj.checksum),
-    ...encryptionHeaders(obj.sse, sseC),
+    ...encryptionHeaders(obj.sse, sseC, obj.kms, { context: true }),
     ...versionHeaders(obj),
+    ...expirationHeaders(obj),
   })
 }

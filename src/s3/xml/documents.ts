@@ -538,6 +538,77 @@ export const retentionXml = (r: { mode: string; until: Date }): string =>
 
 export const legalHoldXml = (on: boolean): string => root('LegalHold', el('Status', on ? 'ON' : 'OFF'))
 
+// ---- tagging ----
+
+/** GetObjectTagging / GetBucketTagging. */
+export const taggingXml = (tags: readonly { key: string; value: string }[]): string =>
+  root('Tagging', el('TagSet', ...tags.map((t) => el('Tag', el('Key', t.key), el('Value', t.value)))))
+
+// ---- lifecycle ----
+
+export interface LifecycleRuleOutput {
+  id: string
+  enabled: boolean
+  filter: {
+    prefix: string
+    tags: readonly { key: string; value: string }[]
+    sizeGreaterThan?: number
+    sizeLessThan?: number
+  }
+  legacyPrefix?: boolean
+  and?: boolean
+  expiration?: { days?: number; date?: number; expiredObjectDeleteMarker?: boolean }
+  noncurrentExpiration?: { noncurrentDays: number; newerNoncurrentVersions?: number }
+  abortAfterDays?: number
+}
+
+const tagEl = (t: { key: string; value: string }) => el('Tag', el('Key', t.key), el('Value', t.value))
+
+function lifecycleFilter(r: LifecycleRuleOutput): Markup | null {
+  if (r.legacyPrefix) return null
+  const f = r.filter
+  const parts: Markup[] = [
+    ...(f.prefix !== '' || r.and ? [el('Prefix', f.prefix)] : []),
+    ...f.tags.map(tagEl),
+    ...(f.sizeGreaterThan !== undefined ? [el('ObjectSizeGreaterThan', f.sizeGreaterThan)] : []),
+    ...(f.sizeLessThan !== undefined ? [el('ObjectSizeLessThan', f.sizeLessThan)] : []),
+  ]
+  if (r.and || parts.length > 1) return el('Filter', el('And', ...parts))
+  return el('Filter', ...(parts.length ? parts : [el('Prefix', '')]))
+}
+
+/** GetBucketLifecycleConfiguration. */
+export const lifecycleConfigurationXml = (rules: readonly LifecycleRuleOutput[]): string =>
+  root(
+    'LifecycleConfiguration',
+    rules.map((r) =>
+      el(
+        'Rule',
+        el('ID', r.id),
+        r.legacyPrefix ? el('Prefix', r.filter.prefix) : lifecycleFilter(r),
+        el('Status', r.enabled ? 'Enabled' : 'Disabled'),
+        r.expiration
+          ? el(
+              'Expiration',
+              optEl('Days', r.expiration.days),
+              optEl('Date', r.expiration.date !== undefined ? isoTimestamp(new Date(r.expiration.date)) : undefined),
+              optEl('ExpiredObjectDeleteMarker', r.expiration.expiredObjectDeleteMarker),
+            )
+          : null,
+        r.noncurrentExpiration
+          ? el(
+              'NoncurrentVersionExpiration',
+              el('NoncurrentDays', r.noncurrentExpiration.noncurrentDays),
+              optEl('NewerNoncurrentVersions', r.noncurrentExpiration.newerNoncurrentVersions),
+            )
+          : null,
+        r.abortAfterDays !== undefined
+          ? el('AbortIncompleteMultipartUpload', el('DaysAfterInitiation', r.abortAfterDays))
+          : null,
+      ),
+    ),
+  )
+
 // ---- object attributes ----
 
 export interface ObjectAttributesInput {

@@ -10,6 +10,7 @@ import {
   expectElementOnly,
   expectRoot,
   optionalChild,
+  parseXml,
   readXmlBody,
   requiredChild,
   textOf,
@@ -28,6 +29,10 @@ export const XML_BODY_LIMITS = {
   serverSideEncryption: 64 * 1024,
   // 100 rules, each with a few origins, methods and headers: S3 caps the document at 64 KB.
   cors: 64 * 1024,
+  // 50 tags of 128 + 256 characters, each up to 4 UTF-8 bytes and escaped: well under 1 MiB.
+  tagging: 1024 * 1024,
+  // 1,000 rules of a few hundred bytes each.
+  lifecycle: 4 * 1024 * 1024,
 } as const
 
 export const MAX_PARTS = 10_000
@@ -295,6 +300,133 @@ export async function parseOwnershipControls(
   const rules = childrenNamed(doc, 'Rule')
   if (rules.length !== 1) throw malformed()
   return textOf(requiredChild(expectElementOnly(rules[0]!), 'ObjectOwnership')).trim()
+}
+
+/** One tag as a Tagging document gives it; limits are the service's (tags.ts). */
+export interface TagRequest {
+  key: string
+  value: string
+}
+
+/** A `<Tagging><TagSet><Tag><Key/><Value/></Tag>…</TagSet></Tagging>` document, from text. */
+export function parseTaggingText(text: string): TagRequest[] {
+  return taggingOf(expectElementOnly(expectRoot(parseXml(text), 'Tagging')))
+}
+
+/** PutObjectTagging / PutBucketTagging: the tags in document order, values exactly as sent. */
+export async function parseTagging(body: Body, limit: number = XML_BODY_LIMITS.tagging): Promise<TagRequest[]> {
+  return taggingOf(await readRoot(body, limit, 'Tagging'))
+}
+
+function taggingOf(doc: XmlElement): TagRequest[] {
+  const set = expectElementOnly(requiredChild(doc, 'TagSet'))
+  return childrenNamed(set, 'Tag').map((t) => {
+    expectElementOnly(t)
+    return { key: textOf(requiredChild(t, 'Key')), value: textOf(requiredChild(t, 'Value')) }
+  })
+}
+
+/** One lifecycle rule as the document gives it; AWS's semantic checks are the service's. */
+export interface LifecycleRuleRequest {
+  id: string
+  enabled: boolean
+  filter: { prefix: string; tags: TagRequest[]; sizeGreaterThan?: number; sizeLessThan?: number }
+  legacyPrefix?: boolean
+  and?: boolean
+  expiration?: { days?: number; date?: number; expiredObjectDeleteMarker?: boolean }
+  noncurrentExpiration?: { noncurrentDays: number; newerNoncurrentVersions?: number }
+  abortAfterDays?: number
+}
+
+/** Thrown for a Transition: Coffer has one storage class. */
+export class TransitionRequested extends Error {}
+
+const intOf = (e: XmlElement): number => {
+  const t = textOf(e).trim()
+  if (!/^-?\d{1,15}$/.test(t)) throw malformed()
+  return Number(t)
+}
+
+function tagOf(t: XmlElement): TagRequest {
+  expectElementOnly(t)
+  return { key: textOf(requiredChild(t, 'Key')), value: textOf(requiredChild(t, 'Value')) }
+}
+
+/** PutBucketLifecycleConfiguration: the rules in order (structure only; limits are the service's). */
+export async function parseLifecycleConfiguration(
+  body: Body,
+  limit: number = XML_BODY_LIMITS.lifecycle,
+): Promise<LifecycleRuleRequest[]> {
+  const doc = await readRoot(body, limit, 'LifecycleConfiguration')
+  return childrenNamed(doc, 'Rule').map((r) => {
+    expectElementOnly(r)
+    if (childrenNamed(r, 'Transition').length > 0 || childrenNamed(r, 'NoncurrentVersionTransition').length > 0)
+      throw new TransitionRequested()
+    const status = textOf(requiredChild(r, 'Status')).trim()
+    if (status !== 'Enabled' && status !== 'Disabled') throw malformed()
+    const idEl = optionalChild(r, 'ID')
+    const rule: LifecycleRuleRequest = {
+      id: idEl ? textOf(idEl) : '',
+      enabled: status === 'Enabled',
+      filter: { prefix: '', tags: [] },
+    }
+    const filter = optionalChild(r, 'Filter')
+    const legacy = optionalChild(r, 'Prefix')
+    if (filter && legacy) throw malformed()
+    if (legacy) {
+      rule.filter.prefix = textOf(legacy)
+      rule.legacyPrefix = true
+    }
+    if (filter) {
+      expectElementOnly(filter)
+      if (filter.children.length > 1) throw malformed()
+      const and = optionalChild(filter, 'And')
+      const holder = and ?? filter
+      if (and) {
+        expectElementOnly(and)
+        rule.and = true
+      }
+      const prefix = optionalChild(holder, 'Prefix')
+      if (prefix) rule.filter.prefix = textOf(prefix)
+      rule.filter.tags = childrenNamed(holder, 'Tag').map(tagOf)
+      if (!and && rule.filter.tags.length > 1) throw malformed()
+      const gt = optionalChild(holder, 'ObjectSizeGreaterThan')
+      if (gt) rule.filter.sizeGreaterThan = intOf(gt)
+      const lt = optionalChild(holder, 'ObjectSizeLessThan')
+      if (lt) rule.filter.sizeLessThan = intOf(lt)
+    }
+    const exp = optionalChild(r, 'Expiration')
+    if (exp) {
+      expectElementOnly(exp)
+      const e: NonNullable<LifecycleRuleRequest['expiration']> = {}
+      const days = optionalChild(exp, 'Days')
+      if (days) e.days = intOf(days)
+      const date = optionalChild(exp, 'Date')
+      if (date) {
+        const t = textOf(date).trim()
+        const ms = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(t)
+          ? Date.parse(t.length === 10 ? `${t}T00:00:00Z` : t)
+          : Number.NaN
+        if (Number.isNaN(ms)) throw malformed()
+        e.date = ms
+      }
+      const marker = optionalChild(exp, 'ExpiredObjectDeleteMarker')
+      if (marker) e.expiredObjectDeleteMarker = booleanOf(marker)
+      rule.expiration = e
+    }
+    const nc = optionalChild(r, 'NoncurrentVersionExpiration')
+    if (nc) {
+      expectElementOnly(nc)
+      const newer = optionalChild(nc, 'NewerNoncurrentVersions')
+      rule.noncurrentExpiration = {
+        noncurrentDays: intOf(requiredChild(nc, 'NoncurrentDays')),
+        ...(newer ? { newerNoncurrentVersions: intOf(newer) } : {}),
+      }
+    }
+    const abort = optionalChild(r, 'AbortIncompleteMultipartUpload')
+    if (abort) rule.abortAfterDays = intOf(requiredChild(expectElementOnly(abort), 'DaysAfterInitiation'))
+    return rule
+  })
 }
 
 /**

@@ -1,0 +1,325 @@
+/**
+ * The lifecycle worker: applies every bucket's rules in the background (docs/architecture.md
+ * §9). It walks the buckets that have rules, each bucket's versions in primary-key order (key,
+ * newest version first) and then its uploads, in rounds of at most `lifecycleBatch` rows with
+ * `lifecyclePauseMs` between rounds (its I/O budget). The cursor and the pass's counters are
+ * saved in `settings` after every round, so a restart resumes where it stopped and memory never
+ * grows with the bucket. One gateway at a time runs it (a lease in `settings`).
+ *
+ * Actions go through the same commits as S3's own deletes: Expiration of a current version
+ * removes it (unversioned) or adds a delete marker (versioned, suspended), conditional on the
+ * version still being current; NoncurrentVersionExpiration and ExpiredObjectDeleteMarker remove
+ * a version for good, judged against its Object Lock first (a retained or held version is kept)
+ * and only while it is the row that was judged; AbortIncompleteMultipartUpload aborts. Every
+ * removal queues the data for GC in its own transaction.
+ */
+import * as meta from '../../meta/index.ts'
+import type { ServiceContext } from '../context.ts'
+import { versionLockOf } from '../locks.ts'
+import { deleteRefusal } from '../object-lock.ts'
+import { versionIdFor } from '../versioning.ts'
+import { dayMsOf, lifecycleOf } from './config.ts'
+import { afterDays, expiryOf, type LifecycleRule, ruleMatches } from './rules.ts'
+
+export const LIFECYCLE_STATE = 'lifecycle-state'
+const LEASE = 'lifecycle-lease'
+/**
+ * Renewed by every round; a gateway that died holding it delays the next pass by at most this
+ * (another gateway, or the same one restarted, then resumes from the saved cursor).
+ */
+const LEASE_MS = 10_000
+const GC_REASON = 'lifecycle'
+
+export interface PassCounters {
+  startedAt: number
+  /** Versions and uploads looked at. */
+  examined: number
+  /** Current versions expired (removed, or hidden by a delete marker). */
+  expired: number
+  noncurrentRemoved: number
+  markersRemoved: number
+  uploadsAborted: number
+  /** Logical bytes of versions removed for good (their data queued for GC). */
+  bytesFreed: number
+  /** Versions due but kept: under retention or legal hold. */
+  keptLocked: number
+}
+
+interface Cursor {
+  bucket: string
+  phase: 'versions' | 'uploads'
+  afterVersion?: { key: string; ord: number }
+  afterUpload?: { key: string; uploadId: string }
+  /** The key being walked: the newer version's last-modified time and noncurrent versions seen. */
+  carry?: { key: string; newerModified?: number; noncurrent: number }
+}
+
+/** FORMAT: settings['lifecycle-state'] (docs/formats.md §4). */
+export interface LifecycleState {
+  v: 1
+  cursor?: Cursor
+  pass?: PassCounters
+  lastPass?: PassCounters & { endedAt: number }
+  totals: Omit<PassCounters, 'startedAt'> & { passes: number }
+}
+
+const zero = (startedAt: number): PassCounters => ({
+  startedAt,
+  examined: 0,
+  expired: 0,
+  noncurrentRemoved: 0,
+  markersRemoved: 0,
+  uploadsAborted: 0,
+  bytesFreed: 0,
+  keptLocked: 0,
+})
+
+export async function readLifecycleState(ctx: ServiceContext): Promise<LifecycleState> {
+  const raw = await meta.getSetting(ctx.db, LIFECYCLE_STATE)
+  if (raw) return JSON.parse(raw) as LifecycleState
+  const { startedAt: _, ...totals } = zero(0)
+  return { v: 1, totals: { ...totals, passes: 0 } }
+}
+
+/** This gateway's lease holder id. */
+const holders = new WeakMap<ServiceContext, string>()
+const holderOf = (ctx: ServiceContext) => {
+  const h = holders.get(ctx) ?? crypto.randomUUID()
+  holders.set(ctx, h)
+  return h
+}
+
+/**
+ * One bounded round: at most `lifecycleBatch` rows. `more` while the pass is unfinished (the
+ * caller pauses `lifecyclePauseMs` and runs the next round); a new pass starts once
+ * `lifecycleIntervalMs` has passed since the last one ended.
+ */
+export async function lifecycleRound(ctx: ServiceContext, now = Date.now()): Promise<{ more: boolean }> {
+  if (!(await meta.takeLease(ctx.db, LEASE, holderOf(ctx), now, now + LEASE_MS))) return { more: false }
+  const state = await readLifecycleState(ctx)
+  if (!state.pass) {
+    if (state.lastPass && now - state.lastPass.endedAt < ctx.tuning.lifecycleIntervalMs) return { more: false }
+    state.pass = zero(now)
+    state.cursor = undefined
+  }
+  const pass = state.pass
+  let budget = Math.max(1, ctx.tuning.lifecycleBatch)
+  while (budget > 0) {
+    if (!state.cursor) {
+      const first = (await meta.lifecycleBuckets(ctx.db, '', 1))[0]
+      if (!first) break
+      state.cursor = { bucket: first.name, phase: 'versions' }
+    }
+    const cursor: Cursor = state.cursor
+    const bucket = await meta.getBucket(ctx.db, cursor.bucket)
+    const rules = bucket ? (lifecycleOf(bucket)?.rules ?? []) : []
+    let done: boolean
+    if (!bucket || rules.length === 0) done = true
+    else if (cursor.phase === 'versions') {
+      const rows = await meta.versionsAfter(ctx.db, bucket.name, cursor.afterVersion, budget)
+      for (const row of rows) await onVersion(ctx, bucket, rules, cursor, row, pass, now)
+      budget -= rows.length
+      done = false
+      if (rows.length === 0 || budget > 0) {
+        cursor.phase = 'uploads'
+        cursor.afterVersion = undefined
+        cursor.carry = undefined
+      }
+      continue
+    } else {
+      const uploads = await meta.uploadsAfter(ctx.db, bucket.name, cursor.afterUpload, budget)
+      for (const u of uploads) await onUpload(ctx, rules, cursor, u, pass, now)
+      budget -= uploads.length
+      done = uploads.length === 0 || budget > 0
+    }
+    if (done) {
+      const next = (await meta.lifecycleBuckets(ctx.db, cursor.bucket, 1))[0]
+      if (!next) {
+        state.cursor = undefined
+        break
+      }
+      state.cursor = { bucket: next.name, phase: 'versions' }
+    }
+  }
+  const finished = state.cursor === undefined
+  if (finished) {
+    const { startedAt: _, ...counts } = pass
+    const t = state.totals
+    for (const k of Object.keys(counts) as (keyof typeof counts)[]) t[k] += counts[k]
+    t.passes += 1
+    state.lastPass = { ...pass, endedAt: Date.now() }
+    state.pass = undefined
+  }
+  await meta.setSetting(ctx.db, LIFECYCLE_STATE, JSON.stringify(state))
+  return { more: !finished }
+}
+
+async function onVersion(
+  ctx: ServiceContext,
+  bucket: meta.BucketRow,
+  rules: readonly LifecycleRule[],
+  cursor: Cursor,
+  row: meta.ObjectRow,
+  pass: PassCounters,
+  now: number,
+): Promise<void> {
+  pass.examined++
+  cursor.afterVersion = { key: row.key, ord: row.ord }
+  if (cursor.carry?.key !== row.key) cursor.carry = { key: row.key, noncurrent: 0 }
+  const carry = cursor.carry
+  const newerModified = carry.newerModified
+  carry.newerModified = row.lastModified.getTime()
+  const dayMs = dayMsOf(ctx)
+  const candidate = { key: row.key, size: row.size, tags: row.tags ?? [] }
+  const matching = rules.filter((r) => ruleMatches(r, candidate))
+  if (matching.length === 0) {
+    if (!row.latest) carry.noncurrent++
+    return
+  }
+  const writer: meta.Writer = { bucket: bucket.name, bucketId: bucket.id }
+  if (row.latest && !row.deleteMarker) {
+    const due = matching.some((r) => {
+      const at = expiryOf(r, row.lastModified.getTime(), dayMs)
+      return at !== undefined && at <= now
+    })
+    if (due && (await expireCurrent(ctx, bucket, writer, row))) pass.expired++
+    return
+  }
+  if (row.latest && row.deleteMarker) {
+    // A marker with no versions left behind it is an expired object delete marker.
+    if (!matching.some((r) => r.expiration?.expiredObjectDeleteMarker)) return
+    if ((await meta.versionCount(ctx.db, bucket.name, row.key)) !== 1) return
+    if (await removeForGood(ctx, writer, row, pass, now)) pass.markersRemoved++
+    return
+  }
+  carry.noncurrent++
+  const since =
+    newerModified ?? (await meta.newerVersion(ctx.db, bucket.name, row.key, row.ord))?.lastModified.getTime()
+  if (since === undefined) return
+  const due = matching.some((r) => {
+    const n = r.noncurrentExpiration
+    return n && afterDays(since, n.noncurrentDays, dayMs) <= now && carry.noncurrent > (n.newerNoncurrentVersions ?? 0)
+  })
+  if (due && (await removeForGood(ctx, writer, row, pass, now))) {
+    if (row.deleteMarker) pass.markersRemoved++
+    else pass.noncurrentRemoved++
+  }
+}
+
+/** Expiration of a current version, as DeleteObject without a version id does it. */
+async function expireCurrent(
+  ctx: ServiceContext,
+  bucket: meta.BucketRow,
+  writer: meta.Writer,
+  row: meta.ObjectRow,
+): Promise<boolean> {
+  if (bucket.versioning === null) {
+    const done = await meta.deleteVersion(ctx.db, writer, row.key, row.versionId, GC_REASON, Date.now(), undefined, row)
+    return done.result === 'deleted'
+  }
+  const marker: meta.ObjectRow = {
+    bucket: bucket.name,
+    key: row.key,
+    versionId: versionIdFor(bucket),
+    ord: 0,
+    latest: true,
+    deleteMarker: true,
+    size: 0,
+    etag: '',
+    lastModified: new Date(),
+    contentType: 'binary/octet-stream',
+    headers: {},
+    userMeta: {},
+    checksum: null,
+    parts: null,
+    layout: null,
+    encryption: null,
+    lock: null,
+    uploadId: null,
+  }
+  // Only while the version judged is still current: a new write meanwhile is not hidden.
+  return (await meta.commitObject(ctx.db, marker, writer, { current: row })).ok
+}
+
+/** Removes a version for good unless its Object Lock keeps it, and only while it is the row judged. */
+async function removeForGood(
+  ctx: ServiceContext,
+  writer: meta.Writer,
+  row: meta.ObjectRow,
+  pass: PassCounters,
+  now: number,
+): Promise<boolean> {
+  if (deleteRefusal(versionLockOf(row), new Date(now), false)) {
+    pass.keptLocked++
+    return false
+  }
+  const done = await meta.deleteVersion(
+    ctx.db,
+    writer,
+    row.key,
+    row.versionId,
+    GC_REASON,
+    Date.now(),
+    { lock: row.lock },
+    row,
+  )
+  if (done.result !== 'deleted') return false
+  pass.bytesFreed += row.size
+  return true
+}
+
+async function onUpload(
+  ctx: ServiceContext,
+  rules: readonly LifecycleRule[],
+  cursor: Cursor,
+  u: meta.UploadRow,
+  pass: PassCounters,
+  now: number,
+): Promise<void> {
+  pass.examined++
+  cursor.afterUpload = { key: u.key, uploadId: u.uploadId }
+  const dayMs = dayMsOf(ctx)
+  const due = rules.some(
+    (r) =>
+      r.enabled &&
+      r.abortAfterDays !== undefined &&
+      u.key.startsWith(r.filter.prefix) &&
+      afterDays(u.initiatedAt.getTime(), r.abortAfterDays, dayMs) <= now,
+  )
+  if (due && (await meta.abortUpload(ctx.db, u.uploadId))) pass.uploadsAborted++
+}
+
+export interface LifecycleStatus {
+  /** Enabled rules over all buckets, and the buckets that have a configuration. */
+  rules: number
+  buckets: number
+  running: boolean
+  currentPass?: PassCounters
+  lastPass?: PassCounters & { endedAt: number }
+  totals: LifecycleState['totals']
+}
+
+/** Progress for the admin API, `coffer admin lifecycle status` and /_coffer/metrics. */
+export async function lifecycleStatus(ctx: ServiceContext): Promise<LifecycleStatus> {
+  let rules = 0
+  let buckets = 0
+  let after = ''
+  for (let page = 0; page < 100_000; page++) {
+    const rows = await meta.lifecycleBuckets(ctx.db, after, 100)
+    for (const b of rows) {
+      buckets++
+      rules += lifecycleOf(b)?.rules.filter((r) => r.enabled).length ?? 0
+    }
+    if (rows.length < 100) break
+    after = rows.at(-1)!.name
+  }
+  const state = await readLifecycleState(ctx)
+  return {
+    rules,
+    buckets,
+    running: state.pass !== undefined,
+    ...(state.pass ? { currentPass: state.pass } : {}),
+    ...(state.lastPass ? { lastPass: state.lastPass } : {}),
+    totals: state.totals,
+  }
+}
