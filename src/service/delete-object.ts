@@ -9,7 +9,7 @@ import * as meta from '../meta/index.ts'
 import type { ServiceContext } from './context.ts'
 import { ServiceError } from './errors.ts'
 import { type Actor, bucketFor, refusalError, writerOf } from './identities.ts'
-import { versionIdFor } from './versioning.ts'
+import { deleteMarkerRow } from './versioning.ts'
 import { bucketLockOf, lockRefusalError, versionLockOf } from './locks.ts'
 import { deleteRefusal, mayBypassGovernance } from './object-lock.ts'
 
@@ -77,28 +77,7 @@ async function deleteIn(
     if (versionId === undefined) return {}
     return { versionId, ...(deleteMarker ? { deleteMarker: true } : {}) }
   }
-  // Versioned: a delete marker becomes the current version ('null' while suspended, replacing
-  // the null version as a write would).
-  const marker: meta.ObjectRow = {
-    bucket: bucket.name,
-    key,
-    versionId: versionIdFor(bucket),
-    ord: 0,
-    latest: true,
-    deleteMarker: true,
-    size: 0,
-    etag: '',
-    lastModified: new Date(),
-    contentType: 'binary/octet-stream',
-    headers: {},
-    userMeta: {},
-    checksum: null,
-    parts: null,
-    layout: null,
-    encryption: null,
-    lock: null,
-    uploadId: null,
-  }
+  const marker = deleteMarkerRow(bucket, key)
   const result = await meta.commitObject(ctx.db, marker, writer)
   if (!result.ok) {
     if (result.reason === 'no-such-bucket' || result.reason === 'access-denied')

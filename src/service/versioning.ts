@@ -15,6 +15,32 @@ export const versionIdFor = (bucket: meta.BucketRow): string =>
   bucket.versioning === 'Enabled' ? meta.newVersionId() : meta.NULL_VERSION
 
 /** Undefined while the bucket was never versioned (S3 then shows no Status at all). */
+/**
+ * A delete marker for `key`, as DeleteObject without a version id and lifecycle expiry write it
+ * in a versioned bucket: the new current version ('null' while versioning is suspended, replacing
+ * the null version as a write would). Its `ord` is placed by the commit.
+ */
+export const deleteMarkerRow = (bucket: meta.BucketRow, key: string): meta.ObjectRow => ({
+  bucket: bucket.name,
+  key,
+  versionId: versionIdFor(bucket),
+  ord: 0,
+  latest: true,
+  deleteMarker: true,
+  size: 0,
+  etag: '',
+  lastModified: new Date(),
+  contentType: 'binary/octet-stream',
+  headers: {},
+  userMeta: {},
+  checksum: null,
+  parts: null,
+  layout: null,
+  encryption: null,
+  lock: null,
+  uploadId: null,
+})
+
 export async function getBucketVersioning(
   ctx: ServiceContext,
   actor: Actor,

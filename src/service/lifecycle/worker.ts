@@ -17,7 +17,7 @@ import * as meta from '../../meta/index.ts'
 import type { ServiceContext } from '../context.ts'
 import { versionLockOf } from '../locks.ts'
 import { deleteRefusal } from '../object-lock.ts'
-import { versionIdFor } from '../versioning.ts'
+import { deleteMarkerRow } from '../versioning.ts'
 import { dayMsOf, lifecycleOf } from './config.ts'
 import { afterDays, expiryOf, type LifecycleRule, ruleMatches } from './rules.ts'
 
@@ -217,26 +217,7 @@ async function expireCurrent(
     const done = await meta.deleteVersion(ctx.db, writer, row.key, row.versionId, GC_REASON, Date.now(), undefined, row)
     return done.result === 'deleted'
   }
-  const marker: meta.ObjectRow = {
-    bucket: bucket.name,
-    key: row.key,
-    versionId: versionIdFor(bucket),
-    ord: 0,
-    latest: true,
-    deleteMarker: true,
-    size: 0,
-    etag: '',
-    lastModified: new Date(),
-    contentType: 'binary/octet-stream',
-    headers: {},
-    userMeta: {},
-    checksum: null,
-    parts: null,
-    layout: null,
-    encryption: null,
-    lock: null,
-    uploadId: null,
-  }
+  const marker = deleteMarkerRow(bucket, row.key)
   // Only while the version judged is still current: a new write meanwhile is not hidden.
   return (await meta.commitObject(ctx.db, marker, writer, { current: row })).ok
 }
