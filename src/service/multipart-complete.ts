@@ -14,6 +14,7 @@ import { CorruptMetadataError, ServiceError } from './errors.ts'
 import { type Actor, bucketFor, refusalError } from './identities.ts'
 import { storedObject } from './get-object.ts'
 import { versionIdFor } from './versioning.ts'
+import { expirationOf } from './lifecycle/config.ts'
 import { lockForUpload } from './locks.ts'
 import { findUpload, type UploadAddress } from './multipart.ts'
 import { type ChecksumValue, type ObjectInfo, objectInfo, showsVersions } from './object-info.ts'
@@ -159,7 +160,9 @@ async function completeOnce(
       throw new ServiceError('InvalidPart', 'A part was replaced while the upload was being completed; retry.')
     throw new ServiceError(conditions.ifMatch !== undefined ? 'ConditionalRequestConflict' : 'PreconditionFailed')
   }
-  return objectInfo(row, encryption, showsVersions(bucket))
+  const info = objectInfo(row, encryption, showsVersions(bucket))
+  const expiration = expirationOf(ctx, bucket, row)
+  return expiration ? { ...info, expiration } : info
 }
 
 function segmentOf(p: meta.PartRow): Segment {

@@ -10,6 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteBucketLifecycleCommand,
@@ -208,7 +210,7 @@ describe('configuration', () => {
     expect([tooMany.status, errorFields(tooMany.body).code]).toEqual([400, 'MalformedXML'])
   })
 
-  it('x-amz-expiration on PUT, GET and HEAD names the expiry date and the rule', async () => {
+  it('x-amz-expiration on PUT, copy, completion, GET and HEAD names the expiry date and the rule', async () => {
     await setRules(Bucket, [
       { ID: 'far "away"', Status: 'Enabled', Filter: { Prefix: 'later/' }, Expiration: { Days: 100_000 } },
     ])
@@ -222,6 +224,22 @@ describe('configuration', () => {
     expect(got.Expiration).toBe(put.Expiration)
     const other = await s3.send(new PutObjectCommand({ Bucket, Key: 'elsewhere', Body: 'b' }))
     expect(other.Expiration).toBeUndefined()
+    // The other writes that make a current version say it too, as S3's do.
+    const copied = await s3.send(
+      new CopyObjectCommand({ Bucket, Key: 'later/copy', CopySource: `${Bucket}/elsewhere` }),
+    )
+    expect(copied.Expiration).toBe(put.Expiration)
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'later/mpu' }))
+    const part = await s3.send(new UploadPartCommand({ Bucket, Key: 'later/mpu', UploadId, PartNumber: 1, Body: 'p' }))
+    const done = await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key: 'later/mpu',
+        UploadId,
+        MultipartUpload: { Parts: [{ ETag: part.ETag, PartNumber: 1 }] },
+      }),
+    )
+    expect(done.Expiration).toBe(put.Expiration)
     await s3.send(new DeleteBucketLifecycleCommand({ Bucket }))
   })
 })

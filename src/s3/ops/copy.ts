@@ -5,6 +5,7 @@
 import { aclRequestOf } from '../acl-request.ts'
 import { type CopyObjectInput, type CopySource, copyObject, uploadPartCopy } from '../../service/index.ts'
 import { type OpContext, xmlResponse } from '../context.ts'
+import { expirationHeaders } from './lifecycle.ts'
 import { S3Error } from '../errors.ts'
 import { readConditions, readObjectMetadata } from '../headers.ts'
 import { parseCopySource } from '../copy-source.ts'
@@ -55,6 +56,7 @@ export async function handleCopyObject(op: OpContext): Promise<Response> {
       ...checksumHeaders(obj.checksum),
       ...encryptionHeaders(obj.sse, sseC, obj.kms, { context: true }),
       ...versionHeaders(obj),
+      ...expirationHeaders(obj),
       ...(obj.sourceVersionId !== undefined ? { 'x-amz-copy-source-version-id': obj.sourceVersionId } : {}),
     },
   )

@@ -16,6 +16,7 @@ import {
 import { CHECKSUM_ALGORITHMS, CHECKSUM_LENGTHS, type ChecksumAlgorithm } from '../../util/checksums.ts'
 import { fromBase64 } from '../../util/bytes.ts'
 import { emptyResponse, xmlResponse, type OpContext } from '../context.ts'
+import { expirationHeaders } from './lifecycle.ts'
 import { S3Error } from '../errors.ts'
 import { readObjectMetadata } from '../headers.ts'
 import { encryptionHeaders, readSseC, readSseRequest } from '../sse.ts'
@@ -171,6 +172,7 @@ export async function handleCompleteMultipartUpload(op: OpContext): Promise<Resp
       ...checksumHeaders(obj.checksum),
       ...encryptionHeaders(obj.sse, readSseC(op.headers, op.platform), obj.kms),
       ...versionHeaders(obj),
+      ...expirationHeaders(obj),
     },
   )
 }
