@@ -30,6 +30,7 @@ const suites: Record<SuiteName, () => Promise<Suite>> = {
   gateways: async () => (await import('./gateways.ts')).runGateways,
   versions: async () => (await import('./versions.ts')).runVersions,
   access: async () => (await import('./access.ts')).runAccess,
+  lifecycle: async () => (await import('./lifecycle.ts')).runLifecycle,
   placement: async () => (await import('./placement.ts')).runPlacement,
 }
 

@@ -6,7 +6,18 @@
 import { parseFlags, type CommandSpec } from '../../src/runtime/args.ts'
 import { commandHelp } from '../../src/runtime/help.ts'
 
-export const SUITES = ['codec', 'crypto', 'storage', 's3', 'gc', 'gateways', 'versions', 'access', 'placement'] as const
+export const SUITES = [
+  'codec',
+  'crypto',
+  'storage',
+  's3',
+  'gc',
+  'gateways',
+  'versions',
+  'access',
+  'placement',
+  'lifecycle',
+] as const
 export type SuiteName = (typeof SUITES)[number]
 export const PEERS = ['ceph'] as const
 export type PeerName = (typeof PEERS)[number]
