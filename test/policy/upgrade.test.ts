@@ -46,6 +46,8 @@ async function downgradeToBeforeAccessControl(): Promise<void> {
     const sql = readFileSync(join(folder, `${e.tag}.sql`), 'utf8')
     for (const m of sql.matchAll(/ALTER TABLE `(\w+)` ADD `(\w+)`/g))
       drops.push(`ALTER TABLE \`${m[1]}\` DROP COLUMN \`${m[2]}\``)
+    // Tables later migrations create (kms_keys, cluster_layouts, …) go too, with their indexes.
+    for (const m of sql.matchAll(/CREATE TABLE `(\w+)`/g)) drops.push(`DROP TABLE \`${m[1]}\``)
   }
   const client = createClient({ url: `file:${join(dataDir, 'meta.db')}` })
   try {
