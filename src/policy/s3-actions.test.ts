@@ -12,9 +12,9 @@ describe('S3 operation → IAM actions', () => {
     ['ListMultipartUploads', { bucket: 'b' }, [['s3:ListBucketMultipartUploads', 'arn:aws:s3:::b']]],
     ['DeleteBucketEncryption', { bucket: 'b' }, [['s3:PutEncryptionConfiguration', 'arn:aws:s3:::b']]],
     ['GetObject', { bucket: 'b', key: 'a/b' }, [['s3:GetObject', 'arn:aws:s3:::b/a/b']]],
-    ['GetObject', { bucket: 'b', key: 'k', versioned: true }, [['s3:GetObjectVersion', 'arn:aws:s3:::b/k']]],
+    ['GetObject', { bucket: 'b', key: 'k', versionId: 'v1' }, [['s3:GetObjectVersion', 'arn:aws:s3:::b/k']]],
     ['HeadObject', { bucket: 'b', key: 'k' }, [['s3:GetObject', 'arn:aws:s3:::b/k']]],
-    ['DeleteObject', { bucket: 'b', key: 'k', versioned: true }, [['s3:DeleteObjectVersion', 'arn:aws:s3:::b/k']]],
+    ['DeleteObject', { bucket: 'b', key: 'k', versionId: 'v1' }, [['s3:DeleteObjectVersion', 'arn:aws:s3:::b/k']]],
     ['UploadPart', { bucket: 'b', key: 'k' }, [['s3:PutObject', 'arn:aws:s3:::b/k']]],
     ['CompleteMultipartUpload', { bucket: 'b', key: 'k' }, [['s3:PutObject', 'arn:aws:s3:::b/k']]],
     ['AbortMultipartUpload', { bucket: 'b', key: 'k' }, [['s3:AbortMultipartUpload', 'arn:aws:s3:::b/k']]],
@@ -22,7 +22,7 @@ describe('S3 operation → IAM actions', () => {
     ['PutBucketPolicy', { bucket: 'b' }, [['s3:PutBucketPolicy', 'arn:aws:s3:::b']]],
     ['DeletePublicAccessBlock', { bucket: 'b' }, [['s3:PutBucketPublicAccessBlock', 'arn:aws:s3:::b']]],
     ['PutObjectRetention', { bucket: 'b', key: 'k' }, [['s3:PutObjectRetention', 'arn:aws:s3:::b/k']]],
-  ] as [S3Operation, { bucket?: string; key?: string; versioned?: boolean }, [string, string][]][])(
+  ] as [S3Operation, { bucket?: string; key?: string; versionId?: string }, [string, string][]][])(
     '%s %j',
     (operation, target, want) => {
       expect(checksFor(operation, { ...target, header: noHeaders }).map((c) => [c.action, c.resource])).toEqual(want)
@@ -34,19 +34,33 @@ describe('S3 operation → IAM actions', () => {
       bucket: 'dst',
       key: 'k2',
       header: noHeaders,
-      copySource: { bucket: 'src', key: 'k1', versioned: true },
+      copySource: { bucket: 'src', key: 'k1', versionId: 'v1' },
     })
+    // The source check carries the source's version (its ACL is read there), not the request's.
     expect(c).toEqual([
       { action: 's3:PutObject', resource: 'arn:aws:s3:::dst/k2' },
-      { action: 's3:GetObjectVersion', resource: 'arn:aws:s3:::src/k1' },
+      { action: 's3:GetObjectVersion', resource: 'arn:aws:s3:::src/k1', versionId: 'v1', copySource: true },
     ])
     const part = checksFor('UploadPartCopy', {
       bucket: 'd',
       key: 'k',
       header: noHeaders,
-      copySource: { bucket: 's', key: 'x', versioned: false },
+      copySource: { bucket: 's', key: 'x' },
     })
     expect(part.map((x) => x.action)).toEqual(['s3:PutObject', 's3:GetObject'])
+    // versionId=null names the unversioned version: read with s3:GetObject, its ACL from that version.
+    const nullVersion = checksFor('CopyObject', {
+      bucket: 'd',
+      key: 'k',
+      header: noHeaders,
+      copySource: { bucket: 'd', key: 'k', versionId: 'null' },
+    })
+    expect(nullVersion[1]).toEqual({
+      action: 's3:GetObject',
+      resource: 'arn:aws:s3:::d/k',
+      versionId: 'null',
+      copySource: true,
+    })
   })
 
   it('headers add the actions AWS asks for', () => {
@@ -70,7 +84,7 @@ describe('S3 operation → IAM actions', () => {
     const del = checksFor('DeleteObject', {
       bucket: 'b',
       key: 'k',
-      versioned: true,
+      versionId: 'v1',
       header: headers({ 'x-amz-bypass-governance-retention': 'true' }),
     })
     expect(del.map((c) => c.action)).toEqual(['s3:DeleteObjectVersion', 's3:BypassGovernanceRetention'])

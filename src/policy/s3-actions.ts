@@ -133,6 +133,13 @@ export const KNOWN_S3_ACTIONS: readonly string[] = [
 export interface ActionCheck {
   action: string
   resource: string
+  /**
+   * The object version the check acts on, as the request names it (`?versionId=`, or the
+   * `?versionId=` of a copy source); absent: the current version. An object ACL is read from it.
+   */
+  versionId?: string
+  /** The check reads a copy source: never the object the request writes, even on the same key. */
+  copySource?: true
 }
 
 export const bucketArn = (bucket: string): string => `arn:aws:s3:::${bucket}`
@@ -141,13 +148,19 @@ export const objectArn = (bucket: string, key: string): string => `arn:aws:s3:::
 export interface OperationTarget {
   bucket?: string
   key?: string
-  /** The request names a version (`?versionId=`). */
-  versioned?: boolean
+  /** The version the request names (`?versionId=`), when it names one. */
+  versionId?: string
   /** A request header, by lower-case name (null when absent). */
   header(name: string): string | null
-  /** CopyObject / UploadPartCopy: the source, read with s3:GetObject (GetObjectVersion with a versionId). */
-  copySource?: { bucket: string; key: string; versioned: boolean }
+  /**
+   * CopyObject / UploadPartCopy: the source, read with s3:GetObject (GetObjectVersion with a
+   * versionId); its own version, never the request's.
+   */
+  copySource?: { bucket: string; key: string; versionId?: string }
 }
+
+/** A version id that names a version of its own (`null` is the unversioned one: s3:GetObject). */
+const namesVersion = (v: string | undefined): boolean => v !== undefined && v !== '' && v !== 'null'
 
 const ACL_HEADERS = [
   'x-amz-acl',
@@ -179,7 +192,10 @@ export function checksFor(operation: S3Operation, t: OperationTarget): ActionChe
       : rule.target === 'bucket'
         ? bucketArn(t.bucket ?? '')
         : objectArn(t.bucket ?? '', t.key ?? '')
-  const checks: ActionCheck[] = [{ action: t.versioned && rule.versioned ? rule.versioned : rule.action, resource }]
+  const own = t.versionId !== undefined && rule.target === 'object' ? { versionId: t.versionId } : {}
+  const checks: ActionCheck[] = [
+    { action: namesVersion(t.versionId) && rule.versioned ? rule.versioned : rule.action, resource },
+  ]
   const has = (name: string) => {
     const v = t.header(name)
     return v !== null && v !== ''
@@ -204,10 +220,16 @@ export function checksFor(operation: S3Operation, t: OperationTarget): ActionChe
   const bypassable: readonly S3Operation[] = ['DeleteObject', 'DeleteObjects', 'PutObjectRetention']
   if (bypassable.includes(operation) && t.header('x-amz-bypass-governance-retention')?.toLowerCase() === 'true')
     checks.push({ action: 's3:BypassGovernanceRetention', resource })
-  if (t.copySource)
+  // Every check so far is on the request's own object (or bucket): the version it names.
+  for (const c of checks) Object.assign(c, own)
+  if (t.copySource) {
+    const { bucket, key, versionId } = t.copySource
     checks.push({
-      action: t.copySource.versioned ? 's3:GetObjectVersion' : 's3:GetObject',
-      resource: objectArn(t.copySource.bucket, t.copySource.key),
+      action: namesVersion(versionId) ? 's3:GetObjectVersion' : 's3:GetObject',
+      resource: objectArn(bucket, key),
+      ...(versionId !== undefined ? { versionId } : {}),
+      copySource: true,
     })
+  }
   return checks
 }

@@ -124,15 +124,16 @@ function accessQuery(f: RequestFacts): AccessQuery {
   const copy = f.endpoint === 'CopyObject' || f.endpoint === 'UploadPartCopy'
   const rawSource = copy ? f.headers.get('x-amz-copy-source') : null
   const source = rawSource !== null ? parseCopySource(rawSource) : undefined
-  const versioned = (v: string | null) => v !== null && v !== '' && v !== 'null'
+  const sourceVersion = source?.query?.get('versionId') ?? undefined
   const checks = checksFor(asOperation(f.endpoint), {
     bucket: f.bucket,
     key: f.key,
-    versioned: versioned(f.query.get('versionId')),
+    versionId: f.query.get('versionId') ?? undefined,
     header,
     copySource: source && {
-      ...source,
-      versioned: versioned(new URLSearchParams(rawSource!.split('?')[1] ?? '').get('versionId')),
+      bucket: source.bucket,
+      key: source.key,
+      ...(sourceVersion !== undefined ? { versionId: sourceVersion } : {}),
     },
   })
   const existing =

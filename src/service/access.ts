@@ -133,10 +133,11 @@ async function decide(
     // No policy allows it: an ACL may, where the bucket enables ACLs (never past an explicit Deny).
     if (decision === 'implicit-deny' && row) {
       const key = keyOf(check.resource)
-      const primary = check.resource === q.checks[0]?.resource
-      const versionId = primary ? q.context.get('s3:versionid')?.[0] : undefined
-      const writing = primary && q.checks[0]?.action === 's3:PutObject'
-      if (await aclAllows(ctx, row, caller, check.action, key, versionId, writing)) continue
+      // A check on the object the request writes (its ACL, tagging) rides on the bucket's WRITE
+      // grant; a copy source is read, in the version it names, even when it is the same key.
+      const writing =
+        !check.copySource && check.resource === q.checks[0]?.resource && q.checks[0]?.action === 's3:PutObject'
+      if (await aclAllows(ctx, row, caller, check.action, key, check.versionId, writing)) continue
     }
     return { denied: true }
   }

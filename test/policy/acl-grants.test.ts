@@ -7,6 +7,7 @@
  * refusing ACLs, and namespaces never crossed.
  */
 import {
+  CopyObjectCommand,
   CreateBucketCommand,
   DeletePublicAccessBlockCommand,
   GetBucketAclCommand,
@@ -204,6 +205,52 @@ describe('ACL grants (ObjectWriter)', () => {
     await c.send(new PutObjectAclCommand({ Bucket: writerOwned, Key: 'doc', VersionId: v1.VersionId, ACL: 'private' }))
     expect((await httpsGet(server, `/${writerOwned}/doc?versionId=${v1.VersionId}`)).status).toBe(403)
     expect((await httpsGet(server, `/${writerOwned}/doc`)).status).toBe(200)
+  })
+
+  it('a copy reads the source ACL of the version x-amz-copy-source names, not the current one', async () => {
+    const c = clients.boss!
+    const src = bucketName('copysrc')
+    await adminRun(server, ['namespace', 'public-access', NS, '--set', 'off'])
+    await c.send(new CreateBucketCommand({ Bucket: src, ObjectOwnership: 'ObjectWriter' }))
+    await c.send(new DeletePublicAccessBlockCommand({ Bucket: src }))
+    await c.send(new PutBucketVersioningCommand({ Bucket: src, VersioningConfiguration: { Status: 'Enabled' } }))
+    // copier may write anywhere (writeonly) but read nothing: only an object ACL lets it read a source.
+    const copier = clients.copier ?? (await user('copier', NS, 'writeonly'))
+    const copy = (key: string, versionId?: string) =>
+      copier.send(
+        new CopyObjectCommand({
+          Bucket: src,
+          Key: key,
+          CopySource: `${src}/doc${versionId ? `?versionId=${versionId}` : ''}`,
+        }),
+      )
+    const v1 = await c.send(new PutObjectCommand({ Bucket: src, Key: 'doc', Body: 'old', ACL: 'authenticated-read' }))
+    const v2 = await c.send(new PutObjectCommand({ Bucket: src, Key: 'doc', Body: 'new' }))
+    // The older version is readable by grant, the current one is private.
+    const fromOld = await copy('from-old', v1.VersionId)
+    expect(fromOld.CopySourceVersionId).toBe(v1.VersionId)
+    expect(
+      (await bodyBytes((await c.send(new GetObjectCommand({ Bucket: src, Key: 'from-old' }))).Body)).toString(),
+    ).toBe('old')
+    await fails(copy('from-current'), 403, 'AccessDenied')
+    await fails(copy('from-new', v2.VersionId), 403, 'AccessDenied')
+    // The other way round: the current version opened, the older one closed.
+    await c.send(
+      new PutObjectAclCommand({ Bucket: src, Key: 'doc', VersionId: v2.VersionId, ACL: 'authenticated-read' }),
+    )
+    await c.send(new PutObjectAclCommand({ Bucket: src, Key: 'doc', VersionId: v1.VersionId, ACL: 'private' }))
+    await fails(copy('leak', v1.VersionId), 403, 'AccessDenied')
+    await fails(c.send(new GetObjectAclCommand({ Bucket: src, Key: 'leak' })), 404, 'NoSuchKey')
+    expect((await copy('from-current')).CopySourceVersionId).toBe(v2.VersionId)
+    // Restoring an older version onto its own key reads that version's ACL too (not the target's write).
+    await fails(copy('doc', v1.VersionId), 403, 'AccessDenied')
+    await c.send(
+      new PutObjectAclCommand({ Bucket: src, Key: 'doc', VersionId: v1.VersionId, ACL: 'authenticated-read' }),
+    )
+    await copy('doc', v1.VersionId)
+    expect((await bodyBytes((await c.send(new GetObjectCommand({ Bucket: src, Key: 'doc' }))).Body)).toString()).toBe(
+      'old',
+    )
   })
 
   it('AccessControlPolicy XML: groups and this namespace; another namespace or an e-mail is refused', async () => {
