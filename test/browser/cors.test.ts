@@ -3,8 +3,11 @@
  * origin by this test (plain http on 127.0.0.1, a secure context) uploads and downloads through
  * Coffer with presigned URLs: the browser's own CORS checks — preflight for the PUT, the
  * Access-Control-* of the answers — decide, as they would for a web application. An origin the
- * bucket's rules do not list is refused by the browser. The page also submits an HTML form upload
- * (POST Object) with a policy signed by the test. Screenshots go to test-results/browser/.
+ * bucket's rules do not list is refused by the browser. The page also runs the real AWS SDK v3
+ * for JavaScript (bundled for the browser by esbuild at test time: test/browser/page/s3-sdk.ts),
+ * whose signed PutObject needs a preflight (Chromium's own, seen through the DevTools protocol),
+ * and submits an HTML form upload (POST Object) with a policy signed by the test. Every object is
+ * checked byte for byte. Screenshots go to test-results/browser/.
  *
  * Trust: Chromium is started with `--ignore-certificate-errors-spki-list` naming the SPKI hash of
  * this test server's own certificate, so exactly that key is accepted and every other certificate
@@ -19,7 +22,9 @@ import { CreateBucketCommand, GetObjectCommand, PutBucketCorsCommand, PutObjectC
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { type Browser, chromium } from 'playwright-core'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { browserBundle } from '../helpers/browser-bundle.ts'
 import { describeWithClient } from '../helpers/clients.ts'
+import type { SdkResult, SdkRun } from './page/s3-sdk.ts'
 import { amzDate, signingKey } from '../helpers/raw.ts'
 import { s3Client } from '../helpers/s3-client.ts'
 import { REPO_ROOT, startServer, type TestServer } from '../helpers/server.ts'
@@ -27,6 +32,7 @@ import { REPO_ROOT, startServer, type TestServer } from '../helpers/server.ts'
 const OUTPUT = join(REPO_ROOT, 'test-results', 'browser')
 
 type Run = (...args: string[]) => Promise<unknown>
+type RunSdk = (r: SdkRun) => Promise<SdkResult>
 
 /** The page: runs `window.run(putUrl, getUrl, body)` and shows each step in the document. */
 const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>Coffer CORS</title></head>
@@ -47,11 +53,24 @@ window.run = async (putUrl, getUrl, body) => {
 }
 </script></body></html>`
 
-/** A static server for the page on 127.0.0.1 (a secure context over plain http); `/form` serves `form()`. */
-async function pageServer(form: () => string = () => ''): Promise<{ server: Server; origin: string }> {
+/** The page for the AWS SDK: the bundle from `/sdk.js` defines `window.runSdk` (test/browser/page/s3-sdk.ts). */
+const SDK_PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>Coffer with the AWS SDK</title></head>
+<body><h1>AWS SDK for JavaScript v3 in the page</h1><pre id="log"></pre><script src="/sdk.js"></script></body></html>`
+
+/**
+ * A static server for the pages on 127.0.0.1 (a secure context over plain http): `/form` serves
+ * `form()`, `/sdk` the SDK page and `/sdk.js` its bundle, anything else PAGE.
+ */
+async function pageServer(form: () => string = () => '', sdk = ''): Promise<{ server: Server; origin: string }> {
   const server = createServer((req, res) => {
+    const url = req.url ?? '/'
+    if (url === '/sdk.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' })
+      res.end(sdk)
+      return
+    }
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
-    res.end(req.url?.startsWith('/form') ? form() : PAGE)
+    res.end(url.startsWith('/form') ? form() : url === '/sdk' ? SDK_PAGE : PAGE)
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
@@ -65,10 +84,28 @@ describeWithClient('chromium', 'a browser on another origin, through CORS', (bin
   let formPage = ''
   beforeAll(async () => {
     coffer = await startServer()
-    allowed = await pageServer(() => formPage)
-    stranger = await pageServer()
+    const sdk = await browserBundle('s3-sdk.ts')
+    allowed = await pageServer(() => formPage, sdk)
+    stranger = await pageServer(undefined, sdk)
     const s3 = s3Client(coffer)
     await s3.send(new CreateBucketCommand({ Bucket: 'site' }))
+    // The SDK signs: its requests carry authorization, x-amz-* and checksum headers, all allowed here.
+    await s3.send(new CreateBucketCommand({ Bucket: 'app' }))
+    await s3.send(
+      new PutBucketCorsCommand({
+        Bucket: 'app',
+        CORSConfiguration: {
+          CORSRules: [
+            {
+              AllowedOrigins: [allowed.origin],
+              AllowedMethods: ['GET', 'PUT'],
+              AllowedHeaders: ['*'],
+              ExposeHeaders: ['ETag', 'x-amz-checksum-crc32'],
+            },
+          ],
+        },
+      }),
+    )
     await s3.send(
       new PutBucketCorsCommand({
         Bucket: 'site',
@@ -144,6 +181,72 @@ describeWithClient('chromium', 'a browser on another origin, through CORS', (bin
     } finally {
       await page.close()
     }
+  })
+
+  /** Runs the SDK page on `origin`; the answers Chromium got from Coffer (preflights included), in order. */
+  async function sdkRun(origin: string, key: string, body: Buffer, shot: string) {
+    const page = await browser.newPage()
+    const seen: { method: string; status: number; url: string }[] = []
+    const methods = new Map<string, string>()
+    try {
+      // Preflights are Chromium's own requests, invisible to page events: the DevTools protocol reports them.
+      const cdp = await page.context().newCDPSession(page)
+      // A preflight shares its request's id, told apart by its type.
+      cdp.on('Network.requestWillBeSent', (e) => {
+        if (e.type !== 'Preflight') methods.set(e.requestId, e.request.method)
+      })
+      // An answer, not an attempt: a request the browser held back after its preflight has none.
+      cdp.on('Network.responseReceived', (e) => {
+        const method = e.type === 'Preflight' ? 'OPTIONS' : (methods.get(e.requestId) ?? '?')
+        if (e.response.url.startsWith(coffer.endpoint))
+          seen.push({ method, status: e.response.status, url: e.response.url })
+      })
+      await cdp.send('Network.enable')
+      await page.goto(`${origin}/sdk`)
+      const run: SdkRun = {
+        endpoint: coffer.endpoint,
+        region: coffer.region,
+        accessKeyId: coffer.accessKeyId,
+        secretAccessKey: coffer.secretAccessKey,
+        bucket: 'app',
+        key,
+        body: body.toString('base64'),
+      }
+      const r = await page.evaluate((x) => (window as unknown as { runSdk: RunSdk }).runSdk(x), run)
+      await page.screenshot({ path: join(OUTPUT, shot) })
+      return { r, seen }
+    } finally {
+      await page.close()
+    }
+  }
+
+  it('the AWS SDK in the page PutObjects (after a preflight) and GetObjects; bytes arrive intact', async () => {
+    const body = Buffer.concat([randomBytes(256 * 1024 + 7), Buffer.from('é — written by the SDK in chromium')])
+    const { r, seen } = await sdkRun(allowed.origin, 'sdk/object.bin', body, 'sdk-allowed.png')
+    expect(r).toMatchObject({ put: 200, get: 200, contentType: 'application/octet-stream' })
+    const back = Buffer.from((r as { body: string }).body, 'base64')
+    expect(back.equals(body)).toBe(true)
+    expect((r as { etag: string }).etag).toBe(`"${createHash('md5').update(body).digest('hex')}"`)
+    // The signed PUT was preflighted (the GET too: its authorization header is not CORS-safelisted).
+    expect(seen.map((s) => `${s.method} ${s.status}`).slice(0, 2)).toEqual(['OPTIONS 200', 'PUT 200'])
+    expect(seen[0]!.url).toContain('/app/sdk/object.bin')
+    expect(seen.at(-1)).toMatchObject({ method: 'GET', status: 200 })
+    const stored = await s3Client(coffer).send(new GetObjectCommand({ Bucket: 'app', Key: 'sdk/object.bin' }))
+    expect(Buffer.from(await stored.Body!.transformToByteArray()).equals(body)).toBe(true)
+  })
+
+  it('the AWS SDK on an origin the rules do not list fails in the browser, and nothing is stored', async () => {
+    const { r, seen } = await sdkRun(stranger.origin, 'sdk/stranger.bin', Buffer.from('no'), 'sdk-refused.png')
+    expect((r as { error?: string }).error).toMatch(/Failed to fetch/)
+    // Refused at the preflight (403 CORSResponse): the PUT itself was never answered.
+    expect(seen.map((s) => `${s.method} ${s.status}`)).toEqual(['OPTIONS 403'])
+    const stored = await s3Client(coffer)
+      .send(new GetObjectCommand({ Bucket: 'app', Key: 'sdk/stranger.bin' }))
+      .then(
+        () => 'stored',
+        (e: { name: string }) => e.name,
+      )
+    expect(stored).toBe('NoSuchKey')
   })
 
   it('an HTML form upload (POST Object) with a policy signed by the test lands byte for byte', async () => {
