@@ -6,6 +6,7 @@ import process from 'node:process'
 import type { RunningServer, RuntimeAdapter, ServeOptions } from './adapter.ts'
 import { main } from './cli.ts'
 import { TLS12_CIPHERS } from './tls-options.ts'
+import { settleUnreadWebBody } from './unread-web-body.ts'
 
 /**
  * Bun rejects bodies above 128 MiB by default; S3 allows 5 GiB per PUT or part, plus aws-chunked
@@ -24,9 +25,11 @@ async function serve(o: ServeOptions): Promise<RunningServer> {
     tls: { cert: o.cert, key: o.key, ciphers: TLS12_CIPHERS.join(':'), secureOptions: NO_TLS_BELOW_12 },
     maxRequestBodySize: MAX_REQUEST_BODY,
     idleTimeout: IDLE_TIMEOUT_S,
-    fetch: (req, srv) => {
+    fetch: async (req, srv) => {
       const ip = srv.requestIP(req)
-      return o.fetch(req, { connection: ip ? `${ip.address}:${ip.port}` : undefined })
+      const res = await o.fetch(req, { connection: ip ? `${ip.address}:${ip.port}` : undefined })
+      // Bun has already sent `100 Continue`: a refused body is on its way (src/runtime/unread-web-body.ts).
+      return settleUnreadWebBody(req, res)
     },
     error: () => new Response('internal error', { status: 500 }),
   })
