@@ -114,12 +114,6 @@ export async function readObject(ctx: ServiceContext, actor: Actor, a: ObjectAdd
   return { info: found.info, read: (start, end) => openStored(ctx, found, start, end, a.sseC) }
 }
 
-/**
- * Plaintext kept ready ahead of the response writer, so it writes many packages per socket write
- * (docs/architecture.md §8). Adds at most this much to a GET's memory, whatever the object size.
- */
-export const RESPONSE_READ_AHEAD = 1024 * 1024
-
 /** Too few shards readable: the protocol layer answers 503 rather than wrong or missing bytes. */
 export const unavailable = (e: unknown): unknown =>
   e instanceof QuorumError
@@ -146,5 +140,5 @@ export async function openStored(
     ),
     objectId: record.objectId,
   }
-  return primeStream(readStoredRange(ctx.storage, obj.data, start, end, decryption), unavailable, RESPONSE_READ_AHEAD)
+  return primeStream(readStoredRange(ctx.storage, obj.data, start, end, decryption), unavailable)
 }

@@ -154,16 +154,10 @@ export function rechunk(source: ByteStream, size: number): ByteStream {
  * Reads the first chunk before anyone commits to a response, so a source that cannot start
  * (too few shards, say) fails as an error status instead of a cut-off 200. `mapError` turns
  * errors, at the start or later, into the caller's own.
- *
- * `readAheadBytes` (default 0: read only when asked) keeps up to that many bytes queued ahead of
- * the consumer. A response writer then finds several chunks ready at once and hands them to the
- * socket in one corked batch (one TLS write of many records) instead of one write per chunk,
- * which costs far more CPU per byte on Node (docs/architecture.md §8).
  */
 export async function primeStream(
   source: ByteStream,
   mapError: (e: unknown) => unknown = (e) => e,
-  readAheadBytes = 0,
 ): Promise<ByteStream> {
   const reader = source.getReader()
   let first: ReadableStreamReadResult<Uint8Array>
@@ -193,6 +187,6 @@ export async function primeStream(
       },
       cancel: (reason) => reader.cancel(reason),
     },
-    readAheadBytes > 0 ? { highWaterMark: readAheadBytes, size: (chunk) => chunk.byteLength } : { highWaterMark: 0 },
+    { highWaterMark: 0 },
   )
 }
