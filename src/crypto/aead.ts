@@ -16,6 +16,18 @@ export interface Aead {
   seal(key: AeadKey, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array> | Uint8Array
   /** Returns the plaintext; throws (any error) when authentication fails. */
   open(key: AeadKey, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Promise<Uint8Array> | Uint8Array
+  /**
+   * Like open, for sealed bytes that arrive in pieces (a package that straddles two storage
+   * blocks): their concatenation is the sealed package. Returns the plaintext in pieces, and only
+   * once the whole package has authenticated: nothing of it before. Optional: without it, the
+   * caller joins the pieces (a copy) and calls open.
+   */
+  openPieces?(
+    key: AeadKey,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    pieces: readonly Uint8Array[],
+  ): Promise<Uint8Array[]> | Uint8Array[]
 }
 
 export const AEAD_KEY_BYTES = 32

@@ -37,6 +37,22 @@ export class ByteQueue {
     return out
   }
 
+  /** Removes exactly `n` bytes (n ≤ length) as views of the queued chunks: no copy. */
+  takePieces(n: number): Uint8Array[] {
+    if (n > this.length) throw new RangeError(`take(${n}) with only ${this.length} bytes queued`)
+    this.length -= n
+    const out: Uint8Array[] = []
+    let left = n
+    while (left > 0) {
+      const c = this.chunks[0]!
+      const m = Math.min(left, c.length - this.head)
+      out.push(c.subarray(this.head, this.head + m))
+      left -= m
+      this.advance(c, m)
+    }
+    return out
+  }
+
   private advance(chunk: Uint8Array, n: number): void {
     this.head += n
     if (this.head === chunk.length) {

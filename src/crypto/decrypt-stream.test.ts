@@ -76,6 +76,44 @@ for (const aead of [createWebCryptoAead(), createNodeAead()]) {
       await rejects((s, e) => tagFlip.subarray(s, e))
     })
 
+    it('ciphertext in storage-block chunks: packages that straddle two chunks open whole or fail whole', async () => {
+      // A GET hands the decrypter 256 KiB blocks; a package then straddles two chunks. Served here
+      // in chunks cut inside packages 1 and 2 (and inside package 2's tag).
+      await setup()
+      const chunked = (bytes: Uint8Array) => (s: number, e: number) =>
+        new ReadableStream<Uint8Array>({
+          start(c) {
+            const range = bytes.subarray(s, e)
+            for (const cut of [
+              [0, S + 7],
+              [S + 7, 3 * S - 5],
+              [3 * S - 5, range.length],
+            ])
+              if (cut[0]! < range.length) c.enqueue(range.subarray(cut[0], Math.min(cut[1]!, range.length)))
+            c.close()
+          },
+        })
+      const read = (bytes: Uint8Array, start = 0, end = size) =>
+        drain(decryptRange(chunked(bytes), size, start, end, opts))
+      const whole = await read(cipher)
+      expect(whole.error).toBeUndefined()
+      expect(Buffer.from(whole.bytes).equals(Buffer.from(plain))).toBe(true)
+      const mid = await read(cipher, P - 3, 2 * P + 9)
+      expect(Buffer.from(mid.bytes).equals(Buffer.from(plain.subarray(P - 3, 2 * P + 9)))).toBe(true)
+      // A bit flipped in the second piece of package 1: nothing of package 1 is emitted.
+      const bad = cipher.slice()
+      bad[S + 100]! ^= 0x04
+      const r = await read(bad)
+      expect(r.error).toBeInstanceOf(DecryptError)
+      expect(r.bytes.length).toBe(P)
+      // A bit flipped in the part of package 2's tag that lies in the next chunk.
+      const tag = cipher.slice()
+      tag[3 * S - 2]! ^= 0x80
+      const t = await read(tag)
+      expect(t.error).toBeInstanceOf(DecryptError)
+      expect(t.bytes.length).toBe(2 * P)
+    })
+
     it('reordered packages fail', async () => {
       await setup()
       const swapped = concatBytes([pkg(cipher, 1, size), pkg(cipher, 0, size), cipher.subarray(2 * S)])

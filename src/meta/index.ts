@@ -7,6 +7,7 @@ export { CorruptRowError, isDbFull, isMetaUnavailable, UnstorableKeyError } from
 export type {
   ChecksumInfo,
   ChecksumType,
+  ListedObject,
   ObjectPart,
   ObjectRow,
   PartRow,

@@ -49,7 +49,11 @@ describe('rows read back', () => {
     const err = await getObject(meta.db, 'b', 'k').catch((e: unknown) => e)
     expect(err).toBeInstanceOf(CorruptRowError)
     expect(String(err)).toContain(`column ${column}`)
-    await expect(listObjects(meta.db, { bucket: 'b', prefix: '', maxKeys: 10 })).rejects.toBeInstanceOf(CorruptRowError)
+    // A listing reads only the columns it shows: a damaged checksum fails it, damage elsewhere
+    // in the row leaves the page (and the rest of the bucket) listable.
+    const listing = listObjects(meta.db, { bucket: 'b', prefix: '', maxKeys: 10 })
+    if (column === 'checksum') await expect(listing).rejects.toBeInstanceOf(CorruptRowError)
+    else expect((await listing).objects.map((o) => o.key)).toEqual(['k'])
   })
 
   it('a damaged object can still be deleted: only its layout is read back', async () => {

@@ -111,6 +111,20 @@ export function objectRow(raw: typeof objects.$inferSelect): ObjectRow {
   }
 }
 
+/**
+ * An object as a listing page shows it: the five columns ListObjects reports, and nothing else,
+ * so a page of 1,000 keys neither reads nor parses the layout, headers and metadata of each.
+ */
+export type ListedObject = Pick<ObjectRow, 'key' | 'size' | 'etag' | 'lastModified' | 'checksum'>
+
+export function listedObject(
+  bucket: string,
+  raw: Omit<ListedObject, 'checksum'> & { checksum: unknown },
+): ListedObject {
+  const what = `object ${JSON.stringify(bucket)}/${JSON.stringify(raw.key)}`
+  return { ...raw, checksum: check(raw.checksum, orNull(isChecksum), what, 'checksum') }
+}
+
 export function uploadRow(raw: typeof multipartUploads.$inferSelect): UploadRow {
   const what = `multipart upload ${raw.uploadId}`
   return {

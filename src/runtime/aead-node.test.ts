@@ -113,6 +113,29 @@ describe('node:crypto AEAD', () => {
     await rejects(node, nk, nonce, aad, sealed.subarray(0, 15)) // shorter than a tag
   })
 
+  it('opens a package given in pieces (split anywhere, tag split too) and refuses any bit changed in any piece', async () => {
+    const [nk] = await keys(pattern(32, 11))
+    const nonce = pattern(12, 12)
+    const aad = pattern(20, 13)
+    const plaintext = pattern(40, 14)
+    const sealed = await node.seal(nk, nonce, aad, plaintext) // 40 bytes of ciphertext, 16 of tag
+    const split = (b: Uint8Array, cuts: number[]) =>
+      [0, ...cuts].map((from, i) => b.subarray(from, i < cuts.length ? cuts[i] : b.length))
+    const join = (parts: Uint8Array[]) => Buffer.concat(parts.map((p) => Buffer.from(p)))
+    // Every single cut, and cuts that put the tag's bytes in two or three pieces.
+    const cutSets = [...Array.from({ length: sealed.length - 1 }, (_, i) => [i + 1]), [10, 45], [41, 47, 50], [0, 56]]
+    for (const cuts of cutSets) {
+      const opened = await node.openPieces!(nk, nonce, aad, split(sealed, cuts))
+      expect(join(opened).equals(Buffer.from(plaintext))).toBe(true)
+      for (const byte of [0, 20, 39, 40, 47, 55]) {
+        const bad = sealed.slice()
+        bad[byte]! ^= 0x10
+        await expect((async () => node.openPieces!(nk, nonce, aad, split(bad, cuts)))()).rejects.toThrow()
+      }
+    }
+    await expect((async () => node.openPieces!(nk, nonce, aad, split(sealed.subarray(0, 15), [7])))()).rejects.toThrow()
+  })
+
   it('binds the nonce, the associated data and the key', async () => {
     const [nk] = await keys(pattern(32, 11))
     const nonce = pattern(12, 12)

@@ -8,6 +8,26 @@ import { type Aead, AEAD_TAG_BYTES, checkAeadArgs } from '../crypto/aead.ts'
 /** A plain Uint8Array view, so callers never get Buffer semantics by accident. */
 const plain = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 
+/** The last 16 bytes of the pieces: a view when one piece holds them, else a 16-byte copy. */
+function tagOf(pieces: readonly Uint8Array[], total: number): Uint8Array {
+  const last = pieces[pieces.length - 1]!
+  if (last.length >= AEAD_TAG_BYTES) return last.subarray(last.length - AEAD_TAG_BYTES)
+  const tag = new Uint8Array(AEAD_TAG_BYTES)
+  let at = total - AEAD_TAG_BYTES
+  let filled = 0
+  for (const p of pieces) {
+    if (at >= p.length) {
+      at -= p.length
+      continue
+    }
+    const part = p.subarray(at, Math.min(p.length, at + AEAD_TAG_BYTES - filled))
+    tag.set(part, filled)
+    filled += part.length
+    at = 0
+  }
+  return tag
+}
+
 export function createNodeAead(): Aead {
   return {
     name: 'node',
@@ -41,6 +61,28 @@ export function createNodeAead(): Aead {
       const out = new Uint8Array(body.length + tail.length)
       out.set(body, 0)
       out.set(tail, body.length)
+      return out
+    },
+    openPieces(key, nonce, aad, pieces) {
+      checkAeadArgs(undefined, nonce)
+      let total = 0
+      for (const p of pieces) total += p.length
+      if (total < AEAD_TAG_BYTES) throw new Error('sealed package shorter than its tag')
+      const decipher = createDecipheriv('aes-256-gcm', key as KeyObject, nonce, { authTagLength: AEAD_TAG_BYTES })
+      decipher.setAAD(aad)
+      decipher.setAuthTag(tagOf(pieces, total))
+      // GCM deciphers as a stream: each piece's ciphertext gives that many plaintext bytes, with
+      // no join of the pieces. None of them leaves here before final() has checked the tag.
+      const out: Uint8Array[] = []
+      let left = total - AEAD_TAG_BYTES
+      for (const p of pieces) {
+        if (left === 0) break
+        const body = p.length <= left ? p : p.subarray(0, left)
+        left -= body.length
+        if (body.length > 0) out.push(plain(decipher.update(body)))
+      }
+      const tail = decipher.final() // throws "Unsupported state or unable to authenticate data"
+      if (tail.length > 0) out.push(plain(tail))
       return out
     },
   }

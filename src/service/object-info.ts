@@ -113,7 +113,7 @@ export function kmsOf(record: EncryptionRecord | undefined): KmsInfo | undefined
   return out
 }
 
-export function objectSummary(row: meta.ObjectRow): ObjectSummary {
+export function objectSummary(row: meta.ListedObject): ObjectSummary {
   const out: ObjectSummary = { key: row.key, size: row.size, etag: row.etag, lastModified: row.lastModified }
   const checksum = checksumOf(row.checksum)
   if (checksum) out.checksum = checksum

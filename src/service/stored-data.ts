@@ -83,6 +83,12 @@ export function readStoredRange(
     if (segEnd <= start || segStart >= end || seg.size === 0) continue
     pieces.push({ seg, from: Math.max(start, segStart) - segStart, to: Math.min(end, segEnd) - segStart })
   }
+  // One segment (every object but a multipart one): its own stream, with no stream around it to
+  // pass each chunk through once more.
+  if (pieces.length === 1) {
+    const only = pieces[0]!
+    return openSegment(storage, only.seg, only.from, only.to, decryption)
+  }
   let current: ReadableStreamDefaultReader<Uint8Array> | undefined
   let index = 0
   return new ReadableStream<Uint8Array>({

@@ -4,7 +4,7 @@
  */
 import { and, asc, eq, gt, gte, lt, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db.ts'
-import { type ObjectRow, objectRow, type UploadRow, uploadRow } from '../rows.ts'
+import { type ListedObject, listedObject, type ObjectRow, objectRow, type UploadRow, uploadRow } from '../rows.ts'
 import { multipartUploads, objects } from '../schema.ts'
 import { markerBoundsStart, seekPage, successor, type SeekFrom } from './seek.ts'
 
@@ -18,18 +18,26 @@ export interface ListObjectsInput {
 }
 
 export interface ListObjectsResult {
-  objects: ObjectRow[]
+  objects: ListedObject[]
   commonPrefixes: string[]
   isTruncated: boolean
   /** When truncated: the last key or common prefix of the page; pass it back as startAfter. */
   nextMarker?: string
 }
 
+const LISTED_COLUMNS = {
+  key: objects.key,
+  size: objects.size,
+  etag: objects.etag,
+  lastModified: objects.lastModified,
+  checksum: objects.checksum,
+}
+
 export async function listObjects(db: Db, input: ListObjectsInput): Promise<ListObjectsResult> {
   const { bucket, prefix } = input
   const delimiter = input.delimiter || undefined
   const upper = successor(prefix)
-  const fetch = (from: SeekFrom<ObjectRow>, limit: number): Promise<ObjectRow[]> => {
+  const fetch = (from: SeekFrom<ListedObject>, limit: number): Promise<ListedObject[]> => {
     const where: (SQL | undefined)[] = [
       eq(objects.bucket, bucket),
       // Current versions that are not delete markers, literally as objects_current_idx is
@@ -42,15 +50,17 @@ export async function listObjects(db: Db, input: ListObjectsInput): Promise<List
     else if (input.startAfter !== undefined && markerBoundsStart(prefix, input.startAfter)) {
       where.push(gt(objects.key, input.startAfter))
     } else where.push(gte(objects.key, prefix))
+    // Only the columns a listing shows: the rest of a row (layout, headers, metadata JSON) was
+    // most of a page's cost to read and decode (docs/architecture.md §8).
     return db
-      .select()
+      .select(LISTED_COLUMNS)
       .from(objects)
       .where(and(...where))
       .orderBy(asc(objects.key))
       .limit(limit)
-      .then((rows) => rows.map(objectRow))
+      .then((rows) => rows.map((r) => listedObject(bucket, r)))
   }
-  const page = await seekPage<ObjectRow>(
+  const page = await seekPage<ListedObject>(
     { prefix, delimiter, keyOf: (r) => r.key, marker: input.startAfter, fetch },
     input.maxKeys,
   )

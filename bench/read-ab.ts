@@ -1,0 +1,170 @@
+/**
+ * Same-run A/B of the read path between checkouts (e.g. main and a branch, each with its
+ * node_modules): every checkout's gateway is started at once (embedded, 4+2, D@RE on), then
+ * rounds interleave them (order reversed every other round), with the bare HTTPS ceiling
+ * (bench/https-ceiling.ts) measured once per round. Per checkout and round: 2 GETs of one
+ * 256 MiB object, 96 GETs of 1 MiB 8 at a time, 15 ListObjectsV2 pages of 1,000 at random
+ * positions in 10,000 keys; gateway CPU (user + system, /proc) per GiB sent. Prints medians,
+ * and the load average after each round (figures mean little without it).
+ * Usage: node --import tsx bench/read-ab.ts CHECKOUT [CHECKOUT …] [--nobig] [--nosmall] [--nolist]
+ * Env: ROUNDS (default 2), BIG_MIB (256), PAGES (15), PROF=dir (gateways run with --cpu-prof
+ * into dir/<n>; WINDOW lines on stderr give the monotonic µs bounds of each phase).
+ */
+import { execFileSync } from 'node:child_process'
+import os from 'node:os'
+import { resolve } from 'node:path'
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3'
+import { patternStream } from '../test/helpers/big-object.ts'
+import type { TestServer } from '../test/helpers/server.ts'
+import { startCeiling } from './https-ceiling.ts'
+import { fillCofferMeta, listKey } from './lib/s3-load.ts'
+import { clientFor } from './lib/targets.ts'
+
+const roots = process.argv
+  .slice(2)
+  .filter((a) => !a.startsWith('--'))
+  .map((r) => resolve(r))
+const flags = new Set(process.argv.slice(2).filter((a) => a.startsWith('--')))
+const rounds = Number(process.env.ROUNDS ?? 2)
+const MiB = 1024 * 1024
+const BIG = Number(process.env.BIG_MIB ?? 256) * MiB
+
+import { readFileSync } from 'node:fs'
+const cpuOf = (pid: number) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(f[11]) + Number(f[12])) / 100 // utime+stime in s (USER_HZ 100)
+}
+const drain = async (body: unknown) => {
+  let n = 0
+  for await (const c of body as AsyncIterable<Uint8Array>) n += c.length
+  return n
+}
+const targets: { root: string; server: TestServer; client: S3Client }[] = []
+for (const root of roots) {
+  // Each checkout's own helper, so each gateway runs that checkout's code.
+  const { startServer } = (await import(`${root}/test/helpers/server.ts`)) as typeof import('../test/helpers/server.ts')
+  const env: Record<string, string> = { COFFER_HEAL_INTERVAL_MS: '3600000', COFFER_SCRUB_INTERVAL_MS: '3600000' }
+  const dir = `${process.env.PROF}/${targets.length}`
+  const wrap = process.env.PROF
+    ? (cmd: string, argv: string[]) => ({ cmd, argv: ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...argv] })
+    : undefined
+  const server = await startServer({ env, wrap })
+  const t = {
+    name: root,
+    endpoint: server.endpoint,
+    ca: server.caPem,
+    accessKeyId: server.accessKeyId,
+    secretAccessKey: server.secretAccessKey,
+    pids: [server.pid],
+    stop: () => server.stop(),
+  }
+  const client = clientFor(t, 'default')
+  await client.send(new CreateBucketCommand({ Bucket: 'bigb' }))
+  await client.send(
+    new PutObjectCommand({ Bucket: 'bigb', Key: 'big', Body: patternStream(BIG, 1).stream, ContentLength: BIG }),
+  )
+  for (let i = 0; i < 8; i++)
+    await client.send(
+      new PutObjectCommand({ Bucket: 'bigb', Key: `m${i}`, Body: Buffer.alloc(MiB, i), ContentLength: MiB }),
+    )
+  if (!flags.has('--nolist')) {
+    await client.send(new CreateBucketCommand({ Bucket: 'listb' }))
+    await client.send(new PutObjectCommand({ Bucket: 'listb', Key: 'template', Body: '' }))
+    await fillCofferMeta(server.dataDir, 'listb', 'listb', 10_000)
+  }
+  targets.push({ root, server, client })
+}
+execFileSync('sync')
+const ceiling = await startCeiling()
+await ceiling.put('/blob', patternStream(BIG, 1).stream, BIG)
+const res: Record<string, Record<string, number[]>> = {}
+const rec = (who: string, what: string, v: number) => {
+  const byWhat = res[who] ?? {}
+  res[who] = byWhat
+  const values = byWhat[what] ?? []
+  byWhat[what] = values
+  values.push(v)
+}
+const mbs = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000)
+for (let r = 0; r < rounds; r++) {
+  for (const t of r % 2 ? [...targets].reverse() : targets) {
+    const name = t.root
+    if (!flags.has('--nobig')) {
+      console.error(`WINDOW ${name} start ${process.hrtime.bigint() / 1000n}`)
+      const c0 = cpuOf(t.server.pid)
+      for (let j = 0; j < 2; j++) {
+        const t0 = performance.now()
+        const o = await t.client.send(new GetObjectCommand({ Bucket: 'bigb', Key: 'big' }))
+        const n = await drain(o.Body)
+        if (n !== BIG) throw new Error('short')
+        rec(name, 'get256x1', mbs(BIG, performance.now() - t0))
+      }
+      console.error(`WINDOW ${name} end ${process.hrtime.bigint() / 1000n}`)
+      rec(name, 'cpu_s_per_GiB', (cpuOf(t.server.pid) - c0) / ((2 * BIG) / 2 ** 30))
+    }
+    if (!flags.has('--nosmall')) {
+      const c0 = cpuOf(t.server.pid)
+      console.error(`WINDOW small start ${process.hrtime.bigint() / 1000n}`)
+      const t0 = performance.now()
+      let done = 0
+      await Promise.all(
+        Array.from({ length: 8 }, async (_, c) => {
+          for (let j = 0; j < 12; j++) {
+            const o = await t.client.send(new GetObjectCommand({ Bucket: 'bigb', Key: `m${c}` }))
+            const got = await drain(o.Body)
+            done += got
+          }
+        }),
+      )
+      rec(name, 'get1x8', mbs(done, performance.now() - t0))
+      console.error(`WINDOW small end ${process.hrtime.bigint() / 1000n}`)
+      rec(name, 'get1x8_cpu_s_per_GiB', (cpuOf(t.server.pid) - c0) / (done / 2 ** 30))
+    }
+    if (!flags.has('--nolist')) {
+      const lat: number[] = []
+      console.error(`WINDOW list start ${process.hrtime.bigint() / 1000n}`)
+      for (let j = 0; j < Number(process.env.PAGES ?? 15); j++) {
+        const t0 = performance.now()
+        const out = await t.client.send(
+          new ListObjectsV2Command({ Bucket: 'listb', MaxKeys: 1000, StartAfter: listKey((j * 487) % 9000, 10_000) }),
+        )
+        lat.push(performance.now() - t0)
+        if ((out.KeyCount ?? 0) < 500) throw new Error('short page')
+      }
+      console.error(`WINDOW list end ${process.hrtime.bigint() / 1000n}`)
+      lat.sort((a, b) => a - b)
+      rec(name, 'list_p50_ms', lat[Math.floor(lat.length / 2)]!)
+    }
+  }
+  if (!flags.has('--nobig')) {
+    const t0 = performance.now()
+    await ceiling.get('/blob')
+    rec('ceiling', 'get256x1', mbs(BIG, performance.now() - t0))
+  }
+  console.error(
+    `round ${r} load ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  )
+}
+for (const t of targets) await t.server.stop()
+await ceiling.stop()
+const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!
+for (const [who, m] of Object.entries(res))
+  for (const [what, v] of Object.entries(m))
+    console.log(
+      `${who.padEnd(26)} ${what.padEnd(12)} median ${med(v).toFixed(1)}  all ${v.map((x) => x.toFixed(0)).join(' ')}`,
+    )
+console.log(
+  `load ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+)
