@@ -20,6 +20,7 @@ import {
 import { timingSafeEqual } from '../util/bytes.ts'
 import type { Logger } from '../util/log.ts'
 import type { Platform } from '../util/platform.ts'
+import type { RequestMetrics } from '../util/request-metrics.ts'
 import { AsUser, type S3Fetch } from './as-user.ts'
 import { ASSETS } from './assets.ts'
 import {
@@ -45,6 +46,8 @@ export interface ConsoleDeps {
   /** The gateway's S3 handler: the console's bucket and object work goes through it as the user. */
   s3: S3Fetch
   logger?: Logger
+  /** The last hour of S3 requests, drawn on the health page. */
+  requestMetrics?: RequestMetrics
   /** Failed sign-ins, per access key and per client address (default SIGN_IN_LIMITS). */
   limiter?: FailureLimiter
 }
@@ -195,7 +198,7 @@ export function createConsoleRoutes(deps: ConsoleDeps): Hono<ConsoleEnv> {
   })
 
   registerTenantPages(app, asUser)
-  registerOperatorPages(app, svc)
+  registerOperatorPages(app, svc, deps.requestMetrics)
 
   app.onError((e, c) => {
     if (isMetaUnavailable(e))
