@@ -158,9 +158,13 @@ export function createApp(deps: AppDeps): Hono {
   app.all('/_coffer/console', (c) => webConsole.fetch(c.req.raw, c.env as AdapterEnv | undefined))
   app.all('/_coffer/console/*', (c) => webConsole.fetch(c.req.raw, c.env as AdapterEnv | undefined))
   app.get('/_coffer/metrics', async (c) =>
-    c.text(prometheusText(await health(deps.service), await lifecycleStatus(deps.service), requestMetrics.totals()), 200, {
-      'content-type': 'text/plain; version=0.0.4',
-    }),
+    c.text(
+      prometheusText(await health(deps.service), await lifecycleStatus(deps.service), requestMetrics.totals()),
+      200,
+      {
+        'content-type': 'text/plain; version=0.0.4',
+      },
+    ),
   )
   // Hono dispatches HEAD as GET and drops the body; the handler reads the raw method, so
   // HeadObject stays a metadata-only operation.

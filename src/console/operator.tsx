@@ -295,8 +295,7 @@ function UserPolicyPage(props: {
 }) {
   const { user, policies, viewer: v } = props
   const builtin = props.draft?.builtin ?? policies.builtinPolicy ?? ''
-  const document =
-    props.draft?.document ?? (policies.policy === null ? '' : JSON.stringify(policies.policy, null, 2))
+  const document = props.draft?.document ?? (policies.policy === null ? '' : JSON.stringify(policies.policy, null, 2))
   const action = `${BASE}/admin/users/${encodeURIComponent(user.accessKeyId)}/policy`
   return (
     <Page title={`Policy of ${user.name}`} viewer={v}>
@@ -446,12 +445,7 @@ export function registerOperatorPages(app: Hono<ConsoleEnv>, svc: Service, metri
 
   // ── one user's policies ──
   const userOf = async (accessKeyId: string) => (await listUsers(svc)).find((u) => u.accessKeyId === accessKeyId)
-  const renderUser = async (
-    c: C,
-    notice: Notice = {},
-    status = 200,
-    draft?: { builtin: string; document: string },
-  ) => {
+  const renderUser = async (c: C, notice: Notice = {}, status = 200, draft?: { builtin: string; document: string }) => {
     const accessKeyId = c.req.param('accessKeyId') ?? ''
     const user = await userOf(accessKeyId)
     if (!user || user.isRoot)

@@ -36,6 +36,7 @@ import {
 import { BASE, ErrorNote, Page } from './layout.tsx'
 import { registerOperatorPages } from './operator.tsx'
 import { attemptIds, FailureLimiter, MAX_ACCESS_KEY_LENGTH } from './rate-limit.ts'
+import { registerBucketSettingsPages } from './bucket-settings.tsx'
 import { registerTenantPages } from './tenant.tsx'
 import type { ConsoleEnv } from './types.ts'
 
@@ -198,6 +199,7 @@ export function createConsoleRoutes(deps: ConsoleDeps): Hono<ConsoleEnv> {
   })
 
   registerTenantPages(app, asUser)
+  registerBucketSettingsPages(app, asUser)
   registerOperatorPages(app, svc, deps.requestMetrics)
 
   app.onError((e, c) => {
