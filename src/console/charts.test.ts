@@ -16,12 +16,12 @@ describe('chart geometry', () => {
   it('scales values to the drawing area and breaks the line where a value is missing', () => {
     const lines = polylines([0, 10, undefined, 5, 5], 10, 400, 100)
     expect(lines).toHaveLength(2)
-    // x from the left margin (64) in steps of 100; y 0 at the bottom (10 + 100), max at the top (10).
-    expect(lines[0]).toBe('64,110 164,10')
-    expect(lines[1]).toBe('364,60 464,60')
-    expect(polylines([1, 1, 1, 1, 2], 2, 400, 100)).toEqual(['64,60 364,60 464,10'])
+    // x from the left margin (96) in steps of 100; y 0 at the bottom (12 + 100), max at the top (12).
+    expect(lines[0]).toBe('96,112 196,12')
+    expect(lines[1]).toBe('396,62 496,62')
+    expect(polylines([1, 1, 1, 1, 2], 2, 400, 100)).toEqual(['96,62 396,62 496,12'])
     // A lone point still shows; values above the axis are clipped to it.
-    expect(polylines([undefined, 50], 10, 100, 100)).toEqual(['164,10 166,10'])
+    expect(polylines([undefined, 50], 10, 100, 100)).toEqual(['196,12 198,12'])
     expect(polylines([undefined, undefined], 10)).toEqual([])
   })
 })
@@ -56,7 +56,7 @@ describe('charts as SVG', () => {
     expect(html).toContain('requests: latest 2/s, peak 2/s')
     expect(html).toContain('in: latest 2.0 KiB/s')
     // An idle hour then one busy bucket: the flat run is drawn from its two ends.
-    expect(html).toMatch(/<polyline points="64,160 662\.3,160 664,10"/)
+    expect(html).toMatch(/<polyline points="96,162 694\.3,162 696,12"/)
     expect(html).toMatch(/p50: latest 4\.\d ms/)
   })
 })

@@ -11,9 +11,9 @@ import { formatBytes } from './layout.tsx'
 /** The drawing area inside the SVG's viewBox; labels sit in the margins. */
 const W = 600
 const H = 150
-const LEFT = 64
-const TOP = 10
-const BOTTOM = 22
+const LEFT = 96
+const TOP = 12
+const BOTTOM = 30
 const VIEW_W = LEFT + W + 8
 const VIEW_H = TOP + H + BOTTOM
 
@@ -92,13 +92,13 @@ export function LineChart(props: { id: string; title: string; format: (n: number
         </g>
         <g class="axis">
           {[0, 0.5, 1].map((f) => (
-            <text x={LEFT - 6} y={TOP + H - f * H + 4} text-anchor="end">
+            <text x={LEFT - 8} y={TOP + H - f * H + 6} text-anchor="end">
               {props.format(max * f)}
             </text>
           ))}
-          <text x={LEFT} y={VIEW_H - 4}>{`−${minutes} min`}</text>
-          <text x={LEFT + W / 2} y={VIEW_H - 4} text-anchor="middle">{`−${Math.round(minutes / 2)} min`}</text>
-          <text x={LEFT + W} y={VIEW_H - 4} text-anchor="end">
+          <text x={LEFT} y={VIEW_H - 6}>{`−${minutes} min`}</text>
+          <text x={LEFT + W / 2} y={VIEW_H - 6} text-anchor="middle">{`−${Math.round(minutes / 2)} min`}</text>
+          <text x={LEFT + W} y={VIEW_H - 6} text-anchor="end">
             now
           </text>
         </g>
