@@ -4,7 +4,10 @@
  * the server, and the console acting with exactly its user's rights (another tenant's bucket,
  * the operator pages). The real-browser walk-through is in console-browser.test.ts.
  */
+import { mkdtemp, rm } from 'node:fs/promises'
 import { request } from 'node:https'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import {
   CreateBucketCommand,
   GetBucketLifecycleConfigurationCommand,
@@ -17,7 +20,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Credentials, tenant } from '../helpers/admin.ts'
 import { s3Client } from '../helpers/s3-client.ts'
-import { startServer, type TestServer } from '../helpers/server.ts'
+import { randomCredentials, startServer, type TestServer } from '../helpers/server.ts'
 
 interface Res {
   status: number
@@ -646,5 +649,38 @@ describe('web console (HTTP)', () => {
     )
     expect(right.status).toBe(429)
     expect(right.headers['set-cookie']).toBeUndefined()
+  })
+})
+
+describe('failed console sign-ins are counted in the metadata', () => {
+  let server: TestServer | undefined
+  let dataDir: string
+  const root = randomCredentials()
+  const env = { COFFER_ROOT_ACCESS_KEY: root.accessKeyId, COFFER_ROOT_SECRET_KEY: root.secretAccessKey }
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'coffer-console-limit-'))
+  })
+  afterAll(async () => {
+    await server?.stop()
+    await rm(dataDir, { recursive: true, force: true })
+  })
+
+  it('a gateway started afterwards on the same metadata still refuses the locked-out key', async () => {
+    server = await startServer({ dataDir, env })
+    const user = await tenant(server, 'frank', 'off')
+    const wrong = form({ accessKeyId: user.accessKeyId, secretAccessKey: 'not-the-secret' })
+    let limited = false
+    for (let i = 0; i < 10 && !limited; i++)
+      limited = (await send(server, 'POST', `${BASE}/login`, wrong)).status === 429
+    expect(limited).toBe(true)
+    await server.stop()
+    server = undefined
+    // A fresh gateway: nothing in its memory, the count is in the shared metadata.
+    server = await startServer({ dataDir, env })
+    const right = form({ accessKeyId: user.accessKeyId, secretAccessKey: user.secretAccessKey })
+    const r = await send(server, 'POST', `${BASE}/login`, right)
+    expect(r.status).toBe(429)
+    expect(r.headers['set-cookie']).toBeUndefined()
+    expect(Number(r.headers['retry-after'])).toBeGreaterThan(0)
   })
 })
