@@ -9,6 +9,7 @@ import { createAuthenticator, createS3Handler, type RequestLimits } from './s3/h
 import { type Health, health, type LifecycleStatus, lifecycleStatus, type Service } from './service/index.ts'
 import { consoleLogger, type Logger } from './util/log.ts'
 import type { Platform } from './util/platform.ts'
+import { RequestMetrics, type Totals } from './util/request-metrics.ts'
 
 export interface AppDeps {
   service: Service
@@ -21,6 +22,8 @@ export interface AppDeps {
   limits?: Partial<RequestLimits>
   /** Accept AWS Signature Version 2 (default true). */
   sigv2?: boolean
+  /** The last hour of S3 requests for the console's charts (default: a new ring per app). */
+  requestMetrics?: RequestMetrics
 }
 
 /** What an adapter may pass as Hono's `env`. */
@@ -51,8 +54,49 @@ function lifecycleLines(l: LifecycleStatus): string[] {
   return lines
 }
 
+/** The S3 request counters the console's charts are drawn from, as Prometheus lines. */
+function requestLines(t: Totals): string[] {
+  return [
+    '# TYPE coffer_s3_requests_total counter',
+    `coffer_s3_requests_total ${t.requests}`,
+    '# TYPE coffer_s3_request_errors_total counter',
+    `coffer_s3_request_errors_total ${t.errors}`,
+    '# TYPE coffer_s3_received_bytes_total counter',
+    `coffer_s3_received_bytes_total ${t.bytesIn}`,
+    '# TYPE coffer_s3_sent_bytes_total counter',
+    `coffer_s3_sent_bytes_total ${t.bytesOut}`,
+  ]
+}
+
+/**
+ * The S3 handler, each request counted in the ring: latency to the response's headers, bytes by
+ * Content-Length (a request or answer without one counts 0), 5xx as errors. The console's own
+ * S3 calls pass through here too, so its uploads and downloads are on the charts once.
+ */
+function counted(s3: S3Handler, metrics: RequestMetrics): S3Handler {
+  const length = (h: Headers) => Number(h.get('content-length') ?? 0)
+  return async (req, rawTarget, connection) => {
+    const start = performance.now()
+    let status = 500
+    let bytesOut = 0
+    try {
+      const res = await s3(req, rawTarget, connection)
+      status = res.status
+      bytesOut = req.method === 'HEAD' ? 0 : length(res.headers)
+      return res
+    } finally {
+      metrics.record(Date.now(), {
+        latencyMs: performance.now() - start,
+        bytesIn: length(req.headers),
+        bytesOut,
+        status,
+      })
+    }
+  }
+}
+
 /** Prometheus text exposition of the durability counters and store states. */
-function prometheusText(h: Health, l: LifecycleStatus): string {
+function prometheusText(h: Health, l: LifecycleStatus, t: Totals): string {
   const lines = [
     '# TYPE coffer_store_up gauge',
     ...h.stores.map((s) => `coffer_store_up{store="${s.id}"} ${s.up ? 1 : 0}`),
@@ -75,13 +119,16 @@ function prometheusText(h: Health, l: LifecycleStatus): string {
     const metric = `coffer_${name.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`)}_total`
     lines.push(`# TYPE ${metric} counter`, `${metric} ${value}`)
   }
-  lines.push(...lifecycleLines(l))
+  lines.push(...lifecycleLines(l), ...requestLines(t))
   return `${lines.join('\n')}\n`
 }
 
+type S3Handler = ReturnType<typeof createS3Handler>
+
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono()
-  const s3 = createS3Handler({ ...deps, logger: deps.logger ?? consoleLogger })
+  const requestMetrics = deps.requestMetrics ?? new RequestMetrics()
+  const s3 = counted(createS3Handler({ ...deps, logger: deps.logger ?? consoleLogger }), requestMetrics)
   // Bucket names cannot contain '_', so this prefix never shadows a bucket.
   // 200 while writes can reach their quorum and find room; the body says which stores are down
   // or full and what is waiting to be healed.
@@ -106,13 +153,18 @@ export function createApp(deps: AppDeps): Hono {
     region: deps.region,
     s3,
     logger: deps.logger ?? consoleLogger,
+    requestMetrics,
   })
   app.all('/_coffer/console', (c) => webConsole.fetch(c.req.raw, c.env as AdapterEnv | undefined))
   app.all('/_coffer/console/*', (c) => webConsole.fetch(c.req.raw, c.env as AdapterEnv | undefined))
   app.get('/_coffer/metrics', async (c) =>
-    c.text(prometheusText(await health(deps.service), await lifecycleStatus(deps.service)), 200, {
-      'content-type': 'text/plain; version=0.0.4',
-    }),
+    c.text(
+      prometheusText(await health(deps.service), await lifecycleStatus(deps.service), requestMetrics.totals()),
+      200,
+      {
+        'content-type': 'text/plain; version=0.0.4',
+      },
+    ),
   )
   // Hono dispatches HEAD as GET and drops the body; the handler reads the raw method, so
   // HeadObject stays a metadata-only operation.

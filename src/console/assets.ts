@@ -35,6 +35,24 @@ const SCRIPT = `'use strict'
     b.textContent = 'Copied'
   })
 
+  // The health page's charts: the section is fetched again every data-refresh seconds and swapped
+  // in (nothing else on the page moves, a half-filled form stays as it is); without the script,
+  // its Refresh link or a reload does the same.
+  const charts = document.getElementById('charts')
+  const every = charts ? Number(charts.dataset.refresh) : 0
+  if (every > 0) {
+    setInterval(async () => {
+      if (document.hidden) return
+      try {
+        const page = await fetch(location.pathname, { credentials: 'same-origin' })
+        if (!page.ok) return
+        const fresh = new DOMParser().parseFromString(await page.text(), 'text/html').getElementById('charts')
+        const old = document.getElementById('charts')
+        if (fresh && old) old.replaceWith(fresh)
+      } catch {}
+    }, every * 1000)
+  }
+
   const box = document.getElementById('upload')
   if (!box) return
   const form = box.closest('form')
@@ -169,6 +187,21 @@ dl.state dd { margin: 0; overflow-wrap: anywhere; }
 td.up { color: var(--ok); } td.down { color: var(--bad); font-weight: 700; }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 .crumbs { margin-bottom: .5rem; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 30rem), 1fr)); gap: 1rem; }
+figure.chart { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: .5rem; }
+figure.chart figcaption { font-weight: 600; display: flex; flex-wrap: wrap; justify-content: space-between; gap: .5rem; }
+figure.chart svg { width: 100%; height: auto; display: block; }
+.chart .grid line { stroke: #e3e3e3; stroke-width: 1; }
+.chart .axis text { font-size: 18px; fill: var(--muted); }
+.chart .line polyline { fill: none; stroke-width: 2.5; stroke-linejoin: round; }
+.chart .s0 polyline { stroke: var(--accent); }
+.chart .s1 polyline { stroke: var(--bad); stroke-dasharray: 6 3; }
+.legend { font-weight: 400; color: var(--muted); }
+.legend .key::before { content: ''; display: inline-block; width: 1.2rem; height: 3px; vertical-align: middle; margin: 0 .3rem 0 .8rem; background: var(--accent); }
+.legend .key.s1::before { background: var(--bad); }
+textarea { font: 14px/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; width: 100%; padding: .4rem; border: 1px solid #888; border-radius: 4px; }
+textarea:focus { outline: 3px solid #f0a500; outline-offset: 2px; }
+.narrow.wide { max-width: 48rem; }
 @media (max-width: 40rem) { table.objects th:nth-child(n+4), table.objects td:nth-child(n+4) { display: none; } main { padding: .5rem; } }
 `
 

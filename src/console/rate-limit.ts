@@ -3,8 +3,9 @@
  * failures within `windowMs` the identifier is refused until its window ends, before any
  * secret is looked at. Memory is bounded: at most `maxEntries` identifiers are tracked, the
  * oldest dropped first (an attacker flooding with fresh identifiers only evicts its own).
- * Per gateway and in memory: a brute force spread over N gateways gets N times the budget,
- * which stays far too small to guess a 40-character secret.
+ * Per gateway and in memory; the sign-in also counts every failure in the shared metadata
+ * (src/service/console-sign-in-limit.ts), so N gateways give one budget. This one still holds
+ * when that table is full, and costs nothing to ask.
  */
 export interface RateLimitOptions {
   limit: number

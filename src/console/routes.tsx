@@ -9,17 +9,22 @@ import { type Context, Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import {
   actorFor,
+  clearSignInFailures,
   CONSOLE_SESSION_TTL_MS,
   isMetaUnavailable,
   consoleSession,
   createConsoleSession,
   endConsoleSession,
   lookupSecret,
+  recordSignInFailure,
   type Service,
+  type SharedSignInLimits,
+  signInRetryAfter,
 } from '../service/index.ts'
 import { timingSafeEqual } from '../util/bytes.ts'
 import type { Logger } from '../util/log.ts'
 import type { Platform } from '../util/platform.ts'
+import type { RequestMetrics } from '../util/request-metrics.ts'
 import { AsUser, type S3Fetch } from './as-user.ts'
 import { ASSETS } from './assets.ts'
 import {
@@ -35,6 +40,7 @@ import {
 import { BASE, ErrorNote, Page } from './layout.tsx'
 import { registerOperatorPages } from './operator.tsx'
 import { attemptIds, FailureLimiter, MAX_ACCESS_KEY_LENGTH } from './rate-limit.ts'
+import { registerBucketSettingsPages } from './bucket-settings.tsx'
 import { registerTenantPages } from './tenant.tsx'
 import type { ConsoleEnv } from './types.ts'
 
@@ -45,8 +51,12 @@ export interface ConsoleDeps {
   /** The gateway's S3 handler: the console's bucket and object work goes through it as the user. */
   s3: S3Fetch
   logger?: Logger
+  /** The last hour of S3 requests, drawn on the health page. */
+  requestMetrics?: RequestMetrics
   /** Failed sign-ins, per access key and per client address (default SIGN_IN_LIMITS). */
   limiter?: FailureLimiter
+  /** The same, counted in the metadata across gateways (default SHARED_SIGN_IN_LIMITS). */
+  sharedLimits?: SharedSignInLimits
 }
 
 /** Forms, sign-in and a completion's JSON (10,000 parts fit): read whole, so bounded. */
@@ -118,7 +128,13 @@ export function createConsoleRoutes(deps: ConsoleDeps): Hono<ConsoleEnv> {
     const { key: keyId, address } = attemptIds(accessKeyId, clientAddress(c.env?.connection))
     /** What is echoed back to the form and the log: never more than an access key's length. */
     const shownKey = accessKeyId.slice(0, MAX_ACCESS_KEY_LENGTH)
-    const wait = Math.max(limiter.retryAfter(address), limiter.retryAfter(keyId))
+    // Counted twice: in the metadata, so N gateways give one budget, and in this gateway's
+    // memory, which still holds when the shared table is full (rate-limit.ts).
+    const wait = Math.max(
+      limiter.retryAfter(address),
+      limiter.retryAfter(keyId),
+      await signInRetryAfter(svc, [address, keyId], Date.now(), deps.sharedLimits),
+    )
     if (wait > 0) {
       const seconds = Math.ceil(wait / 1000)
       c.header('retry-after', String(seconds))
@@ -136,6 +152,7 @@ export function createConsoleRoutes(deps: ConsoleDeps): Hono<ConsoleEnv> {
     if (known === undefined || !timingSafeEqual(known, secret)) {
       limiter.fail(address)
       limiter.fail(keyId)
+      await recordSignInFailure(svc, [address, keyId], Date.now(), deps.sharedLimits)
       deps.logger?.log('warn', 'console sign-in failed', { accessKeyId: shownKey, address })
       return c.html(
         <LoginPage
@@ -146,6 +163,7 @@ export function createConsoleRoutes(deps: ConsoleDeps): Hono<ConsoleEnv> {
       )
     }
     limiter.clear(keyId)
+    await clearSignInFailures(svc, keyId)
     const { id } = await createConsoleSession(svc, accessKeyId)
     c.header('set-cookie', sessionCookie(id, Math.floor(CONSOLE_SESSION_TTL_MS / 1000), BASE))
     return c.redirect(`${BASE}/`, 303)
@@ -195,7 +213,8 @@ export function createConsoleRoutes(deps: ConsoleDeps): Hono<ConsoleEnv> {
   })
 
   registerTenantPages(app, asUser)
-  registerOperatorPages(app, svc)
+  registerBucketSettingsPages(app, asUser)
+  registerOperatorPages(app, svc, deps.requestMetrics)
 
   app.onError((e, c) => {
     if (isMetaUnavailable(e))

@@ -142,13 +142,17 @@ async function bucketState(c: C, asUser: AsUser, bucket: string): Promise<Bucket
   }
   const text = async (res: Response, name: string, empty: string) =>
     childText(parseXml(await res.text()), name) ?? empty
-  const [versioning, lock, policy] = await Promise.all([
+  const rules = async (res: Response) => {
+    const n = children(parseXml(await res.text()), 'Rule').length
+    return `${n} rule${n === 1 ? '' : 's'}`
+  }
+  const [versioning, lock, policy, lifecycle] = await Promise.all([
     probe({ versioning: '' }, (r) => text(r, 'Status', 'never enabled'), []),
     probe({ 'object-lock': '' }, (r) => text(r, 'ObjectLockEnabled', 'off'), ['ObjectLockConfigurationNotFoundError']),
     probe({ policy: '' }, async () => 'set', ['NoSuchBucketPolicy'], 'none'),
+    probe({ lifecycle: '' }, rules, ['NoSuchLifecycleConfiguration'], 'none'),
   ])
-  // Coffer has no lifecycle rules yet: the page says so rather than guess.
-  return { versioning, lock, policy, lifecycle: 'not available' }
+  return { versioning, lock, policy, lifecycle }
 }
 
 interface Entry {
@@ -206,6 +210,23 @@ function UploadForm(props: { bucket: string; prefix: string; csrf: string }) {
   )
 }
 
+/** Turns versioning on, or suspends it (never for a bucket with Object Lock, which keeps it on). */
+function VersioningButton(props: { bucket: string; csrf: string; current: string; lock: string }) {
+  if (props.current === 'not available' || props.lock === 'Enabled') return null
+  const next = props.current === 'Enabled' ? 'Suspended' : 'Enabled'
+  return (
+    <PostForm
+      action={`${BASE}/b/${encodeURIComponent(props.bucket)}/versioning`}
+      csrf={props.csrf}
+      class="inline"
+      confirm={next === 'Suspended' ? 'Suspend versioning? Existing versions stay.' : undefined}
+    >
+      <input type="hidden" name="status" value={next} />{' '}
+      <button type="submit">{next === 'Enabled' ? 'Enable versioning' : 'Suspend versioning'}</button>
+    </PostForm>
+  )
+}
+
 function BucketPage(props: {
   viewer: Viewer
   bucket: string
@@ -224,13 +245,32 @@ function BucketPage(props: {
       {state ? (
         <dl class="state">
           <dt>Versioning</dt>
-          <dd>{state.versioning}</dd>
+          <dd>
+            {state.versioning}
+            <VersioningButton bucket={bucket} csrf={v.csrf} current={state.versioning} lock={state.lock} />
+          </dd>
           <dt>Object Lock</dt>
           <dd>{state.lock}</dd>
           <dt>Bucket policy</dt>
-          <dd>{state.policy}</dd>
+          <dd>
+            {state.policy}
+            {state.policy === 'not available' ? null : (
+              <>
+                {' · '}
+                <a href={`${BASE}/b/${encodeURIComponent(bucket)}/policy`}>Edit policy</a>
+              </>
+            )}
+          </dd>
           <dt>Lifecycle</dt>
-          <dd>{state.lifecycle}</dd>
+          <dd>
+            {state.lifecycle}
+            {state.lifecycle === 'not available' ? null : (
+              <>
+                {' · '}
+                <a href={`${BASE}/b/${encodeURIComponent(bucket)}/lifecycle`}>Lifecycle rules</a>
+              </>
+            )}
+          </dd>
         </dl>
       ) : null}
       {state && state.versioning !== 'never enabled' && state.versioning !== 'not available' ? (

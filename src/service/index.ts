@@ -194,3 +194,10 @@ export {
   createConsoleSession,
   endConsoleSession,
 } from './console-sessions.ts'
+export {
+  clearSignInFailures,
+  recordSignInFailure,
+  SHARED_SIGN_IN_LIMITS,
+  type SharedSignInLimits,
+  signInRetryAfter,
+} from './console-sign-in-limit.ts'

@@ -283,23 +283,24 @@ const policiesOf = (u: meta.UserRow): UserPolicies => ({
 
 /**
  * Attaches a built-in policy by name and/or sets the user's own policy document (validated as
- * AWS validates a user policy: MalformedPolicy with the reason). Takes effect on this gateway at
- * once, on others sharing the metadata within the user cache's TTL.
+ * AWS validates a user policy: MalformedPolicy with the reason); null removes that one (the
+ * console sets both in one step, so a refused document never leaves the user without either).
+ * Takes effect on this gateway at once, on others sharing the metadata within the user cache's TTL.
  */
 export async function setUserPolicy(
   ctx: ServiceContext,
   accessKeyId: string,
-  p: { builtin?: string; document?: string },
+  p: { builtin?: string | null; document?: string | null },
 ): Promise<UserPolicies> {
   await policyUser(ctx, accessKeyId)
-  if (p.builtin !== undefined && !isBuiltinPolicyName(p.builtin))
+  if (typeof p.builtin === 'string' && !isBuiltinPolicyName(p.builtin))
     throw new ServiceError(
       'InvalidArgument',
       `No built-in policy ${p.builtin}: there are ${BUILTIN_POLICY_NAMES.join(', ')}.`,
     )
   if (p.builtin === undefined && p.document === undefined)
     throw new ServiceError('InvalidArgument', 'Give a policy document or the name of a built-in policy.')
-  if (p.document !== undefined) {
+  if (typeof p.document === 'string') {
     try {
       parsePolicy(p.document, { kind: 'identity' })
     } catch (e) {

@@ -279,4 +279,110 @@ describeWithClient('chromium', 'web console in a real browser', (bin) => {
     },
     TEST_TIMEOUT_MS,
   )
+
+  it(
+    'root sees the request charts, attaches a user policy, rotates the master key after confirming',
+    async () => {
+      const context = await browser.newContext({ viewport: { width: 1100, height: 900 } })
+      const page = await context.newPage()
+      try {
+        await signIn(page, server)
+        await page.goto(`${server.endpoint}/_coffer/console/admin`)
+        const charts = page.locator('#charts')
+        await charts.waitFor({ timeout: 30_000 })
+        // The earlier tests' uploads are on the charts: three SVG images, a line with a peak.
+        await expect(page.getByRole('img', { name: /Request rate, last 60 minutes/ }).count()).resolves.toBe(1)
+        expect(Number(await page.locator('#requests-last-hour').textContent())).toBeGreaterThan(0)
+        await expect(page.locator('#chart-throughput polyline').count()).resolves.toBeGreaterThan(0)
+        await charts.screenshot({ path: join(OUTPUT, 'charts.png') })
+        // A user's policy page: attach readonly plus a document of its own.
+        const row = page.locator('tr', { hasText: 'dora-user' })
+        await row.getByRole('link', { name: 'Policy' }).click()
+        await page.getByLabel('Built-in policy').selectOption('readonly')
+        await page.getByLabel(/Own policy document/).fill('{"Version": "2012-10-17", "Statement": [')
+        await page.getByRole('button', { name: 'Save policies' }).click()
+        await page.locator('p.error', { hasText: 'MalformedPolicy' }).waitFor({ timeout: 30_000 })
+        await page
+          .getByLabel(/Own policy document/)
+          .fill(
+            JSON.stringify(
+              { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:ListAllMyBuckets', Resource: '*' }] },
+              null,
+              2,
+            ),
+          )
+        await page.getByRole('button', { name: 'Save policies' }).click()
+        await page.locator('p.ok', { hasText: 'The policies were saved' }).waitFor({ timeout: 30_000 })
+        await expect(page.locator('#current-builtin').textContent()).resolves.toBe('readonly')
+        await shot(page, 'user-policy')
+        // Give dora back her rights for whatever runs after.
+        await page.getByLabel('Built-in policy').selectOption('readwrite')
+        await page.getByLabel(/Own policy document/).fill('')
+        await page.getByRole('button', { name: 'Save policies' }).click()
+        await page.locator('p.ok').waitFor({ timeout: 30_000 })
+        // Master-key rotation asks first: dismissed, nothing happens; accepted, it runs.
+        await page.goto(`${server.endpoint}/_coffer/console/admin`)
+        page.once('dialog', (d) => void d.dismiss())
+        await page.getByRole('button', { name: 'Rotate master key' }).click()
+        await expect(page.locator('p.ok').count()).resolves.toBe(0)
+        let asked = ''
+        page.once('dialog', (d) => {
+          asked = d.message()
+          void d.accept()
+        })
+        await page.getByRole('button', { name: 'Rotate master key' }).click()
+        await page.locator('p.ok', { hasText: 'The master key was rotated' }).waitFor({ timeout: 60_000 })
+        expect(asked).toContain('Rotate the master key?')
+        await shot(page, 'master-key-rotated')
+      } finally {
+        await context.close()
+      }
+    },
+    TEST_TIMEOUT_MS,
+  )
+
+  it(
+    'a bucket’s lifecycle rules and policy editor: a rule added and removed, a malformed policy refused',
+    async () => {
+      const context = await browser.newContext({ viewport: { width: 1100, height: 800 } })
+      const page = await context.newPage()
+      try {
+        await signIn(page, server)
+        await page.getByLabel('New bucket').fill('ops-archive')
+        await page.getByRole('button', { name: 'Create bucket' }).click()
+        await page.getByRole('link', { name: 'ops-archive' }).click()
+        await page.getByRole('link', { name: 'Lifecycle rules' }).click()
+        await page.locator('#no-rules').waitFor({ timeout: 30_000 })
+        await page.getByLabel('Rule name').fill('old-logs')
+        await page.getByLabel('Objects under prefix').fill('logs/')
+        await page.getByLabel('expire after (days)').fill('30')
+        await page.getByRole('button', { name: 'Add expiration rule' }).click()
+        await page
+          .locator('#rules td', { hasText: 'expire current versions after 30 days' })
+          .waitFor({ timeout: 30_000 })
+        await page.getByLabel('Rule name').fill('tmp')
+        await page.getByLabel('Objects under prefix').fill('tmp/')
+        await page.getByLabel('expire after (days)').fill('1')
+        await page.getByRole('button', { name: 'Add expiration rule' }).click()
+        await page.locator('#rules td', { hasText: 'prefix tmp/' }).waitFor({ timeout: 30_000 })
+        await shot(page, 'lifecycle')
+        page.once('dialog', (d) => void d.accept())
+        await page.getByRole('button', { name: 'Remove rule tmp' }).click()
+        await page.locator('p.ok', { hasText: 'Rule tmp removed.' }).waitFor({ timeout: 30_000 })
+        await expect(page.locator('#rules tbody tr').count()).resolves.toBe(1)
+        // The policy editor: S3's refusal as a sentence with its code, the text kept.
+        await page.getByRole('link', { name: 'ops-archive' }).click()
+        await page.getByRole('link', { name: 'Edit policy' }).click()
+        await page.getByLabel(/Bucket policy/).fill('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow"}]}')
+        await page.getByRole('button', { name: 'Save policy' }).click()
+        const error = page.locator('p.error', { hasText: 'MalformedPolicy' })
+        await error.waitFor({ timeout: 30_000 })
+        expect(await page.getByLabel(/Bucket policy/).inputValue()).toContain('"Effect": "Allow"')
+        await shot(page, 'bucket-policy')
+      } finally {
+        await context.close()
+      }
+    },
+    TEST_TIMEOUT_MS,
+  )
 })

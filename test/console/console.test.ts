@@ -4,12 +4,23 @@
  * the server, and the console acting with exactly its user's rights (another tenant's bucket,
  * the operator pages). The real-browser walk-through is in console-browser.test.ts.
  */
+import { mkdtemp, rm } from 'node:fs/promises'
 import { request } from 'node:https'
-import { CreateBucketCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  CreateBucketCommand,
+  GetBucketLifecycleConfigurationCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutBucketLifecycleConfigurationCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Credentials, tenant } from '../helpers/admin.ts'
 import { s3Client } from '../helpers/s3-client.ts'
-import { startServer, type TestServer } from '../helpers/server.ts'
+import { randomCredentials, startServer, type TestServer } from '../helpers/server.ts'
 
 interface Res {
   status: number
@@ -256,7 +267,7 @@ describe('web console (HTTP)', () => {
     expect(versions.body).toContain('(current)')
     const plain = await send(server, 'GET', `${BASE}/b/alice-private`, { headers: { cookie: a.cookie } })
     expect(plain.body).toMatch(/Versioning<\/dt><dd>never enabled/)
-    expect(plain.body).toMatch(/Lifecycle<\/dt><dd>not available/)
+    expect(plain.body).toMatch(/Lifecycle<\/dt><dd>none/)
   })
 
   it('keys with spaces, plus, percent and UTF-8 open, download and delete; a full bucket is not deleted', async () => {
@@ -374,6 +385,234 @@ describe('web console (HTTP)', () => {
     expect(nsGone.body).toContain('Namespace ops-ns deleted')
   })
 
+  /** A form POST with the session's cookie and CSRF token. */
+  const post = (session: Session, path: string, fields: Record<string, string>) =>
+    send(server, 'POST', `${BASE}${path}`, {
+      ...form({ ...fields, _csrf: session.csrf }),
+      headers: { ...form({}).headers, cookie: session.cookie },
+    })
+
+  it('the health page charts the last hour of S3 requests, after requests were made', async () => {
+    const s3 = s3Client(server, alice)
+    await s3.send(new CreateBucketCommand({ Bucket: 'alice-charts' }))
+    const body = Buffer.alloc(64 * 1024, 7)
+    for (let i = 0; i < 5; i++)
+      await s3.send(new PutObjectCommand({ Bucket: 'alice-charts', Key: `o${i}`, Body: body }))
+    await (await s3.send(new GetObjectCommand({ Bucket: 'alice-charts', Key: 'o0' }))).Body!.transformToByteArray()
+    await s3.send(new ListObjectsV2Command({ Bucket: 'alice-charts' }))
+    const root = await signIn(server, server)
+    const page = await send(server, 'GET', `${BASE}/admin`, { headers: { cookie: root.cookie } })
+    expect(page.status).toBe(200)
+    const total = Number(/<span id="requests-last-hour">(\d+)<\/span>/.exec(page.body)?.[1])
+    expect(total).toBeGreaterThanOrEqual(8)
+    // Each chart is an SVG image with a text summary; the peaks are the requests just made.
+    for (const id of ['chart-rate', 'chart-throughput', 'chart-latency']) expect(page.body).toContain(`id="${id}"`)
+    const peak = (label: string) => new RegExp(`${label}: latest [^,]+, peak ([^;<]+)`).exec(page.body)?.[1]
+    expect(peak('requests')).not.toBe('0/s')
+    expect(peak('in')).toMatch(/KiB\/s|MiB\/s/)
+    expect(peak('out')).not.toBe('0 B/s')
+    expect(peak('p50')).toMatch(/ms|s$/)
+    expect(page.body).toMatch(/<g class="line s0" data-series="requests"><polyline points="[\d., ]+"/)
+    expect(page.body).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>|<style|\sstyle=/)
+    // /_coffer/metrics stays the Prometheus source: the same requests as counters.
+    const metrics = await send(server, 'GET', '/_coffer/metrics')
+    expect(Number(/^coffer_s3_requests_total (\d+)$/m.exec(metrics.body)?.[1])).toBeGreaterThanOrEqual(total)
+    expect(Number(/^coffer_s3_received_bytes_total (\d+)$/m.exec(metrics.body)?.[1])).toBeGreaterThanOrEqual(
+      5 * body.length,
+    )
+  })
+
+  it('the bucket policy editor refuses a malformed policy with MalformedPolicy, keeps the text, saves a good one', async () => {
+    // Root's own bucket (a readwrite tenant may not set bucket policies; its page says so).
+    await s3Client(server, server).send(new CreateBucketCommand({ Bucket: 'root-policy' }))
+    const a = await signIn(server, server)
+    const bad = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow"'
+    const refused = await post(a, '/b/root-policy/policy', { policy: bad })
+    expect(refused.status).toBe(400)
+    expect(refused.body).toContain('MalformedPolicy')
+    expect(refused.body).toMatch(/<p class="error" role="alert">[^<]+ <code>\(MalformedPolicy\)<\/code>/)
+    // The operator's text stays in the editor (escaped), and nothing was set.
+    expect(refused.body).toContain('&quot;Effect&quot;: &quot;Allow&quot;')
+    const state = await send(server, 'GET', `${BASE}/b/root-policy`, { headers: { cookie: a.cookie } })
+    expect(state.body).toMatch(/Bucket policy<\/dt><dd>none/)
+    const good = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'DenyDeletes',
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 's3:DeleteObject',
+          Resource: 'arn:aws:s3:::root-policy/*',
+        },
+      ],
+    })
+    const saved = await post(a, '/b/root-policy/policy', { policy: good })
+    expect(saved.status).toBe(200)
+    expect(saved.body).toContain('The bucket policy was saved.')
+    const editor = await send(server, 'GET', `${BASE}/b/root-policy/policy`, { headers: { cookie: a.cookie } })
+    expect(editor.body).toContain('DenyDeletes')
+    expect((await send(server, 'GET', `${BASE}/b/root-policy`, { headers: { cookie: a.cookie } })).body).toMatch(
+      /Bucket policy<\/dt><dd>set/,
+    )
+    // Emptied: removed.
+    const removed = await post(a, '/b/root-policy/policy', { policy: '' })
+    expect(removed.body).toContain('The bucket policy was removed.')
+    // Another tenant cannot open it.
+    const b = await signIn(server, bob)
+    const other = await send(server, 'GET', `${BASE}/b/root-policy/policy`, { headers: { cookie: b.cookie } })
+    expect(other.status).toBe(403)
+    // A readwrite tenant's own bucket: S3 refuses it the policy, and the page says so with the code.
+    const tenantPage = await post(await signIn(server, alice), '/b/alice-private/policy', { policy: good })
+    expect(tenantPage.status).toBe(403)
+    expect(tenantPage.body).toContain('(AccessDenied)')
+  })
+
+  it('a lifecycle rule added in the console round-trips through S3, beside a richer rule set by a client', async () => {
+    const s3 = s3Client(server, alice)
+    await s3.send(new CreateBucketCommand({ Bucket: 'alice-lifecycle' }))
+    const a = await signIn(server, alice)
+    const empty = await send(server, 'GET', `${BASE}/b/alice-lifecycle/lifecycle`, { headers: { cookie: a.cookie } })
+    expect(empty.status).toBe(200)
+    expect(empty.body).toContain('No lifecycle rules')
+    await s3.send(
+      new PutBucketLifecycleConfigurationCommand({
+        Bucket: 'alice-lifecycle',
+        LifecycleConfiguration: {
+          Rules: [
+            {
+              ID: 'uploads',
+              Status: 'Enabled',
+              Filter: { And: { Prefix: 'tmp/', Tags: [{ Key: 'kind', Value: 'scratch' }] } },
+              Expiration: { Days: 3 },
+            },
+          ],
+        },
+      }),
+    )
+    const added = await post(a, '/b/alice-lifecycle/lifecycle', { id: 'old-logs', prefix: 'logs/', days: '7' })
+    expect(added.status).toBe(200)
+    expect(added.body).toContain('Rule old-logs added.')
+    expect(added.body).toContain('expire current versions after 7 days')
+    expect(added.body).toContain('tag kind=scratch')
+    const both = await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: 'alice-lifecycle' }))
+    expect(both.Rules?.map((r) => r.ID)).toEqual(['uploads', 'old-logs'])
+    const kept = both.Rules![0]!
+    expect(kept.Filter?.And?.Tags).toEqual([{ Key: 'kind', Value: 'scratch' }])
+    expect(kept.Expiration?.Days).toBe(3)
+    expect(both.Rules![1]).toMatchObject({ Filter: { Prefix: 'logs/' }, Expiration: { Days: 7 }, Status: 'Enabled' })
+    // Bad input: a clear refusal, nothing written.
+    const zero = await post(a, '/b/alice-lifecycle/lifecycle', { id: 'x', prefix: '', days: '0' })
+    expect(zero.status).toBe(400)
+    expect(zero.body).toContain('InvalidArgument')
+    const dup = await post(a, '/b/alice-lifecycle/lifecycle', { id: 'old-logs', prefix: 'x/', days: '3' })
+    expect(dup.status).toBe(400)
+    const bucketPage = await send(server, 'GET', `${BASE}/b/alice-lifecycle`, { headers: { cookie: a.cookie } })
+    expect(bucketPage.body).toMatch(/Lifecycle<\/dt><dd>2 rules/)
+    // Removing the console's rule leaves the other whole; removing the last deletes the configuration.
+    const gone = await post(a, '/b/alice-lifecycle/lifecycle/delete', { id: 'old-logs' })
+    expect(gone.body).toContain('Rule old-logs removed.')
+    const left = await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: 'alice-lifecycle' }))
+    expect(left.Rules?.map((r) => r.ID)).toEqual(['uploads'])
+    expect(left.Rules![0]!.Filter?.And?.Prefix).toBe('tmp/')
+    await post(a, '/b/alice-lifecycle/lifecycle/delete', { id: 'uploads' })
+    await expect(
+      s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: 'alice-lifecycle' })),
+    ).rejects.toMatchObject({ name: 'NoSuchLifecycleConfiguration' })
+  })
+
+  it('versioning is turned on from the bucket page', async () => {
+    await s3Client(server, alice).send(new CreateBucketCommand({ Bucket: 'alice-turn-on' }))
+    const a = await signIn(server, alice)
+    const before = await send(server, 'GET', `${BASE}/b/alice-turn-on`, { headers: { cookie: a.cookie } })
+    expect(before.body).toContain('Enable versioning')
+    const on = await post(a, '/b/alice-turn-on/versioning', { status: 'Enabled' })
+    expect(on.status).toBe(303)
+    const after = await send(server, 'GET', `${BASE}/b/alice-turn-on`, { headers: { cookie: a.cookie } })
+    expect(after.body).toMatch(/Versioning<\/dt><dd>Enabled/)
+    expect(after.body).toContain('Suspend versioning')
+  })
+
+  it('a tenant cannot reach the user-policy or master-key pages (403); CSRF-less posts to them are refused', async () => {
+    const a = await signIn(server, alice)
+    const userPage = await send(server, 'GET', `${BASE}/admin/users/${bob.accessKeyId}`, {
+      headers: { cookie: a.cookie },
+    })
+    expect(userPage.status).toBe(403)
+    const attach = await post(a, `/admin/users/${alice.accessKeyId}/policy`, { builtin: 'admin', document: '' })
+    expect(attach.status).toBe(403)
+    const rotate = await post(a, '/admin/keys/master/rotate', {})
+    expect(rotate.status).toBe(403)
+    // Root without the token: refused before anything runs.
+    const root = await signIn(server, server)
+    const noToken = await send(server, 'POST', `${BASE}/admin/keys/master/rotate`, {
+      ...form({}),
+      headers: { ...form({}).headers, cookie: root.cookie },
+    })
+    expect(noToken.status).toBe(403)
+    expect(JSON.parse(noToken.body)).toMatchObject({ error: 'InvalidCsrfToken' })
+    const policyNoToken = await send(server, 'POST', `${BASE}/b/alice-private/policy`, {
+      ...form({ policy: '' }),
+      headers: { ...form({}).headers, cookie: a.cookie },
+    })
+    expect(policyNoToken.status).toBe(403)
+    const lifecycleNoToken = await send(server, 'POST', `${BASE}/b/alice-private/lifecycle`, {
+      ...form({ days: '1' }),
+      headers: { ...form({}).headers, cookie: a.cookie },
+    })
+    expect(lifecycleNoToken.status).toBe(403)
+  })
+
+  it('root attaches a built-in and a custom policy to a user; a malformed one is refused and changes nothing', async () => {
+    const dave = await tenant(server, 'dave', 'off')
+    const root = await signIn(server, server)
+    const page = await send(server, 'GET', `${BASE}/admin/users/${dave.accessKeyId}`, {
+      headers: { cookie: root.cookie },
+    })
+    expect(page.status).toBe(200)
+    const path = `/admin/users/${dave.accessKeyId}/policy`
+    const readonly = await post(root, path, { builtin: 'readonly', document: '' })
+    expect(readonly.status).toBe(200)
+    expect(readonly.body).toMatch(/id="current-builtin">readonly</)
+    expect(readonly.body).toMatch(/id="current-document">none</)
+    // Read-only now: dave's own bucket creation is refused by S3.
+    await expect(s3Client(server, dave).send(new CreateBucketCommand({ Bucket: 'dave-ro' }))).rejects.toMatchObject({
+      name: 'AccessDenied',
+    })
+    const bad = await post(root, path, { builtin: '', document: '{"Version":"2012-10-17","Statement":[{}]}' })
+    expect(bad.status).toBe(400)
+    expect(bad.body).toContain('(MalformedPolicy)')
+    expect(bad.body).toMatch(/id="current-builtin">readonly</)
+    const own = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: ['s3:CreateBucket', 's3:ListAllMyBuckets'], Resource: '*' }],
+    })
+    const custom = await post(root, path, { builtin: '', document: own })
+    expect(custom.status).toBe(200)
+    expect(custom.body).toMatch(/id="current-builtin">none</)
+    expect(custom.body).toMatch(/id="current-document">set</)
+    await s3Client(server, dave).send(new CreateBucketCommand({ Bucket: 'dave-own' }))
+    const none = await post(root, `${path}/delete`, {})
+    expect(none.body).toMatch(/id="current-document">none</)
+    const unknown = await send(server, 'GET', `${BASE}/admin/users/AKNOSUCHUSER`, { headers: { cookie: root.cookie } })
+    expect(unknown.status).toBe(404)
+  })
+
+  it('root rotates the master key from the console (with confirmation); users and data carry on', async () => {
+    const root = await signIn(server, server)
+    const page = await send(server, 'GET', `${BASE}/admin`, { headers: { cookie: root.cookie } })
+    expect(page.body).toMatch(
+      /action="\/_coffer\/console\/admin\/keys\/master\/rotate"[^>]* data-confirm="Rotate the master key/,
+    )
+    const r = await post(root, '/admin/keys/master/rotate', {})
+    expect(r.status).toBe(200)
+    expect(r.body).toMatch(/The master key was rotated: \d+ namespace keys re-wrapped/)
+    // Alice's secret was re-sealed and her encrypted object's key re-wrapped: both still work.
+    const got = await s3Client(server, alice).send(new GetObjectCommand({ Bucket: 'alice-private', Key: 'secret.txt' }))
+    expect(await got.Body!.transformToString()).toBe('alice only')
+    await signIn(server, alice)
+  })
+
   it('sign-out ends the session on the server: the old cookie no longer works', async () => {
     const a = await signIn(server, alice)
     const out = await send(server, 'POST', `${BASE}/logout`, {
@@ -410,5 +649,38 @@ describe('web console (HTTP)', () => {
     )
     expect(right.status).toBe(429)
     expect(right.headers['set-cookie']).toBeUndefined()
+  })
+})
+
+describe('failed console sign-ins are counted in the metadata', () => {
+  let server: TestServer | undefined
+  let dataDir: string
+  const root = randomCredentials()
+  const env = { COFFER_ROOT_ACCESS_KEY: root.accessKeyId, COFFER_ROOT_SECRET_KEY: root.secretAccessKey }
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'coffer-console-limit-'))
+  })
+  afterAll(async () => {
+    await server?.stop()
+    await rm(dataDir, { recursive: true, force: true })
+  })
+
+  it('a gateway started afterwards on the same metadata still refuses the locked-out key', async () => {
+    server = await startServer({ dataDir, env })
+    const user = await tenant(server, 'frank', 'off')
+    const wrong = form({ accessKeyId: user.accessKeyId, secretAccessKey: 'not-the-secret' })
+    let limited = false
+    for (let i = 0; i < 10 && !limited; i++)
+      limited = (await send(server, 'POST', `${BASE}/login`, wrong)).status === 429
+    expect(limited).toBe(true)
+    await server.stop()
+    server = undefined
+    // A fresh gateway: nothing in its memory, the count is in the shared metadata.
+    server = await startServer({ dataDir, env })
+    const right = form({ accessKeyId: user.accessKeyId, secretAccessKey: user.secretAccessKey })
+    const r = await send(server, 'POST', `${BASE}/login`, right)
+    expect(r.status).toBe(429)
+    expect(r.headers['set-cookie']).toBeUndefined()
+    expect(Number(r.headers['retry-after'])).toBeGreaterThan(0)
   })
 })

@@ -290,3 +290,45 @@ export async function deleteExpiredSettings(db: Db, prefix: string, nowMs: numbe
     )
   return affected(res)
 }
+
+/** How many settings rows have this key prefix. */
+export async function countSettings(db: Db, prefix: string): Promise<number> {
+  const row = await db
+    .select({ n: sql<number>`count(*)` })
+    .from(settings)
+    .where(sql`substr(${settings.key}, 1, ${prefix.length}) = ${prefix}`)
+    .get()
+  return Number(row?.n ?? 0)
+}
+
+/**
+ * Counts one event in a windowed counter stored as `{"count": n, "expiresAt": ms}`: in one
+ * statement (so gateways counting at once never lose a count), the row's count goes up while its
+ * window is open, and a row whose window has ended starts again at 1 with a new window. With
+ * `create` false an absent row is not made (the caller's table is full), only a live one counted.
+ */
+export async function countInWindow(
+  db: Db,
+  key: string,
+  nowMs: number,
+  windowMs: number,
+  create = true,
+): Promise<void> {
+  const fresh = JSON.stringify({ count: 1, expiresAt: nowMs + windowMs })
+  const live = sql`json_extract(${settings.value}, '$.expiresAt') > ${nowMs}`
+  const bumped = sql`json_set(${settings.value}, '$.count', coalesce(json_extract(${settings.value}, '$.count'), 0) + 1)`
+  if (!create) {
+    await db
+      .update(settings)
+      .set({ value: bumped })
+      .where(and(eq(settings.key, key), live))
+    return
+  }
+  await db
+    .insert(settings)
+    .values({ key, value: fresh })
+    .onConflictDoUpdate({
+      target: settings.key,
+      set: { value: sql`CASE WHEN ${live} THEN ${bumped} ELSE excluded.value END` },
+    })
+}

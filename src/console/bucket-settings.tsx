@@ -1,0 +1,356 @@
+/** @jsxImportSource hono/jsx */
+/**
+ * A bucket's settings pages: lifecycle rules (listed; a simple expiration rule added or a rule
+ * removed), the bucket policy (a JSON editor), versioning on/suspended. Like every tenant page,
+ * each read and write is the S3 request itself, signed as the signed-in user (as-user.ts): S3
+ * validates (MalformedPolicy, MalformedXML, InvalidArgument…) and authorizes, and the page
+ * shows its refusal as a sentence with the code.
+ */
+import type { Context, Hono } from 'hono'
+import { parseXml, type XmlElement } from '../s3/xml/tree.ts'
+import { type AsUser, children, childText, errorOf as s3ErrorOf, S3CallError } from './as-user.ts'
+import { BASE, ErrorNote, Page, PostForm, type Viewer } from './layout.tsx'
+import type { ConsoleEnv } from './types.ts'
+
+type C = Context<ConsoleEnv>
+type Problem = { code: string; message: string }
+
+const problemOf = (e: unknown): Problem => {
+  if (e instanceof S3CallError) return { code: e.code, message: e.message }
+  throw e
+}
+const statusOf = (p: Problem) => (p.code === 'AccessDenied' ? 403 : p.code === 'NoSuchBucket' ? 404 : 400)
+
+const formText = async (c: C, name: string): Promise<string> => {
+  const v = (await c.req.parseBody({ all: true }))[name]
+  return typeof v === 'string' ? v : ''
+}
+
+const escapeXml = (s: string) => s.replace(/[<>&'"]/g, (ch) => `&#${ch.charCodeAt(0)};`)
+
+/** An element back to XML as read: a rule the page does not draw (tags, noncurrent…) round-trips whole. */
+export function xmlOf(el: XmlElement): string {
+  const inner = el.children.length ? el.children.map(xmlOf).join('') : escapeXml(el.text)
+  return `<${el.name}>${inner}</${el.name}>`
+}
+
+/** One lifecycle rule as the page lists it. */
+export interface RuleView {
+  id: string
+  status: string
+  scope: string
+  actions: string[]
+}
+
+const path = (el: XmlElement | undefined, ...names: string[]): XmlElement | undefined =>
+  names.reduce<XmlElement | undefined>((e, n) => e?.children.find((c) => c.name === n), el)
+
+export function ruleView(rule: XmlElement): RuleView {
+  const filter = path(rule, 'Filter')
+  const and = path(filter, 'And')
+  const prefix =
+    childText(rule, 'Prefix') ?? (filter && childText(filter, 'Prefix')) ?? (and && childText(and, 'Prefix'))
+  const tags = [...(filter ? children(filter, 'Tag') : []), ...(and ? children(and, 'Tag') : [])].map(
+    (t) => `${childText(t, 'Key') ?? ''}=${childText(t, 'Value') ?? ''}`,
+  )
+  const scope = [prefix ? `prefix ${prefix}` : 'whole bucket', ...tags.map((t) => `tag ${t}`)].join(', ')
+  const actions: string[] = []
+  const exp = path(rule, 'Expiration')
+  if (exp) {
+    const days = childText(exp, 'Days')
+    const date = childText(exp, 'Date')
+    if (days) actions.push(`expire current versions after ${days} days`)
+    if (date) actions.push(`expire current versions on ${date}`)
+    if (childText(exp, 'ExpiredObjectDeleteMarker') === 'true') actions.push('remove expired delete markers')
+  }
+  const nc = path(rule, 'NoncurrentVersionExpiration')
+  if (nc) actions.push(`expire noncurrent versions after ${childText(nc, 'NoncurrentDays') ?? '?'} days`)
+  const abort = path(rule, 'AbortIncompleteMultipartUpload')
+  if (abort) actions.push(`abort incomplete uploads after ${childText(abort, 'DaysAfterInitiation') ?? '?'} days`)
+  return { id: childText(rule, 'ID') ?? '', status: childText(rule, 'Status') ?? '', scope, actions }
+}
+
+/** A simple expiration rule: current versions under `prefix` expire `days` after creation. */
+export function expirationRuleXml(id: string, prefix: string, days: number): string {
+  return (
+    `<Rule><ID>${escapeXml(id)}</ID><Filter><Prefix>${escapeXml(prefix)}</Prefix></Filter>` +
+    `<Status>Enabled</Status><Expiration><Days>${days}</Days></Expiration></Rule>`
+  )
+}
+
+export const lifecycleXml = (rules: string[]) =>
+  `<LifecycleConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${rules.join('')}</LifecycleConfiguration>`
+
+const bucketLink = (bucket: string) => `${BASE}/b/${encodeURIComponent(bucket)}`
+
+function LifecyclePage(props: {
+  viewer: Viewer
+  bucket: string
+  rules?: RuleView[]
+  error?: Problem
+  done?: string
+  draft?: { id: string; prefix: string; days: string }
+}) {
+  const { bucket, viewer: v, rules } = props
+  const action = `${bucketLink(bucket)}/lifecycle`
+  return (
+    <Page title={`Lifecycle of ${bucket}`} viewer={v}>
+      <p class="crumbs">
+        <a href={bucketLink(bucket)}>{bucket}</a> / lifecycle
+      </p>
+      <ErrorNote error={props.error} />
+      {props.done ? (
+        <p class="ok" role="status">
+          {props.done}
+        </p>
+      ) : null}
+      {rules === undefined ? null : rules.length === 0 ? (
+        <p id="no-rules">No lifecycle rules: objects stay until deleted.</p>
+      ) : (
+        <table id="rules">
+          <thead>
+            <tr>
+              <th scope="col">Rule</th>
+              <th scope="col">Status</th>
+              <th scope="col">Applies to</th>
+              <th scope="col">Actions</th>
+              <th scope="col">
+                <span class="sr-only">Remove</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {rules.map((r) => (
+              <tr>
+                <td>{r.id}</td>
+                <td>{r.status}</td>
+                <td>{r.scope}</td>
+                <td>{r.actions.join('; ')}</td>
+                <td>
+                  <PostForm
+                    action={`${action}/delete`}
+                    csrf={v.csrf}
+                    confirm={`Remove the lifecycle rule ${r.id}?`}
+                    class="inline"
+                  >
+                    <input type="hidden" name="id" value={r.id} />
+                    <button type="submit" class="danger" aria-label={`Remove rule ${r.id}`}>
+                      Remove
+                    </button>
+                  </PostForm>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <PostForm action={action} csrf={v.csrf} class="card row">
+        <label for="rule-id">Rule name</label>
+        <input id="rule-id" name="id" maxLength={255} value={props.draft?.id ?? ''} placeholder="optional" />
+        <label for="rule-prefix">Objects under prefix</label>
+        <input id="rule-prefix" name="prefix" value={props.draft?.prefix ?? ''} placeholder="whole bucket" />
+        <label for="rule-days">expire after (days)</label>
+        <input id="rule-days" name="days" type="number" min={1} required value={props.draft?.days ?? '30'} />
+        <button type="submit">Add expiration rule</button>
+      </PostForm>
+      <p class="hint">
+        Rules are applied by the lifecycle worker in the background; in a versioned bucket expiring a current version
+        leaves a delete marker. Richer rules (tags, noncurrent versions) are kept as they are; set them with an S3
+        client.
+      </p>
+    </Page>
+  )
+}
+
+function PolicyPage(props: { viewer: Viewer; bucket: string; policy?: string; error?: Problem; done?: string }) {
+  const { bucket, viewer: v } = props
+  const action = `${bucketLink(bucket)}/policy`
+  return (
+    <Page title={`Policy of ${bucket}`} viewer={v}>
+      <p class="crumbs">
+        <a href={bucketLink(bucket)}>{bucket}</a> / policy
+      </p>
+      <ErrorNote error={props.error} />
+      {props.done ? (
+        <p class="ok" role="status">
+          {props.done}
+        </p>
+      ) : null}
+      {props.policy === undefined ? null : (
+        <>
+          <PostForm action={action} csrf={v.csrf} class="card narrow wide">
+            <label for="bucket-policy">Bucket policy (JSON; empty to remove it)</label>
+            <textarea id="bucket-policy" name="policy" rows={18} spellcheck={false}>
+              {props.policy}
+            </textarea>
+            <button type="submit">Save policy</button>
+          </PostForm>
+          <p class="hint">
+            Saved with PutBucketPolicy: S3 checks the document (MalformedPolicy says what is wrong) and Block Public
+            Access may refuse a public one.
+          </p>
+        </>
+      )}
+    </Page>
+  )
+}
+
+/** Pretty-printed when it is JSON (S3 returns the document as it was put). */
+const pretty = (text: string) => {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2)
+  } catch {
+    return text
+  }
+}
+
+export function registerBucketSettingsPages(app: Hono<ConsoleEnv>, asUser: AsUser): void {
+  /** The bucket's rules as XML elements (none when it has no configuration). */
+  const readRules = async (c: C, bucket: string): Promise<XmlElement[]> => {
+    const res = await asUser.raw(c.get('user'), { method: 'GET', bucket, query: { lifecycle: '' } })
+    if (res.ok) return children(parseXml(await res.text()), 'Rule')
+    const err = await s3ErrorOf(res)
+    if (err.code === 'NoSuchLifecycleConfiguration') return []
+    throw err
+  }
+  const renderLifecycle = async (
+    c: C,
+    extra: { error?: Problem; done?: string; draft?: { id: string; prefix: string; days: string } } = {},
+    status = 200,
+  ) => {
+    const bucket = c.req.param('bucket') ?? ''
+    try {
+      const rules = (await readRules(c, bucket)).map(ruleView)
+      return c.html(<LifecyclePage viewer={c.get('viewer')} bucket={bucket} rules={rules} {...extra} />, status as 200)
+    } catch (e) {
+      const error = problemOf(e)
+      return c.html(
+        <LifecyclePage viewer={c.get('viewer')} bucket={bucket} error={extra.error ?? error} />,
+        statusOf(error) as 200,
+      )
+    }
+  }
+  /** Writes the whole configuration (S3 has no per-rule call); none left deletes it. */
+  const writeRules = async (c: C, bucket: string, rules: string[]) => {
+    const user = c.get('user')
+    if (rules.length === 0) await asUser.ok(user, { method: 'DELETE', bucket, query: { lifecycle: '' } })
+    else await asUser.ok(user, { method: 'PUT', bucket, query: { lifecycle: '' }, body: lifecycleXml(rules) })
+  }
+
+  app.get('/b/:bucket/lifecycle', (c) => renderLifecycle(c))
+  app.post('/b/:bucket/lifecycle', async (c) => {
+    const bucket = c.req.param('bucket')
+    const draft = {
+      id: (await formText(c, 'id')).trim(),
+      prefix: await formText(c, 'prefix'),
+      days: (await formText(c, 'days')).trim(),
+    }
+    const days = Number(draft.days)
+    if (!/^\d+$/.test(draft.days) || !(days >= 1) || days > 2_147_483_647)
+      return renderLifecycle(
+        c,
+        { draft, error: { code: 'InvalidArgument', message: 'The number of days must be a whole number above 0.' } },
+        400,
+      )
+    try {
+      const existing = await readRules(c, bucket)
+      const id = draft.id || `expire-${draft.prefix || 'all'}-${days}d`.slice(0, 255)
+      if (existing.some((r) => childText(r, 'ID') === id))
+        return renderLifecycle(
+          c,
+          {
+            draft,
+            error: { code: 'InvalidArgument', message: `A rule named ${id} exists already: choose another name.` },
+          },
+          400,
+        )
+      await writeRules(c, bucket, [...existing.map(xmlOf), expirationRuleXml(id, draft.prefix, days)])
+      return renderLifecycle(c, { done: `Rule ${id} added.` })
+    } catch (e) {
+      const error = problemOf(e)
+      return renderLifecycle(c, { draft, error }, statusOf(error))
+    }
+  })
+  app.post('/b/:bucket/lifecycle/delete', async (c) => {
+    const bucket = c.req.param('bucket')
+    const id = await formText(c, 'id')
+    try {
+      const existing = await readRules(c, bucket)
+      const kept = existing.filter((r) => (childText(r, 'ID') ?? '') !== id)
+      if (kept.length === existing.length)
+        return renderLifecycle(c, { error: { code: 'NoSuchLifecycleRule', message: `There is no rule ${id}.` } }, 404)
+      await writeRules(c, bucket, kept.map(xmlOf))
+      return renderLifecycle(c, { done: `Rule ${id} removed.` })
+    } catch (e) {
+      const error = problemOf(e)
+      return renderLifecycle(c, { error }, statusOf(error))
+    }
+  })
+
+  const renderPolicy = async (c: C, extra: { error?: Problem; done?: string; draft?: string } = {}, status = 200) => {
+    const bucket = c.req.param('bucket') ?? ''
+    const viewer = c.get('viewer')
+    try {
+      const res = await asUser.raw(c.get('user'), { method: 'GET', bucket, query: { policy: '' } })
+      let policy = ''
+      if (res.ok) policy = pretty(await res.text())
+      else {
+        const err = await s3ErrorOf(res)
+        if (err.code !== 'NoSuchBucketPolicy') throw err
+      }
+      return c.html(
+        <PolicyPage
+          viewer={viewer}
+          bucket={bucket}
+          policy={extra.draft ?? policy}
+          error={extra.error}
+          done={extra.done}
+        />,
+        status as 200,
+      )
+    } catch (e) {
+      const error = problemOf(e)
+      return c.html(<PolicyPage viewer={viewer} bucket={bucket} error={extra.error ?? error} />, statusOf(error) as 200)
+    }
+  }
+  app.get('/b/:bucket/policy', (c) => renderPolicy(c))
+  app.post('/b/:bucket/policy', async (c) => {
+    const bucket = c.req.param('bucket')
+    const text = (await formText(c, 'policy')).trim()
+    const user = c.get('user')
+    try {
+      if (text === '') await asUser.ok(user, { method: 'DELETE', bucket, query: { policy: '' } })
+      else
+        await asUser.ok(user, {
+          method: 'PUT',
+          bucket,
+          query: { policy: '' },
+          headers: { 'content-type': 'application/json' },
+          body: text,
+        })
+    } catch (e) {
+      const error = problemOf(e)
+      return renderPolicy(c, { error, draft: text }, statusOf(error))
+    }
+    return renderPolicy(c, { done: text === '' ? 'The bucket policy was removed.' : 'The bucket policy was saved.' })
+  })
+
+  app.post('/b/:bucket/versioning', async (c) => {
+    const bucket = c.req.param('bucket')
+    const status = await formText(c, 'status')
+    if (status !== 'Enabled' && status !== 'Suspended')
+      return c.json({ error: 'InvalidArgument', message: 'Versioning is Enabled or Suspended.' }, 400)
+    try {
+      await asUser.ok(c.get('user'), {
+        method: 'PUT',
+        bucket,
+        query: { versioning: '' },
+        body: `<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>${status}</Status></VersioningConfiguration>`,
+      })
+    } catch (e) {
+      const error = problemOf(e)
+      return c.json({ error: error.code, message: error.message }, statusOf(error) as 400)
+    }
+    return c.redirect(bucketLink(bucket), 303)
+  })
+}
