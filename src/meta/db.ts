@@ -40,11 +40,13 @@ export interface OpenDbOptions {
 }
 
 /**
- * Embedded files commit with synchronous=FULL: in WAL mode SQLite then fsyncs the WAL before a
- * commit returns, so an acknowledged PUT's row survives a power loss (NORMAL syncs only at
- * checkpoints, and a power loss may lose the last commits). It is also SQLite's default, so a
- * connection the client opens later without tune() still syncs. test/cluster/power-loss.test.ts
- * checks it against a simulated power loss; bench/storage.ts measures what it costs.
+ * Embedded files opened without a syncer commit with synchronous=FULL: in WAL mode SQLite then
+ * fsyncs the WAL before a commit returns, so an acknowledged write survives a power loss (NORMAL
+ * syncs only at checkpoints, and a power loss may lose the last commits). It is also SQLite's
+ * default, so a connection the client opens later without tune() still syncs. The server passes
+ * a syncer (OpenDbOptions.syncFile) and gets the same guarantee through group commit instead.
+ * test/cluster/power-loss.test.ts checks it against a simulated power loss; bench/storage.ts
+ * measures what a commit costs.
  */
 const SYNCHRONOUS = 'FULL'
 /** With a group-committed WAL sync (OpenDbOptions.syncFile): durability comes from that sync. */
