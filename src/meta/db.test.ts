@@ -43,6 +43,43 @@ describe('openDb', () => {
     await meta.close()
   })
 
+  it('with a group-committed WAL sync: NORMAL, and a write resolves only after a sync that began after it', async () => {
+    const url = tempUrl()
+    const started: string[] = []
+    let release: (() => void) | undefined
+    // A sync that finishes only when the test says so, recording which rows existed when it began.
+    const syncFile = async (path: string) => {
+      expect(path).toBe(`${url.slice('file:'.length)}-wal`)
+      const c = createClient({ url })
+      try {
+        const users = await c.execute('select access_key_id from users order by 1').catch(() => ({ rows: [] }))
+        started.push(users.rows.map((r) => String(r.access_key_id)).join(','))
+      } finally {
+        c.close()
+      }
+      if (release === undefined) return // migrations and tuning at open
+      await new Promise<void>((r) => (release = r))
+    }
+    const meta = await openDb(url, { syncFile })
+    const one = async (pragma: string) => Object.values((await meta.client.execute(`PRAGMA ${pragma}`)).rows[0]!)[0]
+    expect(await one('synchronous')).toBe(1) // NORMAL: the WAL is synced by syncFile instead
+    started.length = 0
+    release = () => {}
+    let done = false
+    const write = upsertRootUser(meta.db, { accessKeyId: 'AK1', wrappedSecret: 's1' }).then(() => (done = true))
+    for (let i = 0; i < 200 && started.length === 0; i++) await new Promise((r) => setTimeout(r, 5))
+    expect(started).toEqual(['AK1']) // the sync began after the commit, so it covers it
+    expect(done).toBe(false) // …and the write waits for it
+    // Reads pay no sync.
+    expect((await getUser(meta.db, 'AK1'))?.wrappedSecret).toBe('s1')
+    expect(started.length).toBe(1)
+    release()
+    await write
+    expect(done).toBe(true)
+    release = undefined
+    await meta.close()
+  })
+
   it('opens :memory: with the schema in place', async () => {
     const meta = await openDb(':memory:')
     expect(await listNamespaces(meta.db)).toEqual([])

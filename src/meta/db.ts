@@ -4,9 +4,17 @@
  */
 // The node entry explicitly: under Deno the package's default condition has mapped to the web
 // client in some versions, and the web client cannot open file: URLs.
-import { createClient, type Client, type InArgs, type InStatement, type TransactionMode } from '@libsql/client/node'
+import {
+  createClient,
+  type Client,
+  type InArgs,
+  type InStatement,
+  type ResultSet,
+  type TransactionMode,
+} from '@libsql/client/node'
 import { drizzle } from 'drizzle-orm/libsql/node'
 import type { LibSQLDatabase } from 'drizzle-orm/libsql/driver-core'
+import { coalescing } from '../util/coalescing.ts'
 import { applyMigrations } from './migrate.ts'
 
 export type Db = LibSQLDatabase
@@ -20,16 +28,29 @@ export interface Meta {
 
 export interface OpenDbOptions {
   authToken?: string
+  /**
+   * Group commit for an embedded file (the runtime's `syncWalFile`): flushes the file at `path`
+   * (the WAL) to stable storage off the request thread, and its directory when the file is new.
+   * Given, commits run with synchronous=NORMAL (SQLite writes the WAL but does not fsync it) and
+   * every write through the client resolves only after a sync of the WAL that began after its
+   * COMMIT — concurrent writers share one sync. Absent, every commit fsyncs on this thread
+   * (synchronous=FULL).
+   */
+  syncFile?: (path: string) => Promise<void>
 }
 
 /**
- * Embedded files commit with synchronous=FULL: in WAL mode SQLite then fsyncs the WAL before a
- * commit returns, so an acknowledged PUT's row survives a power loss (NORMAL syncs only at
- * checkpoints, and a power loss may lose the last commits). It is also SQLite's default, so a
- * connection the client opens later without tune() still syncs. test/cluster/power-loss.test.ts
- * checks it against a simulated power loss; bench/storage.ts measures what it costs.
+ * Embedded files opened without a syncer commit with synchronous=FULL: in WAL mode SQLite then
+ * fsyncs the WAL before a commit returns, so an acknowledged write survives a power loss (NORMAL
+ * syncs only at checkpoints, and a power loss may lose the last commits). It is also SQLite's
+ * default, so a connection the client opens later without tune() still syncs. The server passes
+ * a syncer (OpenDbOptions.syncFile) and gets the same guarantee through group commit instead.
+ * test/cluster/power-loss.test.ts checks it against a simulated power loss; bench/storage.ts
+ * measures what a commit costs.
  */
 const SYNCHRONOUS = 'FULL'
+/** With a group-committed WAL sync (OpenDbOptions.syncFile): durability comes from that sync. */
+const SYNCHRONOUS_GROUPED = 'NORMAL'
 
 /**
  * How long an embedded writer waits for another *process* holding the write lock. Within one
@@ -44,6 +65,50 @@ const BUSY_TIMEOUT_MS = 5_000
 export const META_REQUEST_TIMEOUT_MS = 10_000
 
 const isEmbedded = (url: string): boolean => url.startsWith('file:') || url === ':memory:'
+const isMemory = (url: string): boolean => url === ':memory:' || url.startsWith('file::memory:')
+
+/** The WAL of an embedded file URL (`file:<path>[?options]`); undefined for an in-memory one. */
+export function walOf(url: string): string | undefined {
+  if (!url.startsWith('file:') || isMemory(url)) return undefined
+  const path = url.slice('file:'.length).replace(/\?.*$/, '')
+  return path.startsWith('//') ? undefined : `${path}-wal` // file://host/… is not a local path we know
+}
+
+/** A statement that can only read: it writes no WAL frame, so it needs no sync. */
+const readOnly = (stmt: InStatement | string): boolean =>
+  /^\s*select\b/i.test(typeof stmt === 'string' ? stmt : stmt.sql)
+
+/**
+ * Group commit: every write method of the client resolves only once a sync of the WAL that began
+ * after the write's COMMIT has finished. The WAL is append-only between checkpoints (and SQLite
+ * fsyncs it itself before a checkpoint copies it into the database), so one fdatasync covers
+ * every commit written before it started: writers arriving while a sync runs share the next one
+ * (`coalescing`), and the fsync runs on the runtime's thread pool instead of blocking the request
+ * thread inside COMMIT. A failed statement leaves nothing to sync; its error wins.
+ */
+function groupCommit(client: Client, wal: string, syncFile: (path: string) => Promise<void>): void {
+  const sync = coalescing(syncFile)
+  const synced = async <T>(result: T): Promise<T> => {
+    await sync(wal)
+    return result
+  }
+  const execute = client.execute.bind(client) as (stmt: InStatement | string, args?: InArgs) => Promise<ResultSet>
+  client.execute = ((stmt: InStatement | string, args?: InArgs) =>
+    execute(stmt, args).then((r) => (readOnly(stmt) ? r : synced(r)))) as Client['execute']
+  const batch = client.batch.bind(client)
+  client.batch = (stmts, mode) => batch(stmts, mode).then(synced)
+  const migrate = client.migrate.bind(client)
+  client.migrate = (stmts) => migrate(stmts).then(synced)
+  const executeMultiple = client.executeMultiple.bind(client)
+  client.executeMultiple = (sql) => executeMultiple(sql).then(synced)
+  const transaction = client.transaction.bind(client)
+  client.transaction = (async (mode?: TransactionMode) => {
+    const tx = await transaction(mode)
+    const commit = tx.commit.bind(tx)
+    tx.commit = () => commit().then(synced)
+    return tx
+  }) as Client['transaction']
+}
 
 export async function openDb(url: string, opts: OpenDbOptions = {}): Promise<Meta> {
   const embedded = isEmbedded(url)
@@ -62,8 +127,10 @@ export async function openDb(url: string, opts: OpenDbOptions = {}): Promise<Met
   // takes the write lock up front and waits for it instead.
   const batch = client.batch.bind(client)
   client.batch = (stmts: Array<InStatement | [string, InArgs?]>, mode: TransactionMode = 'write') => batch(stmts, mode)
+  const walPath = embedded && opts.syncFile ? walOf(url) : undefined
+  if (walPath && opts.syncFile) groupCommit(client, walPath, opts.syncFile)
   try {
-    if (embedded) await tune(client, url)
+    if (embedded) await tune(client, url, walPath ? SYNCHRONOUS_GROUPED : SYNCHRONOUS)
     await applyMigrations(client)
     const db = drizzle({ client })
     return { db, client, close: async () => client.close() }
@@ -73,11 +140,11 @@ export async function openDb(url: string, opts: OpenDbOptions = {}): Promise<Met
   }
 }
 
-async function tune(client: Client, url: string): Promise<void> {
-  if (url !== ':memory:' && !url.startsWith('file::memory:')) {
+async function tune(client: Client, url: string, synchronous: string): Promise<void> {
+  if (!isMemory(url)) {
     // WAL: readers never block the writer nor each other; the setting persists in the file.
     await client.execute('PRAGMA journal_mode=WAL')
-    await client.execute(`PRAGMA synchronous=${SYNCHRONOUS}`)
+    await client.execute(`PRAGMA synchronous=${synchronous}`)
     await client.execute(`PRAGMA busy_timeout=${BUSY_TIMEOUT_MS}`)
   }
   // Off by default in SQLite. Queries never rely on it (sqld connections may not have it), but

@@ -27,7 +27,7 @@ import { createRemoteStore } from '../storage/remote/client.ts'
 import type { Platform } from '../util/platform.ts'
 import type { Output, RunningServer, RuntimeAdapter } from './adapter.ts'
 import { credentialsBanner, loadRootCredentials } from './credentials.ts'
-import { createFsDisk, fsSpace } from './fs-disk.ts'
+import { createFsDisk, fileSyncer, fsSpace } from './fs-disk.ts'
 import { createNodeAead } from './aead-node.ts'
 import { loadMasterKeyFile } from './master-key.ts'
 import { createPlatform } from './platform.ts'
@@ -160,6 +160,7 @@ export async function startGateway(
   const service: Service = await openService({
     metaUrl: c.metaUrl,
     metaAuthToken: metaAuthToken(c, cluster),
+    metaSyncFile: fileSyncer(),
     stores,
     ec,
     codec,

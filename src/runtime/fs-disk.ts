@@ -6,6 +6,9 @@ import { mkdir, open, readdir, rename, stat, statfs, unlink, type FileHandle } f
 import { dirname, join, resolve } from 'node:path'
 import type { Disk, FileReader, FileWriter } from '../storage/disk.ts'
 import type { SpaceReport } from '../storage/shard-store.ts'
+import { coalescing } from '../util/coalescing.ts'
+
+export { coalescing }
 
 const errCode = (e: unknown): string | undefined => (e as { code?: string } | null)?.code
 
@@ -38,40 +41,33 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 /**
- * Shares directory fsyncs between concurrent callers: per key at most one sync runs and at most
- * one waits behind it. A caller arriving while a sync runs cannot count on it (the sync may have
- * started before the caller's rename), so it joins the queued one, which starts only after every
- * joiner's change. Each caller's promise settles after a sync that began after its change.
+ * Makes a file that another handle (SQLite's) wrote durable: fdatasync through a handle of our
+ * own — the kernel flushes the file's dirty pages whichever descriptor wrote them — and, the
+ * first time each inode is seen, an fsync of its directory, so a newly created file's name
+ * survives too. A missing file has nothing to flush. For the metadata's group commit
+ * (OpenDbOptions.syncFile): it runs on the thread pool, not on the request thread.
  */
-export function coalescing(sync: (key: string) => Promise<void>): (key: string) => Promise<void> {
-  interface Slot {
-    running: Promise<void>
-    queued?: Promise<void>
-  }
-  const slots = new Map<string, Slot>()
-  const noop = () => {}
-  const launch = (key: string, slot: Slot): Promise<void> => {
-    const p = sync(key)
-    const settled = () => {
-      if (slot.running === p && !slot.queued) slots.delete(key)
+export function fileSyncer(): (path: string) => Promise<void> {
+  const known = new Map<string, number>()
+  return async (path) => {
+    let h: FileHandle
+    try {
+      h = await open(path, 'r')
+    } catch (e) {
+      if (errCode(e) === 'ENOENT') return
+      throw e
     }
-    p.then(settled, settled)
-    return p
-  }
-  return (key) => {
-    const slot = slots.get(key)
-    if (!slot) {
-      const fresh: Slot = { running: Promise.resolve() }
-      fresh.running = launch(key, fresh)
-      slots.set(key, fresh)
-      return fresh.running
+    let ino: number
+    try {
+      await h.datasync()
+      ino = (await h.stat()).ino
+    } finally {
+      await h.close()
     }
-    slot.queued ??= slot.running.then(noop, noop).then(() => {
-      slot.queued = undefined
-      slot.running = launch(key, slot)
-      return slot.running
-    })
-    return slot.queued
+    if (known.get(path) !== ino) {
+      await syncDir(dirname(path))
+      known.set(path, ino)
+    }
   }
 }
 

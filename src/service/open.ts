@@ -27,6 +27,8 @@ import { sealClearSecrets, sealSecret } from './user-secrets.ts'
 export interface ServiceOptions {
   metaUrl: string
   metaAuthToken?: string
+  /** Group commit of an embedded metadata file's WAL (OpenDbOptions.syncFile); absent: every commit fsyncs itself. */
+  metaSyncFile?: (path: string) => Promise<void>
   /** Local drives or storage nodes; each object uses k+m of them. */
   stores: ShardStore[]
   codec: ErasureCodec
@@ -56,7 +58,7 @@ export interface RootCredentials {
 }
 
 export async function openService(opts: ServiceOptions): Promise<ServiceContext> {
-  const { db, close } = await meta.openDb(opts.metaUrl, { authToken: opts.metaAuthToken })
+  const { db, close } = await meta.openDb(opts.metaUrl, { authToken: opts.metaAuthToken, syncFile: opts.metaSyncFile })
   let master: Uint8Array
   try {
     // Before anything is written: a wrong key must leave the data exactly as it was.

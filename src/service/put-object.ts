@@ -23,7 +23,7 @@ import { type ChecksumValue, type ObjectInfo, objectInfo, showsVersions } from '
 import { versionIdFor } from './versioning.ts'
 import { type LockRequest, lockForNewVersion } from './locks.ts'
 import { layoutsOf, type StoredData } from './stored-data.ts'
-import { newId, settle, settleCommitted, storeData } from './stored-write.ts'
+import { newId, settle, storeData } from './stored-write.ts'
 import type { Tag } from './tags.ts'
 import { expirationOf } from './lifecycle/config.ts'
 
@@ -93,7 +93,8 @@ export async function checkWriteConditions(
 
 /**
  * Commits a row whose data is already stored (the replaced object's data is queued for GC in the
- * same transaction); on a lost condition, or a bucket gone or changed hands, the data is removed.
+ * same transaction, which also clears the write intents `settles`); on a lost condition, or a bucket
+ * gone or changed hands, the data is removed.
  * `sealed` is the write's object key and record (the row's `encryption`): if a namespace-key
  * rotation dropped the record's key version while the body streamed, the key is re-wrapped under
  * the current version and the commit tried again, so no row ever points at a dropped version.
@@ -105,10 +106,11 @@ export async function commitStored(
   writer: meta.Writer,
   c: WriteConditions,
   sealed?: WriteCrypto,
+  settles: readonly string[] = [],
 ): Promise<void> {
   let result: meta.CommitResult
   for (let attempt = 1; ; attempt++) {
-    result = await meta.commitObject(ctx.db, row, writer, c, keyPin(sealed?.record))
+    result = await meta.commitObject(ctx.db, row, writer, c, keyPin(sealed?.record), undefined, settles)
     if (result.ok || result.reason !== 'key-version' || !sealed || attempt >= KEY_COMMIT_ATTEMPTS) break
     sealed = await rewrapForCurrentKey(ctx, sealed)
     row = { ...row, encryption: sealed.record }
@@ -191,7 +193,8 @@ export async function writeObject(
     tags: input.tags?.length ? [...input.tags] : null,
   }
   try {
-    await commitStored(ctx, row, data, writer, input, crypto)
+    // The write intent is cleared by the commit's own transaction.
+    await commitStored(ctx, row, data, writer, input, crypto, [id])
   } catch (e) {
     // A full database rolled the commit back: nothing points at the data, remove it now.
     if (meta.isDbFull(e)) await removeQuietly(ctx, data).catch(() => {})
@@ -199,7 +202,6 @@ export async function writeObject(
     if (e instanceof ServiceError || meta.isDbFull(e)) await settle(ctx, [id]).catch(() => {})
     throw e
   }
-  await settleCommitted(ctx, [id])
   // Only the mode shows (x-amz-server-side-encryption), which a re-wrap does not change.
   const info = objectInfo(row, crypto?.record, showsVersions(bucket))
   const expiration = expirationOf(ctx, bucket, row)

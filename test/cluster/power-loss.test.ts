@@ -19,6 +19,9 @@ import { startServer, type TestServer } from '../helpers/server.ts'
  * a monotonic one), rounded up to the next millisecond so nothing before this instant is left out.
  */
 const now = () => (Date.now() + 1) / 1000
+/** Writers of the group-commit case, and PUTs each. */
+const CONCURRENT = 16
+const PER_WRITER = 3
 
 /** The object keys a metadata image holds, read by libSQL itself after WAL recovery. */
 async function keysIn(image: Map<string, Uint8Array | undefined>, db: string, wal: string): Promise<string[]> {
@@ -132,6 +135,18 @@ describeWithClient('strace', 'metadata commits are durable before the answer (si
     const secondSent = now()
     await s3.send(new PutObjectCommand({ Bucket, Key: 'second', Body: body }))
     const secondAnswered = now()
+    // Concurrent small PUTs, whose commits share WAL syncs (group commit): each answer must find
+    // its own row, and every row answered before it, in what the disk holds at that moment.
+    const answered: { key: string; at: number }[] = []
+    await Promise.all(
+      Array.from({ length: CONCURRENT }, async (_, w) => {
+        for (let n = 0; n < PER_WRITER; n++) {
+          const Key = `group-${w}-${n}`
+          await s3.send(new PutObjectCommand({ Bucket, Key, Body: body }))
+          answered.push({ key: Key, at: now() })
+        }
+      }),
+    )
     s3.destroy()
     await server!.stop() // strace ends with its tracee and has written the whole log
     server = undefined
@@ -146,5 +161,12 @@ describeWithClient('strace', 'metadata commits are durable before the answer (si
     // The replay can tell the moments apart: just before the second PUT was sent it was nowhere.
     expect(await keysIn(image(secondSent), db, wal)).toEqual(['first'])
     expect(await keysIn(image(secondAnswered), db, wal)).toEqual(['first', 'second'])
+    const missing: string[] = []
+    for (const [i, a] of answered.entries()) {
+      const durable = new Set(await keysIn(image(a.at), db, wal))
+      for (const b of answered.slice(0, i + 1)) if (!durable.has(b.key)) missing.push(`${b.key} at ${a.key}'s answer`)
+    }
+    expect(missing, `WAL syncs: ${syncs.length}`).toEqual([])
+    expect(answered.length).toBe(CONCURRENT * PER_WRITER)
   })
 })

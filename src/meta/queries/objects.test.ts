@@ -6,6 +6,7 @@ import type { Meta } from '../db.ts'
 import { openDb } from '../db.ts'
 import { bucketIdOf, freshDb, objectRow, writer } from '../meta.testkit.ts'
 import { deleteBucket, insertBucket } from './buckets.ts'
+import { hasIntent, recordIntent } from './durability.ts'
 import { takeGc } from './gc.ts'
 import { createNamespace, createUser, deleteUser } from './identities.ts'
 import {
@@ -39,6 +40,27 @@ describe('objects', () => {
     // The commit placed it: the key's first version, newest first in `ord` order.
     expect(got).toEqual({ ...row, ord: -1 })
     expect(got?.lastModified).toBeInstanceOf(Date)
+  })
+
+  it('clears the write intents it settles in the commit itself, and only when the row is committed', async () => {
+    await recordIntent(meta.db, 'w1')
+    await recordIntent(meta.db, 'w2')
+    const refused = await commitObject(
+      meta.db,
+      objectRow('b', 'k'),
+      writer('b'),
+      { ifMatch: '"none"' },
+      undefined,
+      undefined,
+      ['w1'],
+    )
+    expect(refused).toEqual({ ok: false, reason: 'precondition' })
+    expect(await hasIntent(meta.db, 'w1')).toBe(true) // the data is still to be removed: its intent stays
+    expect(await commitObject(meta.db, objectRow('b', 'k'), writer('b'), {}, undefined, undefined, ['w1'])).toEqual({
+      ok: true,
+    })
+    expect(await hasIntent(meta.db, 'w1')).toBe(false)
+    expect(await hasIntent(meta.db, 'w2')).toBe(true) // not this commit's
   })
 
   it('an overwrite queues the replaced layout for GC in the same commit; a refused one queues nothing', async () => {
