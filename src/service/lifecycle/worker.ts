@@ -82,13 +82,14 @@ export async function readLifecycleState(ctx: ServiceContext): Promise<Lifecycle
   return { v: 1, totals: { ...totals, passes: 0 } }
 }
 
-/** This gateway's lease holder id. */
-const holders = new WeakMap<ServiceContext, string>()
-const holderOf = (ctx: ServiceContext) => {
-  const h = holders.get(ctx) ?? crypto.randomUUID()
-  holders.set(ctx, h)
-  return h
+/** This gateway's worker: its lease holder id, and the rounds of a pass it worked since start. */
+const workers = new WeakMap<ServiceContext, { id: string; rounds: number }>()
+const workerOf = (ctx: ServiceContext) => {
+  const w = workers.get(ctx) ?? { id: crypto.randomUUID(), rounds: 0 }
+  workers.set(ctx, w)
+  return w
 }
+const holderOf = (ctx: ServiceContext) => workerOf(ctx).id
 
 /** What a round decided, applied at its end in one transaction; `done` counts what took effect. */
 interface Pending {
@@ -129,6 +130,7 @@ export async function lifecycleRound(ctx: ServiceContext, now = Date.now()): Pro
     state.cursor = undefined
   }
   const pass = state.pass
+  workerOf(ctx).rounds++
   const pending: Pending = { actions: [], done: [] }
   let budget = Math.max(1, ctx.tuning.lifecycleBatch)
   while (budget > 0) {
@@ -320,6 +322,10 @@ export interface LifecycleStatus {
   currentPass?: PassCounters
   lastPass?: PassCounters & { endedAt: number }
   totals: LifecycleState['totals']
+  /** The gateway whose worker holds the lease (works the passes) and until when (ms). */
+  lease?: { holder: string; until: number }
+  /** This gateway's worker: its id (as `lease.holder` names it) and the rounds of a pass it worked since it started. */
+  gateway: { worker: string; rounds: number }
 }
 
 /** Progress for the admin API, `coffer admin lifecycle status` and /_coffer/metrics. */
@@ -337,6 +343,8 @@ export async function lifecycleStatus(ctx: ServiceContext): Promise<LifecycleSta
     after = rows.at(-1)!.name
   }
   const state = await readLifecycleState(ctx)
+  const lease = await meta.getSetting(ctx.db, LEASE)
+  const w = workerOf(ctx)
   return {
     rules,
     buckets,
@@ -344,5 +352,7 @@ export async function lifecycleStatus(ctx: ServiceContext): Promise<LifecycleSta
     ...(state.pass ? { currentPass: state.pass } : {}),
     ...(state.lastPass ? { lastPass: state.lastPass } : {}),
     totals: state.totals,
+    ...(lease ? { lease: JSON.parse(lease) as { holder: string; until: number } } : {}),
+    gateway: { worker: w.id, rounds: w.rounds },
   }
 }
