@@ -71,6 +71,8 @@ describe('lifecycle on two gateways sharing one sqld', () => {
       COFFER_LIFECYCLE_INTERVAL_MS: '300',
       COFFER_LIFECYCLE_BATCH: '4',
       COFFER_LIFECYCLE_PAUSE_MS: '20',
+      // No pacing by load: the test's own polling would stretch every pass (budget.test.ts covers it).
+      COFFER_LIFECYCLE_BUSY_PERCENT: '100',
     }
     const start = (name: string) =>
       startServer({
@@ -131,7 +133,9 @@ describe('lifecycle on two gateways sharing one sqld', () => {
       async () => {
         const [a, b] = await Promise.all([status(0), status(1)])
         for (const s of [a, b]) if (s.running && s.lease) holders.add(s.lease.holder)
-        return a.totals.expired >= PLAIN_KEYS + VERSIONED_KEYS && !a.running ? true : `${a.totals.expired} expired`
+        if (a.totals.expired >= PLAIN_KEYS + VERSIONED_KEYS && !a.running) return true
+        // What the gateways said, should it time out (a worker that fails logs why).
+        return `${a.totals.expired} expired, ${JSON.stringify(a)}; gateway logs: ${gateways.map((g) => g.stderr().slice(-400)).join(' | ')}`
       },
       60_000,
       100,
