@@ -33,6 +33,7 @@ import { loadMasterKeyFile } from './master-key.ts'
 import { createPlatform } from './platform.ts'
 import { DEFAULT_HASH_WORKERS, type RuntimeSettings } from './env.ts'
 import { loadTlsMaterial } from './tls-options.ts'
+import { createLoadSignal } from './load-signal.ts'
 
 export type { Output } from './adapter.ts'
 
@@ -157,6 +158,7 @@ export async function startGateway(
   if (problems.length > 0)
     throw new Error(`${problems.join('; ')} (--ec ${c.ec} over ${stores.length} ${c.nodes ? 'nodes' : 'drives'})`)
   const codec = await loadCodec(c.codec, (m) => io.err(`coffer: ${m}`))
+  const load = createLoadSignal()
   const service: Service = await openService({
     metaUrl: c.metaUrl,
     metaAuthToken: metaAuthToken(c, cluster),
@@ -172,6 +174,10 @@ export async function startGateway(
     minFreeBytes: c.minFreeBytes,
     metaSpace: metaSpaceOf(c.metaUrl),
     nodes,
+    load,
+  }).catch((e: unknown) => {
+    load.close()
+    throw e
   })
   let server: RunningServer
   try {
@@ -186,7 +192,10 @@ export async function startGateway(
     })
     server = await adapter
       .serve({
-        fetch: (req, info) => app.fetch(req, info),
+        fetch: (req, info) => {
+          load.started()
+          return app.fetch(req, info)
+        },
         host: c.host,
         port: c.port,
         cert: tls.cert,
@@ -197,6 +206,7 @@ export async function startGateway(
     startBackground(service)
   } catch (e) {
     await closeService(service).catch(() => {})
+    load.close()
     await platform.close()
     throw e
   }
@@ -215,6 +225,7 @@ export async function startGateway(
     (stopping ??= (async () => {
       await server.close(SHUTDOWN_GRACE_MS)
       await closeService(service)
+      load.close()
       await platform.close()
     })())
   return { endpoint, port: server.port, stop }

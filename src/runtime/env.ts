@@ -174,6 +174,7 @@ export const TUNING_ENV = {
   COFFER_LIFECYCLE_INTERVAL_MS: 'lifecycleIntervalMs',
   COFFER_LIFECYCLE_BATCH: 'lifecycleBatch',
   COFFER_LIFECYCLE_PAUSE_MS: 'lifecyclePauseMs',
+  COFFER_LIFECYCLE_BUSY_PERCENT: 'lifecycleBusyPercent',
 } as const satisfies Record<string, keyof Tuning>
 
 /** Variables with no flag: in the help and the README's table beside the flags. */
@@ -198,8 +199,8 @@ export const SERVER_ENV_ONLY: readonly EnvSpec[] = [
   },
   {
     env: Object.keys(TUNING_ENV).filter((k) => k.startsWith('COFFER_LIFECYCLE_')),
-    shownDefault: '86400, 3600000, 200, 100',
-    help: 'lifecycle worker: the length of a day in seconds (a TEST AND DEMO SETTING ONLY: shrunk, rules act within seconds), the time between passes (ms), rows per round and the pause between rounds (ms), its I/O budget (see Lifecycle in the README)',
+    shownDefault: '86400, 3600000, 200, 100, 5',
+    help: 'lifecycle worker: the length of a day in seconds (a TEST AND DEMO SETTING ONLY: shrunk, rules act within seconds), the time between passes (ms), rows per round, the least pause between rounds (ms) and the share of the time (percent) it takes while requests are served, its budget (see Lifecycle in the README)',
   },
 ]
 

@@ -9,6 +9,7 @@ import { healAll, healRound, type ScrubState, scrubRound } from './heal.ts'
 import { followMasterKey } from './keyring.ts'
 import { followClusterLayout, LAYOUT_FOLLOW_MS } from './cluster-layout.ts'
 import { destroyDueKmsKeys } from './kms.ts'
+import { createLifecycleBudget } from './lifecycle/budget.ts'
 import { lifecycleRound } from './lifecycle/worker.ts'
 
 /**
@@ -74,9 +75,9 @@ function whileMore(ms: number, logger: Logger, name: string, pass: () => Promise
   }
 }
 
-/** As whileMore, but a pass that reports more waits `pauseMs` (a rate budget), an idle one `idleMs`. */
+/** As whileMore, but a pass that reports more waits `pauseMs()` (its budget), an idle one `idleMs`. */
 function whileMoreEvery(
-  pauseMs: number,
+  pauseMs: () => number,
   idleMs: number,
   logger: Logger,
   name: string,
@@ -95,7 +96,7 @@ function whileMoreEvery(
         },
       )
       .then((more) => {
-        if (!stopped) timer = setTimeout(run, more ? pauseMs : idleMs)
+        if (!stopped) timer = setTimeout(run, more ? pauseMs() : idleMs)
       })
   }
   timer = setTimeout(run, Math.min(idleMs, 1000))
@@ -110,6 +111,7 @@ export function startBackground(ctx: ServiceContext): void {
   if (running.has(ctx)) return
   const { tuning, logger } = ctx
   const scrub: ScrubState = {}
+  const lifecycle = createLifecycleBudget(tuning, ctx.load)
   running.set(ctx, [
     every(tuning.healIntervalMs, logger, 'heal', () => healRound(ctx)),
     every(tuning.scrubIntervalMs, logger, 'scrub', () =>
@@ -124,9 +126,10 @@ export function startBackground(ctx: ServiceContext): void {
     every(MASTER_KEY_CHECK_MS, logger, 'master key check', () => followMasterKey(ctx)),
     ...(ctx.cluster ? [every(LAYOUT_FOLLOW_MS, logger, 'cluster layout', () => followClusterLayout(ctx))] : []),
     every(KMS_DELETION_CHECK_MS, logger, 'KMS key deletion', () => destroyDueKmsKeys(ctx)),
-    // A pass runs round after round (each bounded, paused between); then waits for the next pass.
-    whileMoreEvery(tuning.lifecyclePauseMs, Math.min(tuning.lifecycleIntervalMs, 60_000), logger, 'lifecycle', () =>
-      lifecycleRound(ctx),
+    // A pass runs round after round (each bounded, paused as its budget says while requests are
+    // served); then waits for the next pass.
+    whileMoreEvery(lifecycle.pause, Math.min(tuning.lifecycleIntervalMs, 60_000), logger, 'lifecycle', () =>
+      lifecycle.round(() => lifecycleRound(ctx)),
     ),
   ])
 }

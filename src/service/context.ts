@@ -43,8 +43,13 @@ export interface Tuning {
   lifecycleIntervalMs: number
   /** Rows (versions, uploads) one lifecycle round examines at most: its I/O budget with the pause. */
   lifecycleBatch: number
-  /** Pause between two lifecycle rounds of a pass, so foreground requests keep the stores. */
+  /** The least pause between two lifecycle rounds of a pass (an idle gateway's). */
   lifecyclePauseMs: number
+  /**
+   * While requests are served, the lifecycle worker takes at most this share (percent) of the
+   * time: it pauses (100 / share − 1) times as long as its last round took (./lifecycle/budget.ts).
+   */
+  lifecycleBusyPercent: number
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -62,6 +67,21 @@ export const DEFAULT_TUNING: Tuning = {
   lifecycleIntervalMs: 3600_000,
   lifecycleBatch: 200,
   lifecyclePauseMs: 100,
+  lifecycleBusyPercent: 5,
+}
+
+/**
+ * How busy the gateway's foreground is, as the runtime sees it (src/runtime/load-signal.ts): what
+ * background work that shares the request thread (the lifecycle worker) paces itself by.
+ */
+export interface ForegroundLoad {
+  /** Requests this gateway has started serving, since it started (only ever grows). */
+  requests(): number
+  /**
+   * The most a timer ran late since the last call (ms), then starts over: something held the
+   * request thread that long. Read before and after its own work, a worker sees others' only.
+   */
+  loopDelayMs(): number
 }
 
 /** The master key file as the runtime keeps it; the service decides when to write what (keyring.ts). */
@@ -181,6 +201,8 @@ export interface ServiceContext {
   policyCache: Map<string, Policy>
   /** Free space of stores and metadata, and the writes in flight (space.ts). */
   space: SpaceState
+  /** The foreground's load, when the runtime measures it (gateways do; tools and tests may not). */
+  load?: ForegroundLoad
   /** Storage nodes only: the cluster layout in use and how to reach its nodes (cluster-layout.ts). */
   cluster?: ClusterState
   /** Closes the metadata connection (closeService stops the background work first). */

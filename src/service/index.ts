@@ -18,7 +18,7 @@ export {
   shardsOn,
   showLayout,
 } from './cluster-layout.ts'
-export type { ClusterState, NodeDirectory } from './context.ts'
+export type { ClusterState, ForegroundLoad, NodeDirectory } from './context.ts'
 export { type Health, health } from './health.ts'
 export { DEFAULT_MIN_FREE_BYTES, isOutOfSpace, type SpaceReport } from './space.ts'
 /** The metadata (sqld) unreachable or busy: the protocol layer answers 503, nothing was stored. */

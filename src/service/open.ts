@@ -12,6 +12,7 @@ import { loadClusterLayout } from './cluster-layout.ts'
 import {
   DEFAULT_TUNING,
   type KeyRing,
+  type ForegroundLoad,
   type MasterKeyFile,
   type NodeDirectory,
   type ServiceContext,
@@ -50,6 +51,8 @@ export interface ServiceOptions {
    * `stores` / `--nodes` on the first start), not from `stores` alone.
    */
   nodes?: NodeDirectory
+  /** The foreground's load as the runtime measures it (paces the lifecycle worker). */
+  load?: ForegroundLoad
 }
 
 export interface RootCredentials {
@@ -106,6 +109,7 @@ export async function openService(opts: ServiceOptions): Promise<ServiceContext>
     policyCache: new Map(),
     space: createSpaceState(opts.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES, opts.metaSpace),
     closeDb: close,
+    ...(opts.load ? { load: opts.load } : {}),
   }
   if (opts.nodes) {
     try {

@@ -220,8 +220,15 @@ export async function completeUpload(
  * false if the upload was gone.
  */
 export async function abortUpload(db: Db, uploadId: string, now = Date.now()): Promise<boolean> {
+  const [gc, removeParts, removeUpload] = abortUploadStatements(db, uploadId, now)
+  const [, , gone] = await db.batch([gc, removeParts, removeUpload])
+  return affected(gone) === 1
+}
+
+/** The statements of abortUpload; the last one's affected count is 1 when the upload went. */
+export function abortUploadStatements(db: Db, uploadId: string, now: number) {
   const upload = exists(uploadExists(db, uploadId))
-  const [, , gone] = await db.batch([
+  return [
     enqueueGcFrom(
       db,
       parts.layout,
@@ -231,6 +238,5 @@ export async function abortUpload(db: Db, uploadId: string, now = Date.now()): P
     ),
     db.delete(parts).where(and(eq(parts.uploadId, uploadId), upload)),
     db.delete(multipartUploads).where(eq(multipartUploads.uploadId, uploadId)),
-  ])
-  return affected(gone) === 1
+  ] as const
 }

@@ -195,28 +195,47 @@ export async function commitObject(
   now = Date.now(),
   settles: readonly string[] = [],
 ): Promise<CommitResult> {
-  assertStorableKey(row.key)
-  if (writer.bucket !== row.bucket)
-    throw new Error(`commitObject: a writer of ${writer.bucket} writing into ${row.bucket}`)
   const condition = conditionSql(row.bucket, row.key, cond, db)
   if (condition === false) return { ok: false, reason: 'precondition' }
   const live = keyVersionLive(db, pin)
-  // The gate is decided once, by the token's insert: the statements after it change the very
-  // rows the condition reads (the current version), so they are gated on the token instead.
-  const t = token(db)
   const [state, keyLive, claimed] = await db.batch([
     writerState(db, writer),
     // Holds a row while the key version lives (the pinned namespace's row exists then).
     db.select({ one: sql`1` }).from(namespaces).where(live).limit(1),
-    t.claim(and(writerAllowed(db, writer), live, condition)!),
-    ...newVersionStatements(db, row, t.held, now),
-    ...(settles.length > 0 ? [db.delete(writeIntents).where(and(inArray(writeIntents.id, [...settles]), t.held))] : []),
-    t.release(),
+    ...gatedCommitStatements(db, row, writer, and(live, condition), now, settles),
   ])
   if (affected(claimed) === 1) return { ok: true }
   const refusal = refusalOf(state, writer)
   if (refusal) return { ok: false, reason: refusal }
   return { ok: false, reason: keyLive.length === 0 && pin ? 'key-version' : 'precondition' }
+}
+
+/**
+ * The statements of commitObject without its reads, for a caller that joins many commits in one
+ * batch (the lifecycle worker's round): the first claims the gate (affected 1 = committed), the
+ * rest run under it. `gate` is the condition besides the writer's (SQL; undefined = none).
+ */
+export function gatedCommitStatements(
+  db: Db,
+  row: ObjectRow,
+  writer: Writer,
+  gate: SQL | undefined,
+  now = Date.now(),
+  settles: readonly string[] = [],
+) {
+  assertStorableKey(row.key)
+  if (writer.bucket !== row.bucket)
+    throw new Error(`commitObject: a writer of ${writer.bucket} writing into ${row.bucket}`)
+  // The gate is decided once, by the token's insert: the statements after it change the very
+  // rows the condition reads (the current version), so they are gated on the token instead.
+  const t = token(db)
+  return [
+    t.claim(and(writerAllowed(db, writer), gate)!),
+    ...newVersionStatements(db, row, t.held, now),
+    // Write intents the commit settles go with it, and only if it lands (see commitObject).
+    ...(settles.length > 0 ? [db.delete(writeIntents).where(and(inArray(writeIntents.id, [...settles]), t.held))] : []),
+    t.release(),
+  ] as const
 }
 
 export type DeleteResult = 'deleted' | 'missing' | Refusal
@@ -312,22 +331,54 @@ export async function deleteVersion(
   /** When given: only while the version is still this row (a 'null' version replaced is another row). */
   expectRow?: RowIdentity,
 ): Promise<VersionDeleted> {
+  const [removal, gc, remove, promote] = removeVersionStatements(db, writer, key, versionId, reason, now, {
+    lock: expectLock,
+    row: expectRow,
+  })
+  const [state, before, , removed] = await db.batch([writerState(db, writer), removal, gc, remove, promote])
+  if (affected(removed) === 1) return { result: 'deleted', deleteMarker: before[0]?.deleteMarker === true }
+  return { result: refusalOf(state, writer) ?? 'missing' }
+}
+
+/** Guards of a version's removal, each checked inside the transaction that removes it. */
+export interface RemovalGuards {
+  /** Only while the version's Object Lock is still this (as read and judged). */
+  lock?: { lock: unknown }
+  /** Only while the version is still this row (a 'null' version replaced is another row). */
+  row?: RowIdentity
+  /** Only while it is the key's only version (an expired object delete marker). */
+  alone?: boolean
+}
+
+/**
+ * The statements of deleteVersion: a read of the row removed (deleteMarker), its data queued for
+ * GC, the removal (affected 1 = removed), and the promotion of the newest version left. A caller
+ * may join many removals in one batch (the lifecycle worker's round): each is gated on its own row.
+ */
+export function removeVersionStatements(
+  db: Db,
+  writer: Writer,
+  key: string,
+  versionId: string,
+  reason: string,
+  now: number,
+  guards: RemovalGuards = {},
+) {
+  const others = and(at(writer.bucket, key), sql`${objects.versionId} <> ${versionId}`)
   const target = and(
     at(writer.bucket, key),
     eq(objects.versionId, versionId),
     writerAllowed(db, writer),
-    expectLock ? lockIs(expectLock.lock) : undefined,
-    expectRow ? isRow(expectRow) : undefined,
+    guards.lock ? lockIs(guards.lock.lock) : undefined,
+    guards.row ? isRow(guards.row) : undefined,
+    guards.alone ? notExists(db.select({ one: sql`1` }).from(objects).where(others)) : undefined,
   )
-  const [state, before, , removed] = await db.batch([
-    writerState(db, writer),
+  return [
     db.select({ deleteMarker: objects.deleteMarker }).from(objects).where(target),
     enqueueGcFrom(db, objects.layout, withData(target), reason, now),
     db.delete(objects).where(target),
     promoteNewest(db, writer.bucket, key),
-  ])
-  if (affected(removed) === 1) return { result: 'deleted', deleteMarker: before[0]?.deleteMarker === true }
-  return { result: refusalOf(state, writer) ?? 'missing' }
+  ] as const
 }
 
 /**

@@ -6,12 +6,14 @@
  * saved in `settings` after every round, so a restart resumes where it stopped and memory never
  * grows with the bucket. One gateway at a time runs it (a lease in `settings`).
  *
- * Actions go through the same commits as S3's own deletes: Expiration of a current version
+ * Actions are the statements of S3's own deletes, a round's all in ONE transaction (one commit
+ * instead of one per object), each gated on its own rows: Expiration of a current version
  * removes it (unversioned) or adds a delete marker (versioned, suspended), conditional on the
  * version still being current; NoncurrentVersionExpiration and ExpiredObjectDeleteMarker remove
  * a version for good, judged against its Object Lock first (a retained or held version is kept)
- * and only while it is the row that was judged; AbortIncompleteMultipartUpload aborts. Every
- * removal queues the data for GC in its own transaction.
+ * and only while it is the row and the lock that were judged (a lone marker: while it is still
+ * alone); AbortIncompleteMultipartUpload aborts. Every removal queues its data for GC in that
+ * same transaction.
  */
 import * as meta from '../../meta/index.ts'
 import type { ServiceContext } from '../context.ts'
@@ -28,7 +30,6 @@ const LEASE = 'lifecycle-lease'
  * (another gateway, or the same one restarted, then resumes from the saved cursor).
  */
 const LEASE_MS = 10_000
-const GC_REASON = 'lifecycle'
 
 export interface PassCounters {
   startedAt: number
@@ -81,21 +82,47 @@ export async function readLifecycleState(ctx: ServiceContext): Promise<Lifecycle
   return { v: 1, totals: { ...totals, passes: 0 } }
 }
 
-/** This gateway's lease holder id. */
-const holders = new WeakMap<ServiceContext, string>()
-const holderOf = (ctx: ServiceContext) => {
-  const h = holders.get(ctx) ?? crypto.randomUUID()
-  holders.set(ctx, h)
-  return h
+/** This gateway's worker: its lease holder id, and the rounds of a pass it worked since start. */
+const workers = new WeakMap<ServiceContext, { id: string; rounds: number }>()
+const workerOf = (ctx: ServiceContext) => {
+  const w = workers.get(ctx) ?? { id: crypto.randomUUID(), rounds: 0 }
+  workers.set(ctx, w)
+  return w
+}
+const holderOf = (ctx: ServiceContext) => workerOf(ctx).id
+
+/** What a round decided, applied at its end in one transaction; `done` counts what took effect. */
+interface Pending {
+  actions: meta.LifecycleAction[]
+  done: (() => void)[]
+}
+
+const decide = (p: Pending, action: meta.LifecycleAction, done: () => void) => {
+  p.actions.push(action)
+  p.done.push(done)
+}
+
+/** The lease as stored: whose, until when (ms). */
+async function leaseIsMine(ctx: ServiceContext, holder: string, now: number): Promise<boolean> {
+  const raw = await meta.getSetting(ctx.db, LEASE)
+  if (!raw) return false
+  const lease = JSON.parse(raw) as { holder?: string; until?: number }
+  // A margin, so that a round that starts just before the end does not outlive the lease.
+  return lease.holder === holder && (lease.until ?? 0) > now + LEASE_MS / 2
 }
 
 /**
- * One bounded round: at most `lifecycleBatch` rows. `more` while the pass is unfinished (the
- * caller pauses `lifecyclePauseMs` and runs the next round); a new pass starts once
+ * One bounded round: at most `lifecycleBatch` rows examined, what is due applied in ONE
+ * transaction (one commit, not one per object: an embedded commit fsyncs on the request thread),
+ * then the cursor and counters saved under the lease. `more` while the pass is unfinished (the
+ * caller waits as its budget says, ./budget.ts, and runs the next round); a new pass starts once
  * `lifecycleIntervalMs` has passed since the last one ended.
  */
 export async function lifecycleRound(ctx: ServiceContext, now = Date.now()): Promise<{ more: boolean }> {
-  if (!(await meta.takeLease(ctx.db, LEASE, holderOf(ctx), now, now + LEASE_MS))) return { more: false }
+  const holder = holderOf(ctx)
+  // Renewed by the save at the end of each round: a read here, a write only to take it.
+  if (!(await leaseIsMine(ctx, holder, now)) && !(await meta.takeLease(ctx.db, LEASE, holder, now, now + LEASE_MS)))
+    return { more: false }
   const state = await readLifecycleState(ctx)
   if (!state.pass) {
     if (state.lastPass && now - state.lastPass.endedAt < ctx.tuning.lifecycleIntervalMs) return { more: false }
@@ -103,6 +130,8 @@ export async function lifecycleRound(ctx: ServiceContext, now = Date.now()): Pro
     state.cursor = undefined
   }
   const pass = state.pass
+  workerOf(ctx).rounds++
+  const pending: Pending = { actions: [], done: [] }
   let budget = Math.max(1, ctx.tuning.lifecycleBatch)
   while (budget > 0) {
     if (!state.cursor) {
@@ -117,9 +146,8 @@ export async function lifecycleRound(ctx: ServiceContext, now = Date.now()): Pro
     if (!bucket || rules.length === 0) done = true
     else if (cursor.phase === 'versions') {
       const rows = await meta.versionsAfter(ctx.db, bucket.name, cursor.afterVersion, budget)
-      for (const row of rows) await onVersion(ctx, bucket, rules, cursor, row, pass, now)
+      for (const row of rows) await onVersion(ctx, bucket, rules, cursor, row, pass, now, pending)
       budget -= rows.length
-      done = false
       if (rows.length === 0 || budget > 0) {
         cursor.phase = 'uploads'
         cursor.afterVersion = undefined
@@ -128,7 +156,7 @@ export async function lifecycleRound(ctx: ServiceContext, now = Date.now()): Pro
       continue
     } else {
       const uploads = await meta.uploadsAfter(ctx.db, bucket.name, cursor.afterUpload, budget)
-      for (const u of uploads) await onUpload(ctx, rules, cursor, u, pass, now)
+      for (const u of uploads) onUpload(ctx, rules, cursor, u, pass, now, pending)
       budget -= uploads.length
       done = uploads.length === 0 || budget > 0
     }
@@ -141,6 +169,11 @@ export async function lifecycleRound(ctx: ServiceContext, now = Date.now()): Pro
       state.cursor = { bucket: next.name, phase: 'versions' }
     }
   }
+  // Every action is guarded again inside this commit; one whose guard fails is skipped alone.
+  // A crash before the save below redoes the round from the saved cursor: what was applied is
+  // gone or no longer what was judged, so nothing is done twice.
+  const applied = await meta.applyLifecycle(ctx.db, pending.actions, Date.now())
+  for (const [i, ok] of applied.entries()) if (ok) pending.done[i]!()
   const finished = state.cursor === undefined
   if (finished) {
     const { startedAt: _, ...counts } = pass
@@ -150,8 +183,10 @@ export async function lifecycleRound(ctx: ServiceContext, now = Date.now()): Pro
     state.lastPass = { ...pass, endedAt: Date.now() }
     state.pass = undefined
   }
-  await meta.setSetting(ctx.db, LIFECYCLE_STATE, JSON.stringify(state))
-  return { more: !finished }
+  const end = Date.now()
+  const saved = await meta.saveUnderLease(ctx.db, LEASE, holder, end + LEASE_MS, LIFECYCLE_STATE, JSON.stringify(state))
+  // Lost the lease (paused past it): the gateway that took it goes on from the saved cursor.
+  return { more: saved && !finished }
 }
 
 async function onVersion(
@@ -162,6 +197,7 @@ async function onVersion(
   row: meta.ObjectRow,
   pass: PassCounters,
   now: number,
+  pending: Pending,
 ): Promise<void> {
   pass.examined++
   cursor.afterVersion = { key: row.key, ord: row.ord }
@@ -182,14 +218,14 @@ async function onVersion(
       const at = expiryOf(r, row.lastModified.getTime(), dayMs)
       return at !== undefined && at <= now
     })
-    if (due && (await expireCurrent(ctx, bucket, writer, row))) pass.expired++
+    if (due) expireCurrent(bucket, writer, row, pass, pending)
     return
   }
   if (row.latest && row.deleteMarker) {
-    // A marker with no versions left behind it is an expired object delete marker.
+    // A marker with no versions left behind it is an expired object delete marker: "alone" is
+    // checked in the commit, so a version written beside it meanwhile keeps it.
     if (!matching.some((r) => r.expiration?.expiredObjectDeleteMarker)) return
-    if ((await meta.versionCount(ctx.db, bucket.name, row.key)) !== 1) return
-    if (await removeForGood(ctx, writer, row, pass, now)) pass.markersRemoved++
+    removeForGood(writer, row, pass, now, pending, true)
     return
   }
   carry.noncurrent++
@@ -200,63 +236,68 @@ async function onVersion(
     const n = r.noncurrentExpiration
     return n && afterDays(since, n.noncurrentDays, dayMs) <= now && carry.noncurrent > (n.newerNoncurrentVersions ?? 0)
   })
-  if (due && (await removeForGood(ctx, writer, row, pass, now))) {
-    if (row.deleteMarker) pass.markersRemoved++
-    else pass.noncurrentRemoved++
-  }
+  if (due) removeForGood(writer, row, pass, now, pending, false)
 }
 
 /** Expiration of a current version, as DeleteObject without a version id does it. */
-async function expireCurrent(
-  ctx: ServiceContext,
+function expireCurrent(
   bucket: meta.BucketRow,
   writer: meta.Writer,
   row: meta.ObjectRow,
-): Promise<boolean> {
+  pass: PassCounters,
+  pending: Pending,
+): void {
   if (bucket.versioning === null) {
-    const done = await meta.deleteVersion(ctx.db, writer, row.key, row.versionId, GC_REASON, Date.now(), undefined, row)
-    return done.result === 'deleted'
+    // Only while it is still the row judged: an overwrite meanwhile is another row, and stays.
+    const guards = { row }
+    decide(pending, { kind: 'remove', writer, key: row.key, versionId: row.versionId, guards }, () => {
+      pass.expired++
+      pass.bytesFreed += row.size
+    })
+    return
   }
-  const marker = deleteMarkerRow(bucket, row.key)
   // Only while the version judged is still current: a new write meanwhile is not hidden.
-  return (await meta.commitObject(ctx.db, marker, writer, { current: row })).ok
+  const marker = deleteMarkerRow(bucket, row.key)
+  decide(pending, { kind: 'marker', writer, marker, current: row }, () => {
+    pass.expired++
+  })
 }
 
-/** Removes a version for good unless its Object Lock keeps it, and only while it is the row judged. */
-async function removeForGood(
-  ctx: ServiceContext,
+/**
+ * Removes a version for good unless its Object Lock keeps it, and only while it is the row
+ * judged with the lock judged (a retention or hold set meanwhile is seen by the commit).
+ */
+function removeForGood(
   writer: meta.Writer,
   row: meta.ObjectRow,
   pass: PassCounters,
   now: number,
-): Promise<boolean> {
+  pending: Pending,
+  alone: boolean,
+): void {
   if (deleteRefusal(versionLockOf(row), new Date(now), false)) {
     pass.keptLocked++
-    return false
+    return
   }
-  const done = await meta.deleteVersion(
-    ctx.db,
-    writer,
-    row.key,
-    row.versionId,
-    GC_REASON,
-    Date.now(),
-    { lock: row.lock },
-    row,
-  )
-  if (done.result !== 'deleted') return false
-  pass.bytesFreed += row.size
-  return true
+  const guards = { lock: { lock: row.lock }, row, alone }
+  decide(pending, { kind: 'remove', writer, key: row.key, versionId: row.versionId, guards }, () => {
+    if (row.deleteMarker) pass.markersRemoved++
+    else {
+      pass.noncurrentRemoved++
+      pass.bytesFreed += row.size
+    }
+  })
 }
 
-async function onUpload(
+function onUpload(
   ctx: ServiceContext,
   rules: readonly LifecycleRule[],
   cursor: Cursor,
   u: meta.UploadRow,
   pass: PassCounters,
   now: number,
-): Promise<void> {
+  pending: Pending,
+): void {
   pass.examined++
   cursor.afterUpload = { key: u.key, uploadId: u.uploadId }
   const dayMs = dayMsOf(ctx)
@@ -267,7 +308,10 @@ async function onUpload(
       u.key.startsWith(r.filter.prefix) &&
       afterDays(u.initiatedAt.getTime(), r.abortAfterDays, dayMs) <= now,
   )
-  if (due && (await meta.abortUpload(ctx.db, u.uploadId))) pass.uploadsAborted++
+  if (due)
+    decide(pending, { kind: 'abort', uploadId: u.uploadId }, () => {
+      pass.uploadsAborted++
+    })
 }
 
 export interface LifecycleStatus {
@@ -278,6 +322,10 @@ export interface LifecycleStatus {
   currentPass?: PassCounters
   lastPass?: PassCounters & { endedAt: number }
   totals: LifecycleState['totals']
+  /** The gateway whose worker holds the lease (works the passes) and until when (ms). */
+  lease?: { holder: string; until: number }
+  /** This gateway's worker: its id (as `lease.holder` names it) and the rounds of a pass it worked since it started. */
+  gateway: { worker: string; rounds: number }
 }
 
 /** Progress for the admin API, `coffer admin lifecycle status` and /_coffer/metrics. */
@@ -295,6 +343,8 @@ export async function lifecycleStatus(ctx: ServiceContext): Promise<LifecycleSta
     after = rows.at(-1)!.name
   }
   const state = await readLifecycleState(ctx)
+  const lease = await meta.getSetting(ctx.db, LEASE)
+  const w = workerOf(ctx)
   return {
     rules,
     buckets,
@@ -302,5 +352,7 @@ export async function lifecycleStatus(ctx: ServiceContext): Promise<LifecycleSta
     ...(state.pass ? { currentPass: state.pass } : {}),
     ...(state.lastPass ? { lastPass: state.lastPass } : {}),
     totals: state.totals,
+    ...(lease ? { lease: JSON.parse(lease) as { holder: string; until: number } } : {}),
+    gateway: { worker: w.id, rounds: w.rounds },
   }
 }
