@@ -45,6 +45,14 @@ export interface Tuning {
   lifecycleBatch: number
   /** Pause between two lifecycle rounds of a pass, so foreground requests keep the stores. */
   lifecyclePauseMs: number
+  /** The rebalance mover's I/O budget in bytes moved per second; 0 turns the mover off. */
+  rebalanceRate: number
+  /** Object versions one mover round looks at, at most. */
+  rebalanceBatch: number
+  /** Pause between two mover rounds of a pass. */
+  rebalancePauseMs: number
+  /** A new mover pass over every object starts this long after the last one ended (a layout change starts one at once). */
+  rebalanceIntervalMs: number
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -62,6 +70,10 @@ export const DEFAULT_TUNING: Tuning = {
   lifecycleIntervalMs: 3600_000,
   lifecycleBatch: 200,
   lifecyclePauseMs: 100,
+  rebalanceRate: 64 * 1024 * 1024,
+  rebalanceBatch: 100,
+  rebalancePauseMs: 100,
+  rebalanceIntervalMs: 3600_000,
 }
 
 /** The master key file as the runtime keeps it; the service decides when to write what (keyring.ts). */
