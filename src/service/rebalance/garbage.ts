@@ -4,7 +4,7 @@
  * store (docs/architecture.md §14). Uses meta and storage.
  */
 import * as meta from '../../meta/index.ts'
-import { isDataLayout } from '../../storage/index.ts'
+import { type DataLayout, isDataLayout } from '../../storage/index.ts'
 import type { ServiceContext } from '../context.ts'
 import { layoutsOf, parseStoredData } from '../stored-data.ts'
 import { isCount, isRecord } from '../../util/shape.ts'
@@ -31,13 +31,19 @@ export function isShardGarbage(v: unknown): v is ShardGarbage {
   )
 }
 
-/** Whether an object version or part records shard `index` of write `id` on `store` now. */
-export async function shardNamed(ctx: ServiceContext, id: string, index: number, store: string): Promise<boolean> {
+/** The layout of write `id` as a row (object version or part) records it now, if any does. */
+export async function recordedLayout(ctx: ServiceContext, id: string): Promise<DataLayout | undefined> {
   for (const raw of await meta.layoutsNaming(ctx.db, id)) {
     const layouts = isDataLayout(raw) ? [raw] : layoutsOf(parseStoredData(raw, `a row naming ${id}`))
-    if (layouts.some((l) => l.id === id && l.stores[index] === store)) return true
+    const found = layouts.find((l) => l.id === id)
+    if (found) return found
   }
-  return false
+  return undefined
+}
+
+/** Whether an object version or part records shard `index` of write `id` on `store` now. */
+export async function shardNamed(ctx: ServiceContext, id: string, index: number, store: string): Promise<boolean> {
+  return (await recordedLayout(ctx, id))?.stores[index] === store
 }
 
 /** GC of one shard entry: removed unless a row names it again (a later move back to that store). */
