@@ -18,7 +18,13 @@ describe('copyShard', () => {
   async function stored(size: number): Promise<{ layout: ErasureLayout; data: Uint8Array; spare: string }> {
     rig = await makeRig({ n: 7 })
     const data = pseudoRandom(size, 7)
-    const { layout } = await rig.storage.write('copy-test', new Blob([data]).stream())
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(data.slice())
+        c.close()
+      },
+    })
+    const { layout } = await rig.storage.write('copy-test', body)
     const l = layout as ErasureLayout
     const spare = rig.stores.map((s) => s.id).find((id) => !l.stores.includes(id))!
     return { layout: l, data, spare }

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { adminJson, adminRun } from '../helpers/admin.ts'
 import { freePorts, initCluster, type NodeProc, startNode, stopNode } from '../helpers/nodes.ts'
 import { bucketName, s3Client } from '../helpers/s3-client.ts'
-import { randomCredentials, startServer, type TestServer } from '../helpers/server.ts'
+import { httpsGet, randomCredentials, startServer, type TestServer } from '../helpers/server.ts'
 import {
   byWriteId,
   getHealth,
@@ -208,6 +208,9 @@ describe('rebalance mover: six node processes, one gateway (2+1)', () => {
     await exactlyTheLiveShards()
     const onNew = [...(await onDisk()).values()].flat().filter((f) => nodeOf(f.path) === 5)
     expect(onNew.length).toBe(moved)
+    // The same progress in /_coffer/metrics.
+    const metrics = (await httpsGet(gateway, '/_coffer/metrics')).body
+    expect(metrics).toContain(`coffer_rebalance_moved_shards_total ${moved}\n`)
     await verifyEverything()
   }, 240_000)
 
