@@ -121,6 +121,14 @@ const lease = (ctx: ServiceContext) => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** Waits until `due` (the I/O budget), renewing the lease meanwhile so no other gateway's mover starts beside this one. */
+async function pauseUntil(ctx: ServiceContext, due: number): Promise<void> {
+  for (let left = due - Date.now(); left > 0; left = due - Date.now()) {
+    await sleep(Math.min(left, LEASE_MS / 3))
+    if (due - Date.now() > 0) await lease(ctx)
+  }
+}
+
 function foldIntoTotals(state: RebalanceState, pass: RebalanceCounters): void {
   const t = state.totals
   t.moved += pass.moved
@@ -258,7 +266,7 @@ async function moveRow(
           budget.bytes += copy.bytes
           // The I/O budget: never ahead of rebalanceRate bytes/s since the round began.
           const due = budget.started + (budget.bytes * 1000) / ctx.tuning.rebalanceRate
-          if (due > Date.now()) await sleep(due - Date.now())
+          await pauseUntil(ctx, due)
         } catch (e) {
           pass.errors++
           state.lastError = `${layout.id}.${m.index} → ${m.to}: ${e instanceof Error ? e.message : String(e)}`
