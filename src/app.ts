@@ -6,7 +6,15 @@ import { Hono } from 'hono'
 import { createAdminRoutes } from './admin/routes.ts'
 import { createConsoleRoutes } from './console/routes.tsx'
 import { createAuthenticator, createS3Handler, type RequestLimits } from './s3/handler.ts'
-import { type Health, health, type LifecycleStatus, lifecycleStatus, type Service } from './service/index.ts'
+import {
+  type Health,
+  health,
+  type LifecycleStatus,
+  lifecycleStatus,
+  type RebalanceStatus,
+  rebalanceStatus,
+  type Service,
+} from './service/index.ts'
 import { consoleLogger, type Logger } from './util/log.ts'
 import type { Platform } from './util/platform.ts'
 import { RequestMetrics, type Totals } from './util/request-metrics.ts'
@@ -95,8 +103,32 @@ function counted(s3: S3Handler, metrics: RequestMetrics): S3Handler {
   }
 }
 
+/** The rebalance mover's progress (docs/architecture.md §14) as Prometheus lines. */
+function rebalanceLines(r: RebalanceStatus): string[] {
+  const p = r.currentPass
+  const lines = [
+    '# TYPE coffer_rebalance_running gauge',
+    `coffer_rebalance_running ${r.running ? 1 : 0}`,
+    '# TYPE coffer_rebalance_pending_shards gauge',
+    `coffer_rebalance_pending_shards ${p ? Math.max(0, p.toMove - p.moved) : 0}`,
+    '# TYPE coffer_rebalance_pending_bytes gauge',
+    `coffer_rebalance_pending_bytes ${p ? Math.max(0, p.toMoveBytes - p.bytes) : 0}`,
+  ]
+  // Totals of finished passes plus the pass running: counters that only grow.
+  for (const name of ['moved', 'bytes', 'rebuilt', 'discarded', 'errors'] as const) {
+    const metric = `coffer_rebalance_${name === 'bytes' ? 'moved_bytes' : name === 'moved' ? 'moved_shards' : name}_total`
+    lines.push(`# TYPE ${metric} counter`, `${metric} ${r.totals[name] + (p?.[name] ?? 0)}`)
+  }
+  if (r.lastPass)
+    lines.push(
+      '# TYPE coffer_rebalance_last_run_seconds gauge',
+      `coffer_rebalance_last_run_seconds ${r.lastPass.endedAt / 1000}`,
+    )
+  return lines
+}
+
 /** Prometheus text exposition of the durability counters and store states. */
-function prometheusText(h: Health, l: LifecycleStatus, t: Totals): string {
+function prometheusText(h: Health, l: LifecycleStatus, r: RebalanceStatus, t: Totals): string {
   const lines = [
     '# TYPE coffer_store_up gauge',
     ...h.stores.map((s) => `coffer_store_up{store="${s.id}"} ${s.up ? 1 : 0}`),
@@ -120,6 +152,7 @@ function prometheusText(h: Health, l: LifecycleStatus, t: Totals): string {
     lines.push(`# TYPE ${metric} counter`, `${metric} ${value}`)
   }
   lines.push(...lifecycleLines(l), ...requestLines(t))
+  if (r.enabled) lines.push(...rebalanceLines(r))
   return `${lines.join('\n')}\n`
 }
 
@@ -159,7 +192,12 @@ export function createApp(deps: AppDeps): Hono {
   app.all('/_coffer/console/*', (c) => webConsole.fetch(c.req.raw, c.env as AdapterEnv | undefined))
   app.get('/_coffer/metrics', async (c) =>
     c.text(
-      prometheusText(await health(deps.service), await lifecycleStatus(deps.service), requestMetrics.totals()),
+      prometheusText(
+        await health(deps.service),
+        await lifecycleStatus(deps.service),
+        await rebalanceStatus(deps.service),
+        requestMetrics.totals(),
+      ),
       200,
       {
         'content-type': 'text/plain; version=0.0.4',

@@ -27,6 +27,7 @@ import {
   getUserPolicy,
   health,
   lifecycleStatus,
+  rebalanceStatus,
   isServiceError,
   listNamespaces,
   listUsers,
@@ -208,6 +209,8 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
 
   /** The cluster layout (storage nodes); 400 on a gateway over local drives. */
   admin.get('/layout', (c) => c.json(showLayout(svc)))
+  /** The rebalance mover's progress: shards to move, moved, bytes, errors, last pass. */
+  admin.get('/rebalance', async (c) => c.json(await rebalanceStatus(svc)))
   /** { address, zone?, rack?, capacity? }: adds the node (its id is its address) or updates it. */
   admin.post('/nodes', async (c) => {
     const body = await jsonBody(c)

@@ -107,6 +107,29 @@ const layoutText = (b: Record<string, unknown>): string => {
   ].join('\n')
 }
 
+/** The rebalance mover's progress in a few lines (`coffer admin layout status`). */
+const rebalanceText = (b: Record<string, unknown>): string => {
+  type Pass = Record<string, number | string>
+  const pass = b.currentPass as Pass | undefined
+  const last = b.lastPass as Pass | undefined
+  const t = b.totals as Pass
+  const line = (p: Pass) =>
+    `${String(p.moved)} of ${String(p.toMove)} shard(s) moved (${size(Number(p.bytes))} of ${size(Number(p.toMoveBytes))}), ${String(p.rebuilt)} rebuilt, ${String(p.discarded)} discarded (object changed), ${String(p.deferred)} put off, ${String(p.errors)} error(s)`
+  return [
+    b.enabled ? `Rebalance mover: on, toward layout version ${String(b.layoutVersion)}` : 'Rebalance mover: off',
+    pass
+      ? `  running since ${new Date(Number(pass.startedAt)).toISOString()} (${String(pass.phase === 'count' ? 'counting' : 'moving')}, layout ${String(pass.layoutVersion)}): ${line(pass)}`
+      : '  no pass running',
+    ...(last
+      ? [
+          `  last pass (layout ${String(last.layoutVersion)}) ended ${new Date(Number(last.endedAt)).toISOString()}: ${line(last)}`,
+        ]
+      : []),
+    `  in total: ${String(t.moved)} shard(s), ${size(Number(t.bytes))} moved over ${String(t.passes)} pass(es), ${String(t.errors)} error(s)`,
+    ...(b.lastError ? [`  last error: ${String(b.lastError)}`] : []),
+  ].join('\n')
+}
+
 const SWITCHES = ['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets']
 
 /** A KMS key in one line: id, state, alias, ARN (and when its material goes). */
@@ -464,6 +487,11 @@ export const ADMIN_GROUPS: Record<string, { default?: string; verbs: Record<stri
         summary: 'the cluster layout in use: version, nodes, zones and whether a zone loss is survived',
         flags: {},
         request: () => ({ method: 'GET', path: '/layout', format: layoutText }),
+      }),
+      status: verb({
+        summary: 'rebalance mover: shards to move off drained nodes and onto new ones, moved, bytes, errors, last pass',
+        flags: {},
+        request: () => ({ method: 'GET', path: '/rebalance', format: rebalanceText }),
       }),
     },
   },

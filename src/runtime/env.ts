@@ -175,6 +175,10 @@ export const TUNING_ENV = {
   COFFER_LIFECYCLE_BATCH: 'lifecycleBatch',
   COFFER_LIFECYCLE_PAUSE_MS: 'lifecyclePauseMs',
   COFFER_LIFECYCLE_BUSY_PERCENT: 'lifecycleBusyPercent',
+  COFFER_REBALANCE_RATE: 'rebalanceRate',
+  COFFER_REBALANCE_BATCH: 'rebalanceBatch',
+  COFFER_REBALANCE_PAUSE_MS: 'rebalancePauseMs',
+  COFFER_REBALANCE_INTERVAL_MS: 'rebalanceIntervalMs',
 } as const satisfies Record<string, keyof Tuning>
 
 /** Variables with no flag: in the help and the README's table beside the flags. */
@@ -194,13 +198,20 @@ export const SERVER_ENV_ONLY: readonly EnvSpec[] = [
     help: 'the D@RE master key file (32 raw bytes, 64 hex digits or base64); created at first start when unset',
   },
   {
-    env: Object.keys(TUNING_ENV).filter((k) => !k.startsWith('COFFER_LIFECYCLE_')),
+    env: Object.keys(TUNING_ENV).filter(
+      (k) => !k.startsWith('COFFER_LIFECYCLE_') && !k.startsWith('COFFER_REBALANCE_'),
+    ),
     help: "background timings (ms), the scrub read budget (bytes) and the seconds a day of a KMS key deletion's waiting period lasts, mostly for tests (see Durability and SSE-KMS in the README)",
   },
   {
     env: Object.keys(TUNING_ENV).filter((k) => k.startsWith('COFFER_LIFECYCLE_')),
     shownDefault: '86400, 3600000, 200, 100, 5',
     help: 'lifecycle worker: the length of a day in seconds (a TEST AND DEMO SETTING ONLY: shrunk, rules act within seconds), the time between passes (ms), rows per round, the least pause between rounds (ms) and the share of the time (percent) it takes while requests are served, its budget (see Lifecycle in the README)',
+  },
+  {
+    env: Object.keys(TUNING_ENV).filter((k) => k.startsWith('COFFER_REBALANCE_')),
+    shownDefault: '67108864, 100, 100, 3600000',
+    help: 'rebalance mover (storage nodes): its I/O budget in bytes moved per second (0 turns it off), object versions per round, the pause between rounds (ms) and the time between passes when the layout has not changed (ms) (see Operating a cluster in the README)',
   },
 ]
 

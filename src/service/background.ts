@@ -11,6 +11,7 @@ import { followClusterLayout, LAYOUT_FOLLOW_MS } from './cluster-layout.ts'
 import { destroyDueKmsKeys } from './kms.ts'
 import { createLifecycleBudget } from './lifecycle/budget.ts'
 import { lifecycleRound } from './lifecycle/worker.ts'
+import { rebalanceRound } from './rebalance/mover.ts'
 
 /**
  * GC looks for due entries at least this often (one small query when there are none): under
@@ -131,6 +132,18 @@ export function startBackground(ctx: ServiceContext): void {
     whileMoreEvery(lifecycle.pause, Math.min(tuning.lifecycleIntervalMs, 60_000), logger, 'lifecycle', () =>
       lifecycle.round(() => lifecycleRound(ctx)),
     ),
+    // The rebalance mover (§14): rounds paused by its own budget, a new pass on a layout change.
+    ...(ctx.cluster
+      ? [
+          whileMoreEvery(
+            () => tuning.rebalancePauseMs,
+            Math.min(tuning.rebalanceIntervalMs, LAYOUT_FOLLOW_MS),
+            logger,
+            'rebalance',
+            () => rebalanceRound(ctx),
+          ),
+        ]
+      : []),
   ])
 }
 

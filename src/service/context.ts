@@ -50,6 +50,14 @@ export interface Tuning {
    * time: it pauses (100 / share − 1) times as long as its last round took (./lifecycle/budget.ts).
    */
   lifecycleBusyPercent: number
+  /** The rebalance mover's I/O budget in bytes moved per second; 0 turns the mover off. */
+  rebalanceRate: number
+  /** Object versions one mover round looks at, at most. */
+  rebalanceBatch: number
+  /** Pause between two mover rounds of a pass. */
+  rebalancePauseMs: number
+  /** A new mover pass over every object starts this long after the last one ended (a layout change starts one at once). */
+  rebalanceIntervalMs: number
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -68,6 +76,10 @@ export const DEFAULT_TUNING: Tuning = {
   lifecycleBatch: 200,
   lifecyclePauseMs: 100,
   lifecycleBusyPercent: 5,
+  rebalanceRate: 64 * 1024 * 1024,
+  rebalanceBatch: 100,
+  rebalancePauseMs: 100,
+  rebalanceIntervalMs: 3600_000,
 }
 
 /**

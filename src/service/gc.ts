@@ -14,6 +14,7 @@ import { type DataLayout, isDataLayout, parseDataLayout } from '../storage/index
 import type { ServiceContext } from './context.ts'
 import { collectOrphans } from './heal.ts'
 import { layoutsOf, parseStoredData } from './stored-data.ts'
+import { collectShardGarbage, isShardGarbage } from './rebalance/garbage.ts'
 
 /** Long enough for a slow client to finish streaming a large object it had already opened. */
 export const GC_GRACE_MS = 10 * 60_000
@@ -77,7 +78,9 @@ export async function collectGarbage(
     const done: number[] = []
     await pooled(due, parallel, async (entry) => {
       try {
-        for (const layout of garbageLayouts(entry.layout)) await ctx.storage.remove(layout)
+        // One shard a move left behind (docs/architecture.md §14), not a whole write.
+        if (isShardGarbage(entry.layout)) await collectShardGarbage(ctx, entry.layout)
+        else for (const layout of garbageLayouts(entry.layout)) await ctx.storage.remove(layout)
         done.push(entry.id)
       } catch {
         // The store may be down: the entry stays leased and is retried once the lease ends (a

@@ -7,6 +7,7 @@ import * as meta from '../meta/index.ts'
 import { type DataLayout, type HealResult, parseDataLayout, QuorumError } from '../storage/index.ts'
 import type { DurabilityStats, ServiceContext } from './context.ts'
 import { layoutsOf, parseStoredData } from './stored-data.ts'
+import { recordedLayout } from './rebalance/garbage.ts'
 
 /** A heal that keeps failing (its data lost for good, or a store down for days) is dropped after this many tries. */
 const MAX_HEAL_ATTEMPTS = 200
@@ -89,8 +90,10 @@ async function healEntries(ctx: ServiceContext, entries: readonly meta.HealEntry
   const healOne = async (entry: meta.HealEntry) => {
     let id = '(malformed layout)'
     try {
-      const layout = parseDataLayout(entry.layout)
-      id = layout.id
+      const queued = parseDataLayout(entry.layout)
+      id = queued.id
+      // Where the shards are now: the rebalance mover may have moved some since it was queued.
+      const layout = (await recordedLayout(ctx, id)) ?? queued
       const owner = await ownerOf(ctx, id)
       if (owner === 'none') {
         // Deleted or overwritten since it was queued: its data is GC's (or orphan collection's) to

@@ -104,6 +104,7 @@ export { checkObjectTags, MAX_OBJECT_TAGS, type Tag } from './tags.ts'
 export { deleteBucketLifecycle, getBucketLifecycle, putBucketLifecycle } from './lifecycle/config.ts'
 export type { LifecycleFilter, LifecycleRule } from './lifecycle/rules.ts'
 export { type LifecycleStatus, lifecycleStatus } from './lifecycle/worker.ts'
+export { type RebalanceStatus, rebalanceStatus } from './rebalance/mover.ts'
 export {
   getBucketVersioning,
   listObjectVersions,

@@ -14,9 +14,11 @@ import { headerLength, shardFileLength, shardName } from './shard-format.ts'
 import type { ShardStore } from './shard-store.ts'
 import { readRange } from './stripe-reader.ts'
 import { placeShards, writeStripes } from './stripe-writer.ts'
+import { copyShard, type ShardCopy } from './shard-copy.ts'
 
 export { QuorumError } from './erasure-common.ts'
 export type { HealResult, ShardCheck, ShardState } from './healer.ts'
+export type { ShardCopy } from './shard-copy.ts'
 
 /** A store that sends nothing for this long is treated as down for the read (parity takes over). */
 export const DEFAULT_READ_TIMEOUT_MS = 10_000
@@ -63,6 +65,13 @@ export interface ErasureStorage extends ObjectStorage {
    * for orphans of crashed writes, whose layout was never recorded.
    */
   removeById(id: string): Promise<void>
+  /**
+   * Puts a verified copy of shard `index` of `layout` on store `target` (streamed from its store,
+   * or rebuilt from the other shards when that one is down or bad); changes no layout.
+   */
+  copyShard(layout: DataLayout, index: number, target: string): Promise<ShardCopy>
+  /** Deletes shard `index` of write `id` on store `storeId` (a store no longer configured: nothing to do). */
+  removeShard(id: string, index: number, storeId: string): Promise<void>
   /** Ids of the configured stores, in configuration order. */
   readonly storeIds: readonly string[]
   /**
@@ -129,6 +138,10 @@ export function createErasureStorage(opts: ErasureStorageOptions): ErasureStorag
           failed.map((r) => (r as PromiseRejectedResult).reason),
           `could not delete orphan shards of ${id}`,
         )
+    },
+    copyShard: (layout, index, target) => copyShard(ctx, layout, index, target),
+    async removeShard(id, index, storeId) {
+      await stores.get(storeId)?.delete(shardName(id, index))
     },
     get storeIds() {
       return [...stores.keys()]

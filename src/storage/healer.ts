@@ -58,7 +58,7 @@ class Bad extends Error {
 }
 
 /** What a full read of one shard found, and which of its blocks a rebuild may still use. */
-interface Verified {
+export interface Verified {
   check: ShardCheck
   /**
    * Set when the file is this shard (header and length as the layout says) and only some blocks
@@ -75,7 +75,7 @@ function stripeList(stripes: readonly number[]): string {
 }
 
 /** Reads one shard whole, one block at a time, and says whether every byte of it is as written. */
-async function checkShard(ctx: EngineContext, layout: ErasureLayout, index: number): Promise<Verified> {
+export async function checkShard(ctx: EngineContext, layout: ErasureLayout, index: number): Promise<Verified> {
   const storeId = layout.stores[index]!
   const store = ctx.stores.get(storeId)
   const name = shardName(layout.id, index)

@@ -20,7 +20,10 @@ export {
   type ErasureStorage,
   type HealResult,
   type ShardCheck,
+  type ShardCopy,
 } from './erasure-storage.ts'
+export { withShardOn } from './shard-copy.ts'
+export { planMoves, type ShardMove } from './rebalance-plan.ts'
 export { createWasmCodec, loadWasmCodec } from './codec-wasm.ts'
 export { createSimdCodec, type SimdCodec, type SimdVariant } from './codec-simd.ts'
 export type { ErasureCodec } from './codec.ts'

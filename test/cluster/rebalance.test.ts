@@ -1,0 +1,295 @@
+/**
+ * The rebalance mover with real processes: six `coffer node`s (2+1, each its own zone), one
+ * gateway. node add → shards move onto the new node; node drain → the node empties (checked on
+ * its disk) and `node remove` succeeds; overwrites and deletes racing the moves lose nothing and
+ * leave no dangling location; a gateway killed mid-move resumes after a restart. After every step
+ * every object is read back whole (bytes and SHA-256), every shard is read and checked by a full
+ * scrub (`coffer admin heal run`: none missing or corrupt), and each stored write has exactly its
+ * 3 shard files on the nodes' disks — none lost, none left over once GC has run.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { CreateBucketCommand, DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { adminJson, adminRun } from '../helpers/admin.ts'
+import { freePorts, initCluster, type NodeProc, startNode, stopNode } from '../helpers/nodes.ts'
+import { bucketName, s3Client } from '../helpers/s3-client.ts'
+import { httpsGet, randomCredentials, startServer, type TestServer } from '../helpers/server.ts'
+import {
+  byWriteId,
+  getHealth,
+  listShards,
+  type Obj,
+  putObj,
+  verifyWhole,
+  waitFor,
+  getBytes,
+} from '../helpers/shards.ts'
+
+const KiB = 1024
+const MiB = 1024 * KiB
+const NODES = 6 // 0…4 bootstrap the layout; 5 is added
+/** Shard files per write at 2+1. */
+const WIDTH = 3
+/** Moves of the crash step take seconds each at this budget (bytes/s)… */
+const SLOW_RATE = 200 * KiB
+/** …and a 512 KiB shard of the race step sits on its target for about 12 s before its switch. */
+const RACE_RATE = 40 * KiB
+
+interface Status {
+  enabled: boolean
+  running: boolean
+  layoutVersion: number
+  currentPass?: Record<string, number | string>
+  lastPass?: Record<string, number | string>
+  totals: Record<string, number>
+}
+
+describe('rebalance mover: six node processes, one gateway (2+1)', () => {
+  let root: string
+  let clusterFile: string
+  let nodes: NodeProc[] = []
+  let gateway: TestServer
+  let client: S3Client
+  const creds = randomCredentials()
+  const Bucket = bucketName('rebalance')
+  /** What every key must read back as; its segment count is its number of stored writes. */
+  const live = new Map<string, Obj & { writes: number }>()
+
+  const url = (i: number) => nodes[i]!.url
+
+  async function startGateway(rate: number): Promise<void> {
+    gateway = await startServer({
+      dataDir: join(root, 'gw'),
+      // A loaded machine (other suites running) can take long to start a gateway.
+      readyTimeoutMs: 120_000,
+      args: [
+        '--cluster',
+        clusterFile,
+        '--ec',
+        '2+1',
+        '--nodes',
+        nodes
+          .slice(0, 5)
+          .map((n) => n.url)
+          .join(','),
+      ],
+      env: {
+        COFFER_ROOT_ACCESS_KEY: creds.accessKeyId,
+        COFFER_ROOT_SECRET_KEY: creds.secretAccessKey,
+        COFFER_GC_GRACE_MS: '500',
+        COFFER_REBALANCE_RATE: String(rate),
+        COFFER_REBALANCE_PAUSE_MS: '20',
+        COFFER_REBALANCE_INTERVAL_MS: '1000',
+        COFFER_SCRUB_INTERVAL_MS: '3600000',
+      },
+    })
+    client = s3Client(gateway)
+  }
+
+  async function stopGateway(): Promise<void> {
+    client.destroy()
+    await gateway.kill('SIGTERM')
+  }
+
+  const put = async (key: string, size: number, multipart = false) => {
+    const o = await putObj(client, Bucket, key, size, multipart)
+    live.set(key, { ...o, writes: multipart ? Math.ceil(size / (5 * MiB)) : 1 })
+  }
+
+  const status = () => adminJson<Status>(gateway, ['layout', 'status'])
+
+  /** The mover has finished a pass toward the layout in use and found nothing left to move. */
+  const converged = () =>
+    waitFor(
+      'the mover to converge on the layout in use',
+      async () => {
+        const s = await status()
+        const last = s.lastPass
+        if (s.running || !last || last.layoutVersion !== s.layoutVersion) return JSON.stringify(s)
+        return last.toMove === 0 || JSON.stringify(s)
+      },
+      180_000,
+      500,
+    )
+
+  /** Shard files per write id on every node's disk. */
+  const onDisk = async () => byWriteId(await listShards(nodes.map((n) => n.dataDir)))
+  /** A write has a 4th shard file: a copy is on its target and its switch not yet committed. */
+  const copyPending = async () => [...(await onDisk()).values()].some((files) => files.length > WIDTH)
+  const nodeOf = (path: string) => nodes.findIndex((n) => path.startsWith(n.dataDir))
+
+  /**
+   * Every stored write has exactly its 3 shards on 3 distinct nodes, and nothing else is on disk
+   * (GC has removed what moves left behind), within a bounded wait.
+   */
+  const exactlyTheLiveShards = () =>
+    waitFor(
+      'exactly 3 shard files per live write on the disks',
+      async () => {
+        const shards = await onDisk()
+        const expected = [...live.values()].reduce((n, o) => n + o.writes, 0)
+        if (shards.size !== expected) return `${shards.size} write ids on disk, ${expected} live writes`
+        for (const [id, files] of shards) {
+          const indexes = new Set(files.map((f) => f.index))
+          const on = new Set(files.map((f) => nodeOf(f.path)))
+          if (files.length !== WIDTH || indexes.size !== WIDTH || on.size !== WIDTH)
+            return `${id}: ${files.map((f) => `${f.index}@${nodeOf(f.path)}`).join(' ')}`
+        }
+        return true
+      },
+      60_000,
+      500,
+    )
+
+  /** Bytes and checksums of every object, then a scrub that reads every shard: none missing or corrupt. */
+  async function verifyEverything(): Promise<void> {
+    await verifyWhole(client, Bucket, [...live.values()])
+    const before = (await getHealth(gateway)).stats
+    await adminRun(gateway, ['heal', 'run'])
+    const after = (await getHealth(gateway)).stats
+    expect(after.missingShardsFound - before.missingShardsFound, 'shards missing').toBe(0)
+    expect(after.corruptShardsFound - before.corruptShardsFound, 'shards corrupt').toBe(0)
+  }
+
+  const drainAndRemove = async (i: number) => {
+    await waitFor(
+      `node ${i} empty on disk`,
+      async () => {
+        const left = (await listShards(nodes[i]!.dataDir)).length
+        return left === 0 || `${left} shard file(s) left`
+      },
+      120_000,
+      500,
+    )
+    const after = await adminJson<{ nodes: { id: string; state: string }[] }>(gateway, ['node', 'remove', url(i)])
+    expect(after.nodes.find((n) => n.id === url(i))?.state).toBe('removed')
+  }
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'coffer-rebalance-'))
+    clusterFile = join(root, 'cluster.json')
+    initCluster(clusterFile)
+    const ports = await freePorts(NODES)
+    nodes = ports.map((port, i) => ({
+      port,
+      dataDir: join(root, `node-${i}`),
+      url: `https://127.0.0.1:${port}`,
+      log: '',
+    }))
+    await Promise.all(nodes.map((n) => startNode(n, clusterFile)))
+    await startGateway(64 * MiB)
+    await client.send(new CreateBucketCommand({ Bucket }))
+    for (let i = 0; i < 24; i++) await put(`base/${i}`, i % 6 === 0 ? 1 * MiB + 333 : 64 * KiB + 97 * i)
+    await put('base/multipart', 11 * MiB, true)
+    await verifyEverything()
+  }, 240_000)
+
+  afterAll(async () => {
+    client?.destroy()
+    await gateway?.stop()
+    await Promise.all(nodes.map((n) => stopNode(n)))
+    if (root) await rm(root, { recursive: true, force: true })
+  }, 60_000)
+
+  it('node add: existing shards move onto the new node, about its share; every object reads back', async () => {
+    const before = await onDisk()
+    expect([...before.values()].flat().some((f) => nodeOf(f.path) === 5)).toBe(false)
+    await adminJson(gateway, ['node', 'add', url(5)])
+    await converged()
+    const s = await status()
+    const moved = Number(s.totals.moved)
+    const shards = [...before.values()].flat().length
+    // One node of six: a sixth of the shards is the ideal; rendezvous hashing comes close.
+    expect(moved).toBeGreaterThan(0)
+    expect(moved).toBeLessThan(shards / 2)
+    expect(Number(s.totals.errors)).toBe(0)
+    await exactlyTheLiveShards()
+    const onNew = [...(await onDisk()).values()].flat().filter((f) => nodeOf(f.path) === 5)
+    expect(onNew.length).toBe(moved)
+    // The same progress in /_coffer/metrics.
+    const metrics = (await httpsGet(gateway, '/_coffer/metrics')).body
+    expect(metrics).toContain(`coffer_rebalance_moved_shards_total ${moved}\n`)
+    await verifyEverything()
+  }, 240_000)
+
+  it('node drain: every shard leaves the node (on its disk), then node remove succeeds', async () => {
+    const held = (await listShards(nodes[0]!.dataDir)).length
+    expect(held).toBeGreaterThan(0)
+    await adminJson(gateway, ['node', 'drain', url(0)])
+    await converged()
+    await drainAndRemove(0)
+    await exactlyTheLiveShards()
+    await verifyEverything()
+  }, 240_000)
+
+  it('overwrites and deletes racing the moves lose nothing and leave no dangling or stray shard', async () => {
+    await stopGateway()
+    await startGateway(RACE_RATE)
+    // Keys that sort before every other: the mover's pass reaches them first.
+    const keys = Array.from({ length: 12 }, (_, i) => `a-race/${i}`)
+    for (const [i, key] of keys.entries()) await put(key, 1 * MiB + 17 * i)
+    await converged()
+    await adminJson(gateway, ['node', 'drain', url(1)])
+    // Whenever a copy sits on its target waiting for its switch (the budget's pause), overwrite or
+    // delete every key: the switch must lose, its copy be discarded, the new data kept.
+    let discarded = 0
+    for (let round = 1; round <= 6 && discarded === 0; round++) {
+      await waitFor('a copy on its target before its switch', async () => await copyPending(), 120_000, 50)
+      for (const [i, key] of keys.entries()) {
+        if ((i + round) % 3 === 0 && live.has(key)) {
+          await client.send(new DeleteObjectCommand({ Bucket, Key: key }))
+          live.delete(key)
+        } else await put(key, 1 * MiB + 17 * i + round)
+      }
+      await waitFor(
+        'the switch to lose its race',
+        async () => {
+          const s = await status()
+          discarded = Number(s.currentPass?.discarded ?? 0) + Number(s.totals.discarded)
+          return discarded > 0 || (await copyPending()) === false || JSON.stringify(s)
+        },
+        60_000,
+        250,
+      )
+    }
+    expect(discarded, 'a move lost a race to a write').toBeGreaterThan(0)
+    for (const key of keys)
+      if (!live.has(key)) await expect(getBytes(client, Bucket, key)).rejects.toMatchObject({ name: 'NoSuchKey' })
+    await verifyWhole(client, Bucket, [...live.values()])
+    await stopGateway()
+    await startGateway(64 * MiB)
+    await converged()
+    await drainAndRemove(1)
+    await exactlyTheLiveShards()
+    await verifyEverything()
+  }, 500_000)
+
+  it('a gateway killed mid-move resumes after a restart; nothing is lost or left over', async () => {
+    await stopGateway()
+    await startGateway(SLOW_RATE)
+    await adminJson(gateway, ['node', 'drain', url(2)])
+    // Killed while a copy sits on its target, switch not yet committed (the budget's pause).
+    await waitFor(
+      'a copy on its target before its switch',
+      async () => {
+        for (const files of (await onDisk()).values()) if (files.length > WIDTH) return true
+        return false
+      },
+      120_000,
+      50,
+    )
+    await gateway.kill('SIGKILL')
+    client.destroy()
+    const interrupted = await onDisk()
+    expect([...interrupted.values()].some((f) => f.length > WIDTH)).toBe(true)
+    await startGateway(64 * MiB)
+    await converged()
+    await drainAndRemove(2)
+    await exactlyTheLiveShards()
+    await verifyEverything()
+    const s = await status()
+    expect(Number(s.totals.passes)).toBeGreaterThan(0)
+  }, 400_000)
+})
