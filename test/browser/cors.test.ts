@@ -4,7 +4,7 @@
  * Coffer with presigned URLs: the browser's own CORS checks — preflight for the PUT, the
  * Access-Control-* of the answers — decide, as they would for a web application. An origin the
  * bucket's rules do not list is refused by the browser. The page also runs the real AWS SDK v3
- * for JavaScript (bundled for the browser by esbuild at test time: test/browser/page/s3-sdk.ts),
+ * for JavaScript (bundled for the browser by esbuild at test time: test/helpers/page-s3-sdk.ts),
  * whose signed PutObject needs a preflight (Chromium's own, seen through the DevTools protocol),
  * and submits an HTML form upload (POST Object) with a policy signed by the test. Every object is
  * checked byte for byte. Screenshots go to test-results/browser/.
@@ -24,7 +24,7 @@ import { type Browser, chromium } from 'playwright-core'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { browserBundle } from '../helpers/browser-bundle.ts'
 import { describeWithClient } from '../helpers/clients.ts'
-import type { SdkResult, SdkRun } from './page/s3-sdk.ts'
+import type { SdkResult, SdkRun } from '../helpers/page-s3-sdk.ts'
 import { amzDate, signingKey } from '../helpers/raw.ts'
 import { s3Client } from '../helpers/s3-client.ts'
 import { REPO_ROOT, startServer, type TestServer } from '../helpers/server.ts'
@@ -53,7 +53,7 @@ window.run = async (putUrl, getUrl, body) => {
 }
 </script></body></html>`
 
-/** The page for the AWS SDK: the bundle from `/sdk.js` defines `window.runSdk` (test/browser/page/s3-sdk.ts). */
+/** The page for the AWS SDK: the bundle from `/sdk.js` defines `window.runSdk` (test/helpers/page-s3-sdk.ts). */
 const SDK_PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>Coffer with the AWS SDK</title></head>
 <body><h1>AWS SDK for JavaScript v3 in the page</h1><pre id="log"></pre><script src="/sdk.js"></script></body></html>`
 
@@ -84,7 +84,7 @@ describeWithClient('chromium', 'a browser on another origin, through CORS', (bin
   let formPage = ''
   beforeAll(async () => {
     coffer = await startServer()
-    const sdk = await browserBundle('s3-sdk.ts')
+    const sdk = await browserBundle('page-s3-sdk.ts')
     allowed = await pageServer(() => formPage, sdk)
     stranger = await pageServer(undefined, sdk)
     const s3 = s3Client(coffer)
