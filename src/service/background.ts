@@ -130,7 +130,7 @@ export function startBackground(ctx: ServiceContext): void {
     // A pass runs round after round (each bounded, paused as its budget says while requests are
     // served); then waits for the next pass.
     whileMoreEvery(lifecycle.pause, Math.min(tuning.lifecycleIntervalMs, 60_000), logger, 'lifecycle', () =>
-      lifecycle.round(() => lifecycleRound(ctx)),
+      lifecycle.round((rows) => lifecycleRound(ctx, Date.now(), rows)),
     ),
     // The rebalance mover (§14): rounds paused by its own budget, a new pass on a layout change.
     ...(ctx.cluster

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest'
 import type { ForegroundLoad } from '../context.ts'
 import { DEFAULT_TUNING } from '../context.ts'
-import { BUSY_LOOP_DELAY_MS, createLifecycleBudget, MAX_PAUSE_MS, pauseAfter } from './budget.ts'
+import {
+  BUSY_LOOP_DELAY_MS,
+  BUSY_ROUND_DIVISOR,
+  createLifecycleBudget,
+  MAX_PAUSE_MS,
+  pauseAfter,
+  roundRows,
+} from './budget.ts'
 
 const t = { lifecyclePauseMs: 100, lifecycleBusyPercent: 5 }
 
@@ -20,6 +27,15 @@ describe('pauseAfter', () => {
     // Out of range: 0 % would never run again, over 100 % means no pause beyond the floor.
     expect(pauseAfter(20, true, { ...t, lifecycleBusyPercent: 0 })).toBe(1_980)
     expect(pauseAfter(20, true, { ...t, lifecycleBusyPercent: 500 })).toBe(100)
+  })
+})
+
+describe('roundRows', () => {
+  it('busy: a fraction of the batch (at least one row); idle: the whole batch', () => {
+    expect(roundRows(false, { lifecycleBatch: 200 })).toBe(200)
+    expect(roundRows(true, { lifecycleBatch: 200 })).toBe(200 / BUSY_ROUND_DIVISOR)
+    expect(roundRows(true, { lifecycleBatch: 3 })).toBe(1)
+    expect(roundRows(true, { lifecycleBatch: 0 })).toBe(1)
   })
 })
 
@@ -67,6 +83,31 @@ describe('createLifecycleBudget', () => {
     expect(b.pause()).toBe(DEFAULT_TUNING.lifecyclePauseMs)
     await b.round(slowRound)
     expect(b.pause()).toBe(DEFAULT_TUNING.lifecyclePauseMs)
+  })
+
+  it('rounds shrink after a busy round or a late timer, and grow back once the gateway is idle', async () => {
+    const { state, load } = fake()
+    const b = createLifecycleBudget(DEFAULT_TUNING, load)
+    const rows: number[] = []
+    const note = async (n: number) => {
+      rows.push(n)
+      return slowRound()
+    }
+    const small = Math.ceil(DEFAULT_TUNING.lifecycleBatch / BUSY_ROUND_DIVISOR)
+    await b.round(note)
+    state.requests += 1
+    await b.round(note) // requests arrived during this round: the next one is small
+    await b.round(note)
+    await b.round(note) // idle again: full size
+    state.delay = BUSY_LOOP_DELAY_MS + 5 // a late timer during the pause: this round is small
+    await b.round(note)
+    expect(rows).toEqual([
+      DEFAULT_TUNING.lifecycleBatch,
+      DEFAULT_TUNING.lifecycleBatch,
+      small,
+      DEFAULT_TUNING.lifecycleBatch,
+      small,
+    ])
   })
 
   it('without a load signal: the floor pause', async () => {

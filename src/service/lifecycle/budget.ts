@@ -4,7 +4,9 @@
  * round takes is a millisecond no request is served. While the gateway serves requests (any
  * started since the last look, or a timer held up by others' work) the worker keeps to
  * `lifecycleBusyPercent` of the time, pausing (100 / percent − 1) times as long as its round
- * took; idle, it pauses `lifecyclePauseMs` only. The signal comes through the ForegroundLoad port.
+ * took, and its rounds shrink to `BUSY_ROUND_DIVISOR`th of `lifecycleBatch`: the same share of
+ * the thread in shorter holds, so a request that arrives mid-round waits less (the tail latency);
+ * idle, it pauses `lifecyclePauseMs` only. The signal comes through the ForegroundLoad port.
  */
 import type { ForegroundLoad, Tuning } from '../context.ts'
 
@@ -15,6 +17,15 @@ import type { ForegroundLoad, Tuning } from '../context.ts'
 export const MAX_PAUSE_MS = 5_000
 /** A timer this late while the worker paused means other work holds the thread. */
 export const BUSY_LOOP_DELAY_MS = 10
+
+/** While busy, a round examines this fraction of `lifecycleBatch` rows (at least one). */
+export const BUSY_ROUND_DIVISOR = 8
+
+/** Rows the next round may examine, busy or idle. */
+export function roundRows(busy: boolean, t: Pick<Tuning, 'lifecycleBatch'>): number {
+  const full = Math.max(1, t.lifecycleBatch)
+  return busy ? Math.max(1, Math.ceil(full / BUSY_ROUND_DIVISOR)) : full
+}
 
 /** The pause after a round of `roundMs`, busy or idle. */
 export function pauseAfter(
@@ -29,8 +40,8 @@ export function pauseAfter(
 }
 
 export interface LifecycleBudget {
-  /** Times a round and returns what it returned. */
-  round<T>(run: () => Promise<T>): Promise<T>
+  /** Times a round of at most the rows given to `run`, and returns what it returned. */
+  round<T>(run: (rows: number) => Promise<T>): Promise<T>
   /** The pause after the last round. */
   pause(): number
 }
@@ -39,19 +50,21 @@ export interface LifecycleBudget {
 export function createLifecycleBudget(tuning: Tuning, load: ForegroundLoad | undefined): LifecycleBudget {
   let seen = load?.requests() ?? 0
   let last = tuning.lifecyclePauseMs
+  let busyLast = false
   return {
     async round(run) {
       // Before the round, the delay seen is others' (the pause's); after it, partly the round's own.
       const delayed = (load?.loopDelayMs() ?? 0) > BUSY_LOOP_DELAY_MS
       const t0 = performance.now()
       try {
-        return await run()
+        return await run(roundRows(busyLast || delayed, tuning))
       } finally {
         const ms = performance.now() - t0
         load?.loopDelayMs()
         const now = load?.requests() ?? 0
         const busy = delayed || now !== seen
         seen = now
+        busyLast = busy
         last = pauseAfter(ms, busy, tuning)
       }
     },

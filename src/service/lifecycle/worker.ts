@@ -112,13 +112,17 @@ async function leaseIsMine(ctx: ServiceContext, holder: string, now: number): Pr
 }
 
 /**
- * One bounded round: at most `lifecycleBatch` rows examined, what is due applied in ONE
+ * One bounded round: at most `rows` (`lifecycleBatch`, fewer while the gateway is busy) examined, what is due applied in ONE
  * transaction (one commit, not one per object: an embedded commit fsyncs on the request thread),
  * then the cursor and counters saved under the lease. `more` while the pass is unfinished (the
  * caller waits as its budget says, ./budget.ts, and runs the next round); a new pass starts once
  * `lifecycleIntervalMs` has passed since the last one ended.
  */
-export async function lifecycleRound(ctx: ServiceContext, now = Date.now()): Promise<{ more: boolean }> {
+export async function lifecycleRound(
+  ctx: ServiceContext,
+  now = Date.now(),
+  rows = ctx.tuning.lifecycleBatch,
+): Promise<{ more: boolean }> {
   const holder = holderOf(ctx)
   // Renewed by the save at the end of each round: a read here, a write only to take it.
   if (!(await leaseIsMine(ctx, holder, now)) && !(await meta.takeLease(ctx.db, LEASE, holder, now, now + LEASE_MS)))
@@ -132,7 +136,7 @@ export async function lifecycleRound(ctx: ServiceContext, now = Date.now()): Pro
   const pass = state.pass
   workerOf(ctx).rounds++
   const pending: Pending = { actions: [], done: [] }
-  let budget = Math.max(1, ctx.tuning.lifecycleBatch)
+  let budget = Math.max(1, rows)
   while (budget > 0) {
     if (!state.cursor) {
       const first = (await meta.lifecycleBuckets(ctx.db, '', 1))[0]
