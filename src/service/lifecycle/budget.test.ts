@@ -32,10 +32,13 @@ describe('pauseAfter', () => {
 
 describe('roundRows', () => {
   it('busy: a fraction of the batch (at least one row); idle: the whole batch', () => {
-    expect(roundRows(false, { lifecycleBatch: 200 })).toBe(200)
-    expect(roundRows(true, { lifecycleBatch: 200 })).toBe(200 / BUSY_ROUND_DIVISOR)
-    expect(roundRows(true, { lifecycleBatch: 3 })).toBe(1)
-    expect(roundRows(true, { lifecycleBatch: 0 })).toBe(1)
+    const p = { lifecycleBusyPercent: 5 }
+    expect(roundRows(false, { ...p, lifecycleBatch: 200 })).toBe(200)
+    expect(roundRows(true, { ...p, lifecycleBatch: 200 })).toBe(200 / BUSY_ROUND_DIVISOR)
+    expect(roundRows(true, { ...p, lifecycleBatch: 3 })).toBe(1)
+    expect(roundRows(true, { ...p, lifecycleBatch: 0 })).toBe(1)
+    // 100 %: no budget while busy, so no shrinking either.
+    expect(roundRows(true, { lifecycleBatch: 200, lifecycleBusyPercent: 100 })).toBe(200)
   })
 })
 

@@ -22,9 +22,10 @@ export const BUSY_LOOP_DELAY_MS = 10
 export const BUSY_ROUND_DIVISOR = 8
 
 /** Rows the next round may examine, busy or idle. */
-export function roundRows(busy: boolean, t: Pick<Tuning, 'lifecycleBatch'>): number {
+export function roundRows(busy: boolean, t: Pick<Tuning, 'lifecycleBatch' | 'lifecycleBusyPercent'>): number {
   const full = Math.max(1, t.lifecycleBatch)
-  return busy ? Math.max(1, Math.ceil(full / BUSY_ROUND_DIVISOR)) : full
+  // A share of 100 % asks for no budget while busy: full rounds, as when idle.
+  return busy && t.lifecycleBusyPercent < 100 ? Math.max(1, Math.ceil(full / BUSY_ROUND_DIVISOR)) : full
 }
 
 /** The pause after a round of `roundMs`, busy or idle. */
