@@ -179,6 +179,10 @@ async function main(): Promise<number> {
     await cluster.stop()
   }
   console.log(tally.report(seed, replay))
+  // A 500 is a defect: its cause is in the gateway's log, which the run does not otherwise keep.
+  const errors = cluster.gatewayErrors()
+  if (tally.serverErrors.length > 0 || errors.length > 0)
+    console.log(`gateway error log (${errors.length} lines):\n${errors.join('\n')}`)
   if (args.keep) console.log(`soak: data kept under ${cluster.root}`)
   return tally.failures.length === 0 ? 0 : 1
 }

@@ -20,6 +20,8 @@ import {
 import { onCleanup } from '../lib/cleanup.ts'
 
 const READY_MS = 60_000
+/** Error lines of the gateway's log kept for the report (bounded: a broken run logs without end). */
+const MAX_ERROR_LINES = 50
 const NODE_LISTENING = /^coffer-node: listening on https:\/\/\S+?:(\d+)\s*$/m
 
 /** Short grace periods so the run can check for leaks; intervals short so healing happens during it. */
@@ -54,6 +56,11 @@ export interface SoakNode {
 export interface SoakCluster {
   root: string
   nodes: SoakNode[]
+  /**
+   * The gateway's `"level":"error"` log lines, of every incarnation so far (a killed gateway's
+   * too), at most MAX_ERROR_LINES: what a 500 in the report was, without keeping the data.
+   */
+  gatewayErrors(): string[]
   gateway(): TestServer | undefined
   /** Root credentials, endpoint and CA stay the same across gateway restarts. */
   readonly endpoint: string
@@ -154,6 +161,12 @@ export async function startCluster(nodeCount: number, keepDirs: boolean): Promis
   const creds = randomCredentials()
   let gw: TestServer | undefined
   let releaseGw: (() => Promise<void>) | undefined
+  const errorLines: string[] = []
+  const harvest = (g: TestServer | undefined) => {
+    if (!g) return
+    for (const line of g.stderr().split('\n'))
+      if (line.includes('"level":"error"') && errorLines.length < MAX_ERROR_LINES) errorLines.push(line.slice(0, 4000))
+  }
   const startGateway = async () => {
     gw = await startServer({
       dataDir: gatewayDir,
@@ -187,12 +200,19 @@ export async function startCluster(nodeCount: number, keepDirs: boolean): Promis
     caPem: first.caPem,
     root_: creds,
     gateway: () => gw,
+    gatewayErrors: () => {
+      const live: string[] = []
+      for (const line of gw?.stderr().split('\n') ?? [])
+        if (line.includes('"level":"error"')) live.push(line.slice(0, 4000))
+      return [...errorLines, ...live].slice(0, MAX_ERROR_LINES)
+    },
     gatewayUp: () => gw !== undefined,
     startGateway,
     killGateway: async () => {
       const g = gw
       gw = undefined
       await g?.kill('SIGKILL')
+      harvest(g)
       await releaseGw?.()
     },
     nodeUp: (i) => alive(nodes[i]!.child),
@@ -211,6 +231,7 @@ export async function startCluster(nodeCount: number, keepDirs: boolean): Promis
         const timer = setTimeout(() => void g.kill('SIGKILL'), 15_000)
         await g.kill('SIGTERM')
         clearTimeout(timer)
+        harvest(g)
       }
       await releaseGw?.()
       for (const n of nodes) {
