@@ -129,6 +129,13 @@ export interface KeyRing {
   cache: Map<string, Uint8Array>
   /** Rotations and namespace deletion run one at a time in this process. */
   lock: Promise<unknown>
+  /**
+   * Master keys a blob read now may still be wrapped under, while a master-key rotation in this
+   * process is in flight: the next key from its commit on (the commit is visible to other
+   * requests before it resolves: group commit waits for the WAL sync), the previous key for a
+   * grace after the swap (a blob read before the commit, unwrapped after). keyring.ts underMaster.
+   */
+  inFlight?: { key: Uint8Array; until: number }[]
 }
 
 /**

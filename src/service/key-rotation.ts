@@ -29,6 +29,9 @@ import {
 /** Records re-wrapped per round of a namespace rotation. */
 const REWRAP_PAGE = 500
 
+/** How long the replaced master key still opens blobs read before a rotation's commit. */
+const OLD_MASTER_GRACE_MS = 30_000
+
 /**
  * New master key: (1) written beside the key file as `<file>.new`; (2) every namespace key (and
  * staged key) and every SSE-KMS key re-wrapped, every user's secret re-sealed, plus the new fingerprint, in one
@@ -71,6 +74,9 @@ export async function rotateMasterKey(ctx: ServiceContext): Promise<{ namespaces
       })
     }
     await ctx.keys.file.stage(next)
+    // From the commit on, other requests may read blobs wrapped under `next` before the commit
+    // resolves (it waits for the WAL sync) and before the swap below; until then they try both.
+    ctx.keys.inFlight = [{ key: next, until: Number.POSITIVE_INFINITY }]
     try {
       await meta.commitMasterRotation(
         ctx.db,
@@ -81,10 +87,14 @@ export async function rotateMasterKey(ctx: ServiceContext): Promise<{ namespaces
         kms,
       )
     } catch (e) {
+      ctx.keys.inFlight = undefined
       await ctx.keys.file.discard().catch(() => {})
       throw e
     }
     ctx.keys.master = next
+    // A request that read a blob before the commit may unwrap it after the swap: the old key
+    // stays usable for that, briefly (then only the new one is kept in memory).
+    ctx.keys.inFlight = [{ key: old, until: Date.now() + OLD_MASTER_GRACE_MS }]
     ctx.keys.cache.clear()
     await ctx.keys.file.promote()
     return { namespaces: rows.length }

@@ -70,6 +70,30 @@ export async function checkMasterKey(db: meta.Db, file: MasterKeyFile): Promise<
  * users or wrapping new namespace keys under a key nobody else has (callers: a timer in
  * background.ts, and every write that seals or wraps under the master key).
  */
+/**
+ * `open` (an unwrap under a master key) with the key in force, then with any key a master-key
+ * rotation in this process has in flight (KeyRing.inFlight): between the rotation's commit and
+ * its swap of `ctx.keys.master`, and for a grace after it, a blob may be wrapped under either.
+ */
+export async function underMaster<T>(ctx: ServiceContext, open: (master: Uint8Array) => Promise<T>): Promise<T> {
+  const master = ctx.keys.master
+  try {
+    return await open(master)
+  } catch (e) {
+    if (!(e instanceof KeyUnwrapError)) throw e
+    const now = Date.now()
+    for (const other of ctx.keys.inFlight ?? []) {
+      if (other.until < now || other.key === master) continue
+      try {
+        return await open(other.key)
+      } catch (e2) {
+        if (!(e2 instanceof KeyUnwrapError)) throw e2
+      }
+    }
+    throw e
+  }
+}
+
 export async function followMasterKey(ctx: ServiceContext): Promise<'current' | 'reloaded'> {
   const stored = await meta.getSetting(ctx.db, FINGERPRINT_SETTING)
   if (stored === undefined || fingerprintsEqual(await masterKeyFingerprint(ctx.keys.master), stored)) return 'current'
@@ -158,7 +182,7 @@ export async function namespaceKey(ctx: ServiceContext, ns: meta.NamespaceRow, v
   if (hit) return hit
   if (blobInfo(blob).keyVersion !== version)
     throw new KeyUnwrapError(`namespace ${JSON.stringify(ns.name)}: key blob version mismatch`)
-  const key = await unwrapNamespaceKey(ctx.keys.master, ns.name, version, blob)
+  const key = await underMaster(ctx, (master) => unwrapNamespaceKey(master, ns.name, version, blob))
   if (ctx.keys.cache.size >= CACHE_LIMIT) ctx.keys.cache.clear()
   ctx.keys.cache.set(id, key)
   return key

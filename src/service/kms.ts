@@ -19,7 +19,7 @@ import { generateKey, unwrapKmsKey, wrapKmsKey } from '../crypto/index.ts'
 import * as meta from '../meta/index.ts'
 import type { ServiceContext } from './context.ts'
 import { ServiceError } from './errors.ts'
-import { followMasterKey, masterKeyPin, staleMasterKey } from './keyring.ts'
+import { followMasterKey, masterKeyPin, staleMasterKey, underMaster } from './keyring.ts'
 import { aliasForNewKey, DEFAULT_KEY_ALIAS, type KmsKeyRef, kmsKeyArn, parseKmsKeyRef } from './kms-ids.ts'
 
 /** AWS's bounds on a deletion's waiting period (ScheduleKeyDeletion PendingWindowInDays). */
@@ -177,7 +177,8 @@ export async function usableKmsKey(ctx: ServiceContext, row: meta.KmsKeyRow): Pr
   const id = `kms\u0000${row.id}\u0000${row.wrappedKey}`
   const hit = ctx.keys.cache.get(id)
   if (hit) return hit
-  const key = await unwrapKmsKey(ctx.keys.master, row.namespace, row.id, row.wrappedKey)
+  const wrapped = row.wrappedKey
+  const key = await underMaster(ctx, (master) => unwrapKmsKey(master, row.namespace, row.id, wrapped))
   if (ctx.keys.cache.size >= 1024) ctx.keys.cache.clear()
   ctx.keys.cache.set(id, key)
   return key

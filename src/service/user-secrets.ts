@@ -13,7 +13,7 @@
 import { KeyUnwrapError, openUserSecret, sealUserSecret } from '../crypto/index.ts'
 import * as meta from '../meta/index.ts'
 import type { ServiceContext } from './context.ts'
-import { followMasterKey } from './keyring.ts'
+import { followMasterKey, underMaster } from './keyring.ts'
 
 /** Set, in the sealing transaction, until the file has been purged of the clear secrets. */
 export const PURGE_PENDING_SETTING = 'user-secrets-purge-pending'
@@ -25,7 +25,7 @@ export const sealSecret = (ctx: ServiceContext, accessKeyId: string, secret: str
 export async function openSecret(ctx: ServiceContext, user: meta.UserRow): Promise<string> {
   if (user.wrappedSecret !== null) {
     try {
-      return await openUserSecret(ctx.keys.master, user.accessKeyId, user.wrappedSecret)
+      return await underMaster(ctx, (master) => openUserSecret(master, user.accessKeyId, user.wrappedSecret!))
     } catch (e) {
       // Resealed by a master-key rotation through another gateway: follow it (the key file read
       // again), or refuse with what to do (503) rather than deny a user whose secret is fine.
