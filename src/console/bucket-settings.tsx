@@ -9,7 +9,7 @@
 import type { Context, Hono } from 'hono'
 import { parseXml, type XmlElement } from '../s3/xml/tree.ts'
 import { type AsUser, children, childText, errorOf as s3ErrorOf, S3CallError } from './as-user.ts'
-import { BASE, ErrorNote, Page, PostForm, type Viewer } from './layout.tsx'
+import { BASE, Notices, Page, PostForm, type Viewer } from './layout.tsx'
 import type { ConsoleEnv } from './types.ts'
 
 type C = Context<ConsoleEnv>
@@ -98,12 +98,7 @@ function LifecyclePage(props: {
       <p class="crumbs">
         <a href={bucketLink(bucket)}>{bucket}</a> / lifecycle
       </p>
-      <ErrorNote error={props.error} />
-      {props.done ? (
-        <p class="ok" role="status">
-          {props.done}
-        </p>
-      ) : null}
+      <Notices notice={props} />
       {rules === undefined ? null : rules.length === 0 ? (
         <p id="no-rules">No lifecycle rules: objects stay until deleted.</p>
       ) : (
@@ -170,12 +165,7 @@ function PolicyPage(props: { viewer: Viewer; bucket: string; policy?: string; er
       <p class="crumbs">
         <a href={bucketLink(bucket)}>{bucket}</a> / policy
       </p>
-      <ErrorNote error={props.error} />
-      {props.done ? (
-        <p class="ok" role="status">
-          {props.done}
-        </p>
-      ) : null}
+      <Notices notice={props} />
       {props.policy === undefined ? null : (
         <>
           <PostForm action={action} csrf={v.csrf} class="card narrow wide">

@@ -43,6 +43,20 @@ export function ErrorNote(props: { error?: { code: string; message: string } }) 
   )
 }
 
+/** What an action did: its error (ErrorNote), or a sentence saying it was done. */
+export function Notices(props: { notice: { error?: { code: string; message: string }; done?: string } }) {
+  return (
+    <>
+      <ErrorNote error={props.notice.error} />
+      {props.notice.done ? (
+        <p class="ok" role="status">
+          {props.notice.done}
+        </p>
+      ) : null}
+    </>
+  )
+}
+
 export function Page(props: { title: string; viewer?: Viewer; children: Child }) {
   const v = props.viewer
   return (

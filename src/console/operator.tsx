@@ -31,7 +31,7 @@ import {
 } from '../service/index.ts'
 import type { RequestMetrics } from '../util/request-metrics.ts'
 import { RequestCharts } from './charts.tsx'
-import { BASE, ErrorNote, formatBytes, Page, PostForm, type Viewer } from './layout.tsx'
+import { BASE, formatBytes, Notices, Page, PostForm, type Viewer } from './layout.tsx'
 import type { ConsoleEnv } from './types.ts'
 
 type C = Context<ConsoleEnv>
@@ -90,19 +90,6 @@ function HealthSection(props: { h: Health }) {
         Counters since this gateway started; <code>/_coffer/metrics</code> is the Prometheus source for history.
       </p>
     </section>
-  )
-}
-
-function Notices(props: { notice: Notice }) {
-  return (
-    <>
-      <ErrorNote error={props.notice.error} />
-      {props.notice.done ? (
-        <p class="ok" role="status">
-          {props.notice.done}
-        </p>
-      ) : null}
-    </>
   )
 }
 
