@@ -214,6 +214,14 @@ describe('configuration', () => {
     await setRules(Bucket, [
       { ID: 'far "away"', Status: 'Enabled', Filter: { Prefix: 'later/' }, Expiration: { Days: 100_000 } },
     ])
+    const expectExpiryOf = async (Key: string, header: string | undefined) => {
+      const m = /^expiry-date="([^"]+)", rule-id="far \\"away\\""$/.exec(header ?? '')
+      expect(m, `x-amz-expiration of ${Key}: ${header}`).not.toBeNull()
+      const { LastModified } = await s3.send(new HeadObjectCommand({ Bucket, Key }))
+      const days = (Date.parse(m?.[1] ?? '') - (LastModified?.getTime() ?? 0)) / 1000
+      expect(days).toBeGreaterThanOrEqual(100_000)
+      expect(days).toBeLessThanOrEqual(100_001)
+    }
     const put = await s3.send(new PutObjectCommand({ Bucket, Key: 'later/a', Body: 'a' }))
     expect(put.Expiration).toMatch(
       /^expiry-date="[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT", rule-id="far \\"away\\""$/,
@@ -228,7 +236,9 @@ describe('configuration', () => {
     const copied = await s3.send(
       new CopyObjectCommand({ Bucket, Key: 'later/copy', CopySource: `${Bucket}/elsewhere` }),
     )
-    expect(copied.Expiration).toBe(put.Expiration)
+    // Each write is its own version with its own creation time: its expiry is that time plus
+    // 100,000 (one-second) days, rounded up to the next day boundary as S3 rounds to midnight.
+    await expectExpiryOf('later/copy', copied.Expiration)
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'later/mpu' }))
     const part = await s3.send(new UploadPartCommand({ Bucket, Key: 'later/mpu', UploadId, PartNumber: 1, Body: 'p' }))
     const done = await s3.send(
@@ -239,7 +249,8 @@ describe('configuration', () => {
         MultipartUpload: { Parts: [{ ETag: part.ETag, PartNumber: 1 }] },
       }),
     )
-    expect(done.Expiration).toBe(put.Expiration)
+    await expectExpiryOf('later/mpu', done.Expiration)
+    await expectExpiryOf('later/a', put.Expiration)
     await s3.send(new DeleteBucketLifecycleCommand({ Bucket }))
   })
 })
