@@ -102,6 +102,62 @@ describe('listObjects', () => {
     expect(await under('q\u{10ffff}')).toEqual(['q\u{10ffff}', 'q\u{10ffff}\u{10ffff}'])
   })
 
+  it('rolls up past multi-byte delimiters, high code points and keys equal to the prefix', async () => {
+    // The seek past a common prefix is `key > cp || x'ff'` inside SQLite: every key under cp
+    // (whatever code point follows it, up to U+10FFFF's F4 8F BF BF) must sort below that bound,
+    // and the next prefix's keys above it.
+    const odd = [
+      'p',
+      'p→',
+      'p→a',
+      'p→a→b',
+      'p→\u{10ffff}',
+      'p→\u{10ffff}→x',
+      'p\u{10ffff}',
+      'p\u{10ffff}→',
+      'p\u{10ffff}→\u{10ffff}',
+      'p\u{10ffff}\u{10ffff}',
+      'p\uffff→1',
+      'p\uffff→2',
+      'p\u{1f600}→',
+      'p\u{1f600}→\u{1f600}',
+      'pé→1',
+      'pé→2',
+      'pé',
+      'q',
+      'q\u{1f600}\u{1f600}x',
+      'q\u{1f600}\u{1f600}y',
+      'q\u{1f600}\u{1f601}',
+      '\u{10ffff}→z',
+    ]
+    await put(odd)
+    const cases: [string, string, string | undefined][] = [
+      ['', '→', undefined],
+      ['p', '→', undefined],
+      ['p→', '→', undefined],
+      ['p\u{10ffff}', '→', undefined],
+      ['p\u{10ffff}→', '→', undefined],
+      ['\u{10ffff}', '→', undefined],
+      ['', '\u{1f600}\u{1f600}', undefined],
+      ['q', '\u{1f600}', undefined],
+      ['', 'p', undefined],
+      ['p', 'p', undefined],
+      ['', '→', 'p→'], // a marker that is a common prefix: not repeated, its keys skipped
+      ['', '→', 'p→a'], // a marker that is a key under a common prefix
+      ['p', '→', 'p\uffff→'],
+      ['p', '→', 'p'], // a marker equal to the prefix, and a key equal to it
+      ['pé', '→', 'a'], // a marker before the prefix
+    ]
+    for (const [prefix, delimiter, startAfter] of cases) {
+      const want = oracle(odd, prefix, delimiter, startAfter)
+      const page = await listObjects(meta.db, { bucket: 'b', prefix, delimiter, startAfter, maxKeys: 1000 })
+      const got = [...page.objects.map((o) => o.key), ...page.commonPrefixes].sort(byteOrder)
+      expect(got, JSON.stringify({ prefix, delimiter, startAfter })).toEqual(want)
+      // And the same one entry per page, continuing from each nextMarker.
+      expect(await listAll({ prefix, delimiter, startAfter, maxKeys: 1 })).toEqual(want)
+    }
+  })
+
   it('maxKeys counts common prefixes; 0 gives an empty untruncated page', async () => {
     await put(keys)
     const page = await listObjects(meta.db, { bucket: 'b', prefix: '', delimiter: '/', maxKeys: 3 })

@@ -6,7 +6,7 @@ import { and, asc, eq, gt, gte, lt, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db.ts'
 import { type ListedObject, listedObject, type ObjectRow, objectRow, type UploadRow, uploadRow } from '../rows.ts'
 import { multipartUploads, objects } from '../schema.ts'
-import { markerBoundsStart, seekPage, successor, type SeekFrom } from './seek.ts'
+import { commonPrefixOf, compareCodePoints, markerBoundsStart, seekPage, successor, type SeekFrom } from './seek.ts'
 
 export interface ListObjectsInput {
   bucket: string
@@ -25,53 +25,118 @@ export interface ListObjectsResult {
   nextMarker?: string
 }
 
-const LISTED_COLUMNS = {
-  key: objects.key,
-  size: objects.size,
-  etag: objects.etag,
-  lastModified: objects.lastModified,
-  checksum: objects.checksum,
-}
-
+/**
+ * ListObjects (V1 and V2): one statement per page, whatever the delimiter, returning the whole
+ * page as one JSON text.
+ *
+ * Without a delimiter the page is one range seek on objects_current_idx. With one, a recursive
+ * CTE walks that index inside SQLite: each step is one seek to the first key past the previous
+ * entry — past the whole common prefix when the previous key rolled up into one (`cp || x'ff'`:
+ * no UTF-8 text starting with `cp` sorts after it, every other key after `cp` does) — so a page
+ * of 1,000 common prefixes is 1,000 index seeks in one statement instead of 1,000 statements.
+ * The rows come back aggregated by `json_group_array`: libSQL's row objects and drizzle's
+ * mapping per row were most of a page's CPU, JSON.parse of one string is a fraction of it
+ * (docs/architecture.md §8). Keys never hold a NUL (src/s3/object-keys.ts), so SQLite's
+ * character functions (length, substr, instr: code points, like the prefix and delimiter they
+ * are given) see whole keys.
+ */
 export async function listObjects(db: Db, input: ListObjectsInput): Promise<ListObjectsResult> {
-  const { bucket, prefix } = input
+  const { bucket, prefix, maxKeys } = input
+  if (maxKeys <= 0) return { objects: [], commonPrefixes: [], isTruncated: false }
   const delimiter = input.delimiter || undefined
   const upper = successor(prefix)
-  const fetch = (from: SeekFrom<ListedObject>, limit: number): Promise<ListedObject[]> => {
-    const where: (SQL | undefined)[] = [
-      eq(objects.bucket, bucket),
-      // Current versions that are not delete markers, literally as objects_current_idx is
-      // declared, so the page is a seek on that partial index whatever the older versions.
-      sql`${objects.latest} = 1 and ${objects.deleteMarker} = 0`,
-      upper === undefined ? undefined : lt(objects.key, upper),
-    ]
-    if ('after' in from) where.push(gt(objects.key, from.after.key))
-    else if ('atOrAfter' in from) where.push(gte(objects.key, from.atOrAfter))
-    else if (input.startAfter !== undefined && markerBoundsStart(prefix, input.startAfter)) {
-      where.push(gt(objects.key, input.startAfter))
-    } else where.push(gte(objects.key, prefix))
-    // Only the columns a listing shows: the rest of a row (layout, headers, metadata JSON) was
-    // most of a page's cost to read and decode (docs/architecture.md §8).
-    return db
-      .select(LISTED_COLUMNS)
-      .from(objects)
-      .where(and(...where))
-      .orderBy(asc(objects.key))
-      .limit(limit)
-      .then((rows) => rows.map((r) => listedObject(bucket, r)))
+  const marker = input.startAfter
+  // One lower bound: the marker when it lies at or past the prefix (./seek.ts, markerBoundsStart),
+  // past its whole common prefix when the marker is one (the previous page ended on it).
+  const start =
+    marker === undefined || !markerBoundsStart(prefix, marker)
+      ? { op: '>=', value: prefix }
+      : delimiter !== undefined && commonPrefixOf(marker, prefix, delimiter) === marker
+        ? { op: '> cp', value: marker }
+        : { op: '>', value: marker }
+  const args: Record<string, string | number> = { bucket, start: start.value, limit: maxKeys + 1 }
+  if (upper !== undefined) args.upper = upper
+  const lower = start.op === '> cp' ? `key > :start || x'ff'` : `key ${start.op} :start`
+  const below = upper === undefined ? '' : 'AND key < :upper'
+  const current = 'bucket = :bucket AND latest = 1 AND delete_marker = 0'
+  let text: string
+  if (delimiter === undefined) {
+    text = `SELECT json_group_array(json_array(0, key, NULL, size, etag, last_modified, checksum)) AS page FROM (
+      SELECT key, size, etag, last_modified, checksum FROM objects
+      WHERE ${current} AND ${lower} ${below} ORDER BY key LIMIT :limit)`
+  } else {
+    args.prefix = prefix
+    args.delimiter = delimiter
+    // The common prefix of `k` (NULL when the delimiter does not occur past the prefix).
+    const at = (k: string) => `instr(substr(${k}, length(:prefix) + 1), :delimiter)`
+    const cp = (k: string) =>
+      `CASE WHEN ${at(k)} > 0 THEN substr(${k}, 1, length(:prefix) + ${at(k)} - 1 + length(:delimiter)) END`
+    text = `SELECT json_group_array(json_array(w.n, w.key, w.cp, o.size, o.etag, o.last_modified, o.checksum)) AS page
+      FROM (
+        WITH RECURSIVE walk(n, key) AS (
+          SELECT 0, (SELECT key FROM objects WHERE ${current} AND ${lower} ${below} ORDER BY key LIMIT 1)
+          UNION ALL
+          SELECT walk.n + 1, (
+            SELECT key FROM objects WHERE ${current}
+              AND key > coalesce(${cp('walk.key')} || x'ff', walk.key) ${below}
+            ORDER BY key LIMIT 1)
+          FROM walk WHERE walk.key IS NOT NULL AND walk.n + 1 < :limit
+        )
+        SELECT n, key, ${cp('key')} AS cp FROM walk WHERE key IS NOT NULL
+      ) AS w
+      LEFT JOIN objects AS o ON w.cp IS NULL AND o.bucket = :bucket AND o.key = w.key
+        AND o.latest = 1 AND o.delete_marker = 0`
   }
-  const page = await seekPage<ListedObject>(
-    { prefix, delimiter, keyOf: (r) => r.key, marker: input.startAfter, fetch },
-    input.maxKeys,
-  )
-  const last = page.last
-  return {
-    objects: page.rows,
-    commonPrefixes: page.commonPrefixes,
-    isTruncated: page.isTruncated,
-    ...(last ? { nextMarker: 'row' in last ? last.row.key : last.commonPrefix } : {}),
+  const rows = await db.all<{ page: string }>(withArgs(text, args))
+  const entries = JSON.parse(rows[0]?.page ?? '[]') as PageEntry[]
+  // An aggregate's input order is the subquery's in practice, but SQLite does not promise it.
+  if (entries.some((e, i) => i > 0 && e[0] < entries[i - 1]![0])) entries.sort((a, b) => a[0] - b[0])
+  if (delimiter === undefined && entries.some((e, i) => i > 0 && compareCodePoints(e[1], entries[i - 1]![1]) < 0))
+    entries.sort((a, b) => compareCodePoints(a[1], b[1]))
+  const objects: ListedObject[] = []
+  const commonPrefixes: string[] = []
+  const n = Math.min(entries.length, maxKeys)
+  for (let i = 0; i < n; i++) {
+    const [, key, cp, size, etag, lastModified, checksum] = entries[i]!
+    if (cp !== null) commonPrefixes.push(cp)
+    else
+      objects.push(
+        listedObject(bucket, {
+          key,
+          size: size as number,
+          etag: etag as string,
+          lastModified: new Date(lastModified as number),
+          checksum: checksum === null ? null : JSON.parse(checksum),
+        }),
+      )
   }
+  const isTruncated = entries.length > maxKeys
+  const last = isTruncated ? entries[maxKeys - 1]! : undefined
+  return { objects, commonPrefixes, isTruncated, ...(last ? { nextMarker: last[2] ?? last[1] } : {}) }
 }
+
+/** SQL text with `:name` placeholders → drizzle SQL with each occurrence bound to `args[name]`. */
+function withArgs(text: string, args: Record<string, string | number>): SQL {
+  const parts = text.split(/:([a-z]+)\b/)
+  return sql.join(
+    parts.map((part, i) => {
+      if (i % 2 === 0) return sql.raw(part)
+      if (!(part in args)) throw new Error(`no value for :${part}`)
+      return sql`${args[part]}`
+    }),
+  )
+}
+
+/** One entry of a listing page as the statement returns it: a row (cp null) or a common prefix. */
+type PageEntry = [
+  n: number,
+  key: string,
+  cp: string | null,
+  size: number | null,
+  etag: string | null,
+  lastModified: number | null,
+  checksum: string | null,
+]
 
 export interface ListUploadsInput {
   bucket: string
