@@ -115,6 +115,32 @@ describe('listing cost does not grow with the bucket', () => {
     }
   })
 
+  it('every step of a versions page with a delimiter is a seek on (key, ord), never a scan', async () => {
+    const captured: { sql: string; args: unknown }[] = []
+    const execute = meta.client.execute
+    const bound = execute.bind(meta.client) as (q: { sql: string; args: unknown }) => ReturnType<typeof execute>
+    meta.client.execute = (async (q: { sql: string; args: unknown }) => {
+      captured.push(q)
+      return bound(q)
+    }) as typeof execute
+    try {
+      await listVersions(meta.db, { bucket: 'big', prefix: 'd04', delimiter: '/', keyMarker: 'd042/', maxKeys: 5 })
+    } finally {
+      meta.client.execute = execute
+    }
+    const walk = captured.find((q) => /RECURSIVE/.test(q.sql))
+    if (walk === undefined) throw new Error('no walk statement')
+    const plan = await meta.client.execute({ sql: `EXPLAIN QUERY PLAN ${walk.sql}`, args: walk.args as never })
+    const detail = plan.rows.map((r) => String(r.detail)).join('\n')
+    // Each step's two seeks use the whole (key, ord) bound: on key alone, a step after one
+    // version of a key would read every older version of it again.
+    expect(
+      detail.match(/SEARCH o USING COVERING INDEX sqlite_autoindex_objects_1 \(bucket=\? AND \(key,ord\)>\(\?,\?\)/g),
+    ).toHaveLength(2)
+    expect(detail).toMatch(/SEARCH v USING INDEX sqlite_autoindex_objects_1 \(bucket=\? AND key=\? AND ord=\?\)/)
+    expect(detail).not.toMatch(/SCAN objects|SCAN o\b|SCAN v\b|BLOOM/)
+  })
+
   it('a page deep into the bucket seeks from its marker, not from the prefix', async () => {
     // Given `key >= prefix AND key > marker`, SQLite seeks on the prefix bound and filters the
     // marker one row by row: a ListObjectVersions page from the middle of 1,000,000 versions took
@@ -132,7 +158,7 @@ describe('listing cost does not grow with the bucket', () => {
       const marker = 'd050/e000/k0000'
       const prefixBound = /(?:"key"|\bkey) >= \?/
       const markerBound =
-        /(?:"key"|\bkey) > \?|\("objects"\."key", "objects"\."ord"\) > \(|\("multipart_uploads"\."key", "multipart_uploads"\."upload_id"\) > \(/
+        /(?:"key"|\bkey) > \?|\(key, ord\) > \(|\("objects"\."key", "objects"\."ord"\) > \(|\("multipart_uploads"\."key", "multipart_uploads"\."upload_id"\) > \(/
       const firstFetch = async (list: () => Promise<unknown>) => {
         statements.length = 0
         await list()

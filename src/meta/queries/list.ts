@@ -4,7 +4,7 @@
  */
 import { and, asc, eq, gt, gte, lt, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db.ts'
-import { type ListedObject, listedObject, type ObjectRow, objectRow, type UploadRow, uploadRow } from '../rows.ts'
+import { type ListedObject, listedObject, type ObjectRow, type UploadRow, uploadRow } from '../rows.ts'
 import { multipartUploads, objects } from '../schema.ts'
 import { commonPrefixOf, compareCodePoints, markerBoundsStart, seekPage, successor, type SeekFrom } from './seek.ts'
 
@@ -208,9 +208,12 @@ export interface ListVersionsInput {
   maxKeys: number
 }
 
+/** A version as ListObjectVersions shows it: only the columns the page reports. */
+export type ListedVersion = ListedObject & Pick<ObjectRow, 'versionId' | 'latest' | 'deleteMarker'>
+
 export interface ListVersionsResult {
   /** Versions and delete markers, by key, each key's newest first. */
-  versions: ObjectRow[]
+  versions: ListedVersion[]
   commonPrefixes: string[]
   isTruncated: boolean
   /** When truncated: the last key (or common prefix) and version id of the page. */
@@ -222,18 +225,21 @@ export interface ListVersionsResult {
  * ListObjectVersions: one page by seeks on the objects primary key (bucket, key, ord), whose
  * order is S3's (key ascending, each key's versions newest first), so a page costs the same
  * with a hundred versions in the bucket or a million. 'bad-marker' when versionIdMarker names no
- * version of keyMarker (its place in the order is unknown).
+ * version of keyMarker (its place in the order is unknown). One statement per page, built like
+ * listObjects': a range seek without a delimiter, a walk of seeks with one (each step one seek
+ * to the first (key, ord) past the previous entry — past its whole common prefix when it rolled
+ * up into one), the page returned as one JSON text.
  */
 export async function listVersions(db: Db, input: ListVersionsInput): Promise<ListVersionsResult | 'bad-marker'> {
-  const { bucket, prefix } = input
+  const { bucket, prefix, maxKeys } = input
   const delimiter = input.delimiter || undefined
   const upper = successor(prefix)
   const o = objects
-  const after = (key: string, ord: number): SQL => sql`(${o.key}, ${o.ord}) > (${key}, ${ord})`
-  // One lower bound for the first fetch: the prefix, or the marker when it lies past the prefix
-  // (a marker before the prefix: every version under the prefix comes after it).
-  let start: SQL = gte(o.key, prefix)
   const km = input.keyMarker
+  // One lower bound for the first step: the prefix, or the marker when it lies past the prefix
+  // (a marker before the prefix: every version under the prefix comes after it).
+  let lower = 'key >= :start'
+  const args: Record<string, string | number> = { bucket, start: prefix, limit: maxKeys + 1 }
   if (km !== undefined && input.versionIdMarker !== undefined) {
     const marker = await db
       .select({ ord: o.ord })
@@ -241,32 +247,104 @@ export async function listVersions(db: Db, input: ListVersionsInput): Promise<Li
       .where(and(eq(o.bucket, bucket), eq(o.key, km), eq(o.versionId, input.versionIdMarker)))
       .get()
     if (!marker) return 'bad-marker'
-    if (markerBoundsStart(prefix, km)) start = after(km, marker.ord)
+    if (markerBoundsStart(prefix, km)) {
+      lower = '(key, ord) > (:start, :ord)'
+      args.start = km
+      args.ord = marker.ord
+    }
   } else if (km !== undefined && markerBoundsStart(prefix, km)) {
-    start = gt(o.key, km)
+    // A key marker that is a common prefix came from a previous page that ended on it.
+    lower =
+      delimiter !== undefined && commonPrefixOf(km, prefix, delimiter) === km ? `key > :start || x'ff'` : 'key > :start'
+    args.start = km
   }
-  const fetch = (from: SeekFrom<ObjectRow>, limit: number): Promise<ObjectRow[]> => {
-    const where: (SQL | undefined)[] = [eq(o.bucket, bucket), upper === undefined ? undefined : lt(o.key, upper)]
-    if ('after' in from) where.push(after(from.after.key, from.after.ord))
-    else if ('atOrAfter' in from) where.push(gte(o.key, from.atOrAfter))
-    else where.push(start)
-    return db
-      .select()
-      .from(o)
-      .where(and(...where))
-      .orderBy(asc(o.key), asc(o.ord))
-      .limit(limit)
-      .then((rows) => rows.map(objectRow))
+  if (maxKeys <= 0) return { versions: [], commonPrefixes: [], isTruncated: false }
+  if (upper !== undefined) args.upper = upper
+  const below = upper === undefined ? '' : 'AND key < :upper'
+  const columns = (t: string) =>
+    `${t}.key, ${t}.version_id, ${t}.latest, ${t}.delete_marker, ${t}.size, ${t}.etag, ${t}.last_modified, ${t}.checksum, ${t}.ord`
+  let text: string
+  if (delimiter === undefined) {
+    text = `SELECT json_group_array(json_array(0, NULL, ${columns('v')})) AS page FROM (
+      SELECT ${columns('objects')} FROM objects
+      WHERE bucket = :bucket AND ${lower} ${below} ORDER BY key, ord LIMIT :limit) AS v`
+  } else {
+    args.prefix = prefix
+    args.delimiter = delimiter
+    const at = (k: string) => `instr(substr(${k}, length(:prefix) + 1), :delimiter)`
+    const cp = (k: string) =>
+      `CASE WHEN ${at(k)} > 0 THEN substr(${k}, 1, length(:prefix) + ${at(k)} - 1 + length(:delimiter)) END`
+    // A scalar subquery yields one value, so each step seeks twice (key, then ord) from the
+    // walk's own columns: with a joined row instead, SQLite seeks on key alone and filters ord
+    // row by row. Past a common prefix the bound (cp || x'ff', ord) is above every key under cp
+    // whatever the ord, as no key equals it. The anchor's ord is `+(…)`: a column carrying
+    // INTEGER affinity into the walk made SQLite seek on key alone there too.
+    const next = (col: string) => `(
+            SELECT o.${col} FROM objects AS o WHERE o.bucket = :bucket
+              AND (o.key, o.ord) > (coalesce(${cp('walk.key')} || x'ff', walk.key), walk.ord) ${below.replace('key', 'o.key')}
+            ORDER BY o.key, o.ord LIMIT 1)`
+    const first = (col: string) =>
+      `(SELECT ${col} FROM objects WHERE bucket = :bucket AND ${lower} ${below} ORDER BY key, ord LIMIT 1)`
+    text = `SELECT json_group_array(json_array(w.n, ${cp('v.key')}, ${columns('v')})) AS page
+      FROM (
+        WITH RECURSIVE walk(n, key, ord) AS (
+          SELECT 0, ${first('key')}, +${first('ord')}
+          UNION ALL
+          SELECT walk.n + 1, ${next('key')}, ${next('ord')}
+          FROM walk WHERE walk.key IS NOT NULL AND walk.n + 1 < :limit
+        )
+        SELECT n, key, ord FROM walk WHERE key IS NOT NULL
+      ) AS w
+      CROSS JOIN objects AS v ON v.bucket = :bucket AND v.key = w.key AND v.ord = w.ord`
   }
-  // A key marker that is a common prefix came from a previous page that ended on it.
-  const marker = input.versionIdMarker !== undefined ? undefined : km
-  const page = await seekPage<ObjectRow>({ prefix, delimiter, keyOf: (r) => r.key, marker, fetch }, input.maxKeys)
-  const last = page.last
+  const rows = await db.all<{ page: string }>(withArgs(text, args))
+  const entries = JSON.parse(rows[0]?.page ?? '[]') as VersionEntry[]
+  const before = (a: VersionEntry, b: VersionEntry) =>
+    a[0] - b[0] || compareCodePoints(a[2], b[2]) || (a[10] as number) - (b[10] as number)
+  // An aggregate's input order is the subquery's in practice, but SQLite does not promise it.
+  if (entries.some((e, i) => i > 0 && before(entries[i - 1]!, e) > 0)) entries.sort(before)
+  const versions: ListedVersion[] = []
+  const commonPrefixes: string[] = []
+  const n = Math.min(entries.length, maxKeys)
+  for (let i = 0; i < n; i++) {
+    const [, cp, key, versionId, latest, deleteMarker, size, etag, lastModified, checksum] = entries[i]!
+    if (cp !== null) commonPrefixes.push(cp)
+    else
+      versions.push({
+        ...listedObject(bucket, {
+          key,
+          size,
+          etag,
+          lastModified: new Date(lastModified),
+          checksum: checksum === null ? null : JSON.parse(checksum),
+        }),
+        versionId,
+        latest: latest === 1,
+        deleteMarker: deleteMarker === 1,
+      })
+  }
+  const isTruncated = entries.length > maxKeys
+  const last = isTruncated ? entries[maxKeys - 1]! : undefined
   return {
-    versions: page.rows,
-    commonPrefixes: page.commonPrefixes,
-    isTruncated: page.isTruncated,
-    ...(last && 'row' in last ? { nextKeyMarker: last.row.key, nextVersionIdMarker: last.row.versionId } : {}),
-    ...(last && 'commonPrefix' in last ? { nextKeyMarker: last.commonPrefix } : {}),
+    versions,
+    commonPrefixes,
+    isTruncated,
+    ...(last && last[1] === null ? { nextKeyMarker: last[2], nextVersionIdMarker: last[3] } : {}),
+    ...(last && last[1] !== null ? { nextKeyMarker: last[1] } : {}),
   }
 }
+
+/** One entry of a versions page as the statement returns it: a row (cp null) or a common prefix. */
+type VersionEntry = [
+  n: number,
+  cp: string | null,
+  key: string,
+  versionId: string,
+  latest: number,
+  deleteMarker: number,
+  size: number,
+  etag: string,
+  lastModified: number,
+  checksum: string | null,
+  ord: number,
+]

@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Meta } from '../db.ts'
-import { freshDb, objectRow, writer } from '../meta.testkit.ts'
+import { byteOrder, freshDb, objectRow, writer } from '../meta.testkit.ts'
 import type { ObjectRow } from '../rows.ts'
 import { takeGc } from './gc.ts'
 import { listObjects, listVersions } from './list.ts'
+import { commonPrefixOf } from './seek.ts'
 import { commitObject, deleteObject, deleteVersion, getObject, getVersion, newVersionId } from './objects.ts'
 
 let meta: Meta
@@ -148,6 +149,52 @@ describe('versions', () => {
     if (rolled === 'bad-marker') throw new Error('bad marker')
     expect(rolled.commonPrefixes).toEqual(['b/'])
     expect(rolled.versions.map((v) => v.key)).toEqual([...Array(5).fill('a'), ...Array(5).fill('c')])
+  })
+
+  it('pages with a delimiter through versions and common prefixes, one entry at a time', async () => {
+    // Several versions per key, multi-byte delimiter, U+10FFFF right after a common prefix, a key
+    // equal to the prefix: paging by nextKeyMarker/nextVersionIdMarker must see every version of
+    // a key that does not roll up, and each common prefix once.
+    const keys = ['p', 'p→a', 'p→\u{10ffff}', 'p\u{10ffff}→x', 'p\u{10ffff}y', 'pé', 'pé→1', 'pé→2', 'q→']
+    const expected: string[] = []
+    for (const key of keys) {
+      for (let i = 0; i < 3; i++) await commitObject(meta.db, version(key, `${key}#${i}`), writer())
+    }
+    const prefix = 'p'
+    for (const key of [...keys].sort(byteOrder)) {
+      if (!key.startsWith(prefix)) continue
+      const cp = commonPrefixOf(key, prefix, '→')
+      if (cp !== undefined) {
+        if (expected.at(-1) !== `cp:${cp}`) expected.push(`cp:${cp}`)
+      } else expected.push(...[2, 1, 0].map((i) => `${key}#${i}`))
+    }
+    for (const maxKeys of [1, 2, 1000]) {
+      const seen: string[] = []
+      let km: string | undefined
+      let vm: string | undefined
+      for (let pages = 0; pages < 100; pages++) {
+        const page = await listVersions(meta.db, {
+          bucket: 'b',
+          prefix,
+          delimiter: '→',
+          keyMarker: km,
+          versionIdMarker: vm,
+          maxKeys,
+        })
+        if (page === 'bad-marker') throw new Error('bad marker')
+        const entries = [
+          ...page.versions.map((v) => ({ key: v.key, e: v.versionId })),
+          ...page.commonPrefixes.map((cp) => ({ key: cp, e: `cp:${cp}` })),
+        ]
+        expect(entries.length).toBeLessThanOrEqual(maxKeys)
+        // Keys and prefixes come separately in a page; merged they are in byte order.
+        seen.push(...entries.sort((a, b) => byteOrder(a.key, b.key)).map((x) => x.e))
+        if (!page.isTruncated) break
+        km = page.nextKeyMarker
+        vm = page.nextVersionIdMarker
+      }
+      expect(seen, `maxKeys ${maxKeys}`).toEqual(expected)
+    }
   })
 
   it('removing a key for good (namespace deletion) queues the data of every version', async () => {
