@@ -21,6 +21,7 @@ import {
 } from '../../src/meta/queries/identities.ts'
 import { completeUpload, createUpload, putPart } from '../../src/meta/queries/multipart.ts'
 import { setSetting } from '../../src/meta/queries/keys.ts'
+import { listObjects, listVersions } from '../../src/meta/queries/list.ts'
 import { commitObject, getObject } from '../../src/meta/queries/objects.ts'
 import { objects } from '../../src/meta/schema.ts'
 
@@ -100,6 +101,27 @@ export function metaContract(name: string, fresh: () => Promise<MetaTarget>): vo
         ]),
       ).rejects.toThrow()
       expect(await getObject(b.db, 'b', 'first')).toBeUndefined()
+    })
+
+    it('a listing page is one statement on every target: keys, common prefixes, versions', async () => {
+      // The walk is a recursive CTE returning JSON (src/meta/queries/list.ts): sqld must run it
+      // as the embedded engine does, bound past a common prefix by `cp || x'ff'` included.
+      const [a, b] = await twoGateways()
+      for (const key of ['a', 'd/1', 'd/2', 'd→\u{10ffff}', 'e→x', 'e→y', 'f'])
+        await commitObject(a.db, objectRow('b', key), writer('b'))
+      const plain = await listObjects(b.db, { bucket: 'b', prefix: '', maxKeys: 3 })
+      expect(plain.objects.map((o) => o.key)).toEqual(['a', 'd/1', 'd/2'])
+      expect(plain.nextMarker).toBe('d/2')
+      const rolled = await listObjects(b.db, { bucket: 'b', prefix: '', delimiter: '→', maxKeys: 1000 })
+      expect(rolled.objects.map((o) => o.key)).toEqual(['a', 'd/1', 'd/2', 'f'])
+      expect(rolled.commonPrefixes).toEqual(['d→', 'e→'])
+      const after = await listObjects(b.db, { bucket: 'b', prefix: '', delimiter: '/', startAfter: 'd/', maxKeys: 2 })
+      expect(after.objects.map((o) => o.key)).toEqual(['d→\u{10ffff}', 'e→x'])
+      expect(after.isTruncated).toBe(true)
+      const versions = await listVersions(b.db, { bucket: 'b', prefix: '', delimiter: '/', maxKeys: 1000 })
+      if (versions === 'bad-marker') throw new Error('bad marker')
+      expect(versions.commonPrefixes).toEqual(['d/'])
+      expect(versions.versions.map((v) => v.key)).toEqual(['a', 'd→\u{10ffff}', 'e→x', 'e→y', 'f'])
     })
 
     it('bucket names are unique: creators racing on two gateways, exactly one wins', async () => {
