@@ -7,8 +7,8 @@
  * page (client included: the SDK parses the XML) and the gateway's CPU ms per page (/proc, the
  * server's own cost). Prints the load average with every round.
  * Usage: node --import tsx bench/list-ab.ts CHECKOUT [CHECKOUT …]
- * Env: ROUNDS (default 2), PAGES (default 7), SIZES (default 10000,100000), PROF=dir (gateways
- * run with --cpu-prof into dir/<n>).
+ * Env: ROUNDS (default 2), PAGES (default 7), SIZES (default 10000,100000), CASES (a regular
+ * expression: only the cases whose name matches), PROF=dir (gateways run with --cpu-prof into dir/<n>).
  */
 import { readFileSync } from 'node:fs'
 import os from 'node:os'
@@ -40,7 +40,9 @@ const cpuOf = (pid: number) => {
 
 /** One listing request; returns the entries on the page (checked against `expect`). */
 type Case = { name: string; expect: number; run: (c: S3Client, bucket: string) => Promise<number> }
-const cases = (n: number): Case[] => {
+const only = new RegExp(process.env.CASES ?? '')
+const cases = (n: number): Case[] => allCases(n).filter((c) => only.test(c.name))
+const allCases = (n: number): Case[] => {
   const middle = listKey(Math.floor(n / 2), n)
   const v2 = async (c: S3Client, Bucket: string, more: Record<string, string | number>) => {
     const r = await c.send(new ListObjectsV2Command({ Bucket, MaxKeys: 1000, ...more }))
