@@ -53,9 +53,14 @@ for (const root of roots) {
   const { startServer } = (await import(`${root}/test/helpers/server.ts`)) as typeof import('../test/helpers/server.ts')
   const env: Record<string, string> = { COFFER_HEAL_INTERVAL_MS: '3600000', COFFER_SCRUB_INTERVAL_MS: '3600000' }
   const dir = `${process.env.PROF}/${targets.length}`
-  const wrap = process.env.PROF
-    ? (cmd: string, argv: string[]) => ({ cmd, argv: ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...argv] })
-    : undefined
+  const flagsOf = process.env.NODE_FLAGS ? process.env.NODE_FLAGS.split(' ') : []
+  const wrap =
+    process.env.PROF || flagsOf.length
+      ? (cmd: string, argv: string[]) => ({
+          cmd,
+          argv: [...(process.env.PROF ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), ...flagsOf, ...argv],
+        })
+      : undefined
   const server = await startServer({ env, wrap })
   const t = {
     name: root,
@@ -186,6 +191,7 @@ for (let r = 0; r < rounds; r++) {
       .join(' ')}`,
   )
 }
+if (process.env.GC_LOG) for (const t of targets) console.error(t.server.stdout().split('\n').filter((l) => l.includes('ms: ')).slice(-60).join('\n'))
 for (const t of targets) await t.server.stop()
 await ceiling.stop()
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!
