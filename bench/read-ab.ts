@@ -9,7 +9,9 @@
  * average after each round (figures mean little without it).
  * Usage: node --import tsx bench/read-ab.ts CHECKOUT [CHECKOUT …] [--nobig] [--nosmall] [--notiny] [--nolist]
  * Env: ROUNDS (default 2), BIG_MIB (256), PAGES (15), TINY_MS (3000), PROF=dir (gateways run
- * with --cpu-prof into dir/<n>; WINDOW lines on stderr give the monotonic µs bounds of each phase).
+ * with --cpu-prof into dir/<n>; WINDOW lines on stderr give the monotonic µs bounds of each phase),
+ * NODE_FLAGS='--trace-gc …' (more flags for every gateway), GC_LOG=1 (prints the last 60 GC lines
+ * of each gateway's stdout at the end).
  */
 import { execFileSync } from 'node:child_process'
 import os from 'node:os'
@@ -191,7 +193,16 @@ for (let r = 0; r < rounds; r++) {
       .join(' ')}`,
   )
 }
-if (process.env.GC_LOG) for (const t of targets) console.error(t.server.stdout().split('\n').filter((l) => l.includes('ms: ')).slice(-60).join('\n'))
+if (process.env.GC_LOG)
+  for (const t of targets)
+    console.error(
+      t.server
+        .stdout()
+        .split('\n')
+        .filter((l) => l.includes('ms: '))
+        .slice(-60)
+        .join('\n'),
+    )
 for (const t of targets) await t.server.stop()
 await ceiling.stop()
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!
