@@ -3,12 +3,15 @@
  * node_modules): every checkout's gateway is started at once (embedded, 4+2, D@RE on), then
  * rounds interleave them (order reversed every other round), with the bare HTTPS ceiling
  * (bench/https-ceiling.ts) measured once per round. Per checkout and round: 2 GETs of one
- * 256 MiB object, 96 GETs of 1 MiB 8 at a time, 15 ListObjectsV2 pages of 1,000 at random
- * positions in 10,000 keys; gateway CPU (user + system, /proc) per GiB sent. Prints medians,
- * and the load average after each round (figures mean little without it).
- * Usage: node --import tsx bench/read-ab.ts CHECKOUT [CHECKOUT …] [--nobig] [--nosmall] [--nolist]
- * Env: ROUNDS (default 2), BIG_MIB (256), PAGES (15), PROF=dir (gateways run with --cpu-prof
- * into dir/<n>; WINDOW lines on stderr give the monotonic µs bounds of each phase).
+ * 256 MiB object, 96 GETs of 1 MiB 8 at a time, 4 KiB GET and HEAD with 16 clients for TINY_MS
+ * each (ops/s and gateway CPU ms per op), 15 ListObjectsV2 pages of 1,000 at random positions in
+ * 10,000 keys; gateway CPU (user + system, /proc) per GiB sent. Prints medians, and the load
+ * average after each round (figures mean little without it).
+ * Usage: node --import tsx bench/read-ab.ts CHECKOUT [CHECKOUT …] [--nobig] [--nosmall] [--notiny] [--nolist]
+ * Env: ROUNDS (default 2), BIG_MIB (256), PAGES (15), TINY_MS (3000), PROF=dir (gateways run
+ * with --cpu-prof into dir/<n>; WINDOW lines on stderr give the monotonic µs bounds of each phase),
+ * NODE_FLAGS='--trace-gc …' (more flags for every gateway), GC_LOG=1 (prints the last 60 GC lines
+ * of each gateway's stdout at the end).
  */
 import { execFileSync } from 'node:child_process'
 import os from 'node:os'
@@ -16,6 +19,7 @@ import { resolve } from 'node:path'
 import {
   CreateBucketCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
@@ -51,9 +55,14 @@ for (const root of roots) {
   const { startServer } = (await import(`${root}/test/helpers/server.ts`)) as typeof import('../test/helpers/server.ts')
   const env: Record<string, string> = { COFFER_HEAL_INTERVAL_MS: '3600000', COFFER_SCRUB_INTERVAL_MS: '3600000' }
   const dir = `${process.env.PROF}/${targets.length}`
-  const wrap = process.env.PROF
-    ? (cmd: string, argv: string[]) => ({ cmd, argv: ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...argv] })
-    : undefined
+  const flagsOf = process.env.NODE_FLAGS ? process.env.NODE_FLAGS.split(' ') : []
+  const wrap =
+    process.env.PROF || flagsOf.length
+      ? (cmd: string, argv: string[]) => ({
+          cmd,
+          argv: [...(process.env.PROF ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), ...flagsOf, ...argv],
+        })
+      : undefined
   const server = await startServer({ env, wrap })
   const t = {
     name: root,
@@ -73,6 +82,11 @@ for (const root of roots) {
     await client.send(
       new PutObjectCommand({ Bucket: 'bigb', Key: `m${i}`, Body: Buffer.alloc(MiB, i), ContentLength: MiB }),
     )
+  if (!flags.has('--notiny'))
+    for (let i = 0; i < 16; i++)
+      await client.send(
+        new PutObjectCommand({ Bucket: 'bigb', Key: `t${i}`, Body: Buffer.alloc(4096, i), ContentLength: 4096 }),
+      )
   if (!flags.has('--nolist')) {
     await client.send(new CreateBucketCommand({ Bucket: 'listb' }))
     await client.send(new PutObjectCommand({ Bucket: 'listb', Key: 'template', Body: '' }))
@@ -126,6 +140,31 @@ for (let r = 0; r < rounds; r++) {
       console.error(`WINDOW small end ${process.hrtime.bigint() / 1000n}`)
       rec(name, 'get1x8_cpu_s_per_GiB', (cpuOf(t.server.pid) - c0) / (done / 2 ** 30))
     }
+    if (!flags.has('--notiny')) {
+      // 4 KiB GET and HEAD with 16 clients, time-bounded: the fixed per-request cost.
+      for (const what of ['get4k', 'head4k'] as const) {
+        const c0 = cpuOf(t.server.pid)
+        console.error(`WINDOW ${what} start ${process.hrtime.bigint() / 1000n}`)
+        const t0 = performance.now()
+        const until = t0 + Number(process.env.TINY_MS ?? 3000)
+        let ops = 0
+        await Promise.all(
+          Array.from({ length: 16 }, async (_, c) => {
+            while (performance.now() < until) {
+              if (what === 'get4k') {
+                const o = await t.client.send(new GetObjectCommand({ Bucket: 'bigb', Key: `t${c}` }))
+                if ((await drain(o.Body)) !== 4096) throw new Error('short')
+              } else await t.client.send(new HeadObjectCommand({ Bucket: 'bigb', Key: `t${c}` }))
+              ops++
+            }
+          }),
+        )
+        const s = (performance.now() - t0) / 1000
+        console.error(`WINDOW ${what} end ${process.hrtime.bigint() / 1000n}`)
+        rec(name, `${what}x16_ops`, ops / s)
+        rec(name, `${what}_cpu_ms_per_op`, ((cpuOf(t.server.pid) - c0) * 1000) / ops)
+      }
+    }
     if (!flags.has('--nolist')) {
       const lat: number[] = []
       console.error(`WINDOW list start ${process.hrtime.bigint() / 1000n}`)
@@ -154,13 +193,23 @@ for (let r = 0; r < rounds; r++) {
       .join(' ')}`,
   )
 }
+if (process.env.GC_LOG)
+  for (const t of targets)
+    console.error(
+      t.server
+        .stdout()
+        .split('\n')
+        .filter((l) => l.includes('ms: '))
+        .slice(-60)
+        .join('\n'),
+    )
 for (const t of targets) await t.server.stop()
 await ceiling.stop()
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!
 for (const [who, m] of Object.entries(res))
   for (const [what, v] of Object.entries(m))
     console.log(
-      `${who.padEnd(26)} ${what.padEnd(12)} median ${med(v).toFixed(1)}  all ${v.map((x) => x.toFixed(0)).join(' ')}`,
+      `${who.padEnd(26)} ${what.padEnd(12)} median ${med(v).toFixed(1)}  all ${v.map((x) => x.toPrecision(3)).join(' ')}`,
     )
 console.log(
   `load ${os

@@ -28,6 +28,12 @@ export interface Aead {
     aad: Uint8Array,
     pieces: readonly Uint8Array[],
   ): Promise<Uint8Array[]> | Uint8Array[]
+  /**
+   * HMAC-SHA256 on this thread, for the package key each stream derives (derivePackageKey).
+   * Optional: without it the derivation goes through WebCrypto, whose importKey + sign round
+   * trip was about a tenth of a 4 KiB GET's CPU (docs/architecture.md §8).
+   */
+  hmacSha256?(key: Uint8Array, data: Uint8Array): Uint8Array
 }
 
 export const AEAD_KEY_BYTES = 32

@@ -91,7 +91,9 @@ export function decryptRange(
   return new ReadableStream<Uint8Array>(
     {
       async start() {
-        key = await aead.importKey(await derivePackageKey(options.key, options.partNumber, options.objectId))
+        key = await aead.importKey(
+          await derivePackageKey(options.key, options.partNumber, options.objectId, aead.hmacSha256),
+        )
       },
       async pull(controller) {
         reader ??= openCipher(plan.cipherStart, plan.cipherEnd).getReader()

@@ -33,7 +33,9 @@ export function encryptStream(source: ReadableStream<Uint8Array>, options: Packa
     {
       async start() {
         try {
-          key = await aead.importKey(await derivePackageKey(options.key, options.partNumber, options.objectId))
+          key = await aead.importKey(
+            await derivePackageKey(options.key, options.partNumber, options.objectId, aead.hmacSha256),
+          )
         } catch (err) {
           await reader.cancel(err).catch(() => {})
           throw err

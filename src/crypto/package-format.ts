@@ -97,13 +97,20 @@ export function checkParams(p: PackageParams): void {
  * packageKey = HMAC-SHA256(objectKey, label ‖ u32be(part) ‖ lp(objectId)): parts (and objects, should
  * a key ever be reused by mistake) never share a package key, so never a (key, nonce) pair.
  */
-export function derivePackageKey(objectKey: Uint8Array, partNumber: number, objectId: string): Promise<Uint8Array> {
+export async function derivePackageKey(
+  objectKey: Uint8Array,
+  partNumber: number,
+  objectId: string,
+  /** A synchronous HMAC-SHA256 (Aead.hmacSha256) to use instead of WebCrypto's. */
+  hmac?: (key: Uint8Array, data: Uint8Array) => Uint8Array,
+): Promise<Uint8Array> {
   const id = utf8(objectId)
   const fields = new Uint8Array(6)
   const view = new DataView(fields.buffer)
   view.setUint32(0, partNumber)
   view.setUint16(4, id.length)
-  return hmacSha256(objectKey, concatBytes([utf8(PACKAGE_KEY_LABEL), fields, id]))
+  const data = concatBytes([utf8(PACKAGE_KEY_LABEL), fields, id])
+  return hmac ? hmac(objectKey, data) : hmacSha256(objectKey, data)
 }
 
 /**

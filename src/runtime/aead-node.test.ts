@@ -136,6 +136,18 @@ describe('node:crypto AEAD', () => {
     await expect((async () => node.openPieces!(nk, nonce, aad, split(sealed.subarray(0, 15), [7])))()).rejects.toThrow()
   })
 
+  it('computes HMAC-SHA256 as WebCrypto does (the package key derivation uses it)', async () => {
+    const key = pattern(32, 3)
+    const data = pattern(100, 9)
+    const wk = await crypto.subtle.importKey('raw', key as BufferSource, { name: 'HMAC', hash: 'SHA-256' }, false, [
+      'sign',
+    ])
+    const expected = new Uint8Array(await crypto.subtle.sign('HMAC', wk, data as BufferSource))
+    const got = node.hmacSha256!(key, data)
+    expect(got).toEqual(expected)
+    expect(Object.getPrototypeOf(got)).toBe(Uint8Array.prototype)
+  })
+
   it('binds the nonce, the associated data and the key', async () => {
     const [nk] = await keys(pattern(32, 11))
     const nonce = pattern(12, 12)

@@ -2,7 +2,7 @@
  * The AEAD port (src/crypto/aead.ts) over node:crypto's synchronous AES-256-GCM, which Node, Deno
  * and Bun all provide; measured faster than crypto.subtle per package (bench/crypto.ts, "Aead seal/open").
  */
-import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, type KeyObject } from 'node:crypto'
 import { type Aead, AEAD_TAG_BYTES, checkAeadArgs } from '../crypto/aead.ts'
 
 /** A plain Uint8Array view, so callers never get Buffer semantics by accident. */
@@ -63,6 +63,7 @@ export function createNodeAead(): Aead {
       out.set(tail, body.length)
       return out
     },
+    hmacSha256: (key, data) => plain(createHmac('sha256', key).update(data).digest()),
     openPieces(key, nonce, aad, pieces) {
       checkAeadArgs(undefined, nonce)
       let total = 0

@@ -10,6 +10,7 @@ import {
   type AccessQuery,
   type Actor,
   authorize,
+  type BucketRow,
   checkNewObjectAcl,
   isAllowed,
   type Service,
@@ -153,14 +154,19 @@ function accessQuery(f: RequestFacts): AccessQuery {
  * request a bucket policy admits), or S3's AccessDenied (NoSuchBucket for a missing bucket).
  * DeleteObjects is decided here for its bucket, then per key (`keyAllowed`), as S3 does.
  */
-export async function authorizeRequest(service: Service, signed: Actor | undefined, f: RequestFacts): Promise<Actor> {
+export async function authorizeRequest(
+  service: Service,
+  signed: Actor | undefined,
+  f: RequestFacts,
+  rows?: Map<string, BucketRow | undefined>,
+): Promise<Actor> {
   // An anonymous write a bucket policy or ACL allows goes on as any other (its commit is gated on
   // the bucket alone: service/identities.ts writerOf); one nothing allows is refused here, before
   // its body is read.
   return f.endpoint === 'DeleteObjects'
     ? // Admission only: the bucket exists and is the caller's namespace's; each key is checked after.
-      await authorize(service, signed, { checks: [], context: new Map(), bucketGate: f.bucket })
-    : await authorize(service, signed, accessQuery(f))
+      await authorize(service, signed, { checks: [], context: new Map(), bucketGate: f.bucket }, rows)
+    : await authorize(service, signed, accessQuery(f), rows)
 }
 
 /** May the caller do each of these (DeleteObjects' keys: the same request on other keys)? */

@@ -1,5 +1,5 @@
 /** What every S3 operation receives: the classified request, the caller and the service. */
-import type { Actor, Service } from '../service/index.ts'
+import type { Actor, BucketRow, Service } from '../service/index.ts'
 import type { Platform } from '../util/platform.ts'
 import type { DecodedBody } from './auth/aws-chunked.ts'
 import type { Authenticated } from './auth/sigv4.ts'
@@ -19,6 +19,11 @@ export interface OpContext {
   auth: Authenticated
   /** What the authorization step decided on: operations that check more (DeleteObjects' keys) reuse it. */
   facts: RequestFacts
+  /**
+   * The bucket's row as the authorization step read it for this request (undefined when it read
+   * none): reads pass it on instead of querying the same row again.
+   */
+  bucketRow?: BucketRow
   service: Service
   platform: Platform
   region: string

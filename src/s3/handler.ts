@@ -5,6 +5,7 @@
 import {
   type Actor,
   actorFor,
+  type BucketRow,
   type CorsRule,
   corsRulesOf,
   isMetaUnavailable,
@@ -262,7 +263,8 @@ export function createS3Handler(
         now,
       }
       // The one authorization step: every operation, before its body is read or data touched.
-      const actor = await authorizeRequest(deps.service, signed, facts)
+      const bucketRows = new Map<string, BucketRow | undefined>()
+      const actor = await authorizeRequest(deps.service, signed, facts, bucketRows)
       await checkAclHeaders(deps.service, actor, facts)
       let decoded: DecodedBody | undefined
       const ctx: OpContext = {
@@ -272,6 +274,7 @@ export function createS3Handler(
         auth: auth ?? ANONYMOUS_AUTH,
         actor,
         facts,
+        bucketRow: target.bucket === undefined ? undefined : bucketRows.get(target.bucket),
         requestId,
         bucket: target.bucket ?? '',
         key: target.key ?? '',

@@ -146,10 +146,16 @@ async function decide(
 
 /**
  * The actor the request runs as, or AccessDenied (NoSuchBucket for a bucket that does not
- * exist). `who` undefined: an unsigned request.
+ * exist). `who` undefined: an unsigned request. `rows` receives the bucket rows the decision
+ * read, so the operation need not read its bucket again.
  */
-export async function authorize(ctx: ServiceContext, who: Actor | undefined, q: AccessQuery): Promise<Actor> {
-  const outcome = await decide(ctx, who, q)
+export async function authorize(
+  ctx: ServiceContext,
+  who: Actor | undefined,
+  q: AccessQuery,
+  rows = new Map<string, meta.BucketRow | undefined>(),
+): Promise<Actor> {
+  const outcome = await decide(ctx, who, q, rows)
   if ('denied' in outcome) throw new ServiceError('AccessDenied')
   return outcome.actor
 }

@@ -28,6 +28,8 @@ export interface ObjectAddress {
   conditions?: ReadConditions
   /** The customer key sent with the request, checked against an SSE-C object's record. */
   sseC?: CustomerKey
+  /** The bucket's row as this request's authorization read it: not read again. */
+  bucketRow?: meta.BucketRow
 }
 
 /** An object row as it entered the service: its stored JSON checked once. */
@@ -90,7 +92,7 @@ export async function findObject(
   a: ObjectAddress,
   method = 'GET',
 ): Promise<StoredObject> {
-  const bucket = await bucketFor(ctx, actor, a.bucket)
+  const bucket = await bucketFor(ctx, actor, a.bucket, a.bucketRow)
   const row = await findVersion(ctx, bucket, a.key, a.versionId, method)
   const found = storedObject(row, showsVersions(bucket))
   const expiration = expirationOf(ctx, bucket, row)

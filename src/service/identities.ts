@@ -114,9 +114,17 @@ export function refusalError(refusal: meta.Refusal, bucket: string): ServiceErro
     : new ServiceError('AccessDenied')
 }
 
-/** The bucket if the actor may use it; NoSuchBucket / AccessDenied otherwise. */
-export async function bucketFor(ctx: ServiceContext, actor: Actor, name: string): Promise<meta.BucketRow> {
-  const bucket = await meta.getBucket(ctx.db, name)
+/**
+ * The bucket if the actor may use it; NoSuchBucket / AccessDenied otherwise. `known`: its row as
+ * this request already read it (the authorization step's), which saves reading it again.
+ */
+export async function bucketFor(
+  ctx: ServiceContext,
+  actor: Actor,
+  name: string,
+  known?: meta.BucketRow,
+): Promise<meta.BucketRow> {
+  const bucket = known?.name === name ? known : await meta.getBucket(ctx.db, name)
   if (!bucket) throw new ServiceError('NoSuchBucket', undefined, { BucketName: name })
   if (bucket.namespace !== actor.namespace) throw new ServiceError('AccessDenied')
   return bucket

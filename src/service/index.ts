@@ -23,6 +23,8 @@ export { type Health, health } from './health.ts'
 export { DEFAULT_MIN_FREE_BYTES, isOutOfSpace, type SpaceReport } from './space.ts'
 /** The metadata (sqld) unreachable or busy: the protocol layer answers 503, nothing was stored. */
 export { isMetaUnavailable } from '../meta/index.ts'
+/** A bucket's row as one request read it: handed from the authorization step to the operation. */
+export type { BucketRow } from '../meta/index.ts'
 export { type DurabilityStats, DEFAULT_TUNING, type MasterKeyFile, type Tuning } from './context.ts'
 export type { ServiceContext as Service } from './context.ts'
 export { MasterKeyMismatchError } from './keyring.ts'

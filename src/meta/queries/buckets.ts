@@ -6,6 +6,7 @@ import { and, asc, eq, exists, inArray, notExists, sql } from 'drizzle-orm'
 import type { Db } from '../db.ts'
 import { buckets, gcQueue, multipartUploads, objects, parts } from '../schema.ts'
 import { affected } from '../tx.ts'
+import { preparedPer } from '../prepared.ts'
 import { CorruptRowError } from '../errors.ts'
 
 /** A bucket row; `id` is never null once read (the migration filled every row, inserts set it). */
@@ -107,8 +108,16 @@ export async function insertBucket(db: Db, row: NewBucket): Promise<'created' | 
   return affected(res) === 1 ? 'created' : 'exists'
 }
 
+const bucketQuery = preparedPer((db) =>
+  db
+    .select()
+    .from(buckets)
+    .where(eq(buckets.name, sql.placeholder('name')))
+    .prepare(),
+)
+
 export async function getBucket(db: Db, name: string): Promise<BucketRow | undefined> {
-  const raw = await db.select().from(buckets).where(eq(buckets.name, name)).get()
+  const raw = await bucketQuery(db).get({ name })
   return raw && bucketRow(raw)
 }
 

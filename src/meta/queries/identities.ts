@@ -6,6 +6,7 @@ import { and, asc, eq, exists, isNotNull, isNull, ne, notExists, sql } from 'dri
 import type { Db } from '../db.ts'
 import { buckets, kmsKeys, namespaces, settings, users } from '../schema.ts'
 import { affected, rowWhere } from '../tx.ts'
+import { preparedPer } from '../prepared.ts'
 
 /**
  * A settings entry a write requires unchanged, checked in the write's own statement: the master
@@ -79,8 +80,17 @@ export async function createNamespace(
   return (await pinStale(db, pin)) ? 'stale-pin' : 'exists'
 }
 
+const namespaceQuery = preparedPer((db) =>
+  db
+    .select()
+    .from(namespaces)
+    .where(eq(namespaces.name, sql.placeholder('name')))
+    .prepare(),
+)
+
+/** On every encrypted read (the namespace key's version): a prepared query. */
 export async function getNamespace(db: Db, name: string): Promise<NamespaceRow | undefined> {
-  return db.select().from(namespaces).where(eq(namespaces.name, name)).get()
+  return namespaceQuery(db).get({ name })
 }
 
 export async function listNamespaces(db: Db): Promise<NamespaceRow[]> {

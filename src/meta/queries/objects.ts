@@ -11,6 +11,7 @@ import { assertStorableKey } from '../errors.ts'
 import { objectRow, type ObjectRow, type TagRow } from '../rows.ts'
 import { commitTokens, namespaces, objects, writeIntents } from '../schema.ts'
 import { affected, rowWhere } from '../tx.ts'
+import { preparedPer } from '../prepared.ts'
 import { type KeyPin, keyVersionLive } from './keys.ts'
 import { enqueueGcFrom } from './gc.ts'
 import { type Refusal, type Writer, writerAllowed, writerState, refusalOf } from './writer.ts'
@@ -71,10 +72,39 @@ export const withData = (where: SQL | undefined): SQL =>
   sql`${objects} where ${and(where, sql`${objects.layout} is not null`)}`
 
 /** The key's current version, which may be a delete marker; undefined when the key has none. */
+const latestQuery = preparedPer((db) =>
+  db
+    .select()
+    .from(objects)
+    .where(
+      // latestAt, with placeholders
+      and(
+        eq(objects.bucket, sql.placeholder('bucket')),
+        eq(objects.key, sql.placeholder('key')),
+        sql`${objects.latest} = 1`,
+      ),
+    )
+    .prepare(),
+)
+
 export async function getObject(db: Db, bucket: string, key: string): Promise<ObjectRow | undefined> {
-  const raw = await db.select().from(objects).where(latestAt(bucket, key)).get()
+  const raw = await latestQuery(db).get({ bucket, key })
   return raw && objectRow(raw)
 }
+
+const versionQuery = preparedPer((db) =>
+  db
+    .select()
+    .from(objects)
+    .where(
+      and(
+        eq(objects.bucket, sql.placeholder('bucket')),
+        eq(objects.key, sql.placeholder('key')),
+        eq(objects.versionId, sql.placeholder('versionId')),
+      ),
+    )
+    .prepare(),
+)
 
 /** One version of a key by its id ('null' included); undefined when there is no such version. */
 export async function getVersion(
@@ -83,11 +113,7 @@ export async function getVersion(
   key: string,
   versionId: string,
 ): Promise<ObjectRow | undefined> {
-  const raw = await db
-    .select()
-    .from(objects)
-    .where(and(at(bucket, key), eq(objects.versionId, versionId)))
-    .get()
+  const raw = await versionQuery(db).get({ bucket, key, versionId })
   return raw && objectRow(raw)
 }
 

@@ -111,6 +111,7 @@ export async function handleHeadObject(op: OpContext): Promise<Response> {
     versionId: readVersionId(op.query),
     conditions: readConditions(op.headers),
     sseC: readSseC(op.headers, op.platform),
+    bucketRow: op.bucketRow,
   })
   const sel = select(op, obj)
   const headers = objectHeaders(op, obj, sel)
@@ -127,6 +128,7 @@ export async function handleGetObject(op: OpContext): Promise<Response> {
     versionId: readVersionId(op.query),
     conditions: readConditions(op.headers),
     sseC,
+    bucketRow: op.bucketRow,
   })
   const sel = select(op, obj)
   const start = sel.range?.start ?? 0
