@@ -93,7 +93,7 @@ for (const [n, root] of roots.entries()) {
   const server = await startServer({
     dataDir: join(tmp, 'gateway'),
     args: ['--cluster', cluster, '--nodes', started.map((s) => `https://127.0.0.1:${s.port}`).join(',')],
-    env: { COFFER_HEAL_INTERVAL_MS: '3600000', COFFER_SCRUB_INTERVAL_MS: '3600000', COFFER_READ_TIMEOUT_MS: '2000' },
+    env: { COFFER_HEAL_INTERVAL_MS: '3600000', COFFER_SCRUB_INTERVAL_MS: '3600000', COFFER_READ_TIMEOUT_MS: '10000' },
     wrap: process.env.PROF ? (cmd, argv) => ({ cmd, argv: [...prof, ...argv] }) : undefined,
   })
   const client = new S3Client({
@@ -125,19 +125,26 @@ const rec = (who: string, what: string, v: number) => {
 const mbs = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000)
 const nodesCpu = (t: Target) => t.nodes.reduce((s, c) => s + cpuOf(c.pid!), 0)
 
-async function closedLoop(conc: number, op: (i: number) => Promise<void>): Promise<number> {
+/** Ops/s of `conc` loops for SMALL_MS; a failed op is counted (and printed) under `errors`, not in the rate. */
+async function closedLoop(who: string, conc: number, op: (i: number) => Promise<void>): Promise<number> {
   const t0 = performance.now()
   let ops = 0
   await Promise.all(
     Array.from({ length: conc }, async (_, c) => {
       for (let j = 0; performance.now() - t0 < SMALL_MS; j++) {
-        await op(c * 100_000 + j)
-        ops++
+        try {
+          await op(c * 100_000 + j)
+          ops++
+        } catch (e) {
+          errors.set(who, (errors.get(who) ?? 0) + 1)
+          console.error(`${who}: ${(e as Error).name}: ${(e as Error).message}`)
+        }
       }
     }),
   )
   return ops / ((performance.now() - t0) / 1000)
 }
+const errors = new Map<string, number>()
 
 for (let r = 0; r < rounds; r++) {
   for (const t of r % 2 ? [...targets].reverse() : targets) {
@@ -172,17 +179,20 @@ for (let r = 0; r < rounds; r++) {
     const put = async (i: number) => {
       await t.client.send(new PutObjectCommand({ Bucket: 'abench', Key: `p${r}-${i}`, Body: body }))
     }
-    rec(name, 'put_4k_x1_ops', await closedLoop(1, put))
-    rec(name, 'put_4k_x16_ops', await closedLoop(16, put))
+    rec(name, 'put_4k_x1_ops', await closedLoop(name, 1, put))
+    rec(name, 'put_4k_x16_ops', await closedLoop(name, 16, put))
     rec(
       name,
       'get_4k_x16_ops',
-      await closedLoop(16, async (i) => {
+      await closedLoop(name, 16, async (i) => {
         const o = await t.client.send(new GetObjectCommand({ Bucket: 'abench', Key: `s${i % 256}` }))
         if ((await drain(o.Body)) !== SMALL) throw new Error('short')
       }),
     )
   }
+  for (const t of targets)
+    for (const [what, v] of Object.entries(res[t.root] ?? {}))
+      console.error(`  ${t.root} ${what} ${v.at(-1)?.toFixed(2)}`)
   console.error(
     `round ${r} load ${os
       .loadavg()
@@ -215,6 +225,7 @@ if (roots.length === 2) {
   for (const what of Object.keys(res[a] ?? {}))
     console.log(`ratio ${what.padEnd(24)} ${(med(res[b]![what]!) / med(res[a]![what]!)).toFixed(2)}× (${b} / ${a})`)
 }
+console.log(`errors ${JSON.stringify([...errors])}`)
 console.log(
   `load ${os
     .loadavg()
