@@ -9,7 +9,7 @@ import { mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { initCluster } from '../src/runtime/cluster.ts'
-import { createClusterFetch } from '../src/runtime/cluster-fetch.ts'
+import { createGatewayFetch } from '../src/runtime/cluster-fetch.ts'
 import { loadSimdCodec } from '../src/runtime/codecs.ts'
 import { createFsDisk } from '../src/runtime/fs-disk.ts'
 import { nodeAdapter } from '../src/runtime/node.ts'
@@ -116,17 +116,15 @@ export async function runStorage(ctx: SuiteContext): Promise<SuiteResult> {
     quiet,
     { cluster, logger: silentLogger },
   )
-  const fetch = createClusterFetch(cluster)
+  const fetch = await createGatewayFetch(cluster)
   const stopNode = onCleanup('storage bench node', async () => {
     fetch.close()
     await node.stop()
   })
   const remote: ShardStore = createRemoteStore({
     url: node.endpoint,
-    secret: cluster.secret,
     fetch,
     timeoutMs: 60_000,
-    platform,
   })
   const layouts = new Map<number, DataLayout>()
   const layoutOf = (r: number): DataLayout => {

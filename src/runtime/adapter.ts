@@ -23,6 +23,12 @@ export interface ServeOptions {
   cert: string
   key: string
   /**
+   * PEM of a CA: when given, the server demands a client certificate issued by it (mutual TLS)
+   * and refuses the handshake without one — a storage node gives the cluster CA, so only gateways
+   * of its cluster get in (docs/architecture.md §1). Absent: no client certificate is asked for.
+   */
+  clientCa?: string
+  /**
    * The answer for a client that ends its side of the connection before sending the body its
    * Content-Length declared, where the runtime's HTTP parser meets that first and would
    * otherwise answer a bare 400 (Node): the app's own error, in its own format.

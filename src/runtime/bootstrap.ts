@@ -22,9 +22,8 @@ import { createDiskStore, ecProblems, parseEc, type ShardStore } from '../storag
 import { consoleLogger } from '../util/log.ts'
 import { loadCodec } from './codecs.ts'
 import { loadCluster, type Cluster } from './cluster.ts'
-import { createClusterFetch } from './cluster-fetch.ts'
+import { createGatewayFetch } from './cluster-fetch.ts'
 import { createRemoteStore } from '../storage/remote/client.ts'
-import type { Platform } from '../util/platform.ts'
 import type { Output, RunningServer, RuntimeAdapter } from './adapter.ts'
 import { credentialsBanner, loadRootCredentials } from './credentials.ts'
 import { createFsDisk, fileSyncer, fsSpace } from './fs-disk.ts'
@@ -91,18 +90,18 @@ async function openStores(c: ServerConfig, nodes: NodeDirectory | undefined): Pr
  * How a distributed gateway reaches a storage node of the cluster layout: a RemoteStore over its
  * address, whose id is the node's id (the store id data layouts record). Undefined for drives.
  */
-function nodeDirectory(c: ServerConfig, platform: Platform, cluster: Cluster | undefined): NodeDirectory | undefined {
+async function nodeDirectory(c: ServerConfig, cluster: Cluster | undefined): Promise<NodeDirectory | undefined> {
   if (!cluster || !c.nodes) return undefined
-  const fetch = createClusterFetch(cluster)
+  // Nodes admit only clients with a certificate from the cluster CA (mutual TLS); the gateway
+  // issues itself one at each start with the CA key of the cluster file, kept in memory only.
+  const fetch = await createGatewayFetch(cluster)
   return {
     bootstrap: c.nodes,
     storeFor: (node) =>
       createRemoteStore({
         id: node.id,
         url: node.address,
-        secret: cluster.secret,
         fetch,
-        platform,
         timeoutMs: c.tuning.readTimeoutMs ?? DEFAULT_TUNING.readTimeoutMs,
       }),
   }
@@ -151,7 +150,7 @@ export async function startGateway(
   // Idle hash workers are unref'd, so an early failure below cannot keep the process alive.
   const platform = createPlatform({ hashWorkers: c.hashWorkers ?? DEFAULT_HASH_WORKERS })
   const cluster = c.clusterFile ? await loadCluster(c.clusterFile) : undefined
-  const nodes = nodeDirectory(c, platform, cluster)
+  const nodes = await nodeDirectory(c, cluster)
   const stores = await openStores(c, nodes)
   const ec = parseEc(c.ec)
   const problems = ecProblems(ec, stores.length)

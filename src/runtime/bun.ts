@@ -22,7 +22,13 @@ async function serve(o: ServeOptions): Promise<RunningServer> {
   const server = Bun.serve({
     hostname: o.host,
     port: o.port,
-    tls: { cert: o.cert, key: o.key, ciphers: TLS12_CIPHERS.join(':'), secureOptions: NO_TLS_BELOW_12 },
+    tls: {
+      cert: o.cert,
+      key: o.key,
+      ciphers: TLS12_CIPHERS.join(':'),
+      secureOptions: NO_TLS_BELOW_12,
+      ...(o.clientCa !== undefined ? { ca: o.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+    },
     maxRequestBodySize: MAX_REQUEST_BODY,
     idleTimeout: IDLE_TIMEOUT_S,
     fetch: async (req, srv) => {

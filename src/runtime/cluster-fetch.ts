@@ -1,5 +1,6 @@
 /**
- * The ClusterFetch port for gateway → node requests: trusts only the cluster CA, streams request
+ * The ClusterFetch port for gateway → node requests: trusts only the cluster CA, presents the
+ * gateway's client certificate from that CA (mutual TLS: how nodes know a gateway), streams request
  * and response bodies, keeps connections alive. Node: node:https; Deno and Bun: their fetch options.
  */
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https'
@@ -7,6 +8,7 @@ import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ClusterFetch } from '../storage/remote/protocol.ts'
+import { issueClientCert } from './tls-ca.ts'
 import { TLS_MAX_VERSION, TLS_MIN_VERSION } from './tls-options.ts'
 
 export type FetchRuntime = 'node' | 'deno' | 'bun'
@@ -34,28 +36,51 @@ export function detectRuntime(): FetchRuntime {
   return 'node'
 }
 
-/** A fetch that trusts exactly `cluster.caPem` (the cluster CA), for every runtime. */
-export function createClusterFetch(
-  cluster: { caPem: string },
-  opts: { runtime?: FetchRuntime } = {},
-): ClusterFetchHandle {
-  const runtime = opts.runtime ?? detectRuntime()
-  if (runtime === 'deno') return denoFetch(cluster.caPem)
-  if (runtime === 'bun') return bunFetch(cluster.caPem)
-  return nodeFetch(cluster.caPem)
+/** The TLS material of a gateway's node connections. */
+export interface ClusterTls {
+  /** The cluster CA: the only one trusted for node certificates. */
+  caPem: string
+  /** The gateway's client certificate chain and key, issued by the cluster CA (tls-ca.ts issueClientCert). */
+  cert: string
+  key: string
 }
 
-function denoFetch(caPem: string): ClusterFetchHandle {
-  const Deno = (globalThis as unknown as { Deno: { createHttpClient(o: { caCerts: string[] }): { close(): void } } })
-    .Deno
-  const client = Deno.createHttpClient({ caCerts: [caPem] })
+/** A fetch that trusts exactly `tls.caPem` (the cluster CA) and presents `tls.cert`, for every runtime. */
+export function createClusterFetch(tls: ClusterTls, opts: { runtime?: FetchRuntime } = {}): ClusterFetchHandle {
+  const runtime = opts.runtime ?? detectRuntime()
+  if (runtime === 'deno') return denoFetch(tls)
+  if (runtime === 'bun') return bunFetch(tls)
+  return nodeFetch(tls)
+}
+
+/**
+ * The fetch of a gateway of `cluster`: issues the gateway a client certificate from the cluster CA
+ * (the cluster file carries the CA key; the certificate and its key stay in memory) and trusts
+ * only that CA for nodes.
+ */
+export async function createGatewayFetch(
+  cluster: { caPem: string; caKeyPem: string },
+  opts: { runtime?: FetchRuntime } = {},
+): Promise<ClusterFetchHandle> {
+  const client = await issueClientCert(cluster)
+  return createClusterFetch({ caPem: cluster.caPem, cert: client.cert, key: client.key }, opts)
+}
+
+function denoFetch(tls: ClusterTls): ClusterFetchHandle {
+  const Deno = (
+    globalThis as unknown as {
+      Deno: { createHttpClient(o: { caCerts: string[]; cert: string; key: string }): { close(): void } }
+    }
+  ).Deno
+  const client = Deno.createHttpClient({ caCerts: [tls.caPem], cert: tls.cert, key: tls.key })
   const f = ((req: Request) => fetch(req, { client } as RequestInit)) as ClusterFetchHandle
   f.close = () => client.close()
   return f
 }
 
-function bunFetch(caPem: string): ClusterFetchHandle {
-  const f = ((req: Request) => fetch(req, { tls: { ca: caPem } } as RequestInit)) as ClusterFetchHandle
+function bunFetch(tls: ClusterTls): ClusterFetchHandle {
+  const options = { tls: { ca: tls.caPem, cert: tls.cert, key: tls.key } }
+  const f = ((req: Request) => fetch(req, options as RequestInit)) as ClusterFetchHandle
   f.close = () => {}
   return f
 }
@@ -68,12 +93,14 @@ function responseHeaders(res: IncomingMessage): Headers {
 }
 
 /**
- * node:https with a keep-alive Agent whose `ca` is the cluster CA only (the global fetch cannot
+ * node:https with a keep-alive Agent whose `ca` is the cluster CA only, presenting the client certificate (the global fetch cannot
  * take a custom CA without the undici package). Bodies cross as Node streams with 1 MiB buffers.
  */
-function nodeFetch(caPem: string): ClusterFetchHandle {
+function nodeFetch(tls: ClusterTls): ClusterFetchHandle {
   const agent = new Agent({
-    ca: caPem,
+    ca: tls.caPem,
+    cert: tls.cert,
+    key: tls.key,
     keepAlive: true,
     maxFreeSockets: MAX_FREE_SOCKETS,
     timeout: FREE_SOCKET_TIMEOUT_MS,

@@ -6,6 +6,11 @@ import type { RunningServer, RuntimeAdapter, ServeOptions } from './adapter.ts'
 import { main } from './cli.ts'
 
 function serve(o: ServeOptions): Promise<RunningServer> {
+  // Deno.serve cannot demand client certificates: a storage node (mutual TLS) must not run open.
+  if (o.clientCa !== undefined)
+    return Promise.reject(
+      new Error('Deno.serve cannot require client certificates (mutual TLS): run storage nodes on Node or Bun'),
+    )
   return new Promise((resolve, reject) => {
     let server: Deno.HttpServer
     try {

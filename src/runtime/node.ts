@@ -112,6 +112,8 @@ async function serve(o: ServeOptions): Promise<RunningServer> {
       headersTimeout: HEADERS_TIMEOUT_MS,
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       noDelay: true,
+      // Mutual TLS (storage nodes): OpenSSL checks the chain, validity dates and the clientAuth usage.
+      ...(o.clientCa !== undefined ? { ca: o.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
     },
   }) as Server
   server.setTimeout(IDLE_SOCKET_TIMEOUT_MS) // no 'timeout' listener: Node destroys the idle socket

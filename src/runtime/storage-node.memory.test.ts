@@ -12,9 +12,8 @@ import { afterAll, expect, it } from 'vitest'
 import { createRemoteStore } from '../storage/remote/client.ts'
 import { silentLogger } from '../util/log.ts'
 import { initCluster } from './cluster.ts'
-import { createClusterFetch } from './cluster-fetch.ts'
+import { createGatewayFetch } from './cluster-fetch.ts'
 import { nodeAdapter } from './node.ts'
-import { createPlatform } from './platform.ts'
 import { startStorageNode } from './storage-node.ts'
 
 const MiB = 1024 * 1024
@@ -77,10 +76,9 @@ it('moves a 64 MiB shard both ways over loopback TLS with bounded memory', async
     quiet,
     { cluster, logger: silentLogger },
   )
-  const fetch = createClusterFetch(cluster)
+  const fetch = await createGatewayFetch(cluster)
   try {
-    const platform = createPlatform()
-    const store = createRemoteStore({ url: node.endpoint, secret: cluster.secret, fetch, timeoutMs: 30_000, platform })
+    const store = createRemoteStore({ url: node.endpoint, fetch, timeoutMs: 30_000 })
 
     /** PUT then GET of TOTAL bytes, hash-checked; `sample` runs per chunk on both sides of the trip. */
     const roundTrip = async (name: string, sample: () => void) => {

@@ -1,11 +1,11 @@
 /**
  * `coffer node --cluster FILE --data DIR --port N [flags]`: a storage node serving its drive's
- * shards (storage/remote/server.ts) over HTTPS with a certificate from the cluster CA.
+ * shards (storage/remote/server.ts) over HTTPS with a certificate from the cluster CA, to clients
+ * that present one from the same CA (mutual TLS: the gateways of the cluster).
  */
 import { readFile, writeFile, chmod, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createDiskStore } from '../storage/disk-store.ts'
-import { ReplayMark } from '../storage/remote/replay-mark.ts'
 import { createNodeApp } from '../storage/remote/server.ts'
 import { consoleLogger, type Logger } from '../util/log.ts'
 import type { RuntimeAdapter } from './adapter.ts'
@@ -14,8 +14,6 @@ import { endpointUrl, type Output } from './bootstrap.ts'
 import { loadCluster, type Cluster } from './cluster.ts'
 import { createFsDisk } from './fs-disk.ts'
 import { commandHelp } from './help.ts'
-import { createPlatform } from './platform.ts'
-import { openReplayMarkFile } from './replay-mark-file.ts'
 import { CA_CERT_FILE, CA_KEY_FILE, ensureLocalTls, TLS_DIR } from './tls-ca.ts'
 
 export interface NodeConfig {
@@ -50,7 +48,7 @@ export const NODE_COMMAND = {
   name: 'coffer node',
   summary: 'run a storage node: keeps shards in <data>/drive, serves them to gateways over HTTPS',
   notes: [
-    'The certificate comes from the cluster CA and names localhost, 127.0.0.1, ::1, --host and --names; only requests signed with the cluster secret are answered.',
+    'The certificate comes from the cluster CA and names localhost, 127.0.0.1, ::1, --host and --names; only clients with a certificate from the cluster CA (the gateways, which issue their own from the cluster file) are let in.',
   ],
   flags: {
     cluster: {
@@ -144,29 +142,22 @@ export async function startStorageNode(
       'coffer-node: warning: listening on all addresses, but the certificate names only localhost, 127.0.0.1 and ::1: give --names with the addresses gateways use',
     )
   }
-  // Replays of requests signed before a restart are refused (storage/remote/replay-mark.ts).
-  const markFile = await openReplayMarkFile(c.dataDir, Date.now, (m) => io.err(`coffer-node: warning: ${m}`))
-  const replayMark = await ReplayMark.open(markFile)
-  const app = createNodeApp({
-    store,
-    secret: cluster.secret,
-    platform: createPlatform(),
-    logger: opts.logger ?? consoleLogger,
-    replayMark,
+  const app = createNodeApp({ store, logger: opts.logger ?? consoleLogger })
+  // Mutual TLS: the handshake refuses a client without a valid certificate from the cluster CA.
+  const server = await adapter.serve({
+    fetch: (req) => app.fetch(req),
+    host: c.host,
+    port: c.port,
+    cert: tls.cert,
+    key: tls.key,
+    clientCa: cluster.caPem,
   })
-  const server = await adapter
-    .serve({ fetch: (req) => app.fetch(req), host: c.host, port: c.port, cert: tls.cert, key: tls.key })
-    .catch(async (e: unknown) => {
-      await markFile.close()
-      throw e
-    })
   const endpoint = endpointUrl(c.host, server.port)
   // The one line scripts and tests wait for: printed only once the listener is ready.
   io.out(`coffer-node: listening on ${endpoint}`)
   let stopping: Promise<void> | undefined
   const stop = async () => {
     await server.close(SHUTDOWN_GRACE_MS)
-    await markFile.close()
   }
   return { endpoint, port: server.port, stop: () => (stopping ??= stop()) }
 }

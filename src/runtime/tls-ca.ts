@@ -1,6 +1,7 @@
 /**
  * The first-start local CA and the server certificate it signs (ECDSA P-256, @peculiar/x509 over
  * Web Crypto), kept under <data>/tls/. Reissues the server certificate when its names or age change.
+ * Also issues the client certificates gateways present to storage nodes (mutual TLS, issueClientCert).
  */
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -161,6 +162,56 @@ async function issueServerCert(
   return {
     certPem: cert.toString('pem'),
     keyPem: keyPem(x509, await crypto.subtle.exportKey('pkcs8', keys.privateKey)),
+  }
+}
+
+/** A gateway's client certificate lives as long as a server one; the gateway issues a new one at each start. */
+const CLIENT_VALIDITY_DAYS = SERVER_VALIDITY_DAYS
+
+export interface ClientCert {
+  /** PEM of the client certificate followed by the CA (the chain the client presents). */
+  cert: string
+  key: string
+}
+
+/**
+ * A client certificate (extended key usage clientAuth only) issued by the CA whose PEMs are given:
+ * what a gateway presents to storage nodes, which accept only certificates from the cluster CA
+ * (docs/architecture.md §1). The key pair is fresh and never written anywhere. `notBefore`/`notAfter` move the
+ * window (tests issue expired ones).
+ */
+export async function issueClientCert(
+  ca: { caPem: string; caKeyPem: string },
+  o: { name?: string; notBefore?: Date; notAfter?: Date } = {},
+): Promise<ClientCert> {
+  const { x509, crypto } = await loadX509()
+  const caCert = new x509.X509Certificate(ca.caPem)
+  const caKey = await importKey(crypto, x509, ca.caKeyPem)
+  const keys = (await crypto.subtle.generateKey(EC_ALG, true, ['sign', 'verify'])) as CryptoKeyPair
+  const now = Date.now()
+  const cert = await x509.X509CertificateGenerator.create(
+    {
+      subject: `CN=${o.name ?? 'coffer-gateway'}, O=Coffer`,
+      issuer: caCert.subject,
+      publicKey: keys.publicKey,
+      signingKey: caKey,
+      notBefore: o.notBefore ?? new Date(now - CLOCK_SKEW_MS),
+      notAfter: o.notAfter ?? new Date(now + CLIENT_VALIDITY_DAYS * DAY_MS),
+      signingAlgorithm: EC_ALG,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        // clientAuth only: a gateway's certificate cannot serve as a node's, nor a node's as a client's.
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+        await x509.AuthorityKeyIdentifierExtension.create(caCert.publicKey, false, crypto),
+      ],
+    },
+    crypto,
+  )
+  return {
+    cert: `${cert.toString('pem').trim()}\n${ca.caPem.trim()}\n`,
+    key: keyPem(x509, await crypto.subtle.exportKey('pkcs8', keys.privateKey)),
   }
 }
 

@@ -1,22 +1,26 @@
 /**
- * A real `coffer node` process on 127.0.0.1: requests without credentials, with a wrong secret, an
- * expired date, a tampered path or body, or a replayed nonce are refused (401/403) and logged; a
- * correctly signed RemoteStore round trip works; SIGTERM ends it cleanly.
+ * A real `coffer node` process on 127.0.0.1 (mutual TLS): a client without a certificate, with one
+ * from another CA, an expired one or the node's own server certificate is refused at the
+ * handshake; a gateway's RemoteStore round trip works; SIGTERM ends it cleanly.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadCluster, type Cluster } from '../../src/runtime/cluster.ts'
-import { createClusterFetch, type ClusterFetchHandle } from '../../src/runtime/cluster-fetch.ts'
-import { createPlatform } from '../../src/runtime/platform.ts'
-import { deriveRequestKey, EMPTY_SHA256, signRequest } from '../../src/storage/remote/auth.ts'
+import { createGatewayFetch, type ClusterFetchHandle } from '../../src/runtime/cluster-fetch.ts'
+import {
+  CA_KEY_FILE,
+  ensureLocalTls,
+  issueClientCert,
+  SERVER_CERT_FILE,
+  SERVER_KEY_FILE,
+  TLS_DIR,
+} from '../../src/runtime/tls-ca.ts'
 import { createRemoteStore } from '../../src/storage/remote/client.ts'
-import { STREAMING_PAYLOAD } from '../../src/storage/remote/protocol.ts'
-import { frameBody } from '../../src/storage/remote/trailer.ts'
 import { readAll, streamFromBytes } from '../../src/util/streams.ts'
 import { REPO_ROOT } from '../helpers/server.ts'
 
@@ -27,7 +31,6 @@ const MiB = 1024 * 1024
 /** `coffer <args>` on Node, as an operator runs it. */
 const cofferArgv = (args: string[]) => [join(REPO_ROOT, 'bin/coffer.mjs'), ...args]
 
-const platform = createPlatform()
 let dir: string
 let cluster: Cluster
 let child: ChildProcess
@@ -73,7 +76,7 @@ beforeAll(async () => {
     })
     void exited.then((code) => reject(new Error(`node exited (${code}) before listening:\n${stdout}\n${stderr}`)))
   })
-  fetch = createClusterFetch(cluster)
+  fetch = await createGatewayFetch(cluster)
 })
 
 afterAll(async () => {
@@ -85,81 +88,64 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true })
 })
 
-const key = () => deriveRequestKey(platform, cluster.secret)
-const signedGet = (target: string, o: { key?: Uint8Array; now?: number; sendTo?: string } = {}) =>
-  new Request(endpoint + (o.sendTo ?? target), {
-    headers: signRequest(platform, o.key ?? key(), {
-      method: 'GET',
-      target,
-      content: EMPTY_SHA256(platform),
-      now: o.now,
-    }).headers,
+/** One GET without the gateway's fetch: the HTTP status, or the error code that ended it. */
+function rawGet(tls: { cert?: string; key?: string; ca?: string }, path = '/v2/health'): Promise<number | string> {
+  return new Promise((resolve) => {
+    const r = request(`${endpoint}${path}`, { ca: cluster.caPem, ...tls, agent: false, timeout: 10_000 }, (res) => {
+      res.resume().on('end', () => resolve(res.statusCode ?? 0))
+    })
+    r.on('timeout', () => r.destroy(new Error('no answer within 10 s')))
+    r.on('error', (e: Error & { code?: string }) => resolve(e.code ?? e.message))
+    r.end()
   })
-
-/** Waits (bounded) until the node has logged `n` refusals; returns those lines parsed. */
-async function refusals(n: number): Promise<Array<Record<string, unknown>>> {
-  const parse = () =>
-    stderr
-      .split('\n')
-      .filter((l) => l.includes('request refused'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-  for (let i = 0; i < 50 && parse().length < n; i++) await new Promise((r) => setTimeout(r, 100))
-  return parse()
 }
 
-describe('a storage node process refuses anything not signed with the cluster secret', () => {
-  it('refuses and logs: no credentials, wrong secret, expired date, tampered path, replay, tampered body', async () => {
-    expect((await fetch(new Request(`${endpoint}/v1/health`))).status).toBe(401)
-    const wrong = deriveRequestKey(platform, randomBytes(32))
-    expect((await fetch(signedGet('/v1/health', { key: wrong }))).status).toBe(403)
-    expect((await fetch(signedGet('/v1/health', { now: Date.now() - 6 * 60_000 }))).status).toBe(401)
-    expect((await fetch(signedGet('/v1/stat/aaa', { sendTo: '/v1/stat/bbb' }))).status).toBe(403)
-    const once = signedGet('/v1/health')
-    const again = new Request(once.url, { headers: once.headers })
-    expect((await fetch(once)).status).toBe(200)
-    expect((await fetch(again)).status).toBe(401)
+/** A throwaway CA of its own (as another cluster would have), made the way `coffer cluster init` makes one. */
+async function otherCa(): Promise<{ caPem: string; caKeyPem: string }> {
+  const other = await mkdtemp(join(tmpdir(), 'coffer-other-ca-'))
+  try {
+    const t = await ensureLocalTls(other)
+    return { caPem: t.caPem, caKeyPem: await readFile(join(other, TLS_DIR, CA_KEY_FILE), 'utf8') }
+  } finally {
+    await rm(other, { recursive: true, force: true })
+  }
+}
 
-    // A shard PUT whose body was changed after signing: refused, and nothing is stored.
-    const target = '/v1/shards/tampered.0'
-    const { headers, signature } = signRequest(platform, key(), { method: 'PUT', target, content: STREAMING_PAYLOAD })
-    const framed = await readAll(
-      frameBody(platform, key(), signature, streamFromBytes(randomBytes(300_000), 65536)).stream,
-      MiB,
-    )
-    framed[1000]! ^= 0x01
-    const res = await fetch(new Request(endpoint + target, { method: 'PUT', headers, body: framed.slice() }))
-    expect(res.status).toBe(403)
-    const store = createRemoteStore({ url: endpoint, secret: cluster.secret, fetch, timeoutMs: 10_000, platform })
-    expect(await store.stat('tampered.0')).toBeUndefined()
+// A refused handshake: TLS 1.3 clients learn it from the server's alert (certificate required,
+// unknown CA, expired), or see the connection reset.
+const REFUSED = /CERTIFICATE_REQUIRED|UNKNOWN_CA|CERTIFICATE_EXPIRED|BAD_CERTIFICATE|ECONNRESET/
 
-    const lines = await refusals(6)
-    expect(lines.map((l) => l.status)).toEqual([401, 403, 401, 403, 401, 403])
-    for (const l of lines) expect(l).toMatchObject({ level: 'warn', msg: 'node: request refused' })
-    expect(lines[3]).toMatchObject({ path: '/v1/stat/bbb' })
-    expect(lines[5]).toMatchObject({ method: 'PUT', path: target })
-    const secretB64 = Buffer.from(cluster.secret).toString('base64')
-    expect(stderr).not.toContain(secretB64)
-    expect(stderr).not.toContain(Buffer.from(cluster.secret).toString('hex'))
+describe('a storage node process admits only clients with a certificate from the cluster CA', () => {
+  it('refuses at the handshake: no client certificate, one from another CA, an expired one', async () => {
+    expect(await rawGet({})).toMatch(REFUSED)
+    const foreign = await issueClientCert(await otherCa())
+    expect(await rawGet({ cert: foreign.cert, key: foreign.key })).toMatch(REFUSED)
+    const day = 86_400_000
+    const expired = await issueClientCert(cluster, {
+      notBefore: new Date(Date.now() - 10 * day),
+      notAfter: new Date(Date.now() - day),
+    })
+    expect(await rawGet({ cert: expired.cert, key: expired.key })).toMatch(REFUSED)
+    // The node's own server certificate (serverAuth only) is not a client certificate either.
+    const server = await readFile(join(dir, 'node', TLS_DIR, SERVER_CERT_FILE), 'utf8')
+    const serverKey = await readFile(join(dir, 'node', TLS_DIR, SERVER_KEY_FILE), 'utf8')
+    expect(await rawGet({ cert: server, key: serverKey })).toMatch(REFUSED)
+    // The control: a fresh certificate from the cluster CA gets an answer.
+    const good = await issueClientCert(cluster)
+    expect(await rawGet({ cert: good.cert, key: good.key })).toBe(200)
   })
 
   it('serves only over TLS with the cluster CA (a client with the system CAs fails the handshake)', async () => {
     const err = await new Promise<Error>((resolve) => {
-      const r = request(`${endpoint}/v1/health`, { timeout: 5000 }, () => resolve(new Error('unexpected answer')))
+      const r = request(`${endpoint}/v2/health`, { timeout: 5000 }, () => resolve(new Error('unexpected answer')))
       r.on('error', resolve)
       r.end()
     })
     expect((err as { code?: string }).code).toMatch(/CERT|SELF_SIGNED|UNABLE/)
   })
 
-  it('works for a correctly signed RemoteStore round trip, 64 MiB included', async () => {
-    const store = createRemoteStore({
-      url: endpoint,
-      secret: cluster.secret,
-      fetch,
-      timeoutMs: 10_000,
-      platform,
-      listPageSize: 2,
-    })
+  it("works for a gateway's RemoteStore round trip, 64 MiB included", async () => {
+    const store = createRemoteStore({ url: endpoint, fetch, timeoutMs: 10_000, listPageSize: 2 })
     expect(await store.healthy()).toBe(true)
     const small = randomBytes(1234)
     await store.put('obj.1', streamFromBytes(small, 100))

@@ -7,9 +7,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll } from 'vitest'
 import { initCluster, type Cluster } from '../../src/runtime/cluster.ts'
-import { createClusterFetch } from '../../src/runtime/cluster-fetch.ts'
+import { createGatewayFetch } from '../../src/runtime/cluster-fetch.ts'
 import { nodeAdapter } from '../../src/runtime/node.ts'
-import { createPlatform } from '../../src/runtime/platform.ts'
 import { startStorageNode } from '../../src/runtime/storage-node.ts'
 import { createDiskStore } from '../../src/storage/disk-store.ts'
 import { createRemoteStore } from '../../src/storage/remote/client.ts'
@@ -44,14 +43,12 @@ shardStoreContract('RemoteStore over HTTPS', async () => {
     quiet,
     { cluster: c, logger: silentLogger },
   )
-  const fetch = createClusterFetch(c)
+  const fetch = await createGatewayFetch(c)
   // A small page size, so the contract's listing crosses several pages.
   const store = createRemoteStore({
     url: node.endpoint,
-    secret: c.secret,
     fetch,
     timeoutMs: 10_000,
-    platform: createPlatform(),
     listPageSize: 7,
   })
   return {

@@ -1,16 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { createPlatform } from '../../runtime/platform.ts'
 import { silentLogger } from '../../util/log.ts'
 import { readAll, streamFromBytes } from '../../util/streams.ts'
 import { createDiskStore } from '../disk-store.ts'
 import { ShardNotFound, type ShardStore, StoreFull } from '../shard-store.ts'
 import { createTestDisk, type TestDisk } from '../disk.testkit.ts'
 import { createRemoteStore, NodeSkipped, RemoteStoreError, type ClusterFetch } from './client.ts'
-import { ReplayMark } from './replay-mark.ts'
 import { createNodeApp } from './server.ts'
 
-const platform = createPlatform()
-const secret = crypto.getRandomValues(new Uint8Array(32))
 const URL_ = 'https://node.test:9101'
 const TIMEOUT = 200
 
@@ -23,12 +19,12 @@ afterEach(async () => {
 /** A node app in-process: the ClusterFetch is app.fetch (no network). */
 async function inProcess() {
   disk = await createTestDisk()
-  const app = createNodeApp({ store: createDiskStore('d', disk), secret, platform, logger: silentLogger })
+  const app = createNodeApp({ store: createDiskStore('d', disk), logger: silentLogger })
   return (req: Request) => Promise.resolve(app.fetch(req))
 }
 
 const store = (fetch: ClusterFetch, extra: { healthTtlMs?: number; downBackoffMs?: number } = {}) =>
-  createRemoteStore({ url: `${URL_}/`, secret, fetch, timeoutMs: TIMEOUT, platform, ...extra })
+  createRemoteStore({ url: `${URL_}/`, fetch, timeoutMs: TIMEOUT, ...extra })
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
   return p.then(
@@ -123,7 +119,7 @@ describe('RemoteStore: healthy()', () => {
     const real = await inProcess()
     let probes = 0
     const counting: ClusterFetch = (req) => {
-      if (new URL(req.url).pathname === '/v1/health') probes++
+      if (new URL(req.url).pathname === '/v2/health') probes++
       return real(req)
     }
     const s = store(counting, { healthTtlMs: 300 })
@@ -138,16 +134,10 @@ describe('RemoteStore: healthy()', () => {
 
   it('is false when the node is unreachable or refuses us', async () => {
     expect(await store(() => Promise.reject(new Error('down'))).healthy()).toBe(false)
-    const real = await inProcess()
-    const wrongSecret = createRemoteStore({
-      url: URL_,
-      secret: new Uint8Array(32),
-      fetch: real,
-      timeoutMs: TIMEOUT,
-      platform,
-    })
-    expect(await wrongSecret.healthy()).toBe(false)
-    expect(await failure(wrongSecret.stat('x'))).toMatchObject({ status: 403 })
+    // A node that answers 403 (never ours today: mutual TLS refuses at the handshake) is not healthy.
+    const refusing = store(async () => Response.json({ error: 'Forbidden' }, { status: 403 }))
+    expect(await refusing.healthy()).toBe(false)
+    expect(await failure(refusing.stat('x'))).toMatchObject({ status: 403 })
   })
 })
 
@@ -226,7 +216,7 @@ describe('RemoteStore: back-off after the node did not answer', () => {
     const real = await inProcess()
     const answering: ClusterFetch = (req) => {
       sent++
-      if (new URL(req.url).pathname.startsWith('/v1/stat'))
+      if (new URL(req.url).pathname.startsWith('/v2/stat'))
         return Promise.resolve(Response.json({ message: 'busy' }, { status: 503 }))
       return real(req)
     }
@@ -274,7 +264,7 @@ describe('RemoteStore: a node with a full drive', () => {
       },
       space: async () => ({ free: 5_000_000, total: 9_000_000, fs: 'dev:42' }),
     }
-    const app = createNodeApp({ store: node, secret, platform, logger: silentLogger })
+    const app = createNodeApp({ store: node, logger: silentLogger })
     const s = store((req) => Promise.resolve(app.fetch(req)), { healthTtlMs: 0 })
     expect(await s.space?.()).toEqual({ free: 5_000_000, total: 9_000_000, fs: 'node.test/dev:42' })
     await s.put('a', streamFromBytes(new Uint8Array(10)))
@@ -285,30 +275,5 @@ describe('RemoteStore: a node with a full drive', () => {
     // A full drive is an answer, not an outage: the node is not backed off, reads go on.
     expect(await s.healthy()).toBe(true)
     expect(await s.stat('a')).toBe(10)
-  })
-})
-
-describe('RemoteStore after a node restart with a replay mark ahead of this gateway’s clock', () => {
-  it('is refused once (401 with the floor), then signs after the floor and goes through', async () => {
-    disk = await createTestDisk()
-    // The node last served a gateway whose clock runs a minute ahead of ours, then restarted.
-    const floor = Date.now() + 60_000
-    const replayMark = await ReplayMark.open({ load: async () => floor, save: async () => {} })
-    const app = createNodeApp({ store: createDiskStore('d', disk), secret, platform, logger: silentLogger, replayMark })
-    const seen: Array<{ status: number; date: number }> = []
-    const s = store(async (req) => {
-      const res = await app.fetch(req)
-      seen.push({ status: res.status, date: Number(req.headers.get('x-coffer-date')) })
-      return res
-    })
-    const e = await failure(s.stat('x.0'))
-    expect(e).toBeInstanceOf(RemoteStoreError)
-    expect((e as RemoteStoreError).status).toBe(401)
-    expect(await s.stat('x.0')).toBeUndefined() // answered: 404 is "absent"
-    await s.put('x.0', streamFromBytes(new Uint8Array(1000).fill(3), 100))
-    expect(await s.stat('x.0')).toBe(1000)
-    expect(seen[0]).toMatchObject({ status: 401 })
-    expect(seen[0]!.date).toBeLessThanOrEqual(floor)
-    for (const r of seen.slice(1)) expect(r.date).toBeGreaterThan(floor)
   })
 })

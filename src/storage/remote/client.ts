@@ -1,6 +1,6 @@
 /**
- * RemoteStore: a ShardStore over a storage node's API (protocol.ts), reached through a ClusterFetch.
- * Signs every request, streams both ways with idle timeouts, maps 404 → ShardNotFound and every
+ * RemoteStore: a ShardStore over a storage node's API (protocol.ts), reached through a ClusterFetch
+ * (whose mutual TLS is what authenticates the gateway to the node). Streams both ways with idle timeouts, maps 404 → ShardNotFound and every
  * transport failure, timeout or 5xx → RemoteStoreError ("store unavailable" to the engine); a node
  * that did not answer is skipped for a short back-off (backoff.ts).
  */
@@ -10,30 +10,16 @@ import { isShardName } from '../disk-store.ts'
 import { ShardNotFound, type ShardStore, type SpaceReport, StoreFull } from '../shard-store.ts'
 import { DOWN_BACKOFF_MS, NodeBackoff } from './backoff.ts'
 import { IdleTimer } from './idle-timer.ts'
-import { deriveRequestKey, EMPTY_SHA256, signRequest, type AuthPlatform } from './auth.ts'
-import {
-  DEFAULT_LIST_PAGE,
-  HEADER_REPLAY_FLOOR,
-  HEALTH_PATH,
-  LIST_PATH,
-  SHARDS_PATH,
-  STAT_PATH,
-  STREAMING_PAYLOAD,
-  type ClusterFetch,
-} from './protocol.ts'
-import { frameBody } from './trailer.ts'
+import { DEFAULT_LIST_PAGE, HEALTH_PATH, LIST_PATH, SHARDS_PATH, STAT_PATH, type ClusterFetch } from './protocol.ts'
 
 export type { ClusterFetch } from './protocol.ts'
 
 export interface RemoteStoreOptions {
   /** The node's base URL, `https://host:port`. */
   url: string
-  /** The 32-byte cluster secret. */
-  secret: Uint8Array
   fetch: ClusterFetch
   /** A node that sends or takes no bytes (or gives no answer) for this long is treated as down. */
   timeoutMs: number
-  platform: AuthPlatform
   /** Store id for placement (default: the URL without a trailing slash). */
   id?: string
   listPageSize?: number
@@ -75,23 +61,9 @@ function checkName(name: string): void {
 export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
   const base = opts.url.replace(/\/+$/, '')
   const id = opts.id ?? base
-  const { platform, timeoutMs } = opts
-  /**
-   * The replay floor this node last told us (after its restart): requests are dated after it,
-   * so a gateway whose clock runs behind the one the node last heard from is refused only once.
-   */
-  let dateFloor = Number.NEGATIVE_INFINITY
-  const fetch = async (req: Request): Promise<Response> => {
-    const res = await opts.fetch(req)
-    const floor = res.status === 401 ? Number(res.headers.get(HEADER_REPLAY_FLOOR)) : Number.NaN
-    if (Number.isSafeInteger(floor)) dateFloor = Math.max(dateFloor, floor)
-    return res
-  }
-  const signingTime = () => Math.max(Date.now(), dateFloor + 1)
+  const { timeoutMs, fetch } = opts
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
     throw new RangeError(`timeoutMs must be a positive number, got ${timeoutMs}`)
-  const key = deriveRequestKey(platform, opts.secret)
-  const emptyHash = EMPTY_SHA256(platform)
   const pageSize = opts.listPageSize ?? DEFAULT_LIST_PAGE
   const healthTtl = opts.healthTtlMs ?? HEALTH_TTL_MS
   const backoffMs = opts.downBackoffMs ?? DOWN_BACKOFF_MS
@@ -131,23 +103,9 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
     return new RemoteStoreError(id, `${what} on ${id}: HTTP ${res.status}${detail ? ` (${detail})` : ''}`, res.status)
   }
 
-  function request(
-    method: string,
-    target: string,
-    signal: AbortSignal,
-    content = emptyHash,
-    body?: ReadableStream<Uint8Array>,
-  ): Request {
-    const { headers } = signRequest(platform, key, { method, target, content, now: signingTime() })
-    // duplex is required by fetch for a streamed body (not yet in TypeScript's RequestInit).
-    return new Request(base + target, {
-      method,
-      headers,
-      signal,
-      body,
-      ...(body ? { duplex: 'half' } : {}),
-    } as RequestInit)
-  }
+  /** A request without a body. */
+  const request = (method: string, target: string, signal: AbortSignal): Request =>
+    new Request(base + target, { method, signal })
 
   /**
    * A small request (no body) answered with JSON or nothing; the timeout covers all of it. A
@@ -192,23 +150,17 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
       throw e
     }
     const target = `${SHARDS_PATH}/${name}`
-    const { headers, signature } = signRequest(platform, key, {
-      method: 'PUT',
-      target,
-      content: STREAMING_PAYLOAD,
-      now: signingTime(),
-    })
     const timer = new IdleTimer(timeoutMs, `${what} on ${id}`)
     let bodyError: { e: unknown } | undefined
     // The clock runs only while a chunk waits for the node to take it, or for the final answer.
-    const framed = frameBody(platform, key, signature, body, {
+    const framed = timedBody(body, {
       waiting: timer.pause,
       sent: timer.run,
       sourceError: (e) => (bodyError = { e }),
     })
+    // duplex is required by fetch for a streamed body (not yet in TypeScript's RequestInit).
     const req = new Request(base + target, {
       method: 'PUT',
-      headers,
       body: framed.stream,
       duplex: 'half',
       signal: timer.controller.signal,
@@ -407,5 +359,57 @@ function spaceOf(v: unknown, host: string): SpaceReport | undefined {
     free: free as number,
     total: total as number,
     ...(typeof fs === 'string' && fs.length <= 100 ? { fs: `${host}/${fs}` } : {}),
+  }
+}
+
+interface TimedBody {
+  stream: ReadableStream<Uint8Array>
+  /** Cancels the source if it is still being read (the request failed before taking it all). */
+  abort(reason: unknown): void
+}
+
+/**
+ * Passes a shard body through to the transport, telling the idle timer who is waiting: `waiting`
+ * when the transport asks for more (the wait is on the producer), `sent` once a chunk is handed
+ * over (the wait is on the node), `sourceError` with the body's own error.
+ */
+function timedBody(
+  body: ReadableStream<Uint8Array>,
+  hooks: { waiting: () => void; sent: () => void; sourceError: (e: unknown) => void },
+): TimedBody {
+  const reader = body.getReader()
+  let finished = false
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        hooks.waiting()
+        let r: ReadableStreamReadResult<Uint8Array>
+        try {
+          r = await reader.read()
+        } catch (e) {
+          finished = true
+          hooks.sourceError(e)
+          throw e
+        }
+        if (r.done) {
+          finished = true
+          controller.close()
+        } else controller.enqueue(r.value)
+        hooks.sent()
+      },
+      cancel(reason) {
+        finished = true
+        return reader.cancel(reason)
+      },
+    },
+    { highWaterMark: 0 },
+  )
+  return {
+    stream,
+    abort(reason) {
+      if (finished) return
+      finished = true
+      reader.cancel(reason).catch(() => {})
+    },
   }
 }

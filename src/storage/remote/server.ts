@@ -1,41 +1,20 @@
 /**
- * The storage-node API as a Hono sub-app over one ShardStore (the node's DiskStore): every request
- * authenticated (auth.ts), shard PUT streamed and trailer-checked, ranged GET, stat, DELETE, paged
- * LIST, health. Web APIs, the Platform port and storage/util modules only.
+ * The storage-node API as a Hono sub-app over one ShardStore (the node's DiskStore): shard PUT
+ * streamed, ranged GET, stat, DELETE, paged LIST, health. Who may call it is settled before a
+ * request gets here: the node's TLS listener admits only clients with a certificate from the
+ * cluster CA (docs/architecture.md §1). Web APIs and storage/util modules only.
  */
 import { Hono, type Context } from 'hono'
 import { toHex } from '../../util/bytes.ts'
 import type { Logger } from '../../util/log.ts'
-import { primeStream, readAll, BodyTooLarge } from '../../util/streams.ts'
+import { primeStream } from '../../util/streams.ts'
 import { isShardName } from '../disk-store.ts'
 import { isStoreFull, ShardNotFound, type ShardStore } from '../shard-store.ts'
-import { deriveRequestKey, NonceCache, sha256Hex, verifyRequest, type AuthPlatform } from './auth.ts'
-import {
-  DEFAULT_LIST_PAGE,
-  HEADER_REPLAY_FLOOR,
-  HEALTH_PATH,
-  LIST_PATH,
-  MAX_LIST_PAGE,
-  MAX_SMALL_BODY,
-  SHARDS_PATH,
-  STAT_PATH,
-  STREAMING_PAYLOAD,
-} from './protocol.ts'
-import type { ReplayMark } from './replay-mark.ts'
-import { BodyAuthError, BodyStreamError, unframeBody } from './trailer.ts'
+import { DEFAULT_LIST_PAGE, HEALTH_PATH, LIST_PATH, MAX_LIST_PAGE, SHARDS_PATH, STAT_PATH } from './protocol.ts'
 
 export interface NodeAppOptions {
   store: ShardStore
-  /** The 32-byte cluster secret. */
-  secret: Uint8Array
-  platform: AuthPlatform
   logger: Logger
-  /**
-   * The persisted replay mark (replay-mark.ts): requests dated at or below its floor are refused,
-   * and none is served before the mark covers its date. The runtime always gives one; without
-   * it (unit tests) replays are refused only within one process's lifetime.
-   */
-  replayMark?: ReplayMark
   /** The node clock (tests move it). */
   now?: () => number
   /** Open LIST cursors kept at once; the oldest is dropped beyond this. */
@@ -48,7 +27,7 @@ export interface NodeAppOptions {
 const DEFAULT_MAX_LIST_CURSORS = 64
 const DEFAULT_LIST_CURSOR_TTL_MS = 5 * 60_000
 
-type Env = { Variables: { signature: string } }
+type Env = Record<string, never>
 
 const error = (
   c: Context,
@@ -101,9 +80,7 @@ class ListCursors {
 }
 
 export function createNodeApp(o: NodeAppOptions): Hono<Env> {
-  const { store, platform, logger } = o
-  const key = deriveRequestKey(platform, o.secret)
-  const nonces = new NonceCache(undefined, undefined, o.replayMark?.floor)
+  const { store, logger } = o
   const now = o.now ?? Date.now
   const cursors = new ListCursors(
     o.maxListCursors ?? DEFAULT_MAX_LIST_CURSORS,
@@ -111,52 +88,10 @@ export function createNodeApp(o: NodeAppOptions): Hono<Env> {
   )
   const app = new Hono<Env>()
 
-  /** Logs one JSON line per refused request (never headers or secrets) and answers 401/403. */
-  const refuse = (c: Context, status: 401 | 403, reason: string, floor?: number) => {
-    const url = new URL(c.req.url)
-    logger.log('warn', 'node: request refused', { status, reason, method: c.req.raw.method, path: url.pathname })
-    if (floor !== undefined) c.header(HEADER_REPLAY_FLOOR, String(floor))
-    return error(c, status, status === 401 ? 'Unauthenticated' : 'Forbidden', `request refused: ${reason}`)
-  }
-
   app.use('*', async (c, next) => {
-    const req = c.req.raw
     // Hono would run HEAD as GET and stream a whole shard into the void; the protocol has no HEAD.
-    if (req.method === 'HEAD')
-      return error(c, 405, 'MethodNotAllowed', 'HEAD is not part of the node protocol: use GET /v1/stat/<name>')
-    const url = new URL(req.url)
-    const v = verifyRequest(
-      { method: req.method, target: url.pathname + url.search, headers: req.headers },
-      { platform, key, nonces, now: now() },
-    )
-    if (!v.ok) return refuse(c, v.status, v.reason, v.floor)
-    try {
-      await o.replayMark?.cover(v.date)
-    } catch (e) {
-      // Served without a durable mark, this request could be replayed after a restart.
-      logger.log('error', 'node: cannot save the replay mark', { error: e instanceof Error ? e.message : String(e) })
-      return error(c, 503, 'Unavailable', 'the node cannot record its replay mark: try again')
-    }
-    const isShardPut = req.method === 'PUT' && url.pathname.startsWith(`${SHARDS_PATH}/`)
-    if (isShardPut !== (v.content === STREAMING_PAYLOAD)) {
-      return refuse(
-        c,
-        401,
-        isShardPut ? 'a shard PUT must use the streaming trailer' : 'the streaming trailer is only for shard PUTs',
-      )
-    }
-    if (!isShardPut) {
-      // Small bodies (none today) are read whole and must hash to the signed value.
-      let body: Uint8Array
-      try {
-        body = req.body ? await readAll(req.body, MAX_SMALL_BODY) : new Uint8Array(0)
-      } catch (e) {
-        if (e instanceof BodyTooLarge) return error(c, 400, 'BodyTooLarge', e.message)
-        throw e
-      }
-      if (sha256Hex(platform, body) !== v.content) return refuse(c, 403, 'body does not match its signed SHA-256')
-    }
-    c.set('signature', v.signature)
+    if (c.req.raw.method === 'HEAD')
+      return error(c, 405, 'MethodNotAllowed', 'HEAD is not part of the node protocol: use GET /v2/stat/<name>')
     await next()
   })
 
@@ -179,11 +114,15 @@ export function createNodeApp(o: NodeAppOptions): Hono<Env> {
     const name = shardName(c)
     if (!name) return badName(c)
     const raw = c.req.raw.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() })
+    let bodyError: { e: unknown } | undefined
     try {
-      await store.put(name, unframeBody(platform, key, c.get('signature'), raw))
+      await store.put(
+        name,
+        watchBody(raw, (e) => (bodyError = { e })),
+      )
     } catch (e) {
-      if (e instanceof BodyAuthError) return refuse(c, 403, e.message)
-      if (e instanceof BodyStreamError) return error(c, 400, 'IncompleteBody', e.message)
+      if (bodyError && e === bodyError.e)
+        return error(c, 400, 'IncompleteBody', `shard body stream failed: ${String(e)}`)
       // The gateway counts this shard as failed for lack of space, not the node as down.
       if (isStoreFull(e)) return error(c, 507, 'InsufficientStorage', e.message)
       return internal(c, e)
@@ -273,4 +212,26 @@ export function createNodeApp(o: NodeAppOptions): Hono<Env> {
   app.notFound((c) => error(c, 404, 'NoSuchRoute', `no node route ${c.req.raw.method} ${new URL(c.req.url).pathname}`))
   app.onError((e, c) => internal(c, e))
   return app
+}
+
+/** Passes `body` through, telling `onError` about its own failure (client gone, connection cut). */
+function watchBody(body: ReadableStream<Uint8Array>, onError: (e: unknown) => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader()
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let r: ReadableStreamReadResult<Uint8Array>
+        try {
+          r = await reader.read()
+        } catch (e) {
+          onError(e)
+          throw e
+        }
+        if (r.done) controller.close()
+        else controller.enqueue(r.value)
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  )
 }

@@ -1,0 +1,234 @@
+/**
+ * Same-run A/B of distributed mode between checkouts (e.g. main and a branch, each with its
+ * node_modules): for every checkout a gateway over 6 `coffer node` processes (4+2) is started at
+ * once, then rounds interleave them (order reversed every other round). Per checkout and round:
+ * PUT and GET of one BIG_MIB object (2 each, 1 stream), 4 KiB PUT ×1, 4 KiB PUT ×16 and 4 KiB
+ * GET ×16 (SMALL_MS each); CPU seconds (user + system, /proc) of the gateway and of the six nodes
+ * per GiB for the big transfers. Prints medians and the load average after each round.
+ * Usage: node --import tsx bench/nodes-ab.ts CHECKOUT [CHECKOUT …]
+ * Env: ROUNDS (default 3), BIG_MIB (64), SMALL_MS (1500), PROF=dir (gateway and nodes run with
+ * --cpu-prof into dir/<checkout n>/).
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { Agent } from 'node:https'
+import os from 'node:os'
+import { join, resolve } from 'node:path'
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { NodeHttpHandler } from '@smithy/node-http-handler'
+import { patternStream } from '../test/helpers/big-object.ts'
+import type { TestServer } from '../test/helpers/server.ts'
+
+const roots = process.argv
+  .slice(2)
+  .filter((a) => !a.startsWith('--'))
+  .map((r) => resolve(r))
+const rounds = Number(process.env.ROUNDS ?? 3)
+const MiB = 1024 * 1024
+const BIG = Number(process.env.BIG_MIB ?? 64) * MiB
+const SMALL = 4096
+const SMALL_MS = Number(process.env.SMALL_MS ?? 1500)
+
+const cpuOf = (pid: number) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(f[11]) + Number(f[12])) / 100 // utime+stime in s (USER_HZ 100)
+}
+const drain = async (body: unknown) => {
+  let n = 0
+  for await (const c of body as AsyncIterable<Uint8Array>) n += c.length
+  return n
+}
+const LISTENING = /^coffer-node: listening on https:\/\/\S+?:(\d+)\s*$/m
+
+function startNode(
+  root: string,
+  cluster: string,
+  data: string,
+  prof: string[],
+): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(
+    process.execPath,
+    [...prof, join(root, 'bin/coffer.mjs'), 'node', '--cluster', cluster, '--data', data, '--port', '0'],
+    { cwd: root, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  let out = ''
+  let err = ''
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err = (err + s).slice(-5000)))
+  return new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`node: no listening line\n${err}`)), 60_000)
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+      out += s
+      const m = LISTENING.exec(out)
+      if (m) {
+        clearTimeout(timer)
+        res({ child, port: Number(m[1]) })
+      }
+    })
+    child.once('exit', (c) => rej(new Error(`node exited ${c}\n${err}`)))
+  })
+}
+
+interface Target {
+  root: string
+  server: TestServer
+  nodes: ChildProcess[]
+  client: S3Client
+  tmp: string
+}
+const targets: Target[] = []
+for (const [n, root] of roots.entries()) {
+  const { startServer } = (await import(`${root}/test/helpers/server.ts`)) as typeof import('../test/helpers/server.ts')
+  const tmp = mkdtempSync(join(os.tmpdir(), 'coffer-nodes-ab-'))
+  const cluster = join(tmp, 'cluster.json')
+  const r = spawnSync(process.execPath, [join(root, 'bin/coffer.mjs'), 'cluster', 'init', '--out', cluster], {
+    cwd: root,
+    encoding: 'utf8',
+  })
+  if (r.status !== 0) throw new Error(r.stderr)
+  const dir = `${process.env.PROF}/${n}`
+  const prof = process.env.PROF ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []
+  const started = await Promise.all(
+    Array.from({ length: 6 }, (_, i) => startNode(root, cluster, join(tmp, `n${i}`), prof)),
+  )
+  const server = await startServer({
+    dataDir: join(tmp, 'gateway'),
+    args: ['--cluster', cluster, '--nodes', started.map((s) => `https://127.0.0.1:${s.port}`).join(',')],
+    env: { COFFER_HEAL_INTERVAL_MS: '3600000', COFFER_SCRUB_INTERVAL_MS: '3600000', COFFER_READ_TIMEOUT_MS: '10000' },
+    wrap: process.env.PROF ? (cmd, argv) => ({ cmd, argv: [...prof, ...argv] }) : undefined,
+  })
+  const client = new S3Client({
+    endpoint: server.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler({
+      httpsAgent: new Agent({ ca: server.caPem, keepAlive: true, maxSockets: 64 }),
+      requestTimeout: 300_000,
+    }),
+  })
+  await client.send(new CreateBucketCommand({ Bucket: 'abench' }))
+  await client.send(new PutObjectCommand({ Bucket: 'abench', Key: 'warm', Body: Buffer.alloc(SMALL, 1) }))
+  for (let i = 0; i < 256; i++)
+    await client.send(new PutObjectCommand({ Bucket: 'abench', Key: `s${i}`, Body: Buffer.alloc(SMALL, i) }))
+  targets.push({ root, server, nodes: started.map((s) => s.child), client, tmp })
+}
+
+const res: Record<string, Record<string, number[]>> = {}
+const rec = (who: string, what: string, v: number) => {
+  const byWhat = res[who] ?? {}
+  res[who] = byWhat
+  const values = byWhat[what] ?? []
+  byWhat[what] = values
+  values.push(v)
+}
+const mbs = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000)
+const nodesCpu = (t: Target) => t.nodes.reduce((s, c) => s + cpuOf(c.pid!), 0)
+
+/** Ops/s of `conc` loops for SMALL_MS; a failed op is counted (and printed) under `errors`, not in the rate. */
+async function closedLoop(who: string, conc: number, op: (i: number) => Promise<void>): Promise<number> {
+  const t0 = performance.now()
+  let ops = 0
+  await Promise.all(
+    Array.from({ length: conc }, async (_, c) => {
+      for (let j = 0; performance.now() - t0 < SMALL_MS; j++) {
+        try {
+          await op(c * 100_000 + j)
+          ops++
+        } catch (e) {
+          errors.set(who, (errors.get(who) ?? 0) + 1)
+          console.error(`${who}: ${(e as Error).name}: ${(e as Error).message}`)
+        }
+      }
+    }),
+  )
+  return ops / ((performance.now() - t0) / 1000)
+}
+const errors = new Map<string, number>()
+
+for (let r = 0; r < rounds; r++) {
+  for (const t of r % 2 ? [...targets].reverse() : targets) {
+    const name = t.root
+    let g0 = cpuOf(t.server.pid)
+    let n0 = nodesCpu(t)
+    for (let j = 0; j < 2; j++) {
+      const t0 = performance.now()
+      await t.client.send(
+        new PutObjectCommand({
+          Bucket: 'abench',
+          Key: 'big',
+          Body: patternStream(BIG, j + 1).stream,
+          ContentLength: BIG,
+        }),
+      )
+      rec(name, 'put_big_x1_MBps', mbs(BIG, performance.now() - t0))
+    }
+    rec(name, 'put_big_gw_cpu_s_GiB', (cpuOf(t.server.pid) - g0) / ((2 * BIG) / 2 ** 30))
+    rec(name, 'put_big_nodes_cpu_s_GiB', (nodesCpu(t) - n0) / ((2 * BIG) / 2 ** 30))
+    g0 = cpuOf(t.server.pid)
+    n0 = nodesCpu(t)
+    for (let j = 0; j < 2; j++) {
+      const t0 = performance.now()
+      const o = await t.client.send(new GetObjectCommand({ Bucket: 'abench', Key: 'big' }))
+      if ((await drain(o.Body)) !== BIG) throw new Error('short')
+      rec(name, 'get_big_x1_MBps', mbs(BIG, performance.now() - t0))
+    }
+    rec(name, 'get_big_gw_cpu_s_GiB', (cpuOf(t.server.pid) - g0) / ((2 * BIG) / 2 ** 30))
+    rec(name, 'get_big_nodes_cpu_s_GiB', (nodesCpu(t) - n0) / ((2 * BIG) / 2 ** 30))
+    const body = Buffer.alloc(SMALL, 7)
+    const put = async (i: number) => {
+      await t.client.send(new PutObjectCommand({ Bucket: 'abench', Key: `p${r}-${i}`, Body: body }))
+    }
+    rec(name, 'put_4k_x1_ops', await closedLoop(name, 1, put))
+    rec(name, 'put_4k_x16_ops', await closedLoop(name, 16, put))
+    rec(
+      name,
+      'get_4k_x16_ops',
+      await closedLoop(name, 16, async (i) => {
+        const o = await t.client.send(new GetObjectCommand({ Bucket: 'abench', Key: `s${i % 256}` }))
+        if ((await drain(o.Body)) !== SMALL) throw new Error('short')
+      }),
+    )
+  }
+  for (const t of targets)
+    for (const [what, v] of Object.entries(res[t.root] ?? {}))
+      console.error(`  ${t.root} ${what} ${v.at(-1)?.toFixed(2)}`)
+  console.error(
+    `round ${r} load ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  )
+}
+for (const t of targets) {
+  t.client.destroy()
+  await t.server.stop()
+  await Promise.all(
+    t.nodes.map(
+      (c) =>
+        new Promise((r) => {
+          c.once('exit', r)
+          c.kill('SIGTERM')
+        }),
+    ),
+  )
+  rmSync(t.tmp, { recursive: true, force: true })
+}
+const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!
+for (const [who, m] of Object.entries(res))
+  for (const [what, v] of Object.entries(m))
+    console.log(
+      `${who.padEnd(26)} ${what.padEnd(24)} median ${med(v).toFixed(2)}  all ${v.map((x) => x.toFixed(1)).join(' ')}`,
+    )
+if (roots.length === 2) {
+  const [a, b] = roots as [string, string]
+  for (const what of Object.keys(res[a] ?? {}))
+    console.log(`ratio ${what.padEnd(24)} ${(med(res[b]![what]!) / med(res[a]![what]!)).toFixed(2)}× (${b} / ${a})`)
+}
+console.log(`errors ${JSON.stringify([...errors])}`)
+console.log(
+  `load ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+)
