@@ -83,47 +83,6 @@ const gateways: Gateway[] = []
 const stopAll = () => Promise.all(gateways.map((g) => g.server.stop()))
 process.on('SIGINT', () => void stopAll().then(() => process.exit(130)))
 
-for (const checkout of checkouts) {
-  // Each checkout's own helper, so each gateway runs that checkout's code.
-  const { startServer } = (await import(
-    `${checkout}/test/helpers/server.ts`
-  )) as typeof import('../test/helpers/server.ts')
-  for (const rt of runtimes) {
-    const name = `${checkouts.length > 1 ? `${checkout.split('/').pop()}:` : ''}${rt.label}`
-    const prof = flags.prof ? ['--cpu-prof', `--cpu-prof-dir=${resolve(flags.prof, name)}`] : []
-    const server = await startServer({
-      env: { COFFER_HEAL_INTERVAL_MS: '3600000', COFFER_SCRUB_INTERVAL_MS: '3600000' },
-      // The same command line, run by the other binary (bin/coffer.mjs picks its loader by version).
-      wrap: (_cmd, argv) => ({ cmd: rt.bin, argv: [...rt.extra, ...prof, ...argv] }),
-    })
-    const client = clientFor(
-      {
-        name,
-        endpoint: server.endpoint,
-        ca: server.caPem,
-        accessKeyId: server.accessKeyId,
-        secretAccessKey: server.secretAccessKey,
-        pids: [server.pid],
-        stop: () => server.stop(),
-      },
-      'default',
-    )
-    gateways.push({ name, checkout, runtime: rt.label, server, client })
-    await createBucket(client, 'abench')
-    if (only.has('list')) {
-      await createBucket(client, 'listb')
-      await client.send(new PutObjectCommand({ Bucket: 'listb', Key: 'template', Body: '' }))
-      await fillCofferMeta(server.dataDir, 'listb', 'listb', LIST_KEYS)
-    }
-    // Objects for the GET workloads, written once (the PUT workloads write under other keys).
-    for (const w of ['get4k', 'get16m', 'get256m'] as const)
-      if (only.has(w)) {
-        const { size } = OPS[w]
-        await putCell(client, 'abench', `g${w}`, size, { concurrency: 4, maxOps: w === 'get4k' ? 64 : 4, maxMs: 1e9 })
-      }
-  }
-}
-
 /** results[gateway][metric] = one value per round */
 const results: Record<string, Record<string, number[]>> = {}
 const rec = (g: string, metric: string, v: number) => {
@@ -165,7 +124,52 @@ const load = () =>
     .loadavg()
     .map((x) => x.toFixed(2))
     .join(' ')
+/** Starts every checkout × runtime gateway and writes the objects the GET and list workloads read. */
+async function startGateways(): Promise<void> {
+  for (const checkout of checkouts) {
+    // Each checkout's own helper, so each gateway runs that checkout's code.
+    const { startServer } = (await import(
+      `${checkout}/test/helpers/server.ts`
+    )) as typeof import('../test/helpers/server.ts')
+    for (const rt of runtimes) {
+      const name = `${checkouts.length > 1 ? `${checkout.split('/').pop()}:` : ''}${rt.label}`
+      const prof = flags.prof ? ['--cpu-prof', `--cpu-prof-dir=${resolve(flags.prof, name)}`] : []
+      const server = await startServer({
+        env: { COFFER_HEAL_INTERVAL_MS: '3600000', COFFER_SCRUB_INTERVAL_MS: '3600000' },
+        // The same command line, run by the other binary (bin/coffer.mjs picks its loader by version).
+        wrap: (_cmd, argv) => ({ cmd: rt.bin, argv: [...rt.extra, ...prof, ...argv] }),
+      })
+      const client = clientFor(
+        {
+          name,
+          endpoint: server.endpoint,
+          ca: server.caPem,
+          accessKeyId: server.accessKeyId,
+          secretAccessKey: server.secretAccessKey,
+          pids: [server.pid],
+          stop: () => server.stop(),
+        },
+        'default',
+      )
+      gateways.push({ name, checkout, runtime: rt.label, server, client })
+      await createBucket(client, 'abench')
+      if (only.has('list')) {
+        await createBucket(client, 'listb')
+        await client.send(new PutObjectCommand({ Bucket: 'listb', Key: 'template', Body: '' }))
+        await fillCofferMeta(server.dataDir, 'listb', 'listb', LIST_KEYS)
+      }
+      // Objects for the GET workloads, written once (the PUT workloads write under other keys).
+      for (const w of ['get4k', 'get16m', 'get256m'] as const)
+        if (only.has(w)) {
+          const { size } = OPS[w]
+          await putCell(client, 'abench', `g${w}`, size, { concurrency: 4, maxOps: w === 'get4k' ? 64 : 4, maxMs: 1e9 })
+        }
+    }
+  }
+}
+
 try {
+  await startGateways()
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 ? [...gateways].reverse() : gateways
     for (const w of WORKLOADS) if (only.has(w)) for (const g of order) await runWorkload(g, w, r)
