@@ -14,7 +14,10 @@ export type CodecName = 'simd' | 'baseline'
 
 const WASM_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'wasm')
 
-/** docs/architecture.md §8: Node 20 runs relaxed SIMD only behind this V8 flag; Deno and Bun validate it as is. */
+/**
+ * docs/architecture.md §8: Node 20 runs relaxed SIMD only behind this V8 flag; Node 24, Deno and Bun
+ * validate it as is (so the flag is never set there).
+ */
 const RELAXED_FLAG = '--experimental-wasm-relaxed-simd'
 
 export async function loadBaselineCodec(): Promise<ErasureCodec> {

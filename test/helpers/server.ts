@@ -8,8 +8,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { node24Path } from '../../bin/node24.mjs'
 
-export type Runtime = 'node' | 'deno' | 'bun'
+/** 'node' is the Node running the tests (20 on our machines); 'node24' is bin/node24.mjs's binary. */
+export type Runtime = 'node' | 'node24' | 'deno' | 'bun'
 
 export interface TestServer {
   /** https://127.0.0.1:PORT */
@@ -54,6 +56,12 @@ export function runtimeCommand(runtime: Runtime, args: string[]): { cmd: string;
   switch (runtime) {
     case 'node':
       return { cmd: process.execPath, argv: [join(REPO_ROOT, 'bin/coffer.mjs'), ...args] }
+    case 'node24': {
+      // Installed beforehand (node24Path() with install, as test/runtimes/node24.test.ts does).
+      const cmd = node24Path({ install: false })
+      if (!cmd) throw new Error('no Node 24 binary: run `node bin/node24.mjs` first')
+      return { cmd, argv: [join(REPO_ROOT, 'bin/coffer.mjs'), ...args] }
+    }
     case 'deno':
       // The same permissions as deno.json's start task (ffi only for libSQL's native module).
       return {
