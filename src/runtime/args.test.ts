@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import type { RuntimeAdapter } from './adapter.ts'
 import { EXIT_USAGE, parseFlags, splitWords, type CommandSpec } from './args.ts'
-import { COMMANDS, main } from './cli.ts'
+import { main } from './cli.ts'
+import { COMMANDS } from './commands.ts'
 
 const CMD = {
   name: 'coffer test',

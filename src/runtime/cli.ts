@@ -1,29 +1,18 @@
 /**
  * The `coffer` command line: argv → command (server, node, cluster, admin, help, version), shared
  * by the Node, Deno and Bun entries. Parsing is pure (parseCommand); main runs the command.
+ *
+ * Each command's module is imported when that command runs, not before: `coffer admin …` (a
+ * short-lived client, run many times by scripts and the test suite) then loads the admin client
+ * only, not the server and storage stack that `coffer server` needs (about 1.5 s of CPU per start).
+ * The command list and help text are in commands.ts.
  */
 import { readFileSync } from 'node:fs'
 import type { RuntimeAdapter } from './adapter.ts'
-import { runServer, type Output } from './bootstrap.ts'
-import { parseServerArgs, SERVER_COMMAND, serverHelp } from './env.ts'
-import { runAdminCommand } from './admin-cli.ts'
-import { ADMIN_COMMANDS } from './admin-commands.ts'
-import { EXIT_USAGE, usageError, type CommandSpec } from './args.ts'
-import { CLUSTER_COMMANDS, runClusterCommand } from './cluster.ts'
-import { commandList, flagLines } from './help.ts'
-import { META_SERVER_COMMAND, runMetaServerCommand } from './meta-server.ts'
-import { NODE_COMMAND, runNodeCommand } from './storage-node.ts'
+import { EXIT_USAGE, usageError } from './args.ts'
+import type { Output } from './bootstrap.ts'
 
 export { EXIT_USAGE }
-
-/** Every command with flags, in help order: the help test walks this list. */
-export const COMMANDS: readonly CommandSpec[] = [
-  SERVER_COMMAND,
-  NODE_COMMAND,
-  META_SERVER_COMMAND,
-  ...CLUSTER_COMMANDS,
-  ...ADMIN_COMMANDS,
-]
 
 export type Command =
   | { kind: 'server'; args: string[] }
@@ -54,29 +43,6 @@ export function version(): string {
   return pkg.version ?? 'unknown'
 }
 
-/** `coffer help`: every command, then the flags of `coffer server` (what `npm start` runs). */
-export function helpText(): string {
-  return [
-    'coffer — S3-compatible object storage over HTTPS',
-    '',
-    'Commands:',
-    ...commandList(COMMANDS),
-    ...commandList([
-      { name: 'coffer help [COMMAND]', summary: 'this text, or the help of a command', flags: {} },
-      { name: 'coffer --version', summary: 'print the version', flags: {} },
-    ]),
-    '',
-    'Run `coffer COMMAND --help` (or `coffer help COMMAND`) for the flags of a command.',
-    '',
-    `Flags of ${SERVER_COMMAND.name} (npm start -- [flags]):`,
-    ...flagLines(SERVER_COMMAND.flags, { help: false }),
-    '',
-    'Root credentials: COFFER_ROOT_ACCESS_KEY and COFFER_ROOT_SECRET_KEY; when unset they are',
-    'generated at first start into <data>/credentials.json (mode 0600) and printed once.',
-    '',
-  ].join('\n')
-}
-
 const consoleOutput: Output = {
   out: (text) => console.log(text),
   err: (text) => console.error(text),
@@ -95,23 +61,24 @@ export async function main(
   const cmd = parseCommand(argv)
   switch (cmd.kind) {
     case 'help':
-      io.out(helpText())
+      io.out((await import('./commands.ts')).helpText())
       return 0
     case 'version':
       io.out(`coffer ${version()} (${adapter.name})`)
       return 0
     case 'admin':
-      return runAdminCommand(cmd.args, env, io)
+      return (await import('./admin-cli.ts')).runAdminCommand(cmd.args, env, io)
     case 'node':
-      return runNodeCommand(cmd.args, env, io, adapter)
+      return (await import('./storage-node.ts')).runNodeCommand(cmd.args, env, io, adapter)
     case 'cluster':
-      return runClusterCommand(cmd.args, env, io)
+      return (await import('./cluster.ts')).runClusterCommand(cmd.args, env, io)
     case 'meta-server':
-      return runMetaServerCommand(cmd.args, env, io, adapter)
+      return (await import('./meta-server.ts')).runMetaServerCommand(cmd.args, env, io, adapter)
     case 'unknown':
       io.err(`coffer: unknown command "${cmd.name}": use \`coffer server [flags]\`, or \`coffer help\` for the list`)
       return EXIT_USAGE
     case 'server': {
+      const { parseServerArgs, SERVER_COMMAND, serverHelp } = await import('./env.ts')
       const parsed = parseServerArgs(cmd.args, env)
       if (!parsed.ok) return usageError(io, SERVER_COMMAND.name, parsed.problems)
       if (parsed.help) {
@@ -119,6 +86,7 @@ export async function main(
         return 0
       }
       try {
+        const { runServer } = await import('./bootstrap.ts')
         await runServer(parsed.config, adapter, env, io)
         return undefined
       } catch (e) {
