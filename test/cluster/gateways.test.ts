@@ -3,10 +3,7 @@
  * and two `coffer server` processes sharing both, driven with the AWS SDK through each gateway.
  * Races between the gateways, a sqld crash under load, and a gateway killed mid-upload.
  */
-import { randomBytes } from 'node:crypto'
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { copyFile } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import {
   CompleteMultipartUploadCommand,
@@ -25,11 +22,11 @@ import {
 } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { adminJson, adminRun, type Credentials, tenant } from '../helpers/admin.ts'
-import { freePorts, initCluster, type NodeProc, startNode, stopNode } from '../helpers/nodes.ts'
+import { startCluster, type TestCluster } from '../helpers/cluster.ts'
 import { bucketName, s3Client, sdkError } from '../helpers/s3-client.ts'
 import { getBytes, objectBytes, pool, sha256, waitFor } from '../helpers/shards.ts'
-import { randomCredentials, startServer, type TestServer } from '../helpers/server.ts'
-import { type MetaServerProc, startMetaServer } from '../helpers/sqld.ts'
+import type { TestServer } from '../helpers/server.ts'
+import type { MetaServerProc } from '../helpers/sqld.ts'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -38,57 +35,30 @@ const NODES = 6
 const FAST_MS = 12_000
 
 describe('two gateways on one sqld over six storage nodes', () => {
-  let root: string
-  let clusterFile: string
-  let nodes: NodeProc[] = []
+  let cluster: TestCluster
   let sqld: MetaServerProc
   const gateways: TestServer[] = []
   const clients: S3Client[] = []
   const Bucket = bucketName('gw')
-
-  /** Each gateway keeps its own copy of the master key file (as on separate machines). */
-  const keyFile = (name: string) => join(root, `${name}.master.key`)
-  const startGateway = async (name: string, env: Record<string, string>) =>
-    startServer({
-      dataDir: join(root, name),
-      args: ['--cluster', clusterFile, '--meta', sqld.url, '--nodes', nodes.map((n) => n.url).join(',')],
-      env: { ...env, COFFER_MASTER_KEY_FILE: keyFile(name) },
-    })
+  const keyFile = (name: string) => cluster.keyFile(name)
 
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'coffer-gateways-'))
-    clusterFile = join(root, 'cluster.json')
-    initCluster(clusterFile)
-    const ports = await freePorts(NODES)
-    nodes = ports.map((port, i) => ({
-      port,
-      dataDir: join(root, `node-${i}`),
-      url: `https://127.0.0.1:${port}`,
-      log: '',
-    }))
-    await Promise.all(nodes.map((n) => startNode(n, clusterFile)))
-    sqld = await startMetaServer(clusterFile, join(root, 'meta'))
-    // What gateways of one cluster share besides the cluster file: the master key and root.
-    const masterKey = randomBytes(32).toString('hex')
-    for (const name of ['gw-a', 'gw-b']) await writeFile(keyFile(name), masterKey, { mode: 0o600 })
-    const creds = randomCredentials()
-    const env = {
-      COFFER_ROOT_ACCESS_KEY: creds.accessKeyId,
-      COFFER_ROOT_SECRET_KEY: creds.secretAccessKey,
-      COFFER_READ_TIMEOUT_MS: '5000',
-    }
+    cluster = await startCluster({
+      name: 'gateways',
+      nodes: NODES,
+      meta: true,
+      env: { COFFER_READ_TIMEOUT_MS: '5000' },
+    })
+    sqld = cluster.sqld!
     // Started together: both migrate the empty sqld at the same moment.
-    gateways.push(...(await Promise.all([startGateway('gw-a', env), startGateway('gw-b', env)])))
+    gateways.push(...(await Promise.all([cluster.startGateway('gw-a'), cluster.startGateway('gw-b')])))
     clients.push(...gateways.map((g) => s3Client(g)))
     await clients[0]!.send(new CreateBucketCommand({ Bucket }))
   }, 180_000)
 
   afterAll(async () => {
     for (const c of clients) c.destroy()
-    await Promise.all(gateways.map((g) => g.stop()))
-    await sqld?.stop()
-    await Promise.all(nodes.map((n) => stopNode(n)))
-    if (root) await rm(root, { recursive: true, force: true })
+    await cluster?.stop()
   })
 
   const [A, B] = [0, 1]

@@ -5,10 +5,6 @@
  * key. Lifecycle days are one second (COFFER_LIFECYCLE_DAY_SECONDS, a test setting) and rounds
  * small, so a pass takes many rounds and both gateways have every chance to step in.
  */
-import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import {
   CreateBucketCommand,
   HeadObjectCommand,
@@ -19,12 +15,11 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePorts, initCluster, type NodeProc, startNode, stopNode } from '../helpers/nodes.ts'
+import { startCluster, type TestCluster } from '../helpers/cluster.ts'
 import { rawRequest } from '../helpers/raw.ts'
 import { bucketName, s3Client } from '../helpers/s3-client.ts'
 import { pool, waitFor } from '../helpers/shards.ts'
-import { randomCredentials, startServer, type TestServer } from '../helpers/server.ts'
-import { type MetaServerProc, startMetaServer } from '../helpers/sqld.ts'
+import type { TestServer } from '../helpers/server.ts'
 
 const NODES = 6
 const PLAIN_KEYS = 40
@@ -39,57 +34,31 @@ interface Status {
 }
 
 describe('lifecycle on two gateways sharing one sqld', () => {
-  let root: string
-  let clusterFile: string
-  let nodes: NodeProc[] = []
-  let sqld: MetaServerProc
+  let cluster: TestCluster
   const gateways: TestServer[] = []
   const clients: S3Client[] = []
 
-  const keyFile = (name: string) => join(root, `${name}.master.key`)
-
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'coffer-lc-gateways-'))
-    clusterFile = join(root, 'cluster.json')
-    initCluster(clusterFile)
-    const ports = await freePorts(NODES)
-    nodes = ports.map((port, i) => ({
-      port,
-      dataDir: join(root, `node-${i}`),
-      url: `https://127.0.0.1:${port}`,
-      log: '',
-    }))
-    await Promise.all(nodes.map((n) => startNode(n, clusterFile)))
-    sqld = await startMetaServer(clusterFile, join(root, 'meta'))
-    const masterKey = randomBytes(32).toString('hex')
-    for (const name of ['gw-a', 'gw-b']) await writeFile(keyFile(name), masterKey, { mode: 0o600 })
-    const creds = randomCredentials()
-    const env = {
-      COFFER_ROOT_ACCESS_KEY: creds.accessKeyId,
-      COFFER_ROOT_SECRET_KEY: creds.secretAccessKey,
-      COFFER_LIFECYCLE_DAY_SECONDS: '1',
-      COFFER_LIFECYCLE_INTERVAL_MS: '300',
-      COFFER_LIFECYCLE_BATCH: '4',
-      COFFER_LIFECYCLE_PAUSE_MS: '20',
-      // No pacing by load: the test's own polling would stretch every pass (budget.test.ts covers it).
-      COFFER_LIFECYCLE_BUSY_PERCENT: '100',
-    }
-    const start = (name: string) =>
-      startServer({
-        dataDir: join(root, name),
-        args: ['--cluster', clusterFile, '--meta', sqld.url, '--nodes', nodes.map((n) => n.url).join(',')],
-        env: { ...env, COFFER_MASTER_KEY_FILE: keyFile(name) },
-      })
-    gateways.push(...(await Promise.all([start('gw-a'), start('gw-b')])))
+    cluster = await startCluster({
+      name: 'lc-gateways',
+      nodes: NODES,
+      meta: true,
+      env: {
+        COFFER_LIFECYCLE_DAY_SECONDS: '1',
+        COFFER_LIFECYCLE_INTERVAL_MS: '300',
+        COFFER_LIFECYCLE_BATCH: '4',
+        COFFER_LIFECYCLE_PAUSE_MS: '20',
+        // No pacing by load: the test's own polling would stretch every pass (budget.test.ts covers it).
+        COFFER_LIFECYCLE_BUSY_PERCENT: '100',
+      },
+    })
+    gateways.push(...(await Promise.all([cluster.startGateway('gw-a'), cluster.startGateway('gw-b')])))
     clients.push(...gateways.map((g) => s3Client(g)))
   }, 180_000)
 
   afterAll(async () => {
     for (const c of clients) c.destroy()
-    await Promise.all(gateways.map((g) => g.stop()))
-    await sqld?.stop()
-    await Promise.all(nodes.map((n) => stopNode(n)))
-    if (root) await rm(root, { recursive: true, force: true })
+    await cluster?.stop()
   })
 
   const status = async (g: number): Promise<Status> => {

@@ -7,15 +7,13 @@
  * scrub (`coffer admin heal run`: none missing or corrupt), and each stored write has exactly its
  * 3 shard files on the nodes' disks — none lost, none left over once GC has run.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { CreateBucketCommand, DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { adminJson, adminRun } from '../helpers/admin.ts'
-import { freePorts, initCluster, type NodeProc, startNode, stopNode } from '../helpers/nodes.ts'
+import { startCluster, type TestCluster } from '../helpers/cluster.ts'
+import type { NodeProc } from '../helpers/nodes.ts'
 import { bucketName, s3Client } from '../helpers/s3-client.ts'
-import { httpsGet, randomCredentials, startServer, type TestServer } from '../helpers/server.ts'
+import { httpsGet, type TestServer } from '../helpers/server.ts'
 import {
   byWriteId,
   getHealth,
@@ -47,12 +45,10 @@ interface Status {
 }
 
 describe('rebalance mover: six node processes, one gateway (2+1)', () => {
-  let root: string
-  let clusterFile: string
+  let cluster: TestCluster
   let nodes: NodeProc[] = []
   let gateway: TestServer
   let client: S3Client
-  const creds = randomCredentials()
   const Bucket = bucketName('rebalance')
   /** What every key must read back as; its segment count is its number of stored writes. */
   const live = new Map<string, Obj & { writes: number }>()
@@ -60,30 +56,10 @@ describe('rebalance mover: six node processes, one gateway (2+1)', () => {
   const url = (i: number) => nodes[i]!.url
 
   async function startGateway(rate: number): Promise<void> {
-    gateway = await startServer({
-      dataDir: join(root, 'gw'),
+    gateway = await cluster.startGateway('gw', {
       // A loaded machine (other suites running) can take long to start a gateway.
       readyTimeoutMs: 120_000,
-      args: [
-        '--cluster',
-        clusterFile,
-        '--ec',
-        '2+1',
-        '--nodes',
-        nodes
-          .slice(0, 5)
-          .map((n) => n.url)
-          .join(','),
-      ],
-      env: {
-        COFFER_ROOT_ACCESS_KEY: creds.accessKeyId,
-        COFFER_ROOT_SECRET_KEY: creds.secretAccessKey,
-        COFFER_GC_GRACE_MS: '500',
-        COFFER_REBALANCE_RATE: String(rate),
-        COFFER_REBALANCE_PAUSE_MS: '20',
-        COFFER_REBALANCE_INTERVAL_MS: '1000',
-        COFFER_SCRUB_INTERVAL_MS: '3600000',
-      },
+      env: { COFFER_REBALANCE_RATE: String(rate) },
     })
     client = s3Client(gateway)
   }
@@ -168,17 +144,19 @@ describe('rebalance mover: six node processes, one gateway (2+1)', () => {
   }
 
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'coffer-rebalance-'))
-    clusterFile = join(root, 'cluster.json')
-    initCluster(clusterFile)
-    const ports = await freePorts(NODES)
-    nodes = ports.map((port, i) => ({
-      port,
-      dataDir: join(root, `node-${i}`),
-      url: `https://127.0.0.1:${port}`,
-      log: '',
-    }))
-    await Promise.all(nodes.map((n) => startNode(n, clusterFile)))
+    cluster = await startCluster({
+      name: 'rebalance',
+      nodes: NODES,
+      listed: 5,
+      ec: '2+1',
+      env: {
+        COFFER_GC_GRACE_MS: '500',
+        COFFER_REBALANCE_PAUSE_MS: '20',
+        COFFER_REBALANCE_INTERVAL_MS: '1000',
+        COFFER_SCRUB_INTERVAL_MS: '3600000',
+      },
+    })
+    nodes = cluster.nodes
     await startGateway(64 * MiB)
     await client.send(new CreateBucketCommand({ Bucket }))
     for (let i = 0; i < 24; i++) await put(`base/${i}`, i % 6 === 0 ? 1 * MiB + 333 : 64 * KiB + 97 * i)
@@ -188,9 +166,7 @@ describe('rebalance mover: six node processes, one gateway (2+1)', () => {
 
   afterAll(async () => {
     client?.destroy()
-    await gateway?.stop()
-    await Promise.all(nodes.map((n) => stopNode(n)))
-    if (root) await rm(root, { recursive: true, force: true })
+    await cluster?.stop()
   }, 60_000)
 
   it('node add: existing shards move onto the new node, about its share; every object reads back', async () => {
