@@ -4,18 +4,14 @@
  * changed through gateway A (`coffer admin node …`) and followed by gateway B; where each write's
  * shards went is checked on the nodes' disks, and every object is read back after each step.
  */
-import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { adminJson, adminRun } from '../helpers/admin.ts'
-import { freePorts, initCluster, type NodeProc, startNode, stopNode } from '../helpers/nodes.ts'
+import { startCluster, type TestCluster } from '../helpers/cluster.ts'
+import { freePorts, type NodeProc } from '../helpers/nodes.ts'
 import { bucketName, s3Client } from '../helpers/s3-client.ts'
-import { randomCredentials, startServer, type TestServer } from '../helpers/server.ts'
-import { byWriteId, listShards, type Obj, putObj, verifyWhole, waitFor } from '../helpers/shards.ts'
-import { type MetaServerProc, startMetaServer } from '../helpers/sqld.ts'
+import type { TestServer } from '../helpers/server.ts'
+import { byWriteId, listShards, type Obj, pool, putObj, verifyWhole, waitFor } from '../helpers/shards.ts'
 
 const MiB = 1024 * 1024
 const NODES = 7 // 0…5 bootstrap the layout (--nodes); 6 is added later
@@ -30,9 +26,7 @@ interface LayoutAnswer {
 }
 
 describe('cluster layout: 7 node processes, sqld, two gateways (2+1)', () => {
-  let root: string
-  let clusterFile: string
-  let sqld: MetaServerProc
+  let cluster: TestCluster
   let nodes: NodeProc[] = []
   const gateways: TestServer[] = []
   const clients: S3Client[] = []
@@ -54,8 +48,11 @@ describe('cluster layout: 7 node processes, sqld, two gateways (2+1)', () => {
 
   /** Writes `n` objects through `client`; returns, per new write id, the node indexes holding its shards. */
   async function writeStep(tag: string, n: number, client: S3Client): Promise<Map<string, number[]>> {
-    for (let i = 0; i < n; i++)
+    // Four at a time: where a write goes depends on its key and the layout, not on the order.
+    const step = Array.from({ length: n }, (_, i) => i)
+    await pool(step, 4, async (i) => {
       stored.push(await putObj(client, Bucket, `${tag}/${i}`, i % 4 === 0 ? 3 * MiB + 17 : 64 * 1024 + i))
+    })
     const shards = byWriteId(await listShards(nodes.map((x) => x.dataDir)))
     const out = new Map<string, number[]>()
     for (const [id, files] of shards) {
@@ -72,63 +69,29 @@ describe('cluster layout: 7 node processes, sqld, two gateways (2+1)', () => {
 
   /** Every object stored so far reads back whole and unchanged through both gateways. */
   const verifyEverything = async () => {
-    for (const c of clients) await verifyWhole(c, Bucket, stored)
+    await Promise.all(clients.map((c) => verifyWhole(c, Bucket, stored)))
   }
 
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'coffer-layout-'))
-    clusterFile = join(root, 'cluster.json')
-    initCluster(clusterFile)
-    const ports = await freePorts(NODES)
-    nodes = ports.map((port, i) => ({
-      port,
-      dataDir: join(root, `node-${i}`),
-      url: `https://127.0.0.1:${port}`,
-      log: '',
-    }))
-    await Promise.all(nodes.map((n) => startNode(n, clusterFile)))
-    sqld = await startMetaServer(clusterFile, join(root, 'meta'))
-    const masterKey = randomBytes(32).toString('hex')
-    const creds = randomCredentials()
-    const start = async (name: string) => {
-      const keyFile = join(root, `${name}.master.key`)
-      await writeFile(keyFile, masterKey, { mode: 0o600 })
-      return startServer({
-        dataDir: join(root, name),
-        args: [
-          '--cluster',
-          clusterFile,
-          '--meta',
-          sqld.url,
-          '--ec',
-          '2+1',
-          '--nodes',
-          nodes
-            .slice(0, 6)
-            .map((n) => n.url)
-            .join(','),
-        ],
-        env: {
-          COFFER_ROOT_ACCESS_KEY: creds.accessKeyId,
-          COFFER_ROOT_SECRET_KEY: creds.secretAccessKey,
-          COFFER_MASTER_KEY_FILE: keyFile,
-          // The mover off: these steps look at where new writes go and at a drained node still holding shards.
-          COFFER_REBALANCE_RATE: '0',
-        },
-      })
-    }
+    cluster = await startCluster({
+      name: 'layout',
+      nodes: NODES,
+      listed: 6,
+      meta: true,
+      ec: '2+1',
+      // The mover off: these steps look at where new writes go and at a drained node still holding shards.
+      env: { COFFER_REBALANCE_RATE: '0' },
+    })
+    nodes = cluster.nodes
     // Started together: both find no layout and race to record the bootstrap one.
-    gateways.push(...(await Promise.all([start('gw-a'), start('gw-b')])))
+    gateways.push(...(await Promise.all([cluster.startGateway('gw-a'), cluster.startGateway('gw-b')])))
     clients.push(...gateways.map((g) => s3Client(g)))
     await clients[0]!.send(new CreateBucketCommand({ Bucket }))
   }, 180_000)
 
   afterAll(async () => {
     for (const c of clients) c.destroy()
-    await Promise.all(gateways.map((g) => g.stop()))
-    await sqld?.stop()
-    await Promise.all(nodes.map((n) => stopNode(n)))
-    if (root) await rm(root, { recursive: true, force: true })
+    await cluster?.stop()
   }, 60_000)
 
   it('bootstraps one layout from --nodes (each node its own zone); writes go to 3 distinct nodes', async () => {
