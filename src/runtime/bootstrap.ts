@@ -33,6 +33,7 @@ import { createPlatform } from './platform.ts'
 import { DEFAULT_HASH_WORKERS, type RuntimeSettings } from './env.ts'
 import { loadTlsMaterial } from './tls-options.ts'
 import { createLoadSignal } from './load-signal.ts'
+import { endpointUrl } from './endpoint.ts'
 
 export type { Output } from './adapter.ts'
 
@@ -47,10 +48,7 @@ const SHUTDOWN_GRACE_MS = 10_000
 /** After this, shutdown gives up on a clean close and exits non-zero. */
 const SHUTDOWN_DEADLINE_MS = 20_000
 
-/** `https://host:port` with IPv6 literals bracketed. */
-export function endpointUrl(host: string, port: number): string {
-  return `https://${host.includes(':') ? `[${host}]` : host}:${port}`
-}
+export { endpointUrl }
 
 /** Where a client on this machine connects when the server listens on a wildcard address. */
 const clientHost = (host: string) => (host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host)
