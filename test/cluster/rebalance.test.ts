@@ -56,11 +56,7 @@ describe('rebalance mover: six node processes, one gateway (2+1)', () => {
   const url = (i: number) => nodes[i]!.url
 
   async function startGateway(rate: number): Promise<void> {
-    gateway = await cluster.startGateway('gw', {
-      // A loaded machine (other suites running) can take long to start a gateway.
-      readyTimeoutMs: 120_000,
-      env: { COFFER_REBALANCE_RATE: String(rate) },
-    })
+    gateway = await cluster.startGateway('gw', { env: { COFFER_REBALANCE_RATE: String(rate) } })
     client = s3Client(gateway)
   }
 

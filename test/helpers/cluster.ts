@@ -73,7 +73,8 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
       const listed = nodes.slice(0, opts.listed ?? nodes.length).map((n) => n.url)
       const g = await startServer({
         dataDir: join(root, name),
-        readyTimeoutMs: extra.readyTimeoutMs,
+        // A loaded machine (other suites running) can take long to start a gateway over many processes.
+        readyTimeoutMs: extra.readyTimeoutMs ?? 120_000,
         args: [
           '--cluster',
           clusterFile,
