@@ -89,7 +89,12 @@ export const inlineCrc32 = (platform: Pick<Platform, 'crc32'>, bytes: Uint8Array
  * Inline bytes as read from the metadata, checked against their segment: a missing row, a
  * length or a CRC32 that differs is an error, never wrong bytes.
  */
-export function checkInline(platform: Pick<Platform, 'crc32'>, ref: InlineRef, bytes: Uint8Array | undefined, what: string): Uint8Array {
+export function checkInline(
+  platform: Pick<Platform, 'crc32'>,
+  ref: InlineRef,
+  bytes: Uint8Array | undefined,
+  what: string,
+): Uint8Array {
   if (!bytes) throw new CorruptMetadataError(`${what}: its bytes are missing from the metadata (inline_data ${ref.id})`)
   if (bytes.length !== ref.length || inlineCrc32(platform, bytes) !== ref.crc32)
     throw new CorruptMetadataError(

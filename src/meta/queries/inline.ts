@@ -15,9 +15,7 @@ export interface InlineBytes {
 
 /** The statement that stores `bytes` only when `gate` holds (a commit's token). */
 export function insertInlineStatement(db: Db, bytes: InlineBytes, gate: SQL) {
-  return db
-    .insert(inlineData)
-    .select(sql`select ${bytes.id}, ${sql.param(bytes.data, inlineData.data)} where ${gate}`)
+  return db.insert(inlineData).select(sql`select ${bytes.id}, ${sql.param(bytes.data, inlineData.data)} where ${gate}`)
 }
 
 /** The stored bytes of each id that has any (one statement); an id without a row is absent. */
