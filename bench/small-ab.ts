@@ -6,7 +6,8 @@
  * the load average after each round (figures mean little without it).
  * Usage: node --import tsx bench/small-ab.ts TARGET [TARGET …], TARGET = CHECKOUT[+flag=value…]
  * (e.g. `../inline+--inline-max=0` for the same build with inlining off).
- * Env: ROUNDS (default 3), SECONDS (per cell, default 6).
+ * Env: ROUNDS (default 3), SECONDS (per cell, default 6), SIZE (bytes, default 4096: the rows are
+ * named put4k… whatever it is).
  */
 import os from 'node:os'
 import { resolve } from 'node:path'
@@ -17,7 +18,7 @@ import { clientFor } from './lib/targets.ts'
 
 const rounds = Number(process.env.ROUNDS ?? 3)
 const cellMs = Number(process.env.SECONDS ?? 6) * 1000
-const SIZE = 4096
+const SIZE = Number(process.env.SIZE ?? 4096)
 
 const targets: { name: string; server: TestServer; client: S3Client }[] = []
 for (const spec of process.argv.slice(2)) {

@@ -5,6 +5,7 @@ import { pseudoRandom } from '../storage/erasure-storage.testkit.ts'
 import { createBucket } from './buckets.ts'
 import { deleteObjects } from './delete-object.ts'
 import { collectGarbage, collectOrphansPass, GC_PARALLEL } from './gc.ts'
+import { scrubRound } from './heal.ts'
 import { crashMetaAfter, type GcRig, openGcRig, put, unreferencedInline, unreferencedShards } from './gc.testkit.ts'
 import { abortUpload, createUpload, uploadPart } from './multipart.ts'
 import { completeUpload } from './multipart-complete.ts'
@@ -253,5 +254,28 @@ describe('inline objects and GC', () => {
     expect(await inlineRows(svc)).toBe(1)
     expect((await meta.gcBacklog(svc.db)).queued).toBe(0)
     expect(await listShards(g.rig.stores)).toEqual([]) // inline objects never touched a drive
+  })
+})
+
+describe('inline objects and the scrubber', () => {
+  it('finds inline bytes that fail their checksum and reports them (nothing to heal from)', async () => {
+    g = await openGcRig({ inlineMax: 64 * 1024 })
+    const svc = g.svc
+    const logged: string[] = []
+    svc.logger = { log: (level, msg) => logged.push(`${level} ${msg}`) }
+    await createBucket(svc, g.actor, 'scr', 'us-east-1')
+    await put(g, 'scr', 'ok', pseudoRandom(1000, 1))
+    await put(g, 'scr', 'bad', pseudoRandom(1000, 2))
+    const client = (
+      svc.db as unknown as { $client: { execute(q: { sql: string; args: unknown[] }): Promise<unknown> } }
+    ).$client
+    await client.execute({
+      sql: `update inline_data set data = zeroblob(1000) where id = (select json_extract(layout, '$.segments[0].inline.id')
+            from objects where bucket = 'scr' and "key" = 'bad')`,
+      args: [],
+    })
+    await scrubRound(svc, {}, 100, 1 << 20)
+    expect(svc.stats.corruptShardsFound).toBe(1)
+    expect(logged.filter((l) => l.startsWith('error scrub'))).toHaveLength(1)
   })
 })
