@@ -65,6 +65,8 @@ export async function storeInline(
     if (e instanceof BodyTooLarge) throw new Error(`an inline body exceeded its declared ${maxStored} stored bytes`)
     throw e
   }
+  // A view into a larger buffer (a pooled chunk) is copied: drivers differ in how they bind views.
+  if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) data = data.slice()
   const size = seal ? plainOf(data.length) : data.length
   const id = newId()
   const inline = { id, crc32: inlineCrc32(ctx.platform, data), length: data.length }
