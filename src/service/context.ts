@@ -86,7 +86,7 @@ export const DEFAULT_TUNING: Tuning = {
   rebalanceBatch: 100,
   rebalancePauseMs: 100,
   rebalanceIntervalMs: 3600_000,
-  inlineMax: 128 * 1024,
+  inlineMax: 17 * 1024, // 16 KiB objects, +16 bytes under D@RE; measured: docs/architecture.md §8
 }
 
 /**
