@@ -275,6 +275,22 @@ export const gcQueue = sqliteTable('gc_queue', {
   retryAt: timestamp('retry_at').notNull().default(sql`0`),
 })
 
+// ── small objects stored in the metadata ───────────────────────────────────────────────────
+
+/**
+ * The stored bytes of small objects (docs/architecture.md §2, inline objects): ciphertext when the
+ * object is encrypted. A side table, not a column of `objects`: listing and every scan of
+ * `objects` read whole table pages, and a blob of up to --inline-max in each row would spread a
+ * page of keys over as many pages. `id` is the storage write id the object row's layout names
+ * (its segment's `inline.id`); the row is inserted by the commit of that object row, in the same
+ * transaction, and deleted by GC once no row points at it (its layout goes to gc_queue like
+ * shards do, so a reader that already has the row finishes).
+ */
+export const inlineData = sqliteTable('inline_data', {
+  id: text('id').primaryKey(),
+  data: bytes('data').notNull(),
+})
+
 // ── durability bookkeeping ──────────────────────────────────────────────────────────────────
 
 /**

@@ -19,6 +19,10 @@ export interface RuntimeSettings {
 export const DEFAULT_HASH_WORKERS = 1
 const MAX_HASH_WORKERS = 64
 
+/** Small objects inlined into the metadata up to this: where a same-run A/B showed a gain (16 KiB objects; 17 KiB so they fit under D@RE, +16 bytes), docs/architecture.md §8. */
+const DEFAULT_INLINE_MAX = '17KiB'
+const MAX_INLINE_MAX = 1024 * 1024
+
 /** `coffer server`: the flags, their environment variables and help; README's table is generated from it. */
 export const SERVER_COMMAND = {
   name: 'coffer server',
@@ -150,6 +154,13 @@ export const SERVER_COMMAND = {
       default: DEFAULTS.minFree,
       help: 'space every drive, node and the metadata keep free of object data (`512MiB`, `2GiB`); a write that would go below gets 507 InsufficientStorage, deletes keep working',
     },
+    'inline-max': {
+      type: 'string',
+      value: 'SIZE',
+      env: 'COFFER_INLINE_MAX',
+      default: DEFAULT_INLINE_MAX,
+      help: 'objects whose stored bytes (after encryption) are at most this and known up front are kept in the metadata commit instead of on shards: one sync instead of k+m (`64KiB`, `0` turns it off; at most 1MiB)',
+    },
     sigv2: {
       type: 'string',
       value: 'on/off',
@@ -244,7 +255,7 @@ export function parseServerArgs(args: string[], env: Env): ParsedServerArgs {
     clusterFile: optionalPath(v.cluster),
     // validateConfig tells "--cluster without --nodes" apart by undefined, so no nodes is undefined.
     nodes: v.nodes.length ? v.nodes.map((n) => n.replace(/\/+$/, '')) : undefined,
-    tuning: readTuning(env, problems),
+    tuning: { ...readTuning(env, problems), inlineMax: parseSize(v['inline-max']) ?? parseSize(DEFAULT_INLINE_MAX)! },
     limits: {
       minRate: v['body-min-rate'],
       idleMs: v['body-idle-timeout'] * 1000,
@@ -258,6 +269,9 @@ export function parseServerArgs(args: string[], env: Env): ParsedServerArgs {
   if (v.sigv2 !== 'on' && v.sigv2 !== 'off') problems.push(`--sigv2 must be on or off, got "${v.sigv2}"`)
   if (parseSize(v['min-free']) === undefined)
     problems.push(`--min-free takes a size like 512MiB, 2GiB or 1048576 (bytes), got "${v['min-free']}"`)
+  const inlineMax = parseSize(v['inline-max'])
+  if (inlineMax === undefined || inlineMax > MAX_INLINE_MAX)
+    problems.push(`--inline-max takes a size from 0 to 1MiB like 64KiB or 131072 (bytes), got "${v['inline-max']}"`)
   if (config.hashWorkers > MAX_HASH_WORKERS)
     problems.push(`--hash-workers must be 0..${MAX_HASH_WORKERS}, got ${config.hashWorkers}`)
   // A bad number was refused above and left at its default, so validateConfig does not repeat it.

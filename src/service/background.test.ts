@@ -59,6 +59,7 @@ async function open(): Promise<Service> {
     masterKey: masterFile(),
     aead: createNodeAead(),
     metaSpace: async () => undefined,
+    tuning: { inlineMax: 0 }, // every object on shards: this pass heals and scrubs shards
   })
   await ensureRootUser(service, ROOT)
   await createBucket(service, await actorFor(service, ROOT.accessKeyId), 'b', 'us-east-1')

@@ -58,6 +58,12 @@ export interface Tuning {
   rebalancePauseMs: number
   /** A new mover pass over every object starts this long after the last one ended (a layout change starts one at once). */
   rebalanceIntervalMs: number
+  /**
+   * A PutObject (CopyObject, POST upload) whose stored bytes — ciphertext under D@RE or SSE — are
+   * at most this many, and known up front, is stored in the metadata commit itself instead of on
+   * shards (inline objects, docs/architecture.md §2); 0 turns it off (`--inline-max`).
+   */
+  inlineMax: number
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -80,6 +86,7 @@ export const DEFAULT_TUNING: Tuning = {
   rebalanceBatch: 100,
   rebalancePauseMs: 100,
   rebalanceIntervalMs: 3600_000,
+  inlineMax: 17 * 1024, // 16 KiB objects, +16 bytes under D@RE; measured: docs/architecture.md §8
 }
 
 /**

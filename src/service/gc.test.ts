@@ -5,10 +5,12 @@ import { pseudoRandom } from '../storage/erasure-storage.testkit.ts'
 import { createBucket } from './buckets.ts'
 import { deleteObjects } from './delete-object.ts'
 import { collectGarbage, collectOrphansPass, GC_PARALLEL } from './gc.ts'
-import { crashMetaAfter, type GcRig, openGcRig, put, unreferencedShards } from './gc.testkit.ts'
+import { scrubRound } from './heal.ts'
+import { crashMetaAfter, type GcRig, openGcRig, put, unreferencedInline, unreferencedShards } from './gc.testkit.ts'
 import { abortUpload, createUpload, uploadPart } from './multipart.ts'
 import { completeUpload } from './multipart-complete.ts'
 import { streamFromBytes } from '../util/streams.ts'
+import { listShards } from '../storage/erasure-storage.testkit.ts'
 
 let g: GcRig | undefined
 afterEach(async () => {
@@ -98,12 +100,19 @@ describe('garbage collection keeps up', () => {
 describe('no shard leaks whatever metadata call a crash cuts', () => {
   const small = (seed: number) => pseudoRandom(3_000 + seed, seed)
 
-  /** Runs `op` with the metadata dying after n calls, for every n until op completes uncut. */
-  async function everyCrashPoint(setup: (g: GcRig) => Promise<void>, op: (g: GcRig) => Promise<unknown>) {
+  /**
+   * Runs `op` with the metadata dying after n calls, for every n until op completes uncut.
+   * `inlineMax` > 0: the small objects are inline, and their bytes must not leak either.
+   */
+  async function everyCrashPoint(
+    setup: (g: GcRig) => Promise<void>,
+    op: (g: GcRig) => Promise<unknown>,
+    inlineMax = 0,
+  ) {
     const leaks: string[] = []
     let points = 0
     for (let n = 0; n < 40; n++) {
-      const rig = await openGcRig()
+      const rig = await openGcRig({ inlineMax })
       g = rig
       try {
         await createBucket(rig.svc, rig.actor, 'b', 'us-east-1')
@@ -122,6 +131,8 @@ describe('no shard leaks whatever metadata call a crash cuts', () => {
         await collectOrphansPass(rig.svc, -HOUR)
         const left = await unreferencedShards(rig)
         if (left.length > 0) leaks.push(`crash after ${n} metadata calls: ${left.length} unreferenced write(s)`)
+        const bytes = await unreferencedInline(rig)
+        if (bytes.length > 0) leaks.push(`crash after ${n} metadata calls: ${bytes.length} unreferenced inline row(s)`)
         points++
         if (!cut) break // the op ran to its end: every crash point before it was tried
       } finally {
@@ -148,6 +159,20 @@ describe('no shard leaks whatever metadata call a crash cuts', () => {
     await everyCrashPoint(
       (r) => put(r, 'b', 'k', small(1)),
       (r) => put(r, 'b', 'k', small(2)),
+    )
+  })
+
+  it('DeleteObjects and overwrite of inline objects: no bytes left in the metadata', async () => {
+    await everyCrashPoint(
+      async (r) => {
+        for (const k of ['a', 'b']) await put(r, 'b', k, small(k.charCodeAt(0)))
+      },
+      async (r) => {
+        await put(r, 'b', 'a', small(7))
+        const out = await deleteObjects(r.svc, r.actor, 'b', [{ key: 'a' }, { key: 'b' }])
+        if (out.some((o) => o.error)) throw new Error('a key failed')
+      },
+      64 * 1024,
     )
   })
 
@@ -205,5 +230,52 @@ describe('no shard leaks whatever metadata call a crash cuts', () => {
         await abortUpload(r.svc, r.actor, { bucket: 'b', key: 'k', uploadId })
       },
     )
+  })
+})
+
+describe('inline objects and GC', () => {
+  const inlineRows = async (svc: GcRig['svc']) => {
+    const client = (svc.db as unknown as { $client: { execute(sql: string): Promise<{ rows: unknown[] }> } }).$client
+    return (await client.execute('select id from inline_data')).rows.length
+  }
+
+  it('an overwritten or deleted inline object keeps its bytes for the grace period, then GC drops them with the entry', async () => {
+    g = await openGcRig({ inlineMax: 64 * 1024 })
+    const svc = g.svc
+    await createBucket(svc, g.actor, 'inl', 'us-east-1')
+    await put(g, 'inl', 'k', pseudoRandom(4096, 1))
+    await put(g, 'inl', 'k', pseudoRandom(4096, 2)) // the first version's bytes are now garbage
+    await put(g, 'inl', 'gone', pseudoRandom(100, 3))
+    await deleteObjects(svc, g.actor, 'inl', [{ key: 'gone' }])
+    expect(await inlineRows(svc)).toBe(3) // nothing removed before the grace ends: readers may hold the rows
+    expect((await meta.gcBacklog(svc.db)).queued).toBe(2)
+    expect((await collectGarbage(svc, Date.now(), HOUR)).removed).toBe(0)
+    expect((await collectGarbage(svc, Date.now() + 2 * HOUR, HOUR)).removed).toBe(2)
+    expect(await inlineRows(svc)).toBe(1)
+    expect((await meta.gcBacklog(svc.db)).queued).toBe(0)
+    expect(await listShards(g.rig.stores)).toEqual([]) // inline objects never touched a drive
+  })
+})
+
+describe('inline objects and the scrubber', () => {
+  it('finds inline bytes that fail their checksum and reports them (nothing to heal from)', async () => {
+    g = await openGcRig({ inlineMax: 64 * 1024 })
+    const svc = g.svc
+    const logged: string[] = []
+    svc.logger = { log: (level, msg) => logged.push(`${level} ${msg}`) }
+    await createBucket(svc, g.actor, 'scr', 'us-east-1')
+    await put(g, 'scr', 'ok', pseudoRandom(1000, 1))
+    await put(g, 'scr', 'bad', pseudoRandom(1000, 2))
+    const client = (
+      svc.db as unknown as { $client: { execute(q: { sql: string; args: unknown[] }): Promise<unknown> } }
+    ).$client
+    await client.execute({
+      sql: `update inline_data set data = zeroblob(1000) where id = (select json_extract(layout, '$.segments[0].inline.id')
+            from objects where bucket = 'scr' and "key" = 'bad')`,
+      args: [],
+    })
+    await scrubRound(svc, {}, 100, 1 << 20)
+    expect(svc.stats.corruptShardsFound).toBe(1)
+    expect(logged.filter((l) => l.startsWith('error scrub'))).toHaveLength(1)
   })
 })

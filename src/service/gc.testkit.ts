@@ -19,9 +19,11 @@ export interface GcRig {
   close(): Promise<void>
 }
 
-export async function openGcRig(): Promise<GcRig> {
+/** `inlineMax`: 0 by default, every object on shards; set, small objects go inline. */
+export async function openGcRig(opts: { inlineMax?: number } = {}): Promise<GcRig> {
   const rig = await makeRig()
   const svc = await openService({
+    tuning: { inlineMax: opts.inlineMax ?? 0 },
     metaUrl: ':memory:',
     stores: rig.stores,
     ec: { k: 4, m: 2 },
@@ -102,4 +104,14 @@ export async function unreferencedShards(g: GcRig): Promise<string[]> {
   }
   const ids = (await listShards(g.rig.stores)).map((s) => s.slice(s.indexOf('/') + 1).replace(/\.\d+$/, ''))
   return [...new Set(ids)].filter((id) => !referenced.has(id))
+}
+
+/** `inline_data` rows (inline objects' bytes) that no object row names: leaked bytes. */
+export async function unreferencedInline(g: GcRig): Promise<string[]> {
+  const client = (g.svc.db as unknown as { $client: { execute(sql: string): Promise<{ rows: unknown[] }> } }).$client
+  const rs = await client.execute(
+    `select id from inline_data d where not exists (select 1 from objects o
+       where json_extract(o.layout, '$.segments[0].inline.id') = d.id)`,
+  )
+  return (rs.rows as { id: string }[]).map((r) => String(r.id))
 }

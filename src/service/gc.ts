@@ -13,7 +13,7 @@ import * as meta from '../meta/index.ts'
 import { type DataLayout, isDataLayout, parseDataLayout } from '../storage/index.ts'
 import type { ServiceContext } from './context.ts'
 import { collectOrphans } from './heal.ts'
-import { layoutsOf, parseStoredData } from './stored-data.ts'
+import { inlineIdsOf, layoutsOf, parseStoredData } from './stored-data.ts'
 import { collectShardGarbage, isShardGarbage } from './rebalance/garbage.ts'
 
 /** Long enough for a slow client to finish streaming a large object it had already opened. */
@@ -51,6 +51,13 @@ export function garbageLayouts(entry: unknown): DataLayout[] {
   return [parseDataLayout(entry)]
 }
 
+/** The `inline_data` ids an entry names (an inline object's row went): deleted with the entry. */
+export function garbageInlineIds(entry: unknown): string[] {
+  if (typeof entry === 'object' && entry !== null && 'segments' in entry)
+    return inlineIdsOf(parseStoredData(entry, 'a gc_queue entry'))
+  return []
+}
+
 /** Runs `fn` over `items` with at most `width` at once. */
 async function pooled<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0
@@ -76,11 +83,14 @@ export async function collectGarbage(
     if (round > 0) await yieldToOthers()
     const due = await meta.takeGc(ctx.db, batch, dueBefore)
     const done: number[] = []
+    const inline: string[] = []
     await pooled(due, parallel, async (entry) => {
       try {
         // One shard a move left behind (docs/architecture.md §14), not a whole write.
         if (isShardGarbage(entry.layout)) await collectShardGarbage(ctx, entry.layout)
         else for (const layout of garbageLayouts(entry.layout)) await ctx.storage.remove(layout)
+        // An inline object's bytes go with its entry, in one transaction (doneGc).
+        inline.push(...garbageInlineIds(entry.layout))
         done.push(entry.id)
       } catch {
         // The store may be down: the entry stays leased and is retried once the lease ends (a
@@ -88,7 +98,7 @@ export async function collectGarbage(
         pass.failed++
       }
     })
-    if (done.length > 0) await meta.doneGc(ctx.db, done)
+    if (done.length > 0) await meta.doneGc(ctx.db, done, inline)
     pass.removed += done.length
     if (due.length < batch) return pass
   }

@@ -18,7 +18,14 @@ import { ServiceError } from './errors.ts'
 import { expirationOf } from './lifecycle/config.ts'
 import { type Actor, bucketFor } from './identities.ts'
 import { type ObjectInfo, objectInfo, showsVersions } from './object-info.ts'
-import { type Decryption, parseStoredData, readStoredRange, type StoredData } from './stored-data.ts'
+import {
+  checkInline,
+  type Decryption,
+  inlineIdsOf,
+  parseStoredData,
+  readStoredRange,
+  type StoredData,
+} from './stored-data.ts'
 
 export interface ObjectAddress {
   bucket: string
@@ -142,5 +149,25 @@ export async function openStored(
     ),
     objectId: record.objectId,
   }
-  return primeStream(readStoredRange(ctx.storage, obj.data, start, end, decryption), unavailable)
+  const inline = await readInline(ctx, obj.data, what)
+  return primeStream(readStoredRange(ctx.storage, obj.data, start, end, decryption, inline), unavailable)
+}
+
+/**
+ * The bytes of the data's inline segments, read from the metadata and checked against their
+ * CRC32 (checkInline): a mismatch or a missing row fails the read before any byte is sent. The
+ * row's bytes outlive an overwrite or delete by GC's grace period, as shards do.
+ */
+export async function readInline(
+  ctx: ServiceContext,
+  data: StoredData,
+  what: string,
+): Promise<ReadonlyMap<string, Uint8Array> | undefined> {
+  const ids = inlineIdsOf(data)
+  if (ids.length === 0) return undefined
+  const found = await meta.getInline(ctx.db, ids)
+  for (const seg of data.segments) {
+    if (seg.inline) checkInline(ctx.platform, seg.inline, found.get(seg.inline.id), what)
+  }
+  return found
 }

@@ -6,7 +6,7 @@
 import * as meta from '../meta/index.ts'
 import { type DataLayout, type HealResult, parseDataLayout, QuorumError } from '../storage/index.ts'
 import type { DurabilityStats, ServiceContext } from './context.ts'
-import { layoutsOf, parseStoredData } from './stored-data.ts'
+import { checkInline, layoutsOf, parseStoredData } from './stored-data.ts'
 import { recordedLayout } from './rebalance/garbage.ts'
 
 /** A heal that keeps failing (its data lost for good, or a store down for days) is dropped after this many tries. */
@@ -191,7 +191,23 @@ export async function scrubRound(
   const toHeal: DataLayout[] = []
   for (const row of rows) {
     if (row.layout === null) continue // a delete marker: no data
-    for (const layout of layoutsOf(parseStoredData(row.layout, `object ${row.bucket}/${row.key}`))) {
+    const what = `object ${row.bucket}/${row.key}`
+    const data = parseStoredData(row.layout, what)
+    for (const seg of data.segments) {
+      // Inline bytes (§2 step 8) have no redundancy to heal from: checked and reported only.
+      if (!seg.inline || budget < seg.inline.length) continue
+      budget -= seg.inline.length
+      const bytes = (await meta.getInline(ctx.db, [seg.inline.id])).get(seg.inline.id)
+      try {
+        checkInline(ctx.platform, seg.inline, bytes, what)
+      } catch (e) {
+        ctx.stats.corruptShardsFound++
+        ctx.logger.log('error', 'scrub: the bytes of an inline object are damaged; restore it from a backup', {
+          error: String(e),
+        })
+      }
+    }
+    for (const layout of layoutsOf(data)) {
       const deep = budget >= layout.size
       if (deep) budget -= layout.size
       const checks = deep ? await ctx.storage.verifyShards(layout) : await ctx.storage.probeShards(layout)

@@ -24,6 +24,7 @@ import { versionIdFor } from './versioning.ts'
 import { type LockRequest, lockForNewVersion } from './locks.ts'
 import { layoutsOf, type StoredData } from './stored-data.ts'
 import { newId, settle, storeData } from './stored-write.ts'
+import { inlineLength, storeInline } from './inline-write.ts'
 import type { Tag } from './tags.ts'
 import { expirationOf } from './lifecycle/config.ts'
 
@@ -98,6 +99,7 @@ export async function checkWriteConditions(
  * `sealed` is the write's object key and record (the row's `encryption`): if a namespace-key
  * rotation dropped the record's key version while the body streamed, the key is re-wrapped under
  * the current version and the commit tried again, so no row ever points at a dropped version.
+ * `inline`: the bytes of an inline object (./inline-write.ts), stored by the commit itself.
  */
 export async function commitStored(
   ctx: ServiceContext,
@@ -107,10 +109,11 @@ export async function commitStored(
   c: WriteConditions,
   sealed?: WriteCrypto,
   settles: readonly string[] = [],
+  inline?: meta.InlineBytes,
 ): Promise<void> {
   let result: meta.CommitResult
   for (let attempt = 1; ; attempt++) {
-    result = await meta.commitObject(ctx.db, row, writer, c, keyPin(sealed?.record), undefined, settles)
+    result = await meta.commitObject(ctx.db, row, writer, c, keyPin(sealed?.record), undefined, settles, inline)
     if (result.ok || result.reason !== 'key-version' || !sealed || attempt >= KEY_COMMIT_ATTEMPTS) break
     sealed = await rewrapForCurrentKey(ctx, sealed)
     row = { ...row, encryption: sealed.record }
@@ -160,14 +163,21 @@ export async function writeObject(
     request: input.sse,
   })
   const seal = crypto && { key: crypto.key, objectId, partNumber: 0 }
-  const { id, segment } = await storeData(ctx, input.body, seal, input.length)
+  // Small and of known length: stored by the commit itself, in the metadata (./inline-write.ts).
+  const inlineMax = inlineLength(ctx, input.length, seal !== undefined)
+  const inline = inlineMax === undefined ? undefined : await storeInline(ctx, input.body, seal, inlineMax)
+  const { id, segment } = inline
+    ? { id: undefined, segment: inline.segment }
+    : await storeData(ctx, input.body, seal, input.length)
+  // The write intent of shards, settled by the commit; an inline object has none.
+  const intents = id === undefined ? [] : [id]
   const data: StoredData = { v: 1, segments: [segment] }
   let digests: Digests
   try {
     digests = input.digests()
   } catch (e) {
     await removeQuietly(ctx, data)
-    await settle(ctx, [id])
+    await settle(ctx, intents)
     throw e
   }
   const row: meta.ObjectRow = {
@@ -194,12 +204,12 @@ export async function writeObject(
   }
   try {
     // The write intent is cleared by the commit's own transaction.
-    await commitStored(ctx, row, data, writer, input, crypto, [id])
+    await commitStored(ctx, row, data, writer, input, crypto, intents, inline?.bytes)
   } catch (e) {
     // A full database rolled the commit back: nothing points at the data, remove it now.
     if (meta.isDbFull(e)) await removeQuietly(ctx, data).catch(() => {})
     // A lost condition removed the data; anything else leaves it to orphan collection.
-    if (e instanceof ServiceError || meta.isDbFull(e)) await settle(ctx, [id]).catch(() => {})
+    if (e instanceof ServiceError || meta.isDbFull(e)) await settle(ctx, intents).catch(() => {})
     throw e
   }
   // Only the mode shows (x-amz-server-side-encryption), which a re-wrap does not change.

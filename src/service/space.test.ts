@@ -54,7 +54,8 @@ afterEach(async () => {
   rig = undefined
 })
 
-async function open(n: number, fake: Fake): Promise<Service> {
+/** `inlineMax` 0 by default: these cases are about shards; the inline case sets it. */
+async function open(n: number, fake: Fake, inlineMax = 0): Promise<Service> {
   const wrap = (s: ShardStore): ShardStore => ({
     ...s,
     async put(name, body) {
@@ -75,6 +76,7 @@ async function open(n: number, fake: Fake): Promise<Service> {
     aead: createNodeAead(),
     minFreeBytes: MIN_FREE,
     metaSpace: async () => fake.meta,
+    tuning: { inlineMax },
   })
   await ensureRootUser(service, ROOT)
   const actor = await actorFor(service, ROOT.accessKeyId)
@@ -203,6 +205,26 @@ describe('disk space admission', () => {
     }
     const svc = await open(6, fake)
     expect(await refused(put(svc, 'x', 10))).toMatch(/the metadata full/)
+  })
+
+  it('admits inline objects against the metadata filesystem alone: drives full or not', async () => {
+    // Every drive under its minimum, the metadata (another filesystem) with 1 MiB of room.
+    const fake: Fake = {
+      free: new Map(Array.from({ length: 6 }, (_, i) => [`d${i}`, 0] as const)),
+      fs: () => 'dev:2',
+      enospc: new Set(),
+      meta: { free: MIN_FREE + MiB, total: 1e9, fs: 'dev:9' },
+    }
+    const svc = await open(6, fake, 64 * 1024)
+    await put(svc, 'small', 4096) // inline: no drive involved
+    expect(await exists(svc, 'small')).toBe(true)
+    expect(await listShards(rig!.stores)).toEqual([])
+    await refused(put(svc, 'big', 64 * 1024 + 1)) // shards: the drives are full
+    // The metadata under its minimum: inline objects are refused too, naming it.
+    fake.meta = { free: MIN_FREE + 1000, total: 1e9, fs: 'dev:9' }
+    markSpaceStale(svc)
+    expect(await refused(put(svc, 'small2', 4096))).toMatch(/the metadata full/)
+    expect(await exists(svc, 'small2')).toBe(false)
   })
 
   it('treats ENOSPC in shard writes as those stores failing: InsufficientStorage, nothing visible', async () => {

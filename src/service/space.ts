@@ -162,6 +162,25 @@ export async function admitWrite(ctx: ServiceContext, id: string, bytes: number 
   return d
 }
 
+/**
+ * Admits `bytes` to be stored in the metadata (an inline object): the metadata's filesystem must
+ * keep its minimum after them, or InsufficientStorage before anything is stored. Nothing is
+ * reserved: the bytes land with the commit, a moment later.
+ */
+export async function admitMetadataWrite(ctx: ServiceContext, bytes: number): Promise<void> {
+  await fresh(ctx)
+  const short = (): Pool | undefined => {
+    for (const p of pools(ctx.space).values()) if (p.metadata && room(ctx.space, p) < bytes) return p
+    return undefined
+  }
+  let p = short()
+  if (p && Date.now() - ctx.space.at >= SPACE_TTL_MS) {
+    await refreshSpace(ctx)
+    p = short()
+  }
+  if (p) throw refuse(ctx.space, [{ ...p, need: bytes }])
+}
+
 function decide(ctx: ServiceContext, id: string, bytes: number | undefined): Admission | { refused: Pool[] } {
   const s = ctx.space
   const all = pools(s)

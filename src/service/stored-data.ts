@@ -1,11 +1,14 @@
 /**
  * How an object's bytes map onto storage writes: an ordered list of segments, one per PutObject
- * or one per multipart part, each with its own storage layout. Ranges cross segments here, and
- * encrypted segments are decrypted here (only the packages a range covers).
+ * or one per multipart part, each with its own storage layout — or, for a small object, its
+ * bytes in the metadata (an inline segment, docs/architecture.md §2). Ranges cross segments here,
+ * and encrypted segments are decrypted here (only the packages a range covers).
  */
 import { type Aead, decryptRange } from '../crypto/index.ts'
-import { type DataLayout, isDataLayout, type ObjectStorage } from '../storage/index.ts'
+import { crc32Js, type DataLayout, isDataLayout, type ObjectStorage } from '../storage/index.ts'
 import { fromBase64 } from '../util/bytes.ts'
+import type { Platform } from '../util/platform.ts'
+import { streamFromBytes } from '../util/streams.ts'
 import { describeValue, isCount, isRecord } from '../util/shape.ts'
 import { CorruptMetadataError } from './errors.ts'
 
@@ -15,13 +18,36 @@ export interface StoredData {
   segments: Segment[]
 }
 
-export interface Segment {
+/** Bytes on shards: a storage write's layout. */
+export interface ShardSegment {
   /** Plaintext bytes (the stored payload is longer when encrypted: cipherLength(size)). */
   size: number
   layout: DataLayout
   /** Present when the segment is D@RE-encrypted. */
   crypto?: SegmentCrypto
+  inline?: undefined
 }
+
+/** Bytes in the metadata (`inline_data`): a small object's whole payload. */
+export interface InlineSegment {
+  /** Plaintext bytes, as ShardSegment.size. */
+  size: number
+  inline: InlineRef
+  crypto?: SegmentCrypto
+  layout?: undefined
+}
+
+/**
+ * FORMAT: InlineSegment.inline: the `inline_data` row's id and the CRC32 (IEEE) and length of
+ * the stored bytes (ciphertext when encrypted), checked on every read.
+ */
+export interface InlineRef {
+  id: string
+  crc32: number
+  length: number
+}
+
+export type Segment = ShardSegment | InlineSegment
 
 /** FORMAT: Segment.crypto (and parts.crypto): the write's nonce prefix and its part number. */
 export interface SegmentCrypto {
@@ -41,15 +67,53 @@ export const singleSegment = (size: number, layout: DataLayout, crypto?: Segment
   segments: [crypto ? { size, layout, crypto } : { size, layout }],
 })
 
+/** The storage layouts of the data's shard segments (inline segments have none). */
 export function layoutsOf(data: StoredData | undefined | null): DataLayout[] {
-  return data?.segments.map((s) => s.layout) ?? []
+  const out: DataLayout[] = []
+  for (const s of data?.segments ?? []) if (s.layout) out.push(s.layout)
+  return out
 }
+
+/** The `inline_data` ids of the data's inline segments. */
+export function inlineIdsOf(data: StoredData | undefined | null): string[] {
+  const out: string[] = []
+  for (const s of data?.segments ?? []) if (s.inline) out.push(s.inline.id)
+  return out
+}
+
+/** CRC32 (IEEE) of inline bytes: native when the runtime has it. */
+export const inlineCrc32 = (platform: Pick<Platform, 'crc32'>, bytes: Uint8Array): number =>
+  platform.crc32 ? platform.crc32(bytes, 0) >>> 0 : crc32Js(bytes)
+
+/**
+ * Inline bytes as read from the metadata, checked against their segment: a missing row, a
+ * length or a CRC32 that differs is an error, never wrong bytes.
+ */
+export function checkInline(
+  platform: Pick<Platform, 'crc32'>,
+  ref: InlineRef,
+  bytes: Uint8Array | undefined,
+  what: string,
+): Uint8Array {
+  if (!bytes) throw new CorruptMetadataError(`${what}: its bytes are missing from the metadata (inline_data ${ref.id})`)
+  if (bytes.length !== ref.length || inlineCrc32(platform, bytes) !== ref.crc32)
+    throw new CorruptMetadataError(
+      `${what}: its bytes in the metadata fail their checksum (inline_data ${ref.id}: ${bytes.length} bytes, expected ${ref.length})`,
+    )
+  return bytes
+}
+
+const isInlineRef = (v: unknown): v is InlineRef =>
+  isRecord(v) && typeof v.id === 'string' && isCount(v.crc32) && v.crc32 <= 0xffffffff && isCount(v.length)
 
 export const isSegmentCrypto = (v: unknown): v is SegmentCrypto =>
   isRecord(v) && typeof v.prefix === 'string' && isCount(v.partNumber)
 
 const isSegment = (v: unknown): v is Segment =>
-  isRecord(v) && isCount(v.size) && isDataLayout(v.layout) && (v.crypto === undefined || isSegmentCrypto(v.crypto))
+  isRecord(v) &&
+  isCount(v.size) &&
+  (v.inline === undefined ? isDataLayout(v.layout) : v.layout === undefined && isInlineRef(v.inline)) &&
+  (v.crypto === undefined || isSegmentCrypto(v.crypto))
 
 /** An object row's `layout` as it enters the service; `what` names the row for the error. */
 export function parseStoredData(v: unknown, what: string): StoredData {
@@ -66,14 +130,19 @@ export function parseSegmentCrypto(v: unknown, what: string): SegmentCrypto | un
   throw new CorruptMetadataError(`${what}: the stored encryption parameters are malformed: ${describeValue(v)}`)
 }
 
-/** Streams bytes [start, end) of the object, opening each segment only when it is reached. */
+/**
+ * Streams bytes [start, end) of the object, opening each segment only when it is reached.
+ * `inline`: the checked bytes of its inline segments by id (checkInline), read beforehand.
+ */
 export function readStoredRange(
   storage: ObjectStorage,
   data: StoredData,
   start: number,
   end: number,
   decryption?: Decryption,
+  inline: ReadonlyMap<string, Uint8Array> = new Map(),
 ): ReadableStream<Uint8Array> {
+  const source: SegmentSource = { storage, inline }
   const pieces: { seg: Segment; from: number; to: number }[] = []
   let offset = 0
   for (const seg of data.segments) {
@@ -87,7 +156,7 @@ export function readStoredRange(
   // pass each chunk through once more.
   if (pieces.length === 1) {
     const only = pieces[0]!
-    return openSegment(storage, only.seg, only.from, only.to, decryption)
+    return openSegment(source, only.seg, only.from, only.to, decryption)
   }
   let current: ReadableStreamDefaultReader<Uint8Array> | undefined
   let index = 0
@@ -100,7 +169,7 @@ export function readStoredRange(
             controller.close()
             return
           }
-          current = openSegment(storage, piece.seg, piece.from, piece.to, decryption).getReader()
+          current = openSegment(source, piece.seg, piece.from, piece.to, decryption).getReader()
         }
         const { done, value } = await current.read()
         if (done) {
@@ -117,18 +186,35 @@ export function readStoredRange(
   })
 }
 
+interface SegmentSource {
+  storage: ObjectStorage
+  inline: ReadonlyMap<string, Uint8Array>
+}
+
+/** Stored bytes [s, e) of one segment: from its shards, or from its bytes in the metadata. */
+function storedBytes(source: SegmentSource, seg: Segment): (s: number, e: number) => ReadableStream<Uint8Array> {
+  if (!seg.inline) {
+    const layout = seg.layout
+    return (s, e) => source.storage.read(layout, s, e)
+  }
+  const bytes = source.inline.get(seg.inline.id)
+  if (!bytes) throw new Error(`inline segment ${seg.inline.id} was read without its bytes`)
+  return (s, e) => streamFromBytes(bytes.subarray(s, e))
+}
+
 function openSegment(
-  storage: ObjectStorage,
+  source: SegmentSource,
   seg: Segment,
   from: number,
   to: number,
   decryption?: Decryption,
 ): ReadableStream<Uint8Array> {
-  if (!seg.crypto) return storage.read(seg.layout, from, to)
+  const read = storedBytes(source, seg)
+  if (!seg.crypto) return read(from, to)
   if (!decryption) throw new Error('an encrypted segment was read without its object key')
   const prefix = fromBase64(seg.crypto.prefix)
   if (!prefix) throw new Error('an encrypted segment has a malformed nonce prefix')
-  return decryptRange((s, e) => storage.read(seg.layout, s, e), seg.size, from, to, {
+  return decryptRange(read, seg.size, from, to, {
     aead: decryption.aead,
     key: decryption.key,
     objectId: decryption.objectId,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { parseDataLayout } from '../storage/index.ts'
 import { parseEncryptionRecord } from './encryption.ts'
 import { CorruptMetadataError } from './errors.ts'
-import { parseSegmentCrypto, parseStoredData } from './stored-data.ts'
+import { checkInline, inlineCrc32, inlineIdsOf, layoutsOf, parseSegmentCrypto, parseStoredData } from './stored-data.ts'
 
 // What the service stores as opaque JSON in metadata is checked once when a row enters the
 // service: a damaged value is a clear internal error, never a half-typed object used further.
@@ -68,5 +68,49 @@ describe('stored values entering the service', () => {
     }
     // The message never shows the value: it holds a wrapped key.
     expect(() => parseEncryptionRecord({ ...record, mode: 'x' }, 'object b/k')).not.toThrow(/AAAA/)
+  })
+})
+
+describe('inline segments (docs/architecture.md §2, inline objects)', () => {
+  const bytes = new TextEncoder().encode('hello, inline')
+  const platform = {}
+  const ref = { id: 'w9', crc32: inlineCrc32(platform, bytes), length: bytes.length }
+
+  it('parse beside shard segments; only shard segments have layouts, only inline ones ids', () => {
+    const data = { v: 1, segments: [{ size: bytes.length, inline: ref }] }
+    expect(parseStoredData(data, 'object b/k')).toEqual(data)
+    expect(layoutsOf(parseStoredData(data, 'o'))).toEqual([])
+    expect(inlineIdsOf(parseStoredData(data, 'o'))).toEqual(['w9'])
+    const mixed = parseStoredData(
+      {
+        v: 1,
+        segments: [
+          { size: 10, layout },
+          { size: 1, inline: ref },
+        ],
+      },
+      'o',
+    )
+    expect(layoutsOf(mixed)).toEqual([layout])
+    expect(inlineIdsOf(mixed)).toEqual(['w9'])
+  })
+
+  it.each([
+    ['both a layout and inline bytes', { size: 1, layout, inline: ref }],
+    ['an inline ref without a checksum', { size: 1, inline: { id: 'w9', length: 1 } }],
+    ['a checksum past 32 bits', { size: 1, inline: { ...ref, crc32: 2 ** 32 } }],
+    ['a negative length', { size: 1, inline: { ...ref, length: -1 } }],
+  ])('refuse a segment with %s', (_what, seg) => {
+    expect(() => parseStoredData({ v: 1, segments: [seg] }, 'object b/k')).toThrow(CorruptMetadataError)
+  })
+
+  it('check the bytes read back: the CRC32 of zlib, and any difference is an error', () => {
+    expect(inlineCrc32(platform, new TextEncoder().encode('123456789'))).toBe(0xcbf43926) // the CRC32 check value
+    expect(checkInline(platform, ref, bytes, 'o')).toBe(bytes)
+    const flipped = bytes.slice()
+    flipped[3]! ^= 1
+    expect(() => checkInline(platform, ref, flipped, 'object b/k')).toThrow(/fail their checksum/)
+    expect(() => checkInline(platform, ref, bytes.subarray(1), 'o')).toThrow(CorruptMetadataError)
+    expect(() => checkInline(platform, ref, undefined, 'object b/k')).toThrow(/missing from the metadata/)
   })
 })

@@ -43,3 +43,4 @@ export {
   withNodeState,
 } from './cluster-layout.ts'
 export { type Candidate, placeShardsInDomains, worstZoneShare } from './domain-placement.ts'
+export { crc32Js } from './block-checksum.ts'

@@ -45,7 +45,8 @@ describe('gateway killed with -9 during a big DeleteObjects and overwrites', () 
   })
 
   it('kill -9 once part of the keys are deleted, with overwrites in flight', async () => {
-    server = await startServer({ dataDir })
+    // Shards only (--inline-max 0): this is GC's crash safety for shard files; inline objects have their own (src/service/gc.test.ts).
+    server = await startServer({ dataDir, args: ['--inline-max', '0'] })
     s3 = s3Client(server)
     await s3.send(new CreateBucketCommand({ Bucket }))
     await pool(keys, 16, async (Key) => {
@@ -85,7 +86,11 @@ describe('gateway killed with -9 during a big DeleteObjects and overwrites', () 
   })
 
   it('after restart, GC past grace and orphan collection leave no unreferenced shard', async () => {
-    server = await startServer({ dataDir, env: { COFFER_ORPHAN_GRACE_MS: '1000', COFFER_GC_GRACE_MS: '1000' } })
+    server = await startServer({
+      dataDir,
+      args: ['--inline-max', '0'],
+      env: { COFFER_ORPHAN_GRACE_MS: '1000', COFFER_GC_GRACE_MS: '1000' },
+    })
     await waitFor(
       'every shard file to be referenced by a row (GC queue drained, no intents left)',
       async () => {

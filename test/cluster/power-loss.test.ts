@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import { mkdtemp, realpath, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { crc32 } from 'node:zlib'
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { createClient } from '@libsql/client/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -23,7 +24,11 @@ const now = () => (Date.now() + 1) / 1000
 const CONCURRENT = 16
 const PER_WRITER = 3
 
-/** The object keys a metadata image holds, read by libSQL itself after WAL recovery. */
+/**
+ * The object keys a metadata image holds, read by libSQL itself after WAL recovery. A key whose
+ * bytes are inline (docs/architecture.md §2) counts only with its `inline_data` row whole: the
+ * length and CRC32 its layout records.
+ */
 async function keysIn(image: Map<string, Uint8Array | undefined>, db: string, wal: string): Promise<string[]> {
   const dir = await mkdtemp(join(tmpdir(), 'coffer-image-'))
   try {
@@ -36,7 +41,19 @@ async function keysIn(image: Map<string, Uint8Array | undefined>, db: string, wa
     try {
       const tables = await c.execute("select name from sqlite_master where type = 'table' and name = 'objects'")
       if (tables.rows.length === 0) return []
-      return (await c.execute('select key from objects order by key')).rows.map((r) => String(r.key))
+      const rows = (
+        await c.execute(
+          `select o.key, json_extract(o.layout, '$.segments[0].inline') ref, d.data from objects o
+           left join inline_data d on d.id = json_extract(o.layout, '$.segments[0].inline.id') order by o.key`,
+        )
+      ).rows
+      const whole = (r: (typeof rows)[number]) => {
+        if (r.ref === null) return true
+        const ref = JSON.parse(String(r.ref)) as { crc32: number; length: number }
+        const data = r.data === null ? undefined : new Uint8Array(r.data as ArrayBuffer)
+        return data !== undefined && data.length === ref.length && crc32(data) === ref.crc32
+      }
+      return rows.filter(whole).map((r) => String(r.key))
     } finally {
       c.close()
     }
@@ -168,5 +185,15 @@ describeWithClient('strace', 'metadata commits are durable before the answer (si
     }
     expect(missing, `WAL syncs: ${syncs.length}`).toEqual([])
     expect(answered.length).toBe(CONCURRENT * PER_WRITER)
+    // 4 KiB objects are inline (the default --inline-max): their bytes were in these commits too.
+    const c = createClient({ url: `file:${db}` })
+    try {
+      const kinds = await c.execute(
+        "select count(*) n from objects where json_extract(layout, '$.segments[0].inline') is not null",
+      )
+      expect(Number(kinds.rows[0]!.n)).toBe(2 + CONCURRENT * PER_WRITER)
+    } finally {
+      c.close()
+    }
   })
 })

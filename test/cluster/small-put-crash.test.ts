@@ -1,12 +1,14 @@
 /**
  * kill -9 of the gateway under a 4 KiB PUT ×16 load: after a restart on the same data dir, every
  * PUT that was answered 200 reads back byte for byte. The kill lands while commits of the other
- * writers are between their COMMIT and the shared WAL sync, and while shards are being written.
+ * writers are between their COMMIT and the shared WAL sync. 4 KiB objects are inline
+ * (docs/architecture.md §2): their bytes are in those commits, and every acknowledged one is whole.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { createClient } from '@libsql/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bodyBytes, bucketName, s3Client } from '../helpers/s3-client.ts'
 import { startServer, type TestServer } from '../helpers/server.ts'
@@ -80,6 +82,17 @@ describe('gateway killed with -9 during a 4 KiB PUT ×16 load', () => {
       if (!got?.equals(objectBytes(Key, SIZE))) lost.push(Key)
     }
     expect(lost, `${lost.length} of ${acked.length} acknowledged PUTs lost or changed`).toEqual([])
+    // The load took the inline path (4 KiB ≤ the default --inline-max): no shards, bytes in the commit.
+    const meta = createClient({ url: `file:${join(dataDir, 'meta.db')}` })
+    try {
+      const rs = await meta.execute(
+        "select count(*) n, sum(json_extract(layout, '$.segments[0].inline') is not null) inl from objects",
+      )
+      expect(Number(rs.rows[0]!.inl)).toBe(Number(rs.rows[0]!.n))
+      expect(Number(rs.rows[0]!.n)).toBeGreaterThanOrEqual(acked.length)
+    } finally {
+      meta.close()
+    }
     // Writes cut by the kill are either whole or absent, never a different body.
     for (const Key of [...sent].filter((k) => !acked.includes(k))) {
       const got = await s3

@@ -10,7 +10,8 @@ import { bucketIdOf, objectRow, partRow, uploadRow, writer } from '../../src/met
 import { deleteBucket, getBucket, insertBucket } from '../../src/meta/queries/buckets.ts'
 import { bucketVersionStats } from '../../src/meta/queries/bucket-stats.ts'
 import { enqueueHeal, takeHeal } from '../../src/meta/queries/durability.ts'
-import { enqueueGc, gcBacklog, takeGc } from '../../src/meta/queries/gc.ts'
+import { doneGc, enqueueGc, gcBacklog, takeGc } from '../../src/meta/queries/gc.ts'
+import { getInline } from '../../src/meta/queries/inline.ts'
 import {
   createNamespace,
   createUser,
@@ -181,6 +182,51 @@ export function metaContract(name: string, fresh: () => Promise<MetaTarget>): vo
       expect(results.filter((r) => r.ok)).toHaveLength(1)
       const queued = await takeGc(b.db, 10, new Date(Date.now() + 60_000))
       expect(queued.map((e) => e.layout)).toEqual([{ v: 1 }])
+    })
+
+    it('inline bytes commit with their row, read back byte for byte through the other gateway, leave with GC', async () => {
+      const [a, b] = await twoGateways()
+      const data = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 31 + 7) & 0xff)
+      const layout = { v: 1, segments: [{ size: data.length, inline: { id: 'inl-1', crc32: 1, length: data.length } }] }
+      expect(
+        (
+          await commitObject(a.db, objectRow('b', 'k', { layout }), writer(), {}, undefined, undefined, [], {
+            id: 'inl-1',
+            data,
+          })
+        ).ok,
+      ).toBe(true)
+      const got = (await getInline(b.db, ['inl-1', 'absent'])).get('inl-1')
+      expect(got).toBeInstanceOf(Uint8Array)
+      expect(Buffer.compare(Buffer.from(got!), Buffer.from(data))).toBe(0)
+      // A refused commit stores nothing: the bytes go only with their row.
+      const refused = await commitObject(
+        b.db,
+        objectRow('b', 'k', { layout }),
+        writer(),
+        { ifNoneMatch: '*' },
+        undefined,
+        undefined,
+        [],
+        {
+          id: 'inl-2',
+          data,
+        },
+      )
+      expect(refused.ok).toBe(false)
+      expect((await getInline(a.db, ['inl-2'])).size).toBe(0)
+      // An overwrite queues the old row's layout; GC drops the bytes with the entry.
+      expect((await commitObject(b.db, objectRow('b', 'k', { layout: { v: 1, segments: [] } }), writer())).ok).toBe(
+        true,
+      )
+      const queued = await takeGc(a.db, 10, new Date(Date.now() + 60_000))
+      expect(queued.map((e) => e.layout)).toEqual([layout])
+      await doneGc(
+        a.db,
+        queued.map((e) => e.id),
+        ['inl-1'],
+      )
+      expect((await getInline(b.db, ['inl-1'])).size).toBe(0)
     })
 
     it('concurrent commits on many keys through both gateways all land (no busy error reaches the caller)', async () => {

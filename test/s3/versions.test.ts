@@ -444,10 +444,12 @@ describe('old versions keep their data, through GC and a restart', () => {
     const plain = bucketName('plain')
     await s3.send(new CreateBucketCommand({ Bucket: plain }))
     const before = new Set(byWriteId(await listShards(dataDir)).keys())
-    await s3.send(new PutObjectCommand({ Bucket: plain, Key: 'x', Body: 'first' }))
+    // Past the default --inline-max, so the write leaves shard files to watch.
+    const onShards = (text: string) => text.padEnd(64 * 1024, '.')
+    await s3.send(new PutObjectCommand({ Bucket: plain, Key: 'x', Body: onShards('first') }))
     const firstWrite = [...byWriteId(await listShards(dataDir)).keys()].filter((id) => !before.has(id))
     expect(firstWrite).toHaveLength(1)
-    await s3.send(new PutObjectCommand({ Bucket: plain, Key: 'x', Body: 'second' }))
+    await s3.send(new PutObjectCommand({ Bucket: plain, Key: 'x', Body: onShards('second') }))
     await waitFor(
       'GC to remove the overwritten unversioned object',
       async () => !byWriteId(await listShards(dataDir)).has(firstWrite[0]!) || 'still there',

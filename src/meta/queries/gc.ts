@@ -4,6 +4,7 @@
  */
 import { and, asc, count, inArray, lte, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db.ts'
+import { deleteInlineStatement } from './inline.ts'
 import { gcQueue } from '../schema.ts'
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core'
 
@@ -72,9 +73,17 @@ export async function takeGc(
   return taken.sort((a, b) => a.id - b.id)
 }
 
-/** Removes finished entries. */
-export async function doneGc(db: Db, ids: readonly number[]): Promise<void> {
-  for (let i = 0; i < ids.length; i += CHUNK) {
-    await db.delete(gcQueue).where(inArray(gcQueue.id, ids.slice(i, i + CHUNK)))
+/**
+ * Removes finished entries; `inlineIds`: the bytes in the metadata those entries named (inline
+ * objects), deleted in the same transaction as their entries.
+ */
+export async function doneGc(db: Db, ids: readonly number[], inlineIds: readonly string[] = []): Promise<void> {
+  for (let i = 0; i < Math.max(ids.length, inlineIds.length); i += CHUNK) {
+    const entries = ids.slice(i, i + CHUNK)
+    const bytes = inlineIds.slice(i, i + CHUNK)
+    await db.batch([
+      db.delete(gcQueue).where(inArray(gcQueue.id, entries)),
+      ...(bytes.length > 0 ? [deleteInlineStatement(db, bytes)] : []),
+    ])
   }
 }

@@ -14,6 +14,7 @@ import { affected, rowWhere } from '../tx.ts'
 import { preparedPer } from '../prepared.ts'
 import { type KeyPin, keyVersionLive } from './keys.ts'
 import { enqueueGcFrom } from './gc.ts'
+import { type InlineBytes, insertInlineStatement } from './inline.ts'
 import { type Refusal, type Writer, writerAllowed, writerState, refusalOf } from './writer.ts'
 
 export type { ObjectRow }
@@ -211,6 +212,8 @@ function token(db: Db) {
  * `settles`: write intents of the row's data, cleared by the same transaction when it commits
  * (kept when it does not: the data is then still the caller's, or orphan collection's, to remove)
  * — one commit, and one WAL sync, fewer per PUT than clearing them afterwards.
+ * `inline`: the bytes of a small object the row's layout names (./inline.ts), stored by the same
+ * transaction, so the commit is the object's one durability point.
  */
 export async function commitObject(
   db: Db,
@@ -220,6 +223,7 @@ export async function commitObject(
   pin?: KeyPin,
   now = Date.now(),
   settles: readonly string[] = [],
+  inline?: InlineBytes,
 ): Promise<CommitResult> {
   const condition = conditionSql(row.bucket, row.key, cond, db)
   if (condition === false) return { ok: false, reason: 'precondition' }
@@ -228,7 +232,7 @@ export async function commitObject(
     writerState(db, writer),
     // Holds a row while the key version lives (the pinned namespace's row exists then).
     db.select({ one: sql`1` }).from(namespaces).where(live).limit(1),
-    ...gatedCommitStatements(db, row, writer, and(live, condition), now, settles),
+    ...gatedCommitStatements(db, row, writer, and(live, condition), now, settles, inline),
   ])
   if (affected(claimed) === 1) return { ok: true }
   const refusal = refusalOf(state, writer)
@@ -248,6 +252,7 @@ export function gatedCommitStatements(
   gate: SQL | undefined,
   now = Date.now(),
   settles: readonly string[] = [],
+  inline?: InlineBytes,
 ) {
   assertStorableKey(row.key)
   if (writer.bucket !== row.bucket)
@@ -258,6 +263,7 @@ export function gatedCommitStatements(
   return [
     t.claim(and(writerAllowed(db, writer), gate)!),
     ...newVersionStatements(db, row, t.held, now),
+    ...(inline ? [insertInlineStatement(db, inline, t.held)] : []),
     // Write intents the commit settles go with it, and only if it lands (see commitObject).
     ...(settles.length > 0 ? [db.delete(writeIntents).where(and(inArray(writeIntents.id, [...settles]), t.held))] : []),
     t.release(),

@@ -223,11 +223,11 @@ function rowLayouts(row: LayoutRow): DataLayout[] {
 
 /** `raw` (an object row's stored data, as read) with the shards of `moves` of write `id` on their targets. */
 function movedData(raw: unknown, id: string, moves: readonly ShardMove[]): unknown {
-  const data = raw as { segments: { layout: DataLayout }[] }
+  const data = raw as { segments: { layout?: DataLayout }[] }
   return {
     ...data,
     segments: data.segments.map((seg) => {
-      if (seg.layout.id !== id) return seg
+      if (!seg.layout || seg.layout.id !== id) return seg // inline segments have no shards
       let layout = seg.layout
       for (const m of moves) layout = withShardOn(layout, m.index, m.to)
       return { ...seg, layout }
