@@ -56,7 +56,13 @@ describe('drive loss (embedded, 4+2 over 6 drives)', () => {
   beforeAll(async () => {
     server = await startServer({
       // Scrub stats every shard once a second; the healer drains its queue five times a second.
-      env: { COFFER_SCRUB_INTERVAL_MS: '1000', COFFER_HEAL_INTERVAL_MS: '200', COFFER_SCRUB_DEEP_BYTES: '0' },
+      // Shards only (--inline-max 0): these cases are about drives, and small objects would be inline.
+      env: {
+        COFFER_INLINE_MAX: '0',
+        COFFER_SCRUB_INTERVAL_MS: '1000',
+        COFFER_HEAL_INTERVAL_MS: '200',
+        COFFER_SCRUB_DEEP_BYTES: '0',
+      },
     })
     s3 = s3Client(server)
     backup = await mkdtemp(join(tmpdir(), 'coffer-drive-backup-'))
@@ -164,6 +170,7 @@ describe('bitrot in shard files', () => {
     // The scrubber's deep pass (whole shards, every checksum) is what finds rot in parity shards.
     server = await startServer({
       env: {
+        COFFER_INLINE_MAX: '0', // shards only: rot in shard files is what this block flips
         COFFER_SCRUB_INTERVAL_MS: '2000',
         COFFER_HEAL_INTERVAL_MS: '200',
         COFFER_SCRUB_DEEP_BYTES: String(256 * MiB),
@@ -304,6 +311,7 @@ describe('drives unusable: one (writes degrade), three of six (503), then back (
   beforeAll(async () => {
     server = await startServer({
       env: {
+        COFFER_INLINE_MAX: '0', // shards only: small writes would be inline and need no drive
         COFFER_READ_TIMEOUT_MS: '2000',
         COFFER_SCRUB_INTERVAL_MS: '1000',
         COFFER_HEAL_INTERVAL_MS: '200',

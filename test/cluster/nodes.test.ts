@@ -90,6 +90,9 @@ describe('storage nodes: 6 node processes + gateway (4+2)', () => {
       dataDir: join(root, 'gateway'),
       args: ['--cluster', clusterFile, '--nodes', nodes.map((n) => n.url).join(',')],
       env: {
+        // Shards only: these cases count shards on the nodes and take nodes away; objects at or
+        // under --inline-max would live in the gateway's metadata instead.
+        COFFER_INLINE_MAX: '0',
         COFFER_SCRUB_INTERVAL_MS: '1000',
         COFFER_HEAL_INTERVAL_MS: '200',
         COFFER_SCRUB_DEEP_BYTES: '0',
