@@ -66,7 +66,9 @@ async function downgradeToBeforeAccessControl(): Promise<void> {
 }
 
 it('users from before access control keep readwrite; their data reads as before', async () => {
-  server = await startServer({ dataDir, env })
+  // A pre-0006 version kept every object on shards (inline objects came with 0011), so the
+  // server that writes the old data does too.
+  server = await startServer({ dataDir, env: { ...env, COFFER_INLINE_MAX: '0' } })
   const app = await adminJson<Credentials>(server, [
     'user',
     'create',
