@@ -16,6 +16,7 @@ import { drizzle } from 'drizzle-orm/libsql/node'
 import type { LibSQLDatabase } from 'drizzle-orm/libsql/driver-core'
 import { coalescing } from '../util/coalescing.ts'
 import { applyMigrations } from './migrate.ts'
+import { writeLane } from './write-lane.ts'
 
 export type Db = LibSQLDatabase
 
@@ -63,6 +64,9 @@ const BUSY_TIMEOUT_MS = 5_000
  * stalled or unreachable sqld must not hold S3 requests until the client's own timeout.
  */
 export const META_REQUEST_TIMEOUT_MS = 10_000
+
+/** Write batches one gateway keeps in flight to sqld: SQLite has one writer anyway. */
+const SQLD_WRITE_BATCHES = 1
 
 const isEmbedded = (url: string): boolean => url.startsWith('file:') || url === ':memory:'
 const isMemory = (url: string): boolean => url === ':memory:' || url.startsWith('file::memory:')
@@ -126,7 +130,10 @@ export async function openDb(url: string, opts: OpenDbOptions = {}): Promise<Met
   // whose read-then-write can fail with SQLITE_BUSY against another writer; BEGIN IMMEDIATE
   // takes the write lock up front and waits for it instead.
   const batch = client.batch.bind(client)
-  client.batch = (stmts: Array<InStatement | [string, InArgs?]>, mode: TransactionMode = 'write') => batch(stmts, mode)
+  // On sqld, one write batch of this gateway in flight at a time (write-lane.ts says why).
+  const lane = embedded ? undefined : writeLane(SQLD_WRITE_BATCHES, META_REQUEST_TIMEOUT_MS)
+  client.batch = (stmts: Array<InStatement | [string, InArgs?]>, mode: TransactionMode = 'write') =>
+    lane && mode !== 'read' ? lane(() => batch(stmts, mode)) : batch(stmts, mode)
   const walPath = embedded && opts.syncFile ? walOf(url) : undefined
   if (walPath && opts.syncFile) groupCommit(client, walPath, opts.syncFile)
   try {

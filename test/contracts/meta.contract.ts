@@ -229,7 +229,9 @@ export function metaContract(name: string, fresh: () => Promise<MetaTarget>): vo
       expect((await getInline(b.db, ['inl-1'])).size).toBe(0)
     })
 
-    it('concurrent commits on many keys through both gateways all land (no busy error reaches the caller)', async () => {
+    it('concurrent commits on many keys through both gateways all land (no busy error reaches the caller)', {
+      repeats: 10,
+    }, async () => {
       const [a, b] = await twoGateways()
       const results = await Promise.all(
         Array.from({ length: 60 }, (_, i) =>
