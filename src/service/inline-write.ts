@@ -5,7 +5,7 @@
  * `inline_data` in the same transaction. No write intent, no shards, no shard syncs: the commit
  * (group-committed, §2 step 7) is its one durability point.
  */
-import { cipherLength, encryptStream, generatePrefix, plainLength } from '../crypto/index.ts'
+import { cipherLength, plainLength } from '../crypto/index.ts'
 import type * as meta from '../meta/index.ts'
 import { toBase64 } from '../util/bytes.ts'
 import { BodyTooLarge, readAll } from '../util/streams.ts'
@@ -13,7 +13,7 @@ import type { ServiceContext } from './context.ts'
 import { type InlineSegment, inlineCrc32 } from './stored-data.ts'
 import { admitMetadataWrite } from './space.ts'
 import type { Seal } from './stored-write.ts'
-import { newId } from './stored-write.ts'
+import { newId, sealBody } from './stored-write.ts'
 
 export interface InlineWrite {
   segment: InlineSegment
@@ -47,16 +47,7 @@ export async function storeInline(
     await plaintext.cancel(e).catch(() => {})
     throw e
   }
-  const prefix = seal ? await generatePrefix() : undefined
-  const body = seal
-    ? encryptStream(plaintext, {
-        aead: ctx.keys.aead,
-        key: seal.key,
-        objectId: seal.objectId,
-        partNumber: seal.partNumber,
-        prefix: prefix!,
-      })
-    : plaintext
+  const { body, prefix } = await sealBody(ctx, plaintext, seal)
   let data: Uint8Array
   try {
     data = await readAll(body, maxStored)

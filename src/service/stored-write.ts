@@ -56,6 +56,27 @@ export async function storeData(
   }
 }
 
+/**
+ * The body as stored: sealed under `seal` when given (D@RE, SSE-C, SSE-KMS), as it came otherwise.
+ * A fresh nonce prefix per storage write, never per object: a re-uploaded part reuses its key.
+ */
+export async function sealBody(
+  ctx: ServiceContext,
+  plaintext: ReadableStream<Uint8Array>,
+  seal: Seal | undefined,
+): Promise<{ body: ReadableStream<Uint8Array>; prefix?: Uint8Array }> {
+  if (!seal) return { body: plaintext }
+  const prefix = await generatePrefix()
+  const body = encryptStream(plaintext, {
+    aead: ctx.keys.aead,
+    key: seal.key,
+    objectId: seal.objectId,
+    partNumber: seal.partNumber,
+    prefix,
+  })
+  return { body, prefix }
+}
+
 async function storeAdmitted(
   ctx: ServiceContext,
   id: string,
@@ -63,17 +84,7 @@ async function storeAdmitted(
   seal: Seal | undefined,
   exclude: ReadonlySet<string>,
 ): Promise<StoredWrite> {
-  // A fresh nonce prefix per storage write, never per object: a re-uploaded part reuses its key.
-  const prefix = seal ? await generatePrefix() : undefined
-  const body = seal
-    ? encryptStream(plaintext, {
-        aead: ctx.keys.aead,
-        key: seal.key,
-        objectId: seal.objectId,
-        partNumber: seal.partNumber,
-        prefix: prefix!,
-      })
-    : plaintext
+  const { body, prefix } = await sealBody(ctx, plaintext, seal)
   await meta.recordIntent(ctx.db, id)
   // On failure the intent stays: a store that confirms late may still leave a shard behind,
   // and orphan collection removes it by id.
