@@ -140,7 +140,8 @@ export interface KeyRing {
    * Master keys a blob read now may still be wrapped under, while a master-key rotation in this
    * process is in flight: the next key from its commit on (the commit is visible to other
    * requests before it resolves: group commit waits for the WAL sync), the previous key for a
-   * grace after the swap (a blob read before the commit, unwrapped after). keyring.ts underMaster.
+   * grace after the swap (a blob read before the commit, unwrapped after). Entries accumulate
+   * over back-to-back rotations (keyring.ts holdMasterKey, underMaster).
    */
   inFlight?: { key: Uint8Array; until: number }[]
 }

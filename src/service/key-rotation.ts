@@ -23,14 +23,15 @@ import {
   stagedKeySetting,
   type StagedKey,
   followMasterKey,
+  holdMasterKey,
+  OLD_MASTER_GRACE_MS,
+  releaseMasterKey,
   withKeyLock,
 } from './keyring.ts'
 
 /** Records re-wrapped per round of a namespace rotation. */
 const REWRAP_PAGE = 500
 
-/** How long the replaced master key still opens blobs read before a rotation's commit. */
-const OLD_MASTER_GRACE_MS = 30_000
 
 /**
  * New master key: (1) written beside the key file as `<file>.new`; (2) every namespace key (and
@@ -76,7 +77,7 @@ export async function rotateMasterKey(ctx: ServiceContext): Promise<{ namespaces
     await ctx.keys.file.stage(next)
     // From the commit on, other requests may read blobs wrapped under `next` before the commit
     // resolves (it waits for the WAL sync) and before the swap below; until then they try both.
-    ctx.keys.inFlight = [{ key: next, until: Number.POSITIVE_INFINITY }]
+    holdMasterKey(ctx, next, Number.POSITIVE_INFINITY)
     try {
       await meta.commitMasterRotation(
         ctx.db,
@@ -87,14 +88,15 @@ export async function rotateMasterKey(ctx: ServiceContext): Promise<{ namespaces
         kms,
       )
     } catch (e) {
-      ctx.keys.inFlight = undefined
+      releaseMasterKey(ctx, next)
       await ctx.keys.file.discard().catch(() => {})
       throw e
     }
-    ctx.keys.master = next
     // A request that read a blob before the commit may unwrap it after the swap: the old key
     // stays usable for that, briefly (then only the new one is kept in memory).
-    ctx.keys.inFlight = [{ key: old, until: Date.now() + OLD_MASTER_GRACE_MS }]
+    holdMasterKey(ctx, old, Date.now() + OLD_MASTER_GRACE_MS)
+    ctx.keys.master = next
+    releaseMasterKey(ctx, next)
     ctx.keys.cache.clear()
     await ctx.keys.file.promote()
     return { namespaces: rows.length }

@@ -94,12 +94,37 @@ export async function underMaster<T>(ctx: ServiceContext, open: (master: Uint8Ar
   }
 }
 
+/**
+ * Keeps `key` usable by underMaster until `until` (a rotation's next key from its commit on, a
+ * replaced key for a grace). Entries accumulate: two rotations in quick succession must not drop
+ * the key a request read its blob under before the first one (the soak found 500s there).
+ */
+export function holdMasterKey(ctx: ServiceContext, key: Uint8Array, until: number): void {
+  const now = Date.now()
+  const kept = (ctx.keys.inFlight ?? []).filter((e) => e.until >= now && !sameKey(e.key, key))
+  kept.push({ key, until })
+  ctx.keys.inFlight = kept
+}
+
+/** Drops `key` from the held keys (a rotation whose commit failed: its next key never existed). */
+export function releaseMasterKey(ctx: ServiceContext, key: Uint8Array): void {
+  const kept = (ctx.keys.inFlight ?? []).filter((e) => !sameKey(e.key, key))
+  ctx.keys.inFlight = kept.length > 0 ? kept : undefined
+}
+
+const sameKey = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((v, i) => v === b[i])
+
+/** How long a replaced master key still opens blobs read before the rotation's commit. */
+export const OLD_MASTER_GRACE_MS = 30_000
+
 export async function followMasterKey(ctx: ServiceContext): Promise<'current' | 'reloaded'> {
   const stored = await meta.getSetting(ctx.db, FINGERPRINT_SETTING)
   if (stored === undefined || fingerprintsEqual(await masterKeyFingerprint(ctx.keys.master), stored)) return 'current'
   const found = await ctx.keys.file.reload?.()
   for (const key of [found?.key, found?.staged]) {
     if (key && fingerprintsEqual(await masterKeyFingerprint(key), stored)) {
+      // A blob this gateway read just before may still be wrapped under the key it replaces.
+      holdMasterKey(ctx, ctx.keys.master, Date.now() + OLD_MASTER_GRACE_MS)
       ctx.keys.master = key
       ctx.keys.cache.clear()
       ctx.logger.log('info', 'master key: took the rotated key from the key file', { file: ctx.keys.file.where })
