@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openDb } from './db.ts'
+import { isMetaUnavailable } from './errors.ts'
 import { createClient } from '@libsql/client'
 import { applyMigrations, migrationsFolder } from './migrate.ts'
 import { getUser, listNamespaces, upsertRootUser } from './queries/identities.ts'
@@ -78,6 +79,47 @@ describe('openDb', () => {
     expect(done).toBe(true)
     release = undefined
     await meta.close()
+  })
+
+  it('a failed WAL sync refuses the write and everything after it, reads included, as unavailable', async () => {
+    const url = tempUrl()
+    let fail = false
+    const syncFile = async () => {
+      if (fail) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })
+    }
+    const meta = await openDb(url, { syncFile })
+    await upsertRootUser(meta.db, { accessKeyId: 'AK0', wrappedSecret: 's0' })
+    fail = true
+    const write = await upsertRootUser(meta.db, { accessKeyId: 'AK1', wrappedSecret: 's1' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(isMetaUnavailable(write), String(write)).toBe(true)
+    // The commit sits in SQLite's cache, maybe not on disk: it must not be served, nor anything else.
+    fail = false
+    for (const attempt of [
+      () => getUser(meta.db, 'AK1'),
+      () => getUser(meta.db, 'AK0'),
+      () => listNamespaces(meta.db),
+    ]) {
+      const e = await attempt().then(
+        () => undefined,
+        (err: unknown) => err,
+      )
+      expect(isMetaUnavailable(e), String(e)).toBe(true)
+    }
+    const again = await upsertRootUser(meta.db, { accessKeyId: 'AK2', wrappedSecret: 's2' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(isMetaUnavailable(again)).toBe(true)
+    await meta.close()
+    // Reopened (a gateway restart), SQLite recovers from what the file holds and serves again;
+    // here no power was lost, so the unacknowledged commit (root's key replaced) did land, as a
+    // 503 allows.
+    const reopened = await openDb(url, { syncFile })
+    expect((await getUser(reopened.db, 'AK1'))?.wrappedSecret).toBe('s1')
+    await reopened.close()
   })
 
   it('opens :memory: with the schema in place', async () => {

@@ -20,6 +20,28 @@ import { writeLane } from './write-lane.ts'
 
 export type Db = LibSQLDatabase
 
+/**
+ * The WAL sync of group commit failed (EIO, ENOSPC on a thin volume, a vanished disk). The
+ * commits it covered are already visible in SQLite's page cache, but may not be on disk, and
+ * after a failed fsync the kernel may have dropped the dirty pages' error (a retried fsync can
+ * "succeed" without the data): nothing read or written through this handle can be trusted any
+ * more. As PostgreSQL does, the handle refuses everything from then on (503 to clients, never a
+ * row that a power loss could take back); reopening the file (restarting the gateway) lets
+ * SQLite recover from what is really on disk.
+ */
+export class WalSyncError extends Error {
+  override readonly name = 'WalSyncError'
+  constructor(
+    readonly wal: string,
+    cause: unknown,
+  ) {
+    super(
+      `the metadata WAL ${wal} could not be synced to disk (${cause instanceof Error ? cause.message : String(cause)}): metadata refused until the gateway restarts`,
+      { cause },
+    )
+  }
+}
+
 export interface Meta {
   db: Db
   /** The underlying client, for health checks and tests (counting statements). */
@@ -92,21 +114,42 @@ const readOnly = (stmt: InStatement | string): boolean =>
  */
 function groupCommit(client: Client, wal: string, syncFile: (path: string) => Promise<void>): void {
   const sync = coalescing(syncFile)
+  // A failed WAL sync poisons this handle for good (see WalSyncError): every later statement,
+  // reads included, is refused until the gateway reopens the file.
+  let failed: WalSyncError | undefined
   const synced = async <T>(result: T): Promise<T> => {
-    await sync(wal)
+    try {
+      await sync(wal)
+    } catch (e) {
+      failed ??= new WalSyncError(wal, e)
+      throw failed
+    }
     return result
   }
+  const healthy = (): Promise<void> => (failed ? Promise.reject(failed) : Promise.resolve())
   const execute = client.execute.bind(client) as (stmt: InStatement | string, args?: InArgs) => Promise<ResultSet>
   client.execute = ((stmt: InStatement | string, args?: InArgs) =>
-    execute(stmt, args).then((r) => (readOnly(stmt) ? r : synced(r)))) as Client['execute']
+    healthy()
+      .then(() => execute(stmt, args))
+      .then((r) => (readOnly(stmt) ? r : synced(r)))) as Client['execute']
   const batch = client.batch.bind(client)
-  client.batch = (stmts, mode) => batch(stmts, mode).then(synced)
+  client.batch = (stmts, mode) =>
+    healthy()
+      .then(() => batch(stmts, mode))
+      .then(synced)
   const migrate = client.migrate.bind(client)
-  client.migrate = (stmts) => migrate(stmts).then(synced)
+  client.migrate = (stmts) =>
+    healthy()
+      .then(() => migrate(stmts))
+      .then(synced)
   const executeMultiple = client.executeMultiple.bind(client)
-  client.executeMultiple = (sql) => executeMultiple(sql).then(synced)
+  client.executeMultiple = (sql) =>
+    healthy()
+      .then(() => executeMultiple(sql))
+      .then(synced)
   const transaction = client.transaction.bind(client)
   client.transaction = (async (mode?: TransactionMode) => {
+    await healthy()
     const tx = await transaction(mode)
     const commit = tx.commit.bind(tx)
     tx.commit = () => commit().then(synced)

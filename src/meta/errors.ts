@@ -44,11 +44,13 @@ export function isDbFull(e: unknown): boolean {
  * (connection refused or reset, the request timeout in db.ts, an HTTP 5xx from sqld), or the write
  * lock not had within the busy timeout. Nothing was acknowledged: the caller answers 503 and the
  * client retries; the next request opens a new connection, so a gateway recovers by itself.
+ * Also a handle refused after a failed WAL sync (db.ts WalSyncError): 503 until a restart.
  */
 export function isMetaUnavailable(e: unknown): boolean {
   for (let c: unknown = e, depth = 0; c && depth < 6; c = (c as { cause?: unknown }).cause, depth++) {
     const { name, code, message } = c as { name?: unknown; code?: unknown; message?: unknown }
     if (name === 'TimeoutError' || name === 'AbortError') return true
+    if (name === 'WalSyncError') return true // db.ts: the handle is refused until a restart
     if (typeof code === 'string') {
       if (code.startsWith('SQLITE_BUSY')) return true
       if (/^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|UND_ERR_)/.test(code)) return true
