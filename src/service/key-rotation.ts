@@ -32,7 +32,6 @@ import {
 /** Records re-wrapped per round of a namespace rotation. */
 const REWRAP_PAGE = 500
 
-
 /**
  * New master key: (1) written beside the key file as `<file>.new`; (2) every namespace key (and
  * staged key) and every SSE-KMS key re-wrapped, every user's secret re-sealed, plus the new fingerprint, in one

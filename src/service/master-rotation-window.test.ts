@@ -111,7 +111,7 @@ it('a secret read before one rotation still opens while the next rotation commit
   expect(await openSecret(svc, (await meta.getUser(svc.db, 'AKROOT'))!)).toBe('the-secret')
 })
 
-it("a secret read before the commit still opens after the background follow took the new key early", async () => {
+it('a secret read before the commit still opens after the background follow took the new key early', async () => {
   dir = await mkdtemp(join(tmpdir(), 'coffer-master-window-'))
   rig = await makeRig()
   let slow = false
