@@ -1,0 +1,76 @@
+/**
+ * Statement reuse for embedded libSQL. The embedded client (@libsql/client's sqlite3 driver)
+ * prepares every statement afresh and asks it for its result columns twice, on every execute:
+ * on a HEAD of a 4 KiB object that was a fifth of the request thread (libsql `prepare` 8 %,
+ * `columns()` 12 %, docs/architecture.md §8), more than running the statements. Here each
+ * connection keeps its prepared statements by SQL text (a bounded map, oldest out first) and each
+ * statement its column list, so a hot statement is parsed and described once per connection.
+ *
+ * Safe to reuse because embedded statements run synchronously to completion on this thread
+ * (`all`/`run`: no two uses interleave) and libsql resets a statement before every execution;
+ * SQLite re-prepares one by itself when the schema changed under it. The result columns of a
+ * statement are named in its SQL (drizzle never selects `*`), so a remembered list stays right.
+ * sqld (remote) connections do not go through this driver and are unaffected.
+ */
+import { createRequire } from 'node:module'
+
+/** Distinct SQL texts kept per connection: the hot set is a few dozen; `IN (…)` lists vary. */
+export const STATEMENTS_PER_CONNECTION = 256
+
+interface LibsqlStatement {
+  columns(): unknown[]
+}
+interface LibsqlDatabase {
+  prepare(sql: string): LibsqlStatement
+}
+interface LibsqlDatabaseClass {
+  prototype: LibsqlDatabase
+}
+
+const PATCHED = Symbol.for('coffer.statementCache')
+
+/**
+ * The `libsql` module the embedded client itself loads (resolved from @libsql/client, so a
+ * second copy elsewhere in node_modules cannot be patched by mistake); undefined when the
+ * runtime cannot resolve it (the driver is then used as it is).
+ */
+function libsqlDatabase(): LibsqlDatabaseClass | undefined {
+  try {
+    const fromClient = createRequire(createRequire(import.meta.url).resolve('@libsql/client'))
+    return fromClient('libsql') as LibsqlDatabaseClass
+  } catch {
+    return undefined
+  }
+}
+
+/** Caches prepared statements on every embedded libSQL connection of this process. Idempotent. */
+export function cacheStatements(Database: LibsqlDatabaseClass | undefined = libsqlDatabase()): boolean {
+  if (!Database) return false
+  const proto = Database.prototype as LibsqlDatabase & { [PATCHED]?: true }
+  if (proto[PATCHED]) return true
+  const prepare = proto.prepare
+  const caches = new WeakMap<LibsqlDatabase, Map<string, LibsqlStatement>>()
+  proto.prepare = function cachedPrepare(this: LibsqlDatabase, sql: string): LibsqlStatement {
+    let cache = caches.get(this)
+    if (cache === undefined) {
+      cache = new Map()
+      caches.set(this, cache)
+    }
+    const hit = cache.get(sql)
+    if (hit !== undefined) {
+      // Most recently used last, so eviction takes the coldest.
+      cache.delete(sql)
+      cache.set(sql, hit)
+      return hit
+    }
+    const stmt = prepare.call(this, sql)
+    const columns = stmt.columns
+    let described: unknown[] | undefined
+    stmt.columns = () => (described ??= columns.call(stmt))
+    cache.set(sql, stmt)
+    if (cache.size > STATEMENTS_PER_CONNECTION) cache.delete(cache.keys().next().value as string)
+    return stmt
+  }
+  Object.defineProperty(proto, PATCHED, { value: true })
+  return true
+}
