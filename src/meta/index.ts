@@ -29,6 +29,8 @@ export {
   getObject,
   getCompleted,
   getVersion,
+  getWithInline,
+  type RowWithInline,
   newVersionId,
   NULL_VERSION,
   parseEtagList,

@@ -45,6 +45,8 @@ export interface StoredObject {
   data: StoredData
   encryption?: EncryptionRecord
   info: ObjectInfo
+  /** Inline bytes read with the row (meta.getWithInline): readInline does not read them again. */
+  inline?: meta.InlineBytes
 }
 
 /** An object found by readObject: what it is, and its bytes on demand. */
@@ -80,6 +82,16 @@ export async function findVersion(
     versionId === undefined
       ? await meta.getObject(ctx.db, bucket.name, key)
       : await meta.getVersion(ctx.db, bucket.name, key, versionId)
+  return foundVersion(row, key, versionId, method)
+}
+
+/** findVersion's answer for a row as read (or not found). */
+function foundVersion(
+  row: meta.ObjectRow | undefined,
+  key: string,
+  versionId: string | undefined,
+  method: string,
+): meta.ObjectRow {
   if (!row) {
     if (versionId === undefined) throw new ServiceError('NoSuchKey', undefined, { Key: key })
     throw new ServiceError('NoSuchVersion', undefined, { Key: key, VersionId: versionId })
@@ -92,16 +104,30 @@ export async function findVersion(
   return row
 }
 
-/** The object if the actor may read it and the conditions and customer key allow. */
+/**
+ * The object if the actor may read it and the conditions and customer key allow. `withBytes`:
+ * the caller will read the data, so a small object's inline bytes come with the row (one
+ * statement); HEAD leaves them.
+ */
 export async function findObject(
   ctx: ServiceContext,
   actor: Actor,
   a: ObjectAddress,
   method = 'GET',
+  withBytes = false,
 ): Promise<StoredObject> {
   const bucket = await bucketFor(ctx, actor, a.bucket, a.bucketRow)
-  const row = await findVersion(ctx, bucket, a.key, a.versionId, method)
+  let row: meta.ObjectRow
+  let inline: meta.InlineBytes | undefined
+  if (withBytes) {
+    const got = await meta.getWithInline(ctx.db, bucket.name, a.key, a.versionId)
+    row = foundVersion(got?.row, a.key, a.versionId, method)
+    inline = got?.inline
+  } else {
+    row = await findVersion(ctx, bucket, a.key, a.versionId, method)
+  }
   const found = storedObject(row, showsVersions(bucket))
+  if (inline) found.inline = inline
   const expiration = expirationOf(ctx, bucket, row)
   if (expiration) found.info.expiration = expiration
   await checkSseC(found.encryption, a.sseC)
@@ -119,7 +145,7 @@ export async function statObject(ctx: ServiceContext, actor: Actor, a: ObjectAdd
 
 /** GetObject: the object's metadata, and a reader for any range of the bytes it describes. */
 export async function readObject(ctx: ServiceContext, actor: Actor, a: ObjectAddress): Promise<ObjectReader> {
-  const found = await findObject(ctx, actor, a)
+  const found = await findObject(ctx, actor, a, 'GET', true)
   return { info: found.info, read: (start, end) => openStored(ctx, found, start, end, a.sseC) }
 }
 
@@ -149,7 +175,7 @@ export async function openStored(
     ),
     objectId: record.objectId,
   }
-  const inline = await readInline(ctx, obj.data, what)
+  const inline = await readInline(ctx, obj.data, what, obj.inline)
   return primeStream(readStoredRange(ctx.storage, obj.data, start, end, decryption, inline), unavailable)
 }
 
@@ -162,10 +188,13 @@ export async function readInline(
   ctx: ServiceContext,
   data: StoredData,
   what: string,
+  prefetched?: meta.InlineBytes,
 ): Promise<ReadonlyMap<string, Uint8Array> | undefined> {
   const ids = inlineIdsOf(data)
   if (ids.length === 0) return undefined
-  const found = await meta.getInline(ctx.db, ids)
+  const missing = prefetched ? ids.filter((id) => id !== prefetched.id) : ids
+  const found = missing.length > 0 ? await meta.getInline(ctx.db, missing) : new Map<string, Uint8Array>()
+  if (prefetched && ids.includes(prefetched.id)) found.set(prefetched.id, prefetched.data)
   for (const seg of data.segments) {
     if (seg.inline) checkInline(ctx.platform, seg.inline, found.get(seg.inline.id), what)
   }
