@@ -1,5 +1,6 @@
 import { createDecipheriv, createHash, createHmac } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
+import { createNodeAead } from '../runtime/aead-node.ts'
 import { createPlatform } from '../runtime/platform.ts'
 import { toBase64 } from '../util/bytes.ts'
 import {
@@ -100,6 +101,22 @@ describe('key blobs v1', () => {
     ]
     for (const c of cases) await expect(c()).rejects.toBeInstanceOf(KeyUnwrapError)
     await expect(unwrapNamespaceKey(wrongMaster, 'default', 1, GOLDEN_NS_BLOB)).rejects.toThrow(/wrong wrapping key/)
+  })
+
+  it('object keys wrapped and unwrapped through the node Aead port are the same blobs as through WebCrypto', async () => {
+    const aead = createNodeAead()
+    expect(await unwrapObjectKey(nsKey, 'default', 'obj-1', GOLDEN_OBJ_BLOB, aead)).toEqual(objKey)
+    const viaAead = await wrapObjectKey(nsKey, 'tenant-a', 'v-9', objKey, 2, aead)
+    expect(blobInfo(viaAead)).toEqual({ kind: BlobKind.ObjectKey, keyVersion: 2 })
+    expect(await unwrapObjectKey(nsKey, 'tenant-a', 'v-9', viaAead)).toEqual(objKey) // WebCrypto opens it
+    const viaWebCrypto = await wrapObjectKey(nsKey, 'tenant-a', 'v-9', objKey, 2)
+    expect(await unwrapObjectKey(nsKey, 'tenant-a', 'v-9', viaWebCrypto, aead)).toEqual(objKey)
+    for (const c of [
+      () => unwrapObjectKey(seq(0x81), 'default', 'obj-1', GOLDEN_OBJ_BLOB, aead),
+      () => unwrapObjectKey(nsKey, 'default', 'obj-2', GOLDEN_OBJ_BLOB, aead),
+      () => unwrapObjectKey(nsKey, 'default', 'obj-1', `${GOLDEN_OBJ_BLOB.slice(0, -4)}AAAA`, aead),
+    ])
+      await expect(c()).rejects.toBeInstanceOf(KeyUnwrapError)
   })
 
   it('rejects keys that are not 32 bytes', async () => {

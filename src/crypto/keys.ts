@@ -42,6 +42,7 @@
  */
 import { concatBytes, fromBase64, toBase64, toHex, utf8 } from '../util/bytes.ts'
 import type { Platform } from '../util/platform.ts'
+import type { Aead } from './aead.ts'
 import { getWebCrypto, hmacSha256, randomBytes } from './webcrypto.ts'
 
 // FORMAT: DO NOT CHANGE; a new value is a new BLOB_VERSION with its own golden test.
@@ -106,15 +107,43 @@ async function aesKey(raw: Uint8Array): Promise<CryptoKey> {
   return wc.subtle.importKey('raw', raw as BufferSource, 'AES-GCM', false, ['encrypt', 'decrypt'])
 }
 
+/**
+ * AES-256-GCM of one blob (ciphertext ‖ 16-byte tag, as WebCrypto lays it out). With `aead` (the
+ * runtime's synchronous node:crypto port) instead of WebCrypto: per GET and PUT of an encrypted
+ * object the WebCrypto importKey + promise-job round trip was about a tenth of the request thread
+ * (docs/architecture.md §8). Both give the same bytes (keys.test.ts checks them against each other).
+ */
+async function gcm(
+  op: 'seal' | 'open',
+  kek: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  input: Uint8Array,
+  aead?: Aead,
+): Promise<Uint8Array> {
+  if (aead) {
+    const key = await aead.importKey(kek)
+    return op === 'seal' ? aead.seal(key, nonce, aad, input) : aead.open(key, nonce, aad, input)
+  }
+  const wc = await getWebCrypto()
+  const params = { name: 'AES-GCM', iv: nonce as BufferSource, additionalData: aad as BufferSource }
+  const out =
+    op === 'seal'
+      ? await wc.subtle.encrypt(params, await aesKey(kek), input as BufferSource)
+      : await wc.subtle.decrypt(params, await aesKey(kek), input as BufferSource)
+  return new Uint8Array(out)
+}
+
 async function wrap(
   kek: Uint8Array,
   kind: BlobKind,
   version: number,
   label: Uint8Array,
   key: Uint8Array,
+  aead?: Aead,
 ): Promise<string> {
   checkKey(key, 'wrapped key')
-  return seal(kek, kind, version, label, key)
+  return seal(kek, kind, version, label, key, aead)
 }
 
 /** wrap() for a payload of any length up to MAX_SEALED_BYTES (the same layout, a longer body). */
@@ -124,21 +153,15 @@ async function seal(
   version: number,
   label: Uint8Array,
   key: Uint8Array,
+  aead?: Aead,
 ): Promise<string> {
   checkKey(kek, 'wrapping key')
   if (key.length < 1 || key.length > MAX_SEALED_BYTES)
     throw new RangeError(`a sealed payload is 1..${MAX_SEALED_BYTES} bytes`)
-  const wc = await getWebCrypto()
   const head = header(kind, version)
   const nonce = await randomBytes(BLOB_NONCE_BYTES)
   const aad = concatBytes([head, label])
-  const sealed = new Uint8Array(
-    await wc.subtle.encrypt(
-      { name: 'AES-GCM', iv: nonce as BufferSource, additionalData: aad as BufferSource },
-      await aesKey(kek),
-      key as BufferSource,
-    ),
-  )
+  const sealed = await gcm('seal', kek, nonce, aad, key, aead)
   return toBase64(concatBytes([head, nonce, sealed]))
 }
 
@@ -156,8 +179,9 @@ async function unwrap(
   label: Uint8Array,
   blob: string,
   what: string,
+  aead?: Aead,
 ): Promise<{ key: Uint8Array; keyVersion: number }> {
-  return open(kek, kind, label, blob, what, blobInfo(blob))
+  return open(kek, kind, label, blob, what, blobInfo(blob), aead)
 }
 
 /** The header of a sealed blob of any length (unauthenticated, as blobInfo). */
@@ -176,6 +200,7 @@ async function open(
   blob: string,
   what: string,
   info: { kind: BlobKind; keyVersion: number },
+  aead?: Aead,
 ): Promise<{ key: Uint8Array; keyVersion: number }> {
   checkKey(kek, 'unwrapping key')
   if (info.kind !== kind)
@@ -183,15 +208,10 @@ async function open(
   const b = fromBase64(blob)!
   const head = b.subarray(0, BLOB_HEADER_BYTES)
   const nonce = b.subarray(BLOB_HEADER_BYTES, BLOB_HEADER_BYTES + BLOB_NONCE_BYTES)
-  const wc = await getWebCrypto()
   try {
     const aad = concatBytes([head, label])
-    const key = await wc.subtle.decrypt(
-      { name: 'AES-GCM', iv: nonce as BufferSource, additionalData: aad as BufferSource },
-      await aesKey(kek),
-      b.subarray(BLOB_HEADER_BYTES + BLOB_NONCE_BYTES) as BufferSource,
-    )
-    return { key: new Uint8Array(key), keyVersion: info.keyVersion }
+    const key = await gcm('open', kek, nonce, aad, b.subarray(BLOB_HEADER_BYTES + BLOB_NONCE_BYTES), aead)
+    return { key, keyVersion: info.keyVersion }
   } catch {
     throw new KeyUnwrapError(
       `${what}: cannot unwrap — wrong wrapping key, or the blob belongs to another namespace, object or version`,
@@ -234,14 +254,19 @@ export const wrapObjectKey = (
   objectId: string,
   objKey: Uint8Array,
   nsKeyVersion = 1,
-): Promise<string> => wrap(nsKey, BlobKind.ObjectKey, nsKeyVersion, objLabel(LABEL_OBJECT, ns, objectId), objKey)
+  aead?: Aead,
+): Promise<string> => wrap(nsKey, BlobKind.ObjectKey, nsKeyVersion, objLabel(LABEL_OBJECT, ns, objectId), objKey, aead)
 
-/** Throws KeyUnwrapError on the wrong namespace key or a blob of another namespace or object. */
+/**
+ * Throws KeyUnwrapError on the wrong namespace key or a blob of another namespace or object.
+ * `aead`: decrypt with that port instead of WebCrypto (same blob; the request path passes one).
+ */
 export async function unwrapObjectKey(
   nsKey: Uint8Array,
   ns: string,
   objectId: string,
   blob: string,
+  aead?: Aead,
 ): Promise<Uint8Array> {
   return (
     await unwrap(
@@ -250,6 +275,7 @@ export async function unwrapObjectKey(
       objLabel(LABEL_OBJECT, ns, objectId),
       blob,
       `object key of ${JSON.stringify(objectId)}`,
+      aead,
     )
   ).key
 }

@@ -181,7 +181,7 @@ export async function prepareWrite(
       ns,
       nsKeyVersion: nsKey.version,
       objectId,
-      wrappedKey: await wrapObjectKey(nsKey.key, ns, objectId, key, nsKey.version),
+      wrappedKey: await wrapObjectKey(nsKey.key, ns, objectId, key, nsKey.version, ctx.keys.aead),
     },
   }
 }
@@ -260,7 +260,7 @@ export async function rewrapForCurrentKey(ctx: ServiceContext, w: WriteCrypto): 
     record: {
       ...w.record,
       nsKeyVersion: nsKey.version,
-      wrappedKey: await wrapObjectKey(nsKey.key, ns, objectId, w.key, nsKey.version),
+      wrappedKey: await wrapObjectKey(nsKey.key, ns, objectId, w.key, nsKey.version, ctx.keys.aead),
     },
   }
 }
@@ -315,6 +315,7 @@ export async function openObjectKey(
     record.ns,
     record.objectId,
     record.wrappedKey,
+    ctx.keys.aead,
   )
 }
 
