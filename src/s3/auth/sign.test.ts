@@ -64,3 +64,30 @@ describe('signRequest with a streamed body', () => {
     expect(auth.payload).toEqual({ kind: 'unsigned' })
   })
 })
+
+describe('the verifier keeps signing keys per access key and day', () => {
+  it('verifies against the secret the key has now: a changed secret never meets a kept signing key', async () => {
+    const url = 'https://127.0.0.1:9000/bucket/key'
+    let current = 'first-secret'
+    const check = (secret: string) => {
+      const headers = signRequest(platform, {
+        method: 'GET',
+        url,
+        accessKeyId: 'AK-ROTATES',
+        secretAccessKey: secret,
+        region: 'us-east-1',
+        now: NOW,
+      })
+      const { rawPath, rawQuery } = splitUrl(url)
+      return authenticate(
+        { method: 'GET', rawPath, rawQuery, headers: new Headers({ ...headers, host: '127.0.0.1:9000' }) },
+        { region: 'us-east-1', now: () => NOW, platform, lookupSecret: async () => current },
+      )
+    }
+    await expect(check('first-secret')).resolves.toMatchObject({ accessKeyId: 'AK-ROTATES' })
+    await expect(check('first-secret')).resolves.toMatchObject({ accessKeyId: 'AK-ROTATES' }) // from the kept key
+    current = 'second-secret'
+    await expect(check('first-secret')).rejects.toMatchObject({ code: 'SignatureDoesNotMatch' })
+    await expect(check('second-secret')).resolves.toMatchObject({ accessKeyId: 'AK-ROTATES' })
+  })
+})

@@ -179,6 +179,33 @@ export function deriveSigningKey(
   return platform.hmacSha256(kService, SCOPE_TERMINAL)
 }
 
+/**
+ * Signing keys derived by the verifier, by access key and scope: a key is valid for one day,
+ * region and service, so deriving it (four HMACs) once per client and day instead of per request
+ * is what AWS's own SDKs do. The secret is kept beside it and compared, so a changed secret is
+ * never verified against a stale key. Bounded; the oldest entry goes first.
+ */
+const SIGNING_KEYS_KEPT = 1024
+const signingKeys = new Map<string, { secret: string; key: Uint8Array }>()
+
+export function cachedSigningKey(
+  platform: Platform,
+  accessKeyId: string,
+  secret: string,
+  date: string,
+  region: string,
+  service: string,
+): Uint8Array {
+  const id = `${accessKeyId}/${date}/${region}/${service}`
+  const hit = signingKeys.get(id)
+  if (hit !== undefined && hit.secret === secret) return hit.key
+  const key = deriveSigningKey(platform, secret, date, region, service)
+  signingKeys.delete(id)
+  signingKeys.set(id, { secret, key })
+  if (signingKeys.size > SIGNING_KEYS_KEPT) signingKeys.delete(signingKeys.keys().next().value as string)
+  return key
+}
+
 export const signHex = (platform: Platform, key: Uint8Array, data: string): string =>
   toHex(platform.hmacSha256(key, data))
 
@@ -313,7 +340,7 @@ export async function authenticate(req: AuthRequest, ctx: AuthContext): Promise<
 
   const { platform } = ctx
   const scope = credentialScope(parts.scopeDate, parts.region, parts.service)
-  const signingKey = deriveSigningKey(platform, secret, parts.scopeDate, parts.region, parts.service)
+  const signingKey = cachedSigningKey(platform, parts.accessKeyId, secret, parts.scopeDate, parts.region, parts.service)
   const base: Omit<CanonicalParts, 'uri'> = {
     method: req.method.toUpperCase(),
     query: canonicalQuery(req.rawQuery, parts.presigned ? SIGNATURE_PARAM : undefined),
