@@ -7,17 +7,25 @@ import { cacheStatements, STATEMENTS_PER_CONNECTION } from './statement-cache.ts
 
 /** A stand-in for libsql's Database: counts what the real one would parse and describe. */
 function fakeDatabase() {
-  const counts = { prepared: 0, described: 0 }
+  const counts = { prepared: 0, described: 0, rawCalls: 0 }
   class Database {
     prepare(sql: string) {
       counts.prepared++
-      return {
+      const stmt = {
         sql,
         columns: () => {
           counts.described++
           return [{ name: 'a' }]
         },
+        safeIntegers: (_on?: boolean) => stmt,
+        raw: (_on?: boolean) => {
+          counts.rawCalls++
+          // As libsql: a statement that returns no rows refuses raw mode.
+          if (!sql.startsWith('select')) throw new TypeError('The raw() method is only for statements returning data')
+          return stmt
+        },
       }
+      return stmt
     }
   }
   return { Database, counts }
@@ -35,9 +43,22 @@ describe('cacheStatements', () => {
     const s2 = a.prepare('select 1')
     s2.columns()
     expect(s2).toBe(s1)
-    expect(counts).toEqual({ prepared: 1, described: 1 })
+    expect(counts).toEqual({ prepared: 1, described: 1, rawCalls: 0 })
     expect(b.prepare('select 1')).not.toBe(s1) // another connection has its own statements
     expect(counts.prepared).toBe(2)
+  })
+
+  it("remembers a statement's refusal of raw mode, and a mode already set", () => {
+    const { Database, counts } = fakeDatabase()
+    cacheStatements(Database)
+    const db = new Database()
+    for (let i = 0; i < 3; i++) expect(() => db.prepare('insert 1').raw(true)).toThrow(TypeError)
+    expect(counts.rawCalls).toBe(1)
+    for (let i = 0; i < 3; i++) db.prepare('select 1').raw(true)
+    expect(counts.rawCalls).toBe(2) // set once, then already set
+    db.prepare('select 1').raw(false)
+    db.prepare('select 1').raw(true)
+    expect(counts.rawCalls).toBe(4)
   })
 
   it('keeps at most STATEMENTS_PER_CONNECTION texts, dropping the least recently used', () => {
