@@ -5,11 +5,22 @@
 import { and, asc, eq, exists, gt, inArray, ne, not, or, sql, type AnyColumn, type SQL } from 'drizzle-orm'
 import type { Db } from '../db.ts'
 import { buckets, kmsKeys, multipartUploads, namespaces, objects, settings, users } from '../schema.ts'
+import { preparedPer } from '../prepared.ts'
 import { affected } from '../tx.ts'
 import { kmsKeyUsable } from './kms.ts'
 
+// Prepared once per Db (prepared.ts): a PUT reads a setting or two (bucket encryption, a staged
+// namespace key), and building the query cost more than running it.
+const settingQuery = preparedPer((db) =>
+  db
+    .select({ value: settings.value })
+    .from(settings)
+    .where(eq(settings.key, sql.placeholder('key')))
+    .prepare(),
+)
+
 export async function getSetting(db: Db, key: string): Promise<string | undefined> {
-  return (await db.select({ value: settings.value }).from(settings).where(eq(settings.key, key)).get())?.value
+  return (await settingQuery(db).get({ key }))?.value
 }
 
 export async function setSetting(db: Db, key: string, value: string): Promise<void> {
