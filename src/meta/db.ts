@@ -16,7 +16,6 @@ import { drizzle } from 'drizzle-orm/libsql/node'
 import type { LibSQLDatabase } from 'drizzle-orm/libsql/driver-core'
 import { coalescing } from '../util/coalescing.ts'
 import { applyMigrations } from './migrate.ts'
-import { cacheStatements } from './statement-cache.ts'
 import { writeLane } from './write-lane.ts'
 
 export type Db = LibSQLDatabase
@@ -160,7 +159,6 @@ function groupCommit(client: Client, wal: string, syncFile: (path: string) => Pr
 
 export async function openDb(url: string, opts: OpenDbOptions = {}): Promise<Meta> {
   const embedded = isEmbedded(url)
-  if (embedded) cacheStatements()
   const client = createClient({
     url,
     authToken: opts.authToken,

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { cacheLibsqlStatements } from '../runtime/libsql-statements.ts'
 import { openDb } from './db.ts'
 import { cacheStatements, STATEMENTS_PER_CONNECTION } from './statement-cache.ts'
 
@@ -77,6 +78,7 @@ describe('cacheStatements', () => {
   })
 
   it('leaves embedded libSQL answering right: reused statements see later writes and survive errors', async () => {
+    expect(cacheLibsqlStatements()).toBe(true) // the runtime finds the client's libsql
     const dir = await mkdtemp(join(tmpdir(), 'coffer-stmt-'))
     const m = await openDb(`file:${join(dir, 'meta.db')}`)
     try {

@@ -10,10 +10,9 @@
  * (`all`/`run`: no two uses interleave) and libsql resets a statement before every execution;
  * SQLite re-prepares one by itself when the schema changed under it. The result columns of a
  * statement are named in its SQL (drizzle never selects `*`), so a remembered list stays right.
- * sqld (remote) connections do not go through this driver and are unaffected.
+ * sqld (remote) connections do not go through this driver and are unaffected. No imports: the
+ * runtime hands the class in.
  */
-import { createRequire } from 'node:module'
-
 /** Distinct SQL texts kept per connection: the hot set is a few dozen; `IN (…)` lists vary. */
 export const STATEMENTS_PER_CONNECTION = 256
 
@@ -25,29 +24,18 @@ interface LibsqlStatement {
 interface LibsqlDatabase {
   prepare(sql: string): LibsqlStatement
 }
-interface LibsqlDatabaseClass {
+export interface LibsqlDatabaseClass {
   prototype: LibsqlDatabase
 }
 
 const PATCHED = Symbol.for('coffer.statementCache')
 
 /**
- * The `libsql` module the embedded client itself loads (resolved from @libsql/client, so a
- * second copy elsewhere in node_modules cannot be patched by mistake); undefined when the
- * runtime cannot resolve it (the driver is then used as it is).
+ * Caches prepared statements on every connection `Database` (the `libsql` module's class) opens
+ * in this process. Idempotent. The runtime applies it at start, to the copy of `libsql` the
+ * embedded client itself loads (src/runtime/libsql-statements.ts).
  */
-function libsqlDatabase(): LibsqlDatabaseClass | undefined {
-  try {
-    const fromClient = createRequire(createRequire(import.meta.url).resolve('@libsql/client'))
-    return fromClient('libsql') as LibsqlDatabaseClass
-  } catch {
-    return undefined
-  }
-}
-
-/** Caches prepared statements on every embedded libSQL connection of this process. Idempotent. */
-export function cacheStatements(Database: LibsqlDatabaseClass | undefined = libsqlDatabase()): boolean {
-  if (!Database) return false
+export function cacheStatements(Database: LibsqlDatabaseClass): boolean {
   const proto = Database.prototype as LibsqlDatabase & { [PATCHED]?: true }
   if (proto[PATCHED]) return true
   const prepare = proto.prepare

@@ -28,6 +28,7 @@ import type { Output, RunningServer, RuntimeAdapter } from './adapter.ts'
 import { credentialsBanner, loadRootCredentials } from './credentials.ts'
 import { createFsDisk, fileSyncer, fsSpace } from './fs-disk.ts'
 import { createNodeAead } from './aead-node.ts'
+import { cacheLibsqlStatements } from './libsql-statements.ts'
 import { loadMasterKeyFile } from './master-key.ts'
 import { createPlatform } from './platform.ts'
 import { DEFAULT_HASH_WORKERS, type RuntimeSettings } from './env.ts'
@@ -156,6 +157,8 @@ export async function startGateway(
     throw new Error(`${problems.join('; ')} (--ec ${c.ec} over ${stores.length} ${c.nodes ? 'nodes' : 'drives'})`)
   const codec = await loadCodec(c.codec, (m) => io.err(`coffer: ${m}`))
   const load = createLoadSignal()
+  // Embedded metadata: prepared statements kept per connection (src/meta/statement-cache.ts).
+  cacheLibsqlStatements()
   const service: Service = await openService({
     metaUrl: c.metaUrl,
     metaAuthToken: metaAuthToken(c, cluster),
