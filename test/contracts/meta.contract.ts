@@ -23,7 +23,7 @@ import {
 import { completeUpload, createUpload, putPart } from '../../src/meta/queries/multipart.ts'
 import { setSetting } from '../../src/meta/queries/keys.ts'
 import { listObjects, listVersions } from '../../src/meta/queries/list.ts'
-import { commitObject, getObject } from '../../src/meta/queries/objects.ts'
+import { commitObject, getObject, getWithInline } from '../../src/meta/queries/objects.ts'
 import { objects } from '../../src/meta/schema.ts'
 
 /** An empty database (no tables) and how to reach it; cleanup removes what the target made. */
@@ -199,6 +199,14 @@ export function metaContract(name: string, fresh: () => Promise<MetaTarget>): vo
       const got = (await getInline(b.db, ['inl-1', 'absent'])).get('inl-1')
       expect(got).toBeInstanceOf(Uint8Array)
       expect(Buffer.compare(Buffer.from(got!), Buffer.from(data))).toBe(0)
+      // A GET's one statement: the row with the bytes its layout names first, current or by id.
+      const current = await getWithInline(b.db, 'b', 'k')
+      expect(current?.row.layout).toEqual(layout)
+      expect(current?.inline?.id).toBe('inl-1')
+      expect(Buffer.compare(Buffer.from(current!.inline!.data), Buffer.from(data))).toBe(0)
+      const byId = await getWithInline(b.db, 'b', 'k', current!.row.versionId)
+      expect(byId?.inline?.id).toBe('inl-1')
+      expect(await getWithInline(b.db, 'b', 'absent')).toBeUndefined()
       // A refused commit stores nothing: the bytes go only with their row.
       const refused = await commitObject(
         b.db,
