@@ -100,7 +100,7 @@ describe('DiskStore put/get', () => {
     const disk = await newDisk()
     const readPool = new BytePool(8 * MiB)
     const store = createDiskStore('d0', disk, { readPool })
-    const unit = 256 * 1024 + 4
+    const unit = 64 * 1024 + 4 // small blocks: several units per read, so several holders per buffer
     const body = data(12 * unit)
     await store.put('obj-p', streamFromBytes(body, 65536))
     const read = async () => {

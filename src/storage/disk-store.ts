@@ -30,6 +30,13 @@ const WRITE_CHUNK = 1024 * 1024
 const FIRST_BUFFER = 16 * 1024
 /** Largest read per pull: big enough for throughput, small enough to bound memory per stream. */
 const READ_CHUNK = 1024 * 1024
+/**
+ * Read size for whole-unit reads (the read path's): one 256 KiB block and its checksum at the
+ * default geometry. Each shard stream holds the read in hand and one ahead, so a 4+2 GET holds
+ * about 2 MiB in reads rather than 8 with 1 MiB reads, and each buffer goes back to the pool as
+ * soon as its one block is used. Same CPU per byte in a same-run A/B (docs/architecture.md §8).
+ */
+const UNIT_READ = 256 * 1024
 
 const SHARD_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/
 
@@ -166,9 +173,9 @@ export function createDiskStore(id: string, disk: Disk, options: DiskStoreOption
       throw new RangeError(`invalid shard range offset=${offset} length=${length}`)
     }
     const end = offset + length
-    // Whole units per read (about READ_CHUNK bytes), so no block straddles two chunks.
+    // Whole units per read (about UNIT_READ bytes), so no block straddles two chunks.
     const whole = unit !== undefined && Number.isSafeInteger(unit) && unit > 0
-    const chunk = whole ? Math.max(1, Math.round(READ_CHUNK / unit)) * unit : READ_CHUNK
+    const chunk = whole ? Math.max(1, Math.round(UNIT_READ / unit)) * unit : READ_CHUNK
     const pooled = whole && readPool !== undefined
     let file: FileReader | undefined
     let pos = offset
