@@ -1,37 +1,87 @@
 /**
  * Issue 15's memory target (peak gateway RSS ≤ 300 MiB with eight 256 MiB transfers at once),
- * per phase: one embedded gateway of CHECKOUT (4+2, D@RE on) takes eight 256 MiB PUTs at once,
- * then serves eight GETs of them at once; the peak RSS (VmHWM, reset through
- * /proc/PID/clear_refs between phases) of each phase is printed in MiB.
- * Usage: node --import tsx bench/eight-rss.ts CHECKOUT
+ * per phase: one embedded gateway per CHECKOUT (4+2, D@RE on, each that checkout's code) takes
+ * eight 256 MiB PUTs at once, then serves eight GETs of them at once; the peak RSS (VmHWM, reset
+ * through /proc/PID/clear_refs before each phase) of each phase is printed in MiB. With several
+ * checkouts, every gateway is started first and the phases run one gateway at a time, the order
+ * reversed every other round (ROUNDS, default 1), so that they share the machine's load alike.
+ * PHASES=get runs the PUT phase in the first round only (the GETs need the objects), for more
+ * GET rounds in the time; peaks move by ±30 MiB from round to round, so compare medians.
+ * Usage: node --import tsx bench/eight-rss.ts CHECKOUT [CHECKOUT …]
  */
 import { writeFileSync } from 'node:fs'
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
-const root = process.argv[2]!
-const { patternStream, peakRss } = await import(`${root}/test/helpers/big-object.ts`)
-const { s3Client } = await import(`${root}/test/helpers/s3-client.ts`)
-const { startServer } = await import(`${root}/test/helpers/server.ts`)
+import os from 'node:os'
+import { resolve } from 'node:path'
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+
+const roots = process.argv.slice(2).map((r) => resolve(r))
+const rounds = Number(process.env.ROUNDS ?? 1)
+const phases = new Set((process.env.PHASES ?? 'put,get').split(','))
 const size = 256 * 2 ** 20
-const server = await startServer()
-const s3 = s3Client(server)
-await s3.send(new CreateBucketCommand({ Bucket: 'bbb' }))
 const mib = (b: number) => (b / 2 ** 20).toFixed(0)
-console.log('idle', mib(peakRss(server.pid)))
-writeFileSync(`/proc/${server.pid}/clear_refs`, '5')
-await Promise.all(
-  Array.from({ length: 8 }, (_, i) =>
-    s3.send(
-      new PutObjectCommand({ Bucket: 'bbb', Key: `k${i}`, Body: patternStream(size, i).stream, ContentLength: size }),
-    ),
-  ),
-)
-console.log('put8 peak', mib(peakRss(server.pid)))
-writeFileSync(`/proc/${server.pid}/clear_refs`, '5')
-await Promise.all(
-  Array.from({ length: 8 }, async (_, i) => {
-    const o = await s3.send(new GetObjectCommand({ Bucket: 'bbb', Key: `k${i}` }))
-    for await (const _c of o.Body as AsyncIterable<Uint8Array>);
-  }),
-)
-console.log('get8 peak', mib(peakRss(server.pid)))
-await server.stop()
+const load = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')
+
+interface Target {
+  root: string
+  pid: number
+  s3: S3Client
+  stop: () => Promise<void>
+  peakRss: (pid: number) => number
+  patternStream: (size: number, seed: number) => { stream: unknown }
+}
+const targets: Target[] = []
+for (const root of roots) {
+  // Each checkout's own helpers, so each gateway runs that checkout's code.
+  const { patternStream, peakRss } = await import(`${root}/test/helpers/big-object.ts`)
+  const { s3Client } = await import(`${root}/test/helpers/s3-client.ts`)
+  const { startServer } = await import(`${root}/test/helpers/server.ts`)
+  const server = await startServer()
+  const s3 = s3Client(server) as S3Client
+  await s3.send(new CreateBucketCommand({ Bucket: 'bbb' }))
+  console.log(root, 'idle', mib(peakRss(server.pid)))
+  targets.push({ root, pid: server.pid, s3, stop: () => server.stop(), peakRss, patternStream })
+}
+const peaks: Record<string, number[]> = {}
+const record = (t: Target, phase: string) => {
+  const v = t.peakRss(t.pid)
+  const key = `${t.root} ${phase}`
+  peaks[key] = [...(peaks[key] ?? []), v]
+  console.log(t.root, `${phase} peak`, mib(v), `load ${load()}`)
+}
+for (let r = 0; r < rounds; r++) {
+  for (const t of r % 2 ? [...targets].reverse() : targets) {
+    if (r === 0 || phases.has('put')) {
+      writeFileSync(`/proc/${t.pid}/clear_refs`, '5')
+      await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          t.s3.send(
+            new PutObjectCommand({
+              Bucket: 'bbb',
+              Key: `k${i}`,
+              Body: t.patternStream(size, i).stream as never,
+              ContentLength: size,
+            }),
+          ),
+        ),
+      )
+      record(t, 'put8')
+    }
+    writeFileSync(`/proc/${t.pid}/clear_refs`, '5')
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        const o = await t.s3.send(new GetObjectCommand({ Bucket: 'bbb', Key: `k${i}` }))
+        for await (const _c of o.Body as AsyncIterable<Uint8Array>);
+      }),
+    )
+    record(t, 'get8')
+  }
+}
+for (const t of targets) await t.stop()
+const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!
+for (const [key, v] of Object.entries(peaks))
+  console.log(`${key} median ${mib(med(v))} MiB  all ${v.map(mib).join(' ')}`)
+console.log(`load ${load()}`)

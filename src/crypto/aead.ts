@@ -14,7 +14,11 @@ export interface Aead {
   importKey(raw: Uint8Array): Promise<AeadKey>
   /** Returns ciphertext ‖ tag (plaintext.length + 16 bytes). */
   seal(key: AeadKey, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array> | Uint8Array
-  /** Returns the plaintext; throws (any error) when authentication fails. */
+  /**
+   * Returns the plaintext; throws (any error) when authentication fails. The plaintext (here and
+   * from openPieces) is memory of its own, never a view of `sealed`: the read path gives the
+   * ciphertext's buffers back for reuse once a package is open (src/util/byte-pool.ts).
+   */
   open(key: AeadKey, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Promise<Uint8Array> | Uint8Array
   /**
    * Like open, for sealed bytes that arrive in pieces (a package that straddles two storage

@@ -7,6 +7,23 @@ export class ByteQueue {
   private chunks: Uint8Array[] = []
   private head = 0 // read offset into chunks[0]
   length = 0
+  /** Chunks every byte of which has been taken, kept for takeSpent when tracking is on. */
+  private spent: Uint8Array[] | undefined
+
+  /** `trackSpent`: remember fully taken chunks for takeSpent (the read path gives them back). */
+  constructor(options: { trackSpent?: boolean } = {}) {
+    if (options.trackSpent) this.spent = []
+  }
+
+  /**
+   * The chunks whose every byte has been taken since the last call, each once. The pieces taken
+   * from them are views: a caller gives them back only once it is done with those views.
+   */
+  takeSpent(): Uint8Array[] {
+    const out = this.spent ?? []
+    if (this.spent) this.spent = []
+    return out
+  }
 
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return
@@ -58,6 +75,7 @@ export class ByteQueue {
     if (this.head === chunk.length) {
       this.chunks.shift()
       this.head = 0
+      this.spent?.push(chunk)
     }
   }
 }

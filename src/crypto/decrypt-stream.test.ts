@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createNodeAead } from '../runtime/aead-node.ts'
+import { BytePool } from '../util/byte-pool.ts'
 import { concatBytes } from '../util/bytes.ts'
 import { createWebCryptoAead } from './aead.ts'
 import { DecryptError, decryptRange } from './decrypt-stream.ts'
@@ -219,3 +220,46 @@ describe('decryptRange plumbing', () => {
     expect(() => decryptRange(failing, 100, 0, 101, options())).toThrow(RangeError)
   })
 })
+
+for (const aead of [createWebCryptoAead(), createNodeAead()]) {
+  it(`gives pooled ciphertext buffers back only once their packages are open (${aead.name} AEAD)`, async () => {
+    const size = 7 * P + 1234
+    const plain = pattern(size, 9)
+    const opts = options({ objectId: 'pooled', partNumber: 0 }, aead)
+    const cipher = await encryptAll(plain, opts)
+    // Chunks that cut packages anywhere, each in a pooled buffer with one holder: the next pull
+    // leases a released buffer again and overwrites it, so a buffer given back while bytes of it
+    // were still to be opened fails the package (or the comparison below).
+    const CHUNK = 40_000
+    const pool = new BytePool(16 * CHUNK)
+    let reused = 0
+    const seen = new Set<ArrayBufferLike>()
+    const openCipher = (s: number, e: number) => {
+      let at = s
+      return new ReadableStream<Uint8Array>(
+        {
+          pull(c) {
+            if (at >= e) return c.close()
+            const n = Math.min(CHUNK, e - at)
+            const buf = pool.lease(CHUNK, 1)
+            if (seen.has(buf.buffer)) reused++
+            seen.add(buf.buffer)
+            buf.set(cipher.subarray(at, at + n))
+            at += n
+            c.enqueue(buf.subarray(0, n))
+          },
+        },
+        { highWaterMark: 0 },
+      )
+    }
+    for (const [start, end] of [
+      [0, size],
+      [P - 3, 5 * P + 7],
+    ] as const) {
+      const r = await drain(decryptRange(openCipher, size, start, end, opts))
+      expect(r.error).toBeUndefined()
+      expect(Buffer.from(r.bytes).equals(Buffer.from(plain.subarray(start, end)))).toBe(true)
+    }
+    expect(reused).toBeGreaterThan(0)
+  })
+}

@@ -2,6 +2,7 @@
  * D@RE ciphertext → plaintext for any byte range: opens exactly the covering packages (ranges.ts),
  * authenticates each before emitting a byte of it, and slices to the requested range.
  */
+import { releaseBytes } from '../util/byte-pool.ts'
 import type { AeadKey } from './aead.ts'
 import { ByteQueue } from './byte-queue.ts'
 import type { PackageOptions } from './encrypt-stream.ts'
@@ -38,7 +39,7 @@ export function decryptRange(
   if (plan.take === 0) return new ReadableStream({ start: (c) => c.close() })
 
   const { aead } = options
-  const queue = new ByteQueue()
+  const queue = new ByteQueue({ trackSpent: true })
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined
   let key: AeadKey | undefined
   let index = plan.firstPackage
@@ -72,6 +73,9 @@ export function decryptRange(
       )
     }
     index++
+    // The package is open and its plaintext is in fresh buffers: the ciphertext chunks it used
+    // up are read by no one any more, so pooled read buffers can go back (src/util/byte-pool.ts).
+    for (const chunk of queue.takeSpent()) releaseBytes(chunk)
     const out: Uint8Array[] = []
     for (const p of plain) {
       if (remaining === 0) break

@@ -63,6 +63,28 @@ describe('fs disk', () => {
     await r.close()
   })
 
+  it("read fills a caller's buffer when given one big enough, and returns a view of it", async () => {
+    const data = bytes(5000, 4)
+    const w = await disk.create('into')
+    await w.write(data)
+    await w.commit()
+    const r = (await disk.open('into'))!
+    const into = new Uint8Array(64).fill(0xee)
+    const got = await r.read(100, 64, into)
+    expect(got.buffer).toBe(into.buffer)
+    expect(Array.from(got)).toEqual(Array.from(data.subarray(100, 164)))
+    // Short at end of file: a view of the first bytes, the rest of the buffer untouched.
+    const tail = await r.read(4990, 64, into)
+    expect(tail.buffer).toBe(into.buffer)
+    expect(Array.from(tail)).toEqual(Array.from(data.subarray(4990)))
+    // Too small a buffer is not written past: the read gets memory of its own.
+    const small = new Uint8Array(8)
+    const own = await r.read(0, 64, small)
+    expect(own.buffer).not.toBe(small.buffer)
+    expect(Array.from(own)).toEqual(Array.from(data.subarray(0, 64)))
+    await r.close()
+  })
+
   it('open resolves undefined for a missing file or a missing directory', async () => {
     expect(await disk.open('nope')).toBeUndefined()
     expect(await disk.open('no/such/dir/file')).toBeUndefined()

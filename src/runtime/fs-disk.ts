@@ -135,16 +135,16 @@ async function fileReader(h: FileHandle): Promise<FileReader> {
   let closed = false
   return {
     size,
-    async read(offset, length) {
+    async read(offset, length, into) {
       const want = Math.max(0, Math.min(length, size - offset))
-      const buf = new Uint8Array(want)
+      const buf = into && into.length >= want ? into : new Uint8Array(want)
       let got = 0
       while (got < want) {
         const { bytesRead } = await h.read(buf, got, want - got, offset + got)
         if (bytesRead === 0) break // the file shrank under us: return what exists
         got += bytesRead
       }
-      return got === want ? buf : buf.subarray(0, got)
+      return got === buf.length ? buf : buf.subarray(0, got)
     },
     async close() {
       if (closed) return

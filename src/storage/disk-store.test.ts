@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { BytePool, releaseBytes } from '../util/byte-pool.ts'
 import { readAll, streamFromBytes } from '../util/streams.ts'
 import type { Disk } from './disk.ts'
 import { createDiskStore, fanOut, grown } from './disk-store.ts'
@@ -93,6 +94,45 @@ describe('DiskStore put/get', () => {
     // Without the hint the store cuts at 1 MiB, which splits such a block.
     const plain = await store.get('obj-u', 0, body.length).getReader().read()
     expect(plain.value!.length % unit).not.toBe(0)
+  })
+
+  it('with a read pool, whole-unit reads reuse a buffer only once each of its units was released', async () => {
+    const disk = await newDisk()
+    const readPool = new BytePool(8 * MiB)
+    const store = createDiskStore('d0', disk, { readPool })
+    const unit = 64 * 1024 + 4 // small blocks: several units per read, so several holders per buffer
+    const body = data(12 * unit)
+    await store.put('obj-p', streamFromBytes(body, 65536))
+    const read = async () => {
+      const chunks: Uint8Array[] = []
+      const reader = store.get('obj-p', 0, body.length, unit).getReader()
+      for (let i = 0; i < 100; i++) {
+        const { done, value } = await reader.read()
+        if (done) break
+        chunks.push(value)
+      }
+      return chunks
+    }
+    const first = await read()
+    expect(Buffer.concat(first).equals(Buffer.from(body))).toBe(true)
+    // Nothing released: a second read must get memory of its own.
+    const second = await read()
+    for (const c of second) expect(first.some((f) => f.buffer === c.buffer)).toBe(false)
+    // One unit short of every unit: still held.
+    const chunk = first[0]!
+    const units = chunk.length / unit
+    expect(units).toBeGreaterThan(1)
+    for (let u = 0; u < units - 1; u++) releaseBytes(chunk.subarray(u * unit, (u + 1) * unit))
+    expect(readPool.idleBytes).toBe(0)
+    releaseBytes(chunk.subarray((units - 1) * unit))
+    expect(readPool.idleBytes).toBe(chunk.length)
+    const third = await read()
+    expect(third.some((c) => c.buffer === chunk.buffer)).toBe(true)
+    expect(Buffer.concat(third).equals(Buffer.from(body))).toBe(true)
+    // Reads without the hint never touch the pool.
+    const plain = await store.get('obj-p', 0, body.length).getReader().read()
+    expect(readPool.idleBytes).toBe(0)
+    expect(plain.value!.buffer).not.toBe(chunk.buffer)
   })
 
   it('stores a zero-length object', async () => {

@@ -2,6 +2,7 @@
  * DiskStore: a ShardStore over one Disk (a local drive). Owns the on-drive file layout, atomic
  * temp-fsync-rename writes, lazy ranged reads and the temp sweep. Uses only the Disk port.
  */
+import type { BytePool } from '../util/byte-pool.ts'
 import { toHex } from '../util/bytes.ts'
 import type { Disk, FileReader, FileWriter } from './disk.ts'
 import { hash64 } from './placement.ts'
@@ -29,6 +30,13 @@ const WRITE_CHUNK = 1024 * 1024
 const FIRST_BUFFER = 16 * 1024
 /** Largest read per pull: big enough for throughput, small enough to bound memory per stream. */
 const READ_CHUNK = 1024 * 1024
+/**
+ * Read size for whole-unit reads (the read path's): one 256 KiB block and its checksum at the
+ * default geometry. Each shard stream holds the read in hand and one ahead, so a 4+2 GET holds
+ * about 2 MiB in reads rather than 8 with 1 MiB reads, and each buffer goes back to the pool as
+ * soon as its one block is used. Same CPU per byte in a same-run A/B (docs/architecture.md §8).
+ */
+const UNIT_READ = 256 * 1024
 
 const SHARD_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/
 
@@ -68,7 +76,18 @@ function randomName(): string {
   return toHex(crypto.getRandomValues(new Uint8Array(16)))
 }
 
-export function createDiskStore(id: string, disk: Disk): DiskStore {
+export interface DiskStoreOptions {
+  /**
+   * Whole-unit reads (a `get` with a `unit` hint) go into buffers of this pool, one holder per
+   * unit (block plus checksum) in the buffer: a consumer that releases each block it was handed
+   * (src/util/byte-pool.ts) gives the buffer back for the next read. Without it, every read is
+   * a fresh buffer.
+   */
+  readPool?: BytePool
+}
+
+export function createDiskStore(id: string, disk: Disk, options: DiskStoreOptions = {}): DiskStore {
+  const { readPool } = options
   /** Temp files of puts in progress, so a sweep never deletes them. */
   const active = new Set<string>()
 
@@ -154,11 +173,10 @@ export function createDiskStore(id: string, disk: Disk): DiskStore {
       throw new RangeError(`invalid shard range offset=${offset} length=${length}`)
     }
     const end = offset + length
-    // Whole units per read (about READ_CHUNK bytes), so no block straddles two chunks.
-    const chunk =
-      unit !== undefined && Number.isSafeInteger(unit) && unit > 0
-        ? Math.max(1, Math.round(READ_CHUNK / unit)) * unit
-        : READ_CHUNK
+    // Whole units per read (about UNIT_READ bytes), so no block straddles two chunks.
+    const whole = unit !== undefined && Number.isSafeInteger(unit) && unit > 0
+    const chunk = whole ? Math.max(1, Math.round(UNIT_READ / unit)) * unit : READ_CHUNK
+    const pooled = whole && readPool !== undefined
     let file: FileReader | undefined
     let pos = offset
     let next: Promise<Uint8Array> | undefined // one read ahead, so disk and consumer overlap
@@ -169,7 +187,10 @@ export function createDiskStore(id: string, disk: Disk): DiskStore {
       const at = pos
       const n = Math.min(chunk, end - at)
       pos += n
-      return f.read(at, n).then((b) => {
+      // A pooled buffer holds whole units only, and its holders are the units the reader will
+      // cut from it (ExactReader hands each unit on as a view); a shorter last read is fresh.
+      const into = pooled && n === chunk ? readPool!.lease(n, n / unit!) : undefined
+      return f.read(at, n, into).then((b) => {
         if (b.length !== n)
           throw new Error(`shard ${name} on ${id} is shorter than expected (truncated at ${at + b.length})`)
         return b

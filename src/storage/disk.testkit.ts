@@ -85,8 +85,8 @@ export async function createTestDisk(opts: TestDiskOptions = {}): Promise<TestDi
       let closed = false
       return {
         size,
-        async read(offset, length) {
-          const buf = new Uint8Array(length)
+        async read(offset, length, into) {
+          const buf = into && into.length >= length ? into.subarray(0, length) : new Uint8Array(length)
           let got = 0
           while (got < length) {
             const { bytesRead } = await h.read(buf, got, length - got, offset + got)

@@ -19,8 +19,12 @@ export interface FileWriter {
 
 export interface FileReader {
   readonly size: number
-  /** Reads up to `length` bytes at `offset` into a fresh buffer (shorter only at end of file). */
-  read(offset: number, length: number): Promise<Uint8Array>
+  /**
+   * Reads up to `length` bytes at `offset` (shorter only at end of file): into `into` (at least
+   * `length` bytes; the result is a view of it) when given and supported, else a fresh buffer.
+   * Callers must look at the result, not at `into`.
+   */
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>
   close(): Promise<void>
 }
 
