@@ -29,6 +29,13 @@ export interface ServeOptions {
    */
   clientCa?: string
   /**
+   * How long an idle keep-alive connection is kept open between requests (default: the
+   * runtime's S3-facing value, 30 s on Node). A storage node keeps its gateways' connections
+   * longer, so bursts of shard requests do not pay a new mutual-TLS handshake each (Node only:
+   * Bun closes idle connections after its own idleTimeout, Deno does not run nodes).
+   */
+  keepAliveTimeoutMs?: number
+  /**
    * The answer for a client that ends its side of the connection before sending the body its
    * Content-Length declared, where the runtime's HTTP parser meets that first and would
    * otherwise answer a bare 400 (Node): the app's own error, in its own format.

@@ -5,6 +5,7 @@
  */
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https'
 import type { IncomingMessage } from 'node:http'
+import { createSecureContext } from 'node:tls'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ClusterFetch } from '../storage/remote/protocol.ts'
@@ -18,10 +19,19 @@ export interface ClusterFetchHandle extends ClusterFetch {
   close(): void
 }
 
-/** Idle sockets kept per node: the gateway writes k+m shards at once, several requests in parallel. */
+/**
+ * Idle sockets kept per node (the Agent counts per host:port): each object write sends one shard
+ * to each of the k+m nodes, so a node sees one request per concurrent S3 request — 32 keeps the
+ * connections of 32 concurrent PUTs or GETs (twice the widest bench load, ×16) warm.
+ */
 const MAX_FREE_SOCKETS = 32
-/** Drop idle sockets before the node's 30 s keep-alive timeout does, so a request never races a close. */
-const FREE_SOCKET_TIMEOUT_MS = 20_000
+/**
+ * How long an idle node connection is kept. Each new one costs a mutual-TLS handshake (an ECDSA
+ * signature and a certificate check on both sides), so bursts a minute apart should find their
+ * connections open; still below the node's own keep-alive (NODE_KEEP_ALIVE_MS in
+ * storage-node.ts, 115 s), so the gateway closes first and a request never races the node's close.
+ */
+export const FREE_SOCKET_TIMEOUT_MS = 100_000
 /**
  * Stream buffer size on both body directions: Node's 16 KiB default halves loopback TLS throughput
  * (docs/architecture.md §8). Same value as the server adapter's BODY_HIGH_WATER_MARK (not imported: node.ts
@@ -97,10 +107,17 @@ function responseHeaders(res: IncomingMessage): Headers {
  * take a custom CA without the undici package). Bodies cross as Node streams with 1 MiB buffers.
  */
 function nodeFetch(tls: ClusterTls): ClusterFetchHandle {
-  const agent = new Agent({
+  // One secure context for every connection: given ca/cert/key instead, tls.connect parses the
+  // PEM, loads the key and builds a certificate store again for each new socket.
+  const secureContext = createSecureContext({
     ca: tls.caPem,
     cert: tls.cert,
     key: tls.key,
+    minVersion: TLS_MIN_VERSION,
+    maxVersion: TLS_MAX_VERSION,
+  })
+  const agent = new Agent({
+    secureContext,
     keepAlive: true,
     maxFreeSockets: MAX_FREE_SOCKETS,
     timeout: FREE_SOCKET_TIMEOUT_MS,
@@ -137,6 +154,10 @@ function nodeFetch(tls: ClusterTls): ClusterFetchHandle {
           resolve(new Response(body, { status, headers: responseHeaders(res) }))
         },
       )
+      // Nagle off: a shard PUT's body goes out as several small writes (chunk framing, a block's
+      // CRC, the trailer, the final empty chunk); with Nagle each small write after the first waits
+      // for the node's ACK, which Linux delays up to 40 ms — 40 ms added to every shard PUT.
+      out.setNoDelay(true)
       out.on('error', reject)
       if (!req.body) return void out.end()
       // pipeline destroys the request on a body error, so the node sees a cut upload, never a clean end.

@@ -110,7 +110,7 @@ async function serve(o: ServeOptions): Promise<RunningServer> {
       highWaterMark: BODY_HIGH_WATER_MARK,
       requestTimeout: 0,
       headersTimeout: HEADERS_TIMEOUT_MS,
-      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      keepAliveTimeout: o.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS,
       noDelay: true,
       // Mutual TLS (storage nodes): OpenSSL checks the chain, validity dates and the clientAuth usage.
       ...(o.clientCa !== undefined ? { ca: o.clientCa, requestCert: true, rejectUnauthorized: true } : {}),

@@ -36,6 +36,12 @@ export const NODE_DRIVE_DIR = 'drive'
 const DEFAULT_HOST = '127.0.0.1'
 /** Requests in flight get this long on shutdown; a gateway treats a cut shard as a missed write. */
 const SHUTDOWN_GRACE_MS = 10_000
+/**
+ * Idle gateway connections stay open this long: above the gateway's own idle limit
+ * (FREE_SOCKET_TIMEOUT_MS in cluster-fetch.ts, 100 s), so the gateway closes first and never
+ * sends a request on a socket the node is closing; below the adapter's 120 s idle-socket limit.
+ */
+export const NODE_KEEP_ALIVE_MS = 115_000
 const SHUTDOWN_DEADLINE_MS = 20_000
 
 export type ParsedNodeArgs =
@@ -151,6 +157,7 @@ export async function startStorageNode(
     cert: tls.cert,
     key: tls.key,
     clientCa: cluster.caPem,
+    keepAliveTimeoutMs: NODE_KEEP_ALIVE_MS,
   })
   const endpoint = endpointUrl(c.host, server.port)
   // The one line scripts and tests wait for: printed only once the listener is ready.

@@ -27,6 +27,8 @@ import { REPO_ROOT } from '../helpers/server.ts'
 const READY_MS = 30_000
 const STOP_MS = 15_000
 const MiB = 1024 * 1024
+/** Idle time before the reuse check: longer than the gateway's old 20 s idle-socket limit. */
+const IDLE_MS = 25_000
 
 /** `coffer <args>` on Node, as an operator runs it. */
 const cofferArgv = (args: string[]) => [join(REPO_ROOT, 'bin/coffer.mjs'), ...args]
@@ -100,6 +102,20 @@ function rawGet(tls: { cert?: string; key?: string; ca?: string }, path = '/v2/h
   })
 }
 
+/**
+ * Local ports of the established TCP connections to `port` on 127.0.0.1, from the client end
+ * (Linux /proc/net/tcp): one per open gateway → node connection.
+ */
+async function clientPortsTo(port: number): Promise<Set<number>> {
+  const ports = new Set<number>()
+  for (const line of (await readFile('/proc/net/tcp', 'utf8')).split('\n').slice(1)) {
+    const [, local, remote, state] = line.trim().split(/\s+/)
+    if (!local || !remote || state !== '01') continue // 01: ESTABLISHED
+    if (Number.parseInt(remote.split(':')[1]!, 16) === port) ports.add(Number.parseInt(local.split(':')[1]!, 16))
+  }
+  return ports
+}
+
 /** A throwaway CA of its own (as another cluster would have), made the way `coffer cluster init` makes one. */
 async function otherCa(): Promise<{ caPem: string; caKeyPem: string }> {
   const other = await mkdtemp(join(tmpdir(), 'coffer-other-ca-'))
@@ -162,6 +178,39 @@ describe('a storage node process admits only clients with a certificate from the
     await store.delete('obj.2')
     expect(await store.stat('obj.2')).toBeUndefined()
   })
+
+  it('refuses the gateway of another cluster (its own CA and client certificate) both ways', async () => {
+    const foreign = await createGatewayFetch(await otherCa())
+    try {
+      const store = createRemoteStore({ url: endpoint, fetch: foreign, timeoutMs: 10_000, downBackoffMs: 0 })
+      await expect(store.stat('obj.1')).rejects.toThrow(/self.signed|UNABLE_TO_VERIFY|CERT|certificate/i)
+      expect(await store.healthy()).toBe(false)
+    } finally {
+      foreign.close()
+    }
+  })
+
+  it(
+    `keeps an idle gateway connection open for ${IDLE_MS / 1000} s: the next request reuses it (no new handshake)`,
+    async () => {
+      const port = Number(new URL(endpoint).port)
+      const before = await clientPortsTo(port) // the shared fetch's connections, left alone
+      const own = await createGatewayFetch(cluster)
+      try {
+        const store = createRemoteStore({ url: endpoint, fetch: own, timeoutMs: 10_000 })
+        await store.put('idle.1', streamFromBytes(randomBytes(1000), 100))
+        const opened = [...(await clientPortsTo(port))].filter((p) => !before.has(p))
+        expect(opened).toHaveLength(1)
+        await new Promise((r) => setTimeout(r, IDLE_MS))
+        expect(await store.stat('idle.1')).toBe(1000)
+        const now = [...(await clientPortsTo(port))].filter((p) => !before.has(p))
+        expect(now).toEqual(opened)
+      } finally {
+        own.close()
+      }
+    },
+    IDLE_MS + 30_000,
+  )
 
   it('closes on SIGTERM with exit code 0', async () => {
     child.kill('SIGTERM')
