@@ -212,6 +212,25 @@ describe('a storage node process admits only clients with a certificate from the
     IDLE_MS + 30_000,
   )
 
+  it('keeps the connection through 404 answers (a missing shard read or stat does not cost a handshake)', async () => {
+    const port = Number(new URL(endpoint).port)
+    const before = await clientPortsTo(port)
+    const own = await createGatewayFetch(cluster)
+    try {
+      const store = createRemoteStore({ url: endpoint, fetch: own, timeoutMs: 10_000 })
+      await store.put('kept.1', streamFromBytes(randomBytes(1000), 100))
+      const opened = [...(await clientPortsTo(port))].filter((p) => !before.has(p))
+      expect(opened).toHaveLength(1)
+      expect(await store.stat('missing.1')).toBeUndefined()
+      await expect(readAll(store.get('missing.2', 0, 10), MiB)).rejects.toThrow(/not found/)
+      expect(await store.stat('kept.1')).toBe(1000)
+      const now = [...(await clientPortsTo(port))].filter((p) => !before.has(p))
+      expect(now).toEqual(opened)
+    } finally {
+      own.close()
+    }
+  })
+
   it('closes on SIGTERM with exit code 0', async () => {
     child.kill('SIGTERM')
     const timer = setTimeout(() => child.kill('SIGKILL'), STOP_MS)

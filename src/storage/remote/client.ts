@@ -50,6 +50,15 @@ export class RemoteStoreError extends Error {
   }
 }
 
+/**
+ * Reads a short answer's body (a 404's JSON) to its end, so the connection goes back to the pool:
+ * cancelling it instead closes the socket, and the next request pays a new mutual-TLS handshake.
+ * A body longer than ERROR_BODY_LIMIT is cancelled (that connection is dropped). Never throws.
+ */
+async function discard(res: Response): Promise<void> {
+  if (res.body) await readAll(res.body, ERROR_BODY_LIMIT).catch(() => {})
+}
+
 /** Not sent: the node did not answer a moment ago and its back-off has not run out. */
 export class NodeSkipped extends RemoteStoreError {}
 
@@ -217,7 +226,7 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
       )
       backoff.answered()
       if (res.status === 404) {
-        await res.body?.cancel().catch(() => {})
+        await discard(res)
         throw new ShardNotFound(id, name)
       }
       if (res.status === 416) throw new RangeError(`${what} on ${id}: ${(await failure(res, what)).message}`)
@@ -312,7 +321,7 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
       checkName(name)
       return small('GET', `${STAT_PATH}/${name}`, `STAT ${name}`, async (res) => {
         if (res.status === 404) {
-          await res.body?.cancel().catch(() => {})
+          await discard(res)
           return null
         }
         if (res.status !== 200) return undefined
