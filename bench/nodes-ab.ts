@@ -2,15 +2,15 @@
  * Same-run A/B of distributed mode between checkouts (e.g. main and a branch, each with its
  * node_modules): for every checkout a gateway over 6 `coffer node` processes (4+2) is started at
  * once, then rounds interleave them (order reversed every other round). Per checkout and round:
- * PUT and GET of one BIG_MIB object (2 each, 1 stream), 4 KiB PUT ×1, 4 KiB PUT ×16 and 4 KiB
- * GET ×16 (SMALL_MS each); CPU seconds (user + system, /proc) of the gateway and of the six nodes
+ * PUT and GET of one BIG_MIB object (2 each, 1 stream), 1 MiB PUT ×8 and GET ×8, 4 KiB PUT ×1,
+ * 4 KiB PUT ×16 and 4 KiB GET ×16 (SMALL_MS each); CPU seconds (user + system, /proc) of the gateway and of the six nodes
  * per GiB for the big transfers. Prints medians and the load average after each round.
  * Usage: node --import tsx bench/nodes-ab.ts CHECKOUT [CHECKOUT …]
  * Env: ROUNDS (default 3), BIG_MIB (64), SMALL_MS (1500), PROF=dir (gateway and nodes run with
  * --cpu-prof into dir/<checkout n>/).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import type { ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { Agent } from 'node:https'
 import os from 'node:os'
 import { join, resolve } from 'node:path'
@@ -18,6 +18,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } fro
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { patternStream } from '../test/helpers/big-object.ts'
 import type { TestServer } from '../test/helpers/server.ts'
+import { cpuOf, initCluster, startNode, stopNode } from './lib/node-proc.ts'
 
 const roots = process.argv
   .slice(2)
@@ -27,47 +28,15 @@ const rounds = Number(process.env.ROUNDS ?? 3)
 const MiB = 1024 * 1024
 const BIG = Number(process.env.BIG_MIB ?? 64) * MiB
 const SMALL = 4096
+/** Above the inline threshold: every one goes to the nodes as six 256 KiB shards. */
+const MID = MiB
 const SMALL_MS = Number(process.env.SMALL_MS ?? 1500)
 
-const cpuOf = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return (Number(f[11]) + Number(f[12])) / 100 // utime+stime in s (USER_HZ 100)
-}
 const drain = async (body: unknown) => {
   let n = 0
   for await (const c of body as AsyncIterable<Uint8Array>) n += c.length
   return n
 }
-const LISTENING = /^coffer-node: listening on https:\/\/\S+?:(\d+)\s*$/m
-
-function startNode(
-  root: string,
-  cluster: string,
-  data: string,
-  prof: string[],
-): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(
-    process.execPath,
-    [...prof, join(root, 'bin/coffer.mjs'), 'node', '--cluster', cluster, '--data', data, '--port', '0'],
-    { cwd: root, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  let out = ''
-  let err = ''
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err = (err + s).slice(-5000)))
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`node: no listening line\n${err}`)), 60_000)
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
-      out += s
-      const m = LISTENING.exec(out)
-      if (m) {
-        clearTimeout(timer)
-        res({ child, port: Number(m[1]) })
-      }
-    })
-    child.once('exit', (c) => rej(new Error(`node exited ${c}\n${err}`)))
-  })
-}
-
 interface Target {
   root: string
   server: TestServer
@@ -80,11 +49,7 @@ for (const [n, root] of roots.entries()) {
   const { startServer } = (await import(`${root}/test/helpers/server.ts`)) as typeof import('../test/helpers/server.ts')
   const tmp = mkdtempSync(join(os.tmpdir(), 'coffer-nodes-ab-'))
   const cluster = join(tmp, 'cluster.json')
-  const r = spawnSync(process.execPath, [join(root, 'bin/coffer.mjs'), 'cluster', 'init', '--out', cluster], {
-    cwd: root,
-    encoding: 'utf8',
-  })
-  if (r.status !== 0) throw new Error(r.stderr)
+  initCluster(root, cluster)
   const dir = `${process.env.PROF}/${n}`
   const prof = process.env.PROF ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []
   const started = await Promise.all(
@@ -111,6 +76,8 @@ for (const [n, root] of roots.entries()) {
   await client.send(new PutObjectCommand({ Bucket: 'abench', Key: 'warm', Body: Buffer.alloc(SMALL, 1) }))
   for (let i = 0; i < 256; i++)
     await client.send(new PutObjectCommand({ Bucket: 'abench', Key: `s${i}`, Body: Buffer.alloc(SMALL, i) }))
+  for (let i = 0; i < 32; i++)
+    await client.send(new PutObjectCommand({ Bucket: 'abench', Key: `m${i}`, Body: Buffer.alloc(MID, i) }))
   targets.push({ root, server, nodes: started.map((s) => s.child), client, tmp })
 }
 
@@ -145,12 +112,18 @@ async function closedLoop(who: string, conc: number, op: (i: number) => Promise<
   return ops / ((performance.now() - t0) / 1000)
 }
 const errors = new Map<string, number>()
+let midOps = 0
+/** With PROF: each phase's start on the profiles' clock (CLOCK_MONOTONIC, µs), to cut them by phase. */
+const mark = (who: string, phase: string) => {
+  if (process.env.PROF) console.error(`phase ${who} ${phase} ${process.hrtime.bigint() / 1000n}`)
+}
 
 for (let r = 0; r < rounds; r++) {
   for (const t of r % 2 ? [...targets].reverse() : targets) {
     const name = t.root
     let g0 = cpuOf(t.server.pid)
     let n0 = nodesCpu(t)
+    mark(name, 'put_big')
     for (let j = 0; j < 2; j++) {
       const t0 = performance.now()
       await t.client.send(
@@ -167,6 +140,7 @@ for (let r = 0; r < rounds; r++) {
     rec(name, 'put_big_nodes_cpu_s_GiB', (nodesCpu(t) - n0) / ((2 * BIG) / 2 ** 30))
     g0 = cpuOf(t.server.pid)
     n0 = nodesCpu(t)
+    mark(name, 'get_big')
     for (let j = 0; j < 2; j++) {
       const t0 = performance.now()
       const o = await t.client.send(new GetObjectCommand({ Bucket: 'abench', Key: 'big' }))
@@ -175,10 +149,34 @@ for (let r = 0; r < rounds; r++) {
     }
     rec(name, 'get_big_gw_cpu_s_GiB', (cpuOf(t.server.pid) - g0) / ((2 * BIG) / 2 ** 30))
     rec(name, 'get_big_nodes_cpu_s_GiB', (nodesCpu(t) - n0) / ((2 * BIG) / 2 ** 30))
+    const mid = Buffer.alloc(MID, 9)
+    /** A closed loop of 1 MiB operations ×8: MB/s, and gateway and node CPU seconds per GiB moved. */
+    const midLoop = async (what: string, op: (i: number) => Promise<void>) => {
+      mark(name, what)
+      const g = cpuOf(t.server.pid)
+      const nc = nodesCpu(t)
+      const ops0 = midOps
+      const rate = await closedLoop(name, 8, async (i) => {
+        await op(i)
+        midOps++
+      })
+      const gib = ((midOps - ops0) * MID) / 2 ** 30
+      rec(name, `${what}_MBps`, (rate * MID) / 1e6)
+      rec(name, `${what}_gw_cpu_s_GiB`, (cpuOf(t.server.pid) - g) / gib)
+      rec(name, `${what}_nodes_cpu_s_GiB`, (nodesCpu(t) - nc) / gib)
+    }
+    await midLoop('put_1m_x8', async (i) => {
+      await t.client.send(new PutObjectCommand({ Bucket: 'abench', Key: `q${r}-${i}`, Body: mid }))
+    })
+    await midLoop('get_1m_x8', async (i) => {
+      const o = await t.client.send(new GetObjectCommand({ Bucket: 'abench', Key: `m${i % 32}` }))
+      if ((await drain(o.Body)) !== MID) throw new Error('short')
+    })
     const body = Buffer.alloc(SMALL, 7)
     const put = async (i: number) => {
       await t.client.send(new PutObjectCommand({ Bucket: 'abench', Key: `p${r}-${i}`, Body: body }))
     }
+    mark(name, 'small')
     rec(name, 'put_4k_x1_ops', await closedLoop(name, 1, put))
     rec(name, 'put_4k_x16_ops', await closedLoop(name, 16, put))
     rec(
@@ -190,6 +188,7 @@ for (let r = 0; r < rounds; r++) {
       }),
     )
   }
+  mark('-', 'end')
   for (const t of targets)
     for (const [what, v] of Object.entries(res[t.root] ?? {}))
       console.error(`  ${t.root} ${what} ${v.at(-1)?.toFixed(2)}`)
@@ -203,15 +202,7 @@ for (let r = 0; r < rounds; r++) {
 for (const t of targets) {
   t.client.destroy()
   await t.server.stop()
-  await Promise.all(
-    t.nodes.map(
-      (c) =>
-        new Promise((r) => {
-          c.once('exit', r)
-          c.kill('SIGTERM')
-        }),
-    ),
-  )
+  await Promise.all(t.nodes.map(stopNode))
   rmSync(t.tmp, { recursive: true, force: true })
 }
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!

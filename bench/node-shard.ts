@@ -1,0 +1,110 @@
+/**
+ * Same-run A/B of the gateway → node shard PUT between checkouts (e.g. main and a branch, each
+ * with its node_modules): per checkout one `coffer node` process and that checkout's gateway
+ * transport (createGatewayFetch + RemoteStore, in this process); rounds interleave the checkouts
+ * (order reversed every other round). Per round: shard PUTs of SIZE bytes sent as the stripe
+ * writer sends them (header, block, CRC) for LOOP_MS at concurrency 1 and CONC; PUT/s, ms per PUT
+ * and the node's CPU ms per PUT (/proc). Prints medians and the load average.
+ * Usage: node --import tsx bench/node-shard.ts CHECKOUT [CHECKOUT …]
+ * Env: ROUNDS (3), SIZE (262144), CONC (8), LOOP_MS (3000).
+ */
+import type { ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import { join, resolve } from 'node:path'
+import type { ShardStore } from '../src/storage/shard-store.ts'
+import { cpuOf, initCluster, startNode, stopNode } from './lib/node-proc.ts'
+
+const roots = process.argv.slice(2).map((r) => resolve(r))
+const ROUNDS = Number(process.env.ROUNDS ?? 3)
+const SIZE = Number(process.env.SIZE ?? 262144)
+const CONC = Number(process.env.CONC ?? 8)
+const LOOP_MS = Number(process.env.LOOP_MS ?? 3000)
+
+interface Target {
+  root: string
+  node: ChildProcess
+  store: ShardStore
+  close(): void
+  tmp: string
+}
+const targets: Target[] = []
+for (const root of roots) {
+  const { loadCluster } = (await import(`${root}/src/runtime/cluster.ts`)) as typeof import('../src/runtime/cluster.ts')
+  const { createGatewayFetch } = (await import(
+    `${root}/src/runtime/cluster-fetch.ts`
+  )) as typeof import('../src/runtime/cluster-fetch.ts')
+  const { createRemoteStore } = (await import(
+    `${root}/src/storage/remote/client.ts`
+  )) as typeof import('../src/storage/remote/client.ts')
+  const tmp = mkdtempSync(join(os.tmpdir(), 'coffer-node-shard-'))
+  initCluster(root, join(tmp, 'cluster.json'))
+  const cluster = await loadCluster(join(tmp, 'cluster.json'))
+  const { child, port } = await startNode(root, cluster.path, join(tmp, 'node'))
+  const fetch = await createGatewayFetch(cluster)
+  const store = createRemoteStore({ url: `https://127.0.0.1:${port}`, fetch, timeoutMs: 30_000 })
+  targets.push({ root, node: child, store, close: () => fetch.close(), tmp })
+}
+
+const body = new Uint8Array(SIZE).fill(7)
+const shard = () =>
+  new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(body.subarray(0, 64)) // header
+      c.enqueue(body.subarray(64)) // block
+      c.enqueue(body.subarray(0, 4)) // its CRC
+      c.close()
+    },
+  })
+let seq = 0
+const res: Record<string, number[]> = {}
+const rec = (k: string, v: number) => {
+  res[k] ??= []
+  res[k].push(v)
+}
+
+async function loop(t: Target, conc: number): Promise<void> {
+  const c0 = cpuOf(t.node.pid!)
+  const t0 = performance.now()
+  let n = 0
+  let worst = 0
+  await Promise.all(
+    Array.from({ length: conc }, async () => {
+      while (performance.now() - t0 < LOOP_MS) {
+        const p0 = performance.now()
+        await t.store.put(`s${seq++}`, shard())
+        worst = Math.max(worst, performance.now() - p0)
+        n++
+      }
+    }),
+  )
+  const ms = performance.now() - t0
+  rec(`${t.root}\tx${conc} slowest PUT ms`, worst)
+  rec(`${t.root}\tx${conc} PUT/s`, (n / ms) * 1000)
+  rec(`${t.root}\tx${conc} ms per PUT`, (ms * conc) / n)
+  rec(`${t.root}\tx${conc} node CPU ms per PUT`, ((cpuOf(t.node.pid!) - c0) * 1000) / n)
+}
+
+for (const t of targets) for (let i = 0; i < 10; i++) await t.store.put(`warm${i}`, shard())
+for (let r = 0; r < ROUNDS; r++) {
+  for (const t of r % 2 ? [...targets].reverse() : targets) {
+    await loop(t, 1)
+    await loop(t, CONC)
+  }
+  console.error(`round ${r} load ${os.loadavg()[0]!.toFixed(1)}`)
+}
+for (const t of targets) {
+  t.close()
+  await stopNode(t.node)
+  rmSync(t.tmp, { recursive: true, force: true })
+}
+const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!
+console.log(`shard ${SIZE} bytes, ${ROUNDS} rounds of ${LOOP_MS} ms`)
+for (const [k, v] of Object.entries(res))
+  console.log(`${k}\tmedian ${med(v).toFixed(2)}\tall ${v.map((x) => x.toFixed(1)).join(' ')}`)
+console.log(
+  `load ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+)
