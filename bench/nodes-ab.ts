@@ -2,7 +2,7 @@
  * Same-run A/B of distributed mode between checkouts (e.g. main and a branch, each with its
  * node_modules): for every checkout a gateway over 6 `coffer node` processes (4+2) is started at
  * once, then rounds interleave them (order reversed every other round). Per checkout and round:
- * PUT and GET of one BIG_MIB object (2 each, 1 stream), 1 MiB PUT ×8 and GET ×8, 4 KiB PUT ×1,
+ * PUT and GET of one BIG_MIB object (2 each, 1 stream), 1 MiB PUT ×1 and ×8, GET ×8, 4 KiB PUT ×1,
  * 4 KiB PUT ×16 and 4 KiB GET ×16 (SMALL_MS each); CPU seconds (user + system, /proc) of the gateway and of the six nodes
  * per GiB for the big transfers. Prints medians and the load average after each round.
  * Usage: node --import tsx bench/nodes-ab.ts CHECKOUT [CHECKOUT …]
@@ -150,13 +150,13 @@ for (let r = 0; r < rounds; r++) {
     rec(name, 'get_big_gw_cpu_s_GiB', (cpuOf(t.server.pid) - g0) / ((2 * BIG) / 2 ** 30))
     rec(name, 'get_big_nodes_cpu_s_GiB', (nodesCpu(t) - n0) / ((2 * BIG) / 2 ** 30))
     const mid = Buffer.alloc(MID, 9)
-    /** A closed loop of 1 MiB operations ×8: MB/s, and gateway and node CPU seconds per GiB moved. */
-    const midLoop = async (what: string, op: (i: number) => Promise<void>) => {
+    /** A closed loop of 1 MiB operations: MB/s, and gateway and node CPU seconds per GiB moved. */
+    const midLoop = async (what: string, op: (i: number) => Promise<void>, conc = 8) => {
       mark(name, what)
       const g = cpuOf(t.server.pid)
       const nc = nodesCpu(t)
       const ops0 = midOps
-      const rate = await closedLoop(name, 8, async (i) => {
+      const rate = await closedLoop(name, conc, async (i) => {
         await op(i)
         midOps++
       })
@@ -165,6 +165,13 @@ for (let r = 0; r < rounds; r++) {
       rec(name, `${what}_gw_cpu_s_GiB`, (cpuOf(t.server.pid) - g) / gib)
       rec(name, `${what}_nodes_cpu_s_GiB`, (nodesCpu(t) - nc) / gib)
     }
+    await midLoop(
+      'put_1m_x1',
+      async (i) => {
+        await t.client.send(new PutObjectCommand({ Bucket: 'abench', Key: `q${r}-${i}`, Body: mid }))
+      },
+      1,
+    )
     await midLoop('put_1m_x8', async (i) => {
       await t.client.send(new PutObjectCommand({ Bucket: 'abench', Key: `q${r}-${i}`, Body: mid }))
     })
