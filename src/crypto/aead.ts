@@ -33,6 +33,13 @@ export interface Aead {
     pieces: readonly Uint8Array[],
   ): Promise<Uint8Array[]> | Uint8Array[]
   /**
+   * Like seal, for plaintext that arrives in pieces (a package that straddles network chunks):
+   * returns ciphertext ‖ tag in pieces (their concatenation is what seal returns), with no join
+   * of the input and none of the output. Optional: without it, the caller joins the pieces (a
+   * copy) and calls seal.
+   */
+  sealPieces?(key: AeadKey, nonce: Uint8Array, aad: Uint8Array, pieces: readonly Uint8Array[]): Uint8Array[]
+  /**
    * HMAC-SHA256 on this thread, for the package key each stream derives (derivePackageKey).
    * Optional: without it the derivation goes through WebCrypto, whose importKey + sign round
    * trip was about a tenth of a 4 KiB GET's CPU (docs/architecture.md §8).

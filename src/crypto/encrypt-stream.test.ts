@@ -2,11 +2,17 @@ import { describe, expect, it } from 'vitest'
 import { createNodeAead } from '../runtime/aead-node.ts'
 import { readAll, streamFromBytes } from '../util/streams.ts'
 import { createWebCryptoAead } from './aead.ts'
-import { encryptStream } from './encrypt-stream.ts'
+import { CIPHER_CHUNK, encryptStream } from './encrypt-stream.ts'
 import { cipherLength, PACKAGE_PAYLOAD } from './package-format.ts'
 import { decryptSlice, encryptAll, KiB, MiB, options, pattern } from './crypto.testkit.ts'
 
 const P = PACKAGE_PAYLOAD
+
+async function readAllChunks(s: ReadableStream<Uint8Array>): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = []
+  for await (const c of s as unknown as AsyncIterable<Uint8Array>) out.push(c)
+  return out
+}
 const SIZES = [0, 1, P - 1, P, P + 1, 3 * MiB + 5]
 
 /** Random [start, end) pairs within size, seeded so failures reproduce. */
@@ -53,6 +59,23 @@ describe('encryptStream behaviour', () => {
     }
     const small = pattern(300, 2)
     expect(await encryptAll(small, options(), 1)).toEqual(await encryptAll(small, options(), 300))
+  })
+
+  it('hands the ciphertext on in chunks of outputChunk bytes (the last shorter), the same bytes with either AEAD', async () => {
+    const plain = pattern(5 * P + 777, 4)
+    const expected = Buffer.from(await encryptAll(plain, options(), plain.length))
+    for (const aead of [createWebCryptoAead(), createNodeAead()])
+      for (const outputChunk of [4099, P + 16, 3 * P, CIPHER_CHUNK]) {
+        const sizes: number[] = []
+        const chunks = await readAllChunks(
+          encryptStream(streamFromBytes(plain, 7 * KiB + 3), options({ outputChunk }, aead)),
+        )
+        for (const c of chunks) sizes.push(c.length)
+        expect(Buffer.concat(chunks.map((c) => Buffer.from(c))).equals(expected)).toBe(true)
+        expect(sizes.slice(0, -1).every((n) => n === outputChunk)).toBe(true)
+        expect(sizes.at(-1)!).toBeLessThanOrEqual(outputChunk)
+      }
+    expect(() => encryptStream(streamFromBytes(plain), options({ outputChunk: 0 }))).toThrow(RangeError)
   })
 
   it('re-throws the source error unchanged (same object)', async () => {

@@ -1,32 +1,90 @@
 /**
- * Plaintext stream → D@RE ciphertext stream (package-format.ts). Pull-driven: holds at most the
- * current input chunk plus one package, because the final flag is only known at end of input.
+ * Plaintext stream → D@RE ciphertext stream (package-format.ts). Pull-driven: holds the current
+ * input chunks (at most one package beyond what it seals, because the final flag is only known
+ * at end of input) and one output chunk being filled.
  */
 import type { Aead, AeadKey } from './aead.ts'
 import { ByteQueue } from './byte-queue.ts'
 import { derivePackageKey, PACKAGE_PAYLOAD, type PackageParams, packageContext } from './package-format.ts'
 
+/**
+ * Ciphertext leaves in chunks of this many bytes (the last one shorter): the stripe size of the
+ * default geometry (4 × 256 KiB blocks), so the stripe writer takes each chunk as its stripe
+ * without copying it again. Sealed packages (64 KiB + 16) are copied into these chunks once;
+ * a package handed on as it is was copied into a stripe by the stripe writer anyway, and each
+ * small chunk cost a stream hop (docs/architecture.md §8, "Big PUTs").
+ */
+export const CIPHER_CHUNK = 1024 * 1024
+
 export interface PackageOptions extends PackageParams {
   aead: Aead
+  /** Bytes per output chunk (the last one shorter); default CIPHER_CHUNK. */
+  outputChunk?: number
+}
+
+/**
+ * Fills fixed-size chunks from pieces of any size: each byte is copied once, into the chunk it
+ * leaves in.
+ */
+class ChunkFiller {
+  readonly ready: Uint8Array[] = []
+  private buf: Uint8Array | undefined
+  private fill = 0
+
+  constructor(private readonly size: number) {}
+
+  add(piece: Uint8Array): void {
+    let at = 0
+    while (at < piece.length) {
+      this.buf ??= new Uint8Array(this.size)
+      const n = Math.min(this.size - this.fill, piece.length - at)
+      this.buf.set(piece.subarray(at, at + n), this.fill)
+      this.fill += n
+      at += n
+      if (this.fill === this.size) {
+        this.ready.push(this.buf)
+        this.buf = undefined
+        this.fill = 0
+      }
+    }
+  }
+
+  /** Moves the partly filled chunk to `ready`: a copy of its bytes when it is mostly empty (small objects). */
+  flush(): void {
+    if (!this.buf || this.fill === 0) return
+    this.ready.push(this.fill * 2 < this.size ? this.buf.slice(0, this.fill) : this.buf.subarray(0, this.fill))
+    this.buf = undefined
+    this.fill = 0
+  }
 }
 
 /**
  * Encrypts `source` into packages. Errors of `source` propagate unchanged (the storage layer
  * relies on the error's identity); cancelling the result cancels `source`.
- * Throws synchronously (RangeError) on a malformed key, prefix, object id or part number.
+ * Throws synchronously (RangeError) on a malformed key, prefix, object id, part number or chunk size.
  */
 export function encryptStream(source: ReadableStream<Uint8Array>, options: PackageOptions): ReadableStream<Uint8Array> {
   const ctx = packageContext(options) // validates before anything is read
+  const chunk = options.outputChunk ?? CIPHER_CHUNK
+  if (!Number.isSafeInteger(chunk) || chunk <= 0)
+    throw new RangeError(`outputChunk must be a positive integer, got ${chunk}`)
   const { aead } = options
   const reader = source.getReader()
   const queue = new ByteQueue()
+  const out = new ChunkFiller(chunk)
   let key: AeadKey | undefined
   let index = 0
   let ended = false
 
-  const seal = async (payload: Uint8Array, final: boolean): Promise<Uint8Array> => {
+  /** Seals the next `n` queued bytes as one package into `out`. */
+  const sealNext = async (n: number, final: boolean): Promise<void> => {
     ctx.at(index++, final)
-    return aead.seal(key!, ctx.nonce, ctx.aad, payload)
+    if (aead.sealPieces) {
+      // Views of the network chunks in, pieces out: no join on either side.
+      for (const piece of aead.sealPieces(key!, ctx.nonce, ctx.aad, queue.takePieces(n))) out.add(piece)
+    } else {
+      out.add(await aead.seal(key!, ctx.nonce, ctx.aad, queue.take(n)))
+    }
   }
 
   return new ReadableStream<Uint8Array>(
@@ -43,17 +101,20 @@ export function encryptStream(source: ReadableStream<Uint8Array>, options: Packa
       },
       async pull(controller) {
         for (;;) {
-          // Strictly more than one package queued: the oldest cannot be the last, so seal it now.
-          if (queue.length > PACKAGE_PAYLOAD || ended) {
-            // Each sealed package goes on as it is: the stripe writer re-cuts the stream into
-            // stripes anyway, so joining packages here would only copy every byte once more.
-            try {
-              while (queue.length > PACKAGE_PAYLOAD) controller.enqueue(await seal(queue.take(PACKAGE_PAYLOAD), false))
-              if (ended) controller.enqueue(await seal(queue.take(queue.length), true))
-            } catch (err) {
-              await reader.cancel(err).catch(() => {})
-              throw err
+          try {
+            // Strictly more than one package queued: the oldest cannot be the last, so seal it now.
+            while (queue.length > PACKAGE_PAYLOAD && out.ready.length === 0) await sealNext(PACKAGE_PAYLOAD, false)
+            if (ended) {
+              while (queue.length > PACKAGE_PAYLOAD) await sealNext(PACKAGE_PAYLOAD, false)
+              await sealNext(queue.length, true)
+              out.flush()
             }
+          } catch (err) {
+            await reader.cancel(err).catch(() => {})
+            throw err
+          }
+          if (out.ready.length > 0 || ended) {
+            for (const c of out.ready.splice(0)) controller.enqueue(c)
             if (ended) controller.close()
             return
           }

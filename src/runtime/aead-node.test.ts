@@ -202,6 +202,29 @@ describe('node:crypto AEAD', () => {
     expect(() => node.open(nk, pattern(16), new Uint8Array(0), pattern(40))).toThrow(RangeError)
   })
 
+  it('seals a package given in pieces (split anywhere, empty pieces too) to the bytes seal gives', async () => {
+    const [nk] = await keys(pattern(32, 21))
+    const nonce = pattern(12, 22)
+    const aad = pattern(20, 23)
+    const join = (parts: Uint8Array[]) => Buffer.concat(parts.map((p) => Buffer.from(p)))
+    for (const size of [0, 1, 15, 16, 17, 40, 1000]) {
+      const plaintext = pattern(size, size + 1)
+      const whole = Buffer.from(await node.seal(nk, nonce, aad, plaintext))
+      const cutSets = [
+        [],
+        [0],
+        [size],
+        ...Array.from({ length: Math.min(size, 20) }, (_, i) => [i, size - i].sort((a, b) => a - b)),
+      ]
+      for (const cuts of cutSets) {
+        const pieces = [0, ...cuts].map((from, i) => plaintext.subarray(from, i < cuts.length ? cuts[i] : size))
+        const sealed = node.sealPieces!(nk, nonce, aad, pieces)
+        expect(join(sealed).equals(whole)).toBe(true)
+        for (const p of sealed) expect(p).not.toBeInstanceOf(Buffer)
+      }
+    }
+  })
+
   it('package streams sealed with it are the same bytes as with WebCrypto, and decrypt with either', async () => {
     const size = 3 * PACKAGE_PAYLOAD + 4321
     const plain = pattern(size, 19)

@@ -48,6 +48,18 @@ export function createNodeAead(): Aead {
       out.set(cipher.getAuthTag(), body.length + tail.length)
       return plain(out)
     },
+    sealPieces(key, nonce, aad, pieces) {
+      checkAeadArgs(undefined, nonce)
+      const cipher = createCipheriv('aes-256-gcm', key as KeyObject, nonce, { authTagLength: AEAD_TAG_BYTES })
+      cipher.setAAD(aad)
+      // GCM enciphers as a stream: each piece gives that many ciphertext bytes, in order.
+      const out: Uint8Array[] = []
+      for (const p of pieces) if (p.length > 0) out.push(plain(cipher.update(p)))
+      const tail = cipher.final()
+      if (tail.length > 0) out.push(plain(tail))
+      out.push(plain(cipher.getAuthTag()))
+      return out
+    },
     open(key, nonce, aad, sealed) {
       checkAeadArgs(undefined, nonce)
       if (sealed.length < AEAD_TAG_BYTES) throw new Error('sealed package shorter than its tag')
