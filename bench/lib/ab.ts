@@ -43,9 +43,9 @@ export const loadavg = (): string =>
 export async function startGateways(roots: readonly string[]): Promise<AbTarget[]> {
   const targets: AbTarget[] = []
   for (const root of roots) {
-    const { startServer } = (await import(`${root}/test/helpers/server.ts`)) as typeof import(
-      '../../test/helpers/server.ts'
-    )
+    const { startServer } = (await import(
+      `${root}/test/helpers/server.ts`
+    )) as typeof import('../../test/helpers/server.ts')
     const env: Record<string, string> = { COFFER_HEAL_INTERVAL_MS: '3600000', COFFER_SCRUB_INTERVAL_MS: '3600000' }
     const dir = `${process.env.PROF}/${targets.length}`
     const extra = process.env.NODE_FLAGS ? process.env.NODE_FLAGS.split(' ') : []

@@ -30,6 +30,19 @@ describe('fs disk', () => {
     expect(Buffer.compare(onDisk.subarray(a.length), b)).toBe(0)
   })
 
+  it('writev appends the pieces in order after earlier writes (views into larger buffers, empty pieces, 2,000 pieces)', async () => {
+    const big = bytes(10_000, 3)
+    const pieces = [big.subarray(10, 5000), new Uint8Array(0), bytes(1, 9), big.subarray(5000)]
+    const many = Array.from({ length: 2000 }, (_, i) => bytes(1 + (i % 7), i))
+    const w = await disk.create('v/file')
+    await w.write(bytes(5, 1))
+    await w.writev!(pieces)
+    await w.writev!(many)
+    await w.commit()
+    const want = Buffer.concat([bytes(5, 1), ...pieces, ...many])
+    expect(Buffer.compare(await readFile(join(root, 'drive/v/file')), want)).toBe(0)
+  })
+
   it('create truncates an existing file', async () => {
     await writeFile(join(root, 'drive/t'), 'a much longer previous content')
     const w = await disk.create('t')

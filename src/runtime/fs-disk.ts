@@ -4,7 +4,7 @@
  */
 import { mkdir, open, readdir, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
-import type { Disk, FileReader, FileWriter } from '../storage/disk.ts'
+import { type Disk, type FileReader, type FileWriter, unwritten } from '../storage/disk.ts'
 import type { SpaceReport } from '../storage/shard-store.ts'
 import { coalescing } from '../util/coalescing.ts'
 
@@ -104,13 +104,24 @@ function fileWriter(h: FileHandle, file: string): FileWriter {
     closed = true
     await h.close()
   }
+  const write = async (chunk: Uint8Array) => {
+    let off = 0
+    // write(2) may be short; loop until the whole chunk is handed to the OS.
+    while (off < chunk.length) {
+      const { bytesWritten } = await h.write(chunk, off, chunk.length - off)
+      off += bytesWritten
+    }
+  }
   return {
-    async write(chunk) {
-      let off = 0
-      // write(2) may be short; loop until the whole chunk is handed to the OS.
-      while (off < chunk.length) {
-        const { bytesWritten } = await h.write(chunk, off, chunk.length - off)
-        off += bytesWritten
+    write,
+    async writev(chunks) {
+      // writev(2) may be short too; a runtime without FileHandle.writev gets one joined write.
+      if (typeof h.writev !== 'function') return write(Buffer.concat(chunks))
+      let rest = chunks.filter((c) => c.length > 0)
+      while (rest.length > 0) {
+        const { bytesWritten } = await h.writev(rest)
+        if (bytesWritten <= 0) throw new Error(`writev to ${file} wrote nothing`)
+        rest = unwritten(rest, bytesWritten)
       }
     },
     async commit() {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { BytePool, releaseBytes } from '../util/byte-pool.ts'
 import { readAll, streamFromBytes } from '../util/streams.ts'
 import type { Disk } from './disk.ts'
-import { createDiskStore, fanOut, grown } from './disk-store.ts'
+import { createDiskStore, fanOut } from './disk-store.ts'
 import { ShardNotFound, StoreFull } from './shard-store.ts'
 import { createTestDisk, type TestDisk, type TestDiskOptions } from './disk.testkit.ts'
 
@@ -154,80 +154,60 @@ describe('DiskStore put/get', () => {
     expect(disk.openFiles()).toBe(0)
   })
 
-  it('coalesces small network chunks into ~1 MiB disk writes', async () => {
+  it('gathers small network chunks into ~1 MiB writes, each one writev of the pieces themselves (no copy)', async () => {
     const disk = await newDisk()
-    const sizes: number[] = []
-    const counting: Disk = {
-      ...disk,
-      async create(path) {
-        const w = await disk.create(path)
-        return {
-          ...w,
-          write: (c) => {
-            sizes.push(c.length)
-            return w.write(c)
-          },
-        }
-      },
-    }
-    const store = createDiskStore('d0', counting)
+    const calls: Uint8Array[][] = []
+    const store = createDiskStore(
+      'd0',
+      onWrite(disk, (pieces) => void calls.push(pieces)),
+    )
     const body = data(4 * MiB + 100)
-    await store.put('c', streamFromBytes(body, 16384))
-    expect(sizes).toEqual([MiB, MiB, MiB, MiB, 100])
-    expect(Buffer.from(await readAll(store.get('c', 0, body.length), body.length)).equals(Buffer.from(body))).toBe(true)
-  })
-
-  it('a small shard is written in one piece from a buffer sized to it, not a whole write chunk', async () => {
-    const disk = await newDisk()
-    const pieces: Uint8Array[] = []
-    const counting: Disk = {
-      ...disk,
-      async create(path) {
-        const w = await disk.create(path)
-        return {
-          ...w,
-          write: (c) => {
-            pieces.push(c)
-            return w.write(c)
-          },
-        }
-      },
-    }
-    const store = createDiskStore('d0', counting)
-    // The shape of a 4 KiB object's shard: header, one block, its checksum, the trailer.
-    const parts = [data(60, 1), data(1024, 2), data(4, 3), data(16, 4)]
-    const total = parts.reduce((n, p) => n + p.length, 0)
-    await store.put(
-      'small',
-      new ReadableStream({
-        start: (c) => {
-          for (const p of parts) c.enqueue(p)
-          c.close()
+    const sent: Uint8Array[] = []
+    const source = streamFromBytes(body, 16384).pipeThrough(
+      new TransformStream({
+        transform(c, out) {
+          sent.push(c)
+          out.enqueue(c)
         },
       }),
     )
-    expect(pieces.map((p) => p.length)).toEqual([total])
-    expect(pieces[0]!.buffer.byteLength).toBeLessThan(64 * 1024)
-    const got = await readAll(store.get('small', 0, total), total)
-    let off = 0
-    for (const p of parts) {
-      expect(Buffer.from(got.subarray(off, off + p.length)).equals(Buffer.from(p))).toBe(true)
-      off += p.length
-    }
+    await store.put('c', source)
+    expect(calls.map((c) => c.reduce((n, p) => n + p.length, 0))).toEqual([MiB, MiB, MiB, MiB, 100])
+    // The very chunks the producer sent, in order: nothing was joined into a buffer of ours.
+    expect(calls.flat().length).toBe(sent.length)
+    expect(calls.flat().every((p, i) => p === sent[i])).toBe(true)
+    expect(Buffer.from(await readAll(store.get('c', 0, body.length), body.length)).equals(Buffer.from(body))).toBe(true)
   })
 
-  it('grown() keeps the filled bytes, fits the need up to the 1 MiB cap, and doubles', () => {
-    const small = grown(undefined, 0, 100)
-    expect(small.length).toBeGreaterThanOrEqual(100)
-    expect(small.length).toBeLessThan(64 * 1024)
-    small.set(data(100, 9))
-    const bigger = grown(small, 100, small.length + 1)
-    expect(bigger.length).toBe(small.length * 2)
-    expect(Buffer.from(bigger.subarray(0, 100)).equals(Buffer.from(data(100, 9)))).toBe(true)
-    const fit = grown(bigger, 100, 300 * 1024)
-    expect(fit.length).toBeGreaterThanOrEqual(300 * 1024)
-    expect(fit.length).toBeLessThan(2 * 300 * 1024)
-    expect(grown(fit, 100, 5 * MiB).length).toBe(MiB)
+  it('a small shard is one write of its pieces (header, block, checksum, trailer); a Disk without writev gets them joined', async () => {
+    for (const gathered of [true, false]) {
+      const disk = await newDisk()
+      const calls: Uint8Array[][] = []
+      const store = createDiskStore(
+        'd0',
+        onWrite(disk, (pieces) => void calls.push(pieces), gathered),
+      )
+      // The shape of a small object's shard: header, one block, its checksum, the trailer.
+      const parts = [data(60, 1), data(1024, 2), data(4, 3), data(16, 4)]
+      const total = parts.reduce((n, p) => n + p.length, 0)
+      await store.put(
+        'small',
+        new ReadableStream({
+          start: (c) => {
+            for (const p of parts) c.enqueue(p)
+            c.close()
+          },
+        }),
+      )
+      expect(calls.length).toBe(1)
+      expect(calls[0]!.map((p) => p.length)).toEqual(gathered ? parts.map((p) => p.length) : [total])
+      const got = await readAll(store.get('small', 0, total), total)
+      let off = 0
+      for (const p of parts) {
+        expect(Buffer.from(got.subarray(off, off + p.length)).equals(Buffer.from(p))).toBe(true)
+        off += p.length
+      }
+    }
   })
 
   it('a body error leaves nothing behind and is re-thrown unchanged', async () => {
@@ -260,7 +240,11 @@ describe('DiskStore put/get', () => {
       async create(path) {
         const w = await disk.create(path)
         let n = 0
-        return { ...w, write: (c) => (++n > 1 ? Promise.reject(full) : w.write(c)) }
+        return {
+          ...w,
+          write: (c) => (++n > 1 ? Promise.reject(full) : w.write(c)),
+          writev: (c) => (++n > 1 ? Promise.reject(full) : w.writev!(c)),
+        }
       },
     }
     const store = createDiskStore('d0', failing)
@@ -286,7 +270,11 @@ describe('DiskStore put/get', () => {
       async create(path) {
         const w = await disk.create(path)
         let n = 0
-        return { ...w, write: (c) => (++n > 1 ? Promise.reject(enospc) : w.write(c)) }
+        return {
+          ...w,
+          write: (c) => (++n > 1 ? Promise.reject(enospc) : w.write(c)),
+          writev: (c) => (++n > 1 ? Promise.reject(enospc) : w.writev!(c)),
+        }
       },
     }
     const store = createDiskStore('d0', failing)
@@ -405,3 +393,26 @@ describe('DiskStore maintenance', () => {
     expect(await createDiskStore('d0', broken).healthy()).toBe(false)
   })
 })
+
+/** The Disk with every write (write or writev) reported to `seen` as its pieces; `gathered` false drops writev. */
+function onWrite(disk: Disk, seen: (pieces: Uint8Array[]) => void, gathered = true): Disk {
+  return {
+    ...disk,
+    async create(path) {
+      const w = await disk.create(path)
+      return {
+        ...w,
+        write: (c) => {
+          seen([c])
+          return w.write(c)
+        },
+        writev: gathered
+          ? (c) => {
+              seen([...c])
+              return w.writev!(c)
+            }
+          : undefined,
+      }
+    },
+  }
+}

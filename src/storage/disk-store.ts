@@ -24,10 +24,11 @@ const TEMP_DIR = 'tmp'
 /** Marks a fan-out directory created for a Disk whose rename does not make parents (never listed). */
 const DIR_MARKER = '.dir'
 
-/** Network bodies arrive in 16–64 KiB pieces; a write syscall per piece costs more than a copy. */
+/**
+ * Bytes gathered per disk write: network bodies arrive in 16–64 KiB pieces and a stripe writer's
+ * in blocks plus 4-byte checksums; a syscall per piece costs more than gathering them.
+ */
 const WRITE_CHUNK = 1024 * 1024
-/** The drain buffer's first size; it doubles up to WRITE_CHUNK only when a shard needs more. */
-const FIRST_BUFFER = 16 * 1024
 /** Largest read per pull: big enough for throughput, small enough to bound memory per stream. */
 const READ_CHUNK = 1024 * 1024
 /**
@@ -60,16 +61,16 @@ export function fanOut(name: string): string {
 
 const shardPath = (name: string) => `${SHARD_DIR}/${fanOut(name)}/${name}`
 
-/**
- * A drain buffer with room for `need` bytes (capped at WRITE_CHUNK: the drain flushes at that
- * size), keeping the first `fill` bytes of `buf`.
- */
-export function grown(buf: Uint8Array | undefined, fill: number, need: number): Uint8Array {
-  let size = Math.max(buf?.length ?? 0, FIRST_BUFFER)
-  while (size < need && size < WRITE_CHUNK) size *= 2
-  const next = new Uint8Array(Math.min(size, WRITE_CHUNK))
-  if (buf && fill > 0) next.set(buf.subarray(0, fill))
-  return next
+function joined(pieces: readonly Uint8Array[]): Uint8Array {
+  let n = 0
+  for (const p of pieces) n += p.length
+  const out = new Uint8Array(n)
+  let at = 0
+  for (const p of pieces) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
 }
 
 function randomName(): string {
@@ -92,37 +93,32 @@ export function createDiskStore(id: string, disk: Disk, options: DiskStoreOption
   const active = new Set<string>()
 
   /**
-   * Copies small chunks into one buffer so each disk write is ~WRITE_CHUNK bytes. The buffer
-   * starts small and doubles as data arrives: a small object's shard is a few KiB, and
-   * allocating (and zeroing) a whole WRITE_CHUNK for each of its k+m shards was a measurable
-   * share of a small PUT.
+   * Gathers pieces until about WRITE_CHUNK bytes and hands them to the OS in one gathered write
+   * (writev), so no byte is copied on its way to the file: joining them into a write buffer was a
+   * copy of every byte of every shard (docs/architecture.md §8, "Big PUTs"). A Disk without
+   * writev gets them joined. The pieces are the producer's: none is reused once handed over
+   * (ShardStore.put's contract, disk.ts).
    */
   async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, out: FileWriter): Promise<void> {
-    // Reused across flushes: FileWriter.write has consumed the bytes once its promise resolves.
-    let buf: Uint8Array | undefined
-    let fill = 0
+    let pieces: Uint8Array[] = []
+    let bytes = 0
+    const flush = async () => {
+      const batch = pieces
+      pieces = []
+      bytes = 0
+      if (batch.length === 1) await out.write(batch[0]!)
+      else if (out.writev) await out.writev(batch)
+      else await out.write(joined(batch))
+    }
     for (;;) {
       const { done, value } = await reader.read()
       if (done) break
-      if (fill === 0 && value.length >= WRITE_CHUNK) {
-        await out.write(value) // already large: no copy
-        continue
-      }
-      let chunk = value
-      while (chunk.length > 0) {
-        if (!buf || (buf.length < WRITE_CHUNK && fill + chunk.length > buf.length))
-          buf = grown(buf, fill, fill + chunk.length)
-        const n = Math.min(buf.length - fill, chunk.length)
-        buf.set(chunk.subarray(0, n), fill)
-        fill += n
-        chunk = chunk.subarray(n)
-        if (fill === WRITE_CHUNK) {
-          await out.write(buf)
-          fill = 0
-        }
-      }
+      if (value.length === 0) continue
+      pieces.push(value)
+      bytes += value.length
+      if (bytes >= WRITE_CHUNK) await flush()
     }
-    if (fill > 0) await out.write(buf!.subarray(0, fill))
+    if (bytes > 0) await flush()
   }
 
   /** Renames into place; creates the fan-out directory if the Disk's rename would not. */

@@ -6,7 +6,7 @@ import { mkdir, open, readdir, rename, rm, mkdtemp } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import type { Disk, FileReader, FileWriter } from './disk.ts'
+import { type Disk, type FileReader, type FileWriter, unwritten } from './disk.ts'
 
 export interface TestDisk extends Disk {
   /** Files currently open (readers and writers) through this disk. */
@@ -49,6 +49,10 @@ export async function createTestDisk(opts: TestDiskOptions = {}): Promise<TestDi
           const { bytesWritten } = await h.write(chunk, off, chunk.length - off)
           off += bytesWritten
         }
+      },
+      async writev(chunks) {
+        let rest = chunks.filter((c) => c.length > 0)
+        while (rest.length > 0) rest = unwritten(rest, (await h.writev(rest)).bytesWritten)
       },
       async commit() {
         await h.sync()

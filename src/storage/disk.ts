@@ -9,6 +9,11 @@ export interface FileWriter {
   /** The caller may reuse `chunk` once this resolves: the bytes have been handed to the OS. */
   write(chunk: Uint8Array): Promise<void>
   /**
+   * Appends the chunks in order, as one gathered write (writev) where the system has it: no join.
+   * The caller may reuse them once this resolves. Optional: without it, callers join and write().
+   */
+  writev?(chunks: readonly Uint8Array[]): Promise<void>
+  /**
    * Flushes (fsync, or fdatasync: the data and the size, not the timestamps) then closes; the
    * file's bytes are durable when this resolves. Its name becomes durable through rename().
    */
@@ -49,4 +54,15 @@ export interface Disk {
   check(): Promise<void>
   /** Free and total bytes of the root's filesystem (absent where the Disk cannot tell). */
   space?(): Promise<SpaceReport>
+}
+
+/**
+ * The pieces still to write after a gathered write handed `written` bytes of `pieces` to the OS
+ * (writev(2) may be short): the untouched ones, the first cut where the OS stopped.
+ */
+export function unwritten(pieces: readonly Uint8Array[], written: number): Uint8Array[] {
+  let i = 0
+  while (i < pieces.length && written >= pieces[i]!.length) written -= pieces[i++]!.length
+  if (i === pieces.length) return []
+  return [pieces[i]!.subarray(written), ...pieces.slice(i + 1)]
 }

@@ -9,7 +9,9 @@ export interface ShardStore {
   readonly id: string
   /**
    * Stores a shard atomically: bytes go to a temp file, are fsynced, then renamed to `name`.
-   * If `body` errors or is cancelled, nothing named `name` appears.
+   * If `body` errors or is cancelled, nothing named `name` appears. The store may hold `body`'s
+   * chunks until it has written them (a local drive gathers ~1 MiB per write): a producer never
+   * changes a chunk once enqueued.
    */
   put(name: string, body: ReadableStream<Uint8Array>): Promise<void>
   /**
