@@ -4,14 +4,14 @@
  * default checksum), then rounds interleave them (order reversed every other
  * round). Per checkout and round: 16 PUTs of 16 MiB 8 at a time, 64 PUTs of 1 MiB 8 at a time,
  * 2 PUTs of 64 MiB one after the other — MB/s and gateway CPU (user + system, /proc) seconds per
- * GiB received. Prints medians with every round's value, and the load average after each round.
+ * GiB received (and of it system time: the kernel's share). Prints medians with every round's value, and the load average after each round.
  * Usage: node --import tsx bench/put-ab.ts CHECKOUT [CHECKOUT …] [--no16] [--no1] [--no64]
  * Env: ROUNDS (default 3), PROF=dir and NODE_FLAGS (bench/lib/ab.ts; WINDOW lines on stderr give
  * the monotonic µs bounds of each phase, to cut a profile).
  */
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { patternStream } from '../test/helpers/big-object.ts'
-import { AbResults, abArgs, cpuOf, loadavg, mbPerS, roundOrder, startGateways } from './lib/ab.ts'
+import { AbResults, abArgs, cpuSplitOf, loadavg, mbPerS, roundOrder, startGateways } from './lib/ab.ts'
 
 const { roots, flags } = abArgs()
 const rounds = Number(process.env.ROUNDS ?? 3)
@@ -52,7 +52,7 @@ for (let r = 0; r < rounds; r++) {
   for (const t of roundOrder(targets, r)) {
     for (const cell of cells) {
       const length = cell.size * MiB
-      const c0 = cpuOf(t.server.pid)
+      const c0 = cpuSplitOf(t.server.pid)
       console.error(`WINDOW ${t.root} ${cell.name} start ${process.hrtime.bigint() / 1000n}`)
       const t0 = performance.now()
       await Promise.all(
@@ -72,7 +72,10 @@ for (let r = 0; r < rounds; r++) {
       console.error(`WINDOW ${t.root} ${cell.name} end ${process.hrtime.bigint() / 1000n}`)
       const bytes = cell.streams * cell.each * length
       res.rec(t.root, `${cell.name}_MBps`, mbPerS(bytes, ms))
-      res.rec(t.root, `${cell.name}_cpu_s_GiB`, (cpuOf(t.server.pid) - c0) / (bytes / 2 ** 30))
+      const c1 = cpuSplitOf(t.server.pid)
+      const gib = bytes / 2 ** 30
+      res.rec(t.root, `${cell.name}_cpu_s_GiB`, (c1.user - c0.user + c1.system - c0.system) / gib)
+      res.rec(t.root, `${cell.name}_sys_s_GiB`, (c1.system - c0.system) / gib)
     }
   }
   console.error(`round ${r} load ${loadavg()}`)

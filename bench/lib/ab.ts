@@ -29,8 +29,14 @@ export function abArgs(argv = process.argv.slice(2)): { roots: string[]; flags: 
 
 /** User + system CPU seconds of a process so far (USER_HZ 100). */
 export function cpuOf(pid: number): number {
+  const { user, system } = cpuSplitOf(pid)
+  return user + system
+}
+
+/** User and system (kernel: syscalls, page cache, fsync) CPU seconds of a process so far. */
+export function cpuSplitOf(pid: number): { user: number; system: number } {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return (Number(f[11]) + Number(f[12])) / 100
+  return { user: Number(f[11]) / 100, system: Number(f[12]) / 100 }
 }
 
 export const loadavg = (): string =>
