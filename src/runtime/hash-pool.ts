@@ -30,7 +30,7 @@ export interface HashPool {
 // (~1 ms of MD5 per 512 KiB); a few batches in flight let the request thread keep reading while the
 // worker hashes, and bound the copies per request (a 5 GiB body never holds more than this).
 const BATCH_BYTES = 512 * 1024
-const MAX_IN_FLIGHT_BYTES = 4 * 1024 * 1024
+const MAX_IN_FLIGHT_BYTES = 2 * 1024 * 1024
 /** Generous: a busy worker clears a full queue of many requests in well under a second. */
 const REPLY_TIMEOUT_MS = 30_000
 const TERMINATE_TIMEOUT_MS = 5_000

@@ -26,9 +26,11 @@ const DIR_MARKER = '.dir'
 
 /**
  * Bytes gathered per disk write: network bodies arrive in 16–64 KiB pieces and a stripe writer's
- * in blocks plus 4-byte checksums; a syscall per piece costs more than gathering them.
+ * in blocks plus 4-byte checksums; a syscall per piece costs more than gathering them. The pieces
+ * gathered keep their stripes alive until written, so this also bounds a write's memory: half a
+ * MiB per shard, two stripes of the default geometry (eight 256 MiB PUTs at once, §8).
  */
-const WRITE_CHUNK = 1024 * 1024
+const WRITE_CHUNK = 512 * 1024
 /** Largest read per pull: big enough for throughput, small enough to bound memory per stream. */
 const READ_CHUNK = 1024 * 1024
 /**
@@ -93,7 +95,7 @@ export function createDiskStore(id: string, disk: Disk, options: DiskStoreOption
   const active = new Set<string>()
 
   /**
-   * Gathers pieces until about WRITE_CHUNK bytes and hands them to the OS in one gathered write
+   * Gathers pieces until WRITE_CHUNK bytes and hands them to the OS in one gathered write
    * (writev), so no byte is copied on its way to the file: joining them into a write buffer was a
    * copy of every byte of every shard (docs/architecture.md §8, "Big PUTs"). A Disk without
    * writev gets them joined. The pieces are the producer's: none is reused once handed over

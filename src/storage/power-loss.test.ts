@@ -85,7 +85,7 @@ describe('power loss under concurrent small writes (Disk port keeping only synce
     expect(lost, `${lost.length} of ${acked.length} acknowledged writes lost`).toEqual([])
   })
 
-  it('big writes (several stripes, 1 MiB gathered writes per shard) acknowledged before the cut read back', async () => {
+  it('big writes (several stripes, 512 KiB gathered writes per shard) acknowledged before the cut read back', async () => {
     const BIG = 3 * 1024 * 1024 + 5 // three full stripes and a short one
     const disks = Array.from({ length: 6 }, (_, i) => createPowerLossDisk(`d${i}`))
     const storage = storageOver(disks)
