@@ -39,93 +39,18 @@ afterEach(async () => {
   service = rig = dir = undefined
 })
 
-it('a secret read between the rotation commit and the key swap still opens (group commit window)', async () => {
+/**
+ * A service whose metadata WAL sync (group commit) can be slowed: while `slow.on`, each sync
+ * takes 400 ms, so a rotation's commit stays unresolved for that long. Root's secret is sealed.
+ */
+async function openSlowService(file = masterFile()): Promise<{ svc: Service; slow: { on: boolean } }> {
   dir = await mkdtemp(join(tmpdir(), 'coffer-master-window-'))
   rig = await makeRig()
-  let slow = false
-  service = await openService({
-    metaUrl: `file:${join(dir, 'meta.db')}`,
-    // The WAL sync of group commit, slowed: the rotation's commit stays unresolved for 400 ms.
-    metaSyncFile: async () => {
-      if (slow) await new Promise((r) => setTimeout(r, 400))
-    },
-    stores: rig.stores,
-    ec: { k: 4, m: 2 },
-    codec: testCodec(),
-    platform: createPlatform(),
-    masterKey: masterFile(),
-    aead: createNodeAead(),
-  })
-  const svc = service
-  await ensureRootUser(svc, { accessKeyId: 'AKROOT', secretAccessKey: 'the-secret' })
-  const before = await meta.getSetting(svc.db, FINGERPRINT_SETTING)
-  slow = true
-  const rotation = rotateMasterKey(svc)
-  // Bounded: wait until the rotation's commit is visible (the new fingerprint), not its answer.
-  let seen = false
-  for (let i = 0; i < 200 && !seen; i++) {
-    await new Promise((r) => setTimeout(r, 5))
-    seen = (await meta.getSetting(svc.db, FINGERPRINT_SETTING)) !== before
-  }
-  expect(seen, 'the rotation committed').toBe(true)
-  const row = await meta.getUser(svc.db, 'AKROOT')
-  // The row holds the secret resealed under the new key; the gateway has not swapped yet.
-  expect(await openSecret(svc, row!)).toBe('the-secret')
-  await rotation
-  expect(await openSecret(svc, (await meta.getUser(svc.db, 'AKROOT'))!)).toBe('the-secret')
-})
-
-it('a secret read before one rotation still opens while the next rotation commits (back-to-back rotations)', async () => {
-  dir = await mkdtemp(join(tmpdir(), 'coffer-master-window-'))
-  rig = await makeRig()
-  let slow = false
+  const slow = { on: false }
   service = await openService({
     metaUrl: `file:${join(dir, 'meta.db')}`,
     metaSyncFile: async () => {
-      if (slow) await new Promise((r) => setTimeout(r, 400))
-    },
-    stores: rig.stores,
-    ec: { k: 4, m: 2 },
-    codec: testCodec(),
-    platform: createPlatform(),
-    masterKey: masterFile(),
-    aead: createNodeAead(),
-  })
-  const svc = service
-  await ensureRootUser(svc, { accessKeyId: 'AKROOT', secretAccessKey: 'the-secret' })
-  // Read under the first key, unwrapped only after a second rotation has begun its commit.
-  const early = (await meta.getUser(svc.db, 'AKROOT'))!
-  await rotateMasterKey(svc)
-  const between = await meta.getSetting(svc.db, FINGERPRINT_SETTING)
-  slow = true
-  const second = rotateMasterKey(svc)
-  let seen = false
-  for (let i = 0; i < 200 && !seen; i++) {
-    await new Promise((r) => setTimeout(r, 5))
-    seen = (await meta.getSetting(svc.db, FINGERPRINT_SETTING)) !== between
-  }
-  expect(seen, 'the second rotation committed').toBe(true)
-  expect(await openSecret(svc, early)).toBe('the-secret')
-  await second
-  expect(await openSecret(svc, early), 'within the grace after both swaps').toBe('the-secret')
-  expect(await openSecret(svc, (await meta.getUser(svc.db, 'AKROOT'))!)).toBe('the-secret')
-})
-
-it('a secret read before the commit still opens after the background follow took the new key early', async () => {
-  dir = await mkdtemp(join(tmpdir(), 'coffer-master-window-'))
-  rig = await makeRig()
-  let slow = false
-  // A key file as on disk: the rotation stages `<file>.new` before its commit.
-  const file = masterFile()
-  let stagedKey: Uint8Array | undefined
-  file.stage = async (k) => {
-    stagedKey = k
-  }
-  file.reload = async () => ({ key: file.key, staged: stagedKey })
-  service = await openService({
-    metaUrl: `file:${join(dir, 'meta.db')}`,
-    metaSyncFile: async () => {
-      if (slow) await new Promise((r) => setTimeout(r, 400))
+      if (slow.on) await new Promise((r) => setTimeout(r, 400))
     },
     stores: rig.stores,
     ec: { k: 4, m: 2 },
@@ -134,18 +59,62 @@ it('a secret read before the commit still opens after the background follow took
     masterKey: file,
     aead: createNodeAead(),
   })
-  const svc = service
-  await ensureRootUser(svc, { accessKeyId: 'AKROOT', secretAccessKey: 'the-secret' })
-  const early = (await meta.getUser(svc.db, 'AKROOT'))!
-  const before = await meta.getSetting(svc.db, FINGERPRINT_SETTING)
-  slow = true
-  const rotation = rotateMasterKey(svc)
-  let seen = false
-  for (let i = 0; i < 200 && !seen; i++) {
+  await ensureRootUser(service, { accessKeyId: 'AKROOT', secretAccessKey: 'the-secret' })
+  return { svc: service, slow }
+}
+
+/** Bounded: waits until a rotation's commit is visible (the fingerprint moved from `before`), not its answer. */
+async function committed(svc: Service, before: string | undefined): Promise<boolean> {
+  for (let i = 0; i < 200; i++) {
     await new Promise((r) => setTimeout(r, 5))
-    seen = (await meta.getSetting(svc.db, FINGERPRINT_SETTING)) !== before
+    if ((await meta.getSetting(svc.db, FINGERPRINT_SETTING)) !== before) return true
   }
-  expect(seen, 'the rotation committed').toBe(true)
+  return false
+}
+
+const rootRow = async (svc: Service) => (await meta.getUser(svc.db, 'AKROOT'))!
+
+it('a secret read between the rotation commit and the key swap still opens (group commit window)', async () => {
+  const { svc, slow } = await openSlowService()
+  const before = await meta.getSetting(svc.db, FINGERPRINT_SETTING)
+  slow.on = true
+  const rotation = rotateMasterKey(svc)
+  expect(await committed(svc, before), 'the rotation committed').toBe(true)
+  // The row holds the secret resealed under the new key; the gateway has not swapped yet.
+  expect(await openSecret(svc, await rootRow(svc))).toBe('the-secret')
+  await rotation
+  expect(await openSecret(svc, await rootRow(svc))).toBe('the-secret')
+})
+
+it('a secret read before one rotation still opens while the next rotation commits (back-to-back rotations)', async () => {
+  const { svc, slow } = await openSlowService()
+  // Read under the first key, unwrapped only after a second rotation has begun its commit.
+  const early = await rootRow(svc)
+  await rotateMasterKey(svc)
+  const between = await meta.getSetting(svc.db, FINGERPRINT_SETTING)
+  slow.on = true
+  const second = rotateMasterKey(svc)
+  expect(await committed(svc, between), 'the second rotation committed').toBe(true)
+  expect(await openSecret(svc, early)).toBe('the-secret')
+  await second
+  expect(await openSecret(svc, early), 'within the grace after both swaps').toBe('the-secret')
+  expect(await openSecret(svc, await rootRow(svc))).toBe('the-secret')
+})
+
+it('a secret read before the commit still opens after the background follow took the new key early', async () => {
+  // A key file as on disk: the rotation stages `<file>.new` before its commit.
+  const file = masterFile()
+  let stagedKey: Uint8Array | undefined
+  file.stage = async (k) => {
+    stagedKey = k
+  }
+  file.reload = async () => ({ key: file.key, staged: stagedKey })
+  const { svc, slow } = await openSlowService(file)
+  const early = await rootRow(svc)
+  const before = await meta.getSetting(svc.db, FINGERPRINT_SETTING)
+  slow.on = true
+  const rotation = rotateMasterKey(svc)
+  expect(await committed(svc, before), 'the rotation committed').toBe(true)
   // The background timer (background.ts) sees the new fingerprint before the commit resolves.
   expect(await followMasterKey(svc)).toBe('reloaded')
   expect(await openSecret(svc, early)).toBe('the-secret')
