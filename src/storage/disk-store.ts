@@ -3,7 +3,7 @@
  * temp-fsync-rename writes, lazy ranged reads and the temp sweep. Uses only the Disk port.
  */
 import type { BytePool } from '../util/byte-pool.ts'
-import { toHex } from '../util/bytes.ts'
+import { concatBytes, toHex } from '../util/bytes.ts'
 import type { Disk, FileReader, FileWriter } from './disk.ts'
 import { hash64 } from './placement.ts'
 import { ShardNotFound, type ShardStore, StoreFull } from './shard-store.ts'
@@ -63,18 +63,6 @@ export function fanOut(name: string): string {
 
 const shardPath = (name: string) => `${SHARD_DIR}/${fanOut(name)}/${name}`
 
-function joined(pieces: readonly Uint8Array[]): Uint8Array {
-  let n = 0
-  for (const p of pieces) n += p.length
-  const out = new Uint8Array(n)
-  let at = 0
-  for (const p of pieces) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
-
 function randomName(): string {
   return toHex(crypto.getRandomValues(new Uint8Array(16)))
 }
@@ -110,7 +98,7 @@ export function createDiskStore(id: string, disk: Disk, options: DiskStoreOption
       bytes = 0
       if (batch.length === 1) await out.write(batch[0]!)
       else if (out.writev) await out.writev(batch)
-      else await out.write(joined(batch))
+      else await out.write(concatBytes(batch))
     }
     for (;;) {
       const { done, value } = await reader.read()
