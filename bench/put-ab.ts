@@ -12,27 +12,15 @@
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { patternStream } from '../test/helpers/big-object.ts'
 import { AbResults, abArgs, cpuSplitOf, loadavg, mbPerS, roundOrder, startGateways } from './lib/ab.ts'
+import { bufferOf } from './lib/s3-load.ts'
 
 const { roots, flags } = abArgs()
 const rounds = Number(process.env.ROUNDS ?? 3)
 const MiB = 1024 * 1024
 
-/** Incompressible, and the same bytes for every target. */
-function bodyOf(size: number, seed: number): Uint8Array {
-  const out = new Uint8Array(size)
-  let x = seed | 1
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
-}
-
 const targets = await startGateways(roots)
 for (const t of targets) await t.client.send(new CreateBucketCommand({ Bucket: 'putb' }))
-const bodies = new Map<number, Uint8Array>([[1, bodyOf(MiB, 1)]])
+const bodies = new Map<number, Uint8Array>([[1, bufferOf(MiB, 1)]])
 const cells = [
   { name: 'put16x8', size: 16, streams: 8, each: 2, skip: flags.has('--no16') },
   { name: 'put1x8', size: 1, streams: 8, each: 8, skip: flags.has('--no1') },

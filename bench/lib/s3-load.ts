@@ -53,9 +53,10 @@ export async function createBucket(client: S3Client, bucket: string): Promise<vo
   await client.send(new CreateBucketCommand({ Bucket: bucket }))
 }
 
-function bufferOf(size: number): Uint8Array {
+/** Incompressible bytes, the same for every target given the same seed (xorshift32; odd seed). */
+export function bufferOf(size: number, seed = 0x9e3779b9): Uint8Array {
   const out = new Uint8Array(size)
-  let x = 0x9e3779b9
+  let x = seed | 1
   for (let i = 0; i < size; i++) {
     x ^= x << 13
     x ^= x >>> 17
