@@ -81,11 +81,17 @@ export async function underMaster<T>(ctx: ServiceContext, open: (master: Uint8Ar
     return await open(master)
   } catch (e) {
     if (!(e instanceof KeyUnwrapError)) throw e
+    // The keys as they are now, not as they were before the await: a rotation may have swapped
+    // in its next key meanwhile and released it from the held keys, so the blob's key is then
+    // the master, in neither the first try nor the held list (the soak's last 500s, seed 476785).
     const now = Date.now()
-    for (const other of ctx.keys.inFlight ?? []) {
-      if (other.until < now || other.key === master) continue
+    const candidates = [ctx.keys.master, ...(ctx.keys.inFlight ?? []).filter((o) => o.until >= now).map((o) => o.key)]
+    const tried = [master]
+    for (const key of candidates) {
+      if (tried.some((t) => sameKey(t, key))) continue
+      tried.push(key)
       try {
-        return await open(other.key)
+        return await open(key)
       } catch (e2) {
         if (!(e2 instanceof KeyUnwrapError)) throw e2
       }
@@ -118,11 +124,15 @@ const sameKey = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length
 export const OLD_MASTER_GRACE_MS = 30_000
 
 export async function followMasterKey(ctx: ServiceContext): Promise<'current' | 'reloaded'> {
+  const from = ctx.keys.master
   const stored = await meta.getSetting(ctx.db, FINGERPRINT_SETTING)
-  if (stored === undefined || fingerprintsEqual(await masterKeyFingerprint(ctx.keys.master), stored)) return 'current'
+  if (stored === undefined || fingerprintsEqual(await masterKeyFingerprint(from), stored)) return 'current'
   const found = await ctx.keys.file.reload?.()
   for (const key of [found?.key, found?.staged]) {
     if (key && fingerprintsEqual(await masterKeyFingerprint(key), stored)) {
+      // A rotation in this process swapped the key while this check awaited: `stored` may be
+      // older than that swap, and taking it would put this gateway back on a replaced key.
+      if (ctx.keys.master !== from) return 'current'
       // A blob this gateway read just before may still be wrapped under the key it replaces.
       holdMasterKey(ctx, ctx.keys.master, Date.now() + OLD_MASTER_GRACE_MS)
       ctx.keys.master = key
