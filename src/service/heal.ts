@@ -6,7 +6,7 @@
 import * as meta from '../meta/index.ts'
 import { type DataLayout, type HealResult, parseDataLayout, QuorumError } from '../storage/index.ts'
 import type { DurabilityStats, ServiceContext } from './context.ts'
-import { checkInline, layoutsOf, parseStoredData } from './stored-data.ts'
+import { checkInline, type InlineRef, layoutsOf, parseStoredData } from './stored-data.ts'
 import { recordedLayout } from './rebalance/garbage.ts'
 
 /** A heal that keeps failing (its data lost for good, or a store down for days) is dropped after this many tries. */
@@ -194,18 +194,9 @@ export async function scrubRound(
     const what = `object ${row.bucket}/${row.key}`
     const data = parseStoredData(row.layout, what)
     for (const seg of data.segments) {
-      // Inline bytes (§2 step 8) have no redundancy to heal from: checked and reported only.
       if (!seg.inline || budget < seg.inline.length) continue
       budget -= seg.inline.length
-      const bytes = (await meta.getInline(ctx.db, [seg.inline.id])).get(seg.inline.id)
-      try {
-        checkInline(ctx.platform, seg.inline, bytes, what)
-      } catch (e) {
-        ctx.stats.corruptShardsFound++
-        ctx.logger.log('error', 'scrub: the bytes of an inline object are damaged; restore it from a backup', {
-          error: String(e),
-        })
-      }
+      await scrubInline(ctx, row, seg.inline, what)
     }
     for (const layout of layoutsOf(data)) {
       const deep = budget >= layout.size
@@ -216,6 +207,32 @@ export async function scrubRound(
   }
   if (toHeal.length > 0) await meta.enqueueHeal(ctx.db, toHeal, 'scrub')
   return rows.length
+}
+
+/**
+ * Checks the inline bytes (§2 step 8) of version `at`, whose row was read a moment ago: they have
+ * no redundancy to heal from, so damage is reported only. Bytes that fail are judged against the
+ * row as it is now: the version overwritten or deleted meanwhile (and its bytes collected) is no
+ * damage (the soak saw that false alarm).
+ */
+export async function scrubInline(
+  ctx: ServiceContext,
+  at: meta.LayoutCursor,
+  ref: InlineRef,
+  what: string,
+): Promise<void> {
+  try {
+    checkInline(ctx.platform, ref, (await meta.getInline(ctx.db, [ref.id])).get(ref.id), what)
+    return
+  } catch (e) {
+    const now = await meta.objectLayoutAt(ctx.db, at)
+    const stillNamed = now !== undefined && parseStoredData(now, what).segments.some((seg) => seg.inline?.id === ref.id)
+    if (!stillNamed) return
+    ctx.stats.corruptShardsFound++
+    ctx.logger.log('error', 'scrub: the bytes of an inline object are damaged; restore it from a backup', {
+      error: String(e),
+    })
+  }
 }
 
 /** Removes the shards of writes whose intent is older than `graceMs` and that nothing references. */

@@ -167,3 +167,16 @@ export async function objectLayoutsAfter(db: Db, cursor: LayoutCursor | undefine
     .orderBy(asc(objects.bucket), asc(objects.key), asc(objects.ord))
     .limit(limit)
 }
+
+/**
+ * The layout of object version (bucket, key, ord) as it is now, or undefined when that version is
+ * gone: the scrubber reads a page of rows, then their inline bytes, and an overwrite or a delete
+ * (with GC of the bytes) in between must not be reported as damage.
+ */
+export async function objectLayoutAt(db: Db, at: LayoutCursor): Promise<unknown | undefined> {
+  const [row] = await db
+    .select({ layout: objects.layout })
+    .from(objects)
+    .where(and(eq(objects.bucket, at.bucket), eq(objects.key, at.key), eq(objects.ord, at.ord)))
+  return row?.layout ?? undefined
+}
