@@ -75,6 +75,13 @@ async function main(): Promise<number> {
     `--minutes ${args.minutes}`,
     `--seed ${seed}`,
     `--ops ${args.ops.join(',')}`,
+    ...(Object.keys(args.weights).length
+      ? [
+          `--weights ${Object.entries(args.weights)
+            .map(([op, w]) => `${op}=${w}`)
+            .join(',')}`,
+        ]
+      : []),
     `--faults ${args.faults.length ? args.faults.join(',') : 'none'}`,
     `--workers ${args.workers}`,
     `--nodes ${args.nodes}`,
@@ -135,6 +142,7 @@ async function main(): Promise<number> {
         tenants,
         buckets,
         ops: args.ops,
+        weights: args.weights,
         slow: args.faults.includes('slow'),
         bodyIdleS: BODY_IDLE_S,
         maxSize: args.maxSize,

@@ -70,6 +70,11 @@ export const SOAK_COMMAND = {
       value: 'LIST',
       help: `operation or fault classes to leave out, or the check ${CHECK_CLASSES.join(', ')}`,
     },
+    weights: {
+      type: 'list',
+      value: 'OP=W,…',
+      help: 'relative weights of operation classes instead of the defaults (e.g. rotate-master=3 to hunt a key-rotation race)',
+    },
     workers: { type: 'int', value: 'N', default: 4, help: 'concurrent S3 clients (each owns its buckets and keys)' },
     nodes: { type: 'int', value: 'N', default: 6, help: 'storage-node processes (the gateway codes 4+2 over them)' },
     'fault-every': {
@@ -88,6 +93,8 @@ export interface SoakArgs {
   minutes: number
   seed?: number
   ops: OpClass[]
+  /** Weights given on the command line, over the defaults (worker.ts). */
+  weights: Partial<Record<OpClass, number>>
   faults: FaultClass[]
   /** Final checks left out. */
   skipChecks: CheckClass[]
@@ -119,6 +126,14 @@ export function parseSoakArgs(argv: string[]): SoakArgs {
   }
   const ops = pickList(v.ops, OP_CLASSES, '--ops')
   const faults = pickList(v.faults, FAULT_CLASSES, '--faults')
+  const weights: Partial<Record<OpClass, number>> = {}
+  for (const w of v.weights) {
+    const [op, value] = w.split('=')
+    const n = Number(value)
+    if (!(OP_CLASSES as readonly string[]).includes(op ?? '') || !(n >= 0 && n <= 1000))
+      problems.push(`--weights: expected OP=W with a known operation class and 0 <= W <= 1000, got "${w}"`)
+    else weights[op as OpClass] = n
+  }
   if (!ops.includes('put')) problems.push('the put class cannot be left out: every other operation needs objects')
   if (v.workers < 1 || v.workers > 32) problems.push(`--workers must be 1..32, got ${v.workers}`)
   if (v.nodes < 6 || v.nodes > 12) problems.push(`--nodes must be 6..12 (4+2 needs six), got ${v.nodes}`)
@@ -130,6 +145,7 @@ export function parseSoakArgs(argv: string[]): SoakArgs {
     minutes,
     seed,
     ops,
+    weights,
     faults,
     skipChecks: CHECK_CLASSES.filter((c) => without.has(c)),
     workers: v.workers,

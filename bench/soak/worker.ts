@@ -63,6 +63,8 @@ export interface WorkerContext {
   tenants: readonly Tenant[]
   buckets: BucketModel[]
   ops: readonly OpClass[]
+  /** Weights over WEIGHTS (--weights). */
+  weights?: Partial<Record<OpClass, number>>
   /** The `slow` fault class: some uploads drip, some stall past the server's idle limit. */
   slow: boolean
   /** Seconds the server lets a body stall before 400 RequestTimeout. */
@@ -98,7 +100,7 @@ export class Worker {
   private readonly weights: Partial<Record<OpClass, number>>
 
   constructor(private readonly ctx: WorkerContext) {
-    this.weights = Object.fromEntries(ctx.ops.map((o) => [o, WEIGHTS[o]]))
+    this.weights = Object.fromEntries(ctx.ops.map((o) => [o, ctx.weights?.[o] ?? WEIGHTS[o]]))
   }
 
   private get rng(): Rng {
