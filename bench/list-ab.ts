@@ -10,9 +10,6 @@
  * Env: ROUNDS (default 2), PAGES (default 7), SIZES (default 10000,100000), CASES (a regular
  * expression: only the cases whose name matches), PROF=dir (gateways run with --cpu-prof into dir/<n>).
  */
-import { readFileSync } from 'node:fs'
-import os from 'node:os'
-import { resolve } from 'node:path'
 import {
   CreateBucketCommand,
   ListObjectsCommand,
@@ -21,22 +18,13 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3'
-import type { TestServer } from '../test/helpers/server.ts'
+import { abArgs, cpuOf, loadavg, roundOrder, startGateways } from './lib/ab.ts'
 import { fillCofferMeta, listKey } from './lib/s3-load.ts'
-import { clientFor } from './lib/targets.ts'
 
-const roots = process.argv
-  .slice(2)
-  .filter((a) => !a.startsWith('--'))
-  .map((r) => resolve(r))
+const { roots } = abArgs()
 const rounds = Number(process.env.ROUNDS ?? 2)
 const pages = Number(process.env.PAGES ?? 7)
 const sizes = (process.env.SIZES ?? '10000,100000').split(',').map(Number)
-
-const cpuOf = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return (Number(f[11]) + Number(f[12])) * 10 // utime+stime in ms (USER_HZ 100)
-}
 
 /** One listing request; returns the entries on the page (checked against `expect`). */
 type Case = { name: string; expect: number; run: (c: S3Client, bucket: string) => Promise<number> }
@@ -83,46 +71,25 @@ const allCases = (n: number): Case[] => {
   ]
 }
 
-const targets: { root: string; server: TestServer; client: S3Client }[] = []
-for (const root of roots) {
-  // Each checkout's own helper, so each gateway runs that checkout's code.
-  const { startServer } = (await import(`${root}/test/helpers/server.ts`)) as typeof import('../test/helpers/server.ts')
-  const env: Record<string, string> = { COFFER_HEAL_INTERVAL_MS: '3600000', COFFER_SCRUB_INTERVAL_MS: '3600000' }
-  const dir = `${process.env.PROF}/${targets.length}`
-  const wrap = process.env.PROF
-    ? (cmd: string, argv: string[]) => ({ cmd, argv: ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...argv] })
-    : undefined
-  const server = await startServer({ env, wrap })
-  const client = clientFor(
-    {
-      name: root,
-      endpoint: server.endpoint,
-      ca: server.caPem,
-      accessKeyId: server.accessKeyId,
-      secretAccessKey: server.secretAccessKey,
-      pids: [server.pid],
-      stop: () => server.stop(),
-    },
-    'default',
-  )
+const targets = await startGateways(roots)
+for (const { client, server } of targets) {
   await client.send(new CreateBucketCommand({ Bucket: 'template' }))
   await client.send(new PutObjectCommand({ Bucket: 'template', Key: 'template', Body: '' }))
   for (const n of sizes) {
     await client.send(new CreateBucketCommand({ Bucket: `list-${n}` }))
     await fillCofferMeta(server.dataDir, 'template', `list-${n}`, n)
   }
-  targets.push({ root, server, client })
 }
 
 const res = new Map<string, number[]>()
 const rec = (k: string, v: number) => res.set(k, [...(res.get(k) ?? []), v])
 for (let r = 0; r < rounds; r++) {
-  for (const t of r % 2 ? [...targets].reverse() : targets) {
+  for (const t of roundOrder(targets, r)) {
     for (const n of sizes) {
       for (const c of cases(n)) {
         await c.run(t.client, `list-${n}`) // warm: connection, statement caches
         const ms: number[] = []
-        const cpu0 = cpuOf(t.server.pid)
+        const cpu0 = cpuOf(t.server.pid) * 1000
         for (let j = 0; j < pages; j++) {
           const t0 = performance.now()
           const got = await c.run(t.client, `list-${n}`)
@@ -131,16 +98,11 @@ for (let r = 0; r < rounds; r++) {
         }
         ms.sort((a, b) => a - b)
         rec(`${n}\t${c.name}\t${t.root}\tms`, ms[Math.floor(ms.length / 2)]!)
-        rec(`${n}\t${c.name}\t${t.root}\tcpu`, (cpuOf(t.server.pid) - cpu0) / pages)
+        rec(`${n}\t${c.name}\t${t.root}\tcpu`, (cpuOf(t.server.pid) * 1000 - cpu0) / pages)
       }
     }
   }
-  console.error(
-    `round ${r} load ${os
-      .loadavg()
-      .map((x) => x.toFixed(2))
-      .join(' ')}`,
-  )
+  console.error(`round ${r} load ${loadavg()}`)
 }
 for (const t of targets) await t.server.stop()
 
@@ -155,9 +117,4 @@ for (const n of sizes)
     const ratio = cells.length > 1 ? (cells[0]!.ms / cells[cells.length - 1]!.ms).toFixed(2) : ''
     console.log(`${n}\t${c.name}\t${cells.map((x) => `${x.ms.toFixed(1)} (${x.cpu.toFixed(1)})`).join('\t')}\t${ratio}`)
   }
-console.log(
-  `load ${os
-    .loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ')}`,
-)
+console.log(`load ${loadavg()}`)

@@ -14,66 +14,30 @@
  * of each gateway's stdout at the end).
  */
 import { execFileSync } from 'node:child_process'
-import os from 'node:os'
-import { resolve } from 'node:path'
 import {
   CreateBucketCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  type S3Client,
 } from '@aws-sdk/client-s3'
 import { patternStream } from '../test/helpers/big-object.ts'
-import type { TestServer } from '../test/helpers/server.ts'
 import { startCeiling } from './https-ceiling.ts'
+import { AbResults, abArgs, cpuOf, loadavg, mbPerS as mbs, roundOrder, startGateways } from './lib/ab.ts'
 import { fillCofferMeta, listKey } from './lib/s3-load.ts'
-import { clientFor } from './lib/targets.ts'
 
-const roots = process.argv
-  .slice(2)
-  .filter((a) => !a.startsWith('--'))
-  .map((r) => resolve(r))
-const flags = new Set(process.argv.slice(2).filter((a) => a.startsWith('--')))
+const { roots, flags } = abArgs()
 const rounds = Number(process.env.ROUNDS ?? 2)
 const MiB = 1024 * 1024
 const BIG = Number(process.env.BIG_MIB ?? 256) * MiB
 
-import { readFileSync } from 'node:fs'
-const cpuOf = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return (Number(f[11]) + Number(f[12])) / 100 // utime+stime in s (USER_HZ 100)
-}
 const drain = async (body: unknown) => {
   let n = 0
   for await (const c of body as AsyncIterable<Uint8Array>) n += c.length
   return n
 }
-const targets: { root: string; server: TestServer; client: S3Client }[] = []
-for (const root of roots) {
-  // Each checkout's own helper, so each gateway runs that checkout's code.
-  const { startServer } = (await import(`${root}/test/helpers/server.ts`)) as typeof import('../test/helpers/server.ts')
-  const env: Record<string, string> = { COFFER_HEAL_INTERVAL_MS: '3600000', COFFER_SCRUB_INTERVAL_MS: '3600000' }
-  const dir = `${process.env.PROF}/${targets.length}`
-  const flagsOf = process.env.NODE_FLAGS ? process.env.NODE_FLAGS.split(' ') : []
-  const wrap =
-    process.env.PROF || flagsOf.length
-      ? (cmd: string, argv: string[]) => ({
-          cmd,
-          argv: [...(process.env.PROF ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), ...flagsOf, ...argv],
-        })
-      : undefined
-  const server = await startServer({ env, wrap })
-  const t = {
-    name: root,
-    endpoint: server.endpoint,
-    ca: server.caPem,
-    accessKeyId: server.accessKeyId,
-    secretAccessKey: server.secretAccessKey,
-    pids: [server.pid],
-    stop: () => server.stop(),
-  }
-  const client = clientFor(t, 'default')
+const targets = await startGateways(roots)
+for (const { client, server } of targets) {
   await client.send(new CreateBucketCommand({ Bucket: 'bigb' }))
   await client.send(
     new PutObjectCommand({ Bucket: 'bigb', Key: 'big', Body: patternStream(BIG, 1).stream, ContentLength: BIG }),
@@ -92,22 +56,14 @@ for (const root of roots) {
     await client.send(new PutObjectCommand({ Bucket: 'listb', Key: 'template', Body: '' }))
     await fillCofferMeta(server.dataDir, 'listb', 'listb', 10_000)
   }
-  targets.push({ root, server, client })
 }
 execFileSync('sync')
 const ceiling = await startCeiling()
 await ceiling.put('/blob', patternStream(BIG, 1).stream, BIG)
-const res: Record<string, Record<string, number[]>> = {}
-const rec = (who: string, what: string, v: number) => {
-  const byWhat = res[who] ?? {}
-  res[who] = byWhat
-  const values = byWhat[what] ?? []
-  byWhat[what] = values
-  values.push(v)
-}
-const mbs = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000)
+const res = new AbResults()
+const rec = res.rec.bind(res)
 for (let r = 0; r < rounds; r++) {
-  for (const t of r % 2 ? [...targets].reverse() : targets) {
+  for (const t of roundOrder(targets, r)) {
     const name = t.root
     if (!flags.has('--nobig')) {
       console.error(`WINDOW ${name} start ${process.hrtime.bigint() / 1000n}`)
@@ -186,12 +142,7 @@ for (let r = 0; r < rounds; r++) {
     await ceiling.get('/blob')
     rec('ceiling', 'get256x1', mbs(BIG, performance.now() - t0))
   }
-  console.error(
-    `round ${r} load ${os
-      .loadavg()
-      .map((x) => x.toFixed(2))
-      .join(' ')}`,
-  )
+  console.error(`round ${r} load ${loadavg()}`)
 }
 if (process.env.GC_LOG)
   for (const t of targets)
@@ -205,15 +156,4 @@ if (process.env.GC_LOG)
     )
 for (const t of targets) await t.server.stop()
 await ceiling.stop()
-const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!
-for (const [who, m] of Object.entries(res))
-  for (const [what, v] of Object.entries(m))
-    console.log(
-      `${who.padEnd(26)} ${what.padEnd(12)} median ${med(v).toFixed(1)}  all ${v.map((x) => x.toPrecision(3)).join(' ')}`,
-    )
-console.log(
-  `load ${os
-    .loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ')}`,
-)
+res.print()

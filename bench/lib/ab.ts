@@ -45,10 +45,15 @@ export const loadavg = (): string =>
     .map((x) => x.toFixed(2))
     .join(' ')
 
-/** Starts one gateway per checkout, SDK-default client (CRC32 aws-chunked trailers). */
-export async function startGateways(roots: readonly string[]): Promise<AbTarget[]> {
+/**
+ * Starts one gateway per target, SDK-default client (CRC32 aws-chunked trailers). A target is a
+ * checkout, optionally with gateway flags: `CHECKOUT+--flag=value+…` (e.g. `../x+--inline-max=0`,
+ * the same build with inlining off); its `root` is the whole spec, so each prints apart.
+ */
+export async function startGateways(specs: readonly string[]): Promise<AbTarget[]> {
   const targets: AbTarget[] = []
-  for (const root of roots) {
+  for (const spec of specs) {
+    const [root, ...flags] = spec.split('+') as [string, ...string[]]
     const { startServer } = (await import(
       `${root}/test/helpers/server.ts`
     )) as typeof import('../../test/helpers/server.ts')
@@ -62,10 +67,10 @@ export async function startGateways(roots: readonly string[]): Promise<AbTarget[
             argv: [...(process.env.PROF ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), ...extra, ...argv],
           })
         : undefined
-    const server = await startServer({ env, wrap })
+    const server = await startServer({ env, args: flags.flatMap((f) => f.split('=')), wrap })
     const client = clientFor(
       {
-        name: root,
+        name: spec,
         endpoint: server.endpoint,
         ca: server.caPem,
         accessKeyId: server.accessKeyId,
@@ -75,7 +80,7 @@ export async function startGateways(roots: readonly string[]): Promise<AbTarget[
       },
       'default',
     )
-    targets.push({ root, server, client })
+    targets.push({ root: spec, server, client })
   }
   return targets
 }
