@@ -106,12 +106,123 @@ describe('the power-loss replay itself (test/helpers/power-loss.ts)', () => {
   })
 
   it('refuses what it cannot model instead of guessing', () => {
-    expect(() => parseTrace(`7 1.0 write(${fd(3, '/d/f')}, "${hex('a')}", 1) = 1`)).toThrow(/not modelled/)
+    expect(() => parseTrace(`7 1.0 writev(${fd(3, '/d/f')}, [{iov_base="${hex('a')}", iov_len=1}], 1) = 1`)).toThrow(
+      /not modelled/,
+    )
+    expect(() =>
+      parseTrace(
+        `7 1.0 renameat2(AT_FDCWD<${hex('/d')}>, "${hex('a')}", AT_FDCWD<${hex('/d')}>, "${hex('b')}", RENAME_EXCHANGE) = 0`,
+      ),
+    ).toThrow(/not modelled/)
+    expect(() => parseTrace(`7 1.0 rename("${hex('a')}", "${hex('/d/b')}") = 0`)).toThrow(/relative path a/)
+    // write(2) writes at the fd's position: one whose openat is not in the trace is unknown.
+    expect(() =>
+      durableImage(
+        parseTrace(
+          [
+            `7 1.0 openat(AT_FDCWD<${hex('/d')}>, "${hex('/d/f')}", O_WRONLY|O_CREAT, 0644) = ${fd(3, '/d/f')}`,
+            `7 2.0 write(${fd(4, '/d/f')}, "${hex('a')}", 1) = 1`,
+          ].join('\n'),
+        ),
+        ['/d/f'],
+        3,
+      ),
+    ).toThrow(/fd 4 .*not modelled/)
     expect(() => parseTrace(`7 1.0 pwrite64(${fd(3, '/d/f')}, "${hex('a')}"..., 9, 0) = 9`)).toThrow(/truncated/)
     expect(() => durableImage(parseTrace(`7 1.0 fsync(${fd(3, '/d/f')}) = 0`), [], 2)).not.toThrow()
     expect(() =>
       durableImage(parseTrace(`7 1.0 pwrite64(${fd(3, '/d/f')}, "${hex('a')}", 1, 0) = 1`), ['/d/f'], 2),
     ).toThrow(/never created/)
+  })
+})
+
+describe('the power-loss replay of write(2) and rename (test/helpers/power-loss.ts)', () => {
+  const hex = (s: string) =>
+    [...new TextEncoder().encode(s)].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('')
+  const fd = (n: number, p: string) => `${n}<${hex(p)}>`
+  const open = (t: number, n: number, p: string, flags = 'O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC') =>
+    `7 ${t.toFixed(1)} openat(AT_FDCWD<${hex('/d')}>, "${hex(p)}", ${flags}, 0600) = ${fd(n, p)}`
+  const write = (t: number, n: number, p: string, s: string) =>
+    `7 ${t.toFixed(1)} write(${fd(n, p)}, "${hex(s)}", ${s.length}) = ${s.length}`
+  const sync = (t: number, n: number, p: string) => `7 ${t.toFixed(1)} fsync(${fd(n, p)}) = 0`
+  const image = (log: string[], files: string[], t: number) =>
+    Object.fromEntries(
+      [...durableImage(parseTrace(log.join('\n')), files, t)].map(([k, v]) => [
+        k,
+        v === undefined ? undefined : new TextDecoder().decode(v),
+      ]),
+    )
+
+  it('write(2) lands at the fd position, which openat, lseek and O_APPEND set', () => {
+    const log = [
+      open(1, 3, '/d/f'),
+      write(2, 3, '/d/f', 'abc'),
+      write(3, 3, '/d/f', 'de'),
+      `7 4.0 lseek(${fd(3, '/d/f')}, 1, SEEK_SET) = 1`,
+      write(5, 3, '/d/f', 'X'),
+      open(6, 4, '/d/f', 'O_WRONLY|O_APPEND'),
+      write(7, 4, '/d/f', 'Z'),
+      sync(8, 3, '/d/f'),
+      sync(9, 5, '/d'),
+    ]
+    expect(image(log, ['/d/f'], 10)).toEqual({ '/d/f': 'aXcdeZ' })
+  })
+
+  it('a renamed file is under its new name only once the directory is synced; so is the old name gone', () => {
+    const log = [
+      open(1, 3, '/d/f.tmp'),
+      write(2, 3, '/d/f.tmp', 'new'),
+      sync(3, 3, '/d/f.tmp'),
+      sync(4, 4, '/d'), // f.tmp's name is durable
+      `7 5.0 rename("${hex('/d/f.tmp')}", "${hex('/d/f')}") = 0`,
+      sync(6, 4, '/d'),
+    ]
+    const files = ['/d/f', '/d/f.tmp']
+    expect(image(log, files, 5.5)).toEqual({ '/d/f': undefined, '/d/f.tmp': 'new' })
+    expect(image(log, files, 7)).toEqual({ '/d/f': 'new', '/d/f.tmp': undefined })
+  })
+
+  it('a rename over a file leaves the old bytes under that name until the directory is synced', () => {
+    const log = [
+      open(1, 3, '/d/k'),
+      write(2, 3, '/d/k', 'old'),
+      sync(3, 3, '/d/k'),
+      open(4, 5, '/d/k.new'),
+      write(5, 5, '/d/k.new', 'next'),
+      sync(6, 5, '/d/k.new'),
+      sync(7, 4, '/d'),
+      // renameat relative to directory fds, as the *at calls name them
+      `7 8.0 renameat2(AT_FDCWD<${hex('/d')}>, "${hex('k.new')}", ${fd(4, '/d')}, "${hex('k')}", 0) = 0`,
+      sync(9, 6, '/e'), // another directory's sync changes nothing here
+      sync(10, 4, '/d'),
+    ]
+    const files = ['/d/k', '/d/k.new']
+    expect(image(log, files, 7.5)).toEqual({ '/d/k': 'old', '/d/k.new': 'next' })
+    expect(image(log, files, 9.5)).toEqual({ '/d/k': 'old', '/d/k.new': 'next' })
+    expect(image(log, files, 11)).toEqual({ '/d/k': 'next', '/d/k.new': undefined })
+  })
+
+  it('a file synced through its new name, and a name removed and created again, are each their own file', () => {
+    const log = [
+      open(1, 3, '/d/a'),
+      write(2, 3, '/d/a', 'one'),
+      `7 3.0 rename("${hex('/d/a')}", "${hex('/d/b')}") = 0`,
+      sync(4, 3, '/d/b'), // strace -y names the fd by its path now
+      open(5, 4, '/d/a'), // a new file under the old name
+      write(6, 4, '/d/a', 'two'),
+      `7 7.0 unlink("${hex('/d/a')}") = 0`,
+      open(8, 4, '/d/a'),
+      write(9, 4, '/d/a', 'three'),
+      sync(10, 4, '/d/a'),
+      sync(11, 5, '/d'),
+    ]
+    expect(image(log, ['/d/a', '/d/b'], 12)).toEqual({ '/d/a': 'three', '/d/b': 'one' })
+  })
+
+  it('refuses to give bytes for a name renamed from a file created before the trace', () => {
+    const log = [`7 1.0 rename("${hex('/d/old')}", "${hex('/d/k')}") = 0`, sync(2, 4, '/d')]
+    expect(() => image(log, ['/d/k'], 3)).toThrow(/renamed \/d\/old, which the trace never created/)
+    expect(image(log, ['/d/x'], 3)).toEqual({ '/d/x': undefined })
   })
 })
 
