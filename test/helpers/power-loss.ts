@@ -42,6 +42,8 @@ const CALLS = [
   'rename',
   'renameat',
   'renameat2',
+  'mkdir',
+  'mkdirat',
 ]
 
 /**
@@ -127,8 +129,15 @@ const quotedArg = (a: string): string => {
   return m[1]!
 }
 
-/** The successful calls of an strace log written with straceArgs, in log order. */
-export function parseTrace(log: string): TraceEvent[] {
+/**
+ * The successful calls of an strace log written with straceArgs, in log order. `within`: keep
+ * only calls on paths under that directory (for a trace without paths, whose files have names
+ * not known in advance: a random temp name); calls elsewhere (a pipe, a cache) are left out
+ * even when the replay could not model them.
+ */
+export function parseTrace(log: string, opts: { within?: string } = {}): TraceEvent[] {
+  const under = (p: string | undefined) =>
+    opts.within === undefined || (p !== undefined && (p === opts.within || p.startsWith(`${opts.within}/`)))
   const events: TraceEvent[] = []
   const pending = new Map<number, { t: number; head: string }>()
   for (const line of log.split('\n')) {
@@ -193,6 +202,12 @@ export function parseTrace(log: string): TraceEvent[] {
       case 'unlinkat':
         ev.path = pathArg(args[1]!, args[0]!)
         break
+      case 'mkdir':
+        ev.path = pathArg(args[0]!)
+        break
+      case 'mkdirat':
+        ev.path = pathArg(args[1]!, args[0]!)
+        break
       case 'rename':
         ev.path = pathArg(args[0]!)
         ev.to = pathArg(args[1]!)
@@ -208,9 +223,10 @@ export function parseTrace(log: string): TraceEvent[] {
       default:
         // writev, pwritev*: neither SQLite nor Coffer's own files use them; replaying them is not
         // modelled, so refuse rather than give an image that misses their bytes.
+        if (!under(fdPath(args[0]!))) continue
         throw new Error(`${name} on a traced file is not modelled by the power-loss replay: ${line.slice(0, 120)}`)
     }
-    events.push(ev)
+    if (under(ev.path) || under(ev.to)) events.push(ev)
   }
   return events
 }
@@ -230,8 +246,9 @@ const dirOf = (p: string) => p.slice(0, p.lastIndexOf('/')) || '/'
  * the bytes of the file its name pointed at on disk, as of that file's last sync before `until`;
  * undefined when the name never became durable (or its removal did). A name changes on disk —
  * created, renamed to, renamed away, removed — only when its directory is fsynced afterwards, as
- * POSIX promises (ext4 may keep a rename sooner; a program must not count on it). Only events
- * before `until` count; files must be created inside the trace.
+ * POSIX promises (ext4 may keep a rename sooner; a program must not count on it). A directory
+ * the trace made (mkdir) holds nothing after a power loss until its own name is durable the same
+ * way. Only events before `until` count; files must be created inside the trace.
  */
 export function durableImage(
   events: TraceEvent[],
@@ -241,6 +258,9 @@ export function durableImage(
   /** Name → file, as the process sees the directories, and as the disk holds them. */
   const live = new Map<string, Inode>()
   const durable = new Map<string, Inode>()
+  /** Directories made in the trace, and those of them whose names are durable. */
+  const madeDirs = new Set<string>()
+  const durableDirs = new Set<string>()
   /** The file position of each fd a traced openat returned (write(2) writes there). */
   const position = new Map<number, { at: number; append: boolean }>()
   const get = (path: string, why: string): Inode => {
@@ -297,6 +317,9 @@ export function durableImage(
         if (now) durable.set(name, now)
         else durable.delete(name)
       }
+      for (const d of madeDirs) if (dirOf(d) === e.path) durableDirs.add(d)
+    } else if (e.call === 'mkdir' || e.call === 'mkdirat') {
+      madeDirs.add(e.path)
     } else if (e.call === 'unlink' || e.call === 'unlinkat') {
       live.delete(e.path)
     } else if (e.call === 'rename' || e.call === 'renameat' || e.call === 'renameat2') {
@@ -313,6 +336,10 @@ export function durableImage(
     }
   }
   const image = new Map<string, Uint8Array | undefined>()
-  for (const f of files) image.set(f, durable.get(f)?.synced)
+  const reachable = (f: string) => {
+    for (let d = dirOf(f); d !== '/'; d = dirOf(d)) if (madeDirs.has(d) && !durableDirs.has(d)) return false
+    return true
+  }
+  for (const f of files) image.set(f, reachable(f) ? durable.get(f)?.synced : undefined)
   return image
 }
