@@ -55,7 +55,7 @@ export interface DurableWriteOptions {
 /**
  * Replaces `path` with `data`, whole or not at all, durable when it resolves: temp file with the
  * mode from the start (a secret is never readable by others), written, fsynced, renamed over
- * `path`, directory fsynced. The temp file is removed if any step fails.
+ * `path`, directory fsynced. The temp file is removed if a step after its creation fails.
  */
 export async function writeFileDurably(
   path: string,
@@ -63,8 +63,9 @@ export async function writeFileDurably(
   opts: DurableWriteOptions,
 ): Promise<void> {
   const tmp = opts.tmp ?? `${path}.tmp`
+  // Outside the cleanup: a temp file this call did not create (exclusive) is not its to remove.
+  const fh = await open(tmp, opts.exclusive ? 'wx' : 'w', opts.mode)
   try {
-    const fh = await open(tmp, opts.exclusive ? 'wx' : 'w', opts.mode)
     try {
       await fh.chmod(opts.mode)
       await fh.writeFile(data)
