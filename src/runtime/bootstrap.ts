@@ -2,7 +2,7 @@
  * Starts a gateway: data directory, root credentials, TLS material, local drives, the service and
  * the app, then the adapter's listener; closes them all on SIGINT/SIGTERM. Runtime-neutral.
  */
-import { mkdir, readdir } from 'node:fs/promises'
+import { readdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { createApp } from '../app.ts'
 import { incompleteBodyAnswer } from '../s3/handler.ts'
@@ -27,6 +27,7 @@ import { createGatewayFetch } from './cluster-fetch.ts'
 import { createRemoteStore } from '../storage/remote/client.ts'
 import type { Output, RunningServer, RuntimeAdapter } from './adapter.ts'
 import { credentialsBanner, loadRootCredentials } from './credentials.ts'
+import { makeDirs } from './durable-file.ts'
 import { createFsDisk, fileSyncer, fsSpace } from './fs-disk.ts'
 import { createNodeAead } from './aead-node.ts'
 import { cacheLibsqlStatements } from './libsql-statements.ts'
@@ -153,7 +154,8 @@ export async function startGateway(
   env: Record<string, string | undefined>,
   io: Output,
 ): Promise<Gateway> {
-  await mkdir(c.dataDir, { recursive: true })
+  // A new data directory's own name must persist too: everything acknowledged lives under it.
+  await makeDirs(c.dataDir)
   const creds = await loadRootCredentials(c.dataDir, env)
   const tls = await loadTlsMaterial(c)
   // Idle hash workers are unref'd, so an early failure below cannot keep the process alive.

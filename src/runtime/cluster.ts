@@ -2,11 +2,12 @@
  * The cluster file (`coffer cluster init --out cluster.json`): a 256-bit cluster secret and the
  * cluster CA in one JSON file, mode 0600; loadCluster reads and validates it. Uses node:fs.
  */
-import { chmod, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fromBase64, toBase64, toHex } from '../util/bytes.ts'
 import type { Output } from './adapter.ts'
+import { writeFileDurably } from './durable-file.ts'
 import { EXIT_USAGE, parseFlags, splitWords, usageError, type CommandSpec } from './args.ts'
 import { commandHelp, commandList } from './help.ts'
 import { CA_KEY_FILE, ensureLocalTls, TLS_DIR } from './tls-ca.ts'
@@ -139,15 +140,9 @@ export async function addClusterMeta(file: string, meta: { key: string; token: s
 
 async function writeClusterFile(path: string, file: ClusterFile): Promise<void> {
   // Temp file then rename, mode 0600 from the start: the secret is never readable by others.
+  // Durable when it resolves: `meta` holds the token of a sqld that meta-server already set up.
   const tmp = `${path}.${toHex(crypto.getRandomValues(new Uint8Array(6)))}.tmp`
-  try {
-    await writeFile(tmp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, flag: 'wx' })
-    await chmod(tmp, 0o600)
-    await rename(tmp, path)
-  } catch (e) {
-    await rm(tmp, { force: true })
-    throw e
-  }
+  await writeFileDurably(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, tmp, exclusive: true })
 }
 
 /** `coffer cluster init`: its flags and help, parsed by args.ts. */

@@ -2,8 +2,9 @@
  * Root credentials: from COFFER_ROOT_ACCESS_KEY / COFFER_ROOT_SECRET_KEY, else generated at first
  * start into <data>/credentials.json (mode 0600) and reused after. Uses node:fs and Web Crypto.
  */
-import { chmod, readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { writeFileDurably } from './durable-file.ts'
 
 export interface RootCredentials {
   accessKeyId: string
@@ -92,10 +93,8 @@ export async function loadRootCredentials(
   }
   const creds = generateCredentials()
   // Temp file then rename: a crash never leaves a half-written file that would block the next start.
-  const tmp = `${file}.tmp`
-  await writeFile(tmp, `${JSON.stringify(creds, null, 2)}\n`, { mode: 0o600 })
-  await chmod(tmp, 0o600) // the umask cannot widen 0600, but a pre-existing temp file kept its mode
-  await rename(tmp, file)
+  // Durable before the banner shows them: a power loss must not make the next start generate others.
+  await writeFileDurably(file, `${JSON.stringify(creds, null, 2)}\n`, { mode: 0o600 })
   return { ...creds, source: 'generated', file }
 }
 

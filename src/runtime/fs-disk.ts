@@ -2,8 +2,9 @@
  * The Disk port (src/storage/disk.ts) over node:fs/promises, for Node, Deno and Bun: durable
  * writes (fdatasync file on commit, fsync target directory on rename) and paths confined to the root.
  */
-import { mkdir, open, readdir, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises'
+import { open, readdir, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
+import { makeDirs, syncDir } from './durable-file.ts'
 import { type Disk, type FileReader, type FileWriter, unwritten } from '../storage/disk.ts'
 import type { SpaceReport } from '../storage/shard-store.ts'
 import { coalescing } from '../util/coalescing.ts'
@@ -28,16 +29,6 @@ export function pathSegments(path: string, allowRoot = false): string[] {
     if (s === '.' || s === '..') throw bad("'.' and '..' segments are not allowed")
   }
   return segs
-}
-
-/** fsyncs a directory so that a new or renamed entry in it survives a power loss. */
-async function syncDir(dir: string): Promise<void> {
-  const h = await open(dir, 'r')
-  try {
-    await h.sync()
-  } finally {
-    await h.close()
-  }
 }
 
 /**
@@ -67,20 +58,6 @@ export function fileSyncer(): (path: string) => Promise<void> {
     if (known.get(path) !== ino) {
       await syncDir(dirname(path))
       known.set(path, ino)
-    }
-  }
-}
-
-/** mkdir -p; when it created directories, fsyncs the parent of the first one so they persist. */
-async function makeDirs(dir: string, sync: (dir: string) => Promise<void> = syncDir): Promise<void> {
-  const first = await mkdir(dir, { recursive: true })
-  if (first !== undefined) {
-    // Every directory from `first` down is new: its entry in its parent must reach the disk too.
-    let d = dir
-    while (d.length >= first.length) {
-      await sync(dirname(d))
-      if (d === first) break
-      d = dirname(d)
     }
   }
 }

@@ -2,9 +2,10 @@
  * The D@RE master key file: <data>/master.key (32 random bytes, mode 0600, created at first
  * start) or the operator's COFFER_MASTER_KEY_FILE. Uses node:fs; the service decides when to write.
  */
-import { open, readFile, rename, rm } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { MasterKeyFile } from '../service/index.ts'
+import { renameDurably, writeFileDurably } from './durable-file.ts'
 
 export const MASTER_KEY_FILE = 'master.key'
 const KEY_BYTES = 32
@@ -35,18 +36,12 @@ async function readKey(path: string): Promise<Uint8Array | undefined> {
   }
 }
 
-/** Writes `key` durably with mode 0600: temp file, fsync, rename. */
-async function writeKey(path: string, key: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp`
-  const fh = await open(tmp, 'w', 0o600)
-  try {
-    await fh.writeFile(key)
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-  await rename(tmp, path)
-}
+/**
+ * Writes `key` with mode 0600: temp file, fsync, rename, directory fsync. Durable when it
+ * resolves, which the service counts on: it stores the key's fingerprint after save(), and
+ * commits blobs wrapped under the staged key after stage().
+ */
+const writeKey = (path: string, key: Uint8Array) => writeFileDurably(path, key, { mode: 0o600 })
 
 /**
  * Loads the key file (generating a key, not yet written, when there is none) for openService.
@@ -75,7 +70,9 @@ export async function loadMasterKeyFile(
     where: path,
     save: () => writeKey(path, file.key),
     stage: (next) => writeKey(stagedPath(path), next),
-    promote: () => rename(stagedPath(path), path),
+    // Durable before the caller goes on: a start that promotes must not find the old key again.
+    promote: () => renameDurably(stagedPath(path), path),
+    // Not synced: a discarded file that comes back matches no fingerprint, and is discarded again.
     discard: () => rm(stagedPath(path), { force: true }),
     reload: async () => ({
       key: await readKey(path).catch(() => undefined),

@@ -3,7 +3,7 @@
  * shards (storage/remote/server.ts) over HTTPS with a certificate from the cluster CA, to clients
  * that present one from the same CA (mutual TLS: the gateways of the cluster).
  */
-import { readFile, writeFile, chmod, mkdir } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createDiskStore } from '../storage/disk-store.ts'
 import { createNodeApp } from '../storage/remote/server.ts'
@@ -11,6 +11,7 @@ import { consoleLogger, type Logger } from '../util/log.ts'
 import type { Output, RuntimeAdapter } from './adapter.ts'
 import { parseFlags, usageError, type CommandSpec } from './args.ts'
 import { loadCluster, type Cluster } from './cluster.ts'
+import { makeDirs, writeFileDurably } from './durable-file.ts'
 import { createFsDisk } from './fs-disk.ts'
 import { commandHelp } from './help.ts'
 import { endpointUrl } from './endpoint.ts'
@@ -110,14 +111,15 @@ async function nodeTls(
   cluster: Cluster,
 ): Promise<{ cert: string; key: string; issued: boolean }> {
   const dir = join(dataDir, TLS_DIR)
-  await mkdir(dir, { recursive: true })
+  await makeDirs(dir)
   const caFile = join(dir, CA_CERT_FILE)
   const keyFile = join(dir, CA_KEY_FILE)
   const current = await readFile(caFile, 'utf8').catch(() => undefined)
   if (current !== cluster.caPem) {
-    await writeFile(keyFile, cluster.caKeyPem, { mode: 0o600 })
-    await chmod(keyFile, 0o600)
-    await writeFile(caFile, cluster.caPem, { mode: 0o644 })
+    // The key first, each durable before the next: a ca.pem that matches the cluster file is
+    // never written again, so it must not reach the disk before (or without) its key.
+    await writeFileDurably(keyFile, cluster.caKeyPem, { mode: 0o600 })
+    await writeFileDurably(caFile, cluster.caPem, { mode: 0o644 })
   }
   // localhost, 127.0.0.1 and ::1 are always in; the listen address (unless a wildcard) and
   // --names are added, as DNS or IP names. Not as a domain: a node serves no bucket subdomains.
@@ -135,7 +137,7 @@ export async function startStorageNode(
 ): Promise<StorageNode> {
   const cluster = opts.cluster ?? (await loadCluster(c.clusterFile))
   for (const w of cluster.warnings) io.err(`coffer-node: warning: ${w}`)
-  await mkdir(c.dataDir, { recursive: true })
+  await makeDirs(c.dataDir)
   const disk = createFsDisk(join(c.dataDir, NODE_DRIVE_DIR))
   await disk.check()
   const store = createDiskStore(`node-drive`, disk)

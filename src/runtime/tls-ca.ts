@@ -3,9 +3,10 @@
  * Web Crypto), kept under <data>/tls/. Reissues the server certificate when its names or age change.
  * Also issues the client certificates gateways present to storage nodes (mutual TLS, issueClientCert).
  */
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isIP } from 'node:net'
+import { makeDirs, writeFileDurably } from './durable-file.ts'
 
 type X509 = typeof import('@peculiar/x509')
 
@@ -83,13 +84,11 @@ const exists = async (f: string) =>
     },
   )
 
-/** Atomic write (temp + rename) with the given mode, so a crash never leaves half a PEM file. */
-async function writeAtomic(file: string, text: string, mode: number): Promise<void> {
-  const tmp = `${file}.tmp`
-  await writeFile(tmp, text, { mode })
-  await chmod(tmp, mode)
-  await rename(tmp, file)
-}
+/**
+ * Atomic and durable (temp, fsync, rename, directory fsync) with the given mode: a crash never
+ * leaves half a PEM file, and a power loss never takes back a CA that clients were told to trust.
+ */
+const writeAtomic = (file: string, text: string, mode: number) => writeFileDurably(file, text, { mode })
 
 function keyPem(x509: X509, pkcs8: ArrayBuffer): string {
   return x509.PemConverter.encode(pkcs8, 'PRIVATE KEY')
@@ -250,7 +249,7 @@ export async function ensureLocalTls(
   const { x509, crypto } = await loadX509()
   const dir = join(dataDir, TLS_DIR)
   // 0755: ca.pem must be readable by the users whose clients trust it; the keys are 0600 themselves.
-  await mkdir(dir, { recursive: true })
+  await makeDirs(dir)
   const f = (name: string) => join(dir, name)
 
   let caPem = await exists(f(CA_CERT_FILE))

@@ -112,11 +112,17 @@ export interface MasterKeyFile {
   staged?: Uint8Array
   /** The file's path, for messages (never its content). */
   where: string
-  /** First start: writes `key` to the file (mode 0600). */
+  /**
+   * First start: writes `key` to the file (mode 0600). Durable when it resolves (the bytes and
+   * the name survive a power loss): the key's fingerprint is stored next.
+   */
   save(): Promise<void>
-  /** Rotation step 1: writes the new key beside the file (`<file>.new`, mode 0600). */
+  /**
+   * Rotation step 1: writes the new key beside the file (`<file>.new`, mode 0600). Durable when
+   * it resolves: the metadata commit that follows wraps every namespace key under it.
+   */
   stage(key: Uint8Array): Promise<void>
-  /** Rotation step 3, after the metadata commit: `<file>.new` replaces the file. */
+  /** Rotation step 3, after the metadata commit: `<file>.new` replaces the file, durably. */
   promote(): Promise<void>
   /** Removes `<file>.new`. */
   discard(): Promise<void>

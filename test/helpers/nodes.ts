@@ -42,8 +42,13 @@ export async function freePorts(n: number): Promise<number[]> {
   return ports
 }
 
-export async function startNode(node: NodeProc, clusterFile: string): Promise<void> {
-  const { cmd, argv } = runtimeCommand('node', [
+/** `wrap`: runs the node under another program (strace), as StartOptions.wrap does for a server. */
+export async function startNode(
+  node: NodeProc,
+  clusterFile: string,
+  wrap: (cmd: string, argv: string[]) => { cmd: string; argv: string[] } = (cmd, argv) => ({ cmd, argv }),
+): Promise<void> {
+  const plain = runtimeCommand('node', [
     'node',
     '--cluster',
     clusterFile,
@@ -52,6 +57,7 @@ export async function startNode(node: NodeProc, clusterFile: string): Promise<vo
     '--port',
     String(node.port),
   ])
+  const { cmd, argv } = wrap(plain.cmd, plain.argv)
   const child = spawn(cmd, argv, {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NO_COLOR: '1' },
