@@ -4,14 +4,15 @@
  * default checksum), then rounds interleave them (order reversed every other
  * round). Per checkout and round: 16 PUTs of 16 MiB 8 at a time, 64 PUTs of 1 MiB 8 at a time,
  * 2 PUTs of 64 MiB one after the other — MB/s and gateway CPU (user + system, /proc) seconds per
- * GiB received (and of it system time: the kernel's share). Prints medians with every round's value, and the load average after each round.
+ * GiB received (and of it system time: the kernel's share; and the main thread's alone: the request
+ * thread, less noisy than the whole process). Prints medians with every round's value, and the load average after each round.
  * Usage: node --import tsx bench/put-ab.ts CHECKOUT [CHECKOUT …] [--no16] [--no1] [--no64]
  * Env: ROUNDS (default 3), PROF=dir and NODE_FLAGS (bench/lib/ab.ts; WINDOW lines on stderr give
  * the monotonic µs bounds of each phase, to cut a profile).
  */
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { patternStream } from '../test/helpers/big-object.ts'
-import { AbResults, abArgs, cpuSplitOf, loadavg, mbPerS, roundOrder, startGateways } from './lib/ab.ts'
+import { AbResults, abArgs, cpuSplitOf, loadavg, mainThreadCpuOf, mbPerS, roundOrder, startGateways } from './lib/ab.ts'
 import { bufferOf } from './lib/s3-load.ts'
 
 const { roots, flags } = abArgs()
@@ -41,6 +42,7 @@ for (let r = 0; r < rounds; r++) {
     for (const cell of cells) {
       const length = cell.size * MiB
       const c0 = cpuSplitOf(t.server.pid)
+      const m0 = mainThreadCpuOf(t.server.pid)
       console.error(`WINDOW ${t.root} ${cell.name} start ${process.hrtime.bigint() / 1000n}`)
       const t0 = performance.now()
       await Promise.all(
@@ -64,6 +66,7 @@ for (let r = 0; r < rounds; r++) {
       const gib = bytes / 2 ** 30
       res.rec(t.root, `${cell.name}_cpu_s_GiB`, (c1.user - c0.user + c1.system - c0.system) / gib)
       res.rec(t.root, `${cell.name}_sys_s_GiB`, (c1.system - c0.system) / gib)
+      res.rec(t.root, `${cell.name}_main_s_GiB`, (mainThreadCpuOf(t.server.pid) - m0) / gib)
     }
   }
   console.error(`round ${r} load ${loadavg()}`)

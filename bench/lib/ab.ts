@@ -39,6 +39,15 @@ export function cpuSplitOf(pid: number): { user: number; system: number } {
   return { user: Number(f[11]) / 100, system: Number(f[12]) / 100 }
 }
 
+/**
+ * User + system CPU seconds of a process's main thread so far: the request thread of a gateway
+ * (TLS, HTTP, the stream stages), without the hash worker, libuv's pool and V8's helpers.
+ */
+export function mainThreadCpuOf(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(f[11]) + Number(f[12])) / 100
+}
+
 export const loadavg = (): string =>
   os
     .loadavg()

@@ -43,7 +43,7 @@ export const JOIN_MAX_BYTES = 256 * 1024
  * source (each arrives on its own socket read, and is taken at once), so a join must wait to
  * find any; a body that ends, or a client that pauses, costs at most this much latency.
  */
-export const JOIN_WAIT_MS = 20
+export const JOIN_WAIT_MS = 50
 
 /** What a read of the source finds when its next chunk has not arrived in time. */
 const NOT_YET: unique symbol = Symbol('not yet')
