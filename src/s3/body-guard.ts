@@ -91,7 +91,7 @@ export function guardBody(
     const r = read()
     r.catch(() => {}) // seen again by the read that takes it
     // A read already settled wins the race: its reaction was queued before the wait's.
-    const got = await Promise.race([r, wait]).catch(() => NOT_YET)
+    const got = await Promise.race([r, wait]).catch((): typeof NOT_YET => NOT_YET)
     if (got !== NOT_YET) return got
     held = r
     return undefined
