@@ -18,6 +18,7 @@ import {
   getCell,
   listCell,
   listKey,
+  cellCpu,
   putCell,
   roundTripOk,
   threadCpu,
@@ -142,7 +143,10 @@ interface Run {
   rec: S3Record
   plan: Plan
 }
-/** `pid`: the server process, when its threads' CPU time should be recorded for PUT cells. */
+/**
+ * `pid`: the server process, when its threads' CPU time should be recorded for PUT cells (per GB)
+ * and 4 KiB GET cells (per request, beside the client's and the rest of the machine's).
+ */
 interface Cells {
   target: string
   client: S3Client
@@ -179,8 +183,20 @@ async function gets(
     const label = `${c.target} GET ${sizeName(size)} ×${conc}${kind.degraded ? ' degraded' : ''}`
     run.ctx.progress.status(label)
     if (stored > 0) {
+      // 4 KiB GETs: where the CPU went (server, client, the rest of the machine), per request.
+      const cpu = c.pid && size === SMALL ? cellCpu(c.pid) : undefined
       const r = await getCell(c.client, BUCKET, c.prefix, size, stored, run.plan.timed(size, conc))
-      run.rec.add({ target: c.target, op: 'GET', size, conc, degraded: !!kind.degraded, pair: kind.pair, r })
+      const spent = cpu?.()
+      run.rec.add({
+        target: c.target,
+        op: 'GET',
+        size,
+        conc,
+        degraded: !!kind.degraded,
+        pair: kind.pair,
+        r,
+        cpu: spent,
+      })
     }
     run.ctx.progress.step(label)
   }
@@ -321,7 +337,7 @@ async function embedded(run: Run): Promise<void> {
     await listing(run, T.coffer, client, plan.listSizes, (bucket, n) =>
       fillCofferMeta(t.server!.dataDir, 'bench-template', bucket, n),
     )
-    await degradedPairs(run, t, { target: T.coffer, client }, plan.degraded)
+    await degradedPairs(run, t, { target: T.coffer, client, pid: t.pids[0] }, plan.degraded)
     await t.restore!()
     recordRss(run, T.coffer, t.pids, 'gateway + 6 local drives, one process')
   } finally {
@@ -345,7 +361,7 @@ async function s3rver(run: Run): Promise<void> {
     await puts(run, c, run.plan.throughput)
     await gets(run, c, run.plan.throughput)
     await puts(run, { ...c, prefix: 'small' }, run.plan.small)
-    await gets(run, { ...c, prefix: 'small' }, run.plan.small)
+    await gets(run, { ...c, prefix: 'small', pid: t.pids[0] }, run.plan.small)
     await listing(run, T.s3rver, client, run.plan.s3rverListSizes, (bucket, n) => fillS3rverFiles(t.dataDir, bucket, n))
     recordRss(run, T.s3rver, t.pids, 's3rver 3.7 (Koa, one file per object), TLS')
   } finally {
@@ -370,7 +386,7 @@ async function ceph(run: Run): Promise<void> {
     await puts(run, c, run.plan.throughput)
     await gets(run, c, run.plan.throughput)
     await puts(run, { ...c, prefix: 'small' }, run.plan.small)
-    await gets(run, { ...c, prefix: 'small' }, run.plan.small)
+    await gets(run, { ...c, prefix: 'small', pid: t.pids[0] }, run.plan.small)
     await listing(
       run,
       T.ceph,
@@ -441,9 +457,9 @@ async function nodes(run: Run): Promise<void> {
     await puts(run, c, run.plan.nodes)
     await gets(run, c, run.plan.nodes)
     await puts(run, { ...c, prefix: 'small' }, run.plan.nodesSmall)
-    await gets(run, { ...c, prefix: 'small' }, run.plan.nodesSmall)
+    await gets(run, { ...c, prefix: 'small', pid: t.pids[0] }, run.plan.nodesSmall)
     recordRss(run, T.nodes, t.pids, 'gateway (nodes listed separately)')
-    await degradedPairs(run, t, { target: T.nodes, client }, [...run.plan.nodes, [SMALL, 8]])
+    await degradedPairs(run, t, { target: T.nodes, client, pid: t.pids[0] }, [...run.plan.nodes, [SMALL, 8]])
   } finally {
     client.destroy()
     await t.stop()

@@ -49,6 +49,47 @@ export function threadCpu(pid: number): ThreadCpu | undefined {
   }
 }
 
+/**
+ * Where the CPU of a cell went: the server's request thread and other threads (threadCpu), this
+ * bench process (the SDK client), and everything else on the machine (all CPUs' busy time from
+ * /proc/stat minus those two) — a cell that is slow while `rest` is large was sharing the machine.
+ */
+export interface CellCpu extends ThreadCpu {
+  client: number
+  rest: number
+}
+
+/** Busy CPU seconds of the whole machine so far (all CPUs; Linux /proc/stat, else undefined). */
+function machineBusy(): number | undefined {
+  try {
+    clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+    // user nice system idle iowait irq softirq steal …: idle and iowait are not busy; steal (the
+    // hypervisor running another guest) counts, as those cores were not this run's either.
+    const busy = f.slice(0, 8).reduce((a, b) => a + b, 0) - f[3]! - f[4]!
+    return busy / clockTicks
+  } catch {
+    return undefined
+  }
+}
+
+/** Starts a CPU account for server `pid`; the returned function gives the CPU since then. */
+export function cellCpu(pid: number): () => CellCpu | undefined {
+  const server0 = threadCpu(pid)
+  const machine0 = machineBusy()
+  const client0 = process.cpuUsage()
+  return () => {
+    const server1 = threadCpu(pid)
+    const machine1 = machineBusy()
+    const c = process.cpuUsage(client0)
+    if (!server0 || !server1 || machine0 === undefined || machine1 === undefined) return undefined
+    const main = server1.main - server0.main
+    const other = server1.other - server0.other
+    const client = (c.user + c.system) / 1e6
+    return { main, other, client, rest: Math.max(0, machine1 - machine0 - main - other - client) }
+  }
+}
+
 export async function createBucket(client: S3Client, bucket: string): Promise<void> {
   await client.send(new CreateBucketCommand({ Bucket: bucket }))
 }

@@ -3,7 +3,7 @@
  * throughput beside the baselines, degraded against healthy, 4 KiB latency, listing, peak RSS.
  */
 import type { Metric, Table } from './report.ts'
-import type { ListResult, ThreadCpu } from './s3-load.ts'
+import type { CellCpu, ListResult, ThreadCpu } from './s3-load.ts'
 import { summarize } from './stats.ts'
 import { fmtMbps, fmtMiB, fmtMs, fmtOps, fmtRatio, NA, sizeName } from './table.ts'
 import type { LoadResult } from './timing.ts'
@@ -19,8 +19,11 @@ export interface CellRecord {
   /** Measured back to back with its degraded twin (the healthy side of the degraded table). */
   pair?: boolean
   r: LoadResult
-  /** Server CPU seconds during the cell (PUT cells of targets with a known pid). */
-  cpu?: ThreadCpu
+  /**
+   * CPU seconds during the cell: the server's (PUT cells of targets with a known pid), and for
+   * 4 KiB GET cells also the bench client's and the rest of the machine's (CellCpu).
+   */
+  cpu?: ThreadCpu | CellCpu
 }
 
 export class S3Record {
@@ -76,6 +79,14 @@ export class S3Record {
           p99ms: l.p99,
           mbps: c.r.mbps,
           opsPerSec: c.r.opsPerSec,
+          ...(c.cpu && 'rest' in c.cpu && c.r.ops
+            ? {
+                serverMsPerOp: (c.cpu.main * 1000) / c.r.ops,
+                serverOtherMsPerOp: (c.cpu.other * 1000) / c.r.ops,
+                clientMsPerOp: (c.cpu.client * 1000) / c.r.ops,
+                restMsPerOp: (c.cpu.rest * 1000) / c.r.ops,
+              }
+            : {}),
         },
       })
     }
@@ -225,7 +236,34 @@ export class S3Record {
         ],
       })
     }
-    // F. memory
+    // F. where a 4 KiB GET's CPU went: a slow cell whose server CPU per request is normal while
+    // "rest of the machine" is large was sharing the cores with other work.
+    const smallCpu = this.cells.filter(
+      (c): c is CellRecord & { cpu: CellCpu } => !!c.cpu && 'rest' in c.cpu && c.op === 'GET' && c.r.ops > 0,
+    )
+    if (smallCpu.length) {
+      const per = (seconds: number, c: CellRecord) => ((seconds * 1000) / c.r.ops).toFixed(2)
+      tables.push({
+        title:
+          '4 KiB GET: CPU ms per request — server request thread, server other threads, bench client, rest of the machine',
+        columns: ['target', 'concurrency', 'cell', 'ops/s', 'server request thread', 'server other', 'client', 'rest'],
+        rows: smallCpu.map((c) => [
+          c.target,
+          String(c.conc),
+          c.degraded ? 'degraded' : c.pair ? 'healthy (beside degraded)' : '4 KiB table',
+          fmtOps(c.r.opsPerSec),
+          per(c.cpu.main, c),
+          per(c.cpu.other, c),
+          per(c.cpu.client, c),
+          per(c.cpu.rest, c),
+        ]),
+        notes: [
+          "Server: /proc/<pid>/task/*/stat of the gateway (s3rver, radosgw) around the cell; client: this bench process (the SDK, TLS, the other targets' idle clients); " +
+            "rest: busy time of all CPUs from /proc/stat minus both — other processes (six-node mode: the nodes; Ceph: its OSDs and mon), the kernel's own threads, time the hypervisor gave to other guests (steal), other work on the machine.",
+        ],
+      })
+    }
+    // G. memory
     if (this.rss.length) {
       tables.push({
         title: 'Server peak RSS (VmHWM) over the whole run',
