@@ -7,9 +7,13 @@
  * reversed every other round (ROUNDS, default 1), so that they share the machine's load alike.
  * PHASES=get runs the PUT phase in the first round only (the GETs need the objects), for more
  * GET rounds in the time; peaks move by ±30 MiB from round to round, so compare medians.
+ * PHASES=…,dget adds eight degraded GETs (two of the six drive directories renamed away, as the
+ * full run's degraded table does: every stripe rebuilt from parity), after the healthy ones.
  * Usage: node --import tsx bench/eight-rss.ts CHECKOUT [CHECKOUT …]
  */
 import { writeFileSync } from 'node:fs'
+import { rename, rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import os from 'node:os'
 import { resolve } from 'node:path'
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
@@ -28,6 +32,7 @@ const load = () =>
 interface Target {
   root: string
   pid: number
+  dataDir: string
   s3: S3Client
   stop: () => Promise<void>
   peakRss: (pid: number) => number
@@ -39,11 +44,20 @@ for (const root of roots) {
   const { patternStream, peakRss } = await import(`${root}/test/helpers/big-object.ts`)
   const { s3Client } = await import(`${root}/test/helpers/s3-client.ts`)
   const { startServer } = await import(`${root}/test/helpers/server.ts`)
-  const server = await startServer()
+  // Healing and scrubbing off, as in the full run: a degraded phase must not rebuild mid-read.
+  const server = await startServer({ env: { COFFER_HEAL_INTERVAL_MS: '3600000', COFFER_SCRUB_INTERVAL_MS: '3600000' } })
   const s3 = s3Client(server) as S3Client
   await s3.send(new CreateBucketCommand({ Bucket: 'bbb' }))
   console.log(root, 'idle', mib(peakRss(server.pid)))
-  targets.push({ root, pid: server.pid, s3, stop: () => server.stop(), peakRss, patternStream })
+  targets.push({
+    root,
+    pid: server.pid,
+    dataDir: server.dataDir,
+    s3,
+    stop: () => server.stop(),
+    peakRss,
+    patternStream,
+  })
 }
 const peaks: Record<string, number[]> = {}
 const record = (t: Target, phase: string) => {
@@ -70,14 +84,30 @@ for (let r = 0; r < rounds; r++) {
       )
       record(t, 'put8')
     }
-    writeFileSync(`/proc/${t.pid}/clear_refs`, '5')
-    await Promise.all(
-      Array.from({ length: 8 }, async (_, i) => {
-        const o = await t.s3.send(new GetObjectCommand({ Bucket: 'bbb', Key: `k${i}` }))
-        for await (const _c of o.Body as AsyncIterable<Uint8Array>);
-      }),
-    )
-    record(t, 'get8')
+    const get8 = async (phase: string) => {
+      writeFileSync(`/proc/${t.pid}/clear_refs`, '5')
+      await Promise.all(
+        Array.from({ length: 8 }, async (_, i) => {
+          const o = await t.s3.send(new GetObjectCommand({ Bucket: 'bbb', Key: `k${i}` }))
+          for await (const _c of o.Body as AsyncIterable<Uint8Array>);
+        }),
+      )
+      record(t, phase)
+    }
+    if (phases.has('get')) await get8('get8')
+    if (phases.has('dget')) {
+      const away = [0, 1].map((d) => join(t.dataDir, 'drives', String(d)))
+      for (const d of away) await rename(d, `${d}.away`)
+      try {
+        await get8('dget8')
+      } finally {
+        // The gateway may have made an empty drive directory meanwhile: the renamed one replaces it.
+        for (const d of away) {
+          await rm(d, { recursive: true, force: true })
+          await rename(`${d}.away`, d)
+        }
+      }
+    }
   }
 }
 for (const t of targets) await t.stop()

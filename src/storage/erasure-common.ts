@@ -2,6 +2,7 @@
  * What the erasure writer, reader and healer share: the engine context, QuorumError and the
  * layout → geometry helpers. Uses only storage-internal modules.
  */
+import type { BytePool } from '../util/byte-pool.ts'
 import type { BlockChecksum } from './block-checksum.ts'
 import type { ErasureCodec } from './codec.ts'
 import type { StripeGeometry } from './geometry.ts'
@@ -40,6 +41,11 @@ export interface EngineContext {
   readTimeoutMs: number
   writeTimeoutMs: number
   onDegraded?: (layout: ErasureLayout, badShards: number[]) => void
+  /**
+   * Buffers for the data blocks a degraded read rebuilds (stripe-reader.ts): leased for the one
+   * view handed on, given back by the consumer that releases it (src/util/byte-pool.ts).
+   */
+  rebuildPool?: BytePool
 }
 
 export function erasureLayout(layout: DataLayout): ErasureLayout {

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { crc32 } from 'node:zlib'
+import type { BytePool } from '../util/byte-pool.ts'
 import type { ErasureCodec } from './codec.ts'
 import { createWasmCodec } from './codec-wasm.ts'
 import { createDiskStore, fanOut } from './disk-store.ts'
@@ -36,13 +37,18 @@ export interface Rig {
 
 /** `n` DiskStores (ids "d0".."d5") under fresh temp dirs; `wrap` can make some of them faulty. */
 export async function makeRig(
-  opts: Partial<ErasureStorageOptions> & { n?: number; wrap?: (s: ShardStore, i: number) => ShardStore } = {},
+  opts: Partial<ErasureStorageOptions> & {
+    n?: number
+    wrap?: (s: ShardStore, i: number) => ShardStore
+    /** Shard reads into pooled buffers, as the server's drives do. */
+    readPool?: BytePool
+  } = {},
 ): Promise<Rig> {
   const n = opts.n ?? 6
   const disks: TestDisk[] = []
   for (let i = 0; i < n; i++) disks.push(await createTestDisk())
   const stores = disks.map((d, i) => {
-    const s = createDiskStore(`d${i}`, d)
+    const s = createDiskStore(`d${i}`, d, { readPool: opts.readPool })
     return opts.wrap ? opts.wrap(s, i) : s
   })
   const storage = createErasureStorage({

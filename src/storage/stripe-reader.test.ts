@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { BytePool, releaseBytes } from '../util/byte-pool.ts'
 import { readAll, rechunk, streamFromBytes } from '../util/streams.ts'
 import { downStore, makeRig, pseudoRandom, sha256, type Rig } from './erasure-storage.testkit.ts'
 import type { ErasureLayout } from './object-storage.ts'
@@ -138,5 +139,66 @@ describe('stripe reader, read-ahead', () => {
     await new Promise((res) => setTimeout(res, 20))
     expect(pulls.get(first)).toBe(3)
     await reader.cancel()
+  })
+})
+
+/** Counts leases that found no released buffer (fresh memory), and poisons what comes back. */
+class CountingPool extends BytePool {
+  fresh = 0
+  override lease(size: number, holders: number): Uint8Array {
+    const idle = this.idleBytes
+    const buf = super.lease(size, holders)
+    if (this.idleBytes === idle) this.fresh++
+    return buf
+  }
+  override keep(buf: Uint8Array): void {
+    // A buffer given back while someone still reads a view of it shows as wrong bytes.
+    buf.fill(0xee)
+    super.keep(buf)
+  }
+}
+
+describe('stripe reader, degraded, pooled buffers', () => {
+  it('gives parity reads back and rebuilds data into pooled buffers: a second degraded read takes no fresh memory', async () => {
+    const readPool = new CountingPool(64 << 20)
+    const rebuildPool = new CountingPool(64 << 20)
+    const down = new Set<string>()
+    const r = await makeRig({
+      readPool,
+      rebuildPool,
+      // The unit hint passes through (pooled reads need it); a down store fails every get.
+      wrap: (s) => ({ ...s, get: (...a) => (down.has(s.id) ? downStore(s).get(...a) : s.get(...a)) }),
+    })
+    rigs.push(r)
+    const block = 256 * 1024 // the default: one unit per pooled read
+    const body = pseudoRandom(4 * 4 * block, 6)
+    const { layout } = await r.storage.write('pooled', streamFromBytes(body))
+    const stores = (layout as ErasureLayout).stores
+    down.add(stores[0]!)
+    down.add(stores[1]!)
+    /** Reads [start, end) as decrypt-stream does: each view used, then released once. */
+    const read = async (start: number, end: number) => {
+      const out = new Uint8Array(end - start)
+      let at = 0
+      const reader = r.storage.read(layout, start, end).getReader()
+      for (let i = 0; i < 1000; i++) {
+        const { done, value } = await reader.read()
+        if (done) break
+        out.set(value, at)
+        at += value.length
+        releaseBytes(value)
+      }
+      expect(at).toBe(end - start)
+      return out
+    }
+    expect(sha256(await read(0, body.length))).toBe(sha256(body))
+    expect(rebuildPool.fresh).toBeGreaterThan(0) // the rebuilt blocks were leased
+    const fresh = { read: readPool.fresh, rebuild: rebuildPool.fresh }
+    expect(sha256(await read(0, body.length))).toBe(sha256(body))
+    // A range inside one block of a rebuilt shard: the other rebuilt and parity blocks go back too.
+    const [from, to] = [block + 100, 2 * block - 100]
+    expect(sha256(await read(from, to))).toBe(sha256(body.subarray(from, to)))
+    expect(sha256(await read(0, body.length))).toBe(sha256(body))
+    expect({ read: readPool.fresh, rebuild: rebuildPool.fresh }).toEqual(fresh)
   })
 })

@@ -3,6 +3,7 @@
  * and decoded only for stripes where a data block is missing, late or corrupt. Which blocks are
  * good is decided per stripe, so any k good blocks of each stripe suffice. Pull-based.
  */
+import { releaseBytes } from '../util/byte-pool.ts'
 import { BlockCursor, BlockError } from './block-cursor.ts'
 import { erasureLayout, geometryOf, offsetsOf, QuorumError, shardTarget, type EngineContext } from './erasure-common.ts'
 import { blockLength, checkRange, sliceOf, stripeSpan, type StripeSlice } from './geometry.ts'
@@ -125,7 +126,18 @@ export function readRange(
       await Promise.allSettled(inflight.values())
     }
     const present = Array.from(blocks, Boolean) // not map: it would keep the array's holes
-    return ctx.codec.reconstruct(blocks, present, k, true)
+    // The rebuilt data blocks go into pooled buffers, each leased for the one view handed on
+    // (pull() below) or released right after (rebuilt outside the range): a degraded GET then
+    // allocates no fresh buffer per stripe, as a healthy one does not (docs/architecture.md §8).
+    if (ctx.rebuildPool) {
+      const len = blockLength(g, s)
+      for (let i = 0; i < k; i++) if (!present[i]) blocks[i] = ctx.rebuildPool.lease(len, 1)
+    }
+    const out = ctx.codec.reconstruct(blocks, present, k, true)
+    // Blocks read or rebuilt only to decode (parity, data outside the range) are handed to no one:
+    // their one view is released here, so pooled shard reads go back like a healthy read's.
+    for (let i = 0; i < n; i++) if ((i < slice.firstBlock || i > slice.lastBlock) && out[i]) releaseBytes(out[i]!)
+    return out
   }
 
   return new ReadableStream<Uint8Array>(
