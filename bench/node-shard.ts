@@ -4,9 +4,11 @@
  * transport (createGatewayFetch + RemoteStore, in this process); rounds interleave the checkouts
  * (order reversed every other round). Per round: shard PUTs of SIZE bytes sent as the stripe
  * writer sends them (header, block, CRC) for LOOP_MS at concurrency 1 and CONC; PUT/s, ms per PUT
- * and the node's CPU ms per PUT (/proc). Prints medians and the load average.
+ * and the node's CPU ms per PUT (/proc) and this process's (the gateway side: RemoteStore and the
+ * cluster fetch; process.cpuUsage). Prints medians and the load average.
  * Usage: node --import tsx bench/node-shard.ts CHECKOUT [CHECKOUT …]
- * Env: ROUNDS (3), SIZE (262144), CONC (8), LOOP_MS (3000).
+ * Env: ROUNDS (3), SIZE (262144), CONC (8), LOOP_MS (3000), PROF=dir (each node runs with --cpu-prof
+ * into dir/<checkout n>/; NODE_FLAGS: further node flags for the nodes, e.g. --perf-basic-prof).
  */
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -29,7 +31,7 @@ interface Target {
   tmp: string
 }
 const targets: Target[] = []
-for (const root of roots) {
+for (const [n, root] of roots.entries()) {
   const { loadCluster } = (await import(`${root}/src/runtime/cluster.ts`)) as typeof import('../src/runtime/cluster.ts')
   const { createGatewayFetch } = (await import(
     `${root}/src/runtime/cluster-fetch.ts`
@@ -40,7 +42,11 @@ for (const root of roots) {
   const tmp = mkdtempSync(join(os.tmpdir(), 'coffer-node-shard-'))
   initCluster(root, join(tmp, 'cluster.json'))
   const cluster = await loadCluster(join(tmp, 'cluster.json'))
-  const { child, port } = await startNode(root, cluster.path, join(tmp, 'node'))
+  const prof = [
+    ...(process.env.PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROF}/${n}`] : []),
+    ...(process.env.NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+  ]
+  const { child, port } = await startNode(root, cluster.path, join(tmp, 'node'), prof)
   const fetch = await createGatewayFetch(cluster)
   const store = createRemoteStore({ url: `https://127.0.0.1:${port}`, fetch, timeoutMs: 30_000 })
   targets.push({ root, node: child, store, close: () => fetch.close(), tmp })
@@ -65,6 +71,7 @@ const rec = (k: string, v: number) => {
 
 async function loop(t: Target, conc: number): Promise<void> {
   const c0 = cpuOf(t.node.pid!)
+  const g0 = process.cpuUsage()
   const t0 = performance.now()
   let n = 0
   let worst = 0
@@ -83,6 +90,8 @@ async function loop(t: Target, conc: number): Promise<void> {
   rec(`${t.root}\tx${conc} PUT/s`, (n / ms) * 1000)
   rec(`${t.root}\tx${conc} ms per PUT`, (ms * conc) / n)
   rec(`${t.root}\tx${conc} node CPU ms per PUT`, ((cpuOf(t.node.pid!) - c0) * 1000) / n)
+  const g = process.cpuUsage(g0)
+  rec(`${t.root}\tx${conc} gateway CPU ms per PUT`, (g.user + g.system) / 1000 / n)
 }
 
 for (const t of targets) for (let i = 0; i < 10; i++) await t.store.put(`warm${i}`, shard())
