@@ -3,11 +3,12 @@
  * with its node_modules): per checkout one `coffer node` process and that checkout's gateway
  * transport (createGatewayFetch + RemoteStore, in this process); rounds interleave the checkouts
  * (order reversed every other round). Per round: shard PUTs of SIZE bytes sent as the stripe
- * writer sends them (header, block, CRC) for LOOP_MS at concurrency 1 and CONC; PUT/s, ms per PUT
+ * writer sends them (header, block, CRC) for LOOP_MS at concurrency 1 and CONC, and with OPS=put,get
+ * (or get) whole-shard GETs of SIZE bytes read through RemoteStore the same way; ops/s, ms per op
  * and the node's CPU ms per PUT (/proc) and this process's (the gateway side: RemoteStore and the
  * cluster fetch; process.cpuUsage). Prints medians and the load average.
  * Usage: node --import tsx bench/node-shard.ts CHECKOUT [CHECKOUT …]
- * Env: ROUNDS (3), SIZE (262144), CONC (8), LOOP_MS (3000), PROF=dir (each node runs with --cpu-prof
+ * Env: ROUNDS (3), SIZE (262144), CONC (8), LOOP_MS (3000), OPS (put), PROF=dir (each node runs with --cpu-prof
  * into dir/<checkout n>/; NODE_FLAGS: further node flags for the nodes, e.g. --perf-basic-prof).
  */
 import type { ChildProcess } from 'node:child_process'
@@ -69,7 +70,9 @@ const rec = (k: string, v: number) => {
   res[k].push(v)
 }
 
-async function loop(t: Target, conc: number): Promise<void> {
+const ops = new Set((process.env.OPS ?? 'put').split(','))
+
+async function loop(t: Target, conc: number, op: 'PUT' | 'GET'): Promise<void> {
   const c0 = cpuOf(t.node.pid!)
   const g0 = process.cpuUsage()
   const t0 = performance.now()
@@ -79,26 +82,35 @@ async function loop(t: Target, conc: number): Promise<void> {
     Array.from({ length: conc }, async () => {
       while (performance.now() - t0 < LOOP_MS) {
         const p0 = performance.now()
-        await t.store.put(`s${seq++}`, shard())
+        if (op === 'PUT') await t.store.put(`s${seq++}`, shard())
+        else {
+          const r = t.store.get(`warm${seq++ % 10}`, 0, SIZE).getReader()
+          let got = 0
+          for (let c = await r.read(); !c.done; c = await r.read()) got += c.value.length
+          if (got !== SIZE) throw new Error(`GET returned ${got} bytes`)
+        }
         worst = Math.max(worst, performance.now() - p0)
         n++
       }
     }),
   )
   const ms = performance.now() - t0
-  rec(`${t.root}\tx${conc} slowest PUT ms`, worst)
-  rec(`${t.root}\tx${conc} PUT/s`, (n / ms) * 1000)
-  rec(`${t.root}\tx${conc} ms per PUT`, (ms * conc) / n)
-  rec(`${t.root}\tx${conc} node CPU ms per PUT`, ((cpuOf(t.node.pid!) - c0) * 1000) / n)
+  rec(`${t.root}\tx${conc} slowest ${op} ms`, worst)
+  rec(`${t.root}\tx${conc} ${op}/s`, (n / ms) * 1000)
+  rec(`${t.root}\tx${conc} ms per ${op}`, (ms * conc) / n)
+  rec(`${t.root}\tx${conc} node CPU ms per ${op}`, ((cpuOf(t.node.pid!) - c0) * 1000) / n)
   const g = process.cpuUsage(g0)
-  rec(`${t.root}\tx${conc} gateway CPU ms per PUT`, (g.user + g.system) / 1000 / n)
+  rec(`${t.root}\tx${conc} gateway CPU ms per ${op}`, (g.user + g.system) / 1000 / n)
 }
 
 for (const t of targets) for (let i = 0; i < 10; i++) await t.store.put(`warm${i}`, shard())
 for (let r = 0; r < ROUNDS; r++) {
   for (const t of r % 2 ? [...targets].reverse() : targets) {
-    await loop(t, 1)
-    await loop(t, CONC)
+    for (const op of ['PUT', 'GET'] as const) {
+      if (!ops.has(op.toLowerCase())) continue
+      await loop(t, 1, op)
+      await loop(t, CONC, op)
+    }
   }
   console.error(`round ${r} load ${os.loadavg()[0]!.toFixed(1)}`)
 }
