@@ -6,7 +6,7 @@
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https'
 import type { IncomingMessage } from 'node:http'
 import { createSecureContext } from 'node:tls'
-import { Readable } from 'node:stream'
+import { finished, Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ClusterFetch } from '../storage/remote/protocol.ts'
 import { issueClientCert } from './tls-ca.ts'
@@ -95,6 +95,50 @@ function bunFetch(tls: ClusterTls): ClusterFetchHandle {
   return f
 }
 
+/**
+ * A response body as a Web stream that hands on, at each pull, everything the socket has buffered
+ * as one chunk (Readable.read() joins it). Readable.toWeb passes each TLS record's 16 KiB on as
+ * its own chunk, so a shard's bytes crossed the Node stream, the Web stream and RemoteStore's
+ * stream in 16 KiB steps, each a round of promise jobs. Backpressure as before: the socket is read
+ * only while less than the response's high-water mark is buffered. A body cut short (reset,
+ * premature close) errors the stream; cancelling it destroys the response.
+ */
+export function batchedBody(res: Readable): ReadableStream<Uint8Array> {
+  let wake: (() => void) | undefined
+  let ended = false
+  let failure: { e: unknown } | undefined
+  const notify = () => {
+    const w = wake
+    wake = undefined
+    w?.()
+  }
+  res.on('readable', notify)
+  finished(res, (err) => {
+    if (err) failure = { e: err }
+    ended = true
+    notify()
+  })
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        for (;;) {
+          const chunk = res.read() as Buffer | null
+          if (chunk !== null) return controller.enqueue(chunk)
+          if (failure) throw failure.e
+          if (ended) return controller.close()
+          await new Promise<void>((r) => {
+            wake = r
+          })
+        }
+      },
+      cancel(reason) {
+        res.destroy(reason instanceof Error ? reason : undefined)
+      },
+    },
+    { highWaterMark: 0 },
+  )
+}
+
 function responseHeaders(res: IncomingMessage): Headers {
   const h = new Headers()
   const raw = res.rawHeaders
@@ -149,8 +193,7 @@ function nodeFetch(tls: ClusterTls): ClusterFetchHandle {
           const status = res.statusCode ?? 502
           const noBody = req.method === 'HEAD' || status === 204 || status === 304
           if (noBody) res.resume()
-          // Readable.toWeb keeps backpressure: the socket is read only as the consumer pulls.
-          const body = noBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>)
+          const body = noBody ? null : batchedBody(res)
           resolve(new Response(body, { status, headers: responseHeaders(res) }))
         },
       )
