@@ -8,7 +8,12 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ClusterFetchHandle, createClusterFetch, FREE_SOCKET_TIMEOUT_MS } from './cluster-fetch.ts'
+import {
+  BODY_BATCH_BYTES,
+  type ClusterFetchHandle,
+  createClusterFetch,
+  FREE_SOCKET_TIMEOUT_MS,
+} from './cluster-fetch.ts'
 import { IDLE_SOCKET_TIMEOUT_MS } from './node.ts'
 import { NODE_KEEP_ALIVE_MS } from './storage-node.ts'
 import { CA_KEY_FILE, ensureLocalTls, issueClientCert, TLS_DIR } from './tls-ca.ts'
@@ -101,6 +106,7 @@ describe('response bodies from a node', () => {
     expect(all.equals(Buffer.concat(Array.from({ length: 64 }, (_, i) => Buffer.alloc(16 * KiB, i))))).toBe(true)
     // Readable.toWeb hands on 64–65 chunks here whatever the timing (one per TLS record).
     expect(chunks.length).toBeLessThan(32)
+    for (const c of chunks) expect(c.length).toBeLessThanOrEqual(BODY_BATCH_BYTES)
   })
 
   it('error when the connection drops before the promised length', async () => {

@@ -96,12 +96,20 @@ function bunFetch(tls: ClusterTls): ClusterFetchHandle {
 }
 
 /**
- * A response body as a Web stream that hands on, at each pull, everything the socket has buffered
- * as one chunk (Readable.read() joins it). Readable.toWeb passes each TLS record's 16 KiB on as
- * its own chunk, so a shard's bytes crossed the Node stream, the Web stream and RemoteStore's
- * stream in 16 KiB steps, each a round of promise jobs. Backpressure as before: the socket is read
- * only while less than the response's high-water mark is buffered. A body cut short (reset,
- * premature close) errors the stream; cancelling it destroys the response.
+ * Largest chunk batchedBody hands on: one block of the default geometry. A reader keeps views of
+ * a chunk (the block cursor hands blocks on without copying when a chunk holds one whole), so a
+ * bigger batch would keep more memory alive per shard stream for no fewer copies.
+ */
+export const BODY_BATCH_BYTES = 256 * 1024
+
+/**
+ * A response body as a Web stream that hands on, at each pull, what the socket has buffered, up to
+ * BODY_BATCH_BYTES, as one chunk (Readable.read(n) joins it). Readable.toWeb passes each TLS
+ * record's 16 KiB on as its own chunk, so a shard's bytes crossed the Node stream, the Web stream
+ * and RemoteStore's stream in 16 KiB steps, each a round of promise jobs (docs/architecture.md §8).
+ * Backpressure as before: the socket is read only while less than the response's high-water mark
+ * is buffered. A body cut short (reset, premature close) errors the stream; cancelling it
+ * destroys the response.
  */
 export function batchedBody(res: Readable): ReadableStream<Uint8Array> {
   let wake: (() => void) | undefined
@@ -122,7 +130,9 @@ export function batchedBody(res: Readable): ReadableStream<Uint8Array> {
     {
       async pull(controller) {
         for (;;) {
-          const chunk = res.read() as Buffer | null
+          const buffered = res.readableLength
+          // read() with nothing buffered returns null and asks for a 'readable' (or ends the stream).
+          const chunk = (buffered > 0 ? res.read(Math.min(buffered, BODY_BATCH_BYTES)) : res.read()) as Buffer | null
           if (chunk !== null) return controller.enqueue(chunk)
           if (failure) throw failure.e
           if (ended) return controller.close()
