@@ -9,18 +9,22 @@
  * GET rounds in the time; peaks move by ±30 MiB from round to round, so compare medians.
  * PHASES=…,dget adds eight degraded GETs (two of the six drive directories renamed away, as the
  * full run's degraded table does: every stripe rebuilt from parity), after the healthy ones.
+ * NODES=6: each gateway stores on six `coffer node` processes of its checkout instead of six local
+ * drives (distributed mode; the peak is still the gateway's; no dget phase).
  * Usage: node --import tsx bench/eight-rss.ts CHECKOUT [CHECKOUT …]
  */
-import { writeFileSync } from 'node:fs'
+import type { ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { rename, rm } from 'node:fs/promises'
-import { join } from 'node:path'
 import os from 'node:os'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { initCluster, startNode, stopNode } from './lib/node-proc.ts'
 
 const roots = process.argv.slice(2).map((r) => resolve(r))
 const rounds = Number(process.env.ROUNDS ?? 1)
 const phases = new Set((process.env.PHASES ?? 'put,get').split(','))
+const nodeCount = Number(process.env.NODES ?? 0)
 const size = 256 * 2 ** 20
 const mib = (b: number) => (b / 2 ** 20).toFixed(0)
 const load = () =>
@@ -44,20 +48,32 @@ for (const root of roots) {
   const { patternStream, peakRss } = await import(`${root}/test/helpers/big-object.ts`)
   const { s3Client } = await import(`${root}/test/helpers/s3-client.ts`)
   const { startServer } = await import(`${root}/test/helpers/server.ts`)
+  let nodes: ChildProcess[] = []
+  let args: string[] = []
+  const tmp = mkdtempSync(join(os.tmpdir(), 'coffer-eight-rss-'))
+  if (nodeCount > 0) {
+    const cluster = join(tmp, 'cluster.json')
+    initCluster(root, cluster)
+    const started = await Promise.all(
+      Array.from({ length: nodeCount }, (_, i) => startNode(root, cluster, join(tmp, `n${i}`))),
+    )
+    nodes = started.map((s) => s.child)
+    args = ['--cluster', cluster, '--nodes', started.map((s) => `https://127.0.0.1:${s.port}`).join(',')]
+  }
   // Healing and scrubbing off, as in the full run: a degraded phase must not rebuild mid-read.
-  const server = await startServer({ env: { COFFER_HEAL_INTERVAL_MS: '3600000', COFFER_SCRUB_INTERVAL_MS: '3600000' } })
+  const server = await startServer({
+    args,
+    env: { COFFER_HEAL_INTERVAL_MS: '3600000', COFFER_SCRUB_INTERVAL_MS: '3600000' },
+  })
   const s3 = s3Client(server) as S3Client
   await s3.send(new CreateBucketCommand({ Bucket: 'bbb' }))
   console.log(root, 'idle', mib(peakRss(server.pid)))
-  targets.push({
-    root,
-    pid: server.pid,
-    dataDir: server.dataDir,
-    s3,
-    stop: () => server.stop(),
-    peakRss,
-    patternStream,
-  })
+  const stop = async () => {
+    await server.stop()
+    await Promise.all(nodes.map(stopNode))
+    rmSync(tmp, { recursive: true, force: true })
+  }
+  targets.push({ root, pid: server.pid, dataDir: server.dataDir, s3, stop, peakRss, patternStream })
 }
 const peaks: Record<string, number[]> = {}
 const record = (t: Target, phase: string) => {
@@ -95,7 +111,7 @@ for (let r = 0; r < rounds; r++) {
       record(t, phase)
     }
     if (phases.has('get')) await get8('get8')
-    if (phases.has('dget')) {
+    if (phases.has('dget') && nodeCount === 0) {
       const away = [0, 1].map((d) => join(t.dataDir, 'drives', String(d)))
       for (const d of away) await rename(d, `${d}.away`)
       try {
