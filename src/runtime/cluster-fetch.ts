@@ -103,15 +103,20 @@ function bunFetch(tls: ClusterTls): ClusterFetchHandle {
 export const BODY_BATCH_BYTES = 256 * 1024
 
 /**
- * A response body as a Web stream that hands on, at each pull, what the socket has buffered, up to
- * BODY_BATCH_BYTES, as one chunk (Readable.read(n) joins it). Readable.toWeb passes each TLS
- * record's 16 KiB on as its own chunk, so a shard's bytes crossed the Node stream, the Web stream
- * and RemoteStore's stream in 16 KiB steps, each a round of promise jobs (docs/architecture.md §8).
- * Backpressure as before: the socket is read only while less than the response's high-water mark
- * is buffered. A body cut short (reset, premature close) errors the stream; cancelling it
- * destroys the response.
+ * A response body as a Web stream that hands on, at each pull, what has arrived since the last
+ * one, joined into chunks of up to BODY_BATCH_BYTES. Readable.toWeb passes each TLS record's
+ * 16 KiB on as its own chunk, so a shard's bytes crossed the Web stream, RemoteStore's stream and
+ * the block cursor in 16 KiB steps, each a round of promise jobs (docs/architecture.md §8).
+ * Reading stays as eager as Readable.toWeb's (whose queue counts chunks against the socket's
+ * high-water mark, so in effect it never stops reading): a response is drained as it arrives and
+ * its connection freed, whether or not the stream is read to the end. Bounding it (reading only
+ * as the consumer pulls) broke test/cluster/nodes.test.ts's degraded reads and healing (§8).
+ * A body cut short errors the stream after the bytes that came; cancelling it destroys the
+ * response.
  */
 export function batchedBody(res: Readable): ReadableStream<Uint8Array> {
+  let queue: Buffer[] = []
+  let queued = 0
   let wake: (() => void) | undefined
   let ended = false
   let failure: { e: unknown } | undefined
@@ -120,20 +125,39 @@ export function batchedBody(res: Readable): ReadableStream<Uint8Array> {
     wake = undefined
     w?.()
   }
-  res.on('readable', notify)
+  res.on('data', (chunk: Buffer) => {
+    queue.push(chunk)
+    queued += chunk.length
+    notify()
+  })
   finished(res, (err) => {
     if (err) failure = { e: err }
     ended = true
     notify()
   })
+  /** The next chunk: the first piece if it is a batch by itself, else pieces joined up to a batch. */
+  const take = (): Buffer => {
+    const first = queue[0]!
+    if (first.length >= BODY_BATCH_BYTES || queue.length === 1) {
+      const out = first.length > BODY_BATCH_BYTES ? first.subarray(0, BODY_BATCH_BYTES) : first
+      if (out.length === first.length) queue.shift()
+      else queue[0] = first.subarray(out.length)
+      queued -= out.length
+      return out
+    }
+    let n = 0
+    let count = 0
+    while (count < queue.length && n + queue[count]!.length <= BODY_BATCH_BYTES) n += queue[count++]!.length
+    const out = Buffer.concat(queue.slice(0, count), n)
+    queue = queue.slice(count)
+    queued -= n
+    return out
+  }
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         for (;;) {
-          const buffered = res.readableLength
-          // read() with nothing buffered returns null and asks for a 'readable' (or ends the stream).
-          const chunk = (buffered > 0 ? res.read(Math.min(buffered, BODY_BATCH_BYTES)) : res.read()) as Buffer | null
-          if (chunk !== null) return controller.enqueue(chunk)
+          if (queued > 0) return controller.enqueue(take())
           if (failure) throw failure.e
           if (ended) return controller.close()
           await new Promise<void>((r) => {
@@ -142,6 +166,8 @@ export function batchedBody(res: Readable): ReadableStream<Uint8Array> {
         }
       },
       cancel(reason) {
+        queue = []
+        queued = 0
         res.destroy(reason instanceof Error ? reason : undefined)
       },
     },
