@@ -14,16 +14,12 @@
 import { execFileSync } from 'node:child_process'
 import { resolve } from 'node:path'
 import type { S3Client } from '@aws-sdk/client-s3'
-import { loadavg } from './lib/ab.ts'
+import { loadavg, startGateways } from './lib/ab.ts'
 import { cellCpu, createBucket, getCell, putCell } from './lib/s3-load.ts'
 import { summarize } from './lib/stats.ts'
-import { clientFor, type S3Target } from './lib/targets.ts'
 import type { LoadOptions } from './lib/timing.ts'
 
 const root = resolve(process.argv[2] ?? '.')
-// That checkout's own helper, so the gateways run its code (as bench/lib/ab.ts does).
-const { startServer } = (await import(`${root}/test/helpers/server.ts`)) as typeof import('../test/helpers/server.ts')
-const QUIET = { COFFER_HEAL_INTERVAL_MS: '3600000', COFFER_SCRUB_INTERVAL_MS: '3600000' }
 const MiB = 2 ** 20
 const SMALL = 4096
 const big = Number(process.env.BIG ?? 256) * MiB
@@ -35,25 +31,14 @@ interface Gw {
   client: S3Client
   stop: () => Promise<void>
 }
-const gateways: Gw[] = []
-for (const [name, args] of [
-  ['default', []],
-  ['--hash-workers 0', ['--hash-workers', '0']],
-] as const) {
-  const server = await startServer({ env: QUIET, args: [...args] })
-  const target: S3Target = {
-    name,
-    endpoint: server.endpoint,
-    ca: server.caPem,
-    accessKeyId: server.accessKeyId,
-    secretAccessKey: server.secretAccessKey,
-    pids: [server.pid],
-    stop: () => server.stop(),
-  }
-  const client = clientFor(target, 'default')
-  await createBucket(client, 'bench')
-  gateways.push({ name, pid: server.pid, client, stop: () => server.stop() })
-}
+// That checkout's gateways (its own helper, so they run its code), quiet background work.
+const gateways: Gw[] = (await startGateways([root, `${root}+--hash-workers=0`])).map((t, i) => ({
+  name: i === 0 ? 'default' : '--hash-workers 0',
+  pid: t.server.pid,
+  client: t.client,
+  stop: () => t.server.stop(),
+}))
+for (const g of gateways) await createBucket(g.client, 'bench')
 
 /** bench/s3.ts planFor's cells (full run). */
 const opts = (size: number, c: number): LoadOptions =>
