@@ -1,9 +1,7 @@
 /**
  * Time limits on request bodies, policed on the body stream with Web APIs only (no socket code):
  * a minimum average rate with bounded slack, and a limit on the whole body. Failures are S3 errors.
- * Also where a body's small network chunks are joined into larger ones.
  */
-import { concatBytes } from '../util/bytes.ts'
 import { isS3Error, S3Error } from './errors.ts'
 
 export interface BodyLimits {
@@ -31,23 +29,6 @@ export interface BodyLimits {
  */
 export const DEFAULT_BODY_LIMITS: BodyLimits = { minRate: 1024, idleMs: 20_000, maxMs: 3_600_000 }
 
-/**
- * A body's network chunks are joined into chunks of up to this many bytes. A TLS socket delivers
- * a body in pieces of at most 16 KiB (one record each), and every piece paid a promise chain
- * through each stream stage after this one (payload decoder, digest tap, cipher, stripe writer);
- * a joined chunk pays it once, for one copy of its bytes (docs/architecture.md §8).
- */
-export const JOIN_MAX_BYTES = 256 * 1024
-/**
- * How long a join waits for more of the body, from its first chunk. Pieces rarely wait in the
- * source (each arrives on its own socket read, and is taken at once), so a join must wait to
- * find any; a body that ends, or a client that pauses, costs at most this much latency.
- */
-export const JOIN_WAIT_MS = 50
-
-/** What a read of the source finds when its next chunk has not arrived in time. */
-const NOT_YET: unique symbol = Symbol('not yet')
-
 /** AWS's text for this error; the timings say which limit ended the body. */
 const TIMEOUT_MESSAGE =
   'Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.'
@@ -67,35 +48,6 @@ export function guardBody(
   let slack = limits.idleMs
   let deadline: number | undefined
   let received = 0
-  /** A read a look into the source started and found pending: the next read takes it. */
-  let held: Promise<ReadableStreamReadResult<Uint8Array>> | undefined
-
-  const read = () => {
-    const r = held ?? reader.read()
-    held = undefined
-    return r
-  }
-
-  /** Counts bytes received and earns their slack back (time spent waiting, if any, was spent). */
-  const account = (bytes: number, waited: number) => {
-    received += bytes
-    const earned = limits.minRate > 0 ? (bytes * 1000) / limits.minRate : Number.POSITIVE_INFINITY
-    slack = Math.min(limits.idleMs, slack - waited + earned)
-  }
-
-  /**
-   * The source's next chunk if it arrives before `wait` settles; undefined when it does not, or
-   * when the source failed: the next read then meets the failure, after the bytes joined so far.
-   */
-  async function within(wait: Promise<typeof NOT_YET>): Promise<ReadableStreamReadResult<Uint8Array> | undefined> {
-    const r = read()
-    r.catch(() => {}) // seen again by the read that takes it
-    // A read already settled wins the race: its reaction was queued before the wait's.
-    const got = await Promise.race([r, wait]).catch((): typeof NOT_YET => NOT_YET)
-    if (got !== NOT_YET) return got
-    held = r
-    return undefined
-  }
 
   const timeout = (why: string) =>
     new S3Error('RequestTimeout', TIMEOUT_MESSAGE, { Reason: why, Received: `${received}` })
@@ -119,10 +71,14 @@ export function guardBody(
         ms,
       )
     })
-    return Promise.race([read(), late]).then(
+    return Promise.race([reader.read(), late]).then(
       (r) => {
         clearTimeout(timer)
-        account(r.done ? 0 : r.value.length, now() - start)
+        const waited = now() - start
+        const bytes = r.done ? 0 : r.value.length
+        received += bytes
+        const earned = limits.minRate > 0 ? (bytes * 1000) / limits.minRate : Number.POSITIVE_INFINITY
+        slack = Math.min(limits.idleMs, slack - waited + earned)
         return r
       },
       (e: unknown) => {
@@ -136,38 +92,9 @@ export function guardBody(
     {
       async pull(controller) {
         try {
-          const first = await next()
-          if (first.done) {
-            controller.close()
-            return
-          }
-          const parts = [first.value]
-          let size = first.value.length
-          let ended = false
-          if (size < JOIN_MAX_BYTES) {
-            let timer: ReturnType<typeof setTimeout> | undefined
-            const wait = new Promise<typeof NOT_YET>((resolve) => {
-              timer = setTimeout(resolve, JOIN_WAIT_MS, NOT_YET)
-            })
-            try {
-              while (size < JOIN_MAX_BYTES) {
-                const start = now()
-                const r = await within(wait)
-                if (!r) break
-                if (r.done) {
-                  ended = true
-                  break
-                }
-                account(r.value.length, now() - start)
-                parts.push(r.value)
-                size += r.value.length
-              }
-            } finally {
-              clearTimeout(timer)
-            }
-          }
-          controller.enqueue(parts.length === 1 ? first.value : concatBytes(parts))
-          if (ended) controller.close()
+          const { done, value } = await next()
+          if (done) controller.close()
+          else controller.enqueue(value)
         } catch (e) {
           if (isS3Error(e) && e.code === 'RequestTimeout') {
             // Stop reading; the handler answers and the runtime closes the connection after.
