@@ -6,7 +6,7 @@
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https'
 import type { IncomingMessage } from 'node:http'
 import { createSecureContext } from 'node:tls'
-import { finished, Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ClusterFetch } from '../storage/remote/protocol.ts'
 import { issueClientCert } from './tls-ca.ts'
@@ -95,86 +95,6 @@ function bunFetch(tls: ClusterTls): ClusterFetchHandle {
   return f
 }
 
-/**
- * Largest chunk batchedBody hands on: one block of the default geometry. A reader keeps views of
- * a chunk (the block cursor hands blocks on without copying when a chunk holds one whole), so a
- * bigger batch would keep more memory alive per shard stream for no fewer copies.
- */
-export const BODY_BATCH_BYTES = 256 * 1024
-
-/**
- * A response body as a Web stream that hands on, at each pull, what has arrived since the last
- * one, joined into chunks of up to BODY_BATCH_BYTES. Readable.toWeb passes each TLS record's
- * 16 KiB on as its own chunk, so a shard's bytes crossed the Web stream, RemoteStore's stream and
- * the block cursor in 16 KiB steps, each a round of promise jobs (docs/architecture.md §8).
- * Reading stays as eager as Readable.toWeb's (whose queue counts chunks against the socket's
- * high-water mark, so in effect it never stops reading): a response is drained as it arrives and
- * its connection freed, whether or not the stream is read to the end. Bounding it (reading only
- * as the consumer pulls) broke test/cluster/nodes.test.ts's degraded reads and healing (§8).
- * A body cut short errors the stream after the bytes that came; cancelling it destroys the
- * response.
- */
-export function batchedBody(res: Readable): ReadableStream<Uint8Array> {
-  let queue: Buffer[] = []
-  let queued = 0
-  let wake: (() => void) | undefined
-  let ended = false
-  let failure: { e: unknown } | undefined
-  const notify = () => {
-    const w = wake
-    wake = undefined
-    w?.()
-  }
-  res.on('data', (chunk: Buffer) => {
-    queue.push(chunk)
-    queued += chunk.length
-    notify()
-  })
-  finished(res, (err) => {
-    if (err) failure = { e: err }
-    ended = true
-    notify()
-  })
-  /** The next chunk: the first piece if it is a batch by itself, else pieces joined up to a batch. */
-  const take = (): Buffer => {
-    const first = queue[0]!
-    if (first.length >= BODY_BATCH_BYTES || queue.length === 1) {
-      const out = first.length > BODY_BATCH_BYTES ? first.subarray(0, BODY_BATCH_BYTES) : first
-      if (out.length === first.length) queue.shift()
-      else queue[0] = first.subarray(out.length)
-      queued -= out.length
-      return out
-    }
-    let n = 0
-    let count = 0
-    while (count < queue.length && n + queue[count]!.length <= BODY_BATCH_BYTES) n += queue[count++]!.length
-    const out = Buffer.concat(queue.slice(0, count), n)
-    queue = queue.slice(count)
-    queued -= n
-    return out
-  }
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        for (;;) {
-          if (queued > 0) return controller.enqueue(take())
-          if (failure) throw failure.e
-          if (ended) return controller.close()
-          await new Promise<void>((r) => {
-            wake = r
-          })
-        }
-      },
-      cancel(reason) {
-        queue = []
-        queued = 0
-        res.destroy(reason instanceof Error ? reason : undefined)
-      },
-    },
-    { highWaterMark: 0 },
-  )
-}
-
 function responseHeaders(res: IncomingMessage): Headers {
   const h = new Headers()
   const raw = res.rawHeaders
@@ -229,7 +149,8 @@ function nodeFetch(tls: ClusterTls): ClusterFetchHandle {
           const status = res.statusCode ?? 502
           const noBody = req.method === 'HEAD' || status === 204 || status === 304
           if (noBody) res.resume()
-          const body = noBody ? null : batchedBody(res)
+          // Readable.toWeb keeps backpressure: the socket is read only as the consumer pulls.
+          const body = noBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>)
           resolve(new Response(body, { status, headers: responseHeaders(res) }))
         },
       )
