@@ -21,6 +21,14 @@ afterEach(async () => {
 
 const HOUR = 3_600_000
 
+/** The libSQL client under drizzle, for the SQL a test uses to damage or count rows directly. */
+const rawClient = (svc: GcRig['svc']) =>
+  (
+    svc.db as unknown as {
+      $client: { execute(q: { sql: string; args: unknown[] }): Promise<{ rows: unknown[] }> }
+    }
+  ).$client
+
 /** A layout of the shape storage writes; only GC's bookkeeping sees it here. */
 const fakeLayout = (i: number): DataLayout => ({
   v: 1,
@@ -235,10 +243,8 @@ describe('no shard leaks whatever metadata call a crash cuts', () => {
 })
 
 describe('inline objects and GC', () => {
-  const inlineRows = async (svc: GcRig['svc']) => {
-    const client = (svc.db as unknown as { $client: { execute(sql: string): Promise<{ rows: unknown[] }> } }).$client
-    return (await client.execute('select id from inline_data')).rows.length
-  }
+  const inlineRows = async (svc: GcRig['svc']) =>
+    (await rawClient(svc).execute({ sql: 'select id from inline_data', args: [] })).rows.length
 
   it('an overwritten or deleted inline object keeps its bytes for the grace period, then GC drops them with the entry', async () => {
     g = await openGcRig({ inlineMax: 64 * 1024 })
@@ -267,9 +273,7 @@ describe('inline objects and the scrubber', () => {
     await createBucket(svc, g.actor, 'scr', 'us-east-1')
     await put(g, 'scr', 'ok', pseudoRandom(1000, 1))
     await put(g, 'scr', 'bad', pseudoRandom(1000, 2))
-    const client = (
-      svc.db as unknown as { $client: { execute(q: { sql: string; args: unknown[] }): Promise<unknown> } }
-    ).$client
+    const client = rawClient(svc)
     await client.execute({
       sql: `update inline_data set data = zeroblob(1000) where id = (select json_extract(layout, '$.segments[0].inline.id')
             from objects where bucket = 'scr' and "key" = 'bad')`,
@@ -301,9 +305,7 @@ describe('inline objects and the scrubber, racing writes', () => {
     // The same missing bytes while the row still names them are damage, and said so.
     const [now] = await meta.objectLayoutsAfter(svc.db, undefined, 10)
     const current = parseStoredData(now!.layout, 'race/k').segments[0]!.inline!
-    const client = (
-      svc.db as unknown as { $client: { execute(q: { sql: string; args: unknown[] }): Promise<unknown> } }
-    ).$client
+    const client = rawClient(svc)
     await client.execute({ sql: 'delete from inline_data where id = ?', args: [current.id] })
     await scrubInline(svc, now!, current, 'object race/k')
     expect(svc.stats.corruptShardsFound).toBe(1)
