@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { X509Certificate, createPrivateKey } from 'node:crypto'
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
+import { createSecureContext } from 'node:tls'
 import { join } from 'node:path'
 import { ensureLocalTls } from './tls-ca.ts'
 
@@ -84,6 +85,40 @@ describe('local CA (checked with node:crypto, independent of the generator)', ()
     await writeFile(join(dir, 'tls', 'server.pem'), 'garbage')
     expect((await ensureLocalTls(dir)).issuedServerCert).toBe(true)
     await rm(join(dir, 'tls', 'ca-key.pem'))
+    await expect(ensureLocalTls(dir)).rejects.toThrow(/restore the missing file, or delete/)
+  })
+
+  // Each PEM file is written atomically, but a key and its certificate are two files: these are
+  // the states a crash between the two writes leaves, each rebuilt from real files.
+  it('a reissue cut between its key and its certificate: the next start reissues instead of pairing them', async () => {
+    await ensureLocalTls(dir)
+    const oldCert = await file('server.pem')
+    // A reissue for a new domain writes the new key, then the new certificate; the crash keeps
+    // the old certificate, and the operator goes back to the old flags.
+    await ensureLocalTls(dir, 'b.example.com')
+    await writeFile(join(dir, 'tls', 'server.pem'), oldCert)
+    const t = await ensureLocalTls(dir)
+    expect(t.issuedServerCert).toBe(true)
+    expect(new X509Certificate(await file('server.pem')).checkPrivateKey(createPrivateKey(t.key))).toBe(true)
+    expect(() => createSecureContext({ cert: t.cert, key: t.key })).not.toThrow()
+  })
+
+  it('a CA creation cut after its key: the next start creates the CA instead of refusing', async () => {
+    const other = await mkdtemp(join(tmpdir(), 'coffer-tls-'))
+    try {
+      await ensureLocalTls(other)
+      await mkdir(join(dir, 'tls'))
+      await writeFile(join(dir, 'tls', 'ca-key.pem'), await readFile(join(other, 'tls', 'ca-key.pem')))
+    } finally {
+      await rm(other, { recursive: true, force: true })
+    }
+    const t = await ensureLocalTls(dir)
+    expect(t.createdCa).toBe(true)
+    const ca = new X509Certificate(await file('ca.pem'))
+    expect(ca.checkPrivateKey(createPrivateKey(await file('ca-key.pem')))).toBe(true)
+    expect(new X509Certificate(await file('server.pem')).checkIssued(ca)).toBe(true)
+    // With a server certificate beside it the key is not a cut creation: a lost ca.pem is refused.
+    await rm(join(dir, 'tls', 'ca.pem'))
     await expect(ensureLocalTls(dir)).rejects.toThrow(/restore the missing file, or delete/)
   })
 })

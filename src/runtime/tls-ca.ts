@@ -214,11 +214,40 @@ export async function issueClientCert(
   }
 }
 
-/** Whether an existing server certificate still fits: signed by this CA, same names, not near expiry. */
+/**
+ * Whether `keyPem` is the private key of `cert`. The key and the certificate are two files, each
+ * written atomically but not together: a crash between the two writes of a reissue leaves the new
+ * key beside the old certificate (or the other way round), which a TLS listener refuses to load.
+ */
+async function keyFitsCert(
+  x509: X509,
+  crypto: Crypto,
+  keyPem: string,
+  cert: InstanceType<X509['X509Certificate']>,
+): Promise<boolean> {
+  try {
+    const der = x509.PemConverter.decode(keyPem)[0]
+    if (!der) return false
+    const priv = await crypto.subtle.exportKey(
+      'jwk',
+      await crypto.subtle.importKey('pkcs8', der, EC_ALG, true, ['sign']),
+    )
+    const pub = await crypto.subtle.exportKey('jwk', await cert.publicKey.export(EC_ALG, ['verify'], crypto))
+    return priv.x !== undefined && priv.x === pub.x && priv.y === pub.y
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Whether an existing server certificate still fits: signed by this CA, same names, not near
+ * expiry, and its key is the one beside it.
+ */
 async function serverCertFits(
   x509: X509,
   crypto: Crypto,
   pem: string,
+  keyPem: string,
   ca: InstanceType<X509['X509Certificate']>,
   domain?: string,
   extra: readonly string[] = [],
@@ -227,6 +256,7 @@ async function serverCertFits(
     const cert = new x509.X509Certificate(pem)
     if (cert.notAfter.getTime() - Date.now() < RENEW_BEFORE_DAYS * DAY_MS) return false
     if (!(await cert.verify({ publicKey: ca.publicKey, signatureOnly: true }, crypto))) return false
+    if (!(await keyFitsCert(x509, crypto, keyPem, cert))) return false
     const san = cert.getExtension(x509.SubjectAlternativeNameExtension)
     const have = (san?.names.toJSON() ?? []).map((n) => `${n.type}:${n.value.toLowerCase()}`).sort()
     const names = serverNames(domain, extra)
@@ -255,6 +285,11 @@ export async function ensureLocalTls(
   let caPem = await exists(f(CA_CERT_FILE))
   let caKeyPem = await exists(f(CA_KEY_FILE))
   let createdCa = false
+  // A CA is written key first, then certificate, and a server certificate only after both: a
+  // key alone, with no server certificate either, is a creation a crash cut short. No client can
+  // trust a CA whose certificate never reached the disk, so it is created again.
+  if (caPem === undefined && caKeyPem !== undefined && (await exists(f(SERVER_CERT_FILE))) === undefined)
+    caKeyPem = undefined
   if (caPem === undefined || caKeyPem === undefined) {
     if ((caPem === undefined) !== (caKeyPem === undefined)) {
       throw new Error(
@@ -276,7 +311,7 @@ export async function ensureLocalTls(
   if (
     certPem === undefined ||
     keyPemText === undefined ||
-    !(await serverCertFits(x509, crypto, certPem, caCert, domain, extraNames))
+    !(await serverCertFits(x509, crypto, certPem, keyPemText, caCert, domain, extraNames))
   ) {
     let caKey: CryptoKey
     try {
