@@ -74,55 +74,12 @@ async function withParents<T>(file: string, op: () => Promise<T>, sync: (dir: st
   return op()
 }
 
-/**
- * Write-behind: once a file being written holds this many bytes not yet handed to a sync, an
- * fdatasync is started on the thread pool without waiting for it, so the kernel writes the file
- * out while the rest of it is still arriving. Without it a shard's bytes all sat in the page cache
- * until commit(), and eight 16 MiB PUTs finishing together left 48 shard syncs — the whole 192 MiB
- * — for the end of every object, on libuv's four pool threads, with every other write queued
- * behind them (docs/architecture.md §8, "Big PUTs: shard syncs at the end"). commit() still
- * fdatasyncs after the last write: the early syncs only leave it less to do. At most one runs per
- * file; across files they share the pool with the writes (capping them at three process-wide
- * measured no better: the commit syncs kept most of their bytes).
- */
-export const WRITE_BEHIND = 1024 * 1024
-
-/** The part of a FileHandle a file writer uses (a fault-injecting one stands in for tests). */
-export type WritableHandle = Pick<FileHandle, 'write' | 'datasync' | 'close'> & Partial<Pick<FileHandle, 'writev'>>
-
-/**
- * A FileWriter over an open handle of `file`. Exported for fs-disk.write-behind.test.ts, which
- * models a power loss under it; everything else gets it through createFsDisk().create().
- */
-export function fileWriter(h: WritableHandle, file: string, writeBehind = WRITE_BEHIND): FileWriter {
+function fileWriter(h: FileHandle, file: string): FileWriter {
   let closed = false
-  /** The write-behind sync in flight (at most one per file); settles, never rejects. */
-  let early: Promise<void> | undefined
-  /**
-   * The first error of a write-behind sync. After a failed fdatasync Linux may mark the pages that
-   * failed clean and report the error once, so a later sync can succeed with those bytes lost:
-   * commit() must fail with it, never acknowledge the file.
-   */
-  let earlyError: unknown
-  let unsynced = 0
   const close = async () => {
     if (closed) return
     closed = true
-    await early // never close the descriptor under a sync that still uses it
     await h.close()
-  }
-  const wrote = (n: number) => {
-    unsynced += n
-    if (unsynced < writeBehind || early || closed) return
-    unsynced = 0
-    early = h
-      .datasync()
-      .catch((e: unknown) => {
-        earlyError ??= e
-      })
-      .finally(() => {
-        early = undefined
-      })
   }
   const write = async (chunk: Uint8Array) => {
     let off = 0
@@ -131,7 +88,6 @@ export function fileWriter(h: WritableHandle, file: string, writeBehind = WRITE_
       const { bytesWritten } = await h.write(chunk, off, chunk.length - off)
       off += bytesWritten
     }
-    wrote(chunk.length)
   }
   return {
     write,
@@ -139,19 +95,14 @@ export function fileWriter(h: WritableHandle, file: string, writeBehind = WRITE_
       // writev(2) may be short too; a runtime without FileHandle.writev gets one joined write.
       if (typeof h.writev !== 'function') return write(Buffer.concat(chunks))
       let rest = chunks.filter((c) => c.length > 0)
-      let n = 0
       while (rest.length > 0) {
         const { bytesWritten } = await h.writev(rest)
         if (bytesWritten <= 0) throw new Error(`writev to ${file} wrote nothing`)
-        n += bytesWritten
         rest = unwritten(rest, bytesWritten)
       }
-      wrote(n)
     },
     async commit() {
       try {
-        await early
-        if (earlyError !== undefined) throw earlyError
         // fdatasync: flushes the data and the metadata needed to read it back (the new size, the
         // block map); only timestamps are left to the next journal commit. Enough for a file
         // that becomes visible by a rename which is itself made durable by a directory fsync.
