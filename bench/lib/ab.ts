@@ -57,18 +57,21 @@ export const loadavg = (): string =>
 /**
  * Starts one gateway per target, SDK-default client (CRC32 aws-chunked trailers). A target is a
  * checkout, optionally with gateway flags: `CHECKOUT+--flag=value+…` (e.g. `../x+--inline-max=0`,
- * the same build with inlining off); its `root` is the whole spec, so each prints apart.
+ * the same build with inlining off) and runtime flags for its process marked `node:`
+ * (`../x+node:--max-semi-space-size=64`); its `root` is the whole spec, so each prints apart.
  */
 export async function startGateways(specs: readonly string[]): Promise<AbTarget[]> {
   const targets: AbTarget[] = []
   for (const spec of specs) {
-    const [root, ...flags] = spec.split('+') as [string, ...string[]]
+    const [root, ...parts] = spec.split('+') as [string, ...string[]]
+    const flags = parts.filter((p) => !p.startsWith('node:'))
+    const runtimeFlags = parts.filter((p) => p.startsWith('node:')).map((p) => p.slice('node:'.length))
     const { startServer } = (await import(
       `${root}/test/helpers/server.ts`
     )) as typeof import('../../test/helpers/server.ts')
     const env: Record<string, string> = { COFFER_HEAL_INTERVAL_MS: '3600000', COFFER_SCRUB_INTERVAL_MS: '3600000' }
     const dir = `${process.env.PROF}/${targets.length}`
-    const extra = process.env.NODE_FLAGS ? process.env.NODE_FLAGS.split(' ') : []
+    const extra = [...(process.env.NODE_FLAGS ? process.env.NODE_FLAGS.split(' ') : []), ...runtimeFlags]
     const wrap =
       process.env.PROF || extra.length
         ? (cmd: string, argv: string[]) => ({
