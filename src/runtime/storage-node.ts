@@ -133,7 +133,12 @@ export async function startStorageNode(
   c: NodeConfig,
   adapter: RuntimeAdapter,
   io: Output,
-  opts: { logger?: Logger; cluster?: Cluster } = {},
+  opts: {
+    logger?: Logger
+    cluster?: Cluster
+    /** false: every request goes through the app, as on runtimes without the fast routes (tests compare the two). */
+    fastShardRoutes?: boolean
+  } = {},
 ): Promise<StorageNode> {
   const cluster = opts.cluster ?? (await loadCluster(c.clusterFile))
   for (const w of cluster.warnings) io.err(`coffer-node: warning: ${w}`)
@@ -150,7 +155,8 @@ export async function startStorageNode(
       'coffer-node: warning: listening on all addresses, but the certificate names only localhost, 127.0.0.1 and ::1: give --names with the addresses gateways use',
     )
   }
-  const app = createNodeApp({ store, logger: opts.logger ?? consoleLogger })
+  const logger = opts.logger ?? consoleLogger
+  const app = createNodeApp({ store, logger })
   // Mutual TLS: the handshake refuses a client without a valid certificate from the cluster CA.
   const server = await adapter.serve({
     fetch: (req) => app.fetch(req),
@@ -160,6 +166,8 @@ export async function startStorageNode(
     key: tls.key,
     clientCa: cluster.caPem,
     keepAliveTimeoutMs: NODE_KEEP_ALIVE_MS,
+    // Node serves shard PUT and GET from the store directly, as the app would (adapter.ts).
+    ...(opts.fastShardRoutes === false ? {} : { shards: { store, logger } }),
   })
   const endpoint = endpointUrl(c.host, server.port)
   // The one line scripts and tests wait for: printed only once the listener is ready.
