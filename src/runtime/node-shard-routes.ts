@@ -18,6 +18,7 @@ import { finished } from 'node:stream'
 import { isShardName } from '../storage/disk-store.ts'
 import { SHARDS_PATH } from '../storage/remote/protocol.ts'
 import { isStoreFull, ShardNotFound, type ShardStore } from '../storage/shard-store.ts'
+import { releaseBytes } from '../util/byte-pool.ts'
 import type { Logger } from '../util/log.ts'
 import { settleUnreadBody } from './unread-body.ts'
 
@@ -28,6 +29,14 @@ import { settleUnreadBody } from './unread-body.ts'
  * the shard's size. Counted in bytes: `Readable.toWeb` counted chunks against a byte figure.
  */
 const BODY_QUEUE_BYTES = 1024 * 1024
+
+/**
+ * A GET reads the shard in pieces of this size (the `unit` of ShardStore.get), into buffers of the
+ * store's read pool when it has one: each goes back to the pool once the socket has taken it, so a
+ * node serving GETs allocates almost no fresh ArrayBuffers — every one adds to V8's external-memory
+ * pressure, which set off a full GC every few dozen 1 MiB GETs (docs/architecture.md §8).
+ */
+export const GET_READ_UNIT = 256 * 1024
 
 const SHARD_TARGET = new RegExp(`^${SHARDS_PATH}/([^/?]+)(?:\\?(.*))?$`)
 const RANGE_QUERY = /^offset=(\d{1,16})&length=(\d{1,16})$/
@@ -89,7 +98,7 @@ export function createShardRoutes(o: ShardRoutes): (req: IncomingMessage, res: S
     let reader: ReadableStreamDefaultReader<Uint8Array>
     let first: ReadableStreamReadResult<Uint8Array>
     try {
-      reader = store.get(name, offset, length).getReader()
+      reader = store.get(name, offset, length, GET_READ_UNIT).getReader()
       // The first read opens the file: a missing shard or a bad range is still a status code.
       first = await reader.read()
     } catch (e) {
@@ -100,7 +109,9 @@ export function createShardRoutes(o: ShardRoutes): (req: IncomingMessage, res: S
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(length) })
     try {
       for (let r = first; !r.done; r = await reader.read()) {
-        if (!res.write(r.value)) await drained(res)
+        const piece = r.value
+        // Back to the pool only once written: TLS has encrypted it and holds no reference.
+        if (!res.write(piece, (e) => e || releaseBytes(piece))) await drained(res)
         if (res.destroyed) throw new Error('client gone')
       }
       res.end()
