@@ -2,6 +2,8 @@
  * What bootstrap needs from a runtime: a TLS listener serving a fetch function, signal hooks and
  * exit. Implemented by node.ts, deno.ts and bun.ts; types only here.
  */
+import type { ShardStore } from '../storage/shard-store.ts'
+import type { Logger } from '../util/log.ts'
 
 /** What a runtime knows about a request beyond the Request itself. */
 export interface RequestInfo {
@@ -41,6 +43,12 @@ export interface ServeOptions {
    * otherwise answer a bare 400 (Node): the app's own error, in its own format.
    */
   incompleteBody?: () => RawAnswer
+  /**
+   * A storage node's shard store: a runtime may serve the node's two hot routes (PUT and GET of
+   * /v2/shards/<name>) from it directly instead of through `fetch`, answering exactly as `fetch`
+   * would. Node does (src/runtime/node-shard-routes.ts); Bun passes every request to `fetch`.
+   */
+  shards?: { store: ShardStore; logger: Logger }
 }
 
 /** A small complete answer a runtime writes itself: status, headers and a text body. */

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import process from 'node:process'
 import type { RunningServer, RuntimeAdapter, ServeOptions } from './adapter.ts'
+import { createShardRoutes } from './node-shard-routes.ts'
 import { CIPHER_STRING, TLS_MAX_VERSION, TLS_MIN_VERSION } from './tls-options.ts'
 import { deferContinue, settleUnreadBody } from './unread-body.ts'
 
@@ -116,6 +117,16 @@ async function serve(o: ServeOptions): Promise<RunningServer> {
       ...(o.clientCa !== undefined ? { ca: o.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
     },
   }) as Server
+  if (o.shards) {
+    // A storage node: its shard PUTs and GETs skip @hono/node-server and the app (node-shard-routes.ts).
+    const shardRoutes = createShardRoutes(o.shards)
+    const [app] = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>
+    if (!app) throw new Error('@hono/node-server registered no request listener')
+    server.removeAllListeners('request')
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (!shardRoutes(req, res)) app(req, res)
+    })
+  }
   server.setTimeout(IDLE_SOCKET_TIMEOUT_MS) // no 'timeout' listener: Node destroys the idle socket
   server.on('secureConnection', raiseWriteHighWaterMark)
   // `Expect: 100-continue`: Continue only once the app reads the body, so an early refusal reaches a

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createDiskStore } from '../storage/disk-store.ts'
 import { createNodeApp } from '../storage/remote/server.ts'
+import { BytePool } from '../util/byte-pool.ts'
 import { consoleLogger, type Logger } from '../util/log.ts'
 import type { Output, RuntimeAdapter } from './adapter.ts'
 import { parseFlags, usageError, type CommandSpec } from './args.ts'
@@ -44,6 +45,8 @@ const SHUTDOWN_GRACE_MS = 10_000
  */
 export const NODE_KEEP_ALIVE_MS = 115_000
 const SHUTDOWN_DEADLINE_MS = 20_000
+/** Released shard read buffers kept for reuse: eight GETs at once, each with a read in hand and one ahead. */
+const READ_POOL_IDLE_BYTES = 8 * 1024 * 1024
 
 export type ParsedNodeArgs =
   | { ok: true; config: NodeConfig }
@@ -133,14 +136,20 @@ export async function startStorageNode(
   c: NodeConfig,
   adapter: RuntimeAdapter,
   io: Output,
-  opts: { logger?: Logger; cluster?: Cluster } = {},
+  opts: {
+    logger?: Logger
+    cluster?: Cluster
+    /** false: every request goes through the app, as on runtimes without the fast routes (tests compare the two). */
+    fastShardRoutes?: boolean
+  } = {},
 ): Promise<StorageNode> {
   const cluster = opts.cluster ?? (await loadCluster(c.clusterFile))
   for (const w of cluster.warnings) io.err(`coffer-node: warning: ${w}`)
   await makeDirs(c.dataDir)
   const disk = createFsDisk(join(c.dataDir, NODE_DRIVE_DIR))
   await disk.check()
-  const store = createDiskStore(`node-drive`, disk)
+  // Shard GETs on Node read into pooled buffers (node-shard-routes.ts); the app's GET route does not.
+  const store = createDiskStore(`node-drive`, disk, { readPool: new BytePool(READ_POOL_IDLE_BYTES) })
   const swept = await store.sweepTemp()
   if (swept > 0) io.err(`coffer-node: removed ${swept} partial shard file(s) left by an earlier crash`)
   const tls = await nodeTls(c.dataDir, c.host, c.names ?? [], cluster)
@@ -150,7 +159,8 @@ export async function startStorageNode(
       'coffer-node: warning: listening on all addresses, but the certificate names only localhost, 127.0.0.1 and ::1: give --names with the addresses gateways use',
     )
   }
-  const app = createNodeApp({ store, logger: opts.logger ?? consoleLogger })
+  const logger = opts.logger ?? consoleLogger
+  const app = createNodeApp({ store, logger })
   // Mutual TLS: the handshake refuses a client without a valid certificate from the cluster CA.
   const server = await adapter.serve({
     fetch: (req) => app.fetch(req),
@@ -160,6 +170,8 @@ export async function startStorageNode(
     key: tls.key,
     clientCa: cluster.caPem,
     keepAliveTimeoutMs: NODE_KEEP_ALIVE_MS,
+    // Node serves shard PUT and GET from the store directly, as the app would (adapter.ts).
+    ...(opts.fastShardRoutes === false ? {} : { shards: { store, logger } }),
   })
   const endpoint = endpointUrl(c.host, server.port)
   // The one line scripts and tests wait for: printed only once the listener is ready.
