@@ -89,6 +89,8 @@ export interface CursorTarget {
 export class BlockCursor {
   private input: ExactReader | undefined
   private next = -1
+  /** Set by dispose(): the read this cursor served is over, so no stream is opened again. */
+  private disposed = false
   /** 'unchecked' until the expected header has been compared (v1 only), then 'ok' or 'wrong'. */
   private header: 'unchecked' | 'ok' | 'wrong'
 
@@ -107,6 +109,9 @@ export class BlockCursor {
   async read(s: number): Promise<Uint8Array> {
     const { index, store, storeId, name } = this.target
     if (!store) throw new BlockError('unavailable', index, `store ${storeId} of shard ${index} is not configured`)
+    // A read launched after its owner ended (a cancelled GET whose pull was in flight) would open
+    // a shard stream nobody cancels: over a node, a connection and its response held open.
+    if (this.disposed) throw new BlockError('unavailable', index, `shard ${name} on ${storeId}: the read has ended`)
     if (this.header === 'wrong') throw this.wrongHeader()
     if (!this.input || this.next !== s) this.open(store, s)
     const len = blockLength(this.g, s)
@@ -194,5 +199,11 @@ export class BlockCursor {
     this.input?.cancel(reason)
     this.input = undefined
     this.next = -1
+  }
+
+  /** Closes the stream for good: a later read throws instead of opening another. */
+  dispose(reason?: unknown): void {
+    this.disposed = true
+    this.close(reason)
   }
 }

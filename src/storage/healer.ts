@@ -240,7 +240,7 @@ export async function heal(ctx: EngineContext, dataLayout: DataLayout): Promise<
     )
     throw err
   } finally {
-    for (const c of cursors.values()) c.close()
+    for (const c of cursors.values()) c.dispose()
   }
   for (const sink of sinks) {
     sink.push(encodeTrailer(headers.get(sink.index)!, layout.size))

@@ -202,3 +202,78 @@ describe('stripe reader, degraded, pooled buffers', () => {
     expect({ read: readPool.fresh, rebuild: rebuildPool.fresh }).toEqual(fresh)
   })
 })
+
+/**
+ * Shard streams a store handed out that were read from and are still open: neither read to their
+ * end, nor errored, nor cancelled. Over a node, each such stream holds a connection and the node's
+ * response (and, read eagerly, whatever the node sends of the rest of the range).
+ */
+function openCounting(s: ShardStore, open: Set<object>, gate: { held: Promise<void> }): ShardStore {
+  return {
+    ...s,
+    get(name, offset, length, unit) {
+      const inner = s.get(name, offset, length, unit).getReader()
+      const token = {}
+      return new ReadableStream<Uint8Array>(
+        {
+          async pull(c) {
+            open.add(token)
+            await gate.held
+            try {
+              const r = await inner.read()
+              if (r.done) {
+                open.delete(token)
+                return c.close()
+              }
+              c.enqueue(r.value)
+            } catch (e) {
+              open.delete(token)
+              throw e
+            }
+          },
+          cancel(reason) {
+            open.delete(token)
+            return inner.cancel(reason)
+          },
+        },
+        { highWaterMark: 0 },
+      )
+    },
+  }
+}
+
+describe('stripe reader, cancelled', () => {
+  it('a read cancelled while its blocks are on their way leaves no shard stream open (no parity read starts after it)', async () => {
+    const open = new Set<object>()
+    let release!: () => void
+    const gate = { held: Promise.resolve() }
+    const r = await makeRig({ blockSize: BLOCK, wrap: (s) => openCounting(s, open, gate) })
+    rigs.push(r)
+    const body = pseudoRandom(6 * 4 * BLOCK, 8)
+    const { layout } = await r.storage.write('obj', streamFromBytes(body))
+    // Every shard read now waits at the gate: the reader's first pull is in flight when it is cancelled.
+    gate.held = new Promise<void>((res) => (release = res))
+    const stream = r.storage.read(layout, 0, body.length)
+    for (let i = 0; i < 100 && open.size < 4; i++) await new Promise((res) => setTimeout(res, 5))
+    expect(open.size).toBe(4) // the four data shards, pulled by the read-ahead
+    await stream.cancel(new Error('client went away'))
+    release()
+    // Bounded wait for anything the cancelled pull still does (it must not open parity reads).
+    for (let i = 0; i < 20; i++) await new Promise((res) => setTimeout(res, 5))
+    expect(open.size).toBe(0)
+  })
+
+  it('a whole read, then a ranged one ending inside a stripe: every shard stream is closed at the end', async () => {
+    const open = new Set<object>()
+    const gate = { held: Promise.resolve() }
+    const r = await makeRig({ blockSize: BLOCK, wrap: (s) => openCounting(s, open, gate) })
+    rigs.push(r)
+    const body = pseudoRandom(6 * 4 * BLOCK + 100, 9)
+    const { layout } = await r.storage.write('obj', streamFromBytes(body))
+    expect(sha256(await readAll(r.storage.read(layout, 0, body.length), body.length))).toBe(sha256(body))
+    expect(open.size).toBe(0)
+    const [from, to] = [BLOCK + 5, 4 * 4 * BLOCK + BLOCK + 3]
+    expect(sha256(await readAll(r.storage.read(layout, from, to), body.length))).toBe(sha256(body.subarray(from, to)))
+    expect(open.size).toBe(0)
+  })
+})

@@ -45,7 +45,9 @@ export function readRange(
   function finish(reason?: unknown): void {
     if (finished) return
     finished = true
-    for (const c of cursors) c.close(reason)
+    // dispose, not close: a pull still in flight may yet try a replacement block, and must not
+    // open a stream after this (nothing would cancel it).
+    for (const c of cursors) c.dispose(reason)
     const bad = new Set([...dropped, ...suspect])
     if (bad.size > 0 && ctx.onDegraded) {
       try {
@@ -97,6 +99,8 @@ export function readRange(
     for (const i of wanted) if (usable(i)) launch(i)
     try {
       for (;;) {
+        // Cancelled (or failed) meanwhile: the blocks in flight were cut by it; try no others.
+        if (finished) throw new Error(`read of ${layout.id} ended`)
         const degraded = wanted.some((i) => !blocks[i] && !inflight.has(i))
         if (!degraded && wanted.every((i) => blocks[i])) return blocks
         if (degraded) {
