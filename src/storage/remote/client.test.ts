@@ -99,6 +99,32 @@ describe('RemoteStore: failures become "store unavailable"', () => {
     expect(cancelled).toBe(true)
   })
 
+  it('a GET cancelled while its answer is on the way cancels the body once the answer comes', async () => {
+    let answer!: (res: Response) => void
+    let bodyCancelled = false
+    // The node answers late, and sends no byte of the body until the gateway asks (it never does).
+    const late: ClusterFetch = () => new Promise<Response>((r) => (answer = r))
+    const reader = store(late).get('x', 0, 100).getReader()
+    const first = reader.read().catch((e: unknown) => e)
+    await new Promise((r) => setTimeout(r, 10))
+    await reader.cancel(new Error('the client went away'))
+    answer(
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull: () => new Promise(() => {}),
+          cancel: () => {
+            bodyCancelled = true
+          },
+        }),
+        { status: 200 },
+      ),
+    )
+    // Well within one idle timeout: nothing is left waiting on a body nobody reads.
+    for (let i = 0; i < 10 && !bodyCancelled; i++) await new Promise((r) => setTimeout(r, 5))
+    expect(bodyCancelled).toBe(true)
+    await first
+  })
+
   it('does not time out a slow producer (the wait is on the gateway, not the node)', async () => {
     const s = store(await inProcess())
     let sent = 0

@@ -249,6 +249,8 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
           try {
             if (!reader) {
               reader = await open()
+              // Cancelled while the answer was on its way: cancel() found no body to cancel.
+              if (cancelled) return close()
               if (!reader) {
                 if (length !== 0) throw new RemoteStoreError(id, `${what} on ${id}: empty response`)
                 close()
