@@ -107,23 +107,26 @@ export async function copyObject(ctx: ServiceContext, actor: Actor, input: CopyO
     input.checksumAlgorithm ?? (info.checksum?.type === 'FULL_OBJECT' ? info.checksum.algorithm : undefined)
   // Plaintext of the source: the write path encrypts it again for the target.
   const plaintext = await openStored(ctx, source, 0, info.size, input.source.sseC)
-  const copy = await writeObject(ctx, bucket, writerOf(actor, bucket), {
-    bucket: target.bucket,
-    key: target.key,
-    sseC: target.sseC,
-    sse: target.sse,
-    contentType,
-    headers,
-    userMeta,
-    ...hashing(plaintext, ctx.platform, algorithm),
-    length: info.size,
-    // No body from the client: the copy's bytes are hashed here.
-    lockRequest: { ...input.lockRequest, integrity: true },
-    tags: input.tagging?.directive === 'REPLACE' ? input.tagging.tags : tagsOf(source.row),
-    // S3 does not copy the source's ACL: the copy gets the request's, else the owner's full control.
-    acl: input.acl,
-    anonymousWriter: actor.anonymous === true,
-  })
+  const hashed = hashing(plaintext, ctx.platform, algorithm)
+  const copy = await releasingSource(hashed, () =>
+    writeObject(ctx, bucket, writerOf(actor, bucket), {
+      bucket: target.bucket,
+      key: target.key,
+      sseC: target.sseC,
+      sse: target.sse,
+      contentType,
+      headers,
+      userMeta,
+      ...hashed,
+      length: info.size,
+      // No body from the client: the copy's bytes are hashed here.
+      lockRequest: { ...input.lockRequest, integrity: true },
+      tags: input.tagging?.directive === 'REPLACE' ? input.tagging.tags : tagsOf(source.row),
+      // S3 does not copy the source's ACL: the copy gets the request's, else the owner's full control.
+      acl: input.acl,
+      anonymousWriter: actor.anonymous === true,
+    }),
+  )
   return info.versionId !== undefined ? { ...copy, sourceVersionId: info.versionId } : copy
 }
 
@@ -142,12 +145,30 @@ export async function uploadPartCopy(ctx: ServiceContext, actor: Actor, input: U
   const end = range ? range.last + 1 : size
   if (end - start > MAX_COPY_BYTES) throw new ServiceError('EntityTooLarge')
   const plaintext = await openStored(ctx, source, start, end, input.source.sseC)
-  return storePart(ctx, upload, {
-    partNumber: input.target.partNumber,
-    sseC: input.target.sseC,
-    ...hashing(plaintext, ctx.platform, upload.info.checksumAlgorithm),
-    length: end - start,
-  })
+  const hashed = hashing(plaintext, ctx.platform, upload.info.checksumAlgorithm)
+  return releasingSource(hashed, () =>
+    storePart(ctx, upload, {
+      partNumber: input.target.partNumber,
+      sseC: input.target.sseC,
+      ...hashed,
+      length: end - start,
+    }),
+  )
+}
+
+/**
+ * Runs the write of a copy; if it fails, cancels the source read. The source was opened (its
+ * first stripe read) before the write's own checks, and a write refused before it takes the body
+ * would leave the read open: its shard streams, over nodes a connection and a node response each.
+ * A body the writer did take is its to cancel (it is locked then, and this cancel does nothing).
+ */
+async function releasingSource<T>(source: BodyInput, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write()
+  } catch (e) {
+    await source.body.cancel(e).catch(() => {})
+    throw e
+  }
 }
 
 /** Passes the bytes through while computing the ETag (MD5) and, when asked, a checksum. */

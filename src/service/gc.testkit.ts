@@ -6,6 +6,7 @@
 import { createNodeAead } from '../runtime/aead-node.ts'
 import { createPlatform } from '../runtime/platform.ts'
 import { listShards, makeRig, testCodec, type Rig } from '../storage/erasure-storage.testkit.ts'
+import type { ShardStore } from '../storage/shard-store.ts'
 import { streamFromBytes } from '../util/streams.ts'
 import type { ServiceContext } from './context.ts'
 import { type Actor, actorFor } from './identities.ts'
@@ -19,9 +20,14 @@ export interface GcRig {
   close(): Promise<void>
 }
 
-/** `inlineMax`: 0 by default, every object on shards; set, small objects go inline. */
-export async function openGcRig(opts: { inlineMax?: number } = {}): Promise<GcRig> {
-  const rig = await makeRig()
+/**
+ * `inlineMax`: 0 by default, every object on shards; set, small objects go inline. `wrap`: a
+ * wrapper around each drive's store (to watch or fault it).
+ */
+export async function openGcRig(
+  opts: { inlineMax?: number; wrap?: (s: ShardStore, i: number) => ShardStore } = {},
+): Promise<GcRig> {
+  const rig = await makeRig(opts.wrap ? { wrap: opts.wrap } : {})
   const svc = await openService({
     tuning: { inlineMax: opts.inlineMax ?? 0 },
     metaUrl: ':memory:',
