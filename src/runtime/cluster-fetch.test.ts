@@ -1,12 +1,200 @@
-/** The idle limits of gateway → node connections close in the right order (no request races a close). */
-import { describe, expect, it } from 'vitest'
-import { FREE_SOCKET_TIMEOUT_MS } from './cluster-fetch.ts'
+/**
+ * The gateway → node transport (Node): idle limits in order; response bodies read only as their
+ * consumer pulls, in chunks of up to one block — against a real HTTPS server on 127.0.0.1 with
+ * certificates from a generated CA.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createServer, type Server } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  BODY_CHUNK_BYTES,
+  type ClusterFetchHandle,
+  createClusterFetch,
+  FREE_SOCKET_TIMEOUT_MS,
+} from './cluster-fetch.ts'
 import { IDLE_SOCKET_TIMEOUT_MS } from './node.ts'
 import { NODE_KEEP_ALIVE_MS } from './storage-node.ts'
+import { CA_KEY_FILE, ensureLocalTls, issueClientCert, TLS_DIR } from './tls-ca.ts'
 
 describe('node connection idle limits', () => {
   it('the gateway drops an idle connection first, the node keeps it until then, the socket limit comes last', () => {
     expect(FREE_SOCKET_TIMEOUT_MS).toBeLessThan(NODE_KEEP_ALIVE_MS)
     expect(NODE_KEEP_ALIVE_MS).toBeLessThan(IDLE_SOCKET_TIMEOUT_MS)
+  })
+})
+
+const KiB = 1024
+const MiB = 1024 * KiB
+/** Every wait in these tests gives up after this long. */
+const WAIT_MS = 20_000
+/** The body of /big: far more than any buffer between the two ends. */
+const BIG = 128 * MiB
+
+let dir: string
+let server: Server
+let base: string
+let fetch: ClusterFetchHandle
+let connections = 0
+/** Server responses of /many that have been fully written (their 'finish'). */
+const finishedBodies: Promise<void>[] = []
+/** Server responses of /slow whose connection closed before the body was complete. */
+let cutShort: Promise<void> | undefined
+/** Bytes of /big the server has handed to its socket so far. */
+let bigSent = 0
+
+const bounded = <T>(p: Promise<T>, what: string): Promise<T> =>
+  Promise.race([
+    p,
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`${what}: not within ${WAIT_MS} ms`)), WAIT_MS),
+    ),
+  ])
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'coffer-cluster-fetch-'))
+  const tls = await ensureLocalTls(dir)
+  const caPem = tls.caPem
+  const client = await issueClientCert({ caPem, caKeyPem: await readFile(join(dir, TLS_DIR, CA_KEY_FILE), 'utf8') })
+  server = createServer({ cert: tls.cert, key: tls.key, keepAliveTimeout: 60_000 }, (req, res) => {
+    if (req.url === '/many') {
+      // 1 MiB as 64 writes of 16 KiB: each its own TLS record on the wire.
+      res.writeHead(200, { 'content-length': String(64 * 16 * KiB) })
+      for (let i = 0; i < 64; i++) res.write(Buffer.alloc(16 * KiB, i))
+      finishedBodies.push(new Promise((r) => res.once('finish', () => r())))
+      res.end()
+    } else if (req.url === '/cut') {
+      // Promises 1 MiB, sends 256 KiB, then drops the connection.
+      res.writeHead(200, { 'content-length': String(1024 * KiB) })
+      res.write(Buffer.alloc(256 * KiB, 1), () => res.socket?.destroy())
+    } else if (req.url === '/slow') {
+      // Sends 512 KiB of 4 MiB, then waits: only a client that goes away ends it.
+      res.writeHead(200, { 'content-length': String(4096 * KiB) })
+      res.write(Buffer.alloc(512 * KiB, 2))
+      cutShort = new Promise((r) => res.once('close', () => r()))
+    } else if (req.url === '/big') {
+      // As fast as the client takes it, and no faster: each 1 MiB write waits for 'drain'.
+      bigSent = 0
+      res.writeHead(200, { 'content-length': String(BIG) })
+      const piece = Buffer.alloc(MiB, 3)
+      const more = () => {
+        while (bigSent < BIG) {
+          bigSent += piece.length
+          const ok = res.write(piece)
+          if (bigSent >= BIG) return void res.end()
+          if (!ok) return void res.once('drain', more)
+        }
+      }
+      more()
+    } else {
+      res.writeHead(200, { 'content-length': '2' })
+      res.end('ok')
+    }
+  })
+  server.on('secureConnection', () => connections++)
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`
+  fetch = createClusterFetch({ caPem, cert: client.cert, key: client.key }, { runtime: 'node' })
+})
+
+afterAll(async () => {
+  fetch?.close()
+  server?.closeAllConnections()
+  await new Promise((r) => server?.close(r))
+  await rm(dir, { recursive: true, force: true })
+})
+
+async function readToEnd(body: ReadableStream<Uint8Array>): Promise<Uint8Array[]> {
+  const reader = body.getReader()
+  const chunks: Uint8Array[] = []
+  for (;;) {
+    const r = await bounded(reader.read(), 'read')
+    if (r.done) return chunks
+    chunks.push(r.value)
+  }
+}
+
+describe('response bodies from a node', () => {
+  it('come in chunks of up to one block, not one per 16 KiB record, with the same bytes', async () => {
+    const res = await bounded(fetch(new Request(`${base}/many`)), 'answer')
+    expect(res.status).toBe(200)
+    // A consumer slower than the node: the whole body is sent, and the client's event loop has
+    // had turns to read it from the socket into the response's buffer, before the first read.
+    await bounded(finishedBodies.at(-1)!, 'server finish')
+    await sleep(300)
+    const chunks = await readToEnd(res.body!)
+    const all = Buffer.concat(chunks)
+    expect(all.equals(Buffer.concat(Array.from({ length: 64 }, (_, i) => Buffer.alloc(16 * KiB, i))))).toBe(true)
+    // Readable.toWeb hands on 64–65 chunks here whatever the timing (one per TLS record).
+    expect(chunks.length).toBeLessThan(32)
+    for (const c of chunks) expect(c.length).toBeLessThanOrEqual(BODY_CHUNK_BYTES)
+  })
+
+  it('are read only as the consumer pulls: a paused reader holds back the node, whatever the body size', async () => {
+    const res = await bounded(fetch(new Request(`${base}/big`)), 'answer')
+    const reader = res.body!.getReader()
+    let got = (await bounded(reader.read(), 'first read')).value!.length
+    // The consumer pauses. Only the buffers between the two ends fill (the response's 1 MiB, the
+    // sockets' and the kernel's), then the node waits. (An eager reader, as the batched body once
+    // was, had the node send all 128 MiB into gateway memory within this pause.)
+    for (let i = 0; i < 50; i++) {
+      const before = bigSent
+      await sleep(40)
+      if (i >= 5 && bigSent === before) break
+    }
+    expect(bigSent).toBeLessThan(32 * MiB)
+    for (;;) {
+      const r = await bounded(reader.read(), 'read')
+      if (r.done) break
+      expect(r.value.length).toBeLessThanOrEqual(BODY_CHUNK_BYTES)
+      got += r.value.length
+    }
+    expect(got).toBe(BIG)
+  })
+
+  it('error when the connection drops before the promised length', async () => {
+    const res = await bounded(fetch(new Request(`${base}/cut`)), 'answer')
+    let got = 0
+    const outcome = await bounded(
+      (async () => {
+        const reader = res.body!.getReader()
+        for (;;) {
+          const r = await reader.read()
+          if (r.done) return 'closed'
+          got += r.value.length
+        }
+      })().catch(() => 'errored'),
+      'body end',
+    )
+    expect(outcome).toBe('errored')
+    expect(got).toBeLessThan(1024 * KiB)
+  })
+
+  it('cancelled by the reader close the connection (the node stops sending)', async () => {
+    const res = await bounded(fetch(new Request(`${base}/slow`)), 'answer')
+    const reader = res.body!.getReader()
+    const first = await bounded(reader.read(), 'first read')
+    expect(first.done).toBe(false)
+    await reader.cancel(new Error('enough'))
+    await bounded(cutShort!, 'server sees the connection close')
+  })
+
+  it('cancelled once wholly arrived leave the connection open for the next request', async () => {
+    // A fresh connection to start from: close the idle ones.
+    const warm = await bounded(fetch(new Request(`${base}/`)), 'answer')
+    await readToEnd(warm.body!)
+    const at = connections
+    const res = await bounded(fetch(new Request(`${base}/many`)), 'answer')
+    await bounded(finishedBodies.at(-1)!, 'server finish')
+    await sleep(200)
+    await res.body!.cancel()
+    await sleep(50) // the socket goes back to the pool once the dropped rest has flowed out
+    const next = await bounded(fetch(new Request(`${base}/`)), 'answer')
+    expect(Buffer.from((await readToEnd(next.body!))[0]!).toString()).toBe('ok')
+    expect(connections).toBe(at)
   })
 })

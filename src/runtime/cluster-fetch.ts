@@ -6,7 +6,7 @@
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https'
 import type { IncomingMessage } from 'node:http'
 import { createSecureContext } from 'node:tls'
-import { Readable } from 'node:stream'
+import { finished, Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ClusterFetch } from '../storage/remote/protocol.ts'
 import { issueClientCert } from './tls-ca.ts'
@@ -95,6 +95,74 @@ function bunFetch(tls: ClusterTls): ClusterFetchHandle {
   return f
 }
 
+/**
+ * Largest chunk a node response body hands on: one block of the default geometry. A reader keeps
+ * views of a chunk (the block cursor hands a block on without copying when one chunk holds it), so
+ * a bigger chunk would keep more memory alive per shard stream.
+ */
+export const BODY_CHUNK_BYTES = 256 * 1024
+
+/**
+ * A node's response body as a Web stream that reads the response only as its consumer pulls, and
+ * hands on BODY_CHUNK_BYTES at each pull (the rest at the end) as one chunk (Readable.read(n)
+ * joins it).
+ *
+ * Readable.toWeb did neither: it passed each 16 KiB TLS record on as its own chunk (each crossing
+ * RemoteStore's stream and the block cursor as its own round of promise jobs), and its queue counts
+ * chunks, not bytes, against the high-water mark, so it never stopped reading: a shard range was
+ * drained into gateway memory as fast as the node sent it (docs/architecture.md §8). Here the
+ * response's own buffer (BODY_HIGH_WATER_MARK) is the bound: once it is full the HTTP parser
+ * pauses the socket, and TCP holds the node back. What a stream holds never grows with the range.
+ *
+ * A body cut short (reset, premature close) errors the stream once what arrived is handed on.
+ * Cancelling it destroys the response and its connection, unless the body has wholly arrived.
+ */
+export function nodeBody(res: Readable): ReadableStream<Uint8Array> {
+  let wake: (() => void) | undefined
+  let ended = false
+  let failure: { e: unknown } | undefined
+  const notify = () => {
+    const w = wake
+    wake = undefined
+    w?.()
+  }
+  res.on('readable', notify)
+  finished(res, (err) => {
+    if (err) failure = { e: err }
+    ended = true
+    notify()
+  })
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        for (;;) {
+          // A whole chunk, or the rest once the body has ended; else null, and a 'readable' comes
+          // when more has arrived (or 'end'). Waiting for a whole chunk costs a block reader
+          // nothing (it needs a whole block before it can use any of it), and hands it one chunk
+          // per block instead of whatever one TLS record brought.
+          const chunk = res.read(BODY_CHUNK_BYTES) as Buffer | null
+          if (chunk !== null) return controller.enqueue(chunk)
+          if (failure) throw failure.e
+          if (ended) return controller.close()
+          await new Promise<void>((r) => {
+            wake = r
+          })
+        }
+      },
+      cancel(reason) {
+        // Wholly arrived (a reader that wanted all but the last block of its range): dropping
+        // the buffered rest frees the connection for the next request; else cut it.
+        if ((res as IncomingMessage).complete) {
+          // resume() does nothing while a 'readable' listener is attached.
+          res.off('readable', notify)
+          res.resume()
+        } else res.destroy(reason instanceof Error ? reason : undefined)
+      },
+    },
+    { highWaterMark: 0 },
+  )
+}
+
 function responseHeaders(res: IncomingMessage): Headers {
   const h = new Headers()
   const raw = res.rawHeaders
@@ -149,8 +217,7 @@ function nodeFetch(tls: ClusterTls): ClusterFetchHandle {
           const status = res.statusCode ?? 502
           const noBody = req.method === 'HEAD' || status === 204 || status === 304
           if (noBody) res.resume()
-          // Readable.toWeb keeps backpressure: the socket is read only as the consumer pulls.
-          const body = noBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>)
+          const body = noBody ? null : nodeBody(res)
           resolve(new Response(body, { status, headers: responseHeaders(res) }))
         },
       )
