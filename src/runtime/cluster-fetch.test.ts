@@ -183,6 +183,21 @@ describe('response bodies from a node', () => {
     await bounded(cutShort!, 'server sees the connection close')
   })
 
+  it('read to their last byte (not to their end) free the connection for the next request', async () => {
+    const warm = await bounded(fetch(new Request(`${base}/`)), 'answer')
+    await readToEnd(warm.body!)
+    const at = connections
+    const res = await bounded(fetch(new Request(`${base}/many`)), 'answer')
+    // As a block reader does: exactly the bytes it asked for, and no read after them.
+    const reader = res.body!.getReader()
+    for (let got = 0; got < 64 * 16 * KiB; ) got += (await bounded(reader.read(), 'read')).value!.length
+    await sleep(50)
+    const next = await bounded(fetch(new Request(`${base}/`)), 'answer')
+    expect(Buffer.from((await readToEnd(next.body!))[0]!).toString()).toBe('ok')
+    expect(connections).toBe(at)
+    reader.releaseLock()
+  })
+
   it('cancelled once wholly arrived leave the connection open for the next request', async () => {
     // A fresh connection to start from: close the idle ones.
     const warm = await bounded(fetch(new Request(`${base}/`)), 'answer')

@@ -104,7 +104,7 @@ export const BODY_CHUNK_BYTES = 256 * 1024
 
 /**
  * A node's response body as a Web stream that reads the response only as its consumer pulls, and
- * hands on BODY_CHUNK_BYTES at each pull (the rest at the end) as one chunk (Readable.read(n)
+ * hands on at each pull what has arrived, up to BODY_CHUNK_BYTES, as one chunk (Readable.read(n)
  * joins it).
  *
  * Readable.toWeb did neither: it passed each 16 KiB TLS record on as its own chunk (each crossing
@@ -116,17 +116,31 @@ export const BODY_CHUNK_BYTES = 256 * 1024
  *
  * A body cut short (reset, premature close) errors the stream once what arrived is handed on.
  * Cancelling it destroys the response and its connection, unless the body has wholly arrived.
+ * Bounded either way: the most a stream holds is the response's buffer (or, once the body has
+ * wholly arrived, that buffer's bytes taken out of it).
  */
 export function nodeBody(res: Readable): ReadableStream<Uint8Array> {
   let wake: (() => void) | undefined
   let ended = false
   let failure: { e: unknown } | undefined
+  /** The body's last bytes, taken out of the response once all of it has arrived (see onReadable). */
+  const tail: Buffer[] = []
   const notify = () => {
     const w = wake
     wake = undefined
     w?.()
   }
-  res.on('readable', notify)
+  // The connection goes back to the pool only on the response's 'end', which comes once its
+  // buffer is read empty; a block reader stops at its range's last byte and never asks for the
+  // end. So once the whole body has arrived (at most the response's buffer is left), it is taken
+  // out here at once, and the connection is free for the next request as with Readable.toWeb.
+  // ('readable' always fires at the body's end.)
+  const onReadable = () => {
+    if ((res as IncomingMessage).complete)
+      for (let c = res.read() as Buffer | null; c !== null; c = res.read() as Buffer | null) tail.push(c)
+    notify()
+  }
+  res.on('readable', onReadable)
   finished(res, (err) => {
     if (err) failure = { e: err }
     ended = true
@@ -136,11 +150,20 @@ export function nodeBody(res: Readable): ReadableStream<Uint8Array> {
     {
       async pull(controller) {
         for (;;) {
-          // A whole chunk, or the rest once the body has ended; else null, and a 'readable' comes
-          // when more has arrived (or 'end'). Waiting for a whole chunk costs a block reader
-          // nothing (it needs a whole block before it can use any of it), and hands it one chunk
-          // per block instead of whatever one TLS record brought.
-          const chunk = res.read(BODY_CHUNK_BYTES) as Buffer | null
+          const first = tail[0]
+          if (first) {
+            if (first.length <= BODY_CHUNK_BYTES) tail.shift()
+            else tail[0] = first.subarray(BODY_CHUNK_BYTES)
+            return controller.enqueue(first.subarray(0, BODY_CHUNK_BYTES))
+          }
+          // What has arrived, up to a chunk: never waiting for more, since a block (256 KiB and
+          // its CRC) does not line up with fixed 256 KiB chunks, and waiting for whole chunks
+          // held each block back until most of the next had come too (slower single-stream GETs
+          // in bench/nodes-ab.ts). A reader slower than the node (the usual case under load)
+          // finds a whole chunk buffered. read() with nothing buffered returns null and asks for
+          // a 'readable' (or lets 'end' come).
+          const buffered = res.readableLength
+          const chunk = (buffered > 0 ? res.read(Math.min(buffered, BODY_CHUNK_BYTES)) : res.read()) as Buffer | null
           if (chunk !== null) return controller.enqueue(chunk)
           if (failure) throw failure.e
           if (ended) return controller.close()
@@ -150,11 +173,11 @@ export function nodeBody(res: Readable): ReadableStream<Uint8Array> {
         }
       },
       cancel(reason) {
-        // Wholly arrived (a reader that wanted all but the last block of its range): dropping
-        // the buffered rest frees the connection for the next request; else cut it.
+        tail.length = 0
+        // Wholly arrived: dropping the buffered rest frees the connection; else cut it.
         if ((res as IncomingMessage).complete) {
           // resume() does nothing while a 'readable' listener is attached.
-          res.off('readable', notify)
+          res.off('readable', onReadable)
           res.resume()
         } else res.destroy(reason instanceof Error ? reason : undefined)
       },
