@@ -6,7 +6,7 @@
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https'
 import type { IncomingMessage } from 'node:http'
 import { createSecureContext } from 'node:tls'
-import { finished, Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ClusterFetch } from '../storage/remote/protocol.ts'
 import { issueClientCert } from './tls-ca.ts'
@@ -95,97 +95,6 @@ function bunFetch(tls: ClusterTls): ClusterFetchHandle {
   return f
 }
 
-/**
- * Largest chunk a node response body hands on: one block of the default geometry. A reader keeps
- * views of a chunk (the block cursor hands a block on without copying when one chunk holds it), so
- * a bigger chunk would keep more memory alive per shard stream.
- */
-export const BODY_CHUNK_BYTES = 256 * 1024
-
-/**
- * A node's response body as a Web stream that reads the response only as its consumer pulls, and
- * hands on at each pull what has arrived, up to BODY_CHUNK_BYTES, as one chunk (Readable.read(n)
- * joins it).
- *
- * Readable.toWeb did neither: it passed each 16 KiB TLS record on as its own chunk (each crossing
- * RemoteStore's stream and the block cursor as its own round of promise jobs), and its queue counts
- * chunks, not bytes, against the high-water mark, so it never stopped reading: a shard range was
- * drained into gateway memory as fast as the node sent it (docs/architecture.md §8). Here the
- * response's own buffer (BODY_HIGH_WATER_MARK) is the bound: once it is full the HTTP parser
- * pauses the socket, and TCP holds the node back. What a stream holds never grows with the range.
- *
- * A body cut short (reset, premature close) errors the stream once what arrived is handed on.
- * Cancelling it destroys the response and its connection, unless the body has wholly arrived.
- * Bounded either way: the most a stream holds is the response's buffer (or, once the body has
- * wholly arrived, that buffer's bytes taken out of it).
- */
-export function nodeBody(res: Readable): ReadableStream<Uint8Array> {
-  let wake: (() => void) | undefined
-  let ended = false
-  let failure: { e: unknown } | undefined
-  /** The body's last bytes, taken out of the response once all of it has arrived (see onReadable). */
-  const tail: Buffer[] = []
-  const notify = () => {
-    const w = wake
-    wake = undefined
-    w?.()
-  }
-  // The connection goes back to the pool only on the response's 'end', which comes once its
-  // buffer is read empty; a block reader stops at its range's last byte and never asks for the
-  // end. So once the whole body has arrived (at most the response's buffer is left), it is taken
-  // out here at once, and the connection is free for the next request as with Readable.toWeb.
-  // ('readable' always fires at the body's end.)
-  const onReadable = () => {
-    if ((res as IncomingMessage).complete)
-      for (let c = res.read() as Buffer | null; c !== null; c = res.read() as Buffer | null) tail.push(c)
-    notify()
-  }
-  res.on('readable', onReadable)
-  finished(res, (err) => {
-    if (err) failure = { e: err }
-    ended = true
-    notify()
-  })
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        for (;;) {
-          const first = tail[0]
-          if (first) {
-            if (first.length <= BODY_CHUNK_BYTES) tail.shift()
-            else tail[0] = first.subarray(BODY_CHUNK_BYTES)
-            return controller.enqueue(first.subarray(0, BODY_CHUNK_BYTES))
-          }
-          // What has arrived, up to a chunk: never waiting for more, since a block (256 KiB and
-          // its CRC) does not line up with fixed 256 KiB chunks, and waiting for whole chunks
-          // held each block back until most of the next had come too (slower single-stream GETs
-          // in bench/nodes-ab.ts). A reader slower than the node (the usual case under load)
-          // finds a whole chunk buffered. read() with nothing buffered returns null and asks for
-          // a 'readable' (or lets 'end' come).
-          const buffered = res.readableLength
-          const chunk = (buffered > 0 ? res.read(Math.min(buffered, BODY_CHUNK_BYTES)) : res.read()) as Buffer | null
-          if (chunk !== null) return controller.enqueue(chunk)
-          if (failure) throw failure.e
-          if (ended) return controller.close()
-          await new Promise<void>((r) => {
-            wake = r
-          })
-        }
-      },
-      cancel(reason) {
-        tail.length = 0
-        // Wholly arrived: dropping the buffered rest frees the connection; else cut it.
-        if ((res as IncomingMessage).complete) {
-          // resume() does nothing while a 'readable' listener is attached.
-          res.off('readable', onReadable)
-          res.resume()
-        } else res.destroy(reason instanceof Error ? reason : undefined)
-      },
-    },
-    { highWaterMark: 0 },
-  )
-}
-
 function responseHeaders(res: IncomingMessage): Headers {
   const h = new Headers()
   const raw = res.rawHeaders
@@ -240,7 +149,8 @@ function nodeFetch(tls: ClusterTls): ClusterFetchHandle {
           const status = res.statusCode ?? 502
           const noBody = req.method === 'HEAD' || status === 204 || status === 304
           if (noBody) res.resume()
-          const body = noBody ? null : nodeBody(res)
+          // Readable.toWeb keeps backpressure: the socket is read only as the consumer pulls.
+          const body = noBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>)
           resolve(new Response(body, { status, headers: responseHeaders(res) }))
         },
       )
