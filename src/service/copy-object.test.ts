@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import type { ShardStore } from '../storage/shard-store.ts'
-import { pseudoRandom } from '../storage/erasure-storage.testkit.ts'
+import { openCounting, pseudoRandom } from '../storage/erasure-storage.testkit.ts'
 import { createBucket } from './buckets.ts'
 import { copyObject } from './copy-object.ts'
 import { type GcRig, openGcRig, put } from './gc.testkit.ts'
@@ -16,44 +15,10 @@ afterEach(async () => {
   g = undefined
 })
 
-/** Each shard stream handed out, from its first pull until it ends, errors or is cancelled. */
-function watched(s: ShardStore, open: Set<object>): ShardStore {
-  return {
-    ...s,
-    get(name, offset, length, unit) {
-      const inner = s.get(name, offset, length, unit).getReader()
-      const token = {}
-      return new ReadableStream<Uint8Array>(
-        {
-          async pull(c) {
-            open.add(token)
-            try {
-              const r = await inner.read()
-              if (r.done) {
-                open.delete(token)
-                return c.close()
-              }
-              c.enqueue(r.value)
-            } catch (e) {
-              open.delete(token)
-              throw e
-            }
-          },
-          cancel(reason) {
-            open.delete(token)
-            return inner.cancel(reason)
-          },
-        },
-        { highWaterMark: 0 },
-      )
-    },
-  }
-}
-
 describe('CopyObject refused after the source was opened', () => {
   it('cancels the source read: no shard stream stays open', async () => {
     const open = new Set<object>()
-    g = await openGcRig({ wrap: (s) => watched(s, open) })
+    g = await openGcRig({ wrap: (s) => openCounting(s, open) })
     await createBucket(g.svc, g.actor, 'b', 'us-east-1')
     await put(g, 'b', 'src', pseudoRandom(3 * 4 * 256 * 1024 + 5, 3))
     // A legal hold on a bucket without Object Lock: refused by the write, after the source is open.

@@ -135,3 +135,47 @@ export function downStore(s: ShardStore): ShardStore {
 export function hungReads(s: ShardStore): ShardStore {
   return { ...s, get: () => new ReadableStream({ pull: () => new Promise(() => {}) }) }
 }
+
+/**
+ * Shard streams a store handed out that were read from and are still open: neither read to their
+ * end, nor errored, nor cancelled. Over a node, each such stream holds a connection and the node's
+ * response (and, read eagerly, whatever the node sends of the rest of the range). Each pull waits
+ * for `gate.held` first, so a test can hold blocks on their way.
+ */
+export function openCounting(
+  s: ShardStore,
+  open: Set<object>,
+  gate: { held: Promise<void> } = { held: Promise.resolve() },
+): ShardStore {
+  return {
+    ...s,
+    get(name, offset, length, unit) {
+      const inner = s.get(name, offset, length, unit).getReader()
+      const token = {}
+      return new ReadableStream<Uint8Array>(
+        {
+          async pull(c) {
+            open.add(token)
+            await gate.held
+            try {
+              const r = await inner.read()
+              if (r.done) {
+                open.delete(token)
+                return c.close()
+              }
+              c.enqueue(r.value)
+            } catch (e) {
+              open.delete(token)
+              throw e
+            }
+          },
+          cancel(reason) {
+            open.delete(token)
+            return inner.cancel(reason)
+          },
+        },
+        { highWaterMark: 0 },
+      )
+    },
+  }
+}

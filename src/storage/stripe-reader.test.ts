@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { BytePool, releaseBytes } from '../util/byte-pool.ts'
 import { readAll, rechunk, streamFromBytes } from '../util/streams.ts'
-import { downStore, makeRig, pseudoRandom, sha256, type Rig } from './erasure-storage.testkit.ts'
+import { downStore, makeRig, openCounting, pseudoRandom, sha256, type Rig } from './erasure-storage.testkit.ts'
 import type { ErasureLayout } from './object-storage.ts'
 import type { ShardStore } from './shard-store.ts'
 
@@ -202,45 +202,6 @@ describe('stripe reader, degraded, pooled buffers', () => {
     expect({ read: readPool.fresh, rebuild: rebuildPool.fresh }).toEqual(fresh)
   })
 })
-
-/**
- * Shard streams a store handed out that were read from and are still open: neither read to their
- * end, nor errored, nor cancelled. Over a node, each such stream holds a connection and the node's
- * response (and, read eagerly, whatever the node sends of the rest of the range).
- */
-function openCounting(s: ShardStore, open: Set<object>, gate: { held: Promise<void> }): ShardStore {
-  return {
-    ...s,
-    get(name, offset, length, unit) {
-      const inner = s.get(name, offset, length, unit).getReader()
-      const token = {}
-      return new ReadableStream<Uint8Array>(
-        {
-          async pull(c) {
-            open.add(token)
-            await gate.held
-            try {
-              const r = await inner.read()
-              if (r.done) {
-                open.delete(token)
-                return c.close()
-              }
-              c.enqueue(r.value)
-            } catch (e) {
-              open.delete(token)
-              throw e
-            }
-          },
-          cancel(reason) {
-            open.delete(token)
-            return inner.cancel(reason)
-          },
-        },
-        { highWaterMark: 0 },
-      )
-    },
-  }
-}
 
 describe('stripe reader, cancelled', () => {
   it('a read cancelled while its blocks are on their way leaves no shard stream open (no parity read starts after it)', async () => {
