@@ -17,7 +17,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { finished } from 'node:stream'
 import { isShardName } from '../storage/disk-store.ts'
 import { SHARDS_PATH } from '../storage/remote/protocol.ts'
-import { isStoreFull, ShardNotFound, type ShardStore } from '../storage/shard-store.ts'
+import { shardPutFailure } from '../storage/remote/server.ts'
+import { ShardNotFound, type ShardStore } from '../storage/shard-store.ts'
 import { releaseBytes } from '../util/byte-pool.ts'
 import type { Logger } from '../util/log.ts'
 import { settleUnreadBody } from './unread-body.ts'
@@ -84,11 +85,8 @@ export function createShardRoutes(o: ShardRoutes): (req: IncomingMessage, res: S
         requestBody(req, (e) => (bodyError = { e })),
       )
     } catch (e) {
-      if (bodyError && e === bodyError.e)
-        return fail(req, res, 400, 'IncompleteBody', `shard body stream failed: ${String(e)}`)
-      // The gateway counts this shard as failed for lack of space, not the node as down.
-      if (isStoreFull(e)) return fail(req, res, 507, 'InsufficientStorage', e.message)
-      return internal(req, res, e)
+      const f = shardPutFailure(e, bodyError)
+      return f ? fail(req, res, f.status, f.code, f.message) : internal(req, res, e)
     }
     res.writeHead(204)
     res.end()

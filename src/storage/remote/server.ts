@@ -121,11 +121,8 @@ export function createNodeApp(o: NodeAppOptions): Hono<Env> {
         watchBody(raw, (e) => (bodyError = { e })),
       )
     } catch (e) {
-      if (bodyError && e === bodyError.e)
-        return error(c, 400, 'IncompleteBody', `shard body stream failed: ${String(e)}`)
-      // The gateway counts this shard as failed for lack of space, not the node as down.
-      if (isStoreFull(e)) return error(c, 507, 'InsufficientStorage', e.message)
-      return internal(c, e)
+      const f = shardPutFailure(e, bodyError)
+      return f ? error(c, f.status, f.code, f.message) : internal(c, e)
     }
     return c.body(null, 204)
   })
@@ -212,6 +209,22 @@ export function createNodeApp(o: NodeAppOptions): Hono<Env> {
   app.notFound((c) => error(c, 404, 'NoSuchRoute', `no node route ${c.req.raw.method} ${new URL(c.req.url).pathname}`))
   app.onError((e, c) => internal(c, e))
   return app
+}
+
+/**
+ * How a failed shard PUT is answered when it is not an internal error — by the Hono route here and
+ * by Node's fast path (src/runtime/node-shard-routes.ts), which must answer alike. `bodyError` is
+ * the body stream's own failure, if it had one.
+ */
+export function shardPutFailure(
+  e: unknown,
+  bodyError: { e: unknown } | undefined,
+): { status: 400 | 507; code: string; message: string } | undefined {
+  if (bodyError && e === bodyError.e)
+    return { status: 400, code: 'IncompleteBody', message: `shard body stream failed: ${String(e)}` }
+  // The gateway counts this shard as failed for lack of space, not the node as down.
+  if (isStoreFull(e)) return { status: 507, code: 'InsufficientStorage', message: e.message }
+  return undefined
 }
 
 /** Passes `body` through, telling `onError` about its own failure (client gone, connection cut). */
