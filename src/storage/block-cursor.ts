@@ -2,6 +2,7 @@
  * Reads one shard's blocks stripe after stripe through ShardStore.get, checking each block's
  * checksum, with a bounded wait per block. Shared by the stripe reader and the healer.
  */
+import type { BytePool } from '../util/byte-pool.ts'
 import { concatStreams } from '../util/streams.ts'
 import type { BlockChecksum } from './block-checksum.ts'
 import { withTimeout } from './erasure-common.ts'
@@ -23,11 +24,19 @@ export class BlockError extends Error {
   }
 }
 
-/** Accumulates a byte stream and hands out exact-length pieces (views when one chunk suffices). */
+/**
+ * Accumulates a byte stream and hands out exact-length pieces (views when one chunk suffices).
+ * A piece joined from several chunks goes into a buffer of `pool` when one is given, leased for
+ * the one view its caller hands on: a remote shard's blocks arrive as 16 KiB TLS records, and a
+ * fresh 256 KiB buffer per block was garbage the GC had to chase (docs/architecture.md §8).
+ */
 export class ExactReader {
   private parts: Uint8Array[] = []
   private have = 0
-  constructor(private readonly reader: ReadableStreamDefaultReader<Uint8Array>) {}
+  constructor(
+    private readonly reader: ReadableStreamDefaultReader<Uint8Array>,
+    private readonly pool?: BytePool,
+  ) {}
 
   async read(n: number): Promise<Uint8Array | undefined> {
     while (this.have < n) {
@@ -45,7 +54,7 @@ export class ExactReader {
       this.have -= n
       return out
     }
-    const out = new Uint8Array(n)
+    const out = this.pool ? this.pool.lease(n, 1) : new Uint8Array(n)
     let off = 0
     while (off < n) {
       const p = this.parts[0]!
@@ -101,6 +110,8 @@ export class BlockCursor {
     private readonly checksum: BlockChecksum,
     private readonly lastStripe: number,
     private readonly timeoutMs: number,
+    /** Where blocks that arrive in pieces are joined (ExactReader); each block is one view of its buffer. */
+    private readonly pool?: BytePool,
   ) {
     this.header = target.header ? 'unchecked' : 'ok'
   }
@@ -192,7 +203,7 @@ export class BlockCursor {
     } catch (err) {
       stream = new ReadableStream({ start: (c) => c.error(err) })
     }
-    this.input = new ExactReader(stream.getReader())
+    this.input = new ExactReader(stream.getReader(), this.pool)
   }
 
   close(reason?: unknown): void {

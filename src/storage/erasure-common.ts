@@ -42,10 +42,11 @@ export interface EngineContext {
   writeTimeoutMs: number
   onDegraded?: (layout: ErasureLayout, badShards: number[]) => void
   /**
-   * Buffers for the data blocks a degraded read rebuilds (stripe-reader.ts): leased for the one
-   * view handed on, given back by the consumer that releases it (src/util/byte-pool.ts).
+   * Buffers for the blocks a read makes: data blocks a degraded read rebuilds (stripe-reader.ts)
+   * and blocks joined from a shard stream's pieces (block-cursor.ts). Each is leased for the one
+   * view handed on and given back by the consumer that releases it (src/util/byte-pool.ts).
    */
-  rebuildPool?: BytePool
+  blockPool?: BytePool
 }
 
 export function erasureLayout(layout: DataLayout): ErasureLayout {

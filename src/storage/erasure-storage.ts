@@ -26,12 +26,13 @@ export const DEFAULT_READ_TIMEOUT_MS = 10_000
 /** A store that takes no bytes (or does not confirm) for this long is dropped from the write. */
 export const DEFAULT_WRITE_TIMEOUT_MS = 30_000
 /**
- * Rebuilt data blocks kept for reuse by degraded reads: a degraded GET holds about its read-ahead
- * (two stripes, at most k blocks each) plus what is being deciphered, so eight at once cycle
- * within this. Fresh 256 KiB buffers per stripe instead drove the peak RSS of eight degraded
+ * Blocks a read makes, kept for reuse: data blocks a degraded read rebuilds, and blocks joined from
+ * the pieces a remote shard stream arrives in (16 KiB TLS records). A GET holds about its
+ * read-ahead (two stripes, at most k blocks each) plus what is being deciphered, so eight at once
+ * cycle within this. Fresh 256 KiB buffers per stripe instead drove the peak RSS of eight degraded
  * 256 MiB GETs to ≈ 335 MiB (docs/architecture.md §8).
  */
-const REBUILD_POOL_IDLE_BYTES = 8 * 1024 * 1024
+const BLOCK_POOL_IDLE_BYTES = 8 * 1024 * 1024
 
 export interface ErasureStorageOptions {
   /** Every configured store (drives or nodes); each write uses k+m of them, chosen by placement. */
@@ -59,8 +60,8 @@ export interface ErasureStorageOptions {
   writeTimeoutMs?: number
   /** Called once per read that met missing, late or corrupt shards: queue the object for healing. */
   onDegraded?: (layout: ErasureLayout, badShards: number[]) => void
-  /** Where degraded reads rebuild data blocks (default: a pool of its own, REBUILD_POOL_IDLE_BYTES idle). */
-  rebuildPool?: BytePool
+  /** Where reads rebuild or join blocks (default: a pool of its own, BLOCK_POOL_IDLE_BYTES idle). */
+  blockPool?: BytePool
 }
 
 export interface ErasureStorage extends ObjectStorage {
@@ -114,7 +115,7 @@ export function createErasureStorage(opts: ErasureStorageOptions): ErasureStorag
     readTimeoutMs: positive(opts.readTimeoutMs, DEFAULT_READ_TIMEOUT_MS, 'readTimeoutMs'),
     writeTimeoutMs: positive(opts.writeTimeoutMs, DEFAULT_WRITE_TIMEOUT_MS, 'writeTimeoutMs'),
     onDegraded: opts.onDegraded,
-    rebuildPool: opts.rebuildPool ?? new BytePool(REBUILD_POOL_IDLE_BYTES),
+    blockPool: opts.blockPool ?? new BytePool(BLOCK_POOL_IDLE_BYTES),
   }
 
   return {

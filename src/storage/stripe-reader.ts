@@ -29,7 +29,8 @@ export function readRange(
   const { first, last } = stripeSpan(g, start, end)
   const cursors = Array.from(
     { length: n },
-    (_, i) => new BlockCursor(shardTarget(ctx, layout, i, checksum), g, o, checksum, last, ctx.readTimeoutMs),
+    (_, i) =>
+      new BlockCursor(shardTarget(ctx, layout, i, checksum), g, o, checksum, last, ctx.readTimeoutMs, ctx.blockPool),
   )
   /** Shards found missing, down or late: never asked again during this read. */
   const dropped = new Set<number>()
@@ -133,9 +134,9 @@ export function readRange(
     // The rebuilt data blocks go into pooled buffers, each leased for the one view handed on
     // (pull() below) or released right after (rebuilt outside the range): a degraded GET then
     // allocates no fresh buffer per stripe, as a healthy one does not (docs/architecture.md §8).
-    if (ctx.rebuildPool) {
+    if (ctx.blockPool) {
       const len = blockLength(g, s)
-      for (let i = 0; i < k; i++) if (!present[i]) blocks[i] = ctx.rebuildPool.lease(len, 1)
+      for (let i = 0; i < k; i++) if (!present[i]) blocks[i] = ctx.blockPool.lease(len, 1)
     }
     const out = ctx.codec.reconstruct(blocks, present, k, true)
     // Blocks read or rebuilt only to decode (parity, data outside the range) are handed to no one:
