@@ -14,13 +14,13 @@
  * form, HEAD, other routes) goes on to the app, which answers it, errors included.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { finished } from 'node:stream'
 import { isShardName } from '../storage/disk-store.ts'
 import { SHARDS_PATH } from '../storage/remote/protocol.ts'
 import { shardPutFailure } from '../storage/remote/server.ts'
 import { ShardNotFound, type ShardStore } from '../storage/shard-store.ts'
 import { releaseBytes } from '../util/byte-pool.ts'
 import type { Logger } from '../util/log.ts'
+import { nodeWebBody } from './node-web-body.ts'
 import { settleUnreadBody } from './unread-body.ts'
 
 /**
@@ -80,10 +80,15 @@ export function createShardRoutes(o: ShardRoutes): (req: IncomingMessage, res: S
   async function put(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
     let bodyError: { e: unknown } | undefined
     try {
-      await store.put(
-        name,
-        requestBody(req, (e) => (bodyError = { e })),
-      )
+      // The body as a Web stream of Node's own chunks (node-web-body.ts): no copy, one layer,
+      // paused while BODY_QUEUE_BYTES wait; a cut body errors it, and `bodyError` hears of it first.
+      // Cancelled (the store gave up, e.g. the drive is full), it pauses: the error answer drains the rest.
+      const body = nodeWebBody(req, {
+        queueBytes: BODY_QUEUE_BYTES,
+        onCancel: 'pause',
+        onError: (e) => (bodyError = { e }),
+      })
+      await store.put(name, body)
     } catch (e) {
       const f = shardPutFailure(e, bodyError)
       return f ? fail(req, res, f.status, f.code, f.message) : internal(req, res, e)
@@ -159,49 +164,4 @@ function drained(res: ServerResponse): Promise<void> {
     res.on('drain', done)
     res.on('close', done)
   })
-}
-
-/**
- * The request body as a Web stream of Node's own chunks: no copy (the store only reads them and
- * never hands one on to anything that transfers its memory), one stream layer, and backpressure
- * in bytes — the request is paused while BODY_QUEUE_BYTES wait for the store. A body that ends
- * before its end (client gone, connection cut) errors the stream, and `onError` hears of it first.
- */
-function requestBody(req: IncomingMessage, onError: (e: unknown) => void): ReadableStream<Uint8Array> {
-  let settled = false
-  let stopWatching = () => {}
-  let onData = (_chunk: Buffer) => {}
-  const stop = () => {
-    settled = true
-    req.off('data', onData)
-    stopWatching()
-  }
-  return new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        onData = (chunk) => {
-          controller.enqueue(chunk)
-          if ((controller.desiredSize ?? 0) <= 0) req.pause()
-        }
-        stopWatching = finished(req, (err) => {
-          if (settled) return
-          stop()
-          if (err) {
-            onError(err)
-            controller.error(err)
-          } else controller.close()
-        })
-        req.on('data', onData)
-      },
-      pull() {
-        if (!settled) req.resume()
-      },
-      // The store gave up (e.g. the drive is full): stop reading; the error answer drains the rest.
-      cancel() {
-        stop()
-        req.pause()
-      },
-    },
-    { highWaterMark: BODY_QUEUE_BYTES, size: (chunk) => chunk.byteLength },
-  )
 }
