@@ -11,12 +11,13 @@ import process from 'node:process'
 import type { RunningServer, RuntimeAdapter, ServeOptions } from './adapter.ts'
 import { createShardRoutes } from './node-shard-routes.ts'
 import { CIPHER_STRING, TLS_MAX_VERSION, TLS_MIN_VERSION } from './tls-options.ts'
-import { deferContinue, settleUnreadBody } from './unread-body.ts'
+import { nodeWebBody } from './node-web-body.ts'
+import { declaresBody, deferContinue, settleUnreadBody } from './unread-body.ts'
 
 /**
  * Socket and stream buffer size. Node's default 16 KiB makes body streams pause every TLS record
- * or two; 1 MiB halves the per-byte overhead on large PUT/GET (docs/architecture.md §8). Also becomes the
- * Web ReadableStream's high-water mark of request bodies (Readable.toWeb copies it).
+ * or two; 1 MiB halves the per-byte overhead on large PUT/GET (docs/architecture.md §8). Also the
+ * bytes a request body's Web stream queues before the request is paused (giveNodeBody).
  */
 export const BODY_HIGH_WATER_MARK = 1024 * 1024
 /** Time to receive a request's headers: a slow-loris guard that never touches bodies. */
@@ -77,6 +78,28 @@ function raiseWriteHighWaterMark(socket: Duplex): void {
     state.highWaterMark = BODY_HIGH_WATER_MARK
 }
 
+/**
+ * The request's body as a Web stream of Node's own chunks (node-web-body.ts) instead of
+ * @hono/node-server's: that one is `Readable.toWeb(incoming)` (a copy of every 16 KiB TLS chunk
+ * into a fresh ArrayBuffer) behind one more ReadableStream that pulls it chunk by chunk.
+ * @hono/node-server's Request is its own lightweight object that builds a real Request only when
+ * something reaches for it (`body` among others); giving this one instance its own `body` keeps all
+ * the rest — url, headers, signal (aborted when the client goes), `text()` and the like reading the
+ * IncomingMessage directly — as it is, and costs nothing per request (no second Request, no header
+ * copy). Only bodies: Node buffers at most the queue plus the socket's own buffer.
+ * A cancelled body pauses: settleUnreadBody (unread-body.ts) drains or drops the rest.
+ */
+function giveNodeBody(req: Request, incoming: IncomingMessage): void {
+  let body: ReadableStream<Uint8Array> | undefined
+  Object.defineProperties(req, {
+    body: {
+      get: () => (body ??= nodeWebBody(incoming, { queueBytes: BODY_HIGH_WATER_MARK, onCancel: 'pause' })),
+      configurable: true,
+    },
+    bodyUsed: { get: () => body?.locked === true, configurable: true },
+  })
+}
+
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (e: Error) => reject(e)
@@ -95,6 +118,7 @@ async function serve(o: ServeOptions): Promise<RunningServer> {
     fetch: async (req: Request, env: unknown) => {
       const { incoming } = env as HttpBindings
       const { remoteAddress, remotePort } = incoming.socket
+      if (declaresBody(incoming) && incoming.method !== 'GET' && incoming.method !== 'HEAD') giveNodeBody(req, incoming)
       const res = await o.fetch(req, { rawTarget: incoming.url, connection: `${remoteAddress}:${remotePort}` })
       // A refusal of a body the client is still sending: see src/runtime/unread-body.ts.
       return settleUnreadBody(incoming, res)

@@ -46,7 +46,8 @@ export function deferContinue(req: IncomingMessage, res: ServerResponse): void {
   }
 }
 
-const declaresBody = (req: IncomingMessage): boolean =>
+/** The request says a body follows (a zero Content-Length is none). */
+export const declaresBody = (req: IncomingMessage): boolean =>
   req.headers['transfer-encoding'] !== undefined ||
   (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0')
 
