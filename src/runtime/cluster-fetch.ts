@@ -9,6 +9,7 @@ import { createSecureContext } from 'node:tls'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ClusterFetch } from '../storage/remote/protocol.ts'
+import { nodeWebBody } from './node-web-body.ts'
 import { issueClientCert } from './tls-ca.ts'
 import { TLS_MAX_VERSION, TLS_MIN_VERSION } from './tls-options.ts'
 
@@ -149,8 +150,10 @@ function nodeFetch(tls: ClusterTls): ClusterFetchHandle {
           const status = res.statusCode ?? 502
           const noBody = req.method === 'HEAD' || status === 204 || status === 304
           if (noBody) res.resume()
-          // Readable.toWeb keeps backpressure: the socket is read only as the consumer pulls.
-          const body = noBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>)
+          // Node's own chunks, no copy (node-web-body.ts), read only as the consumer pulls (paused
+          // while 1 MiB waits); a response cut short errors the body; cancel destroys the
+          // response, so a half-read connection never goes back to the pool.
+          const body = noBody ? null : nodeWebBody(res, { queueBytes: BODY_HIGH_WATER_MARK, onCancel: 'destroy' })
           resolve(new Response(body, { status, headers: responseHeaders(res) }))
         },
       )
