@@ -61,7 +61,8 @@ async function sendAll(s: Socket, body: Uint8Array, piece = 64 * KiB): Promise<v
 /** Every chunk read, kept (not copied) until the end. */
 async function readAll(body: ReadableStream<Uint8Array>): Promise<Uint8Array[]> {
   const chunks: Uint8Array[] = []
-  for await (const c of body) chunks.push(c)
+  const reader = body.getReader()
+  for (let r = await reader.read(); !r.done; r = await reader.read()) chunks.push(r.value)
   return chunks
 }
 
