@@ -179,16 +179,18 @@ export interface ListedObject {
   owner?: Owner
 }
 
-const contentsRecord = record('Contents', [
-  'Key',
-  'LastModified',
-  'ETag',
-  'ChecksumAlgorithm',
-  'ChecksumType',
-  'Size',
-  'Owner',
-  'StorageClass',
-])
+/**
+ * The ETags of listing entries are written with their quotes as they are (`<ETag>"…"</ETag>`,
+ * write.ts escapeText): the same text to any XML parser, fewer bytes and entity decodes for the
+ * client, a thousand times per page.
+ */
+const LISTING_QUOTES = { rawQuotes: ['ETag'] }
+
+const contentsRecord = record(
+  'Contents',
+  ['Key', 'LastModified', 'ETag', 'ChecksumAlgorithm', 'ChecksumType', 'Size', 'Owner', 'StorageClass'],
+  LISTING_QUOTES,
+)
 
 /** An Owner's children, written once per page (every entry of a page has the same owner). */
 const ownerContent = (o: Owner): Markup => fragment(el('ID', o.id), optEl('DisplayName', o.displayName))
@@ -507,18 +509,22 @@ export interface ListVersionsInput {
 }
 
 const deleteMarkerRecord = record('DeleteMarker', ['Key', 'VersionId', 'IsLatest', 'LastModified', 'Owner'])
-const versionRecord = record('Version', [
-  'Key',
-  'VersionId',
-  'IsLatest',
-  'LastModified',
-  'ETag',
-  'ChecksumAlgorithm',
-  'ChecksumType',
-  'Size',
-  'StorageClass',
-  'Owner',
-])
+const versionRecord = record(
+  'Version',
+  [
+    'Key',
+    'VersionId',
+    'IsLatest',
+    'LastModified',
+    'ETag',
+    'ChecksumAlgorithm',
+    'ChecksumType',
+    'Size',
+    'StorageClass',
+    'Owner',
+  ],
+  LISTING_QUOTES,
+)
 
 /** `<Version>` or `<DeleteMarker>`; `owner` is the Owner's children, the same for the whole page. */
 const version = (v: ListedVersion, owner: Markup): Markup =>

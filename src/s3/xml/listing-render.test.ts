@@ -1,7 +1,8 @@
 // The listing documents are written through compiled records (write.ts `record`), a fast
 // escape path and an arithmetic ISO timestamp: each must give byte for byte what the nested
 // el() calls, the regex escape and toISOString gave before. The reference below is the previous
-// writer, kept here verbatim as the oracle.
+// writer, kept here as the oracle with one change: the ETags of entries are element text with
+// their quotes as they are (escapeText), everything else as before.
 import { describe, expect, it } from 'vitest'
 import {
   type ListedObject,
@@ -16,9 +17,10 @@ import {
   type Content,
   el,
   elWithAttrs,
+  escapeText,
   escapeXml,
   isoTimestamp,
-  type Markup,
+  Markup,
   optEl,
   S3_XMLNS,
   xmlDocument,
@@ -32,6 +34,13 @@ const OLD_NEEDS_ESCAPE =
 const OLD_NAMED: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' }
 const oldEscape = (v: string) =>
   v.replace(OLD_NEEDS_ESCAPE, (ch) => OLD_NAMED[ch] ?? `&#x${ch.charCodeAt(0).toString(16).toUpperCase()};`)
+/** The same without the quotes: element text, where `"` and `'` are plain characters. */
+const oldTextEscape = (v: string) =>
+  v.replace(OLD_NEEDS_ESCAPE, (ch) =>
+    ch === '"' || ch === "'" ? ch : (OLD_NAMED[ch] ?? `&#x${ch.charCodeAt(0).toString(16).toUpperCase()};`),
+  )
+/** An entry's `<ETag>`: the only element written with raw quotes. */
+const etagEl = (etag: string) => new Markup(`<ETag>${oldTextEscape(etag)}</ETag>`)
 
 const oldRoot = (name: string, ...content: Content[]) => xmlDocument(elWithAttrs(name, { xmlns: S3_XMLNS }, ...content))
 const oldOwner = (o: Owner): Markup => el('Owner', el('ID', o.id), optEl('DisplayName', o.displayName))
@@ -42,7 +51,7 @@ const oldContents = (o: ListedObject): Markup =>
     'Contents',
     el('Key', o.key),
     el('LastModified', oldIso(o.lastModified)),
-    el('ETag', o.etag),
+    etagEl(o.etag),
     optEl('ChecksumAlgorithm', o.checksumAlgorithm),
     optEl('ChecksumType', o.checksumType),
     el('Size', o.size),
@@ -101,7 +110,7 @@ const oldVersion = (v: ListedVersion, o: Owner): Markup =>
         el('VersionId', v.versionId),
         el('IsLatest', v.isLatest),
         el('LastModified', oldIso(v.lastModified)),
-        el('ETag', v.etag ?? ''),
+        etagEl(v.etag ?? ''),
         optEl('ChecksumAlgorithm', v.checksumAlgorithm),
         optEl('ChecksumType', v.checksumType),
         el('Size', v.size ?? 0),
@@ -174,7 +183,7 @@ function objectsFor(keys: readonly string[], owner?: Owner): ListedObject[] {
   return keys.map((key, n) => ({
     key,
     lastModified: DATES[n % DATES.length]!,
-    etag: n % 3 === 0 ? '"d41d8cd98f00b204e9800998ecf8427e"' : `"0123456789abcdef0123456789abcdef-${n}"`,
+    etag: n % 3 === 0 ? '"d41d8cd98f00b204e9800998ecf8427e"' : n % 3 === 1 ? `"0123456789abcdef-${n}"` : `"${key}"`,
     size: n % 4 === 0 ? 2n ** 60n + BigInt(n) : n * 1000,
     storageClass: n % 5 === 0 ? undefined : 'STANDARD',
     checksumAlgorithm: n % 2 === 0 ? 'CRC32' : n % 3 === 0 ? 'SHA256' : undefined,
@@ -250,7 +259,7 @@ describe('listing documents are byte-equal to the previous writer', () => {
               isLatest: n % 2 === 0,
               deleteMarker: n % 3 === 0,
               lastModified: DATES[n % DATES.length]!,
-              ...(n % 3 === 0 ? {} : { etag: `"etag${n}"`, size: n }),
+              ...(n % 3 === 0 ? {} : { etag: n % 2 ? `"etag${n}"` : `'${key}"`, size: n }),
               ...(n % 2 === 0 ? { checksumAlgorithm: 'CRC64NVME' as const, checksumType: 'FULL_OBJECT' as const } : {}),
             }),
           ),
@@ -291,6 +300,18 @@ describe('fast paths of the writer against their definitions', () => {
           expect(escapeXml(s)).toBe(oldEscape(s))
         }
     for (const s of AWKWARD_KEYS) expect(escapeXml(s)).toBe(oldEscape(s))
+  })
+
+  it('escapeText is escapeXml with the quotes left as they are', () => {
+    const pieces = ['a', '&', '<', '>', '"', "'", '\r', '\u0000', '\u001F', '\uFFFF', '\uD800', '\uDC00', '😀']
+    for (const a of pieces)
+      for (const b of pieces)
+        for (const c of pieces) {
+          const s = `${a}${b}x${c}`
+          expect(escapeText(s)).toBe(oldTextEscape(s))
+        }
+    expect(escapeText('"d41d8cd98f00b204e9800998ecf8427e-2"')).toBe('"d41d8cd98f00b204e9800998ecf8427e-2"')
+    expect(escapeText(`"a&b'<c>"`)).toBe(`"a&amp;b'&lt;c&gt;"`)
   })
 
   it('isoTimestamp equals toISOString at the edges and across ±10,000 years', () => {

@@ -47,25 +47,65 @@ const HAS_ESCAPE = new RegExp(NEEDS_ESCAPE.source)
 // biome-ignore lint/suspicious/noControlCharactersInRegex: XML 1.0 forbids these controls; finding them is the point
 const NEEDS_REFERENCE = /[\r\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/
 
+const reference = (ch: string): string => NAMED[ch] ?? `&#x${ch.charCodeAt(0).toString(16).toUpperCase()};`
+
 /** Escapes a string for use as element text or a double-quoted attribute value. */
 export function escapeXml(value: string): string {
   // Most values (keys, dates, sizes) have nothing to escape: a test is cheaper than a replace.
   if (!HAS_ESCAPE.test(value)) return value
-  if (NEEDS_REFERENCE.test(value))
-    return value.replace(NEEDS_ESCAPE, (ch) => NAMED[ch] ?? `&#x${ch.charCodeAt(0).toString(16).toUpperCase()};`)
-  // Only markup characters: every ETag (`"…"`) of a listing page. A scan is cheaper than a
-  // replace calling back per character.
+  if (NEEDS_REFERENCE.test(value)) return value.replace(NEEDS_ESCAPE, reference)
+  return escapeMarkup(value, true)
+}
+
+/**
+ * The markup characters (the quotes only when `quotes`) by a scan: cheaper than a replace
+ * calling back per character, and every ETag (`"…"`) of a listing page has some.
+ */
+function escapeMarkup(value: string, quotes: boolean): string {
   let out = ''
   let from = 0
   for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i)
-    const named =
-      c === 34 ? '&quot;' : c === 38 ? '&amp;' : c === 39 ? '&apos;' : c === 60 ? '&lt;' : c === 62 ? '&gt;' : ''
+    const named = markupReference(value.charCodeAt(i), quotes)
     if (named === '') continue
     out += value.slice(from, i) + named
     from = i + 1
   }
   return out + value.slice(from)
+}
+
+function markupReference(c: number, quotes: boolean): string {
+  switch (c) {
+    case 38:
+      return '&amp;'
+    case 60:
+      return '&lt;'
+    case 62:
+      return '&gt;'
+    case 34:
+      return quotes ? '&quot;' : ''
+    case 39:
+      return quotes ? '&apos;' : ''
+    default:
+      return ''
+  }
+}
+
+// NEEDS_ESCAPE without the quotes: what element text (never an attribute value) must escape.
+const TEXT_NEEDS_ESCAPE = new RegExp(NEEDS_ESCAPE.source.replace(`"'`, ''), 'g')
+const TEXT_HAS_ESCAPE = new RegExp(TEXT_NEEDS_ESCAPE.source)
+
+/**
+ * Escapes a string for element text only, leaving `"` and `'` as they are: both are plain
+ * characters in XML character data, and every XML parser reads `"x"` and `&quot;x&quot;` alike
+ * (S3's API reference shows listing ETags with raw quotes). Used for the ETags of listing
+ * entries (`"<md5>"`, a thousand per page), which the AWS SDK parses on the same cores: its
+ * parser decodes entities with a regex replace per text, and a page's two `&quot;` per entry
+ * were about a seventh of the SDK's parse time (docs/architecture.md §8).
+ */
+export function escapeText(value: string): string {
+  if (!TEXT_HAS_ESCAPE.test(value)) return value
+  if (NEEDS_REFERENCE.test(value)) return value.replace(TEXT_NEEDS_ESCAPE, reference)
+  return escapeMarkup(value, false)
 }
 
 // XML Name, restricted to ASCII: every S3 element name fits, and anything else is a bug.
@@ -136,23 +176,29 @@ export type Leaf = Markup | string | number | bigint | boolean | null | undefine
  * thousand of these; building each through `el()` (an element object and a content array per
  * leaf, the names checked and the content walked per call) was most of a page's gateway CPU
  * (docs/architecture.md §8). The same output as `el(name, el(fields[0], values[0]), …)` with
- * null/undefined leaves skipped: strings are escaped, a Markup leaf is the element's content as
+ * null/undefined leaves skipped (but `"` and `'` left as they are in the fields named by
+ * `options.rawQuotes`, see escapeText): strings are escaped, a Markup leaf is the element's content as
  * is (an Owner's ID and DisplayName, see `fragment`), anything else is `String()`ed.
  */
-export function record(name: string, fields: readonly string[]): (values: readonly Leaf[]) => Markup {
+export function record(
+  name: string,
+  fields: readonly string[],
+  options: { rawQuotes?: readonly string[] } = {},
+): (values: readonly Leaf[]) => Markup {
   checkName(name)
   for (const f of fields) checkName(f)
   const open = `<${name}>`
   const close = `</${name}>`
   const opens = fields.map((f) => `<${f}>`)
   const closes = fields.map((f) => `</${f}>`)
+  const escapes = fields.map((f) => (options.rawQuotes?.includes(f) ? escapeText : escapeXml))
   const n = fields.length
   return (values) => {
     let xml = open
     for (let i = 0; i < n; i++) {
       const v = values[i]
       if (v === null || v === undefined) continue
-      const text = typeof v === 'string' ? escapeXml(v) : v instanceof Markup ? v.xml : String(v)
+      const text = typeof v === 'string' ? escapes[i]!(v) : v instanceof Markup ? v.xml : String(v)
       xml += opens[i] + text + closes[i]
     }
     return new Markup(xml + close)
