@@ -313,18 +313,18 @@ export async function listVersions(db: Db, input: ListVersionsInput): Promise<Li
     const [, cp, key, versionId, latest, deleteMarker, size, etag, lastModified, checksum] = entries[i]!
     if (cp !== null) commonPrefixes.push(cp)
     else
-      versions.push({
-        ...listedObject(bucket, {
+      versions.push(
+        listedObject(bucket, {
           key,
           size,
           etag,
           lastModified: new Date(lastModified),
           checksum,
+          versionId,
+          latest: latest === 1,
+          deleteMarker: deleteMarker === 1,
         }),
-        versionId,
-        latest: latest === 1,
-        deleteMarker: deleteMarker === 1,
-      })
+      )
   }
   const isTruncated = entries.length > maxKeys
   const last = isTruncated ? entries[maxKeys - 1]! : undefined
