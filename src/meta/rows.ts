@@ -117,12 +117,16 @@ export function objectRow(raw: typeof objects.$inferSelect): ObjectRow {
  */
 export type ListedObject = Pick<ObjectRow, 'key' | 'size' | 'etag' | 'lastModified' | 'checksum'>
 
-export function listedObject(
+/**
+ * Checks a listed row's checksum and returns the row itself (with whatever else it carries: a
+ * version's id and flags), so a page builds one object per entry, not a copy of each.
+ */
+export function listedObject<T extends Omit<ListedObject, 'checksum'> & { checksum: unknown }>(
   bucket: string,
-  raw: Omit<ListedObject, 'checksum'> & { checksum: unknown },
-): ListedObject {
+  raw: T,
+): Omit<T, 'checksum'> & ListedObject {
   // Checked without building the error's text: a listing page does this a thousand times.
-  if (raw.checksum === null || isChecksum(raw.checksum)) return raw as ListedObject
+  if (raw.checksum === null || isChecksum(raw.checksum)) return raw as Omit<T, 'checksum'> & ListedObject
   const what = `object ${JSON.stringify(bucket)}/${JSON.stringify(raw.key)}`
   return { ...raw, checksum: check(raw.checksum, orNull(isChecksum), what, 'checksum') }
 }

@@ -104,11 +104,14 @@ export async function listObjectVersions(
   if (page === 'bad-marker') throw new ServiceError('InvalidArgument', 'Invalid version id specified')
   return {
     ...page,
-    versions: page.versions.map((r) => ({
-      ...objectSummary(r),
-      versionId: r.versionId,
-      isLatest: r.latest,
-      deleteMarker: r.deleteMarker,
-    })),
+    versions: page.versions.map((r) => {
+      // Fields added to the fresh summary rather than spread into a copy: a page does this a
+      // thousand times, and the spreads were a tenth of a versions page's CPU (§8).
+      const v = objectSummary(r) as VersionSummary
+      v.versionId = r.versionId
+      v.isLatest = r.latest
+      v.deleteMarker = r.deleteMarker
+      return v
+    }),
   }
 }

@@ -205,3 +205,23 @@ describe('listObjects', () => {
     }
   })
 })
+
+describe('listed columns', () => {
+  it('a page shows each row size, ETag, last-modified and checksum (read as JSON within the page), with or without a delimiter', async () => {
+    const checksum = { algorithm: 'CRC64NVME', type: 'FULL_OBJECT', value: 'AAAAAAAAAAA=' } as const
+    const composite = { algorithm: 'SHA256', type: 'COMPOSITE', value: 'x"y\\z', partCount: 3 } as const
+    await commitObject(meta.db, objectRow('b', 'a/1', { checksum, size: 7 }), writer('b'))
+    await commitObject(meta.db, objectRow('b', 'a/2', { checksum: composite, etag: '"e2-3"' }), writer('b'))
+    await commitObject(meta.db, objectRow('b', 'c', { lastModified: new Date(1_700_000_000_123) }), writer('b'))
+    const want = [
+      { key: 'a/1', size: 7, etag: '"e1"', lastModified: new Date(1_700_000_000_000), checksum },
+      { key: 'a/2', size: 3, etag: '"e2-3"', lastModified: new Date(1_700_000_000_000), checksum: composite },
+      { key: 'c', size: 3, etag: '"e1"', lastModified: new Date(1_700_000_000_123), checksum: null },
+    ]
+    expect((await listObjects(meta.db, { bucket: 'b', prefix: '', maxKeys: 10 })).objects).toEqual(want)
+    const rolled = await listObjects(meta.db, { bucket: 'b', prefix: 'a/', delimiter: '/', maxKeys: 10 })
+    expect(rolled.objects).toEqual(want.slice(0, 2))
+    const mixed = await listObjects(meta.db, { bucket: 'b', prefix: '', delimiter: '/', maxKeys: 10 })
+    expect(mixed).toMatchObject({ objects: want.slice(2), commonPrefixes: ['a/'] })
+  })
+})

@@ -61,7 +61,7 @@ export async function listObjects(db: Db, input: ListObjectsInput): Promise<List
   const current = 'bucket = :bucket AND latest = 1 AND delete_marker = 0'
   let text: string
   if (delimiter === undefined) {
-    text = `SELECT json_group_array(json_array(0, key, NULL, size, etag, last_modified, checksum)) AS page FROM (
+    text = `SELECT json_group_array(json_array(0, key, NULL, size, etag, last_modified, json(checksum))) AS page FROM (
       SELECT key, size, etag, last_modified, checksum FROM objects
       WHERE ${current} AND ${lower} ${below} ORDER BY key LIMIT :limit)`
   } else {
@@ -71,7 +71,7 @@ export async function listObjects(db: Db, input: ListObjectsInput): Promise<List
     const at = (k: string) => `instr(substr(${k}, length(:prefix) + 1), :delimiter)`
     const cp = (k: string) =>
       `CASE WHEN ${at(k)} > 0 THEN substr(${k}, 1, length(:prefix) + ${at(k)} - 1 + length(:delimiter)) END`
-    text = `SELECT json_group_array(json_array(w.n, w.key, w.cp, o.size, o.etag, o.last_modified, o.checksum)) AS page
+    text = `SELECT json_group_array(json_array(w.n, w.key, w.cp, o.size, o.etag, o.last_modified, json(o.checksum))) AS page
       FROM (
         WITH RECURSIVE walk(n, key) AS (
           SELECT 0, (SELECT key FROM objects WHERE ${current} AND ${lower} ${below} ORDER BY key LIMIT 1)
@@ -106,7 +106,7 @@ export async function listObjects(db: Db, input: ListObjectsInput): Promise<List
           size: size as number,
           etag: etag as string,
           lastModified: new Date(lastModified as number),
-          checksum: checksum === null ? null : JSON.parse(checksum),
+          checksum,
         }),
       )
   }
@@ -135,7 +135,8 @@ type PageEntry = [
   size: number | null,
   etag: string | null,
   lastModified: number | null,
-  checksum: string | null,
+  /** The column's JSON as is (`json(checksum)`): parsed with the page, not once per row. */
+  checksum: unknown,
 ]
 
 export interface ListUploadsInput {
@@ -263,9 +264,11 @@ export async function listVersions(db: Db, input: ListVersionsInput): Promise<Li
   const below = upper === undefined ? '' : 'AND key < :upper'
   const columns = (t: string) =>
     `${t}.key, ${t}.version_id, ${t}.latest, ${t}.delete_marker, ${t}.size, ${t}.etag, ${t}.last_modified, ${t}.checksum, ${t}.ord`
+  // The page's JSON carries the checksum column as JSON (`json()`), so one JSON.parse reads it.
+  const shown = (t: string) => columns(t).replace(`${t}.checksum`, `json(${t}.checksum)`)
   let text: string
   if (delimiter === undefined) {
-    text = `SELECT json_group_array(json_array(0, NULL, ${columns('v')})) AS page FROM (
+    text = `SELECT json_group_array(json_array(0, NULL, ${shown('v')})) AS page FROM (
       SELECT ${columns('objects')} FROM objects
       WHERE bucket = :bucket AND ${lower} ${below} ORDER BY key, ord LIMIT :limit) AS v`
   } else {
@@ -285,7 +288,7 @@ export async function listVersions(db: Db, input: ListVersionsInput): Promise<Li
             ORDER BY o.key, o.ord LIMIT 1)`
     const first = (col: string) =>
       `(SELECT ${col} FROM objects WHERE bucket = :bucket AND ${lower} ${below} ORDER BY key, ord LIMIT 1)`
-    text = `SELECT json_group_array(json_array(w.n, ${cp('v.key')}, ${columns('v')})) AS page
+    text = `SELECT json_group_array(json_array(w.n, ${cp('v.key')}, ${shown('v')})) AS page
       FROM (
         WITH RECURSIVE walk(n, key, ord) AS (
           SELECT 0, ${first('key')}, +${first('ord')}
@@ -310,18 +313,18 @@ export async function listVersions(db: Db, input: ListVersionsInput): Promise<Li
     const [, cp, key, versionId, latest, deleteMarker, size, etag, lastModified, checksum] = entries[i]!
     if (cp !== null) commonPrefixes.push(cp)
     else
-      versions.push({
-        ...listedObject(bucket, {
+      versions.push(
+        listedObject(bucket, {
           key,
           size,
           etag,
           lastModified: new Date(lastModified),
-          checksum: checksum === null ? null : JSON.parse(checksum),
+          checksum,
+          versionId,
+          latest: latest === 1,
+          deleteMarker: deleteMarker === 1,
         }),
-        versionId,
-        latest: latest === 1,
-        deleteMarker: deleteMarker === 1,
-      })
+      )
   }
   const isTruncated = entries.length > maxKeys
   const last = isTruncated ? entries[maxKeys - 1]! : undefined
@@ -345,6 +348,7 @@ type VersionEntry = [
   size: number,
   etag: string,
   lastModified: number,
-  checksum: string | null,
+  /** The column's JSON as is (`json(checksum)`), as in PageEntry. */
+  checksum: unknown,
   ord: number,
 ]

@@ -217,3 +217,20 @@ describe('versions', () => {
     expect(newVersionId(1_000)).not.toBe(a)
   })
 })
+
+describe('listed version columns', () => {
+  it('a versions page reads the checksum column within the page JSON, with or without a delimiter', async () => {
+    const checksum = { algorithm: 'CRC32C', type: 'COMPOSITE', value: 'q&<"', partCount: 2 } as const
+    await commitObject(meta.db, objectRow('b', 'd/k', { checksum }), writer('b'))
+    await commitObject(meta.db, objectRow('b', 'e'), writer('b'))
+    for (const delimiter of [undefined, '/']) {
+      const page = await listVersions(meta.db, { bucket: 'b', prefix: '', delimiter, maxKeys: 10 })
+      if (page === 'bad-marker') throw new Error('bad marker')
+      const byKey = Object.fromEntries(page.versions.map((v) => [v.key, v.checksum]))
+      expect(byKey).toEqual(delimiter ? { e: null } : { 'd/k': checksum, e: null })
+    }
+    const under = await listVersions(meta.db, { bucket: 'b', prefix: 'd/', delimiter: '/', maxKeys: 10 })
+    if (under === 'bad-marker') throw new Error('bad marker')
+    expect(under.versions.map((v) => v.checksum)).toEqual([checksum])
+  })
+})

@@ -109,6 +109,7 @@ describe('bucket documents', () => {
 describe('listings', () => {
   const obj = { key: ' sp<a&b>"q\'\u0001日本 ', lastModified: T1, etag: '"0cc175b9c0f1b6a831c399e269772661"', size: 1 }
 
+  // Keys are escaped as everywhere (quotes too); an entry's ETag is element text with its quotes as they are.
   it('listObjectsV2Xml: escaping, optional elements, KeyCount counts prefixes too', () => {
     expect(
       listObjectsV2Xml({
@@ -140,8 +141,8 @@ describe('listings', () => {
         '<NextContinuationToken>c2</NextContinuationToken><StartAfter>s</StartAfter><KeyCount>4</KeyCount>' +
         '<MaxKeys>1000</MaxKeys><Delimiter>/</Delimiter><IsTruncated>true</IsTruncated>' +
         '<Contents><Key> sp&lt;a&amp;b&gt;&quot;q&apos;&#x1;日本 </Key><LastModified>2025-06-30T12:34:56.789Z</LastModified>' +
-        '<ETag>&quot;0cc175b9c0f1b6a831c399e269772661&quot;</ETag><Size>1</Size><StorageClass>STANDARD</StorageClass></Contents>' +
-        '<Contents><Key>1e3</Key><LastModified>2025-01-01T00:00:00.000Z</LastModified><ETag>&quot;e-2&quot;</ETag>' +
+        '<ETag>"0cc175b9c0f1b6a831c399e269772661"</ETag><Size>1</Size><StorageClass>STANDARD</StorageClass></Contents>' +
+        '<Contents><Key>1e3</Key><LastModified>2025-01-01T00:00:00.000Z</LastModified><ETag>"e-2"</ETag>' +
         '<ChecksumAlgorithm>CRC64NVME</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType><Size>10</Size>' +
         '<Owner><ID>owner-id</ID><DisplayName>alice</DisplayName></Owner><StorageClass>STANDARD_IA</StorageClass></Contents>' +
         '<CommonPrefixes><Prefix>dir/</Prefix></CommonPrefixes><CommonPrefixes><Prefix>a&amp;b/</Prefix></CommonPrefixes>' +
@@ -179,7 +180,7 @@ describe('listings', () => {
     }
     const contents =
       '<Contents><Key>k</Key><LastModified>2025-06-30T12:34:56.789Z</LastModified>' +
-      '<ETag>&quot;0cc175b9c0f1b6a831c399e269772661&quot;</ETag><Size>1</Size>' +
+      '<ETag>"0cc175b9c0f1b6a831c399e269772661"</ETag><Size>1</Size>' +
       '<Owner><ID>owner-id</ID><DisplayName>alice</DisplayName></Owner><StorageClass>STANDARD</StorageClass></Contents>'
     expect(listObjectsV1Xml(base)).toBe(
       `${DECL}<ListBucketResult ${NS}><Name>bk</Name><Prefix>p</Prefix><Marker></Marker>` +
