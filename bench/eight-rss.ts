@@ -13,7 +13,8 @@
  * drives (distributed mode; the peak is still the gateway's; no dget phase).
  * MEMLOG=1: each gateway preloads bench/lib/mem-sampler.cjs, and each phase also prints the peaks
  * of process.memoryUsage() (heap used and total, external, arrayBuffers) and the whole of it at the
- * peak RSS sample — what of the peak is V8's heap and what is buffers.
+ * peak RSS sample — what of the peak is V8's heap and what is buffers. MEMLOG_GC=1 adds a full GC
+ * every 500 ms and the largest live ArrayBuffer total after one (changes the RSS it measures).
  * A CHECKOUT may carry environment for its gateway (and nodes' not) as in bench/lib/ab.ts:
  * `main+env:GLIBC_TUNABLES=glibc.malloc.arena_max=2` (the same code with and without a setting,
  * interleaved like two checkouts).
@@ -65,7 +66,11 @@ async function memPeaks(t: Target): Promise<string | undefined> {
       const { peak, atRss } = JSON.parse(readFileSync(t.memFile, 'utf8'))
       const f = (m: Record<string, number>) =>
         `rss ${mib(m.rss!)} heapUsed ${mib(m.heapUsed!)} heapTotal ${mib(m.heapTotal!)} external ${mib(m.external!)} arrayBuffers ${mib(m.arrayBuffers!)}`
-      return `peaks: ${f(peak)} | at peak rss: ${f(atRss ?? peak)}`
+      const live =
+        peak.liveArrayBuffers === undefined
+          ? ''
+          : ` | after a GC at most: arrayBuffers ${mib(peak.liveArrayBuffers)} heapUsed ${mib(peak.liveHeap)}`
+      return `peaks: ${f(peak)} | at peak rss: ${f(atRss ?? peak)}${live}`
     } catch {
       await new Promise((r) => setTimeout(r, 20))
     }
@@ -99,7 +104,11 @@ for (const { arg, root, env } of specs) {
       COFFER_SCRUB_INTERVAL_MS: '3600000',
       ...env,
       ...(memlog
-        ? { NODE_OPTIONS: `--require ${join(import.meta.dirname, 'lib/mem-sampler.cjs')}`, MEMLOG: memFile }
+        ? {
+            NODE_OPTIONS: `${process.env.MEMLOG_GC === '1' ? '--expose-gc ' : ''}--require ${join(import.meta.dirname, 'lib/mem-sampler.cjs')}`,
+            MEMLOG: memFile,
+            MEMLOG_GC: process.env.MEMLOG_GC ?? '',
+          }
         : {}),
     },
   })

@@ -19,6 +19,16 @@ if (file) {
     if (!atRss || m.rss >= atRss.rss) atRss = m
   }
   setInterval(sample, 20).unref()
+  // MEMLOG_GC=1 (with --expose-gc): a full GC every 500 ms, and the largest ArrayBuffer total
+  // right after one — what is live, not garbage waiting for the collector. It changes what it
+  // measures (more GCs), so its RSS figures are not the shipped ones.
+  if (process.env.MEMLOG_GC === '1' && typeof global.gc === 'function')
+    setInterval(() => {
+      global.gc()
+      const m = process.memoryUsage()
+      if (m.arrayBuffers > (peak.liveArrayBuffers ?? 0)) peak.liveArrayBuffers = m.arrayBuffers
+      if (m.heapUsed > (peak.liveHeap ?? 0)) peak.liveHeap = m.heapUsed
+    }, 500).unref()
   process.on('SIGUSR2', () => {
     sample()
     writeFileSync(file, JSON.stringify({ peak, atRss }))
