@@ -11,20 +11,32 @@
  * full run's degraded table does: every stripe rebuilt from parity), after the healthy ones.
  * NODES=6: each gateway stores on six `coffer node` processes of its checkout instead of six local
  * drives (distributed mode; the peak is still the gateway's; no dget phase).
+ * MEMLOG=1: each gateway preloads bench/lib/mem-sampler.cjs, and each phase also prints the peaks
+ * of process.memoryUsage() (heap used and total, external, arrayBuffers) and the whole of it at the
+ * peak RSS sample — what of the peak is V8's heap and what is buffers. MEMLOG_GC=1 adds a full GC
+ * every 500 ms and the largest live ArrayBuffer total after one (changes the RSS it measures).
+ * A CHECKOUT may carry environment for its gateway (and nodes' not) as in bench/lib/ab.ts:
+ * `main+env:GLIBC_TUNABLES=glibc.malloc.arena_max=2` (the same code with and without a setting,
+ * interleaved like two checkouts).
  * Usage: node --import tsx bench/eight-rss.ts CHECKOUT [CHECKOUT …]
  */
 import type { ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { rename, rm } from 'node:fs/promises'
 import os from 'node:os'
 import { join, resolve } from 'node:path'
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { specEnv } from './lib/ab.ts'
 import { initCluster, startNode, stopNode } from './lib/node-proc.ts'
 
-const roots = process.argv.slice(2).map((r) => resolve(r))
+const specs = process.argv.slice(2).map((arg) => {
+  const [dir, ...parts] = arg.split('+') as [string, ...string[]]
+  return { arg, root: resolve(dir), env: specEnv(parts) }
+})
 const rounds = Number(process.env.ROUNDS ?? 1)
 const phases = new Set((process.env.PHASES ?? 'put,get').split(','))
 const nodeCount = Number(process.env.NODES ?? 0)
+const memlog = process.env.MEMLOG === '1'
 const size = 256 * 2 ** 20
 const mib = (b: number) => (b / 2 ** 20).toFixed(0)
 const load = () =>
@@ -41,9 +53,32 @@ interface Target {
   stop: () => Promise<void>
   peakRss: (pid: number) => number
   patternStream: (size: number, seed: number) => { stream: unknown }
+  memFile: string
+}
+
+/** MEMLOG: the sampler's peaks since the last call (it writes them on SIGUSR2 and starts over). */
+async function memPeaks(t: Target): Promise<string | undefined> {
+  if (!memlog) return undefined
+  rmSync(t.memFile, { force: true })
+  process.kill(t.pid, 'SIGUSR2')
+  for (let i = 0; i < 50; i++) {
+    try {
+      const { peak, atRss } = JSON.parse(readFileSync(t.memFile, 'utf8'))
+      const f = (m: Record<string, number>) =>
+        `rss ${mib(m.rss!)} heapUsed ${mib(m.heapUsed!)} heapTotal ${mib(m.heapTotal!)} external ${mib(m.external!)} arrayBuffers ${mib(m.arrayBuffers!)}`
+      const live =
+        peak.liveArrayBuffers === undefined
+          ? ''
+          : ` | after a GC at most: arrayBuffers ${mib(peak.liveArrayBuffers)} heapUsed ${mib(peak.liveHeap)}`
+      return `peaks: ${f(peak)} | at peak rss: ${f(atRss ?? peak)}${live}`
+    } catch {
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  }
+  return 'sampler wrote nothing'
 }
 const targets: Target[] = []
-for (const root of roots) {
+for (const { arg, root, env } of specs) {
   // Each checkout's own helpers, so each gateway runs that checkout's code.
   const { patternStream, peakRss } = await import(`${root}/test/helpers/big-object.ts`)
   const { s3Client } = await import(`${root}/test/helpers/s3-client.ts`)
@@ -61,31 +96,49 @@ for (const root of roots) {
     args = ['--cluster', cluster, '--nodes', started.map((s) => `https://127.0.0.1:${s.port}`).join(',')]
   }
   // Healing and scrubbing off, as in the full run: a degraded phase must not rebuild mid-read.
+  const memFile = join(tmp, 'memlog.json')
   const server = await startServer({
     args,
-    env: { COFFER_HEAL_INTERVAL_MS: '3600000', COFFER_SCRUB_INTERVAL_MS: '3600000' },
+    env: {
+      COFFER_HEAL_INTERVAL_MS: '3600000',
+      COFFER_SCRUB_INTERVAL_MS: '3600000',
+      ...env,
+      ...(memlog
+        ? {
+            NODE_OPTIONS: `${process.env.MEMLOG_GC === '1' ? '--expose-gc ' : ''}--require ${join(import.meta.dirname, 'lib/mem-sampler.cjs')}`,
+            MEMLOG: memFile,
+            MEMLOG_GC: process.env.MEMLOG_GC ?? '',
+          }
+        : {}),
+    },
   })
   const s3 = s3Client(server) as S3Client
   await s3.send(new CreateBucketCommand({ Bucket: 'bbb' }))
-  console.log(root, 'idle', mib(peakRss(server.pid)))
+  console.log(arg, 'idle', mib(peakRss(server.pid)))
   const stop = async () => {
     await server.stop()
     await Promise.all(nodes.map(stopNode))
     rmSync(tmp, { recursive: true, force: true })
   }
-  targets.push({ root, pid: server.pid, dataDir: server.dataDir, s3, stop, peakRss, patternStream })
+  targets.push({ root: arg, pid: server.pid, dataDir: server.dataDir, s3, stop, peakRss, patternStream, memFile })
 }
 const peaks: Record<string, number[]> = {}
-const record = (t: Target, phase: string) => {
+const record = async (t: Target, phase: string) => {
   const v = t.peakRss(t.pid)
   const key = `${t.root} ${phase}`
   peaks[key] = [...(peaks[key] ?? []), v]
   console.log(t.root, `${phase} peak`, mib(v), `load ${load()}`)
+  const m = await memPeaks(t)
+  if (m) console.log(`  ${m}`)
+}
+const begin = async (t: Target) => {
+  writeFileSync(`/proc/${t.pid}/clear_refs`, '5')
+  await memPeaks(t)
 }
 for (let r = 0; r < rounds; r++) {
   for (const t of r % 2 ? [...targets].reverse() : targets) {
     if (r === 0 || phases.has('put')) {
-      writeFileSync(`/proc/${t.pid}/clear_refs`, '5')
+      await begin(t)
       await Promise.all(
         Array.from({ length: 8 }, (_, i) =>
           t.s3.send(
@@ -98,17 +151,17 @@ for (let r = 0; r < rounds; r++) {
           ),
         ),
       )
-      record(t, 'put8')
+      await record(t, 'put8')
     }
     const get8 = async (phase: string) => {
-      writeFileSync(`/proc/${t.pid}/clear_refs`, '5')
+      await begin(t)
       await Promise.all(
         Array.from({ length: 8 }, async (_, i) => {
           const o = await t.s3.send(new GetObjectCommand({ Bucket: 'bbb', Key: `k${i}` }))
           for await (const _c of o.Body as AsyncIterable<Uint8Array>);
         }),
       )
-      record(t, phase)
+      await record(t, phase)
     }
     if (phases.has('get')) await get8('get8')
     if (phases.has('dget') && nodeCount === 0) {

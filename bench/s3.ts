@@ -23,6 +23,7 @@ import {
   roundTripOk,
   threadCpu,
 } from './lib/s3-load.ts'
+import { RssWatch } from './lib/rss-watch.ts'
 import { S3Record } from './lib/s3-record.ts'
 import { summarize } from './lib/stats.ts'
 import type { SuiteContext } from './lib/suite.ts'
@@ -35,7 +36,7 @@ import {
   startS3rver,
   type S3Target,
 } from './lib/targets.ts'
-import { load, type LoadOptions, type LoadResult } from './lib/timing.ts'
+import { load, type LoadOptions } from './lib/timing.ts'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -81,6 +82,10 @@ function planFor(quick: boolean): Plan {
   // 16 MiB ×8 is one of the comparison rows against Ceph RGW (issue: faster than Ceph).
   const throughput = cross([MiB, 16 * MiB, big], [1, 8])
   const bigCount = quick ? 2 : 3
+  // ×8 cells of big objects run three waves' worth (24 requests, 8 at a time): one wave of 16 MiB
+  // is about a second of data, too short to be more than noise. The quick run keeps one wave of
+  // its 64 MiB objects (three took it past 5 minutes).
+  const waves = (size: number) => (quick && size > 16 * MiB ? 1 : 3)
   return {
     big,
     throughput,
@@ -117,8 +122,8 @@ function planFor(quick: boolean): Plan {
       size >= 16 * MiB
         ? {
             concurrency,
-            maxOps: concurrency === 1 ? bigCount : concurrency,
-            minOps: concurrency === 1 ? bigCount : concurrency,
+            maxOps: concurrency === 1 ? bigCount : waves(size) * concurrency,
+            minOps: concurrency === 1 ? bigCount : waves(size) * concurrency,
             maxMs: 0,
           }
         : {
@@ -148,6 +153,14 @@ interface Run {
   ctx: SuiteContext
   rec: S3Record
   plan: Plan
+  /** Each server's peak RSS cut per cell, by every target name served by that process. */
+  watches: Map<string, RssWatch>
+}
+
+/** Runs `fn` as a segment of `target`'s RSS watch (when it has one): its result and peak RSS. */
+async function watched<T>(run: Run, target: string, label: string, fn: () => Promise<T>) {
+  const w = run.watches.get(target)
+  return w ? w.measure(label, fn) : { value: await fn(), rss: undefined }
 }
 /**
  * `pid`: the server process, when its threads' CPU time should be recorded for PUT cells (per GB)
@@ -165,10 +178,12 @@ async function puts(run: Run, c: Cells, shapes: Shape[]): Promise<void> {
     const label = `${c.target} PUT ${sizeName(size)} ×${conc}`
     run.ctx.progress.status(label)
     const cpu0 = c.pid ? threadCpu(c.pid) : undefined
-    const r = await putCell(c.client, BUCKET, c.prefix, size, run.plan.timed(size, conc))
+    const { value: r, rss } = await watched(run, c.target, label, () =>
+      putCell(c.client, BUCKET, c.prefix, size, run.plan.timed(size, conc)),
+    )
     const cpu1 = c.pid ? threadCpu(c.pid) : undefined
     const cpu = cpu0 && cpu1 ? { main: cpu1.main - cpu0.main, other: cpu1.other - cpu0.other } : undefined
-    run.rec.add({ target: c.target, op: 'PUT', size, conc, degraded: false, r, cpu })
+    run.rec.add({ target: c.target, op: 'PUT', size, conc, degraded: false, r, cpu, rss })
     run.ctx.progress.step(label)
   }
 }
@@ -191,7 +206,9 @@ async function gets(
     if (stored > 0) {
       // 4 KiB GETs: where the CPU went (server, client, the rest of the machine), per request.
       const cpu = c.pid && size === SMALL ? cellCpu(c.pid) : undefined
-      const r = await getCell(c.client, BUCKET, c.prefix, size, stored, run.plan.timed(size, conc))
+      const { value: r, rss } = await watched(run, c.target, label, () =>
+        getCell(c.client, BUCKET, c.prefix, size, stored, run.plan.timed(size, conc)),
+      )
       const spent = cpu?.()
       run.rec.add({
         target: c.target,
@@ -202,6 +219,7 @@ async function gets(
         pair: kind.pair,
         r,
         cpu: spent,
+        rss,
       })
     }
     run.ctx.progress.step(label)
@@ -239,10 +257,46 @@ async function verify(run: Run, target: string, client: S3Client, sizes: number[
       run.rec.notes.push(`${target}: a ${sizeName(size)} object read back DIFFERENT bytes`)
 }
 
-function recordRss(run: Run, target: string, pids: number[], note: string, others = 'node processes'): void {
+/** Starts cutting the peak RSS of `pid` per cell, for the cells of every name in `targets`. */
+function watch(run: Run, pid: number | undefined, ...targets: string[]): void {
+  if (pid === undefined) return
+  const w = new RssWatch(pid)
+  for (const t of targets) run.watches.set(t, w)
+}
+
+/**
+ * The server's peak RSS over the whole run: with a watch, the largest of its segments and the one
+ * that set it, beside its ×8 cells of the biggest objects (issue 15: ≤ 300 MiB with eight 256 MiB
+ * transfers); `pids` after the first are other processes of the target (nodes, Ceph daemons).
+ */
+function recordRss(
+  run: Run,
+  target: string,
+  pids: number[],
+  note: string,
+  others = 'node processes',
+  restPeaks?: number[],
+): void {
   try {
-    const [first, ...rest] = pids.map((p) => peakRss(p))
-    run.rec.rss.push({ target, bytes: first!, note })
+    const first = peakRss(pids[0]!)
+    const rest = restPeaks ?? pids.slice(1).map((p) => peakRss(p))
+    const w = run.watches.get(target)
+    const top = w?.peak()
+    const big = (op: 'PUT' | 'GET') => run.rec.find(target, op, run.plan.big, 8)?.rss
+    run.rec.rss.push({
+      target,
+      bytes: Math.max(first, top?.bytes ?? 0),
+      note,
+      ...(w && top
+        ? {
+            setBy: w.resets ? top.label : 'not per cell here (clear_refs refused)',
+            setFrom: w.resets ? top.startBytes : undefined,
+            bigPut8: w.resets ? big('PUT') : undefined,
+            bigGet8: w.resets ? big('GET') : undefined,
+            segments: w.resets ? [...w.segments] : [],
+          }
+        : {}),
+    })
     if (rest.length)
       run.rec.rss.push({
         target: `${target}: largest of the rest`,
@@ -268,10 +322,12 @@ async function listing(
     run.ctx.progress.status(`${target}: filling ${count} keys`)
     await createBucket(client, bucket)
     const t0 = performance.now()
-    await fill(bucket, n)
+    await watched(run, target, `filling ${count} listing keys`, () => fill(bucket, n))
     run.rec.notes.push(`${target}: ${count} listing keys ${how} in ${((performance.now() - t0) / 1000).toFixed(2)} s.`)
     run.ctx.progress.status(`${target}: listing ${count} keys`)
-    const r = await listCell(client, bucket, n, run.plan.listPages, run.plan.listMs)
+    const { value: r } = await watched(run, target, `list ${count} keys`, () =>
+      listCell(client, bucket, n, run.plan.listPages, run.plan.listMs),
+    )
     for (const x of [r.plain, r.delimited])
       if (x.errors) run.rec.notes.push(`${target} list ${count}: ${x.errors} errors, first: ${x.firstError}`)
     run.rec.lists.push({ target, n, r })
@@ -300,6 +356,7 @@ async function paired(
 async function startBefore(run: Run): Promise<{ t: S3Target; c: Cells } | undefined> {
   try {
     const t = await startCofferEmbedded(['--hash-workers', '0'])
+    watch(run, t.pids[0], T.cofferNoWorkers)
     const client = clientFor(t, 'default')
     await createBucket(client, BUCKET)
     await verify(run, T.cofferNoWorkers, client, [MiB])
@@ -314,6 +371,7 @@ async function embedded(run: Run): Promise<void> {
   const { plan } = run
   run.ctx.progress.status('starting coffer (embedded 4+2)')
   const t = await startCofferEmbedded()
+  watch(run, t.pids[0], T.coffer, T.cofferPlain)
   const client = clientFor(t, 'default')
   const plain = clientFor(t, 'when-required')
   let before: { t: S3Target; c: Cells } | undefined
@@ -358,6 +416,7 @@ async function embedded(run: Run): Promise<void> {
 async function s3rver(run: Run): Promise<void> {
   run.ctx.progress.status('starting s3rver')
   const t = await startS3rver()
+  watch(run, t.pids[0], T.s3rver)
   // s3rver cannot decode aws-chunked bodies with checksum trailers (the SDK's default since 2025).
   const client = clientFor(t, 'when-required')
   try {
@@ -384,6 +443,7 @@ async function s3rver(run: Run): Promise<void> {
 async function ceph(run: Run): Promise<void> {
   run.ctx.progress.status('starting the Ceph RGW peer (about a minute)')
   const t = await startCephPeer(run.ctx.cephScript)
+  watch(run, t.pids[0], T.ceph)
   const client = clientFor(t, 'when-required')
   try {
     await createBucket(client, BUCKET)
@@ -424,27 +484,34 @@ async function fillByPut(client: S3Client, bucket: string, n: number): Promise<v
 async function ceiling(run: Run): Promise<void> {
   run.ctx.progress.status('starting the HTTPS ceiling')
   const c = await startCeiling()
+  watch(run, c.pid, T.ceiling)
   try {
     const stored = new Map<number, number>()
     for (const [size, conc] of run.plan.throughput) {
       const buf = size <= 8 * MiB ? new Uint8Array(size).fill(7) : undefined
-      const put: LoadResult = await load(
-        async (i) => {
-          await c.put(`/tp/${size}/${i}`, buf ?? patternStream(size, i + 1).stream, size)
-          return size
-        },
-        run.plan.timed(size, conc),
+      const label = `${T.ceiling} PUT ${sizeName(size)} ×${conc}`
+      const { value: put, rss } = await watched(run, T.ceiling, label, () =>
+        load(
+          async (i) => {
+            await c.put(`/tp/${size}/${i}`, buf ?? patternStream(size, i + 1).stream, size)
+            return size
+          },
+          run.plan.timed(size, conc),
+        ),
       )
       stored.set(size, Math.max(stored.get(size) ?? 0, put.ops))
-      run.rec.add({ target: T.ceiling, op: 'PUT', size, conc, degraded: false, r: put })
-      run.ctx.progress.step(`${T.ceiling} PUT ${sizeName(size)} ×${conc}`)
+      run.rec.add({ target: T.ceiling, op: 'PUT', size, conc, degraded: false, r: put, rss })
+      run.ctx.progress.step(label)
     }
     settle()
     for (const [size, conc] of run.plan.throughput) {
       const n = stored.get(size) ?? 0
-      const get = await load((i) => c.get(`/tp/${size}/${i % n}`), run.plan.timed(size, conc))
-      run.rec.add({ target: T.ceiling, op: 'GET', size, conc, degraded: false, r: get })
-      run.ctx.progress.step(`${T.ceiling} GET ${sizeName(size)} ×${conc}`)
+      const label = `${T.ceiling} GET ${sizeName(size)} ×${conc}`
+      const { value: get, rss } = await watched(run, T.ceiling, label, () =>
+        load((i) => c.get(`/tp/${size}/${i % n}`), run.plan.timed(size, conc)),
+      )
+      run.rec.add({ target: T.ceiling, op: 'GET', size, conc, degraded: false, r: get, rss })
+      run.ctx.progress.step(label)
     }
     recordRss(run, T.ceiling, [c.pid], 'bare node:https, one file per path')
   } finally {
@@ -455,6 +522,7 @@ async function ceiling(run: Run): Promise<void> {
 async function nodes(run: Run): Promise<void> {
   run.ctx.progress.status('starting 6 coffer nodes + gateway')
   const t = await startCofferNodes()
+  watch(run, t.pids[0], T.nodes)
   const client = clientFor(t, 'default')
   try {
     await createBucket(client, BUCKET)
@@ -471,8 +539,15 @@ async function nodes(run: Run): Promise<void> {
         fillCofferMeta(t.server!.dataDir, 'bench-template', bucket, n),
       )
     }
-    recordRss(run, T.nodes, t.pids, 'gateway (nodes listed separately)')
+    // The nodes' peaks before two of them are killed; the gateway's after the degraded GETs too.
+    let nodePeaks: number[] = []
+    try {
+      nodePeaks = t.pids.slice(1).map((p) => peakRss(p))
+    } catch (e) {
+      run.rec.notes.push(`${T.nodes}: the nodes' peak RSS not readable (${(e as Error).message})`)
+    }
     await degradedPairs(run, t, { target: T.nodes, client, pid: t.pids[0] }, [...run.plan.nodes, [SMALL, 8]])
+    recordRss(run, T.nodes, [t.pids[0]!], 'gateway (nodes listed separately)', 'node processes', nodePeaks)
   } finally {
     client.destroy()
     await t.stop()
@@ -482,7 +557,7 @@ async function nodes(run: Run): Promise<void> {
 export async function runS3(ctx: SuiteContext): Promise<SuiteResult> {
   const started = performance.now()
   const plan = planFor(ctx.quick)
-  const run: Run = { ctx, rec: new S3Record(), plan }
+  const run: Run = { ctx, rec: new S3Record(), plan, watches: new Map() }
   const withNodes = nodeCommandAvailable()
   if (!withNodes) run.rec.missing.set(T.nodes, '`coffer node` is not in this checkout')
   const withCeph = ctx.peers.includes('ceph')
@@ -510,7 +585,7 @@ export async function runS3(ctx: SuiteContext): Promise<SuiteResult> {
     [T.cofferNoWorkers, ...peers, T.s3rver, T.ceiling],
   )
   tables[0]!.notes = [
-    `${sizeName(MiB)} objects run for a time; ${sizeName(plan.big)} objects for a count (×1: ${plan.timed(plan.big, 1).maxOps} in a row, ×8: one per request). ` +
+    `${sizeName(MiB)} objects run for a time; ${sizeName(16 * MiB)} and ${sizeName(plan.big)} objects for a count (×1: ${plan.timed(plan.big, 1).maxOps} in a row; ×8: ${plan.timed(16 * MiB, 8).maxOps} and ${plan.timed(plan.big, 8).maxOps} requests, 8 at a time). ` +
       'The SDK client runs in the bench process on the same machine as the server, sharing its cores. "–": not measured in this mode.',
     `${T.coffer}: @aws-sdk/client-s3 defaults (CRC32 checksum, aws-chunked trailer on PUT). ${T.cofferPlain} and ${T.s3rver}: ` +
       'requestChecksumCalculation WHEN_REQUIRED (s3rver cannot decode checksum trailers).',

@@ -58,18 +58,24 @@ export const loadavg = (): string =>
  * Starts one gateway per target, SDK-default client (CRC32 aws-chunked trailers). A target is a
  * checkout, optionally with gateway flags: `CHECKOUT+--flag=value+…` (e.g. `../x+--inline-max=0`,
  * the same build with inlining off) and runtime flags for its process marked `node:`
- * (`../x+node:--max-semi-space-size=64`); its `root` is the whole spec, so each prints apart.
+ * (`../x+node:--max-semi-space-size=64`) and environment for it marked `env:`
+ * (`../x+env:GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072`); its `root` is the whole spec,
+ * so each prints apart.
  */
 export async function startGateways(specs: readonly string[]): Promise<AbTarget[]> {
   const targets: AbTarget[] = []
   for (const spec of specs) {
     const [root, ...parts] = spec.split('+') as [string, ...string[]]
-    const flags = parts.filter((p) => !p.startsWith('node:'))
+    const flags = parts.filter((p) => !p.startsWith('node:') && !p.startsWith('env:'))
     const runtimeFlags = parts.filter((p) => p.startsWith('node:')).map((p) => p.slice('node:'.length))
     const { startServer } = (await import(
       `${root}/test/helpers/server.ts`
     )) as typeof import('../../test/helpers/server.ts')
-    const env: Record<string, string> = { COFFER_HEAL_INTERVAL_MS: '3600000', COFFER_SCRUB_INTERVAL_MS: '3600000' }
+    const env: Record<string, string> = {
+      COFFER_HEAL_INTERVAL_MS: '3600000',
+      COFFER_SCRUB_INTERVAL_MS: '3600000',
+      ...specEnv(parts),
+    }
     const dir = `${process.env.PROF}/${targets.length}`
     const extra = [...(process.env.NODE_FLAGS ? process.env.NODE_FLAGS.split(' ') : []), ...runtimeFlags]
     const wrap =
@@ -95,6 +101,18 @@ export async function startGateways(specs: readonly string[]): Promise<AbTarget[
     targets.push({ root: spec, server, client })
   }
   return targets
+}
+
+/** The `env:KEY=VALUE` parts of a target spec as an environment (the value may hold '='). */
+export function specEnv(parts: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const p of parts) {
+    if (!p.startsWith('env:')) continue
+    const kv = p.slice('env:'.length)
+    const at = kv.indexOf('=')
+    if (at > 0) env[kv.slice(0, at)] = kv.slice(at + 1)
+  }
+  return env
 }
 
 /** Per checkout and measure, one value per round. */

@@ -3,6 +3,7 @@
  * throughput beside the baselines, degraded against healthy, 4 KiB latency, listing, peak RSS.
  */
 import type { Metric, Table } from './report.ts'
+import type { RssSegment } from './rss-watch.ts'
 import type { CellCpu, ListResult, ThreadCpu } from './s3-load.ts'
 import { summarize } from './stats.ts'
 import { fmtMbps, fmtMiB, fmtMs, fmtOps, fmtRatio, NA, sizeName } from './table.ts'
@@ -24,12 +25,30 @@ export interface CellRecord {
    * 4 KiB GET cells also the bench client's and the rest of the machine's (CellCpu).
    */
   cpu?: ThreadCpu | CellCpu
+  /** The server's peak RSS during this cell alone (VmHWM reset before it; bench/lib/rss-watch.ts). */
+  rss?: number
+}
+
+/** A server's peak RSS over the whole run and, where it was cut per cell, what set it. */
+export interface RssRecord {
+  target: string
+  bytes: number
+  note: string
+  /** The cell (or the work between cells) during which the whole-run peak was reached. */
+  setBy?: string
+  /** RSS when that segment began: what earlier segments left resident (see rss-watch.ts). */
+  setFrom?: number
+  /** Peak during the ×8 PUT and GET cells of the biggest objects (issue 15's eight 256 MiB transfers). */
+  bigPut8?: number
+  bigGet8?: number
+  /** Every segment's peak, in run order. */
+  segments?: RssSegment[]
 }
 
 export class S3Record {
   readonly cells: CellRecord[] = []
   readonly lists: { target: string; n: number; r: ListResult }[] = []
-  readonly rss: { target: string; bytes: number; note: string }[] = []
+  readonly rss: RssRecord[] = []
   readonly notes: string[] = []
   /** Targets that could not run, with the reason (shown instead of numbers). */
   readonly missing = new Map<string, string>()
@@ -79,6 +98,7 @@ export class S3Record {
           p99ms: l.p99,
           mbps: c.r.mbps,
           opsPerSec: c.r.opsPerSec,
+          ...(c.rss ? { peakRssBytes: c.rss } : {}),
           ...(c.cpu && 'rest' in c.cpu && c.r.ops
             ? {
                 serverMsPerOp: (c.cpu.main * 1000) / c.r.ops,
@@ -113,8 +133,24 @@ export class S3Record {
         target: r.target,
         value: r.bytes,
         unit: 'bytes',
-        extra: { note: r.note },
+        extra: {
+          note: r.note,
+          ...(r.setBy ? { setBy: r.setBy } : {}),
+          ...(r.setFrom ? { setFromBytes: r.setFrom } : {}),
+          ...(r.bigPut8 ? { bigPut8Bytes: r.bigPut8 } : {}),
+          ...(r.bigGet8 ? { bigGet8Bytes: r.bigGet8 } : {}),
+        },
       })
+    for (const r of this.rss)
+      for (const s of r.segments ?? [])
+        out.push({
+          suite: 's3',
+          case: `server peak RSS during ${s.label}`,
+          target: r.target,
+          value: s.bytes,
+          unit: 'bytes',
+          extra: s.startBytes ? { startBytes: s.startBytes } : {},
+        })
     for (const [target, why] of this.missing)
       out.push({ suite: 's3', case: 'all', target, value: null, unit: '', extra: { why } })
     return out
@@ -263,12 +299,46 @@ export class S3Record {
         ],
       })
     }
-    // G. memory
+    // G. memory: the whole run's peak, the cell that set it, and the ×8 cells of the biggest objects.
     if (this.rss.length) {
+      const big = Math.max(0, ...this.cells.map((c) => c.size))
+      const cut = (x: number | undefined, r: RssRecord) => (x ? fmtMiB(x) : r.segments?.length ? '–' : NA)
       tables.push({
-        title: 'Server peak RSS (VmHWM) over the whole run',
-        columns: ['server', 'peak RSS', 'what'],
-        rows: this.rss.map((r) => [r.target, fmtMiB(r.bytes), r.note]),
+        title: 'Server peak RSS (VmHWM): over the whole run, and per cell',
+        columns: [
+          'server',
+          'whole-run peak',
+          'set during',
+          `PUT ${sizeName(big)} ×8`,
+          `GET ${sizeName(big)} ×8`,
+          'what',
+        ],
+        rows: this.rss.map((r) => [
+          r.target,
+          fmtMiB(r.bytes),
+          r.setBy ? r.setBy + (r.setFrom ? ` (from ${fmtMiB(r.setFrom)})` : '') : NA,
+          cut(r.bigPut8, r),
+          cut(r.bigGet8, r),
+          r.note,
+        ]),
+        notes: [
+          'Per cell: the high-water mark is reset (`echo 5 > /proc/<pid>/clear_refs`) before each cell and read after it; ' +
+            'the work between cells (start-up, verification, listing fills) is a segment of its own. ' +
+            'A reset starts from the RSS of that moment, and a Node process seldom gives memory back: "from" is the RSS a segment began with, what earlier segments left resident. ' +
+            `The ×8 columns are ${sizeName(big)} objects, 8 at a time (issue 15: ≤ 300 MiB with eight 256 MiB transfers). ` +
+            'Each cell’s peak is in the JSON (peakRssBytes); the highest segments of each server are listed below.',
+          ...this.rss
+            .filter((r) => r.segments?.length)
+            .map(
+              (r) =>
+                `${r.target}, highest: ` +
+                [...r.segments!]
+                  .sort((a, b) => b.bytes - a.bytes)
+                  .slice(0, 4)
+                  .map((s) => `${s.label} ${fmtMiB(s.bytes)}${s.startBytes ? ` (from ${fmtMiB(s.startBytes)})` : ''}`)
+                  .join('; '),
+            ),
+        ],
       })
     }
     return tables
