@@ -34,11 +34,18 @@ const MAX_FREE_SOCKETS = 32
  */
 export const FREE_SOCKET_TIMEOUT_MS = 100_000
 /**
- * Stream buffer size on both body directions: Node's 16 KiB default halves loopback TLS throughput
+ * Stream buffer size of shard PUT bodies: Node's 16 KiB default halves loopback TLS throughput
  * (docs/architecture.md §8). Same value as the server adapter's BODY_HIGH_WATER_MARK (not imported: node.ts
  * pulls in @hono/node-server, which the Deno and Bun paths must not load).
  */
 const BODY_HIGH_WATER_MARK = 1024 * 1024
+/**
+ * What a node's response may have waiting on the gateway: one block and its CRC (256 KiB by
+ * default), as the stripe reader takes one block per shard at a time. With 1 MiB, the 4–6 shard
+ * responses of each GET held ≈ 25 MiB of buffers in use, and eight six-node 256 MiB GETs peaked at
+ * ≈ 450 MiB of gateway RSS; with 256 KiB, 360 MiB and less CPU per GiB (docs/architecture.md §8).
+ */
+const RESPONSE_HIGH_WATER_MARK = 256 * 1024
 
 export function detectRuntime(): FetchRuntime {
   const g = globalThis as { Deno?: unknown; Bun?: unknown }
@@ -144,7 +151,7 @@ function nodeFetch(tls: ClusterTls): ClusterFetchHandle {
           headers,
           signal: req.signal,
           // Response socket buffer (Node ≥ 20 accepts it; @types/node lags).
-          highWaterMark: BODY_HIGH_WATER_MARK,
+          highWaterMark: RESPONSE_HIGH_WATER_MARK,
         } as RequestOptions,
         (res) => {
           const status = res.statusCode ?? 502
@@ -153,7 +160,7 @@ function nodeFetch(tls: ClusterTls): ClusterFetchHandle {
           // Node's own chunks, no copy (node-web-body.ts), read only as the consumer pulls (paused
           // while 1 MiB waits); a response cut short errors the body; cancel destroys the
           // response, so a half-read connection never goes back to the pool.
-          const body = noBody ? null : nodeWebBody(res, { queueBytes: BODY_HIGH_WATER_MARK, onCancel: 'destroy' })
+          const body = noBody ? null : nodeWebBody(res, { queueBytes: RESPONSE_HIGH_WATER_MARK, onCancel: 'destroy' })
           resolve(new Response(body, { status, headers: responseHeaders(res) }))
         },
       )
