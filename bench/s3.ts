@@ -82,10 +82,11 @@ function planFor(quick: boolean): Plan {
   // 16 MiB ×8 is one of the comparison rows against Ceph RGW (issue: faster than Ceph).
   const throughput = cross([MiB, 16 * MiB, big], [1, 8])
   const bigCount = quick ? 2 : 3
-  // ×8 cells of big objects run three waves' worth (24 requests, 8 at a time): one wave of 16 MiB
-  // is about a second of data, too short to be more than noise. The quick run keeps one wave of
-  // its 64 MiB objects (three took it past 5 minutes).
-  const waves = (size: number) => (quick && size > 16 * MiB ? 1 : 3)
+  // ×8 cells of 16 MiB run three waves' worth (24 requests, 8 at a time): one wave is about a
+  // second of data, too short to be more than noise. Bigger objects keep one wave (8 × 64 or
+  // 256 MiB is seconds already; three took the quick run past 5 minutes and would add ≈ 8 GiB per
+  // target to the full one).
+  const waves = (size: number) => (size > 16 * MiB ? 1 : 3)
   return {
     big,
     throughput,
