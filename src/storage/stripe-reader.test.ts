@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { BytePool, releaseBytes } from '../util/byte-pool.ts'
 import { readAll, rechunk, streamFromBytes } from '../util/streams.ts'
 import { downStore, makeRig, openCounting, pseudoRandom, sha256, type Rig } from './erasure-storage.testkit.ts'
-import type { ErasureLayout } from './object-storage.ts'
+import type { DataLayout, ErasureLayout } from './object-storage.ts'
 import type { ShardStore } from './shard-store.ts'
 
 // Degraded reads must not pay for a failed block with a full extra round: the replacement (parity)
@@ -158,6 +158,22 @@ class CountingPool extends BytePool {
   }
 }
 
+/** Reads [start, end) as decrypt-stream does: each view used, then released once. */
+async function readReleasing(r: Rig, layout: DataLayout, start: number, end: number): Promise<Uint8Array> {
+  const out = new Uint8Array(end - start)
+  let at = 0
+  const reader = r.storage.read(layout, start, end).getReader()
+  for (let i = 0; i < 1000; i++) {
+    const { done, value } = await reader.read()
+    if (done) break
+    out.set(value, at)
+    at += value.length
+    releaseBytes(value)
+  }
+  expect(at).toBe(end - start)
+  return out
+}
+
 describe('stripe reader, degraded, pooled buffers', () => {
   it('gives parity reads back and rebuilds data into pooled buffers: a second degraded read takes no fresh memory', async () => {
     const readPool = new CountingPool(64 << 20)
@@ -176,21 +192,7 @@ describe('stripe reader, degraded, pooled buffers', () => {
     const stores = (layout as ErasureLayout).stores
     down.add(stores[0]!)
     down.add(stores[1]!)
-    /** Reads [start, end) as decrypt-stream does: each view used, then released once. */
-    const read = async (start: number, end: number) => {
-      const out = new Uint8Array(end - start)
-      let at = 0
-      const reader = r.storage.read(layout, start, end).getReader()
-      for (let i = 0; i < 1000; i++) {
-        const { done, value } = await reader.read()
-        if (done) break
-        out.set(value, at)
-        at += value.length
-        releaseBytes(value)
-      }
-      expect(at).toBe(end - start)
-      return out
-    }
+    const read = (start: number, end: number) => readReleasing(r, layout, start, end)
     expect(sha256(await read(0, body.length))).toBe(sha256(body))
     expect(blockPool.fresh).toBeGreaterThan(0) // the rebuilt blocks were leased
     const fresh = { read: readPool.fresh, rebuild: blockPool.fresh }
@@ -215,21 +217,7 @@ describe('stripe reader, blocks that arrive in pieces', () => {
     const block = 256 * 1024
     const body = pseudoRandom(4 * 4 * block + 1000, 9)
     const { layout } = await r.storage.write('pieces', streamFromBytes(body))
-    /** Reads [start, end) as decrypt-stream does: each view used, then released once. */
-    const read = async (start: number, end: number) => {
-      const out = new Uint8Array(end - start)
-      let at = 0
-      const reader = r.storage.read(layout, start, end).getReader()
-      for (let i = 0; i < 1000; i++) {
-        const { done, value } = await reader.read()
-        if (done) break
-        out.set(value, at)
-        at += value.length
-        releaseBytes(value)
-      }
-      expect(at).toBe(end - start)
-      return out
-    }
+    const read = (start: number, end: number) => readReleasing(r, layout, start, end)
     expect(sha256(await read(0, body.length))).toBe(sha256(body))
     expect(blockPool.fresh).toBeGreaterThan(0) // the joined blocks were leased
     const fresh = blockPool.fresh
