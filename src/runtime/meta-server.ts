@@ -4,12 +4,13 @@
  * whose token lives in the cluster file, and prints the `--meta` URL gateways start with.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { access, constants, mkdir } from 'node:fs/promises'
+import { access, constants } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join, resolve } from 'node:path'
 import { toBase64 } from '../util/bytes.ts'
 import type { Output, RuntimeAdapter } from './adapter.ts'
 import { parseFlags, usageError, type CommandSpec } from './args.ts'
+import { makeDirs } from './durable-file.ts'
 import { addClusterMeta, loadCluster } from './cluster.ts'
 import { commandHelp } from './help.ts'
 
@@ -144,7 +145,7 @@ export async function startMetaServer(
   }
   const bin = await sqldBinary(env)
   const dbPath = join(resolve(c.dataDir), SQLD_DIR)
-  await mkdir(resolve(c.dataDir), { recursive: true })
+  await makeDirs(resolve(c.dataDir)) // its entry durable: sqld's files live under it
   const url = metaUrl(c.host, c.port)
   const args = ['--db-path', dbPath, '--http-listen-addr', `${c.host}:${c.port}`, '--no-welcome']
   const [cmd, argv] = (await tiedToParent(runtime)) ? [SETPRIV, [...PDEATHSIG, bin, ...args]] : [bin, args]
