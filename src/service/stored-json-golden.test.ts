@@ -5,7 +5,10 @@ import { bootstrapLayout, parseClusterLayout, withNode } from '../storage/cluste
 import { parseDataLayout } from '../storage/index.ts'
 import { pseudoRandom } from '../storage/erasure-storage.testkit.ts'
 import { streamFromBytes } from '../util/streams.ts'
+import * as meta from '../meta/index.ts'
 import { putBucketPublicAccessBlock } from './bucket-access.ts'
+import { type CorsRule, getBucketCors, putBucketCors } from './bucket-cors.ts'
+import { getBucketEncryption, putBucketEncryption } from './bucket-encryption.ts'
 import { createBucket } from './buckets.ts'
 import { parseEncryptionRecord } from './encryption.ts'
 import { type GcRig, openGcRig } from './gc.testkit.ts'
@@ -75,6 +78,11 @@ const GOLDEN = {
     '{"v":1,"version":2,"nodes":[{"id":"https://10.0.1.5:9100","address":"https://10.0.1.5:9100",' +
     '"capacity":1099511627776,"zone":"https://10.0.1.5:9100","state":"active"},{"id":"https://10.0.1.6:9100",' +
     '"address":"https://10.0.1.6:9100","capacity":2199023255552,"zone":"dc1-a","state":"active","rack":"r3"}]}',
+  /** settings['bucket-cors/<bucket id>'] and settings['bucket-encryption/<bucket id>']. */
+  cors:
+    '[{"id":"web","allowedOrigins":["https://app.example"],"allowedMethods":["GET","PUT"],' +
+    '"allowedHeaders":["*"],"exposeHeaders":["ETag"],"maxAgeSeconds":600}]',
+  bucketEncryption: '{"v":1,"algorithm":"aws:kms","kmsKeyId":"alias/backups","bucketKeyEnabled":true}',
   /** gc_queue.layout of a shard a move left behind. */
   shardGarbage: '{"v":1,"shard":{"id":"0f6c2b3e","index":4,"store":"https://10.0.1.5:9100"}}',
 } as const
@@ -313,6 +321,43 @@ describe('stored JSON: what today’s code writes has the golden shapes', () => 
     expect((json(plain.lifecycle) as { rules: { id: string }[] }).rules[0]!.id).toBe('expire-logs')
     expect(plain.public_access_block).toBe(GOLDEN.publicAccessBlock)
     expect(json(plain.tags)).toEqual(json(GOLDEN.tags))
+  })
+
+  it('bucket settings rows: written as the golden texts, and those texts read back', async () => {
+    g = await openGcRig()
+    const { svc, actor } = g
+    await createBucket(svc, actor, 'written', 'us-east-1')
+    await createBucket(svc, actor, 'stored', 'us-east-1')
+    await putBucketCors(svc, actor, 'written', json(GOLDEN.cors) as CorsRule[])
+    await putBucketEncryption(svc, actor, 'written', {
+      algorithm: 'aws:kms',
+      kmsKeyId: 'alias/backups',
+      bucketKeyEnabled: true,
+    })
+    const ids = new Map((await rows(g, 'select name, id from buckets')).map((r) => [String(r.name), String(r.id)]))
+    const setting = async (key: string) => (await meta.getSetting(svc.db, key)) ?? null
+    expect(await setting(`bucket-cors/${ids.get('written')}`)).toBe(GOLDEN.cors)
+    expect(await setting(`bucket-encryption/${ids.get('written')}`)).toBe(GOLDEN.bucketEncryption)
+
+    // Rows as an earlier gateway left them: the texts alone, read through the use cases.
+    await meta.setSetting(svc.db, `bucket-cors/${ids.get('stored')}`, GOLDEN.cors)
+    await meta.setSetting(svc.db, `bucket-encryption/${ids.get('stored')}`, GOLDEN.bucketEncryption)
+    expect(await getBucketCors(svc, actor, 'stored')).toEqual([
+      {
+        id: 'web',
+        allowedOrigins: ['https://app.example'],
+        allowedMethods: ['GET', 'PUT'],
+        allowedHeaders: ['*'],
+        exposeHeaders: ['ETag'],
+        maxAgeSeconds: 600,
+      },
+    ])
+    expect(await getBucketEncryption(svc, actor, 'stored')).toEqual({
+      v: 1,
+      algorithm: 'aws:kms',
+      kmsKeyId: 'alias/backups',
+      bucketKeyEnabled: true,
+    })
   })
 
   it('cluster layouts as bootstrap and `node add` make them', () => {
