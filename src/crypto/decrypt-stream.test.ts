@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createNodeAead } from '../runtime/aead-node.ts'
 import { BytePool } from '../util/byte-pool.ts'
 import { concatBytes } from '../util/bytes.ts'
+import { streamFromBytes } from '../util/streams.ts'
 import { createWebCryptoAead } from './aead.ts'
 import { DecryptError, decryptRange } from './decrypt-stream.ts'
 import type { PackageOptions } from './encrypt-stream.ts'
@@ -190,6 +191,51 @@ describe('decryptRange plumbing', () => {
     expect(got.error).toBeUndefined()
     expect(asked).toEqual([[2 * S, 5 * S]])
     expect(got.bytes).toEqual(plain.subarray(2 * P + 1, 4 * P + 2))
+  })
+
+  it('reads unchecked first, and from a failing package on again with checks, in chunks of any cut', async () => {
+    // Storage that skips its checks hands on a damaged byte; with checks it reads around it (parity).
+    const size = 6 * P + 77
+    const plain = pattern(size, 5)
+    const opts = options()
+    const cipher = await encryptAll(plain, opts)
+    const rotten = cipher.slice()
+    rotten[3 * S + 1000]! ^= 0x40 // package 3
+    const asked: [number, number, boolean][] = []
+    const open = (s: number, e: number, checked: boolean) => {
+      asked.push([s, e, checked])
+      return streamFromBytes((checked ? cipher : rotten).subarray(s, e), 50_000)
+    }
+    for (const [start, end] of [
+      [0, size],
+      [P + 9, 5 * P],
+    ] as const) {
+      asked.length = 0
+      const got = await drain(decryptRange(open, size, start, end, opts))
+      expect(got.error).toBeUndefined()
+      expect(got.bytes).toEqual(plain.subarray(start, end))
+      expect(asked).toEqual([
+        [Math.floor(start / P) * S, Math.min(Math.ceil(end / P) * S, cipher.length), false],
+        [3 * S, Math.min(Math.ceil(end / P) * S, cipher.length), true],
+      ])
+    }
+    // Damage that checked storage returns as well is a DecryptError, after one re-read.
+    asked.length = 0
+    const bad = await drain(
+      decryptRange(
+        (s, e, c) => {
+          asked.push([s, e, c])
+          return streamFromBytes(rotten.subarray(s, e))
+        },
+        size,
+        0,
+        size,
+        opts,
+      ),
+    )
+    expect(bad.error).toBeInstanceOf(DecryptError)
+    expect(bad.bytes).toEqual(plain.subarray(0, 3 * P))
+    expect(asked.map((a) => a[2])).toEqual([false, true])
   })
 
   it('passes storage errors through unchanged and never opens storage for an empty range', async () => {

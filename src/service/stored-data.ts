@@ -191,11 +191,18 @@ interface SegmentSource {
   inline: ReadonlyMap<string, Uint8Array>
 }
 
-/** Stored bytes [s, e) of one segment: from its shards, or from its bytes in the metadata. */
-function storedBytes(source: SegmentSource, seg: Segment): (s: number, e: number) => ReadableStream<Uint8Array> {
+/**
+ * Stored bytes [s, e) of one segment: from its shards, or from its bytes in the metadata.
+ * `checked` false lets the shards' block checksums go unchecked: only for ciphertext, whose
+ * packages decryptRange authenticates (and reads again with checks when one fails).
+ */
+function storedBytes(
+  source: SegmentSource,
+  seg: Segment,
+): (s: number, e: number, checked: boolean) => ReadableStream<Uint8Array> {
   if (!seg.inline) {
     const layout = seg.layout
-    return (s, e) => source.storage.read(layout, s, e)
+    return (s, e, checked) => source.storage.read(layout, s, e, { verify: checked })
   }
   const bytes = source.inline.get(seg.inline.id)
   if (!bytes) throw new Error(`inline segment ${seg.inline.id} was read without its bytes`)
@@ -210,7 +217,7 @@ function openSegment(
   decryption?: Decryption,
 ): ReadableStream<Uint8Array> {
   const read = storedBytes(source, seg)
-  if (!seg.crypto) return read(from, to)
+  if (!seg.crypto) return read(from, to, true)
   if (!decryption) throw new Error('an encrypted segment was read without its object key')
   const prefix = fromBase64(seg.crypto.prefix)
   if (!prefix) throw new Error('an encrypted segment has a malformed nonce prefix')

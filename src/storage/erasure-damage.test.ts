@@ -157,6 +157,22 @@ describe('damage decided per stripe', () => {
     expect(now.map((s) => s.ino)).toEqual(inodes.map((s) => s.ino))
   })
 
+  it('verify: false hands a bad block on as it is and reports nothing; the default reads around it', async () => {
+    // For a caller that authenticates the bytes itself (D@RE) and asks again with checks on a failure.
+    const bad: number[][] = []
+    const r = await rig(CHECKSUM_CRC32_BOUND, (_, b) => bad.push(b))
+    const body = pseudoRandom(SIZE, 37)
+    const l = (await r.storage.write('obj-v', streamFromBytes(body))).layout as ErasureLayout
+    await flipBlock(r, l, 2, 1)
+    const at = STRIPE + 2 * BLOCK + 17
+    const unchecked = await readAll(r.storage.read(l, 0, SIZE, { verify: false }), SIZE)
+    expect(unchecked[at]).toBe(body[at]! ^ 0x40)
+    expect(Buffer.from(unchecked).equals(Buffer.from(body))).toBe(false)
+    expect(bad).toEqual([])
+    await readsBack(r, l, body)
+    expect(bad[0]).toEqual([2])
+  })
+
   it('three bad blocks in one stripe: that stripe is lost; heal refuses and writes nothing', async () => {
     const r = await rig(CHECKSUM_CRC32_BOUND)
     const body = pseudoRandom(SIZE, 32)

@@ -120,7 +120,7 @@ export function createErasureStorage(opts: ErasureStorageOptions): ErasureStorag
 
   return {
     write: (id, body, o) => writeStripes(ctx, settings, id, body, o?.exclude),
-    read: (layout, start, end) => readRange(ctx, layout, start, end),
+    read: (layout, start, end, opts) => readRange(ctx, layout, start, end, opts),
     async remove(dataLayout) {
       const layout = erasureLayout(dataLayout)
       const results = await Promise.allSettled(

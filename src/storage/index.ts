@@ -10,6 +10,7 @@ export {
   isDataLayout,
   type ObjectStorage,
   parseDataLayout,
+  type ReadOptions,
   type WriteResult,
 } from './object-storage.ts'
 export { createDiskStore, fanOut, isShardName, type DiskStore } from './disk-store.ts'

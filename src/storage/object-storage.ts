@@ -66,6 +66,17 @@ export interface WriteOptions {
   exclude?: ReadonlySet<string>
 }
 
+export interface ReadOptions {
+  /**
+   * false: blocks are not checked against their checksums (default true). Only for a caller that
+   * authenticates every byte it is handed (D@RE: each package's GCM tag) and, when a check of its
+   * own fails, reads that part again with `verify` on — which is what lets a damaged block fall
+   * back to parity and be queued for healing. Saves the block CRC32, about a tenth of a big GET's
+   * request-thread CPU (docs/architecture.md §8).
+   */
+  verify?: boolean
+}
+
 export interface ObjectStorage {
   /**
    * Streams `body` to the stores. Resolves only once the data is durable. If `body` errors
@@ -75,7 +86,7 @@ export interface ObjectStorage {
    */
   write(id: string, body: ReadableStream<Uint8Array>, opts?: WriteOptions): Promise<WriteResult>
   /** Streams bytes [start, end) of the payload. */
-  read(layout: DataLayout, start: number, end: number): ReadableStream<Uint8Array>
+  read(layout: DataLayout, start: number, end: number, opts?: ReadOptions): ReadableStream<Uint8Array>
   /** Deletes the payload's shards; missing shards are fine. */
   remove(layout: DataLayout): Promise<void>
 }

@@ -7,7 +7,7 @@ import { releaseBytes } from '../util/byte-pool.ts'
 import { BlockCursor, BlockError } from './block-cursor.ts'
 import { erasureLayout, geometryOf, offsetsOf, QuorumError, shardTarget, type EngineContext } from './erasure-common.ts'
 import { blockLength, checkRange, sliceOf, stripeSpan, type StripeSlice } from './geometry.ts'
-import type { DataLayout } from './object-storage.ts'
+import type { DataLayout, ReadOptions } from './object-storage.ts'
 
 /** Stripes read ahead of the consumer: bounded memory per read (2 MiB at 4+2, 256 KiB blocks). */
 const READ_AHEAD_STRIPES = 2
@@ -17,6 +17,7 @@ export function readRange(
   dataLayout: DataLayout,
   start: number,
   end: number,
+  opts: ReadOptions = {},
 ): ReadableStream<Uint8Array> {
   const layout = erasureLayout(dataLayout)
   const g = geometryOf(layout)
@@ -30,7 +31,16 @@ export function readRange(
   const cursors = Array.from(
     { length: n },
     (_, i) =>
-      new BlockCursor(shardTarget(ctx, layout, i, checksum), g, o, checksum, last, ctx.readTimeoutMs, ctx.blockPool),
+      new BlockCursor(
+        shardTarget(ctx, layout, i, checksum),
+        g,
+        o,
+        checksum,
+        last,
+        ctx.readTimeoutMs,
+        ctx.blockPool,
+        opts.verify !== false,
+      ),
   )
   /** Shards found missing, down or late: never asked again during this read. */
   const dropped = new Set<number>()
