@@ -12,7 +12,7 @@
  *             TLS options and agent settings);
  *   tcp     — gateway ↔ nodes over plain HTTP/TCP (what a "trusted cluster network" would buy);
  *   ceiling — the one-hop HTTPS ceiling (client ↔ one process writing one file per path, no
- *             fsync), bench/https-ceiling.ts, as bench/s3.ts measures it.
+ *             fsync): bench/lib/ceiling-server.ts, as bench/s3.ts measures it, driven by the same client.
  * Workloads as bench/s3.ts's comparison rows: PUT and GET of 256 MiB ×1 (3 in a row) and 16 MiB ×8
  * (24 requests, 8 at a time); `sync` (untimed) before the GETs. Per cell: MB/s (10^6 B/s) and CPU
  * seconds per GiB (user + system from /proc) of the gateway (the ceiling's one process), the six
@@ -27,7 +27,6 @@ import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { ensureLocalTls, issueClientCert, TLS_DIR, CA_KEY_FILE } from '../src/runtime/tls-ca.ts'
 import { patternStream } from '../test/helpers/big-object.ts'
-import { startCeiling } from './https-ceiling.ts'
 import { cpuOf, loadavg, roundOrder } from './lib/ab.ts'
 import { type Child, selfSignedCert, spawnEntry, tempDir } from './lib/child.ts'
 import { cleanupAll } from './lib/cleanup.ts'
@@ -51,6 +50,8 @@ interface Target {
   /** The process that answers the client (gateway, or the ceiling's one process). */
   pid: number
   nodePids: number[]
+  /** Negotiated TLS of each hop, for the report. */
+  cipher(): string
   /** The children's stderr tails (for an error report). */
   stderr(): string
   put(path: string, body: Readable, size: number): Promise<void>
@@ -58,9 +59,13 @@ interface Target {
   stop(): Promise<void>
 }
 
-/** The HTTPS ceiling's client (bench/https-ceiling.ts), pointed at a relay gateway. */
+/** The HTTPS ceiling's client (bench/https-ceiling.ts), for every target here. */
 function client(port: number, ca: string) {
-  const agent = new Agent({ ca, keepAlive: true, maxSockets: 64 })
+  // timeout: idle sockets are closed by this side after 4 s, before the servers' keep-alive (Node's
+  // default 5 s) does: a socket the server closes just as a request goes out on it is a "socket
+  // hang up" (seen here when `sync` and a 256 MiB cell left a ×8 cell's sockets idle for > 5 s).
+  // A request's own timeout (300 s) replaces it while the socket is in use.
+  const agent = new Agent({ ca, keepAlive: true, maxSockets: 64, timeout: 4_000 })
   let cipher = ''
   const call = (method: string, path: string, body?: Readable, size = 0) =>
     new Promise<number>((resolve, reject) => {
@@ -123,7 +128,7 @@ async function startRelay(variant: 'mtls' | 'tcp', dir: string, front: ReturnTyp
   if (tls) gwArgs.push(tls.gwCert, tls.gwKey, tls.ca)
   const gw = await spawnEntry(`relay ${variant} gateway`, join(import.meta.dirname, 'lib/relay-gateway.ts'), gwArgs)
   const c = client(gw.port, front.cert)
-  const target: Target & { cipher: () => string } = {
+  const target: Target = {
     name: `relay ${variant}`,
     pid: gw.pid,
     nodePids: nodes.map((n) => n.pid),
@@ -232,15 +237,27 @@ try {
   for (const v of VARIANTS) {
     if (v === 'mtls' || v === 'tcp') targets.push(await startRelay(v, join(tmp.dir, v), front))
     else if (v === 'ceiling') {
-      const c = await startCeiling()
+      // bench/https-ceiling.ts's server, started here so that the same client drives it.
+      const dir = join(tmp.dir, 'ceiling')
+      execFileSync('mkdir', ['-p', dir])
+      const p = await spawnEntry('https ceiling', join(import.meta.dirname, 'lib/ceiling-server.ts'), [
+        dir,
+        front.keyFile,
+        front.certFile,
+      ])
+      const c = client(p.port, front.cert)
       targets.push({
         name: 'https ceiling',
-        pid: c.pid,
+        pid: p.pid,
         nodePids: [],
-        stderr: () => '',
+        stderr: p.stderr,
         put: c.put,
         get: c.get,
-        stop: c.stop,
+        cipher: () => `${c.cipher()} (one hop)`,
+        stop: async () => {
+          c.destroy()
+          await p.stop()
+        },
       })
     } else throw new Error(`unknown variant ${v} (mtls, tcp, ceiling)`)
   }
@@ -254,8 +271,7 @@ try {
     for (const t of roundOrder(targets, r)) await round(t)
     console.error(`round ${r} done, load ${loadavg()}`)
   }
-  for (const t of targets)
-    if ('cipher' in t) console.log(`${t.name}: client ↔ gateway ${(t as { cipher: () => string }).cipher()}`)
+  for (const t of targets) console.log(`${t.name}: client ↔ gateway ${t.cipher()}`)
   for (const [who, m] of Object.entries(results))
     for (const [what, v] of Object.entries(m))
       console.log(
