@@ -18,7 +18,8 @@
  * seconds per GiB (user + system from /proc) of the gateway (the ceiling's one process), the six
  * nodes, this process (the client) and the rest of the machine. Prints medians and every round.
  * Usage: node --import tsx bench/relay-ceiling.ts
- * Env: ROUNDS (3), VARIANTS (mtls,tcp,ceiling), BIG_MIB (256), MID_MIB (16).
+ * Env: ROUNDS (3), VARIANTS (mtls,tcp,ceiling; also mtls-nosync, tcp-nosync: nodes without the
+ * fdatasync, to see what durability costs the PUT floor), BIG_MIB (256), MID_MIB (16).
  */
 import { execFileSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -114,13 +115,14 @@ async function clusterTls(dir: string) {
   }
 }
 
-async function startRelay(variant: 'mtls' | 'tcp', dir: string, front: ReturnType<typeof selfSignedCert>) {
-  const tls = variant === 'mtls' ? await clusterTls(join(dir, 'cluster')) : undefined
+async function startRelay(variant: string, dir: string, front: ReturnType<typeof selfSignedCert>) {
+  const tls = variant.startsWith('mtls') ? await clusterTls(join(dir, 'cluster')) : undefined
+  const nosync = variant.endsWith('-nosync') ? '-nosync' : ''
   const nodes: Child[] = []
   for (let i = 0; i < 6; i++) {
     const data = join(dir, `n${i}`)
     execFileSync('mkdir', ['-p', data])
-    const args = tls ? [data, 'tls', tls.nodeKey, tls.nodeCert, tls.ca] : [data, 'plain']
+    const args = tls ? [data, `tls${nosync}`, tls.nodeKey, tls.nodeCert, tls.ca] : [data, `plain${nosync}`]
     nodes.push(await spawnEntry(`relay ${variant} node ${i}`, join(import.meta.dirname, 'lib/relay-node.ts'), args))
   }
   const ports = nodes.map((n) => n.port).join(',')
@@ -235,7 +237,7 @@ try {
   const front = selfSignedCert(tmp.dir)
   const targets: Target[] = []
   for (const v of VARIANTS) {
-    if (v === 'mtls' || v === 'tcp') targets.push(await startRelay(v, join(tmp.dir, v), front))
+    if (/^(mtls|tcp)(-nosync)?$/.test(v)) targets.push(await startRelay(v, join(tmp.dir, v), front))
     else if (v === 'ceiling') {
       // bench/https-ceiling.ts's server, started here so that the same client drives it.
       const dir = join(tmp.dir, 'ceiling')
@@ -259,7 +261,7 @@ try {
           await p.stop()
         },
       })
-    } else throw new Error(`unknown variant ${v} (mtls, tcp, ceiling)`)
+    } else throw new Error(`unknown variant ${v} (mtls, tcp, ceiling, mtls-nosync, tcp-nosync)`)
   }
   // Untimed warm-up: connections (handshakes), JIT, the first files of each node.
   for (const t of targets) {

@@ -5,7 +5,8 @@
  * `GET /s/NAME?offset=N&length=N` sends that range from the file (in the page cache) in 256 KiB
  * reads into reused buffers, as Coffer's node fast path does (src/runtime/node-shard-routes.ts).
  * Args: DIR tls KEY CERT CA (mutual TLS: only clients with a certificate from CA, Coffer's server
- * TLS options) or DIR plain (HTTP over TCP). Prints "listening PORT".
+ * TLS options) or DIR plain (HTTP over TCP); `tls-nosync` / `plain-nosync` skip the fdatasync.
+ * Prints "listening PORT".
  */
 import { close as closeCb, createWriteStream, fdatasync as fdatasyncCb, open as openCb, readFileSync } from 'node:fs'
 import { open } from 'node:fs/promises'
@@ -18,6 +19,9 @@ import { promisify } from 'node:util'
 import { CIPHER_STRING, TLS_MAX_VERSION, TLS_MIN_VERSION } from '../../src/runtime/tls-options.ts'
 
 const [dir, mode, keyFile, certFile, caFile] = process.argv.slice(2) as [string, string, string?, string?, string?]
+const tls = mode.startsWith('tls')
+/** `…-nosync`: no fdatasync (what durability costs the PUT floor; not what Coffer does). */
+const sync = !mode.endsWith('-nosync')
 /** Coffer's default block (src/storage/geometry.ts DEFAULT_BLOCK_SIZE): one read per block. */
 const READ_UNIT = 256 * 1024
 /** Socket and body buffers as Coffer's Node adapter sets them (BODY_HIGH_WATER_MARK, src/runtime/node.ts). */
@@ -42,7 +46,7 @@ async function put(file: string, req: IncomingMessage, res: ServerResponse): Pro
   const fd = await openFd(file, 'w')
   try {
     await pipeline(req, createWriteStream('', { fd, autoClose: false, highWaterMark: HIGH_WATER_MARK }))
-    await fdatasync(fd)
+    if (sync) await fdatasync(fd)
   } finally {
     await closeFd(fd)
   }
@@ -87,25 +91,24 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
 }
 
 const common = { highWaterMark: HIGH_WATER_MARK, noDelay: true, keepAliveTimeout: 115_000 }
-const server =
-  mode === 'tls'
-    ? createHttpsServer(
-        {
-          ...common,
-          key: readFileSync(keyFile!),
-          cert: readFileSync(certFile!),
-          ca: readFileSync(caFile!),
-          requestCert: true,
-          rejectUnauthorized: true,
-          minVersion: TLS_MIN_VERSION,
-          maxVersion: TLS_MAX_VERSION,
-          ciphers: CIPHER_STRING,
-          honorCipherOrder: true,
-        },
-        handle,
-      )
-    : createHttpServer(common, handle)
-server.on(mode === 'tls' ? 'secureConnection' : 'connection', raiseWriteHighWaterMark)
+const server = tls
+  ? createHttpsServer(
+      {
+        ...common,
+        key: readFileSync(keyFile!),
+        cert: readFileSync(certFile!),
+        ca: readFileSync(caFile!),
+        requestCert: true,
+        rejectUnauthorized: true,
+        minVersion: TLS_MIN_VERSION,
+        maxVersion: TLS_MAX_VERSION,
+        ciphers: CIPHER_STRING,
+        honorCipherOrder: true,
+      },
+      handle,
+    )
+  : createHttpServer(common, handle)
+server.on(tls ? 'secureConnection' : 'connection', raiseWriteHighWaterMark)
 server.listen(0, '127.0.0.1', () => console.log(`listening ${(server.address() as { port: number }).port}`))
 process.on('SIGTERM', () => {
   server.closeAllConnections()
