@@ -22,6 +22,7 @@
  * fdatasync, to see what durability costs the PUT floor), BIG_MIB (256), MID_MIB (16).
  */
 import { execFileSync } from 'node:child_process'
+import { createHash, type Hash } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { Agent, request } from 'node:https'
 import { join } from 'node:path'
@@ -56,7 +57,8 @@ interface Target {
   /** The children's stderr tails (for an error report). */
   stderr(): string
   put(path: string, body: Readable, size: number): Promise<void>
-  get(path: string): Promise<number>
+  /** Downloads `path`; resolves with the byte count (and feeds `hash`, when given). */
+  get(path: string, hash?: Hash): Promise<number>
   stop(): Promise<void>
 }
 
@@ -68,7 +70,7 @@ function client(port: number, ca: string) {
   // A request's own timeout (300 s) replaces it while the socket is in use.
   const agent = new Agent({ ca, keepAlive: true, maxSockets: 64, timeout: 4_000 })
   let cipher = ''
-  const call = (method: string, path: string, body?: Readable, size = 0) =>
+  const call = (method: string, path: string, body?: Readable, size = 0, hash?: Hash) =>
     new Promise<number>((resolve, reject) => {
       const headers = method === 'PUT' ? { 'content-length': size } : {}
       const req = request({ host: '127.0.0.1', port, method, path, agent, headers, timeout: 300_000 }, (res) => {
@@ -77,7 +79,10 @@ function client(port: number, ca: string) {
           cipher = `${s.getProtocol()} ${s.getCipher().name}`
         }
         let n = 0
-        res.on('data', (c: Buffer) => (n += c.length))
+        res.on('data', (c: Buffer) => {
+          n += c.length
+          hash?.update(c)
+        })
         res.on('end', () =>
           res.statusCode === 200 ? resolve(n) : reject(new Error(`relay ${method} ${path}: HTTP ${res.statusCode}`)),
         )
@@ -90,7 +95,7 @@ function client(port: number, ca: string) {
     })
   return {
     put: async (path: string, body: Readable, size: number) => void (await call('PUT', path, body, size)),
-    get: (path: string) => call('GET', path),
+    get: (path: string, hash?: Hash) => call('GET', path, undefined, 0, hash),
     cipher: () => cipher,
     destroy: () => agent.destroy(),
   }
@@ -263,10 +268,14 @@ try {
       })
     } else throw new Error(`unknown variant ${v} (mtls, tcp, ceiling, mtls-nosync, tcp-nosync)`)
   }
-  // Untimed warm-up: connections (handshakes), JIT, the first files of each node.
+  // Untimed warm-up (connections, JIT, the first files of each node) that also checks the
+  // relay gives back the bytes it was given: stripes cut and joined in the right order.
   for (const t of targets) {
-    await t.put('/warm', patternStream(4 * MiB, 7).stream, 4 * MiB)
-    if ((await t.get('/warm')) !== 4 * MiB) throw new Error(`${t.name}: warm-up GET short`)
+    const sent = patternStream(4 * MiB, 7)
+    await t.put('/warm', sent.stream, 4 * MiB)
+    const back = createHash('sha256')
+    if ((await t.get('/warm', back)) !== 4 * MiB || back.digest('hex') !== sent.sha256())
+      throw new Error(`${t.name}: the warm-up object came back different`)
   }
   console.error(`load at start ${loadavg()}`)
   for (let r = 0; r < ROUNDS; r++) {
