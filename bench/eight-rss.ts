@@ -17,7 +17,8 @@
  * every 500 ms and the largest live ArrayBuffer total after one (changes the RSS it measures).
  * A CHECKOUT may carry environment for its gateway (and nodes' not) as in bench/lib/ab.ts:
  * `main+env:GLIBC_TUNABLES=glibc.malloc.arena_max=2` (the same code with and without a setting,
- * interleaved like two checkouts).
+ * interleaved like two checkouts), and Node flags for the gateway's command line marked `node:`
+ * (`main+node:--initial-old-space-size=64`; flags Node refuses in NODE_OPTIONS go here).
  * Usage: node --import tsx bench/eight-rss.ts CHECKOUT [CHECKOUT …]
  */
 import type { ChildProcess } from 'node:child_process'
@@ -31,7 +32,8 @@ import { initCluster, startNode, stopNode } from './lib/node-proc.ts'
 
 const specs = process.argv.slice(2).map((arg) => {
   const [dir, ...parts] = arg.split('+') as [string, ...string[]]
-  return { arg, root: resolve(dir), env: specEnv(parts) }
+  const node = parts.filter((p) => p.startsWith('node:')).map((p) => p.slice('node:'.length))
+  return { arg, root: resolve(dir), env: specEnv(parts), node }
 })
 const rounds = Number(process.env.ROUNDS ?? 1)
 const phases = new Set((process.env.PHASES ?? 'put,get').split(','))
@@ -78,7 +80,7 @@ async function memPeaks(t: Target): Promise<string | undefined> {
   return 'sampler wrote nothing'
 }
 const targets: Target[] = []
-for (const { arg, root, env } of specs) {
+for (const { arg, root, env, node } of specs) {
   // Each checkout's own helpers, so each gateway runs that checkout's code.
   const { patternStream, peakRss } = await import(`${root}/test/helpers/big-object.ts`)
   const { s3Client } = await import(`${root}/test/helpers/s3-client.ts`)
@@ -99,6 +101,7 @@ for (const { arg, root, env } of specs) {
   const memFile = join(tmp, 'memlog.json')
   const server = await startServer({
     args,
+    wrap: node.length ? (cmd: string, argv: string[]) => ({ cmd, argv: [...node, ...argv] }) : undefined,
     env: {
       COFFER_HEAL_INTERVAL_MS: '3600000',
       COFFER_SCRUB_INTERVAL_MS: '3600000',
