@@ -20,6 +20,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { type Credentials, tenant } from '../helpers/admin.ts'
 import { describeWithClient } from '../helpers/clients.ts'
 import { s3Client } from '../helpers/s3-client.ts'
+import { printServerLogOnFailure } from '../helpers/server-log.ts'
 import { REPO_ROOT, startServer, type TestServer } from '../helpers/server.ts'
 
 const OUTPUT = join(REPO_ROOT, 'test-results', 'console')
@@ -47,6 +48,7 @@ describeWithClient('chromium', 'web console in a real browser', (bin) => {
   let server: TestServer
   let browser: Browser
   let user: Credentials
+  printServerLogOnFailure(() => server)
   beforeAll(async () => {
     server = await startServer()
     user = await tenant(server, 'dora', 'on')

@@ -20,6 +20,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Credentials, tenant } from '../helpers/admin.ts'
 import { s3Client } from '../helpers/s3-client.ts'
+import { printServerLogOnFailure } from '../helpers/server-log.ts'
 import { randomCredentials, startServer, type TestServer } from '../helpers/server.ts'
 
 interface Res {
@@ -97,6 +98,7 @@ describe('web console (HTTP)', () => {
   let server: TestServer
   let alice: Credentials
   let bob: Credentials
+  printServerLogOnFailure(() => server)
   beforeAll(async () => {
     server = await startServer()
     alice = await tenant(server, 'alice', 'on')
