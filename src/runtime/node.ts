@@ -91,14 +91,29 @@ function raiseWriteHighWaterMark(socket: Duplex): void {
  */
 function giveNodeBody(req: Request, incoming: IncomingMessage): void {
   let body: ReadableStream<Uint8Array> | undefined
-  Object.defineProperties(req, {
-    body: {
-      get: () => (body ??= nodeWebBody(incoming, { queueBytes: BODY_HIGH_WATER_MARK, onCancel: 'pause' })),
-      configurable: true,
-    },
+  const stream = () => (body ??= nodeWebBody(incoming, { queueBytes: BODY_HIGH_WATER_MARK, onCancel: 'pause' }))
+  const properties: PropertyDescriptorMap = {
+    body: { get: stream, configurable: true },
     bodyUsed: { get: () => body?.locked === true, configurable: true },
-  })
+  }
+  // The reading methods must read this same stream. @hono/node-server's own would read `incoming`
+  // directly, and once anything had touched `body` (Hono's bodyLimit middleware does, before the
+  // console reads a form) the stream's first pull had already set `incoming` reading into it: the
+  // form then failed "Body is unusable" (a console 500) whenever the body had arrived by then.
+  for (const kind of BODY_READERS) {
+    properties[kind] = {
+      value: () => {
+        const type = req.headers.get('content-type')
+        return new Response(stream(), type === null ? {} : { headers: { 'content-type': type } })[kind]()
+      },
+      configurable: true,
+    }
+  }
+  Object.defineProperties(req, properties)
 }
+
+/** Request's methods that consume the body; giveNodeBody routes each through its one stream. */
+const BODY_READERS = ['arrayBuffer', 'blob', 'formData', 'json', 'text'] as const
 
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
