@@ -127,6 +127,7 @@ const rebalanceText = (b: Record<string, unknown>): string => {
       : []),
     `  in total: ${String(t.moved)} shard(s), ${size(Number(t.bytes))} moved over ${String(t.passes)} pass(es), ${String(t.errors)} error(s)`,
     ...(b.lastError ? [`  last error: ${String(b.lastError)}`] : []),
+    ...(b.stateProblem ? [`  saved progress not used: ${String(b.stateProblem)}`] : []),
   ].join('\n')
 }
 

@@ -56,6 +56,17 @@ const GOLDEN = {
     '{"v":1,"mode":"sse-kms","ns":"default","nsKeyVersion":0,"objectId":"o2","wrappedKey":"AQID",' +
     '"kmsKeyId":"1b4e28ba-2fa1-4d2e-8f3c-0f1e2d3c4b5a","kmsKeyArn":"arn:aws:kms:us-east-1:000000000000:key/' +
     '1b4e28ba-2fa1-4d2e-8f3c-0f1e2d3c4b5a","kmsContext":"{}","sseAlgorithm":"aws:kms","bucketKeyEnabled":true}',
+  /** objects.encryption of an SSE-C object: wrapped by the customer's key, its fingerprint kept. */
+  sseC:
+    '{"v":1,"mode":"sse-c","ns":"default","nsKeyVersion":0,"objectId":"0c9d8e7f-6a5b-4c3d-9e2f-1a0b9c8d7e6f",' +
+    '"wrappedKey":"AQID","sseCFingerprint":"4f2a9c1e0b3d5a7c9e1f2b4d6a8c0e2f4a6b8c0d2e4f6a8b0c2d4e6f8a0b2c4d"}',
+  /** objects.checksum: a single PUT's full-object checksum, and a multipart object's composite one. */
+  checksumFull: '{"algorithm":"CRC32","type":"FULL_OBJECT","value":"NSRBwg=="}',
+  checksumComposite:
+    '{"algorithm":"SHA256","type":"COMPOSITE","value":"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=-2","partCount":2}',
+  /** objects.headers and objects.user_meta (lower-case names, string values). */
+  headers: '{"cache-control":"max-age=60","content-disposition":"attachment; filename=\\"r\u00e9sum\u00e9.txt\\""}',
+  userMeta: '{"owner":"ops","note":"caf\u00e9"}',
   /** objects.lock: retention and legal hold; buckets.object_lock without and with a default. */
   versionLock: '{"v":1,"retention":{"mode":"GOVERNANCE","until":4102444800000},"legalHold":true}',
   bucketLock: '{"v":1}',
@@ -153,6 +164,15 @@ describe('stored JSON: the golden texts are read as today', () => {
       kmsContext: '{}',
       sseAlgorithm: 'aws:kms',
       bucketKeyEnabled: true,
+    })
+    expect(parseEncryptionRecord(parsed(GOLDEN.sseC), 'golden')).toEqual({
+      v: 1,
+      mode: 'sse-c',
+      ns: 'default',
+      nsKeyVersion: 0,
+      objectId: '0c9d8e7f-6a5b-4c3d-9e2f-1a0b9c8d7e6f',
+      wrappedKey: 'AQID',
+      sseCFingerprint: '4f2a9c1e0b3d5a7c9e1f2b4d6a8c0e2f4a6b8c0d2e4f6a8b0c2d4e6f8a0b2c4d',
     })
   })
 
@@ -345,6 +365,68 @@ describe('stored JSON: what today’s code writes has the golden shapes', () => 
       algorithm: 'aws:kms',
       kmsKeyId: 'alias/backups',
       bucketKeyEnabled: true,
+    })
+  })
+
+  it('object row columns (checksum, headers, user metadata, SSE-C and SSE-KMS records): written, and golden rows read', async () => {
+    g = await openGcRig()
+    const { svc, actor } = g
+    await createBucket(svc, actor, 'cols', 'us-east-1')
+    const put = (key: string, extra: Partial<Parameters<typeof putObject>[2]>) =>
+      putObject(svc, actor, {
+        bucket: 'cols',
+        key,
+        body: streamFromBytes(pseudoRandom(1000, 4), 1000),
+        digests: () => ({ etag: '"c"', checksum: { algorithm: 'CRC32', type: 'FULL_OBJECT', value: 'NSRBwg==' } }),
+        headers: json(GOLDEN.headers) as Record<string, string>,
+        userMeta: json(GOLDEN.userMeta) as Record<string, string>,
+        ...extra,
+      })
+    await put('customer', { sseC: { key: new Uint8Array(32).fill(9) } })
+    await put('kms', { sse: { algorithm: 'aws:kms' } })
+    const objs = new Map(
+      (await rows(g, 'select key, checksum, headers, user_meta, encryption from objects')).map((r) => [
+        String(r.key),
+        r,
+      ]),
+    )
+    const customer = objs.get('customer')!
+    expect(customer.checksum).toBe(GOLDEN.checksumFull)
+    expect(customer.headers).toBe(GOLDEN.headers)
+    expect(customer.user_meta).toBe(GOLDEN.userMeta)
+    expect(shape(json(customer.encryption))).toEqual(shape(json(GOLDEN.sseC)))
+    const kms = json(objs.get('kms')!.encryption) as Record<string, unknown>
+    // The managed default key (alias/aws/s3) takes no bucket key: the golden's optional field is absent.
+    const { bucketKeyEnabled: _, ...kmsGolden } = json(GOLDEN.sseKms) as Record<string, unknown>
+    expect(shape(kms)).toEqual(shape(kmsGolden))
+
+    // Rows as an earlier gateway left them: the golden texts in the columns, read as a GET reads them.
+    const client = (svc.db as unknown as { $client: { execute(q: { sql: string; args: string[] }): Promise<unknown> } })
+      .$client
+    await client.execute({
+      sql: "update objects set checksum = ?, headers = ?, user_meta = ? where key = 'customer'",
+      args: [GOLDEN.checksumComposite, GOLDEN.headers, GOLDEN.userMeta],
+    })
+    const row = (await meta.getObject(svc.db, 'cols', 'customer'))!
+    expect(row.checksum).toEqual({
+      algorithm: 'SHA256',
+      type: 'COMPOSITE',
+      value: '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=-2',
+      partCount: 2,
+    })
+    expect(row.headers).toEqual({
+      'cache-control': 'max-age=60',
+      'content-disposition': 'attachment; filename="résumé.txt"',
+    })
+    expect(row.userMeta).toEqual({ owner: 'ops', note: 'café' })
+    await client.execute({
+      sql: "update objects set checksum = ? where key = 'customer'",
+      args: [GOLDEN.checksumFull],
+    })
+    expect((await meta.getObject(svc.db, 'cols', 'customer'))!.checksum).toEqual({
+      algorithm: 'CRC32',
+      type: 'FULL_OBJECT',
+      value: 'NSRBwg==',
     })
   })
 

@@ -99,7 +99,9 @@ export async function takeLease(db: Db, name: string, holder: string, now: numbe
     .onConflictDoUpdate({
       target: settings.key,
       set: { value: sql`excluded.value` },
-      where: sql`json_extract(${settings.value}, '$.until') < ${now} or json_extract(${settings.value}, '$.holder') = ${holder}`,
+      // A value that is not JSON (damaged) is free to take: json_extract would fail on it, and a
+      // lease nobody can read must not stop every gateway's worker for good.
+      where: sql`json_valid(${settings.value}) = 0 or json_extract(${settings.value}, '$.until') < ${now} or json_extract(${settings.value}, '$.holder') = ${holder}`,
     })
   return affected(res) === 1
 }

@@ -16,10 +16,12 @@
  * same transaction.
  */
 import * as meta from '../../meta/index.ts'
+import { isCount, isRecord } from '../../util/shape.ts'
 import type { ServiceContext } from '../context.ts'
 import { versionLockOf } from '../locks.ts'
 import { deleteRefusal } from '../object-lock.ts'
 import { deleteMarkerRow } from '../versioning.ts'
+import { hasCounts, optional, readWorkerState, stateProblem, type WorkerStateRead } from '../worker-state.ts'
 import { dayMsOf, lifecycleOf } from './config.ts'
 import { afterDays, expiryOf, type LifecycleRule, ruleMatches } from './rules.ts'
 
@@ -75,11 +77,54 @@ const zero = (startedAt: number): PassCounters => ({
   keptLocked: 0,
 })
 
-export async function readLifecycleState(ctx: ServiceContext): Promise<LifecycleState> {
-  const raw = await meta.getSetting(ctx.db, LIFECYCLE_STATE)
-  if (raw) return JSON.parse(raw) as LifecycleState
+const COUNTERS = [
+  'examined',
+  'expired',
+  'noncurrentRemoved',
+  'markersRemoved',
+  'uploadsAborted',
+  'bytesFreed',
+  'keptLocked',
+] as const
+
+const isPass = (v: unknown): v is PassCounters => isRecord(v) && hasCounts(v, ['startedAt', ...COUNTERS])
+const isLastPass = (v: unknown): v is PassCounters & { endedAt: number } =>
+  isRecord(v) && isPass(v) && isCount(v.endedAt)
+const isAfterVersion = (v: unknown): v is Cursor['afterVersion'] =>
+  isRecord(v) && typeof v.key === 'string' && Number.isSafeInteger(v.ord)
+const isAfterUpload = (v: unknown): v is Cursor['afterUpload'] =>
+  isRecord(v) && typeof v.key === 'string' && typeof v.uploadId === 'string'
+const isCarry = (v: unknown): v is Cursor['carry'] =>
+  isRecord(v) &&
+  typeof v.key === 'string' &&
+  isCount(v.noncurrent) &&
+  (v.newerModified === undefined || Number.isFinite(v.newerModified))
+const isCursor = (v: unknown): v is Cursor =>
+  isRecord(v) &&
+  typeof v.bucket === 'string' &&
+  (v.phase === 'versions' || v.phase === 'uploads') &&
+  optional(isAfterVersion)(v.afterVersion) &&
+  optional(isAfterUpload)(v.afterUpload) &&
+  optional(isCarry)(v.carry)
+
+/** FORMAT check of settings['lifecycle-state'] v1 (docs/formats.md §4). */
+export const isLifecycleState = (v: unknown): v is LifecycleState =>
+  isRecord(v) &&
+  v.v === 1 &&
+  isRecord(v.totals) &&
+  hasCounts(v.totals, [...COUNTERS, 'passes']) &&
+  optional(isCursor)(v.cursor) &&
+  optional(isPass)(v.pass) &&
+  optional(isLastPass)(v.lastPass)
+
+function freshLifecycleState(): LifecycleState {
   const { startedAt: _, ...totals } = zero(0)
   return { v: 1, totals: { ...totals, passes: 0 } }
+}
+
+/** The stored progress, checked (./worker-state.ts says what an unreadable row does). */
+export function readLifecycleState(ctx: ServiceContext): Promise<WorkerStateRead<LifecycleState>> {
+  return readWorkerState(ctx.db, LIFECYCLE_STATE, isLifecycleState, freshLifecycleState)
 }
 
 /** This gateway's worker: its lease holder id, and the rounds of a pass it worked since start. */
@@ -102,11 +147,20 @@ const decide = (p: Pending, action: meta.LifecycleAction, done: () => void) => {
   p.done.push(done)
 }
 
+/** A lease row's `{ holder, until }`; empty when it is not readable (takeLease then overwrites it). */
+function parseLease(raw: string): { holder?: string; until?: number } {
+  try {
+    const v: unknown = JSON.parse(raw)
+    if (isRecord(v) && typeof v.holder === 'string' && isCount(v.until)) return { holder: v.holder, until: v.until }
+  } catch {}
+  return {}
+}
+
 /** The lease as stored: whose, until when (ms). */
 async function leaseIsMine(ctx: ServiceContext, holder: string, now: number): Promise<boolean> {
   const raw = await meta.getSetting(ctx.db, LEASE)
   if (!raw) return false
-  const lease = JSON.parse(raw) as { holder?: string; until?: number }
+  const lease = parseLease(raw)
   // A margin, so that a round that starts just before the end does not outlive the lease.
   return lease.holder === holder && (lease.until ?? 0) > now + LEASE_MS / 2
 }
@@ -127,7 +181,12 @@ export async function lifecycleRound(
   // Renewed by the save at the end of each round: a read here, a write only to take it.
   if (!(await leaseIsMine(ctx, holder, now)) && !(await meta.takeLease(ctx.db, LEASE, holder, now, now + LEASE_MS)))
     return { more: false }
-  const state = await readLifecycleState(ctx)
+  const read = await readLifecycleState(ctx)
+  // Progress saved by a newer Coffer: its gateways run the worker; this one does not touch the row.
+  if (read.newer !== undefined) return { more: false }
+  const state = read.state
+  if (read.damaged)
+    ctx.logger.log('warn', 'lifecycle: saved progress unreadable; starting a fresh pass', { why: read.damaged })
   if (!state.pass) {
     if (state.lastPass && now - state.lastPass.endedAt < ctx.tuning.lifecycleIntervalMs) return { more: false }
     state.pass = zero(now)
@@ -330,6 +389,8 @@ export interface LifecycleStatus {
   lease?: { holder: string; until: number }
   /** This gateway's worker: its id (as `lease.holder` names it) and the rounds of a pass it worked since it started. */
   gateway: { worker: string; rounds: number }
+  /** Set when the stored progress was not used: written by a newer Coffer, or damaged. */
+  stateProblem?: string
 }
 
 /** Progress for the admin API, `coffer admin lifecycle status` and /_coffer/metrics. */
@@ -346,9 +407,11 @@ export async function lifecycleStatus(ctx: ServiceContext): Promise<LifecycleSta
     if (rows.length < 100) break
     after = rows.at(-1)!.name
   }
-  const state = await readLifecycleState(ctx)
+  const read = await readLifecycleState(ctx)
+  const state = read.state ?? freshLifecycleState()
   const lease = await meta.getSetting(ctx.db, LEASE)
   const w = workerOf(ctx)
+  const held = lease === undefined ? {} : parseLease(lease)
   return {
     rules,
     buckets,
@@ -356,7 +419,10 @@ export async function lifecycleStatus(ctx: ServiceContext): Promise<LifecycleSta
     ...(state.pass ? { currentPass: state.pass } : {}),
     ...(state.lastPass ? { lastPass: state.lastPass } : {}),
     totals: state.totals,
-    ...(lease ? { lease: JSON.parse(lease) as { holder: string; until: number } } : {}),
+    ...(held.holder !== undefined && held.until !== undefined
+      ? { lease: { holder: held.holder, until: held.until } }
+      : {}),
     gateway: { worker: w.id, rounds: w.rounds },
+    ...stateProblem(read),
   }
 }

@@ -24,9 +24,11 @@
  */
 import * as meta from '../../meta/index.ts'
 import { type DataLayout, planMoves, type ShardMove, withShardOn } from '../../storage/index.ts'
+import { isCount, isRecord } from '../../util/shape.ts'
 import type { ServiceContext } from '../context.ts'
 import { refreshSpace } from '../space.ts'
 import { layoutsOf, parseStoredData } from '../stored-data.ts'
+import { hasCounts, optional, readWorkerState, stateProblem, type WorkerStateRead } from '../worker-state.ts'
 import { shardGarbage, shardNamed } from './garbage.ts'
 
 export const REBALANCE_STATE = 'rebalance-state'
@@ -99,10 +101,55 @@ const newPass = (now: number, layoutVersion: number): RebalanceCounters => ({
   errors: 0,
 })
 
-export async function readRebalanceState(ctx: ServiceContext): Promise<RebalanceState> {
-  const raw = await meta.getSetting(ctx.db, REBALANCE_STATE)
-  if (raw) return JSON.parse(raw) as RebalanceState
-  return { v: 1, totals: { passes: 0, moved: 0, bytes: 0, rebuilt: 0, discarded: 0, errors: 0 } }
+const TOTALS = ['passes', 'moved', 'bytes', 'rebuilt', 'discarded', 'errors'] as const
+const PASS_COUNTS = [
+  'startedAt',
+  'layoutVersion',
+  'examined',
+  'toMove',
+  'toMoveBytes',
+  'moved',
+  'bytes',
+  'rebuilt',
+  'discarded',
+  'deferred',
+  'errors',
+] as const
+
+const isPass = (v: unknown): v is RebalanceCounters =>
+  isRecord(v) && (v.phase === 'count' || v.phase === 'move') && hasCounts(v, PASS_COUNTS)
+const isLastPass = (v: unknown): v is RebalanceCounters & { endedAt: number } =>
+  isRecord(v) && isPass(v) && isCount(v.endedAt)
+const isCursor = (v: unknown): v is meta.LayoutCursor =>
+  isRecord(v) && typeof v.bucket === 'string' && typeof v.key === 'string' && Number.isSafeInteger(v.ord)
+const isMove = (v: unknown): v is InflightMove =>
+  isRecord(v) && typeof v.id === 'string' && isCount(v.index) && typeof v.from === 'string' && typeof v.to === 'string'
+const isMoves = (v: unknown): v is InflightMove[] => Array.isArray(v) && v.every(isMove)
+
+/** FORMAT check of settings['rebalance-state'] v1 (docs/formats.md §4). */
+export const isRebalanceState = (v: unknown): v is RebalanceState =>
+  isRecord(v) &&
+  v.v === 1 &&
+  isRecord(v.totals) &&
+  hasCounts(v.totals, TOTALS) &&
+  optional(isCursor)(v.cursor) &&
+  optional(isPass)(v.pass) &&
+  optional(isMoves)(v.inflight) &&
+  optional(isLastPass)(v.lastPass) &&
+  (v.lastError === undefined || typeof v.lastError === 'string')
+
+const freshRebalanceState = (): RebalanceState => ({
+  v: 1,
+  totals: { passes: 0, moved: 0, bytes: 0, rebuilt: 0, discarded: 0, errors: 0 },
+})
+
+/**
+ * The stored progress, checked (./worker-state.ts says what an unreadable row does). A damaged
+ * row loses its `inflight` moves: a copy made then stays on its target named by no row (space,
+ * not data: every row still names the shards it had).
+ */
+export function readRebalanceState(ctx: ServiceContext): Promise<WorkerStateRead<RebalanceState>> {
+  return readWorkerState(ctx.db, REBALANCE_STATE, isRebalanceState, freshRebalanceState)
 }
 
 const saveState = (ctx: ServiceContext, state: RebalanceState) =>
@@ -147,7 +194,12 @@ export async function rebalanceRound(ctx: ServiceContext, now = Date.now()): Pro
   const cluster = ctx.cluster
   if (!cluster || ctx.tuning.rebalanceRate <= 0) return { more: false }
   if (!(await lease(ctx))) return { more: false }
-  const state = await readRebalanceState(ctx)
+  const read = await readRebalanceState(ctx)
+  // Progress saved by a newer Coffer: its gateways run the mover; this one does not touch the row.
+  if (read.newer !== undefined) return { more: false }
+  const state = read.state
+  if (read.damaged)
+    ctx.logger.log('warn', 'rebalance: saved progress unreadable; starting afresh', { why: read.damaged })
   if (state.inflight?.length) {
     await settleInflight(ctx, state.inflight)
     state.inflight = undefined
@@ -326,11 +378,14 @@ export interface RebalanceStatus {
   lastPass?: RebalanceCounters & { endedAt: number }
   totals: RebalanceState['totals']
   lastError?: string
+  /** Set when the stored progress was not used: written by a newer Coffer, or damaged. */
+  stateProblem?: string
 }
 
 /** Progress for the admin API, `coffer admin layout status` and /_coffer/metrics. */
 export async function rebalanceStatus(ctx: ServiceContext): Promise<RebalanceStatus> {
-  const state = await readRebalanceState(ctx)
+  const read = await readRebalanceState(ctx)
+  const state = read.state ?? freshRebalanceState()
   return {
     enabled: ctx.cluster !== undefined && ctx.tuning.rebalanceRate > 0,
     running: state.pass !== undefined,
@@ -339,5 +394,6 @@ export async function rebalanceStatus(ctx: ServiceContext): Promise<RebalanceSta
     ...(state.lastPass ? { lastPass: state.lastPass } : {}),
     totals: state.totals,
     ...(state.lastError ? { lastError: state.lastError } : {}),
+    ...stateProblem(read),
   }
 }
