@@ -20,20 +20,13 @@ import {
   type Service,
 } from './index.ts'
 import { layoutsOf, parseStoredData } from './stored-data.ts'
+import { testMasterKeyFile } from './master-key.testkit.ts'
 
 // `coffer admin heal run` (maintain) must finish all the work it finds in one pass: a second
 // pass finds nothing. Damage only a full read shows (bitrot, a shard file holding another shard)
 // and queue entries another attempt left leased were left for later passes.
 
-const masterFile = (): MasterKeyFile => ({
-  key: new Uint8Array(32).fill(7),
-  generated: false,
-  where: 'test',
-  save: async () => {},
-  stage: async () => {},
-  promote: async () => {},
-  discard: async () => {},
-})
+const masterFile = (): MasterKeyFile => testMasterKeyFile()
 const ROOT = { accessKeyId: 'AKROOT', secretAccessKey: 'secret' }
 const BLOCK = 4096
 const SIZE = 6 * 4 * BLOCK + 99 // seven stripes

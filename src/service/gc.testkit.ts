@@ -3,14 +3,13 @@
  * drives, a metadata client that "crashes" (every later call fails) after N calls, and the leak
  * check — every shard on the drives belongs to a write a row still references.
  */
-import { createNodeAead } from '../runtime/aead-node.ts'
-import { createPlatform } from '../runtime/platform.ts'
-import { listShards, makeRig, testCodec, type Rig } from '../storage/erasure-storage.testkit.ts'
+import { listShards, makeRig, type Rig } from '../storage/erasure-storage.testkit.ts'
 import type { ShardStore } from '../storage/shard-store.ts'
 import { streamFromBytes } from '../util/streams.ts'
 import type { ServiceContext } from './context.ts'
 import { type Actor, actorFor } from './identities.ts'
-import { closeService, ensureRootUser, openService } from './open.ts'
+import { openTestService } from './gateways.testkit.ts'
+import { closeService } from './open.ts'
 import { putObject } from './put-object.ts'
 
 export interface GcRig {
@@ -28,25 +27,7 @@ export async function openGcRig(
   opts: { inlineMax?: number; wrap?: (s: ShardStore, i: number) => ShardStore } = {},
 ): Promise<GcRig> {
   const rig = await makeRig(opts.wrap ? { wrap: opts.wrap } : {})
-  const svc = await openService({
-    tuning: { inlineMax: opts.inlineMax ?? 0 },
-    metaUrl: ':memory:',
-    stores: rig.stores,
-    ec: { k: 4, m: 2 },
-    codec: testCodec(),
-    platform: createPlatform(),
-    masterKey: {
-      key: new Uint8Array(32).fill(7),
-      generated: false,
-      where: 'test',
-      save: async () => {},
-      stage: async () => {},
-      promote: async () => {},
-      discard: async () => {},
-    },
-    aead: createNodeAead(),
-  })
-  await ensureRootUser(svc, { accessKeyId: 'AKROOT', secretAccessKey: 'secret' })
+  const svc = await openTestService(':memory:', rig.stores, { inlineMax: opts.inlineMax ?? 0 })
   const actor = await actorFor(svc, 'AKROOT')
   return {
     svc,

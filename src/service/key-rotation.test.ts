@@ -20,20 +20,13 @@ import {
 import * as meta from '../meta/index.ts'
 import { objects } from '../meta/schema.ts'
 import { findUpload, storePart } from './multipart.ts'
+import { testMasterKeyFile } from './master-key.testkit.ts'
 
 // A read or an UploadPart that looked its row up just before a namespace-key rotation committed
 // holds a record wrapped by a key version that no longer exists. It must still find the object
 // key (through the row's new wrapping), not fail with a 500.
 
-const masterFile = (): MasterKeyFile => ({
-  key: new Uint8Array(32).fill(7),
-  generated: false,
-  where: 'test',
-  save: async () => {},
-  stage: async () => {},
-  promote: async () => {},
-  discard: async () => {},
-})
+const masterFile = (): MasterKeyFile => testMasterKeyFile()
 const ROOT = { accessKeyId: 'AKROOT', secretAccessKey: 'secret' }
 
 let rig: Rig | undefined

@@ -103,6 +103,34 @@ export async function rotateMasterKey(ctx: ServiceContext): Promise<{ namespaces
 }
 
 /**
+ * The key this rotation re-wraps to: the one staged for version v+1, or a new one staged now.
+ * Staged by a claim in one statement, so that gateways rotating one namespace at once all take the
+ * same key — each staging its own, objects re-wrapped under the loser's would be left with a key
+ * that no longer exists once the winner's commits. `done`: another gateway finished it meanwhile.
+ */
+async function stageNamespaceKey(
+  ctx: ServiceContext,
+  ns: string,
+  first: meta.NamespaceRow,
+): Promise<{ staged: StagedKey; row: meta.NamespaceRow } | { done: number }> {
+  let row = first
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const version = row.keyVersion + 1
+    const raw = await meta.getSetting(ctx.db, stagedKeySetting(ns))
+    const staged = await getStagedKey(ctx, ns)
+    if (staged?.version === version) return { staged, row }
+    const mine: StagedKey = { version, blob: await wrapNamespaceKey(ctx.keys.master, ns, version, await generateKey()) }
+    if (await meta.claimSetting(ctx.db, stagedKeySetting(ns), raw, JSON.stringify(mine))) return { staged: mine, row }
+    // Lost the claim: another gateway staged (or committed) meanwhile. Look again.
+    const now = await meta.getNamespace(ctx.db, ns)
+    if (!now?.wrappedKey) throw new ServiceError('NoSuchNamespace', `No namespace ${ns}.`)
+    if (now.keyVersion > first.keyVersion) return { done: now.keyVersion }
+    row = now
+  }
+  throw new Error(`namespace ${ns}: could not stage a key (other rotations kept changing it); rerun the rotation`)
+}
+
+/**
  * New key (version v+1) for namespace `ns`: staged in settings (wrapped by the master key), then
  * every object and open upload re-wrapped to it, then made current in one guarded transaction.
  * Until then readers find either version (keyring.ts); a rerun after a crash resumes the stage.
@@ -118,12 +146,10 @@ export async function rotateNamespaceKey(
     if (!row) throw new ServiceError('NoSuchNamespace', `No namespace ${ns}.`)
     if (!row.wrappedKey)
       throw new ServiceError('InvalidArgument', `Namespace ${ns} has encryption off: it has no key to rotate.`)
-    let staged = await getStagedKey(ctx, ns)
-    if (!staged || staged.version !== row.keyVersion + 1) {
-      const version = row.keyVersion + 1
-      staged = { version, blob: await wrapNamespaceKey(ctx.keys.master, ns, version, await generateKey()) }
-      await meta.setSetting(ctx.db, stagedKeySetting(ns), JSON.stringify(staged))
-    }
+    const claimed = await stageNamespaceKey(ctx, ns, row)
+    if ('done' in claimed) return { namespace: ns, keyVersion: claimed.done, rewrapped: 0 }
+    const staged = claimed.staged
+    row = claimed.row
     const version = staged.version
     const next = await namespaceKey(ctx, row, version)
     let rewrapped = 0
@@ -133,7 +159,13 @@ export async function rotateNamespaceKey(
         if (await meta.commitNamespaceKey(ctx.db, ns, fromBase64(staged.blob)!, version, stagedKeySetting(ns))) {
           return { namespace: ns, keyVersion: version, rewrapped }
         }
-        row = (await meta.getNamespace(ctx.db, ns)) ?? row
+        const now = await meta.getNamespace(ctx.db, ns)
+        // Deleted meanwhile through another gateway: nothing is left to commit to (without this
+        // the loop went round for its million rounds, holding the key lock).
+        if (!now) throw new ServiceError('NoSuchNamespace', `No namespace ${ns}: deleted during its key rotation.`)
+        row = now
+        // Another gateway rotating this namespace at once committed the same staged key.
+        if (row.keyVersion >= version) return { namespace: ns, keyVersion: row.keyVersion, rewrapped }
         continue // a write with the old key landed after the scan: take it in the next round
       }
       const changes: { record: meta.KeyedRecord; next: unknown }[] = []

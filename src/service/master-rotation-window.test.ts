@@ -22,16 +22,9 @@ import type { MasterKeyFile } from './context.ts'
 import { FINGERPRINT_SETTING, followMasterKey, underMaster } from './keyring.ts'
 import { closeService, ensureRootUser, openService, rotateMasterKey, type Service } from './index.ts'
 import { openSecret } from './user-secrets.ts'
+import { testMasterKeyFile } from './master-key.testkit.ts'
 
-const masterFile = (): MasterKeyFile => ({
-  key: new Uint8Array(32).fill(9),
-  generated: false,
-  where: 'test',
-  save: async () => {},
-  stage: async () => {},
-  promote: async () => {},
-  discard: async () => {},
-})
+const masterFile = (): MasterKeyFile => testMasterKeyFile(9)
 
 let rig: Rig | undefined
 let service: Service | undefined

@@ -19,19 +19,12 @@ import {
   statObject,
 } from './index.ts'
 import { markSpaceStale } from './space.ts'
+import { testMasterKeyFile } from './master-key.testkit.ts'
 
 // Writes are admitted against each filesystem's free space before a byte is stored; full
 // filesystems are left out of placement; ENOSPC in a shard is that write's store failure.
 
-const masterFile = (): MasterKeyFile => ({
-  key: new Uint8Array(32).fill(7),
-  generated: false,
-  where: 'test',
-  save: async () => {},
-  stage: async () => {},
-  promote: async () => {},
-  discard: async () => {},
-})
+const masterFile = (): MasterKeyFile => testMasterKeyFile()
 const ROOT = { accessKeyId: 'AKROOT', secretAccessKey: 'secret' }
 const MiB = 1024 * 1024
 const MIN_FREE = 4 * MiB

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Meta } from '../db.ts'
 import { freshDb, objectRow, partRow, uploadRow, writer } from '../meta.testkit.ts'
 import { namespaces } from '../schema.ts'
-import { commitNamespaceKey, deleteSetting, type KeyPin, setSetting } from './keys.ts'
+import { claimSetting, commitNamespaceKey, deleteSetting, getSetting, type KeyPin, setSetting } from './keys.ts'
 import { completeUpload, createUpload, getUpload, putPart } from './multipart.ts'
 import { commitObject, getObject } from './objects.ts'
 
@@ -106,5 +106,18 @@ describe('the key-version commit gate', () => {
     expect(await getObject(meta.db, 'b', 'k')).toBeUndefined()
     expect((await completeUpload(meta.db, 'u1', object, [1], writer('b'), {}, pin(2))).ok).toBe(true)
     expect(await getObject(meta.db, 'b', 'k')).toBeDefined()
+  })
+})
+
+describe('claimSetting: how gateways rotating one namespace at once agree on its staged key', () => {
+  it('the first claim of an absent value wins and the later ones take it; a replace needs the value it read', async () => {
+    // Two gateways both read "nothing staged", then each claims its own key: only the first lands.
+    expect(await claimSetting(meta.db, STAGED, undefined, '{"version":2,"blob":"A"}')).toBe(true)
+    expect(await claimSetting(meta.db, STAGED, undefined, '{"version":2,"blob":"B"}')).toBe(false)
+    expect(await getSetting(meta.db, STAGED)).toBe('{"version":2,"blob":"A"}')
+    // Replacing a stale value: only a caller that read what is stored now replaces it.
+    expect(await claimSetting(meta.db, STAGED, '{"version":1,"blob":"old"}', '{"version":3,"blob":"C"}')).toBe(false)
+    expect(await claimSetting(meta.db, STAGED, '{"version":2,"blob":"A"}', '{"version":3,"blob":"C"}')).toBe(true)
+    expect(await getSetting(meta.db, STAGED)).toBe('{"version":3,"blob":"C"}')
   })
 })

@@ -27,6 +27,21 @@ export async function setSetting(db: Db, key: string, value: string): Promise<vo
   await db.insert(settings).values({ key, value }).onConflictDoUpdate({ target: settings.key, set: { value } })
 }
 
+/**
+ * Sets `key` to `value` only if it still holds `expected` (undefined: only if absent), in one
+ * statement; true when this call set it. Gateways racing to set one value agree on the winner's.
+ */
+export async function claimSetting(db: Db, key: string, expected: string | undefined, value: string): Promise<boolean> {
+  const res =
+    expected === undefined
+      ? await db.insert(settings).values({ key, value }).onConflictDoNothing()
+      : await db
+          .update(settings)
+          .set({ value })
+          .where(and(eq(settings.key, key), eq(settings.value, expected)))
+  return affected(res) === 1
+}
+
 export async function deleteSetting(db: Db, key: string): Promise<void> {
   await db.delete(settings).where(eq(settings.key, key))
 }
