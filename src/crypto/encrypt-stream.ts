@@ -9,16 +9,16 @@ import { derivePackageKey, PACKAGE_PAYLOAD, type PackageParams, packageContext }
 
 /**
  * Ciphertext leaves in chunks of this many bytes (the last one shorter): the stripe size of the
- * default geometry (4 × 256 KiB blocks), so the stripe writer takes each chunk as its stripe
- * without copying it again. Sealed packages (64 KiB + 16) are copied into these chunks once;
- * a package handed on as it is was copied into a stripe by the stripe writer anyway, and each
- * small chunk cost a stream hop (docs/architecture.md §8, "Big PUTs").
+ * default geometry (4 × 256 KiB blocks). encryptStream copies the sealed pieces into such chunks;
+ * encryptPieces hands the pieces on as they are, in batches of at least this many bytes, so one
+ * stream hop carries a stripe's worth either way (a hop per piece cost more than the copy,
+ * docs/architecture.md §8, "Big PUTs").
  */
 export const CIPHER_CHUNK = 1024 * 1024
 
 export interface PackageOptions extends PackageParams {
   aead: Aead
-  /** Bytes per output chunk (the last one shorter); default CIPHER_CHUNK. */
+  /** Bytes per output chunk (the last one shorter), or per batch at least; default CIPHER_CHUNK. */
   outputChunk?: number
 }
 
@@ -59,11 +59,64 @@ class ChunkFiller {
 }
 
 /**
+ * Gathers pieces, uncopied, into batches of at least `size` bytes. The pieces are the sealer's
+ * own fresh output (and views of nothing that is reused), so a consumer may keep them.
+ */
+class PieceBatcher {
+  readonly ready: Uint8Array[][] = []
+  private batch: Uint8Array[] = []
+  private bytes = 0
+
+  constructor(private readonly size: number) {}
+
+  add(piece: Uint8Array): void {
+    if (piece.length === 0) return
+    this.batch.push(piece)
+    this.bytes += piece.length
+    if (this.bytes >= this.size) this.flush()
+  }
+
+  flush(): void {
+    if (this.bytes === 0) return
+    this.ready.push(this.batch)
+    this.batch = []
+    this.bytes = 0
+  }
+}
+
+/** Where sealed pieces go, and the chunks made of them that are ready to leave. */
+interface Output<T> {
+  readonly ready: T[]
+  add(piece: Uint8Array): void
+  flush(): void
+}
+
+/**
  * Encrypts `source` into packages. Errors of `source` propagate unchanged (the storage layer
  * relies on the error's identity); cancelling the result cancels `source`.
  * Throws synchronously (RangeError) on a malformed key, prefix, object id, part number or chunk size.
  */
 export function encryptStream(source: ReadableStream<Uint8Array>, options: PackageOptions): ReadableStream<Uint8Array> {
+  return sealingStream(source, options, (size) => new ChunkFiller(size))
+}
+
+/**
+ * As encryptStream, but the ciphertext leaves as batches of the sealed pieces themselves (in
+ * order, each batch at least `outputChunk` bytes but the last): no copy into output chunks. For
+ * the stripe writer, which cuts stripes out of pieces (src/storage/stripe-pieces.ts).
+ */
+export function encryptPieces(
+  source: ReadableStream<Uint8Array>,
+  options: PackageOptions,
+): ReadableStream<Uint8Array[]> {
+  return sealingStream(source, options, (size) => new PieceBatcher(size))
+}
+
+function sealingStream<T>(
+  source: ReadableStream<Uint8Array>,
+  options: PackageOptions,
+  output: (size: number) => Output<T>,
+): ReadableStream<T> {
   const ctx = packageContext(options) // validates before anything is read
   const chunk = options.outputChunk ?? CIPHER_CHUNK
   if (!Number.isSafeInteger(chunk) || chunk <= 0)
@@ -71,7 +124,7 @@ export function encryptStream(source: ReadableStream<Uint8Array>, options: Packa
   const { aead } = options
   const reader = source.getReader()
   const queue = new ByteQueue()
-  const out = new ChunkFiller(chunk)
+  const out = output(chunk)
   let key: AeadKey | undefined
   let index = 0
   let ended = false
@@ -87,7 +140,7 @@ export function encryptStream(source: ReadableStream<Uint8Array>, options: Packa
     }
   }
 
-  return new ReadableStream<Uint8Array>(
+  return new ReadableStream<T>(
     {
       async start() {
         try {

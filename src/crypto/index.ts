@@ -44,6 +44,6 @@ export {
   plainLength,
   PREFIX_BYTES,
 } from './package-format.ts'
-export { encryptStream, type PackageOptions } from './encrypt-stream.ts'
+export { encryptPieces, encryptStream, type PackageOptions } from './encrypt-stream.ts'
 export { DecryptError, decryptRange, type OpenCipher } from './decrypt-stream.ts'
 export { type PackageRange, planRange } from './ranges.ts'

@@ -171,8 +171,13 @@ describe('hash pool failures reject, never hang', () => {
     ])
   })
 
-  it('size 0 takes no jobs; a bad size is refused', () => {
+  it('size 0 takes no jobs; a bad size or bound is refused', () => {
     expect(createHashPool({ size: 0 }).digest(['md5'])).toBeUndefined()
     expect(() => createHashPool({ size: -1 })).toThrow(RangeError)
+    for (const bad of [Number.NaN, 0, -1, Number.POSITIVE_INFINITY]) {
+      expect(() => createHashPool({ size: 0, maxInFlightBytes: bad })).toThrow(/maxInFlightBytes/)
+      expect(() => createHashPool({ size: 0, batchBytes: bad })).toThrow(/batchBytes/)
+      expect(() => createHashPool({ size: 0, replyTimeoutMs: bad })).toThrow(/replyTimeoutMs/)
+    }
   })
 })

@@ -255,9 +255,10 @@ class Pool implements HashPool {
   constructor(o: HashPoolOptions) {
     if (!Number.isInteger(o.size) || o.size < 0)
       throw new RangeError(`hash pool size must be a whole number ≥ 0, got ${o.size}`)
-    this.batchBytes = o.batchBytes ?? BATCH_BYTES
-    this.maxInFlightBytes = o.maxInFlightBytes ?? MAX_IN_FLIGHT_BYTES
-    this.replyTimeoutMs = o.replyTimeoutMs ?? REPLY_TIMEOUT_MS
+    this.batchBytes = positive('batchBytes', o.batchBytes ?? BATCH_BYTES)
+    // NaN here would make update() never wait (a comparison with NaN is false): unbounded memory.
+    this.maxInFlightBytes = positive('maxInFlightBytes', o.maxInFlightBytes ?? MAX_IN_FLIGHT_BYTES)
+    this.replyTimeoutMs = positive('replyTimeoutMs', o.replyTimeoutMs ?? REPLY_TIMEOUT_MS)
     this.workerUrl = o.workerUrl ?? WORKER_URL
     this.slots = Array.from({ length: o.size }, () => new Slot(this))
     // Started now so the first big PUT does not pay the worker's start-up.
@@ -290,6 +291,11 @@ class Pool implements HashPool {
     await Promise.all(this.slots.map((s) => s.kill(new Error('hash pool closed'))))
     this.free.length = 0
   }
+}
+
+function positive(name: string, v: number): number {
+  if (!Number.isFinite(v) || v <= 0) throw new RangeError(`hash pool ${name} must be a number above 0, got ${v}`)
+  return v
 }
 
 export function createHashPool(options: HashPoolOptions): HashPool {

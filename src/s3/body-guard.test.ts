@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { type BodyLimits, guardBody } from './body-guard.ts'
 import { S3Error } from './errors.ts'
 
@@ -113,6 +113,42 @@ describe('guardBody', () => {
     const r = await drain(broken, { minRate: 1000, idleMs: 1000, maxMs: 0 })
     expect(r.error?.code).toBe('IncompleteBody')
     expect(r.bytes).toBe(4)
+  })
+
+  it('arms one timer for a body that keeps pace, not one per chunk, and leaves none behind', async () => {
+    const set = vi.spyOn(globalThis, 'setTimeout')
+    const clear = vi.spyOn(globalThis, 'clearTimeout')
+    try {
+      const chunks = 2000
+      const body = new ReadableStream<Uint8Array>({
+        pull(c) {
+          c.enqueue(new Uint8Array(16))
+          if (c.desiredSize !== null && set.mock.calls.length > 10) c.close() // runaway guard
+        },
+      })
+      const reader = guardBody(body, { minRate: 1000, idleMs: 500, maxMs: 60_000 })!.getReader()
+      for (let i = 0; i < chunks; i++) expect((await reader.read()).done).toBe(false)
+      const armed = set.mock.results.length
+      expect(armed).toBeLessThanOrEqual(2)
+      await reader.cancel()
+      // Every timer the guard armed is cleared once the body is done with.
+      const ids = set.mock.results.map((r) => r.value)
+      for (const id of ids) expect(clear.mock.calls.some(([c]) => c === id)).toBe(true)
+    } finally {
+      set.mockRestore()
+      clear.mockRestore()
+    }
+  })
+
+  it('ends a stall at the slack a drip has left, with the timer armed at the first read', async () => {
+    // The first read arms the timer at the full 600 ms; a drip (1 byte per 80 ms against 1000
+    // bytes/s) spends the slack, so the stall after it ends ~600 ms after the first read, not
+    // 600 ms after the stall began (~920 ms).
+    const r = await drain(client({ chunks: 5, gapMs: 80 }), { minRate: 1000, idleMs: 600, maxMs: 0 })
+    expect(r.error?.code).toBe('RequestTimeout')
+    expect(r.bytes).toBeGreaterThanOrEqual(1)
+    expect(r.ms).toBeGreaterThanOrEqual(580)
+    expect(r.ms).toBeLessThan(820)
   })
 
   it('passes no body through as none', () => {

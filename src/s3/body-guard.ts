@@ -48,62 +48,105 @@ export function guardBody(
   let slack = limits.idleMs
   let deadline: number | undefined
   let received = 0
+  // The wait for the client in progress: when it began, when it runs out, and which limit that is.
+  let waiting = false
+  let waitDue = 0
+  let waitWhole = false
+  /** Closed, errored or cancelled: nothing more happens. */
+  let ended = false
+  let stream!: ReadableStreamDefaultController<Uint8Array>
+
+  // One timer per body, not one per read: a body arrives in 16 KiB pieces, and a setTimeout,
+  // clearTimeout and Promise.race for each cost the request thread more than reading the piece
+  // (docs/architecture.md §8, "Big PUTs: the request thread's per-chunk work"). The timer is
+  // armed for the current wait's end at the latest and, when it fires, checks the wait then in
+  // progress: it ends the body, re-arms for that wait's end, or (no wait) lapses until the next.
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let timerAt = Number.POSITIVE_INFINITY
 
   const timeout = (why: string) =>
     new S3Error('RequestTimeout', TIMEOUT_MESSAGE, { Reason: why, Received: `${received}` })
+  const wholeBody = () => timeout(`the whole body took longer than ${limits.maxMs} ms`)
 
-  /** The next chunk, or a RequestTimeout once the slack (or the whole-body deadline) runs out. */
-  function next(): Promise<ReadableStreamReadResult<Uint8Array>> {
-    const start = now()
-    deadline ??= limits.maxMs > 0 ? start + limits.maxMs : Number.POSITIVE_INFINITY
-    const left = deadline - start
-    if (left <= 0) return Promise.reject(timeout(`the whole body took longer than ${limits.maxMs} ms`))
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const late = new Promise<never>((_, reject) => {
-      const ms = Math.min(slack, left)
-      timer = setTimeout(
-        () =>
-          reject(
-            ms === left
-              ? timeout(`the whole body took longer than ${limits.maxMs} ms`)
-              : timeout(`the body fell behind ${limits.minRate} bytes/s by more than ${limits.idleMs} ms`),
-          ),
-        ms,
-      )
-    })
-    return Promise.race([reader.read(), late]).then(
-      (r) => {
-        clearTimeout(timer)
-        const waited = now() - start
-        const bytes = r.done ? 0 : r.value.length
-        received += bytes
-        const earned = limits.minRate > 0 ? (bytes * 1000) / limits.minRate : Number.POSITIVE_INFINITY
-        slack = Math.min(limits.idleMs, slack - waited + earned)
-        return r
-      },
-      (e: unknown) => {
-        clearTimeout(timer)
-        throw e
-      },
+  const disarm = () => {
+    if (timer !== undefined) clearTimeout(timer)
+    timer = undefined
+    timerAt = Number.POSITIVE_INFINITY
+  }
+  const arm = (at: number) => {
+    if (timer !== undefined && timerAt <= at) return
+    disarm()
+    timerAt = at
+    timer = setTimeout(check, Math.max(0, at - now()))
+  }
+  /** Ends the body with `e`: stop reading (the handler answers; the runtime closes the connection after). */
+  const fail = (e: S3Error) => {
+    ended = true
+    disarm()
+    reader.cancel(e).catch(() => {})
+    stream.error(e)
+  }
+  function check(): void {
+    timer = undefined
+    timerAt = Number.POSITIVE_INFINITY
+    if (ended || !waiting) return
+    if (now() < waitDue) {
+      arm(waitDue)
+      return
+    }
+    fail(
+      waitWhole
+        ? wholeBody()
+        : timeout(`the body fell behind ${limits.minRate} bytes/s by more than ${limits.idleMs} ms`),
     )
   }
 
   return new ReadableStream<Uint8Array>(
     {
+      start(controller) {
+        stream = controller
+      },
       async pull(controller) {
-        try {
-          const { done, value } = await next()
-          if (done) controller.close()
-          else controller.enqueue(value)
-        } catch (e) {
-          if (isS3Error(e) && e.code === 'RequestTimeout') {
-            // Stop reading; the handler answers and the runtime closes the connection after.
-            reader.cancel(e).catch(() => {})
-            controller.error(e)
-          } else controller.error(isS3Error(e) ? e : new S3Error('IncompleteBody'))
+        if (ended) return
+        const start = now()
+        deadline ??= limits.maxMs > 0 ? start + limits.maxMs : Number.POSITIVE_INFINITY
+        const left = deadline - start
+        if (left <= 0) {
+          fail(wholeBody())
+          return
         }
+        const ms = Math.min(slack, left)
+        waiting = true
+        waitDue = start + ms
+        waitWhole = ms === left
+        arm(waitDue)
+        let r: ReadableStreamReadResult<Uint8Array>
+        try {
+          r = await reader.read()
+        } catch (e) {
+          waiting = false
+          if (ended) return
+          ended = true
+          disarm()
+          controller.error(isS3Error(e) ? e : new S3Error('IncompleteBody'))
+          return
+        }
+        waiting = false
+        if (ended) return // timed out while waiting: the stream has its error already
+        const waited = now() - start
+        const bytes = r.done ? 0 : r.value.length
+        received += bytes
+        const earned = limits.minRate > 0 ? (bytes * 1000) / limits.minRate : Number.POSITIVE_INFINITY
+        slack = Math.min(limits.idleMs, slack - waited + earned)
+        if (r.done) {
+          ended = true
+          disarm()
+          controller.close()
+        } else controller.enqueue(r.value)
       },
       cancel(reason) {
+        ended = true
+        disarm()
         return reader.cancel(reason)
       },
     },

@@ -3,10 +3,11 @@
  * shard is stored and settled once metadata points at the data (or the data is gone), so the
  * shards of a crashed write can always be found and removed. Degraded writes queue a heal.
  */
-import { cipherLength, encryptStream, generatePrefix, plainLength } from '../crypto/index.ts'
+import { cipherLength, encryptPieces, encryptStream, generatePrefix, plainLength } from '../crypto/index.ts'
 import * as meta from '../meta/index.ts'
 import { QuorumError, type WriteResult } from '../storage/index.ts'
 import { toBase64 } from '../util/bytes.ts'
+import type { PieceStream } from '../util/streams.ts'
 import { ServiceError } from './errors.ts'
 import type { ServiceContext } from './context.ts'
 import type { Segment } from './stored-data.ts'
@@ -67,15 +68,30 @@ export async function sealBody(
 ): Promise<{ body: ReadableStream<Uint8Array>; prefix?: Uint8Array }> {
   if (!seal) return { body: plaintext }
   const prefix = await generatePrefix()
-  const body = encryptStream(plaintext, {
-    aead: ctx.keys.aead,
-    key: seal.key,
-    objectId: seal.objectId,
-    partNumber: seal.partNumber,
-    prefix,
-  })
-  return { body, prefix }
+  return { body: encryptStream(plaintext, packageOptions(ctx, seal, prefix)), prefix }
 }
+
+/**
+ * As sealBody, for the stripe writer: the ciphertext as batches of the sealed pieces, which it
+ * cuts into stripes without joining them (src/storage/stripe-pieces.ts).
+ */
+async function sealPieces(
+  ctx: ServiceContext,
+  plaintext: ReadableStream<Uint8Array>,
+  seal: Seal | undefined,
+): Promise<{ body: PieceStream; prefix?: Uint8Array }> {
+  if (!seal) return { body: plaintext }
+  const prefix = await generatePrefix()
+  return { body: encryptPieces(plaintext, packageOptions(ctx, seal, prefix)), prefix }
+}
+
+const packageOptions = (ctx: ServiceContext, seal: Seal, prefix: Uint8Array) => ({
+  aead: ctx.keys.aead,
+  key: seal.key,
+  objectId: seal.objectId,
+  partNumber: seal.partNumber,
+  prefix,
+})
 
 async function storeAdmitted(
   ctx: ServiceContext,
@@ -84,7 +100,7 @@ async function storeAdmitted(
   seal: Seal | undefined,
   exclude: ReadonlySet<string>,
 ): Promise<StoredWrite> {
-  const { body, prefix } = await sealBody(ctx, plaintext, seal)
+  const { body, prefix } = await sealPieces(ctx, plaintext, seal)
   await meta.recordIntent(ctx.db, id)
   // On failure the intent stays: a store that confirms late may still leave a shard behind,
   // and orphan collection removes it by id.

@@ -2,7 +2,7 @@
  * DiskStore: a ShardStore over one Disk (a local drive). Owns the on-drive file layout, atomic
  * temp-fsync-rename writes, lazy ranged reads and the temp sweep. Uses only the Disk port.
  */
-import type { BytePool } from '../util/byte-pool.ts'
+import { type BytePool, releaseWritten } from '../util/byte-pool.ts'
 import { concatBytes, toHex } from '../util/bytes.ts'
 import type { Disk, FileReader, FileWriter } from './disk.ts'
 import { hash64 } from './placement.ts'
@@ -87,7 +87,8 @@ export function createDiskStore(id: string, disk: Disk, options: DiskStoreOption
    * (writev), so no byte is copied on its way to the file: joining them into a write buffer was a
    * copy of every byte of every shard (docs/architecture.md §8, "Big PUTs"). A Disk without
    * writev gets them joined. The pieces are the producer's: none is reused once handed over
-   * (ShardStore.put's contract, disk.ts).
+   * (ShardStore.put's contract, disk.ts), except that a piece leased from a write pool (the stripe
+   * writer's parity blocks) goes back to it once written (releaseWritten, src/util/byte-pool.ts).
    */
   async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, out: FileWriter): Promise<void> {
     let pieces: Uint8Array[] = []
@@ -99,6 +100,7 @@ export function createDiskStore(id: string, disk: Disk, options: DiskStoreOption
       if (batch.length === 1) await out.write(batch[0]!)
       else if (out.writev) await out.writev(batch)
       else await out.write(concatBytes(batch))
+      for (const p of batch) releaseWritten(p)
     }
     for (;;) {
       const { done, value } = await reader.read()
@@ -233,6 +235,7 @@ export function createDiskStore(id: string, disk: Disk, options: DiskStoreOption
 
   return {
     id,
+    gathers: true,
     put,
     get,
     async stat(name) {

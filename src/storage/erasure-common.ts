@@ -47,6 +47,12 @@ export interface EngineContext {
    * view handed on and given back by the consumer that releases it (src/util/byte-pool.ts).
    */
   blockPool?: BytePool
+  /**
+   * Buffers for the parity blocks a write makes (stripe-writer.ts), from a `written` pool: each
+   * is leased for its one shard and given back by a store once it has written it (disk-store.ts);
+   * a store that does not give it back leaves it to the GC.
+   */
+  parityPool?: BytePool
 }
 
 export function erasureLayout(layout: DataLayout): ErasureLayout {

@@ -33,6 +33,11 @@ export const DEFAULT_WRITE_TIMEOUT_MS = 30_000
  * 256 MiB GETs to ≈ 335 MiB (docs/architecture.md §8).
  */
 const BLOCK_POOL_IDLE_BYTES = 8 * 1024 * 1024
+/**
+ * Idle parity blocks kept for the next stripes: a write's parity goes back to the pool as its
+ * shards are written, so in steady state a few blocks per write go round (docs/architecture.md §8).
+ */
+const PARITY_POOL_IDLE_BYTES = 4 * 1024 * 1024
 
 export interface ErasureStorageOptions {
   /** Every configured store (drives or nodes); each write uses k+m of them, chosen by placement. */
@@ -62,6 +67,8 @@ export interface ErasureStorageOptions {
   onDegraded?: (layout: ErasureLayout, badShards: number[]) => void
   /** Where reads rebuild or join blocks (default: a pool of its own, BLOCK_POOL_IDLE_BYTES idle). */
   blockPool?: BytePool
+  /** Where writes make parity blocks (default: a write pool of its own, PARITY_POOL_IDLE_BYTES idle). */
+  parityPool?: BytePool
 }
 
 export interface ErasureStorage extends ObjectStorage {
@@ -116,6 +123,7 @@ export function createErasureStorage(opts: ErasureStorageOptions): ErasureStorag
     writeTimeoutMs: positive(opts.writeTimeoutMs, DEFAULT_WRITE_TIMEOUT_MS, 'writeTimeoutMs'),
     onDegraded: opts.onDegraded,
     blockPool: opts.blockPool ?? new BytePool(BLOCK_POOL_IDLE_BYTES),
+    parityPool: opts.parityPool ?? new BytePool(PARITY_POOL_IDLE_BYTES, true),
   }
 
   return {

@@ -4,6 +4,7 @@
  * spread (Reed–Solomon stripes over drives or nodes) is the layout's business alone.
  */
 import { describeValue, isCount, isRecord } from '../util/shape.ts'
+import type { PieceStream } from '../util/streams.ts'
 
 /** FORMAT: persisted in metadata as JSON; bump `v` when the shape changes. */
 export type DataLayout = ErasureLayout
@@ -82,9 +83,10 @@ export interface ObjectStorage {
    * Streams `body` to the stores. Resolves only once the data is durable. If `body` errors
    * (a digest mismatch, a cut connection) the error is re-thrown unchanged and nothing remains.
    * `id` is unique per write (object version or part) and seeds placement; stores named in
-   * `exclude` (full ones) are left out of it.
+   * `exclude` (full ones) are left out of it. The body's pieces are kept, unjoined, until the
+   * stores have written them: its producer must not reuse their memory.
    */
-  write(id: string, body: ReadableStream<Uint8Array>, opts?: WriteOptions): Promise<WriteResult>
+  write(id: string, body: PieceStream, opts?: WriteOptions): Promise<WriteResult>
   /** Streams bytes [start, end) of the payload. */
   read(layout: DataLayout, start: number, end: number, opts?: ReadOptions): ReadableStream<Uint8Array>
   /** Deletes the payload's shards; missing shards are fine. */

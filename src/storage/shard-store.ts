@@ -15,6 +15,13 @@ export interface ShardStore {
    */
   put(name: string, body: ReadableStream<Uint8Array>): Promise<void>
   /**
+   * True when put() hands many chunks to the OS in one gathered write (a local drive's writev),
+   * so a block sent as the body's own pieces costs no syscall more than one joined chunk: the
+   * stripe writer then sends data blocks unjoined. Otherwise (a node over HTTPS writes the
+   * socket per chunk) it joins each block first, as it always did.
+   */
+  readonly gathers?: boolean
+  /**
    * Streams `length` bytes from `offset`; rejects with ShardNotFound when absent. `unit` is a
    * hint: where the store cuts the stream itself (local drives), chunks hold whole multiples of
    * `unit` bytes, so a reader of unit-sized blocks gets views instead of copying across chunks.

@@ -2,7 +2,8 @@
  * The erasure write path: cut the body into stripes, encode parity, and stream shard i to the
  * i-th placed store, all in parallel with backpressure; succeed at write quorum. Web APIs only.
  */
-import { rechunk } from '../util/streams.ts'
+import { concatBytes } from '../util/bytes.ts'
+import type { PieceStream } from '../util/streams.ts'
 import { QuorumError, withTimeout, type EngineContext } from './erasure-common.ts'
 import { stripeBytes, writeQuorum } from './geometry.ts'
 import type { ErasureLayout, WriteResult } from './object-storage.ts'
@@ -10,6 +11,7 @@ import { type Candidate, placeShardsInDomains } from './domain-placement.ts'
 import { blockSeeds, encodeShardHeader, encodeTrailer, MAX_ID_BYTES, shardName } from './shard-format.ts'
 import { ShardSink } from './shard-sink.ts'
 import { isStoreFull } from './shard-store.ts'
+import { blockPieces, contiguousBlocks, StripeCutter } from './stripe-pieces.ts'
 
 /** Write ids name shard files: file-name safe, and short enough for `<id>.<index>`. */
 const WRITE_ID = new RegExp(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,${MAX_ID_BYTES - 1}}$`)
@@ -43,7 +45,7 @@ export async function writeStripes(
   ctx: EngineContext,
   w: WriteSettings,
   id: string,
-  body: ReadableStream<Uint8Array>,
+  body: PieceStream,
   exclude?: ReadonlySet<string>,
 ): Promise<WriteResult> {
   if (!WRITE_ID.test(id)) {
@@ -92,25 +94,39 @@ export async function writeStripes(
     await Promise.all(sinks.map((s) => s.store.delete(s.name).catch(() => {})))
   }
 
-  const reader = rechunk(body, stripeBytes({ k, m, blockSize, size: 0 })).getReader()
+  const reader = body.getReader()
+  const stripes = new StripeCutter(reader, stripeBytes({ k, m, blockSize, size: 0 }))
   let size = 0
   let stripe = 0
   try {
     for (;;) {
       if (alive() < quorum) throw quorumLost()
-      const { done, value } = await reader.read() // the body's own error propagates unchanged
-      if (done) break
+      const value = await stripes.next() // the body's own error propagates unchanged
+      if (!value) break
       size += value.length
-      const blocks = splitStripe(value, k, blockSize)
-      const parity = Array.from({ length: m }, () => new Uint8Array(blocks[0]!.length))
-      ctx.codec.encode(blocks, parity)
-      const all = [...blocks, ...parity]
+      // What each data shard is sent: the body's own pieces of the block, no copy (joined for a
+      // store that would write them one by one, ShardStore.gathers). The short last stripe is
+      // joined and zero-padded.
+      const sent =
+        value.length === k * blockSize
+          ? blockPieces(value, k, blockSize)
+          : splitStripe(concatBytes(value.pieces), k, blockSize).map((b) => [b])
+      const len = sent[0]!.reduce((n, p) => n + p.length, 0)
+      // Encoded and checksummed from one buffer per block, at once: `data` may be the codec's
+      // workspace, which its next call reuses.
+      const data = contiguousBlocks(ctx.codec, sent, len)
+      // Full-size parity from the pool, each for its one shard (the store gives it back once written).
+      const pool = len === blockSize ? ctx.parityPool : undefined
+      const parity = Array.from({ length: m }, () => pool?.lease(len, 1) ?? new Uint8Array(len))
+      ctx.codec.encode(data, parity)
       for (const s of sinks) {
         if (s.failed) continue
-        const block = all[s.index]!
+        const i = s.index
         const sum = new Uint8Array(checksum.size)
-        checksum.write(block, sum, seeds[s.index]!(stripe))
-        s.push(block)
+        checksum.write(i < k ? data[i]! : parity[i - k]!, sum, seeds[i]!(stripe))
+        if (i >= k) s.push(parity[i - k]!)
+        else if (s.store.gathers || sent[i]!.length === 1) for (const p of sent[i]!) s.push(p)
+        else s.push(concatBytes(sent[i]!))
         s.push(sum)
       }
       stripe++

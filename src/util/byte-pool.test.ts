@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { BytePool, releaseBytes } from './byte-pool.ts'
+import { BytePool, releaseBytes, releaseWritten } from './byte-pool.ts'
 
 describe('BytePool', () => {
   it('gives a buffer back only once every holder has released a view of it', () => {
@@ -42,6 +42,22 @@ describe('BytePool', () => {
     expect(pool.lease(2048, 1).buffer).toBe(big.buffer)
     expect(pool.lease(1000, 1).buffer).toBe(small.buffer)
     expect(pool.lease(1000, 1).buffer).not.toBe(third.buffer)
+  })
+
+  it('keeps the read and write sides apart: each pool is given back only by its own release', () => {
+    const reads = new BytePool(4096)
+    const writes = new BytePool(4096, true)
+    const r = reads.lease(1024, 1)
+    const w = writes.lease(1024, 1)
+    releaseWritten(r) // a store writing a reader's buffer: not its to give back
+    releaseBytes(w) // a reader of a write buffer: the store gives it back
+    expect(reads.idleBytes).toBe(0)
+    expect(writes.idleBytes).toBe(0)
+    releaseBytes(r)
+    releaseWritten(w)
+    expect(reads.idleBytes).toBe(1024)
+    expect(writes.idleBytes).toBe(1024)
+    expect(writes.lease(1024, 1).buffer).toBe(w.buffer)
   })
 
   it('refuses a lease without holders', () => {

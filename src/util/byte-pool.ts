@@ -25,8 +25,16 @@ export class BytePool {
   private readonly free = new Map<number, Uint8Array[]>()
   private freeBytes = 0
 
-  /** Keeps at most `maxFreeBytes` of released buffers for reuse; the rest are left to the GC. */
-  constructor(readonly maxFreeBytes: number) {}
+  /**
+   * Keeps at most `maxFreeBytes` of released buffers for reuse; the rest are left to the GC.
+   * `written`: the pool's buffers are released by the store that writes them (`releaseWritten`,
+   * after the write), never by `releaseBytes`, and a store releases no other pool's: a producer
+   * may hand a store a buffer leased for readers (a shard copy's), which its readers release.
+   */
+  constructor(
+    readonly maxFreeBytes: number,
+    readonly written = false,
+  ) {}
 
   /** A buffer of exactly `size` bytes (contents undefined) for `holders` views to be handed on. */
   lease(size: number, holders: number): Uint8Array {
@@ -59,7 +67,19 @@ export class BytePool {
  */
 export function releaseBytes(view: Uint8Array): void {
   const lease = leases.get(view.buffer)
-  if (!lease) return
+  if (lease && !lease.pool.written) release(view, lease)
+}
+
+/**
+ * A store has written `view` and will not read it again: the write side's releaseBytes, for
+ * pools made with `written` (any other view is ignored).
+ */
+export function releaseWritten(view: Uint8Array): void {
+  const lease = leases.get(view.buffer)
+  if (lease?.pool.written) release(view, lease)
+}
+
+function release(view: Uint8Array, lease: Lease): void {
   lease.holders--
   if (lease.holders > 0) return
   leases.delete(view.buffer)

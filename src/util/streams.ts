@@ -5,6 +5,12 @@
 import { concatBytes } from './bytes.ts'
 
 export type ByteStream = ReadableStream<Uint8Array>
+/**
+ * A byte stream whose chunks may also be batches of pieces, in order: a producer that has several
+ * pieces at once hands them on in one read, unjoined (encryptPieces to the stripe writer). Every
+ * ByteStream is one.
+ */
+export type PieceStream = ReadableStream<Uint8Array | readonly Uint8Array[]>
 
 /** Thrown by readAll when a body exceeds the caller's limit. */
 export class BodyTooLarge extends Error {

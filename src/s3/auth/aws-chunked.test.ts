@@ -349,3 +349,92 @@ describe('literal and unsigned payloads', () => {
     expect(unknown.data).toEqual(data)
   })
 })
+
+describe('the decoded stream and its source', () => {
+  /** A source that records whether it was cancelled, and why; `fail` errors it after its pieces. */
+  function source(pieces: Uint8Array[], fail?: Error) {
+    const seen: { cancelled?: unknown } = {}
+    let i = 0
+    const stream = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (i < pieces.length) c.enqueue(pieces[i++]!)
+        else if (fail) c.error(fail)
+        else c.close()
+      },
+      cancel(reason) {
+        seen.cancelled = reason ?? 'cancelled'
+      },
+    })
+    return { stream, seen }
+  }
+  const unsignedTrailer: PayloadMode = { kind: 'streaming-unsigned-trailer' }
+  const data = sample(5000)
+  const { body } = encode(data, { chunkSize: 1000, trailers: [['x-amz-checksum-crc32', crc32b64(data)]] })
+
+  it('cancels the source when the body is malformed, and errors with the S3 error', async () => {
+    const bad = concatBytes([body.subarray(0, 1200), utf8('zz'), body.subarray(1200)])
+    const src = source(splitAt(bad, 100, 1500, 3000))
+    const r = await drain(decodePayload(src.stream, auth(unsignedTrailer), headersFor(data.length), platform).stream)
+    expect(r.error?.code).toBe('InvalidRequest')
+    expect(src.seen.cancelled).toBe(r.error)
+  })
+
+  it("errors with the source's own error object, unchanged", async () => {
+    const cut = new Error('connection reset')
+    const src = source([body.subarray(0, 2500)], cut)
+    const reader = decodePayload(
+      src.stream,
+      auth(unsignedTrailer),
+      headersFor(data.length),
+      platform,
+    ).stream.getReader()
+    let caught: unknown
+    for (let i = 0; i < 100; i++) {
+      const next = await reader.read().catch((e: unknown) => {
+        caught = e
+        return { done: true as const, value: undefined }
+      })
+      if (next.done) break
+    }
+    expect(caught).toBe(cut)
+  })
+
+  it('cancelling the decoded stream cancels the source (literal and chunked payloads)', async () => {
+    for (const [mode, bytes] of [
+      [unsignedTrailer, body],
+      [{ kind: 'unsigned' } as PayloadMode, data],
+    ] as const) {
+      const src = source(splitAt(bytes, 1500, 3000))
+      const decoded = decodePayload(
+        src.stream,
+        auth(mode),
+        headersFor(data.length, { 'content-length': String(data.length) }),
+        platform,
+      )
+      const reader = decoded.stream.getReader()
+      expect((await reader.read()).done).toBe(false)
+      await reader.cancel('client gone')
+      expect(src.seen.cancelled).toBe('client gone')
+    }
+  })
+
+  it('reads the source only as the consumer reads: nothing ahead', async () => {
+    let pulls = 0
+    const pieces = splitAt(body, 1500, 3000, 4500)
+    const src = new ReadableStream<Uint8Array>(
+      {
+        pull(c) {
+          if (pulls < pieces.length) c.enqueue(pieces[pulls++]!)
+          else c.close()
+        },
+      },
+      { highWaterMark: 0 },
+    )
+    const reader = decodePayload(src, auth(unsignedTrailer), headersFor(data.length), platform).stream.getReader()
+    await new Promise((r) => setTimeout(r, 10))
+    expect(pulls).toBe(0)
+    await reader.read()
+    await new Promise((r) => setTimeout(r, 10))
+    expect(pulls).toBe(1)
+  })
+})

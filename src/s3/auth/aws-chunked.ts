@@ -52,7 +52,7 @@ export function decodePayload(
   const source = body ?? emptyStream()
   if (mode.kind === 'sha256' || mode.kind === 'unsigned') {
     const length = parseLength(headers.get('content-length'), 'Content-Length')
-    return { stream: source.pipeThrough(plainBody(mode, length, platform)), length, trailers: () => ({}) }
+    return { stream: plainBody(source, mode, length, platform), length, trailers: () => ({}) }
   }
   const length = parseLength(headers.get('x-amz-decoded-content-length'), 'x-amz-decoded-content-length')
   if (length === undefined)
@@ -61,32 +61,85 @@ export function decodePayload(
       'You must provide the x-amz-decoded-content-length header with aws-chunked payloads.',
     )
   const decoder = new ChunkedDecoder(mode, length, platform)
-  const stream = source.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform: (chunk, out) => decoder.push(chunk, out),
-      flush: () => decoder.finish(),
-    }),
+  const stream = pullThrough(
+    source,
+    (chunk, out) => decoder.push(chunk, out),
+    () => decoder.finish(),
   )
   return { stream, length, trailers: () => decoder.trailers }
 }
 
+/** Where a step puts the bytes it passes on. */
+interface Out {
+  enqueue(chunk: Uint8Array): void
+}
+
+/**
+ * `source` through a synchronous `step` per chunk, as a pull stream: each pull reads the source
+ * until the step has passed something on. A TransformStream behind `pipeThrough` costs a pipe
+ * loop, a writer's write and a transform promise for every chunk, and a request body comes in
+ * chunks of 16 KiB at most (docs/architecture.md §8, "Big PUTs: the request thread's per-chunk
+ * work"). What the step or `end` throws errors the stream and cancels `source`; an error of
+ * `source` errors it unchanged; cancelling it cancels `source`.
+ */
+function pullThrough(
+  source: ReadableStream<Uint8Array>,
+  step: (chunk: Uint8Array, out: Out) => void,
+  end: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = source.getReader()
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let passed = 0
+        const out: Out = {
+          enqueue(chunk) {
+            passed++
+            controller.enqueue(chunk)
+          },
+        }
+        // Bounded by the source: every turn consumes one of its chunks.
+        for (;;) {
+          const { done, value } = await reader.read()
+          try {
+            if (done) {
+              end()
+              controller.close()
+              return
+            }
+            step(value, out)
+          } catch (e) {
+            reader.cancel(e).catch(() => {})
+            throw e
+          }
+          if (passed > 0) return
+        }
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  )
+}
+
 /** Counts (truncation → IncompleteBody) and, for a literal x-amz-content-sha256, hashes. */
 function plainBody(
+  source: ReadableStream<Uint8Array>,
   mode: PayloadMode,
   length: number | undefined,
   platform: Platform,
-): TransformStream<Uint8Array, Uint8Array> {
+): ReadableStream<Uint8Array> {
   const hasher = mode.kind === 'sha256' ? platform.createHasher('sha256') : undefined
   let seen = 0
-  return new TransformStream({
-    transform(chunk, out) {
+  return pullThrough(
+    source,
+    (chunk, out) => {
       seen += chunk.length
       if (length !== undefined && seen > length)
         throw new S3Error('IncompleteBody', 'The request body is longer than its Content-Length.')
       hasher?.update(chunk)
       out.enqueue(chunk)
     },
-    flush() {
+    () => {
       if (length !== undefined && seen !== length) throw incomplete(length, seen)
       if (hasher && mode.kind === 'sha256') {
         const computed = toHex(hasher.digest())
@@ -98,7 +151,7 @@ function plainBody(
         }
       }
     },
-  })
+  )
 }
 
 type Streaming = Extract<PayloadMode, { kind: 'streaming-signed' | 'streaming-unsigned-trailer' }>
@@ -137,7 +190,7 @@ class ChunkedDecoder {
     if (this.signed) this.previousSignature = this.signed.seedSignature
   }
 
-  push(chunk: Uint8Array, out: TransformStreamDefaultController<Uint8Array>): void {
+  push(chunk: Uint8Array, out: Out): void {
     let i = 0
     while (i < chunk.length) {
       switch (this.state) {
