@@ -1,15 +1,18 @@
 /**
  * The ClusterFetch port for gateway → node requests: trusts only the cluster CA, presents the
  * gateway's client certificate from that CA (mutual TLS: how nodes know a gateway), streams request
- * and response bodies, keeps connections alive. Node: node:https; Deno and Bun: their fetch options.
+ * and response bodies, keeps connections alive. Node: node:https, except shard GETs, read by
+ * shard-read.ts without node:http; Deno and Bun: their fetch options.
  */
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https'
 import type { IncomingMessage } from 'node:http'
 import { createSecureContext } from 'node:tls'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import type { ClusterFetch } from '../storage/remote/protocol.ts'
+import { type ClusterFetch, type FetchHints, SHARDS_PATH } from '../storage/remote/protocol.ts'
+import { BytePool } from '../util/byte-pool.ts'
 import { nodeWebBody } from './node-web-body.ts'
+import { createShardReader } from './shard-read.ts'
 import { issueClientCert } from './tls-ca.ts'
 import { TLS_MAX_VERSION, TLS_MIN_VERSION } from './tls-options.ts'
 
@@ -46,6 +49,11 @@ const BODY_HIGH_WATER_MARK = 1024 * 1024
  * ≈ 450 MiB of gateway RSS; with 256 KiB, 360 MiB and less CPU per GiB (docs/architecture.md §8).
  */
 const RESPONSE_HIGH_WATER_MARK = 256 * 1024
+/**
+ * Idle bytes kept by the pool of shard-read pieces (shard-read.ts): eight 256 MiB GETs over four
+ * data nodes keep ≈ 3 blocks per shard in flight, ≈ 8 MiB.
+ */
+const SHARD_READ_POOL_IDLE_BYTES = 8 * 1024 * 1024
 
 export function detectRuntime(): FetchRuntime {
   const g = globalThis as { Deno?: unknown; Bun?: unknown }
@@ -132,9 +140,24 @@ function nodeFetch(tls: ClusterTls): ClusterFetchHandle {
     minVersion: TLS_MIN_VERSION,
     maxVersion: TLS_MAX_VERSION,
   })
-  const f = ((req: Request) =>
-    new Promise<Response>((resolve, reject) => {
-      const url = new URL(req.url)
+  // Shard GETs, the bulk of a GET's bytes, skip node:http (shard-read.ts); the rest goes through the Agent.
+  const shardReader = createShardReader({
+    secureContext,
+    maxFreeSockets: MAX_FREE_SOCKETS,
+    freeSocketTimeoutMs: FREE_SOCKET_TIMEOUT_MS,
+    queueBytes: RESPONSE_HIGH_WATER_MARK,
+    pool: new BytePool(SHARD_READ_POOL_IDLE_BYTES),
+  })
+  const f = ((req: Request, hints?: FetchHints) => {
+    const url = new URL(req.url)
+    if (req.method === 'GET' && url.pathname.startsWith(`${SHARDS_PATH}/`)) {
+      const headers: [string, string][] = []
+      req.headers.forEach((v, k) => {
+        headers.push([k, v])
+      })
+      return shardReader.get(url, headers, req.signal, hints?.unit)
+    }
+    return new Promise<Response>((resolve, reject) => {
       if (url.protocol !== 'https:')
         return reject(new TypeError(`cluster requests must use https, got ${url.protocol}`))
       const headers: Record<string, string> = {}
@@ -180,7 +203,11 @@ function nodeFetch(tls: ClusterTls): ClusterFetchHandle {
         out.destroy(e as Error)
         reject(e)
       })
-    })) as ClusterFetchHandle
-  f.close = () => agent.destroy()
+    })
+  }) as ClusterFetchHandle
+  f.close = () => {
+    agent.destroy()
+    shardReader.close()
+  }
   return f
 }

@@ -202,7 +202,7 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
     }
   }
 
-  function get(name: string, offset: number, length: number): ReadableStream<Uint8Array> {
+  function get(name: string, offset: number, length: number, unit?: number): ReadableStream<Uint8Array> {
     checkName(name)
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new RangeError(`invalid shard range offset=${offset} length=${length}`)
@@ -222,7 +222,10 @@ export function createRemoteStore(opts: RemoteStoreOptions): ShardStore {
     async function open(): Promise<ReadableStreamDefaultReader<Uint8Array> | undefined> {
       admit(what)
       const res = await timer.race(
-        fetch(request('GET', `${SHARDS_PATH}/${name}?offset=${offset}&length=${length}`, timer.controller.signal)),
+        fetch(
+          request('GET', `${SHARDS_PATH}/${name}?offset=${offset}&length=${length}`, timer.controller.signal),
+          unit === undefined ? undefined : { unit },
+        ),
       )
       backoff.answered()
       if (res.status === 404) {

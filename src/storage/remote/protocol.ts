@@ -5,7 +5,17 @@
  */
 
 /** The node transport: every request a gateway sends a node goes through this port. */
-export type ClusterFetch = (req: Request) => Promise<Response>
+export type ClusterFetch = (req: Request, hints?: FetchHints) => Promise<Response>
+
+/** What the caller will do with an answer's body, so a transport may shape its pieces (or ignore it). */
+export interface FetchHints {
+  /**
+   * The body is read in pieces of exactly `unit` bytes (the last may be shorter): a transport may
+   * hand a 200 answer's body on in such pieces, each leased from a BytePool with one holder
+   * (src/util/byte-pool.ts), as DiskStore's whole-unit reads are; the read path gives them back.
+   */
+  unit?: number
+}
 
 // FORMAT: the node API paths. Gateways and nodes of one cluster must agree. DO NOT CHANGE;
 // a new protocol gets a new version prefix. v1 signed every request with an HMAC and framed shard
