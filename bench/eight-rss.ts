@@ -2,7 +2,8 @@
  * Issue 15's memory target (peak gateway RSS ≤ 300 MiB with eight 256 MiB transfers at once),
  * per phase: one embedded gateway per CHECKOUT (4+2, D@RE on, each that checkout's code) takes
  * eight 256 MiB PUTs at once, then serves eight GETs of them at once; the peak RSS (VmHWM, reset
- * through /proc/PID/clear_refs before each phase) of each phase is printed in MiB. With several
+ * through /proc/PID/clear_refs before each phase) of each phase is printed in MiB, with the phase's
+ * MB/s (eight objects over its wall time: one load-sensitive figure beside it). With several
  * checkouts, every gateway is started first and the phases run one gateway at a time, the order
  * reversed every other round (ROUNDS, default 1), so that they share the machine's load alike.
  * PHASES=get runs the PUT phase in the first round only (the GETs need the objects), for more
@@ -52,7 +53,6 @@ interface Target {
   pid: number
   dataDir: string
   s3: S3Client
-  stop: () => Promise<void>
   peakRss: (pid: number) => number
   patternStream: (size: number, seed: number) => { stream: unknown }
   memFile: string
@@ -80,110 +80,123 @@ async function memPeaks(t: Target): Promise<string | undefined> {
   return 'sampler wrote nothing'
 }
 const targets: Target[] = []
-for (const { arg, root, env, node } of specs) {
-  // Each checkout's own helpers, so each gateway runs that checkout's code.
-  const { patternStream, peakRss } = await import(`${root}/test/helpers/big-object.ts`)
-  const { s3Client } = await import(`${root}/test/helpers/s3-client.ts`)
-  const { startServer } = await import(`${root}/test/helpers/server.ts`)
-  let nodes: ChildProcess[] = []
-  let args: string[] = []
-  const tmp = mkdtempSync(join(os.tmpdir(), 'coffer-eight-rss-'))
-  if (nodeCount > 0) {
-    const cluster = join(tmp, 'cluster.json')
-    initCluster(root, cluster)
-    const started = await Promise.all(
-      Array.from({ length: nodeCount }, (_, i) => startNode(root, cluster, join(tmp, `n${i}`))),
-    )
-    nodes = started.map((s) => s.child)
-    args = ['--cluster', cluster, '--nodes', started.map((s) => `https://127.0.0.1:${s.port}`).join(',')]
-  }
-  // Healing and scrubbing off, as in the full run: a degraded phase must not rebuild mid-read.
-  const memFile = join(tmp, 'memlog.json')
-  const server = await startServer({
-    args,
-    wrap: node.length ? (cmd: string, argv: string[]) => ({ cmd, argv: [...node, ...argv] }) : undefined,
-    env: {
-      COFFER_HEAL_INTERVAL_MS: '3600000',
-      COFFER_SCRUB_INTERVAL_MS: '3600000',
-      ...env,
-      ...(memlog
-        ? {
-            NODE_OPTIONS: `${process.env.MEMLOG_GC === '1' ? '--expose-gc ' : ''}--require ${join(import.meta.dirname, 'lib/mem-sampler.cjs')}`,
-            MEMLOG: memFile,
-            MEMLOG_GC: process.env.MEMLOG_GC ?? '',
-          }
-        : {}),
-    },
-  })
-  const s3 = s3Client(server) as S3Client
-  await s3.send(new CreateBucketCommand({ Bucket: 'bbb' }))
-  console.log(arg, 'idle', mib(peakRss(server.pid)))
-  const stop = async () => {
-    await server.stop()
-    await Promise.all(nodes.map(stopNode))
-    rmSync(tmp, { recursive: true, force: true })
-  }
-  targets.push({ root: arg, pid: server.pid, dataDir: server.dataDir, s3, stop, peakRss, patternStream, memFile })
-}
 const peaks: Record<string, number[]> = {}
-const record = async (t: Target, phase: string) => {
-  const v = t.peakRss(t.pid)
-  const key = `${t.root} ${phase}`
-  peaks[key] = [...(peaks[key] ?? []), v]
-  console.log(t.root, `${phase} peak`, mib(v), `load ${load()}`)
-  const m = await memPeaks(t)
-  if (m) console.log(`  ${m}`)
-}
-const begin = async (t: Target) => {
-  writeFileSync(`/proc/${t.pid}/clear_refs`, '5')
-  await memPeaks(t)
-}
-for (let r = 0; r < rounds; r++) {
-  for (const t of r % 2 ? [...targets].reverse() : targets) {
-    if (r === 0 || phases.has('put')) {
-      await begin(t)
-      await Promise.all(
-        Array.from({ length: 8 }, (_, i) =>
-          t.s3.send(
-            new PutObjectCommand({
-              Bucket: 'bbb',
-              Key: `k${i}`,
-              Body: t.patternStream(size, i).stream as never,
-              ContentLength: size,
-            }),
+const rates: Record<string, number[]> = {}
+/** What to stop and remove at the end, in reverse order of start. */
+const cleanups: { what: string; run: () => Promise<unknown> }[] = []
+// A failed request or start stops every gateway and node started so far and removes their
+// directories (eight 256 MiB objects per gateway: gigabytes left in /tmp otherwise).
+try {
+  for (const { arg, root, env, node } of specs) {
+    // Each checkout's own helpers, so each gateway runs that checkout's code.
+    const { patternStream, peakRss } = await import(`${root}/test/helpers/big-object.ts`)
+    const { s3Client } = await import(`${root}/test/helpers/s3-client.ts`)
+    const { startServer } = await import(`${root}/test/helpers/server.ts`)
+    let nodes: ChildProcess[] = []
+    let args: string[] = []
+    const tmp = mkdtempSync(join(os.tmpdir(), 'coffer-eight-rss-'))
+    cleanups.push({ what: tmp, run: async () => rmSync(tmp, { recursive: true, force: true }) })
+    if (nodeCount > 0) {
+      const cluster = join(tmp, 'cluster.json')
+      initCluster(root, cluster)
+      const started = await Promise.all(
+        Array.from({ length: nodeCount }, (_, i) => startNode(root, cluster, join(tmp, `n${i}`))),
+      )
+      nodes = started.map((s) => s.child)
+      cleanups.push({ what: `${arg} nodes`, run: () => Promise.all(nodes.map(stopNode)) })
+      args = ['--cluster', cluster, '--nodes', started.map((s) => `https://127.0.0.1:${s.port}`).join(',')]
+    }
+    // Healing and scrubbing off, as in the full run: a degraded phase must not rebuild mid-read.
+    const memFile = join(tmp, 'memlog.json')
+    const server = await startServer({
+      args,
+      wrap: node.length ? (cmd: string, argv: string[]) => ({ cmd, argv: [...node, ...argv] }) : undefined,
+      env: {
+        COFFER_HEAL_INTERVAL_MS: '3600000',
+        COFFER_SCRUB_INTERVAL_MS: '3600000',
+        ...env,
+        ...(memlog
+          ? {
+              NODE_OPTIONS: `${process.env.MEMLOG_GC === '1' ? '--expose-gc ' : ''}--require ${join(import.meta.dirname, 'lib/mem-sampler.cjs')}`,
+              MEMLOG: memFile,
+              MEMLOG_GC: process.env.MEMLOG_GC ?? '',
+            }
+          : {}),
+      },
+    })
+    cleanups.push({ what: `${arg} gateway`, run: () => server.stop() })
+    const s3 = s3Client(server) as S3Client
+    await s3.send(new CreateBucketCommand({ Bucket: 'bbb' }))
+    console.log(arg, 'idle', mib(peakRss(server.pid)))
+    targets.push({ root: arg, pid: server.pid, dataDir: server.dataDir, s3, peakRss, patternStream, memFile })
+  }
+  const record = async (t: Target, phase: string, started: number) => {
+    const v = t.peakRss(t.pid)
+    const rate = (8 * size) / ((performance.now() - started) * 1000)
+    const key = `${t.root} ${phase}`
+    peaks[key] = [...(peaks[key] ?? []), v]
+    rates[key] = [...(rates[key] ?? []), rate]
+    console.log(t.root, `${phase} peak`, mib(v), `${rate.toFixed(1)} MB/s`, `load ${load()}`)
+    const m = await memPeaks(t)
+    if (m) console.log(`  ${m}`)
+  }
+  /** Resets the peaks; returns the phase's start (its MB/s: eight objects over the phase's time). */
+  const begin = async (t: Target) => {
+    writeFileSync(`/proc/${t.pid}/clear_refs`, '5')
+    await memPeaks(t)
+    return performance.now()
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const t of r % 2 ? [...targets].reverse() : targets) {
+      if (r === 0 || phases.has('put')) {
+        const started = await begin(t)
+        await Promise.all(
+          Array.from({ length: 8 }, (_, i) =>
+            t.s3.send(
+              new PutObjectCommand({
+                Bucket: 'bbb',
+                Key: `k${i}`,
+                Body: t.patternStream(size, i).stream as never,
+                ContentLength: size,
+              }),
+            ),
           ),
-        ),
-      )
-      await record(t, 'put8')
-    }
-    const get8 = async (phase: string) => {
-      await begin(t)
-      await Promise.all(
-        Array.from({ length: 8 }, async (_, i) => {
-          const o = await t.s3.send(new GetObjectCommand({ Bucket: 'bbb', Key: `k${i}` }))
-          for await (const _c of o.Body as AsyncIterable<Uint8Array>);
-        }),
-      )
-      await record(t, phase)
-    }
-    if (phases.has('get')) await get8('get8')
-    if (phases.has('dget') && nodeCount === 0) {
-      const away = [0, 1].map((d) => join(t.dataDir, 'drives', String(d)))
-      for (const d of away) await rename(d, `${d}.away`)
-      try {
-        await get8('dget8')
-      } finally {
-        // The gateway may have made an empty drive directory meanwhile: the renamed one replaces it.
-        for (const d of away) {
-          await rm(d, { recursive: true, force: true })
-          await rename(`${d}.away`, d)
+        )
+        await record(t, 'put8', started)
+      }
+      const get8 = async (phase: string) => {
+        const started = await begin(t)
+        await Promise.all(
+          Array.from({ length: 8 }, async (_, i) => {
+            const o = await t.s3.send(new GetObjectCommand({ Bucket: 'bbb', Key: `k${i}` }))
+            for await (const _c of o.Body as AsyncIterable<Uint8Array>);
+          }),
+        )
+        await record(t, phase, started)
+      }
+      if (phases.has('get')) await get8('get8')
+      if (phases.has('dget') && nodeCount === 0) {
+        const away = [0, 1].map((d) => join(t.dataDir, 'drives', String(d)))
+        for (const d of away) await rename(d, `${d}.away`)
+        try {
+          await get8('dget8')
+        } finally {
+          // The gateway may have made an empty drive directory meanwhile: the renamed one replaces it.
+          for (const d of away) {
+            await rm(d, { recursive: true, force: true })
+            await rename(`${d}.away`, d)
+          }
         }
       }
     }
   }
+} finally {
+  for (const c of cleanups.reverse())
+    await c.run().catch((e: unknown) => console.error(`stopping ${c.what}: ${String(e)}`))
 }
-for (const t of targets) await t.stop()
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!
 for (const [key, v] of Object.entries(peaks))
-  console.log(`${key} median ${mib(med(v))} MiB  all ${v.map(mib).join(' ')}`)
+  console.log(
+    `${key} median ${mib(med(v))} MiB  all ${v.map(mib).join(' ')}  MB/s median ${med(rates[key]!).toFixed(1)} all ${rates[key]!.map((r) => r.toFixed(1)).join(' ')}`,
+  )
 console.log(`load ${load()}`)

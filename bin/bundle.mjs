@@ -1,11 +1,12 @@
 // The Node entry's module graph as JavaScript (two entries and their shared chunks), built by
 // esbuild and kept on disk, so that a Node 20 process runs Coffer without tsx's loader
-// (COFFER_LOADER=bundle, bin/coffer.mjs). tsx's loader (module.register) runs in a
-// thread of its own with its own V8 isolate for the life of the process, and keeps the sources'
-// transforms and source maps: ≈ 50 MiB of an idle gateway's ≈ 155 MiB RSS (docs/architecture.md
-// §8, "Peak gateway RSS … the idle baseline"). esbuild does the same TypeScript transform tsx does
-// (tsx is esbuild underneath), so the code run is the same; packages stay in node_modules
-// (`packages: 'external'`: native modules, and the same copies the tests import).
+// (bin/coffer.mjs's default; COFFER_LOADER=tsx runs the sources through tsx). tsx's loader
+// (module.register) runs in a thread of its own with its own V8 isolate for the life of the
+// process, and keeps the sources' transforms and source maps: ≈ 50 MiB of an idle gateway's
+// ≈ 155 MiB RSS (docs/architecture.md §8, "Peak gateway RSS … the idle baseline"). esbuild does
+// the same TypeScript transform tsx does (tsx is esbuild underneath), so the code run is the same;
+// packages stay in node_modules (`packages: 'external'`: native modules, and the same copies the
+// tests import).
 //
 // What bundling would change, and is kept as it was:
 // - `import.meta.url` is replaced in every source by that source's own file URL, so files found

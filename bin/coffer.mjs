@@ -1,23 +1,30 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
 // The `coffer` command on Node: runs the CLI (src/runtime/cli.ts) with the Node adapter. Deno and
 // Bun start from src/runtime/deno.ts and src/runtime/bun.ts instead.
-// The sources are TypeScript, run through tsx. Node 20 and Node 24 both start here (Node 24: `npm
-// run start:node24`, bin/node24.mjs). tsx stays on Node 24 too, although Node 24 strips types
-// natively: the sources use parameter properties and .tsx, which native stripping refuses, and a
-// registerHooks loader doing Node's own transform plus esbuild for .tsx cost 2.2–2.6 s CPU to start
-// against 1.6–1.8 s for tsx, which keeps its output in a disk cache (docs/architecture.md §8).
-// The loader's work ends with start-up, but on Node 20 it is a thread with its own V8 isolate for
-// the life of the process. COFFER_LOADER=bundle runs the sources instead as an esbuild bundle kept
-// on disk (bin/bundle.mjs; rebuilt when a source changes), without any loader: ≈ 45 MiB less RSS,
-// idle and at the peak of eight 256 MiB transfers. Not the default: with the smaller heap, V8 ran
-// many more full GCs during big GETs (1.5–2× the CPU per GiB) unless the process was started as
-// `node --initial-old-space-size=64 bin/coffer.mjs …` (Node 20 refuses that flag in NODE_OPTIONS,
-// and v8.setFlagsFromString here is too late): §8, "The idle baseline".
+// Node flags `coffer` needs go on the shebang line (`#!/usr/bin/env -S node <flags>`) and in the
+// npm start scripts: test/helpers/server.ts reads them from this line, so tests and benches start
+// the gateway as shipped (test/runtimes/node-flags.test.ts holds the three equal). The sources are
+// TypeScript; by default they run as an esbuild bundle kept on disk (bin/bundle.mjs, rebuilt when a
+// source changes) with no loader. tsx (COFFER_LOADER=tsx, and the fallback when the bundle cannot
+// be built) is a thread with its own V8 isolate for the life of a Node 20 process and keeps every
+// module's source map: ≈ 40 MiB more RSS at rest (docs/architecture.md §8, "The idle baseline").
+// `--initial-old-space-size=64` is for the bundle: its old generation is small (≈ 19 MB live), and
+// V8 counts the ArrayBuffer memory allocated since the last full GC against the old generation's
+// limit, so in half the starts big GETs (a fresh buffer per decrypted package) ran a full GC every
+// ≈ 24 MB of buffers, 1.5× the CPU per GiB. The flag puts a floor of 64 MiB under that limit. Node
+// 20 refuses it in NODE_OPTIONS and v8.setFlagsFromString here is too late (the heap is sized when
+// the isolate is made), so it is on this line (§8, "The bundle by default"). No other flags:
+// `--max-semi-space-size=4` lowers the peak RSS of eight 256 MiB transfers but costs 4 KiB requests
+// CPU, and 8 did not lower it (§8).
+// Node 20 and Node 24 both start here (Node 24: `npm run start:node24`, bin/node24.mjs), with the
+// same bundle. Node 24 strips types natively, but the sources use parameter properties and .tsx,
+// which native stripping refuses, and a registerHooks loader doing Node's own transform plus
+// esbuild for .tsx cost 2.2–2.6 s CPU to start against 1.6–1.8 s for tsx (§8).
 import process from 'node:process'
 
-/** The bundle's entries' URLs when it is asked for, else undefined (the sources run through tsx). */
+/** The bundle's entries' URLs, or undefined when tsx is asked for or the bundle cannot be built. */
 async function bundled() {
-  if (process.env.COFFER_LOADER !== 'bundle') return undefined
+  if (process.env.COFFER_LOADER === 'tsx') return undefined
   try {
     return await (await import('./bundle.mjs')).gatewayBundle()
   } catch (e) {

@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { shebangNodeFlags } from '../../test/helpers/server.ts'
 
 const READY_MS = 60_000
 const LISTENING = /^coffer-node: listening on https:\/\/\S+?:(\d+)\s*$/m
@@ -25,6 +26,10 @@ export function initCluster(root: string, file: string): void {
   if (r.status !== 0) throw new Error(r.stderr)
 }
 
+/** The Node flags of `root`'s bin/coffer.mjs shebang: a node runs as that checkout ships it. */
+const shippedFlags = (root: string) =>
+  shebangNodeFlags(readFileSync(join(root, 'bin/coffer.mjs'), 'utf8').split('\n', 1)[0]!)
+
 /** A `coffer node` of `root`'s build on a free port; `prof` goes before the script (e.g. --cpu-prof). */
 export function startNode(
   root: string,
@@ -34,7 +39,18 @@ export function startNode(
 ): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(
     process.execPath,
-    [...prof, join(root, 'bin/coffer.mjs'), 'node', '--cluster', cluster, '--data', data, '--port', '0'],
+    [
+      ...prof,
+      ...shippedFlags(root),
+      join(root, 'bin/coffer.mjs'),
+      'node',
+      '--cluster',
+      cluster,
+      '--data',
+      data,
+      '--port',
+      '0',
+    ],
     {
       cwd: root,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NO_COLOR: '1' },

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
@@ -51,16 +52,34 @@ const LISTENING = /^coffer: listening on (https:\/\/\S+?):(\d+)\s*$/m
 const STOP_GRACE_MS = 10_000
 const DEFAULT_READY_MS = 30_000
 
+/**
+ * The Node flags `coffer` runs with: bin/coffer.mjs's shebang (`#!/usr/bin/env -S node <flags>`, or
+ * `#!/usr/bin/env node` for none), which `npm start` repeats (test/runtimes/node-flags.test.ts holds them equal). Tests and benches
+ * start the gateway with them, so what they measure is the process as shipped. A bench's extra
+ * `+node:` flags (bench/lib/ab.ts) come before these on the command line, and V8 takes the last
+ * value of a flag: to try another value of a shipped flag, A/B a checkout whose shebang has it.
+ */
+export const NODE_FLAGS: readonly string[] = shebangNodeFlags(
+  readFileSync(join(REPO_ROOT, 'bin/coffer.mjs'), 'utf8').split('\n', 1)[0]!,
+)
+
+/** The Node flags of a `#!/usr/bin/env node` or `#!/usr/bin/env -S node --flag…` line. */
+export function shebangNodeFlags(line: string): string[] {
+  const m = /^#!\/usr\/bin\/env (?:node|-S node((?: --[\w-]+(?:=\S+)?)+))$/.exec(line)
+  if (!m) throw new Error(`bin/coffer.mjs: unexpected shebang ${line}`)
+  return (m[1] ?? '').split(' ').filter(Boolean)
+}
+
 /** The command line that runs `coffer <args>` on a runtime, from the npm-installed binaries. */
 export function runtimeCommand(runtime: Runtime, args: string[]): { cmd: string; argv: string[] } {
   switch (runtime) {
     case 'node':
-      return { cmd: process.execPath, argv: [join(REPO_ROOT, 'bin/coffer.mjs'), ...args] }
+      return { cmd: process.execPath, argv: [...NODE_FLAGS, join(REPO_ROOT, 'bin/coffer.mjs'), ...args] }
     case 'node24': {
       // Installed beforehand (node24Path() with install, as test/runtimes/node24.test.ts does).
       const cmd = node24Path({ install: false })
       if (!cmd) throw new Error('no Node 24 binary: run `node bin/node24.mjs` first')
-      return { cmd, argv: [join(REPO_ROOT, 'bin/coffer.mjs'), ...args] }
+      return { cmd, argv: [...NODE_FLAGS, join(REPO_ROOT, 'bin/coffer.mjs'), ...args] }
     }
     case 'deno':
       // The same permissions as deno.json's start task (ffi only for libSQL's native module).

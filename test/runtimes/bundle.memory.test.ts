@@ -1,8 +1,8 @@
 /**
- * COFFER_LOADER=bundle: bin/coffer.mjs runs the sources as one esbuild bundle (bin/bundle.mjs)
- * instead of through tsx's loader, whose thread and isolate stay for the life of a Node 20 process.
- * An idle gateway that has served a few requests then stays under IDLE_BUDGET, which the same
- * gateway through tsx (the default, ≈ 155–170 MiB) exceeds (docs/architecture.md §8, "The idle
+ * bin/coffer.mjs runs the sources as one esbuild bundle (bin/bundle.mjs, the default) instead of
+ * through tsx's loader (COFFER_LOADER=tsx), whose thread and isolate stay for the life of a Node 20
+ * process. An idle gateway that has served a few requests then stays under IDLE_BUDGET, which the
+ * same gateway through tsx (≈ 155–170 MiB) exceeds (docs/architecture.md §8, "The idle
  * baseline"). The bundle keeps each source's own import.meta.url, so the hash worker, the
  * migrations, the codecs' wasm and package.json are found where they are in src/.
  */
@@ -39,7 +39,7 @@ async function exercise(server: TestServer): Promise<void> {
   }
 }
 
-describe('COFFER_LOADER=bundle runs a bundle of the sources', () => {
+describe('the gateway runs a bundle of the sources', () => {
   it('is built once per set of sources, with every import.meta.url resolved to its own source', async () => {
     const urls = await gatewayBundle()
     expect(await gatewayBundle()).toEqual(urls)
@@ -55,7 +55,7 @@ describe('COFFER_LOADER=bundle runs a bundle of the sources', () => {
   it('an idle gateway that has served requests stays under the budget; through tsx it does not', async () => {
     const measured: Record<string, { rss: number; threads: number }> = {}
     for (const loader of ['bundle', 'tsx'] as const) {
-      const server = await startServer({ env: loader === 'bundle' ? { COFFER_LOADER: 'bundle' } : {} })
+      const server = await startServer({ env: loader === 'tsx' ? { COFFER_LOADER: 'tsx' } : {} })
       try {
         await exercise(server)
         await new Promise((r) => setTimeout(r, 500))
