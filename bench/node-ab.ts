@@ -23,7 +23,7 @@ import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/
 import { node24Path } from '../bin/node24.mjs'
 import type { TestServer } from '../test/helpers/server.ts'
 import { createBucket, fillCofferMeta, getCell, listKey, putCell } from './lib/s3-load.ts'
-import { clientFor } from './lib/targets.ts'
+import { clientForServer } from './lib/targets.ts'
 
 const WORKLOADS = ['put4k', 'get4k', 'put16m', 'get16m', 'get256m', 'list'] as const
 type Workload = (typeof WORKLOADS)[number]
@@ -143,18 +143,7 @@ async function startGateways(): Promise<void> {
         // The same command line, run by the other binary (bin/coffer.mjs picks its loader by version).
         wrap: (_cmd, argv) => ({ cmd: rt.bin, argv: [...rt.extra, ...prof, ...argv] }),
       })
-      const client = clientFor(
-        {
-          name,
-          endpoint: server.endpoint,
-          ca: server.caPem,
-          accessKeyId: server.accessKeyId,
-          secretAccessKey: server.secretAccessKey,
-          pids: [server.pid],
-          stop: () => server.stop(),
-        },
-        'default',
-      )
+      const client = clientForServer(name, server, 'default')
       gateways.push({ name, checkout, runtime: rt.label, server, client })
       await createBucket(client, 'abench')
       if (only.has('list')) {

@@ -4,14 +4,21 @@
  * helper so it runs that checkout's code; gateway CPU from /proc; results recorded per checkout
  * and printed as medians with every round's value and the load average.
  * Env read here: PROF=dir (gateways run with --cpu-prof into dir/<n>), NODE_FLAGS='…' (more
- * flags for every gateway).
+ * flags for every gateway), CHECKSUM=when-required (the plain client: no aws-chunked trailer,
+ * streams sent UNSIGNED-PAYLOAD; default: the SDK's default client).
  */
 import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import { resolve } from 'node:path'
 import type { S3Client } from '@aws-sdk/client-s3'
 import type { TestServer } from '../../test/helpers/server.ts'
-import { clientFor } from './targets.ts'
+import { type ChecksumMode, clientForServer } from './targets.ts'
+
+function checksumMode(): ChecksumMode {
+  const mode = process.env.CHECKSUM ?? 'default'
+  if (mode !== 'default' && mode !== 'when-required') throw new Error(`CHECKSUM=${mode}: default or when-required`)
+  return mode
+}
 
 export interface AbTarget {
   root: string
@@ -55,7 +62,7 @@ export const loadavg = (): string =>
     .join(' ')
 
 /**
- * Starts one gateway per target, SDK-default client (CRC32 aws-chunked trailers). A target is a
+ * Starts one gateway per target, SDK-default client (CRC32 aws-chunked trailers; CHECKSUM above). A target is a
  * checkout, optionally with gateway flags: `CHECKOUT+--flag=value+…` (e.g. `../x+--inline-max=0`,
  * the same build with inlining off) and runtime flags for its process marked `node:`
  * (`../x+node:--max-semi-space-size=64`) and environment for it marked `env:`
@@ -86,18 +93,7 @@ export async function startGateways(specs: readonly string[]): Promise<AbTarget[
           })
         : undefined
     const server = await startServer({ env, args: flags.flatMap((f) => f.split('=')), wrap })
-    const client = clientFor(
-      {
-        name: spec,
-        endpoint: server.endpoint,
-        ca: server.caPem,
-        accessKeyId: server.accessKeyId,
-        secretAccessKey: server.secretAccessKey,
-        pids: [server.pid],
-        stop: () => server.stop(),
-      },
-      'default',
-    )
+    const client = clientForServer(spec, server, checksumMode())
     targets.push({ root: spec, server, client })
   }
   return targets

@@ -32,5 +32,8 @@ const server = createServer(
     pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), res).catch(() => res.destroy())
   },
 )
+// As Coffer's gateway (30 s, src/runtime/node.ts), longer than the bench's pauses between cells: with
+// Node's default 5 s the server could close an idle socket just as the client reused it ("socket hang up").
+server.keepAliveTimeout = 30_000
 server.listen(0, '127.0.0.1', () => console.log(`listening ${(server.address() as { port: number }).port}`))
 process.on('SIGTERM', () => server.close(() => process.exit(0)))

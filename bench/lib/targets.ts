@@ -68,6 +68,11 @@ function fromServer(name: string, server: TestServer, extraPids: () => number[] 
   }
 }
 
+/** A client of a Coffer gateway the caller started itself (the A/B and soak scripts). */
+export function clientForServer(name: string, server: TestServer, mode: ChecksumMode): S3Client {
+  return clientFor({ ...fromServer(name, server), stop: () => server.stop() }, mode)
+}
+
 /** `args`: extra `coffer server` flags (e.g. `--hash-workers 0` for the before/after rows). */
 export async function startCofferEmbedded(args: string[] = []): Promise<S3Target> {
   const server = await startServer({ env: QUIET_ENV, args })
