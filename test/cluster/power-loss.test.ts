@@ -15,7 +15,7 @@ import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { createClient } from '@libsql/client/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { describeWithClient } from '../helpers/clients.ts'
-import { durableImage, parseTrace, straceArgs, type TraceEvent } from '../helpers/power-loss.ts'
+import { alive, durableImage, endTracee, parseTrace, straceArgs, type TraceEvent } from '../helpers/power-loss.ts'
 import { bucketName, s3Client } from '../helpers/s3-client.ts'
 import { freePorts, initCluster, type NodeProc, startNode, stopNode } from '../helpers/nodes.ts'
 import { REPO_ROOT, runtimeCommand, startServer, type TestServer } from '../helpers/server.ts'
@@ -271,6 +271,7 @@ describeWithClient('strace', 'metadata commits are durable before the answer (si
     })
   })
   afterAll(async () => {
+    endTracee(server?.pid)
     await server?.stop()
     if (work) await rm(work, { recursive: true, force: true })
   })
@@ -299,6 +300,7 @@ describeWithClient('strace', 'metadata commits are durable before the answer (si
       }),
     )
     s3.destroy()
+    endTracee(server!.pid)
     await server!.stop() // strace ends with its tracee and has written the whole log
     server = undefined
 
@@ -367,7 +369,10 @@ describeWithClient(
         }),
       })
       const listening = now()
+      const tracees = endTracee(server.pid)
       await server.stop() // strace ends with its tracee and has written the whole log
+      expect(tracees).toHaveLength(1)
+      expect(tracees.filter(alive)).toEqual([]) // the gateway ended too, not left running outside the test
       const events = parseTrace(readFileSync(trace, 'utf8'))
       const { durable, now: onDisk } = durableAndNow(events, files, listening)
       expect(durable).toEqual(onDisk)
@@ -429,11 +434,15 @@ describeWithClient('strace', 'cluster files are durable when written (simulated 
         ...argv,
       ],
     })).catch(async (e: unknown) => {
+      endTracee(node.child?.pid)
       await stopNode(node)
       throw e
     })
     const listening = now()
+    const tracees = endTracee(node.child?.pid)
     await stopNode(node) // strace ends with its tracee and has written the whole log
+    expect(tracees).toHaveLength(1)
+    expect(tracees.filter(alive)).toEqual([]) // the node ended too, not left running outside the test
     const { durable, now: onDisk } = durableAndNow(parseTrace(readFileSync(trace, 'utf8')), files, listening)
     expect(durable).toEqual(onDisk)
   })

@@ -199,32 +199,75 @@ describe('rebalance mover: six node processes, one gateway (2+1)', () => {
   it('overwrites and deletes racing the moves lose nothing and leave no dangling or stray shard', async () => {
     await stopGateway()
     await startGateway(RACE_RATE)
-    // Keys that sort before every other: the mover's pass reaches them first.
+    // Keys that sort before every other: the mover's pass reaches them first. Each one's write id
+    // (the one new id on disk after its PUT) says which key a copy in flight belongs to.
     const keys = Array.from({ length: 12 }, (_, i) => `a-race/${i}`)
-    for (const [i, key] of keys.entries()) await put(key, 1 * MiB + 17 * i)
+    const keyOf = new Map<string, string>()
+    for (const [i, key] of keys.entries()) {
+      const before = new Set((await onDisk()).keys())
+      await put(key, 1 * MiB + 17 * i)
+      const added = [...(await onDisk()).keys()].filter((id) => !before.has(id))
+      expect(added, `the write id of ${key}`).toHaveLength(1)
+      keyOf.set(added[0]!, key)
+    }
     await converged()
+    const counters = async () => {
+      const s = await status()
+      const p = s.currentPass ?? {}
+      return {
+        discarded: Number(p.discarded ?? 0) + Number(s.totals.discarded),
+        settled: [p.moved, p.discarded, p.errors, s.totals.moved, s.totals.discarded, s.totals.errors]
+          .map((n) => Number(n ?? 0))
+          .reduce((a, b) => a + b),
+      }
+    }
     await adminJson(gateway, ['node', 'drain', url(1)])
-    // Whenever a copy sits on its target waiting for its switch (the budget's pause), overwrite or
-    // delete every key: the switch must lose, its copy be discarded, the new data kept.
+    // A copy of a race key sits on its target waiting for its switch (the budget's pause, ≈ 12 s):
+    // overwrite that key (or delete it, every other round). The switch must lose, its copy be
+    // discarded, the new data kept. Only that key is touched, so a later round still finds race
+    // keys whose shards are to move, should a write ever come too late to win.
     let discarded = 0
     for (let round = 1; round <= 6 && discarded === 0; round++) {
-      await waitFor('a copy on its target before its switch', async () => await copyPending(), 120_000, 50)
-      for (const [i, key] of keys.entries()) {
-        if ((i + round) % 3 === 0 && live.has(key)) {
-          await client.send(new DeleteObjectCommand({ Bucket, Key: key }))
-          live.delete(key)
-        } else await put(key, 1 * MiB + 17 * i + round)
-      }
+      let key: string | undefined
       await waitFor(
-        'the switch to lose its race',
+        'a copy of a race key on its target before its switch',
         async () => {
-          const s = await status()
-          discarded = Number(s.currentPass?.discarded ?? 0) + Number(s.totals.discarded)
-          return discarded > 0 || (await copyPending()) === false || JSON.stringify(s)
+          for (const [id, files] of await onDisk())
+            if (files.length > WIDTH && keyOf.has(id) && live.has(keyOf.get(id)!)) {
+              key = keyOf.get(id)
+              keyOf.delete(id)
+              return true
+            }
+          return false
+        },
+        120_000,
+        50,
+      )
+      const before = await counters()
+      if (round % 2 === 0) {
+        await client.send(new DeleteObjectCommand({ Bucket, Key: key! }))
+        live.delete(key!)
+      } else await put(key!, 1 * MiB + 17 * keys.indexOf(key!) + round)
+      // The mover settles that move (switched, discarded or failed) before it goes on.
+      await waitFor(
+        `the move of ${key} to settle`,
+        async () => {
+          const now = await counters()
+          discarded = now.discarded
+          return now.settled > before.settled || JSON.stringify(await status())
         },
         60_000,
         250,
       )
+    }
+    // Then every race key changes while the pass goes on over the rest: moves of rows changed
+    // under them are dropped, and nothing is lost either way.
+    for (const [i, key] of keys.entries()) {
+      if (!live.has(key)) continue
+      if (i % 3 === 0) {
+        await client.send(new DeleteObjectCommand({ Bucket, Key: key }))
+        live.delete(key)
+      } else await put(key, 1 * MiB + 17 * i + 7)
     }
     expect(discarded, 'a move lost a race to a write').toBeGreaterThan(0)
     for (const key of keys)
@@ -243,15 +286,7 @@ describe('rebalance mover: six node processes, one gateway (2+1)', () => {
     await startGateway(SLOW_RATE)
     await adminJson(gateway, ['node', 'drain', url(2)])
     // Killed while a copy sits on its target, switch not yet committed (the budget's pause).
-    await waitFor(
-      'a copy on its target before its switch',
-      async () => {
-        for (const files of (await onDisk()).values()) if (files.length > WIDTH) return true
-        return false
-      },
-      120_000,
-      50,
-    )
+    await waitFor('a copy on its target before its switch', copyPending, 120_000, 50)
     await gateway.kill('SIGKILL')
     client.destroy()
     const interrupted = await onDisk()

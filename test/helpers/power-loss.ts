@@ -2,10 +2,12 @@
  * A simulated power loss: replays, from an strace log, what a process wrote to chosen files and
  * keeps only what fsync/fdatasync (and, for a file's name — created, renamed or removed — an fsync
  * of its directory) had made durable by a given moment. Pure parsing and replay, plus the strace
- * command line that feeds it.
+ * command line that feeds it and the way to end a traced program.
  */
 
 /** One completed system call on a traced file. `t` is the wall clock at entry, in seconds. */
+import { readFileSync } from 'node:fs'
+
 export interface TraceEvent {
   t: number
   pid: number
@@ -66,6 +68,41 @@ export function straceArgs(out: string, paths: string[]): string[] {
     '-o',
     out,
   ]
+}
+
+/**
+ * Ends the program a strace process runs (its child) with SIGTERM; strace then exits with it, its
+ * log whole. strace itself cannot be asked: writing its log to a file (-o) it blocks fatal signals
+ * (its -I3 default), so a SIGTERM to it waits for the SIGKILL that follows, and a SIGKILLed strace
+ * leaves its tracee running on, outside the test. Returns the pids signalled (none when strace is gone).
+ */
+export function endTracee(stracePid: number | undefined): number[] {
+  if (stracePid === undefined) return []
+  let children: number[]
+  try {
+    const list = readFileSync(`/proc/${stracePid}/task/${stracePid}/children`, 'utf8')
+    children = list.trim().split(/\s+/).filter(Boolean).map(Number)
+  } catch {
+    return [] // strace has exited
+  }
+  for (const pid of children) {
+    try {
+      process.kill(pid, 'SIGTERM')
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return children
+}
+
+/** Whether process `pid` still exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** Decodes strace -xx text ("\x2f\x74...") to bytes. */
