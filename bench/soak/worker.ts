@@ -188,7 +188,8 @@ export class Worker {
         b.state = 'exists'
         return true
       }
-      if (head.outcome === 'uncertain') return false
+      // No HTTP answer (a refused connection: a fault has the gateway down) says nothing about the bucket.
+      if (head.outcome === 'uncertain' || head.status === undefined) return false
       if (head.status !== 404) {
         this.tally.fail(
           'bucket state',
@@ -210,6 +211,8 @@ export class Worker {
       b.state = 'unknown'
       return false
     }
+    // Refused before it reached the gateway: nothing changed, the bucket is still gone.
+    if (created.status === undefined) return false
     this.tally.fail(
       'bucket state',
       `${b.name} was deleted, yet CreateBucket by ${b.tenant.namespace} → ${created.code}`,
