@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { BytePool, releaseBytes } from '../util/byte-pool.ts'
-import { readAll, rechunk, streamFromBytes } from '../util/streams.ts'
+import { readAll, streamFromBytes } from '../util/streams.ts'
+import { rechunk } from '../util/streams.testkit.ts'
 import { downStore, makeRig, openCounting, pseudoRandom, sha256, type Rig } from './erasure-storage.testkit.ts'
 import type { DataLayout, ErasureLayout } from './object-storage.ts'
 import type { ShardStore } from './shard-store.ts'

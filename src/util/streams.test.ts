@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { BodyTooLarge, concatStreams, readAll, rechunk, streamFromBytes, tap } from './streams.ts'
+import { BodyTooLarge, concatStreams, readAll, streamFromBytes, tap } from './streams.ts'
+import { rechunk } from './streams.testkit.ts'
 
 const bytes = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff)
 

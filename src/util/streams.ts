@@ -1,5 +1,5 @@
 /**
- * Small Web Streams helpers shared by every layer: build, concatenate, observe, re-cut and drain
+ * Small Web Streams helpers shared by every layer: build, concatenate, observe and drain
  * byte streams. Web APIs only. Wrappers pull on demand and re-throw a source's error unchanged.
  */
 import { concatBytes } from './bytes.ts'
@@ -101,54 +101,6 @@ export function tap(source: ByteStream, onChunk: (chunk: Uint8Array) => void): B
           throw err
         }
         controller.enqueue(value)
-      },
-      cancel: (reason) => reader.cancel(reason),
-    },
-    { highWaterMark: 0 },
-  )
-}
-
-/**
- * Re-cuts a stream into chunks of exactly `size` bytes (the last may be shorter). An input
- * chunk that lines up is passed as a view; only pieces that straddle a boundary are copied.
- */
-export function rechunk(source: ByteStream, size: number): ByteStream {
-  if (!Number.isInteger(size) || size <= 0) throw new RangeError(`rechunk size must be a positive integer, got ${size}`)
-  const reader = source.getReader()
-  let pending: Uint8Array | undefined // unread tail of the last input chunk
-  let buf: Uint8Array | undefined // partial output being filled
-  let fill = 0
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        for (;;) {
-          if (!pending || pending.length === 0) {
-            const { done, value } = await reader.read()
-            if (done) {
-              if (buf && fill > 0) controller.enqueue(buf.subarray(0, fill))
-              buf = undefined
-              return controller.close()
-            }
-            pending = value
-            continue
-          }
-          if (!buf && pending.length >= size) {
-            controller.enqueue(pending.subarray(0, size))
-            pending = pending.subarray(size)
-            return
-          }
-          buf ??= new Uint8Array(size)
-          const n = Math.min(size - fill, pending.length)
-          buf.set(pending.subarray(0, n), fill)
-          fill += n
-          pending = pending.subarray(n)
-          if (fill === size) {
-            controller.enqueue(buf)
-            buf = undefined
-            fill = 0
-            return
-          }
-        }
       },
       cancel: (reason) => reader.cancel(reason),
     },
