@@ -6,7 +6,11 @@
  * from /proc/<pid>/task/<pid>/stat), and the mark-compacts and scavenges V8 logged meanwhile with
  * their main-thread pause. Checkouts alternate round by round (each needs its node_modules).
  * A target may add runtime flags for its gateway as bench/lib/ab.ts does: `CHECKOUT+node:--flag=value`.
- * Usage: node --import tsx bench/nodes-gc.ts CHECKOUT [CHECKOUT …]   Env: ROUNDS (3), BIG_MIB (256), GETS (4)
+ * PHASE=put measures PUTs instead: after the same unmeasured PUT, PUTS batches of CONC objects of
+ * BIG_MIB stored at once (e.g. CONC=8 BIG_MIB=16 for issue 15's 16 MiB ×8 row); the figures are
+ * the gateway's over those batches.
+ * Usage: node --import tsx bench/nodes-gc.ts CHECKOUT [CHECKOUT …]
+ * Env: ROUNDS (3), BIG_MIB (256), GETS (4); PHASE (get | put), PUTS (2), CONC (1)
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { Agent } from 'node:https'
@@ -21,6 +25,9 @@ const specs = process.argv.slice(2)
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const BIG = Number(process.env.BIG_MIB ?? 256) * 1024 * 1024
 const GETS = Number(process.env.GETS ?? 4)
+const PUT_PHASE = process.env.PHASE === 'put'
+const PUTS = Number(process.env.PUTS ?? 2)
+const CONC = Number(process.env.CONC ?? 1)
 
 /** CPU seconds (user + system, in clock ticks of 1/100 s) of one thread. */
 const threadCpu = (pid: number, tid: number) => {
@@ -63,21 +70,39 @@ async function round(spec: string): Promise<string> {
     const all0 = cpuOf(server.pid)
     const main0 = threadCpu(server.pid, server.pid)
     const t0 = performance.now()
-    for (let j = 0; j < GETS; j++) {
-      const o = await client.send(new GetObjectCommand({ Bucket: 'gcbench', Key: 'big' }))
-      let n = 0
-      for await (const c of o.Body as AsyncIterable<Uint8Array>) n += c.length
-      if (n !== BIG) throw new Error(`GET returned ${n} bytes`)
+    const ops = PUT_PHASE ? PUTS * CONC : GETS
+    if (PUT_PHASE) {
+      for (let j = 0; j < PUTS; j++) {
+        await Promise.all(
+          Array.from({ length: CONC }, (_, c) =>
+            client.send(
+              new PutObjectCommand({
+                Bucket: 'gcbench',
+                Key: `p${c}`,
+                Body: patternStream(BIG, j * CONC + c + 2).stream,
+                ContentLength: BIG,
+              }),
+            ),
+          ),
+        )
+      }
+    } else {
+      for (let j = 0; j < GETS; j++) {
+        const o = await client.send(new GetObjectCommand({ Bucket: 'gcbench', Key: 'big' }))
+        let n = 0
+        for await (const c of o.Body as AsyncIterable<Uint8Array>) n += c.length
+        if (n !== BIG) throw new Error(`GET returned ${n} bytes`)
+      }
     }
     const secs = (performance.now() - t0) / 1000
-    const gib = (GETS * BIG) / 2 ** 30
+    const gib = (ops * BIG) / 2 ** 30
     const all = (cpuOf(server.pid) - all0) / gib
     const main = (threadCpu(server.pid, server.pid) - main0) / gib
     const log = server.stdout().slice(from).split('\n')
     const mc = log.filter((l) => l.includes('Mark-Compact'))
     const sc = log.filter((l) => l.includes('Scavenge'))
     return (
-      `${spec}: ${((GETS * BIG) / 1e6 / secs).toFixed(0)} MB/s; gateway CPU per GiB ${all.toFixed(2)} s ` +
+      `${spec}: ${PUT_PHASE ? `PUT ${CONC}×` : 'GET '}${BIG / 2 ** 20} MiB ${((ops * BIG) / 1e6 / secs).toFixed(0)} MB/s; gateway CPU per GiB ${all.toFixed(2)} s ` +
       `(main thread ${main.toFixed(2)}, others ${(all - main).toFixed(2)}); per GiB ${(mc.length / gib).toFixed(0)} ` +
       `mark-compacts (${(pauseMs(mc) / gib).toFixed(0)} ms paused), ${(sc.length / gib).toFixed(0)} scavenges ` +
       `(${(pauseMs(sc) / gib).toFixed(0)} ms); load ${os.loadavg()[0]!.toFixed(2)}`

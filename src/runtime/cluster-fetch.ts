@@ -5,12 +5,10 @@
  * shard-read.ts without node:http; Deno and Bun: their fetch options.
  */
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https'
-import type { IncomingMessage } from 'node:http'
+import type { ClientRequest, IncomingMessage } from 'node:http'
 import { createSecureContext } from 'node:tls'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import { type ClusterFetch, type FetchHints, SHARDS_PATH } from '../storage/remote/protocol.ts'
-import { BytePool } from '../util/byte-pool.ts'
+import { BytePool, releaseWritten } from '../util/byte-pool.ts'
 import { nodeWebBody } from './node-web-body.ts'
 import { createShardReader } from './shard-read.ts'
 import { issueClientCert } from './tls-ca.ts'
@@ -36,12 +34,6 @@ const MAX_FREE_SOCKETS = 32
  * storage-node.ts, 115 s), so the gateway closes first and a request never races the node's close.
  */
 export const FREE_SOCKET_TIMEOUT_MS = 100_000
-/**
- * Stream buffer size of shard PUT bodies: Node's 16 KiB default halves loopback TLS throughput
- * (docs/architecture.md §8). Same value as the server adapter's BODY_HIGH_WATER_MARK (not imported: node.ts
- * pulls in @hono/node-server, which the Deno and Bun paths must not load).
- */
-const BODY_HIGH_WATER_MARK = 1024 * 1024
 /**
  * What a node's response may have waiting on the gateway: one block and its CRC (256 KiB by
  * default), as the stripe reader takes one block per shard at a time. With 1 MiB, the 4–6 shard
@@ -193,13 +185,8 @@ function nodeFetch(tls: ClusterTls): ClusterFetchHandle {
       out.setNoDelay(true)
       out.on('error', reject)
       if (!req.body) return void out.end()
-      // pipeline destroys the request on a body error, so the node sees a cut upload, never a clean end.
-      pipeline(
-        Readable.fromWeb(req.body as import('node:stream/web').ReadableStream<Uint8Array>, {
-          highWaterMark: BODY_HIGH_WATER_MARK,
-        }),
-        out,
-      ).catch((e: unknown) => {
+      // A body error destroys the request, so the node sees a cut upload, never a clean end.
+      sendBody(req.body, out).catch((e: unknown) => {
         out.destroy(e as Error)
         reject(e)
       })
@@ -210,4 +197,55 @@ function nodeFetch(tls: ClusterTls): ClusterFetchHandle {
     shardReader.close()
   }
   return f
+}
+
+/**
+ * Writes a request body to `out` chunk by chunk, as the socket takes it (waits for 'drain').
+ * A chunk leased from a write pool (the stripe writer's parity and joined data blocks) goes back
+ * to its pool in its write's callback (releaseWritten), and never before: until then the chunk
+ * may still sit in the request's or the socket's queue (the socket is corked for the tick, and a
+ * slow node leaves whole blocks queued), and a buffer given back early would be leased again and
+ * overwritten while queued — wrong shard bytes. Node calls the callback once the TLS socket has
+ * taken the bytes (TLS seals them into records of its own; nothing reads the chunk after). A
+ * write that fails (the request cut, destroyed, or the node gone) leaves its chunk to the GC:
+ * nothing is given back on an error. The request closing first cancels the body; the body's own
+ * error rejects (the caller destroys the request).
+ */
+async function sendBody(body: ReadableStream<Uint8Array>, out: ClientRequest): Promise<void> {
+  const reader = body.getReader()
+  let ended = false
+  // A read waiting on the producer ends at once (done) when the request goes away meanwhile.
+  const onClose = () => {
+    if (!ended) reader.cancel(new Error('shard request closed before its body was sent')).catch(() => {})
+  }
+  out.once('close', onClose)
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (out.destroyed) return
+      if (done) break
+      if (value.length === 0) continue
+      const more = out.write(value, (err) => {
+        if (!err) releaseWritten(value)
+      })
+      if (!more) await drained(out)
+    }
+    ended = true
+    out.end()
+  } finally {
+    out.off('close', onClose)
+  }
+}
+
+/** Resolves when `out` can take more, or is closed (the caller then finds it destroyed). */
+function drained(out: ClientRequest): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      out.off('drain', done)
+      out.off('close', done)
+      resolve()
+    }
+    out.on('drain', done)
+    out.on('close', done)
+  })
 }

@@ -2,6 +2,7 @@
  * The erasure write path: cut the body into stripes, encode parity, and stream shard i to the
  * i-th placed store, all in parallel with backpressure; succeed at write quorum. Web APIs only.
  */
+import type { BytePool } from '../util/byte-pool.ts'
 import { concatBytes } from '../util/bytes.ts'
 import type { PieceStream } from '../util/streams.ts'
 import { QuorumError, withTimeout, type EngineContext } from './erasure-common.ts'
@@ -115,7 +116,9 @@ export async function writeStripes(
       // Encoded and checksummed from one buffer per block, at once: `data` may be the codec's
       // workspace, which its next call reuses.
       const data = contiguousBlocks(ctx.codec, sent, len)
-      // Full-size parity from the pool, each for its one shard (the store gives it back once written).
+      // Full-size blocks made here (parity, and data blocks joined for a store that does not
+      // gather) come from the write pool, each for its one shard: the store gives it back once
+      // written (a drive after its writev, a node's transport in the socket write's callback).
       const pool = len === blockSize ? ctx.parityPool : undefined
       const parity = Array.from({ length: m }, () => pool?.lease(len, 1) ?? new Uint8Array(len))
       ctx.codec.encode(data, parity)
@@ -126,7 +129,7 @@ export async function writeStripes(
         checksum.write(i < k ? data[i]! : parity[i - k]!, sum, seeds[i]!(stripe))
         if (i >= k) s.push(parity[i - k]!)
         else if (s.store.gathers || sent[i]!.length === 1) for (const p of sent[i]!) s.push(p)
-        else s.push(concatBytes(sent[i]!))
+        else s.push(joinBlock(sent[i]!, len, pool))
         s.push(sum)
       }
       stripe++
@@ -188,6 +191,18 @@ export function splitStripe(stripe: Uint8Array, k: number, blockSize: number): U
   const padded = new Uint8Array(k * bl)
   padded.set(stripe)
   return Array.from({ length: k }, (_, i) => padded.subarray(i * bl, (i + 1) * bl))
+}
+
+/** A block's pieces joined into one buffer of `len` bytes, leased from `pool` when there is one. */
+function joinBlock(pieces: readonly Uint8Array[], len: number, pool: BytePool | undefined): Uint8Array {
+  if (!pool) return concatBytes([...pieces])
+  const out = pool.lease(len, 1)
+  let at = 0
+  for (const p of pieces) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
 }
 
 function describeFailures(sinks: ShardSink[]): string {
