@@ -13,7 +13,8 @@
  *   and read back, or rebuilt from the other shards when its source is down or bad); then the
  *   row's layout is switched in one transaction that holds only while the row still is exactly
  *   what was read, and that queues the old shard for GC (`switchObjectLayout`). A row overwritten,
- *   deleted or moved meanwhile keeps its data; the copy is queued for GC instead. Moves are
+ *   deleted or moved meanwhile keeps its data; the copy is queued for GC instead, as is the target
+ *   of a copy that failed (it may have left its file there). Moves are
  *   recorded before the first byte is copied, so copies of a gateway killed mid-move are settled
  *   by the next round: kept if the switch committed, queued for GC otherwise.
  * - Readers never notice: a read that began before the switch reads the old shard, which GC keeps
@@ -37,6 +38,7 @@ const LEASE = 'rebalance-lease'
 const LEASE_MS = 15_000
 const GC_REASON_MOVED = 'moved'
 const GC_REASON_DISCARDED = 'move-discarded'
+const GC_REASON_FAILED = 'move-failed'
 /** Shards switched by one transaction at most (a multipart object's many segments take several). */
 const MOVES_PER_COMMIT = 16
 /** A round stops after this much work (then saves its cursor, pauses, renews its lease). */
@@ -309,6 +311,7 @@ async function moveRow(
       state.inflight = chunk.map((m) => ({ id: layout.id, ...m }))
       await saveState(ctx, state)
       const copied: ShardMove[] = []
+      const failed: ShardMove[] = []
       for (const m of chunk) {
         try {
           const copy = await ctx.storage.copyShard(layout, m.index, m.to)
@@ -320,11 +323,22 @@ async function moveRow(
           const due = budget.started + (budget.bytes * 1000) / ctx.tuning.rebalanceRate
           await pauseUntil(ctx, due)
         } catch (e) {
+          failed.push(m)
           pass.errors++
           state.lastError = `${layout.id}.${m.index} → ${m.to}: ${e instanceof Error ? e.message : String(e)}`
           ctx.logger.log('warn', 'rebalance: a shard could not be moved', { error: state.lastError })
         }
       }
+      // A copy that failed may still have left its file on the target: a PUT that landed but whose
+      // answer was lost, a rebuild that wrote the shard before its check failed. No row names it,
+      // so it is queued like a discarded copy (GC removes it only while no row names it), before
+      // `inflight` forgets it.
+      if (failed.length > 0)
+        await meta.enqueueGc(
+          ctx.db,
+          failed.map((m) => shardGarbage(layout.id, m.index, m.to)),
+          GC_REASON_FAILED,
+        )
       if (copied.length > 0) {
         const next = movedData(read, layout.id, copied)
         const garbage = copied.map((m) => shardGarbage(layout.id, m.index, m.from))

@@ -1,0 +1,145 @@
+/**
+ * The rebalance mover in one process (docs/architecture.md §14): a service over four stores
+ * presented as storage nodes (2+1), so a drained node's shard has exactly one place to go. The
+ * stores are faulted to make a race exact; what is checked is what the cluster test counts on
+ * the nodes' disks: once GC has run, every shard file belongs to a write a row references.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import * as meta from '../../meta/index.ts'
+import { createNodeAead } from '../../runtime/aead-node.ts'
+import { createPlatform } from '../../runtime/platform.ts'
+import { createDiskStore } from '../../storage/disk-store.ts'
+import { createTestDisk, type TestDisk } from '../../storage/disk.testkit.ts'
+import { listShards, pseudoRandom, testCodec } from '../../storage/erasure-storage.testkit.ts'
+import type { DataLayout } from '../../storage/index.ts'
+import { shardName } from '../../storage/shard-format.ts'
+import type { ShardStore } from '../../storage/shard-store.ts'
+import { streamFromBytes } from '../../util/streams.ts'
+import { createBucket } from '../buckets.ts'
+import { drainNode } from '../cluster-layout.ts'
+import type { ServiceContext } from '../context.ts'
+import { deleteObject } from '../delete-object.ts'
+import { collectGarbage } from '../gc.ts'
+import { type Actor, actorFor } from '../identities.ts'
+import { testMasterKeyFile } from '../master-key.testkit.ts'
+import { closeService, ensureRootUser, openService } from '../open.ts'
+import { putObject } from '../put-object.ts'
+import { layoutsOf, parseStoredData } from '../stored-data.ts'
+import { rebalanceRound, rebalanceStatus } from './mover.ts'
+
+const HOUR = 3_600_000
+const NODE_IDS = ['https://n0.test', 'https://n1.test', 'https://n2.test', 'https://n3.test']
+
+/** A shard PUT hook: runs after the store has the file; throwing makes the PUT fail for the caller. */
+type AfterPut = (store: string, name: string) => Promise<void>
+
+interface MoverRig {
+  svc: ServiceContext
+  actor: Actor
+  stores: ShardStore[]
+  /** Set to intercept every shard PUT once the file is in place. */
+  afterPut?: AfterPut
+  close(): Promise<void>
+}
+
+let rig: MoverRig | undefined
+afterEach(async () => {
+  await rig?.close()
+  rig = undefined
+})
+
+async function openMoverRig(): Promise<MoverRig> {
+  const disks: TestDisk[] = []
+  for (const _ of NODE_IDS) disks.push(await createTestDisk())
+  const stores = NODE_IDS.map((id, i) => {
+    const inner = createDiskStore(id, disks[i]!)
+    const store: ShardStore = Object.create(inner) as ShardStore
+    ;(store as { put: ShardStore['put'] }).put = async (name, body) => {
+      await inner.put(name, body)
+      await r.afterPut?.(id, name)
+    }
+    return store
+  })
+  const byId = new Map(stores.map((s) => [s.id, s]))
+  const svc = await openService({
+    metaUrl: ':memory:',
+    stores,
+    ec: { k: 2, m: 1 },
+    codec: testCodec(),
+    platform: createPlatform(),
+    masterKey: testMasterKeyFile(),
+    aead: createNodeAead(),
+    tuning: { inlineMax: 0, rebalanceRate: 1024 ** 3, rebalanceIntervalMs: HOUR },
+    nodes: { storeFor: (n) => byId.get(n.id)!, bootstrap: NODE_IDS },
+  })
+  await ensureRootUser(svc, { accessKeyId: 'AKROOT', secretAccessKey: 'secret' })
+  const r: MoverRig = {
+    svc,
+    actor: await actorFor(svc, 'AKROOT'),
+    stores,
+    close: async () => {
+      await closeService(svc)
+      for (const d of disks) await d.destroy()
+    },
+  }
+  return r
+}
+
+async function put(r: MoverRig, key: string, bytes: Uint8Array): Promise<DataLayout> {
+  await putObject(r.svc, r.actor, {
+    bucket: 'b',
+    key,
+    body: streamFromBytes(bytes, 4096),
+    digests: () => ({ etag: `"${key}-${bytes.length}"` }),
+    headers: {},
+    userMeta: {},
+    length: bytes.length,
+  })
+  const row = await meta.getObject(r.svc.db, 'b', key)
+  return layoutsOf(parseStoredData(row!.layout, key))[0]!
+}
+
+/** Rounds until the pass is over (bounded). */
+async function runPass(svc: ServiceContext): Promise<void> {
+  for (let i = 0; i < 50; i++) if (!(await rebalanceRound(svc)).more) return
+  throw new Error('the pass did not end in 50 rounds')
+}
+
+/** Write ids of the shard files on the stores that no object or part row references. */
+async function unreferencedShards(r: MoverRig): Promise<string[]> {
+  const out = new Set<string>()
+  for (const entry of await listShards(r.stores)) {
+    const id = entry.slice(entry.indexOf('/', 'https://'.length) + 1).replace(/\.\d+$/, '')
+    if ((await meta.layoutsNaming(r.svc.db, id)).length === 0) out.add(entry)
+  }
+  return [...out]
+}
+
+describe('rebalance mover: no copy is left behind by a move that fails', () => {
+  it('a copy whose PUT landed but failed, of an object deleted and collected meanwhile, is collected', async () => {
+    rig = await openMoverRig()
+    const r = rig
+    await createBucket(r.svc, r.actor, 'b', 'us-east-1')
+    const layout = await put(r, 'k', pseudoRandom(300_000, 3))
+    const target = NODE_IDS.find((id) => !layout.stores.includes(id))!
+    const copyName = shardName(layout.id, 0)
+    // The copy reaches its target, then (as in the cluster race test) the key is deleted and GC
+    // removes the write's shards; the node's answer to the PUT is lost (a timeout, a cut
+    // connection): the file is there, the mover saw a failure, and cannot rebuild from shards
+    // that are gone.
+    let faulted = false
+    r.afterPut = async (store, name) => {
+      if (store !== target || name !== copyName || faulted) return
+      faulted = true
+      await deleteObject(r.svc, r.actor, 'b', 'k')
+      expect((await collectGarbage(r.svc, Date.now() + HOUR, 0)).removed).toBe(1)
+      throw new Error('the answer to the shard PUT never came')
+    }
+    await drainNode(r.svc, layout.stores[0]!)
+    await runPass(r.svc)
+    expect(faulted).toBe(true)
+    expect((await rebalanceStatus(r.svc)).totals.errors).toBe(1)
+    await collectGarbage(r.svc, Date.now() + HOUR, 0)
+    expect(await unreferencedShards(r)).toEqual([])
+  })
+})
