@@ -32,6 +32,8 @@ const NODE_IDS = ['https://n0.test', 'https://n1.test', 'https://n2.test', 'http
 
 /** A shard PUT hook: runs after the store has the file; throwing makes the PUT fail for the caller. */
 type AfterPut = (store: string, name: string) => Promise<void>
+/** A shard DELETE hook: runs before (or after) the store deletes the file. */
+type DeleteHook = (store: string, name: string) => Promise<void>
 
 interface MoverRig {
   svc: ServiceContext
@@ -39,6 +41,11 @@ interface MoverRig {
   stores: ShardStore[]
   /** Set to intercept every shard PUT once the file is in place. */
   afterPut?: AfterPut
+  /** Set to intercept every shard DELETE before the file goes. */
+  beforeDelete?: DeleteHook
+  afterDelete?: DeleteHook
+  /** Stores whose reads (stat, get) fail, as a node that stopped answering. */
+  unreachable: Set<string>
   close(): Promise<void>
 }
 
@@ -57,6 +64,22 @@ async function openMoverRig(): Promise<MoverRig> {
     ;(store as { put: ShardStore['put'] }).put = async (name, body) => {
       await inner.put(name, body)
       await r.afterPut?.(id, name)
+    }
+    const reachable = () => {
+      if (r.unreachable.has(id)) throw new Error(`${id} does not answer`)
+    }
+    ;(store as { stat: ShardStore['stat'] }).stat = async (name) => {
+      reachable()
+      return inner.stat(name)
+    }
+    ;(store as { get: ShardStore['get'] }).get = (name, offset, length, unit) => {
+      reachable()
+      return inner.get(name, offset, length, unit)
+    }
+    ;(store as { delete: ShardStore['delete'] }).delete = async (name) => {
+      await r.beforeDelete?.(id, name)
+      await inner.delete(name)
+      await r.afterDelete?.(id, name)
     }
     return store
   })
@@ -77,6 +100,7 @@ async function openMoverRig(): Promise<MoverRig> {
     svc,
     actor: await actorFor(svc, 'AKROOT'),
     stores,
+    unreachable: new Set(),
     close: async () => {
       await closeService(svc)
       for (const d of disks) await d.destroy()
@@ -124,21 +148,61 @@ describe('rebalance mover: no copy is left behind by a move that fails', () => {
     const target = NODE_IDS.find((id) => !layout.stores.includes(id))!
     const copyName = shardName(layout.id, 0)
     // The copy reaches its target, then (as in the cluster race test) the key is deleted and GC
-    // removes the write's shards; the node's answer to the PUT is lost (a timeout, a cut
-    // connection): the file is there, the mover saw a failure, and cannot rebuild from shards
-    // that are gone.
+    // removes the write's shards; the target stops answering before its PUT is acknowledged: the
+    // file is there, the mover saw a failure, could not read the copy back and cannot rebuild
+    // from shards that are gone.
     let faulted = false
     r.afterPut = async (store, name) => {
       if (store !== target || name !== copyName || faulted) return
       faulted = true
       await deleteObject(r.svc, r.actor, 'b', 'k')
       expect((await collectGarbage(r.svc, Date.now() + HOUR, 0)).removed).toBe(1)
+      r.unreachable.add(target)
       throw new Error('the answer to the shard PUT never came')
     }
     await drainNode(r.svc, layout.stores[0]!)
     await runPass(r.svc)
     expect(faulted).toBe(true)
     expect((await rebalanceStatus(r.svc)).totals.errors).toBe(1)
+    r.unreachable.clear() // the node is back
+    await collectGarbage(r.svc, Date.now() + HOUR, 0)
+    expect(await unreferencedShards(r)).toEqual([])
+  })
+
+  it('a rebuilt copy writes no other shard: GC, halfway through removing the write, would miss it', async () => {
+    rig = await openMoverRig()
+    const r = rig
+    await createBucket(r.svc, r.actor, 'b', 'us-east-1')
+    const layout = await put(r, 'k', pseudoRandom(300_000, 4))
+    const [from, second, third] = layout.stores as [string, string, string]
+    const target = NODE_IDS.find((id) => !layout.stores.includes(id))!
+    // The copy lands but its answer is lost, so copyShard rebuilds. Meanwhile the key is deleted
+    // and GC removes the write's shards, one store faster than another: shard 1 is gone, shard 2
+    // still there when the rebuild looks, and removed once the rebuild has read it.
+    let gc: Promise<unknown> | undefined
+    let secondGone = () => {}
+    const secondDeleted = new Promise<void>((resolve) => (secondGone = resolve))
+    let releaseThird = () => {}
+    const thirdMayGo = new Promise<void>((resolve) => (releaseThird = resolve))
+    r.beforeDelete = async (store, name) => {
+      if (name !== shardName(layout.id, 2) || store !== third) return
+      await thirdMayGo
+    }
+    r.afterPut = async (store, name) => {
+      if (store === target && name === shardName(layout.id, 0) && !gc) {
+        await deleteObject(r.svc, r.actor, 'b', 'k')
+        gc = collectGarbage(r.svc, Date.now() + HOUR, 0)
+        await secondDeleted
+        throw new Error('the answer to the shard PUT never came')
+      }
+    }
+    r.afterDelete = async (store, name) => {
+      if (store === second && name === shardName(layout.id, 1)) secondGone()
+    }
+    // Whatever the rebuild does, the third shard's removal goes ahead once the pass is over.
+    await drainNode(r.svc, from)
+    await runPass(r.svc).finally(releaseThird)
+    await gc
     await collectGarbage(r.svc, Date.now() + HOUR, 0)
     expect(await unreferencedShards(r)).toEqual([])
   })
