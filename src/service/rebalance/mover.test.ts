@@ -4,6 +4,10 @@
  * stores are faulted to make a race exact; what is checked is what the cluster test counts on
  * the nodes' disks: once GC has run, every shard file belongs to a write a row references.
  */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { sql } from 'drizzle-orm'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as meta from '../../meta/index.ts'
 import { createNodeAead } from '../../runtime/aead-node.ts'
@@ -15,6 +19,7 @@ import type { DataLayout } from '../../storage/index.ts'
 import { shardName } from '../../storage/shard-format.ts'
 import type { ShardStore } from '../../storage/shard-store.ts'
 import { streamFromBytes } from '../../util/streams.ts'
+import { STOP_WAIT_MS, startBackground } from '../background.ts'
 import { createBucket } from '../buckets.ts'
 import { drainNode } from '../cluster-layout.ts'
 import type { ServiceContext } from '../context.ts'
@@ -46,6 +51,8 @@ interface MoverRig {
   afterDelete?: DeleteHook
   /** Stores whose reads (stat, get) fail, as a node that stopped answering. */
   unreachable: Set<string>
+  /** Closes the service (as a gateway stopping) and opens it again over the same metadata and stores. */
+  restart(): Promise<void>
   close(): Promise<void>
 }
 
@@ -55,7 +62,7 @@ afterEach(async () => {
   rig = undefined
 })
 
-async function openMoverRig(): Promise<MoverRig> {
+async function openMoverRig(tuning: Partial<ServiceContext['tuning']> = {}): Promise<MoverRig> {
   const disks: TestDisk[] = []
   for (const _ of NODE_IDS) disks.push(await createTestDisk())
   const stores = NODE_IDS.map((id, i) => {
@@ -84,26 +91,36 @@ async function openMoverRig(): Promise<MoverRig> {
     return store
   })
   const byId = new Map(stores.map((s) => [s.id, s]))
-  const svc = await openService({
-    metaUrl: ':memory:',
-    stores,
-    ec: { k: 2, m: 1 },
-    codec: testCodec(),
-    platform: createPlatform(),
-    masterKey: testMasterKeyFile(),
-    aead: createNodeAead(),
-    tuning: { inlineMax: 0, rebalanceRate: 1024 ** 3, rebalanceIntervalMs: HOUR },
-    nodes: { storeFor: (n) => byId.get(n.id)!, bootstrap: NODE_IDS },
-  })
-  await ensureRootUser(svc, { accessKeyId: 'AKROOT', secretAccessKey: 'secret' })
+  const dir = await mkdtemp(join(tmpdir(), 'coffer-mover-'))
+  const start = async () => {
+    const svc = await openService({
+      metaUrl: `file:${join(dir, 'meta.db')}`,
+      stores,
+      ec: { k: 2, m: 1 },
+      codec: testCodec(),
+      platform: createPlatform(),
+      masterKey: testMasterKeyFile(),
+      aead: createNodeAead(),
+      tuning: { inlineMax: 0, rebalanceRate: 1024 ** 3, rebalanceIntervalMs: HOUR, ...tuning },
+      nodes: { storeFor: (n) => byId.get(n.id)!, bootstrap: NODE_IDS },
+    })
+    await ensureRootUser(svc, { accessKeyId: 'AKROOT', secretAccessKey: 'secret' })
+    return svc
+  }
+  const first = await start()
   const r: MoverRig = {
-    svc,
-    actor: await actorFor(svc, 'AKROOT'),
+    svc: first,
+    actor: await actorFor(first, 'AKROOT'),
     stores,
     unreachable: new Set(),
+    restart: async () => {
+      await closeService(r.svc)
+      r.svc = await start()
+    },
     close: async () => {
-      await closeService(svc)
+      await closeService(r.svc)
       for (const d of disks) await d.destroy()
+      await rm(dir, { recursive: true, force: true })
     },
   }
   return r
@@ -205,5 +222,36 @@ describe('rebalance mover: no copy is left behind by a move that fails', () => {
     await gc
     await collectGarbage(r.svc, Date.now() + HOUR, 0)
     expect(await unreferencedShards(r)).toEqual([])
+  })
+
+  it('a service stopping ends the budget pause at once; the next start settles the copy it left', async () => {
+    // 10 KiB/s: the copy of a 150 KB shard is followed by a pause of about 15 s.
+    rig = await openMoverRig({ rebalanceRate: 10 * 1024, rebalancePauseMs: 10 })
+    const r = rig
+    await createBucket(r.svc, r.actor, 'b', 'us-east-1')
+    const layout = await put(r, 'k', pseudoRandom(300_000, 5))
+    const target = NODE_IDS.find((id) => !layout.stores.includes(id))!
+    let landed = () => {}
+    const copyLanded = new Promise<void>((resolve) => (landed = resolve))
+    r.afterPut = async (store, name) => {
+      if (store === target && name === shardName(layout.id, 0)) landed()
+    }
+    await drainNode(r.svc, layout.stores[0]!)
+    startBackground(r.svc)
+    await copyLanded
+    // The copy is read back (milliseconds), then the pause begins: stop in the middle of it.
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const t0 = Date.now()
+    await r.restart()
+    // Not the rest of the pause (about 14 s), nor a slice of it (up to 5 s), nor STOP_WAIT_MS.
+    expect(Date.now() - t0, 'closing waited for the pause').toBeLessThan(2_000)
+    expect(STOP_WAIT_MS).toBeGreaterThan(2_000)
+    // The next start, once the stopped mover's lease has run out: its first round settles the
+    // move in flight (the copy is queued for GC), and puts that move off until GC has run.
+    await r.svc.db.run(sql`delete from settings where key = 'rebalance-lease'`)
+    await runPass(r.svc)
+    await collectGarbage(r.svc, Date.now() + HOUR, 0)
+    const files = (await listShards(r.stores)).filter((f) => f.includes(layout.id))
+    expect(files.sort()).toEqual(layout.stores.map((store, i) => `${store}/${shardName(layout.id, i)}`).sort())
   })
 })

@@ -168,12 +168,28 @@ const lease = (ctx: ServiceContext) => {
   return meta.takeLease(ctx.db, LEASE, holderOf(ctx), now, now + LEASE_MS)
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** Resolves after `ms`, or at once when `signal` aborts. */
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal?.addEventListener('abort', done, { once: true })
+  })
 
-/** Waits until `due` (the I/O budget), renewing the lease meanwhile so no other gateway's mover starts beside this one. */
-async function pauseUntil(ctx: ServiceContext, due: number): Promise<void> {
+/**
+ * Waits until `due` (the I/O budget), renewing the lease meanwhile so no other gateway's mover
+ * starts beside this one. A service stopping (`stopping` aborted) ends the wait by throwing its
+ * reason: the round ends there, its moves in flight recorded for the next start to settle.
+ */
+async function pauseUntil(ctx: ServiceContext, due: number, stopping?: AbortSignal): Promise<void> {
   for (let left = due - Date.now(); left > 0; left = due - Date.now()) {
-    await sleep(Math.min(left, LEASE_MS / 3))
+    stopping?.throwIfAborted()
+    await sleep(Math.min(left, LEASE_MS / 3), stopping)
+    stopping?.throwIfAborted()
     if (due - Date.now() > 0) await lease(ctx)
   }
 }
@@ -192,7 +208,11 @@ function foldIntoTotals(state: RebalanceState, pass: RebalanceCounters): void {
  * `rebalancePauseMs` and runs the next); a pass starts when the layout version differs from the
  * last pass's, or `rebalanceIntervalMs` after the last one ended (to pick up what it could not move).
  */
-export async function rebalanceRound(ctx: ServiceContext, now = Date.now()): Promise<{ more: boolean }> {
+export async function rebalanceRound(
+  ctx: ServiceContext,
+  now = Date.now(),
+  stopping?: AbortSignal,
+): Promise<{ more: boolean }> {
   const cluster = ctx.cluster
   if (!cluster || ctx.tuning.rebalanceRate <= 0) return { more: false }
   if (!(await lease(ctx))) return { more: false }
@@ -250,7 +270,7 @@ export async function rebalanceRound(ctx: ServiceContext, now = Date.now()): Pro
     let done = 0
     for (const row of rows) {
       pass.examined++
-      await moveRow(ctx, state, pass, row, full, budget)
+      await moveRow(ctx, state, pass, row, full, budget, stopping)
       state.cursor = { bucket: row.bucket, key: row.key, ord: row.ord }
       done++
       if (Date.now() - started > ROUND_MS || !(await lease(ctx))) break
@@ -297,6 +317,7 @@ async function moveRow(
   row: LayoutRow,
   full: ReadonlySet<string>,
   budget: { started: number; bytes: number },
+  stopping?: AbortSignal,
 ): Promise<void> {
   let read: unknown = row.layout
   for (const layout of rowLayouts(row)) {
@@ -319,15 +340,16 @@ async function moveRow(
           pass.bytes += copy.bytes
           if (copy.how === 'rebuilt') pass.rebuilt++
           budget.bytes += copy.bytes
-          // The I/O budget: never ahead of rebalanceRate bytes/s since the round began.
-          const due = budget.started + (budget.bytes * 1000) / ctx.tuning.rebalanceRate
-          await pauseUntil(ctx, due)
         } catch (e) {
           failed.push(m)
           pass.errors++
           state.lastError = `${layout.id}.${m.index} → ${m.to}: ${e instanceof Error ? e.message : String(e)}`
           ctx.logger.log('warn', 'rebalance: a shard could not be moved', { error: state.lastError })
+          continue
         }
+        // The I/O budget: never ahead of rebalanceRate bytes/s since the round began. A stop
+        // ends the round here, the copies made recorded in `inflight` for the next start.
+        await pauseUntil(ctx, budget.started + (budget.bytes * 1000) / ctx.tuning.rebalanceRate, stopping)
       }
       // A copy that failed may still have left its file on the target: a PUT that landed but whose
       // answer was lost, a rebuild that wrote the shard before its check failed. No row names it,
