@@ -30,50 +30,54 @@ export const MASTER_KEY_CHECK_MS = 2_000
 /** How often KMS keys whose deletion date passed are destroyed (one indexed query when none is). */
 const KMS_DELETION_CHECK_MS = 5_000
 
-/** Timers of each started service, so that closeService can stop them. */
-const running = new WeakMap<ServiceContext, (() => void)[]>()
+/**
+ * How long closeService waits for the passes in flight before the metadata closes. A pass cut off
+ * there fails half-done: GC entries it had taken stay leased for GC_LEASE_MS (5 min), and their
+ * shards on the disks that long; heal entries likewise. Passes are short (a GC removal is a few
+ * DELETEs); the rebalance mover's budget pause ends at once when stopping.
+ */
+export const STOP_WAIT_MS = 5_000
+
+/** One background worker: stop its timer; the pass it is running now, if any. */
+interface Worker {
+  stop(): void
+  inFlight(): Promise<unknown> | undefined
+}
+
+/** Workers of each started service, and the signal its passes see when closeService stops them. */
+const running = new WeakMap<ServiceContext, { workers: Worker[]; stopping: AbortController }>()
+
+/** A failed pass is logged, unless it failed because the service is stopping (the mover's pause). */
+function logFailure(logger: Logger, name: string, e: unknown, stopping: AbortSignal): void {
+  if (!(stopping.aborted && e === stopping.reason)) logger.log('warn', `${name} failed`, { error: String(e) })
+}
 
 /** Runs `task` every `ms`, never two at once; errors are logged, never thrown. */
-function every(ms: number, logger: Logger, name: string, task: () => Promise<unknown>): () => void {
-  let busy = false
+function every(ms: number, logger: Logger, name: string, task: () => Promise<unknown>, stopping: AbortSignal): Worker {
+  let current: Promise<unknown> | undefined
   const timer = setInterval(() => {
-    if (busy) return
-    busy = true
-    task()
-      .catch((e) => logger.log('warn', `${name} failed`, { error: String(e) }))
+    if (current) return
+    current = task()
+      .catch((e) => logFailure(logger, name, e, stopping))
       .finally(() => {
-        busy = false
+        current = undefined
       })
   }, ms)
-  return () => clearInterval(timer)
+  return { stop: () => clearInterval(timer), inFlight: () => current }
 }
 
 /**
  * Runs `pass` again at once while it reports more work (each pass is bounded and yields), else
  * after `ms`: a backlog drains at the speed of the stores, an idle queue costs one query per `ms`.
  */
-function whileMore(ms: number, logger: Logger, name: string, pass: () => Promise<{ more: boolean }>): () => void {
-  let stopped = false
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const run = () => {
-    timer = undefined
-    pass()
-      .then(
-        (r) => r.more,
-        (e: unknown) => {
-          logger.log('warn', `${name} failed`, { error: String(e) })
-          return false
-        },
-      )
-      .then((more) => {
-        if (!stopped) timer = setTimeout(run, more ? 0 : ms)
-      })
-  }
-  timer = setTimeout(run, ms)
-  return () => {
-    stopped = true
-    if (timer) clearTimeout(timer)
-  }
+function whileMore(
+  ms: number,
+  logger: Logger,
+  name: string,
+  pass: () => Promise<{ more: boolean }>,
+  stopping: AbortSignal,
+): Worker {
+  return whileMoreEvery(() => 0, ms, logger, name, pass, stopping, ms)
 }
 
 /** As whileMore, but a pass that reports more waits `pauseMs()` (its budget), an idle one `idleMs`. */
@@ -83,27 +87,34 @@ function whileMoreEvery(
   logger: Logger,
   name: string,
   pass: () => Promise<{ more: boolean }>,
-): () => void {
+  stopping: AbortSignal,
+  firstMs = Math.min(idleMs, 1000),
+): Worker {
   let stopped = false
   let timer: ReturnType<typeof setTimeout> | undefined
+  let current: Promise<unknown> | undefined
   const run = () => {
     timer = undefined
-    pass()
+    current = pass()
       .then(
         (r) => r.more,
         (e: unknown) => {
-          logger.log('warn', `${name} failed`, { error: String(e) })
+          logFailure(logger, name, e, stopping)
           return false
         },
       )
       .then((more) => {
+        current = undefined
         if (!stopped) timer = setTimeout(run, more ? pauseMs() : idleMs)
       })
   }
-  timer = setTimeout(run, Math.min(idleMs, 1000))
-  return () => {
-    stopped = true
-    if (timer) clearTimeout(timer)
+  timer = setTimeout(run, firstMs)
+  return {
+    stop: () => {
+      stopped = true
+      if (timer) clearTimeout(timer)
+    },
+    inFlight: () => current,
   }
 }
 
@@ -113,24 +124,43 @@ export function startBackground(ctx: ServiceContext): void {
   const { tuning, logger } = ctx
   const scrub: ScrubState = {}
   const lifecycle = createLifecycleBudget(tuning, ctx.load)
-  running.set(ctx, [
-    every(tuning.healIntervalMs, logger, 'heal', () => healRound(ctx)),
-    every(tuning.scrubIntervalMs, logger, 'scrub', () =>
-      scrubRound(ctx, scrub, tuning.scrubBatch, tuning.scrubDeepBytes),
+  const stopping = new AbortController()
+  const signal = stopping.signal
+  const workers = [
+    every(tuning.healIntervalMs, logger, 'heal', () => healRound(ctx), signal),
+    every(
+      tuning.scrubIntervalMs,
+      logger,
+      'scrub',
+      () => scrubRound(ctx, scrub, tuning.scrubBatch, tuning.scrubDeepBytes),
+      signal,
     ),
-    whileMore(Math.min(tuning.gcGraceMs, GC_INTERVAL_MAX_MS), logger, 'gc', () =>
-      collectGarbage(ctx, Date.now(), tuning.gcGraceMs),
+    whileMore(
+      Math.min(tuning.gcGraceMs, GC_INTERVAL_MAX_MS),
+      logger,
+      'gc',
+      () => collectGarbage(ctx, Date.now(), tuning.gcGraceMs),
+      signal,
     ),
-    whileMore(Math.min(tuning.orphanGraceMs, ORPHAN_INTERVAL_MAX_MS), logger, 'orphan collection', () =>
-      collectOrphansPass(ctx, tuning.orphanGraceMs),
+    whileMore(
+      Math.min(tuning.orphanGraceMs, ORPHAN_INTERVAL_MAX_MS),
+      logger,
+      'orphan collection',
+      () => collectOrphansPass(ctx, tuning.orphanGraceMs),
+      signal,
     ),
-    every(MASTER_KEY_CHECK_MS, logger, 'master key check', () => followMasterKey(ctx)),
-    ...(ctx.cluster ? [every(LAYOUT_FOLLOW_MS, logger, 'cluster layout', () => followClusterLayout(ctx))] : []),
-    every(KMS_DELETION_CHECK_MS, logger, 'KMS key deletion', () => destroyDueKmsKeys(ctx)),
+    every(MASTER_KEY_CHECK_MS, logger, 'master key check', () => followMasterKey(ctx), signal),
+    ...(ctx.cluster ? [every(LAYOUT_FOLLOW_MS, logger, 'cluster layout', () => followClusterLayout(ctx), signal)] : []),
+    every(KMS_DELETION_CHECK_MS, logger, 'KMS key deletion', () => destroyDueKmsKeys(ctx), signal),
     // A pass runs round after round (each bounded, paused as its budget says while requests are
     // served); then waits for the next pass.
-    whileMoreEvery(lifecycle.pause, Math.min(tuning.lifecycleIntervalMs, 60_000), logger, 'lifecycle', () =>
-      lifecycle.round((rows) => lifecycleRound(ctx, Date.now(), rows)),
+    whileMoreEvery(
+      lifecycle.pause,
+      Math.min(tuning.lifecycleIntervalMs, 60_000),
+      logger,
+      'lifecycle',
+      () => lifecycle.round((rows) => lifecycleRound(ctx, Date.now(), rows)),
+      signal,
     ),
     // The rebalance mover (§14): rounds paused by its own budget, a new pass on a layout change.
     ...(ctx.cluster
@@ -140,16 +170,35 @@ export function startBackground(ctx: ServiceContext): void {
             Math.min(tuning.rebalanceIntervalMs, LAYOUT_FOLLOW_MS),
             logger,
             'rebalance',
-            () => rebalanceRound(ctx),
+            () => rebalanceRound(ctx, Date.now(), signal),
+            signal,
           ),
         ]
       : []),
-  ])
+  ]
+  running.set(ctx, { workers, stopping })
 }
 
-export function stopBackground(ctx: ServiceContext): void {
-  for (const stop of running.get(ctx) ?? []) stop()
+/**
+ * Stops the timers, then waits (at most STOP_WAIT_MS) for the passes in flight to finish, so that
+ * closing the metadata next does not cut one off with work taken and not done.
+ */
+export async function stopBackground(ctx: ServiceContext, waitMs = STOP_WAIT_MS): Promise<void> {
+  const started = running.get(ctx)
+  if (!started) return
   running.delete(ctx)
+  for (const w of started.workers) w.stop()
+  started.stopping.abort(new Error('the service is stopping'))
+  const passes = started.workers.map((w) => w.inFlight()).filter((p) => p !== undefined)
+  if (passes.length === 0) return
+  let timer: ReturnType<typeof setTimeout> | undefined
+  await Promise.race([
+    Promise.allSettled(passes),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, waitMs)
+    }),
+  ])
+  clearTimeout(timer)
 }
 
 /**

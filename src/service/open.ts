@@ -139,8 +139,8 @@ export async function ensureRootUser(ctx: ServiceContext, c: RootCredentials): P
   }
 }
 
-/** Stops the background work, then closes the metadata connection. */
+/** Stops the background work (the passes in flight finish first, boundedly), then closes the metadata connection. */
 export async function closeService(ctx: ServiceContext): Promise<void> {
-  stopBackground(ctx)
+  await stopBackground(ctx)
   await ctx.closeDb()
 }

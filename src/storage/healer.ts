@@ -156,15 +156,20 @@ export async function verifyShards(ctx: EngineContext, dataLayout: DataLayout): 
  * stripe from any k good blocks of that stripe: a shard with a bad block in one stripe still
  * gives its good blocks to the others, so damage spread over more than m shards heals as long as
  * no single stripe has lost more than m blocks.
+ *
+ * `only`: rewrite that shard alone, if bad (the rebalance mover's copy onto its target); the other
+ * bad shards are read around, never written — a write whose row went meanwhile may be halfway
+ * through GC's removal, and a shard rewritten after GC deleted it would belong to nobody.
  */
-export async function heal(ctx: EngineContext, dataLayout: DataLayout): Promise<HealResult> {
+export async function heal(ctx: EngineContext, dataLayout: DataLayout, only?: number): Promise<HealResult> {
   const layout = erasureLayout(dataLayout)
   const { k, m, id, blockSize } = layout
   const n = k + m
   const verified = await Promise.all(layout.stores.map((_, i) => checkShard(ctx, layout, i)))
   const checks = verified.map((v) => v.check)
   const bad = checks.filter((c) => c.state !== 'ok')
-  if (bad.length === 0) return { rebuilt: [], pending: [], checks }
+  const rewrite = only === undefined ? bad : bad.filter((c) => c.index === only)
+  if (rewrite.length === 0) return { rebuilt: [], pending: [], checks }
 
   const checksum = ctx.checksumFor(layout.checksum)
   const g = geometryOf(layout)
@@ -180,8 +185,8 @@ export async function heal(ctx: EngineContext, dataLayout: DataLayout): Promise<
     if (have < k)
       throw new QuorumError(`cannot heal ${id}: stripe ${s} has ${have} good blocks of the ${k} needed`, have, k)
   }
-  const targets = bad.filter((c) => ctx.stores.has(c.store))
-  const pending = bad.filter((c) => !ctx.stores.has(c.store)).map((c) => c.index)
+  const targets = rewrite.filter((c) => ctx.stores.has(c.store))
+  const pending = rewrite.filter((c) => !ctx.stores.has(c.store)).map((c) => c.index)
   if (targets.length === 0) return { rebuilt: [], pending, checks }
 
   const sinks = targets.map(

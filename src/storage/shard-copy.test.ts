@@ -51,6 +51,17 @@ describe('copyShard', () => {
     expect(await readAll(rig.storage.read(moved, 0, data.length))).toEqual(data)
   })
 
+  it("a rebuild writes the target alone: another missing shard is the healer's, left as it is", async () => {
+    const { layout, spare } = await stored(2 * MiB)
+    await rig.storage.removeShard(layout.id, 0, layout.stores[0]!)
+    await rig.storage.removeShard(layout.id, 3, layout.stores[3]!)
+    const copy = await rig.storage.copyShard(layout, 0, spare)
+    expect(copy.how).toBe('rebuilt')
+    const checks = await rig.storage.verifyShards(withShardOn(layout, 0, spare))
+    expect(checks[0]).toMatchObject({ store: spare, state: 'ok' })
+    expect(checks[3]).toMatchObject({ store: layout.stores[3], state: 'missing' })
+  })
+
   it('never spreads a rotten source: the copy is rebuilt from the other shards', async () => {
     const { layout, spare } = await stored(2 * MiB)
     const path = rig.shardPath(layout.stores[1]!, shardName(layout.id, 1))

@@ -52,8 +52,9 @@ export async function copyShard(
   }
   if (copied) return { bytes, how: 'copied' }
   // The source is down, missing or corrupt (or the copy did not verify): decode it from the
-  // others onto the target. heal() writes every bad shard of `moved` on the store it names.
-  const result = await heal(ctx, moved)
+  // others onto the target, and write nothing else — other bad shards are the healer's, which
+  // claims the write first (the row may be gone and GC removing the write meanwhile).
+  const result = await heal(ctx, moved, index)
   const check = await checkShard(ctx, moved, index)
   if (check.check.state !== 'ok' || result.pending.includes(index)) {
     await to.delete(name).catch(() => {})

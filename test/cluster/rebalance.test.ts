@@ -7,8 +7,10 @@
  * scrub (`coffer admin heal run`: none missing or corrupt), and each stored write has exactly its
  * 3 shard files on the nodes' disks — none lost, none left over once GC has run.
  */
+import { join } from 'node:path'
 import { CreateBucketCommand, DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createClient } from '@libsql/client'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { adminJson, adminRun } from '../helpers/admin.ts'
 import { startCluster, type TestCluster } from '../helpers/cluster.ts'
 import type { NodeProc } from '../helpers/nodes.ts'
@@ -55,8 +57,12 @@ describe('rebalance mover: six node processes, one gateway (2+1)', () => {
 
   const url = (i: number) => nodes[i]!.url
 
+  /** stderr of every gateway started (restarts replace `gateway`): printed after a failed test. */
+  const gatewayLogs: (() => string)[] = []
+
   async function startGateway(rate: number): Promise<void> {
     gateway = await cluster.startGateway('gw', { env: { COFFER_REBALANCE_RATE: String(rate) } })
+    gatewayLogs.push(gateway.stderr)
     client = s3Client(gateway)
   }
 
@@ -86,6 +92,32 @@ describe('rebalance mover: six node processes, one gateway (2+1)', () => {
       500,
     )
 
+  /**
+   * What the gateway's metadata says of write ids on the disks that no row names (a failed wait
+   * then names them): their gc_queue entries (reason, queued, leased until), write intents, and
+   * the mover's moves in flight.
+   */
+  async function strays(onDisk: Iterable<string>): Promise<string> {
+    const db = createClient({ url: `file:${join(cluster.root, 'gw', 'meta.db')}` })
+    try {
+      const rows = async (sql: string, args: string[] = []) => (await db.execute({ sql, args })).rows
+      const NAMED = 'select 1 from objects where layout like ?1 union all select 1 from parts where layout like ?1'
+      const out: string[] = []
+      for (const id of onDisk) {
+        const like = [`%"${id}"%`]
+        if ((await rows(NAMED, like)).length > 0) continue
+        const gc = await rows('select reason, enqueued_at, retry_at from gc_queue where layout like ?', like)
+        const intent = await rows('select 1 from write_intents where id = ?', [id])
+        out.push(`${id}: no row; gc_queue ${JSON.stringify(gc)}; intent ${intent.length > 0}`)
+      }
+      const state = await rows(`select value from settings where key = 'rebalance-state'`)
+      const inflight = state[0] ? (JSON.parse(String(state[0].value)) as { inflight?: unknown }).inflight : undefined
+      return [...out, `mover inflight ${JSON.stringify(inflight ?? [])}`].join('; ')
+    } finally {
+      db.close()
+    }
+  }
+
   /** Shard files per write id on every node's disk. */
   const onDisk = async () => byWriteId(await listShards(nodes.map((n) => n.dataDir)))
   /** A write has a 4th shard file: a copy is on its target and its switch not yet committed. */
@@ -102,7 +134,8 @@ describe('rebalance mover: six node processes, one gateway (2+1)', () => {
       async () => {
         const shards = await onDisk()
         const expected = [...live.values()].reduce((n, o) => n + o.writes, 0)
-        if (shards.size !== expected) return `${shards.size} write ids on disk, ${expected} live writes`
+        if (shards.size !== expected)
+          return `${shards.size} write ids on disk, ${expected} live writes (${await strays(shards.keys())})`
         for (const [id, files] of shards) {
           const indexes = new Set(files.map((f) => f.index))
           const on = new Set(files.map((f) => nodeOf(f.path)))
@@ -159,6 +192,12 @@ describe('rebalance mover: six node processes, one gateway (2+1)', () => {
     await put('base/multipart', 11 * MiB, true)
     await verifyEverything()
   }, 240_000)
+
+  afterEach((ctx) => {
+    if (ctx.task.result?.state !== 'fail') return
+    for (const [i, log] of gatewayLogs.entries())
+      console.error(`gateway start ${i + 1}, stderr (last 8,000 characters):\n${log().slice(-8_000)}`)
+  })
 
   afterAll(async () => {
     client?.destroy()

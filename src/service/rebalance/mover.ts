@@ -13,7 +13,8 @@
  *   and read back, or rebuilt from the other shards when its source is down or bad); then the
  *   row's layout is switched in one transaction that holds only while the row still is exactly
  *   what was read, and that queues the old shard for GC (`switchObjectLayout`). A row overwritten,
- *   deleted or moved meanwhile keeps its data; the copy is queued for GC instead. Moves are
+ *   deleted or moved meanwhile keeps its data; the copy is queued for GC instead, as is the target
+ *   of a copy that failed (it may have left its file there). Moves are
  *   recorded before the first byte is copied, so copies of a gateway killed mid-move are settled
  *   by the next round: kept if the switch committed, queued for GC otherwise.
  * - Readers never notice: a read that began before the switch reads the old shard, which GC keeps
@@ -37,6 +38,7 @@ const LEASE = 'rebalance-lease'
 const LEASE_MS = 15_000
 const GC_REASON_MOVED = 'moved'
 const GC_REASON_DISCARDED = 'move-discarded'
+const GC_REASON_FAILED = 'move-failed'
 /** Shards switched by one transaction at most (a multipart object's many segments take several). */
 const MOVES_PER_COMMIT = 16
 /** A round stops after this much work (then saves its cursor, pauses, renews its lease). */
@@ -166,12 +168,28 @@ const lease = (ctx: ServiceContext) => {
   return meta.takeLease(ctx.db, LEASE, holderOf(ctx), now, now + LEASE_MS)
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** Resolves after `ms`, or at once when `signal` aborts. */
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal?.addEventListener('abort', done, { once: true })
+  })
 
-/** Waits until `due` (the I/O budget), renewing the lease meanwhile so no other gateway's mover starts beside this one. */
-async function pauseUntil(ctx: ServiceContext, due: number): Promise<void> {
+/**
+ * Waits until `due` (the I/O budget), renewing the lease meanwhile so no other gateway's mover
+ * starts beside this one. A service stopping (`stopping` aborted) ends the wait by throwing its
+ * reason: the round ends there, its moves in flight recorded for the next start to settle.
+ */
+async function pauseUntil(ctx: ServiceContext, due: number, stopping?: AbortSignal): Promise<void> {
   for (let left = due - Date.now(); left > 0; left = due - Date.now()) {
-    await sleep(Math.min(left, LEASE_MS / 3))
+    stopping?.throwIfAborted()
+    await sleep(Math.min(left, LEASE_MS / 3), stopping)
+    stopping?.throwIfAborted()
     if (due - Date.now() > 0) await lease(ctx)
   }
 }
@@ -190,7 +208,11 @@ function foldIntoTotals(state: RebalanceState, pass: RebalanceCounters): void {
  * `rebalancePauseMs` and runs the next); a pass starts when the layout version differs from the
  * last pass's, or `rebalanceIntervalMs` after the last one ended (to pick up what it could not move).
  */
-export async function rebalanceRound(ctx: ServiceContext, now = Date.now()): Promise<{ more: boolean }> {
+export async function rebalanceRound(
+  ctx: ServiceContext,
+  now = Date.now(),
+  stopping?: AbortSignal,
+): Promise<{ more: boolean }> {
   const cluster = ctx.cluster
   if (!cluster || ctx.tuning.rebalanceRate <= 0) return { more: false }
   if (!(await lease(ctx))) return { more: false }
@@ -248,7 +270,7 @@ export async function rebalanceRound(ctx: ServiceContext, now = Date.now()): Pro
     let done = 0
     for (const row of rows) {
       pass.examined++
-      await moveRow(ctx, state, pass, row, full, budget)
+      await moveRow(ctx, state, pass, row, full, budget, stopping)
       state.cursor = { bucket: row.bucket, key: row.key, ord: row.ord }
       done++
       if (Date.now() - started > ROUND_MS || !(await lease(ctx))) break
@@ -295,6 +317,7 @@ async function moveRow(
   row: LayoutRow,
   full: ReadonlySet<string>,
   budget: { started: number; bytes: number },
+  stopping?: AbortSignal,
 ): Promise<void> {
   let read: unknown = row.layout
   for (const layout of rowLayouts(row)) {
@@ -309,6 +332,7 @@ async function moveRow(
       state.inflight = chunk.map((m) => ({ id: layout.id, ...m }))
       await saveState(ctx, state)
       const copied: ShardMove[] = []
+      const failed: ShardMove[] = []
       for (const m of chunk) {
         try {
           const copy = await ctx.storage.copyShard(layout, m.index, m.to)
@@ -316,15 +340,27 @@ async function moveRow(
           pass.bytes += copy.bytes
           if (copy.how === 'rebuilt') pass.rebuilt++
           budget.bytes += copy.bytes
-          // The I/O budget: never ahead of rebalanceRate bytes/s since the round began.
-          const due = budget.started + (budget.bytes * 1000) / ctx.tuning.rebalanceRate
-          await pauseUntil(ctx, due)
         } catch (e) {
+          failed.push(m)
           pass.errors++
           state.lastError = `${layout.id}.${m.index} → ${m.to}: ${e instanceof Error ? e.message : String(e)}`
           ctx.logger.log('warn', 'rebalance: a shard could not be moved', { error: state.lastError })
+          continue
         }
+        // The I/O budget: never ahead of rebalanceRate bytes/s since the round began. A stop
+        // ends the round here, the copies made recorded in `inflight` for the next start.
+        await pauseUntil(ctx, budget.started + (budget.bytes * 1000) / ctx.tuning.rebalanceRate, stopping)
       }
+      // A copy that failed may still have left its file on the target: a PUT that landed but whose
+      // answer was lost, a rebuild that wrote the shard before its check failed. No row names it,
+      // so it is queued like a discarded copy (GC removes it only while no row names it), before
+      // `inflight` forgets it.
+      if (failed.length > 0)
+        await meta.enqueueGc(
+          ctx.db,
+          failed.map((m) => shardGarbage(layout.id, m.index, m.to)),
+          GC_REASON_FAILED,
+        )
       if (copied.length > 0) {
         const next = movedData(read, layout.id, copied)
         const garbage = copied.map((m) => shardGarbage(layout.id, m.index, m.from))
