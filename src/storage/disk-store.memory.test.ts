@@ -7,7 +7,12 @@ import { createTestDisk, type TestDisk } from './disk.testkit.ts'
 const MiB = 1024 * 1024
 const TOTAL = 256 * MiB
 const NET_CHUNK = 64 * 1024 // what the network hands us
-const RSS_BUDGET = 64 * MiB
+/**
+ * Peak RSS growth allowed: far below the 256 MiB a store holding the object would need. Alone the
+ * test grows 37–47 MiB (garbage chunks waiting for a GC); once, in a full suite on two busy cores,
+ * 71 MiB — V8's collector lagging, not the store holding more — against the 64 MiB budget then.
+ */
+const RSS_BUDGET = 96 * MiB
 
 let disk: TestDisk | undefined
 afterEach(async () => {
