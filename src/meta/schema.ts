@@ -270,7 +270,8 @@ export const gcQueue = sqliteTable('gc_queue', {
   enqueuedAt: timestamp('enqueued_at').notNull(),
   /**
    * A lease: takeGc pushes this into the future so that two collectors do not take the same
-   * entry and a failed removal is retried later instead of blocking the head of the queue.
+   * entry and a failed removal is retried later instead of blocking the head of the queue
+   * (retryGcLater shortens it for a removal that failed, backing off while it keeps failing).
    */
   retryAt: timestamp('retry_at').notNull().default(sql`0`),
 })

@@ -11,7 +11,7 @@ import { followClusterLayout, LAYOUT_FOLLOW_MS } from './cluster-layout.ts'
 import { destroyDueKmsKeys } from './kms.ts'
 import { createLifecycleBudget } from './lifecycle/budget.ts'
 import { lifecycleRound } from './lifecycle/worker.ts'
-import { rebalanceRound } from './rebalance/mover.ts'
+import { giveBackRebalanceLease, rebalanceRound } from './rebalance/mover.ts'
 
 /**
  * GC looks for due entries at least this often (one small query when there are none): under
@@ -34,14 +34,19 @@ const KMS_DELETION_CHECK_MS = 5_000
  * How long closeService waits for the passes in flight before the metadata closes. A pass cut off
  * there fails half-done: GC entries it had taken stay leased for GC_LEASE_MS (5 min), and their
  * shards on the disks that long; heal entries likewise. Passes are short (a GC removal is a few
- * DELETEs); the rebalance mover's budget pause ends at once when stopping.
+ * DELETEs); the rebalance mover's budget pause ends at once when stopping, and then it gives its
+ * lease back.
  */
 export const STOP_WAIT_MS = 5_000
 
-/** One background worker: stop its timer; the pass it is running now, if any. */
+/**
+ * One background worker: stop its timer; the pass it is running now, if any; and what it gives
+ * back once stopped with no pass left running (a lease, so another gateway need not wait it out).
+ */
 interface Worker {
   stop(): void
   inFlight(): Promise<unknown> | undefined
+  release?(): Promise<unknown>
 }
 
 /** Workers of each started service, and the signal its passes see when closeService stops them. */
@@ -165,14 +170,17 @@ export function startBackground(ctx: ServiceContext): void {
     // The rebalance mover (§14): rounds paused by its own budget, a new pass on a layout change.
     ...(ctx.cluster
       ? [
-          whileMoreEvery(
-            () => tuning.rebalancePauseMs,
-            Math.min(tuning.rebalanceIntervalMs, LAYOUT_FOLLOW_MS),
-            logger,
-            'rebalance',
-            () => rebalanceRound(ctx, Date.now(), signal),
-            signal,
-          ),
+          {
+            ...whileMoreEvery(
+              () => tuning.rebalancePauseMs,
+              Math.min(tuning.rebalanceIntervalMs, LAYOUT_FOLLOW_MS),
+              logger,
+              'rebalance',
+              () => rebalanceRound(ctx, Date.now(), signal),
+              signal,
+            ),
+            release: () => giveBackRebalanceLease(ctx),
+          },
         ]
       : []),
   ]
@@ -181,7 +189,9 @@ export function startBackground(ctx: ServiceContext): void {
 
 /**
  * Stops the timers, then waits (at most STOP_WAIT_MS) for the passes in flight to finish, so that
- * closing the metadata next does not cut one off with work taken and not done.
+ * closing the metadata next does not cut one off with work taken and not done. A worker whose
+ * pass ended within that wait (or that had none running) gives back what it holds (`release`):
+ * a pass still running after it may still be working under its lease.
  */
 export async function stopBackground(ctx: ServiceContext, waitMs = STOP_WAIT_MS): Promise<void> {
   const started = running.get(ctx)
@@ -189,15 +199,20 @@ export async function stopBackground(ctx: ServiceContext, waitMs = STOP_WAIT_MS)
   running.delete(ctx)
   for (const w of started.workers) w.stop()
   started.stopping.abort(new Error('the service is stopping'))
-  const passes = started.workers.map((w) => w.inFlight()).filter((p) => p !== undefined)
-  if (passes.length === 0) return
+  let waited = false
+  const ended = started.workers.map(async (w) => {
+    await w.inFlight()?.catch(() => {}) // a failure is logged by the worker
+    if (!w.release || waited) return
+    await w.release().catch((e) => ctx.logger.log('warn', 'giving back a lease failed', { error: String(e) }))
+  })
   let timer: ReturnType<typeof setTimeout> | undefined
   await Promise.race([
-    Promise.allSettled(passes),
+    Promise.allSettled(ended),
     new Promise((resolve) => {
       timer = setTimeout(resolve, waitMs)
     }),
   ])
+  waited = true
   clearTimeout(timer)
 }
 

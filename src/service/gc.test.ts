@@ -7,7 +7,7 @@ import type { DataLayout } from '../storage/index.ts'
 import { pseudoRandom } from '../storage/erasure-storage.testkit.ts'
 import { createBucket } from './buckets.ts'
 import { deleteObjects } from './delete-object.ts'
-import { collectGarbage, collectOrphansPass, GC_PARALLEL } from './gc.ts'
+import { collectGarbage, collectOrphansPass, GC_PARALLEL, GC_RETRY_MIN_MS } from './gc.ts'
 import { scrubInline, scrubRound } from './heal.ts'
 import { parseStoredData } from './stored-data.ts'
 import { crashMetaAfter, type GcRig, openGcRig, put, unreferencedInline, unreferencedShards } from './gc.testkit.ts'
@@ -109,6 +109,71 @@ describe('garbage collection keeps up', () => {
     await meta.enqueueGc(svc.db, [fakeLayout(1)], 'overwritten', new Date())
     expect((await collectGarbage(svc, Date.now(), HOUR)).removed).toBe(0)
     expect((await collectGarbage(svc, Date.now() + 2 * HOUR, HOUR)).removed).toBe(1)
+  })
+})
+
+describe('a removal that failed is retried soon', () => {
+  it('a store that failed one DELETE and is back: its shard goes GC_RETRY_MIN_MS later, not a lease later', async () => {
+    // Store d0 answers its next DELETE with an error (a node timing out, or marked down), then works.
+    let failNext = false
+    g = await openGcRig({
+      wrap: (inner, i) => {
+        if (i !== 0) return inner
+        const store: ShardStore = Object.create(inner) as ShardStore
+        ;(store as { delete: ShardStore['delete'] }).delete = async (name) => {
+          if (failNext) {
+            failNext = false
+            throw new Error('d0 did not answer in time')
+          }
+          return inner.delete(name)
+        }
+        return store
+      },
+    })
+    const svc = g.svc
+    await createBucket(svc, g.actor, 'b', 'us-east-1')
+    await put(g, 'b', 'k', pseudoRandom(50_000, 11))
+    await deleteObjects(svc, g.actor, 'b', [{ key: 'k' }])
+    const t = Date.now() // grace 0 below: the entry is due at once
+    failNext = true
+    expect(await collectGarbage(svc, t, 0)).toEqual({ removed: 0, failed: 1, more: false })
+    const left = await listShards(g.rig.stores)
+    expect(left).toHaveLength(1) // the shard on d0; the other stores' went
+    expect(left[0]).toMatch(/^d0\//)
+    // Not before the retry delay (the entry is still leased)…
+    expect((await collectGarbage(svc, t + GC_RETRY_MIN_MS - 1, 0)).removed).toBe(0)
+    // …and at it, not GC_LEASE_MS (5 min) later.
+    expect(await collectGarbage(svc, t + GC_RETRY_MIN_MS, 0)).toEqual({ removed: 1, failed: 0, more: false })
+    expect(await listShards(g.rig.stores)).toEqual([])
+    expect((await meta.gcBacklog(svc.db)).queued).toBe(0)
+  })
+
+  it('an entry that keeps failing is tried less and less often, at most a lease apart', async () => {
+    g = await openGcRig()
+    const svc = g.svc
+    let tries = 0
+    svc.storage = {
+      ...svc.storage,
+      remove: async () => {
+        tries++
+        throw new Error('a store is down')
+      },
+    }
+    const t0 = Date.now()
+    await meta.enqueueGc(svc.db, [fakeLayout(1)], 'overwritten', new Date(t0))
+    // A collector every second for an hour (grace 0): the times the entry was tried.
+    const at: number[] = []
+    for (let t = t0; t <= t0 + HOUR; t += 1_000) {
+      const before = tries
+      await collectGarbage(svc, t, 0)
+      if (tries > before) at.push(t - t0)
+    }
+    const waits = at.slice(1).map((a, i) => a - at[i]!)
+    expect(waits[0]).toBe(GC_RETRY_MIN_MS)
+    for (let i = 1; i < waits.length; i++) expect(waits[i]).toBeGreaterThanOrEqual(waits[i - 1]!)
+    expect(waits.at(-1)).toBe(meta.GC_LEASE_MS)
+    // Retried about as often as a lease-long wait alone would (12 times an hour), plus the early tries.
+    expect(at.length).toBeLessThan(30)
   })
 })
 

@@ -24,6 +24,12 @@ export const GC_BATCH = 500
 export const GC_PARALLEL = 8
 /** A pass ends after this many batches (10,000 entries) even if more is due: bounded work. */
 export const GC_MAX_BATCHES_PER_PASS = 20
+/**
+ * The first retry of a removal that failed (meta.retryGcLater): long enough for a node marked
+ * down to be tried again (its backoff is 3 s) or to restart, short enough that its shards do not
+ * outlive a node's blip by minutes. Later retries back off to GC_LEASE_MS.
+ */
+export const GC_RETRY_MIN_MS = 10_000
 
 export interface GcOptions {
   batch?: number
@@ -34,7 +40,10 @@ export interface GcOptions {
 export interface GcPass {
   /** Entries whose data was removed (and which left the queue). */
   removed: number
-  /** Entries that could not be removed now (a store down): leased, retried after GC_LEASE_MS. */
+  /**
+   * Entries that could not be removed now (a store down): re-leased for a retry after
+   * GC_RETRY_MIN_MS, backing off up to GC_LEASE_MS while they keep failing.
+   */
   failed: number
   /** The pass stopped at its bound with due work left: run the next one without waiting. */
   more: boolean
@@ -81,8 +90,9 @@ export async function collectGarbage(
   const pass: GcPass = { removed: 0, failed: 0, more: false }
   for (let round = 0; round < maxBatches; round++) {
     if (round > 0) await yieldToOthers()
-    const due = await meta.takeGc(ctx.db, batch, dueBefore)
+    const due = await meta.takeGc(ctx.db, batch, dueBefore, meta.GC_LEASE_MS, now)
     const done: number[] = []
+    const failed: number[] = []
     const inline: string[] = []
     await pooled(due, parallel, async (entry) => {
       try {
@@ -93,12 +103,22 @@ export async function collectGarbage(
         inline.push(...garbageInlineIds(entry.layout))
         done.push(entry.id)
       } catch {
-        // The store may be down: the entry stays leased and is retried once the lease ends (a
+        // The store may be down: the entry is retried soon, then less and less often (a
         // malformed one for good: nothing can tell which shards it meant).
-        pass.failed++
+        failed.push(entry.id)
       }
     })
     if (done.length > 0) await meta.doneGc(ctx.db, done, inline)
+    // Unless this fails too: then the entries keep the whole lease, as if the pass had died.
+    if (failed.length > 0)
+      await meta.retryGcLater(ctx.db, failed, {
+        now,
+        leasedUntil: now + meta.GC_LEASE_MS,
+        dueBefore,
+        minMs: GC_RETRY_MIN_MS,
+        maxMs: meta.GC_LEASE_MS,
+      })
+    pass.failed += failed.length
     pass.removed += done.length
     if (due.length < batch) return pass
   }

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Meta } from '../db.ts'
 import { freshDb } from '../meta.testkit.ts'
-import { doneGc, enqueueGc, GC_LEASE_MS, takeGc } from './gc.ts'
+import { doneGc, enqueueGc, GC_LEASE_MS, retryGcLater, takeGc } from './gc.ts'
 
 let meta: Meta
 beforeEach(async () => {
@@ -35,5 +35,40 @@ describe('gc queue', () => {
       taken.map((e) => e.id),
     )
     expect(await takeGc(meta.db, 10, new Date(Date.now() + 1), GC_LEASE_MS, Date.now() + GC_LEASE_MS + 1)).toEqual([])
+  })
+
+  it('a failed entry is re-leased for half as long as it has been due, within bounds', async () => {
+    const T = 1_000_000
+    await enqueueGc(meta.db, [{ n: 1 }], 'overwritten', new Date(T - 100_000))
+    await enqueueGc(meta.db, [{ n: 2 }], 'overwritten', new Date(T - 10_000_000))
+    await enqueueGc(meta.db, [{ n: 3 }], 'overwritten', new Date(T))
+    const dueBefore = new Date(T)
+    const taken = await takeGc(meta.db, 10, dueBefore, GC_LEASE_MS, T)
+    expect(taken).toHaveLength(3)
+    const ids = taken.map((e) => e.id)
+    const bounds = { now: T, leasedUntil: T + GC_LEASE_MS, dueBefore, minMs: 10_000, maxMs: GC_LEASE_MS }
+    expect(await retryGcLater(meta.db, ids, bounds)).toBe(3)
+    // What a collector takes at `now` (and keeps: the test does not hand it back).
+    const at = async (now: number) =>
+      (await takeGc(meta.db, 10, new Date(now), 100 * GC_LEASE_MS, now)).map((e) => (e.layout as { n: number }).n)
+    expect(await at(T + 9_999)).toEqual([])
+    expect(await at(T + 10_000)).toEqual([3]) // due just now: the shortest wait
+    expect(await at(T + 49_999)).toEqual([])
+    expect(await at(T + 50_000)).toEqual([1]) // due 100 s: half of it
+    expect(await at(T + GC_LEASE_MS - 1)).toEqual([])
+    expect(await at(T + GC_LEASE_MS)).toEqual([2]) // due for hours: at most a lease
+  })
+
+  it("a failed entry another collector took meanwhile keeps that collector's lease", async () => {
+    const T = 1_000_000
+    await enqueueGc(meta.db, [{ n: 1 }], 'overwritten', new Date(T))
+    const [a] = await takeGc(meta.db, 10, new Date(T), GC_LEASE_MS, T)
+    // A's removal outlives its lease; B takes the entry then.
+    const bAt = T + GC_LEASE_MS + 1
+    expect(await takeGc(meta.db, 10, new Date(T), GC_LEASE_MS, bAt)).toHaveLength(1)
+    // A's late failure does not shorten B's lease.
+    const late = { now: bAt + 1, leasedUntil: T + GC_LEASE_MS, dueBefore: new Date(T), minMs: 10, maxMs: 10 }
+    expect(await retryGcLater(meta.db, [a!.id], late)).toBe(0)
+    expect(await takeGc(meta.db, 10, new Date(T), GC_LEASE_MS, bAt + GC_LEASE_MS - 1)).toEqual([])
   })
 })

@@ -2,7 +2,7 @@
  * The garbage-collection queue: storage layouts that no row points at any more. Entries are
  * leased when taken, so collectors on several gateways do not repeat each other's work.
  */
-import { and, asc, count, inArray, lte, sql, type SQL } from 'drizzle-orm'
+import { and, asc, count, eq, inArray, lte, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db.ts'
 import { deleteInlineStatement } from './inline.ts'
 import { gcQueue } from '../schema.ts'
@@ -16,7 +16,10 @@ export interface GcEntry {
 /** Rows per INSERT/DELETE statement: well under SQLite's bound-variable limit. */
 const CHUNK = 500
 
-/** How long a taken entry stays invisible; after that an unfinished removal is retried. */
+/**
+ * How long a taken entry stays invisible: after that, the removal of a collector that died with
+ * it is retried. One whose removal failed is re-leased for less (retryGcLater).
+ */
 export const GC_LEASE_MS = 5 * 60_000
 
 /**
@@ -71,6 +74,32 @@ export async function takeGc(
     .where(inArray(gcQueue.id, due))
     .returning({ id: gcQueue.id, layout: gcQueue.layout })
   return taken.sort((a, b) => a.id - b.id)
+}
+
+/**
+ * Entries whose removal failed for now (a store down, a node timing out): re-leased until
+ * `now` + half as long as each has been due (`dueBefore` − enqueued_at), within [minMs, maxMs].
+ * An entry that just fell due comes back soon (a node restarting is back by then); one that keeps
+ * failing waits longer each time — about 1.5× the wait before — up to maxMs. Only entries still
+ * leased until `leasedUntil`, this pass's lease: one another collector took once that lease had
+ * run out is that collector's. Returns how many were re-leased.
+ */
+export async function retryGcLater(
+  db: Db,
+  ids: readonly number[],
+  o: { now: number; leasedUntil: number; dueBefore: Date; minMs: number; maxMs: number },
+): Promise<number> {
+  const due = o.dueBefore.getTime()
+  let n = 0
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const rows = await db
+      .update(gcQueue)
+      .set({ retryAt: sql`${o.now} + min(${o.maxMs}, max(${o.minMs}, (${due} - ${gcQueue.enqueuedAt}) / 2))` })
+      .where(and(inArray(gcQueue.id, ids.slice(i, i + CHUNK)), eq(gcQueue.retryAt, new Date(o.leasedUntil))))
+      .returning({ id: gcQueue.id })
+    n += rows.length
+  }
+  return n
 }
 
 /**

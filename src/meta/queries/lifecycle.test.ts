@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Meta } from '../db.ts'
 import { freshDb, objectRow, writer } from '../meta.testkit.ts'
 import { takeGc } from './gc.ts'
-import { applyLifecycle, type LifecycleAction, saveUnderLease, takeLease } from './lifecycle.ts'
+import { applyLifecycle, type LifecycleAction, releaseLease, saveUnderLease, takeLease } from './lifecycle.ts'
 import { getSetting } from './keys.ts'
 import { commitObject, getObject, getVersion, type ObjectRow, setVersionLock } from './objects.ts'
 
@@ -130,5 +130,20 @@ describe('saveUnderLease', () => {
     expect(await saveUnderLease(meta.db, 'L', 'A', 7_000, 'state', 'late A')).toBe(false)
     expect(await getSetting(meta.db, 'state')).toBe('from B')
     expect(JSON.parse((await getSetting(meta.db, 'L'))!)).toEqual({ holder: 'B', until: 6_000 })
+  })
+})
+
+describe('releaseLease', () => {
+  it("gives a lease back only for its holder; one that ran out and was taken stays the taker's", async () => {
+    expect(await takeLease(meta.db, 'L', 'A', 1_000, 2_000)).toBe(true)
+    expect(await releaseLease(meta.db, 'L', 'B')).toBe(false)
+    expect(await takeLease(meta.db, 'L', 'B', 1_500, 3_000)).toBe(false)
+    expect(await releaseLease(meta.db, 'L', 'A')).toBe(true)
+    // Free at once, long before it would have run out.
+    expect(await takeLease(meta.db, 'L', 'B', 1_500, 3_000)).toBe(true)
+    // A, stopping late, does not give back B's lease.
+    expect(await releaseLease(meta.db, 'L', 'A')).toBe(false)
+    expect(JSON.parse((await getSetting(meta.db, 'L'))!)).toEqual({ holder: 'B', until: 3_000 })
+    expect(await releaseLease(meta.db, 'nothing', 'A')).toBe(false)
   })
 })

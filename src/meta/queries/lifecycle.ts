@@ -106,6 +106,22 @@ export async function takeLease(db: Db, name: string, holder: string, now: numbe
   return affected(res) === 1
 }
 
+/**
+ * Gives the lease `name` back, only while `holder` holds it (a lease that ran out and was taken
+ * by another stays theirs): the next taker need not wait for it to run out. False otherwise.
+ */
+export async function releaseLease(db: Db, name: string, holder: string): Promise<boolean> {
+  const res = await db
+    .delete(settings)
+    .where(
+      and(
+        eq(settings.key, name),
+        sql`json_valid(${settings.value}) = 1 and json_extract(${settings.value}, '$.holder') = ${holder}`,
+      ),
+    )
+  return affected(res) === 1
+}
+
 /** One thing a lifecycle round does, judged by the worker and guarded again in SQL. */
 export type LifecycleAction =
   /** Removes a version for good (its data queued for GC) while every guard holds. */

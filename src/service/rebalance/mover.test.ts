@@ -246,12 +246,39 @@ describe('rebalance mover: no copy is left behind by a move that fails', () => {
     // Not the rest of the pause (about 14 s), nor a slice of it (up to 5 s), nor STOP_WAIT_MS.
     expect(Date.now() - t0, 'closing waited for the pause').toBeLessThan(2_000)
     expect(STOP_WAIT_MS).toBeGreaterThan(2_000)
-    // The next start, once the stopped mover's lease has run out: its first round settles the
-    // move in flight (the copy is queued for GC), and puts that move off until GC has run.
-    await r.svc.db.run(sql`delete from settings where key = 'rebalance-lease'`)
+    // The stopped mover gave its lease back: the next start's first round runs at once, not
+    // LEASE_MS (15 s) later. It settles the move in flight (the copy is queued for GC), and puts
+    // that move off until GC has run.
+    expect(await meta.getSetting(r.svc.db, 'rebalance-lease')).toBeUndefined()
     await runPass(r.svc)
+    expect((await rebalanceStatus(r.svc)).totals.passes).toBe(1)
     await collectGarbage(r.svc, Date.now() + HOUR, 0)
     const files = (await listShards(r.stores)).filter((f) => f.includes(layout.id))
     expect(files.sort()).toEqual(layout.stores.map((store, i) => `${store}/${shardName(layout.id, i)}`).sort())
+  })
+
+  it("a service stopping between two rounds gives the lease back; another gateway's stays its own", async () => {
+    // One counting round, then a pause of an hour before the next: the stop finds no round running.
+    rig = await openMoverRig({ rebalancePauseMs: HOUR })
+    const r = rig
+    await createBucket(r.svc, r.actor, 'b', 'us-east-1')
+    const layout = await put(r, 'k', pseudoRandom(10_000, 6))
+    await drainNode(r.svc, layout.stores[0]!)
+    startBackground(r.svc)
+    for (let i = 0; i < 100 && (await rebalanceStatus(r.svc)).currentPass?.phase !== 'move'; i++)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    expect((await rebalanceStatus(r.svc)).currentPass?.phase).toBe('move')
+    expect(await meta.getSetting(r.svc.db, 'rebalance-lease')).toBeDefined()
+    await r.restart()
+    expect(await meta.getSetting(r.svc.db, 'rebalance-lease')).toBeUndefined()
+    // This service's round takes the lease; once it has run out another gateway takes it (written
+    // here directly): stopping this service leaves that gateway's lease alone.
+    expect((await rebalanceRound(r.svc)).more).toBe(false) // the pass ends: one small object
+    await r.svc.db.run(
+      sql`update settings set value = json_set(value, '$.holder', 'another gateway') where key = 'rebalance-lease'`,
+    )
+    startBackground(r.svc)
+    await r.restart()
+    expect(JSON.parse((await meta.getSetting(r.svc.db, 'rebalance-lease'))!).holder).toBe('another gateway')
   })
 })

@@ -7,7 +7,7 @@
  *   (metadata only), then moving it, in rounds of at most `rebalanceBatch` rows. The cursor,
  *   the pass's counters and the moves in flight are saved in `settings['rebalance-state']`, so a
  *   restart (or another gateway) resumes; memory is one page whatever the cluster holds.
- * - One gateway at a time (a lease in `settings`, renewed between rows).
+ * - One gateway at a time (a lease in `settings`, renewed between rows, given back on stopping).
  * - `rebalanceRate` bytes/s is its I/O budget (0 turns the mover off).
  * - Each move: the shard is copied to its target and verified there (storage copyShard: streamed
  *   and read back, or rebuilt from the other shards when its source is down or bad); then the
@@ -166,6 +166,17 @@ const holderOf = (ctx: ServiceContext) => {
 const lease = (ctx: ServiceContext) => {
   const now = Date.now()
   return meta.takeLease(ctx.db, LEASE, holderOf(ctx), now, now + LEASE_MS)
+}
+
+/**
+ * Gives the mover's lease back if this service holds it: called once its service has stopped
+ * (stopBackground, after the round in flight ended), so the next start or another gateway runs
+ * the mover at once instead of after LEASE_MS. Moves a stopped round left in flight are in the
+ * saved state, for that next round to settle.
+ */
+export async function giveBackRebalanceLease(ctx: ServiceContext): Promise<boolean> {
+  const holder = holders.get(ctx)
+  return holder !== undefined && (await meta.releaseLease(ctx.db, LEASE, holder))
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
