@@ -15,7 +15,8 @@ import { createErasureStorage, type ErasureStorage } from '../storage/erasure-st
 import { nodePlatform, pseudoRandom, sha256, hashStream, testCodec } from '../storage/erasure-storage.testkit.ts'
 import type { ErasureLayout } from '../storage/object-storage.ts'
 import { createRemoteStore } from '../storage/remote/client.ts'
-import { BytePool } from '../util/byte-pool.ts'
+import type { BytePool } from '../util/byte-pool.ts'
+import { PoisonPool } from '../util/byte-pool.testkit.ts'
 import { silentLogger } from '../util/log.ts'
 import { initCluster } from './cluster.ts'
 import { type ClusterFetchHandle, createGatewayFetch } from './cluster-fetch.ts'
@@ -28,21 +29,6 @@ const K = 4
 const M = 2
 /** The slow node's proxy takes one chunk (≤ 64 KiB) from the gateway every this many ms. */
 const SLOW_CHUNK_MS = 3
-
-/** A write pool that poisons every buffer given back, and counts leases and returns. */
-class PoisonPool extends BytePool {
-  leases = 0
-  returned = 0
-  override lease(size: number, holders: number): Uint8Array {
-    this.leases++
-    return super.lease(size, holders)
-  }
-  override keep(buf: Uint8Array): void {
-    this.returned++
-    buf.fill(0xee)
-    super.keep(buf)
-  }
-}
 
 /**
  * A TCP relay in front of a node that reads from the gateway slowly: a chunk, then a pause. The

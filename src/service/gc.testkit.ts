@@ -40,7 +40,12 @@ export async function openGcRig(
   }
 }
 
-export async function put(g: GcRig, bucket: string, key: string, bytes: Uint8Array): Promise<void> {
+export async function put(
+  g: Pick<GcRig, 'svc' | 'actor'>,
+  bucket: string,
+  key: string,
+  bytes: Uint8Array,
+): Promise<void> {
   await putObject(g.svc, g.actor, {
     bucket,
     key,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { BytePool } from '../util/byte-pool.ts'
+import { PoisonPool } from '../util/byte-pool.testkit.ts'
 import type { PieceStream } from '../util/streams.ts'
 import { createBlockChecksum } from './block-checksum.ts'
 import type { ErasureCodec } from './codec.ts'
@@ -125,21 +125,6 @@ describe('stripes cut from pieces', () => {
     }
   })
 })
-
-/** A write pool that poisons every buffer given back, and counts leases and returns. */
-class PoisonPool extends BytePool {
-  leases = 0
-  returned = 0
-  override lease(size: number, holders: number): Uint8Array {
-    this.leases++
-    return super.lease(size, holders)
-  }
-  override keep(buf: Uint8Array): void {
-    this.returned++
-    buf.fill(0xee)
-    super.keep(buf)
-  }
-}
 
 describe('parity blocks from a write pool', () => {
   it('are given back only once written: eight writes at once over one poisoning pool, shard files exact', async () => {

@@ -18,7 +18,6 @@ import { listShards, pseudoRandom, testCodec } from '../../storage/erasure-stora
 import type { DataLayout } from '../../storage/index.ts'
 import { shardName } from '../../storage/shard-format.ts'
 import type { ShardStore } from '../../storage/shard-store.ts'
-import { streamFromBytes } from '../../util/streams.ts'
 import { STOP_WAIT_MS, startBackground } from '../background.ts'
 import { createBucket } from '../buckets.ts'
 import { drainNode } from '../cluster-layout.ts'
@@ -28,7 +27,7 @@ import { collectGarbage } from '../gc.ts'
 import { type Actor, actorFor } from '../identities.ts'
 import { testMasterKeyFile } from '../master-key.testkit.ts'
 import { closeService, ensureRootUser, openService } from '../open.ts'
-import { putObject } from '../put-object.ts'
+import { put as putBytes } from '../gc.testkit.ts'
 import { layoutsOf, parseStoredData } from '../stored-data.ts'
 import { rebalanceRound, rebalanceStatus } from './mover.ts'
 
@@ -127,15 +126,7 @@ async function openMoverRig(tuning: Partial<ServiceContext['tuning']> = {}): Pro
 }
 
 async function put(r: MoverRig, key: string, bytes: Uint8Array): Promise<DataLayout> {
-  await putObject(r.svc, r.actor, {
-    bucket: 'b',
-    key,
-    body: streamFromBytes(bytes, 4096),
-    digests: () => ({ etag: `"${key}-${bytes.length}"` }),
-    headers: {},
-    userMeta: {},
-    length: bytes.length,
-  })
+  await putBytes(r, 'b', key, bytes)
   const row = await meta.getObject(r.svc.db, 'b', key)
   return layoutsOf(parseStoredData(row!.layout, key))[0]!
 }
