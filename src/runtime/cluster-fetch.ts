@@ -13,6 +13,7 @@ import { nodeWebBody } from './node-web-body.ts'
 import { createShardReader } from './shard-read.ts'
 import { issueClientCert } from './tls-ca.ts'
 import { TLS_MAX_VERSION, TLS_MIN_VERSION } from './tls-options.ts'
+import { drained } from './drained.ts'
 
 export type FetchRuntime = 'node' | 'deno' | 'bun'
 
@@ -235,17 +236,4 @@ async function sendBody(body: ReadableStream<Uint8Array>, out: ClientRequest): P
   } finally {
     out.off('close', onClose)
   }
-}
-
-/** Resolves when `out` can take more, or is closed (the caller then finds it destroyed). */
-function drained(out: ClientRequest): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      out.off('drain', done)
-      out.off('close', done)
-      resolve()
-    }
-    out.on('drain', done)
-    out.on('close', done)
-  })
 }

@@ -22,6 +22,7 @@ import { releaseBytes } from '../util/byte-pool.ts'
 import type { Logger } from '../util/log.ts'
 import { nodeWebBody } from './node-web-body.ts'
 import { settleUnreadBody } from './unread-body.ts'
+import { drained } from './drained.ts'
 
 /**
  * Body bytes queued for the disk store before the request is paused. The store gathers 512 KiB
@@ -151,17 +152,4 @@ export function createShardRoutes(o: ShardRoutes): (req: IncomingMessage, res: S
     })
     return true
   }
-}
-
-/** Resolves when `res` can take more, or is closed (then nothing more is written). */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done)
-      res.off('close', done)
-      resolve()
-    }
-    res.on('drain', done)
-    res.on('close', done)
-  })
 }
