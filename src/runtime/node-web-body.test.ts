@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { type AddressInfo, connect, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { nodeWebBody, type NodeWebBodyOptions } from './node-web-body.ts'
+import { drained } from './drained.ts'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -45,16 +46,7 @@ function client(port: number): Promise<Socket> {
 async function sendAll(s: Socket, body: Uint8Array, piece = 64 * KiB): Promise<void> {
   for (let at = 0; at < body.length; at += piece) {
     if (s.destroyed) return
-    if (!s.write(body.subarray(at, at + piece)))
-      await new Promise<void>((r) => {
-        const done = () => {
-          s.off('drain', done)
-          s.off('close', done)
-          r()
-        }
-        s.on('drain', done)
-        s.on('close', done)
-      })
+    if (!s.write(body.subarray(at, at + piece))) await drained(s)
   }
 }
 
