@@ -7,7 +7,7 @@
  * its whole stripe had been written, and such long-lived fresh buffers set off V8's full
  * collections (§8, "Six-node PUTs: data blocks filled from the pool"). Web APIs only.
  */
-import type { BytePool } from '../util/byte-pool.ts'
+import { type BytePool, releaseWritten } from '../util/byte-pool.ts'
 
 /** What StripeCutter reads: a body's reader, or PooledBlocks over one. */
 export interface PieceReader {
@@ -65,8 +65,8 @@ const isBatch = (v: Uint8Array | readonly Uint8Array[]): v is readonly Uint8Arra
  * A body's pieces copied, as they are read, into blocks of `blockSize` bytes leased from `pool`
  * (each for one holder: the store that writes it gives it back, releaseWritten). Each read
  * answers the blocks it filled, so a full stripe is k whole blocks and reaches the codec and the
- * stores as they are. The last block may be shorter: a view of a pooled buffer that nothing gives
- * back (the short last stripe is joined and padded anyway), left to the GC.
+ * stores as they are. A short last block is copied out and its pooled buffer given back (a 1 MiB
+ * object's ciphertext ends in a few hundred bytes of tags past its stripe).
  *
  * Why copy: a piece is a fresh buffer (a TLS record's body, a sealed package). Cut into stripes
  * uncopied, it lived until its whole stripe had arrived and been written, which with eight
@@ -92,13 +92,20 @@ export class PooledBlocks implements PieceReader {
       const { done, value } = await this.reader.read() // the body's own error propagates unchanged
       if (done) {
         this.ended = true
-        if (this.block) filled.push(this.block.subarray(0, this.fill))
+        if (this.block) filled.push(this.lastBlock(this.block))
         this.block = undefined
         break
       }
       for (const piece of isBatch(value) ? value : [value]) this.copy(piece, filled)
     }
     return filled.length > 0 ? { done: false, value: filled } : { done: true, value: undefined }
+  }
+
+  /** The short last block as a buffer of its own; the pooled one goes back at once. */
+  private lastBlock(block: Uint8Array): Uint8Array {
+    const last = block.slice(0, this.fill)
+    releaseWritten(block)
+    return last
   }
 
   private copy(piece: Uint8Array, filled: Uint8Array[]): void {
