@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createNodeAead } from '../runtime/aead-node.ts'
 import { readAll, streamFromBytes } from '../util/streams.ts'
 import { createWebCryptoAead } from './aead.ts'
-import { CIPHER_CHUNK, encryptPieces, encryptStream } from './encrypt-stream.ts'
+import { CIPHER_CHUNK, encryptPieces, encryptStream, PIECE_BATCH } from './encrypt-stream.ts'
 import { cipherLength, PACKAGE_PAYLOAD } from './package-format.ts'
 import { decryptSlice, encryptAll, KiB, MiB, options, pattern } from './crypto.testkit.ts'
 
@@ -82,19 +82,20 @@ describe('encryptStream behaviour', () => {
     const plain = pattern(5 * P + 777, 4)
     const expected = Buffer.from(await encryptAll(plain, options(), plain.length))
     for (const aead of [createWebCryptoAead(), createNodeAead()])
-      for (const outputChunk of [4099, P + 16, 3 * P, CIPHER_CHUNK]) {
+      for (const outputChunk of [4099, P + 16, 3 * P, CIPHER_CHUNK, undefined]) {
         const source = streamFromBytes(plain, 7 * KiB + 3)
         const batches: Uint8Array[][] = []
-        for await (const b of encryptPieces(source, options({ outputChunk }, aead)) as unknown as AsyncIterable<
-          Uint8Array[]
-        >)
-          batches.push(b)
+        const o = outputChunk === undefined ? options({}, aead) : options({ outputChunk }, aead)
+        for await (const b of encryptPieces(source, o) as unknown as AsyncIterable<Uint8Array[]>) batches.push(b)
         const pieces = batches.flat()
         expect(Buffer.concat(pieces.map((c) => Buffer.from(c))).equals(expected)).toBe(true)
         // The stripe writer keeps the pieces: none may be a view of the plaintext (reused by no one, but not ours).
         expect(pieces.every((p) => p.length > 0 && p.buffer !== plain.buffer)).toBe(true)
         const sizes = batches.map((b) => b.reduce((n, p) => n + p.length, 0))
-        expect(sizes.slice(0, -1).every((n) => n >= outputChunk)).toBe(true)
+        // Without outputChunk: PIECE_BATCH, not encryptStream's CIPHER_CHUNK.
+        const least = outputChunk ?? PIECE_BATCH
+        expect(sizes.slice(0, -1).every((n) => n >= least)).toBe(true)
+        if (outputChunk === undefined) expect(sizes.length, 'two batches: at 256 KiB, then the rest').toBe(2)
       }
   })
 

@@ -9,16 +9,18 @@ import { derivePackageKey, PACKAGE_PAYLOAD, type PackageParams, packageContext }
 
 /**
  * Ciphertext leaves in chunks of this many bytes (the last one shorter): the stripe size of the
- * default geometry (4 × 256 KiB blocks). encryptStream copies the sealed pieces into such chunks;
- * encryptPieces hands the pieces on as they are, in batches of at least this many bytes, so one
- * stream hop carries a stripe's worth either way (a hop per piece cost more than the copy,
- * docs/architecture.md §8, "Big PUTs").
+ * default geometry (4 × 256 KiB blocks). encryptStream copies the sealed pieces into such chunks,
+ * so one stream hop carries a stripe's worth (a hop per piece cost more than the copy,
+ * docs/architecture.md §8, "Big PUTs"). encryptPieces hands its pieces on in smaller batches
+ * (PIECE_BATCH, see there).
  */
 export const CIPHER_CHUNK = 1024 * 1024
+/** encryptPieces' batches: at least a block of the default geometry (see there). */
+export const PIECE_BATCH = 256 * 1024
 
 export interface PackageOptions extends PackageParams {
   aead: Aead
-  /** Bytes per output chunk (the last one shorter), or per batch at least; default CIPHER_CHUNK. */
+  /** Bytes per output chunk (the last one shorter), or per batch at least; default CIPHER_CHUNK (encryptPieces: PIECE_BATCH). */
   outputChunk?: number
 }
 
@@ -103,13 +105,17 @@ export function encryptStream(source: ReadableStream<Uint8Array>, options: Packa
 /**
  * As encryptStream, but the ciphertext leaves as batches of the sealed pieces themselves (in
  * order, each batch at least `outputChunk` bytes but the last): no copy into output chunks. For
- * the stripe writer, which cuts stripes out of pieces (src/storage/stripe-pieces.ts).
+ * the stripe writer (src/storage/stripe-pieces.ts), which copies them into pooled blocks as they
+ * come. Its default batch is PIECE_BATCH, not CIPHER_CHUNK: a piece that waited for a 1 MiB batch
+ * lived long enough, with eight uploads at once, to be promoted out of V8's young generation and
+ * left to a full collection (docs/architecture.md §8, "Six-node PUTs: data blocks filled from the
+ * pool"); a batch per package cost 1 MiB PUTs more hops than it saved.
  */
 export function encryptPieces(
   source: ReadableStream<Uint8Array>,
   options: PackageOptions,
 ): ReadableStream<Uint8Array[]> {
-  return sealingStream(source, options, (size) => new PieceBatcher(size))
+  return sealingStream(source, { outputChunk: PIECE_BATCH, ...options }, (size) => new PieceBatcher(size))
 }
 
 function sealingStream<T>(

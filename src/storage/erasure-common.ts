@@ -48,13 +48,13 @@ export interface EngineContext {
    */
   blockPool?: BytePool
   /**
-   * Buffers for the blocks a write makes (stripe-writer.ts): parity, and data blocks joined for a
-   * store that does not gather writes (a node). A `written` pool: each is leased for its one shard
-   * and given back by a store once it has written it (disk-store.ts after its writev, a node's
-   * transport in the socket write's callback, cluster-fetch.ts); a store that does not give it
-   * back leaves it to the GC.
+   * Buffers for the blocks a write makes (stripe-writer.ts): data blocks, into which the body is
+   * copied as it arrives (stripe-pieces.ts' PooledBlocks), and parity. A `written` pool: each is
+   * leased for its one shard and given back by a store once it has written it (disk-store.ts
+   * after its writev, a node's transport in the socket write's callback, cluster-fetch.ts); a
+   * store that does not give it back leaves it to the GC.
    */
-  parityPool?: BytePool
+  writePool: BytePool
 }
 
 export function erasureLayout(layout: DataLayout): ErasureLayout {

@@ -34,14 +34,14 @@ export const DEFAULT_WRITE_TIMEOUT_MS = 30_000
  */
 const BLOCK_POOL_IDLE_BYTES = 8 * 1024 * 1024
 /**
- * Idle blocks kept for the next stripes: a write's parity (and, to nodes, its joined data blocks)
- * goes back to the pool as its shards are written. Eight six-node writes at once keep up to
+ * Idle blocks kept for the next stripes: a write's data and parity blocks go back to the pool as
+ * its shards are written. Eight six-node writes at once keep up to
  * ≈ 150 blocks in flight (two queued per shard, one in the socket), a number that rises and falls
  * as the writers take turns: with 4 MiB (16 blocks) idle, more than half the leases were fresh
  * buffers, with 16 MiB about one in seven
  * (docs/architecture.md §8, "Six-node PUTs give their blocks back").
  */
-const PARITY_POOL_IDLE_BYTES = 16 * 1024 * 1024
+const WRITE_POOL_IDLE_BYTES = 16 * 1024 * 1024
 
 export interface ErasureStorageOptions {
   /** Every configured store (drives or nodes); each write uses k+m of them, chosen by placement. */
@@ -71,8 +71,8 @@ export interface ErasureStorageOptions {
   onDegraded?: (layout: ErasureLayout, badShards: number[]) => void
   /** Where reads rebuild or join blocks (default: a pool of its own, BLOCK_POOL_IDLE_BYTES idle). */
   blockPool?: BytePool
-  /** Where writes make parity blocks (default: a write pool of its own, PARITY_POOL_IDLE_BYTES idle). */
-  parityPool?: BytePool
+  /** Where writes make their blocks (default: a write pool of its own, WRITE_POOL_IDLE_BYTES idle). */
+  writePool?: BytePool
 }
 
 export interface ErasureStorage extends ObjectStorage {
@@ -127,7 +127,7 @@ export function createErasureStorage(opts: ErasureStorageOptions): ErasureStorag
     writeTimeoutMs: positive(opts.writeTimeoutMs, DEFAULT_WRITE_TIMEOUT_MS, 'writeTimeoutMs'),
     onDegraded: opts.onDegraded,
     blockPool: opts.blockPool ?? new BytePool(BLOCK_POOL_IDLE_BYTES),
-    parityPool: opts.parityPool ?? new BytePool(PARITY_POOL_IDLE_BYTES, true),
+    writePool: opts.writePool ?? new BytePool(WRITE_POOL_IDLE_BYTES, true),
   }
 
   return {

@@ -1,13 +1,18 @@
 /**
- * Stripes cut out of a body's own pieces, without joining them: a stripe is a list of views of
- * the pieces (one that straddles a stripe's or a block's edge is cut into two views), and each
- * data block goes to its shard as those views. Joining them into a fresh 1 MiB stripe per stripe
- * was a copy of every byte and most of the write path's garbage (docs/architecture.md §8, "Big
- * PUTs: a stripe made of the body's pieces"). Web APIs only.
+ * How the stripe writer reads a body: PooledBlocks copies its pieces, as they arrive, into
+ * block-sized buffers from the write pool, and StripeCutter groups what it reads into stripes
+ * (views of the pieces, cut only at a stripe's edge), so a full stripe is k whole pooled blocks.
+ * Before, stripes were cut from the body's own pieces, uncopied (and before that joined into a
+ * fresh 1 MiB buffer per stripe, docs/architecture.md §8, "Big PUTs"); but a piece then lived until
+ * its whole stripe had been written, and such long-lived fresh buffers set off V8's full
+ * collections (§8, "Six-node PUTs: data blocks filled from the pool"). Web APIs only.
  */
-import type { ErasureCodec } from './codec.ts'
+import { type BytePool, releaseWritten } from '../util/byte-pool.ts'
 
-type PieceReader = ReadableStreamDefaultReader<Uint8Array | readonly Uint8Array[]>
+/** What StripeCutter reads: a body's reader, or PooledBlocks over one. */
+export interface PieceReader {
+  read(): Promise<ReadableStreamReadResult<Uint8Array | readonly Uint8Array[]>>
+}
 
 export interface PieceStripe {
   /** The stripe's bytes in order: views of the body's pieces, none empty. */
@@ -57,55 +62,65 @@ export class StripeCutter {
 const isBatch = (v: Uint8Array | readonly Uint8Array[]): v is readonly Uint8Array[] => Array.isArray(v)
 
 /**
- * The k data blocks of a full stripe (k × blockSize bytes), each as the views of the stripe's
- * pieces that make it up, in order.
+ * A body's pieces copied, as they are read, into blocks of `blockSize` bytes leased from `pool`
+ * (each for one holder: the store that writes it gives it back, releaseWritten). Each read
+ * answers the blocks it filled, so a full stripe is k whole blocks and reaches the codec and the
+ * stores as they are. A short last block is copied out and its pooled buffer given back (a 1 MiB
+ * object's ciphertext ends in a few hundred bytes of tags past its stripe).
+ *
+ * Why copy: a piece is a fresh buffer (a TLS record's body, a sealed package). Cut into stripes
+ * uncopied, it lived until its whole stripe had arrived and been written, which with eight
+ * uploads at once outlasted V8's young generation: the pieces were promoted and left to full
+ * mark-compacts, ≈ 35 per GiB. Copied at once, they die in the next scavenge. A node's shard
+ * needed its blocks joined anyway; a drive, which writes pieces with writev, pays one copy more.
+ * The producer may also reuse a piece once the next read has begun.
  */
-export function blockPieces(stripe: PieceStripe, k: number, blockSize: number): Uint8Array[][] {
-  const blocks: Uint8Array[][] = []
-  let block: Uint8Array[] = []
-  let fill = 0
-  for (let p of stripe.pieces) {
-    while (p.length > 0) {
-      const n = Math.min(blockSize - fill, p.length)
-      block.push(n === p.length ? p : p.subarray(0, n))
-      fill += n
-      p = p.subarray(n)
-      if (fill === blockSize) {
-        blocks.push(block)
-        block = []
-        fill = 0
+export class PooledBlocks implements PieceReader {
+  private block: Uint8Array | undefined
+  private fill = 0
+  private ended = false
+
+  constructor(
+    private readonly reader: PieceReader,
+    private readonly blockSize: number,
+    private readonly pool: BytePool,
+  ) {}
+
+  async read(): Promise<ReadableStreamReadResult<Uint8Array[]>> {
+    const filled: Uint8Array[] = []
+    while (filled.length === 0 && !this.ended) {
+      const { done, value } = await this.reader.read() // the body's own error propagates unchanged
+      if (done) {
+        this.ended = true
+        if (this.block) filled.push(this.lastBlock(this.block))
+        this.block = undefined
+        break
+      }
+      for (const piece of isBatch(value) ? value : [value]) this.copy(piece, filled)
+    }
+    return filled.length > 0 ? { done: false, value: filled } : { done: true, value: undefined }
+  }
+
+  /** The short last block as a buffer of its own; the pooled one goes back at once. */
+  private lastBlock(block: Uint8Array): Uint8Array {
+    const last = block.slice(0, this.fill)
+    releaseWritten(block)
+    return last
+  }
+
+  private copy(piece: Uint8Array, filled: Uint8Array[]): void {
+    let at = 0
+    while (at < piece.length) {
+      this.block ??= this.pool.lease(this.blockSize, 1)
+      const n = Math.min(this.blockSize - this.fill, piece.length - at)
+      this.block.set(n === piece.length ? piece : piece.subarray(at, at + n), this.fill)
+      this.fill += n
+      at += n
+      if (this.fill === this.blockSize) {
+        filled.push(this.block)
+        this.block = undefined
+        this.fill = 0
       }
     }
   }
-  if (blocks.length !== k || fill !== 0)
-    throw new RangeError(`blockPieces: a stripe of ${stripe.length} bytes is not ${k} blocks of ${blockSize}`)
-  return blocks
-}
-
-/** A codec that can lend a workspace in its own memory (codec-simd.ts' SimdCodec). */
-interface Workspace {
-  shardViews(count: number, len: number): Uint8Array[]
-}
-const hasWorkspace = (codec: ErasureCodec): codec is ErasureCodec & Workspace =>
-  typeof (codec as Partial<Workspace>).shardViews === 'function'
-
-/**
- * Each block as one buffer of `len` bytes for the codec and the block checksum: a block of one
- * piece as it is; else its pieces copied into the codec's workspace, as the SIMD codec copies a
- * JS buffer into its memory before encoding anyway, or, for another codec, joined into a fresh
- * buffer. Workspace views are valid only until the codec's next call: use them synchronously.
- */
-export function contiguousBlocks(codec: ErasureCodec, blocks: Uint8Array[][], len: number): Uint8Array[] {
-  let workspace: Uint8Array[] | undefined
-  return blocks.map((pieces, i) => {
-    if (pieces.length === 1) return pieces[0]!
-    workspace ??= hasWorkspace(codec) ? codec.shardViews(blocks.length, len) : undefined
-    const out = workspace?.[i] ?? new Uint8Array(len)
-    let at = 0
-    for (const p of pieces) {
-      out.set(p, at)
-      at += p.length
-    }
-    return out
-  })
 }

@@ -2,7 +2,6 @@
  * The erasure write path: cut the body into stripes, encode parity, and stream shard i to the
  * i-th placed store, all in parallel with backpressure; succeed at write quorum. Web APIs only.
  */
-import type { BytePool } from '../util/byte-pool.ts'
 import { concatBytes } from '../util/bytes.ts'
 import type { PieceStream } from '../util/streams.ts'
 import { QuorumError, withTimeout, type EngineContext } from './erasure-common.ts'
@@ -12,7 +11,7 @@ import { type Candidate, placeShardsInDomains } from './domain-placement.ts'
 import { blockSeeds, encodeShardHeader, encodeTrailer, MAX_ID_BYTES, shardName } from './shard-format.ts'
 import { ShardSink } from './shard-sink.ts'
 import { isStoreFull } from './shard-store.ts'
-import { blockPieces, contiguousBlocks, StripeCutter } from './stripe-pieces.ts'
+import { PooledBlocks, StripeCutter } from './stripe-pieces.ts'
 
 /** Write ids name shard files: file-name safe, and short enough for `<id>.<index>`. */
 const WRITE_ID = new RegExp(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,${MAX_ID_BYTES - 1}}$`)
@@ -96,7 +95,8 @@ export async function writeStripes(
   }
 
   const reader = body.getReader()
-  const stripes = new StripeCutter(reader, stripeBytes({ k, m, blockSize, size: 0 }))
+  const pool = ctx.writePool
+  const stripes = new StripeCutter(new PooledBlocks(reader, blockSize, pool), stripeBytes({ k, m, blockSize, size: 0 }))
   let size = 0
   let stripe = 0
   try {
@@ -105,31 +105,21 @@ export async function writeStripes(
       const value = await stripes.next() // the body's own error propagates unchanged
       if (!value) break
       size += value.length
-      // What each data shard is sent: the body's own pieces of the block, no copy (joined for a
-      // store that would write them one by one, ShardStore.gathers). The short last stripe is
-      // joined and zero-padded.
-      const sent =
-        value.length === k * blockSize
-          ? blockPieces(value, k, blockSize)
-          : splitStripe(concatBytes(value.pieces), k, blockSize).map((b) => [b])
-      const len = sent[0]!.reduce((n, p) => n + p.length, 0)
-      // Encoded and checksummed from one buffer per block, at once: `data` may be the codec's
-      // workspace, which its next call reuses.
-      const data = contiguousBlocks(ctx.codec, sent, len)
-      // Full-size blocks made here (parity, and data blocks joined for a store that does not
-      // gather) come from the write pool, each for its one shard: the store gives it back once
-      // written (a drive after its writev, a node's transport in the socket write's callback).
-      const pool = len === blockSize ? ctx.parityPool : undefined
-      const parity = Array.from({ length: m }, () => pool?.lease(len, 1) ?? new Uint8Array(len))
+      // A full stripe is k whole blocks from the write pool (PooledBlocks), each sent as it is to
+      // its shard, which gives it back once written (a drive after its writev, a node's transport
+      // in the socket write's callback). The short last stripe is joined and zero-padded.
+      const full = value.length === k * blockSize
+      const data = full ? wholeBlocks(value.pieces, k, blockSize) : splitStripe(concatBytes(value.pieces), k, blockSize)
+      const len = data[0]!.length
+      const parity = Array.from({ length: m }, () => (full ? pool.lease(len, 1) : new Uint8Array(len)))
       ctx.codec.encode(data, parity)
       for (const s of sinks) {
         if (s.failed) continue
         const i = s.index
+        const block = i < k ? data[i]! : parity[i - k]!
         const sum = new Uint8Array(checksum.size)
-        checksum.write(i < k ? data[i]! : parity[i - k]!, sum, seeds[i]!(stripe))
-        if (i >= k) s.push(parity[i - k]!)
-        else if (s.store.gathers || sent[i]!.length === 1) for (const p of sent[i]!) s.push(p)
-        else s.push(joinBlock(sent[i]!, len, pool))
+        checksum.write(block, sum, seeds[i]!(stripe))
+        s.push(block)
         s.push(sum)
       }
       stripe++
@@ -179,6 +169,13 @@ export async function writeStripes(
   return degraded.length > 0 ? { layout, size, degraded } : { layout, size }
 }
 
+/** A full stripe's pieces, which PooledBlocks makes whole blocks: checked, as the codec needs k of them. */
+function wholeBlocks(pieces: Uint8Array[], k: number, blockSize: number): Uint8Array[] {
+  if (pieces.length !== k || pieces.some((p) => p.length !== blockSize))
+    throw new RangeError(`a full stripe of ${pieces.length} pieces is not ${k} blocks of ${blockSize} bytes`)
+  return pieces
+}
+
 /**
  * The k data blocks of one stripe. A full stripe is cut into views (no copy); the short last
  * stripe is copied into k zero-padded blocks of ceil(length / k) bytes.
@@ -191,18 +188,6 @@ export function splitStripe(stripe: Uint8Array, k: number, blockSize: number): U
   const padded = new Uint8Array(k * bl)
   padded.set(stripe)
   return Array.from({ length: k }, (_, i) => padded.subarray(i * bl, (i + 1) * bl))
-}
-
-/** A block's pieces joined into one buffer of `len` bytes, leased from `pool` when there is one. */
-function joinBlock(pieces: readonly Uint8Array[], len: number, pool: BytePool | undefined): Uint8Array {
-  if (!pool) return concatBytes([...pieces])
-  const out = pool.lease(len, 1)
-  let at = 0
-  for (const p of pieces) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
 }
 
 function describeFailures(sinks: ShardSink[]): string {
