@@ -10,7 +10,7 @@ import { followMasterKey } from './keyring.ts'
 import { followClusterLayout, LAYOUT_FOLLOW_MS } from './cluster-layout.ts'
 import { destroyDueKmsKeys } from './kms.ts'
 import { createLifecycleBudget } from './lifecycle/budget.ts'
-import { lifecycleRound } from './lifecycle/worker.ts'
+import { giveBackLifecycleLease, lifecycleRound } from './lifecycle/worker.ts'
 import { giveBackRebalanceLease, rebalanceRound } from './rebalance/mover.ts'
 
 /**
@@ -34,8 +34,8 @@ const KMS_DELETION_CHECK_MS = 5_000
  * How long closeService waits for the passes in flight before the metadata closes. A pass cut off
  * there fails half-done: GC entries it had taken stay leased for GC_LEASE_MS (5 min), and their
  * shards on the disks that long; heal entries likewise. Passes are short (a GC removal is a few
- * DELETEs); the rebalance mover's budget pause ends at once when stopping, and then it gives its
- * lease back.
+ * DELETEs); the rebalance mover ends its round before its next row or copy (its budget pause at
+ * once), the lifecycle worker before its next page or row, and then both give their lease back.
  */
 export const STOP_WAIT_MS = 5_000
 
@@ -159,14 +159,17 @@ export function startBackground(ctx: ServiceContext): void {
     every(KMS_DELETION_CHECK_MS, logger, 'KMS key deletion', () => destroyDueKmsKeys(ctx), signal),
     // A pass runs round after round (each bounded, paused as its budget says while requests are
     // served); then waits for the next pass.
-    whileMoreEvery(
-      lifecycle.pause,
-      Math.min(tuning.lifecycleIntervalMs, 60_000),
-      logger,
-      'lifecycle',
-      () => lifecycle.round((rows) => lifecycleRound(ctx, Date.now(), rows)),
-      signal,
-    ),
+    {
+      ...whileMoreEvery(
+        lifecycle.pause,
+        Math.min(tuning.lifecycleIntervalMs, 60_000),
+        logger,
+        'lifecycle',
+        () => lifecycle.round((rows) => lifecycleRound(ctx, Date.now(), rows, signal)),
+        signal,
+      ),
+      release: () => giveBackLifecycleLease(ctx),
+    },
     // The rebalance mover (§14): rounds paused by its own budget, a new pass on a layout change.
     ...(ctx.cluster
       ? [

@@ -4,7 +4,8 @@
  * newest version first) and then its uploads, in rounds of at most `lifecycleBatch` rows with
  * `lifecyclePauseMs` between rounds (its I/O budget). The cursor and the pass's counters are
  * saved in `settings` after every round, so a restart resumes where it stopped and memory never
- * grows with the bucket. One gateway at a time runs it (a lease in `settings`).
+ * grows with the bucket. One gateway at a time runs it (a lease in `settings`, given back when
+ * its service stops). A service stopping ends a round before its next page or row.
  *
  * Actions are the statements of S3's own deletes, a round's all in ONE transaction (one commit
  * instead of one per object), each gated on its own rows: Expiration of a current version
@@ -136,6 +137,16 @@ const workerOf = (ctx: ServiceContext) => {
 }
 const holderOf = (ctx: ServiceContext) => workerOf(ctx).id
 
+/**
+ * Gives the worker's lease back if this service holds it: called once its service has stopped
+ * (stopBackground, after the round in flight ended), so the next start or another gateway goes
+ * on from the saved cursor at once instead of after LEASE_MS.
+ */
+export async function giveBackLifecycleLease(ctx: ServiceContext): Promise<boolean> {
+  const w = workers.get(ctx)
+  return w !== undefined && (await meta.releaseLease(ctx.db, LEASE, w.id))
+}
+
 /** What a round decided, applied at its end in one transaction; `done` counts what took effect. */
 interface Pending {
   actions: meta.LifecycleAction[]
@@ -170,12 +181,15 @@ async function leaseIsMine(ctx: ServiceContext, holder: string, now: number): Pr
  * transaction (one commit, not one per object: an embedded commit fsyncs on the request thread),
  * then the cursor and counters saved under the lease. `more` while the pass is unfinished (the
  * caller waits as its budget says, ./budget.ts, and runs the next round); a new pass starts once
- * `lifecycleIntervalMs` has passed since the last one ended.
+ * `lifecycleIntervalMs` has passed since the last one ended. A service stopping (`stopping`
+ * aborted) ends the round before its next page or row, as its end would: what it judged is
+ * applied, and the cursor saved after the last row judged.
  */
 export async function lifecycleRound(
   ctx: ServiceContext,
   now = Date.now(),
   rows = ctx.tuning.lifecycleBatch,
+  stopping?: AbortSignal,
 ): Promise<{ more: boolean }> {
   const holder = holderOf(ctx)
   // Renewed by the save at the end of each round: a read here, a write only to take it.
@@ -196,7 +210,14 @@ export async function lifecycleRound(
   workerOf(ctx).rounds++
   const pending: Pending = { actions: [], done: [] }
   let budget = Math.max(1, rows)
+  // Seen where the round waits on the metadata (a page, the next bucket; on sqld each a round
+  // trip): a stop that lands there leaves the rest of the round to the next start.
+  let stopped = false
   while (budget > 0) {
+    if (stopping?.aborted) {
+      stopped = true
+      break
+    }
     if (!state.cursor) {
       const first = (await meta.lifecycleBuckets(ctx.db, '', 1))[0]
       if (!first) break
@@ -209,7 +230,14 @@ export async function lifecycleRound(
     if (!bucket || rules.length === 0) done = true
     else if (cursor.phase === 'versions') {
       const rows = await meta.versionsAfter(ctx.db, bucket.name, cursor.afterVersion, budget)
-      for (const row of rows) await onVersion(ctx, bucket, rules, cursor, row, pass, now, pending)
+      for (const row of rows) {
+        if (stopping?.aborted) {
+          stopped = true // the cursor names the last row judged
+          break
+        }
+        await onVersion(ctx, bucket, rules, cursor, row, pass, now, pending)
+      }
+      if (stopped) break
       budget -= rows.length
       if (rows.length === 0 || budget > 0) {
         cursor.phase = 'uploads'
@@ -219,6 +247,7 @@ export async function lifecycleRound(
       continue
     } else {
       const uploads = await meta.uploadsAfter(ctx.db, bucket.name, cursor.afterUpload, budget)
+      // Judged without waiting on anything: a stop cannot land between two uploads.
       for (const u of uploads) onUpload(ctx, rules, cursor, u, pass, now, pending)
       budget -= uploads.length
       done = uploads.length === 0 || budget > 0
@@ -237,7 +266,8 @@ export async function lifecycleRound(
   // gone or no longer what was judged, so nothing is done twice.
   const applied = await meta.applyLifecycle(ctx.db, pending.actions, Date.now())
   for (const [i, ok] of applied.entries()) if (ok) pending.done[i]!()
-  const finished = state.cursor === undefined
+  // A stop before the first bucket of a pass leaves no cursor: that pass has not started, not ended.
+  const finished = !stopped && state.cursor === undefined
   if (finished) {
     const { startedAt: _, ...counts } = pass
     const t = state.totals

@@ -28,7 +28,10 @@ import { type Actor, actorFor } from '../identities.ts'
 import { testMasterKeyFile } from '../master-key.testkit.ts'
 import { closeService, ensureRootUser, openService } from '../open.ts'
 import { put as putBytes } from '../gc.testkit.ts'
+import { createUpload, uploadPart } from '../multipart.ts'
+import { completeUpload, MIN_PART_SIZE } from '../multipart-complete.ts'
 import { layoutsOf, parseStoredData } from '../stored-data.ts'
+import { streamFromBytes } from '../../util/streams.ts'
 import { rebalanceRound, rebalanceStatus } from './mover.ts'
 
 const HOUR = 3_600_000
@@ -246,6 +249,95 @@ describe('rebalance mover: no copy is left behind by a move that fails', () => {
     await collectGarbage(r.svc, Date.now() + HOUR, 0)
     const files = (await listShards(r.stores)).filter((f) => f.includes(layout.id))
     expect(files.sort()).toEqual(layout.stores.map((store, i) => `${store}/${shardName(layout.id, i)}`).sort())
+  })
+
+  it('a service stopping mid-round starts no further copy: the round ends after the move in progress', async () => {
+    rig = await openMoverRig()
+    const r = rig
+    await createBucket(r.svc, r.actor, 'b', 'us-east-1')
+    const layouts: DataLayout[] = []
+    for (let i = 0; i < 8; i++) layouts.push(await put(r, `k${i}`, pseudoRandom(10_000, 20 + i)))
+    // The node holding the most shards is drained: each of its shards is one move, in a row of its own.
+    const held = (id: string) => layouts.filter((l) => l.stores.includes(id)).length
+    const drained = [...NODE_IDS].sort((a, b) => held(b) - held(a))[0]!
+    const toMove = held(drained)
+    expect(toMove).toBeGreaterThanOrEqual(3) // 8 objects on 3 of 4 nodes: the fullest holds 6 or more
+    await drainNode(r.svc, drained)
+    expect((await rebalanceRound(r.svc)).more).toBe(true) // the counting round
+    expect((await rebalanceStatus(r.svc)).currentPass).toMatchObject({ phase: 'move', toMove })
+    // The stop lands while the round's first copy is being made. The copy then takes a few ms more,
+    // so that at 1 GiB/s the budget's due time has passed: the pause (which a stop ends too) is
+    // not entered, and only the check before the next row or copy can end the round.
+    const stopping = new AbortController()
+    let copies = 0
+    r.afterPut = async () => {
+      if (++copies > 1) return
+      stopping.abort(new Error('the service is stopping'))
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    expect((await rebalanceRound(r.svc, Date.now(), stopping.signal)).more).toBe(true)
+    expect(copies, 'copies started after the stop').toBe(1)
+    expect((await rebalanceStatus(r.svc)).currentPass).toMatchObject({ phase: 'move', moved: 1 })
+    // The round saved where it stopped: the rest of the pass moves the others, each once.
+    await runPass(r.svc)
+    expect(copies).toBe(toMove)
+    expect((await rebalanceStatus(r.svc)).totals).toMatchObject({ passes: 1, moved: toMove, errors: 0 })
+  })
+
+  it('a service stopping between two moves of one row starts no further copy; the next start moves the rest', async () => {
+    rig = await openMoverRig()
+    const r = rig
+    await createBucket(r.svc, r.actor, 'b', 'us-east-1')
+    // One row of two layouts (a multipart object of two parts), each with a shard on the drained node.
+    const { uploadId } = await createUpload(r.svc, r.actor, { bucket: 'b', key: 'k', headers: {}, userMeta: {} })
+    const parts = [
+      { partNumber: 1, bytes: pseudoRandom(MIN_PART_SIZE, 30) },
+      { partNumber: 2, bytes: pseudoRandom(10_000, 31) },
+    ]
+    for (const { partNumber, bytes } of parts)
+      await uploadPart(r.svc, r.actor, {
+        bucket: 'b',
+        key: 'k',
+        uploadId,
+        partNumber,
+        body: streamFromBytes(bytes, 64 * 1024),
+        digests: () => ({ etag: `"p${partNumber}"` }),
+        length: bytes.length,
+      })
+    await completeUpload(r.svc, r.actor, {
+      bucket: 'b',
+      key: 'k',
+      uploadId,
+      parts: parts.map(({ partNumber }) => ({ partNumber, etag: `"p${partNumber}"`, checksums: {} })),
+      conditions: {},
+    })
+    const row = await meta.getObject(r.svc.db, 'b', 'k')
+    const [first, second] = layoutsOf(parseStoredData(row!.layout, 'k')) as [DataLayout, DataLayout]
+    // Two sets of 3 of the 4 nodes share at least two.
+    const drained = first.stores.find((id) => second.stores.includes(id))!
+    await drainNode(r.svc, drained)
+    expect((await rebalanceRound(r.svc)).more).toBe(true) // the counting round
+    expect((await rebalanceStatus(r.svc)).currentPass).toMatchObject({ phase: 'move', toMove: 2 })
+    // The stop lands while the first layout's copy is made (then past the budget's due time, as
+    // in the test above): the round ends before the second layout's copy, as the pause ends it.
+    const stopping = new AbortController()
+    const reason = new Error('the service is stopping')
+    const copied: string[] = []
+    r.afterPut = async (_store, name) => {
+      copied.push(name)
+      if (copied.length > 1) return
+      stopping.abort(reason)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    await expect(rebalanceRound(r.svc, Date.now(), stopping.signal)).rejects.toBe(reason)
+    expect(copied, 'copies started after the stop').toEqual([shardName(first.id, first.stores.indexOf(drained))])
+    // The first move was switched in before the stop was seen; the next start moves the second.
+    await runPass(r.svc)
+    expect(copied).toHaveLength(2)
+    expect((await rebalanceStatus(r.svc)).totals).toMatchObject({ passes: 1, moved: 2, errors: 0 })
+    await collectGarbage(r.svc, Date.now() + HOUR, 0)
+    expect(await unreferencedShards(r)).toEqual([])
+    expect((await listShards(r.stores)).filter((f) => f.startsWith(`${drained}/`))).toEqual([])
   })
 
   it("a service stopping between two rounds gives the lease back; another gateway's stays its own", async () => {

@@ -8,6 +8,8 @@
  *   the pass's counters and the moves in flight are saved in `settings['rebalance-state']`, so a
  *   restart (or another gateway) resumes; memory is one page whatever the cluster holds.
  * - One gateway at a time (a lease in `settings`, renewed between rows, given back on stopping).
+ * - A service stopping ends a round before its next row or copy (and ends the budget pause at
+ *   once); copies already made are left in `inflight` for the next start to settle.
  * - `rebalanceRate` bytes/s is its I/O budget (0 turns the mover off).
  * - Each move: the shard is copied to its target and verified there (storage copyShard: streamed
  *   and read back, or rebuilt from the other shards when its source is down or bad); then the
@@ -280,6 +282,9 @@ export async function rebalanceRound(
     const rows = await meta.objectLayoutsAfter(ctx.db, state.cursor, batch)
     let done = 0
     for (const row of rows) {
+      // A service stopping ends the round before its next row, as the round's end would: the
+      // cursor after the rows done is saved below, and the next start goes on from there.
+      if (stopping?.aborted) break
       pass.examined++
       await moveRow(ctx, state, pass, row, full, budget, stopping)
       state.cursor = { bucket: row.bucket, key: row.key, ord: row.ord }
@@ -320,7 +325,10 @@ function movedData(raw: unknown, id: string, moves: readonly ShardMove[]): unkno
   }
 }
 
-/** Moves every misplaced shard of one object version, MOVES_PER_COMMIT per switch. */
+/**
+ * Moves every misplaced shard of one object version, MOVES_PER_COMMIT per switch. A service
+ * stopping ends it before its next copy by throwing the stop's reason, as the budget pause does.
+ */
 async function moveRow(
   ctx: ServiceContext,
   state: RebalanceState,
@@ -339,12 +347,16 @@ async function moveRow(
     pass.deferred += moves.filter((m) => waiting.has(m.to)).length
     moves = moves.filter((m) => !waiting.has(m.to))
     for (let at = 0; at < moves.length; at += MOVES_PER_COMMIT) {
+      stopping?.throwIfAborted() // before recording moves it would not start
       const chunk = moves.slice(at, at + MOVES_PER_COMMIT)
       state.inflight = chunk.map((m) => ({ id: layout.id, ...m }))
       await saveState(ctx, state)
       const copied: ShardMove[] = []
       const failed: ShardMove[] = []
       for (const m of chunk) {
+        // Nor does a stopping service start another copy in the middle of a row: the round ends
+        // here as in the budget pause, the copies made recorded in `inflight` for the next start.
+        stopping?.throwIfAborted()
         try {
           const copy = await ctx.storage.copyShard(layout, m.index, m.to)
           copied.push(m)
