@@ -22,7 +22,10 @@ import type { FileWriter } from '../storage/disk.ts'
 
 /** Alignment of addresses, lengths and offsets: the largest logical block size in common use. */
 export const DIRECT_ALIGN = 4096
-/** One file's staging buffer, written per direct write: 512 KiB per file raised eight 256 MiB PUTs' peak RSS by ≈ 50 MiB (48 files at once), 256 KiB by none measurable and no slower (§8). */
+/**
+ * One file's staging buffer, written per direct write. 512 KiB raised the peak RSS of eight 256 MiB
+ * PUTs by ≈ 50 MiB (48 files at once); 256 KiB by nothing measurable, and no slower (§8).
+ */
 export const STAGE_BYTES = 256 * 1024
 /** Stages per arena (one WebAssembly.Memory, 8 MiB). */
 const ARENA_STAGES = 32
