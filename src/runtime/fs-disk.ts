@@ -3,6 +3,7 @@
  * writes (fdatasync file on commit, fsync target directory on rename) and paths confined to the root.
  */
 import { open, readdir, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises'
+import { directWriter, leaseStage, openDirect, probeDirectIo, returnStage } from './direct-writer.ts'
 import { dirname, join, resolve } from 'node:path'
 import { makeDirs, syncDir } from './durable-file.ts'
 import { type Disk, type FileReader, type FileWriter, unwritten } from '../storage/disk.ts'
@@ -153,17 +154,61 @@ export async function fsSpace(path: string): Promise<SpaceReport> {
 }
 
 /** A Disk rooted at `root` (made absolute). Nothing touches the filesystem until a method runs. */
-export function createFsDisk(root: string): Disk {
+export interface FsDiskOptions {
+  /**
+   * Write bulk files (Disk.create's `bulk`: shards) with direct I/O where the filesystem takes it
+   * (direct-writer.ts; probed once). Default true; false writes everything through the page cache.
+   */
+  directIo?: boolean
+}
+
+/** How a Disk writes bulk files: past the page cache, or through it. */
+export type BulkMode = 'direct' | 'buffered'
+
+export function createFsDisk(root: string, options: FsDiskOptions = {}): Disk & { bulkWrites(): Promise<BulkMode> } {
   const absRoot = resolve(root)
   const abs = (p: string, allowRoot = false) => join(absRoot, ...pathSegments(p, allowRoot))
   // Concurrent renames into one directory share its fsync (one Disk per drive, so per drive).
   const syncShared = coalescing(syncDir)
+  let bulkMode: Promise<BulkMode> | undefined
+  /**
+   * Probed once, at the first bulk file, in the directory it goes to (so on its filesystem); a
+   * probe that cannot even make that directory says nothing and is tried again next time.
+   */
+  const bulkWrites = (dir: string): Promise<BulkMode> => {
+    if (options.directIo === false) return Promise.resolve('buffered')
+    bulkMode ??= makeDirs(dir, syncShared).then(
+      async () => ((await probeDirectIo(dir)) ? 'direct' : 'buffered'),
+      (e) => {
+        bulkMode = undefined
+        throw e
+      },
+    )
+    return bulkMode
+  }
+  const buffered = async (file: string) => fileWriter(await withParents(file, () => open(file, 'w'), syncShared), file)
   return {
     root: absRoot,
-    async create(path) {
+    async create(path, o) {
       const file = abs(path)
-      return fileWriter(await withParents(file, () => open(file, 'w'), syncShared), file)
+      if (!o?.bulk || (await bulkWrites(dirname(file)).catch(() => 'buffered')) === 'buffered') return buffered(file)
+      const stage = leaseStage()
+      if (!stage) return buffered(file) // MAX_STAGES files at once: this one through the page cache
+      try {
+        const h = await withParents(file, async () => (await openDirect(file))!, syncShared)
+        return directWriter(h, stage, () =>
+          unlink(file).then(
+            () => {},
+            () => {},
+          ),
+        )
+      } catch (e) {
+        returnStage(stage)
+        throw e
+      }
     },
+    /** How bulk files are written (probes when nothing has asked yet). */
+    bulkWrites: () => bulkWrites(absRoot),
     async open(path) {
       let h: FileHandle
       try {

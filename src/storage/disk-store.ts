@@ -133,7 +133,7 @@ export function createDiskStore(id: string, disk: Disk, options: DiskStoreOption
     const reader = body.getReader()
     let out: FileWriter | undefined
     try {
-      out = await disk.create(tmp)
+      out = await disk.create(tmp, { bulk: true }) // a shard: written once, read later if at all
       await drain(reader, out)
       await out.commit()
       out = undefined // durable; from here a failure leaves only a temp file to remove

@@ -33,11 +33,19 @@ export interface FileReader {
   close(): Promise<void>
 }
 
+export interface CreateOptions {
+  bulk?: boolean
+}
+
 export interface Disk {
   /** Absolute root, for messages and health only. */
   readonly root: string
-  /** Creates (truncating) a file, making parent directories as needed. */
-  create(path: string): Promise<FileWriter>
+  /**
+   * Creates (truncating) a file, making parent directories as needed. `bulk`: the file is
+   * written once, in order, in large pieces, and read later if at all (a shard): the Disk may
+   * write it past the OS page cache (direct I/O) where the filesystem allows.
+   */
+  create(path: string, options?: CreateOptions): Promise<FileWriter>
   /** Opens for reading; resolves undefined when the file does not exist. */
   open(path: string): Promise<FileReader | undefined>
   /**
