@@ -3,7 +3,15 @@
  * writes (fdatasync file on commit, fsync target directory on rename) and paths confined to the root.
  */
 import { open, readdir, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises'
-import { directWriter, leaseStage, openDirect, probeDirectIo, returnStage } from './direct-writer.ts'
+import {
+  directReader,
+  directWriter,
+  leaseStage,
+  openDirect,
+  openDirectRead,
+  probeDirectIo,
+  returnStage,
+} from './direct-io.ts'
 import { dirname, join, resolve } from 'node:path'
 import { makeDirs, syncDir } from './durable-file.ts'
 import { type Disk, type FileReader, type FileWriter, unwritten } from '../storage/disk.ts'
@@ -157,7 +165,7 @@ export async function fsSpace(path: string): Promise<SpaceReport> {
 export interface FsDiskOptions {
   /**
    * Write bulk files (Disk.create's `bulk`: shards) with direct I/O where the filesystem takes it
-   * (direct-writer.ts; probed once). Default true; false writes everything through the page cache.
+   * (direct-io.ts; probed once). Default true; false writes everything through the page cache.
    */
   directIo?: boolean
 }
@@ -172,8 +180,8 @@ export function createFsDisk(root: string, options: FsDiskOptions = {}): Disk & 
   const syncShared = coalescing(syncDir)
   let bulkMode: Promise<BulkMode> | undefined
   /**
-   * Probed once, at the first bulk file, in the directory it goes to (so on its filesystem); a
-   * probe that cannot even make that directory says nothing and is tried again next time.
+   * Probed once, at the first bulk file read or written, in the disk's root (so on its
+   * filesystem); a probe that cannot even make that directory says nothing and is tried again.
    */
   const bulkWrites = (dir: string): Promise<BulkMode> => {
     if (options.directIo === false) return Promise.resolve('buffered')
@@ -191,7 +199,7 @@ export function createFsDisk(root: string, options: FsDiskOptions = {}): Disk & 
     root: absRoot,
     async create(path, o) {
       const file = abs(path)
-      if (!o?.bulk || (await bulkWrites(dirname(file)).catch(() => 'buffered')) === 'buffered') return buffered(file)
+      if (!o?.bulk || (await bulkWrites(absRoot).catch(() => 'buffered')) === 'buffered') return buffered(file)
       const stage = leaseStage()
       if (!stage) return buffered(file) // MAX_STAGES files at once: this one through the page cache
       try {
@@ -209,16 +217,21 @@ export function createFsDisk(root: string, options: FsDiskOptions = {}): Disk & 
     },
     /** How bulk files are written (probes when nothing has asked yet). */
     bulkWrites: () => bulkWrites(absRoot),
-    async open(path) {
+    async open(path, o) {
+      const file = abs(path)
+      // Read as written: past the page cache where bulk files are written so (the first read of
+      // a shard just written would otherwise fill fresh page-cache pages, the cost direct writes
+      // took off the PUT; §8 "Shard files written with direct I/O").
+      const direct = o?.bulk === true && (await bulkWrites(absRoot).catch(() => 'buffered')) === 'direct'
       let h: FileHandle
       try {
-        h = await open(abs(path), 'r')
+        h = direct ? await openDirectRead(file) : await open(file, 'r')
       } catch (e) {
         if (errCode(e) === 'ENOENT' || errCode(e) === 'ENOTDIR') return undefined
         throw e
       }
       try {
-        return await fileReader(h)
+        return direct ? await directReader(h, file) : await fileReader(h)
       } catch (e) {
         await h.close().catch(() => {})
         throw e

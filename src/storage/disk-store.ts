@@ -200,7 +200,7 @@ export function createDiskStore(id: string, disk: Disk, options: DiskStoreOption
         async pull(controller) {
           try {
             if (!file) {
-              const f = await disk.open(shardPath(name))
+              const f = await disk.open(shardPath(name), { bulk: true })
               if (!f) throw new ShardNotFound(id, name)
               if (done) return void (await f.close()) // cancelled while opening
               file = f

@@ -46,8 +46,11 @@ export interface Disk {
    * write it past the OS page cache (direct I/O) where the filesystem allows.
    */
   create(path: string, options?: CreateOptions): Promise<FileWriter>
-  /** Opens for reading; resolves undefined when the file does not exist. */
-  open(path: string): Promise<FileReader | undefined>
+  /**
+   * Opens for reading; resolves undefined when the file does not exist. `bulk`: a file made as a
+   * bulk file (a shard), which the Disk may read past the page cache as it wrote it.
+   */
+  open(path: string, options?: CreateOptions): Promise<FileReader | undefined>
   /**
    * Atomic rename within the disk (temp file → final name), creating the target's parent
    * directories as needed; then fsyncs the target's directory, so the new name survives a crash.

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { DIRECT_ALIGN, STAGE_BYTES } from './direct-writer.ts'
+import { DIRECT_ALIGN, STAGE_BYTES } from './direct-io.ts'
 import { createFsDisk } from './fs-disk.ts'
 
 let root: string
@@ -105,5 +105,58 @@ describe('bulk files written with direct I/O', () => {
     await Promise.all(writers.map((w) => w.commit()))
     for (const [i, body] of bodies.entries())
       expect((await readFile(join(root, 'f', `tmp/c${i}`))).equals(body), `file ${i}`).toBe(true)
+  })
+})
+
+describe('bulk files read with direct I/O', () => {
+  it('every range of a bulk file reads back its own bytes: unaligned starts and ends, across stages, past the end', async () => {
+    const disk = createFsDisk(join(root, 'r'))
+    await disk.check()
+    const size = 3 * STAGE_BYTES + 5_000
+    const body = bytes(size, 9)
+    const w = await disk.create('tmp/r', { bulk: true })
+    await w.write(body)
+    await w.commit()
+    const f = (await disk.open('tmp/r', { bulk: true }))!
+    try {
+      expect(f.size).toBe(size)
+      const ranges: [number, number][] = [
+        [0, size],
+        [0, 1],
+        [1, DIRECT_ALIGN],
+        [DIRECT_ALIGN - 1, 2],
+        [STAGE_BYTES - 3, STAGE_BYTES + 7],
+        [12_345, 2 * STAGE_BYTES + 1],
+        [size - 10, 100], // past the end: the bytes that exist
+        [size, 10],
+      ]
+      for (const [offset, length] of ranges) {
+        const into = new Uint8Array(length + 3)
+        const got = await f.read(offset, length, into)
+        const want = body.subarray(offset, Math.min(size, offset + length))
+        expect(Buffer.from(got).equals(want), `read(${offset}, ${length})`).toBe(true)
+        const fresh = await f.read(offset, length)
+        expect(Buffer.from(fresh).equals(want), `read(${offset}, ${length}) without a buffer`).toBe(true)
+      }
+    } finally {
+      await f.close()
+    }
+  })
+
+  it('reads at once, more than the stages there are, each get their own bytes', async () => {
+    const disk = createFsDisk(join(root, 's'))
+    await disk.check()
+    const body = bytes(2 * STAGE_BYTES + 777, 4)
+    const w = await disk.create('tmp/s', { bulk: true })
+    await w.write(body)
+    await w.commit()
+    const files = await Promise.all(Array.from({ length: 150 }, () => disk.open('tmp/s', { bulk: true })))
+    try {
+      const reads = await Promise.all(files.map((f, i) => f!.read(i * 1000, STAGE_BYTES + i)))
+      for (const [i, got] of reads.entries())
+        expect(Buffer.from(got).equals(body.subarray(i * 1000, i * 1000 + STAGE_BYTES + i)), `reader ${i}`).toBe(true)
+    } finally {
+      await Promise.all(files.map((f) => f!.close()))
+    }
   })
 })

@@ -18,7 +18,7 @@
  */
 import { constants } from 'node:fs'
 import { type FileHandle, open, unlink } from 'node:fs/promises'
-import type { FileWriter } from '../storage/disk.ts'
+import type { FileReader, FileWriter } from '../storage/disk.ts'
 
 /** Alignment of addresses, lengths and offsets: the largest logical block size in common use. */
 export const DIRECT_ALIGN = 4096
@@ -55,6 +55,11 @@ export function leaseStage(): Uint8Array | undefined {
 
 export function returnStage(stage: Uint8Array): void {
   freeStages.push(stage)
+}
+
+/** Opens `file` for direct reads (only called once a probe has found O_DIRECT working). */
+export function openDirectRead(file: string): Promise<FileHandle> {
+  return open(file, constants.O_RDONLY | (O_DIRECT ?? 0))
 }
 
 /** Opens `file` for a direct write (creating, truncating); undefined where O_DIRECT is unknown. */
@@ -149,6 +154,69 @@ export function directWriter(h: FileHandle, stage: Uint8Array, onAbort: () => Pr
     async abort() {
       await close().catch(() => {})
       await onAbort()
+    },
+  }
+}
+
+/**
+ * A FileReader over a handle opened by openDirectRead. Each read reads the 4 KiB-aligned span
+ * around the range into a stage (at most STAGE_BYTES at a time) and copies the range out: one
+ * copy from memory already resident, where a buffered read of a cold file filled fresh page-cache
+ * pages. A read that finds no stage free reads through a second, buffered handle instead.
+ */
+export async function directReader(h: FileHandle, file: string): Promise<FileReader> {
+  const { size } = await h.stat()
+  let buffered: FileHandle | undefined
+  let closed = false
+  const readInto = async (
+    handle: FileHandle,
+    stage: Uint8Array | undefined,
+    buf: Uint8Array,
+    offset: number,
+    want: number,
+  ) => {
+    let got = 0
+    while (got < want) {
+      const pos = offset + got
+      if (!stage) {
+        const { bytesRead } = await handle.read(buf, got, want - got, pos)
+        if (bytesRead === 0) break
+        got += bytesRead
+        continue
+      }
+      const start = pos - (pos % DIRECT_ALIGN)
+      const span = Math.min(STAGE_BYTES, Math.ceil((offset + want - start) / DIRECT_ALIGN) * DIRECT_ALIGN)
+      const { bytesRead } = await handle.read(stage, 0, span, start)
+      const usable = bytesRead - (pos - start)
+      if (usable <= 0) break // the file shrank under us: return what exists
+      const n = Math.min(usable, want - got)
+      buf.set(stage.subarray(pos - start, pos - start + n), got)
+      got += n
+    }
+    return got
+  }
+  return {
+    size,
+    async read(offset, length, into) {
+      const want = Math.max(0, Math.min(length, size - offset))
+      const buf = into && into.length >= want ? into : new Uint8Array(want)
+      const stage = leaseStage()
+      let got: number
+      try {
+        if (stage) got = await readInto(h, stage, buf, offset, want)
+        else {
+          buffered ??= await open(file, 'r')
+          got = await readInto(buffered, undefined, buf, offset, want)
+        }
+      } finally {
+        if (stage) returnStage(stage)
+      }
+      return got === buf.length ? buf : buf.subarray(0, got)
+    },
+    async close() {
+      if (closed) return
+      closed = true
+      await Promise.all([h.close(), buffered?.close()])
     },
   }
 }
