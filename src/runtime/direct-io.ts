@@ -1,5 +1,5 @@
 /**
- * Shard files written past the OS page cache (O_DIRECT), for the Disk port's bulk files
+ * Shard files written and read past the OS page cache (O_DIRECT), for the Disk port's bulk files
  * (fs-disk.ts). Why: a shard is written once, in order, and read later if at all, and copying it
  * into fresh page-cache pages was most of a PUT's kernel time — on these VMs `perf` put 19 % of all
  * samples of eight 16 MiB PUTs at once in that one copy (`copy_folio_from_iter_atomic`, ≈ 0.5 GB/s:
@@ -14,7 +14,9 @@
  * written stage by stage at aligned offsets; the last stage is zero-padded to 4 KiB and the file
  * then truncated to its real length before the fdatasync that makes data and size durable. Whether
  * a filesystem (or runtime) takes this is found out once per disk by a probe (`probeDirectIo`);
- * where it does not, files are written through the page cache as before.
+ * where it does not, files are written through the page cache as before. Files written directly
+ * are read directly (directReader): a buffered first read of a shard just written filled fresh
+ * page-cache pages, the very cost taken off the write.
  */
 import { constants } from 'node:fs'
 import { type FileHandle, open, unlink } from 'node:fs/promises'
