@@ -164,31 +164,21 @@ export function directWriter(h: FileHandle, stage: Uint8Array, onAbort: () => Pr
  * A FileReader over a handle opened by openDirectRead. Each read reads the 4 KiB-aligned span
  * around the range into a stage (at most STAGE_BYTES at a time) and copies the range out: one
  * copy from memory already resident, where a buffered read of a cold file filled fresh page-cache
- * pages. A read that finds no stage free reads through a second, buffered handle instead.
+ * pages. A read that finds no stage free goes to `fallback`, a buffered reader of the same file
+ * opened the first time one is needed.
  */
-export async function directReader(h: FileHandle, file: string): Promise<FileReader> {
+export async function directReader(h: FileHandle, fallback: () => Promise<FileReader>): Promise<FileReader> {
   const { size } = await h.stat()
-  let buffered: FileHandle | undefined
+  let buffered: Promise<FileReader> | undefined
   let closed = false
-  const readInto = async (
-    handle: FileHandle,
-    stage: Uint8Array | undefined,
-    buf: Uint8Array,
-    offset: number,
-    want: number,
-  ) => {
+  /** Reads `want` bytes at `offset` into `buf` through `stage`; fewer only at end of file. */
+  const readInto = async (stage: Uint8Array, buf: Uint8Array, offset: number, want: number) => {
     let got = 0
     while (got < want) {
       const pos = offset + got
-      if (!stage) {
-        const { bytesRead } = await handle.read(buf, got, want - got, pos)
-        if (bytesRead === 0) break
-        got += bytesRead
-        continue
-      }
       const start = pos - (pos % DIRECT_ALIGN)
       const span = Math.min(STAGE_BYTES, Math.ceil((offset + want - start) / DIRECT_ALIGN) * DIRECT_ALIGN)
-      const { bytesRead } = await handle.read(stage, 0, span, start)
+      const { bytesRead } = await h.read(stage, 0, span, start)
       const usable = bytesRead - (pos - start)
       if (usable <= 0) break // the file shrank under us: return what exists
       const n = Math.min(usable, want - got)
@@ -200,25 +190,21 @@ export async function directReader(h: FileHandle, file: string): Promise<FileRea
   return {
     size,
     async read(offset, length, into) {
-      const want = Math.max(0, Math.min(length, size - offset))
-      const buf = into && into.length >= want ? into : new Uint8Array(want)
       const stage = leaseStage()
-      let got: number
+      if (!stage) return (await (buffered ??= fallback())).read(offset, length, into)
       try {
-        if (stage) got = await readInto(h, stage, buf, offset, want)
-        else {
-          buffered ??= await open(file, 'r')
-          got = await readInto(buffered, undefined, buf, offset, want)
-        }
+        const want = Math.max(0, Math.min(length, size - offset))
+        const buf = into && into.length >= want ? into : new Uint8Array(want)
+        const got = await readInto(stage, buf, offset, want)
+        return got === buf.length ? buf : buf.subarray(0, got)
       } finally {
-        if (stage) returnStage(stage)
+        returnStage(stage)
       }
-      return got === buf.length ? buf : buf.subarray(0, got)
     },
     async close() {
       if (closed) return
       closed = true
-      await Promise.all([h.close(), buffered?.close()])
+      await Promise.all([h.close(), buffered?.then((b) => b.close())])
     },
   }
 }

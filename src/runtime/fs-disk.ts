@@ -161,7 +161,6 @@ export async function fsSpace(path: string): Promise<SpaceReport> {
   return { free: fs.bavail * fs.bsize, total: fs.blocks * fs.bsize, fs: `dev:${st.dev}` }
 }
 
-/** A Disk rooted at `root` (made absolute). Nothing touches the filesystem until a method runs. */
 export interface FsDiskOptions {
   /**
    * Write bulk files (Disk.create's `bulk`: shards) with direct I/O where the filesystem takes it
@@ -173,6 +172,7 @@ export interface FsDiskOptions {
 /** How a Disk writes bulk files: past the page cache, or through it. */
 export type BulkMode = 'direct' | 'buffered'
 
+/** A Disk rooted at `root` (made absolute). Nothing touches the filesystem until a method runs. */
 export function createFsDisk(root: string, options: FsDiskOptions = {}): Disk & { bulkWrites(): Promise<BulkMode> } {
   const absRoot = resolve(root)
   const abs = (p: string, allowRoot = false) => join(absRoot, ...pathSegments(p, allowRoot))
@@ -183,10 +183,10 @@ export function createFsDisk(root: string, options: FsDiskOptions = {}): Disk & 
    * Probed once, at the first bulk file read or written, in the disk's root (so on its
    * filesystem); a probe that cannot even make that directory says nothing and is tried again.
    */
-  const bulkWrites = (dir: string): Promise<BulkMode> => {
+  const bulkWrites = (): Promise<BulkMode> => {
     if (options.directIo === false) return Promise.resolve('buffered')
-    bulkMode ??= makeDirs(dir, syncShared).then(
-      async () => ((await probeDirectIo(dir)) ? 'direct' : 'buffered'),
+    bulkMode ??= makeDirs(absRoot, syncShared).then(
+      async () => ((await probeDirectIo(absRoot)) ? 'direct' : 'buffered'),
       (e) => {
         bulkMode = undefined
         throw e
@@ -199,7 +199,7 @@ export function createFsDisk(root: string, options: FsDiskOptions = {}): Disk & 
     root: absRoot,
     async create(path, o) {
       const file = abs(path)
-      if (!o?.bulk || (await bulkWrites(absRoot).catch(() => 'buffered')) === 'buffered') return buffered(file)
+      if (!o?.bulk || (await bulkWrites().catch(() => 'buffered')) === 'buffered') return buffered(file)
       const stage = leaseStage()
       if (!stage) return buffered(file) // MAX_STAGES files at once: this one through the page cache
       try {
@@ -216,13 +216,13 @@ export function createFsDisk(root: string, options: FsDiskOptions = {}): Disk & 
       }
     },
     /** How bulk files are written (probes when nothing has asked yet). */
-    bulkWrites: () => bulkWrites(absRoot),
+    bulkWrites,
     async open(path, o) {
       const file = abs(path)
       // Read as written: past the page cache where bulk files are written so (the first read of
       // a shard just written would otherwise fill fresh page-cache pages, the cost direct writes
       // took off the PUT; §8 "Shard files written with direct I/O").
-      const direct = o?.bulk === true && (await bulkWrites(absRoot).catch(() => 'buffered')) === 'direct'
+      const direct = o?.bulk === true && (await bulkWrites().catch(() => 'buffered')) === 'direct'
       let h: FileHandle
       try {
         h = direct ? await openDirectRead(file) : await open(file, 'r')
@@ -231,7 +231,7 @@ export function createFsDisk(root: string, options: FsDiskOptions = {}): Disk & 
         throw e
       }
       try {
-        return direct ? await directReader(h, file) : await fileReader(h)
+        return direct ? await directReader(h, async () => fileReader(await open(file, 'r'))) : await fileReader(h)
       } catch (e) {
         await h.close().catch(() => {})
         throw e
