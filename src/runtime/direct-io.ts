@@ -191,7 +191,10 @@ export async function directReader(h: FileHandle, fallback: () => Promise<FileRe
     size,
     async read(offset, length, into) {
       const stage = leaseStage()
-      if (!stage) return (await (buffered ??= fallback())).read(offset, length, into)
+      if (!stage) {
+        buffered ??= fallback()
+        return (await buffered).read(offset, length, into)
+      }
       try {
         const want = Math.max(0, Math.min(length, size - offset))
         const buf = into && into.length >= want ? into : new Uint8Array(want)
