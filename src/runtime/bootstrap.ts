@@ -28,7 +28,7 @@ import { createRemoteStore } from '../storage/remote/client.ts'
 import type { Output, RunningServer, RuntimeAdapter } from './adapter.ts'
 import { credentialsBanner, loadRootCredentials } from './credentials.ts'
 import { makeDirs } from './durable-file.ts'
-import { createFsDisk, fileSyncer, fsSpace } from './fs-disk.ts'
+import { createFsDisk, type FsDiskOptions, fileSyncer, fsSpace } from './fs-disk.ts'
 import { createNodeAead } from './aead-node.ts'
 import { cacheLibsqlStatements } from './libsql-statements.ts'
 import { loadMasterKeyFile } from './master-key.ts'
@@ -66,7 +66,11 @@ const clientHost = (host: string) => (host === '0.0.0.0' ? '127.0.0.1' : host ==
  * Opens the local drives <data>/drives/0..N-1. Placement depends on the drive count, so a data
  * directory created with N drives must keep N: refuse a different count rather than lose objects.
  */
-export async function openDrives(dataDir: string, count: number): Promise<Disk[]> {
+export async function openDrives(
+  dataDir: string,
+  count: number,
+  options: FsDiskOptions = {},
+): Promise<ReturnType<typeof createFsDisk>[]> {
   const dir = join(dataDir, 'drives')
   const existing = (await readdir(dir).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n))
   if (existing.length > 0 && existing.length !== count) {
@@ -74,7 +78,7 @@ export async function openDrives(dataDir: string, count: number): Promise<Disk[]
       `${dir} holds ${existing.length} drives but --drives is ${count}: start with --drives ${existing.length} (objects are placed by drive count)`,
     )
   }
-  const disks = Array.from({ length: count }, (_, i) => createFsDisk(join(dir, String(i))))
+  const disks = Array.from({ length: count }, (_, i) => createFsDisk(join(dir, String(i)), options))
   await Promise.all(disks.map((d) => d.check()))
   return disks
 }
@@ -84,10 +88,13 @@ export async function openDrives(dataDir: string, count: number): Promise<Disk[]
  * keeps only metadata, TLS material and credentials), else local drives with crashed writes'
  * temp files swept.
  */
-async function openStores(c: ServerConfig, nodes: NodeDirectory | undefined): Promise<ShardStore[]> {
+async function openStores(
+  c: ServerConfig & Partial<RuntimeSettings>,
+  nodes: NodeDirectory | undefined,
+): Promise<ShardStore[]> {
   if (nodes) return nodes.bootstrap.map((url) => nodes.storeFor({ id: url, address: url }))
 
-  const disks = await openDrives(c.dataDir, c.drives)
+  const disks = await openDrives(c.dataDir, c.drives, { directIo: c.directIo })
   // One pool of shard read buffers for all drives: a GET's read buffers come back once their
   // packages are open (docs/architecture.md §8, "Garbage collection drives GET CPU").
   const readPool = new BytePool(READ_POOL_IDLE_BYTES)

@@ -116,8 +116,14 @@ describe('coffer node arguments', () => {
   it('parses flags and env, and lists every problem', () => {
     expect(parseNodeArgs(['--cluster', 'c.json', '--data=d', '--port', '9101'], {})).toEqual({
       ok: true,
-      config: { clusterFile: 'c.json', dataDir: 'd', port: 9101, host: '127.0.0.1', names: [] },
+      config: { clusterFile: 'c.json', dataDir: 'd', port: 9101, host: '127.0.0.1', names: [], directIo: true },
     })
+    expect(
+      parseNodeArgs(['--port', '1'], { COFFER_CLUSTER: 'c', COFFER_DATA: 'd', COFFER_DIRECT_IO: 'off' }),
+    ).toMatchObject({ ok: true, config: { directIo: false } })
+    expect(
+      parseNodeArgs(['--port', '1', '--direct-io', 'maybe'], { COFFER_CLUSTER: 'c', COFFER_DATA: 'd' }),
+    ).toMatchObject({ ok: false, problems: ['--direct-io must be on or off, got "maybe"'] })
     expect(
       parseNodeArgs(['--port', '1', '--names', '10.0.0.5, node5.internal'], { COFFER_CLUSTER: 'c', COFFER_DATA: 'd' }),
     ).toMatchObject({ ok: true, config: { names: ['10.0.0.5', 'node5.internal'] } })

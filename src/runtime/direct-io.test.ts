@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { DIRECT_ALIGN, STAGE_BYTES } from './direct-io.ts'
+import { openDrives } from './bootstrap.ts'
 import { createFsDisk } from './fs-disk.ts'
 
 let root: string
@@ -50,6 +51,15 @@ describe('bulk files written with direct I/O', () => {
     const off = createFsDisk(join(root, 'b'), { directIo: false })
     await off.check()
     expect(await off.bulkWrites()).toBe('buffered')
+  })
+
+  it("follow the server's --direct-io setting on every drive it opens", async () => {
+    const on = await openDrives(join(root, 'on'), 3, { directIo: true })
+    const off = await openDrives(join(root, 'off'), 3, { directIo: false })
+    expect(await Promise.all(on.map((d) => d.bulkWrites()))).toEqual(
+      Array(3).fill(kernelTakesDirectIo(root) ? 'direct' : 'buffered'),
+    )
+    expect(await Promise.all(off.map((d) => d.bulkWrites()))).toEqual(Array(3).fill('buffered'))
   })
 
   for (const directIo of [true, false])

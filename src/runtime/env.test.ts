@@ -38,6 +38,14 @@ describe('parseServerArgs', () => {
     expect(problems(['--sigv2', 'no'])).toEqual(['--sigv2 must be on or off, got "no"'])
   })
 
+  it('--direct-io: on by default, off by flag or COFFER_DIRECT_IO, anything else named', () => {
+    expect(ok([]).directIo).toBe(true)
+    expect(ok(['--direct-io', 'off']).directIo).toBe(false)
+    expect(ok([], { COFFER_DIRECT_IO: 'off' }).directIo).toBe(false)
+    expect(ok(['--direct-io=on'], { COFFER_DIRECT_IO: 'off' }).directIo).toBe(true)
+    expect(problems(['--direct-io', 'false'])).toEqual(['--direct-io must be on or off, got "false"'])
+  })
+
   it('request limits and --min-free: defaults, flags, variables, sizes with units, bad values named', () => {
     expect(ok([])).toMatchObject({
       limits: { minRate: 1024, idleMs: 20_000, maxMs: 3_600_000, maxUploadsPerUser: 64, maxUploadsPerConnection: 8 },

@@ -13,6 +13,8 @@ import { commandHelp, envLines, type EnvSpec } from './help.ts'
 export interface RuntimeSettings {
   /** Hash worker threads (Platform.offloadDigest); 0 hashes on the request thread. */
   hashWorkers: number
+  /** Shard files past the page cache where the drive's filesystem takes O_DIRECT (direct-io.ts). */
+  directIo: boolean
 }
 
 /** One worker beside the request thread: what a 2-core machine has room for (docs/architecture.md §8). */
@@ -161,6 +163,13 @@ export const SERVER_COMMAND = {
       default: DEFAULT_INLINE_MAX,
       help: 'objects whose stored bytes (after encryption) are at most this and known up front are kept in the metadata commit instead of on shards: one sync instead of k+m (`64KiB`, `0` turns it off; at most 1MiB)',
     },
+    'direct-io': {
+      type: 'string',
+      value: 'on/off',
+      env: 'COFFER_DIRECT_IO',
+      default: 'on',
+      help: "write and read shard files past the page cache (O_DIRECT) where a drive's filesystem takes it; `off` keeps them in the page cache (a filesystem that refuses O_DIRECT is found out and served buffered either way)",
+    },
     sigv2: {
       type: 'string',
       value: 'on/off',
@@ -252,6 +261,7 @@ export function parseServerArgs(args: string[], env: Env): ParsedServerArgs {
     ec: v.ec,
     codec: v.codec as ServerConfig['codec'],
     hashWorkers: v['hash-workers'],
+    directIo: v['direct-io'] !== 'off',
     clusterFile: optionalPath(v.cluster),
     // validateConfig tells "--cluster without --nodes" apart by undefined, so no nodes is undefined.
     nodes: v.nodes.length ? v.nodes.map((n) => n.replace(/\/+$/, '')) : undefined,
@@ -266,6 +276,8 @@ export function parseServerArgs(args: string[], env: Env): ParsedServerArgs {
     minFreeBytes: parseSize(v['min-free']) ?? parseSize(DEFAULTS.minFree)!,
     sigv2: v.sigv2 !== 'off',
   }
+  if (v['direct-io'] !== 'on' && v['direct-io'] !== 'off')
+    problems.push(`--direct-io must be on or off, got "${v['direct-io']}"`)
   if (v.sigv2 !== 'on' && v.sigv2 !== 'off') problems.push(`--sigv2 must be on or off, got "${v.sigv2}"`)
   if (parseSize(v['min-free']) === undefined)
     problems.push(`--min-free takes a size like 512MiB, 2GiB or 1048576 (bytes), got "${v['min-free']}"`)

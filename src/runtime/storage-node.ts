@@ -25,6 +25,8 @@ export interface NodeConfig {
   host: string
   /** Further names (DNS or IP) gateways reach this node by: they go into its certificate. */
   names?: string[]
+  /** false: shard files through the page cache even where O_DIRECT works (default true). */
+  directIo?: boolean
 }
 
 export interface StorageNode {
@@ -89,6 +91,13 @@ export const NODE_COMMAND = {
       env: 'COFFER_NODE_NAMES',
       help: 'further DNS names or IP addresses gateways use for this node (e.g. with --host 0.0.0.0)',
     },
+    'direct-io': {
+      type: 'string',
+      value: 'on/off',
+      env: 'COFFER_DIRECT_IO',
+      default: 'on',
+      help: 'write and read shard files past the page cache (O_DIRECT) where the filesystem takes it; `off` keeps them in the page cache',
+    },
   },
 } as const satisfies CommandSpec
 
@@ -99,8 +108,20 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
   for (const n of v.names)
     if (!/^[a-z0-9.:[\]-]+$/i.test(n))
       problems.push(`--names takes DNS names or IP addresses separated by commas, got "${n}"`)
+  if (v['direct-io'] !== 'on' && v['direct-io'] !== 'off')
+    problems.push(`--direct-io must be on or off, got "${v['direct-io']}"`)
   if (problems.length > 0) return { ok: false, problems }
-  return { ok: true, config: { clusterFile: v.cluster, dataDir: v.data, port: v.port, host: v.host, names: v.names } }
+  return {
+    ok: true,
+    config: {
+      clusterFile: v.cluster,
+      dataDir: v.data,
+      port: v.port,
+      host: v.host,
+      names: v.names,
+      directIo: v['direct-io'] !== 'off',
+    },
+  }
 }
 
 /**
@@ -146,7 +167,7 @@ export async function startStorageNode(
   const cluster = opts.cluster ?? (await loadCluster(c.clusterFile))
   for (const w of cluster.warnings) io.err(`coffer-node: warning: ${w}`)
   await makeDirs(c.dataDir)
-  const disk = createFsDisk(join(c.dataDir, NODE_DRIVE_DIR))
+  const disk = createFsDisk(join(c.dataDir, NODE_DRIVE_DIR), { directIo: c.directIo })
   await disk.check()
   // Shard GETs on Node read into pooled buffers (node-shard-routes.ts); the app's GET route does not.
   const store = createDiskStore(`node-drive`, disk, { readPool: new BytePool(READ_POOL_IDLE_BYTES) })

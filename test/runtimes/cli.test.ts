@@ -43,7 +43,7 @@ describe.each(['node', 'deno', 'bun'] as Runtime[])('%s', (runtime) => {
     ])
     expect(r.code).toBe(2)
     expect(r.stderr.split('\n').filter((l) => l.startsWith('coffer server: '))).toEqual([
-      'coffer server: unknown flag --prot: known flags are --data, --host, --port, --region, --domain, --cert, --key, --meta, --drives, --ec, --codec, --hash-workers, --cluster, --nodes, --body-min-rate, --body-idle-timeout, --body-time-limit, --max-uploads-per-user, --max-uploads-per-connection, --min-free, --inline-max, --sigv2',
+      'coffer server: unknown flag --prot: known flags are --data, --host, --port, --region, --domain, --cert, --key, --meta, --drives, --ec, --codec, --hash-workers, --cluster, --nodes, --body-min-rate, --body-idle-timeout, --body-time-limit, --max-uploads-per-user, --max-uploads-per-connection, --min-free, --inline-max, --direct-io, --sigv2',
       'coffer server: --domain needs a value: --domain NAME',
       'coffer server: --drives needs a whole number, got "six"',
     ])
