@@ -16,6 +16,8 @@
  * of process.memoryUsage() (heap used and total, external, arrayBuffers) and the whole of it at the
  * peak RSS sample — what of the peak is V8's heap and what is buffers. MEMLOG_GC=1 adds a full GC
  * every 500 ms and the largest live ArrayBuffer total after one (changes the RSS it measures).
+ * PHASES=put16,… first runs the full run's 16 MiB ×8 PUT cell (24 PUTs, 8 at a time) on each gateway and
+ * records its peak: in the full run the ×8 256 MiB cells come after it and start from what it left.
  * A CHECKOUT may carry environment for its gateway (and nodes' not) as in bench/lib/ab.ts:
  * `main+env:GLIBC_TUNABLES=glibc.malloc.arena_max=2` (the same code with and without a setting,
  * interleaved like two checkouts), and Node flags for the gateway's command line marked `node:`
@@ -130,9 +132,9 @@ try {
     console.log(arg, 'idle', mib(peakRss(server.pid)))
     targets.push({ root: arg, pid: server.pid, dataDir: server.dataDir, s3, peakRss, patternStream, memFile })
   }
-  const record = async (t: Target, phase: string, started: number) => {
+  const record = async (t: Target, phase: string, started: number, bytes = 8 * size) => {
     const v = t.peakRss(t.pid)
-    const rate = (8 * size) / ((performance.now() - started) * 1000)
+    const rate = bytes / ((performance.now() - started) * 1000)
     const key = `${t.root} ${phase}`
     peaks[key] = [...(peaks[key] ?? []), v]
     rates[key] = [...(rates[key] ?? []), rate]
@@ -148,6 +150,24 @@ try {
   }
   for (let r = 0; r < rounds; r++) {
     for (const t of r % 2 ? [...targets].reverse() : targets) {
+      if (phases.has('put16')) {
+        const small = 16 * 2 ** 20
+        const started = await begin(t)
+        await Promise.all(
+          Array.from({ length: 8 }, async (_, w) => {
+            for (let j = 0; j < 3; j++)
+              await t.s3.send(
+                new PutObjectCommand({
+                  Bucket: 'bbb',
+                  Key: `m${w}-${j}`,
+                  Body: t.patternStream(small, w * 3 + j).stream as never,
+                  ContentLength: small,
+                }),
+              )
+          }),
+        )
+        await record(t, 'put16x8', started, 24 * small)
+      }
       if (r === 0 || phases.has('put')) {
         const started = await begin(t)
         await Promise.all(

@@ -17,7 +17,6 @@ import {
   type SpaceReport,
   startBackground,
 } from '../service/index.ts'
-import type { Disk } from '../storage/disk.ts'
 import { createDiskStore, ecProblems, parseEc, type ShardStore } from '../storage/index.ts'
 import { BytePool } from '../util/byte-pool.ts'
 import { consoleLogger } from '../util/log.ts'

@@ -36,27 +36,75 @@ const ARENA_STAGES = 32
  * 48. Past it a file is written through the page cache instead of waiting for a stage.
  */
 const MAX_STAGES = 128
+/**
+ * A direct reader's window: the aligned span it read last, kept while it reads on in order. A
+ * GET reads each shard a unit at a time (a 256 KiB block and its 4-byte checksum, disk-store.ts):
+ * with a stage of 256 KiB, each unit took a 256 KiB read and a 4–8 KiB one for its tail, and
+ * every read costs the request thread its dispatch and the kernel its setup. A window of two units
+ * and their alignment serves two reads with one; four (1,088 KiB) were no faster in a same-run
+ * A/B and hold twice the memory (§8, "Direct reads in windows").
+ */
+export const READ_WINDOW_BYTES = 528 * 1024
+/** Windows per arena (8.25 MiB). */
+const ARENA_WINDOWS = 16
+/**
+ * At most this many windows at once (16.5 MiB): eight GETs at once, each reading four shards.
+ * A reader that finds none free reads through a stage.
+ */
+const MAX_WINDOWS = 32
 const WASM_PAGE = 65536
 
 /** O_DIRECT where the runtime's node:fs knows it (Node on Linux; absent elsewhere). */
 const O_DIRECT: number | undefined = (constants as { O_DIRECT?: number }).O_DIRECT
 
-const freeStages: Uint8Array[] = []
-let madeStages = 0
+/** Page-aligned buffers of one size, carved from WebAssembly.Memory arenas made as needed up to a cap. */
+class StagePool {
+  private readonly free: Uint8Array[] = []
+  private made = 0
+  out = 0
+  constructor(
+    private readonly bytes: number,
+    private readonly perArena: number,
+    private readonly max: number,
+  ) {}
+
+  /** A 4 KiB-aligned buffer of `bytes`, or undefined when `max` are out. */
+  lease(): Uint8Array | undefined {
+    const free = this.free.pop()
+    if (free) {
+      this.out++
+      return free
+    }
+    if (this.made + this.perArena > this.max) return undefined
+    const pages = Math.ceil((this.perArena * this.bytes) / WASM_PAGE)
+    const arena = new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer
+    for (let i = 1; i < this.perArena; i++) this.free.push(new Uint8Array(arena, i * this.bytes, this.bytes))
+    this.made += this.perArena
+    this.out++
+    return new Uint8Array(arena, 0, this.bytes)
+  }
+
+  give(stage: Uint8Array): void {
+    this.out--
+    this.free.push(stage)
+  }
+}
+
+const stages = new StagePool(STAGE_BYTES, ARENA_STAGES, MAX_STAGES)
+const windows = new StagePool(READ_WINDOW_BYTES, ARENA_WINDOWS, MAX_WINDOWS)
 
 /** A 4 KiB-aligned staging buffer, or undefined when MAX_STAGES are out. */
 export function leaseStage(): Uint8Array | undefined {
-  const free = freeStages.pop()
-  if (free) return free
-  if (madeStages + ARENA_STAGES > MAX_STAGES) return undefined
-  const arena = new WebAssembly.Memory({ initial: (ARENA_STAGES * STAGE_BYTES) / WASM_PAGE }).buffer
-  for (let i = 1; i < ARENA_STAGES; i++) freeStages.push(new Uint8Array(arena, i * STAGE_BYTES, STAGE_BYTES))
-  madeStages += ARENA_STAGES
-  return new Uint8Array(arena, 0, STAGE_BYTES)
+  return stages.lease()
 }
 
 export function returnStage(stage: Uint8Array): void {
-  freeStages.push(stage)
+  stages.give(stage)
+}
+
+/** Read windows leased and not given back (for tests: a closed reader holds none). */
+export function windowsOut(): number {
+  return windows.out
 }
 
 /** Opens `file` for direct reads (only called once a probe has found O_DIRECT working). */
@@ -161,44 +209,87 @@ export function directWriter(h: FileHandle, stage: Uint8Array, onAbort: () => Pr
 }
 
 /**
- * A FileReader over a handle opened by openDirectRead. Each read reads the 4 KiB-aligned span
- * around the range into a stage (at most STAGE_BYTES at a time) and copies the range out: one
+ * A FileReader over a handle opened by openDirectRead. A read that starts where the one before it
+ * ended reads a whole window (READ_WINDOW_BYTES from the aligned offset below it) and the reads
+ * that follow inside it are copied from there; any other read reads just the 4 KiB-aligned span
+ * around its range, into its window or, without one, a stage (at most STAGE_BYTES at a time). One
  * copy from memory already resident, where a buffered read of a cold file filled fresh page-cache
- * pages. A read that finds no stage free goes to `fallback`, a buffered reader of the same file
- * opened the first time one is needed.
+ * pages. The window is the reader's until it closes. A read that finds no stage free goes to
+ * `fallback`, a buffered reader of the same file opened the first time one is needed.
  */
 export async function directReader(h: FileHandle, fallback: () => Promise<FileReader>): Promise<FileReader> {
   const { size } = await h.stat()
+  const fileEnd = Math.ceil(size / DIRECT_ALIGN) * DIRECT_ALIGN
   let buffered: Promise<FileReader> | undefined
   let closed = false
-  /** Reads `want` bytes at `offset` into `buf` through `stage`; fewer only at end of file. */
-  const readInto = async (stage: Uint8Array, buf: Uint8Array, offset: number, want: number) => {
+  /** The window, once leased; `start`/`length`: the file bytes it holds (length 0: none). */
+  let win: Uint8Array | undefined
+  let winStart = 0
+  let winLength = 0
+  /** A read is filling the window: another read at the same time takes a stage instead. */
+  let winBusy = false
+  /** Where the last read ended: a read starting there is taken for reading in order. */
+  let lastEnd = -1
+
+  /**
+   * Reads `want` bytes at `offset` into `buf` through `stage` (`ahead`: read the whole stage, not
+   * just the span); fewer only at end of file. Returns the bytes read and the stage's last span.
+   */
+  const readInto = async (stage: Uint8Array, buf: Uint8Array, offset: number, want: number, ahead: boolean) => {
     let got = 0
+    let start = 0
+    let bytesRead = 0
     while (got < want) {
       const pos = offset + got
-      const start = pos - (pos % DIRECT_ALIGN)
-      const span = Math.min(STAGE_BYTES, Math.ceil((offset + want - start) / DIRECT_ALIGN) * DIRECT_ALIGN)
-      const { bytesRead } = await h.read(stage, 0, span, start)
+      start = pos - (pos % DIRECT_ALIGN)
+      const exact = Math.ceil((offset + want - start) / DIRECT_ALIGN) * DIRECT_ALIGN
+      const span = Math.min(stage.length, ahead ? Math.max(exact, fileEnd - start) : exact)
+      ;({ bytesRead } = await h.read(stage, 0, span, start))
       const usable = bytesRead - (pos - start)
       if (usable <= 0) break // the file shrank under us: return what exists
       const n = Math.min(usable, want - got)
       buf.set(stage.subarray(pos - start, pos - start + n), got)
       got += n
     }
-    return got
+    return { got, start, bytesRead }
   }
   return {
     size,
     async read(offset, length, into) {
+      const want = Math.max(0, Math.min(length, size - offset))
+      const buf = into && into.length >= want ? into : new Uint8Array(want)
+      const inOrder = offset === lastEnd
+      lastEnd = offset + want
+      if (win && !winBusy && offset >= winStart && offset + want <= winStart + winLength) {
+        buf.set(win.subarray(offset - winStart, offset - winStart + want))
+        return want === buf.length ? buf : buf.subarray(0, want)
+      }
+      if (!winBusy && !closed) {
+        win ??= windows.lease()
+        if (win) {
+          winBusy = true
+          winLength = 0
+          try {
+            const r = await readInto(win, buf, offset, want, inOrder)
+            // A window still open holds its last span for the reads that follow.
+            if (!closed) [winStart, winLength] = [r.start, r.bytesRead]
+            return r.got === buf.length ? buf : buf.subarray(0, r.got)
+          } finally {
+            winBusy = false
+            if (closed && win) {
+              windows.give(win)
+              win = undefined
+            }
+          }
+        }
+      }
       const stage = leaseStage()
       if (!stage) {
         buffered ??= fallback()
         return (await buffered).read(offset, length, into)
       }
       try {
-        const want = Math.max(0, Math.min(length, size - offset))
-        const buf = into && into.length >= want ? into : new Uint8Array(want)
-        const got = await readInto(stage, buf, offset, want)
+        const { got } = await readInto(stage, buf, offset, want, false)
         return got === buf.length ? buf : buf.subarray(0, got)
       } finally {
         returnStage(stage)
@@ -207,6 +298,11 @@ export async function directReader(h: FileHandle, fallback: () => Promise<FileRe
     async close() {
       if (closed) return
       closed = true
+      // A read filling the window gives it back when it ends.
+      if (win && !winBusy) {
+        windows.give(win)
+        win = undefined
+      }
       await Promise.all([h.close(), buffered?.then((b) => b.close())])
     },
   }
