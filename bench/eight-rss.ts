@@ -18,6 +18,8 @@
  * every 500 ms and the largest live ArrayBuffer total after one (changes the RSS it measures).
  * PHASES=put16,… first runs the full run's 16 MiB ×8 PUT cell (24 PUTs, 8 at a time) on each gateway and
  * records its peak: in the full run the ×8 256 MiB cells come after it and start from what it left.
+ * PAUSE_MS=N waits N ms before each phase (the full run has other cells between these: what a
+ * gateway lets go of when idle shows only with a pause).
  * A CHECKOUT may carry environment for its gateway (and nodes' not) as in bench/lib/ab.ts:
  * `main+env:GLIBC_TUNABLES=glibc.malloc.arena_max=2` (the same code with and without a setting,
  * interleaved like two checkouts), and Node flags for the gateway's command line marked `node:`
@@ -144,6 +146,7 @@ try {
   }
   /** Resets the peaks; returns the phase's start (its MB/s: eight objects over the phase's time). */
   const begin = async (t: Target) => {
+    await new Promise((r) => setTimeout(r, Number(process.env.PAUSE_MS ?? 0)))
     writeFileSync(`/proc/${t.pid}/clear_refs`, '5')
     await memPeaks(t)
     return performance.now()

@@ -4,7 +4,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { FileHandle } from 'node:fs/promises'
-import { DIRECT_ALIGN, directReader, openDirectRead, READ_WINDOW_BYTES, STAGE_BYTES, windowsOut } from './direct-io.ts'
+import {
+  DIRECT_ALIGN,
+  directReader,
+  openDirectRead,
+  READ_WINDOW_BYTES,
+  STAGE_BYTES,
+  StagePool,
+  windowsOut,
+} from './direct-io.ts'
 import { openDrives } from './bootstrap.ts'
 import { createFsDisk } from './fs-disk.ts'
 
@@ -279,5 +287,52 @@ describe('bulk files read with direct I/O', () => {
     // The read may finish or fail on the closed handle; it never returns wrong bytes.
     if (got) expect(Buffer.from(got).equals(body.subarray(UNIT, 2 * UNIT))).toBe(true)
     expect(windowsOut()).toBe(0)
+  })
+})
+
+describe('stage pools', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+  it('lend at most their cap, and the oldest arena first', () => {
+    const pool = new StagePool(DIRECT_ALIGN, 2, 4, 60_000)
+    const leased = Array.from({ length: 4 }, () => pool.lease())
+    expect(leased.every((s) => s?.length === DIRECT_ALIGN)).toBe(true)
+    expect(pool.lease()).toBeUndefined()
+    expect(pool.arenaCount).toBe(2)
+    expect(pool.out).toBe(4)
+    // Stages of one arena share its memory; a stage given back is lent again before a newer arena's.
+    expect(leased[0]!.buffer).toBe(leased[1]!.buffer)
+    pool.give(leased[3]!)
+    pool.give(leased[0]!)
+    expect(pool.lease()!.buffer).toBe(leased[0]!.buffer)
+  })
+
+  it('let an arena go once all its stages have been back for the idle time, and keep one with a stage out', async () => {
+    const pool = new StagePool(DIRECT_ALIGN, 2, 8, 40)
+    const [a1, a2, b1] = [pool.lease()!, pool.lease()!, pool.lease()!]
+    expect(pool.arenaCount).toBe(2)
+    pool.give(a1)
+    pool.give(a2)
+    await sleep(150)
+    expect(pool.arenaCount).toBe(1) // the first went; the second still has b1 out
+    // b1 is still usable memory of a held arena, and comes back as usual.
+    b1.fill(7)
+    pool.give(b1)
+    await sleep(150)
+    expect(pool.arenaCount).toBe(0)
+    expect(pool.out).toBe(0)
+    // A pool let go of everything makes a new arena on the next lease.
+    expect(pool.lease()?.length).toBe(DIRECT_ALIGN)
+    expect(pool.arenaCount).toBe(1)
+  })
+
+  it('keep an arena that was lent again before its idle time ran out', async () => {
+    const pool = new StagePool(DIRECT_ALIGN, 1, 4, 80)
+    pool.give(pool.lease()!)
+    await sleep(20)
+    const again = pool.lease()!
+    await sleep(150)
+    expect(pool.arenaCount).toBe(1)
+    pool.give(again)
   })
 })

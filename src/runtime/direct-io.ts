@@ -57,36 +57,91 @@ const WASM_PAGE = 65536
 /** O_DIRECT where the runtime's node:fs knows it (Node on Linux; absent elsewhere). */
 const O_DIRECT: number | undefined = (constants as { O_DIRECT?: number }).O_DIRECT
 
-/** Page-aligned buffers of one size, carved from WebAssembly.Memory arenas made as needed up to a cap. */
-class StagePool {
-  private readonly free: Uint8Array[] = []
-  private made = 0
+/**
+ * An arena fully free this long is let go (the GC unmaps a WebAssembly.Memory, so its pages leave
+ * the RSS; freed malloc memory mostly stays). Without it, the stages of a burst of PUTs stayed
+ * resident through the GETs after them and the windows of GETs through later PUTs (§8).
+ */
+const ARENA_IDLE_MS = 2_000
+
+interface Arena {
+  readonly free: Uint8Array[]
+  /** When its last stage came back (every stage free), or 0 while any is out. */
+  idleSince: number
+}
+
+/**
+ * Page-aligned buffers of one size, carved from WebAssembly.Memory arenas made as needed up to a
+ * cap. Leases come from the oldest arena with a free stage, so the newest drain first; an arena
+ * idle for `idleMs` is let go.
+ */
+export class StagePool {
+  private readonly arenas: Arena[] = []
+  private readonly arenaOf = new WeakMap<ArrayBufferLike, Arena>()
+  private trimTimer: ReturnType<typeof setTimeout> | undefined
+  /** Stages leased and not given back. */
   out = 0
+
   constructor(
     private readonly bytes: number,
     private readonly perArena: number,
     private readonly max: number,
+    private readonly idleMs = ARENA_IDLE_MS,
   ) {}
+
+  /** Arenas held (each `perArena` stages of `bytes`). */
+  get arenaCount(): number {
+    return this.arenas.length
+  }
 
   /** A 4 KiB-aligned buffer of `bytes`, or undefined when `max` are out. */
   lease(): Uint8Array | undefined {
-    const free = this.free.pop()
-    if (free) {
-      this.out++
-      return free
+    for (const a of this.arenas) {
+      const stage = a.free.pop()
+      if (stage) {
+        a.idleSince = 0
+        this.out++
+        return stage
+      }
     }
-    if (this.made + this.perArena > this.max) return undefined
+    if ((this.arenas.length + 1) * this.perArena > this.max) return undefined
     const pages = Math.ceil((this.perArena * this.bytes) / WASM_PAGE)
-    const arena = new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer
-    for (let i = 1; i < this.perArena; i++) this.free.push(new Uint8Array(arena, i * this.bytes, this.bytes))
-    this.made += this.perArena
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer
+    const arena: Arena = { free: [], idleSince: 0 }
+    for (let i = this.perArena - 1; i >= 1; i--) arena.free.push(new Uint8Array(memory, i * this.bytes, this.bytes))
+    this.arenas.push(arena)
+    this.arenaOf.set(memory, arena)
     this.out++
-    return new Uint8Array(arena, 0, this.bytes)
+    return new Uint8Array(memory, 0, this.bytes)
   }
 
   give(stage: Uint8Array): void {
+    const arena = this.arenaOf.get(stage.buffer)
+    if (!arena) return // its arena was let go while it was out: cannot happen, as out stages keep theirs
     this.out--
-    this.free.push(stage)
+    arena.free.push(stage)
+    if (arena.free.length === this.perArena) {
+      arena.idleSince = performance.now()
+      this.scheduleTrim()
+    }
+  }
+
+  private scheduleTrim(): void {
+    if (this.trimTimer !== undefined) return
+    this.trimTimer = setTimeout(() => {
+      this.trimTimer = undefined
+      const now = performance.now()
+      let waiting = false
+      for (let i = this.arenas.length - 1; i >= 0; i--) {
+        const a = this.arenas[i]!
+        if (a.idleSince === 0) continue
+        if (now - a.idleSince >= this.idleMs) this.arenas.splice(i, 1)
+        else waiting = true
+      }
+      if (waiting) this.scheduleTrim()
+    }, this.idleMs)
+    // Node's timers can be unref'd (Deno's and Bun's global timers differ): a pending trim must not keep a process alive.
+    ;(this.trimTimer as { unref?: () => void }).unref?.()
   }
 }
 
@@ -123,6 +178,7 @@ export async function openDirect(file: string): Promise<FileHandle | undefined> 
  * Any failure (EINVAL from a filesystem without O_DIRECT, a stage the runtime did not align) says no.
  */
 export async function probeDirectIo(dir: string): Promise<boolean> {
+  if (O_DIRECT === undefined) return false
   const file = `${dir}/.direct-probe-${process.pid}-${Math.random().toString(36).slice(2)}`
   const stage = leaseStage()
   if (!stage) return false
