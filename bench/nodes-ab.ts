@@ -2,7 +2,8 @@
  * Same-run A/B of distributed mode between checkouts (e.g. main and a branch, each with its
  * node_modules): for every checkout a gateway over 6 `coffer node` processes (4+2) is started at
  * once, then rounds interleave them (order reversed every other round). Per checkout and round:
- * PUT and GET of one BIG_MIB object (2 each, 1 stream), 1 MiB PUT ×1 and ×8, GET ×8, 4 KiB PUT ×1,
+ * PUT and GET of one BIG_MIB object (2 each, 1 stream), 24 PUTs and then GETs of 16 MiB 8 at a time
+ * (the full run's ×8 cells), 1 MiB PUT ×1 and ×8, GET ×8, 4 KiB PUT ×1,
  * 4 KiB PUT ×16 and 4 KiB GET ×16 (SMALL_MS each); CPU seconds (user + system, /proc) of the gateway and of the six nodes
  * per GiB for the big transfers. Prints medians and the load average after each round.
  * Usage: node --import tsx bench/nodes-ab.ts CHECKOUT [CHECKOUT …]
@@ -28,6 +29,7 @@ const rounds = Number(process.env.ROUNDS ?? 3)
 const MiB = 1024 * 1024
 const BIG = Number(process.env.BIG_MIB ?? 64) * MiB
 const SMALL = 4096
+const X8 = 16 * MiB
 /** Above the inline threshold: every one goes to the nodes as six 256 KiB shards. */
 const MID = MiB
 const SMALL_MS = Number(process.env.SMALL_MS ?? 1500)
@@ -149,6 +151,37 @@ for (let r = 0; r < rounds; r++) {
     }
     rec(name, 'get_big_gw_cpu_s_GiB', (cpuOf(t.server.pid) - g0) / ((2 * BIG) / 2 ** 30))
     rec(name, 'get_big_nodes_cpu_s_GiB', (nodesCpu(t) - n0) / ((2 * BIG) / 2 ** 30))
+    // The full run's 16 MiB ×8 cells: 24 PUTs, then 24 GETs of them, 8 at a time.
+    for (const op of ['put', 'get'] as const) {
+      const g = cpuOf(t.server.pid)
+      const nc = nodesCpu(t)
+      mark(name, `${op}_16m_x8`)
+      const t0 = performance.now()
+      await Promise.all(
+        Array.from({ length: 8 }, async (_, w) => {
+          for (let j = 0; j < 3; j++) {
+            const Key = `x${w}-${j}`
+            if (op === 'put')
+              await t.client.send(
+                new PutObjectCommand({
+                  Bucket: 'abench',
+                  Key,
+                  Body: patternStream(X8, w * 3 + j).stream,
+                  ContentLength: X8,
+                }),
+              )
+            else {
+              const o = await t.client.send(new GetObjectCommand({ Bucket: 'abench', Key }))
+              if ((await drain(o.Body)) !== X8) throw new Error('short')
+            }
+          }
+        }),
+      )
+      const gib = (24 * X8) / 2 ** 30
+      rec(name, `${op}_16m_x8_MBps`, mbs(24 * X8, performance.now() - t0))
+      rec(name, `${op}_16m_x8_gw_cpu_s_GiB`, (cpuOf(t.server.pid) - g) / gib)
+      rec(name, `${op}_16m_x8_nodes_cpu_s_GiB`, (nodesCpu(t) - nc) / gib)
+    }
     const mid = Buffer.alloc(MID, 9)
     /** A closed loop of 1 MiB operations: MB/s, and gateway and node CPU seconds per GiB moved. */
     const midLoop = async (what: string, op: (i: number) => Promise<void>, conc = 8) => {
