@@ -88,6 +88,7 @@ const peaks: Record<string, number[]> = {}
 const rates: Record<string, number[]> = {}
 /** What to stop and remove at the end, in reverse order of start. */
 const cleanups: { what: string; run: () => Promise<unknown> }[] = []
+let failed = false
 // A failed request or start stops every gateway and node started so far and removes their
 // directories (eight 256 MiB objects per gateway: gigabytes left in /tmp otherwise).
 try {
@@ -128,7 +129,14 @@ try {
           : {}),
       },
     })
-    cleanups.push({ what: `${arg} gateway`, run: () => server.stop() })
+    cleanups.push({
+      what: `${arg} gateway`,
+      run: async () => {
+        // A gateway that failed a phase says why on its stderr.
+        if (failed) console.error(`${arg} gateway stderr (last 3000 chars):\n${server.stderr().slice(-3000)}`)
+        await server.stop()
+      },
+    })
     const s3 = s3Client(server) as S3Client
     await s3.send(new CreateBucketCommand({ Bucket: 'bbb' }))
     console.log(arg, 'idle', mib(peakRss(server.pid)))
@@ -213,6 +221,9 @@ try {
       }
     }
   }
+} catch (e) {
+  failed = true
+  throw e
 } finally {
   for (const c of cleanups.reverse())
     await c.run().catch((e: unknown) => console.error(`stopping ${c.what}: ${String(e)}`))
