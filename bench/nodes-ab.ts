@@ -8,7 +8,8 @@
  * per GiB for the big transfers. Prints medians and the load average after each round.
  * Usage: node --import tsx bench/nodes-ab.ts CHECKOUT [CHECKOUT …]
  * Env: ROUNDS (default 3), BIG_MIB (64), SMALL_MS (1500), PROF=dir (gateway and nodes run with
- * --cpu-prof into dir/<checkout n>/).
+ * --cpu-prof into dir/<checkout n>/), THREADS=1 (each phase's CPU seconds per thread name of the
+ * gateway and of the six nodes summed, on stderr), BIG_ONLY=1 (only the BIG_MIB and 16 MiB ×8 cells).
  */
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -19,12 +20,32 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } fro
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { patternStream } from '../test/helpers/big-object.ts'
 import type { TestServer } from '../test/helpers/server.ts'
-import { cpuOf, initCluster, startNode, stopNode } from './lib/node-proc.ts'
+import { cpuOf, initCluster, startNode, stopNode, threadCpuOf } from './lib/node-proc.ts'
 
-const roots = process.argv
+/**
+ * A CHECKOUT may carry Node flags for its storage nodes (`main+nodes:--single-threaded-gc`) or its
+ * gateway (`main+gw:--max-semi-space-size=16`), and environment for its nodes
+ * (`main+nodes-env:COFFER_DIRECT_IO=off`): the same code with and without a setting, interleaved
+ * like two checkouts; results are keyed by the argument as given.
+ */
+const specs = process.argv
   .slice(2)
   .filter((a) => !a.startsWith('--'))
-  .map((r) => resolve(r))
+  .map((arg) => {
+    const [dir, ...parts] = arg.split('+') as [string, ...string[]]
+    const flags = (p: string) => parts.filter((x) => x.startsWith(p)).map((x) => x.slice(p.length))
+    const nodeEnv = Object.fromEntries(
+      flags('nodes-env:').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    )
+    return {
+      label: parts.length ? arg : resolve(dir),
+      root: resolve(dir),
+      nodeFlags: flags('nodes:'),
+      gwFlags: flags('gw:'),
+      nodeEnv,
+    }
+  })
+const roots = specs.map((s) => s.label)
 const rounds = Number(process.env.ROUNDS ?? 3)
 const MiB = 1024 * 1024
 const BIG = Number(process.env.BIG_MIB ?? 64) * MiB
@@ -40,6 +61,7 @@ const drain = async (body: unknown) => {
   return n
 }
 interface Target {
+  /** The checkout argument as given (its label in the results). */
   root: string
   server: TestServer
   nodes: ChildProcess[]
@@ -47,7 +69,7 @@ interface Target {
   tmp: string
 }
 const targets: Target[] = []
-for (const [n, root] of roots.entries()) {
+for (const [n, { label, root, nodeFlags, gwFlags, nodeEnv }] of specs.entries()) {
   const { startServer } = (await import(`${root}/test/helpers/server.ts`)) as typeof import('../test/helpers/server.ts')
   const tmp = mkdtempSync(join(os.tmpdir(), 'coffer-nodes-ab-'))
   const cluster = join(tmp, 'cluster.json')
@@ -55,13 +77,14 @@ for (const [n, root] of roots.entries()) {
   const dir = `${process.env.PROF}/${n}`
   const prof = process.env.PROF ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []
   const started = await Promise.all(
-    Array.from({ length: 6 }, (_, i) => startNode(root, cluster, join(tmp, `n${i}`), prof)),
+    Array.from({ length: 6 }, (_, i) => startNode(root, cluster, join(tmp, `n${i}`), [...prof, ...nodeFlags], nodeEnv)),
   )
   const server = await startServer({
     dataDir: join(tmp, 'gateway'),
     args: ['--cluster', cluster, '--nodes', started.map((s) => `https://127.0.0.1:${s.port}`).join(',')],
     env: { COFFER_HEAL_INTERVAL_MS: '3600000', COFFER_SCRUB_INTERVAL_MS: '3600000', COFFER_READ_TIMEOUT_MS: '10000' },
-    wrap: process.env.PROF ? (cmd, argv) => ({ cmd, argv: [...prof, ...argv] }) : undefined,
+    wrap:
+      process.env.PROF || gwFlags.length ? (cmd, argv) => ({ cmd, argv: [...prof, ...gwFlags, ...argv] }) : undefined,
   })
   const client = new S3Client({
     endpoint: server.endpoint,
@@ -80,7 +103,7 @@ for (const [n, root] of roots.entries()) {
     await client.send(new PutObjectCommand({ Bucket: 'abench', Key: `s${i}`, Body: Buffer.alloc(SMALL, i) }))
   for (let i = 0; i < 32; i++)
     await client.send(new PutObjectCommand({ Bucket: 'abench', Key: `m${i}`, Body: Buffer.alloc(MID, i) }))
-  targets.push({ root, server, nodes: started.map((s) => s.child), client, tmp })
+  targets.push({ root: label, server, nodes: started.map((s) => s.child), client, tmp })
 }
 
 const res: Record<string, Record<string, number[]>> = {}
@@ -115,11 +138,61 @@ async function closedLoop(who: string, conc: number, op: (i: number) => Promise<
 }
 const errors = new Map<string, number>()
 let midOps = 0
-/** With PROF: each phase's start on the profiles' clock (CLOCK_MONOTONIC, µs), to cut them by phase. */
+/**
+ * With PROF or MARKS: each phase's start on the profiles' clock (CLOCK_MONOTONIC, µs), to cut them
+ * (or a system-wide `perf record`, whose clock is the same) by phase.
+ */
 const mark = (who: string, phase: string) => {
-  if (process.env.PROF) console.error(`phase ${who} ${phase} ${process.hrtime.bigint() / 1000n}`)
+  if (process.env.PROF || process.env.MARKS) console.error(`phase ${who} ${phase} ${process.hrtime.bigint() / 1000n}`)
+  if (process.env.THREADS) threadPhase(who, phase)
+}
+/** With THREADS: the CPU of the phase that just ended, per thread name, gateway and nodes apart. */
+let lastThreads: { label: string; t: Target; gw: Map<string, number>; nodes: Map<string, number> } | undefined
+function threadPhase(who: string, phase: string): void {
+  // The six nodes' threads summed by role (threadCpuOf's keys).
+  const snap = (pids: number[]) => {
+    const m = new Map<string, number>()
+    for (const pid of pids) for (const [k, v] of threadCpuOf(pid)) m.set(k, (m.get(k) ?? 0) + v)
+    return m
+  }
+  const diff = (a: Map<string, number>, b: Map<string, number>) =>
+    [...b]
+      .map(([k, v]) => [k, v - (a.get(k) ?? 0)] as const)
+      .filter(([, d]) => d >= 0.01)
+      .sort((x, y) => y[1] - x[1])
+      .map(([k, d]) => `${k}=${d.toFixed(2)}`)
+      .join(' ')
+  if (lastThreads) {
+    const { label, t, gw, nodes } = lastThreads
+    const gwNow = snap([t.server.pid])
+    const nodesNow = snap(t.nodes.map((c) => c.pid!))
+    console.error(`threads ${label} gateway: ${diff(gw, gwNow)} | nodes: ${diff(nodes, nodesNow)}`)
+  }
+  const t = targets.find((x) => x.root === who)
+  lastThreads = t && {
+    label: `${who} ${phase}`,
+    t,
+    gw: snap([t.server.pid]),
+    nodes: snap(t.nodes.map((c) => c.pid!)),
+  }
 }
 
+/**
+ * A round that throws prints the end of each gateway's stderr first (what it answered, and why),
+ * and takes its gateways and nodes down with it: left running, they sat idle beside later runs.
+ */
+process.on('uncaughtExceptionMonitor', () => {
+  for (const t of targets) {
+    console.error(`--- ${t.root} gateway stderr (end)\n${t.server.stderr().slice(-6000)}`)
+    for (const pid of [t.server.pid, ...t.nodes.map((c) => c.pid)])
+      try {
+        if (pid !== undefined) process.kill(pid, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    rmSync(t.tmp, { recursive: true, force: true })
+  }
+})
 for (let r = 0; r < rounds; r++) {
   for (const t of r % 2 ? [...targets].reverse() : targets) {
     const name = t.root
@@ -198,6 +271,7 @@ for (let r = 0; r < rounds; r++) {
       rec(name, `${what}_gw_cpu_s_GiB`, (cpuOf(t.server.pid) - g) / gib)
       rec(name, `${what}_nodes_cpu_s_GiB`, (nodesCpu(t) - nc) / gib)
     }
+    if (process.env.BIG_ONLY) continue
     await midLoop(
       'put_1m_x1',
       async (i) => {
