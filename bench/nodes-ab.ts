@@ -8,8 +8,9 @@
  * per GiB for the big transfers. Prints medians and the load average after each round.
  * Usage: node --import tsx bench/nodes-ab.ts CHECKOUT [CHECKOUT …]
  * Env: ROUNDS (default 3), BIG_MIB (64), SMALL_MS (1500), PROF=dir (gateway and nodes run with
- * --cpu-prof into dir/<checkout n>/), THREADS=1 (each phase's CPU seconds per thread name of the
- * gateway and of the six nodes summed, on stderr), BIG_ONLY=1 (only the BIG_MIB and 16 MiB ×8 cells).
+ * --cpu-prof into dir/<checkout n>/), THREADS=1 (each phase's CPU seconds per thread of the
+ * gateway and of the six nodes summed, and the machine's idle, iowait and steal time and disk
+ * busy time and flushes, on stderr), BIG_ONLY=1 (only the BIG_MIB and 16 MiB ×8 cells).
  */
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -20,7 +21,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } fro
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { patternStream } from '../test/helpers/big-object.ts'
 import type { TestServer } from '../test/helpers/server.ts'
-import { cpuOf, initCluster, startNode, stopNode, threadCpuOf } from './lib/node-proc.ts'
+import { cpuOf, initCluster, startNode, stopNode, systemStat, threadCpuOf } from './lib/node-proc.ts'
 
 /**
  * A CHECKOUT may carry Node flags for its storage nodes (`main+nodes:--single-threaded-gc`) or its
@@ -147,7 +148,16 @@ const mark = (who: string, phase: string) => {
   if (process.env.THREADS) threadPhase(who, phase)
 }
 /** With THREADS: the CPU of the phase that just ended, per thread name, gateway and nodes apart. */
-let lastThreads: { label: string; t: Target; gw: Map<string, number>; nodes: Map<string, number> } | undefined
+let lastThreads:
+  | {
+      label: string
+      t: Target
+      gw: Map<string, number>
+      nodes: Map<string, number>
+      sys: ReturnType<typeof systemStat>
+      at: number
+    }
+  | undefined
 function threadPhase(who: string, phase: string): void {
   // The six nodes' threads summed by role (threadCpuOf's keys).
   const snap = (pids: number[]) => {
@@ -163,10 +173,23 @@ function threadPhase(who: string, phase: string): void {
       .map(([k, d]) => `${k}=${d.toFixed(2)}`)
       .join(' ')
   if (lastThreads) {
-    const { label, t, gw, nodes } = lastThreads
+    const { label, t, gw, nodes, sys: sys0, at } = lastThreads
     const gwNow = snap([t.server.pid])
     const nodesNow = snap(t.nodes.map((c) => c.pid!))
     console.error(`threads ${label} gateway: ${diff(gw, gwNow)} | nodes: ${diff(nodes, nodesNow)}`)
+    // The machine over the phase: CPU states as % of all CPU time, each disk's busy ms and flushes.
+    const sys = systemStat()
+    const ticks = (k: string) => (sys.cpu[k] ?? 0) - (sys0.cpu[k] ?? 0)
+    const all = Object.keys(sys.cpu).reduce((n, k) => n + ticks(k), 0) || 1
+    const pct = (k: string) => `${k} ${((100 * ticks(k)) / all).toFixed(1)}%`
+    const ms = performance.now() - at
+    const disks = Object.entries(sys.disks).map(([name, d]) => {
+      const b = sys0.disks[name] ?? d
+      return `${name} busy ${((100 * (d.busyMs! - b.busyMs!)) / ms).toFixed(0)}% writes ${d.writes! - b.writes!} flushes ${d.flushes! - b.flushes!} (${d.flushMs! - b.flushMs!} ms)`
+    })
+    console.error(
+      `machine ${label} ${(ms / 1000).toFixed(1)} s: ${['idle', 'iowait', 'steal', 'user', 'system', 'softirq'].map(pct).join(' ')} | ${disks.join(' | ')}`,
+    )
   }
   const t = targets.find((x) => x.root === who)
   lastThreads = t && {
@@ -174,6 +197,8 @@ function threadPhase(who: string, phase: string): void {
     t,
     gw: snap([t.server.pid]),
     nodes: snap(t.nodes.map((c) => c.pid!)),
+    sys: systemStat(),
+    at: performance.now(),
   }
 }
 

@@ -40,6 +40,26 @@ export function threadCpuOf(pid: number): Map<string, number> {
   return out
 }
 
+/**
+ * Machine-wide counters for a phase's "where did the time go": CPU ticks (USER_HZ) by state from
+ * /proc/stat, and per block device from /proc/diskstats its busy time (io_ticks, ms), writes, and
+ * cache flushes with their time (ms; Linux ≥ 5.5) — an fsync is a flush on the device.
+ */
+export function systemStat(): { cpu: Record<string, number>; disks: Record<string, Record<string, number>> } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+  const names = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'steal']
+  const cpu = Object.fromEntries(names.map((n, i) => [n, f[i] ?? 0]))
+  const disks: Record<string, Record<string, number>> = {}
+  for (const line of readFileSync('/proc/diskstats', 'utf8').split('\n')) {
+    const d = line.trim().split(/\s+/)
+    // Whole disks only (vda, sda, nvme0n1), not partitions or loop devices.
+    if (d.length < 14 || !/^(vd[a-z]+|sd[a-z]+|nvme\d+n\d+|xvd[a-z]+)$/.test(d[2]!)) continue
+    const n = d.slice(3).map(Number)
+    disks[d[2]!] = { writes: n[4]!, busyMs: n[9]!, flushes: n[15] ?? 0, flushMs: n[16] ?? 0 }
+  }
+  return { cpu, disks }
+}
+
 /** `coffer cluster init --out <file>` with `root`'s build. */
 export function initCluster(root: string, file: string): void {
   const r = spawnSync(process.execPath, [join(root, 'bin/coffer.mjs'), 'cluster', 'init', '--out', file], {
