@@ -345,10 +345,23 @@ async function addCorsHeaders(
   if (rule) for (const [k, v] of Object.entries(corsHeaders(rule, origin))) headers.set(k, v)
 }
 
+/**
+ * A request the service could take but refused for now — write quorum lost, nodes down, too many
+ * uploads (503 ServiceUnavailable, SlowDown) — is news to the operator: the client only sees an
+ * error (one streaming a body it cannot rewind may see just a cut connection, as the answer came
+ * before its body was read), so the gateway's log says what and why. Client errors (4xx) are not
+ * logged; internal errors are, as errors, by toS3Error.
+ */
+function refused(e: S3Error, logger: Logger, requestId: string): S3Error {
+  if (e.status >= 500 && e.code !== 'InternalError')
+    logger.log('warn', 'request refused', { requestId, status: e.status, code: e.code, error: e.message })
+  return e
+}
+
 const declaresBody = (h: Headers): boolean => h.has('transfer-encoding') || (h.get('content-length') ?? '0') !== '0'
 
 function toS3Error(e: unknown, logger: Logger, requestId: string): S3Error {
-  if (isS3Error(e)) return e
+  if (isS3Error(e)) return refused(e, logger, requestId)
   // A shard or the metadata met a full disk that admission did not foresee (another writer).
   if (isOutOfSpace(e)) {
     logger.log('warn', 'out of space', { requestId, error: e instanceof Error ? e.message : String(e) })
@@ -364,7 +377,11 @@ function toS3Error(e: unknown, logger: Logger, requestId: string): S3Error {
     const headers: Record<string, string> = {}
     if (e.version?.deleteMarker) headers['x-amz-delete-marker'] = 'true'
     if (e.version?.versionId !== undefined) headers['x-amz-version-id'] = e.version.versionId
-    return new S3Error(code, e.message === e.code ? undefined : e.message, e.details, headers)
+    return refused(
+      new S3Error(code, e.message === e.code ? undefined : e.message, e.details, headers),
+      logger,
+      requestId,
+    )
   }
   logger.log('error', 'internal error', { requestId, error: e instanceof Error ? (e.stack ?? e.message) : String(e) })
   return new S3Error('InternalError')

@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bucketName, s3Client, sdkError } from '../helpers/s3-client.ts'
-import { startServer, type TestServer } from '../helpers/server.ts'
+import { startServer, type TestServer, whenLogged } from '../helpers/server.ts'
 import {
   blockRanges,
   byWriteId,
@@ -399,6 +399,9 @@ describe('drives unusable: one (writes degrade), three of six (503), then back (
       expect(ms).toBeLessThan(FAST_MS)
       expect((await sdkError(s3.send(new HeadObjectCommand({ Bucket, Key: key })))).status).toBe(404)
     }
+    // Each refused write is a warning in the gateway's log, with why.
+    const refusals = await whenLogged(server, 'request refused', (l) => l.level === 'warn' && l.status === 503, 2)
+    expect(refusals.length).toBeGreaterThanOrEqual(2)
     const listed = await s3.send(new ListObjectsV2Command({ Bucket }))
     expect((listed.Contents ?? []).map((c) => c.Key).sort()).toEqual(objects.map((o) => o.key).sort())
     // The failed writes removed what they had stored on the drives that still work.

@@ -16,7 +16,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bucketName, s3Client, sdkError } from '../helpers/s3-client.ts'
 import { freePorts, type NodeProc as HelperNode, initCluster, startNode, stopNode } from '../helpers/nodes.ts'
-import { startServer, type TestServer } from '../helpers/server.ts'
+import { startServer, type TestServer, whenLogged } from '../helpers/server.ts'
 import {
   getBytes,
   getHealth,
@@ -242,6 +242,10 @@ describe('storage nodes: 6 node processes + gateway (4+2)', () => {
       expect(Date.now() - t0).toBeLessThan(FAST_MS)
       expect((await sdkError(s3.send(new HeadObjectCommand({ Bucket, Key: key })))).status).toBe(404)
     }
+    // Each refused write is a warning in the gateway's log, with why (the nodes it could not use).
+    const refusals = await whenLogged(gateway!, 'request refused', (l) => l.level === 'warn' && l.status === 503, 2)
+    expect(refusals.length).toBeGreaterThanOrEqual(2)
+    expect(String(refusals.at(-1)!.error)).toMatch(/\S/)
     const keys: string[] = []
     let token: string | undefined
     for (let page = 0; page < 10; page++) {

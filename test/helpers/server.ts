@@ -118,6 +118,34 @@ const flagValue = (args: string[], flag: string): string | undefined => {
 }
 
 /** Spawns `coffer server` and waits for its listening line (bounded). */
+/** The server's JSON log lines (src/util/log.ts) with message `msg`, parsed, in order. */
+export function loggedLines(server: TestServer, msg: string): Record<string, unknown>[] {
+  return `${server.stdout()}\n${server.stderr()}`
+    .split('\n')
+    .filter((l) => l.startsWith('{') && l.includes(`"msg":${JSON.stringify(msg)}`))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+}
+
+/**
+ * Waits (bounded: `timeoutMs`, polling every 50 ms) until at least `count` of the server's log lines
+ * with message `msg` satisfy `match`, and returns those lines: the server writes its log through a
+ * pipe, so a line may arrive after the answer it concerns.
+ */
+export async function whenLogged(
+  server: TestServer,
+  msg: string,
+  match: (line: Record<string, unknown>) => boolean,
+  count = 1,
+  timeoutMs = 5000,
+): Promise<Record<string, unknown>[]> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const lines = loggedLines(server, msg).filter(match)
+    if (lines.length >= count || Date.now() >= deadline) return lines
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
   const runtime = opts.runtime ?? 'node'
   const ownDir = opts.dataDir === undefined

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tenant } from '../helpers/admin.ts'
 import { errorCode, objectPath, openUpload, rawRequest, tlsPut } from '../helpers/raw.ts'
 import { s3Client } from '../helpers/s3-client.ts'
-import { startServer, type TestServer } from '../helpers/server.ts'
+import { startServer, type TestServer, whenLogged } from '../helpers/server.ts'
 
 const IDLE_S = 2
 const TIME_LIMIT_S = 5
@@ -179,6 +179,9 @@ describe('upload concurrency limits', () => {
       expect(extra.status).toBe(503)
       expect(errorCode(extra.body)).toBe('SlowDown')
       expect(extra.body).toContain(`already has ${PER_USER} uploads in progress`)
+      // The operator hears of it: a refusal for load is a warning in the gateway's log.
+      const refusals = await whenLogged(server, 'request refused', (l) => l.status === 503 && l.code === 'SlowDown')
+      expect(refusals).toContainEqual(expect.objectContaining({ level: 'warn', status: 503, code: 'SlowDown' }))
       // Another user's uploads are not counted against this one.
       const other = await tenant(server, 'limits-other', 'off')
       await s3Client(server, other).send(new CreateBucketCommand({ Bucket: 'limits-other' }))
