@@ -10,6 +10,7 @@ import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { node24Path } from '../../bin/node24.mjs'
+import { waitFor } from './wait.ts'
 
 /** 'node' is the Node running the tests (20 on our machines); 'node24' is bin/node24.mjs's binary. */
 export type Runtime = 'node' | 'node24' | 'deno' | 'bun'
@@ -127,9 +128,9 @@ export function loggedLines(server: TestServer, msg: string): Record<string, unk
 }
 
 /**
- * Waits (bounded: `timeoutMs`, polling every 50 ms) until at least `count` of the server's log lines
- * with message `msg` satisfy `match`, and returns those lines: the server writes its log through a
- * pipe, so a line may arrive after the answer it concerns.
+ * Waits (bounded: `timeoutMs`) until at least `count` of the server's log lines with message `msg`
+ * satisfy `match`, and returns them; fails with what it saw when they do not come. The server
+ * writes its log through a pipe, so a line may arrive after the answer it concerns.
  */
 export async function whenLogged(
   server: TestServer,
@@ -138,12 +139,17 @@ export async function whenLogged(
   count = 1,
   timeoutMs = 5000,
 ): Promise<Record<string, unknown>[]> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const lines = loggedLines(server, msg).filter(match)
-    if (lines.length >= count || Date.now() >= deadline) return lines
-    await new Promise((r) => setTimeout(r, 50))
-  }
+  let lines: Record<string, unknown>[] = []
+  await waitFor(
+    `${count} "${msg}" log line(s)`,
+    async () => {
+      lines = loggedLines(server, msg).filter(match)
+      return lines.length >= count || `${lines.length} so far`
+    },
+    timeoutMs,
+    50,
+  )
+  return lines
 }
 
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {

@@ -12,6 +12,8 @@ import { expect } from 'vitest'
 import { bodyBytes } from './s3-client.ts'
 import { httpsGet, type TestServer } from './server.ts'
 
+export { waitFor } from './wait.ts'
+
 /** Fixed part of a shard header before the write id, and the header CRC after it (shard-format.ts). */
 const FIXED_HEADER = 22
 const HEADER_CRC = 4
@@ -267,32 +269,6 @@ export interface Health {
 export async function getHealth(server: Pick<TestServer, 'port' | 'caPem'>): Promise<Health & { httpStatus: number }> {
   const res = await httpsGet(server, '/_coffer/health')
   return { ...(JSON.parse(res.body) as Health), httpStatus: res.status }
-}
-
-/**
- * Polls `probe` every `intervalMs` until it returns true, or fails after `timeoutMs` with the last
- * thing it returned instead (a description of what is still missing) or threw.
- */
-export async function waitFor(
-  what: string,
-  probe: () => Promise<true | string | false>,
-  timeoutMs: number,
-  intervalMs = 250,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const r = await probe()
-      if (r === true) return
-      last = r
-    } catch (e) {
-      last = e instanceof Error ? e.message : e
-    }
-    if (Date.now() >= deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${String(last)}`)
-    await new Promise((r) => setTimeout(r, intervalMs))
-  }
 }
 
 const MiB = 1024 * 1024
