@@ -45,6 +45,7 @@ import { handlePostObject, isPostObject } from './ops/post-object.ts'
 import * as putOps from './ops/put.ts'
 import * as taggingOps from './ops/tagging.ts'
 import * as versionOps from './ops/versions.ts'
+import { limitLogLines, type LogLimit } from '../util/log-limit.ts'
 
 export type RequestLimits = BodyLimits & UploadLimits
 
@@ -60,6 +61,18 @@ export interface S3Deps {
   limits?: Partial<RequestLimits>
   /** Accept AWS Signature Version 2 (default true; `--sigv2 off` refuses it). */
   sigv2?: boolean
+}
+
+/**
+ * The warnings that come with refusals (`request refused`, `out of space`, `metadata unavailable`)
+ * are one per request, so a storm of them is capped: 20 lines of a kind (message and S3 code) per
+ * 10 s, then one `log lines left out` line with the count when the 10 s end. Internal errors are
+ * never capped.
+ */
+const REFUSAL_LOG_LIMIT: LogLimit = {
+  lines: 20,
+  windowMs: 10_000,
+  kind: (msg, f) => ({ key: `${msg} ${String(f.code ?? '')}`, fields: f.code === undefined ? {} : { code: f.code } }),
 }
 
 /** The requests that stream a client's body into storage: each holds an upload slot. */
@@ -174,6 +187,7 @@ export function createS3Handler(
   const secretOf = (id: string) => lookupSecret(deps.service, id)
   const limits: RequestLimits = { ...DEFAULT_REQUEST_LIMITS, ...deps.limits }
   const slots = new UploadSlots(limits)
+  const refusalLog = limitLogLines(deps.logger, REFUSAL_LOG_LIMIT)
   const serve = async (
     req: Request,
     rawTarget: string | undefined,
@@ -299,7 +313,7 @@ export function createS3Handler(
       res.headers.set('x-amz-request-id', requestId)
       return res
     } catch (e) {
-      const res = errorResponse(toS3Error(e, deps.logger, requestId), req.method, resource, requestId)
+      const res = errorResponse(toS3Error(e, deps.logger, refusalLog, requestId), req.method, resource, requestId)
       // The body may be unread (an early refusal): the client must not reuse this connection,
       // whose remaining bytes would be taken for its next request (the Node adapter lifts this
       // when it drained the body to its end). Decided from the headers: touching `req.body` would
@@ -349,8 +363,8 @@ async function addCorsHeaders(
  * A request the service could take but refused for now — write quorum lost, nodes down, too many
  * uploads (503 ServiceUnavailable, SlowDown) — is news to the operator: the client only sees an
  * error (one streaming a body it cannot rewind may see just a cut connection, as the answer came
- * before its body was read), so the gateway's log says what and why. Client errors (4xx) are not
- * logged; internal errors are, as errors, by toS3Error.
+ * before its body was read), so the gateway's log says what and why — capped per code in a storm
+ * (REFUSAL_LOG_LIMIT). Client errors (4xx) are not logged; internal errors are, as errors, by toS3Error.
  */
 function refused(e: S3Error, logger: Logger, requestId: string): S3Error {
   if (e.status >= 500 && e.code !== 'InternalError')
@@ -360,16 +374,17 @@ function refused(e: S3Error, logger: Logger, requestId: string): S3Error {
 
 const declaresBody = (h: Headers): boolean => h.has('transfer-encoding') || (h.get('content-length') ?? '0') !== '0'
 
-function toS3Error(e: unknown, logger: Logger, requestId: string): S3Error {
-  if (isS3Error(e)) return refused(e, logger, requestId)
+/** `logger` takes internal errors, every one; `refusalLog` the lines that come with refusals (capped). */
+function toS3Error(e: unknown, logger: Logger, refusalLog: Logger, requestId: string): S3Error {
+  if (isS3Error(e)) return refused(e, refusalLog, requestId)
   // A shard or the metadata met a full disk that admission did not foresee (another writer).
   if (isOutOfSpace(e)) {
-    logger.log('warn', 'out of space', { requestId, error: e instanceof Error ? e.message : String(e) })
+    refusalLog.log('warn', 'out of space', { requestId, error: e instanceof Error ? e.message : String(e) })
     return new S3Error('InsufficientStorage')
   }
   // sqld down, restarting or stalled: a quick 503 the client retries, never a 500 or a hang.
   if (isMetaUnavailable(e)) {
-    logger.log('warn', 'metadata unavailable', { requestId, error: e instanceof Error ? e.message : String(e) })
+    refusalLog.log('warn', 'metadata unavailable', { requestId, error: e instanceof Error ? e.message : String(e) })
     return new S3Error('ServiceUnavailable', 'The metadata service is unreachable or busy; retry shortly.')
   }
   if (isServiceError(e)) {
@@ -379,7 +394,7 @@ function toS3Error(e: unknown, logger: Logger, requestId: string): S3Error {
     if (e.version?.versionId !== undefined) headers['x-amz-version-id'] = e.version.versionId
     return refused(
       new S3Error(code, e.message === e.code ? undefined : e.message, e.details, headers),
-      logger,
+      refusalLog,
       requestId,
     )
   }

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tenant } from '../helpers/admin.ts'
 import { errorCode, objectPath, openUpload, rawRequest, tlsPut } from '../helpers/raw.ts'
 import { s3Client } from '../helpers/s3-client.ts'
-import { startServer, type TestServer, whenLogged } from '../helpers/server.ts'
+import { LEFT_OUT_MSG } from '../../src/util/log-limit.ts'
+import { loggedLines, startServer, type TestServer, whenLogged } from '../helpers/server.ts'
 
 const IDLE_S = 2
 const TIME_LIMIT_S = 5
@@ -182,6 +183,23 @@ describe('upload concurrency limits', () => {
       // The operator hears of it: a refusal for load is a warning in the gateway's log.
       const refusals = await whenLogged(server, 'request refused', (l) => l.status === 503 && l.code === 'SlowDown')
       expect(refusals).toContainEqual(expect.objectContaining({ level: 'warn', status: 503, code: 'SlowDown' }))
+      // A storm of refusals is not a storm of lines: 20 of a code per 10 s, then their count.
+      const storm = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          rawRequest(server, { method: 'PUT', path: objectPath(BUCKET, `storm-${i}`), body: 'one too many' }),
+        ),
+      )
+      expect(storm.map((r) => r.status)).toEqual(Array(30).fill(503))
+      const [leftOut] = await whenLogged(
+        server,
+        LEFT_OUT_MSG,
+        (l) => l.of === 'request refused' && l.code === 'SlowDown',
+        1,
+        15_000,
+      )
+      const slowDowns = loggedLines(server, 'request refused').filter((l) => l.code === 'SlowDown')
+      expect(slowDowns).toHaveLength(20)
+      expect(leftOut).toMatchObject({ level: 'warn', count: 31 - 20, windowMs: 10_000 })
       // Another user's uploads are not counted against this one.
       const other = await tenant(server, 'limits-other', 'off')
       await s3Client(server, other).send(new CreateBucketCommand({ Bucket: 'limits-other' }))
