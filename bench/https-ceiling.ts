@@ -2,11 +2,12 @@
  * The ceiling baseline: a bare node:https server (its own process, bench/lib/ceiling-server.ts)
  * that streams uploads into one file per path and downloads back out, on 127.0.0.1 over TLS 1.3.
  */
-import { Agent, request } from 'node:https'
+import { request } from 'node:https'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { patternStream } from '../test/helpers/big-object.ts'
 import { selfSignedCert, spawnEntry, tempDir } from './lib/child.ts'
+import { tlsAgent } from '../test/helpers/s3-client.ts'
 
 export interface Ceiling {
   pid: number
@@ -25,7 +26,7 @@ export async function startCeiling(): Promise<Ceiling> {
     keyFile,
     certFile,
   ])
-  const agent = new Agent({ ca: cert, keepAlive: true, maxSockets: 64 })
+  const agent = tlsAgent({ caPem: cert }, 64)
   const call = (method: string, path: string, body?: Readable | Uint8Array, size = 0) =>
     new Promise<number>((resolve, reject) => {
       const headers = method === 'PUT' ? { 'content-length': size } : {}

@@ -14,20 +14,22 @@
  */
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { Agent } from 'node:https'
 import os from 'node:os'
 import { join, resolve } from 'node:path'
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { patternStream } from '../test/helpers/big-object.ts'
 import type { TestServer } from '../test/helpers/server.ts'
+import { node24Path } from '../bin/node24.mjs'
 import { cpuOf, initCluster, startNode, stopNode, systemStat, threadCpuOf } from './lib/node-proc.ts'
+import { tlsAgent } from '../test/helpers/s3-client.ts'
 
 /**
  * A CHECKOUT may carry Node flags for its storage nodes (`main+nodes:--single-threaded-gc`) or its
  * gateway (`main+gw:--max-semi-space-size=16`), and environment for its nodes
- * (`main+nodes-env:COFFER_DIRECT_IO=off`): the same code with and without a setting, interleaved
- * like two checkouts; results are keyed by the argument as given.
+ * (`main+nodes-env:COFFER_DIRECT_IO=off`), or run gateway and nodes on Node 24 (`main+node24`,
+ * bin/node24.mjs's binary): the same code with and without a setting, interleaved like two
+ * checkouts; results are keyed by the argument as given.
  */
 const specs = process.argv
   .slice(2)
@@ -44,8 +46,11 @@ const specs = process.argv
       nodeFlags: flags('nodes:'),
       gwFlags: flags('gw:'),
       nodeEnv,
+      node24: parts.includes('node24'),
     }
   })
+/** Node 24 for `+node24` specs: bin/node24.mjs installs it into its cache on first use. */
+const node24Bin = (): string => node24Path({ install: true, log: (s: string) => console.error(s) }) as string
 const roots = specs.map((s) => s.label)
 const rounds = Number(process.env.ROUNDS ?? 3)
 const MiB = 1024 * 1024
@@ -70,7 +75,7 @@ interface Target {
   tmp: string
 }
 const targets: Target[] = []
-for (const [n, { label, root, nodeFlags, gwFlags, nodeEnv }] of specs.entries()) {
+for (const [n, { label, root, nodeFlags, gwFlags, nodeEnv, node24 }] of specs.entries()) {
   const { startServer } = (await import(`${root}/test/helpers/server.ts`)) as typeof import('../test/helpers/server.ts')
   const tmp = mkdtempSync(join(os.tmpdir(), 'coffer-nodes-ab-'))
   const cluster = join(tmp, 'cluster.json')
@@ -78,9 +83,12 @@ for (const [n, { label, root, nodeFlags, gwFlags, nodeEnv }] of specs.entries())
   const dir = `${process.env.PROF}/${n}`
   const prof = process.env.PROF ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []
   const started = await Promise.all(
-    Array.from({ length: 6 }, (_, i) => startNode(root, cluster, join(tmp, `n${i}`), [...prof, ...nodeFlags], nodeEnv)),
+    Array.from({ length: 6 }, (_, i) =>
+      startNode(root, cluster, join(tmp, `n${i}`), [...prof, ...nodeFlags], nodeEnv, node24 ? node24Bin() : undefined),
+    ),
   )
   const server = await startServer({
+    ...(node24 ? { runtime: 'node24' as const } : {}),
     dataDir: join(tmp, 'gateway'),
     args: ['--cluster', cluster, '--nodes', started.map((s) => `https://127.0.0.1:${s.port}`).join(',')],
     env: { COFFER_HEAL_INTERVAL_MS: '3600000', COFFER_SCRUB_INTERVAL_MS: '3600000', COFFER_READ_TIMEOUT_MS: '10000' },
@@ -94,7 +102,7 @@ for (const [n, { label, root, nodeFlags, gwFlags, nodeEnv }] of specs.entries())
     credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
     maxAttempts: 1,
     requestHandler: new NodeHttpHandler({
-      httpsAgent: new Agent({ ca: server.caPem, keepAlive: true, maxSockets: 64 }),
+      httpsAgent: tlsAgent(server, 64),
       requestTimeout: 300_000,
     }),
   })

@@ -13,13 +13,13 @@
  * Env: ROUNDS (3), BIG_MIB (256), GETS (4); PHASE (get | put), PUTS (2), CONC (1)
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { Agent } from 'node:https'
 import os from 'node:os'
 import { join, resolve } from 'node:path'
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { patternStream } from '../test/helpers/big-object.ts'
 import { cpuOf, initCluster, startNode, stopNode } from './lib/node-proc.ts'
+import { tlsAgent } from '../test/helpers/s3-client.ts'
 
 const specs = process.argv.slice(2)
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
@@ -58,7 +58,7 @@ async function round(spec: string): Promise<string> {
     forcePathStyle: true,
     credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
     maxAttempts: 1,
-    requestHandler: new NodeHttpHandler({ httpsAgent: new Agent({ ca: server.caPem, keepAlive: true }) }),
+    requestHandler: new NodeHttpHandler({ httpsAgent: tlsAgent(server, 64) }),
   })
   try {
     await client.send(new CreateBucketCommand({ Bucket: 'gcbench' }))

@@ -5,7 +5,6 @@
  * files, then checks the model of what was acknowledged (bench/soak/, README "Reliability").
  * Prints the seed at start and end; exits 1 on any failure, 2 on a usage error.
  */
-import { Agent } from 'node:https'
 import { S3Client } from '@aws-sdk/client-s3'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { adminCall, type AdminTarget } from '../src/runtime/admin-cli.ts'
@@ -25,6 +24,7 @@ import { BucketModel, type Tenant } from './soak/model.ts'
 import { randomSeed, Rng } from './soak/rng.ts'
 import { Tally } from './soak/tally.ts'
 import { Worker } from './soak/worker.ts'
+import { tlsAgent } from '../test/helpers/s3-client.ts'
 
 const NAMESPACES = [
   { name: 'soak-plain', encryption: false },
@@ -46,7 +46,7 @@ function s3For(endpoint: string, ca: string, accessKeyId: string, secretAccessKe
     // command; the soak counts and reports those itself.
     logger: { trace: () => {}, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
     requestHandler: new NodeHttpHandler({
-      httpsAgent: new Agent({ ca, keepAlive: true, maxSockets: 8 }),
+      httpsAgent: tlsAgent({ caPem: ca }, 8),
       connectionTimeout: 5_000,
       requestTimeout: 60_000,
     }),

@@ -75,7 +75,7 @@ const shippedFlags = (root: string) =>
 
 /**
  * A `coffer node` of `root`'s build on a free port; `prof` goes before the script (e.g. --cpu-prof),
- * `env` beside PATH (e.g. COFFER_DIRECT_IO).
+ * `env` beside PATH (e.g. COFFER_DIRECT_IO), `node` the binary that runs it (default: this one).
  */
 export function startNode(
   root: string,
@@ -83,9 +83,10 @@ export function startNode(
   data: string,
   prof: string[] = [],
   env: Record<string, string> = {},
+  node: string = process.execPath,
 ): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(
-    process.execPath,
+    node,
     [
       ...prof,
       ...shippedFlags(root),

@@ -4,7 +4,6 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { rename } from 'node:fs/promises'
-import { Agent } from 'node:https'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { S3Client } from '@aws-sdk/client-s3'
@@ -12,6 +11,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { REPO_ROOT, runtimeCommand, startServer, type TestServer } from '../../test/helpers/server.ts'
 import { selfSignedCert, spawnEntry, tempDir } from './child.ts'
 import { onCleanup } from './cleanup.ts'
+import { tlsAgent } from '../../test/helpers/s3-client.ts'
 
 export interface S3Target {
   name: string
@@ -41,7 +41,7 @@ export function clientFor(t: S3Target, mode: ChecksumMode): S3Client {
     credentials: { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey },
     maxAttempts: 1, // a retry would hide an error from the figures
     requestHandler: new NodeHttpHandler({
-      httpsAgent: new Agent({ ca: t.ca, keepAlive: true, maxSockets: 64 }),
+      httpsAgent: tlsAgent({ caPem: t.ca }, 64),
       connectionTimeout: 10_000,
       requestTimeout: 300_000,
     }),

@@ -19,10 +19,20 @@ export interface S3ClientOptions {
   config?: Partial<S3ClientConfig>
 }
 
-/** An https Agent that trusts exactly the server's CA (never NODE_TLS_REJECT_UNAUTHORIZED). */
-export function tlsAgent(server: Pick<TestServer, 'caPem'>): Agent {
-  return new Agent({ ca: server.caPem, keepAlive: true, maxSockets: 16 })
+/**
+ * An https Agent that trusts exactly the server's CA (never NODE_TLS_REJECT_UNAUTHORIZED), and
+ * closes idle sockets before the server does. Node's Agent keeps an idle socket until the server
+ * closes it unless it has a `timeout`; with one, it takes the server's `Keep-Alive: timeout=30`
+ * hint and closes at 29 s. Without, a request sent on a socket idle for about the gateway's 30 s
+ * (31 s on Node 24) meets the server's close and fails with EPIPE — several at once when they
+ * went idle together — and a streamed body cannot be sent again (docs/architecture.md §8).
+ */
+export function tlsAgent(server: Pick<TestServer, 'caPem'>, maxSockets = 16): Agent {
+  return new Agent({ ca: server.caPem, keepAlive: true, maxSockets, timeout: CLIENT_SOCKET_TIMEOUT_MS })
 }
+
+/** Above any keep-alive hint of the servers these clients use (30 s), so the hint decides. */
+export const CLIENT_SOCKET_TIMEOUT_MS = 60_000
 
 /** A default-settings S3 client for `server`: the SDK computes CRC32 and sends aws-chunked trailers. */
 export function s3Client(server: TestServer, opts: S3ClientOptions = {}): S3Client {
