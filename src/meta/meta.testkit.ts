@@ -117,3 +117,24 @@ export function countQueries(meta: Meta): { queries: number; rows: number } {
   }) as typeof client.execute
   return stats
 }
+
+/**
+ * The SQL texts the client is given from now on (execute and batch), each once: how many prepared
+ * statements a connection would keep for them.
+ */
+export function recordSqlTexts(meta: Meta): Set<string> {
+  const texts = new Set<string>()
+  const client = meta.client
+  const sqlOf = (s: unknown) => (typeof s === 'string' ? s : Array.isArray(s) ? s[0] : (s as { sql: string }).sql)
+  const execute = client.execute.bind(client) as (...a: unknown[]) => ReturnType<typeof client.execute>
+  client.execute = ((stmt: unknown, ...rest: unknown[]) => {
+    texts.add(sqlOf(stmt))
+    return execute(stmt, ...rest)
+  }) as typeof client.execute
+  const batch = client.batch.bind(client) as (...a: unknown[]) => ReturnType<typeof client.batch>
+  client.batch = ((stmts: unknown[], ...rest: unknown[]) => {
+    for (const s of stmts) texts.add(sqlOf(s))
+    return batch(stmts, ...rest)
+  }) as typeof client.batch
+  return texts
+}

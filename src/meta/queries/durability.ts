@@ -5,6 +5,7 @@
 import { and, asc, count, eq, gt, inArray, lte, sql } from 'drizzle-orm'
 import type { Db } from '../db.ts'
 import { healQueue, objects, parts, writeIntents } from '../schema.ts'
+import { padInList } from './in-list.ts'
 
 const CHUNK = 500
 
@@ -14,7 +15,7 @@ export async function recordIntent(db: Db, id: string, now = new Date()): Promis
 
 export async function clearIntents(db: Db, ids: readonly string[]): Promise<void> {
   for (let i = 0; i < ids.length; i += CHUNK) {
-    await db.delete(writeIntents).where(inArray(writeIntents.id, ids.slice(i, i + CHUNK)))
+    await db.delete(writeIntents).where(inArray(writeIntents.id, padInList(ids.slice(i, i + CHUNK))))
   }
 }
 
@@ -27,7 +28,7 @@ export async function clearStaleIntents(db: Db, ids: readonly string[], before: 
   for (let i = 0; i < ids.length; i += CHUNK) {
     await db
       .delete(writeIntents)
-      .where(and(inArray(writeIntents.id, ids.slice(i, i + CHUNK)), lte(writeIntents.startedAt, before)))
+      .where(and(inArray(writeIntents.id, padInList(ids.slice(i, i + CHUNK))), lte(writeIntents.startedAt, before)))
   }
 }
 
@@ -135,7 +136,7 @@ export async function takeHeal(
 
 export async function doneHeal(db: Db, ids: readonly number[]): Promise<void> {
   for (let i = 0; i < ids.length; i += CHUNK) {
-    await db.delete(healQueue).where(inArray(healQueue.id, ids.slice(i, i + CHUNK)))
+    await db.delete(healQueue).where(inArray(healQueue.id, padInList(ids.slice(i, i + CHUNK))))
   }
 }
 

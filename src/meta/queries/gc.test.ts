@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Meta } from '../db.ts'
-import { freshDb } from '../meta.testkit.ts'
+import { freshDb, recordSqlTexts } from '../meta.testkit.ts'
 import { doneGc, enqueueGc, GC_LEASE_MS, retryGcLater, takeGc } from './gc.ts'
 
 let meta: Meta
@@ -35,6 +35,31 @@ describe('gc queue', () => {
       taken.map((e) => e.id),
     )
     expect(await takeGc(meta.db, 10, new Date(Date.now() + 1), GC_LEASE_MS, Date.now() + GC_LEASE_MS + 1)).toEqual([])
+  })
+
+  it('removes exactly the entries it is given, in batches of any size, over a few statement texts', async () => {
+    await enqueueGc(
+      meta.db,
+      Array.from({ length: 300 }, (_, i) => ({ i })),
+      'bulk',
+    )
+    const taken = await takeGc(meta.db, 1_000)
+    const texts = recordSqlTexts(meta)
+    // Batches of 1, 2, 3, … 20 entries: 210 of the 300.
+    let at = 0
+    for (let size = 1; size <= 20; size++) {
+      await doneGc(
+        meta.db,
+        taken.slice(at, at + size).map((e) => e.id),
+      )
+      at += size
+    }
+    const later = Date.now() + GC_LEASE_MS + 1
+    const left = await takeGc(meta.db, 1_000, new Date(Date.now() + 1), GC_LEASE_MS, later)
+    expect(left.map((e) => e.id)).toEqual(taken.slice(210).map((e) => e.id))
+    // Twenty batch sizes, six lengths of `IN (…)` list (1, 2, 4, 8, 16, 32): six texts to prepare.
+    const deletes = [...texts].filter((t) => t.startsWith('delete from "gc_queue"'))
+    expect(deletes).toHaveLength(6)
   })
 
   it('a failed entry is re-leased for half as long as it has been due, within bounds', async () => {

@@ -7,6 +7,7 @@ import type { Db } from '../db.ts'
 import { deleteInlineStatement } from './inline.ts'
 import { gcQueue } from '../schema.ts'
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core'
+import { padInList } from './in-list.ts'
 
 export interface GcEntry {
   id: number
@@ -95,7 +96,7 @@ export async function retryGcLater(
     const rows = await db
       .update(gcQueue)
       .set({ retryAt: sql`${o.now} + min(${o.maxMs}, max(${o.minMs}, (${due} - ${gcQueue.enqueuedAt}) / 2))` })
-      .where(and(inArray(gcQueue.id, ids.slice(i, i + CHUNK)), eq(gcQueue.retryAt, new Date(o.leasedUntil))))
+      .where(and(inArray(gcQueue.id, padInList(ids.slice(i, i + CHUNK))), eq(gcQueue.retryAt, new Date(o.leasedUntil))))
       .returning({ id: gcQueue.id })
     n += rows.length
   }
@@ -111,7 +112,7 @@ export async function doneGc(db: Db, ids: readonly number[], inlineIds: readonly
     const entries = ids.slice(i, i + CHUNK)
     const bytes = inlineIds.slice(i, i + CHUNK)
     await db.batch([
-      db.delete(gcQueue).where(inArray(gcQueue.id, entries)),
+      db.delete(gcQueue).where(inArray(gcQueue.id, padInList(entries))),
       ...(bytes.length > 0 ? [deleteInlineStatement(db, bytes)] : []),
     ])
   }

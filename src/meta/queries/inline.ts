@@ -6,6 +6,7 @@
 import { inArray, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db.ts'
 import { inlineData } from '../schema.ts'
+import { padInList } from './in-list.ts'
 
 /** Bytes to store with an object row: `id` is the write id its layout names. */
 export interface InlineBytes {
@@ -25,12 +26,12 @@ export async function getInline(db: Db, ids: readonly string[]): Promise<Map<str
   const rows = await db
     .select()
     .from(inlineData)
-    .where(inArray(inlineData.id, [...ids]))
+    .where(inArray(inlineData.id, padInList(ids)))
   for (const r of rows) out.set(r.id, r.data)
   return out
 }
 
 /** Statement removing the bytes of `ids` (GC, with the queue entries that named them). */
 export function deleteInlineStatement(db: Db, ids: readonly string[]) {
-  return db.delete(inlineData).where(inArray(inlineData.id, [...ids]))
+  return db.delete(inlineData).where(inArray(inlineData.id, padInList(ids)))
 }
