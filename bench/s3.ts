@@ -49,6 +49,7 @@ const T = {
   cofferNoWorkers: 'coffer --hash-workers 0',
   cofferPlain: 'coffer (plain SDK)',
   nodes: 'coffer 6 nodes',
+  nodesPlain: 'coffer 6 nodes (plain SDK)',
   s3rver: 's3rver',
   ceiling: 'HTTPS ceiling',
   ceph: 'ceph rgw',
@@ -65,6 +66,11 @@ interface Plan {
   small: Shape[]
   degraded: Shape[]
   nodes: Shape[]
+  /**
+   * Six-node cells with the WHEN_REQUIRED client: the rows compared with Ceph RGW, whose client
+   * runs so (cephTable); set only with the Ceph peer.
+   */
+  nodesPlain: Shape[]
   nodesSmall: Shape[]
   listSizes: number[]
   /** Listing over six nodes: metadata lives in the gateway, the same as embedded, but the gateway shares the cores with its nodes. */
@@ -110,6 +116,7 @@ function planFor(quick: boolean): Plan {
           [big, 1],
         ]
       : throughput,
+    nodesPlain: [],
     // ×16 beside ×1 and ×32: two of issue 15's comparison rows are 4 KiB ×16.
     nodesSmall: quick ? [[SMALL, 8]] : cross([SMALL], [1, 8, 16, 32]),
     listSizes: quick ? [10_000] : [10_000, 100_000, 1_000_000],
@@ -140,7 +147,9 @@ function steps(p: Plan, withNodes: boolean, withCeph: boolean): number {
   const coffer = 2 * (p.throughput.length + p.plain.length + p.small.length + p.degraded.length) + p.listSizes.length
   const s3rver = 2 * (p.throughput.length + p.small.length) + p.s3rverListSizes.length
   const nodes = withNodes
-    ? 2 * (p.nodes.length + p.nodesSmall.length) + 2 * (p.nodes.length + 1) + p.nodesListSizes.length
+    ? 2 * (p.nodes.length + p.nodesPlain.length + p.nodesSmall.length) +
+      2 * (p.nodes.length + 1) +
+      p.nodesListSizes.length
     : 0
   const noWorkers = 2 * (p.throughput.length + p.small.length)
   const ceph = withCeph ? 2 * (p.throughput.length + p.small.length) + p.cephListSizes.length : 0
@@ -523,7 +532,7 @@ async function ceiling(run: Run): Promise<void> {
 async function nodes(run: Run): Promise<void> {
   run.ctx.progress.status('starting 6 coffer nodes + gateway')
   const t = await startCofferNodes()
-  watch(run, t.pids[0], T.nodes)
+  watch(run, t.pids[0], T.nodes, T.nodesPlain)
   const client = clientFor(t, 'default')
   try {
     await createBucket(client, BUCKET)
@@ -531,6 +540,19 @@ async function nodes(run: Run): Promise<void> {
     const c = { target: T.nodes, client, prefix: 'tp' }
     await puts(run, c, run.plan.nodes)
     await gets(run, c, run.plan.nodes)
+    // The rows compared with Ceph RGW again, with its client's settings (no checksum, no aws-chunked
+    // trailer), as the embedded column of that table is: SDK defaults cost 5–18 % of a PUT's MB/s
+    // in the embedded columns (bench/results/latest.md, "coffer (plain SDK)").
+    if (run.plan.nodesPlain.length) {
+      const plain = clientFor(t, 'when-required')
+      try {
+        const p = { target: T.nodesPlain, client: plain, prefix: 'tp-plain' }
+        await puts(run, p, run.plan.nodesPlain)
+        await gets(run, p, run.plan.nodesPlain)
+      } finally {
+        plain.destroy()
+      }
+    }
     await puts(run, { ...c, prefix: 'small' }, run.plan.nodesSmall)
     await gets(run, { ...c, prefix: 'small', pid: t.pids[0] }, run.plan.nodesSmall)
     if (run.plan.nodesListSizes.length) {
@@ -562,6 +584,11 @@ export async function runS3(ctx: SuiteContext): Promise<SuiteResult> {
   const withNodes = nodeCommandAvailable()
   if (!withNodes) run.rec.missing.set(T.nodes, '`coffer node` is not in this checkout')
   const withCeph = ctx.peers.includes('ceph')
+  if (withCeph && withNodes)
+    plan.nodesPlain = [
+      [plan.big, 1],
+      [16 * MiB, 8],
+    ]
   ctx.progress.plan(steps(plan, withNodes, withCeph))
   const phases: [string, (r: Run) => Promise<void>][] = [
     [T.coffer, embedded],
@@ -581,14 +608,14 @@ export async function runS3(ctx: SuiteContext): Promise<SuiteResult> {
   }
   const peers = withCeph ? [T.ceph] : []
   const tables = run.rec.tables(
-    [T.coffer, T.cofferNoWorkers, T.cofferPlain, T.nodes, ...peers, T.s3rver, T.ceiling],
+    [T.coffer, T.cofferNoWorkers, T.cofferPlain, T.nodes, T.nodesPlain, ...peers, T.s3rver, T.ceiling],
     T.coffer,
     [T.cofferNoWorkers, ...peers, T.s3rver, T.ceiling],
   )
   tables[0]!.notes = [
     `${sizeName(MiB)} objects run for a time; ${sizeName(16 * MiB)} and ${sizeName(plan.big)} objects for a count (×1: ${plan.timed(plan.big, 1).maxOps} in a row; ×8: ${plan.timed(16 * MiB, 8).maxOps} and ${plan.timed(plan.big, 8).maxOps} requests, 8 at a time). ` +
       'The SDK client runs in the bench process on the same machine as the server, sharing its cores. "–": not measured in this mode.',
-    `${T.coffer}: @aws-sdk/client-s3 defaults (CRC32 checksum, aws-chunked trailer on PUT). ${T.cofferPlain} and ${T.s3rver}: ` +
+    `${T.coffer}: @aws-sdk/client-s3 defaults (CRC32 checksum, aws-chunked trailer on PUT). ${T.cofferPlain}, ${T.nodesPlain} (with the Ceph peer: its rows only) and ${T.s3rver}: ` +
       'requestChecksumCalculation WHEN_REQUIRED (s3rver cannot decode checksum trailers).',
     `${T.coffer} runs one hash worker thread (the default): MD5 and the checksum of bodies from ${sizeName(OFFLOAD_MIN_BYTES)} are computed off the request thread. ` +
       `${T.cofferNoWorkers}: the same server and client with every byte hashed on the request thread; each of its cells runs right after ${T.coffer}'s cell of the same shape, so the two columns are the before/after.`,
@@ -634,7 +661,8 @@ function cephTable(run: Run): Table {
     const ceph = rate(T.ceph, op, size, conc)
     const plain = rate(T.cofferPlain, op, size, conc)
     const embedded = plain ?? rate(T.coffer, op, size, conc)
-    const six = rate(T.nodes, op, size, conc)
+    const sixPlain = rate(T.nodesPlain, op, size, conc)
+    const six = sixPlain ?? rate(T.nodes, op, size, conc)
     const ratio = (x: number | undefined) => (x === undefined || ceph === undefined ? undefined : x / ceph)
     return [
       `${op} ${sizeName(size)} ×${conc}`,
@@ -643,6 +671,7 @@ function cephTable(run: Run): Table {
       fmt(ratio(embedded)),
       plain !== undefined ? 'WHEN_REQUIRED' : 'SDK default',
       fmt(ratio(six)),
+      sixPlain !== undefined ? 'WHEN_REQUIRED' : 'SDK default',
     ]
   })
   const page = (target: string) => {
@@ -659,10 +688,11 @@ function cephTable(run: Run): Table {
     fmt(cephPage !== undefined && cofferPage ? cephPage / cofferPage : undefined),
     'SDK default',
     fmt(cephPage !== undefined && nodesPage ? cephPage / nodesPage : undefined),
+    'SDK default',
   ])
   return {
     title: 'Coffer / Ceph RGW, same run (above 1: Coffer ahead)',
-    columns: ['workload', 'unit', 'ceph rgw', 'embedded / ceph', 'embedded client', '6 nodes / ceph'],
+    columns: ['workload', 'unit', 'ceph rgw', 'embedded / ceph', 'embedded client', '6 nodes / ceph', '6 nodes client'],
     rows,
     notes: [
       'Ceph RGW 16.2 (Debian), six bluestore OSDs on sparse files, EC 4+2 data pool, radosgw over HTTPS, started by ../shared/peers/ceph/ceph-peer.sh for this run and torn down after it.',
