@@ -29,6 +29,13 @@ import { afterDays, expiryOf, type LifecycleRule, ruleMatches } from './rules.ts
 export const LIFECYCLE_STATE = 'lifecycle-state'
 const LEASE = 'lifecycle-lease'
 /**
+ * What a round charges its budget for a step that finds no rows (a bucket with no versions or no
+ * uploads, or one whose rules went): each step is still a query or two, a round trip each on
+ * sqld, so without a charge a round walks every empty bucket with rules, however many, before it
+ * ends and saves its cursor. With it a round takes at most `rows` steps.
+ */
+const STEP_ROWS = 1
+/**
  * Renewed by every round; a gateway that died holding it delays the next pass by at most this
  * (another gateway, or the same one restarted, then resumes from the saved cursor).
  */
@@ -177,7 +184,8 @@ async function leaseIsMine(ctx: ServiceContext, holder: string, now: number): Pr
 }
 
 /**
- * One bounded round: at most `rows` (`lifecycleBatch`, fewer while the gateway is busy) examined, what is due applied in ONE
+ * One bounded round: at most `rows` (`lifecycleBatch`, fewer while the gateway is busy) examined, a
+ * step that finds none counted as one (STEP_ROWS), what is due applied in ONE
  * transaction (one commit, not one per object: an embedded commit fsyncs on the request thread),
  * then the cursor and counters saved under the lease. `more` while the pass is unfinished (the
  * caller waits as its budget says, ./budget.ts, and runs the next round); a new pass starts once
@@ -227,8 +235,10 @@ export async function lifecycleRound(
     const bucket = await meta.getBucket(ctx.db, cursor.bucket)
     const rules = bucket ? (lifecycleOf(bucket)?.rules ?? []) : []
     let done: boolean
-    if (!bucket || rules.length === 0) done = true
-    else if (cursor.phase === 'versions') {
+    if (!bucket || rules.length === 0) {
+      budget -= STEP_ROWS
+      done = true
+    } else if (cursor.phase === 'versions') {
       const rows = await meta.versionsAfter(ctx.db, bucket.name, cursor.afterVersion, budget)
       for (const row of rows) {
         if (stopping?.aborted) {
@@ -238,7 +248,7 @@ export async function lifecycleRound(
         await onVersion(ctx, bucket, rules, cursor, row, pass, now, pending)
       }
       if (stopped) break
-      budget -= rows.length
+      budget -= Math.max(STEP_ROWS, rows.length)
       if (rows.length === 0 || budget > 0) {
         cursor.phase = 'uploads'
         cursor.afterVersion = undefined
@@ -249,7 +259,7 @@ export async function lifecycleRound(
       const uploads = await meta.uploadsAfter(ctx.db, bucket.name, cursor.afterUpload, budget)
       // Judged without waiting on anything: a stop cannot land between two uploads.
       for (const u of uploads) onUpload(ctx, rules, cursor, u, pass, now, pending)
-      budget -= uploads.length
+      budget -= Math.max(STEP_ROWS, uploads.length)
       done = uploads.length === 0 || budget > 0
     }
     if (done) {
