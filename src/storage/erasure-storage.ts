@@ -91,7 +91,7 @@ export interface ErasureStorage extends ObjectStorage {
    * Puts a verified copy of shard `index` of `layout` on store `target` (streamed from its store,
    * or rebuilt from the other shards when that one is down or bad); changes no layout.
    */
-  copyShard(layout: DataLayout, index: number, target: string): Promise<ShardCopy>
+  copyShard(layout: DataLayout, index: number, target: string, stopping?: AbortSignal): Promise<ShardCopy>
   /** Deletes shard `index` of write `id` on store `storeId` (a store no longer configured: nothing to do). */
   removeShard(id: string, index: number, storeId: string): Promise<void>
   /** Ids of the configured stores, in configuration order. */
@@ -163,7 +163,7 @@ export function createErasureStorage(opts: ErasureStorageOptions): ErasureStorag
           `could not delete orphan shards of ${id}`,
         )
     },
-    copyShard: (layout, index, target) => copyShard(ctx, layout, index, target),
+    copyShard: (layout, index, target, stopping) => copyShard(ctx, layout, index, target, stopping),
     async removeShard(id, index, storeId) {
       await stores.get(storeId)?.delete(shardName(id, index))
     },

@@ -10,6 +10,7 @@
 import { erasureLayout, geometryOf, offsetsOf, type EngineContext } from './erasure-common.ts'
 import { checkShard, heal } from './healer.ts'
 import type { DataLayout, ErasureLayout } from './object-storage.ts'
+import { abortable } from '../util/streams.ts'
 import { shardFileLength, shardName } from './shard-format.ts'
 
 export interface ShardCopy {
@@ -25,13 +26,19 @@ export function withShardOn(dataLayout: DataLayout, index: number, target: strin
   return { ...layout, stores: layout.stores.map((s, i) => (i === index ? target : s)) }
 }
 
-/** Puts a verified copy of shard `index` of `layout` on store `target`; throws when none could be made. */
+/**
+ * Puts a verified copy of shard `index` of `layout` on store `target`; throws when none could be
+ * made. `stopping` aborting ends the streamed copy at once (the target's put then keeps nothing)
+ * and throws its reason instead of rebuilding; a check or rebuild already running goes on.
+ */
 export async function copyShard(
   ctx: EngineContext,
   dataLayout: DataLayout,
   index: number,
   target: string,
+  stopping?: AbortSignal,
 ): Promise<ShardCopy> {
+  stopping?.throwIfAborted()
   const layout = erasureLayout(dataLayout)
   const to = ctx.stores.get(target)
   if (!to) throw new Error(`store ${target} is not configured`)
@@ -43,7 +50,7 @@ export async function copyShard(
   let copied = false
   if (from) {
     try {
-      await to.put(name, from.get(name, 0, bytes))
+      await to.put(name, abortable(from.get(name, 0, bytes), stopping))
       // A rotten or truncated source fails this check on the copy, and is rebuilt below instead.
       copied = (await checkShard(ctx, moved, index)).check.state === 'ok'
     } catch {
@@ -51,6 +58,8 @@ export async function copyShard(
     }
   }
   if (copied) return { bytes, how: 'copied' }
+  // A stop that cut the copy short is no reason to rebuild: the caller's round ends here.
+  stopping?.throwIfAborted()
   // The source is down, missing or corrupt (or the copy did not verify): decode it from the
   // others onto the target, and write nothing else — other bad shards are the healer's, which
   // claims the write first (the row may be gone and GC removing the write meanwhile).

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { BodyTooLarge, concatStreams, readAll, streamFromBytes, tap } from './streams.ts'
+import { abortable, BodyTooLarge, concatStreams, readAll, streamFromBytes, tap } from './streams.ts'
 import { rechunk } from './streams.testkit.ts'
 
 const bytes = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff)
@@ -154,3 +154,48 @@ function concat(parts: Uint8Array[]): Uint8Array {
   }
   return out
 }
+
+describe('abortable', () => {
+  /** A source that hands out `chunks` and then waits forever on its next read; records its cancel. */
+  function stalling(chunks: Uint8Array[]) {
+    const seen: { cancelled?: unknown } = {}
+    let i = 0
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        pull: (c) => (i < chunks.length ? c.enqueue(chunks[i++]!) : new Promise<void>(() => {})),
+        cancel: (r) => {
+          seen.cancelled = r
+        },
+      },
+      { highWaterMark: 0 },
+    )
+    return { stream, seen }
+  }
+
+  it('passes the source through, and is the source itself without a signal', async () => {
+    const data = bytes(1000)
+    expect(await readAll(abortable(streamFromBytes(data, 300), new AbortController().signal), 1000)).toEqual(data)
+    const plain = streamFromBytes(data)
+    expect(abortable(plain, undefined)).toBe(plain)
+  })
+
+  it('an abort errors a read waiting on the source at once, with the reason, and cancels the source', async () => {
+    const { stream, seen } = stalling([bytes(10)])
+    const stop = new AbortController()
+    const reader = abortable(stream, stop.signal).getReader()
+    expect((await reader.read()).value).toEqual(bytes(10))
+    const waiting = reader.read() // the source never answers this one
+    const reason = new Error('the service is stopping')
+    stop.abort(reason)
+    await expect(waiting).rejects.toBe(reason)
+    expect(seen.cancelled).toBe(reason)
+  })
+
+  it('a signal already aborted fails the first read; a source error passes unchanged', async () => {
+    const stop = new AbortController()
+    stop.abort(new Error('stopped before'))
+    await expect(readAll(abortable(streamFromBytes(bytes(5)), stop.signal), 10)).rejects.toThrow('stopped before')
+    const err = new Error('disk gone')
+    await expect(readAll(abortable(failing(bytes(3), err), new AbortController().signal), 10)).rejects.toBe(err)
+  })
+})

@@ -109,6 +109,58 @@ export function tap(source: ByteStream, onChunk: (chunk: Uint8Array) => void): B
 }
 
 /**
+ * Passes `source` through until `signal` aborts; then the stream errors at once with the
+ * signal's reason (a read waiting on the source included) and the source is cancelled. For a
+ * background copy that a stopping service must not wait out. Without a signal, `source` itself.
+ */
+export function abortable(source: ByteStream, signal: AbortSignal | undefined): ByteStream {
+  if (!signal) return source
+  const reader = source.getReader()
+  let ended = false
+  const onAbort = () => {
+    if (ended) return
+    ended = true
+    stream.controller?.error(signal.reason)
+    reader.cancel(signal.reason).catch(() => {})
+  }
+  const end = () => {
+    ended = true
+    signal.removeEventListener('abort', onAbort)
+  }
+  const stream: { controller?: ReadableStreamDefaultController<Uint8Array> } = {}
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        stream.controller = controller
+        if (signal.aborted) onAbort()
+        else signal.addEventListener('abort', onAbort, { once: true })
+      },
+      async pull(controller) {
+        let read: ReadableStreamReadResult<Uint8Array>
+        try {
+          read = await reader.read()
+        } catch (e) {
+          if (ended) return // aborted meanwhile: the stream has its error already
+          end()
+          throw e
+        }
+        if (ended) return
+        if (read.done) {
+          end()
+          return controller.close()
+        }
+        controller.enqueue(read.value)
+      },
+      cancel(reason) {
+        end()
+        return reader.cancel(reason)
+      },
+    },
+    { highWaterMark: 0 },
+  )
+}
+
+/**
  * Reads the first chunk before anyone commits to a response, so a source that cannot start
  * (too few shards, say) fails as an error status instead of a cut-off 200. `mapError` turns
  * errors, at the start or later, into the caller's own.

@@ -251,6 +251,59 @@ describe('rebalance mover: no copy is left behind by a move that fails', () => {
     expect(files.sort()).toEqual(layout.stores.map((store, i) => `${store}/${shardName(layout.id, i)}`).sort())
   })
 
+  it("a service stopping mid-copy ends the copy's streaming at once; the target keeps nothing, a later pass moves it", async () => {
+    rig = await openMoverRig()
+    const r = rig
+    await createBucket(r.svc, r.actor, 'b', 'us-east-1')
+    const layout = await put(r, 'k', pseudoRandom(2_000_000, 9)) // 2+1: a shard of about 1 MB
+    const source = layout.stores[0]!
+    const target = NODE_IDS.find((id) => !layout.stores.includes(id))!
+    await drainNode(r.svc, source)
+    expect((await rebalanceRound(r.svc)).more).toBe(true) // the counting round
+    // The source hands out its shard a piece at a time, 2 s apart (a node at the end of a slow
+    // link; a shard of a big object takes minutes): the stop lands after the first piece.
+    const store = r.stores.find((s) => s.id === source)! as { get: ShardStore['get'] }
+    const fast = store.get
+    const stopping = new AbortController()
+    let pieces = 0
+    store.get = (name, offset, length, unit) => {
+      const reader = fast(name, offset, length, unit).getReader()
+      return new ReadableStream<Uint8Array>({
+        async pull(c) {
+          if (pieces > 0) await new Promise((resolve) => setTimeout(resolve, 2_000))
+          const { done, value } = await reader.read()
+          if (done) return c.close()
+          if (++pieces === 1) setTimeout(() => stopping.abort(new Error('the service is stopping')), 50)
+          c.enqueue(value)
+        },
+        cancel: (why) => reader.cancel(why),
+      })
+    }
+    const t0 = Date.now()
+    // The round ends by throwing the stop's reason, as the budget pause does (the background
+    // worker takes that as a stop, not a failure).
+    await expect(rebalanceRound(r.svc, Date.now(), stopping.signal)).rejects.toThrow('the service is stopping')
+    // Without the stop reaching the copy, the round waits out every piece (2 s each), then the check.
+    expect(Date.now() - t0, 'the round waited for the copy').toBeLessThan(1_500)
+    expect(pieces).toBe(1)
+    // Not a failed move (none counted, none logged as one): the move stays in flight for the next start.
+    expect((await rebalanceStatus(r.svc)).currentPass).toMatchObject({ phase: 'move', moved: 0, errors: 0 })
+    expect((await listShards(r.stores)).filter((f) => f.startsWith(`${target}/`))).toEqual([])
+    store.get = fast
+    // The next round settles the move left in flight (the copy never landed, so it is queued for
+    // GC, which finds nothing) and puts that move off until GC has run; the next pass makes it.
+    await runPass(r.svc)
+    expect((await rebalanceStatus(r.svc)).totals).toMatchObject({ passes: 1, moved: 0, errors: 0 })
+    await collectGarbage(r.svc, Date.now() + HOUR, 0)
+    const later = Date.now() + 2 * HOUR // past rebalanceIntervalMs: a new pass
+    for (let i = 0; i < 10 && (await rebalanceRound(r.svc, later)).more; i++);
+    expect((await rebalanceStatus(r.svc)).totals).toMatchObject({ passes: 2, moved: 1, errors: 0 })
+    await collectGarbage(r.svc, Date.now() + 4 * HOUR, 0)
+    const files = (await listShards(r.stores)).filter((f) => f.includes(layout.id))
+    const moved = layout.stores.map((st, i) => `${i === 0 ? target : st}/${shardName(layout.id, i)}`)
+    expect(files.sort()).toEqual(moved.sort())
+  })
+
   it('a service stopping mid-round starts no further copy: the round ends after the move in progress', async () => {
     rig = await openMoverRig()
     const r = rig

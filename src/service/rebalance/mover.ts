@@ -8,8 +8,9 @@
  *   the pass's counters and the moves in flight are saved in `settings['rebalance-state']`, so a
  *   restart (or another gateway) resumes; memory is one page whatever the cluster holds.
  * - One gateway at a time (a lease in `settings`, renewed between rows, given back on stopping).
- * - A service stopping ends a round before its next row or copy (and ends the budget pause at
- *   once); copies already made are left in `inflight` for the next start to settle.
+ * - A service stopping ends a round before its next row or copy, and ends the budget pause and a
+ *   copy's streaming at once; copies already made are left in `inflight` for the next start to
+ *   settle.
  * - `rebalanceRate` bytes/s is its I/O budget (0 turns the mover off).
  * - Each move: the shard is copied to its target and verified there (storage copyShard: streamed
  *   and read back, or rebuilt from the other shards when its source is down or bad); then the
@@ -358,12 +359,15 @@ async function moveRow(
         // here as in the budget pause, the copies made recorded in `inflight` for the next start.
         stopping?.throwIfAborted()
         try {
-          const copy = await ctx.storage.copyShard(layout, m.index, m.to)
+          // A stop ends a copy in the middle of its bytes too (a shard may be gigabytes): the
+          // target's put keeps nothing, and the move stays in `inflight` for the next start.
+          const copy = await ctx.storage.copyShard(layout, m.index, m.to, stopping)
           copied.push(m)
           pass.bytes += copy.bytes
           if (copy.how === 'rebuilt') pass.rebuilt++
           budget.bytes += copy.bytes
         } catch (e) {
+          if (stopping?.aborted) throw stopping.reason // not a failed move: the round ends, as in the pause
           failed.push(m)
           pass.errors++
           state.lastError = `${layout.id}.${m.index} → ${m.to}: ${e instanceof Error ? e.message : String(e)}`
