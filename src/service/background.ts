@@ -34,8 +34,9 @@ const KMS_DELETION_CHECK_MS = 5_000
  * How long closeService waits for the passes in flight before the metadata closes. A pass cut off
  * there fails half-done: GC entries it had taken stay leased for GC_LEASE_MS (5 min), and their
  * shards on the disks that long; heal entries likewise. Passes are short (a GC removal is a few
- * DELETEs); the rebalance mover ends its round before its next row or copy (its budget pause at
- * once), the lifecycle worker before its next page or row, and then both give their lease back.
+ * DELETEs); the rebalance mover ends its round before its next row or copy (its budget pause and
+ * a copy's streaming at once), the lifecycle worker before its next page or row, and then both
+ * give their lease back.
  */
 export const STOP_WAIT_MS = 5_000
 
