@@ -1,7 +1,8 @@
 /** @jsxImportSource hono/jsx */
 /**
  * A bucket's settings pages: lifecycle rules (listed; a simple expiration rule added or a rule
- * removed), the bucket policy (a JSON editor), versioning on/suspended. Like every tenant page,
+ * removed), the bucket policy (a JSON editor), the CORS configuration (an XML editor),
+ * versioning on/suspended. Like every tenant page,
  * each read and write is the S3 request itself, signed as the signed-in user (as-user.ts): S3
  * validates (MalformedPolicy, MalformedXML, InvalidArgument…) and authorizes, and the page
  * shows its refusal as a sentence with the code.
@@ -32,6 +33,16 @@ const escapeXml = (s: string) => s.replace(/[<>&'"]/g, (ch) => `&#${ch.charCodeA
 export function xmlOf(el: XmlElement): string {
   const inner = el.children.length ? el.children.map(xmlOf).join('') : escapeXml(el.text)
   return `<${el.name}>${inner}</${el.name}>`
+}
+
+/**
+ * An element as indented XML, one element a line and leaves inline: S3 returns a configuration on
+ * one line, which an editor shows better this way. Attributes (the namespace) are left out.
+ */
+export function indentedXml(el: XmlElement, depth = 0): string {
+  const pad = '  '.repeat(depth)
+  if (el.children.length === 0) return `${pad}${xmlOf(el)}`
+  return `${pad}<${el.name}>\n${el.children.map((c) => indentedXml(c, depth + 1)).join('\n')}\n${pad}</${el.name}>`
 }
 
 /** One lifecycle rule as the page lists it. */
@@ -157,33 +168,72 @@ function LifecyclePage(props: {
   )
 }
 
-function PolicyPage(props: { viewer: Viewer; bucket: string; policy?: string; error?: Problem; done?: string }) {
-  const { bucket, viewer: v } = props
-  const action = `${bucketLink(bucket)}/policy`
+/**
+ * A bucket's configuration document edited whole in a text area (the policy's JSON, the CORS
+ * configuration's XML): read with GET on the sub-resource, saved with PUT, removed with DELETE when
+ * emptied, S3 checking the document as it checks any client's.
+ */
+interface DocumentKind {
+  /** The sub-resource: `?policy`, `?cors`; also the page's path and the form field. */
+  resource: 'policy' | 'cors'
+  /** Its name in sentences: "bucket policy", "CORS configuration". */
+  name: string
+  /** The S3 code for "none set". */
+  absent: string
+  contentType: string
+  /** The label above the text area, the button, and the hint below. */
+  label: string
+  button: string
+  hint: string
+  /** What the text area holds when the bucket has none, and the sentence above it then. */
+  none: { text: string; intro?: string }
+  /** The document as the editor shows it. */
+  shown: (text: string) => string
+}
+
+function DocumentPage(props: {
+  kind: DocumentKind
+  viewer: Viewer
+  bucket: string
+  document?: string
+  none?: boolean
+  error?: Problem
+  done?: string
+}) {
+  const { kind, bucket, viewer: v } = props
   return (
-    <Page title={`Policy of ${bucket}`} viewer={v}>
+    <Page title={`${kind.name[0]!.toUpperCase()}${kind.name.slice(1)} of ${bucket}`} viewer={v}>
       <p class="crumbs">
-        <a href={bucketLink(bucket)}>{bucket}</a> / policy
+        <a href={bucketLink(bucket)}>{bucket}</a> / {kind.resource}
       </p>
       <Notices notice={props} />
-      {props.policy === undefined ? null : (
+      {props.document === undefined ? null : (
         <>
-          <PostForm action={action} csrf={v.csrf} class="card narrow wide">
-            <label for="bucket-policy">Bucket policy (JSON; empty to remove it)</label>
-            <textarea id="bucket-policy" name="policy" rows={18} spellcheck={false}>
-              {props.policy}
+          {props.none && kind.none.intro ? <p>{kind.none.intro}</p> : null}
+          <PostForm action={`${bucketLink(bucket)}/${kind.resource}`} csrf={v.csrf} class="card narrow wide">
+            <label for={`bucket-${kind.resource}`}>{kind.label}</label>
+            <textarea id={`bucket-${kind.resource}`} name={kind.resource} rows={18} spellcheck={false}>
+              {props.document}
             </textarea>
-            <button type="submit">Save policy</button>
+            <button type="submit">{kind.button}</button>
           </PostForm>
-          <p class="hint">
-            Saved with PutBucketPolicy: S3 checks the document (MalformedPolicy says what is wrong) and Block Public
-            Access may refuse a public one.
-          </p>
+          <p class="hint">{kind.hint}</p>
         </>
       )}
     </Page>
   )
 }
+
+export const CORS_EXAMPLE = `<CORSConfiguration>
+  <CORSRule>
+    <AllowedOrigin>https://app.example.com</AllowedOrigin>
+    <AllowedMethod>GET</AllowedMethod>
+    <AllowedMethod>PUT</AllowedMethod>
+    <AllowedHeader>*</AllowedHeader>
+    <ExposeHeader>ETag</ExposeHeader>
+    <MaxAgeSeconds>3000</MaxAgeSeconds>
+  </CORSRule>
+</CORSConfiguration>`
 
 /** Pretty-printed when it is JSON (S3 returns the document as it was put). */
 const pretty = (text: string) => {
@@ -192,6 +242,39 @@ const pretty = (text: string) => {
   } catch {
     return text
   }
+}
+
+const POLICY: DocumentKind = {
+  resource: 'policy',
+  name: 'bucket policy',
+  absent: 'NoSuchBucketPolicy',
+  contentType: 'application/json',
+  label: 'Bucket policy (JSON; empty to remove it)',
+  button: 'Save policy',
+  hint: 'Saved with PutBucketPolicy: S3 checks the document (MalformedPolicy says what is wrong) and Block Public Access may refuse a public one.',
+  none: { text: '' },
+  shown: pretty,
+}
+
+const CORS: DocumentKind = {
+  resource: 'cors',
+  name: 'CORS configuration',
+  absent: 'NoSuchCORSConfiguration',
+  contentType: 'application/xml',
+  label: 'CORS configuration (XML; empty to remove it)',
+  button: 'Save CORS configuration',
+  hint: "Saved with PutBucketCors: S3 checks the document (MalformedXML and InvalidRequest say what is wrong). The rules answer browsers' preflight requests and add the CORS headers to every answer for an allowed origin.",
+  none: {
+    text: CORS_EXAMPLE,
+    intro: 'This bucket has no CORS configuration: browsers on other sites get no access. An example:',
+  },
+  shown: (text) => {
+    try {
+      return indentedXml(parseXml(text))
+    } catch {
+      return text
+    }
+  },
 }
 
 export function registerBucketSettingsPages(app: Hono<ConsoleEnv>, asUser: AsUser): void {
@@ -277,53 +360,64 @@ export function registerBucketSettingsPages(app: Hono<ConsoleEnv>, asUser: AsUse
     }
   })
 
-  const renderPolicy = async (c: C, extra: { error?: Problem; done?: string; draft?: string } = {}, status = 200) => {
-    const bucket = c.req.param('bucket') ?? ''
-    const viewer = c.get('viewer')
-    try {
-      const res = await asUser.raw(c.get('user'), { method: 'GET', bucket, query: { policy: '' } })
-      let policy = ''
-      if (res.ok) policy = pretty(await res.text())
-      else {
-        const err = await s3ErrorOf(res)
-        if (err.code !== 'NoSuchBucketPolicy') throw err
+  /** GET shows the document (or the kind's text for none); POST saves it, or removes it when emptied. */
+  const editDocument = (kind: DocumentKind) => {
+    const query = { [kind.resource]: '' }
+    const render = async (c: C, extra: { error?: Problem; done?: string; draft?: string } = {}, status = 200) => {
+      const bucket = c.req.param('bucket') ?? ''
+      const viewer = c.get('viewer')
+      try {
+        const res = await asUser.raw(c.get('user'), { method: 'GET', bucket, query })
+        let stored: string | undefined
+        if (res.ok) stored = kind.shown(await res.text())
+        else {
+          const err = await s3ErrorOf(res)
+          if (err.code !== kind.absent) throw err
+        }
+        return c.html(
+          <DocumentPage
+            kind={kind}
+            viewer={viewer}
+            bucket={bucket}
+            document={extra.draft ?? stored ?? kind.none.text}
+            none={extra.draft === undefined && stored === undefined}
+            error={extra.error}
+            done={extra.done}
+          />,
+          status as 200,
+        )
+      } catch (e) {
+        const error = problemOf(e)
+        return c.html(
+          <DocumentPage kind={kind} viewer={viewer} bucket={bucket} error={extra.error ?? error} />,
+          statusOf(error) as 200,
+        )
       }
-      return c.html(
-        <PolicyPage
-          viewer={viewer}
-          bucket={bucket}
-          policy={extra.draft ?? policy}
-          error={extra.error}
-          done={extra.done}
-        />,
-        status as 200,
-      )
-    } catch (e) {
-      const error = problemOf(e)
-      return c.html(<PolicyPage viewer={viewer} bucket={bucket} error={extra.error ?? error} />, statusOf(error) as 200)
     }
+    app.get(`/b/:bucket/${kind.resource}`, (c) => render(c))
+    app.post(`/b/:bucket/${kind.resource}`, async (c) => {
+      const bucket = c.req.param('bucket')
+      const text = (await formText(c, kind.resource)).trim()
+      const user = c.get('user')
+      try {
+        if (text === '') await asUser.ok(user, { method: 'DELETE', bucket, query })
+        else
+          await asUser.ok(user, {
+            method: 'PUT',
+            bucket,
+            query,
+            headers: { 'content-type': kind.contentType },
+            body: text,
+          })
+      } catch (e) {
+        const error = problemOf(e)
+        return render(c, { error, draft: text }, statusOf(error))
+      }
+      return render(c, { done: `The ${kind.name} was ${text === '' ? 'removed' : 'saved'}.` })
+    })
   }
-  app.get('/b/:bucket/policy', (c) => renderPolicy(c))
-  app.post('/b/:bucket/policy', async (c) => {
-    const bucket = c.req.param('bucket')
-    const text = (await formText(c, 'policy')).trim()
-    const user = c.get('user')
-    try {
-      if (text === '') await asUser.ok(user, { method: 'DELETE', bucket, query: { policy: '' } })
-      else
-        await asUser.ok(user, {
-          method: 'PUT',
-          bucket,
-          query: { policy: '' },
-          headers: { 'content-type': 'application/json' },
-          body: text,
-        })
-    } catch (e) {
-      const error = problemOf(e)
-      return renderPolicy(c, { error, draft: text }, statusOf(error))
-    }
-    return renderPolicy(c, { done: text === '' ? 'The bucket policy was removed.' : 'The bucket policy was saved.' })
-  })
+  editDocument(POLICY)
+  editDocument(CORS)
 
   app.post('/b/:bucket/versioning', async (c) => {
     const bucket = c.req.param('bucket')

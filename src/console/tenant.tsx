@@ -124,6 +124,7 @@ interface BucketState {
   lock: string
   policy: string
   lifecycle: string
+  cors: string
 }
 
 async function bucketState(c: C, asUser: AsUser, bucket: string): Promise<BucketState> {
@@ -142,17 +143,37 @@ async function bucketState(c: C, asUser: AsUser, bucket: string): Promise<Bucket
   }
   const text = async (res: Response, name: string, empty: string) =>
     childText(parseXml(await res.text()), name) ?? empty
-  const rules = async (res: Response) => {
-    const n = children(parseXml(await res.text()), 'Rule').length
+  /** How many `element`s (a configuration's rules) the document has. */
+  const rules = (element: string) => async (res: Response) => {
+    const n = children(parseXml(await res.text()), element).length
     return `${n} rule${n === 1 ? '' : 's'}`
   }
-  const [versioning, lock, policy, lifecycle] = await Promise.all([
+  const [versioning, lock, policy, lifecycle, cors] = await Promise.all([
     probe({ versioning: '' }, (r) => text(r, 'Status', 'never enabled'), []),
     probe({ 'object-lock': '' }, (r) => text(r, 'ObjectLockEnabled', 'off'), ['ObjectLockConfigurationNotFoundError']),
     probe({ policy: '' }, async () => 'set', ['NoSuchBucketPolicy'], 'none'),
-    probe({ lifecycle: '' }, rules, ['NoSuchLifecycleConfiguration'], 'none'),
+    probe({ lifecycle: '' }, rules('Rule'), ['NoSuchLifecycleConfiguration'], 'none'),
+    probe({ cors: '' }, rules('CORSRule'), ['NoSuchCORSConfiguration'], 'none'),
   ])
-  return { versioning, lock, policy, lifecycle }
+  return { versioning, lock, policy, lifecycle, cors }
+}
+
+/** A bucket setting on the bucket page: its state, and a link to its page unless S3 refused to say. */
+function SettingRow(props: { bucket: string; title: string; state: string; page: string; link: string }) {
+  return (
+    <>
+      <dt>{props.title}</dt>
+      <dd>
+        {props.state}
+        {props.state === 'not available' ? null : (
+          <>
+            {' · '}
+            <a href={`${BASE}/b/${encodeURIComponent(props.bucket)}/${props.page}`}>{props.link}</a>
+          </>
+        )}
+      </dd>
+    </>
+  )
 }
 
 interface Entry {
@@ -251,26 +272,15 @@ function BucketPage(props: {
           </dd>
           <dt>Object Lock</dt>
           <dd>{state.lock}</dd>
-          <dt>Bucket policy</dt>
-          <dd>
-            {state.policy}
-            {state.policy === 'not available' ? null : (
-              <>
-                {' · '}
-                <a href={`${BASE}/b/${encodeURIComponent(bucket)}/policy`}>Edit policy</a>
-              </>
-            )}
-          </dd>
-          <dt>Lifecycle</dt>
-          <dd>
-            {state.lifecycle}
-            {state.lifecycle === 'not available' ? null : (
-              <>
-                {' · '}
-                <a href={`${BASE}/b/${encodeURIComponent(bucket)}/lifecycle`}>Lifecycle rules</a>
-              </>
-            )}
-          </dd>
+          <SettingRow bucket={bucket} title="Bucket policy" state={state.policy} page="policy" link="Edit policy" />
+          <SettingRow
+            bucket={bucket}
+            title="Lifecycle"
+            state={state.lifecycle}
+            page="lifecycle"
+            link="Lifecycle rules"
+          />
+          <SettingRow bucket={bucket} title="CORS" state={state.cors} page="cors" link="Edit CORS" />
         </dl>
       ) : null}
       {state && state.versioning !== 'never enabled' && state.versioning !== 'not available' ? (

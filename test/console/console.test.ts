@@ -18,6 +18,7 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CORS_EXAMPLE } from '../../src/console/bucket-settings.tsx'
 import { type Credentials, tenant } from '../helpers/admin.ts'
 import { s3Client } from '../helpers/s3-client.ts'
 import { printServerLogOnFailure } from '../helpers/server-log.ts'
@@ -468,6 +469,54 @@ describe('web console (HTTP)', () => {
     const tenantPage = await post(await signIn(server, alice), '/b/alice-private/policy', { policy: good })
     expect(tenantPage.status).toBe(403)
     expect(tenantPage.body).toContain('(AccessDenied)')
+  })
+
+  it('the CORS editor refuses a malformed configuration with its S3 code, saves one that browsers then meet, removes it', async () => {
+    await s3Client(server, server).send(new CreateBucketCommand({ Bucket: 'root-cors' }))
+    const a = await signIn(server, server)
+    const page = (path: string) => send(server, 'GET', `${BASE}${path}`, { headers: { cookie: a.cookie } })
+    const preflight = () =>
+      send(server, 'OPTIONS', '/root-cors/upload.bin', {
+        headers: { origin: 'https://app.example.com', 'access-control-request-method': 'PUT' },
+      })
+    // None yet: the bucket page says so, the editor offers an example, and a browser is refused.
+    expect((await page('/b/root-cors')).body).toMatch(/CORS<\/dt><dd>none/)
+    const empty = await page('/b/root-cors/cors')
+    expect(empty.status).toBe(200)
+    expect(empty.body).toContain('no CORS configuration')
+    expect(empty.body).toContain('&lt;AllowedOrigin&gt;https://app.example.com&lt;/AllowedOrigin&gt;')
+    expect((await preflight()).status).toBe(403)
+    // A rule without a method: S3's MalformedXML, the text kept in the editor, nothing set.
+    const bad =
+      '<CORSConfiguration><CORSRule><AllowedOrigin>https://app.example.com</AllowedOrigin></CORSRule></CORSConfiguration>'
+    const refused = await post(a, '/b/root-cors/cors', { cors: bad })
+    expect(refused.status).toBe(400)
+    expect(refused.body).toMatch(/<p class="error" role="alert">[^<]+ <code>\(MalformedXML\)<\/code>/)
+    expect(refused.body).toContain('&lt;CORSRule&gt;&lt;AllowedOrigin&gt;')
+    expect((await page('/b/root-cors')).body).toMatch(/CORS<\/dt><dd>none/)
+    // The example as offered: saved, listed, and what a browser's preflight now meets.
+    const saved = await post(a, '/b/root-cors/cors', { cors: CORS_EXAMPLE })
+    expect(saved.status).toBe(200)
+    expect(saved.body).toContain('The CORS configuration was saved.')
+    expect((await page('/b/root-cors')).body).toMatch(/CORS<\/dt><dd>1 rule/)
+    // S3 returns it on one line; the editor shows it indented, element by element.
+    expect((await page('/b/root-cors/cors')).body).toContain(
+      '&lt;CORSConfiguration&gt;\n  &lt;CORSRule&gt;\n    &lt;AllowedHeader&gt;*&lt;/AllowedHeader&gt;',
+    )
+    const allowed = await preflight()
+    expect(allowed.status).toBe(200)
+    expect(allowed.headers['access-control-allow-origin']).toBe('https://app.example.com')
+    expect(allowed.headers['access-control-allow-methods']).toBe('GET, PUT')
+    // Emptied: removed, and the browser is refused again.
+    const removed = await post(a, '/b/root-cors/cors', { cors: '' })
+    expect(removed.body).toContain('The CORS configuration was removed.')
+    expect((await page('/b/root-cors')).body).toMatch(/CORS<\/dt><dd>none/)
+    expect((await preflight()).status).toBe(403)
+    // Another tenant cannot open it.
+    const other = await send(server, 'GET', `${BASE}/b/root-cors/cors`, {
+      headers: { cookie: (await signIn(server, bob)).cookie },
+    })
+    expect(other.status).toBe(403)
   })
 
   it('a lifecycle rule added in the console round-trips through S3, beside a richer rule set by a client', async () => {
