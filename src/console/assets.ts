@@ -171,6 +171,8 @@ button.danger { background: #fff; color: var(--bad); border-color: var(--bad); }
 input, select { font: inherit; padding: .3rem .4rem; border: 1px solid #888; border-radius: 4px; max-width: 100%; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: .8rem; margin: 1rem 0; }
 .row { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem; }
+.row .pair { display: inline-flex; align-items: center; gap: .5rem; }
+.row input[type=number] { width: 6rem; }
 .narrow { display: grid; gap: .4rem; max-width: 24rem; }
 form.inline { display: inline; }
 .error { color: var(--bad); border-left: 4px solid var(--bad); padding-left: .5rem; }

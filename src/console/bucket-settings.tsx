@@ -1,7 +1,7 @@
 /** @jsxImportSource hono/jsx */
 /**
- * A bucket's settings pages: lifecycle rules (listed; a simple expiration rule added or a rule
- * removed), the bucket policy (a JSON editor), the CORS configuration (an XML editor),
+ * A bucket's settings pages: lifecycle rules (listed; a rule by prefix added — current versions,
+ * noncurrent versions, unfinished uploads — or a rule removed), the bucket policy (a JSON editor), the CORS configuration (an XML editor),
  * versioning on/suspended. Like every tenant page,
  * each read and write is the S3 request itself, signed as the signed-in user (as-user.ts): S3
  * validates (MalformedPolicy, MalformedXML, InvalidArgument…) and authorizes, and the page
@@ -56,6 +56,8 @@ export interface RuleView {
 const path = (el: XmlElement | undefined, ...names: string[]): XmlElement | undefined =>
   names.reduce<XmlElement | undefined>((e, n) => e?.children.find((c) => c.name === n), el)
 
+const daysText = (n: string) => `${n} day${n === '1' ? '' : 's'}`
+
 export function ruleView(rule: XmlElement): RuleView {
   const filter = path(rule, 'Filter')
   const and = path(filter, 'And')
@@ -70,23 +72,67 @@ export function ruleView(rule: XmlElement): RuleView {
   if (exp) {
     const days = childText(exp, 'Days')
     const date = childText(exp, 'Date')
-    if (days) actions.push(`expire current versions after ${days} days`)
+    if (days) actions.push(`expire current versions after ${daysText(days)}`)
     if (date) actions.push(`expire current versions on ${date}`)
     if (childText(exp, 'ExpiredObjectDeleteMarker') === 'true') actions.push('remove expired delete markers')
   }
   const nc = path(rule, 'NoncurrentVersionExpiration')
-  if (nc) actions.push(`expire noncurrent versions after ${childText(nc, 'NoncurrentDays') ?? '?'} days`)
+  if (nc) actions.push(`expire noncurrent versions after ${daysText(childText(nc, 'NoncurrentDays') ?? '?')}`)
   const abort = path(rule, 'AbortIncompleteMultipartUpload')
-  if (abort) actions.push(`abort incomplete uploads after ${childText(abort, 'DaysAfterInitiation') ?? '?'} days`)
+  if (abort) actions.push(`abort incomplete uploads after ${daysText(childText(abort, 'DaysAfterInitiation') ?? '?')}`)
   return { id: childText(rule, 'ID') ?? '', status: childText(rule, 'Status') ?? '', scope, actions }
 }
 
-/** A simple expiration rule: current versions under `prefix` expire `days` after creation. */
-export function expirationRuleXml(id: string, prefix: string, days: number): string {
+/** What a rule added in the console does, each after its number of days (at least one is set). */
+export interface RuleActions {
+  /** Current versions expire this many days after they were written. */
+  days?: number
+  /** Versions expire this many days after they became noncurrent (versioned buckets). */
+  noncurrentDays?: number
+  /** Multipart uploads not completed this many days after they began are aborted. */
+  abortDays?: number
+}
+
+/** A rule over the objects under `prefix`, its actions in the order S3's schema has them. */
+export function ruleXml(id: string, prefix: string, a: RuleActions): string {
   return (
-    `<Rule><ID>${escapeXml(id)}</ID><Filter><Prefix>${escapeXml(prefix)}</Prefix></Filter>` +
-    `<Status>Enabled</Status><Expiration><Days>${days}</Days></Expiration></Rule>`
+    `<Rule><ID>${escapeXml(id)}</ID><Filter><Prefix>${escapeXml(prefix)}</Prefix></Filter><Status>Enabled</Status>` +
+    (a.days === undefined ? '' : `<Expiration><Days>${a.days}</Days></Expiration>`) +
+    (a.noncurrentDays === undefined
+      ? ''
+      : `<NoncurrentVersionExpiration><NoncurrentDays>${a.noncurrentDays}</NoncurrentDays></NoncurrentVersionExpiration>`) +
+    (a.abortDays === undefined
+      ? ''
+      : `<AbortIncompleteMultipartUpload><DaysAfterInitiation>${a.abortDays}</DaysAfterInitiation></AbortIncompleteMultipartUpload>`) +
+    '</Rule>'
   )
+}
+
+/** A rule form's draft: every field as typed, so a refused one comes back as it was. */
+export interface RuleDraft {
+  id: string
+  prefix: string
+  days: string
+  noncurrentDays: string
+  abortDays: string
+}
+
+/**
+ * The actions a draft asks for, or why it is refused: each field empty or a whole number of days
+ * above 0 (S3's limit for a day count is a signed 32-bit integer), and at least one given.
+ */
+export function draftActions(d: RuleDraft): RuleActions | string {
+  const out: RuleActions = {}
+  for (const k of ['days', 'noncurrentDays', 'abortDays'] as const) {
+    const v = d[k]
+    if (v === '') continue
+    const n = Number(v)
+    if (!/^\d+$/.test(v) || !(n >= 1) || n > 2_147_483_647) return 'The number of days must be a whole number above 0.'
+    out[k] = n
+  }
+  if (Object.keys(out).length === 0)
+    return 'Give at least one number of days: current versions, noncurrent versions or incomplete uploads.'
+  return out
 }
 
 export const lifecycleXml = (rules: string[]) =>
@@ -94,13 +140,23 @@ export const lifecycleXml = (rules: string[]) =>
 
 const bucketLink = (bucket: string) => `${BASE}/b/${encodeURIComponent(bucket)}`
 
+/** A number of days for one action of a rule; empty for none. */
+function DaysField(props: { id: string; name: keyof RuleActions; label: string; value: string }) {
+  return (
+    <span class="pair">
+      <label for={props.id}>{props.label}</label>
+      <input id={props.id} name={props.name} type="number" min={1} value={props.value} placeholder="none" />
+    </span>
+  )
+}
+
 function LifecyclePage(props: {
   viewer: Viewer
   bucket: string
   rules?: RuleView[]
   error?: Problem
   done?: string
-  draft?: { id: string; prefix: string; days: string }
+  draft?: RuleDraft
 }) {
   const { bucket, viewer: v, rules } = props
   const action = `${bucketLink(bucket)}/lifecycle`
@@ -155,14 +211,25 @@ function LifecyclePage(props: {
         <input id="rule-id" name="id" maxLength={255} value={props.draft?.id ?? ''} placeholder="optional" />
         <label for="rule-prefix">Objects under prefix</label>
         <input id="rule-prefix" name="prefix" value={props.draft?.prefix ?? ''} placeholder="whole bucket" />
-        <label for="rule-days">expire after (days)</label>
-        <input id="rule-days" name="days" type="number" min={1} required value={props.draft?.days ?? '30'} />
+        <DaysField id="rule-days" name="days" label="expire after (days)" value={props.draft?.days ?? '30'} />
+        <DaysField
+          id="rule-noncurrent"
+          name="noncurrentDays"
+          label="noncurrent versions after (days)"
+          value={props.draft?.noncurrentDays ?? ''}
+        />
+        <DaysField
+          id="rule-abort"
+          name="abortDays"
+          label="abort unfinished uploads after (days)"
+          value={props.draft?.abortDays ?? ''}
+        />
         <button type="submit">Add expiration rule</button>
       </PostForm>
       <p class="hint">
         Rules are applied by the lifecycle worker in the background; in a versioned bucket expiring a current version
-        leaves a delete marker. Richer rules (tags, noncurrent versions) are kept as they are; set them with an S3
-        client.
+        leaves a delete marker, and a noncurrent version goes for good. Leave a field empty for no such action. Rules
+        with tags or dates set by an S3 client are listed and kept as they are.
       </p>
     </Page>
   )
@@ -288,7 +355,7 @@ export function registerBucketSettingsPages(app: Hono<ConsoleEnv>, asUser: AsUse
   }
   const renderLifecycle = async (
     c: C,
-    extra: { error?: Problem; done?: string; draft?: { id: string; prefix: string; days: string } } = {},
+    extra: { error?: Problem; done?: string; draft?: RuleDraft } = {},
     status = 200,
   ) => {
     const bucket = c.req.param('bucket') ?? ''
@@ -313,20 +380,19 @@ export function registerBucketSettingsPages(app: Hono<ConsoleEnv>, asUser: AsUse
   app.get('/b/:bucket/lifecycle', (c) => renderLifecycle(c))
   app.post('/b/:bucket/lifecycle', async (c) => {
     const bucket = c.req.param('bucket')
-    const draft = {
+    const draft: RuleDraft = {
       id: (await formText(c, 'id')).trim(),
       prefix: await formText(c, 'prefix'),
       days: (await formText(c, 'days')).trim(),
+      noncurrentDays: (await formText(c, 'noncurrentDays')).trim(),
+      abortDays: (await formText(c, 'abortDays')).trim(),
     }
-    const days = Number(draft.days)
-    if (!/^\d+$/.test(draft.days) || !(days >= 1) || days > 2_147_483_647)
-      return renderLifecycle(
-        c,
-        { draft, error: { code: 'InvalidArgument', message: 'The number of days must be a whole number above 0.' } },
-        400,
-      )
+    const actions = draftActions(draft)
+    if (typeof actions === 'string')
+      return renderLifecycle(c, { draft, error: { code: 'InvalidArgument', message: actions } }, 400)
     try {
       const existing = await readRules(c, bucket)
+      const days = [actions.days, actions.noncurrentDays, actions.abortDays].map((n) => n ?? '-').join('-')
       const id = draft.id || `expire-${draft.prefix || 'all'}-${days}d`.slice(0, 255)
       if (existing.some((r) => childText(r, 'ID') === id))
         return renderLifecycle(
@@ -337,7 +403,7 @@ export function registerBucketSettingsPages(app: Hono<ConsoleEnv>, asUser: AsUse
           },
           400,
         )
-      await writeRules(c, bucket, [...existing.map(xmlOf), expirationRuleXml(id, draft.prefix, days)])
+      await writeRules(c, bucket, [...existing.map(xmlOf), ruleXml(id, draft.prefix, actions)])
       return renderLifecycle(c, { done: `Rule ${id} added.` })
     } catch (e) {
       const error = problemOf(e)

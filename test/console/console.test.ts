@@ -558,6 +558,28 @@ describe('web console (HTTP)', () => {
     expect(zero.body).toContain('InvalidArgument')
     const dup = await post(a, '/b/alice-lifecycle/lifecycle', { id: 'old-logs', prefix: 'x/', days: '3' })
     expect(dup.status).toBe(400)
+    const none = await post(a, '/b/alice-lifecycle/lifecycle', { id: 'y', prefix: '', days: '', noncurrentDays: '' })
+    expect(none.status).toBe(400)
+    expect(none.body).toContain('Give at least one number of days')
+    // Noncurrent versions and unfinished uploads, without expiring current versions: S3 stores
+    // exactly those two actions.
+    const versions = await post(a, '/b/alice-lifecycle/lifecycle', {
+      id: 'old-versions',
+      prefix: '',
+      days: '',
+      noncurrentDays: '30',
+      abortDays: '7',
+    })
+    expect(versions.status).toBe(200)
+    expect(versions.body).toContain('expire noncurrent versions after 30 days; abort incomplete uploads after 7 days')
+    const three = await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: 'alice-lifecycle' }))
+    const added3 = three.Rules?.find((r) => r.ID === 'old-versions')
+    expect(added3).toMatchObject({
+      NoncurrentVersionExpiration: { NoncurrentDays: 30 },
+      AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
+    })
+    expect(added3?.Expiration).toBeUndefined()
+    await post(a, '/b/alice-lifecycle/lifecycle/delete', { id: 'old-versions' })
     const bucketPage = await send(server, 'GET', `${BASE}/b/alice-lifecycle`, { headers: { cookie: a.cookie } })
     expect(bucketPage.body).toMatch(/Lifecycle<\/dt><dd>2 rules/)
     // Removing the console's rule leaves the other whole; removing the last deletes the configuration.
