@@ -1,10 +1,10 @@
 /** @jsxImportSource hono/jsx */
 /**
  * A bucket's settings pages: lifecycle rules (listed; a rule by prefix added — current versions,
- * noncurrent versions, unfinished uploads — or a rule removed), the bucket policy (a JSON editor), the CORS configuration (an XML editor),
- * versioning on/suspended. Like every tenant page,
- * each read and write is the S3 request itself, signed as the signed-in user (as-user.ts): S3
- * validates (MalformedPolicy, MalformedXML, InvalidArgument…) and authorizes, and the page
+ * noncurrent versions, unfinished uploads — or a rule removed), the bucket policy (a JSON
+ * editor), the CORS configuration (an XML editor), versioning on/suspended. Like every tenant
+ * page, each read and write is the S3 request itself, signed as the signed-in user (as-user.ts):
+ * S3 validates (MalformedPolicy, MalformedXML, InvalidArgument…) and authorizes, and the page
  * shows its refusal as a sentence with the code.
  */
 import type { Context, Hono } from 'hono'

@@ -116,22 +116,22 @@ export function tap(source: ByteStream, onChunk: (chunk: Uint8Array) => void): B
 export function abortable(source: ByteStream, signal: AbortSignal | undefined): ByteStream {
   if (!signal) return source
   const reader = source.getReader()
+  let controller: ReadableStreamDefaultController<Uint8Array> | undefined
   let ended = false
   const onAbort = () => {
     if (ended) return
     ended = true
-    stream.controller?.error(signal.reason)
+    controller?.error(signal.reason)
     reader.cancel(signal.reason).catch(() => {})
   }
   const end = () => {
     ended = true
     signal.removeEventListener('abort', onAbort)
   }
-  const stream: { controller?: ReadableStreamDefaultController<Uint8Array> } = {}
   return new ReadableStream<Uint8Array>(
     {
-      start(controller) {
-        stream.controller = controller
+      start(c) {
+        controller = c
         if (signal.aborted) onAbort()
         else signal.addEventListener('abort', onAbort, { once: true })
       },

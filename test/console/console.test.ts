@@ -568,15 +568,15 @@ describe('web console (HTTP)', () => {
       prefix: '',
       days: '',
       noncurrentDays: '30',
-      abortDays: '7',
+      abortDays: '1',
     })
     expect(versions.status).toBe(200)
-    expect(versions.body).toContain('expire noncurrent versions after 30 days; abort incomplete uploads after 7 days')
+    expect(versions.body).toContain('expire noncurrent versions after 30 days; abort incomplete uploads after 1 day<')
     const three = await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: 'alice-lifecycle' }))
     const added3 = three.Rules?.find((r) => r.ID === 'old-versions')
     expect(added3).toMatchObject({
       NoncurrentVersionExpiration: { NoncurrentDays: 30 },
-      AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
+      AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
     })
     expect(added3?.Expiration).toBeUndefined()
     await post(a, '/b/alice-lifecycle/lifecycle/delete', { id: 'old-versions' })
